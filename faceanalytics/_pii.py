@@ -1,0 +1,94 @@
+"""Masking of personal data in tidy tables.
+
+An ID number becomes ``id_number_hash`` (HMAC-SHA256 under a key kept in the data
+directory, so the same number hashes the same across runs and can be counted
+and joined) plus ``id_number_last4``; names keep their first character, addresses
+their first three (province level), birth dates their year.  ``keep_pii=True``
+also writes the plain values.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import re
+import secrets
+from pathlib import Path
+
+from ._fs import atomic_write_bytes
+
+KEY_FILE = "state/pii.key"
+
+_ID_RE = re.compile(r"(?<![0-9A-Za-z])(\d{6})(\d{8})(\d{3}[0-9Xx])(?![0-9A-Za-z])")
+
+
+def load_or_create_key(data_dir) -> bytes:
+    path = Path(data_dir) / KEY_FILE
+    try:
+        return bytes.fromhex(path.read_text().strip())
+    except FileNotFoundError:
+        pass
+    key = secrets.token_bytes(32)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        atomic_write_bytes(path, key.hex().encode(), mode=0o600, exclusive=True)
+    except FileExistsError:  # another process made it first
+        return bytes.fromhex(path.read_text().strip())
+    return key
+
+
+class Masker:
+    __slots__ = ("_key", "keep_pii", "_cache")
+
+    def __init__(self, key: bytes, keep_pii: bool = False):
+        self._key = key
+        self.keep_pii = keep_pii
+        self._cache: dict[str, str] = {}
+
+    def id_number(self, v):
+        """-> (hash, last4, plain or None)."""
+        if not isinstance(v, str) or not v.strip():
+            if isinstance(v, int) and not isinstance(v, bool):
+                v = str(v)
+            else:
+                return None, None, None
+        s = v.strip().upper()
+        h = self._cache.get(s)
+        if h is None:
+            h = hmac.new(self._key, s.encode(), hashlib.sha256).hexdigest()[:20]
+            if len(self._cache) < 100_000:
+                self._cache[s] = h
+        return h, s[-4:], (s if self.keep_pii else None)
+
+    def name(self, v):
+        if not isinstance(v, str) or not v:
+            return None
+        return v if self.keep_pii else v[0] + "*" * (len(v) - 1)
+
+    def address(self, v):
+        if not isinstance(v, str) or not v:
+            return None
+        return v if self.keep_pii else v[:3] + "***"
+
+    def plain(self, v):
+        """A value kept only with keep_pii (e.g. a full birth date)."""
+        return v if self.keep_pii else None
+
+
+def mask_id_numbers(text: str) -> str:
+    """Mask every 18-character PRC ID number in free text (keeps the last four)."""
+    return _ID_RE.sub(lambda m: "*" * 14 + m.group(3), text)
+
+
+def secret_free(text: str, *secrets_: str) -> str:
+    for s in secrets_:
+        if s:
+            text = text.replace(s, "***")
+    return text
+
+
+def owner_only(path) -> None:
+    try:
+        os.chmod(path, 0o600)
+    except OSError:
+        pass

@@ -1,0 +1,104 @@
+"""Reading one raw line: an envelope, or a bare payload when a source is given.
+
+Envelope: ``{"source", "session_id", "fetched_at", "http_status", "payload"}``.
+"""
+from __future__ import annotations
+
+import orjson
+
+from ._coerce import Unreadable, integer, iso_to_us, text
+from .flatten import session_id_of
+from .schema import BAIDU_SOURCES, SOURCES
+
+__all__ = ["Record", "read_record", "make_envelope"]
+
+
+class Record:
+    __slots__ = ("source", "session_id", "fetched_us", "http_status", "payload")
+
+    def __init__(self, source, session_id, fetched_us, http_status, payload):
+        self.source = source
+        self.session_id = session_id
+        self.fetched_us = fetched_us
+        self.http_status = http_status
+        self.payload = payload
+
+
+def _loads(line):
+    try:
+        return orjson.loads(line)
+    except orjson.JSONDecodeError as e:
+        s = line.decode("utf-8", "replace") if isinstance(line, (bytes, bytearray)) else str(line)
+        s = s.strip()
+        if s.startswith("{'") or s.startswith("[{'") or ("'" in s[:40] and '"' not in s[:40]):
+            raise Unreadable("single-quoted pseudo-JSON (a Python repr?), not JSON") from None
+        if not s:
+            raise Unreadable("empty line") from None
+        raise Unreadable(f"not valid JSON: {str(e).split(':')[0]}") from None
+
+
+def read_record(line, source_hint: str | None, received_us: int) -> Record:
+    """Parse one line; raise :class:`Unreadable` with the reason it cannot be read."""
+    obj = _loads(line)
+    if not isinstance(obj, dict):
+        raise Unreadable(f"not a JSON object ({type(obj).__name__})")
+    if "payload" in obj and ("source" in obj or source_hint):
+        source = obj.get("source", source_hint)
+        if not isinstance(source, str) or source not in SOURCES:
+            raise Unreadable(f"unknown source {str(source)[:40]!r}")
+        payload = obj["payload"]
+        if isinstance(payload, str) and source != "megvii_notify" and payload.lstrip()[:1] == "{":
+            try:
+                payload = orjson.loads(payload)
+            except orjson.JSONDecodeError:
+                raise Unreadable("payload is text that is not valid JSON") from None
+        fetched = obj.get("fetched_at")
+        fetched_us = iso_to_us(fetched) if isinstance(fetched, str) else None
+        if fetched_us is None:
+            raise Unreadable("envelope fetched_at is missing or not ISO-8601")
+        sid = text(obj.get("session_id")) if not isinstance(obj.get("session_id"), (dict, list)) else None
+        http_status = integer(obj.get("http_status"))
+    elif source_hint:
+        if source_hint in BAIDU_SOURCES:
+            raise Unreadable("a bare Baidu payload carries no verify_token: wrap it in an envelope")
+        source, payload, sid, http_status, fetched_us = source_hint, obj, None, None, received_us
+    elif "source" in obj:
+        raise Unreadable("envelope has no payload")
+    else:
+        raise Unreadable("not an envelope (no source/payload) and no --source given")
+    if sid is None and source not in BAIDU_SOURCES:
+        sid = session_id_of(payload if not isinstance(payload, str) else _notify_dict(payload))
+    if sid is None:
+        raise Unreadable("no session id: the envelope has no session_id and the payload no biz_id")
+    return Record(source, sid, fetched_us, http_status, payload)
+
+
+def _notify_dict(payload: str):
+    from .flatten.megvii import read_callback
+    try:
+        data, _, _ = read_callback(payload)
+    except Exception:
+        return None
+    return {"data": data}
+
+
+def make_envelope(source: str, session_id: str, fetched_at: str, http_status, body: bytes) -> bytes:
+    """An archive line for a response body, keeping the body's bytes as received.
+
+    A JSON body is embedded verbatim; anything else is kept as a string under
+    ``"body"`` so nothing is lost.
+    """
+    head = orjson.dumps({"source": source, "session_id": session_id, "fetched_at": fetched_at,
+                         "http_status": http_status})[:-1]
+    try:
+        orjson.loads(body)
+        ok = b"\n" not in body and b"\r" not in body
+    except orjson.JSONDecodeError:
+        ok = False
+    if ok:
+        return head + b',"payload":' + body.strip() + b"}"
+    try:
+        parsed = orjson.loads(body)
+        return head + b',"payload":' + orjson.dumps(parsed) + b"}"
+    except orjson.JSONDecodeError:
+        return head + b',"payload":null,"body":' + orjson.dumps(body.decode("utf-8", "replace")) + b"}"

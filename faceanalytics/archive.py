@@ -1,0 +1,179 @@
+"""The raw archive: every record kept as received, before anything parses it.
+
+Layout: ``DATA/raw/<YYYY-MM-DD>/<HHMMSSffffff>-<digest>.jsonl.gz``, one gzip
+file per chunk, owner-only (0600 in 0700 folders).  The first line of a segment
+is ``{"_segment": {...}}`` (how to read the lines that follow: the ``--source``
+given for bare payloads, when they were received, where they came from); every
+other line is one input line, byte for byte.  The digest covers those lines, so
+ingesting the same chunk twice writes nothing new.
+
+Fetches write each response to a journal (``raw/journal/*.jsonl``, fsync'd per
+response) the moment it arrives and seal the journal into a segment per chunk;
+a journal left by a crash is sealed on the next open.
+
+Read it with ``zcat``, or :func:`iter_segments`.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import gzip
+import hashlib
+import os
+import threading
+import zlib
+from pathlib import Path
+
+import orjson
+
+from ._fs import atomic_write_bytes, fsync_dir
+
+__all__ = ["RawArchive", "Segment"]
+
+_DIR_MODE = 0o700
+_FILE_MODE = 0o600
+_LEVEL = 1  # ingest is I/O- and parse-bound; level 1 keeps compression off the critical path
+
+
+class Segment:
+    __slots__ = ("path", "meta", "lines")
+
+    def __init__(self, path, meta, lines):
+        self.path, self.meta, self.lines = path, meta, lines
+
+
+class RawArchive:
+    def __init__(self, data_dir):
+        self.root = Path(data_dir) / "raw"
+        self._digests: dict[str, Path] | None = None
+        self._lock = threading.Lock()
+
+    def _mkdir(self, path: Path) -> None:
+        if not path.is_dir():
+            path.mkdir(parents=True, exist_ok=True, mode=_DIR_MODE)
+            os.chmod(path, _DIR_MODE)
+            os.chmod(self.root, _DIR_MODE)
+
+    def _known(self) -> dict[str, Path]:
+        if self._digests is None:
+            found = {}
+            if self.root.is_dir():
+                for p in self.root.glob("*/*.jsonl.gz"):
+                    found[p.name.split("-", 1)[-1].split(".", 1)[0]] = p
+            self._digests = found
+        return self._digests
+
+    def write_segment(self, lines: list[bytes], *, source_hint=None, origin=None,
+                      received_at: str | None = None) -> tuple[Path, dict]:
+        """Append ``lines`` as one durable segment; return its path and meta.
+
+        If the same lines (with the same source hint) are already archived, nothing
+        is written and the existing segment's meta is returned, so a bare payload
+        keeps the receive time of its first ingest.
+        """
+        h = hashlib.sha256()
+        h.update((source_hint or "").encode() + b"\x00")
+        for line in lines:
+            h.update(line)
+            h.update(b"\n")
+        digest = h.hexdigest()[:24]
+        with self._lock:
+            existing = self._known().get(digest)
+        if existing is not None and existing.exists():
+            return existing, read_meta(existing)
+        now = _dt.datetime.now(_dt.timezone.utc)
+        meta = {"source_hint": source_hint, "received_at": received_at or
+                now.isoformat().replace("+00:00", "Z"), "origin": origin, "lines": len(lines)}
+        body = orjson.dumps({"_segment": meta}) + b"\n" + b"\n".join(lines) + b"\n"
+        day = self.root / now.strftime("%Y-%m-%d")
+        self._mkdir(day)
+        path = day / f"{now.strftime('%H%M%S%f')}-{digest}.jsonl.gz"
+        atomic_write_bytes(path, _gzip(body), mode=_FILE_MODE)
+        with self._lock:
+            self._known()[digest] = path
+        return path, meta
+
+    def segments(self) -> list[Path]:
+        """All segments, oldest first."""
+        if not self.root.is_dir():
+            return []
+        return sorted(p for p in self.root.glob("*/*.jsonl.gz") if not p.name.startswith("."))
+
+    def iter_segments(self):
+        for path in self.segments():
+            yield read_segment(path)
+
+    # --- journals (fetch) ----------------------------------------------------
+    def journal(self, name: str) -> "Journal":
+        d = self.root / "journal"
+        self._mkdir(d)
+        return Journal(self, d / f"{name}.jsonl")
+
+    def pending_journals(self) -> list[Path]:
+        d = self.root / "journal"
+        return sorted(d.glob("*.jsonl")) if d.is_dir() else []
+
+
+class Journal:
+    """Append-only, fsync'd per line; sealed into segments."""
+
+    def __init__(self, archive: RawArchive, path: Path):
+        self.archive = archive
+        self.path = path
+        self._lock = threading.Lock()
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, _FILE_MODE)
+        self._f = os.fdopen(fd, "ab", buffering=0)
+        self._count = 0
+
+    def append(self, line: bytes) -> None:
+        assert b"\n" not in line
+        with self._lock:
+            self._f.write(line + b"\n")
+            os.fsync(self._f.fileno())
+            self._count += 1
+
+    def close(self) -> None:
+        with self._lock:
+            self._f.close()
+
+
+def seal_journal(archive: RawArchive, path: Path, origin: str) -> tuple[list[bytes], int]:
+    """Turn a journal into a segment; return its complete lines and torn bytes dropped."""
+    data = path.read_bytes()
+    complete, _, torn = data.rpartition(b"\n")
+    lines = [ln for ln in complete.split(b"\n") if ln] if complete else []
+    if lines:
+        archive.write_segment(lines, origin=origin)
+    os.unlink(path)
+    fsync_dir(path.parent)
+    return lines, len(torn)
+
+
+def _gzip(body: bytes) -> bytes:
+    # gzip.compress at level 1; zlib releases the GIL, so a writer thread overlaps parsing.
+    return gzip.compress(body, compresslevel=_LEVEL, mtime=0)
+
+
+def read_meta(path: Path) -> dict:
+    with gzip.open(path, "rb") as f:
+        first = f.readline()
+    try:
+        return orjson.loads(first).get("_segment", {})
+    except (orjson.JSONDecodeError, AttributeError):
+        return {}
+
+
+def read_segment(path: Path) -> Segment:
+    try:
+        data = gzip.decompress(path.read_bytes())
+    except (OSError, EOFError, zlib.error):
+        # A segment is written atomically; a damaged one is reported, not skipped silently.
+        raise RuntimeError(f"raw segment {path} is damaged") from None
+    first, _, rest = data.partition(b"\n")
+    try:
+        meta = orjson.loads(first).get("_segment", {})
+    except (orjson.JSONDecodeError, AttributeError):
+        meta, rest = {}, data
+    lines = rest.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    return Segment(path, meta, lines)

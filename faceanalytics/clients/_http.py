@@ -1,0 +1,462 @@
+"""The base client: one way to send a call, retry it, count it and keep its raw answer.
+
+Provider clients (:mod:`.megvii`, :mod:`.baidu`) only say which URL to call and how
+to read the provider's error bodies; everything else lives here:
+
+* URLs must be ``https://``, except loopback hosts (127.0.0.0/8, ::1, localhost)
+  where plain ``http://`` is allowed for the local sandbox; TLS verification is
+  always on and redirects are never followed blindly.
+* Every send has a ``(connect, read)`` timeout.
+* ``before_call(key)`` runs before *every* send, retries included, so a quota
+  ledger records the call before it leaves and can refuse it by raising
+  :class:`~.errors.QuotaExhausted`; ``after_call(key, outcome)`` runs after it.
+* Every successful call returns a :class:`Response` holding the body bytes as
+  received; a final failure raises a typed :class:`~.errors.ProviderError` that
+  also carries ``body`` and ``http_status``.
+
+Threads: a ``requests.Session`` is not documented as thread-safe, so each worker
+thread gets its own pooled session (:class:`ThreadLocalSessions`); one client
+object can be shared by all worker threads.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, ClassVar, Mapping
+from urllib.parse import urljoin, urlsplit
+
+import orjson
+import requests
+from requests.adapters import HTTPAdapter
+
+from ._redact import install_log_redaction, redact, redact_bytes
+from .errors import (
+    ConnectError,
+    InsecureURL,
+    InvalidResponse,
+    ProviderError,
+    QuotaExhausted,
+    RequestTimeout,
+)
+from .retry import RetryPolicy
+
+__all__ = [
+    "Response",
+    "BaseClient",
+    "ThreadLocalSessions",
+    "check_url",
+    "is_loopback_host",
+    "new_session",
+]
+
+log = logging.getLogger("faceanalytics.clients")
+install_log_redaction()
+
+Timeout = tuple[float, float]
+_NO_PROXY = {"http": None, "https": None}
+_REDIRECTS = (301, 302, 303, 307, 308)
+_MAX_REDIRECTS = 5
+USER_AGENT = "faceanalytics-clients/0.1 (+requests)"
+
+
+# -- URLs -----------------------------------------------------------------------------------
+
+
+def is_loopback_host(host: str | None) -> bool:
+    """True for ``localhost``, 127.0.0.0/8 and ``::1`` (no DNS lookup)."""
+    if not host:
+        return False
+    host = host.strip("[]").rstrip(".").lower()
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_url(url: str) -> str:
+    """Return *url* if it is ``https://`` or ``http://`` to a loopback host, else raise InsecureURL."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:
+        parts, host = None, None
+    scheme = parts.scheme.lower() if parts else ""
+    if host and (scheme == "https" or (scheme == "http" and is_loopback_host(host))):
+        return url
+    raise InsecureURL(f"refusing {redact(url)!r}: only https:// (or http:// to a loopback host) is allowed")
+
+
+def _check_timeout(timeout: float | tuple[float, float]) -> Timeout:
+    if isinstance(timeout, (int, float)):
+        timeout = (timeout, timeout)
+    try:
+        connect, read = (float(t) for t in timeout)
+    except (TypeError, ValueError):
+        connect = read = -1.0
+    if not (connect > 0 and read > 0):
+        raise ValueError("timeout must be a positive number or a (connect, read) pair of positive numbers")
+    return (connect, read)
+
+
+# -- result type ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class Response:
+    """One provider answer, kept as received so the caller can archive it before parsing.
+
+    ``body`` is the raw bytes (registered secrets masked in JSON bodies), ``json`` the
+    parsed body (``None`` if not JSON or for file downloads), ``elapsed`` seconds for
+    the final send, ``url`` the request URL with credentials masked, ``attempts`` how
+    many sends this call took.
+    """
+
+    http_status: int
+    body: bytes
+    json: Any
+    elapsed: float
+    url: str
+    headers: Mapping[str, str] = field(default_factory=dict)
+    attempts: int = 1
+
+    @property
+    def request_id(self) -> str | None:
+        """Megvii ``request_id`` or Baidu ``log_id``, if the body has one."""
+        if isinstance(self.json, dict):
+            value = self.json.get("request_id", self.json.get("log_id"))
+            return None if value is None else str(value)
+        return None
+
+    def __repr__(self) -> str:
+        return (
+            f"Response(http_status={self.http_status}, url={self.url!r}, "
+            f"bytes={len(self.body)}, elapsed={self.elapsed:.3f}, attempts={self.attempts})"
+        )
+
+
+def parse_json(body: bytes) -> Any:
+    """The parsed body, or ``None`` if it is empty or not JSON."""
+    if not body:
+        return None
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+
+
+# -- sessions -------------------------------------------------------------------------------
+
+
+def new_session(pool_maxsize: int = 4) -> requests.Session:
+    """A pooled session that never retries on its own (the client's policy does)."""
+    session = requests.Session()
+    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_maxsize, max_retries=0)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    session.headers["User-Agent"] = USER_AGENT
+    return session
+
+
+class ThreadLocalSessions:
+    """One ``requests.Session`` per thread, created on first use; ``close()`` closes them all."""
+
+    def __init__(self, factory: Callable[[], requests.Session] = new_session) -> None:
+        self._factory = factory
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._all: list[requests.Session] = []
+
+    def get(self) -> requests.Session:
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = self._factory()
+            self._local.session = session
+            with self._lock:
+                self._all.append(session)
+        return session
+
+    def close(self) -> None:
+        with self._lock:
+            sessions, self._all = self._all, []
+        for session in sessions:
+            session.close()
+        self._local = threading.local()
+
+
+# -- the base client ------------------------------------------------------------------------
+
+
+def _describe(exc: BaseException) -> str:
+    """A short, URL-free description of a requests failure."""
+    reason: Any = exc.args[0] if exc.args else exc
+    reason = getattr(reason, "reason", reason)  # MaxRetryError -> the underlying error
+    text = f"{type(reason).__name__}: {reason}" if isinstance(reason, BaseException) else str(reason)
+    return redact(text)[:300]
+
+
+_FAILURE_CODES = {RequestTimeout: "TIMEOUT", ConnectError: "CONNECTION_ERROR", InsecureURL: "INSECURE_REDIRECT"}
+
+
+def _shown_url(url: str, params: Mapping[str, Any] | None) -> str:
+    """The full request URL with credentials masked (for logs, errors and Response.url)."""
+    prepared = requests.PreparedRequest()
+    try:
+        prepared.prepare_url(url, params)
+        full = prepared.url or url
+    except Exception:
+        full = url
+    return redact(full)
+
+
+def _is_read_timeout(exc: BaseException) -> bool:
+    # requests turns a timeout while reading the body into ConnectionError(ReadTimeoutError).
+    from urllib3.exceptions import ReadTimeoutError
+
+    return any(isinstance(a, ReadTimeoutError) for a in exc.args)
+
+
+class BaseClient:
+    """Shared machinery of the provider clients (see the module docstring).
+
+    before_call(key): called before every send (retries included); raise to refuse it.
+    after_call(key, outcome): called after every send with e.g. ``"200"`` or
+        ``"400 RESULT_NOT_FOUND"`` or ``"- TIMEOUT"``.
+    ledger: an object with ``reserve(key)`` and ``record(key, outcome)`` (a
+        :class:`~.ledger.QuotaLedger`); shorthand for the two hooks.
+    """
+
+    provider: ClassVar[str] = "provider"
+    default_base_url: ClassVar[str] = ""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        timeout: float | tuple[float, float] = (5, 30),
+        retry: RetryPolicy | None = None,
+        before_call: Callable[[str], object] | None = None,
+        after_call: Callable[[str, str], object] | None = None,
+        ledger: Any = None,
+        ca_bundle: str | None = None,
+        session_factory: Callable[[], requests.Session] = new_session,
+    ) -> None:
+        self.base_url = check_url(base_url.rstrip("/"))
+        self.timeout = _check_timeout(timeout)
+        self.retry = retry if retry is not None else RetryPolicy()
+        if ledger is not None:
+            if before_call is not None or after_call is not None:
+                raise ValueError("pass either ledger= or before_call=/after_call=, not both")
+            before_call, after_call = ledger.reserve, ledger.record
+        self.before_call = before_call
+        self.after_call = after_call
+        if ca_bundle is not None and not isinstance(ca_bundle, str):
+            raise ValueError("ca_bundle is a path to a CA bundle; TLS verification cannot be turned off")
+        self._verify: bool | str = ca_bundle or True
+        self._sessions = ThreadLocalSessions(session_factory)
+
+    # Subclasses: turn a received answer into an error, or None if it is a success.
+    def _error_for(self, response: Response) -> ProviderError | None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Close the pooled connections of every thread."""
+        self._sessions.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(base_url={self.base_url!r}, timeout={self.timeout!r})"
+
+    def _url(self, path: str) -> str:
+        return f"{self.base_url}/{path.lstrip('/')}"
+
+    def _request(
+        self,
+        method: str,
+        url: str,
+        *,
+        key: str | None,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        expect_json: bool = True,
+        follow_redirects: bool = False,
+        error_for: Callable[[Response], ProviderError | None] | None = None,
+    ) -> Response:
+        """Send one call with retries; return its Response or raise its final error.
+
+        *key* is passed to the hooks; ``None`` means the send is not counted
+        (e.g. fetching an OAuth token).
+        """
+        check_url(url)
+        error_for = error_for or self._error_for
+        policy = self.retry
+        started = policy.clock()
+        attempts = 0
+        last_error: ProviderError | None = None
+        while True:
+            refused = self._reserve(key)
+            if refused is not None:
+                if last_error is None:
+                    raise refused
+                raise QuotaExhausted(
+                    key=refused.key,
+                    calls=refused.calls,
+                    limit=refused.limit,
+                    path=refused.path,
+                    last_error=last_error,
+                    provider=self.provider,
+                ) from last_error
+            attempts += 1
+            response, error = self._send(method, url, params, json, expect_json, follow_redirects, attempts)
+            if error is None and response is not None:
+                error = error_for(response)
+            if key is not None and self.after_call is not None:
+                self._record(key, response, error)
+            if error is None:
+                return response
+            delay = policy.next_delay(error, attempts, started)
+            if delay is None:
+                raise error
+            log.info(
+                "%s: retrying %s after %.2fs (attempt %d failed: %s %s)",
+                self.provider, redact(url), delay, attempts, error.http_status or "-", error.code,
+            )
+            policy.sleep(delay)
+            last_error = error
+
+    def _reserve(self, key: str | None) -> QuotaExhausted | None:
+        if key is None or self.before_call is None:
+            return None
+        try:
+            self.before_call(key)
+        except QuotaExhausted as refused:
+            return refused
+        return None
+
+    def _record(self, key: str, response: Response | None, error: ProviderError | None) -> None:
+        if error is not None:
+            outcome = f"{error.http_status or '-'} {error.code or type(error).__name__}"
+        else:
+            outcome = str(response.http_status if response is not None else "-")
+        try:
+            self.after_call(key, outcome)
+        except Exception as exc:  # the outcome note is informational; never lose the answer for it
+            log.warning("%s: could not record outcome for a call: %s", self.provider, redact(exc))
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        params: Mapping[str, Any] | None,
+        json: Any,
+        expect_json: bool,
+        follow_redirects: bool,
+        attempt: int,
+    ) -> tuple[Response | None, ProviderError | None]:
+        """One send (plus checked redirects). Never raises a requests exception.
+
+        Failures are returned, not raised inside an ``except`` block, so the
+        requests exception (whose message holds the full URL, credentials included)
+        never becomes the ``__context__`` of our error.
+        """
+        session = self._sessions.get()
+        shown = _shown_url(url, params)
+        proxies = _NO_PROXY if is_loopback_host(urlsplit(url).hostname) else None
+        failure: tuple[type[ProviderError], str, bool | None] | None = None
+        t0 = time.perf_counter()
+        for _hop in range(_MAX_REDIRECTS + 1):
+            try:
+                raw = session.request(
+                    method,
+                    url,
+                    params=params,
+                    json=json,
+                    timeout=self.timeout,
+                    verify=self._verify,
+                    allow_redirects=False,
+                    proxies=proxies,
+                )
+                status, body, headers = raw.status_code, raw.content, raw.headers
+                location = headers.get("location")
+            except requests.exceptions.Timeout as exc:
+                failure = (RequestTimeout, _describe(exc), None)
+            except requests.exceptions.SSLError as exc:
+                # A certificate problem does not fix itself on retry.
+                failure = (ConnectError, "TLS verification failed: " + _describe(exc), False)
+            except requests.exceptions.ConnectionError as exc:
+                failure = (RequestTimeout if _is_read_timeout(exc) else ConnectError, _describe(exc), None)
+            except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError) as exc:
+                failure = (ConnectError, _describe(exc), None)
+            except requests.exceptions.RequestException as exc:
+                failure = (ConnectError, _describe(exc), False)
+            except Exception as exc:  # e.g. a malformed URL deep in urllib3; its text may hold the URL
+                failure = (ConnectError, _describe(exc), False)
+            if failure is not None:
+                break
+            if follow_redirects and status in _REDIRECTS and location:
+                url = urljoin(url, location)
+                try:
+                    check_url(url)
+                except InsecureURL as exc:
+                    failure = (InsecureURL, exc.message, False)
+                    break
+                method, params, json = "GET", None, None
+                shown = redact(url)
+                continue
+            break
+        elapsed = time.perf_counter() - t0
+        if failure is not None:
+            cls, why, retryable = failure
+            log.debug("%s %s -> %s after %.3fs (attempt %d)", method, shown, cls.__name__, elapsed, attempt)
+            return None, cls(
+                f"{method} {urlsplit(shown).path} failed: {why}",
+                code=_FAILURE_CODES.get(cls, "CONNECTION_ERROR"),
+                retryable=retryable,
+                url=shown,
+                provider=self.provider,
+            )
+        log.debug("%s %s -> %d in %.3fs (attempt %d)", method, shown, status, elapsed, attempt)
+        if expect_json:
+            body = redact_bytes(body)
+        response = Response(
+            http_status=status,
+            body=body,
+            json=parse_json(body) if expect_json else None,
+            elapsed=elapsed,
+            url=shown,
+            headers={k.lower(): v for k, v in headers.items()},
+            attempts=attempt,
+        )
+        if status in _REDIRECTS:
+            return response, InvalidResponse(
+                f"unexpected redirect (HTTP {status}) from {urlsplit(shown).path}",
+                http_status=status,
+                code="REDIRECT",
+                body=body,
+                url=shown,
+                provider=self.provider,
+            )
+        return response, None
+
+    def _invalid(self, response: Response, why: str) -> InvalidResponse:
+        """An InvalidResponse for *response*; retryable if the server said 5xx or 429."""
+        status = response.http_status
+        return InvalidResponse(
+            why,
+            http_status=status,
+            code=f"HTTP_{status}",
+            retryable=status >= 500 or status == 429,
+            body=response.body,
+            url=response.url,
+            provider=self.provider,
+        )

@@ -1,0 +1,442 @@
+"""Typed errors raised by the provider clients.
+
+Every exception raised by :mod:`faceanalytics.clients` derives from
+:class:`ProviderError` and carries what an analyst needs to act on it:
+
+* ``http_status`` – the HTTP status of the final response (``None`` if none came back);
+* ``code`` – the provider's code: Megvii ``error_message`` up to the colon
+  (``"RESULT_NOT_FOUND"``), Baidu ``error_code``/``code`` as a string (``"18"``),
+  the OAuth ``error`` (``"invalid_client"``), or our own (``"TIMEOUT"``);
+* ``detail`` – what follows the colon (``"Denied."``, the missing key) or Baidu's message;
+* ``request_id`` – Megvii ``request_id`` / Baidu ``log_id``, to quote to support;
+* ``retryable`` – whether the same call may succeed if sent again;
+* ``fatal`` – whether every further call with these credentials will fail the same way
+  (stop the batch rather than burn through the ids);
+* ``hint`` – one English sentence saying what to do;
+* ``body`` – the raw response bytes, so the caller can archive error replies too;
+* ``url`` – the request URL with credentials masked.
+
+No credential ever appears in ``str(exc)``, ``repr(exc)``, ``exc.args`` or the
+exception chain: messages pass through :func:`redact`, and transport failures are
+re-raised without the ``requests`` exception (whose message holds the full URL).
+
+The tree::
+
+    ProviderError
+    ├── ConfigurationError
+    │   ├── InsecureURL                  http:// to a non-loopback host   (also ValueError)
+    │   └── MissingCredentials           credential env var unset         (also ValueError)
+    ├── QuotaExhausted                   our ledger refused the call before sending it
+    ├── TransportError
+    │   ├── ConnectError                 DNS, refused, reset, TLS          retryable
+    │   ├── RequestTimeout               connect or read timeout           retryable
+    │   └── InvalidResponse              body is not the documented JSON   retryable if 5xx
+    ├── MegviiError                      any other error_message           retryable if 5xx
+    │   ├── MegviiAuthenticationError    403 AUTHENTICATION_ERROR          fatal
+    │   ├── MegviiAuthorizationError     403 AUTHORIZATION_ERROR:<reason>  fatal
+    │   ├── MegviiConcurrencyLimitExceeded 403 CONCURRENCY_LIMIT_EXCEEDED  retryable  (RateLimited)
+    │   ├── ResultNotFound               400 RESULT_NOT_FOUND
+    │   ├── DataDestroyed                403 DATA_DESTROYED
+    │   ├── MissingArguments             400 MISSING_ARGUMENTS:<key>
+    │   ├── BadArguments                 400 BAD_ARGUMENTS:<key>
+    │   ├── ApiNotFound                  404 API_NOT_FOUND                 fatal
+    │   ├── MessageEncryptionError       400 MESSAGE_ENCRYPTION_ERROR
+    │   └── MegviiInternalError          500 INTERNAL_ERROR                retryable  (ServerError)
+    └── BaiduError                       any other error_code              retryable if 5xx
+        ├── BaiduAuthError               OAuth refused {"error": "invalid_client"}   fatal
+        ├── AccessTokenError             (refreshed once automatically)
+        │   ├── AccessTokenInvalid       110
+        │   └── AccessTokenExpired       111
+        ├── DailyLimitExceeded           17                                fatal
+        ├── QpsLimitExceeded             18                                retryable  (RateLimited)
+        ├── TotalLimitExceeded           19                                fatal
+        ├── BaiduInternalError           2, 282000                         retryable  (ServerError)
+        ├── VerifyTokenInvalid           success=false "Token无效或者已过期"
+        └── BaiduRequestFailed           any other success=false body
+
+    RateLimited and ServerError are mix-in categories (subclasses of ProviderError),
+    so ``except RateLimited`` catches both providers' throttling.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from ._redact import redact
+
+__all__ = [
+    "ProviderError",
+    "ConfigurationError",
+    "InsecureURL",
+    "MissingCredentials",
+    "QuotaExhausted",
+    "TransportError",
+    "ConnectError",
+    "RequestTimeout",
+    "InvalidResponse",
+    "RateLimited",
+    "ServerError",
+    "MegviiError",
+    "MegviiAuthenticationError",
+    "MegviiAuthorizationError",
+    "MegviiConcurrencyLimitExceeded",
+    "ResultNotFound",
+    "DataDestroyed",
+    "MissingArguments",
+    "BadArguments",
+    "ApiNotFound",
+    "MessageEncryptionError",
+    "MegviiInternalError",
+    "BaiduError",
+    "BaiduAuthError",
+    "AccessTokenError",
+    "AccessTokenInvalid",
+    "AccessTokenExpired",
+    "DailyLimitExceeded",
+    "QpsLimitExceeded",
+    "TotalLimitExceeded",
+    "BaiduInternalError",
+    "VerifyTokenInvalid",
+    "BaiduRequestFailed",
+    "MEGVII_ERRORS",
+    "BAIDU_ERRORS",
+    "redact",
+]
+
+
+def _restore(cls: type, state: dict[str, Any]) -> "ProviderError":
+    exc = cls.__new__(cls)
+    Exception.__init__(exc, *state.pop("args", ()))
+    exc.__dict__.update(state)
+    return exc
+
+
+class ProviderError(Exception):
+    """Base class of every error raised by the provider clients."""
+
+    #: Defaults a subclass overrides; an instance may override them again.
+    provider: str | None = None
+    default_message: ClassVar[str] = "the provider call failed"
+    default_hint: ClassVar[str] = "See the code and detail; quote the request id to the provider's support."
+    retryable_default: ClassVar[bool] = False
+    fatal_default: ClassVar[bool] = False
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        http_status: int | None = None,
+        code: str | None = None,
+        detail: str | None = None,
+        request_id: str | None = None,
+        retryable: bool | None = None,
+        fatal: bool | None = None,
+        hint: str | None = None,
+        body: bytes | None = None,
+        url: str | None = None,
+        provider: str | None = None,
+    ) -> None:
+        if provider is not None:
+            self.provider = provider
+        self.message = redact(message or self.default_message)
+        self.http_status = http_status
+        self.code = None if code is None else redact(code)
+        self.detail = None if detail is None else redact(detail)
+        self.request_id = None if request_id is None else redact(request_id)
+        self.retryable = self.retryable_default if retryable is None else bool(retryable)
+        self.fatal = self.fatal_default if fatal is None else bool(fatal)
+        self.hint = redact(hint or self.default_hint)
+        self.body = body
+        self.url = None if url is None else redact(url)
+        super().__init__(self._render())
+
+    def _render(self) -> str:
+        facts = []
+        if self.http_status is not None:
+            facts.append(f"http_status={self.http_status}")
+        if self.code is not None:
+            facts.append(f"code={self.code}")
+        if self.detail:
+            facts.append(f"detail={self.detail!r}")
+        if self.request_id:
+            facts.append(f"request_id={self.request_id}")
+        head = f"{self.provider}: {self.message}" if self.provider else self.message
+        tail = f" ({', '.join(facts)})" if facts else ""
+        return f"{head}{tail}. Hint: {self.hint}"
+
+    def __str__(self) -> str:
+        return self.args[0] if self.args else self._render()
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(http_status={self.http_status!r}, code={self.code!r}, "
+            f"detail={self.detail!r}, request_id={self.request_id!r}, retryable={self.retryable!r})"
+        )
+
+    def __reduce__(self):  # keyword-only __init__ would otherwise break pickling
+        return (_restore, (type(self), dict(self.__dict__, args=self.args)))
+
+
+# -- categories ---------------------------------------------------------------------------
+
+
+class RateLimited(ProviderError):
+    """The provider throttled the call; it may succeed after a pause."""
+
+    retryable_default = True
+
+
+class ServerError(ProviderError):
+    """The provider failed internally; it may succeed when sent again."""
+
+    retryable_default = True
+
+
+# -- ours -----------------------------------------------------------------------------------
+
+
+class ConfigurationError(ProviderError):
+    """The client is set up wrongly; nothing was sent."""
+
+    fatal_default = True
+
+
+class InsecureURL(ConfigurationError, ValueError):
+    default_message = "refusing a plain-http URL to a non-loopback host"
+    default_hint = "Use https:// (plain http is only allowed for 127.0.0.1, ::1 and localhost)."
+
+
+class MissingCredentials(ConfigurationError, ValueError):
+    default_message = "credentials are missing"
+    default_hint = "Set the provider's credential environment variables (see the README)."
+
+
+class QuotaExhausted(ProviderError):
+    """The quota ledger refused the call before it was sent.
+
+    ``key``/``calls``/``limit`` say which id and how many calls are already on record.
+    When a retry was refused, ``last_error`` is the error that prompted the retry, and
+    ``http_status``/``body``/``request_id`` are copied from it so the caller can
+    archive the provider's last answer the same way as for any other error.
+    """
+
+    default_message = "the quota ledger refused another call"
+    default_hint = (
+        "The provider allows only a few calls per id (Megvii: 3); use the archived response "
+        "instead of calling again."
+    )
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        key: str | None = None,
+        calls: int | None = None,
+        limit: int | None = None,
+        path: str | None = None,
+        last_error: ProviderError | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self.key = key
+        self.calls = calls
+        self.limit = limit
+        self.path = path
+        self.last_error = last_error
+        kwargs.setdefault("code", "QUOTA_EXHAUSTED")
+        kwargs.setdefault("detail", key)
+        if last_error is not None:
+            kwargs.setdefault("http_status", last_error.http_status)
+            kwargs.setdefault("request_id", last_error.request_id)
+            kwargs.setdefault("body", last_error.body)
+            kwargs.setdefault("url", last_error.url)
+        if message is None and calls is not None and limit is not None:
+            message = f"{calls} of {limit} allowed calls already recorded for this key"
+            if path:
+                message += f" in {path}"
+            if last_error is not None:
+                message += f"; the last answer was {last_error.code or last_error.http_status}"
+        super().__init__(message, **kwargs)
+
+
+class TransportError(ProviderError):
+    """No usable answer came back."""
+
+
+class ConnectError(TransportError):
+    default_message = "could not connect or the connection broke"
+    default_hint = "Check the network, any proxy, and the base URL; the call is retried automatically."
+    retryable_default = True
+
+
+class RequestTimeout(TransportError):
+    default_message = "the server did not answer in time"
+    default_hint = "Retry later or raise the timeout; the call is retried automatically."
+    retryable_default = True
+
+
+class InvalidResponse(TransportError):
+    default_message = "the response body is not the documented JSON"
+    default_hint = (
+        "Check the base URL: a proxy, gateway or login page may be answering instead of the provider."
+    )
+
+
+# -- Megvii ---------------------------------------------------------------------------------
+
+
+class MegviiError(ProviderError):
+    """Megvii answered ``{"error_message": "CODE[:detail]", "request_id": ...}``."""
+
+    provider = "megvii"
+    default_message = "Megvii returned an error"
+
+
+class MegviiAuthenticationError(MegviiError):
+    default_message = "api_key and api_secret do not match"
+    default_hint = "Check MEGVII_API_KEY and MEGVII_API_SECRET."
+    fatal_default = True
+
+
+class MegviiAuthorizationError(MegviiError):
+    default_message = "the api_key may not call this API (disabled, over its limit, or no permission)"
+    default_hint = "Ask Megvii to enable this API for the api_key or check that it is not disabled or over its limit."
+    fatal_default = True
+
+
+class MegviiConcurrencyLimitExceeded(MegviiError, RateLimited):
+    default_message = "too many concurrent calls"
+    default_hint = "Lower --concurrency; the call is retried automatically with backoff."
+
+
+class ResultNotFound(MegviiError):
+    default_message = "no result for this biz_id"
+    default_hint = (
+        "Check the biz_id was copied whole (it contains a comma) and belongs to this api_key and product."
+    )
+
+
+class DataDestroyed(MegviiError):
+    default_message = "the result is no longer available (older than one day or fetched 3 times)"
+    default_hint = "Use the archived response; Megvii will not serve this result again."
+
+
+class MissingArguments(MegviiError):
+    default_message = "a required parameter is missing"
+    default_hint = "This is a faceanalytics bug (or a wrong base URL); report it with the request id."
+
+
+class BadArguments(MegviiError):
+    default_message = "a parameter could not be parsed"
+    default_hint = "Check the named parameter (a biz_id or option value); it was malformed or too long."
+
+
+class ApiNotFound(MegviiError):
+    default_message = "the API does not exist"
+    default_hint = "Check the base URL and the product (Lite vs. web liveness) the ids come from."
+    fatal_default = True
+
+
+class MessageEncryptionError(MegviiError):
+    default_message = "Megvii failed to encrypt sensitive fields"
+    default_hint = "Retry later; contact Megvii support if it persists."
+
+
+class MegviiInternalError(MegviiError, ServerError):
+    default_message = "Megvii internal error"
+    default_hint = "Retried automatically; contact Megvii support with the request id if it persists."
+
+
+#: Megvii ``error_message`` code -> class.
+MEGVII_ERRORS: dict[str, type[MegviiError]] = {
+    "AUTHENTICATION_ERROR": MegviiAuthenticationError,
+    "AUTHORIZATION_ERROR": MegviiAuthorizationError,
+    "CONCURRENCY_LIMIT_EXCEEDED": MegviiConcurrencyLimitExceeded,
+    "RESULT_NOT_FOUND": ResultNotFound,
+    "DATA_DESTROYED": DataDestroyed,
+    "MISSING_ARGUMENTS": MissingArguments,
+    "BAD_ARGUMENTS": BadArguments,
+    "API_NOT_FOUND": ApiNotFound,
+    "MESSAGE_ENCRYPTION_ERROR": MessageEncryptionError,
+    "INTERNAL_ERROR": MegviiInternalError,
+}
+
+
+# -- Baidu ----------------------------------------------------------------------------------
+
+
+class BaiduError(ProviderError):
+    """Baidu answered ``{"error_code": N, "error_msg": ...}`` or ``{"success": false, ...}``."""
+
+    provider = "baidu"
+    default_message = "Baidu returned an error"
+
+
+class BaiduAuthError(BaiduError):
+    default_message = "Baidu refused to issue an access token"
+    default_hint = "Check BAIDU_API_KEY and BAIDU_SECRET_KEY."
+    fatal_default = True
+
+
+class AccessTokenError(BaiduError):
+    default_hint = (
+        "The access token is fetched again automatically once; if this persists check "
+        "BAIDU_API_KEY and BAIDU_SECRET_KEY."
+    )
+
+
+class AccessTokenInvalid(AccessTokenError):
+    default_message = "the access token is invalid"
+
+
+class AccessTokenExpired(AccessTokenError):
+    default_message = "the access token has expired"
+
+
+class DailyLimitExceeded(BaiduError):
+    default_message = "the app's daily request limit is used up"
+    default_hint = "Continue tomorrow or raise the daily limit in the Baidu console."
+    fatal_default = True
+
+
+class QpsLimitExceeded(BaiduError, RateLimited):
+    default_message = "the QPS limit was reached"
+    default_hint = (
+        "Lower --concurrency; if it persists, check in the Baidu console that the paid "
+        "Face Verification V4 / Face Match V4 APIs are enabled or have free quota."
+    )
+
+
+class TotalLimitExceeded(BaiduError):
+    default_message = "the app's total request limit is used up"
+    default_hint = "Buy more calls or raise the limit in the Baidu console."
+    fatal_default = True
+
+
+class BaiduInternalError(BaiduError, ServerError):
+    default_message = "Baidu service temporarily unavailable"
+    default_hint = "Retried automatically; contact Baidu support with the log id if it persists."
+
+
+class VerifyTokenInvalid(BaiduError):
+    default_message = "the verify_token is invalid or expired"
+    default_hint = (
+        "Results are kept 3 days and must be queried with the same Baidu app that issued the "
+        "verify_token; this one cannot be queried again."
+    )
+
+
+class BaiduRequestFailed(BaiduError):
+    default_message = "Baidu answered success=false"
+    default_hint = "See code and detail; the body is kept so the failure can be archived."
+
+
+#: Baidu ``error_code``/``code`` (as a string) -> class.
+BAIDU_ERRORS: dict[str, type[BaiduError]] = {
+    "2": BaiduInternalError,
+    "17": DailyLimitExceeded,
+    "18": QpsLimitExceeded,
+    "19": TotalLimitExceeded,
+    "110": AccessTokenInvalid,
+    "111": AccessTokenExpired,
+    "282000": BaiduInternalError,
+}

@@ -1,0 +1,262 @@
+"""A crash-safe, append-only record of provider calls, to stay within per-id quotas.
+
+Megvii serves a ``get_result`` (and each will-file URL) at most three times. The
+ledger writes one line per send *before* the send leaves – appended, flushed and
+fsynced – and refuses the send (:class:`~.errors.QuotaExhausted`) if it would
+exceed ``limit``. The file is plain text, one tab-separated line per event::
+
+    # faceanalytics quota ledger: time<TAB>provider<TAB>key<TAB>event
+    2024-05-03T08:12:09.114+00:00	megvii	1462259748,52b13fb5-8dfb-4537-a62b-a641d5e929f1	call 1/3
+    2024-05-03T08:12:09.301+00:00	megvii	1462259748,52b13fb5-8dfb-4537-a62b-a641d5e929f1	result 403 CONCURRENCY_LIMIT_EXCEEDED
+    2024-05-03T08:12:10.020+00:00	megvii	1462259748,52b13fb5-8dfb-4537-a62b-a641d5e929f1	call 2/3
+    2024-05-03T08:12:10.217+00:00	megvii	1462259748,52b13fb5-8dfb-4537-a62b-a641d5e929f1	result 200
+
+``call`` lines count; ``result`` lines (written by :meth:`record` after the answer)
+are notes for humans. Counting is conservative: any line that is not a complete
+``result`` note counts as a call, and a line cut short (kill -9 mid-write, power loss,
+disk full) counts as a call too – if its key was cut, against every key it could be
+the start of.
+
+Several threads may share one ledger (a lock; fsyncs are batched: a thread whose
+line was already covered by another thread's fsync does not fsync again), and several
+processes may share one file (an ``flock`` around read-new-lines + check + append).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import Counter
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .errors import QuotaExhausted
+
+try:  # POSIX; elsewhere the ledger is safe across threads but not across processes.
+    import fcntl
+except ImportError:  # pragma: no cover
+    fcntl = None  # type: ignore[assignment]
+
+__all__ = ["QuotaLedger"]
+
+HEADER = "# faceanalytics quota ledger: time\tprovider\tkey\tevent\n"
+_ESCAPES = {"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"}
+_UNESCAPES = {"\\": "\\", "t": "\t", "n": "\n", "r": "\r"}
+
+
+def _escape(text: str) -> str:
+    return "".join(_ESCAPES.get(ch, ch) for ch in text)
+
+
+def _unescape(text: str) -> str:
+    out, chars = [], iter(text)
+    for ch in chars:
+        if ch == "\\":
+            nxt = next(chars, "")
+            out.append(_UNESCAPES.get(nxt, nxt))
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def _is_note(event: str) -> bool:
+    return event.startswith("result")
+
+
+class QuotaLedger:
+    """Calls per key, on disk. ``reserve(key)`` before every send; ``record(key, outcome)`` after.
+
+    >>> ledger = QuotaLedger(tmp_path / "megvii.log", limit=3)   # doctest: +SKIP
+    >>> ledger.reserve("1462259748,52b13fb5-...")                  # doctest: +SKIP
+    >>> ledger.calls("1462259748,52b13fb5-...")                    # doctest: +SKIP
+    1
+    """
+
+    def __init__(self, path: str | os.PathLike[str], limit: int = 3, provider: str | None = None) -> None:
+        if limit < 0:
+            raise ValueError("limit must be >= 0")
+        self.path = Path(path)
+        self.limit = int(limit)
+        self.provider = provider or self.path.stem
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._sync_lock = threading.Lock()
+        self._counts: Counter[str] = Counter()
+        self._torn: list[str] = []  # key prefixes of lines cut short
+        self._offset = 0  # bytes of the file already read
+        self._pending = b""  # a trailing fragment without newline (not yet known torn)
+        self._written = 0  # lines appended by us
+        self._synced = 0  # lines appended by us and known to be on disk
+        self._fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+        with self._lock:
+            with self._file_lock():
+                self._catch_up()
+                created = self._offset == 0
+                if created:
+                    self._append(HEADER.encode())
+        self._sync()
+        if created:
+            _fsync_dir(self.path.parent)
+
+    # -- public ---------------------------------------------------------------------------
+
+    def reserve(self, key: str) -> None:
+        """Write down one call for *key*, durably, or raise QuotaExhausted if it would exceed the limit."""
+        key = self._check_key(key)
+        with self._lock:
+            with self._file_lock():
+                self._catch_up()
+                calls = self._calls(key)
+                if calls >= self.limit:
+                    refused = QuotaExhausted(
+                        key=key, calls=calls, limit=self.limit, path=str(self.path), provider=self.provider
+                    )
+                else:
+                    refused = None
+                    # Counted before the write: if the write fails we over-count, never under-count.
+                    self._counts[key] += 1
+                    self._append(self._line(key, f"call {calls + 1}/{self.limit}"))
+                    self._written += 1
+                    target = self._written
+        if refused is not None:
+            raise refused
+        self._sync(target)
+
+    def record(self, key: str, outcome: str) -> None:
+        """Append a note with the answer to a call (flushed, not fsynced: it is informational)."""
+        key = self._check_key(key)
+        outcome = " ".join(str(outcome).split()) or "-"
+        with self._lock:
+            with self._file_lock():
+                self._catch_up()
+                self._append(self._line(key, f"result {outcome}"))
+
+    def calls(self, key: str) -> int:
+        """Calls on record for *key* (including any cut-short line that may have been for it)."""
+        with self._lock:
+            with self._file_lock():
+                self._catch_up()
+                return self._calls(key)
+
+    def remaining(self, key: str) -> int:
+        return max(0, self.limit - self.calls(key))
+
+    def close(self) -> None:
+        with self._lock:
+            if self._fd >= 0:
+                os.close(self._fd)
+                self._fd = -1
+
+    def __enter__(self) -> "QuotaLedger":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:
+            pass
+
+    def __repr__(self) -> str:
+        return f"QuotaLedger({str(self.path)!r}, limit={self.limit}, provider={self.provider!r})"
+
+    # -- internals (call with self._lock held) --------------------------------------------
+
+    @staticmethod
+    def _check_key(key: str) -> str:
+        if not isinstance(key, str) or not key:
+            raise ValueError("ledger key must be a non-empty string")
+        return key
+
+    def _calls(self, key: str) -> int:
+        return self._counts[key] + sum(1 for prefix in self._torn if key.startswith(prefix))
+
+    def _line(self, key: str, event: str) -> bytes:
+        now = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+        return f"{now}\t{_escape(self.provider)}\t{_escape(key)}\t{event}\n".encode()
+
+    def _file_lock(self):
+        return _FileLock(self._fd)
+
+    def _catch_up(self) -> None:
+        """Read lines appended since we last looked (by other processes, or at open)."""
+        if self._fd < 0:
+            raise ValueError("the ledger is closed")
+        size = os.fstat(self._fd).st_size
+        if size > self._offset:
+            data = os.pread(self._fd, size - self._offset, self._offset)
+            self._offset += len(data)
+            data = self._pending + data
+            lines = data.split(b"\n")
+            self._pending = lines.pop()  # b"" if data ended with a newline
+            for line in lines:
+                self._ingest(line, complete=True)
+        if self._pending:
+            # Every writer appends whole lines while holding the file lock, and we hold
+            # it now: a fragment at the end is a line cut short by a crash. Count it,
+            # and close it with a newline so our next line is not glued to it.
+            self._ingest(self._pending, complete=False)
+            self._pending = b""
+            self._append(b"\n")
+
+    def _ingest(self, raw: bytes, complete: bool) -> None:
+        text = raw.decode("utf-8", errors="replace").rstrip("\r")
+        if not text.strip() or text.startswith("#"):  # blank, header or comment: never a call
+            return
+        fields = text.split("\t", 3)
+        if len(fields) == 4 and fields[2]:
+            # The key is whole (a tab follows it). A complete "result" line is a note;
+            # anything else – including any line cut short – counts as a call.
+            if complete and _is_note(fields[3]):
+                return
+            self._counts[_unescape(fields[2])] += 1
+            return
+        # The key field is cut short (or absent): charge every key it could be the start of.
+        self._torn.append(_unescape(fields[2]) if len(fields) >= 3 else "")
+
+    def _append(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:  # O_APPEND: each write lands at the end; loop on a short write
+            n = os.write(self._fd, view)
+            view = view[n:]
+            self._offset += n
+
+    def _sync(self, target: int | None = None) -> None:
+        """fsync, unless another thread's fsync already covered line number *target*."""
+        with self._sync_lock:
+            if target is not None and self._synced >= target:
+                return
+            covered = self._written
+            os.fsync(self._fd)
+            self._synced = max(self._synced, covered)
+
+
+def _fsync_dir(path: Path) -> None:
+    """Make a new file's directory entry durable (best effort where unsupported)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+class _FileLock:
+    """``flock`` the ledger file for the duration of a ``with`` block (no-op without fcntl)."""
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+
+    def __enter__(self) -> None:
+        if fcntl is not None and self._fd >= 0:
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+
+    def __exit__(self, *exc_info: object) -> None:
+        if fcntl is not None and self._fd >= 0:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)

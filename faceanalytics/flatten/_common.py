@@ -1,0 +1,137 @@
+"""What every flattener shares: the output record, unknown-field capture, media."""
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import re
+
+from .._coerce import Unreadable, is_nullish, num, num_strict
+
+__all__ = ["Flat", "Context", "Unreadable", "media_row", "safe_name"]
+
+
+class Context:
+    """What a flattener needs beside the payload; nothing here does I/O."""
+
+    __slots__ = ("source", "session_id", "masker", "megvii_api_secret")
+
+    def __init__(self, source, session_id, masker, megvii_api_secret=None):
+        self.source = source
+        self.session_id = session_id
+        self.masker = masker
+        self.megvii_api_secret = megvii_api_secret
+
+
+class Flat:
+    """Rows of every table for one record, plus blobs to write and unknown fields.
+
+    ``session`` is the record's ``sessions`` row; ``rows`` maps table -> list of
+    row dicts; ``blobs`` is ``[(relative path, bytes)]``; ``extra`` maps the
+    dotted path of every field the flattener does not know to its value.
+    """
+
+    __slots__ = ("session", "rows", "blobs", "extra", "session_time_us", "time_basis")
+
+    def __init__(self):
+        self.session: dict = {}
+        self.rows: dict[str, list[dict]] = {}
+        self.blobs: list[tuple[str, bytes]] = []
+        self.extra: dict = {}
+        self.session_time_us = None
+        self.time_basis = None
+
+    def add(self, table: str, row: dict) -> None:
+        try:
+            self.rows[table].append(row)
+        except KeyError:
+            self.rows[table] = [row]
+
+    def unknown(self, prefix: str, obj: dict, known: frozenset) -> None:
+        """Keep every key of ``obj`` that is not in ``known`` under ``extra``."""
+        for k in obj.keys() - known:
+            self.extra[prefix + str(k)] = obj[k]
+
+    def unreadable(self, path: str, value) -> None:
+        """A documented field whose value could not be read: null in its column, kept here."""
+        self.extra["_unreadable." + path] = value
+
+
+def opt_num(flat: Flat, path: str, v):
+    """Lenient number: null when absent; unreadable values kept in ``extra``."""
+    f = num(v)
+    if f is None and not is_nullish(v):
+        flat.unreadable(path, v)
+    return f
+
+
+def strict_num(v, path: str):
+    return num_strict(v, path)
+
+
+_SAFE = re.compile(r"[^0-9A-Za-z._-]+")
+
+
+def safe_name(s: str) -> str:
+    """A file-name-safe rendering of an id (commas, slashes, … become '_')."""
+    s = _SAFE.sub("_", str(s)).strip("._") or "_"
+    if len(s) > 120:
+        s = s[:80] + "_" + hashlib.sha1(s.encode()).hexdigest()[:16]
+    return s
+
+
+_DATA_URI = re.compile(r"^\s*data:\s*([\w.+-]+/[\w.+-]+)?\s*;\s*base64\s*,", re.I)
+_MAGIC = ((b"\xff\xd8\xff", "jpg", "image"), (b"\x89PNG", "png", "image"),
+          (b"GIF8", "gif", "image"), (b"RIFF", "webp", "image"))
+
+
+def media_row(flat: Flat, ctx: Context, field: str, value, *, media_type: str = "image",
+              attempt=None, expect: str = "blob") -> None:
+    """Record one media reference: a URL, or an inline blob written as a file.
+
+    ``expect`` is ``"blob"`` for fields documented as inline images
+    (``data:image/jpeg;base64,…`` or Baidu's bare base64), ``"url"`` for download
+    links, ``"any"`` where the documents allow both.  Blobs never go into a table:
+    they become a file under ``media/`` and the row holds its path.
+    """
+    if value is None:
+        return
+    row = {"field": field, "attempt": attempt, "media_type": media_type, "url": None,
+           "path": None, "n_bytes": None, "sha256": None, "error": None}
+    if not isinstance(value, str):
+        row["error"] = f"not a string: {type(value).__name__}"
+        flat.unreadable(field, value)
+        flat.add("media", row)
+        return
+    v = value.strip()
+    if not v:
+        row["error"] = "empty (not generated)"
+        flat.add("media", row)
+        return
+    m = _DATA_URI.match(v)
+    if m is None and (expect == "url" or v[:8].lower().startswith(("http://", "https://"))):
+        row["url"] = v
+        flat.add("media", row)
+        return
+    b64 = v[m.end():] if m else v
+    try:
+        blob = base64.b64decode(b64.replace("\n", "").replace(" ", ""), validate=True)
+    except (binascii.Error, ValueError):
+        blob = b""
+    if not blob:
+        if m is None and expect == "any":
+            row["url"] = v
+        else:  # e.g. the documents' "data:image/jpeg;base64,..." placeholders
+            row["error"] = "not valid base64"
+        flat.add("media", row)
+        return
+    ext, kind = "bin", media_type
+    for magic, e, k in _MAGIC:
+        if blob.startswith(magic):
+            ext, kind = e, k
+            break
+    digest = hashlib.sha256(blob).hexdigest()
+    rel = f"media/{ctx.source}/{safe_name(ctx.session_id)}/{safe_name(field)}.{ext}"
+    flat.blobs.append((rel, blob))
+    row.update(media_type=kind, path=rel, n_bytes=len(blob), sha256=digest)
+    flat.add("media", row)

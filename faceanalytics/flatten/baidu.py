@@ -1,0 +1,288 @@
+"""Flatteners for Baidu faceprint H5 post-verification payloads.
+
+``result/detail``, ``result/simple``, ``result/stat``, ``result/getall`` and
+``result/media/query``.  Errors come in two forms, both answered with HTTP 200:
+``{"error_code": 110, "error_msg": …}`` (platform) and
+``{"success": false, "code": …, "message": …}`` (faceprint); codes and log ids
+arrive as ints or strings.  Baidu times (``"2023-6-20 18:00:00"``) are Beijing
+time and are stored in UTC.
+"""
+from __future__ import annotations
+
+from .._coerce import Unreadable, boolean, cn_time_to_us, code_text, integer, is_nullish, text
+from ._common import Context, Flat, media_row, opt_num, strict_num
+from .megvii import _maybe_json
+
+_ENVELOPE = frozenset({"success", "result", "log_id", "code", "message", "error_code",
+                       "error_msg", "is_demote"})
+_DETAIL = frozenset({"verify_result", "idcard_ocr_result", "idcard_images", "idcard_confirm",
+                     "is_demote"})
+_DETAIL_VERIFY = frozenset({"score", "liveness_score", "spoofing"})
+_OCR = frozenset({"address", "birthday", "name", "id_card_number", "idcard_number", "gender",
+                  "nation", "expire_time", "issue_authority", "issue_time", "idcard_type"})
+_CONFIRM = frozenset({"name", "idcard_number", "idcard_type", "idcard_ocr_result",
+                      "idcard_images"})
+_GETALL = frozenset({"verify_count", "ocr_charge_count", "match_charge_count",
+                     "verify_charge_count", "verify_result"})
+_ATTEMPT = frozenset({"order", "is_verify_passed", "code", "message", "verify_time", "is_charged",
+                      "charge_type", "charge_time", "is_ocr_charge", "ocr_charge_time", "ocr_count",
+                      "verify_detail", "idcard_confirm", "idcard_ocr_result", "idcard_images"})
+_VERIFY_DETAIL = frozenset({"face_image", "verify_log_id", "score", "threshold", "liveness_score",
+                            "spoofing_score", "risk_level", "risk_tag", "is_demote"})
+_STAT_ITEM = frozenset({"error_code", "count"})
+_MEDIA = frozenset({"processVideo", "video", "images", "extInfo"})
+
+
+def _envelope(payload: dict, flat: Flat) -> dict | None:
+    """Common fields; returns ``result`` for a success body, None for an error body."""
+    s = flat.session
+    flat.unknown("", payload, _ENVELOPE)
+    s["log_id"] = code_text(payload.get("log_id"))
+    success = boolean(payload.get("success"))
+    s["success"] = success
+    if payload.get("error_code") is not None and not success:
+        code = code_text(payload.get("error_code"))
+        s["status"] = s["error"] = code
+        s["error_message"] = text(payload.get("error_msg"))
+        return None
+    if success is False or (success is None and payload.get("code") is not None
+                            and code_text(payload.get("code")) not in ("0", None)):
+        code = code_text(payload.get("code"))
+        s["status"] = s["error"] = code or "FAILED"
+        s["error_message"] = text(payload.get("message"))
+        return None
+    if success is None and "result" not in payload:
+        raise Unreadable("Baidu body has neither success, result nor an error code")
+    s["status"] = "OK"
+    s["error_message"] = text(payload.get("message"))
+    result = _maybe_json(payload.get("result"), "result")
+    return result
+
+
+def flatten_detail(payload: dict, ctx: Context, flat: Flat) -> None:
+    result = _envelope(payload, flat)
+    if payload.get("is_demote") is not None:
+        flat.session["is_demote"] = boolean(payload["is_demote"])
+    if result is None:
+        return
+    if not isinstance(result, dict):
+        flat.unreadable("result", result)
+        return
+    flat.unknown("result.", result, _DETAIL)
+    if result.get("is_demote") is not None:
+        flat.session["is_demote"] = boolean(result["is_demote"])
+    vr = _maybe_json(result.get("verify_result"), "result.verify_result")
+    if isinstance(vr, dict):
+        flat.unknown("result.verify_result.", vr, _DETAIL_VERIFY)
+        if "score" in vr:
+            _comparison(flat, None, strict_num(vr.get("score"), "result.verify_result.score"), None)
+        flat.session["liveness_score"] = opt_num(flat, "result.verify_result.liveness_score",
+                                                 vr.get("liveness_score"))
+        if "spoofing" in vr:
+            _spoofing(flat, None, strict_num(vr.get("spoofing"), "result.verify_result.spoofing"))
+    elif vr is not None:
+        flat.unreadable("result.verify_result", vr)
+    _identity(result, None, ctx, flat, "result.")
+
+
+def _comparison(flat: Flat, attempt, score, threshold) -> None:
+    flat.add("comparisons", {"comparison": "faceprint", "attempt": attempt, "confidence": score,
+                             "thr_1e3": None, "thr_1e4": None, "thr_1e5": None, "thr_1e6": None,
+                             "threshold": threshold})
+
+
+def _spoofing(flat: Flat, attempt, score) -> None:
+    # Baidu's "合成图" (synthetic image) score; the documents give it no threshold.
+    flat.add("genuineness", {"attack": "synthetic_face", "attempt": attempt, "confidence": score,
+                             "threshold": None, "flagged": None})
+
+
+def _identity(block: dict, attempt, ctx: Context, flat: Flat, path: str) -> None:
+    """idcard_confirm, idcard_ocr_result and idcard_images, wherever they sit.
+
+    The getall table puts OCR and images beside ``idcard_confirm``; its example
+    nests them inside.  Both are read.
+    """
+    m = ctx.masker
+    confirm = _maybe_json(block.get("idcard_confirm"), path + "idcard_confirm")
+    ocr = _maybe_json(block.get("idcard_ocr_result"), path + "idcard_ocr_result")
+    images = _maybe_json(block.get("idcard_images"), path + "idcard_images")
+    ipath = opath = path
+    if isinstance(confirm, dict):
+        flat.unknown(path + "idcard_confirm.", confirm, _CONFIRM)
+        if ocr is None and "idcard_ocr_result" in confirm:
+            ocr, opath = _maybe_json(confirm["idcard_ocr_result"], "ocr"), path + "idcard_confirm."
+        if images is None and "idcard_images" in confirm:
+            images, ipath = _maybe_json(confirm["idcard_images"], "img"), path + "idcard_confirm."
+        h, last4, plain = m.id_number(confirm.get("idcard_number"))
+        flat.add("idcard", {
+            "attempt": attempt, "idcard_mode": None, "idcard_mode_user": None,
+            "idcard_uneditable_field": None, "id_type": text(confirm.get("idcard_type")),
+            "id_number_hash": h, "id_number_last4": last4, "id_number": plain,
+            "name": m.name(text(confirm.get("name"))), "valid_date": None, "issued_by": None,
+            "front_upload_times": None, "back_upload_times": None,
+        })
+    elif confirm is not None:
+        flat.unreadable(path + "idcard_confirm", confirm)
+    if isinstance(ocr, dict):
+        _ocr(ocr, attempt, ctx, flat, opath + "idcard_ocr_result.")
+    elif ocr is not None:
+        flat.unreadable(opath + "idcard_ocr_result", ocr)
+    if isinstance(images, dict):
+        for k, v in images.items():
+            # detail: front_base64/back_base64 (bare base64); getall: front_image/back_image (URLs)
+            expect = "blob" if str(k).endswith("base64") else "any"
+            media_row(flat, ctx, f"idcard_{k}", v, attempt=attempt, expect=expect)
+    elif images is not None:
+        flat.unreadable(ipath + "idcard_images", images)
+
+
+def _ocr(ocr: dict, attempt, ctx: Context, flat: Flat, path: str) -> None:
+    m = ctx.masker
+    flat.unknown(path, ocr, _OCR)
+    h, last4, plain = m.id_number(ocr.get("id_card_number", ocr.get("idcard_number")))
+    birthday = text(ocr.get("birthday"))
+    digits = "".join(ch for ch in (birthday or "")[:10] if ch.isdigit())
+    birth_year = integer(digits[:4]) if len(digits) >= 4 else None
+    flat.add("idcard_ocr", {
+        "attempt": attempt, "side": "both", "id_number_hash": h, "id_number_last4": last4,
+        "id_number": plain, "name": m.name(text(ocr.get("name"))),
+        "gender": text(ocr.get("gender")), "ethnicity": text(ocr.get("nation")),
+        "birth_year": birth_year, "birth_date": m.plain(birthday),
+        "address": m.address(text(ocr.get("address"))),
+        "issued_by": text(ocr.get("issue_authority")), "valid_date": None,
+        "issue_date": text(ocr.get("issue_time")), "expire_date": text(ocr.get("expire_time")),
+        "id_type": text(ocr.get("idcard_type")),
+        "legality_id_photo": None, "legality_temporary_id_photo": None,
+        "legality_photocopy": None, "legality_screen": None, "legality_edited": None,
+    })
+
+
+def flatten_simple(payload: dict, ctx: Context, flat: Flat) -> None:
+    result = _envelope(payload, flat)
+    if result is None:
+        return
+    if not isinstance(result, dict):
+        flat.unreadable("result", result)
+        return
+    flat.unknown("result.", result, frozenset({"image"}))
+    if "image" in result:
+        media_row(flat, ctx, "image", result["image"], expect="any")
+
+
+def flatten_stat(payload: dict, ctx: Context, flat: Flat) -> None:
+    result = _envelope(payload, flat)
+    if result is None:
+        return
+    if not isinstance(result, dict):
+        flat.unreadable("result", result)
+        return
+    for api, items in result.items():
+        items = _maybe_json(items, f"result.{api}")
+        if isinstance(items, dict):
+            items = [items]
+        if not isinstance(items, list):
+            flat.unreadable(f"result.{api}", items)
+            continue
+        for i, item in enumerate(items):
+            if not isinstance(item, dict):
+                flat.unreadable(f"result.{api}[{i}]", item)
+                continue
+            flat.unknown(f"result.{api}[{i}].", item, _STAT_ITEM)
+            count = integer(item.get("count"))
+            if count is None and item.get("count") is not None:
+                flat.unreadable(f"result.{api}[{i}].count", item.get("count"))
+            flat.add("error_counts", {"api": str(api), "error_code": code_text(item.get("error_code")),
+                                      "count": count})
+
+
+def flatten_getall(payload: dict, ctx: Context, flat: Flat) -> None:
+    s = flat.session
+    result = _envelope(payload, flat)
+    if result is None:
+        return
+    if not isinstance(result, dict):
+        flat.unreadable("result", result)
+        return
+    flat.unknown("result.", result, _GETALL)
+    for k in ("verify_count", "ocr_charge_count", "match_charge_count", "verify_charge_count"):
+        s[k] = integer(result.get(k))
+    attempts = _maybe_json(result.get("verify_result"), "result.verify_result")
+    if isinstance(attempts, dict):
+        attempts = [attempts]
+    if attempts is None:
+        return
+    if not isinstance(attempts, list):
+        flat.unreadable("result.verify_result", attempts)
+        return
+    latest = None
+    for i, a in enumerate(attempts, 1):
+        path = f"result.verify_result[{i}]."
+        if not isinstance(a, dict):
+            flat.unreadable(path[:-1], a)
+            continue
+        flat.unknown(path, a, _ATTEMPT)
+        order = integer(a.get("order"))
+        attempt = order if order is not None else i
+        vd = _maybe_json(a.get("verify_detail"), path + "verify_detail")
+        if not isinstance(vd, dict):
+            if vd is not None:
+                flat.unreadable(path + "verify_detail", vd)
+            vd = {}
+        flat.unknown(path + "verify_detail.", vd, _VERIFY_DETAIL)
+        score = strict_num(vd.get("score"), path + "verify_detail.score")
+        threshold = opt_num(flat, path + "verify_detail.threshold", vd.get("threshold"))
+        spoofing = strict_num(vd.get("spoofing_score"), path + "verify_detail.spoofing_score")
+        verify_time = cn_time_to_us(a.get("verify_time"))
+        if verify_time is None and not is_nullish(a.get("verify_time")):
+            flat.unreadable(path + "verify_time", a.get("verify_time"))
+        if verify_time is not None and (latest is None or verify_time > latest):
+            latest = verify_time
+        flat.add("attempts", {
+            "attempt": attempt, "passed": boolean(a.get("is_verify_passed")),
+            "code": code_text(a.get("code")), "message": text(a.get("message")),
+            "verify_time": verify_time, "charged": boolean(a.get("is_charged")),
+            "charge_type": text(a.get("charge_type")),
+            "charge_time": cn_time_to_us(a.get("charge_time")),
+            "score": score, "threshold": threshold,
+            "liveness_score": opt_num(flat, path + "verify_detail.liveness_score",
+                                      vd.get("liveness_score")),
+            "spoofing_score": spoofing, "risk_level": code_text(vd.get("risk_level")),
+            "risk_tag": text(vd.get("risk_tag")), "is_demote": boolean(vd.get("is_demote")),
+            "ocr_charged": boolean(a.get("is_ocr_charge")),
+            "ocr_charge_time": cn_time_to_us(a.get("ocr_charge_time")),
+            "ocr_count": integer(a.get("ocr_count")),
+            "verify_log_id": text(vd.get("verify_log_id")),
+        })
+        # An attempt stopped before the comparison has no score: still a comparison row,
+        # so a rejection is counted, with a null confidence.
+        _comparison(flat, attempt, score, threshold)
+        if "spoofing_score" in vd:
+            _spoofing(flat, attempt, spoofing)
+        if "face_image" in vd:
+            media_row(flat, ctx, "face_image", vd["face_image"], attempt=attempt, expect="any")
+        _identity(a, attempt, ctx, flat, path)
+    s["verify_time"] = latest
+
+
+def flatten_media(payload: dict, ctx: Context, flat: Flat) -> None:
+    result = _envelope(payload, flat)
+    if result is None:
+        return
+    if not isinstance(result, dict):
+        flat.unreadable("result", result)
+        return
+    flat.unknown("result.", result, _MEDIA)
+    for key, kind in (("processVideo", "video"), ("video", "video"), ("images", "image")):
+        items = result.get(key)
+        if items is None:
+            continue
+        if isinstance(items, str):
+            items = [items]
+        if not isinstance(items, list):
+            flat.unreadable(f"result.{key}", items)
+            continue
+        for i, url in enumerate(items, 1):
+            media_row(flat, ctx, f"{key}_{i}", url, media_type=kind, expect="url")
+    ext = result.get("extInfo")
+    flat.session["ext_info"] = ext if isinstance(ext, str) or ext is None else str(ext)

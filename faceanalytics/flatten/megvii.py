@@ -1,0 +1,511 @@
+"""Flatteners for Megvii payloads: Lite ``get_result``, web liveness v2 ``get_result``
+and ``return_url``/``notify_url`` callbacks.
+
+One reader handles all three because the shapes overlap and drift: Lite nests
+``biz_info`` while v2 puts ``biz_id`` at the top; Lite carries
+``face_genuineness`` under ``liveness_result``, v2 under ``verify_result``; v2
+thresholds have three levels, Lite four.  Every form is accepted wherever found.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from urllib.parse import parse_qs
+
+import orjson
+
+from .._coerce import (Unreadable, epoch_to_us, integer, is_nullish, num,
+                       num_strict, text)
+from ..schema import LEVEL_COLUMNS, VERIFY_ERROR_BILLED
+from ._common import Context, Flat, media_row, opt_num
+
+_TOP = frozenset({
+    "request_id", "status", "fail_reason", "biz_info", "biz_id", "biz_no", "biz_extra_data",
+    "time_used", "idcard_info", "liveness_result", "verify_result", "images", "will_result",
+    "will_file", "multifaces_tag", "multifaces_image", "error_message", "verify_time",
+})
+_BIZ = frozenset({"biz_id", "biz_no", "biz_extra_data"})
+_LIVENESS = frozenset({"result", "procedure_type", "details", "face_genuineness",
+                       "failure_reason", "log", "version"})
+_VERIFY_FIXED = frozenset({"verify_time", "error_message", "id_exceptions", "request_id",
+                           "time_used", "face_genuineness", "error"})
+_COMPARISON = frozenset({"confidence", "thresholds"})
+_ID_EXC = frozenset({"id_attacked", "id_photo_monochrome"})
+_IDCARD = frozenset({"idcard_mode", "idcard_uneditable_field", "idcard_uneditable_feild",
+                     "idcard_mode_user", "idcard_number", "idcard_name", "idcard_valid_date",
+                     "idcard_issued_by", "front_side", "back_side", "ocr_front_quality",
+                     "ocr_back_quality"})
+_SIDE = frozenset({"ocr_result", "upload_times"})
+_OCR = frozenset({"address", "birthday", "gender", "id_card_number", "name", "race", "legality",
+                  "issued_by", "valid_date"})
+_BIRTHDAY = frozenset({"day", "month", "year"})
+_QUALITY = frozenset({"quality", "logic", "result"})
+_WILL = frozenset({"result", "will_error_message"})
+_WILL_FILE = frozenset({"will_video", "will_audio", "will_audio_details"})
+_WILL_ANSWER = frozenset({"question_audio", "user_audio", "question_text", "stand_answer",
+                          "standard_answer", "user_text"})
+ATTACKS = ("synthetic_face", "mask", "screen_replay")
+_LEGALITY = {"id photo": "legality_id_photo", "temporary id photo": "legality_temporary_id_photo",
+             "photocopy": "legality_photocopy", "screen": "legality_screen",
+             "edited": "legality_edited"}
+_PII_QUALITY_FIELDS = {"name": "name", "idcard_number": "id", "address": "address",
+                       "birth_day": "drop", "birth_month": "drop"}
+
+_LEVEL_BY_VALUE = {1e-3: "thr_1e3", 1e-4: "thr_1e4", 1e-5: "thr_1e5", 1e-6: "thr_1e6"}
+
+
+def _level_column(key) -> str | None:
+    col = LEVEL_COLUMNS.get(key)
+    if col is None:
+        f = num(key)
+        col = _LEVEL_BY_VALUE.get(f) if f is not None else None
+    return col
+
+
+def _maybe_json(v, path: str):
+    """Objects that arrive as JSON text (callbacks, loggers) are read as objects."""
+    if isinstance(v, str):
+        s = v.strip()
+        if s[:1] in ("{", "["):
+            try:
+                return orjson.loads(s)
+            except orjson.JSONDecodeError:
+                raise Unreadable(f"{path} is text that is not valid JSON") from None
+    return v
+
+
+def _error_parts(message: str):
+    code, sep, detail = message.partition(":")
+    return code.strip(), (detail.strip() or None) if sep else None
+
+
+def flatten_megvii(payload: dict, ctx: Context, flat: Flat) -> None:
+    """Flatten a Lite or v2 result (or an API error body) into ``flat``."""
+    s = flat.session
+    s["request_id"] = text(payload.get("request_id"))
+    s["time_used"] = integer(payload.get("time_used"))
+    flat.unknown("", payload, _TOP)
+
+    err = payload.get("error_message")
+    if not is_nullish(err) and "status" not in payload and "liveness_result" not in payload:
+        message = text(err) or str(err)
+        code, _detail = _error_parts(message)
+        s["status"] = code
+        s["error"] = message
+        return
+    if not is_nullish(err):  # an error message next to a result: keep it, never drop it
+        s["error"] = text(err)
+
+    s["status"] = text(payload.get("status"))
+    s["fail_reason"] = text(payload.get("fail_reason"))
+    s["multifaces_tag"] = integer(payload.get("multifaces_tag"))
+
+    biz = _maybe_json(payload.get("biz_info"), "biz_info")
+    if isinstance(biz, dict):
+        flat.unknown("biz_info.", biz, _BIZ)
+    else:
+        if biz is not None:
+            flat.unreadable("biz_info", biz)
+        biz = {}
+    for k in ("biz_id", "biz_no", "biz_extra_data"):
+        v = biz.get(k, payload.get(k))
+        s[k] = text(v) if not isinstance(v, (dict, list)) else orjson.dumps(v).decode()
+
+    top_verify_time = payload.get("verify_time")
+    if top_verify_time is not None:
+        s["verify_time"] = epoch_to_us(top_verify_time)
+
+    lr = _maybe_json(payload.get("liveness_result"), "liveness_result")
+    if isinstance(lr, dict):
+        _liveness(lr, ctx, flat)
+    elif lr is not None:
+        s["liveness_result"] = text(lr)
+
+    vr = _maybe_json(payload.get("verify_result"), "verify_result")
+    if isinstance(vr, dict):
+        _verify(vr, ctx, flat)
+    elif isinstance(vr, str) and not is_nullish(vr):
+        _verify_error(flat, vr, "verify_result")
+
+    idc = _maybe_json(payload.get("idcard_info"), "idcard_info")
+    if isinstance(idc, dict):
+        _idcard(idc, ctx, flat)
+    elif idc is not None:
+        flat.unreadable("idcard_info", idc)
+
+    images = payload.get("images")
+    if isinstance(images, dict):
+        for name, value in images.items():
+            media_row(flat, ctx, str(name), value, expect="blob")
+    elif images is not None:
+        flat.unreadable("images", images)
+    if payload.get("multifaces_image") is not None:
+        media_row(flat, ctx, "multifaces_image", payload["multifaces_image"], expect="blob")
+
+    _will(payload, ctx, flat)
+
+
+def _liveness(lr: dict, ctx: Context, flat: Flat) -> None:
+    s = flat.session
+    flat.unknown("liveness_result.", lr, _LIVENESS)
+    s["liveness_result"] = text(lr.get("result"))
+    s["procedure_type"] = text(lr.get("procedure_type"))
+    s["failure_reason"] = text(lr.get("failure_reason"))  # null, "" and "null" all mean none
+    s["liveness_version"] = text(lr.get("version"))
+    s["liveness_log"] = text(lr.get("log"))
+    details = _maybe_json(lr.get("details"), "liveness_result.details")
+    if isinstance(details, dict):
+        for k, v in details.items():
+            count = integer(v)
+            if count is None and v is not None:
+                flat.unreadable(f"liveness_result.details.{k}", v)
+            flat.add("liveness_details", {"key": str(k), "count": count})
+    elif details is not None:
+        flat.unreadable("liveness_result.details", details)
+    _genuineness(lr.get("face_genuineness"), "liveness_result.face_genuineness", flat)
+
+
+def _genuineness(fg, path: str, flat: Flat) -> None:
+    if fg is None:
+        return
+    if isinstance(fg, str):
+        try:
+            fg = _maybe_json(fg, path)
+        except Unreadable:
+            pass
+        if not isinstance(fg, dict):  # a plain verdict string: keep it, no numbers to read
+            flat.extra[path] = fg
+            return
+    if not isinstance(fg, dict):
+        flat.unreadable(path, fg)
+        return
+    attacks = list(ATTACKS)
+    for k in fg:  # attack kinds the documents do not list yet
+        if isinstance(k, str) and k.endswith("_confidence"):
+            a = k[: -len("_confidence")]
+            if a not in attacks:
+                attacks.append(a)
+    seen = set()
+    for a in attacks:
+        ck, tk = f"{a}_confidence", f"{a}_threshold"
+        if ck not in fg and tk not in fg:
+            continue  # not returned is not zero
+        seen.update((ck, tk))
+        conf = num_strict(fg.get(ck), f"{path}.{ck}")
+        thr = num_strict(fg.get(tk), f"{path}.{tk}")
+        flat.add("genuineness", {
+            "attack": a, "attempt": 1, "confidence": conf, "threshold": thr,
+            "flagged": (conf > thr) if conf is not None and thr is not None else None,
+        })
+    for k in fg.keys() - seen:
+        flat.extra[f"{path}.{k}"] = fg[k]
+
+
+def _verify_error(flat: Flat, message: str, origin: str) -> None:
+    flat.session["verify_error"] = message
+    code, _ = _error_parts(message)
+    flat.add("verify_errors", {"error_message": message, "billed": VERIFY_ERROR_BILLED.get(code),
+                               "origin": origin})
+
+
+def _verify(vr: dict, ctx: Context, flat: Flat) -> None:
+    s = flat.session
+    if "verify_time" in vr:
+        s["verify_time"] = epoch_to_us(vr["verify_time"])
+        if s["verify_time"] is None and vr["verify_time"] is not None:
+            flat.unreadable("verify_result.verify_time", vr["verify_time"])
+    s["verify_request_id"] = text(vr.get("request_id"))
+    s["verify_time_used"] = integer(vr.get("time_used"))
+    em = vr.get("error_message")
+    if not is_nullish(em):
+        _verify_error(flat, text(em) or str(em), "verify_result.error_message")
+    e = vr.get("error")
+    if not is_nullish(e):
+        _verify_error(flat, text(e) or str(e), "verify_result.error")
+    for key, value in vr.items():
+        if key in _VERIFY_FIXED:
+            continue
+        if isinstance(key, str) and key.startswith("result_"):
+            _comparison(key, _maybe_json(value, f"verify_result.{key}"), flat)
+        else:
+            flat.extra[f"verify_result.{key}"] = value
+    _genuineness(vr.get("face_genuineness"), "verify_result.face_genuineness", flat)
+    ie = _maybe_json(vr.get("id_exceptions"), "verify_result.id_exceptions")
+    if isinstance(ie, dict):
+        flat.unknown("verify_result.id_exceptions.", ie, _ID_EXC)
+        flat.add("id_exceptions", {"id_attacked": integer(ie.get("id_attacked")),
+                                   "id_photo_monochrome": integer(ie.get("id_photo_monochrome"))})
+    elif ie is not None:
+        flat.unreadable("verify_result.id_exceptions", ie)
+
+
+def _comparison(key: str, value, flat: Flat) -> None:
+    path = f"verify_result.{key}"
+    if value is None:
+        return
+    if not isinstance(value, dict):
+        flat.unreadable(path, value)
+        return
+    flat.unknown(path + ".", value, _COMPARISON)
+    row = {"comparison": key[len("result_"):], "attempt": 1,
+           "confidence": num_strict(value.get("confidence"), f"{path}.confidence"),
+           "thr_1e3": None, "thr_1e4": None, "thr_1e5": None, "thr_1e6": None, "threshold": None}
+    thresholds = _maybe_json(value.get("thresholds"), f"{path}.thresholds")
+    if isinstance(thresholds, dict):
+        for level, t in thresholds.items():
+            col = _level_column(level)
+            if col is None:
+                flat.extra[f"{path}.thresholds.{level}"] = t
+            else:
+                row[col] = num_strict(t, f"{path}.thresholds.{level}")
+    elif thresholds is not None:
+        flat.unreadable(f"{path}.thresholds", thresholds)
+    flat.add("comparisons", row)
+
+
+def _idcard(idc: dict, ctx: Context, flat: Flat) -> None:
+    m = ctx.masker
+    flat.unknown("idcard_info.", idc, _IDCARD)
+    h, last4, plain = m.id_number(idc.get("idcard_number"))
+    uneditable = idc.get("idcard_uneditable_field", idc.get("idcard_uneditable_feild"))
+    row = {
+        "attempt": 1, "idcard_mode": text(idc.get("idcard_mode")),
+        "idcard_mode_user": text(idc.get("idcard_mode_user")),
+        "idcard_uneditable_field": text(uneditable), "id_type": None,
+        "id_number_hash": h, "id_number_last4": last4, "id_number": plain,
+        "name": m.name(text(idc.get("idcard_name"))),
+        "valid_date": text(idc.get("idcard_valid_date")),
+        "issued_by": text(idc.get("idcard_issued_by")),
+        "front_upload_times": None, "back_upload_times": None,
+    }
+    for side in ("front", "back"):
+        block = _maybe_json(idc.get(f"{side}_side"), f"idcard_info.{side}_side")
+        if isinstance(block, dict):
+            flat.unknown(f"idcard_info.{side}_side.", block, _SIDE)
+            row[f"{side}_upload_times"] = integer(block.get("upload_times"))
+            ocr = _maybe_json(block.get("ocr_result"), f"idcard_info.{side}_side.ocr_result")
+            if isinstance(ocr, dict):
+                _ocr(ocr, side, ctx, flat, f"idcard_info.{side}_side.ocr_result.")
+        elif block is not None:
+            flat.unreadable(f"idcard_info.{side}_side", block)
+        quality = _maybe_json(idc.get(f"ocr_{side}_quality"), f"idcard_info.ocr_{side}_quality")
+        if isinstance(quality, dict):
+            _quality(quality, side, ctx, flat)
+    flat.add("idcard", row)
+
+
+def _ocr(ocr: dict, side: str, ctx: Context, flat: Flat, path: str) -> None:
+    m = ctx.masker
+    flat.unknown(path, ocr, _OCR)
+    h, last4, plain = m.id_number(ocr.get("id_card_number"))
+    birth_year = birth_date = None
+    bd = ocr.get("birthday")
+    if isinstance(bd, dict):
+        flat.unknown(path + "birthday.", bd, _BIRTHDAY)
+        birth_year = integer(bd.get("year"))
+        mo, d = integer(bd.get("month")), integer(bd.get("day"))
+        if birth_year and mo and d:
+            birth_date = m.plain(f"{birth_year:04d}-{mo:02d}-{d:02d}")
+    elif bd is not None:
+        flat.unreadable(path + "birthday", bd)
+    row = {
+        "attempt": 1, "side": side, "id_number_hash": h, "id_number_last4": last4,
+        "id_number": plain, "name": m.name(text(ocr.get("name"))),
+        "gender": text(ocr.get("gender")), "ethnicity": text(ocr.get("race")),
+        "birth_year": birth_year, "birth_date": birth_date,
+        "address": m.address(text(ocr.get("address"))),
+        "issued_by": text(ocr.get("issued_by")), "valid_date": text(ocr.get("valid_date")),
+        "issue_date": None, "expire_date": None, "id_type": None,
+        "legality_id_photo": None, "legality_temporary_id_photo": None,
+        "legality_photocopy": None, "legality_screen": None, "legality_edited": None,
+    }
+    legality = ocr.get("legality")
+    if isinstance(legality, dict):
+        for k, v in legality.items():
+            col = _LEGALITY.get(" ".join(str(k).split()).lower())  # "Temporary ID Photo " too
+            if col is None:
+                flat.extra[f"{path}legality.{k}"] = v
+            else:
+                row[col] = opt_num(flat, f"{path}legality.{k}", v)
+    elif legality is not None:
+        flat.unreadable(path + "legality", legality)
+    flat.add("idcard_ocr", row)
+
+
+def _quality(quality: dict, side: str, ctx: Context, flat: Flat) -> None:
+    m = ctx.masker
+    for field, q in quality.items():
+        path = f"idcard_info.ocr_{side}_quality.{field}"
+        if not isinstance(q, dict):
+            flat.unreadable(path, q)
+            continue
+        flat.unknown(path + ".", q, _QUALITY)
+        result = text(q.get("result"))
+        kind = _PII_QUALITY_FIELDS.get(field)
+        if kind == "name":
+            result = m.name(result)
+        elif kind == "address":
+            result = m.address(result)
+        elif kind == "id":
+            result = m.plain(result) if m.keep_pii else (m.id_number(result)[1] if result else None)
+        elif kind == "drop":
+            result = m.plain(result)
+        flat.add("ocr_quality", {"side": side, "field": str(field),
+                                 "quality": opt_num(flat, path + ".quality", q.get("quality")),
+                                 "logic": integer(q.get("logic")), "result": result})
+
+
+def _will(payload: dict, ctx: Context, flat: Flat) -> None:
+    wr = _maybe_json(payload.get("will_result"), "will_result")
+    if isinstance(wr, dict):
+        wr = [wr]
+    if isinstance(wr, list):
+        for i, item in enumerate(wr, 1):
+            if not isinstance(item, dict):
+                flat.unreadable(f"will_result[{i}]", item)
+                continue
+            flat.unknown(f"will_result[{i}].", item, _WILL)
+            flat.add("will_results", {"position": i, "result": text(item.get("result")),
+                                      "will_error_message": text(item.get("will_error_message"))})
+    elif wr is not None:
+        flat.unreadable("will_result", wr)
+
+    wf = _maybe_json(payload.get("will_file"), "will_file")
+    if wf is None:
+        return
+    if not isinstance(wf, dict):
+        flat.unreadable("will_file", wf)
+        return
+    flat.unknown("will_file.", wf, _WILL_FILE)
+    if "will_video" in wf:
+        media_row(flat, ctx, "will_video", wf["will_video"] or "", media_type="video", expect="url")
+    if "will_audio" in wf:
+        media_row(flat, ctx, "will_audio", wf["will_audio"] or "", media_type="audio", expect="url")
+    details = wf.get("will_audio_details")
+    if isinstance(details, dict):
+        details = [details]
+    if isinstance(details, list):
+        for i, d in enumerate(details, 1):
+            if not isinstance(d, dict):
+                flat.unreadable(f"will_file.will_audio_details[{i}]", d)
+                continue
+            flat.unknown(f"will_file.will_audio_details[{i}].", d, _WILL_ANSWER)
+            qa, ua = text(d.get("question_audio")), text(d.get("user_audio"))
+            flat.add("will_answers", {
+                "position": i, "question_text": text(d.get("question_text")),
+                "standard_answer": text(d.get("standard_answer", d.get("stand_answer"))),
+                "user_text": text(d.get("user_text")), "question_audio": qa, "user_audio": ua,
+            })
+            for name in ("question_audio", "user_audio"):
+                if name in d:
+                    media_row(flat, ctx, f"will_{name}_{i}", d[name] or "", media_type="audio",
+                              expect="url")
+    elif details is not None:
+        flat.unreadable("will_file.will_audio_details", details)
+
+
+# --- callbacks -------------------------------------------------------------
+
+_NOTIFY = frozenset({"data", "sign"})
+
+
+def verify_callback_sign(data: str, sign: str, api_secret: str) -> bool:
+    """``sign == sha1(api_secret + data)`` in lower-case hex, compared in constant time.
+
+    >>> verify_callback_sign('{"a":1}', hashlib.sha1(b'k{"a":1}').hexdigest(), "k")
+    True
+    """
+    if not isinstance(data, str) or not isinstance(sign, str) or not api_secret:
+        return False
+    expected = hashlib.sha1((api_secret + data).encode("utf-8")).hexdigest()
+    return hmac.compare_digest(expected, sign.strip().lower())
+
+
+def read_callback(payload) -> tuple[object, object, dict]:
+    """``{data, sign}`` as a dict, a JSON string or a form-encoded body -> (data, sign, rest)."""
+    if isinstance(payload, (bytes, bytearray)):
+        payload = payload.decode("utf-8", "replace")
+    if isinstance(payload, str):
+        s = payload.strip()
+        if s.startswith("{"):
+            payload = orjson.loads(s)
+        else:
+            form = parse_qs(s, keep_blank_values=True)
+            if "data" not in form:
+                raise Unreadable("callback body has no data field")
+            payload = {k: v[0] for k, v in form.items()}
+    if not isinstance(payload, dict):
+        raise Unreadable("callback body is not an object")
+    rest = {k: v for k, v in payload.items() if k not in _NOTIFY}
+    return payload.get("data"), payload.get("sign"), rest
+
+
+def flatten_notify(payload, ctx: Context, flat: Flat) -> None:
+    """A callback: verify its sign with the api_secret, then flatten ``data``."""
+    data, sign, rest = read_callback(payload)
+    for k, v in rest.items():
+        flat.extra[k] = v
+    if data is None:
+        raise Unreadable("callback has no data")
+    if is_nullish(sign):
+        raise Unreadable("callback has no sign: it cannot be verified, so it is not trusted")
+    if not ctx.megvii_api_secret:
+        raise Unreadable("MEGVII_API_SECRET is not set: the callback sign cannot be verified")
+    if isinstance(data, str):
+        candidates = (data,)
+    elif isinstance(data, dict):
+        # Logged after parsing: the bytes that were signed are gone; try the usual encodings.
+        import json
+        candidates = (json.dumps(data, ensure_ascii=False, separators=(",", ":")),
+                      json.dumps(data, ensure_ascii=False), json.dumps(data),
+                      json.dumps(data, separators=(",", ":")))
+    else:
+        raise Unreadable("callback data is neither JSON text nor an object")
+    if not any(verify_callback_sign(c, str(sign), ctx.megvii_api_secret) for c in candidates):
+        raise Unreadable("callback sign does not match sha1(api_secret + data): not trusted")
+    body = data
+    if isinstance(body, str):
+        try:
+            body = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            raise Unreadable("callback data is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise Unreadable("callback data is not a JSON object")
+    flat.session["sign_verified"] = True
+    flatten_megvii(body, ctx, flat)
+
+
+def session_id_of(payload) -> str | None:
+    """The biz_id a Megvii payload (or callback) names, if any."""
+    if not isinstance(payload, dict):
+        return None
+    biz = payload.get("biz_info")
+    if isinstance(biz, dict) and biz.get("biz_id") is not None:
+        return text(biz.get("biz_id"))
+    if payload.get("biz_id") is not None:
+        return text(payload.get("biz_id"))
+    if "data" in payload:
+        data = payload["data"]
+        if isinstance(data, str):
+            try:
+                data = orjson.loads(data)
+            except orjson.JSONDecodeError:
+                return None
+        return session_id_of(data)
+    return None
+
+
+_EPOCH_PREFIX = re.compile(r"^\s*(\d{10})(?:\.\d+)?\s*,")
+
+
+def biz_id_epoch_us(biz_id):
+    """The Unix time leading a Megvii biz_id (``"1462259748,52b1…"``), in µs."""
+    if not isinstance(biz_id, str):
+        return None
+    m = _EPOCH_PREFIX.match(biz_id)
+    return epoch_to_us(m.group(1)) if m else None
+
+
+__all__ = ["flatten_megvii", "flatten_notify", "verify_callback_sign", "read_callback",
+           "session_id_of", "biz_id_epoch_us"]

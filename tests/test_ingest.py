@@ -1,0 +1,225 @@
+"""Ingest end to end: golden tables, raw archive, atomic commits, rebuild, load()."""
+import gzip
+import json
+import os
+import stat
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from pandas.testing import assert_frame_equal
+
+from faceanalytics import store as store_mod
+from faceanalytics.ingest import Ingestor, ingest, rebuild
+from faceanalytics.store import load
+
+SEEDS = Path(__file__).parent / "data" / "seeds"
+LITE_ID = "1462259748,52b13fb5-8dfb-4537-a62b-a641d5e929f1"
+
+
+def seed(name):
+    return json.loads((SEEDS / name).read_text())
+
+
+def envelope(source, sid, payload, fetched_at="2026-11-20T10:00:00Z", status=200):
+    return {"source": source, "session_id": sid, "fetched_at": fetched_at,
+            "http_status": status, "payload": payload}
+
+
+def write_jsonl(path, records):
+    with open(path, "w", encoding="utf-8") as f:
+        for r in records:
+            f.write(r if isinstance(r, str) else json.dumps(r, ensure_ascii=False))
+            f.write("\n")
+    return path
+
+
+@pytest.fixture
+def lite_file(tmp_path):
+    return write_jsonl(tmp_path / "in.jsonl", [
+        envelope("megvii_lite", LITE_ID, seed("megvii_lite_success.json")),
+        envelope("megvii_liveness", "1462259748,v2", seed("megvii_liveness_success.json")),
+        envelope("baidu_getall", "tokA", seed("baidu_getall.json")),
+        envelope("baidu_stat", "tokA", seed("baidu_stat.json")),
+    ])
+
+
+def _table(data, name):
+    df = load(data, name)
+    return df.sort_values([c for c in ("session_id", "comparison", "attack", "api", "attempt")
+                           if c in df]).reset_index(drop=True)
+
+
+def test_golden_comparisons(tmp_path, lite_file):
+    data = tmp_path / "data"
+    rep = ingest([lite_file], data)
+    assert (rep.read, rep.landed, rep.quarantined, rep.skipped) == (4, 4, 0, 0)
+    got = _table(data, "comparisons")[["source", "session_id", "comparison", "attempt", "confidence",
+                                       "thr_1e3", "thr_1e4", "thr_1e5", "thr_1e6", "threshold"]]
+    nan = float("nan")
+    rows = [
+        ("megvii_liveness", "1462259748,v2", "faceid", 1, 68.91876, 64.0, 69.0, 74.0, nan, nan),
+        ("megvii_liveness", "1462259748,v2", "ref1", 1, 68.91876, 64.0, 69.0, 74.0, nan, nan),
+    ] + [("megvii_lite", LITE_ID, c, 1, 68.918, 64.0, 69.0, 74.0, 79.9, nan)
+         for c in ("faceid", "idcard_datasource", "idcard_photo", "ref1")] + [
+        ("baidu_getall", "tokA", "faceprint", 1, 89.9, nan, nan, nan, nan, 80.0),
+    ]
+    expected = pd.DataFrame(rows, columns=got.columns)
+    expected = expected.sort_values(["session_id", "comparison", "attempt"]).reset_index(drop=True)
+    expected["attempt"] = expected["attempt"].astype("Int32")
+    assert_frame_equal(got, expected, check_dtype=False)
+
+
+def test_golden_genuineness_and_error_counts(tmp_path, lite_file):
+    data = tmp_path / "data"
+    ingest([lite_file], data)
+    g = _table(data, "genuineness")
+    lite = g[g.source == "megvii_lite"][["attack", "confidence", "threshold", "flagged"]]
+    expected = pd.DataFrame({"attack": ["mask", "screen_replay", "synthetic_face"],
+                             "confidence": [0.32, 0.0, 0.88], "threshold": [0.5, 0.5, 0.5],
+                             "flagged": [False, False, True]})
+    assert_frame_equal(lite.reset_index(drop=True), expected, check_dtype=False)
+    ec = _table(data, "error_counts")[["api", "error_code", "count"]]
+    assert list(ec.api) == sorted(["Verify_FIN", "Sessioncode", "OCR", "verify", "VideoLiveness",
+                                   "Livenesscolorful", "VerifySec"])
+    assert set(ec.error_code) == {"0"}
+    assert ec.set_index("api")["count"].to_dict()["OCR"] == 2
+    s = _table(data, "sessions").set_index("session_id")
+    assert s.loc[LITE_ID, "status"] == "OK"
+    assert s.loc[LITE_ID, "liveness_result"] == "PASS/FAIL/TIMEOUT"
+    assert s.loc["1462259748,v2", "liveness_version"] == "MegLive 2.4.0L"
+    # session time: Lite from the biz_id epoch (no verify_time), getall from its attempt (Beijing time)
+    assert s.loc[LITE_ID, "session_time"] == pd.Timestamp(1462259748, unit="s", tz="UTC")
+    assert s.loc[LITE_ID, "time_basis"] == "biz_id"
+    assert s.loc["tokA"].query("source == 'baidu_getall'")["session_time"].iloc[0] == \
+        pd.Timestamp("2023-10-10 02:10:10", tz="UTC")
+
+
+def test_contract_columns_readable_with_pandas(tmp_path, lite_file):
+    data = tmp_path / "data"
+    ingest([lite_file], data)
+    required = {
+        "sessions": ["status", "liveness_result", "error", "verify_time"],
+        "comparisons": ["comparison", "attempt", "confidence", "thr_1e3", "thr_1e4", "thr_1e5",
+                        "thr_1e6", "threshold"],
+        "genuineness": ["attack", "confidence", "threshold", "flagged"],
+        "error_counts": ["api", "error_code", "count"],
+        "attempts": ["attempt", "passed", "code", "message", "verify_time", "charged", "charge_type",
+                     "score", "threshold", "risk_level"],
+        "quarantine": ["reason", "raw"],
+    }
+    for table, cols in required.items():
+        df = pd.read_parquet(data / "tables" / table)
+        missing = set(cols + ["source", "session_id", "fetched_at"]) - set(df.columns)
+        assert not missing, (table, missing)
+    assert str(pd.read_parquet(data / "tables" / "error_counts")["count"].dtype) == "int64"
+
+
+def test_raw_archive_keeps_lines_as_received_owner_only(tmp_path, lite_file):
+    data = tmp_path / "data"
+    lines = lite_file.read_bytes().splitlines()
+    ingest([lite_file], data)
+    segs = sorted((data / "raw").glob("*/*.jsonl.gz"))
+    assert len(segs) == 1
+    body = gzip.decompress(segs[0].read_bytes()).splitlines()
+    assert json.loads(body[0])["_segment"]["lines"] == 4
+    assert body[1:] == lines
+    assert stat.S_IMODE(os.stat(segs[0]).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(data / "raw").st_mode) == 0o700
+    # Same chunk again: no new segment, no new rows.
+    rep = ingest([lite_file], data)
+    assert (rep.landed, rep.skipped) == (0, 4)
+    assert len(list((data / "raw").glob("*/*.jsonl.gz"))) == 1
+
+
+def test_rebuild_recreates_identical_tables(tmp_path, lite_file):
+    data = tmp_path / "data"
+    bad = write_jsonl(tmp_path / "bad.jsonl", ["nope", envelope("nope", "x", {})])
+    ingest([lite_file, bad], data)
+    before = {t: _table(data, t) for t in ("sessions", "comparisons", "media", "quarantine",
+                                           "idcard_ocr", "attempts")}
+    rep = rebuild(data)
+    assert (rep.read, rep.landed, rep.quarantined) == (6, 4, 2)
+    for t, df in before.items():
+        after = _table(data, t)
+        assert_frame_equal(after.drop(columns=["session_time", "fetched_at"] if t == "quarantine" else []),
+                           df.drop(columns=["session_time", "fetched_at"] if t == "quarantine" else []))
+
+
+def test_crash_before_commit_point_leaves_previous_state(tmp_path, lite_file, monkeypatch):
+    data = tmp_path / "data"
+    ingest([lite_file], data)
+    before = _table(data, "comparisons")
+    newer = write_jsonl(tmp_path / "newer.jsonl", [
+        envelope("megvii_lite", LITE_ID, seed("megvii_lite_table_fields.json") | {"biz_info": {"biz_id": LITE_ID}},
+                 fetched_at="2026-11-21T00:00:00Z")])
+
+    def boom(*a, **k):
+        raise OSError("disk full (simulated)")
+
+    monkeypatch.setattr(store_mod, "atomic_write_bytes", boom)  # the commit marker cannot be written
+    with pytest.raises(OSError):
+        ingest([newer], data)
+    monkeypatch.undo()
+    assert_frame_equal(_table(data, "comparisons"), before)
+    assert not list((data / "tables").rglob(".tmp-*")) or True  # swept on next open:
+    Ingestor(data).close()
+    assert not list((data / "tables").rglob(".tmp-*"))
+    rep = ingest([newer], data)  # a re-run completes it
+    assert rep.landed == 1 and rep.replaced == 1
+    assert len(_table(data, "comparisons").query("session_id == @LITE_ID")) == 4
+
+
+def test_crash_after_commit_point_rolls_forward(tmp_path, lite_file, monkeypatch):
+    data = tmp_path / "data"
+    calls = {"n": 0}
+    real_apply = store_mod.Store._apply
+
+    def apply_then_die(self, plan):
+        calls["n"] += 1
+        raise KeyboardInterrupt  # killed right after the marker was written
+
+    monkeypatch.setattr(store_mod.Store, "_apply", apply_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        ingest([lite_file], data)
+    monkeypatch.setattr(store_mod.Store, "_apply", real_apply)
+    assert list((data / "state" / "txn-tables").glob("*.json"))
+    # Readers see nothing half-done: only hidden temporaries exist so far.
+    assert not list((data / "tables").rglob("part-*.parquet"))
+    Ingestor(data).close()  # opening rolls the committed transaction forward
+    assert not list((data / "state" / "txn-tables").glob("*.json"))
+    assert len(load(data, "comparisons")) == 7
+    rep = ingest([lite_file], data)
+    assert rep.landed == 0 and rep.skipped == 4
+
+
+def test_load_prunes_by_session_time(tmp_path):
+    data = tmp_path / "data"
+    recs = []
+    for i, epoch in enumerate([1462259748, 1700000000, 1760000000]):
+        p = seed("megvii_liveness_success.json")
+        p["biz_id"] = f"{epoch},id{i}"
+        recs.append(envelope("megvii_liveness", p["biz_id"], p))
+    ingest([write_jsonl(tmp_path / "t.jsonl", recs)], data)
+    months = {p.name for p in (data / "tables" / "comparisons" / "source=megvii_liveness").iterdir()}
+    assert months == {"month=2016-05", "month=2023-11", "month=2025-10"}
+    df = load(data, "comparisons", since="2023-01-01", until="2025-01-01")
+    assert set(df.session_id) == {"1700000000,id1"}
+    assert load(data, "sessions", since="2030-01-01").empty
+    assert list(load(tmp_path / "empty", "attempts").columns)[:5] == \
+        ["source", "month", "session_id", "fetched_at", "session_time"]
+
+
+def test_compaction_merges_small_files_without_changing_rows(tmp_path):
+    data = tmp_path / "data"
+    for i in range(5):
+        p = seed("megvii_liveness_success.json")
+        p["biz_id"] = f"1700000000,c{i}"
+        ingest([write_jsonl(tmp_path / f"c{i}.jsonl", [envelope("megvii_liveness", p["biz_id"], p)])],
+               data)
+    before = _table(data, "comparisons")
+    part = data / "tables" / "comparisons" / "source=megvii_liveness" / "month=2023-11"
+    assert len(list(part.glob("part-*"))) == 5
+    assert store_mod.Store(data).compact(min_files=2) > 0
+    assert len(list(part.glob("part-*"))) == 1
+    assert_frame_equal(_table(data, "comparisons"), before)
