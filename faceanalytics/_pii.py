@@ -9,7 +9,6 @@ also writes the plain values.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import os
 import re
 import secrets
@@ -55,10 +54,47 @@ class Masker:
         s = v.strip().upper()
         h = self._cache.get(s)
         if h is None:
-            h = hmac.new(self._key, s.encode(), hashlib.sha256).hexdigest()[:20]
+            # Keyed BLAKE2b is a MAC (RFC 7693 §2.5) and one C call, several times hmac's speed.
+            h = hashlib.blake2b(s.encode(), key=self._key, digest_size=10).hexdigest()
             if len(self._cache) < 100_000:
                 self._cache[s] = h
         return h, s[-4:], (s if self.keep_pii else None)
+
+    def id_numbers(self, arr):
+        """Vectorised :meth:`id_number` over an Arrow string array -> three arrays."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        norm = pc.utf8_upper(pc.utf8_trim_whitespace(arr))
+        norm = pc.if_else(pc.equal(norm, ""), pa.scalar(None, pa.string()), norm)
+        uniq = pc.unique(norm).drop_null()
+        key = self._key
+        b2 = hashlib.blake2b
+        hashes = pa.array([b2(s.encode(), key=key, digest_size=10).hexdigest()
+                           for s in uniq.to_pylist()], pa.string())
+        h = hashes.take(pc.index_in(norm, value_set=uniq))
+        last4 = pc.utf8_slice_codeunits(norm, -4)
+        plain = norm if self.keep_pii else pa.nulls(len(arr), pa.string())
+        return h, last4, plain
+
+    def names(self, arr):
+        """Vectorised :meth:`name`."""
+        import pyarrow.compute as pc
+
+        if self.keep_pii:
+            return arr
+        arr = pc.if_else(pc.equal(arr, ""), None, arr)
+        stars = pc.binary_repeat("*", pc.max_element_wise(pc.subtract(pc.utf8_length(arr), 1), 0))
+        return pc.binary_join_element_wise(pc.utf8_slice_codeunits(arr, 0, 1), stars, "")
+
+    def addresses(self, arr):
+        """Vectorised :meth:`address`."""
+        import pyarrow.compute as pc
+
+        if self.keep_pii:
+            return arr
+        arr = pc.if_else(pc.equal(arr, ""), None, arr)
+        return pc.binary_join_element_wise(pc.utf8_slice_codeunits(arr, 0, 3), "***", "")
 
     def name(self, v):
         if not isinstance(v, str) or not v:

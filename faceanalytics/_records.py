@@ -39,6 +39,14 @@ def _loads(line):
 
 def read_record(line, source_hint: str | None, received_us: int) -> Record:
     """Parse one line; raise :class:`Unreadable` with the reason it cannot be read."""
+    if source_hint == "megvii_notify" and _is_form_body(line):
+        # A callback body logged as received: ``data=...&sign=...`` (form-encoded).
+        body = (line.decode("utf-8", "replace") if isinstance(line, (bytes, bytearray))
+                else str(line)).strip()
+        sid = session_id_of(_notify_dict(body))
+        if sid is None:
+            raise Unreadable("no session id: the callback's data has no biz_id")
+        return Record(source_hint, sid, received_us, None, body)
     obj = _loads(line)
     if not isinstance(obj, dict):
         raise Unreadable(f"not a JSON object ({type(obj).__name__})")
@@ -71,6 +79,11 @@ def read_record(line, source_hint: str | None, received_us: int) -> Record:
     if sid is None:
         raise Unreadable("no session id: the envelope has no session_id and the payload no biz_id")
     return Record(source, sid, fetched_us, http_status, payload)
+
+
+def _is_form_body(line) -> bool:
+    s = line.strip() if isinstance(line, (bytes, bytearray)) else str(line).strip().encode()
+    return s.startswith(b"data=") or (s[:1] not in (b"{", b"[") and b"&data=" in s)
 
 
 def _notify_dict(payload: str):

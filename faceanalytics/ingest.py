@@ -14,12 +14,15 @@ import datetime as _dt
 import hashlib
 import os
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator
 
+import numpy as np
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ._coerce import Unreadable, iso_to_us
 from ._fs import WriterLock, atomic_write_bytes
@@ -27,12 +30,13 @@ from ._pii import Masker, load_or_create_key, mask_id_numbers
 from ._records import read_record
 from .archive import RawArchive
 from .flatten import Context, flatten_payload
+from .flatten._fast import flatten_fast
 from .schema import COMMON, TABLES, columns, file_schema
 from .store import Store, key_of
 
 __all__ = ["IngestReport", "Ingestor", "ingest", "rebuild"]
 
-CHUNK = 20_000
+CHUNK = 10_000
 _SESSION_COLS = columns("sessions")
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
 
@@ -69,7 +73,7 @@ class Ingestor:
     """Holds the data directory open for one writer (see :class:`~faceanalytics._fs.WriterLock`)."""
 
     def __init__(self, data_dir, *, keep_pii: bool = False, megvii_api_secret: str | None = None,
-                 archive: bool = True):
+                 archive: bool = True, fast: bool = True):
         self.data_dir = Path(data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._lock = WriterLock(self.data_dir).__enter__()
@@ -81,8 +85,11 @@ class Ingestor:
             megvii_api_secret = os.environ.get("MEGVII_API_SECRET") or None
         self._secret = megvii_api_secret
         self._archive_enabled = archive
+        self.fast = fast
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="archive")
 
     def close(self) -> None:
+        self._pool.shutdown(wait=True)
         self._lock.__exit__(None, None, None)
 
     def __enter__(self):
@@ -94,69 +101,112 @@ class Ingestor:
     # --------------------------------------------------------------------------
     def ingest_lines(self, lines: list[bytes], *, source_hint=None, origin=None,
                      first_line_no: int = 1) -> IngestReport:
-        lines = [ln.rstrip(b"\r\n") for ln in lines]
-        lines = [ln for ln in lines if ln.strip()]
-        if not lines:
-            return IngestReport()
-        meta = {"received_at": None}
-        if self._archive_enabled:
-            _, meta = self.archive.write_segment(lines, source_hint=source_hint, origin=origin)
-        received_us = iso_to_us(meta.get("received_at")) if meta.get("received_at") else _now_us()
-        return self.land(lines, source_hint=source_hint, received_us=received_us, origin=origin,
-                         first_line_no=first_line_no)
+        """Archive, flatten and land one chunk of input lines."""
+        return self.finish(self.prepare(lines, source_hint=source_hint, origin=origin,
+                                        first_line_no=first_line_no))
+
+    def ingest_chunks(self, chunks, *, source_hint=None, origin=None) -> IngestReport:
+        """Land ``(first line number, lines)`` chunks, flattening chunk N+1 while chunk N
+        is being committed (both stages spend most time in Arrow, outside the GIL)."""
+        total = IngestReport()
+        pending = None
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="commit") as committer:
+            for first, lines in chunks:
+                prepared = self.prepare(lines, source_hint=source_hint, origin=origin,
+                                        first_line_no=first)
+                if pending is not None:
+                    total.add(pending.result())
+                pending = committer.submit(self.finish, prepared)
+            if pending is not None:
+                total.add(pending.result())
+        return total
+
+    def prepare(self, lines: list[bytes], *, source_hint=None, origin=None,
+                first_line_no: int = 1, received_us: int | None = None) -> "_Prepared":
+        """Start archiving the lines and flatten them (nothing is committed yet)."""
+        kept = [(first_line_no + i, ln.rstrip(b"\r\n")) for i, ln in enumerate(lines) if ln.strip()]
+        line_nos = [n for n, _ in kept]
+        lines = [ln for _, ln in kept]
+        archived = None
+        if lines and self._archive_enabled:
+            plan = self.archive.plan_segment(lines, source_hint=source_hint, origin=origin)
+            received_us = iso_to_us(plan.meta.get("received_at"))
+            # Compression runs beside flattening; rows are committed only once the raw
+            # lines are durable.
+            archived = self._pool.submit(self.archive.write_planned, plan, lines)
+        if received_us is None:
+            received_us = _now_us()
+        batch, bad = self._flatten(lines, source_hint, received_us, line_nos)
+        return _Prepared(len(lines), batch, bad, received_us, origin, archived)
 
     def land(self, lines: list[bytes], *, source_hint, received_us: int, origin=None,
-             first_line_no: int = 1) -> IngestReport:
-        """Flatten and commit lines that are already archived."""
-        rep = IngestReport(read=len(lines))
-        ok_recs, bad = [], []
-        for i, line in enumerate(lines):
-            rec = None
+             line_nos=None) -> IngestReport:
+        """Flatten and commit lines that are already archived (rebuild)."""
+        if line_nos is None:
+            line_nos = range(1, len(lines) + 1)
+        batch, bad = self._flatten(lines, source_hint, received_us, line_nos)
+        return self.finish(_Prepared(len(lines), batch, bad, received_us, origin, None))
+
+    def _flatten(self, lines, source_hint, received_us, line_nos):
+        batch = _Batch()
+        if self.fast:
+            fast = flatten_fast(lines, source_hint, received_us, self.masker)
+            batch.add_fast(fast)
+            slow = fast.slow
+        else:
+            slow = range(len(lines))
+        bad, flats = [], []
+        for i in slow:
+            line, rec = lines[i], None
             try:
                 rec = read_record(line, source_hint, received_us)
                 ctx = Context(rec.source, rec.session_id, self.masker, self._secret)
-                flat = flatten_payload(rec.source, rec.payload, ctx)
-                ok_recs.append((rec, flat))
+                flats.append((rec, flatten_payload(rec.source, rec.payload, ctx)))
             except Unreadable as e:
-                bad.append((line, str(e), rec, first_line_no + i))
+                bad.append((line, str(e), rec, line_nos[i]))
             except Exception as e:  # a flattener bug must not sink the batch
                 bad.append((line, f"could not flatten: {type(e).__name__}: {e}"[:300], rec,
-                            first_line_no + i))
-        tables, replace, idx_update, counts = self._plan(ok_recs, bad, received_us, origin)
+                            line_nos[i]))
+        batch.add_flats(flats)
+        return batch, bad
+
+    def finish(self, p: "_Prepared") -> IngestReport:
+        """Decide what lands (dedupe, replacement) and commit it atomically."""
+        rep = IngestReport(read=p.n)
+        if not p.n:
+            return rep
+        tables, replace, idx_update, counts = self._plan(p.batch, p.bad, p.received_us, p.origin)
         rep.landed, rep.skipped, rep.replaced, rep.quarantined, rep.reasons = counts
+        if p.archived is not None:
+            p.archived.result()
         self.store.commit(tables, replace, idx_update)
         return rep
 
     # --------------------------------------------------------------------------
-    def _plan(self, ok_recs, bad, received_us, origin):
+    def _plan(self, batch: "_Batch", bad, received_us, origin):
         index = self.store.index
-        # Best record per session within the chunk.
-        best: dict[int, int] = {}
-        keys = []
-        for j, (rec, flat) in enumerate(ok_recs):
-            k = key_of(rec.source, rec.session_id)
-            keys.append(k)
+        n = len(batch.source)
+        keys = [key_of(src, sid) for src, sid in zip(batch.source, batch.session_id)]
+        rank = list(zip(batch.ok, batch.fetched_us))
+        best: dict[int, int] = {}  # the best record per session within the chunk
+        for j, k in enumerate(keys):
             b = best.get(k)
-            if b is None or _rank(ok_recs[j]) > _rank(ok_recs[b]):
+            if b is None or rank[j] > rank[b]:
                 best[k] = j
         chosen = sorted(best.values())
-        skipped = len(ok_recs) - len(chosen)
-        import numpy as np
-
-        ck = np.array([keys[j] for j in chosen], np.int64)
-        found, pos = index.lookup(ck)
-        accepted, replace = [], {}
-        for n, j in enumerate(chosen):
-            rec, flat = ok_recs[j]
-            if found[n]:
-                p = pos[n]
-                old = (bool(index.ok[p]), int(index.fetched[p]))
-                if old >= _rank(ok_recs[j]):
+        skipped = n - len(chosen)
+        found, pos = index.lookup(np.array([keys[j] for j in chosen], np.int64))
+        accepted = np.zeros(n, bool)
+        replace: dict[tuple[str, str], set[str]] = {}
+        for c, j in enumerate(chosen):
+            if found[c]:
+                p = pos[c]
+                if (bool(index.ok[p]), int(index.fetched[p])) >= rank[j]:
                     skipped += 1
                     continue
-                m = int(index.month[p])
-                replace.setdefault((rec.source, f"{m // 100:04d}-{m % 100:02d}"), set()).add(rec.session_id)
-            accepted.append(j)
+                replace.setdefault((batch.source[j], _month_of_int(int(index.month[p]))),
+                                   set()).add(batch.session_id[j])
+            accepted[j] = True
         n_replaced = sum(len(v) for v in replace.values())
 
         # Quarantine, deduplicated on the raw bytes.
@@ -173,22 +223,24 @@ class Ingestor:
             q_rows.append((line, reason, rec, line_no, sha))
             q_keys.append(qk)
         qf, _ = index.lookup(np.array(q_keys, np.int64))
-        n_quarantined = len(bad)
         q_rows = [r for r, f in zip(q_rows, qf) if not f]
         q_keys = [k for k, f in zip(q_keys, qf) if not f]
 
-        tables = self._build(ok_recs, accepted, received_us)
+        months = _months(batch.session_time_us)
+        tables = batch.tables_for(accepted, months)
         tables["quarantine"] = self._build_quarantine(q_rows, received_us, origin)
-        for j in accepted:
-            for rel, blob in ok_recs[j][1].blobs:
+        for j, rel, blob in batch.blobs:
+            if accepted[j]:
                 self._write_blob(rel, blob)
-        idx_keys = [keys[j] for j in accepted] + q_keys
-        idx_fetched = [ok_recs[j][0].fetched_us for j in accepted] + [received_us] * len(q_keys)
-        idx_ok = [ok_recs[j][1].session.get("error") is None for j in accepted] + [False] * len(q_keys)
-        idx_month = [_month_int(_month(_stime(ok_recs[j]))) for j in accepted] + \
-            [_month_int(_month(received_us))] * len(q_keys)
-        counts = (len(accepted), skipped, n_replaced, n_quarantined, reasons)
-        return tables, replace, (idx_keys, idx_fetched, idx_ok, idx_month), counts
+        acc = np.flatnonzero(accepted)
+        idx_update = (
+            [keys[j] for j in acc] + q_keys,
+            [batch.fetched_us[j] for j in acc] + [received_us] * len(q_keys),
+            [batch.ok[j] for j in acc] + [False] * len(q_keys),
+            [_month_int(months[j]) for j in acc] + [_month_int(_month(received_us))] * len(q_keys),
+        )
+        counts = (len(acc), skipped, n_replaced, len(bad), reasons)
+        return tables, replace, idx_update, counts
 
     def _write_blob(self, rel: str, blob: bytes) -> None:
         path = self.data_dir / rel
@@ -199,67 +251,123 @@ class Ingestor:
             pass
         atomic_write_bytes(path, blob, mode=0o600)
 
-    def _build(self, ok_recs, accepted, received_us) -> dict[str, pa.Table]:
-        n = len(accepted)
-        sources, months, sids, fetched, stimes = [], [], [], [], []
-        per_table: dict[str, tuple[list, list]] = {t: ([], []) for t in TABLES if t != "quarantine"}
-        sess_rows = per_table["sessions"]
-        for r, j in enumerate(accepted):
-            rec, flat = ok_recs[j]
-            st = _stime(ok_recs[j])
-            sources.append(rec.source)
-            months.append(_month(st))
-            sids.append(rec.session_id)
-            fetched.append(rec.fetched_us)
-            stimes.append(st)
-            s = flat.session
-            s["time_basis"] = flat.time_basis or "fetched_at"
-            s["http_status"] = rec.http_status
-            s["extra"] = orjson.dumps(flat.extra, default=str).decode() if flat.extra else None
-            sess_rows[0].append(r)
-            sess_rows[1].append(s)
-            for table, rows in flat.rows.items():
-                idx, lst = per_table[table]
-                idx.extend([r] * len(rows))
-                lst.extend(rows)
-        out = {}
-        common = {"source": sources, "month": months, "session_id": sids, "fetched_at": fetched,
-                  "session_time": stimes}
-        for table, (idx, rows) in per_table.items():
-            if not rows:
-                continue
-            out[table] = _arrow(table, idx, rows, common)
-        return out
-
     def _build_quarantine(self, q_rows, received_us, origin):
         if not q_rows:
             return None
-        idx, rows = [], []
-        common = {"source": [], "month": [], "session_id": [], "fetched_at": [], "session_time": []}
-        for r, (line, reason, rec, line_no, sha) in enumerate(q_rows):
-            fetched = rec.fetched_us if rec is not None else received_us
-            common["source"].append(rec.source if rec is not None else "unknown")
-            common["month"].append(_month(fetched))
-            common["session_id"].append(rec.session_id if rec is not None else None)
-            common["fetched_at"].append(fetched)
-            common["session_time"].append(fetched)
+        rows, source, month, sid, fetched = [], [], [], [], []
+        for line, reason, rec, line_no, sha in q_rows:
+            f = rec.fetched_us if rec is not None else received_us
+            source.append(rec.source if rec is not None else "unknown")
+            month.append(_month(f))
+            sid.append(rec.session_id if rec is not None else None)
+            fetched.append(f)
             raw = line.decode("utf-8", "replace")
             if not self.masker.keep_pii:
                 raw = mask_id_numbers(raw)
-            idx.append(r)
             rows.append({"reason": reason, "raw": raw, "raw_sha1": sha,
                          "origin": f"{origin or '-'}:{line_no}"})
-        return _arrow("quarantine", idx, rows, common)
+        t = _rows_to_arrow("quarantine", list(range(len(rows))), rows)
+        return _with_common(t, _common_arrays(source, month, sid, fetched, fetched))
 
 
-def _rank(rec_flat):
-    rec, flat = rec_flat
-    return (flat.session.get("error") is None, rec.fetched_us)
+class _Prepared:
+    __slots__ = ("n", "batch", "bad", "received_us", "origin", "archived")
+
+    def __init__(self, n, batch, bad, received_us, origin, archived):
+        self.n, self.batch, self.bad = n, batch, bad
+        self.received_us, self.origin, self.archived = received_us, origin, archived
 
 
-def _stime(rec_flat) -> int:
-    rec, flat = rec_flat
-    return flat.session_time_us if flat.session_time_us is not None else rec.fetched_us
+class _Batch:
+    """One chunk's records (columnar) and their rows per table, keyed by record number."""
+
+    def __init__(self):
+        self.source: list[str] = []
+        self.session_id: list[str] = []
+        self.fetched_us: list[int] = []
+        self.session_time_us: list[int] = []
+        self.ok: list[bool] = []
+        self.parts: dict[str, list[pa.Table]] = {}
+        self.blobs: list[tuple[int, str, bytes]] = []
+
+    def _add_tables(self, tables: dict[str, pa.Table], offset: int) -> None:
+        for name, t in tables.items():
+            if offset:
+                t = t.set_column(0, "_rec", pc.add(t.column("_rec"), offset))
+            self.parts.setdefault(name, []).append(t)
+
+    def add_fast(self, fast) -> None:
+        offset = len(self.source)
+        self.source += fast.source
+        self.session_id += fast.session_id
+        self.fetched_us += fast.fetched_us
+        self.session_time_us += fast.session_time_us
+        self.ok += fast.ok
+        self._add_tables(fast.tables, offset)
+
+    def add_flats(self, flats) -> None:
+        offset = len(self.source)
+        per_table: dict[str, tuple[list, list]] = {}
+        for r, (rec, flat) in enumerate(flats):
+            s = flat.session
+            self.source.append(rec.source)
+            self.session_id.append(rec.session_id)
+            self.fetched_us.append(rec.fetched_us)
+            self.session_time_us.append(flat.session_time_us if flat.session_time_us is not None
+                                        else rec.fetched_us)
+            self.ok.append(s.get("error") is None)
+            s["time_basis"] = flat.time_basis or "fetched_at"
+            s["http_status"] = rec.http_status
+            s["extra"] = orjson.dumps(flat.extra, default=str).decode() if flat.extra else None
+            per_table.setdefault("sessions", ([], []))
+            per_table["sessions"][0].append(r)
+            per_table["sessions"][1].append(s)
+            for table, rows in flat.rows.items():
+                idx, lst = per_table.setdefault(table, ([], []))
+                idx.extend([r] * len(rows))
+                lst.extend(rows)
+            for rel, blob in flat.blobs:
+                self.blobs.append((offset + r, rel, blob))
+        self._add_tables({t: _rows_to_arrow(t, idx, rows) for t, (idx, rows) in per_table.items()},
+                         offset)
+
+    def tables_for(self, accepted: np.ndarray, months: list[str]) -> dict[str, pa.Table]:
+        out = {}
+        acc = pa.array(accepted)
+        common = _common_arrays(self.source, months, self.session_id, self.fetched_us,
+                                self.session_time_us)
+        for name, parts in self.parts.items():
+            t = pa.concat_tables(parts) if len(parts) > 1 else parts[0]
+            t = t.filter(pc.take(acc, t.column("_rec")))
+            if t.num_rows:
+                out[name] = _with_common(t, common)
+        return out
+
+
+def _common_arrays(source, month, sid, fetched, stime) -> list[tuple[str, pa.Array]]:
+    common = [("source", pa.array(source, pa.string())), ("month", pa.array(month, pa.string()))]
+    return common + [(name, pa.array(v, typ)) for (name, typ), v in zip(COMMON, (sid, fetched, stime))]
+
+
+def _with_common(t: pa.Table, common) -> pa.Table:
+    """Replace ``_rec`` by the partition keys and common columns of each row's record."""
+    take = t.column("_rec")
+    t = t.drop_columns(["_rec"])
+    for i, (name, arr) in enumerate(common):
+        t = t.add_column(i, name, arr.take(take))
+    return t
+
+
+def _months(us: list[int]) -> list[str]:
+    """``YYYY-MM`` of each µs timestamp (vectorised: this runs for every record)."""
+    if not us:
+        return []
+    m = np.asarray(us, np.int64).astype("datetime64[us]").astype("datetime64[M]")
+    return np.datetime_as_string(m, unit="M").tolist()
+
+
+def _month_of_int(m: int) -> str:
+    return f"{m // 100:04d}-{m % 100:02d}"
 
 
 def _month_int(m: str) -> int:
@@ -270,28 +378,19 @@ def _now_us() -> int:
     return (_dt.datetime.now(_dt.timezone.utc) - _EPOCH) // _dt.timedelta(microseconds=1)
 
 
-def _arrow(table: str, idx: list[int], rows: list[dict], common: dict) -> pa.Table:
+def _rows_to_arrow(table: str, idx: list[int], rows: list[dict]) -> pa.Table:
     schema = file_schema(table)
-    arrays, names = [], []
-    import numpy as np
-
-    take = np.asarray(idx, np.int64)
-    for name in ("source", "month"):
-        arrays.append(pa.array(common[name], pa.string()).take(take))
-        names.append(name)
-    for name, typ in COMMON:
-        arrays.append(pa.array(common[name], typ).take(take))
-        names.append(name)
+    arrays = [pa.array(idx, pa.int64())]
+    names = ["_rec"]
     for f in schema:
         if f.name in ("session_id", "fetched_at", "session_time"):
             continue
-        values = [r.get(f.name) for r in rows]
-        arrays.append(_column(values, f.type, table, f.name))
+        arrays.append(_column([r.get(f.name) for r in rows], f.type))
         names.append(f.name)
     return pa.Table.from_arrays(arrays, names=names)
 
 
-def _column(values, typ, table, name):
+def _column(values, typ):
     try:
         return pa.array(values, typ)
     except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, TypeError):
@@ -308,15 +407,24 @@ def _column(values, typ, table, name):
 
 # ------------------------------------------------------------------------------
 def _iter_chunks(fh, chunk: int) -> Iterator[tuple[int, list[bytes]]]:
-    buf, first, n = [], 1, 0
-    for line in fh:
-        n += 1
-        buf.append(line)
-        if len(buf) >= chunk:
-            yield first, buf
-            buf, first = [], n + 1
-    if buf:
-        yield first, buf
+    """Lines in chunks of ``chunk``, read in large blocks (per-line reads cost more than parsing)."""
+    pending: list[bytes] = []
+    first, tail = 1, b""
+    while True:
+        block = fh.read(16 << 20)
+        if not block:
+            break
+        lines = (tail + block).split(b"\n")
+        tail = lines.pop()
+        pending += lines
+        while len(pending) >= chunk:
+            yield first, pending[:chunk]
+            del pending[:chunk]
+            first += chunk
+    if tail:
+        pending.append(tail)
+    if pending:
+        yield first, pending
 
 
 def ingest(paths: Iterable, data_dir, *, source: str | None = None, keep_pii: bool = False,
@@ -331,9 +439,8 @@ def ingest(paths: Iterable, data_dir, *, source: str | None = None, keep_pii: bo
         for path in paths:
             path = Path(path)
             with open(path, "rb") as fh:
-                for first, lines in _iter_chunks(fh, chunk_size):
-                    total.add(ing.ingest_lines(lines, source_hint=source, origin=path.name,
-                                               first_line_no=first))
+                total.add(ing.ingest_chunks(_iter_chunks(fh, chunk_size), source_hint=source,
+                                            origin=path.name))
         ing.store.compact()
     return total
 
@@ -353,9 +460,10 @@ def rebuild(data_dir, *, keep_pii: bool = False) -> IngestReport:
             meta = seg.meta
             received = iso_to_us(meta.get("received_at")) if meta.get("received_at") else _now_us()
             for start in range(0, len(seg.lines), CHUNK):
-                total.add(ing.land([ln for ln in seg.lines[start:start + CHUNK] if ln.strip()],
-                                   source_hint=meta.get("source_hint"), received_us=received,
-                                   origin=meta.get("origin"), first_line_no=start + 1))
+                part = seg.lines[start:start + CHUNK]
+                total.add(ing.land(part, source_hint=meta.get("source_hint"), received_us=received,
+                                   origin=meta.get("origin"),
+                                   line_nos=range(start + 1, start + len(part) + 1)))
         ing.store.compact()
         staging.mkdir(parents=True, exist_ok=True)
         # Swap: tables -> tables.old, staging -> tables; a crash between is finished on next open.

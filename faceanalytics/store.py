@@ -7,7 +7,8 @@ starting with ``.``), then records the renames and deletions it is about to do
 in ``state/txn/<txn>.json`` (the commit point), then does them.  A crash before
 the record leaves the previous state (temporaries are swept on the next open); a
 crash after it is rolled forward on the next open.  Readers never see a
-half-written file.
+half-written file.  Table files are not fsync'd one by one: the tables are
+derived data, and the raw archive they are rebuilt from (``rebuild``) is.
 
 Each ``(source, session_id)`` has at most one fetch in the tables.  An incoming
 record replaces the stored one only if it ranks higher: a result beats an API
@@ -17,7 +18,6 @@ error (a 4th call's DATA_DESTROYED never wipes a result), then the later
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import time
 import uuid
@@ -44,10 +44,14 @@ def partitioning() -> ds.Partitioning:
                            flavor="hive")
 
 
-def key_of(source: str, ident: str) -> int:
-    """A 63-bit key for (source, session id); collisions are ~1e-7 at 1M sessions."""
-    d = hashlib.blake2b(f"{source}\x1f{ident}".encode("utf-8", "surrogatepass"), digest_size=8).digest()
-    return int.from_bytes(d, "little") & 0x7FFF_FFFF_FFFF_FFFF
+def key_of(source: str, ident) -> int:
+    """A 64-bit key for (source, session id), valid within this process.
+
+    The index is rebuilt from the tables whenever a store is opened, so the key need
+    not be stable across processes: Python's own (SipHash) hash is enough, and ~20x
+    cheaper than a cryptographic one on the ingest hot path.
+    """
+    return hash((source, ident))
 
 
 class SessionIndex:
@@ -86,12 +90,15 @@ class SessionIndex:
             self.month[p] = np.asarray(month, np.int32)[found]
         new = ~found
         if new.any():
-            k = np.concatenate([self.keys, keys[new]])
-            order = np.argsort(k, kind="stable")
-            self.keys = k[order]
-            self.fetched = np.concatenate([self.fetched, np.asarray(fetched, np.int64)[new]])[order]
-            self.ok = np.concatenate([self.ok, np.asarray(ok, bool)[new]])[order]
-            self.month = np.concatenate([self.month, np.asarray(month, np.int32)[new]])[order]
+            # Insert the (few) new keys into the sorted arrays: O(n) per chunk, not a re-sort.
+            nk = keys[new]
+            order = np.argsort(nk, kind="stable")
+            nk = nk[order]
+            at = np.searchsorted(self.keys, nk)
+            self.keys = np.insert(self.keys, at, nk)
+            self.fetched = np.insert(self.fetched, at, np.asarray(fetched, np.int64)[new][order])
+            self.ok = np.insert(self.ok, at, np.asarray(ok, bool)[new][order])
+            self.month = np.insert(self.month, at, np.asarray(month, np.int32)[new][order])
 
 
 def _month_int(m: str) -> int:
@@ -129,19 +136,13 @@ class Store:
                     tmp.unlink()
 
     def _apply(self, plan: dict) -> None:
-        dirs = set()
         for tmp, final in plan.get("adds", []):
             tmp, final = self.root / tmp, self.root / final
             if tmp.exists():
                 os.replace(tmp, final)
-            dirs.add(final.parent)
         for old in plan.get("removes", []):
-            p = self.root / old
             with contextlib.suppress(FileNotFoundError):
-                p.unlink()
-            dirs.add(p.parent)
-        for d in dirs:
-            fsync_dir(d)
+                (self.root / old).unlink()
 
     # --- index ---------------------------------------------------------------
     @property
@@ -220,25 +221,25 @@ class Store:
                 write(Path(table) / f"source={source}" / f"month={month}", part)
         if not adds and not removes:
             return
-        for tmp, _final in adds:
-            fsync_dir((self.root / tmp).parent)
         plan = {"adds": adds, "removes": removes}
         self.txn_dir.mkdir(parents=True, exist_ok=True)
         marker = self.txn_dir / f"{txn}.json"
         atomic_write_bytes(marker, orjson.dumps(plan))  # the commit point
         self._apply(plan)
         marker.unlink()
-        self._sync_empty_files()
+        self._sync_empty_files({Path(p).parts[0] for p, _ in adds} | {Path(p).parts[0] for p in removes})
         if index_update is not None:
             self.index.upsert(*index_update)
 
-    def _sync_empty_files(self) -> None:
+    def _sync_empty_files(self, touched=()) -> None:
         """A table with no rows holds ``empty.parquet`` (its full schema, zero rows) so
         ``pandas.read_parquet`` still gives its columns; it goes once rows arrive (a
         partition key stored in a file would clash with the same key in the path)."""
         for table in TABLES:
             d = self.root / table
             empty = d / "empty.parquet"
+            if table not in touched and (empty.exists() or d.is_dir()):
+                continue
             has_rows = next(d.glob("source=*/month=*/part-*.parquet"), None) is not None
             if has_rows and empty.exists():
                 empty.unlink()
@@ -263,7 +264,6 @@ class Store:
                 rel = d.relative_to(self.root)
                 tmp, final = rel / f".tmp-{txn}-0000.parquet", rel / f"part-{txn}-0000.parquet"
                 pq.write_table(t, self.root / tmp, compression=_COMPRESSION)
-                fsync_dir(d)
                 plan = {"adds": [(str(tmp), str(final))], "removes": [str(rel / f.name) for f in files]}
                 self.txn_dir.mkdir(parents=True, exist_ok=True)
                 marker = self.txn_dir / f"{txn}.json"

@@ -275,7 +275,9 @@ class BaseClient:
         self.close()
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(base_url={self.base_url!r}, timeout={self.timeout!r})"
+        # getattr: repr may be asked for mid-__init__ (e.g. by a traceback that shows locals).
+        base_url, timeout = getattr(self, "base_url", None), getattr(self, "timeout", None)
+        return f"{type(self).__name__}(base_url={base_url!r}, timeout={timeout!r})"
 
     def _url(self, path: str) -> str:
         return f"{self.base_url}/{path.lstrip('/')}"
@@ -291,11 +293,13 @@ class BaseClient:
         expect_json: bool = True,
         follow_redirects: bool = False,
         error_for: Callable[[Response], ProviderError | None] | None = None,
+        mask_body: bool = True,
     ) -> Response:
         """Send one call with retries; return its Response or raise its final error.
 
         *key* is passed to the hooks; ``None`` means the send is not counted
-        (e.g. fetching an OAuth token).
+        (e.g. fetching an OAuth token). *mask_body*: replace registered secrets in a
+        JSON body (off only where the body must carry one, the token endpoint).
         """
         check_url(url)
         error_for = error_for or self._error_for
@@ -317,7 +321,9 @@ class BaseClient:
                     provider=self.provider,
                 ) from last_error
             attempts += 1
-            response, error = self._send(method, url, params, json, expect_json, follow_redirects, attempts)
+            response, error = self._send(
+                method, url, params, json, expect_json and mask_body, expect_json, follow_redirects, attempts
+            )
             if error is None and response is not None:
                 error = error_for(response)
             if key is not None and self.after_call is not None:
@@ -359,6 +365,7 @@ class BaseClient:
         url: str,
         params: Mapping[str, Any] | None,
         json: Any,
+        mask_body: bool,
         expect_json: bool,
         follow_redirects: bool,
         attempt: int,
@@ -371,10 +378,11 @@ class BaseClient:
         """
         session = self._sessions.get()
         shown = _shown_url(url, params)
-        proxies = _NO_PROXY if is_loopback_host(urlsplit(url).hostname) else None
         failure: tuple[type[ProviderError], str, bool | None] | None = None
         t0 = time.perf_counter()
         for _hop in range(_MAX_REDIRECTS + 1):
+            # Never send loopback traffic through an environment proxy.
+            proxies = _NO_PROXY if is_loopback_host(urlsplit(url).hostname) else None
             try:
                 raw = session.request(
                     method,
@@ -426,7 +434,7 @@ class BaseClient:
                 provider=self.provider,
             )
         log.debug("%s %s -> %d in %.3fs (attempt %d)", method, shown, status, elapsed, attempt)
-        if expect_json:
+        if mask_body:
             body = redact_bytes(body)
         response = Response(
             http_status=status,

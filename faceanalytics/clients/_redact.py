@@ -20,7 +20,15 @@ import re
 import threading
 from urllib.parse import quote, quote_plus
 
-__all__ = ["MASK", "Secret", "redact", "redact_bytes", "register_secret", "install_log_redaction"]
+__all__ = [
+    "MASK",
+    "MaskedParams",
+    "Secret",
+    "redact",
+    "redact_bytes",
+    "register_secret",
+    "install_log_redaction",
+]
 
 MASK = "***"
 
@@ -122,6 +130,19 @@ class Secret:
 
     def __hash__(self) -> int:
         return hash(self._value)
+
+
+class MaskedParams(dict):
+    """Query parameters whose ``repr`` masks credentials.
+
+    Request parameters sit in local variables of the frames of a traceback; tools that
+    print locals (``pytest --showlocals``, error trackers) then show this repr.
+    """
+
+    def __repr__(self) -> str:
+        return redact(dict.__repr__(self))
+
+    __str__ = __repr__
 
 
 class _RedactingFilter(logging.Filter):

@@ -20,10 +20,11 @@ from __future__ import annotations
 import os
 import threading
 import time
+from dataclasses import replace
 from typing import Any, Callable
 
 from ._http import BaseClient, Response
-from ._redact import Secret, register_secret
+from ._redact import MaskedParams, Secret, redact_bytes, register_secret
 from .errors import (
     BAIDU_ERRORS,
     AccessTokenError,
@@ -122,6 +123,9 @@ class BaiduClient(BaseClient):
         ``ledger``, ``ca_bundle``, ``session_factory`` (see :class:`~._http.BaseClient`)."""
         self._api_key = Secret(api_key)
         self._secret_key = Secret(secret_key)
+        del api_key, secret_key  # out of this frame's locals, which some tracebacks print
+        # No per-id quota at Baidu, and QPS errors (18) are common: retry a little more.
+        retry = retry if retry is not None else RetryPolicy(max_attempts=4)
         super().__init__(base_url, timeout=timeout, retry=retry, **options)
         self.token_margin = float(token_margin)
         self._clock = clock
@@ -164,13 +168,13 @@ class BaiduClient(BaseClient):
 
     def _fetch_token(self) -> tuple[Secret, float]:
         self.token_fetches += 1
-        params = {
-            "grant_type": "client_credentials",
-            "client_id": self._api_key.reveal(),
-            "client_secret": self._secret_key.reveal(),
-        }
+        params = MaskedParams(
+            grant_type="client_credentials",
+            client_id=self._api_key.reveal(),
+            client_secret=self._secret_key.reveal(),
+        )
         response = self._request(
-            "POST", self._url(TOKEN_PATH), key=None, params=params, error_for=self._token_error
+            "POST", self._url(TOKEN_PATH), key=None, params=params, error_for=self._token_error, mask_body=False
         )
         payload = response.json
         token = Secret(str(payload["access_token"]))  # registers it for redaction
@@ -185,6 +189,8 @@ class BaiduClient(BaseClient):
         if isinstance(payload, dict) and payload.get("access_token"):
             register_secret(str(payload["access_token"]))
             return None
+        # The body was read unmasked (it must carry the token); an error keeps a masked copy.
+        response = replace(response, body=redact_bytes(response.body))
         if isinstance(payload, dict) and payload.get("error"):
             return BaiduAuthError(
                 http_status=response.http_status,
@@ -210,12 +216,12 @@ class BaiduClient(BaseClient):
         url = self._url(API_PREFIX + api)
         token = self._access_token()
         try:
-            return self._request("POST", url, key=key, params={"access_token": token.reveal()}, json=payload)
+            return self._request("POST", url, key=key, params=_token_param(token), json=payload)
         except AccessTokenError:
             pass  # resend below, outside this block, so the stale-token error is not chained
         self._drop_token(token)
         token = self._access_token()
-        return self._request("POST", url, key=key, params={"access_token": token.reveal()}, json=payload)
+        return self._request("POST", url, key=key, params=_token_param(token), json=payload)
 
     def generate_verify_token(self, plan_id: str | int) -> Response:
         """``verifyToken/generate``: a verify_token for an H5 plan (valid 2 hours)."""
@@ -272,6 +278,10 @@ class BaiduClient(BaseClient):
     def result_media(self, token: str) -> Response:
         """``result/media/query``: video and image URLs of a real-time liveness session."""
         return self.result("media", token)
+
+
+def _token_param(token: Secret) -> MaskedParams:
+    return MaskedParams(access_token=token.reveal())
 
 
 def _check_token(token: str) -> str:

@@ -30,8 +30,8 @@ The tree::
     ├── TransportError
     │   ├── ConnectError                 DNS, refused, reset, TLS          retryable
     │   ├── RequestTimeout               connect or read timeout           retryable
-    │   └── InvalidResponse              body is not the documented JSON   retryable if 5xx
-    ├── MegviiError                      any other error_message           retryable if 5xx
+    │   └── InvalidResponse              body is not the documented JSON   retryable if 5xx/429
+    ├── MegviiError                      any other error_message           retryable if 5xx/429
     │   ├── MegviiAuthenticationError    403 AUTHENTICATION_ERROR          fatal
     │   ├── MegviiAuthorizationError     403 AUTHORIZATION_ERROR:<reason>  fatal
     │   ├── MegviiConcurrencyLimitExceeded 403 CONCURRENCY_LIMIT_EXCEEDED  retryable  (RateLimited)
@@ -42,7 +42,7 @@ The tree::
     │   ├── ApiNotFound                  404 API_NOT_FOUND                 fatal
     │   ├── MessageEncryptionError       400 MESSAGE_ENCRYPTION_ERROR
     │   └── MegviiInternalError          500 INTERNAL_ERROR                retryable  (ServerError)
-    └── BaiduError                       any other error_code              retryable if 5xx
+    └── BaiduError                       any other error_code              retryable if 5xx/429
         ├── BaiduAuthError               OAuth refused {"error": "invalid_client"}   fatal
         ├── AccessTokenError             (refreshed once automatically)
         │   ├── AccessTokenInvalid       110

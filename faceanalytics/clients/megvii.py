@@ -22,7 +22,7 @@ from dataclasses import replace
 from typing import Any
 
 from ._http import BaseClient, Response, parse_json
-from ._redact import Secret
+from ._redact import MaskedParams, Secret
 from .errors import MEGVII_ERRORS, MegviiError, MissingCredentials, ProviderError
 from .retry import RetryPolicy
 
@@ -82,10 +82,14 @@ class MegviiClient(BaseClient):
         retry: RetryPolicy | None = None,
         **options: Any,
     ) -> None:
-        """*options*: ``before_call``, ``after_call``, ``ledger``, ``ca_bundle``,
+        """*retry* defaults to two sends at most: every send spends one of the three
+        calls Megvii allows per biz_id, so one is kept for a later re-fetch.
+        *options*: ``before_call``, ``after_call``, ``ledger``, ``ca_bundle``,
         ``session_factory`` (see :class:`~._http.BaseClient`)."""
         self._api_key = Secret(api_key)
         self._api_secret = Secret(api_secret)
+        del api_key, api_secret  # out of this frame's locals, which some tracebacks print
+        retry = retry if retry is not None else RetryPolicy(max_attempts=2)
         super().__init__(base_url, timeout=timeout, retry=retry, **options)
 
     @classmethod
@@ -100,8 +104,8 @@ class MegviiClient(BaseClient):
             )
         return cls(key, secret, base_url, **options)
 
-    def _auth(self) -> dict[str, str]:
-        return {"api_key": self._api_key.reveal(), "api_secret": self._api_secret.reveal()}
+    def _auth(self) -> MaskedParams:
+        return MaskedParams(api_key=self._api_key.reveal(), api_secret=self._api_secret.reveal())
 
     def get_lite_result(
         self,
@@ -112,19 +116,20 @@ class MegviiClient(BaseClient):
         return_multifaces_tag: int = 0,
     ) -> Response:
         """``GET /faceid/lite/get_result`` for one FaceID Lite/H5 ``biz_id``."""
-        params = {
-            **self._auth(),
-            "biz_id": _check_id(biz_id),
-            "return_verify_time": str(int(return_verify_time)),
-            "return_image": str(int(return_image)),
-            "get_fail_reason": str(int(get_fail_reason)),
-            "return_multifaces_tag": str(int(return_multifaces_tag)),
-        }
+        params = self._auth()
+        params.update(
+            biz_id=_check_id(biz_id),
+            return_verify_time=str(int(return_verify_time)),
+            return_image=str(int(return_image)),
+            get_fail_reason=str(int(get_fail_reason)),
+            return_multifaces_tag=str(int(return_multifaces_tag)),
+        )
         return self._request("GET", self._url(LITE_GET_RESULT), key=biz_id, params=params)
 
     def get_liveness_result(self, biz_id: str, get_image_type: int = 0) -> Response:
         """``GET /faceid/liveness/v2/get_result`` for one web-liveness ``biz_id``."""
-        params = {**self._auth(), "biz_id": _check_id(biz_id), "get_image_type": str(int(get_image_type))}
+        params = self._auth()
+        params.update(biz_id=_check_id(biz_id), get_image_type=str(int(get_image_type)))
         return self._request("GET", self._url(LIVENESS_GET_RESULT), key=biz_id, params=params)
 
     def download_will_file(self, url: str) -> Response:

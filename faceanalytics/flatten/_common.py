@@ -92,7 +92,8 @@ def media_row(flat: Flat, ctx: Context, field: str, value, *, media_type: str = 
     ``expect`` is ``"blob"`` for fields documented as inline images
     (``data:image/jpeg;base64,…`` or Baidu's bare base64), ``"url"`` for download
     links, ``"any"`` where the documents allow both.  Blobs never go into a table:
-    they become a file under ``media/`` and the row holds its path.
+    they become a file ``media/<source>/<session>/<field>[_<attempt>].<ext>`` and the
+    row holds its path.
     """
     if value is None:
         return
@@ -131,7 +132,8 @@ def media_row(flat: Flat, ctx: Context, field: str, value, *, media_type: str = 
             ext, kind = e, k
             break
     digest = hashlib.sha256(blob).hexdigest()
-    rel = f"media/{ctx.source}/{safe_name(ctx.session_id)}/{safe_name(field)}.{ext}"
+    name = field if attempt is None else f"{field}_{attempt}"  # attempts must not overwrite each other
+    rel = f"media/{ctx.source}/{safe_name(ctx.session_id)}/{safe_name(name)}.{ext}"
     flat.blobs.append((rel, blob))
     row.update(media_type=kind, path=rel, n_bytes=len(blob), sha256=digest)
     flat.add("media", row)

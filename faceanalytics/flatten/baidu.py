@@ -40,8 +40,8 @@ def _envelope(payload: dict, flat: Flat) -> dict | None:
     s["log_id"] = code_text(payload.get("log_id"))
     success = boolean(payload.get("success"))
     s["success"] = success
-    if payload.get("error_code") is not None and not success:
-        code = code_text(payload.get("error_code"))
+    code = code_text(payload.get("error_code"))
+    if code not in (None, "0") and not success:  # the platform's error_code 0 means success
         s["status"] = s["error"] = code
         s["error_message"] = text(payload.get("error_msg"))
         return None

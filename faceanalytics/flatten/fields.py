@@ -170,7 +170,7 @@ NOTES = {
     "genuineness": "one row per attack (`attack` = synthetic_face, mask, screen_replay, or any "
                    "new `<attack>_confidence` key); Baidu `spoofing`/`spoofing_score` -> "
                    "synthetic_face with no threshold",
-    "media": "inline images are written to `DATA/media/<source>/<session>/<field>.<ext>`; the "
+    "media": "inline images are written to `DATA/media/<source>/<session>/<field>[_<attempt>].<ext>`; the "
              "row keeps `path`, `n_bytes`, `sha256`; URLs land in `url`",
 }
 

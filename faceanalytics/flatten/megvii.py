@@ -157,6 +157,8 @@ def _liveness(lr: dict, ctx: Context, flat: Flat) -> None:
     details = _maybe_json(lr.get("details"), "liveness_result.details")
     if isinstance(details, dict):
         for k, v in details.items():
+            if v is None:
+                continue
             count = integer(v)
             if count is None and v is not None:
                 flat.unreadable(f"liveness_result.details.{k}", v)
@@ -189,9 +191,9 @@ def _genuineness(fg, path: str, flat: Flat) -> None:
     seen = set()
     for a in attacks:
         ck, tk = f"{a}_confidence", f"{a}_threshold"
-        if ck not in fg and tk not in fg:
-            continue  # not returned is not zero
         seen.update((ck, tk))
+        if fg.get(ck) is None and fg.get(tk) is None:
+            continue  # not returned is not zero
         conf = num_strict(fg.get(ck), f"{path}.{ck}")
         thr = num_strict(fg.get(tk), f"{path}.{tk}")
         flat.add("genuineness", {
@@ -211,9 +213,9 @@ def _verify_error(flat: Flat, message: str, origin: str) -> None:
 
 def _verify(vr: dict, ctx: Context, flat: Flat) -> None:
     s = flat.session
-    if "verify_time" in vr:
+    if vr.get("verify_time") is not None:
         s["verify_time"] = epoch_to_us(vr["verify_time"])
-        if s["verify_time"] is None and vr["verify_time"] is not None:
+        if s["verify_time"] is None:
             flat.unreadable("verify_result.verify_time", vr["verify_time"])
     s["verify_request_id"] = text(vr.get("request_id"))
     s["verify_time_used"] = integer(vr.get("time_used"))
@@ -287,6 +289,8 @@ def _idcard(idc: dict, ctx: Context, flat: Flat) -> None:
             ocr = _maybe_json(block.get("ocr_result"), f"idcard_info.{side}_side.ocr_result")
             if isinstance(ocr, dict):
                 _ocr(ocr, side, ctx, flat, f"idcard_info.{side}_side.ocr_result.")
+            elif ocr is not None:
+                flat.unreadable(f"idcard_info.{side}_side.ocr_result", ocr)
         elif block is not None:
             flat.unreadable(f"idcard_info.{side}_side", block)
         quality = _maybe_json(idc.get(f"ocr_{side}_quality"), f"idcard_info.ocr_{side}_quality")

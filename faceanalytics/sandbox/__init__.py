@@ -14,9 +14,9 @@ One loopback HTTP/1.1 server answers both providers' paths (they do not collide)
 >>> with Sandbox(seed=7, n_lite=100) as sb:           # doctest: +SKIP
 ...     sb.url, sb.ids("megvii-lite")[:1]
 """
-from ._cli import main
+from ._cli import build_parser, main, run
 from ._config import RUNTIME_FIELDS, SandboxConfig
 from ._media import encrypt_will_file
 from ._server import Sandbox
 
-__all__ = ["Sandbox", "SandboxConfig", "RUNTIME_FIELDS", "encrypt_will_file", "main"]
+__all__ = ["Sandbox", "SandboxConfig", "RUNTIME_FIELDS", "encrypt_will_file", "main", "run", "build_parser"]

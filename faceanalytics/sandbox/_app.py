@@ -10,8 +10,9 @@ import random
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import parse_qs
 
 from . import _baidu, _megvii
@@ -89,6 +90,7 @@ class App:
         self._access_tokens: dict[str, float] = {}
         self._minted: dict[str, Session] = {}
         self._submitted: dict[str, tuple[str, str]] = {}
+        self.in_flight = {"megvii": 0, "baidu": 0}
         self.reset()
 
     # --- state -------------------------------------------------------------------------
@@ -99,11 +101,13 @@ class App:
             self.calls: Counter[str] = Counter()
             self.media_calls: Counter[str] = Counter()
             self.faults: Counter[str] = Counter()
+            self.errors: Counter[str] = Counter()
             self.requests: Counter[str] = Counter()
-            self.in_flight = {"megvii": 0, "baidu": 0}
-            self.peak_in_flight = {"megvii": 0, "baidu": 0}
+            # Requests still running are not forgotten: in_flight stays as it is.
+            self.peak_in_flight = dict(self.in_flight)
             self.baidu_total = 0
             self.baidu_daily: Counter[str] = Counter()
+            self.connections = 0
 
     def set(self, **changes: Any) -> SandboxConfig:
         with self._lock:
@@ -118,11 +122,17 @@ class App:
                 "max_calls": max(calls.values(), default=0),
                 "media_downloads": dict(self.media_calls),
                 "faults": dict(self.faults),
+                "errors": dict(self.errors),
                 "requests": dict(self.requests),
                 "in_flight": dict(self.in_flight),
                 "peak_in_flight": dict(self.peak_in_flight),
                 "baidu_calls_total": self.baidu_total,
+                "connections": self.connections,
             }
+
+    def call_count(self, session_id: str) -> int:
+        with self._lock:
+            return self.calls.get(session_id, 0)
 
     def ids(self, kind: str) -> list[str]:
         ids = list(self.population.cohort(kind).ids)
@@ -130,6 +140,10 @@ class App:
             with self._lock:
                 ids += list(self._minted)
         return ids
+
+    def note_connection(self) -> None:
+        with self._lock:
+            self.connections += 1
 
     def _admit(self, provider: str, limit: int | None) -> bool:
         with self._lock:
@@ -210,6 +224,8 @@ class App:
         rng = self._misc()
 
         def error(status: int, message: str) -> Response:
+            with self._lock:
+                self.errors[message] += 1
             return json_response(status, _megvii.error_body(message, rng, time.time()))
 
         if not self._admit("megvii", cfg.limit("megvii")):
@@ -247,8 +263,6 @@ class App:
             if session is None:
                 return error(400, "RESULT_NOT_FOUND")
             if session.expired or calls > cfg.quota:
-                with self._lock:
-                    self.faults["data_destroyed"] += 1
                 return error(403, "DATA_DESTROYED")
             wild = session.u_wild < cfg.wild_rate
             if lite:
@@ -361,9 +375,9 @@ class App:
         with self._lock:
             expiry = self._access_tokens.get(access)
         if expiry is None:
-            return json_response(200, _baidu.access_error_body(110))
+            return self._baidu_error(110)
         if time.time() >= expiry:
-            return json_response(200, _baidu.access_error_body(111))
+            return self._baidu_error(111)
         data = _baidu_body(headers, body)
         verify_token = str(data.get("verify_token", "")) if data else ""
         session = self.baidu_session(verify_token) if verify_token else None
@@ -375,11 +389,11 @@ class App:
             self.baidu_daily[today] += 1
             total, daily = self.baidu_total, self.baidu_daily[today]
         if cfg.total_limit is not None and total > cfg.total_limit:
-            return json_response(200, _baidu.access_error_body(19))
+            return self._baidu_error(19)
         if cfg.daily_limit is not None and daily > cfg.daily_limit:
-            return json_response(200, _baidu.access_error_body(17))
+            return self._baidu_error(17)
         if not self._admit("baidu", cfg.limit("baidu")):
-            return json_response(200, _baidu.access_error_body(18))
+            return self._baidu_error(18)
         try:
             fault, jitter = self._draw_fault(cfg, encryption=False)
             if fault == "drop":
@@ -393,7 +407,7 @@ class App:
             if endpoint == "verifyToken/generate":
                 if data.get("plan_id") in (None, ""):
                     return json_response(200, {"error_code": 216100, "error_msg": "invalid param"})
-                minted = self.population_new_token()
+                minted = self.mint_baidu_token()
                 return json_response(200, {"success": True, "result": {"verify_token": minted},
                                            "log_id": str(_baidu.log_id(None, "", rng))})
             if not verify_token:
@@ -404,7 +418,12 @@ class App:
         finally:
             self._release("baidu")
 
-    def population_new_token(self) -> str:
+    def _baidu_error(self, code: int) -> Response:
+        with self._lock:
+            self.errors[f"baidu_{code}"] += 1
+        return json_response(200, _baidu.access_error_body(code))
+
+    def mint_baidu_token(self) -> str:
         with self._lock:
             session = self.population.new_baidu_session(int(time.time()))
             self._minted[session.session_id] = session

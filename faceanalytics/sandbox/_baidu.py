@@ -127,7 +127,7 @@ def story(s: Session) -> Story:
         else:
             stage = CODE_LIVENESS if u < 0.03 else CODE_QUALITY if u < 0.06 else (
                 CODE_NAME if u < 0.08 else None)
-        noise_score = s.base_conf * 1.1 + rng.gauss(0.0, 1.5)
+        noise_score = s.base_conf + 8.0 + rng.gauss(0.0, 1.5)  # Baidu scores run higher
         score = round(min(max(noise_score, 0.0), 100.0), 4)
         if stage is None:
             code = "0" if score >= st.threshold else CODE_LOW_SCORE

@@ -5,7 +5,7 @@ import argparse
 import signal
 import sys
 import threading
-from typing import Sequence
+from collections.abc import Sequence
 
 from ._server import Sandbox
 
@@ -33,7 +33,11 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    return run(build_parser().parse_args(argv))
+
+
+def run(args: argparse.Namespace) -> int:
+    """Serve with parsed arguments (``build_parser(subparser)`` lets a parent CLI add them)."""
     try:
         sandbox = Sandbox(
             port=args.port, seed=args.seed, n_lite=args.n_lite, n_liveness=args.n_liveness,

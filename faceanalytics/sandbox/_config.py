@@ -103,7 +103,7 @@ class SandboxConfig:
     def runtime(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in sorted(RUNTIME_FIELDS)}
 
-    def updated(self, **changes: Any) -> "SandboxConfig":
+    def updated(self, **changes: Any) -> SandboxConfig:
         """A copy with run-time fields changed; unknown or start-only fields raise ValueError."""
         bad = sorted(set(changes) - RUNTIME_FIELDS)
         if bad:

@@ -13,8 +13,16 @@ import uuid
 from typing import Any
 
 from ._media import TINY_JPEG_DATA_URI
-from ._synth import (GENUINE, IMPOSTOR, MASK, SCREEN, SYNTHETIC, THRESHOLDS_V2_DOC, Session,
-                     identity, megvii_thresholds)
+from ._synth import (
+    GENUINE,
+    MASK,
+    SCREEN,
+    SYNTHETIC,
+    THRESHOLDS_V2_DOC,
+    Session,
+    identity,
+    megvii_thresholds,
+)
 
 BILLABLE_VERIFY_ERRORS = ("NO_SUCH_ID_NUMBER", "ID_NUMBER_NAME_NOT_MATCH",
                           "IMAGE_ERROR_UNSUPPORTED_FORMAT", "NO_FACE_FOUND")
@@ -147,7 +155,7 @@ def lite_record(s: Session, base_url: str) -> dict[str, Any]:
     Private keys start with '_'."""
     rng = s.rng()
     ident = identity(rng, s.epoch)
-    verify_epoch = s.epoch + rng.randint(8, 90)
+    verify_epoch = s.epoch + rng.randint(5, 40)
     request_id = f"{verify_epoch},{_uuid(rng)}"
     biz = {"biz_extra_data": _extra_data(rng), "biz_id": s.session_id, "biz_no": _biz_no(rng, s.epoch)}
     mode = rng.choices(("0", "1", "2", "4"), (40, 25, 25, 10))[0]
@@ -363,7 +371,7 @@ def _v2_log(rng: random.Random, epoch: int) -> str:
 
 def liveness_record(s: Session) -> dict[str, Any]:
     rng = s.rng()
-    verify_epoch = s.epoch + rng.randint(8, 90)
+    verify_epoch = s.epoch + rng.randint(5, 40)
     biz_extra, biz_no = _extra_data(rng), _biz_no(rng, s.epoch)
     request_id = f"{verify_epoch},{_uuid(rng)}"
     attack = s.cls in (MASK, SCREEN, SYNTHETIC)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import os
 import socket
@@ -9,6 +10,7 @@ import socketserver
 import sys
 import threading
 import time
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -21,7 +23,7 @@ from ._synth import Population
 
 log = logging.getLogger("faceanalytics.sandbox")
 
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
+LOOPBACK = ("127.0.0.1", "localhost")
 MAX_BODY = 32 * 1024 * 1024
 _CONNECTION_ERRORS = (ConnectionError, TimeoutError, socket.timeout)
 
@@ -35,10 +37,21 @@ class _BadBody(Exception):
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, so requests.Session can pool connections
     server_version = "faceanalytics-sandbox/0.1"
-    sys_version = ""
     timeout = 30  # an idle keep-alive connection is closed after this many seconds
+    # Answer an unparseable request line with a status line, not HTTP/0.9's bare body.
+    default_request_version = "HTTP/1.0"
 
-    server: "_Server"
+    server: _Server
+
+    def setup(self) -> None:
+        super().setup()
+        # Headers and body go out as separate writes; without this, Nagle plus the
+        # client's delayed ACK adds ~40 ms to every keep-alive answer.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.server.app.note_connection()
+
+    def version_string(self) -> str:
+        return self.server_version
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - base signature
         log.debug("%s - %s", self.address_string(), format % args)
@@ -47,6 +60,18 @@ class _Handler(BaseHTTPRequestHandler):
         self._serve()
 
     do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_GET
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """Protocol-level errors (bad request line, unknown method) as JSON."""
+        self.close_connection = True
+        body = json.dumps({"error": message or HTTPStatus(code).phrase}).encode("utf-8")
+        self.send_response(code, message)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Connection", "close")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD" and code >= 200 and code not in (204, 304):
+            self.wfile.write(body)
 
     def _read_body(self) -> bytes:
         if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
@@ -184,11 +209,11 @@ class Sandbox:
     def __init__(self, config: SandboxConfig | None = None, *, host: str = "127.0.0.1",
                  port: int = 0, **overrides: Any) -> None:
         if host not in LOOPBACK:
-            raise ValueError(f"the sandbox binds loopback only, not {host!r}")
+            raise ValueError(f"the sandbox binds 127.0.0.1 only, not {host!r}")
         config = config or SandboxConfig()
         if overrides:
             config = dataclasses.replace(config, **overrides)
-        self.host = "127.0.0.1" if host == "localhost" else host
+        self.host = "127.0.0.1"
         self._port = port
         self.app = App(config)
         self._server: _Server | None = None
@@ -196,7 +221,7 @@ class Sandbox:
 
     # --- lifecycle ---------------------------------------------------------------------
 
-    def start(self) -> "Sandbox":
+    def start(self) -> Sandbox:
         if self._server is not None:
             return self
         server = _Server((self.host, self._port), self.app)
@@ -221,7 +246,7 @@ class Sandbox:
 
     close = stop
 
-    def __enter__(self) -> "Sandbox":
+    def __enter__(self) -> Sandbox:
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:
@@ -239,8 +264,7 @@ class Sandbox:
 
     @property
     def url(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self._port}"
+        return f"http://{self.host}:{self._port}"
 
     @property
     def config(self) -> SandboxConfig:
@@ -298,7 +322,7 @@ class Sandbox:
 
     def calls(self, session_id: str) -> int:
         """Counted calls for a biz_id (Megvii get_result) or verify_token (Baidu)."""
-        return self.app.stats()["calls"].get(session_id, 0)
+        return self.app.call_count(session_id)
 
     def stats(self) -> dict[str, Any]:
         return self.app.stats()

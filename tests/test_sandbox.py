@@ -1,0 +1,644 @@
+"""The sandbox over real loopback sockets: protocols, quotas, limits, faults, population."""
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import re
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+import requests
+from Crypto.Cipher import AES
+
+from faceanalytics.sandbox import RUNTIME_FIELDS, Sandbox, SandboxConfig, _megvii
+from faceanalytics.sandbox._synth import (
+    GENUINE,
+    IMPOSTOR,
+    THRESHOLDS_2016,
+    THRESHOLDS_NOW,
+)
+
+LITE = "/faceid/lite/get_result"
+LIVENESS = "/faceid/liveness/v2/get_result"
+BAIDU = "/rpc/2.0/brain/solution/faceprint/"
+REQUEST_ID = re.compile(r"^\d{10},[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+ERROR_KEYS = {"error_message", "request_id", "time_used"}
+SIZES = dict(n_lite=800, n_liveness=300, n_baidu=200)
+DEFAULTS = SandboxConfig()
+
+
+@pytest.fixture(scope="module")
+def server():
+    with Sandbox(seed=11, **SIZES) as sb:
+        yield sb
+
+
+@pytest.fixture
+def sb(server):
+    """The shared sandbox, with counters and run-time settings restored after each test."""
+    server.reset()
+    yield server
+    server.set(**{name: getattr(DEFAULTS, name) for name in RUNTIME_FIELDS})
+    server.reset()
+
+
+@pytest.fixture
+def http():
+    with requests.Session() as session:
+        yield session
+
+
+def megvii_params(sb, biz_id, **extra):
+    return {"api_key": sb.megvii_api_key, "api_secret": sb.megvii_api_secret, "biz_id": biz_id, **extra}
+
+
+def access_token(sb, http):
+    r = http.post(sb.url + "/oauth/2.0/token", params={
+        "grant_type": "client_credentials", "client_id": sb.baidu_api_key,
+        "client_secret": sb.baidu_secret_key})
+    assert r.status_code == 200, r.text
+    return r.json()["access_token"]
+
+
+def baidu_post(sb, http, endpoint, token, body):
+    return http.post(sb.url + BAIDU + endpoint, params={"access_token": token}, json=body)
+
+
+def lite_sessions(sb, **options):
+    return [(bid, sb.payload(bid, **options)) for bid in sb.ids("megvii-lite")]
+
+
+def decrypt_rule(blob: bytes, api_secret: str) -> bytes:
+    key = api_secret[:32].ljust(32).encode()
+    return AES.new(key, AES.MODE_ECB).decrypt(blob[:1024]) + blob[1024:]
+
+
+# --- population ---------------------------------------------------------------------------
+
+def test_same_seed_same_answers_other_seed_other_ids(server, http):
+    with Sandbox(seed=11, **SIZES) as twin, Sandbox(seed=12, **SIZES) as other:
+        for kind in ("megvii-lite", "megvii-liveness", "baidu"):
+            assert twin.ids(kind) == server.ids(kind)
+            assert set(other.ids(kind)).isdisjoint(server.ids(kind))
+        token_a, token_b = access_token(server, http), access_token(twin, http)
+        for bid in server.ids("megvii-lite")[:15]:
+            a = http.get(server.url + LITE, params=megvii_params(server, bid, return_image=4,
+                                                                 return_verify_time=1))
+            b = http.get(twin.url + LITE, params=megvii_params(twin, bid, return_image=4,
+                                                               return_verify_time=1))
+            assert a.status_code == b.status_code == 200
+            assert a.text.replace(server.url, "") == b.text.replace(twin.url, "")
+        for tok in server.ids("baidu")[:10]:
+            a = baidu_post(server, http, "result/getall", token_a, {"verify_token": tok})
+            b = baidu_post(twin, http, "result/getall", token_b, {"verify_token": tok})
+            assert a.text.replace(server.url, "") == b.text.replace(twin.url, "")
+    server.reset()
+
+
+def test_large_population_builds_fast():
+    started = time.perf_counter()
+    big = Sandbox(seed=5, n_lite=50_000, n_liveness=1000, n_baidu=1000)
+    assert time.perf_counter() - started < 2.0
+    ids = big.ids("megvii-lite")
+    assert len(ids) == len(set(ids)) == 50_000
+    epochs = [int(i.split(",")[0]) for i in ids]
+    assert max(epochs) - min(epochs) > 100 * 86400  # spread over the 120-day window
+    assert all(REQUEST_ID.match(i) for i in ids[:100])
+    assert all(re.fullmatch(r"[A-Za-z0-9]{24}", t) for t in big.ids("baidu"))
+
+
+def test_confidences_sit_around_the_thresholds(server):
+    cohort = server.population.lite
+    by_class = {GENUINE: [], IMPOSTOR: []}
+    for bid, payload in lite_sessions(server):
+        cls = int(cohort.cls[cohort.index[bid]])
+        faceid = (payload.get("verify_result") or {}).get("result_faceid")
+        if cls in by_class and faceid and not isinstance(faceid["confidence"], str):
+            by_class[cls].append(faceid["confidence"])
+            assert faceid["thresholds"] == THRESHOLDS_NOW
+            assert 0 <= faceid["confidence"] <= 100
+            assert round(faceid["confidence"], 3) == faceid["confidence"]
+    genuine, impostor = by_class[GENUINE], by_class[IMPOSTOR]
+    assert len(genuine) > 300 and len(impostor) > 30
+    assert statistics.mean(genuine) > THRESHOLDS_NOW["1e-4"] + 6
+    assert 74 < statistics.mean(genuine) < 86 and 3 < statistics.stdev(genuine) < 9
+    assert statistics.mean(impostor) < THRESHOLDS_NOW["1e-4"] - 10
+
+
+def test_2016_era_uses_the_older_thresholds():
+    old = Sandbox(seed=2, n_lite=400, n_liveness=0, n_baidu=0, era_2016_share=0.3)
+    seen = {"old": 0, "new": 0}
+    for bid in old.ids("megvii-lite"):
+        faceid = (old.payload(bid).get("verify_result") or {}).get("result_faceid")
+        if faceid and not isinstance(faceid["confidence"], str):
+            year = time.gmtime(int(bid.split(",")[0])).tm_year
+            assert faceid["thresholds"] == (THRESHOLDS_2016 if year == 2016 else THRESHOLDS_NOW)
+            seen["old" if year == 2016 else "new"] += 1
+    assert seen["old"] > 30 and seen["new"] > 100
+
+
+def test_genuineness_is_low_for_bona_fide_and_high_for_caught_attacks(server):
+    cohort = server.population.lite
+    bona, caught = [], []
+    for bid, payload in lite_sessions(server):
+        live = payload.get("liveness_result")
+        if not live or isinstance(live["face_genuineness"]["mask_confidence"], str):
+            continue
+        fg = live["face_genuineness"]
+        cls = int(cohort.cls[cohort.index[bid]])
+        if cls == GENUINE:
+            bona.append(fg["mask_confidence"])
+        elif cls == 2 and live["result"] == "FAIL":  # mask attack that was caught
+            caught.append(fg["mask_confidence"])
+        assert all(0 <= v <= 1 for v in fg.values())
+    assert statistics.mean(bona) < 0.2 and statistics.mean(caught) > 0.6
+
+
+# --- Megvii shapes ------------------------------------------------------------------------
+
+def test_lite_shapes_follow_the_document(server):
+    statuses, spellings, legality_keys = set(), set(), set()
+    saw_images = saw_quality = False
+    for bid, p in lite_sessions(server, return_image=4, get_fail_reason=1, return_multifaces_tag=1):
+        statuses.add(p["status"])
+        assert REQUEST_ID.match(p["request_id"]) and p["biz_info"]["biz_id"] == bid
+        assert set(p["biz_info"]) == {"biz_id", "biz_no", "biz_extra_data"}
+        assert isinstance(p["time_used"], int)
+        assert p["multifaces_tag"] in (0, 1)
+        if p["status"] in ("NOT_STARTED", "PROCESSING"):
+            assert not {"idcard_info", "liveness_result", "verify_result"} & set(p)
+        assert ("fail_reason" in p) == (p["status"] == "WEBRTC_UNSUPPORTED")
+        if "fail_reason" in p:
+            assert p["fail_reason"] in ("NETWORK_ERROR", "PERMISSIONS_ERROR", "SUPPORT_ERROR")
+        info = p.get("idcard_info")
+        if info:
+            spellings |= {"idcard_uneditable_feild", "idcard_uneditable_field"} & set(info)
+            for side in ("front_side", "back_side"):
+                if side in info:
+                    legality_keys |= set(info[side]["ocr_result"]["legality"])
+            saw_quality |= "ocr_front_quality" in info
+        verify = p.get("verify_result")
+        if verify:
+            assert p["liveness_result"]["result"] == "PASS"
+            assert "verify_time" not in verify
+            assert verify.get("error_message") in (None,) + _megvii.VERIFY_ERRORS
+            for key, value in verify.items():
+                if key.startswith("result_"):
+                    assert set(value["thresholds"]) == {"1e-3", "1e-4", "1e-5", "1e-6"}
+        images = p.get("images")
+        if images:
+            saw_images = True
+            assert p["liveness_result"]["result"] == "PASS"
+            assert verify.get("error_message") in (None,) + _megvii.BILLABLE_VERIFY_ERRORS
+            for uri in images.values():
+                raw = base64.b64decode(uri.split(",", 1)[1])
+                assert raw[:2] == b"\xff\xd8" and raw[-2:] == b"\xff\xd9"
+    assert statuses == {"OK", "NOT_STARTED", "PROCESSING", "WEBRTC_UNSUPPORTED", "FAILED",
+                        "CANCELLED", "TIMEOUT"}
+    assert spellings == {"idcard_uneditable_feild", "idcard_uneditable_field"}
+    assert legality_keys == {"ID Photo", "Temporary ID Photo ", "Photocopy", "Screen", "Edited"}
+    assert saw_images and saw_quality
+
+
+def test_lite_options_filter_the_payload(server, http):
+    ok = next(b for b, p in lite_sessions(server) if p.get("verify_result") and "error_message"
+              in p["verify_result"] and p["verify_result"]["error_message"] is None)
+    r = http.get(server.url + LITE, params=megvii_params(server, ok, return_verify_time=1, return_image=1))
+    body = r.json()
+    assert r.status_code == 200
+    assert body["verify_result"]["verify_time"] - int(ok.split(",")[0]) in range(5, 120)
+    assert list(body["images"]) == ["image_best"]
+    plain = http.get(server.url + LITE, params=megvii_params(server, ok)).json()
+    assert "images" not in plain and "verify_time" not in plain["verify_result"]
+    assert "multifaces_tag" not in plain
+
+
+def test_will_sessions_link_to_sandbox_media(server):
+    wills = [p for _, p in lite_sessions(server) if "will_file" in p]
+    assert wills
+    empty = 0
+    for p in wills:
+        assert p["liveness_result"]["procedure_type"] == "will"
+        assert all(w["result"] in ("PASS", "FAIL") for w in p["will_result"])
+        files = p["will_file"]
+        for url in [files["will_video"]] + [d["question_audio"] for d in files["will_audio_details"]]:
+            assert url == "" or url.startswith(server.url + "/_sandbox/media/")
+            empty += url == ""
+    assert empty > 0
+
+
+def test_liveness_v2_shapes(server, http):
+    reasons, verify_kinds = set(), set()
+    for bid in server.ids("megvii-liveness"):
+        p = server.payload(bid, get_image_type=2)
+        assert {"biz_id", "biz_no", "biz_extra_data", "liveness_result", "request_id", "time_used",
+                "verify_result"} <= set(p) and "biz_info" not in p
+        assert p["biz_id"] == bid
+        live = p["liveness_result"]
+        assert set(live) == {"failure_reason", "log", "result", "version"}
+        reasons.add(live["failure_reason"])
+        if live["result"] == "failed":
+            assert live["failure_reason"] in _megvii.V2_FAILURES and p["verify_result"] is None
+            assert p["images"] is None
+        else:
+            assert set(p["images"]) >= {"image_best", "image_action1", "image_action2"}
+        v = p["verify_result"]
+        if v is None:
+            verify_kinds.add("null")
+        elif "error" in v:
+            verify_kinds.add(v["error"])
+        else:
+            verify_kinds.add("result")
+            for key in ("result_faceid", "result_ref1"):
+                if key in v and not isinstance(v[key]["confidence"], str):
+                    assert set(v[key]["thresholds"]) == {"1e-3", "1e-4", "1e-5"}
+            assert REQUEST_ID.match(v["request_id"]) and "face_genuineness" in v
+    assert {None, "", "null"} <= reasons
+    assert {"null", "result", "VERIFY_API_FAILED"} <= verify_kinds
+    bid = server.ids("megvii-liveness")[0]
+    r = http.get(server.url + LIVENESS, params=megvii_params(server, bid, get_image_type=1))
+    assert r.status_code == 200 and r.json()["biz_id"] == bid
+    assert r.json()["images"] is None or list(r.json()["images"]) == ["image_best"]
+
+
+def test_wild_shapes_send_numbers_as_strings(sb):
+    sb.set(wild_rate=1.0)
+    p = next(p for _, p in lite_sessions(sb) if (p.get("verify_result") or {}).get("result_faceid"))
+    faceid = p["verify_result"]["result_faceid"]
+    assert isinstance(faceid["confidence"], str) and float(faceid["confidence"]) >= 0
+    assert all(isinstance(v, str) for v in faceid["thresholds"].values())
+    assert all(isinstance(v, str) for v in p["liveness_result"]["face_genuineness"].values())
+    sb.set(wild_rate=0.02)
+    share = sum(sb.population.lite.u_wild < 0.02) / len(sb.population.lite)
+    assert 0.005 < share < 0.04
+
+
+# --- Megvii errors, quota, limits -----------------------------------------------------------
+
+def expect_error(response, status, message):
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == ERROR_KEYS and body["error_message"] == message
+    assert REQUEST_ID.match(body["request_id"])
+
+
+def test_every_documented_megvii_error(sb, http):
+    bid = sb.ids("megvii-lite")[1]
+    url = sb.url + LITE
+    good = megvii_params(sb, bid)
+    expect_error(http.get(url, params={**good, "api_secret": "wrong-secret"}), 403, "AUTHENTICATION_ERROR")
+    expect_error(http.get(url, params={**good, "api_key": "someone-else"}), 403, "AUTHENTICATION_ERROR")
+    expect_error(http.get(url, params={**good, "api_key": sb.megvii_disabled_api_key}), 403,
+                 "AUTHORIZATION_ERROR:Denied.")
+    for missing in ("api_key", "api_secret", "biz_id"):
+        params = {k: v for k, v in good.items() if k != missing}
+        expect_error(http.get(url, params=params), 400, f"MISSING_ARGUMENTS:{missing}")
+    expect_error(http.get(url, params={**good, "return_image": 9}), 400, "BAD_ARGUMENTS:return_image")
+    expect_error(http.get(url, params={**good, "return_verify_time": "yes"}), 400,
+                 "BAD_ARGUMENTS:return_verify_time")
+    live = megvii_params(sb, sb.ids("megvii-liveness")[0], get_image_type=3)
+    expect_error(http.get(sb.url + LIVENESS, params=live), 400, "BAD_ARGUMENTS:get_image_type")
+    expect_error(http.get(url, params={**good, "biz_id": "1700000000,not-a-session"}), 400, "RESULT_NOT_FOUND")
+    expect_error(http.get(url, params={**good, "biz_id": sb.ids("megvii-liveness")[0]}), 400,
+                 "RESULT_NOT_FOUND")
+    expired = next(i for i, e in zip(sb.ids("megvii-lite"), sb.population.lite.expired) if e)
+    expect_error(http.get(url, params=megvii_params(sb, expired)), 403, "DATA_DESTROYED")
+    expect_error(http.get(sb.url + "/faceid/lite/get_resultz", params=good), 404, "API_NOT_FOUND")
+    sb.set(fault_rate_500=1.0)
+    expect_error(http.get(url, params=good), 500, "INTERNAL_ERROR")
+    sb.set(fault_rate_500=0.0, fault_rate_encryption=1.0)
+    expect_error(http.get(url, params=good), 400, "MESSAGE_ENCRYPTION_ERROR")
+    sb.set(fault_rate_encryption=0.0)
+    # Bad arguments and injected faults spent this id's three calls (strictest counting).
+    assert sb.calls(bid) == 4
+    expect_error(http.get(url, params=good), 403, "DATA_DESTROYED")
+    # POST with a form body is read the same way.
+    fresh = megvii_params(sb, sb.ids("megvii-lite")[5])
+    assert http.post(url, data=fresh).status_code == 200
+
+
+def test_fourth_call_is_data_destroyed_and_faulted_calls_count(sb, http):
+    bid, other = sb.ids("megvii-lite")[2:4]
+    url = sb.url + LITE
+    for _ in range(3):
+        assert http.get(url, params=megvii_params(sb, bid)).status_code == 200
+    expect_error(http.get(url, params=megvii_params(sb, bid)), 403, "DATA_DESTROYED")
+    assert sb.calls(bid) == 4
+    # Strictest counting: an injected 500 and a concurrency rejection spend calls too;
+    # bad credentials do not.
+    sb.set(fault_rate_500=1.0)
+    assert http.get(url, params=megvii_params(sb, other)).status_code == 500
+    sb.set(fault_rate_500=0.0)
+    assert http.get(url, params={**megvii_params(sb, other), "api_secret": "x"}).status_code == 403
+    assert sb.calls(other) == 1
+    assert http.get(url, params=megvii_params(sb, other)).status_code == 200
+    assert http.get(url, params=megvii_params(sb, other)).status_code == 200
+    expect_error(http.get(url, params=megvii_params(sb, other)), 403, "DATA_DESTROYED")
+    stats = http.get(sb.url + "/_sandbox/stats").json()
+    assert stats["calls"][bid] == 4 and stats["max_calls"] == 4
+    assert stats["faults"]["internal_error"] == 1 and stats["errors"]["DATA_DESTROYED"] == 2
+
+
+def parallel(n, fn):
+    with ThreadPoolExecutor(n) as pool:
+        return list(pool.map(lambda i: fn(i), range(n)))
+
+
+def test_concurrency_limit_rejects_parallel_load(sb):
+    sb.set(latency_ms=300, concurrency=2)
+    ids = sb.ids("megvii-lite")[10:18]
+
+    def megvii(i):
+        with requests.Session() as s:
+            return s.get(sb.url + LITE, params=megvii_params(sb, ids[i]))
+
+    answers = parallel(8, megvii)
+    codes = [r.status_code for r in answers]
+    rejected = [r for r in answers if r.status_code == 403]
+    assert 1 <= codes.count(200) <= 4 and rejected
+    for r in rejected:
+        expect_error(r, 403, "CONCURRENCY_LIMIT_EXCEEDED")
+    assert sum(sb.calls(i) for i in ids) == 8  # rejected requests were counted too
+    assert sb.stats()["peak_in_flight"]["megvii"] == 2
+
+    with requests.Session() as s:
+        token = access_token(sb, s)
+    tokens = sb.ids("baidu")[:8]
+
+    def baidu(i):
+        with requests.Session() as s:
+            return baidu_post(sb, s, "result/stat", token, {"verify_token": tokens[i]})
+
+    bodies = [r.json() for r in parallel(8, baidu)]
+    assert all(r.get("success") is True or r == {"error_code": 18,
+               "error_msg": "Open api qps request limit reached"} for r in bodies)
+    assert 1 <= sum(r.get("success") is True for r in bodies) < 8
+
+
+# --- Baidu ------------------------------------------------------------------------------------
+
+def test_baidu_token_flow(sb, http):
+    bad = http.post(sb.url + "/oauth/2.0/token", params={
+        "grant_type": "client_credentials", "client_id": "nobody", "client_secret": "x"})
+    assert bad.status_code == 401
+    assert bad.json() == {"error": "invalid_client", "error_description": "unknown client id"}
+    token = access_token(sb, http)
+    assert re.match(r"^24\.[0-9a-f]{32}\.\d+\.\d+\.\d+-\d+$", token)
+    for t in ("", "24.nonsense"):
+        r = baidu_post(sb, http, "result/getall", t, {"verify_token": sb.ids("baidu")[0]})
+        assert r.status_code == 200
+        assert r.json() == {"error_code": 110, "error_msg": "Access token invalid or no longer valid"}
+
+    r = baidu_post(sb, http, "verifyToken/generate", token, {"plan_id": 1})
+    body = r.json()
+    assert body["success"] is True and isinstance(body["log_id"], str)
+    minted = body["result"]["verify_token"]
+    assert re.fullmatch(r"[A-Za-z0-9]{24}", minted) and minted in sb.ids("baidu")
+    submit = baidu_post(sb, http, "idcard/submit", token,
+                        {"verify_token": minted, "id_name": "张三", "id_no": "110108199001011234",
+                         "certificate_type": 0}).json()
+    assert submit["success"] is True and submit["result"] == 1
+    upload = baidu_post(sb, http, "uploadMatchImage", token,
+                        {"verify_token": minted, "image": "/9j/4AAQ"}).json()
+    assert upload["success"] is True and upload["result"] is None
+    getall = baidu_post(sb, http, "result/getall", token, {"verify_token": minted}).json()
+    result = getall["result"]
+    assert getall["success"] is True and result["verify_count"] == len(result["verify_result"]) >= 1
+    assert result["verify_result"][0]["idcard_confirm"]["name"] == "张三"
+    for endpoint in ("result/simple", "result/detail", "result/stat", "result/media/query"):
+        assert "log_id" in baidu_post(sb, http, endpoint, token, {"verify_token": minted}).json()
+
+    invalid = baidu_post(sb, http, "result/detail", token, {"verify_token": "A" * 24}).json()
+    assert invalid["success"] is False and invalid["message"] == "Token无效或者已过期"
+    assert set(invalid) == {"success", "code", "message", "log_id"}
+    expired = next(t for t, e in zip(sb.ids("baidu"), sb.population.baidu.expired) if e)
+    assert baidu_post(sb, http, "result/getall", token, {"verify_token": expired}).json()["success"] is False
+
+    sb.set(token_ttl=0.3)
+    short = access_token(sb, http)
+    assert baidu_post(sb, http, "result/stat", short, {"verify_token": minted}).json()["success"]
+    time.sleep(0.4)
+    assert baidu_post(sb, http, "result/stat", short, {"verify_token": minted}).json() == {
+        "error_code": 111, "error_msg": "Access token expired"}
+
+
+def test_baidu_daily_and_total_limits(sb, http):
+    token = access_token(sb, http)
+    tok = sb.ids("baidu")[0]
+    sb.set(daily_limit=2)
+    answers = [baidu_post(sb, http, "result/simple", token, {"verify_token": tok}).json() for _ in range(3)]
+    assert answers[2] == {"error_code": 17, "error_msg": "Open api daily request limit reached"}
+    sb.set(daily_limit=None, total_limit=3)
+    assert baidu_post(sb, http, "result/simple", token, {"verify_token": tok}).json() == {
+        "error_code": 19, "error_msg": "Open api total request limit reached"}
+
+
+def test_baidu_payloads_are_consistent(server):
+    seen = {"log_int": 0, "log_str": 0, "code_int": 0, "code_str": 0, "count_str": 0, "nested": 0,
+            "sibling": 0, "multi": 0, "unpadded": 0, "no_score": 0}
+    for tok in server.ids("baidu"):
+        getall = server.baidu_payload(tok, "getall")
+        stat = server.baidu_payload(tok, "stat")["result"]
+        detail = server.baidu_payload(tok, "detail")
+        media = server.baidu_payload(tok, "media/query")["result"]
+        seen["log_int" if isinstance(getall["log_id"], int) else "log_str"] += 1
+        attempts = getall["result"]["verify_result"]
+        assert getall["result"]["verify_count"] == len(attempts) and 1 <= len(attempts) <= 3
+        seen["multi"] += len(attempts) > 1
+        assert [a["order"] for a in attempts] == list(range(1, len(attempts) + 1))
+        assert all(not a["is_verify_passed"] for a in attempts[:-1])
+        fin = stat["Verify_FIN"]
+        assert sum(int(e["count"]) for e in fin) == len(attempts)
+        assert sorted(str(e["error_code"]) for e in fin for _ in range(int(e["count"]))) == sorted(
+            a["code"] for a in attempts)
+        for e in stat["VideoLiveness"] + stat["Livenesscolorful"] + stat["VerifySec"]:
+            seen["count_str"] += isinstance(e["count"], str)
+        charged = sum(a["is_charged"] for a in attempts)
+        counts = getall["result"]["verify_charge_count"] + getall["result"]["match_charge_count"]
+        assert counts == charged
+        for a in attempts:
+            assert re.fullmatch(r"\d{4}-\d{1,2}-\d{1,2} \d{2}:\d{2}:\d{2}", a["verify_time"])
+            seen["unpadded"] += bool(re.match(r"\d{4}-\d-|\d{4}-\d\d-\d ", a["verify_time"]))
+            assert (a["code"] == "0") == a["is_verify_passed"]
+            assert a["charge_type"] in ("verify", "match")
+            assert a["charge_time"] == (a["verify_time"] if a["is_charged"] else "")
+            detail_ = a["verify_detail"]
+            if a["code"] in ("222351", "223120", "222356"):
+                assert detail_.get("score") is None
+                seen["no_score"] += 1
+            else:
+                assert isinstance(detail_["score"], float)
+                assert (detail_["score"] >= detail_["threshold"]) == a["is_verify_passed"]
+            nested = "idcard_ocr_result" in a["idcard_confirm"]
+            seen["nested" if nested else "sibling"] += nested or "idcard_ocr_result" in a
+        if attempts[-1]["is_verify_passed"]:
+            assert detail["success"] is True
+            images = detail["result"].get("idcard_images", {})
+            for b64 in images.values():
+                assert base64.b64decode(b64)[:2] == b"\xff\xd8"
+        else:
+            assert detail["success"] is False and set(detail) == {"success", "code", "message", "log_id"}
+            seen["code_int" if isinstance(detail["code"], int) else "code_str"] += 1
+        assert ("processVideo" in media) != ("video" in media)
+    assert all(v > 0 for v in seen.values()), seen
+
+
+# --- media, faults, robustness, admin ---------------------------------------------------------
+
+def test_will_file_downloads_decrypt_with_the_rule_and_have_a_quota(sb, http):
+    urls = []
+    for _, p in lite_sessions(sb):
+        files = p.get("will_file") or {}
+        urls += [u for u in (files.get("will_video"), files.get("will_audio")) if u]
+    sizes = {}
+    for url in urls:
+        plain = sb.media_plaintext(url.rsplit("/", 1)[1])
+        sizes.setdefault(len(plain) < 1024, url)
+        if len(sizes) == 2:
+            break
+    assert set(sizes) == {True, False}, "want one file under 1024 bytes and one over"
+    for url in sizes.values():
+        name = url.rsplit("/", 1)[1]
+        plain = sb.media_plaintext(name)
+        r = http.get(url)
+        assert r.status_code == 200 and r.headers["Content-Type"] == "application/octet-stream"
+        assert r.content != plain
+        assert len(r.content) == max(len(plain), 1024)
+        assert decrypt_rule(r.content, sb.megvii_api_secret) == plain.ljust(1024, b" ")
+    url = next(iter(sizes.values()))
+    assert http.get(url).status_code == 200 and http.get(url).status_code == 200
+    expect_error(http.get(url), 403, "DATA_DESTROYED")
+    assert http.get(sb.url + "/_sandbox/media/nothing_here.mp4").status_code == 404
+
+
+def test_faults_come_at_the_configured_rate(sb, http):
+    sb.set(fault_rate_500=0.2)
+    params = megvii_params(sb, "1700000000,unknown")  # RESULT_NOT_FOUND unless a fault hits
+    codes = [http.get(sb.url + LITE, params=params).status_code for _ in range(400)]
+    assert set(codes) == {400, 500}
+    assert 0.13 < codes.count(500) / len(codes) < 0.27
+    assert sb.stats()["faults"]["internal_error"] == codes.count(500)
+    sb.set(fault_rate_500=0.0)
+    token = access_token(sb, http)
+    sb.set(fault_rate_500=1.0)
+    r = baidu_post(sb, http, "result/getall", token, {"verify_token": sb.ids("baidu")[0]})
+    assert r.status_code == 500 and r.json()["error_code"] == 282000
+
+    sb.set(fault_rate_500=0.0, fault_rate_slow=1.0, slow_seconds=0.3)
+    started = time.perf_counter()
+    assert http.get(sb.url + LITE, params=params).status_code == 400
+    assert time.perf_counter() - started >= 0.3
+
+    sb.set(fault_rate_slow=0.0, fault_rate_drop=1.0)
+    with pytest.raises(requests.ConnectionError):
+        http.get(sb.url + LITE, params=params)
+    sb.set(fault_rate_drop=0.0)
+    assert http.get(sb.url + LITE, params=params).status_code == 400  # still serving
+    assert sb.stats()["faults"]["drop"] == 1
+
+
+def raw_exchange(sb, payload: bytes) -> bytes:
+    with socket.create_connection((sb.host, sb.port), timeout=5) as conn:
+        conn.sendall(payload)
+        chunks = []
+        while True:
+            data = conn.recv(65536)
+            if not data:
+                return b"".join(chunks)
+            chunks.append(data)
+
+
+def test_server_survives_malformed_and_abandoned_requests(sb, http, monkeypatch):
+    assert raw_exchange(sb, b"GARBAGE\r\n\r\n").startswith(b"HTTP/1.1 400")
+    assert raw_exchange(sb, b"BREW /pot HTTP/1.1\r\n\r\n").startswith(b"HTTP/1.1 501")
+    assert raw_exchange(sb, b"GET / HTTP/x.y\r\n\r\n").startswith(b"HTTP/1.1 400")
+    assert raw_exchange(sb, b"GET /x HTTP/1.1\r\nContent-Length: nope\r\n\r\n").startswith(b"HTTP/1.1 400")
+    with socket.create_connection((sb.host, sb.port)) as conn:  # hang up halfway
+        conn.sendall(b"POST " + BAIDU.encode() + b"result/getall HTTP/1.1\r\nContent-Length: 500\r\n\r\n{")
+    token = access_token(sb, http)
+    r = http.post(sb.url + BAIDU + "result/getall", params={"access_token": token}, data=b"{not json",
+                  headers={"Content-Type": "application/json"})
+    assert r.json() == {"error_code": 216100, "error_msg": "invalid param"}
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("bug")
+
+    monkeypatch.setattr(_megvii, "lite_payload", broken)
+    bid = sb.ids("megvii-lite")[20]
+    expect_error(http.get(sb.url + LITE, params=megvii_params(sb, bid)), 500, "INTERNAL_ERROR")
+    monkeypatch.undo()
+    assert http.get(sb.url + LITE, params=megvii_params(sb, bid)).status_code == 200
+
+
+def test_keep_alive_with_content_length(sb, http):
+    bid = sb.ids("megvii-lite")[21]
+    before = sb.stats()["connections"]
+    for _ in range(30):
+        r = http.get(sb.url + "/_sandbox/ids", params={"kind": "megvii-liveness"})
+        assert r.raw.version == 11 and int(r.headers["Content-Length"]) == len(r.content)
+        assert r.headers.get("Connection", "").lower() != "close"
+    assert http.get(sb.url + LITE, params=megvii_params(sb, bid)).status_code == 200
+    assert sb.stats()["connections"] - before == 1  # one pooled connection for 31 requests
+
+
+def test_admin_endpoints(sb, http, tmp_path):
+    for kind in ("megvii-lite", "megvii-liveness", "baidu"):
+        assert http.get(sb.url + "/_sandbox/ids", params={"kind": kind}).json() == sb.ids(kind)
+    assert http.get(sb.url + "/_sandbox/ids", params={"kind": "nope"}).status_code == 400
+    r = http.post(sb.url + "/_sandbox/config", json={"latency_ms": 40, "fault_rate_500": 0.0})
+    assert r.status_code == 200 and r.json()["latency_ms"] == 40 and sb.config.latency_ms == 40
+    assert http.post(sb.url + "/_sandbox/config", json={"n_lite": 5}).status_code == 400
+    assert http.post(sb.url + "/_sandbox/config", json={"fault_rate_500": 2}).status_code == 400
+    started = time.perf_counter()
+    http.get(sb.url + LITE, params=megvii_params(sb, sb.ids("megvii-lite")[30]))
+    assert time.perf_counter() - started >= 0.04
+    path = sb.write_ids(tmp_path / "lite.txt", "megvii-lite")
+    assert path.read_text().splitlines() == sb.ids("megvii-lite")
+    callback = http.get(sb.url + "/_sandbox/callback", params={"biz_id": sb.ids("megvii-liveness")[0]}).json()
+    assert hashlib.sha1((sb.megvii_api_secret + callback["data"]).encode()).hexdigest() == callback["sign"]
+    assert json.loads(callback["data"])["biz_id"] == sb.ids("megvii-liveness")[0]
+    assert http.get(sb.url + "/_sandbox/blob/x-1-face.jpg").content[:2] == b"\xff\xd8"
+
+
+def test_sandbox_binds_loopback_only():
+    with pytest.raises(ValueError):
+        Sandbox(host="0.0.0.0")
+
+
+def test_cli_prints_credentials_and_stops_on_sigterm(tmp_path):
+    prefix = tmp_path / "ids"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "faceanalytics.sandbox", "--port", "0", "--seed", "3",
+         "--ids-out", str(prefix)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        lines = {}
+        while True:
+            line = proc.stdout.readline()
+            assert line, proc.stderr.read()
+            if line.startswith("# serving"):
+                break
+            if "=" in line and not line.startswith("#"):
+                key, value = line.strip().split("=", 1)
+                lines[key] = value
+        assert {"MEGVII_API_KEY", "MEGVII_API_SECRET", "BAIDU_API_KEY", "BAIDU_SECRET_KEY",
+                "MEGVII_BASE_URL", "BAIDU_BASE_URL"} <= set(lines)
+        ids = (tmp_path / "ids-megvii-lite.txt").read_text().split()
+        r = requests.get(lines["MEGVII_BASE_URL"] + LITE, params={
+            "api_key": lines["MEGVII_API_KEY"], "api_secret": lines["MEGVII_API_SECRET"], "biz_id": ids[0]})
+        assert r.status_code == 200
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
