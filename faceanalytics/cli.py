@@ -27,12 +27,41 @@ def _parser() -> argparse.ArgumentParser:
     rb.add_argument("--data", required=True, type=Path)
     rb.add_argument("--keep-pii", action="store_true")
 
-    demo = sub.add_parser("demo", help="run the main job on bundled/sandbox data")
+    fe = sub.add_parser("fetch", help="fetch results from a provider (or the sandbox)")
+    fe.add_argument("what_provider", choices=["megvii-lite", "megvii-liveness", "baidu"],
+                    metavar="megvii-lite|megvii-liveness|baidu")
+    ids = fe.add_mutually_exclusive_group(required=True)
+    ids.add_argument("--ids", type=Path, help="file with one biz_id per line (Megvii)")
+    ids.add_argument("--tokens", type=Path, help="file with one verify_token per line (Baidu)")
+    fe.add_argument("--what", default="stat,getall,detail",
+                    help="Baidu result APIs, comma-separated: stat,getall,detail,simple,media")
+    fe.add_argument("--data", required=True, type=Path)
+    fe.add_argument("--base-url", help="provider base URL (https://, or http:// on loopback)")
+    fe.add_argument("--concurrency", type=int, default=8,
+                    help="requests in flight; keep it within your account's limit (default 8)")
+    fe.add_argument("--refresh-pending", action="store_true",
+                    help="re-poll NOT_STARTED/PROCESSING sessions (never past the 3-call quota)")
+    fe.add_argument("--return-image", type=int, default=0, choices=range(5),
+                    help="Lite return_image (0 none .. 4 all)")
+    fe.add_argument("--keep-pii", action="store_true")
+    fe.add_argument("--no-progress", action="store_true")
+
+    # The sandbox parses its own options (see `faceanalytics sandbox --help`); importing it
+    # here would slow every other command down.
+    sb = sub.add_parser("sandbox", help="serve both providers' protocols on loopback", add_help=False)
+    sb.add_argument("sandbox_args", nargs=argparse.REMAINDER)
+
+    demo = sub.add_parser("demo", help="run the main job on the sandbox")
     demo.add_argument("--data", type=Path, default=Path("data"))
     return p
 
 
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["sandbox"]:  # its own parser: `faceanalytics sandbox --help`
+        from .sandbox import main as sandbox_main
+
+        return sandbox_main(argv[1:]) or 0
     args = _parser().parse_args(argv)
     try:
         return _run(args)
@@ -74,11 +103,47 @@ def _run(args) -> int:
         rep = rebuild(args.data, keep_pii=args.keep_pii)
         _print_report(rep)
         return 0
+    if args.command == "fetch":
+        return _fetch(args)
     if args.command == "demo":
         from .demo import run_demo
 
         return run_demo(args.data)
     raise AssertionError(args.command)
+
+
+def _fetch(args) -> int:
+    from .clients import ConfigurationError
+    from .fetch import fetch_baidu, fetch_megvii
+
+    if args.concurrency < 1:
+        print("faceanalytics fetch: --concurrency must be at least 1", file=sys.stderr)
+        return 2
+    ids_file = args.ids or args.tokens
+    if not ids_file.is_file():
+        print(f"faceanalytics fetch: no such file: {ids_file}", file=sys.stderr)
+        return 2
+    try:
+        if args.what_provider == "baidu":
+            rep = fetch_baidu(ids_file, args.data, what=args.what, base_url=args.base_url,
+                              concurrency=args.concurrency, progress=not args.no_progress,
+                              keep_pii=args.keep_pii)
+        else:
+            rep = fetch_megvii(ids_file, args.data, kind=args.what_provider.split("-", 1)[1],
+                               base_url=args.base_url, concurrency=args.concurrency,
+                               refresh_pending=args.refresh_pending, return_image=args.return_image,
+                               progress=not args.no_progress, keep_pii=args.keep_pii)
+    except (ConfigurationError, ValueError) as e:
+        print(f"faceanalytics fetch: {e}", file=sys.stderr)
+        return 2
+    print(f"fetched {rep.fetched}  landed {rep.landed}  quarantined {rep.quarantined}  "
+          f"skipped {rep.skipped}  failed {rep.failed}  calls spent {rep.calls}")
+    for reason, n in rep.reasons.most_common(8):
+        print(f"  {n:>6}  {reason}")
+    if rep.fatal:
+        print(f"faceanalytics fetch: stopped: {rep.fatal}", file=sys.stderr)
+        return 2
+    return 0
 
 
 def _print_report(rep) -> None:

@@ -131,6 +131,13 @@ class QuotaLedger:
                 self._catch_up()
                 self._append(self._line(key, f"result {outcome}"))
 
+    def total(self) -> int:
+        """Calls on record for every key together."""
+        with self._lock:
+            with self._file_lock():
+                self._catch_up()
+                return sum(self._counts.values())
+
     def calls(self, key: str) -> int:
         """Calls on record for *key* (including any cut-short line that may have been for it)."""
         with self._lock:

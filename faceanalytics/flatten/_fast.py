@@ -10,7 +10,7 @@ path.  ``tests/test_fast_path.py`` checks both paths give the same tables.
 """
 from __future__ import annotations
 
-import io
+import logging
 import re
 
 import numpy as np
@@ -23,7 +23,7 @@ from ..schema import VERIFY_ERROR_BILLED, columns, file_schema
 from .megvii import _LEGALITY, _PII_QUALITY_FIELDS, ATTACKS, _level_column
 
 FAST_SOURCES = ("megvii_lite", "megvii_liveness")
-MIN_BLOCK = 64  # below this, a block that Arrow cannot parse goes to the Python path
+_log = logging.getLogger(__name__)
 
 _NULLS = pa.array(sorted(_NULL_STRINGS))
 _ENVELOPE_KEYS = {"source", "session_id", "fetched_at", "http_status", "payload"}
@@ -139,6 +139,10 @@ def _convert(kind: str, arr: pa.Array):
         return arr, None
     if kind == "int" and pa.types.is_integer(t):
         return arr.cast(pa.int64()), None
+    if kind == "int" and pa.types.is_floating(t):  # the reader reads every number as float64
+        whole = pc.fill_null(pc.equal(pc.floor(arr), arr), False)
+        return (pc.if_else(whole, arr, pa.scalar(None, t)).cast(pa.int64()),
+                pc.and_(arr.is_valid(), pc.invert(whole)))
     if kind == "float" and (pa.types.is_integer(t) or pa.types.is_floating(t)):
         f = arr.cast(pa.float64())
         return pc.if_else(pc.is_nan(f), pa.scalar(None, pa.float64()), f), None
@@ -181,29 +185,119 @@ class FastResult:
         self.slow: list[int] = []
 
 
-def parse_blocks(lines: list[bytes], offset: int = 0):
-    """Yield (first line index, Arrow table) for every parsable block; unparsable
-    small blocks yield (first, None)."""
+_ROW = re.compile(r"in row (\d+)")
+_DETAIL_KEYS = ("UPLOAD_TIMES", "FACE_NOT_FOUND", "SIDE_FACE", "UPDOWN_FACE", "EYE_OCCLUSION",
+                "MOUTH_OCCLUSION", "AWAY_FROM_CAMERA", "CLOSE_TO_CAMERA", "FACE_OUT_OF_CAMERA",
+                "HIGH_BRIGHTNESS", "LOW_BRIGHTNESS", "LOW_FACE_QUALITY", "INVALID_VIDEO_DURATION",
+                "SR_ERROR", "NOT_SYNCHRONIZED", "VIDEO_FORMAT_UNSUPPORTED", "NO_AUDIO")
+_COMPARISONS = ("faceid", "ref1", "ref2", "ref3", "idcard_photo", "idcard_datasource")
+_QUALITY_FIELDS = {"front": ("gender", "address", "idcard_number", "name", "birth_month",
+                             "birth_day", "nationality", "birth_year"),
+                   "back": ("issued_by", "valid_date_end", "valid_date_start")}
+
+
+def _payload_schema() -> pa.DataType:
+    """The documented leaves' types, given to Arrow's JSON reader: a value of another
+    type then fails on *its* row (not on whichever row happened to come first), so
+    that row alone goes to Python.  Numbers are all read as float64, so no
+    conversion can fail without naming its row.  Fields not listed are inferred."""
+    F, S = pa.float64(), pa.string()
+    spec: dict = {}
+    for path, kind in _TOP.items():
+        node = spec
+        for k in path[:-1]:
+            node = node.setdefault(k, {})
+        node[path[-1]] = S if kind in ("str", "raw") else F
+    vr = spec.setdefault("verify_result", {})
+    for c in _COMPARISONS:
+        vr[f"result_{c}"] = {"confidence": F,
+                             "thresholds": {lv: F for lv in ("1e-3", "1e-4", "1e-5", "1e-6")}}
+    for block in (spec.setdefault("liveness_result", {}), vr):
+        block["face_genuineness"] = {f"{a}_{x}": F for a in ATTACKS for x in ("confidence", "threshold")}
+    spec["liveness_result"]["details"] = {k: F for k in _DETAIL_KEYS}
+    idc = spec.setdefault("idcard_info", {})
+    for side in ("front", "back"):
+        ocr = {k: S for k in _OCR_FIELDS}
+        ocr["birthday"] = {k: S for k in sorted(_BIRTHDAY)}
+        ocr["legality"] = {k: F for k in ("ID Photo", "Temporary ID Photo ", "Temporary ID Photo",
+                                          "Photocopy", "Screen", "Edited")}
+        idc.setdefault(f"{side}_side", {})["ocr_result"] = ocr
+        idc[f"ocr_{side}_quality"] = {f: {"quality": F, "logic": F, "result": S}
+                                      for f in _QUALITY_FIELDS[side]}
+
+    def tree(node: dict) -> pa.DataType:
+        return pa.struct([(k, tree(v) if isinstance(v, dict) else v) for k, v in node.items()])
+
+    return tree(spec)
+
+
+_PAYLOAD = _payload_schema()
+_SCHEMAS = {
+    "bare": pa.schema(list(_PAYLOAD)),
+    "envelope": pa.schema([("source", pa.string()), ("session_id", pa.string()),
+                           ("fetched_at", pa.string()), ("http_status", pa.float64()),
+                           ("payload", _PAYLOAD)]),
+}
+_ERRORS = (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError)
+
+
+def _read(buf: pa.Buffer, schema: pa.Schema | None, parallel: bool) -> pa.Table:
+    """Read JSON lines; ``schema=None`` infers every type (about twice as fast as
+    materialising the whole documented schema, so it is tried first)."""
+    block = max(1 << 20, buf.size // 4 + 1) if parallel else buf.size + 1
+    opts = (pj.ParseOptions(newlines_in_values=False) if schema is None else
+            pj.ParseOptions(explicit_schema=schema, unexpected_field_behavior="infer",
+                            newlines_in_values=False))
+    return pj.read_json(pa.BufferReader(buf), read_options=pj.ReadOptions(block_size=block),
+                        parse_options=opts)
+
+
+def parse_blocks(lines: list[bytes]):
+    """Yield ``(line indices, Arrow table or None)``: tables for what Arrow can read,
+    None for lines left to the Python path."""
     if not lines:
         return
+    schema = _SCHEMAS["envelope" if b'"payload"' in lines[0] else "bare"]
+    buf = pa.py_buffer(b"\n".join(lines))
     try:
-        buf = b"\n".join(lines)
-        # Arrow parses blocks in parallel: split the chunk into a few of them.
-        block = max(1 << 20, len(buf) // 4 + 1)
-        t = pj.read_json(io.BytesIO(buf), read_options=pj.ReadOptions(block_size=block),
-                         parse_options=pj.ParseOptions(newlines_in_values=False))
-        if t.num_rows != len(lines):
-            raise pa.ArrowInvalid("row count does not match line count")
-        yield offset, t, len(lines)
-        return
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+        t = _read(buf, None, parallel=True)
+        if t.num_rows == len(lines):
+            yield np.arange(len(lines)), t
+            return
+    except _ERRORS:
         pass
-    if len(lines) <= MIN_BLOCK:
-        yield offset, None, len(lines)
-        return
-    mid = len(lines) // 2
-    yield from parse_blocks(lines[:mid], offset)
-    yield from parse_blocks(lines[mid:], offset + mid)
+    # Find the rows Arrow cannot take: reading stops at the first one and names it.
+    starts = np.cumsum([0] + [len(ln) + 1 for ln in lines[:-1]])
+    good, odd, start = [], [], 0
+    while start < len(lines):
+        try:
+            t = _read(buf.slice(int(starts[start])), schema, parallel=False)
+            if t.num_rows != len(lines) - start:
+                raise pa.ArrowInvalid("row count")
+            good.extend(range(start, len(lines)))
+            break
+        except _ERRORS as e:
+            m = _ROW.search(str(e))
+            if m is None:  # an error that names no row: leave the rest to Python
+                odd.extend(range(start, len(lines)))
+                break
+            r = int(m.group(1))
+            good.extend(range(start, start + r))
+            odd.append(start + r)
+            start += r + 1
+    if odd:
+        yield np.asarray(odd), None
+    if good:
+        sub = pa.py_buffer(b"\n".join(lines[i] for i in good))
+        for s in (None, schema):
+            try:
+                t = _read(sub, s, parallel=True)
+                if t.num_rows == len(good):
+                    yield np.asarray(good), t
+                    return
+            except _ERRORS:
+                pass
+        yield np.asarray(good), None
 
 
 def flatten_fast(lines: list[bytes], source_hint: str | None, received_us: int, masker):
@@ -211,28 +305,31 @@ def flatten_fast(lines: list[bytes], source_hint: str | None, received_us: int, 
     res = FastResult()
     parts, sources, sids, fetched, stimes, oks = [], [], [], [], [], []
     n_done = 0
-    # Lines with a number sent as text would make Arrow's type inference fail for the
-    # whole block: find them with one regex pass and leave them to Python.
-    wild = _wild_lines(lines)
-    if wild:
-        res.slow.extend(wild)
-        keep = np.ones(len(lines), bool)
-        keep[wild] = False
-        index = np.flatnonzero(keep)
-        lines = [lines[i] for i in index]
+    # Only lines that open a JSON object go to Arrow (a block starting with a bare
+    # `null` crashes pyarrow's reader; such lines are not payloads anyway).
+    objects = [i for i, ln in enumerate(lines) if ln[:1] == b"{"]
+    if len(objects) < len(lines):
+        res.slow.extend(sorted(set(range(len(lines))) - set(objects)))
+        mapping = np.asarray(objects, np.int64)
+        lines = [lines[i] for i in objects]
     else:
-        index = None
-    for first, table, n in parse_blocks(lines):
-        if table is None:
-            res.slow.extend(_orig(index, range(first, first + n)))
-            continue
-        got = _block(table, source_hint, received_us, masker)
+        mapping = None
+    for index, table in parse_blocks(lines):
+        if mapping is not None:
+            index = mapping[index]
+        got = None
+        if table is not None:
+            try:
+                got = _block(table, source_hint, received_us, masker)
+            except (pa.ArrowException, ValueError, TypeError, OverflowError) as e:
+                # Arrow can choke on odd nesting; the Python path reads those rows instead.
+                _log.debug("fast path gave %d rows to Python: %s", table.num_rows, e)
         if got is None:
-            res.slow.extend(_orig(index, range(first, first + n)))
+            res.slow.extend(index.tolist())
             continue
         take, slow, rec, tables = got
-        res.slow.extend(_orig(index, (first + i for i in slow)))
-        res.lines.extend(_orig(index, (first + i for i in take)))
+        res.slow.extend(index[np.asarray(slow, np.int64)].tolist())
+        res.lines.extend(index[np.asarray(take, np.int64)].tolist())
         for name, t in tables.items():
             t = t.set_column(0, "_rec", pc.add(t.column("_rec"), n_done))
             parts.append((name, t))
@@ -250,26 +347,6 @@ def flatten_fast(lines: list[bytes], source_hint: str | None, received_us: int, 
     res.tables = {k: pa.concat_tables(v) for k, v in by_table.items()}
     res.slow.sort()
     return res
-
-
-def _orig(index, positions):
-    return list(positions) if index is None else [int(index[i]) for i in positions]
-
-
-# A numeric field's value given as a JSON string ("confidence": "68.918").
-_WILD = re.compile(
-    rb'"(?:confidence|[A-Za-z_]+_(?:confidence|threshold)|1e-[3-6]|time_used|verify_time|'
-    rb'upload_times|multifaces_tag|id_attacked|id_photo_monochrome|quality|logic|[A-Z][A-Z_]+|'
-    rb'ID Photo|Temporary ID Photo ?|Photocopy|Screen|Edited|http_status)"\s*:\s*"')
-
-
-def _wild_lines(lines: list[bytes]) -> list[int]:
-    buf = b"\n".join(lines)
-    pos = [m.start() for m in _WILD.finditer(buf)]
-    if not pos:
-        return []
-    starts = np.cumsum([0] + [len(ln) + 1 for ln in lines[:-1]])
-    return sorted(set(np.searchsorted(starts, pos, side="right") - 1))
 
 
 def _block(t: pa.Table, source_hint, received_us, masker):
@@ -298,9 +375,10 @@ def _block(t: pa.Table, source_hint, received_us, masker):
         else:
             return None
         hs = t.column("http_status").combine_chunks() if "http_status" in names else pa.nulls(n, pa.int64())
-        if not (pa.types.is_integer(hs.type) or pa.types.is_null(hs.type)):
+        try:
+            http = hs.cast(pa.int32())  # a status that is not a whole number: Python decides
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             return None
-        http = hs.cast(pa.int32())
     else:  # bare payloads
         if source_hint not in FAST_SOURCES or names & {"source", "session_id", "fetched_at"}:
             return None
@@ -496,7 +574,9 @@ def _block(t: pa.Table, source_hint, received_us, masker):
                         "issued_by": col(base + ("issued_by",)),
                         "valid_date": col(base + ("valid_date",))}
                 for p in [p for p in conv if p[:4] == base + ("legality",)]:
-                    cols[_LEGALITY[" ".join(p[4].split()).lower()]] = col(p, pa.float64())
+                    name = _LEGALITY[" ".join(p[4].split()).lower()]  # "Temporary ID Photo " too
+                    v = col(p, pa.float64())
+                    cols[name] = v if name not in cols else pc.coalesce(cols[name], v)
                 emit("idcard_ocr", ocr, cols)
             qbase = ("idcard_info", f"ocr_{side}_quality")
             for field in sorted({p[2] for p in structs if len(p) == 3 and p[:2] == qbase}):
