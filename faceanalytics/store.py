@@ -259,11 +259,14 @@ class Store:
                 files = sorted(d.glob("part-*.parquet"))
                 if len(files) < min_files:
                     continue
-                t = pa.concat_tables([pq.read_table(f, schema=file_schema(table)) for f in files])
                 txn = f"{time.time_ns():x}-{uuid.uuid4().hex[:8]}"
                 rel = d.relative_to(self.root)
                 tmp, final = rel / f".tmp-{txn}-0000.parquet", rel / f"part-{txn}-0000.parquet"
-                pq.write_table(t, self.root / tmp, compression=_COMPRESSION)
+                # One input file in memory at a time: each becomes a row group of the output.
+                with pq.ParquetWriter(self.root / tmp, file_schema(table),
+                                      compression=_COMPRESSION) as w:
+                    for f in files:
+                        w.write_table(pq.read_table(f, schema=file_schema(table)))
                 plan = {"adds": [(str(tmp), str(final))], "removes": [str(rel / f.name) for f in files]}
                 self.txn_dir.mkdir(parents=True, exist_ok=True)
                 marker = self.txn_dir / f"{txn}.json"

@@ -1,0 +1,216 @@
+"""Batch fetching against the sandbox over real sockets (127.0.0.1 only)."""
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from faceanalytics.archive import read_segment
+from faceanalytics.clients import MegviiClient, QuotaLedger
+from faceanalytics.fetch import fetch_baidu, fetch_megvii, read_ids
+from faceanalytics.sandbox import Sandbox
+from faceanalytics.store import load
+
+ROOT = Path(__file__).parents[1]
+
+
+@pytest.fixture
+def creds(monkeypatch):
+    def set_for(sb):
+        for k, v in sb.env().items():
+            monkeypatch.setenv(k, v)
+    return set_for
+
+
+def sessions(data, source):
+    s = load(data, "sessions")
+    return s[s.source == source]
+
+
+def test_fetch_lands_each_id_once_and_never_refetches_final(tmp_path, creds):
+    with Sandbox(seed=1, n_lite=120, n_liveness=0, n_baidu=0) as sb:
+        creds(sb)
+        ids = sb.ids("megvii-lite")
+        rep = fetch_megvii(ids, tmp_path, base_url=sb.url, progress=False, chunk_size=25)
+        assert rep.fetched == len(ids) and rep.failed == 0
+        assert rep.calls == len(ids)
+        s = sessions(tmp_path, "megvii_lite")
+        assert sorted(s.session_id) == sorted(ids)
+        assert max(sb.calls(b) for b in ids) == 1
+        # Again: everything final is skipped and no call is spent.
+        rep2 = fetch_megvii(ids, tmp_path, base_url=sb.url, progress=False)
+        assert (rep2.fetched, rep2.calls) == (0, 0)
+        assert rep2.skipped == len(ids)
+        assert max(sb.calls(b) for b in ids) == 1
+        assert len(sessions(tmp_path, "megvii_lite")) == len(ids)
+        # Every response went to the raw archive (journals sealed into segments).
+        lines = [ln for seg in (tmp_path / "raw").glob("*/*.jsonl.zst") for ln in read_segment(seg).lines]
+        assert len(lines) == len(ids)
+        assert not list((tmp_path / "raw" / "journal").glob("*.jsonl"))
+
+
+def test_quota_never_exceeded_under_faults(tmp_path, creds):
+    with Sandbox(seed=2, n_lite=150, n_liveness=0, n_baidu=0, fault_rate_500=0.35,
+                 fault_rate_drop=0.1) as sb:
+        creds(sb)
+        ids = sb.ids("megvii-lite")
+        for _ in range(4):  # keep asking: never more than three calls per biz_id
+            fetch_megvii(ids, tmp_path, base_url=sb.url, progress=False, refresh_pending=True)
+        assert sb.stats()["max_calls"] <= 3
+        ledger = QuotaLedger(tmp_path / "state" / "quota" / "megvii.log")
+        for b in ids:
+            assert ledger.calls(b) >= sb.calls(b)  # the ledger never under-counts
+        got = sessions(tmp_path, "megvii_lite")
+        assert got.session_id.is_unique
+        # With 35% 500s and two sends per fetch, four runs get almost every result.
+        assert len(got) >= 0.9 * len(ids)
+
+
+def test_pending_refetched_only_when_asked(tmp_path, creds):
+    with Sandbox(seed=3, n_lite=400, n_liveness=0, n_baidu=0) as sb:
+        creds(sb)
+        ids = sb.ids("megvii-lite")
+        fetch_megvii(ids, tmp_path, base_url=sb.url, progress=False)
+        s = sessions(tmp_path, "megvii_lite")
+        pending = s[s.status.isin(["NOT_STARTED", "PROCESSING"])].session_id.tolist()
+        assert pending, "the sandbox serves pending sessions"
+        rep = fetch_megvii(ids, tmp_path, base_url=sb.url, progress=False)
+        assert rep.calls == 0 and rep.reasons["pending"] == len(pending)
+        for _ in range(3):
+            fetch_megvii(ids, tmp_path, base_url=sb.url, progress=False, refresh_pending=True)
+        assert all(sb.calls(b) == 3 for b in pending)  # re-polled up to, never past, the quota
+        assert max(sb.calls(b) for b in set(ids) - set(pending)) == 1
+
+
+def test_error_bodies_land_as_sessions(tmp_path, creds):
+    with Sandbox(seed=4, n_lite=30, n_liveness=0, n_baidu=0) as sb:
+        creds(sb)
+        ids = sb.ids("megvii-lite")[:5] + ["1700000000,no-such-id"]
+        fetch_megvii(ids, tmp_path, base_url=sb.url, progress=False)
+        s = sessions(tmp_path, "megvii_lite").set_index("session_id")
+        assert s.loc["1700000000,no-such-id", "status"] == "RESULT_NOT_FOUND"
+        assert s.loc["1700000000,no-such-id", "http_status"] == 400
+        rep = fetch_megvii(ids, tmp_path, base_url=sb.url, progress=False)
+        assert rep.calls == 0  # RESULT_NOT_FOUND is final
+
+
+def test_liveness_and_ids_from_dataframe(tmp_path, creds):
+    with Sandbox(seed=5, n_lite=0, n_liveness=60, n_baidu=0) as sb:
+        creds(sb)
+        df = pd.DataFrame({"biz": sb.ids("megvii-liveness") + [None]})
+        rep = fetch_megvii(df, tmp_path, kind="liveness", column="biz", base_url=sb.url,
+                           progress=False)
+        assert rep.fetched == 60
+        c = load(tmp_path, "comparisons")
+        assert set(c.source) == {"megvii_liveness"} and c.thr_1e6.isna().all()
+
+
+def test_baidu_token_cached_and_results_land(tmp_path, creds):
+    with Sandbox(seed=6, n_lite=0, n_liveness=0, n_baidu=40, concurrency=20) as sb:
+        creds(sb)
+        tokens = sb.ids("baidu")
+        rep = fetch_baidu(tokens, tmp_path, what="stat,getall,detail", base_url=sb.url,
+                          progress=False, concurrency=8)
+        assert rep.fetched == 3 * len(tokens) and rep.failed == 0
+        assert sb.stats()["requests"].get("/oauth/2.0/token", 0) == 1
+        assert set(load(tmp_path, "error_counts").session_id) <= set(tokens)
+        assert load(tmp_path, "attempts").attempt.max() >= 2
+        rep2 = fetch_baidu(tokens, tmp_path, what="stat,getall,detail", base_url=sb.url,
+                           progress=False)
+        assert rep2.calls < rep.calls / 3  # only failed (success:false) answers are asked again
+
+
+def test_read_ids_forms(tmp_path):
+    f = tmp_path / "ids.txt"
+    f.write_text("a\n\n b \na\nc\n")
+    assert read_ids(f) == ["a", "b", "c"]
+    assert read_ids(["x", "x", None, "y"]) == ["x", "y"]
+
+
+def _run_cli(args, env, **kw):
+    return subprocess.Popen([sys.executable, "-m", "faceanalytics.cli", *args], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kw)
+
+
+def test_kill_9_and_resume_loses_and_duplicates_nothing(tmp_path):
+    with Sandbox(seed=7, n_lite=300, n_liveness=0, n_baidu=0, latency_ms=40) as sb:
+        ids_file = tmp_path / "ids.txt"
+        ids = sb.ids("megvii-lite")
+        ids_file.write_text("\n".join(ids) + "\n")
+        env = {**os.environ, **sb.env()}
+        args = ["fetch", "megvii-lite", "--ids", str(ids_file), "--data", str(tmp_path / "d"),
+                "--base-url", sb.url, "--concurrency", "4", "--no-progress"]
+        p = _run_cli(args, env)
+        deadline = time.time() + 30
+        while time.time() < deadline and sum(sb.calls(b) for b in ids) < 60:
+            time.sleep(0.05)
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+        before = {b: sb.calls(b) for b in ids}
+        assert 0 < sum(before.values()) < len(ids)
+        journals = list((tmp_path / "d" / "raw" / "journal").glob("*.jsonl"))
+        received = sum(len(j.read_bytes().splitlines()) for j in journals)
+        p = _run_cli(args, env)
+        out, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err.decode()
+        s = sessions(tmp_path / "d", "megvii_lite")
+        assert sorted(s.session_id) == sorted(ids) and s.session_id.is_unique
+        refetched = [b for b in ids if before[b] and sb.calls(b) > before[b]]
+        # Only answers in flight at the kill (at most the worker count) are asked again.
+        assert len(refetched) <= 4
+        assert received > 0 or not journals
+        for t in ("comparisons", "genuineness"):
+            df = load(tmp_path / "d", t)
+            assert not df.duplicated(["session_id", "attempt"] + (["comparison"] if t == "comparisons"
+                                                                  else ["attack"])).any()
+
+
+def test_cli_fetch_bad_credentials_exit_2_and_no_secret_anywhere(tmp_path):
+    secret = "wrong-secret-value-77"
+    with Sandbox(seed=8, n_lite=10, n_liveness=0, n_baidu=5) as sb:
+        ids_file = tmp_path / "ids.txt"
+        ids_file.write_text("\n".join(sb.ids("megvii-lite")) + "\n")
+        env = {**os.environ, **sb.env(), "MEGVII_API_SECRET": secret}
+        p = _run_cli(["fetch", "megvii-lite", "--ids", str(ids_file), "--data", str(tmp_path / "d"),
+                      "--base-url", sb.url, "--no-progress"], env)
+        out, err = p.communicate(timeout=60)
+        assert p.returncode == 2
+        assert b"AUTHENTICATION_ERROR" in out + err
+        good = {**os.environ, **sb.env()}
+        tok = tmp_path / "tok.txt"
+        tok.write_text("\n".join(sb.ids("baidu")) + "\n")
+        p = _run_cli(["fetch", "megvii-lite", "--ids", str(ids_file), "--data", str(tmp_path / "d"),
+                      "--base-url", sb.url, "--no-progress"], good)
+        out2, err2 = p.communicate(timeout=60)
+        p = _run_cli(["fetch", "baidu", "--tokens", str(tok), "--data", str(tmp_path / "d"),
+                      "--base-url", sb.url, "--no-progress"], good)
+        out3, err3 = p.communicate(timeout=60)
+        assert p.returncode == 0, err3
+        secrets = [secret.encode(), sb.megvii_api_secret.encode(), sb.baidu_secret_key.encode()]
+        blobs = [out, err, out2, err2, out3, err3]
+        for f in (tmp_path / "d").rglob("*"):
+            if f.is_file():
+                data = f.read_bytes()
+                if f.suffix == ".zst":
+                    data = b"\n".join(read_segment(f).lines)
+                blobs.append(data)
+        for t in ("sessions", "media", "quarantine"):
+            blobs.append(load(tmp_path / "d", t).to_csv().encode())
+        for s in secrets:
+            assert not any(s in b for b in blobs), s
+        # and the Baidu access token never reached a file either
+        assert not any(b"access_token=" in b for b in blobs)
+
+
+def test_refuses_plain_http_to_remote_hosts(tmp_path, monkeypatch):
+    monkeypatch.setenv("MEGVII_API_KEY", "k")
+    monkeypatch.setenv("MEGVII_API_SECRET", "s")
+    from faceanalytics.clients import InsecureURL
+
+    with pytest.raises(InsecureURL):
+        fetch_megvii(["1,a"], tmp_path, base_url="http://api.megvii.com", progress=False)
+    assert MegviiClient("k", "s", base_url="http://127.0.0.1:1").base_url.startswith("http://127.")
