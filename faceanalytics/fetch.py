@@ -36,7 +36,7 @@ from ._records import make_envelope
 from .archive import RawArchive
 from .ingest import IngestReport, Ingestor, _now_us
 from .schema import LITE_FINAL_STATUSES, LITE_PENDING_STATUSES
-from .store import load
+from .store import load_arrow
 
 __all__ = ["FetchReport", "fetch_megvii", "fetch_baidu", "read_ids"]
 
@@ -164,23 +164,17 @@ def recover_journals(ing: Ingestor) -> IngestReport:
 
 def _state(data_dir, source: str) -> dict[str, tuple]:
     """session id -> (status, error) of what the tables hold for ``source``."""
-    df = load(data_dir, "sessions", columns=["source", "session_id", "status", "error"])
-    df = df[df["source"] == source]
-    return {sid: (st, err) for sid, st, err in zip(df["session_id"], df["status"], df["error"])}
-
-
-def _na(v):
-    """pandas' missing values (None, NaN, pd.NA) as None."""
-    import pandas as pd
-
-    return None if v is None or v is pd.NA or (isinstance(v, float) and v != v) else v
+    t = load_arrow(data_dir, "sessions", columns=["source", "session_id", "status", "error"])
+    rows = zip(t.column("source").to_pylist(), t.column("session_id").to_pylist(),
+               t.column("status").to_pylist(), t.column("error").to_pylist())
+    return {sid: (st, err) for src, sid, st, err in rows if src == source}
 
 
 def _megvii_decision(kind: str, st: tuple | None, refresh_pending: bool) -> str:
     """'fetch', 'final' or 'pending' for a biz_id given what the tables hold."""
     if st is None:
         return "fetch"
-    status, error = _na(st[0]), _na(st[1])
+    status, error = st
     if error is not None:
         code = str(error).split(":")[0].strip()
         return "final" if code in FINAL_ERRORS else "fetch"
@@ -370,7 +364,7 @@ def fetch_baidu(tokens, data_dir, *, what: Iterable[str] = ("stat", "getall", "d
             state = _state(data_dir, source)
             for token in wanted:
                 st = state.get(token)
-                if st is not None and _na(st[1]) is None:
+                if st is not None and st[1] is None:
                     rep.skipped += 1
                     rep.reasons["final"] += 1
                     continue

@@ -27,19 +27,20 @@ import numpy as np
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from ._fs import atomic_write_bytes, fsync_dir
 from .schema import PARTITION_KEYS, TABLES, file_schema, full_schema
 
-__all__ = ["Store", "SessionIndex", "key_of", "load", "partitioning"]
+__all__ = ["Store", "SessionIndex", "key_of", "load", "load_arrow", "partitioning"]
 
 _COMPRESSION = "zstd"
 COMPACT_AT = 24  # files in one partition before they are merged
 
 
-def partitioning() -> ds.Partitioning:
+def partitioning():
+    import pyarrow.dataset as ds  # imports pandas: only when a table is read
+
     return ds.partitioning(pa.schema([("source", pa.string()), ("month", pa.string())]),
                            flavor="hive")
 
@@ -159,6 +160,8 @@ class Store:
             if not path.is_dir():
                 continue
             cols = [id_col, "fetched_at"] + (["error"] if table == "sessions" else [])
+            import pyarrow.dataset as ds
+
             t = ds.dataset(path, format="parquet", partitioning=partitioning(),
                            schema=full_schema(table)).to_table(columns=["source", "month"] + cols)
             src = t.column("source").to_pylist()
@@ -293,29 +296,34 @@ def load(data_dir, table: str, since=None, until=None, columns=None) -> "pd.Data
 
     ``since``/``until`` (dates or timestamps, UTC; ``until`` exclusive) filter on
     ``session_time``.  A table never written reads as empty, with its columns.
-    """
-    import pandas as pd
 
+    >>> comparisons = load("data", "comparisons", since="2026-10-01", until="2026-11-01")  # doctest: +SKIP
+    """
+    return load_arrow(data_dir, table, since, until, columns).to_pandas(types_mapper=_nullable_dtype)
+
+
+def load_arrow(data_dir, table: str, since=None, until=None, columns=None) -> pa.Table:
+    """:func:`load`, as an Arrow table (no pandas involved)."""
     if table not in TABLES:
         raise ValueError(f"unknown table {table!r}; tables are: {', '.join(TABLES)}")
     schema = full_schema(table)
     path = Path(data_dir) / "tables" / table
-    files = [] if not path.is_dir() else list(path.glob("source=*/month=*/part-*.parquet"))
-    if not files:
+    if not path.is_dir() or next(path.glob("source=*/month=*/part-*.parquet"), None) is None:
         empty = schema.empty_table()
-        df = empty.to_pandas(types_mapper=_nullable_dtype)
-        return df[columns] if columns else df
+        return empty.select(columns) if columns else empty
+    import pyarrow.dataset as ds
+
     dataset = ds.dataset(path, format="parquet", partitioning=partitioning(), schema=schema)
     expr = None
     lo = _ts(since)
     hi = _ts(until)
+    ts_type = schema.field("session_time").type
     if lo is not None:
-        expr = (ds.field("month") >= lo.strftime("%Y-%m")) & (ds.field("session_time") >= pa.scalar(lo, schema.field("session_time").type))
+        expr = (ds.field("month") >= lo.strftime("%Y-%m")) & (ds.field("session_time") >= pa.scalar(lo, ts_type))
     if hi is not None:
-        e = (ds.field("month") <= hi.strftime("%Y-%m")) & (ds.field("session_time") < pa.scalar(hi, schema.field("session_time").type))
+        e = (ds.field("month") <= hi.strftime("%Y-%m")) & (ds.field("session_time") < pa.scalar(hi, ts_type))
         expr = e if expr is None else expr & e
-    t = dataset.to_table(columns=columns, filter=expr)
-    return t.to_pandas(types_mapper=_nullable_dtype)
+    return dataset.to_table(columns=columns, filter=expr)
 
 
 def _nullable_dtype(t: pa.DataType):

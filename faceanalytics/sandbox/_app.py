@@ -99,6 +99,7 @@ class App:
         """Forget calls, downloads, faults and counters (not access tokens or minted tokens)."""
         with self._lock:
             self.calls: Counter[str] = Counter()
+            self.ok_answers: Counter[str] = Counter()  # results delivered (HTTP 200) per biz_id
             self.media_calls: Counter[str] = Counter()
             self.faults: Counter[str] = Counter()
             self.errors: Counter[str] = Counter()
@@ -120,6 +121,7 @@ class App:
             return {
                 "calls": calls,
                 "max_calls": max(calls.values(), default=0),
+                "ok_answers": dict(self.ok_answers),
                 "media_downloads": dict(self.media_calls),
                 "faults": dict(self.faults),
                 "errors": dict(self.errors),
@@ -269,6 +271,8 @@ class App:
                 payload = _megvii.lite_payload(session, options, base_url=self.base_url, wild=wild)
             else:
                 payload = _megvii.liveness_payload(session, options, wild=wild)
+            with self._lock:
+                self.ok_answers[biz_id] += 1
             return json_response(200, payload)
         finally:
             self._release("megvii")

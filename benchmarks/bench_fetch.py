@@ -1,0 +1,143 @@
+"""Fetch throughput against the sandbox, side by side with a plain pooled client.
+
+    python benchmarks/bench_fetch.py [--n 1200]
+
+The sandbox runs in its own process with 50 ms latency, a concurrency limit of 8
+and 5% of answers 500.  Two contenders fetch disjoint halves of its Lite ids:
+
+- baseline: 8 threads, one ``requests.Session`` each, GET get_result, the same
+  retry rule as ours (retry 5xx / CONCURRENCY_LIMIT_EXCEEDED / connection errors,
+  two sends at most, exponential backoff with full jitter), results kept in memory;
+- faceanalytics: ``faceanalytics fetch megvii-lite --concurrency 8`` as a whole
+  process (quota ledger, journal fsync per answer, tables landed per chunk).
+
+Target (issue 3): ours >= 0.9x the baseline's throughput, and no biz_id fetched
+twice (no id answered 200 more than once).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+PY = sys.executable
+RETRYABLE = {"INTERNAL_ERROR", "CONCURRENCY_LIMIT_EXCEEDED"}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def baseline(url: str, key: str, secret: str, ids: list[str], threads: int = 8) -> dict:
+    import requests
+
+    results, lock, it = {}, threading.Lock(), iter(ids)
+    calls = [0]
+
+    def worker():
+        s = requests.Session()
+        while True:
+            with lock:
+                biz = next(it, None)
+            if biz is None:
+                return
+            for attempt in range(2):
+                with lock:
+                    calls[0] += 1
+                try:
+                    r = s.get(f"{url}/faceid/lite/get_result", timeout=(5, 30),
+                              params={"api_key": key, "api_secret": secret, "biz_id": biz,
+                                      "return_verify_time": 1, "get_fail_reason": 1})
+                    code = (r.json() or {}).get("error_message", "") if r.status_code != 200 else ""
+                    if r.status_code < 500 and code.split(":")[0] not in RETRYABLE:
+                        with lock:
+                            results[biz] = r.status_code
+                        break
+                except (requests.ConnectionError, requests.Timeout):
+                    pass
+                time.sleep(random.uniform(0, 0.5 * 2 ** attempt))
+
+    ts = [threading.Thread(target=worker) for _ in range(threads)]
+    t0 = time.perf_counter()
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    return {"seconds": time.perf_counter() - t0, "answered": len(results), "calls": calls[0]}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n", type=int, default=1200)
+    args = ap.parse_args()
+    port = free_port()
+    sandbox = subprocess.Popen(
+        [PY, "-m", "faceanalytics.cli", "sandbox", "--port", str(port), "--seed", "5",
+         "--n-lite", str(2 * args.n), "--n-liveness", "0", "--n-baidu", "0", "--latency-ms", "50",
+         "--concurrency", "8", "--fault-500", "0.05"],
+        stdout=subprocess.PIPE, text=True)
+    env = {}
+    try:
+        while len(env) < 6:
+            line = sandbox.stdout.readline()
+            if not line:
+                raise SystemExit("sandbox did not start")
+            if "=" in line and line.split("=", 1)[0].isupper():
+                k, v = line.strip().removeprefix("export ").split("=", 1)
+                env[k] = v
+        url = env["MEGVII_BASE_URL"]
+        with urllib.request.urlopen(f"{url}/_sandbox/ids?kind=megvii-lite") as r:
+            ids = json.load(r)
+        if isinstance(ids, dict):
+            ids = ids.get("ids", ids.get("megvii-lite"))
+        half_a, half_b = ids[: args.n], ids[args.n: 2 * args.n]
+
+        base = baseline(url, env["MEGVII_API_KEY"], env["MEGVII_API_SECRET"], half_a)
+
+        with tempfile.TemporaryDirectory() as d:
+            ids_file = Path(d) / "ids.txt"
+            ids_file.write_text("\n".join(half_b) + "\n")
+            t0 = time.perf_counter()
+            out = subprocess.run([PY, "-m", "faceanalytics.cli", "fetch", "megvii-lite", "--ids",
+                                  str(ids_file), "--data", str(Path(d) / "data"), "--base-url", url,
+                                  "--concurrency", "8", "--no-progress"],
+                                 env={**os.environ, **env}, capture_output=True, text=True)
+            ours_s = time.perf_counter() - t0
+            if out.returncode:
+                raise SystemExit(out.stderr)
+            summary = out.stdout.strip().splitlines()[0]
+        with urllib.request.urlopen(f"{url}/_sandbox/stats") as r:
+            stats = json.load(r)
+        calls = stats["calls"]
+        ok = stats.get("ok_answers") or {}
+        twice_b = sum(1 for b in half_b if ok.get(b, 0) > 1)
+        print(f"sandbox: 50 ms latency, concurrency limit 8, 5% 500s; {args.n} Lite ids each\n")
+        print(f"{'contender':<16}{'seconds':>9}{'ids/s':>9}{'calls':>8}{'max calls/id':>14}")
+        bmax = max(calls.get(b, 0) for b in half_a)
+        omax = max(calls.get(b, 0) for b in half_b)
+        print(f"{'baseline':<16}{base['seconds']:>9.2f}{args.n / base['seconds']:>9.1f}"
+              f"{sum(calls.get(b, 0) for b in half_a):>8}{bmax:>14}")
+        print(f"{'faceanalytics':<16}{ours_s:>9.2f}{args.n / ours_s:>9.1f}"
+              f"{sum(calls.get(b, 0) for b in half_b):>8}{omax:>14}")
+        print(f"\nthroughput ratio: {base['seconds'] / ours_s:.2f}x   (target >= 0.9x)")
+        print(f"faceanalytics: {summary}")
+        if ok:
+            print(f"biz_ids answered 200 more than once (faceanalytics): {twice_b}   (target 0)")
+    finally:
+        sandbox.terminate()
+        sandbox.wait(timeout=10)
+
+
+if __name__ == "__main__":
+    main()
