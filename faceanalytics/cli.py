@@ -51,6 +51,22 @@ def _parser() -> argparse.ArgumentParser:
     sb = sub.add_parser("sandbox", help="serve both providers' protocols on loopback", add_help=False)
     sb.add_argument("sandbox_args", nargs=argparse.REMAINDER)
 
+    rc = sub.add_parser("receive", help="receive notify_url/return_url callbacks (verifies sign)")
+    rc.add_argument("--data", required=True, type=Path)
+    rc.add_argument("--port", type=int, default=8090)
+    rc.add_argument("--host", default="127.0.0.1",
+                    help="address to bind (default loopback; put a TLS reverse proxy in front)")
+    rc.add_argument("--max-body", type=int, default=1 << 20, help="largest body accepted, bytes")
+
+    dm = sub.add_parser("decrypt-media", help="decrypt a will_file download with MEGVII_API_SECRET")
+    dm.add_argument("infile", type=Path, metavar="IN")
+    dm.add_argument("outfile", type=Path, metavar="OUT")
+
+    dl = sub.add_parser("download-media",
+                        help="download and decrypt the will_file URLs the tables reference")
+    dl.add_argument("--data", required=True, type=Path)
+    dl.add_argument("--base-url", help="only to check it: will_file URLs are absolute")
+
     demo = sub.add_parser("demo", help="run the main job on the sandbox")
     demo.add_argument("--data", type=Path, default=Path("data"))
     return p
@@ -110,6 +126,22 @@ def _run(args) -> int:
         return 0
     if args.command == "fetch":
         return _fetch(args)
+    if args.command == "receive":
+        from .receive import serve
+
+        return serve(args.data, host=args.host, port=args.port, max_body=args.max_body)
+    if args.command == "decrypt-media":
+        return _decrypt_media(args)
+    if args.command == "download-media":
+        from .media import download_will_files
+
+        try:
+            rep = download_will_files(args.data, base_url=args.base_url)
+        except ValueError as e:
+            print(f"faceanalytics download-media: {e}", file=sys.stderr)
+            return 2
+        print(rep.summary())
+        return 0
     if args.command == "demo":
         from .demo import run_demo
 
@@ -148,6 +180,30 @@ def _fetch(args) -> int:
     if rep.fatal:
         print(f"faceanalytics fetch: stopped: {rep.fatal}", file=sys.stderr)
         return 2
+    return 0
+
+
+def _decrypt_media(args) -> int:
+    import os
+
+    from ._fs import atomic_write_bytes
+    from .media import decrypt_will_file
+
+    secret = os.environ.get("MEGVII_API_SECRET")
+    if not secret:
+        print("faceanalytics decrypt-media: set MEGVII_API_SECRET (the key is its first 32 "
+              "characters)", file=sys.stderr)
+        return 2
+    if not args.infile.is_file():
+        print(f"faceanalytics decrypt-media: no such file: {args.infile}", file=sys.stderr)
+        return 2
+    try:
+        plain = decrypt_will_file(args.infile.read_bytes(), secret)
+    except ValueError as e:
+        print(f"faceanalytics decrypt-media: {e}", file=sys.stderr)
+        return 2
+    atomic_write_bytes(args.outfile, plain, mode=0o600)
+    print(f"wrote {len(plain)} bytes to {args.outfile}")
     return 0
 
 

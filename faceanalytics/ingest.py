@@ -466,6 +466,9 @@ def rebuild(data_dir, *, keep_pii: bool = False) -> IngestReport:
                                    line_nos=range(start + 1, start + len(part) + 1)))
         ing.store.compact()
         staging.mkdir(parents=True, exist_ok=True)
+        from .media import media_files_table
+
+        ing.store.replace_table("media_files", media_files_table(data_dir))
         # Swap: tables -> tables.old, staging -> tables; a crash between is finished on next open.
         if tables.exists():
             os.replace(tables, old)

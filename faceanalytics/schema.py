@@ -96,6 +96,10 @@ _TABLES: dict[str, tuple[tuple[str, pa.DataType], ...]] = {
         ("field", STR), ("attempt", I32), ("media_type", STR), ("url", STR), ("path", STR),
         ("n_bytes", I64), ("sha256", STR), ("error", STR),
     ),
+    "media_files": (
+        ("field", STR), ("url", STR), ("path", STR), ("n_bytes", I64), ("sha256", STR),
+        ("error", STR),
+    ),
     "quarantine": (("reason", STR), ("raw", STR), ("raw_sha1", STR), ("origin", STR)),
 }
 

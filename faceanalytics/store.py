@@ -234,6 +234,27 @@ class Store:
         if index_update is not None:
             self.index.upsert(*index_update)
 
+    def replace_table(self, table: str, t: pa.Table) -> None:
+        """Make ``t`` (with ``source`` and ``month`` columns) the whole of ``table``,
+        atomically (for small tables derived from a manifest, such as media_files)."""
+        d = self.root / table
+        old = [str(p.relative_to(self.root)) for p in d.glob("source=*/month=*/part-*.parquet")]
+        txn = f"{time.time_ns():x}-{uuid.uuid4().hex[:8]}"
+        adds = []
+        for n, ((source, month), part) in enumerate(_split(t) if t.num_rows else ()):
+            rel = Path(table) / f"source={source}" / f"month={month}"
+            (self.root / rel).mkdir(parents=True, exist_ok=True)
+            tmp, final = rel / f".tmp-{txn}-{n:04d}.parquet", rel / f"part-{txn}-{n:04d}.parquet"
+            pq.write_table(part, self.root / tmp, compression=_COMPRESSION)
+            adds.append((str(tmp), str(final)))
+        plan = {"adds": adds, "removes": old}
+        self.txn_dir.mkdir(parents=True, exist_ok=True)
+        marker = self.txn_dir / f"{txn}.json"
+        atomic_write_bytes(marker, orjson.dumps(plan))
+        self._apply(plan)
+        marker.unlink()
+        self._sync_empty_files({table})
+
     def _sync_empty_files(self, touched=()) -> None:
         """A table with no rows holds ``empty.parquet`` (its full schema, zero rows) so
         ``pandas.read_parquet`` still gives its columns; it goes once rows arrive (a
