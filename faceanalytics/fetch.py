@@ -274,13 +274,49 @@ def _run(jobs: list[tuple[str, str, Callable]], ing: Ingestor, *, concurrency: i
             bar.close()
 
 
-def _open(data_dir, keep_pii: bool) -> tuple[Ingestor, FetchReport]:
-    ing = Ingestor(data_dir, keep_pii=keep_pii)
-    rep = FetchReport()
-    rec = recover_journals(ing)
-    rep.landed += rec.landed
-    rep.quarantined += rec.quarantined
-    return ing, rep
+class _Session:
+    """What a fetch run holds open: the data directory (writer lock, journals landed),
+    the quota ledger, and a client whose every send goes through that ledger."""
+
+    def __init__(self, data_dir, provider: str, limit: int, client, base_url, keep_pii: bool):
+        from .clients import CLIENTS, QuotaLedger
+
+        self.ing = Ingestor(data_dir, keep_pii=keep_pii)
+        self.rep = FetchReport()
+        self.ledger = self.client = None
+        self._own = client is None
+        try:
+            rec = recover_journals(self.ing)
+            self.rep.landed += rec.landed
+            self.rep.quarantined += rec.quarantined
+            self.ledger = QuotaLedger(Path(data_dir) / "state" / "quota" / f"{provider}.log",
+                                      limit=limit, provider=provider)
+            if client is None:
+                cls = CLIENTS[provider]
+                client = cls.from_env(base_url or cls.default_base_url, ledger=self.ledger)
+            elif client.before_call is None:  # a caller's client still counts every send
+                client.before_call, client.after_call = self.ledger.reserve, self.ledger.record
+            self.client = client
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        if self._own and self.client is not None:
+            self.client.close()
+        if self.ledger is not None:
+            self.ledger.close()
+        self.ing.close()
+
+    def run(self, jobs, *, concurrency, chunk_size, progress, desc) -> FetchReport:
+        from .clients import QuotaExhausted
+
+        before = self.ledger.total()
+        _run(jobs, self.ing, concurrency=concurrency, chunk_size=chunk_size, progress=progress,
+             desc=desc, rep=self.rep, is_quota=lambda e: isinstance(e, QuotaExhausted))
+        self.rep.calls = self.ledger.total() - before
+        self.ing.store.compact()
+        return self.rep
 
 
 def fetch_megvii(ids, data_dir, *, kind: str = "lite", client=None, base_url: str | None = None,
@@ -293,19 +329,13 @@ def fetch_megvii(ids, data_dir, *, kind: str = "lite", client=None, base_url: st
     (``column=``).  Credentials come from ``MEGVII_API_KEY``/``MEGVII_API_SECRET``
     unless ``client`` is given.  Images, when asked for, land as files.
     """
-    from .clients import MegviiClient, QuotaExhausted, QuotaLedger
-
     if kind not in ("lite", "liveness"):
         raise ValueError("kind is 'lite' or 'liveness'")
     source = f"megvii_{kind}"
     wanted = read_ids(ids, column)
-    ing, rep = _open(data_dir, keep_pii)
-    ledger = QuotaLedger(Path(data_dir) / "state" / "quota" / "megvii.log", limit=MEGVII_QUOTA,
-                         provider="megvii")
-    own_client = client is None
+    run = _Session(data_dir, "megvii", MEGVII_QUOTA, client, base_url, keep_pii)
     try:
-        if own_client:
-            client = MegviiClient.from_env(base_url or MegviiClient.default_base_url, ledger=ledger)
+        client, ledger, rep = run.client, run.ledger, run.rep
         state = _state(data_dir, source)
         jobs = []
         for biz_id in wanted:
@@ -324,17 +354,10 @@ def fetch_megvii(ids, data_dir, *, kind: str = "lite", client=None, base_url: st
                 call = lambda b=biz_id: client.get_liveness_result(b, get_image_type=get_image_type)
             jobs.append((source, biz_id, call))
         rep.requested = len(wanted)
-        before = ledger.total()
-        _run(jobs, ing, concurrency=concurrency, chunk_size=chunk_size, progress=progress,
-             desc=f"megvii {kind}", rep=rep, is_quota=lambda e: isinstance(e, QuotaExhausted))
-        rep.calls = ledger.total() - before
-        ing.store.compact()
+        return run.run(jobs, concurrency=concurrency, chunk_size=chunk_size, progress=progress,
+                       desc=f"megvii {kind}")
     finally:
-        if own_client and client is not None:
-            client.close()
-        ledger.close()
-        ing.close()
-    return rep
+        run.close()
 
 
 def fetch_baidu(tokens, data_dir, *, what: Iterable[str] = ("stat", "getall", "detail"),
@@ -343,7 +366,6 @@ def fetch_baidu(tokens, data_dir, *, what: Iterable[str] = ("stat", "getall", "d
                 column: str | None = None) -> FetchReport:
     """Fetch Baidu post-verification results (``what``: stat, getall, detail, simple,
     media) for each verify_token into ``data_dir``."""
-    from .clients import BaiduClient, QuotaExhausted, QuotaLedger
     from .clients.baidu import RESULT_APIS
 
     what = [w.strip() for w in (what.split(",") if isinstance(what, str) else what) if w.strip()]
@@ -351,13 +373,9 @@ def fetch_baidu(tokens, data_dir, *, what: Iterable[str] = ("stat", "getall", "d
     if bad:
         raise ValueError(f"unknown --what {', '.join(bad)}; choose from {', '.join(BAIDU_WHAT)}")
     wanted = read_ids(tokens, column)
-    ing, rep = _open(data_dir, keep_pii)
-    ledger = QuotaLedger(Path(data_dir) / "state" / "quota" / "baidu.log", limit=BAIDU_QUOTA,
-                         provider="baidu")
-    own_client = client is None
+    run = _Session(data_dir, "baidu", BAIDU_QUOTA, client, base_url, keep_pii)
     try:
-        if own_client:
-            client = BaiduClient.from_env(base_url or BaiduClient.default_base_url, ledger=ledger)
+        client, ledger, rep = run.client, run.ledger, run.rep
         jobs = []
         for w in what:
             source = f"baidu_{w}"
@@ -367,22 +385,13 @@ def fetch_baidu(tokens, data_dir, *, what: Iterable[str] = ("stat", "getall", "d
                 if st is not None and st[1] is None:
                     rep.skipped += 1
                     rep.reasons["final"] += 1
-                    continue
-                if ledger.calls(f"{RESULT_APIS[w]}:{token}") >= BAIDU_QUOTA:
+                elif ledger.calls(f"{RESULT_APIS[w]}:{token}") >= BAIDU_QUOTA:
                     rep.skipped += 1
                     rep.reasons["out of quota"] += 1
-                    continue
-                jobs.append((source, token, lambda t=token, w=w: client.result(w, t)))
+                else:
+                    jobs.append((source, token, lambda t=token, w=w: client.result(w, t)))
         rep.requested = len(wanted) * len(what)
-        before = ledger.total()
-        _run(jobs, ing, concurrency=concurrency, chunk_size=chunk_size, progress=progress,
-             desc="baidu " + ",".join(what), rep=rep,
-             is_quota=lambda e: isinstance(e, QuotaExhausted))
-        rep.calls = ledger.total() - before
-        ing.store.compact()
+        return run.run(jobs, concurrency=concurrency, chunk_size=chunk_size, progress=progress,
+                       desc="baidu " + ",".join(what))
     finally:
-        if own_client and client is not None:
-            client.close()
-        ledger.close()
-        ing.close()
-    return rep
+        run.close()

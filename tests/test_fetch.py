@@ -214,3 +214,13 @@ def test_refuses_plain_http_to_remote_hosts(tmp_path, monkeypatch):
     with pytest.raises(InsecureURL):
         fetch_megvii(["1,a"], tmp_path, base_url="http://api.megvii.com", progress=False)
     assert MegviiClient("k", "s", base_url="http://127.0.0.1:1").base_url.startswith("http://127.")
+
+
+def test_a_callers_client_still_goes_through_the_ledger(tmp_path):
+    with Sandbox(seed=10, n_lite=20, n_liveness=0, n_baidu=0) as sb:
+        client = MegviiClient(sb.megvii_api_key, sb.megvii_api_secret, base_url=sb.url)
+        ids = sb.ids("megvii-lite")
+        rep = fetch_megvii(ids, tmp_path, client=client, progress=False)
+        assert rep.calls == len(ids)
+        ledger = QuotaLedger(tmp_path / "state" / "quota" / "megvii.log")
+        assert all(ledger.calls(b) == sb.calls(b) == 1 for b in ids)

@@ -59,14 +59,22 @@ def _envelope(payload: dict, flat: Flat) -> dict | None:
     return result
 
 
-def flatten_detail(payload: dict, ctx: Context, flat: Flat) -> None:
+def _result(payload: dict, flat: Flat) -> dict | None:
+    """The ``result`` object of a success body; None for an error body or no result."""
     result = _envelope(payload, flat)
+    if result is None:
+        return None
+    if not isinstance(result, dict):
+        flat.unreadable("result", result)
+        return None
+    return result
+
+
+def flatten_detail(payload: dict, ctx: Context, flat: Flat) -> None:
+    result = _result(payload, flat)
     if payload.get("is_demote") is not None:
         flat.session["is_demote"] = boolean(payload["is_demote"])
     if result is None:
-        return
-    if not isinstance(result, dict):
-        flat.unreadable("result", result)
         return
     flat.unknown("result.", result, _DETAIL)
     if result.get("is_demote") is not None:
@@ -159,11 +167,8 @@ def _ocr(ocr: dict, attempt, ctx: Context, flat: Flat, path: str) -> None:
 
 
 def flatten_simple(payload: dict, ctx: Context, flat: Flat) -> None:
-    result = _envelope(payload, flat)
+    result = _result(payload, flat)
     if result is None:
-        return
-    if not isinstance(result, dict):
-        flat.unreadable("result", result)
         return
     flat.unknown("result.", result, frozenset({"image"}))
     if "image" in result:
@@ -171,11 +176,8 @@ def flatten_simple(payload: dict, ctx: Context, flat: Flat) -> None:
 
 
 def flatten_stat(payload: dict, ctx: Context, flat: Flat) -> None:
-    result = _envelope(payload, flat)
+    result = _result(payload, flat)
     if result is None:
-        return
-    if not isinstance(result, dict):
-        flat.unreadable("result", result)
         return
     for api, items in result.items():
         items = _maybe_json(items, f"result.{api}")
@@ -198,11 +200,8 @@ def flatten_stat(payload: dict, ctx: Context, flat: Flat) -> None:
 
 def flatten_getall(payload: dict, ctx: Context, flat: Flat) -> None:
     s = flat.session
-    result = _envelope(payload, flat)
+    result = _result(payload, flat)
     if result is None:
-        return
-    if not isinstance(result, dict):
-        flat.unreadable("result", result)
         return
     flat.unknown("result.", result, _GETALL)
     for k in ("verify_count", "ocr_charge_count", "match_charge_count", "verify_charge_count"):
@@ -266,11 +265,8 @@ def flatten_getall(payload: dict, ctx: Context, flat: Flat) -> None:
 
 
 def flatten_media(payload: dict, ctx: Context, flat: Flat) -> None:
-    result = _envelope(payload, flat)
+    result = _result(payload, flat)
     if result is None:
-        return
-    if not isinstance(result, dict):
-        flat.unreadable("result", result)
         return
     flat.unknown("result.", result, _MEDIA)
     for key, kind in (("processVideo", "video"), ("video", "video"), ("images", "image")):

@@ -1,0 +1,226 @@
+"""Shared plumbing for the metrics: column access, periods, group codes, id masking.
+
+Group keys are turned into one dense ``int64`` code per row (sorted key order,
+missing values last), so every metric aggregates with ``np.bincount`` instead of
+a pandas groupby: the same code path serves one group and a hundred thousand.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from ..schema import LEVEL_COLUMNS, LEVELS
+
+__all__ = ["LEVELS", "LEVEL_COLUMNS", "MIN_N", "FREQS", "as_list", "floats", "time_us",
+           "period_codes", "group_codes", "mask_id", "mask_ids", "level_column", "require"]
+
+MIN_N = 30          # below this many observations a segment is flagged ``low_n``
+FREQS = ("D", "W", "M")
+_DAY_US = 86_400_000_000
+
+
+def as_list(by) -> list[str]:
+    if by is None:
+        return []
+    if isinstance(by, str):
+        return [by]
+    return list(by)
+
+
+def require(df: pd.DataFrame, columns: Iterable[str], what: str) -> None:
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise KeyError(f"{what} needs column(s) {', '.join(missing)}; "
+                       f"the table has {', '.join(map(str, df.columns))}")
+
+
+def level_column(level: str) -> str:
+    try:
+        return LEVEL_COLUMNS[level]
+    except KeyError:
+        raise ValueError(f"unknown level {level!r}; levels are {', '.join(LEVELS)}") from None
+
+
+def floats(s: pd.Series) -> np.ndarray:
+    """A numeric column as float64 with NaN for missing, without a copy when it already is."""
+    if s.dtype == np.float64:
+        return s.to_numpy()
+    return s.array.to_numpy(dtype=np.float64, na_value=np.nan) if hasattr(s.array, "to_numpy") \
+        else np.asarray(s, dtype=np.float64)
+
+
+def time_us(s: pd.Series) -> np.ndarray:
+    """A timestamp column as int64 microseconds since the epoch, UTC (NaT -> int64 min).
+
+    Naive timestamps are taken as UTC (the tables are always tz-aware UTC).
+    """
+    if not (isinstance(s.dtype, pd.DatetimeTZDtype) or s.dtype.kind == "M"):
+        s = pd.to_datetime(s, utc=True)
+    arr = s.array
+    unit = getattr(s.dt, "unit", "ns")
+    i8 = arr.asi8 if hasattr(arr, "asi8") else s.to_numpy().view("i8")
+    nat = i8 == np.iinfo(np.int64).min
+    factor = {"s": 1_000_000, "ms": 1_000, "us": 1, "ns": None}[unit]
+    if factor is None:
+        out = i8 // 1000
+    elif factor == 1:
+        return i8
+    else:
+        out = i8 * factor
+    if nat.any():
+        out = np.where(nat, np.iinfo(np.int64).min, out)
+    return out
+
+
+def period_codes(s: pd.Series, freq: str) -> tuple[np.ndarray, np.ndarray]:
+    """Period number per row and a function of it to the period start.
+
+    Returns ``(number, valid)``: ``number`` is days since 1970-01-01 (``"D"``),
+    Monday-starting weeks (``"W"``: ISO weeks, labelled by their Monday) or months
+    since 1970-01 (``"M"``), in int64; ``valid`` is False for missing times.
+    """
+    if freq not in FREQS:
+        raise ValueError(f"freq must be one of {', '.join(FREQS)}, not {freq!r}")
+    t = time_us(s)
+    valid = t != np.iinfo(np.int64).min
+    day = np.floor_divide(t, _DAY_US)
+    if freq == "D":
+        num = day
+    elif freq == "W":
+        num = np.floor_divide(day + 3, 7)          # 1970-01-01 was a Thursday
+    else:
+        num = day.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
+    if not valid.all():
+        num = np.where(valid, num, 0)
+    return num, valid
+
+
+def period_start(num: np.ndarray, freq: str) -> pd.DatetimeIndex:
+    """Period start (UTC, microseconds) for period numbers from :func:`period_codes`."""
+    num = np.asarray(num, dtype=np.int64)
+    if freq == "D":
+        days = num
+    elif freq == "W":
+        days = num * 7 - 3
+    else:
+        days = num.astype("datetime64[M]").astype("datetime64[D]").astype(np.int64)
+    us = (days * _DAY_US).astype("datetime64[us]")
+    return pd.DatetimeIndex(us).tz_localize("UTC")
+
+
+def _dense(values: np.ndarray, valid: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Dense codes for small non-negative-ish ints; returns (codes, sorted uniques)."""
+    if values.size == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    v = values if valid is None else values[valid]
+    if v.size == 0:
+        uniq = np.zeros(0, np.int64)
+        codes = np.full(values.shape, 0, np.int64)
+        return codes, uniq
+    lo, hi = int(v.min()), int(v.max())
+    if hi - lo < max(4 * values.size, 1 << 20):
+        present = np.bincount(v - lo, minlength=hi - lo + 1) > 0
+        rank = np.cumsum(present) - 1
+        uniq = np.flatnonzero(present) + lo
+        codes = rank[(values - lo) if valid is None else np.where(valid, values - lo, 0)]
+    else:
+        uniq, inv = np.unique(v, return_inverse=True)
+        if valid is None:
+            codes = inv.astype(np.int64)
+        else:
+            codes = np.zeros(values.shape, np.int64)
+            codes[valid] = inv
+    return codes.astype(np.int64, copy=False), uniq
+
+
+def _column_codes(s: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """(codes, uniques) for one key column: sorted order, missing last as its own code."""
+    if len(s) == 0:
+        return np.zeros(0, np.int64), pd.Index(s.iloc[:0])
+    if s.dtype.kind == "b":
+        codes = s.to_numpy().astype(np.int64)
+        present = np.bincount(codes, minlength=2) > 0
+        rank = np.cumsum(present) - 1
+        return rank[codes], pd.Index(np.array([False, True])[present])
+    codes, uniques = pd.factorize(s, sort=True, use_na_sentinel=True)
+    codes = np.asarray(codes, dtype=np.int64)
+    na = codes < 0
+    if na.any():
+        codes = np.where(na, len(uniques), codes)
+        uniques = pd.Index(pd.concat([pd.Series(uniques, dtype=s.dtype),
+                                      pd.Series([None], dtype=s.dtype)], ignore_index=True))
+    else:
+        uniques = pd.Index(pd.Series(uniques, dtype=s.dtype))
+    return codes, uniques
+
+
+def group_codes(df: pd.DataFrame, by: Sequence[str] = (), *, freq: str | None = None,
+                time_column: str = "session_time") -> tuple[np.ndarray | None, pd.DataFrame]:
+    """One dense code per row for the key ``by`` (+ ``period`` when ``freq`` is given).
+
+    Returns ``(codes, keys)``: ``keys`` has one row per group present, sorted by the
+    key columns (missing values last), and ``codes[i]`` is row ``i``'s group.  With no
+    key at all, ``codes`` is None and ``keys`` an empty one-row frame.
+    """
+    by = list(by)
+    require(df, by, "grouping")
+    parts: list[tuple[str, np.ndarray, object]] = []
+    for col in by:
+        c, u = _column_codes(df[col])
+        parts.append((col, c, u))
+    if freq is not None:
+        require(df, [time_column], f"freq={freq!r}")
+        num, valid = period_codes(df[time_column], freq)
+        c, u = _dense(num, None if valid.all() else valid)
+        starts = period_start(u, freq)
+        if not valid.all():
+            c = np.where(valid, c, len(u))
+            starts = starts.append(pd.DatetimeIndex([pd.NaT], tz="UTC").as_unit("us"))
+        parts.append(("period", c, pd.Index(starts)))
+    if not parts:
+        return None, pd.DataFrame(index=pd.RangeIndex(1))
+    codes = None
+    radix = 1
+    for _, c, u in parts:
+        n = max(len(u), 1)
+        if codes is None:
+            codes, radix = c, n
+            continue
+        if radix * n > (1 << 62):          # keep the mixed radix inside int64
+            codes, uniq = _dense(codes, None)
+            radix = len(uniq)
+        codes = codes * n + c
+        radix *= n
+    dense, uniq = _dense(codes, None)
+    # Decode each group's digits back to key values.
+    keys = {}
+    rest = uniq
+    for col, _, u in reversed(parts):
+        n = max(len(u), 1)
+        digit = rest % n
+        rest = rest // n
+        keys[col] = u.take(digit) if len(u) else pd.Index([None] * len(digit))
+    frame = pd.DataFrame({col: pd.Series(keys[col]) for col, _, _ in parts})
+    return dense, frame
+
+
+def mask_id(s) -> str | None:
+    """A session id an analyst can recognise but not reuse: ``"1462…29f1"``."""
+    if s is None or (isinstance(s, float) and np.isnan(s)) or s is pd.NA:
+        return None
+    s = str(s)
+    if len(s) <= 8:
+        return s[:2] + "…" + s[-2:] if len(s) > 4 else "…"
+    return s[:4] + "…" + s[-4:]
+
+
+def mask_ids(s: pd.Series) -> pd.Series:
+    """Vectorised :func:`mask_id` (string slicing, no per-row Python)."""
+    st = s.astype("str")
+    n = st.str.len()
+    long = st.str.slice(0, 4) + "…" + st.str.slice(-4)
+    short = st.str.slice(0, 2) + "…" + st.str.slice(-2)
+    out = long.where(n > 8, short.where(n > 4, "…"))
+    return out.where(s.notna())
