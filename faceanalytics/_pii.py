@@ -5,6 +5,12 @@ directory, so the same number hashes the same across runs and can be counted
 and joined) plus ``id_number_last4``; names keep their first character, addresses
 their first three (province level), birth dates their year.  ``keep_pii=True``
 also writes the plain values.
+
+The key is ``DATA/state/pii.key``, created once (exclusively: by ``O_EXCL``-style
+link locally, by a conditional PUT ``If-None-Match: *`` on S3) and owner-only on
+local disk.  On S3 there are no file modes: whoever may read ``state/`` can undo
+the hashing of ID numbers by brute force, so give analysts read access to
+``tables/`` only.
 """
 from __future__ import annotations
 
@@ -12,9 +18,7 @@ import hashlib
 import os
 import re
 import secrets
-from pathlib import Path
-
-from ._fs import atomic_write_bytes
+from ._fs import atomic_write_bytes, data_path
 
 KEY_FILE = "state/pii.key"
 
@@ -22,7 +26,7 @@ _ID_RE = re.compile(r"(?<![0-9A-Za-z])(\d{6})(\d{8})(\d{3}[0-9Xx])(?![0-9A-Za-z]
 
 
 def load_or_create_key(data_dir) -> bytes:
-    path = Path(data_dir) / KEY_FILE
+    path = data_path(data_dir) / KEY_FILE
     try:
         return bytes.fromhex(path.read_text().strip())
     except FileNotFoundError:

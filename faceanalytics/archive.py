@@ -13,6 +13,12 @@ Fetches write each response to a journal (``raw/journal/*.jsonl``, fsync'd per
 response) the moment it arrives and seal the journal into a segment per chunk;
 a journal left by a crash is sealed on the next open.
 
+On S3 (``DATA`` = ``s3://bucket/prefix``) a segment is one PUT: it exists whole or
+not at all, so no temporary is needed.  Objects have no owner-only mode there:
+who can read ``raw/`` (which holds personal data unmasked) is the bucket's IAM
+policy's business.  Journals need appends and fsync, which S3 lacks: they are
+local-only, and so are ``fetch`` and ``receive``.
+
 Read it with ``zstd -dc FILE``, or :func:`read_segment`.
 """
 from __future__ import annotations
@@ -26,7 +32,7 @@ from pathlib import Path
 import orjson
 import pyarrow as pa
 
-from ._fs import atomic_write_bytes, fsync_dir
+from ._fs import atomic_write_bytes, chmod, data_path, fsync_dir, is_local, require_local
 
 __all__ = ["RawArchive", "Segment"]
 
@@ -50,15 +56,15 @@ class SegmentPlan:
 
 class RawArchive:
     def __init__(self, data_dir):
-        self.root = Path(data_dir) / "raw"
+        self.root = data_path(data_dir) / "raw"
         self._digests: dict[str, Path] | None = None
         self._lock = threading.Lock()
 
     def _mkdir(self, path: Path) -> None:
-        if not path.is_dir():
+        if is_local(path) and not path.is_dir():
             path.mkdir(parents=True, exist_ok=True, mode=_DIR_MODE)
-            os.chmod(path, _DIR_MODE)
-            os.chmod(self.root, _DIR_MODE)
+            chmod(path, _DIR_MODE)
+            chmod(self.root, _DIR_MODE)
 
     def _known(self) -> dict[str, Path]:
         if self._digests is None:
@@ -121,11 +127,14 @@ class RawArchive:
 
     # --- journals (fetch) ----------------------------------------------------
     def journal(self, name: str) -> "Journal":
+        require_local(self.root.parent, "fetch/receive")
         d = self.root / "journal"
         self._mkdir(d)
         return Journal(self, d / f"{name}.jsonl")
 
     def pending_journals(self) -> list[Path]:
+        if not is_local(self.root):
+            return []  # journals are never written to S3
         d = self.root / "journal"
         return sorted(d.glob("*.jsonl")) if d.is_dir() else []
 
@@ -172,13 +181,19 @@ def _compress(body: bytes) -> bytes:
     return _ZSTD.compress(body, asbytes=True)  # one standard frame: `zstd -dc` reads it
 
 
+def _open_zstd(path):
+    if is_local(path):
+        return pa.input_stream(str(path), compression="zstd")
+    return path.open_input(compression="zstd")
+
+
 def _decompress(path: Path) -> bytes:
-    with pa.input_stream(str(path), compression="zstd") as f:
+    with _open_zstd(path) as f:
         return f.read()
 
 
 def read_meta(path: Path) -> dict:
-    with pa.input_stream(str(path), compression="zstd") as f:
+    with _open_zstd(path) as f:
         first = f.read(64 << 10).split(b"\n", 1)[0]
     try:
         return orjson.loads(first).get("_segment", {})

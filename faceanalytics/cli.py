@@ -12,19 +12,28 @@ from pathlib import Path
 from .schema import SOURCES
 
 
+def _data_dir(s: str):
+    """A local folder, or an ``s3://bucket/prefix`` URI kept as text (``Path`` would
+    collapse its ``//``)."""
+    return s if "://" in s else Path(s)
+
+
+_DATA_HELP = "data directory: a folder, or s3://bucket/prefix (ingest and rebuild)"
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="faceanalytics", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     ing = sub.add_parser("ingest", help="archive and flatten JSONL records into the tables")
     ing.add_argument("files", nargs="+", type=Path, metavar="FILE.jsonl")
-    ing.add_argument("--data", required=True, type=Path, help="data directory")
+    ing.add_argument("--data", required=True, type=_data_dir, help=_DATA_HELP)
     ing.add_argument("--source", choices=SOURCES, help="source of bare payloads (no envelope)")
     ing.add_argument("--keep-pii", action="store_true", help="write ID numbers, names, addresses plain")
     ing.add_argument("--chunk-size", type=int, default=10_000, help=argparse.SUPPRESS)
 
     rb = sub.add_parser("rebuild", help="rebuild every table from the raw archive")
-    rb.add_argument("--data", required=True, type=Path)
+    rb.add_argument("--data", required=True, type=_data_dir, help=_DATA_HELP)
     rb.add_argument("--keep-pii", action="store_true")
 
     fe = sub.add_parser("fetch", help="fetch results from a provider (or the sandbox)")
@@ -35,7 +44,7 @@ def _parser() -> argparse.ArgumentParser:
     ids.add_argument("--tokens", type=Path, help="file with one verify_token per line (Baidu)")
     fe.add_argument("--what", default="stat,getall,detail",
                     help="Baidu result APIs, comma-separated: stat,getall,detail,simple,media")
-    fe.add_argument("--data", required=True, type=Path)
+    fe.add_argument("--data", required=True, type=_data_dir)
     fe.add_argument("--base-url", help="provider base URL (https://, or http:// on loopback)")
     fe.add_argument("--concurrency", type=int, default=8,
                     help="requests in flight; keep it within your account's limit (default 8)")
@@ -52,7 +61,7 @@ def _parser() -> argparse.ArgumentParser:
     sb.add_argument("sandbox_args", nargs=argparse.REMAINDER)
 
     rc = sub.add_parser("receive", help="receive notify_url/return_url callbacks (verifies sign)")
-    rc.add_argument("--data", required=True, type=Path)
+    rc.add_argument("--data", required=True, type=_data_dir)
     rc.add_argument("--port", type=int, default=8090)
     rc.add_argument("--host", default="127.0.0.1",
                     help="address to bind (default loopback; put a TLS reverse proxy in front)")
@@ -64,7 +73,7 @@ def _parser() -> argparse.ArgumentParser:
 
     dl = sub.add_parser("download-media",
                         help="download and decrypt the will_file URLs the tables reference")
-    dl.add_argument("--data", required=True, type=Path)
+    dl.add_argument("--data", required=True, type=_data_dir)
     dl.add_argument("--base-url", help="only to check it: will_file URLs are absolute")
 
     demo = sub.add_parser("demo", help="run the main job on the sandbox")
@@ -79,8 +88,13 @@ def main(argv=None) -> int:
 
         return sandbox_main(argv[1:]) or 0
     args = _parser().parse_args(argv)
+    from ._fs import StorageConfigError
+
     try:
         return _run(args)
+    except StorageConfigError as e:  # e.g. fetch into s3://, or http to a non-loopback endpoint
+        print(f"faceanalytics {args.command}: {e}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

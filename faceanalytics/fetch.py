@@ -279,8 +279,10 @@ class _Session:
     the quota ledger, and a client whose every send goes through that ledger."""
 
     def __init__(self, data_dir, provider: str, limit: int, client, base_url, keep_pii: bool):
+        from ._fs import require_local
         from .clients import CLIENTS, QuotaLedger
 
+        require_local(data_dir, "fetch")  # journals and the quota ledger need append + fsync
         self.ing = Ingestor(data_dir, keep_pii=keep_pii)
         self.rep = FetchReport()
         self.ledger = self.client = None

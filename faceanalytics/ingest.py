@@ -7,6 +7,12 @@ that has a result) are skipped; (4) the rest, and the removal of rows they
 supersede, are committed atomically.  A crash anywhere leaves the previous
 tables readable; running again completes the work, and ``rebuild`` can always
 recreate every table from the archive.
+
+The data directory may be ``s3://bucket/prefix`` (:mod:`faceanalytics._fs`): the
+input files stay local, the archive, tables, PII key and commit records go to S3,
+and the writer lock is a lease object there (:mod:`faceanalytics._s3`).
+``rebuild`` cannot rename folders on S3: it builds ``tables.rebuild/`` and then
+moves it in with one committed transaction (:meth:`Store.adopt`).
 """
 from __future__ import annotations
 
@@ -25,7 +31,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ._coerce import Unreadable, iso_to_us
-from ._fs import WriterLock, atomic_write_bytes
+from ._fs import atomic_write_bytes, data_path, is_local, rmtree, writer_lock
 from ._pii import Masker, load_or_create_key, mask_id_numbers
 from ._records import read_record
 from .archive import RawArchive
@@ -70,17 +76,21 @@ def _month(us: int) -> str:
 
 
 class Ingestor:
-    """Holds the data directory open for one writer (see :class:`~faceanalytics._fs.WriterLock`)."""
+    """Holds the data directory open for one writer (see :func:`~faceanalytics._fs.writer_lock`)."""
 
     def __init__(self, data_dir, *, keep_pii: bool = False, megvii_api_secret: str | None = None,
                  archive: bool = True, fast: bool = True):
-        self.data_dir = Path(data_dir)
+        self.data_dir = data_path(data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self._lock = WriterLock(self.data_dir).__enter__()
-        _finish_swap(self.data_dir)
-        self.store = Store(self.data_dir)
-        self.archive = RawArchive(self.data_dir)
-        self.masker = Masker(load_or_create_key(self.data_dir), keep_pii=keep_pii)
+        self._lock = writer_lock(self.data_dir).__enter__()
+        try:
+            _finish_swap(self.data_dir)
+            self.store = Store(self.data_dir)
+            self.archive = RawArchive(self.data_dir)
+            self.masker = Masker(load_or_create_key(self.data_dir), keep_pii=keep_pii)
+        except BaseException:
+            self._lock.__exit__(None, None, None)
+            raise
         if megvii_api_secret is None:
             megvii_api_secret = os.environ.get("MEGVII_API_SECRET") or None
         self._secret = megvii_api_secret
@@ -447,14 +457,15 @@ def ingest(paths: Iterable, data_dir, *, source: str | None = None, keep_pii: bo
 
 def rebuild(data_dir, *, keep_pii: bool = False) -> IngestReport:
     """Recreate every table from the raw archive (the tables are derived data)."""
-    data_dir = Path(data_dir)
+    data_dir = data_path(data_dir)
     tables = data_dir / "tables"
     staging = data_dir / "tables.rebuild"
     old = data_dir / "tables.old"
     total = IngestReport()
     with Ingestor(data_dir, keep_pii=keep_pii, archive=False) as ing:
-        shutil.rmtree(staging, ignore_errors=True)
-        shutil.rmtree(data_dir / "state" / "txn-tables.rebuild", ignore_errors=True)
+        live = ing.store
+        rmtree(staging)
+        rmtree(data_dir / "state" / "txn-tables.rebuild")
         ing.store = Store(data_dir, tables_dir="tables.rebuild")  # same PII key, fresh tables
         for seg in ing.archive.iter_segments():
             meta = seg.meta
@@ -469,15 +480,24 @@ def rebuild(data_dir, *, keep_pii: bool = False) -> IngestReport:
         from .media import media_files_table
 
         ing.store.replace_table("media_files", media_files_table(data_dir))
-        # Swap: tables -> tables.old, staging -> tables; a crash between is finished on next open.
-        if tables.exists():
-            os.replace(tables, old)
-        os.replace(staging, tables)
-        shutil.rmtree(old, ignore_errors=True)
+        if is_local(data_dir):
+            # Swap: tables -> tables.old, staging -> tables; a crash between is finished on next open.
+            if tables.exists():
+                os.replace(tables, old)
+            os.replace(staging, tables)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            # No folder rename on S3: one committed transaction moves the new files in and
+            # the old ones out (rolled forward on the next open after a crash).
+            live.adopt(ing.store)
+            rmtree(staging)
+            rmtree(data_dir / "state" / "txn-tables.rebuild")
     return total
 
 
 def _finish_swap(data_dir: Path) -> None:
+    if not is_local(data_dir):
+        return  # S3 rebuilds swap through a store transaction (Store.recover)
     tables, staging, old = data_dir / "tables", data_dir / "tables.rebuild", data_dir / "tables.old"
     if not tables.exists() and old.exists():
         if staging.exists():

@@ -96,8 +96,10 @@ def download_will_files(data_dir, *, client=None, base_url: str | None = None,
     downloaded, empty ones, and ones out of quota are skipped.
     """
     from .clients import MegviiClient, ProviderError, QuotaExhausted, QuotaLedger
+    from ._fs import require_local
     from .store import load
 
+    require_local(data_dir, "download-media")
     data_dir = Path(data_dir)
     secret = api_secret or os.environ.get("MEGVII_API_SECRET")
     if not secret:
@@ -174,7 +176,9 @@ def media_files_table(data_dir):
     from ._coerce import iso_to_us
     from .ingest import _common_arrays, _months, _rows_to_arrow, _with_common
 
-    manifest = Path(data_dir) / "raw" / "downloads.jsonl"
+    from ._fs import data_path
+
+    manifest = data_path(data_dir) / "raw" / "downloads.jsonl"
     latest: dict[str, dict] = {}
     if manifest.exists():
         for line in manifest.read_bytes().splitlines():

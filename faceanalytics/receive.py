@@ -88,6 +88,9 @@ class CallbackReceiver:
     def __init__(self, data_dir, *, host: str = "127.0.0.1", port: int = 8090,
                  api_secret: str | None = None, max_body: int = MAX_BODY,
                  land_every: float = 2.0, keep_pii: bool = False):
+        from ._fs import require_local
+
+        require_local(data_dir, "receive")  # the journal needs append + fsync
         self.data_dir = Path(data_dir)
         self.api_secret = api_secret if api_secret is not None else os.environ.get("MEGVII_API_SECRET")
         self.max_body = max_body

@@ -4,11 +4,35 @@
 
 A commit writes every new file under a hidden temporary name (readers skip names
 starting with ``.``), then records the renames and deletions it is about to do
-in ``state/txn/<txn>.json`` (the commit point), then does them.  A crash before
+in ``state/txn-tables/<txn>.json`` (the commit point), then does them: every
+rename first, then every deletion, then it deletes the record.  A crash before
 the record leaves the previous state (temporaries are swept on the next open); a
-crash after it is rolled forward on the next open.  Readers never see a
-half-written file.  Table files are not fsync'd one by one: the tables are
-derived data, and the raw archive they are rebuilt from (``rebuild``) is.
+crash after it is rolled forward on the next open (by the next writer to open the
+store).  Readers never see a half-written file.  Table files are not fsync'd one
+by one: the tables are derived data, and the raw archive they are rebuilt from
+(``rebuild``) is.
+
+The same protocol runs on S3 (``DATA`` = ``s3://bucket/prefix``; see
+:mod:`faceanalytics._fs`), where there is no rename: a temporary and the record
+are single PUTs (each object appears whole or not at all), and "rename" is a
+server-side copy to the final name followed by a delete of the temporary.  Final
+names are only ever written after the record exists, so a crash at any point
+leaves either the previous state (no record: the temporaries are swept) or a
+record that the next open completes (a copy is redone while its temporary still
+exists; deletions of what is already gone are skipped).  Before writing a record
+the writer checks that it still holds the S3 writer lock
+(:func:`faceanalytics._fs.fence`).
+
+What a reader can observe.  Readers take no lock.  Between the record and its
+deletion a reader listing a partition can see a commit partly applied, on local
+disk as on S3 (only the copy takes longer there): some of its new files and not
+yet others, and, because deletions come after all the new files, a replaced
+file next to its replacement, so the rows of a superseded fetch (and the other
+rows of a rewritten file) can appear twice for that moment.  It never sees a torn
+file, nor a row missing that was there before the commit.  A file deleted between
+a reader's listing and its read is retried (see :func:`load_arrow`).  A crash in
+that window leaves the overlap until the next writer opens the store and rolls
+the record forward.
 
 Each ``(source, session_id)`` has at most one fetch in the tables.  An incoming
 record replaces the stored one only if it ranks higher: a result beats an API
@@ -17,11 +41,8 @@ error (a 4th call's DATA_DESTROYED never wipes a result), then the later
 """
 from __future__ import annotations
 
-import contextlib
-import os
 import time
 import uuid
-from pathlib import Path
 
 import numpy as np
 import orjson
@@ -29,7 +50,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from ._fs import atomic_write_bytes, fsync_dir
+from . import _fs
+from ._fs import atomic_write_bytes, data_path, fence, fs_path, fsync_dir
+from ._fs import replace as _move
 from .schema import PARTITION_KEYS, TABLES, file_schema, full_schema
 
 __all__ = ["Store", "SessionIndex", "key_of", "load", "load_arrow", "partitioning"]
@@ -112,38 +135,47 @@ def _month_str(m: int) -> str:
 
 class Store:
     def __init__(self, data_dir, *, tables_dir: str = "tables"):
-        self.data_dir = Path(data_dir)
+        self.data_dir = data_path(data_dir)
         self.root = self.data_dir / tables_dir
         self.txn_dir = self.data_dir / "state" / f"txn-{tables_dir}"
         self._index: SessionIndex | None = None
+        self._settled: set[str] = set()  # tables whose empty.parquet is known to be right
         self.recover()
 
     # --- crash recovery ----------------------------------------------------
     def recover(self) -> None:
         """Roll committed transactions forward; sweep temporaries of uncommitted ones."""
-        if self.txn_dir.is_dir():
-            for t in sorted(self.txn_dir.glob("*.json")):
-                try:
-                    plan = orjson.loads(t.read_bytes())
-                except orjson.JSONDecodeError:  # torn before its atomic rename: never committed
-                    t.unlink()
-                    continue
-                self._apply(plan)
+        markers = sorted(self.txn_dir.glob("*.json"))
+        for t in markers:
+            try:
+                plan = orjson.loads(t.read_bytes())
+            except orjson.JSONDecodeError:  # torn before its atomic rename: never committed
                 t.unlink()
+                continue
+            self._apply(plan)
+            t.unlink()
+        if markers:
             fsync_dir(self.txn_dir)
-        if self.root.is_dir():
-            for tmp in self.root.glob("*/*/*/.tmp-*"):
-                with contextlib.suppress(FileNotFoundError):
-                    tmp.unlink()
+        for tmp in self.root.glob("*/*/*/.tmp-*"):
+            tmp.unlink(missing_ok=True)
 
     def _apply(self, plan: dict) -> None:
+        # "src": where the temporaries are, relative to the data directory (the S3
+        # rebuild swap moves files from tables.rebuild/); by default this store's root.
+        src = self.data_dir / plan["src"] if plan.get("src") else self.root
         for tmp, final in plan.get("adds", []):
-            tmp, final = self.root / tmp, self.root / final
-            if tmp.exists():
-                os.replace(tmp, final)
+            _move(src / tmp, self.root / final)  # a temporary already moved is skipped
         for old in plan.get("removes", []):
-            with contextlib.suppress(FileNotFoundError):
-                (self.root / old).unlink()
+            (self.root / old).unlink(missing_ok=True)
+
+    def _commit_plan(self, txn: str, plan: dict) -> None:
+        """Write the record (the commit point), apply it, delete it."""
+        self.txn_dir.mkdir(parents=True, exist_ok=True)
+        marker = self.txn_dir / f"{txn}.json"
+        fence(self.data_dir)  # S3: still the one writer?  (no-op locally)
+        atomic_write_bytes(marker, orjson.dumps(plan))  # the commit point
+        self._apply(plan)
+        marker.unlink()
 
     # --- index ---------------------------------------------------------------
     @property
@@ -162,7 +194,8 @@ class Store:
             cols = [id_col, "fetched_at"] + (["error"] if table == "sessions" else [])
             import pyarrow.dataset as ds
 
-            t = ds.dataset(path, format="parquet", partitioning=partitioning(),
+            fs, p = fs_path(path)
+            t = ds.dataset(p, filesystem=fs, format="parquet", partitioning=partitioning(),
                            schema=full_schema(table)).to_table(columns=["source", "month"] + cols)
             src = t.column("source").to_pylist()
             ids = t.column(id_col).to_pylist()
@@ -190,47 +223,39 @@ class Store:
         txn = f"{time.time_ns():x}-{uuid.uuid4().hex[:8]}"
         adds, removes, n = [], [], 0
 
-        def write(rel_dir: Path, table: pa.Table) -> None:
+        def write(rel_dir: str, table: pa.Table) -> None:
             nonlocal n
-            d = self.root / rel_dir
-            d.mkdir(parents=True, exist_ok=True)
-            final = rel_dir / f"part-{txn}-{n:04d}.parquet"
-            tmp = rel_dir / f".tmp-{txn}-{n:04d}.parquet"
+            (self.root / rel_dir).mkdir(parents=True, exist_ok=True)
+            final = f"{rel_dir}/part-{txn}-{n:04d}.parquet"
+            tmp = f"{rel_dir}/.tmp-{txn}-{n:04d}.parquet"
             n += 1
-            pq.write_table(table, self.root / tmp, compression=_COMPRESSION)
-            adds.append((str(tmp), str(final)))
+            _write_parquet(table, self.root / tmp)
+            adds.append((tmp, final))
 
         if replace:
             for table in TABLES:
                 for (source, month), ids in replace.items():
-                    rel = Path(table) / f"source={source}" / f"month={month}"
-                    d = self.root / rel
-                    if not d.is_dir():
-                        continue
+                    rel = f"{table}/source={source}/month={month}"
                     drop = pa.array(sorted(ids), pa.string())
-                    for f in sorted(d.glob("part-*.parquet")):
-                        old = pq.read_table(f, schema=file_schema(table))
+                    for f in sorted((self.root / rel).glob("part-*.parquet")):
+                        old = _read_parquet(f, file_schema(table))
                         mask = pc.is_in(old.column("session_id"), value_set=drop)
                         if not pc.any(mask).as_py():
                             continue
                         keep = old.filter(pc.invert(mask))
                         if keep.num_rows:
                             write(rel, keep)
-                        removes.append(str(rel / f.name))
+                        removes.append(f"{rel}/{f.name}")
         for table, t in tables.items():
             if t is None or not t.num_rows:
                 continue
             for (source, month), part in _split(t):
-                write(Path(table) / f"source={source}" / f"month={month}", part)
+                write(f"{table}/source={source}/month={month}", part)
         if not adds and not removes:
             return
-        plan = {"adds": adds, "removes": removes}
-        self.txn_dir.mkdir(parents=True, exist_ok=True)
-        marker = self.txn_dir / f"{txn}.json"
-        atomic_write_bytes(marker, orjson.dumps(plan))  # the commit point
-        self._apply(plan)
-        marker.unlink()
-        self._sync_empty_files({Path(p).parts[0] for p, _ in adds} | {Path(p).parts[0] for p in removes})
+        self._commit_plan(txn, {"adds": adds, "removes": removes})
+        added = {p.split("/", 1)[0] for _, p in adds}
+        self._sync_empty_files(added | {p.split("/", 1)[0] for p in removes}, added)
         if index_update is not None:
             self.index.upsert(*index_update)
 
@@ -242,36 +267,53 @@ class Store:
         txn = f"{time.time_ns():x}-{uuid.uuid4().hex[:8]}"
         adds = []
         for n, ((source, month), part) in enumerate(_split(t) if t.num_rows else ()):
-            rel = Path(table) / f"source={source}" / f"month={month}"
+            rel = f"{table}/source={source}/month={month}"
             (self.root / rel).mkdir(parents=True, exist_ok=True)
-            tmp, final = rel / f".tmp-{txn}-{n:04d}.parquet", rel / f"part-{txn}-{n:04d}.parquet"
-            pq.write_table(part, self.root / tmp, compression=_COMPRESSION)
-            adds.append((str(tmp), str(final)))
-        plan = {"adds": adds, "removes": old}
-        self.txn_dir.mkdir(parents=True, exist_ok=True)
-        marker = self.txn_dir / f"{txn}.json"
-        atomic_write_bytes(marker, orjson.dumps(plan))
-        self._apply(plan)
-        marker.unlink()
-        self._sync_empty_files({table})
+            tmp, final = f"{rel}/.tmp-{txn}-{n:04d}.parquet", f"{rel}/part-{txn}-{n:04d}.parquet"
+            _write_parquet(part, self.root / tmp)
+            adds.append((tmp, final))
+        self._commit_plan(txn, {"adds": adds, "removes": old})
+        self._sync_empty_files({table}, {table} if adds else ())
 
-    def _sync_empty_files(self, touched=()) -> None:
+    def adopt(self, staging: "Store") -> None:
+        """Make the tables of ``staging`` (another root under the same data directory)
+        the whole of this store, as one transaction: used by ``rebuild`` where folders
+        cannot be renamed (S3).  Readers can see old and new files side by side until
+        it is applied; a crash is rolled forward like any commit."""
+        txn = f"{time.time_ns():x}-{uuid.uuid4().hex[:8]}"
+        pattern = "*/source=*/month=*/part-*.parquet"
+        adds = [(str(p.relative_to(staging.root)),) * 2 for p in staging.root.glob(pattern)]
+        removes = [str(p.relative_to(self.root)) for p in self.root.glob(pattern)]
+        plan = {"src": str(staging.root.relative_to(self.data_dir)), "adds": adds, "removes": removes}
+        self._commit_plan(txn, plan)
+        self._settled.clear()
+        self._sync_empty_files(set(TABLES), {a.split("/", 1)[0] for a, _ in adds})
+        self._index = None
+
+    def _sync_empty_files(self, touched=(), added=()) -> None:
         """A table with no rows holds ``empty.parquet`` (its full schema, zero rows) so
         ``pandas.read_parquet`` still gives its columns; it goes once rows arrive (a
-        partition key stored in a file would clash with the same key in the path)."""
+        partition key stored in a file would clash with the same key in the path).
+
+        ``added``: tables this commit wrote files to (they have rows: no need to look)."""
         for table in TABLES:
+            if table not in touched and table in self._settled:
+                continue  # one writer: an untouched table cannot have changed
             d = self.root / table
             empty = d / "empty.parquet"
             if table not in touched and (empty.exists() or d.is_dir()):
+                self._settled.add(table)
                 continue
-            has_rows = next(d.glob("source=*/month=*/part-*.parquet"), None) is not None
+            has_rows = table in added or next(iter(d.glob("source=*/month=*/part-*.parquet")),
+                                              None) is not None
             if has_rows and empty.exists():
                 empty.unlink()
             elif not has_rows and not empty.exists():
                 d.mkdir(parents=True, exist_ok=True)
-                tmp = d / ".tmp-empty.parquet"
-                pq.write_table(full_schema(table).empty_table(), tmp)
-                os.replace(tmp, empty)
+                buf = pa.BufferOutputStream()
+                pq.write_table(full_schema(table).empty_table(), buf)
+                _fs.atomic_write_bytes(empty, buf.getvalue().to_pybytes(), durable=False)
+            self._settled.add(table)
 
     def compact(self, min_files: int = COMPACT_AT) -> int:
         """Merge partitions holding many small files (fetch commits per chunk)."""
@@ -279,26 +321,36 @@ class Store:
         if not self.root.is_dir():
             return 0
         for table in TABLES:
-            for d in sorted((self.root / table).glob("source=*/month=*")):
-                files = sorted(d.glob("part-*.parquet"))
+            partitions: dict = {}
+            for f in (self.root / table).glob("source=*/month=*/part-*.parquet"):
+                partitions.setdefault(f.parent, []).append(f)
+            for d in sorted(partitions):
+                files = sorted(partitions[d])
                 if len(files) < min_files:
                     continue
                 txn = f"{time.time_ns():x}-{uuid.uuid4().hex[:8]}"
-                rel = d.relative_to(self.root)
-                tmp, final = rel / f".tmp-{txn}-0000.parquet", rel / f"part-{txn}-0000.parquet"
+                rel = str(d.relative_to(self.root))
+                tmp, final = f"{rel}/.tmp-{txn}-0000.parquet", f"{rel}/part-{txn}-0000.parquet"
                 # One input file in memory at a time: each becomes a row group of the output.
-                with pq.ParquetWriter(self.root / tmp, file_schema(table),
-                                      compression=_COMPRESSION) as w:
+                fs, p = fs_path(self.root / tmp)
+                with pq.ParquetWriter(p, file_schema(table), compression=_COMPRESSION,
+                                      filesystem=fs) as w:
                     for f in files:
-                        w.write_table(pq.read_table(f, schema=file_schema(table)))
-                plan = {"adds": [(str(tmp), str(final))], "removes": [str(rel / f.name) for f in files]}
-                self.txn_dir.mkdir(parents=True, exist_ok=True)
-                marker = self.txn_dir / f"{txn}.json"
-                atomic_write_bytes(marker, orjson.dumps(plan))
-                self._apply(plan)
-                marker.unlink()
+                        w.write_table(_read_parquet(f, file_schema(table)))
+                self._commit_plan(txn, {"adds": [(tmp, final)],
+                                        "removes": [f"{rel}/{f.name}" for f in files]})
                 merged += 1
         return merged
+
+
+def _write_parquet(table: pa.Table, path) -> None:
+    fs, p = fs_path(path)
+    pq.write_table(table, p, compression=_COMPRESSION, filesystem=fs)
+
+
+def _read_parquet(path, schema) -> pa.Table:
+    fs, p = fs_path(path)
+    return pq.read_table(p, schema=schema, filesystem=fs)
 
 
 def _split(t: pa.Table):
@@ -317,6 +369,7 @@ def load(data_dir, table: str, since=None, until=None, columns=None) -> "pd.Data
 
     ``since``/``until`` (dates or timestamps, UTC; ``until`` exclusive) filter on
     ``session_time``.  A table never written reads as empty, with its columns.
+    ``data_dir`` may be ``s3://bucket/prefix`` (see the README's "Object storage").
 
     >>> comparisons = load("data", "comparisons", since="2026-10-01", until="2026-11-01")  # doctest: +SKIP
     """
@@ -328,13 +381,12 @@ def load_arrow(data_dir, table: str, since=None, until=None, columns=None) -> pa
     if table not in TABLES:
         raise ValueError(f"unknown table {table!r}; tables are: {', '.join(TABLES)}")
     schema = full_schema(table)
-    path = Path(data_dir) / "tables" / table
-    if not path.is_dir() or next(path.glob("source=*/month=*/part-*.parquet"), None) is None:
+    path = data_path(data_dir) / "tables" / table
+    if not path.is_dir() or next(iter(path.glob("source=*/month=*/part-*.parquet")), None) is None:
         empty = schema.empty_table()
         return empty.select(columns) if columns else empty
     import pyarrow.dataset as ds
 
-    dataset = ds.dataset(path, format="parquet", partitioning=partitioning(), schema=schema)
     expr = None
     lo = _ts(since)
     hi = _ts(until)
@@ -344,7 +396,24 @@ def load_arrow(data_dir, table: str, since=None, until=None, columns=None) -> pa
     if hi is not None:
         e = (ds.field("month") <= hi.strftime("%Y-%m")) & (ds.field("session_time") < pa.scalar(hi, ts_type))
         expr = e if expr is None else expr & e
-    return dataset.to_table(columns=columns, filter=expr)
+    fs, p = fs_path(path)
+    for attempt in range(3):
+        # A writer may delete a file (replaced rows, compaction) between the listing and
+        # the read; list again (its replacement is already in place: adds precede removes).
+        dataset = ds.dataset(p, filesystem=fs, format="parquet", partitioning=partitioning(),
+                             schema=schema)
+        try:
+            return dataset.to_table(columns=columns, filter=expr)
+        except OSError as e:
+            if attempt == 2 or not _vanished(e):
+                raise
+            time.sleep(0.05 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
+def _vanished(e: OSError) -> bool:
+    msg = str(e)
+    return isinstance(e, FileNotFoundError) or "NO_SUCH_KEY" in msg or "does not exist" in msg
 
 
 def _nullable_dtype(t: pa.DataType):

@@ -14,7 +14,7 @@ import pandas as pd
 from ..schema import LEVEL_COLUMNS, LEVELS
 
 __all__ = ["LEVELS", "LEVEL_COLUMNS", "MIN_N", "FREQS", "as_list", "floats", "time_us",
-           "period_codes", "group_codes", "mask_id", "mask_ids", "level_column", "require"]
+           "period_codes", "group_codes", "float_codes", "mask_id", "mask_ids", "level_column", "require"]
 
 MIN_N = 30          # below this many observations a segment is flagged ``low_n``
 FREQS = ("D", "W", "M")
@@ -133,6 +133,75 @@ def _dense(values: np.ndarray, valid: np.ndarray | None) -> tuple[np.ndarray, np
             codes = np.zeros(values.shape, np.int64)
             codes[valid] = inv
     return codes.astype(np.int64, copy=False), uniq
+
+
+_GRID = 10_000          # four decimals: exact for Megvii (3) and Baidu (4) values
+
+
+def _few_values(x: np.ndarray, most: int = 8):
+    """float_codes for a column of a handful of values (thresholds): one pass per value."""
+    head = x[:1024]
+    head = head[~np.isnan(head)]
+    if x.size == 0 or np.unique(head).size > most // 2:
+        return None
+    codes = np.full(x.shape, -1, np.int8)
+    todo = ~np.isnan(x)
+    vals = []
+    while todo.any():
+        if len(vals) == most:
+            return None
+        v = x[int(np.argmax(todo))]
+        m = x == v
+        codes[m] = len(vals)
+        vals.append(float(v))
+        todo &= ~m
+    order = np.argsort(vals)
+    lut = np.empty(len(vals) + 1, np.int64)
+    lut[order] = np.arange(len(vals))
+    lut[len(vals)] = len(vals)                         # NaN last
+    uniq = np.asarray(vals)[order]
+    if (codes < 0).any():
+        uniq = np.append(uniq, np.nan)
+    return lut[codes], uniq
+
+
+def float_codes(x: np.ndarray, *, dense: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Dense codes (sorted, NaN last) and the distinct values of a float array, exactly.
+
+    Values on a 1e-4 grid (every provider's) go through integer counting; anything
+    else through a hash factorisation.  Either way each distinct float is its own code.
+    ``dense=False`` lets grid values keep their offset on the grid as the code (no
+    compaction pass; ``uniq`` then lists every grid step between min and max).
+    """
+    few = _few_values(x) if dense else None
+    if few is not None:
+        return few
+    nan = np.isnan(x)
+    anynan = bool(nan.any())
+    finite = x[~nan] if anynan else x
+    codes = uniq = None
+    if finite.size and np.abs(finite).max() < 1e9:
+        k = np.rint(finite * _GRID)
+        if np.array_equal(k / _GRID, finite):
+            ki = k.astype(np.int64)
+            if dense or int(ki.max()) - int(ki.min()) > 4_000_000:
+                c, u = _dense(ki, None)
+            else:
+                lo = int(ki.min())
+                c, u = ki - lo, np.arange(lo, int(ki.max()) + 1)
+            uniq = u / _GRID
+            if anynan:
+                codes = np.full(x.shape, len(uniq), np.int64)
+                codes[~nan] = c
+            else:
+                codes = c
+    if codes is None:
+        c, u = pd.factorize(x, sort=True, use_na_sentinel=True)
+        uniq = np.asarray(u, dtype=np.float64)
+        codes = np.where(c < 0, len(uniq), c).astype(np.int64)
+    if anynan:
+        uniq = np.append(uniq, np.nan)
+    return codes, uniq
 
 
 def _column_codes(s: pd.Series) -> tuple[np.ndarray, pd.Index]:

@@ -1,0 +1,41 @@
+"""Shared pieces of the plot helpers: axes, colours, percentage text.
+
+matplotlib is imported inside functions only, so importing the package (or the
+metrics) never pulls it in.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+LEVEL_COLORS = {"1e-3": "#1b9e77", "1e-4": "#d95f02", "1e-5": "#7570b3", "1e-6": "#e7298a"}
+CONFIGURED_COLOR = "#444444"
+PASS_COLOR, REJECT_COLOR, NEUTRAL_COLOR = "#6baed6", "#fc9272", "#9ecae1"
+ATTACK_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#17becf")
+BILLING_COLORS = {"billed": "#d62728", "not billed": "#2ca02c", "unknown": "#9e9e9e", "mixed": "#ff7f0e"}
+
+
+def get_ax(ax):
+    if ax is None:
+        import matplotlib.pyplot as plt
+        ax = plt.gca()
+    return ax
+
+
+def pct(x: float, digits: int = 1) -> str:
+    if x is None or (isinstance(x, float) and np.isnan(x)):
+        return "n/a"
+    return f"{x * 100:.{digits}f}%"
+
+
+def percent_axis(ax, axis: str = "y", decimals: int | None = None) -> None:
+    from matplotlib.ticker import PercentFormatter
+    fmt = PercentFormatter(xmax=100, decimals=decimals)
+    (ax.yaxis if axis == "y" else ax.xaxis).set_major_formatter(fmt)
+
+
+def naive_utc(s: pd.Series) -> np.ndarray:
+    """tz-aware UTC timestamps as naive datetime64 for matplotlib's date axis."""
+    if isinstance(s.dtype, pd.DatetimeTZDtype):
+        s = s.dt.tz_convert("UTC").dt.tz_localize(None)
+    return s.to_numpy()

@@ -1,0 +1,55 @@
+"""The DET curve: FRR against FAR on normal-deviate (probit) axes."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..analytics import equal_error_rate
+from ..analytics._stats import probit
+from ._common import get_ax
+
+__all__ = ["plot_det"]
+
+_TICKS = (0.0001, 0.001, 0.01, 0.02, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8, 0.95)
+
+
+def _tick_label(p: float) -> str:
+    return f"{p * 100:g}%"
+
+
+def plot_det(rates: pd.DataFrame, *, eer: bool = True, ax=None, **kwargs):
+    """DET curve of an :func:`error_rates` table, with the equal-error rate marked.
+
+    Both axes are on the normal-deviate scale (points are ``probit(far)``,
+    ``probit(frr)``; ticks are labelled in %).  Points where either rate is 0 or 1
+    have no place on that scale and are left out.  ``kwargs`` go to ``ax.plot``.
+    """
+    ax = get_ax(ax)
+    far = rates["far"].to_numpy(dtype=float)
+    frr = rates["frr"].to_numpy(dtype=float)
+    x, y = probit(far), probit(frr)
+    ok = np.isfinite(x) & np.isfinite(y)
+    n_g = int(rates["n_genuine"].iloc[0]) if len(rates) else 0
+    n_i = int(rates["n_impostor"].iloc[0]) if len(rates) else 0
+    kwargs.setdefault("color", "#1f77b4")
+    ax.plot(x[ok], y[ok], label=kwargs.pop("label", "DET"), **kwargs)
+    if eer and len(rates):
+        e = equal_error_rate(rates).iloc[0]
+        if np.isfinite(e["eer"]) and 0 < e["eer"] < 1:
+            p = float(probit(np.array([e["eer"]]))[0])
+            ax.plot([p], [p], "o", color="#d62728",
+                    label=f"EER {e['eer'] * 100:.2f}% at confidence {e['threshold']:.3f}")
+    lo = max(min(x[ok].min() if ok.any() else -3, y[ok].min() if ok.any() else -3), probit(np.array([1e-4]))[0])
+    hi = min(max(x[ok].max() if ok.any() else 1, y[ok].max() if ok.any() else 1), probit(np.array([0.95]))[0])
+    ticks = [t for t in _TICKS if lo - 0.3 <= probit(np.array([t]))[0] <= hi + 0.3]
+    pos = probit(np.array(ticks))
+    ax.set_xticks(pos, [_tick_label(t) for t in ticks])
+    ax.set_yticks(pos, [_tick_label(t) for t in ticks])
+    ax.set_xlim(lo - 0.2, hi + 0.2)
+    ax.set_ylim(lo - 0.2, hi + 0.2)
+    ax.set_xlabel("false accept rate (FAR; normal-deviate scale)")
+    ax.set_ylabel("false reject rate (FRR; normal-deviate scale)")
+    ax.set_title(f"DET curve: {n_g:,} genuine, {n_i:,} impostor comparisons")
+    ax.grid(True, linewidth=0.3)
+    ax.legend(fontsize="small", frameon=False)
+    return ax

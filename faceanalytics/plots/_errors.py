@@ -1,0 +1,106 @@
+"""Plots of errors: a Pareto of error codes and the Lite status funnel."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .._fonts import apply_font, cjk_label
+from ..analytics import error_codes, status_funnel
+from ._common import BILLING_COLORS, get_ax, pct
+
+__all__ = ["plot_error_codes", "plot_status_funnel"]
+
+_ORIGIN_TAG = {"api_error": "API", "verify_error": "verify", "liveness_failure": "liveness",
+               "lite_fail_reason": "Lite fail_reason", "lite_status": "Lite status",
+               "baidu_stat": "Baidu stat", "baidu_attempt": "Baidu attempt", "other": ""}
+
+
+def _billing_state(r) -> str:
+    parts = [k for k, c in (("billed", r["billed"]), ("not billed", r["not_billed"]),
+                            ("unknown", r["billing_unknown"])) if c > 0]
+    return parts[0] if len(parts) == 1 else "mixed" if parts else "unknown"
+
+
+def _label(r) -> tuple[str, str | None]:
+    base = str(r["code"])
+    if isinstance(r.get("detail"), str) and r["detail"]:
+        base += f" · {r['detail']}"
+    tag = _ORIGIN_TAG.get(r["origin"], r["origin"])
+    fallback = f"{base} [{tag}]" if tag else base
+    msg = r.get("message")
+    if isinstance(msg, str) and msg and msg != r["code"]:
+        return cjk_label(f"{base} {msg} [{tag}]" if tag else f"{base} {msg}", fallback)
+    return fallback, None
+
+
+def plot_error_codes(errors: pd.DataFrame, *, top: int = 15, ax=None, **kwargs):
+    """Pareto of error codes: bars (count, share) largest first, cumulative share on top.
+
+    ``errors`` is an :func:`error_codes` result or any one error-bearing table
+    (sessions, verify_errors, error_counts, attempts).  Codes beyond ``top`` are
+    merged into one "other" bar.  Bar colour says whether the provider bills the
+    error (billed / not billed / unknown / mixed).  Chinese messages use a CJK font
+    when one is installed, else the bar shows the code only (with a one-time warning).
+    ``kwargs`` go to ``ax.barh``.
+    """
+    ax = get_ax(ax)
+    e = errors if {"origin", "code", "count", "cumulative_share"} <= set(errors.columns) \
+        else error_codes(errors)
+    total = int(e["count"].sum())
+    head = e.head(top).copy()
+    rest = e.iloc[top:]
+    if len(rest):
+        other = {"origin": "other", "code": f"other ({len(rest)} codes)", "detail": None, "message": None,
+                 "count": int(rest["count"].sum()), "share": float(rest["share"].sum()),
+                 "cumulative_share": 1.0, "billed": int(rest["billed"].sum()),
+                 "not_billed": int(rest["not_billed"].sum()),
+                 "billing_unknown": int(rest["billing_unknown"].sum())}
+        head = pd.concat([head, pd.DataFrame([other])], ignore_index=True)
+    y = np.arange(len(head))[::-1]                  # largest at the top
+    states = [_billing_state(r) for _, r in head.iterrows()]
+    colors = [BILLING_COLORS[s] for s in states]
+    ax.barh(y, head["count"].to_numpy(), color=kwargs.pop("color", colors), height=0.7, **kwargs)
+    labels, fonts = zip(*[_label(r) for _, r in head.iterrows()]) if len(head) else ((), ())
+    ax.set_yticks(y, labels)
+    for t, fam in zip(ax.get_yticklabels(), fonts):
+        apply_font(t, fam)
+    for yi, (_, r) in zip(y, head.iterrows()):
+        ax.text(r["count"], yi, f" {int(r['count']):,} ({pct(r['share'])})", va="center", fontsize="small")
+    ax.set_xlabel("errors (count)")
+    ax.set_xlim(0, (head["count"].max() if len(head) else 1) * 1.25)
+    ax.set_title(f"Errors by code: {total:,} events, {len(e)} codes (Pareto)", pad=30)
+    from matplotlib.patches import Patch
+    present = [s for s in BILLING_COLORS if s in states]
+    handles = [Patch(color=BILLING_COLORS[s], label=s) for s in present]
+    ax2 = ax.twiny()
+    ax2.plot(head["cumulative_share"].to_numpy() * 100, y, color="k", marker="o", markersize=3,
+             linewidth=1, label="cumulative share")
+    ax2.set_xlim(0, 105)
+    ax2.set_xlabel("cumulative share of errors (%)")
+    from matplotlib.lines import Line2D
+    handles.append(Line2D([], [], color="k", marker="o", markersize=3, label="cumulative share"))
+    ax.legend(handles=handles, title="billing", fontsize="small", frameon=False, loc="upper left",
+              bbox_to_anchor=(1.01, 1.0))
+    return ax
+
+
+def plot_status_funnel(sessions: pd.DataFrame, *, source: str | None = "megvii_lite", ax=None, **kwargs):
+    """Lite sessions per status in lifecycle order (NOT_STARTED … WEBRTC_UNSUPPORTED, then API errors).
+
+    ``sessions`` is a sessions table or a :func:`status_funnel` result.  Pending
+    statuses (may still change) and final ones are coloured apart.
+    """
+    ax = get_ax(ax)
+    f = sessions if {"status", "stage", "count"} <= set(sessions.columns) else \
+        status_funnel(sessions, source=source)
+    colors = {"pending": "#fdae6b", "final": "#6baed6", "api_error": "#d62728", "other": "#9e9e9e"}
+    y = np.arange(len(f))[::-1]
+    ax.barh(y, f["count"].to_numpy(), color=kwargs.pop("color", [colors[s] for s in f["stage"]]),
+            height=0.7, **kwargs)
+    ax.set_yticks(y, [f"{s} ({st})" for s, st in zip(f["status"], f["stage"])])
+    for yi, (_, r) in zip(y, f.iterrows()):
+        ax.text(r["count"], yi, f" {int(r['count']):,} ({pct(r['share'])})", va="center", fontsize="small")
+    ax.set_xlim(0, max(int(f["count"].max()) if len(f) else 1, 1) * 1.2)
+    ax.set_xlabel("sessions")
+    ax.set_title(f"Megvii Lite sessions by status (n={int(f['count'].sum()):,})")
+    return ax

@@ -1,0 +1,251 @@
+"""Plots of confidences against thresholds: distribution, margins, trend, drift, anti-spoofing.
+
+Each draws what a metric of :mod:`faceanalytics.analytics` computed, on ``ax`` (or
+the current Axes), and returns the Axes.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from ..analytics import (LEVELS, MIN_N, confidence_distribution, distribution_drift,
+                         genuineness_histogram, genuineness_near_threshold, genuineness_rates,
+                         margin_histogram, pass_rate_drift, pass_rates, threshold_lines,
+                         would_flip_summary)
+from ._common import (ATTACK_COLORS, CONFIGURED_COLOR, LEVEL_COLORS, NEUTRAL_COLOR, PASS_COLOR,
+                      REJECT_COLOR, get_ax, naive_utc, pct, percent_axis)
+
+__all__ = ["plot_confidence_thresholds", "plot_margins", "plot_pass_rates", "plot_drift",
+           "plot_genuineness"]
+
+
+def _line_label(row, min_n: int) -> str:
+    name = row["label"] if row["kind"] == "far_level" else f"Baidu configured {row['threshold']:g}"
+    head = f"{row['label']} at {row['threshold']:g}" if row["kind"] == "far_level" else name
+    if row["n"] < min_n:
+        text = f"{head}: n={row['n']:,} (too few for a rate)"
+    else:
+        text = f"{head}: {pct(row['pass_rate'])} pass (n={row['n']:,})"
+    if row["n_thresholds"] > 1:
+        text += f"; thresholds vary {row['threshold_min']:g}–{row['threshold_max']:g} " \
+                f"({row['n_thresholds']} values)"
+    return text
+
+
+def plot_confidence_thresholds(comparisons: pd.DataFrame, *, levels: Sequence[str] = LEVELS,
+                               binwidth: float = 1.0, bins: int | None = None,
+                               binrange: tuple[float, float] | None = None, configured: bool = True,
+                               min_n: int = MIN_N, legend: bool = True, ax=None, **kwargs):
+    """Distribution of confidence with one vertical line per level at its threshold.
+
+    Each line sits at the level's most common threshold and is labelled with the
+    level and the share passing *at each row's own threshold*; when a level's
+    thresholds vary, the line's label says so and a band spans their range.  Baidu's
+    configured thresholds, when present, are dotted lines of their own (never a
+    false-accept level).  ``kwargs`` go to ``ax.bar``.
+
+    >>> ax = plot_confidence_thresholds(comparisons[comparisons.comparison == "faceid"])  # doctest: +SKIP
+    """
+    ax = get_ax(ax)
+    dist = confidence_distribution(comparisons, binwidth=binwidth, bins=bins, binrange=binrange)
+    lines = threshold_lines(comparisons, levels=levels, configured=configured)
+    n_scored = int(dist["count"].sum())
+    n_missing = int(comparisons["confidence"].isna().sum())
+    kwargs.setdefault("color", NEUTRAL_COLOR)
+    kwargs.setdefault("edgecolor", "white")
+    kwargs.setdefault("linewidth", 0.3)
+    label = f"comparisons (n={n_scored:,})"
+    if n_missing:
+        label += f"; {n_missing:,} without a score (rejections) not shown"
+    ax.bar(dist["bin_left"], dist["count"], width=dist["bin_right"] - dist["bin_left"], align="edge",
+           label=label, **kwargs)
+    for _, row in lines.iterrows():              # one artist per level, not per data row
+        far = row["kind"] == "far_level"
+        color = LEVEL_COLORS.get(row["label"], CONFIGURED_COLOR) if far else CONFIGURED_COLOR
+        if row["n_thresholds"] > 1:
+            ax.axvspan(row["threshold_min"], row["threshold_max"], color=color, alpha=0.12, lw=0)
+        ax.axvline(row["threshold"], color=color, linestyle="-" if far else ":", linewidth=1.6,
+                   label=_line_label(row, min_n))
+    width = dist["bin_right"].iloc[0] - dist["bin_left"].iloc[0] if len(dist) else binwidth
+    ax.set_xlabel("confidence (0–100; higher = more likely the same person)")
+    ax.set_ylabel(f"comparisons per {width:g}-point bin")
+    ax.set_title("Confidence against the reference thresholds (each row judged at its own)")
+    if legend and ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="upper left", fontsize="small", frameon=False)
+    return ax
+
+
+def plot_margins(comparisons: pd.DataFrame, *, level: str = "1e-4", to=None, binwidth: float = 0.5,
+                 binrange: tuple[float, float] | None = None, window: float = 1.0,
+                 legend: bool = True, ax=None, **kwargs):
+    """Margins to ``level`` (confidence − the row's threshold), and what moving the cut flips.
+
+    Bars below 0 are rejections at ``level``, at or above 0 passes; the band marks
+    the mass within ``±window`` of the cut.  With ``to`` (another level or a number),
+    a second line marks the new cut (its most common position on this axis) and the
+    title says how many comparisons and sessions would change decision.
+    """
+    ax = get_ax(ax)
+    hist = margin_histogram(comparisons, level, binwidth=binwidth, binrange=binrange)
+    summ = would_flip_summary(comparisons, level, level if to is None else to, window=window)
+    s = summ.iloc[0]
+    colors = np.where(hist["bin_left"].to_numpy() >= 0, PASS_COLOR, REJECT_COLOR)
+    kwargs.setdefault("edgecolor", "white")
+    kwargs.setdefault("linewidth", 0.3)
+    ax.bar(hist["bin_left"], hist["count"], width=hist["bin_right"] - hist["bin_left"], align="edge",
+           color=kwargs.pop("color", colors), **kwargs)
+    near = int(s["near_below_from"] + s["near_above_from"])
+    n = int(s["n"])
+    ax.axvspan(-window, window, color="#bbbbbb", alpha=0.25, lw=0,
+               label=f"within ±{window:g} of the cut: {near:,} ({pct(near / n if n else np.nan)}) "
+                     f"[{int(s['near_below_from']):,} below, {int(s['near_above_from']):,} at/above]")
+    ax.axvline(0, color=LEVEL_COLORS.get(level, "k"), linewidth=1.6,
+               label=f"cut at {level}: {int(s['passed_from']):,} of {n:,} pass "
+                     f"({pct(s['passed_from'] / n if n else np.nan)})")
+    title = f"Margin to the {level} threshold (confidence − the row's threshold)"
+    if to is not None:
+        shift = float(s["cut_shift"])
+        ax.axvline(shift, color=LEVEL_COLORS.get(str(to), CONFIGURED_COLOR), linestyle="--", linewidth=1.6,
+                   label=f"cut at {to} (shift {shift:+g}): {int(s['passed_to']):,} pass "
+                         f"({pct(s['passed_to'] / n if n else np.nan)})")
+        title += (f"\n{level} → {to}: {int(s['to_reject']):,} comparisons "
+                  f"({int(s['sessions_to_reject']):,} sessions) would be rejected, "
+                  f"{int(s['to_pass']):,} ({int(s['sessions_to_pass']):,}) accepted")
+    ax.set_xlabel("margin (confidence points; ≥ 0 passes)")
+    ax.set_ylabel(f"comparisons per {binwidth:g}-point bin")
+    ax.set_title(title)
+    if legend and ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="upper left", fontsize="small", frameon=False)
+    return ax
+
+
+def plot_pass_rates(data: pd.DataFrame, *, freq: str = "W", levels: Sequence[str] = LEVELS,
+                    min_n: int = MIN_N, ci: bool = True, legend: bool = True, ax=None, **kwargs):
+    """Pass rate per level over time, with its interval; periods below ``min_n`` not drawn as rates.
+
+    ``data`` is a comparisons table (rates computed with :func:`pass_rates` at
+    ``freq``) or a :func:`pass_rates` result.  Without a ``period`` column the levels
+    are drawn side by side with their intervals.  ``kwargs`` go to ``ax.plot``.
+    """
+    ax = get_ax(ax)
+    rates = data if {"level", "pass_rate"} <= set(data.columns) else \
+        pass_rates(data, freq=freq, levels=levels, min_n=min_n)
+    rates = rates[rates["level"].isin(levels)]
+    extra = [c for c in rates.columns if c not in ("period", "level", "n", "passed", "pass_rate", "ci_low",
+                                                   "ci_high", "low_n")]
+    for c in extra:
+        if rates[c].nunique(dropna=False) > 1:
+            raise ValueError(f"plot_pass_rates draws one segment; filter {c!r} to one value first")
+    if "period" in rates.columns:
+        for lv in [lv for lv in levels if lv in set(rates["level"])]:
+            r = rates[rates["level"] == lv].sort_values("period")
+            x = naive_utc(r["period"])
+            low = r["low_n"].to_numpy(dtype=bool)
+            y = np.where(low, np.nan, r["pass_rate"].to_numpy() * 100)
+            last = r[~r["low_n"]].tail(1)
+            label = f"{lv}" + (f" (last {pct(float(last['pass_rate'].iloc[0]))}, n={int(last['n'].iloc[0]):,})"
+                               if len(last) else "")
+            if low.any():
+                label += f"; {int(low.sum())} period(s) with n<{min_n} not shown"
+            color = LEVEL_COLORS.get(lv)
+            ax.plot(x, y, marker="o", markersize=3, color=color, label=label, **kwargs)
+            if ci:
+                ax.fill_between(x, np.where(low, np.nan, r["ci_low"] * 100),
+                                np.where(low, np.nan, r["ci_high"] * 100), color=color, alpha=0.15, lw=0)
+        ax.set_xlabel("period start (UTC)")
+        ax.set_title("Pass rate at each row's reference threshold, per period (95% CI)")
+    else:
+        r = rates.set_index("level").reindex([lv for lv in levels if lv in set(rates["level"])])
+        x = np.arange(len(r))
+        ok = ~r["low_n"].to_numpy(dtype=bool)
+        y = np.where(ok, r["pass_rate"] * 100, np.nan)
+        ax.errorbar(x, y, yerr=[np.where(ok, (r["pass_rate"] - r["ci_low"]) * 100, np.nan),
+                                np.where(ok, (r["ci_high"] - r["pass_rate"]) * 100, np.nan)],
+                    fmt="o", capsize=4, color="k", **kwargs)
+        ax.set_xticks(x, [f"{lv}\nn={int(n):,}" + ("" if o else f"\n(n<{min_n})")
+                          for lv, n, o in zip(r.index, r["n"], ok)])
+        ax.set_title("Pass rate at each row's reference threshold (95% CI)")
+    ax.set_ylabel("pass rate")
+    percent_axis(ax, "y")
+    if legend and "period" in rates.columns and ax.get_legend_handles_labels()[0]:
+        ax.legend(title="level", fontsize="small", frameon=False)
+    return ax
+
+
+def plot_drift(baseline: pd.DataFrame, current: pd.DataFrame, *, levels: Sequence[str] = LEVELS,
+               min_n: int = MIN_N, ax=None, **kwargs):
+    """Change in pass rate per level, current − baseline, in percentage points with 95% CI.
+
+    The title adds the population stability index and KS statistic of confidence
+    (second-line evidence; PSI cut-offs 0.10 watch / 0.25 act).  ``kwargs`` go to
+    ``ax.errorbar``.
+    """
+    ax = get_ax(ax)
+    d = pass_rate_drift(baseline, current, levels=levels, min_n=min_n)
+    dd = distribution_drift(baseline, current)
+    x = np.arange(len(d))
+    y = d["change"].to_numpy() * 100
+    lo = (d["change"] - d["change_low"]).to_numpy() * 100
+    hi = (d["change_high"] - d["change"]).to_numpy() * 100
+    kwargs.setdefault("fmt", "o")
+    kwargs.setdefault("capsize", 4)
+    kwargs.setdefault("color", "k")
+    ax.errorbar(x, y, yerr=[lo, hi], **kwargs)
+    ax.axhline(0, color="#888888", linewidth=1)
+    labels = []
+    for _, r in d.iterrows():
+        star = " *" if r["significant"] else ""
+        labels.append(f"{r['level']}{star}\n{pct(r['pass_rate_baseline'])} → {pct(r['pass_rate_current'])}"
+                      + (f"\n(n<{min_n})" if r["low_n"] else ""))
+    ax.set_xticks(x, labels)
+    ax.set_ylabel("change in pass rate (percentage points)")
+    s = dd.iloc[0] if len(dd) else None
+    sub = "" if s is None or np.isnan(s["psi"]) else \
+        f"\nconfidence: PSI {s['psi']:.3f} ({s['psi_flag']}), KS {s['ks']:.3f} (p={s['ks_pvalue']:.2g})"
+    ax.set_title("Pass-rate change, current − baseline (95% CI; * excludes 0)" + sub)
+    return ax
+
+
+def plot_genuineness(genuineness: pd.DataFrame, *, attacks: Sequence[str] | None = None,
+                     binwidth: float = 0.02, log: bool = True, legend: bool = True, ax=None, **kwargs):
+    """Anti-spoofing confidence per attack type against its threshold, flagged share in the legend.
+
+    One step histogram per attack type; a dashed line at its most common threshold
+    (a band when the thresholds vary).  A check is flagged when its confidence
+    exceeds its own threshold.  ``kwargs`` go to ``ax.stairs``.
+    """
+    ax = get_ax(ax)
+    g = genuineness if attacks is None else genuineness[genuineness["attack"].isin(attacks)]
+    hist = genuineness_histogram(g, binwidth=binwidth)
+    rates = genuineness_rates(g).set_index("attack")
+    near = genuineness_near_threshold(g).set_index("attack")
+    for i, (attack, h) in enumerate(hist.groupby("attack", sort=True)):
+        color = ATTACK_COLORS[i % len(ATTACK_COLORS)]
+        r = rates.loc[attack]
+        edges = np.append(h["bin_left"].to_numpy(), h["bin_right"].to_numpy()[-1])
+        if r["n"] == 0:
+            label = f"{attack}: no threshold returned ({int(r['n_no_threshold']):,} scores, not rated)"
+        elif r["low_n"]:
+            label = f"{attack}: {int(r['flagged'])} flagged of n={int(r['n']):,} (too few for a rate)"
+        else:
+            label = (f"{attack}: {pct(r['flagged_rate'])} flagged [{pct(r['ci_low'])}–{pct(r['ci_high'])}] "
+                     f"of {int(r['n']):,}; returned in {pct(r['coverage'], 0)} of sessions")
+        ax.stairs(h["count"].to_numpy(), edges, color=color, label=label, linewidth=1.4, **kwargs)
+        nr = near.loc[attack]
+        if r["n"] > 0 and not np.isnan(nr["threshold"]):
+            if nr["n_thresholds"] > 1:
+                ax.axvspan(nr["threshold_min"], nr["threshold_max"], color=color, alpha=0.08, lw=0)
+            vary = f" (varies {nr['threshold_min']:g}–{nr['threshold_max']:g})" if nr["n_thresholds"] > 1 else ""
+            ax.axvline(nr["threshold"], color=color, linestyle="--", linewidth=1.2,
+                       label=f"{attack} threshold {nr['threshold']:g}{vary}")
+    if log:
+        ax.set_yscale("log")
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("anti-spoofing confidence (0–1; above the threshold = flagged)")
+    ax.set_ylabel(f"checks per {binwidth:g} bin" + (" (log scale)" if log else ""))
+    ax.set_title("Anti-spoofing confidence per attack type against its threshold")
+    if legend and ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize="small", frameon=False, loc="upper right")
+    return ax
