@@ -8,11 +8,15 @@ Ceph, a test server) from ``FACEANALYTICS_S3_ENDPOINT``, ``AWS_ENDPOINT_URL_S3``
 ``AWS_ENDPOINT_URL``.  Plain ``http://`` endpoints are refused unless they are on
 loopback.
 
-Everything that moves data goes through pyarrow's ``S3FileSystem``.  Conditional
-writes (``If-None-Match: *`` to create an object only if it does not exist,
-``If-Match: <etag>`` to overwrite only our own version) are not exposed by pyarrow,
-so :class:`Client` sends those few requests itself, signed with AWS Signature
-Version 4 (``requests`` is already a dependency; no SDK needed).
+Reads, listings and uploads go through pyarrow's ``S3FileSystem`` (an upload,
+single-part or multipart, becomes visible whole when it completes; a bucket
+lifecycle rule "abort incomplete multipart uploads" cleans up after crashes).
+:class:`Client` sends the rest itself, signed with AWS Signature Version 4
+(``requests`` is already a dependency; no SDK needed): conditional writes
+(``If-None-Match: *`` to create an object only if it does not exist, ``If-Match:
+<etag>`` to overwrite only our own version), which pyarrow does not expose, and
+copies and deletes, which pyarrow follows with an empty "folder" object
+(``.../month=2026-11/``) that fsspec readers (pandas with s3fs) take for a file.
 
 The writer lock (:class:`S3WriterLock`), since S3 has no ``flock``:
 
@@ -177,16 +181,25 @@ def credentials() -> Credentials | None:
                                cp.get(profile, "aws_session_token", fallback=None))
     except configparser.Error:
         pass
-    try:  # instance profiles, SSO, ...: only when botocore happens to be installed
-        import botocore.session
+    return _botocore_credentials()
 
-        c = botocore.session.get_session().get_credentials()
-        if c is not None:
-            f = c.get_frozen_credentials()
-            return Credentials(f.access_key, f.secret_key, f.token)
-    except Exception:
-        pass
-    return None
+
+_BOTO: list = []  # [botocore credentials object or None], looked up once
+
+
+def _botocore_credentials() -> Credentials | None:
+    """Instance roles, SSO, ...: through botocore's chain, only if it is installed."""
+    if not _BOTO:
+        try:
+            import botocore.session
+
+            _BOTO.append(botocore.session.get_session().get_credentials())
+        except Exception:
+            _BOTO.append(None)
+    if _BOTO[0] is None:
+        return None
+    f = _BOTO[0].get_frozen_credentials()  # refreshes temporary credentials when due
+    return Credentials(f.access_key, f.secret_key, f.token)
 
 
 def _hmac(key: bytes, msg: str) -> bytes:
@@ -262,8 +275,8 @@ class Client:
         creds = credentials()
         if creds is None:
             raise StorageConfigError(
-                "no AWS credentials found for the writer lock: set AWS_ACCESS_KEY_ID and "
-                "AWS_SECRET_ACCESS_KEY (or AWS_PROFILE)")
+                "no AWS credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or "
+                "AWS_PROFILE (instance roles and SSO need botocore installed)")
         if self._session is None:
             self._session = requests.Session()
             if self.cfg.loopback:
@@ -364,8 +377,13 @@ def conditional_writes_supported(client: Client, probe_key: str) -> bool:
     if k in _PROBED:
         return _PROBED[k]
     client.put(probe_key, b"probe")
-    ok = client.put_if_absent(probe_key, b"probe again") is None
-    ok = ok and client.put_if_match(probe_key, b"probe", '"00000000000000000000000000000000"') is None
+    try:
+        ok = client.put_if_absent(probe_key, b"probe again") is None
+        ok = ok and client.put_if_match(probe_key, b"probe", '"0000000000000000000000000000000f"') is None
+    except S3Error as e:
+        if e.status not in (400, 501):  # 501 NotImplemented: no conditional writes
+            raise
+        ok = False
     client.delete(probe_key)
     _PROBED[k] = ok
     return ok
@@ -475,7 +493,9 @@ class S3WriterLock:
             holder = orjson.loads(cur.body)
         except orjson.JSONDecodeError:
             return False
-        pid = holder.get("pid") if isinstance(holder, dict) else None
+        if not isinstance(holder, dict):
+            return False
+        pid = holder.get("pid")
         if holder.get("host") != socket.gethostname() or not isinstance(pid, int):
             return False
         ident = _proc_identity(pid)

@@ -413,6 +413,16 @@ def test_the_lease_is_renewed_with_if_match(data, monkeypatch):
         ing._lock.fence()
 
 
+def test_servers_without_conditional_writes_need_a_declared_single_writer(seeds_file, data,
+                                                                          monkeypatch):
+    monkeypatch.setattr(_s3, "conditional_writes_supported", lambda client, key: False)
+    with pytest.raises(_fs.StorageConfigError, match="FACEANALYTICS_S3_SINGLE_WRITER"):
+        ingest([seeds_file], data)
+    monkeypatch.setenv("FACEANALYTICS_S3_SINGLE_WRITER", "1")
+    assert ingest([seeds_file], data).landed == 12  # the PII key is created check-then-put
+    assert len(load(data, "sessions")) == 12
+
+
 def test_sigv4_matches_botocore():
     """The few requests the lock and the store send themselves are signed like the SDK's."""
     import hashlib
