@@ -68,6 +68,12 @@ _LAZY = {
     "plot_margins": ".plots",
     "plot_drift": ".plots",
     "plot_det": ".plots",
+    # notebook explorers (ipywidgets imported on first use)
+    "threshold_explorer": ".widgets",
+    "genuineness_explorer": ".widgets",
+    # the review report (one self-contained HTML file)
+    "write_report": ".report",
+    "build_report": ".report",
 }
 
 __all__ = sorted(_LAZY)

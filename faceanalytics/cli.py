@@ -21,6 +21,17 @@ def _data_dir(s: str):
 _DATA_HELP = "data directory: a folder, or s3://bucket/prefix (ingest and rebuild)"
 
 
+def _date(s: str) -> str:
+    """A date or ISO time (``2026-10-01``, ``2026-10-01T08:00Z``), checked, kept as text."""
+    import datetime as dt
+
+    try:
+        dt.datetime.fromisoformat(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD) or ISO time: {s!r}") from None
+    return s
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="faceanalytics", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -75,6 +86,14 @@ def _parser() -> argparse.ArgumentParser:
                         help="download and decrypt the will_file URLs the tables reference")
     dl.add_argument("--data", required=True, type=_data_dir)
     dl.add_argument("--base-url", help="only to check it: will_file URLs are absolute")
+
+    rv = sub.add_parser("review", help="write the review report: one self-contained HTML file")
+    rv.add_argument("--data", required=True, type=_data_dir, help=_DATA_HELP)
+    rv.add_argument("--out", required=True, type=_data_dir, metavar="REPORT.html")
+    rv.add_argument("--since", type=_date, metavar="DATE",
+                    help="start of the period (UTC, by session time; default: 30 days before --until)")
+    rv.add_argument("--until", type=_date, metavar="DATE",
+                    help="end of the period, exclusive (default: the day after the latest session)")
 
     demo = sub.add_parser("demo", help="run the main job on the sandbox")
     demo.add_argument("--data", type=Path, default=Path("data"))
@@ -156,11 +175,28 @@ def _run(args) -> int:
             return 2
         print(rep.summary())
         return 0
+    if args.command == "review":
+        return _review(args)
     if args.command == "demo":
         from .demo import run_demo
 
         return run_demo(args.data)
     raise AssertionError(args.command)
+
+
+def _review(args) -> int:
+    from .report import review_period, write_report
+
+    if isinstance(args.data, Path) and not args.data.is_dir():
+        print(f"faceanalytics review: no such data directory: {args.data}", file=sys.stderr)
+        return 2
+    try:
+        review_period(args.data, args.since, args.until)      # since < until, before any work
+    except ValueError as e:
+        print(f"faceanalytics review: {e}", file=sys.stderr)
+        return 2
+    print(write_report(args.data, args.out, since=args.since, until=args.until))
+    return 0
 
 
 def _fetch(args) -> int:

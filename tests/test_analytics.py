@@ -173,6 +173,15 @@ def test_pass_rates_accepts_nullable_dtypes(small):
     pd.testing.assert_frame_equal(A.pass_rates(c), A.pass_rates(small))
 
 
+def test_nullable_boolean_segment_with_missing_values(small):
+    # with_segments gives is_demote as a nullable boolean, missing for most sessions
+    c = small.copy()
+    c["is_demote"] = pd.array([True, None, False, True, None, False], dtype="boolean")
+    r = A.pass_rates(c, by="is_demote", levels=["1e-3"], min_n=1)
+    assert r["is_demote"].tolist()[:2] == [False, True] and pd.isna(r["is_demote"].iloc[2])
+    assert r["n"].tolist() == [2, 2, 2]
+
+
 def test_pass_rates_clopper_pearson(small):
     pytest.importorskip("scipy")
     r = A.pass_rates(small, method="clopper-pearson", levels=["1e-4"])

@@ -21,7 +21,9 @@ would-flip and margins         :func:`would_flip`, :func:`would_flip_summary`, :
 anti-spoofing                  :func:`genuineness_rates`, :func:`genuineness_near_threshold`,
                                :func:`genuineness_histogram`
 errors and billing             :func:`error_codes`, :func:`status_funnel`, :func:`billing`
-drift                          :func:`pass_rate_drift`, :func:`distribution_drift`, :func:`period_slice`
+drift                          :func:`pass_rate_drift`, :func:`distribution_drift`, :func:`period_slice`,
+                               from summaries: :func:`pass_rate_drift_from_rates`,
+                               :func:`value_histogram`, :func:`distribution_drift_from_histograms`
 data quality                   :func:`data_quality`, :func:`late_fetches`,
                                :func:`repeated_request_ids`, :func:`sessions_without_result`
 labelled evaluation            :func:`error_rates`, :func:`error_rates_at_levels`,
@@ -31,7 +33,8 @@ labelled evaluation            :func:`error_rates`, :func:`error_rates_at_levels
 from __future__ import annotations
 
 from ._core import LEVELS, MIN_N, mask_id, mask_ids
-from ._drift import distribution_drift, pass_rate_drift, period_slice
+from ._drift import (distribution_drift, distribution_drift_from_histograms, pass_rate_drift,
+                     pass_rate_drift_from_rates, period_slice, value_histogram)
 from ._eras import era_of, pass_rates_by_era, threshold_eras, threshold_sets
 from ._errors import billing, error_codes, status_funnel
 from ._flip import margin_histogram, margins, would_flip, would_flip_summary
@@ -56,6 +59,7 @@ __all__ = [
     "genuineness_rates", "genuineness_near_threshold", "genuineness_histogram",
     "error_codes", "status_funnel", "billing",
     "pass_rate_drift", "distribution_drift", "period_slice",
+    "pass_rate_drift_from_rates", "value_histogram", "distribution_drift_from_histograms",
     "data_quality", "late_fetches", "repeated_request_ids", "sessions_without_result",
     "join_labels", "error_rates", "error_rates_at_levels", "equal_error_rate",
     "presentation_attack_rates",

@@ -14,7 +14,8 @@ import pandas as pd
 from ..schema import LEVEL_COLUMNS, LEVELS
 
 __all__ = ["LEVELS", "LEVEL_COLUMNS", "MIN_N", "FREQS", "as_list", "floats", "time_us",
-           "period_codes", "group_codes", "float_codes", "mask_id", "mask_ids", "level_column", "require"]
+           "period_codes", "group_codes", "float_codes", "mask_id", "mask_ids", "level_column", "require",
+           "histogram_weights"]
 
 MIN_N = 30          # below this many observations a segment is flagged ``low_n``
 FREQS = ("D", "W", "M")
@@ -34,6 +35,15 @@ def require(df: pd.DataFrame, columns: Iterable[str], what: str) -> None:
     if missing:
         raise KeyError(f"{what} needs column(s) {', '.join(missing)}; "
                        f"the table has {', '.join(map(str, df.columns))}")
+
+
+def histogram_weights(df: pd.DataFrame) -> np.ndarray | None:
+    """The ``count`` column of a histogram (:func:`confidence_histogram` or
+    :func:`value_histogram`, e.g. computed by an engine) as float64 weights; None for
+    a table of rows (which has ``session_id`` and no ``count``)."""
+    if "count" in df.columns and "session_id" not in df.columns:
+        return df["count"].to_numpy(dtype=np.float64, na_value=0.0)
+    return None
 
 
 def level_column(level: str) -> str:
@@ -208,7 +218,7 @@ def _column_codes(s: pd.Series) -> tuple[np.ndarray, pd.Index]:
     """(codes, uniques) for one key column: sorted order, missing last as its own code."""
     if len(s) == 0:
         return np.zeros(0, np.int64), pd.Index(s.iloc[:0])
-    if s.dtype.kind == "b":
+    if s.dtype.kind == "b" and not s.hasnans:        # nullable booleans with NA: factorize below
         codes = s.to_numpy().astype(np.int64)
         present = np.bincount(codes, minlength=2) > 0
         rank = np.cumsum(present) - 1

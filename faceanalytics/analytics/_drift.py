@@ -8,6 +8,13 @@ Kolmogorov-Smirnov (on confidence and each anti-spoofing confidence) come second
 
 PSI cut-offs used: < 0.10 ``stable``, 0.10-0.25 ``watch``, >= 0.25 ``act`` (the
 conventional credit-scoring cut-offs).  Bins are the deciles of the baseline.
+
+Both halves also run from summaries, so an engine that only counts (DuckDB, Spark:
+:mod:`faceanalytics.engines`) gives the same answer without the rows:
+:func:`pass_rate_drift_from_rates` takes two :func:`pass_rates` results, and
+:func:`distribution_drift_from_histograms` two :func:`value_histogram` results (the
+exact count of every distinct value, so the baseline deciles and the KS statistic
+are the ones the rows give).
 """
 from __future__ import annotations
 
@@ -16,11 +23,12 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from ._core import LEVELS, MIN_N, as_list, floats, group_codes, time_us
+from ._core import LEVELS, MIN_N, as_list, float_codes, floats, group_codes, time_us
 from ._rates import pass_rates
-from ._stats import PSI_ACT, PSI_WATCH, ks_2samp, newcombe_diff_ci, psi, psi_flag
+from ._stats import PSI_ACT, PSI_WATCH, ks_2samp, ks_pvalue, newcombe_diff_ci, psi, psi_flag
 
-__all__ = ["period_slice", "pass_rate_drift", "distribution_drift", "PSI_WATCH", "PSI_ACT"]
+__all__ = ["period_slice", "pass_rate_drift", "pass_rate_drift_from_rates", "distribution_drift",
+           "value_histogram", "distribution_drift_from_histograms", "PSI_WATCH", "PSI_ACT"]
 
 
 def period_slice(table: pd.DataFrame, since=None, until=None, *,
@@ -51,6 +59,15 @@ def pass_rate_drift(baseline: pd.DataFrame, current: pd.DataFrame, by=None, *,
     by = as_list(by)
     a = pass_rates(baseline, by, levels=levels, min_n=min_n, confidence=confidence)
     b = pass_rates(current, by, levels=levels, min_n=min_n, confidence=confidence)
+    return pass_rate_drift_from_rates(a, b, by, min_n=min_n, confidence=confidence)
+
+
+def pass_rate_drift_from_rates(baseline: pd.DataFrame, current: pd.DataFrame, by=None, *,
+                               min_n: int = MIN_N, confidence: float = 0.95) -> pd.DataFrame:
+    """:func:`pass_rate_drift` from two :func:`pass_rates` results (``by`` as given to them,
+    no ``period``): what an engine that only counts needs."""
+    by = as_list(by)
+    a, b = baseline, current
     keys = [*by, "level"]
     m = a[[*keys, "n", "passed", "pass_rate"]].merge(
         b[[*keys, "n", "passed", "pass_rate"]], on=keys, how="outer", suffixes=("_baseline", "_current"),
@@ -113,6 +130,121 @@ def distribution_drift(baseline: pd.DataFrame, current: pd.DataFrame, by=None, *
         else:
             p, d, pv = np.nan, np.nan, np.nan
         rows.append((column, xa.size, xb.size, p, psi_flag(p), d, pv))
+    out = keys.copy() if by else pd.DataFrame(index=pd.RangeIndex(1))
+    stats = pd.DataFrame(rows, columns=["variable", "n_baseline", "n_current", "psi", "psi_flag", "ks",
+                                        "ks_pvalue"])
+    for c in stats.columns:
+        out[c] = stats[c].to_numpy()
+    return out.astype({"variable": "str", "n_baseline": "int64", "n_current": "int64", "psi": "float64",
+                       "psi_flag": "str", "ks": "float64", "ks_pvalue": "float64"}).reset_index(drop=True)
+
+
+def value_histogram(table: pd.DataFrame, column: str = "confidence", by=None, *, freq: str | None = None,
+                    time_column: str = "session_time") -> pd.DataFrame:
+    """Rows per (group, exact value of ``column``): the summary drift needs, and mergeable.
+
+    Columns: ``by``, ``period`` (with ``freq``), ``column`` (float64, each distinct
+    value; NaN = missing, kept so a group with no value still shows) and ``count``
+    (int64).  Sorted by the keys, then the value (missing last).  Confidences have
+    three or four decimals, so this stays small however many rows it counts.
+    """
+    by = as_list(by)
+    codes, keys = group_codes(table, by, freq=freq, time_column=time_column)
+    vc, vu = float_codes(floats(table[column]))
+    nv = max(len(vu), 1)
+    flat = vc if codes is None else codes * nv + vc
+    cells, cnt = np.unique(flat, return_counts=True)
+    gi, vi = np.divmod(cells, nv)
+    out = keys.iloc[gi].reset_index(drop=True) if len(keys.columns) else pd.DataFrame(
+        index=pd.RangeIndex(len(cells)))
+    out[column] = vu[vi].astype(np.float64) if len(vu) else np.zeros(0)
+    out["count"] = cnt.astype(np.int64)
+    return out
+
+
+def _order_statistics(values: np.ndarray, cum: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """The ``idx``-th smallest of the rows a (sorted values, cumulative counts) pair stands for."""
+    return values[np.searchsorted(cum, idx, side="right")]
+
+
+def _psi_bins_from_counts(values: np.ndarray, counts: np.ndarray, bins: int) -> np.ndarray:
+    """:func:`_psi_bins` of the rows ``values`` x ``counts`` stand for, without them.
+
+    ``np.quantile``'s default ("linear", Hyndman & Fan 7) step for step: virtual index
+    ``(n - 1) * q``, its two neighbouring order statistics, NumPy's two-sided lerp.
+    """
+    q = np.linspace(0, 1, bins + 1)[1:-1]
+    cum = np.cumsum(counts)
+    n = int(cum[-1])
+    vi = (n - 1) * q
+    prev = np.floor(vi)
+    gamma = vi - prev
+    pi = prev.astype(np.int64)
+    ni = pi + 1
+    top = vi >= n - 1
+    pi[top] = n - 1
+    ni[top] = n - 1
+    a = _order_statistics(values, cum, pi)
+    b = _order_statistics(values, cum, ni)
+    diff = b - a
+    qs = np.where(gamma >= 0.5, b - diff * (1 - gamma), a + diff * gamma)
+    return np.unique(qs)
+
+
+def _ks_from_counts(va: np.ndarray, ca: np.ndarray, vb: np.ndarray, cb: np.ndarray) -> tuple[float, float]:
+    """:func:`ks_2samp` of the rows two (sorted values, counts) pairs stand for."""
+    na, nb = int(ca.sum()), int(cb.sum())
+    grid = np.union1d(va, vb)
+    cum_a = np.concatenate([[0], np.cumsum(ca)])
+    cum_b = np.concatenate([[0], np.cumsum(cb)])
+    fa = cum_a[np.searchsorted(va, grid, side="right")] / na
+    fb = cum_b[np.searchsorted(vb, grid, side="right")] / nb
+    d = float(np.max(np.abs(fa - fb)))
+    return d, ks_pvalue(d, na, nb)
+
+
+def _side_counts(values: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct non-missing values (sorted) and their total counts."""
+    ok = ~np.isnan(values)
+    u, inv = np.unique(values[ok], return_inverse=True)
+    c = np.bincount(inv.reshape(-1), weights=counts[ok], minlength=len(u))
+    return u, np.rint(c).astype(np.int64)
+
+
+def distribution_drift_from_histograms(baseline: pd.DataFrame, current: pd.DataFrame, by=None, *,
+                                       column: str = "confidence", bins: int = 10) -> pd.DataFrame:
+    """:func:`distribution_drift` from two :func:`value_histogram` results, row for row.
+
+    Histogram rows of the same group and value add up, so per-period histograms of
+    the weeks in each window can be passed as they are (other key columns, such as
+    ``period``, are summed over).
+    """
+    by = as_list(by)
+    both = pd.concat([baseline.assign(_side=0), current.assign(_side=1)], ignore_index=True)
+    codes, keys = group_codes(both, by)
+    x = floats(both[column])
+    w = both["count"].to_numpy(dtype=np.float64)
+    side = both["_side"].to_numpy()
+    g = len(keys)
+    cz = np.zeros(len(x), np.int64) if codes is None else codes
+    order = np.argsort(cz, kind="stable")
+    bounds = np.searchsorted(cz[order], np.arange(g + 1))
+    rows = []
+    for i in range(g):
+        idx = order[bounds[i]:bounds[i + 1]]
+        ia, ib = idx[side[idx] == 0], idx[side[idx] == 1]
+        va, ca = _side_counts(x[ia], w[ia])
+        vb, cb = _side_counts(x[ib], w[ib])
+        na, nb = int(ca.sum()), int(cb.sum())
+        if na and nb:
+            edges = _psi_bins_from_counts(va, ca, bins)
+            ha = np.bincount(np.searchsorted(edges, va, side="right"), weights=ca, minlength=len(edges) + 1)
+            hb = np.bincount(np.searchsorted(edges, vb, side="right"), weights=cb, minlength=len(edges) + 1)
+            p = psi(np.rint(ha).astype(np.int64), np.rint(hb).astype(np.int64))
+            d, pv = _ks_from_counts(va, ca, vb, cb)
+        else:
+            p, d, pv = np.nan, np.nan, np.nan
+        rows.append((column, na, nb, p, psi_flag(p), d, pv))
     out = keys.copy() if by else pd.DataFrame(index=pd.RangeIndex(1))
     stats = pd.DataFrame(rows, columns=["variable", "n_baseline", "n_current", "psi", "psi_flag", "ks",
                                         "ks_pvalue"])

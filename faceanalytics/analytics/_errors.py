@@ -26,7 +26,7 @@ import pandas as pd
 from ..schema import LITE_FINAL_STATUSES, LITE_PENDING_STATUSES, VERIFY_ERROR_BILLED
 from ._core import FREQS, as_list, period_codes, period_start, require
 
-__all__ = ["error_codes", "status_funnel", "billing", "ORIGINS", "LITE_STATUS_ORDER"]
+__all__ = ["error_codes", "status_funnel", "billing", "ORIGINS", "LITE_STATUS_ORDER", "ROWS"]
 
 ORIGINS = ("api_error", "verify_error", "liveness_failure", "lite_fail_reason", "lite_status",
            "baidu_stat", "baidu_attempt")
@@ -34,6 +34,10 @@ LITE_STATUS_ORDER = ("NOT_STARTED", "PROCESSING", "OK", "FAILED", "CANCELLED", "
                      "WEBRTC_UNSUPPORTED")
 _COLUMNS = ["origin", "code", "detail", "message", "count", "share", "cumulative_share",
             "billed", "not_billed", "billing_unknown"]
+# A table may come pre-counted (one row per distinct combination of the columns read
+# here, as an engine that counts returns it): this column then says how many rows each
+# stands for.  Results are the same as on the rows themselves.
+ROWS = "_rows"
 
 
 def _kind(df: pd.DataFrame) -> str:
@@ -73,6 +77,8 @@ def _events(df: pd.DataFrame, origin: str, code, message, detail=None, count=Non
     out["code"] = np.asarray(code, dtype=object)
     out["detail"] = np.asarray(detail, dtype=object) if detail is not None else None
     out["message"] = np.asarray(message, dtype=object) if message is not None else None
+    if count is None and ROWS in df.columns:        # a pre-counted row stands for ROWS rows
+        count = df[ROWS]
     out["count"] = np.ones(n, np.int64) if count is None else np.asarray(count, dtype=np.int64)
     b = pd.array(billed if billed is not None else [pd.NA] * n, dtype="boolean")
     out["_b"] = np.asarray(b.fillna(False), dtype=bool) & ~np.asarray(b.isna())
@@ -134,6 +140,10 @@ def error_codes(*tables: pd.DataFrame, by=None) -> pd.DataFrame:
     ``cumulative_share`` (Pareto, in row order); ``billed``, ``not_billed``,
     ``billing_unknown`` (counts).  Sorted by ``by``, then count (descending), origin,
     code, detail.  Success codes (``0``) and ``OK`` statuses are not errors.
+
+    A table may also be given pre-counted, one row per distinct combination of the
+    columns read here with a ``_rows`` column saying how many rows it stands for
+    (what :func:`faceanalytics.engines.error_codes` has DuckDB or Spark compute).
     """
     by = as_list(by)
     kinds = {}

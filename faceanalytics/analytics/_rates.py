@@ -13,7 +13,8 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from ._core import LEVEL_COLUMNS, LEVELS, MIN_N, as_list, float_codes, floats, group_codes, level_column, require
+from ._core import (LEVEL_COLUMNS, LEVELS, MIN_N, as_list, float_codes, floats, group_codes, histogram_weights,
+                    level_column, require)
 from ._stats import proportion_ci
 
 __all__ = ["pass_rates", "configured_pass_rates", "liveness_pass_rates", "threshold_lines",
@@ -145,8 +146,10 @@ def liveness_pass_rates(table: pd.DataFrame, thresholds: Mapping[str, float], by
     return out
 
 
-def _mode_range(x: np.ndarray) -> tuple[float, float, float, int]:
+def _mode_range(x: np.ndarray, w: np.ndarray | None = None) -> tuple[float, float, float, int]:
     """(most common value, min, max, number of distinct values) of the non-NaN values.
+
+    ``w``: how many rows each value stands for (a histogram), else one each.
 
     Thresholds take a handful of values, so peel them off one at a time (each pass
     touches only the rows not yet matched); many distinct values fall back to exact
@@ -155,6 +158,11 @@ def _mode_range(x: np.ndarray) -> tuple[float, float, float, int]:
     rest = x[~np.isnan(x)]
     if rest.size == 0:
         return np.nan, np.nan, np.nan, 0
+    if w is not None:
+        vals, inv = np.unique(rest, return_inverse=True)
+        counts = np.bincount(inv.reshape(-1), weights=w[~np.isnan(x)], minlength=len(vals))
+        order = sorted(range(len(vals)), key=lambda i: (-counts[i], vals[i]))
+        return float(vals[order[0]]), float(vals.min()), float(vals.max()), len(vals)
     vals, counts = [], []
     for _ in range(8):
         if rest.size == 0:
@@ -181,20 +189,28 @@ def threshold_lines(comparisons: pd.DataFrame, *, levels: Sequence[str] = LEVELS
     (the most common value), ``threshold_min``, ``threshold_max``, ``n_thresholds``
     (distinct values: more than one means the provider's thresholds varied), ``n``,
     ``passed`` and ``pass_rate`` (each row judged at its own threshold).
+
+    ``comparisons`` may also be a :func:`confidence_histogram` (its ``count`` column
+    weighs each row): same result, without the rows.
     """
     require(comparisons, ["confidence"], "threshold_lines")
     conf = floats(comparisons["confidence"])
+    w = histogram_weights(comparisons)
+
+    def count(mask) -> int:
+        return int(np.count_nonzero(mask)) if w is None else int(round(float(w[mask].sum())))
+
     rows = []
     for lv in levels:
         col = LEVEL_COLUMNS[lv]
         if col not in comparisons:
             continue
         thr = floats(comparisons[col])
-        n = int(np.count_nonzero(~np.isnan(thr)))
+        n = count(~np.isnan(thr))
         if n == 0:
             continue
-        k = int(np.count_nonzero(conf >= thr))
-        mode, lo, hi, m = _mode_range(thr)
+        k = count(conf >= thr)
+        mode, lo, hi, m = _mode_range(thr, w)
         rows.append(("far_level", lv, mode, lo, hi, m, n, k))
     if configured and "threshold" in comparisons:
         thr = floats(comparisons["threshold"])
@@ -203,8 +219,8 @@ def threshold_lines(comparisons: pd.DataFrame, *, levels: Sequence[str] = LEVELS
             vals = np.unique(thr[has])
             for v in vals:
                 sel = thr == v
-                n = int(np.count_nonzero(sel))
-                k = int(np.count_nonzero(sel & (conf >= v)))
+                n = count(sel)
+                k = count(sel & (conf >= v))
                 rows.append(("configured", f"configured {v:g}", float(v), float(v), float(v), 1, n, k))
     out = pd.DataFrame(rows, columns=["kind", "label", "threshold", "threshold_min", "threshold_max",
                                       "n_thresholds", "n", "passed"])
@@ -222,8 +238,13 @@ def confidence_distribution(comparisons: pd.DataFrame, *, binwidth: float | None
 
     By default 1-point bins aligned on whole numbers, spanning the data.  Rows with
     no confidence are in no bin (they are rejections wherever they have a threshold).
+    ``comparisons`` may also be a :func:`confidence_histogram` (its ``count`` column
+    weighs each row): the same bins and counts, without the rows.
     """
     x = floats(comparisons[column])
+    w = histogram_weights(comparisons)
+    if w is not None:
+        w = w[~np.isnan(x)]
     x = x[~np.isnan(x)]
     if binrange is None:
         if x.size == 0:
@@ -239,6 +260,6 @@ def confidence_distribution(comparisons: pd.DataFrame, *, binwidth: float | None
     lo, hi = map(float, binrange)
     if bins is None:
         bins = max(int(round((hi - lo) / (binwidth or 1.0))), 1)
-    counts, edges = np.histogram(x, bins=bins, range=(lo, hi))
+    counts, edges = np.histogram(x, bins=bins, range=(lo, hi), weights=w)
     return pd.DataFrame({"bin_left": edges[:-1], "bin_right": edges[1:],
-                         "count": counts.astype(np.int64)})
+                         "count": np.rint(counts).astype(np.int64)})

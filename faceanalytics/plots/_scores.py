@@ -14,6 +14,7 @@ from ..analytics import (LEVELS, MIN_N, confidence_distribution, distribution_dr
                          genuineness_histogram, genuineness_near_threshold, genuineness_rates,
                          margin_histogram, pass_rate_drift, pass_rates, threshold_lines,
                          would_flip_summary)
+from ..analytics._core import histogram_weights
 from ._common import (ATTACK_COLORS, CONFIGURED_COLOR, LEVEL_COLORS, NEUTRAL_COLOR, PASS_COLOR,
                       REJECT_COLOR, get_ax, naive_utc, pct, percent_axis)
 
@@ -46,13 +47,19 @@ def plot_confidence_thresholds(comparisons: pd.DataFrame, *, levels: Sequence[st
     configured thresholds, when present, are dotted lines of their own (never a
     false-accept level).  ``kwargs`` go to ``ax.bar``.
 
+    ``comparisons`` may also be a :func:`~faceanalytics.analytics.confidence_histogram`
+    (for example from :func:`faceanalytics.engines.confidence_histogram` over any
+    number of rows): the same plot, drawn from the counts.
+
     >>> ax = plot_confidence_thresholds(comparisons[comparisons.comparison == "faceid"])  # doctest: +SKIP
     """
     ax = get_ax(ax)
     dist = confidence_distribution(comparisons, binwidth=binwidth, bins=bins, binrange=binrange)
     lines = threshold_lines(comparisons, levels=levels, configured=configured)
     n_scored = int(dist["count"].sum())
-    n_missing = int(comparisons["confidence"].isna().sum())
+    missing = comparisons["confidence"].isna()
+    w = histogram_weights(comparisons)
+    n_missing = int(missing.sum()) if w is None else int(round(float(w[missing.to_numpy()].sum())))
     kwargs.setdefault("color", NEUTRAL_COLOR)
     kwargs.setdefault("edgecolor", "white")
     kwargs.setdefault("linewidth", 0.3)
@@ -174,17 +181,28 @@ def plot_pass_rates(data: pd.DataFrame, *, freq: str = "W", levels: Sequence[str
     return ax
 
 
-def plot_drift(baseline: pd.DataFrame, current: pd.DataFrame, *, levels: Sequence[str] = LEVELS,
-               min_n: int = MIN_N, ax=None, **kwargs):
+def plot_drift(baseline: pd.DataFrame, current: pd.DataFrame | None = None, *,
+               levels: Sequence[str] = LEVELS, min_n: int = MIN_N, ax=None, **kwargs):
     """Change in pass rate per level, current − baseline, in percentage points with 95% CI.
 
     The title adds the population stability index and KS statistic of confidence
     (second-line evidence; PSI cut-offs 0.10 watch / 0.25 act).  ``kwargs`` go to
     ``ax.errorbar``.
+
+    ``baseline`` and ``current`` are two comparisons tables, or already computed
+    results: a :func:`~faceanalytics.analytics.pass_rate_drift` result first and,
+    optionally, a :func:`~faceanalytics.analytics.distribution_drift` result (e.g.
+    from :mod:`faceanalytics.engines`, over any number of rows).
     """
     ax = get_ax(ax)
-    d = pass_rate_drift(baseline, current, levels=levels, min_n=min_n)
-    dd = distribution_drift(baseline, current)
+    if "change" in baseline.columns and "level" in baseline.columns:
+        d = baseline[baseline["level"].isin(levels)].reset_index(drop=True)
+        dd = current if current is not None else pd.DataFrame(columns=["psi"])
+    else:
+        if current is None:
+            raise TypeError("plot_drift needs two comparisons tables, or a pass_rate_drift result")
+        d = pass_rate_drift(baseline, current, levels=levels, min_n=min_n)
+        dd = distribution_drift(baseline, current)
     x = np.arange(len(d))
     y = d["change"].to_numpy() * 100
     lo = (d["change"] - d["change_low"]).to_numpy() * 100

@@ -1,0 +1,446 @@
+"""The metrics over a data directory, on the engine of your choice; same frames from each."""
+from __future__ import annotations
+
+import datetime as _dt
+import sys
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from .. import analytics as A
+from ..analytics._core import LEVEL_COLUMNS, LEVELS, MIN_N, as_list, group_codes, level_column, period_start
+from ..analytics._rates import rate_frame
+from ..schema import full_schema
+from . import _sql as S
+from ._base import Engine, arrow_frame
+
+__all__ = ["ENGINES", "PandasEngine", "get_engine", "pass_rates", "confidence_histogram", "would_flip_summary",
+           "genuineness_rates", "error_codes", "value_histogram", "distribution_drift", "pass_rate_drift",
+           "ERROR_TABLES"]
+
+ENGINES = ("pandas", "duckdb", "spark")
+ERROR_TABLES = ("sessions", "verify_errors", "error_counts", "attempts")
+# What analytics.error_codes reads of each table (beside the ``by`` columns).
+_ERROR_COLUMNS = {
+    "sessions": ("source", "status", "error", "error_message", "failure_reason", "fail_reason",
+                 "liveness_result", "verify_error"),
+    "verify_errors": ("error_message", "billed"),
+    "error_counts": ("api", "error_code"),
+    "attempts": ("code", "message", "charged"),
+}
+
+
+class PandasEngine:
+    """The reference: load the rows with :func:`faceanalytics.load`, run the pandas metric."""
+    name = "pandas"
+
+    def __repr__(self) -> str:
+        return "PandasEngine()"
+
+
+_defaults: dict[str, object] = {}
+
+
+def get_engine(engine="auto"):
+    """An engine from a name (``"auto"``, ``"pandas"``, ``"duckdb"``, ``"spark"``), an engine
+    object, a ``duckdb`` connection or a ``SparkSession``.
+
+    ``"auto"`` is DuckDB when it is installed (out of core, and faster than loading the
+    rows already on small tables), else pandas.  Spark is never chosen for you.
+    """
+    if isinstance(engine, (Engine, PandasEngine)):
+        return engine
+    if engine is None or engine == "auto":
+        try:
+            import duckdb  # noqa: F401
+        except ImportError:
+            return get_engine("pandas")
+        return get_engine("duckdb")
+    if isinstance(engine, str):
+        if engine not in ENGINES:
+            raise ValueError(f"engine must be one of auto, {', '.join(ENGINES)}, not {engine!r}")
+        if engine not in _defaults:
+            if engine == "pandas":
+                _defaults[engine] = PandasEngine()
+            elif engine == "duckdb":
+                from .duckdb_engine import DuckDBEngine
+                _defaults[engine] = DuckDBEngine()
+            else:
+                from .spark_engine import SparkEngine
+                _defaults[engine] = SparkEngine()
+        return _defaults[engine]
+    duckdb = sys.modules.get("duckdb")
+    if duckdb is not None and isinstance(engine, duckdb.DuckDBPyConnection):
+        from .duckdb_engine import DuckDBEngine
+        return DuckDBEngine(engine)
+    if "pyspark.sql" in sys.modules:
+        from pyspark.sql import SparkSession
+
+        if isinstance(engine, SparkSession):
+            from .spark_engine import SparkEngine
+            return SparkEngine(engine)
+    raise TypeError(f"engine must be a name, an engine, a duckdb connection or a SparkSession; "
+                    f"got {type(engine).__name__}")
+
+
+# ------------------------------------------------------------------ shared plumbing
+
+def _utc(v) -> _dt.datetime | None:
+    """A since/until bound as :func:`faceanalytics.load` reads it (naive = UTC)."""
+    if v is None:
+        return None
+    t = pd.Timestamp(v)
+    if t.tzinfo is None:
+        t = t.tz_localize("UTC")
+    return t.tz_convert("UTC").to_pydatetime()
+
+
+def _window(since, until) -> S.Window:
+    return S.Window(_utc(since), _utc(until))
+
+
+def _check(table: str, columns: Sequence[str], what: str) -> None:
+    names = full_schema(table).names
+    missing = [c for c in columns if c not in names]
+    if missing:
+        raise KeyError(f"{what} needs column(s) {', '.join(missing)}; the {table} table has "
+                       f"{', '.join(names)}")
+
+
+def _unique(cols) -> list[str]:
+    return list(dict.fromkeys(cols))
+
+
+def _load(data_dir, table: str, since, until, columns) -> pd.DataFrame:
+    from ..store import load
+
+    return load(data_dir, table, since=since, until=until, columns=_unique(columns))
+
+
+def _empty(table: str, columns=None) -> pd.DataFrame:
+    """A table with no rows, as :func:`faceanalytics.load` returns it."""
+    from ._base import _nullable
+
+    t = full_schema(table).empty_table()
+    if columns is not None:
+        t = t.select(_unique(columns))
+    return t.to_pandas(types_mapper=_nullable)
+
+
+def _run(eng: Engine, data_dir, table: str, build, *, counts=(), floats=()):
+    """Run ``build(src)`` against ``table``; None when the table has no data."""
+    with eng.relation(data_dir, table) as src:
+        if src is None:
+            return None
+        return arrow_frame(eng.query(build(src)), table, counts=counts, floats=floats)
+
+
+def _periods(agg: pd.DataFrame, freq: str | None) -> pd.DataFrame:
+    """Period numbers (nullable Int64) -> period starts (UTC, microseconds; NaT when missing)."""
+    if freq is None or "period" not in agg.columns:
+        return agg
+    num = agg["period"]
+    valid = num.notna().to_numpy()
+    starts = pd.Series(period_start(num.to_numpy(dtype=np.int64, na_value=0), freq), index=agg.index)
+    if not valid.all():
+        starts[~valid] = pd.NaT
+    agg = agg.copy()
+    agg["period"] = starts
+    return agg
+
+
+def _grouped(agg: pd.DataFrame, keys: Sequence[str]):
+    """(codes, keys frame) of an aggregate with one row per group (codes None: no key)."""
+    if not keys:
+        return None, pd.DataFrame(index=pd.RangeIndex(1))
+    return group_codes(agg, list(keys))
+
+
+def _column(agg: pd.DataFrame, codes, g: int, name: str) -> np.ndarray:
+    v = agg[name].to_numpy(dtype=np.int64)
+    if codes is None:
+        return np.array([int(v.sum())], dtype=np.int64)
+    out = np.zeros(g, np.int64)
+    out[codes] = v
+    return out
+
+
+# ------------------------------------------------------------------ pass rates and histograms
+
+def pass_rates(data_dir, by=None, *, freq: str | None = None, since=None, until=None,
+               levels: Sequence[str] = LEVELS, time_column: str = "session_time", min_n: int = MIN_N,
+               confidence: float = 0.95, method: str = "wilson", engine="auto") -> pd.DataFrame:
+    """:func:`faceanalytics.analytics.pass_rates` of ``DATA/tables/comparisons``, rows in
+    ``[since, until)``, counted by ``engine`` (equal frames from every engine).
+
+    >>> engines.pass_rates("data", by="comparison", freq="W", since="2026-01-01")  # doctest: +SKIP
+    """
+    by, levels = as_list(by), list(levels)
+    cols = [level_column(lv) for lv in levels]
+    _check("comparisons", [*by, *([time_column] if freq else [])], "pass_rates")
+    eng = get_engine(engine)
+    opts = dict(freq=freq, time_column=time_column, levels=levels, min_n=min_n, confidence=confidence,
+                method=method)
+    if isinstance(eng, PandasEngine):
+        df = _load(data_dir, "comparisons", since, until, [*by, time_column, "confidence", *cols])
+        return A.pass_rates(df, by, **opts)
+    w = _window(since, until)
+    names = [f"{p}{i}" for i in range(len(levels)) for p in ("n", "k")]
+    agg = _run(eng, data_dir, "comparisons",
+               lambda src: S.pass_counts(eng.dialect, src, w, by, freq, levels, time_column), counts=names)
+    if agg is None:
+        return A.pass_rates(_empty("comparisons"), by, **opts)
+    agg = _periods(agg, freq)
+    codes, keys = _grouped(agg, [*by, *(["period"] if freq else [])])
+    g = len(keys)
+    ns = [_column(agg, codes, g, f"n{i}") for i in range(len(levels))]
+    ks = [_column(agg, codes, g, f"k{i}") for i in range(len(levels))]
+    return rate_frame(keys, levels, "level", ns, ks, min_n=min_n, confidence=confidence, method=method)
+
+
+def confidence_histogram(data_dir, by=None, *, freq: str | None = None, since=None, until=None,
+                         time_column: str = "session_time", engine="auto") -> pd.DataFrame:
+    """:func:`faceanalytics.analytics.confidence_histogram` of the comparisons in ``[since, until)``.
+
+    Rows per (group, threshold set, exact confidence): small however many comparisons
+    it counts, and every threshold question (``pass_rates_from_histogram``,
+    ``rates_at_cut``, ``plot_confidence_thresholds``) is answered from it exactly.
+    """
+    by = as_list(by)
+    _check("comparisons", [*by, *([time_column] if freq else [])], "confidence_histogram")
+    eng = get_engine(engine)
+    if isinstance(eng, PandasEngine):
+        df = _load(data_dir, "comparisons", since, until,
+                   [*by, time_column, "confidence", *S.THRESHOLD_COLUMNS])
+        return A.confidence_histogram(df, by, freq=freq, time_column=time_column)
+    w = _window(since, until)
+    agg = _run(eng, data_dir, "comparisons",
+               lambda src: S.histogram(eng.dialect, src, w, by, freq, time_column),
+               counts=["count"], floats=[*S.THRESHOLD_COLUMNS, "confidence"])
+    if agg is None:
+        return A.confidence_histogram(_empty("comparisons"), by, freq=freq, time_column=time_column)
+    return A.merge_histograms(_periods(agg, freq))
+
+
+def value_histogram(data_dir, table: str = "comparisons", column: str = "confidence", by=None, *,
+                    freq: str | None = None, since=None, until=None, time_column: str = "session_time",
+                    engine="auto") -> pd.DataFrame:
+    """:func:`faceanalytics.analytics.value_histogram`: rows per (group[, period], exact value of
+    ``column``) of ``table`` in ``[since, until)`` -- what drift is computed from."""
+    by = as_list(by)
+    _check(table, [*by, column, *([time_column] if freq else [])], "value_histogram")
+    eng = get_engine(engine)
+    if isinstance(eng, PandasEngine):
+        df = _load(data_dir, table, since, until, [*by, time_column, column])
+        return A.value_histogram(df, column, by, freq=freq, time_column=time_column)
+    w = _window(since, until)
+    agg = _run(eng, data_dir, table,
+               lambda src: S.value_counts(eng.dialect, src, w, column, by, freq, time_column),
+               counts=["count"], floats=["_value"])
+    if agg is None:
+        return A.value_histogram(_empty(table), column, by, freq=freq, time_column=time_column)
+    agg = _periods(agg, freq).rename(columns={"_value": column})
+    return A.merge_histograms(agg)
+
+
+# ------------------------------------------------------------------ would-flip
+
+def _cut_label(spec) -> str:
+    if isinstance(spec, str):
+        level_column(spec)
+        return spec
+    return f"{float(spec):g}"
+
+
+def would_flip_summary(data_dir, frm="1e-4", to="1e-5", *, by=None, window: float = 1.0, since=None,
+                       until=None, engine="auto") -> pd.DataFrame:
+    """:func:`faceanalytics.analytics.would_flip_summary` of the comparisons in ``[since, until)``."""
+    by = as_list(by)
+    l0, l1 = _cut_label(frm), _cut_label(to)
+    _check("comparisons", by, "would_flip_summary")
+    eng = get_engine(engine)
+    if isinstance(eng, PandasEngine):
+        cols = [*by, "source", "session_id", "comparison", "attempt", "session_time", "confidence",
+                *(LEVEL_COLUMNS[s] for s in (frm, to) if isinstance(s, str))]
+        df = _load(data_dir, "comparisons", since, until, cols)
+        return A.would_flip_summary(df, frm, to, by=by, window=window)
+    w = _window(since, until)
+    counts = ["n", "passed_from", "passed_to", "to_reject", "to_pass", "sessions", "sessions_to_reject",
+              "sessions_to_pass", "near_below_from", "near_above_from", "near_below_to", "near_above_to"]
+    agg = _run(eng, data_dir, "comparisons",
+               lambda src: S.flip_counts(eng.dialect, src, w, by, frm, to, window), counts=counts)
+    if agg is None:
+        return A.would_flip_summary(_empty("comparisons"), frm, to, by=by, window=window)
+    shifts = _run(eng, data_dir, "comparisons",
+                  lambda src: S.flip_shifts(eng.dialect, src, w, by, frm, to),
+                  counts=["_rows"], floats=["_shift"])
+    if by:
+        both = pd.concat([agg[by], shifts[by]], ignore_index=True)
+        codes, keys = group_codes(both, by)
+        codes, scodes = codes[:len(agg)], codes[len(agg):]
+    else:
+        codes, keys = None, pd.DataFrame(index=pd.RangeIndex(1))
+        scodes = np.zeros(len(shifts), np.int64)
+    g = len(keys)
+    out = keys.copy() if by else pd.DataFrame(index=pd.RangeIndex(1))
+    out["from"] = l0
+    out["to"] = l1
+    for c in counts[:5]:
+        out[c] = _column(agg, codes, g, c)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["changed_share"] = (out["to_reject"] + out["to_pass"]) / out["n"].where(out["n"] > 0)
+    out["changed_share"] = out["changed_share"].astype("float64")
+    for c in counts[5:]:
+        out[c] = _column(agg, codes, g, c)
+    out["cut_shift"] = np.nan
+    if len(shifts):
+        # The most common shift per group, ties to the smallest (as the pandas metric).
+        vc = pd.DataFrame({"g": scodes, "s": shifts["_shift"].to_numpy(dtype=np.float64),
+                           "c": shifts["_rows"].to_numpy(dtype=np.int64)})
+        vc = vc.sort_values(["g", "c", "s"], ascending=[True, False, True]).drop_duplicates("g")
+        out["cut_shift"] = pd.Series(np.arange(g)).map(vc.set_index("g")["s"]).astype("float64").to_numpy()
+    out.insert(len(by) + 2, "window", float(window))
+    out = out[out["n"] > 0] if by else out
+    return out.reset_index(drop=True)
+
+
+# ------------------------------------------------------------------ anti-spoofing
+
+def genuineness_rates(data_dir, by=None, *, freq: str | None = None, since=None, until=None,
+                      scope: str = "genuineness", time_column: str = "session_time", min_n: int = MIN_N,
+                      confidence: float = 0.95, method: str = "wilson", engine="auto") -> pd.DataFrame:
+    """:func:`faceanalytics.analytics.genuineness_rates` of ``DATA/tables/genuineness``.
+
+    ``scope="genuineness"``: coverage over the sessions that returned any anti-spoofing
+    field; ``scope="sessions"``: over the ``sessions`` table (pandas: ``sessions=``).
+    """
+    by = as_list(by)
+    if scope not in ("genuineness", "sessions"):
+        raise ValueError("scope must be 'genuineness' or 'sessions'")
+    tcols = [time_column] if freq else []
+    _check("genuineness", [*by, *tcols], "genuineness_rates")
+    if scope == "sessions":
+        _check("sessions", [*by, *tcols], "genuineness_rates(scope='sessions')")
+    eng = get_engine(engine)
+    opts = dict(freq=freq, time_column=time_column, min_n=min_n, confidence=confidence, method=method)
+    if isinstance(eng, PandasEngine):
+        g = _load(data_dir, "genuineness", since, until,
+                  [*by, "source", "session_id", time_column, "attack", "confidence", "threshold"])
+        s = _load(data_dir, "sessions", since, until, [*by, "source", "session_id", time_column]) \
+            if scope == "sessions" else None
+        return A.genuineness_rates(g, by, sessions=s, **opts)
+    w = _window(since, until)
+    agg = _run(eng, data_dir, "genuineness",
+               lambda src: S.genuineness_counts(eng.dialect, src, w, by, freq, time_column),
+               counts=["n", "flagged", "n_no_threshold", "n_sessions"])
+    if agg is None:
+        return A.genuineness_rates(_empty("genuineness"), by,
+                                   sessions=_empty("sessions") if scope == "sessions" else None, **opts)
+    sc = _run(eng, data_dir, scope, lambda src: S.session_scope(eng.dialect, src, w, by, freq, time_column),
+              counts=["n"])
+    if sc is None:
+        sc = pd.DataFrame({**{c: _empty(scope)[c] for c in by}, **({"period": pd.Series(dtype="Int64")}
+                                                                      if freq else {}),
+                           "n": pd.Series(dtype="int64")})
+    agg, sc = _periods(agg, freq), _periods(sc, freq)
+    codes, keys = group_codes(agg, [*by, "attack", *(["period"] if freq else [])])
+    g = len(keys)
+    n, k = _column(agg, codes, g, "n"), _column(agg, codes, g, "flagged")
+    out = rate_frame(keys, ["_"], "_", [n], [k], count_name="flagged", rate_name="flagged_rate",
+                     min_n=min_n, confidence=confidence, method=method, keep_empty=True)
+    out = out.drop(columns="_")
+    out["n_no_threshold"] = _column(agg, codes, g, "n_no_threshold")
+    out["n_sessions"] = _column(agg, codes, g, "n_sessions")
+    scope_keys = [*by] + (["period"] if freq else [])
+    if scope_keys:
+        scodes, skeys = group_codes(sc, scope_keys)
+        skeys = skeys.copy()
+        skeys["n_sessions_in_scope"] = _column(sc, scodes, len(skeys), "n")
+        out = out.merge(skeys, on=scope_keys, how="left", sort=False)
+        out["n_sessions_in_scope"] = out["n_sessions_in_scope"].fillna(0).astype("int64")
+    else:
+        out["n_sessions_in_scope"] = int(sc["n"].sum()) if len(sc) else 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["coverage"] = (out["n_sessions"] / out["n_sessions_in_scope"].where(
+            out["n_sessions_in_scope"] > 0)).astype("float64")
+    for c in ("n", "flagged", "n_no_threshold", "n_sessions"):
+        out[c] = out[c].astype("int64")
+    return out
+
+
+# ------------------------------------------------------------------ errors
+
+def error_codes(data_dir, tables: Sequence[str] = ERROR_TABLES, *, by=None, since=None, until=None,
+                engine="auto") -> pd.DataFrame:
+    """:func:`faceanalytics.analytics.error_codes` over ``tables`` of the data directory.
+
+    The engine counts the rows per distinct combination of the columns the metric
+    reads (a few hundred combinations for millions of sessions); the pandas metric
+    then runs on those, each weighted by its count.
+    """
+    by = as_list(by)
+    tables = list(tables)
+    for t in tables:
+        if t not in _ERROR_COLUMNS:
+            raise ValueError(f"error_codes reads {', '.join(ERROR_TABLES)}, not {t!r}")
+        _check(t, by, "error_codes")
+    eng = get_engine(engine)
+    frames = []
+    for t in tables:
+        cols = _unique([*by, *_ERROR_COLUMNS[t]])
+        total = "count" if t == "error_counts" else None
+        if isinstance(eng, PandasEngine):
+            frames.append(_load(data_dir, t, since, until, [*cols, *([total] if total else [])]))
+            continue
+        w = _window(since, until)
+        f = _run(eng, data_dir, t, lambda src: S.reduce(eng.dialect, src, w, cols, total=total),
+                 counts=[] if total else ["_rows"])
+        frames.append(f if f is not None else _empty(t, [*cols, *([total] if total else [])]))
+    return A.error_codes(*frames, by=by)
+
+
+# ------------------------------------------------------------------ drift
+
+def _bounds(window, what: str):
+    try:
+        since, until = window
+    except (TypeError, ValueError):
+        raise TypeError(f"{what} must be a (since, until) pair, e.g. ('2026-01-01', '2026-02-01')") from None
+    return since, until
+
+
+def pass_rate_drift(data_dir, baseline, current, *, by=None, levels: Sequence[str] = LEVELS,
+                    min_n: int = MIN_N, confidence: float = 0.95, engine="auto") -> pd.DataFrame:
+    """:func:`faceanalytics.analytics.pass_rate_drift` between two windows of the comparisons.
+
+    ``baseline`` and ``current`` are ``(since, until)`` pairs (``until`` exclusive).
+    """
+    by = as_list(by)
+    (b0, b1), (c0, c1) = _bounds(baseline, "baseline"), _bounds(current, "current")
+    eng = get_engine(engine)
+    if isinstance(eng, PandasEngine):
+        cols = [*by, "confidence", *(LEVEL_COLUMNS[lv] for lv in levels)]
+        return A.pass_rate_drift(_load(data_dir, "comparisons", b0, b1, cols),
+                                 _load(data_dir, "comparisons", c0, c1, cols), by, levels=levels,
+                                 min_n=min_n, confidence=confidence)
+    opts = dict(by=by, levels=levels, min_n=min_n, confidence=confidence, engine=eng)
+    a = pass_rates(data_dir, since=b0, until=b1, **opts)
+    b = pass_rates(data_dir, since=c0, until=c1, **opts)
+    return A.pass_rate_drift_from_rates(a, b, by, min_n=min_n, confidence=confidence)
+
+
+def distribution_drift(data_dir, baseline, current, *, table: str = "comparisons", column: str = "confidence",
+                       by=None, bins: int = 10, engine="auto") -> pd.DataFrame:
+    """:func:`faceanalytics.analytics.distribution_drift` (PSI, KS) of ``column`` of ``table``
+    between two ``(since, until)`` windows, from exact value histograms."""
+    by = as_list(by)
+    (b0, b1), (c0, c1) = _bounds(baseline, "baseline"), _bounds(current, "current")
+    eng = get_engine(engine)
+    if isinstance(eng, PandasEngine):
+        cols = [*by, column]
+        return A.distribution_drift(_load(data_dir, table, b0, b1, cols), _load(data_dir, table, c0, c1, cols),
+                                    by, column=column, bins=bins)
+    ha = value_histogram(data_dir, table, column, by, since=b0, until=b1, engine=eng)
+    hb = value_histogram(data_dir, table, column, by, since=c0, until=c1, engine=eng)
+    return A.distribution_drift_from_histograms(ha, hb, by, column=column, bins=bins)

@@ -1,0 +1,275 @@
+"""The counting, as SQL that DuckDB and Spark SQL both run (two small dialects).
+
+Only counting happens in the engine: every query below returns one row per group
+(or per group and exact value) with integer counts; intervals, sorting and the
+final tidy frames are made in Python by :mod:`faceanalytics.engines._finish` with
+the same helpers as the pandas metrics.  So the three engines agree to the last row.
+
+Conventions shared with the pandas metrics (``faceanalytics.analytics``):
+
+* a NaN in a float column is a missing value (``CASE WHEN isnan(x) THEN NULL``): the
+  engines' own NaN ordering (NaN above every number) never decides a comparison;
+* a comparison with a missing side is false (SQL's NULL in ``FILTER (WHERE ...)``);
+* periods are integers computed from the epoch microseconds of ``session_time``
+  (days; Monday weeks: ``floor((day + 3) / 7)``; months since 1970-01), turned into
+  UTC timestamps in Python by the pandas code's own :func:`period_start`;
+* margins use the pandas code's exact difference on the providers' 1e-4 grid.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ..schema import LEVEL_COLUMNS
+
+__all__ = ["Dialect", "DuckDBDialect", "SparkDialect", "Window", "pass_counts", "histogram",
+           "flip_counts", "flip_shifts", "genuineness_counts", "session_scope", "value_counts", "reduce"]
+
+_DAY_US = 86_400_000_000
+THRESHOLD_COLUMNS = (*LEVEL_COLUMNS.values(), "threshold")
+
+
+class Dialect:
+    """What differs between DuckDB and Spark SQL for these queries."""
+
+    def q(self, name: str) -> str:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def ts(self, t: _dt.datetime) -> str:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def epoch_us(self, expr: str) -> str:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def date_from_days(self, expr: str) -> str:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def rint(self, expr: str) -> str:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def distinct_pairs(self, a: str, b: str) -> str:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    @staticmethod
+    def num(x: float) -> str:
+        """A float literal that parses to exactly ``x`` (a bare ``69.315`` is a DECIMAL in DuckDB)."""
+        return f"CAST('{float(x)!r}' AS DOUBLE)"
+
+    @staticmethod
+    def text(s: str) -> str:
+        return "'" + str(s).replace("'", "''") + "'"
+
+    def clean(self, col: str) -> str:
+        """A float column with NaN read as missing, as the pandas metrics read it."""
+        c = self.q(col)
+        return f"(CASE WHEN isnan({c}) THEN NULL ELSE {c} END)"
+
+    def period(self, freq: str, col: str = "session_time") -> str:
+        day = f"CAST(floor({self.epoch_us(self.q(col))} / {_DAY_US}) AS BIGINT)"
+        if freq == "D":
+            return day
+        if freq == "W":
+            return f"CAST(floor(({day} + 3) / 7) AS BIGINT)"
+        if freq == "M":
+            d = self.date_from_days(day)
+            return f"CAST((year({d}) - 1970) * 12 + month({d}) - 1 AS BIGINT)"
+        raise ValueError(f"freq must be one of D, W, M, not {freq!r}")
+
+    def exact_diff(self, a: str, b: str) -> str:
+        """``a - b`` without binary residue on the 1e-4 grid (``analytics._flip.exact_difference``)."""
+        ka, kb = self.rint(f"{a} * 10000"), self.rint(f"{b} * 10000")
+        return (f"(CASE WHEN {ka} / 10000 = {a} AND {kb} / 10000 = {b} "
+                f"THEN ({ka} - {kb}) / 10000 ELSE {a} - {b} END)")
+
+
+class DuckDBDialect(Dialect):
+    def q(self, name: str) -> str:
+        return '"' + name.replace('"', '""') + '"'
+
+    def ts(self, t: _dt.datetime) -> str:
+        return f"TIMESTAMPTZ '{t.astimezone(_dt.timezone.utc):%Y-%m-%d %H:%M:%S.%f}+00'"
+
+    def epoch_us(self, expr: str) -> str:
+        return f"epoch_us({expr})"
+
+    def date_from_days(self, expr: str) -> str:
+        return f"(DATE '1970-01-01' + CAST({expr} AS INTEGER))"
+
+    def rint(self, expr: str) -> str:
+        return f"round_even({expr}, 0)"
+
+    def distinct_pairs(self, a: str, b: str) -> str:
+        return f"count(DISTINCT ({a}, {b}))"
+
+
+class SparkDialect(Dialect):
+    def q(self, name: str) -> str:
+        return "`" + name.replace("`", "``") + "`"
+
+    def ts(self, t: _dt.datetime) -> str:
+        return f"TIMESTAMP '{t.astimezone(_dt.timezone.utc):%Y-%m-%d %H:%M:%S.%f}+00:00'"
+
+    def epoch_us(self, expr: str) -> str:
+        return f"unix_micros({expr})"
+
+    def date_from_days(self, expr: str) -> str:
+        return f"date_from_unix_date(CAST({expr} AS INT))"
+
+    def rint(self, expr: str) -> str:
+        return f"rint({expr})"
+
+    def distinct_pairs(self, a: str, b: str) -> str:
+        return f"count(DISTINCT {a}, {b})"
+
+
+@dataclass(frozen=True)
+class Window:
+    """``since <= session_time < until`` (UTC), with the ``month`` partitions that can match.
+
+    The same rule as :func:`faceanalytics.load`: the month filter lets the engine skip
+    whole directories (partition pruning), the time filter is exact.
+    """
+    since: _dt.datetime | None = None
+    until: _dt.datetime | None = None
+
+    def where(self, d: Dialect) -> str:
+        conds = []
+        if self.since is not None:
+            conds += [f"{d.q('month')} >= {d.text(self.since.strftime('%Y-%m'))}",
+                      f"{d.q('session_time')} >= {d.ts(self.since)}"]
+        if self.until is not None:
+            conds += [f"{d.q('month')} <= {d.text(self.until.strftime('%Y-%m'))}",
+                      f"{d.q('session_time')} < {d.ts(self.until)}"]
+        return (" WHERE " + " AND ".join(conds)) if conds else ""
+
+
+def _keys(d: Dialect, by: Sequence[str], freq: str | None, time_column: str) -> tuple[list[str], list[str]]:
+    """(projections in the inner query, key names for GROUP BY)."""
+    proj = [d.q(c) for c in by]
+    names = list(by)
+    if freq is not None:
+        proj.append(f"{d.period(freq, time_column)} AS {d.q('period')}")
+        names.append("period")
+    return proj, names
+
+
+def _select(d: Dialect, names: Sequence[str], aggs: Sequence[str], inner: str) -> str:
+    cols = ", ".join([*(d.q(n) for n in names), *aggs])
+    sql = f"SELECT {cols} FROM ({inner}) AS x"
+    if names:
+        sql += " GROUP BY " + ", ".join(d.q(n) for n in names)
+    return sql
+
+
+def pass_counts(d: Dialect, src: str, w: Window, by, freq, levels, time_column="session_time") -> str:
+    """Per group: ``n<i>`` (rows with level i's threshold) and ``k<i>`` (confidence >= it)."""
+    proj, names = _keys(d, by, freq, time_column)
+    proj.append(f"{d.clean('confidence')} AS {d.q('_c')}")
+    aggs = []
+    for i, lv in enumerate(levels):
+        proj.append(f"{d.clean(LEVEL_COLUMNS[lv])} AS {d.q(f'_t{i}')}")
+        t = d.q(f"_t{i}")
+        aggs += [f"count(*) FILTER (WHERE {t} IS NOT NULL) AS {d.q(f'n{i}')}",
+                 f"count(*) FILTER (WHERE {d.q('_c')} >= {t}) AS {d.q(f'k{i}')}"]
+    inner = f"SELECT {', '.join(proj)} FROM {src}{w.where(d)}"
+    return _select(d, names, aggs, inner)
+
+
+def histogram(d: Dialect, src: str, w: Window, by, freq, time_column="session_time") -> str:
+    """Rows per (group, threshold set, exact confidence): ``analytics.confidence_histogram``."""
+    proj, names = _keys(d, by, freq, time_column)
+    cols = [*THRESHOLD_COLUMNS, "confidence"]
+    proj += [f"{d.clean(c)} AS {d.q(c)}" for c in cols]
+    inner = f"SELECT {', '.join(proj)} FROM {src}{w.where(d)}"
+    return _select(d, [*names, *cols], [f"count(*) AS {d.q('count')}"], inner)
+
+
+def _cut(d: Dialect, spec) -> str:
+    return d.clean(LEVEL_COLUMNS[spec]) if isinstance(spec, str) else d.num(float(spec))
+
+
+def _flip_inner(d: Dialect, src: str, w: Window, by, frm, to) -> str:
+    proj = [d.q(c) for c in by] + [f"{d.q('source')} AS {d.q('_src')}", f"{d.q('session_id')} AS {d.q('_sid')}",
+                                   f"{d.clean('confidence')} AS {d.q('_c')}",
+                                   f"{_cut(d, frm)} AS {d.q('_t0')}", f"{_cut(d, to)} AS {d.q('_t1')}"]
+    return f"SELECT {', '.join(proj)} FROM {src}{w.where(d)}"
+
+
+def flip_counts(d: Dialect, src: str, w: Window, by, frm, to, window: float) -> str:
+    """Per group, the counts of ``analytics.would_flip_summary`` (all but ``cut_shift``)."""
+    c, t0, t1 = d.q("_c"), d.q("_t0"), d.q("_t1")
+    mid = (f"SELECT {', '.join([*(d.q(b) for b in by), d.q('_src'), d.q('_sid')])}, "
+           f"({t0} IS NOT NULL AND {t1} IS NOT NULL) AS {d.q('_both')}, "
+           f"coalesce({c} >= {t0}, false) AS {d.q('_p0')}, coalesce({c} >= {t1}, false) AS {d.q('_p1')}, "
+           f"{d.exact_diff(c, t0)} AS {d.q('_m0')}, {d.exact_diff(c, t1)} AS {d.q('_m1')} "
+           f"FROM ({_flip_inner(d, src, w, by, frm, to)}) AS i")
+    both, p0, p1 = d.q("_both"), d.q("_p0"), d.q("_p1")
+    win = d.num(window)
+    down, up = f"{both} AND {p0} AND NOT {p1}", f"{both} AND NOT {p0} AND {p1}"
+    pair = d.distinct_pairs(d.q("_src"), d.q("_sid"))
+    aggs = [f"count(*) FILTER (WHERE {both}) AS n",
+            f"count(*) FILTER (WHERE {both} AND {p0}) AS passed_from",
+            f"count(*) FILTER (WHERE {both} AND {p1}) AS passed_to",
+            f"count(*) FILTER (WHERE {down}) AS to_reject",
+            f"count(*) FILTER (WHERE {up}) AS to_pass",
+            f"{pair} FILTER (WHERE {both}) AS sessions",
+            f"{pair} FILTER (WHERE {down}) AS sessions_to_reject",
+            f"{pair} FILTER (WHERE {up}) AS sessions_to_pass"]
+    for suffix, m in (("from", d.q("_m0")), ("to", d.q("_m1"))):
+        aggs += [f"count(*) FILTER (WHERE {both} AND {m} >= -{win} AND {m} < 0) AS near_below_{suffix}",
+                 f"count(*) FILTER (WHERE {both} AND {m} >= 0 AND {m} < {win}) AS near_above_{suffix}"]
+    return _select(d, list(by), aggs, mid)
+
+
+def flip_shifts(d: Dialect, src: str, w: Window, by, frm, to) -> str:
+    """Per group and ``threshold_to - threshold_from`` (exact): rows with both thresholds."""
+    t0, t1 = d.q("_t0"), d.q("_t1")
+    cols = [*(d.q(b) for b in by), f"{d.exact_diff(t1, t0)} AS {d.q('_shift')}"]
+    mid = (f"SELECT {', '.join(cols)} FROM ({_flip_inner(d, src, w, by, frm, to)}) AS i "
+           f"WHERE {t0} IS NOT NULL AND {t1} IS NOT NULL")
+    return _select(d, [*by, "_shift"], [f"count(*) AS {d.q('_rows')}"], mid)
+
+
+def genuineness_counts(d: Dialect, src: str, w: Window, by, freq, time_column="session_time") -> str:
+    """Per (group, attack[, period]): n, flagged, n_no_threshold, n_sessions."""
+    proj, names = _keys(d, [*by, "attack"], freq, time_column)
+    proj += [f"{d.q('source')} AS {d.q('_src')}", f"{d.q('session_id')} AS {d.q('_sid')}",
+             f"{d.clean('confidence')} AS {d.q('_c')}", f"{d.clean('threshold')} AS {d.q('_t')}"]
+    c, t = d.q("_c"), d.q("_t")
+    aggs = [f"count(*) FILTER (WHERE {c} IS NOT NULL AND {t} IS NOT NULL) AS n",
+            f"count(*) FILTER (WHERE {c} > {t}) AS flagged",
+            f"count(*) FILTER (WHERE {c} IS NOT NULL AND {t} IS NULL) AS n_no_threshold",
+            f"{d.distinct_pairs(d.q('_src'), d.q('_sid'))} AS n_sessions"]
+    inner = f"SELECT {', '.join(proj)} FROM {src}{w.where(d)}"
+    return _select(d, names, aggs, inner)
+
+
+def session_scope(d: Dialect, src: str, w: Window, by, freq, time_column="session_time") -> str:
+    """Distinct (source, session_id) per (group[, period])."""
+    proj, names = _keys(d, by, freq, time_column)
+    proj += [f"{d.q('source')} AS {d.q('_src')}", f"{d.q('session_id')} AS {d.q('_sid')}"]
+    inner = f"SELECT {', '.join(proj)} FROM {src}{w.where(d)}"
+    return _select(d, names, [f"{d.distinct_pairs(d.q('_src'), d.q('_sid'))} AS n"], inner)
+
+
+def value_counts(d: Dialect, src: str, w: Window, column: str, by, freq, time_column="session_time") -> str:
+    """Rows per (group[, period], exact value of ``column``): ``analytics.value_histogram``."""
+    proj, names = _keys(d, by, freq, time_column)
+    c = d.q(column)
+    proj.append(f"(CASE WHEN isnan(CAST({c} AS DOUBLE)) THEN NULL ELSE CAST({c} AS DOUBLE) END) "
+                f"AS {d.q('_value')}")
+    inner = f"SELECT {', '.join(proj)} FROM {src}{w.where(d)}"
+    return _select(d, [*names, "_value"], [f"count(*) AS {d.q('count')}"], inner)
+
+
+def reduce(d: Dialect, src: str, w: Window, columns: Sequence[str], *, total: str | None = None) -> str:
+    """One row per distinct combination of ``columns``, with ``_rows`` (or the sum of ``total``)."""
+    proj = [d.q(c) for c in columns]
+    if total is not None:
+        proj.append(d.q(total))
+        agg = f"CAST(sum({d.q(total)}) AS BIGINT) AS {d.q(total)}"
+    else:
+        agg = f"count(*) AS {d.q('_rows')}"
+    inner = f"SELECT {', '.join(proj)} FROM {src}{w.where(d)}"
+    return _select(d, list(columns), [agg], inner)

@@ -1,0 +1,409 @@
+"""The three engines agree to the last row: pandas, DuckDB and Spark (local mode).
+
+A data directory with known content is written straight in the documented layout
+(``tables/<table>/source=<s>/month=<YYYY-MM>/part-*.parquet``, partition keys only
+in the path): per-row thresholds from four threshold sets, values sitting exactly
+on thresholds, missing levels, missing confidences (as nulls and as real NaNs in
+the files), Baidu rows with a configured threshold, sessions with several
+comparisons, weeks that straddle a month and a year, a row without a time, a
+writer's hidden temporary file.  Every metric is computed by each engine and the
+frames compared with ``assert_frame_equal(check_exact=True)``; a few totals are
+also checked against plain pandas arithmetic on the generating frames.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from pandas.testing import assert_frame_equal
+
+from faceanalytics import analytics as A
+from faceanalytics import engines as E
+from faceanalytics import plots as P
+from faceanalytics.schema import file_schema
+
+from test_analytics import NAN4, NEW, OLD, _attempts, _error_counts, _sessions, _verify_errors
+
+pytestmark = pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas:FutureWarning")
+
+SETS = (NEW, NEW[:3] + (np.nan,), (64.0, 69.0, 74.0, np.nan), NAN4)
+
+
+# ---------------------------------------------------------------- the data directory
+
+def _ts(s):
+    return pd.Timestamp(s, tz="UTC")
+
+
+def _comparisons(n=3000, seed=7) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    which = rng.choice(4, n, p=[0.55, 0.15, 0.15, 0.15])
+    which[:40] = 0
+    which[-1] = 0
+    sets = np.array(SETS)
+    baidu = which == 3
+    source = np.where(baidu, "baidu_getall", np.where(which == 2, "megvii_liveness", "megvii_lite"))
+    comparison = np.where(baidu, "faceprint", rng.choice(["faceid", "ref1", "idcard_photo"], n))
+    conf = np.where(baidu, np.round(rng.uniform(40, 100, n), 4), np.round(rng.uniform(40, 100, n), 3))
+    conf[rng.random(n) < 0.04] = np.nan
+    conf[:8] = [62.169, 69.315, 74.399, 78.038, 69.314, 69.316, 100.0, 0.0]   # on / around thresholds
+    start = _ts("2025-11-20").value // 1000
+    t = start + rng.integers(0, 120 * 86_400_000_000, n)
+    # Week and month edges: Sunday 2025-12-28 23:59:59.999999 | Monday 2025-12-29; the week
+    # of 2025-12-29 runs into January 2026; a first of the month.
+    t[8:14] = [_ts(x).value // 1000 for x in ("2025-12-28 23:59:59.999999", "2025-12-29 00:00:00",
+                                             "2025-12-31 23:59:59", "2026-01-01 00:00:00",
+                                             "2026-02-01 00:00:00", "2026-03-01 00:00:00")]
+    sid = np.array([f"s{x}" for x in rng.integers(0, n // 2, n)], dtype=object)
+    df = pd.DataFrame({
+        "source": source, "session_id": sid,
+        "session_time": pd.DatetimeIndex(t.astype("datetime64[us]")).tz_localize("UTC"),
+        "comparison": comparison,
+        "attempt": pd.array(rng.integers(1, 3, n), dtype="Int32"),
+        "confidence": conf,
+    })
+    # A session's comparisons share its time (as ingest writes them).
+    df["session_time"] = df.groupby(["source", "session_id"])["session_time"].transform("min")
+    df["fetched_at"] = df["session_time"] + pd.Timedelta(hours=1)
+    for i, c in enumerate(("thr_1e3", "thr_1e4", "thr_1e5", "thr_1e6")):
+        df[c] = sets[which, i]
+    df["threshold"] = np.where(baidu, rng.choice([75.0, 80.0], n), np.nan)
+    # One row without a session time (kept in its fetch month): a period of its own, last.
+    df.loc[n - 1, "session_time"] = pd.NaT
+    df.loc[n - 1, "fetched_at"] = _ts("2026-01-15 12:00")
+    return df
+
+
+def _genuineness(n=1500, seed=8) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    attack = rng.choice(["mask", "synthetic_face", "screen_replay"], n)
+    baidu = rng.random(n) < 0.15
+    thr = np.where(attack == "mask", 0.5, np.where(attack == "screen_replay", 0.7, rng.choice([0.4, 0.5], n)))
+    thr = np.where(baidu, np.nan, thr)
+    conf = np.round(rng.uniform(0, 1, n), 4)
+    conf[:4] = [0.5, 0.7, 0.4, 0.5000]             # equal to the threshold: not flagged
+    conf[rng.random(n) < 0.03] = np.nan
+    # screen_replay comes back for some sessions only (coverage < 1).
+    sid = np.array([f"g{x}" for x in rng.integers(0, n // 2, n)], dtype=object)
+    start = _ts("2025-12-01").value // 1000
+    t = start + rng.integers(0, 90 * 86_400_000_000, n)
+    df = pd.DataFrame({
+        "source": np.where(baidu, "baidu_detail", "megvii_lite"), "session_id": sid,
+        "session_time": pd.DatetimeIndex(t.astype("datetime64[us]")).tz_localize("UTC"),
+        "attack": attack, "attempt": pd.array([pd.NA] * n, dtype="Int32"),
+        "confidence": conf, "threshold": thr,
+    })
+    df["session_time"] = df.groupby(["source", "session_id"])["session_time"].transform("min")
+    df["fetched_at"] = df["session_time"]
+    df["flagged"] = pd.array(np.where(np.isnan(thr), None, conf > thr), dtype="boolean")
+    return df
+
+
+def _repeat(df: pd.DataFrame, k: int, seed: int) -> pd.DataFrame:
+    """``k`` copies of a small table with new session ids and times (so counts are > 1)."""
+    rng = np.random.default_rng(seed)
+    parts = []
+    for i in range(k):
+        p = df.copy()
+        p["session_id"] = p["session_id"].astype(str) + f"-{i}"
+        shift = pd.Timedelta(days=int(rng.integers(0, 80)))
+        p["session_time"] = _ts("2025-12-01") + shift + pd.Timedelta(hours=i)
+        p["fetched_at"] = p["session_time"]
+        parts.append(p)
+    return pd.concat(parts, ignore_index=True)
+
+
+def write_table(data, table: str, df: pd.DataFrame, *, files: int = 1, real_nan: str | None = None) -> None:
+    """Write ``df`` as the store does: one directory per (source, month), file schema only."""
+    schema = file_schema(table)
+    month = df["session_time"].where(df["session_time"].notna(), df["fetched_at"]).dt.strftime("%Y-%m")
+    for (src, m), part in df.groupby([df["source"], month], sort=True):
+        d = data / "tables" / table / f"source={src}" / f"month={m}"
+        d.mkdir(parents=True, exist_ok=True)
+        for i, idx in enumerate(np.array_split(np.arange(len(part)), files)):
+            if not len(idx):
+                continue
+            chunk = part.iloc[idx]
+            t = pa.table([pa.array(chunk[f.name], type=f.type, from_pandas=True) if f.name in chunk
+                          else pa.nulls(len(chunk), f.type) for f in schema], schema=schema)
+            if real_nan and i == 0:
+                # NaN stored as NaN (not null), as another writer might: still a missing value.
+                vals = chunk[real_nan].to_numpy(dtype=np.float64)
+                t = t.set_column(t.schema.get_field_index(real_nan), real_nan,
+                                 pa.array(vals, type=pa.float64(), from_pandas=False))
+            pq.write_table(t, d / f"part-test-{i:04d}.parquet")
+
+
+@pytest.fixture(scope="module")
+def frames():
+    sessions = _repeat(_sessions(), 6, 1)
+    sessions["http_status"] = pd.array([200] * len(sessions), dtype="Int32")
+    return {
+        "comparisons": _comparisons(),
+        "genuineness": _genuineness(),
+        "sessions": sessions,
+        "verify_errors": _repeat(_verify_errors(), 5, 2),
+        "error_counts": _repeat(_error_counts(), 4, 3).assign(
+            session_time=lambda d: d["session_time"].where(d.index % 3 > 0, _ts("2026-02-10"))),
+        "attempts": _repeat(_attempts(), 3, 4),
+    }
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory, frames):
+    root = tmp_path_factory.mktemp("engines-data")
+    write_table(root, "comparisons", frames["comparisons"], files=2, real_nan="confidence")
+    write_table(root, "genuineness", frames["genuineness"], real_nan="confidence")
+    for t in ("sessions", "verify_errors", "error_counts", "attempts"):
+        write_table(root, t, frames[t])
+    # A commit in progress: a hidden temporary no reader may see.
+    part = next((root / "tables" / "comparisons").glob("source=*/month=*"))
+    (part / ".tmp-deadbeef-0000.parquet").write_bytes(b"not parquet")
+    return root
+
+
+@pytest.fixture(scope="module")
+def spark():
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    from pyspark.sql import SparkSession
+
+    s = (SparkSession.builder.master("local[2]").appName("faceanalytics-tests")
+         .config("spark.sql.shuffle.partitions", "2").config("spark.default.parallelism", "2")
+         .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
+         .config("spark.sql.adaptive.coalescePartitions.enabled", "true")
+         .getOrCreate())
+    s.sparkContext.setLogLevel("ERROR")
+    yield s
+    s.stop()
+
+
+@pytest.fixture(scope="module")
+def engines(spark):
+    return {"duckdb": E.DuckDBEngine(threads=2), "spark": E.SparkEngine(spark)}
+
+
+def agree(fn, engines, *, nonempty=True) -> pd.DataFrame:
+    ref = fn("pandas")
+    if nonempty:
+        assert len(ref) > 0
+    for name, eng in engines.items():
+        got = fn(eng)
+        try:
+            assert_frame_equal(got, ref, check_exact=True)
+        except AssertionError as e:
+            raise AssertionError(f"{name} differs from pandas:\n{e}") from None
+    return ref
+
+
+# ---------------------------------------------------------------- every metric, every engine
+
+WINDOW = dict(since="2025-12-29", until="2026-02-01 12:00")
+
+PASS_RATES = {
+    "overall": {},
+    "by_comparison": dict(by="comparison"),
+    "weekly": dict(freq="W"),
+    "daily_window": dict(freq="D", **WINDOW),
+    "monthly_by_source_comparison": dict(by=["source", "comparison"], freq="M"),
+    "by_month_partition_key": dict(by="month", levels=["1e-4", "1e-6"]),
+    "weekly_window_clopper": dict(by="source", freq="W", since="2026-01-01", method="clopper-pearson", min_n=5),
+    "by_attempt_fetched_weeks": dict(by="attempt", freq="W", time_column="fetched_at"),
+    "empty_window": dict(by="comparison", freq="W", since="2030-01-01"),
+}
+
+
+@pytest.mark.parametrize("opts", PASS_RATES.values(), ids=PASS_RATES.keys())
+def test_pass_rates(data, engines, opts):
+    agree(lambda e: E.pass_rates(data, engine=e, **opts), engines, nonempty="2030" not in str(opts))
+
+
+HISTOGRAMS = {
+    "overall": {},
+    "by_comparison_weekly": dict(by="comparison", freq="W"),
+    "by_source_daily_window": dict(by="source", freq="D", **WINDOW),
+}
+
+
+@pytest.mark.parametrize("opts", HISTOGRAMS.values(), ids=HISTOGRAMS.keys())
+def test_confidence_histogram(data, engines, opts):
+    h = agree(lambda e: E.confidence_histogram(data, engine=e, **opts), engines)
+    # Every threshold question from it, as from the rows.
+    keys = [k for k in ("comparison", "source", "period") if k in h.columns]
+    assert_frame_equal(A.pass_rates_from_histogram(h),
+                       E.pass_rates(data, by=opts.get("by"), freq=opts.get("freq"), since=opts.get("since"),
+                                    until=opts.get("until"), engine="pandas"))
+    assert list(h.columns[:len(keys)]) == keys
+
+
+FLIPS = {
+    "levels": dict(frm="1e-4", to="1e-5"),
+    "down_by_comparison": dict(frm="1e-5", to="1e-4", by="comparison", window=0.5),
+    "to_a_number": dict(frm="1e-4", to=72, by=["source"], **WINDOW),
+    "numbers": dict(frm=70, to=72.5),
+}
+
+
+@pytest.mark.parametrize("opts", FLIPS.values(), ids=FLIPS.keys())
+def test_would_flip_summary(data, engines, opts):
+    opts = dict(opts)
+    frm, to = opts.pop("frm"), opts.pop("to")
+    agree(lambda e: E.would_flip_summary(data, frm, to, engine=e, **opts), engines)
+
+
+GENUINENESS = {
+    "overall": {},
+    "by_source_weekly": dict(by="source", freq="W"),
+    "monthly_window": dict(freq="M", since="2026-01-01"),
+    "scope_sessions": dict(by="source", scope="sessions"),
+}
+
+
+@pytest.mark.parametrize("opts", GENUINENESS.values(), ids=GENUINENESS.keys())
+def test_genuineness_rates(data, engines, opts):
+    agree(lambda e: E.genuineness_rates(data, engine=e, **opts), engines)
+
+
+ERRORS = {
+    "all_tables": {},
+    "by_source": dict(by="source"),
+    "by_month_window": dict(by="month", since="2026-01-01"),
+    "sessions_only": dict(tables=["sessions"]),
+}
+
+
+@pytest.mark.parametrize("opts", ERRORS.values(), ids=ERRORS.keys())
+def test_error_codes(data, engines, opts):
+    agree(lambda e: E.error_codes(data, engine=e, **opts), engines)
+
+
+BASE, CUR = ("2025-11-01", "2026-01-01"), ("2026-01-01", "2026-04-01")
+
+
+def test_value_histograms_and_drift(data, engines):
+    agree(lambda e: E.value_histogram(data, "comparisons", "confidence", by="comparison", freq="W", engine=e),
+          engines)
+    agree(lambda e: E.value_histogram(data, "genuineness", "confidence", by="attack", engine=e), engines)
+    agree(lambda e: E.pass_rate_drift(data, BASE, CUR, engine=e), engines)
+    agree(lambda e: E.pass_rate_drift(data, BASE, CUR, by="comparison", levels=["1e-4"], engine=e), engines)
+    d = agree(lambda e: E.distribution_drift(data, BASE, CUR, by="comparison", engine=e), engines)
+    assert np.isfinite(d["psi"]).all() and np.isfinite(d["ks"]).all()
+    agree(lambda e: E.distribution_drift(data, BASE, CUR, table="genuineness", by="attack", engine=e), engines)
+
+
+# ---------------------------------------------------------------- against plain arithmetic
+
+def test_counts_match_the_generating_frame(data, frames):
+    c = frames["comparisons"]
+    r = E.pass_rates(data, engine="duckdb").set_index("level")
+    for lv, col in (("1e-3", "thr_1e3"), ("1e-4", "thr_1e4"), ("1e-6", "thr_1e6")):
+        assert r.loc[lv, "n"] == c[col].notna().sum()
+        assert r.loc[lv, "passed"] == (c["confidence"] >= c[col]).sum()       # NaN never passes
+    w = E.pass_rates(data, freq="W", levels=["1e-3"], engine="duckdb")
+    week = {p.strftime("%Y-%m-%d"): n for p, n in zip(w["period"], w["n"]) if not pd.isna(p)}
+    # Monday weeks: 2025-12-28 23:59:59.999999 belongs to the week of Monday 2025-12-22.
+    t = c["session_time"]
+    has = c["thr_1e3"].notna()
+    assert week["2025-12-22"] == (has & (t >= _ts("2025-12-22")) & (t < _ts("2025-12-29"))).sum()
+    assert week["2025-12-29"] == (has & (t >= _ts("2025-12-29")) & (t < _ts("2026-01-05"))).sum()
+    assert pd.isna(w["period"].iloc[-1])                                       # the row without a time
+    f = E.would_flip_summary(data, "1e-4", 72, engine="duckdb").iloc[0]
+    both = c["thr_1e4"].notna()
+    p0, p1 = both & (c["confidence"] >= c["thr_1e4"]), both & (c["confidence"] >= 72)
+    assert (f["n"], f["to_reject"], f["to_pass"]) == (both.sum(), (p0 & ~p1).sum(), (~p0 & p1).sum())
+    assert f["sessions_to_reject"] == c.loc[p0 & ~p1, ["source", "session_id"]].drop_duplicates().shape[0]
+    e = E.error_codes(data, tables=["error_counts"], engine="duckdb")
+    assert e[["code", "detail", "count"]].values.tolist() == [["223120", "Verify_FIN", 2 * 4]]
+
+
+def test_partition_pruning_never_opens_other_months(data, engines, tmp_path):
+    """A corrupt file in a month outside the window: a window query never opens it."""
+    shutil.copytree(data / "tables" / "comparisons", tmp_path / "tables" / "comparisons")
+    bad = tmp_path / "tables" / "comparisons" / "source=megvii_lite" / "month=2020-01"
+    bad.mkdir()
+    (bad / "part-corrupt-0000.parquet").write_bytes(b"PAR1 this is not a parquet file PAR1")
+    agree(lambda e: E.pass_rates(tmp_path, by="comparison", freq="W", since="2025-12-01", engine=e), engines)
+    with pytest.raises(Exception):
+        E.pass_rates(tmp_path, engine=engines["duckdb"])           # without a window it is read
+
+
+def test_tables_without_data(tmp_path, engines):
+    (tmp_path / "tables" / "comparisons").mkdir(parents=True)
+    agree(lambda e: E.pass_rates(tmp_path, by="comparison", freq="W", engine=e), engines, nonempty=False)
+    agree(lambda e: E.would_flip_summary(tmp_path, engine=e), engines)
+    agree(lambda e: E.error_codes(tmp_path, engine=e), engines, nonempty=False)
+    agree(lambda e: E.genuineness_rates(tmp_path, engine=e), engines, nonempty=False)
+
+
+# ---------------------------------------------------------------- API
+
+def test_engine_selection(spark):
+    import duckdb
+
+    assert E.get_engine("auto").name == "duckdb" and E.get_engine().name == "duckdb"
+    assert E.get_engine("pandas").name == "pandas"
+    assert E.get_engine(duckdb.connect()).name == "duckdb"
+    assert E.get_engine(spark).name == "spark"
+    with pytest.raises(ValueError):
+        E.get_engine("polars")
+    with pytest.raises(TypeError):
+        E.get_engine(42)
+
+
+def test_unknown_columns_and_windows_are_refused(data):
+    with pytest.raises(KeyError, match="procedure_type"):
+        E.pass_rates(data, by="procedure_type", engine="duckdb")
+    with pytest.raises(ValueError):
+        E.would_flip_summary(data, "1e-7", "1e-4", engine="duckdb")
+    with pytest.raises(TypeError):
+        E.pass_rate_drift(data, "2026-01-01", CUR, engine="duckdb")
+
+
+# ---------------------------------------------------------------- from summaries (pandas side)
+
+def test_distribution_drift_from_histograms_equals_the_rows():
+    rng = np.random.default_rng(3)
+    for n_a, n_b, decimals in ((1, 1, 1), (2, 5, 0), (997, 1303, 1), (5000, 4000, 3)):
+        a = pd.DataFrame({"g": rng.choice(["x", "y"], n_a), "confidence": np.round(rng.normal(80, 6, n_a), decimals)})
+        b = pd.DataFrame({"g": rng.choice(["x", "y", "z"], n_b), "confidence": np.round(rng.normal(79, 7, n_b), decimals)})
+        a.loc[a.index[::17], "confidence"] = np.nan
+        for by in (None, "g"):
+            ref = A.distribution_drift(a, b, by)
+            got = A.distribution_drift_from_histograms(A.value_histogram(a, by=by), A.value_histogram(b, by=by), by)
+            assert_frame_equal(got, ref, check_exact=True)
+
+
+def test_histogram_weighted_distribution_and_lines_equal_the_rows(frames):
+    c = frames["comparisons"]
+    h = A.confidence_histogram(c)
+    assert_frame_equal(A.confidence_distribution(h), A.confidence_distribution(c))
+    assert_frame_equal(A.confidence_distribution(h, binwidth=0.5, binrange=(60, 90)),
+                       A.confidence_distribution(c, binwidth=0.5, binrange=(60, 90)))
+    assert_frame_equal(A.threshold_lines(h), A.threshold_lines(c))
+
+
+def test_plots_take_engine_results(data, frames):
+    c = frames["comparisons"]
+    h = E.confidence_histogram(data, engine="duckdb")
+    fig, (a1, a2) = plt.subplots(1, 2)
+    P.plot_confidence_thresholds(c, ax=a1)
+    P.plot_confidence_thresholds(h, ax=a2)
+    assert [p.get_height() for p in a1.patches] == [p.get_height() for p in a2.patches]
+    assert [ln.get_label() for ln in a1.lines] == [ln.get_label() for ln in a2.lines]
+    assert [t.get_text() for t in a1.get_legend().get_texts()] == [t.get_text() for t in a2.get_legend().get_texts()]
+    # Pass rates and error codes plots already take results; drift takes both results.
+    d = E.pass_rate_drift(data, BASE, CUR, engine="duckdb")
+    dd = E.distribution_drift(data, BASE, CUR, engine="duckdb")
+    b, cu = A.period_slice(c, *BASE), A.period_slice(c, *CUR)
+    fig, (a1, a2) = plt.subplots(1, 2)
+    P.plot_drift(b, cu, ax=a1)
+    P.plot_drift(d, dd, ax=a2)
+    assert a1.get_title() == a2.get_title() and "PSI" in a2.get_title()
+    assert np.array_equal(a1.lines[0].get_ydata(), a2.lines[0].get_ydata())
+    P.plot_pass_rates(E.pass_rates(data, freq="W", engine="duckdb"))
+    P.plot_error_codes(E.error_codes(data, engine="duckdb"))
