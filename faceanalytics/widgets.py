@@ -335,6 +335,8 @@ class _Index:
             self.S = max(len(vals), 1)
             self.values = {v: i for i, v in enumerate(vals)}
         self.eng = eng
+        if float(eng.K) * self.S * eng.P * eng.T * eng.M * 2 >= 2.0 ** 62:
+            raise ValueError(f"segment {column!r} has too many values to index with these periods")
         group = (eng.kc * self.S + s) * eng.P + eng.pc
         key = (group * eng.T + eng.tc) * eng.M + eng.cc
         self.order = np.argsort(key, kind="stable")
@@ -380,6 +382,10 @@ def _in_kernel() -> bool:
         return False
     ip = get_ipython()
     return ip is not None and getattr(ip, "kernel", None) is not None
+
+
+def _sessions(k: int) -> str:
+    return f"{k:,} session" + ("" if k == 1 else "s")
 
 
 def _pct(k: int, n: int) -> str:
@@ -669,11 +675,14 @@ class _Explorer(widgets.VBox):
             rate = f"n&lt;{MIN_N}: too few for a rate"
         else:
             rate = f"{_pct(pos, n)} ({100 * st['ci_low']:.1f}–{100 * st['ci_high']:.1f}%)"
-        at = "custom cut " + f"{st['cut']:g}" if level == CUSTOM else f"{self._rule_text(level)} (each row at its own threshold)"
+        if level == CUSTOM:
+            at = f"custom cut {st['cut']:g}"
+        else:
+            at = f"{self._rule_text(level)} (each row at its own threshold)"
         rows = [f"<tr><td>at {e(at)}</td><td>{n:,}</td><td>{pos:,}</td><td>{n - pos:,}</td><td>{rate}</td></tr>"]
         if current is not None:
             n0, p0 = st["n_current"], st[f"{pos_key}_current"]
-            rows.append(f"<tr><td>current {e(self._rule_text(current))} (same rows)</td><td>{n0:,}</td>"
+            rows.append(f"<tr><td>current {e(self._rule_text(current))} (rows with both)</td><td>{n0:,}</td>"
                         f"<td>{p0:,}</td><td>{n0 - p0:,}</td><td>{_pct(p0, n0)}</td></tr>")
         head = (f"<tr><th></th><th>n</th><th>{e(spec.positive)}</th><th>{e(spec.negative)}</th>"
                 f"<th>{e(spec.positive)} rate (95% CI)</th></tr>")
@@ -685,8 +694,8 @@ class _Explorer(widgets.VBox):
         else:
             a, b = spec.to_negative, spec.to_positive
             flip = (f"<p>Would flip against current {e(self._rule_text(current))}: "
-                    f"<b>{st[a]:,}</b> {e(spec.positive)}→{e(spec.negative)} ({st['sessions_' + a]:,} sessions), "
-                    f"<b>{st[b]:,}</b> {e(spec.negative)}→{e(spec.positive)} ({st['sessions_' + b]:,} sessions), "
+                    f"<b>{st[a]:,}</b> {e(spec.positive)}→{e(spec.negative)} ({_sessions(st['sessions_' + a])}), "
+                    f"<b>{st[b]:,}</b> {e(spec.negative)}→{e(spec.positive)} ({_sessions(st['sessions_' + b])}), "
                     f"of {st['n_current']:,} {e(spec.noun)} judged under both.</p>")
         extra = ""
         if spec.missing_in_scope and st["rows"] > 0:
@@ -714,7 +723,7 @@ class _Explorer(widgets.VBox):
                     v = pd.Timestamp(v).strftime("%Y-%m-%d %H:%M")
                 elif c in ("confidence", "threshold", "margin") and not pd.isna(v):
                     v = f"{v:+g}" if c == "margin" else f"{v:g}"
-                elif pd.isna(v) if not isinstance(v, str) else False:
+                elif not isinstance(v, str) and pd.isna(v):
                     v = "–"
                 cells.append(f"<td style='padding:0 6px'>{e(str(v))}</td>")
             out.append("<tr>" + "".join(cells) + "</tr>")

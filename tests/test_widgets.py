@@ -119,7 +119,7 @@ def test_custom_cut_counts_and_flips(ex):
     assert line_x(ex) == 70.0
     assert "4 of 6 pass" in ex.ax.get_title()
     html = ex.counts_html.value
-    assert "<b>1</b> pass→reject (1 sessions)" in html and "<b>1</b> reject→pass (1 sessions)" in html
+    assert "<b>1</b> pass→reject (1 session)" in html and "<b>1</b> reject→pass (1 session)" in html
     c["current"].value = "1e-3"             # everything but s4 passes at 1e-3
     assert counts(ex, "pass_current", "to_reject", "to_pass") == (5, 1, 0)
     assert line_x(ex, "current") == 62.169
