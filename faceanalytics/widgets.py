@@ -648,8 +648,9 @@ class _Explorer(widgets.VBox):
             pos = st[spec.positive.replace(" ", "_")]
             at = f"the custom cut {st['line']:g}" if level == CUSTOM else \
                 f"{self._rule_text(level)} (each row at its own threshold)"
-            ax.set_title(f"{self._where()}\n{pos:,} of {st['n']:,} {spec.positive} ({_pct(pos, st['n'])}) "
-                         f"at {at}", fontsize="medium")
+            rate = "" if st["low_n"] else f" ({_pct(pos, st['n'])})"         # a few rows: counts only
+            ax.set_title(f"{self._where()}\n{pos:,} of {st['n']:,} {spec.positive}{rate} at {at}",
+                         fontsize="medium")
         self._band.set_label(f"thresholds vary {st['line_min']:g}–{st['line_max']:g}" if vary else "_band")
         handles = [a for a in (self._stairs, self.cut_line, self._band, self._current_line, self._flip)
                    if a.get_visible() and not a.get_label().startswith("_")]
