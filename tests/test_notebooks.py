@@ -147,7 +147,10 @@ _probe.update(
     assert p["fetched"] == {"megvii lite": [pop["megvii_lite"]] * 2 + [0],
                             "megvii liveness": [pop["megvii_liveness"]] * 2 + [0],
                             "baidu": [3 * pop["baidu"]] * 2 + [0]}
-    assert p["again"] == [pop["megvii_lite"], 0]  # the second fetch spent no call
+    # The second fetch spends no call on a final result; only an id whose two tries both hit
+    # an injected 500 (about one run in seven) is asked again.
+    skipped, calls = p["again"]
+    assert skipped >= pop["megvii_lite"] - 3 and calls <= 2 * (pop["megvii_lite"] - skipped)
     assert not p["sandbox_running"] and not p["data_left"]
     html = outputs(nb, "fetch-report")[-1]["data"]["text/html"]
     assert all(col in html for col in ("fetched", "landed", "quarantined", "calls"))
