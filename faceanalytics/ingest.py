@@ -37,7 +37,7 @@ from ._records import read_record
 from .archive import RawArchive
 from .flatten import Context, flatten_payload
 from .flatten._fast import flatten_fast
-from .schema import COMMON, TABLES, columns, file_schema
+from .schema import COMMON, columns, file_schema
 from .store import Store, key_of
 
 __all__ = ["IngestReport", "Ingestor", "ingest", "rebuild"]

@@ -4,7 +4,6 @@ import random
 import sys
 from pathlib import Path
 
-import pandas as pd
 import pytest
 from pandas.testing import assert_frame_equal
 

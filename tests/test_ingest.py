@@ -4,7 +4,6 @@ import os
 import shutil
 import subprocess
 import stat
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -15,25 +14,7 @@ from faceanalytics.archive import read_segment
 from faceanalytics.ingest import Ingestor, ingest, rebuild
 from faceanalytics.store import load
 
-SEEDS = Path(__file__).parent / "data" / "seeds"
-LITE_ID = "1462259748,52b13fb5-8dfb-4537-a62b-a641d5e929f1"
-
-
-def seed(name):
-    return json.loads((SEEDS / name).read_text())
-
-
-def envelope(source, sid, payload, fetched_at="2026-11-20T10:00:00Z", status=200):
-    return {"source": source, "session_id": sid, "fetched_at": fetched_at,
-            "http_status": status, "payload": payload}
-
-
-def write_jsonl(path, records):
-    with open(path, "w", encoding="utf-8") as f:
-        for r in records:
-            f.write(r if isinstance(r, str) else json.dumps(r, ensure_ascii=False))
-            f.write("\n")
-    return path
+from _helpers import LITE_ID, envelope, seed, write_jsonl  # noqa: E402
 
 
 @pytest.fixture

@@ -1,0 +1,23 @@
+"""Shared test helpers: the seed fixtures and envelopes around them."""
+import json
+from pathlib import Path
+
+SEEDS = Path(__file__).parent / "data" / "seeds"
+LITE_ID = "1462259748,52b13fb5-8dfb-4537-a62b-a641d5e929f1"
+
+
+def seed(name):
+    return json.loads((SEEDS / name).read_text())
+
+
+def envelope(source, sid, payload, fetched_at="2026-11-20T10:00:00Z", status=200):
+    return {"source": source, "session_id": sid, "fetched_at": fetched_at,
+            "http_status": status, "payload": payload}
+
+
+def write_jsonl(path, records):
+    with open(path, "w", encoding="utf-8") as f:
+        for r in records:
+            f.write(r if isinstance(r, str) else json.dumps(r, ensure_ascii=False))
+            f.write("\n")
+    return path
