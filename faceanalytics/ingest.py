@@ -37,13 +37,12 @@ from ._records import read_record
 from .archive import RawArchive
 from .flatten import Context, flatten_payload
 from .flatten._fast import flatten_fast
-from .schema import COMMON, columns, file_schema
+from .schema import COMMON, file_schema
 from .store import Store, key_of
 
 __all__ = ["IngestReport", "Ingestor", "ingest", "rebuild"]
 
 CHUNK = 10_000
-_SESSION_COLS = columns("sessions")
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
 
 

@@ -395,6 +395,16 @@ def test_plots_take_engine_results(data, frames):
     assert [p.get_height() for p in a1.patches] == [p.get_height() for p in a2.patches]
     assert [ln.get_label() for ln in a1.lines] == [ln.get_label() for ln in a2.lines]
     assert [t.get_text() for t in a1.get_legend().get_texts()] == [t.get_text() for t in a2.get_legend().get_texts()]
+    # Margins: the histogram for the bars, the engine's would-flip summary for the counts.
+    summary = E.would_flip_summary(data, "1e-4", "1e-5", engine="duckdb")
+    fig, (a1, a2) = plt.subplots(1, 2)
+    P.plot_margins(c, level="1e-4", to="1e-5", ax=a1)
+    P.plot_margins(h, level="1e-4", to="1e-5", summary=summary, ax=a2)
+    assert [p.get_height() for p in a1.patches] == [p.get_height() for p in a2.patches]
+    assert a1.get_title() == a2.get_title() and "sessions" in a2.get_title()
+    assert [ln.get_label() for ln in a1.lines] == [ln.get_label() for ln in a2.lines]
+    with pytest.raises(TypeError, match="summary"):
+        P.plot_margins(h)
     # Pass rates and error codes plots already take results; drift takes both results.
     d = E.pass_rate_drift(data, BASE, CUR, engine="duckdb")
     dd = E.distribution_drift(data, BASE, CUR, engine="duckdb")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ._core import as_list, floats, group_codes, level_column, mask_ids
+from ._core import as_list, floats, group_codes, histogram_weights, level_column, mask_ids
 
 __all__ = ["exact_difference", "bin_index", "margins", "margin_histogram", "would_flip", "would_flip_summary"]
 
@@ -76,7 +76,8 @@ def margin_histogram(comparisons: pd.DataFrame, level="1e-4", *, binwidth: float
 
     One row per group and bin from the lowest to the highest bin with data (zeros
     included).  Rows with no confidence or outside ``binrange`` are not counted.
-    Columns: ``by``, ``bin_left``, ``bin_right``, ``count``.
+    Columns: ``by``, ``bin_left``, ``bin_right``, ``count``.  ``comparisons`` may also
+    be a :func:`confidence_histogram` (its ``count`` column weighs each row).
     """
     by = as_list(by)
     thr, _ = _cut(comparisons, level)
@@ -98,7 +99,9 @@ def margin_histogram(comparisons: pd.DataFrame, level="1e-4", *, binwidth: float
     nb = hi - lo
     g = len(keys)
     flat = (np.zeros(len(idx), np.int64) if codes is None else codes) * nb + (idx - lo)
-    counts = np.bincount(flat[ok], minlength=g * nb).reshape(g, nb)
+    w = histogram_weights(comparisons)
+    counts = np.bincount(flat[ok], weights=None if w is None else w[ok], minlength=g * nb).reshape(g, nb)
+    counts = np.rint(counts).astype(np.int64) if w is not None else counts
     bins = np.arange(lo, hi)
     out = keys.iloc[np.repeat(np.arange(g), nb)].reset_index(drop=True) if by else pd.DataFrame(
         index=pd.RangeIndex(nb))

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import sys
+import time
 from collections.abc import Sequence
 
 import numpy as np
@@ -128,12 +129,29 @@ def _empty(table: str, columns=None) -> pd.DataFrame:
     return t.to_pandas(types_mapper=_nullable)
 
 
+def _vanished(e: Exception) -> bool:
+    msg = str(e)
+    return any(m in msg for m in ("No such file", "does not exist", "FileNotFound", "NO_SUCH_KEY",
+                                  "No files found"))
+
+
 def _run(eng: Engine, data_dir, table: str, build, *, counts=(), floats=()):
-    """Run ``build(src)`` against ``table``; None when the table has no data."""
-    with eng.relation(data_dir, table) as src:
-        if src is None:
-            return None
-        return arrow_frame(eng.query(build(src)), table, counts=counts, floats=floats)
+    """Run ``build(src)`` against ``table``; None when the table has no data.
+
+    A writer may replace a file (replaced rows, compaction) between the engine's
+    listing and its read: list and run again, as :func:`faceanalytics.load` does.
+    """
+    for attempt in range(3):
+        try:
+            with eng.relation(data_dir, table) as src:
+                if src is None:
+                    return None
+                return arrow_frame(eng.query(build(src)), table, counts=counts, floats=floats)
+        except Exception as e:
+            if attempt == 2 or not _vanished(e):
+                raise
+            time.sleep(0.05 * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 def _periods(agg: pd.DataFrame, freq: str | None) -> pd.DataFrame:

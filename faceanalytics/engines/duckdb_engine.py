@@ -76,7 +76,10 @@ class DuckDBEngine(Engine):
     def query(self, sql: str) -> pa.Table:
         cur = self.connection().cursor()          # a cursor per query: safe across threads
         try:
-            return cur.sql(sql).to_arrow_table()
+            rel = cur.sql(sql)
+            if hasattr(rel, "to_arrow_table"):      # duckdb >= 1.4
+                return rel.to_arrow_table()
+            return rel.fetch_arrow_table()
         finally:
             cur.close()
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
+from pathlib import Path
 
 import pyarrow as pa
 
@@ -84,6 +85,8 @@ class SparkEngine(Engine):
         if local_files(root) is False:
             yield None
             return
+        if "://" not in root:
+            root = Path(root).as_uri()              # file:///...: never the cluster's default filesystem
         reader = self.spark.read.schema(spark_schema(table)).option("basePath", root)
         try:
             df = reader.parquet(root.rstrip("/") + "/" + PARTS_GLOB)

@@ -86,18 +86,27 @@ def plot_confidence_thresholds(comparisons: pd.DataFrame, *, levels: Sequence[st
 
 def plot_margins(comparisons: pd.DataFrame, *, level: str = "1e-4", to=None, binwidth: float = 0.5,
                  binrange: tuple[float, float] | None = None, window: float = 1.0,
-                 legend: bool = True, ax=None, **kwargs):
+                 summary: pd.DataFrame | None = None, legend: bool = True, ax=None, **kwargs):
     """Margins to ``level`` (confidence − the row's threshold), and what moving the cut flips.
 
     Bars below 0 are rejections at ``level``, at or above 0 passes; the band marks
     the mass within ``±window`` of the cut.  With ``to`` (another level or a number),
     a second line marks the new cut (its most common position on this axis) and the
     title says how many comparisons and sessions would change decision.
+
+    Over more rows than memory holds: pass a :func:`~faceanalytics.analytics.confidence_histogram`
+    as ``comparisons`` and the matching would-flip ``summary`` (one row), both from
+    :mod:`faceanalytics.engines`; e.g. ``summary=engines.would_flip_summary(DATA, "1e-4",
+    "1e-5", window=1.0)`` (sessions are counted there: a histogram has no session ids).
     """
     ax = get_ax(ax)
     hist = margin_histogram(comparisons, level, binwidth=binwidth, binrange=binrange)
-    summ = would_flip_summary(comparisons, level, level if to is None else to, window=window)
-    s = summ.iloc[0]
+    if summary is None:
+        if histogram_weights(comparisons) is not None:
+            raise TypeError("plot_margins of a histogram needs summary= (a would_flip_summary result "
+                            "for the same level, to and window)")
+        summary = would_flip_summary(comparisons, level, level if to is None else to, window=window)
+    s = summary.iloc[0]
     colors = np.where(hist["bin_left"].to_numpy() >= 0, PASS_COLOR, REJECT_COLOR)
     kwargs.setdefault("edgecolor", "white")
     kwargs.setdefault("linewidth", 0.3)
