@@ -28,7 +28,7 @@ from faceanalytics import engines as E
 from faceanalytics import plots as P
 from faceanalytics.schema import file_schema
 
-from test_analytics import NAN4, NEW, OLD, _attempts, _error_counts, _sessions, _verify_errors
+from test_analytics import NAN4, NEW, _attempts, _error_counts, _sessions, _verify_errors
 
 pytestmark = pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas:FutureWarning")
 
@@ -337,6 +337,54 @@ def test_tables_without_data(tmp_path, engines):
     agree(lambda e: E.would_flip_summary(tmp_path, engine=e), engines)
     agree(lambda e: E.error_codes(tmp_path, engine=e), engines, nonempty=False)
     agree(lambda e: E.genuineness_rates(tmp_path, engine=e), engines, nonempty=False)
+
+
+@pytest.fixture
+def s3_data(data, monkeypatch):
+    """The same data directory on a real S3-protocol server on loopback (moto)."""
+    import logging
+
+    from moto.server import ThreadedMotoServer
+    from pyarrow import fs as pafs
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    srv = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    srv.start()
+    host, port = srv.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "AWS_PROFILE", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing"),
+                        ("AWS_REGION", "us-east-1"), ("AWS_EC2_METADATA_DISABLED", "true"),
+                        ("FACEANALYTICS_S3_ENDPOINT", endpoint), ("AWS_ENDPOINT_URL", endpoint),
+                        ("NO_PROXY", "127.0.0.1,localhost")):
+        monkeypatch.setenv(name, value)
+    s3 = pafs.S3FileSystem(endpoint_override=f"{host}:{port}", scheme="http", region="us-east-1",
+                           access_key="testing", secret_key="testing", allow_bucket_creation=True)
+    s3.create_dir("fa-engines")
+    pafs.copy_files(str(data / "tables"), "fa-engines/team/data/tables",
+                    source_filesystem=pafs.LocalFileSystem(), destination_filesystem=s3)
+    yield "s3://fa-engines/team/data", s3
+    srv.stop()
+
+
+def test_duckdb_reads_an_s3_data_directory(s3_data, data, engines):
+    s3_data, s3 = s3_data
+    duck = {"duckdb": engines["duckdb"]}
+    for fn in (lambda d, e: E.pass_rates(d, by="comparison", freq="W", since="2026-01-01", engine=e),
+               lambda d, e: E.would_flip_summary(d, "1e-4", "1e-5", by="source", engine=e),
+               lambda d, e: E.error_codes(d, by="month", engine=e)):
+        ref = agree(lambda e: fn(s3_data, e), duck)
+        assert_frame_equal(ref, fn(data, "pandas"), check_exact=True)      # same as the local copy
+    empty = s3_data.rsplit("/", 1)[0] + "/nothing"
+    agree(lambda e: E.pass_rates(empty, engine=e), duck, nonempty=False)
+    # Months outside the window are never fetched: a corrupt object there goes unnoticed.
+    bad = "fa-engines/team/data/tables/comparisons/source=megvii_lite/month=2020-01/part-bad-0000.parquet"
+    with s3.open_output_stream(bad) as f:
+        f.write(b"PAR1 not a parquet file PAR1")
+    agree(lambda e: E.pass_rates(s3_data, freq="W", since="2026-01-01", engine=e), duck)
+    with pytest.raises(Exception):
+        E.pass_rates(s3_data, engine="duckdb")
 
 
 # ---------------------------------------------------------------- API

@@ -47,8 +47,8 @@ def get_engine(engine="auto"):
     """An engine from a name (``"auto"``, ``"pandas"``, ``"duckdb"``, ``"spark"``), an engine
     object, a ``duckdb`` connection or a ``SparkSession``.
 
-    ``"auto"`` is DuckDB when it is installed (out of core, and faster than loading the
-    rows already on small tables), else pandas.  Spark is never chosen for you.
+    ``"auto"`` is DuckDB when it is installed (out of core, and no slower than loading
+    the rows even on small tables), else pandas.  Spark is never chosen for you.
     """
     if isinstance(engine, (Engine, PandasEngine)):
         return engine

@@ -3,7 +3,9 @@
 DuckDB reads ``DATA/tables/<table>/source=*/month=*/part-*.parquet`` with hive
 partitioning (``source`` and ``month`` as VARCHAR from the path), skips the months
 a ``since``/``until`` window cannot touch (partition pruning: those files are never
-opened) and filters ``session_time`` with the row-group statistics.  Aggregates
+opened) and filters ``session_time`` with the row-group statistics.  An ``s3://``
+data directory is read through pyarrow, with the credentials and endpoint
+:func:`faceanalytics.load` uses (see the README's "Object storage").  Aggregates
 spill to ``temp_directory`` when they outgrow ``memory_limit``, so the data can be
 many times larger than memory; only the counts come back to Python.
 
@@ -17,6 +19,7 @@ import contextlib
 import os
 import tempfile
 import threading
+import uuid
 
 import pyarrow as pa
 
@@ -42,6 +45,7 @@ class DuckDBEngine(Engine):
         self._con = connection
         self._settings = {"memory_limit": memory_limit, "threads": threads, "temp_directory": temp_directory}
         self._lock = threading.Lock()
+        self._local = threading.local()
 
     def connection(self):
         with self._lock:
@@ -63,9 +67,9 @@ class DuckDBEngine(Engine):
     def relation(self, data_dir, table: str):
         root = table_root(data_dir, table)
         if "://" in root:
-            raise NotImplementedError(
-                "the DuckDB engine reads local data directories; for object storage use "
-                "engine='spark' (s3a://) or load the DuckDB httpfs extension and pass a connection")
+            with self._object_store(data_dir, table) as name:
+                yield name
+            return
         if not local_files(root):
             yield None
             return
@@ -73,15 +77,48 @@ class DuckDBEngine(Engine):
         yield (f"read_parquet('{glob}', hive_partitioning = true, "
                f"hive_types = {{'source': 'VARCHAR', 'month': 'VARCHAR'}})")
 
+    @contextlib.contextmanager
+    def _object_store(self, data_dir, table: str):
+        """``s3://`` data directories: DuckDB scans a pyarrow dataset on the same filesystem
+        (endpoint, credentials) as :func:`faceanalytics.load`, pushing the ``month`` filter and
+        the columns into it, so pruned months are never fetched.  No DuckDB extension needed."""
+        import pyarrow.dataset as ds
+
+        from .._fs import data_path, fs_path
+        from ..schema import full_schema
+        from ..store import partitioning
+
+        path = data_path(data_dir) / "tables" / table
+        if next(iter(path.glob(PARTS_GLOB)), None) is None:
+            yield None
+            return
+        fs, p = fs_path(path)
+        dataset = ds.dataset(p, filesystem=fs, format="parquet", partitioning=partitioning(),
+                             schema=full_schema(table))
+        cur = self.connection().cursor()            # registrations belong to one connection
+        name = f"fa_{table}_{uuid.uuid4().hex[:12]}"
+        cur.register(name, dataset)
+        self._local.cursor = cur
+        try:
+            yield name
+        finally:
+            self._local.cursor = None
+            cur.unregister(name)
+            cur.close()
+
     def query(self, sql: str) -> pa.Table:
-        cur = self.connection().cursor()          # a cursor per query: safe across threads
+        cur = getattr(self._local, "cursor", None)
+        own = cur is None
+        if own:
+            cur = self.connection().cursor()      # a cursor per query: safe across threads
         try:
             rel = cur.sql(sql)
             if hasattr(rel, "to_arrow_table"):      # duckdb >= 1.4
                 return rel.to_arrow_table()
             return rel.fetch_arrow_table()
         finally:
-            cur.close()
+            if own:
+                cur.close()
 
     def __repr__(self) -> str:
         return f"DuckDBEngine({', '.join(f'{k}={v!r}' for k, v in self._settings.items() if v)})"

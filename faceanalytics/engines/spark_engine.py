@@ -70,12 +70,11 @@ class SparkEngine(Engine):
 
     @property
     def spark(self):
-        if self._spark is None:
-            from pyspark.sql import SparkSession
+        if self._spark is not None:
+            return self._spark
+        from pyspark.sql import SparkSession            # the current one each time: it may be replaced
 
-            self._spark = SparkSession.getActiveSession() or \
-                SparkSession.builder.appName("faceanalytics").getOrCreate()
-        return self._spark
+        return SparkSession.getActiveSession() or SparkSession.builder.appName("faceanalytics").getOrCreate()
 
     @contextlib.contextmanager
     def relation(self, data_dir, table: str):
