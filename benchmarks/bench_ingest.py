@@ -128,6 +128,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=100_000)
     ap.add_argument("--big", type=int, default=1_000_000, help="size for the flat-memory check (0: skip)")
+    ap.add_argument("--repeat", type=int, default=3, help="runs per contender (best time is kept)")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="fa-bench-"))
     try:
@@ -136,7 +137,12 @@ def main() -> None:
         print(f"{args.n:,} Megvii Lite payloads, {avg:,.0f} bytes each on average\n")
         results = {}
         for name, code in (("naive", NAIVE), ("floor", FLOOR), ("faceanalytics", OURS)):
-            results[name] = run(code, f, tmp / name)
+            # Best wall time of --repeat runs (this VM is noisy), each into a fresh directory.
+            runs = [run(code, f, tmp / f"{name}-{k}") for k in range(args.repeat)]
+            results[name] = (min(w for w, _ in runs), max(m for _, m in runs))
+            for k in range(args.repeat):
+                shutil.rmtree(tmp / f"{name}-{k}", ignore_errors=True)
+        print(f"best of {args.repeat} runs each\n")
         print(f"{'contender':<16}{'seconds':>10}{'peak MiB':>12}")
         for name, (wall, rss) in results.items():
             print(f"{name:<16}{wall:>10.2f}{rss:>12.0f}")

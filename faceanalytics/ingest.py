@@ -36,7 +36,7 @@ from ._pii import Masker, load_or_create_key, mask_id_numbers
 from ._records import read_record
 from .archive import RawArchive
 from .flatten import Context, flatten_payload
-from .flatten._fast import flatten_fast
+from .flatten._fast import flatten_fast, parse_chunk
 from .schema import COMMON, file_schema
 from .store import Store, key_of
 
@@ -115,14 +115,30 @@ class Ingestor:
                                         first_line_no=first_line_no))
 
     def ingest_chunks(self, chunks, *, source_hint=None, origin=None) -> IngestReport:
-        """Land ``(first line number, lines)`` chunks, flattening chunk N+1 while chunk N
-        is being committed (both stages spend most time in Arrow, outside the GIL)."""
+        """Land ``(first line number, lines)`` chunks through a three-stage pipeline:
+        a reader thread cleans, hashes and parses chunk N+2 (Arrow's JSON reader runs
+        outside the GIL) while this thread flattens chunk N+1 and a committer thread
+        commits chunk N."""
         total = IngestReport()
         pending = None
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="commit") as committer:
-            for first, lines in chunks:
-                prepared = self.prepare(lines, source_hint=source_hint, origin=origin,
-                                        first_line_no=first)
+        it = iter(chunks)
+
+        def read_next():
+            item = next(it, None)
+            if item is None:
+                return None
+            first, lines = item
+            return self._read(lines, source_hint=source_hint, origin=origin, first_line_no=first)
+
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="read") as reader, \
+                ThreadPoolExecutor(max_workers=1, thread_name_prefix="commit") as committer:
+            ahead = reader.submit(read_next)
+            while True:
+                read = ahead.result()
+                if read is None:
+                    break
+                ahead = reader.submit(read_next)
+                prepared = self._prepare_read(read, source_hint=source_hint, origin=origin)
                 if pending is not None:
                     total.add(pending.result())
                 pending = committer.submit(self.finish, prepared)
@@ -133,6 +149,13 @@ class Ingestor:
     def prepare(self, lines: list[bytes], *, source_hint=None, origin=None,
                 first_line_no: int = 1, received_us: int | None = None) -> "_Prepared":
         """Start archiving the lines and flatten them (nothing is committed yet)."""
+        read = self._read(lines, source_hint=source_hint, origin=origin,
+                          first_line_no=first_line_no, received_us=received_us, parse=False)
+        return self._prepare_read(read, source_hint=source_hint, origin=origin)
+
+    def _read(self, lines, *, source_hint, origin, first_line_no, received_us=None,
+              parse=True) -> "_Read":
+        """Clean the lines, start archiving them, and (optionally) parse them with Arrow."""
         kept = [(first_line_no + i, ln.rstrip(b"\r\n")) for i, ln in enumerate(lines) if ln.strip()]
         line_nos = [n for n, _ in kept]
         lines = [ln for _, ln in kept]
@@ -145,8 +168,13 @@ class Ingestor:
             archived = self._pool.submit(self.archive.write_planned, plan, lines)
         if received_us is None:
             received_us = _now_us()
-        batch, bad = self._flatten(lines, source_hint, received_us, line_nos)
-        return _Prepared(len(lines), batch, bad, received_us, origin, archived)
+        parsed = parse_chunk(lines) if parse and self.fast else None
+        return _Read(lines, line_nos, received_us, archived, parsed)
+
+    def _prepare_read(self, read: "_Read", *, source_hint, origin) -> "_Prepared":
+        batch, bad = self._flatten(read.lines, source_hint, read.received_us, read.line_nos,
+                                   parsed=read.parsed)
+        return _Prepared(len(read.lines), batch, bad, read.received_us, origin, read.archived)
 
     def land(self, lines: list[bytes], *, source_hint, received_us: int, origin=None,
              line_nos=None) -> IngestReport:
@@ -156,10 +184,10 @@ class Ingestor:
         batch, bad = self._flatten(lines, source_hint, received_us, line_nos)
         return self.finish(_Prepared(len(lines), batch, bad, received_us, origin, None))
 
-    def _flatten(self, lines, source_hint, received_us, line_nos):
+    def _flatten(self, lines, source_hint, received_us, line_nos, parsed=None):
         batch = _Batch()
         if self.fast:
-            fast = flatten_fast(lines, source_hint, received_us, self.masker)
+            fast = flatten_fast(lines, source_hint, received_us, self.masker, parsed=parsed)
             batch.add_fast(fast)
             slow = fast.slow
         else:
@@ -277,6 +305,14 @@ class Ingestor:
                          "origin": f"{origin or '-'}:{line_no}"})
         t = _rows_to_arrow("quarantine", list(range(len(rows))), rows)
         return _with_common(t, _common_arrays(source, month, sid, fetched, fetched))
+
+
+class _Read:
+    __slots__ = ("lines", "line_nos", "received_us", "archived", "parsed")
+
+    def __init__(self, lines, line_nos, received_us, archived, parsed):
+        self.lines, self.line_nos, self.received_us = lines, line_nos, received_us
+        self.archived, self.parsed = archived, parsed
 
 
 class _Prepared:

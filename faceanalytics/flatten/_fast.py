@@ -300,23 +300,30 @@ def parse_blocks(lines: list[bytes]):
         yield np.asarray(good), None
 
 
-def flatten_fast(lines: list[bytes], source_hint: str | None, received_us: int, masker):
-    """Flatten what the fast path can; return a :class:`FastResult`."""
+def parse_chunk(lines: list[bytes]) -> tuple[list, list[int]]:
+    """Arrow tables for a chunk: ``([(line indices, table or None)], lines left out)``.
+
+    Only lines that open a JSON object go to Arrow (a block starting with a bare
+    `null` crashes pyarrow's reader; such lines are not payloads anyway).
+    """
+    objects = [i for i, ln in enumerate(lines) if ln[:1] == b"{"]
+    if len(objects) == len(lines):
+        return list(parse_blocks(lines)), []
+    mapping = np.asarray(objects, np.int64)
+    parsed = [(mapping[index], table) for index, table in parse_blocks([lines[i] for i in objects])]
+    return parsed, sorted(set(range(len(lines))) - set(objects))
+
+
+def flatten_fast(lines: list[bytes], source_hint: str | None, received_us: int, masker,
+                 parsed=None):
+    """Flatten what the fast path can; return a :class:`FastResult`.  ``parsed`` is
+    :func:`parse_chunk`'s result when another thread already parsed the lines."""
     res = FastResult()
     parts, sources, sids, fetched, stimes, oks = [], [], [], [], [], []
     n_done = 0
-    # Only lines that open a JSON object go to Arrow (a block starting with a bare
-    # `null` crashes pyarrow's reader; such lines are not payloads anyway).
-    objects = [i for i, ln in enumerate(lines) if ln[:1] == b"{"]
-    if len(objects) < len(lines):
-        res.slow.extend(sorted(set(range(len(lines))) - set(objects)))
-        mapping = np.asarray(objects, np.int64)
-        lines = [lines[i] for i in objects]
-    else:
-        mapping = None
-    for index, table in parse_blocks(lines):
-        if mapping is not None:
-            index = mapping[index]
+    blocks, left_out = parsed if parsed is not None else parse_chunk(lines)
+    res.slow.extend(left_out)
+    for index, table in blocks:
         got = None
         if table is not None:
             try:
