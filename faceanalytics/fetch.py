@@ -244,7 +244,9 @@ def _run(jobs: list[tuple[str, str, Callable]], ing: Ingestor, *, concurrency: i
             it = iter(jobs)
             running = set()
             while True:
-                while len(running) < concurrency * 2 and not stop.is_set():
+                # Keep well ahead of the workers: this thread also lands chunks, and the
+                # workers must not run dry meanwhile.
+                while len(running) < max(64, concurrency * 8) and not stop.is_set():
                     job = next(it, None)
                     if job is None:
                         break

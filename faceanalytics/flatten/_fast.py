@@ -25,7 +25,13 @@ from .megvii import _LEGALITY, _PII_QUALITY_FIELDS, ATTACKS, _level_column
 FAST_SOURCES = ("megvii_lite", "megvii_liveness")
 _log = logging.getLogger(__name__)
 
-_NULLS = pa.array(sorted(_NULL_STRINGS))
+_NULLS: list = []  # built on first use: pa.array() of Python objects imports pandas
+
+
+def _nulls() -> pa.Array:
+    if not _NULLS:
+        _NULLS.append(pa.array(sorted(_NULL_STRINGS), pa.string()))
+    return _NULLS[0]
 _ENVELOPE_KEYS = {"source", "session_id", "fetched_at", "http_status", "payload"}
 
 # Known leaves: path -> kind.  Kinds: str, int, float, epoch, raw (an ID number, as given).
@@ -132,7 +138,7 @@ def _convert(kind: str, arr: pa.Array):
     if pa.types.is_null(t):
         return arr, None
     if kind == "str" and pa.types.is_string(t):
-        nullish = pc.or_(pc.is_in(arr, value_set=_NULLS),
+        nullish = pc.or_(pc.is_in(arr, value_set=_nulls()),
                          pc.equal(pc.utf8_trim_whitespace(arr), ""))
         return pc.if_else(nullish, pa.scalar(None, pa.string()), arr), None
     if kind == "raw" and pa.types.is_string(t):
