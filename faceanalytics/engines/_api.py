@@ -89,12 +89,9 @@ def get_engine(engine="auto"):
 
 def _utc(v) -> _dt.datetime | None:
     """A since/until bound as :func:`faceanalytics.load` reads it (naive = UTC)."""
-    if v is None:
-        return None
-    t = pd.Timestamp(v)
-    if t.tzinfo is None:
-        t = t.tz_localize("UTC")
-    return t.tz_convert("UTC").to_pydatetime()
+    from ..store import _ts
+
+    return _ts(v)
 
 
 def _window(since, until) -> S.Window:

@@ -47,15 +47,9 @@ class Engine:
 
 def _nullable(t: pa.DataType):
     """The dtypes ``faceanalytics.load`` gives: nullable Int32/Int64/boolean, default otherwise."""
-    import pandas as pd
+    from ..store import _nullable_dtype
 
-    if t == pa.int32():
-        return pd.Int32Dtype()
-    if t == pa.int64():
-        return pd.Int64Dtype()
-    if t == pa.bool_():
-        return pd.BooleanDtype()
-    return None
+    return _nullable_dtype(t)
 
 
 def arrow_frame(t: pa.Table, table: str, counts=(), floats=()):
