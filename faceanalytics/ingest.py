@@ -232,16 +232,22 @@ class Ingestor:
                 best[k] = j
         chosen = sorted(best.values())
         skipped = n - len(chosen)
-        found, pos = index.lookup(np.array([keys[j] for j in chosen], np.int64))
+        found = index.lookup(np.array([keys[j] for j in chosen], np.int64))
+        # What the tables hold for the sessions this chunk hits (usually none).
+        hits: dict[str, list[str]] = {}
+        for c, j in enumerate(chosen):
+            if found[c]:
+                hits.setdefault(batch.source[j], []).append(batch.session_id[j])
+        stored = {src: self.store.stored_sessions(src, sids) for src, sids in hits.items()}
         accepted = np.zeros(n, bool)
         replace: dict[tuple[str, str], set[str]] = {}
         for c, j in enumerate(chosen):
-            if found[c]:
-                p = pos[c]
-                if (bool(index.ok[p]), int(index.fetched[p])) >= rank[j]:
+            old = stored.get(batch.source[j], {}).get(batch.session_id[j]) if found[c] else None
+            if old is not None:
+                if old[:2] >= rank[j]:
                     skipped += 1
                     continue
-                replace.setdefault((batch.source[j], _month_of_int(int(index.month[p]))),
+                replace.setdefault((batch.source[j], _month_of_int(old[2])),
                                    set()).add(batch.session_id[j])
             accepted[j] = True
         n_replaced = sum(len(v) for v in replace.values())
@@ -259,7 +265,7 @@ class Ingestor:
             seen.add(qk)
             q_rows.append((line, reason, rec, line_no, sha))
             q_keys.append(qk)
-        qf, _ = index.lookup(np.array(q_keys, np.int64))
+        qf = index.lookup(np.array(q_keys, np.int64))
         q_rows = [r for r, f in zip(q_rows, qf) if not f]
         q_keys = [k for k, f in zip(q_keys, qf) if not f]
 
@@ -270,12 +276,7 @@ class Ingestor:
             if accepted[j]:
                 self._write_blob(rel, blob)
         acc = np.flatnonzero(accepted)
-        idx_update = (
-            [keys[j] for j in acc] + q_keys,
-            [batch.fetched_us[j] for j in acc] + [received_us] * len(q_keys),
-            [batch.ok[j] for j in acc] + [False] * len(q_keys),
-            [_month_int(months[j]) for j in acc] + [_month_int(_month(received_us))] * len(q_keys),
-        )
+        idx_update = [keys[j] for j in acc] + q_keys
         counts = (len(acc), skipped, n_replaced, len(bad), reasons)
         return tables, replace, idx_update, counts
 
@@ -413,10 +414,6 @@ def _months(us: list[int]) -> list[str]:
 
 def _month_of_int(m: int) -> str:
     return f"{m // 100:04d}-{m % 100:02d}"
-
-
-def _month_int(m: str) -> int:
-    return int(m[:4]) * 100 + int(m[5:7])
 
 
 def _now_us() -> int:

@@ -81,50 +81,34 @@ def key_of(source: str, ident) -> int:
 
 
 class SessionIndex:
-    """What the tables hold, per (source, session id): rank and partition month.
+    """Which (source, session id) keys the tables hold — keys only, 8 bytes each.
 
-    Derived from the ``sessions`` and ``quarantine`` tables on open; kept as sorted
-    NumPy arrays so a million sessions cost ~25 MB, not a dict of tuples.
+    Derived from the ``sessions`` and ``quarantine`` tables on open and kept as one
+    sorted NumPy array.  What a stored session ranks (result or error, when fetched,
+    which month partition) is read from the tables only for the keys an incoming
+    chunk hits (:meth:`Store.stored_sessions`), so memory stays near-flat as the
+    store grows.
     """
 
     def __init__(self):
         self.keys = np.empty(0, np.int64)
-        self.fetched = np.empty(0, np.int64)
-        self.ok = np.empty(0, np.bool_)
-        self.month = np.empty(0, np.int32)
 
     def __len__(self):
         return len(self.keys)
 
-    def lookup(self, keys: np.ndarray):
-        """-> (found mask, positions) for ``keys``."""
-        if not len(self.keys):
-            return np.zeros(len(keys), bool), np.zeros(len(keys), np.int64)
-        pos = np.searchsorted(self.keys, keys)
-        pos = np.minimum(pos, len(self.keys) - 1)
-        return self.keys[pos] == keys, pos
-
-    def upsert(self, keys, fetched, ok, month) -> None:
+    def lookup(self, keys: np.ndarray) -> np.ndarray:
+        """-> a mask of the ``keys`` already held."""
         keys = np.asarray(keys, np.int64)
-        if not len(keys):
-            return
-        found, pos = self.lookup(keys)
-        if found.any():
-            p = pos[found]
-            self.fetched[p] = np.asarray(fetched, np.int64)[found]
-            self.ok[p] = np.asarray(ok, bool)[found]
-            self.month[p] = np.asarray(month, np.int32)[found]
-        new = ~found
-        if new.any():
-            # Insert the (few) new keys into the sorted arrays: O(n) per chunk, not a re-sort.
-            nk = keys[new]
-            order = np.argsort(nk, kind="stable")
-            nk = nk[order]
-            at = np.searchsorted(self.keys, nk)
-            self.keys = np.insert(self.keys, at, nk)
-            self.fetched = np.insert(self.fetched, at, np.asarray(fetched, np.int64)[new][order])
-            self.ok = np.insert(self.ok, at, np.asarray(ok, bool)[new][order])
-            self.month = np.insert(self.month, at, np.asarray(month, np.int32)[new][order])
+        if not len(self.keys) or not len(keys):
+            return np.zeros(len(keys), bool)
+        pos = np.minimum(np.searchsorted(self.keys, keys), len(self.keys) - 1)
+        return self.keys[pos] == keys
+
+    def add(self, keys) -> None:
+        keys = np.unique(np.asarray(keys, np.int64))
+        new = keys[~self.lookup(keys)]
+        if len(new):
+            self.keys = np.insert(self.keys, np.searchsorted(self.keys, new), new)
 
 
 def _month_int(m: str) -> int:
@@ -187,31 +171,40 @@ class Store:
         return self._index
 
     def _build_index(self) -> SessionIndex:
+        import pyarrow.dataset as ds
+
         idx = SessionIndex()
-        keys, fetched, ok, month = [], [], [], []
         for table, id_col in (("sessions", "session_id"), ("quarantine", "raw_sha1")):
             path = self.root / table
             if not path.is_dir():
                 continue
-            cols = [id_col, "fetched_at"] + (["error"] if table == "sessions" else [])
-            import pyarrow.dataset as ds
-
             fs, p = fs_path(path)
             t = ds.dataset(p, filesystem=fs, format="parquet", partitioning=partitioning(),
-                           schema=full_schema(table)).to_table(columns=["source", "month"] + cols)
-            src = t.column("source").to_pylist()
+                           schema=full_schema(table)).to_table(columns=["source", id_col])
             ids = t.column(id_col).to_pylist()
-            if table == "quarantine":
-                src = ["quarantine"] * len(ids)
-            keys.extend(key_of(s, i) for s, i in zip(src, ids))
-            fetched.append(pc.cast(t.column("fetched_at"), pa.int64()).to_numpy(zero_copy_only=False))
-            ok.append(t.column("error").is_null().to_numpy(zero_copy_only=False) if table == "sessions"
-                      else np.zeros(len(ids), bool))
-            month.append(np.array([_month_int(m) for m in t.column("month").to_pylist()], np.int32))
-        if keys:
-            idx.upsert(np.array(keys, np.int64), np.concatenate(fetched), np.concatenate(ok),
-                       np.concatenate(month))
+            src = (["quarantine"] * len(ids) if table == "quarantine"
+                   else t.column("source").to_pylist())
+            idx.add([key_of(s, i) for s, i in zip(src, ids)])
         return idx
+
+    def stored_sessions(self, source: str, session_ids) -> dict[str, tuple[bool, int, int]]:
+        """session id -> (has a result, fetched_at µs, month as YYYYMM) for the stored rows."""
+        import pyarrow.dataset as ds
+
+        path = self.root / "sessions"
+        ids = sorted(set(session_ids))
+        if not ids or not path.is_dir():
+            return {}
+        fs, p = fs_path(path)
+        t = ds.dataset(p, filesystem=fs, format="parquet", partitioning=partitioning(),
+                       schema=full_schema("sessions")).to_table(
+            columns=["session_id", "fetched_at", "error", "month"],
+            filter=(ds.field("source") == source)
+            & ds.field("session_id").isin(pa.array(ids, pa.string())))
+        fetched = pc.cast(t.column("fetched_at"), pa.int64()).to_pylist()
+        return {sid: (err is None, f, _month_int(m)) for sid, f, err, m in zip(
+            t.column("session_id").to_pylist(), fetched, t.column("error").to_pylist(),
+            t.column("month").to_pylist())}
 
     # --- writing ---------------------------------------------------------------
     def commit(self, tables: dict[str, pa.Table], replace: dict[tuple[str, str], set[str]],
@@ -259,7 +252,7 @@ class Store:
         added = {p.split("/", 1)[0] for _, p in adds}
         self._sync_empty_files(added | {p.split("/", 1)[0] for p in removes}, added)
         if index_update is not None:
-            self.index.upsert(*index_update)
+            self.index.add(index_update)
 
     def replace_table(self, table: str, t: pa.Table) -> None:
         """Make ``t`` (with ``source`` and ``month`` columns) the whole of ``table``,
