@@ -130,13 +130,7 @@ def distribution_drift(baseline: pd.DataFrame, current: pd.DataFrame, by=None, *
         else:
             p, d, pv = np.nan, np.nan, np.nan
         rows.append((column, xa.size, xb.size, p, psi_flag(p), d, pv))
-    out = keys.copy() if by else pd.DataFrame(index=pd.RangeIndex(1))
-    stats = pd.DataFrame(rows, columns=["variable", "n_baseline", "n_current", "psi", "psi_flag", "ks",
-                                        "ks_pvalue"])
-    for c in stats.columns:
-        out[c] = stats[c].to_numpy()
-    return out.astype({"variable": "str", "n_baseline": "int64", "n_current": "int64", "psi": "float64",
-                       "psi_flag": "str", "ks": "float64", "ks_pvalue": "float64"}).reset_index(drop=True)
+    return _drift_frame(keys if by else None, rows)
 
 
 def value_histogram(table: pd.DataFrame, column: str = "confidence", by=None, *, freq: str | None = None,
@@ -245,7 +239,12 @@ def distribution_drift_from_histograms(baseline: pd.DataFrame, current: pd.DataF
         else:
             p, d, pv = np.nan, np.nan, np.nan
         rows.append((column, na, nb, p, psi_flag(p), d, pv))
-    out = keys.copy() if by else pd.DataFrame(index=pd.RangeIndex(1))
+    return _drift_frame(keys if by else None, rows)
+
+
+def _drift_frame(keys, rows) -> pd.DataFrame:
+    """The distribution-drift result: group keys (or one row) beside the PSI/KS columns."""
+    out = keys.copy() if keys is not None else pd.DataFrame(index=pd.RangeIndex(1))
     stats = pd.DataFrame(rows, columns=["variable", "n_baseline", "n_current", "psi", "psi_flag", "ks",
                                         "ks_pvalue"])
     for c in stats.columns:

@@ -80,6 +80,12 @@ def genuineness_rates(genuineness: pd.DataFrame, by=None, *, sessions: pd.DataFr
         out["n_sessions_in_scope"] = out["n_sessions_in_scope"].fillna(0).astype("int64")
     else:
         out["n_sessions_in_scope"] = int(scope[0]) if len(scope) else 0
+    return finish_coverage(out)
+
+
+def finish_coverage(out: pd.DataFrame) -> pd.DataFrame:
+    """Coverage (sessions with the check / sessions in scope) and the integer dtypes,
+    shared by the pandas metric and the engines."""
     with np.errstate(divide="ignore", invalid="ignore"):
         out["coverage"] = (out["n_sessions"] / out["n_sessions_in_scope"].where(
             out["n_sessions_in_scope"] > 0)).astype("float64")

@@ -376,12 +376,9 @@ def genuineness_rates(data_dir, by=None, *, freq: str | None = None, since=None,
         out["n_sessions_in_scope"] = out["n_sessions_in_scope"].fillna(0).astype("int64")
     else:
         out["n_sessions_in_scope"] = int(sc["n"].sum()) if len(sc) else 0
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out["coverage"] = (out["n_sessions"] / out["n_sessions_in_scope"].where(
-            out["n_sessions_in_scope"] > 0)).astype("float64")
-    for c in ("n", "flagged", "n_no_threshold", "n_sessions"):
-        out[c] = out[c].astype("int64")
-    return out
+    from ..analytics._spoof import finish_coverage
+
+    return finish_coverage(out)
 
 
 # ------------------------------------------------------------------ errors
