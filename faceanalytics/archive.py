@@ -89,10 +89,11 @@ class RawArchive:
         return plan.path, plan.meta
 
     def plan_segment(self, lines: list[bytes], *, source_hint=None, origin=None,
-                     received_at: str | None = None) -> "SegmentPlan":
-        """Name and meta of the segment for ``lines`` (cheap: a hash, no compression)."""
+                     received_at: str | None = None, joined: bytes | None = None) -> "SegmentPlan":
+        """Name and meta of the segment for ``lines`` (cheap: a hash, no compression).
+        ``joined``: ``b"\n".join(lines)`` when the caller has it already."""
         h = hashlib.sha256((source_hint or "").encode() + b"\x00")
-        h.update(b"\n".join(lines))
+        h.update(b"\n".join(lines) if joined is None else joined)
         h.update(b"\n")
         digest = h.hexdigest()[:24]
         with self._lock:
@@ -105,11 +106,13 @@ class RawArchive:
         path = self.root / now.strftime("%Y-%m-%d") / f"{now.strftime('%H%M%S%f')}-{digest}.jsonl.zst"
         return SegmentPlan(path, meta, False)
 
-    def write_planned(self, plan: "SegmentPlan", lines: list[bytes]) -> None:
+    def write_planned(self, plan: "SegmentPlan", lines: list[bytes], joined: bytes | None = None) -> None:
         """Compress and write a planned segment durably (no-op if it already exists)."""
         if plan.exists:
             return
-        body = orjson.dumps({"_segment": plan.meta}) + b"\n" + b"\n".join(lines) + b"\n"
+        if joined is None:
+            joined = b"\n".join(lines)
+        body = b"".join((orjson.dumps({"_segment": plan.meta}), b"\n", joined, b"\n"))
         self._mkdir(plan.path.parent)
         atomic_write_bytes(plan.path, _compress(body), mode=_FILE_MODE)
         with self._lock:

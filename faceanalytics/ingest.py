@@ -133,6 +133,9 @@ class Ingestor:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="read") as reader, \
                 ThreadPoolExecutor(max_workers=1, thread_name_prefix="commit") as committer:
             ahead = reader.submit(read_next)
+            # Idle until the first chunk is read: pay pyarrow's one-time import of pandas
+            # now (its first conversion of Python objects triggers it, ~0.2 s).
+            pa.array([0])
             while True:
                 read = ahead.result()
                 if read is None:
@@ -160,15 +163,17 @@ class Ingestor:
         line_nos = [n for n, _ in kept]
         lines = [ln for _, ln in kept]
         archived = None
+        joined = b"\n".join(lines)  # hashed, archived and parsed as one buffer
         if lines and self._archive_enabled:
-            plan = self.archive.plan_segment(lines, source_hint=source_hint, origin=origin)
+            plan = self.archive.plan_segment(lines, source_hint=source_hint, origin=origin,
+                                             joined=joined)
             received_us = iso_to_us(plan.meta.get("received_at"))
             # Compression runs beside flattening; rows are committed only once the raw
             # lines are durable.
-            archived = self._pool.submit(self.archive.write_planned, plan, lines)
+            archived = self._pool.submit(self.archive.write_planned, plan, lines, joined)
         if received_us is None:
             received_us = _now_us()
-        parsed = parse_chunk(lines) if parse and self.fast else None
+        parsed = parse_chunk(lines, joined) if parse and self.fast else None
         return _Read(lines, line_nos, received_us, archived, parsed)
 
     def _prepare_read(self, read: "_Read", *, source_hint, origin) -> "_Prepared":
@@ -205,7 +210,7 @@ class Ingestor:
                 bad.append((line, f"could not flatten: {type(e).__name__}: {e}"[:300], rec,
                             line_nos[i]))
         batch.add_flats(flats)
-        return batch, bad
+        return batch.finalize(), bad
 
     def finish(self, p: "_Prepared") -> IngestReport:
         """Decide what lands (dedupe, replacement) and commit it atomically."""
@@ -223,33 +228,39 @@ class Ingestor:
     def _plan(self, batch: "_Batch", bad, received_us, origin):
         index = self.store.index
         n = len(batch.source)
-        keys = [key_of(src, sid) for src, sid in zip(batch.source, batch.session_id)]
-        rank = list(zip(batch.ok, batch.fetched_us))
-        best: dict[int, int] = {}  # the best record per session within the chunk
-        for j, k in enumerate(keys):
-            b = best.get(k)
-            if b is None or rank[j] > rank[b]:
-                best[k] = j
-        chosen = sorted(best.values())
+        keys = np.fromiter((key_of(src, sid) for src, sid in zip(batch.source, batch.session_id)),
+                           np.int64, n)
+        ok = np.asarray(batch.ok, bool)
+        fetched = np.asarray(batch.fetched_us, np.int64)
+        # The best record per session within the chunk: a result over an error, then the
+        # latest fetch, then the earliest line.
+        if len(np.unique(keys)) == n:
+            chosen = np.arange(n)
+        else:
+            order = np.lexsort((-np.arange(n), fetched, ok, keys))
+            last = np.append(keys[order][1:] != keys[order][:-1], True)
+            chosen = np.sort(order[last])
         skipped = n - len(chosen)
-        found = index.lookup(np.array([keys[j] for j in chosen], np.int64))
-        # What the tables hold for the sessions this chunk hits (usually none).
-        hits: dict[str, list[str]] = {}
-        for c, j in enumerate(chosen):
-            if found[c]:
-                hits.setdefault(batch.source[j], []).append(batch.session_id[j])
-        stored = {src: self.store.stored_sessions(src, sids) for src, sids in hits.items()}
+        found = index.lookup(keys[chosen])
         accepted = np.zeros(n, bool)
+        accepted[chosen[~found]] = True
         replace: dict[tuple[str, str], set[str]] = {}
-        for c, j in enumerate(chosen):
-            old = stored.get(batch.source[j], {}).get(batch.session_id[j]) if found[c] else None
-            if old is not None:
-                if old[:2] >= rank[j]:
-                    skipped += 1
-                    continue
-                replace.setdefault((batch.source[j], _month_of_int(old[2])),
-                                   set()).add(batch.session_id[j])
-            accepted[j] = True
+        hit = chosen[found]
+        if len(hit):
+            # What the tables hold for the sessions this chunk hits (usually none).
+            wanted: dict[str, list[str]] = {}
+            for j in hit:
+                wanted.setdefault(batch.source[j], []).append(batch.session_id[j])
+            stored = {src: self.store.stored_sessions(src, sids) for src, sids in wanted.items()}
+            for j in hit:
+                old = stored[batch.source[j]].get(batch.session_id[j])
+                if old is not None:
+                    if old[:2] >= (bool(ok[j]), int(fetched[j])):
+                        skipped += 1
+                        continue
+                    replace.setdefault((batch.source[j], _month_of_int(old[2])),
+                                       set()).add(batch.session_id[j])
+                accepted[j] = True
         n_replaced = sum(len(v) for v in replace.values())
 
         # Quarantine, deduplicated on the raw bytes.
@@ -269,14 +280,13 @@ class Ingestor:
         q_rows = [r for r, f in zip(q_rows, qf) if not f]
         q_keys = [k for k, f in zip(q_keys, qf) if not f]
 
-        months = _months(batch.session_time_us)
-        tables = batch.tables_for(accepted, months)
+        tables = batch.tables_for(accepted)
         tables["quarantine"] = self._build_quarantine(q_rows, received_us, origin)
         for j, rel, blob in batch.blobs:
             if accepted[j]:
                 self._write_blob(rel, blob)
         acc = np.flatnonzero(accepted)
-        idx_update = [keys[j] for j in acc] + q_keys
+        idx_update = np.concatenate([keys[acc], np.asarray(q_keys, np.int64)])
         counts = (len(acc), skipped, n_replaced, len(bad), reasons)
         return tables, replace, idx_update, counts
 
@@ -334,6 +344,7 @@ class _Batch:
         self.session_time_us: list[int] = []
         self.ok: list[bool] = []
         self.parts: dict[str, list[pa.Table]] = {}
+        self.tables: dict[str, tuple[pa.ChunkedArray, pa.Table]] = {}
         self.blobs: list[tuple[int, str, bytes]] = []
 
     def _add_tables(self, tables: dict[str, pa.Table], offset: int) -> None:
@@ -377,16 +388,27 @@ class _Batch:
         self._add_tables({t: _rows_to_arrow(t, idx, rows) for t, (idx, rows) in per_table.items()},
                          offset)
 
-    def tables_for(self, accepted: np.ndarray, months: list[str]) -> dict[str, pa.Table]:
-        out = {}
-        acc = pa.array(accepted)
-        common = _common_arrays(self.source, months, self.session_id, self.fetched_us,
-                                self.session_time_us)
+    def finalize(self) -> "_Batch":
+        """Give every table its partition keys and common columns (on the flattening
+        thread: only the filtering by what is accepted is left for the commit)."""
+        common = _common_arrays(self.source, _months(self.session_time_us), self.session_id,
+                                self.fetched_us, self.session_time_us)
         for name, parts in self.parts.items():
             t = pa.concat_tables(parts) if len(parts) > 1 else parts[0]
-            t = t.filter(pc.take(acc, t.column("_rec")))
+            rec = t.column("_rec")
+            self.tables[name] = (rec, _with_common(t, common))
+        self.parts = {}
+        return self
+
+    def tables_for(self, accepted: np.ndarray) -> dict[str, pa.Table]:
+        out = {}
+        everything = bool(accepted.all())
+        acc = None if everything else pa.array(accepted)
+        for name, (rec, t) in self.tables.items():
+            if not everything:
+                t = t.filter(pc.take(acc, rec))
             if t.num_rows:
-                out[name] = _with_common(t, common)
+                out[name] = t
         return out
 
 
@@ -399,8 +421,10 @@ def _with_common(t: pa.Table, common) -> pa.Table:
     """Replace ``_rec`` by the partition keys and common columns of each row's record."""
     take = t.column("_rec")
     t = t.drop_columns(["_rec"])
+    rec = take.to_numpy()
+    identity = len(rec) == len(common[0][1]) and bool((rec == np.arange(len(rec))).all())
     for i, (name, arr) in enumerate(common):
-        t = t.add_column(i, name, arr.take(take))
+        t = t.add_column(i, name, arr if identity else arr.take(take))
     return t
 
 

@@ -258,13 +258,13 @@ def _read(buf: pa.Buffer, schema: pa.Schema | None, parallel: bool) -> pa.Table:
                         parse_options=opts)
 
 
-def parse_blocks(lines: list[bytes]):
+def parse_blocks(lines: list[bytes], joined: bytes | None = None):
     """Yield ``(line indices, Arrow table or None)``: tables for what Arrow can read,
-    None for lines left to the Python path."""
+    None for lines left to the Python path.  ``joined``: ``b"\n".join(lines)``."""
     if not lines:
         return
     schema = _SCHEMAS["envelope" if b'"payload"' in lines[0] else "bare"]
-    buf = pa.py_buffer(b"\n".join(lines))
+    buf = pa.py_buffer(b"\n".join(lines) if joined is None else joined)
     try:
         t = _read(buf, None, parallel=True)
         if t.num_rows == len(lines):
@@ -306,15 +306,16 @@ def parse_blocks(lines: list[bytes]):
         yield np.asarray(good), None
 
 
-def parse_chunk(lines: list[bytes]) -> tuple[list, list[int]]:
+def parse_chunk(lines: list[bytes], joined: bytes | None = None) -> tuple[list, list[int]]:
     """Arrow tables for a chunk: ``([(line indices, table or None)], lines left out)``.
 
     Only lines that open a JSON object go to Arrow (a block starting with a bare
     `null` crashes pyarrow's reader; such lines are not payloads anyway).
+    ``joined``: ``b"\n".join(lines)`` when the caller has it already.
     """
     objects = [i for i, ln in enumerate(lines) if ln[:1] == b"{"]
     if len(objects) == len(lines):
-        return list(parse_blocks(lines)), []
+        return list(parse_blocks(lines, joined)), []
     mapping = np.asarray(objects, np.int64)
     parsed = [(mapping[index], table) for index, table in parse_blocks([lines[i] for i in objects])]
     return parsed, sorted(set(range(len(lines))) - set(objects))
@@ -419,42 +420,47 @@ def _block(t: pa.Table, source_hint, received_us, masker):
 
     # Session id and fetch time, exactly as ``_records.read_record`` reads them.
     biz_valid = structs.get(("biz_info",))
-    raw_biz_info = leaves.get(("biz_info", "biz_id"), (None, None))[1]
-    raw_biz_top = leaves.get(("biz_id",), (None, None))[1]
-    bi = raw_biz_info.to_pylist() if raw_biz_info is not None else [None] * n
-    bt = raw_biz_top.to_pylist() if raw_biz_top is not None else [None] * n
     bv = np.asarray(biz_valid) if biz_valid is not None else np.zeros(n, bool)
-    sids, fetched = [], []
-    for i in range(n):
-        sid = text(env_sid[i]) if not isinstance(env_sid[i], (dict, list)) else None
-        if sid is None:
-            if bv[i] and bi[i] is not None:
-                sid = text(bi[i])
-            elif bt[i] is not None:
-                sid = text(bt[i])
-        sids.append(sid)
-        if "payload" not in names:
-            fetched.append(received_us)
-        else:
-            f = env_fetched[i]
-            fetched.append(iso_to_us(f) if isinstance(f, str) else f)
-        if sid is None or fetched[-1] is None:
-            slow[i] = True
+    if "payload" in names:
+        sids, fetched = _envelope_ids(n, env_sid, env_fetched, bv,
+                                      leaves.get(("biz_info", "biz_id"), (None, None))[1],
+                                      leaves.get(("biz_id",), (None, None))[1])
+        missing = np.fromiter((s is None or f is None for s, f in zip(sids, fetched)), bool, n)
+        sid_all = pa.array(sids, pa.string())
+        fetched_all = pa.array(fetched, pa.int64())
+    else:
+        # Bare payloads: the biz_id of a present ``biz_info`` that has one, else the
+        # top-level biz_id; ``conv`` already holds them as ``text()`` gives them.
+        raw_bi = leaves.get(("biz_info", "biz_id"), (None, None))[1]
+        use_bi = pa.array(bv) if raw_bi is None else pc.and_(pa.array(bv), raw_bi.is_valid())
+        null = pa.nulls(n, pa.string())
+        sid_all = pc.if_else(use_bi, conv.get(("biz_info", "biz_id"), null).cast(pa.string()),
+                             conv.get(("biz_id",), null).cast(pa.string()))
+        missing = np.asarray(sid_all.is_null())
+        fetched_all = pa.array(np.full(n, received_us, np.int64))
+    slow |= missing
     take = np.flatnonzero(~slow)
     slow_idx = np.flatnonzero(slow).tolist()
     if not len(take):
         return take.tolist(), slow_idx, {"source": [], "session_id": [], "fetched_us": [],
                                          "session_time_us": []}, {}
-    idx = pa.array(take)
     m = len(take)
+    every = m == n  # the usual case: no row left to Python, so no row needs picking out
+    idx = None if every else pa.array(take)
+
+    def pick(a):
+        return a if every else a.take(idx)
 
     def col(path, typ=pa.string()):
         a = conv.get(path)
-        return pa.nulls(m, typ) if a is None else a.take(idx).cast(typ)
+        if a is None:
+            return pa.nulls(m, typ)
+        a = pick(a)
+        return a if a.type == typ else a.cast(typ)
 
     def valid(path):
         v = structs.get(path)
-        return np.zeros(m, bool) if v is None else np.asarray(v.take(idx))
+        return np.zeros(m, bool) if v is None else np.asarray(pick(v))
 
     rec = np.arange(m, dtype=np.int64)
     out: dict[str, list] = {}
@@ -463,7 +469,8 @@ def _block(t: pa.Table, source_hint, received_us, masker):
         sel = np.flatnonzero(mask)
         if not len(sel):
             return
-        s = pa.array(sel)
+        whole = len(sel) == m
+        s = None if whole else pa.array(sel)
         schema = file_schema(table)
         arrays = [pa.array(rec[sel])]
         for name in columns(table):
@@ -472,25 +479,28 @@ def _block(t: pa.Table, source_hint, received_us, masker):
             if v is None:
                 arrays.append(pa.nulls(len(sel), typ))
             elif isinstance(v, pa.Scalar):
-                arrays.append(pa.array([v.as_py()] * len(sel), typ))
+                arrays.append(pa.repeat(v if v.type == typ else v.cast(typ), len(sel)))
+            elif len(v) == m:
+                v = v if whole else v.take(s)
+                arrays.append(v if v.type == typ else v.cast(typ))
             else:
-                arrays.append(v.take(s).cast(typ) if len(v) == m else v)
+                arrays.append(v)
         out.setdefault(table, []).append(pa.Table.from_arrays(arrays, ["_rec", *columns(table)]))
 
     # sessions -----------------------------------------------------------------
     vt = pc.coalesce(col(("verify_result", "verify_time"), pa.int64()), col(("verify_time",), pa.int64()))
     biz_id = pc.coalesce(col(("biz_info", "biz_id")), col(("biz_id",)))
-    sid_arr = pa.array([sids[i] for i in take], pa.string())
+    sid_arr = pick(sid_all)
     epoch = pc.extract_regex(pc.coalesce(biz_id, sid_arr), r"^\s*(?P<e>\d{10})(?:\.\d+)?\s*,")
     epoch_s = pc.struct_field(epoch, [0]).cast(pa.int64())
     epoch_ok = pc.and_(pc.greater_equal(epoch_s, 946684800), pc.less_equal(epoch_s, 4102444800))
     epoch_us = pc.if_else(epoch_ok, pc.multiply(epoch_s, 1_000_000), pa.scalar(None, pa.int64()))
-    fetched_take = pa.array([fetched[i] for i in take], pa.int64())
+    fetched_take = pick(fetched_all)
     session_time = pc.coalesce(vt, epoch_us, fetched_take)
     basis = pc.if_else(pc.is_valid(vt), "verify_time",
                        pc.if_else(pc.is_valid(epoch_us), "biz_id", "fetched_at"))
     emit("sessions", np.ones(m, bool), {
-        "time_basis": basis, "http_status": http.take(idx),
+        "time_basis": basis, "http_status": pick(http),
         "status": col(("status",)), "request_id": col(("request_id",)),
         "biz_id": biz_id, "biz_no": pc.coalesce(col(("biz_info", "biz_no")), col(("biz_no",))),
         "biz_extra_data": pc.coalesce(col(("biz_info", "biz_extra_data")), col(("biz_extra_data",))),
@@ -613,6 +623,24 @@ def _block(t: pa.Table, source_hint, received_us, masker):
             "fetched_us": fetched_take.to_pylist(),
             "session_time_us": session_time.to_pylist()}
     return take.tolist(), slow_idx, recs, tables
+
+
+def _envelope_ids(n, env_sid, env_fetched, bv, raw_bi, raw_bt):
+    """Per row, as ``read_record``: the envelope's session_id, else the payload's biz_id."""
+    bi = raw_bi.to_pylist() if raw_bi is not None else [None] * n
+    bt = raw_bt.to_pylist() if raw_bt is not None else [None] * n
+    sids, fetched = [], []
+    for i in range(n):
+        sid = text(env_sid[i]) if not isinstance(env_sid[i], (dict, list)) else None
+        if sid is None:
+            if bv[i] and bi[i] is not None:
+                sid = text(bi[i])
+            elif bt[i] is not None:
+                sid = text(bt[i])
+        sids.append(sid)
+        f = env_fetched[i]
+        fetched.append(iso_to_us(f) if isinstance(f, str) else f)
+    return sids, fetched
 
 
 def _map(fn, arr: pa.Array) -> pa.Array:
