@@ -112,9 +112,9 @@ class RawArchive:
             return
         if joined is None:
             joined = b"\n".join(lines)
-        body = b"".join((orjson.dumps({"_segment": plan.meta}), b"\n", joined, b"\n"))
         self._mkdir(plan.path.parent)
-        atomic_write_bytes(plan.path, _compress(body), mode=_FILE_MODE)
+        data = _compress(orjson.dumps({"_segment": plan.meta}) + b"\n", joined, b"\n")
+        atomic_write_bytes(plan.path, data, mode=_FILE_MODE)
         with self._lock:
             self._known()[plan.path.name.split("-", 1)[-1].split(".", 1)[0]] = plan.path
 
@@ -177,11 +177,14 @@ def seal_journal(archive: RawArchive, path: Path, origin: str) -> tuple[list[byt
     return lines, len(torn)
 
 
-_ZSTD = pa.Codec("zstd", compression_level=1)
-
-
-def _compress(body: bytes) -> bytes:
-    return _ZSTD.compress(body, asbytes=True)  # one standard frame: `zstd -dc` reads it
+def _compress(*parts: bytes) -> bytes:
+    """One standard zstd frame (``zstd -dc`` reads it), streamed: the parts are
+    never copied into one body first."""
+    sink = pa.BufferOutputStream()
+    with pa.CompressedOutputStream(sink, "zstd") as out:
+        for part in parts:
+            out.write(part)
+    return sink.getvalue().to_pybytes()
 
 
 def _open_zstd(path):

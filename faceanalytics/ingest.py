@@ -23,6 +23,7 @@ import shutil
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Iterable, Iterator
 
 import numpy as np
@@ -142,6 +143,7 @@ class Ingestor:
                     break
                 ahead = reader.submit(read_next)
                 prepared = self._prepare_read(read, source_hint=source_hint, origin=origin)
+                read = None  # the parsed chunk is not needed while the commit is awaited
                 if pending is not None:
                     total.add(pending.result())
                 pending = committer.submit(self.finish, prepared)
@@ -158,12 +160,17 @@ class Ingestor:
 
     def _read(self, lines, *, source_hint, origin, first_line_no, received_us=None,
               parse=True) -> "_Read":
-        """Clean the lines, start archiving them, and (optionally) parse them with Arrow."""
-        kept = [(first_line_no + i, ln.rstrip(b"\r\n")) for i, ln in enumerate(lines) if ln.strip()]
-        line_nos = [n for n, _ in kept]
-        lines = [ln for _, ln in kept]
+        """Clean the lines, start archiving them, and (optionally) parse them with Arrow.
+        ``lines``: a list of lines, or a :class:`_Block` read from a file."""
+        if isinstance(lines, _Block):
+            lines, line_nos, joined = lines.clean(first_line_no)
+        else:
+            kept = [(first_line_no + i, ln.rstrip(b"\r\n")) for i, ln in enumerate(lines)
+                    if ln.strip()]
+            line_nos = [n for n, _ in kept]
+            lines = [ln for _, ln in kept]
+            joined = b"\n".join(lines)  # hashed, archived and parsed as one buffer
         archived = None
-        joined = b"\n".join(lines)  # hashed, archived and parsed as one buffer
         if lines and self._archive_enabled:
             plan = self.archive.plan_segment(lines, source_hint=source_hint, origin=origin,
                                              joined=joined)
@@ -173,7 +180,9 @@ class Ingestor:
             archived = self._pool.submit(self.archive.write_planned, plan, lines, joined)
         if received_us is None:
             received_us = _now_us()
-        parsed = parse_chunk(lines, joined) if parse and self.fast else None
+        # One thread: the pipeline keeps both cores busy already (and Arrow's threads
+        # would spend a quarter more CPU on the same parse).
+        parsed = parse_chunk(lines, joined, threads=False) if parse and self.fast else None
         return _Read(lines, line_nos, received_us, archived, parsed)
 
     def _prepare_read(self, read: "_Read", *, source_hint, origin) -> "_Prepared":
@@ -472,25 +481,85 @@ def _column(values, typ):
 
 
 # ------------------------------------------------------------------------------
-def _iter_chunks(fh, chunk: int) -> Iterator[tuple[int, list[bytes]]]:
-    """Lines in chunks of ``chunk``, read in large blocks (per-line reads cost more than parsing)."""
-    pending: list[bytes] = []
-    first, tail = 1, b""
+class _Block:
+    """Lines of a file as one buffer (no newline after the last) and where each starts."""
+
+    __slots__ = ("buf", "starts")
+
+    def __init__(self, buf: bytes, starts: np.ndarray):
+        self.buf, self.starts = buf, starts
+
+    def clean(self, first_line_no: int):
+        """-> (lines, their line numbers, the lines joined by newlines).  The usual
+        block (every line a JSON object, no CR) is used as it is: its lines are cut
+        out only if asked for.  Otherwise blank lines go and line ends are trimmed."""
+        buf, n = self.buf, len(self.starts)
+        if (b"\r" not in buf and self.starts[-1] < len(buf)  # the last line is not empty
+                and (np.frombuffer(buf, np.uint8)[self.starts] == ord("{")).all()):
+            return _Lines(buf, self.starts), range(first_line_no, first_line_no + n), buf
+        kept = [(first_line_no + i, ln.rstrip(b"\r")) for i, ln in enumerate(buf.split(b"\n"))
+                if ln.strip()]
+        lines = [ln for _, ln in kept]
+        return lines, [i for i, _ in kept], b"\n".join(lines)
+
+
+class _Lines(Sequence):
+    """The lines of one buffer, each cut out only when asked for (the fast path reads
+    the buffer whole; only rows it leaves to Python need their line)."""
+
+    __slots__ = ("buf", "_bounds")
+    all_objects = True  # made only for blocks whose every line opens a JSON object
+
+    def __init__(self, buf: bytes, starts: np.ndarray):
+        self.buf = buf
+        self._bounds = np.append(starts, len(buf) + 1).tolist()
+
+    def __len__(self) -> int:
+        return len(self._bounds) - 1
+
+    def __getitem__(self, i):
+        n = len(self._bounds) - 1
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(n))]
+        if i < 0:
+            i += n
+        if not 0 <= i < n:
+            raise IndexError(i)
+        return self.buf[self._bounds[i]:self._bounds[i + 1] - 1]
+
+
+def _iter_chunks(fh, chunk: int, read_size: int = 16 << 20) -> Iterator[tuple[int, _Block]]:
+    """Blocks of ``chunk`` lines, read in large reads (per-line reads cost more than
+    parsing) and never split into lines: one ``find`` per line notes where each
+    starts, and each byte is copied once, from the read into its block."""
+    first = 1
+    pieces, size, starts = [], 0, [0]  # the block so far, its length, where its lines start
     while True:
-        block = fh.read(16 << 20)
-        if not block:
+        data = fh.read(read_size)
+        if not data:
             break
-        lines = (tail + block).split(b"\n")
-        tail = lines.pop()
-        pending += lines
-        while len(pending) >= chunk:
-            yield first, pending[:chunk]
-            del pending[:chunk]
-            first += chunk
-    if tail:
-        pending.append(tail)
-    if pending:
-        yield first, pending
+        view = memoryview(data)
+        lo = pos = 0  # lo: where this read's part of the block begins
+        while True:
+            nl = data.find(b"\n", pos)
+            if nl < 0:
+                break
+            pos = nl + 1
+            if len(starts) == chunk:  # this newline ends the block's last line
+                pieces.append(view[lo:nl])
+                yield first, _Block(b"".join(pieces), np.asarray(starts, np.int64))
+                first += chunk
+                pieces, size, starts, lo = [], 0, [0], pos
+            else:
+                starts.append(size + pos - lo)
+        pieces.append(view[lo:])
+        size += len(data) - lo
+    data = b"".join(pieces)
+    if data.endswith(b"\n"):  # the file's final newline ends its last line
+        data = data[:-1]
+        starts.pop()
+    if data:
+        yield first, _Block(data, np.asarray(starts, np.int64))
 
 
 def ingest(paths: Iterable, data_dir, *, source: str | None = None, keep_pii: bool = False,

@@ -209,3 +209,40 @@ def test_compaction_merges_small_files_without_changing_rows(tmp_path):
     assert store_mod.Store(data).compact(min_files=2) > 0
     assert len(list(part.glob("part-*"))) == 1
     assert_frame_equal(_table(data, "comparisons"), before)
+
+
+@pytest.mark.parametrize("read_size", [1, 5, 16, 1 << 20])
+@pytest.mark.parametrize("chunk", [1, 2, 3, 7, 1000])
+@pytest.mark.parametrize("ending", [b"", b"\n", b"\r\n", b"\n\n"])
+def test_file_blocks_give_the_lines_and_line_numbers_of_a_plain_split(tmp_path, chunk, ending,
+                                                                      read_size):
+    from faceanalytics.ingest import _iter_chunks
+
+    raw = [b'{"a": 1}', b'{"b": "x\\ny"}', b"", b'{"c": 2}\r', b"   ", b"not json", b'{"d": []}',
+           b'{"e": 3}', b"[1]", b'{"f": 4}']
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(b"\n".join(raw) + ending)
+    want = [(i + 1, ln.rstrip(b"\r")) for i, ln in enumerate(raw + ending.split(b"\n")[1:-1])
+            if ln.strip()]
+    got, next_line = [], 1
+    with open(path, "rb") as fh:
+        for first, block in _iter_chunks(fh, chunk, read_size):
+            assert first == next_line and len(block.starts) <= chunk
+            next_line += len(block.starts)
+            lines, line_nos, joined = block.clean(first)
+            assert joined == b"\n".join(lines[i] for i in range(len(lines)))
+            got += list(zip(line_nos, (lines[i] for i in range(len(lines)))))
+    assert got == want
+
+
+def test_clean_blocks_cut_lines_only_when_asked(tmp_path):
+    import numpy as np
+
+    from faceanalytics.ingest import _Block, _Lines
+
+    lines, line_nos, joined = _Block(b'{"a": 1}\n{"b": 2}\n{"c": 3}', np.array([0, 9, 18])).clean(11)
+    assert isinstance(lines, _Lines) and lines.all_objects
+    assert list(line_nos) == [11, 12, 13] and joined == b'{"a": 1}\n{"b": 2}\n{"c": 3}'
+    assert (lines[1], lines[-1], lines[0:2]) == (b'{"b": 2}', b'{"c": 3}', [b'{"a": 1}', b'{"b": 2}'])
+    with pytest.raises(IndexError):
+        lines[3]
