@@ -1,16 +1,18 @@
 """Fetch throughput against the sandbox, side by side with a plain pooled client.
 
-    python benchmarks/bench_fetch.py [--n 1200]
+    python benchmarks/bench_fetch.py [--n 1200] [--repeat 3]
 
 The sandbox runs in its own process with 50 ms latency, a concurrency limit of 8
-and 5% of answers 500.  Two contenders fetch disjoint halves of its Lite ids:
+and 5% of answers 500.  Each contender is a whole process (interpreter start and
+imports included, for both) fetching its own fresh Lite ids every round:
 
 - baseline: 8 threads, one ``requests.Session`` each, GET get_result, the same
   retry rule as ours (retry 5xx / CONCURRENCY_LIMIT_EXCEEDED / connection errors,
   two sends at most, exponential backoff with full jitter), results kept in memory;
-- faceanalytics: ``faceanalytics fetch megvii-lite --concurrency 8`` as a whole
-  process (quota ledger, journal fsync per answer, tables landed per chunk).
+- faceanalytics: ``faceanalytics fetch megvii-lite --concurrency 8`` (quota ledger
+  and journal fsync'd per call, tables landed per chunk, raw archive, compaction).
 
+Rounds alternate which contender goes first; the best time of each is kept.
 Target (issue 3): ours >= 0.9x the baseline's throughput, and no biz_id fetched
 twice (no id answered 200 more than once).
 """
@@ -19,18 +21,51 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
 import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.request
 from pathlib import Path
 
 PY = sys.executable
+
+BASELINE = r"""
+import os, random, sys, threading, time, requests
 RETRYABLE = {"INTERNAL_ERROR", "CONCURRENCY_LIMIT_EXCEEDED"}
+url, key, secret = (os.environ[k] for k in ("MEGVII_BASE_URL", "MEGVII_API_KEY", "MEGVII_API_SECRET"))
+ids = open(sys.argv[1]).read().split()
+results, lock, it = {}, threading.Lock(), iter(ids)
+
+def worker():
+    s = requests.Session()
+    while True:
+        with lock:
+            biz = next(it, None)
+        if biz is None:
+            return
+        for attempt in range(2):
+            try:
+                r = s.get(f"{url}/faceid/lite/get_result", timeout=(5, 30),
+                          params={"api_key": key, "api_secret": secret, "biz_id": biz,
+                                  "return_verify_time": 1, "get_fail_reason": 1})
+                code = (r.json() or {}).get("error_message", "") if r.status_code != 200 else ""
+                if r.status_code < 500 and code.split(":")[0] not in RETRYABLE:
+                    with lock:
+                        results[biz] = r.content
+                    break
+            except (requests.ConnectionError, requests.Timeout):
+                pass
+            time.sleep(random.uniform(0, 0.5 * 2 ** attempt))
+
+ts = [threading.Thread(target=worker) for _ in range(8)]
+for t in ts:
+    t.start()
+for t in ts:
+    t.join()
+print(len(results))
+"""
 
 
 def free_port() -> int:
@@ -39,42 +74,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def baseline(url: str, key: str, secret: str, ids: list[str], threads: int = 8) -> dict:
-    import requests
-
-    results, lock, it = {}, threading.Lock(), iter(ids)
-    calls = [0]
-
-    def worker():
-        s = requests.Session()
-        while True:
-            with lock:
-                biz = next(it, None)
-            if biz is None:
-                return
-            for attempt in range(2):
-                with lock:
-                    calls[0] += 1
-                try:
-                    r = s.get(f"{url}/faceid/lite/get_result", timeout=(5, 30),
-                              params={"api_key": key, "api_secret": secret, "biz_id": biz,
-                                      "return_verify_time": 1, "get_fail_reason": 1})
-                    code = (r.json() or {}).get("error_message", "") if r.status_code != 200 else ""
-                    if r.status_code < 500 and code.split(":")[0] not in RETRYABLE:
-                        with lock:
-                            results[biz] = r.status_code
-                        break
-                except (requests.ConnectionError, requests.Timeout):
-                    pass
-                time.sleep(random.uniform(0, 0.5 * 2 ** attempt))
-
-    ts = [threading.Thread(target=worker) for _ in range(threads)]
+def timed(cmd: list[str], env: dict) -> tuple[float, str]:
     t0 = time.perf_counter()
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join()
-    return {"seconds": time.perf_counter() - t0, "answered": len(results), "calls": calls[0]}
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    wall = time.perf_counter() - t0
+    if out.returncode:
+        raise SystemExit(out.stderr)
+    return wall, out.stdout
 
 
 def main() -> None:
@@ -104,25 +110,27 @@ def main() -> None:
         if isinstance(ids, dict):
             ids = ids.get("ids", ids.get("megvii-lite"))
         base_runs, ours_runs, all_a, all_b = [], [], [], []
+        penv = {**os.environ, **env}
         for k in range(args.repeat):
             half_a = ids[2 * k * args.n: (2 * k + 1) * args.n]
             half_b = ids[(2 * k + 1) * args.n: (2 * k + 2) * args.n]
             all_a += half_a
             all_b += half_b
-            base_runs.append(baseline(url, env["MEGVII_API_KEY"], env["MEGVII_API_SECRET"],
-                                      half_a)["seconds"])
             with tempfile.TemporaryDirectory() as d:
-                ids_file = Path(d) / "ids.txt"
-                ids_file.write_text("\n".join(half_b) + "\n")
-                t0 = time.perf_counter()
-                out = subprocess.run([PY, "-m", "faceanalytics.cli", "fetch", "megvii-lite", "--ids",
-                                      str(ids_file), "--data", str(Path(d) / "data"), "--base-url",
-                                      url, "--concurrency", "8", "--no-progress"],
-                                     env={**os.environ, **env}, capture_output=True, text=True)
-                ours_runs.append(time.perf_counter() - t0)
-                if out.returncode:
-                    raise SystemExit(out.stderr)
-                summary = out.stdout.strip().splitlines()[0]
+                a_file, b_file = Path(d) / "a.txt", Path(d) / "b.txt"
+                a_file.write_text("\n".join(half_a) + "\n")
+                b_file.write_text("\n".join(half_b) + "\n")
+                runs = [("baseline", [PY, "-c", BASELINE, str(a_file)]),
+                        ("ours", [PY, "-m", "faceanalytics.cli", "fetch", "megvii-lite", "--ids",
+                                  str(b_file), "--data", str(Path(d) / "data"), "--base-url", url,
+                                  "--concurrency", "8", "--no-progress"])]
+                for name, cmd in (runs if k % 2 == 0 else runs[::-1]):
+                    wall, out = timed(cmd, penv)
+                    if name == "baseline":
+                        base_runs.append(wall)
+                    else:
+                        ours_runs.append(wall)
+                        summary = out.strip().splitlines()[0]
         base = {"seconds": min(base_runs)}
         ours_s = min(ours_runs)
         half_a, half_b = all_a, all_b
