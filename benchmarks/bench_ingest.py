@@ -155,10 +155,16 @@ def main() -> None:
             big = tmp / "big.jsonl"
             make_file(big, args.big)
             f.unlink()
-            wall, rss = run(OURS, big, tmp / "big")
-            print(f"\nflat memory: {args.n:,} payloads peak {ours_m:.0f} MiB; "
-                  f"{args.big:,} payloads peak {rss:.0f} MiB in {wall:.1f} s "
-                  f"(ratio {rss / ours_m:.2f}, target <= 1.0 within noise)")
+            # The highest peak of --repeat runs, as for the 100k figure above.
+            runs = []
+            for k in range(args.repeat):
+                runs.append(run(OURS, big, tmp / f"big-{k}"))
+                shutil.rmtree(tmp / f"big-{k}", ignore_errors=True)
+            wall, rss = min(w for w, _ in runs), max(m for _, m in runs)
+            print(f"\nflat memory (highest peak of {args.repeat} runs each): {args.n:,} payloads "
+                  f"{ours_m:.0f} MiB; {args.big:,} payloads {rss:.0f} MiB (best time {wall:.1f} s; "
+                  f"peaks {', '.join(f'{m:.0f}' for _, m in runs)}) -> ratio {rss / ours_m:.2f}, "
+                  f"target <= 1.0 within noise")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
