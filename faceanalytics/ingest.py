@@ -20,10 +20,10 @@ import datetime as _dt
 import hashlib
 import os
 import shutil
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Sequence
 from typing import Iterable, Iterator
 
 import numpy as np

@@ -171,14 +171,17 @@ class Store:
 
     def _build_index(self) -> SessionIndex:
         # File by file (no pyarrow.dataset: it imports pandas, a fifth of a second).
-        idx = SessionIndex()
+        keys = []
         for table, id_col in (("sessions", "session_id"), ("quarantine", "raw_sha1")):
             for f in sorted((self.root / table).glob("source=*/month=*/part-*.parquet")):
                 fs, path = fs_path(f)
                 with fs.open_input_file(path) as fh:
                     ids = pq.ParquetFile(fh).read(columns=[id_col]).column(id_col).to_pylist()
                 src = "quarantine" if table == "quarantine" else f.parent.parent.name.split("=", 1)[1]
-                idx.add([key_of(src, i) for i in ids])
+                keys.append(np.fromiter((key_of(src, i) for i in ids), np.int64, len(ids)))
+        idx = SessionIndex()
+        if keys:
+            idx.add(np.concatenate(keys))
         return idx
 
     def stored_sessions(self, source: str, session_ids) -> dict[str, tuple[bool, int, int]]:
