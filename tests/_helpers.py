@@ -21,3 +21,14 @@ def write_jsonl(path, records):
             f.write(r if isinstance(r, str) else json.dumps(r, ensure_ascii=False))
             f.write("\n")
     return path
+
+
+def liveness_in_three_months(path):
+    """A file of three web-liveness results whose biz_ids date them in 2016-05, 2023-11 and
+    2025-10 (for partition-pruning tests)."""
+    recs = []
+    for i, epoch in enumerate([1462259748, 1700000000, 1760000000]):
+        p = seed("megvii_liveness_success.json")
+        p["biz_id"] = f"{epoch},id{i}"
+        recs.append(envelope("megvii_liveness", p["biz_id"], p))
+    return write_jsonl(path, recs)

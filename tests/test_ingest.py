@@ -14,7 +14,7 @@ from faceanalytics.archive import read_segment
 from faceanalytics.ingest import Ingestor, ingest, rebuild
 from faceanalytics.store import load
 
-from _helpers import LITE_ID, envelope, seed, write_jsonl  # noqa: E402
+from _helpers import LITE_ID, envelope, liveness_in_three_months, seed, write_jsonl  # noqa: E402
 
 
 @pytest.fixture
@@ -181,12 +181,7 @@ def test_crash_after_commit_point_rolls_forward(tmp_path, lite_file, monkeypatch
 
 def test_load_prunes_by_session_time(tmp_path):
     data = tmp_path / "data"
-    recs = []
-    for i, epoch in enumerate([1462259748, 1700000000, 1760000000]):
-        p = seed("megvii_liveness_success.json")
-        p["biz_id"] = f"{epoch},id{i}"
-        recs.append(envelope("megvii_liveness", p["biz_id"], p))
-    ingest([write_jsonl(tmp_path / "t.jsonl", recs)], data)
+    ingest([liveness_in_three_months(tmp_path / "t.jsonl")], data)
     months = {p.name for p in (data / "tables" / "comparisons" / "source=megvii_liveness").iterdir()}
     assert months == {"month=2016-05", "month=2023-11", "month=2025-10"}
     df = load(data, "comparisons", since="2023-01-01", until="2025-01-01")

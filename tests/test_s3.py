@@ -27,7 +27,7 @@ from faceanalytics.ingest import Ingestor, ingest, rebuild
 from faceanalytics.schema import TABLES
 from faceanalytics.store import load
 
-from _helpers import LITE_ID, envelope, seed, write_jsonl  # noqa: E402
+from _helpers import LITE_ID, envelope, liveness_in_three_months, seed, write_jsonl  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -268,12 +268,7 @@ def test_rebuild_from_the_s3_archive_and_a_crash_during_its_swap(seeds_file, dat
 
 
 def test_load_prunes_months_on_s3(tmp_path, data, raw_s3):
-    recs = []
-    for i, epoch in enumerate([1462259748, 1700000000, 1760000000]):
-        p = seed("megvii_liveness_success.json")
-        p["biz_id"] = f"{epoch},id{i}"
-        recs.append(envelope("megvii_liveness", p["biz_id"], p))
-    ingest([write_jsonl(tmp_path / "t.jsonl", recs)], data)
+    ingest([liveness_in_three_months(tmp_path / "t.jsonl")], data)
     parts = keys(raw_s3, data, "tables/comparisons/source=megvii_liveness")
     assert {k.split("/")[3] for k in parts} == {"month=2016-05", "month=2023-11", "month=2025-10"}
     # Plant an unreadable file in a month outside the range: pruning never opens it.
