@@ -82,32 +82,61 @@ def key_of(source: str, ident) -> int:
 class SessionIndex:
     """Which (source, session id) keys the tables hold — keys only, 8 bytes each.
 
-    Derived from the ``sessions`` and ``quarantine`` tables on open and kept as one
-    sorted NumPy array.  What a stored session ranks (result or error, when fetched,
-    which month partition) is read from the tables only for the keys an incoming
-    chunk hits (:meth:`Store.stored_sessions`), so memory stays near-flat as the
-    store grows.
+    Derived from the ``sessions`` and ``quarantine`` tables on open and kept as
+    sorted NumPy blocks of at most ``2 * block`` keys: adding keys rewrites only the
+    blocks they fall in, so growing the index never holds a second copy of it.
+    What a stored session ranks (result or error, when fetched, which month
+    partition) is read from the tables only for the keys an incoming chunk hits
+    (:meth:`Store.stored_sessions`), so memory stays near-flat as the store grows.
     """
 
-    def __init__(self):
-        self.keys = np.empty(0, np.int64)
+    def __init__(self, block: int = 1 << 16):
+        self.block = block
+        self._blocks: list[np.ndarray] = []  # sorted; every key of one < every key of the next
+        self._firsts = np.empty(0, np.int64)  # the first key of each block
 
     def __len__(self):
-        return len(self.keys)
+        return sum(len(b) for b in self._blocks)
+
+    def _where(self, keys: np.ndarray) -> np.ndarray:
+        """The block each key would belong to (the first block for keys below all)."""
+        return np.maximum(np.searchsorted(self._firsts, keys, side="right") - 1, 0)
 
     def lookup(self, keys: np.ndarray) -> np.ndarray:
         """-> a mask of the ``keys`` already held."""
         keys = np.asarray(keys, np.int64)
-        if not len(self.keys) or not len(keys):
-            return np.zeros(len(keys), bool)
-        pos = np.minimum(np.searchsorted(self.keys, keys), len(self.keys) - 1)
-        return self.keys[pos] == keys
+        found = np.zeros(len(keys), bool)
+        if not self._blocks or not len(keys):
+            return found
+        where = self._where(keys)
+        for b in np.unique(where):
+            sel = np.flatnonzero(where == b)
+            blk = self._blocks[b]
+            pos = np.minimum(np.searchsorted(blk, keys[sel]), len(blk) - 1)
+            found[sel] = blk[pos] == keys[sel]
+        return found
 
     def add(self, keys) -> None:
         keys = np.unique(np.asarray(keys, np.int64))
         new = keys[~self.lookup(keys)]
-        if len(new):
-            self.keys = np.insert(self.keys, np.searchsorted(self.keys, new), new)
+        if not len(new):
+            return
+        if not self._blocks:
+            self._blocks = [new[i:i + self.block] for i in range(0, len(new), self.block)]
+        else:
+            where = self._where(new)
+            blocks = []
+            for b, blk in enumerate(self._blocks):
+                lo, hi = np.searchsorted(where, [b, b + 1])
+                if lo < hi:
+                    part = new[lo:hi]
+                    blk = np.insert(blk, np.searchsorted(blk, part), part)
+                    if len(blk) > 2 * self.block:
+                        blocks += [blk[i:i + self.block] for i in range(0, len(blk), self.block)]
+                        continue
+                blocks.append(blk)
+            self._blocks = blocks
+        self._firsts = np.array([b[0] for b in self._blocks], np.int64)
 
 
 def _month_int(m: str) -> int:

@@ -241,3 +241,25 @@ def test_clean_blocks_cut_lines_only_when_asked(tmp_path):
     assert (lines[1], lines[-1], lines[0:2]) == (b'{"b": 2}', b'{"c": 3}', [b'{"a": 1}', b'{"b": 2}'])
     with pytest.raises(IndexError):
         lines[3]
+
+
+@pytest.mark.parametrize("block", [1, 3, 64, 1 << 16])
+def test_session_index_answers_like_a_set(block):
+    import numpy as np
+
+    from faceanalytics.store import SessionIndex
+
+    rng = np.random.default_rng(block)
+    idx, held = SessionIndex(block=block), set()
+    for _ in range(40):
+        # small and large batches, repeats within a batch and of held keys, extremes of int64
+        batch = rng.integers(-2**63, 2**63 - 1, size=int(rng.integers(0, 300)), dtype=np.int64)
+        batch = np.concatenate([batch, rng.choice(np.array(sorted(held) or [0], np.int64), 5),
+                                np.array([-2**63, 2**63 - 1, 0], np.int64)[: int(rng.integers(0, 4))]])
+        probe = np.concatenate([batch, rng.integers(-2**63, 2**63 - 1, size=50, dtype=np.int64)])
+        assert idx.lookup(probe).tolist() == [int(k) in held for k in probe]
+        idx.add(batch)
+        held |= {int(k) for k in batch}
+        assert len(idx) == len(held)
+        assert all(len(b) <= 2 * block for b in idx._blocks)
+    assert idx.lookup(np.array(sorted(held), np.int64)).all()
