@@ -528,7 +528,7 @@ class _Lines(Sequence):
         return self.buf[self._bounds[i]:self._bounds[i + 1] - 1]
 
 
-def _iter_chunks(fh, chunk: int, read_size: int = 16 << 20) -> Iterator[tuple[int, _Block]]:
+def _iter_chunks(fh, chunk: int, read_size: int = 4 << 20) -> Iterator[tuple[int, _Block]]:
     """Blocks of ``chunk`` lines, read in large reads (per-line reads cost more than
     parsing) and never split into lines: one ``find`` per line notes where each
     starts, and each byte is copied once, from the read into its block."""
