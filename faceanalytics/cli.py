@@ -131,8 +131,13 @@ def _streaming_memory() -> None:
     import pyarrow as pa
 
     pa.set_memory_pool(pa.system_memory_pool())
-    try:  # glibc: two malloc arenas instead of eight per core (the threads share them)
-        ctypes.CDLL("libc.so.6").mallopt(-8, 2)  # M_ARENA_MAX
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-8, 2)  # M_ARENA_MAX: two malloc arenas instead of eight per core
+        # M_MMAP_THRESHOLD fixed at 1 MiB: glibc would otherwise raise it after the first
+        # large frees and carve the multi-MiB chunk buffers out of the heap, which then
+        # fragments as a long run goes on (~30 MB less peak at 100k and at 1M payloads).
+        libc.mallopt(-3, 1 << 20)
     except (OSError, AttributeError):
         pass
 
