@@ -332,7 +332,7 @@ class Store:
             elif not has_rows and not empty.exists():
                 d.mkdir(parents=True, exist_ok=True)
                 buf = pa.BufferOutputStream()
-                pq.write_table(full_schema(table).empty_table(), buf)
+                pq.write_table(pa.Table.from_batches([], schema=full_schema(table)), buf)
                 _fs.atomic_write_bytes(empty, buf.getvalue().to_pybytes(), durable=False)
             self._settled.add(table)
 
@@ -403,7 +403,7 @@ def load_arrow(data_dir, table: str, since=None, until=None, columns=None) -> pa
     schema = full_schema(table)
     path = data_path(data_dir) / "tables" / table
     if not path.is_dir() or next(iter(path.glob("source=*/month=*/part-*.parquet")), None) is None:
-        empty = schema.empty_table()
+        empty = pa.Table.from_batches([], schema=schema)  # (empty_table() imports pandas)
         return empty.select(columns) if columns else empty
     import pyarrow.dataset as ds
 
