@@ -224,3 +224,40 @@ def test_a_callers_client_still_goes_through_the_ledger(tmp_path):
         assert rep.calls == len(ids)
         ledger = QuotaLedger(tmp_path / "state" / "quota" / "megvii.log")
         assert all(ledger.calls(b) == sb.calls(b) == 1 for b in ids)
+
+
+def test_journal_lines_are_on_disk_before_append_returns_under_concurrency(tmp_path, monkeypatch):
+    import threading
+
+    from faceanalytics import archive as archive_mod
+    from faceanalytics.archive import RawArchive
+
+    journal = RawArchive(tmp_path / "data").journal("j")
+    syncs, real_fsync = [], os.fsync
+
+    def fsync(fd):
+        syncs.append(journal._count)  # lines written when this fsync starts
+        time.sleep(0.001)             # a slow disk, so threads pile up behind it
+        real_fsync(fd)
+
+    monkeypatch.setattr(archive_mod.os, "fsync", fsync)
+    late = []
+
+    def work(t):
+        for i in range(50):
+            line = f'{{"t": {t}, "i": {i}}}'.encode()
+            journal.append(line)
+            k = journal.path.read_bytes().split(b"\n").index(line) + 1
+            if not any(s >= k for s in syncs):
+                late.append(line)
+
+    threads = [threading.Thread(target=work, args=(t,)) for t in range(8)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    journal.close()
+    lines = journal.path.read_bytes().split(b"\n")
+    assert lines[-1] == b"" and len(lines) == 401 and len(set(lines)) == 401
+    assert late == []                 # every append returned after an fsync that covered it
+    assert len(syncs) < 400           # ... and fsyncs were shared between threads
