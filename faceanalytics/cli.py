@@ -131,16 +131,12 @@ def _streaming_memory() -> None:
     import pyarrow as pa
 
     pa.set_memory_pool(pa.system_memory_pool())
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        libc.mallopt(-8, 2)  # M_ARENA_MAX: two malloc arenas instead of eight per core
-        # M_MMAP_THRESHOLD fixed at 1 MiB: glibc would otherwise raise it after the first
-        # large frees and carve the multi-MiB chunk buffers out of the heap, which then
-        # fragments as a long run goes on (~30 MB less peak at 100k and at 1M payloads,
-        # for ~6% more CPU spent faulting fresh pages in; benchmarks/bench_ingest.py).
-        libc.mallopt(-3, 1 << 20)
+    try:  # glibc: two malloc arenas instead of eight per core (the threads share them)
+        ctypes.CDLL("libc.so.6").mallopt(-8, 2)  # M_ARENA_MAX
     except (OSError, AttributeError):
         pass
+    # Not done: fixing M_MMAP_THRESHOLD at 1 MiB gave ~30 MB less peak at 100k and at 1M
+    # payloads alike, but cost ~6% more CPU faulting fresh pages in (bench_ingest.py).
 
 
 def _run(args) -> int:
