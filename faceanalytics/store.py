@@ -83,8 +83,8 @@ class SessionIndex:
     """Which (source, session id) keys the tables hold — keys only, 8 bytes each.
 
     Derived from the ``sessions`` and ``quarantine`` tables on open and kept as
-    sorted NumPy blocks of at most ``2 * block`` keys: adding keys rewrites only the
-    blocks they fall in, so growing the index never holds a second copy of it.
+    sorted NumPy blocks of at most ``2 * block`` keys: adding a chunk's keys rewrites
+    only the blocks they fall in, never a second copy of the whole index.
     What a stored session ranks (result or error, when fetched, which month
     partition) is read from the tables only for the keys an incoming chunk hits
     (:meth:`Store.stored_sessions`), so memory stays near-flat as the store grows.
