@@ -32,3 +32,23 @@ def liveness_in_three_months(path):
         p["biz_id"] = f"{epoch},id{i}"
         recs.append(envelope("megvii_liveness", p["biz_id"], p))
     return write_jsonl(path, recs)
+
+
+def in_threads(work, n=8):
+    """Run ``work(i)`` for i in 0..n-1, each in its own thread, and wait for all."""
+    import threading
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
+def assert_prints_ok(code):
+    """Run ``code`` in a fresh interpreter; it must print ``ok`` (import-cost checks)."""
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "ok", out.stderr

@@ -23,6 +23,8 @@ from faceanalytics.clients import (
 )
 from faceanalytics.clients.testing import RecordedRequest, Reply, ScriptedServer
 
+from _helpers import in_threads  # noqa: E402
+
 TOKEN = "/oauth/2.0/token"
 PREFIX = "/rpc/2.0/brain/solution/faceprint/"
 DETAIL = PREFIX + "result/detail"
@@ -114,11 +116,7 @@ def test_eight_threads_share_one_token_fetch(server):
         except Exception as e:  # pragma: no cover - reported below
             errors.append(e)
 
-    threads = [threading.Thread(target=work) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    in_threads(lambda _: work())
     assert not errors
     assert len(server.requests_to(TOKEN)) == 1
     assert len(server.requests_to(DETAIL)) == 24

@@ -29,6 +29,8 @@ from faceanalytics.clients import (
 )
 from faceanalytics.clients.testing import Reply, ScriptedServer
 
+from _helpers import in_threads  # noqa: E402
+
 LITE = "/faceid/lite/get_result"
 TOKEN = "/oauth/2.0/token"
 DETAIL = "/rpc/2.0/brain/solution/faceprint/result/detail"
@@ -353,11 +355,7 @@ def test_one_client_shared_by_threads_uses_one_session_per_thread(server):
         except Exception as e:  # pragma: no cover - reported below
             errors.append(e)
 
-    threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    in_threads(work)
     assert not errors and len(server.requests_to(LITE)) == 40
     assert len(client._sessions._all) == 8
     client.close()
@@ -401,6 +399,12 @@ def _assert_clean(text: str):
             assert form not in text, f"secret leaked: {text[:500]}"
 
 
+def _raised(kind, call):
+    with pytest.raises(kind) as info:
+        call()
+    return info.value
+
+
 def _failures(server, tmp_path):
     """Drive every failure path once; yield the exceptions."""
     fast = RetryPolicy(max_attempts=2, sleep=lambda s: None)
@@ -412,47 +416,31 @@ def _failures(server, tmp_path):
         Reply(200, OK, delay=0.5),  # timeout
     ):
         server.script(LITE, reply)
-        with pytest.raises(ProviderError) as info:
-            m.get_lite_result("1,a")
-        yield info.value
+        yield _raised(ProviderError, lambda: m.get_lite_result("1,a"))
     dead = MegviiClient(MEGVII_KEY, MEGVII_SECRET, base_url="http://127.0.0.1:1", retry=fast)
-    with pytest.raises(ConnectError) as info:
-        dead.get_lite_result("1,a")
-    yield info.value
+    yield _raised(ConnectError, lambda: dead.get_lite_result("1,a"))
     ledger = QuotaLedger(tmp_path / "megvii.log", limit=1)
     server.script(LITE, err(500, "INTERNAL_ERROR"))
     q = MegviiClient(MEGVII_KEY, MEGVII_SECRET, base_url=server.url, retry=fast, ledger=ledger)
-    with pytest.raises(QuotaExhausted) as info:
-        q.get_lite_result("1,a")
-    yield info.value
-    with pytest.raises(InsecureURL) as info:
-        MegviiClient(MEGVII_KEY, MEGVII_SECRET, base_url="http://example.com/?api_secret=unregistered-123")
-    assert "unregistered-123" not in str(info.value) + repr(info.value.args)
-    yield info.value
+    yield _raised(QuotaExhausted, lambda: q.get_lite_result("1,a"))
+    insecure = _raised(InsecureURL, lambda: MegviiClient(
+        MEGVII_KEY, MEGVII_SECRET, base_url="http://example.com/?api_secret=unregistered-123"))
+    assert "unregistered-123" not in str(insecure) + repr(insecure.args)
+    yield insecure
     # A server that echoes the credentials back in its error body.
     server.script(LITE, Reply(400, {"error_message": f"BAD_ARGUMENTS:{MEGVII_SECRET}", "echo": MEGVII_KEY}))
-    with pytest.raises(ProviderError) as info:
-        m.get_lite_result("1,a")
-    yield info.value
+    yield _raised(ProviderError, lambda: m.get_lite_result("1,a"))
 
     server.script(TOKEN, Reply(401, {"error": "invalid_client", "error_description": f"bad {BAIDU_SECRET}"}))
     b = BaiduClient(BAIDU_KEY, BAIDU_SECRET, base_url=server.url, retry=fast)
-    with pytest.raises(ProviderError) as info:
-        b.result_detail("vt")
-    yield info.value
+    yield _raised(ProviderError, lambda: b.result_detail("vt"))
     server.script(TOKEN, Reply(200, {"access_token": BAIDU_TOKEN, "expires_in": 2592000}))
     server.script(DETAIL, Reply(200, {"error_code": 110, "error_msg": "Access token invalid"}))
-    with pytest.raises(ProviderError) as info:
-        b.result_detail("vt")
-    yield info.value
+    yield _raised(ProviderError, lambda: b.result_detail("vt"))
     server.script(DETAIL, Reply(200, b"<html>oops</html>"))
-    with pytest.raises(ProviderError) as info:
-        b.result_detail("vt")
-    yield info.value
+    yield _raised(ProviderError, lambda: b.result_detail("vt"))
     dead_b = BaiduClient(BAIDU_KEY, BAIDU_SECRET, base_url="http://127.0.0.1:1", retry=fast)
-    with pytest.raises(ConnectError) as info:
-        dead_b.result_stat("vt")
-    yield info.value
+    yield _raised(ConnectError, lambda: dead_b.result_stat("vt"))
     for client in (m, dead, q, b, dead_b):
         _assert_clean(repr(client))
         _assert_clean(str(client))

@@ -17,6 +17,8 @@ import pytest
 from faceanalytics.clients import MegviiClient, MegviiInternalError, QuotaExhausted, QuotaLedger, RetryPolicy
 from faceanalytics.clients.testing import RecordedRequest, Reply, ScriptedServer
 
+from _helpers import in_threads  # noqa: E402
+
 BIZ = "1462259748,52b13fb5-8dfb-4537-a62b-a641d5e929f1"
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -137,11 +139,7 @@ def test_eight_threads_on_one_key_get_exactly_the_limit(tmp_path):
             except QuotaExhausted:
                 refused.append(1)
 
-    threads = [threading.Thread(target=work) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    in_threads(lambda _: work())
     assert len(granted) == 3 and len(refused) == 37
     assert QuotaLedger(ledger.path).calls(BIZ) == 3
 
@@ -157,11 +155,7 @@ def test_eight_threads_thousands_of_ids_is_fast(tmp_path):
             ledger.record(key, "200")
 
     started = time.perf_counter()
-    threads = [threading.Thread(target=work, args=(t,)) for t in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    in_threads(work)
     elapsed = time.perf_counter() - started
     reopened = QuotaLedger(ledger.path)
     assert all(reopened.calls(f"1462259748,{t}-{n}") == 1 for t in range(8) for n in range(per_thread))
@@ -178,11 +172,7 @@ def test_fsyncs_are_batched_across_threads(tmp_path, monkeypatch):
         real_fsync(fd)
 
     monkeypatch.setattr(os, "fsync", slow_fsync)
-    threads = [threading.Thread(target=lambda t=t: [ledger.reserve(f"{t}-{n}") for n in range(20)]) for t in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    in_threads(lambda t: [ledger.reserve(f"{t}-{n}") for n in range(20)])
     assert count[0] < 160  # fewer fsyncs than reservations, yet every reserve returned after one
 
 

@@ -21,6 +21,8 @@ from faceanalytics.clients import (
 )
 from faceanalytics.clients.testing import Reply, ScriptedServer
 
+from _helpers import in_threads  # noqa: E402
+
 LITE = "/faceid/lite/get_result"
 LIVENESS = "/faceid/liveness/v2/get_result"
 BIZ_ID = "1462259748,52b13fb5-8dfb-4537-a62b-a641d5e929f1"
@@ -177,11 +179,7 @@ def test_ledger_with_eight_threads_never_lets_a_fourth_call_out(server, tmp_path
                     with lock:
                         refused.append(biz_id)
 
-    threads = [threading.Thread(target=work) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    in_threads(lambda _: work())
     # 8 threads x 2 tries = 16 wishes per id; exactly 3 reach the server.
     per_id = {biz_id: 0 for biz_id in ids}
     for request in server.requests:

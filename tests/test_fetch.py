@@ -15,6 +15,8 @@ from faceanalytics.fetch import fetch_baidu, fetch_megvii, read_ids
 from faceanalytics.sandbox import Sandbox
 from faceanalytics.store import load
 
+from _helpers import in_threads  # noqa: E402
+
 ROOT = Path(__file__).parents[1]
 
 
@@ -227,8 +229,6 @@ def test_a_callers_client_still_goes_through_the_ledger(tmp_path):
 
 
 def test_journal_lines_are_on_disk_before_append_returns_under_concurrency(tmp_path, monkeypatch):
-    import threading
-
     from faceanalytics import archive as archive_mod
     from faceanalytics.archive import RawArchive
 
@@ -251,11 +251,7 @@ def test_journal_lines_are_on_disk_before_append_returns_under_concurrency(tmp_p
             if not any(s >= k for s in syncs):
                 late.append(line)
 
-    threads = [threading.Thread(target=work, args=(t,)) for t in range(8)]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
+    in_threads(work)
     journal.close()
     lines = journal.path.read_bytes().split(b"\n")
     assert lines[-1] == b"" and len(lines) == 401 and len(set(lines)) == 401

@@ -1,8 +1,6 @@
 """Plot helpers: artists checked, not pixels (positions, heights, labels)."""
 from __future__ import annotations
 
-import subprocess
-import sys
 import warnings
 
 import matplotlib
@@ -16,6 +14,7 @@ from faceanalytics import analytics as A
 from faceanalytics import plots as P
 from faceanalytics.analytics._stats import probit
 
+from _helpers import assert_prints_ok  # noqa: E402
 from test_analytics import (NAN4, NEW, OLD, _attempts, _error_counts, _genuineness, _labelled, _sessions,
                             _verify_errors, comparisons)
 
@@ -214,8 +213,7 @@ def test_import_stays_light():
     code = ("import sys, faceanalytics as fa; assert 'pandas' not in sys.modules; "
             "fa.pass_rates; fa.plot_confidence_thresholds; assert 'matplotlib' not in sys.modules; "
             "import faceanalytics.analytics; assert 'matplotlib' not in sys.modules; print('ok')")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert out.stdout.strip() == "ok", out.stderr
+    assert_prints_ok(code)
 
 
 def test_public_names_are_exported():

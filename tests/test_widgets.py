@@ -6,8 +6,6 @@ is checked against the analytics functions the explorers must agree with.
 """
 from __future__ import annotations
 
-import subprocess
-import sys
 
 import ipywidgets
 import numpy as np
@@ -19,6 +17,7 @@ from faceanalytics import analytics as A
 from faceanalytics import widgets as W
 from faceanalytics.analytics import mask_id
 
+from _helpers import assert_prints_ok  # noqa: E402
 from test_analytics import NAN4, NEW, OLD, comparisons
 
 
@@ -380,8 +379,7 @@ def test_importing_the_package_does_not_import_widgets():
     code = ("import sys, faceanalytics as fa; assert 'ipywidgets' not in sys.modules; "
             "assert 'matplotlib' not in sys.modules; fa.threshold_explorer; "
             "assert 'ipywidgets' in sys.modules; print('ok')")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert out.stdout.strip() == "ok", out.stderr
+    assert_prints_ok(code)
 
 
 def test_session_segments_join_like_join_segments(table, sessions):
