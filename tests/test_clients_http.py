@@ -81,6 +81,12 @@ def err(status, message):
 # -- retry: only what can succeed on retry -------------------------------------------------------
 
 
+def _raised(kind, call):
+    with pytest.raises(kind) as info:
+        call()
+    return info.value
+
+
 @pytest.mark.parametrize(
     "reply",
     [
@@ -95,9 +101,7 @@ def test_retryable_errors_are_retried_up_to_max_attempts(server, reply):
     fake = FakeTime()
     server.script(LITE, reply)
     client = megvii(server, retry=policy(fake, max_attempts=3))
-    with pytest.raises(ProviderError) as info:
-        client.get_lite_result("1,a")
-    assert info.value.retryable
+    assert _raised(ProviderError, lambda: client.get_lite_result("1,a")).retryable
     assert len(server.requests_to(LITE)) == 3
     assert len(fake.sleeps) == 2
 
@@ -120,9 +124,7 @@ def test_non_retryable_errors_fail_at_once(server, reply):
     fake = FakeTime()
     server.script(LITE, reply)
     client = megvii(server, retry=policy(fake, max_attempts=5))
-    with pytest.raises(ProviderError) as info:
-        client.get_lite_result("1,a")
-    assert not info.value.retryable
+    assert not _raised(ProviderError, lambda: client.get_lite_result("1,a")).retryable
     assert len(server.requests_to(LITE)) == 1
     assert fake.sleeps == []
 
@@ -397,12 +399,6 @@ def _assert_clean(text: str):
     for secret in SECRETS:
         for form in _forms(secret):
             assert form not in text, f"secret leaked: {text[:500]}"
-
-
-def _raised(kind, call):
-    with pytest.raises(kind) as info:
-        call()
-    return info.value
 
 
 def _failures(server, tmp_path):
