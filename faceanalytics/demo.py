@@ -25,8 +25,10 @@ def run_demo(data_dir, *, n_lite: int = N_LITE, n_liveness: int = N_LIVENESS,
     data_dir = Path(data_dir)
     t0 = time.perf_counter()
     today = _dt.datetime.now(_dt.timezone.utc).date().isoformat()
+    # The last 120 days; Megvii moved to its current reference thresholds 45 days ago,
+    # so the report's two 30-day periods show a threshold-era change.
     with Sandbox(seed=2026, n_lite=n_lite, n_liveness=n_liveness, n_baidu=n_baidu,
-                 reference_date=today, window_days=120, era_2016_share=0.05,
+                 reference_date=today, window_days=120, era_change_days=45,
                  latency_ms=2, concurrency=16, fault_rate_500=0.01) as sb:
         print(f"sandbox serving Megvii and Baidu protocols at {sb.url} (loopback only)", file=out)
         # The sandbox's credentials are fake; real ones come from the environment the same way.

@@ -53,7 +53,7 @@ def _assert_same_tables(dirs, ignore=()):
 
 @pytest.fixture(scope="module")
 def sandbox_payloads():
-    sb = Sandbox(seed=11, n_lite=600, n_liveness=300, n_baidu=0, wild_rate=0.05, era_2016_share=0.1)
+    sb = Sandbox(seed=11, n_lite=600, n_liveness=300, n_baidu=0, wild=0.05, era_2016_share=0.1)
     lite = [(b, sb.payload(b, return_verify_time=1, get_fail_reason=1)) for b in sb.ids("megvii-lite")]
     live = [(b, sb.payload(b)) for b in sb.ids("megvii-liveness")]
     return lite, live

@@ -112,7 +112,8 @@ def test_liveness_and_ids_from_dataframe(tmp_path, creds):
 
 
 def test_baidu_token_cached_and_results_land(tmp_path, creds):
-    with Sandbox(seed=6, n_lite=0, n_liveness=0, n_baidu=40, concurrency=20) as sb:
+    # wild: string codes and numeric log_ids too, as deployments send them
+    with Sandbox(seed=6, n_lite=0, n_liveness=0, n_baidu=40, concurrency=20, wild=0.5) as sb:
         creds(sb)
         tokens = sb.ids("baidu")
         rep = fetch_baidu(tokens, tmp_path, what="stat,getall,detail", base_url=sb.url,

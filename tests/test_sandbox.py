@@ -1,7 +1,9 @@
-"""The sandbox over real loopback sockets: protocols, quotas, limits, faults, population."""
+"""The sandbox over real loopback sockets: protocols, quotas, limits, faults, population,
+and every default answer checked against schemas written from the provider documents."""
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
 import json
 import os
@@ -12,6 +14,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -19,7 +22,9 @@ import pytest
 import requests
 from Crypto.Cipher import AES
 
-from faceanalytics.sandbox import RUNTIME_FIELDS, Sandbox, SandboxConfig, _megvii
+import _doc_schemas as doc
+from faceanalytics.sandbox import RUNTIME_FIELDS, Sandbox, SandboxConfig, _app, _megvii
+from faceanalytics.sandbox._cli import build_parser
 from faceanalytics.sandbox._synth import (
     GENUINE,
     IMPOSTOR,
@@ -173,7 +178,7 @@ def test_lite_shapes_follow_the_document(server):
         assert REQUEST_ID.match(p["request_id"]) and p["biz_info"]["biz_id"] == bid
         assert set(p["biz_info"]) == {"biz_id", "biz_no", "biz_extra_data"}
         assert isinstance(p["time_used"], int)
-        assert p["multifaces_tag"] in (0, 1)
+        assert p["multifaces_tag"] in ("0", "1")  # the table: String
         if p["status"] in ("NOT_STARTED", "PROCESSING"):
             assert not {"idcard_info", "liveness_result", "verify_result"} & set(p)
         assert ("fail_reason" in p) == (p["status"] == "WEBRTC_UNSUPPORTED")
@@ -202,6 +207,11 @@ def test_lite_shapes_follow_the_document(server):
             for uri in images.values():
                 raw = base64.b64decode(uri.split(",", 1)[1])
                 assert raw[:2] == b"\xff\xd8" and raw[-2:] == b"\xff\xd9"
+        if p["status"] in ("CANCELLED", "TIMEOUT"):  # the user interrupted the flow
+            assert not {"idcard_info", "liveness_result", "verify_result"} & set(p)
+        if "liveness_result" in p:
+            assert p["liveness_result"]["procedure_type"] == "will"
+            assert len(p["liveness_result"]["face_genuineness"]) == 6
     assert statuses == {"OK", "NOT_STARTED", "PROCESSING", "WEBRTC_UNSUPPORTED", "FAILED",
                         "CANCELLED", "TIMEOUT"}
     assert spellings == {"idcard_uneditable_feild", "idcard_uneditable_field"}
@@ -262,7 +272,7 @@ def test_liveness_v2_shapes(server, http):
                 if key in v and not isinstance(v[key]["confidence"], str):
                     assert set(v[key]["thresholds"]) == {"1e-3", "1e-4", "1e-5"}
             assert REQUEST_ID.match(v["request_id"]) and "face_genuineness" in v
-    assert {None, "", "null"} <= reasons
+    assert reasons - {None} <= set(_megvii.V2_FAILURES) and None in reasons  # null on success
     assert {"null", "result", "VERIFY_API_FAILED"} <= verify_kinds
     bid = server.ids("megvii-liveness")[0]
     r = http.get(server.url + LIVENESS, params=megvii_params(server, bid, get_image_type=1))
@@ -271,13 +281,13 @@ def test_liveness_v2_shapes(server, http):
 
 
 def test_wild_shapes_send_numbers_as_strings(sb):
-    sb.set(wild_rate=1.0)
+    sb.set(wild=1.0)
     p = next(p for _, p in lite_sessions(sb) if (p.get("verify_result") or {}).get("result_faceid"))
     faceid = p["verify_result"]["result_faceid"]
     assert isinstance(faceid["confidence"], str) and float(faceid["confidence"]) >= 0
     assert all(isinstance(v, str) for v in faceid["thresholds"].values())
     assert all(isinstance(v, str) for v in p["liveness_result"]["face_genuineness"].values())
-    sb.set(wild_rate=0.02)
+    sb.set(wild=0.02)
     share = sum(sb.population.lite.u_wild < 0.02) / len(sb.population.lite)
     assert 0.005 < share < 0.04
 
@@ -289,6 +299,10 @@ def expect_error(response, status, message):
     body = response.json()
     assert set(body) == ERROR_KEYS and body["error_message"] == message
     assert REQUEST_ID.match(body["request_id"])
+    assert not doc.errors(doc.MEGVII_ERROR, body)
+    assert status == doc.MEGVII_ERROR_STATUS[message.split(":")[0]]  # the documents' error table
+    if response.url.split("?")[0].endswith(LIVENESS):
+        assert message.split(":")[0] in doc.LIVENESS_ERRORS
 
 
 def test_every_documented_megvii_error(sb, http):
@@ -379,8 +393,10 @@ def test_concurrency_limit_rejects_parallel_load(sb):
             return baidu_post(sb, s, "result/stat", token, {"verify_token": tokens[i]})
 
     bodies = [r.json() for r in parallel(8, baidu)]
-    assert all(r.get("success") is True or r == {"error_code": 18,
-               "error_msg": "Open api qps request limit reached"} for r in bodies)
+    for r in bodies:
+        if r.get("success") is not True:
+            assert not doc.errors(doc.BAIDU_PLATFORM_ERROR, r) and "log_id" in r
+            assert (r["error_code"], r["error_msg"]) == (18, "Open api qps request limit reached")
     assert 1 <= sum(r.get("success") is True for r in bodies) < 8
 
 
@@ -400,28 +416,57 @@ def test_baidu_token_flow(sb, http):
 
     r = baidu_post(sb, http, "verifyToken/generate", token, {"plan_id": 1})
     body = r.json()
-    assert body["success"] is True and isinstance(body["log_id"], str)
+    assert not doc.errors(doc.GENERATE, body)
     minted = body["result"]["verify_token"]
     assert re.fullmatch(r"[A-Za-z0-9]{24}", minted) and minted in sb.ids("baidu")
+    # "用户进行操作后再查询接口,否则生成Token无法生效": before the user's flow there are no results.
+    for endpoint in ("result/simple", "result/detail", "result/stat", "result/getall", "result/media/query"):
+        early = baidu_post(sb, http, endpoint, token, {"verify_token": minted}).json()
+        assert not doc.errors(doc.TOKEN_INVALID, early), early
     submit = baidu_post(sb, http, "idcard/submit", token,
                         {"verify_token": minted, "id_name": "张三", "id_no": "110108199001011234",
                          "certificate_type": 0}).json()
-    assert submit["success"] is True and submit["result"] == 1
+    assert not doc.errors(doc.IDCARD_SUBMIT, submit)
     upload = baidu_post(sb, http, "uploadMatchImage", token,
                         {"verify_token": minted, "image": "/9j/4AAQ"}).json()
-    assert upload["success"] is True and upload["result"] is None
+    assert not doc.errors(doc.UPLOAD_MATCH_IMAGE, upload) and upload["result"] is None
+    assert http.post(sb.url + "/_sandbox/flow", json={"verify_token": minted}).json()["ok"] is True
     getall = baidu_post(sb, http, "result/getall", token, {"verify_token": minted}).json()
+    assert not doc.errors(doc.GETALL, getall)
     result = getall["result"]
-    assert getall["success"] is True and result["verify_count"] == len(result["verify_result"]) >= 1
+    assert result["verify_count"] == len(result["verify_result"]) >= 1
     assert result["verify_result"][0]["idcard_confirm"]["name"] == "张三"
-    for endpoint in ("result/simple", "result/detail", "result/stat", "result/media/query"):
-        assert "log_id" in baidu_post(sb, http, endpoint, token, {"verify_token": minted}).json()
+    for endpoint, schema in doc.BAIDU_RESULTS.items():
+        answer = baidu_post(sb, http, "result/" + endpoint, token, {"verify_token": minted}).json()
+        assert not doc.errors(schema, answer) and answer.get("message") != "Token无效或者已过期"
+    # Used: no second flow, no more set-up calls.
+    assert http.post(sb.url + "/_sandbox/flow", json={"verify_token": minted}).status_code == 409
+    again = baidu_post(sb, http, "idcard/submit", token,
+                       {"verify_token": minted, "id_name": "李四", "id_no": "110108199001011234"}).json()
+    assert not doc.errors(doc.TOKEN_INVALID, again)
+    assert http.post(sb.url + "/_sandbox/flow", json={"verify_token": "B" * 24}).status_code == 404
 
     invalid = baidu_post(sb, http, "result/detail", token, {"verify_token": "A" * 24}).json()
     assert invalid["success"] is False and invalid["message"] == "Token无效或者已过期"
     assert set(invalid) == {"success", "code", "message", "log_id"}
     expired = next(t for t, e in zip(sb.ids("baidu"), sb.population.baidu.expired) if e)
-    assert baidu_post(sb, http, "result/getall", token, {"verify_token": expired}).json()["success"] is False
+    assert not doc.errors(doc.TOKEN_INVALID, baidu_post(sb, http, "result/getall", token,
+                                                        {"verify_token": expired}).json())
+    # Generated, but no user ever went through: as invalid as an expired token, for every API.
+    unused = [t for t, u, e in zip(sb.ids("baidu"), sb.population.baidu.unused, sb.population.baidu.expired)
+              if u and not e]
+    assert unused
+    for endpoint in ("result/getall", "result/detail", "idcard/submit"):
+        answer = baidu_post(sb, http, endpoint, token,
+                            {"verify_token": unused[0], "id_name": "张三", "id_no": "110108199001011234"}).json()
+        assert not doc.errors(doc.TOKEN_INVALID, answer), answer
+    # A minted token nobody used within the two hours is dead too.
+    late = baidu_post(sb, http, "verifyToken/generate", token, {"plan_id": "1"}).json()["result"]["verify_token"]
+    sb.app._minted[late] -= _app.VERIFY_TOKEN_TTL + 1
+    assert not doc.errors(doc.TOKEN_INVALID, baidu_post(sb, http, "uploadMatchImage", token,
+                                                        {"verify_token": late, "image": "/9j/"}).json())
+    with pytest.raises(ValueError, match="unused"):
+        sb.complete_flow(late)
 
     sb.set(token_ttl=0.3)
     short = access_token(sb, http)
@@ -436,20 +481,30 @@ def test_baidu_daily_and_total_limits(sb, http):
     tok = sb.ids("baidu")[0]
     sb.set(daily_limit=2)
     answers = [baidu_post(sb, http, "result/simple", token, {"verify_token": tok}).json() for _ in range(3)]
-    assert answers[2] == {"error_code": 17, "error_msg": "Open api daily request limit reached"}
+    assert not doc.errors(doc.BAIDU_PLATFORM_ERROR, answers[2]) and "log_id" in answers[2]
+    assert (answers[2]["error_code"], answers[2]["error_msg"]) == (17, "Open api daily request limit reached")
     sb.set(daily_limit=None, total_limit=3)
-    assert baidu_post(sb, http, "result/simple", token, {"verify_token": tok}).json() == {
-        "error_code": 19, "error_msg": "Open api total request limit reached"}
+    over = baidu_post(sb, http, "result/simple", token, {"verify_token": tok}).json()
+    assert not doc.errors(doc.BAIDU_PLATFORM_ERROR, over)
+    assert (over["error_code"], over["error_msg"]) == (19, "Open api total request limit reached")
 
 
-def test_baidu_payloads_are_consistent(server):
-    seen = {"log_int": 0, "log_str": 0, "code_int": 0, "code_str": 0, "count_str": 0, "nested": 0,
-            "sibling": 0, "multi": 0, "unpadded": 0, "no_score": 0}
-    for tok in server.ids("baidu"):
-        getall = server.baidu_payload(tok, "getall")
-        stat = server.baidu_payload(tok, "stat")["result"]
-        detail = server.baidu_payload(tok, "detail")
-        media = server.baidu_payload(tok, "media/query")["result"]
+def baidu_consistency(sb):
+    """Check that each token's five answers tell one story; count the forms seen."""
+    seen = dict.fromkeys(("log_int", "log_str", "code_int", "code_str", "count_str", "count_int",
+                          "nested", "sibling", "multi", "unpadded", "padded", "no_score", "null_score",
+                          "missing_score", "invalid"), 0)
+    for tok in sb.ids("baidu"):
+        getall = sb.baidu_payload(tok, "getall")
+        if getall["success"] is False:  # never used, or past its retention: no results at all
+            seen["invalid"] += 1
+            for endpoint in ("simple", "detail", "stat", "media/query"):
+                body = sb.baidu_payload(tok, endpoint)
+                assert body["success"] is False and body["message"] == "Token无效或者已过期"
+            continue
+        stat = sb.baidu_payload(tok, "stat")["result"]
+        detail = sb.baidu_payload(tok, "detail")
+        media = sb.baidu_payload(tok, "media/query")["result"]
         seen["log_int" if isinstance(getall["log_id"], int) else "log_str"] += 1
         attempts = getall["result"]["verify_result"]
         assert getall["result"]["verify_count"] == len(attempts) and 1 <= len(attempts) <= 3
@@ -461,13 +516,14 @@ def test_baidu_payloads_are_consistent(server):
         assert sorted(str(e["error_code"]) for e in fin for _ in range(int(e["count"]))) == sorted(
             a["code"] for a in attempts)
         for e in stat["VideoLiveness"] + stat["Livenesscolorful"] + stat["VerifySec"]:
-            seen["count_str"] += isinstance(e["count"], str)
+            seen["count_str" if isinstance(e["count"], str) else "count_int"] += 1
         charged = sum(a["is_charged"] for a in attempts)
         counts = getall["result"]["verify_charge_count"] + getall["result"]["match_charge_count"]
         assert counts == charged
         for a in attempts:
             assert re.fullmatch(r"\d{4}-\d{1,2}-\d{1,2} \d{2}:\d{2}:\d{2}", a["verify_time"])
-            seen["unpadded"] += bool(re.match(r"\d{4}-\d-|\d{4}-\d\d-\d ", a["verify_time"]))
+            unpadded = bool(re.match(r"\d{4}-\d-|\d{4}-\d\d-\d ", a["verify_time"]))
+            seen["unpadded" if unpadded else "padded"] += 1
             assert (a["code"] == "0") == a["is_verify_passed"]
             assert a["charge_type"] in ("verify", "match")
             assert a["charge_time"] == (a["verify_time"] if a["is_charged"] else "")
@@ -475,8 +531,9 @@ def test_baidu_payloads_are_consistent(server):
             if a["code"] in ("222351", "223120", "222356"):
                 assert detail_.get("score") is None
                 seen["no_score"] += 1
+                seen["null_score" if "score" in detail_ else "missing_score"] += 1
             else:
-                assert isinstance(detail_["score"], float)
+                assert isinstance(detail_["score"], (float, int))  # a float; integral ones are ints if wild
                 assert (detail_["score"] >= detail_["threshold"]) == a["is_verify_passed"]
             nested = "idcard_ocr_result" in a["idcard_confirm"]
             seen["nested" if nested else "sibling"] += nested or "idcard_ocr_result" in a
@@ -486,10 +543,20 @@ def test_baidu_payloads_are_consistent(server):
             for b64 in images.values():
                 assert base64.b64decode(b64)[:2] == b"\xff\xd8"
         else:
-            assert detail["success"] is False and set(detail) == {"success", "code", "message", "log_id"}
+            assert detail["success"] is False and {"success", "code", "message", "log_id"} <= set(detail)
+            assert int(detail["code"]) == int(attempts[-1]["code"])
             seen["code_int" if isinstance(detail["code"], int) else "code_str"] += 1
         assert ("processVideo" in media) != ("video" in media)
-    assert all(v > 0 for v in seen.values()), seen
+    return seen
+
+
+def test_baidu_payloads_are_consistent(server):
+    seen = baidu_consistency(server)
+    # Documented forms only: log_id string, code int, stat counts as each table row says,
+    # idcard_ocr_result beside idcard_confirm, score present (null) when there is none.
+    wild_forms = ("log_int", "code_str", "count_int", "nested", "missing_score")
+    assert all(seen[k] == 0 for k in wild_forms), seen
+    assert all(seen[k] > 0 for k in seen if k not in wild_forms), seen
 
 
 # --- media, faults, robustness, admin ---------------------------------------------------------
@@ -619,7 +686,7 @@ def test_cli_prints_credentials_and_stops_on_sigterm(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     proc = subprocess.Popen(
         [sys.executable, "-m", "faceanalytics.sandbox", "--port", "0", "--seed", "3",
-         "--ids-out", str(prefix)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+         "--ids-out", str(prefix), "--wild", "0.25"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
         lines = {}
         while True:
@@ -636,9 +703,150 @@ def test_cli_prints_credentials_and_stops_on_sigterm(tmp_path):
         r = requests.get(lines["MEGVII_BASE_URL"] + LITE, params={
             "api_key": lines["MEGVII_API_KEY"], "api_secret": lines["MEGVII_API_SECRET"], "biz_id": ids[0]})
         assert r.status_code == 200
+        assert requests.get(lines["MEGVII_BASE_URL"] + "/_sandbox/config").json()["wild"] == 0.25
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=10) == 0
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+# --- the documents' shapes by default, the wild ones when asked ---------------------------------
+
+LITE_REQUESTS = ({}, dict(return_verify_time=1, return_image=4, get_fail_reason=1, return_multifaces_tag=1),
+                 dict(return_image=1), dict(return_image=2), dict(return_image=3))
+
+
+def undocumented(sb, lite_requests=LITE_REQUESTS):
+    """Session id -> how its answers depart from the schemas written from the documents,
+    over the whole population: Lite with each option set, v2 with each image type and as a
+    callback, and Baidu's five result APIs (as served: through a JSON round trip)."""
+    found = {}
+
+    def check(sid, schema, body):
+        problems = doc.errors(schema, json.loads(json.dumps(body)))
+        if problems:
+            found.setdefault(sid, []).extend(problems)
+
+    for bid in sb.ids("megvii-lite"):
+        for options in lite_requests:
+            check(bid, doc.lite_schema(**options), sb.payload(bid, **options))
+    for bid in sb.ids("megvii-liveness"):
+        for kind in (0, 1, 2):
+            check(bid, doc.liveness_schema(get_image_type=kind), sb.payload(bid, get_image_type=kind))
+        callback = sb.callback_body(bid)
+        check(bid, doc.CALLBACK, callback)
+        check(bid, doc.liveness_schema(callback=True), json.loads(callback["data"]))
+    for tok in sb.ids("baidu"):
+        for endpoint, schema in doc.BAIDU_RESULTS.items():
+            check(tok, schema, sb.baidu_payload(tok, endpoint))
+    return found
+
+
+def test_every_default_answer_follows_the_documents(server):
+    found = undocumented(server)
+    assert not found, {sid: problems[:3] for sid, problems in list(found.items())[:5]}
+
+
+def test_served_answers_follow_the_documents(sb, http):
+    """The same over HTTP, for a slice of each population (Megvii: two of its three calls)."""
+    everything = LITE_REQUESTS[1]
+    for bid in sb.ids("megvii-lite")[:60]:
+        for options in ({}, everything):
+            r = http.get(sb.url + LITE, params=megvii_params(sb, bid, **options))
+            assert r.status_code == 200 and not doc.errors(doc.lite_schema(**options), r.json()), r.text
+    for bid in sb.ids("megvii-liveness")[:40]:
+        r = http.get(sb.url + LIVENESS, params=megvii_params(sb, bid, get_image_type=2))
+        assert r.status_code == 200 and not doc.errors(doc.liveness_schema(get_image_type=2), r.json())
+    token = access_token(sb, http)
+    for tok in sb.ids("baidu")[:40]:
+        for endpoint, schema in doc.BAIDU_RESULTS.items():
+            r = baidu_post(sb, http, "result/" + endpoint, token, {"verify_token": tok})
+            assert r.status_code == 200 and not doc.errors(schema, r.json()), r.text
+
+
+def test_liveness_v2_has_none_of_the_lite_only_errors(sb, http):
+    """The v2 document has no three-call limit, DATA_DESTROYED or MESSAGE_ENCRYPTION_ERROR."""
+    ids = sb.ids("megvii-liveness")
+    expired = next(i for i, e in zip(ids, sb.population.liveness.expired) if e)
+    sb.set(fault_rate_encryption=1.0)
+    for bid in (ids[5], expired):
+        assert [http.get(sb.url + LIVENESS, params=megvii_params(sb, bid)).status_code
+                for _ in range(5)] == [200] * 5
+    expect_error(http.get(sb.url + LITE, params=megvii_params(sb, sb.ids("megvii-lite")[7])), 400,
+                 "MESSAGE_ENCRYPTION_ERROR")
+    # ... but a wild deployment may apply Lite's rule to v2 too
+    sb.set(fault_rate_encryption=0.0, wild=1.0)
+    codes = [http.get(sb.url + LIVENESS, params=megvii_params(sb, ids[6])).status_code for _ in range(4)]
+    assert codes == [200, 200, 200, 403]
+
+
+def test_wild_serves_the_variations():
+    wild = Sandbox(seed=11, wild=1.0, **SIZES)
+    forms = Counter()
+    for bid in wild.ids("megvii-lite"):
+        p = wild.payload(bid, return_image=4, get_fail_reason=1, return_multifaces_tag=1)
+        live = p.get("liveness_result") or {}
+        faceid = (p.get("verify_result") or {}).get("result_faceid") or {}
+        forms["lite numbers as strings"] += isinstance(faceid.get("confidence"), str)
+        forms["lite undocumented procedure_type"] += live.get("procedure_type") in ("video", "still", "flash")
+        forms["lite no screen_replay"] += bool(live) and "screen_replay_confidence" not in live["face_genuineness"]
+        forms["lite idcard_info after a cancel"] += p["status"] in ("CANCELLED", "TIMEOUT") and "idcard_info" in p
+        forms["lite numeric multifaces_tag"] += isinstance(p["multifaces_tag"], int)
+        forms["lite extra field"] += "comparison_type" in p
+    for bid in wild.ids("megvii-liveness"):
+        p = wild.payload(bid)
+        live, verify = p["liveness_result"], p["verify_result"] or {}
+        forms["v2 success with a failure_reason"] += live["result"] == "success" and live["failure_reason"] is not None
+        forms["v2 numbers as strings"] += isinstance((verify.get("result_faceid") or {}).get("confidence"), str)
+        forms["v2 no screen_replay"] += ("face_genuineness" in verify
+                                         and "screen_replay_confidence" not in verify["face_genuineness"])
+        forms["v2 extra field"] += "comparison_type" in p
+    seen = baidu_consistency(wild)  # wild shapes, the same stories
+    for name in ("log_int", "code_str", "count_int", "nested", "missing_score"):
+        forms[f"baidu {name}"] = seen[name]
+    for tok in wild.ids("baidu"):
+        getall, media = wild.baidu_payload(tok, "getall"), wild.baidu_payload(tok, "media/query")
+        if getall["success"]:
+            entries = getall["result"]["verify_result"]
+            forms["baidu integral float as int"] += isinstance(entries[0]["verify_detail"]["threshold"], int)
+            forms["baidu empty success message"] += any(a["is_verify_passed"] and a["message"] == "" for a in entries)
+            forms["baidu extInfo null"] += media["result"]["extInfo"] is None
+            forms["baidu extra fields"] += "timestamp" in getall and "cached" in getall
+    assert len(forms) == 19 and all(forms.values()), forms
+    # The schemas catch them: most wild sessions depart from the documents somewhere.
+    found = undocumented(wild, lite_requests=LITE_REQUESTS[:2])
+    assert len(found) > 0.6 * sum(SIZES.values()), len(found)
+
+
+def test_wild_rate_is_the_share_of_sessions_in_undocumented_shapes():
+    rate = 0.1
+    sb = Sandbox(seed=12, n_lite=1000, n_liveness=300, n_baidu=300, wild=rate)
+    found = undocumented(sb, lite_requests=LITE_REQUESTS[:2])
+    wild_ids = {sid for kind in ("megvii-lite", "megvii-liveness", "baidu")
+                for sid, u in zip(sb.population.cohort(kind).ids, sb.population.cohort(kind).u_wild) if u < rate}
+    assert set(found) <= wild_ids  # a session not drawn wild is answered as documented
+    assert 0.06 * 1600 < len(wild_ids) < 0.14 * 1600 and len(found) > 0.6 * len(wild_ids)
+    assert build_parser().parse_args(["--wild", "0.1"]).wild == 0.1 and SandboxConfig().wild == 0
+
+
+def test_population_is_recent_with_an_era_change_inside_the_window():
+    today = dt.datetime.now(dt.timezone.utc).date()
+    assert SandboxConfig().reference_date == today.isoformat()
+    end = int(dt.datetime(2026, 6, 30, tzinfo=dt.timezone.utc).timestamp())
+    sb = Sandbox(seed=3, n_lite=400, n_liveness=150, n_baidu=0, reference_date="2026-06-30",
+                 window_days=120, era_change_days=45)
+    change, seen = end - 45 * 86400, Counter()
+    for bid in sb.ids("megvii-lite") + sb.ids("megvii-liveness"):
+        epoch = int(bid.split(",")[0])
+        assert end - 120 * 86400 <= epoch <= end
+        p = sb.payload(bid)
+        faceid = ((p.get("verify_result") or {}).get("result_faceid") or {}).get("thresholds")
+        if faceid and faceid != {"1e-3": 64, "1e-4": 69, "1e-5": 74}:  # v2 also sends the document's set
+            era = THRESHOLDS_2016 if epoch < change else THRESHOLDS_NOW
+            assert faceid == {k: v for k, v in era.items() if k in faceid}
+            seen["old" if epoch < change else "new"] += 1
+    assert seen["old"] > 50 and seen["new"] > 50
+    with pytest.raises(ValueError):
+        SandboxConfig(era_change_days=200, window_days=120)

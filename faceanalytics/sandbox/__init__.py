@@ -8,7 +8,11 @@ One loopback HTTP/1.1 server answers both providers' paths (they do not collide)
   (verifyToken/generate, idcard/submit, uploadMatchImage, result/simple|detail|stat|getall|media/query).
 - Admin: ``GET /_sandbox/ids?kind=megvii-lite|megvii-liveness|baidu``, ``GET /_sandbox/stats``,
   ``GET|POST /_sandbox/config``, ``POST /_sandbox/reset``, ``GET /_sandbox/media/<name>``
-  (encrypted will_file downloads), ``GET /_sandbox/blob/<name>``, ``GET /_sandbox/callback?biz_id=``.
+  (encrypted will_file downloads), ``GET /_sandbox/blob/<name>``, ``GET /_sandbox/callback?biz_id=``,
+  ``POST /_sandbox/flow`` ``{"verify_token": ...}`` (a user goes through a minted token's H5 flow).
+
+Answers have the documents' shapes by default; ``wild=RATE`` (``--wild RATE``) answers that
+share of sessions with the variations deployments send beside the documents.
 
 >>> from faceanalytics.sandbox import Sandbox
 >>> with Sandbox(seed=7, n_lite=100) as sb:           # doctest: +SKIP

@@ -31,6 +31,9 @@ LITE_OPTIONS = {"return_verify_time": (0, 1), "return_image": (0, 1, 2, 3, 4),
                 "get_fail_reason": (0, 1), "return_multifaces_tag": (0, 1)}
 LIVENESS_OPTIONS = {"get_image_type": (0, 1, 2)}
 JSON_TYPE = "application/json; charset=utf-8"
+_INVALID_PARAM = {"error_code": 216100, "error_msg": "invalid param"}
+# "利用所获取的verify_token进行实名认证流程的有效期为2小时": a minted token unused this long is dead.
+VERIFY_TOKEN_TTL = 2 * 3600
 
 
 @dataclass
@@ -81,14 +84,17 @@ class App:
         self.config = config
         self.population = Population(
             config.seed, config.n_lite, config.n_liveness, config.n_baidu,
-            reference_date=config.reference_date, window_days=config.window_days,
-            era_2016_share=config.era_2016_share, expired_rate=config.expired_rate)
+            reference_date=str(config.reference_date), window_days=config.window_days,
+            era_2016_share=config.era_2016_share, expired_rate=config.expired_rate,
+            era_change_days=config.era_change_days, unused_rate=config.unused_rate)
         self.base_url = ""
         self._lock = threading.Lock()
         self._fault_rng = random.Random(f"{config.seed}:faults")
         self._misc_rng = random.Random(f"{config.seed}:misc")
         self._access_tokens: dict[str, float] = {}
-        self._minted: dict[str, Session] = {}
+        # Minted verify_tokens: when generated, and the session once a user went through.
+        self._minted: dict[str, float] = {}
+        self._flows: dict[str, Session] = {}
         self._submitted: dict[str, tuple[str, str]] = {}
         self.in_flight = {"megvii": 0, "baidu": 0}
         self.reset()
@@ -186,6 +192,10 @@ class App:
         if delay > 0:
             time.sleep(delay)
 
+    def wild(self, session: Session) -> bool:
+        """Whether this session is answered with wild (undocumented) shapes."""
+        return session.u_wild < self.config.wild
+
     def _misc(self) -> random.Random:
         # A private generator per call keeps request ids unique without sharing state.
         with self._lock:
@@ -233,7 +243,8 @@ class App:
         if not self._admit("megvii", cfg.limit("megvii")):
             return error(403, "CONCURRENCY_LIMIT_EXCEEDED")
         try:
-            fault, jitter = self._draw_fault(cfg, encryption=True)
+            # MESSAGE_ENCRYPTION_ERROR is in the Lite document's error table only.
+            fault, jitter = self._draw_fault(cfg, encryption=lite)
             if fault == "drop":
                 return DROP
             self._pause(cfg, fault, jitter)
@@ -264,9 +275,11 @@ class App:
                     return error(400, f"BAD_ARGUMENTS:{name}")
             if session is None:
                 return error(400, "RESULT_NOT_FOUND")
-            if session.expired or calls > cfg.quota:
+            wild = self.wild(session)
+            # One day and three calls: the Lite document's rule. The v2 document states no
+            # such limit (nor DATA_DESTROYED); only wild v2 sessions enforce it.
+            if (lite or wild) and (session.expired or calls > cfg.quota):
                 return error(403, "DATA_DESTROYED")
-            wild = session.u_wild < cfg.wild_rate
             if lite:
                 payload = _megvii.lite_payload(session, options, base_url=self.base_url, wild=wild)
             else:
@@ -282,7 +295,7 @@ class App:
         for kind, cohort in (("lite", self.population.lite), ("liveness", self.population.liveness)):
             session = cohort.get(biz_id)
             if session is not None:
-                wild = session.u_wild < self.config.wild_rate
+                wild = self.wild(session)
                 if kind == "lite":
                     opts = {k: options.get(k, 0) for k in LITE_OPTIONS}
                     return _megvii.lite_payload(session, opts, base_url=self.base_url, wild=wild)
@@ -298,7 +311,7 @@ class App:
         if i is None:
             return None
         session = self.population.lite.session(i)
-        record = _megvii.lite_record(session, self.base_url)
+        record = _megvii.lite_record(session, self.base_url, self.wild(session))
         return session if name in _megvii.lite_media_names(record) else None
 
     def media_plaintext(self, name: str) -> bytes:
@@ -365,12 +378,25 @@ class App:
             for token in self._access_tokens:
                 self._access_tokens[token] = 0.0
 
-    def baidu_session(self, token: str) -> Session | None:
+    def baidu_token(self, token: str) -> tuple[str, Session | None]:
+        """The state of a verify_token and its session.
+
+        'unknown'; 'expired' (past the three days results are kept); 'unused' (no user went
+        through the H5 flow, and the two hours to do so are over: no results will come);
+        'open' (minted, the user may still go through); 'done' (results exist)."""
         session = self.population.baidu.get(token)
-        if session is None:
-            with self._lock:
-                session = self._minted.get(token)
-        return session
+        if session is not None:
+            if session.expired:
+                return "expired", session
+            return ("unused" if session.unused else "done"), session
+        with self._lock:
+            minted = self._minted.get(token)
+            session = self._flows.get(token)
+        if session is not None:
+            return "done", session
+        if minted is None:
+            return "unknown", None
+        return ("unused" if time.time() - minted > VERIFY_TOKEN_TTL else "open"), None
 
     def _baidu(self, endpoint: str, query: str, headers: Any, body: bytes) -> Response | object:
         cfg = self.config
@@ -378,26 +404,27 @@ class App:
         access = params.get("access_token", "")
         with self._lock:
             expiry = self._access_tokens.get(access)
+        rng = self._misc()
         if expiry is None:
-            return self._baidu_error(110)
+            return self._baidu_error(110, rng)
         if time.time() >= expiry:
-            return self._baidu_error(111)
+            return self._baidu_error(111, rng)
         data = _baidu_body(headers, body)
         verify_token = str(data.get("verify_token", "")) if data else ""
-        session = self.baidu_session(verify_token) if verify_token else None
+        state, session = self.baidu_token(verify_token) if verify_token else ("unknown", None)
         with self._lock:
-            if session is not None:
+            if state != "unknown":
                 self.calls[verify_token] += 1
             self.baidu_total += 1
             today = time.strftime("%Y-%m-%d", time.gmtime(time.time() + _baidu.BEIJING))
             self.baidu_daily[today] += 1
             total, daily = self.baidu_total, self.baidu_daily[today]
         if cfg.total_limit is not None and total > cfg.total_limit:
-            return self._baidu_error(19)
+            return self._baidu_error(19, rng)
         if cfg.daily_limit is not None and daily > cfg.daily_limit:
-            return self._baidu_error(17)
+            return self._baidu_error(17, rng)
         if not self._admit("baidu", cfg.limit("baidu")):
-            return self._baidu_error(18)
+            return self._baidu_error(18, rng)
         try:
             fault, jitter = self._draw_fault(cfg, encryption=False)
             if fault == "drop":
@@ -405,65 +432,77 @@ class App:
             self._pause(cfg, fault, jitter)
             if fault == "internal_error":
                 return json_response(500, {"error_code": 282000, "error_msg": "internal error"})
-            rng = self._misc()
             if data is None:
-                return json_response(200, {"error_code": 216100, "error_msg": "invalid param"})
+                return json_response(200, _INVALID_PARAM)
             if endpoint == "verifyToken/generate":
                 if data.get("plan_id") in (None, ""):
-                    return json_response(200, {"error_code": 216100, "error_msg": "invalid param"})
+                    return json_response(200, _INVALID_PARAM)
                 minted = self.mint_baidu_token()
                 return json_response(200, {"success": True, "result": {"verify_token": minted},
                                            "log_id": str(_baidu.log_id(None, "", rng))})
             if not verify_token:
-                return json_response(200, {"error_code": 216100, "error_msg": "invalid param"})
-            if session is None or session.expired:
-                return json_response(200, _baidu.token_invalid_body(rng))
-            return json_response(200, self._baidu_result(endpoint, session, data, rng))
+                return json_response(200, _INVALID_PARAM)
+            return json_response(200, self._baidu_answer(endpoint, verify_token, state, session, data, rng))
         finally:
             self._release("baidu")
 
-    def _baidu_error(self, code: int) -> Response:
+    def _baidu_error(self, code: int, rng: random.Random) -> Response:
         with self._lock:
             self.errors[f"baidu_{code}"] += 1
-        return json_response(200, _baidu.access_error_body(code))
+        return json_response(200, _baidu.access_error_body(code, rng))
 
     def mint_baidu_token(self) -> str:
+        """verifyToken/generate: a token with no results until a user goes through the flow."""
         with self._lock:
-            session = self.population.new_baidu_session(int(time.time()))
-            self._minted[session.session_id] = session
-        return session.session_id
+            token = self.population.new_baidu_token()
+            self._minted[token] = time.time()
+        return token
 
-    def _baidu_result(self, endpoint: str, session: Session, data: dict[str, Any],
-                      rng: random.Random) -> dict[str, Any]:
-        token = session.session_id
+    def complete_flow(self, token: str) -> Session:
+        """Play a user through the H5 flow of a minted token: from now on it has results."""
+        state, _ = self.baidu_token(token)
+        if state != "open":
+            raise ValueError(f"verify_token {token!r} cannot go through the flow ({state})")
+        with self._lock:
+            if token in self._flows:  # another request finished it meanwhile
+                raise ValueError(f"verify_token {token!r} cannot go through the flow (done)")
+            session = self.population.new_baidu_session(token, int(time.time()))
+            self._flows[token] = session
+        return session
+
+    def _baidu_answer(self, endpoint: str, token: str, state: str, session: Session | None,
+                      data: dict[str, Any], rng: random.Random) -> dict[str, Any]:
         if endpoint == "idcard/submit":
             name, number = data.get("id_name"), data.get("id_no")
             if not name or not number:
-                return {"error_code": 216100, "error_msg": "invalid param"}
-            with self._lock:
-                self._submitted[token] = (str(name), str(number))
-            return {"success": True, "result": 1, "log_id": str(_baidu.log_id(None, "", rng))}
-        if endpoint == "uploadMatchImage":
-            if not data.get("image"):
-                return {"error_code": 216100, "error_msg": "invalid param"}
+                return _INVALID_PARAM
+        elif endpoint == "uploadMatchImage" and not data.get("image"):
+            return _INVALID_PARAM
+        # A population token is wild or not for good; others draw per request.
+        wild = self.wild(session) if session is not None else rng.random() < self.config.wild
+        if endpoint in ("idcard/submit", "uploadMatchImage"):
+            # Set-up calls come before the user's flow; a used or dead token is invalid.
+            if state != "open":
+                return _baidu.token_invalid_body(rng, wild)
+            if endpoint == "idcard/submit":
+                with self._lock:
+                    self._submitted[token] = (str(data["id_name"]), str(data["id_no"]))
+                return {"success": True, "result": 1, "log_id": str(_baidu.log_id(None, "", rng))}
             return {"success": True, "result": None, "log_id": str(_baidu.log_id(None, "", rng))}
-        story = _baidu.story(session)
-        override = self._submitted.get(token)
-        builders: dict[str, Callable[[], dict[str, Any]]] = {
-            "result/simple": lambda: _baidu.simple_body(story, self.base_url),
-            "result/detail": lambda: _baidu.detail_body(story, override),
-            "result/stat": lambda: _baidu.stat_body(story),
-            "result/getall": lambda: _baidu.getall_body(story, self.base_url, override),
-            "result/media/query": lambda: _baidu.media_body(story, self.base_url),
-        }
-        return builders[endpoint]()
+        # "用户进行操作后再查询接口,否则生成Token无法生效": no flow, no results.
+        if state != "done" or session is None:
+            return _baidu.token_invalid_body(rng, wild)
+        story = _baidu.story(session, wild)
+        return _baidu.result_body(story, endpoint[len("result/"):], self.base_url,
+                                  self._submitted.get(token))
 
     def baidu_payload(self, token: str, endpoint: str) -> dict[str, Any]:
-        """A token's result body (endpoint 'simple', 'detail', 'stat', 'getall', 'media/query')."""
-        session = self.baidu_session(token)
-        if session is None:
+        """What ``result/<endpoint>`` answers for a token ('simple', 'detail', 'stat',
+        'getall', 'media/query'), without counting a call."""
+        state, session = self.baidu_token(token)
+        if state == "unknown":
             raise KeyError(token)
-        return self._baidu_result(f"result/{endpoint}", session, {}, self._misc())
+        return self._baidu_answer(f"result/{endpoint}", token, state, session, {}, self._misc())
 
     # --- admin -------------------------------------------------------------------------
 
@@ -499,6 +538,17 @@ class App:
                 except (ValueError, TypeError, UnicodeDecodeError) as exc:
                     return json_response(400, {"error": str(exc)})
             return json_response(200, self.config.runtime())
+        if route == "flow" and method == "POST":
+            data = _baidu_body(headers, body) or {}
+            token = str(data.get("verify_token") or params.get("verify_token") or "")
+            state, _ = self.baidu_token(token)
+            if state == "unknown":
+                return json_response(404, {"error": "unknown verify_token"})
+            try:
+                self.complete_flow(token)
+            except ValueError as exc:
+                return json_response(409, {"error": str(exc)})
+            return json_response(200, {"ok": True, "verify_token": token})
         if route == "reset" and method == "POST":
             self.reset()
             return json_response(200, {"ok": True})

@@ -1,9 +1,14 @@
 """Baidu H5 faceprint payloads: attempts of one verify_token and the five result APIs.
 
 ``story()`` draws the whole history of a token (plan settings, 1-3 attempts, billing);
-the ``*_body`` functions render it the way each endpoint's document shows it,
-including the document's own inconsistencies (int vs string codes and counts,
-idcard_ocr_result nested in or beside idcard_confirm).
+the ``*_body`` functions render it with the types of the document's field tables:
+``log_id`` a string, a failure's ``code`` an int, stat ``error_code`` a string and its
+``count`` an int or a string as each table row says, floats as floats, getall's
+``idcard_ocr_result`` beside ``idcard_confirm``, ``score`` null when there is none.
+Where the document's own examples or deployments differ (numeric ``log_id``, string
+``code``, the stat example's numbers, the getall example's nesting, ``"message": ""``,
+``"extInfo": null``, integral floats as ints, a missing ``score``, extra top-level
+fields), a story shows it only when drawn ``wild``.
 """
 from __future__ import annotations
 
@@ -84,6 +89,8 @@ class Story:
     success_message: str
     verify_sec: bool
     ext_info: str | None
+    int_floats: bool = False
+    extra_fields: bool = False
     attempts: list[Attempt] = field(default_factory=list)
 
     @property
@@ -95,9 +102,11 @@ class Story:
         return self.attempts[-1]
 
 
-def story(s: Session) -> Story:
+def story(s: Session, wild: bool = False) -> Story:
+    """A token's history; ``wild`` lets its answers show undocumented shapes."""
     rng = s.rng()
     ident = identity(rng, s.epoch)
+    # Every draw is made whether or not the story is wild, so wildness changes only shapes.
     st = Story(
         session=s, ident=ident,
         charge_type="verify" if rng.random() < 0.8 else "match",
@@ -111,6 +120,13 @@ def story(s: Session) -> Story:
         null_score=rng.random() < 0.5, success_message=rng.choice(("", "核验成功")),
         verify_sec=rng.random() < 0.3, ext_info=rng.choices((None, ""), (90, 10))[0],
     )
+    if wild:
+        picks = s.rng("wild")
+        st.int_floats, st.extra_fields = picks.random() < 0.5, picks.random() < 0.5
+    else:
+        st.stat_style, st.int_log_id, st.int_code = "table", False, False
+        st.nested_idcard, st.null_score = False, True
+        st.success_message, st.ext_info = "核验成功", ""
     st.colorful = st.colorful and st.realtime
     retry_allowed = rng.random() < 0.6
     zero_liveness = rng.random() < 0.5  # "reserved field, currently 0"
@@ -138,8 +154,8 @@ def story(s: Session) -> Story:
             order=order, epoch=t, code=code, score=score, liveness_ok=liveness_ok,
             ocr_count=rng.randint(1, 2) if st.ocr else 0,
             verify_log_id=str(rng.randint(10**15, 10**16 - 1)) if liveness_ok else "",
-            liveness_score=0 if zero_liveness or not liveness_ok else round(rng.uniform(0.8, 0.999), 4),
-            spoofing_score=0 if zero_liveness else round(
+            liveness_score=0.0 if zero_liveness or not liveness_ok else round(rng.uniform(0.8, 0.999), 4),
+            spoofing_score=0.0 if zero_liveness else round(
                 rng.betavariate(12, 2.5) if attack else rng.betavariate(1.5, 12), 4),
             risk_level="", risk_tag="", is_demote=st.realtime and rng.random() < 0.05,
         )
@@ -162,16 +178,26 @@ def beijing_time(epoch: int, padded: bool) -> str:
     return f"{tm.tm_year}-{tm.tm_mon}-{tm.tm_mday} {tm.tm_hour:02d}:{tm.tm_min:02d}:{tm.tm_sec:02d}"
 
 
-def log_id(st: Story | None, endpoint: str, rng: random.Random | None = None) -> int | str:
+def log_id(st: Story | None, endpoint: str, rng: random.Random | None = None,
+           wild: bool = False) -> int | str:
+    """A string, as documented; a number in wild answers."""
     if st is None:
-        value = (rng or random).randint(10**9, 10**16)
-        return value if (rng or random).random() < 0.5 else str(value)
+        rng = rng or random.Random()
+        value = rng.randint(10**9, 10**16)
+        return value if wild and rng.random() < 0.5 else str(value)
     value = random.Random(f"{st.session.sub_seed}:log:{endpoint}").randint(10**9, 10**16)
     return value if st.int_log_id else str(value)
 
 
 def _code(st: Story, code: str) -> int | str:
-    return int(code) if st.int_code else code
+    # The tables: code int. Wild answers send it as a string.
+    return code if st.int_code else int(code)
+
+
+def _float(st: Story, value: float) -> float | int:
+    """A documented float; integral ones as ints in wild answers (the getall example's 80)."""
+    value = float(value)
+    return int(value) if st.int_floats and value.is_integer() else value
 
 
 def _blob_url(base_url: str, st: Story, part: str) -> str:
@@ -184,13 +210,17 @@ def failure_body(st: Story, endpoint: str) -> dict[str, Any]:
             "log_id": log_id(st, endpoint)}
 
 
-def token_invalid_body(rng: random.Random) -> dict[str, Any]:
+def token_invalid_body(rng: random.Random, wild: bool = False) -> dict[str, Any]:
+    """Unknown, expired or never used token: "Token无效或者已过期" (the document's FAQ)."""
     return {"success": False, "code": TOKEN_INVALID_CODE, "message": TOKEN_INVALID_MESSAGE,
-            "log_id": log_id(None, "", rng)}
+            "log_id": log_id(None, "", rng, wild)}
 
 
-def access_error_body(code: int) -> dict[str, Any]:
-    return {"error_code": code, "error_msg": ACCESS_ERRORS[code]}
+def access_error_body(code: int, rng: random.Random | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"error_code": code, "error_msg": ACCESS_ERRORS[code]}
+    if code in (17, 18, 19):  # the FAQ: error 18 "且有返回logid"; 17 and 19 are its kin
+        body["log_id"] = str(log_id(None, "", rng))
+    return body
 
 
 def _confirm(st: Story, override: tuple[str, str] | None) -> tuple[str, str]:
@@ -224,8 +254,9 @@ def detail_body(st: Story, override: tuple[str, str] | None = None) -> dict[str,
     if not st.passed:
         return failure_body(st, "detail")
     last = st.last
-    result: dict[str, Any] = {"verify_result": {"score": last.score, "liveness_score": last.liveness_score,
-                                                "spoofing": last.spoofing_score}}
+    result: dict[str, Any] = {"verify_result": {"score": _float(st, last.score),
+                                                "liveness_score": _float(st, last.liveness_score),
+                                                "spoofing": _float(st, last.spoofing_score)}}
     if st.ocr:
         result["idcard_ocr_result"] = _ocr_detail(st.ident)
         images = {"front_base64": TINY_JPEG_B64}
@@ -282,11 +313,11 @@ def getall_body(st: Story, base_url: str, override: tuple[str, str] | None = Non
             entry["ocr_charge_time"] = when
         detail: dict[str, Any] = {"face_image": _blob_url(base_url, st, f"{a.order}-face.jpg"),
                                   "verify_log_id": a.verify_log_id}
-        if a.score is not None or st.null_score:
-            detail["score"] = a.score
-        detail["threshold"] = st.threshold
-        detail["liveness_score"] = a.liveness_score
-        detail["spoofing_score"] = a.spoofing_score
+        if a.score is not None or st.null_score:  # "该项为空": null; left out in wild answers
+            detail["score"] = None if a.score is None else _float(st, a.score)
+        detail["threshold"] = _float(st, st.threshold)
+        detail["liveness_score"] = _float(st, a.liveness_score)
+        detail["spoofing_score"] = _float(st, a.spoofing_score)
         if st.risk_control:
             detail["risk_level"] = a.risk_level
             detail["risk_tag"] = a.risk_tag
@@ -329,3 +360,20 @@ def media_body(st: Story, base_url: str) -> dict[str, Any]:
         result["images"] = []
     result["extInfo"] = st.ext_info
     return {"success": True, "result": result, "log_id": log_id(st, "media")}
+
+
+def result_body(st: Story, endpoint: str, base_url: str,
+                override: tuple[str, str] | None = None) -> dict[str, Any]:
+    """The answer of ``result/<endpoint>`` (simple, detail, stat, getall, media/query)."""
+    builders = {
+        "simple": lambda: simple_body(st, base_url),
+        "detail": lambda: detail_body(st, override),
+        "stat": lambda: stat_body(st),
+        "getall": lambda: getall_body(st, base_url, override),
+        "media/query": lambda: media_body(st, base_url),
+    }
+    body = builders[endpoint]()
+    if st.extra_fields:  # what Baidu's other AI APIs add to every answer
+        body["timestamp"] = st.last.epoch + 3 * 86400
+        body["cached"] = 0
+    return body

@@ -27,6 +27,13 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
     parser.add_argument("--fault-drop", type=float, default=0.0, help="share of connections dropped")
     parser.add_argument("--fault-slow", type=float, default=0.0, help="share of slow answers")
     parser.add_argument("--slow-seconds", type=float, default=5.0)
+    parser.add_argument("--wild", type=float, default=0.0, metavar="RATE",
+                        help="share of sessions answered with shapes seen in the wild but not in "
+                             "the documents (numbers as strings, extra or missing fields, ...); "
+                             "default 0: the documented shapes only")
+    parser.add_argument("--reference-date", metavar="YYYY-MM-DD",
+                        help="sessions fall in the --window-days before this day (default: today, UTC)")
+    parser.add_argument("--window-days", type=float, default=120.0)
     parser.add_argument("--ids-out", metavar="FILE_PREFIX",
                         help="write FILE_PREFIX-megvii-lite.txt, -megvii-liveness.txt, -baidu.txt")
     return parser
@@ -44,7 +51,8 @@ def run(args: argparse.Namespace) -> int:
             n_baidu=args.n_baidu, latency_ms=args.latency_ms, jitter_ms=args.jitter_ms,
             concurrency=args.concurrency or None, fault_rate_500=args.fault_500,
             fault_rate_drop=args.fault_drop, fault_rate_slow=args.fault_slow,
-            slow_seconds=args.slow_seconds)
+            slow_seconds=args.slow_seconds, wild=args.wild, reference_date=args.reference_date,
+            window_days=args.window_days)
         sandbox.start()
     except (ValueError, OSError) as exc:
         print(f"faceanalytics sandbox: {exc}", file=sys.stderr)

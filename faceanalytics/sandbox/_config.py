@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as _dt
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,7 +20,7 @@ RUNTIME_FIELDS = frozenset({
     "latency_ms", "jitter_ms",
     "concurrency", "megvii_concurrency", "baidu_concurrency",
     "fault_rate_500", "fault_rate_drop", "fault_rate_slow", "fault_rate_encryption",
-    "slow_seconds", "token_ttl", "daily_limit", "total_limit", "quota", "wild_rate",
+    "slow_seconds", "token_ttl", "daily_limit", "total_limit", "quota", "wild",
 })
 
 _OPTIONAL_INT_FIELDS = frozenset({
@@ -32,25 +33,33 @@ class SandboxConfig:
     """Everything the sandbox can be told.
 
     Population (fixed at start): ``seed``, ``n_lite``, ``n_liveness``, ``n_baidu``,
-    ``reference_date`` (sessions fall in the ``window_days`` before it, UTC),
-    ``era_2016_share`` (share of Megvii sessions dated 2016, with the older thresholds),
-    ``expired_rate`` (Megvii sessions past their one-day retention, Baidu tokens past three days).
+    ``reference_date`` (ISO day, default today UTC; sessions fall in the ``window_days``
+    before it), ``era_change_days`` (Megvii switched from the older reference thresholds
+    to the current ones this many days before ``reference_date``; None: no change in the
+    window), ``era_2016_share`` (share of Megvii sessions dated 2016, with the older
+    thresholds), ``expired_rate`` (Megvii Lite sessions past their one-day retention,
+    Baidu tokens past three days), ``unused_rate`` (Baidu verify_tokens that were
+    generated but that no user went through: no results, as the document says).
 
     Behaviour (changeable at run time, see ``RUNTIME_FIELDS``): latency, per-provider
     in-flight limits (``None``/0 = unlimited; ``megvii_concurrency``/``baidu_concurrency``
     override ``concurrency``), fault rates per request, Baidu access-token lifetime and
-    daily/total call limits, the Megvii per-id call quota, and the share of "wild"
-    Megvii payloads (numbers sent as strings).
+    daily/total call limits, the Megvii per-id call quota, and ``wild``: the share of
+    sessions answered with shapes seen in the wild but not in the documents (numbers as
+    strings, extra and missing fields, the examples' types where the tables say
+    otherwise, undocumented values). 0, the default, serves the documented shapes only.
     """
 
     seed: int = 0
     n_lite: int = 2000
     n_liveness: int = 500
     n_baidu: int = 300
-    reference_date: str = "2024-06-30"
+    reference_date: str | None = None
     window_days: float = 120.0
+    era_change_days: float | None = None
     era_2016_share: float = 0.0
     expired_rate: float = 0.01
+    unused_rate: float = 0.02
 
     latency_ms: float = 0.0
     jitter_ms: float = 0.0
@@ -66,7 +75,7 @@ class SandboxConfig:
     daily_limit: int | None = None
     total_limit: int | None = None
     quota: int = 3
-    wild_rate: float = 0.02
+    wild: float = 0.0
 
     megvii_api_key: str = DEFAULT_MEGVII_KEY
     megvii_api_secret: str = field(default=DEFAULT_MEGVII_PASS, repr=False)
@@ -75,6 +84,8 @@ class SandboxConfig:
     baidu_secret_key: str = field(default=DEFAULT_BAIDU_SK, repr=False)
 
     def __post_init__(self) -> None:
+        if self.reference_date is None:
+            self.reference_date = _dt.datetime.now(_dt.timezone.utc).date().isoformat()
         self.validate()
 
     def validate(self) -> None:
@@ -82,7 +93,7 @@ class SandboxConfig:
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0")
         for name in ("fault_rate_500", "fault_rate_drop", "fault_rate_slow",
-                     "fault_rate_encryption", "era_2016_share", "expired_rate", "wild_rate"):
+                     "fault_rate_encryption", "era_2016_share", "expired_rate", "unused_rate", "wild"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must be within [0, 1], got {value!r}")
@@ -93,6 +104,12 @@ class SandboxConfig:
         for name in ("latency_ms", "jitter_ms", "slow_seconds", "token_ttl", "window_days"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0")
+        if self.era_change_days is not None and not 0 <= self.era_change_days <= self.window_days:
+            raise ValueError("era_change_days must be within [0, window_days]")
+        try:
+            _dt.date.fromisoformat(str(self.reference_date))
+        except ValueError:
+            raise ValueError(f"reference_date must be an ISO day (YYYY-MM-DD), got {self.reference_date!r}") from None
 
     def limit(self, provider: str) -> int | None:
         """In-flight request limit for 'megvii' or 'baidu' (None = unlimited)."""

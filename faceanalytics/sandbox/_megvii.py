@@ -2,6 +2,14 @@
 
 A builder draws every detail of a session in a fixed order, then the request's
 parameters only filter what is shown, so the same session always says the same thing.
+
+By default a payload has the documents' shapes: the field tables' types, the fields each
+state returns, the documented values. A "wild" session (``wild=True``) may also show what
+deployments send beside the documents: numbers as strings, procedure types other than
+``will`` (with their own ``details`` keys), ``screen_replay_*`` left out, a partial
+``idcard_info`` after a cancel or timeout, ``multifaces_tag`` as a number, ``""``/``"null"``
+as a v2 success's ``failure_reason``, and an extra top-level field. The wild draws come
+from their own stream, so a session's documented content does not depend on them.
 """
 from __future__ import annotations
 
@@ -130,6 +138,14 @@ def _stringify(node: Any) -> Any:
     return node
 
 
+def _wild_picks(s: Session, wild: bool) -> set[str]:
+    """Which optional wild variations a wild session shows (numbers as strings always)."""
+    if not wild:
+        return set()
+    rng = s.rng("wild")
+    return {name for name in ("int_multifaces", "extra_field") if rng.random() < 0.5}
+
+
 def _wild(payload: dict[str, Any]) -> None:
     """Numbers as strings, as some deployments send them."""
     for holder in (payload.get("verify_result"),):
@@ -150,9 +166,9 @@ def media_url(base_url: str, name: str) -> str:
 
 # --- Lite -------------------------------------------------------------------------------
 
-def lite_record(s: Session, base_url: str) -> dict[str, Any]:
+def lite_record(s: Session, base_url: str, wild: bool = False) -> dict[str, Any]:
     """Every field the session could return, before request parameters filter it.
-    Private keys start with '_'."""
+    Private keys start with '_'. ``wild``: the session may show undocumented shapes."""
     rng = s.rng()
     ident = identity(rng, s.epoch)
     verify_epoch = s.epoch + rng.randint(5, 40)
@@ -163,8 +179,12 @@ def lite_record(s: Session, base_url: str) -> dict[str, Any]:
     uneditable = rng.choice(_UNEDITABLE)
     mode_user = rng.choice(("0", "1"))
     lite2 = rng.random() < 0.35
+    # The document names one procedure_type, "will"; the others are wild. Deployments
+    # without the will SKU still say "will" but return no will_result / will_file.
     procedure = rng.choices(("will", "video", "still", "flash"), (30, 35, 15, 20))[0]
-    with_screen = rng.random() < 0.6
+    will_sku = procedure == "will"
+    # screen_replay_* left out: seen in the wild, the document always lists it.
+    with_screen = rng.random() < 0.6 or not wild
     r_failed_live, r_partial_idcard, r_pass = rng.random(), rng.random(), rng.random()
     r_err, r_explicit_null, r_ref, r_datasource = rng.random(), rng.random(), rng.random(), rng.random()
     multifaces = rng.random() < 0.03
@@ -176,7 +196,7 @@ def lite_record(s: Session, base_url: str) -> dict[str, Any]:
     has_live = status == "OK" or (status == "FAILED" and r_failed_live < 0.6)
     live_pass = status == "OK" and r_pass < (0.25 if attack else 0.96)
     has_idcard = mode != "0" and (status in ("OK", "FAILED")
-                                  or (status in ("CANCELLED", "TIMEOUT") and r_partial_idcard < 0.5))
+                                  or (wild and status in ("CANCELLED", "TIMEOUT") and r_partial_idcard < 0.5))
     has_front = mode in ("1", "2") or (mode == "4" and mode_user == "1")
     has_back = mode == "2"
 
@@ -227,12 +247,14 @@ def lite_record(s: Session, base_url: str) -> dict[str, Any]:
         out["idcard_info"] = info
 
     details = _details(rng, procedure)
+    if not wild and procedure != "will":
+        procedure, details = "will", _details(s.rng("details"), "will")
     genuineness = _genuineness(rng, s, detected=not live_pass, with_screen=with_screen)
     if has_live:
         out["liveness_result"] = {"procedure_type": procedure, "result": "PASS" if live_pass else "FAIL",
                                   "details": details, "face_genuineness": genuineness}
 
-    thresholds = megvii_thresholds(s.epoch)
+    thresholds = megvii_thresholds(s.old_era)
     conf_faceid = s.conf(rng)
     conf_ref = s.conf(rng)
     conf_photo = s.conf(rng, noise=2.5)
@@ -295,7 +317,7 @@ def lite_record(s: Session, base_url: str) -> dict[str, Any]:
                             stand_key: answer})
         else:
             entries.append({"question_audio": url(f"q{k}", "wav"), "question_text": question})
-    if procedure == "will" and has_live:
+    if procedure == "will" and will_sku and has_live:
         out["will_result"] = will_results
         files: dict[str, Any] = {"will_video": "" if no_urls else media_url(base_url, f"{s.uuid}_will_video.mp4")}
         if will_type == 0:
@@ -325,32 +347,37 @@ _LITE_ORDER = ("request_id", "status", "fail_reason", "biz_info", "idcard_info",
 def lite_payload(s: Session, params: dict[str, int], *, base_url: str, wild: bool) -> dict[str, Any]:
     """The get_result body for ``params`` (return_verify_time, return_image,
     get_fail_reason, return_multifaces_tag, each already validated)."""
-    record = lite_record(s, base_url)
+    record = lite_record(s, base_url, wild)
+    picks = _wild_picks(s, wild)
     if params.get("get_fail_reason") == 1 and "_fail_reason" in record:
         record["fail_reason"] = record["_fail_reason"]
     verify = record.get("verify_result")
     if verify is not None and params.get("return_verify_time") != 1:
         verify.pop("verify_time", None)
     mode = params.get("return_image", 0)
-    images = record["_images"]
-    if mode and images is not None:
+    images = record["_images"] or {}
+    if mode:
         wanted = {1: ("image_best",), 2: ("image_idcard_front",), 3: ("image_idcard_back",),
                   4: ("image_idcard_back", "image_idcard_front", "image_best")}[mode]
+        # "或返回为null": asked for, but nothing to return.
         record["images"] = {k: images[k] for k in wanted if images.get(k)} or None
     if params.get("return_multifaces_tag") == 1:
         multifaces = record["_multifaces"]
-        record["multifaces_tag"] = 1 if multifaces else 0
+        tag = 1 if multifaces else 0
+        record["multifaces_tag"] = tag if "int_multifaces" in picks else str(tag)  # the table: String
         record["multifaces_image"] = TINY_JPEG_DATA_URI if multifaces else ""
     out = {k: record[k] for k in _LITE_ORDER if k in record}
     if wild:
         _wild(out)
+        if "extra_field" in picks:
+            out["comparison_type"] = 1
     return out
 
 
 # --- web liveness v2 ----------------------------------------------------------------------
 
-def _v2_thresholds(rng: random.Random, epoch: int, doc_values: bool) -> dict[str, float]:
-    levels = THRESHOLDS_V2_DOC if doc_values else {k: v for k, v in megvii_thresholds(epoch).items()
+def _v2_thresholds(rng: random.Random, old_era: bool, doc_values: bool) -> dict[str, float]:
+    levels = THRESHOLDS_V2_DOC if doc_values else {k: v for k, v in megvii_thresholds(old_era).items()
                                                   if k != "1e-6"}
     keys = list(levels)
     pick = rng.random()
@@ -369,7 +396,7 @@ def _v2_log(rng: random.Random, epoch: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def liveness_record(s: Session) -> dict[str, Any]:
+def liveness_record(s: Session, wild: bool = False) -> dict[str, Any]:
     rng = s.rng()
     verify_epoch = s.epoch + rng.randint(5, 40)
     biz_extra, biz_no = _extra_data(rng), _biz_no(rng, s.epoch)
@@ -378,6 +405,8 @@ def liveness_record(s: Session) -> dict[str, Any]:
     live_pass = rng.random() < (0.3 if attack else 0.93)
     failure = rng.choices(V2_FAILURES, _V2_FAILURE_W_ATTACK if attack else _V2_FAILURE_W_BONA_FIDE)[0]
     success_reason = rng.choices((None, "", "null"), (94, 3, 3))[0]
+    if not wild:
+        success_reason = None  # "如果成功则为null"
     version = rng.choice(("MegLive 2.4.0L", "MegLive 2.4.1L", "MegLive 2.5.0L"))
     log = _v2_log(rng, s.epoch)
     comparison_type = -1 if rng.random() < 0.08 else 1
@@ -385,11 +414,11 @@ def liveness_record(s: Session) -> dict[str, Any]:
     doc_values = rng.random() < 0.3
     with_ref = rng.random() < 0.3
     with_exceptions = rng.random() < 0.75
-    with_screen = rng.random() < 0.8
+    with_screen = rng.random() < 0.8 or not wild
     verify_request_id = f"{verify_epoch - rng.randint(0, 3)},{_uuid(rng)}"
     conf_faceid, conf_ref = s.conf(rng), s.conf(rng)
-    thr_faceid = _v2_thresholds(rng, s.epoch, doc_values)
-    thr_ref = _v2_thresholds(rng, s.epoch, doc_values)
+    thr_faceid = _v2_thresholds(rng, s.old_era, doc_values)
+    thr_ref = _v2_thresholds(rng, s.old_era, doc_values)
     genuineness = _genuineness(rng, s, detected=not live_pass, with_screen=with_screen)
     id_attacked = int(rng.random() < (0.02 if s.cls == GENUINE else 0.25))
     monochrome = int(rng.random() < 0.05)
@@ -416,6 +445,7 @@ def liveness_record(s: Session) -> dict[str, Any]:
         images["image_best"] = TINY_JPEG_DATA_URI
     return {
         "biz_extra_data": biz_extra, "biz_id": s.session_id, "biz_no": biz_no, "_images": images,
+        "_comparison_type": comparison_type,
         "liveness_result": {"failure_reason": success_reason if live_pass else failure, "log": log,
                             "result": "success" if live_pass else "failed", "version": version},
         "request_id": request_id, "time_used": time_used, "verify_result": verify,
@@ -423,8 +453,9 @@ def liveness_record(s: Session) -> dict[str, Any]:
 
 
 def liveness_payload(s: Session, params: dict[str, int], *, wild: bool) -> dict[str, Any]:
-    record = liveness_record(s)
+    record = liveness_record(s, wild)
     images = record.pop("_images")
+    comparison_type = record.pop("_comparison_type")
     out: dict[str, Any] = {}
     for key, value in record.items():
         if key == "liveness_result":
@@ -435,6 +466,8 @@ def liveness_payload(s: Session, params: dict[str, int], *, wild: bool) -> dict[
         out[key] = value
     if wild:
         _wild(out)
+        if "extra_field" in _wild_picks(s, wild):
+            out["comparison_type"] = comparison_type
     return out
 
 

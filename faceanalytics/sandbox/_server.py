@@ -202,7 +202,8 @@ class Sandbox:
     ...         "api_key": sb.megvii_api_key, "api_secret": sb.megvii_api_secret,
     ...         "biz_id": sb.ids("megvii-lite")[0]}).json()["status"]
 
-    Keyword arguments other than ``host``/``port`` are ``SandboxConfig`` fields.
+    Keyword arguments other than ``host``/``port`` are ``SandboxConfig`` fields, e.g.
+    ``wild=0.05`` for 5% of sessions in undocumented shapes (0 by default).
     Binds loopback only.
     """
 
@@ -338,12 +339,18 @@ class Sandbox:
     def expire_access_tokens(self) -> None:
         self.app.expire_access_tokens()
 
+    def complete_flow(self, verify_token: str) -> None:
+        """A user goes through the H5 flow of a token minted by verifyToken/generate;
+        until then its result APIs answer "Token无效或者已过期", as the document says."""
+        self.app.complete_flow(verify_token)
+
     def payload(self, biz_id: str, **options: int) -> dict[str, Any]:
         """A Megvii session's get_result body without spending one of its calls."""
         return self.app.megvii_payload(biz_id, **options)
 
     def baidu_payload(self, token: str, endpoint: str) -> dict[str, Any]:
-        """A Baidu result body ('simple', 'detail', 'stat', 'getall', 'media/query')."""
+        """A Baidu result body ('simple', 'detail', 'stat', 'getall', 'media/query') as the
+        endpoint answers it, without counting a call."""
         return self.app.baidu_payload(token, endpoint)
 
     def callback_body(self, biz_id: str) -> dict[str, str]:

@@ -39,8 +39,9 @@ THRESHOLDS_V2_DOC = {"1e-3": 64, "1e-4": 69, "1e-5": 74}
 _ALNUM = np.array(list("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"))
 
 
-def megvii_thresholds(epoch: int) -> dict[str, float]:
-    return dict(THRESHOLDS_2016 if epoch < EPOCH_2017 else THRESHOLDS_NOW)
+def megvii_thresholds(old_era: bool) -> dict[str, float]:
+    """The reference threshold set of a session (the older one before an era change)."""
+    return dict(THRESHOLDS_2016 if old_era else THRESHOLDS_NOW)
 
 
 def reference_epoch(reference_date: str) -> int:
@@ -62,6 +63,8 @@ class Session:
     expired: bool
     u_wild: float
     sub_seed: int
+    old_era: bool = False  # answered with the older reference thresholds
+    unused: bool = False   # a Baidu token no user went through: no results exist
 
     @property
     def uuid(self) -> str:
@@ -84,6 +87,7 @@ class Cohort:
 
     def __init__(self, kind: str, n: int, ss: np.random.SeedSequence, *, end_epoch: int,
                  window_days: float, era_2016_share: float, expired_rate: float,
+                 era_change_epoch: int | None = None, unused_rate: float = 0.0,
                  token_ids: bool = False) -> None:
         rng = np.random.default_rng(ss)
         self.kind = kind
@@ -112,6 +116,9 @@ class Cohort:
         if len(self.index) != n:  # astronomically unlikely; keep ids unique anyway
             raise RuntimeError("duplicate synthetic ids; pick another seed")
         self.by_uuid = {} if token_ids else {sid.split(",", 1)[1]: i for i, sid in enumerate(self.ids)}
+        # Drawn after everything else, so the rest of a seed's population stays as it was.
+        self.unused = rng.random(n) < unused_rate
+        self.old_era = self.epoch < max(EPOCH_2017, era_change_epoch or EPOCH_2017)
 
     def __len__(self) -> int:
         return self.n
@@ -122,6 +129,7 @@ class Cohort:
             cls=int(self.cls[i]), base_conf=float(self.base_conf[i]),
             status=LITE_STATUSES[int(self.status[i])], expired=bool(self.expired[i]),
             u_wild=float(self.u_wild[i]), sub_seed=int(self.sub_seed[i]),
+            old_era=bool(self.old_era[i]), unused=bool(self.unused[i]),
         )
 
     def get(self, session_id: str) -> Session | None:
@@ -137,15 +145,18 @@ class Population:
 
     def __init__(self, seed: int, n_lite: int, n_liveness: int, n_baidu: int, *,
                  reference_date: str, window_days: float, era_2016_share: float,
-                 expired_rate: float) -> None:
+                 expired_rate: float, era_change_days: float | None = None,
+                 unused_rate: float = 0.0) -> None:
         self.seed = seed
         end = reference_epoch(reference_date)
+        change = None if era_change_days is None else int(end - era_change_days * 86400)
         lite_ss, live_ss, baidu_ss, extra_ss = np.random.SeedSequence(seed).spawn(4)
         common = dict(end_epoch=end, window_days=window_days, expired_rate=expired_rate)
-        self.lite = Cohort("megvii-lite", n_lite, lite_ss, era_2016_share=era_2016_share, **common)
-        self.liveness = Cohort("megvii-liveness", n_liveness, live_ss,
-                               era_2016_share=era_2016_share, **common)
-        self.baidu = Cohort("baidu", n_baidu, baidu_ss, era_2016_share=0.0, token_ids=True, **common)
+        megvii = dict(era_2016_share=era_2016_share, era_change_epoch=change, **common)
+        self.lite = Cohort("megvii-lite", n_lite, lite_ss, **megvii)
+        self.liveness = Cohort("megvii-liveness", n_liveness, live_ss, **megvii)
+        self.baidu = Cohort("baidu", n_baidu, baidu_ss, era_2016_share=0.0, token_ids=True,
+                            unused_rate=unused_rate, **common)
         self._extra_rng = random.Random(int(extra_ss.generate_state(1)[0]))
 
     def cohort(self, kind: str) -> Cohort:
@@ -154,12 +165,15 @@ class Population:
         except KeyError:
             raise ValueError(f"unknown kind {kind!r}; expected one of {', '.join(self.KINDS)}") from None
 
-    def new_baidu_session(self, epoch: int) -> Session:
-        """A session for a token minted by verifyToken/generate (the user then verifies)."""
+    def new_baidu_token(self) -> str:
+        """A fresh verify_token, as verifyToken/generate mints it."""
+        return "".join(self._extra_rng.choice(_ALNUM.tolist()) for _ in range(24))
+
+    def new_baidu_session(self, token: str, epoch: int) -> Session:
+        """The session of a minted token once a user has gone through the H5 flow."""
         r = self._extra_rng
         cls = r.choices(range(len(CLASS_P)), weights=CLASS_P.tolist())[0]
         base = min(max(r.gauss(float(CONF_MEAN[cls]), float(CONF_SD[cls])), 0.0), 100.0)
-        token = "".join(r.choice(_ALNUM.tolist()) for _ in range(24))
         return Session(kind="baidu", index=-1, session_id=token, epoch=epoch, cls=cls,
                        base_conf=base, status="OK", expired=False, u_wild=r.random(),
                        sub_seed=r.getrandbits(62))
