@@ -68,6 +68,8 @@ _LAZY = {
     "plot_margins": ".plots",
     "plot_drift": ".plots",
     "plot_det": ".plots",
+    # a font for Chinese text in figures (matplotlib imported on first call)
+    "find_cjk_font": "._fonts",
     # notebook explorers (ipywidgets imported on first use)
     "threshold_explorer": ".widgets",
     "genuineness_explorer": ".widgets",

@@ -39,8 +39,9 @@ def plot_error_codes(errors: pd.DataFrame, *, top: int = 15, ax=None, **kwargs):
     ``errors`` is an :func:`error_codes` result or any one error-bearing table
     (sessions, verify_errors, error_counts, attempts).  Codes beyond ``top`` are
     merged into one "other" bar.  Bar colour says whether the provider bills the
-    error (billed / not billed / unknown / mixed).  Chinese messages use a CJK font
-    when one is installed, else the bar shows the code only (with a one-time warning).
+    error (billed / not billed / unknown / mixed).  Chinese messages use the font of
+    ``find_cjk_font`` (a system CJK font, else the bundled Noto Sans SC); with none, the
+    bar shows the code only (with a one-time warning).
     ``kwargs`` go to ``ax.barh``.
     """
     ax = get_ax(ax)
