@@ -47,10 +47,16 @@ def endpoint():
 
 
 @pytest.fixture
-def s3env(endpoint, monkeypatch):
+def s3env(endpoint, monkeypatch, tmp_path):
     for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "AWS_PROFILE",
-                 "AWS_SESSION_TOKEN", "FACEANALYTICS_S3_LOCK_WAIT", "FACEANALYTICS_S3_SINGLE_WRITER"):
+                 "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_DEFAULT_REGION",
+                 "AWS_ENDPOINT_URL_S3", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE",
+                 "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+                 "FACEANALYTICS_S3_LOCK_WAIT", "FACEANALYTICS_S3_SINGLE_WRITER"):
         monkeypatch.delenv(name, raising=False)
+    # never the machine's own ~/.aws files
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_REGION", "us-east-1")
@@ -400,30 +406,3 @@ def test_servers_without_conditional_writes_need_a_declared_single_writer(seeds_
     assert ingest([seeds_file], data).landed == 12  # the PII key is created check-then-put
     assert len(load(data, "sessions")) == 12
 
-
-def test_sigv4_matches_botocore():
-    """The few requests the lock and the store send themselves are signed like the SDK's."""
-    import hashlib
-    import unittest.mock as mock
-
-    from botocore.auth import S3SigV4Auth
-    from botocore.awsrequest import AWSRequest
-    from botocore.credentials import Credentials as BotoCredentials
-
-    now = _dt.datetime(2026, 11, 21, 8, 30, 0, tzinfo=_dt.timezone.utc)
-    client = _s3.Client(_s3.S3Config("http://127.0.0.1:9000", "eu-west-1"), "bkt")
-    url = client.url("team/data/tables/x/source=a/month=2026-11/part 1~.parquet")
-    body = b'{"token": "t"}'
-    payload = hashlib.sha256(body).hexdigest()
-    for token in (None, "session-token"):
-        for amz in ({}, {"x-amz-copy-source": "/bkt/team/data/tables/.tmp-1.parquet"}):
-            mine = _s3.sign_v4("PUT", url, _s3.Credentials("AKIDEXAMPLE", "secret/key+x", token),
-                               "eu-west-1", payload, now, amz)
-            req = AWSRequest(method="PUT", url=url, data=body,
-                             headers={"x-amz-content-sha256": payload, **amz})
-            signer = S3SigV4Auth(BotoCredentials("AKIDEXAMPLE", "secret/key+x", token), "s3",
-                                 "eu-west-1")
-            with mock.patch("botocore.auth.get_current_datetime",
-                            return_value=now.replace(tzinfo=None)):
-                signer.add_auth(req)
-            assert mine["authorization"] == req.headers["Authorization"]
