@@ -76,9 +76,7 @@ def data_path(data_dir) -> "Path | S3Path":
                                  "(the endpoint and region come from the environment)")
     from . import _s3
 
-    bucket = rest.split("/", 1)[0]
-    cfg = _s3.config_for(bucket)
-    return S3Path(_s3.filesystem(cfg), rest, cfg)
+    return S3Path(None, rest, _s3.config_for(rest.split("/", 1)[0]))
 
 
 def resolve(data_dir):
@@ -114,17 +112,33 @@ class S3Path:
     "Folders" are key prefixes: ``mkdir`` does nothing, ``is_dir`` is true when a key
     starts with ``<key>/``.  It is deliberately not ``os.PathLike``, so it can never be
     mistaken for a local path.
+
+    ``fs`` is looked up at each use when the path has an S3 configuration (``cfg``), so
+    a path kept for hours reads with botocore's refreshed credentials, never expired
+    ones; a given ``fs`` is used only for a path without one.
     """
 
-    __slots__ = ("fs", "path", "cfg")
+    __slots__ = ("_fs", "path", "cfg")
 
     def __init__(self, fs, path: str, cfg=None):
-        self.fs, self.path, self.cfg = fs, path.strip("/"), cfg
+        self._fs, self.path, self.cfg = fs, path.strip("/"), cfg
+
+    @property
+    def fs(self):
+        """The pyarrow filesystem, with the credentials botocore holds now."""
+        if self.cfg is None:
+            return self._fs
+        from . import _s3
+
+        return _s3.filesystem(self.cfg)
+
+    def _at(self, path: str) -> "S3Path":
+        return S3Path(self._fs, path, self.cfg)
 
     # --- pure path operations
     def __truediv__(self, other) -> "S3Path":
         other = str(other).strip("/")
-        return S3Path(self.fs, f"{self.path}/{other}" if other else self.path, self.cfg)
+        return self._at(f"{self.path}/{other}" if other else self.path)
 
     @property
     def bucket(self) -> str:
@@ -148,7 +162,7 @@ class S3Path:
 
     @property
     def parent(self) -> "S3Path":
-        return S3Path(self.fs, posixpath.dirname(self.path) or self.path, self.cfg)
+        return self._at(posixpath.dirname(self.path) or self.path)
 
     @property
     def parts(self) -> tuple:
@@ -212,7 +226,7 @@ class S3Path:
 
     def iterdir(self):
         for info in self._listing(False):
-            yield S3Path(self.fs, info.path, self.cfg)
+            yield self._at(info.path)
 
     def glob(self, pattern: str):
         """Keys below this prefix matching ``pattern`` segment by segment (one listing)."""
@@ -224,14 +238,14 @@ class S3Path:
         for info in self._listing(recursive):
             rel = info.path[base:].split("/")
             if len(rel) == len(pat) and all(fnmatch.fnmatchcase(r, p) for r, p in zip(rel, pat)):
-                yield S3Path(self.fs, info.path, self.cfg)
+                yield self._at(info.path)
 
     def rglob(self, pattern: str):
         from pyarrow.fs import FileType
 
         for info in self._listing(True):
             if info.type == FileType.File and fnmatch.fnmatchcase(info.base_name, pattern):
-                yield S3Path(self.fs, info.path, self.cfg)
+                yield self._at(info.path)
 
     # --- reading and writing
     def open_input(self, compression=None):
@@ -327,7 +341,7 @@ def atomic_write_bytes(path, data: bytes, *, mode: int = 0o644, exclusive: bool 
 def _s3_create_exclusive(path: "S3Path", data: bytes) -> None:
     from . import _s3
 
-    client = _s3.Client(path.cfg, path.bucket)
+    client = _s3.client(path.cfg, path.bucket)
     probe = posixpath.join(posixpath.dirname(path.key), ".create-probe")
     if _s3.conditional_writes_supported(client, probe):
         if client.put_if_absent(path.key, data) is None:
@@ -363,7 +377,7 @@ def rmtree(path) -> None:
 
         for info in path._listing(True):
             if info.type == FileType.File:
-                S3Path(path.fs, info.path, path.cfg).unlink(missing_ok=True)
+                path._at(info.path).unlink(missing_ok=True)
         return
     import shutil
 

@@ -47,10 +47,16 @@ def endpoint():
 
 
 @pytest.fixture
-def s3env(endpoint, monkeypatch):
+def s3env(endpoint, monkeypatch, tmp_path):
     for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "AWS_PROFILE",
-                 "AWS_SESSION_TOKEN", "FACEANALYTICS_S3_LOCK_WAIT", "FACEANALYTICS_S3_SINGLE_WRITER"):
+                 "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_DEFAULT_REGION",
+                 "AWS_ENDPOINT_URL_S3", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE",
+                 "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+                 "FACEANALYTICS_S3_LOCK_WAIT", "FACEANALYTICS_S3_SINGLE_WRITER"):
         monkeypatch.delenv(name, raising=False)
+    # never the machine's own ~/.aws files
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_REGION", "us-east-1")
@@ -401,29 +407,238 @@ def test_servers_without_conditional_writes_need_a_declared_single_writer(seeds_
     assert len(load(data, "sessions")) == 12
 
 
-def test_sigv4_matches_botocore():
-    """The few requests the lock and the store send themselves are signed like the SDK's."""
-    import hashlib
-    import unittest.mock as mock
+# --- botocore: credentials, endpoints, conditional writes ----------------------------------
+def _signed_with(cfg):
+    """Access key ids of the Authorization headers botocore sends from now on."""
+    seen = []
 
-    from botocore.auth import S3SigV4Auth
-    from botocore.awsrequest import AWSRequest
-    from botocore.credentials import Credentials as BotoCredentials
+    def hook(request, **_):
+        auth = request.headers.get("Authorization", b"")
+        auth = auth.decode() if isinstance(auth, bytes) else auth
+        seen.append(auth.split("Credential=", 1)[1].split("/", 1)[0])
 
-    now = _dt.datetime(2026, 11, 21, 8, 30, 0, tzinfo=_dt.timezone.utc)
-    client = _s3.Client(_s3.S3Config("http://127.0.0.1:9000", "eu-west-1"), "bkt")
-    url = client.url("team/data/tables/x/source=a/month=2026-11/part 1~.parquet")
-    body = b'{"token": "t"}'
-    payload = hashlib.sha256(body).hexdigest()
-    for token in (None, "session-token"):
-        for amz in ({}, {"x-amz-copy-source": "/bkt/team/data/tables/.tmp-1.parquet"}):
-            mine = _s3.sign_v4("PUT", url, _s3.Credentials("AKIDEXAMPLE", "secret/key+x", token),
-                               "eu-west-1", payload, now, amz)
-            req = AWSRequest(method="PUT", url=url, data=body,
-                             headers={"x-amz-content-sha256": payload, **amz})
-            signer = S3SigV4Auth(BotoCredentials("AKIDEXAMPLE", "secret/key+x", token), "s3",
-                                 "eu-west-1")
-            with mock.patch("botocore.auth.get_current_datetime",
-                            return_value=now.replace(tzinfo=None)):
-                signer.add_auth(req)
-            assert mine["authorization"] == req.headers["Authorization"]
+    _s3._boto_client(cfg).meta.events.register("before-send.s3", hook)
+    return seen
+
+
+def _fs_credentials(fs):
+    """What a pyarrow S3FileSystem was built with (from its pickling arguments)."""
+    kw = fs.__reduce__()[1][0]
+    return kw["access_key"], kw["secret_key"], kw["session_token"] or None
+
+
+def _no_env_credentials(monkeypatch):
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+                 "FACEANALYTICS_S3_ENDPOINT", "AWS_ENDPOINT_URL", "AWS_REGION"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_a_profile_from_the_shared_files_gives_credentials_region_and_endpoint(
+        tmp_path, seeds_file, data, s3env, monkeypatch):
+    (tmp_path / "config").write_text(
+        f"[profile analyst]\nregion = eu-central-1\nendpoint_url = {s3env}\n\n"
+        "[profile dev]\nservices = local\n\n"
+        "[services local]\ns3 =\n  endpoint_url = http://127.0.0.1:1\n\n"
+        "[profile remote]\nendpoint_url = http://s3.example.com\n")
+    (tmp_path / "credentials").write_text(
+        "[analyst]\naws_access_key_id = AKIDANALYST\naws_secret_access_key = analyst-secret-1\n"
+        "[dev]\naws_access_key_id = AKIDDEV\naws_secret_access_key = dev-secret-12\n"
+        "[remote]\naws_access_key_id = AKIDREMOTE\naws_secret_access_key = remote-secret\n")
+    _no_env_credentials(monkeypatch)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
+    monkeypatch.setenv("AWS_PROFILE", "analyst")
+
+    root = _fs.data_path(data)
+    assert root.cfg == _s3.S3Config(s3env, "eu-central-1")  # both from the profile
+    signed = _signed_with(root.cfg)
+    assert ingest([seeds_file], data).landed == 12
+    assert signed and set(signed) == {"AKIDANALYST"}  # every write, the lock's too
+    assert _fs_credentials(root.fs) == ("AKIDANALYST", "analyst-secret-1", None)  # and the reads
+    assert len(load(data, "sessions")) == 12
+
+    monkeypatch.setenv("AWS_PROFILE", "dev")  # the endpoint from a services section
+    assert _s3.config_for("bucket").endpoint == "http://127.0.0.1:1"
+    monkeypatch.setenv("AWS_PROFILE", "remote")  # plain http off loopback: refused
+    with pytest.raises(_fs.StorageConfigError, match="endpoint_url is plain http"):
+        _fs.data_path("s3://bucket/prefix")
+    monkeypatch.setenv("AWS_PROFILE", "nobody")
+    with pytest.raises(_fs.StorageConfigError, match="nobody"):
+        _fs.data_path("s3://bucket/prefix")
+
+
+CREDENTIAL_PROCESS = """\
+import datetime, json, pathlib, sys
+counter = pathlib.Path(sys.argv[1])
+n = int(counter.read_text() or 0) + 1 if counter.exists() else 1
+counter.write_text(str(n))
+if pathlib.Path(sys.argv[2]).exists():
+    sys.stderr.write("refused: proc-leaked-secret-in-stderr\\n")
+    sys.exit(1)
+expires = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=n)
+print(json.dumps({"Version": 1, "AccessKeyId": f"ASIAPROC{n:04d}",
+                  "SecretAccessKey": f"proc-secret-{n}-abcdef", "SessionToken": f"proc-token-{n}-abcdef",
+                  "Expiration": expires.strftime("%Y-%m-%dT%H:%M:%SZ")}))
+"""
+
+
+def test_a_credential_process_profile_and_its_refresh_reach_reads_and_writes(
+        tmp_path, seeds_file, data, s3env, monkeypatch):
+    import botocore.credentials
+
+    script, counter, broken = tmp_path / "creds.py", tmp_path / "n", tmp_path / "broken"
+    script.write_text(CREDENTIAL_PROCESS)
+    (tmp_path / "config").write_text(
+        f"[profile proc]\ncredential_process = {sys.executable} {script} {counter} {broken}\n")
+    _no_env_credentials(monkeypatch)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
+    monkeypatch.setenv("AWS_PROFILE", "proc")
+    monkeypatch.setenv("FACEANALYTICS_S3_ENDPOINT", s3env)
+
+    root = _fs.data_path(data)
+    signed = _signed_with(root.cfg)
+    assert ingest([seeds_file], data).landed == 12
+    assert set(signed) == {"ASIAPROC0001"}
+    fs = root.fs
+    assert _fs_credentials(fs) == ("ASIAPROC0001", "proc-secret-1-abcdef", "proc-token-1-abcdef")
+    assert root.fs is fs  # not rebuilt while the credentials hold
+
+    # 55 minutes later the credentials are inside botocore's refresh window: the process
+    # runs again, and reads and writes move to the new credentials together.
+    later = botocore.credentials._local_now() + _dt.timedelta(minutes=55)
+    monkeypatch.setattr(_s3._credentials(), "_time_fetcher", lambda: later)  # botocore's clock
+    assert _fs_credentials(root.fs) == ("ASIAPROC0002", "proc-secret-2-abcdef", "proc-token-2-abcdef")
+    assert _fs_credentials((root / "tables").fs) == _fs_credentials(root.fs)
+    assert len(load(data, "sessions")) == 12
+    del signed[:]
+    ingest([newer_lite(tmp_path)], data)
+    assert signed and set(signed) == {"ASIAPROC0002"}
+    assert counter.read_text() == "2"
+
+    # A process that fails: a clear error that does not quote what the process printed.
+    broken.touch()
+    monkeypatch.setenv("AWS_PROFILE", "proc")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "other"))  # a new session
+    with pytest.raises(_fs.StorageConfigError) as e:
+        load(data, "sessions")
+    assert "custom-process" in str(e.value) and "leaked" not in str(e.value)
+
+
+def test_no_credentials_is_a_clear_error(data, s3env, monkeypatch):
+    _no_env_credentials(monkeypatch)
+    monkeypatch.setenv("FACEANALYTICS_S3_ENDPOINT", s3env)
+    with pytest.raises(_fs.StorageConfigError, match="no AWS credentials found"):
+        load(data, "sessions")
+    with pytest.raises(_fs.StorageConfigError, match="no AWS credentials found"):
+        ingest([], data)
+
+
+def test_conditional_writes_copy_and_delete(data):
+    root = _fs.data_path(data)
+    c = _s3.client(root.cfg, root.bucket)
+    key = f"{root.key}/state/x"
+    first = c.put_if_absent(key, b"one")
+    assert first is not None
+    assert c.put_if_absent(key, b"two") is None  # a second create fails
+    assert c.get(key).body == b"one"
+    second = c.put_if_match(key, b"three", first)
+    assert second not in (None, first) and c.get(key).body == b"three"
+    assert c.put_if_match(key, b"four", first) is None  # a stale ETag fails
+    assert c.get(key).body == b"three"
+    assert c.put_if_match(f"{key}-missing", b"five", first) is None
+    assert c.get(f"{key}-missing") is None
+    assert c.copy(key, f"{key}-copy") and c.get(f"{key}-copy").body == b"three"
+    assert not c.copy(f"{key}-missing", f"{key}-copy2")
+    assert not c.delete(key, first)  # a stale ETag: kept
+    assert c.get(key) is not None
+    assert c.delete(key, second) and c.get(key) is None
+    assert c.delete(f"{key}-copy") and c.get(f"{key}-copy") is None
+    assert _s3.conditional_writes_supported(c, f"{root.key}/state/.probe")
+    # The same through the store's primitive: an exclusive create of an existing object fails.
+    _fs.atomic_write_bytes(root / "state" / "y", b"1", exclusive=True)
+    with pytest.raises(FileExistsError):
+        _fs.atomic_write_bytes(root / "state" / "y", b"2", exclusive=True)
+    assert (root / "state" / "y").read_bytes() == b"1"
+
+
+def test_a_conditional_write_whose_answer_was_lost_is_recognised_on_retry(data):
+    """botocore retries a dropped connection; when the first attempt had landed, the retry's
+    412 is our own write, not another writer's."""
+    import botocore.exceptions
+    import requests
+
+    root = _fs.data_path(data)
+    c = _s3.client(root.cfg, root.bucket)
+    key = f"{root.key}/state/retried"
+    dropped = []
+
+    def land_then_drop(request, **_):
+        if dropped or request.method != "PUT":
+            return None
+        dropped.append(request.url)
+        with requests.Session() as s:  # the request reaches the server ...
+            s.trust_env = False
+            s.request(request.method, request.url, headers=dict(request.headers), data=request.body)
+        raise botocore.exceptions.ConnectionClosedError(endpoint_url=request.url)  # ... its answer not
+
+    events = _s3._boto_client(root.cfg).meta.events
+    events.register("before-send.s3.PutObject", land_then_drop)
+    try:
+        etag = c.put_if_absent(key, b"mine")
+        assert dropped and etag == c.get(key).etag and c.get(key).body == b"mine"
+        dropped.clear()
+        assert c.put_if_match(key, b"mine, beat 2", etag) == c.get(key).etag
+        # A refusal stays a refusal when the retry finds another body.
+        dropped.clear()
+        assert c.put_if_absent(key, b"another body") is None
+        assert dropped  # (the first attempt was refused too: it carried If-None-Match)
+    finally:
+        events.unregister("before-send.s3.PutObject", land_then_drop)
+    assert c.get(key).body == b"mine, beat 2"
+
+
+def test_without_botocore_s3_names_the_extra(monkeypatch, seeds_file, s3env):
+    for name in ("botocore", "botocore.session", "botocore.exceptions", "botocore.config"):
+        monkeypatch.setitem(sys.modules, name, None)
+    with pytest.raises(_fs.StorageConfigError, match=r"pip install 'faceanalytics\[s3\]'"):
+        _fs.data_path("s3://bucket/prefix")
+    with pytest.raises(_fs.StorageConfigError, match=r"faceanalytics\[s3\]"):
+        load("s3://bucket/prefix", "sessions")
+    assert _fs.data_path("local/dir") == Path("local/dir")  # local directories need nothing
+    code = ("import sys; sys.modules['botocore'] = None\n"
+            "from faceanalytics.cli import main; sys.exit(main(sys.argv[1:]))")
+    r = subprocess.run([sys.executable, "-c", code, "ingest", str(seeds_file), "--data",
+                        "s3://bucket/prefix"], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert r.returncode == 2 and "pip install 'faceanalytics[s3]'" in r.stderr, r.stderr
+
+
+def test_secrets_stay_out_of_botocore_logs_messages_and_reprs(data, monkeypatch, caplog):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDLOGTEST")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "log-test-secret-key")
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "log-test-session-token")
+    caplog.set_level(logging.DEBUG, logger="botocore")
+    root = _fs.data_path(data)
+    c = _s3.client(root.cfg, root.bucket)
+    c.put(f"{root.key}/state/x", b"x")
+    assert c.get(f"{root.key}/state/x").body == b"x"
+    assert (root / "state" / "x").read_bytes() == b"x"
+    # an STS or SSO answer, as botocore's parser logs it
+    logging.getLogger("botocore.parsers").debug(
+        "Response body:\n%r", b"<SecretAccessKey>sts-secret-abcdef</SecretAccessKey>"
+        b"<SessionToken>sts-token-abcdef</SessionToken>")
+    logging.getLogger("botocore.parsers").debug(
+        "%s", '{"roleCredentials": {"secretAccessKey": "sso-secret-abcdef", "sessionToken": "x"}}')
+    text = caplog.text
+    assert "X-Amz-Security-Token" in text or "x-amz-security-token" in text  # the filter saw them
+    for secret in ("log-test-secret-key", "log-test-session-token", "sts-secret-abcdef",
+                   "sts-token-abcdef", "sso-secret-abcdef"):
+        assert secret not in text
+    for shown in (repr(root), str(root), repr(root.cfg), repr(c), repr(_s3.frozen_credentials())):
+        assert "log-test-secret-key" not in shown and "log-test-session-token" not in shown
+    with pytest.raises(_s3.S3Error) as e:
+        _s3.client(root.cfg, "no-such-bucket-here").put("k", b"x")
+    assert "log-test" not in str(e.value) and e.value.status == 404
+    monkeypatch.setenv("FACEANALYTICS_S3_ENDPOINT", "http://user:log-test-pw@127.0.0.1:9")
+    with pytest.raises(_fs.StorageConfigError) as e:
+        _fs.data_path("s3://bucket/p")
+    assert "log-test-pw" not in str(e.value)
