@@ -111,8 +111,8 @@ def _check_timeout(timeout: float | tuple[float, float]) -> Timeout:
 class Response:
     """One provider answer, kept as received so the caller can archive it before parsing.
 
-    ``body`` is the raw bytes (registered secrets masked in JSON bodies), ``json`` the
-    parsed body (``None`` if not JSON or for file downloads), ``elapsed`` seconds for
+    ``body`` is the raw bytes with credentials masked (see :func:`~._redact.redact_bytes`),
+    ``json`` the parsed body (``None`` if not JSON or for file downloads), ``elapsed`` seconds for
     the final send, ``url`` the request URL with credentials masked, ``attempts`` how
     many sends this call took.
     """
@@ -298,8 +298,9 @@ class BaseClient:
         """Send one call with retries; return its Response or raise its final error.
 
         *key* is passed to the hooks; ``None`` means the send is not counted
-        (e.g. fetching an OAuth token). *mask_body*: replace registered secrets in a
-        JSON body (off only where the body must carry one, the token endpoint).
+        (e.g. fetching an OAuth token). *mask_body*: parse ``json`` from the masked
+        body (off only where the parsed body must carry a secret, the token endpoint;
+        ``body`` is masked either way).
         """
         check_url(url)
         error_for = error_for or self._error_for
@@ -434,15 +435,20 @@ class BaseClient:
                 provider=self.provider,
             )
         log.debug("%s %s -> %d in %.3fs (attempt %d)", method, shown, status, elapsed, attempt)
-        if mask_body:
-            body = redact_bytes(body)
+        # The choke point: nothing that came back is kept, parsed, raised or logged
+        # before its credentials are masked.  Only the token endpoint's parsed body
+        # (mask_body=False) is read from the bytes as received: it must carry the token.
+        parsed = parse_json(body) if expect_json and not mask_body else None
+        body = redact_bytes(body)
+        if expect_json and mask_body:
+            parsed = parse_json(body)
         response = Response(
             http_status=status,
             body=body,
-            json=parse_json(body) if expect_json else None,
+            json=parsed,
             elapsed=elapsed,
             url=shown,
-            headers={k.lower(): v for k, v in headers.items()},
+            headers={k.lower(): redact(v) for k, v in headers.items()},
             attempts=attempt,
         )
         if status in _REDIRECTS:

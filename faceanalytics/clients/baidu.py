@@ -23,8 +23,8 @@ import time
 from dataclasses import replace
 from typing import Any, Callable
 
-from ._http import BaseClient, Response
-from ._redact import MaskedParams, Secret, redact_bytes, register_secret
+from ._http import BaseClient, Response, parse_json
+from ._redact import MaskedParams, Secret, register_secret
 from .errors import (
     BAIDU_ERRORS,
     AccessTokenError,
@@ -189,8 +189,10 @@ class BaiduClient(BaseClient):
         if isinstance(payload, dict) and payload.get("access_token"):
             register_secret(str(payload["access_token"]))
             return None
-        # The body was read unmasked (it must carry the token); an error keeps a masked copy.
-        response = replace(response, body=redact_bytes(response.body))
+        # The parsed body was read unmasked (it must carry the token): an error is built
+        # from the masked bytes only.
+        payload = parse_json(response.body)
+        response = replace(response, json=payload)
         if isinstance(payload, dict) and payload.get("error"):
             return BaiduAuthError(
                 http_status=response.http_status,

@@ -13,7 +13,8 @@ Every exception raised by :mod:`faceanalytics.clients` derives from
 * ``fatal`` – whether every further call with these credentials will fail the same way
   (stop the batch rather than burn through the ids);
 * ``hint`` – one English sentence saying what to do;
-* ``body`` – the raw response bytes, so the caller can archive error replies too;
+* ``body`` – the raw response bytes (credentials masked), so the caller can archive
+  error replies too;
 * ``url`` – the request URL with credentials masked.
 
 No credential ever appears in ``str(exc)``, ``repr(exc)``, ``exc.args`` or the
@@ -62,7 +63,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from ._redact import redact
+from ._redact import redact, redact_bytes
 
 __all__ = [
     "ProviderError",
@@ -146,7 +147,7 @@ class ProviderError(Exception):
         self.retryable = self.retryable_default if retryable is None else bool(retryable)
         self.fatal = self.fatal_default if fatal is None else bool(fatal)
         self.hint = redact(hint or self.default_hint)
-        self.body = body
+        self.body = None if body is None else redact_bytes(bytes(body))
         self.url = None if url is None else redact(url)
         super().__init__(self._render())
 
