@@ -1,7 +1,8 @@
 """The ``faceanalytics`` command line.
 
 Exit status: 0 when the work ran (bad records are quarantined, not errors),
-2 for a usage error, 1 for a system error (disk, permissions, …).
+2 for a usage error, 1 for a system error (disk, permissions, a provider that
+could not be reached at all, …).
 """
 from __future__ import annotations
 
@@ -231,7 +232,7 @@ def _fetch(args) -> int:
         print(f"  {n:>6}  {reason}")
     if rep.fatal:
         print(f"faceanalytics fetch: stopped: {rep.fatal}", file=sys.stderr)
-        return 2
+        return 1 if rep.unreachable else 2
     return 0
 
 

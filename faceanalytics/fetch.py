@@ -56,9 +56,12 @@ class FetchReport:
     quarantined: int = 0
     skipped: int = 0        # final already, pending (no --refresh-pending), or out of quota
     failed: int = 0         # no answer after retries (connection errors, timeouts)
+    unsent: int = 0         # ... of which never left: could not connect (no quota spent)
     calls: int = 0          # provider calls spent by this run (retries included)
     reasons: Counter = field(default_factory=Counter)
     fatal: str | None = None
+    unreachable: bool = False  # stopped because no call could connect
+    base_url: str | None = None
 
     def summary(self) -> str:
         return (f"fetched {self.fetched} / landed {self.landed} / quarantined {self.quarantined} / "
@@ -219,7 +222,7 @@ def _run(jobs: list[tuple[str, str, Callable]], ing: Ingestor, *, concurrency: i
                 stop.set()
                 rep.fatal = str(e)
             if e.body is None:
-                return "failed", e.code or type(e).__name__, None
+                return "failed" if e.sent else "unsent", e.code or type(e).__name__, None
             status, body = e.http_status, e.body
         line = make_envelope(source, sid, fetched_at, status, body)
         return "ok", line, journals.append(line)
@@ -265,8 +268,15 @@ def _run(jobs: list[tuple[str, str, Callable]], ing: Ingestor, *, concurrency: i
                     elif what == "failed":
                         rep.failed += 1
                         rep.reasons[f"no answer: {line}"] += 1
+                    elif what == "unsent":
+                        rep.failed += 1
+                        rep.unsent += 1
+                        rep.reasons[f"not sent: {line}"] += 1
                     if bar is not None:
                         bar.update(1)
+                # Nothing ever connected: stop rather than try every id against a dead address.
+                if not rep.fetched and rep.unsent >= max(8, 2 * concurrency) and not stop.is_set():
+                    stop.set()
                 if len(buffer) >= chunk_size:
                     land_buffer()
         land_buffer()
@@ -316,11 +326,18 @@ class _Session:
         from .clients import QuotaExhausted
 
         before = self.ledger.total()
+        rep = self.rep
+        rep.base_url = self.client.base_url
         _run(jobs, self.ing, concurrency=concurrency, chunk_size=chunk_size, progress=progress,
-             desc=desc, rep=self.rep, is_quota=lambda e: isinstance(e, QuotaExhausted))
-        self.rep.calls = self.ledger.total() - before
+             desc=desc, rep=rep, is_quota=lambda e: isinstance(e, QuotaExhausted))
+        rep.calls = self.ledger.total() - before
+        if rep.unsent and not rep.fetched and not rep.fatal:
+            rep.unreachable = True
+            rep.fatal = (f"could not connect to {rep.base_url}: none of {rep.unsent} calls left "
+                         "this machine (connection refused, unknown host or TLS handshake failed), "
+                         "so no call was spent; check the base URL")
         self.ing.store.compact()
-        return self.rep
+        return rep
 
 
 def fetch_megvii(ids, data_dir, *, kind: str = "lite", client=None, base_url: str | None = None,

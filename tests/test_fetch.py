@@ -257,3 +257,44 @@ def test_journal_lines_are_on_disk_before_append_returns_under_concurrency(tmp_p
     assert lines[-1] == b"" and len(lines) == 401 and len(set(lines)) == 401
     assert late == []                 # every append returned after an fsync that covered it
     assert len(syncs) < 400           # ... and fsyncs were shared between threads
+
+
+def _dead_url() -> str:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{s.getsockname()[1]}"
+
+
+def test_a_wrong_port_spends_no_quota_and_exits_non_zero(tmp_path):
+    """Connection refused: nothing counted against the three calls; the run says so."""
+    with Sandbox(seed=11, n_lite=12, n_liveness=0, n_baidu=0) as sb:
+        ids_file = tmp_path / "ids.txt"
+        ids = sb.ids("megvii-lite")
+        ids_file.write_text("\n".join(ids) + "\n")
+        env = {**os.environ, **sb.env()}
+        dead = _dead_url()
+        args = ["fetch", "megvii-lite", "--ids", str(ids_file), "--data", str(tmp_path / "d"),
+                "--no-progress"]
+        p = _run_cli([*args, "--base-url", dead], env)
+        out, err = p.communicate(timeout=120)
+        assert p.returncode == 1, (out, err)
+        assert b"could not connect" in err and dead.encode() in err and b"no call was spent" in err
+        ledger = QuotaLedger(tmp_path / "d" / "state" / "quota" / "megvii.log")
+        assert all(ledger.calls(b) == 0 for b in ids)
+        # the right port afterwards: every id fetched, each with one call, none "out of quota"
+        p = _run_cli([*args, "--base-url", sb.url], env)
+        out, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err
+        assert len(sessions(tmp_path / "d", "megvii_lite")) == len(ids)
+        assert all(sb.calls(b) == 1 for b in ids)
+        assert b"out of quota" not in out
+
+
+def test_fetch_report_counts_calls_not_sent(tmp_path, creds):
+    with Sandbox(seed=12, n_lite=5, n_liveness=0, n_baidu=0) as sb:
+        creds(sb)
+        rep = fetch_megvii(sb.ids("megvii-lite"), tmp_path, base_url=_dead_url(), progress=False)
+        assert rep.calls == 0 and rep.fetched == 0 and rep.failed == 5
+        assert rep.unsent >= 5 and rep.fatal and "could not connect" in rep.fatal

@@ -10,6 +10,12 @@ to read the provider's error bodies; everything else lives here:
 * ``before_call(key)`` runs before *every* send, retries included, so a quota
   ledger records the call before it leaves and can refuse it by raising
   :class:`~.errors.QuotaExhausted`; ``after_call(key, outcome)`` runs after it.
+  A send that certainly never left (connection refused, DNS failure, TLS handshake
+  failed: the connection was never made) is reported as ``"unsent <code>"``, so the
+  ledger takes it back: it spent no quota.  Whether the connection was made is known
+  exactly for sessions from :func:`new_session` (their connections note a failed
+  ``connect()``); for other sessions only a refused or timed-out TCP connect counts
+  as unsent.
 * Every successful call returns a :class:`Response` holding the body bytes as
   received; a final failure raises a typed :class:`~.errors.ProviderError` that
   also carries ``body`` and ``http_status``.
@@ -32,6 +38,8 @@ from urllib.parse import urljoin, urlsplit
 import orjson
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from ._redact import install_log_redaction, redact, redact_bytes
 from .errors import (
@@ -153,10 +161,51 @@ def parse_json(body: bytes) -> Any:
 # -- sessions -------------------------------------------------------------------------------
 
 
+# Per thread: did the current send fail to make its connection?  Set by the
+# connections below, read by BaseClient._send.
+_attempt = threading.local()
+
+
+class _NoteFailedConnect:
+    """A connection that notes, for the sending thread, that ``connect()`` failed:
+    no byte of the request can have left (``connect()`` includes the TLS handshake)."""
+
+    def connect(self) -> None:
+        try:
+            super().connect()  # type: ignore[misc]
+        except BaseException:
+            _attempt.connect_failed = True
+            raise
+
+
+class _HTTPConnection(_NoteFailedConnect, HTTPConnection):
+    pass
+
+
+class _HTTPSConnection(_NoteFailedConnect, HTTPSConnection):
+    pass
+
+
+class _HTTPPool(HTTPConnectionPool):
+    ConnectionCls = _HTTPConnection
+
+
+class _HTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _HTTPSConnection
+
+
+class _Adapter(HTTPAdapter):
+    """requests' adapter, with connections that say whether they were ever made."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
+
+
 def new_session(pool_maxsize: int = 4) -> requests.Session:
     """A pooled session that never retries on its own (the client's policy does)."""
     session = requests.Session()
-    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_maxsize, max_retries=0)
+    adapter = _Adapter(pool_connections=4, pool_maxsize=pool_maxsize, max_retries=0)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     session.headers["User-Agent"] = USER_AGENT
@@ -212,6 +261,21 @@ def _shown_url(url: str, params: Mapping[str, Any] | None) -> str:
     except Exception:
         full = url
     return redact(full)
+
+
+def _never_connected(exc: BaseException) -> bool:
+    """Did this send fail before its connection was made (so no byte of it left)?
+
+    Exact for sessions from :func:`new_session`; for others, a refused, unresolvable
+    or timed-out TCP connect (urllib3 raises these from ``_new_conn``, before any byte).
+    """
+    if getattr(_attempt, "connect_failed", False):
+        return True
+    from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+
+    reason = exc.args[0] if exc.args else None
+    reason = getattr(reason, "reason", reason)
+    return isinstance(reason, (NewConnectionError, ConnectTimeoutError))
 
 
 def _is_read_timeout(exc: BaseException) -> bool:
@@ -351,7 +415,9 @@ class BaseClient:
         return None
 
     def _record(self, key: str, response: Response | None, error: ProviderError | None) -> None:
-        if error is not None:
+        if error is not None and not error.sent:
+            outcome = f"unsent {error.code or type(error).__name__}"
+        elif error is not None:
             outcome = f"{error.http_status or '-'} {error.code or type(error).__name__}"
         else:
             outcome = str(response.http_status if response is not None else "-")
@@ -380,10 +446,12 @@ class BaseClient:
         session = self._sessions.get()
         shown = _shown_url(url, params)
         failure: tuple[type[ProviderError], str, bool | None] | None = None
+        unsent = False  # the request certainly never left (no quota spent)
         t0 = time.perf_counter()
         for _hop in range(_MAX_REDIRECTS + 1):
             # Never send loopback traffic through an environment proxy.
             proxies = _NO_PROXY if is_loopback_host(urlsplit(url).hostname) else None
+            _attempt.connect_failed = False
             try:
                 raw = session.request(
                     method,
@@ -399,11 +467,14 @@ class BaseClient:
                 location = headers.get("location")
             except requests.exceptions.Timeout as exc:
                 failure = (RequestTimeout, _describe(exc), None)
+                unsent = _hop == 0 and _never_connected(exc)  # after a redirect it was reached
             except requests.exceptions.SSLError as exc:
                 # A certificate problem does not fix itself on retry.
                 failure = (ConnectError, "TLS verification failed: " + _describe(exc), False)
+                unsent = _hop == 0 and _never_connected(exc)
             except requests.exceptions.ConnectionError as exc:
                 failure = (RequestTimeout if _is_read_timeout(exc) else ConnectError, _describe(exc), None)
+                unsent = _hop == 0 and _never_connected(exc)
             except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError) as exc:
                 failure = (ConnectError, _describe(exc), None)
             except requests.exceptions.RequestException as exc:
@@ -428,11 +499,12 @@ class BaseClient:
             cls, why, retryable = failure
             log.debug("%s %s -> %s after %.3fs (attempt %d)", method, shown, cls.__name__, elapsed, attempt)
             return None, cls(
-                f"{method} {urlsplit(shown).path} failed: {why}",
-                code=_FAILURE_CODES.get(cls, "CONNECTION_ERROR"),
+                f"{method} {urlsplit(shown).path} failed" + (" (not sent)" if unsent else "") + f": {why}",
+                code="NOT_CONNECTED" if unsent else _FAILURE_CODES.get(cls, "CONNECTION_ERROR"),
                 retryable=retryable,
                 url=shown,
                 provider=self.provider,
+                sent=not unsent,
             )
         log.debug("%s %s -> %d in %.3fs (attempt %d)", method, shown, status, elapsed, attempt)
         # The choke point: nothing that came back is kept, parsed, raised or logged
