@@ -57,7 +57,8 @@ def _parser() -> argparse.ArgumentParser:
     fe.add_argument("--what", default="stat,getall,detail",
                     help="Baidu result APIs, comma-separated: stat,getall,detail,simple,media")
     fe.add_argument("--data", required=True, type=_data_dir)
-    fe.add_argument("--base-url", help="provider base URL (https://, or http:// on loopback)")
+    fe.add_argument("--base-url", help="provider base URL (https://, or http:// on loopback); "
+                    "default: MEGVII_BASE_URL / BAIDU_BASE_URL, else the real provider")
     fe.add_argument("--concurrency", type=int, default=8,
                     help="requests in flight; keep it within your account's limit (default 8)")
     fe.add_argument("--refresh-pending", action="store_true",
@@ -213,14 +214,21 @@ def _fetch(args) -> int:
     if not ids_file.is_file():
         print(f"faceanalytics fetch: no such file: {ids_file}", file=sys.stderr)
         return 2
+    from .clients import CLIENTS
+
+    provider = "baidu" if args.what_provider == "baidu" else "megvii"
+    base_url, origin = CLIENTS[provider].resolve_base_url(args.base_url)
+    shown = {"given": "--base-url", "default": f"default; set {CLIENTS[provider].base_url_env} "
+                                              "or --base-url for another"}.get(origin, origin)
+    print(f"{args.what_provider}: {base_url} ({shown})", flush=True)
     try:
         if args.what_provider == "baidu":
-            rep = fetch_baidu(ids_file, args.data, what=args.what, base_url=args.base_url,
+            rep = fetch_baidu(ids_file, args.data, what=args.what, base_url=base_url,
                               concurrency=args.concurrency, progress=not args.no_progress,
                               keep_pii=args.keep_pii)
         else:
             rep = fetch_megvii(ids_file, args.data, kind=args.what_provider.split("-", 1)[1],
-                               base_url=args.base_url, concurrency=args.concurrency,
+                               base_url=base_url, concurrency=args.concurrency,
                                refresh_pending=args.refresh_pending, return_image=args.return_image,
                                progress=not args.no_progress, keep_pii=args.keep_pii)
     except (ConfigurationError, ValueError) as e:

@@ -22,6 +22,7 @@ nothing lands twice, and nothing archived is fetched again.
 from __future__ import annotations
 
 import datetime as _dt
+import logging
 import os
 import threading
 import time
@@ -39,6 +40,8 @@ from .schema import LITE_FINAL_STATUSES, LITE_PENDING_STATUSES
 from .store import load_arrow
 
 __all__ = ["FetchReport", "fetch_megvii", "fetch_baidu", "read_ids"]
+
+log = logging.getLogger("faceanalytics.fetch")
 
 # Megvii errors after which asking again cannot give a result.
 FINAL_ERRORS = frozenset({"RESULT_NOT_FOUND", "DATA_DESTROYED", "BAD_ARGUMENTS",
@@ -65,7 +68,8 @@ class FetchReport:
 
     def summary(self) -> str:
         return (f"fetched {self.fetched} / landed {self.landed} / quarantined {self.quarantined} / "
-                f"skipped {self.skipped} / failed {self.failed} / calls spent {self.calls}")
+                f"skipped {self.skipped} / failed {self.failed} / calls spent {self.calls}"
+                + (f" (from {self.base_url})" if self.base_url else ""))
 
 
 def read_ids(ids, column: str | None = None) -> list[str]:
@@ -306,8 +310,7 @@ class _Session:
             self.ledger = QuotaLedger(Path(data_dir) / "state" / "quota" / f"{provider}.log",
                                       limit=limit, provider=provider)
             if client is None:
-                cls = CLIENTS[provider]
-                client = cls.from_env(base_url or cls.default_base_url, ledger=self.ledger)
+                client = CLIENTS[provider].from_env(base_url, ledger=self.ledger)
             elif client.before_call is None:  # a caller's client still counts every send
                 client.before_call, client.after_call = self.ledger.reserve, self.ledger.record
             self.client = client
@@ -328,6 +331,7 @@ class _Session:
         before = self.ledger.total()
         rep = self.rep
         rep.base_url = self.client.base_url
+        log.info("%s: fetching from %s", desc, rep.base_url)
         _run(jobs, self.ing, concurrency=concurrency, chunk_size=chunk_size, progress=progress,
              desc=desc, rep=rep, is_quota=lambda e: isinstance(e, QuotaExhausted))
         rep.calls = self.ledger.total() - before
@@ -348,7 +352,9 @@ def fetch_megvii(ids, data_dir, *, kind: str = "lite", client=None, base_url: st
 
     ``ids``: a list, a file with one biz_id per line, or a DataFrame column
     (``column=``).  Credentials come from ``MEGVII_API_KEY``/``MEGVII_API_SECRET``
-    unless ``client`` is given.  Images, when asked for, land as files.
+    unless ``client`` is given; the base URL from ``base_url``, else
+    ``MEGVII_BASE_URL``, else the real provider (``FetchReport.base_url`` says which
+    was used).  Images, when asked for, land as files.
     """
     if kind not in ("lite", "liveness"):
         raise ValueError("kind is 'lite' or 'liveness'")
@@ -386,7 +392,8 @@ def fetch_baidu(tokens, data_dir, *, what: Iterable[str] = ("stat", "getall", "d
                 progress: bool = True, chunk_size: int = 500, keep_pii: bool = False,
                 column: str | None = None) -> FetchReport:
     """Fetch Baidu post-verification results (``what``: stat, getall, detail, simple,
-    media) for each verify_token into ``data_dir``."""
+    media) for each verify_token into ``data_dir``; base URL from ``base_url``, else
+    ``BAIDU_BASE_URL``, else the real provider."""
     from .clients.baidu import RESULT_APIS
 
     what = [w.strip() for w in (what.split(",") if isinstance(what, str) else what) if w.strip()]

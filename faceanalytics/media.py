@@ -120,7 +120,7 @@ def download_will_files(data_dir, *, client=None, base_url: str | None = None,
     ledger = QuotaLedger(data_dir / "state" / "quota" / "megvii.log", limit=3, provider="megvii")
     own = client is None
     if own:
-        client = MegviiClient.from_env(base_url or MegviiClient.default_base_url, ledger=ledger)
+        client = MegviiClient.from_env(base_url, ledger=ledger)
     try:
         before = ledger.total()
         for row in media.itertuples(index=False):

@@ -298,3 +298,56 @@ def test_fetch_report_counts_calls_not_sent(tmp_path, creds):
         rep = fetch_megvii(sb.ids("megvii-lite"), tmp_path, base_url=_dead_url(), progress=False)
         assert rep.calls == 0 and rep.fetched == 0 and rep.failed == 5
         assert rep.unsent >= 5 and rep.fatal and "could not connect" in rep.fatal
+
+
+# -- base URLs from the environment (issue 13, item 5) ----------------------------------------
+
+
+def test_cli_reads_base_urls_from_the_environment_and_says_which_it_uses(tmp_path):
+    with Sandbox(seed=13, n_lite=6, n_liveness=0, n_baidu=4) as sb:
+        env = {**os.environ, **sb.env()}           # MEGVII_BASE_URL / BAIDU_BASE_URL included
+        ids, tokens = tmp_path / "ids.txt", tmp_path / "tokens.txt"
+        ids.write_text("\n".join(sb.ids("megvii-lite")) + "\n")
+        tokens.write_text("\n".join(sb.ids("baidu")) + "\n")
+        d = str(tmp_path / "d")
+        p = _run_cli(["fetch", "megvii-lite", "--ids", str(ids), "--data", d, "--no-progress"], env)
+        out, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err
+        assert f"{sb.url} (MEGVII_BASE_URL)".encode() in out
+        p = _run_cli(["fetch", "baidu", "--tokens", str(tokens), "--what", "stat", "--data", d,
+                      "--no-progress"], env)
+        out, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err
+        assert f"{sb.url} (BAIDU_BASE_URL)".encode() in out
+        assert len(load(d, "sessions")) == 6 + 4
+        # --base-url wins over the environment (and is said to)
+        env["MEGVII_BASE_URL"] = _dead_url()
+        p = _run_cli(["fetch", "megvii-lite", "--ids", str(ids), "--data", d, "--no-progress",
+                      "--base-url", sb.url], env)
+        out, err = p.communicate(timeout=120)
+        assert p.returncode == 0 and f"{sb.url} (--base-url)".encode() in out
+
+
+def test_python_fetch_reads_base_url_from_the_environment(tmp_path, creds):
+    with Sandbox(seed=14, n_lite=4, n_liveness=0, n_baidu=3) as sb:
+        creds(sb)
+        rep = fetch_megvii(sb.ids("megvii-lite"), tmp_path, progress=False)
+        assert rep.fetched == 4 and rep.base_url == sb.url
+        assert fetch_baidu(sb.ids("baidu"), tmp_path, what="stat", progress=False).fetched == 3
+        assert MegviiClient.from_env().base_url == sb.url
+
+
+def test_the_readme_python_fetch_example_runs_against_the_sandbox_as_written(tmp_path):
+    import re
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"From Python:\s*```python\n(.*?)```", readme, re.S).group(1)
+    assert 'fa.fetch_megvii("ids.txt", "data"' in block   # the example a new user copies
+    with Sandbox(seed=15, n_lite=8, n_liveness=0, n_baidu=0) as sb:
+        sb.write_ids(tmp_path / "ids.txt", "megvii-lite")
+        env = {**os.environ, **sb.env()}            # what `faceanalytics sandbox` says to export
+        r = subprocess.run([sys.executable, "-c", block + "\nprint('fetched', rep.fetched)"],
+                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stderr
+        assert "fetched 8" in r.stdout
+        assert sorted(sessions(tmp_path / "data", "megvii_lite").session_id) == sorted(sb.ids("megvii-lite"))

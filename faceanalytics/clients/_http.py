@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -297,6 +298,20 @@ class BaseClient:
 
     provider: ClassVar[str] = "provider"
     default_base_url: ClassVar[str] = ""
+    #: The environment variable that names the base URL when none is given.
+    base_url_env: ClassVar[str] = ""
+
+    @classmethod
+    def resolve_base_url(cls, base_url: str | None = None) -> tuple[str, str]:
+        """The base URL to use and where it came from: ``(url, "given")`` for *base_url*,
+        else ``(url, "MEGVII_BASE_URL")`` (say) from the environment, else
+        ``(url, "default")`` (the real provider)."""
+        if base_url:
+            return base_url, "given"
+        env = os.environ.get(cls.base_url_env, "").strip() if cls.base_url_env else ""
+        if env:
+            return env, cls.base_url_env
+        return cls.default_base_url, "default"
 
     def __init__(
         self,

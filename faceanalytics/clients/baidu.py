@@ -105,6 +105,7 @@ class BaiduClient(BaseClient):
 
     provider = "baidu"
     default_base_url = DEFAULT_BASE_URL
+    base_url_env = "BAIDU_BASE_URL"
 
     def __init__(
         self,
@@ -134,8 +135,9 @@ class BaiduClient(BaseClient):
         self.token_fetches = 0  # how many times a token was requested (for diagnostics)
 
     @classmethod
-    def from_env(cls, base_url: str = DEFAULT_BASE_URL, **options: Any) -> "BaiduClient":
-        """A client with ``BAIDU_API_KEY`` / ``BAIDU_SECRET_KEY`` from the environment."""
+    def from_env(cls, base_url: str | None = None, **options: Any) -> "BaiduClient":
+        """A client with ``BAIDU_API_KEY`` / ``BAIDU_SECRET_KEY`` from the environment,
+        talking to *base_url*, else ``BAIDU_BASE_URL``, else the real provider."""
         key, secret = os.environ.get("BAIDU_API_KEY"), os.environ.get("BAIDU_SECRET_KEY")
         if not key or not secret:
             raise MissingCredentials(
@@ -143,7 +145,7 @@ class BaiduClient(BaseClient):
                 provider=cls.provider,
                 hint="Export BAIDU_API_KEY and BAIDU_SECRET_KEY (never put them in a file the tool writes).",
             )
-        return cls(key, secret, base_url, **options)
+        return cls(key, secret, cls.resolve_base_url(base_url)[0], **options)
 
     # -- access token ---------------------------------------------------------------------
 

@@ -72,6 +72,7 @@ class MegviiClient(BaseClient):
 
     provider = "megvii"
     default_base_url = DEFAULT_BASE_URL
+    base_url_env = "MEGVII_BASE_URL"
 
     def __init__(
         self,
@@ -93,8 +94,9 @@ class MegviiClient(BaseClient):
         super().__init__(base_url, timeout=timeout, retry=retry, **options)
 
     @classmethod
-    def from_env(cls, base_url: str = DEFAULT_BASE_URL, **options: Any) -> "MegviiClient":
-        """A client with ``MEGVII_API_KEY`` / ``MEGVII_API_SECRET`` from the environment."""
+    def from_env(cls, base_url: str | None = None, **options: Any) -> "MegviiClient":
+        """A client with ``MEGVII_API_KEY`` / ``MEGVII_API_SECRET`` from the environment,
+        talking to *base_url*, else ``MEGVII_BASE_URL``, else the real provider."""
         key, secret = os.environ.get("MEGVII_API_KEY"), os.environ.get("MEGVII_API_SECRET")
         if not key or not secret:
             raise MissingCredentials(
@@ -102,7 +104,7 @@ class MegviiClient(BaseClient):
                 provider=cls.provider,
                 hint="Export MEGVII_API_KEY and MEGVII_API_SECRET (never put them in a file the tool writes).",
             )
-        return cls(key, secret, base_url, **options)
+        return cls(key, secret, cls.resolve_base_url(base_url)[0], **options)
 
     def _auth(self) -> MaskedParams:
         return MaskedParams(api_key=self._api_key.reveal(), api_secret=self._api_secret.reveal())
