@@ -20,6 +20,13 @@ def _data_dir(s: str):
 
 
 _DATA_HELP = "data directory: a folder, or s3://bucket/prefix (ingest and rebuild)"
+# Kept here, not imported from .fetch: building the parser must stay cheap.
+_ID_FILE_HELP = (
+    "one id per line (UTF-8, or UTF-16 with a BOM; blank lines and #-comments skipped). If the "
+    "first line names the id column (biz_id / verify_token, or --column NAME) the file is read "
+    "as a CSV (comma, tab or semicolon; quoted fields as Excel writes them) and that column is "
+    "taken; otherwise each whole line is one id, so a biz_id (<unix time>,<id>) keeps its comma. "
+    "Lines that cannot be an id are listed and never sent.")
 
 
 def _date(s: str) -> str:
@@ -52,8 +59,10 @@ def _parser() -> argparse.ArgumentParser:
     fe.add_argument("what_provider", choices=["megvii-lite", "megvii-liveness", "baidu"],
                     metavar="megvii-lite|megvii-liveness|baidu")
     ids = fe.add_mutually_exclusive_group(required=True)
-    ids.add_argument("--ids", type=Path, help="file with one biz_id per line (Megvii)")
-    ids.add_argument("--tokens", type=Path, help="file with one verify_token per line (Baidu)")
+    ids.add_argument("--ids", type=Path, help="file of biz_ids (Megvii): " + _ID_FILE_HELP)
+    ids.add_argument("--tokens", type=Path, help="file of verify_tokens (Baidu), read the same way")
+    fe.add_argument("--column", metavar="NAME",
+                    help="read the ids from this column of a CSV whose first line is a header")
     fe.add_argument("--what", default="stat,getall,detail",
                     help="Baidu result APIs, comma-separated: stat,getall,detail,simple,media")
     fe.add_argument("--data", required=True, type=_data_dir)
@@ -205,7 +214,7 @@ def _review(args) -> int:
 
 def _fetch(args) -> int:
     from .clients import ConfigurationError
-    from .fetch import fetch_baidu, fetch_megvii
+    from .fetch import fetch_baidu, fetch_megvii, load_ids
 
     if args.concurrency < 1:
         print("faceanalytics fetch: --concurrency must be at least 1", file=sys.stderr)
@@ -221,13 +230,22 @@ def _fetch(args) -> int:
     shown = {"given": "--base-url", "default": f"default; set {CLIENTS[provider].base_url_env} "
                                               "or --base-url for another"}.get(origin, origin)
     print(f"{args.what_provider}: {base_url} ({shown})", flush=True)
+    kind = "verify_token" if provider == "baidu" else "biz_id"
+    try:
+        wanted = load_ids(ids_file, args.column, kind=kind)
+    except ValueError as e:
+        print(f"faceanalytics fetch: {e}", file=sys.stderr)
+        return 2
+    if wanted.rejected:  # before any call
+        print(f"faceanalytics fetch: {len(wanted.rejected)} line(s) of {ids_file} are not a {kind} "
+              f"and will not be sent:\n{wanted.describe_rejected()}", file=sys.stderr, flush=True)
     try:
         if args.what_provider == "baidu":
-            rep = fetch_baidu(ids_file, args.data, what=args.what, base_url=base_url,
+            rep = fetch_baidu(wanted, args.data, what=args.what, base_url=base_url,
                               concurrency=args.concurrency, progress=not args.no_progress,
                               keep_pii=args.keep_pii)
         else:
-            rep = fetch_megvii(ids_file, args.data, kind=args.what_provider.split("-", 1)[1],
+            rep = fetch_megvii(wanted, args.data, kind=args.what_provider.split("-", 1)[1],
                                base_url=base_url, concurrency=args.concurrency,
                                refresh_pending=args.refresh_pending, return_image=args.return_image,
                                progress=not args.no_progress, keep_pii=args.keep_pii)

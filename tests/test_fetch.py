@@ -341,7 +341,7 @@ def test_the_readme_python_fetch_example_runs_against_the_sandbox_as_written(tmp
     import re
 
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    block = re.search(r"From Python:\s*```python\n(.*?)```", readme, re.S).group(1)
+    block = re.search(r"From Python[^\n]*:\s*```python\n(.*?)```", readme, re.S).group(1)
     assert 'fa.fetch_megvii("ids.txt", "data"' in block   # the example a new user copies
     with Sandbox(seed=15, n_lite=8, n_liveness=0, n_baidu=0) as sb:
         sb.write_ids(tmp_path / "ids.txt", "megvii-lite")
@@ -351,3 +351,82 @@ def test_the_readme_python_fetch_example_runs_against_the_sandbox_as_written(tmp
         assert r.returncode == 0, r.stderr
         assert "fetched 8" in r.stdout
         assert sorted(sessions(tmp_path / "data", "megvii_lite").session_id) == sorted(sb.ids("megvii-lite"))
+
+
+# -- reading id files like a careful tool (issue 13, item 4) ----------------------------------
+
+BIZ = ["1462259748,52b13fb5-8dfb-4537-a62b-a641d5e929f1", "1700000000,0f8e6b2a-1c3d-4e5f-8a9b-0c1d2e3f4a5b"]
+TOK = ["Yz9rWITm4vak16PBAh5x8oG7", "cIupeyP51sn28XzxGVTfYqoN"]
+
+
+def test_bom_crlf_blanks_comments_whitespace_and_a_header_are_not_ids(tmp_path):
+    from faceanalytics.fetch import load_ids
+
+    f = tmp_path / "ids.txt"
+    f.write_bytes(("\ufeffbiz_id\r\n# exported 2026-11-20\r\n\r\n  " + BIZ[0] + " \r\n\t"
+                   + BIZ[1] + "\r\n" + BIZ[0] + "\r\n").encode("utf-8"))
+    got = load_ids(f, kind="biz_id")
+    assert got.ids == BIZ and got.rejected == [] and got.header == "biz_id"
+
+
+def test_a_csv_with_a_header_gives_the_named_column_quoted_commas_and_all(tmp_path):
+    from faceanalytics.fetch import load_ids
+
+    f = tmp_path / "export.csv"   # as Excel writes it: BOM, CRLF, fields with commas quoted
+    f.write_bytes(("\ufeffname,biz_id,phone\r\n"
+                   f'张三,"{BIZ[0]}",13912345678\r\n李四,"{BIZ[1]}",13812345678\r\n').encode())
+    assert load_ids(f, kind="biz_id").ids == BIZ
+    g = tmp_path / "other.csv"
+    g.write_text(f'Case,Session ID\n1,"{BIZ[0]}"\n2,"{BIZ[1]}"\n')
+    assert load_ids(g, kind="biz_id", column="Session ID").ids == BIZ
+    with pytest.raises(ValueError, match="no column 'nope'.*Case, Session ID"):
+        load_ids(g, kind="biz_id", column="nope")
+    t = tmp_path / "tokens.tsv"   # Excel's "Unicode text": UTF-16 with a BOM, tab-separated
+    t.write_bytes("verify_token\tuser\n{}\tx\n{}\ty\n".format(*TOK).encode("utf-16"))
+    assert load_ids(t, kind="verify_token").ids == TOK
+
+
+def test_lines_that_cannot_be_ids_are_rejected_with_their_line_and_why(tmp_path):
+    from faceanalytics.fetch import load_ids
+
+    f = tmp_path / "ids.txt"
+    f.write_text(f"{BIZ[0]}\nhello world\n1462259748\n{BIZ[1]},13912345678\n\"{BIZ[1]}\"\n")
+    got = load_ids(f, kind="biz_id")
+    assert got.ids == BIZ   # the quoted one is a one-column CSV cell: unquoted
+    lines = {n: why for n, _, why in got.rejected}
+    assert sorted(lines) == [2, 3, 4]
+    assert "CSV" in lines[4] and "--column" in lines[4]
+    text = got.describe_rejected()
+    assert "line 2" in text and "hello world" in text
+    # a two-column export without a header: nothing is an id, and the error says why
+    g = tmp_path / "excel.csv"
+    g.write_text(f"{BIZ[0]},yes\n{BIZ[1]},no\n")
+    with pytest.raises(ValueError, match="header"):
+        load_ids(g, kind="biz_id")
+    tokens = tmp_path / "tokens.txt"
+    tokens.write_text(f"{TOK[0]}\n{BIZ[0]}\nshort\n")
+    got = load_ids(tokens, kind="verify_token")
+    assert got.ids == [TOK[0]] and [n for n, _, _ in got.rejected] == [2, 3]
+
+
+def test_the_cli_rejects_non_ids_before_any_call(tmp_path):
+    with Sandbox(seed=16, n_lite=3, n_liveness=0, n_baidu=0) as sb:
+        ids = sb.ids("megvii-lite")
+        f = tmp_path / "ids.csv"
+        f.write_bytes(("\ufeffbiz_id,note\r\n# first batch\r\n" + "".join(f'"{b}",ok\r\n' for b in ids)
+                       + "not an id,x\r\n").encode())
+        env = {**os.environ, **sb.env()}
+        p = _run_cli(["fetch", "megvii-lite", "--ids", str(f), "--data", str(tmp_path / "d"),
+                      "--no-progress"], env)
+        out, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err
+        assert b"line 6" in err and b"not an id" in err
+        assert err.index(b"line 6") < (err + out).index(b"fetched") or b"fetched" in out
+        s = sessions(tmp_path / "d", "megvii_lite")
+        assert sorted(s.session_id) == sorted(ids)          # nothing else was sent
+        assert sum(sb.stats()["requests"].values()) == len(ids)
+        p = _run_cli(["fetch", "megvii-lite", "--ids", str(f), "--column", "note", "--data",
+                      str(tmp_path / "d"), "--no-progress"], env)
+        out, err = p.communicate(timeout=120)
+        assert p.returncode == 2 and b"no biz_id" in err
+        assert sum(sb.stats()["requests"].values()) == len(ids)
