@@ -96,7 +96,13 @@ def _parser() -> argparse.ArgumentParser:
     dl = sub.add_parser("download-media",
                         help="download and decrypt the will_file URLs the tables reference")
     dl.add_argument("--data", required=True, type=_data_dir)
-    dl.add_argument("--base-url", help="only to check it: will_file URLs are absolute")
+    dl.add_argument("--base-url", help="the Megvii base URL; only links on its hosts (e.g. "
+                    "*.megvii.com; on loopback only its own host and port) are downloaded "
+                    "(default: MEGVII_BASE_URL, else the real provider)")
+    dl.add_argument("--allow-host", action="append", default=[], metavar="HOST",
+                    help="also download from HOST (or every host under .example.com); repeatable")
+    dl.add_argument("--max-bytes", type=int, default=256 << 20,
+                    help="largest file downloaded, bytes (streamed to disk; default 256 MiB)")
 
     rv = sub.add_parser("review", help="write the review report: one self-contained HTML file")
     rv.add_argument("--data", required=True, type=_data_dir, help=_DATA_HELP)
@@ -182,11 +188,16 @@ def _run(args) -> int:
         from .media import download_will_files
 
         try:
-            rep = download_will_files(args.data, base_url=args.base_url)
+            rep = download_will_files(args.data, base_url=args.base_url, max_bytes=args.max_bytes,
+                                      allow_hosts=tuple(args.allow_host))
         except ValueError as e:
             print(f"faceanalytics download-media: {e}", file=sys.stderr)
             return 2
+        print(f"links allowed on the hosts of {rep.base_url}"
+              + (f" and {', '.join(args.allow_host)}" if args.allow_host else ""))
         print(rep.summary())
+        for reason, n in sorted(rep.reasons.items(), key=lambda kv: -kv[1])[:8]:
+            print(f"  {n:>6}  {reason}")
         return 0
     if args.command == "review":
         return _review(args)

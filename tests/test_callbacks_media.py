@@ -217,3 +217,129 @@ def test_download_will_files_decrypts_and_respects_quota(tmp_path, monkeypatch):
         again = download_will_files(tmp_path, base_url=sb.url)
         assert again.downloaded == 0 and again.calls == 0  # never downloaded twice
         assert max(sb.stats()["media_downloads"].values()) == 1
+
+
+# --- downloads of links nobody vouched for (issue 13, item 6) ---------------------------------
+
+def _lite_with_will(biz_id, url):
+    from _helpers import seed
+
+    p = seed("megvii_lite_success.json")
+    p["biz_info"]["biz_id"] = biz_id
+    p["will_file"] = {"will_video": url, "will_audio": ""}
+    return {"source": "megvii_lite", "session_id": biz_id, "fetched_at": "2026-11-20T10:00:00Z",
+            "http_status": 200, "payload": p}
+
+
+def _media_data(tmp_path, urls):
+    from _helpers import write_jsonl
+    from faceanalytics.ingest import ingest
+
+    recs = [_lite_with_will(f"1700000000,will-{i}", u) for i, u in enumerate(urls)]
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    data = tmp_path / "d"
+    ingest([write_jsonl(tmp_path / "in.jsonl", recs)], data)
+    return data
+
+
+def _will_blob(size=3000, secret=SECRET):
+    return _reference_encrypt(b"\x00\x00\x00\x18ftypmp42" + os.urandom(size - 12), secret)
+
+
+def test_download_media_fetches_only_the_provider_hosts(tmp_path, monkeypatch):
+    from faceanalytics.clients.testing import Reply, ScriptedServer
+
+    monkeypatch.setenv("MEGVII_API_KEY", "mk-123456")
+    monkeypatch.setenv("MEGVII_API_SECRET", SECRET)
+    with ScriptedServer() as base, ScriptedServer() as other:
+        base.script("/will/ok.mp4", Reply(200, _will_blob()))
+        other.script("/will/x.mp4", Reply(200, _will_blob()))
+        bad = ["https://169.254.169.254/latest/meta-data/iam", "https://10.0.0.7/will/x.mp4",
+               "https://metadata.google.internal/computeMetadata/v1/", "https://evil.example.com/x.mp4",
+               f"{other.url}/will/x.mp4", f"http://localhost:{base.url.rsplit(':', 1)[1]}/will/ok.mp4",
+               "ftp://127.0.0.1/x", "file:///etc/passwd"]
+        data = _media_data(tmp_path, [f"{base.url}/will/ok.mp4", *bad])
+        rep = download_will_files(data, base_url=base.url)
+        assert (rep.downloaded, rep.refused, rep.failed) == (1, len(bad), 0)
+        assert other.requests == [] and rep.calls == 1
+        assert all(r.path == "/will/ok.mp4" for r in base.requests)
+        files = load(data, "media_files")
+        refused = files[files.path.isna()]
+        assert len(refused) == len(bad) and refused.error.str.startswith("URL_NOT_ALLOWED").all()
+        ledger = (data / "state" / "quota" / "megvii.log").read_text()
+        assert "169.254" not in ledger and "evil" not in ledger
+
+
+def test_download_url_allow_list_for_real_provider_hosts():
+    from faceanalytics.clients._http import download_url_problem
+
+    base = "https://api.megvii.com"
+    assert download_url_problem("https://api.megvii.com/f/1.mp4", base) is None
+    assert download_url_problem("https://faceid-media.megvii.com/f/1.mp4", base) is None
+    for url in ("http://api.megvii.com/f", "https://api.megvii.com:8443/f", "https://megvii.com.evil.io/f",
+                "https://169.254.169.254/", "https://[::1]/f", "https://notmegvii.com/f"):
+        assert download_url_problem(url, base) is not None, url
+    assert download_url_problem("https://cdn.example.net/f", base, (".example.net",)) is None
+    assert download_url_problem("https://a.b.example.com.cn/f", "https://api.example.com.cn") is None
+    assert download_url_problem("https://other.com.cn/f", "https://api.example.com.cn") is not None
+
+
+def test_download_media_follows_no_redirect_off_the_host(tmp_path, monkeypatch):
+    from faceanalytics.clients.testing import Reply, ScriptedServer
+
+    monkeypatch.setenv("MEGVII_API_KEY", "mk-123456")
+    monkeypatch.setenv("MEGVII_API_SECRET", SECRET)
+    with ScriptedServer() as base, ScriptedServer() as other:
+        other.script("/x.mp4", Reply(200, _will_blob()))
+        base.script("/will/off.mp4", Reply(302, b"", headers={"Location": f"{other.url}/x.mp4"}))
+        base.script("/will/on.mp4", Reply(302, b"", headers={"Location": "/files/on.mp4"}))
+        base.script("/files/on.mp4", Reply(200, _will_blob()))
+        data = _media_data(tmp_path, [f"{base.url}/will/off.mp4", f"{base.url}/will/on.mp4"])
+        rep = download_will_files(data, base_url=base.url)
+        assert rep.downloaded == 1 and rep.failed == 1 and other.requests == []
+        assert "INSECURE_REDIRECT" in rep.reasons
+
+
+def test_download_media_streams_to_disk_under_a_size_cap(tmp_path, monkeypatch):
+    import tracemalloc
+
+    from faceanalytics.clients.testing import Reply, ScriptedServer
+
+    monkeypatch.setenv("MEGVII_API_KEY", "mk-123456")
+    monkeypatch.setenv("MEGVII_API_SECRET", SECRET)
+    big = _will_blob(24 << 20)                      # made before tracing starts
+    with ScriptedServer() as base:
+        base.script("/will/big.mp4", Reply(200, big))
+        base.script("/will/huge.mp4", Reply(200, big))
+        data = _media_data(tmp_path, [f"{base.url}/will/big.mp4"])
+        tracemalloc.start()
+        rep = download_will_files(data, base_url=base.url, max_bytes=64 << 20)
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        assert rep.downloaded == 1
+        assert peak < 8 << 20, f"peak {peak >> 20} MiB while downloading a 24 MiB file"
+        row = load(data, "media_files").iloc[0]
+        assert (data / row.path).stat().st_size == len(big)
+        data2 = _media_data(tmp_path / "2", [f"{base.url}/will/huge.mp4"])
+        rep = download_will_files(data2, base_url=base.url, max_bytes=1 << 20)
+        assert rep.failed == 1 and "TOO_LARGE" in rep.reasons
+        assert not [p for p in (data2 / "media").rglob("*") if p.is_file()]  # nothing left behind
+
+
+def test_url_credentials_are_never_sent_or_stored(tmp_path, monkeypatch):
+    from faceanalytics.archive import read_segment
+    from faceanalytics.clients.testing import Reply, ScriptedServer
+
+    monkeypatch.setenv("MEGVII_API_KEY", "mk-123456")
+    monkeypatch.setenv("MEGVII_API_SECRET", SECRET)
+    with ScriptedServer() as base:
+        base.script("/will/a.mp4", Reply(200, _will_blob()))
+        host = base.url.split("//", 1)[1]
+        data = _media_data(tmp_path, [f"http://alice:pw-s3cret-77@{host}/will/a.mp4"])
+        rep = download_will_files(data, base_url=base.url)
+        assert rep.downloaded == 1
+        assert "authorization" not in base.requests[0].headers
+    for f in data.rglob("*"):
+        if f.is_file() and not f.name.endswith(".zst") and "media" not in f.parts[-4:-1]:
+            assert b"pw-s3cret-77" not in f.read_bytes(), f
+    assert "pw-s3cret-77" not in load(data, "media_files").to_csv()

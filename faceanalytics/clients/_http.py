@@ -5,7 +5,12 @@ to read the provider's error bodies; everything else lives here:
 
 * URLs must be ``https://``, except loopback hosts (127.0.0.0/8, ::1, localhost)
   where plain ``http://`` is allowed for the local sandbox; TLS verification is
-  always on and redirects are never followed blindly.
+  always on; a redirect is followed only where asked (file downloads) and only to
+  the same scheme, host and port; credentials in a URL (``user:pass@``) are never
+  sent.
+* Answers are read as a stream with a size cap (``max_response_bytes``, or the
+  ``max_bytes`` of a download), so no answer can grow memory without bound; a file
+  download goes straight to disk.
 * Every send has a ``(connect, read)`` timeout.
 * ``before_call(key)`` runs before *every* send, retries included, so a quota
   ledger records the call before it leaves and can refuse it by raising
@@ -56,6 +61,7 @@ from .retry import RetryPolicy
 __all__ = [
     "Response",
     "BaseClient",
+    "download_url_problem",
     "ThreadLocalSessions",
     "check_url",
     "is_loopback_host",
@@ -99,6 +105,80 @@ def check_url(url: str) -> str:
     if host and (scheme == "https" or (scheme == "http" and is_loopback_host(host))):
         return url
     raise InsecureURL(f"refusing {redact(url)!r}: only https:// (or http:// to a loopback host) is allowed")
+
+
+def without_userinfo(url: str) -> str:
+    """*url* without ``user:password@``: a URL's credentials are never sent or kept."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]).geturl()
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port or {"http": 80, "https": 443}.get(scheme)
+    except ValueError:
+        port = -1
+    return scheme, (parts.hostname or "").rstrip(".").lower(), port
+
+
+# Second-level labels under which a registrable domain has three labels (aip.baidubce.com
+# -> baidubce.com, but x.example.com.cn -> example.com.cn).
+_SHARED_SUFFIXES = {"com.cn", "net.cn", "org.cn", "gov.cn", "edu.cn", "ac.cn", "com.hk", "co.uk"}
+
+
+def _site(host: str) -> str:
+    labels = host.split(".")
+    n = 3 if ".".join(labels[-2:]) in _SHARED_SUFFIXES else 2
+    return ".".join(labels[-n:])
+
+
+def download_url_problem(url: str, base_url: str, allow_hosts=()) -> str | None:
+    """Why *url* (a file link from a provider's answer) may not be fetched, or None.
+
+    Allowed: ``https://`` on the base URL's host or another host of the same site
+    (``api.megvii.com`` -> ``*.megvii.com``), on the default port or the base's, or a
+    host listed in *allow_hosts* (``"cdn.example.com"``, or ``".example.com"`` for
+    every host under it).  A loopback base allows only its own host and port (plain
+    ``http://`` included); an IP-address base only itself.  So a payload cannot send
+    the tool to link-local, private or metadata addresses, nor to another local port.
+    """
+    try:
+        scheme, host, port = _origin(url)
+        b_scheme, b_host, b_port = _origin(base_url)
+    except ValueError:
+        return "not a URL"
+    if not host or port == -1:
+        return "not a URL with a host"
+    if is_loopback_host(b_host):
+        if (scheme, host, port) == (b_scheme, b_host, b_port):
+            return None
+        return f"the base URL is loopback: only {b_scheme}://{b_host}:{b_port} is allowed"
+    if scheme != "https":
+        return f"{scheme or 'no'} scheme: only https:// is allowed"
+    for allowed in allow_hosts:
+        allowed = allowed.strip().lower().rstrip(".")
+        if host == allowed.lstrip(".") or (allowed.startswith(".") and host.endswith(allowed)):
+            return None
+    is_ip = _is_ip(host)
+    if port not in (443, b_port):
+        return f"port {port}: only the default port (or the base URL's) is allowed"
+    if host == b_host:
+        return None
+    if not is_ip and not _is_ip(b_host) and (host == _site(b_host) or host.endswith("." + _site(b_host))):
+        return None
+    return f"host {host} is not a host of {b_host} (allow it with --allow-host)"
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
 
 
 def _check_timeout(timeout: float | tuple[float, float]) -> Timeout:
@@ -251,6 +331,41 @@ def _describe(exc: BaseException) -> str:
 
 
 _FAILURE_CODES = {RequestTimeout: "TIMEOUT", ConnectError: "CONNECTION_ERROR", InsecureURL: "INSECURE_REDIRECT"}
+_ERROR_BODY_CAP = 64 << 10  # an error page in place of a file: enough to read the error
+_CHUNK = 64 << 10
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def _read_capped(raw: requests.Response, max_bytes: int, sink: Any = None, *, cut: bool = False) -> bytes:
+    """The body of a streamed answer, at most *max_bytes* (decoded), into *sink* or memory.
+
+    Raises _TooLarge as soon as the cap is passed (or the declared length exceeds it),
+    so a huge or endless answer costs one chunk of memory, not its size; with *cut*
+    the first *max_bytes* are kept instead (an error page is only read for its error).
+    """
+    try:
+        declared = int(raw.headers.get("content-length", ""))
+    except ValueError:
+        declared = None
+    if not cut and declared is not None and declared > max_bytes and "content-encoding" not in raw.headers:
+        raise _TooLarge(f"the answer is {declared} bytes, over the {max_bytes}-byte limit")
+    buf = bytearray() if sink is None else None
+    total = 0
+    for chunk in raw.iter_content(_CHUNK):
+        total += len(chunk)
+        if total > max_bytes:
+            if cut and buf is not None:
+                buf += chunk[: max_bytes - total]
+                break
+            raise _TooLarge(f"the answer is over the {max_bytes}-byte limit")
+        if sink is None:
+            buf += chunk
+        else:
+            sink.write(chunk)
+    return bytes(buf) if buf is not None else b""
 
 
 def _shown_url(url: str, params: Mapping[str, Any] | None) -> str:
@@ -298,6 +413,8 @@ class BaseClient:
 
     provider: ClassVar[str] = "provider"
     default_base_url: ClassVar[str] = ""
+    #: The largest answer read into memory (API answers; downloads have their own cap).
+    max_response_bytes: ClassVar[int] = 64 << 20
     #: The environment variable that names the base URL when none is given.
     base_url_env: ClassVar[str] = ""
 
@@ -373,14 +490,19 @@ class BaseClient:
         follow_redirects: bool = False,
         error_for: Callable[[Response], ProviderError | None] | None = None,
         mask_body: bool = True,
+        sink: Any = None,
+        max_bytes: int | None = None,
     ) -> Response:
         """Send one call with retries; return its Response or raise its final error.
 
         *key* is passed to the hooks; ``None`` means the send is not counted
         (e.g. fetching an OAuth token). *mask_body*: parse ``json`` from the masked
         body (off only where the parsed body must carry a secret, the token endpoint;
-        ``body`` is masked either way).
+        ``body`` is masked either way). *sink*: a binary file a 2xx body is streamed
+        to (rewound for every attempt; ``Response.body`` is then empty); *max_bytes*:
+        the cap on the body (default :attr:`max_response_bytes`).
         """
+        url = without_userinfo(url)
         check_url(url)
         error_for = error_for or self._error_for
         policy = self.retry
@@ -402,7 +524,8 @@ class BaseClient:
                 ) from last_error
             attempts += 1
             response, error = self._send(
-                method, url, params, json, expect_json and mask_body, expect_json, follow_redirects, attempts
+                method, url, params, json, expect_json and mask_body, expect_json, follow_redirects, attempts,
+                sink, max_bytes or self.max_response_bytes,
             )
             if error is None and response is not None:
                 error = error_for(response)
@@ -451,6 +574,8 @@ class BaseClient:
         expect_json: bool,
         follow_redirects: bool,
         attempt: int,
+        sink: Any = None,
+        max_bytes: int = 64 << 20,
     ) -> tuple[Response | None, ProviderError | None]:
         """One send (plus checked redirects). Never raises a requests exception.
 
@@ -458,10 +583,14 @@ class BaseClient:
         requests exception (whose message holds the full URL, credentials included)
         never becomes the ``__context__`` of our error.
         """
+        if sink is not None:  # a retry starts the file again
+            sink.seek(0)
+            sink.truncate()
         session = self._sessions.get()
         shown = _shown_url(url, params)
         failure: tuple[type[ProviderError], str, bool | None] | None = None
         unsent = False  # the request certainly never left (no quota spent)
+        too_large_status = None
         t0 = time.perf_counter()
         for _hop in range(_MAX_REDIRECTS + 1):
             # Never send loopback traffic through an environment proxy.
@@ -477,9 +606,22 @@ class BaseClient:
                     verify=self._verify,
                     allow_redirects=False,
                     proxies=proxies,
+                    stream=True,
                 )
-                status, body, headers = raw.status_code, raw.content, raw.headers
-                location = headers.get("location")
+                with raw:
+                    status, headers = raw.status_code, raw.headers
+                    location = headers.get("location")
+                    if follow_redirects and status in _REDIRECTS and location:
+                        body = b""
+                    elif sink is not None and 200 <= status < 300:
+                        body = b""
+                        _read_capped(raw, max_bytes, sink)
+                    else:  # an API answer, or an error page instead of a file
+                        body = (_read_capped(raw, max_bytes) if sink is None
+                                else _read_capped(raw, _ERROR_BODY_CAP, cut=True))
+            except _TooLarge as exc:
+                failure = (InvalidResponse, str(exc), False)
+                too_large_status = status
             except requests.exceptions.Timeout as exc:
                 failure = (RequestTimeout, _describe(exc), None)
                 unsent = _hop == 0 and _never_connected(exc)  # after a redirect it was reached
@@ -499,7 +641,12 @@ class BaseClient:
             if failure is not None:
                 break
             if follow_redirects and status in _REDIRECTS and location:
-                url = urljoin(url, location)
+                target = without_userinfo(urljoin(url, location))
+                if _origin(target) != _origin(url):
+                    failure = (InsecureURL, f"refusing a redirect off {_origin(url)[1]} to "
+                                            f"{redact(urlsplit(target).netloc)}", False)
+                    break
+                url = target
                 try:
                     check_url(url)
                 except InsecureURL as exc:
@@ -513,9 +660,11 @@ class BaseClient:
         if failure is not None:
             cls, why, retryable = failure
             log.debug("%s %s -> %s after %.3fs (attempt %d)", method, shown, cls.__name__, elapsed, attempt)
+            code = "TOO_LARGE" if too_large_status is not None else _FAILURE_CODES.get(cls, "CONNECTION_ERROR")
             return None, cls(
                 f"{method} {urlsplit(shown).path} failed" + (" (not sent)" if unsent else "") + f": {why}",
-                code="NOT_CONNECTED" if unsent else _FAILURE_CODES.get(cls, "CONNECTION_ERROR"),
+                http_status=too_large_status,
+                code="NOT_CONNECTED" if unsent else code,
                 retryable=retryable,
                 url=shown,
                 provider=self.provider,
