@@ -343,3 +343,67 @@ def test_url_credentials_are_never_sent_or_stored(tmp_path, monkeypatch):
         if f.is_file() and not f.name.endswith(".zst") and "media" not in f.parts[-4:-1]:
             assert b"pw-s3cret-77" not in f.read_bytes(), f
     assert "pw-s3cret-77" not in load(data, "media_files").to_csv()
+
+
+# --- media file names (issue 13, item 11) ------------------------------------------------------
+
+def test_media_file_names_are_injective(tmp_path):
+    """Ids that differ only in characters a file name cannot hold, or in case, get their own files."""
+    import base64
+
+    from _helpers import envelope, seed, write_jsonl
+    from faceanalytics.flatten._common import safe_name
+    from faceanalytics.ingest import ingest
+
+    ids = ["a/b", "a_b", "a\x00b", "a\nb", "A_B", "a:b", ".", "..", "a" * 300, "a" * 299 + "b"]
+    recs = []
+    for i, sid in enumerate(ids):
+        p = seed("megvii_lite_success.json")
+        jpeg = b"\xff\xd8\xff\xe0" + bytes([i]) * 40          # a different image per session
+        p["images"]["image_best"] = "data:image/jpeg;base64," + base64.b64encode(jpeg).decode()
+        recs.append(envelope("megvii_lite", sid, p))
+    data = tmp_path / "d"
+    ingest([write_jsonl(tmp_path / "in.jsonl", recs)], data)
+    m = load(data, "media")
+    m = m[m.field == "image_best"].set_index("session_id")
+    paths = [m.loc[sid, "path"] for sid in ids]
+    assert len({p.lower() for p in paths}) == len(ids)        # distinct even case-insensitively
+    for i, (sid, path) in enumerate(zip(ids, paths)):
+        assert (data / path).read_bytes()[4:5] == bytes([i]), sid
+        assert all(part not in (".", "..") and "\x00" not in part and "\n" not in part
+                   for part in path.split("/"))
+    assert safe_name("image_best") == "image_best" and safe_name("tok_1") == "tok_1"
+    assert safe_name("1462259748,52b13fb5").startswith("1462259748_52b13fb5~")
+
+
+def test_temporaries_of_a_killed_run_are_swept_at_the_next_start(tmp_path):
+    from faceanalytics.ingest import Ingestor
+
+    data = tmp_path / "d"
+    code = f"""
+import os, signal
+from pathlib import Path
+from faceanalytics.ingest import Ingestor
+ing = Ingestor({str(data)!r})
+for rel in ("media/megvii_lite/x~1/.tmp-0a1b2c-image_best.jpg",
+            "tables.rebuild/sessions/source=megvii_lite/month=2026-11/.tmp-9f-0000.parquet"):
+    p = Path({str(data)!r}) / rel
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_bytes(b"half written")
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.returncode == -signal.SIGKILL, r.stderr
+    keep = data / "media" / "megvii_lite" / "x~1" / "image_best.jpg"
+    keep.write_bytes(b"a finished file")
+    assert len(list(data.rglob(".tmp-*"))) == 2
+    with Ingestor(data):
+        pass
+    assert list(data.rglob(".tmp-*")) == []
+    assert keep.read_bytes() == b"a finished file"
+    # only a run that did not end cleanly is swept after: a writer's files are its own while it runs
+    with Ingestor(data):
+        t = data / "media" / ".tmp-in-flight"
+        t.write_bytes(b"mine")
+    with Ingestor(data):
+        assert t.exists()

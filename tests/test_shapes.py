@@ -866,8 +866,11 @@ def test_images_are_files_never_table_cells(tmp_path):
     assert pd.isna(back["path"]) and back["error"] == "not valid base64"
     bd = m[m["source"] == "baidu_detail"].set_index("field")
     assert (data / bd.loc["idcard_front_base64", "path"]).read_bytes() == jpeg
-    # the session id "tok/1" is made file-name safe: the file stays inside the data dir
-    assert bd.loc["idcard_front_base64", "path"] == "media/baidu_detail/tok_1/idcard_front_base64.jpg"
+    # the session id "tok/1" is made file-name safe (and injective: a digest keeps it apart from
+    # "tok_1"): the file stays inside the data dir
+    path = bd.loc["idcard_front_base64", "path"]
+    assert path.startswith("media/baidu_detail/tok_1~") and path.endswith("/idcard_front_base64.jpg")
+    assert path.count("/") == 3
     assert bd.loc["idcard_back_base64", "error"] == "not valid base64"  # "/9j/4AAQ...."
 
     for table in TABLES:
