@@ -42,7 +42,7 @@ from pathlib import Path, PurePosixPath
 
 __all__ = ["data_path", "resolve", "is_local", "fs_path", "S3Path", "atomic_write_bytes",
            "replace", "rmtree", "fsync_dir", "writer_lock", "fence", "require_local",
-           "StorageConfigError", "sweep_temporaries"]
+           "StorageConfigError", "sweep_temporaries", "make_private_dirs"]
 
 
 class StorageConfigError(ValueError):
@@ -373,6 +373,19 @@ def rmtree(path) -> None:
 def chmod(path, mode: int) -> None:
     if not isinstance(path, S3Path):
         os.chmod(path, mode)
+
+
+def make_private_dirs(root, folder) -> None:
+    """Create local ``folder`` and the missing folders between it and ``root``,
+    owner-only (0700) whatever the umask."""
+    missing = []
+    p = Path(folder)
+    while p != Path(root) and not p.is_dir():
+        missing.append(p)
+        p = p.parent
+    for d in reversed(missing):
+        d.mkdir(mode=0o700, exist_ok=True)
+        os.chmod(d, 0o700)
 
 
 # --- the writer lock ---------------------------------------------------------------------

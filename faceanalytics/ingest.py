@@ -11,8 +11,9 @@ recreate every table from the archive.
 The data directory may be ``s3://bucket/prefix`` (:mod:`faceanalytics._fs`): the
 input files stay local, the archive, tables, PII key and commit records go to S3,
 and the writer lock is a lease object there (:mod:`faceanalytics._s3`).
-``rebuild`` cannot rename folders on S3: it builds ``tables.rebuild/`` and then
-moves it in with one committed transaction (:meth:`Store.adopt`).
+``rebuild`` builds ``tables.rebuild/`` and then moves it in with one committed
+transaction (:meth:`Store.adopt`): folders are never renamed (not on S3, and not
+locally, where a reader may be listing them).
 """
 from __future__ import annotations
 
@@ -583,9 +584,7 @@ def ingest(paths: Iterable, data_dir, *, source: str | None = None, keep_pii: bo
 def rebuild(data_dir, *, keep_pii: bool = False) -> IngestReport:
     """Recreate every table from the raw archive (the tables are derived data)."""
     data_dir = data_path(data_dir)
-    tables = data_dir / "tables"
     staging = data_dir / "tables.rebuild"
-    old = data_dir / "tables.old"
     total = IngestReport()
     with Ingestor(data_dir, keep_pii=keep_pii, archive=False) as ing:
         live = ing.store
@@ -605,18 +604,12 @@ def rebuild(data_dir, *, keep_pii: bool = False) -> IngestReport:
         from .media import media_files_table
 
         ing.store.replace_table("media_files", media_files_table(data_dir))
-        if is_local(data_dir):
-            # Swap: tables -> tables.old, staging -> tables; a crash between is finished on next open.
-            if tables.exists():
-                os.replace(tables, old)
-            os.replace(staging, tables)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            # No folder rename on S3: one committed transaction moves the new files in and
-            # the old ones out (rolled forward on the next open after a crash).
-            live.adopt(ing.store)
-            rmtree(staging)
-            rmtree(data_dir / "state" / "txn-tables.rebuild")
+        # One committed transaction moves the new files in and empties the old ones
+        # (rolled forward on the next open after a crash): the tables folder is never
+        # renamed away, so a reader listing it can still open what it listed.
+        live.adopt(ing.store)
+        rmtree(staging)
+        rmtree(data_dir / "state" / "txn-tables.rebuild")
     return total
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import orjson
 
-from ._fs import fsync_dir
+from ._fs import fsync_dir, make_private_dirs
 from .flatten._common import safe_name
 
 __all__ = ["decrypt_will_file", "encrypt_will_file", "download_will_files", "DownloadReport"]
@@ -153,7 +153,7 @@ def download_will_files(data_dir, *, client=None, base_url: str | None = None,
                     _append(manifest, rec)
                     continue
                 folder = data_dir / "media" / safe_name(row.source) / safe_name(row.session_id)
-                _private_dirs(data_dir, folder)
+                make_private_dirs(data_dir, folder)
                 tmp = folder / f".tmp-{uuid.uuid4().hex[:12]}-{safe_name(row.field)}"
                 try:
                     client.download_will_file(url, to=tmp, max_bytes=max_bytes, allow_hosts=allow_hosts)
@@ -223,18 +223,6 @@ def _decrypt_in_place(path: Path, api_secret: str) -> tuple[int, str, str]:
             n += len(chunk)
     os.chmod(path, 0o600)
     return n, digest.hexdigest(), _ext(head)
-
-
-def _private_dirs(root: Path, folder: Path) -> None:
-    """Create ``folder`` and the missing folders between it and ``root`` owner-only."""
-    missing = []
-    p = folder
-    while p != root and not p.is_dir():
-        missing.append(p)
-        p = p.parent
-    for d in reversed(missing):
-        d.mkdir(mode=0o700, exist_ok=True)
-        os.chmod(d, 0o700)
 
 
 def land_media_files(data_dir, ing=None) -> int:
