@@ -34,7 +34,7 @@ import pyarrow.compute as pc
 
 from ._coerce import Unreadable, iso_to_us
 from ._fs import atomic_write_bytes, data_path, is_local, rmtree, writer_lock
-from ._pii import Masker, load_or_create_key, mask_id_numbers
+from ._pii import Masker, load_or_create_key
 from ._records import read_record
 from .archive import RawArchive
 from .flatten import Context, flatten_payload
@@ -86,7 +86,7 @@ class Ingestor:
         self._lock = writer_lock(self.data_dir).__enter__()
         try:
             _finish_swap(self.data_dir)
-            self.store = Store(self.data_dir)
+            self.store = Store(self.data_dir, keep_pii=keep_pii)
             self.archive = RawArchive(self.data_dir)
             self.masker = Masker(load_or_create_key(self.data_dir), keep_pii=keep_pii)
         except BaseException:
@@ -319,9 +319,7 @@ class Ingestor:
             month.append(_month(f))
             sid.append(rec.session_id if rec is not None else None)
             fetched.append(f)
-            raw = line.decode("utf-8", "replace")
-            if not self.masker.keep_pii:
-                raw = mask_id_numbers(raw)
+            raw = line.decode("utf-8", "replace")  # masked by the store, with every table
             rows.append({"reason": reason, "raw": raw, "raw_sha1": sha,
                          "origin": f"{origin or '-'}:{line_no}"})
         t = _rows_to_arrow("quarantine", list(range(len(rows))), rows)
@@ -590,7 +588,7 @@ def rebuild(data_dir, *, keep_pii: bool = False) -> IngestReport:
         live = ing.store
         rmtree(staging)
         rmtree(data_dir / "state" / "txn-tables.rebuild")
-        ing.store = Store(data_dir, tables_dir="tables.rebuild")  # same PII key, fresh tables
+        ing.store = Store(data_dir, tables_dir="tables.rebuild", keep_pii=keep_pii)  # fresh tables
         for seg in ing.archive.iter_segments():
             meta = seg.meta
             received = iso_to_us(meta.get("received_at")) if meta.get("received_at") else _now_us()

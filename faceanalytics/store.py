@@ -62,6 +62,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from . import _fs
+from ._pii import scrub_table
 from ._fs import atomic_write_bytes, chmod, data_path, fence, fs_path, fsync_dir, is_local
 from ._fs import make_private_dirs
 from ._fs import replace as _move
@@ -161,8 +162,12 @@ def _month_str(m: int) -> str:
 
 
 class Store:
-    def __init__(self, data_dir, *, tables_dir: str = "tables"):
+    """The tables of one data directory.  Every row written passes
+    :func:`~faceanalytics._pii.scrub_table` (personal data masked) unless ``keep_pii``."""
+
+    def __init__(self, data_dir, *, tables_dir: str = "tables", keep_pii: bool = False):
         self.data_dir = data_path(data_dir)
+        self.keep_pii = keep_pii
         self.root = self.data_dir / tables_dir
         self.txn_dir = self.data_dir / "state" / f"txn-{tables_dir}"
         self._local = is_local(self.data_dir)
@@ -426,8 +431,9 @@ class _Plan:
         return tmp
 
     def write(self, table: str, rel_dir: str, t: pa.Table) -> None:
-        """New rows for a partition."""
-        tmp = self._written(rel_dir, t)
+        """New rows for a partition (every new row of every table passes here: the
+        choke point where personal data is masked)."""
+        tmp = self._written(rel_dir, scrub_table(t, self.store.keep_pii))
         self.adds.append((tmp, self._new_name(table, rel_dir)))
 
     def move_in(self, table: str, rel: str) -> None:
