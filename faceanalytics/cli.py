@@ -87,7 +87,10 @@ def _parser() -> argparse.ArgumentParser:
     rc.add_argument("--port", type=int, default=8090)
     rc.add_argument("--host", default="127.0.0.1",
                     help="address to bind (default loopback; put a TLS reverse proxy in front)")
-    rc.add_argument("--max-body", type=int, default=1 << 20, help="largest body accepted, bytes")
+    rc.add_argument("--max-body", type=int, default=64 << 10,
+                    help="largest body read, bytes (default 64 KiB: a callback carries no images)")
+    rc.add_argument("--rejected-bytes", type=int, default=16 << 20,
+                    help="disk kept for rejected requests, rotating (default 16 MiB)")
 
     dm = sub.add_parser("decrypt-media", help="decrypt a will_file download with MEGVII_API_SECRET")
     dm.add_argument("infile", type=Path, metavar="IN")
@@ -157,7 +160,7 @@ def _streaming_memory() -> None:
 
 
 def _run(args) -> int:
-    if args.command in ("ingest", "rebuild", "fetch"):
+    if args.command in ("ingest", "rebuild", "fetch", "receive"):
         _streaming_memory()
     if args.command == "ingest":
         from .ingest import ingest
@@ -181,7 +184,8 @@ def _run(args) -> int:
     if args.command == "receive":
         from .receive import serve
 
-        return serve(args.data, host=args.host, port=args.port, max_body=args.max_body)
+        return serve(args.data, host=args.host, port=args.port, max_body=args.max_body,
+                     rejected_bytes=args.rejected_bytes)
     if args.command == "decrypt-media":
         return _decrypt_media(args)
     if args.command == "download-media":

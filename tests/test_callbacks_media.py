@@ -142,10 +142,15 @@ def test_receiver_json_form_bad_sign_garbage_oversize(receiver, tmp_path):
     assert s.sign_verified.all()
     c = load(tmp_path, "comparisons")
     assert 99.9 not in set(c.confidence)  # the tampered result never landed
-    q = load(tmp_path, "quarantine")
-    reasons = " | ".join(q.reason)
-    assert len(q) == 3 and "sign does not match" in reasons and "no sign" in reasons
-    assert SECRET not in " ".join(q.raw)
+    # Rejected requests are not archived or landed (issue 13, item 7): they are kept, with
+    # their reason, size and digest, in the bounded rotating store only.
+    assert load(tmp_path, "quarantine").empty
+    kept = receiver.rejected.read()
+    assert [r["status"] for r in kept] == [403, 403, 400, 413]
+    reasons = " | ".join(r["reason"] for r in kept)
+    assert "sign does not match" in reasons and "no sign" in reasons
+    assert kept[0]["body"] and kept[0]["sha256"] and "body" not in kept[3]
+    assert SECRET not in (tmp_path / "raw" / "rejected" / "rejected.jsonl").read_text()
 
 
 def test_replayed_callback_adds_no_row(receiver, tmp_path):
@@ -408,3 +413,66 @@ os.kill(os.getpid(), signal.SIGKILL)
         t.write_bytes(b"mine")
     with Ingestor(data):
         assert t.exists()
+
+
+# --- what an unverified request may cost (issue 13, item 7) -----------------------------------
+
+def test_rejected_requests_cost_bounded_disk_and_nothing_in_the_archive(tmp_path):
+    rec = CallbackReceiver(tmp_path, port=0, api_secret=SECRET, land_every=60, max_body=8192,
+                           rejected_bytes=64 << 10).start()
+    try:
+        data = v2_data("1700000000,cb-ok")
+        assert requests.post(rec.url, json={"data": data, "sign": sign(data)}, timeout=5).ok
+        session = requests.Session()
+        for i in range(300):           # 300 bodies of ~8 KB with a bad sign: 2.4 MB sent
+            bad = v2_data(f"1700000000,cb-bad-{i}") + " " * (7600 - len(data))
+            r = session.post(rec.url, json={"data": bad, "sign": "0" * 40}, timeout=5)
+            assert r.status_code == 403
+        journal = sum(p.stat().st_size for p in (tmp_path / "raw" / "journal").glob("*.jsonl"))
+        assert journal < 8192           # only the verified callback was journaled
+    finally:
+        rec.stop()
+    kept = sum(p.stat().st_size for p in (tmp_path / "raw" / "rejected").iterdir())
+    assert kept <= (64 << 10) + 8192 * 2
+    assert rec.counts["rejected"] == 300 and rec.counts["accepted"] == 1
+    assert list(load(tmp_path, "sessions").session_id) == ["1700000000,cb-ok"]
+    assert load(tmp_path, "quarantine").empty
+    assert all(p.stat().st_mode & 0o077 == 0 for p in (tmp_path / "raw" / "rejected").iterdir())
+
+
+def test_the_default_body_limit_is_small_and_checked_before_reading(tmp_path):
+    from faceanalytics.receive import MAX_BODY
+
+    assert MAX_BODY <= 64 << 10
+    with CallbackReceiver(tmp_path, port=0, api_secret=SECRET) as rec:
+        with socket.create_connection(rec.server.server_address) as s:
+            s.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 104857600\r\n\r\n")
+            s.settimeout(5)
+            assert b" 413 " in s.recv(200).split(b"\r\n")[0] + b" "  # answered without the body
+
+
+def test_a_slow_sender_cannot_hold_a_slot(tmp_path):
+    rec = CallbackReceiver(tmp_path, port=0, api_secret=SECRET, max_in_flight=1,
+                           read_deadline=0.5, wait_for_slot=0.2).start()
+    try:
+        with socket.create_connection(rec.server.server_address) as slow:
+            slow.sendall(b"POST / HTTP/1.1\r\nContent-Length: 500\r\n\r\n{\"data\"")  # then nothing
+            time.sleep(0.1)
+            r = requests.post(rec.url, data=b"x", timeout=5)
+            assert r.status_code == 503 and r.headers["Retry-After"]
+            time.sleep(0.8)               # past the read deadline the slot is free again
+            data = v2_data("1700000000,cb-after")
+            assert requests.post(rec.url, json={"data": data, "sign": sign(data)}, timeout=5).ok
+    finally:
+        rec.stop()
+    assert rec.counts["busy"] == 1
+
+
+def test_receive_refuses_to_start_without_the_secret(tmp_path, monkeypatch):
+    monkeypatch.delenv("MEGVII_API_SECRET", raising=False)
+    with pytest.raises(ValueError, match="MEGVII_API_SECRET"):
+        CallbackReceiver(tmp_path, port=0)
+    env = {k: v for k, v in os.environ.items() if k != "MEGVII_API_SECRET"}
+    r = subprocess.run([sys.executable, "-m", "faceanalytics.cli", "receive", "--data", str(tmp_path),
+                        "--port", "0"], env=env, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "MEGVII_API_SECRET" in r.stderr
