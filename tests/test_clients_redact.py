@@ -116,6 +116,15 @@ def _every_byte_kept(data_dir) -> list[tuple[str, bytes]]:
     return out
 
 
+def _assert_nothing_kept_or_printed(data_dir, logs, capsys=None) -> None:
+    for where, blob in _every_byte_kept(data_dir):
+        _assert_clean(blob, where)
+    _assert_clean(logs.getvalue(), "logs")
+    if capsys is not None:
+        out = capsys.readouterr()
+        _assert_clean(out.out + out.err, "output")
+
+
 def _fast(**kw):
     return RetryPolicy(max_attempts=2, sleep=lambda s: None, **kw)
 
@@ -135,11 +144,7 @@ def test_megvii_endpoints_echoing_the_url_leak_nothing(tmp_path, env, logs, caps
         with pytest.raises(ProviderError) as info:
             client.get_lite_result(LITE_ID)
         _assert_exception_clean(info.value)
-    for where, blob in _every_byte_kept(tmp_path):
-        _assert_clean(blob, where)
-    _assert_clean(logs.getvalue(), "logs")
-    out = capsys.readouterr()
-    _assert_clean(out.out + out.err, "output")
+    _assert_nothing_kept_or_printed(tmp_path, logs, capsys)
 
 
 @pytest.mark.parametrize("status,style", ECHOES, ids=[s for _, s in ECHOES])
@@ -170,11 +175,7 @@ def test_baidu_endpoints_echoing_the_url_leak_nothing(tmp_path, env, logs, capsy
             with pytest.raises(ProviderError) as info:
                 call()
             _assert_exception_clean(info.value)
-    for where, blob in _every_byte_kept(tmp_path):
-        _assert_clean(blob, where)
-    _assert_clean(logs.getvalue(), "logs")
-    out = capsys.readouterr()
-    _assert_clean(out.out + out.err, "output")
+    _assert_nothing_kept_or_printed(tmp_path, logs, capsys)
 
 
 @pytest.mark.parametrize("status,style", ECHOES, ids=[s for _, s in ECHOES])
@@ -188,9 +189,7 @@ def test_will_file_downloads_echoing_the_url_leak_nothing(tmp_path, env, logs, s
         server.script("/moved", _echo(status, style))
         rep = download_will_files(tmp_path / "d", base_url=server.url)
         assert rep.failed == 1 and server.requests_to("/will/v.mp4")
-    for where, blob in _every_byte_kept(tmp_path / "d"):
-        _assert_clean(blob, where)
-    _assert_clean(logs.getvalue(), "logs")
+    _assert_nothing_kept_or_printed(tmp_path / "d", logs)
 
 
 def test_successful_answers_and_their_headers_are_masked_too():

@@ -15,10 +15,9 @@ import pytest
 from faceanalytics import _pii
 from faceanalytics.archive import read_segment
 from faceanalytics.ingest import ingest
-from faceanalytics.schema import TABLES
 from faceanalytics.store import load
 
-from _helpers import LITE_ID, envelope, seed, write_jsonl  # noqa: E402
+from _helpers import LITE_ID, all_table_text, envelope, seed, write_jsonl  # noqa: E402
 
 ID18 = "110101199003071234"
 ID18X = "11010119900307123X"
@@ -46,15 +45,6 @@ def _payload(biz_id=LITE_ID):
     return p
 
 
-def _table_text(data) -> str:
-    parts = []
-    for table in TABLES:
-        df = load(data, table)
-        for col in df.columns:
-            parts.extend(str(v) for v in df[col].dropna().tolist())
-    return "\n".join(parts)
-
-
 def _lines():
     good = envelope("megvii_lite", LITE_ID, _payload())
     bad = envelope("megvii_lite", "1700000000,bad", _payload("1700000000,bad"))
@@ -68,7 +58,7 @@ def test_no_tidy_table_holds_plain_personal_data_by_default(tmp_path):
     data = tmp_path / "d"
     rep = ingest([write_jsonl(tmp_path / "in.jsonl", _lines())], data)
     assert (rep.landed, rep.quarantined) == (1, 2)
-    text = _table_text(data)
+    text = all_table_text(data)
     for plain in PLAIN:
         assert plain not in text, plain
     for kept in KEPT:
@@ -91,7 +81,7 @@ def test_no_tidy_table_holds_plain_personal_data_by_default(tmp_path):
 def test_keep_pii_keeps_todays_behaviour(tmp_path):
     data = tmp_path / "d"
     ingest([write_jsonl(tmp_path / "in.jsonl", _lines())], data, keep_pii=True)
-    text = _table_text(data)
+    text = all_table_text(data)
     for plain in (ID18, PHONE, NAME, ADDRESS, "110101 19900307 1234"):
         assert plain in text, plain
 
@@ -103,7 +93,7 @@ def test_cli_masks_by_default_and_keep_pii_keeps(tmp_path):
         r = subprocess.run([sys.executable, "-m", "faceanalytics.cli", "ingest", str(path), "--data", str(d),
                             *flag], capture_output=True, text=True, timeout=120)
         assert r.returncode == 0, r.stderr
-        assert (ID18 in _table_text(d)) is present
+        assert (ID18 in all_table_text(d)) is present
 
 
 @pytest.mark.parametrize("text,expected", [
@@ -147,6 +137,6 @@ def test_credentials_and_url_userinfo_never_reach_a_table(tmp_path):
                       "will_audio": ""}
     data = tmp_path / "d"
     ingest([write_jsonl(tmp_path / "in.jsonl", [envelope("megvii_lite", LITE_ID, p)])], data)
-    text = _table_text(data)
+    text = all_table_text(data)
     assert "pw-s3cret-77" not in text and "zz-9876" not in text
     assert "x.megvii.com/v.mp4" in text
