@@ -350,8 +350,11 @@ def _read_capped(raw: requests.Response, max_bytes: int, sink: Any = None, *, cu
         declared = int(raw.headers.get("content-length", ""))
     except ValueError:
         declared = None
-    if not cut and declared is not None and declared > max_bytes and "content-encoding" not in raw.headers:
+    plain = "content-encoding" not in raw.headers  # no decompression: what is read is what came
+    if not cut and declared is not None and declared > max_bytes and plain:
         raise _TooLarge(f"the answer is {declared} bytes, over the {max_bytes}-byte limit")
+    if sink is None and declared is not None and declared <= max_bytes and plain:
+        return raw.content  # the usual API answer: urllib3 reads exactly the declared length
     buf = bytearray() if sink is None else None
     total = 0
     for chunk in raw.iter_content(_CHUNK):
