@@ -403,7 +403,8 @@ class _Plan:
 
     def __init__(self, store: Store, txn: str, src: Store | None = None):
         self.store, self.txn, self.src = store, txn, src or store
-        self.n = 0
+        self.n = 0      # temporaries made
+        self.names = 0  # new final names made
         self.adds: list[tuple[str, str]] = []
         self.rewrites: list[tuple[str, str]] = []
         self.empties: list[tuple[str, str]] = []
@@ -415,12 +416,16 @@ class _Plan:
         return f"{rel_dir}/.tmp-{self.txn}-{self.n:04d}.parquet"
 
     def _new_name(self, table: str, rel_dir: str) -> str:
+        """An emptied name of the partition if there is one (local disk), else a new one."""
         if rel_dir not in self._free:
-            self._free[rel_dir] = [f"{rel_dir}/{f.name}" for f in
-                                   sorted((self.store.root / rel_dir).glob("part-*.parquet"))
-                                   if self.store.is_emptied(f, table)]
+            self._free[rel_dir] = [] if not self.store._local else [
+                f"{rel_dir}/{f.name}" for f in sorted((self.store.root / rel_dir).glob("part-*.parquet"))
+                if self.store.is_emptied(f, table)]
         free = self._free[rel_dir]
-        return free.pop(0) if free else f"{rel_dir}/part-{self.txn}-{self.n:04d}.parquet"
+        if free:
+            return free.pop(0)
+        self.names += 1
+        return f"{rel_dir}/part-{self.txn}-{self.names:04d}.parquet"
 
     def _written(self, rel_dir: str, t: pa.Table) -> str:
         self.src._mkdirs(rel_dir)
@@ -475,7 +480,10 @@ class _Plan:
         return not (self.adds or self.rewrites or self.empties or self.removes)
 
     def record(self) -> dict:
-        plan = {"adds": self.adds + self.rewrites + self.empties, "removes": self.removes}
+        moves = self.adds + self.rewrites + self.empties
+        if len({final for _, final in moves}) != len(moves):  # two files onto one name: a bug
+            raise AssertionError("a commit plan names one file twice")
+        plan = {"adds": moves, "removes": self.removes}
         if self.src is not self.store:
             plan["src"] = str(self.src.root.relative_to(self.store.data_dir))
         return plan

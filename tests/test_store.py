@@ -118,3 +118,18 @@ def test_tables_and_their_folders_are_owner_only(tmp_path):
         mode = p.stat().st_mode & 0o777
         assert mode == (0o700 if p.is_dir() else 0o600), (p, oct(mode))
     assert Store(data).root == tables
+
+
+def test_rebuild_keeps_every_row_when_a_partition_has_many_files(tmp_path):
+    from faceanalytics.ingest import rebuild
+
+    data = tmp_path / "d"
+    for n in range(4):  # four raw segments: four files per partition in the rebuilt tables
+        with Ingestor(data) as ing:
+            ing.ingest_lines(_lines([f"1700000000,m{n}-{i}" for i in range(3)], "2026-11-20T09:00:00Z"))
+    before = pd.read_parquet(data / "tables" / "comparisons").sort_values(["session_id", "comparison"])
+    for _ in range(2):  # twice: the second adopts into names the first emptied
+        rebuild(data)
+        after = pd.read_parquet(data / "tables" / "comparisons").sort_values(["session_id", "comparison"])
+        assert len(after) == len(before) == 24
+        assert list(after.session_id) == list(before.session_id)
