@@ -25,6 +25,7 @@ import base64
 import json
 import os
 import random
+import shutil
 import signal
 import socket
 import subprocess
@@ -121,6 +122,7 @@ def run(src: str | None, n: int, size: int, max_body: int | None) -> dict:
     p.send_signal(signal.SIGTERM)
     p.wait(timeout=600)
     disk = sum(f.stat().st_size for f in (work / "d").rglob("*") if f.is_file())
+    shutil.rmtree(work, ignore_errors=True)
     return {"statuses": statuses, "seconds": elapsed, "peak_mib": hwm, "disk_mib": disk / 2**20}
 
 
