@@ -42,7 +42,7 @@ from pathlib import Path, PurePosixPath
 
 __all__ = ["data_path", "resolve", "is_local", "fs_path", "S3Path", "atomic_write_bytes",
            "replace", "rmtree", "fsync_dir", "writer_lock", "fence", "require_local",
-           "StorageConfigError"]
+           "StorageConfigError", "sweep_temporaries", "make_private_dirs"]
 
 
 class StorageConfigError(ValueError):
@@ -389,25 +389,68 @@ def chmod(path, mode: int) -> None:
         os.chmod(path, mode)
 
 
+def make_private_dirs(root, folder) -> None:
+    """Create local ``folder`` and the missing folders between it and ``root``,
+    owner-only (0700) whatever the umask."""
+    missing = []
+    p = Path(folder)
+    while p != Path(root) and not p.is_dir():
+        missing.append(p)
+        p = p.parent
+    for d in reversed(missing):
+        d.mkdir(mode=0o700, exist_ok=True)
+        os.chmod(d, 0o700)
+
+
 # --- the writer lock ---------------------------------------------------------------------
 class WriterLock:
-    """One writer per local data directory (ingest, fetch, receive, rebuild)."""
+    """One writer per local data directory (ingest, fetch, receive, rebuild,
+    download-media).
+
+    The holder writes its pid into the lock file and empties it when it lets go, so
+    the next holder that finds a pid there knows a writer was killed, and sweeps the
+    hidden temporaries it left in ``media/`` and ``tables.rebuild/``
+    (:func:`sweep_temporaries`; ``tables/`` is the store's, after its roll-forward).
+    Nothing else can be writing them: we hold the lock.
+    """
 
     def __init__(self, data_dir):
-        self.path = Path(data_dir) / "state" / "writer.lock"
+        self.root = Path(data_dir)
+        self.path = self.root / "state" / "writer.lock"
         self._fd = None
+        self.crashed = False  # the previous holder did not let go cleanly
 
     def __enter__(self):
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         fcntl.flock(self._fd, fcntl.LOCK_EX)
+        self.crashed = os.fstat(self._fd).st_size > 0
+        os.ftruncate(self._fd, 0)
+        os.pwrite(self._fd, f"{os.getpid()}\n".encode(), 0)
+        if self.crashed:
+            sweep_temporaries(self.root)
         return self
 
     def __exit__(self, *exc):
         if self._fd is not None:
+            os.ftruncate(self._fd, 0)  # a clean exit: nothing for the next holder to sweep
             fcntl.flock(self._fd, fcntl.LOCK_UN)
             os.close(self._fd)
             self._fd = None
+
+
+def sweep_temporaries(data_dir, folders=("media", "tables.rebuild")) -> int:
+    """Delete the hidden ``.tmp-*`` files under ``folders`` of a local data directory
+    (left by a killed writer: a write in progress is always under such a name)."""
+    swept = 0
+    for folder in folders:
+        for dirpath, _dirs, files in os.walk(Path(data_dir) / folder):
+            for name in files:
+                if name.startswith(".tmp-"):
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(os.path.join(dirpath, name))
+                        swept += 1
+    return swept
 
 
 def writer_lock(data_dir):

@@ -6,6 +6,24 @@ and joined) plus ``id_number_last4``; names keep their first character, addresse
 their first three (province level), birth dates their year.  ``keep_pii=True``
 also writes the plain values.
 
+The flatteners mask the fields the documents name.  Everything else goes through
+one choke point, :func:`scrub_table`, which the store applies to every row it
+writes (:class:`~faceanalytics.store.Store`): in every string column (unknown fields
+kept as JSON in ``sessions.extra``, ``biz_extra_data``, the raw text in
+``quarantine``, messages, URLs...) it masks
+
+* mainland ID numbers, 18 or 15 digits, also spelled ``ID110101...``, with spaces or
+  dashes (kept: the last four), recognised by their region and birth date so that
+  a 13-digit millisecond time, a biz_id or a log id stay as they are;
+* mainland mobile numbers (``139 1234 5678``, ``+86-139...``; kept: the last four);
+* the value of any field named like a person's name or address (``real_name``,
+  ``fullName``, ``姓名``, ``home_address``, ``住址``...), in JSON, in JSON carried in
+  a string, in JSON too broken to parse, and in query strings;
+* credentials and ``user:password@`` in URLs (as the clients' redaction does).
+
+Candidate values are found by one regular expression over the whole Arrow column;
+only those are looked at in Python.  The raw archive keeps the originals (owner-only).
+
 The key is ``DATA/state/pii.key``, created once (exclusively: by ``O_EXCL``-style
 link locally, by a conditional PUT ``If-None-Match: *`` on S3) and owner-only on
 local disk.  On S3 there are no file modes: whoever may read ``state/`` can undo
@@ -18,11 +36,13 @@ import hashlib
 import os
 import re
 import secrets
+from urllib.parse import quote, unquote
+
+import orjson
+
 from ._fs import atomic_write_bytes, data_path
 
 KEY_FILE = "state/pii.key"
-
-_ID_RE = re.compile(r"(?<![0-9A-Za-z])(\d{6})(\d{8})(\d{3}[0-9Xx])(?![0-9A-Za-z])")
 
 
 def load_or_create_key(data_dir) -> bytes:
@@ -83,22 +103,11 @@ class Masker:
 
     def names(self, arr):
         """Vectorised :meth:`name`."""
-        import pyarrow.compute as pc
-
-        if self.keep_pii:
-            return arr
-        arr = pc.if_else(pc.equal(arr, ""), None, arr)
-        stars = pc.binary_repeat("*", pc.max_element_wise(pc.subtract(pc.utf8_length(arr), 1), 0))
-        return pc.binary_join_element_wise(pc.utf8_slice_codeunits(arr, 0, 1), stars, "")
+        return arr if self.keep_pii else mask_names(arr)
 
     def addresses(self, arr):
         """Vectorised :meth:`address`."""
-        import pyarrow.compute as pc
-
-        if self.keep_pii:
-            return arr
-        arr = pc.if_else(pc.equal(arr, ""), None, arr)
-        return pc.binary_join_element_wise(pc.utf8_slice_codeunits(arr, 0, 3), "***", "")
+        return arr if self.keep_pii else mask_addresses(arr)
 
     def name(self, v):
         if not isinstance(v, str) or not v:
@@ -115,9 +124,224 @@ class Masker:
         return v if self.keep_pii else None
 
 
-def mask_id_numbers(text: str) -> str:
-    """Mask every 18-character PRC ID number in free text (keeps the last four)."""
-    return _ID_RE.sub(lambda m: "*" * 14 + m.group(3), text)
+def mask_names(arr):
+    """A name column: the first character, then one ``*`` per other character."""
+    import pyarrow.compute as pc
+
+    arr = pc.if_else(pc.equal(arr, ""), None, arr)
+    stars = pc.binary_repeat("*", pc.max_element_wise(pc.subtract(pc.utf8_length(arr), 1), 0))
+    return pc.binary_join_element_wise(pc.utf8_slice_codeunits(arr, 0, 1), stars, "")
+
+
+def mask_addresses(arr):
+    """An address column: the first three characters (province level), then ``***``."""
+    import pyarrow.compute as pc
+
+    arr = pc.if_else(pc.equal(arr, ""), None, arr)
+    return pc.binary_join_element_wise(pc.utf8_slice_codeunits(arr, 0, 3), "***", "")
+
+
+# --- the choke point: every string column of every table written --------------------------
+
+#: Columns never scrubbed: keys, digests, file paths (a session id is not personal data,
+#: and masking a path would break the link to its file).
+_EXEMPT = frozenset({"source", "month", "session_id", "biz_id", "request_id", "log_id",
+                     "verify_log_id", "verify_request_id", "raw_sha1", "sha256", "path",
+                     "id_number_hash", "id_number_last4"})
+# Region codes of mainland provinces (the first two digits of an ID number).
+_PROVINCES = frozenset("11 12 13 14 15 21 22 23 31 32 33 34 35 36 37 41 42 43 44 45 46 50 51 52 "
+                       "53 54 61 62 63 64 65 71 81 82 83 91".split())
+_DATE18 = re.compile(r"(?:18|19|20)\d\d(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])")
+_DATE15 = re.compile(r"\d\d(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])")
+# 15 to 18 ID characters, single spaces or dashes allowed between them, optionally after "ID".
+_ID_ANY = re.compile(r"(?<![0-9A-Za-z])(?P<pre>[Ii][Dd][:#]?\s?)?"
+                     r"(?P<num>\d(?:[ -]?\d){13,16}[ -]?[\dXx])(?![0-9A-Za-z])")
+_PHONE = re.compile(r"(?<![0-9A-Za-z+])(?:(?:\+|00)?86[ -]?)?"
+                    r"(?P<num>1[3-9]\d[ -]?\d{4}[ -]?\d{4})(?![0-9A-Za-z])")
+# Quick test for "may hold something to mask" (RE2, run by Arrow over a whole column).
+_CANDIDATES = (r"\d{3}[ \-]?\d{4}[ \-]?\d{4}|(?i:name|addr|api_key|secret|token|client_id)"
+               r"|姓名|名字|住址|地址|联系人|户名|://[^/@\s]+@")
+# "key": "value" pairs in text that is not JSON (or JSON carried in a JSON string).
+_JSON_PAIR = re.compile(r'(?P<q>\\*)"(?P<key>[^"\\]{1,64})(?P=q)"\s*:\s*(?P=q)"'
+                        r'(?P<val>(?:(?!(?P=q)").)*)(?P=q)"')
+_QUERY_PAIR = re.compile(r"(?<![^&?;\s])(?P<key>[^=&\s?#;]{1,64})=(?P<val>[^&\s#;]*)")
+_WORDS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+|[\u4e00-\u9fff]+")
+# Words that make a "...name" key technical, not a person's name (api_name, plan_name...).
+_TECHNICAL = frozenset("api plan file app table field column device model browser os host path type "
+                       "event bucket method class process service step task attack key product brand "
+                       "domain server node image media video audio font tag label param arg module "
+                       "package queue topic channel source algorithm template scene project config "
+                       "org company bank dir folder db schema index sheet".split())
+_NAME_WORDS = frozenset("name username realname fullname nickname surname firstname lastname givenname "
+                        "familyname holdername 姓名 名字 联系人 户名 姓名拼音".split())
+
+
+def _key_kind(key: str) -> str | None:
+    """``"name"`` or ``"address"`` if a field called ``key`` holds a person's name or address."""
+    words = [w.lower() for w in _WORDS.findall(key)]
+    if not words:
+        return None
+    if any(w in ("address", "addr") or "地址" in w or "住址" in w for w in words):
+        return "address"
+    if any(w in _NAME_WORDS or (w.endswith("name") and w[:-4] in _NAME_PREFIXES) for w in words) \
+            and not any(w in _TECHNICAL for w in words):
+        return "name"
+    return None
+
+
+_NAME_PREFIXES = frozenset("user real full nick sur first last given family holder legal idcard id "
+                           "card cert person customer contact owner account payer member".split())
+
+
+def _mask_as(kind: str, v):
+    """Mask a value found under a name-like or address-like key (any JSON value)."""
+    if isinstance(v, dict):
+        return {k: _mask_as(kind, x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_mask_as(kind, x) for x in v]
+    if v is None or isinstance(v, bool):
+        return v
+    text = str(v)
+    if not text:
+        return text
+    return text[0] + "*" * (len(text) - 1) if kind == "name" else text[:3] + "***"
+
+
+def _id_repl(m: re.Match) -> str:
+    num = m.group("num").replace(" ", "").replace("-", "")
+    ok = (len(num) == 18 and num[:2] in _PROVINCES and _DATE18.fullmatch(num, 6, 14)) or \
+         (len(num) == 15 and num.isdigit() and num[:2] in _PROVINCES and _DATE15.fullmatch(num, 6, 12))
+    if not ok:
+        return m.group(0)
+    return (m.group("pre") or "") + "*" * (len(num) - 4) + num[-4:].upper()
+
+
+def _scrub_values(text: str) -> str:
+    """ID numbers and mobile numbers, wherever they sit in free text."""
+    if sum(c.isdigit() for c in text) < 11:
+        return text
+    text = _ID_ANY.sub(_id_repl, text)
+    return _PHONE.sub(lambda m: "*" * 7 + m.group("num")[-4:], text)
+
+
+def _walk(v, key_kind=None):
+    if key_kind is not None:
+        return _mask_as(key_kind, v)
+    if isinstance(v, dict):
+        return {_scrub_values(k) if isinstance(k, str) else k: _walk(x, _key_kind(str(k)))
+                for k, x in v.items()}
+    if isinstance(v, list):
+        return [_walk(x) for x in v]
+    if isinstance(v, str):
+        return scrub_text(v)
+    if isinstance(v, int) and not isinstance(v, bool) and v > 10**10:
+        masked = _scrub_values(str(v))
+        return v if masked == str(v) else masked
+    return v
+
+
+def _scrub_pairs(text: str) -> str:
+    """Mask by key in text that is not JSON: "key": "value" pairs and key=value pairs."""
+    def json_pair(m: re.Match) -> str:
+        kind = _key_kind(m.group("key"))
+        if kind is None:
+            return m.group(0)
+        start, end = m.span("val")
+        return m.string[m.start():start] + _mask_as(kind, m.group("val")) + m.string[end:m.end()]
+
+    def query_pair(m: re.Match) -> str:
+        raw = m.group("val")
+        value = unquote(raw.replace("+", " ")) if "%" in raw else raw
+        kind = _key_kind(unquote(m.group("key")))
+        new = _mask_as(kind, value) if kind else scrub_text(value)
+        if new == value:
+            return m.group(0)
+        return f"{m.group('key')}={quote(new, safe='') if '%' in raw else new}"
+
+    if '"' in text:
+        text = _JSON_PAIR.sub(json_pair, text)
+    if "=" in text:
+        text = _QUERY_PAIR.sub(query_pair, text)
+    return text
+
+
+def scrub_text(text: str) -> str:
+    """``text`` with the personal data and credentials in it masked (see the module doc).
+
+    >>> scrub_text("name=张三&tel=13912345678&t=1700000000123")
+    'name=张*&tel=*******5678&t=1700000000123'
+    """
+    if not text:
+        return text
+    head = text.lstrip()[:1]
+    if head in ("{", "["):
+        try:
+            doc = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            doc = None
+        if isinstance(doc, (dict, list)):
+            new = _walk(doc)
+            return text if new == doc else orjson.dumps(new).decode()
+    out = _scrub_values(_scrub_pairs(text))
+    if "@" in out or "=" in out or '"' in out:
+        from .clients._redact import redact  # credentials, user:password@ in URLs
+
+        out = redact(out)
+    return out
+
+
+def scrub_table(t, keep_pii: bool = False):
+    """Mask personal data in every string column of an Arrow table (the store's choke
+    point; ``keep_pii`` returns ``t`` as it is).  Columns named like a name or an
+    address are masked whole; in the others only values that may hold something
+    (one regular expression over the column) are looked at in Python."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if keep_pii or not t.num_rows:
+        return t
+    for i, f in enumerate(t.schema):
+        if f.name in _EXEMPT or not (pa.types.is_string(f.type) or pa.types.is_large_string(f.type)):
+            continue
+        col = t.column(i)
+        if col.null_count == len(col):
+            continue
+        col = col.combine_chunks()
+        kind = _key_kind(f.name)
+        if kind is not None:  # a column named like a name or address: masked whole
+            mask = mask_names if kind == "name" else mask_addresses
+            uniq = pc.unique(col).drop_null()
+            if mask(uniq).equals(uniq):  # the flattener masked it already (the usual case)
+                continue
+            new = mask(col)
+        else:
+            hit = _candidates(col)
+            if hit is None:
+                continue
+            old = col.filter(hit).to_pylist()
+            masked = [scrub_text(v) for v in old]
+            if masked == old:
+                continue
+            new = pc.replace_with_mask(col, hit, pa.array(masked, col.type))
+        t = t.set_column(i, f, new)
+    return t
+
+
+def _candidates(col):
+    """A mask of the values that may hold something to mask, or None if none may.
+
+    A column of few distinct values (statuses, codes) is tested once per value."""
+    import pyarrow.compute as pc
+
+    probe = col.slice(0, 2048)
+    if len(pc.unique(probe)) * 4 <= len(probe):
+        uniq = pc.unique(col).drop_null()
+        hit = pc.match_substring_regex(uniq, _CANDIDATES)
+        if not pc.any(hit).as_py():
+            return None
+        return pc.fill_null(pc.is_in(col, value_set=uniq.filter(hit)), False)
+    hit = pc.fill_null(pc.match_substring_regex(col, _CANDIDATES), False)
+    return hit if pc.any(hit).as_py() else None
 
 
 def secret_free(text: str, *secrets_: str) -> str:

@@ -1,7 +1,8 @@
 """The ``faceanalytics`` command line.
 
 Exit status: 0 when the work ran (bad records are quarantined, not errors),
-2 for a usage error, 1 for a system error (disk, permissions, …).
+2 for a usage error, 1 for a system error (disk, permissions, a provider that
+could not be reached at all, …).
 """
 from __future__ import annotations
 
@@ -19,6 +20,13 @@ def _data_dir(s: str):
 
 
 _DATA_HELP = "data directory: a folder, or s3://bucket/prefix (ingest and rebuild)"
+# Kept here, not imported from .fetch: building the parser must stay cheap.
+_ID_FILE_HELP = (
+    "one id per line (UTF-8, or UTF-16 with a BOM; blank lines and #-comments skipped). If the "
+    "first line names the id column (biz_id / verify_token, or --column NAME) the file is read "
+    "as a CSV (comma, tab or semicolon; quoted fields as Excel writes them) and that column is "
+    "taken; otherwise each whole line is one id, so a biz_id (<unix time>,<id>) keeps its comma. "
+    "Lines that cannot be an id are listed and never sent.")
 
 
 def _date(s: str) -> str:
@@ -51,12 +59,15 @@ def _parser() -> argparse.ArgumentParser:
     fe.add_argument("what_provider", choices=["megvii-lite", "megvii-liveness", "baidu"],
                     metavar="megvii-lite|megvii-liveness|baidu")
     ids = fe.add_mutually_exclusive_group(required=True)
-    ids.add_argument("--ids", type=Path, help="file with one biz_id per line (Megvii)")
-    ids.add_argument("--tokens", type=Path, help="file with one verify_token per line (Baidu)")
+    ids.add_argument("--ids", type=Path, help="file of biz_ids (Megvii): " + _ID_FILE_HELP)
+    ids.add_argument("--tokens", type=Path, help="file of verify_tokens (Baidu), read the same way")
+    fe.add_argument("--column", metavar="NAME",
+                    help="read the ids from this column of a CSV whose first line is a header")
     fe.add_argument("--what", default="stat,getall,detail",
                     help="Baidu result APIs, comma-separated: stat,getall,detail,simple,media")
     fe.add_argument("--data", required=True, type=_data_dir)
-    fe.add_argument("--base-url", help="provider base URL (https://, or http:// on loopback)")
+    fe.add_argument("--base-url", help="provider base URL (https://, or http:// on loopback); "
+                    "default: MEGVII_BASE_URL / BAIDU_BASE_URL, else the real provider")
     fe.add_argument("--concurrency", type=int, default=8,
                     help="requests in flight; keep it within your account's limit (default 8)")
     fe.add_argument("--refresh-pending", action="store_true",
@@ -76,7 +87,10 @@ def _parser() -> argparse.ArgumentParser:
     rc.add_argument("--port", type=int, default=8090)
     rc.add_argument("--host", default="127.0.0.1",
                     help="address to bind (default loopback; put a TLS reverse proxy in front)")
-    rc.add_argument("--max-body", type=int, default=1 << 20, help="largest body accepted, bytes")
+    rc.add_argument("--max-body", type=int, default=64 << 10,
+                    help="largest body read, bytes (default 64 KiB: a callback carries no images)")
+    rc.add_argument("--rejected-bytes", type=int, default=16 << 20,
+                    help="disk kept for rejected requests, rotating (default 16 MiB)")
 
     dm = sub.add_parser("decrypt-media", help="decrypt a will_file download with MEGVII_API_SECRET")
     dm.add_argument("infile", type=Path, metavar="IN")
@@ -85,7 +99,13 @@ def _parser() -> argparse.ArgumentParser:
     dl = sub.add_parser("download-media",
                         help="download and decrypt the will_file URLs the tables reference")
     dl.add_argument("--data", required=True, type=_data_dir)
-    dl.add_argument("--base-url", help="only to check it: will_file URLs are absolute")
+    dl.add_argument("--base-url", help="the Megvii base URL; only links on its hosts (e.g. "
+                    "*.megvii.com; on loopback only its own host and port) are downloaded "
+                    "(default: MEGVII_BASE_URL, else the real provider)")
+    dl.add_argument("--allow-host", action="append", default=[], metavar="HOST",
+                    help="also download from HOST (or every host under .example.com); repeatable")
+    dl.add_argument("--max-bytes", type=int, default=256 << 20,
+                    help="largest file downloaded, bytes (streamed to disk; default 256 MiB)")
 
     rv = sub.add_parser("review", help="write the review report: one self-contained HTML file")
     rv.add_argument("--data", required=True, type=_data_dir, help=_DATA_HELP)
@@ -140,7 +160,7 @@ def _streaming_memory() -> None:
 
 
 def _run(args) -> int:
-    if args.command in ("ingest", "rebuild", "fetch"):
+    if args.command in ("ingest", "rebuild", "fetch", "receive"):
         _streaming_memory()
     if args.command == "ingest":
         from .ingest import ingest
@@ -164,18 +184,24 @@ def _run(args) -> int:
     if args.command == "receive":
         from .receive import serve
 
-        return serve(args.data, host=args.host, port=args.port, max_body=args.max_body)
+        return serve(args.data, host=args.host, port=args.port, max_body=args.max_body,
+                     rejected_bytes=args.rejected_bytes)
     if args.command == "decrypt-media":
         return _decrypt_media(args)
     if args.command == "download-media":
         from .media import download_will_files
 
         try:
-            rep = download_will_files(args.data, base_url=args.base_url)
+            rep = download_will_files(args.data, base_url=args.base_url, max_bytes=args.max_bytes,
+                                      allow_hosts=tuple(args.allow_host))
         except ValueError as e:
             print(f"faceanalytics download-media: {e}", file=sys.stderr)
             return 2
+        print(f"links allowed on the hosts of {rep.base_url}"
+              + (f" and {', '.join(args.allow_host)}" if args.allow_host else ""))
         print(rep.summary())
+        for reason, n in sorted(rep.reasons.items(), key=lambda kv: -kv[1])[:8]:
+            print(f"  {n:>6}  {reason}")
         return 0
     if args.command == "review":
         return _review(args)
@@ -203,7 +229,7 @@ def _review(args) -> int:
 
 def _fetch(args) -> int:
     from .clients import ConfigurationError
-    from .fetch import fetch_baidu, fetch_megvii
+    from .fetch import fetch_baidu, fetch_megvii, load_ids
 
     if args.concurrency < 1:
         print("faceanalytics fetch: --concurrency must be at least 1", file=sys.stderr)
@@ -212,14 +238,30 @@ def _fetch(args) -> int:
     if not ids_file.is_file():
         print(f"faceanalytics fetch: no such file: {ids_file}", file=sys.stderr)
         return 2
+    from .clients import CLIENTS
+
+    provider = "baidu" if args.what_provider == "baidu" else "megvii"
+    base_url, origin = CLIENTS[provider].resolve_base_url(args.base_url)
+    shown = {"given": "--base-url", "default": f"default; set {CLIENTS[provider].base_url_env} "
+                                              "or --base-url for another"}.get(origin, origin)
+    print(f"{args.what_provider}: {base_url} ({shown})", flush=True)
+    kind = "verify_token" if provider == "baidu" else "biz_id"
+    try:
+        wanted = load_ids(ids_file, args.column, kind=kind)
+    except ValueError as e:
+        print(f"faceanalytics fetch: {e}", file=sys.stderr)
+        return 2
+    if wanted.rejected:  # before any call
+        print(f"faceanalytics fetch: {len(wanted.rejected)} line(s) of {ids_file} are not a {kind} "
+              f"and will not be sent:\n{wanted.describe_rejected()}", file=sys.stderr, flush=True)
     try:
         if args.what_provider == "baidu":
-            rep = fetch_baidu(ids_file, args.data, what=args.what, base_url=args.base_url,
+            rep = fetch_baidu(wanted, args.data, what=args.what, base_url=base_url,
                               concurrency=args.concurrency, progress=not args.no_progress,
                               keep_pii=args.keep_pii)
         else:
-            rep = fetch_megvii(ids_file, args.data, kind=args.what_provider.split("-", 1)[1],
-                               base_url=args.base_url, concurrency=args.concurrency,
+            rep = fetch_megvii(wanted, args.data, kind=args.what_provider.split("-", 1)[1],
+                               base_url=base_url, concurrency=args.concurrency,
                                refresh_pending=args.refresh_pending, return_image=args.return_image,
                                progress=not args.no_progress, keep_pii=args.keep_pii)
     except (ConfigurationError, ValueError) as e:
@@ -231,7 +273,7 @@ def _fetch(args) -> int:
         print(f"  {n:>6}  {reason}")
     if rep.fatal:
         print(f"faceanalytics fetch: stopped: {rep.fatal}", file=sys.stderr)
-        return 2
+        return 1 if rep.unreachable else 2
     return 0
 
 

@@ -21,8 +21,11 @@ nothing lands twice, and nothing archived is fetched again.
 """
 from __future__ import annotations
 
+import csv
 import datetime as _dt
+import logging
 import os
+import re
 import threading
 import time
 import uuid
@@ -38,7 +41,9 @@ from .ingest import IngestReport, Ingestor, _now_us
 from .schema import LITE_FINAL_STATUSES, LITE_PENDING_STATUSES
 from .store import load_arrow
 
-__all__ = ["FetchReport", "fetch_megvii", "fetch_baidu", "read_ids"]
+__all__ = ["FetchReport", "IdList", "fetch_megvii", "fetch_baidu", "load_ids", "read_ids"]
+
+log = logging.getLogger("faceanalytics.fetch")
 
 # Megvii errors after which asking again cannot give a result.
 FINAL_ERRORS = frozenset({"RESULT_NOT_FOUND", "DATA_DESTROYED", "BAD_ARGUMENTS",
@@ -55,38 +60,178 @@ class FetchReport:
     landed: int = 0
     quarantined: int = 0
     skipped: int = 0        # final already, pending (no --refresh-pending), or out of quota
+    rejected: int = 0       # input values that cannot be an id (never sent)
     failed: int = 0         # no answer after retries (connection errors, timeouts)
+    unsent: int = 0         # ... of which never left: could not connect (no quota spent)
     calls: int = 0          # provider calls spent by this run (retries included)
     reasons: Counter = field(default_factory=Counter)
     fatal: str | None = None
+    unreachable: bool = False  # stopped because no call could connect
+    base_url: str | None = None
 
     def summary(self) -> str:
         return (f"fetched {self.fetched} / landed {self.landed} / quarantined {self.quarantined} / "
-                f"skipped {self.skipped} / failed {self.failed} / calls spent {self.calls}")
+                f"skipped {self.skipped} / failed {self.failed} / calls spent {self.calls}"
+                + (f" (from {self.base_url})" if self.base_url else ""))
 
 
-def read_ids(ids, column: str | None = None) -> list[str]:
-    """Ids from a list, a file (one per line), a pandas Series or a DataFrame column;
-    blanks dropped, duplicates dropped, order kept."""
+# What an id can look like.  A Megvii biz_id is "<unix time>,<id>" (the documents:
+# "1462259748,52b13fb5-8dfb-4537-a62b-a641d5e929f1"); a Baidu verify_token is a run of
+# letters and digits ("Yz9rWITm4vak16PBAh5x8oG7").
+ID_PATTERNS = {
+    "biz_id": re.compile(r"[0-9]{1,12},[0-9A-Za-z][0-9A-Za-z._-]{0,127}"),
+    "verify_token": re.compile(r"[0-9A-Za-z_-]{16,128}"),
+}
+# Header names that say "this column holds the ids" (compared lower-case, without
+# spaces, underscores, dashes).
+_ID_COLUMNS = {"biz_id": {"bizid", "biz_id", "id", "sessionid", "业务编号", "业务流串号"},
+               "verify_token": {"verifytoken", "token", "id", "sessionid"}}
+_DELIMITERS = (",", "\t", ";", "|")
+
+
+@dataclass
+class IdList:
+    """Ids read from a file, list or column, and what was refused (before any call)."""
+
+    ids: list[str]
+    rejected: list[tuple[int, str, str]] = field(default_factory=list)  # (line, text, why)
+    header: str | None = None   # the header line, if the file had one
+    column: str | None = None   # the CSV column read, if any
+
+    def describe_rejected(self, limit: int = 10) -> str:
+        """One line per refused entry (the first ``limit``), for a person to fix the file."""
+        rows = [f"  line {n}: {text[:80]!r}: {why}" for n, text, why in self.rejected[:limit]]
+        more = len(self.rejected) - limit
+        if more > 0:
+            rows.append(f"  ... and {more} more")
+        return "\n".join(rows)
+
+
+def _norm_name(name: str) -> str:
+    return re.sub(r"[\s_\-]+", "", name.strip().strip('"').lower())
+
+
+def _why_not(text: str, kind: str) -> str | None:
+    """Why ``text`` cannot be a ``kind`` (None if it can)."""
+    if ID_PATTERNS[kind].fullmatch(text):
+        return None
+    what = "a biz_id (<unix time>,<id>)" if kind == "biz_id" else "a verify_token (16+ letters/digits)"
+    parts = next((text.split(d) for d in _DELIMITERS if d in text), [text])
+    if kind == "biz_id" and len(parts) > 2 and ID_PATTERNS[kind].fullmatch(",".join(parts[:2])):
+        return (f"{len(parts)} comma-separated fields: a CSV? give it a header row naming the "
+                "biz_id column, or --column")
+    if kind == "verify_token" and len(parts) > 1 and any(ID_PATTERNS[kind].fullmatch(p.strip())
+                                                         for p in parts):
+        return "several fields: a CSV? give it a header row naming the verify_token column, or --column"
+    if any(c.isspace() for c in text):
+        return f"has spaces: not {what}"
+    return f"not {what}"
+
+
+def _decode(raw: bytes) -> str:
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return raw.decode("utf-16")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise ValueError(f"the id file is not UTF-8 (byte {e.start}): save it as UTF-8") from None
+
+
+def _find_header(first: str, kind: str, column: str | None) -> tuple[str, int] | None:
+    """(delimiter, index of the id column) if ``first`` is a header row naming it."""
+    wanted = {_norm_name(column)} if column else _ID_COLUMNS[kind]
+    # A one-column header ("biz_id") has no delimiter: its rows are whole lines, commas kept.
+    for d in [d for d in _DELIMITERS if d in first] or [""]:
+        names = next(csv.reader([first], delimiter=d)) if d else [first]
+        for i, name in enumerate(names):
+            if _norm_name(name) in wanted:
+                return d, i
+    return None
+
+
+def load_ids(ids, column: str | None = None, *, kind: str | None = None) -> IdList:
+    """Read ids from a file, a list, a pandas Series or a DataFrame column.
+
+    Files: UTF-8 (or UTF-16 with a BOM); BOM and surrounding whitespace stripped, blank
+    lines and ``#`` comments skipped.  A first line that names the id column
+    (``biz_id``/``verify_token``, or ``column``) makes the file a CSV (comma, tab,
+    semicolon or bar separated, quoted as Excel writes it) and that column is read;
+    otherwise each whole line is one id, so a Megvii biz_id keeps its comma.
+    With ``kind`` (``"biz_id"`` or ``"verify_token"``) every value is checked and
+    those that cannot be one are returned in ``rejected`` with their line number and
+    why, never sent.  Duplicates are dropped, order kept.  Raises ValueError when a
+    file has values but none is an id.
+    """
+    if kind is not None and kind not in ID_PATTERNS:
+        raise ValueError(f"kind is one of {sorted(ID_PATTERNS)}")
+    header = None
     if isinstance(ids, (str, os.PathLike)):
-        values = Path(ids).read_text(encoding="utf-8").splitlines()
+        entries, header, column = _read_id_file(Path(ids), kind, column)
     elif hasattr(ids, "columns"):  # DataFrame
         if column is None:
             if len(ids.columns) != 1:
                 raise ValueError("pass column= to say which DataFrame column holds the ids")
             column = ids.columns[0]
-        values = ids[column].tolist()
+        entries = list(enumerate(ids[column].tolist(), 1))
     else:
-        values = list(ids)
-    out, seen = [], set()
-    for v in values:
+        entries = list(enumerate(ids, 1))
+    out = IdList([], header=header, column=column)
+    seen = set()
+    for n, v in entries:
         if v is None or (isinstance(v, float) and v != v):
             continue
-        s = str(v).strip()
-        if s and s not in seen:
-            seen.add(s)
-            out.append(s)
+        text = str(v).strip().lstrip("\ufeff")
+        if not text or text in seen:
+            continue
+        why = _why_not(text, kind) if kind else None
+        if why is not None:
+            out.rejected.append((n, text, why))
+            continue
+        seen.add(text)
+        out.ids.append(text)
+    if kind and out.rejected and not out.ids:
+        hint = (f"; if it is a CSV, its first line must name the {kind} column (or use --column)"
+                if header is None else "")
+        raise ValueError(f"no {kind} in {ids if isinstance(ids, (str, os.PathLike)) else 'the input'}"
+                         f"{hint}:\n{out.describe_rejected(5)}")
     return out
+
+
+def _read_id_file(path: Path, kind: str | None, column: str | None):
+    """-> ([(line number, value)], header line or None, column name or None)."""
+    lines = _decode(path.read_bytes()).splitlines()
+    content = [(n, ln.strip()) for n, ln in enumerate(lines, 1)
+               if ln.strip() and not ln.strip().startswith("#")]
+    if not content:
+        return [], None, column
+    first_no, first = content[0]
+    found = _find_header(first, kind or "biz_id", column)
+    is_id = kind is not None and _why_not(first, kind) is None
+    if found is None or (is_id and column is None):
+        if column is not None:
+            delimiter = next((d for d in _DELIMITERS if d in first), ",")
+            names = ", ".join(next(csv.reader([first], delimiter=delimiter)))
+            raise ValueError(f"{path}: no column {column!r} in its first line ({names[:200]})")
+        return [(n, _unquote(v)) for n, v in content], None, None
+    delimiter, index = found
+    name = next(csv.reader([first], delimiter=delimiter))[index] if delimiter else first
+    rows = []
+    for n, v in content[1:]:
+        fields = next(csv.reader([v], delimiter=delimiter)) if delimiter else [_unquote(v)]
+        rows.append((n, fields[index] if index < len(fields) else ""))
+    return rows, first, name.strip()
+
+
+def _unquote(v: str) -> str:
+    """A one-column CSV cell as Excel writes it: ``"1462259748,52b1..."``."""
+    if len(v) >= 2 and v[0] == v[-1] == '"':
+        return v[1:-1].replace('""', '"').strip()
+    return v
+
+
+def read_ids(ids, column: str | None = None, *, kind: str | None = None) -> list[str]:
+    """The ids of :func:`load_ids` (rejected values dropped)."""
+    return load_ids(ids, column, kind=kind).ids
 
 
 def _now_iso() -> str:
@@ -219,7 +364,7 @@ def _run(jobs: list[tuple[str, str, Callable]], ing: Ingestor, *, concurrency: i
                 stop.set()
                 rep.fatal = str(e)
             if e.body is None:
-                return "failed", e.code or type(e).__name__, None
+                return "failed" if e.sent else "unsent", e.code or type(e).__name__, None
             status, body = e.http_status, e.body
         line = make_envelope(source, sid, fetched_at, status, body)
         return "ok", line, journals.append(line)
@@ -265,8 +410,15 @@ def _run(jobs: list[tuple[str, str, Callable]], ing: Ingestor, *, concurrency: i
                     elif what == "failed":
                         rep.failed += 1
                         rep.reasons[f"no answer: {line}"] += 1
+                    elif what == "unsent":
+                        rep.failed += 1
+                        rep.unsent += 1
+                        rep.reasons[f"not sent: {line}"] += 1
                     if bar is not None:
                         bar.update(1)
+                # Nothing ever connected: stop rather than try every id against a dead address.
+                if not rep.fetched and rep.unsent >= max(8, 2 * concurrency) and not stop.is_set():
+                    stop.set()
                 if len(buffer) >= chunk_size:
                     land_buffer()
         land_buffer()
@@ -296,8 +448,7 @@ class _Session:
             self.ledger = QuotaLedger(Path(data_dir) / "state" / "quota" / f"{provider}.log",
                                       limit=limit, provider=provider)
             if client is None:
-                cls = CLIENTS[provider]
-                client = cls.from_env(base_url or cls.default_base_url, ledger=self.ledger)
+                client = CLIENTS[provider].from_env(base_url, ledger=self.ledger)
             elif client.before_call is None:  # a caller's client still counts every send
                 client.before_call, client.after_call = self.ledger.reserve, self.ledger.record
             self.client = client
@@ -316,11 +467,36 @@ class _Session:
         from .clients import QuotaExhausted
 
         before = self.ledger.total()
+        rep = self.rep
+        rep.base_url = self.client.base_url
+        log.info("%s: fetching from %s", desc, rep.base_url)
         _run(jobs, self.ing, concurrency=concurrency, chunk_size=chunk_size, progress=progress,
-             desc=desc, rep=self.rep, is_quota=lambda e: isinstance(e, QuotaExhausted))
-        self.rep.calls = self.ledger.total() - before
+             desc=desc, rep=rep, is_quota=lambda e: isinstance(e, QuotaExhausted))
+        rep.calls = self.ledger.total() - before
+        if rep.unsent and not rep.fetched and not rep.fatal:
+            rep.unreachable = True
+            rep.fatal = (f"could not connect to {rep.base_url}: none of {rep.unsent} calls left "
+                         "this machine (connection refused, unknown host or TLS handshake failed), "
+                         "so no call was spent; check the base URL")
         self.ing.store.compact()
-        return self.rep
+        return rep
+
+
+def _wanted(ids, column, kind: str) -> IdList:
+    """The ids to fetch: an :class:`IdList` as given, else read and checked now."""
+    if isinstance(ids, IdList):
+        return ids
+    wanted = load_ids(ids, column, kind=kind)
+    if wanted.rejected:  # said before any call
+        log.warning("%d value(s) are not a %s and will not be sent:\n%s", len(wanted.rejected),
+                    kind, wanted.describe_rejected())
+    return wanted
+
+
+def _note_rejected(rep: FetchReport, wanted: IdList) -> None:
+    rep.rejected = len(wanted.rejected)
+    if rep.rejected:
+        rep.reasons["not an id (never sent)"] += rep.rejected
 
 
 def fetch_megvii(ids, data_dir, *, kind: str = "lite", client=None, base_url: str | None = None,
@@ -329,20 +505,24 @@ def fetch_megvii(ids, data_dir, *, kind: str = "lite", client=None, base_url: st
                  return_image: int = 0, get_image_type: int = 0) -> FetchReport:
     """Fetch Megvii results (``kind="lite"`` or ``"liveness"``) for ``ids`` into ``data_dir``.
 
-    ``ids``: a list, a file with one biz_id per line, or a DataFrame column
-    (``column=``).  Credentials come from ``MEGVII_API_KEY``/``MEGVII_API_SECRET``
-    unless ``client`` is given.  Images, when asked for, land as files.
+    ``ids``: a list, a file (see :func:`load_ids`: one biz_id per line, or the
+    ``column`` of a CSV with a header), a DataFrame column (``column=``), or an
+    :class:`IdList`; values that cannot be a biz_id are reported and never sent.  Credentials come from ``MEGVII_API_KEY``/``MEGVII_API_SECRET``
+    unless ``client`` is given; the base URL from ``base_url``, else
+    ``MEGVII_BASE_URL``, else the real provider (``FetchReport.base_url`` says which
+    was used).  Images, when asked for, land as files.
     """
     if kind not in ("lite", "liveness"):
         raise ValueError("kind is 'lite' or 'liveness'")
     source = f"megvii_{kind}"
-    wanted = read_ids(ids, column)
+    wanted = _wanted(ids, column, "biz_id")
     run = _Session(data_dir, "megvii", MEGVII_QUOTA, client, base_url, keep_pii)
     try:
         client, ledger, rep = run.client, run.ledger, run.rep
+        _note_rejected(rep, wanted)
         state = _state(data_dir, source)
         jobs = []
-        for biz_id in wanted:
+        for biz_id in wanted.ids:
             decision = _megvii_decision(kind, state.get(biz_id), refresh_pending)
             if decision == "fetch" and ledger.calls(biz_id) >= MEGVII_QUOTA:
                 decision = "out of quota"
@@ -357,7 +537,7 @@ def fetch_megvii(ids, data_dir, *, kind: str = "lite", client=None, base_url: st
             else:
                 call = lambda b=biz_id: client.get_liveness_result(b, get_image_type=get_image_type)
             jobs.append((source, biz_id, call))
-        rep.requested = len(wanted)
+        rep.requested = len(wanted.ids)
         return run.run(jobs, concurrency=concurrency, chunk_size=chunk_size, progress=progress,
                        desc=f"megvii {kind}")
     finally:
@@ -369,22 +549,24 @@ def fetch_baidu(tokens, data_dir, *, what: Iterable[str] = ("stat", "getall", "d
                 progress: bool = True, chunk_size: int = 500, keep_pii: bool = False,
                 column: str | None = None) -> FetchReport:
     """Fetch Baidu post-verification results (``what``: stat, getall, detail, simple,
-    media) for each verify_token into ``data_dir``."""
+    media) for each verify_token into ``data_dir``; base URL from ``base_url``, else
+    ``BAIDU_BASE_URL``, else the real provider."""
     from .clients.baidu import RESULT_APIS
 
     what = [w.strip() for w in (what.split(",") if isinstance(what, str) else what) if w.strip()]
     bad = [w for w in what if w not in BAIDU_WHAT]
     if bad:
         raise ValueError(f"unknown --what {', '.join(bad)}; choose from {', '.join(BAIDU_WHAT)}")
-    wanted = read_ids(tokens, column)
+    wanted = _wanted(tokens, column, "verify_token")
     run = _Session(data_dir, "baidu", BAIDU_QUOTA, client, base_url, keep_pii)
     try:
         client, ledger, rep = run.client, run.ledger, run.rep
+        _note_rejected(rep, wanted)
         jobs = []
         for w in what:
             source = f"baidu_{w}"
             state = _state(data_dir, source)
-            for token in wanted:
+            for token in wanted.ids:
                 st = state.get(token)
                 if st is not None and st[1] is None:
                     rep.skipped += 1
@@ -394,7 +576,7 @@ def fetch_baidu(tokens, data_dir, *, what: Iterable[str] = ("stat", "getall", "d
                     rep.reasons["out of quota"] += 1
                 else:
                     jobs.append((source, token, lambda t=token, w=w: client.result(w, t)))
-        rep.requested = len(wanted) * len(what)
+        rep.requested = len(wanted.ids) * len(what)
         return run.run(jobs, concurrency=concurrency, chunk_size=chunk_size, progress=progress,
                        desc="baidu " + ",".join(what))
     finally:

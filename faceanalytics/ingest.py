@@ -11,8 +11,9 @@ recreate every table from the archive.
 The data directory may be ``s3://bucket/prefix`` (:mod:`faceanalytics._fs`): the
 input files stay local, the archive, tables, PII key and commit records go to S3,
 and the writer lock is a lease object there (:mod:`faceanalytics._s3`).
-``rebuild`` cannot rename folders on S3: it builds ``tables.rebuild/`` and then
-moves it in with one committed transaction (:meth:`Store.adopt`).
+``rebuild`` builds ``tables.rebuild/`` and then moves it in with one committed
+transaction (:meth:`Store.adopt`): folders are never renamed (not on S3, and not
+locally, where a reader may be listing them).
 """
 from __future__ import annotations
 
@@ -33,7 +34,7 @@ import pyarrow.compute as pc
 
 from ._coerce import Unreadable, iso_to_us
 from ._fs import atomic_write_bytes, data_path, is_local, rmtree, writer_lock
-from ._pii import Masker, load_or_create_key, mask_id_numbers
+from ._pii import Masker, load_or_create_key
 from ._records import read_record
 from .archive import RawArchive
 from .flatten import Context, flatten_payload
@@ -85,7 +86,7 @@ class Ingestor:
         self._lock = writer_lock(self.data_dir).__enter__()
         try:
             _finish_swap(self.data_dir)
-            self.store = Store(self.data_dir)
+            self.store = Store(self.data_dir, keep_pii=keep_pii)
             self.archive = RawArchive(self.data_dir)
             self.masker = Masker(load_or_create_key(self.data_dir), keep_pii=keep_pii)
         except BaseException:
@@ -318,9 +319,7 @@ class Ingestor:
             month.append(_month(f))
             sid.append(rec.session_id if rec is not None else None)
             fetched.append(f)
-            raw = line.decode("utf-8", "replace")
-            if not self.masker.keep_pii:
-                raw = mask_id_numbers(raw)
+            raw = line.decode("utf-8", "replace")  # masked by the store, with every table
             rows.append({"reason": reason, "raw": raw, "raw_sha1": sha,
                          "origin": f"{origin or '-'}:{line_no}"})
         t = _rows_to_arrow("quarantine", list(range(len(rows))), rows)
@@ -583,15 +582,13 @@ def ingest(paths: Iterable, data_dir, *, source: str | None = None, keep_pii: bo
 def rebuild(data_dir, *, keep_pii: bool = False) -> IngestReport:
     """Recreate every table from the raw archive (the tables are derived data)."""
     data_dir = data_path(data_dir)
-    tables = data_dir / "tables"
     staging = data_dir / "tables.rebuild"
-    old = data_dir / "tables.old"
     total = IngestReport()
     with Ingestor(data_dir, keep_pii=keep_pii, archive=False) as ing:
         live = ing.store
         rmtree(staging)
         rmtree(data_dir / "state" / "txn-tables.rebuild")
-        ing.store = Store(data_dir, tables_dir="tables.rebuild")  # same PII key, fresh tables
+        ing.store = Store(data_dir, tables_dir="tables.rebuild", keep_pii=keep_pii)  # fresh tables
         for seg in ing.archive.iter_segments():
             meta = seg.meta
             received = iso_to_us(meta.get("received_at")) if meta.get("received_at") else _now_us()
@@ -605,18 +602,12 @@ def rebuild(data_dir, *, keep_pii: bool = False) -> IngestReport:
         from .media import media_files_table
 
         ing.store.replace_table("media_files", media_files_table(data_dir))
-        if is_local(data_dir):
-            # Swap: tables -> tables.old, staging -> tables; a crash between is finished on next open.
-            if tables.exists():
-                os.replace(tables, old)
-            os.replace(staging, tables)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            # No folder rename on S3: one committed transaction moves the new files in and
-            # the old ones out (rolled forward on the next open after a crash).
-            live.adopt(ing.store)
-            rmtree(staging)
-            rmtree(data_dir / "state" / "txn-tables.rebuild")
+        # One committed transaction moves the new files in and empties the old ones
+        # (rolled forward on the next open after a crash): the tables folder is never
+        # renamed away, so a reader listing it can still open what it listed.
+        live.adopt(ing.store)
+        rmtree(staging)
+        rmtree(data_dir / "state" / "txn-tables.rebuild")
     return total
 
 

@@ -11,12 +11,13 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import os
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import orjson
 
-from ._fs import atomic_write_bytes
+from ._fs import fsync_dir, make_private_dirs
 from .flatten._common import safe_name
 
 __all__ = ["decrypt_will_file", "encrypt_will_file", "download_will_files", "DownloadReport"]
@@ -78,25 +79,43 @@ class DownloadReport:
     downloaded: int = 0
     skipped: int = 0     # already downloaded, empty URL, or out of quota
     failed: int = 0
+    refused: int = 0     # links not on a host of the provider (never requested)
     calls: int = 0
     reasons: dict = field(default_factory=dict)
+    base_url: str | None = None
 
     def summary(self) -> str:
         return (f"downloaded {self.downloaded} / skipped {self.skipped} / failed {self.failed} / "
-                f"calls spent {self.calls}")
+                f"refused {self.refused} / calls spent {self.calls}")
+
+    def _count(self, reason: str) -> None:
+        self.reasons[reason] = self.reasons.get(reason, 0) + 1
 
 
 def download_will_files(data_dir, *, client=None, base_url: str | None = None,
-                        api_secret: str | None = None, progress: bool = False) -> DownloadReport:
+                        api_secret: str | None = None, progress: bool = False,
+                        allow_hosts: tuple[str, ...] = (), max_bytes: int | None = None
+                        ) -> DownloadReport:
     """Download, decrypt and keep every will_file URL the tables reference.
 
-    Files land as ``DATA/media/<source>/<session>/<field>.<ext>``; each download is
-    recorded in ``DATA/raw/downloads.jsonl`` and in the ``media`` rows' ``path`` the
-    next time tables are rebuilt or the record is re-landed.  URLs already
-    downloaded, empty ones, and ones out of quota are skipped.
+    Files land as ``DATA/media/<source>/<session>/<field>.<ext>`` (names made
+    file-safe and injective, see :func:`~faceanalytics.flatten._common.safe_name`);
+    each download is recorded in ``DATA/raw/downloads.jsonl`` and in the
+    ``media_files`` table.  URLs already downloaded, empty ones, and ones out of
+    quota are skipped.
+
+    The links come from provider answers, so they are not trusted: only hosts of
+    the base URL (``base_url``, else ``MEGVII_BASE_URL``, else the real provider) or
+    of ``allow_hosts`` are requested, redirects stay on the same host, ``user:pass@``
+    is dropped (never sent, never stored), and a file is streamed to disk with a cap
+    of ``max_bytes`` (256 MiB by default), never held in memory.  Holds the data
+    directory's writer lock for the whole run.
     """
     from .clients import MegviiClient, ProviderError, QuotaExhausted, QuotaLedger
+    from .clients._http import download_url_problem, without_userinfo
+    from .clients.megvii import MAX_DOWNLOAD_BYTES
     from ._fs import require_local
+    from .ingest import Ingestor
     from .store import load
 
     require_local(data_dir, "download-media")
@@ -104,9 +123,71 @@ def download_will_files(data_dir, *, client=None, base_url: str | None = None,
     secret = api_secret or os.environ.get("MEGVII_API_SECRET")
     if not secret:
         raise ValueError("MEGVII_API_SECRET is not set: will files cannot be decrypted")
-    media = load(data_dir, "media")
-    media = media[media["field"].astype(str).str.startswith(WILL_FIELDS) & media["url"].notna()]
-    manifest = data_dir / "raw" / "downloads.jsonl"
+    max_bytes = max_bytes or MAX_DOWNLOAD_BYTES
+    allow_hosts = tuple(allow_hosts)
+    rep = DownloadReport()
+    with Ingestor(data_dir, archive=False) as ing:  # one writer: nothing sweeps our temporaries
+        media = load(data_dir, "media")
+        media = media[media["field"].astype(str).str.startswith(WILL_FIELDS) & media["url"].notna()]
+        manifest = data_dir / "raw" / "downloads.jsonl"
+        done = _downloaded(manifest)
+        ledger = QuotaLedger(data_dir / "state" / "quota" / "megvii.log", limit=3, provider="megvii")
+        own = client is None
+        try:
+            if own:
+                client = MegviiClient.from_env(base_url, ledger=ledger)
+            rep.base_url = client.base_url
+            before = ledger.total()
+            for row in media.itertuples(index=False):
+                url = without_userinfo(str(row.url).strip())
+                if url in done:
+                    rep.skipped += 1
+                    continue
+                rec = {"source": row.source, "session_id": row.session_id, "field": row.field,
+                       "url": url, "at": _dt.datetime.now(_dt.timezone.utc).isoformat()}
+                problem = download_url_problem(url, client.base_url, allow_hosts)
+                if problem is not None:
+                    rep.refused += 1
+                    rep._count(f"not allowed: {problem}")
+                    rec["error"] = f"URL_NOT_ALLOWED: {problem}"
+                    _append(manifest, rec)
+                    continue
+                folder = data_dir / "media" / safe_name(row.source) / safe_name(row.session_id)
+                make_private_dirs(data_dir, folder)
+                tmp = folder / f".tmp-{uuid.uuid4().hex[:12]}-{safe_name(row.field)}"
+                try:
+                    client.download_will_file(url, to=tmp, max_bytes=max_bytes, allow_hosts=allow_hosts)
+                    n_bytes, sha256, ext = _decrypt_in_place(tmp, secret)
+                except QuotaExhausted:
+                    tmp.unlink(missing_ok=True)
+                    rep.skipped += 1
+                    rep._count("out of quota")
+                    continue
+                except (ProviderError, ValueError) as e:
+                    tmp.unlink(missing_ok=True)
+                    rep.failed += 1
+                    reason = getattr(e, "code", None) or type(e).__name__
+                    rep._count(reason)
+                    rec["error"] = str(reason)
+                    _append(manifest, rec)
+                    continue
+                final = folder / f"{safe_name(row.field)}.{ext}"
+                os.replace(tmp, final)
+                fsync_dir(folder)
+                rec.update(path=str(final.relative_to(data_dir)), n_bytes=n_bytes, sha256=sha256)
+                _append(manifest, rec)
+                done.add(url)
+                rep.downloaded += 1
+            rep.calls = ledger.total() - before
+        finally:
+            if own and client is not None:
+                client.close()
+            ledger.close()
+        land_media_files(data_dir, ing)
+    return rep
+
+
+def _downloaded(manifest: Path) -> set[str]:
     done = set()
     if manifest.exists():
         for line in manifest.read_bytes().splitlines():
@@ -114,59 +195,47 @@ def download_will_files(data_dir, *, client=None, base_url: str | None = None,
                 rec = orjson.loads(line)
             except orjson.JSONDecodeError:
                 continue
-            if rec.get("path"):
+            if isinstance(rec, dict) and rec.get("path"):
                 done.add(rec["url"])
-    rep = DownloadReport()
-    ledger = QuotaLedger(data_dir / "state" / "quota" / "megvii.log", limit=3, provider="megvii")
-    own = client is None
-    if own:
-        client = MegviiClient.from_env(base_url or MegviiClient.default_base_url, ledger=ledger)
-    try:
-        before = ledger.total()
-        for row in media.itertuples(index=False):
-            url = row.url
-            if url in done:
-                rep.skipped += 1
-                continue
-            rec = {"source": row.source, "session_id": row.session_id, "field": row.field,
-                   "url": url, "at": _dt.datetime.now(_dt.timezone.utc).isoformat()}
-            try:
-                blob = client.download_will_file(url).body
-                plain = decrypt_will_file(blob, secret)
-            except QuotaExhausted:
-                rep.skipped += 1
-                rep.reasons["out of quota"] = rep.reasons.get("out of quota", 0) + 1
-                continue
-            except (ProviderError, ValueError) as e:
-                rep.failed += 1
-                reason = getattr(e, "code", None) or type(e).__name__
-                rep.reasons[reason] = rep.reasons.get(reason, 0) + 1
-                rec["error"] = str(reason)
-                _append(manifest, rec)
-                continue
-            rel = (f"media/{safe_name(row.source)}/{safe_name(row.session_id)}/"
-                   f"{safe_name(row.field)}.{_ext(plain)}")
-            atomic_write_bytes(data_dir / rel, plain, mode=0o600)
-            rec.update(path=rel, n_bytes=len(plain), sha256=hashlib.sha256(plain).hexdigest())
-            _append(manifest, rec)
-            done.add(url)
-            rep.downloaded += 1
-        rep.calls = ledger.total() - before
-    finally:
-        if own:
-            client.close()
-        ledger.close()
-    land_media_files(data_dir)
-    return rep
+    return done
 
 
-def land_media_files(data_dir) -> int:
-    """(Re)build the ``media_files`` table from ``raw/downloads.jsonl``."""
+def _decrypt_in_place(path: Path, api_secret: str) -> tuple[int, str, str]:
+    """Decrypt a downloaded will file on disk (only its first 1024 bytes are
+    encrypted), without reading it into memory -> (bytes, sha256, extension)."""
+    size = path.stat().st_size
+    if size < BLOCK:
+        raise ValueError(f"a will_file download has at least {BLOCK} bytes; this one has {size}")
+    with open(path, "r+b") as f:
+        head = _cipher(api_secret).decrypt(f.read(BLOCK))
+        if size == BLOCK:  # space-padded before encryption (see decrypt_will_file)
+            head = head.rstrip(b" ")
+        f.seek(0)
+        f.write(head)
+        if size == BLOCK:
+            f.truncate(len(head))
+        f.flush()
+        os.fsync(f.fileno())
+        f.seek(0)
+        digest, n = hashlib.sha256(), 0
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+            n += len(chunk)
+    os.chmod(path, 0o600)
+    return n, digest.hexdigest(), _ext(head)
+
+
+def land_media_files(data_dir, ing=None) -> int:
+    """(Re)build the ``media_files`` table from ``raw/downloads.jsonl`` (with ``ing``,
+    an open :class:`~faceanalytics.ingest.Ingestor`, under its writer lock)."""
     from .ingest import Ingestor
 
     t = media_files_table(data_dir)
-    with Ingestor(data_dir, archive=False) as ing:
+    if ing is not None:
         ing.store.replace_table("media_files", t)
+        return t.num_rows
+    with Ingestor(data_dir, archive=False) as own:
+        own.store.replace_table("media_files", t)
     return t.num_rows
 
 

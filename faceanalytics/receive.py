@@ -1,28 +1,38 @@
 """``faceanalytics receive``: an HTTP receiver for Megvii ``notify_url``/``return_url`` callbacks.
 
 Each POST (JSON ``{"data": "<json text>", "sign": "…"}`` or a form-encoded
-``data=…&sign=…``) is appended to the raw archive's journal and fsync'd *before*
-the answer: 200 when ``sign == sha1(api_secret + data)``, 403 for a bad or
-missing sign, 400 for a body that is not a callback, 413 for one over the size
-limit.  Rejected bodies are archived too, and land in ``quarantine`` with the
-reason, for inspection.  Every couple of seconds, and on SIGTERM/SIGINT, what
-arrived is landed in the tables.
+``data=…&sign=…``) is judged first: 200 when ``sign == sha1(api_secret + data)``,
+403 for a bad or missing sign, 400 for a body that is not a callback, 413 for one
+over the size limit (64 KiB by default: a callback carries no images).  A verified
+callback is appended to the raw archive's journal and fsync'd *before* the 200;
+every couple of seconds, and on SIGTERM/SIGINT, what arrived is landed in the tables.
+
+Anyone can POST, so what an unverified request may cost is bounded: its body is
+never journaled, archived or landed, only kept in a small rotating store,
+``raw/rejected/rejected.jsonl`` (and ``rejected.1.jsonl`` before it; together at most
+``rejected_bytes``, 16 MiB by default, owner-only), with its status, reason, size and
+SHA-256; at most ``max_in_flight`` bodies are read at once (others wait, then get
+503), each within ``max_body`` bytes and a read deadline.  Memory does not depend on
+how many requests were rejected.  Without ``MEGVII_API_SECRET`` nothing could be
+verified, so the receiver refuses to start.
 
 It binds 127.0.0.1 by default.  To receive from the internet, put it behind a
 reverse proxy that terminates TLS, e.g. nginx::
 
     location /faceid/notify {
         proxy_pass http://127.0.0.1:8090/;
-        client_max_body_size 1m;
+        client_max_body_size 64k;
     }
 """
 from __future__ import annotations
 
+import base64
 import datetime as _dt
 import hashlib
 import http.server
 import json
 import os
+import sys
 import threading
 import time
 from pathlib import Path
@@ -36,7 +46,11 @@ from .ingest import Ingestor, _now_us
 
 __all__ = ["CallbackReceiver", "serve"]
 
-MAX_BODY = 1 << 20
+MAX_BODY = 64 << 10          # a callback is a few KB of JSON (no images)
+MAX_IN_FLIGHT = 16           # bodies read at once
+REJECTED_BYTES = 16 << 20    # the rotating store of rejected requests, both files together
+READ_DEADLINE = 30.0         # seconds to send a whole body
+WAIT_FOR_SLOT = 10.0         # seconds a request waits for a free slot before a 503
 
 
 def _now_iso() -> str:
@@ -82,27 +96,94 @@ def judge(body: bytes, content_type: str, api_secret: str | None):
     return 200, "ok", payload, sid
 
 
+class RejectedLog:
+    """A bounded, rotating store of rejected requests (never fsync'd: untrusted input).
+
+    ``rejected.jsonl`` is appended to; once it passes half the budget it becomes
+    ``rejected.1.jsonl`` (replacing the previous one) and a new one starts, so both
+    together stay within ``budget`` bytes (plus one line).
+    """
+
+    def __init__(self, folder: Path, budget: int = REJECTED_BYTES):
+        from ._fs import make_private_dirs
+
+        make_private_dirs(folder.parent.parent, folder)
+        self.current, self.previous = folder / "rejected.jsonl", folder / "rejected.1.jsonl"
+        self.budget = budget
+        self._lock = threading.Lock()
+
+    def add(self, status: int, reason: str, body: bytes | None, n_bytes: int, sid=None) -> None:
+        rec = {"at": _now_iso(), "status": status, "reason": reason, "bytes": n_bytes,
+               "session_id": sid}
+        if body is not None:
+            rec["sha256"] = hashlib.sha256(body).hexdigest()
+            try:
+                rec["body"] = body.decode("utf-8")
+            except UnicodeDecodeError:
+                rec["body_b64"] = base64.b64encode(body).decode()
+        line = orjson.dumps(rec) + b"\n"
+        with self._lock:
+            try:
+                size = self.current.stat().st_size
+            except FileNotFoundError:
+                size = 0
+            if size and size + len(line) > self.budget // 2:
+                os.replace(self.current, self.previous)
+            fd = os.open(self.current, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            try:
+                os.write(fd, line[: max(self.budget // 2, 1)])
+            finally:
+                os.close(fd)
+
+    def read(self) -> list[dict]:
+        """Every kept record, oldest first."""
+        out = []
+        for path in (self.previous, self.current):
+            if path.exists():
+                for line in path.read_bytes().splitlines():
+                    try:
+                        out.append(orjson.loads(line))
+                    except orjson.JSONDecodeError:
+                        continue  # a line cut by the budget
+        return out
+
+
 class CallbackReceiver:
-    """Receive, archive, answer; land in the tables periodically and on stop."""
+    """Receive, judge, archive what is verified, answer; land in the tables periodically
+    and on stop.  See the module docstring for what a rejected request may cost."""
 
     def __init__(self, data_dir, *, host: str = "127.0.0.1", port: int = 8090,
                  api_secret: str | None = None, max_body: int = MAX_BODY,
-                 land_every: float = 2.0, keep_pii: bool = False):
+                 land_every: float = 2.0, keep_pii: bool = False,
+                 max_in_flight: int = MAX_IN_FLIGHT, rejected_bytes: int = REJECTED_BYTES,
+                 read_deadline: float = READ_DEADLINE, wait_for_slot: float = WAIT_FOR_SLOT):
         from ._fs import require_local
 
         require_local(data_dir, "receive")  # the journal needs append + fsync
         self.data_dir = Path(data_dir)
         self.api_secret = api_secret if api_secret is not None else os.environ.get("MEGVII_API_SECRET")
+        if not self.api_secret:
+            raise ValueError("MEGVII_API_SECRET is not set: no callback could be verified, so "
+                             "every one would be rejected; set it (the api_secret of the app "
+                             "that sends the callbacks)")
         self.max_body = max_body
         self.land_every = land_every
+        self.read_deadline = read_deadline
+        self.wait_for_slot = wait_for_slot
+        self._slots = threading.BoundedSemaphore(max_in_flight)
         self.ing = Ingestor(self.data_dir, keep_pii=keep_pii, megvii_api_secret=self.api_secret)
-        recover_journals(self.ing)
-        self.journals = _Journals(self.ing.archive, f"receive-{time.strftime('%Y%m%d%H%M%S')}")
+        try:
+            recover_journals(self.ing)
+            self.rejected = RejectedLog(self.data_dir / "raw" / "rejected", rejected_bytes)
+            self.journals = _Journals(self.ing.archive, f"receive-{time.strftime('%Y%m%d%H%M%S')}")
+            self.server = _Server((host, port), self._handler())
+        except BaseException:
+            self.ing.close()
+            raise
         self._buffer: list[tuple[bytes, int]] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        self.counts = {"accepted": 0, "rejected": 0, "landed": 0, "quarantined": 0}
-        self.server = http.server.ThreadingHTTPServer((host, port), self._handler())
+        self.counts = {"accepted": 0, "rejected": 0, "landed": 0, "quarantined": 0, "busy": 0}
         self.server.daemon_threads = True
         self._threads: list[threading.Thread] = []
 
@@ -121,12 +202,14 @@ class CallbackReceiver:
             def log_message(self, fmt, *args):  # no request lines (query strings) in logs
                 pass
 
-            def _answer(self, status: int, reason: str) -> None:
+            def _answer(self, status: int, reason: str, headers=()) -> None:
                 body = orjson.dumps({"ok": status == 200, "reason": reason})
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
                 self.send_header("Connection", "close")
+                for name, value in headers:
+                    self.send_header(name, value)
                 self.end_headers()
                 self.wfile.write(body)
 
@@ -135,37 +218,52 @@ class CallbackReceiver:
                              "POST callbacks here")
 
             def do_POST(self):
+                self.close_connection = True
                 try:
                     length = int(self.headers.get("Content-Length", ""))
                 except ValueError:
-                    self.close_connection = True
                     return self._answer(411, "Content-Length required")
                 if length < 0 or length > receiver.max_body:
-                    self.close_connection = True
+                    receiver.reject(413, f"body over {receiver.max_body} bytes", None, length)
                     return self._answer(413, f"body over {receiver.max_body} bytes")
-                body = self.rfile.read(length)
-                if len(body) < length:
-                    return  # the client went away mid-body: nothing to keep
+                if not receiver._slots.acquire(timeout=receiver.wait_for_slot):
+                    with receiver._lock:
+                        receiver.counts["busy"] += 1
+                    return self._answer(503, "busy: try again later", [("Retry-After", "5")])
                 try:
-                    status, reason = receiver.accept(body, self.headers.get("Content-Type", ""))
-                except Exception as e:  # never let one request take the receiver down
-                    status, reason = 500, f"not archived: {type(e).__name__}"
+                    body = _read_body(self.rfile, self.connection, length, receiver.read_deadline)
+                    if body is None:
+                        return  # the client went away or was too slow: nothing to keep
+                    try:
+                        status, reason = receiver.accept(body, self.headers.get("Content-Type", ""))
+                    except Exception as e:  # never let one request take the receiver down
+                        status, reason = 500, f"not archived: {type(e).__name__}"
+                    del body
+                finally:
+                    receiver._slots.release()
                 self._answer(status, reason)
 
         return Handler
 
+    def reject(self, status: int, reason: str, body: bytes | None, n_bytes: int, sid=None) -> None:
+        self.rejected.add(status, reason, body, n_bytes, sid)
+        with self._lock:
+            self.counts["rejected"] += 1
+
     def accept(self, body: bytes, content_type: str) -> tuple[int, str]:
-        """Archive one callback durably and say how to answer it."""
+        """Judge one callback; archive it durably if verified (else keep it in the
+        bounded rejected store); say how to answer it."""
         status, reason, payload, sid = judge(body, content_type.lower(), self.api_secret)
-        if sid is None:
-            sid = "unknown-" + hashlib.sha1(body).hexdigest()[:16]
+        if status != 200:
+            self.reject(status, reason, body, len(body), sid)
+            return status, reason
         line = orjson.dumps({"source": "megvii_notify", "session_id": sid,
                              "fetched_at": _now_iso(), "http_status": None, "payload": payload,
                              "receiver": {"status": status, "reason": reason}})
         jid = self.journals.append(line)  # fsync'd: durable before we answer
         with self._lock:
             self._buffer.append((line, jid))
-            self.counts["accepted" if status == 200 else "rejected"] += 1
+            self.counts["accepted"] += 1
         return status, reason
 
     def land(self) -> None:
@@ -210,15 +308,44 @@ class CallbackReceiver:
         self.stop()
 
 
-def serve(data_dir, *, host: str = "127.0.0.1", port: int = 8090, max_body: int = MAX_BODY) -> int:
+class _Server(http.server.ThreadingHTTPServer):
+    request_queue_size = 128  # behind a proxy many connections arrive at once (default 5)
+
+
+def _read_body(rfile, conn, length: int, deadline: float) -> bytes | None:
+    """Read exactly ``length`` bytes within ``deadline`` seconds in all (a client
+    dribbling a byte at a time cannot hold a slot for long); None if it did not."""
+    end = time.monotonic() + deadline
+    buf = bytearray()
+    while len(buf) < length:
+        left = end - time.monotonic()
+        if left <= 0:
+            return None
+        conn.settimeout(min(left, 15.0))
+        try:
+            chunk = rfile.read1(min(length - len(buf), 64 << 10))
+        except OSError:  # timeout or reset
+            return None
+        if not chunk:
+            return None
+        buf += chunk
+    return bytes(buf)
+
+
+def serve(data_dir, *, host: str = "127.0.0.1", port: int = 8090, max_body: int = MAX_BODY,
+          rejected_bytes: int = REJECTED_BYTES) -> int:
     """Run until SIGTERM/SIGINT, then flush everything into the tables."""
     import signal
 
-    rec = CallbackReceiver(data_dir, host=host, port=port, max_body=max_body).start()
-    if not rec.api_secret:
-        print("faceanalytics receive: MEGVII_API_SECRET is not set: every callback will be "
-              "answered 403 and kept in quarantine", flush=True)
-    print(f"receiving callbacks at {rec.url} (POST); data in {data_dir}", flush=True)
+    try:
+        rec = CallbackReceiver(data_dir, host=host, port=port, max_body=max_body,
+                               rejected_bytes=rejected_bytes)
+    except ValueError as e:
+        print(f"faceanalytics receive: {e}", file=sys.stderr, flush=True)
+        return 2
+    rec.start()
+    print(f"receiving callbacks at {rec.url} (POST); data in {data_dir}; bodies up to "
+          f"{max_body} bytes; rejected requests kept in {rec.rejected.current.parent}", flush=True)
     stop = threading.Event()
     previous = {s: signal.signal(s, lambda *_: stop.set()) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
@@ -229,5 +356,5 @@ def serve(data_dir, *, host: str = "127.0.0.1", port: int = 8090, max_body: int 
         rec.stop()
     c = rec.counts
     print(f"accepted {c['accepted']}  rejected {c['rejected']}  landed {c['landed']}  "
-          f"quarantined {c['quarantined']}", flush=True)
+          f"quarantined {c['quarantined']}  busy {c['busy']}", flush=True)
     return 0

@@ -3,36 +3,44 @@
 ``DATA/tables/<table>/source=<source>/month=<YYYY-MM>/part-<txn>-<n>.parquet``
 
 A commit writes every new file under a hidden temporary name (readers skip names
-starting with ``.``), then records the renames and deletions it is about to do
-in ``state/txn-tables/<txn>.json`` (the commit point), then does them: every
-rename first, then every deletion, then it deletes the record.  A crash before
-the record leaves the previous state (temporaries are swept on the next open); a
-crash after it is rolled forward on the next open (by the next writer to open the
-store).  Readers never see a half-written file.  Table files are not fsync'd one
-by one: the tables are derived data, and the raw archive they are rebuilt from
-(``rebuild``) is.
+starting with ``.``), then records the renames it is about to do in
+``state/txn-tables/<txn>.json`` (the commit point), then does them and deletes the
+record.  A crash before the record leaves the previous state (temporaries are swept
+on the next open); a crash after it is rolled forward on the next open (by the next
+writer to open the store).  Readers never see a half-written file.  Table files are
+not fsync'd one by one: the tables are derived data, and the raw archive they are
+rebuilt from (``rebuild``) is.
+
+No file name a reader may have listed ever goes away (local disk).  A plain reader
+(``pandas.read_parquet("DATA/tables/x")``) lists the folder, then opens what it
+listed; a file deleted in between fails its read.  So a file whose rows are
+superseded or merged elsewhere is not deleted: an empty file of the table's schema
+(zero rows) is renamed over it, atomically, and a later commit to that partition
+refills the name before it makes a new one (names per partition stay bounded).  A
+file a commit rewrites (its other rows kept) is renamed over in place the same way.
+A reader opening a listed name gets either its old content or its new content,
+never an error.  The one exception is ``empty.parquet``, the placeholder of a table
+with no rows yet (:meth:`Store._sync_empty_files`): it is deleted by the commit
+that gives the table its first rows.  Folders are never removed or renamed (``rebuild``
+moves its files in with one committed transaction too, :meth:`Store.adopt`).
+Tables and their folders are owner-only (0600 / 0700), like the raw archive.
 
 The same protocol runs on S3 (``DATA`` = ``s3://bucket/prefix``; see
 :mod:`faceanalytics._fs`), where there is no rename: a temporary and the record
 are single PUTs (each object appears whole or not at all), and "rename" is a
-server-side copy to the final name followed by a delete of the temporary.  Final
-names are only ever written after the record exists, so a crash at any point
-leaves either the previous state (no record: the temporaries are swept) or a
-record that the next open completes (a copy is redone while its temporary still
-exists; deletions of what is already gone are skipped).  Before writing a record
-the writer checks that it still holds the S3 writer lock
-(:func:`faceanalytics._fs.fence`).
+server-side copy to the final name followed by a delete of the temporary; files
+that go are deleted there (S3 readers retry a vanished key: :func:`load_arrow`).
+Final names are only ever written after the record exists, so a crash at any point
+leaves either the previous state (no record: the temporaries are swept) or a record
+that the next open completes (a copy is redone while its temporary still exists;
+deletions of what is already gone are skipped).  Before writing a record the writer
+checks that it still holds the S3 writer lock (:func:`faceanalytics._fs.fence`).
 
-What a reader can observe.  Readers take no lock.  Between the record and its
-deletion a reader listing a partition can see a commit partly applied, on local
-disk as on S3 (only the copy takes longer there): some of its new files and not
-yet others, and, because deletions come after all the new files, a replaced
-file next to its replacement, so the rows of a superseded fetch (and the other
-rows of a rewritten file) can appear twice for that moment.  It never sees a torn
-file, nor a row missing that was there before the commit.  A file deleted between
-a reader's listing and its read is retried (see :func:`load_arrow`).  A crash in
-that window leaves the overlap until the next writer opens the store and rolls
-the record forward.
+What a reader can observe.  Readers take no lock.  While a record is being applied
+a reader listing a partition can see the commit partly applied: some of its files
+and not yet others, and, because files with new rows are renamed in before the old
+ones are emptied, a superseded row next to its replacement for that moment.  It never
+sees a torn file, nor a row missing that was there before the commit.
 
 Each ``(source, session_id)`` has at most one fetch in the tables.  An incoming
 record replaces the stored one only if it ranks higher: a result beats an API
@@ -41,8 +49,11 @@ error (a 4th call's DATA_DESTROYED never wipes a result), then the later
 """
 from __future__ import annotations
 
+import functools
+import os
 import time
 import uuid
+from pathlib import Path
 
 import numpy as np
 import orjson
@@ -51,7 +62,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from . import _fs
-from ._fs import atomic_write_bytes, data_path, fence, fs_path, fsync_dir
+from ._pii import scrub_table
+from ._fs import atomic_write_bytes, chmod, data_path, fence, fs_path, fsync_dir, is_local
+from ._fs import make_private_dirs
 from ._fs import replace as _move
 from .schema import PARTITION_KEYS, TABLES, file_schema, full_schema
 
@@ -60,6 +73,7 @@ __all__ = ["Store", "SessionIndex", "key_of", "load", "load_arrow", "partitionin
 # Column statistics cost a fifth of the write time; readers only filter on these.
 _WRITE = {"compression": "zstd", "write_statistics": ["session_id", "fetched_at", "session_time"]}
 COMPACT_AT = 24  # files in one partition before they are merged
+_FILE_MODE, _DIR_MODE = 0o600, 0o700  # owner-only, like the raw archive
 
 
 def partitioning():
@@ -148,12 +162,19 @@ def _month_str(m: int) -> str:
 
 
 class Store:
-    def __init__(self, data_dir, *, tables_dir: str = "tables"):
+    """The tables of one data directory.  Every row written passes
+    :func:`~faceanalytics._pii.scrub_table` (personal data masked) unless ``keep_pii``."""
+
+    def __init__(self, data_dir, *, tables_dir: str = "tables", keep_pii: bool = False):
         self.data_dir = data_path(data_dir)
+        self.keep_pii = keep_pii
         self.root = self.data_dir / tables_dir
         self.txn_dir = self.data_dir / "state" / f"txn-{tables_dir}"
+        self._local = is_local(self.data_dir)
         self._index: SessionIndex | None = None
         self._settled: set[str] = set()  # tables whose empty.parquet is known to be right
+        if self._local and self.root.is_dir():
+            chmod(self.root, _DIR_MODE)  # folders made before tables were owner-only
         self.recover()
 
     # --- crash recovery ----------------------------------------------------
@@ -174,12 +195,12 @@ class Store:
             tmp.unlink(missing_ok=True)
 
     def _apply(self, plan: dict) -> None:
-        # "src": where the temporaries are, relative to the data directory (the S3
-        # rebuild swap moves files from tables.rebuild/); by default this store's root.
+        # "src": where the temporaries are, relative to the data directory (rebuild's
+        # swap moves files from tables.rebuild/); by default this store's root.
         src = self.data_dir / plan["src"] if plan.get("src") else self.root
         for tmp, final in plan.get("adds", []):
             _move(src / tmp, self.root / final)  # a temporary already moved is skipped
-        for old in plan.get("removes", []):
+        for old in plan.get("removes", []):  # S3 only (and records of older versions)
             (self.root / old).unlink(missing_ok=True)
 
     def _commit_plan(self, txn: str, plan: dict) -> None:
@@ -190,6 +211,22 @@ class Store:
         atomic_write_bytes(marker, orjson.dumps(plan))  # the commit point
         self._apply(plan)
         marker.unlink()
+
+    def is_emptied(self, path, table: str) -> bool:
+        """Is ``path`` a name whose rows were all moved out (a zero-row file left so a
+        reader that listed it can still open it)?  Such a name is refilled first."""
+        if not self._local:
+            return False
+        empty = _empty_bytes(table)
+        try:
+            if os.stat(path).st_size != len(empty):
+                return False
+            return Path(path).read_bytes() == empty
+        except FileNotFoundError:
+            return False
+
+    def _live_files(self, table: str, partition) -> list:
+        return [f for f in sorted(partition.glob("part-*.parquet")) if not self.is_emptied(f, table)]
 
     # --- index ---------------------------------------------------------------
     @property
@@ -241,74 +278,66 @@ class Store:
         file schema.  ``replace``: (source, month) -> session ids whose stored rows the
         new ones supersede.
         """
-        txn = f"{time.time_ns():x}-{uuid.uuid4().hex[:8]}"
-        adds, removes, n = [], [], 0
-
-        def write(rel_dir: str, table: pa.Table) -> None:
-            nonlocal n
-            (self.root / rel_dir).mkdir(parents=True, exist_ok=True)
-            final = f"{rel_dir}/part-{txn}-{n:04d}.parquet"
-            tmp = f"{rel_dir}/.tmp-{txn}-{n:04d}.parquet"
-            n += 1
-            _write_parquet(table, self.root / tmp)
-            adds.append((tmp, final))
-
+        plan = _Plan(self, f"{time.time_ns():x}-{uuid.uuid4().hex[:8]}")
         if replace:
             for table in TABLES:
                 for (source, month), ids in replace.items():
                     rel = f"{table}/source={source}/month={month}"
                     drop = pa.array(sorted(ids), pa.string())
-                    for f in sorted((self.root / rel).glob("part-*.parquet")):
+                    for f in self._live_files(table, self.root / rel):
                         old = _read_parquet(f, file_schema(table))
                         mask = pc.is_in(old.column("session_id"), value_set=drop)
                         if not pc.any(mask).as_py():
                             continue
                         keep = old.filter(pc.invert(mask))
                         if keep.num_rows:
-                            write(rel, keep)
-                        removes.append(f"{rel}/{f.name}")
+                            plan.rewrite(f"{rel}/{f.name}", keep)  # same name, the other rows
+                        else:
+                            plan.empty(table, f"{rel}/{f.name}")
         for table, t in tables.items():
             if t is None or not t.num_rows:
                 continue
             for (source, month), part in _split(t):
-                write(f"{table}/source={source}/month={month}", part)
-        if not adds and not removes:
+                plan.write(table, f"{table}/source={source}/month={month}", part)
+        if plan.is_empty():
             return
-        self._commit_plan(txn, {"adds": adds, "removes": removes})
-        added = {p.split("/", 1)[0] for _, p in adds}
-        self._sync_empty_files(added | {p.split("/", 1)[0] for p in removes}, added)
+        self._commit_plan(plan.txn, plan.record())
+        self._sync_empty_files(plan.touched(), plan.filled())
         if index_update is not None:
             self.index.add(index_update)
 
     def replace_table(self, table: str, t: pa.Table) -> None:
         """Make ``t`` (with ``source`` and ``month`` columns) the whole of ``table``,
         atomically (for small tables derived from a manifest, such as media_files)."""
-        d = self.root / table
-        old = [str(p.relative_to(self.root)) for p in d.glob("source=*/month=*/part-*.parquet")]
-        txn = f"{time.time_ns():x}-{uuid.uuid4().hex[:8]}"
-        adds = []
-        for n, ((source, month), part) in enumerate(_split(t) if t.num_rows else ()):
-            rel = f"{table}/source={source}/month={month}"
-            (self.root / rel).mkdir(parents=True, exist_ok=True)
-            tmp, final = f"{rel}/.tmp-{txn}-{n:04d}.parquet", f"{rel}/part-{txn}-{n:04d}.parquet"
-            _write_parquet(part, self.root / tmp)
-            adds.append((tmp, final))
-        self._commit_plan(txn, {"adds": adds, "removes": old})
-        self._sync_empty_files({table}, {table} if adds else ())
+        old = [f for d in sorted((self.root / table).glob("source=*/month=*"))
+               for f in self._live_files(table, d)]
+        plan = _Plan(self, f"{time.time_ns():x}-{uuid.uuid4().hex[:8]}")
+        for (source, month), part in (_split(t) if t.num_rows else ()):
+            plan.write(table, f"{table}/source={source}/month={month}", part)
+        for f in old:
+            plan.empty(table, str(f.relative_to(self.root)))
+        self._commit_plan(plan.txn, plan.record())
+        self._sync_empty_files({table}, plan.filled())
 
     def adopt(self, staging: "Store") -> None:
         """Make the tables of ``staging`` (another root under the same data directory)
-        the whole of this store, as one transaction: used by ``rebuild`` where folders
-        cannot be renamed (S3).  Readers can see old and new files side by side until
-        it is applied; a crash is rolled forward like any commit."""
-        txn = f"{time.time_ns():x}-{uuid.uuid4().hex[:8]}"
-        pattern = "*/source=*/month=*/part-*.parquet"
-        adds = [(str(p.relative_to(staging.root)),) * 2 for p in staging.root.glob(pattern)]
-        removes = [str(p.relative_to(self.root)) for p in self.root.glob(pattern)]
-        plan = {"src": str(staging.root.relative_to(self.data_dir)), "adds": adds, "removes": removes}
-        self._commit_plan(txn, plan)
+        the whole of this store, as one transaction: used by ``rebuild`` (folders are
+        never renamed: a reader may be listing them).  Readers can see old and new
+        files side by side until it is applied; a crash is rolled forward like any
+        commit."""
+        plan = _Plan(self, f"{time.time_ns():x}-{uuid.uuid4().hex[:8]}", src=staging)
+        for p in sorted(staging.root.glob("*/source=*/month=*/part-*.parquet")):
+            rel = str(p.relative_to(staging.root))
+            table = rel.split("/", 1)[0]
+            if not staging.is_emptied(p, table):
+                plan.move_in(table, rel)
+        for p in sorted(self.root.glob("*/source=*/month=*/part-*.parquet")):
+            rel = str(p.relative_to(self.root))
+            if not self.is_emptied(p, rel.split("/", 1)[0]):
+                plan.empty(rel.split("/", 1)[0], rel)
+        self._commit_plan(plan.txn, plan.record())
         self._settled.clear()
-        self._sync_empty_files(set(TABLES), {a.split("/", 1)[0] for a, _ in adds})
+        self._sync_empty_files(set(TABLES), plan.filled())
         self._index = None
 
     def _sync_empty_files(self, touched=(), added=()) -> None:
@@ -330,37 +359,151 @@ class Store:
             if has_rows and empty.exists():
                 empty.unlink()
             elif not has_rows and not empty.exists():
-                d.mkdir(parents=True, exist_ok=True)
+                self._mkdirs(table)
                 buf = pa.BufferOutputStream()
                 pq.write_table(pa.Table.from_batches([], schema=full_schema(table)), buf)
-                _fs.atomic_write_bytes(empty, buf.getvalue().to_pybytes(), durable=False)
+                _fs.atomic_write_bytes(empty, buf.getvalue().to_pybytes(), mode=_FILE_MODE,
+                                       durable=False)
             self._settled.add(table)
 
     def compact(self, min_files: int = COMPACT_AT) -> int:
-        """Merge partitions holding many small files (fetch commits per chunk)."""
+        """Merge partitions holding many small files (fetch commits per chunk): the rows
+        go into the first file's name, the other names are emptied in place."""
         merged = 0
         if not self.root.is_dir():
             return 0
         for table in TABLES:
-            partitions: dict = {}
-            for f in (self.root / table).glob("source=*/month=*/part-*.parquet"):
-                partitions.setdefault(f.parent, []).append(f)
-            for d in sorted(partitions):
-                files = sorted(partitions[d])
+            for d in sorted((self.root / table).glob("source=*/month=*")):
+                files = self._live_files(table, d)
                 if len(files) < min_files:
                     continue
-                txn = f"{time.time_ns():x}-{uuid.uuid4().hex[:8]}"
+                plan = _Plan(self, f"{time.time_ns():x}-{uuid.uuid4().hex[:8]}")
                 rel = str(d.relative_to(self.root))
-                tmp, final = f"{rel}/.tmp-{txn}-0000.parquet", f"{rel}/part-{txn}-0000.parquet"
                 # One input file in memory at a time: each becomes a row group of the output.
-                fs, p = fs_path(self.root / tmp)
-                with pq.ParquetWriter(p, file_schema(table), filesystem=fs, **_WRITE) as w:
-                    for f in files:
-                        w.write_table(_read_parquet(f, file_schema(table)))
-                self._commit_plan(txn, {"adds": [(tmp, final)],
-                                        "removes": [f"{rel}/{f.name}" for f in files]})
+                plan.rewrite_with(f"{rel}/{files[0].name}", table,
+                                  (_read_parquet(f, file_schema(table)) for f in files))
+                for f in files[1:]:
+                    plan.empty(table, f"{rel}/{f.name}")
+                self._commit_plan(plan.txn, plan.record())
                 merged += 1
         return merged
+
+    def _mkdirs(self, rel_dir: str) -> None:
+        if self._local:
+            make_private_dirs(self.data_dir, self.root / rel_dir)
+        else:
+            (self.root / rel_dir).mkdir(parents=True, exist_ok=True)
+
+
+class _Plan:
+    """The renames of one commit, in the order they are applied: files with new rows
+    first (into emptied names of their partition where there are some, else new
+    names), then files rewritten in place, then names emptied (a zero-row file renamed
+    over them; on S3 they are deleted instead)."""
+
+    def __init__(self, store: Store, txn: str, src: Store | None = None):
+        self.store, self.txn, self.src = store, txn, src or store
+        self.n = 0      # temporaries made
+        self.names = 0  # new final names made
+        self.adds: list[tuple[str, str]] = []
+        self.rewrites: list[tuple[str, str]] = []
+        self.empties: list[tuple[str, str]] = []
+        self.removes: list[str] = []
+        self._free: dict[str, list[str]] = {}
+
+    def _tmp(self, rel_dir: str) -> str:
+        self.n += 1
+        return f"{rel_dir}/.tmp-{self.txn}-{self.n:04d}.parquet"
+
+    def _new_name(self, table: str, rel_dir: str) -> str:
+        """An emptied name of the partition if there is one (local disk), else a new one."""
+        if rel_dir not in self._free:
+            self._free[rel_dir] = [] if not self.store._local else [
+                f"{rel_dir}/{f.name}" for f in sorted((self.store.root / rel_dir).glob("part-*.parquet"))
+                if self.store.is_emptied(f, table)]
+        free = self._free[rel_dir]
+        if free:
+            return free.pop(0)
+        self.names += 1
+        return f"{rel_dir}/part-{self.txn}-{self.names:04d}.parquet"
+
+    def _written(self, rel_dir: str, t: pa.Table) -> str:
+        self.src._mkdirs(rel_dir)
+        tmp = self._tmp(rel_dir)
+        _write_parquet(t, self.src.root / tmp)
+        if self.store._local:
+            os.chmod(self.src.root / tmp, _FILE_MODE)
+        return tmp
+
+    def write(self, table: str, rel_dir: str, t: pa.Table) -> None:
+        """New rows for a partition (every new row of every table passes here: the
+        choke point where personal data is masked)."""
+        tmp = self._written(rel_dir, scrub_table(t, self.store.keep_pii))
+        self.adds.append((tmp, self._new_name(table, rel_dir)))
+
+    def move_in(self, table: str, rel: str) -> None:
+        """A finished file of the staging store (``adopt``)."""
+        rel_dir = rel.rsplit("/", 1)[0]
+        self.store._mkdirs(rel_dir)
+        self.adds.append((rel, self._new_name(table, rel_dir)))
+
+    def rewrite(self, rel: str, t: pa.Table) -> None:
+        """New contents for an existing file, under its own name."""
+        self.rewrites.append((self._written(rel.rsplit("/", 1)[0], t), rel))
+
+    def rewrite_with(self, rel: str, table: str, tables) -> None:
+        """:meth:`rewrite` from a stream of tables (one in memory at a time)."""
+        rel_dir = rel.rsplit("/", 1)[0]
+        self.src._mkdirs(rel_dir)
+        tmp = self._tmp(rel_dir)
+        fs, p = fs_path(self.src.root / tmp)
+        with pq.ParquetWriter(p, file_schema(table), filesystem=fs, **_WRITE) as w:
+            for t in tables:
+                w.write_table(t)
+        if self.store._local:
+            os.chmod(self.src.root / tmp, _FILE_MODE)
+        self.rewrites.append((tmp, rel))
+
+    def empty(self, table: str, rel: str) -> None:
+        """A file all of whose rows go: emptied in place (deleted on S3)."""
+        if not self.store._local:
+            self.removes.append(rel)
+            return
+        tmp = self._tmp(rel.rsplit("/", 1)[0])
+        self.src._mkdirs(rel.rsplit("/", 1)[0])
+        fd = os.open(self.src.root / tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _FILE_MODE)
+        with os.fdopen(fd, "wb") as f:
+            f.write(_empty_bytes(table))
+        self.empties.append((tmp, rel))
+
+    def is_empty(self) -> bool:
+        return not (self.adds or self.rewrites or self.empties or self.removes)
+
+    def record(self) -> dict:
+        moves = self.adds + self.rewrites + self.empties
+        if len({final for _, final in moves}) != len(moves):  # two files onto one name: a bug
+            raise AssertionError("a commit plan names one file twice")
+        plan = {"adds": moves, "removes": self.removes}
+        if self.src is not self.store:
+            plan["src"] = str(self.src.root.relative_to(self.store.data_dir))
+        return plan
+
+    def filled(self) -> set[str]:
+        """Tables this commit gives rows."""
+        return {final.split("/", 1)[0] for _, final in self.adds + self.rewrites}
+
+    def touched(self) -> set[str]:
+        return self.filled() | {r.split("/", 1)[0] for _, r in self.empties} | {
+            r.split("/", 1)[0] for r in self.removes}
+
+
+@functools.lru_cache(maxsize=None)
+def _empty_bytes(table: str) -> bytes:
+    """The zero-row file of ``table`` (file schema) that is renamed over a name whose
+    rows all went elsewhere."""
+    buf = pa.BufferOutputStream()
+    pq.write_table(pa.Table.from_batches([], schema=file_schema(table)), buf, **_WRITE)
+    return buf.getvalue().to_pybytes()
 
 
 def _write_parquet(table: pa.Table, path) -> None:

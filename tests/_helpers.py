@@ -52,3 +52,16 @@ def assert_prints_ok(code):
 
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "ok", out.stderr
+
+
+def all_table_text(data) -> str:
+    """Every non-null value of every table of a data directory, one per line."""
+    from faceanalytics.schema import TABLES
+    from faceanalytics.store import load
+
+    parts = []
+    for table in TABLES:
+        df = load(data, table)
+        for col in df.columns:
+            parts.extend(str(v) for v in df[col].dropna().tolist())
+    return "\n".join(parts)

@@ -142,10 +142,15 @@ def test_receiver_json_form_bad_sign_garbage_oversize(receiver, tmp_path):
     assert s.sign_verified.all()
     c = load(tmp_path, "comparisons")
     assert 99.9 not in set(c.confidence)  # the tampered result never landed
-    q = load(tmp_path, "quarantine")
-    reasons = " | ".join(q.reason)
-    assert len(q) == 3 and "sign does not match" in reasons and "no sign" in reasons
-    assert SECRET not in " ".join(q.raw)
+    # Rejected requests are not archived or landed (issue 13, item 7): they are kept, with
+    # their reason, size and digest, in the bounded rotating store only.
+    assert load(tmp_path, "quarantine").empty
+    kept = receiver.rejected.read()
+    assert [r["status"] for r in kept] == [403, 403, 400, 413]
+    reasons = " | ".join(r["reason"] for r in kept)
+    assert "sign does not match" in reasons and "no sign" in reasons
+    assert kept[0]["body"] and kept[0]["sha256"] and "body" not in kept[3]
+    assert SECRET not in (tmp_path / "raw" / "rejected" / "rejected.jsonl").read_text()
 
 
 def test_replayed_callback_adds_no_row(receiver, tmp_path):
@@ -217,3 +222,257 @@ def test_download_will_files_decrypts_and_respects_quota(tmp_path, monkeypatch):
         again = download_will_files(tmp_path, base_url=sb.url)
         assert again.downloaded == 0 and again.calls == 0  # never downloaded twice
         assert max(sb.stats()["media_downloads"].values()) == 1
+
+
+# --- downloads of links nobody vouched for (issue 13, item 6) ---------------------------------
+
+def _lite_with_will(biz_id, url):
+    from _helpers import seed
+
+    p = seed("megvii_lite_success.json")
+    p["biz_info"]["biz_id"] = biz_id
+    p["will_file"] = {"will_video": url, "will_audio": ""}
+    return {"source": "megvii_lite", "session_id": biz_id, "fetched_at": "2026-11-20T10:00:00Z",
+            "http_status": 200, "payload": p}
+
+
+def _media_data(tmp_path, urls):
+    from _helpers import write_jsonl
+    from faceanalytics.ingest import ingest
+
+    recs = [_lite_with_will(f"1700000000,will-{i}", u) for i, u in enumerate(urls)]
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    data = tmp_path / "d"
+    ingest([write_jsonl(tmp_path / "in.jsonl", recs)], data)
+    return data
+
+
+def _will_blob(size=3000, secret=SECRET):
+    return _reference_encrypt(b"\x00\x00\x00\x18ftypmp42" + os.urandom(size - 12), secret)
+
+
+def test_download_media_fetches_only_the_provider_hosts(tmp_path, monkeypatch):
+    from faceanalytics.clients.testing import Reply, ScriptedServer
+
+    monkeypatch.setenv("MEGVII_API_KEY", "mk-123456")
+    monkeypatch.setenv("MEGVII_API_SECRET", SECRET)
+    with ScriptedServer() as base, ScriptedServer() as other:
+        base.script("/will/ok.mp4", Reply(200, _will_blob()))
+        other.script("/will/x.mp4", Reply(200, _will_blob()))
+        bad = ["https://169.254.169.254/latest/meta-data/iam", "https://10.0.0.7/will/x.mp4",
+               "https://metadata.google.internal/computeMetadata/v1/", "https://evil.example.com/x.mp4",
+               f"{other.url}/will/x.mp4", f"http://localhost:{base.url.rsplit(':', 1)[1]}/will/ok.mp4",
+               "ftp://127.0.0.1/x", "file:///etc/passwd"]
+        data = _media_data(tmp_path, [f"{base.url}/will/ok.mp4", *bad])
+        rep = download_will_files(data, base_url=base.url)
+        assert (rep.downloaded, rep.refused, rep.failed) == (1, len(bad), 0)
+        assert other.requests == [] and rep.calls == 1
+        assert all(r.path == "/will/ok.mp4" for r in base.requests)
+        files = load(data, "media_files")
+        refused = files[files.path.isna()]
+        assert len(refused) == len(bad) and refused.error.str.startswith("URL_NOT_ALLOWED").all()
+        ledger = (data / "state" / "quota" / "megvii.log").read_text()
+        assert "169.254" not in ledger and "evil" not in ledger
+
+
+def test_download_url_allow_list_for_real_provider_hosts():
+    from faceanalytics.clients._http import download_url_problem
+
+    base = "https://api.megvii.com"
+    assert download_url_problem("https://api.megvii.com/f/1.mp4", base) is None
+    assert download_url_problem("https://faceid-media.megvii.com/f/1.mp4", base) is None
+    for url in ("http://api.megvii.com/f", "https://api.megvii.com:8443/f", "https://megvii.com.evil.io/f",
+                "https://169.254.169.254/", "https://[::1]/f", "https://notmegvii.com/f"):
+        assert download_url_problem(url, base) is not None, url
+    assert download_url_problem("https://cdn.example.net/f", base, (".example.net",)) is None
+    assert download_url_problem("https://a.b.example.com.cn/f", "https://api.example.com.cn") is None
+    assert download_url_problem("https://other.com.cn/f", "https://api.example.com.cn") is not None
+
+
+def test_download_media_follows_no_redirect_off_the_host(tmp_path, monkeypatch):
+    from faceanalytics.clients.testing import Reply, ScriptedServer
+
+    monkeypatch.setenv("MEGVII_API_KEY", "mk-123456")
+    monkeypatch.setenv("MEGVII_API_SECRET", SECRET)
+    with ScriptedServer() as base, ScriptedServer() as other:
+        other.script("/x.mp4", Reply(200, _will_blob()))
+        base.script("/will/off.mp4", Reply(302, b"", headers={"Location": f"{other.url}/x.mp4"}))
+        base.script("/will/on.mp4", Reply(302, b"", headers={"Location": "/files/on.mp4"}))
+        base.script("/files/on.mp4", Reply(200, _will_blob()))
+        data = _media_data(tmp_path, [f"{base.url}/will/off.mp4", f"{base.url}/will/on.mp4"])
+        rep = download_will_files(data, base_url=base.url)
+        assert rep.downloaded == 1 and rep.failed == 1 and other.requests == []
+        assert "INSECURE_REDIRECT" in rep.reasons
+
+
+def test_download_media_streams_to_disk_under_a_size_cap(tmp_path, monkeypatch):
+    import tracemalloc
+
+    from faceanalytics.clients.testing import Reply, ScriptedServer
+
+    monkeypatch.setenv("MEGVII_API_KEY", "mk-123456")
+    monkeypatch.setenv("MEGVII_API_SECRET", SECRET)
+    big = _will_blob(24 << 20)                      # made before tracing starts
+    with ScriptedServer() as base:
+        base.script("/will/big.mp4", Reply(200, big))
+        base.script("/will/huge.mp4", Reply(200, big))
+        data = _media_data(tmp_path, [f"{base.url}/will/big.mp4"])
+        tracemalloc.start()
+        rep = download_will_files(data, base_url=base.url, max_bytes=64 << 20)
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        assert rep.downloaded == 1
+        assert peak < 8 << 20, f"peak {peak >> 20} MiB while downloading a 24 MiB file"
+        row = load(data, "media_files").iloc[0]
+        assert (data / row.path).stat().st_size == len(big)
+        data2 = _media_data(tmp_path / "2", [f"{base.url}/will/huge.mp4"])
+        rep = download_will_files(data2, base_url=base.url, max_bytes=1 << 20)
+        assert rep.failed == 1 and "TOO_LARGE" in rep.reasons
+        assert not [p for p in (data2 / "media").rglob("*") if p.is_file()]  # nothing left behind
+
+
+def test_url_credentials_are_never_sent_or_stored(tmp_path, monkeypatch):
+    from faceanalytics.archive import read_segment
+    from faceanalytics.clients.testing import Reply, ScriptedServer
+
+    monkeypatch.setenv("MEGVII_API_KEY", "mk-123456")
+    monkeypatch.setenv("MEGVII_API_SECRET", SECRET)
+    with ScriptedServer() as base:
+        base.script("/will/a.mp4", Reply(200, _will_blob()))
+        host = base.url.split("//", 1)[1]
+        data = _media_data(tmp_path, [f"http://alice:pw-s3cret-77@{host}/will/a.mp4"])
+        rep = download_will_files(data, base_url=base.url)
+        assert rep.downloaded == 1
+        assert "authorization" not in base.requests[0].headers
+    for f in data.rglob("*"):
+        if f.is_file() and not f.name.endswith(".zst") and "media" not in f.parts[-4:-1]:
+            assert b"pw-s3cret-77" not in f.read_bytes(), f
+    for table in ("media", "media_files"):
+        assert "pw-s3cret-77" not in load(data, table).to_csv()
+
+
+# --- media file names (issue 13, item 11) ------------------------------------------------------
+
+def test_media_file_names_are_injective(tmp_path):
+    """Ids that differ only in characters a file name cannot hold, or in case, get their own files."""
+    import base64
+
+    from _helpers import envelope, seed, write_jsonl
+    from faceanalytics.flatten._common import safe_name
+    from faceanalytics.ingest import ingest
+
+    ids = ["a/b", "a_b", "a\x00b", "a\nb", "A_B", "a:b", ".", "..", "a" * 300, "a" * 299 + "b"]
+    recs = []
+    for i, sid in enumerate(ids):
+        p = seed("megvii_lite_success.json")
+        jpeg = b"\xff\xd8\xff\xe0" + bytes([i]) * 40          # a different image per session
+        p["images"]["image_best"] = "data:image/jpeg;base64," + base64.b64encode(jpeg).decode()
+        recs.append(envelope("megvii_lite", sid, p))
+    data = tmp_path / "d"
+    ingest([write_jsonl(tmp_path / "in.jsonl", recs)], data)
+    m = load(data, "media")
+    m = m[m.field == "image_best"].set_index("session_id")
+    paths = [m.loc[sid, "path"] for sid in ids]
+    assert len({p.lower() for p in paths}) == len(ids)        # distinct even case-insensitively
+    for i, (sid, path) in enumerate(zip(ids, paths)):
+        assert (data / path).read_bytes()[4:5] == bytes([i]), sid
+        assert all(part not in (".", "..") and "\x00" not in part and "\n" not in part
+                   for part in path.split("/"))
+    assert safe_name("image_best") == "image_best" and safe_name("tok_1") == "tok_1"
+    assert safe_name("1462259748,52b13fb5").startswith("1462259748_52b13fb5~")
+
+
+def test_temporaries_of_a_killed_run_are_swept_at_the_next_start(tmp_path):
+    from faceanalytics.ingest import Ingestor
+
+    data = tmp_path / "d"
+    code = f"""
+import os, signal
+from pathlib import Path
+from faceanalytics.ingest import Ingestor
+ing = Ingestor({str(data)!r})
+for rel in ("media/megvii_lite/x~1/.tmp-0a1b2c-image_best.jpg",
+            "tables.rebuild/sessions/source=megvii_lite/month=2026-11/.tmp-9f-0000.parquet"):
+    p = Path({str(data)!r}) / rel
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_bytes(b"half written")
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.returncode == -signal.SIGKILL, r.stderr
+    keep = data / "media" / "megvii_lite" / "x~1" / "image_best.jpg"
+    keep.write_bytes(b"a finished file")
+    assert len(list(data.rglob(".tmp-*"))) == 2
+    with Ingestor(data):
+        pass
+    assert list(data.rglob(".tmp-*")) == []
+    assert keep.read_bytes() == b"a finished file"
+    # only a run that did not end cleanly is swept after: a writer's files are its own while it runs
+    with Ingestor(data):
+        t = data / "media" / ".tmp-in-flight"
+        t.write_bytes(b"mine")
+    with Ingestor(data):
+        assert t.exists()
+
+
+# --- what an unverified request may cost (issue 13, item 7) -----------------------------------
+
+def test_rejected_requests_cost_bounded_disk_and_nothing_in_the_archive(tmp_path):
+    rec = CallbackReceiver(tmp_path, port=0, api_secret=SECRET, land_every=60, max_body=8192,
+                           rejected_bytes=64 << 10).start()
+    try:
+        data = v2_data("1700000000,cb-ok")
+        assert requests.post(rec.url, json={"data": data, "sign": sign(data)}, timeout=5).ok
+        session = requests.Session()
+        for i in range(300):           # 300 bodies of ~8 KB with a bad sign: 2.4 MB sent
+            bad = v2_data(f"1700000000,cb-bad-{i}") + " " * (7600 - len(data))
+            r = session.post(rec.url, json={"data": bad, "sign": "0" * 40}, timeout=5)
+            assert r.status_code == 403
+        journal = sum(p.stat().st_size for p in (tmp_path / "raw" / "journal").glob("*.jsonl"))
+        assert journal < 8192           # only the verified callback was journaled
+    finally:
+        rec.stop()
+    kept = sum(p.stat().st_size for p in (tmp_path / "raw" / "rejected").iterdir())
+    assert kept <= (64 << 10) + 8192 * 2
+    assert rec.counts["rejected"] == 300 and rec.counts["accepted"] == 1
+    assert list(load(tmp_path, "sessions").session_id) == ["1700000000,cb-ok"]
+    assert load(tmp_path, "quarantine").empty
+    assert all(p.stat().st_mode & 0o077 == 0 for p in (tmp_path / "raw" / "rejected").iterdir())
+
+
+def test_the_default_body_limit_is_small_and_checked_before_reading(tmp_path):
+    from faceanalytics.receive import MAX_BODY
+
+    assert MAX_BODY <= 64 << 10
+    with CallbackReceiver(tmp_path, port=0, api_secret=SECRET) as rec:
+        with socket.create_connection(rec.server.server_address) as s:
+            s.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 104857600\r\n\r\n")
+            s.settimeout(5)
+            assert b" 413 " in s.recv(200).split(b"\r\n")[0] + b" "  # answered without the body
+
+
+def test_a_slow_sender_cannot_hold_a_slot(tmp_path):
+    rec = CallbackReceiver(tmp_path, port=0, api_secret=SECRET, max_in_flight=1,
+                           read_deadline=0.5, wait_for_slot=0.2).start()
+    try:
+        with socket.create_connection(rec.server.server_address) as slow:
+            slow.sendall(b"POST / HTTP/1.1\r\nContent-Length: 500\r\n\r\n{\"data\"")  # then nothing
+            time.sleep(0.1)
+            r = requests.post(rec.url, data=b"x", timeout=5)
+            assert r.status_code == 503 and r.headers["Retry-After"]
+            time.sleep(0.8)               # past the read deadline the slot is free again
+            data = v2_data("1700000000,cb-after")
+            assert requests.post(rec.url, json={"data": data, "sign": sign(data)}, timeout=5).ok
+    finally:
+        rec.stop()
+    assert rec.counts["busy"] == 1
+
+
+def test_receive_refuses_to_start_without_the_secret(tmp_path, monkeypatch):
+    monkeypatch.delenv("MEGVII_API_SECRET", raising=False)
+    with pytest.raises(ValueError, match="MEGVII_API_SECRET"):
+        CallbackReceiver(tmp_path, port=0)
+    env = {k: v for k, v in os.environ.items() if k != "MEGVII_API_SECRET"}
+    r = subprocess.run([sys.executable, "-m", "faceanalytics.cli", "receive", "--data", str(tmp_path),
+                        "--port", "0"], env=env, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "MEGVII_API_SECRET" in r.stderr

@@ -253,3 +253,96 @@ def test_the_call_is_on_disk_before_the_request_arrives(tmp_path):
         with pytest.raises(MegviiInternalError):
             client.get_lite_result(BIZ)
     assert seen_on_disk == [1, 2, 3]
+
+
+# -- calls that never left (issue 13, item 3) ------------------------------------------------
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_an_unsent_note_cancels_its_call_and_survives_reopen(tmp_path):
+    path = tmp_path / "megvii.log"
+    ledger = QuotaLedger(path, limit=3)
+    for _ in range(3):
+        ledger.reserve(BIZ)
+        ledger.record(BIZ, "unsent NOT_CONNECTED")
+    ledger.reserve(BIZ)
+    assert ledger.calls(BIZ) == 1 and ledger.total() == 1
+    assert QuotaLedger(path).calls(BIZ) == 1
+    events = [ln.split("\t")[3] for ln in path.read_text().splitlines()[1:]]
+    assert events[:2] == ["call 1/3", "unsent NOT_CONNECTED"]
+
+
+def test_a_torn_unsent_note_cancels_nothing(tmp_path):
+    path = tmp_path / "megvii.log"
+    ledger = QuotaLedger(path)
+    ledger.reserve(BIZ)
+    ledger.close()
+    with open(path, "ab") as f:
+        f.write(f"2024-05-03T08:12:09.114+00:00\tmegvii\t{BIZ}\tuns".encode())  # cut by a crash
+    assert QuotaLedger(path).calls(BIZ) == 2  # conservative: both count
+
+
+def test_connection_refused_is_written_down_then_marked_not_sent(tmp_path):
+    seen = []
+
+    class Spy(QuotaLedger):
+        def reserve(self, key):
+            super().reserve(key)
+            seen.append(self.path.read_text().count("\tcall "))  # on disk before the send
+
+    ledger = Spy(tmp_path / "megvii.log", limit=3)
+    client = MegviiClient("k-123456", "s-123456", base_url=f"http://127.0.0.1:{_free_port()}",
+                          retry=RetryPolicy(max_attempts=3, sleep=lambda s: None), ledger=ledger)
+    for _ in range(2):
+        with pytest.raises(Exception) as info:
+            client.get_lite_result(BIZ)
+        assert info.value.sent is False and info.value.code == "NOT_CONNECTED"
+    assert seen == [1, 2, 3, 4, 5, 6]            # each attempt recorded before it left
+    assert ledger.calls(BIZ) == 0 and ledger.total() == 0
+    assert ledger.path.read_text().count("\tunsent ") == 6
+
+
+def test_a_tls_handshake_failure_is_not_a_call(tmp_path):
+    with ScriptedServer() as server:                      # plain HTTP: the TLS handshake fails
+        ledger = QuotaLedger(tmp_path / "megvii.log", limit=3)
+        client = MegviiClient("k-123456", "s-123456", base_url=server.url.replace("http:", "https:"),
+                              retry=RetryPolicy(max_attempts=2, sleep=lambda s: None), ledger=ledger)
+        with pytest.raises(Exception) as info:
+            client.get_lite_result(BIZ)
+        assert info.value.sent is False
+        assert ledger.calls(BIZ) == 0
+        assert not server.requests                        # nothing reached the handler
+
+
+def test_a_connection_dropped_after_the_request_still_counts(tmp_path):
+    import socket
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    port = listener.getsockname()[1]
+
+    def serve():
+        for _ in range(2):
+            conn, _ = listener.accept()
+            conn.recv(65536)                                # the request arrived ...
+            conn.close()                                    # ... and no answer came back
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    ledger = QuotaLedger(tmp_path / "megvii.log", limit=3)
+    client = MegviiClient("k-123456", "s-123456", base_url=f"http://127.0.0.1:{port}",
+                          retry=RetryPolicy(max_attempts=2, sleep=lambda s: None), ledger=ledger)
+    with pytest.raises(Exception) as info:
+        client.get_lite_result(BIZ)
+    t.join(5)
+    listener.close()
+    assert info.value.sent is True
+    assert ledger.calls(BIZ) == 2                           # it may have reached the provider

@@ -258,3 +258,176 @@ def test_journal_lines_are_on_disk_before_append_returns_under_concurrency(tmp_p
     assert lines[-1] == b"" and len(lines) == 401 and len(set(lines)) == 401
     assert late == []                 # every append returned after an fsync that covered it
     assert len(syncs) < 400           # ... and fsyncs were shared between threads
+
+
+def _dead_url() -> str:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{s.getsockname()[1]}"
+
+
+def test_a_wrong_port_spends_no_quota_and_exits_non_zero(tmp_path):
+    """Connection refused: nothing counted against the three calls; the run says so."""
+    with Sandbox(seed=11, n_lite=12, n_liveness=0, n_baidu=0) as sb:
+        ids_file = tmp_path / "ids.txt"
+        ids = sb.ids("megvii-lite")
+        ids_file.write_text("\n".join(ids) + "\n")
+        env = {**os.environ, **sb.env()}
+        dead = _dead_url()
+        args = ["fetch", "megvii-lite", "--ids", str(ids_file), "--data", str(tmp_path / "d"),
+                "--no-progress"]
+        p = _run_cli([*args, "--base-url", dead], env)
+        out, err = p.communicate(timeout=120)
+        assert p.returncode == 1, (out, err)
+        assert b"could not connect" in err and dead.encode() in err and b"no call was spent" in err
+        ledger = QuotaLedger(tmp_path / "d" / "state" / "quota" / "megvii.log")
+        assert all(ledger.calls(b) == 0 for b in ids)
+        # the right port afterwards: every id fetched, each with one call, none "out of quota"
+        p = _run_cli([*args, "--base-url", sb.url], env)
+        out, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err
+        assert len(sessions(tmp_path / "d", "megvii_lite")) == len(ids)
+        assert all(sb.calls(b) == 1 for b in ids)
+        assert b"out of quota" not in out
+
+
+def test_fetch_report_counts_calls_not_sent(tmp_path, creds):
+    with Sandbox(seed=12, n_lite=5, n_liveness=0, n_baidu=0) as sb:
+        creds(sb)
+        rep = fetch_megvii(sb.ids("megvii-lite"), tmp_path, base_url=_dead_url(), progress=False)
+        assert rep.calls == 0 and rep.fetched == 0 and rep.failed == 5
+        assert rep.unsent >= 5 and rep.fatal and "could not connect" in rep.fatal
+
+
+# -- base URLs from the environment (issue 13, item 5) ----------------------------------------
+
+
+def test_cli_reads_base_urls_from_the_environment_and_says_which_it_uses(tmp_path):
+    with Sandbox(seed=13, n_lite=6, n_liveness=0, n_baidu=4) as sb:
+        env = {**os.environ, **sb.env()}           # MEGVII_BASE_URL / BAIDU_BASE_URL included
+        ids, tokens = tmp_path / "ids.txt", tmp_path / "tokens.txt"
+        ids.write_text("\n".join(sb.ids("megvii-lite")) + "\n")
+        tokens.write_text("\n".join(sb.ids("baidu")) + "\n")
+        d = str(tmp_path / "d")
+        p = _run_cli(["fetch", "megvii-lite", "--ids", str(ids), "--data", d, "--no-progress"], env)
+        out, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err
+        assert f"{sb.url} (MEGVII_BASE_URL)".encode() in out
+        p = _run_cli(["fetch", "baidu", "--tokens", str(tokens), "--what", "stat", "--data", d,
+                      "--no-progress"], env)
+        out, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err
+        assert f"{sb.url} (BAIDU_BASE_URL)".encode() in out
+        assert len(load(d, "sessions")) == 6 + 4
+        # --base-url wins over the environment (and is said to)
+        env["MEGVII_BASE_URL"] = _dead_url()
+        p = _run_cli(["fetch", "megvii-lite", "--ids", str(ids), "--data", d, "--no-progress",
+                      "--base-url", sb.url], env)
+        out, err = p.communicate(timeout=120)
+        assert p.returncode == 0 and f"{sb.url} (--base-url)".encode() in out
+
+
+def test_python_fetch_reads_base_url_from_the_environment(tmp_path, creds):
+    with Sandbox(seed=14, n_lite=4, n_liveness=0, n_baidu=3) as sb:
+        creds(sb)
+        rep = fetch_megvii(sb.ids("megvii-lite"), tmp_path, progress=False)
+        assert rep.fetched == 4 and rep.base_url == sb.url
+        assert fetch_baidu(sb.ids("baidu"), tmp_path, what="stat", progress=False).fetched == 3
+        assert MegviiClient.from_env().base_url == sb.url
+
+
+def test_the_readme_python_fetch_example_runs_against_the_sandbox_as_written(tmp_path):
+    import re
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"From Python[^\n]*:\s*```python\n(.*?)```", readme, re.S).group(1)
+    assert 'fa.fetch_megvii("ids.txt", "data"' in block   # the example a new user copies
+    with Sandbox(seed=15, n_lite=8, n_liveness=0, n_baidu=0) as sb:
+        sb.write_ids(tmp_path / "ids.txt", "megvii-lite")
+        env = {**os.environ, **sb.env()}            # what `faceanalytics sandbox` says to export
+        r = subprocess.run([sys.executable, "-c", block + "\nprint('fetched', rep.fetched)"],
+                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stderr
+        assert "fetched 8" in r.stdout
+        assert sorted(sessions(tmp_path / "data", "megvii_lite").session_id) == sorted(sb.ids("megvii-lite"))
+
+
+# -- reading id files like a careful tool (issue 13, item 4) ----------------------------------
+
+BIZ = ["1462259748,52b13fb5-8dfb-4537-a62b-a641d5e929f1", "1700000000,0f8e6b2a-1c3d-4e5f-8a9b-0c1d2e3f4a5b"]
+TOK = ["Yz9rWITm4vak16PBAh5x8oG7", "cIupeyP51sn28XzxGVTfYqoN"]
+
+
+def test_bom_crlf_blanks_comments_whitespace_and_a_header_are_not_ids(tmp_path):
+    from faceanalytics.fetch import load_ids
+
+    f = tmp_path / "ids.txt"
+    f.write_bytes(("\ufeffbiz_id\r\n# exported 2026-11-20\r\n\r\n  " + BIZ[0] + " \r\n\t"
+                   + BIZ[1] + "\r\n" + BIZ[0] + "\r\n").encode("utf-8"))
+    got = load_ids(f, kind="biz_id")
+    assert got.ids == BIZ and got.rejected == [] and got.header == "biz_id"
+
+
+def test_a_csv_with_a_header_gives_the_named_column_quoted_commas_and_all(tmp_path):
+    from faceanalytics.fetch import load_ids
+
+    f = tmp_path / "export.csv"   # as Excel writes it: BOM, CRLF, fields with commas quoted
+    f.write_bytes(("\ufeffname,biz_id,phone\r\n"
+                   f'张三,"{BIZ[0]}",13912345678\r\n李四,"{BIZ[1]}",13812345678\r\n').encode())
+    assert load_ids(f, kind="biz_id").ids == BIZ
+    g = tmp_path / "other.csv"
+    g.write_text(f'Case,Session ID\n1,"{BIZ[0]}"\n2,"{BIZ[1]}"\n')
+    assert load_ids(g, kind="biz_id", column="Session ID").ids == BIZ
+    with pytest.raises(ValueError, match="no column 'nope'.*Case, Session ID"):
+        load_ids(g, kind="biz_id", column="nope")
+    t = tmp_path / "tokens.tsv"   # Excel's "Unicode text": UTF-16 with a BOM, tab-separated
+    t.write_bytes("verify_token\tuser\n{}\tx\n{}\ty\n".format(*TOK).encode("utf-16"))
+    assert load_ids(t, kind="verify_token").ids == TOK
+
+
+def test_lines_that_cannot_be_ids_are_rejected_with_their_line_and_why(tmp_path):
+    from faceanalytics.fetch import load_ids
+
+    f = tmp_path / "ids.txt"
+    f.write_text(f"{BIZ[0]}\nhello world\n1462259748\n{BIZ[1]},13912345678\n\"{BIZ[1]}\"\n")
+    got = load_ids(f, kind="biz_id")
+    assert got.ids == BIZ   # the quoted one is a one-column CSV cell: unquoted
+    lines = {n: why for n, _, why in got.rejected}
+    assert sorted(lines) == [2, 3, 4]
+    assert "CSV" in lines[4] and "--column" in lines[4]
+    text = got.describe_rejected()
+    assert "line 2" in text and "hello world" in text
+    # a two-column export without a header: nothing is an id, and the error says why
+    g = tmp_path / "excel.csv"
+    g.write_text(f"{BIZ[0]},yes\n{BIZ[1]},no\n")
+    with pytest.raises(ValueError, match="header"):
+        load_ids(g, kind="biz_id")
+    tokens = tmp_path / "tokens.txt"
+    tokens.write_text(f"{TOK[0]}\n{BIZ[0]}\nshort\n")
+    got = load_ids(tokens, kind="verify_token")
+    assert got.ids == [TOK[0]] and [n for n, _, _ in got.rejected] == [2, 3]
+
+
+def test_the_cli_rejects_non_ids_before_any_call(tmp_path):
+    with Sandbox(seed=16, n_lite=3, n_liveness=0, n_baidu=0) as sb:
+        ids = sb.ids("megvii-lite")
+        f = tmp_path / "ids.csv"
+        f.write_bytes(("\ufeffbiz_id,note\r\n# first batch\r\n" + "".join(f'"{b}",ok\r\n' for b in ids)
+                       + "not an id,x\r\n").encode())
+        env = {**os.environ, **sb.env()}
+        p = _run_cli(["fetch", "megvii-lite", "--ids", str(f), "--data", str(tmp_path / "d"),
+                      "--no-progress"], env)
+        out, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err
+        assert b"line 6" in err and b"not an id" in err
+        assert err.index(b"line 6") < (err + out).index(b"fetched") or b"fetched" in out
+        s = sessions(tmp_path / "d", "megvii_lite")
+        assert sorted(s.session_id) == sorted(ids)          # nothing else was sent
+        assert sum(sb.stats()["requests"].values()) == len(ids)
+        p = _run_cli(["fetch", "megvii-lite", "--ids", str(f), "--column", "note", "--data",
+                      str(tmp_path / "d"), "--no-progress"], env)
+        out, err = p.communicate(timeout=120)
+        assert p.returncode == 2 and b"no biz_id" in err
+        assert sum(sb.stats()["requests"].values()) == len(ids)

@@ -233,16 +233,16 @@ def test_04_callbacks_media(tmp_path, kernel_env):
     nb, p = run_notebook(NOTEBOOK_DIR / "04_callbacks_media.ipynb", tmp_path, kernel_env, probe="""
 _probe.update(
     answers=answers.groupby("status").size().to_dict(), counts=rec.counts,
-    notify=[len(notify), int(notify.sign_verified.sum())], quarantine=sorted(quarantine.reason),
+    notify=[len(notify), int(notify.sign_verified.sum())], rejected=sorted(rejected.reason),
     by_hand=[plain == sb.media_plaintext(name), plain[4:8] == b"ftyp"],
     first=[first.downloaded, first.failed], again=[again.downloaded, again.calls],
     files=[len(ok), identical], sandbox_running=sb.running)
 """)
     assert p["answers"] == {"200": 22, "400": 1, "403": 2}
     assert p["notify"] == [21, 21]  # 20 JSON + 1 form; the replay added no row
-    assert len(p["quarantine"]) == 3
-    assert any("sign does not match" in r for r in p["quarantine"])
-    assert any("no sign" in r for r in p["quarantine"])
+    assert len(p["rejected"]) == 3  # kept in the bounded rejected store, not archived or landed
+    assert any("sign does not match" in r for r in p["rejected"])
+    assert any("no sign" in r for r in p["rejected"])
     assert p["by_hand"] == [True, True]
     assert p["first"][0] > 0 and p["first"][1] == 0 and p["again"] == [0, 0]
     assert p["files"][0] == p["files"][1] == p["first"][0]

@@ -24,6 +24,8 @@ from faceanalytics.ingest import ingest
 from faceanalytics.schema import TABLES
 from faceanalytics.store import load
 
+from _helpers import all_table_text as _all_text  # noqa: E402
+
 SEEDS = Path(__file__).parent / "data" / "seeds"
 SID = "1462259748,52b13fb5-8dfb-4537-a62b-a641d5e929f1"  # the seeds' biz_id
 SECRET = "unit-test-api-secret-0000"
@@ -866,8 +868,11 @@ def test_images_are_files_never_table_cells(tmp_path):
     assert pd.isna(back["path"]) and back["error"] == "not valid base64"
     bd = m[m["source"] == "baidu_detail"].set_index("field")
     assert (data / bd.loc["idcard_front_base64", "path"]).read_bytes() == jpeg
-    # the session id "tok/1" is made file-name safe: the file stays inside the data dir
-    assert bd.loc["idcard_front_base64", "path"] == "media/baidu_detail/tok_1/idcard_front_base64.jpg"
+    # the session id "tok/1" is made file-name safe (and injective: a digest keeps it apart from
+    # "tok_1"): the file stays inside the data dir
+    path = bd.loc["idcard_front_base64", "path"]
+    assert path.startswith("media/baidu_detail/tok_1~") and path.endswith("/idcard_front_base64.jpg")
+    assert path.count("/") == 3
     assert bd.loc["idcard_back_base64", "error"] == "not valid base64"  # "/9j/4AAQ...."
 
     for table in TABLES:
@@ -923,15 +928,6 @@ def _pii_payload(biz_id: str) -> dict:
     p["idcard_info"]["front_side"]["ocr_result"]["id_card_number"] = ID_NUMBER
     p["idcard_info"]["ocr_front_quality"]["idcard_number"]["result"] = ID_NUMBER
     return p
-
-
-def _all_text(data: Path) -> str:
-    parts = []
-    for table in TABLES:
-        df = load(data, table)
-        for col in df.columns:
-            parts.extend(str(v) for v in df[col].dropna().tolist())
-    return "\n".join(parts)
 
 
 def test_pii_masked_by_default_and_hash_stable(tmp_path):

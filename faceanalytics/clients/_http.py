@@ -5,11 +5,22 @@ to read the provider's error bodies; everything else lives here:
 
 * URLs must be ``https://``, except loopback hosts (127.0.0.0/8, ::1, localhost)
   where plain ``http://`` is allowed for the local sandbox; TLS verification is
-  always on and redirects are never followed blindly.
+  always on; a redirect is followed only where asked (file downloads) and only to
+  the same scheme, host and port; credentials in a URL (``user:pass@``) are never
+  sent.
+* Answers are read as a stream with a size cap (``max_response_bytes``, or the
+  ``max_bytes`` of a download), so no answer can grow memory without bound; a file
+  download goes straight to disk.
 * Every send has a ``(connect, read)`` timeout.
 * ``before_call(key)`` runs before *every* send, retries included, so a quota
   ledger records the call before it leaves and can refuse it by raising
   :class:`~.errors.QuotaExhausted`; ``after_call(key, outcome)`` runs after it.
+  A send that certainly never left (connection refused, DNS failure, TLS handshake
+  failed: the connection was never made) is reported as ``"unsent <code>"``, so the
+  ledger takes it back: it spent no quota.  Whether the connection was made is known
+  exactly for sessions from :func:`new_session` (their connections note a failed
+  ``connect()``); for other sessions only a refused or timed-out TCP connect counts
+  as unsent.
 * Every successful call returns a :class:`Response` holding the body bytes as
   received; a final failure raises a typed :class:`~.errors.ProviderError` that
   also carries ``body`` and ``http_status``.
@@ -23,6 +34,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -32,6 +44,8 @@ from urllib.parse import urljoin, urlsplit
 import orjson
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from ._redact import install_log_redaction, redact, redact_bytes
 from .errors import (
@@ -47,6 +61,7 @@ from .retry import RetryPolicy
 __all__ = [
     "Response",
     "BaseClient",
+    "download_url_problem",
     "ThreadLocalSessions",
     "check_url",
     "is_loopback_host",
@@ -92,6 +107,80 @@ def check_url(url: str) -> str:
     raise InsecureURL(f"refusing {redact(url)!r}: only https:// (or http:// to a loopback host) is allowed")
 
 
+def without_userinfo(url: str) -> str:
+    """*url* without ``user:password@``: a URL's credentials are never sent or kept."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]).geturl()
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port or {"http": 80, "https": 443}.get(scheme)
+    except ValueError:
+        port = -1
+    return scheme, (parts.hostname or "").rstrip(".").lower(), port
+
+
+# Second-level labels under which a registrable domain has three labels (aip.baidubce.com
+# -> baidubce.com, but x.example.com.cn -> example.com.cn).
+_SHARED_SUFFIXES = {"com.cn", "net.cn", "org.cn", "gov.cn", "edu.cn", "ac.cn", "com.hk", "co.uk"}
+
+
+def _site(host: str) -> str:
+    labels = host.split(".")
+    n = 3 if ".".join(labels[-2:]) in _SHARED_SUFFIXES else 2
+    return ".".join(labels[-n:])
+
+
+def download_url_problem(url: str, base_url: str, allow_hosts=()) -> str | None:
+    """Why *url* (a file link from a provider's answer) may not be fetched, or None.
+
+    Allowed: ``https://`` on the base URL's host or another host of the same site
+    (``api.megvii.com`` -> ``*.megvii.com``), on the default port or the base's, or a
+    host listed in *allow_hosts* (``"cdn.example.com"``, or ``".example.com"`` for
+    every host under it).  A loopback base allows only its own host and port (plain
+    ``http://`` included); an IP-address base only itself.  So a payload cannot send
+    the tool to link-local, private or metadata addresses, nor to another local port.
+    """
+    try:
+        scheme, host, port = _origin(url)
+        b_scheme, b_host, b_port = _origin(base_url)
+    except ValueError:
+        return "not a URL"
+    if not host or port == -1:
+        return "not a URL with a host"
+    if is_loopback_host(b_host):
+        if (scheme, host, port) == (b_scheme, b_host, b_port):
+            return None
+        return f"the base URL is loopback: only {b_scheme}://{b_host}:{b_port} is allowed"
+    if scheme != "https":
+        return f"{scheme or 'no'} scheme: only https:// is allowed"
+    for allowed in allow_hosts:
+        allowed = allowed.strip().lower().rstrip(".")
+        if host == allowed.lstrip(".") or (allowed.startswith(".") and host.endswith(allowed)):
+            return None
+    is_ip = _is_ip(host)
+    if port not in (443, b_port):
+        return f"port {port}: only the default port (or the base URL's) is allowed"
+    if host == b_host:
+        return None
+    if not is_ip and not _is_ip(b_host) and (host == _site(b_host) or host.endswith("." + _site(b_host))):
+        return None
+    return f"host {host} is not a host of {b_host} (allow it with --allow-host)"
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
 def _check_timeout(timeout: float | tuple[float, float]) -> Timeout:
     if isinstance(timeout, (int, float)):
         timeout = (timeout, timeout)
@@ -111,8 +200,8 @@ def _check_timeout(timeout: float | tuple[float, float]) -> Timeout:
 class Response:
     """One provider answer, kept as received so the caller can archive it before parsing.
 
-    ``body`` is the raw bytes (registered secrets masked in JSON bodies), ``json`` the
-    parsed body (``None`` if not JSON or for file downloads), ``elapsed`` seconds for
+    ``body`` is the raw bytes with credentials masked (see :func:`~._redact.redact_bytes`),
+    ``json`` the parsed body (``None`` if not JSON or for file downloads), ``elapsed`` seconds for
     the final send, ``url`` the request URL with credentials masked, ``attempts`` how
     many sends this call took.
     """
@@ -153,10 +242,51 @@ def parse_json(body: bytes) -> Any:
 # -- sessions -------------------------------------------------------------------------------
 
 
+# Per thread: did the current send fail to make its connection?  Set by the
+# connections below, read by BaseClient._send.
+_attempt = threading.local()
+
+
+class _NoteFailedConnect:
+    """A connection that notes, for the sending thread, that ``connect()`` failed:
+    no byte of the request can have left (``connect()`` includes the TLS handshake)."""
+
+    def connect(self) -> None:
+        try:
+            super().connect()  # type: ignore[misc]
+        except BaseException:
+            _attempt.connect_failed = True
+            raise
+
+
+class _HTTPConnection(_NoteFailedConnect, HTTPConnection):
+    pass
+
+
+class _HTTPSConnection(_NoteFailedConnect, HTTPSConnection):
+    pass
+
+
+class _HTTPPool(HTTPConnectionPool):
+    ConnectionCls = _HTTPConnection
+
+
+class _HTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _HTTPSConnection
+
+
+class _Adapter(HTTPAdapter):
+    """requests' adapter, with connections that say whether they were ever made."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
+
+
 def new_session(pool_maxsize: int = 4) -> requests.Session:
     """A pooled session that never retries on its own (the client's policy does)."""
     session = requests.Session()
-    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_maxsize, max_retries=0)
+    adapter = _Adapter(pool_connections=4, pool_maxsize=pool_maxsize, max_retries=0)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     session.headers["User-Agent"] = USER_AGENT
@@ -201,6 +331,44 @@ def _describe(exc: BaseException) -> str:
 
 
 _FAILURE_CODES = {RequestTimeout: "TIMEOUT", ConnectError: "CONNECTION_ERROR", InsecureURL: "INSECURE_REDIRECT"}
+_ERROR_BODY_CAP = 64 << 10  # an error page in place of a file: enough to read the error
+_CHUNK = 64 << 10
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def _read_capped(raw: requests.Response, max_bytes: int, sink: Any = None, *, cut: bool = False) -> bytes:
+    """The body of a streamed answer, at most *max_bytes* (decoded), into *sink* or memory.
+
+    Raises _TooLarge as soon as the cap is passed (or the declared length exceeds it),
+    so a huge or endless answer costs one chunk of memory, not its size; with *cut*
+    the first *max_bytes* are kept instead (an error page is only read for its error).
+    """
+    try:
+        declared = int(raw.headers.get("content-length", ""))
+    except ValueError:
+        declared = None
+    plain = "content-encoding" not in raw.headers  # no decompression: what is read is what came
+    if not cut and declared is not None and declared > max_bytes and plain:
+        raise _TooLarge(f"the answer is {declared} bytes, over the {max_bytes}-byte limit")
+    if sink is None and declared is not None and declared <= max_bytes and plain:
+        return raw.content  # the usual API answer: urllib3 reads exactly the declared length
+    buf = bytearray() if sink is None else None
+    total = 0
+    for chunk in raw.iter_content(_CHUNK):
+        total += len(chunk)
+        if total > max_bytes:
+            if cut and buf is not None:
+                buf += chunk[: max_bytes - total]
+                break
+            raise _TooLarge(f"the answer is over the {max_bytes}-byte limit")
+        if sink is None:
+            buf += chunk
+        else:
+            sink.write(chunk)
+    return bytes(buf) if buf is not None else b""
 
 
 def _shown_url(url: str, params: Mapping[str, Any] | None) -> str:
@@ -212,6 +380,21 @@ def _shown_url(url: str, params: Mapping[str, Any] | None) -> str:
     except Exception:
         full = url
     return redact(full)
+
+
+def _never_connected(exc: BaseException) -> bool:
+    """Did this send fail before its connection was made (so no byte of it left)?
+
+    Exact for sessions from :func:`new_session`; for others, a refused, unresolvable
+    or timed-out TCP connect (urllib3 raises these from ``_new_conn``, before any byte).
+    """
+    if getattr(_attempt, "connect_failed", False):
+        return True
+    from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+
+    reason = exc.args[0] if exc.args else None
+    reason = getattr(reason, "reason", reason)
+    return isinstance(reason, (NewConnectionError, ConnectTimeoutError))
 
 
 def _is_read_timeout(exc: BaseException) -> bool:
@@ -233,6 +416,22 @@ class BaseClient:
 
     provider: ClassVar[str] = "provider"
     default_base_url: ClassVar[str] = ""
+    #: The largest answer read into memory (API answers; downloads have their own cap).
+    max_response_bytes: ClassVar[int] = 64 << 20
+    #: The environment variable that names the base URL when none is given.
+    base_url_env: ClassVar[str] = ""
+
+    @classmethod
+    def resolve_base_url(cls, base_url: str | None = None) -> tuple[str, str]:
+        """The base URL to use and where it came from: ``(url, "given")`` for *base_url*,
+        else ``(url, "MEGVII_BASE_URL")`` (say) from the environment, else
+        ``(url, "default")`` (the real provider)."""
+        if base_url:
+            return base_url, "given"
+        env = os.environ.get(cls.base_url_env, "").strip() if cls.base_url_env else ""
+        if env:
+            return env, cls.base_url_env
+        return cls.default_base_url, "default"
 
     def __init__(
         self,
@@ -294,13 +493,19 @@ class BaseClient:
         follow_redirects: bool = False,
         error_for: Callable[[Response], ProviderError | None] | None = None,
         mask_body: bool = True,
+        sink: Any = None,
+        max_bytes: int | None = None,
     ) -> Response:
         """Send one call with retries; return its Response or raise its final error.
 
         *key* is passed to the hooks; ``None`` means the send is not counted
-        (e.g. fetching an OAuth token). *mask_body*: replace registered secrets in a
-        JSON body (off only where the body must carry one, the token endpoint).
+        (e.g. fetching an OAuth token). *mask_body*: parse ``json`` from the masked
+        body (off only where the parsed body must carry a secret, the token endpoint;
+        ``body`` is masked either way). *sink*: a binary file a 2xx body is streamed
+        to (rewound for every attempt; ``Response.body`` is then empty); *max_bytes*:
+        the cap on the body (default :attr:`max_response_bytes`).
         """
+        url = without_userinfo(url)
         check_url(url)
         error_for = error_for or self._error_for
         policy = self.retry
@@ -322,7 +527,8 @@ class BaseClient:
                 ) from last_error
             attempts += 1
             response, error = self._send(
-                method, url, params, json, expect_json and mask_body, expect_json, follow_redirects, attempts
+                method, url, params, json, expect_json and mask_body, expect_json, follow_redirects, attempts,
+                sink, max_bytes or self.max_response_bytes,
             )
             if error is None and response is not None:
                 error = error_for(response)
@@ -350,7 +556,9 @@ class BaseClient:
         return None
 
     def _record(self, key: str, response: Response | None, error: ProviderError | None) -> None:
-        if error is not None:
+        if error is not None and not error.sent:
+            outcome = f"unsent {error.code or type(error).__name__}"
+        elif error is not None:
             outcome = f"{error.http_status or '-'} {error.code or type(error).__name__}"
         else:
             outcome = str(response.http_status if response is not None else "-")
@@ -369,6 +577,8 @@ class BaseClient:
         expect_json: bool,
         follow_redirects: bool,
         attempt: int,
+        sink: Any = None,
+        max_bytes: int = 64 << 20,
     ) -> tuple[Response | None, ProviderError | None]:
         """One send (plus checked redirects). Never raises a requests exception.
 
@@ -376,13 +586,19 @@ class BaseClient:
         requests exception (whose message holds the full URL, credentials included)
         never becomes the ``__context__`` of our error.
         """
+        if sink is not None:  # a retry starts the file again
+            sink.seek(0)
+            sink.truncate()
         session = self._sessions.get()
         shown = _shown_url(url, params)
         failure: tuple[type[ProviderError], str, bool | None] | None = None
+        unsent = False  # the request certainly never left (no quota spent)
+        too_large_status = None
         t0 = time.perf_counter()
         for _hop in range(_MAX_REDIRECTS + 1):
             # Never send loopback traffic through an environment proxy.
             proxies = _NO_PROXY if is_loopback_host(urlsplit(url).hostname) else None
+            _attempt.connect_failed = False
             try:
                 raw = session.request(
                     method,
@@ -393,16 +609,32 @@ class BaseClient:
                     verify=self._verify,
                     allow_redirects=False,
                     proxies=proxies,
+                    stream=True,
                 )
-                status, body, headers = raw.status_code, raw.content, raw.headers
-                location = headers.get("location")
+                with raw:
+                    status, headers = raw.status_code, raw.headers
+                    location = headers.get("location")
+                    if follow_redirects and status in _REDIRECTS and location:
+                        body = b""
+                    elif sink is not None and 200 <= status < 300:
+                        body = b""
+                        _read_capped(raw, max_bytes, sink)
+                    else:  # an API answer, or an error page instead of a file
+                        body = (_read_capped(raw, max_bytes) if sink is None
+                                else _read_capped(raw, _ERROR_BODY_CAP, cut=True))
+            except _TooLarge as exc:
+                failure = (InvalidResponse, str(exc), False)
+                too_large_status = status
             except requests.exceptions.Timeout as exc:
                 failure = (RequestTimeout, _describe(exc), None)
+                unsent = _hop == 0 and _never_connected(exc)  # after a redirect it was reached
             except requests.exceptions.SSLError as exc:
                 # A certificate problem does not fix itself on retry.
                 failure = (ConnectError, "TLS verification failed: " + _describe(exc), False)
+                unsent = _hop == 0 and _never_connected(exc)
             except requests.exceptions.ConnectionError as exc:
                 failure = (RequestTimeout if _is_read_timeout(exc) else ConnectError, _describe(exc), None)
+                unsent = _hop == 0 and _never_connected(exc)
             except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError) as exc:
                 failure = (ConnectError, _describe(exc), None)
             except requests.exceptions.RequestException as exc:
@@ -412,7 +644,12 @@ class BaseClient:
             if failure is not None:
                 break
             if follow_redirects and status in _REDIRECTS and location:
-                url = urljoin(url, location)
+                target = without_userinfo(urljoin(url, location))
+                if _origin(target) != _origin(url):
+                    failure = (InsecureURL, f"refusing a redirect off {_origin(url)[1]} to "
+                                            f"{redact(urlsplit(target).netloc)}", False)
+                    break
+                url = target
                 try:
                     check_url(url)
                 except InsecureURL as exc:
@@ -426,23 +663,31 @@ class BaseClient:
         if failure is not None:
             cls, why, retryable = failure
             log.debug("%s %s -> %s after %.3fs (attempt %d)", method, shown, cls.__name__, elapsed, attempt)
+            code = "TOO_LARGE" if too_large_status is not None else _FAILURE_CODES.get(cls, "CONNECTION_ERROR")
             return None, cls(
-                f"{method} {urlsplit(shown).path} failed: {why}",
-                code=_FAILURE_CODES.get(cls, "CONNECTION_ERROR"),
+                f"{method} {urlsplit(shown).path} failed" + (" (not sent)" if unsent else "") + f": {why}",
+                http_status=too_large_status,
+                code="NOT_CONNECTED" if unsent else code,
                 retryable=retryable,
                 url=shown,
                 provider=self.provider,
+                sent=not unsent,
             )
         log.debug("%s %s -> %d in %.3fs (attempt %d)", method, shown, status, elapsed, attempt)
-        if mask_body:
-            body = redact_bytes(body)
+        # The choke point: nothing that came back is kept, parsed, raised or logged
+        # before its credentials are masked.  Only the token endpoint's parsed body
+        # (mask_body=False) is read from the bytes as received: it must carry the token.
+        parsed = parse_json(body) if expect_json and not mask_body else None
+        body = redact_bytes(body)
+        if expect_json and mask_body:
+            parsed = parse_json(body)
         response = Response(
             http_status=status,
             body=body,
-            json=parse_json(body) if expect_json else None,
+            json=parsed,
             elapsed=elapsed,
             url=shown,
-            headers={k.lower(): v for k, v in headers.items()},
+            headers={k.lower(): redact(v) for k, v in headers.items()},
             attempts=attempt,
         )
         if status in _REDIRECTS:

@@ -10,11 +10,23 @@ clients build carries a credential. Two defences, both applied by :func:`redact`
 * the value of any credential-named query parameter or JSON/dict field is
   replaced, whether or not the value was registered.
 
+Servers echo what they were sent in many spellings (percent-encoded in either
+case, JSON-escaped ``\\/``, HTML-escaped, inside an escaped JSON string), so a
+registered value is replaced in each of them.
+
+The choke points: :func:`redact_bytes` for every response body and header the
+clients receive (before anything parses, keeps or raises it), :func:`redact`
+for every text we build (URLs, messages), and a log-record factory
+(:func:`install_log_redaction`) that masks every log record of the process,
+tracebacks included, whichever logger it comes from.
+
 :class:`Secret` wraps a credential so that ``repr``/``str`` never show it.
 """
 
 from __future__ import annotations
 
+import html
+import json
 import logging
 import re
 import threading
@@ -45,12 +57,17 @@ _SECRET_NAMES = (
     "session_secret",
 )
 _NAMES = "|".join(_SECRET_NAMES)
-# api_secret=VALUE in a query string (also percent-encoded '=' as %3D).
-_QUERY_RE = re.compile(rf"(?i)(?<![A-Za-z0-9_])({_NAMES})(=|%3D)[^&\s'\"#<>,;)\]}}]*")
-# "access_token": "VALUE" in JSON, 'access_token': 'VALUE' in a dict repr.
-_FIELD_RE = re.compile(rf"(?i)([\"']({_NAMES})[\"']\s*:\s*[\"'])[^\"']*")
+# api_secret=VALUE in a query string (also percent-encoded '=' as %3D, and after a
+# JSON-escaped '&', \u0026).
+_QUERY = rf"(?i)(?:(?<![A-Za-z0-9_])|(?<=\\u0026))({_NAMES})(=|%3D)(?:\\/|[^&\s'\"#<>,;)\]}}\\])*"
+# "access_token": "VALUE" in JSON, 'access_token': 'VALUE' in a dict repr, and
+# \"access_token\":\"VALUE\" in JSON carried inside a JSON string.
+_FIELD = rf"(?i)(\\*[\"']({_NAMES})\\*[\"']\s*:\s*\\*[\"'])(?:\\[/u]|[^\"'\\])*"
 # https://user:password@host
-_USERINFO_RE = re.compile(r"(?i)([a-z][a-z0-9+.-]*://)[^/@\s]+@")
+_USERINFO = r"(?i)([a-z][a-z0-9+.-]*://)[^/@\s'\"<>]+@"
+_QUERY_RE, _FIELD_RE, _USERINFO_RE = (re.compile(p) for p in (_QUERY, _FIELD, _USERINFO))
+_QUERY_RE_B, _FIELD_RE_B, _USERINFO_RE_B = (re.compile(p.encode()) for p in (_QUERY, _FIELD, _USERINFO))
+_MASK_B = MASK.encode()
 
 _lock = threading.Lock()
 _secrets: set[str] = set()
@@ -68,7 +85,7 @@ def register_secret(value: str | None) -> None:
     global _secret_re, _secret_bytes
     if not isinstance(value, str) or len(value) < MIN_SECRET_LENGTH:
         return
-    forms = {value, quote(value, safe=""), quote_plus(value, safe="")}
+    forms = _spellings(value)
     with _lock:
         if forms <= _secrets:
             return
@@ -77,6 +94,17 @@ def register_secret(value: str | None) -> None:
         ordered = sorted(_secrets, key=len, reverse=True)
         _secret_re = re.compile("|".join(re.escape(s) for s in ordered))
         _secret_bytes = tuple(s.encode("utf-8") for s in ordered)
+
+
+def _spellings(value: str) -> set[str]:
+    """The ways a server may echo *value*: as is, percent-encoded (upper or lower
+    case hex), JSON-escaped (``\\/``, ``\\uXXXX``) and HTML-escaped."""
+    encoded = {quote(value, safe=""), quote_plus(value, safe="")}
+    forms = {value, *encoded, *(e.lower() for e in encoded), html.escape(value)}
+    for f in (value, *encoded):
+        forms.add(json.dumps(f)[1:-1])
+        forms.add(json.dumps(f)[1:-1].replace("/", "\\/"))
+    return {f for f in forms if len(f) >= MIN_SECRET_LENGTH}
 
 
 def redact(text: object) -> str:
@@ -95,15 +123,28 @@ def redact(text: object) -> str:
 
 
 def redact_bytes(body: bytes) -> bytes:
-    """Replace registered secret values in a response body (bytes otherwise untouched).
+    """:func:`redact` for bytes: a response body or header, masked before anything keeps it.
 
-    A provider is not expected to echo a credential, but a stand-in server might,
-    and the raw body is archived to disk where credentials must never land.
+    A provider is not expected to echo a credential, but a proxy, an error page or a
+    stand-in server might (a redirect that repeats the request URL), and the raw body
+    is archived to disk where credentials must never land.  Bytes that hold no
+    credential come back unchanged (the very object).
     """
+    if not body:
+        return body
     for s in _secret_bytes:
         if s in body:
-            body = body.replace(s, MASK.encode())
+            body = body.replace(s, _MASK_B)
+    lowered = body.lower()
+    if any(name in lowered for name in _NAMES_B):
+        body = _QUERY_RE_B.sub(lambda m: m.group(1) + m.group(2) + _MASK_B, body)
+        body = _FIELD_RE_B.sub(lambda m: m.group(1) + _MASK_B, body)
+    if b"@" in body:
+        body = _USERINFO_RE_B.sub(lambda m: m.group(1) + _MASK_B + b"@", body)
     return body
+
+
+_NAMES_B = tuple(n.encode() for n in _SECRET_NAMES)
 
 
 class Secret:
@@ -145,29 +186,52 @@ class MaskedParams(dict):
     __str__ = __repr__
 
 
+def _redact_record(record: logging.LogRecord) -> None:
+    """Mask a record's message, traceback and stack text in place."""
+    try:
+        message = record.getMessage()
+    except Exception:  # a broken format string is the logger's problem, not ours
+        return
+    clean = redact(message)
+    if clean != message:
+        record.msg, record.args = clean, None
+    if record.exc_info:
+        # The formatted traceback replaces the exception object: handlers that would
+        # format it themselves (or print its frames' locals) get the masked text.
+        text = logging.Formatter().formatException(record.exc_info)
+        record.exc_text, record.exc_info = redact(text), None
+    elif record.exc_text:
+        record.exc_text = redact(record.exc_text)
+    if record.stack_info:
+        record.stack_info = redact(record.stack_info)
+
+
 class _RedactingFilter(logging.Filter):
     """Rewrite a record's message (and traceback text) through :func:`redact`."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            message = record.getMessage()
-        except Exception:  # a broken format string is the logger's problem, not ours
-            return True
-        clean = redact(message)
-        if clean != message or record.args:
-            record.msg, record.args = clean, None
-        if record.exc_info:
-            text = logging.Formatter().formatException(record.exc_info)
-            record.exc_text, record.exc_info = redact(text), None
-        elif record.exc_text:
-            record.exc_text = redact(record.exc_text)
+        _redact_record(record)
         return True
+
+
+class _RedactingFactory:
+    """Wraps the process's log-record factory: every record is masked as it is made,
+    whichever logger makes it (a filter on a logger sees only that logger's own records)."""
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
+
+    def __call__(self, *args, **kwargs) -> logging.LogRecord:
+        record = self.inner(*args, **kwargs)
+        _redact_record(record)
+        return record
 
 
 _FILTER = _RedactingFilter()
 # urllib3 logs the full request line, query string included, at DEBUG
 # ("GET /faceid/lite/get_result?api_key=...&api_secret=... HTTP/1.1" 200 93).
-# Filters on a logger only see records logged on that exact logger, hence the list.
+# The factory already masks those; the filters also cover records made elsewhere
+# (``logging.makeLogRecord``) and logged on these loggers.
 _LOGGERS = (
     "urllib3",
     "urllib3.connectionpool",
@@ -181,7 +245,11 @@ _LOGGERS = (
 
 
 def install_log_redaction() -> None:
-    """Attach the redacting filter to the loggers that may see request URLs (idempotent)."""
+    """Mask every log record of the process from now on (idempotent)."""
+    with _lock:
+        factory = logging.getLogRecordFactory()
+        if not isinstance(factory, _RedactingFactory):
+            logging.setLogRecordFactory(_RedactingFactory(factory))
     for name in _LOGGERS:
         logger = logging.getLogger(name)
         if _FILTER not in logger.filters:

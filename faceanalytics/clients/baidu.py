@@ -23,8 +23,8 @@ import time
 from dataclasses import replace
 from typing import Any, Callable
 
-from ._http import BaseClient, Response
-from ._redact import MaskedParams, Secret, redact_bytes, register_secret
+from ._http import BaseClient, Response, parse_json
+from ._redact import MaskedParams, Secret, register_secret
 from .errors import (
     BAIDU_ERRORS,
     AccessTokenError,
@@ -105,6 +105,7 @@ class BaiduClient(BaseClient):
 
     provider = "baidu"
     default_base_url = DEFAULT_BASE_URL
+    base_url_env = "BAIDU_BASE_URL"
 
     def __init__(
         self,
@@ -134,8 +135,9 @@ class BaiduClient(BaseClient):
         self.token_fetches = 0  # how many times a token was requested (for diagnostics)
 
     @classmethod
-    def from_env(cls, base_url: str = DEFAULT_BASE_URL, **options: Any) -> "BaiduClient":
-        """A client with ``BAIDU_API_KEY`` / ``BAIDU_SECRET_KEY`` from the environment."""
+    def from_env(cls, base_url: str | None = None, **options: Any) -> "BaiduClient":
+        """A client with ``BAIDU_API_KEY`` / ``BAIDU_SECRET_KEY`` from the environment,
+        talking to *base_url*, else ``BAIDU_BASE_URL``, else the real provider."""
         key, secret = os.environ.get("BAIDU_API_KEY"), os.environ.get("BAIDU_SECRET_KEY")
         if not key or not secret:
             raise MissingCredentials(
@@ -143,7 +145,7 @@ class BaiduClient(BaseClient):
                 provider=cls.provider,
                 hint="Export BAIDU_API_KEY and BAIDU_SECRET_KEY (never put them in a file the tool writes).",
             )
-        return cls(key, secret, base_url, **options)
+        return cls(key, secret, cls.resolve_base_url(base_url)[0], **options)
 
     # -- access token ---------------------------------------------------------------------
 
@@ -189,8 +191,10 @@ class BaiduClient(BaseClient):
         if isinstance(payload, dict) and payload.get("access_token"):
             register_secret(str(payload["access_token"]))
             return None
-        # The body was read unmasked (it must carry the token); an error keeps a masked copy.
-        response = replace(response, body=redact_bytes(response.body))
+        # The parsed body was read unmasked (it must carry the token): an error is built
+        # from the masked bytes only.
+        payload = parse_json(response.body)
+        response = replace(response, json=payload)
         if isinstance(payload, dict) and payload.get("error"):
             return BaiduAuthError(
                 http_status=response.http_status,

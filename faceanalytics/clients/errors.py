@@ -13,8 +13,12 @@ Every exception raised by :mod:`faceanalytics.clients` derives from
 * ``fatal`` – whether every further call with these credentials will fail the same way
   (stop the batch rather than burn through the ids);
 * ``hint`` – one English sentence saying what to do;
-* ``body`` – the raw response bytes, so the caller can archive error replies too;
-* ``url`` – the request URL with credentials masked.
+* ``body`` – the raw response bytes (credentials masked), so the caller can archive
+  error replies too;
+* ``url`` – the request URL with credentials masked;
+* ``sent`` – ``False`` only when the request certainly never left this machine (the
+  connection was refused, the name did not resolve, the TLS handshake failed): such a
+  call reached no provider and spent no quota.
 
 No credential ever appears in ``str(exc)``, ``repr(exc)``, ``exc.args`` or the
 exception chain: messages pass through :func:`redact`, and transport failures are
@@ -29,6 +33,7 @@ The tree::
     ├── QuotaExhausted                   our ledger refused the call before sending it
     ├── TransportError
     │   ├── ConnectError                 DNS, refused, reset, TLS          retryable
+    │   │                                (code NOT_CONNECTED, sent=False: it never left)
     │   ├── RequestTimeout               connect or read timeout           retryable
     │   └── InvalidResponse              body is not the documented JSON   retryable if 5xx/429
     ├── MegviiError                      any other error_message           retryable if 5xx/429
@@ -62,7 +67,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from ._redact import redact
+from ._redact import redact, redact_bytes
 
 __all__ = [
     "ProviderError",
@@ -120,6 +125,7 @@ class ProviderError(Exception):
     default_hint: ClassVar[str] = "See the code and detail; quote the request id to the provider's support."
     retryable_default: ClassVar[bool] = False
     fatal_default: ClassVar[bool] = False
+    sent_default: ClassVar[bool] = True  # may have reached the provider (counted)
 
     def __init__(
         self,
@@ -135,9 +141,11 @@ class ProviderError(Exception):
         body: bytes | None = None,
         url: str | None = None,
         provider: str | None = None,
+        sent: bool | None = None,
     ) -> None:
         if provider is not None:
             self.provider = provider
+        self.sent = self.sent_default if sent is None else bool(sent)
         self.message = redact(message or self.default_message)
         self.http_status = http_status
         self.code = None if code is None else redact(code)
@@ -146,7 +154,7 @@ class ProviderError(Exception):
         self.retryable = self.retryable_default if retryable is None else bool(retryable)
         self.fatal = self.fatal_default if fatal is None else bool(fatal)
         self.hint = redact(hint or self.default_hint)
-        self.body = body
+        self.body = None if body is None else redact_bytes(bytes(body))
         self.url = None if url is None else redact(url)
         super().__init__(self._render())
 
@@ -198,6 +206,8 @@ class ServerError(ProviderError):
 class ConfigurationError(ProviderError):
     """The client is set up wrongly; nothing was sent."""
 
+    sent_default = False
+
     fatal_default = True
 
 
@@ -221,6 +231,7 @@ class QuotaExhausted(ProviderError):
     """
 
     default_message = "the quota ledger refused another call"
+    sent_default = False
     default_hint = (
         "The provider allows only a few calls per id (Megvii: 3); use the archived response "
         "instead of calling again."

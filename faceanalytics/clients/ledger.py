@@ -12,10 +12,17 @@ exceed ``limit``. The file is plain text, one tab-separated line per event::
     2024-05-03T08:12:10.217+00:00	megvii	1462259748,52b13fb5-8dfb-4537-a62b-a641d5e929f1	result 200
 
 ``call`` lines count; ``result`` lines (written by :meth:`record` after the answer)
-are notes for humans. Counting is conservative: any line that is not a complete
-``result`` note counts as a call, and a line cut short (kill -9 mid-write, power loss,
-disk full) counts as a call too – if its key was cut, against every key it could be
-the start of.
+are notes for humans. An ``unsent`` line takes one call of its key back: the call was
+written down before it was sent, but it never left (connection refused, DNS failure,
+TLS handshake failed), so it reached no provider::
+
+    2024-05-03T08:12:11.020+00:00	megvii	1462259748,52b1...	call 3/3
+    2024-05-03T08:12:11.022+00:00	megvii	1462259748,52b1...	unsent NOT_CONNECTED
+
+Counting is conservative: any line that is not a complete ``result`` or ``unsent``
+note counts as a call, and a line cut short (kill -9 mid-write, power loss, disk
+full) counts as a call too – if its key was cut, against every key it could be the
+start of.  An ``unsent`` note lost in a crash leaves its call counted.
 
 Several threads may share one ledger (a lock; fsyncs are batched: a thread whose
 line was already covered by another thread's fsync does not fsync again), and several
@@ -61,6 +68,10 @@ def _unescape(text: str) -> str:
 
 def _is_note(event: str) -> bool:
     return event.startswith("result")
+
+
+def _is_unsent(event: str) -> bool:
+    return event.startswith("unsent")
 
 
 class QuotaLedger:
@@ -123,13 +134,20 @@ class QuotaLedger:
         self._sync(target)
 
     def record(self, key: str, outcome: str) -> None:
-        """Append a note with the answer to a call (flushed, not fsynced: it is informational)."""
+        """Append a note with the answer to a call (flushed, not fsynced: it is informational).
+
+        An *outcome* starting with ``"unsent"`` (the client's word for a call that never
+        left) takes the call back: it no longer counts against the limit.
+        """
         key = self._check_key(key)
         outcome = " ".join(str(outcome).split()) or "-"
+        event = outcome if _is_unsent(outcome) else f"result {outcome}"
         with self._lock:
             with self._file_lock():
                 self._catch_up()
-                self._append(self._line(key, f"result {outcome}"))
+                self._append(self._line(key, event))
+                if _is_unsent(event):
+                    self._uncount(key)
 
     def total(self) -> int:
         """Calls on record for every key together."""
@@ -218,10 +236,17 @@ class QuotaLedger:
             # anything else – including any line cut short – counts as a call.
             if complete and _is_note(fields[3]):
                 return
+            if complete and _is_unsent(fields[3]):
+                self._uncount(_unescape(fields[2]))
+                return
             self._counts[_unescape(fields[2])] += 1
             return
         # The key field is cut short (or absent): charge every key it could be the start of.
         self._torn.append(_unescape(fields[2]) if len(fields) >= 3 else "")
+
+    def _uncount(self, key: str) -> None:
+        if self._counts[key] > 0:
+            self._counts[key] -= 1
 
     def _append(self, data: bytes) -> None:
         view = memoryview(data)

@@ -21,9 +21,9 @@ import os
 from dataclasses import replace
 from typing import Any
 
-from ._http import BaseClient, Response, parse_json
-from ._redact import MaskedParams, Secret
-from .errors import MEGVII_ERRORS, MegviiError, MissingCredentials, ProviderError
+from ._http import BaseClient, Response, download_url_problem, parse_json, without_userinfo
+from ._redact import MaskedParams, Secret, redact
+from .errors import MEGVII_ERRORS, InsecureURL, MegviiError, MissingCredentials, ProviderError
 from .retry import RetryPolicy
 
 __all__ = ["MegviiClient", "megvii_error"]
@@ -31,6 +31,8 @@ __all__ = ["MegviiClient", "megvii_error"]
 DEFAULT_BASE_URL = "https://api.megvii.com"
 LITE_GET_RESULT = "/faceid/lite/get_result"
 LIVENESS_GET_RESULT = "/faceid/liveness/v2/get_result"
+#: The default cap on one will_file download (videos are a few MB).
+MAX_DOWNLOAD_BYTES = 256 << 20
 
 
 def megvii_error(response: Response) -> MegviiError | None:
@@ -72,6 +74,7 @@ class MegviiClient(BaseClient):
 
     provider = "megvii"
     default_base_url = DEFAULT_BASE_URL
+    base_url_env = "MEGVII_BASE_URL"
 
     def __init__(
         self,
@@ -93,8 +96,9 @@ class MegviiClient(BaseClient):
         super().__init__(base_url, timeout=timeout, retry=retry, **options)
 
     @classmethod
-    def from_env(cls, base_url: str = DEFAULT_BASE_URL, **options: Any) -> "MegviiClient":
-        """A client with ``MEGVII_API_KEY`` / ``MEGVII_API_SECRET`` from the environment."""
+    def from_env(cls, base_url: str | None = None, **options: Any) -> "MegviiClient":
+        """A client with ``MEGVII_API_KEY`` / ``MEGVII_API_SECRET`` from the environment,
+        talking to *base_url*, else ``MEGVII_BASE_URL``, else the real provider."""
         key, secret = os.environ.get("MEGVII_API_KEY"), os.environ.get("MEGVII_API_SECRET")
         if not key or not secret:
             raise MissingCredentials(
@@ -102,7 +106,7 @@ class MegviiClient(BaseClient):
                 provider=cls.provider,
                 hint="Export MEGVII_API_KEY and MEGVII_API_SECRET (never put them in a file the tool writes).",
             )
-        return cls(key, secret, base_url, **options)
+        return cls(key, secret, cls.resolve_base_url(base_url)[0], **options)
 
     def _auth(self) -> MaskedParams:
         return MaskedParams(api_key=self._api_key.reveal(), api_secret=self._api_secret.reveal())
@@ -132,18 +136,46 @@ class MegviiClient(BaseClient):
         params.update(biz_id=_check_id(biz_id), get_image_type=str(int(get_image_type)))
         return self._request("GET", self._url(LIVENESS_GET_RESULT), key=biz_id, params=params)
 
-    def download_will_file(self, url: str) -> Response:
-        """GET a ``will_file`` URL; ``body`` is the still-encrypted file (``json`` is None).
+    def download_will_file(
+        self,
+        url: str,
+        *,
+        to: str | os.PathLike[str] | None = None,
+        max_bytes: int = MAX_DOWNLOAD_BYTES,
+        allow_hosts: tuple[str, ...] = (),
+    ) -> Response:
+        """GET a ``will_file`` URL: the still-encrypted file (``json`` is None).
 
-        Counts against the same hook/ledger as ``get_result`` (key: the URL) because
-        Megvii serves each download URL three times. Decrypt with the api_secret
-        (see the seed document's AES-ECB rule).
+        *to*: a path the file is streamed to (``body`` is then empty), so its size
+        never sits in memory; without it ``body`` holds the file.  Either way at most
+        *max_bytes* are read (``InvalidResponse`` code ``TOO_LARGE`` beyond).
+
+        The URL comes from a provider's answer, so it is checked first
+        (:func:`~._http.download_url_problem`: a host of this client's base URL, or
+        one in *allow_hosts*); redirects are followed only on the same host, and
+        ``user:pass@`` in the URL is dropped, never sent.  A refused URL raises
+        :class:`~.errors.InsecureURL` (code ``URL_NOT_ALLOWED``) before any call is counted.
+
+        Counts against the same hook/ledger as ``get_result`` (key: the URL without
+        credentials) because Megvii serves each download URL three times. Decrypt with
+        the api_secret (see the seed document's AES-ECB rule).
         """
         if not isinstance(url, str) or not url.strip():
             raise ValueError("empty will_file URL (Megvii returns '' when the file was not generated)")
-        return self._request(
-            "GET", url, key=url, expect_json=False, follow_redirects=True, error_for=self._download_error
-        )
+        url = without_userinfo(url.strip())
+        problem = download_url_problem(url, self.base_url, allow_hosts)
+        if problem is not None:
+            raise InsecureURL(f"not downloading {redact(url)!r}: {problem}", code="URL_NOT_ALLOWED",
+                              provider=self.provider,
+                              hint="A payload may point anywhere: only the provider's hosts are "
+                                   "fetched. If the provider really serves files from that host, "
+                                   "allow it (--allow-host / allow_hosts=).")
+        if to is None:
+            return self._request("GET", url, key=url, expect_json=False, follow_redirects=True,
+                                 error_for=self._download_error, max_bytes=max_bytes)
+        with open(to, "wb") as sink:
+            return self._request("GET", url, key=url, expect_json=False, follow_redirects=True,
+                                 error_for=self._download_error, sink=sink, max_bytes=max_bytes)
 
     def _error_for(self, response: Response) -> ProviderError | None:
         if response.json is None or not isinstance(response.json, dict):

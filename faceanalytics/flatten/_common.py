@@ -72,12 +72,23 @@ def strict_num(v, path: str):
 _SAFE = re.compile(r"[^0-9A-Za-z._-]+")
 
 
+_PLAIN = re.compile(r"[0-9a-z][0-9a-z._-]{0,79}")
+
+
 def safe_name(s: str) -> str:
-    """A file-name-safe rendering of an id (commas, slashes, … become '_')."""
-    s = _SAFE.sub("_", str(s)).strip("._") or "_"
-    if len(s) > 120:
-        s = s[:80] + "_" + hashlib.sha1(s.encode()).hexdigest()[:16]
-    return s
+    """A file-name-safe and injective rendering of an id (distinct ids never share a name).
+
+    A short, lower-case name of letters, digits, ``.``, ``_``, ``-`` stays as it is
+    (``image_best``); any other becomes a readable part (other characters as ``_``)
+    plus ``~`` and 12 hex digits of its SHA-256 (``1462259748_52b13fb5-...~3f09a1c2b4d5``).
+    ``~`` never occurs in a name kept as it is, and the digest keeps ``a/b``, ``a_b``
+    and ``A_B`` apart, also on case-insensitive file systems.
+    """
+    s = str(s)
+    if _PLAIN.fullmatch(s):
+        return s
+    readable = _SAFE.sub("_", s).strip("._")[:60] or "_"
+    return f"{readable}~{hashlib.sha256(s.encode('utf-8', 'surrogatepass')).hexdigest()[:12]}"
 
 
 _DATA_URI = re.compile(r"^\s*data:\s*([\w.+-]+/[\w.+-]+)?\s*;\s*base64\s*,", re.I)

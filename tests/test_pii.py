@@ -1,0 +1,142 @@
+"""Personal data in tidy tables: masked wherever it sits, by default (issue 13, item 2).
+
+The flatteners mask the documented fields; these tests are about everything else:
+unknown fields kept in ``sessions.extra``, what a customer put in ``biz_extra_data``,
+the raw text of quarantined records, and ID numbers in other spellings.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from faceanalytics import _pii
+from faceanalytics.archive import read_segment
+from faceanalytics.ingest import ingest
+from faceanalytics.store import load
+
+from _helpers import LITE_ID, all_table_text, envelope, seed, write_jsonl  # noqa: E402
+
+ID18 = "110101199003071234"
+ID18X = "11010119900307123X"
+ID15 = "110101900307123"
+PHONE = "13912345678"
+NAME = "张三丰"
+ADDRESS = "北京市海淀区中关村大街1号"
+PLAIN = [ID18, ID18X, ID15, PHONE, NAME, ADDRESS, "1101-0119-9003-0712-34", "110101 19900307 1234",
+         "139-1234-5678", "139 1234 5678", "+8613912345678"]
+KEPT = ["1700000000123", LITE_ID, "71.5"]  # a ms time, a biz_id, a confidence are not personal
+
+
+def _payload(biz_id=LITE_ID):
+    p = seed("megvii_lite_success.json")
+    p["biz_info"]["biz_id"] = biz_id
+    p["biz_info"]["biz_extra_data"] = (f"name={NAME}&idcard=ID{ID18}&mobile=139-1234-5678"
+                                       f"&ts=1700000000123&addr={ADDRESS}")
+    p["verify_result"]["result_faceid"]["confidence"] = 71.5
+    # unknown fields, kept in sessions.extra: a holder's name, ID numbers in other spellings
+    p["holder"] = {"real_name": NAME, "id_no": int(ID18), "idNumber": "110101 19900307 1234",
+                   "contact": {"phone": "+8613912345678", "home_address": ADDRESS},
+                   "note": f"old id {ID15}, new id 1101-0119-9003-0712-34, tel 139 1234 5678",
+                   "signed_at_ms": 1700000000123, "ref": LITE_ID}
+    p["customer_json"] = json.dumps({"姓名": NAME, "id": ID18X, "地址": ADDRESS}, ensure_ascii=False)
+    return p
+
+
+def _lines():
+    good = envelope("megvii_lite", LITE_ID, _payload())
+    bad = envelope("megvii_lite", "1700000000,bad", _payload("1700000000,bad"))
+    bad["payload"]["verify_result"]["result_faceid"]["confidence"] = "not a number"  # quarantined
+    broken = (f'{{"source": "megvii_lite", "session_id": "x", "payload": {{"idcard_name": "{NAME}", '
+              f'"idcard_number": "{ID18}", "address": "{ADDRESS}", "tel": {PHONE}')  # not even JSON
+    return [good, bad, broken]
+
+
+def test_no_tidy_table_holds_plain_personal_data_by_default(tmp_path):
+    data = tmp_path / "d"
+    rep = ingest([write_jsonl(tmp_path / "in.jsonl", _lines())], data)
+    assert (rep.landed, rep.quarantined) == (1, 2)
+    text = all_table_text(data)
+    for plain in PLAIN:
+        assert plain not in text, plain
+    for kept in KEPT:
+        assert kept in text, kept
+    s = load(data, "sessions").set_index("session_id")
+    extra = json.loads(s.loc[LITE_ID, "extra"])
+    assert extra["holder"]["real_name"] == "张**"
+    assert extra["holder"]["id_no"] == "**************1234"
+    assert extra["holder"]["signed_at_ms"] == 1700000000123 and extra["holder"]["ref"] == LITE_ID
+    biz = s.loc[LITE_ID, "biz_extra_data"]
+    assert "ts=1700000000123" in biz and "idcard=ID**************1234" in biz
+    q = load(data, "quarantine")
+    assert len(q) == 2 and all(ID18 not in r and NAME not in r for r in q.raw)
+    # the raw archive keeps the original, owner-only
+    raw = b"\n".join(ln for seg in (data / "raw").rglob("*.jsonl.zst") for ln in read_segment(seg).lines)
+    assert ID18.encode() in raw and NAME.encode() in raw
+    assert all(f.stat().st_mode & 0o077 == 0 for f in (data / "raw").rglob("*"))
+
+
+def test_keep_pii_keeps_todays_behaviour(tmp_path):
+    data = tmp_path / "d"
+    ingest([write_jsonl(tmp_path / "in.jsonl", _lines())], data, keep_pii=True)
+    text = all_table_text(data)
+    for plain in (ID18, PHONE, NAME, ADDRESS, "110101 19900307 1234"):
+        assert plain in text, plain
+
+
+def test_cli_masks_by_default_and_keep_pii_keeps(tmp_path):
+    path = write_jsonl(tmp_path / "in.jsonl", _lines())
+    for flag, present in (([], False), (["--keep-pii"], True)):
+        d = tmp_path / ("keep" if flag else "mask")
+        r = subprocess.run([sys.executable, "-m", "faceanalytics.cli", "ingest", str(path), "--data", str(d),
+                            *flag], capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stderr
+        assert (ID18 in all_table_text(d)) is present
+
+
+@pytest.mark.parametrize("text,expected", [
+    (f"id {ID18} ok", "id **************1234 ok"),
+    (f"ID{ID18X.lower()}", "ID**************123X"),
+    ("身份证号:110101 19900307 1234。", "身份证号:**************1234。"),
+    (f"old {ID15}", "old ***********7123"),
+    (f"电话{PHONE}", "电话*******5678"),
+    ("tel: +86 139-1234-5678", "tel: *******5678"),
+    ("at 1700000000123 and 1462259748,52b13fb5-8dfb-4537-a62b-a641d5e929f1", None),
+    ("uuid 139a4537-1234-5678-9abc-139123456789, x", None),
+    ("score 99.123456789012 / 12345678901234567890", None),
+    ("region 990101199003071234 is not one", None),
+    ("2023-11-14T22:13:20Z", None),
+])
+def test_free_text_values(text, expected):
+    assert _pii.scrub_text(text) == (text if expected is None else expected)
+
+
+def test_json_and_query_strings_are_masked_by_key_and_value():
+    doc = json.dumps({"user": {"fullName": NAME, "address": {"city": "北京", "street": "中关村大街1号"}},
+                      "list": [ID18, 5], "n": int(PHONE), "conf": 71.5, "t": 1700000000123},
+                     ensure_ascii=False)
+    out = json.loads(_pii.scrub_text(doc))
+    assert out["user"]["fullName"] == "张**"
+    assert out["user"]["address"] == {"city": "北京***", "street": "中关村***"}
+    assert out["list"] == ["**************1234", 5] and out["n"] == "*******5678"
+    assert (out["conf"], out["t"]) == (71.5, 1700000000123)
+    assert _pii.scrub_text("name=%E5%BC%A0%E4%B8%89&x=1") == "name=%E5%BC%A0%2A&x=1"
+    inner = json.dumps({"data": json.dumps({"idcard_name": NAME})}, ensure_ascii=False)
+    assert NAME not in _pii.scrub_text(inner)
+    # JSON that does not parse is still masked by key
+    assert NAME not in _pii.scrub_text(f'{{"idcard_name": "{NAME}", "x": [1, 2')
+    assert _pii.scrub_text('{"api_name": "result/detail", "plan_name": "H5"}') == \
+        '{"api_name": "result/detail", "plan_name": "H5"}'
+
+
+def test_credentials_and_url_userinfo_never_reach_a_table(tmp_path):
+    p = _payload()
+    p["will_file"] = {"will_video": "https://alice:pw-s3cret-77@x.megvii.com/v.mp4?api_secret=zz-9876",
+                      "will_audio": ""}
+    data = tmp_path / "d"
+    ingest([write_jsonl(tmp_path / "in.jsonl", [envelope("megvii_lite", LITE_ID, p)])], data)
+    text = all_table_text(data)
+    assert "pw-s3cret-77" not in text and "zz-9876" not in text
+    assert "x.megvii.com/v.mp4" in text
