@@ -53,6 +53,7 @@ _LAZY = {
     "error_codes": ".analytics",
     "status_funnel": ".analytics",
     "billing": ".analytics",
+    "detect_changes": ".analytics",
     "pass_rate_drift": ".analytics",
     "distribution_drift": ".analytics",
     "period_slice": ".analytics",

@@ -21,6 +21,8 @@ would-flip and margins         :func:`would_flip`, :func:`would_flip_summary`, :
 anti-spoofing                  :func:`genuineness_rates`, :func:`genuineness_near_threshold`,
                                :func:`genuineness_histogram`
 errors and billing             :func:`error_codes`, :func:`status_funnel`, :func:`billing`
+changes within a period       :func:`detect_changes` (steps and short waves in count series,
+                               false-discovery rate controlled over all series)
 drift                          :func:`pass_rate_drift`, :func:`distribution_drift`, :func:`period_slice`,
                                from summaries: :func:`pass_rate_drift_from_rates`,
                                :func:`value_histogram`, :func:`distribution_drift_from_histograms`
@@ -32,6 +34,7 @@ labelled evaluation            :func:`error_rates`, :func:`error_rates_at_levels
 """
 from __future__ import annotations
 
+from ._changes import detect_changes
 from ._core import LEVELS, MIN_N, mask_id, mask_ids
 from ._drift import (distribution_drift, distribution_drift_from_histograms, pass_rate_drift,
                      pass_rate_drift_from_rates, period_slice, value_histogram)
@@ -58,6 +61,7 @@ __all__ = [
     "margins", "margin_histogram", "would_flip", "would_flip_summary",
     "genuineness_rates", "genuineness_near_threshold", "genuineness_histogram",
     "error_codes", "status_funnel", "billing",
+    "detect_changes",
     "pass_rate_drift", "distribution_drift", "period_slice",
     "pass_rate_drift_from_rates", "value_histogram", "distribution_drift_from_histograms",
     "data_quality", "late_fetches", "repeated_request_ids", "sessions_without_result",
