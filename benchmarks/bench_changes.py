@@ -26,11 +26,10 @@ them, not across runs.
 from __future__ import annotations
 
 import argparse
-import gc
-import time
 
 import numpy as np
 import pandas as pd
+from bench_analytics import best
 
 from faceanalytics.analytics import _changes as C
 from faceanalytics.analytics._stats import wilson_ci
@@ -41,12 +40,7 @@ AT = 43                  # a Tuesday: a 3-day wave is three full weekdays
 
 
 def matrices(df: pd.DataFrame):
-    s = df["series"].to_numpy()
-    b, _, _ = C._grid(df["day"])
-    k = np.zeros((s.max() + 1, b.max() + 1))
-    n = np.zeros_like(k)
-    np.add.at(k, (s, b), df["k"].to_numpy())
-    np.add.at(n, (s, b), df["n"].to_numpy())
+    _, k, n, _, _ = C.count_matrices(df, keys=["series"])
     return k, n
 
 
@@ -111,17 +105,8 @@ def speed(repeat: int, seed: int) -> tuple[float, float, int]:
     def base():
         return baseline_scan(*matrices(df))
 
-    def best(fn):
-        times = []
-        for _ in range(repeat):
-            gc.collect()
-            t = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - t)
-        return min(times)
-
     ours(), base()
-    return best(ours), best(base), len(df)
+    return best(ours, repeat), best(base, repeat), len(df)
 
 
 def main(argv=None) -> int:

@@ -17,12 +17,7 @@ DAY = pd.Timedelta(days=1)
 
 
 def matrices(df: pd.DataFrame):
-    s = df["series"].to_numpy()
-    b, _, _ = C._grid(df["day"])
-    k = np.zeros((s.max() + 1, b.max() + 1))
-    n = np.zeros_like(k)
-    np.add.at(k, (s, b), df["k"].to_numpy())
-    np.add.at(n, (s, b), df["n"].to_numpy())
+    _, k, n, _, _ = C.count_matrices(df, keys=["series"])
     return k, n
 
 

@@ -46,7 +46,8 @@ import pandas as pd
 from ._core import MIN_N, as_list, floats, group_codes, require, time_us
 from ._stats import newcombe_diff_ci
 
-__all__ = ["detect_changes", "simulate_counts", "review_family", "FALSE_ALARM_RATE", "false_alarm_text"]
+__all__ = ["detect_changes", "count_matrices", "simulate_counts", "review_family", "FALSE_ALARM_RATE",
+           "false_alarm_text"]
 
 # Share of no-change reviews (:func:`review_family`: 500 series each) with any finding at
 # alpha = 0.05, measured by `python benchmarks/bench_changes.py --families 100`.
@@ -307,6 +308,38 @@ def _grid(times: pd.Series) -> tuple[np.ndarray, int, int]:
     return (us - distinct[0]) // step, step, int(distinct[0])
 
 
+def count_matrices(counts: pd.DataFrame, *, keys: Sequence[str], time: str = "day", k: str = "k",
+                   n: str = "n") -> tuple[pd.DataFrame, np.ndarray, np.ndarray, int, int]:
+    """Tidy counts as two series x buckets matrices on one calendar grid.
+
+    Returns ``(key_frame, k, n, t0, step)``: one row of ``key_frame`` per series (sorted
+    keys), float64 ``k`` and ``n`` (missing buckets 0; rows of the same series and bucket
+    add up), the first bucket's time and the step, in microseconds since the epoch.
+    """
+    keys = as_list(keys)
+    require(counts, [*keys, time, k, n], "detect_changes")
+    kk = np.nan_to_num(floats(counts[k]))
+    nn = np.nan_to_num(floats(counts[n]))
+    bad = (kk < 0) | (kk > nn)
+    if bad.any():
+        raise ValueError(f"detect_changes: {int(bad.sum())} row(s) with {k} < 0 or {k} > {n} "
+                         f"(first at position {int(np.argmax(bad))})")
+    codes, key_frame = group_codes(counts, keys)
+    if not len(counts):
+        key_frame = counts[keys].iloc[:0].reset_index(drop=True)
+    series = np.zeros(len(counts), np.int64) if codes is None else codes
+    bucket, step_us, t0 = _grid(counts[time])
+    s = len(key_frame)
+    t = int(bucket.max()) + 1 if bucket.size else 0
+    if s * t > _MAX_GRID:
+        raise ValueError(f"detect_changes: {s:,} series x {t:,} buckets; the times are not on a "
+                         "regular daily or weekly grid")
+    flat = series * t + bucket
+    kmat = np.bincount(flat, weights=kk, minlength=s * t).reshape(s, t)
+    nmat = np.bincount(flat, weights=nn, minlength=s * t).reshape(s, t)
+    return key_frame, kmat, nmat, t0, step_us
+
+
 def detect_changes(counts: pd.DataFrame, *, keys: Sequence[str], time: str = "day", k: str = "k",
                    n: str = "n", alpha: float = 0.05, min_effect: float = 0.0,
                    min_ratio: float | None = None, min_n: int = MIN_N, max_wave: int = MAX_WAVE,
@@ -339,29 +372,10 @@ def detect_changes(counts: pd.DataFrame, *, keys: Sequence[str], time: str = "da
 
     >>> detect_changes(daily, keys=["comparison", "level"], min_effect=0.01)  # doctest: +SKIP
     """
-    keys = as_list(keys)
-    require(counts, [*keys, time, k, n], "detect_changes")
     if not 0 < alpha < 1:
         raise ValueError(f"alpha must be in (0, 1), not {alpha!r}")
-    kk = np.nan_to_num(floats(counts[k]))
-    nn = np.nan_to_num(floats(counts[n]))
-    bad = (kk < 0) | (kk > nn)
-    if bad.any():
-        raise ValueError(f"detect_changes: {int(bad.sum())} row(s) with {k} < 0 or {k} > {n} "
-                         f"(first at position {int(np.argmax(bad))})")
-    codes, key_frame = group_codes(counts, keys)
-    if not len(counts):
-        key_frame = counts[keys].iloc[:0].reset_index(drop=True)
-    series = np.zeros(len(counts), np.int64) if codes is None else codes
-    bucket, step_us, t0 = _grid(counts[time])
-    s = len(key_frame)
-    t = int(bucket.max()) + 1 if bucket.size else 0
-    if s * t > _MAX_GRID:
-        raise ValueError(f"detect_changes: {s:,} series x {t:,} buckets; the times are not on a "
-                         "regular daily or weekly grid")
-    flat = series * t + bucket
-    kmat = np.bincount(flat, weights=kk, minlength=s * t).reshape(s, t)
-    nmat = np.bincount(flat, weights=nn, minlength=s * t).reshape(s, t)
+    key_frame, kmat, nmat, t0, step_us = count_matrices(counts, keys=keys, time=time, k=k, n=n)
+    s, t = kmat.shape
 
     level1 = _scan_rows(kmat, nmat, min_n, max_wave)
     tested = level1["tested"].astype(bool)
