@@ -607,6 +607,74 @@ def test_error_rates_match_sklearn_det_curve():
     assert (full["n_genuine"] == labels["genuine"].sum()).all()
 
 
+def _error_rates_by_sorting(conf, gen, thresholds):
+    """The definition, by sorted arrays and searchsorted (the implementation before the
+    histogram): impostors with confidence >= t, genuine below t or without a score."""
+    g = np.sort(conf[gen & ~np.isnan(conf)])
+    i = np.sort(conf[~gen & ~np.isnan(conf)])
+    t = np.sort(np.asarray(thresholds, dtype=float))
+    fa = i.size - np.searchsorted(i, t, side="left")
+    fr = np.searchsorted(g, t, side="left") + (int(gen.sum()) - g.size)
+    return t, fa, fr
+
+
+@pytest.mark.parametrize("decimals", [3, 4, None])
+def test_error_rates_equal_the_definition(decimals):
+    """Grid values (Megvii 3, Baidu 4 decimals) and arbitrary floats, missing scores,
+    thresholds outside the range, at and between values, infinite and NaN."""
+    rng = np.random.default_rng(decimals or 0)
+    n = 5000
+    gen = rng.random(n) < 0.7
+    conf = np.where(gen, rng.normal(80, 8, n), rng.normal(55, 10, n))
+    conf = np.round(conf, decimals) if decimals else conf
+    conf[rng.random(n) < 0.02] = np.nan
+    rows = [("baidu_getall", f"t{i}", "2026-03-02", "faceprint", x, NAN4, 80.0) for i, x in enumerate(conf)]
+    labels = pd.DataFrame({"session_id": [f"t{i}" for i in range(n)], "genuine": gen}).sample(frac=1, random_state=1)
+    c = comparisons(rows)
+    full = A.error_rates(c, labels)
+    t, fa, fr = _error_rates_by_sorting(conf, gen, np.unique(conf[~np.isnan(conf)]))
+    assert np.array_equal(full["threshold"], t)
+    assert np.array_equal(full["false_accepts"], fa) and np.array_equal(full["false_rejects"], fr)
+    cuts = [-1.0, 0.0, float(np.nanmin(conf)), 60.5, float(np.nanmedian(conf)), 200.0, np.inf, -np.inf, np.nan]
+    at = A.error_rates(c, labels, thresholds=cuts)
+    t, fa, fr = _error_rates_by_sorting(conf, gen, cuts)
+    assert np.array_equal(at["threshold"], t, equal_nan=True)
+    assert at["false_accepts"].tolist() == fa.tolist() and at["false_rejects"].tolist() == fr.tolist()
+    assert (at["n_genuine"] == gen.sum()).all() and (at["n_impostor"] == (~gen).sum()).all()
+    # rows that carry their labels need no join and give the same curve
+    assert A.error_rates(A.join_labels(c, labels)).equals(full)
+
+
+def test_label_join_keys_order_and_duplicates():
+    c = comparisons([("megvii_lite", "7", "2026-03-02", "faceid", 80.0, NEW),
+                     ("baidu_getall", "7", "2026-03-02", "faceprint", 70.0, NAN4, 80.0),
+                     ("megvii_lite", "8", "2026-03-02", "faceid", 60.0, NEW),
+                     ("megvii_lite", "9", "2026-03-02", "idcard_photo", 50.0, NEW),
+                     ("megvii_lite", "8", "2026-03-02", "idcard_photo", 65.0, NEW)])
+    # a labels file read with numeric ids still matches; rows keep the table's order
+    labels = pd.DataFrame({"session_id": [8, 7, 10], "genuine": [False, True, None]})
+    j = A.join_labels(c, labels)
+    assert j["session_id"].tolist() == ["7", "7", "8", "8"] and j["genuine"].tolist() == [True, True, False, False]
+    merged = c.merge(labels.assign(session_id=labels["session_id"].astype(str)).dropna(), on="session_id")
+    assert j["confidence"].tolist() == merged["confidence"].tolist()
+    r = A.error_rates(c, labels, thresholds=[64])
+    assert (r["n_genuine"].iloc[0], r["n_impostor"].iloc[0]) == (2, 2)
+    assert (r["false_rejects"].iloc[0], r["false_accepts"].iloc[0]) == (0, 1)     # 65 >= 64 accepted
+    assert A.error_rates(c, labels, thresholds=[64], comparison="faceid")["n_impostor"].iloc[0] == 1
+    # with a source column on both sides the key is (source, session_id)
+    by_source = pd.DataFrame({"source": ["megvii_lite", "baidu_getall"], "session_id": ["7", "7"],
+                              "genuine": [True, False]})
+    j = A.join_labels(c, by_source)
+    assert list(zip(j["source"], j["genuine"])) == [("megvii_lite", True), ("baidu_getall", False)]
+    # a row that two labels claim is ambiguous; a duplicate the table never uses is not
+    with pytest.raises(ValueError, match="several rows for the same session_id"):
+        A.error_rates(c, pd.DataFrame({"session_id": ["8", "8"], "genuine": [True, False]}))
+    ok = A.join_labels(c, pd.DataFrame({"session_id": ["9", "x", "x"], "genuine": [True, True, False]}))
+    assert ok["session_id"].tolist() == ["9"]
+    empty = A.error_rates(c, pd.DataFrame({"session_id": ["nobody"], "genuine": [True]}))
+    assert len(empty) == 0 and list(empty.columns[:3]) == ["threshold", "far", "frr"]
+
+
 def test_error_rates_missing_confidence_is_a_rejection():
     c = comparisons([("baidu_getall", "g1", "2026-03-02", "faceprint", np.nan, NAN4, 80.0),
                      ("baidu_getall", "g2", "2026-03-02", "faceprint", 90.0, NAN4, 80.0),
