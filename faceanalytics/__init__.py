@@ -75,6 +75,7 @@ _LAZY = {
     # the review report (one self-contained HTML file)
     "write_report": ".report",
     "build_report": ".report",
+    "review": ".report",
 }
 
 __all__ = sorted(_LAZY)
