@@ -729,3 +729,108 @@ def test_mask_ids():
     s = pd.Series(["1462259748,52b13fb5-8dfb-4537-a62b-a641d5e929f1", "abcdef", "abc", None], dtype="str")
     assert A.mask_ids(s).tolist()[:3] == ["1462…29f1", "ab…ef", "…"] and pd.isna(A.mask_ids(s).iloc[3])
     assert A.mask_id("1462259748,52b13fb5") == "1462…3fb5" and A.mask_id(None) is None
+
+
+# ---------------------------------------------------------------- one counting rule: each attempt once
+
+def _baidu_repeats():
+    """Comparisons and anti-spoofing checks of Baidu tokens fetched by getall and detail:
+    ``both`` (getall lists attempts 1 and 2; detail repeats attempt 2), ``only_detail``,
+    ``only_getall``, ``no_spoof`` (getall without spoofing_score: detail's check is the
+    attempt's only one), one Megvii session, and a detail row without a token."""
+    rows = [  # source, session_id, attempt, confidence, threshold
+        ("baidu_getall", "both", 1, 71.5, 80.0), ("baidu_getall", "both", 2, 88.25, 80.0),
+        ("baidu_detail", "both", None, 88.25, np.nan),
+        ("baidu_detail", "only_detail", None, 91.0, np.nan),
+        ("baidu_getall", "only_getall", 1, 79.9, 80.0),
+        ("baidu_getall", "no_spoof", 1, 85.0, 80.0), ("baidu_detail", "no_spoof", None, 85.0, np.nan),
+        ("baidu_detail", None, None, 60.0, np.nan),
+        ("megvii_lite", "m1", 1, 70.0, np.nan),
+    ]
+    c = pd.DataFrame({
+        "source": pd.Series([r[0] for r in rows], dtype="str"),
+        "session_id": pd.Series([r[1] for r in rows], dtype="str"),
+        "session_time": pd.to_datetime(["2026-03-02"] * len(rows), utc=True).as_unit("us"),
+        "comparison": pd.Series(["faceid" if r[0] == "megvii_lite" else "faceprint" for r in rows], dtype="str"),
+        "attempt": pd.array([r[2] for r in rows], dtype="Int32"),
+        "confidence": [r[3] for r in rows], "threshold": [r[4] for r in rows],
+    })
+    for col, v in zip(("thr_1e3", "thr_1e4", "thr_1e5", "thr_1e6"), NEW):
+        c[col] = np.where(c["source"] == "megvii_lite", v, np.nan)
+    g = c[c["session_id"].ne("no_spoof").fillna(True) | c["source"].eq("baidu_detail")].copy()
+    g = g[["source", "session_id", "session_time", "attempt"]].reset_index(drop=True)
+    g["attack"] = pd.Series(["synthetic_face"] * len(g), dtype="str")
+    g["confidence"] = np.linspace(0.1, 0.9, len(g))
+    g["threshold"] = np.where(g["source"] == "megvii_lite", 0.5, np.nan)
+    return c, g
+
+
+def test_once_per_attempt_drops_detail_repeats_only():
+    c, g = _baidu_repeats()
+    kept = A.once_per_attempt(c)
+    gone = c.loc[~c.index.isin(kept.index), ["source", "session_id"]]
+    assert gone.values.tolist() == [["baidu_detail", "both"], ["baidu_detail", "no_spoof"]]
+    # getall without spoofing rows: detail's check stays (the attempt's only check)
+    kept_g = A.once_per_attempt(g)
+    assert kept_g.loc[kept_g["source"] == "baidu_detail", "session_id"].fillna("-").tolist() == [
+        "only_detail", "no_spoof", "-"]
+    assert len(kept_g) == len(g) - 1
+    # nothing to drop: the same frame back; a frame without source/session_id as it is
+    assert A.once_per_attempt(kept) is kept
+    no_ids = c[["confidence"]]
+    assert A.once_per_attempt(no_ids) is no_ids
+    only_detail = c[c["source"] == "baidu_detail"]
+    assert A.once_per_attempt(only_detail) is only_detail
+
+
+def test_metrics_count_each_attempt_once():
+    c, g = _baidu_repeats()
+    once = A.once_per_attempt(c)
+    r = A.configured_pass_rates(c, by="source")
+    assert r[["source", "n", "passed"]].values.tolist() == [["baidu_getall", 4, 2]]
+    h = A.confidence_histogram(c)
+    assert h["count"].sum() == len(once) == len(c) - 2
+    assert A.confidence_histogram(c).equals(A.confidence_histogram(once))
+    lines = A.threshold_lines(c).set_index("kind")
+    assert lines.loc["configured", "n"] == 4
+    assert A.confidence_distribution(c)["count"].sum() == once["confidence"].notna().sum()
+    f = A.would_flip_summary(c, 80.0, 90.0).iloc[0]
+    assert (f["n"], f["to_reject"]) == (len(once), 2)            # 88.25 (once) and 85.0 (once)
+    assert A.value_histogram(c)["count"].sum() == len(once)
+    assert len(A.margins(c, 80.0)) == len(once)
+    s = A.genuineness_rates(g, min_n=1).set_index("attack").loc["synthetic_face"]
+    assert (s["n"], s["n_no_threshold"]) == (1, len(g) - 2)
+    assert s["n_sessions"] == s["n_sessions_in_scope"] == 6      # both, only_detail, only_getall, no_spoof,
+    #                                                              the token-less detail row, m1
+    labels = pd.DataFrame({"source": ["baidu_getall", "baidu_detail", "baidu_getall", "baidu_detail"],
+                           "session_id": ["both", "both", "only_getall", "only_detail"],
+                           "genuine": [True, True, False, True]})
+    e = A.error_rates(c, labels, thresholds=[80.0])
+    assert (e["n_genuine"].iloc[0], e["n_impostor"].iloc[0]) == (3, 1)   # attempts 1, 2 and only_detail
+    # the sessions table is not a table of attempts: a value histogram of it keeps every row
+    sessions = _sessions()
+    sessions["session_id"] = sessions["session_id"].where(sessions["source"] != "baidu_detail", "b2")
+    sessions["score"] = np.arange(len(sessions), dtype=float)
+    assert A.value_histogram(sessions, "score")["count"].sum() == len(sessions)
+
+
+def test_load_output_counts_each_baidu_attempt_once(tmp_path):
+    """The seed payloads through ingest and load: a token fetched by getall and detail is
+    one attempt in every metric; a token fetched by detail alone still counts."""
+    import faceanalytics as fa
+    from faceanalytics.ingest import ingest
+
+    from _helpers import envelope, seed, write_jsonl
+
+    f = write_jsonl(tmp_path / "in.jsonl", [envelope("baidu_getall", "tokA", seed("baidu_getall.json")),
+                                            envelope("baidu_detail", "tokA", seed("baidu_detail.json")),
+                                            envelope("baidu_detail", "tokB", seed("baidu_detail.json"))])
+    ingest([f], tmp_path / "data")
+    c, g = fa.load(tmp_path / "data", "comparisons"), fa.load(tmp_path / "data", "genuineness")
+    assert len(c) == len(g) == 3                                  # the tables keep every row as received
+    assert A.confidence_histogram(c)["count"].sum() == 2
+    assert A.configured_pass_rates(c)[["n", "passed"]].values.tolist() == [[1, 1]]
+    s = A.genuineness_rates(g).set_index("attack").loc["synthetic_face"]
+    assert (s["n_no_threshold"], s["n_sessions"]) == (2, 2)
+    labels = pd.DataFrame({"session_id": ["tokA", "tokB"], "genuine": [True, True]})
+    assert A.error_rates(c, labels, thresholds=[90.0])["n_genuine"].iloc[0] == 2

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from ._core import LEVEL_COLUMNS, LEVELS, MIN_N, float_codes, floats, require
+from ._core import LEVEL_COLUMNS, LEVELS, MIN_N, float_codes, floats, once_per_attempt, require
 from ._stats import describe_rate, proportion_ci
 
 __all__ = ["join_labels", "error_rates", "error_rates_at_levels", "equal_error_rate",
@@ -103,7 +103,7 @@ def _arrow_str(s: pd.Series):
 
 def _scores(comparisons, labels, comparison) -> tuple[np.ndarray, np.ndarray]:
     """Confidence and ``genuine`` of every labelled comparison row (any order)."""
-    df = _of_kind(comparisons, comparison)
+    df = once_per_attempt(_of_kind(comparisons, comparison))
     require(df, ["confidence"], "error_rates")
     if labels is None:
         require(df, ["genuine"], "error_rates without labels (rows that carry them)")
@@ -171,7 +171,7 @@ def error_rates_at_levels(comparisons: pd.DataFrame, labels: pd.DataFrame, *,
     ``far_high``, ``far_text`` (e.g. "0 of 1,000: none observed; 95% upper bound
     0.38% (about 3/N)"), ``low_n`` (either class below ``min_n``).
     """
-    j = join_labels(_of_kind(comparisons, comparison), labels)
+    j = join_labels(once_per_attempt(_of_kind(comparisons, comparison)), labels)
     conf = floats(j["confidence"])
     gen = j["genuine"].to_numpy(dtype=bool)
     rows = []
@@ -234,6 +234,7 @@ def presentation_attack_rates(genuineness: pd.DataFrame, labels: pd.DataFrame, *
     or ``BPCER``), ``n`` (presentations), ``errors``, ``rate``, ``ci_low``,
     ``ci_high``, ``low_n``.  Sorted by detector, metric, pai.
     """
+    genuineness = once_per_attempt(genuineness)
     g = genuineness[genuineness["confidence"].notna() & genuineness["threshold"].notna()]
     j = join_labels(g, labels)
     flagged = (floats(j["confidence"]) > floats(j["threshold"]))
