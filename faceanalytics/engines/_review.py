@@ -7,11 +7,12 @@ volume (see ``benchmarks/bench_review.py``).  What comes back (one row per group
 count ``n``; :mod:`faceanalytics.report` derives every metric from it):
 
 =====================  ==========================================================================
-``comparisons``        per source, comparison kind, day, threshold set and *pass bits* (bit i:
+``comparisons``        per source, comparison kind, day, threshold set, *pass bits* (bit i:
                        ``confidence >= thr`` of level i; bit 4: ``>=`` Baidu's configured
-                       ``threshold``; bit 5: no confidence): every pass rate, era and would-flip
-                       count.  Passing is decided per row against its own thresholds, so the
-                       bits are exact however the thresholds vary.
+                       ``threshold``; bit 5: no confidence) and ``first`` (a session's first
+                       attempt: the change tests count Baidu sessions, not their retries):
+                       every pass rate, era and would-flip count.  Passing is decided per row
+                       against its own thresholds, so the bits are exact however they vary.
 ``comparison_hist``    per source, kind, side (0 previous period, 1 this one), threshold set,
                        bits and 0.1-point confidence bin: the distribution figures and PSI/KS.
 ``genuineness``        per source, attack, day, threshold and state (bit 0 no confidence, bit 1
@@ -59,7 +60,7 @@ __all__ = ["Segment", "count_tables", "segment_sample", "labelled_comparisons", 
 
 OTHER = "(other)"
 _THR = [LEVEL_COLUMNS[lv] for lv in LEVELS]
-COMPARISON_KEYS = ["source", "comparison", *_THR, "threshold", "bits"]
+COMPARISON_KEYS = ["source", "comparison", *_THR, "threshold", "bits", "first"]
 GENUINENESS_KEYS = ["source", "attack", "threshold", "state"]
 SESSION_KEYS = ["source", "time_basis", "status", "error", "error_message", "liveness_result",
                 "failure_reason", "fail_reason", "verify_error", "late"]
@@ -143,6 +144,12 @@ def pass_bits(d: S.Dialect) -> str:
     return "(" + " + ".join(parts) + ")"
 
 
+def _first(d: S.Dialect, col: str = "attempt") -> str:
+    """1 for a session's first attempt (Megvii has one; Baidu numbers its retries)."""
+    a = d.q(col)
+    return f"(CASE WHEN {a} IS NULL OR {a} <= 1 THEN 1 ELSE 0 END)"
+
+
 def _bin(d: S.Dialect, col: str, per_unit: int) -> str:
     # The same IEEE operations as the pandas path (floor(x * per_unit + 1e-6)).
     return f"CAST(floor({col} * {per_unit} + CAST('1e-06' AS DOUBLE)) AS BIGINT)"
@@ -185,13 +192,14 @@ def comparisons_query(d, src, w, since, *, detail: bool = True) -> str:
     """One scan, two groupings: per day (``g = 0``) and per side and 0.1-point bin (``g = 1``)."""
     thr = [f"{_clean(d, c)} AS {d.q(c)}" for c in [*_THR, "threshold"]]
     inner0 = (f"SELECT {d.q('source')}, {d.q('comparison')}, {d.period('D')} AS {d.q('day')}, "
-              f"{_side(d, since)} AS {d.q('side')}, {_clean(d, 'confidence')} AS {d.q('_c')}, {', '.join(thr)} "
-              f"FROM {_once_relation(d, src, w, detail)}{w.where(d)}")
+              f"{_side(d, since)} AS {d.q('side')}, {_clean(d, 'confidence')} AS {d.q('_c')}, {', '.join(thr)}, "
+              f"{_first(d)} AS {d.q('first')} FROM {_once_relation(d, src, w, detail)}{w.where(d)}")
     bits = pass_bits(d)
     for c in [*_THR, "threshold"]:
         bits = bits.replace(d.q("_" + c), d.q(c))
     inner = (f"SELECT {d.q('source')}, {d.q('comparison')}, {', '.join(d.q(c) for c in [*_THR, 'threshold'])}, "
-             f"{bits} AS {d.q('bits')}, {d.q('day')}, {d.q('side')}, {_bin(d, d.q('_c'), 10)} AS {d.q('bin')} "
+             f"{bits} AS {d.q('bits')}, {d.q('first')}, {d.q('day')}, {d.q('side')}, "
+             f"{_bin(d, d.q('_c'), 10)} AS {d.q('bin')} "
              f"FROM ({inner0}) AS i")
     keys = ", ".join(d.q(k) for k in COMPARISON_KEYS)
     return (f"SELECT {keys}, {d.q('day')}, {d.q('side')}, {d.q('bin')}, GROUPING({d.q('day')}) AS {d.q('g')}, "
@@ -231,11 +239,12 @@ def sessions_query(d, src, w) -> str:
     return _group(d, inner, [*SESSION_KEYS, "day"])
 
 
-def reduce_query(d, src, w, columns: Sequence[str], total: str | None = None) -> str:
+def reduce_query(d, src, w, columns: Sequence[str], total: str | None = None, first: bool = False) -> str:
     inner = (f"SELECT {', '.join(d.q(c) for c in columns)}, {d.period('D')} AS {d.q('day')}"
-             + (f", {d.q(total)}" if total else "") + f" FROM {src}{w.where(d)}")
+             + (f", {d.q(total)}" if total else "") + (f", {_first(d)} AS {d.q('first')}" if first else "")
+             + f" FROM {src}{w.where(d)}")
     agg = f"CAST(sum({d.q(total)}) AS BIGINT)" if total else "count(*)"
-    return _group(d, inner, [*columns, "day"], agg)
+    return _group(d, inner, [*columns, "day", *(["first"] if first else [])], agg)
 
 
 def quarantine_query(d, src, w, since) -> str:
@@ -296,14 +305,15 @@ def seg_comparisons_query(d, segs: str, comparisons: str | None, w, segments, pa
     labels = [s.label for s in segments]
     if comparisons is None:             # no comparisons table: every session lacks one
         c = (f"SELECT * FROM (SELECT CAST(NULL AS {_str(d)}) AS {d.q('session_id')}, CAST(NULL AS {_str(d)}) "
-             f"AS {d.q('comparison')}, 0 AS {d.q('_dup')}, "
+             f"AS {d.q('comparison')}, 0 AS {d.q('_dup')}, 1 AS {d.q('_first')}, "
              + ", ".join(f"CAST(NULL AS DOUBLE) AS {d.q('_' + x)}" for x in ["c", *_THR, "threshold"])
              + ") AS e WHERE 1 = 0")
     else:
         thr = ", ".join(f"{_clean(d, x)} AS {d.q('_' + x)}" for x in [*_THR, "threshold"])
         flag = f"(CASE WHEN {dup} THEN 0 ELSE 1 END)" if dup else "0"
-        c = (f"SELECT {d.q('session_id')}, {d.q('comparison')}, {flag} AS {d.q('_dup')}, "
-             f"{_clean(d, 'confidence')} AS {d.q('_c')}, {thr} FROM {comparisons}{_and(w.where(d), _part(d, part))}")
+        c = (f"SELECT {d.q('session_id')}, {d.q('comparison')}, {flag} AS {d.q('_dup')}, {_first(d)} AS "
+             f"{d.q('_first')}, {_clean(d, 'confidence')} AS {d.q('_c')}, {thr} "
+             f"FROM {comparisons}{_and(w.where(d), _part(d, part))}")
     has = " + ".join(f"(CASE WHEN c.{d.q('_' + col)} IS NOT NULL THEN {1 << i} ELSE 0 END)"
                      for i, col in enumerate(_THR))
     has += f" + (CASE WHEN c.{d.q('_threshold')} IS NOT NULL THEN 16 ELSE 0 END)"
@@ -313,15 +323,16 @@ def seg_comparisons_query(d, segs: str, comparisons: str | None, w, segments, pa
     matched = f"c.{d.q('session_id')} IS NOT NULL"
     inner = (f"SELECT s.{d.q('session_time')} AS {d.q('session_time')}, s.{d.q('expect')} AS {d.q('expect')}, "
              f"c.{d.q('comparison')} AS {d.q('comparison')}, coalesce(c.{d.q('_dup')}, 0) AS {d.q('dup')}, "
+             f"coalesce(c.{d.q('_first')}, 1) AS {d.q('first')}, "
              f"(CASE WHEN {matched} THEN {bits} END) AS {d.q('bits')}, "
              f"(CASE WHEN {matched} THEN {has} END) AS {d.q('has')}, "
              f"(CASE WHEN {matched} THEN 1 ELSE 0 END) AS {d.q('matched')}"
              + "".join(f", s.{d.q(x)} AS {d.q(x)}" for x in labels)
              + f" FROM {segs} AS s LEFT JOIN ({c}) AS c ON s.{d.q('session_id')} = c.{d.q('session_id')}")
     outer = (f"SELECT {d.period('D')} AS {d.q('day')}, {d.q('expect')}, {d.q('matched')}, {d.q('dup')}, "
-             f"{d.q('comparison')}, {d.q('bits')}, {d.q('has')}" + "".join(f", {d.q(x)}" for x in labels)
+             f"{d.q('first')}, {d.q('comparison')}, {d.q('bits')}, {d.q('has')}" + "".join(f", {d.q(x)}" for x in labels)
              + f" FROM ({inner}) AS j")
-    return _group(d, outer, ["day", "expect", "matched", "dup", "comparison", "bits", "has", *labels])
+    return _group(d, outer, ["day", "expect", "matched", "dup", "first", "comparison", "bits", "has", *labels])
 
 
 def seg_genuineness_query(d, segs: str, genuineness: str, w, segments, part, once: str | None) -> str:
@@ -417,7 +428,7 @@ def count_tables(data_dir, *, previous_since, since, until, segments: Sequence[S
     step("sessions")
     out["sessions"] = _run(eng, data_dir, "sessions", lambda src: sessions_query(d, src, w), counts=counts)
     out["attempts"] = _run(eng, data_dir, "attempts", lambda src: reduce_query(
-        d, src, w, ["source", "code", "message", "charged", "passed", "charge_type"]), counts=counts)
+        d, src, w, ["source", "code", "message", "charged", "passed", "charge_type"], first=True), counts=counts)
     out["verify_errors"] = _run(eng, data_dir, "verify_errors", lambda src: reduce_query(
         d, src, w, ["source", "error_message", "billed"]), counts=counts)
     out["error_counts"] = _run(eng, data_dir, "error_counts", lambda src: reduce_query(
@@ -489,7 +500,7 @@ def _per_partition(eng, data_dir, w: S.Window, cur: S.Window, segments) -> dict[
                 dup = _once(d, cs, w) if detail and cs is not None else None
                 frames["seg_comparisons"].append(_frame(
                     eng, seg_comparisons_query(d, segs, cs, cur, segments, part, dup), part, "sessions",
-                    ["n", "bits", "has"]))
+                    ["n", "bits", "has", "first"]))
                 if gs is not None and segments:
                     once = _once(d, gs, w) if detail else None
                     frames["seg_genuineness"].append(_frame(

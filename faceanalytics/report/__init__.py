@@ -97,6 +97,17 @@ class Review:
         self.sections                               # figure anchors are set while building sections
         return json.dumps([f.as_json() for f in self.findings], ensure_ascii=False, indent=1, allow_nan=False)
 
+    def write(self, out) -> Path:
+        """Write the report to ``out`` and the findings to ``out``'s ``.findings.json``, each
+        atomically (the findings first: a report on disk always has its findings beside it)."""
+        from .._fs import atomic_write_bytes, data_path
+
+        text = self.html()
+        path = data_path(out)
+        atomic_write_bytes(findings_path(path), self.findings_json().encode("utf-8"), mode=0o644, durable=False)
+        atomic_write_bytes(path, text.encode("utf-8"), mode=0o644, durable=False)
+        return path
+
     def html(self) -> str:
         from .. import __version__
         from ._counts import TABLES  # noqa: F401  (documents what was read)
@@ -247,14 +258,8 @@ def write_report(data_dir, out, since=None, until=None, *, title: str | None = N
     >>> write_report("data", "report.html")           # doctest: +SKIP
     PosixPath('report.html')
     """
-    from .._fs import atomic_write_bytes, data_path
-
-    r = review(data_dir, since, until, title=title, segments=segments, levels=levels, labels=labels, engine=engine)
-    text = r.html()
-    path = data_path(out)
-    atomic_write_bytes(findings_path(path), r.findings_json().encode("utf-8"), mode=0o644, durable=False)
-    atomic_write_bytes(path, text.encode("utf-8"), mode=0o644, durable=False)
-    return path
+    return review(data_dir, since, until, title=title, segments=segments, levels=levels, labels=labels,
+                  engine=engine).write(out)
 
 
 

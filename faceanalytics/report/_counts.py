@@ -106,6 +106,15 @@ def _once(df: pd.DataFrame) -> pd.DataFrame:
     return df[~dup]
 
 
+def _first(df: pd.DataFrame) -> np.ndarray:
+    """1 for a session's first attempt (``attempt`` missing or <= 1)."""
+    if "attempt" not in df:
+        return np.ones(len(df), np.int64)
+    a = df["attempt"].astype("Float64").to_numpy(dtype=np.float64, na_value=np.nan)
+    with np.errstate(invalid="ignore"):
+        return (np.isnan(a) | (a <= 1)).astype(np.int64)
+
+
 def _bits(conf: np.ndarray, thr: Mapping[str, np.ndarray]) -> np.ndarray:
     bits = np.zeros(conf.shape, np.int64)
     with np.errstate(invalid="ignore"):
@@ -171,7 +180,7 @@ def count_frames(tables: Mapping[str, pd.DataFrame], *, previous_since, since, u
         f = pd.DataFrame({"source": c["source"].astype("str").to_numpy(),
                           "comparison": c["comparison"].astype("str").to_numpy(),
                           **{col: thr[col] for col in [*_THR, "threshold"]},
-                          "bits": _bits(conf, thr), "day": _day(c["session_time"]),
+                          "bits": _bits(conf, thr), "first": _first(c), "day": _day(c["session_time"]),
                           "side": _side(c["session_time"], since)})
         f["bin"] = _bin(conf, 10)
         out["comparisons"] = _count(f, [*COMPARISON_KEYS, "day"])
@@ -206,8 +215,12 @@ def count_frames(tables: Mapping[str, pd.DataFrame], *, previous_since, since, u
             continue
         f = x[cols].copy()
         f["day"] = _day(x["session_time"])
+        keys = [*cols, "day"]
+        if name == "attempts":
+            f["first"] = _first(x)
+            keys.append("first")
         w = x[total].fillna(0).to_numpy(dtype=np.int64) if total else None
-        out[name] = _count(f, [*cols, "day"], w)
+        out[name] = _count(f, keys, w)
 
     q = t["quarantine"]
     if q is None or q.empty:
@@ -317,19 +330,22 @@ def _this_period(t, previous_since, since, until, segments) -> dict[str, pd.Data
                 dup = ((src == "baidu_detail") & c["session_id"].isin(g_ids).to_numpy()).astype(np.int64)
             cc = pd.DataFrame({"source": src, "session_id": c["session_id"].to_numpy(),
                                "comparison": c["comparison"].astype("str").to_numpy(), "dup": dup,
+                               "first": _first(c),
                                "bits": _bits(conf, thr), "has": np.asarray(has, dtype=np.int64), "matched": 1})
         else:
             cc = pd.DataFrame({"source": pd.Series(dtype="str"), "session_id": pd.Series(dtype="str"),
                                "comparison": pd.Series(dtype="str"), "dup": pd.Series(dtype="int64"),
+                               "first": pd.Series(dtype="int64"),
                                "bits": pd.Series(dtype="int64"), "has": pd.Series(dtype="int64"),
                                "matched": pd.Series(dtype="int64")})
         j = cmp[["source", "session_id", "day", "expect", *labels]].merge(cc, on=["source", "session_id"], how="left")
         j["matched"] = j["matched"].fillna(0).astype("int64")
         j["dup"] = j["dup"].fillna(0).astype("int64")
+        j["first"] = j["first"].fillna(1).astype("int64")
         j["bits"] = j["bits"].fillna(0).astype("int64")
         j["has"] = j["has"].fillna(0).astype("int64")
-        out["seg_comparisons"] = _count(j, ["source", "day", "expect", "matched", "dup", "comparison", "bits", "has",
-                                            *labels])
+        out["seg_comparisons"] = _count(j, ["source", "day", "expect", "matched", "dup", "first", "comparison", "bits",
+                                            "has", *labels])
     g = t["genuineness"]
     if labels and g is not None and len(cmp):
         g = _in(_once(g), since, until)
@@ -344,7 +360,7 @@ def _this_period(t, previous_since, since, until, segments) -> dict[str, pd.Data
 
 # ------------------------------------------------------------------ one canonical form for both paths
 
-_INT = {"day", "side", "bits", "has", "state", "matched", "dup", "n", "rows", "ids", "repeated"}
+_INT = {"day", "side", "bits", "has", "state", "matched", "dup", "first", "n", "rows", "ids", "repeated"}
 # ("group" of the distinct counts is text)
 _NULLABLE_INT = {"bin"}
 _FLOAT = {*_THR, "threshold"}

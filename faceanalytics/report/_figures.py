@@ -30,7 +30,7 @@ def figure(draw: Callable, *, size=(8.0, 3.6), alt: str = "figure", id: str | No
     with matplotlib.rc_context(_RC), warnings.catch_warnings():
         # The report says this once, in the errors section.
         warnings.filterwarnings("ignore", message="no CJK-capable font")
-        fig = Figure(figsize=size, dpi=DPI, layout="constrained")
+        fig = Figure(figsize=size, dpi=DPI, layout="tight")
         draw(fig.subplots())
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=DPI, metadata={"Software": None})

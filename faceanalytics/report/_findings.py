@@ -133,6 +133,7 @@ def _frame(meta: dict, day, k, n) -> pd.DataFrame:
 
 def _pass_parts(f: pd.DataFrame, bits_col: str, has_col: str | None, seg: str | None) -> list[pd.DataFrame]:
     parts = []
+    f = f[f["first"].to_numpy() == 1]          # one comparison of a kind per session: retries are not trials
     bits = f[bits_col].to_numpy()
     for i, lv in enumerate(LEVELS):
         has = ((f[has_col].to_numpy() & (1 << i)) > 0) if has_col else f[LEVEL_COLUMNS[lv]].notna().to_numpy()
@@ -192,15 +193,29 @@ def _error_parts(s: Summaries, seg: str | None) -> list[pd.DataFrame]:
         m = np.ones(len(sess), bool) if prefix is None else sess["source"].astype("str").str.startswith(prefix).to_numpy()
         denominators[origin] = sess[m].groupby(keys, dropna=False)["n"].sum()
     if not seg:
+        # Baidu attempts: a session's retries are not independent trials: its first attempt counts
         a = s.frame("attempts")
-        if a is not None:
+        a = a[a["first"].to_numpy() == 1] if a is not None else None
+        if a is not None and len(a):
             denominators["baidu_attempt"] = a.groupby("day")["n"].sum()
+            errs = a[a["code"].notna().to_numpy() & (a["code"].astype("str") != "0").to_numpy()]
+            first_codes = errs.groupby(["code", "day"])["n"].sum()
+            first_billed = errs[errs["charged"].fillna(False).astype(bool).to_numpy()].groupby("day")["n"].sum()
         ec = s.frame("error_counts")
         stat = ec.groupby(["api", "day"], dropna=False)["n"].sum() if ec is not None else None
     for (origin, code, detail), g in e.groupby(["origin", "code", "detail"], dropna=False, sort=True):
         if (origin, None) in FETCH_ARTEFACTS or (origin, code) in FETCH_ARTEFACTS:
             continue
         idx = pd.MultiIndex.from_frame(g[keys]) if len(keys) > 1 else pd.Index(g[keys[0]])
+        if origin == "baidu_attempt":
+            if seg or "baidu_attempt" not in denominators:
+                continue
+            k_first = first_codes.get(code, pd.Series(dtype="int64"))
+            days = k_first.index.to_numpy()
+            parts.append(_frame({"family": "error", "origin": origin, "code": code, "detail": None, "seg_key": None,
+                                 "seg_value": None}, days, k_first.to_numpy(dtype=np.float64),
+                                denominators["baidu_attempt"].reindex(days).fillna(0).to_numpy(dtype=np.float64)))
+            continue
         if origin == "baidu_stat":
             if seg or stat is None:
                 continue
@@ -218,11 +233,11 @@ def _error_parts(s: Summaries, seg: str | None) -> list[pd.DataFrame]:
     # billed errors: per provider, of its sessions (Megvii) or attempts (Baidu)
     billed = e[e["billed"] > 0]
     for prov, origins, den in (("Megvii", ("verify_error",), denominators.get("verify_error")),
-                               ("Baidu", ("baidu_attempt",), denominators.get("baidu_attempt"))):
+                               ("Baidu", ("baidu_attempt",), None if seg else denominators.get("baidu_attempt"))):
         b = billed[billed["origin"].isin(origins).to_numpy()]
         if den is None or b.empty:
             continue
-        bk = b.groupby(keys, dropna=False)["billed"].sum()
+        bk = first_billed if prov == "Baidu" else b.groupby(keys, dropna=False)["billed"].sum()
         allk = den.index
         k = bk.reindex(allk).fillna(0).to_numpy(dtype=np.float64)
         n = den.to_numpy(dtype=np.float64)

@@ -238,7 +238,7 @@ class _Builder:
                          f"{T.pct(f.rate_before)} → {T.pct(f.rate_after)}",
                          {"text": f"{f.change_points:+.1f} pts", "ci": f"[{f.ci_low_points:+.1f}, {f.ci_high_points:+.1f}]"},
                          f"{f.n_after:,}" if f.n_after is not None else "",
-                         f"{f.q_value:.2g}" if f.q_value is not None else "", ", ".join(f.also)])
+                         _qvalue(f.q_value), ", ".join(f.also)])
         blocks.append(table(["#", "what", "kind", "when", "rate", "change (95% CI)", "n in the change",
                              "q-value", "also seen"], rows, numeric=(0, 4, 5, 6, 7), wrap=(1, 8), cls="changes"))
         return self._section("changes", blocks)
@@ -740,6 +740,12 @@ def _billing(r) -> dict:
     if r["billing_unknown"]:
         parts.append(f"{int(r['billing_unknown']):,} not stated" if parts else "not stated")
     return {"text": ", ".join(parts), "cls": "warn" if r["billed"] else "muted"}
+
+
+def _qvalue(q) -> str:
+    if q is None or not np.isfinite(q):
+        return ""
+    return "< 1e-12" if q < 1e-12 else f"{q:.2g}"
 
 
 def _num(x, digits: int = 3) -> str:
