@@ -190,3 +190,40 @@ def test_labels_add_far_and_frr(planted, tmp_path):
     far = sec["blocks"][1]["rows"][1][2]                   # faceid at 1e-4
     x = want.set_index("level").loc["1e-4"]
     assert far["value"] == f"{x.far:.10g}" or far["text"].endswith(f"of {int(x.n_impostor):,}")
+
+
+def test_counting_rule_and_engines_on_repeated_attempts(planted):
+    """Baidu detail repeats getall's latest attempt: counted once, by DuckDB and pandas alike,
+    as the metrics count it; k=v& segments read the same by both."""
+    from pandas.testing import assert_frame_equal
+
+    from faceanalytics import analytics as A
+    from faceanalytics.report._summary import summarize
+    from faceanalytics.store import load
+
+    d, r = planted
+    a = r.summaries
+    b = summarize(d, SINCE, UNTIL, engine="pandas")
+    assert a.segments == b.segments
+    for name in a.counts:
+        if a.counts[name] is None or b.counts[name] is None:
+            assert a.counts[name] is None and b.counts[name] is None, name
+        else:
+            assert_frame_equal(a.counts[name], b.counts[name], obj=name)
+    c = load(d, "comparisons", since=SINCE, until=UNTIL)
+    assert (c.source == "baidu_detail").any() and (c.source == "baidu_getall").any()
+    assert_frame_equal(a.configured_pass_rates("current", ["source", "comparison"]),
+                       A.configured_pass_rates(c, ["source", "comparison"]))
+    assert set(a.configured_pass_rates("current", "source").source) == {"baidu_getall"}   # detail repeats getall
+    g = load(d, "genuineness", since=SINCE, until=UNTIL)
+    want = A.genuineness_rates(g, by="source")
+    mine = a.genuineness_rates("current", by="source")
+    assert_frame_equal(mine, want[mine.columns])
+    s = load(d, "sessions", since=SINCE, until=UNTIL)
+    kv = s.biz_extra_data.str.contains("channel=", na=False)
+    assert kv.any()
+    ch = a.frame("seg_sessions").groupby("seg_channel")["n"].sum()
+    from faceanalytics.report._counts import segment_values
+    from faceanalytics.engines._review import Segment
+
+    assert ch.to_dict() == segment_values(s, Segment("channel", values=("app", "h5", "mini"))).value_counts().to_dict()

@@ -50,6 +50,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from ..analytics._core import LISTING_SOURCE, REPEAT_SOURCE
 from ..schema import LEVEL_COLUMNS, LEVELS
 from . import _sql as S
 from ._api import _run, _window, get_engine
@@ -169,21 +170,25 @@ def _and(where: str, cond: str) -> str:
 
 
 def _once_relation(d: S.Dialect, src: str, w: S.Window, detail: bool) -> str:
-    """``src`` without the Baidu ``detail`` rows of tokens ``getall`` also returned (see
-    :func:`_once`); only the detail partitions pay for the check."""
+    """``src`` with each verification attempt once (``analytics.once_per_attempt``: Baidu
+    ``detail`` rows of tokens ``getall`` also returned in the window are left out).
+
+    :func:`faceanalytics.engines._sql.once_per_attempt`'s rule, split so that only the
+    ``baidu_detail`` partitions pay for the check (the other rows' ids are never read for
+    it); no detail partition at all: ``src`` as it is."""
     if not detail:
         return src
     s = d.q("source")
-    return (f"(SELECT * FROM {src} WHERE {s} <> 'baidu_detail' UNION ALL "
-            f"SELECT * FROM {src} WHERE {s} = 'baidu_detail' AND {_once(d, src, w)}) AS o")
+    return (f"(SELECT * FROM {src} WHERE {s} <> {d.text(REPEAT_SOURCE)} UNION ALL "
+            f"SELECT * FROM {src} WHERE {s} = {d.text(REPEAT_SOURCE)} AND {_once(d, src, w)}) AS o")
 
 
 def _once(d: S.Dialect, src: str, w: S.Window) -> str:
-    """Baidu ``detail`` repeats the latest attempt that ``getall`` lists: its rows count only
-    for tokens ``getall`` did not return (in the same table and window)."""
+    """The condition that keeps a ``baidu_detail`` row: its token has no ``baidu_getall`` row
+    in ``src`` within ``w`` (null-safe, as ``analytics.repeated_attempts``)."""
     sid, s = d.q("session_id"), d.q("source")
-    return (f"NOT ({s} = 'baidu_detail' AND {sid} IN (SELECT {sid} FROM {src}"
-            f"{_and(w.where(d), s + ' = ' + d.text('baidu_getall'))}))")
+    listed = f"SELECT {sid} FROM {src}{_and(w.where(d), s + ' = ' + d.text(LISTING_SOURCE))} AND {sid} IS NOT NULL"
+    return f"({sid} IS NULL OR {sid} NOT IN ({listed}))"
 
 
 # ------------------------------------------------------------------ whole-window queries

@@ -20,7 +20,7 @@ import numpy as np
 import orjson
 import pandas as pd
 
-from ..analytics._core import floats, time_us
+from ..analytics._core import floats, once_per_attempt, repeated_attempts, time_us
 from ..analytics._flip import exact_difference
 from ..engines._review import (_CMP_SOURCES, _SEG_SESSION_COLUMNS, COMPARISON_KEYS, GENUINENESS_KEYS, NEAR_UNDER,
                                OTHER, RETENTION_US, SESSION_KEYS, Segment)
@@ -96,16 +96,6 @@ def _side(t: pd.Series, since) -> np.ndarray:
     return (time_us(t) >= time_us(pd.Series([since]))[0]).astype(np.int64)
 
 
-def _once(df: pd.DataFrame) -> pd.DataFrame:
-    src = df["source"].astype("str")
-    detail = (src == "baidu_detail").to_numpy(dtype=bool)
-    if not detail.any():
-        return df
-    getall = set(df.loc[(src == "baidu_getall").to_numpy(dtype=bool), "session_id"].dropna())
-    dup = detail & df["session_id"].isin(getall).to_numpy(dtype=bool)
-    return df[~dup]
-
-
 def _first(df: pd.DataFrame) -> np.ndarray:
     """1 for a session's first attempt (``attempt`` missing or <= 1)."""
     if "attempt" not in df:
@@ -174,7 +164,7 @@ def count_frames(tables: Mapping[str, pd.DataFrame], *, previous_since, since, u
     if c is None or c.empty:
         out["comparisons"] = out["comparison_hist"] = None
     else:
-        c = _once(c)
+        c = once_per_attempt(c)
         conf = floats(c["confidence"])
         thr = {col: floats(c[col]) for col in [*_THR, "threshold"]}
         f = pd.DataFrame({"source": c["source"].astype("str").to_numpy(),
@@ -190,7 +180,7 @@ def count_frames(tables: Mapping[str, pd.DataFrame], *, previous_since, since, u
     if g is None or g.empty:
         out["genuineness"] = None
     else:
-        g = _once(g)
+        g = once_per_attempt(g)
         conf, thr = floats(g["confidence"]), floats(g["threshold"])
         f = pd.DataFrame({"source": g["source"].astype("str").to_numpy(), "attack": g["attack"].astype("str").to_numpy(),
                           "threshold": thr, "state": _state(conf, thr), "day": _day(g["session_time"])})
@@ -323,11 +313,11 @@ def _this_period(t, previous_since, since, until, segments) -> dict[str, pd.Data
             conf = floats(c["confidence"])
             thr = {col: floats(c[col]) for col in [*_THR, "threshold"]}
             has = sum((~np.isnan(thr[col])) * (1 << i) for i, col in enumerate(_THR)) + (~np.isnan(thr["threshold"])) * 16
-            dup = np.zeros(len(c), np.int64)
             src = c["source"].astype("str").to_numpy()
-            if (src == "baidu_detail").any():
-                g_ids = set(full.loc[(full["source"].astype("str") == "baidu_getall").to_numpy(), "session_id"].dropna())
-                dup = ((src == "baidu_detail") & c["session_id"].isin(g_ids).to_numpy()).astype(np.int64)
+            # the rule over the whole window (a getall row of the previous period counts too)
+            rep = repeated_attempts(full)
+            dup = pd.Series(rep if rep is not None else np.zeros(len(full), bool), index=full.index) \
+                .reindex(c.index).to_numpy(dtype=np.int64)
             cc = pd.DataFrame({"source": src, "session_id": c["session_id"].to_numpy(),
                                "comparison": c["comparison"].astype("str").to_numpy(), "dup": dup,
                                "first": _first(c),
@@ -348,7 +338,7 @@ def _this_period(t, previous_since, since, until, segments) -> dict[str, pd.Data
                                             "has", *labels])
     g = t["genuineness"]
     if labels and g is not None and len(cmp):
-        g = _in(_once(g), since, until)
+        g = _in(once_per_attempt(g), since, until)
         conf, thr = floats(g["confidence"]), floats(g["threshold"])
         gg = pd.DataFrame({"source": g["source"].astype("str").to_numpy(), "session_id": g["session_id"].to_numpy(),
                            "attack": g["attack"].astype("str").to_numpy(), "state": _state(conf, thr)})
