@@ -48,8 +48,16 @@ def _label_keys(table: pd.DataFrame, labels: pd.DataFrame) -> list[str]:
 
 
 def _label_positions(table: pd.DataFrame, labels: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
-    """The usable labels (``genuine`` known, as bool) and, per row of ``table``, the position
-    of its label in them (-1: none).
+    """The usable labels and, per row of ``table``, the position of its label in them (-1: none)."""
+    lab, i, j = _label_matches(table, labels)
+    pos = np.full(len(table), -1, np.int64)
+    pos[i] = j
+    return lab, pos
+
+
+def _label_matches(table: pd.DataFrame, labels: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """The usable labels (``genuine`` known, as bool) and the matched pairs: rows ``i`` of
+    ``table`` and ``j`` of those labels (in no particular order).
 
     Keys compare as strings (a labels file read with numeric ids still matches).  The
     join is one hash join in an embedded DuckDB on the Arrow buffers: several times
@@ -62,15 +70,14 @@ def _label_positions(table: pd.DataFrame, labels: pd.DataFrame) -> tuple[pd.Data
     lab = labels[cols]
     lab = lab[lab["genuine"].notna()].reset_index(drop=True)
     lab["genuine"] = lab["genuine"].astype(bool)
-    pos = np.full(len(table), -1, np.int64)
     if not len(table) or not len(lab):
-        return lab, pos
+        return lab, np.zeros(0, np.int64), np.zeros(0, np.int64)
     import duckdb
     import pyarrow as pa
 
     def keys(df, index_name):
         arrays = {f"k{i}": _arrow_str(df[c]) for i, c in enumerate(on)}
-        arrays[index_name] = pa.array(np.arange(len(df), dtype=np.int64))
+        arrays[index_name] = pa.array(np.arange(len(df), dtype=np.int32 if len(df) < 2**31 else np.int64))
         return pa.table(arrays)
 
     con = duckdb.connect(":memory:")
@@ -82,14 +89,12 @@ def _label_positions(table: pd.DataFrame, labels: pd.DataFrame) -> tuple[pd.Data
         got = rel.to_arrow_table() if hasattr(rel, "to_arrow_table") else rel.fetch_arrow_table()
     finally:
         con.close()
-    i = got.column("i").to_numpy().astype(np.int64, copy=False)
-    j = got.column("j").to_numpy().astype(np.int64, copy=False)
+    i, j = got.column("i").to_numpy(), got.column("j").to_numpy()
     hits = np.bincount(i, minlength=len(table)) if i.size else np.zeros(0, np.int64)
-    if (hits > 1).any():
+    if i.size and hits.max() > 1:
         raise ValueError(f"labels has several rows for the same {'/'.join(on)} "
                          f"({int((hits > 1).sum()):,} rows of the table match more than one label)")
-    pos[i] = j
-    return lab, pos
+    return lab, i, j
 
 
 def _arrow_str(s: pd.Series):
@@ -109,9 +114,8 @@ def _scores(comparisons, labels, comparison) -> tuple[np.ndarray, np.ndarray]:
         require(df, ["genuine"], "error_rates without labels (rows that carry them)")
         known = df["genuine"].notna().to_numpy()
         return floats(df["confidence"])[known], df["genuine"].to_numpy()[known].astype(bool)
-    lab, pos = _label_positions(df, labels)
-    rows = np.flatnonzero(pos >= 0)
-    return floats(df["confidence"])[rows], lab["genuine"].to_numpy(dtype=bool)[pos[rows]]
+    lab, i, j = _label_matches(df, labels)
+    return floats(df["confidence"])[i], lab["genuine"].to_numpy(dtype=bool)[j]
 
 
 def _of_kind(comparisons: pd.DataFrame, comparison) -> pd.DataFrame:
@@ -139,8 +143,8 @@ def error_rates(comparisons: pd.DataFrame, labels: pd.DataFrame | None = None, t
     n_imp = int(gen.size - n_gen)
     codes, uniq = float_codes(conf)                 # distinct values ascending, NaN (no score) last
     m = int(np.count_nonzero(~np.isnan(uniq)))
-    per_gen = np.bincount(codes[gen], minlength=len(uniq))
-    per_imp = np.bincount(codes[~gen], minlength=len(uniq))
+    per = np.bincount(codes * 2 + gen, minlength=2 * len(uniq)).reshape(-1, 2)   # (impostor, genuine)
+    per_imp, per_gen = per[:, 0], per[:, 1]
     g_below = np.concatenate([[0], np.cumsum(per_gen[:m])])     # genuine scores below each value
     i_below = np.concatenate([[0], np.cumsum(per_imp[:m])])
     g_missing = n_gen - int(g_below[-1])                        # no score: always rejected
