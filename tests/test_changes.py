@@ -165,6 +165,9 @@ def test_output_columns_types_order_and_attrs():
     assert r.attrs["tested"] == 20 and r.attrs["step"] == DAY
     assert "Benjamini-Hochberg" in r.attrs["method"] and "20 series" in r.attrs["method"]
     assert set(r.attrs["false_alarm_rate"]) == {"binomial", "overdispersed"}
+    text = C.false_alarm_text()
+    assert all(f"{v:.1%}" in text for v in C.FALSE_ALARM_RATE.values()) and "uses" not in text
+    assert "this review uses 10%" in C.false_alarm_text(0.1)
     assert fa.detect_changes is detect_changes
 
 
