@@ -213,19 +213,25 @@ def comparisons_query(d, src, w, since, *, detail: bool = True) -> str:
 
 
 def _genuineness_state(d, c: str | None = None, t: str | None = None) -> str:
+    """Bit 0 no confidence, bit 1 no threshold, bit 2 flagged (``confidence > threshold``), bit 3
+    within 0.05 under the threshold (exact on the 1e-4 grid, as ``genuineness_near_threshold``;
+    the exact difference is only worked out for rows near the threshold)."""
     c, t = c or d.q("_c"), t or d.q("threshold")
     m = d.exact_diff(c, t)
+    w = d.num(NEAR_UNDER)
+    near = (f"(CASE WHEN {c} <= {t} + {d.num(1e-6)} AND {c} > {t} - {w} - {d.num(1e-6)} THEN "
+            f"(CASE WHEN {m} <= 0 AND {m} > -{w} THEN 8 ELSE 0 END) ELSE 0 END)")
     return (f"((CASE WHEN {c} IS NULL THEN 1 ELSE 0 END) + (CASE WHEN {t} IS NULL THEN 2 ELSE 0 END)"
-            f" + (CASE WHEN {c} > {t} THEN 4 ELSE 0 END)"
-            f" + (CASE WHEN {m} <= 0 AND {m} > -{d.num(NEAR_UNDER)} THEN 8 ELSE 0 END))")
+            f" + (CASE WHEN {c} > {t} THEN 4 ELSE 0 END) + {near})")
 
 
 def genuineness_query(d, src, w, *, detail: bool = True) -> str:
     inner = (f"SELECT {d.q('source')}, {d.q('attack')}, {d.period('D')} AS {d.q('day')}, "
-             f"{_clean(d, 'threshold')} AS {d.q('threshold')}, "
-             f"{_genuineness_state(d, d.clean('confidence'), d.clean('threshold'))} AS {d.q('state')} "
+             f"{_clean(d, 'confidence')} AS {d.q('_c')}, {_clean(d, 'threshold')} AS {d.q('threshold')} "
              f"FROM {_once_relation(d, src, w, detail)}{w.where(d)}")
-    return _group(d, inner, [*GENUINENESS_KEYS, "day"])
+    outer = (f"SELECT {d.q('source')}, {d.q('attack')}, {d.q('day')}, {d.q('threshold')}, "
+             f"{_genuineness_state(d)} AS {d.q('state')} FROM ({inner}) AS i")
+    return _group(d, outer, [*GENUINENESS_KEYS, "day"])
 
 
 def _late(d) -> str:

@@ -172,7 +172,7 @@ def read_labels(path) -> pd.DataFrame:
 
 
 def review(data, since=None, until=None, *, segments=None, levels=None, labels=None, engine="auto",
-           title: str | None = None, alpha: float | None = None) -> Review:
+           title: str | None = None, alpha: float | None = None, progress=None) -> Review:
     """Compute a review: summaries (where the data lives), findings, sections.
 
     ``data``: a data directory, or a mapping of table name -> DataFrame already in memory.
@@ -186,7 +186,7 @@ def review(data, since=None, until=None, *, segments=None, levels=None, labels=N
 
     alpha = ALPHA if alpha is None else alpha
     lv = parse_levels(levels)
-    s = _summarize(data, since, until, segments=segments, engine=engine)
+    s = _summarize(data, since, until, segments=segments, engine=engine, progress=progress)
     findings, info = find(s, levels=lv, alpha=alpha)
     r = Review(summaries=s, findings=findings, info=info, levels=lv, level_given=levels is not None, alpha=alpha,
                title=title, data_dir=None if isinstance(data, dict) else data, segments_asked=segments is not None)
@@ -223,7 +223,7 @@ def _add_labels(r: Review, data, labels, engine) -> None:
         c = c[((t >= p.since) & (t < p.until)).to_numpy()]
         c = c[c["session_id"].isin(set(lab["session_id"]))]
     else:
-        c = labelled_comparisons(data, lab, since=p.since, until=p.until, engine=engine)
+        c = labelled_comparisons(data, lab, since=p.since, until=p.until, engine=r.summaries._engine or engine)
     r.n_labels = int(lab["session_id"].nunique())
     r.n_labels_matched = int(c["session_id"].nunique()) if len(c) else 0
     rows = []

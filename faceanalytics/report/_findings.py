@@ -131,37 +131,60 @@ def _frame(meta: dict, day, k, n) -> pd.DataFrame:
     return f
 
 
+def _agg(f: pd.DataFrame, keys: list[str], weights: list[np.ndarray]) -> tuple[pd.DataFrame, list[np.ndarray]]:
+    """Rows summed per distinct ``keys`` (a count cube can have a million rows per segment
+    combination; its series have a few thousand)."""
+    from ..analytics._core import group_codes
+
+    codes, kf = group_codes(f, keys)
+    g = len(kf)
+    return kf, [np.bincount(codes, weights=w, minlength=g) for w in weights]
+
+
 def _pass_parts(f: pd.DataFrame, bits_col: str, has_col: str | None, seg: str | None) -> list[pd.DataFrame]:
-    parts = []
-    f = f[f["first"].to_numpy() == 1]          # one comparison of a kind per session: retries are not trials
+    """Pass-rate series per source, comparison kind and level (and Baidu's configured
+    threshold), of one comparison per session: its first attempt."""
+    f = f[f["first"].to_numpy() == 1]          # a session's retries are not new trials
+    if f.empty:
+        return []
+    keys = ["source", "comparison", "day", *([seg] if seg else [])]
     bits = f[bits_col].to_numpy()
+    n = f["n"].to_numpy(dtype=np.float64)
+    weights, labels = [], []
     for i, lv in enumerate(LEVELS):
         has = ((f[has_col].to_numpy() & (1 << i)) > 0) if has_col else f[LEVEL_COLUMNS[lv]].notna().to_numpy()
-        if not has.any():
-            continue
-        g = f[has]
-        parts.append(_frame({"family": "pass_rate", "source": g["source"].to_numpy(), "comparison": g["comparison"].to_numpy(),
-                             "level": lv, "seg_key": seg, "seg_value": g[seg].to_numpy() if seg else None},
-                            g["day"], g["n"].where((bits[has] & (1 << i)) > 0, 0), g["n"]))
+        weights += [np.where(has, n, 0.0), np.where(has & ((bits & (1 << i)) > 0), n, 0.0)]
+        labels.append(("pass_rate", lv))
     has = ((f[has_col].to_numpy() & 16) > 0) if has_col else f["threshold"].notna().to_numpy()
-    if has.any():
-        g = f[has]
-        parts.append(_frame({"family": "configured", "source": g["source"].to_numpy(),
-                             "comparison": g["comparison"].to_numpy(), "level": "configured", "seg_key": seg,
-                             "seg_value": g[seg].to_numpy() if seg else None},
-                            g["day"], g["n"].where((bits[has] & 16) > 0, 0), g["n"]))
+    weights += [np.where(has, n, 0.0), np.where(has & ((bits & 16) > 0), n, 0.0)]
+    labels.append(("configured", "configured"))
+    kf, sums = _agg(f, keys, weights)
+    parts = []
+    for j, (family, lv) in enumerate(labels):
+        nn, kk = sums[2 * j], sums[2 * j + 1]
+        ok = nn > 0
+        if not ok.any():
+            continue
+        g = kf[ok]
+        parts.append(_frame({"family": family, "source": g["source"].to_numpy(), "comparison": g["comparison"].to_numpy(),
+                             "level": lv, "seg_key": seg, "seg_value": g[seg].to_numpy() if seg else None},
+                            g["day"], kk[ok], nn[ok]))
     return parts
 
 
 def _flag_parts(f: pd.DataFrame, seg: str | None) -> list[pd.DataFrame]:
+    """Flagged share per source and attack type (checks with a confidence and a threshold)."""
     st = f["state"].to_numpy()
     rated = (st & 3) == 0
-    g = f[rated]
-    if g.empty:
+    if not rated.any():
         return []
+    n = f["n"].to_numpy(dtype=np.float64)
+    kf, (nn, kk) = _agg(f, ["source", "attack", "day", *([seg] if seg else [])],
+                        [np.where(rated, n, 0.0), np.where(rated & ((st & 4) > 0), n, 0.0)])
+    ok = nn > 0
+    g = kf[ok]
     return [_frame({"family": "flagged", "source": g["source"].to_numpy(), "attack": g["attack"].to_numpy(),
-                    "seg_key": seg, "seg_value": g[seg].to_numpy() if seg else None},
-                   g["day"], g["n"].where((st[rated] & 4) > 0, 0), g["n"])]
+                    "seg_key": seg, "seg_value": g[seg].to_numpy() if seg else None}, g["day"], kk[ok], nn[ok])]
 
 
 def _error_parts(s: Summaries, seg: str | None) -> list[pd.DataFrame]:

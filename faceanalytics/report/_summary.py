@@ -27,7 +27,25 @@ from ..schema import LEVEL_COLUMNS, LEVELS
 from ._counts import TABLES, count_frames, normalize
 from ._period import ReviewPeriod
 
-__all__ = ["Summaries", "summarize", "SIDES"]
+__all__ = ["Summaries", "summarize", "SIDES", "MEMORY_LIMIT", "review_engine"]
+
+# DuckDB's share of memory for a review (it spills beyond it): with Python, pandas and Arrow
+# around it, a review stays under 2 GB at any volume (benchmarks/bench_review.py).
+MEMORY_LIMIT = "1GB"
+
+
+def review_engine(engine="auto"):
+    """The engine a review counts with: DuckDB within :data:`MEMORY_LIMIT` unless another
+    engine (a name, an engine object, a connection or a SparkSession) is given."""
+    from ..engines import DuckDBEngine, get_engine
+
+    if engine in ("auto", "duckdb", None):
+        try:
+            import duckdb  # noqa: F401
+        except ImportError:
+            return get_engine("pandas")
+        return DuckDBEngine(memory_limit=MEMORY_LIMIT)
+    return get_engine(engine)
 
 _THR = [LEVEL_COLUMNS[lv] for lv in LEVELS]
 SIDES = ("previous", "current", "both")
@@ -61,7 +79,7 @@ class Summaries:
     engine: str = "duckdb"
     data_dir: object = None
     data_end: pd.Timestamp | None = None       # latest session_time seen (partial last day)
-    _cache: dict = field(default_factory=dict, repr=False)
+    _engine: object = field(default=None, repr=False)
 
     # -------------------------------------------------------------- plumbing
     def frame(self, name: str) -> pd.DataFrame | None:
@@ -459,7 +477,7 @@ class Summaries:
             raise ValueError("histogram() needs summaries of a data directory")
         h = engines.confidence_histogram(self.data_dir, by=["comparison", *as_list(by)], freq=freq,
                                          since=since or self.period.previous_since, until=until or self.period.until,
-                                         engine=self.engine)
+                                         engine=self._engine or self.engine)
         return h[(h["comparison"] == comparison).to_numpy()] if comparison is not None else h
 
 
@@ -483,7 +501,6 @@ def summarize(data, since=None, until=None, *, segments=None, engine="auto", per
     None picks the low-cardinality keys the sessions carry (see
     :func:`faceanalytics.report._segments.choose_segments`).
     """
-    from ..engines import get_engine
     from ._period import review_period
     from ._segments import choose_segments
 
@@ -491,19 +508,20 @@ def summarize(data, since=None, until=None, *, segments=None, engine="auto", per
     if period is None:
         latest = _latest_in_frames(data) if in_memory else None
         period = review_period(None if in_memory else data, since, until, latest=latest)
-    eng_name = "pandas" if in_memory else get_engine(engine).name
-    segs = choose_segments(data, period, segments, engine=None if in_memory else engine)
+    eng = None if in_memory else review_engine(engine)
+    eng_name = "pandas" if in_memory else eng.name
+    segs = choose_segments(data, period, segments, engine=eng)
     if in_memory or eng_name == "pandas":
         tables = data if in_memory else _load_tables(data, period)
         counts = count_frames(tables, previous_since=period.previous_since, since=period.since, until=period.until,
                               segments=segs)
     else:
         counts = count_tables(data, previous_since=period.previous_since, since=period.since, until=period.until,
-                              segments=segs, engine=engine, progress=progress)
+                              segments=segs, engine=eng, progress=progress)
     counts = {k: normalize(v) for k, v in counts.items()}
     end = _data_end(counts, period)
     return Summaries(period=period, counts=counts, segments=tuple(segs), engine=eng_name,
-                     data_dir=None if in_memory else data, data_end=end)
+                     data_dir=None if in_memory else data, data_end=end, _engine=eng)
 
 
 def _load_tables(data_dir, period: ReviewPeriod) -> dict[str, pd.DataFrame]:
