@@ -107,7 +107,7 @@ def _biz_key(d: S.Dialect, key: str) -> str:
         path = d.text("$['" + key.replace("'", "\\'") + "']")
         js = f"get_json_object({b}, {path})"
         is_obj = f"(ltrim({b}) LIKE '{{%' AND get_json_object({b}, '$') IS NOT NULL)"
-        kv = f"CASE WHEN {b} RLIKE {rx} THEN regexp_extract({b}, {rv}, 2) END"
+        kv = f"CASE WHEN {b} RLIKE {rx} THEN regexp_extract({b}, {rv}, 1) END"
     v = f"(CASE WHEN {is_obj} THEN {js} ELSE {kv} END)"
     return f"nullif({v}, '')"
 
