@@ -92,30 +92,37 @@ def _duck(d: S.Dialect) -> bool:
     return isinstance(d, S.DuckDBDialect)
 
 
-def _biz_key(d: S.Dialect, key: str) -> str:
+def _json_path(d: S.Dialect, key: str) -> str:
+    return d.text('$."' + key.replace('"', '\\"') + '"') if _duck(d) else d.text("$['" + key.replace("'", "\\'") + "']")
+
+
+def _is_object(d: S.Dialect) -> str:
+    b = d.q("biz_extra_data")
+    return f"(ltrim({b}) LIKE '{{%' AND json_valid({b}))" if _duck(d) else \
+        f"(ltrim({b}) LIKE '{{%' AND get_json_object({b}, '$') IS NOT NULL)"
+
+
+def _biz_key(d: S.Dialect, key: str, parsed: str | None = None) -> str:
     """The value of ``key`` in ``biz_extra_data``: a JSON object's member (strings as they are,
-    other values as JSON text), else the first ``key=value`` of ``k=v&...`` text; empty = missing."""
+    other values as JSON text), else the first ``key=value`` of ``k=v&...`` text; empty = missing.
+    ``parsed``: the member already extracted (DuckDB parses a text once for every key)."""
     b = d.q("biz_extra_data")
     rx = d.text("(^|&)" + re.escape(key) + "=")
     rv = d.text("(?:^|&)" + re.escape(key) + "=([^&]*)")
     if _duck(d):
-        path = d.text('$."' + key.replace('"', '\\"') + '"')
-        js = f"json_extract_string({b}, {path})"
-        is_obj = f"(ltrim({b}) LIKE '{{%' AND json_valid({b}))"
+        js = parsed or f"json_extract_string({b}, {_json_path(d, key)})"
         kv = f"CASE WHEN regexp_matches({b}, {rx}) THEN regexp_extract({b}, {rv}, 1) END"
     else:
-        path = d.text("$['" + key.replace("'", "\\'") + "']")
-        js = f"get_json_object({b}, {path})"
-        is_obj = f"(ltrim({b}) LIKE '{{%' AND get_json_object({b}, '$') IS NOT NULL)"
+        js = parsed or f"get_json_object({b}, {_json_path(d, key)})"
         kv = f"CASE WHEN {b} RLIKE {rx} THEN regexp_extract({b}, {rv}, 1) END"
-    v = f"(CASE WHEN {is_obj} THEN {js} ELSE {kv} END)"
+    v = f"(CASE WHEN {_is_object(d)} THEN {js} ELSE {kv} END)"
     return f"nullif({v}, '')"
 
 
-def segment_expr(d: S.Dialect, seg: Segment) -> str:
+def segment_expr(d: S.Dialect, seg: Segment, parsed: str | None = None) -> str:
     """SQL for a sessions row's value of ``seg`` (a string, NULL when missing)."""
     if seg.column is None:
-        v = _biz_key(d, seg.name)
+        v = _biz_key(d, seg.name, parsed)
     else:
         c = d.q(seg.column)
         v = f"nullif(lower(CAST({c} AS {_str(d)})), '')" if seg.column in _BOOL_COLUMNS else \
@@ -124,6 +131,35 @@ def segment_expr(d: S.Dialect, seg: Segment) -> str:
         return v
     kept = ", ".join(d.text(x) for x in seg.values) or "NULL"
     return f"(CASE WHEN {v} IS NULL THEN NULL WHEN {v} IN ({kept}) THEN {v} ELSE {d.text(OTHER)} END)"
+
+
+def segment_code(d: S.Dialect, segments: Sequence[Segment], parsed: dict[str, str] | None = None) -> str:
+    """All of a row's segment values as one integer (mixed radix; digit 0: missing, then the
+    kept values in order, then ``(other)``): a compact join payload, decoded by :func:`decode`."""
+    terms, radix = [], 1
+    for seg in segments:
+        if seg.values is None:
+            raise ValueError(f"segment {seg.name!r} needs its values (choose_segments gives them)")
+        v = segment_expr(d, seg, (parsed or {}).get(seg.name))
+        vals = [*seg.values, OTHER]
+        case = " ".join(f"WHEN {d.text(x)} THEN {i + 1}" for i, x in enumerate(vals))
+        terms.append(f"(CASE {v} {case} ELSE 0 END) * {radix}")
+        radix *= len(vals) + 1
+    return "(" + " + ".join(terms) + ")" if terms else "0"
+
+
+def decode(frame: pd.DataFrame, segments: Sequence[Segment], column: str = "code") -> pd.DataFrame:
+    """``column`` (see :func:`segment_code`) back to one text column per segment (missing: NA)."""
+    import numpy as np
+
+    code = frame[column].to_numpy(dtype=np.int64)
+    out = frame.drop(columns=[column])
+    for seg in segments:
+        vals = [*seg.values, OTHER]
+        code, digit = np.divmod(code, len(vals) + 1)
+        lut = np.array([None, *vals], dtype=object)
+        out[seg.label] = pd.Series(lut[digit], index=frame.index, dtype="str")
+    return out
 
 
 _BOOL_COLUMNS = {"is_demote", "success", "sign_verified"}
@@ -143,6 +179,13 @@ def pass_bits(d: S.Dialect) -> str:
     parts.append(f"(CASE WHEN {c} >= {d.q('_threshold')} THEN 16 ELSE 0 END)")
     parts.append(f"(CASE WHEN {c} IS NULL THEN 32 ELSE 0 END)")
     return "(" + " + ".join(parts) + ")"
+
+
+def _hash(d: S.Dialect, col: str) -> str:
+    """A 64-bit hash of a column: what the per-partition joins match sessions on (an 8-byte
+    key instead of a 32-48 character id; two of a month's few million sessions sharing a
+    hash has odds of about one in a million)."""
+    return f"hash({col})" if _duck(d) else f"xxhash64({col})"
 
 
 def _first(d: S.Dialect, col: str = "attempt") -> str:
@@ -286,26 +329,42 @@ _SEG_SESSION_COLUMNS = ["status", "error", "error_message", "liveness_result", "
 
 
 def seg_sessions(d, sessions: str, w: S.Window, segments: Sequence[Segment], part) -> str:
-    """The partition's sessions this period that a segment series or ``no_comparison`` needs:
-    id, time, ``expect`` (should carry a comparison), the error columns and the segment values."""
-    segs = [f"{segment_expr(d, s)} AS {d.q(s.label)}" for s in segments]
-    inner = (f"SELECT {d.q('session_id')}, {d.q('session_time')}, {_expect(d)} AS {d.q('expect')}, "
-             + ", ".join(d.q(c) for c in _SEG_SESSION_COLUMNS) + "".join(", " + x for x in segs)
-             + f" FROM {sessions}{_and(w.where(d), _part(d, part))}")
-    keep = " OR ".join([d.q("expect"), *(f"{d.q(x.label)} IS NOT NULL" for x in segments)])
-    return f"SELECT * FROM ({inner}) AS s0 WHERE {keep}"
+    """The partition's sessions this period, compact: ``_h`` (id hash), ``_rid`` (request-id
+    hash), ``day``, ``expect`` (should carry a comparison), ``code`` (every segment value, see
+    :func:`segment_code`) and the error columns.  ``biz_extra_data`` is parsed once a row."""
+    b = d.q("biz_extra_data")
+    keys = [x.name for x in segments if x.column is None]
+    parsed = {}
+    inner_json = ""
+    if _duck(d) and len(keys) > 1:
+        paths = ", ".join(_json_path(d, k) for k in keys)
+        inner_json = f", (CASE WHEN {_is_object(d)} THEN json_extract_string({b}, [{paths}]) END) AS {d.q('_j')}"
+        parsed = {k: f"{d.q('_j')}[{i + 1}]" for i, k in enumerate(keys)}
+    r = d.q("request_id")
+    inner = (f"SELECT *{inner_json} FROM {sessions}{_and(w.where(d), _part(d, part))}")
+    return (f"SELECT {_hash(d, d.q('session_id'))} AS {d.q('_h')}, "
+            f"(CASE WHEN {r} IS NULL THEN NULL ELSE {_hash(d, r)} END) AS {d.q('_rid')}, "
+            f"{d.period('D')} AS {d.q('day')}, {_expect(d)} AS {d.q('expect')}, "
+            f"{segment_code(d, segments, parsed)} AS {d.q('code')}, "
+            + ", ".join(d.q(c) for c in _SEG_SESSION_COLUMNS) + f" FROM ({inner}) AS s0")
 
 
-def _any_segment(d, segments, alias: str = "") -> str:
-    return "(" + " OR ".join(f"{alias}{d.q(x.label)} IS NOT NULL" for x in segments) + ")"
-
-
-def seg_sessions_query(d, segs: str, segments) -> str:
+def seg_sessions_query(d, segs: str) -> str:
     """Per day, error columns and segment values: the error series of each segment."""
-    labels = [x.label for x in segments]
-    inner = (f"SELECT {d.period('D')} AS {d.q('day')}, " + ", ".join(d.q(c) for c in _SEG_SESSION_COLUMNS)
-             + "".join(f", {d.q(x)}" for x in labels) + f" FROM {segs} AS s WHERE {_any_segment(d, segments)}")
-    return _group(d, inner, ["day", *_SEG_SESSION_COLUMNS, *labels])
+    inner = (f"SELECT {d.q('day')}, " + ", ".join(d.q(c) for c in _SEG_SESSION_COLUMNS)
+             + f", {d.q('code')} FROM {segs} AS s WHERE {d.q('code')} <> 0")
+    return _group(d, inner, ["day", *_SEG_SESSION_COLUMNS, "code"])
+
+
+def quality_query(d, segs: str) -> str:
+    """Session rows, distinct sessions, and sessions sharing a request id with another session
+    (``repeated_request_ids``), in one partition (source, month) of this period; ids compared
+    by their 64-bit hashes."""
+    h, rid = d.q("_h"), d.q("_rid")
+    rep = (f"SELECT count(DISTINCT {h}) FROM {segs} AS b WHERE {rid} IN (SELECT {rid} FROM {segs} AS r "
+           f"WHERE {rid} IS NOT NULL GROUP BY {rid} HAVING count(DISTINCT {h}) > 1)")
+    return (f"SELECT count(*) AS {d.q('rows')}, count(DISTINCT {h}) AS {d.q('ids')}, ({rep}) AS {d.q('repeated')} "
+            f"FROM {segs} AS a")
 
 
 def seg_comparisons_query(d, segs: str, comparisons: str | None, w, segments, part, dup: str | None) -> str:
@@ -313,16 +372,16 @@ def seg_comparisons_query(d, segs: str, comparisons: str | None, w, segments, pa
     kind, pass bits and ``has`` (bit i: the level-i threshold is there; bit 4: Baidu's); ``dup``
     marks Baidu detail rows that getall also returned; a session with no comparison has
     ``matched = 0`` (what ``no_comparison`` counts)."""
-    labels = [s.label for s in segments]
     if comparisons is None:             # no comparisons table: every session lacks one
-        c = (f"SELECT * FROM (SELECT CAST(NULL AS {_str(d)}) AS {d.q('session_id')}, CAST(NULL AS {_str(d)}) "
+        c = (f"SELECT * FROM (SELECT CAST(NULL AS BIGINT) AS {d.q('_h')}, CAST(NULL AS {_str(d)}) "
              f"AS {d.q('comparison')}, 0 AS {d.q('_dup')}, 1 AS {d.q('_first')}, "
              + ", ".join(f"CAST(NULL AS DOUBLE) AS {d.q('_' + x)}" for x in ["c", *_THR, "threshold"])
              + ") AS e WHERE 1 = 0")
     else:
         thr = ", ".join(f"{_clean(d, x)} AS {d.q('_' + x)}" for x in [*_THR, "threshold"])
         flag = f"(CASE WHEN {dup} THEN 0 ELSE 1 END)" if dup else "0"
-        c = (f"SELECT {d.q('session_id')}, {d.q('comparison')}, {flag} AS {d.q('_dup')}, {_first(d)} AS "
+        c = (f"SELECT {_hash(d, d.q('session_id'))} AS {d.q('_h')}, {d.q('comparison')}, {flag} AS {d.q('_dup')}, "
+             f"{_first(d)} AS "
              f"{d.q('_first')}, {_clean(d, 'confidence')} AS {d.q('_c')}, {thr} "
              f"FROM {comparisons}{_and(w.where(d), _part(d, part))}")
     has = " + ".join(f"(CASE WHEN c.{d.q('_' + col)} IS NOT NULL THEN {1 << i} ELSE 0 END)"
@@ -331,34 +390,28 @@ def seg_comparisons_query(d, segs: str, comparisons: str | None, w, segments, pa
     bits = pass_bits(d).replace(d.q("_c"), "c." + d.q("_c"))
     for x in [*_THR, "threshold"]:
         bits = bits.replace(d.q("_" + x), "c." + d.q("_" + x))
-    matched = f"c.{d.q('session_id')} IS NOT NULL"
-    inner = (f"SELECT s.{d.q('session_time')} AS {d.q('session_time')}, s.{d.q('expect')} AS {d.q('expect')}, "
+    matched = f"c.{d.q('_h')} IS NOT NULL"
+    build = (f"(SELECT {d.q('_h')}, {d.q('day')}, {d.q('expect')}, {d.q('code')} FROM {segs} AS s1 "
+             f"WHERE {d.q('expect')} OR {d.q('code')} <> 0)")
+    inner = (f"SELECT s.{d.q('day')} AS {d.q('day')}, s.{d.q('expect')} AS {d.q('expect')}, "
              f"c.{d.q('comparison')} AS {d.q('comparison')}, coalesce(c.{d.q('_dup')}, 0) AS {d.q('dup')}, "
              f"coalesce(c.{d.q('_first')}, 1) AS {d.q('first')}, "
              f"(CASE WHEN {matched} THEN {bits} END) AS {d.q('bits')}, "
              f"(CASE WHEN {matched} THEN {has} END) AS {d.q('has')}, "
-             f"(CASE WHEN {matched} THEN 1 ELSE 0 END) AS {d.q('matched')}"
-             + "".join(f", s.{d.q(x)} AS {d.q(x)}" for x in labels)
-             + f" FROM {segs} AS s LEFT JOIN ({c}) AS c ON s.{d.q('session_id')} = c.{d.q('session_id')}")
-    outer = (f"SELECT {d.period('D')} AS {d.q('day')}, {d.q('expect')}, {d.q('matched')}, {d.q('dup')}, "
-             f"{d.q('first')}, {d.q('comparison')}, {d.q('bits')}, {d.q('has')}" + "".join(f", {d.q(x)}" for x in labels)
-             + f" FROM ({inner}) AS j")
-    return _group(d, outer, ["day", "expect", "matched", "dup", "first", "comparison", "bits", "has", *labels])
+             f"(CASE WHEN {matched} THEN 1 ELSE 0 END) AS {d.q('matched')}, s.{d.q('code')} AS {d.q('code')}"
+             f" FROM {build} AS s LEFT JOIN ({c}) AS c ON s.{d.q('_h')} = c.{d.q('_h')}")
+    return _group(d, inner, ["day", "expect", "matched", "dup", "first", "comparison", "bits", "has", "code"])
 
 
-def seg_genuineness_query(d, segs: str, genuineness: str, w, segments, part, once: str | None) -> str:
+def seg_genuineness_query(d, segs: str, genuineness: str, w, part, once: str | None) -> str:
     where = _and(w.where(d), _part(d, part)) + (f" AND {once}" if once else "")
-    g = (f"SELECT {d.q('session_id')}, {d.q('attack')}, {_clean(d, 'confidence')} AS {d.q('_c')}, "
-         f"{_clean(d, 'threshold')} AS {d.q('_t')} FROM {genuineness}{where}")
-    labels = [s.label for s in segments]
+    g = (f"SELECT {_hash(d, d.q('session_id'))} AS {d.q('_h')}, {d.q('attack')}, {_clean(d, 'confidence')} AS "
+         f"{d.q('_c')}, {_clean(d, 'threshold')} AS {d.q('_t')} FROM {genuineness}{where}")
     state = _genuineness_state(d, "g." + d.q("_c"), "g." + d.q("_t"))
-    inner = (f"SELECT s.{d.q('session_time')} AS {d.q('session_time')}, g.{d.q('attack')} AS {d.q('attack')}, "
-             f"{state} AS {d.q('state')}" + "".join(f", s.{d.q(x)} AS {d.q(x)}" for x in labels)
-             + f" FROM ({g}) AS g JOIN (SELECT * FROM {segs} AS s1 WHERE {_any_segment(d, segments)}) AS s "
-               f"ON s.{d.q('session_id')} = g.{d.q('session_id')}")
-    outer = (f"SELECT {d.period('D')} AS {d.q('day')}, {d.q('attack')}, {d.q('state')}"
-             + "".join(f", {d.q(x)}" for x in labels) + f" FROM ({inner}) AS j")
-    return _group(d, outer, ["day", "attack", "state", *labels])
+    build = f"(SELECT {d.q('_h')}, {d.q('day')}, {d.q('code')} FROM {segs} AS s1 WHERE {d.q('code')} <> 0)"
+    inner = (f"SELECT s.{d.q('day')} AS {d.q('day')}, g.{d.q('attack')} AS {d.q('attack')}, {state} AS {d.q('state')}, "
+             f"s.{d.q('code')} AS {d.q('code')} FROM ({g}) AS g JOIN {build} AS s ON s.{d.q('_h')} = g.{d.q('_h')}")
+    return _group(d, inner, ["day", "attack", "state", "code"])
 
 
 def distinct_query(d, sessions: str, w, since, provider: str, month: str | None = None) -> str:
@@ -369,21 +422,6 @@ def distinct_query(d, sessions: str, w, since, provider: str, month: str | None 
         cond += f" AND {d.q('month')} = {d.text(month)}"
     return (f"SELECT {_side(d, since)} AS {d.q('side')}, count(DISTINCT {d.q('session_id')}) AS {d.q('n')} "
             f"FROM {sessions}{_and(w.where(d), cond)} GROUP BY {_side(d, since)}")
-
-
-def quality_query(d, sessions: str, w, month: str) -> str:
-    """Per source, in one month of this period: session rows, distinct sessions, and sessions
-    sharing a request id with another session of the month (``repeated_request_ids``)."""
-    sid, rid, src = d.q("session_id"), d.q("request_id"), d.q("source")
-    base = f"SELECT {src}, {sid}, {rid} FROM {sessions}{_and(w.where(d), d.q('month') + ' = ' + d.text(month))}"
-    rep = (f"SELECT {src}, count(*) AS {d.q('repeated')} FROM (SELECT DISTINCT {src}, {sid} FROM ({base}) AS b "
-           f"WHERE {rid} IN (SELECT {rid} FROM ({base}) AS r WHERE {rid} IS NOT NULL GROUP BY {rid} "
-           f"HAVING count(DISTINCT {sid}) > 1)) AS x GROUP BY {src}")
-    rows = (f"SELECT {src}, count(*) AS {d.q('rows')}, count(DISTINCT {sid}) AS {d.q('ids')} FROM ({base}) AS a "
-            f"GROUP BY {src}")
-    return (f"SELECT a.{src} AS {src}, a.{d.q('rows')} AS {d.q('rows')}, a.{d.q('ids')} AS {d.q('ids')}, "
-            f"coalesce(r.{d.q('repeated')}, 0) AS {d.q('repeated')} FROM ({rows}) AS a "
-            f"LEFT JOIN ({rep}) AS r ON a.{src} = r.{src}")
 
 
 # ------------------------------------------------------------------ running them
@@ -488,35 +526,33 @@ def _materialized(eng, sql: str):
 
 
 def _per_partition(eng, data_dir, w: S.Window, cur: S.Window, segments) -> dict[str, pd.DataFrame | None]:
-    """This period's comparisons and checks with their session's segments, and the per-month
-    data-quality counts, one partition at a time (bounded memory)."""
+    """This period, one partition (source, month) at a time (memory bounded by the largest):
+    the sessions once, compact (id hashes, day, segment code), then the data-quality counts,
+    the segments' error counts, and the comparisons and checks joined to their session."""
     d = eng.dialect
     parts = _partitions(eng, data_dir, "sessions", cur)
     frames: dict[str, list] = {"seg_sessions": [], "seg_comparisons": [], "seg_genuineness": [], "quality": []}
     with eng.relation(data_dir, "sessions") as ss, eng.relation(data_dir, "comparisons") as cs, \
             eng.relation(data_dir, "genuineness") as gs:
-        for month in sorted({m for _, m in parts}):
-            frames["quality"].append(_frame(eng, quality_query(d, ss, cur, month), None, "sessions",
-                                            ["rows", "ids", "repeated"]))
         for part in parts:
-            if part[0] not in _CMP_SOURCES and not segments:
-                continue
             with _materialized(eng, seg_sessions(d, ss, cur, segments, part)) as segs:
+                frames["quality"].append(_frame(eng, quality_query(d, segs), part, "sessions",
+                                                ["rows", "ids", "repeated"]))
                 if segments:
-                    frames["seg_sessions"].append(_frame(eng, seg_sessions_query(d, segs, segments), part,
-                                                         "sessions", ["n"]))
+                    frames["seg_sessions"].append(decode(_frame(eng, seg_sessions_query(d, segs), part, "sessions",
+                                                                ["n", "code"]), segments))
                 if part[0] not in _CMP_SOURCES:
                     continue
                 detail = part[0] == "baidu_detail"
                 dup = _once(d, cs, w) if detail and cs is not None else None
-                frames["seg_comparisons"].append(_frame(
+                frames["seg_comparisons"].append(decode(_frame(
                     eng, seg_comparisons_query(d, segs, cs, cur, segments, part, dup), part, "sessions",
-                    ["n", "bits", "has", "first"]))
+                    ["n", "bits", "has", "first", "code"]), segments))
                 if gs is not None and segments:
                     once = _once(d, gs, w) if detail else None
-                    frames["seg_genuineness"].append(_frame(
-                        eng, seg_genuineness_query(d, segs, gs, cur, segments, part, once), part, "genuineness",
-                        ["n", "state"]))
+                    frames["seg_genuineness"].append(decode(_frame(
+                        eng, seg_genuineness_query(d, segs, gs, cur, part, once), part, "genuineness",
+                        ["n", "state", "code"]), segments))
     return {k: _concat(v) for k, v in frames.items()}
 
 

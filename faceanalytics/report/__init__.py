@@ -77,9 +77,6 @@ class Review:
 
         return decision_table(self.summaries, self.levels)
 
-    def findings_of(self, family: str | None = None) -> list:
-        """The findings of one family (pass_rate, configured, flagged, error, billed, thresholds)."""
-        return [f for f in self.findings if family is None or f.family == family]
 
     @property
     def sections(self) -> list[dict]:
@@ -110,7 +107,6 @@ class Review:
 
     def html(self) -> str:
         from .. import __version__
-        from ._counts import TABLES  # noqa: F401  (documents what was read)
         from ._render import render
         from ._text import T
 

@@ -277,17 +277,15 @@ def _this_period(t, previous_since, since, until, segments) -> dict[str, pd.Data
     s = _in(s, since, until)
     if s.empty:
         return out
-    # data quality per (month, source): rows, distinct sessions, sessions sharing a request id
+    # data quality per partition (source, month): rows, distinct sessions, sessions sharing a request id
     month = s["month"].astype("str") if "month" in s else \
         pd.Series(pd.DatetimeIndex(s["session_time"]).strftime("%Y-%m"), index=s.index)
     q = []
-    for m in sorted(month.unique()):
-        sm = s[(month == m).to_numpy()]
-        rid = sm[sm["request_id"].notna()] if "request_id" in sm else sm.iloc[:0]
+    for (src, m), g in s.groupby([s["source"].astype("str"), month], sort=True):
+        rid = g[g["request_id"].notna()] if "request_id" in g else g.iloc[:0]
         nids = rid.groupby("request_id")["session_id"].transform("nunique")
-        rep = rid[(nids > 1).to_numpy()].drop_duplicates(["source", "session_id"]).groupby("source").size()
-        for src, g in sm.groupby(sm["source"].astype("str"), sort=True):
-            q.append((src, len(g), int(g["session_id"].nunique()), int(rep.get(src, 0))))
+        rep = rid.loc[(nids > 1).to_numpy(), "session_id"].nunique()
+        q.append((src, len(g), int(g["session_id"].nunique()), int(rep)))
     out["quality"] = pd.DataFrame(q, columns=["source", "rows", "ids", "repeated"]).astype(
         {"source": "str", "rows": "int64", "ids": "int64", "repeated": "int64"})
 

@@ -48,17 +48,25 @@ def utc(value, what: str) -> pd.Timestamp | None:
     return t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
 
 
-def latest_session_time(data_dir) -> pd.Timestamp | None:
-    """The latest ``session_time`` of the sessions and quarantined records (statistics only
-    where the engine can: one column is read)."""
-    import pyarrow.compute as pc
+def latest_session_time(data_dir, engine="auto") -> pd.Timestamp | None:
+    """The latest ``session_time`` of the sessions and quarantined records: a ``max()`` the
+    engine answers from the Parquet statistics (DuckDB), not a column loaded into memory."""
+    from ..engines._api import _run
+    from ._summary import review_engine
 
-    from ..store import load_arrow
-
+    eng = review_engine(engine)
     latest = None
     for table in ("sessions", "quarantine"):
-        col = load_arrow(data_dir, table, columns=["session_time"]).column("session_time")
-        m = pc.max(col).as_py() if len(col) else None
+        if eng.name == "pandas":
+            import pyarrow.compute as pc
+
+            from ..store import load_arrow
+
+            col = load_arrow(data_dir, table, columns=["session_time"]).column("session_time")
+            m = pc.max(col).as_py() if len(col) else None
+        else:
+            f = _run(eng, data_dir, table, lambda src: f"SELECT max({eng.dialect.q('session_time')}) AS m FROM {src}")
+            m = None if f is None or f.empty or pd.isna(f["m"].iloc[0]) else f["m"].iloc[0]
         if m is not None:
             m = pd.Timestamp(m)
             m = m.tz_convert("UTC") if m.tzinfo else m.tz_localize("UTC")

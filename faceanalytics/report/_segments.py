@@ -5,7 +5,9 @@ a JSON object, or ``k=v&...`` text) or a sessions column.  By default the review
 at a sample of the period's sessions (up to 20,000 a month; only the choice of keys
 comes from it, every count is exact) and keeps the keys with between 2 and
 :data:`MAX_VALUES` values that are present in at least :data:`MIN_COVERAGE` of the
-sessions, at most :data:`MAX_DEFAULT` of them, most present first.
+sessions, at most :data:`MAX_DEFAULT` of them, most present first.  A key's values are
+the ones the sample holds (at most :data:`MAX_VALUES`, the most common); any other value
+of it counts as "(other)".
 """
 from __future__ import annotations
 
@@ -75,8 +77,7 @@ def choose_segments(data, period, segments=None, *, engine="auto") -> list[Segme
         for name in dict.fromkeys(asked):
             key = (name, name if name in session_columns else None)
             c = counts.get(key, Counter())
-            values = tuple(sorted(v for v, _ in c.most_common(MAX_VALUES))) if len(c) > MAX_VALUES else None
-            out.append(Segment(name, column=key[1], values=values))
+            out.append(Segment(name, column=key[1], values=tuple(sorted(v for v, _ in c.most_common(MAX_VALUES)))))
         return out
     found = []
     for (name, column), c in counts.items():

@@ -405,7 +405,7 @@ class Summaries:
 
     def data_quality(self) -> pd.DataFrame:
         """:func:`faceanalytics.analytics.data_quality` of this period (request ids compared
-        within each calendar month)."""
+        within each source and calendar month)."""
         s = self._side(self.frame("sessions"), "current")
         q = self._side(self.frame("quarantine"), "current")
         qual = self.frame("quality")
@@ -446,7 +446,7 @@ class Summaries:
             add("no_comparison", nc, n_sess, "finished and passed liveness, but no comparison")
         rep = qual.groupby("source")["repeated"].sum() if qual is not None else empty
         add("repeated_request_id", rep, n_sess,
-            "same request_id, different session (within a month): canned or replayed response")
+            "same request_id, different session (within a source and month): canned or replayed response")
         if s is not None:
             real = s[s["time_basis"].isin(["verify_time", "biz_id"]).to_numpy()]
             late = s[s["late"].astype(bool).to_numpy()].groupby("source")["n"].sum()
