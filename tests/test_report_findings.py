@@ -227,3 +227,25 @@ def test_counting_rule_and_engines_on_repeated_attempts(planted):
     from faceanalytics.engines._review import Segment
 
     assert ch.to_dict() == segment_values(s, Segment("channel", values=("app", "h5", "mini"))).value_counts().to_dict()
+
+
+def test_exact_histogram_of_one_segment_and_week_on_demand(planted):
+    """What an explorer asks: the exact confidence histogram of one kind, segment value and week."""
+    from pandas.testing import assert_frame_equal
+
+    from faceanalytics import analytics as A
+    from faceanalytics.report._counts import segment_values
+    from faceanalytics.store import load
+
+    d, r = planted
+    seg = next(x for x in r.summaries.segments if x.name == "channel")
+    week = ("2026-05-18", "2026-05-25")
+    h = r.summaries.histogram(comparison="faceid", segment="channel", value="app", since=week[0], until=week[1])
+    s = load(d, "sessions", since=week[0], until=week[1])
+    app = s[(segment_values(s, seg) == "app").to_numpy(dtype=bool, na_value=False)]
+    c = load(d, "comparisons", since=week[0], until=week[1])
+    c = c[(c.comparison == "faceid") & c.session_id.isin(set(app.session_id))]
+    want = A.confidence_histogram(c)
+    assert int(want["count"].sum()) > 30
+    assert_frame_equal(h, want)
+    assert A.pass_rates_from_histogram(h).equals(A.pass_rates(c))

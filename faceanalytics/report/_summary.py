@@ -467,18 +467,37 @@ class Summaries:
             "records").reset_index()
 
     # -------------------------------------------------------------- on demand
-    def histogram(self, *, comparison: str | None = None, since=None, until=None, by=None,
-                  freq: str | None = None) -> pd.DataFrame:
+    def histogram(self, *, comparison: str | None = None, segment: str | None = None, value: str | None = None,
+                  since=None, until=None, by=None, freq: str | None = None) -> pd.DataFrame:
         """The exact :func:`~faceanalytics.analytics.confidence_histogram` of some comparisons,
-        counted where the data lives when asked (an explorer's "this kind, this week")."""
+        counted where the data lives when asked: an explorer's "this kind, this segment value,
+        this week" (``segment``: one of :attr:`segments`, by name; ``value``: its value).
+
+        >>> s.histogram(comparison="faceid", segment="channel", value="app", since="2026-09-07",
+        ...             until="2026-09-14")                                        # doctest: +SKIP
+        """
         from .. import engines
 
         if self.data_dir is None:
             raise ValueError("histogram() needs summaries of a data directory")
-        h = engines.confidence_histogram(self.data_dir, by=["comparison", *as_list(by)], freq=freq,
-                                         since=since or self.period.previous_since, until=until or self.period.until,
-                                         engine=self._engine or self.engine)
-        return h[(h["comparison"] == comparison).to_numpy()] if comparison is not None else h
+        since = since or self.period.previous_since
+        until = until or self.period.until
+        eng = self._engine or self.engine
+        if segment is None:
+            h = engines.confidence_histogram(self.data_dir, by=["comparison", *as_list(by)], freq=freq, since=since,
+                                             until=until, engine=eng)
+            return h[(h["comparison"] == comparison).to_numpy()].reset_index(drop=True) if comparison is not None else h
+        seg = next((x for x in self.segments if x.name == segment), None)
+        if seg is None:
+            raise ValueError(f"no segment {segment!r}; the review's segments are "
+                             f"{', '.join(x.name for x in self.segments) or 'none'}")
+        from ..engines._review import segment_comparisons
+
+        rows = segment_comparisons(self.data_dir, seg, value, comparison=comparison, since=since, until=until,
+                                   engine=eng)
+        from ..analytics import once_per_attempt
+
+        return A.confidence_histogram(once_per_attempt(rows), as_list(by), freq=freq)
 
 
 def _empty_comparisons(by) -> pd.DataFrame:
