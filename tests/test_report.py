@@ -191,7 +191,9 @@ def test_headline_numbers_are_the_metrics(data, report):
     assert int(e.billed.sum()) >= 1                              # the injected charged attempt
     assert headline_cell(report, "Billed errors").startswith(f"{int(e.billed.sum()):,}")
     assert headline_cell(report, "Quarantined records") == "1"
-    # a rate's change is in points, never a count change beside rates
+    # a rate's change is in points, never a count change beside rates; and no row-by-row colour
+    # that could contradict the box (which tests every rate at once)
+    assert 'class="sig"' not in re.search(r'<table class="headline">.*?</table>', report, re.S).group(0)
     for row in re.findall(r"<tr>.*?</tr>", re.search(r'<table class="headline">.*?</table>', report, re.S).group(0)):
         if "pass rate" in row or "flagged" in row:
             assert re.search(r"[+-]\d+\.\d pts|too few to compare", row), row

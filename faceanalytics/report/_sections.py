@@ -67,14 +67,15 @@ def rate(k, n, lo=None, hi=None, *, prev: str | None = None, stacked: bool = Fal
             "prev": prev, "stacked": stacked}
 
 
-def change(d, lo, hi, significant, low_n) -> dict:
+def change(d, lo, hi, significant, low_n, *, mark: bool = True) -> dict:
+    """A change in points with its interval; ``mark``: in colour when the interval excludes 0."""
     if low_n or d is None or not np.isfinite(float(d)):
         return muted(T.T.too_few)
-    return {"text": f"{T.points(d)} pts", "cls": "sig" if significant else None,
+    return {"text": f"{T.points(d)} pts", "cls": "sig" if significant and mark else None,
             "ci": f"[{T.points(lo)}, {T.points(hi)}]"}
 
 
-def diff_cell(k1, n1, k2, n2) -> dict:
+def diff_cell(k1, n1, k2, n2, *, mark: bool = True) -> dict:
     """Change of a pooled rate k1/n1 -> k2/n2 in points with Newcombe's interval."""
     k1, n1, k2, n2 = (_int(x) for x in (k1, n1, k2, n2))
     if n1 == 0 and n2 == 0:
@@ -82,7 +83,7 @@ def diff_cell(k1, n1, k2, n2) -> dict:
     if n1 == 0 or n2 == 0:
         return muted(T.T.too_few)
     dd, lo, hi = (float(x) for x in newcombe_diff_ci(k1, n1, k2, n2))
-    return change(dd, lo, hi, lo > 0 or hi < 0, n1 < MIN_N or n2 < MIN_N)
+    return change(dd, lo, hi, lo > 0 or hi < 0, n1 < MIN_N or n2 < MIN_N, mark=mark)
 
 
 def count_change(cur: int, prev: int) -> dict | str:
@@ -161,13 +162,14 @@ class _Builder:
             rows.append([f"{comp} pass rate at {lvc}" + (" (level in force)" if comp == "faceid" else ""),
                          rate(a["passed"], a["n"], a["ci_low"], a["ci_high"]),
                          rate(b["passed"], b["n"], b["ci_low"], b["ci_high"]) if b is not None else muted(T.T.none),
-                         change(d["change"], d["change_low"], d["change_high"], d["significant"], d["low_n"])])
+                         change(d["change"], d["change_low"], d["change_high"], d["significant"], d["low_n"],
+                                mark=False)])
         bc, bp = s.configured_pass_rates("current"), s.configured_pass_rates("previous")
         if len(bc) or len(bp):
             kc, ncc = int(bc["passed"].sum()), int(bc["n"].sum())
             kp, ncp = int(bp["passed"].sum()), int(bp["n"].sum())
             rows.append(["Baidu pass rate at its configured threshold", rate(kc, ncc), rate(kp, ncp),
-                         diff_cell(kp, ncp, kc, ncc)])
+                         diff_cell(kp, ncp, kc, ncc, mark=False)])
         gc = s.genuineness_rates("current", by="source")
         gp = s.genuineness_rates("previous", by="source")
         for attack in sorted(set(gc["attack"]) | set(gp["attack"])):
@@ -175,7 +177,8 @@ class _Builder:
             ka, na, kb, nb = int(a["flagged"].sum()), int(a["n"].sum()), int(b["flagged"].sum()), int(b["n"].sum())
             if na == 0 and nb == 0:
                 continue
-            rows.append([f"Anti-spoofing: {attack} flagged", rate(ka, na), rate(kb, nb), diff_cell(kb, nb, ka, na)])
+            rows.append([f"Anti-spoofing: {attack} flagged", rate(ka, na), rate(kb, nb),
+                         diff_cell(kb, nb, ka, na, mark=False)])
         ec, ep = s.error_codes("current"), s.error_codes("previous")
         bc_, bp_ = int(ec["billed"].sum()) if len(ec) else 0, int(ep["billed"].sum()) if len(ep) else 0
         rows.append([{"text": "Billed errors", "sub": "the provider charges for them"}, f"{bc_:,}", f"{bp_:,}",
@@ -188,8 +191,9 @@ class _Builder:
                   table(["", "this period", "previous period", "change"], rows, numeric=(1, 2, 3), wrap=(0,),
                         cls="headline"),
                   p(f"Rates: share with 95% interval and n; fewer than {MIN_N} shown as a count. Changes of rates in "
-                    "percentage points with Newcombe's 95% interval (in colour when it excludes zero); changes of "
-                    f"volumes in per cent. Level in force: {self._levels_text()}.", "note")]
+                    "percentage points with Newcombe's 95% interval, row by row; which changes hold up, tested with "
+                    "every rate and segment accounted for, is in the box above. Changes of volumes in per cent. "
+                    f"Level in force: {self._levels_text()}.", "note")]
         return self._section("headline", blocks)
 
     def _levels_text(self) -> str:
@@ -549,6 +553,9 @@ class _Builder:
                              "" if r["low_n"] or not np.isfinite(rc) else f"{rc * 100:+.0f}%"])
             blocks.append(table(["comparison", "level", "previous period", "this period", "change (95% CI)",
                                  "rejections, relative change"], rows, numeric=(2, 3, 4, 5)))
+            blocks.append(p("Intervals row by row, in colour when one excludes zero: with many rows a few do so by "
+                            "chance (about one in twenty); the changes that hold up over all rates and segments "
+                            "are in Look at first.", "note"))
             f = d[d["comparison"] == "faceid"].drop(columns=["comparison", "_o"])
             dd = s.distribution_drift(by="comparison")
             ddf = dd[dd["comparison"] == "faceid"].drop(columns="comparison")

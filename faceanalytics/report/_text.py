@@ -76,8 +76,9 @@ _UNIT = {"pass_rate": "comparisons", "configured": "comparisons", "flagged": "ch
 class T:
     """Short strings used by the sections and the template."""
     look_first = "Look at first"
-    nothing = ("Nothing changed significantly: no step or wave in any of the {tested:,} series tested "
-               "(false-discovery rate {alpha:.0%}), and no new reference thresholds in this period.")
+    nothing = ("Nothing changed significantly: no step or wave within this period or at its start in any of the "
+               "{tested:,} series tested (every rate, pooled and per segment; false-discovery rate {alpha:.0%}), and "
+               "no new reference thresholds.")
     nothing_untested = "Too little data in this period to test for changes."
     more = "… and {n} more in Changes within the period."
     period = "Period"
