@@ -153,8 +153,10 @@ def main(argv=None) -> int:
         for size, _ in sizes:
             rs = [r for r in results if r["kind"] == kind and r["size"] == size]
             hit = sum(any(f["detected"] for f in r["found"]) for r in rs)
-            other = sum(sum(not f["detected"] for f in r["found"]) for r in rs)
-            print(f"  {kind:<36} {size:>5g}: {hit} of {len(rs)} detected; {other} other finding(s)")
+            other = [f["text"] for r in rs for f in r["found"] if not f["detected"]]
+            print(f"  {kind:<36} {size:>5g}: {hit} of {len(rs)} detected; {len(other)} other finding(s)")
+            for text in other:
+                print(f"      other: {text}")
     return 0
 
 

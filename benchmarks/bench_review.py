@@ -12,7 +12,9 @@
      ``bench_engines.py``) over every comparison;
    - the review: ``faceanalytics review --data DATA --out R.html --since 2026-05-01
      --until 2026-11-01`` (half a year against the half before: every row of the year),
-     segments chosen from the data, DuckDB; the report and its findings written.
+     segments chosen from the data, DuckDB; the report and its findings written;
+   - the same review without segments (``segments=[]``): what the per-row join of this
+     period's comparisons and checks to their session's segments costs.
 3. Prints both, the ratio (target: <= 3x the baseline's time) and the review's peak RSS
    (target: <= 2 GB), and how long each step of the review took.
 
@@ -51,10 +53,10 @@ steps = []
 t0 = time.perf_counter()
 from faceanalytics.report import review
 from faceanalytics.report import _summary
-data, out, since, until = sys.argv[1:5]
+data, out, since, until, segs = sys.argv[1:6]
 def progress(name):
     steps.append((name, time.perf_counter() - t0))
-r = review(data, since, until, progress=progress)
+r = review(data, since, until, progress=progress, segments=None if segs == "auto" else [])
 steps.append(("findings done", time.perf_counter() - t0))
 path = r.write(out)
 steps.append(("report written", time.perf_counter() - t0))
@@ -107,8 +109,10 @@ def main(argv=None) -> int:
         print(", ".join(f"{t} {n:,}" for t, n in counts.items()), flush=True)
         base1 = measure_rss(BASELINE, str(data))
         print(f"baseline (weekly pass rates): {base1['seconds']:.1f} s, {base1['rss_gib']:.2f} GiB", flush=True)
-        rev = measure_rss(REVIEW, str(data), str(work / "review.html"), SINCE, UNTIL)
+        rev = measure_rss(REVIEW, str(data), str(work / "review.html"), SINCE, UNTIL, "auto")
         print(f"review: {rev['seconds']:.1f} s, {rev['rss_gib']:.2f} GiB", flush=True)
+        flat = measure_rss(REVIEW, str(data), str(work / "flat.html"), SINCE, UNTIL, "none")
+        print(f"review without segments: {flat['seconds']:.1f} s, {flat['rss_gib']:.2f} GiB", flush=True)
         base2 = measure_rss(BASELINE, str(data))
         base = min(base1["seconds"], base2["seconds"])
         print()
@@ -119,6 +123,8 @@ def main(argv=None) -> int:
               f"   (again after the review: {base2['seconds']:.1f} s)")
         print(f"{'review, half a year vs the half before':<44}{rev['seconds']:>8.1f} s{rev['rss_gib']:>8.2f} GiB"
               f"   ({rev['wall']:.1f} s with interpreter start)")
+        print(f"{'the same without segments':<44}{flat['seconds']:>8.1f} s{flat['rss_gib']:>8.2f} GiB"
+              f"   ({flat['seconds'] / base:.1f}x the baseline)")
         ratio = rev["seconds"] / base
         print(f"ratio {ratio:.1f}x the baseline (target <= 3x: {'ok' if ratio <= 3 else 'MISSED'}); peak RSS "
               f"{rev['rss_gib']:.2f} GiB (target <= 2 GB = 1.86 GiB: {'ok' if rev['rss_gib'] * 1.0737 <= 2 else 'MISSED'})")
