@@ -236,6 +236,11 @@ def test_duckdb_and_pandas_count_the_same(data):
     a = summarize(data, SINCE, UNTIL, engine="duckdb")
     b = summarize(data, SINCE, UNTIL, engine="pandas")
     assert a.segments == b.segments and a.segments
+    # chosen from the data: the sandbox's JSON channel (3 values) is a segment, its branch
+    # number (900 values) and "user-12345" texts are not
+    names = {x.name for x in a.segments}
+    assert "channel" in names and "branch" not in names
+    assert next(x for x in a.segments if x.name == "channel").values == ("app", "h5", "mini")
     assert set(a.counts) == set(b.counts)
     for name in a.counts:
         if a.counts[name] is None or b.counts[name] is None:
@@ -369,3 +374,24 @@ def test_cli_review_usage_errors_exit_2(data, tmp_path, capsys):
     assert main(["review", "--data", str(data), "--out", str(out), "--labels", str(bad)]) == 2
     assert "genuine must be true/false" in capsys.readouterr().err
     assert not out.exists() and not findings_path(out).exists()
+
+
+def test_repeated_request_ids_and_no_comparison_counted_alike(tmp_path):
+    """Two sessions answered with one request id (a canned response), and a finished session
+    without a comparison: DuckDB and pandas count them as data_quality does."""
+    recs = []
+    for i, epoch in enumerate((1781000000, 1781000100, 1781000200)):
+        p = lite_at(epoch, f"s{i}")
+        p["request_id"] = "1781000000,shared" if i < 2 else p["request_id"]
+        p["liveness_result"]["result"] = "PASS"                        # the seed lists the choices
+        if i == 2:
+            p["verify_result"] = {"verify_time": epoch + 5}           # verified, but no comparison
+        recs.append(envelope("megvii_lite", p["biz_info"]["biz_id"], p))
+    d = tmp_path / "data"
+    ingest([write_jsonl(tmp_path / "q.jsonl", recs)], d)
+    want = A.data_quality(load(d, "sessions"), comparisons=load(d, "comparisons"), quarantine=load(d, "quarantine"))
+    want = want.set_index("check")["n"]
+    assert want["repeated_request_id"] == 2 and want["no_comparison"] == 1
+    for engine in ("duckdb", "pandas"):
+        got = summarize(d, "2026-06-01", "2026-07-01", engine=engine).data_quality().set_index("check")["n"]
+        assert got.to_dict() == want.to_dict(), engine

@@ -361,10 +361,14 @@ def quality_query(d, segs: str) -> str:
     (``repeated_request_ids``), in one partition (source, month) of this period; ids compared
     by their 64-bit hashes."""
     h, rid = d.q("_h"), d.q("_rid")
-    rep = (f"SELECT count(DISTINCT {h}) FROM {segs} AS b WHERE {rid} IN (SELECT {rid} FROM {segs} AS r "
-           f"WHERE {rid} IS NOT NULL GROUP BY {rid} HAVING count(DISTINCT {h}) > 1)")
-    return (f"SELECT count(*) AS {d.q('rows')}, count(DISTINCT {h}) AS {d.q('ids')}, ({rep}) AS {d.q('repeated')} "
-            f"FROM {segs} AS a")
+    by_h = f"SELECT {h}, count(*) AS {d.q('c')} FROM {segs} AS a GROUP BY {h}"
+    shared = (f"SELECT {rid} FROM {segs} AS b WHERE {rid} IS NOT NULL GROUP BY {rid} "
+              f"HAVING min({h}) <> max({h})")           # plain aggregates: cheaper than count(DISTINCT)
+    return (f"WITH {d.q('byh')} AS ({by_h}), {d.q('shr')} AS ({shared}) "
+            f"SELECT (SELECT coalesce(sum({d.q('c')}), 0) FROM {d.q('byh')}) AS {d.q('rows')}, "
+            f"(SELECT count(*) FROM {d.q('byh')}) AS {d.q('ids')}, "
+            f"(SELECT count(DISTINCT {h}) FROM {segs} AS x WHERE {rid} IN (SELECT {rid} FROM {d.q('shr')})) "
+            f"AS {d.q('repeated')}")
 
 
 def seg_comparisons_query(d, segs: str, comparisons: str | None, w, segments, part, dup: str | None) -> str:
