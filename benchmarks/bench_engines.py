@@ -355,11 +355,16 @@ def main(argv=None) -> int:
     finally:
         for p in [*work.glob("result-*.pkl"), work / "child-stderr.txt"]:
             p.unlink(missing_ok=True)
-        if a.keep and not a.reuse:
-            print(f"\ndata kept in {data} (measure again with --reuse {data})")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
+        clean_up(work, data, keep=a.keep, reuse=a.reuse)
     return 0
+
+
+def clean_up(work: Path, data: Path, *, keep: bool, reuse) -> None:
+    """Delete the benchmark's work directory, unless its data is to be kept for ``--reuse``."""
+    if keep and not reuse:
+        print(f"\ndata kept in {data} (measure again with --reuse {data})")
+    else:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -35,6 +35,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _review_data import make_dataset  # noqa: E402
+from bench_engines import clean_up  # noqa: E402
 
 PY = sys.executable
 SINCE, UNTIL = "2026-05-01", "2026-11-01"
@@ -134,10 +135,7 @@ def main(argv=None) -> int:
             prev = at
         print(f"segments {rev['segments']}, {rev['tested']:,} series tested, {rev['findings']} finding(s)")
     finally:
-        if a.keep and not a.reuse:
-            print(f"\ndata kept in {data} (measure again with --reuse {data})")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
+        clean_up(work, data, keep=a.keep, reuse=a.reuse)
     return 0
 
 
