@@ -117,11 +117,12 @@ def _write_file(task) -> int:
     return os.path.getsize(path)
 
 
-def make_dataset(root: Path, rows: int, workers: int) -> tuple[int, float]:
-    """Write ``rows`` comparisons; returns (bytes, seconds)."""
+def plan_files(rows: int, rows_per_file: int = ROWS_PER_FILE):
+    """(source, month, file number, t0, t1, rows) of each file: rows spread over the months in
+    proportion to their length and over the sources by ``SOURCES``' shares, each file a span
+    of consecutive days."""
     spans = [_month_bounds(m) for m in MONTHS]
     total_us = spans[-1][1] - spans[0][0]
-    tasks, seed = [], 0
     left = rows
     for mi, (m, (a, b)) in enumerate(zip(MONTHS, spans)):
         m_rows = left if mi == len(MONTHS) - 1 else round(rows * (b - a) / total_us)
@@ -130,14 +131,19 @@ def make_dataset(root: Path, rows: int, workers: int) -> tuple[int, float]:
         for si, (source, share) in enumerate(SOURCES):
             n = s_left if si == len(SOURCES) - 1 else round(m_rows * share)
             s_left -= n
-            files = max(1, math.ceil(n / ROWS_PER_FILE))
+            files = max(1, math.ceil(n / rows_per_file))
             cuts = np.linspace(a, b, files + 1).astype(np.int64)
             counts = np.diff(np.linspace(0, n, files + 1).round().astype(np.int64))
             for f in range(files):
-                d = root / "tables" / "comparisons" / f"source={source}" / f"month={m}"
-                tasks.append((str(d / f"part-bench-{f:04d}.parquet"), source, int(cuts[f]), int(cuts[f + 1]),
-                              int(counts[f]), seed))
-                seed += 1
+                yield source, m, f, int(cuts[f]), int(cuts[f + 1]), int(counts[f])
+
+
+def make_dataset(root: Path, rows: int, workers: int) -> tuple[int, float]:
+    """Write ``rows`` comparisons; returns (bytes, seconds)."""
+    tasks = []
+    for seed, (source, m, f, t0, t1, n) in enumerate(plan_files(rows)):
+        d = root / "tables" / "comparisons" / f"source={source}" / f"month={m}"
+        tasks.append((str(d / f"part-bench-{f:04d}.parquet"), source, t0, t1, n, seed))
     t = time.perf_counter()
     with ProcessPoolExecutor(max_workers=workers) as ex:
         size = sum(ex.map(_write_file, tasks))
@@ -349,11 +355,16 @@ def main(argv=None) -> int:
     finally:
         for p in [*work.glob("result-*.pkl"), work / "child-stderr.txt"]:
             p.unlink(missing_ok=True)
-        if a.keep and not a.reuse:
-            print(f"\ndata kept in {data} (measure again with --reuse {data})")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
+        clean_up(work, data, keep=a.keep, reuse=a.reuse)
     return 0
+
+
+def clean_up(work: Path, data: Path, *, keep: bool, reuse) -> None:
+    """Delete the benchmark's work directory, unless its data is to be kept for ``--reuse``."""
+    if keep and not reuse:
+        print(f"\ndata kept in {data} (measure again with --reuse {data})")
+    else:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -53,6 +53,7 @@ _LAZY = {
     "error_codes": ".analytics",
     "status_funnel": ".analytics",
     "billing": ".analytics",
+    "detect_changes": ".analytics",
     "pass_rate_drift": ".analytics",
     "distribution_drift": ".analytics",
     "period_slice": ".analytics",
@@ -76,6 +77,7 @@ _LAZY = {
     # the review report (one self-contained HTML file)
     "write_report": ".report",
     "build_report": ".report",
+    "review": ".report",
 }
 
 __all__ = sorted(_LAZY)

@@ -114,6 +114,16 @@ def _parser() -> argparse.ArgumentParser:
                     help="start of the period (UTC, by session time; default: 30 days before --until)")
     rv.add_argument("--until", type=_date, metavar="DATE",
                     help="end of the period, exclusive (default: the day after the latest session)")
+    rv.add_argument("--segment", action="append", metavar="KEY", dest="segments",
+                    help="split by this biz_extra_data key or sessions column (repeatable; default: the "
+                         "low-cardinality keys the sessions carry)")
+    rv.add_argument("--level", action="append", metavar="LEVEL", dest="levels",
+                    help="the false-accept level in force, e.g. 1e-4, or per comparison kind, e.g. faceid=1e-5 "
+                         "(repeatable; default 1e-4)")
+    rv.add_argument("--labels", type=Path, metavar="FILE",
+                    help="outcome labels (CSV or Parquet: session_id, genuine): adds FAR/FRR per level")
+    rv.add_argument("--engine", choices=["duckdb", "spark", "pandas"], default="duckdb",
+                    help="where the counting runs (default duckdb; spark for data past one machine)")
 
     demo = sub.add_parser("demo", help="run the main job on the sandbox")
     demo.add_argument("--data", type=Path, default=Path("data"))
@@ -213,17 +223,26 @@ def _run(args) -> int:
 
 
 def _review(args) -> int:
-    from .report import review_period, write_report
+    from .report import findings_path, read_labels, review_period, write_report
+    from .report._findings import parse_levels
 
     if isinstance(args.data, Path) and not args.data.is_dir():
         print(f"faceanalytics review: no such data directory: {args.data}", file=sys.stderr)
         return 2
     try:
+        parse_levels(args.levels)
+        labels = read_labels(args.labels) if args.labels is not None else None
         review_period(args.data, args.since, args.until)      # since < until, before any work
+    except FileNotFoundError:
+        print(f"faceanalytics review: no such labels file: {args.labels}", file=sys.stderr)
+        return 2
     except ValueError as e:
         print(f"faceanalytics review: {e}", file=sys.stderr)
         return 2
-    print(write_report(args.data, args.out, since=args.since, until=args.until))
+    out = write_report(args.data, args.out, since=args.since, until=args.until, segments=args.segments,
+                       levels=args.levels, labels=labels, engine=args.engine)
+    print(out)
+    print(findings_path(out))
     return 0
 
 

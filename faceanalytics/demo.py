@@ -58,7 +58,9 @@ def run_demo(data_dir, *, n_lite: int = N_LITE, n_liveness: int = N_LIVENESS,
           file=out)
     print(f"raw archive: {data_dir / 'raw'}/  (zstd -dc FILE | head)", file=out)
     if report_path is not None:
-        print(f"report:      {report_path}", file=out)
+        from .report import findings_path
+
+        print(f"report:      {report_path}  (findings: {findings_path(report_path)})", file=out)
     print(f"done in {time.perf_counter() - t0:.1f} s", file=out)
     return 0
 

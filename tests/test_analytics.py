@@ -607,6 +607,74 @@ def test_error_rates_match_sklearn_det_curve():
     assert (full["n_genuine"] == labels["genuine"].sum()).all()
 
 
+def _error_rates_by_sorting(conf, gen, thresholds):
+    """The definition, by sorted arrays and searchsorted (the implementation before the
+    histogram): impostors with confidence >= t, genuine below t or without a score."""
+    g = np.sort(conf[gen & ~np.isnan(conf)])
+    i = np.sort(conf[~gen & ~np.isnan(conf)])
+    t = np.sort(np.asarray(thresholds, dtype=float))
+    fa = i.size - np.searchsorted(i, t, side="left")
+    fr = np.searchsorted(g, t, side="left") + (int(gen.sum()) - g.size)
+    return t, fa, fr
+
+
+@pytest.mark.parametrize("decimals", [3, 4, None])
+def test_error_rates_equal_the_definition(decimals):
+    """Grid values (Megvii 3, Baidu 4 decimals) and arbitrary floats, missing scores,
+    thresholds outside the range, at and between values, infinite and NaN."""
+    rng = np.random.default_rng(decimals or 0)
+    n = 5000
+    gen = rng.random(n) < 0.7
+    conf = np.where(gen, rng.normal(80, 8, n), rng.normal(55, 10, n))
+    conf = np.round(conf, decimals) if decimals else conf
+    conf[rng.random(n) < 0.02] = np.nan
+    rows = [("baidu_getall", f"t{i}", "2026-03-02", "faceprint", x, NAN4, 80.0) for i, x in enumerate(conf)]
+    labels = pd.DataFrame({"session_id": [f"t{i}" for i in range(n)], "genuine": gen}).sample(frac=1, random_state=1)
+    c = comparisons(rows)
+    full = A.error_rates(c, labels)
+    t, fa, fr = _error_rates_by_sorting(conf, gen, np.unique(conf[~np.isnan(conf)]))
+    assert np.array_equal(full["threshold"], t)
+    assert np.array_equal(full["false_accepts"], fa) and np.array_equal(full["false_rejects"], fr)
+    cuts = [-1.0, 0.0, float(np.nanmin(conf)), 60.5, float(np.nanmedian(conf)), 200.0, np.inf, -np.inf, np.nan]
+    at = A.error_rates(c, labels, thresholds=cuts)
+    t, fa, fr = _error_rates_by_sorting(conf, gen, cuts)
+    assert np.array_equal(at["threshold"], t, equal_nan=True)
+    assert at["false_accepts"].tolist() == fa.tolist() and at["false_rejects"].tolist() == fr.tolist()
+    assert (at["n_genuine"] == gen.sum()).all() and (at["n_impostor"] == (~gen).sum()).all()
+    # rows that carry their labels need no join and give the same curve
+    assert A.error_rates(A.join_labels(c, labels)).equals(full)
+
+
+def test_label_join_keys_order_and_duplicates():
+    c = comparisons([("megvii_lite", "7", "2026-03-02", "faceid", 80.0, NEW),
+                     ("baidu_getall", "7", "2026-03-02", "faceprint", 70.0, NAN4, 80.0),
+                     ("megvii_lite", "8", "2026-03-02", "faceid", 60.0, NEW),
+                     ("megvii_lite", "9", "2026-03-02", "idcard_photo", 50.0, NEW),
+                     ("megvii_lite", "8", "2026-03-02", "idcard_photo", 65.0, NEW)])
+    # a labels file read with numeric ids still matches; rows keep the table's order
+    labels = pd.DataFrame({"session_id": [8, 7, 10], "genuine": [False, True, None]})
+    j = A.join_labels(c, labels)
+    assert j["session_id"].tolist() == ["7", "7", "8", "8"] and j["genuine"].tolist() == [True, True, False, False]
+    merged = c.merge(labels.assign(session_id=labels["session_id"].astype(str)).dropna(), on="session_id")
+    assert j["confidence"].tolist() == merged["confidence"].tolist()
+    r = A.error_rates(c, labels, thresholds=[64])
+    assert (r["n_genuine"].iloc[0], r["n_impostor"].iloc[0]) == (2, 2)
+    assert (r["false_rejects"].iloc[0], r["false_accepts"].iloc[0]) == (0, 1)     # 65 >= 64 accepted
+    assert A.error_rates(c, labels, thresholds=[64], comparison="faceid")["n_impostor"].iloc[0] == 1
+    # with a source column on both sides the key is (source, session_id)
+    by_source = pd.DataFrame({"source": ["megvii_lite", "baidu_getall"], "session_id": ["7", "7"],
+                              "genuine": [True, False]})
+    j = A.join_labels(c, by_source)
+    assert list(zip(j["source"], j["genuine"])) == [("megvii_lite", True), ("baidu_getall", False)]
+    # a row that two labels claim is ambiguous; a duplicate the table never uses is not
+    with pytest.raises(ValueError, match="several rows for the same session_id"):
+        A.error_rates(c, pd.DataFrame({"session_id": ["8", "8"], "genuine": [True, False]}))
+    ok = A.join_labels(c, pd.DataFrame({"session_id": ["9", "x", "x"], "genuine": [True, True, False]}))
+    assert ok["session_id"].tolist() == ["9"]
+    empty = A.error_rates(c, pd.DataFrame({"session_id": ["nobody"], "genuine": [True]}))
+    assert len(empty) == 0 and list(empty.columns[:3]) == ["threshold", "far", "frr"]
+
+
 def test_error_rates_missing_confidence_is_a_rejection():
     c = comparisons([("baidu_getall", "g1", "2026-03-02", "faceprint", np.nan, NAN4, 80.0),
                      ("baidu_getall", "g2", "2026-03-02", "faceprint", 90.0, NAN4, 80.0),
@@ -661,3 +729,108 @@ def test_mask_ids():
     s = pd.Series(["1462259748,52b13fb5-8dfb-4537-a62b-a641d5e929f1", "abcdef", "abc", None], dtype="str")
     assert A.mask_ids(s).tolist()[:3] == ["1462…29f1", "ab…ef", "…"] and pd.isna(A.mask_ids(s).iloc[3])
     assert A.mask_id("1462259748,52b13fb5") == "1462…3fb5" and A.mask_id(None) is None
+
+
+# ---------------------------------------------------------------- one counting rule: each attempt once
+
+def _baidu_repeats():
+    """Comparisons and anti-spoofing checks of Baidu tokens fetched by getall and detail:
+    ``both`` (getall lists attempts 1 and 2; detail repeats attempt 2), ``only_detail``,
+    ``only_getall``, ``no_spoof`` (getall without spoofing_score: detail's check is the
+    attempt's only one), one Megvii session, and a detail row without a token."""
+    rows = [  # source, session_id, attempt, confidence, threshold
+        ("baidu_getall", "both", 1, 71.5, 80.0), ("baidu_getall", "both", 2, 88.25, 80.0),
+        ("baidu_detail", "both", None, 88.25, np.nan),
+        ("baidu_detail", "only_detail", None, 91.0, np.nan),
+        ("baidu_getall", "only_getall", 1, 79.9, 80.0),
+        ("baidu_getall", "no_spoof", 1, 85.0, 80.0), ("baidu_detail", "no_spoof", None, 85.0, np.nan),
+        ("baidu_detail", None, None, 60.0, np.nan),
+        ("megvii_lite", "m1", 1, 70.0, np.nan),
+    ]
+    c = pd.DataFrame({
+        "source": pd.Series([r[0] for r in rows], dtype="str"),
+        "session_id": pd.Series([r[1] for r in rows], dtype="str"),
+        "session_time": pd.to_datetime(["2026-03-02"] * len(rows), utc=True).as_unit("us"),
+        "comparison": pd.Series(["faceid" if r[0] == "megvii_lite" else "faceprint" for r in rows], dtype="str"),
+        "attempt": pd.array([r[2] for r in rows], dtype="Int32"),
+        "confidence": [r[3] for r in rows], "threshold": [r[4] for r in rows],
+    })
+    for col, v in zip(("thr_1e3", "thr_1e4", "thr_1e5", "thr_1e6"), NEW):
+        c[col] = np.where(c["source"] == "megvii_lite", v, np.nan)
+    g = c[c["session_id"].ne("no_spoof").fillna(True) | c["source"].eq("baidu_detail")].copy()
+    g = g[["source", "session_id", "session_time", "attempt"]].reset_index(drop=True)
+    g["attack"] = pd.Series(["synthetic_face"] * len(g), dtype="str")
+    g["confidence"] = np.linspace(0.1, 0.9, len(g))
+    g["threshold"] = np.where(g["source"] == "megvii_lite", 0.5, np.nan)
+    return c, g
+
+
+def test_once_per_attempt_drops_detail_repeats_only():
+    c, g = _baidu_repeats()
+    kept = A.once_per_attempt(c)
+    gone = c.loc[~c.index.isin(kept.index), ["source", "session_id"]]
+    assert gone.values.tolist() == [["baidu_detail", "both"], ["baidu_detail", "no_spoof"]]
+    # getall without spoofing rows: detail's check stays (the attempt's only check)
+    kept_g = A.once_per_attempt(g)
+    assert kept_g.loc[kept_g["source"] == "baidu_detail", "session_id"].fillna("-").tolist() == [
+        "only_detail", "no_spoof", "-"]
+    assert len(kept_g) == len(g) - 1
+    # nothing to drop: the same frame back; a frame without source/session_id as it is
+    assert A.once_per_attempt(kept) is kept
+    no_ids = c[["confidence"]]
+    assert A.once_per_attempt(no_ids) is no_ids
+    only_detail = c[c["source"] == "baidu_detail"]
+    assert A.once_per_attempt(only_detail) is only_detail
+
+
+def test_metrics_count_each_attempt_once():
+    c, g = _baidu_repeats()
+    once = A.once_per_attempt(c)
+    r = A.configured_pass_rates(c, by="source")
+    assert r[["source", "n", "passed"]].values.tolist() == [["baidu_getall", 4, 2]]
+    h = A.confidence_histogram(c)
+    assert h["count"].sum() == len(once) == len(c) - 2
+    assert A.confidence_histogram(c).equals(A.confidence_histogram(once))
+    lines = A.threshold_lines(c).set_index("kind")
+    assert lines.loc["configured", "n"] == 4
+    assert A.confidence_distribution(c)["count"].sum() == once["confidence"].notna().sum()
+    f = A.would_flip_summary(c, 80.0, 90.0).iloc[0]
+    assert (f["n"], f["to_reject"]) == (len(once), 2)            # 88.25 (once) and 85.0 (once)
+    assert A.value_histogram(c)["count"].sum() == len(once)
+    assert len(A.margins(c, 80.0)) == len(once)
+    s = A.genuineness_rates(g, min_n=1).set_index("attack").loc["synthetic_face"]
+    assert (s["n"], s["n_no_threshold"]) == (1, len(g) - 2)
+    assert s["n_sessions"] == s["n_sessions_in_scope"] == 6      # both, only_detail, only_getall, no_spoof,
+    #                                                              the token-less detail row, m1
+    labels = pd.DataFrame({"source": ["baidu_getall", "baidu_detail", "baidu_getall", "baidu_detail"],
+                           "session_id": ["both", "both", "only_getall", "only_detail"],
+                           "genuine": [True, True, False, True]})
+    e = A.error_rates(c, labels, thresholds=[80.0])
+    assert (e["n_genuine"].iloc[0], e["n_impostor"].iloc[0]) == (3, 1)   # attempts 1, 2 and only_detail
+    # the sessions table is not a table of attempts: a value histogram of it keeps every row
+    sessions = _sessions()
+    sessions["session_id"] = sessions["session_id"].where(sessions["source"] != "baidu_detail", "b2")
+    sessions["score"] = np.arange(len(sessions), dtype=float)
+    assert A.value_histogram(sessions, "score")["count"].sum() == len(sessions)
+
+
+def test_load_output_counts_each_baidu_attempt_once(tmp_path):
+    """The seed payloads through ingest and load: a token fetched by getall and detail is
+    one attempt in every metric; a token fetched by detail alone still counts."""
+    import faceanalytics as fa
+    from faceanalytics.ingest import ingest
+
+    from _helpers import envelope, seed, write_jsonl
+
+    f = write_jsonl(tmp_path / "in.jsonl", [envelope("baidu_getall", "tokA", seed("baidu_getall.json")),
+                                            envelope("baidu_detail", "tokA", seed("baidu_detail.json")),
+                                            envelope("baidu_detail", "tokB", seed("baidu_detail.json"))])
+    ingest([f], tmp_path / "data")
+    c, g = fa.load(tmp_path / "data", "comparisons"), fa.load(tmp_path / "data", "genuineness")
+    assert len(c) == len(g) == 3                                  # the tables keep every row as received
+    assert A.confidence_histogram(c)["count"].sum() == 2
+    assert A.configured_pass_rates(c)[["n", "passed"]].values.tolist() == [[1, 1]]
+    s = A.genuineness_rates(g).set_index("attack").loc["synthetic_face"]
+    assert (s["n_no_threshold"], s["n_sessions"]) == (2, 2)
+    labels = pd.DataFrame({"session_id": ["tokA", "tokB"], "genuine": [True, True]})
+    assert A.error_rates(c, labels, thresholds=[90.0])["n_genuine"].iloc[0] == 2

@@ -27,6 +27,7 @@ from faceanalytics import analytics as A
 from faceanalytics import engines as E
 from faceanalytics import plots as P
 from faceanalytics.schema import file_schema
+from faceanalytics.store import load
 
 from test_analytics import NAN4, NEW, _attempts, _error_counts, _sessions, _verify_errors
 
@@ -385,6 +386,111 @@ def test_duckdb_reads_an_s3_data_directory(s3_data, data, engines):
     agree(lambda e: E.pass_rates(s3_data, freq="W", since="2026-01-01", engine=e), duck)
     with pytest.raises(Exception):
         E.pass_rates(s3_data, engine="duckdb")
+
+
+# ---------------------------------------------------------------- each attempt once, in every engine
+
+def _repeat_frames(n_tokens=150, seed=21):
+    """Baidu tokens as getall and detail report them: getall lists attempts 1..k (dated by
+    verification), detail repeats the last one (dated by its fetch, up to 3 days later, so
+    some cross a month or a window edge); some tokens fetched by one call only; getall
+    without spoofing_score for some; and Megvii rows that no rule touches."""
+    rng = np.random.default_rng(seed)
+    comps, checks = [], []
+    start = _ts("2025-12-01").value // 1000
+    for i in range(n_tokens):
+        tok = f"tok{i}"
+        verified = start + int(rng.integers(0, 85 * 86_400_000_000))
+        fetched = verified + int(rng.integers(0, 3 * 86_400_000_000))
+        kind = rng.choice(["both", "both", "getall", "detail"])
+        k = int(rng.integers(1, 4))
+        scores = np.round(rng.uniform(60, 99, k), 4)
+        spoof = bool(rng.random() < 0.7)
+        if kind in ("both", "getall"):
+            for a in range(k):
+                comps.append(("baidu_getall", tok, verified, a + 1, scores[a], 80.0))
+                if spoof:
+                    checks.append(("baidu_getall", tok, verified, a + 1, 0.0))
+        if kind in ("both", "detail"):
+            comps.append(("baidu_detail", tok, fetched, None, scores[-1], np.nan))
+            checks.append(("baidu_detail", tok, fetched, None, round(float(rng.uniform(0, 1)), 4)))
+    for i in range(100):
+        t = start + int(rng.integers(0, 85 * 86_400_000_000))
+        comps.append(("megvii_lite", f"m{i}", t, 1, round(float(rng.uniform(60, 99)), 3), np.nan))
+    cols = ["source", "session_id", "session_time", "attempt", "confidence", "threshold"]
+    c = pd.DataFrame(comps, columns=cols)
+    g = pd.DataFrame(checks, columns=cols[:5])
+    for df in (c, g):
+        df["session_time"] = pd.DatetimeIndex(df["session_time"].to_numpy().astype("datetime64[us]")).tz_localize("UTC")
+        df["fetched_at"] = df["session_time"]
+        df["attempt"] = pd.array(df["attempt"], dtype="Int32")
+    c["comparison"] = np.where(c["source"] == "megvii_lite", "faceid", "faceprint")
+    for col, v in zip(("thr_1e3", "thr_1e4", "thr_1e5", "thr_1e6"), NEW):
+        c[col] = np.where(c["source"] == "megvii_lite", v, np.nan)
+    g["attack"] = "synthetic_face"
+    g["threshold"] = np.nan
+    return c, g
+
+
+@pytest.fixture(scope="module")
+def repeats(tmp_path_factory):
+    root = tmp_path_factory.mktemp("repeats-data")
+    c, g = _repeat_frames()
+    write_table(root, "comparisons", c)
+    write_table(root, "genuineness", g)
+    return root, c, g
+
+
+def _counted_once(df, since=None, until=None):
+    """The rows the rule keeps, by plain pandas: detail rows of tokens with getall rows in
+    the same window are left out."""
+    t = df["session_time"]
+    keep = pd.Series(True, index=df.index)
+    if since:
+        keep &= t >= _ts(since)
+    if until:
+        keep &= t < _ts(until)
+    w = df[keep]
+    listed = set(w.loc[w["source"] == "baidu_getall", "session_id"])
+    return w[~((w["source"] == "baidu_detail") & w["session_id"].isin(listed))]
+
+
+REPEAT_WINDOWS = {"all": {}, "january": dict(since="2026-01-01", until="2026-02-01"),
+                  "edge": dict(since="2025-12-20 06:00", until="2026-01-15")}
+
+
+@pytest.mark.parametrize("window", REPEAT_WINDOWS.values(), ids=REPEAT_WINDOWS.keys())
+def test_each_attempt_once_in_every_engine(repeats, engines, window):
+    root, c, g = repeats
+    h = agree(lambda e: E.confidence_histogram(root, by="source", engine=e, **window), engines)
+    once = _counted_once(c, **window)
+    assert h["count"].sum() == len(once) < len(_counted_once(c.assign(source="x"), **window))
+    assert h.groupby("source")["count"].sum().to_dict() == once["source"].value_counts().to_dict()
+    f = agree(lambda e: E.would_flip_summary(root, 80.0, 85.0, by="source", engine=e, **window), engines)
+    assert f["n"].sum() == len(once)
+    assert f["sessions"].sum() == once[["source", "session_id"]].drop_duplicates().shape[0]
+    r = agree(lambda e: E.genuineness_rates(root, by="source", engine=e, **window), engines)
+    g_once = _counted_once(g, **window)
+    assert r["n_no_threshold"].sum() == len(g_once)
+    assert r["n_sessions"].sum() == g_once[["source", "session_id"]].drop_duplicates().shape[0]
+    for table in ("comparisons", "genuineness"):
+        v = agree(lambda e: E.value_histogram(root, table, "confidence", engine=e, **window), engines)
+        assert v["count"].sum() == len(_counted_once(c if table == "comparisons" else g, **window))
+    # and the pandas metrics on load() of the window say the same
+    loaded = load(root, "comparisons", since=window.get("since"), until=window.get("until"))
+    assert A.confidence_histogram(loaded)["count"].sum() == len(once)
+    assert A.configured_pass_rates(loaded)["n"].sum() == (once["source"] == "baidu_getall").sum()
+
+
+def test_drift_counts_each_attempt_once(repeats, engines):
+    root, c, g = repeats
+    base, cur = ("2025-12-01", "2026-01-01"), ("2026-01-01", "2026-03-01")
+    for table in ("comparisons", "genuineness"):
+        d = agree(lambda e: E.distribution_drift(root, base, cur, table=table, engine=e), engines)
+        frame = c if table == "comparisons" else g
+        assert (d["n_baseline"].iloc[0], d["n_current"].iloc[0]) == (
+            _counted_once(frame, *base)["confidence"].notna().sum(),
+            _counted_once(frame, *cur)["confidence"].notna().sum())
 
 
 # ---------------------------------------------------------------- API

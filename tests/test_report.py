@@ -1,22 +1,29 @@
-"""The review report: sections, self-containment, escaping, numbers, tiny and empty periods, CLI."""
+"""The review report: sections, self-containment, escaping through the template, numbers equal to the
+pandas metrics, DuckDB and pandas counts equal, segments, tiny and empty periods, findings JSON, CLI."""
 from __future__ import annotations
 
 import base64
-import html
+
+from markupsafe import escape
 import json
 import re
 import warnings
 from html.parser import HTMLParser
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
+from pandas.testing import assert_frame_equal
 
 from faceanalytics import analytics as A
 from faceanalytics.cli import main
 from faceanalytics.fetch import fetch_baidu, fetch_megvii
 from faceanalytics.ingest import ingest
-from faceanalytics.report import SECTIONS, build_report, review_period, write_report
+from faceanalytics.report import SECTIONS, build_report, findings_path, review, review_period, write_report
+from faceanalytics.report._counts import segment_values
+from faceanalytics.report._summary import summarize
+from faceanalytics.engines._review import Segment
 from faceanalytics.sandbox import Sandbox
 from faceanalytics.store import load
 
@@ -119,7 +126,8 @@ def scan(text) -> _Scan:
 
 
 def headline_cell(text, label, column=1) -> str:
-    row = re.search(r"<tr><td class=\"wrap\">" + re.escape(html.escape(label)) + r".*?</tr>", text)
+    table = re.search(r'<table class="headline">.*?</table>', text, re.S).group(0)
+    row = re.search(r"<tr><td class=\"wrap\">(?:<span>)?" + re.escape(str(escape(label))) + r".*?</tr>", table)
     assert row, label
     return re.findall(r"<td class=\"num\">(.*?)</td>", row.group(0))[column - 1]
 
@@ -132,8 +140,8 @@ def period_table(data, table):
 
 def test_every_section_with_its_one_sentence(report):
     for key, heading, lead in SECTIONS:
-        assert f'<section id="{key}"><h2>{html.escape(heading)}</h2>' in report
-        assert f'<p class="lead">{html.escape(lead)}</p>' in report
+        assert f'<section id="{key}"><h2>{escape(heading)}</h2>' in report
+        assert f'<p class="lead">{escape(lead)}</p>' in report
         assert lead.endswith(".") and ". " not in lead          # one sentence
     assert "could not be built" not in report
     assert report.count("<section") == len(SECTIONS)
@@ -165,24 +173,116 @@ def test_self_contained_offline(report):
 
 def test_headline_numbers_are_the_metrics(data, report):
     c = period_table(data, "comparisons")
-    rates = A.pass_rates(c[c.comparison == "faceid"]).set_index("level")
-    for lv in ("1e-3", "1e-4", "1e-5"):
-        r = rates.loc[lv]
-        cell = headline_cell(report, f"Face pass rate at {lv}")
-        assert float(re.search(r'data-value="([^"]+)"', cell).group(1)) == pytest.approx(r.pass_rate)
-        assert f"{r.pass_rate * 100:.1f}%" in cell and f"n={int(r.n):,}" in cell
-        assert f"[{r.ci_low * 100:.1f}%–{r.ci_high * 100:.1f}%]" in cell
+    r = A.pass_rates(c[c.comparison == "faceid"]).set_index("level").loc["1e-4"]
+    cell = headline_cell(report, "faceid pass rate at 1e-4 (level in force)")
+    assert float(re.search(r'data-value="([^"]+)"', cell).group(1)) == pytest.approx(r.pass_rate)
+    assert f"{r.pass_rate * 100:.1f}%" in cell and f"n={int(r.n):,}" in cell
+    assert f"[{r.ci_low * 100:.1f}%–{r.ci_high * 100:.1f}%]" in cell
+    # every level of every source and comparison kind, in the pass-rate section
+    rates = A.pass_rates(c, by=["source", "comparison"])
+    section = re.search(r'<section id="pass-rates">.*?</section>', report, re.S).group(0)
+    for _, x in rates[~rates.low_n].iterrows():
+        assert f'data-value="{x.passed / x.n:.10g}"' in section
     s = period_table(data, "sessions")
-    provider = s.source.str.split("_").str[0]
-    n_sessions = len(pd.DataFrame({"p": provider, "s": s.session_id}).drop_duplicates())
-    assert headline_cell(report, "Sessions").startswith(f"{n_sessions:,}<br>")
-    errors = int(s.error.notna().sum())
-    assert re.search(rf'data-value="{errors / len(s):.10g}"', headline_cell(report, "API errors"))
+    lite = int((s.source == "megvii_lite").sum())
+    assert f"Megvii Lite {lite:,}" in headline_cell(report, "Sessions")
     e = A.error_codes(s, period_table(data, "verify_errors"), period_table(data, "error_counts"),
                       period_table(data, "attempts"))
     assert int(e.billed.sum()) >= 1                              # the injected charged attempt
-    assert headline_cell(report, "Billed errors") == f"{int(e.billed.sum()):,}"
+    assert headline_cell(report, "Billed errors").startswith(f"{int(e.billed.sum()):,}")
     assert headline_cell(report, "Quarantined records") == "1"
+    # a rate's change is in points, never a count change beside rates; and no row-by-row colour
+    # that could contradict the box (which tests every rate at once)
+    assert 'class="sig"' not in re.search(r'<table class="headline">.*?</table>', report, re.S).group(0)
+    for row in re.findall(r"<tr>.*?</tr>", re.search(r'<table class="headline">.*?</table>', report, re.S).group(0)):
+        if "pass rate" in row or "flagged" in row:
+            assert re.search(r"[+-]\d+\.\d pts|too few to compare", row), row
+            assert not re.search(r"[+-]\d+%<", row)
+
+
+def test_summaries_equal_the_pandas_metrics(data):
+    s = summarize(data, SINCE, UNTIL)
+    c, cp = period_table(data, "comparisons"), load(data, "comparisons", since="2026-05-02", until=SINCE)
+    by = ["source", "comparison"]
+    assert_frame_equal(s.pass_rates("current", by), A.pass_rates(c, by))
+    assert_frame_equal(s.pass_rates("current", "comparison", freq="W"), A.pass_rates(c, "comparison", freq="W"))
+    assert_frame_equal(s.configured_pass_rates("current", by), A.configured_pass_rates(c, by))
+    assert_frame_equal(s.pass_rate_drift(by), A.pass_rate_drift(cp, c, by))
+    flip = A.would_flip_summary(c, "1e-4", "1e-5", by="comparison")
+    assert_frame_equal(s.would_flip("1e-4", "1e-5", by="comparison"), flip[s.would_flip().columns])
+    g = period_table(data, "genuineness")
+    gr = A.genuineness_rates(g, by="source")
+    assert_frame_equal(s.genuineness_rates("current", by="source"), gr[s.genuineness_rates(by="source").columns])
+    near = A.genuineness_near_threshold(g, by="source")
+    mine = s.genuineness_near("current", by="source")
+    assert_frame_equal(mine, near[mine.columns])
+    tables = [period_table(data, t) for t in ("sessions", "verify_errors", "error_counts", "attempts")]
+    assert_frame_equal(s.error_codes("current"), A.error_codes(*tables))
+    assert_frame_equal(s.status_funnel("current"), A.status_funnel(tables[0]))
+    dq = A.data_quality(tables[0], comparisons=c, quarantine=period_table(data, "quarantine"))
+    assert_frame_equal(s.data_quality().drop(columns="note"), dq.drop(columns="note"))  # (the note says "within a month")
+    # drift on confidence in 0.1-point bins is the pandas metric on the binned rows
+    binned = lambda f: f.assign(confidence=np.floor(f.confidence.to_numpy(dtype=float) * 10 + 1e-6) / 10)
+    assert_frame_equal(s.distribution_drift("comparison"),
+                       A.distribution_drift(binned(cp), binned(c), "comparison"), check_exact=False)
+    # the figures' histogram draws the rows' pass rates at every threshold
+    h = s.figure_histogram("current")
+    lines_h = A.threshold_lines(h[h.comparison == "faceid"])
+    lines_r = A.threshold_lines(c[c.comparison == "faceid"])
+    assert_frame_equal(lines_h[["label", "n", "passed"]], lines_r[["label", "n", "passed"]])
+
+
+def test_duckdb_and_pandas_count_the_same(data):
+    a = summarize(data, SINCE, UNTIL, engine="duckdb")
+    b = summarize(data, SINCE, UNTIL, engine="pandas")
+    assert a.segments == b.segments and a.segments
+    # chosen from the data: the sandbox's JSON channel (3 values) is a segment, its branch
+    # number (900 values) and "user-12345" texts are not
+    names = {x.name for x in a.segments}
+    assert "channel" in names and "branch" not in names
+    assert next(x for x in a.segments if x.name == "channel").values == ("app", "h5", "mini")
+    assert set(a.counts) == set(b.counts)
+    for name in a.counts:
+        if a.counts[name] is None or b.counts[name] is None:
+            assert a.counts[name] is None and b.counts[name] is None, name
+        else:
+            assert_frame_equal(a.counts[name], b.counts[name], obj=name)
+    # and from tables already in memory
+    tables = {t: load(data, t, since="2026-05-02", until=UNTIL) for t in
+              ("comparisons", "genuineness", "sessions", "attempts", "verify_errors", "error_counts", "quarantine")}
+    m = summarize(tables, SINCE, UNTIL, segments=[x.name for x in a.segments])
+    assert_frame_equal(m.pass_rates("current", ["source", "comparison"]), a.pass_rates("current", ["source", "comparison"]))
+
+
+def _values(x) -> list:
+    return [None if pd.isna(v) else v for v in x]
+
+
+def test_segment_values_from_json_kv_and_columns():
+    import duckdb
+
+    from faceanalytics.engines._review import segment_expr
+    from faceanalytics.engines._sql import DuckDBDialect
+
+    s = pd.DataFrame({"biz_extra_data": ['{"channel": "app", "n": 3, "x": null}', "channel=h5&product=loan",
+                                         "product=card&channel=", "user-1234", "", None, ' {"channel": "<b>"}',
+                                         "{not json channel=mini", "a=1&channel=mini&channel=app"],
+                      "procedure_type": ["still", "video", None, "", "flash", "still", "will", "video", None]})
+    segs = [Segment("channel"), Segment("n"), Segment("product"), Segment("x"),
+            Segment("channel", values=("app",)), Segment("procedure_type", column="procedure_type")]
+    mine = [_values(segment_values(s, x)) for x in segs]
+    assert mine[0] == ["app", "h5", None, None, None, None, "<b>", None, "mini"]
+    assert mine[1][0] == "3" and mine[3] == [None] * 9
+    assert mine[2][:3] == [None, "loan", "card"]
+    assert mine[4][:2] == ["app", "(other)"]
+    assert mine[5][2:4] == [None, None]
+    # the SQL the engines run gives the same values
+    d = DuckDBDialect()
+    con = duckdb.connect()
+    con.register("s", s)
+    for x, expected in zip(segs, mine):
+        got = con.sql(f"SELECT {segment_expr(d, x)} AS v FROM s").fetchall()
+        assert [r[0] for r in got] == expected, x
 
 
 def test_default_period_is_the_last_30_days_of_data(data):
@@ -204,7 +304,7 @@ def test_empty_period_says_so(data):
     text = build_report(data, "2031-01-01", "2031-02-01")
     assert "No sessions in this period: there is nothing to review." in text
     for _, heading, _ in SECTIONS:
-        assert html.escape(heading) in text
+        assert escape(heading) in text
     assert "could not be built" not in text
     assert "<img" not in text
 
@@ -227,24 +327,31 @@ def test_tiny_period_shows_counts(tmp_path):
     assert re.search(r'title="fewer than 30: a count, not a rate">\d+ of \d+<', text)
     # The Baidu message is shown as text: escaped, never as markup.
     assert XSS not in text and "<重试>" not in text and "<script" not in text.lower()
-    assert html.escape(XSS) in text
-    assert [p.name for p in tmp_path.iterdir() if p.suffix == ".html" or p.name.startswith(".")] == ["tiny.html"]
+    assert escape(XSS) in text
+    assert sorted(p.name for p in tmp_path.iterdir() if p.suffix in (".html", ".json") or p.name.startswith(".")) \
+        == ["tiny.findings.json", "tiny.html"]
+    assert json.loads((tmp_path / "tiny.findings.json").read_text(encoding="utf-8")) == []
 
 
 # ------------------------------------------------------------------------------ command line
 
 def test_cli_review_writes_the_file(data, tmp_path, capsys):
     out = tmp_path / "r" / "review.html"
-    assert main(["review", "--data", str(data), "--out", str(out), "--since", SINCE, "--until", UNTIL]) == 0
-    assert capsys.readouterr().out.strip() == str(out)
+    assert main(["review", "--data", str(data), "--out", str(out), "--since", SINCE, "--until", UNTIL,
+                 "--segment", "channel", "--level", "faceid=1e-5", "--level", "1e-3", "--engine", "pandas"]) == 0
+    assert capsys.readouterr().out.split() == [str(out), str(out.with_name("review.findings.json"))]
     text = out.read_text(encoding="utf-8")
     assert text.startswith("<!DOCTYPE html>") and text.rstrip().endswith("</html>")
     assert "2026-06-01 to 2026-06-30" in text
+    assert "faceid pass rate at 1e-5 (level in force)" in text and "Level in force</b> 1e-3; faceid at 1e-5" in text
+    assert "Segment keys as asked (--segment): channel (biz_extra_data)" in text
+    assert isinstance(json.loads(findings_path(out).read_text(encoding="utf-8")), list)
 
 
 @pytest.mark.parametrize("args", [
     ["--since", "2026-13-45"],
     ["--until", "yesterday"],
+    ["--engine", "excel"],
 ])
 def test_cli_review_bad_date_is_a_usage_error(data, tmp_path, args):
     with pytest.raises(SystemExit) as e:
@@ -258,4 +365,33 @@ def test_cli_review_usage_errors_exit_2(data, tmp_path, capsys):
     assert main(["review", "--data", str(data), "--out", str(out), "--since", UNTIL, "--until", SINCE]) == 2
     assert "before" in capsys.readouterr().err
     assert main(["review", "--data", str(tmp_path / "missing"), "--out", str(out)]) == 2
-    assert not out.exists()
+    assert main(["review", "--data", str(data), "--out", str(out), "--level", "1e-7"]) == 2
+    assert "level must be one of" in capsys.readouterr().err
+    assert main(["review", "--data", str(data), "--out", str(out), "--labels", str(tmp_path / "none.csv")]) == 2
+    assert "no such labels file" in capsys.readouterr().err
+    bad = tmp_path / "bad.csv"
+    bad.write_text("session_id,genuine\nabc,maybe\n")
+    assert main(["review", "--data", str(data), "--out", str(out), "--labels", str(bad)]) == 2
+    assert "genuine must be true/false" in capsys.readouterr().err
+    assert not out.exists() and not findings_path(out).exists()
+
+
+def test_repeated_request_ids_and_no_comparison_counted_alike(tmp_path):
+    """Two sessions answered with one request id (a canned response), and a finished session
+    without a comparison: DuckDB and pandas count them as data_quality does."""
+    recs = []
+    for i, epoch in enumerate((1781000000, 1781000100, 1781000200)):
+        p = lite_at(epoch, f"s{i}")
+        p["request_id"] = "1781000000,shared" if i < 2 else p["request_id"]
+        p["liveness_result"]["result"] = "PASS"                        # the seed lists the choices
+        if i == 2:
+            p["verify_result"] = {"verify_time": epoch + 5}           # verified, but no comparison
+        recs.append(envelope("megvii_lite", p["biz_info"]["biz_id"], p))
+    d = tmp_path / "data"
+    ingest([write_jsonl(tmp_path / "q.jsonl", recs)], d)
+    want = A.data_quality(load(d, "sessions"), comparisons=load(d, "comparisons"), quarantine=load(d, "quarantine"))
+    want = want.set_index("check")["n"]
+    assert want["repeated_request_id"] == 2 and want["no_comparison"] == 1
+    for engine in ("duckdb", "pandas"):
+        got = summarize(d, "2026-06-01", "2026-07-01", engine=engine).data_quality().set_index("check")["n"]
+        assert got.to_dict() == want.to_dict(), engine

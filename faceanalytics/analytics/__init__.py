@@ -4,6 +4,10 @@ Every metric takes a table as returned by ``faceanalytics.load(data_dir, table)`
 (nullable dtypes and tz-aware UTC timestamps are fine) and returns a DataFrame with
 sorted rows and a fixed column order, so other engines can reproduce it row for row.
 
+Every attempt counts once: a Baidu ``detail`` score repeats the latest attempt that
+``getall`` lists, so metrics of comparisons and anti-spoofing checks drop those
+``baidu_detail`` rows first (:func:`once_per_attempt`; the engines do the same in SQL).
+
 Rates carry ``n``, an interval (Wilson unless ``method="clopper-pearson"``) and a
 ``low_n`` flag (``n < min_n``, default 30): show those as counts, not as rates.
 
@@ -21,6 +25,8 @@ would-flip and margins         :func:`would_flip`, :func:`would_flip_summary`, :
 anti-spoofing                  :func:`genuineness_rates`, :func:`genuineness_near_threshold`,
                                :func:`genuineness_histogram`
 errors and billing             :func:`error_codes`, :func:`status_funnel`, :func:`billing`
+changes within a period       :func:`detect_changes` (steps and short waves in count series,
+                               false-discovery rate controlled over all series)
 drift                          :func:`pass_rate_drift`, :func:`distribution_drift`, :func:`period_slice`,
                                from summaries: :func:`pass_rate_drift_from_rates`,
                                :func:`value_histogram`, :func:`distribution_drift_from_histograms`
@@ -32,7 +38,8 @@ labelled evaluation            :func:`error_rates`, :func:`error_rates_at_levels
 """
 from __future__ import annotations
 
-from ._core import LEVELS, MIN_N, mask_id, mask_ids
+from ._changes import detect_changes
+from ._core import LEVELS, MIN_N, mask_id, mask_ids, once_per_attempt
 from ._drift import (distribution_drift, distribution_drift_from_histograms, pass_rate_drift,
                      pass_rate_drift_from_rates, period_slice, value_histogram)
 from ._eras import era_of, pass_rates_by_era, threshold_eras, threshold_sets
@@ -58,10 +65,11 @@ __all__ = [
     "margins", "margin_histogram", "would_flip", "would_flip_summary",
     "genuineness_rates", "genuineness_near_threshold", "genuineness_histogram",
     "error_codes", "status_funnel", "billing",
+    "detect_changes",
     "pass_rate_drift", "distribution_drift", "period_slice",
     "pass_rate_drift_from_rates", "value_histogram", "distribution_drift_from_histograms",
     "data_quality", "late_fetches", "repeated_request_ids", "sessions_without_result",
     "join_labels", "error_rates", "error_rates_at_levels", "equal_error_rate",
     "presentation_attack_rates",
-    "proportion_ci", "newcombe_diff_ci", "describe_rate", "mask_id", "mask_ids",
+    "proportion_ci", "newcombe_diff_ci", "describe_rate", "mask_id", "mask_ids", "once_per_attempt",
 ]

@@ -15,7 +15,7 @@ from ..schema import LEVEL_COLUMNS, LEVELS
 
 __all__ = ["LEVELS", "LEVEL_COLUMNS", "MIN_N", "FREQS", "as_list", "floats", "time_us",
            "period_codes", "group_codes", "float_codes", "mask_id", "mask_ids", "level_column", "require",
-           "histogram_weights"]
+           "histogram_weights", "distinct_per_group", "once_per_attempt", "repeated_attempts", "REPEAT_SOURCE", "LISTING_SOURCE"]
 
 MIN_N = 30          # below this many observations a segment is flagged ``low_n``
 FREQS = ("D", "W", "M")
@@ -44,6 +44,64 @@ def histogram_weights(df: pd.DataFrame) -> np.ndarray | None:
     if "count" in df.columns and "session_id" not in df.columns:
         return df["count"].to_numpy(dtype=np.float64, na_value=0.0)
     return None
+
+
+# Baidu ``result/detail`` answers only for a successful verification, and a success closes
+# the token, so its one score is the latest attempt that ``result/getall`` lists with the
+# others (the seed document, "查询认证结果" and "核验及计费信息获取").
+REPEAT_SOURCE, LISTING_SOURCE = "baidu_detail", "baidu_getall"
+
+
+def repeated_attempts(table: pd.DataFrame) -> np.ndarray | None:
+    """Rows that repeat an attempt another row of ``table`` already counts: the
+    ``baidu_detail`` rows of tokens (``session_id``) with ``baidu_getall`` rows in the
+    same table.  None when there are none (or no ``source``/``session_id`` to tell).
+
+    Only detail is dropped: getall's row carries the attempt number and the threshold.
+    A token fetched by detail alone keeps its detail row (the only record of the
+    attempt), and so does one whose getall call returned no rows here (an error, or
+    the field absent: a getall attempt without ``spoofing_score`` leaves the detail
+    ``spoofing`` row as that attempt's check).  The engines apply the same rule in SQL
+    (:func:`faceanalytics.engines._sql.once_per_attempt`).
+    """
+    if not len(table) or "source" not in table.columns or "session_id" not in table.columns:
+        return None
+    src = table["source"]
+    detail = (src == REPEAT_SOURCE).to_numpy(dtype=bool, na_value=False)
+    if not detail.any():
+        return None
+    listing = (src == LISTING_SOURCE).to_numpy(dtype=bool, na_value=False)
+    if not listing.any():
+        return None
+    sid = table["session_id"]
+    listed = sid[listing].dropna().unique()
+    repeat = detail & sid.isin(listed).to_numpy(dtype=bool, na_value=False) & sid.notna().to_numpy(dtype=bool)
+    return repeat if repeat.any() else None
+
+
+def once_per_attempt(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` (comparisons, genuineness: rows per attempt) with each verification
+    attempt counted once: see :func:`repeated_attempts`.  The same frame when nothing repeats.
+
+    >>> configured_pass_rates(once_per_attempt(comparisons))   # what every metric does   # doctest: +SKIP
+    """
+    repeat = repeated_attempts(table)
+    return table if repeat is None else table[~repeat]
+
+
+def distinct_per_group(codes: np.ndarray, keys: Sequence[pd.Series], mask: np.ndarray, g: int) -> np.ndarray:
+    """Distinct key tuples (e.g. ``source``, ``session_id``) per group code among ``mask``
+    rows; a missing key value is a value of its own."""
+    if not mask.any():
+        return np.zeros(g, np.int64)
+    tup = np.zeros(int(mask.sum()), np.int64)
+    for s in keys:
+        f = pd.factorize(s[mask].reset_index(drop=True))[0].astype(np.int64)    # missing: -1
+        tup = tup * (int(f.max()) + 2) + f + 1
+    _, tup = np.unique(tup, return_inverse=True)
+    base = int(tup.max()) + 1
+    pairs = np.unique(codes[mask] * base + tup.reshape(-1))
+    return np.bincount(pairs // base, minlength=g).astype(np.int64)
 
 
 def level_column(level: str) -> str:

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from ._core import LEVELS, MIN_N, as_list, float_codes, floats, group_codes, time_us
+from ._core import LEVELS, MIN_N, as_list, float_codes, floats, group_codes, once_per_attempt, time_us
 from ._rates import pass_rates
 from ._stats import PSI_ACT, PSI_WATCH, ks_2samp, ks_pvalue, newcombe_diff_ci, psi, psi_flag
 
@@ -107,6 +107,7 @@ def distribution_drift(baseline: pd.DataFrame, current: pd.DataFrame, by=None, *
     (``stable``/``watch``/``act`` at 0.10/0.25), ``ks``, ``ks_pvalue`` (asymptotic).
     """
     by = as_list(by)
+    baseline, current = _per_attempt(baseline), _per_attempt(current)
     both = pd.concat([baseline.assign(_side=0), current.assign(_side=1)], ignore_index=True)
     codes, keys = group_codes(both, by)
     x = floats(both[column])
@@ -143,6 +144,7 @@ def value_histogram(table: pd.DataFrame, column: str = "confidence", by=None, *,
     three or four decimals, so this stays small however many rows it counts.
     """
     by = as_list(by)
+    table = _per_attempt(table)
     codes, keys = group_codes(table, by, freq=freq, time_column=time_column)
     vc, vu = float_codes(floats(table[column]))
     nv = max(len(vu), 1)
@@ -154,6 +156,12 @@ def value_histogram(table: pd.DataFrame, column: str = "confidence", by=None, *,
     out[column] = vu[vi].astype(np.float64) if len(vu) else np.zeros(0)
     out["count"] = cnt.astype(np.int64)
     return out
+
+
+def _per_attempt(table: pd.DataFrame) -> pd.DataFrame:
+    """A table of attempts (it has ``attempt``: comparisons, genuineness) with each attempt
+    once (:func:`once_per_attempt`); any other table (``sessions``) as it is."""
+    return once_per_attempt(table) if "attempt" in table.columns else table
 
 
 def _order_statistics(values: np.ndarray, cum: np.ndarray, idx: np.ndarray) -> np.ndarray:

@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ._core import as_list, floats, group_codes, histogram_weights, level_column, mask_ids
+from ._core import (as_list, distinct_per_group, floats, group_codes, histogram_weights, level_column, mask_ids,
+                    once_per_attempt)
 
 __all__ = ["exact_difference", "bin_index", "margins", "margin_histogram", "would_flip", "would_flip_summary"]
 
@@ -54,6 +55,7 @@ def margins(comparisons: pd.DataFrame, level="1e-4", *, mask: bool = False) -> p
     ``attempt``, ``session_time`` (those present), ``confidence``, ``threshold``,
     ``margin`` (NaN where there is no confidence: a rejection), ``passed``.
     """
+    comparisons = once_per_attempt(comparisons)
     thr, _ = _cut(comparisons, level)
     keep = ~np.isnan(thr)
     ids = [c for c in ("source", "session_id", "comparison", "attempt", "session_time")
@@ -80,6 +82,7 @@ def margin_histogram(comparisons: pd.DataFrame, level="1e-4", *, binwidth: float
     be a :func:`confidence_histogram` (its ``count`` column weighs each row).
     """
     by = as_list(by)
+    comparisons = once_per_attempt(comparisons)
     thr, _ = _cut(comparisons, level)
     conf = floats(comparisons["confidence"])
     m = exact_difference(conf, thr)
@@ -121,6 +124,7 @@ def would_flip(comparisons: pd.DataFrame, frm="1e-4", to="1e-5", *, mask: bool =
     ``margin_from``, ``margin_to``, ``change`` (``"pass→reject"`` or ``"reject→pass"``).
     Sorted by margin_from, then ids.
     """
+    comparisons = once_per_attempt(comparisons)
     t0, _ = _cut(comparisons, frm)
     t1, _ = _cut(comparisons, to)
     conf = floats(comparisons["confidence"])
@@ -157,6 +161,7 @@ def would_flip_summary(comparisons: pd.DataFrame, frm="1e-4", to="1e-5", *, by=N
     the ``from`` margin axis).  Groups with no row in scope are left out.
     """
     by = as_list(by)
+    comparisons = once_per_attempt(comparisons)
     t0, l0 = _cut(comparisons, frm)
     t1, l1 = _cut(comparisons, to)
     conf = floats(comparisons["confidence"])
@@ -185,7 +190,7 @@ def would_flip_summary(comparisons: pd.DataFrame, frm="1e-4", to="1e-5", *, by=N
     sess = comparisons["session_id"] if "session_id" in comparisons else pd.Series(np.arange(len(conf)))
     src = comparisons["source"] if "source" in comparisons else None
     for name, mask in (("sessions", both), ("sessions_to_reject", down), ("sessions_to_pass", up)):
-        out[name] = _distinct_sessions(sess, src, cz, mask, g)
+        out[name] = distinct_per_group(cz, [sess] if src is None else [sess, src], mask, g)
     for suffix, m in (("from", m0), ("to", m1)):
         out[f"near_below_{suffix}"] = cnt(both & (m >= -window) & (m < 0))
         out[f"near_above_{suffix}"] = cnt(both & (m >= 0) & (m < window))
@@ -199,15 +204,3 @@ def would_flip_summary(comparisons: pd.DataFrame, frm="1e-4", to="1e-5", *, by=N
     out.insert(len(by) + 2, "window", float(window))
     out = out[out["n"] > 0] if by else out
     return out.reset_index(drop=True)
-
-
-def _distinct_sessions(sess: pd.Series, src: pd.Series | None, codes: np.ndarray, mask: np.ndarray,
-                       g: int) -> np.ndarray:
-    if not mask.any():
-        return np.zeros(g, np.int64)
-    sid = pd.factorize(sess[mask].reset_index(drop=True))[0].astype(np.int64)
-    if src is not None:
-        s2 = pd.factorize(src[mask].reset_index(drop=True))[0].astype(np.int64)
-        sid = sid * (int(s2.max()) + 1) + s2
-    pairs = np.unique(codes[mask] * (int(sid.max()) + 1) + sid)
-    return np.bincount(pairs // (int(sid.max()) + 1), minlength=g).astype(np.int64)

@@ -21,7 +21,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from ._core import LEVEL_COLUMNS, LEVELS, MIN_N, _dense, as_list, float_codes, floats, group_codes, require
+from ._core import (LEVEL_COLUMNS, LEVELS, MIN_N, _dense, as_list, float_codes, floats, group_codes,
+                    once_per_attempt, require)
 from ._rates import rate_frame
 
 __all__ = ["confidence_histogram", "merge_histograms", "pass_rates_from_histogram", "rates_at_cut",
@@ -46,6 +47,7 @@ def confidence_histogram(comparisons: pd.DataFrame, by=None, *, freq: str | None
     """
     by = as_list(by)
     require(comparisons, ["confidence"], "confidence_histogram")
+    comparisons = once_per_attempt(comparisons)
     n = len(comparisons)
     gcodes, gkeys = group_codes(comparisons, by, freq=freq, time_column=time_column)
     # Threshold sets: few distinct values per column, so a mixed radix of exact codes.

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from ._core import LEVEL_COLUMNS, LEVELS, MIN_N, floats, require
+from ._core import LEVEL_COLUMNS, LEVELS, MIN_N, float_codes, floats, once_per_attempt, require
 from ._stats import describe_rate, proportion_ci
 
 __all__ = ["join_labels", "error_rates", "error_rates_at_levels", "equal_error_rate",
@@ -31,51 +31,131 @@ __all__ = ["join_labels", "error_rates", "error_rates_at_levels", "equal_error_r
 
 def join_labels(table: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:
     """``table`` rows that have a label, with the boolean ``genuine`` (and ``pai``) added."""
+    lab, pos = _label_positions(table, labels)
+    rows = np.flatnonzero(pos >= 0)
+    base = table.drop(columns=[c for c in ("genuine", "pai") if c in table.columns])
+    out = base.iloc[rows].reset_index(drop=True)
+    picked = lab.iloc[pos[rows]].reset_index(drop=True)
+    for c in [c for c in ("genuine", "pai") if c in picked.columns]:
+        out[c] = picked[c]
+    return out
+
+
+def _label_keys(table: pd.DataFrame, labels: pd.DataFrame) -> list[str]:
     require(labels, ["session_id", "genuine"], "labels")
-    on = ["source", "session_id"] if "source" in labels.columns and "source" in table.columns \
+    return ["source", "session_id"] if "source" in labels.columns and "source" in table.columns \
         else ["session_id"]
+
+
+def _label_positions(table: pd.DataFrame, labels: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+    """The usable labels and, per row of ``table``, the position of its label in them (-1: none)."""
+    lab, i, j = _label_matches(table, labels)
+    pos = np.full(len(table), -1, np.int64)
+    pos[i] = j
+    return lab, pos
+
+
+def _label_matches(table: pd.DataFrame, labels: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """The usable labels (``genuine`` known, as bool) and the matched pairs: rows ``i`` of
+    ``table`` and ``j`` of those labels (in no particular order).
+
+    Keys compare as strings (a labels file read with numeric ids still matches).  The
+    join is one hash join in an embedded DuckDB on the Arrow buffers: several times
+    pandas' merge on string keys, which made the join most of :func:`error_rates`' time.
+    Keys missing on either side match nothing.
+    """
+    on = _label_keys(table, labels)
+    require(table, on, "the table joined to labels")
     cols = [*on, "genuine"] + (["pai"] if "pai" in labels.columns else [])
     lab = labels[cols]
-    if lab.duplicated(on).any():
-        raise ValueError(f"labels has several rows for the same {'/'.join(on)}")
-    lab = lab[lab["genuine"].notna()].copy()
+    lab = lab[lab["genuine"].notna()].reset_index(drop=True)
     lab["genuine"] = lab["genuine"].astype(bool)
-    base = table.drop(columns=[c for c in ("genuine", "pai") if c in table.columns])
-    return base.merge(lab, on=on, how="inner", sort=False, validate="many_to_one")
+    if not len(table) or not len(lab):
+        return lab, np.zeros(0, np.int64), np.zeros(0, np.int64)
+    import duckdb
+    import pyarrow as pa
+
+    def keys(df, index_name):
+        arrays = {f"k{i}": _arrow_str(df[c]) for i, c in enumerate(on)}
+        arrays[index_name] = pa.array(np.arange(len(df), dtype=np.int32 if len(df) < 2**31 else np.int64))
+        return pa.table(arrays)
+
+    con = duckdb.connect(":memory:")
+    try:
+        con.register("fa_rows", keys(table, "i"))
+        con.register("fa_labels", keys(lab, "j"))
+        using = ", ".join(f"k{i}" for i in range(len(on)))
+        rel = con.sql(f"SELECT i, j FROM fa_rows JOIN fa_labels USING ({using})")
+        got = rel.to_arrow_table() if hasattr(rel, "to_arrow_table") else rel.fetch_arrow_table()
+    finally:
+        con.close()
+    i, j = got.column("i").to_numpy(), got.column("j").to_numpy()
+    hits = np.bincount(i, minlength=len(table)) if i.size else np.zeros(0, np.int64)
+    if i.size and hits.max() > 1:
+        raise ValueError(f"labels has several rows for the same {'/'.join(on)} "
+                         f"({int((hits > 1).sum()):,} rows of the table match more than one label)")
+    return lab, i, j
 
 
-def _scores(comparisons, labels, comparison):
-    df = comparisons
-    if comparison is not None:
-        df = df[df["comparison"].isin([comparison] if isinstance(comparison, str) else comparison)]
-    j = join_labels(df, labels)
-    conf = floats(j["confidence"])
-    gen = j["genuine"].to_numpy(dtype=bool)
-    return j, conf, gen
+def _arrow_str(s: pd.Series):
+    """A key column as an Arrow string array (zero-copy for the tables' str columns)."""
+    import pyarrow as pa
+
+    if not isinstance(s.dtype, pd.StringDtype):
+        s = s.astype("str")
+    return pa.array(s.array)
 
 
-def error_rates(comparisons: pd.DataFrame, labels: pd.DataFrame, thresholds=None, *,
+def _scores(comparisons, labels, comparison) -> tuple[np.ndarray, np.ndarray]:
+    """Confidence and ``genuine`` of every labelled comparison row (any order)."""
+    df = once_per_attempt(_of_kind(comparisons, comparison))
+    require(df, ["confidence"], "error_rates")
+    if labels is None:
+        require(df, ["genuine"], "error_rates without labels (rows that carry them)")
+        known = df["genuine"].notna().to_numpy()
+        return floats(df["confidence"])[known], df["genuine"].to_numpy()[known].astype(bool)
+    lab, i, j = _label_matches(df, labels)
+    return floats(df["confidence"])[i], lab["genuine"].to_numpy(dtype=bool)[j]
+
+
+def _of_kind(comparisons: pd.DataFrame, comparison) -> pd.DataFrame:
+    if comparison is None:
+        return comparisons
+    return comparisons[comparisons["comparison"].isin([comparison] if isinstance(comparison, str) else comparison)]
+
+
+def error_rates(comparisons: pd.DataFrame, labels: pd.DataFrame | None = None, thresholds=None, *,
                 comparison: str | Sequence[str] | None = None) -> pd.DataFrame:
     """FAR and FRR at global thresholds (a DET curve by default).
 
     Returns ``threshold`` (ascending), ``far``, ``frr``, ``n_genuine``, ``n_impostor``,
     then ``false_accepts`` and ``false_rejects`` (counts).  ``thresholds`` defaults
     to every distinct confidence of the labelled rows.  ``comparison`` keeps one kind
-    (e.g. ``"faceid"``); by default every labelled comparison row counts.
+    (e.g. ``"faceid"``); by default every labelled comparison row counts.  Without
+    ``labels``, the rows carry ``genuine`` themselves (e.g. :func:`join_labels` output).
     Matches ``sklearn.metrics.det_curve`` at its thresholds.
+
+    Counted from the exact histogram of the confidences (one count per distinct value
+    and class, no sort of the rows): every cut is a cumulative count.
     """
-    _, conf, gen = _scores(comparisons, labels, comparison)
-    g = np.sort(conf[gen & ~np.isnan(conf)])
-    i = np.sort(conf[~gen & ~np.isnan(conf)])
-    n_gen = int(gen.sum())
-    n_imp = int((~gen).sum())
-    g_missing = n_gen - g.size                    # no score: always rejected
+    conf, gen = _scores(comparisons, labels, comparison)
+    n_gen = int(np.count_nonzero(gen))
+    n_imp = int(gen.size - n_gen)
+    codes, uniq = float_codes(conf)                 # distinct values ascending, NaN (no score) last
+    m = int(np.count_nonzero(~np.isnan(uniq)))
+    per = np.bincount(codes * 2 + gen, minlength=2 * len(uniq)).reshape(-1, 2)   # (impostor, genuine)
+    per_imp, per_gen = per[:, 0], per[:, 1]
+    g_below = np.concatenate([[0], np.cumsum(per_gen[:m])])     # genuine scores below each value
+    i_below = np.concatenate([[0], np.cumsum(per_imp[:m])])
+    g_missing = n_gen - int(g_below[-1])                        # no score: always rejected
     if thresholds is None:
-        t = np.unique(conf[~np.isnan(conf)])
+        t = uniq[:m].astype(np.float64)
+        at = np.arange(m)
     else:
         t = np.sort(np.asarray(thresholds, dtype=np.float64).reshape(-1))
-    fa = (i.size - np.searchsorted(i, t, side="left")).astype(np.int64)
-    fr = (np.searchsorted(g, t, side="left") + g_missing).astype(np.int64)
+        at = np.searchsorted(uniq[:m], t, side="left")
+    fa = (i_below[-1] - i_below[at]).astype(np.int64)
+    fr = (g_below[at] + g_missing).astype(np.int64)
     with np.errstate(divide="ignore", invalid="ignore"):
         far = fa / n_imp if n_imp else np.full(t.shape, np.nan)
         frr = fr / n_gen if n_gen else np.full(t.shape, np.nan)
@@ -95,7 +175,9 @@ def error_rates_at_levels(comparisons: pd.DataFrame, labels: pd.DataFrame, *,
     ``far_high``, ``far_text`` (e.g. "0 of 1,000: none observed; 95% upper bound
     0.38% (about 3/N)"), ``low_n`` (either class below ``min_n``).
     """
-    j, conf, gen = _scores(comparisons, labels, comparison)
+    j = join_labels(once_per_attempt(_of_kind(comparisons, comparison)), labels)
+    conf = floats(j["confidence"])
+    gen = j["genuine"].to_numpy(dtype=bool)
     rows = []
     for lv in levels:
         thr = floats(j[LEVEL_COLUMNS[lv]])
@@ -156,6 +238,7 @@ def presentation_attack_rates(genuineness: pd.DataFrame, labels: pd.DataFrame, *
     or ``BPCER``), ``n`` (presentations), ``errors``, ``rate``, ``ci_low``,
     ``ci_high``, ``low_n``.  Sorted by detector, metric, pai.
     """
+    genuineness = once_per_attempt(genuineness)
     g = genuineness[genuineness["confidence"].notna() & genuineness["threshold"].notna()]
     j = join_labels(g, labels)
     flagged = (floats(j["confidence"]) > floats(j["threshold"]))

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ._core import (LEVEL_COLUMNS, LEVELS, MIN_N, as_list, float_codes, floats, group_codes, histogram_weights,
-                    level_column, require)
+                    level_column, once_per_attempt, require)
 from ._stats import proportion_ci
 
 __all__ = ["pass_rates", "configured_pass_rates", "liveness_pass_rates", "threshold_lines",
@@ -100,10 +100,12 @@ def configured_pass_rates(comparisons: pd.DataFrame, by=None, *, freq: str | Non
     one of Megvii's false-accept levels.  One row per group and distinct configured
     ``threshold`` value: ``threshold``, ``n``, ``passed``, ``pass_rate``, ``ci_low``,
     ``ci_high``, ``low_n``.  An attempt stopped before the comparison (no score) is
-    counted, as a rejection.
+    counted, as a rejection.  Each attempt counts once (:func:`once_per_attempt`: a
+    ``baidu_detail`` score that ``baidu_getall`` also lists is not counted again).
     """
     by = as_list(by)
     require(comparisons, ["confidence", "threshold"], "configured_pass_rates")
+    comparisons = once_per_attempt(comparisons)
     has = comparisons["threshold"].notna().to_numpy()
     sub = comparisons[has] if not has.all() else comparisons
     keys_cols = [*by, "threshold"]
@@ -194,6 +196,7 @@ def threshold_lines(comparisons: pd.DataFrame, *, levels: Sequence[str] = LEVELS
     weighs each row): same result, without the rows.
     """
     require(comparisons, ["confidence"], "threshold_lines")
+    comparisons = once_per_attempt(comparisons)
     conf = floats(comparisons["confidence"])
     w = histogram_weights(comparisons)
 
@@ -241,6 +244,7 @@ def confidence_distribution(comparisons: pd.DataFrame, *, binwidth: float | None
     ``comparisons`` may also be a :func:`confidence_histogram` (its ``count`` column
     weighs each row): the same bins and counts, without the rows.
     """
+    comparisons = once_per_attempt(comparisons)
     x = floats(comparisons[column])
     w = histogram_weights(comparisons)
     if w is not None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ._core import MIN_N, as_list, floats, group_codes, require
+from ._core import MIN_N, as_list, distinct_per_group, floats, group_codes, once_per_attempt, require
 from ._flip import bin_index, exact_difference
 from ._rates import rate_frame
 
@@ -19,18 +19,7 @@ __all__ = ["genuineness_rates", "genuineness_near_threshold", "genuineness_histo
 
 def _distinct_pairs(codes: np.ndarray, df: pd.DataFrame, mask: np.ndarray, g: int) -> np.ndarray:
     """Distinct (source, session_id) per group code among ``mask`` rows."""
-    if not mask.any():
-        return np.zeros(g, np.int64)
-    keys = [c for c in ("source", "session_id") if c in df.columns]
-    sub = df.loc[mask, keys].reset_index(drop=True)
-    sid = np.zeros(len(sub), np.int64)
-    for c in keys:
-        f = pd.factorize(sub[c])[0].astype(np.int64)
-        sid = sid * (int(f.max()) + 2) + f + 1
-    _, sid = np.unique(sid, return_inverse=True)
-    base = int(sid.max()) + 1
-    pairs = np.unique(codes[mask] * base + sid.reshape(-1))
-    return np.bincount(pairs // base, minlength=g).astype(np.int64)
+    return distinct_per_group(codes, [df[c] for c in ("source", "session_id") if c in df.columns], mask, g)
 
 
 def genuineness_rates(genuineness: pd.DataFrame, by=None, *, sessions: pd.DataFrame | None = None,
@@ -49,6 +38,7 @@ def genuineness_rates(genuineness: pd.DataFrame, by=None, *, sessions: pd.DataFr
     """
     by = as_list(by)
     require(genuineness, ["attack", "confidence", "threshold"], "genuineness_rates")
+    genuineness = once_per_attempt(genuineness)
     conf = floats(genuineness["confidence"])
     thr = floats(genuineness["threshold"])
     codes, keys = group_codes(genuineness, [*by, "attack"], freq=freq, time_column=time_column)
@@ -106,6 +96,7 @@ def genuineness_near_threshold(genuineness: pd.DataFrame, *, window: float = 0.0
     ``threshold_max``, ``n_thresholds``.
     """
     by = as_list(by)
+    genuineness = once_per_attempt(genuineness)
     conf = floats(genuineness["confidence"])
     thr = floats(genuineness["threshold"])
     codes, keys = group_codes(genuineness, [*by, "attack"])
@@ -150,6 +141,7 @@ def genuineness_histogram(genuineness: pd.DataFrame, *, binwidth: float = 0.02, 
     threshold) are not counted.  The last bin includes its right edge.
     """
     by = as_list(by)
+    genuineness = once_per_attempt(genuineness)
     conf = floats(genuineness["confidence"])
     if x == "confidence":
         v, lo, hi = conf, 0.0, 1.0

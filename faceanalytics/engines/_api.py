@@ -126,6 +126,19 @@ def _empty(table: str, columns=None) -> pd.DataFrame:
     return t.to_pandas(types_mapper=_nullable)
 
 
+_ATTEMPT_KEY = ("source", "session_id", "attempt")
+
+
+def _attempt_key(table: str) -> tuple[str, ...]:
+    """What the pandas metrics need to count each attempt once, for a table of attempts."""
+    return _ATTEMPT_KEY if "attempt" in full_schema(table).names else ()
+
+
+def _rows(eng: Engine, table: str, src: str, w: S.Window) -> str:
+    """``src`` as the pandas metrics count it: a table of attempts each attempt once."""
+    return S.once_per_attempt(eng.dialect, src, w) if _attempt_key(table) else src
+
+
 def _vanished(e: Exception) -> bool:
     msg = str(e)
     return any(m in msg for m in ("No such file", "does not exist", "FileNotFound", "NO_SUCH_KEY",
@@ -227,11 +240,12 @@ def confidence_histogram(data_dir, by=None, *, freq: str | None = None, since=No
     eng = get_engine(engine)
     if isinstance(eng, PandasEngine):
         df = _load(data_dir, "comparisons", since, until,
-                   [*by, time_column, "confidence", *S.THRESHOLD_COLUMNS])
+                   [*by, time_column, "confidence", *S.THRESHOLD_COLUMNS, *_ATTEMPT_KEY])
         return A.confidence_histogram(df, by, freq=freq, time_column=time_column)
     w = _window(since, until)
     agg = _run(eng, data_dir, "comparisons",
-               lambda src: S.histogram(eng.dialect, src, w, by, freq, time_column),
+               lambda src: S.histogram(eng.dialect, S.once_per_attempt(eng.dialect, src, w), w, by, freq,
+                                       time_column),
                counts=["count"], floats=[*S.THRESHOLD_COLUMNS, "confidence"])
     if agg is None:
         return A.confidence_histogram(_empty("comparisons"), by, freq=freq, time_column=time_column)
@@ -247,11 +261,12 @@ def value_histogram(data_dir, table: str = "comparisons", column: str = "confide
     _check(table, [*by, column, *([time_column] if freq else [])], "value_histogram")
     eng = get_engine(engine)
     if isinstance(eng, PandasEngine):
-        df = _load(data_dir, table, since, until, [*by, time_column, column])
+        df = _load(data_dir, table, since, until, [*by, time_column, column, *_attempt_key(table)])
         return A.value_histogram(df, column, by, freq=freq, time_column=time_column)
     w = _window(since, until)
     agg = _run(eng, data_dir, table,
-               lambda src: S.value_counts(eng.dialect, src, w, column, by, freq, time_column),
+               lambda src: S.value_counts(eng.dialect, _rows(eng, table, src, w), w, column, by, freq,
+                                          time_column),
                counts=["count"], floats=["_value"])
     if agg is None:
         return A.value_histogram(_empty(table), column, by, freq=freq, time_column=time_column)
@@ -284,11 +299,12 @@ def would_flip_summary(data_dir, frm="1e-4", to="1e-5", *, by=None, window: floa
     counts = ["n", "passed_from", "passed_to", "to_reject", "to_pass", "sessions", "sessions_to_reject",
               "sessions_to_pass", "near_below_from", "near_above_from", "near_below_to", "near_above_to"]
     agg = _run(eng, data_dir, "comparisons",
-               lambda src: S.flip_counts(eng.dialect, src, w, by, frm, to, window), counts=counts)
+               lambda src: S.flip_counts(eng.dialect, S.once_per_attempt(eng.dialect, src, w), w, by, frm, to,
+                                         window), counts=counts)
     if agg is None:
         return A.would_flip_summary(_empty("comparisons"), frm, to, by=by, window=window)
     shifts = _run(eng, data_dir, "comparisons",
-                  lambda src: S.flip_shifts(eng.dialect, src, w, by, frm, to),
+                  lambda src: S.flip_shifts(eng.dialect, S.once_per_attempt(eng.dialect, src, w), w, by, frm, to),
                   counts=["_rows"], floats=["_shift"])
     if by:
         both = pd.concat([agg[by], shifts[by]], ignore_index=True)
@@ -347,12 +363,14 @@ def genuineness_rates(data_dir, by=None, *, freq: str | None = None, since=None,
         return A.genuineness_rates(g, by, sessions=s, **opts)
     w = _window(since, until)
     agg = _run(eng, data_dir, "genuineness",
-               lambda src: S.genuineness_counts(eng.dialect, src, w, by, freq, time_column),
+               lambda src: S.genuineness_counts(eng.dialect, S.once_per_attempt(eng.dialect, src, w), w, by, freq,
+                                                time_column),
                counts=["n", "flagged", "n_no_threshold", "n_sessions"])
     if agg is None:
         return A.genuineness_rates(_empty("genuineness"), by,
                                    sessions=_empty("sessions") if scope == "sessions" else None, **opts)
-    sc = _run(eng, data_dir, scope, lambda src: S.session_scope(eng.dialect, src, w, by, freq, time_column),
+    sc = _run(eng, data_dir, scope,
+              lambda src: S.session_scope(eng.dialect, _rows(eng, scope, src, w), w, by, freq, time_column),
               counts=["n"])
     if sc is None:
         sc = pd.DataFrame({**{c: _empty(scope)[c] for c in by}, **({"period": pd.Series(dtype="Int64")}
@@ -450,7 +468,7 @@ def distribution_drift(data_dir, baseline, current, *, table: str = "comparisons
     (b0, b1), (c0, c1) = _bounds(baseline, "baseline"), _bounds(current, "current")
     eng = get_engine(engine)
     if isinstance(eng, PandasEngine):
-        cols = [*by, column]
+        cols = [*by, column, *_attempt_key(table)]
         return A.distribution_drift(_load(data_dir, table, b0, b1, cols), _load(data_dir, table, c0, c1, cols),
                                     by, column=column, bins=bins)
     ha = value_histogram(data_dir, table, column, by, since=b0, until=b1, engine=eng)

@@ -13,7 +13,9 @@ Conventions shared with the pandas metrics (``faceanalytics.analytics``):
 * periods are integers computed from the epoch microseconds of ``session_time``
   (days; Monday weeks: ``floor((day + 3) / 7)``; months since 1970-01), turned into
   UTC timestamps in Python by the pandas code's own :func:`period_start`;
-* margins use the pandas code's exact difference on the providers' 1e-4 grid.
+* margins use the pandas code's exact difference on the providers' 1e-4 grid;
+* each verification attempt counts once (:func:`once_per_attempt`, the rule of
+  ``analytics.once_per_attempt``): tables of attempts are read through it.
 """
 from __future__ import annotations
 
@@ -21,9 +23,10 @@ import datetime as _dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ..analytics._core import LISTING_SOURCE, REPEAT_SOURCE
 from ..schema import LEVEL_COLUMNS
 
-__all__ = ["Dialect", "DuckDBDialect", "SparkDialect", "Window", "pass_counts", "histogram",
+__all__ = ["Dialect", "DuckDBDialect", "SparkDialect", "Window", "once_per_attempt", "pass_counts", "histogram",
            "flip_counts", "flip_shifts", "genuineness_counts", "session_scope", "value_counts", "reduce"]
 
 _DAY_US = 86_400_000_000
@@ -142,6 +145,21 @@ class Window:
             conds += [f"{d.q('month')} <= {d.text(self.until.strftime('%Y-%m'))}",
                       f"{d.q('session_time')} < {d.ts(self.until)}"]
         return (" WHERE " + " AND ".join(conds)) if conds else ""
+
+
+def once_per_attempt(d: Dialect, src: str, w: Window) -> str:
+    """The rows of ``src`` in ``w`` with each attempt once, to put after ``FROM``.
+
+    ``analytics.once_per_attempt`` in SQL: a ``baidu_detail`` row is left out when rows
+    of ``baidu_getall`` in the same window list its token (``detail`` repeats the latest
+    attempt ``getall`` lists).  The listing reads only the getall partition.
+    """
+    s, sid = d.q("source"), d.q("session_id")
+    where = w.where(d)
+    also = " AND " if where else " WHERE "
+    listed = f"SELECT {sid} FROM {src}{where}{also}{s} = {d.text(LISTING_SOURCE)} AND {sid} IS NOT NULL"
+    keep = f"(coalesce({s}, '') <> {d.text(REPEAT_SOURCE)} OR {sid} IS NULL OR {sid} NOT IN ({listed}))"
+    return f"(SELECT * FROM {src}{where}{also}{keep}) AS {d.q('_once')}"
 
 
 def _keys(d: Dialect, by: Sequence[str], freq: str | None, time_column: str) -> tuple[list[str], list[str]]:

@@ -1,0 +1,143 @@
+"""The review at volume, side by side with DuckDB's plain weekly pass-rate query on the same files.
+
+    python benchmarks/bench_review.py [--rows 200000000] [--dir /tmp] [--keep] [--reuse DIR]
+
+1. Writes ``--rows`` comparison rows with the sessions (~0.39 per comparison, with
+   ``biz_extra_data`` segment keys as JSON and ``k=v&`` text) and anti-spoofing checks
+   (~0.97 per comparison) beside them, laid out as the store writes them
+   (``benchmarks/_review_data.py``, which extends ``bench_engines.py``'s generator): a year,
+   2025-11 to 2026-10.
+2. In its own process each (wall time, peak RSS from ``wait4``), same machine, same run:
+   - the baseline: ``engines.pass_rates(DATA, freq="W")`` with DuckDB (2 threads, as
+     ``bench_engines.py``) over every comparison;
+   - the review: ``faceanalytics review --data DATA --out R.html --since 2026-05-01
+     --until 2026-11-01`` (half a year against the half before: every row of the year),
+     segments chosen from the data, DuckDB; the report and its findings written;
+   - the same review without segments (``segments=[]``): what the per-row join of this
+     period's comparisons and checks to their session's segments costs.
+3. Prints both, the ratio (target: <= 3x the baseline's time) and the review's peak RSS
+   (target: <= 2 GB), and how long each step of the review took.
+
+Timings on a shared machine are noisy: the baseline runs before and after the review and
+both are printed.  Disk: ~70 bytes per comparison row for the three tables.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _review_data import make_dataset  # noqa: E402
+from bench_engines import clean_up  # noqa: E402
+
+PY = sys.executable
+SINCE, UNTIL = "2026-05-01", "2026-11-01"
+
+BASELINE = r"""
+import json, sys, time
+from faceanalytics import engines as E
+t = time.perf_counter()
+out = E.pass_rates(sys.argv[1], freq="W", engine=E.DuckDBEngine(threads=2))
+print(json.dumps({"seconds": time.perf_counter() - t, "rows": int(out["n"].sum())}))
+"""
+
+REVIEW = r"""
+import json, sys, time
+steps = []
+t0 = time.perf_counter()
+from faceanalytics.report import review
+from faceanalytics.report import _summary
+data, out, since, until, segs = sys.argv[1:6]
+def progress(name):
+    steps.append((name, time.perf_counter() - t0))
+r = review(data, since, until, progress=progress, segments=None if segs == "auto" else [])
+steps.append(("findings done", time.perf_counter() - t0))
+path = r.write(out)
+steps.append(("report written", time.perf_counter() - t0))
+print(json.dumps({"seconds": time.perf_counter() - t0, "steps": steps, "findings": len(r.findings),
+                  "segments": [s.name for s in r.summaries.segments], "tested": r.info.get("tested")}))
+"""
+
+
+def measure_rss(code: str, *args: str) -> dict:
+    """Run ``code`` in a fresh interpreter: its JSON line, wall time and peak RSS (GiB, ``wait4``'s
+    ``ru_maxrss``)."""
+    t = time.perf_counter()
+    with tempfile.TemporaryFile() as errf:
+        proc = subprocess.Popen([PY, "-c", code, *args], stdout=subprocess.PIPE, stderr=errf)
+        stdout = proc.stdout.read()
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - t
+        if os.waitstatus_to_exitcode(status) != 0:
+            errf.seek(0)
+            raise SystemExit(f"failed ({status}):\n{errf.read().decode(errors='replace')[-3000:]}")
+    res = json.loads(stdout.decode().strip().splitlines()[-1])
+    res["wall"] = wall
+    res["rss_gib"] = usage.ru_maxrss / 1024 ** 2
+    return res
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rows", type=int, default=200_000_000)
+    ap.add_argument("--dir", default=None, help="where to write the data (default: the system temp dir)")
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 2)
+    ap.add_argument("--keep", action="store_true", help="keep the data afterwards")
+    ap.add_argument("--reuse", default=None, help="a data directory written by an earlier --keep run")
+    a = ap.parse_args(argv)
+    work = Path(tempfile.mkdtemp(prefix="fa-bench-review-", dir=a.dir))
+    data = Path(a.reuse) if a.reuse else work / "data"
+    try:
+        if not a.reuse:
+            need = a.rows * 75
+            free = shutil.disk_usage(work).free
+            if free < need:
+                raise SystemExit(f"{work}: {free / 1e9:.0f} GB free, about {need / 1e9:.0f} GB needed")
+            size, secs = make_dataset(data, a.rows, a.workers)
+            print(f"wrote {a.rows:,} comparison rows and the sessions and checks beside them ({size / 1e9:.1f} GB "
+                  f"Parquet) in {secs:.0f} s: {data}", flush=True)
+        import duckdb
+
+        counts = {t: duckdb.sql(f"SELECT count(*) FROM read_parquet('{data}/tables/{t}/*/*/*.parquet')").fetchall()[0][0]
+                  for t in ("comparisons", "sessions", "genuineness")}
+        print(", ".join(f"{t} {n:,}" for t, n in counts.items()), flush=True)
+        base1 = measure_rss(BASELINE, str(data))
+        print(f"baseline (weekly pass rates): {base1['seconds']:.1f} s, {base1['rss_gib']:.2f} GiB", flush=True)
+        rev = measure_rss(REVIEW, str(data), str(work / "review.html"), SINCE, UNTIL, "auto")
+        print(f"review: {rev['seconds']:.1f} s, {rev['rss_gib']:.2f} GiB", flush=True)
+        flat = measure_rss(REVIEW, str(data), str(work / "flat.html"), SINCE, UNTIL, "none")
+        print(f"review without segments: {flat['seconds']:.1f} s, {flat['rss_gib']:.2f} GiB", flush=True)
+        base2 = measure_rss(BASELINE, str(data))
+        base = min(base1["seconds"], base2["seconds"])
+        print()
+        print(f"load average: {os.getloadavg()[0]:.1f} (1 min) / {os.getloadavg()[2]:.1f} (15 min), "
+              f"{os.cpu_count()} cores, shared machine")
+        print(f"{'':<44}{'time':>10}{'peak RSS':>12}")
+        print(f"{'DuckDB weekly pass rates, all comparisons':<44}{base1['seconds']:>8.1f} s{base1['rss_gib']:>8.2f} GiB"
+              f"   (again after the review: {base2['seconds']:.1f} s)")
+        print(f"{'review, half a year vs the half before':<44}{rev['seconds']:>8.1f} s{rev['rss_gib']:>8.2f} GiB"
+              f"   ({rev['wall']:.1f} s with interpreter start)")
+        print(f"{'the same without segments':<44}{flat['seconds']:>8.1f} s{flat['rss_gib']:>8.2f} GiB"
+              f"   ({flat['seconds'] / base:.1f}x the baseline)")
+        ratio = rev["seconds"] / base
+        print(f"ratio {ratio:.1f}x the baseline (target <= 3x: {'ok' if ratio <= 3 else 'MISSED'}); peak RSS "
+              f"{rev['rss_gib']:.2f} GiB (target <= 2 GB = 1.86 GiB: {'ok' if rev['rss_gib'] * 1.0737 <= 2 else 'MISSED'})")
+        prev = 0.0
+        for name, at in rev["steps"]:
+            print(f"  {name:<34} from {prev:7.1f} s to {at:7.1f} s")
+            prev = at
+        print(f"segments {rev['segments']}, {rev['tested']:,} series tested, {rev['findings']} finding(s)")
+    finally:
+        clean_up(work, data, keep=a.keep, reuse=a.reuse)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

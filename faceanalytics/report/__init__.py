@@ -1,0 +1,261 @@
+"""The review report: one self-contained HTML file for a period, next to the previous one,
+and its findings as JSON beside it.
+
+    >>> write_report("data", "report.html", since="2026-04-01", until="2026-10-01")  # doctest: +SKIP
+    PosixPath('report.html')                       # and report.findings.json
+
+The period is ``since <= session_time < until`` (UTC).  Without dates it is the last
+30 days up to the latest session in the data, whole days; the baseline is the period
+of equal length just before it.
+
+How it is made (each step a module, each output plain data):
+
+1. **summaries** (:mod:`._summary`): a few small count frames, taken where the data
+   lives -- DuckDB over the Parquet tables by default, Spark with ``engine="spark"``,
+   pandas for tables already in memory; memory stays flat in the number of rows;
+2. **findings** (:mod:`._findings`): steps and waves in every rate, pooled and per
+   segment, and new reference thresholds, ranked;
+3. **sections** (:mod:`._sections`): dicts and lists of text and numbers, every word
+   from :mod:`._text`;
+4. **HTML** (:mod:`._render`): a Jinja2 template with autoescape, CSS inline (with a
+   print stylesheet), figures as PNG data URIs, no script and no external link.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import json
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from ._period import DEFAULT_DAYS, ReviewPeriod, fmt_length, fmt_range, review_period
+from ._text import SECTIONS
+
+__all__ = ["write_report", "build_report", "review", "Review", "review_period", "ReviewPeriod", "SECTIONS",
+           "DEFAULT_DAYS", "findings_path", "read_labels", "summarize"]
+
+
+def summarize(*args, **kwargs):
+    """See :func:`faceanalytics.report._summary.summarize`."""
+    from ._summary import summarize as _summarize
+
+    return _summarize(*args, **kwargs)
+
+
+@dataclass
+class Review:
+    """A computed review: its summaries, findings and sections, ready to render or to read.
+
+    ``findings`` (a list of :class:`~faceanalytics.report._findings.Finding`),
+    ``decision_table`` (notebook 02's keep/review table) and ``summaries`` are what a
+    notebook uses; :meth:`html` and :meth:`findings_json` what a file gets.
+    """
+    summaries: object
+    findings: list
+    info: dict
+    levels: dict
+    level_given: bool
+    alpha: float
+    title: str | None = None
+    data_dir: object = None
+    labels_table: pd.DataFrame | None = None
+    n_labels: int = 0
+    n_labels_matched: int = 0
+    segments_asked: bool = False
+    quality_note: str | None = None
+    _sections: list | None = field(default=None, repr=False)
+
+    @property
+    def period(self) -> ReviewPeriod:
+        return self.summaries.period
+
+    @property
+    def decision_table(self) -> pd.DataFrame:
+        from ._sections import decision_table
+
+        return decision_table(self.summaries, self.levels)
+
+
+    @property
+    def sections(self) -> list[dict]:
+        if self._sections is None:
+            from ._sections import build_sections
+
+            self._sections = build_sections(self)
+        return self._sections
+
+    def findings_frame(self) -> pd.DataFrame:
+        """The findings as a DataFrame (one row each, the JSON's fields)."""
+        return pd.DataFrame([f.as_json() for f in self.findings])
+
+    def findings_json(self) -> str:
+        self.sections                               # figure anchors are set while building sections
+        return json.dumps([f.as_json() for f in self.findings], ensure_ascii=False, indent=1, allow_nan=False)
+
+    def write(self, out) -> Path:
+        """Write the report to ``out`` and the findings to ``out``'s ``.findings.json``, each
+        atomically (the findings first: a report on disk always has its findings beside it)."""
+        from .._fs import atomic_write_bytes, data_path
+
+        text = self.html()
+        path = data_path(out)
+        atomic_write_bytes(findings_path(path), self.findings_json().encode("utf-8"), mode=0o644, durable=False)
+        atomic_write_bytes(path, text.encode("utf-8"), mode=0o644, durable=False)
+        return path
+
+    def html(self) -> str:
+        from .. import __version__
+        from ._render import render
+        from ._text import T
+
+        p = self.period
+        sections = self.sections
+        title = self.title or f"Face-verification review, {fmt_range(p.since, p.until)}"
+        if not p.default:
+            how = "as asked"
+        elif p.latest is not None:
+            how = (f"the default: the last {fmt_length(p.length)} up to the latest session in the data "
+                   f"({p.latest:%Y-%m-%d %H:%M} UTC)")
+        else:
+            how = f"the default: no session in the data, so the last {fmt_length(p.length)} up to today"
+        from ._sections import _Builder
+
+        b = _Builder(self)
+        n_cur, _ = b.sessions("current")
+        n_prev, _ = b.sessions("previous")
+        meta = [(T.period, f"{fmt_range(p.since, p.until)} ({fmt_length(p.length)}, UTC, by session time; {how})"),
+                (T.compared, f"{fmt_range(p.previous_since, p.previous_until)} (the {fmt_length(p.length)} before)"),
+                (T.sessions, f"{n_cur:,} this period, {n_prev:,} the period before"),
+                (T.level_in_force, b._levels_text())]
+        banner = None
+        ncomp = self.summaries.frame("comparisons")
+        has_cur = ncomp is not None and (ncomp["day"] >= self.summaries.since_day).any()
+        q = self.summaries.quarantine("current")
+        if n_cur == 0 and not has_cur and q.empty:
+            banner = T.no_sessions.format(n=n_prev)
+        elif n_cur < 30:
+            banner = T.few_sessions.format(n=n_cur, min_n=30)
+        now = _dt.datetime.now(_dt.timezone.utc)
+        footer = T.footer.format(version=__version__, now=f"{now:%Y-%m-%d %H:%M}", data=str(self.data_dir),
+                                 min_n=30)
+        return render(title=title, meta=meta, banner=banner, sections=sections, footer=footer)
+
+
+def read_labels(path) -> pd.DataFrame:
+    """Outcome labels from CSV or Parquet: ``session_id`` and a boolean ``genuine``
+    (true/false, 1/0, yes/no); other columns kept (``pai``: species of an attack)."""
+    path = Path(path)
+    if path.suffix.lower() in (".parquet", ".pq"):
+        lab = pd.read_parquet(path)
+    else:
+        lab = pd.read_csv(path, dtype={"session_id": "str"}, keep_default_na=True)
+    missing = [c for c in ("session_id", "genuine") if c not in lab.columns]
+    if missing:
+        raise ValueError(f"{path}: labels need column(s) {', '.join(missing)}; found {', '.join(map(str, lab.columns))}")
+    g = lab["genuine"]
+    if g.dtype != bool:
+        m = {"true": True, "false": False, "1": True, "0": False, "yes": True, "no": False, "t": True, "f": False}
+        conv = g.astype("str").str.strip().str.lower().map(m)
+        bad = g.notna() & conv.isna()
+        if bad.any():
+            raise ValueError(f"{path}: genuine must be true/false (or 1/0, yes/no); row {int(bad.idxmax()) + 2} has "
+                             f"{str(g[bad].iloc[0])[:40]!r}")
+        lab = lab.assign(genuine=conv.astype("boolean"))
+    lab = lab.assign(session_id=lab["session_id"].astype("str"))
+    return lab[lab["genuine"].notna()].reset_index(drop=True)
+
+
+def review(data, since=None, until=None, *, segments=None, levels=None, labels=None, engine="auto",
+           title: str | None = None, alpha: float | None = None, progress=None) -> Review:
+    """Compute a review: summaries (where the data lives), findings, sections.
+
+    ``data``: a data directory, or a mapping of table name -> DataFrame already in memory.
+    ``segments``: keys to split by (``biz_extra_data`` keys or sessions columns; ``[]`` for
+    none; default: chosen from the data).  ``levels``: the level in force, ``"1e-4"`` or
+    per comparison kind (``["faceid=1e-5", "1e-4"]``).  ``labels``: a DataFrame or a
+    CSV/Parquet path with ``session_id`` and ``genuine`` (adds FAR/FRR per level).
+    """
+    from ._findings import ALPHA, find, parse_levels
+    from ._summary import summarize as _summarize
+
+    alpha = ALPHA if alpha is None else alpha
+    lv = parse_levels(levels)
+    s = _summarize(data, since, until, segments=segments, engine=engine, progress=progress)
+    findings, info = find(s, levels=lv, alpha=alpha)
+    r = Review(summaries=s, findings=findings, info=info, levels=lv, level_given=levels is not None, alpha=alpha,
+               title=title, data_dir=None if isinstance(data, dict) else data, segments_asked=segments is not None)
+    r.quality_note = _quality_note(s)
+    if labels is not None:
+        _add_labels(r, data, labels, engine)
+    return r
+
+
+def _quality_note(s) -> str | None:
+    dq = s.data_quality()
+    if dq.empty:
+        return None
+    parts = []
+    for check, label in (("quarantined", "record(s) quarantined"), ("no_comparison", "finished session(s) "
+                                                                    "without a comparison"),
+                         ("repeated_request_id", "session(s) sharing a request id"),
+                         ("fetched_after_retention", "result(s) fetched after the provider's retention")):
+        n = int(dq.loc[dq["check"] == check, "n"].sum())
+        if n:
+            parts.append(f"{n:,} {label}")
+    return ("Data quality (not changes in users): " + "; ".join(parts) + " — see Data quality.") if parts else None
+
+
+def _add_labels(r: Review, data, labels, engine) -> None:
+    from .. import analytics as A
+    from ..engines._review import labelled_comparisons
+
+    lab = labels if isinstance(labels, pd.DataFrame) else read_labels(labels)
+    p = r.period
+    if isinstance(data, dict):
+        c = data.get("comparisons", pd.DataFrame())
+        t = c["session_time"]
+        c = c[((t >= p.since) & (t < p.until)).to_numpy()]
+        c = c[c["session_id"].isin(set(lab["session_id"]))]
+    else:
+        c = labelled_comparisons(data, lab, since=p.since, until=p.until, engine=r.summaries._engine or engine)
+    r.n_labels = int(lab["session_id"].nunique())
+    r.n_labels_matched = int(c["session_id"].nunique()) if len(c) else 0
+    rows = []
+    for comp in sorted(c["comparison"].dropna().unique()) if len(c) else []:
+        t = A.error_rates_at_levels(c, lab[["session_id", "genuine"]], comparison=comp)
+        rows.append(t.assign(comparison=comp))
+    r.labels_table = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
+
+
+def findings_path(out) -> Path:
+    """``report.html`` -> ``report.findings.json`` (beside it)."""
+    out = Path(out)
+    return out.with_name(out.stem + ".findings.json")
+
+
+def build_report(data_dir, since=None, until=None, *, title: str | None = None, segments=None, levels=None,
+                 labels=None, engine="auto") -> str:
+    """The review report for ``since <= session_time < until`` as one HTML string.
+
+    Without dates: the last 30 days up to the latest session in the data (see
+    :func:`review_period`), compared with the 30 days before.
+    """
+    return review(data_dir, since, until, title=title, segments=segments, levels=levels, labels=labels,
+                  engine=engine).html()
+
+
+def write_report(data_dir, out, since=None, until=None, *, title: str | None = None, segments=None, levels=None,
+                 labels=None, engine="auto") -> Path:
+    """Write the review report (see :func:`build_report`) to ``out`` and its findings to
+    ``out``'s ``.findings.json`` beside it, each atomically; return the report's path.
+
+    >>> write_report("data", "report.html")           # doctest: +SKIP
+    PosixPath('report.html')
+    """
+    return review(data_dir, since, until, title=title, segments=segments, levels=levels, labels=labels,
+                  engine=engine).write(out)
+
+
+

@@ -1,0 +1,379 @@
+"""The review's counts from tables already in memory: the pandas twin of
+:mod:`faceanalytics.engines._review` (same frames, same rules; a test holds them equal).
+
+Used for ``engine="pandas"`` (the tables loaded with :func:`faceanalytics.load`) and for
+DataFrames an analyst already has.  The rules shared with the SQL:
+
+* pass bits: bit i = ``confidence >= thr`` of level i, bit 4 = ``>= threshold`` (Baidu),
+  bit 5 = no confidence; NaN never passes;
+* confidence bins: ``floor(confidence * 10 + 1e-6)`` (anti-spoofing: ``* 100``), the same
+  IEEE operations as the SQL;
+* Baidu ``detail`` rows of tokens that ``getall`` also returned (same table, same window)
+  are not counted;
+* segment values: see :func:`segment_values`.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import orjson
+import pandas as pd
+
+from ..analytics._core import floats, once_per_attempt, repeated_attempts, time_us
+from ..analytics._flip import exact_difference
+from ..engines._review import (_CMP_SOURCES, _SEG_SESSION_COLUMNS, COMPARISON_KEYS, GENUINENESS_KEYS, NEAR_UNDER,
+                               OTHER, RETENTION_US, SESSION_KEYS, Segment)
+from ..schema import LEVEL_COLUMNS, LEVELS
+
+__all__ = ["count_frames", "segment_values", "normalize", "TABLES"]
+
+_THR = [LEVEL_COLUMNS[lv] for lv in LEVELS]
+_DAY_US = 86_400_000_000
+TABLES = ("comparisons", "genuineness", "sessions", "attempts", "verify_errors", "error_counts", "quarantine")
+_BOOL_COLUMNS = {"is_demote", "success", "sign_verified"}
+
+
+# ------------------------------------------------------------------ segment values
+
+def biz_keys(raw) -> dict[str, str]:
+    """Every key of one ``biz_extra_data`` text with its value as text: a JSON object's members
+    (strings as they are, other values as JSON, nulls left out), else ``k=v&...`` pairs (the
+    first of a repeated key)."""
+    if not isinstance(raw, str) or not raw:
+        return {}
+    if raw.lstrip().startswith("{"):
+        try:
+            obj = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            obj = None
+        if isinstance(obj, dict):
+            return {str(k): (v if isinstance(v, str) else orjson.dumps(v).decode())
+                    for k, v in obj.items() if v is not None}
+    out = {}
+    for part in raw.split("&"):
+        k, sep, v = part.partition("=")
+        if sep and k and k not in out:
+            out[k] = v
+    return out
+
+
+def _biz_value(raw, key: str):
+    """``key`` of one ``biz_extra_data`` text: a JSON object's member, else the first ``k=v``;
+    empty values are missing (the SQL in ``engines._review`` reads it the same way)."""
+    return biz_keys(raw).get(key) or None
+
+
+def segment_values(sessions: pd.DataFrame, seg: Segment) -> pd.Series:
+    """The value of ``seg`` for each session (str, missing as NA), values outside
+    ``seg.values`` as ``"(other)"``; each distinct text parsed once."""
+    if seg.column is None:
+        col = sessions["biz_extra_data"] if "biz_extra_data" in sessions else pd.Series(
+            [None] * len(sessions), index=sessions.index, dtype="str")
+        codes, uniques = pd.factorize(col, use_na_sentinel=True)
+        lut = np.array([_biz_value(u, seg.name) for u in uniques] + [None], dtype=object)
+        v = pd.Series(lut[np.where(codes < 0, len(uniques), codes)], index=sessions.index, dtype="str")
+    else:
+        c = sessions[seg.column]
+        if seg.column in _BOOL_COLUMNS or c.dtype.kind == "b":
+            v = c.astype("boolean").map({True: "true", False: "false"}).astype("str")
+        else:
+            v = c.astype("str")
+        v = v.where(v != "")
+    if seg.values is not None:
+        keep = v.isin(list(seg.values)) | v.isna()
+        v = v.where(keep, OTHER)
+    return v
+
+
+# ------------------------------------------------------------------ helpers
+
+def _day(t: pd.Series) -> np.ndarray:
+    return np.floor_divide(time_us(t), _DAY_US)
+
+
+def _side(t: pd.Series, since) -> np.ndarray:
+    return (time_us(t) >= time_us(pd.Series([since]))[0]).astype(np.int64)
+
+
+def _first(df: pd.DataFrame) -> np.ndarray:
+    """1 for a session's first attempt (``attempt`` missing or <= 1)."""
+    if "attempt" not in df:
+        return np.ones(len(df), np.int64)
+    a = df["attempt"].astype("Float64").to_numpy(dtype=np.float64, na_value=np.nan)
+    with np.errstate(invalid="ignore"):
+        return (np.isnan(a) | (a <= 1)).astype(np.int64)
+
+
+def _bits(conf: np.ndarray, thr: Mapping[str, np.ndarray]) -> np.ndarray:
+    bits = np.zeros(conf.shape, np.int64)
+    with np.errstate(invalid="ignore"):
+        for i, col in enumerate(_THR):
+            bits += (conf >= thr[col]) * (1 << i)
+        bits += (conf >= thr["threshold"]) * 16
+    bits += np.isnan(conf) * 32
+    return bits
+
+
+def _bin(x: np.ndarray, per_unit: int) -> pd.arrays.IntegerArray:
+    with np.errstate(invalid="ignore"):
+        b = np.floor(x * per_unit + 1e-06)
+    nan = np.isnan(b)
+    return pd.arrays.IntegerArray(np.where(nan, 0, b).astype(np.int64), nan)
+
+
+def _state(conf: np.ndarray, thr: np.ndarray) -> np.ndarray:
+    m = exact_difference(conf, thr)
+    with np.errstate(invalid="ignore"):
+        st = (np.isnan(conf) * 1 + np.isnan(thr) * 2 + (conf > thr) * 4
+              + ((m <= 0) & (m > -NEAR_UNDER)) * 8)
+    return st.astype(np.int64)
+
+
+def _count(frame: pd.DataFrame, keys: Sequence[str], weights: np.ndarray | None = None) -> pd.DataFrame:
+    """Rows per distinct key (missing values are a key of their own), as ``n``."""
+    keys = list(keys)
+    if weights is None:
+        out = frame.groupby(keys, dropna=False, sort=False, observed=True).size().rename("n")
+    else:
+        out = frame.assign(_w=weights).groupby(keys, dropna=False, sort=False, observed=True)["_w"].sum() \
+            .rename("n")
+    out = out.reset_index()
+    out["n"] = out["n"].astype("int64")
+    return out
+
+
+def _in(df: pd.DataFrame, lo, hi) -> pd.DataFrame:
+    t = time_us(df["session_time"])
+    a, b = time_us(pd.Series([lo, hi]))
+    return df[(t >= a) & (t < b) & (t != np.iinfo(np.int64).min)]
+
+
+# ------------------------------------------------------------------ the frames
+
+def count_frames(tables: Mapping[str, pd.DataFrame], *, previous_since, since, until,
+                 segments: Sequence[Segment] = ()) -> dict[str, pd.DataFrame | None]:
+    """:func:`faceanalytics.engines._review.count_tables` of tables in memory (each as
+    :func:`faceanalytics.load` returns it; missing tables count as empty)."""
+    segments = list(segments)
+    out: dict[str, pd.DataFrame | None] = {}
+    t = {name: _in(tables[name], previous_since, until) if name in tables and tables[name] is not None
+         and len(tables[name]) else None for name in TABLES}
+
+    c = t["comparisons"]
+    if c is None or c.empty:
+        out["comparisons"] = out["comparison_hist"] = None
+    else:
+        c = once_per_attempt(c)
+        conf = floats(c["confidence"])
+        thr = {col: floats(c[col]) for col in [*_THR, "threshold"]}
+        f = pd.DataFrame({"source": c["source"].astype("str").to_numpy(),
+                          "comparison": c["comparison"].astype("str").to_numpy(),
+                          **{col: thr[col] for col in [*_THR, "threshold"]},
+                          "bits": _bits(conf, thr), "first": _first(c), "day": _day(c["session_time"]),
+                          "side": _side(c["session_time"], since)})
+        f["bin"] = _bin(conf, 10)
+        out["comparisons"] = _count(f, [*COMPARISON_KEYS, "day"])
+        out["comparison_hist"] = _count(f, [*COMPARISON_KEYS, "side", "bin"])
+
+    g = t["genuineness"]
+    if g is None or g.empty:
+        out["genuineness"] = None
+    else:
+        g = once_per_attempt(g)
+        conf, thr = floats(g["confidence"]), floats(g["threshold"])
+        f = pd.DataFrame({"source": g["source"].astype("str").to_numpy(), "attack": g["attack"].astype("str").to_numpy(),
+                          "threshold": thr, "state": _state(conf, thr), "day": _day(g["session_time"])})
+        out["genuineness"] = _count(f, [*GENUINENESS_KEYS, "day"])
+
+    s = t["sessions"]
+    if s is None or s.empty:
+        out["sessions"] = None
+    else:
+        f = pd.DataFrame({c_: s[c_].astype("str").to_numpy() if c_ in s else None
+                          for c_ in SESSION_KEYS if c_ != "late"})
+        f["late"] = _late(s)
+        f["day"] = _day(s["session_time"])
+        out["sessions"] = _count(f, [*SESSION_KEYS, "day"])
+
+    for name, cols, total in (("attempts", ["source", "code", "message", "charged", "passed", "charge_type"], None),
+                              ("verify_errors", ["source", "error_message", "billed"], None),
+                              ("error_counts", ["source", "api", "error_code"], "count")):
+        x = t[name]
+        if x is None or x.empty:
+            out[name] = None
+            continue
+        f = x[cols].copy()
+        f["day"] = _day(x["session_time"])
+        keys = [*cols, "day"]
+        if name == "attempts":
+            f["first"] = _first(x)
+            keys.append("first")
+        w = x[total].fillna(0).to_numpy(dtype=np.int64) if total else None
+        out[name] = _count(f, keys, w)
+
+    q = t["quarantine"]
+    if q is None or q.empty:
+        out["quarantine"] = None
+    else:
+        f = pd.DataFrame({"source": q["source"].astype("str").to_numpy(),
+                          "side": _side(q["session_time"], since),
+                          "reason": q["reason"].astype("str").fillna("(no reason)").to_numpy()})
+        out["quarantine"] = _count(f, ["source", "side", "reason"])
+    out["distinct"] = _distinct(t["sessions"], since)
+    out.update(_this_period(t, previous_since, since, until, segments))
+    return out
+
+
+def _distinct(s: pd.DataFrame | None, since) -> pd.DataFrame | None:
+    """Sessions counted once per provider (see ``engines._review._distinct``)."""
+    if s is None or s.empty:
+        return None
+    src = s["source"].astype("str")
+    side = _side(s["session_time"], since)
+    frames = []
+    if src[src.str.startswith("baidu")].nunique() > 1:
+        b = pd.DataFrame({"side": side, "sid": s["session_id"].to_numpy()})[src.str.startswith("baidu").to_numpy()]
+        frames.append(b.groupby("side")["sid"].nunique().rename("n").reset_index().assign(group="Baidu"))
+    if (src == "megvii_notify").any():
+        mg = src.str.startswith("megvii").to_numpy()
+        month = pd.DatetimeIndex(s["session_time"]).strftime("%Y-%m") if "month" not in s else s["month"].astype("str")
+        m = pd.DataFrame({"side": side, "month": np.asarray(month), "sid": s["session_id"].to_numpy()})[mg]
+        g = m.groupby(["month", "side"])["sid"].nunique().rename("n").reset_index()
+        frames.append(g.drop(columns="month").assign(group="Megvii"))
+    if not frames:
+        return None
+    return pd.concat(frames, ignore_index=True)[["side", "n", "group"]]
+
+
+def _late(s: pd.DataFrame) -> np.ndarray:
+    basis = s["time_basis"].astype("str") if "time_basis" in s else pd.Series([None] * len(s), dtype="str")
+    real = basis.isin(["verify_time", "biz_id"]).to_numpy(dtype=bool)
+    prov = s["source"].astype("str").str.extract(r"^([^_]*)", expand=False)
+    ret = prov.map(RETENTION_US).astype("float64").to_numpy()
+    ft, st = time_us(s["fetched_at"]), time_us(s["session_time"])
+    nat = np.iinfo(np.int64).min
+    delay = np.where((ft == nat) | (st == nat), np.nan, (ft - st).astype(np.float64))
+    with np.errstate(invalid="ignore"):
+        return real & ~np.isnan(ret) & (delay > ret)
+
+
+def _expect(s: pd.DataFrame) -> np.ndarray:
+    err = s["error"].notna().to_numpy(dtype=bool)
+    st = s["status"].astype("str")
+    pending = st.isin(["NOT_STARTED", "PROCESSING"]).to_numpy(dtype=bool)
+    lr = s["liveness_result"].astype("str").str.upper()
+    live = lr.isin(["PASS", "SUCCESS"]).to_numpy(dtype=bool)
+    baidu_ok = (s["source"].astype("str").str.startswith("baidu") & (st == "OK")).fillna(False).to_numpy(dtype=bool)
+    return ~err & ~pending & (live | baidu_ok)
+
+
+def _this_period(t, previous_since, since, until, segments) -> dict[str, pd.DataFrame | None]:
+    out: dict[str, pd.DataFrame | None] = {"seg_sessions": None, "seg_comparisons": None, "seg_genuineness": None,
+                                           "quality": None}
+    s = t["sessions"]
+    if s is None:
+        return out
+    s = _in(s, since, until)
+    if s.empty:
+        return out
+    # data quality per partition (source, month): rows, distinct sessions, sessions sharing a request id
+    month = s["month"].astype("str") if "month" in s else \
+        pd.Series(pd.DatetimeIndex(s["session_time"]).strftime("%Y-%m"), index=s.index)
+    q = []
+    for (src, m), g in s.groupby([s["source"].astype("str"), month], sort=True):
+        rid = g[g["request_id"].notna()] if "request_id" in g else g.iloc[:0]
+        nids = rid.groupby("request_id")["session_id"].transform("nunique")
+        rep = rid.loc[(nids > 1).to_numpy(), "session_id"].nunique()
+        q.append((src, len(g), int(g["session_id"].nunique()), int(rep)))
+    out["quality"] = pd.DataFrame(q, columns=["source", "rows", "ids", "repeated"]).astype(
+        {"source": "str", "rows": "int64", "ids": "int64", "repeated": "int64"})
+
+    segs = pd.DataFrame({"source": s["source"].astype("str").to_numpy(), "session_id": s["session_id"].to_numpy(),
+                         "day": _day(s["session_time"]), "expect": _expect(s)}, index=s.index)
+    for col in _SEG_SESSION_COLUMNS:
+        segs[col] = s[col].astype("str") if col in s else pd.Series([None] * len(s), index=s.index, dtype="str")
+    labels = [x.label for x in segments]
+    for x in segments:
+        segs[x.label] = segment_values(s, x)
+    anyseg = segs[labels].notna().any(axis=1).to_numpy() if labels else np.zeros(len(segs), bool)
+    segs = segs[anyseg | segs["expect"].to_numpy()].reset_index(drop=True)
+    anyseg = segs[labels].notna().any(axis=1).to_numpy() if labels else np.zeros(len(segs), bool)
+    if labels:
+        out["seg_sessions"] = _count(segs[anyseg], ["source", "day", *_SEG_SESSION_COLUMNS, *labels])
+
+    cmp = segs[segs["source"].isin(_CMP_SOURCES).to_numpy()]
+    c = t["comparisons"]
+    if len(cmp):
+        if c is not None:
+            full = c
+            c = _in(c, since, until)
+            conf = floats(c["confidence"])
+            thr = {col: floats(c[col]) for col in [*_THR, "threshold"]}
+            has = sum((~np.isnan(thr[col])) * (1 << i) for i, col in enumerate(_THR)) + (~np.isnan(thr["threshold"])) * 16
+            src = c["source"].astype("str").to_numpy()
+            # the rule over the whole window (a getall row of the previous period counts too)
+            rep = repeated_attempts(full)
+            dup = pd.Series(rep if rep is not None else np.zeros(len(full), bool), index=full.index) \
+                .reindex(c.index).to_numpy(dtype=np.int64)
+            cc = pd.DataFrame({"source": src, "session_id": c["session_id"].to_numpy(),
+                               "comparison": c["comparison"].astype("str").to_numpy(), "dup": dup,
+                               "first": _first(c),
+                               "bits": _bits(conf, thr), "has": np.asarray(has, dtype=np.int64), "matched": 1})
+        else:
+            cc = pd.DataFrame({"source": pd.Series(dtype="str"), "session_id": pd.Series(dtype="str"),
+                               "comparison": pd.Series(dtype="str"), "dup": pd.Series(dtype="int64"),
+                               "first": pd.Series(dtype="int64"),
+                               "bits": pd.Series(dtype="int64"), "has": pd.Series(dtype="int64"),
+                               "matched": pd.Series(dtype="int64")})
+        j = cmp[["source", "session_id", "day", "expect", *labels]].merge(cc, on=["source", "session_id"], how="left")
+        j["matched"] = j["matched"].fillna(0).astype("int64")
+        j["dup"] = j["dup"].fillna(0).astype("int64")
+        j["first"] = j["first"].fillna(1).astype("int64")
+        j["bits"] = j["bits"].fillna(0).astype("int64")
+        j["has"] = j["has"].fillna(0).astype("int64")
+        out["seg_comparisons"] = _count(j, ["source", "day", "expect", "matched", "dup", "first", "comparison", "bits",
+                                            "has", *labels])
+    g = t["genuineness"]
+    if labels and g is not None and len(cmp):
+        g = _in(once_per_attempt(g), since, until)
+        conf, thr = floats(g["confidence"]), floats(g["threshold"])
+        gg = pd.DataFrame({"source": g["source"].astype("str").to_numpy(), "session_id": g["session_id"].to_numpy(),
+                           "attack": g["attack"].astype("str").to_numpy(), "state": _state(conf, thr)})
+        sg = cmp[cmp[labels].notna().any(axis=1).to_numpy()][["source", "session_id", "day", *labels]]
+        j = gg.merge(sg, on=["source", "session_id"], how="inner")
+        out["seg_genuineness"] = _count(j, ["source", "day", "attack", "state", *labels])
+    return out
+
+
+# ------------------------------------------------------------------ one canonical form for both paths
+
+_INT = {"day", "side", "bits", "has", "state", "matched", "dup", "first", "n", "rows", "ids", "repeated"}
+# ("group" of the distinct counts is text)
+_NULLABLE_INT = {"bin"}
+_FLOAT = {*_THR, "threshold"}
+_BOOL = {"late", "expect", "charged", "passed", "billed"}
+
+
+def normalize(frame: pd.DataFrame | None) -> pd.DataFrame | None:
+    """Canonical dtypes and row order, so frames from every engine compare equal."""
+    if frame is None or frame.empty:
+        return None
+    f = frame.copy()
+    for col in f.columns:
+        if col in _INT:
+            f[col] = f[col].fillna(0).astype("int64")
+        elif col in _NULLABLE_INT:
+            f[col] = f[col].astype("Int64")
+        elif col in _FLOAT:
+            f[col] = f[col].astype("float64")
+        elif col in _BOOL:
+            f[col] = f[col].astype("boolean")
+        else:
+            f[col] = f[col].astype("str")
+    keys = [c for c in f.columns if c != "n"]
+    if "n" in f.columns:
+        f = f.groupby(keys, dropna=False, sort=False).agg(n=("n", "sum")).reset_index() if len(keys) else f
+        f["n"] = f["n"].astype("int64")
+        f = f[f["n"] > 0]
+    return f.sort_values(keys, kind="stable", na_position="last").reset_index(drop=True)

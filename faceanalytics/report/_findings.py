@@ -1,0 +1,465 @@
+"""Findings: what an analyst must see first, found in the counts and ranked.
+
+Every rate the review knows becomes a daily (and a weekly) count series, pooled and per
+segment: each comparison kind's pass rate at each level (per source), Baidu's pass rate at
+its configured threshold, each attack type's flagged share, each error code's share of the
+sessions (or attempts, or stat calls) it can occur in, and the billed errors.  All of them
+go through :func:`faceanalytics.analytics.detect_changes` at once (steps and short waves,
+the false-discovery rate controlled over every series; daily and weekly each at half the
+rate).  Series run over both periods, so a step at the start of this one is found too;
+only changes that start in this period are findings.
+
+What is left out, because it says how the data was fetched rather than what happened:
+API errors of the fetch itself (DATA_DESTROYED, RESULT_NOT_FOUND, ...), Lite sessions
+still NOT_STARTED/PROCESSING, and the last day when the data ends part-way through it.
+
+Threshold changes are dated per comparison kind and source from the eras of the dominant
+reference-threshold set (not a test: a new set is a fact).
+
+Findings rank by effect and evidence (``statistic x |change|``, the level in force first);
+the same change seen at several levels, daily and weekly, or in a segment and the pool
+with the same dates, is one finding that names the others.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .. import analytics as A
+from ..analytics._changes import detect_changes
+from ..schema import LEVEL_COLUMNS, LEVELS
+from ._summary import Summaries, day_start
+
+__all__ = ["Finding", "find", "series_frame", "ALPHA", "MIN_EFFECT", "FETCH_ARTEFACTS", "parse_levels",
+           "level_for"]
+# (family "thresholds": ``code`` is the threshold set, its share of the kind's comparisons the rate)
+
+ALPHA = 0.05
+# Smallest change worth a decision per family (absolute, a fraction) and, for rare events,
+# the rate ratio that counts as well (0.2% -> 0.6% of sessions is news; 0.2 points is not).
+MIN_EFFECT = {"pass_rate": 0.01, "configured": 0.01, "flagged": 0.01, "error": 0.005, "billed": 0.005,
+              "thresholds": 0.3}
+MIN_RATIO = {"flagged": 2.0, "error": 2.0, "billed": 2.0}
+# What benchmarks/bench_findings.py measured on no-change data (quoted in the report's method section).
+MEASURED = ("Measured on the sandbox population (benchmarks/bench_findings.py, 2026-12-05): 0 of 20 no-change "
+            "quarters (10,000 Lite sessions each) had any finding.")
+FETCH_ARTEFACTS = {("api_error", None), ("lite_status", "NOT_STARTED"), ("lite_status", "PROCESSING")}
+_META = ["family", "source", "comparison", "level", "attack", "origin", "code", "detail", "seg_key", "seg_value"]
+_DAY_NS = 86_400_000_000_000
+
+
+def parse_levels(spec) -> dict[str, str]:
+    """``"1e-4"``, ``["faceid=1e-5", "1e-4"]`` or a mapping -> {comparison or "*": level}."""
+    if spec is None:
+        return {"*": "1e-4"}
+    if isinstance(spec, dict):
+        items = list(spec.items())
+    else:
+        items = []
+        for part in ([spec] if isinstance(spec, str) else spec):
+            for p in str(part).split(","):
+                p = p.strip()
+                if not p:
+                    continue
+                k, sep, v = p.partition("=")
+                items.append((k.strip(), v.strip()) if sep else ("*", k))
+    out = {}
+    for k, v in items:
+        if v not in LEVELS:
+            raise ValueError(f"level must be one of {', '.join(LEVELS)}, not {v!r}")
+        out[k or "*"] = v
+    out.setdefault("*", "1e-4")
+    return out
+
+
+def level_for(levels: dict[str, str], comparison) -> str:
+    return levels.get(str(comparison), levels["*"])
+
+
+@dataclass
+class Finding:
+    """One thing to look at: numbers, dates, segment, and where the report shows it."""
+    rank: int
+    kind: str                      # "step", "wave" or "thresholds"
+    family: str                    # pass_rate, configured, flagged, error, billed, thresholds
+    title: str                     # what changed, one line
+    text: str                      # the sentence with numbers
+    decision: str                  # what it asks of the analyst
+    start: str
+    end: str | None
+    source: str | None = None
+    comparison: str | None = None
+    level: str | None = None
+    attack: str | None = None
+    code: str | None = None
+    segment: dict | None = None
+    rate_before: float | None = None
+    rate_after: float | None = None
+    change_points: float | None = None
+    ci_low_points: float | None = None
+    ci_high_points: float | None = None
+    k_before: int | None = None
+    n_before: int | None = None
+    k_after: int | None = None
+    n_after: int | None = None
+    q_value: float | None = None
+    statistic: float | None = None
+    frequency: str | None = None
+    also: list[str] = field(default_factory=list)
+    section: str = "#changes"
+    figure: str | None = None
+    score: float = 0.0
+
+    def as_json(self) -> dict:
+        d = asdict(self)
+        for k, v in d.items():
+            if isinstance(v, float) and not math.isfinite(v):
+                d[k] = None
+        return d
+
+
+# ------------------------------------------------------------------ series
+
+def _frame(meta: dict, day, k, n) -> pd.DataFrame:
+    f = pd.DataFrame({"day": np.asarray(day, dtype=np.int64), "k": np.asarray(k, dtype=np.float64),
+                      "n": np.asarray(n, dtype=np.float64)})
+    for c in _META:
+        v = meta.get(c)
+        f[c] = v if not isinstance(v, (pd.Series, np.ndarray)) else np.asarray(v, dtype=object)
+    return f
+
+
+def _agg(f: pd.DataFrame, keys: list[str], weights: list[np.ndarray]) -> tuple[pd.DataFrame, list[np.ndarray]]:
+    """Rows summed per distinct ``keys`` (a count cube can have a million rows per segment
+    combination; its series have a few thousand)."""
+    from ..analytics._core import group_codes
+
+    codes, kf = group_codes(f, keys)
+    g = len(kf)
+    return kf, [np.bincount(codes, weights=w, minlength=g) for w in weights]
+
+
+def _pass_parts(f: pd.DataFrame, bits_col: str, has_col: str | None, seg: str | None) -> list[pd.DataFrame]:
+    """Pass-rate series per source, comparison kind and level (and Baidu's configured
+    threshold), of one comparison per session: its first attempt."""
+    f = f[f["first"].to_numpy() == 1]          # a session's retries are not new trials
+    if f.empty:
+        return []
+    keys = ["source", "comparison", "day", *([seg] if seg else [])]
+    bits = f[bits_col].to_numpy()
+    n = f["n"].to_numpy(dtype=np.float64)
+    weights, labels = [], []
+    for i, lv in enumerate(LEVELS):
+        has = ((f[has_col].to_numpy() & (1 << i)) > 0) if has_col else f[LEVEL_COLUMNS[lv]].notna().to_numpy()
+        weights += [np.where(has, n, 0.0), np.where(has & ((bits & (1 << i)) > 0), n, 0.0)]
+        labels.append(("pass_rate", lv))
+    has = ((f[has_col].to_numpy() & 16) > 0) if has_col else f["threshold"].notna().to_numpy()
+    weights += [np.where(has, n, 0.0), np.where(has & ((bits & 16) > 0), n, 0.0)]
+    labels.append(("configured", "configured"))
+    kf, sums = _agg(f, keys, weights)
+    parts = []
+    for j, (family, lv) in enumerate(labels):
+        nn, kk = sums[2 * j], sums[2 * j + 1]
+        ok = nn > 0
+        if not ok.any():
+            continue
+        g = kf[ok]
+        parts.append(_frame({"family": family, "source": g["source"].to_numpy(), "comparison": g["comparison"].to_numpy(),
+                             "level": lv, "seg_key": seg, "seg_value": g[seg].to_numpy() if seg else None},
+                            g["day"], kk[ok], nn[ok]))
+    return parts
+
+
+def _flag_parts(f: pd.DataFrame, seg: str | None) -> list[pd.DataFrame]:
+    """Flagged share per source and attack type (checks with a confidence and a threshold)."""
+    st = f["state"].to_numpy()
+    rated = (st & 3) == 0
+    if not rated.any():
+        return []
+    n = f["n"].to_numpy(dtype=np.float64)
+    kf, (nn, kk) = _agg(f, ["source", "attack", "day", *([seg] if seg else [])],
+                        [np.where(rated, n, 0.0), np.where(rated & ((st & 4) > 0), n, 0.0)])
+    ok = nn > 0
+    g = kf[ok]
+    return [_frame({"family": "flagged", "source": g["source"].to_numpy(), "attack": g["attack"].to_numpy(),
+                    "seg_key": seg, "seg_value": g[seg].to_numpy() if seg else None}, g["day"], kk[ok], nn[ok])]
+
+
+def _error_parts(s: Summaries, seg: str | None) -> list[pd.DataFrame]:
+    """Each error code's share per day: of the sessions of the sources it can occur in
+    (attempts for Baidu attempt codes, the api's stat calls for Baidu stat codes)."""
+    by = ["day", *([seg] if seg else [])]
+    if seg:
+        f = s.frame("seg_sessions")
+        if f is None:
+            return []
+        f = f[f[seg].notna().to_numpy()]
+        ses = f.rename(columns={"n": "_rows"})
+        e = A.error_codes(ses[["source", "status", "error", "error_message", "failure_reason", "fail_reason",
+                               "liveness_result", "verify_error", *by, "_rows"]], by=by)
+        tot = f.groupby(["source", *by], dropna=False)["n"].sum()
+    else:
+        e = s.error_codes("both", by=["day"])
+        f = s.frame("sessions")
+        tot = f.groupby(["source", "day"])["n"].sum() if f is not None else pd.Series(dtype="int64")
+    if e.empty:
+        return []
+    parts = []
+    keys = by
+    sess = tot.reset_index() if len(tot) else pd.DataFrame(columns=["source", *keys, "n"])
+    scope = {"api_error": None, "verify_error": "megvii", "liveness_failure": "megvii",
+             "lite_fail_reason": "megvii_lite", "lite_status": "megvii_lite"}
+    denominators = {}
+    for origin, prefix in scope.items():
+        m = np.ones(len(sess), bool) if prefix is None else sess["source"].astype("str").str.startswith(prefix).to_numpy()
+        denominators[origin] = sess[m].groupby(keys, dropna=False)["n"].sum()
+    if not seg:
+        # Baidu attempts: a session's retries are not independent trials: its first attempt counts
+        a = s.frame("attempts")
+        a = a[a["first"].to_numpy() == 1] if a is not None else None
+        if a is not None and len(a):
+            denominators["baidu_attempt"] = a.groupby("day")["n"].sum()
+            errs = a[a["code"].notna().to_numpy() & (a["code"].astype("str") != "0").to_numpy()]
+            first_codes = errs.groupby(["code", "day"])["n"].sum()
+            first_billed = errs[errs["charged"].fillna(False).astype(bool).to_numpy()].groupby("day")["n"].sum()
+        ec = s.frame("error_counts")
+        stat = ec.groupby(["api", "day"], dropna=False)["n"].sum() if ec is not None else None
+    for (origin, code, detail), g in e.groupby(["origin", "code", "detail"], dropna=False, sort=True):
+        if (origin, None) in FETCH_ARTEFACTS or (origin, code) in FETCH_ARTEFACTS:
+            continue
+        idx = pd.MultiIndex.from_frame(g[keys]) if len(keys) > 1 else pd.Index(g[keys[0]])
+        if origin == "baidu_attempt":
+            if seg or "baidu_attempt" not in denominators:
+                continue
+            k_first = first_codes.get(code, pd.Series(dtype="int64"))
+            days = k_first.index.to_numpy()
+            parts.append(_frame({"family": "error", "origin": origin, "code": code, "detail": None, "seg_key": None,
+                                 "seg_value": None}, days, k_first.to_numpy(dtype=np.float64),
+                                denominators["baidu_attempt"].reindex(days).fillna(0).to_numpy(dtype=np.float64)))
+            continue
+        if origin == "baidu_stat":
+            if seg or stat is None:
+                continue
+            n = stat.reindex(pd.MultiIndex.from_arrays([g["detail"].to_numpy(), g["day"].to_numpy()])).to_numpy()
+        else:
+            d = denominators.get(origin)
+            if d is None:
+                continue
+            n = d.reindex(idx).to_numpy()
+        n = np.nan_to_num(np.asarray(n, dtype=np.float64))
+        k = g["count"].to_numpy(dtype=np.float64)
+        parts.append(_frame({"family": "error", "origin": origin, "code": code,
+                             "detail": None if pd.isna(detail) else detail, "seg_key": seg,
+                             "seg_value": g[seg].to_numpy() if seg else None}, g["day"], k, np.maximum(n, k)))
+    # billed errors: per provider, of its sessions (Megvii) or attempts (Baidu)
+    billed = e[e["billed"] > 0]
+    for prov, origins, den in (("Megvii", ("verify_error",), denominators.get("verify_error")),
+                               ("Baidu", ("baidu_attempt",), None if seg else denominators.get("baidu_attempt"))):
+        b = billed[billed["origin"].isin(origins).to_numpy()]
+        if den is None or b.empty:
+            continue
+        bk = first_billed if prov == "Baidu" else b.groupby(keys, dropna=False)["billed"].sum()
+        allk = den.index
+        k = bk.reindex(allk).fillna(0).to_numpy(dtype=np.float64)
+        n = den.to_numpy(dtype=np.float64)
+        kf = allk.to_frame(index=False)
+        parts.append(_frame({"family": "billed", "source": prov, "seg_key": seg,
+                             "seg_value": kf[seg].to_numpy() if seg else None}, kf["day"], k, np.maximum(n, k)))
+    return parts
+
+
+def _threshold_parts(c: pd.DataFrame, since_day: int) -> list[pd.DataFrame]:
+    """Each reference-threshold set's share of the comparisons of its kind and source, per day:
+    a new set shows as a step of its share (a stable mixture of sets does not)."""
+    c = c.assign(_set=A.threshold_set_labels(c))
+    c = c[c["_set"].notna().to_numpy()]
+    if c.empty:
+        return []
+    tot = c.groupby(["source", "comparison", "day"], sort=True)["n"].sum()
+    per = c.groupby(["source", "comparison", "_set", "day"], sort=True)["n"].sum().reset_index()
+    recent = per[per["day"] >= since_day][["source", "comparison", "_set"]].drop_duplicates()
+    parts = []
+    for _, r in recent.iterrows():
+        t = tot.loc[(r["source"], r["comparison"])]
+        mine = per[(per["source"] == r["source"]) & (per["comparison"] == r["comparison"])
+                   & (per["_set"] == r["_set"])].set_index("day")["n"]
+        k = mine.reindex(t.index).fillna(0).to_numpy()
+        parts.append(_frame({"family": "thresholds", "source": r["source"], "comparison": r["comparison"],
+                             "code": r["_set"]}, t.index.to_numpy(), k, t.to_numpy()))
+    return parts
+
+
+def series_frame(s: Summaries, *, last_day: int | None = None) -> pd.DataFrame:
+    """Every count series of the review, long: the ``_META`` columns, ``day`` (number), ``k``, ``n``.
+
+    Pooled series cover both periods; per-segment series this period only.  Days from
+    ``last_day`` on (a partial last day) are left out."""
+    parts: list[pd.DataFrame] = []
+    c = s.frame("comparisons")
+    if c is not None:
+        parts += _pass_parts(c, "bits", None, None)
+        parts += _threshold_parts(c, s.since_day)
+    g = s.frame("genuineness")
+    if g is not None:
+        parts += _flag_parts(g, None)
+    parts += _error_parts(s, None)
+    sc, sg = s.frame("seg_comparisons"), s.frame("seg_genuineness")
+    for seg in s.segments:
+        label = seg.label
+        if sc is not None:
+            m = (sc["matched"].to_numpy() == 1) & (sc["dup"].to_numpy() == 0) & sc[label].notna().to_numpy()
+            if m.any():
+                parts += _pass_parts(sc[m], "bits", "has", label)
+        if sg is not None:
+            m = sg[label].notna().to_numpy()
+            if m.any():
+                parts += _flag_parts(sg[m], label)
+        parts += _error_parts(s, label)
+    if not parts:
+        return pd.DataFrame(columns=[*_META, "day", "k", "n"])
+    f = pd.concat(parts, ignore_index=True)
+    for c_ in _META:
+        f[c_] = f[c_].astype("object").where(f[c_].notna(), None)
+    for x in s.segments:                     # name the key as the analyst gave it
+        f.loc[f["seg_key"] == x.label, "seg_key"] = x.name
+    f = f[f["n"] > 0]
+    if last_day is not None:
+        f = f[f["day"] < last_day]
+    f = f.groupby([*_META, "day"], dropna=False, sort=True)[["k", "n"]].sum().reset_index()
+    return f
+
+
+# ------------------------------------------------------------------ detection
+
+def _detect(series: pd.DataFrame, freq: str, alpha: float) -> pd.DataFrame:
+    f = series
+    if freq == "W":
+        f = f.assign(day=np.floor_divide(f["day"].to_numpy() + 3, 7) * 7 - 3)
+        f = f.groupby([*_META, "day"], dropna=False, sort=True)[["k", "n"]].sum().reset_index()
+    f = f.assign(sid=f.groupby(_META, dropna=False, sort=True).ngroup())
+    meta = f.drop_duplicates("sid").set_index("sid")[_META].astype(object)
+    meta = meta.where(meta.notna(), None)
+    counts = pd.DataFrame({"sid": f["sid"].to_numpy(), "day": day_start(f["day"].to_numpy()),
+                           "k": f["k"].to_numpy(), "n": f["n"].to_numpy()})
+    out = detect_changes(counts, keys=["sid"], time="day", alpha=alpha)
+    tested, method = out.attrs.get("tested", 0), out.attrs.get("method", "")
+    out = out.join(meta, on="sid")
+    out["frequency"] = "daily" if freq == "D" else "weekly"
+    out.attrs.update(tested=tested, method=method)
+    return out
+
+
+def _partial_last_day(s: Summaries) -> int | None:
+    """Day number from which series are cut: after the data's end, and its last day when
+    the data stops more than an hour before the day ends."""
+    end = s.data_end
+    until_day = int(s.period.until.value // _DAY_NS)
+    if end is None:
+        return until_day
+    day = int(end.value // _DAY_NS)
+    partial = end < day_start([day])[0] + pd.Timedelta(hours=23)
+    return min(until_day, day if partial else day + 1)
+
+
+def find(s: Summaries, *, levels=None, alpha: float = ALPHA) -> tuple[list[Finding], dict]:
+    """Findings of the period, ranked; and what was done (method, series tested, cut days)."""
+    from . import _text as T
+
+    levels = parse_levels(levels)
+    last = _partial_last_day(s)
+    series = series_frame(s, last_day=last)
+    since_day = s.since_day
+    info = {"tested": 0, "method": "", "last_day": last, "series": series,
+            "partial": s.data_end is not None and last is not None and last <= int(s.data_end.value // _DAY_NS)}
+    found = []
+    if len(series):
+        for freq in ("D", "W"):
+            d = _detect(series, freq, alpha / 2)
+            info["tested"] += int(d.attrs.get("tested", 0))
+            info["method"] = d.attrs.get("method", "")
+            found.append(d)
+    changes = pd.concat([x for x in found if len(x)], ignore_index=True) if any(len(x) for x in found) else None
+    findings: list[Finding] = []
+    if changes is not None:
+        changes = changes[(changes["start"] >= s.period.since).to_numpy()]
+        keep = []
+        for _, r in changes.iterrows():
+            fam = r["family"]
+            eff = abs(float(r["diff"]))
+            ratio = _ratio(float(r["rate_before"]), float(r["rate_after"]))
+            if fam == "thresholds" and float(r["diff"]) <= 0:
+                continue                # the set that took over is the finding; the one it replaced is named
+            if eff >= MIN_EFFECT[fam] or (fam in MIN_RATIO and ratio >= MIN_RATIO[fam] and eff >= 0.001):
+                keep.append(r)
+        findings = [T.threshold_finding(r, changes) if r["family"] == "thresholds" else T.change_finding(r, levels)
+                    for r in keep]
+    findings = _collapse(findings, levels)
+    findings.sort(key=lambda f: -f.score)
+    for i, f in enumerate(findings, 1):
+        f.rank = i
+    return findings, info
+
+
+def _ratio(a: float, b: float) -> float:
+    hi, lo = max(a, b), min(a, b)
+    return hi / lo if lo > 0 else (math.inf if hi > 0 else 1.0)
+
+
+def _same(a: Finding, b: Finding) -> bool:
+    """The same change seen twice: same family, series (level aside) and segment, dates overlapping."""
+    if a.family != b.family:
+        return False
+    if (a.source, a.comparison, a.attack, a.code) != (b.source, b.comparison, b.attack, b.code):
+        return False
+    if np.sign(a.change_points or 0) != np.sign(b.change_points or 0):
+        return False
+    a0, a1 = pd.Timestamp(a.start), pd.Timestamp(a.end) if a.end else pd.Timestamp.max.tz_localize("UTC")
+    b0, b1 = pd.Timestamp(b.start), pd.Timestamp(b.end) if b.end else pd.Timestamp.max.tz_localize("UTC")
+    close = abs((a0 - b0) / pd.Timedelta(days=1)) <= 7
+    return close and a0 < b1 and b0 < a1
+
+
+def _collapse(findings: list[Finding], levels: dict[str, str]) -> list[Finding]:
+    """One finding per change.  Of the same change at several levels, daily and weekly, the
+    level in force (else the strongest) leads and names the others.  A segment's change that
+    the pool shows at the same dates is named with the pool's; one the pool does not show
+    is a finding of its own, named with its segment."""
+    from . import _text as T
+
+    def merge(home: Finding, f: Finding) -> None:
+        tag = T.also_tag(f)
+        if tag and tag not in home.also and tag != T.also_tag(home):
+            home.also.append(tag)
+
+    def lead(f: Finding) -> tuple:
+        in_force = f.level is not None and f.level == level_for(levels, f.comparison)
+        return (not in_force, f.frequency != "daily", -f.score)
+
+    # 1. within one segment (or the pool): levels and frequencies
+    groups: list[list[Finding]] = []
+    for f in sorted(findings, key=lead):
+        g = next((g for g in groups if g[0].segment == f.segment and _same(g[0], f)), None)
+        if g is None:
+            groups.append([f])
+        else:
+            g.append(f)
+    heads = []
+    for g in groups:
+        head = g[0]
+        for f in g[1:]:
+            merge(head, f)
+        heads.append(head)
+    # 2. segment against pool: a change the pool shows too is the pool's; the segments that moved
+    #    with it are named.  A segment's change the pool does not show is its own finding.
+    pool = [h for h in heads if h.segment is None]
+    out = list(pool)
+    for f in (h for h in heads if h.segment is not None):
+        p = next((p for p in pool if _same(p, f) and p.level == f.level), None)
+        if p is None:
+            out.append(f)
+        else:
+            merge(p, f)
+    return out

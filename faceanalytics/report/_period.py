@@ -1,0 +1,116 @@
+"""The period a review covers and the one before it, and how dates are written."""
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass
+
+import pandas as pd
+
+__all__ = ["ReviewPeriod", "review_period", "DEFAULT_DAYS", "fmt_time", "fmt_range", "fmt_length", "utc"]
+
+DEFAULT_DAYS = 30
+ONE_DAY = pd.Timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class ReviewPeriod:
+    """``since <= session_time < until`` and the baseline of equal length before it (UTC)."""
+
+    since: pd.Timestamp
+    until: pd.Timestamp
+    default: bool = False                 # chosen from the data, not given
+    latest: pd.Timestamp | None = None    # latest session_time in the data
+
+    @property
+    def length(self) -> pd.Timedelta:
+        return self.until - self.since
+
+    @property
+    def previous_since(self) -> pd.Timestamp:
+        return self.since - self.length
+
+    @property
+    def previous_until(self) -> pd.Timestamp:
+        return self.since
+
+
+def utc(value, what: str) -> pd.Timestamp | None:
+    """A date or time as a UTC timestamp; text must be ISO 8601."""
+    if value is None:
+        return None
+    try:
+        # Text must be ISO 8601 (pandas alone would read "June" as June of this year).
+        t = pd.Timestamp(_dt.datetime.fromisoformat(value) if isinstance(value, str) else value)
+    except (ValueError, TypeError):
+        raise ValueError(f"{what}: not a date or time (YYYY-MM-DD or ISO 8601): {value!r}") from None
+    if t is pd.NaT:
+        raise ValueError(f"{what}: not a date or time: {value!r}")
+    return t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
+
+
+def latest_session_time(data_dir, engine="auto") -> pd.Timestamp | None:
+    """The latest ``session_time`` of the sessions and quarantined records: a ``max()`` the
+    engine answers from the Parquet statistics (DuckDB), not a column loaded into memory."""
+    from ..engines._api import _run
+    from ._summary import review_engine
+
+    eng = review_engine(engine)
+    latest = None
+    for table in ("sessions", "quarantine"):
+        if eng.name == "pandas":
+            import pyarrow.compute as pc
+
+            from ..store import load_arrow
+
+            col = load_arrow(data_dir, table, columns=["session_time"]).column("session_time")
+            m = pc.max(col).as_py() if len(col) else None
+        else:
+            f = _run(eng, data_dir, table, lambda src: f"SELECT max({eng.dialect.q('session_time')}) AS m FROM {src}")
+            m = None if f is None or f.empty or pd.isna(f["m"].iloc[0]) else f["m"].iloc[0]
+        if m is not None:
+            m = pd.Timestamp(m)
+            m = m.tz_convert("UTC") if m.tzinfo else m.tz_localize("UTC")
+            latest = m if latest is None else max(latest, m)
+    return latest
+
+
+def review_period(data_dir, since=None, until=None, *, days: int = DEFAULT_DAYS, latest=None) -> ReviewPeriod:
+    """The period a report covers.
+
+    Without ``until``: the end of the day of the latest ``session_time`` in the data
+    (today when there is none).  Without ``since``: ``days`` before ``until``.
+    Raises ``ValueError`` for an unreadable date or ``since >= until``.
+    """
+    s, u = utc(since, "since"), utc(until, "until")
+    if latest is None and (s is None or u is None) and data_dir is not None:
+        latest = latest_session_time(data_dir)
+    if u is None:
+        base = latest if latest is not None else pd.Timestamp.now(tz="UTC")
+        u = base.floor("D") + ONE_DAY
+        if s is not None and u <= s:               # a ``since`` after the data: an empty period
+            u = s + pd.Timedelta(days=days)
+    if s is None:
+        s = u - pd.Timedelta(days=days)
+    if s >= u:
+        raise ValueError(f"since ({s:%Y-%m-%d %H:%M}) must be before until ({u:%Y-%m-%d %H:%M})")
+    return ReviewPeriod(since=s, until=u, default=since is None and until is None, latest=latest)
+
+
+def fmt_time(t: pd.Timestamp) -> str:
+    return f"{t:%Y-%m-%d}" if t == t.floor("D") else f"{t:%Y-%m-%d %H:%M}"
+
+
+def fmt_range(since: pd.Timestamp, until: pd.Timestamp) -> str:
+    """Whole days read inclusively ("2026-10-01 to 2026-10-31"), else with an exclusive end."""
+    if since == since.floor("D") and until == until.floor("D"):
+        last = until - ONE_DAY
+        return fmt_time(since) if last == since else f"{fmt_time(since)} to {fmt_time(last)}"
+    return f"{fmt_time(since)} to {fmt_time(until)} (exclusive)"
+
+
+def fmt_length(d: pd.Timedelta) -> str:
+    if d % ONE_DAY == pd.Timedelta(0):
+        n = d // ONE_DAY
+        return f"{n} day" + ("s" if n != 1 else "")
+    hours = d / pd.Timedelta(hours=1)
+    return f"{hours:g} hours"

@@ -1,0 +1,28 @@
+"""Sections (plain data) -> one self-contained HTML file, through a Jinja2 template.
+
+The template (``templates/report.html.j2``, with ``report.css`` inlined) holds all the
+markup; autoescape is on, so text from the data (Baidu's Chinese messages, anything a
+payload carried) is always escaped.  Figures are PNG data URIs; there is no script,
+no external link and no font to fetch, so the file opens offline and prints whole.
+"""
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+__all__ = ["render"]
+
+
+@functools.lru_cache(maxsize=1)
+def _env():
+    import jinja2
+
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(Path(__file__).parent / "templates")),
+                              autoescape=True, trim_blocks=False,
+                              keep_trailing_newline=True)
+
+
+def render(*, title: str, meta, banner, sections, footer) -> str:
+    """The report as HTML text."""
+    return _env().get_template("report.html.j2").render(title=title, meta=meta, banner=banner, sections=sections,
+                                                       footer=footer)

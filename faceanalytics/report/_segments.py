@@ -1,0 +1,96 @@
+"""Which segments a review splits by: the keys asked for, or the low-cardinality ones the data carries.
+
+A segment is a key of ``biz_extra_data`` (whatever the integrator passed to get_token:
+a JSON object, or ``k=v&...`` text) or a sessions column.  By default the review looks
+at a sample of the period's sessions (up to 20,000 a month; only the choice of keys
+comes from it, every count is exact) and keeps the keys with between 2 and
+:data:`MAX_VALUES` values that are present in at least :data:`MIN_COVERAGE` of the
+sessions, at most :data:`MAX_DEFAULT` of them, most present first.  A key's values are
+the ones the sample holds (at most :data:`MAX_VALUES`, the most common); any other value
+of it counts as "(other)".
+"""
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+
+
+import pandas as pd
+
+from ..engines._review import Segment, segment_sample
+from ..schema import full_schema
+from ._counts import biz_keys
+
+__all__ = ["choose_segments", "MAX_VALUES", "MIN_COVERAGE", "MAX_DEFAULT", "COLUMN_CANDIDATES"]
+
+MAX_VALUES = 20          # more values than this: not a segment (an id, a branch number)
+MIN_COVERAGE = 0.01      # present in at least 1% of sessions
+MAX_DEFAULT = 4
+COLUMN_CANDIDATES = ("procedure_type", "liveness_version")
+_NOT_SEGMENTS = {"source", "month", "session_id", "fetched_at", "session_time", "biz_extra_data", "extra",
+                 "liveness_log", "ext_info"}
+
+
+def _sample(data, period, columns, engine) -> pd.DataFrame:
+    if isinstance(data, Mapping):
+        s = data.get("sessions")
+        if s is None or s.empty:
+            return pd.DataFrame(columns=["biz_extra_data", *columns])
+        t = s["session_time"]
+        s = s[((t >= period.since) & (t < period.until)).to_numpy(dtype=bool)]
+        cols = [c for c in ["biz_extra_data", *columns] if c in s.columns]
+        s = s[cols]
+        return s.sample(n=200_000, random_state=0) if len(s) > 200_000 else s
+    return segment_sample(data, since=period.since, until=period.until, columns=list(columns), engine=engine)
+
+
+def _value_counts(sample: pd.DataFrame) -> dict[tuple[str, str | None], Counter]:
+    """(key, column or None) -> Counter of values over the sample."""
+    out: dict[tuple[str, str | None], Counter] = {}
+    if "biz_extra_data" in sample:
+        vc = sample["biz_extra_data"].value_counts(dropna=True)
+        for raw, n in vc.items():                       # distinct texts only
+            for k, v in biz_keys(raw).items():
+                if v != "":
+                    out.setdefault((k, None), Counter())[v] += int(n)
+    for c in sample.columns:
+        if c == "biz_extra_data":
+            continue
+        vc = sample[c].dropna().astype("str")
+        vc = vc[vc != ""].value_counts()
+        out[(c, c)] = Counter({str(k): int(v) for k, v in vc.items()})
+    return out
+
+
+def choose_segments(data, period, segments=None, *, engine="auto") -> list[Segment]:
+    """The segments of a review: ``segments`` (names; ``[]`` for none) or the default choice."""
+    if segments is not None and len(segments) == 0:
+        return []
+    session_columns = set(full_schema("sessions").names) - _NOT_SEGMENTS
+    asked = None if segments is None else [str(s) for s in ([segments] if isinstance(segments, str) else segments)]
+    columns = sorted({c for c in (asked or COLUMN_CANDIDATES) if c in session_columns})
+    sample = _sample(data, period, columns, engine)
+    counts = _value_counts(sample)
+    total = max(len(sample), 1)
+    if asked is not None:
+        out = []
+        for name in dict.fromkeys(asked):
+            key = (name, name if name in session_columns else None)
+            c = counts.get(key, Counter())
+            out.append(Segment(name, column=key[1], values=tuple(sorted(v for v, _ in c.most_common(MAX_VALUES)))))
+        return out
+    found = []
+    for (name, column), c in counts.items():
+        n = sum(c.values())
+        if 2 <= len(c) <= MAX_VALUES and n / total >= MIN_COVERAGE:
+            found.append((-n, name, Segment(name, column=column, values=tuple(sorted(c)))))
+    found.sort(key=lambda x: (x[0], x[1]))
+    return [s for *_, s in found[:MAX_DEFAULT]]
+
+
+def describe(seg: Segment) -> str:
+    return f"{seg.name} (biz_extra_data)" if seg.column is None else f"{seg.column} (sessions column)"
+
+
+__all__ += ["describe"]
+

@@ -1,0 +1,200 @@
+"""detect_changes: calibrated on series with no change, finds planted steps and waves.
+
+All series are generated with fixed seeds (no flakiness): the bounds below are the
+targets with margin, and the measured figures sit well inside them.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import faceanalytics as fa
+from faceanalytics.analytics import _changes as C
+from faceanalytics.analytics import detect_changes
+
+DAY = pd.Timedelta(days=1)
+
+
+def matrices(df: pd.DataFrame):
+    _, k, n, _, _ = C.count_matrices(df, keys=["series"])
+    return k, n
+
+
+def series_p_values(df: pd.DataFrame) -> np.ndarray:
+    """Each series' p-value (corrected for the search over dates, before BH)."""
+    r = C._scan_rows(*matrices(df), 30, C.MAX_WAVE)
+    return r["p"][r["tested"].astype(bool)]
+
+
+def planted(kind, diff, *, at=40, length=3, days=90, volume=2000, rate=0.9, changed=40, null=160, rho=0.0,
+            seed=0):
+    """``changed`` series with the change and ``null`` without (ids changed..), one frame."""
+    a = C.simulate_counts(changed, days, volume, rate, rho=rho, change=(kind, at, length, diff), seed=seed)
+    b = C.simulate_counts(null, days, volume, rate, rho=rho, seed=seed + 1)
+    b["series"] += changed
+    return pd.concat([a, b], ignore_index=True)
+
+
+# ---------------------------------------------------------------- calibration on no change
+
+@pytest.mark.parametrize("overdispersed, bound", [(False, 0.05), (True, 0.10)])
+def test_no_change_families_rarely_alarm(overdispersed, bound):
+    """40 reviews of 500 series (50-50,000 a day, 30-180 days, rates like pass rates, flagged
+    shares and error codes): the share with any finding stays at most alpha (binomial) and
+    near it (beta-binomial, thanks to the dispersion estimate)."""
+    alarms = [len(detect_changes(C.review_family(seed, overdispersed=overdispersed), keys=["series"])) > 0
+              for seed in range(100, 140)]
+    assert np.mean(alarms) <= bound
+
+
+def test_series_p_values_are_valid_on_no_change():
+    """Per series, the search-corrected p-value is not below uniform (P(p <= x) <= x)."""
+    p = np.concatenate([series_p_values(C.review_family(seed, series=1000)) for seed in range(3)])
+    assert p.size >= 2900
+    for x in (0.05, 0.01):
+        assert np.mean(p <= x) <= x
+
+
+def test_overdispersion_is_estimated_and_keeps_calibration():
+    """Beta-binomial days at 20,000 a day: binomial p-values alarm on most series; the
+    dispersion estimate recovers rho and brings the p-values back to valid."""
+    k, n = matrices(C.simulate_counts(1000, 120, 20_000, 0.95, rho=1e-3, seed=5))
+    scan = C._Scan(k, n, 30, C.MAX_WAVE)
+    assert np.median(scan.rho) == pytest.approx(1e-3, rel=0.1)
+    p = 2 * np.fmin(scan.step_p, scan.wave_p)             # the two scans, Bonferroni
+    assert np.mean(p <= 0.05) <= 0.06
+    naive = C._Scan(k, n, 30, C.MAX_WAVE, binomial=True)
+    assert np.mean(2 * np.fmin(naive.step_p, naive.wave_p) <= 0.05) > 0.5
+
+
+# ---------------------------------------------------------------- planted changes
+
+@pytest.mark.parametrize("diff", [-0.03, -0.05, 0.05])
+def test_planted_steps_found_with_dates_and_effect(diff):
+    df = planted("step", diff, seed=3)
+    r = detect_changes(df, keys=["series"])
+    changed = r[r["series"] < 40]
+    assert set(changed["series"]) == set(range(40))               # every planted step found
+    first = changed.sort_values("q_value").drop_duplicates("series")
+    assert (first["kind"] == "step").all()
+    off = (first["start"] - pd.Timestamp("2026-01-05", tz="UTC")) / DAY - 40
+    assert (off.abs() <= 1).mean() >= 0.95
+    assert first["diff"].median() == pytest.approx(diff, abs=0.005)
+    assert ((first["ci_low"] <= diff) & (diff <= first["ci_high"])).mean() >= 0.85
+    assert (first["end"] == pd.Timestamp("2026-01-05", tz="UTC") + 90 * DAY).all()
+    assert len(r[r["series"] >= 40]) <= 2                          # few false findings among 160
+
+
+@pytest.mark.parametrize("diff, length", [(-0.10, 3), (-0.06, 5), (0.08, 2)])
+def test_planted_waves_found_with_dates_and_effect(diff, length):
+    df = planted("wave", diff, length=length, seed=4)
+    r = detect_changes(df, keys=["series"])
+    first = r[r["series"] < 40].sort_values("q_value").drop_duplicates("series")
+    assert len(first) == 40
+    assert (first["kind"] == "wave").mean() >= 0.95
+    t0 = pd.Timestamp("2026-01-05", tz="UTC")
+    assert (((first["start"] - t0) / DAY - 40).abs() <= 1).mean() >= 0.95
+    assert (((first["end"] - t0) / DAY - (40 + length)).abs() <= 1).mean() >= 0.95
+    assert first["diff"].median() == pytest.approx(diff, abs=0.01)
+    assert first["rate_before"].median() == pytest.approx(0.9, abs=0.005)
+    assert len(r[r["series"] >= 40]) <= 2
+
+
+def test_step_and_wave_in_one_series_both_found():
+    """Binary segmentation goes on either side of the first change."""
+    a = C.simulate_counts(20, 120, 3000, 0.9, change=("step", 80, 0, -0.06), seed=8)
+    b = C.simulate_counts(20, 120, 3000, 0.9, change=("wave", 30, 4, -0.08), seed=8)
+    a["k"] = a["k"] + b["k"] - C.simulate_counts(20, 120, 3000, 0.9, seed=8)["k"]   # both changes, same days
+    r = detect_changes(a, keys=["series"])
+    t0 = pd.Timestamp("2026-01-05", tz="UTC")
+    for kind, at in (("step", 80), ("wave", 30)):
+        hit = r[(r["kind"] == kind) & ((((r["start"] - t0) / DAY) - at).abs() <= 1)]
+        assert hit["series"].nunique() >= 18, kind
+    wave = r[r["kind"] == "wave"]
+    # the wave is measured against its own surroundings (before the step), not the whole series
+    assert wave["rate_before"].median() == pytest.approx(0.9, abs=0.01)
+
+
+def test_overdispersed_large_step_still_found():
+    df = planted("step", -0.05, volume=30_000, rho=1e-3, seed=6)
+    r = detect_changes(df, keys=["series"])
+    assert r[r["series"] < 40]["series"].nunique() >= 38
+    assert (r["dispersion"] > 5).all()                       # ~1 + 30,000 x 1e-3
+    assert len(r[r["series"] >= 40]) <= 0.1 * len(r)        # false discoveries near the 5% rate
+
+
+def test_small_days_pool_into_a_wave():
+    """20 sessions a day is below min_n for a daily rate, yet 3 days at another rate show."""
+    rng = np.random.default_rng(2)
+    days = pd.date_range("2026-03-01", periods=60, freq="D", tz="UTC").as_unit("us")
+    n = np.full(60, 20)
+    p = np.full(60, 0.95)
+    p[30:33] = 0.30
+    df = pd.DataFrame({"series": 0, "day": days, "k": rng.binomial(n, p), "n": n})
+    r = detect_changes(df, keys=["series"])
+    assert len(r) == 1 and r["kind"].iloc[0] == "wave"
+    assert r["start"].iloc[0] == days[30] and r["end"].iloc[0] == days[33]
+    assert r["n_after"].iloc[0] == 60
+
+
+# ---------------------------------------------------------------- options and shape
+
+def test_min_effect_and_min_ratio():
+    big = C.simulate_counts(10, 90, 50_000, 0.9, change=("step", 45, 0, -0.003), seed=9)
+    assert len(detect_changes(big, keys=["series"])) >= 8          # significant on 50,000 a day
+    assert len(detect_changes(big, keys=["series"], min_effect=0.01)) == 0
+    rare = C.simulate_counts(10, 90, 5000, 0.005, change=("step", 45, 0, 0.01), seed=9)
+    assert len(detect_changes(rare, keys=["series"], min_effect=0.02)) == 0
+    r = detect_changes(rare, keys=["series"], min_effect=0.02, min_ratio=2)
+    assert r["series"].nunique() == 10
+    assert (r["rate_after"] / r["rate_before"]).min() >= 2
+
+
+def test_output_columns_types_order_and_attrs():
+    df = planted("step", -0.05, changed=10, null=10, seed=10)
+    df["source"] = np.where(df["series"] % 2 == 0, "megvii_lite", "baidu_detail")
+    df = df.rename(columns={"day": "period", "k": "passed"})
+    r = detect_changes(df, keys=["source", "series"], time="period", k="passed", n="n")
+    assert list(r.columns) == ["source", "series", *C.OUTPUT_COLUMNS]
+    assert str(r["start"].dtype) == "datetime64[us, UTC]" and str(r["end"].dtype) == "datetime64[us, UTC]"
+    assert r["score"].is_monotonic_decreasing
+    assert np.allclose(r["diff"], r["rate_after"] - r["rate_before"])
+    assert np.allclose(r["rate_after"], r["k_after"] / r["n_after"])
+    assert (r["q_value"] <= 0.05).all() and (r["p_value"] <= r["q_value"] + 1e-12).all()
+    assert r.attrs["tested"] == 20 and r.attrs["step"] == DAY
+    assert "Benjamini-Hochberg" in r.attrs["method"] and "20 series" in r.attrs["method"]
+    assert set(r.attrs["false_alarm_rate"]) == {"binomial", "overdispersed"}
+    text = C.false_alarm_text()
+    assert all(f"{v:.1%}" in text for v in C.FALSE_ALARM_RATE.values()) and "uses" not in text
+    assert "this review uses 10%" in C.false_alarm_text(0.1)
+    assert fa.detect_changes is detect_changes
+
+
+def test_weekly_series_and_missing_buckets():
+    df = C.simulate_counts(20, 30, 2000, 0.9, change=("step", 15, 0, -0.05), weekly=True, seed=12)
+    # drop a whole week for every series: a missing bucket is n = 0
+    wk = pd.Timestamp("2026-01-05", tz="UTC") + 15 * 7 * DAY
+    df = df[df["day"] != wk]
+    r = detect_changes(df, keys=["series"])
+    assert r.attrs["step"] == pd.Timedelta(days=7)
+    assert r["series"].nunique() == 20
+    # the new rate's first bucket is the first with data after the missing week
+    assert (r["start"] == wk + 7 * DAY).mean() >= 0.9
+    assert (r["start"].dt.day_of_week == 0).all()
+
+
+def test_empty_untestable_and_bad_input():
+    empty = C.simulate_counts(3, 10, 100, 0.9).iloc[:0]
+    r = detect_changes(empty, keys=["series"])
+    assert len(r) == 0 and r.attrs["tested"] == 0 and list(r.columns) == ["series", *C.OUTPUT_COLUMNS]
+    tiny = pd.DataFrame({"series": [1, 1], "day": pd.to_datetime(["2026-01-01", "2026-01-02"], utc=True),
+                         "k": [1, 2], "n": [5, 5]})
+    assert detect_changes(tiny, keys=["series"]).attrs["tested"] == 0       # under min_n either side
+    bad = tiny.assign(k=[6, 2])
+    with pytest.raises(ValueError, match="k > n"):
+        detect_changes(bad, keys=["series"])
+    with pytest.raises(KeyError, match="n"):
+        detect_changes(tiny.drop(columns="n"), keys=["series"])
+    with pytest.raises(ValueError, match="alpha"):
+        detect_changes(tiny, keys=["series"], alpha=1.5)

@@ -1,0 +1,251 @@
+"""Findings: what the review surfaces on planted changes, and that it stays quiet without one.
+
+The data are the sandbox population's payloads (no server), ingested; the changes are
+planted by editing the payloads (tests/_planted.py): a drop in one segment's faceid pass
+rate from mid-quarter, a four-day wave of one attack type, a new threshold set for one
+comparison kind, a step of one verify error.
+"""
+from __future__ import annotations
+
+import json
+import re
+
+import pandas as pd
+import pytest
+from markupsafe import escape
+
+import _planted as P
+from faceanalytics.ingest import ingest
+from faceanalytics.report import findings_path, review, write_report
+from faceanalytics.report._findings import parse_levels
+from faceanalytics.report._sections import _Builder
+
+SINCE, UNTIL = "2026-04-01", "2026-07-01"
+QUARTER = dict(n_lite=5000, n_liveness=800, n_baidu=500, reference_date="2026-07-01", window_days=91)
+HOSTILE = '<img src=x onerror=alert(1)>"&'
+
+
+def near(when: str, day: str, days: int) -> bool:
+    return abs(pd.Timestamp(when) - pd.Timestamp(day, tz="UTC")) <= pd.Timedelta(days=days)
+
+
+def _data(tmp_path_factory, name, plants, seed):
+    d = tmp_path_factory.mktemp(name) / "data"
+    src = P.write(d.parent / "records.jsonl", P.records(seed, **QUARTER, plants=plants))
+    ingest([src], d)
+    return d
+
+
+@pytest.fixture(scope="module")
+def planted(tmp_path_factory):
+    plants = [P.KeyValueExtra(0.5), P.SegmentDrop(25, "2026-05-16", value="app"),
+              P.AttackWave(0.4, "2026-06-01", days=4, attack="mask"),
+              P.ThresholdChange("2026-05-20", comparison="ref1"), P.ErrorStep(0.08, "2026-05-20")]
+    d = _data(tmp_path_factory, "planted", plants, seed=5)
+    return d, review(d, SINCE, UNTIL)
+
+
+@pytest.fixture(scope="module")
+def quiet(tmp_path_factory):
+    d = _data(tmp_path_factory, "quiet", [P.KeyValueExtra(0.5)], seed=6)
+    return d, review(d, SINCE, UNTIL)
+
+
+def test_segment_drop_is_named_with_its_segment(planted):
+    _, r = planted
+    f = [x for x in r.findings if x.family == "pass_rate" and x.segment == {"key": "channel", "value": "app"}]
+    assert f, [x.text for x in r.findings]
+    f = f[0]
+    assert (f.comparison, f.level, f.source, f.kind) == ("faceid", "1e-4", "megvii_lite", "step")
+    assert near(f.start, "2026-05-16", 3)                  # an estimate: within a few days of the plant
+    assert f.change_points < -15 and f.ci_high_points < 0
+    assert "channel = app" in f.text and f"from {f.start[:10]} on" in f.text and "points" in f.text
+    # the same change at the other levels is one finding that names them, not three
+    assert not [x for x in r.findings if x is not f and x.family == "pass_rate" and x.segment == f.segment
+                and x.comparison == "faceid"]
+    assert any("1e-5" in a for a in f.also)
+    # the pooled faceid rate barely moved: no pooled finding hides the segment
+    assert not [x for x in r.findings if x.family == "pass_rate" and x.segment is None and x.comparison == "faceid"]
+
+
+def test_attack_wave_of_one_type(planted):
+    _, r = planted
+    waves = [x for x in r.findings if x.family == "flagged" and x.attack == "mask" and x.segment is None]
+    assert {x.source for x in waves} == {"megvii_lite", "megvii_liveness"}
+    for x in waves:
+        assert x.kind == "wave" and x.change_points > 20
+        assert near(x.start, "2026-06-01", 1) and near(x.end, "2026-06-05", 1)
+    assert not [x for x in r.findings if x.family == "flagged" and x.attack != "mask"]
+
+
+def test_threshold_change_per_comparison_kind_and_source(planted):
+    d, r = planted
+    t = [x for x in r.findings if x.family == "thresholds"]
+    assert [(x.source, x.comparison) for x in t] == [("megvii_lite", "ref1")]
+    assert near(t[0].start, "2026-05-20", 0)
+    assert "64/70.5/75.5/79" in t[0].text and "replacing 62.169/69.315/74.399/78.038" in t[0].text
+    assert t[0].rank == 1                                  # a new set moves every rate: first
+    # the text agrees with the tables: the section names the change its table shows
+    sec = next(s for s in r.sections if s["id"] == "thresholds")
+    assert "1 change(s) of reference thresholds" in sec["blocks"][0]["text"]
+    rows = sec["blocks"][1]["rows"]
+    new = [row for row in rows if row[2] == "64/70.5/75.5/79"]
+    assert [(row[0], row[1]) for row in new] == [("ref1", "megvii_lite")] and new[0][3] == "0"
+    # faceid kept its set: not a change
+    assert not [x for x in t if x.comparison == "faceid"]
+
+
+def test_error_step_and_billed_errors(planted):
+    _, r = planted
+    e = [x for x in r.findings if x.family == "error" and x.code == "NO_SUCH_ID_NUMBER" and x.segment is None]
+    assert len(e) == 1 and e[0].kind == "step" and e[0].change_points > 1
+    assert near(e[0].start, "2026-05-20", 5)
+    assert [x for x in r.findings if x.family == "billed" and x.source == "Megvii"]
+
+
+def test_no_change_no_finding(quiet):
+    _, r = quiet
+    assert r.findings == [], [x.text for x in r.findings]
+    assert r.info["tested"] > 100
+    html = r.html()
+    assert "Nothing changed significantly" in html
+
+
+def test_box_ranks_and_links(planted):
+    _, r = planted
+    html = r.html()
+    box = re.search(r'<div class="findings" id="look-at-first">.*?</div>', html, re.S).group(0)
+    items = re.findall(r"<li>.*?</li>", box, re.S)
+    assert len(items) == min(8, len(r.findings))
+    ids = set(re.findall(r'\bid="([^"]+)"', html))
+    for f, item in zip(r.findings, items):
+        assert str(escape(f.text)) in item
+        for href in re.findall(r'href="#([^"]+)"', item):
+            assert href in ids                             # every link lands on a section or a figure
+        if f.family != "thresholds":
+            assert f'href="#fig-change-{f.rank}"' in item
+    scores = [f.score for f in r.findings]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_findings_json_beside_the_report(planted, tmp_path):
+    d, r = planted
+    out = r.write(tmp_path / "q2.html")
+    data = json.loads(findings_path(out).read_text(encoding="utf-8"))
+    assert findings_path(out).name == "q2.findings.json"
+    assert [x["title"] for x in data] == [f.title for f in r.findings]
+    seg = next(x for x in data if x["segment"] == {"key": "channel", "value": "app"})
+    for k in ("change_points", "ci_low_points", "ci_high_points", "rate_before", "rate_after", "n_after", "q_value",
+              "start"):
+        assert seg[k] is not None, k
+    assert seg["figure"].startswith("#fig-change-") and seg["section"] == "#changes"
+
+
+def test_levels_in_force():
+    assert parse_levels(None) == {"*": "1e-4"}
+    assert parse_levels(["faceid=1e-5", "1e-3"]) == {"faceid": "1e-5", "*": "1e-3"}
+    assert parse_levels("faceid=1e-6,idcard_photo=1e-3") == {"faceid": "1e-6", "idcard_photo": "1e-3", "*": "1e-4"}
+    with pytest.raises(ValueError, match="level must be one of"):
+        parse_levels("1e-7")
+
+
+def test_hostile_text_is_escaped_through_the_template(tmp_path):
+    """A segment value, a title and a Baidu message that hold markup stay text."""
+    recs = P.records(8, n_lite=300, n_liveness=0, n_baidu=20, reference_date="2026-07-01", window_days=30)
+    for rec in recs:
+        if rec["source"] == "megvii_lite":
+            rec["payload"]["biz_info"]["biz_extra_data"] = json.dumps({"channel": HOSTILE})
+        if rec["source"] == "baidu_getall":
+            for a in rec["payload"]["result"]["verify_result"]:
+                a.update(code="222380", message=HOSTILE)
+    d = tmp_path / "data"
+    ingest([P.write(tmp_path / "r.jsonl", recs)], d)
+    out = write_report(d, tmp_path / "r.html", "2026-06-01", "2026-07-01", segments=["channel"],
+                       title=f"Review {HOSTILE}")
+    text = out.read_text(encoding="utf-8")
+    assert HOSTILE not in text and "<img src=x" not in text and "onerror=alert" not in text.replace(
+        str(escape(HOSTILE)), "")
+    assert str(escape(HOSTILE)) in text
+    assert f"<title>Review {escape(HOSTILE)}</title>" in text
+    assert "<script" not in text.lower()
+
+
+def test_labels_add_far_and_frr(planted, tmp_path):
+    from faceanalytics import analytics as A
+    from faceanalytics.store import load
+
+    d, _ = planted
+    c = load(d, "comparisons", since=SINCE, until=UNTIL)
+    ids = c.loc[c.comparison == "faceid", "session_id"].drop_duplicates().head(400)
+    lab = pd.DataFrame({"session_id": ids, "genuine": [i % 5 != 0 for i in range(len(ids))]})
+    path = tmp_path / "labels.csv"
+    lab.to_csv(path, index=False)
+    r = review(d, SINCE, UNTIL, labels=path, segments=[])
+    t = r.labels_table
+    want = A.error_rates_at_levels(c, lab, comparison="faceid")
+    got = t[t.comparison == "faceid"].drop(columns="comparison").reset_index(drop=True)
+    pd.testing.assert_frame_equal(got, want)
+    sec = _Builder(r).labels()
+    assert "400 labelled session(s) (400 with a comparison in this period)" in sec["blocks"][0]["text"]
+    far = sec["blocks"][1]["rows"][1][2]                   # faceid at 1e-4
+    x = want.set_index("level").loc["1e-4"]
+    assert far["value"] == f"{x.far:.10g}" or far["text"].endswith(f"of {int(x.n_impostor):,}")
+
+
+def test_counting_rule_and_engines_on_repeated_attempts(planted):
+    """Baidu detail repeats getall's latest attempt: counted once, by DuckDB and pandas alike,
+    as the metrics count it; k=v& segments read the same by both."""
+    from pandas.testing import assert_frame_equal
+
+    from faceanalytics import analytics as A
+    from faceanalytics.report._summary import summarize
+    from faceanalytics.store import load
+
+    d, r = planted
+    a = r.summaries
+    b = summarize(d, SINCE, UNTIL, engine="pandas")
+    assert a.segments == b.segments
+    for name in a.counts:
+        if a.counts[name] is None or b.counts[name] is None:
+            assert a.counts[name] is None and b.counts[name] is None, name
+        else:
+            assert_frame_equal(a.counts[name], b.counts[name], obj=name)
+    c = load(d, "comparisons", since=SINCE, until=UNTIL)
+    assert (c.source == "baidu_detail").any() and (c.source == "baidu_getall").any()
+    assert_frame_equal(a.configured_pass_rates("current", ["source", "comparison"]),
+                       A.configured_pass_rates(c, ["source", "comparison"]))
+    assert set(a.configured_pass_rates("current", "source").source) == {"baidu_getall"}   # detail repeats getall
+    g = load(d, "genuineness", since=SINCE, until=UNTIL)
+    want = A.genuineness_rates(g, by="source")
+    mine = a.genuineness_rates("current", by="source")
+    assert_frame_equal(mine, want[mine.columns])
+    s = load(d, "sessions", since=SINCE, until=UNTIL)
+    kv = s.biz_extra_data.str.contains("channel=", na=False)
+    assert kv.any()
+    ch = a.frame("seg_sessions").groupby("seg_channel")["n"].sum()
+    from faceanalytics.report._counts import segment_values
+    from faceanalytics.engines._review import Segment
+
+    assert ch.to_dict() == segment_values(s, Segment("channel", values=("app", "h5", "mini"))).value_counts().to_dict()
+
+
+def test_exact_histogram_of_one_segment_and_week_on_demand(planted):
+    """What an explorer asks: the exact confidence histogram of one kind, segment value and week."""
+    from pandas.testing import assert_frame_equal
+
+    from faceanalytics import analytics as A
+    from faceanalytics.report._counts import segment_values
+    from faceanalytics.store import load
+
+    d, r = planted
+    seg = next(x for x in r.summaries.segments if x.name == "channel")
+    week = ("2026-05-18", "2026-05-25")
+    h = r.summaries.histogram(comparison="faceid", segment="channel", value="app", since=week[0], until=week[1])
+    s = load(d, "sessions", since=week[0], until=week[1])
+    app = s[(segment_values(s, seg) == "app").to_numpy(dtype=bool, na_value=False)]
+    c = load(d, "comparisons", since=week[0], until=week[1])
+    c = c[(c.comparison == "faceid") & c.session_id.isin(set(app.session_id))]
+    want = A.confidence_histogram(c)
+    assert int(want["count"].sum()) > 30
+    assert_frame_equal(h, want)
+    assert A.pass_rates_from_histogram(h).equals(A.pass_rates(c))
