@@ -26,7 +26,15 @@ import pyarrow as pa
 from ._base import PARTS_GLOB, Engine, local_files, table_root
 from ._sql import DuckDBDialect
 
-__all__ = ["DuckDBEngine"]
+__all__ = ["DuckDBEngine", "parquet_scan"]
+
+
+def parquet_scan(files: str) -> str:
+    """``read_parquet`` of ``files`` (a quoted glob or a list) with the dataset's hive keys as
+    text.  Columns are bound from the first file; files written before a column was added
+    (``session_key``) read fine as long as a query does not use that column (a query that
+    does reads only files that all have it)."""
+    return f"read_parquet({files}, hive_partitioning = true, hive_types = {{'source': 'VARCHAR', 'month': 'VARCHAR'}})"
 
 
 class DuckDBEngine(Engine):
@@ -74,8 +82,7 @@ class DuckDBEngine(Engine):
             yield None
             return
         glob = (root.rstrip("/") + "/" + PARTS_GLOB).replace("'", "''")
-        yield (f"read_parquet('{glob}', hive_partitioning = true, "
-               f"hive_types = {{'source': 'VARCHAR', 'month': 'VARCHAR'}})")
+        yield parquet_scan(f"'{glob}'")
 
     @contextlib.contextmanager
     def _object_store(self, data_dir, table: str):
