@@ -310,7 +310,7 @@ def series_frame(s: Summaries, *, last_day: int | None = None) -> pd.DataFrame:
     for seg in s.segments:
         label = seg.label
         if sc is not None:
-            m = (sc["matched"].to_numpy() == 1) & (sc["dup"].to_numpy() == 0) & sc[label].notna().to_numpy()
+            m = sc[label].notna().to_numpy()
             if m.any():
                 parts += _pass_parts(sc[m], "bits", "has", label)
         if sg is not None:

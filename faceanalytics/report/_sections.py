@@ -287,8 +287,7 @@ class _Builder:
         if sc is None:
             blocks.append(p("No comparison in this period.", "empty"))
             return self._section("segments", blocks)
-        m = (sc["matched"].to_numpy() == 1) & (sc["dup"].to_numpy() == 0)
-        sc = sc[m & (sc["comparison"] == "faceid").to_numpy()]
+        sc = sc[(sc["comparison"] == "faceid").to_numpy()]
         lv = level_for(self.levels, "faceid")
         i = LEVELS.index(lv)
         for seg in s.segments:
