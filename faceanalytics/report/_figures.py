@@ -59,10 +59,22 @@ def _language_font(fig) -> None:
     family = cjk_font()
     if family is None:
         return
+    from matplotlib import font_manager
+
+    # a family with no bold face (the bundled Noto Sans SC) draws titles regular, without a findfont warning
+    bold = any(e.name == family and _weight(e.weight) >= 600 for e in font_manager.fontManager.ttflist)
     for ax in fig.axes:                  # tick labels made later (date ticks at draw time) too
         ax.tick_params(which="both", labelfontfamily=[family, "DejaVu Sans"])
     for t in fig.findobj(Text):
         apply_font(t, family)
+        if not bold and _weight(t.get_fontweight()) >= 600:
+            t.set_fontweight("normal")
+
+
+def _weight(w) -> int:
+    from matplotlib.font_manager import weight_dict
+
+    return w if isinstance(w, int) else weight_dict.get(str(w), 400)
 
 
 def _smaller_png(png: bytes) -> bytes:

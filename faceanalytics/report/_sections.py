@@ -217,7 +217,7 @@ class _Builder:
             ka, na, kb, nb = int(a["flagged"].sum()), int(a["n"].sum()), int(b["flagged"].sum()), int(b["n"].sum())
             if na == 0 and nb == 0:
                 continue
-            rows.append(_rate_row(tr("headline.flagged", attack=attack), ka, na, None, None, kb, nb))
+            rows.append(_rate_row(tr("headline.flagged", attack=T.attack(attack)), ka, na, None, None, kb, nb))
         ec, ep = s.error_codes("current"), s.error_codes("previous")
         rows.append(_count_row(tr("headline.billed"), int(ec["billed"].sum()) if len(ec) else 0,
                                int(ep["billed"].sum()) if len(ep) else 0, sub=tr("headline.billed_sub")))
@@ -542,7 +542,7 @@ class _Builder:
             thr = "–" if nr is None or not np.isfinite(nr["threshold"]) else (
                 f"{nr['threshold']:g}" if nr["n_thresholds"] <= 1 else
                 f"{nr['threshold']:g} ({nr['threshold_min']:g}–{nr['threshold_max']:g})")
-            rows.append([x["attack"], x["source"], thr,
+            rows.append([T.attack(x["attack"]), x["source"], thr,
                          rate(x["flagged"], x["n"], x["ci_low"], x["ci_high"]) if x["n"] else
                          muted(tr("anti_spoofing.no_threshold", n=int(x["n_no_threshold"]))),
                          rate(pr["flagged"], pr["n"], pr["ci_low"], pr["ci_high"]) if pr is not None and pr["n"]
@@ -553,6 +553,7 @@ class _Builder:
         blocks = []
         daily = s.genuineness_rates("both", freq="D")
         daily = daily[daily["n"] > 0]
+        daily = daily.assign(attack=daily["attack"].map(T.attack))
         if len(daily) and not (daily["n"] < MIN_N).all():
             since = self.period.since
             blocks.append(figure(lambda ax: draw_rate_series(

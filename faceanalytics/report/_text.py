@@ -14,7 +14,7 @@ import pandas as pd
 from .._i18n import join, language, tr, tr_or
 
 __all__ = ["SECTIONS", "SECTION_IDS", "sections", "pct", "points", "change_finding", "threshold_finding", "also_tag",
-           "origin", "provider", "tr", "tr_or", "join"]
+           "origin", "provider", "attack", "tr", "tr_or", "join"]
 
 #: the sections in report order (each has ``sections.<id>.heading`` and ``.lead`` in the catalogue)
 SECTION_IDS = ("headline", "changes", "segments", "funnel", "pass-rates", "confidence", "would-flip",
@@ -48,6 +48,11 @@ def origin(code) -> str:
     return tr_or(f"origin.{code}", code)
 
 
+def attack(name) -> str:
+    """An attack type as the reader names it (``synthetic_face`` -> 合成脸 in Chinese)."""
+    return tr_or(f"attack.{name}", name)
+
+
 def provider(name) -> str:
     """A provider as the reader names it ("Megvii", "Baidu"); other values as they are."""
     return tr_or(f"provider.{name}", name)
@@ -64,7 +69,7 @@ def _subject(r) -> tuple[str, str]:
         return tr(f"finding.subject.{fam}", comparison=r["comparison"], level=r["level"], source=r["source"]), \
             tr("unit.comparisons")
     if fam == "flagged":
-        return tr("finding.subject.flagged", attack=r["attack"], source=r["source"]), tr("unit.checks")
+        return tr("finding.subject.flagged", attack=attack(r["attack"]), source=r["source"]), tr("unit.checks")
     if fam == "billed":
         unit = tr("unit.attempts") if r["source"] == "Baidu" else tr("unit.sessions")
         return tr("finding.subject.billed", source=provider(r["source"])), unit
