@@ -249,6 +249,9 @@ def _review(args) -> int:
     if isinstance(args.data, Path) and not args.data.is_dir():
         print(f"faceanalytics review: no such data directory: {args.data}", file=sys.stderr)
         return 2
+    if isinstance(args.xlsx, Path) and args.xlsx.is_dir():
+        print(f"faceanalytics review: --xlsx is a directory, not a workbook file: {args.xlsx}", file=sys.stderr)
+        return 2
     try:
         parse_levels(args.levels)
         labels = read_labels(args.labels) if args.labels is not None else None

@@ -386,7 +386,8 @@ class _Builder:
         for _, r in fc.iterrows():
             key = (r["status"], r["stage"])
             pr = fp.loc[key] if key in fp.index else None
-            rows.append([r["status"], tr_or(f"stage.{r['stage']}", r["stage"]), f"{int(r['count']):,}", T.pct(r["share"]),
+            rows.append([r["status"], tr_or(f"stage.{r['stage']}", r["stage"]), f"{int(r['count']):,}",
+                         T.pct(r["share"]),
                          f"{int(pr['count']):,}" if pr is not None else "0",
                          T.pct(pr["share"]) if pr is not None else tr("na")])
         fig = figure(lambda ax: _plots().plot_status_funnel(fc, ax=ax), size=(7.0, 2.9),

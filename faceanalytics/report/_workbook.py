@@ -164,8 +164,8 @@ def _anti_spoofing(s) -> pd.DataFrame:
     near = s.genuineness_near("current", by="source")[[*key, "threshold", "threshold_min", "threshold_max",
                                                        "just_under"]]
     out = cur[[*key, "n", "flagged", "flagged_rate", "ci_low", "ci_high", "n_no_threshold"]].merge(
-        prev.rename(columns={"n": "n_previous", "flagged": "flagged_previous", "flagged_rate": "flagged_rate_previous"}),
-        on=key, how="left").merge(near, on=key, how="left")
+        prev.rename(columns={"n": "n_previous", "flagged": "flagged_previous",
+                             "flagged_rate": "flagged_rate_previous"}), on=key, how="left").merge(near, on=key, how="left")
     for c in ("n_previous", "flagged_previous", "just_under"):
         out[c] = out[c].fillna(0).astype("int64")
     from ._text import attack
