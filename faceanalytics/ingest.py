@@ -44,6 +44,8 @@ from .store import Store, key_of
 __all__ = ["IngestReport", "Ingestor", "ingest", "rebuild"]
 
 CHUNK = 10_000
+BLOCK_BYTES = 64 << 20  # a block of lines ends early past this many bytes (bounded memory)
+_QUARANTINE_RAW = 1 << 20  # a quarantined line longer than this keeps its first MiB in `raw`
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
 
 
@@ -318,7 +320,9 @@ class Ingestor:
             month.append(_month(f))
             sid.append(rec.session_id if rec is not None else None)
             fetched.append(f)
-            raw = line.decode("utf-8", "replace")
+            raw = line[:_QUARANTINE_RAW].decode("utf-8", "replace")
+            if len(line) > _QUARANTINE_RAW:  # the whole line is in the raw archive
+                raw += f"… [{len(line) - _QUARANTINE_RAW:,} more bytes in the raw archive]"
             if not self.masker.keep_pii:
                 raw = mask_id_numbers(raw)
             rows.append({"reason": reason, "raw": raw, "raw_sha1": sha,
@@ -385,6 +389,7 @@ class _Batch:
             s["time_basis"] = flat.time_basis or "fetched_at"
             s["http_status"] = rec.http_status
             s["extra"] = orjson.dumps(flat.extra, default=str).decode() if flat.extra else None
+            s["invalid_values"] = flat.n_invalid or None
             per_table.setdefault("sessions", ([], []))
             per_table["sessions"][0].append(r)
             per_table["sessions"][1].append(s)
@@ -507,12 +512,13 @@ class _Lines(Sequence):
     """The lines of one buffer, each cut out only when asked for (the fast path reads
     the buffer whole; only rows it leaves to Python need their line)."""
 
-    __slots__ = ("buf", "_bounds")
+    __slots__ = ("buf", "bounds", "_bounds")
     all_objects = True  # made only for blocks whose every line opens a JSON object
 
     def __init__(self, buf: bytes, starts: np.ndarray):
         self.buf = buf
-        self._bounds = np.append(starts, len(buf) + 1).tolist()
+        self.bounds = np.append(starts, len(buf) + 1)  # line i is buf[bounds[i]:bounds[i+1]-1]
+        self._bounds = self.bounds.tolist()
 
     def __len__(self) -> int:
         return len(self._bounds) - 1
@@ -528,10 +534,12 @@ class _Lines(Sequence):
         return self.buf[self._bounds[i]:self._bounds[i + 1] - 1]
 
 
-def _iter_chunks(fh, chunk: int, read_size: int = 4 << 20) -> Iterator[tuple[int, _Block]]:
-    """Blocks of ``chunk`` lines, read in large reads (per-line reads cost more than
-    parsing) and never split into lines: one ``find`` per line notes where each
-    starts, and each byte is copied once, from the read into its block."""
+def _iter_chunks(fh, chunk: int, read_size: int = 4 << 20,
+                 block_bytes: int = BLOCK_BYTES) -> Iterator[tuple[int, _Block]]:
+    """Blocks of ``chunk`` lines (fewer once a block passes ``block_bytes``), read in
+    large reads (per-line reads cost more than parsing) and never split into lines:
+    one ``find`` per line notes where each starts, and each byte is copied once, from
+    the read into its block."""
     first = 1
     pieces, size, starts = [], 0, [0]  # the block so far, its length, where its lines start
     while True:
@@ -545,10 +553,10 @@ def _iter_chunks(fh, chunk: int, read_size: int = 4 << 20) -> Iterator[tuple[int
             if nl < 0:
                 break
             pos = nl + 1
-            if len(starts) == chunk:  # this newline ends the block's last line
+            if len(starts) == chunk or size + nl - lo >= block_bytes:  # this newline ends the block
                 pieces.append(view[lo:nl])
                 yield first, _Block(b"".join(pieces), np.asarray(starts, np.int64))
-                first += chunk
+                first += len(starts)
                 pieces, size, starts, lo = [], 0, [0], pos
             else:
                 starts.append(size + pos - lo)

@@ -18,8 +18,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pj
 
-from .._coerce import _NULL_STRINGS, epoch_to_us, integer, iso_to_us, num, text
-from ..schema import VERIFY_ERROR_BILLED, columns, file_schema
+from .._coerce import (_NULL_STRINGS, TIME_MAX_US, TIME_MIN_US, epoch_to_us, in_window, integer,
+                       iso_to_us, num, text)
+from .._records import MAX_LINE
+from ..schema import (CONFIDENCE_RANGE, GENUINENESS_RANGE, VERIFY_ERROR_BILLED, columns,
+                      file_schema)
 from .megvii import _LEGALITY, _PII_QUALITY_FIELDS, ATTACKS, _level_column
 
 FAST_SOURCES = ("megvii_lite", "megvii_liveness")
@@ -66,6 +69,7 @@ _KNOWN_STRUCTS = {(), ("biz_info",), ("liveness_result",), ("liveness_result", "
                   ("idcard_info",), ("idcard_info", "front_side"), ("idcard_info", "back_side")}
 _PY = {"str": text, "int": integer, "float": num, "epoch": epoch_to_us,
        "raw": lambda v: v if isinstance(v, str) else None}
+_RANGE = {"conf": CONFIDENCE_RANGE, "gen": GENUINENESS_RANGE}
 
 
 def classify(path: tuple) -> str | None:
@@ -79,13 +83,13 @@ def classify(path: tuple) -> str | None:
     if n == 3 and path[1] == "face_genuineness" and path[0] in ("liveness_result", "verify_result"):
         # A new attack is discovered by its ``_confidence`` key (as in megvii.py).
         if path[2].endswith("_confidence") or path[2][: -len("_threshold")] in ATTACKS:
-            return "float"
+            return "gen"
         return None
     if n >= 3 and path[0] == "verify_result" and path[1].startswith("result_"):
         if n == 3 and path[2] == "confidence":
-            return "float"
+            return "conf"
         if n == 4 and path[2] == "thresholds" and _level_column(path[3]) is not None:
-            return "float"
+            return "conf"
         return None
     if n >= 4 and path[0] == "idcard_info" and path[1] in ("front_side", "back_side") \
             and path[2] == "ocr_result":
@@ -146,17 +150,26 @@ def _convert(kind: str, arr: pa.Array):
     if kind == "int" and pa.types.is_integer(t):
         return arr.cast(pa.int64()), None
     if kind == "int" and pa.types.is_floating(t):  # the reader reads every number as float64
-        whole = pc.fill_null(pc.equal(pc.floor(arr), arr), False)
+        whole = pc.fill_null(pc.and_(pc.is_finite(arr), pc.equal(pc.floor(arr), arr)), False)
         return (pc.if_else(whole, arr, pa.scalar(None, t)).cast(pa.int64()),
                 pc.and_(arr.is_valid(), pc.invert(whole)))
+    rng = _RANGE.get(kind)
+    if rng is not None:
+        kind = "float"
     if kind == "float" and (pa.types.is_integer(t) or pa.types.is_floating(t)):
         f = arr.cast(pa.float64())
-        return pc.if_else(pc.is_nan(f), pa.scalar(None, pa.float64()), f), None
+        # NaN, infinities and out-of-range confidences: the Python path nulls them and
+        # keeps the reason, so their rows go there.
+        bad = pc.invert(pc.is_finite(f))
+        if rng is not None:
+            bad = pc.or_(bad, pc.or_(pc.less(f, rng[0]), pc.greater(f, rng[1])))
+        bad = pc.fill_null(bad, False)
+        return f, (bad if pc.any(bad).as_py() else None)
     if kind == "epoch" and (pa.types.is_integer(t) or pa.types.is_floating(t)):
         f = arr.cast(pa.float64()).to_numpy(zero_copy_only=False)
         with np.errstate(invalid="ignore"):
             f = np.where(f > 4102444800 * 100, f / 1000.0, f)
-            ok = (f >= 946684800) & (f <= 4102444800)
+            ok = (f >= TIME_MIN_US // 1_000_000) & (f <= TIME_MAX_US // 1_000_000)
         us = np.where(ok, np.round(np.nan_to_num(f) * 1_000_000), 0).astype(np.int64)
         present = np.asarray(arr.is_valid())
         return pa.array(us, pa.int64(), mask=~(present & ok)), pa.array(present & ~ok)
@@ -164,7 +177,12 @@ def _convert(kind: str, arr: pa.Array):
         # Numbers sent as text ("1991", "68.918"): Arrow's cast when every value is plain.
         try:
             out = arr.cast(pa.int64() if kind == "int" else pa.float64())
-            if kind == "int" or not pc.any(pc.is_nan(out)).as_py():
+            if kind == "int":
+                return out, None
+            bad = pc.invert(pc.is_finite(out))
+            if rng is not None:
+                bad = pc.or_(bad, pc.or_(pc.less(out, rng[0]), pc.greater(out, rng[1])))
+            if not pc.any(pc.fill_null(bad, False)).as_py():
                 return out, None
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             pass
@@ -174,6 +192,8 @@ def _convert(kind: str, arr: pa.Array):
     values = arr.to_pylist()
     out = [py(v) for v in values]
     need = [v is not None and o is None for v, o in zip(values, out)]
+    if rng is not None:
+        need = [nd or (o is not None and not rng[0] <= o <= rng[1]) for nd, o in zip(need, out)]
     typ = {"str": pa.string(), "raw": pa.string(), "int": pa.int64(), "float": pa.float64(),
            "epoch": pa.int64()}[kind]
     return pa.array(out, typ), pa.array(need, pa.bool_())
@@ -312,17 +332,33 @@ def parse_blocks(lines: list[bytes], joined: bytes | None = None, threads: bool 
         yield np.asarray(good), None
 
 
+# Arrow's reader recurses per nesting level and overflows its stack past ~10,000: a line
+# is handed to it only when it cannot nest deeper than this (it has fewer openers).  The
+# Python path then applies the real bound (``_records.MAX_DEPTH``) to what is left.
+_ARROW_MAX_OPENERS = 2000
+
+
+def _arrow_safe(line: bytes) -> bool:
+    n = len(line)
+    return n <= MAX_LINE and (n <= _ARROW_MAX_OPENERS
+                              or line.count(b"{") + line.count(b"[") <= _ARROW_MAX_OPENERS)
+
+
 def parse_chunk(lines: list[bytes], joined: bytes | None = None,
                 threads: bool = True) -> tuple[list, list[int]]:
     """Arrow tables for a chunk: ``([(line indices, table or None)], lines left out)``.
 
     Only lines that open a JSON object go to Arrow (a block starting with a bare
-    `null` crashes pyarrow's reader; such lines are not payloads anyway).
+    `null` crashes pyarrow's reader; such lines are not payloads anyway), and only
+    lines too short to nest deep enough to crash it, or that have few enough brackets
+    (counted in C; see ``_ARROW_MAX_OPENERS``), and are not over ``MAX_LINE``.
     ``joined``: ``b"\n".join(lines)`` when the caller has it already.
     """
     if getattr(lines, "all_objects", False):  # ingest's file blocks know it already
-        return list(parse_blocks(lines, joined, threads)), []
-    objects = [i for i, ln in enumerate(lines) if ln[:1] == b"{"]
+        long = np.flatnonzero(np.diff(lines.bounds) > _ARROW_MAX_OPENERS + 1)
+        if not any(not _arrow_safe(lines[i]) for i in long.tolist()):
+            return list(parse_blocks(lines, joined, threads)), []
+    objects = [i for i, ln in enumerate(lines) if ln[:1] == b"{" and _arrow_safe(ln)]
     if len(objects) == len(lines):
         return list(parse_blocks(lines, joined, threads)), []
     mapping = np.asarray(objects, np.int64)
@@ -393,7 +429,8 @@ def _block(t: pa.Table, source_hint, received_us, masker):
             return None
         fa = t.column("fetched_at").combine_chunks()
         if pa.types.is_timestamp(fa.type):  # Arrow reads "…T10:00:00Z" as a UTC timestamp
-            env_fetched = fa.cast(pa.timestamp("us", tz=fa.type.tz)).cast(pa.int64()).to_pylist()
+            env_fetched = [v if in_window(v) else None for v in
+                           fa.cast(pa.timestamp("us", tz=fa.type.tz)).cast(pa.int64()).to_pylist()]
         elif pa.types.is_string(fa.type):
             env_fetched = fa.to_pylist()
         else:
@@ -503,7 +540,8 @@ def _block(t: pa.Table, source_hint, received_us, masker):
     sid_arr = pick(sid_all)
     epoch = pc.extract_regex(pc.coalesce(biz_id, sid_arr), r"^\s*(?P<e>\d{10})(?:\.\d+)?\s*,")
     epoch_s = pc.struct_field(epoch, [0]).cast(pa.int64())
-    epoch_ok = pc.and_(pc.greater_equal(epoch_s, 946684800), pc.less_equal(epoch_s, 4102444800))
+    epoch_ok = pc.and_(pc.greater_equal(epoch_s, TIME_MIN_US // 1_000_000),
+                       pc.less_equal(epoch_s, TIME_MAX_US // 1_000_000))
     epoch_us = pc.if_else(epoch_ok, pc.multiply(epoch_s, 1_000_000), pa.scalar(None, pa.int64()))
     fetched_take = pick(fetched_all)
     session_time = pc.coalesce(vt, epoch_us, fetched_take)
@@ -649,7 +687,8 @@ def _envelope_ids(n, env_sid, env_fetched, bv, raw_bi, raw_bt):
                 sid = text(bt[i])
         sids.append(sid)
         f = env_fetched[i]
-        fetched.append(iso_to_us(f) if isinstance(f, str) else f)
+        f = iso_to_us(f) if isinstance(f, str) else f
+        fetched.append(f if in_window(f) else None)  # outside the window: Python quarantines it
     return sids, fetched
 
 

@@ -9,8 +9,24 @@ time and are stored in UTC.
 """
 from __future__ import annotations
 
-from .._coerce import Unreadable, boolean, cn_time_to_us, code_text, integer, is_nullish, text
-from ._common import Context, Flat, media_row, opt_num, strict_num
+from .._coerce import (Unreadable, boolean, check_time, cn_time_to_us, code_text, integer,
+                       is_nullish, text)
+from ..schema import CONFIDENCE_RANGE
+from ._common import Context, Flat, media_row, number, opt_num
+
+_LO, _HI = CONFIDENCE_RANGE  # Baidu's scores, thresholds and spoofing scores: 0-100
+
+
+def _score(flat: Flat, path: str, v, strict: bool = True):
+    return number(flat, path, v, strict=strict, lo=_LO, hi=_HI)
+
+
+def _time(flat: Flat, path: str, v):
+    """A Beijing time, in the accepted window (else the record is quarantined)."""
+    us = check_time(cn_time_to_us(v), v, path)
+    if us is None and not is_nullish(v):
+        flat.unreadable(path, v)
+    return us
 from .megvii import _maybe_json
 
 _ENVELOPE = frozenset({"success", "result", "log_id", "code", "message", "error_code",
@@ -83,11 +99,11 @@ def flatten_detail(payload: dict, ctx: Context, flat: Flat) -> None:
     if isinstance(vr, dict):
         flat.unknown("result.verify_result.", vr, _DETAIL_VERIFY)
         if "score" in vr:
-            _comparison(flat, None, strict_num(vr.get("score"), "result.verify_result.score"), None)
+            _comparison(flat, None, _score(flat, "result.verify_result.score", vr.get("score")), None)
         flat.session["liveness_score"] = opt_num(flat, "result.verify_result.liveness_score",
                                                  vr.get("liveness_score"))
         if "spoofing" in vr:
-            _spoofing(flat, None, strict_num(vr.get("spoofing"), "result.verify_result.spoofing"))
+            _spoofing(flat, None, _score(flat, "result.verify_result.spoofing", vr.get("spoofing")))
     elif vr is not None:
         flat.unreadable("result.verify_result", vr)
     _identity(result, None, ctx, flat, "result.")
@@ -229,12 +245,10 @@ def flatten_getall(payload: dict, ctx: Context, flat: Flat) -> None:
                 flat.unreadable(path + "verify_detail", vd)
             vd = {}
         flat.unknown(path + "verify_detail.", vd, _VERIFY_DETAIL)
-        score = strict_num(vd.get("score"), path + "verify_detail.score")
-        threshold = opt_num(flat, path + "verify_detail.threshold", vd.get("threshold"))
-        spoofing = strict_num(vd.get("spoofing_score"), path + "verify_detail.spoofing_score")
-        verify_time = cn_time_to_us(a.get("verify_time"))
-        if verify_time is None and not is_nullish(a.get("verify_time")):
-            flat.unreadable(path + "verify_time", a.get("verify_time"))
+        score = _score(flat, path + "verify_detail.score", vd.get("score"))
+        threshold = _score(flat, path + "verify_detail.threshold", vd.get("threshold"), strict=False)
+        spoofing = _score(flat, path + "verify_detail.spoofing_score", vd.get("spoofing_score"))
+        verify_time = _time(flat, path + "verify_time", a.get("verify_time"))
         if verify_time is not None and (latest is None or verify_time > latest):
             latest = verify_time
         flat.add("attempts", {
@@ -242,14 +256,14 @@ def flatten_getall(payload: dict, ctx: Context, flat: Flat) -> None:
             "code": code_text(a.get("code")), "message": text(a.get("message")),
             "verify_time": verify_time, "charged": boolean(a.get("is_charged")),
             "charge_type": text(a.get("charge_type")),
-            "charge_time": cn_time_to_us(a.get("charge_time")),
+            "charge_time": _time(flat, path + "charge_time", a.get("charge_time")),
             "score": score, "threshold": threshold,
             "liveness_score": opt_num(flat, path + "verify_detail.liveness_score",
                                       vd.get("liveness_score")),
             "spoofing_score": spoofing, "risk_level": code_text(vd.get("risk_level")),
             "risk_tag": text(vd.get("risk_tag")), "is_demote": boolean(vd.get("is_demote")),
             "ocr_charged": boolean(a.get("is_ocr_charge")),
-            "ocr_charge_time": cn_time_to_us(a.get("ocr_charge_time")),
+            "ocr_charge_time": _time(flat, path + "ocr_charge_time", a.get("ocr_charge_time")),
             "ocr_count": integer(a.get("ocr_count")),
             "verify_log_id": text(vd.get("verify_log_id")),
         })

@@ -15,10 +15,10 @@ from urllib.parse import parse_qs
 
 import orjson
 
-from .._coerce import (Unreadable, epoch_to_us, integer, is_nullish, num,
-                       num_strict, text)
-from ..schema import LEVEL_COLUMNS, VERIFY_ERROR_BILLED
-from ._common import Context, Flat, media_row, opt_num
+from .._coerce import (Unreadable, epoch_checked, epoch_to_us, integer, is_nullish, num,
+                       text)
+from ..schema import CONFIDENCE_RANGE, GENUINENESS_RANGE, LEVEL_COLUMNS, VERIFY_ERROR_BILLED
+from ._common import Context, Flat, media_row, number, opt_num
 
 _TOP = frozenset({
     "request_id", "status", "fail_reason", "biz_info", "biz_id", "biz_no", "biz_extra_data",
@@ -114,7 +114,7 @@ def flatten_megvii(payload: dict, ctx: Context, flat: Flat) -> None:
 
     top_verify_time = payload.get("verify_time")
     if top_verify_time is not None:
-        s["verify_time"] = epoch_to_us(top_verify_time)
+        s["verify_time"] = epoch_checked(top_verify_time, "verify_time")
 
     lr = _maybe_json(payload.get("liveness_result"), "liveness_result")
     if isinstance(lr, dict):
@@ -194,8 +194,10 @@ def _genuineness(fg, path: str, flat: Flat) -> None:
         seen.update((ck, tk))
         if fg.get(ck) is None and fg.get(tk) is None:
             continue  # not returned is not zero
-        conf = num_strict(fg.get(ck), f"{path}.{ck}")
-        thr = num_strict(fg.get(tk), f"{path}.{tk}")
+        conf = number(flat, f"{path}.{ck}", fg.get(ck), strict=True, lo=GENUINENESS_RANGE[0],
+                      hi=GENUINENESS_RANGE[1])
+        thr = number(flat, f"{path}.{tk}", fg.get(tk), strict=True, lo=GENUINENESS_RANGE[0],
+                     hi=GENUINENESS_RANGE[1])
         flat.add("genuineness", {
             "attack": a, "attempt": 1, "confidence": conf, "threshold": thr,
             "flagged": (conf > thr) if conf is not None and thr is not None else None,
@@ -214,7 +216,7 @@ def _verify_error(flat: Flat, message: str, origin: str) -> None:
 def _verify(vr: dict, ctx: Context, flat: Flat) -> None:
     s = flat.session
     if vr.get("verify_time") is not None:
-        s["verify_time"] = epoch_to_us(vr["verify_time"])
+        s["verify_time"] = epoch_checked(vr["verify_time"], "verify_result.verify_time")
         if s["verify_time"] is None:
             flat.unreadable("verify_result.verify_time", vr["verify_time"])
     s["verify_request_id"] = text(vr.get("request_id"))
@@ -251,7 +253,8 @@ def _comparison(key: str, value, flat: Flat) -> None:
         return
     flat.unknown(path + ".", value, _COMPARISON)
     row = {"comparison": key[len("result_"):], "attempt": 1,
-           "confidence": num_strict(value.get("confidence"), f"{path}.confidence"),
+           "confidence": number(flat, f"{path}.confidence", value.get("confidence"), strict=True,
+                                lo=CONFIDENCE_RANGE[0], hi=CONFIDENCE_RANGE[1]),
            "thr_1e3": None, "thr_1e4": None, "thr_1e5": None, "thr_1e6": None, "threshold": None}
     thresholds = _maybe_json(value.get("thresholds"), f"{path}.thresholds")
     if isinstance(thresholds, dict):
@@ -260,7 +263,8 @@ def _comparison(key: str, value, flat: Flat) -> None:
             if col is None:
                 flat.extra[f"{path}.thresholds.{level}"] = t
             else:
-                row[col] = num_strict(t, f"{path}.thresholds.{level}")
+                row[col] = number(flat, f"{path}.thresholds.{level}", t, strict=True,
+                                  lo=CONFIDENCE_RANGE[0], hi=CONFIDENCE_RANGE[1])
     elif thresholds is not None:
         flat.unreadable(f"{path}.thresholds", thresholds)
     flat.add("comparisons", row)
