@@ -13,6 +13,7 @@ from .._coerce import (Unreadable, boolean, check_time, cn_time_to_us, code_text
                        is_nullish, text)
 from ..schema import CONFIDENCE_RANGE
 from ._common import Context, Flat, media_row, number, opt_num
+from .fields import BAIDU, known_keys
 
 _LO, _HI = CONFIDENCE_RANGE  # Baidu's scores, thresholds and spoofing scores: 0-100
 
@@ -29,30 +30,25 @@ def _time(flat: Flat, path: str, v):
     return us
 from .megvii import _maybe_json
 
-_ENVELOPE = frozenset({"success", "result", "log_id", "code", "message", "error_code",
-                       "error_msg", "is_demote"})
-_DETAIL = frozenset({"verify_result", "idcard_ocr_result", "idcard_images", "idcard_confirm",
-                     "is_demote"})
-_DETAIL_VERIFY = frozenset({"score", "liveness_score", "spoofing"})
-_OCR = frozenset({"address", "birthday", "name", "id_card_number", "idcard_number", "gender",
-                  "nation", "expire_time", "issue_authority", "issue_time", "idcard_type"})
-_CONFIRM = frozenset({"name", "idcard_number", "idcard_type", "idcard_ocr_result",
-                      "idcard_images"})
-_GETALL = frozenset({"verify_count", "ocr_charge_count", "match_charge_count",
-                     "verify_charge_count", "verify_result"})
-_ATTEMPT = frozenset({"order", "is_verify_passed", "code", "message", "verify_time", "is_charged",
-                      "charge_type", "charge_time", "is_ocr_charge", "ocr_charge_time", "ocr_count",
-                      "verify_detail", "idcard_confirm", "idcard_ocr_result", "idcard_images"})
-_VERIFY_DETAIL = frozenset({"face_image", "verify_log_id", "score", "threshold", "liveness_score",
-                            "spoofing_score", "risk_level", "risk_tag", "is_demote"})
-_STAT_ITEM = frozenset({"error_code", "count"})
-_MEDIA = frozenset({"processVideo", "video", "images", "extInfo"})
+# The keys each documented object has, from the field spec (``fields.py``): any other
+# key lands in ``extra``.
+_ENVELOPE = {src: known_keys(src) for src in BAIDU}
+_DETAIL = known_keys("baidu_detail", "result")
+_DETAIL_VERIFY = known_keys("baidu_detail", "result.verify_result")
+_OCR = known_keys("baidu_getall", "result.verify_result[].idcard_ocr_result")
+_CONFIRM = known_keys("baidu_getall", "result.verify_result[].idcard_confirm")
+_GETALL = known_keys("baidu_getall", "result")
+_ATTEMPT = known_keys("baidu_getall", "result.verify_result[]")
+_VERIFY_DETAIL = known_keys("baidu_getall", "result.verify_result[].verify_detail")
+_STAT_ITEM = known_keys("baidu_stat", "result.Verify_FIN[]")
+_SIMPLE = known_keys("baidu_simple", "result")
+_MEDIA = known_keys("baidu_media", "result")
 
 
-def _envelope(payload: dict, flat: Flat) -> dict | None:
+def _envelope(payload: dict, flat: Flat, source: str) -> dict | None:
     """Common fields; returns ``result`` for a success body, None for an error body."""
     s = flat.session
-    flat.unknown("", payload, _ENVELOPE)
+    flat.unknown("", payload, _ENVELOPE[source])
     s["log_id"] = code_text(payload.get("log_id"))
     success = boolean(payload.get("success"))
     s["success"] = success
@@ -75,9 +71,9 @@ def _envelope(payload: dict, flat: Flat) -> dict | None:
     return result
 
 
-def _result(payload: dict, flat: Flat) -> dict | None:
+def _result(payload: dict, flat: Flat, source: str) -> dict | None:
     """The ``result`` object of a success body; None for an error body or no result."""
-    result = _envelope(payload, flat)
+    result = _envelope(payload, flat, source)
     if result is None:
         return None
     if not isinstance(result, dict):
@@ -87,7 +83,7 @@ def _result(payload: dict, flat: Flat) -> dict | None:
 
 
 def flatten_detail(payload: dict, ctx: Context, flat: Flat) -> None:
-    result = _result(payload, flat)
+    result = _result(payload, flat, "baidu_detail")
     if payload.get("is_demote") is not None:
         flat.session["is_demote"] = boolean(payload["is_demote"])
     if result is None:
@@ -183,16 +179,16 @@ def _ocr(ocr: dict, attempt, ctx: Context, flat: Flat, path: str) -> None:
 
 
 def flatten_simple(payload: dict, ctx: Context, flat: Flat) -> None:
-    result = _result(payload, flat)
+    result = _result(payload, flat, "baidu_simple")
     if result is None:
         return
-    flat.unknown("result.", result, frozenset({"image"}))
+    flat.unknown("result.", result, _SIMPLE)
     if "image" in result:
         media_row(flat, ctx, "image", result["image"], expect="any")
 
 
 def flatten_stat(payload: dict, ctx: Context, flat: Flat) -> None:
-    result = _result(payload, flat)
+    result = _result(payload, flat, "baidu_stat")
     if result is None:
         return
     for api, items in result.items():
@@ -216,7 +212,7 @@ def flatten_stat(payload: dict, ctx: Context, flat: Flat) -> None:
 
 def flatten_getall(payload: dict, ctx: Context, flat: Flat) -> None:
     s = flat.session
-    result = _result(payload, flat)
+    result = _result(payload, flat, "baidu_getall")
     if result is None:
         return
     flat.unknown("result.", result, _GETALL)
@@ -279,7 +275,7 @@ def flatten_getall(payload: dict, ctx: Context, flat: Flat) -> None:
 
 
 def flatten_media(payload: dict, ctx: Context, flat: Flat) -> None:
-    result = _result(payload, flat)
+    result = _result(payload, flat, "baidu_media")
     if result is None:
         return
     flat.unknown("result.", result, _MEDIA)

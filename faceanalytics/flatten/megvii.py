@@ -11,40 +11,34 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+from functools import partial
 from urllib.parse import parse_qs
 
 import orjson
 
 from .._coerce import (Unreadable, epoch_checked, epoch_to_us, integer, is_nullish, num,
                        text)
-from ..schema import CONFIDENCE_RANGE, GENUINENESS_RANGE, LEVEL_COLUMNS, VERIFY_ERROR_BILLED
+from ..schema import CONFIDENCE_RANGE, GENUINENESS_RANGE, VERIFY_ERROR_BILLED
 from ._common import Context, Flat, media_row, number, opt_num
+from .fields import LEVEL_KEYS, known_keys
 
-_TOP = frozenset({
-    "request_id", "status", "fail_reason", "biz_info", "biz_id", "biz_no", "biz_extra_data",
-    "time_used", "idcard_info", "liveness_result", "verify_result", "images", "will_result",
-    "will_file", "multifaces_tag", "multifaces_image", "error_message", "verify_time",
-})
-_BIZ = frozenset({"biz_id", "biz_no", "biz_extra_data"})
-_LIVENESS = frozenset({"result", "procedure_type", "details", "face_genuineness",
-                       "failure_reason", "log", "version"})
-_VERIFY_FIXED = frozenset({"verify_time", "error_message", "id_exceptions", "request_id",
-                           "time_used", "face_genuineness", "error"})
-_COMPARISON = frozenset({"confidence", "thresholds"})
-_ID_EXC = frozenset({"id_attacked", "id_photo_monochrome"})
-_IDCARD = frozenset({"idcard_mode", "idcard_uneditable_field", "idcard_uneditable_feild",
-                     "idcard_mode_user", "idcard_number", "idcard_name", "idcard_valid_date",
-                     "idcard_issued_by", "front_side", "back_side", "ocr_front_quality",
-                     "ocr_back_quality"})
-_SIDE = frozenset({"ocr_result", "upload_times"})
-_OCR = frozenset({"address", "birthday", "gender", "id_card_number", "name", "race", "legality",
-                  "issued_by", "valid_date"})
-_BIRTHDAY = frozenset({"day", "month", "year"})
-_QUALITY = frozenset({"quality", "logic", "result"})
-_WILL = frozenset({"result", "will_error_message"})
-_WILL_FILE = frozenset({"will_video", "will_audio", "will_audio_details"})
-_WILL_ANSWER = frozenset({"question_audio", "user_audio", "question_text", "stand_answer",
-                          "standard_answer", "user_text"})
+# The keys each documented object has, from the field spec (``fields.py``): any other
+# key lands in ``extra``.
+_K = partial(known_keys, "megvii_lite")
+_TOP = _K()
+_BIZ = _K("biz_info")
+_LIVENESS = _K("liveness_result")
+_VERIFY_FIXED = frozenset(k for k in _K("verify_result") if not k.startswith("result_"))
+_COMPARISON = _K("verify_result.result_faceid")
+_ID_EXC = _K("verify_result.id_exceptions")
+_IDCARD = _K("idcard_info")
+_SIDE = _K("idcard_info.front_side")
+_OCR = _K("idcard_info.front_side.ocr_result")
+_BIRTHDAY = _K("idcard_info.front_side.ocr_result.birthday")
+_QUALITY = _K("idcard_info.ocr_front_quality.name")
+_WILL = _K("will_result[]")
+_WILL_FILE = _K("will_file")
+_WILL_ANSWER = _K("will_file.will_audio_details[]")
 ATTACKS = ("synthetic_face", "mask", "screen_replay")
 _LEGALITY = {"id photo": "legality_id_photo", "temporary id photo": "legality_temporary_id_photo",
              "photocopy": "legality_photocopy", "screen": "legality_screen",
@@ -56,7 +50,7 @@ _LEVEL_BY_VALUE = {1e-3: "thr_1e3", 1e-4: "thr_1e4", 1e-5: "thr_1e5", 1e-6: "thr
 
 
 def _level_column(key) -> str | None:
-    col = LEVEL_COLUMNS.get(key)
+    col = LEVEL_KEYS.get(key)
     if col is None:
         f = num(key)
         col = _LEVEL_BY_VALUE.get(f) if f is not None else None
