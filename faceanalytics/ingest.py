@@ -184,7 +184,8 @@ class Ingestor:
             received_us = _now_us()
         # One thread: the pipeline keeps both cores busy already (and Arrow's threads
         # would spend a quarter more CPU on the same parse).
-        parsed = parse_chunk(lines, joined, threads=False) if parse and self.fast else None
+        parsed = (parse_chunk(lines, joined, threads=False, source_hint=source_hint)
+                  if parse and self.fast else None)
         return _Read(lines, line_nos, received_us, archived, parsed)
 
     def _prepare_read(self, read: "_Read", *, source_hint, origin) -> "_Prepared":
@@ -203,7 +204,8 @@ class Ingestor:
     def _flatten(self, lines, source_hint, received_us, line_nos, parsed=None):
         batch = _Batch()
         if self.fast:
-            fast = flatten_fast(lines, source_hint, received_us, self.masker, parsed=parsed)
+            fast = flatten_fast(lines, source_hint, received_us, self.masker, parsed=parsed,
+                                secret=self._secret)
             batch.add_fast(fast)
             slow = fast.slow
         else:
@@ -374,6 +376,7 @@ class _Batch:
         self.session_time_us += fast.session_time_us
         self.ok += fast.ok
         self._add_tables(fast.tables, offset)
+        self.blobs += [(offset + r, rel, blob) for r, rel, blob in fast.blobs]
 
     def add_flats(self, flats) -> None:
         offset = len(self.source)
