@@ -112,6 +112,7 @@ class _Record:
         self.genuine = rng.random() < 0.9
         self.one_of = {grp: rng.choice(grp) for grp in ONE_OF}
         self.biz_info = rng.random() < 0.7  # Lite nests biz_info; v2 puts biz_id at the top
+        self.nested = rng.random() < 0.3  # Baidu OCR and images inside idcard_confirm (the example)
         self.ocr_number = rng.choice(_OCR_NUMBER)
         self.spelling = _SPELLINGS[0] if rng.random() < 0.8 else rng.choice(_SPELLINGS[1:])
         self.name = rng.choice(_NAMES)
@@ -260,6 +261,8 @@ def _build(source: str, rec: _Record, items: dict[str, int]) -> dict:
             skip = True
         if plain[0] == "biz_info" and not rec.biz_info:
             skip = True
+        if "idcard_ocr_result" in plain or "idcard_images" in plain:
+            skip = skip or (("idcard_confirm" in plain) != rec.nested)
         if skip or not included(plain[:-1] if len(plain) > 1 else plain):
             continue
         wild = [k for k in plain if k in SUBSETS]

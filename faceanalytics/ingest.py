@@ -310,7 +310,9 @@ class Ingestor:
                 return
         except FileNotFoundError:
             pass
-        atomic_write_bytes(path, blob, mode=0o600)
+        # Derived data, like the tables: the raw archive holds the bytes durably and
+        # ``rebuild`` writes them again, so no fsync per file (thousands per chunk).
+        atomic_write_bytes(path, blob, mode=0o600, durable=False)
 
     def _build_quarantine(self, q_rows, received_us, origin):
         if not q_rows:
