@@ -261,7 +261,8 @@ def _decrypt_media(args) -> int:
 
 def _print_report(rep) -> None:
     print(f"read {rep.read}  landed {rep.landed}  quarantined {rep.quarantined}  "
-          f"skipped {rep.skipped}")
+          f"skipped {rep.skipped}  (python path {rep.python_path}: shapes the field spec "
+          f"does not describe)")
     for reason, n in sorted(rep.reasons.items(), key=lambda kv: -kv[1])[:10]:
         print(f"  quarantined {n:>6}  {reason}")
 

@@ -56,6 +56,7 @@ class IngestReport:
     quarantined: int = 0
     skipped: int = 0
     replaced: int = 0
+    python_path: int = 0  # records the columnar path left to the Python flatteners
     reasons: dict = field(default_factory=dict)
 
     def add(self, other: "IngestReport") -> None:
@@ -64,12 +65,13 @@ class IngestReport:
         self.quarantined += other.quarantined
         self.skipped += other.skipped
         self.replaced += other.replaced
+        self.python_path += other.python_path
         for k, v in other.reasons.items():
             self.reasons[k] = self.reasons.get(k, 0) + v
 
     def summary(self) -> str:
         return (f"read {self.read} / landed {self.landed} / quarantined {self.quarantined} / "
-                f"skipped {self.skipped}")
+                f"skipped {self.skipped} / python path {self.python_path}")
 
 
 def _month(us: int) -> str:
@@ -223,6 +225,7 @@ class Ingestor:
                 bad.append((line, f"could not flatten: {type(e).__name__}: {e}"[:300], rec,
                             line_nos[i]))
         batch.add_flats(flats)
+        batch.python_path = len(slow)
         return batch.finalize(), bad
 
     def finish(self, p: "_Prepared") -> IngestReport:
@@ -232,6 +235,7 @@ class Ingestor:
             return rep
         tables, replace, idx_update, counts = self._plan(p.batch, p.bad, p.received_us, p.origin)
         rep.landed, rep.skipped, rep.replaced, rep.quarantined, rep.reasons = counts
+        rep.python_path = p.batch.python_path
         if p.archived is not None:
             p.archived.result()
         self.store.commit(tables, replace, idx_update)
@@ -355,6 +359,7 @@ class _Batch:
     """One chunk's records (columnar) and their rows per table, keyed by record number."""
 
     def __init__(self):
+        self.python_path = 0
         self.source: list[str] = []
         self.session_id: list[str] = []
         self.fetched_us: list[int] = []

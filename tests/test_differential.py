@@ -195,3 +195,16 @@ def test_mutations_of_generated_records_land_the_same(tmp_path, source):
     assert res[True][1].landed == res[False][1].landed
     assert res[True][1].quarantined == res[False][1].quarantined
     _assert_same_tables([res[True][0], res[False][0]])
+
+
+def test_ingest_reports_how_many_records_took_the_python_path(tmp_path, capsys):
+    from faceanalytics.cli import main
+
+    recs = list(gen_records.records("baidu_getall", 30, seed=6))
+    for r in recs[:4]:
+        r["payload"]["x_brand_new"] = 1  # a key the spec does not list
+    f = tmp_path / "in.jsonl"
+    f.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in recs) + "\n")
+    assert main(["ingest", str(f), "--data", str(tmp_path / "d")]) == 0
+    out = capsys.readouterr().out
+    assert "read 30  landed 30" in out and "python path 4:" in out, out
