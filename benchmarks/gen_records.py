@@ -38,7 +38,7 @@ TIE_RATE = 0.05
 RATES = {
     "megvii": {
         "fail_reason": 0.1, "verify_time": 0.1, "multifaces_tag": 0.2, "multifaces_image": 0.02,
-        "images": 0.1, "will_result": 0.7, "will_file": 0.2, "idcard_info": 0.6,
+        "images": 0.05, "will_result": 0.7, "will_file": 0.2, "idcard_info": 0.6,
         "idcard_info.idcard_mode_user": 0.2, "idcard_info.ocr_front_quality": 0.3,
         "idcard_info.ocr_back_quality": 0.3, "liveness_result.face_genuineness": 0.7,
         "liveness_result.failure_reason": 0.3, "liveness_result.log": 0.5,
@@ -49,7 +49,8 @@ RATES = {
     },
     "baidu": {
         "is_demote": 0.2, "message": 0.5, "result.is_demote": 0.5,
-        "result.idcard_images": 0.2, "result.idcard_ocr_result": 0.8,
+        "result.idcard_images": 0.05, "result.idcard_confirm.idcard_images": 0.05,
+        "result.idcard_ocr_result": 0.8,
         "result.verify_result[].idcard_images": 0.3, "result.verify_result[].idcard_ocr_result": 0.7,
         "result.verify_result[].idcard_confirm": 0.8, "result.extInfo": 0.5,
     },
@@ -63,8 +64,8 @@ _OCR_NUMBER = ("id_card_number", "idcard_number")  # Baidu's OCR block spells it
 SUBSETS = {  # wildcard names: the share of records carrying each
     "result_faceid": 0.95, "result_ref1": 0.3, "result_ref2": 0.05, "result_ref3": 0.02,
     "result_idcard_photo": 0.5, "result_idcard_datasource": 0.3,
-    "image_best": 1.0, "image_env": 0.2, "image_action1": 0.3, "image_action2": 0.3,
-    "image_action3": 0.3, "image_idcard_front": 0.3, "image_idcard_back": 0.3,
+    "image_best": 1.0, "image_env": 0.1, "image_action1": 0.15, "image_action2": 0.15,
+    "image_action3": 0.15, "image_idcard_front": 0.15, "image_idcard_back": 0.15,
     "image_face_front": 0.1, "image_face_side": 0.1,
     **{k: 0.5 for k in ("UPLOAD_TIMES", "FACE_NOT_FOUND", "SIDE_FACE", "UPDOWN_FACE", "EYE_OCCLUSION",
                         "MOUTH_OCCLUSION", "AWAY_FROM_CAMERA", "CLOSE_TO_CAMERA", "FACE_OUT_OF_CAMERA",

@@ -299,24 +299,45 @@ class Ingestor:
 
         tables = batch.tables_for(accepted)
         tables["quarantine"] = self._build_quarantine(q_rows, received_us, origin)
-        for j, rel, blob in batch.blobs:
-            if accepted[j]:
-                self._write_blob(rel, blob)
+        self._write_blobs([(rel, blob) for j, rel, blob in batch.blobs if accepted[j]])
         acc = np.flatnonzero(accepted)
         idx_update = np.concatenate([keys[acc], np.asarray(q_keys, np.int64)])
         counts = (len(acc), skipped, n_replaced, len(bad), reasons)
         return tables, replace, idx_update, counts
 
-    def _write_blob(self, rel: str, blob: bytes) -> None:
-        path = self.data_dir / rel
-        try:
-            if path.stat().st_size == len(blob) and path.read_bytes() == blob:
-                return
-        except FileNotFoundError:
-            pass
-        # Derived data, like the tables: the raw archive holds the bytes durably and
-        # ``rebuild`` writes them again, so no fsync per file (thousands per chunk).
-        atomic_write_bytes(path, blob, mode=0o600, durable=False)
+    def _write_blobs(self, blobs: list[tuple[str, bytes]]) -> None:
+        """Write inline media as files (skipping one already there with the same bytes).
+
+        Derived data, like the tables: the raw archive holds the bytes durably and
+        ``rebuild`` writes them again, so no fsync per file (thousands per chunk); each
+        is still written to a hidden temporary and renamed into place."""
+        if not blobs:
+            return
+        if not is_local(self.data_dir):
+            for rel, blob in blobs:
+                atomic_write_bytes(self.data_dir / rel, blob, mode=0o600, durable=False)
+            return
+        made: set[str] = set()
+        for rel, blob in blobs:
+            path = os.path.join(self.data_dir, rel)
+            folder = os.path.dirname(path)
+            if folder not in made:
+                os.makedirs(folder, exist_ok=True)
+                made.add(folder)
+            try:
+                if os.stat(path).st_size == len(blob):
+                    with open(path, "rb") as fh:
+                        if fh.read() == blob:
+                            continue
+            except FileNotFoundError:
+                pass
+            tmp = os.path.join(folder, f".tmp-{os.urandom(6).hex()}-{os.path.basename(path)}")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            try:
+                os.write(fd, blob)
+            finally:
+                os.close(fd)
+            os.replace(tmp, path)
 
     def _build_quarantine(self, q_rows, received_us, origin):
         if not q_rows:
@@ -581,14 +602,15 @@ def _iter_chunks(fh, chunk: int, read_size: int = 4 << 20,
 
 
 def ingest(paths: Iterable, data_dir, *, source: str | None = None, keep_pii: bool = False,
-           chunk_size: int = CHUNK, progress: bool = False) -> IngestReport:
-    """Ingest JSONL files (envelopes, or bare Megvii payloads with ``source=``)."""
+           chunk_size: int = CHUNK, progress: bool = False, fast: bool = True) -> IngestReport:
+    """Ingest JSONL files (envelopes, or bare Megvii payloads with ``source=``).
+    ``fast=False`` flattens every record with the Python flatteners."""
     from .schema import SOURCES
 
     if source is not None and source not in SOURCES:
         raise ValueError(f"unknown source {source!r}; sources are: {', '.join(SOURCES)}")
     total = IngestReport()
-    with Ingestor(data_dir, keep_pii=keep_pii) as ing:
+    with Ingestor(data_dir, keep_pii=keep_pii, fast=fast) as ing:
         for path in paths:
             path = Path(path)
             with open(path, "rb") as fh:

@@ -109,7 +109,8 @@ _QUOTE_REPL = "\\1\":\"" + "\\\\u001f" + "\\2\"\\3"
 # is handed to it only when it cannot nest deeper than this (it has fewer openers).  The
 # Python path then applies the real bound (``_records.MAX_DEPTH``) to what is left.
 _ARROW_MAX_OPENERS = 2000
-_MAX_RESTARTS = 8  # rows a chunk's reader may stop at before its rows are checked one by one
+_MAX_RESTARTS = 8
+_PROBE = 256  # lines read first to learn whether a chunk needs quoting  # rows a chunk's reader may stop at before its rows are checked one by one
 
 
 def _arrow_safe(line: bytes) -> bool:
@@ -165,53 +166,43 @@ class Group:
 def _key_mismatch(buf: bytes, bounds: np.ndarray, table: pa.Table, names: frozenset) -> np.ndarray:
     """Rows with a key the schema does not have.
 
-    Each key is one ``":`` in its line; keys whose value is null (``":null``) give
-    no value in Arrow.  A ``\\":`` is an escaped quote inside a string (JSON text in
-    a string, say), unless the backslash is itself escaped (``\\\\":``).  So counted, a
-    line can have more keys than it has, never fewer: a row whose count exceeds the
-    values Arrow read for it has a key the schema lacks (or goes to Python for nothing).
-    A key whose value is null gives no value to count: its name must be one the spec
-    knows (:func:`_unknown_null_keys`).
+    Each key is one ``":`` in its line (found with numpy); one preceded by a single
+    backslash is an escaped quote inside a string (JSON text in a string, say), and
+    one whose value is ``null`` gives Arrow no value.  So counted, a line has as many
+    keys with a value as Arrow read values for it, unless it has a key the schema
+    lacks.  A key whose value is null gives no value to count: its name must be one
+    the spec knows (a known name in an unexpected place is not caught).  Rows with a
+    space before a colon, or runs of three backslashes, go to the Python path.
     """
     n = len(bounds) - 1
     arrow = np.zeros(n, np.int64)
     for col in table.columns:
         _count_valid(col.combine_chunks(), None, arrow)
-    count = buf.count
-    a_total = int(arrow.sum())
-    spaced = b" :" in buf or b"\t:" in buf
-    flagged = _unknown_null_keys(buf, bounds, names)
-    if not spaced and count(b'":') - count(b'":null') - count(b'": null') == a_total:
-        return flagged
-    if not spaced and _keys(count, 0, len(buf)) == a_total:
-        return flagged
-    b = bounds.tolist()
-    for i in range(n):
-        s, e = b[i], b[i + 1] - 1
-        if _keys(count, s, e) != arrow[i] or (spaced and re.search(rb'"\s+:', buf[s:e])):
-            flagged[i] = True
-    return flagged
-
-
-def _unknown_null_keys(buf: bytes, bounds: np.ndarray, names: frozenset) -> np.ndarray:
-    """Rows with a null-valued key whose name the spec does not know (the Python path
-    keeps it in ``extra``).  A known name in an unexpected place is not caught."""
-    hits = []
-    find, rfind = buf.find, buf.rfind
-    for pat in (b'":null', b'": null'):
-        p = find(pat)
-        while p >= 0:
-            k = p
-            while k > 0 and buf[k - 1] == 92:  # backslashes before the quote
-                k -= 1
-            if (p - k) % 2 == 0:  # the quote closes a key (an escaped one is inside a string)
-                name = buf[rfind(b'"', 0, p) + 1:p]
-                if name not in names:
-                    hits.append(p)
-            p = find(pat, p + 1)
-    flagged = np.zeros(len(bounds) - 1, bool)
-    if hits:
-        flagged[np.searchsorted(bounds, np.asarray(hits), "right") - 1] = True
+    a = np.frombuffer(buf, np.uint8)
+    if len(a) < 2:
+        return np.zeros(n, bool)
+    q = np.flatnonzero((a[:-1] == 34) & (a[1:] == 58))  # '"' then ':'
+    row = np.searchsorted(bounds, q, "right") - 1
+    bs1 = a[np.maximum(q - 1, 0)] == 92
+    bs2 = bs1 & (a[np.maximum(q - 2, 0)] == 92)
+    bs3 = bs2 & (a[np.maximum(q - 3, 0)] == 92)
+    real = ~(bs1 & ~bs2)  # one backslash: an escaped quote; two: an escaped backslash
+    start = np.minimum(q + 2, len(a) - 1)
+    start = start + (a[start] == 32)
+    null = np.zeros(len(q), bool)
+    ok = start + 3 < len(a)
+    i = start[ok]
+    null[ok] = (a[i] == 110) & (a[i + 1] == 117) & (a[i + 2] == 108) & (a[i + 3] == 108)
+    flagged = np.bincount(row[real & ~null], minlength=n) != arrow
+    flagged[row[bs3]] = True
+    if b" :" in buf or b"\t:" in buf:
+        b = bounds.tolist()
+        for r in range(n):
+            if not flagged[r] and re.search(rb'"\s+:', buf[b[r]:b[r + 1] - 1]):
+                flagged[r] = True
+    for p, r in zip(q[real & null].tolist(), row[real & null].tolist()):
+        if not flagged[r] and buf[buf.rfind(b'"', 0, p) + 1:p] not in names:
+            flagged[r] = True
     return flagged
 
 
@@ -223,12 +214,6 @@ def _names(source: str) -> frozenset:
         for path, _ in leaves(src):
             out.update(k.replace("[]", "").encode() for k in path)
     return frozenset(out)
-
-
-def _keys(count, s: int, e: int) -> int:
-    def f(p):
-        return count(p, s, e) - count(b"\\" + p, s, e) + count(b"\\\\" + p, s, e)
-    return f(b'":') - f(b'":null') - f(b'": null')
 
 
 def _list_parents(arr: pa.Array) -> np.ndarray:
@@ -266,6 +251,11 @@ def _parse_group(lines, joined: bytes | None, source: str, envelope: bool, threa
     quoted = False
     table = None
     try:
+        # A few hundred lines tell whether the chunk mixes numbers and text (a share of
+        # records sent by a logger that stringifies them, say): then quote it at once.
+        probe = min(n, _PROBE)
+        if probe < n:
+            _read(buf[:bounds[probe] - 1], _schema(source, envelope, False), False)
         table = _read(buf, _schema(source, envelope, False), threads)
     except _ERRORS:
         # Numbers and text mixed in a column, or a row of another shape: quoted, only
@@ -466,6 +456,11 @@ def read_kind(kind: str, arr: pa.Array):
             if need is not None:
                 f = pc.if_else(bad, pa.scalar(None, pa.float64()), f)
             return (f.cast(pa.int64()) if kind == "int" else f), need
+    if kind == "epoch" and pa.types.is_string(t):
+        try:
+            arr, t = pc.replace_substring(arr, _MARK, "").cast(pa.float64()), pa.float64()
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            pass
     if kind == "epoch" and pa.types.is_floating(t):
         f = arr.to_numpy(zero_copy_only=False)
         with np.errstate(invalid="ignore"):
@@ -476,6 +471,10 @@ def read_kind(kind: str, arr: pa.Array):
         return pa.array(us, pa.int64(), mask=~(present & ok)), pa.array(present & ~ok)
     if kind == "bool" and pa.types.is_boolean(t):
         return arr, None
+    if kind in ("bool", "code") and pa.types.is_string(t):
+        got = _bool_or_code(kind, arr)
+        if got is not None:
+            return got
     # Anything else: value by value, with the very readers of the Python path.
     values = arr.to_pylist()
     out = [None if v is None else _py_value(kind, v) for v in values]
@@ -484,6 +483,33 @@ def read_kind(kind: str, arr: pa.Array):
         need = [nd or (o is not None and not rng[0] <= o <= rng[1]) for nd, o in zip(need, out)]
         out = [None if nd else o for nd, o in zip(need, out)]
     return pa.array(out, _TYPES[kind]), (pa.array(need, pa.bool_()) if any(need) else None)
+
+
+_TRUE = pa.array(["true", "1", "yes", "y", "t"])
+_FALSE = pa.array(["false", "0", "no", "n", "f"])
+
+
+def _bool_or_code(kind: str, arr: pa.Array):
+    """``boolean`` and ``code_text`` of a text column, vectorised; None when a value
+    needs them one by one (a bare number that is not a whole one, say)."""
+    marked = pc.fill_null(pc.starts_with(arr, _MARK), False)
+    tok = pc.if_else(marked, pc.utf8_slice_codeunits(arr, 1), arr)
+    if kind == "bool":
+        s = pc.utf8_lower(pc.utf8_trim_whitespace(tok))
+        yes, no = pc.is_in(s, value_set=_TRUE), pc.is_in(s, value_set=_FALSE)
+        out = pc.if_else(yes, True, pc.if_else(no, False, pa.scalar(None, pa.bool_())))
+        unknown = pc.and_(pc.is_valid(arr), pc.is_null(out))
+        unknown = pc.and_(unknown, pc.invert(pc.or_(pc.is_in(arr, value_set=_nulls()),
+                                                    pc.equal(pc.utf8_trim_whitespace(arr), ""))))
+        return out, (unknown if pc.any(unknown).as_py() else None)
+    # code_text: a bare whole number as it is written; text stripped, null-ish text null
+    whole = pc.match_substring_regex(tok, r"^-?(0|[1-9][0-9]*)$")
+    if pc.any(pc.and_(marked, pc.invert(whole))).as_py():
+        return None
+    s = pc.utf8_trim_whitespace(tok)
+    nullish = pc.or_(pc.is_in(s, value_set=_nulls()), pc.equal(s, ""))
+    return pc.if_else(pc.and_(pc.invert(marked), nullish), pa.scalar(None, pa.string()),
+                      pc.if_else(marked, tok, s)), None
 
 
 def _has_mark(arr: pa.Array) -> bool:

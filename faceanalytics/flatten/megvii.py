@@ -209,7 +209,7 @@ def _verify_error(flat: Flat, message: str, origin: str) -> None:
 
 def _verify(vr: dict, ctx: Context, flat: Flat) -> None:
     s = flat.session
-    if vr.get("verify_time") is not None:
+    if not is_nullish(vr.get("verify_time")):  # "", "null": not returned
         s["verify_time"] = epoch_checked(vr["verify_time"], "verify_result.verify_time")
         if s["verify_time"] is None:
             flat.unreadable("verify_result.verify_time", vr["verify_time"])
