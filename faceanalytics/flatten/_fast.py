@@ -471,6 +471,8 @@ def read_kind(kind: str, arr: pa.Array):
         return pa.array(us, pa.int64(), mask=~(present & ok)), pa.array(present & ~ok)
     if kind == "bool" and pa.types.is_boolean(t):
         return arr, None
+    if kind == "cntime" and pa.types.is_string(t) and not _has_mark(arr):
+        return _cn_times(arr)
     if kind in ("bool", "code") and pa.types.is_string(t):
         got = _bool_or_code(kind, arr)
         if got is not None:
@@ -510,6 +512,31 @@ def _bool_or_code(kind: str, arr: pa.Array):
     nullish = pc.or_(pc.is_in(s, value_set=_nulls()), pc.equal(s, ""))
     return pc.if_else(pc.and_(pc.invert(marked), nullish), pa.scalar(None, pa.string()),
                       pc.if_else(marked, tok, s)), None
+
+
+_CN = r"^\s*(?P<y>\d{4})-(?P<mo>\d{1,2})-(?P<d>\d{1,2})(?:[ T](?P<h>\d{1,2}):(?P<mi>\d{1,2})(?::(?P<s>\d{1,2}))?)?\s*$"
+_CN_OFFSET_US = 8 * 3600 * 1_000_000
+
+
+def _cn_times(arr: pa.Array):
+    """``cn_time_to_us`` of a text column, vectorised: Beijing wall time -> µs (UTC);
+    a present time that does not read, or falls outside the window, needs Python."""
+    m = pc.extract_regex(arr, _CN)
+    parts = []
+    for i, width in enumerate((4, 2, 2, 2, 2, 2)):
+        f = pc.struct_field(m, [i])
+        f = pc.if_else(pc.equal(f, ""), "0", f) if i >= 3 else f
+        parts.append(pc.utf8_lpad(f, width, "0"))
+    text_ = pc.binary_join_element_wise(parts[0], "-", parts[1], "-", parts[2], " ", parts[3], ":",
+                                        parts[4], ":", parts[5], "")
+    ts = pc.strptime(text_, format="%Y-%m-%d %H:%M:%S", unit="us", error_is_null=True)
+    us = pc.subtract(ts.cast(pa.int64()), _CN_OFFSET_US)
+    ok = pc.and_(pc.greater_equal(us, TIME_MIN_US), pc.less_equal(us, TIME_MAX_US))
+    us = pc.if_else(pc.fill_null(ok, False), us, pa.scalar(None, pa.int64()))
+    nullish = pc.or_(pc.is_in(arr, value_set=_nulls()), pc.equal(pc.utf8_trim_whitespace(arr), ""))
+    need = pc.and_(pc.and_(pc.is_valid(arr), pc.is_null(us)), pc.invert(nullish))
+    need = pc.fill_null(need, False)
+    return us, (need if pc.any(need).as_py() else None)
 
 
 def _has_mark(arr: pa.Array) -> bool:
@@ -690,6 +717,82 @@ class Rows:
 
     def tables(self) -> dict[str, pa.Table]:
         return {k: pa.concat_tables(v) for k, v in self.out.items()}
+
+
+class Media:
+    """The media rows of one group.  Links and empty values are built column-wise;
+    inline images (and anything not plainly a link) go one by one through the Python
+    path's :func:`~faceanalytics.flatten._common.media_row`, which decodes, hashes and
+    names the file.  A value that is not text sends its record to the Python path."""
+
+    def __init__(self, source: str, sids: list, masker, slow: np.ndarray):
+        self.source, self.sids, self.masker, self.slow = source, sids, masker, slow
+        self.parts: list[tuple] = []
+        self.jobs: list[tuple] = []
+
+    def add(self, rows: np.ndarray, values: pa.Array, field, media_type: str, expect: str,
+            attempt=None, keep: np.ndarray | None = None) -> None:
+        """``values`` (one per item, ``rows`` their records); ``field`` and ``attempt`` a
+        scalar or one per item."""
+        if values is None or not len(values) or values.null_count == len(values):
+            return
+        use = np.asarray(values.is_valid())
+        if keep is not None:
+            use &= keep
+        if not use.any():
+            return
+        if not pa.types.is_string(values.type):
+            self.slow[rows[use]] = True
+            return
+        marked = np.asarray(pc.fill_null(pc.starts_with(values, _MARK), False)) & use
+        if marked.any():  # a number or boolean where text is documented: Python notes it
+            self.slow[rows[marked]] = True
+            use &= ~marked
+        v = pc.utf8_trim_whitespace(values)
+        head = pc.ascii_lower(pc.utf8_slice_codeunits(v, 0, 8))
+        empty = np.asarray(pc.fill_null(pc.equal(v, ""), False))
+        data = np.asarray(pc.fill_null(pc.starts_with(head, "data:"), False))
+        link = np.asarray(pc.fill_null(pc.or_(pc.starts_with(head, "http://"),
+                                              pc.starts_with(head, "https://")), False))
+        url = ~empty & ~data & (link if expect != "url" else True)
+        vec = use & (empty | url)
+        if vec.any():
+            sel = pa.array(np.flatnonzero(vec))
+            self.parts.append((rows[vec], {
+                "field": field if isinstance(field, str) else field.take(sel),
+                "attempt": attempt if attempt is None or isinstance(attempt, int) else attempt.take(sel),
+                "media_type": media_type,
+                "url": pc.if_else(pa.array(url[vec]), v.take(sel), pa.scalar(None, pa.string())),
+                "error": pc.if_else(pa.array(empty[vec]), "empty (not generated)",
+                                    pa.scalar(None, pa.string()))}))
+        rest = np.flatnonzero(use & ~vec)
+        if len(rest):
+            vals = values.take(pa.array(rest)).to_pylist()
+            fields = [field] * len(rest) if isinstance(field, str) else field.take(pa.array(rest)).to_pylist()
+            atts = ([attempt] * len(rest) if attempt is None or isinstance(attempt, int)
+                    else attempt.take(pa.array(rest)).to_pylist())
+            for i, val, f, a in zip(rest.tolist(), vals, fields, atts):
+                self.jobs.append((int(rows[i]), f, val, media_type, expect, a))
+
+    def emit(self, out: "Rows") -> list:
+        """Emit the rows; -> the blobs to write ``(record, path, bytes)``."""
+        from ._common import Context, Flat, media_row
+
+        for rows, cols in self.parts:
+            out.emit("media", rows, {k: (pa.scalar(v) if isinstance(v, (str, int)) else v)
+                                     for k, v in cols.items()})
+        rows, blobs = [], []
+        for r, field, value, mt, expect, att in self.jobs:
+            flat = Flat()
+            media_row(flat, Context(self.source, self.sids[r], self.masker), field, value,
+                      media_type=mt, attempt=att, expect=expect)
+            rows.extend((r, row) for row in flat.rows.get("media", []))
+            blobs.extend((r, rel, blob) for rel, blob in flat.blobs)
+        if rows:
+            out.emit("media", np.asarray([r for r, _ in rows], np.int64),
+                     {c: [row.get(c) for _, row in rows] for c in ("field", "attempt", "media_type", "url",
+                                                                  "path", "n_bytes", "sha256", "error")})
+        return blobs
 
 
 class Extracted:

@@ -9,8 +9,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ._common import Context, Flat, media_row
-from ._fast import Extracted, Group, Rows, View, _unmark, envelope_columns
+from .._coerce import integer
+from ._fast import Extracted, Group, Media, Rows, View, _unmark, envelope_columns
 from ._fast_megvii import _Lines
 from .fields import EXPAND
 
@@ -149,18 +149,28 @@ def _identity(v: View, out: Rows, rec, body, top: tuple, attempt, masker, lines)
                 v.slow[v.rows[i]] = True
         h, l4, plain = masker.id_numbers(pc.coalesce(a, b))
         birthday = pick("birthday")
-        years = []
-        for bd in birthday.to_pylist():
-            digits = "".join(ch for ch in (bd or "")[:10] if ch.isdigit())
-            years.append(int(digits[:4]) if len(digits) >= 4 else None)
+        # the year: the first four digits among the first ten characters
+        digits = pc.replace_substring_regex(pc.utf8_slice_codeunits(birthday, 0, 10), r"[^0-9]", "")
+        years = pc.if_else(pc.greater_equal(pc.utf8_length(digits), 4),
+                           pc.utf8_slice_codeunits(digits, 0, 4), pa.scalar(None, pa.string()))
+        odd = pc.fill_null(pc.invert(pc.string_is_ascii(birthday)), False)
+        if pc.any(odd).as_py():  # other digits (full-width, ...): as the Python path reads them
+            years = pa.array([_year(b) if o else y for b, y, o in
+                              zip(birthday.to_pylist(), years.to_pylist(), odd.to_pylist())], pa.string())
         out.emit("idcard_ocr", rec, {
             "attempt": attempt, "side": pa.scalar("both"), "id_number_hash": h, "id_number_last4": l4,
             "id_number": plain, "name": masker.names(pick("name")), "gender": pick("gender"),
-            "ethnicity": pick("nation"), "birth_year": pa.array(years, pa.int32()),
+            "ethnicity": pick("nation"), "birth_year": years.cast(pa.int32()),
             "birth_date": birthday if masker.keep_pii else None,
             "address": masker.addresses(pick("address")), "issued_by": pick("issue_authority"),
             "issue_date": pick("issue_time"), "expire_date": pick("expire_time"),
             "id_type": pick("idcard_type")}, ov)
+
+
+def _year(birthday):
+    digits = "".join(ch for ch in (birthday or "")[:10] if ch.isdigit())
+    y = integer(digits[:4]) if len(digits) >= 4 else None
+    return None if y is None else str(y)
 
 
 def _attempts(v: View, out: Rows, body, masker, lines):
@@ -233,20 +243,13 @@ def _stat(v: View, out: Rows, body, lines) -> None:
 
 
 def _media(v: View, out: Rows, body, sids, src, masker) -> list:
-    """Media rows, one :func:`media_row` call per value, as the Python path."""
-    jobs = []  # (record, field, value, media_type, expect, attempt)
+    """Media rows, as the Python path makes them (see :class:`~._fast.Media`)."""
+    media = Media(src, sids, masker, v.slow)
 
     def each(view, path, field, mt, expect, attempts=None, keep=None):
         a = view.node(path)
-        if a is None or a.null_count == len(a):
-            return
-        vals = a.to_pylist()
-        mask = np.asarray(a.is_valid())
-        if keep is not None:
-            mask = mask & keep
-        for i in np.flatnonzero(mask).tolist():
-            att = None if attempts is None else attempts[i]
-            jobs.append((int(view.rows[i]), field, vals[i], mt, expect, att))
+        if a is not None:
+            media.add(view.rows, a, field, mt, expect, attempts, keep)
 
     def identity_images(view, top, expect, attempts, keep):
         # the block beside idcard_confirm, else the one inside it (as _identity reads them)
@@ -264,9 +267,9 @@ def _media(v: View, out: Rows, body, sids, src, masker) -> list:
         items, pos = v.items(("result", "verify_result"))
         if items is not None and items.n:
             keep = body[items.rows]
-            attempts = getattr(items, "attempt", None)
-            att = attempts.to_pylist() if attempts is not None else \
-                pc.coalesce(items.get(("order",), "int"), pa.array(pos, pa.int64())).to_pylist()
+            att = getattr(items, "attempt", None)
+            if att is None:
+                att = pc.coalesce(items.get(("order",), "int"), pa.array(pos, pa.int64()))
             each(items, ("verify_detail", "face_image"), "face_image", "image", "any", att, keep)
             identity_images(items, (), "any", att, keep)
     elif src == "baidu_media":
@@ -275,28 +278,7 @@ def _media(v: View, out: Rows, body, sids, src, masker) -> list:
             if a is None or not pa.types.is_list(a.type):
                 continue
             items, pos = v.items(("result", key))
-            if items is None or not items.n:
-                continue
-            vals = items.root.to_pylist()
-            for i in np.flatnonzero(body[items.rows]).tolist():
-                if vals[i] is not None:
-                    jobs.append((int(items.rows[i]), f"{key}_{pos[i]}", vals[i], mt, "url", None))
-    if not jobs:
-        return []
-    rows, blobs = [], []
-    for r, field, value, mt, expect, att in jobs:
-        value = _unmark(value)
-        if value is None:
-            continue
-        if not isinstance(value, str):  # the Python path notes it in extra
-            v.slow[r] = True
-            continue
-        flat = Flat()
-        media_row(flat, Context(src, sids[r], masker), field, value, media_type=mt,
-                  attempt=att, expect=expect)
-        rows.extend((r, row) for row in flat.rows.get("media", []))
-        blobs.extend((r, rel, blob) for rel, blob in flat.blobs)
-    out.emit("media", np.asarray([r for r, _ in rows], np.int64),
-             {c: [row.get(c) for _, row in rows] for c in ("field", "attempt", "media_type", "url", "path",
-                                                          "n_bytes", "sha256", "error")})
-    return blobs
+            if items is not None and items.n:
+                names = pc.binary_join_element_wise(f"{key}_", pa.array(pos).cast(pa.string()), "")
+                media.add(items.rows, items.root, names, mt, "url", None, body[items.rows])
+    return media.emit(out)

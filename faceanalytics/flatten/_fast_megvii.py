@@ -15,8 +15,7 @@ import pyarrow.compute as pc
 
 from .._coerce import TIME_MAX_US, TIME_MIN_US
 from ..schema import VERIFY_ERROR_BILLED
-from ._common import Context, Flat, media_row
-from ._fast import Extracted, Group, Rows, View, _parse_group, _unmark, envelope_columns
+from ._fast import Extracted, Group, Media, Rows, View, _parse_group, envelope_columns
 from .fields import EXPAND, LEVEL_KEYS
 from .megvii import _LEGALITY, _PII_QUALITY_FIELDS, ATTACKS
 
@@ -354,29 +353,25 @@ def _will(v: View, out: Rows, rec, body, lines) -> None:
 
 
 def _media(v: View, out: Rows, rec, body, sid, source, masker) -> list:
-    """Media rows (inline images are decoded and written as files): one Python call per
-    value, the same :func:`media_row` as the Python path."""
-    jobs = []  # (record, field, value, media_type, expect)
+    """Media rows (inline images are decoded and written as files), as the Python path
+    makes them (see :class:`~._fast.Media`)."""
+    media = Media(source, sid, masker, v.slow)
     for key in EXPAND["images.*"]:
-        a = v.node(("images", key))
-        if a is not None and a.null_count < len(a):
-            for r in np.flatnonzero(np.asarray(a.is_valid()) & body).tolist():
-                jobs.append((r, key, a[r].as_py(), "image", "blob"))
-    a = v.node(("multifaces_image",))
-    if a is not None and a.null_count < len(a):
-        for r in np.flatnonzero(np.asarray(a.is_valid()) & body).tolist():
-            jobs.append((r, "multifaces_image", a[r].as_py(), "image", "blob"))
+        media.add(v.rows, v.node(("images", key)), key, "image", "blob", keep=body)
+    media.add(v.rows, v.node(("multifaces_image",)), "multifaces_image", "image", "blob", keep=body)
     wf = v.valid(("will_file",)) & body
     if wf.any():
         for key, mt in (("will_video", "video"), ("will_audio", "audio")):
             a = v.node(("will_file", key))
-            vals = a.to_pylist() if a is not None else [None] * v.n
-            for r in np.flatnonzero(wf).tolist():
-                if vals[r] is None:
-                    if _explicit(v, r, key):
-                        jobs.append((r, key, "", mt, "url"))
-                else:
-                    jobs.append((r, key, vals[r] or "", mt, "url"))
+            if a is None:
+                continue
+            # a key written as null is an empty link (``wf[key] or ""``); an absent one no row
+            null = [r for r in np.flatnonzero(wf & ~np.asarray(a.is_valid())).tolist() if _explicit(v, r, key)]
+            if null:
+                filled = np.zeros(v.n, bool)
+                filled[null] = True
+                a = pc.if_else(pa.array(filled), "", a)
+            media.add(v.rows, a, key, mt, "url", keep=wf)
         details, pos = v.items(("will_file", "will_audio_details"))
         if details is not None and details.n:
             details.mark(~np.asarray(details.root.is_valid()))
@@ -393,32 +388,14 @@ def _media(v: View, out: Rows, rec, body, sid, source, masker) -> list:
                 "question_audio": qa, "user_audio": ua}, keep)
             for name in ("question_audio", "user_audio"):
                 raw = details.node((name,))
-                vals = raw.to_pylist() if raw is not None else [None] * details.n
-                for i in np.flatnonzero(keep).tolist():
-                    r = int(details.rows[i])
-                    if vals[i] is None:
-                        if _explicit(v, r, name):
-                            v.slow[r] = True  # position of the null among items: Python decides
-                    else:
-                        jobs.append((r, f"will_{name}_{pos[i]}", vals[i] or "", "audio", "url"))
-    if not jobs:
-        return []
-    rows, blobs = [], []
-    for r, field, value, mt, expect in jobs:
-        value = _unmark(value)
-        if not isinstance(value, str):  # the Python path notes it in extra
-            v.slow[r] = True
-            continue
-        flat = Flat()
-        media_row(flat, Context(source, sid[r], masker), field, value, media_type=mt, expect=expect)
-        for row in flat.rows.get("media", []):
-            rows.append((r, row))
-        blobs.extend((r, rel, blob) for rel, blob in flat.blobs)
-    recs = np.asarray([r for r, _ in rows], np.int64)
-    cols = {c: [row.get(c) for _, row in rows] for c in ("field", "attempt", "media_type", "url", "path",
-                                                          "n_bytes", "sha256", "error")}
-    out.emit("media", recs, cols)
-    return blobs
+                if raw is None:
+                    continue
+                for i in np.flatnonzero(keep & ~np.asarray(raw.is_valid())).tolist():
+                    if _explicit(v, int(details.rows[i]), name):
+                        v.slow[details.rows[i]] = True  # a null among items: Python decides
+                names = pc.binary_join_element_wise(f"will_{name}_", pa.array(pos).cast(pa.string()), "")
+                media.add(details.rows, raw, names, "audio", "url", keep=keep)
+    return media.emit(out)
 
 
 def _explicit(v: View, r: int, key: str) -> bool:
