@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
 import gen_records  # noqa: E402
 from test_fast_path import _assert_same_tables, _both  # noqa: E402
-from test_property import garbage  # noqa: E402
+from test_property import _OPS, mutate  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -132,46 +132,13 @@ def test_ties_are_not_flagged_and_threshold_keys_are_read_in_every_spelling(tmp_
 _POOL = {src: list(gen_records.records(src, 40, seed=4)) for src in SOURCES}
 
 
-def _paths(obj, prefix=()):
-    yield prefix
-    if isinstance(obj, dict):
-        for k, v in obj.items():
-            yield from _paths(v, prefix + (k,))
-    elif isinstance(obj, list):
-        for i, v in enumerate(obj):
-            yield from _paths(v, prefix + (i,))
-
-
 @st.composite
 def _mutated(draw, source):
     rec = json.loads(json.dumps(draw(st.sampled_from(_POOL[source]))))
     obj = rec["payload"]
     if source == "megvii_notify":
         obj = json.loads(obj["data"])
-    for _ in range(draw(st.integers(0, 4))):
-        paths = [p for p in _paths(obj) if p]
-        if not paths:
-            break
-        path = draw(st.sampled_from(paths))
-        parent = obj
-        for k in path[:-1]:
-            parent = parent[k]
-        key = path[-1]
-        op = draw(st.sampled_from(["drop", "null", "garbage", "stringify", "nest", "number", "add"]))
-        if op == "drop":
-            del parent[key]
-        elif op == "null":
-            parent[key] = None
-        elif op == "garbage":
-            parent[key] = draw(garbage)
-        elif op == "stringify":
-            parent[key] = json.dumps(parent[key]) if not isinstance(parent[key], str) else parent[key]
-        elif op == "nest":
-            parent[key] = {"wrapped": parent[key]}
-        elif op == "number":
-            parent[key] = draw(st.sampled_from([0, 1, -1, 0.5, 100, 1e-4, 101, "68.9", "", "null", True]))
-        elif isinstance(parent, dict):
-            parent[draw(st.text(max_size=6))] = draw(garbage)
+    mutate(draw, obj, ops=_OPS + ("number", "add"), steps=(0, 4))
     if source == "megvii_notify":
         import hashlib
         data = json.dumps(obj, separators=(",", ":"), ensure_ascii=False)

@@ -89,7 +89,7 @@ def flatten_detail(payload: dict, ctx: Context, flat: Flat) -> None:
     if result is None:
         return
     flat.unknown("result.", result, _DETAIL)
-    if result.get("is_demote") is not None:
+    if not is_nullish(result.get("is_demote")):  # "" and "null" are not an answer either
         flat.session["is_demote"] = boolean(result["is_demote"])
     vr = _maybe_json(result.get("verify_result"), "result.verify_result")
     if isinstance(vr, dict):
@@ -204,7 +204,7 @@ def flatten_stat(payload: dict, ctx: Context, flat: Flat) -> None:
                 continue
             flat.unknown(f"result.{api}[{i}].", item, _STAT_ITEM)
             count = integer(item.get("count"))
-            if count is None and item.get("count") is not None:
+            if count is None and not is_nullish(item.get("count")):
                 flat.unreadable(f"result.{api}[{i}].count", item.get("count"))
             flat.add("error_counts", {"api": str(api), "error_code": code_text(item.get("error_code")),
                                       "count": count})

@@ -151,10 +151,10 @@ def _liveness(lr: dict, ctx: Context, flat: Flat) -> None:
     details = _maybe_json(lr.get("details"), "liveness_result.details")
     if isinstance(details, dict):
         for k, v in details.items():
-            if v is None:
+            if is_nullish(v):  # null, "" and "null": not returned
                 continue
             count = integer(v)
-            if count is None and v is not None:
+            if count is None:
                 flat.unreadable(f"liveness_result.details.{k}", v)
             flat.add("liveness_details", {"key": str(k), "count": count})
     elif details is not None:
