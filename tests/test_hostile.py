@@ -230,3 +230,28 @@ def test_many_distinct_unknown_keys_land_in_extra(tmp_path, fast):
     assert rep.landed == 300
     s = load(d, "sessions").set_index("session_id")
     assert json.loads(s.loc["1462259748,u7", "extra"]) == {f"k7_{j}": j for j in range(20)}
+
+
+def test_journal_recovery_reads_lines_through_the_bounded_parser(tmp_path):
+    """A receiver killed with a hostile body in its journal: the next start lands the
+    good lines, quarantines the deep one with the reason, and does not crash."""
+    code = f"""
+import sys
+from faceanalytics.archive import RawArchive
+from faceanalytics.fetch import recover_journals
+from faceanalytics.ingest import Ingestor
+from faceanalytics.store import load
+data = sys.argv[1]
+j = RawArchive(__import__("pathlib").Path(data)).journal("receive-crashed")
+j.append({env("megvii_lite", SID, seed("megvii_lite_success"))!r})
+j.append({_deep(10_000)!r})
+j.close()
+with Ingestor(data) as ing:
+    rep = recover_journals(ing)
+print(rep.landed, rep.quarantined, load(data, "quarantine")["reason"].iloc[0])
+"""
+    r = subprocess.run([sys.executable, "-c", code, str(tmp_path / "data")], capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    landed, quarantined, reason = r.stdout.split(" ", 2)
+    assert (landed, quarantined) == ("1", "1") and "nested 10,001 levels deep" in reason
