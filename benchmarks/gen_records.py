@@ -151,6 +151,8 @@ class _Record:
             return _cn_time(rng, self.epoch + rng.randint(5, 120))
         if kind == "bool":
             return rng.random() < 0.8
+        if kind == "textint":
+            return str(self.value(source, path, "int"))
         if kind == "int":
             if key in ("year",):
                 return str(rng.randint(1950, 2005))

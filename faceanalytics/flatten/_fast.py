@@ -183,10 +183,14 @@ def _key_mismatch(buf: bytes, bounds: np.ndarray, table: pa.Table, names: frozen
         return np.zeros(n, bool)
     q = np.flatnonzero((a[:-1] == 34) & (a[1:] == 58))  # '"' then ':'
     row = np.searchsorted(bounds, q, "right") - 1
-    bs1 = a[np.maximum(q - 1, 0)] == 92
-    bs2 = bs1 & (a[np.maximum(q - 2, 0)] == 92)
-    bs3 = bs2 & (a[np.maximum(q - 3, 0)] == 92)
-    real = ~(bs1 & ~bs2)  # one backslash: an escaped quote; two: an escaped backslash
+    if b'\\":' in buf:
+        bs1 = a[np.maximum(q - 1, 0)] == 92
+        bs2 = bs1 & (a[np.maximum(q - 2, 0)] == 92)
+        bs3 = bs2 & (a[np.maximum(q - 3, 0)] == 92)
+        real = ~(bs1 & ~bs2)  # one backslash: an escaped quote; two: an escaped backslash
+    else:
+        real = bs3 = np.ones(len(q), bool)
+        bs3 = ~bs3
     start = np.minimum(q + 2, len(a) - 1)
     start = start + (a[start] == 32)
     null = np.zeros(len(q), bool)
@@ -418,7 +422,7 @@ def _token(tok: str):
             return tok
 
 
-_TYPES = {"str": pa.string(), "text": pa.string(), "id": pa.string(), "int": pa.int64(),
+_TYPES = {"str": pa.string(), "text": pa.string(), "id": pa.string(), "int": pa.int64(), "textint": pa.int64(),
           "float": pa.float64(), "conf": pa.float64(), "conf?": pa.float64(), "gen": pa.float64(),
           "epoch": pa.int64(), "cntime": pa.int64(), "bool": pa.bool_(), "code": pa.string()}
 _RANGE = {"conf": CONFIDENCE_RANGE, "conf?": CONFIDENCE_RANGE, "gen": GENUINENESS_RANGE}
@@ -427,6 +431,8 @@ _RANGE = {"conf": CONFIDENCE_RANGE, "conf?": CONFIDENCE_RANGE, "gen": GENUINENES
 def read_kind(kind: str, arr: pa.Array):
     """-> (values, rows whose value needs the Python path or None).  A value needs it
     when the field rules would null it with a note, or quarantine its record."""
+    if kind == "textint":
+        kind = "int"
     t = arr.type
     if pa.types.is_null(t):
         return pa.nulls(len(arr), _TYPES[kind]), None

@@ -24,6 +24,7 @@ into the column in another form).
 
 ``kind`` (how a value is read; every form seen is accepted, see ``_coerce``):
 ``str``, ``int``, ``float`` (lenient: unreadable text is null and kept),
+``textint`` (the same, sent as text in the documents: ``"1991"``),
 ``conf`` (a 0-100 confidence or threshold: text that is no number quarantines the
 record; NaN, infinities and values outside the range are null with the reason kept),
 ``conf?`` (the same, lenient), ``gen`` (Megvii anti-spoofing, 0-1), ``epoch``
@@ -101,7 +102,7 @@ FIELDS: list[Field] = [
     _f(_MV, "biz_id", "sessions", "biz_id", "value", "str"),
     _f(_MV, "biz_no", "sessions", "biz_no", "value", "str"),
     _f(_MV, "biz_extra_data", "sessions", "biz_extra_data", "value", "text"),
-    _f(_MV, "multifaces_tag", "sessions", "multifaces_tag", "value", "int"),
+    _f(_MV, "multifaces_tag", "sessions", "multifaces_tag", "value", "textint"),
     _f(_MV, "multifaces_image", "media", "multifaces_image", "media", "blob"),
     _f(_MV, "images.*", "media", "field", "media", "blob"),
     _f(_MV, "liveness_result.result", "sessions", "liveness_result", "value", "str"),
@@ -134,9 +135,9 @@ FIELDS: list[Field] = [
     _f(_MV, "idcard_info.front_side.upload_times", "idcard", "front_upload_times", "value", "int"),
     _f(_MV, "idcard_info.back_side.upload_times", "idcard", "back_upload_times", "value", "int"),
     _f(_MV, "idcard_info.*_side.ocr_result.address", "idcard_ocr", "address", "masked", "str"),
-    _f(_MV, "idcard_info.*_side.ocr_result.birthday.year", "idcard_ocr", "birth_year", "value", "int"),
-    _f(_MV, "idcard_info.*_side.ocr_result.birthday.month", "idcard_ocr", "birth_date", "derived", "int"),
-    _f(_MV, "idcard_info.*_side.ocr_result.birthday.day", "idcard_ocr", "birth_date", "derived", "int"),
+    _f(_MV, "idcard_info.*_side.ocr_result.birthday.year", "idcard_ocr", "birth_year", "value", "textint"),
+    _f(_MV, "idcard_info.*_side.ocr_result.birthday.month", "idcard_ocr", "birth_date", "derived", "textint"),
+    _f(_MV, "idcard_info.*_side.ocr_result.birthday.day", "idcard_ocr", "birth_date", "derived", "textint"),
     _f(_MV, "idcard_info.*_side.ocr_result.gender", "idcard_ocr", "gender", "value", "str"),
     _f(_MV, "idcard_info.*_side.ocr_result.id_card_number", "idcard_ocr", "id_number_hash", "masked", "id"),
     _f(_MV, "idcard_info.*_side.ocr_result.name", "idcard_ocr", "name", "masked", "str"),
