@@ -336,7 +336,7 @@ def _megvii(source: str, rec: _Record) -> dict:
         p.pop("will_result", None)
         p.get("liveness_result", {}).pop("details", None)
         p.get("liveness_result", {}).pop("procedure_type", None)
-    if p.get("multifaces_tag") != 1:
+    if str(p.get("multifaces_tag")) != "1":
         p.pop("multifaces_image", None)
     if p.get("status") in ("NOT_STARTED", "PROCESSING"):  # nothing to report yet
         keep = {"request_id", "status", "biz_info", "biz_id", "biz_no", "biz_extra_data", "time_used"}
