@@ -86,6 +86,19 @@ def _arrow(node, quoted: bool) -> pa.DataType:
 
 
 @lru_cache(maxsize=None)
+def _shape_tree(source: str, envelope: bool) -> dict:
+    """The spec's shape of a record (for :func:`_shape_ok`)."""
+    if source == "megvii_notify":
+        payload = {"data": "str", "sign": "str"}
+    else:
+        payload = _tree(source)
+    if not envelope:
+        return payload
+    return {"source": "str", "session_id": "str", "fetched_at": "str", "http_status": "str",
+            "payload": payload, "receiver": {"status": "str", "reason": "str"}}
+
+
+@lru_cache(maxsize=None)
 def _schema(source: str, envelope: bool, quoted: bool) -> pa.Schema:
     payload = _arrow(_tree(source if source != "megvii_notify" else "megvii_liveness"), quoted)
     if source == "megvii_notify":  # the callback body: {data: JSON text, sign}
@@ -273,17 +286,20 @@ def _parse_group(lines, joined: bytes | None, source: str, envelope: bool, threa
             pass
     keep = np.arange(n)
     if table is None:
-        table, keep, buf, bounds = _read_around(buf, bounds, _schema(source, envelope, quoted), threads)
+        table, keep, buf, bounds = _read_around(buf, bounds, _schema(source, envelope, quoted), threads,
+                                                _shape_tree(source, envelope))
     if table is None or not len(keep):
         return Group(source, envelope, np.zeros(0, np.int64), None, np.zeros(0, bool), quoted)
     return Group(source, envelope, keep, table, _key_mismatch(buf, bounds, table, _names(source)), quoted,
                  buf, bounds)
 
 
-def _read_around(buf: bytes, bounds: np.ndarray, schema, threads: bool):
-    """Rows Arrow refuses: reading stops at the first and names it; after a few such
-    stops, every line left is tried on its own (one call per line costs more than a
-    chunk).  -> (table of the other rows, their positions, their buffer, its bounds)."""
+def _read_around(buf: bytes, bounds: np.ndarray, schema, threads: bool, tree: dict):
+    """Rows Arrow refuses: reading stops at the first and names it.  After a few such
+    stops, the rows left are checked against the spec's shapes one by one (orjson;
+    a call of Arrow's reader per row would cost far more), and what passes is read
+    at once (halved until it reads, should the check have let a row through).
+    -> (table of the other rows, their positions, their buffer, its bounds)."""
     n = len(bounds) - 1
     odd = np.zeros(n, bool)
     start = restarts = 0
@@ -296,27 +312,82 @@ def _read_around(buf: bytes, bounds: np.ndarray, schema, threads: bool):
         except _ERRORS as e:
             m = _ROW.search(str(e))
             if m is None:
-                odd[start:] = True
-                start = n
                 break
             odd[start + int(m.group(1))] = True
             start += int(m.group(1)) + 1
             restarts += 1
-    for i in range(start, n):
-        try:
-            _read(buf[bounds[i]:bounds[i + 1] - 1], schema, False)
-        except _ERRORS:
-            odd[i] = True
+    if start < n:
+        import orjson
+
+        for i in range(start, n):
+            try:
+                ok = _shape_ok(orjson.loads(buf[bounds[i]:bounds[i + 1] - 1]), tree)
+            except orjson.JSONDecodeError:
+                ok = False
+            odd[i] = not ok
     keep = np.flatnonzero(~odd)
-    if not len(keep):
-        return None, keep, buf, bounds
-    sub = b"\n".join(buf[bounds[i]:bounds[i + 1] - 1] for i in keep.tolist())
-    try:
-        t = _read(sub, schema, threads)
-    except _ERRORS:
+    tables = []
+    _read_halves(buf, bounds, keep, schema, threads, tables, odd)
+    keep = np.flatnonzero(~odd)
+    if not len(keep) or not tables:
         return None, keep[:0], buf, bounds
+    t = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
+    sub = b"\n".join(buf[bounds[i]:bounds[i + 1] - 1] for i in keep.tolist())
     lengths = bounds[keep + 1] - bounds[keep]
     return t, keep, sub, np.concatenate([[0], np.cumsum(lengths)])
+
+
+def _read_halves(buf, bounds, rows: np.ndarray, schema, threads, tables: list, odd: np.ndarray) -> None:
+    """Read ``rows`` in one call, else each half (a row alone that will not read is odd)."""
+    if not len(rows):
+        return
+    sub = b"\n".join(buf[bounds[i]:bounds[i + 1] - 1] for i in rows.tolist())
+    try:
+        t = _read(sub, schema, threads)
+        if t.num_rows == len(rows):
+            tables.append(t)
+            return
+    except _ERRORS:
+        pass
+    if len(rows) == 1:
+        odd[rows[0]] = True
+        return
+    half = len(rows) // 2
+    _read_halves(buf, bounds, rows[:half], schema, threads, tables, odd)
+    _read_halves(buf, bounds, rows[half:], schema, threads, tables, odd)
+
+
+def _shape_ok(obj, node) -> bool:
+    """Whether a (quoted) record has the spec's shape where the spec describes it: an
+    object where an object is documented, a list where a list is, text in a list of
+    text, no object or list where a value is.  Unknown keys are no matter here."""
+    if not isinstance(obj, dict):
+        return False
+    for k, v in obj.items():
+        child = node.get(k)
+        if child is None or v is None:
+            continue
+        if isinstance(child, dict):
+            if not _shape_ok(v, child):
+                return False
+        elif isinstance(child, tuple):
+            if not isinstance(v, list):
+                return False
+            item = child[1]
+            for x in v:
+                if x is None:
+                    continue
+                if isinstance(item, dict):
+                    if not _shape_ok(x, item):
+                        return False
+                elif not isinstance(x, str):
+                    return False
+        elif isinstance(v, (dict, list)) or (isinstance(v, float) and not -_INF < v < _INF):
+            return False
+    return True
+
+
+_INF = float("inf")
 
 
 class Parsed:
