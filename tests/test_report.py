@@ -254,6 +254,36 @@ def test_duckdb_and_pandas_count_the_same(data):
     assert_frame_equal(m.pass_rates("current", ["source", "comparison"]), a.pass_rates("current", ["source", "comparison"]))
 
 
+def test_counts_equal_on_files_written_before_the_session_key(data, tmp_path):
+    """Files without ``session_key`` (written before it existed) are joined on hashed ids: the
+    same counts, whichever files lack it."""
+    import shutil
+
+    import pyarrow.parquet as pq
+
+    from faceanalytics.schema import SESSION_KEY
+
+    keyed = summarize(data, SINCE, UNTIL, engine="duckdb")
+    old = tmp_path / "old"
+    shutil.copytree(data, old)
+    files = sorted((old / "tables").rglob("part-*.parquet"))
+    stripped = 0
+    for i, f in enumerate(files):
+        if i % 2 == 0:                      # half the files: some partitions keyed, some not
+            t = pq.read_table(f)
+            if SESSION_KEY in t.column_names:
+                pq.write_table(t.drop_columns([SESSION_KEY]), f)
+                stripped += 1
+    assert stripped > 3
+    plain = summarize(old, SINCE, UNTIL, engine="duckdb")
+    assert set(plain.counts) == set(keyed.counts)
+    for name in keyed.counts:
+        if keyed.counts[name] is None:
+            assert plain.counts[name] is None, name
+        else:
+            assert_frame_equal(plain.counts[name], keyed.counts[name], obj=name)
+
+
 def _values(x) -> list:
     return [None if pd.isna(v) else v for v in x]
 
