@@ -377,17 +377,18 @@ def _late(d) -> str:
     return (f"coalesce({d.q('time_basis')} IN ('verify_time', 'biz_id') AND {delay} > {ret}, false)")
 
 
-def _invalid(d) -> str:
-    """A session with a value nulled as not finite or out of range (``analytics.data_quality``)."""
-    return f"coalesce({d.q('invalid_values')}, 0) > 0"
+def _invalid(d, present: bool = True) -> str:
+    """A session with a value nulled as not finite or out of range (``analytics.data_quality``);
+    ``present``: some file has the column (files written before it existed have none)."""
+    return f"coalesce({d.q('invalid_values')}, 0) > 0" if present else "false"
 
 
 SES_DAY = [*SESSION_KEYS, "day"]
 
 
-def sessions_query(d, src, where: str) -> str:
+def sessions_query(d, src, where: str, invalid: bool = True) -> str:
     cols = [d.q(c) for c in SESSION_KEYS if c not in _DERIVED]
-    inner = (f"SELECT {', '.join(cols)}, {_late(d)} AS {d.q('late')}, {_invalid(d)} AS {d.q('invalid')}, "
+    inner = (f"SELECT {', '.join(cols)}, {_late(d)} AS {d.q('late')}, {_invalid(d, invalid)} AS {d.q('invalid')}, "
              f"{d.period('D')} AS {d.q('day')} FROM {src}{where}")
     return _group(d, inner, SES_DAY)
 
@@ -414,7 +415,7 @@ def _expect(d) -> str:
             f"({d.q('source')} LIKE 'baidu%' AND coalesce({st} = 'OK', false))))")
 
 
-def sessions_table(d, src: str, where: str, segments: Sequence[Segment], key: str) -> str:
+def sessions_table(d, src: str, where: str, segments: Sequence[Segment], key: str, invalid: bool = True) -> str:
     """One partition's sessions of this period, compact, to count from and join to: ``_k``
     (session key), ``_rid`` (request-id hash), ``day``, ``expect`` (should carry a comparison),
     ``late``, the columns the counts keep, and ``_g<i>``: segment ``i``'s digit
@@ -429,7 +430,7 @@ def sessions_table(d, src: str, where: str, segments: Sequence[Segment], key: st
     r = d.q("request_id")
     inner = f"SELECT *{inner_json} FROM {src}{where}"
     cols = [f"{key} AS {d.q('_k')}", f"{_hash(d, r)} AS {d.q('_rid')}", f"{d.period('D')} AS {d.q('day')}",
-            f"{_expect(d)} AS {d.q('expect')}", f"{_late(d)} AS {d.q('late')}", f"{_invalid(d)} AS {d.q('invalid')}",
+            f"{_expect(d)} AS {d.q('expect')}", f"{_late(d)} AS {d.q('late')}", f"{_invalid(d, invalid)} AS {d.q('invalid')}",
             *(d.q(c) for c in SESSION_KEYS if c != "source" and c not in _DERIVED),
             *(f"{segment_digit(d, x, parsed.get(x.name))} AS {d.q(_seg(i))}" for i, x in enumerate(segments))]
     return f"SELECT {', '.join(cols)} FROM ({inner}) AS s0"
@@ -472,21 +473,22 @@ def distinct_query(d, sessions: str, where: str, since, provider: str, key: str,
 _JOINED = ("sessions", "comparisons", "genuineness")
 
 
-def _file_info(path: Path) -> tuple[int, bool]:
-    """(rows, every row has its session key) of one data file, from its footer."""
+def _file_info(path: Path) -> tuple[int, bool, frozenset]:
+    """(rows, every row has its session key, column names) of one data file, from its footer."""
     import pyarrow.parquet as pq
 
     md = pq.read_metadata(path)
     names = md.schema.names
+    cols = frozenset(names)
     if SESSION_KEY not in names or "session_id" not in names:
-        return md.num_rows, False
+        return md.num_rows, False, cols
     ik, isid = names.index(SESSION_KEY), names.index("session_id")
     for g in range(md.num_row_groups):
         rg = md.row_group(g)
         a, b = rg.column(ik).statistics, rg.column(isid).statistics
         if a is None or b is None or not a.has_null_count or not b.has_null_count or a.null_count != b.null_count:
-            return md.num_rows, False
-    return md.num_rows, True
+            return md.num_rows, False, cols
+    return md.num_rows, True, cols
 
 
 class _Layout:
@@ -494,7 +496,9 @@ class _Layout:
     and, for a local data directory on DuckDB, their files (a query then reads exactly the
     files it needs, and a partition's sessions are joined on the stored ``session_key`` when
     every file of the partition in all three tables has it).  Elsewhere (Spark, object
-    storage) queries read the table and filter on the partition keys, joining on hashed ids."""
+    storage) queries read the table and filter on the partition keys, joining on hashed ids.
+    Files written before a column was added (``session_key``, ``invalid_values``) are read
+    with the others, the missing column as null."""
 
     def __init__(self, eng: Engine, data_dir, w: S.Window, since, tables: Sequence[str] = _JOINED):
         from .duckdb_engine import DuckDBEngine
@@ -502,15 +506,15 @@ class _Layout:
         self.eng, self.data_dir, self.w = eng, data_dir, w
         self.since_month = since.strftime("%Y-%m")
         self.local = isinstance(eng, DuckDBEngine) and "://" not in str(data_dir)
-        self.parts: dict[str, dict[tuple[str, str], list[tuple[str, int, bool]]]] = {
+        self.parts: dict[str, dict[tuple[str, str], list[tuple[str, int, bool, frozenset]]]] = {
             t: self._list(t) for t in tables}
 
-    def _list(self, table: str) -> dict[tuple[str, str], list[tuple[str, int, bool]]]:
+    def _list(self, table: str) -> dict[tuple[str, str], list[tuple[str, int, bool, frozenset]]]:
         lo = self.w.since.strftime("%Y-%m") if self.w.since else "0000-00"
         hi = self.w.until.strftime("%Y-%m") if self.w.until else "9999-99"
         if not self.local:
             return {p: [] for p in _partitions(self.eng, self.data_dir, table, self.w)}
-        out: dict[tuple[str, str], list[tuple[str, bool]]] = {}
+        out: dict[tuple[str, str], list[tuple[str, int, bool, frozenset]]] = {}
         root = Path(table_root(self.data_dir, table))
         for d in sorted(root.glob("source=*/month=*")):
             month = d.name.split("=", 1)[1]
@@ -519,11 +523,11 @@ class _Layout:
             files = []
             for f in sorted(d.glob("part-*.parquet")):
                 try:
-                    rows, keyed = _file_info(f)
+                    rows, keyed, cols = _file_info(f)
                 except (OSError, ValueError):         # emptied or replaced while listed: not a data file now
                     continue
                 if rows:
-                    files.append((str(f), rows, keyed))
+                    files.append((str(f), rows, keyed, cols))
             if files:
                 out[(d.parent.name.split("=", 1)[1], month)] = files
         return out
@@ -535,11 +539,15 @@ class _Layout:
         return sorted({p for t in _JOINED for p in self.parts[t] if p[1] >= self.since_month})
 
     def keyed(self, parts) -> bool:
-        return self.local and all(k for t in _JOINED for p in parts for *_, k in self.parts[t].get(p, []))
+        return self.local and all(k for t in _JOINED for p in parts for _, _, k, _ in self.parts[t].get(p, []))
+
+    def has_column(self, table: str, parts, column: str) -> bool:
+        """Whether any file of ``table``'s ``parts`` has ``column`` (elsewhere: taken as there)."""
+        return not self.local or any(column in c for p in parts for *_, c in self.parts[table].get(p, []))
 
     def rows(self, table: str) -> dict[tuple[str, str], int]:
         """Rows per partition (files' footers; 1 each where they cannot be read here)."""
-        return {p: sum(n for _, n, _ in fs) if self.local else 1 for p, fs in self.parts[table].items()}
+        return {p: sum(n for _, n, *_ in fs) if self.local else 1 for p, fs in self.parts[table].items()}
 
     def has(self, table: str, source: str) -> bool:
         return any(s == source for s, _ in self.parts[table])
@@ -555,7 +563,8 @@ class _Layout:
             want = self.parts[table] if parts is None else {p: self.parts[table].get(p, []) for p in parts}
             files = [f for fs in want.values() for f, *_ in fs]
             quoted = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
-            yield (parquet_scan(f"[{quoted}]") if files else None), ""
+            mixed = len({c for fs in want.values() for *_, c in fs}) > 1
+            yield (parquet_scan(f"[{quoted}]", by_name=mixed) if files else None), ""
             return
         with self.eng.relation(self.data_dir, table) as src:
             if parts is None or src is None:
@@ -636,7 +645,8 @@ def _previous(lay: _Layout, w: S.Window, since, frames) -> None:
     if parts:
         with lay.relation("sessions", parts) as (src, cond):
             if src is not None:
-                frames["sessions"].append(_frame(eng, sessions_query(d, src, _and(w.where(d), cond)), None,
+                inv = lay.has_column("sessions", parts, "invalid_values")
+                frames["sessions"].append(_frame(eng, sessions_query(d, src, _and(w.where(d), cond), inv), None,
                                                  "sessions", ["n"]))
 
 
@@ -664,7 +674,7 @@ def _current(lay: _Layout, w: S.Window, cur: S.Window, part, segments, frames) -
         src, cond = stack.enter_context(lay.relation("sessions", [part]))
         if src is not None:
             table = stack.enter_context(_materialized(eng, sessions_table(
-                d, src, _and(cur.where(d), cond), segments, key)))
+                d, src, _and(cur.where(d), cond), segments, key, lay.has_column("sessions", [part], "invalid_values"))))
             sql, sets = sessions_counts_query(d, table, n)
             day, *seg = _split_sets(_frame(eng, sql, part, "sessions", ["n", "gid"]), sets)
             frames["sessions"].append(day)
