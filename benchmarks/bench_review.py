@@ -58,9 +58,9 @@ data, out, since, until, segs = sys.argv[1:6]
 def progress(name):
     steps.append((name, time.perf_counter() - t0))
 r = review(data, since, until, progress=progress, segments=None if segs == "auto" else [])
-steps.append(("findings done", time.perf_counter() - t0))
+steps.append(("writing the report", time.perf_counter() - t0))
 path = r.write(out)
-steps.append(("report written", time.perf_counter() - t0))
+steps.append(("done", time.perf_counter() - t0))
 print(json.dumps({"seconds": time.perf_counter() - t0, "steps": steps, "findings": len(r.findings),
                   "segments": [s.name for s in r.summaries.segments], "tested": r.info.get("tested")}))
 """
@@ -138,10 +138,11 @@ def main(argv=None) -> int:
         ratio = rev["seconds"] / base
         print(f"ratio {ratio:.1f}x the fastest baseline (target <= 3x: {'ok' if ratio <= 3 else 'MISSED'}); peak RSS "
               f"{rev['rss_gib']:.2f} GiB (target <= 2 GB = 1.86 GiB: {'ok' if rev['rss_gib'] * 1.0737 <= 2 else 'MISSED'})")
-        prev = 0.0
-        for name, at in rev["steps"]:
-            print(f"  {name:<34} from {prev:7.1f} s to {at:7.1f} s")
-            prev = at
+        # each step runs from its mark to the next one
+        marks = [("the period and its segment keys", 0.0), *rev["steps"]]
+        for (name, at), (_, nxt) in zip(marks, marks[1:]):
+            name = {"errors and quarantine": "errors, quarantine, then the findings"}.get(name, name)
+            print(f"  {name:<38} {nxt - at:7.1f} s   ({at:.1f} to {nxt:.1f} s)")
         print(f"segments {rev['segments']}, {rev['tested']:,} series tested, {rev['findings']} finding(s)")
     finally:
         clean_up(work, data, keep=a.keep, reuse=a.reuse)
