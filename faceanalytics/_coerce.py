@@ -11,6 +11,8 @@ from __future__ import annotations
 import datetime as _dt
 import re
 
+from .errors import DataError
+
 __all__ = [
     "Unreadable", "MISSING", "is_nullish", "num", "num_strict", "integer",
     "text", "boolean", "epoch_to_us", "iso_to_us", "cn_time_to_us",
@@ -22,7 +24,7 @@ MISSING = object()
 _NULL_STRINGS = frozenset({"", "null", "none", "nil", "NULL", "None", "Null"})
 
 
-class Unreadable(ValueError):
+class Unreadable(DataError, ValueError):
     """A value the record cannot be flattened without (the record is quarantined)."""
 
 

@@ -40,12 +40,15 @@ import posixpath
 import uuid
 from pathlib import Path, PurePosixPath
 
+from .errors import UsageError
+
+
 __all__ = ["data_path", "resolve", "is_local", "fs_path", "S3Path", "atomic_write_bytes",
            "replace", "rmtree", "fsync_dir", "writer_lock", "fence", "require_local",
            "StorageConfigError", "sweep_temporaries", "make_private_dirs"]
 
 
-class StorageConfigError(ValueError):
+class StorageConfigError(UsageError, ValueError):
     """The data directory's location or its S3 configuration is not usable."""
 
 
