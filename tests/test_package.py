@@ -4,6 +4,7 @@ from __future__ import annotations
 import ast
 import importlib
 import importlib.metadata
+import inspect
 import subprocess
 import sys
 import tomllib
@@ -32,6 +33,13 @@ def test_type_checking_imports_name_every_lazy_export():
     assert _type_checking_imports(ROOT / "errors.py") == errors._DEFINED_IN
     for name, module in faceanalytics._LAZY.items():  # and each really lives there
         assert hasattr(importlib.import_module(module, "faceanalytics"), name), name
+
+
+def test_plot_helpers_say_they_return_axes():
+    plots = [name for name, module in faceanalytics._LAZY.items() if module == ".plots"]
+    assert len(plots) >= 8
+    for name in plots:
+        assert inspect.signature(getattr(faceanalytics, name)).return_annotation == "Axes", name
 
 
 def test_version_has_one_source():
