@@ -157,10 +157,6 @@ def _month_int(m: str) -> int:
     return int(m[:4]) * 100 + int(m[5:7])
 
 
-def _month_str(m: int) -> str:
-    return f"{m // 100:04d}-{m % 100:02d}"
-
-
 class Store:
     """The tables of one data directory.  Every row written passes
     :func:`~faceanalytics._pii.scrub_table` (personal data masked) unless ``keep_pii``."""

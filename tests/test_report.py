@@ -200,6 +200,43 @@ def test_headline_numbers_are_the_metrics(data, report):
             assert not re.search(r"[+-]\d+%<", row)
 
 
+
+PREVIOUS = ("2026-05-02", "2026-06-01")   # the 30 days before SINCE
+
+
+def _rate_in(cell: str) -> tuple[float, int]:
+    """(rate, n) as a headline cell shows them: a rate with its n, or "k of n" below MIN_N."""
+    few = re.search(r"([\d,]+) of ([\d,]+)<", cell)
+    if few:
+        k, n = (int(v.replace(",", "")) for v in few.groups())
+        return k / n, n
+    return (float(re.search(r'data-value="([^"]+)"', cell).group(1)),
+            int(re.search(r"n=([\d,]+)", cell).group(1).replace(",", "")))
+
+
+def test_every_headline_row_shows_this_period_beside_the_previous(data, report):
+    """Anti-spoofing, comparisons and Baidu-configured rows: this period's value in the first
+    column, the previous period's in the second (issue 14: a headline that showed the
+    previous period's anti-spoofing value passed every test)."""
+    cur = {t: period_table(data, t) for t in ("comparisons", "genuineness")}
+    prev = {t: load(data, t, since=PREVIOUS[0], until=PREVIOUS[1]) for t in ("comparisons", "genuineness")}
+    for side, tables in ((1, cur), (2, prev)):
+        g = A.genuineness_rates(tables["genuineness"])
+        shown = 0
+        for _, x in g[g.n > 0].iterrows():
+            cell = headline_cell(report, f"Anti-spoofing: {x.attack} flagged", side)
+            assert _rate_in(cell) == (pytest.approx(x.flagged / x.n), x.n), (side, x.attack)
+            shown += 1
+        assert shown >= 2, side
+        b = A.configured_pass_rates(tables["comparisons"])
+        cell = headline_cell(report, "Baidu pass rate at its configured threshold", side)
+        assert _rate_in(cell) == (pytest.approx(b.passed.sum() / b.n.sum()), b.n.sum()), side
+        c = tables["comparisons"]
+        assert headline_cell(report, "Comparisons", side) == f"{len(c):,}", side
+    # the two periods differ, so showing one for the other cannot pass
+    assert len(cur["comparisons"]) != len(prev["comparisons"])
+
+
 def test_summaries_equal_the_pandas_metrics(data):
     s = summarize(data, SINCE, UNTIL)
     c, cp = period_table(data, "comparisons"), load(data, "comparisons", since="2026-05-02", until=SINCE)

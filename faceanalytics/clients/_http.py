@@ -47,6 +47,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
+from ..errors import DataError
 from ._redact import install_log_redaction, redact, redact_bytes
 from .errors import (
     ConnectError,
@@ -335,7 +336,7 @@ _ERROR_BODY_CAP = 64 << 10  # an error page in place of a file: enough to read t
 _CHUNK = 64 << 10
 
 
-class _TooLarge(Exception):
+class _TooLarge(DataError):
     pass
 
 
