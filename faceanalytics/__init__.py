@@ -10,6 +10,8 @@ Importing the package is cheap: each name below is imported on first use
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 from typing import TYPE_CHECKING
 
 from .errors import __all__ as _error_names  # a small module: the tree's names, classes on first use
@@ -131,6 +133,19 @@ def __getattr__(name: str):
     value = getattr(importlib.import_module(module, __name__), name)
     globals()[name] = value
     return value
+
+
+class _Package(types.ModuleType):
+    """Importing a submodule sets it on its package: ``faceanalytics.ingest`` (the module) would then
+    hide ``fa.ingest`` (the function) for the rest of the session. Public names win."""
+
+    def __setattr__(self, name: str, value) -> None:
+        if isinstance(value, types.ModuleType) and name in _LAZY:
+            return  # the submodule stays in sys.modules; `from faceanalytics.ingest import x` still works
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
 
 
 def __dir__():

@@ -87,3 +87,20 @@ def test_writing_where_fcntl_does_not_exist_is_a_clear_error(data_dir):
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("refused:") and "flock" in out.stdout
     assert sorted(p.relative_to(data_dir) for p in (data_dir / "tables").rglob("*")) == before
+
+
+def test_a_submodule_imported_first_does_not_hide_the_function_of_its_name(tmp_path):
+    """``fa.rebuild`` (or anything else) imports the ``faceanalytics.ingest`` module first; ``fa.ingest``
+    is still the function, and the module is still importable by its dotted name."""
+    code = ("import sys, types\n"
+            "import faceanalytics as fa\n"
+            "fa.rebuild\n"
+            "import faceanalytics.ingest\n"
+            "from faceanalytics.ingest import rebuild\n"
+            "assert isinstance(sys.modules['faceanalytics.ingest'], types.ModuleType)\n"
+            "assert not isinstance(fa.ingest, types.ModuleType), fa.ingest\n"
+            "print(fa.ingest.__name__, fa.ingest.__module__, rebuild is fa.rebuild)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["ingest", "faceanalytics.ingest", "True"]
