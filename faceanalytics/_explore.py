@@ -46,9 +46,8 @@ CUSTOM = "custom"
 NO_RULE = "none"
 THRESHOLD_SET = "threshold_set"
 # Columns a comparisons frame may already carry (joined by ``with_segments``): offered as they are.
-_TABLE_CANDIDATES = ("source", THRESHOLD_SET, *SESSION_SEGMENTS, "idcard_mode", "id_type", "id_attacked",
-                     "id_photo_monochrome")
-_CACHE_CELLS = 6_000_000        # histogram cells kept across selections (~50 bytes each)
+_TABLE_CANDIDATES = (*SESSION_SEGMENTS, "idcard_mode", "id_type", "id_attacked", "id_photo_monochrome")
+_CACHE_CELLS = 3_000_000        # histogram cells kept across selections (~85 bytes each), and indexed (~40)
 
 
 @dataclass(frozen=True)
@@ -244,6 +243,19 @@ def join_session_columns(table: pd.DataFrame, sessions: pd.DataFrame, cols) -> p
                            for c in cols})
 
 
+def _in_window(table: pd.DataFrame, time_column: str, since, until) -> pd.DataFrame:
+    """Rows with ``since <= time < until`` (no bound given, or no time column: every row)."""
+    if (since is None and until is None) or time_column not in table:
+        return table
+    t = time_us(table[time_column])
+    keep = t != np.iinfo(np.int64).min
+    if since is not None:
+        keep &= t >= since.value // 1000
+    if until is not None:
+        keep &= t < until.value // 1000
+    return table[keep]
+
+
 def _window(since, until):
     from .report._period import utc
 
@@ -262,15 +274,7 @@ class FrameSource:
             raise KeyError(f"the table needs a {spec.kind_column!r} column")
         self.spec = spec
         since, until = _window(since, until)
-        if (since is not None or until is not None) and time_column in table:
-            t = time_us(table[time_column])
-            keep = t != np.iinfo(np.int64).min
-            if since is not None:
-                keep &= t >= since.value // 1000
-            if until is not None:
-                keep &= t < until.value // 1000
-            table = table[keep]
-        table = once_per_attempt(table)
+        table = once_per_attempt(_in_window(table, time_column, since, until))
         for c in ("source", "session_id"):
             if c not in table:
                 table = table.assign(**{c: pd.Series([None] * len(table), index=table.index, dtype="str")})
@@ -313,15 +317,7 @@ class FrameSource:
         session_segs = []
         names = None if asked is None else [s for s in asked if s not in table.columns and s != THRESHOLD_SET]
         if sessions is not None and {"source", "session_id"} <= set(sessions.columns) and (names is None or names):
-            s = sessions
-            if "session_time" in s and (since is not None or until is not None):
-                t = time_us(s["session_time"])
-                keep = t != np.iinfo(np.int64).min
-                if since is not None:
-                    keep &= t >= since.value // 1000
-                if until is not None:
-                    keep &= t < until.value // 1000
-                s = s[keep]
+            s = _in_window(sessions, "session_time", since, until)
             far = pd.Timestamp("1900-01-01", tz="UTC"), pd.Timestamp("2200-01-01", tz="UTC")
             session_segs = choose_segments({"sessions": s}, ReviewPeriod(since or far[0], until or far[1]), names)
             if session_segs:
@@ -393,7 +389,7 @@ class FrameSource:
         t1, t0 = cuts(cut), cuts(current)
         out = t.iloc[:0]
         if near is not None:
-            lo, hi, bound = near
+            bound = near[1]
             with np.errstate(invalid="ignore"):
                 sel = ~np.isnan(t1) & ~np.isnan(conf) & (np.abs(exact_difference(conf, t1)) <= bound)
             out = t[sel]
@@ -455,6 +451,10 @@ class DataSource:
         names = _asked(segments)
         asked = None if names is None else [x for x in names if x not in ("source", THRESHOLD_SET)]
         self.session_segments = []
+        self._sources = {}
+        if len(f):
+            for k, g in f.groupby(f[spec.kind_column].map(_value), dropna=False)["source"]:
+                self._sources[k] = sorted(set(g.astype("str")))
         if since is not None and (asked is None or asked):
             self.session_segments = choose_segments(data_dir, ReviewPeriod(since, until), asked, engine=self.engine)
         self.segment_options = _segment_options(self.overview, spec, {}, self.session_segments, names)
@@ -502,7 +502,7 @@ class DataSource:
         return E.rows_near_cut(self.data_dir, self.spec.table, self.spec.kind_column, kind=self._kind(kind),
                                since=since, until=until, cut=cut, current=current, near=near, expect=expect, k=k,
                                flips=flips, strict=self.spec.strict, where=where, segment=seg, value=value,
-                               engine=self.engine)
+                               sources=self._sources.get(self._kind(kind)), engine=self.engine)
 
 
 # ---------------------------------------------------------------------------- the explorer's numbers
@@ -521,6 +521,7 @@ class Explorer:
         self.edges = np.round(lo + np.arange(self.nbins + 1) * self.binwidth, 10)
         self._hists: OrderedDict = OrderedDict()
         self._indexes: OrderedDict = OrderedDict()
+        self._rows: OrderedDict = OrderedDict()
 
     # -- selections
     def _histogram(self, kind: int, period, key) -> pd.DataFrame:
@@ -563,7 +564,8 @@ class Explorer:
         ix = CutIndex.from_histogram(h, self.spec.rule_columns, strict=self.spec.strict,
                                      missing_in_scope=self.spec.missing_in_scope)
         self._indexes[ck] = ix
-        if len(self._indexes) > 64:
+        while len(self._indexes) > 1 and (len(self._indexes) > 64 or
+                                          sum(x.cells for x in self._indexes.values()) > _CACHE_CELLS):
             self._indexes.popitem(last=False)
         return ix
 
@@ -601,14 +603,20 @@ class Explorer:
     def rows(self, kind: int, segment, period, rule, cut: float, current, numbers: dict):
         """(the nearest rows, (sessions to negative, to positive)) for a choice whose counts are
         ``numbers``: what only the rows can tell, read with one narrow query."""
-        ix = self.index(kind, segment, period)
         r1, r0 = self._cut(rule, cut), self._cut(current, cut)
+        ck = (kind, segment, period, r1, r0)
+        hit = self._rows.get(ck)
+        if hit is not None:                 # a level's nearest rows do not move with the slider
+            self._rows.move_to_end(ck)
+            return hit
+        ix = self.index(kind, segment, period)
         c1, c0 = ix.cuts(r1), ix.cuts(r0)
         bound, expect = ix.nearest_bound(c1, self.nearest_k) if numbers["n"] else (np.nan, 0)
         near = None
         if not np.isnan(bound):
-            ok = ~np.isnan(c1) & (ix.in_scope(c1) > 0)
-            near = (float(np.min(c1[ok])) - bound - 1e-6, float(np.max(c1[ok])) + bound + 1e-6, bound)
+            # One narrow confidence range around each distinct cut the selection has.
+            cuts = np.unique(c1[~np.isnan(c1) & (ix.in_scope(c1) > 0)])
+            near = ([(float(x) - bound - 1e-6, float(x) + bound + 1e-6) for x in cuts], bound)
         flips = None
         down, up = numbers["to_negative"], numbers["to_positive"]
         repeats = bool(self.overview.kinds) and self.overview.kind_repeats[kind]
@@ -623,6 +631,9 @@ class Explorer:
         nearest = pick_nearest(cands if cands is not None else _no_rows(), self.nearest_k, self.spec)
         if sessions is None:
             sessions = (down, up) if not repeats or down + up == 0 else (0, 0)
+        self._rows[ck] = (nearest, sessions)
+        if len(self._rows) > 64:
+            self._rows.popitem(last=False)
         return nearest, sessions
 
 

@@ -120,6 +120,11 @@ class CutIndex:
         return int(self.scored.sum() + self.missing.sum())
 
     @property
+    def cells(self) -> int:
+        """Histogram cells held (what the index costs in memory, ~40 bytes each)."""
+        return len(self._key) + self.n_sets
+
+    @property
     def n_scored(self) -> int:
         return int(self.scored.sum())
 

@@ -17,10 +17,12 @@ never loads the rows.  It asks, each time in one scan of the months its window t
   range) and, for a kind with several attempts per session, the distinct sessions that
   would flip.
 
-Each attempt counts once (``engines._sql.once_per_attempt``), as in every metric.
+Each attempt counts once (``engines._sql.once_per_attempt``), as in every metric; only the
+``baidu_detail`` partitions pay for that check (``engines._review._once_relation``).
 """
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 
 import numpy as np
@@ -119,32 +121,68 @@ def selection_histogram(data_dir, table: str, kind_column: str, thresholds: Sequ
     conds = _conditions(d, [(kind_column, kind)])
     floats = [*thresholds, "confidence"]
     if segment is None:
+        detail = _has_source(data_dir, table, REPEAT_SOURCE)
+
         def build(src):
-            rel = S.once_per_attempt(d, src, w)
+            rel = _once_relation(d, src, w, detail)
             if conds:
                 rel = f"(SELECT * FROM {rel} WHERE {' AND '.join(conds)}) AS {d.q('_k')}"
             return S.histogram(d, rel, w, by, freq, thresholds=thresholds)
 
         return _histogram_frame(_run(eng, data_dir, table, build, counts=["count"], floats=floats), table, by, freq)
-    frames = []
+    # Each (source, month) partition's rows joined to that partition's sessions (a hash table of
+    # one month of one source), the partitions' histograms added up as they come: memory bounded
+    # whatever the window.
     code = segment_code(d, [segment])
+    keys = [*by, "code", *(["period"] if freq else []), *thresholds, "confidence"]
+    queries = []
     with eng.relation(data_dir, table) as src, eng.relation(data_dir, "sessions") as ss:
-        for part in (_partitions(eng, data_dir, table, w) if src is not None else []):
-            where = _and(w.where(d), _part(d, part))
-            extra = list(conds) + ([_once(d, src, w)] if part[0] == REPEAT_SOURCE else [])
-            rows = f"SELECT * FROM {src}{where}" + "".join(f" AND {x}" for x in extra)
-            if ss is None:
-                sess = f"SELECT CAST(NULL AS BIGINT) AS {d.q('_h')}, 0 AS {d.q('code')} FROM {src} WHERE 1 = 0"
-            else:
-                sess = f"SELECT {_hash(d, d.q('session_id'))} AS {d.q('_h')}, {code} AS {d.q('code')} FROM {ss}{where}"
-            joined = (f"(SELECT c.*, coalesce(s.{d.q('code')}, 0) AS {d.q('code')} FROM ({rows}) AS c "
-                      f"LEFT JOIN ({sess}) AS s ON {_hash(d, 'c.' + d.q('session_id'))} = s.{d.q('_h')}) AS j")
-            f = arrow_frame(eng.query(S.histogram(d, joined, w, [*by, "code"], freq, thresholds=thresholds)), table,
-                            counts=["count", "code"], floats=floats)
-            if len(f):
-                frames.append(decode(f, [segment], "code"))
-    agg = pd.concat(frames, ignore_index=True) if frames else None
+        if src is not None:
+            keep = [d.q(x) for x in dict.fromkeys([*by, "month", "session_time", *thresholds, "confidence"])]
+            for part in _partitions(eng, data_dir, table, w):
+                where = _and(w.where(d), _part(d, part))
+                extra = list(conds) + ([_once(d, src, w)] if part[0] == REPEAT_SOURCE else [])
+                rows = (f"SELECT {', '.join(keep)}, {_hash(d, d.q('session_id'))} AS {d.q('_h')} FROM {src}{where}"
+                        + "".join(f" AND {x}" for x in extra))
+                if ss is None:
+                    joined = f"(SELECT {', '.join('c.' + k for k in keep)}, 0 AS {d.q('code')} FROM ({rows}) AS c) AS j"
+                else:
+                    sess = (f"SELECT {_hash(d, d.q('session_id'))} AS {d.q('_h')}, {code} AS {d.q('code')} "
+                            f"FROM {ss}{where}")
+                    joined = (f"(SELECT {', '.join('c.' + k for k in keep)}, coalesce(s.{d.q('code')}, 0) AS "
+                              f"{d.q('code')} FROM ({rows}) AS c LEFT JOIN ({sess}) AS s "
+                              f"ON c.{d.q('_h')} = s.{d.q('_h')}) AS j")
+                queries.append(S.histogram(d, joined, w, [*by, "code"], freq, thresholds=thresholds))
+        agg = _summed(eng, queries, keys, "count")
+    if agg is not None:
+        agg = arrow_frame(agg, table, counts=["count", "code"], floats=[*thresholds, "confidence"])
+        agg = decode(agg, [segment], "code") if len(agg) else None
     return _histogram_frame(agg, table, [*by, segment.label], freq)
+
+
+def _summed(eng, queries: Sequence[str], keys: Sequence[str], total: str):
+    """The sum of ``total`` per ``keys`` over the rows of all ``queries`` (an Arrow table; None:
+    no query).  DuckDB keeps a running sum in a table of its own database, folded every few
+    queries, so only one partition's rows and the running sum are held at a time; elsewhere
+    (Spark) one statement over their union."""
+    if not queries:
+        return None
+    d = eng.dialect
+    ks = ", ".join(d.q(k) for k in keys)
+    fold = lambda rel: f"SELECT {ks}, CAST(sum({d.q(total)}) AS BIGINT) AS {d.q(total)} FROM {rel} GROUP BY {ks}"  # noqa: E731
+    if not hasattr(eng, "connection"):
+        return eng.query(fold("(" + " UNION ALL ".join(queries) + ") AS u"))
+    con = eng.connection()
+    name = f"fa_explore_{uuid.uuid4().hex[:12]}"
+    try:
+        con.execute(f"CREATE TABLE {name} AS {queries[0]}")
+        for i, q in enumerate(queries[1:], 1):
+            con.execute(f"INSERT INTO {name} {q}")
+            if i % 4 == 0:
+                con.execute(f"CREATE OR REPLACE TABLE {name} AS {fold(name)}")
+        return eng.query(fold(name))
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS {name}")
 
 
 def _pandas_histogram(data_dir, table, kind_column, kind, segment, by, freq, since, until) -> pd.DataFrame:
@@ -175,74 +213,105 @@ def _cut_sql(d: S.Dialect, cut) -> str:
 
 
 def rows_near_cut(data_dir, table: str, kind_column: str, *, kind, since, until, cut, current=None,
-                  near: tuple[float, float, float] | None = None, expect: int = 0, k: int = 10,
+                  near: tuple[Sequence[tuple[float, float]], float] | None = None, expect: int = 0, k: int = 10,
                   flips: tuple[float, float] | None = None, strict: bool = False, where=(),
-                  segment: Segment | None = None, value=ALL, engine="auto"
-                  ) -> tuple[pd.DataFrame, tuple[int, int] | None]:
-    """With ``near=(lo, hi, bound)``: the rows of one selection (``kind``, ``where``: more
-    (column, value) conditions, ``segment`` = ``value``) with a confidence in ``[lo, hi]`` and
-    ``|confidence - cut| <= bound`` (``cut``: a threshold column, each row at its own, or a
-    number).  With ``flips=(lo, hi)`` (the confidences where decisions can change): the
-    distinct sessions whose rows go from positive at ``current`` to negative at ``cut``, and
-    back.
+                  segment: Segment | None = None, value=ALL, sources: Sequence[str] | None = None,
+                  engine="auto") -> tuple[pd.DataFrame, tuple[int, int] | None]:
+    """With ``near=(ranges, bound)``: the rows of one selection (``kind``, ``where``: more
+    (column, value) conditions, ``segment`` = ``value``) with a confidence in one of the
+    ``(lo, hi)`` ranges and ``|confidence - cut| <= bound`` (``cut``: a threshold column, each
+    row at its own, or a number).  With ``flips=(lo, hi)`` (the confidences where decisions
+    can change): the distinct sessions whose rows go from positive at ``current`` to negative
+    at ``cut``, and back.  ``sources``: the sources the kind's rows come from (the sessions
+    read for a segment).
 
     Columns: ``source``, ``session_id`` (as stored: mask before showing), ``session_time``,
     ``attempt``, ``confidence``, ``threshold`` (the cut), ``current_threshold``.  ``expect``
     (rows within the bound, from the histogram): past 50,000 only the ``k`` nearest come back.
+    A segment's value is read for the sessions of the rows found only (a second query, by id).
     """
     eng = get_engine(engine)
     d = eng.dialect
     w = _window(since, until)
     c, t1, t0 = d.q("_c"), d.q("_t1"), d.q("_t0")
     conds = _conditions(d, [(kind_column, kind), *where])
-    seg = None
-    if segment is not None and value is not ALL:
-        seg = f"{segment_expr(d, segment)} IS NULL" if value is None else \
-            f"{segment_expr(d, segment)} = {d.text(value)}"
-    cols = [d.q(x) for x in ("source", "month", "session_id", "session_time", "attempt")]
-    out_cols = ["source", "session_id", "session_time", "attempt", "_c", "_t1", "_t0"]
+    use_seg = segment is not None and value is not ALL
+    out_cols = ["source", "month", "session_id", "session_time", "attempt", "_c", "_t1", "_t0"]
+    detail = _has_source(data_dir, table, REPEAT_SOURCE)
+    conf = d.clean("confidence")
 
-    def selection(src, ss, lo: float, hi: float, extra: str) -> str:
-        base = (f"SELECT {', '.join(cols)}, {d.clean('confidence')} AS {c}, {_cut_sql(d, cut)} AS {t1}, "
-                f"{_cut_sql(d, current)} AS {t0} FROM {S.once_per_attempt(d, src, w)}"
-                f" WHERE {d.clean('confidence')} BETWEEN {d.num(lo)} AND {d.num(hi)}"
-                + "".join(f" AND {x}" for x in conds))
-        if seg is None:
-            return f"SELECT * FROM ({base}) AS r WHERE {extra}"
-        # The segment's text is read only for the sessions of the selected rows (after the join).
-        raw = segment.column or "biz_extra_data"
-        sess = f"SELECT {d.q('source')}, {d.q('month')}, {d.q('session_id')}, {d.q(raw)} FROM {ss}{w.where(d)}"
-        on = " AND ".join(f"r.{d.q(x)} = s.{d.q(x)}" for x in ("source", "month", "session_id"))
-        sel = ", ".join(f"r.{d.q(x)} AS {d.q(x)}" for x in ("source", "month", "session_id", "session_time",
-                                                                 "attempt", "_c", "_t1", "_t0"))
-        return (f"SELECT {sel}, s.{d.q(raw)} AS {d.q(raw)} FROM ({base}) AS r LEFT JOIN ({sess}) AS s ON {on} "
-                f"WHERE {extra} AND {seg}")
+    def rows(src, ranges, extra: str) -> str:
+        within = " OR ".join(f"{conf} BETWEEN {d.num(lo)} AND {d.num(hi)}" for lo, hi in ranges)
+        base = (f"SELECT {', '.join(d.q(x) for x in out_cols[:5])}, {conf} AS {c}, {_cut_sql(d, cut)} AS {t1}, "
+                f"{_cut_sql(d, current)} AS {t0} FROM {_once_relation(d, src, w, detail)}"
+                + _and(w.where(d), f"({within})") + "".join(f" AND {x}" for x in conds))
+        return f"SELECT * FROM ({base}) AS r WHERE {extra}"
 
     positive = (lambda x: f"coalesce({c} > {x}, false)") if strict else (lambda x: f"coalesce({c} >= {x}, false)")
     margin = f"abs({d.exact_diff(c, t1)})"
+    found = pd.DataFrame(columns=out_cols)
+    sessions = None
     with eng.relation(data_dir, table) as src, eng.relation(data_dir, "sessions") as ss:
-        if src is None or (seg is not None and ss is None and value is not None):
-            return _near_frame(pd.DataFrame(columns=out_cols)), (0, 0) if flips else None
-        found = pd.DataFrame(columns=out_cols)
+        if src is None:
+            return _near_frame(found), (0, 0) if flips else None
         if near is not None:
-            lo, hi, bound = near
-            sql = (f"SELECT {', '.join(d.q(x) for x in out_cols)} FROM ("
-                   f"{selection(src, ss, lo, hi, f'{t1} IS NOT NULL AND {c} IS NOT NULL')}) AS n "
+            ranges, bound = near
+            sql = (f"SELECT * FROM ({rows(src, ranges, f'{t1} IS NOT NULL AND {c} IS NOT NULL')}) AS n "
                    f"WHERE {margin} <= {d.num(bound)}")
-            if expect > 50_000:
+            if expect > 50_000 and not use_seg:
                 sql += (f" ORDER BY {margin}, {d.q('session_time')} DESC, {d.q('source')}, {d.q('session_id')}, "
                         f"{d.q('attempt')} LIMIT {int(k)}")
             found = arrow_frame(eng.query(sql), table, floats=["_c", "_t1", "_t0"])
-        sessions = None
+            if use_seg and len(found):
+                v = _segment_of(eng, ss, w, found, segment)
+                found = found[(v.isna() if value is None else v == value).to_numpy(dtype=bool, na_value=False)]
         if flips is not None:
             p1, p0 = positive(t1), positive(t0)
             pair = d.distinct_pairs(d.q("source"), d.q("session_id"))
+            flipped = rows(src, [flips], f"{t1} IS NOT NULL AND {t0} IS NOT NULL")
+            if use_seg and ss is not None:
+                test = (f"{segment_expr(d, segment)} IS NULL" if value is None
+                        else f"{segment_expr(d, segment)} = {d.text(value)}")
+                raw = segment.column or "biz_extra_data"
+                only = "" if sources is None else \
+                    f" AND {d.q('source')} IN ({', '.join(d.text(x) for x in sources) or 'NULL'})"
+                sess = (f"SELECT {d.q('source')}, {d.q('month')}, {d.q('session_id')}, {d.q(raw)} FROM {ss}"
+                        f"{w.where(d) or ' WHERE 1 = 1'}{only}")
+                on = " AND ".join(f"f.{d.q(x)} = s.{d.q(x)}" for x in ("source", "month", "session_id"))
+                cols = ", ".join(f"f.{d.q(x)} AS {d.q(x)}" for x in ("source", "session_id", "_c", "_t1", "_t0"))
+                flipped = f"SELECT {cols} FROM ({flipped}) AS f LEFT JOIN ({sess}) AS s ON {on} WHERE {test}"
+            elif use_seg and value is not None:
+                flipped = f"SELECT * FROM ({flipped}) AS f WHERE 1 = 0"
             sql = (f"SELECT {pair} FILTER (WHERE {p0} AND NOT {p1}) AS {d.q('down')}, "
-                   f"{pair} FILTER (WHERE {p1} AND NOT {p0}) AS {d.q('up')} FROM ("
-                   f"{selection(src, ss, flips[0], flips[1], f'{t1} IS NOT NULL AND {t0} IS NOT NULL')}) AS f")
+                   f"{pair} FILTER (WHERE {p1} AND NOT {p0}) AS {d.q('up')} FROM ({flipped}) AS g")
             r = arrow_frame(eng.query(sql), table, counts=["down", "up"])
             sessions = (int(r["down"].iloc[0]), int(r["up"].iloc[0])) if len(r) else (0, 0)
-    return _near_frame(found), sessions
+    return _near_frame(found.drop(columns="month")), sessions
+
+
+def _segment_of(eng, ss, w, found: pd.DataFrame, segment: Segment) -> pd.Series:
+    """The segment value of each row's session: the sessions of those rows only, read by id
+    (in the rows' months), their value worked out as the pandas counts do
+    (:func:`faceanalytics.report._counts.segment_values`)."""
+    from .._explore import join_session_columns
+    from ..report._counts import segment_values
+
+    d = eng.dialect
+    raw = segment.column or "biz_extra_data"
+    keys = found[["source", "month", "session_id"]].drop_duplicates()
+    frames = []
+    if ss is not None:
+        months = ", ".join(d.text(m) for m in sorted(keys["month"].astype("str").unique()))
+        ids = keys["session_id"].astype("str").unique().tolist()
+        for i in range(0, len(ids), 5000):         # an IN list per 5,000 ids keeps the SQL small
+            chunk = ", ".join(d.text(x) for x in ids[i:i + 5000])
+            sql = (f"SELECT {d.q('source')}, {d.q('session_id')}, {d.q(raw)} FROM {ss}"
+                   + _and(w.where(d), f"{d.q('month')} IN ({months}) AND {d.q('session_id')} IN ({chunk})"))
+            frames.append(arrow_frame(eng.query(sql), "sessions"))
+    s = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
+        {"source": pd.Series(dtype="str"), "session_id": pd.Series(dtype="str"), raw: pd.Series(dtype="str")})
+    s = s[["source", "session_id"]].assign(_v=segment_values(s, segment))
+    return join_session_columns(found, s, ["_v"])["_v"]
 
 
 def _near_frame(f: pd.DataFrame) -> pd.DataFrame:
