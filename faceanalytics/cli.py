@@ -2,7 +2,8 @@
 
 Exit status: 0 when the work ran (bad records are quarantined, not errors),
 2 for a usage error, 1 for a system error (disk, permissions, a provider that
-could not be reached at all, …).
+could not be reached at all, …), and 3 from ``review --fail-on-findings`` when
+the review wrote its files and found something (a scheduled job's alert).
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ def _data_dir(s: str):
     return s if "://" in s else Path(s)
 
 
+EXIT_FINDINGS = 3           # review --fail-on-findings: every file written, and the findings list is not empty
 _DATA_HELP = "data directory: a folder, or s3://bucket/prefix (ingest and rebuild)"
 # Kept here, not imported from .fetch: building the parser must stay cheap.
 _ID_FILE_HELP = (
@@ -27,6 +29,15 @@ _ID_FILE_HELP = (
     "as a CSV (comma, tab or semicolon; quoted fields as Excel writes them) and that column is "
     "taken; otherwise each whole line is one id, so a biz_id (<unix time>,<id>) keeps its comma. "
     "Lines that cannot be an id are listed and never sent.")
+
+
+def _lang(s: str) -> str:
+    from ._i18n import LANGS, normalize_lang
+
+    try:
+        return normalize_lang(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"choose from {', '.join(LANGS)}, not {s!r}") from None
 
 
 def _date(s: str) -> str:
@@ -50,6 +61,8 @@ def _parser() -> argparse.ArgumentParser:
     ing.add_argument("--source", choices=SOURCES, help="source of bare payloads (no envelope)")
     ing.add_argument("--keep-pii", action="store_true", help="write ID numbers, names, addresses plain")
     ing.add_argument("--chunk-size", type=int, default=10_000, help=argparse.SUPPRESS)
+    # every record through the Python flatteners (benchmarks/bench_ingest.py measures that path)
+    ing.add_argument("--python-path", action="store_true", help=argparse.SUPPRESS)
 
     rb = sub.add_parser("rebuild", help="rebuild every table from the raw archive")
     rb.add_argument("--data", required=True, type=_data_dir, help=_DATA_HELP)
@@ -107,7 +120,9 @@ def _parser() -> argparse.ArgumentParser:
     dl.add_argument("--max-bytes", type=int, default=256 << 20,
                     help="largest file downloaded, bytes (streamed to disk; default 256 MiB)")
 
-    rv = sub.add_parser("review", help="write the review report: one self-contained HTML file")
+    rv = sub.add_parser("review", help="write the review report: one self-contained HTML file",
+                        epilog=f"exit status: 0 done, 2 usage error, {EXIT_FINDINGS} done but the findings list "
+                               "is not empty (with --fail-on-findings)")
     rv.add_argument("--data", required=True, type=_data_dir, help=_DATA_HELP)
     rv.add_argument("--out", required=True, type=_data_dir, metavar="REPORT.html")
     rv.add_argument("--since", type=_date, metavar="DATE",
@@ -124,6 +139,13 @@ def _parser() -> argparse.ArgumentParser:
                     help="outcome labels (CSV or Parquet: session_id, genuine): adds FAR/FRR per level")
     rv.add_argument("--engine", choices=["duckdb", "spark", "pandas"], default="duckdb",
                     help="where the counting runs (default duckdb; spark for data past one machine)")
+    rv.add_argument("--lang", type=_lang, default="en", metavar="{en,zh-CN}",
+                    help="language of the report, its findings' texts and the workbook (default en)")
+    rv.add_argument("--xlsx", type=_data_dir, metavar="BOOK.xlsx",
+                    help="also write the review's tables to this Excel workbook, one sheet each")
+    rv.add_argument("--fail-on-findings", action="store_true",
+                    help=f"exit with status {EXIT_FINDINGS} when the findings list is not empty (after writing "
+                         "every file), so a scheduled job can alert")
 
     demo = sub.add_parser("demo", help="run the main job on the sandbox")
     demo.add_argument("--data", type=Path, default=Path("data"))
@@ -180,7 +202,7 @@ def _run(args) -> int:
             print(f"faceanalytics ingest: no such file: {', '.join(missing)}", file=sys.stderr)
             return 2
         rep = ingest(args.files, args.data, source=args.source, keep_pii=args.keep_pii,
-                     chunk_size=args.chunk_size)
+                     chunk_size=args.chunk_size, fast=not args.python_path)
         _print_report(rep)
         return 0
     if args.command == "rebuild":
@@ -223,11 +245,14 @@ def _run(args) -> int:
 
 
 def _review(args) -> int:
-    from .report import findings_path, read_labels, review_period, write_report
+    from .report import findings_path, read_labels, review, review_period
     from .report._findings import parse_levels
 
     if isinstance(args.data, Path) and not args.data.is_dir():
         print(f"faceanalytics review: no such data directory: {args.data}", file=sys.stderr)
+        return 2
+    if isinstance(args.xlsx, Path) and args.xlsx.is_dir():
+        print(f"faceanalytics review: --xlsx is a directory, not a workbook file: {args.xlsx}", file=sys.stderr)
         return 2
     try:
         parse_levels(args.levels)
@@ -239,10 +264,17 @@ def _review(args) -> int:
     except ValueError as e:
         print(f"faceanalytics review: {e}", file=sys.stderr)
         return 2
-    out = write_report(args.data, args.out, since=args.since, until=args.until, segments=args.segments,
-                       levels=args.levels, labels=labels, engine=args.engine)
+    rv = review(args.data, args.since, args.until, segments=args.segments, levels=args.levels, labels=labels,
+                engine=args.engine, lang=args.lang)
+    out = rv.write(args.out, xlsx=args.xlsx)
     print(out)
     print(findings_path(out))
+    if args.xlsx is not None:
+        print(args.xlsx)
+    if args.fail_on_findings and rv.findings:
+        print(f"faceanalytics review: {len(rv.findings)} finding(s); exit status {EXIT_FINDINGS} "
+              "(--fail-on-findings)", file=sys.stderr)
+        return EXIT_FINDINGS
     return 0
 
 
@@ -322,7 +354,8 @@ def _decrypt_media(args) -> int:
 
 def _print_report(rep) -> None:
     print(f"read {rep.read}  landed {rep.landed}  quarantined {rep.quarantined}  "
-          f"skipped {rep.skipped}")
+          f"skipped {rep.skipped}  (python path {rep.python_path}: shapes the field spec "
+          f"does not describe)")
     for reason, n in sorted(rep.reasons.items(), key=lambda kv: -kv[1])[:10]:
         print(f"  quarantined {n:>6}  {reason}")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .._i18n import tr
 from ..analytics import equal_error_rate
 from ..analytics._stats import probit
 from ._common import get_ax
@@ -38,7 +39,7 @@ def plot_det(rates: pd.DataFrame, *, eer: bool = True, ax=None, **kwargs):
         if np.isfinite(e["eer"]) and 0 < e["eer"] < 1:
             p = float(probit(np.array([e["eer"]]))[0])
             ax.plot([p], [p], "o", color="#d62728",
-                    label=f"EER {e['eer'] * 100:.2f}% at confidence {e['threshold']:.3f}")
+                    label=tr("plots.det.eer", eer=e["eer"] * 100, threshold=e["threshold"]))
     lo = max(min(x[ok].min() if ok.any() else -3, y[ok].min() if ok.any() else -3), probit(np.array([1e-4]))[0])
     hi = min(max(x[ok].max() if ok.any() else 1, y[ok].max() if ok.any() else 1), probit(np.array([0.95]))[0])
     ticks = [t for t in _TICKS if lo - 0.3 <= probit(np.array([t]))[0] <= hi + 0.3]
@@ -47,9 +48,9 @@ def plot_det(rates: pd.DataFrame, *, eer: bool = True, ax=None, **kwargs):
     ax.set_yticks(pos, [_tick_label(t) for t in ticks])
     ax.set_xlim(lo - 0.2, hi + 0.2)
     ax.set_ylim(lo - 0.2, hi + 0.2)
-    ax.set_xlabel("false accept rate (FAR; normal-deviate scale)")
-    ax.set_ylabel("false reject rate (FRR; normal-deviate scale)")
-    ax.set_title(f"DET curve: {n_g:,} genuine, {n_i:,} impostor comparisons")
+    ax.set_xlabel(tr("plots.det.xlabel"))
+    ax.set_ylabel(tr("plots.det.ylabel"))
+    ax.set_title(tr("plots.det.title", genuine=n_g, impostor=n_i))
     ax.grid(True, linewidth=0.3)
     ax.legend(fontsize="small", frameon=False)
     return ax

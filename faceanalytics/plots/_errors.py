@@ -5,14 +5,17 @@ import numpy as np
 import pandas as pd
 
 from .._fonts import apply_font, cjk_label
+from .._i18n import tr, tr_or
 from ..analytics import error_codes, status_funnel
 from ._common import BILLING_COLORS, get_ax, pct
 
 __all__ = ["plot_error_codes", "plot_status_funnel"]
 
-_ORIGIN_TAG = {"api_error": "API", "verify_error": "verify", "liveness_failure": "liveness",
-               "lite_fail_reason": "Lite fail_reason", "lite_status": "Lite status",
-               "baidu_stat": "Baidu stat", "baidu_attempt": "Baidu attempt", "other": ""}
+def _origin_tag(origin) -> str:
+    """A short tag for where a code comes from (``plots.origin_tag.*``); "other" bars have none."""
+    if origin == "other":
+        return ""
+    return tr_or(f"plots.origin_tag.{origin}", origin)
 
 
 def _billing_state(r) -> str:
@@ -25,7 +28,7 @@ def _label(r) -> tuple[str, str | None]:
     base = str(r["code"])
     if isinstance(r.get("detail"), str) and r["detail"]:
         base += f" · {r['detail']}"
-    tag = _ORIGIN_TAG.get(r["origin"], r["origin"])
+    tag = _origin_tag(r["origin"])
     fallback = f"{base} [{tag}]" if tag else base
     msg = r.get("message")
     if isinstance(msg, str) and msg and msg != r["code"]:
@@ -51,7 +54,7 @@ def plot_error_codes(errors: pd.DataFrame, *, top: int = 15, ax=None, **kwargs):
     head = e.head(top).copy()
     rest = e.iloc[top:]
     if len(rest):
-        other = {"origin": "other", "code": f"other ({len(rest)} codes)", "detail": None, "message": None,
+        other = {"origin": "other", "code": tr("plots.errors.other", n=len(rest)), "detail": None, "message": None,
                  "count": int(rest["count"].sum()), "share": float(rest["share"].sum()),
                  "cumulative_share": 1.0, "billed": int(rest["billed"].sum()),
                  "not_billed": int(rest["not_billed"].sum()),
@@ -67,21 +70,21 @@ def plot_error_codes(errors: pd.DataFrame, *, top: int = 15, ax=None, **kwargs):
         apply_font(t, fam)
     for yi, (_, r) in zip(y, head.iterrows()):
         ax.text(r["count"], yi, f" {int(r['count']):,} ({pct(r['share'])})", va="center", fontsize="small")
-    ax.set_xlabel("errors (count)")
+    ax.set_xlabel(tr("plots.errors.xlabel"))
     ax.set_xlim(0, (head["count"].max() if len(head) else 1) * 1.25)
-    ax.set_title(f"Errors by code: {total:,} events, {len(e)} codes (Pareto)", pad=30)
+    ax.set_title(tr("plots.errors.title", total=total, codes=len(e)), pad=30)
     from matplotlib.patches import Patch
     present = [s for s in BILLING_COLORS if s in states]
-    handles = [Patch(color=BILLING_COLORS[s], label=s) for s in present]
+    handles = [Patch(color=BILLING_COLORS[s], label=tr("plots.billing." + s.replace(" ", "_"))) for s in present]
     ax2 = ax.twiny()
     ax2.plot(head["cumulative_share"].to_numpy() * 100, y, color="k", marker="o", markersize=3,
-             linewidth=1, label="cumulative share")
+             linewidth=1, label=tr("plots.errors.cumulative"))
     ax2.set_xlim(0, 105)
-    ax2.set_xlabel("cumulative share of errors (%)")
+    ax2.set_xlabel(tr("plots.errors.x2label"))
     from matplotlib.lines import Line2D
-    handles.append(Line2D([], [], color="k", marker="o", markersize=3, label="cumulative share"))
-    ax.legend(handles=handles, title="billing", fontsize="small", frameon=False, loc="upper left",
-              bbox_to_anchor=(1.01, 1.0))
+    handles.append(Line2D([], [], color="k", marker="o", markersize=3, label=tr("plots.errors.cumulative")))
+    ax.legend(handles=handles, title=tr("plots.errors.legend_title"), fontsize="small", frameon=False,
+              loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return ax
 
 
@@ -98,10 +101,11 @@ def plot_status_funnel(sessions: pd.DataFrame, *, source: str | None = "megvii_l
     y = np.arange(len(f))[::-1]
     ax.barh(y, f["count"].to_numpy(), color=kwargs.pop("color", [colors[s] for s in f["stage"]]),
             height=0.7, **kwargs)
-    ax.set_yticks(y, [f"{s} ({st})" for s, st in zip(f["status"], f["stage"])])
+    ax.set_yticks(y, [tr("plots.funnel.tick", status=s, stage=tr_or(f"stage.{st}", st))
+                      for s, st in zip(f["status"], f["stage"])])
     for yi, (_, r) in zip(y, f.iterrows()):
         ax.text(r["count"], yi, f" {int(r['count']):,} ({pct(r['share'])})", va="center", fontsize="small")
     ax.set_xlim(0, max(int(f["count"].max()) if len(f) else 1, 1) * 1.2)
-    ax.set_xlabel("sessions")
-    ax.set_title(f"Megvii Lite sessions by status (n={int(f['count'].sum()):,})")
+    ax.set_xlabel(tr("plots.funnel.xlabel"))
+    ax.set_title(tr("plots.funnel.title", n=int(f["count"].sum())))
     return ax

@@ -14,6 +14,7 @@ from ..analytics import (LEVELS, MIN_N, confidence_distribution, distribution_dr
                          genuineness_histogram, genuineness_near_threshold, genuineness_rates,
                          margin_histogram, pass_rate_drift, pass_rates, threshold_lines,
                          would_flip_summary)
+from .._i18n import tr, tr_or
 from ..analytics._core import histogram_weights
 from ._common import (ATTACK_COLORS, CONFIGURED_COLOR, LEVEL_COLORS, NEUTRAL_COLOR, PASS_COLOR,
                       REJECT_COLOR, get_ax, naive_utc, pct, percent_axis)
@@ -23,15 +24,15 @@ __all__ = ["plot_confidence_thresholds", "plot_margins", "plot_pass_rates", "plo
 
 
 def _line_label(row, min_n: int) -> str:
-    name = row["label"] if row["kind"] == "far_level" else f"Baidu configured {row['threshold']:g}"
-    head = f"{row['label']} at {row['threshold']:g}" if row["kind"] == "far_level" else name
+    head = tr("plots.confidence.line_level", level=row["label"], threshold=row["threshold"]) \
+        if row["kind"] == "far_level" else tr("plots.confidence.line_configured", threshold=row["threshold"])
     if row["n"] < min_n:
-        text = f"{head}: n={row['n']:,} (too few for a rate)"
+        text = tr("plots.confidence.line_few", head=head, n=row["n"])
     else:
-        text = f"{head}: {pct(row['pass_rate'])} pass (n={row['n']:,})"
+        text = tr("plots.confidence.line_rate", head=head, rate=pct(row["pass_rate"]), n=row["n"])
     if row["n_thresholds"] > 1:
-        text += f"; thresholds vary {row['threshold_min']:g}–{row['threshold_max']:g} " \
-                f"({row['n_thresholds']} values)"
+        text += tr("plots.confidence.line_vary", low=row["threshold_min"], high=row["threshold_max"],
+                   count=row["n_thresholds"])
     return text
 
 
@@ -63,9 +64,9 @@ def plot_confidence_thresholds(comparisons: pd.DataFrame, *, levels: Sequence[st
     kwargs.setdefault("color", NEUTRAL_COLOR)
     kwargs.setdefault("edgecolor", "white")
     kwargs.setdefault("linewidth", 0.3)
-    label = f"comparisons (n={n_scored:,})"
+    label = tr("plots.confidence.bars", n=n_scored)
     if n_missing:
-        label += f"; {n_missing:,} without a score (rejections) not shown"
+        label += tr("plots.confidence.bars_missing", n=n_missing)
     ax.bar(dist["bin_left"], dist["count"], width=dist["bin_right"] - dist["bin_left"], align="edge",
            label=label, **kwargs)
     for _, row in lines.iterrows():              # one artist per level, not per data row
@@ -76,9 +77,9 @@ def plot_confidence_thresholds(comparisons: pd.DataFrame, *, levels: Sequence[st
         ax.axvline(row["threshold"], color=color, linestyle="-" if far else ":", linewidth=1.6,
                    label=_line_label(row, min_n))
     width = dist["bin_right"].iloc[0] - dist["bin_left"].iloc[0] if len(dist) else binwidth
-    ax.set_xlabel("confidence (0–100; higher = more likely the same person)")
-    ax.set_ylabel(f"comparisons per {width:g}-point bin")
-    ax.set_title("Confidence against the reference thresholds (each row judged at its own)")
+    ax.set_xlabel(tr("plots.confidence.xlabel"))
+    ax.set_ylabel(tr("plots.per_bin", width=width))
+    ax.set_title(tr("plots.confidence.title"))
     if legend and ax.get_legend_handles_labels()[0]:
         ax.legend(loc="upper left", fontsize="small", frameon=False)
     return ax
@@ -115,22 +116,22 @@ def plot_margins(comparisons: pd.DataFrame, *, level: str = "1e-4", to=None, bin
     near = int(s["near_below_from"] + s["near_above_from"])
     n = int(s["n"])
     ax.axvspan(-window, window, color="#bbbbbb", alpha=0.25, lw=0,
-               label=f"within ±{window:g} of the cut: {near:,} ({pct(near / n if n else np.nan)}) "
-                     f"[{int(s['near_below_from']):,} below, {int(s['near_above_from']):,} at/above]")
+               label=tr("plots.margins.near", window=window, near=near, share=pct(near / n if n else np.nan),
+                        below=int(s["near_below_from"]), above=int(s["near_above_from"])))
     ax.axvline(0, color=LEVEL_COLORS.get(level, "k"), linewidth=1.6,
-               label=f"cut at {level}: {int(s['passed_from']):,} of {n:,} pass "
-                     f"({pct(s['passed_from'] / n if n else np.nan)})")
-    title = f"Margin to the {level} threshold (confidence − the row's threshold)"
+               label=tr("plots.margins.cut", level=level, passed=int(s["passed_from"]), n=n,
+                        share=pct(s["passed_from"] / n if n else np.nan)))
+    title = tr("plots.margins.title", level=level)
     if to is not None:
         shift = float(s["cut_shift"])
         ax.axvline(shift, color=LEVEL_COLORS.get(str(to), CONFIGURED_COLOR), linestyle="--", linewidth=1.6,
-                   label=f"cut at {to} (shift {shift:+g}): {int(s['passed_to']):,} pass "
-                         f"({pct(s['passed_to'] / n if n else np.nan)})")
-        title += (f"\n{level} → {to}: {int(s['to_reject']):,} comparisons "
-                  f"({int(s['sessions_to_reject']):,} sessions) would be rejected, "
-                  f"{int(s['to_pass']):,} ({int(s['sessions_to_pass']):,}) accepted")
-    ax.set_xlabel("margin (confidence points; ≥ 0 passes)")
-    ax.set_ylabel(f"comparisons per {binwidth:g}-point bin")
+                   label=tr("plots.margins.cut_to", to=to, shift=shift, passed=int(s["passed_to"]),
+                            share=pct(s["passed_to"] / n if n else np.nan)))
+        title += "\n" + tr("plots.margins.title_to", level=level, to=to, reject=int(s["to_reject"]),
+                           reject_sessions=int(s["sessions_to_reject"]), accept=int(s["to_pass"]),
+                           accept_sessions=int(s["sessions_to_pass"]))
+    ax.set_xlabel(tr("plots.margins.xlabel"))
+    ax.set_ylabel(tr("plots.per_bin", width=binwidth))
     ax.set_title(title)
     if legend and ax.get_legend_handles_labels()[0]:
         ax.legend(loc="upper left", fontsize="small", frameon=False)
@@ -161,17 +162,17 @@ def plot_pass_rates(data: pd.DataFrame, *, freq: str = "W", levels: Sequence[str
             low = r["low_n"].to_numpy(dtype=bool)
             y = np.where(low, np.nan, r["pass_rate"].to_numpy() * 100)
             last = r[~r["low_n"]].tail(1)
-            label = f"{lv}" + (f" (last {pct(float(last['pass_rate'].iloc[0]))}, n={int(last['n'].iloc[0]):,})"
-                               if len(last) else "")
+            label = tr("plots.pass_rates.line", level=lv, rate=pct(float(last["pass_rate"].iloc[0])),
+                       n=int(last["n"].iloc[0])) if len(last) else lv
             if low.any():
-                label += f"; {int(low.sum())} period(s) with n<{min_n} not shown"
+                label += tr("plots.pass_rates.line_hidden", count=int(low.sum()), min_n=min_n)
             color = LEVEL_COLORS.get(lv)
             ax.plot(x, y, marker="o", markersize=3, color=color, label=label, **kwargs)
             if ci:
                 ax.fill_between(x, np.where(low, np.nan, r["ci_low"] * 100),
                                 np.where(low, np.nan, r["ci_high"] * 100), color=color, alpha=0.15, lw=0)
-        ax.set_xlabel("period start (UTC)")
-        ax.set_title("Pass rate at each row's reference threshold, per period (95% CI)")
+        ax.set_xlabel(tr("plots.pass_rates.xlabel"))
+        ax.set_title(tr("plots.pass_rates.title_trend"))
     else:
         r = rates.set_index("level").reindex([lv for lv in levels if lv in set(rates["level"])])
         x = np.arange(len(r))
@@ -182,11 +183,11 @@ def plot_pass_rates(data: pd.DataFrame, *, freq: str = "W", levels: Sequence[str
                     fmt="o", capsize=4, color="k", **kwargs)
         ax.set_xticks(x, [f"{lv}\nn={int(n):,}" + ("" if o else f"\n(n<{min_n})")
                           for lv, n, o in zip(r.index, r["n"], ok)])
-        ax.set_title("Pass rate at each row's reference threshold (95% CI)")
-    ax.set_ylabel("pass rate")
+        ax.set_title(tr("plots.pass_rates.title"))
+    ax.set_ylabel(tr("plots.pass_rates.ylabel"))
     percent_axis(ax, "y")
     if legend and "period" in rates.columns and ax.get_legend_handles_labels()[0]:
-        ax.legend(title="level", fontsize="small", frameon=False)
+        ax.legend(title=tr("plots.pass_rates.legend_title"), fontsize="small", frameon=False)
     return ax
 
 
@@ -227,11 +228,12 @@ def plot_drift(baseline: pd.DataFrame, current: pd.DataFrame | None = None, *,
         labels.append(f"{r['level']}{star}\n{pct(r['pass_rate_baseline'])} → {pct(r['pass_rate_current'])}"
                       + (f"\n(n<{min_n})" if r["low_n"] else ""))
     ax.set_xticks(x, labels)
-    ax.set_ylabel("change in pass rate (percentage points)")
+    ax.set_ylabel(tr("plots.drift.ylabel"))
     s = dd.iloc[0] if len(dd) else None
-    sub = "" if s is None or np.isnan(s["psi"]) else \
-        f"\nconfidence: PSI {s['psi']:.3f} ({s['psi_flag']}), KS {s['ks']:.3f} (p={s['ks_pvalue']:.2g})"
-    ax.set_title("Pass-rate change, current − baseline (95% CI; * excludes 0)" + sub)
+    sub = "" if s is None or np.isnan(s["psi"]) else "\n" + tr(
+        "plots.drift.psi", psi=s["psi"], flag=tr_or(f"flag.{s['psi_flag']}", s["psi_flag"]), ks=s["ks"],
+        p=s["ks_pvalue"])
+    ax.set_title(tr("plots.drift.title") + sub)
     return ax
 
 
@@ -253,26 +255,27 @@ def plot_genuineness(genuineness: pd.DataFrame, *, attacks: Sequence[str] | None
         r = rates.loc[attack]
         edges = np.append(h["bin_left"].to_numpy(), h["bin_right"].to_numpy()[-1])
         if r["n"] == 0:
-            label = f"{attack}: no threshold returned ({int(r['n_no_threshold']):,} scores, not rated)"
+            label = tr("plots.genuineness.no_threshold", attack=attack, n=int(r["n_no_threshold"]))
         elif r["low_n"]:
-            label = f"{attack}: {int(r['flagged'])} flagged of n={int(r['n']):,} (too few for a rate)"
+            label = tr("plots.genuineness.few", attack=attack, k=int(r["flagged"]), n=int(r["n"]))
         else:
-            label = (f"{attack}: {pct(r['flagged_rate'])} flagged [{pct(r['ci_low'])}–{pct(r['ci_high'])}] "
-                     f"of {int(r['n']):,}; returned in {pct(r['coverage'], 0)} of sessions")
+            label = tr("plots.genuineness.rate", attack=attack, rate=pct(r["flagged_rate"]), low=pct(r["ci_low"]),
+                       high=pct(r["ci_high"]), n=int(r["n"]), coverage=pct(r["coverage"], 0))
         ax.stairs(h["count"].to_numpy(), edges, color=color, label=label, linewidth=1.4, **kwargs)
         nr = near.loc[attack]
         if r["n"] > 0 and not np.isnan(nr["threshold"]):
             if nr["n_thresholds"] > 1:
                 ax.axvspan(nr["threshold_min"], nr["threshold_max"], color=color, alpha=0.08, lw=0)
-            vary = f" (varies {nr['threshold_min']:g}–{nr['threshold_max']:g})" if nr["n_thresholds"] > 1 else ""
+            vary = tr("plots.genuineness.vary", low=nr["threshold_min"], high=nr["threshold_max"]) \
+                if nr["n_thresholds"] > 1 else ""
             ax.axvline(nr["threshold"], color=color, linestyle="--", linewidth=1.2,
-                       label=f"{attack} threshold {nr['threshold']:g}{vary}")
+                       label=tr("plots.genuineness.threshold", attack=attack, threshold=nr["threshold"], vary=vary))
     if log:
         ax.set_yscale("log")
     ax.set_xlim(0, 1)
-    ax.set_xlabel("anti-spoofing confidence (0–1; above the threshold = flagged)")
-    ax.set_ylabel(f"checks per {binwidth:g} bin" + (" (log scale)" if log else ""))
-    ax.set_title("Anti-spoofing confidence per attack type against its threshold")
+    ax.set_xlabel(tr("plots.genuineness.xlabel"))
+    ax.set_ylabel(tr("plots.genuineness.ylabel_log" if log else "plots.genuineness.ylabel", width=binwidth))
+    ax.set_title(tr("plots.genuineness.title"))
     if legend and ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize="small", frameon=False, loc="upper right")
     return ax

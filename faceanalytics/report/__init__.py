@@ -16,9 +16,11 @@ How it is made (each step a module, each output plain data):
 2. **findings** (:mod:`._findings`): steps and waves in every rate, pooled and per
    segment, and new reference thresholds, ranked;
 3. **sections** (:mod:`._sections`): dicts and lists of text and numbers, every word
-   from :mod:`._text`;
+   from the message catalogue of the review's language (``lang="en"`` or ``"zh-CN"``;
+   ``faceanalytics/messages/``, formatted by :mod:`._text`);
 4. **HTML** (:mod:`._render`): a Jinja2 template with autoescape, CSS inline (with a
-   print stylesheet), figures as PNG data URIs, no script and no external link.
+   print stylesheet), figures as PNG data URIs, no script and no external link; and,
+   when asked, **a workbook** (:mod:`._workbook`): the review's tables, one sheet each.
 """
 from __future__ import annotations
 
@@ -30,11 +32,12 @@ from pathlib import Path
 
 import pandas as pd
 
+from .._i18n import LANGS, language, normalize_lang, tr
 from ._period import DEFAULT_DAYS, ReviewPeriod, fmt_length, fmt_range, review_period
 from ._text import SECTIONS
 
 __all__ = ["write_report", "build_report", "review", "Review", "review_period", "ReviewPeriod", "SECTIONS",
-           "DEFAULT_DAYS", "findings_path", "read_labels", "summarize"]
+           "DEFAULT_DAYS", "findings_path", "read_labels", "summarize", "LANGS"]
 
 
 def summarize(*args, **kwargs):
@@ -49,8 +52,10 @@ class Review:
     """A computed review: its summaries, findings and sections, ready to render or to read.
 
     ``findings`` (a list of :class:`~faceanalytics.report._findings.Finding`),
-    ``decision_table`` (notebook 02's keep/review table) and ``summaries`` are what a
-    notebook uses; :meth:`html` and :meth:`findings_json` what a file gets.
+    ``decision_table`` (notebook 02's keep/review table), :meth:`tables` and ``summaries``
+    are what a notebook uses; :meth:`html`, :meth:`findings_json` and :meth:`workbook`
+    what a file gets.  Every text is in ``lang``; JSON keys, codes and column names are not
+    translated.
     """
     summaries: object
     findings: list
@@ -65,6 +70,7 @@ class Review:
     n_labels_matched: int = 0
     segments_asked: bool = False
     quality_note: str | None = None
+    lang: str = "en"
     _sections: list | None = field(default=None, repr=False)
 
     @property
@@ -75,16 +81,36 @@ class Review:
     def decision_table(self) -> pd.DataFrame:
         from ._sections import decision_table
 
-        return decision_table(self.summaries, self.levels)
-
+        with language(self.lang):
+            return decision_table(self.summaries, self.levels)
 
     @property
     def sections(self) -> list[dict]:
         if self._sections is None:
             from ._sections import build_sections
 
-            self._sections = build_sections(self)
+            with language(self.lang):
+                self._sections = build_sections(self)
         return self._sections
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """The review's tables as frames, one per workbook sheet (:mod:`._workbook`):
+        ``headline``, ``pass_rates``, ``would_flip``, ``anti_spoofing``, ``errors``,
+        ``findings``, ``segments``, ``thresholds``, ``decision``.  Rates are fractions,
+        changes of rates fractions too (0.012 = 1.2 points); text columns in ``lang``."""
+        from ._workbook import review_tables
+
+        self.sections                               # figure anchors of the findings are set there
+        with language(self.lang):
+            return review_tables(self)
+
+    def workbook(self) -> bytes:
+        """:meth:`tables` as an Excel workbook (xlsx bytes), headers in ``lang``."""
+        from ._workbook import workbook_bytes
+
+        tables = self.tables()
+        with language(self.lang):
+            return workbook_bytes(tables)
 
     def findings_frame(self) -> pd.DataFrame:
         """The findings as a DataFrame (one row each, the JSON's fields)."""
@@ -94,53 +120,63 @@ class Review:
         self.sections                               # figure anchors are set while building sections
         return json.dumps([f.as_json() for f in self.findings], ensure_ascii=False, indent=1, allow_nan=False)
 
-    def write(self, out) -> Path:
-        """Write the report to ``out`` and the findings to ``out``'s ``.findings.json``, each
-        atomically (the findings first: a report on disk always has its findings beside it)."""
+    def write(self, out, *, xlsx=None) -> Path:
+        """Write the report to ``out`` and the findings to ``out``'s ``.findings.json`` (and,
+        with ``xlsx``, the workbook there), each atomically; the findings first: a report
+        on disk always has its findings beside it."""
         from .._fs import atomic_write_bytes, data_path
 
         text = self.html()
+        book = self.workbook() if xlsx is not None else None
         path = data_path(out)
         atomic_write_bytes(findings_path(path), self.findings_json().encode("utf-8"), mode=0o644, durable=False)
+        if book is not None:
+            atomic_write_bytes(data_path(xlsx), book, mode=0o644, durable=False)
         atomic_write_bytes(path, text.encode("utf-8"), mode=0o644, durable=False)
         return path
 
     def html(self) -> str:
+        sections = self.sections
+        with language(self.lang):
+            return self._html(sections)
+
+    def _html(self, sections) -> str:
         from .. import __version__
         from ._render import render
-        from ._text import T
-
-        p = self.period
-        sections = self.sections
-        title = self.title or f"Face-verification review, {fmt_range(p.since, p.until)}"
-        if not p.default:
-            how = "as asked"
-        elif p.latest is not None:
-            how = (f"the default: the last {fmt_length(p.length)} up to the latest session in the data "
-                   f"({p.latest:%Y-%m-%d %H:%M} UTC)")
-        else:
-            how = f"the default: no session in the data, so the last {fmt_length(p.length)} up to today"
         from ._sections import _Builder
 
+        p = self.period
+        title = self.title or tr("report.title", range=fmt_range(p.since, p.until))
+        if not p.default:
+            how = tr("report.how.asked")
+        elif p.latest is not None:
+            how = tr("report.how.default", length=fmt_length(p.length), latest=f"{p.latest:%Y-%m-%d %H:%M}")
+        else:
+            how = tr("report.how.default_empty", length=fmt_length(p.length))
         b = _Builder(self)
         n_cur, _ = b.sessions("current")
         n_prev, _ = b.sessions("previous")
-        meta = [(T.period, f"{fmt_range(p.since, p.until)} ({fmt_length(p.length)}, UTC, by session time; {how})"),
-                (T.compared, f"{fmt_range(p.previous_since, p.previous_until)} (the {fmt_length(p.length)} before)"),
-                (T.sessions, f"{n_cur:,} this period, {n_prev:,} the period before"),
-                (T.level_in_force, b._levels_text())]
+        meta = [(tr("report.meta.period"), tr("report.meta.period_text", range=fmt_range(p.since, p.until),
+                                              length=fmt_length(p.length), how=how)),
+                (tr("report.meta.compared"), tr("report.meta.compared_text",
+                                                range=fmt_range(p.previous_since, p.previous_until),
+                                                length=fmt_length(p.length))),
+                (tr("report.meta.sessions"), tr("report.meta.sessions_text", current=n_cur, previous=n_prev)),
+                (tr("report.meta.level"), b._levels_text())]
         banner = None
         ncomp = self.summaries.frame("comparisons")
         has_cur = ncomp is not None and (ncomp["day"] >= self.summaries.since_day).any()
         q = self.summaries.quarantine("current")
         if n_cur == 0 and not has_cur and q.empty:
-            banner = T.no_sessions.format(n=n_prev)
+            banner = tr("report.no_sessions", n=n_prev)
         elif n_cur < 30:
-            banner = T.few_sessions.format(n=n_cur, min_n=30)
+            banner = tr("report.few_sessions", n=n_cur, min_n=30)
         now = _dt.datetime.now(_dt.timezone.utc)
-        footer = T.footer.format(version=__version__, now=f"{now:%Y-%m-%d %H:%M}", data=str(self.data_dir),
-                                 min_n=30)
-        return render(title=title, meta=meta, banner=banner, sections=sections, footer=footer)
+        footer = tr("report.footer", version=__version__, now=f"{now:%Y-%m-%d %H:%M}", data=str(self.data_dir),
+                    min_n=30)
+        words = {k: tr(f"report.template.{k}") for k in ("section", "figure", "links_open", "links_sep", "links_close")}
+        return render(title=title, meta=meta, banner=banner, sections=sections, footer=footer, lang=self.lang,
+                      words=words)
 
 
 def read_labels(path) -> pd.DataFrame:
@@ -168,7 +204,7 @@ def read_labels(path) -> pd.DataFrame:
 
 
 def review(data, since=None, until=None, *, segments=None, levels=None, labels=None, engine="auto",
-           title: str | None = None, alpha: float | None = None, progress=None) -> Review:
+           title: str | None = None, alpha: float | None = None, progress=None, lang: str = "en") -> Review:
     """Compute a review: summaries (where the data lives), findings, sections.
 
     ``data``: a data directory, or a mapping of table name -> DataFrame already in memory.
@@ -176,17 +212,21 @@ def review(data, since=None, until=None, *, segments=None, levels=None, labels=N
     none; default: chosen from the data).  ``levels``: the level in force, ``"1e-4"`` or
     per comparison kind (``["faceid=1e-5", "1e-4"]``).  ``labels``: a DataFrame or a
     CSV/Parquet path with ``session_id`` and ``genuine`` (adds FAR/FRR per level).
+    ``lang``: the language of every text, ``"en"`` or ``"zh-CN"`` (see :data:`LANGS`).
     """
     from ._findings import ALPHA, find, parse_levels
     from ._summary import summarize as _summarize
 
+    lang = normalize_lang(lang)
     alpha = ALPHA if alpha is None else alpha
     lv = parse_levels(levels)
     s = _summarize(data, since, until, segments=segments, engine=engine, progress=progress)
-    findings, info = find(s, levels=lv, alpha=alpha)
-    r = Review(summaries=s, findings=findings, info=info, levels=lv, level_given=levels is not None, alpha=alpha,
-               title=title, data_dir=None if isinstance(data, dict) else data, segments_asked=segments is not None)
-    r.quality_note = _quality_note(s)
+    with language(lang):
+        findings, info = find(s, levels=lv, alpha=alpha)
+        r = Review(summaries=s, findings=findings, info=info, levels=lv, level_given=levels is not None,
+                   alpha=alpha, title=title, data_dir=None if isinstance(data, dict) else data,
+                   segments_asked=segments is not None, lang=lang)
+        r.quality_note = _quality_note(s)
     if labels is not None:
         _add_labels(r, data, labels, engine)
     return r
@@ -197,14 +237,12 @@ def _quality_note(s) -> str | None:
     if dq.empty:
         return None
     parts = []
-    for check, label in (("quarantined", "record(s) quarantined"), ("no_comparison", "finished session(s) "
-                                                                    "without a comparison"),
-                         ("repeated_request_id", "session(s) sharing a request id"),
-                         ("fetched_after_retention", "result(s) fetched after the provider's retention")):
+    for check in ("quarantined", "no_comparison", "repeated_request_id", "invalid_value",
+                  "fetched_after_retention"):
         n = int(dq.loc[dq["check"] == check, "n"].sum())
         if n:
-            parts.append(f"{n:,} {label}")
-    return ("Data quality (not changes in users): " + "; ".join(parts) + " — see Data quality.") if parts else None
+            parts.append(tr(f"report.quality_note.{check}", n=n))
+    return tr("report.quality_note.text", parts=tr("sep.clause").join(parts)) if parts else None
 
 
 def _add_labels(r: Review, data, labels, engine) -> None:
@@ -236,26 +274,27 @@ def findings_path(out) -> Path:
 
 
 def build_report(data_dir, since=None, until=None, *, title: str | None = None, segments=None, levels=None,
-                 labels=None, engine="auto") -> str:
+                 labels=None, engine="auto", lang: str = "en") -> str:
     """The review report for ``since <= session_time < until`` as one HTML string.
 
     Without dates: the last 30 days up to the latest session in the data (see
-    :func:`review_period`), compared with the 30 days before.
+    :func:`review_period`), compared with the 30 days before.  ``lang="zh-CN"``: in Chinese.
     """
     return review(data_dir, since, until, title=title, segments=segments, levels=levels, labels=labels,
-                  engine=engine).html()
+                  engine=engine, lang=lang).html()
 
 
 def write_report(data_dir, out, since=None, until=None, *, title: str | None = None, segments=None, levels=None,
-                 labels=None, engine="auto") -> Path:
+                 labels=None, engine="auto", lang: str = "en", xlsx=None) -> Path:
     """Write the review report (see :func:`build_report`) to ``out`` and its findings to
     ``out``'s ``.findings.json`` beside it, each atomically; return the report's path.
+    ``xlsx``: also write the review's tables to this Excel workbook.
 
-    >>> write_report("data", "report.html")           # doctest: +SKIP
+    >>> write_report("data", "report.html", lang="zh-CN", xlsx="review.xlsx")   # doctest: +SKIP
     PosixPath('report.html')
     """
     return review(data_dir, since, until, title=title, segments=segments, levels=levels, labels=labels,
-                  engine=engine).write(out)
+                  engine=engine, lang=lang).write(out, xlsx=xlsx)
 
 
 

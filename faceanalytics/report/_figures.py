@@ -1,4 +1,9 @@
-"""Figures as embedded PNG data: drawn on a private Figure (no pyplot, nothing global)."""
+"""Figures as embedded PNG data: drawn on a private Figure (no pyplot, nothing global).
+
+Words come from the message catalogue of the review's language; in a language written in
+Chinese characters every text artist of the figure gets :func:`~faceanalytics._fonts.find_cjk_font`'s
+font (set on the artists and the axes' tick labels, never in rcParams).
+"""
 from __future__ import annotations
 
 import base64
@@ -8,6 +13,8 @@ from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
+
+from .._i18n import tr, tr_list
 
 __all__ = ["figure", "draw_rate_series", "draw_change"]
 
@@ -32,11 +39,42 @@ def figure(draw: Callable, *, size=(8.0, 3.6), alt: str = "figure", id: str | No
         warnings.filterwarnings("ignore", message="no CJK-capable font")
         fig = Figure(figsize=size, dpi=DPI, layout="tight")
         draw(fig.subplots())
+        _language_font(fig)
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=DPI, metadata={"Software": None})
     data = base64.b64encode(_smaller_png(buf.getvalue())).decode("ascii")
     return {"type": "figure", "id": id, "src": f"data:image/png;base64,{data}", "alt": alt,
             "width": int(size[0] * DPI), "caption": caption}
+
+
+def _language_font(fig) -> None:
+    """The catalogue's figure font on every text of ``fig`` (``meta.figure_font = "cjk"``:
+    the font of :func:`~faceanalytics._fonts.find_cjk_font`, DejaVu Sans for other glyphs)."""
+    if tr("meta.figure_font") != "cjk":
+        return
+    from matplotlib.text import Text
+
+    from .._fonts import apply_font, cjk_font
+
+    family = cjk_font()
+    if family is None:
+        return
+    from matplotlib import font_manager
+
+    # a family with no bold face (the bundled Noto Sans SC) draws titles regular, without a findfont warning
+    bold = any(e.name == family and _weight(e.weight) >= 600 for e in font_manager.fontManager.ttflist)
+    for ax in fig.axes:                  # tick labels made later (date ticks at draw time) too
+        ax.tick_params(which="both", labelfontfamily=[family, "DejaVu Sans"])
+    for t in fig.findobj(Text):
+        apply_font(t, family)
+        if not bold and _weight(t.get_fontweight()) >= 600:
+            t.set_fontweight("normal")
+
+
+def _weight(w) -> int:
+    from matplotlib.font_manager import weight_dict
+
+    return w if isinstance(w, int) else weight_dict.get(str(w), 400)
 
 
 def _smaller_png(png: bytes) -> bytes:
@@ -56,7 +94,9 @@ def _dates(ax) -> None:
 
     loc = mdates.AutoDateLocator(maxticks=8)
     ax.xaxis.set_major_locator(loc)
-    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(loc))
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(
+        loc, formats=tr_list("meta.date_formats"), zero_formats=tr_list("meta.date_zero_formats"),
+        offset_formats=tr_list("meta.date_offset_formats")))
 
 
 def _naive(t) -> np.ndarray:
@@ -105,12 +145,12 @@ def draw_change(ax, series: pd.DataFrame, *, pool: pd.DataFrame | None, start, e
             ax.fill_between(x, lo * 100, hi * 100, color=color, alpha=0.15, lw=0)
 
     if pool is not None and len(pool):
-        line(pool, "#999999", "all sessions", False)
-    line(series, "#d95f02", "this series", True)
+        line(pool, "#999999", tr("figures.change.pool"), False)
+    line(series, "#d95f02", tr("figures.change.series"), True)
     s = _naive([start])[0]
     e = _naive([end])[0] if end is not None else _naive([series["day"].max() + pd.Timedelta(days=1)])[0]
-    ax.axvspan(s, e, color=PASS_COLOR, alpha=0.18, lw=0, label="the change")
-    ax.axvline(_naive([since])[0], color="#555555", linestyle=":", linewidth=1, label="this period starts")
+    ax.axvspan(s, e, color=PASS_COLOR, alpha=0.18, lw=0, label=tr("figures.change.stretch"))
+    ax.axvline(_naive([since])[0], color="#555555", linestyle=":", linewidth=1, label=tr("figures.change.since"))
     percent_axis(ax, "y")
     ax.set_ylabel(ylabel)
     ax.set_title(title)

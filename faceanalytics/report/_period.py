@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from .._i18n import tr
+
 __all__ = ["ReviewPeriod", "review_period", "DEFAULT_DAYS", "fmt_time", "fmt_range", "fmt_length", "utc"]
 
 DEFAULT_DAYS = 30
@@ -104,13 +106,12 @@ def fmt_range(since: pd.Timestamp, until: pd.Timestamp) -> str:
     """Whole days read inclusively ("2026-10-01 to 2026-10-31"), else with an exclusive end."""
     if since == since.floor("D") and until == until.floor("D"):
         last = until - ONE_DAY
-        return fmt_time(since) if last == since else f"{fmt_time(since)} to {fmt_time(last)}"
-    return f"{fmt_time(since)} to {fmt_time(until)} (exclusive)"
+        return fmt_time(since) if last == since else tr("period.range", since=fmt_time(since), last=fmt_time(last))
+    return tr("period.range_exclusive", since=fmt_time(since), until=fmt_time(until))
 
 
 def fmt_length(d: pd.Timedelta) -> str:
     if d % ONE_DAY == pd.Timedelta(0):
         n = d // ONE_DAY
-        return f"{n} day" + ("s" if n != 1 else "")
-    hours = d / pd.Timedelta(hours=1)
-    return f"{hours:g} hours"
+        return tr("period.day" if n == 1 else "period.days", n=n)
+    return tr("period.hours", hours=d / pd.Timedelta(hours=1))

@@ -22,7 +22,7 @@ def _env():
                               keep_trailing_newline=True)
 
 
-def render(*, title: str, meta, banner, sections, footer) -> str:
-    """The report as HTML text."""
+def render(*, title: str, meta, banner, sections, footer, lang: str = "en", words: dict | None = None) -> str:
+    """The report as HTML text; ``words``: the template's own (link names), in ``lang``."""
     return _env().get_template("report.html.j2").render(title=title, meta=meta, banner=banner, sections=sections,
-                                                       footer=footer)
+                                                       footer=footer, lang=lang, words=words or {})

@@ -6,7 +6,7 @@ and returns ``{"id", "heading", "lead", "blocks"}``; a block is a paragraph, a t
 figures.  A cell is text, or a dict: ``text`` plus optional ``cls``, ``value`` (the exact
 number, as ``data-value``), ``ci``, ``n``, ``sub`` (a second line), ``prev`` (the
 previous period) and ``title``.  No markup is made here: the template does it, escaping
-everything.
+everything.  Every word comes from the message catalogue (``tr``), in the review's language.
 """
 from __future__ import annotations
 
@@ -17,12 +17,14 @@ import pandas as pd
 
 from ..analytics._core import MIN_N
 from ..analytics._stats import newcombe_diff_ci, proportion_ci
+from ..engines._review import OTHER
 from ..schema import LEVEL_COLUMNS, LEVELS
 from . import _text as T
 from ._figures import draw_change, draw_rate_series, figure
 from ._findings import level_for
 from ._period import ONE_DAY
 from ._segments import describe
+from ._text import join, tr, tr_or
 
 __all__ = ["build_sections"]
 
@@ -38,11 +40,16 @@ def p(text, cls=None) -> dict:
     return {"type": "p", "text": text, "cls": cls}
 
 
-def table(header, rows, *, numeric=(), wrap=(), cls=None, empty="nothing to show", id=None) -> dict:
+def table(header, rows, *, numeric=(), wrap=(), cls=None, empty=None, id=None) -> dict:
     if not rows:
-        return p(empty, "empty")
+        return p(tr("cell.nothing") if empty is None else empty, "empty")
     return {"type": "table", "header": list(header), "rows": rows, "numeric": set(numeric), "wrap": set(wrap),
             "cls": cls, "id": id}
+
+
+def cols(*names) -> list[str]:
+    """Column headers by name (``col.<name>`` in the catalogue)."""
+    return [tr(f"col.{x}") for x in names]
 
 
 def muted(text) -> dict:
@@ -57,21 +64,21 @@ def rate(k, n, lo=None, hi=None, *, prev: str | None = None, stacked: bool = Fal
     """A rate as the reader should see it: with its interval, or as a count when n is small."""
     k, n = _int(k), _int(n)
     if n == 0:
-        return {"text": T.T.none, "cls": "muted", "prev": prev}
+        return {"text": tr("cell.none"), "cls": "muted", "prev": prev}
     if n < MIN_N:
-        return {"text": f"{k:,} of {n:,}", "cls": "count", "title": T.T.count_not_rate.format(min_n=MIN_N),
+        return {"text": tr("cell.count", k=k, n=n), "cls": "count", "title": tr("cell.count_title", min_n=MIN_N),
                 "prev": prev}
     if lo is None or hi is None:
         lo, hi = (float(v) for v in proportion_ci(k, n))
-    return {"text": T.pct(k / n), "value": f"{k / n:.10g}", "ci": f"[{T.pct(lo)}–{T.pct(hi)}]", "n": f"n={n:,}",
-            "prev": prev, "stacked": stacked}
+    return {"text": T.pct(k / n), "value": f"{k / n:.10g}", "ci": f"[{T.pct(lo)}–{T.pct(hi)}]",
+            "n": tr("cell.n", n=n), "prev": prev, "stacked": stacked}
 
 
 def change(d, lo, hi, significant, low_n, *, mark: bool = True) -> dict:
     """A change in points with its interval; ``mark``: in colour when the interval excludes 0."""
     if low_n or d is None or not np.isfinite(float(d)):
-        return muted(T.T.too_few)
-    return {"text": f"{T.points(d)} pts", "cls": "sig" if significant and mark else None,
+        return muted(tr("cell.too_few"))
+    return {"text": tr("cell.points", points=T.points(d)), "cls": "sig" if significant and mark else None,
             "ci": f"[{T.points(lo)}, {T.points(hi)}]"}
 
 
@@ -81,7 +88,7 @@ def diff_cell(k1, n1, k2, n2, *, mark: bool = True) -> dict:
     if n1 == 0 and n2 == 0:
         return muted("–")
     if n1 == 0 or n2 == 0:
-        return muted(T.T.too_few)
+        return muted(tr("cell.too_few"))
     dd, lo, hi = (float(x) for x in newcombe_diff_ci(k1, n1, k2, n2))
     return change(dd, lo, hi, lo > 0 or hi < 0, n1 < MIN_N or n2 < MIN_N, mark=mark)
 
@@ -89,7 +96,7 @@ def diff_cell(k1, n1, k2, n2, *, mark: bool = True) -> dict:
 def count_change(cur: int, prev: int) -> dict | str:
     """Volumes change as a relative share (counts are not rates)."""
     if prev == 0:
-        return muted("new" if cur else "–")
+        return muted(tr("cell.new") if cur else "–")
     return f"{(cur - prev) / prev * 100:+.0f}%"
 
 
@@ -106,6 +113,36 @@ def _comparison_order(names) -> list[str]:
     return head + refs + [c for c in names if c not in head and c not in refs]
 
 
+def _count_row(item: str, cur: int, prev: int, *, sub: str | None = None, cur_sub: str | None = None) -> dict:
+    return {"item": item, "sub": sub, "kind": "count", "cur": int(cur), "prev": int(prev), "cur_sub": cur_sub}
+
+
+def _rate_row(item: str, k, n, lo, hi, k_prev, n_prev, lo_prev=None, hi_prev=None, *, change=None) -> dict:
+    """A headline rate this period and the one before; ``change``: (diff, low, high, too few)
+    when known (pass rates: the drift table's), else Newcombe's on the two pooled rates."""
+    k, n, k_prev, n_prev = _int(k), _int(n), _int(k_prev), _int(n_prev)
+    if n and (lo is None or hi is None):
+        lo, hi = (float(v) for v in proportion_ci(k, n))
+    if n_prev and (lo_prev is None or hi_prev is None):
+        lo_prev, hi_prev = (float(v) for v in proportion_ci(k_prev, n_prev))
+    no_change = tr("cell.too_few")
+    if change is None:
+        if n == 0 and n_prev == 0:
+            no_change = "–"
+        elif min(n, n_prev) >= MIN_N:
+            change = (*(float(x) for x in newcombe_diff_ci(k_prev, n_prev, k, n)), False)
+    if change is not None and (change[3] or not np.isfinite(change[0])):
+        change = None
+    return {"item": item, "sub": None, "kind": "rate", "k": k, "n": n, "lo": lo, "hi": hi, "k_prev": k_prev,
+            "n_prev": n_prev, "lo_prev": lo_prev, "hi_prev": hi_prev,
+            "change": None if change is None else change[:3], "no_change": no_change}
+
+
+def _seg_value(v) -> str:
+    """A segment value as shown: the catch-all for values outside the listed ones is translated."""
+    return tr("segments.other") if v == OTHER else v
+
+
 # ------------------------------------------------------------------ sections
 
 class _Builder:
@@ -117,36 +154,40 @@ class _Builder:
 
     # headline -----------------------------------------------------------------------
     def sessions(self, side) -> tuple[int, dict[str, int]]:
-        """Sessions this period (or the previous one), total and per provider: a Baidu token
+        """Sessions this period (or the previous one), total and per kind of source
+        (``megvii_lite``, ``megvii_liveness``, ``megvii_notify``, ``baidu``): a Baidu token
         fetched by several result APIs, or a Megvii biz_id also received as a callback, once."""
         counts = self.s.session_counts(side)
         distinct = self.s.frame("distinct")
         sd = 1 if side == "current" else 0
         split = {label: int(sum(int(counts.get(x, 0)) for x in srcs)) for label, srcs in (
-            ("Megvii Lite", ["megvii_lite"]), ("Megvii liveness", ["megvii_liveness"]),
-            ("Megvii callbacks", ["megvii_notify"]),
-            ("Baidu", [x for x in counts.index if str(x).startswith("baidu")]))}
-        total = {"Megvii": split["Megvii Lite"] + split["Megvii liveness"] + split["Megvii callbacks"],
-                 "Baidu": split["Baidu"]}
+            ("megvii_lite", ["megvii_lite"]), ("megvii_liveness", ["megvii_liveness"]),
+            ("megvii_notify", ["megvii_notify"]),
+            ("baidu", [x for x in counts.index if str(x).startswith("baidu")]))}
+        total = {"Megvii": split["megvii_lite"] + split["megvii_liveness"] + split["megvii_notify"],
+                 "Baidu": split["baidu"]}
         if distinct is not None:
             for g in ("Megvii", "Baidu"):
                 d = distinct[(distinct["group"] == g) & (distinct["side"] == sd)]
                 if len(d) or (distinct["group"] == g).any():
                     total[g] = int(d["n"].sum())
             if (distinct["group"] == "Baidu").any():
-                split["Baidu"] = total["Baidu"]
+                split["baidu"] = total["Baidu"]
         return sum(total.values()), {k: v for k, v in split.items() if v}
 
-    def headline(self) -> dict:
-        s, lv = self.s, level_for(self.levels, "faceid")
+    def headline_rows(self) -> list[dict]:
+        """The headline as numbers, one dict per row: ``item`` (its label), ``sub``, ``kind``
+        (``"count"``: ``cur``/``prev`` are volumes; ``"rate"``: ``k``/``n`` and their 95%
+        interval per side, and the change in points with its interval, None when too few)."""
+        s = self.s
         n_cur, split = self.sessions("current")
         n_prev, _ = self.sessions("previous")
-        rows = [["Sessions", {"text": f"{n_cur:,}", "sub": ", ".join(f"{k} {v:,}" for k, v in split.items())},
-                 f"{n_prev:,}", count_change(n_cur, n_prev)]]
+        sub = join(tr("headline.split_item", name=tr(f"headline.split.{k}"), n=v) for k, v in split.items())
+        rows = [_count_row(tr("headline.sessions"), n_cur, n_prev, cur_sub=sub)]
         c_cur = s.frame("comparisons")
-        ncomp = int(s._side(c_cur, "current")["n"].sum()) if s._side(c_cur, "current") is not None else 0
-        ncomp_p = int(s._side(c_cur, "previous")["n"].sum()) if s._side(c_cur, "previous") is not None else 0
-        rows.append(["Comparisons", f"{ncomp:,}", f"{ncomp_p:,}", count_change(ncomp, ncomp_p)])
+        cur_side, prev_side = s._side(c_cur, "current"), s._side(c_cur, "previous")
+        rows.append(_count_row(tr("headline.comparisons"), int(cur_side["n"].sum()) if cur_side is not None else 0,
+                               int(prev_side["n"].sum()) if prev_side is not None else 0))
         rc = s.pass_rates("current", by="comparison")
         rp = s.pass_rates("previous", by="comparison")
         dr = s.pass_rate_drift(by="comparison")
@@ -159,17 +200,16 @@ class _Builder:
             b = rp[(rp["comparison"] == comp) & (rp["level"] == lvc)]
             b = b.iloc[0] if len(b) else None
             d = dr[(dr["comparison"] == comp) & (dr["level"] == lvc)].iloc[0]
-            rows.append([f"{comp} pass rate at {lvc}" + (" (level in force)" if comp == "faceid" else ""),
-                         rate(a["passed"], a["n"], a["ci_low"], a["ci_high"]),
-                         rate(b["passed"], b["n"], b["ci_low"], b["ci_high"]) if b is not None else muted(T.T.none),
-                         change(d["change"], d["change_low"], d["change_high"], d["significant"], d["low_n"],
-                                mark=False)])
+            key = "headline.pass_rate_in_force" if comp == "faceid" else "headline.pass_rate"
+            low = bool(d["low_n"]) or not np.isfinite(float(d["change"]))
+            rows.append(_rate_row(tr(key, comparison=comp, level=lvc), a["passed"], a["n"], a["ci_low"], a["ci_high"],
+                                  *((b["passed"], b["n"], b["ci_low"], b["ci_high"]) if b is not None else (0, 0)),
+                                  change=(float(d["change"]), float(d["change_low"]), float(d["change_high"]),
+                                          low)))
         bc, bp = s.configured_pass_rates("current"), s.configured_pass_rates("previous")
         if len(bc) or len(bp):
-            kc, ncc = int(bc["passed"].sum()), int(bc["n"].sum())
-            kp, ncp = int(bp["passed"].sum()), int(bp["n"].sum())
-            rows.append(["Baidu pass rate at its configured threshold", rate(kc, ncc), rate(kp, ncp),
-                         diff_cell(kp, ncp, kc, ncc, mark=False)])
+            rows.append(_rate_row(tr("headline.configured"), int(bc["passed"].sum()), int(bc["n"].sum()), None, None,
+                                  int(bp["passed"].sum()), int(bp["n"].sum())))
         gc = s.genuineness_rates("current", by="source")
         gp = s.genuineness_rates("previous", by="source")
         for attack in sorted(set(gc["attack"]) | set(gp["attack"])):
@@ -177,43 +217,52 @@ class _Builder:
             ka, na, kb, nb = int(a["flagged"].sum()), int(a["n"].sum()), int(b["flagged"].sum()), int(b["n"].sum())
             if na == 0 and nb == 0:
                 continue
-            rows.append([f"Anti-spoofing: {attack} flagged", rate(ka, na), rate(kb, nb),
-                         diff_cell(kb, nb, ka, na, mark=False)])
+            rows.append(_rate_row(tr("headline.flagged", attack=T.attack(attack)), ka, na, None, None, kb, nb))
         ec, ep = s.error_codes("current"), s.error_codes("previous")
-        bc_, bp_ = int(ec["billed"].sum()) if len(ec) else 0, int(ep["billed"].sum()) if len(ep) else 0
-        rows.append([{"text": "Billed errors", "sub": "the provider charges for them"}, f"{bc_:,}", f"{bp_:,}",
-                     count_change(bc_, bp_)])
-        qc = int(s.quarantine("current")["records"].sum()) if len(s.quarantine("current")) else 0
-        qp = int(s.quarantine("previous")["records"].sum()) if len(s.quarantine("previous")) else 0
-        rows.append([{"text": "Quarantined records", "sub": "could not be read"}, f"{qc:,}", f"{qp:,}",
-                     count_change(qc, qp)])
+        rows.append(_count_row(tr("headline.billed"), int(ec["billed"].sum()) if len(ec) else 0,
+                               int(ep["billed"].sum()) if len(ep) else 0, sub=tr("headline.billed_sub")))
+        qc, qp = s.quarantine("current"), s.quarantine("previous")
+        rows.append(_count_row(tr("headline.quarantined"), int(qc["records"].sum()) if len(qc) else 0,
+                               int(qp["records"].sum()) if len(qp) else 0, sub=tr("headline.quarantined_sub")))
+        return rows
+
+    def headline(self) -> dict:
+        rows = []
+        for r in self.headline_rows():
+            label = {"text": r["item"], "sub": r["sub"]} if r["sub"] else r["item"]
+            if r["kind"] == "count":
+                first = {"text": f"{r['cur']:,}", "sub": r["cur_sub"]} if r.get("cur_sub") else f"{r['cur']:,}"
+                rows.append([label, first, f"{r['prev']:,}", count_change(r["cur"], r["prev"])])
+                continue
+            ch = r["change"]
+            rows.append([label, rate(r["k"], r["n"], r["lo"], r["hi"]),
+                         rate(r["k_prev"], r["n_prev"], r["lo_prev"], r["hi_prev"]),
+                         muted(r["no_change"]) if ch is None else change(*ch, False, False, mark=False)])
         blocks = [self.findings_box(),
-                  table(["", "this period", "previous period", "change"], rows, numeric=(1, 2, 3), wrap=(0,),
+                  table(["", *cols("this_period", "previous_period", "change")], rows, numeric=(1, 2, 3), wrap=(0,),
                         cls="headline"),
-                  p(f"Rates: share with 95% interval and n; fewer than {MIN_N} shown as a count. Changes of rates in "
-                    "percentage points with Newcombe's 95% interval, row by row; which changes hold up, tested with "
-                    "every rate and segment accounted for, is in the box above. Changes of volumes in per cent. "
-                    f"Level in force: {self._levels_text()}.", "note")]
+                  p(tr("headline.note", min_n=MIN_N, levels=self._levels_text()), "note")]
         return self._section("headline", blocks)
 
     def _levels_text(self) -> str:
-        extra = [f"{k} at {v}" for k, v in self.levels.items() if k != "*"]
-        base = f"{self.levels['*']}" + (" (not given: --level 1e-4 assumed)" if not self.r.level_given else "")
-        return base + (f"; {', '.join(extra)}" if extra else "")
+        extra = [tr("levels.extra", comparison=k, level=v) for k, v in self.levels.items() if k != "*"]
+        base = self.levels["*"] if self.r.level_given else tr("levels.assumed", level=self.levels["*"])
+        return tr("levels.with_extra", base=base, extra=join(extra)) if extra else base
 
     def findings_box(self) -> dict:
         f = self.r.findings
         info = self.r.info
         items = [{"rank": x.rank, "title": x.title, "text": x.text, "decision": x.decision,
-                  "section": x.section, "figure": x.figure, "also": ", ".join(x.also)} for x in f[:8]]
+                  "section": x.section, "figure": x.figure,
+                  "also": tr("findings.also_seen", also=join(x.also)) if x.also else ""} for x in f[:8]]
         if f:
             empty = None
         elif info.get("tested"):
-            empty = T.T.nothing.format(tested=info["tested"], alpha=self.r.alpha)
+            empty = tr("findings.nothing", tested=info["tested"], alpha=self.r.alpha)
         else:
-            empty = T.T.nothing_untested
-        return {"type": "findings", "heading": T.T.look_first, "items": items, "empty": empty,
-                "more": T.T.more.format(n=len(f) - 8) if len(f) > 8 else None,
+            empty = tr("findings.untested")
+        return {"type": "findings", "heading": tr("findings.heading"), "items": items, "empty": empty,
+                "more": tr("findings.more", n=len(f) - 8) if len(f) > 8 else None,
                 "quality": self.r.quality_note}
 
     # changes ------------------------------------------------------------------------
@@ -222,8 +271,7 @@ class _Builder:
         series = self.r.info.get("series")
         blocks = []
         if not findings:
-            blocks.append(p("No significant change in this period (see How this report counts for the method).",
-                            "empty"))
+            blocks.append(p(tr("changes.none"), "empty"))
             return self._section("changes", blocks)
         figs = []
         for f in findings[:FIGURES_OF_CHANGES]:
@@ -236,15 +284,17 @@ class _Builder:
             blocks.append({"type": "grid", "figures": figs})
         rows = []
         for f in findings:
-            rows.append([f.rank, {"text": f.title, "sub": f.decision}, f.kind,
-                         f"{pd.Timestamp(f.start):%Y-%m-%d}" + (f" to {pd.Timestamp(f.end) - ONE_DAY:%Y-%m-%d}"
-                                                                if f.kind == "wave" and f.end else " on"),
+            start = f"{pd.Timestamp(f.start):%Y-%m-%d}"
+            when = tr("changes.when_wave", start=start, end=f"{pd.Timestamp(f.end) - ONE_DAY:%Y-%m-%d}") \
+                if f.kind == "wave" and f.end else tr("changes.when_step", start=start)
+            rows.append([f.rank, {"text": f.title, "sub": f.decision}, tr(f"kind.{f.kind}"), when,
                          f"{T.pct(f.rate_before)} → {T.pct(f.rate_after)}",
-                         {"text": f"{f.change_points:+.1f} pts", "ci": f"[{f.ci_low_points:+.1f}, {f.ci_high_points:+.1f}]"},
+                         {"text": tr("cell.points", points=f"{f.change_points:+.1f}"),
+                          "ci": f"[{f.ci_low_points:+.1f}, {f.ci_high_points:+.1f}]"},
                          f"{f.n_after:,}" if f.n_after is not None else "",
-                         _qvalue(f.q_value), ", ".join(f.also)])
-        blocks.append(table(["#", "what", "kind", "when", "rate", "change (95% CI)", "n in the change",
-                             "q-value", "also seen"], rows, numeric=(0, 4, 5, 6, 7), wrap=(1, 8), cls="changes"))
+                         _qvalue(f.q_value), join(f.also)])
+        blocks.append(table(cols("rank", "what", "kind", "when", "rate", "change_ci", "n_in_change", "q_value",
+                                 "also_seen"), rows, numeric=(0, 4, 5, 6, 7), wrap=(1, 8), cls="changes"))
         return self._section("changes", blocks)
 
     def _change_figure(self, f, series: pd.DataFrame) -> dict | None:
@@ -267,30 +317,25 @@ class _Builder:
         f.figure = f"#{fid}"
         start = pd.Timestamp(f.start)
         end = pd.Timestamp(f.end) if f.kind == "wave" and f.end else None
-        unit = {"flagged": "flagged", "error": "of sessions", "billed": "billed"}.get(f.family, "pass rate")
+        unit = tr(f"changes.ylabel.{f.family}" if f.family in ("flagged", "error", "billed") else
+                  "changes.ylabel.pass_rate")
         return figure(lambda ax: draw_change(ax, mine, pool=pool, start=start, end=end, since=self.period.since,
                                              title=f"{f.rank}. {f.title}", ylabel=unit),
-                      size=(5.6, 2.9), alt=f"daily rate: {f.title}", id=fid)
+                      size=(5.6, 2.9), alt=tr("changes.fig_alt", title=f.title), id=fid)
 
     # segments -----------------------------------------------------------------------
-    def segments(self) -> dict:
+    def segment_rows(self) -> list[dict]:
+        """Per segment key and value: the faceid pass rate at the level in force this period
+        and in its two halves (``key``, ``value``, ``n``, ``passed``, ``n_first``,
+        ``passed_first``, ``n_second``, ``passed_second``)."""
         s = self.s
-        if not s.segments:
-            return self._section("segments", [p("No segment key: none was asked for (--segment KEY) and the sessions "
-                                                "carry no key with 2 to 20 values in at least 1% of them.", "empty")])
-        how = "as asked (--segment)" if self.r.segments_asked else "chosen from the data (2 to 20 values, present in " \
-            "at least 1% of sessions)"
-        blocks = [p(f"Segment keys {how}: " + ", ".join(describe(x) for x in s.segments) + ". Values outside the "
-                    "listed ones count as “(other)”. Per-segment series cover this period (the changes section "
-                    "tests them).")]
         sc = s.frame("seg_comparisons")
-        if sc is None:
-            blocks.append(p("No comparison in this period.", "empty"))
-            return self._section("segments", blocks)
+        if sc is None or not s.segments:
+            return []
         m = (sc["matched"].to_numpy() == 1) & (sc["dup"].to_numpy() == 0)
         sc = sc[m & (sc["comparison"] == "faceid").to_numpy()]
-        lv = level_for(self.levels, "faceid")
-        i = LEVELS.index(lv)
+        i = LEVELS.index(level_for(self.levels, "faceid"))
+        out = []
         for seg in s.segments:
             g = sc[sc[seg.label].notna().to_numpy()]
             if g.empty:
@@ -299,41 +344,59 @@ class _Builder:
             ok = (g["bits"].to_numpy() & (1 << i)) > 0
             day = g["day"].to_numpy()
             half = s.since_day + (int(self.period.length / ONE_DAY) // 2)
-            rows = []
             tab = pd.DataFrame({"v": g[seg.label].to_numpy(), "n": np.where(has, g["n"], 0),
                                 "k": np.where(has & ok, g["n"], 0), "first": day < half})
             for v, t in tab.groupby("v", sort=True):
                 n, k = int(t["n"].sum()), int(t["k"].sum())
                 n1, k1 = int(t.loc[t["first"], "n"].sum()), int(t.loc[t["first"], "k"].sum())
-                n2, k2 = n - n1, k - k1
-                rows.append([v, rate(k, n), rate(k1, n1), rate(k2, n2), diff_cell(k1, n1, k2, n2)])
-            blocks.append(p(f"{seg.name}: faceid pass rate at {lv}, this period and its two halves", "subhead"))
-            blocks.append(table([seg.name, "this period", "first half", "second half", "change"], rows,
-                                numeric=(1, 2, 3, 4)))
+                out.append({"key": seg.name, "value": v, "n": n, "passed": k, "n_first": n1, "passed_first": k1,
+                            "n_second": n - n1, "passed_second": k - k1})
+        return out
+
+    def segments(self) -> dict:
+        s = self.s
+        if not s.segments:
+            return self._section("segments", [p(tr("segments.none"), "empty")])
+        how = tr("segments.how_asked") if self.r.segments_asked else tr("segments.how_chosen")
+        blocks = [p(tr("segments.intro", how=how, keys=join(describe(x) for x in s.segments)))]
+        if s.frame("seg_comparisons") is None:
+            blocks.append(p(tr("common.no_comparison"), "empty"))
+            return self._section("segments", blocks)
+        lv = level_for(self.levels, "faceid")
+        rows = self.segment_rows()
+        for seg in s.segments:
+            mine = [r for r in rows if r["key"] == seg.name]
+            if not mine:
+                continue
+            blocks.append(p(tr("segments.subhead", name=seg.name, level=lv), "subhead"))
+            blocks.append(table([seg.name, *cols("this_period", "first_half", "second_half", "change")],
+                                [[_seg_value(r["value"]), rate(r["passed"], r["n"]),
+                                  rate(r["passed_first"], r["n_first"]), rate(r["passed_second"], r["n_second"]),
+                                  diff_cell(r["passed_first"], r["n_first"], r["passed_second"], r["n_second"])]
+                                 for r in mine], numeric=(1, 2, 3, 4)))
         return self._section("segments", blocks)
 
     # funnel -------------------------------------------------------------------------
     def funnel(self) -> dict:
         fc = self.s.status_funnel("current")
         if int(fc["count"].sum()) == 0:
-            return self._section("funnel", [p("No Megvii Lite session in this period.", "empty")])
+            return self._section("funnel", [p(tr("funnel.none"), "empty")])
         fp = self.s.status_funnel("previous").set_index(["status", "stage"])
         rows = []
         for _, r in fc.iterrows():
             key = (r["status"], r["stage"])
             pr = fp.loc[key] if key in fp.index else None
-            rows.append([r["status"], r["stage"], f"{int(r['count']):,}", T.pct(r["share"]),
+            rows.append([r["status"], tr_or(f"stage.{r['stage']}", r["stage"]), f"{int(r['count']):,}",
+                         T.pct(r["share"]),
                          f"{int(pr['count']):,}" if pr is not None else "0",
-                         T.pct(pr["share"]) if pr is not None else "n/a"])
+                         T.pct(pr["share"]) if pr is not None else tr("na")])
         fig = figure(lambda ax: _plots().plot_status_funnel(fc, ax=ax), size=(7.0, 2.9),
-                     alt="Megvii Lite sessions by status", id="fig-funnel")
+                     alt=tr("funnel.fig_alt"), id="fig-funnel")
         blocks = [fig]
         pend = int(fc.loc[fc["stage"] == "pending", "count"].sum())
         if pend:
-            blocks.append(p(f"{pend:,} session(s) still pending when fetched: fetch them again later "
-                            "(faceanalytics fetch … --refresh-pending, within the three-call quota); they are left "
-                            "out of the changes."))
-        blocks.append(table(["status", "stage", "sessions", "share", "previous", "share"], rows,
+            blocks.append(p(tr("funnel.pending", n=pend)))
+        blocks.append(table(cols("status", "stage", "sessions", "share", "previous", "share"), rows,
                             numeric=(2, 3, 4, 5)))
         return self._section("funnel", blocks)
 
@@ -343,7 +406,7 @@ class _Builder:
         by = ["source", "comparison"]
         cur = s.pass_rates("current", by)
         if cur.empty and s.configured_pass_rates("current").empty:
-            return self._section("pass-rates", [p("No comparison in this period.", "empty")])
+            return self._section("pass-rates", [p(tr("common.no_comparison"), "empty")])
         prev = s.pass_rates("previous", by).set_index([*by, "level"])
         cur_i = cur.set_index([*by, "level"])
         rows = []
@@ -357,16 +420,16 @@ class _Builder:
                         continue
                     r = cur_i.loc[key]
                     pr = prev.loc[key] if key in prev.index else None
-                    before = "before: none" if pr is None else (
-                        f"before: {int(pr['passed']):,} of {int(pr['n']):,}" if pr["low_n"] else
-                        f"before: {T.pct(pr['pass_rate'])}")
+                    before = tr("pass_rates.before_none") if pr is None else (
+                        tr("pass_rates.before_count", k=int(pr["passed"]), n=int(pr["n"])) if pr["low_n"] else
+                        tr("pass_rates.before_rate", rate=T.pct(pr["pass_rate"])))
                     c = rate(r["passed"], r["n"], r["ci_low"], r["ci_high"], prev=before, stacked=True)
                     if lv == level_for(self.levels, comp):
                         c["cls"] = ((c.get("cls") or "") + " inforce").strip()
                     cells.append(c)
                 rows.append([comp, src, *cells])
-        blocks = [table(["comparison", "source", *LEVELS], rows, numeric=(2, 3, 4, 5), cls="rates",
-                        empty="No comparison with Megvii reference thresholds in this period.")]
+        blocks = [table([*cols("comparison", "source"), *LEVELS], rows, numeric=(2, 3, 4, 5), cls="rates",
+                        empty=tr("pass_rates.no_megvii"))]
         conf = s.configured_pass_rates("current", by)
         if len(conf):
             confp = s.configured_pass_rates("previous", by).set_index([*by, "threshold"])
@@ -374,90 +437,102 @@ class _Builder:
             for _, r in conf.iterrows():
                 key = (r["source"], r["comparison"], r["threshold"])
                 pr = confp.loc[key] if key in confp.index else None
-                before = "before: none" if pr is None else f"before: {T.pct(pr['pass_rate'])}"
+                before = tr("pass_rates.before_none") if pr is None else \
+                    tr("pass_rates.before_rate", rate=T.pct(pr["pass_rate"]))
                 brows.append([r["comparison"], r["source"], f"{r['threshold']:g}",
                               rate(r["passed"], r["n"], r["ci_low"], r["ci_high"], prev=before, stacked=True)])
-            blocks.append(p("Baidu: pass rate at the threshold configured in the plan (an attempt without a score is "
-                            "a rejection).", "subhead"))
-            blocks.append(table(["comparison", "source", "configured threshold", "pass rate"], brows,
+            blocks.append(p(tr("pass_rates.configured"), "subhead"))
+            blocks.append(table(cols("comparison", "source", "configured_threshold", "pass_rate"), brows,
                                 numeric=(2, 3), cls="rates"))
         length = self.period.length
         freq = "D" if length <= pd.Timedelta(days=14) else "W" if length <= pd.Timedelta(days=190) else "M"
-        unit = {"D": "day", "W": "week", "M": "month"}[freq]
+        unit = tr("unit." + {"D": "day", "W": "week", "M": "month"}[freq])
         trend = s.pass_rates("both", by="comparison", freq=freq)
         trend = trend[trend["comparison"] == "faceid"].drop(columns="comparison")
         if trend.empty or trend["low_n"].all():
-            blocks.append(p(f"Too few faceid comparisons per {unit} for a trend.", "empty"))
+            blocks.append(p(tr("pass_rates.no_trend", unit=unit), "empty"))
         else:
             since = self.period.since
 
             def draw(ax):
                 _plots().plot_pass_rates(trend, ax=ax)
                 ax.axvline(since.tz_convert("UTC").tz_localize(None), color="#555555", linestyle=":", linewidth=1)
-                ax.set_title(f"faceid pass rate per {unit} at each row's own threshold, both periods (95% CI; "
-                             "dotted: this period starts)")
-                ax.legend(title="level", fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+                ax.set_title(tr("pass_rates.fig_title", unit=unit))
+                ax.legend(title=tr("pass_rates.legend_title"), fontsize=8, frameon=False, loc="upper left",
+                          bbox_to_anchor=(1.0, 1.0))
 
-            blocks.append(figure(draw, size=(9.5, 3.4), alt="faceid pass rate over time", id="fig-pass-trend"))
+            blocks.append(figure(draw, size=(9.5, 3.4), alt=tr("pass_rates.fig_alt"), id="fig-pass-trend"))
         return self._section("pass-rates", blocks)
 
     # confidence ---------------------------------------------------------------------
     def confidence(self) -> dict:
         h = self.s.figure_histogram("current")
         if h.empty:
-            return self._section("confidence", [p("No comparison in this period.", "empty")])
+            return self._section("confidence", [p(tr("common.no_comparison"), "empty")])
         figs = []
         for comp in _comparison_order(h["comparison"].dropna()):
             sub = h[h["comparison"] == comp]
             if sub["confidence"].notna().sum() == 0:
                 continue
-            srcs = ", ".join(sorted(sub["source"].unique()))
+            srcs = join(sorted(sub["source"].unique()))
             n = int(sub["count"].sum())
 
             def draw(ax, sub=sub, comp=comp, srcs=srcs, n=n):
                 _plots().plot_confidence_thresholds(sub, ax=ax)
-                ax.set_title(f"{comp} ({srcs}): n={n:,}")
+                ax.set_title(tr("confidence.fig_title", comparison=comp, sources=srcs, n=n))
                 ax.legend(loc="upper left", bbox_to_anchor=(0.0, -0.2), fontsize=7, frameon=False)
 
-            figs.append(figure(draw, size=(5.0, 3.9), alt=f"confidence of {comp} against thresholds",
+            figs.append(figure(draw, size=(5.0, 3.9), alt=tr("confidence.fig_alt", comparison=comp),
                                id=f"fig-confidence-{comp}"))
         if not figs:
-            return self._section("confidence", [p("No scored comparison in this period.", "empty")])
+            return self._section("confidence", [p(tr("confidence.no_scores"), "empty")])
         return self._section("confidence", [{"type": "grid", "figures": figs}])
 
     # would-flip ---------------------------------------------------------------------
+    def would_flip_rows(self) -> pd.DataFrame:
+        """Per comparison kind and pair of neighbouring levels: comparisons, passing at each,
+        and how many would flip (:meth:`Summaries.would_flip`)."""
+        parts = []
+        cur = self.s.pass_rates("current", "comparison")
+        for frm, to in _STRICTER.items():
+            w = self.s.would_flip(frm, to, by="comparison")
+            if len(w):
+                parts.append(w.assign(level_from=frm, level_to=to))
+        if not parts:
+            return pd.DataFrame(columns=["comparison", "level_from", "level_to", "n", "passed_from", "passed_to",
+                                         "to_reject", "to_pass"])
+        w = pd.concat(parts, ignore_index=True)
+        order = {c: i for i, c in enumerate(_comparison_order(cur["comparison"].dropna()))}
+        w = w[w["comparison"].isin(order)]
+        w = w.assign(_o=w["comparison"].map(order), _l=w["level_from"].map(LEVELS.index))
+        w = w.sort_values(["_o", "_l"], kind="stable").drop(columns=["_o", "_l"]).reset_index(drop=True)
+        return w[["comparison", "level_from", "level_to", "n", "passed_from", "passed_to", "to_reject", "to_pass"]]
+
     def would_flip(self) -> dict:
         rows = []
-        cur = self.s.pass_rates("current", "comparison")
-        for comp in _comparison_order(cur["comparison"].dropna()):
-            for frm, to in _STRICTER.items():
-                w = self.s.would_flip(frm, to, by="comparison")
-                w = w[w["comparison"] == comp]
-                if w.empty:
-                    continue
-                r = w.iloc[0]
-                n = int(r["n"])
-                inforce = frm == level_for(self.levels, comp)
-                rows.append([comp, {"text": f"{frm} → {to}", "cls": "inforce" if inforce else None}, f"{n:,}",
-                             rate(r["passed_from"], n), rate(r["passed_to"], n), f"{int(r['to_reject']):,}",
-                             f"{int(r['to_pass']):,}"])
+        for _, r in self.would_flip_rows().iterrows():
+            n = int(r["n"])
+            inforce = r["level_from"] == level_for(self.levels, r["comparison"])
+            rows.append([r["comparison"], {"text": f"{r['level_from']} → {r['level_to']}",
+                                           "cls": "inforce" if inforce else None}, f"{n:,}",
+                         rate(r["passed_from"], n), rate(r["passed_to"], n), f"{int(r['to_reject']):,}",
+                         f"{int(r['to_pass']):,}"])
+        names = ["comparison", "cut_moves", "comparisons", "pass_before", "pass_after", "newly_rejected",
+                 "newly_accepted"]
         if rows and not any(r[6] != "0" for r in rows):
             rows = [r[:6] for r in rows]
-            header = ["comparison", "cut moves", "comparisons", "pass before", "pass after", "newly rejected"]
-        else:
-            header = ["comparison", "cut moves", "comparisons", "pass before", "pass after", "newly rejected",
-                      "newly accepted"]
+            names = names[:6]
+        header = cols(*names)
         return self._section("would-flip", [table(header, rows, numeric=tuple(range(2, len(header))),
-                                                  empty="No comparison with reference thresholds in this period."),
-                                            p("A Megvii session has one comparison of each kind, so the comparisons "
-                                              "that flip are also the sessions.", "note")])
+                                                  empty=tr("common.no_thresholds")),
+                                            p(tr("would_flip.note"), "note")])
 
     # anti-spoofing ------------------------------------------------------------------
     def anti_spoofing(self) -> dict:
         s = self.s
         r = s.genuineness_rates("current", by="source")
         if r.empty:
-            return self._section("anti-spoofing", [p("No anti-spoofing check in this period.", "empty")])
+            return self._section("anti-spoofing", [p(tr("anti_spoofing.none"), "empty")])
         rp = s.genuineness_rates("previous", by="source").set_index(["source", "attack"])
         near = s.genuineness_near("current", by="source").set_index(["source", "attack"])
         rows = []
@@ -468,35 +543,33 @@ class _Builder:
             thr = "–" if nr is None or not np.isfinite(nr["threshold"]) else (
                 f"{nr['threshold']:g}" if nr["n_thresholds"] <= 1 else
                 f"{nr['threshold']:g} ({nr['threshold_min']:g}–{nr['threshold_max']:g})")
-            rows.append([x["attack"], x["source"], thr,
+            rows.append([T.attack(x["attack"]), x["source"], thr,
                          rate(x["flagged"], x["n"], x["ci_low"], x["ci_high"]) if x["n"] else
-                         muted(f"{int(x['n_no_threshold']):,} scores, no threshold"),
+                         muted(tr("anti_spoofing.no_threshold", n=int(x["n_no_threshold"]))),
                          rate(pr["flagged"], pr["n"], pr["ci_low"], pr["ci_high"]) if pr is not None and pr["n"]
-                         else muted(T.T.none),
+                         else muted(tr("cell.none")),
                          diff_cell(pr["flagged"], pr["n"], x["flagged"], x["n"]) if pr is not None
-                         else muted("none before"),
+                         else muted(tr("anti_spoofing.none_before")),
                          f"{int(nr['just_under']):,}" if nr is not None else "0"])
         blocks = []
         daily = s.genuineness_rates("both", freq="D")
         daily = daily[daily["n"] > 0]
+        daily = daily.assign(attack=daily["attack"].map(T.attack))
         if len(daily) and not (daily["n"] < MIN_N).all():
             since = self.period.since
             blocks.append(figure(lambda ax: draw_rate_series(
-                ax, daily, "attack", rate="flagged_rate", since=since,
-                title="Share of checks flagged per attack type, per day (95% CI; days with n<30 left out)"),
-                size=(9.5, 3.4), alt="flagged share per attack type per day", id="fig-attacks"))
-        blocks.append(table(["attack", "source", "threshold", "flagged this period", "previous period", "change",
-                             "just under (0.05)"], rows, numeric=(3, 4, 5, 6)))
-        blocks.append(p("Each attack type on its own: a wave of one type is not diluted by the others. Threshold: "
-                        "the most common (range when it varies). Just under: checks within 0.05 below their "
-                        "threshold, not flagged but close.", "note"))
+                ax, daily, "attack", rate="flagged_rate", since=since, title=tr("anti_spoofing.fig_title")),
+                size=(9.5, 3.4), alt=tr("anti_spoofing.fig_alt"), id="fig-attacks"))
+        blocks.append(table(cols("attack", "source", "threshold", "flagged_this_period", "previous_period", "change",
+                                 "just_under"), rows, numeric=(3, 4, 5, 6)))
+        blocks.append(p(tr("anti_spoofing.note"), "note"))
         return self._section("anti-spoofing", blocks)
 
     # errors -------------------------------------------------------------------------
     def errors(self) -> dict:
         e = self.s.error_codes("current")
         if e.empty:
-            return self._section("errors", [p("No error in this period.", "empty")])
+            return self._section("errors", [p(tr("errors.none"), "empty")])
         ep = self.s.error_codes("previous")
         prev = ep.set_index(["origin", "code", "detail"])["count"] if len(ep) else pd.Series(dtype="int64")
         total, billed = int(e["count"].sum()), int(e["billed"].sum())
@@ -506,27 +579,24 @@ class _Builder:
         for _, r in top.iterrows():
             key = (r["origin"], r["code"], r["detail"])
             pv = int(prev.get(key, 0)) if len(prev) else 0
-            code = r["code"] if pd.isna(r["detail"]) else f"{r['code']} · {r['detail']}"
-            rows.append([code, T.ORIGIN.get(r["origin"], r["origin"]), "" if pd.isna(r["message"]) else r["message"],
+            rows.append([_code(r), T.origin(r["origin"]), "" if pd.isna(r["message"]) else r["message"],
                          f"{int(r['count']):,}", T.pct(r["share"]), T.pct(r["cumulative_share"]), _billing(r),
                          f"{pv:,}"])
         k = min(3, len(e))
-        head = p(f"{total:,} errors in {len(e):,} codes; {billed:,} billed by the provider"
-                 + (f" ({unknown:,} are of a kind whose billing the documents do not state)" if unknown else "")
-                 + f". The top {k} code(s) make {T.pct(e['cumulative_share'].iloc[k - 1])} of all errors.")
+        head = p(tr("errors.summary", total=total, codes=len(e), billed=billed, top=k,
+                    unknown=tr("errors.unknown", n=unknown) if unknown else "",
+                    share=T.pct(e["cumulative_share"].iloc[k - 1])))
         fig = figure(lambda ax: _plots().plot_error_codes(e, top=12, ax=ax), size=(9.0, 4.4),
-                     alt="errors by code, Pareto", id="fig-errors")
+                     alt=tr("errors.fig_alt"), id="fig-errors")
         from .._fonts import cjk_font, has_cjk
 
         blocks = [head, fig]
         if cjk_font() is None and any(has_cjk(m) for m in top["message"].dropna()):
-            blocks.append(p("No Chinese font is installed where this report was made, so the figure shows codes "
-                            "only; the table has the messages (install fonts-noto-cjk to see them in the figure).",
-                            "muted"))
-        blocks.append(table(["code", "where", "message", "count", "share", "cumulative", "billing",
-                             "previous period"], rows, numeric=(3, 4, 5, 7), wrap=(2,), cls="errors"))
+            blocks.append(p(tr("errors.no_font"), "muted"))
+        blocks.append(table(cols("code", "where", "message", "count", "share", "cumulative", "billing",
+                                 "previous_period"), rows, numeric=(3, 4, 5, 7), wrap=(2,), cls="errors"))
         if len(e) > len(top):
-            blocks.append(p(f"{len(e) - len(top):,} more code(s) not listed.", "muted"))
+            blocks.append(p(tr("errors.more", n=len(e) - len(top)), "muted"))
         return self._section("errors", blocks)
 
     # drift --------------------------------------------------------------------------
@@ -535,9 +605,8 @@ class _Builder:
         d = s.pass_rate_drift(by="comparison")
         blocks = []
         if d.empty or (d["n_baseline"] == 0).all() or (d["n_current"] == 0).all():
-            blocks.append(p("No baseline to compare with: " + (
-                "the previous period has no comparison." if d.empty or (d["n_baseline"] == 0).all()
-                else "this period has no comparison."), "empty"))
+            blocks.append(p(tr("drift.no_previous") if d.empty or (d["n_baseline"] == 0).all()
+                            else tr("drift.no_current"), "empty"))
         else:
             order = {k: i for i, k in enumerate(_comparison_order(d["comparison"].dropna()))}
             d = d.assign(_o=d["comparison"].map(order)).sort_values("_o", kind="stable")
@@ -551,84 +620,84 @@ class _Builder:
                                   r["n_current"]),
                              change(r["change"], r["change_low"], r["change_high"], r["significant"], r["low_n"]),
                              "" if r["low_n"] or not np.isfinite(rc) else f"{rc * 100:+.0f}%"])
-            blocks.append(table(["comparison", "level", "previous period", "this period", "change (95% CI)",
-                                 "rejections, relative change"], rows, numeric=(2, 3, 4, 5)))
-            blocks.append(p("Intervals row by row, in colour when one excludes zero: with many rows a few do so by "
-                            "chance (about one in twenty); the changes that hold up over all rates and segments "
-                            "are in Look at first.", "note"))
+            blocks.append(table(cols("comparison", "level", "previous_period", "this_period", "change_ci",
+                                     "rejections_change"), rows, numeric=(2, 3, 4, 5)))
+            blocks.append(p(tr("drift.note"), "note"))
             f = d[d["comparison"] == "faceid"].drop(columns=["comparison", "_o"])
             dd = s.distribution_drift(by="comparison")
             ddf = dd[dd["comparison"] == "faceid"].drop(columns="comparison")
             if len(f) and (f["n_baseline"] >= MIN_N).any() and (f["n_current"] >= MIN_N).any():
                 blocks.append(figure(lambda ax: _plots().plot_drift(f, ddf, ax=ax), size=(8.0, 3.6),
-                                     alt="faceid pass-rate change per level", id="fig-drift"))
+                                     alt=tr("drift.fig_alt"), id="fig-drift"))
         dd = s.distribution_drift(by="comparison")
-        rows = [[f"confidence, {r['comparison']}", f"{int(r['n_baseline']):,}", f"{int(r['n_current']):,}",
-                 _num(r["psi"]), _flag(r["psi_flag"]), _num(r["ks"]), _pvalue(r["ks_pvalue"])]
+        rows = [[tr("drift.variable", comparison=r["comparison"]), f"{int(r['n_baseline']):,}",
+                 f"{int(r['n_current']):,}", _num(r["psi"]), _flag(r["psi_flag"]), _num(r["ks"]),
+                 _pvalue(r["ks_pvalue"])]
                 for _, r in dd.iterrows() if r["n_baseline"] and r["n_current"]]
         if rows:
-            blocks.append(p("Second-line evidence: population stability index (baseline deciles; 0.10 watch, 0.25 "
-                            "act) and the two-sample Kolmogorov-Smirnov statistic, on confidence in 0.1-point bins."))
-            blocks.append(table(["variable", "n previous", "n this period", "PSI", "flag", "KS", "KS p-value"], rows,
-                                numeric=(1, 2, 3, 5, 6)))
+            blocks.append(p(tr("drift.second_line")))
+            blocks.append(table(cols("variable", "n_previous", "n_this_period", "psi", "flag", "ks", "ks_pvalue"),
+                                rows, numeric=(1, 2, 3, 5, 6)))
         return self._section("drift", blocks)
 
     # thresholds ---------------------------------------------------------------------
-    def thresholds(self) -> dict:
+    def threshold_rows(self) -> pd.DataFrame:
+        """Each reference-threshold set per source and comparison kind: comparisons in each
+        period, its share this period, first and last seen."""
         s = self.s
         cur, prev = s.threshold_sets("current"), s.threshold_sets("previous")
-        if cur.empty and prev.empty:
-            return self._section("thresholds", [p("No comparison with reference thresholds in either period.",
-                                                  "empty")])
         keys = ["source", "comparison", "threshold_set"]
+        out = pd.DataFrame(columns=[*keys, "n_previous", "n", "share", "first_seen", "last_seen"])
+        if cur.empty and prev.empty:
+            return out
         allsets = pd.concat([cur.assign(_side="cur"), prev.assign(_side="prev")], ignore_index=True)
         rows = []
         for (src, comp, ts), g in allsets.groupby(keys, sort=True):
             c, pv = g[g["_side"] == "cur"], g[g["_side"] == "prev"]
-            n_c, n_p = int(c["n"].sum()), int(pv["n"].sum())
-            rows.append([comp, src, ts, f"{n_p:,}", f"{n_c:,}", T.pct(c["share"].iloc[0]) if len(c) else "–",
-                         f"{g['first_seen'].min():%Y-%m-%d}", f"{g['last_seen'].max():%Y-%m-%d}"])
+            rows.append({"source": src, "comparison": comp, "threshold_set": ts, "n_previous": int(pv["n"].sum()),
+                         "n": int(c["n"].sum()), "share": float(c["share"].iloc[0]) if len(c) else np.nan,
+                         "first_seen": g["first_seen"].min(), "last_seen": g["last_seen"].max()})
+        return pd.DataFrame(rows, columns=out.columns)
+
+    def thresholds(self) -> dict:
+        t = self.threshold_rows()
+        if t.empty:
+            return self._section("thresholds", [p(tr("thresholds.none"), "empty")])
+        rows = [[r["comparison"], r["source"], r["threshold_set"], f"{r['n_previous']:,}", f"{r['n']:,}",
+                 T.pct(r["share"]) if np.isfinite(r["share"]) else "–", f"{r['first_seen']:%Y-%m-%d}",
+                 f"{r['last_seen']:%Y-%m-%d}"] for _, r in t.iterrows()]
         changes = [f for f in self.r.findings if f.family == "thresholds"]
         if changes:
-            lead = (f"{len(changes)} change(s) of reference thresholds in this period, per comparison kind and source "
-                    "(each also in the box above): " + " ".join(f.text for f in changes)
-                    + " Compare pass rates within one era.")
+            lead = tr("thresholds.changed", n=len(changes), texts=" ".join(f.text for f in changes))
         else:
-            lead = ("No comparison kind changed its reference thresholds in this period: the share of each set per "
-                    "kind and source held (sets seen together at a steady mix are concurrent, not a change).")
-        blocks = [p(lead), table(["comparison", "source", "set: 1e-3/1e-4/1e-5/1e-6", "previous period",
-                                  "this period", "share this period", "first seen", "last seen"], rows,
-                                 numeric=(3, 4, 5))]
+            lead = tr("thresholds.unchanged")
+        blocks = [p(lead), table(cols("comparison", "source", "threshold_set", "previous_period", "this_period",
+                                      "share_this_period", "first_seen", "last_seen"), rows, numeric=(3, 4, 5))]
         return self._section("thresholds", blocks)
 
     # labels -------------------------------------------------------------------------
     def labels(self) -> dict:
         lab = self.r.labels_table
         if lab is None:
-            return self._section("labels", [p("No labels given: pass --labels FILE (columns session_id, genuine; CSV "
-                                              "or Parquet) to measure false-accept and false-reject rates.",
-                                              "empty")])
+            return self._section("labels", [p(tr("labels.none"), "empty")])
         if lab.empty:
-            return self._section("labels", [p("None of the labelled sessions has a comparison in this period.",
-                                              "empty")])
+            return self._section("labels", [p(tr("labels.none_matched"), "empty")])
         rows = []
         for _, r in lab.iterrows():
             rows.append([r["comparison"], {"text": r["level"], "cls": "inforce"
                                            if r["level"] == level_for(self.levels, r["comparison"]) else None},
                          rate(r["false_accepts"], r["n_impostor"], r["far_low"], r["far_high"]),
                          rate(r["false_rejects"], r["n_genuine"], r["frr_low"], r["frr_high"]),
-                         r["far_text"]])
+                         _far_text(r["false_accepts"], r["n_impostor"], r["far_low"], r["far_high"])])
         return self._section("labels", [
-            p(f"{self.r.n_labels:,} labelled session(s) ({self.r.n_labels_matched:,} with a comparison in this period). "
-              "FAR: impostor comparisons accepted; FRR: genuine comparisons rejected; each at the row's own "
-              "threshold."),
-            table(["comparison", "level", "FAR", "FRR", "false accepts"], rows, numeric=(2, 3), wrap=(4,))])
+            p(tr("labels.intro", n=self.r.n_labels, matched=self.r.n_labels_matched)),
+            table(cols("comparison", "level", "far", "frr", "false_accepts"), rows, numeric=(2, 3), wrap=(4,))])
 
     # quality ------------------------------------------------------------------------
     def quality(self) -> dict:
         dq = self.s.data_quality()
         if dq.empty:
-            return self._section("quality", [p("No session and no quarantined record in this period.", "empty")])
+            return self._section("quality", [p(tr("quality.none"), "empty")])
         sources = sorted(dq["source"].unique())
         notes = dict(zip(dq["check"], dq["note"]))
         rows = []
@@ -637,16 +706,16 @@ class _Builder:
             cells = []
             for src in sources:
                 n, of = int(sub.loc[src, "n"]), int(sub.loc[src, "of"])
-                cells.append(muted("0") if n == 0 else {"text": f"{n:,}", "cls": "warn", "n": f"of {of:,}"})
-            rows.append([{"text": check.replace("_", " "), "sub": notes[check]}, *cells])
-        blocks = [table(["check", *sources], rows, numeric=tuple(range(1, len(sources) + 1)), wrap=(0,),
+                cells.append(muted("0") if n == 0 else {"text": f"{n:,}", "cls": "warn", "n": tr("quality.of", n=of)})
+            rows.append([{"text": tr_or(f"quality.check.{check}.name", check.replace("_", " ")),
+                          "sub": tr_or(f"quality.check.{check}.note", notes[check])}, *cells])
+        blocks = [table([*cols("check"), *sources], rows, numeric=tuple(range(1, len(sources) + 1)), wrap=(0,),
                         cls="quality")]
         q = self.s.quarantine("current")
         if len(q):
-            blocks.append(p("Quarantine reasons (most common first; the records are kept in the quarantine table, "
-                            "unreadable parts included):"))
-            blocks.append(table(["reason", "records"], [[r["reason"], f"{int(r['records']):,}"]
-                                                        for _, r in q.head(10).iterrows()], numeric=(1,), wrap=(0,)))
+            blocks.append(p(tr("quality.reasons")))
+            blocks.append(table(cols("reason", "records"), [[r["reason"], f"{int(r['records']):,}"]
+                                                           for _, r in q.head(10).iterrows()], numeric=(1,), wrap=(0,)))
         return self._section("quality", blocks)
 
     # method -------------------------------------------------------------------------
@@ -654,36 +723,20 @@ class _Builder:
         s, info = self.s, self.r.info
         tb = s.time_basis("current")
         rows = []
-        explain = {"verify_time": "the provider's verification time", "biz_id": "the time leading the Megvii biz_id "
-                   "(token creation)", "fetched_at": "when it was fetched (the payload has no verification time)"}
         for _, r in tb.iterrows():
-            rows.append([r["source"], explain.get(r["time_basis"], str(r["time_basis"])), f"{int(r['n']):,}"])
-        from ..analytics._changes import false_alarm_text
-
+            rows.append([r["source"], tr_or(f"method.basis.{r['time_basis']}", r["time_basis"]), f"{int(r['n']):,}"])
         last = info.get("last_day")
         cut = ""
         if info.get("partial") and last is not None:
             day = pd.Timestamp(last * 86_400_000_000_000, tz="UTC")
-            cut = (f" The data ends part-way through {day:%Y-%m-%d} (last session {s.data_end:%Y-%m-%d %H:%M} UTC): "
-                   "that day is left out of the change tests.")
+            cut = tr("method.partial_day", day=f"{day:%Y-%m-%d}", last=f"{s.data_end:%Y-%m-%d %H:%M}")
         blocks = [
-            p("Each session is dated by its verification time where the payload has one: Megvii's verify_time, else "
-              "the time leading the biz_id, and Baidu getall's latest attempt. Baidu detail and stat carry none: "
-              "their rows are placed at the time they were fetched, so fetch Baidu results soon after the sessions "
-              "end. This period's sessions by what dates them:"),
-            table(["source", "dated by", "sessions"], rows, numeric=(2,)),
-            p("Baidu detail repeats the latest attempt that getall lists: a token's detail rows count only when getall "
-              "did not return it, so no attempt counts twice."),
-            p(f"Changes: {info.get('method') or 'no series to test'} Daily and weekly series are two families at "
-              f"{self.r.alpha / 2:.1%} each; pooled series run over both periods (a step at the start of this period "
-              "is found), per-segment series over this period; only changes starting in this period are reported, "
-              f"and only those of at least {_min_effects()}.{cut} Left out as artefacts of fetching: API errors of "
-              "the fetch itself (DATA_DESTROYED, RESULT_NOT_FOUND, …) and Lite sessions still NOT_STARTED or "
-              "PROCESSING. " + false_alarm_text(self.r.alpha) + " " + _measured_text()),
-            p("Pass rates judge every comparison at its own reference threshold; the confidence figures draw each "
-              "0.1-point bin at a value that keeps every pass decision of its rows, so their bars and pass rates are "
-              "those of the rows. Numbers come from counts taken where the data lives "
-              f"({s.engine}); the pandas metric functions give the same on the rows."),
+            p(tr("method.dating")),
+            table(cols("source", "dated_by", "sessions"), rows, numeric=(2,)),
+            p(tr("method.detail_once")),
+            p(tr("method.changes", detector=_detector_text(info), half=self.r.alpha / 2, min_effects=_min_effects(),
+                 cut=cut, false_alarm=_false_alarm_text(self.r.alpha), measured=_measured_text())),
+            p(tr("method.counting", engine=s.engine)),
         ]
         return self._section("method", blocks)
 
@@ -691,7 +744,7 @@ class _Builder:
     def decision(self) -> dict:
         t = _decision_rows(self.s, self.levels)
         if t.empty:
-            return self._section("decision", [p("No comparison with reference thresholds in this period.", "empty")])
+            return self._section("decision", [p(tr("common.no_thresholds"), "empty")])
         rows = []
         for _, r in t.iterrows():
             rows.append([r["comparison"], r["source"], {"text": r["level"], "cls": "inforce" if r["in_force"] else None},
@@ -702,20 +755,18 @@ class _Builder:
                                 r["n"] < MIN_N or r["n_previous"] < MIN_N),
                          "" if pd.isna(r["reject_if_stricter"]) else f"{int(r['reject_if_stricter']):,}",
                          "" if pd.isna(r["psi"]) else f"{r['psi']:.3f}",
-                         {"text": r["recommendation"], "cls": "warn" if r["recommendation"] == "review" else None},
+                         {"text": tr(f"decision.{r['recommendation']}"),
+                          "cls": "warn" if r["recommendation"] == "review" else None},
                          r["reason"]])
-        blocks = [p("Rule: review when the change is significant and at least 2 points either way, the provider's "
-                    "threshold for the level changed between the periods, the confidence distribution shifted "
-                    "(PSI ≥ 0.25), or either period has fewer than 30 comparisons; else keep. The level in force is "
-                    "marked."),
-                  table(["comparison", "source", "level", "pass rate", "previous", "change", "rejected if stricter",
-                         "PSI", "decision", "reason"], rows, numeric=(3, 4, 5, 6, 7), wrap=(9,), cls="decision")]
+        blocks = [p(tr("decision.rule", material=MATERIAL_CHANGE * 100, psi=PSI_ACT, min_n=MIN_N)),
+                  table(cols("comparison", "source", "level", "pass_rate", "previous", "change", "reject_if_stricter",
+                             "psi", "decision", "reason"), rows, numeric=(3, 4, 5, 6, 7), wrap=(9,), cls="decision")]
         return self._section("decision", blocks)
 
     # plumbing -----------------------------------------------------------------------
     def _section(self, key: str, blocks: list) -> dict:
-        heading, lead = next((h, lead) for k, h, lead in T.SECTIONS if k == key)
-        return {"id": key, "heading": heading, "lead": lead, "blocks": blocks}
+        return {"id": key, "heading": tr(f"sections.{key}.heading"), "lead": tr(f"sections.{key}.lead"),
+                "blocks": blocks}
 
     def all(self) -> list[dict]:
         builders = {"headline": self.headline, "changes": self.changes, "segments": self.segments,
@@ -725,15 +776,15 @@ class _Builder:
                     "quality": self.quality, "method": self.method, "decision": self.decision}
         out = {}
         # changes first: it sets each finding's figure anchor, which the box links to
-        for key in ["changes", *[k for k, _, _ in T.SECTIONS if k != "changes"]]:
+        for key in ["changes", *[k for k in T.SECTION_IDS if k != "changes"]]:
             try:
                 out[key] = builders[key]()
             except Exception as e:  # one broken section must not cost the whole report
                 warnings.warn(f"review report: section {key!r} failed: {type(e).__name__}: {e}", RuntimeWarning,
                               stacklevel=2)
-                sec = self._section(key, [p(f"This section could not be built: {type(e).__name__}: {e}", "error")])
+                sec = self._section(key, [p(tr("report.section_failed", error=f"{type(e).__name__}: {e}"), "error")])
                 out[key] = sec
-        return [out[k] for k, _, _ in T.SECTIONS]
+        return [out[k] for k in T.SECTION_IDS]
 
 
 def _days(day_numbers) -> pd.DatetimeIndex:
@@ -742,11 +793,29 @@ def _days(day_numbers) -> pd.DatetimeIndex:
     return day_start(np.asarray(day_numbers, dtype=np.int64))
 
 
+def _code(r) -> str:
+    """An error code as shown: with its detail (a Baidu stat api, a Megvii verify field) when it has one."""
+    return r["code"] if pd.isna(r["detail"]) else tr("finding.code_detail", code=r["code"], detail=r["detail"])
+
+
 def _billing(r) -> dict:
-    parts = [f"{int(r[c]):,} {label}" for c, label in (("billed", "billed"), ("not_billed", "not billed")) if r[c]]
+    parts = [tr(f"billing.{c}", n=int(r[c])) for c in ("billed", "not_billed") if r[c]]
     if r["billing_unknown"]:
-        parts.append(f"{int(r['billing_unknown']):,} not stated" if parts else "not stated")
-    return {"text": ", ".join(parts), "cls": "warn" if r["billed"] else "muted"}
+        parts.append(tr("billing.unknown", n=int(r["billing_unknown"])) if parts else tr("billing.unknown_only"))
+    return {"text": join(parts), "cls": "warn" if r["billed"] else "muted"}
+
+
+def _far_text(k, n, lo, hi) -> str:
+    """False accepts as a reader should see them: never a bare 0% when none was observed
+    (:func:`faceanalytics.analytics._stats.describe_rate`, in words of the catalogue)."""
+    from ..analytics._stats import _pct
+
+    k, n = _int(k), _int(n)
+    if n == 0:
+        return tr("labels.far.no_observations")
+    if k == 0:
+        return tr("labels.far.none", n=n, high=_pct(float(hi)))
+    return tr("labels.far.some", k=k, n=n, rate=_pct(k / n), low=_pct(float(lo)), high=_pct(float(hi)))
 
 
 def _qvalue(q) -> str:
@@ -756,30 +825,52 @@ def _qvalue(q) -> str:
 
 
 def _num(x, digits: int = 3) -> str:
-    return "n/a" if x is None or not np.isfinite(float(x)) else f"{float(x):.{digits}f}"
+    return tr("na") if x is None or not np.isfinite(float(x)) else f"{float(x):.{digits}f}"
 
 
 def _pvalue(x) -> str:
     if x is None or not np.isfinite(float(x)):
-        return "n/a"
+        return tr("na")
     return "< 0.001" if x < 0.001 else f"{float(x):.3f}"
 
 
 def _flag(flag: str) -> dict:
-    return {"text": flag, "cls": f"flag {flag}" if flag in ("stable", "watch", "act") else "muted"}
+    known = flag in ("stable", "watch", "act")
+    return {"text": tr_or(f"flag.{flag}", flag), "cls": f"flag {flag}" if known else "muted"}
 
 
 def _min_effects() -> str:
     from ._findings import MIN_EFFECT, MIN_RATIO
 
-    return (f"{MIN_EFFECT['pass_rate'] * 100:g} point(s) for pass rates and flagged shares, "
-            f"{MIN_EFFECT['error'] * 100:g} for error shares (or {MIN_RATIO['error']:g} times the rate before)")
+    return tr("method.min_effects", rate=MIN_EFFECT["pass_rate"] * 100, error=MIN_EFFECT["error"] * 100,
+              ratio=MIN_RATIO["error"])
+
+
+def _detector_text(info: dict) -> str:
+    """What the change test is (:func:`faceanalytics.analytics.detect_changes`), with its run's numbers."""
+    from ..analytics._changes import MAX_WAVE
+
+    args = info.get("method_args")
+    if not info.get("method") or not args:
+        return tr("method.no_series")
+    return tr("method.detector", max_wave=MAX_WAVE, alpha=args["alpha"], m=args["m"])
+
+
+def _false_alarm_text(alpha: float) -> str:
+    """:func:`faceanalytics.analytics._changes.false_alarm_text` in the catalogue's words."""
+    import math
+
+    from ..analytics._changes import FALSE_ALARM_RATE
+
+    used = "" if math.isclose(alpha, 0.05) else tr("method.false_alarm_used", alpha=alpha)
+    return tr("method.false_alarm", binomial=FALSE_ALARM_RATE["binomial"],
+              overdispersed=FALSE_ALARM_RATE["overdispersed"], used=used)
 
 
 def _measured_text() -> str:
     from ._findings import MEASURED
 
-    return MEASURED
+    return tr("method.measured", **MEASURED)
 
 
 DECISION_COLUMNS = ["source", "comparison", "level", "n", "pass_rate", "ci_low", "ci_high", "n_previous",
@@ -789,7 +880,8 @@ DECISION_COLUMNS = ["source", "comparison", "level", "n", "pass_rate", "ci_low",
 
 def decision_table(summaries, levels=None) -> pd.DataFrame:
     """Notebook 02's keep/review table: one row per source, comparison and level
-    (:data:`DECISION_COLUMNS`); see :func:`_decision_rows` for the rule."""
+    (:data:`DECISION_COLUMNS`); see :func:`_decision_rows` for the rule.  ``recommendation``
+    is a code (``keep``/``review``); ``reason`` is text in the current language."""
     t = _decision_rows(summaries, levels or {"*": "1e-4"})
     return t[DECISION_COLUMNS] if len(t) else pd.DataFrame(columns=DECISION_COLUMNS)
 
@@ -828,16 +920,16 @@ def _decision_rows(summaries, levels) -> pd.DataFrame:
     for _, r in out.iterrows():
         reasons = []
         if r["significant"] is True and abs(r["change"]) >= MATERIAL_CHANGE:
-            reasons.append(f"pass rate {100 * r['change']:+.1f} pts (95% CI {100 * r['change_low']:+.1f} to "
-                           f"{100 * r['change_high']:+.1f})")
+            reasons.append(tr("decision.why.change", change=100 * r["change"], low=100 * r["change_low"],
+                              high=100 * r["change_high"]))
         if pd.notna(r["threshold_previous"]) and pd.notna(r["threshold"]) and r["threshold"] != r["threshold_previous"]:
-            reasons.append(f"threshold moved {r['threshold_previous']:g} → {r['threshold']:g}")
+            reasons.append(tr("decision.why.threshold", before=r["threshold_previous"], after=r["threshold"]))
         if pd.notna(r["psi"]) and r["psi"] >= PSI_ACT:
-            reasons.append(f"confidence distribution shifted (PSI {r['psi']:.2f})")
+            reasons.append(tr("decision.why.psi", psi=r["psi"]))
         if min(r["n"], r["n_previous"]) < MIN_N:
-            reasons.append(f"too few to judge ({r['n_previous']} previous, {r['n']} current)")
+            reasons.append(tr("decision.why.few", previous=r["n_previous"], current=r["n"]))
         rec.append("review" if reasons else "keep")
-        why.append("; ".join(reasons))
+        why.append(tr("sep.clause").join(reasons))
     out["recommendation"] = rec
     out["reason"] = why
     order = {k: i for i, k in enumerate(_comparison_order(out["comparison"].dropna()))}

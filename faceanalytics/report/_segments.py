@@ -90,7 +90,11 @@ def choose_segments(data, period, segments=None, *, engine="auto") -> list[Segme
 
 
 def describe(seg: Segment) -> str:
-    return f"{seg.name} (biz_extra_data)" if seg.column is None else f"{seg.column} (sessions column)"
+    """A segment key and where it comes from, in the current language."""
+    from .._i18n import tr
+
+    return tr("segments.from_biz", name=seg.name) if seg.column is None else \
+        tr("segments.from_column", name=seg.column)
 
 
 __all__ += ["describe"]
