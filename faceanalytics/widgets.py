@@ -16,7 +16,8 @@ This module is the user interface only.  The numbers come from :mod:`faceanalyti
 the exact confidence histogram of each selection (taken where the data lives for a data
 directory, by pandas for frames) indexed by :class:`faceanalytics.analytics._index.CutIndex`,
 so a change costs microseconds once a selection's histogram is there, and the rows nearest
-the cut are read with one narrow query.  The words are in :mod:`faceanalytics._widget_text`.
+the cut are read with one narrow query.  Every word comes from the message catalogues (``lang=``;
+:mod:`faceanalytics._widget_text`).
 The figure (a matplotlib ``Figure``, no pyplot) is kept and its artists updated; in a
 notebook it is shown as a PNG in the ``interactive_output`` area, re-rendered only when
 something changed.  Over a data directory in a notebook, the nearest rows are fetched in a
@@ -24,6 +25,7 @@ background thread (the counts and the figure do not wait for them); :meth:`wait`
 """
 from __future__ import annotations
 
+import functools
 import html
 import io
 import os
@@ -34,8 +36,10 @@ import numpy as np
 import pandas as pd
 
 from . import _widget_text as X
-from ._explore import (ALL, COMPARISONS, CUSTOM, GENUINENESS, MISSING, NO_RULE, DataSource, Explorer, FrameSource,
-                       Spec, _no_rows, pick_nearest)
+from ._i18n import language, normalize_lang, tr
+from ._explore import (ALL, COMPARISONS, CUSTOM, GENUINENESS, MISSING, NO_RULE, NO_TIME, DataSource, Explorer,
+                       FrameSource, Spec, _no_rows, pick_nearest)
+from .engines._review import OTHER
 from .analytics import MIN_N
 from .analytics._stats import proportion_ci
 from .plots._common import CONFIGURED_COLOR, LEVEL_COLORS, NEUTRAL_COLOR, PASS_COLOR, REJECT_COLOR
@@ -85,6 +89,16 @@ class _Latest:
         return self._idle.wait(timeout)
 
 
+def _speaks(method):
+    """Run ``method`` in the explorer's language (observers and the background thread do not
+    inherit the caller's context)."""
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        with language(self._lang):
+            return method(self, *args, **kwargs)
+    return wrapper
+
+
 class _Explorer(widgets.VBox):
     """Controls, a figure, the counts and the nearest rows; see :func:`threshold_explorer`."""
 
@@ -93,80 +107,89 @@ class _Explorer(widgets.VBox):
     def __init__(self, data, sessions: pd.DataFrame | None = None, *, since=None, until=None, freq: str | None = "W",
                  segments=None, engine="auto", max_segment_values: int = 30, time_column: str = "session_time",
                  nearest: int = 10, binwidth: float | None = None, current: str | None = None, log: bool = False,
-                 continuous_update: bool = False, background: bool | None = None, figsize=(7.5, 3.8)):
-        spec = self._spec
-        if isinstance(data, pd.DataFrame):
-            source = FrameSource(data, sessions, spec, freq=freq, time_column=time_column, since=since, until=until,
-                                 segments=segments, max_segment_values=max_segment_values)
-        elif isinstance(data, (str, os.PathLike)):
-            if sessions is not None:
-                raise TypeError("sessions= is for tables in memory; a data directory has its own sessions table")
-            if engine == "pandas":              # asked for: the rows loaded, then counted as a frame's
-                from .store import load
+                 continuous_update: bool = False, background: bool | None = None, figsize=(7.5, 3.8),
+                 lang: str = "en"):
+        self._lang = normalize_lang(lang)
+        with language(self._lang):
+            spec = self._spec
+            if isinstance(data, pd.DataFrame):
+                source = FrameSource(data, sessions, spec, freq=freq, time_column=time_column, since=since, until=until,
+                                     segments=segments, max_segment_values=max_segment_values)
+            elif isinstance(data, (str, os.PathLike)):
+                if sessions is not None:
+                    raise TypeError("sessions= is for tables in memory; a data directory has its own sessions table")
+                if engine == "pandas":              # asked for: the rows loaded, then counted as a frame's
+                    from .store import load
 
-                source = FrameSource(load(data, spec.table, since=since, until=until),
-                                     load(data, "sessions", since=since, until=until), spec, freq=freq,
-                                     time_column=time_column, segments=segments, max_segment_values=max_segment_values)
+                    source = FrameSource(load(data, spec.table, since=since, until=until),
+                                         load(data, "sessions", since=since, until=until), spec, freq=freq,
+                                         time_column=time_column, segments=segments,
+                                         max_segment_values=max_segment_values)
+                else:
+                    source = DataSource(data, spec, freq=freq, since=since, until=until, segments=segments,
+                                        engine=engine)
             else:
-                source = DataSource(data, spec, freq=freq, since=since, until=until, segments=segments,
-                                    engine=engine)
-        else:
-            raise TypeError(f"expected a DataFrame or a data directory, not {type(data).__name__}")
-        self.model = m = Explorer(source, spec, nearest=nearest, binwidth=binwidth)
-        ov = m.overview
-        self._log = log
-        self._noun = X.NOUN[spec.table]
-        self._background = (background if background is not None
-                            else isinstance(source, DataSource) and _in_kernel())
-        self._jobs = _Latest()
-        self._seq = 0
-        # controls
-        names = [X.T["missing"] if v is None else str(v) for v in ov.kinds]
-        self._kind_index = {name: i for i, name in enumerate(names)}
-        none = [X.T["no_rows_option"]]
-        kind = widgets.Dropdown(options=names or none, description=X.WORD[spec.kind_column],
-                                value="faceid" if "faceid" in names else (names or none)[0])
-        seg_opts = [(X.T["all_segments"], ALL)] + [
-            (X.T["segment_option"].format(column=c, value=X.T["missing"] if v == MISSING else v), (c, v))
-            for c, v in source.segment_options]
-        segment = widgets.Dropdown(options=seg_opts, value=ALL, description=X.T["segment"])
-        per_opts = [(X.T["all_periods"], ALL)] + [(X.period_label(p, source.freq), p) for p in ov.periods]
-        period = widgets.Dropdown(options=per_opts, value=ALL, description=X.T["period"])
-        rules = ov.rules
-        rule_opts = [(X.RULE.get(r, r), r) for r in rules] + [(X.T["custom_option"], CUSTOM)]
-        cur_default = current if current in rules else ("1e-4" if "1e-4" in rules else (rules[0] if rules else None))
-        level = widgets.ToggleButtons(options=rule_opts, value=cur_default or CUSTOM, description=X.T["judge_at"],
-                                      style={"button_width": "auto"})
-        cur = widgets.Dropdown(options=[(X.RULE.get(r, r), r) for r in rules] or [(X.T["no_rule"], NO_RULE)],
-                               value=cur_default or NO_RULE, description=X.T["current"])
-        lo, hi = spec.scale
-        cut = widgets.FloatSlider(value=(lo + hi) / 2, min=lo, max=hi, step=spec.step, readout_format=".3f",
-                                  description=X.T["cut"], continuous_update=continuous_update,
-                                  layout=widgets.Layout(width="460px"))
-        self.controls = {"kind": kind, "segment": segment, "period": period, "level": level,
-                         "current": cur, "cut": cut}
-        self.controls[spec.kind_column] = kind          # also under its own name ("comparison"/"attack")
-        self.counts_html = widgets.HTML()
-        self.table_html = widgets.HTML()
-        self._build_figure(figsize)
-        self._key = None
-        self._png = None
-        self._state: dict = {}
-        # observers that adjust other controls run before the display is recomputed
-        for w in (kind, segment, period, level):
-            w.observe(self._before_change, names="value")
-        self._before_change({"owner": kind})
-        self.output = widgets.interactive_output(
-            self._show, {"kind": kind, "segment": segment, "period": period, "level": level,
-                         "current": cur, "cut": cut})
-        header = widgets.HBox([kind, segment, period])
-        rule_row = widgets.HBox([level, cur] if len(spec.rules) > 1 else [level])
-        body = widgets.HBox([self.output, widgets.VBox([self.counts_html], layout=widgets.Layout(
-            min_width="320px"))])
-        super().__init__([header, rule_row, cut, body, self.table_html])
+                raise TypeError(f"expected a DataFrame or a data directory, not {type(data).__name__}")
+            self.model = m = Explorer(source, spec, nearest=nearest, binwidth=binwidth)
+            ov = m.overview
+            self._log = log
+            self._noun = X.noun(spec.table)
+            self._background = (background if background is not None
+                                else isinstance(source, DataSource) and _in_kernel())
+            self._jobs = _Latest()
+            self._seq = 0
+            # controls
+            names = [MISSING if v is None else str(v) for v in ov.kinds]
+            self._kind_index = {name: i for i, name in enumerate(names)}
+            kind_opts = [(X.kind_label(spec.kind_column, v), name) for v, name in zip(ov.kinds, names)] or \
+                [(tr("explorer.no_rows_option"), "")]
+            if all(label == value for label, value in kind_opts):
+                kind_opts = [value for _, value in kind_opts]       # codes shown as they are: plain options
+            kind = widgets.Dropdown(options=kind_opts, description=X.word(spec.kind_column),
+                                    value="faceid" if "faceid" in names else names[0] if names else "")
+            seg_opts = [(tr("explorer.all_segments"), ALL)] + [
+                (X.segment_label(c, v, MISSING, OTHER), (c, v)) for c, v in source.segment_options]
+            segment = widgets.Dropdown(options=seg_opts, value=ALL, description=tr("explorer.segment"))
+            per_opts = [(tr("explorer.all_periods"), ALL)] + [(X.period_label(p, source.freq, NO_TIME), p)
+                                                              for p in ov.periods]
+            period = widgets.Dropdown(options=per_opts, value=ALL, description=tr("explorer.period"))
+            rules = ov.rules
+            rule_opts = [(X.rule(r), r) for r in rules] + [(tr("explorer.custom_option"), CUSTOM)]
+            cur_default = current if current in rules else \
+                ("1e-4" if "1e-4" in rules else (rules[0] if rules else None))
+            level = widgets.ToggleButtons(options=rule_opts, value=cur_default or CUSTOM,
+                                          description=tr("explorer.judge_at"), style={"button_width": "auto"})
+            cur = widgets.Dropdown(options=[(X.rule(r), r) for r in rules] or [(tr("explorer.no_rule"), NO_RULE)],
+                                   value=cur_default or NO_RULE, description=tr("explorer.current"))
+            lo, hi = spec.scale
+            cut = widgets.FloatSlider(value=(lo + hi) / 2, min=lo, max=hi, step=spec.step, readout_format=".3f",
+                                      description=tr("explorer.cut"), continuous_update=continuous_update,
+                                      layout=widgets.Layout(width="460px"))
+            self.controls = {"kind": kind, "segment": segment, "period": period, "level": level,
+                             "current": cur, "cut": cut}
+            self.controls[spec.kind_column] = kind          # also under its own name ("comparison"/"attack")
+            self.counts_html = widgets.HTML()
+            self.table_html = widgets.HTML()
+            self._build_figure(figsize)
+            self._key = None
+            self._png = None
+            self._state: dict = {}
+            # observers that adjust other controls run before the display is recomputed
+            for w in (kind, segment, period, level):
+                w.observe(self._before_change, names="value")
+            self._before_change({"owner": kind})
+            self.output = widgets.interactive_output(
+                self._show, {"kind": kind, "segment": segment, "period": period, "level": level,
+                             "current": cur, "cut": cut})
+            header = widgets.HBox([kind, segment, period])
+            rule_row = widgets.HBox([level, cur] if len(spec.rules) > 1 else [level])
+            body = widgets.HBox([self.output, widgets.VBox([self.counts_html], layout=widgets.Layout(
+                min_width="320px"))])
+            super().__init__([header, rule_row, cut, body, self.table_html])
 
     # -- reactions
 
+    @_speaks
     def _before_change(self, change) -> None:
         """Keep the controls consistent: rules the kind has, slider at the level's threshold."""
         c = self.controls
@@ -203,8 +226,9 @@ class _Explorer(widgets.VBox):
         """Say so before a selection is counted where the data lives (it takes a moment)."""
         if isinstance(self.model.source, DataSource) and not self.model.is_cached(
                 self._kind_arg(), self._segment_arg(), self._period_arg()):
-            self.counts_html.value = f"<p><i>{html.escape(X.T['counting'].format(noun=self._noun, where=self._where()))}</i></p>"
+            self.counts_html.value = f"<p><i>{html.escape(tr('explorer.counting', noun=self._noun, where=self._where()))}</i></p>"
 
+    @_speaks
     def _show(self, kind, segment, period, level, current, cut) -> None:
         """interactive_output's function: recompute if the choice changed, then show the figure."""
         key = (kind, segment, period, level, current, float(cut) if level == CUSTOM else None)
@@ -263,9 +287,9 @@ class _Explorer(widgets.VBox):
         st["line"], st["line_min"], st["line_max"] = r["line"], r["line_min"], r["line_max"]
         st["current_line"] = r["current_line"]
         if not m.overview.kinds or r["rows"] == 0:
-            st["message"] = X.T["empty"].format(noun=self._noun, where=where)
+            st["message"] = tr("explorer.empty", noun=self._noun, where=where)
         elif r["n"] == 0:
-            st["message"] = X.T["no_threshold"].format(noun=self._noun, where=where, rule=self._rule_text(level))
+            st["message"] = tr("explorer.no_threshold", noun=self._noun, where=where, rule=self._rule_text(level))
         else:
             st["message"] = None
         self._seq += 1
@@ -280,11 +304,12 @@ class _Explorer(widgets.VBox):
             st["nearest"] = None
             st[f"sessions_{spec.to_negative}"] = st[f"sessions_{spec.to_positive}"] = None
             self.counts_html.value = self._counts_text(st, level, current, where)
-            self.table_html.value = f"<p><i>{html.escape(X.T['fetching'].format(noun=self._noun))}</i></p>"
+            self.table_html.value = f"<p><i>{html.escape(tr('explorer.fetching', noun=self._noun))}</i></p>"
             self._jobs.submit(lambda: self._fetch_rows(seq, args, where))
         else:
             self._apply_rows(seq, *self.model.rows(*args), where)
 
+    @_speaks
     def _fetch_rows(self, seq: int, args, where: str) -> None:
         """The background job: the rows nearest the cut, shown if nothing changed meanwhile."""
         if seq != self._seq:
@@ -293,7 +318,7 @@ class _Explorer(widgets.VBox):
             nearest, sessions = self.model.rows(*args)
         except Exception as e:          # shown, not raised: the thread has no caller to tell
             if seq == self._seq:
-                self.table_html.value = f"<p><b>{html.escape(type(e).__name__)}</b>: {html.escape(str(e))}</p>"
+                self.table_html.value = f"<p>{html.escape(tr('explorer.error', error=f'{type(e).__name__}: {e}'))}</p>"
             return
         self._apply_rows(seq, nearest, sessions, where)
 
@@ -308,7 +333,7 @@ class _Explorer(widgets.VBox):
         self.table_html.value = self._table_text(st)
 
     def _rule_text(self, rule) -> str:
-        return X.RULE.get(rule, str(rule))
+        return X.rule(rule)
 
     def _where(self) -> str:
         c = self.controls
@@ -338,8 +363,8 @@ class _Explorer(widgets.VBox):
         if self._log:
             ax.set_ylim(0.8, 10)
             ax.set_yscale("log")
-        ax.set_xlabel(X.T["x_label"].format(scale="0–100" if self._spec.scale[1] == 100 else "0–1"))
-        ax.set_ylabel(X.T["y_label"].format(noun=self._noun, binwidth=f"{m.binwidth:g}"))
+        ax.set_xlabel(tr("explorer.x_label", scale="0–100" if self._spec.scale[1] == 100 else "0–1"))
+        ax.set_ylabel(tr("explorer.y_label", noun=self._noun, binwidth=f"{m.binwidth:g}"))
 
     @staticmethod
     def _span(patch, a: float, b: float) -> None:
@@ -367,8 +392,8 @@ class _Explorer(widgets.VBox):
             self.cut_line.set_xdata([st["line"], st["line"]])
             self.cut_line.set_color(color)
             x = f"{st['line']:g}"
-            self.cut_line.set_label(X.T["cut_custom"].format(x=x) if level == CUSTOM
-                                    else X.T["cut_rule"].format(rule=self._rule_text(level), x=x))
+            self.cut_line.set_label(tr("explorer.cut_custom", x=x) if level == CUSTOM
+                                    else tr("explorer.cut_rule", rule=self._rule_text(level), x=x))
         vary = has_cut and st["line_max"] > st["line_min"]
         self._band.set_visible(vary)
         if vary:
@@ -379,7 +404,7 @@ class _Explorer(widgets.VBox):
         if show_cur:
             self._current_line.set_xdata([cur, cur])
             self._current_line.set_color(LEVEL_COLORS.get(current, CONFIGURED_COLOR))
-            self._current_line.set_label(X.T["current_line"].format(rule=self._rule_text(current), x=f"{cur:g}"))
+            self._current_line.set_label(tr("explorer.current_line", rule=self._rule_text(current), x=f"{cur:g}"))
         flips = st[spec.to_negative] + st[spec.to_positive]
         show_flip = has_cut and show_cur and flips > 0 and st["line"] != cur
         self._flip.set_visible(show_flip)
@@ -387,20 +412,20 @@ class _Explorer(widgets.VBox):
             self._span(self._flip, st["line"], cur)
             more_negative = st[spec.to_negative] >= st[spec.to_positive]
             self._flip.set_color(REJECT_COLOR if more_negative == (spec.positive == "pass") else PASS_COLOR)
-            self._flip.set_label(X.T["would_flip"].format(n=flips))
+            self._flip.set_label(tr("explorer.would_flip", n=flips))
         else:
             self._flip.set_label("_flip")
         if st["message"]:
             ax.set_title(st["message"], fontsize="medium")
         else:
             pos = st[spec.positive.replace(" ", "_")]
-            at = X.T["at_custom"].format(x=f"{st['line']:g}") if level == CUSTOM else \
-                X.T["at_rule"].format(rule=self._rule_text(level))
-            rate = "" if st["low_n"] else f" ({X.pct(pos, st['n'])})"         # a few rows: counts only
-            ax.set_title(X.T["title"].format(where=self._where(), positive=pos, n=st["n"],
-                                             positive_word=X.WORD[spec.positive], rate=rate, at=at),
+            at = tr("explorer.at_custom", x=f"{st['line']:g}") if level == CUSTOM else \
+                tr("explorer.at_rule", rule=self._rule_text(level))
+            words = dict(where=self._where(), positive=pos, n=st["n"], positive_word=X.word(spec.positive), at=at)
+            ax.set_title(tr("explorer.title", **words) if st["low_n"]        # a few rows: counts only
+                         else tr("explorer.title_rate", rate=X.pct(pos, st["n"]), **words),
                          fontsize="medium")
-        self._band.set_label(X.T["thresholds_vary"].format(lo=f"{st['line_min']:g}", hi=f"{st['line_max']:g}")
+        self._band.set_label(tr("explorer.thresholds_vary", low=f"{st['line_min']:g}", high=f"{st['line_max']:g}")
                              if vary else "_band")
         handles = [a for a in (self._stairs, self.cut_line, self._band, self._current_line, self._flip)
                    if a.get_visible() and not a.get_label().startswith("_")]
@@ -414,6 +439,10 @@ class _Explorer(widgets.VBox):
             if handles:
                 ax.legend(handles=handles, loc=spec.legend_loc, fontsize="small", frameon=False)
             self._legend_handles = handles
+        if tr("meta.figure_font") == "cjk":             # the report's font for Chinese, on every text
+            from .report._figures import _language_font
+
+            _language_font(self.figure)
 
     def _counts_text(self, st: dict, level, current, where: str) -> str:
         spec = self._spec
@@ -421,37 +450,39 @@ class _Explorer(widgets.VBox):
         if st["message"]:
             return f"<p><b>{e(st['message'])}</b></p>"
         pos_key = spec.positive.replace(" ", "_")
-        positive, negative = X.WORD[spec.positive], X.WORD[spec.negative]
+        positive, negative = X.word(spec.positive), X.word(spec.negative)
         n, pos = st["n"], st[pos_key]
         if st["low_n"]:
-            rate = e(X.T["too_few"].format(min_n=MIN_N))
+            rate = e(tr("explorer.too_few", min_n=MIN_N))
         else:
-            rate = f"{X.pct(pos, n)} ({100 * st['ci_low']:.1f}–{100 * st['ci_high']:.1f}%)"
-        at = X.T["row_at_custom"].format(x=f"{st['cut']:g}") if level == CUSTOM else \
-            X.T["row_at_rule"].format(rule=self._rule_text(level))
+            rate = e(tr("explorer.rate_ci", rate=X.pct(pos, n), low=f"{100 * st['ci_low']:.1f}",
+                        high=f"{100 * st['ci_high']:.1f}"))
+        at = tr("explorer.row_at_custom", x=f"{st['cut']:g}") if level == CUSTOM else \
+            tr("explorer.row_at_rule", rule=self._rule_text(level))
         rows = [f"<tr><td>{e(at)}</td><td>{n:,}</td><td>{pos:,}</td><td>{n - pos:,}</td><td>{rate}</td></tr>"]
         if current is not None:
             n0, p0 = st["n_current"], st[f"{pos_key}_current"]
-            rows.append(f"<tr><td>{e(X.T['row_current'].format(rule=self._rule_text(current)))}</td><td>{n0:,}</td>"
-                        f"<td>{p0:,}</td><td>{n0 - p0:,}</td><td>{X.pct(p0, n0)}</td></tr>")
-        head = (f"<tr><th></th><th>{e(X.T['col_n'])}</th><th>{e(positive)}</th><th>{e(negative)}</th>"
-                f"<th>{e(X.T['col_rate'].format(positive=positive))}</th></tr>")
+            rows.append(f"<tr><td>{e(tr('explorer.row_current', rule=self._rule_text(current)))}</td><td>{n0:,}</td>"
+                        f"<td>{p0:,}</td><td>{n0 - p0:,}</td><td>{e(X.pct(p0, n0))}</td></tr>")
+        head = (f"<tr><th></th><th>{e(tr('explorer.col_n'))}</th><th>{e(positive)}</th><th>{e(negative)}</th>"
+                f"<th>{e(tr('explorer.col_rate', positive=positive))}</th></tr>")
         table = "<table style='border-collapse:collapse'>" + head + "".join(rows) + "</table>"
         if current is None:
-            flip = f"<p>{e(X.T['no_current'])}</p>"
+            flip = f"<p>{e(tr('explorer.no_current'))}</p>"
         elif st["n_current"] == 0:
-            flip = f"<p>{e(X.T['no_current_here'].format(rule=self._rule_text(current)))}</p>"
+            flip = f"<p>{e(tr('explorer.no_current_here', rule=self._rule_text(current)))}</p>"
         else:
             a, b = spec.to_negative, spec.to_positive
-            flip = "<p>" + X.T["would_flip_text"].format(
-                rule=e(self._rule_text(current)), down=st[a], up=st[b], positive=e(positive), negative=e(negative),
+            flip = "<p>" + tr(
+                "explorer.would_flip_text", rule=e(self._rule_text(current)), down=f"<b>{st[a]:,}</b>",
+                up=f"<b>{st[b]:,}</b>", positive=e(positive), negative=e(negative),
                 sessions_down=e(X.sessions(st.get("sessions_" + a))), sessions_up=e(X.sessions(st.get("sessions_" + b))),
                 n=st["n_current"], noun=e(self._noun)) + "</p>"
         extra = ""
         if spec.missing_in_scope and st["rows"] > 0:
             missing = st["rows"] - st["scored"]
             if missing:
-                extra = f"<p>{e(X.T['without_confidence'].format(missing=missing, noun=self._noun, negative=negative))}</p>"
+                extra = f"<p>{e(tr('explorer.without_confidence', missing=missing, noun=self._noun, negative=negative))}</p>"
         return f"<p><b>{e(where)}</b></p>{table}{flip}{extra}"
 
     def _table_text(self, st: dict) -> str:
@@ -459,10 +490,11 @@ class _Explorer(widgets.VBox):
         near = st["nearest"]
         if st["message"] or near is None or near.empty:
             return ""
-        cols = [c for c in X.TABLE_COLUMNS if c in near]
+        cols = [c for c in X.COLUMNS if c in near]
         out = ["<table style='border-collapse:collapse;font-size:90%'><tr>"
-               + "".join(f"<th style='padding:0 6px'>{e(X.TABLE_COLUMNS[c])}</th>" for c in cols) + "</tr>"]
+               + "".join(f"<th style='padding:0 6px'>{e(X.column(c))}</th>" for c in cols) + "</tr>"]
         data = [near[c].tolist() for c in cols]
+        words = {x: X.word(x) for x in (self._spec.positive, self._spec.negative)}
         for row in zip(*data):
             cells = []
             for c, v in zip(cols, row):
@@ -470,13 +502,17 @@ class _Explorer(widgets.VBox):
                     v = pd.Timestamp(v).strftime("%Y-%m-%d %H:%M")
                 elif c in ("confidence", "threshold", "margin") and not pd.isna(v):
                     v = f"{v:+g}" if c == "margin" else f"{v:g}"
+                elif c in ("decision", "current_decision") and v in words:
+                    v = words[v]
+                elif c == "change" and v:
+                    v = "→".join(words.get(x, x) for x in v.split("→"))
                 elif not isinstance(v, str) and pd.isna(v):
                     v = "–"
                 cells.append(f"<td style='padding:0 6px'>{e(str(v))}</td>")
             out.append("<tr>" + "".join(cells) + "</tr>")
         out.append("</table>")
-        head = X.T["nearest_head"].format(n=len(near), noun=self._noun)
-        return f"<p><b>{e(head)}</b>{e(X.T['nearest_masked'])}</p>" + "".join(out)
+        head = tr("explorer.nearest_head", n=len(near), noun=self._noun)
+        return f"<p><b>{e(head)}</b> {e(tr('explorer.nearest_masked'))}</p>" + "".join(out)
 
 
 class ThresholdExplorer(_Explorer):
@@ -492,7 +528,7 @@ class GenuinenessExplorer(_Explorer):
 def threshold_explorer(comparisons, sessions: pd.DataFrame | None = None, *, since=None, until=None,
                        freq: str | None = "W", segments=None, engine="auto", nearest: int = 10,
                        binwidth: float = 0.5, current: str = "1e-4", continuous_update: bool = False,
-                       **kwargs) -> ThresholdExplorer:
+                       lang: str = "en", **kwargs) -> ThresholdExplorer:
     """An ipywidgets explorer of decision thresholds on the comparisons: a ``DataFrame`` (the
     ``comparisons`` table, with ``sessions`` for their segments) or a data directory (``"data"``:
     counted where the data lives, see below).
@@ -518,7 +554,9 @@ def threshold_explorer(comparisons, sessions: pd.DataFrame | None = None, *, sin
     ``segment``, ``period``, ``level``, ``current``, ``cut``), ``state()`` (the last
     numbers: ``n``, ``pass``, ``reject``, ``to_reject``, ``to_pass``,
     ``sessions_to_reject``, ``sessions_to_pass``, ``line``, ``nearest``, ``message``, …),
-    ``figure``/``ax`` and ``render_png()``.
+    ``figure``/``ax`` and ``render_png()``.  ``lang`` (``"en"``, ``"zh-CN"``): the language of
+    every label, heading and message, from the report's message catalogues
+    (``faceanalytics/messages``, ``[explorer]``); control values and ``state()`` keep their codes.
 
     >>> ex = threshold_explorer(fa.load("data", "comparisons"), fa.load("data", "sessions"))  # doctest: +SKIP
     >>> ex = threshold_explorer("data", since="2026-04-01", until="2026-10-01", segments=["channel"])  # doctest: +SKIP
@@ -526,13 +564,13 @@ def threshold_explorer(comparisons, sessions: pd.DataFrame | None = None, *, sin
     """
     return ThresholdExplorer(comparisons, sessions, since=since, until=until, freq=freq, segments=segments,
                              engine=engine, nearest=nearest, binwidth=binwidth, current=current,
-                             continuous_update=continuous_update, **kwargs)
+                             continuous_update=continuous_update, lang=lang, **kwargs)
 
 
 def genuineness_explorer(genuineness, sessions: pd.DataFrame | None = None, *, since=None, until=None,
                          freq: str | None = "W", segments=None, engine="auto", nearest: int = 10,
                          binwidth: float = 0.01, log: bool = True, continuous_update: bool = False,
-                         **kwargs) -> GenuinenessExplorer:
+                         lang: str = "en", **kwargs) -> GenuinenessExplorer:
     """:func:`threshold_explorer` for the anti-spoofing checks, per attack type (a ``DataFrame``
     of the ``genuineness`` table or a data directory).
 
@@ -543,4 +581,4 @@ def genuineness_explorer(genuineness, sessions: pd.DataFrame | None = None, *, s
     """
     return GenuinenessExplorer(genuineness, sessions, since=since, until=until, freq=freq, segments=segments,
                                engine=engine, nearest=nearest, binwidth=binwidth, log=log,
-                               continuous_update=continuous_update, **kwargs)
+                               continuous_update=continuous_update, lang=lang, **kwargs)

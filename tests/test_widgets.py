@@ -589,3 +589,94 @@ def test_cut_index_counts_like_the_rows():
                 m = np.abs(conf - t1)
                 m = np.sort(m[~np.isnan(m)])
                 assert bound == pytest.approx(m[k - 1]) and within == int((m <= bound + 1e-9).sum())
+
+
+# ---------------------------------------------------------------- the explorers' words (lang=)
+
+def _visible(e) -> list[str]:
+    """Every string the explorer shows: control names and option labels, the two HTML panes'
+    text and the figure's texts (title, axis labels, legend)."""
+    from test_report_i18n import _Visible
+
+    out = []
+    for name, w in e.controls.items():
+        out.append(w.description)
+        for opt in getattr(w, "options", ()):
+            out.append(opt[0] if isinstance(opt, tuple) else str(opt))
+    for pane in (e.counts_html, e.table_html):
+        p = _Visible()
+        p.feed(pane.value)
+        out += p.texts
+    ax = e.ax
+    out += [ax.get_title(), ax.get_xlabel(), ax.get_ylabel()]
+    if ax.get_legend() is not None:
+        out += [t.get_text() for t in ax.get_legend().get_texts()]
+    return [t for t in out if t]
+
+
+def _walk(e, kinds):
+    """Open, then a custom cut, a segment value (and missing), a week, another kind, another
+    current level: the texts shown after each step."""
+    c = e.controls
+    seen = [_visible(e)]
+    steps = [("level", "custom"), ("cut", 0.4 if e._spec is W.GENUINENESS else 71.5),
+             ("segment", ("channel", "app")), ("segment", ("channel", "(missing)")),
+             ("period", c["period"].options[2][1]), ("segment", "all")]
+    steps += [("kind", k) for k in kinds] + [("current", c["current"].options[-1][1])]
+    for name, value in steps:
+        c[name].value = value
+        seen.append(_visible(e))
+    return [t for texts in seen for t in texts]
+
+
+def test_every_visible_string_of_the_explorers_comes_from_the_catalogue(datadir):
+    """With a pseudo-locale (every message «key‹…›»), no word the explorers show is written in
+    the code: what is left after the markers, numbers, dates and the data's own values (kinds,
+    segment keys and values, sources, masked ids) has no letter."""
+    from faceanalytics import _i18n
+    from test_report_i18n import OPEN, PSEUDO, _data_values, _pseudo, _stray_words
+
+    _i18n._register(PSEUDO, _pseudo())
+    try:
+        t = fa.threshold_explorer(datadir, segments=SEGMENTS, nearest=4, lang=PSEUDO)
+        texts = _walk(t, ["faceprint", "ref1"])
+        g = fa.genuineness_explorer(datadir, segments=["source", "channel"], nearest=4, lang=PSEUDO)
+        texts += _walk(g, [v for _, v in g.controls["attack"].options][1:])
+        assert t.nearest is not None and len(t.nearest) and len(g.nearest)
+    finally:
+        _i18n._unregister(PSEUDO)
+    ids = {mask_id(x) for x in fa.load(datadir, "sessions")["session_id"].dropna().unique()}   # shown masked
+    values = _data_values(datadir, *SEGMENTS, *ids)
+    assert len(texts) > 300
+    assert {x: s for x in texts if (s := _stray_words(x, values))} == {}
+    joined = "\n".join(texts)
+    for key in ("explorer.segment", "explorer.judge_at", "explorer.col.session_id", "explorer.would_flip_text",
+                "explorer.word.flagged", "explorer.period_label.W", "explorer.segment_name.threshold_set",
+                "explorer.rule.configured", "attack.mask", "explorer.title_rate", "explorer.x_label"):
+        assert OPEN + key in joined, key
+    # the language is the explorer's, not the caller's: an English explorer next to it stays English
+    assert fa.threshold_explorer(datadir, nearest=2).controls["segment"].description == "segment"
+
+
+def test_explorers_in_chinese(datadir):
+    """``lang="zh-CN"``: the labels, the panes and the figure in Chinese (a CJK font on the
+    figure's texts), the numbers and control values the same as in English."""
+    from faceanalytics._fonts import cjk_font
+
+    zh = fa.threshold_explorer(datadir, segments=["channel"], nearest=3, lang="zh-CN")
+    en = fa.threshold_explorer(datadir, segments=["channel"], nearest=3)
+    assert [v for _, v in zh.controls["segment"].options] == [v for _, v in en.controls["segment"].options]
+    _set((zh, en), level="custom", cut=70.5, segment=("channel", "h5"))
+    _states_equal(zh, en, "zh-CN")
+    assert zh.controls["segment"].description == "分群" and zh.controls["cut"].description == "判定阈值"
+    assert "判定翻转" in zh.counts_html.value and "会话" in zh.table_html.value
+    assert "通过" in zh.table_html.value and "pass" not in zh.table_html.value
+    assert zh.ax.get_xlabel().startswith("置信度") and "通过" in zh.ax.get_title()
+    assert "confidence" in en.ax.get_xlabel()
+    if cjk_font() is not None:
+        assert cjk_font() in zh.ax.title.get_fontfamily()
+    g = fa.genuineness_explorer(datadir, nearest=3, lang="zh")
+    assert {label for label, _ in g.controls["attack"].options} >= {"面具"}
+    assert g.controls["attack"].description == "活体攻击类型"
+    with pytest.raises(ValueError, match="zh-CN"):
+        fa.threshold_explorer(datadir, lang="fr")
