@@ -607,42 +607,6 @@ def segment_sample(data_dir, *, since, until, columns: Sequence[str], per_month:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["biz_extra_data", *columns])
 
 
-def segment_comparisons(data_dir, seg: Segment, value, *, comparison=None, since, until, engine="auto"
-                        ) -> pd.DataFrame:
-    """The comparison rows in ``[since, until)`` of sessions whose ``seg`` is ``value`` (of one
-    ``comparison`` kind): a week of one segment is a few thousand rows even at volume.  The
-    columns :func:`~faceanalytics.analytics.confidence_histogram` reads, and source/session_id."""
-    from ..store import load
-
-    eng = get_engine(engine)
-    cols = ["source", "session_id", "comparison", "session_time", "confidence", *_THR, "threshold"]
-    if eng.name == "pandas":
-        from ..report._counts import segment_values
-
-        s = load(data_dir, "sessions", since=since, until=until)
-        keep = s[(segment_values(s, seg) == value).to_numpy(dtype=bool, na_value=False)][["source", "session_id"]]
-        c = load(data_dir, "comparisons", since=since, until=until, columns=cols)
-        if comparison is not None:
-            c = c[(c["comparison"] == comparison).to_numpy(dtype=bool, na_value=False)]
-        return c.merge(keep.drop_duplicates(), on=["source", "session_id"], how="inner").reset_index(drop=True)
-    d = eng.dialect
-    w = _window(since, until)
-    with eng.relation(data_dir, "sessions") as ss, eng.relation(data_dir, "comparisons") as cs:
-        if ss is None or cs is None:
-            return load(data_dir, "comparisons", since="2999-01-01", columns=cols)
-        sel = (f"SELECT DISTINCT {d.q('source')}, {d.q('month')}, {d.q('session_id')} FROM {ss}"
-               f"{_and(w.where(d), segment_expr(d, seg) + ' = ' + d.text(str(value)))}")
-        kind = f" AND c.{d.q('comparison')} = {d.text(comparison)}" if comparison is not None else ""
-        sql = (f"SELECT {', '.join('c.' + d.q(x) + ' AS ' + d.q(x) for x in cols)} FROM {cs} AS c JOIN ({sel}) AS s "
-               f"ON c.{d.q('source')} = s.{d.q('source')} AND c.{d.q('month')} = s.{d.q('month')} "
-               f"AND c.{d.q('session_id')} = s.{d.q('session_id')}"
-               + w.where(d).replace(d.q("month"), "c." + d.q("month")).replace(d.q("session_time"),
-                                                                                "c." + d.q("session_time")) + kind)
-        from ._base import arrow_frame
-
-        return arrow_frame(eng.query(sql), "comparisons", floats=["confidence", *_THR, "threshold"])
-
-
 def labelled_comparisons(data_dir, labels: pd.DataFrame, *, since, until, engine="auto") -> pd.DataFrame:
     """The comparisons of the labelled sessions in ``[since, until)`` (a few rows per label):
     what :func:`faceanalytics.analytics.error_rates_at_levels` needs, without the others."""

@@ -194,10 +194,12 @@ def pass_counts(d: Dialect, src: str, w: Window, by, freq, levels, time_column="
     return _select(d, names, aggs, inner)
 
 
-def histogram(d: Dialect, src: str, w: Window, by, freq, time_column="session_time") -> str:
-    """Rows per (group, threshold set, exact confidence): ``analytics.confidence_histogram``."""
+def histogram(d: Dialect, src: str, w: Window, by, freq, time_column="session_time",
+              thresholds: Sequence[str] = THRESHOLD_COLUMNS) -> str:
+    """Rows per (group, threshold set, exact confidence): ``analytics.confidence_histogram``
+    (``thresholds``: the threshold columns ``src`` has, e.g. anti-spoofing's ``threshold``)."""
     proj, names = _keys(d, by, freq, time_column)
-    cols = [*THRESHOLD_COLUMNS, "confidence"]
+    cols = [*thresholds, "confidence"]
     proj += [f"{d.clean(c)} AS {d.q(c)}" for c in cols]
     inner = f"SELECT {', '.join(proj)} FROM {src}{w.where(d)}"
     return _select(d, [*names, *cols], [f"count(*) AS {d.q('count')}"], inner)

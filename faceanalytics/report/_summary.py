@@ -494,13 +494,16 @@ class Summaries:
         if seg is None:
             raise ValueError(f"no segment {segment!r}; the review's segments are "
                              f"{', '.join(x.name for x in self.segments) or 'none'}")
-        from ..engines._review import segment_comparisons
+        from ..analytics._hist import THRESHOLD_COLUMNS
+        from ..engines._explore import ALL, selection_histogram
 
-        rows = segment_comparisons(self.data_dir, seg, value, comparison=comparison, since=since, until=until,
-                                   engine=eng)
-        from ..analytics import once_per_attempt
-
-        return A.confidence_histogram(once_per_attempt(rows), as_list(by), freq=freq)
+        # Counted where the data lives (memory flat however many rows the segment holds).
+        h = selection_histogram(self.data_dir, "comparisons", "comparison", THRESHOLD_COLUMNS,
+                                kind=ALL if comparison is None else comparison, segment=seg, by=as_list(by), freq=freq,
+                                since=since, until=until, engine=eng)
+        v = h[seg.label]
+        keep = v.isna() if value is None else v == value
+        return h[keep.to_numpy(dtype=bool, na_value=False)].drop(columns=seg.label).reset_index(drop=True)
 
 
 def _empty_comparisons(by) -> pd.DataFrame:
