@@ -318,27 +318,19 @@ class Ingestor:
             for rel, blob in blobs:
                 atomic_write_bytes(self.data_dir / rel, blob, mode=0o600, durable=False)
             return
-        made: set[str] = set()
+        folders: dict[str, list[tuple[str, bytes]]] = {}
         for rel, blob in blobs:
             path = os.path.join(self.data_dir, rel)
-            folder = os.path.dirname(path)
-            if folder not in made:
-                os.makedirs(folder, exist_ok=True)
-                made.add(folder)
-            try:
-                if os.stat(path).st_size == len(blob):
-                    with open(path, "rb") as fh:
-                        if fh.read() == blob:
-                            continue
-            except FileNotFoundError:
+            folders.setdefault(os.path.dirname(path), []).append((path, blob))
+        if len(folders) < 16:
+            for item in folders.items():
+                _write_folder(item)
+            return
+        # Thousands of small files per chunk: the time goes to waiting on the file
+        # system's metadata (mkdir, create, rename), which threads overlap.
+        with ThreadPoolExecutor(max_workers=4, thread_name_prefix="media") as pool:
+            for _ in pool.map(_write_folder, folders.items()):
                 pass
-            tmp = os.path.join(folder, f".tmp-{os.urandom(6).hex()}-{os.path.basename(path)}")
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            try:
-                os.write(fd, blob)
-            finally:
-                os.close(fd)
-            os.replace(tmp, path)
 
     def _build_quarantine(self, q_rows, received_us, origin):
         if not q_rows:
@@ -455,6 +447,36 @@ class _Batch:
             if t.num_rows:
                 out[name] = t
         return out
+
+
+def _write_folder(item: tuple[str, list[tuple[str, bytes]]]) -> None:
+    """Write one folder's media files, each to a hidden temporary renamed into place; a
+    file already there with the same bytes is left alone."""
+    folder, files = item
+    try:
+        os.mkdir(folder)
+        fresh = True  # nothing in it to compare with
+    except FileExistsError:
+        fresh = False
+    except FileNotFoundError:
+        os.makedirs(folder, exist_ok=True)
+        fresh = False
+    for path, blob in files:
+        if not fresh:
+            try:
+                if os.stat(path).st_size == len(blob):
+                    with open(path, "rb") as fh:
+                        if fh.read() == blob:
+                            continue
+            except FileNotFoundError:
+                pass
+        tmp = os.path.join(folder, f".tmp-{os.urandom(6).hex()}-{os.path.basename(path)}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            os.write(fd, blob)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
 
 
 def _common_arrays(source, month, sid, fetched, stime) -> list[tuple[str, pa.Array]]:
