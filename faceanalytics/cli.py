@@ -41,14 +41,24 @@ def _lang(s: str) -> str:
 
 
 def _date(s: str) -> str:
-    """A date or ISO time (``2026-10-01``, ``2026-10-01T08:00Z``), checked, kept as text."""
-    import datetime as dt
+    """A date or ISO time (``2026-10-01``, ``2026-10-01T08:00Z``), checked by the rule every
+    entry point uses (:func:`faceanalytics._time.parse_time`), kept as text."""
+    from ._time import parse_time
 
     try:
-        dt.datetime.fromisoformat(s)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD) or ISO time: {s!r}") from None
+        parse_time(s, "date")
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e).removeprefix("date: ")) from None
     return s
+
+
+def _tz(s: str) -> str | None:
+    from ._time import parse_tz
+
+    try:
+        return parse_tz(s)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -124,9 +134,12 @@ def _parser() -> argparse.ArgumentParser:
     rv.add_argument("--data", required=True, type=_data_dir, help=_DATA_HELP)
     rv.add_argument("--out", required=True, type=_data_dir, metavar="REPORT.html")
     rv.add_argument("--since", type=_date, metavar="DATE",
-                    help="start of the period (UTC, by session time; default: 30 days before --until)")
+                    help="start of the period (by session time, in --tz; default: 30 days before --until)")
     rv.add_argument("--until", type=_date, metavar="DATE",
                     help="end of the period, exclusive (default: the day after the latest session)")
+    rv.add_argument("--tz", type=_tz, metavar="ZONE",
+                    help="time zone whose calendar days and weeks the review counts, and of dates given "
+                         "without an offset (an IANA name such as Asia/Shanghai; default UTC)")
     rv.add_argument("--segment", action="append", metavar="KEY", dest="segments",
                     help="split by this biz_extra_data key or sessions column (repeatable; default: the "
                          "low-cardinality keys the sessions carry)")
@@ -255,7 +268,7 @@ def _review(args) -> int:
     try:
         parse_levels(args.levels)
         labels = read_labels(args.labels) if args.labels is not None else None
-        review_period(args.data, args.since, args.until)      # since < until, before any work
+        review_period(args.data, args.since, args.until, tz=args.tz)      # since < until, before any work
     except FileNotFoundError:
         print(f"faceanalytics review: no such labels file: {args.labels}", file=sys.stderr)
         return 2
@@ -263,7 +276,7 @@ def _review(args) -> int:
         print(f"faceanalytics review: {e}", file=sys.stderr)
         return 2
     rv = review(args.data, args.since, args.until, segments=args.segments, levels=args.levels, labels=labels,
-                engine=args.engine, lang=args.lang)
+                engine=args.engine, lang=args.lang, tz=args.tz)
     out = rv.write(args.out, xlsx=args.xlsx)
     print(out)
     print(findings_path(out))

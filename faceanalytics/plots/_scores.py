@@ -171,7 +171,8 @@ def plot_pass_rates(data: pd.DataFrame, *, freq: str = "W", levels: Sequence[str
             if ci:
                 ax.fill_between(x, np.where(low, np.nan, r["ci_low"] * 100),
                                 np.where(low, np.nan, r["ci_high"] * 100), color=color, alpha=0.15, lw=0)
-        ax.set_xlabel(tr("plots.pass_rates.xlabel"))
+        tz = getattr(rates["period"].dtype, "tz", None)
+        ax.set_xlabel(tr("plots.pass_rates.xlabel", zone=str(tz) if tz is not None else "UTC"))
         ax.set_title(tr("plots.pass_rates.title_trend"))
     else:
         r = rates.set_index("level").reindex([lv for lv in levels if lv in set(rates["level"])])
