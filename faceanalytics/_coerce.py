@@ -14,6 +14,7 @@ import re
 __all__ = [
     "Unreadable", "MISSING", "is_nullish", "num", "num_strict", "integer",
     "text", "boolean", "epoch_to_us", "iso_to_us", "cn_time_to_us",
+    "TIME_MIN_US", "TIME_MAX_US", "in_window", "check_time", "epoch_checked", "non_finite",
 ]
 
 MISSING = object()
@@ -29,11 +30,15 @@ def is_nullish(v) -> bool:
     return v is None or (isinstance(v, str) and v.strip() in _NULL_STRINGS)
 
 
+_INF = float("inf")
+
+
 def num(v):
-    """A float from a number or numeric string; None when absent or unreadable."""
+    """A finite float from a number or numeric string; None when absent, unreadable
+    or not finite (NaN and infinities are never values: see :func:`non_finite`)."""
     t = type(v)
     if t is float:
-        return v if v == v else None  # NaN is not a value
+        return v if -_INF < v < _INF else None
     if t is int:
         return float(v)
     if t is str:
@@ -44,8 +49,22 @@ def num(v):
             f = float(s)
         except ValueError:
             return None
-        return f if f == f else None
+        return f if -_INF < f < _INF else None
     return None
+
+
+def non_finite(v) -> bool:
+    """True for NaN, ±Infinity, and text that reads as one (``"inf"``, ``"1e999"``)."""
+    t = type(v)
+    if t is float:
+        return not (-_INF < v < _INF)
+    if t is str:
+        try:
+            f = float(v.strip())
+        except ValueError:
+            return False
+        return not (-_INF < f < _INF)
+    return False
 
 
 def num_strict(v, what: str):
@@ -60,7 +79,7 @@ def num_strict(v, what: str):
         if not s or s in _NULL_STRINGS:
             return None
         f = num(s)
-        if f is None:
+        if f is None and not non_finite(s):
             raise Unreadable(f"{what} is not a number: {v[:40]!r}")
         return f
     raise Unreadable(f"{what} is not a number: {type(v).__name__}")
@@ -73,7 +92,7 @@ def integer(v):
         return v
     if t is bool:
         return int(v)
-    f = num(v)
+    f = num(v)  # finite or None: int() of an infinity would raise
     if f is None or f != int(f):
         return None
     return int(f)
@@ -126,20 +145,53 @@ def boolean(v):
 
 
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
-# Plausible event times: anything outside is a unit mix-up or garbage.
-_MIN_EPOCH, _MAX_EPOCH = 946684800, 4102444800  # 2000-01-01 .. 2100-01-01
+# The sane window for every time a record carries: from 2000-01-01 to ten years from
+# now.  Anything outside is a unit mix-up or garbage, and it would land in a partition
+# no reader expects (``month=10000-01``): such a record is quarantined.
+_MIN_EPOCH = 946684800  # 2000-01-01
+_MAX_EPOCH = int(_dt.datetime.now(_dt.timezone.utc).timestamp()) + 3653 * 86400  # + ten years
+TIME_MIN_US, TIME_MAX_US = _MIN_EPOCH * 1_000_000, _MAX_EPOCH * 1_000_000
+_MS_ABOVE = 4102444800 * 100  # a Unix time above this is in milliseconds
 
 
-def epoch_to_us(v):
-    """Unix seconds (int, float or string; milliseconds are recognised) -> µs since epoch."""
+def in_window(us) -> bool:
+    return us is not None and TIME_MIN_US <= us <= TIME_MAX_US
+
+
+def _window_text() -> str:
+    return f"{us_to_iso(TIME_MIN_US)[:10]} to {us_to_iso(TIME_MAX_US)[:10]}"
+
+
+def check_time(us, v, what: str):
+    """``us`` when inside the window; a present time outside it raises :class:`Unreadable`."""
+    if us is None or TIME_MIN_US <= us <= TIME_MAX_US:
+        return us
+    raise Unreadable(f"{what} {str(v)[:40]!r} is outside the accepted time window ({_window_text()})")
+
+
+def _epoch_us(v):
+    """Unix seconds (milliseconds recognised) -> µs, without the window; None if unreadable."""
     f = num(v)
     if f is None:
         return None
-    if f > _MAX_EPOCH * 100:  # milliseconds
+    if f > _MS_ABOVE:  # milliseconds
         f = f / 1000.0
-    if not (_MIN_EPOCH <= f <= _MAX_EPOCH):
+    if abs(f) > 1e15:
         return None
     return int(round(f * 1_000_000))
+
+
+def epoch_to_us(v):
+    """Unix seconds (int, float or string; milliseconds are recognised) -> µs since epoch,
+    None when unreadable or outside the window."""
+    us = _epoch_us(v)
+    return us if in_window(us) else None
+
+
+def epoch_checked(v, what: str):
+    """:func:`epoch_to_us` for a time that places the record: unreadable text is None,
+    a number outside the window raises :class:`Unreadable`."""
+    return check_time(_epoch_us(v), v, what)
 
 
 def iso_to_us(v):
@@ -152,7 +204,10 @@ def iso_to_us(v):
         return None
     if d.tzinfo is None:
         d = d.replace(tzinfo=_dt.timezone.utc)
-    return (d - _EPOCH) // _dt.timedelta(microseconds=1)
+    try:
+        return (d - _EPOCH) // _dt.timedelta(microseconds=1)
+    except OverflowError:
+        return None
 
 
 _CN_TIME = re.compile(r"^\s*(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T](\d{1,2}):(\d{1,2})(?::(\d{1,2}))?)?\s*$")
@@ -169,7 +224,7 @@ def cn_time_to_us(v):
     y, mo, d, h, mi, s = (int(x) if x else 0 for x in m.groups())
     try:
         dt = _dt.datetime(y, mo, d, h, mi, s, tzinfo=_dt.timezone.utc)
-    except ValueError:
+    except (ValueError, OverflowError):
         return None
     return (dt - _EPOCH) // _dt.timedelta(microseconds=1) - _CN_OFFSET_US
 

@@ -4,13 +4,69 @@ Envelope: ``{"source", "session_id", "fetched_at", "http_status", "payload"}``.
 """
 from __future__ import annotations
 
+import json
+import re
+
+import numpy as np
 import orjson
 
-from ._coerce import Unreadable, integer, iso_to_us, text
+from ._coerce import Unreadable, check_time, integer, iso_to_us, text
 from .flatten import session_id_of
 from .schema import BAIDU_SOURCES, SOURCES
 
-__all__ = ["Record", "read_record", "make_envelope"]
+__all__ = ["Record", "read_record", "make_envelope", "parse_json", "line_problem",
+           "MAX_LINE", "MAX_DEPTH"]
+
+# Bounds on what any parser is handed.  The documents nest six levels deep (eight with
+# an envelope around a Baidu getall attempt); Arrow's JSON reader overflows its stack
+# somewhere past 10,000, so depth is checked before any parser sees a line.
+MAX_LINE = 16 << 20
+MAX_DEPTH = 64
+_STRINGS = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
+
+
+def nesting_depth(line: bytes) -> int:
+    """How deep objects and arrays nest in ``line`` (brackets inside strings do not count)."""
+    a = np.frombuffer(_STRINGS.sub(b"", line), np.uint8)
+    step = (a == 123).astype(np.int32) + (a == 91) - (a == 125) - (a == 93)  # { [ } ]
+    return int(np.cumsum(step).max(initial=0))
+
+
+def line_problem(line: bytes) -> str | None:
+    """Why ``line`` must not be parsed (too long, nested too deep), or None."""
+    if len(line) > MAX_LINE:
+        return f"line of {len(line):,} bytes is over the {MAX_LINE:,}-byte limit"
+    # Depth needs at least that many openers: count them (in C) before walking the line.
+    if line.count(b"{") + line.count(b"[") > MAX_DEPTH:
+        d = nesting_depth(line)
+        if d > MAX_DEPTH:
+            return f"nested {d:,} levels deep, over the limit of {MAX_DEPTH}"
+    return None
+
+
+def parse_json(line):
+    """The one bounded JSON parser every raw record and callback body goes through:
+    depth and size are checked first; ``NaN``/``Infinity`` and numbers beyond a double
+    are read (as Arrow's reader reads them) so that the field rules, not the parser,
+    decide what they are worth.  Raises :class:`Unreadable` with the reason."""
+    if isinstance(line, str):
+        line = line.encode("utf-8", "surrogatepass")
+    problem = line_problem(line)
+    if problem is not None:
+        raise Unreadable(problem)
+    try:
+        return orjson.loads(line)
+    except orjson.JSONDecodeError as e:
+        try:
+            return json.loads(line)
+        except (ValueError, RecursionError):
+            pass
+        s = line.decode("utf-8", "replace").strip()
+        if s.startswith("{'") or s.startswith("[{'") or ("'" in s[:40] and '"' not in s[:40]):
+            raise Unreadable("single-quoted pseudo-JSON (a Python repr?), not JSON") from None
+        if not s:
+            raise Unreadable("empty line") from None
+        raise Unreadable(f"not valid JSON: {str(e).split(':')[0]}") from None
 
 
 class Record:
@@ -24,19 +80,6 @@ class Record:
         self.payload = payload
 
 
-def _loads(line):
-    try:
-        return orjson.loads(line)
-    except orjson.JSONDecodeError as e:
-        s = line.decode("utf-8", "replace") if isinstance(line, (bytes, bytearray)) else str(line)
-        s = s.strip()
-        if s.startswith("{'") or s.startswith("[{'") or ("'" in s[:40] and '"' not in s[:40]):
-            raise Unreadable("single-quoted pseudo-JSON (a Python repr?), not JSON") from None
-        if not s:
-            raise Unreadable("empty line") from None
-        raise Unreadable(f"not valid JSON: {str(e).split(':')[0]}") from None
-
-
 def read_record(line, source_hint: str | None, received_us: int) -> Record:
     """Parse one line; raise :class:`Unreadable` with the reason it cannot be read."""
     if source_hint == "megvii_notify" and _is_form_body(line):
@@ -47,7 +90,7 @@ def read_record(line, source_hint: str | None, received_us: int) -> Record:
         if sid is None:
             raise Unreadable("no session id: the callback's data has no biz_id")
         return Record(source_hint, sid, received_us, None, body)
-    obj = _loads(line)
+    obj = parse_json(line)
     if not isinstance(obj, dict):
         raise Unreadable(f"not a JSON object ({type(obj).__name__})")
     if "payload" in obj and ("source" in obj or source_hint):
@@ -57,13 +100,14 @@ def read_record(line, source_hint: str | None, received_us: int) -> Record:
         payload = obj["payload"]
         if isinstance(payload, str) and source != "megvii_notify" and payload.lstrip()[:1] == "{":
             try:
-                payload = orjson.loads(payload)
-            except orjson.JSONDecodeError:
-                raise Unreadable("payload is text that is not valid JSON") from None
+                payload = parse_json(payload)
+            except Unreadable as e:
+                raise Unreadable(f"payload is text that is not valid JSON ({e})") from None
         fetched = obj.get("fetched_at")
         fetched_us = iso_to_us(fetched) if isinstance(fetched, str) else None
         if fetched_us is None:
             raise Unreadable("envelope fetched_at is missing or not ISO-8601")
+        check_time(fetched_us, fetched, "envelope fetched_at")
         sid = text(obj.get("session_id")) if not isinstance(obj.get("session_id"), (dict, list)) else None
         http_status = integer(obj.get("http_status"))
     elif source_hint:

@@ -45,6 +45,8 @@ from .store import Store, key_of
 __all__ = ["IngestReport", "Ingestor", "ingest", "rebuild"]
 
 CHUNK = 10_000
+BLOCK_BYTES = 64 << 20  # a block of lines ends early past this many bytes (bounded memory)
+_QUARANTINE_RAW = 1 << 20  # a quarantined line longer than this keeps its first MiB in `raw`
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
 
 
@@ -55,6 +57,7 @@ class IngestReport:
     quarantined: int = 0
     skipped: int = 0
     replaced: int = 0
+    python_path: int = 0  # records the columnar path left to the Python flatteners
     reasons: dict = field(default_factory=dict)
 
     def add(self, other: "IngestReport") -> None:
@@ -63,12 +66,13 @@ class IngestReport:
         self.quarantined += other.quarantined
         self.skipped += other.skipped
         self.replaced += other.replaced
+        self.python_path += other.python_path
         for k, v in other.reasons.items():
             self.reasons[k] = self.reasons.get(k, 0) + v
 
     def summary(self) -> str:
         return (f"read {self.read} / landed {self.landed} / quarantined {self.quarantined} / "
-                f"skipped {self.skipped}")
+                f"skipped {self.skipped} / python path {self.python_path}")
 
 
 def _month(us: int) -> str:
@@ -183,7 +187,8 @@ class Ingestor:
             received_us = _now_us()
         # One thread: the pipeline keeps both cores busy already (and Arrow's threads
         # would spend a quarter more CPU on the same parse).
-        parsed = parse_chunk(lines, joined, threads=False) if parse and self.fast else None
+        parsed = (parse_chunk(lines, joined, threads=False, source_hint=source_hint)
+                  if parse and self.fast else None)
         return _Read(lines, line_nos, received_us, archived, parsed)
 
     def _prepare_read(self, read: "_Read", *, source_hint, origin) -> "_Prepared":
@@ -202,7 +207,8 @@ class Ingestor:
     def _flatten(self, lines, source_hint, received_us, line_nos, parsed=None):
         batch = _Batch()
         if self.fast:
-            fast = flatten_fast(lines, source_hint, received_us, self.masker, parsed=parsed)
+            fast = flatten_fast(lines, source_hint, received_us, self.masker, parsed=parsed,
+                                secret=self._secret)
             batch.add_fast(fast)
             slow = fast.slow
         else:
@@ -220,6 +226,7 @@ class Ingestor:
                 bad.append((line, f"could not flatten: {type(e).__name__}: {e}"[:300], rec,
                             line_nos[i]))
         batch.add_flats(flats)
+        batch.python_path = len(slow)
         return batch.finalize(), bad
 
     def finish(self, p: "_Prepared") -> IngestReport:
@@ -229,6 +236,7 @@ class Ingestor:
             return rep
         tables, replace, idx_update, counts = self._plan(p.batch, p.bad, p.received_us, p.origin)
         rep.landed, rep.skipped, rep.replaced, rep.quarantined, rep.reasons = counts
+        rep.python_path = p.batch.python_path
         if p.archived is not None:
             p.archived.result()
         self.store.commit(tables, replace, idx_update)
@@ -292,22 +300,45 @@ class Ingestor:
 
         tables = batch.tables_for(accepted)
         tables["quarantine"] = self._build_quarantine(q_rows, received_us, origin)
-        for j, rel, blob in batch.blobs:
-            if accepted[j]:
-                self._write_blob(rel, blob)
+        self._write_blobs([(rel, blob) for j, rel, blob in batch.blobs if accepted[j]])
         acc = np.flatnonzero(accepted)
         idx_update = np.concatenate([keys[acc], np.asarray(q_keys, np.int64)])
         counts = (len(acc), skipped, n_replaced, len(bad), reasons)
         return tables, replace, idx_update, counts
 
-    def _write_blob(self, rel: str, blob: bytes) -> None:
-        path = self.data_dir / rel
-        try:
-            if path.stat().st_size == len(blob) and path.read_bytes() == blob:
-                return
-        except FileNotFoundError:
-            pass
-        atomic_write_bytes(path, blob, mode=0o600)
+    def _write_blobs(self, blobs: list[tuple[str, bytes]]) -> None:
+        """Write inline media as files (skipping one already there with the same bytes).
+
+        Derived data, like the tables: the raw archive holds the bytes durably and
+        ``rebuild`` writes them again, so no fsync per file (thousands per chunk); each
+        is still written to a hidden temporary and renamed into place."""
+        if not blobs:
+            return
+        if not is_local(self.data_dir):
+            for rel, blob in blobs:
+                atomic_write_bytes(self.data_dir / rel, blob, mode=0o600, durable=False)
+            return
+        made: set[str] = set()
+        for rel, blob in blobs:
+            path = os.path.join(self.data_dir, rel)
+            folder = os.path.dirname(path)
+            if folder not in made:
+                os.makedirs(folder, exist_ok=True)
+                made.add(folder)
+            try:
+                if os.stat(path).st_size == len(blob):
+                    with open(path, "rb") as fh:
+                        if fh.read() == blob:
+                            continue
+            except FileNotFoundError:
+                pass
+            tmp = os.path.join(folder, f".tmp-{os.urandom(6).hex()}-{os.path.basename(path)}")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            try:
+                os.write(fd, blob)
+            finally:
+                os.close(fd)
+            os.replace(tmp, path)
 
     def _build_quarantine(self, q_rows, received_us, origin):
         if not q_rows:
@@ -319,7 +350,10 @@ class Ingestor:
             month.append(_month(f))
             sid.append(rec.session_id if rec is not None else None)
             fetched.append(f)
-            raw = line.decode("utf-8", "replace")  # masked by the store, with every table
+            raw = line[:_QUARANTINE_RAW].decode("utf-8", "replace")
+            if len(line) > _QUARANTINE_RAW:  # the whole line is in the raw archive
+                raw += f"… [{len(line) - _QUARANTINE_RAW:,} more bytes in the raw archive]"
+            # masked by the store's choke point, with every table
             rows.append({"reason": reason, "raw": raw, "raw_sha1": sha,
                          "origin": f"{origin or '-'}:{line_no}"})
         t = _rows_to_arrow("quarantine", list(range(len(rows))), rows)
@@ -346,6 +380,7 @@ class _Batch:
     """One chunk's records (columnar) and their rows per table, keyed by record number."""
 
     def __init__(self):
+        self.python_path = 0
         self.source: list[str] = []
         self.session_id: list[str] = []
         self.fetched_us: list[int] = []
@@ -369,6 +404,7 @@ class _Batch:
         self.session_time_us += fast.session_time_us
         self.ok += fast.ok
         self._add_tables(fast.tables, offset)
+        self.blobs += [(offset + r, rel, blob) for r, rel, blob in fast.blobs]
 
     def add_flats(self, flats) -> None:
         offset = len(self.source)
@@ -384,6 +420,7 @@ class _Batch:
             s["time_basis"] = flat.time_basis or "fetched_at"
             s["http_status"] = rec.http_status
             s["extra"] = orjson.dumps(flat.extra, default=str).decode() if flat.extra else None
+            s["invalid_values"] = flat.n_invalid or None
             per_table.setdefault("sessions", ([], []))
             per_table["sessions"][0].append(r)
             per_table["sessions"][1].append(s)
@@ -506,12 +543,13 @@ class _Lines(Sequence):
     """The lines of one buffer, each cut out only when asked for (the fast path reads
     the buffer whole; only rows it leaves to Python need their line)."""
 
-    __slots__ = ("buf", "_bounds")
+    __slots__ = ("buf", "bounds", "_bounds")
     all_objects = True  # made only for blocks whose every line opens a JSON object
 
     def __init__(self, buf: bytes, starts: np.ndarray):
         self.buf = buf
-        self._bounds = np.append(starts, len(buf) + 1).tolist()
+        self.bounds = np.append(starts, len(buf) + 1)  # line i is buf[bounds[i]:bounds[i+1]-1]
+        self._bounds = self.bounds.tolist()
 
     def __len__(self) -> int:
         return len(self._bounds) - 1
@@ -527,10 +565,12 @@ class _Lines(Sequence):
         return self.buf[self._bounds[i]:self._bounds[i + 1] - 1]
 
 
-def _iter_chunks(fh, chunk: int, read_size: int = 4 << 20) -> Iterator[tuple[int, _Block]]:
-    """Blocks of ``chunk`` lines, read in large reads (per-line reads cost more than
-    parsing) and never split into lines: one ``find`` per line notes where each
-    starts, and each byte is copied once, from the read into its block."""
+def _iter_chunks(fh, chunk: int, read_size: int = 4 << 20,
+                 block_bytes: int = BLOCK_BYTES) -> Iterator[tuple[int, _Block]]:
+    """Blocks of ``chunk`` lines (fewer once a block passes ``block_bytes``), read in
+    large reads (per-line reads cost more than parsing) and never split into lines:
+    one ``find`` per line notes where each starts, and each byte is copied once, from
+    the read into its block."""
     first = 1
     pieces, size, starts = [], 0, [0]  # the block so far, its length, where its lines start
     while True:
@@ -544,10 +584,10 @@ def _iter_chunks(fh, chunk: int, read_size: int = 4 << 20) -> Iterator[tuple[int
             if nl < 0:
                 break
             pos = nl + 1
-            if len(starts) == chunk:  # this newline ends the block's last line
+            if len(starts) == chunk or size + nl - lo >= block_bytes:  # this newline ends the block
                 pieces.append(view[lo:nl])
                 yield first, _Block(b"".join(pieces), np.asarray(starts, np.int64))
-                first += chunk
+                first += len(starts)
                 pieces, size, starts, lo = [], 0, [0], pos
             else:
                 starts.append(size + pos - lo)
@@ -562,14 +602,15 @@ def _iter_chunks(fh, chunk: int, read_size: int = 4 << 20) -> Iterator[tuple[int
 
 
 def ingest(paths: Iterable, data_dir, *, source: str | None = None, keep_pii: bool = False,
-           chunk_size: int = CHUNK, progress: bool = False) -> IngestReport:
-    """Ingest JSONL files (envelopes, or bare Megvii payloads with ``source=``)."""
+           chunk_size: int = CHUNK, progress: bool = False, fast: bool = True) -> IngestReport:
+    """Ingest JSONL files (envelopes, or bare Megvii payloads with ``source=``).
+    ``fast=False`` flattens every record with the Python flatteners."""
     from .schema import SOURCES
 
     if source is not None and source not in SOURCES:
         raise ValueError(f"unknown source {source!r}; sources are: {', '.join(SOURCES)}")
     total = IngestReport()
-    with Ingestor(data_dir, keep_pii=keep_pii) as ing:
+    with Ingestor(data_dir, keep_pii=keep_pii, fast=fast) as ing:
         for path in paths:
             path = Path(path)
             with open(path, "rb") as fh:

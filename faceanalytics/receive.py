@@ -40,6 +40,8 @@ from urllib.parse import parse_qs
 
 import orjson
 
+from ._coerce import Unreadable
+from ._records import parse_json
 from .fetch import _Journals, recover_journals
 from .flatten.megvii import session_id_of, verify_callback_sign
 from .ingest import Ingestor, _now_us
@@ -64,9 +66,9 @@ def judge(body: bytes, content_type: str, api_secret: str | None):
     stripped = text.strip()
     if stripped.startswith("{") and "form" not in content_type:
         try:
-            payload = orjson.loads(stripped)
-        except orjson.JSONDecodeError:
-            return 400, "body is not valid JSON", text, None
+            payload = parse_json(stripped)  # bounded: depth and size checked before parsing
+        except Unreadable as e:
+            return 400, f"body is not valid JSON: {e}", text, None
         if not isinstance(payload, dict):
             return 400, "body is not a JSON object", text, None
         data, sign = payload.get("data"), payload.get("sign")

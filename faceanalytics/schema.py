@@ -28,6 +28,12 @@ BAIDU_SOURCES = SOURCES[3:]
 COMMON = (("session_id", STR), ("fetched_at", TS), ("session_time", TS))
 PARTITION_KEYS = ("source", "month")
 
+# Where a confidence can be: face comparisons (Megvii and Baidu, thresholds too) are
+# 0-100, Megvii's anti-spoofing (face_genuineness) 0-1.  A value outside, or not
+# finite, is null in its column with the reason kept (``sessions.invalid_values``).
+CONFIDENCE_RANGE = (0.0, 100.0)
+GENUINENESS_RANGE = (0.0, 1.0)
+
 LEVELS = ("1e-3", "1e-4", "1e-5", "1e-6")
 LEVEL_COLUMNS = {"1e-3": "thr_1e3", "1e-4": "thr_1e4", "1e-5": "thr_1e5", "1e-6": "thr_1e6"}
 
@@ -47,7 +53,7 @@ _TABLES: dict[str, tuple[tuple[str, pa.DataType], ...]] = {
         ("verify_count", I32), ("ocr_charge_count", I32),
         ("match_charge_count", I32), ("verify_charge_count", I32),
         ("ext_info", STR), ("sign_verified", BOOL),
-        ("extra", STR),
+        ("extra", STR), ("invalid_values", I32),
     ),
     "comparisons": (
         ("comparison", STR), ("attempt", I32), ("confidence", F64),

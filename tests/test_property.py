@@ -38,11 +38,14 @@ def _paths(obj, prefix=()):
             yield from _paths(v, prefix + (i,))
 
 
-@st.composite
-def mutated(draw):
-    src, base = draw(st.sampled_from(PAYLOADS))
-    obj = json.loads(json.dumps(base))
-    for _ in range(draw(st.integers(1, 6))):
+_OPS = ("drop", "null", "garbage", "stringify", "nest")
+
+
+def mutate(draw, obj, ops=_OPS, steps=(1, 6)) -> None:
+    """Apply a few mutations to ``obj`` in place: drop a key, null it, replace it with
+    garbage, send it as JSON text, wrap it in an object; ``"number"`` puts a number-ish
+    value there, ``"add"`` adds a key."""
+    for _ in range(draw(st.integers(*steps))):
         paths = [p for p in _paths(obj) if p]
         if not paths:
             break
@@ -50,7 +53,7 @@ def mutated(draw):
         parent = obj
         for k in path[:-1]:
             parent = parent[k]
-        op = draw(st.sampled_from(["drop", "null", "garbage", "stringify", "nest"]))
+        op = draw(st.sampled_from(ops))
         key = path[-1]
         if op == "drop":
             del parent[key]
@@ -60,8 +63,19 @@ def mutated(draw):
             parent[key] = draw(garbage)
         elif op == "stringify":
             parent[key] = json.dumps(parent[key]) if not isinstance(parent[key], str) else parent[key]
-        else:
+        elif op == "nest":
             parent[key] = {"wrapped": parent[key], "junk": draw(garbage)}
+        elif op == "number":
+            parent[key] = draw(st.sampled_from([0, 1, -1, 0.5, 100, 1e-4, 101, "68.9", "", "null", True]))
+        elif op == "add" and isinstance(parent, dict):
+            parent[draw(st.text(max_size=6))] = draw(garbage)
+
+
+@st.composite
+def mutated(draw):
+    src, base = draw(st.sampled_from(PAYLOADS))
+    obj = json.loads(json.dumps(base))
+    mutate(draw, obj)
     return src, obj
 
 

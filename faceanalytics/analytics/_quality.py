@@ -4,6 +4,8 @@
 * sessions with no result: pending (NOT_STARTED/PROCESSING), an API error, or a
   finished session that should carry a comparison but has none;
 * a ``request_id`` shared by different sessions: a canned or replayed response;
+* values nulled because they cannot be right (NaN, infinities, a confidence outside
+  0-100, an anti-spoofing score outside 0-1): ``sessions.invalid_values``;
 * results fetched after the provider's retention (Megvii keeps results 1 day,
   Baidu 3 days): ``fetched_at - session_time``.  Only rows whose ``session_time``
   is a real event time (``time_basis`` ``verify_time`` or ``biz_id``) are judged; a
@@ -121,7 +123,8 @@ def data_quality(sessions: pd.DataFrame, *, comparisons: pd.DataFrame | None = N
 
     Checks: ``quarantined`` (of records read: sessions + quarantined),
     ``duplicate_session`` (rows repeating a (source, session_id); the store keeps
-    one), ``api_error``, ``pending``, ``no_comparison`` (see
+    one), ``invalid_value`` (sessions with a value nulled as not finite or out of
+    range), ``api_error``, ``pending``, ``no_comparison`` (see
     :func:`sessions_without_result`), ``repeated_request_id`` (sessions sharing a
     request id with another session), ``fetched_after_retention`` (of sessions
     with a real event time).  Every check is listed for every source, zeros included.
@@ -153,6 +156,11 @@ def data_quality(sessions: pd.DataFrame, *, comparisons: pd.DataFrame | None = N
     if rr is not None:
         add("repeated_request_id", rr.drop_duplicates(["source", "session_id"]).groupby("source").size(),
             n_sess, "same request_id, different session: canned or replayed response")
+    if "invalid_values" in sessions:
+        bad = sessions[sessions["invalid_values"].fillna(0) > 0]
+        add("invalid_value", bad.groupby("source").size(), n_sess,
+            "a value not finite or out of range (confidence 0-100, anti-spoofing 0-1): "
+            "null, reason in extra")
     late = late_fetches(sessions, retention=retention, mask=False)
     real = sessions[sessions["time_basis"].isin(_REAL_TIME)] if "time_basis" in sessions else sessions
     add("fetched_after_retention", late.groupby("source").size(), real.groupby("source").size(),

@@ -64,7 +64,8 @@ _THR = [LEVEL_COLUMNS[lv] for lv in LEVELS]
 COMPARISON_KEYS = ["source", "comparison", *_THR, "threshold", "bits", "first"]
 GENUINENESS_KEYS = ["source", "attack", "threshold", "state"]
 SESSION_KEYS = ["source", "time_basis", "status", "error", "error_message", "liveness_result",
-                "failure_reason", "fail_reason", "verify_error", "late"]
+                "failure_reason", "fail_reason", "verify_error", "late", "invalid"]
+_DERIVED = ("late", "invalid")  # session keys computed, not read
 # Retention (analytics._quality.RETENTION): results fetched later than this were at risk.
 RETENTION_US = {"megvii": 86_400_000_000, "baidu": 3 * 86_400_000_000}
 NEAR_UNDER = 0.05           # analytics.genuineness_near_threshold's default window
@@ -286,9 +287,15 @@ def _late(d) -> str:
     return (f"coalesce({d.q('time_basis')} IN ('verify_time', 'biz_id') AND {delay} > {ret}, false)")
 
 
+def _invalid(d) -> str:
+    """A session with a value nulled as not finite or out of range (``analytics.data_quality``)."""
+    return f"coalesce({d.q('invalid_values')}, 0) > 0"
+
+
 def sessions_query(d, src, w) -> str:
-    cols = [d.q(c) for c in SESSION_KEYS if c != "late"]
-    inner = (f"SELECT {', '.join(cols)}, {_late(d)} AS {d.q('late')}, {d.period('D')} AS {d.q('day')} "
+    cols = [d.q(c) for c in SESSION_KEYS if c not in _DERIVED]
+    inner = (f"SELECT {', '.join(cols)}, {_late(d)} AS {d.q('late')}, {_invalid(d)} AS {d.q('invalid')}, "
+             f"{d.period('D')} AS {d.q('day')} "
              f"FROM {src}{w.where(d)}")
     return _group(d, inner, [*SESSION_KEYS, "day"])
 

@@ -6,9 +6,9 @@ import binascii
 import hashlib
 import re
 
-from .._coerce import Unreadable, is_nullish, num, num_strict
+from .._coerce import Unreadable, is_nullish, non_finite, num, num_strict
 
-__all__ = ["Flat", "Context", "Unreadable", "media_row", "safe_name"]
+__all__ = ["Flat", "Context", "Unreadable", "media_row", "safe_name", "number"]
 
 
 class Context:
@@ -31,7 +31,7 @@ class Flat:
     dotted path of every field the flattener does not know to its value.
     """
 
-    __slots__ = ("session", "rows", "blobs", "extra", "session_time_us", "time_basis")
+    __slots__ = ("session", "rows", "blobs", "extra", "session_time_us", "time_basis", "n_invalid")
 
     def __init__(self):
         self.session: dict = {}
@@ -40,6 +40,7 @@ class Flat:
         self.extra: dict = {}
         self.session_time_us = None
         self.time_basis = None
+        self.n_invalid = 0
 
     def add(self, table: str, row: dict) -> None:
         try:
@@ -54,7 +55,18 @@ class Flat:
 
     def unreadable(self, path: str, value) -> None:
         """A documented field whose value could not be read: null in its column, kept here."""
-        self.extra["_unreadable." + path] = value
+        if non_finite(value):
+            self.invalid(path, value, "not finite")
+        else:
+            self.extra["_unreadable." + path] = value
+
+    def invalid(self, path: str, value, reason: str) -> None:
+        """A number that reads but cannot be right (not finite, out of range): null in its
+        column, the value (as text: JSON has no infinity) and the reason kept here, and
+        counted in ``sessions.invalid_values`` for the data-quality check."""
+        self.extra["_invalid." + path] = {"value": value if isinstance(value, str) else repr(value),
+                                          "reason": reason}
+        self.n_invalid += 1
 
 
 def opt_num(flat: Flat, path: str, v):
@@ -67,6 +79,24 @@ def opt_num(flat: Flat, path: str, v):
 
 def strict_num(v, path: str):
     return num_strict(v, path)
+
+
+def number(flat: Flat, path: str, v, *, strict: bool = False, lo=None, hi=None):
+    """A number for a column, read the one way every path reads it: absent is null;
+    text that is no number raises :class:`Unreadable` (``strict``: the values an
+    analysis rests on) or is null and kept; NaN, infinities and values outside
+    ``[lo, hi]`` are null with the reason kept (:meth:`Flat.invalid`)."""
+    f = num_strict(v, path) if strict else num(v)
+    if f is None:
+        if non_finite(v):
+            flat.invalid(path, v, "not finite")
+        elif not strict and not is_nullish(v):
+            flat.unreadable(path, v)
+        return None
+    if lo is not None and not lo <= f <= hi:
+        flat.invalid(path, v, f"outside {lo:g}-{hi:g}")
+        return None
+    return f
 
 
 _SAFE = re.compile(r"[^0-9A-Za-z._-]+")

@@ -1,662 +1,912 @@
-"""Columnar fast path for the bulk of Megvii results (Lite and web liveness v2).
+"""Columnar fast path: every source, read with the field spec's schema.
 
-A chunk of lines is parsed by Arrow's multithreaded JSON reader and the tidy
-tables are cut out of the nested columns with vectorised kernels, instead of
-walking every payload in Python.  It handles only what it can prove it handles
-exactly like the Python flatteners (``megvii.py``): a row with any field this
-module does not know, a value of a type it does not expect, images, will
-results, error bodies, callbacks or Baidu payloads is handed back to the Python
-path.  ``tests/test_fast_path.py`` checks both paths give the same tables.
+A chunk of lines is grouped by source and each group is parsed by Arrow's JSON
+reader with the schema derived from the field spec (``fields.py``): unknown keys
+cost nothing per row (the reader ignores them), and the tidy tables are cut out of
+the nested columns with vectorised kernels (``_fast_megvii``, ``_fast_baidu``).
+
+A row leaves for the Python flatteners only when the spec does not describe its
+shape, and then only that row:
+
+- a key the spec does not list (found by counting keys: the ``":`` in a line
+  against the values Arrow read for it), which the Python path keeps in ``extra``;
+- a value of another shape (an object where text is documented, an object sent as
+  JSON text, ...), which Arrow's reader refuses by row;
+- a value the field rules would null with a note, or quarantine (unreadable text,
+  NaN, a confidence out of range, a time out of the window);
+- a line too long or nested too deep to hand to a C parser.
+
+Numbers and booleans sent as text (or text as numbers) are no reason: when the
+reader meets a column of mixed types, every bare number and boolean of the chunk is
+quoted (one RE2 pass) and the chunk is read with text leaves, which the readers of
+each kind convert exactly as ``_coerce`` does.  ``tests/test_differential.py``
+checks both paths give the same tables, table for table, for every source.
 """
 from __future__ import annotations
 
 import logging
 import re
+from functools import lru_cache
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pj
 
-from .._coerce import _NULL_STRINGS, epoch_to_us, integer, iso_to_us, num, text
-from ..schema import VERIFY_ERROR_BILLED, columns, file_schema
-from .megvii import _LEGALITY, _PII_QUALITY_FIELDS, ATTACKS, _level_column
+from .._coerce import (_NULL_STRINGS, TIME_MAX_US, TIME_MIN_US, boolean, cn_time_to_us, code_text,
+                       in_window, integer, iso_to_us, num, text)
+from .._records import MAX_LINE
+from ..schema import CONFIDENCE_RANGE, GENUINENESS_RANGE, SOURCES, columns, file_schema
+from .fields import leaves
 
-FAST_SOURCES = ("megvii_lite", "megvii_liveness")
+FAST_SOURCES = SOURCES
 _log = logging.getLogger(__name__)
+_MARK = "\x1f"  # leads a bare number or boolean that the quoting pass turned into text
 
-_NULLS: list = []  # built on first use: pa.array() of Python objects imports pandas
+# --- schemas from the field spec ------------------------------------------------------
+
+_ENVELOPE_KEYS = ("source", "session_id", "fetched_at", "http_status", "payload", "receiver")
+_NUMERIC = {"int", "float", "conf", "conf?", "gen", "epoch"}
+
+
+def _tree(source: str) -> dict:
+    """The spec's leaves of ``source`` as nested dicts; a list is ``("list", item)``."""
+    root: dict = {}
+    for path, kind in leaves(source):
+        node = root
+        for k in path[:-1]:
+            if k.endswith("[]"):
+                node = node.setdefault(k[:-2], ("list", {}))[1]
+            else:
+                node = node.setdefault(k, {})
+        last = path[-1]
+        if last.endswith("[]"):
+            node[last[:-2]] = ("list", kind)
+        else:
+            node.setdefault(last, kind)
+    return root
+
+
+def _leaf_type(kind: str, quoted: bool) -> pa.DataType:
+    if quoted:
+        return pa.string()
+    if kind in _NUMERIC:
+        return pa.float64()  # every number as float64: no conversion can fail without its row
+    if kind == "bool":
+        return pa.bool_()
+    return pa.string()
+
+
+def _arrow(node, quoted: bool) -> pa.DataType:
+    if isinstance(node, tuple):
+        return pa.list_(_arrow(node[1], quoted))
+    if isinstance(node, dict):
+        return pa.struct([(k, _arrow(v, quoted)) for k, v in node.items()])
+    return _leaf_type(node, quoted)
+
+
+@lru_cache(maxsize=None)
+def _shape_tree(source: str, envelope: bool) -> dict:
+    """The spec's shape of a record (for :func:`_shape_ok`)."""
+    if source == "megvii_notify":
+        payload = {"data": "str", "sign": "str"}
+    else:
+        payload = _tree(source)
+    if not envelope:
+        return payload
+    return {"source": "str", "session_id": "str", "fetched_at": "str", "http_status": "str",
+            "payload": payload, "receiver": {"status": "str", "reason": "str"}}
+
+
+@lru_cache(maxsize=None)
+def _schema(source: str, envelope: bool, quoted: bool) -> pa.Schema:
+    payload = _arrow(_tree(source if source != "megvii_notify" else "megvii_liveness"), quoted)
+    if source == "megvii_notify":  # the callback body: {data: JSON text, sign}
+        payload = pa.struct([("data", pa.string()), ("sign", pa.string())])
+    if not envelope:
+        return pa.schema(list(payload))
+    num = pa.string() if quoted else pa.float64()
+    return pa.schema([("source", pa.string()), ("session_id", pa.string()),
+                      ("fetched_at", pa.string()), ("http_status", num), ("payload", payload),
+                      ("receiver", pa.struct([("status", num), ("reason", pa.string())]))])
+
+
+# --- parsing ------------------------------------------------------------------------------
+
+_ERRORS = (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError)
+_ROW = re.compile(r"in row (\d+)")
+_SOURCE = re.compile(rb'\{\s*"source"\s*:\s*"([a-z_]{1,40})"')
+_QUOTE_PATTERN = r'([^\\])":\s*(-?[0-9][0-9.eE+-]*|true|false)\s*([,}\]])'
+_QUOTE_REPL = "\\1\":\"" + "\\\\u001f" + "\\2\"\\3"
+# Arrow's reader recurses per nesting level and overflows its stack past ~10,000: a line
+# is handed to it only when it cannot nest deeper than this (it has fewer openers).  The
+# Python path then applies the real bound (``_records.MAX_DEPTH``) to what is left.
+_ARROW_MAX_OPENERS = 2000
+_MAX_RESTARTS = 8
+_PROBE = 256  # lines read first to learn whether a chunk needs quoting  # rows a chunk's reader may stop at before its rows are checked one by one
+
+
+def _arrow_safe(line: bytes) -> bool:
+    n = len(line)
+    return n <= MAX_LINE and (n <= _ARROW_MAX_OPENERS
+                              or line.count(b"{") + line.count(b"[") <= _ARROW_MAX_OPENERS)
+
+
+def _read(buf, schema: pa.Schema, threads: bool) -> pa.Table:
+    opts = pj.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore",
+                           newlines_in_values=False)
+    return pj.read_json(pa.BufferReader(buf), parse_options=opts,
+                        read_options=pj.ReadOptions(block_size=4 << 20, use_threads=threads))
+
+
+def _offsets(lines) -> np.ndarray:
+    """Where each line starts in ``b"\\n".join(lines)``, and the joined length + 1."""
+    bounds = getattr(lines, "bounds", None)
+    if bounds is not None:
+        return np.asarray(bounds, np.int64)
+    return np.cumsum([0] + [len(ln) + 1 for ln in lines], dtype=np.int64)
+
+
+def _quote(buf: bytes, bounds: np.ndarray) -> tuple[bytes, np.ndarray]:
+    """Every bare number and boolean that is a value of a key, as text led by ``_MARK``
+    (one RE2 pass over the lines): a column then never mixes numbers and text.
+    -> (the new buffer, its line bounds)."""
+    n = len(bounds) - 1
+    offs = bounds.copy()
+    offs[-1] = len(buf)
+    arr = pa.BinaryArray.from_buffers(pa.binary(), n, [None, pa.py_buffer(offs.astype(np.int32)),
+                                                       pa.py_buffer(buf)])
+    out = pc.replace_substring_regex(arr, pattern=_QUOTE_PATTERN, replacement=_QUOTE_REPL)
+    o = np.frombuffer(out.buffers()[1], np.int32, n + 1, out.offset * 4).astype(np.int64)
+    new = out.buffers()[2].to_pybytes()[o[0]:o[-1]]
+    nb = o - o[0]
+    nb[-1] += 1
+    return new, nb
+
+
+class Group:
+    """Lines of one source parsed together: ``index`` (line numbers in the chunk),
+    ``table`` (None when no row could be read), ``slow`` (rows to leave to Python)."""
+
+    __slots__ = ("source", "envelope", "index", "table", "slow", "quoted", "buf", "bounds")
+
+    def __init__(self, source, envelope, index, table, slow, quoted, buf=b"", bounds=None):
+        self.source, self.envelope, self.index = source, envelope, index
+        self.table, self.slow, self.quoted = table, slow, quoted
+        self.buf, self.bounds = buf, bounds  # the table's rows as lines: buf[bounds[i]:bounds[i+1]-1]
+
+
+def _key_mismatch(buf: bytes, bounds: np.ndarray, table: pa.Table, names: frozenset) -> np.ndarray:
+    """Rows with a key the schema does not have.
+
+    Each key is one ``":`` in its line (found with numpy); one preceded by a single
+    backslash is an escaped quote inside a string (JSON text in a string, say), and
+    one whose value is ``null`` gives Arrow no value.  So counted, a line has as many
+    keys with a value as Arrow read values for it, unless it has a key the schema
+    lacks.  A key whose value is null gives no value to count: its name must be one
+    the spec knows (a known name in an unexpected place is not caught).  Rows with a
+    space before a colon, or runs of three backslashes, go to the Python path.
+    """
+    n = len(bounds) - 1
+    arrow = np.zeros(n, np.int64)
+    for col in table.columns:
+        _count_valid(col.combine_chunks(), None, arrow)
+    a = np.frombuffer(buf, np.uint8)
+    if len(a) < 2:
+        return np.zeros(n, bool)
+    q = np.flatnonzero((a[:-1] == 34) & (a[1:] == 58))  # '"' then ':'
+    row = np.searchsorted(bounds, q, "right") - 1
+    if b'\\":' in buf:
+        bs1 = a[np.maximum(q - 1, 0)] == 92
+        bs2 = bs1 & (a[np.maximum(q - 2, 0)] == 92)
+        bs3 = bs2 & (a[np.maximum(q - 3, 0)] == 92)
+        real = ~(bs1 & ~bs2)  # one backslash: an escaped quote; two: an escaped backslash
+    else:
+        real = bs3 = np.ones(len(q), bool)
+        bs3 = ~bs3
+    start = np.minimum(q + 2, len(a) - 1)
+    start = start + (a[start] == 32)
+    null = np.zeros(len(q), bool)
+    ok = start + 3 < len(a)
+    i = start[ok]
+    null[ok] = (a[i] == 110) & (a[i + 1] == 117) & (a[i + 2] == 108) & (a[i + 3] == 108)
+    flagged = np.bincount(row[real & ~null], minlength=n) != arrow
+    flagged[row[bs3]] = True
+    if b" :" in buf or b"\t:" in buf:
+        b = bounds.tolist()
+        for r in range(n):
+            if not flagged[r] and re.search(rb'"\s+:', buf[b[r]:b[r + 1] - 1]):
+                flagged[r] = True
+    for p, r in zip(q[real & null].tolist(), row[real & null].tolist()):
+        if not flagged[r] and buf[buf.rfind(b'"', 0, p) + 1:p] not in names:
+            flagged[r] = True
+    return flagged
+
+
+@lru_cache(maxsize=None)
+def _names(source: str) -> frozenset:
+    """Every key name the spec knows for ``source`` (as bytes), envelope keys included."""
+    out = {k.encode() for k in _ENVELOPE_KEYS} | {b"status", b"reason", b"data", b"sign"}
+    for src in (source, "megvii_liveness") if source == "megvii_notify" else (source,):
+        for path, _ in leaves(src):
+            out.update(k.replace("[]", "").encode() for k in path)
+    return frozenset(out)
+
+
+def _list_parents(arr: pa.Array) -> np.ndarray:
+    """The row of each value ``arr.flatten()`` gives (null lists give none)."""
+    offsets = np.asarray(arr.offsets)
+    lengths = np.diff(offsets) * np.asarray(arr.is_valid())
+    return np.repeat(np.arange(len(arr)), lengths)
+
+
+def _count_valid(arr: pa.Array, rows: np.ndarray | None, out: np.ndarray) -> None:
+    """Add to ``out[row]`` one per non-null value at every depth of ``arr``."""
+    valid = np.asarray(arr.is_valid())
+    if rows is None:
+        out += valid
+    elif len(rows):
+        out += np.bincount(rows, weights=valid, minlength=len(out)).astype(np.int64)
+    t = arr.type
+    if pa.types.is_struct(t):
+        for child in arr.flatten():
+            _count_valid(child, rows, out)
+    elif pa.types.is_list(t) and pa.types.is_struct(t.value_type):
+        parents = _list_parents(arr)
+        items = arr.flatten()  # an item is no key; its fields are
+        for child in items.flatten():
+            _count_valid(child, parents if rows is None else rows[parents], out)
+
+
+def _parse_group(lines, joined: bytes | None, source: str, envelope: bool, threads: bool) -> Group:
+    """Parse one source's lines: with typed leaves, else (numbers and text mixed in a
+    column) quoted; rows the reader refuses are odd.  ``Group.index``: the positions
+    (in ``lines``) of the table's rows; ``Group.slow``: those of them with unknown keys."""
+    n = len(lines)
+    bounds = _offsets(lines)
+    buf = b"\n".join(lines) if joined is None else joined
+    quoted = False
+    table = None
+    try:
+        # A few hundred lines tell whether the chunk mixes numbers and text (a share of
+        # records sent by a logger that stringifies them, say): then quote it at once.
+        probe = min(n, _PROBE)
+        if probe < n:
+            _read(buf[:bounds[probe] - 1], _schema(source, envelope, False), False)
+        table = _read(buf, _schema(source, envelope, False), threads)
+    except _ERRORS:
+        # Numbers and text mixed in a column, or a row of another shape: quoted, only
+        # the second kind is left, and the reader then names those rows.
+        quoted = True
+    if table is None:
+        buf, bounds = _quote(buf, bounds)
+        try:
+            table = _read(buf, _schema(source, envelope, True), threads)
+        except _ERRORS:
+            pass
+    keep = np.arange(n)
+    if table is None:
+        table, keep, buf, bounds = _read_around(buf, bounds, _schema(source, envelope, quoted), threads,
+                                                _shape_tree(source, envelope))
+    if table is None or not len(keep):
+        return Group(source, envelope, np.zeros(0, np.int64), None, np.zeros(0, bool), quoted)
+    return Group(source, envelope, keep, table, _key_mismatch(buf, bounds, table, _names(source)), quoted,
+                 buf, bounds)
+
+
+def _read_around(buf: bytes, bounds: np.ndarray, schema, threads: bool, tree: dict):
+    """Rows Arrow refuses: reading stops at the first and names it.  After a few such
+    stops, the rows left are checked against the spec's shapes one by one (orjson;
+    a call of Arrow's reader per row would cost far more), and what passes is read
+    at once (halved until it reads, should the check have let a row through).
+    -> (table of the other rows, their positions, their buffer, its bounds)."""
+    n = len(bounds) - 1
+    odd = np.zeros(n, bool)
+    start = restarts = 0
+    while start < n and restarts < _MAX_RESTARTS:
+        try:
+            t = _read(buf[bounds[start]:], schema, False)
+            if t.num_rows != n - start:
+                raise pa.ArrowInvalid("row count")
+            start = n
+        except _ERRORS as e:
+            m = _ROW.search(str(e))
+            if m is None:
+                break
+            odd[start + int(m.group(1))] = True
+            start += int(m.group(1)) + 1
+            restarts += 1
+    if start < n:
+        import orjson
+
+        for i in range(start, n):
+            try:
+                ok = _shape_ok(orjson.loads(buf[bounds[i]:bounds[i + 1] - 1]), tree)
+            except orjson.JSONDecodeError:
+                ok = False
+            odd[i] = not ok
+    keep = np.flatnonzero(~odd)
+    tables = []
+    _read_halves(buf, bounds, keep, schema, threads, tables, odd)
+    keep = np.flatnonzero(~odd)
+    if not len(keep) or not tables:
+        return None, keep[:0], buf, bounds
+    t = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
+    sub = b"\n".join(buf[bounds[i]:bounds[i + 1] - 1] for i in keep.tolist())
+    lengths = bounds[keep + 1] - bounds[keep]
+    return t, keep, sub, np.concatenate([[0], np.cumsum(lengths)])
+
+
+def _read_halves(buf, bounds, rows: np.ndarray, schema, threads, tables: list, odd: np.ndarray) -> None:
+    """Read ``rows`` in one call, else each half (a row alone that will not read is odd)."""
+    if not len(rows):
+        return
+    sub = b"\n".join(buf[bounds[i]:bounds[i + 1] - 1] for i in rows.tolist())
+    try:
+        t = _read(sub, schema, threads)
+        if t.num_rows == len(rows):
+            tables.append(t)
+            return
+    except _ERRORS:
+        pass
+    if len(rows) == 1:
+        odd[rows[0]] = True
+        return
+    half = len(rows) // 2
+    _read_halves(buf, bounds, rows[:half], schema, threads, tables, odd)
+    _read_halves(buf, bounds, rows[half:], schema, threads, tables, odd)
+
+
+def _shape_ok(obj, node) -> bool:
+    """Whether a (quoted) record has the spec's shape where the spec describes it: an
+    object where an object is documented, a list where a list is, text in a list of
+    text, no object or list where a value is.  Unknown keys are no matter here."""
+    if not isinstance(obj, dict):
+        return False
+    for k, v in obj.items():
+        child = node.get(k)
+        if child is None or v is None:
+            continue
+        if isinstance(child, dict):
+            if not _shape_ok(v, child):
+                return False
+        elif isinstance(child, tuple):
+            if not isinstance(v, list):
+                return False
+            item = child[1]
+            for x in v:
+                if x is None:
+                    continue
+                if isinstance(item, dict):
+                    if not _shape_ok(x, item):
+                        return False
+                elif not isinstance(x, str):
+                    return False
+        elif isinstance(v, (dict, list)) or (isinstance(v, float) and not -_INF < v < _INF):
+            return False
+    return True
+
+
+_INF = float("inf")
+
+
+class Parsed:
+    """A chunk's groups, and the lines no group took (for the Python path)."""
+
+    __slots__ = ("groups", "left_out")
+
+    def __init__(self, groups, left_out):
+        self.groups, self.left_out = groups, left_out
+
+
+def parse_chunk(lines, joined: bytes | None = None, threads: bool = True,
+                source_hint: str | None = None) -> Parsed:
+    """Group the lines by source and parse each group with its spec schema.
+
+    Envelopes name their source first (``{"source": ...``, as every writer of them
+    here does); other lines are bare payloads of ``source_hint``.  Only lines that
+    open a JSON object and are safe to hand to Arrow (``_arrow_safe``) are parsed.
+    """
+    n = len(lines)
+    groups: dict[tuple[str, bool], list[int]] = {}
+    left_out: list[int] = []
+    bounds = getattr(lines, "bounds", None)
+    buf = getattr(lines, "buf", None)
+    long = set()
+    if bounds is not None:
+        long = set(np.flatnonzero(np.diff(bounds) > _ARROW_MAX_OPENERS + 1).tolist())
+    match = _SOURCE.match
+    for i in range(n):
+        if buf is not None:
+            m = match(buf, int(bounds[i]))
+            first = buf[bounds[i]:bounds[i] + 1]
+        else:
+            ln = lines[i]
+            m = match(ln)
+            first = ln[:1]
+        if first != b"{" or ((buf is None or i in long) and not _arrow_safe(lines[i])):
+            left_out.append(i)
+            continue
+        if m is not None:
+            src = m.group(1).decode()
+            key = (src, True) if src in FAST_SOURCES else None
+        else:
+            key = (source_hint, False) if source_hint in FAST_SOURCES else None
+        if key is None:
+            left_out.append(i)
+        else:
+            groups.setdefault(key, []).append(i)
+    out = []
+    for (source, envelope), idx in groups.items():
+        whole = len(idx) == n
+        sub = lines if whole else [lines[i] for i in idx]
+        g = _parse_group(sub, joined if whole else None, source, envelope, threads)
+        index = np.asarray(idx, np.int64)
+        g.index = index[g.index]
+        out.append((index, g))
+    return Parsed(out, left_out)
+
+
+# --- reading columns by kind ----------------------------------------------------------------
+
+_NULLS: list = []
 
 
 def _nulls() -> pa.Array:
     if not _NULLS:
         _NULLS.append(pa.array(sorted(_NULL_STRINGS), pa.string()))
     return _NULLS[0]
-_ENVELOPE_KEYS = {"source", "session_id", "fetched_at", "http_status", "payload"}
-
-# Known leaves: path -> kind.  Kinds: str, int, float, epoch, raw (an ID number, as given).
-_TOP = {
-    ("request_id",): "str", ("status",): "str", ("fail_reason",): "str", ("time_used",): "int",
-    ("multifaces_tag",): "int", ("verify_time",): "epoch",
-    ("biz_info", "biz_id"): "str", ("biz_info", "biz_no"): "str",
-    ("biz_info", "biz_extra_data"): "str",
-    ("biz_id",): "str", ("biz_no",): "str", ("biz_extra_data",): "str",
-    ("liveness_result", "result"): "str", ("liveness_result", "procedure_type"): "str",
-    ("liveness_result", "failure_reason"): "str", ("liveness_result", "version"): "str",
-    ("liveness_result", "log"): "str",
-    ("verify_result", "verify_time"): "epoch", ("verify_result", "request_id"): "str",
-    ("verify_result", "time_used"): "int", ("verify_result", "error_message"): "str",
-    ("verify_result", "id_exceptions", "id_attacked"): "int",
-    ("verify_result", "id_exceptions", "id_photo_monochrome"): "int",
-    ("idcard_info", "idcard_mode"): "str", ("idcard_info", "idcard_mode_user"): "str",
-    ("idcard_info", "idcard_uneditable_field"): "str",
-    ("idcard_info", "idcard_uneditable_feild"): "str",
-    ("idcard_info", "idcard_number"): "raw", ("idcard_info", "idcard_name"): "str",
-    ("idcard_info", "idcard_valid_date"): "str", ("idcard_info", "idcard_issued_by"): "str",
-    ("idcard_info", "front_side", "upload_times"): "int",
-    ("idcard_info", "back_side", "upload_times"): "int",
-}
-_OCR_FIELDS = {"address": "str", "gender": "str", "id_card_number": "raw", "name": "str",
-               "race": "str", "issued_by": "str", "valid_date": "str"}
-_BIRTHDAY = {"year", "month", "day"}
-_QUALITY = {"quality": "float", "logic": "int", "result": "str"}
-_KNOWN_STRUCTS = {(), ("biz_info",), ("liveness_result",), ("liveness_result", "details"),
-                  ("liveness_result", "face_genuineness"), ("verify_result",),
-                  ("verify_result", "face_genuineness"), ("verify_result", "id_exceptions"),
-                  ("idcard_info",), ("idcard_info", "front_side"), ("idcard_info", "back_side")}
-_PY = {"str": text, "int": integer, "float": num, "epoch": epoch_to_us,
-       "raw": lambda v: v if isinstance(v, str) else None}
 
 
-def classify(path: tuple) -> str | None:
-    """The kind of a leaf the fast path reads, or None (the row goes to Python)."""
-    kind = _TOP.get(path)
-    if kind is not None:
-        return kind
-    n = len(path)
-    if n == 3 and path[:2] == ("liveness_result", "details"):
-        return "int"
-    if n == 3 and path[1] == "face_genuineness" and path[0] in ("liveness_result", "verify_result"):
-        # A new attack is discovered by its ``_confidence`` key (as in megvii.py).
-        if path[2].endswith("_confidence") or path[2][: -len("_threshold")] in ATTACKS:
-            return "float"
-        return None
-    if n >= 3 and path[0] == "verify_result" and path[1].startswith("result_"):
-        if n == 3 and path[2] == "confidence":
-            return "float"
-        if n == 4 and path[2] == "thresholds" and _level_column(path[3]) is not None:
-            return "float"
-        return None
-    if n >= 4 and path[0] == "idcard_info" and path[1] in ("front_side", "back_side") \
-            and path[2] == "ocr_result":
-        if n == 4:
-            return _OCR_FIELDS.get(path[3])
-        if n == 5 and path[3] == "birthday" and path[4] in _BIRTHDAY:
-            return "int"
-        if n == 5 and path[3] == "legality" and " ".join(path[4].split()).lower() in _LEGALITY:
-            return "float"
-        return None
-    if n == 4 and path[0] == "idcard_info" and path[1] in ("ocr_front_quality", "ocr_back_quality"):
-        return _QUALITY.get(path[3])
-    return None
+def _py_value(kind: str, v):
+    """One value as the Python path reads it (``v`` as Arrow gave it; a quoted bare
+    token is read back as the JSON value it was)."""
+    v = _unmark(v)
+    if kind in ("str", "text"):
+        return text(v)
+    if kind == "id":
+        return v if isinstance(v, str) else (str(v) if isinstance(v, int) and not isinstance(v, bool) else None)
+    if kind == "int":
+        return integer(v)
+    if kind == "bool":
+        return boolean(v)
+    if kind == "code":
+        return code_text(v)
+    if kind == "cntime":
+        us = cn_time_to_us(v)
+        return us if in_window(us) else None
+    if kind == "epoch":
+        from .._coerce import epoch_to_us
+        return epoch_to_us(v)
+    return num(v)
 
 
-def _struct_known(path: tuple) -> bool:
-    if path in _KNOWN_STRUCTS:
-        return True
-    n = len(path)
-    if n == 2 and path[0] == "verify_result" and path[1].startswith("result_"):
-        return True
-    if n == 3 and path[0] == "verify_result" and path[1].startswith("result_") and path[2] == "thresholds":
-        return True
-    if path[:1] == ("idcard_info",) and n >= 3 and path[1] in ("front_side", "back_side"):
-        return path[2:] in (("ocr_result",), ("ocr_result", "birthday"), ("ocr_result", "legality"))
-    if n in (2, 3) and path[0] == "idcard_info" and path[1] in ("ocr_front_quality", "ocr_back_quality"):
-        return True
-    return False
+def _token(tok: str):
+    import orjson
+    try:
+        return orjson.loads(tok)
+    except orjson.JSONDecodeError:
+        import json
+        try:
+            return json.loads(tok)
+        except ValueError:
+            return tok
 
 
-def _walk(arr: pa.Array, path: tuple, leaves: dict, structs: dict, bad: list) -> None:
-    if pa.types.is_struct(arr.type):
-        if not _struct_known(path):
-            bad.append(arr.is_valid())
-            return
-        structs[path] = arr.is_valid()
-        for f, child in zip(arr.type, arr.flatten()):
-            _walk(child, path + (f.name,), leaves, structs, bad)
-        return
-    kind = classify(path)
-    if kind is None:
-        bad.append(arr.is_valid())
-    else:
-        leaves[path] = (kind, arr)
+_TYPES = {"str": pa.string(), "text": pa.string(), "id": pa.string(), "int": pa.int64(), "textint": pa.int64(),
+          "float": pa.float64(), "conf": pa.float64(), "conf?": pa.float64(), "gen": pa.float64(),
+          "epoch": pa.int64(), "cntime": pa.int64(), "bool": pa.bool_(), "code": pa.string()}
+_RANGE = {"conf": CONFIDENCE_RANGE, "conf?": CONFIDENCE_RANGE, "gen": GENUINENESS_RANGE}
 
 
-def _convert(kind: str, arr: pa.Array):
-    """-> (values, rows that need Python).  Native types are converted in C++."""
+def read_kind(kind: str, arr: pa.Array):
+    """-> (values, rows whose value needs the Python path or None).  A value needs it
+    when the field rules would null it with a note, or quarantine its record."""
+    if kind == "textint":
+        kind = "int"
     t = arr.type
     if pa.types.is_null(t):
-        return arr, None
-    if kind == "str" and pa.types.is_string(t):
-        nullish = pc.or_(pc.is_in(arr, value_set=_nulls()),
-                         pc.equal(pc.utf8_trim_whitespace(arr), ""))
-        return pc.if_else(nullish, pa.scalar(None, pa.string()), arr), None
-    if kind == "raw" and pa.types.is_string(t):
-        return arr, None
-    if kind == "int" and pa.types.is_integer(t):
-        return arr.cast(pa.int64()), None
-    if kind == "int" and pa.types.is_floating(t):  # the reader reads every number as float64
-        whole = pc.fill_null(pc.equal(pc.floor(arr), arr), False)
-        return (pc.if_else(whole, arr, pa.scalar(None, t)).cast(pa.int64()),
-                pc.and_(arr.is_valid(), pc.invert(whole)))
-    if kind == "float" and (pa.types.is_integer(t) or pa.types.is_floating(t)):
-        f = arr.cast(pa.float64())
-        return pc.if_else(pc.is_nan(f), pa.scalar(None, pa.float64()), f), None
-    if kind == "epoch" and (pa.types.is_integer(t) or pa.types.is_floating(t)):
-        f = arr.cast(pa.float64()).to_numpy(zero_copy_only=False)
+        return pa.nulls(len(arr), _TYPES[kind]), None
+    rng = _RANGE.get(kind)
+    if pa.types.is_string(t) and not _has_mark(arr):
+        if kind in ("str", "text"):
+            nullish = pc.or_(pc.is_in(arr, value_set=_nulls()),
+                             pc.equal(pc.utf8_trim_whitespace(arr), ""))
+            return pc.if_else(nullish, pa.scalar(None, pa.string()), arr), None
+        if kind == "id":
+            return arr, None
+    if kind in _NUMERIC and kind not in ("epoch",) and (pa.types.is_floating(t) or pa.types.is_string(t)):
+        f = arr
+        if pa.types.is_string(t):
+            try:
+                f = pc.replace_substring(arr, _MARK, "").cast(pa.float64())
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                f = None
+        if f is not None:
+            bad = pc.invert(pc.is_finite(f))
+            if rng is not None:
+                bad = pc.or_(bad, pc.or_(pc.less(f, rng[0]), pc.greater(f, rng[1])))
+            if kind == "int":
+                bad = pc.or_(bad, pc.not_equal(pc.floor(f), f))
+            bad = pc.fill_null(bad, False)
+            need = bad if pc.any(bad).as_py() else None
+            if need is not None:
+                f = pc.if_else(bad, pa.scalar(None, pa.float64()), f)
+            return (f.cast(pa.int64()) if kind == "int" else f), need
+    if kind == "epoch" and pa.types.is_string(t):
+        try:
+            arr, t = pc.replace_substring(arr, _MARK, "").cast(pa.float64()), pa.float64()
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            pass
+    if kind == "epoch" and pa.types.is_floating(t):
+        f = arr.to_numpy(zero_copy_only=False)
         with np.errstate(invalid="ignore"):
             f = np.where(f > 4102444800 * 100, f / 1000.0, f)
-            ok = (f >= 946684800) & (f <= 4102444800)
+            ok = (f >= TIME_MIN_US // 1_000_000) & (f <= TIME_MAX_US // 1_000_000)
         us = np.where(ok, np.round(np.nan_to_num(f) * 1_000_000), 0).astype(np.int64)
         present = np.asarray(arr.is_valid())
         return pa.array(us, pa.int64(), mask=~(present & ok)), pa.array(present & ~ok)
-    if kind in ("int", "float") and pa.types.is_string(t):
-        # Numbers sent as text ("1991", "68.918"): Arrow's cast when every value is plain.
-        try:
-            out = arr.cast(pa.int64() if kind == "int" else pa.float64())
-            if kind == "int" or not pc.any(pc.is_nan(out)).as_py():
-                return out, None
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            pass
-    # Anything else goes through the same coercion as the Python path; a value that
-    # would need a note in ``extra`` sends its row there.
-    py = _PY[kind]
+    if kind == "bool" and pa.types.is_boolean(t):
+        return arr, None
+    if kind == "cntime" and pa.types.is_string(t) and not _has_mark(arr):
+        return _cn_times(arr)
+    if kind in ("bool", "code") and pa.types.is_string(t):
+        got = _bool_or_code(kind, arr)
+        if got is not None:
+            return got
+    # Anything else: value by value, with the very readers of the Python path.
     values = arr.to_pylist()
-    out = [py(v) for v in values]
-    need = [v is not None and o is None for v, o in zip(values, out)]
-    typ = {"str": pa.string(), "raw": pa.string(), "int": pa.int64(), "float": pa.float64(),
-           "epoch": pa.int64()}[kind]
-    return pa.array(out, typ), pa.array(need, pa.bool_())
+    out = [None if v is None else _py_value(kind, v) for v in values]
+    need = [v is not None and o is None and not _nullish(v) for v, o in zip(values, out)]
+    if rng is not None:
+        need = [nd or (o is not None and not rng[0] <= o <= rng[1]) for nd, o in zip(need, out)]
+        out = [None if nd else o for nd, o in zip(need, out)]
+    return pa.array(out, _TYPES[kind]), (pa.array(need, pa.bool_()) if any(need) else None)
 
+
+_TRUE = pa.array(["true", "1", "yes", "y", "t"])
+_FALSE = pa.array(["false", "0", "no", "n", "f"])
+
+
+def _bool_or_code(kind: str, arr: pa.Array):
+    """``boolean`` and ``code_text`` of a text column, vectorised; None when a value
+    needs them one by one (a bare number that is not a whole one, say)."""
+    marked = pc.fill_null(pc.starts_with(arr, _MARK), False)
+    tok = pc.if_else(marked, pc.utf8_slice_codeunits(arr, 1), arr)
+    if kind == "bool":
+        s = pc.utf8_lower(pc.utf8_trim_whitespace(tok))
+        yes, no = pc.is_in(s, value_set=_TRUE), pc.is_in(s, value_set=_FALSE)
+        out = pc.if_else(yes, True, pc.if_else(no, False, pa.scalar(None, pa.bool_())))
+        unknown = pc.and_(pc.is_valid(arr), pc.is_null(out))
+        unknown = pc.and_(unknown, pc.invert(pc.or_(pc.is_in(arr, value_set=_nulls()),
+                                                    pc.equal(pc.utf8_trim_whitespace(arr), ""))))
+        return out, (unknown if pc.any(unknown).as_py() else None)
+    # code_text: a bare whole number as it is written; text stripped, null-ish text null
+    whole = pc.match_substring_regex(tok, r"^-?(0|[1-9][0-9]*)$")
+    if pc.any(pc.and_(marked, pc.invert(whole))).as_py():
+        return None
+    s = pc.utf8_trim_whitespace(tok)
+    nullish = pc.or_(pc.is_in(s, value_set=_nulls()), pc.equal(s, ""))
+    return pc.if_else(pc.and_(pc.invert(marked), nullish), pa.scalar(None, pa.string()),
+                      pc.if_else(marked, tok, s)), None
+
+
+_CN = r"^\s*(?P<y>\d{4})-(?P<mo>\d{1,2})-(?P<d>\d{1,2})(?:[ T](?P<h>\d{1,2}):(?P<mi>\d{1,2})(?::(?P<s>\d{1,2}))?)?\s*$"
+_CN_OFFSET_US = 8 * 3600 * 1_000_000
+
+
+def _cn_times(arr: pa.Array):
+    """``cn_time_to_us`` of a text column, vectorised: Beijing wall time -> µs (UTC);
+    a present time that does not read, or falls outside the window, needs Python."""
+    m = pc.extract_regex(arr, _CN)
+    parts = []
+    for i, width in enumerate((4, 2, 2, 2, 2, 2)):
+        f = pc.struct_field(m, [i])
+        f = pc.if_else(pc.equal(f, ""), "0", f) if i >= 3 else f
+        parts.append(pc.utf8_lpad(f, width, "0"))
+    text_ = pc.binary_join_element_wise(parts[0], "-", parts[1], "-", parts[2], " ", parts[3], ":",
+                                        parts[4], ":", parts[5], "")
+    ts = pc.strptime(text_, format="%Y-%m-%d %H:%M:%S", unit="us", error_is_null=True)
+    us = pc.subtract(ts.cast(pa.int64()), _CN_OFFSET_US)
+    ok = pc.and_(pc.greater_equal(us, TIME_MIN_US), pc.less_equal(us, TIME_MAX_US))
+    us = pc.if_else(pc.fill_null(ok, False), us, pa.scalar(None, pa.int64()))
+    nullish = pc.or_(pc.is_in(arr, value_set=_nulls()), pc.equal(pc.utf8_trim_whitespace(arr), ""))
+    need = pc.and_(pc.and_(pc.is_valid(arr), pc.is_null(us)), pc.invert(nullish))
+    need = pc.fill_null(need, False)
+    return us, (need if pc.any(need).as_py() else None)
+
+
+def _has_mark(arr: pa.Array) -> bool:
+    return bool(pc.any(pc.starts_with(arr, _MARK)).as_py())
+
+
+def _nullish(v) -> bool:
+    return isinstance(v, str) and (v in _NULL_STRINGS or not v.strip())
+
+
+# --- the result --------------------------------------------------------------------------------
 
 class FastResult:
     """Rows for the records the fast path took, and the line numbers it did not."""
 
     __slots__ = ("lines", "source", "session_id", "fetched_us", "session_time_us", "ok",
-                 "tables", "slow")
+                 "http_status", "tables", "slow", "blobs")
 
     def __init__(self):
         self.lines: list[int] = []
+        self.source: list[str] = []
+        self.session_id: list[str] = []
+        self.fetched_us: list[int] = []
+        self.session_time_us: list[int] = []
+        self.ok: list[bool] = []
         self.tables: dict[str, pa.Table] = {}
         self.slow: list[int] = []
+        self.blobs: list[tuple[int, str, bytes]] = []
 
 
-_ROW = re.compile(r"in row (\d+)")
-_DETAIL_KEYS = ("UPLOAD_TIMES", "FACE_NOT_FOUND", "SIDE_FACE", "UPDOWN_FACE", "EYE_OCCLUSION",
-                "MOUTH_OCCLUSION", "AWAY_FROM_CAMERA", "CLOSE_TO_CAMERA", "FACE_OUT_OF_CAMERA",
-                "HIGH_BRIGHTNESS", "LOW_BRIGHTNESS", "LOW_FACE_QUALITY", "INVALID_VIDEO_DURATION",
-                "SR_ERROR", "NOT_SYNCHRONIZED", "VIDEO_FORMAT_UNSUPPORTED", "NO_AUDIO")
-_COMPARISONS = ("faceid", "ref1", "ref2", "ref3", "idcard_photo", "idcard_datasource")
-_QUALITY_FIELDS = {"front": ("gender", "address", "idcard_number", "name", "birth_month",
-                             "birth_day", "nationality", "birth_year"),
-                   "back": ("issued_by", "valid_date_end", "valid_date_start")}
-
-
-def _payload_schema() -> pa.DataType:
-    """The documented leaves' types, given to Arrow's JSON reader: a value of another
-    type then fails on *its* row (not on whichever row happened to come first), so
-    that row alone goes to Python.  Numbers are all read as float64, so no
-    conversion can fail without naming its row.  Fields not listed are inferred."""
-    F, S = pa.float64(), pa.string()
-    spec: dict = {}
-    for path, kind in _TOP.items():
-        node = spec
-        for k in path[:-1]:
-            node = node.setdefault(k, {})
-        node[path[-1]] = S if kind in ("str", "raw") else F
-    vr = spec.setdefault("verify_result", {})
-    for c in _COMPARISONS:
-        vr[f"result_{c}"] = {"confidence": F,
-                             "thresholds": {lv: F for lv in ("1e-3", "1e-4", "1e-5", "1e-6")}}
-    for block in (spec.setdefault("liveness_result", {}), vr):
-        block["face_genuineness"] = {f"{a}_{x}": F for a in ATTACKS for x in ("confidence", "threshold")}
-    spec["liveness_result"]["details"] = {k: F for k in _DETAIL_KEYS}
-    idc = spec.setdefault("idcard_info", {})
-    for side in ("front", "back"):
-        ocr = {k: S for k in _OCR_FIELDS}
-        ocr["birthday"] = {k: S for k in sorted(_BIRTHDAY)}
-        ocr["legality"] = {k: F for k in ("ID Photo", "Temporary ID Photo ", "Temporary ID Photo",
-                                          "Photocopy", "Screen", "Edited")}
-        idc.setdefault(f"{side}_side", {})["ocr_result"] = ocr
-        idc[f"ocr_{side}_quality"] = {f: {"quality": F, "logic": F, "result": S}
-                                      for f in _QUALITY_FIELDS[side]}
-
-    def tree(node: dict) -> pa.DataType:
-        return pa.struct([(k, tree(v) if isinstance(v, dict) else v) for k, v in node.items()])
-
-    return tree(spec)
-
-
-_PAYLOAD = _payload_schema()
-_SCHEMAS = {
-    "bare": pa.schema(list(_PAYLOAD)),
-    "envelope": pa.schema([("source", pa.string()), ("session_id", pa.string()),
-                           ("fetched_at", pa.string()), ("http_status", pa.float64()),
-                           ("payload", _PAYLOAD)]),
-}
-_ERRORS = (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError)
-
-
-def _read(buf: pa.Buffer, schema: pa.Schema | None, mode: str) -> pa.Table:
-    """Read JSON lines; ``schema=None`` infers every type (about twice as fast as
-    materialising the whole documented schema, so it is tried first).
-
-    ``mode``: "threads" (4 MiB blocks on Arrow's threads: least wall time), "one"
-    (4 MiB blocks on this thread: least CPU, for callers that already keep every
-    core busy) or "whole" (one block, so an error names its row in the buffer)."""
-    block = buf.size + 1 if mode == "whole" else 4 << 20
-    opts = (pj.ParseOptions(newlines_in_values=False) if schema is None else
-            pj.ParseOptions(explicit_schema=schema, unexpected_field_behavior="infer",
-                            newlines_in_values=False))
-    return pj.read_json(pa.BufferReader(buf), parse_options=opts,
-                        read_options=pj.ReadOptions(block_size=block, use_threads=mode == "threads"))
-
-
-def parse_blocks(lines: list[bytes], joined: bytes | None = None, threads: bool = True):
-    """Yield ``(line indices, Arrow table or None)``: tables for what Arrow can read,
-    None for lines left to the Python path.  ``joined``: ``b"\n".join(lines)``;
-    ``threads``: parse on Arrow's threads (see :func:`_read`)."""
-    mode = "threads" if threads else "one"
-    if not lines:
-        return
-    schema = _SCHEMAS["envelope" if b'"payload"' in lines[0] else "bare"]
-    buf = pa.py_buffer(b"\n".join(lines) if joined is None else joined)
-    try:
-        t = _read(buf, None, mode)
-        if t.num_rows == len(lines):
-            yield np.arange(len(lines)), t
-            return
-    except _ERRORS:
-        pass
-    # Find the rows Arrow cannot take: reading stops at the first one and names it.
-    starts = np.cumsum([0] + [len(ln) + 1 for ln in lines[:-1]])
-    good, odd, start = [], [], 0
-    while start < len(lines):
-        try:
-            t = _read(buf.slice(int(starts[start])), schema, "whole")
-            if t.num_rows != len(lines) - start:
-                raise pa.ArrowInvalid("row count")
-            good.extend(range(start, len(lines)))
-            break
-        except _ERRORS as e:
-            m = _ROW.search(str(e))
-            if m is None:  # an error that names no row: leave the rest to Python
-                odd.extend(range(start, len(lines)))
-                break
-            r = int(m.group(1))
-            good.extend(range(start, start + r))
-            odd.append(start + r)
-            start += r + 1
-    if odd:
-        yield np.asarray(odd), None
-    if good:
-        sub = pa.py_buffer(b"\n".join(lines[i] for i in good))
-        for s in (None, schema):
-            try:
-                t = _read(sub, s, mode)
-                if t.num_rows == len(good):
-                    yield np.asarray(good), t
-                    return
-            except _ERRORS:
-                pass
-        yield np.asarray(good), None
-
-
-def parse_chunk(lines: list[bytes], joined: bytes | None = None,
-                threads: bool = True) -> tuple[list, list[int]]:
-    """Arrow tables for a chunk: ``([(line indices, table or None)], lines left out)``.
-
-    Only lines that open a JSON object go to Arrow (a block starting with a bare
-    `null` crashes pyarrow's reader; such lines are not payloads anyway).
-    ``joined``: ``b"\n".join(lines)`` when the caller has it already.
-    """
-    if getattr(lines, "all_objects", False):  # ingest's file blocks know it already
-        return list(parse_blocks(lines, joined, threads)), []
-    objects = [i for i, ln in enumerate(lines) if ln[:1] == b"{"]
-    if len(objects) == len(lines):
-        return list(parse_blocks(lines, joined, threads)), []
-    mapping = np.asarray(objects, np.int64)
-    parsed = [(mapping[index], table)
-              for index, table in parse_blocks([lines[i] for i in objects], threads=threads)]
-    return parsed, sorted(set(range(len(lines))) - set(objects))
-
-
-def flatten_fast(lines: list[bytes], source_hint: str | None, received_us: int, masker,
-                 parsed=None):
+def flatten_fast(lines, source_hint: str | None, received_us: int, masker, parsed=None,
+                 secret: str | None = None) -> FastResult:
     """Flatten what the fast path can; return a :class:`FastResult`.  ``parsed`` is
     :func:`parse_chunk`'s result when another thread already parsed the lines."""
+    from . import _fast_baidu, _fast_megvii
+
     res = FastResult()
-    parts, sources, sids, fetched, stimes, oks = [], [], [], [], [], []
+    if parsed is None:
+        parsed = parse_chunk(lines, source_hint=source_hint)
+    res.slow.extend(parsed.left_out)
+    parts: dict[str, list[pa.Table]] = {}
     n_done = 0
-    blocks, left_out = parsed if parsed is not None else parse_chunk(lines)
-    res.slow.extend(left_out)
-    for index, table in blocks:
+    for index, g in parsed.groups:
         got = None
-        if table is not None:
+        if g.table is not None and len(g.index):
             try:
-                got = _block(table, source_hint, received_us, masker)
-            except (pa.ArrowException, ValueError, TypeError, OverflowError) as e:
+                extract = (_fast_megvii.extract if g.source.startswith("megvii")
+                           else _fast_baidu.extract)
+                got = extract(g, received_us, masker, secret)
+            except (pa.ArrowException, ValueError, TypeError, OverflowError, KeyError) as e:
                 # Arrow can choke on odd nesting; the Python path reads those rows instead.
-                _log.debug("fast path gave %d rows to Python: %s", table.num_rows, e)
+                _log.debug("fast path gave %d rows to Python: %s", len(g.index), e)
         if got is None:
             res.slow.extend(index.tolist())
             continue
-        take, slow, rec, tables = got
-        res.slow.extend(index[np.asarray(slow, np.int64)].tolist())
-        res.lines.extend(index[np.asarray(take, np.int64)].tolist())
-        for name, t in tables.items():
-            t = t.set_column(0, "_rec", pc.add(t.column("_rec"), n_done))
-            parts.append((name, t))
-        sources.extend(rec["source"])
-        sids.extend(rec["session_id"])
-        fetched.extend(rec["fetched_us"])
-        stimes.extend(rec["session_time_us"])
-        oks.extend([True] * len(take))
-        n_done += len(take)
-    res.source, res.session_id, res.fetched_us = sources, sids, fetched
-    res.session_time_us, res.ok = stimes, oks
-    by_table: dict[str, list[pa.Table]] = {}
-    for name, t in parts:
-        by_table.setdefault(name, []).append(t)
-    res.tables = {k: pa.concat_tables(v) for k, v in by_table.items()}
+        rows = g.index  # line numbers of the group's parsed rows
+        taken = np.flatnonzero(~got.slow)
+        res.slow.extend(sorted(set(index.tolist()) - set(rows[taken].tolist())))
+        if not len(taken):
+            continue
+        renumber = np.full(len(rows), -1, np.int64)
+        renumber[taken] = np.arange(len(taken)) + n_done
+        keep_all = len(taken) == len(rows)
+        for name, t in got.tables.items():
+            rec = np.asarray(t.column("_rec"))
+            if not keep_all:
+                t = t.filter(pa.array(~got.slow[rec]))
+                rec = np.asarray(t.column("_rec"))
+            t = t.set_column(0, "_rec", pa.array(renumber[rec]))
+            parts.setdefault(name, []).append(t)
+        for r, rel, blob in got.blobs:
+            if not got.slow[r]:
+                res.blobs.append((int(renumber[r]), rel, blob))
+        res.lines.extend(rows[taken].tolist())
+        for attr in ("source", "session_id", "fetched_us", "session_time_us", "ok"):
+            vals = getattr(got, attr)
+            getattr(res, attr).extend(vals if keep_all else [vals[i] for i in taken])
+        n_done += len(taken)
+    res.tables = {k: pa.concat_tables(v) for k, v in parts.items()}
     res.slow.sort()
     return res
 
 
-def _block(t: pa.Table, source_hint, received_us, masker):
-    names = set(t.column_names)
-    n = t.num_rows
-    if "payload" in names:  # envelopes
-        if not {"source", "payload"} <= names or names - _ENVELOPE_KEYS:
-            return None
-        payload = t.column("payload").combine_chunks()
-        if not pa.types.is_struct(payload.type):
-            return None
-        src = t.column("source").combine_chunks()
-        if not pa.types.is_string(src.type):
-            return None
-        eligible = pc.and_(pc.fill_null(pc.is_in(src, value_set=pa.array(FAST_SOURCES)), False),
-                           payload.is_valid())
-        source_list = src.to_pylist()
-        env_sid = (t.column("session_id").to_pylist() if "session_id" in names else [None] * n)
-        if "fetched_at" not in names:
-            return None
-        fa = t.column("fetched_at").combine_chunks()
-        if pa.types.is_timestamp(fa.type):  # Arrow reads "…T10:00:00Z" as a UTC timestamp
-            env_fetched = fa.cast(pa.timestamp("us", tz=fa.type.tz)).cast(pa.int64()).to_pylist()
-        elif pa.types.is_string(fa.type):
-            env_fetched = fa.to_pylist()
-        else:
-            return None
-        hs = t.column("http_status").combine_chunks() if "http_status" in names else pa.nulls(n, pa.int64())
-        try:
-            http = hs.cast(pa.int32())  # a status that is not a whole number: Python decides
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            return None
-    else:  # bare payloads
-        if source_hint not in FAST_SOURCES or names & {"source", "session_id", "fetched_at"}:
-            return None
-        if not t.num_columns:
-            return None
-        payload = pa.StructArray.from_arrays([c.combine_chunks() for c in t.columns],
-                                             names=t.column_names)
-        eligible = pa.array(np.ones(n, bool))
-        source_list = [source_hint] * n
-        env_sid, env_fetched = [None] * n, [None] * n
-        http = pa.nulls(n, pa.int32())
+# --- what the extractors share ------------------------------------------------------------
 
-    leaves, structs, bad = {}, {}, []
-    _walk(payload, (), leaves, structs, bad)
-    conv = {}
-    for path, (kind, arr) in leaves.items():
-        values, need = _convert(kind, arr)
-        conv[path] = values
-        if need is not None:
-            bad.append(need)
-    slow = np.zeros(n, bool)
-    for m in bad:
-        slow |= np.asarray(pc.fill_null(m, False))
-    slow |= ~np.asarray(eligible)
+class View:
+    """The payload columns of one group, read by path and kind: every read marks the
+    rows whose value needs the Python path in ``slow``."""
 
-    # Session id and fetch time, exactly as ``_records.read_record`` reads them.
-    biz_valid = structs.get(("biz_info",))
-    bv = np.asarray(biz_valid) if biz_valid is not None else np.zeros(n, bool)
-    if "payload" in names:
-        sids, fetched = _envelope_ids(n, env_sid, env_fetched, bv,
-                                      leaves.get(("biz_info", "biz_id"), (None, None))[1],
-                                      leaves.get(("biz_id",), (None, None))[1])
-        missing = np.fromiter((s is None or f is None for s, f in zip(sids, fetched)), bool, n)
-        sid_all = pa.array(sids, pa.string())
-        fetched_all = pa.array(fetched, pa.int64())
-    else:
-        # Bare payloads: the biz_id of a present ``biz_info`` that has one, else the
-        # top-level biz_id; ``conv`` already holds them as ``text()`` gives them.
-        raw_bi = leaves.get(("biz_info", "biz_id"), (None, None))[1]
-        use_bi = pa.array(bv) if raw_bi is None else pc.and_(pa.array(bv), raw_bi.is_valid())
-        null = pa.nulls(n, pa.string())
-        sid_all = pc.if_else(use_bi, conv.get(("biz_info", "biz_id"), null).cast(pa.string()),
-                             conv.get(("biz_id",), null).cast(pa.string()))
-        missing = np.asarray(sid_all.is_null())
-        fetched_all = pa.array(np.full(n, received_us, np.int64))
-    slow |= missing
-    take = np.flatnonzero(~slow)
-    slow_idx = np.flatnonzero(slow).tolist()
-    if not len(take):
-        return take.tolist(), slow_idx, {"source": [], "session_id": [], "fetched_us": [],
-                                         "session_time_us": []}, {}
-    m = len(take)
-    every = m == n  # the usual case: no row left to Python, so no row needs picking out
-    idx = None if every else pa.array(take)
+    lines = None  # the group's lines (to tell a null key from an absent one), when at hand
 
-    def pick(a):
-        return a if every else a.take(idx)
+    def __init__(self, root: pa.StructArray, slow: np.ndarray, rows: np.ndarray | None = None):
+        self.root = root
+        self.n = len(root)
+        self.slow = slow          # shared with the group: one flag per record
+        self.rows = np.arange(self.n) if rows is None else rows  # item -> record
+        self._nodes: dict = {(): root}
+        self._kids: dict = {}
 
-    def col(path, typ=pa.string()):
-        a = conv.get(path)
+    def node(self, path: tuple):
+        a = self._nodes.get(path, False)
+        if a is not False:
+            return a
+        parent = self.node(path[:-1])
+        a = None
+        if parent is not None and pa.types.is_struct(parent.type):
+            kids = self._kids.get(path[:-1])
+            if kids is None:  # children with the parent's nulls merged in
+                kids = self._kids[path[:-1]] = dict(zip((f.name for f in parent.type), parent.flatten()))
+            a = kids.get(path[-1])
+        self._nodes[path] = a
+        return a
+
+    def valid(self, path: tuple) -> np.ndarray:
+        a = self.node(path)
+        return np.zeros(self.n, bool) if a is None else np.asarray(a.is_valid())
+
+    def get(self, path: tuple, kind: str) -> pa.Array:
+        a = self.node(path)
         if a is None:
-            return pa.nulls(m, typ)
-        a = pick(a)
-        return a if a.type == typ else a.cast(typ)
+            return pa.nulls(self.n, _TYPES[kind])
+        values, need = read_kind(kind, a)
+        if need is not None:
+            self.mark(np.asarray(pc.fill_null(need, False)))
+        return values
 
-    def valid(path):
-        v = structs.get(path)
-        return np.zeros(m, bool) if v is None else np.asarray(pick(v))
+    def mark(self, mask: np.ndarray) -> None:
+        """Send the records of the items in ``mask`` to the Python path."""
+        if mask.any():
+            self.slow[self.rows[mask]] = True
 
-    rec = np.arange(m, dtype=np.int64)
-    out: dict[str, list] = {}
+    def items(self, path: tuple) -> tuple["View", np.ndarray]:
+        """The items of the list at ``path`` as a view, and their 1-based positions."""
+        a = self.node(path)
+        if a is None or not pa.types.is_list(a.type):
+            return None, np.zeros(0, np.int64)
+        parents = _list_parents(a)
+        lengths = np.diff(np.asarray(a.offsets)) * np.asarray(a.is_valid())
+        starts = np.concatenate([[0], np.cumsum(lengths)])[:-1]
+        pos = np.arange(len(parents)) - starts[parents] + 1
+        return View(a.flatten(), self.slow, self.rows[parents]), pos
 
-    def emit(table, mask, cols):
-        sel = np.flatnonzero(mask)
-        if not len(sel):
-            return
-        whole = len(sel) == m
-        s = None if whole else pa.array(sel)
+
+class Rows:
+    """The tidy tables of one group, built column-wise: ``emit(table, records, cols)``."""
+
+    def __init__(self):
+        self.out: dict[str, list[pa.Table]] = {}
+
+    def emit(self, table: str, rec: np.ndarray, cols: dict, mask: np.ndarray | None = None) -> None:
+        if mask is not None:
+            sel = np.flatnonzero(mask)
+            if not len(sel):
+                return
+            take = None if len(sel) == len(rec) else pa.array(sel)
+            rec = rec[sel]
+        else:
+            take = None
+            if not len(rec):
+                return
+        m = len(rec)
         schema = file_schema(table)
-        arrays = [pa.array(rec[sel])]
+        arrays = [pa.array(rec, pa.int64())]
         for name in columns(table):
             v = cols.get(name)
             typ = schema.field(name).type
             if v is None:
-                arrays.append(pa.nulls(len(sel), typ))
+                arrays.append(pa.nulls(m, typ))
             elif isinstance(v, pa.Scalar):
-                arrays.append(pa.repeat(v if v.type == typ else v.cast(typ), len(sel)))
-            elif len(v) == m:
-                v = v if whole else v.take(s)
-                arrays.append(v if v.type == typ else v.cast(typ))
+                arrays.append(pa.repeat(v if v.type == typ else v.cast(typ), m))
             else:
-                arrays.append(v)
-        out.setdefault(table, []).append(pa.Table.from_arrays(arrays, ["_rec", *columns(table)]))
+                if not isinstance(v, pa.Array):
+                    v = pa.array(v, typ)
+                if take is not None:
+                    v = v.take(take)
+                arrays.append(v if v.type == typ else v.cast(typ))
+        self.out.setdefault(table, []).append(pa.Table.from_arrays(arrays, ["_rec", *columns(table)]))
 
-    # sessions -----------------------------------------------------------------
-    vt = pc.coalesce(col(("verify_result", "verify_time"), pa.int64()), col(("verify_time",), pa.int64()))
-    biz_id = pc.coalesce(col(("biz_info", "biz_id")), col(("biz_id",)))
-    sid_arr = pick(sid_all)
-    epoch = pc.extract_regex(pc.coalesce(biz_id, sid_arr), r"^\s*(?P<e>\d{10})(?:\.\d+)?\s*,")
-    epoch_s = pc.struct_field(epoch, [0]).cast(pa.int64())
-    epoch_ok = pc.and_(pc.greater_equal(epoch_s, 946684800), pc.less_equal(epoch_s, 4102444800))
-    epoch_us = pc.if_else(epoch_ok, pc.multiply(epoch_s, 1_000_000), pa.scalar(None, pa.int64()))
-    fetched_take = pick(fetched_all)
-    session_time = pc.coalesce(vt, epoch_us, fetched_take)
-    basis = pc.if_else(pc.is_valid(vt), "verify_time",
-                       pc.if_else(pc.is_valid(epoch_us), "biz_id", "fetched_at"))
-    emit("sessions", np.ones(m, bool), {
-        "time_basis": basis, "http_status": pick(http),
-        "status": col(("status",)), "request_id": col(("request_id",)),
-        "biz_id": biz_id, "biz_no": pc.coalesce(col(("biz_info", "biz_no")), col(("biz_no",))),
-        "biz_extra_data": pc.coalesce(col(("biz_info", "biz_extra_data")), col(("biz_extra_data",))),
-        "liveness_result": col(("liveness_result", "result")),
-        "procedure_type": col(("liveness_result", "procedure_type")),
-        "failure_reason": col(("liveness_result", "failure_reason")),
-        "fail_reason": col(("fail_reason",)),
-        "liveness_version": col(("liveness_result", "version")),
-        "liveness_log": col(("liveness_result", "log")),
-        "verify_time": vt.cast(pa.timestamp("us", tz="UTC")),
-        "verify_error": col(("verify_result", "error_message")),
-        "verify_request_id": col(("verify_result", "request_id")),
-        "time_used": col(("time_used",), pa.int64()),
-        "verify_time_used": col(("verify_result", "time_used"), pa.int64()),
-        "multifaces_tag": col(("multifaces_tag",), pa.int64()),
-    })
-
-    # comparisons ----------------------------------------------------------------
-    for path in sorted(p for p in structs if len(p) == 2 and p[0] == "verify_result"
-                       and p[1].startswith("result_")):
-        cols = {"comparison": pa.scalar(path[1][len("result_"):]), "attempt": pa.scalar(1),
-                "confidence": col(path + ("confidence",), pa.float64())}
-        for lp in [p for p in conv if p[:3] == path + ("thresholds",)]:
-            cols[_level_column(lp[3])] = col(lp, pa.float64())
-        emit("comparisons", valid(path), cols)
-
-    # genuineness ------------------------------------------------------------------
-    for block in (("liveness_result", "face_genuineness"), ("verify_result", "face_genuineness")):
-        attacks = []
-        for p in conv:
-            if p[:2] == block:
-                a = p[2].rsplit("_", 1)[0]
-                if a not in attacks:
-                    attacks.append(a)
-        for a in attacks:
-            conf = col(block + (f"{a}_confidence",), pa.float64())
-            thr = col(block + (f"{a}_threshold",), pa.float64())
-            present = np.asarray(pc.or_(pc.is_valid(conf), pc.is_valid(thr)))
-            emit("genuineness", present, {"attack": pa.scalar(a), "attempt": pa.scalar(1),
-                                          "confidence": conf, "threshold": thr,
-                                          "flagged": pc.greater(conf, thr)})
-
-    # liveness details --------------------------------------------------------------
-    for p in [p for p in conv if p[:2] == ("liveness_result", "details")]:
-        c = col(p, pa.int64())
-        emit("liveness_details", np.asarray(pc.is_valid(c)), {"key": pa.scalar(p[2]), "count": c})
-
-    # id exceptions, verify errors ------------------------------------------------------
-    emit("id_exceptions", valid(("verify_result", "id_exceptions")), {
-        "id_attacked": col(("verify_result", "id_exceptions", "id_attacked"), pa.int64()),
-        "id_photo_monochrome": col(("verify_result", "id_exceptions", "id_photo_monochrome"), pa.int64())})
-    ve = col(("verify_result", "error_message"))
-    if ve.null_count < m:
-        billed = pa.array([None if v is None else VERIFY_ERROR_BILLED.get(v.partition(":")[0].strip())
-                           for v in ve.to_pylist()], pa.bool_())
-        emit("verify_errors", np.asarray(pc.is_valid(ve)), {
-            "error_message": ve, "billed": billed, "origin": pa.scalar("verify_result.error_message")})
-
-    # ID card, OCR, field quality ------------------------------------------------------------
-    idc = valid(("idcard_info",))
-    if idc.any():
-        h, l4, plain = _ids(masker, col(("idcard_info", "idcard_number")))
-        emit("idcard", idc, {
-            "attempt": pa.scalar(1), "idcard_mode": col(("idcard_info", "idcard_mode")),
-            "idcard_mode_user": col(("idcard_info", "idcard_mode_user")),
-            "idcard_uneditable_field": pc.coalesce(col(("idcard_info", "idcard_uneditable_field")),
-                                                   col(("idcard_info", "idcard_uneditable_feild"))),
-            "id_number_hash": h, "id_number_last4": l4, "id_number": plain,
-            "name": masker.names(col(("idcard_info", "idcard_name"))),
-            "valid_date": col(("idcard_info", "idcard_valid_date")),
-            "issued_by": col(("idcard_info", "idcard_issued_by")),
-            "front_upload_times": col(("idcard_info", "front_side", "upload_times"), pa.int64()),
-            "back_upload_times": col(("idcard_info", "back_side", "upload_times"), pa.int64()),
-        })
-        for side in ("front", "back"):
-            base = ("idcard_info", f"{side}_side", "ocr_result")
-            ocr = valid(base)
-            if ocr.any():
-                h, l4, plain = _ids(masker, col(base + ("id_card_number",)))
-                year = col(base + ("birthday", "year"), pa.int64())
-                month = col(base + ("birthday", "month"), pa.int64())
-                day = col(base + ("birthday", "day"), pa.int64())
-                birth = None
-                if masker.keep_pii:
-                    birth = pa.array([f"{y:04d}-{mo:02d}-{d:02d}" if y and mo and d else None
-                                      for y, mo, d in zip(year.to_pylist(), month.to_pylist(),
-                                                          day.to_pylist())], pa.string())
-                cols = {"attempt": pa.scalar(1), "side": pa.scalar(side), "id_number_hash": h,
-                        "id_number_last4": l4, "id_number": plain,
-                        "name": masker.names(col(base + ("name",))),
-                        "gender": col(base + ("gender",)), "ethnicity": col(base + ("race",)),
-                        "birth_year": year, "birth_date": birth,
-                        "address": masker.addresses(col(base + ("address",))),
-                        "issued_by": col(base + ("issued_by",)),
-                        "valid_date": col(base + ("valid_date",))}
-                for p in [p for p in conv if p[:4] == base + ("legality",)]:
-                    name = _LEGALITY[" ".join(p[4].split()).lower()]  # "Temporary ID Photo " too
-                    v = col(p, pa.float64())
-                    cols[name] = v if name not in cols else pc.coalesce(cols[name], v)
-                emit("idcard_ocr", ocr, cols)
-            qbase = ("idcard_info", f"ocr_{side}_quality")
-            for field in sorted({p[2] for p in structs if len(p) == 3 and p[:2] == qbase}):
-                result = col(qbase + (field, "result"))
-                kind = _PII_QUALITY_FIELDS.get(field)
-                if kind == "name":
-                    result = _map(masker.name, result)
-                elif kind == "address":
-                    result = _map(masker.address, result)
-                elif kind == "id" and not masker.keep_pii:
-                    result = _map(lambda v: masker.id_number(v)[1], result)
-                elif kind == "drop":
-                    result = _map(masker.plain, result)
-                emit("ocr_quality", valid(qbase + (field,)), {
-                    "side": pa.scalar(side), "field": pa.scalar(field),
-                    "quality": col(qbase + (field, "quality"), pa.float64()),
-                    "logic": col(qbase + (field, "logic"), pa.int64()), "result": result})
-
-    tables = {k: pa.concat_tables(v) for k, v in out.items()}
-    recs = {"source": [source_list[i] for i in take], "session_id": sid_arr.to_pylist(),
-            "fetched_us": fetched_take.to_pylist(),
-            "session_time_us": session_time.to_pylist()}
-    return take.tolist(), slow_idx, recs, tables
+    def tables(self) -> dict[str, pa.Table]:
+        return {k: pa.concat_tables(v) for k, v in self.out.items()}
 
 
-def _envelope_ids(n, env_sid, env_fetched, bv, raw_bi, raw_bt):
-    """Per row, as ``read_record``: the envelope's session_id, else the payload's biz_id."""
-    bi = raw_bi.to_pylist() if raw_bi is not None else [None] * n
-    bt = raw_bt.to_pylist() if raw_bt is not None else [None] * n
-    sids, fetched = [], []
-    for i in range(n):
-        sid = text(env_sid[i]) if not isinstance(env_sid[i], (dict, list)) else None
-        if sid is None:
-            if bv[i] and bi[i] is not None:
-                sid = text(bi[i])
-            elif bt[i] is not None:
-                sid = text(bt[i])
-        sids.append(sid)
-        f = env_fetched[i]
-        fetched.append(iso_to_us(f) if isinstance(f, str) else f)
-    return sids, fetched
+class Media:
+    """The media rows of one group.  Links and empty values are built column-wise;
+    inline images (and anything not plainly a link) go one by one through the Python
+    path's :func:`~faceanalytics.flatten._common.media_row`, which decodes, hashes and
+    names the file.  A value that is not text sends its record to the Python path."""
+
+    def __init__(self, source: str, sids: list, masker, slow: np.ndarray):
+        self.source, self.sids, self.masker, self.slow = source, sids, masker, slow
+        self.parts: list[tuple] = []
+        self.jobs: list[tuple] = []
+
+    def add(self, rows: np.ndarray, values: pa.Array, field, media_type: str, expect: str,
+            attempt=None, keep: np.ndarray | None = None) -> None:
+        """``values`` (one per item, ``rows`` their records); ``field`` and ``attempt`` a
+        scalar or one per item."""
+        if values is None or not len(values) or values.null_count == len(values):
+            return
+        use = np.asarray(values.is_valid())
+        if keep is not None:
+            use &= keep
+        if not use.any():
+            return
+        if not pa.types.is_string(values.type):
+            self.slow[rows[use]] = True
+            return
+        marked = np.asarray(pc.fill_null(pc.starts_with(values, _MARK), False)) & use
+        if marked.any():  # a number or boolean where text is documented: Python notes it
+            self.slow[rows[marked]] = True
+            use &= ~marked
+        v = pc.utf8_trim_whitespace(values)
+        head = pc.ascii_lower(pc.utf8_slice_codeunits(v, 0, 8))
+        empty = np.asarray(pc.fill_null(pc.equal(v, ""), False))
+        data = np.asarray(pc.fill_null(pc.starts_with(head, "data:"), False))
+        link = np.asarray(pc.fill_null(pc.or_(pc.starts_with(head, "http://"),
+                                              pc.starts_with(head, "https://")), False))
+        url = ~empty & ~data & (link if expect != "url" else True)
+        vec = use & (empty | url)
+        if vec.any():
+            sel = pa.array(np.flatnonzero(vec))
+            self.parts.append((rows[vec], {
+                "field": field if isinstance(field, str) else field.take(sel),
+                "attempt": attempt if attempt is None or isinstance(attempt, int) else attempt.take(sel),
+                "media_type": media_type,
+                "url": pc.if_else(pa.array(url[vec]), v.take(sel), pa.scalar(None, pa.string())),
+                "error": pc.if_else(pa.array(empty[vec]), "empty (not generated)",
+                                    pa.scalar(None, pa.string()))}))
+        rest = np.flatnonzero(use & ~vec)
+        if len(rest):
+            vals = values.take(pa.array(rest)).to_pylist()
+            fields = [field] * len(rest) if isinstance(field, str) else field.take(pa.array(rest)).to_pylist()
+            atts = ([attempt] * len(rest) if attempt is None or isinstance(attempt, int)
+                    else attempt.take(pa.array(rest)).to_pylist())
+            for i, val, f, a in zip(rest.tolist(), vals, fields, atts):
+                self.jobs.append((int(rows[i]), f, val, media_type, expect, a))
+
+    def emit(self, out: "Rows") -> list:
+        """Emit the rows; -> the blobs to write ``(record, path, bytes)``."""
+        from ._common import Context, Flat, media_row
+
+        for rows, cols in self.parts:
+            out.emit("media", rows, {k: (pa.scalar(v) if isinstance(v, (str, int)) else v)
+                                     for k, v in cols.items()})
+        rows, blobs = [], []
+        for r, field, value, mt, expect, att in self.jobs:
+            flat = Flat()
+            media_row(flat, Context(self.source, self.sids[r], self.masker), field, value,
+                      media_type=mt, attempt=att, expect=expect)
+            rows.extend((r, row) for row in flat.rows.get("media", []))
+            blobs.extend((r, rel, blob) for rel, blob in flat.blobs)
+        if rows:
+            out.emit("media", np.asarray([r for r, _ in rows], np.int64),
+                     {c: [row.get(c) for _, row in rows] for c in ("field", "attempt", "media_type", "url",
+                                                                  "path", "n_bytes", "sha256", "error")})
+        return blobs
 
 
-def _map(fn, arr: pa.Array) -> pa.Array:
-    return pa.array([None if v is None else fn(v) for v in arr.to_pylist()], pa.string())
+class Extracted:
+    """What an extractor gives back for a group: per parsed row, and the tables."""
+
+    __slots__ = ("slow", "source", "session_id", "fetched_us", "session_time_us", "ok", "tables",
+                 "blobs")
 
 
-def _ids(masker, arr: pa.Array):
-    return masker.id_numbers(arr)
+def envelope_columns(g: Group, slow: np.ndarray, received_us: int):
+    """``(session ids or None, fetched µs, http status, payload)`` per row, read as
+    ``_records.read_record`` reads them (a row it would quarantine is marked slow)."""
+    t = g.table
+    n = t.num_rows
+    if not g.envelope:
+        payload = pa.StructArray.from_arrays([c.combine_chunks() for c in t.columns],
+                                             names=t.column_names)
+        return None, np.full(n, received_us, np.int64), pa.nulls(n, pa.int32()), payload
+    payload = t.column("payload").combine_chunks()
+    slow |= ~np.asarray(payload.is_valid())
+    sids = [None if s is None else text(_unmark(s)) for s in t.column("session_id").to_pylist()]
+    fetched = np.zeros(n, np.int64)
+    for i, f in enumerate(t.column("fetched_at").to_pylist()):
+        us = iso_to_us(f) if isinstance(f, str) and f[:1] != _MARK else None
+        if us is None or not in_window(us):
+            slow[i] = True  # the Python path quarantines it, with the reason
+        else:
+            fetched[i] = us
+    hs = t.column("http_status").combine_chunks()
+    http = pa.array([None if v is None else integer(_unmark(v)) for v in hs.to_pylist()], pa.int32()) \
+        if hs.null_count < n else pa.nulls(n, pa.int32())
+    return sids, fetched, http, payload
 
+
+def _unmark(v):
+    """A value as JSON gave it: a quoted bare token is read back."""
+    if isinstance(v, str) and v[:1] == _MARK:
+        tok = v[1:]
+        return True if tok == "true" else False if tok == "false" else _token(tok)
+    return v

@@ -9,34 +9,46 @@ time and are stored in UTC.
 """
 from __future__ import annotations
 
-from .._coerce import Unreadable, boolean, cn_time_to_us, code_text, integer, is_nullish, text
-from ._common import Context, Flat, media_row, opt_num, strict_num
+from .._coerce import (Unreadable, boolean, check_time, cn_time_to_us, code_text, integer,
+                       is_nullish, text)
+from ..schema import CONFIDENCE_RANGE
+from ._common import Context, Flat, media_row, number, opt_num
+from .fields import BAIDU, known_keys
+
+_LO, _HI = CONFIDENCE_RANGE  # Baidu's scores, thresholds and spoofing scores: 0-100
+
+
+def _score(flat: Flat, path: str, v, strict: bool = True):
+    return number(flat, path, v, strict=strict, lo=_LO, hi=_HI)
+
+
+def _time(flat: Flat, path: str, v):
+    """A Beijing time, in the accepted window (else the record is quarantined)."""
+    us = check_time(cn_time_to_us(v), v, path)
+    if us is None and not is_nullish(v):
+        flat.unreadable(path, v)
+    return us
 from .megvii import _maybe_json
 
-_ENVELOPE = frozenset({"success", "result", "log_id", "code", "message", "error_code",
-                       "error_msg", "is_demote"})
-_DETAIL = frozenset({"verify_result", "idcard_ocr_result", "idcard_images", "idcard_confirm",
-                     "is_demote"})
-_DETAIL_VERIFY = frozenset({"score", "liveness_score", "spoofing"})
-_OCR = frozenset({"address", "birthday", "name", "id_card_number", "idcard_number", "gender",
-                  "nation", "expire_time", "issue_authority", "issue_time", "idcard_type"})
-_CONFIRM = frozenset({"name", "idcard_number", "idcard_type", "idcard_ocr_result",
-                      "idcard_images"})
-_GETALL = frozenset({"verify_count", "ocr_charge_count", "match_charge_count",
-                     "verify_charge_count", "verify_result"})
-_ATTEMPT = frozenset({"order", "is_verify_passed", "code", "message", "verify_time", "is_charged",
-                      "charge_type", "charge_time", "is_ocr_charge", "ocr_charge_time", "ocr_count",
-                      "verify_detail", "idcard_confirm", "idcard_ocr_result", "idcard_images"})
-_VERIFY_DETAIL = frozenset({"face_image", "verify_log_id", "score", "threshold", "liveness_score",
-                            "spoofing_score", "risk_level", "risk_tag", "is_demote"})
-_STAT_ITEM = frozenset({"error_code", "count"})
-_MEDIA = frozenset({"processVideo", "video", "images", "extInfo"})
+# The keys each documented object has, from the field spec (``fields.py``): any other
+# key lands in ``extra``.
+_ENVELOPE = {src: known_keys(src) for src in BAIDU}
+_DETAIL = known_keys("baidu_detail", "result")
+_DETAIL_VERIFY = known_keys("baidu_detail", "result.verify_result")
+_OCR = known_keys("baidu_getall", "result.verify_result[].idcard_ocr_result")
+_CONFIRM = known_keys("baidu_getall", "result.verify_result[].idcard_confirm")
+_GETALL = known_keys("baidu_getall", "result")
+_ATTEMPT = known_keys("baidu_getall", "result.verify_result[]")
+_VERIFY_DETAIL = known_keys("baidu_getall", "result.verify_result[].verify_detail")
+_STAT_ITEM = known_keys("baidu_stat", "result.Verify_FIN[]")
+_SIMPLE = known_keys("baidu_simple", "result")
+_MEDIA = known_keys("baidu_media", "result")
 
 
-def _envelope(payload: dict, flat: Flat) -> dict | None:
+def _envelope(payload: dict, flat: Flat, source: str) -> dict | None:
     """Common fields; returns ``result`` for a success body, None for an error body."""
     s = flat.session
-    flat.unknown("", payload, _ENVELOPE)
+    flat.unknown("", payload, _ENVELOPE[source])
     s["log_id"] = code_text(payload.get("log_id"))
     success = boolean(payload.get("success"))
     s["success"] = success
@@ -59,9 +71,9 @@ def _envelope(payload: dict, flat: Flat) -> dict | None:
     return result
 
 
-def _result(payload: dict, flat: Flat) -> dict | None:
+def _result(payload: dict, flat: Flat, source: str) -> dict | None:
     """The ``result`` object of a success body; None for an error body or no result."""
-    result = _envelope(payload, flat)
+    result = _envelope(payload, flat, source)
     if result is None:
         return None
     if not isinstance(result, dict):
@@ -71,23 +83,23 @@ def _result(payload: dict, flat: Flat) -> dict | None:
 
 
 def flatten_detail(payload: dict, ctx: Context, flat: Flat) -> None:
-    result = _result(payload, flat)
+    result = _result(payload, flat, "baidu_detail")
     if payload.get("is_demote") is not None:
         flat.session["is_demote"] = boolean(payload["is_demote"])
     if result is None:
         return
     flat.unknown("result.", result, _DETAIL)
-    if result.get("is_demote") is not None:
+    if not is_nullish(result.get("is_demote")):  # "" and "null" are not an answer either
         flat.session["is_demote"] = boolean(result["is_demote"])
     vr = _maybe_json(result.get("verify_result"), "result.verify_result")
     if isinstance(vr, dict):
         flat.unknown("result.verify_result.", vr, _DETAIL_VERIFY)
         if "score" in vr:
-            _comparison(flat, None, strict_num(vr.get("score"), "result.verify_result.score"), None)
+            _comparison(flat, None, _score(flat, "result.verify_result.score", vr.get("score")), None)
         flat.session["liveness_score"] = opt_num(flat, "result.verify_result.liveness_score",
                                                  vr.get("liveness_score"))
         if "spoofing" in vr:
-            _spoofing(flat, None, strict_num(vr.get("spoofing"), "result.verify_result.spoofing"))
+            _spoofing(flat, None, _score(flat, "result.verify_result.spoofing", vr.get("spoofing")))
     elif vr is not None:
         flat.unreadable("result.verify_result", vr)
     _identity(result, None, ctx, flat, "result.")
@@ -167,16 +179,16 @@ def _ocr(ocr: dict, attempt, ctx: Context, flat: Flat, path: str) -> None:
 
 
 def flatten_simple(payload: dict, ctx: Context, flat: Flat) -> None:
-    result = _result(payload, flat)
+    result = _result(payload, flat, "baidu_simple")
     if result is None:
         return
-    flat.unknown("result.", result, frozenset({"image"}))
+    flat.unknown("result.", result, _SIMPLE)
     if "image" in result:
         media_row(flat, ctx, "image", result["image"], expect="any")
 
 
 def flatten_stat(payload: dict, ctx: Context, flat: Flat) -> None:
-    result = _result(payload, flat)
+    result = _result(payload, flat, "baidu_stat")
     if result is None:
         return
     for api, items in result.items():
@@ -192,7 +204,7 @@ def flatten_stat(payload: dict, ctx: Context, flat: Flat) -> None:
                 continue
             flat.unknown(f"result.{api}[{i}].", item, _STAT_ITEM)
             count = integer(item.get("count"))
-            if count is None and item.get("count") is not None:
+            if count is None and not is_nullish(item.get("count")):
                 flat.unreadable(f"result.{api}[{i}].count", item.get("count"))
             flat.add("error_counts", {"api": str(api), "error_code": code_text(item.get("error_code")),
                                       "count": count})
@@ -200,7 +212,7 @@ def flatten_stat(payload: dict, ctx: Context, flat: Flat) -> None:
 
 def flatten_getall(payload: dict, ctx: Context, flat: Flat) -> None:
     s = flat.session
-    result = _result(payload, flat)
+    result = _result(payload, flat, "baidu_getall")
     if result is None:
         return
     flat.unknown("result.", result, _GETALL)
@@ -229,12 +241,10 @@ def flatten_getall(payload: dict, ctx: Context, flat: Flat) -> None:
                 flat.unreadable(path + "verify_detail", vd)
             vd = {}
         flat.unknown(path + "verify_detail.", vd, _VERIFY_DETAIL)
-        score = strict_num(vd.get("score"), path + "verify_detail.score")
-        threshold = opt_num(flat, path + "verify_detail.threshold", vd.get("threshold"))
-        spoofing = strict_num(vd.get("spoofing_score"), path + "verify_detail.spoofing_score")
-        verify_time = cn_time_to_us(a.get("verify_time"))
-        if verify_time is None and not is_nullish(a.get("verify_time")):
-            flat.unreadable(path + "verify_time", a.get("verify_time"))
+        score = _score(flat, path + "verify_detail.score", vd.get("score"))
+        threshold = _score(flat, path + "verify_detail.threshold", vd.get("threshold"), strict=False)
+        spoofing = _score(flat, path + "verify_detail.spoofing_score", vd.get("spoofing_score"))
+        verify_time = _time(flat, path + "verify_time", a.get("verify_time"))
         if verify_time is not None and (latest is None or verify_time > latest):
             latest = verify_time
         flat.add("attempts", {
@@ -242,14 +252,14 @@ def flatten_getall(payload: dict, ctx: Context, flat: Flat) -> None:
             "code": code_text(a.get("code")), "message": text(a.get("message")),
             "verify_time": verify_time, "charged": boolean(a.get("is_charged")),
             "charge_type": text(a.get("charge_type")),
-            "charge_time": cn_time_to_us(a.get("charge_time")),
+            "charge_time": _time(flat, path + "charge_time", a.get("charge_time")),
             "score": score, "threshold": threshold,
             "liveness_score": opt_num(flat, path + "verify_detail.liveness_score",
                                       vd.get("liveness_score")),
             "spoofing_score": spoofing, "risk_level": code_text(vd.get("risk_level")),
             "risk_tag": text(vd.get("risk_tag")), "is_demote": boolean(vd.get("is_demote")),
             "ocr_charged": boolean(a.get("is_ocr_charge")),
-            "ocr_charge_time": cn_time_to_us(a.get("ocr_charge_time")),
+            "ocr_charge_time": _time(flat, path + "ocr_charge_time", a.get("ocr_charge_time")),
             "ocr_count": integer(a.get("ocr_count")),
             "verify_log_id": text(vd.get("verify_log_id")),
         })
@@ -265,7 +275,7 @@ def flatten_getall(payload: dict, ctx: Context, flat: Flat) -> None:
 
 
 def flatten_media(payload: dict, ctx: Context, flat: Flat) -> None:
-    result = _result(payload, flat)
+    result = _result(payload, flat, "baidu_media")
     if result is None:
         return
     flat.unknown("result.", result, _MEDIA)

@@ -11,40 +11,34 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+from functools import partial
 from urllib.parse import parse_qs
 
 import orjson
 
-from .._coerce import (Unreadable, epoch_to_us, integer, is_nullish, num,
-                       num_strict, text)
-from ..schema import LEVEL_COLUMNS, VERIFY_ERROR_BILLED
-from ._common import Context, Flat, media_row, opt_num
+from .._coerce import (Unreadable, epoch_checked, epoch_to_us, integer, is_nullish, num,
+                       text)
+from ..schema import CONFIDENCE_RANGE, GENUINENESS_RANGE, VERIFY_ERROR_BILLED
+from ._common import Context, Flat, media_row, number, opt_num
+from .fields import LEVEL_KEYS, known_keys
 
-_TOP = frozenset({
-    "request_id", "status", "fail_reason", "biz_info", "biz_id", "biz_no", "biz_extra_data",
-    "time_used", "idcard_info", "liveness_result", "verify_result", "images", "will_result",
-    "will_file", "multifaces_tag", "multifaces_image", "error_message", "verify_time",
-})
-_BIZ = frozenset({"biz_id", "biz_no", "biz_extra_data"})
-_LIVENESS = frozenset({"result", "procedure_type", "details", "face_genuineness",
-                       "failure_reason", "log", "version"})
-_VERIFY_FIXED = frozenset({"verify_time", "error_message", "id_exceptions", "request_id",
-                           "time_used", "face_genuineness", "error"})
-_COMPARISON = frozenset({"confidence", "thresholds"})
-_ID_EXC = frozenset({"id_attacked", "id_photo_monochrome"})
-_IDCARD = frozenset({"idcard_mode", "idcard_uneditable_field", "idcard_uneditable_feild",
-                     "idcard_mode_user", "idcard_number", "idcard_name", "idcard_valid_date",
-                     "idcard_issued_by", "front_side", "back_side", "ocr_front_quality",
-                     "ocr_back_quality"})
-_SIDE = frozenset({"ocr_result", "upload_times"})
-_OCR = frozenset({"address", "birthday", "gender", "id_card_number", "name", "race", "legality",
-                  "issued_by", "valid_date"})
-_BIRTHDAY = frozenset({"day", "month", "year"})
-_QUALITY = frozenset({"quality", "logic", "result"})
-_WILL = frozenset({"result", "will_error_message"})
-_WILL_FILE = frozenset({"will_video", "will_audio", "will_audio_details"})
-_WILL_ANSWER = frozenset({"question_audio", "user_audio", "question_text", "stand_answer",
-                          "standard_answer", "user_text"})
+# The keys each documented object has, from the field spec (``fields.py``): any other
+# key lands in ``extra``.
+_K = partial(known_keys, "megvii_lite")
+_TOP = _K()
+_BIZ = _K("biz_info")
+_LIVENESS = _K("liveness_result")
+_VERIFY_FIXED = frozenset(k for k in _K("verify_result") if not k.startswith("result_"))
+_COMPARISON = _K("verify_result.result_faceid")
+_ID_EXC = _K("verify_result.id_exceptions")
+_IDCARD = _K("idcard_info")
+_SIDE = _K("idcard_info.front_side")
+_OCR = _K("idcard_info.front_side.ocr_result")
+_BIRTHDAY = _K("idcard_info.front_side.ocr_result.birthday")
+_QUALITY = _K("idcard_info.ocr_front_quality.name")
+_WILL = _K("will_result[]")
+_WILL_FILE = _K("will_file")
+_WILL_ANSWER = _K("will_file.will_audio_details[]")
 ATTACKS = ("synthetic_face", "mask", "screen_replay")
 _LEGALITY = {"id photo": "legality_id_photo", "temporary id photo": "legality_temporary_id_photo",
              "photocopy": "legality_photocopy", "screen": "legality_screen",
@@ -56,7 +50,7 @@ _LEVEL_BY_VALUE = {1e-3: "thr_1e3", 1e-4: "thr_1e4", 1e-5: "thr_1e5", 1e-6: "thr
 
 
 def _level_column(key) -> str | None:
-    col = LEVEL_COLUMNS.get(key)
+    col = LEVEL_KEYS.get(key)
     if col is None:
         f = num(key)
         col = _LEVEL_BY_VALUE.get(f) if f is not None else None
@@ -114,7 +108,7 @@ def flatten_megvii(payload: dict, ctx: Context, flat: Flat) -> None:
 
     top_verify_time = payload.get("verify_time")
     if top_verify_time is not None:
-        s["verify_time"] = epoch_to_us(top_verify_time)
+        s["verify_time"] = epoch_checked(top_verify_time, "verify_time")
 
     lr = _maybe_json(payload.get("liveness_result"), "liveness_result")
     if isinstance(lr, dict):
@@ -157,10 +151,10 @@ def _liveness(lr: dict, ctx: Context, flat: Flat) -> None:
     details = _maybe_json(lr.get("details"), "liveness_result.details")
     if isinstance(details, dict):
         for k, v in details.items():
-            if v is None:
+            if is_nullish(v):  # null, "" and "null": not returned
                 continue
             count = integer(v)
-            if count is None and v is not None:
+            if count is None:
                 flat.unreadable(f"liveness_result.details.{k}", v)
             flat.add("liveness_details", {"key": str(k), "count": count})
     elif details is not None:
@@ -194,8 +188,10 @@ def _genuineness(fg, path: str, flat: Flat) -> None:
         seen.update((ck, tk))
         if fg.get(ck) is None and fg.get(tk) is None:
             continue  # not returned is not zero
-        conf = num_strict(fg.get(ck), f"{path}.{ck}")
-        thr = num_strict(fg.get(tk), f"{path}.{tk}")
+        conf = number(flat, f"{path}.{ck}", fg.get(ck), strict=True, lo=GENUINENESS_RANGE[0],
+                      hi=GENUINENESS_RANGE[1])
+        thr = number(flat, f"{path}.{tk}", fg.get(tk), strict=True, lo=GENUINENESS_RANGE[0],
+                     hi=GENUINENESS_RANGE[1])
         flat.add("genuineness", {
             "attack": a, "attempt": 1, "confidence": conf, "threshold": thr,
             "flagged": (conf > thr) if conf is not None and thr is not None else None,
@@ -213,8 +209,8 @@ def _verify_error(flat: Flat, message: str, origin: str) -> None:
 
 def _verify(vr: dict, ctx: Context, flat: Flat) -> None:
     s = flat.session
-    if vr.get("verify_time") is not None:
-        s["verify_time"] = epoch_to_us(vr["verify_time"])
+    if not is_nullish(vr.get("verify_time")):  # "", "null": not returned
+        s["verify_time"] = epoch_checked(vr["verify_time"], "verify_result.verify_time")
         if s["verify_time"] is None:
             flat.unreadable("verify_result.verify_time", vr["verify_time"])
     s["verify_request_id"] = text(vr.get("request_id"))
@@ -251,7 +247,8 @@ def _comparison(key: str, value, flat: Flat) -> None:
         return
     flat.unknown(path + ".", value, _COMPARISON)
     row = {"comparison": key[len("result_"):], "attempt": 1,
-           "confidence": num_strict(value.get("confidence"), f"{path}.confidence"),
+           "confidence": number(flat, f"{path}.confidence", value.get("confidence"), strict=True,
+                                lo=CONFIDENCE_RANGE[0], hi=CONFIDENCE_RANGE[1]),
            "thr_1e3": None, "thr_1e4": None, "thr_1e5": None, "thr_1e6": None, "threshold": None}
     thresholds = _maybe_json(value.get("thresholds"), f"{path}.thresholds")
     if isinstance(thresholds, dict):
@@ -260,7 +257,8 @@ def _comparison(key: str, value, flat: Flat) -> None:
             if col is None:
                 flat.extra[f"{path}.thresholds.{level}"] = t
             else:
-                row[col] = num_strict(t, f"{path}.thresholds.{level}")
+                row[col] = number(flat, f"{path}.thresholds.{level}", t, strict=True,
+                                  lo=CONFIDENCE_RANGE[0], hi=CONFIDENCE_RANGE[1])
     elif thresholds is not None:
         flat.unreadable(f"{path}.thresholds", thresholds)
     flat.add("comparisons", row)

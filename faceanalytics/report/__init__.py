@@ -241,7 +241,8 @@ def _quality_note(s) -> str | None:
     if dq.empty:
         return None
     parts = []
-    for check in ("quarantined", "no_comparison", "repeated_request_id", "fetched_after_retention"):
+    for check in ("quarantined", "no_comparison", "repeated_request_id", "invalid_value",
+                  "fetched_after_retention"):
         n = int(dq.loc[dq["check"] == check, "n"].sum())
         if n:
             parts.append(tr(f"report.quality_note.{check}", n=n))

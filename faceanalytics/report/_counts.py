@@ -193,8 +193,10 @@ def count_frames(tables: Mapping[str, pd.DataFrame], *, previous_since, since, u
         out["sessions"] = None
     else:
         f = pd.DataFrame({c_: s[c_].astype("str").to_numpy() if c_ in s else None
-                          for c_ in SESSION_KEYS if c_ != "late"})
+                          for c_ in SESSION_KEYS if c_ not in ("late", "invalid")})
         f["late"] = _late(s)
+        f["invalid"] = (s["invalid_values"].fillna(0) > 0).to_numpy(dtype=bool) if "invalid_values" in s \
+            else np.zeros(len(s), bool)
         f["day"] = _day(s["session_time"], tz)
         out["sessions"] = _count(f, [*SESSION_KEYS, "day"])
 
@@ -354,7 +356,7 @@ _INT = {"day", "side", "bits", "has", "state", "matched", "dup", "first", "n", "
 # ("group" of the distinct counts is text)
 _NULLABLE_INT = {"bin"}
 _FLOAT = {*_THR, "threshold"}
-_BOOL = {"late", "expect", "charged", "passed", "billed"}
+_BOOL = {"late", "invalid", "expect", "charged", "passed", "billed"}
 
 
 def normalize(frame: pd.DataFrame | None) -> pd.DataFrame | None:

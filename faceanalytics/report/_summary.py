@@ -441,6 +441,9 @@ class Summaries:
         rep = qual.groupby("source")["repeated"].sum() if qual is not None else empty
         add("repeated_request_id", rep, n_sess,
             "same request_id, different session (within a source and month): canned or replayed response")
+        bad = s[s["invalid"].astype(bool).to_numpy()].groupby("source")["n"].sum() if s is not None else empty
+        add("invalid_value", bad, n_sess, "a value not finite or out of range (confidence 0-100, anti-spoofing 0-1): "
+                                          "null, reason in extra")
         if s is not None:
             real = s[s["time_basis"].isin(["verify_time", "biz_id"]).to_numpy()]
             late = s[s["late"].astype(bool).to_numpy()].groupby("source")["n"].sum()

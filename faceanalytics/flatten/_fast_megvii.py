@@ -1,0 +1,408 @@
+"""The columnar reading of Megvii payloads (Lite, web liveness v2, callbacks).
+
+Column for column what ``megvii.py`` does row by row; where the Python flattener
+tells an absent key from a null one (``"status" in payload``), the line's bytes
+decide, and a row whose answer is not certain goes to the Python path.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .._coerce import TIME_MAX_US, TIME_MIN_US
+from ..schema import VERIFY_ERROR_BILLED
+from ._fast import Extracted, Group, Media, Rows, View, _parse_group, envelope_columns
+from .fields import EXPAND, LEVEL_KEYS
+from .megvii import _LEGALITY, _PII_QUALITY_FIELDS, ATTACKS
+
+_LEVELS = {}
+for _k, _col in LEVEL_KEYS.items():
+    _LEVELS.setdefault(_col, []).append(_k)
+_LR, _VR, _IDC = ("liveness_result",), ("verify_result",), ("idcard_info",)
+_FG = (("liveness_result", "face_genuineness"), ("verify_result", "face_genuineness"))
+
+
+class _Lines:
+    """The group's lines as bytes, to ask whether a key is written out as null.
+    ``rows``: the line of each record, when they differ (callbacks: the signed texts)."""
+
+    def __init__(self, g: Group, rows: np.ndarray | None = None):
+        self.buf, self.bounds, self.rows = g.buf, g.bounds, rows
+
+    def null(self, i: int, key: str) -> bool:
+        if self.rows is not None:
+            i = int(self.rows[i])
+            if i < 0:
+                return True  # no line: not certain
+        s, e = int(self.bounds[i]), int(self.bounds[i + 1]) - 1
+        k = f'"{key}"'.encode()
+        return self.buf.find(k + b":null", s, e) >= 0 or self.buf.find(k + b": null", s, e) >= 0
+
+    def mark_explicit_nulls(self, view: View, mask: np.ndarray, *keys: str) -> None:
+        """Records of the items in ``mask`` where one of ``keys`` is written as null: the
+        Python path tells that from an absent key, so it reads them."""
+        for i in np.flatnonzero(mask).tolist():
+            r = int(view.rows[i])
+            if any(self.null(r, k) for k in keys):
+                view.slow[r] = True
+
+
+def _notify(g: Group, v_slow: np.ndarray, payload: pa.StructArray, secret):
+    """Callbacks: verify each sign, then read the signed ``data`` texts as payloads."""
+    n = len(payload)
+    data = payload.field("data").to_pylist()
+    sign = payload.field("sign").to_pylist()
+    ok = np.zeros(n, bool)
+    texts = []
+    for i, (d, sg) in enumerate(zip(data, sign)):
+        if (secret and isinstance(d, str) and isinstance(sg, str) and d[:1] == "{" and "\n" not in d
+                and "\r" not in d and hmac.compare_digest(
+                    hashlib.sha1((secret + d).encode("utf-8")).hexdigest(), sg.strip().lower())):
+            ok[i] = True
+            texts.append(d.encode("utf-8"))
+    v_slow |= ~ok
+    if not texts:
+        return None
+    from ._fast import _arrow_safe
+    safe = [t for t in texts if _arrow_safe(t)]
+    if len(safe) != len(texts):
+        return None
+    sub = _parse_group(texts, None, "megvii_liveness", False, False)
+    where = np.flatnonzero(ok)
+    pos = np.full(n, -1, np.int64)
+    parsed = where[sub.index]
+    pos[parsed] = np.arange(len(parsed))
+    v_slow[where] = True
+    v_slow[parsed] = sub.slow
+    if sub.table is None:
+        return None
+    inner = pa.StructArray.from_arrays([c.combine_chunks() for c in sub.table.columns],
+                                       names=sub.table.column_names)
+    take = pa.array(np.where(pos >= 0, pos, 0), mask=pos < 0)
+    return inner.take(take), _Lines(sub, pos)
+
+
+def extract(g: Group, received_us: int, masker, secret) -> Extracted:
+    n = g.table.num_rows
+    slow = g.slow.copy()
+    sids, fetched, http, payload = envelope_columns(g, slow, received_us)
+    lines = _Lines(g)
+    notify = g.source == "megvii_notify"
+    if notify:
+        got = _notify(g, slow, payload, secret)
+        if got is None:
+            slow[:] = True
+            return _empty(n, slow)
+        payload, lines = got  # the signed texts stand for the lines
+    v = View(payload, slow)
+    v.lines = lines
+    out = Rows()
+    rec = np.arange(n)
+
+    def s(path, kind="str"):
+        return v.get(path, kind)
+
+    # --- an API error body: error_message and neither status nor liveness_result
+    err = s(("error_message",))
+    has_err = np.asarray(err.is_valid())
+    is_error = has_err & ~v.valid(("status",)) & ~v.valid(_LR)
+    if is_error.any():
+        if lines is None:
+            v.mark(is_error)
+        else:
+            lines.mark_explicit_nulls(v, is_error, "status", "liveness_result")
+    err_code = pc.utf8_trim_whitespace(pc.list_element(pc.split_pattern(err, ":", max_splits=1), 0))
+    iserr = pa.array(is_error)
+    body = ~is_error  # what a result (not an error body) carries
+
+    def res(a):  # a session column that error bodies leave null
+        return pc.if_else(iserr, pa.scalar(None, a.type), a) if is_error.any() else a
+
+    # --- biz fields: from biz_info when it has the key, else the top level
+    biz_valid = v.valid(("biz_info",))
+    biz = {}
+    for k in ("biz_id", "biz_no", "biz_extra_data"):
+        kind = "text" if k == "biz_extra_data" else "str"
+        inner, top = s(("biz_info", k), kind), s((k,), kind)
+        ambiguous = biz_valid & ~np.asarray(inner.is_valid()) & np.asarray(top.is_valid())
+        if ambiguous.any():
+            if lines is None:
+                v.mark(ambiguous)
+            else:
+                lines.mark_explicit_nulls(v, ambiguous, k)
+        biz[k] = pc.if_else(pa.array(biz_valid), inner, top)
+
+    # --- session ids and times, as read_record and flatten_payload take them
+    if sids is None:
+        sids = [None] * n
+    if notify:
+        sid_payload = biz["biz_id"]
+    else:
+        bi = s(("biz_info", "biz_id"))
+        bi_raw = v.node(("biz_info", "biz_id"))
+        use_bi = pa.array(biz_valid & (np.asarray(bi_raw.is_valid()) if bi_raw is not None else False))
+        sid_payload = pc.if_else(use_bi, bi, s(("biz_id",)))
+    sp = sid_payload.to_pylist()
+    sid = [a if a is not None else b for a, b in zip(sids, sp)]
+    missing = np.fromiter((x is None for x in sid), bool, n)
+    slow |= missing
+    sid_arr = pa.array(sid, pa.string())
+
+    vt = pc.coalesce(s(_VR + ("verify_time",), "epoch"), s(("verify_time",), "epoch"))
+    vt = res(vt)
+    epoch = pc.extract_regex(pc.coalesce(biz["biz_id"], sid_arr), r"^\s*(?P<e>\d{10})(?:\.\d+)?\s*,")
+    epoch_s = pc.struct_field(epoch, [0]).cast(pa.int64())
+    epoch_ok = pc.and_(pc.greater_equal(epoch_s, TIME_MIN_US // 1_000_000),
+                       pc.less_equal(epoch_s, TIME_MAX_US // 1_000_000))
+    epoch_us = pc.if_else(epoch_ok, pc.multiply(epoch_s, 1_000_000), pa.scalar(None, pa.int64()))
+    fetched_arr = pa.array(fetched, pa.int64())
+    session_time = pc.coalesce(vt, epoch_us, fetched_arr)
+    basis = pc.if_else(pc.is_valid(vt), "verify_time",
+                       pc.if_else(pc.is_valid(epoch_us), "biz_id", "fetched_at"))
+
+    # --- verify errors (error_message, then error: the later one is the session's)
+    vr_valid = v.valid(_VR)
+    verrs = []
+    for key in ("error_message", "error"):
+        e = s(_VR + (key,))
+        verrs.append(e)
+        if e.null_count < n:
+            codes = pc.utf8_trim_whitespace(pc.list_element(pc.split_pattern(e, ":", max_splits=1), 0))
+            billed = pa.array([None if c is None else VERIFY_ERROR_BILLED.get(c)
+                               for c in codes.to_pylist()], pa.bool_())
+            out.emit("verify_errors", rec, {"error_message": e, "billed": billed,
+                                            "origin": pa.scalar(f"verify_result.{key}")},
+                     np.asarray(e.is_valid()) & body)
+    verify_error = pc.coalesce(verrs[1], verrs[0])
+
+    out.emit("sessions", rec, {
+        "time_basis": basis, "http_status": http,
+        "status": pc.if_else(iserr, err_code, s(("status",))) if is_error.any() else s(("status",)),
+        "error": err,
+        "request_id": s(("request_id",)),
+        "biz_id": res(biz["biz_id"]), "biz_no": res(biz["biz_no"]),
+        "biz_extra_data": res(biz["biz_extra_data"]),
+        "liveness_result": res(s(_LR + ("result",))),
+        "procedure_type": res(s(_LR + ("procedure_type",))),
+        "failure_reason": res(s(_LR + ("failure_reason",))),
+        "fail_reason": res(s(("fail_reason",))),
+        "liveness_version": res(s(_LR + ("version",))),
+        "liveness_log": res(s(_LR + ("log",))),
+        "verify_time": vt.cast(pa.timestamp("us", tz="UTC")),
+        "verify_error": res(verify_error),
+        "verify_request_id": res(s(_VR + ("request_id",))),
+        "time_used": s(("time_used",), "int"),
+        "verify_time_used": res(s(_VR + ("time_used",), "int")),
+        "multifaces_tag": res(s(("multifaces_tag",), "int")),
+        "sign_verified": pa.scalar(True) if notify else None,
+    })
+
+    # --- comparisons, one per result_* block
+    for name in EXPAND["verify_result.result_*"]:
+        path = _VR + (name,)
+        valid = v.valid(path) & body
+        if not valid.any():
+            continue
+        cols = {"comparison": pa.scalar(name[len("result_"):]), "attempt": pa.scalar(1),
+                "confidence": s(path + ("confidence",), "conf")}
+        for col, spellings in _LEVELS.items():
+            got = [s(path + ("thresholds", sp), "conf") for sp in spellings]
+            present = [np.asarray(x.is_valid()) for x in got]
+            if sum(present).max(initial=0) > 1:  # two spellings of one level: the later wins
+                v.mark(sum(present) > 1)
+            cols[col] = pc.coalesce(*got)
+        out.emit("comparisons", rec, cols, valid)
+
+    # --- anti-spoofing, per block and attack
+    for block in _FG:
+        for a in ATTACKS:
+            conf = s(block + (f"{a}_confidence",), "gen")
+            thr = s(block + (f"{a}_threshold",), "gen")
+            present = (np.asarray(conf.is_valid()) | np.asarray(thr.is_valid())) & body
+            if present.any():
+                out.emit("genuineness", rec, {"attack": pa.scalar(a), "attempt": pa.scalar(1),
+                                              "confidence": conf, "threshold": thr,
+                                              "flagged": pc.greater(conf, thr)}, present)
+
+    # --- liveness details
+    for key in EXPAND["liveness_result.details.*"]:
+        c = s(_LR + ("details", key), "int")
+        present = np.asarray(c.is_valid()) & body
+        if present.any():
+            out.emit("liveness_details", rec, {"key": pa.scalar(key), "count": c}, present)
+
+    # --- id exceptions
+    ie = _VR + ("id_exceptions",)
+    out.emit("id_exceptions", rec, {"id_attacked": s(ie + ("id_attacked",), "int"),
+                                    "id_photo_monochrome": s(ie + ("id_photo_monochrome",), "int")},
+             v.valid(ie) & body)
+
+    _idcard(v, out, rec, body, masker, lines)
+    _will(v, out, rec, body, lines)
+    blobs = _media(v, out, rec, body, sid, g.source, masker)
+
+    e = Extracted()
+    e.slow = slow
+    e.source = [g.source] * n
+    e.session_id = sid
+    e.fetched_us = fetched.tolist()
+    e.session_time_us = session_time.to_pylist()
+    e.ok = (~has_err).tolist()
+    e.tables = out.tables()
+    e.blobs = blobs
+    return e
+
+
+def _empty(n, slow) -> Extracted:
+    e = Extracted()
+    e.slow, e.source, e.session_id, e.fetched_us, e.session_time_us, e.ok = slow, [], [], [], [], []
+    e.tables, e.blobs = {}, []
+    return e
+
+
+def _idcard(v: View, out: Rows, rec, body, masker, lines) -> None:
+    idc = v.valid(_IDC) & body
+    if not idc.any():
+        return
+    s = v.get
+    h, l4, plain = masker.id_numbers(s(_IDC + ("idcard_number",), "id"))
+    field = s(_IDC + ("idcard_uneditable_field",), "str")
+    feild = s(_IDC + ("idcard_uneditable_feild",), "str")
+    ambiguous = idc & ~np.asarray(field.is_valid()) & np.asarray(feild.is_valid())
+    if ambiguous.any():
+        if lines is None:
+            v.mark(ambiguous)
+        else:
+            lines.mark_explicit_nulls(v, ambiguous, "idcard_uneditable_field")
+    out.emit("idcard", rec, {
+        "attempt": pa.scalar(1), "idcard_mode": s(_IDC + ("idcard_mode",), "str"),
+        "idcard_mode_user": s(_IDC + ("idcard_mode_user",), "str"),
+        "idcard_uneditable_field": pc.coalesce(field, feild),
+        "id_number_hash": h, "id_number_last4": l4, "id_number": plain,
+        "name": masker.names(s(_IDC + ("idcard_name",), "str")),
+        "valid_date": s(_IDC + ("idcard_valid_date",), "str"),
+        "issued_by": s(_IDC + ("idcard_issued_by",), "str"),
+        "front_upload_times": s(_IDC + ("front_side", "upload_times"), "int"),
+        "back_upload_times": s(_IDC + ("back_side", "upload_times"), "int"),
+    }, idc)
+    for side in ("front", "back"):
+        base = _IDC + (f"{side}_side", "ocr_result")
+        ocr = v.valid(base) & body
+        if ocr.any():
+            h, l4, plain = masker.id_numbers(s(base + ("id_card_number",), "id"))
+            year = s(base + ("birthday", "year"), "int")
+            month = s(base + ("birthday", "month"), "int")
+            day = s(base + ("birthday", "day"), "int")
+            birth = None
+            if masker.keep_pii:
+                birth = pa.array([f"{y:04d}-{mo:02d}-{d:02d}" if y and mo and d else None
+                                  for y, mo, d in zip(year.to_pylist(), month.to_pylist(),
+                                                      day.to_pylist())], pa.string())
+            cols = {"attempt": pa.scalar(1), "side": pa.scalar(side), "id_number_hash": h,
+                    "id_number_last4": l4, "id_number": plain,
+                    "name": masker.names(s(base + ("name",), "str")),
+                    "gender": s(base + ("gender",), "str"), "ethnicity": s(base + ("race",), "str"),
+                    "birth_year": year, "birth_date": birth,
+                    "address": masker.addresses(s(base + ("address",), "str")),
+                    "issued_by": s(base + ("issued_by",), "str"),
+                    "valid_date": s(base + ("valid_date",), "str")}
+            by_col: dict[str, list] = {}
+            for key in ("ID Photo", "Temporary ID Photo", "Temporary ID Photo ", "Photocopy", "Screen",
+                        "Edited"):
+                by_col.setdefault(_LEGALITY[" ".join(key.split()).lower()], []).append(
+                    s(base + ("legality", key), "float"))
+            for col, got in by_col.items():
+                present = sum(np.asarray(x.is_valid()) for x in got)
+                if (present > 1).any():  # two spellings of one key: the later wins
+                    v.mark(present > 1)
+                cols[col] = pc.coalesce(*got)
+            out.emit("idcard_ocr", rec, cols, ocr)
+        qbase = _IDC + (f"ocr_{side}_quality",)
+        for fld in EXPAND[f"idcard_info.ocr_{side}_quality.*"]:
+            q = qbase + (fld,)
+            valid = v.valid(q) & body
+            if not valid.any():
+                continue
+            result = s(q + ("result",), "str")
+            kind = _PII_QUALITY_FIELDS.get(fld)
+            if kind == "name":
+                result = masker.names(result)
+            elif kind == "address":
+                result = masker.addresses(result)
+            elif kind == "id" and not masker.keep_pii:
+                result = masker.id_numbers(result)[1]
+            elif kind == "drop" and not masker.keep_pii:
+                result = pa.nulls(len(result), pa.string())
+            out.emit("ocr_quality", rec, {"side": pa.scalar(side), "field": pa.scalar(fld),
+                                          "quality": s(q + ("quality",), "float"),
+                                          "logic": s(q + ("logic",), "int"), "result": result}, valid)
+
+
+def _will(v: View, out: Rows, rec, body, lines) -> None:
+    items, pos = v.items(("will_result",))
+    if items is not None and items.n:
+        items.mark(~np.asarray(items.root.is_valid()))  # an item that is not an object
+        keep = body[items.rows]
+        out.emit("will_results", items.rows, {"position": pos, "result": items.get(("result",), "str"),
+                                              "will_error_message": items.get(("will_error_message",),
+                                                                              "str")}, keep)
+
+
+def _media(v: View, out: Rows, rec, body, sid, source, masker) -> list:
+    """Media rows (inline images are decoded and written as files), as the Python path
+    makes them (see :class:`~._fast.Media`)."""
+    media = Media(source, sid, masker, v.slow)
+    for key in EXPAND["images.*"]:
+        media.add(v.rows, v.node(("images", key)), key, "image", "blob", keep=body)
+    media.add(v.rows, v.node(("multifaces_image",)), "multifaces_image", "image", "blob", keep=body)
+    wf = v.valid(("will_file",)) & body
+    if wf.any():
+        for key, mt in (("will_video", "video"), ("will_audio", "audio")):
+            a = v.node(("will_file", key))
+            if a is None:
+                continue
+            # a key written as null is an empty link (``wf[key] or ""``); an absent one no row
+            null = [r for r in np.flatnonzero(wf & ~np.asarray(a.is_valid())).tolist() if _explicit(v, r, key)]
+            if null:
+                filled = np.zeros(v.n, bool)
+                filled[null] = True
+                a = pc.if_else(pa.array(filled), "", a)
+            media.add(v.rows, a, key, mt, "url", keep=wf)
+        details, pos = v.items(("will_file", "will_audio_details"))
+        if details is not None and details.n:
+            details.mark(~np.asarray(details.root.is_valid()))
+            keep = body[details.rows]
+            sa, st = details.get(("standard_answer",), "str"), details.get(("stand_answer",), "str")
+            amb = ~np.asarray(sa.is_valid()) & np.asarray(st.is_valid())
+            for i in np.flatnonzero(amb).tolist():
+                if _explicit(v, int(details.rows[i]), "standard_answer"):
+                    v.slow[details.rows[i]] = True
+            qa, ua = details.get(("question_audio",), "str"), details.get(("user_audio",), "str")
+            out.emit("will_answers", details.rows, {
+                "position": pos, "question_text": details.get(("question_text",), "str"),
+                "standard_answer": pc.coalesce(sa, st), "user_text": details.get(("user_text",), "str"),
+                "question_audio": qa, "user_audio": ua}, keep)
+            for name in ("question_audio", "user_audio"):
+                raw = details.node((name,))
+                if raw is None:
+                    continue
+                for i in np.flatnonzero(keep & ~np.asarray(raw.is_valid())).tolist():
+                    if _explicit(v, int(details.rows[i]), name):
+                        v.slow[details.rows[i]] = True  # a null among items: Python decides
+                names = pc.binary_join_element_wise(f"will_{name}_", pa.array(pos).cast(pa.string()), "")
+                media.add(details.rows, raw, names, "audio", "url", keep=keep)
+    return media.emit(out)
+
+
+def _explicit(v: View, r: int, key: str) -> bool:
+    """Whether record ``r`` writes ``key`` out as null (the Python path then makes a row);
+    without the line at hand (callbacks), not certain: the record goes to Python."""
+    lines = getattr(v, "lines", None)
+    if lines is None:
+        v.slow[r] = True
+        return False
+    return lines.null(r, key)

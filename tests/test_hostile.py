@@ -1,0 +1,257 @@
+"""Input that must not corrupt the store or take the process down.
+
+Times outside the sane window (issue 13.8), non-finite and out-of-range confidences
+(13.9), lines nested too deep or too long, and many distinct unknown keys (12.5).
+Each check runs on both the columnar fast path and the Python path: they must agree.
+"""
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from faceanalytics import _records
+from faceanalytics.analytics import data_quality
+from faceanalytics.ingest import Ingestor, ingest
+from faceanalytics.receive import judge
+from faceanalytics.store import load
+
+SEEDS = Path(__file__).parent / "data" / "seeds"
+SID = "1462259748,52b13fb5-8dfb-4537-a62b-a641d5e929f1"
+
+
+def seed(name: str) -> dict:
+    return json.loads((SEEDS / f"{name}.json").read_text("utf-8"))
+
+
+def env(source, sid, payload, fetched_at="2026-11-20T10:00:00Z") -> bytes:
+    return json.dumps({"source": source, "session_id": sid, "fetched_at": fetched_at,
+                       "http_status": 200, "payload": payload}, ensure_ascii=False).encode()
+
+
+def land(tmp_path: Path, lines: list[bytes], fast: bool, name: str = "d"):
+    d = tmp_path / f"{name}-{'fast' if fast else 'python'}"
+    with Ingestor(d, fast=fast) as ing:
+        rep = ing.ingest_lines(lines, origin="t")
+    return rep, d
+
+
+both = pytest.mark.parametrize("fast", [True, False], ids=["fast", "python"])
+
+
+# --- 13.8: times outside 2000 .. ten years ahead are quarantined ------------------------
+
+@both
+def test_far_future_fetched_at_is_quarantined_not_partitioned(tmp_path, fast):
+    lite = seed("megvii_lite_success")
+    lines = [env("megvii_lite", SID, lite, fetched_at="9999-12-31T23:59:59-23:59"),
+             env("megvii_lite", "1462259748,ok", lite)]
+    rep, d = land(tmp_path, lines, fast)
+    assert (rep.landed, rep.quarantined) == (1, 1)
+    q = load(d, "quarantine")
+    assert "outside the accepted time window" in q["reason"].iloc[0]
+    assert "fetched_at" in q["reason"].iloc[0]
+    months = {p.name for p in (d / "tables").glob("*/source=*/month=*")}
+    assert months and all(m[len("month="):] < "2100" for m in months), months
+    # a sane fetch of the same session lands once, and is not duplicated by the bad one
+    with Ingestor(d, fast=fast) as ing:
+        ing.ingest_lines([env("megvii_lite", SID, lite, fetched_at="2026-11-21T10:00:00Z")], origin="t2")
+    s = load(d, "sessions")
+    assert sorted(s["session_id"]) == sorted([SID, "1462259748,ok"])
+
+
+@both
+@pytest.mark.parametrize("where", ["verify_result", "top"])
+def test_far_future_verify_time_is_quarantined(tmp_path, fast, where):
+    p = seed("megvii_lite_success")
+    if where == "top":
+        p["verify_time"] = 253402300799  # 9999-12-31
+    else:
+        p["verify_result"]["verify_time"] = 253402300799
+    rep, d = land(tmp_path, [env("megvii_lite", SID, p)], fast)
+    assert (rep.landed, rep.quarantined) == (0, 1)
+    assert "verify_time" in load(d, "quarantine")["reason"].iloc[0]
+
+
+@both
+def test_far_past_and_far_future_baidu_times_are_quarantined(tmp_path, fast):
+    old, new = seed("baidu_getall"), seed("baidu_getall")
+    old["result"]["verify_result"][0]["verify_time"] = "1970-01-02 00:00:00"
+    new["result"]["verify_result"][0]["charge_time"] = "9999-12-31 23:59:59"
+    rep, d = land(tmp_path, [env("baidu_getall", "tok-old", old), env("baidu_getall", "tok-new", new),
+                             env("baidu_getall", "tok-ok", seed("baidu_getall"))], fast)
+    assert (rep.landed, rep.quarantined) == (1, 2)
+    reasons = load(d, "quarantine").set_index("session_id")["reason"]
+    assert "verify_time" in reasons["tok-old"] and "charge_time" in reasons["tok-new"]
+
+
+# --- 13.9: non-finite and out-of-range values: null, reason kept, counted ------------------
+
+def _with_confidence(raw: str, extra_field: bool) -> bytes:
+    """A Lite record whose faceid confidence is the bare JSON token ``raw``."""
+    p = seed("megvii_lite_success")
+    p["verify_result"]["result_faceid"]["confidence"] = "@@"
+    if extra_field:
+        p["brand_new_field"] = 1
+    return env("megvii_lite", SID, p).replace(b'"@@"', raw.encode())
+
+
+@both
+@pytest.mark.parametrize("raw", ["Infinity", "-Infinity", "NaN", "1e999", '"Infinity"', "120.5", "-3"])
+@pytest.mark.parametrize("extra_field", [False, True], ids=["plain", "plus-unknown-field"])
+def test_confidence_not_finite_or_out_of_range_is_null_with_reason(tmp_path, fast, raw, extra_field):
+    rep, d = land(tmp_path, [_with_confidence(raw, extra_field)], fast)
+    assert (rep.landed, rep.quarantined) == (1, 0)  # one way, with or without the other field
+    c = load(d, "comparisons").set_index("comparison")
+    assert pd.isna(c.loc["faceid", "confidence"])  # never a pass at any level
+    assert c.loc["ref1", "confidence"] == pytest.approx(68.918)  # the rest of the record lands
+    s = load(d, "sessions")
+    extra = json.loads(s["extra"].iloc[0])
+    note = extra["_invalid.verify_result.result_faceid.confidence"]
+    assert note["reason"] in ("not finite", "outside 0-100")
+    assert s["invalid_values"].iloc[0] == 1
+    dq = data_quality(s, comparisons=load(d, "comparisons")).set_index(["check", "source"])
+    assert dq.loc[("invalid_value", "megvii_lite"), ["n", "of"]].tolist() == [1, 1]
+
+
+@both
+def test_anti_spoofing_outside_0_1_and_thresholds_out_of_range(tmp_path, fast):
+    p = seed("megvii_lite_success")
+    fg = p["liveness_result"]["face_genuineness"]
+    fg["mask_confidence"] = 1.5
+    p["verify_result"]["result_faceid"]["thresholds"]["1e-4"] = 1000
+    rep, d = land(tmp_path, [env("megvii_lite", SID, p)], fast)
+    assert rep.landed == 1
+    g = load(d, "genuineness").set_index("attack")
+    assert pd.isna(g.loc["mask", "confidence"]) and pd.isna(g.loc["mask", "flagged"])
+    assert g.loc["synthetic_face", "confidence"] == pytest.approx(fg["synthetic_face_confidence"])
+    c = load(d, "comparisons").set_index("comparison")
+    assert pd.isna(c.loc["faceid", "thr_1e4"]) and c.loc["faceid", "thr_1e3"] == 64
+    s = load(d, "sessions")
+    extra = json.loads(s["extra"].iloc[0])
+    assert extra["_invalid.liveness_result.face_genuineness.mask_confidence"]["reason"] == "outside 0-1"
+    assert extra["_invalid.verify_result.result_faceid.thresholds.1e-4"]["reason"] == "outside 0-100"
+    assert s["invalid_values"].iloc[0] == 2
+
+
+@both
+def test_baidu_scores_out_of_range_and_non_finite_counts(tmp_path, fast):
+    p = seed("baidu_getall")
+    p["result"]["verify_result"][0]["verify_detail"]["score"] = 150
+    line = env("baidu_getall", "tok", p)
+    p2 = seed("baidu_getall")
+    p2["result"]["verify_result"][0]["verify_detail"]["liveness_score"] = "@@"
+    line2 = env("baidu_getall", "tok2", p2).replace(b'"@@"', b"NaN")
+    rep, d = land(tmp_path, [line, line2], fast)
+    assert rep.landed == 2
+    a = load(d, "attempts").set_index("session_id")
+    assert pd.isna(a.loc["tok", "score"]) and pd.isna(a.loc["tok2", "liveness_score"])
+    s = load(d, "sessions").set_index("session_id")
+    assert s["invalid_values"].to_dict() == {"tok": 1, "tok2": 1}
+
+
+# --- depth and size bounds ------------------------------------------------------------------
+
+def _deep(depth: int) -> bytes:
+    return b'{"source":"megvii_lite","payload":' + b'{"a":' * depth + b"1" + b"}" * depth + b"}"
+
+
+def test_parse_json_bounds_depth_and_size(monkeypatch):
+    with pytest.raises(_records.Unreadable, match="nested 10,001 levels deep"):
+        _records.parse_json(_deep(10_000))
+    assert _records.parse_json(b'{"a": "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["}')
+    monkeypatch.setattr(_records, "MAX_LINE", 100)
+    with pytest.raises(_records.Unreadable, match="over the 100-byte limit"):
+        _records.parse_json(b'{"a": "' + b"x" * 200 + b'"}')
+
+
+def _cli(*args) -> subprocess.CompletedProcess:
+    code = "import sys; from faceanalytics.cli import main; sys.exit(main(sys.argv[1:]))"
+    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_a_10000_deep_line_is_quarantined_and_rebuild_survives_it(tmp_path):
+    good = env("megvii_lite", SID, seed("megvii_lite_success"))
+    f = tmp_path / "in.jsonl"
+    f.write_bytes(b"\n".join([good, _deep(10_000), _deep(70), env("baidu_stat", "tok", seed("baidu_stat"))])
+                  + b"\n")
+    data = tmp_path / "data"
+    # Own processes: a crash in a C parser would take pytest down with it.
+    r = _cli("ingest", str(f), "--data", str(data))
+    assert r.returncode == 0, r.stderr
+    q = load(data, "quarantine")
+    assert sorted(q["reason"].str.extract(r"nested ([\d,]+)")[0]) == ["10,001", "71"]
+    assert sorted(load(data, "sessions")["session_id"]) == sorted([SID, "tok"])
+    r = _cli("rebuild", "--data", str(data))
+    assert r.returncode == 0, r.stderr
+    assert sorted(load(data, "sessions")["session_id"]) == sorted([SID, "tok"])
+    assert len(load(data, "quarantine")) == 2
+
+
+@both
+def test_an_over_long_line_is_quarantined_and_the_rest_lands(tmp_path, monkeypatch, fast):
+    from faceanalytics.flatten import _fast
+
+    monkeypatch.setattr(_records, "MAX_LINE", 5000)
+    monkeypatch.setattr(_fast, "MAX_LINE", 5000)
+    big = seed("megvii_lite_success")
+    big["biz_info"]["biz_extra_data"] = "x" * 6000
+    rep, d = land(tmp_path, [env("megvii_lite", "1462259748,big", big),
+                             env("megvii_lite", SID, seed("megvii_lite_success"))], fast)
+    assert (rep.landed, rep.quarantined) == (1, 1)
+    assert "over the 5,000-byte limit" in load(d, "quarantine")["reason"].iloc[0]
+
+
+def test_receiver_reads_bodies_through_the_bounded_parser():
+    body = json.dumps({"data": "{}", "sign": "x"}).encode()
+    deep = b'{"data": "x", "sign": "y", "z": ' + b"[" * 10_000 + b"]" * 10_000 + b"}"
+    assert judge(body, "application/json", "s")[0] == 403  # parsed: a callback with a bad sign
+    status, reason, _, _ = judge(deep, "application/json", "s")
+    assert status == 400 and "nested" in reason
+
+
+# --- unknown keys ---------------------------------------------------------------------------
+
+@both
+def test_many_distinct_unknown_keys_land_in_extra(tmp_path, fast):
+    lines = []
+    for i in range(300):
+        p = seed("megvii_lite_error")
+        p.update({f"k{i}_{j}": j for j in range(20)})
+        lines.append(env("megvii_lite", f"1462259748,u{i}", p))
+    rep, d = land(tmp_path, lines, fast)
+    assert rep.landed == 300
+    s = load(d, "sessions").set_index("session_id")
+    assert json.loads(s.loc["1462259748,u7", "extra"]) == {f"k7_{j}": j for j in range(20)}
+
+
+def test_journal_recovery_reads_lines_through_the_bounded_parser(tmp_path):
+    """A receiver killed with a hostile body in its journal: the next start lands the
+    good lines, quarantines the deep one with the reason, and does not crash."""
+    code = f"""
+import sys
+from faceanalytics.archive import RawArchive
+from faceanalytics.fetch import recover_journals
+from faceanalytics.ingest import Ingestor
+from faceanalytics.store import load
+data = sys.argv[1]
+j = RawArchive(__import__("pathlib").Path(data)).journal("receive-crashed")
+j.append({env("megvii_lite", SID, seed("megvii_lite_success"))!r})
+j.append({_deep(10_000)!r})
+j.close()
+with Ingestor(data) as ing:
+    rep = recover_journals(ing)
+print(rep.landed, rep.quarantined, load(data, "quarantine")["reason"].iloc[0])
+"""
+    r = subprocess.run([sys.executable, "-c", code, str(tmp_path / "data")], capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    landed, quarantined, reason = r.stdout.split(" ", 2)
+    assert (landed, quarantined) == ("1", "1") and "nested 10,001 levels deep" in reason
