@@ -214,8 +214,12 @@ def _run(args) -> int:
         if missing:
             print(f"faceanalytics ingest: no such file: {', '.join(missing)}", file=sys.stderr)
             return 2
-        rep = ingest(args.files, args.data, source=args.source, keep_pii=args.keep_pii,
-                     chunk_size=args.chunk_size, fast=not args.python_path)
+        try:
+            rep = ingest(args.files, args.data, source=args.source, keep_pii=args.keep_pii,
+                         chunk_size=args.chunk_size, fast=not args.python_path)
+        except ValueError as e:       # e.g. a damaged .jsonl.zst (what came before it is landed)
+            print(f"faceanalytics ingest: {e}", file=sys.stderr)
+            return 2
         _print_report(rep)
         return 0
     if args.command == "rebuild":
