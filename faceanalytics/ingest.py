@@ -36,7 +36,7 @@ from ._coerce import Unreadable, iso_to_us
 from ._fs import atomic_write_bytes, data_path, is_local, rmtree, writer_lock
 from ._pii import Masker, load_or_create_key
 from ._records import read_record
-from .archive import RawArchive
+from .archive import RawArchive, read_segment
 from .flatten import Context, flatten_payload
 from .flatten._fast import flatten_fast, parse_chunk
 from .schema import COMMON, file_schema
@@ -721,18 +721,53 @@ def ingest(paths: Iterable, data_dir, *, source: str | None = None, keep_pii: bo
     if source is not None and source not in SOURCES:
         raise ValueError(f"unknown source {source!r}; sources are: {', '.join(SOURCES)}")
     total = IngestReport()
+    paths = [Path(p) for p in paths]
+    bar = _bar(sum(_size(p) for p in paths), "ingest", "B", progress)
     with Ingestor(data_dir, keep_pii=keep_pii, fast=fast) as ing:
         for path in paths:
-            path = Path(path)
             with _open_input(path) as fh:
-                total.add(ing.ingest_chunks(_segment_chunks(_iter_chunks(fh, chunk_size), chunk_size),
+                src = fh if bar is None or isinstance(fh, _ZstdInput) else _Counted(fh, bar)
+                total.add(ing.ingest_chunks(_segment_chunks(_iter_chunks(src, chunk_size), chunk_size),
                                             source_hint=source, origin=path.name))
+            if bar is not None and isinstance(fh, _ZstdInput):
+                bar.update(_size(path))          # its compressed size: what the total counts
         ing.store.compact()
+    if bar is not None:
+        bar.close()
     return total
 
 
-def rebuild(data_dir, *, keep_pii: bool = False) -> IngestReport:
-    """Recreate every table from the raw archive (the tables are derived data)."""
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size if path.is_file() else 0
+    except OSError:
+        return 0
+
+
+def _bar(total: int, desc: str, unit: str, enabled: bool):
+    """A tqdm progress bar on stderr (None when not asked for)."""
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit=unit, unit_scale=unit == "B", dynamic_ncols=True)
+
+
+class _Counted:
+    """A file whose reads move a progress bar."""
+
+    def __init__(self, fh, bar):
+        self.fh, self.bar = fh, bar
+
+    def read(self, n: int) -> bytes:
+        data = self.fh.read(n)
+        self.bar.update(len(data))
+        return data
+
+
+def rebuild(data_dir, *, keep_pii: bool = False, progress: bool = False) -> IngestReport:
+    """Recreate every table from the raw archive (the tables are derived data).
+    ``progress``: a progress bar over the archive's segments (stderr)."""
     data_dir = data_path(data_dir)
     staging = data_dir / "tables.rebuild"
     total = IngestReport()
@@ -741,14 +776,21 @@ def rebuild(data_dir, *, keep_pii: bool = False) -> IngestReport:
         rmtree(staging)
         rmtree(data_dir / "state" / "txn-tables.rebuild")
         ing.store = Store(data_dir, tables_dir="tables.rebuild", keep_pii=keep_pii)  # fresh tables
-        for seg in ing.archive.iter_segments():
+        segments = ing.archive.segments()
+        bar = _bar(len(segments), "rebuild", "segment", progress)
+        for path in segments:
+            seg = read_segment(path)
             meta = seg.meta
+            if bar is not None:
+                bar.update()
             received = iso_to_us(meta.get("received_at")) if meta.get("received_at") else _now_us()
             for start in range(0, len(seg.lines), CHUNK):
                 part = seg.lines[start:start + CHUNK]
                 total.add(ing.land(part, source_hint=meta.get("source_hint"), received_us=received,
                                    origin=meta.get("origin"),
                                    line_nos=range(start + 1, start + len(part) + 1)))
+        if bar is not None:
+            bar.close()
         ing.store.compact()
         staging.mkdir(parents=True, exist_ok=True)
         from .media import media_files_table
