@@ -191,3 +191,22 @@ def test_an_existing_data_directory_without_rows_gives_the_empty_table(tmp_path)
     f = fa.load(tmp_path, "comparisons")
     assert f.empty and {"source", "session_id", "confidence", "thr_1e4"} <= set(f.columns)
     assert E.pass_rates(tmp_path, engine="duckdb").empty
+
+
+def test_plot_pass_rates_draws_the_days_of_its_time_zone():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from faceanalytics import plots as P
+
+    # 20:00 UTC on 1 March is 04:00 on 2 March in Beijing
+    c = comparisons([("megvii_lite", f"s{i}", "2026-03-01 20:00", "faceid", 80.0, NEW) for i in range(3)])
+    ax = P.plot_pass_rates(c, freq="D", tz="Asia/Shanghai", levels=["1e-4"], min_n=1, ax=plt.subplots()[1])
+    assert "Asia/Shanghai" in ax.get_xlabel()
+    x = ax.get_lines()[0].get_xdata()
+    assert [pd.Timestamp(v).strftime("%Y-%m-%d") for v in x] == ["2026-03-02"]
+    ax = P.plot_pass_rates(c, freq="D", levels=["1e-4"], min_n=1, ax=plt.subplots()[1])
+    plt.close("all")
+    assert [pd.Timestamp(v).strftime("%Y-%m-%d") for v in ax.get_lines()[0].get_xdata()] == ["2026-03-01"]
