@@ -257,7 +257,7 @@ def _data_arg(data, *, must_exist: bool, local: str | None = None) -> None:
     when ``local`` names why (checked before any network use)."""
     if not isinstance(data, Path):
         if local:
-            raise _Usage(f"--data must be a local directory ({local}), not {data}")
+            raise _Usage(f"--data must be a local data directory ({local}), not {data}")
         return
     if data.exists() and not data.is_dir():
         raise _Usage(f"--data {data} is a file, not a data directory")

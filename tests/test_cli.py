@@ -86,7 +86,7 @@ def test_clear_errors(tmp_path, records, capsys):
         (["fetch", "megvii-lite", "--ids", str(records), "--data", str(a_file)], ["is a file"]),
         # before any network use (no DNS lookup of an AWS endpoint)
         (["fetch", "megvii-lite", "--ids", str(records), "--data", "s3://bucket/x",
-          "--base-url", "https://203.0.113.1"], ["must be a local directory", "s3://bucket/x"]),
+          "--base-url", "https://203.0.113.1"], ["must be a local data directory", "s3://bucket/x"]),
         (["decrypt-media", str(tmp_path), str(tmp_path / "out")], ["is a directory, not a file"]),
     ]
     os.environ.setdefault("MEGVII_API_SECRET", "x" * 32)
