@@ -294,7 +294,8 @@ def _report_dict(rep) -> dict:
 
 def _print_report(args, rep) -> None:
     _result(args, _report_dict(rep), f"read {rep.read}  landed {rep.landed}  quarantined {rep.quarantined}  "
-                                     f"skipped {rep.skipped}")
+                                     f"skipped {rep.skipped}  (python path {rep.python_path}: shapes the field "
+                                     f"spec does not describe)")
     for reason, n in sorted(rep.reasons.items(), key=lambda kv: -kv[1])[:10]:
         _say(args, f"  quarantined {n:>6}  {reason}")
 
