@@ -120,7 +120,7 @@ if TYPE_CHECKING:  # what the lazy names are, for IDEs and type checkers; never 
         ConnectError, DailyLimitExceeded, DataDestroyed, DataError, FaceAnalyticsError, InsecureURL,
         InvalidResponse, LockLost, MegviiAuthenticationError, MegviiAuthorizationError,
         MegviiConcurrencyLimitExceeded, MegviiError, MegviiInternalError, MessageEncryptionError,
-        MissingArguments, MissingCredentials, ProviderError, QpsLimitExceeded, QuotaExhausted,
+        MissingArguments, MissingCredentials, NotTLS, ProviderError, QpsLimitExceeded, QuotaExhausted,
         RateLimited, RequestTimeout, ResultNotFound, S3Error, ServerError, StorageConfigError,
         TotalLimitExceeded, TransportError, Unreadable, UsageError, VerifyTokenInvalid, WriterBusy,
     )

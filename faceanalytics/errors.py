@@ -40,6 +40,7 @@ callers catch one (``except ValueError`` still catches ``InsecureURL``)::
     ├── UsageError                       nothing was sent or written: the setup or the call is wrong
     │   ├── ConfigurationError           a client set up wrongly; fatal for the batch
     │   │   ├── InsecureURL              http:// to a non-loopback host  (also ValueError)
+    │   │   ├── NotTLS                   an https:// URL whose server answered in plain HTTP
     │   │   └── MissingCredentials       a credential env var is unset  (also ValueError)
     │   ├── QuotaExhausted               our quota ledger refused the call before sending it
     │   └── StorageConfigError           the data directory or its S3 setup is unusable  (also ValueError)
@@ -91,7 +92,7 @@ _DEFINED_IN = {
         "AccessTokenError", "AccessTokenInvalid", "AccessTokenExpired", "DailyLimitExceeded",
         "QpsLimitExceeded", "TotalLimitExceeded", "BaiduInternalError", "VerifyTokenInvalid",
         "BaiduRequestFailed", "ConfigurationError", "InsecureURL", "MissingCredentials",
-        "QuotaExhausted"], _CLIENTS),
+        "NotTLS", "QuotaExhausted"], _CLIENTS),
     "StorageConfigError": "._fs",
     "S3Error": "._s3",
     "WriterBusy": "._s3",
@@ -111,7 +112,7 @@ if TYPE_CHECKING:  # the same names, for IDEs and type checkers; never run
         ConnectError, DailyLimitExceeded, DataDestroyed, InsecureURL, InvalidResponse,
         MegviiAuthenticationError, MegviiAuthorizationError, MegviiConcurrencyLimitExceeded,
         MegviiError, MegviiInternalError, MessageEncryptionError, MissingArguments,
-        MissingCredentials, ProviderError, QpsLimitExceeded, QuotaExhausted, RateLimited,
+        MissingCredentials, NotTLS, ProviderError, QpsLimitExceeded, QuotaExhausted, RateLimited,
         RequestTimeout, ResultNotFound, ServerError, TotalLimitExceeded, TransportError,
         VerifyTokenInvalid,
     )

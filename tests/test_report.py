@@ -291,6 +291,31 @@ def test_duckdb_and_pandas_count_the_same(data):
     assert_frame_equal(m.pass_rates("current", ["source", "comparison"]), a.pass_rates("current", ["source", "comparison"]))
 
 
+def test_a_review_counts_the_days_of_its_time_zone(data):
+    """``tz="Asia/Shanghai"``: the period is Beijing's days, days and weeks are counted on
+    Beijing's calendar, by DuckDB and by pandas alike, and the summaries equal the pandas
+    metrics with the same ``tz``."""
+    tz = "Asia/Shanghai"
+    a = summarize(data, SINCE, UNTIL, engine="duckdb", tz=tz)
+    b = summarize(data, SINCE, UNTIL, engine="pandas", tz=tz)
+    assert a.period.since == pd.Timestamp(SINCE, tz=tz) and a.period.until == pd.Timestamp(UNTIL, tz=tz)
+    for name in a.counts:
+        if a.counts[name] is None or b.counts[name] is None:
+            assert a.counts[name] is None and b.counts[name] is None, name
+        else:
+            assert_frame_equal(a.counts[name], b.counts[name], obj=name)
+    c = load(data, "comparisons", since=a.period.since, until=a.period.until)
+    for freq in ("D", "W", "W-MON"):
+        assert_frame_equal(a.pass_rates("current", "comparison", freq=freq),
+                           A.pass_rates(c, "comparison", freq=freq, tz=tz))
+    daily = a.pass_rates("current", freq="D", levels=["1e-4"])
+    assert str(daily["period"].dtype) == f"datetime64[us, {tz}]" and daily["period"].iloc[0] == a.period.since
+    # not the UTC days: the sandbox's sessions spread over the day, so some fall on another date
+    utc = summarize(data, SINCE, UNTIL, engine="duckdb")
+    assert not a.counts["comparisons"]["day"].equals(utc.counts["comparisons"]["day"])
+    assert a.since_day == utc.since_day        # both periods start on 2026-06-01, each at its own midnight
+
+
 def _values(x) -> list:
     return [None if pd.isna(v) else v for v in x]
 

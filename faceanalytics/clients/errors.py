@@ -41,6 +41,7 @@ __all__ = [
     "ProviderError",
     "ConfigurationError",
     "InsecureURL",
+    "NotTLS",
     "MissingCredentials",
     "QuotaExhausted",
     "TransportError",
@@ -186,6 +187,15 @@ class ConfigurationError(_Facts, UsageError):
 class InsecureURL(ConfigurationError, ValueError):
     default_message = "refusing a plain-http URL to a non-loopback host"
     default_hint = "Use https:// (plain http is only allowed for 127.0.0.1, ::1 and localhost)."
+
+
+class NotTLS(ConfigurationError):
+    """An ``https://`` URL whose server answered in plain HTTP: the TLS handshake was
+    answered with HTTP text ("wrong version number"); retrying cannot help."""
+
+    default_message = "the server answered in plain HTTP, not TLS"
+    default_hint = ("Check the port, or use http:// if this is a plain-HTTP server (allowed only for "
+                    "127.0.0.1, ::1 and localhost).")
 
 
 class MissingCredentials(ConfigurationError, ValueError):

@@ -88,7 +88,7 @@ def overview(data_dir, table: str, kind_column: str, thresholds: Sequence[str], 
                 floats=[*thresholds, "min_confidence"])
 
 
-def _histogram_frame(agg: pd.DataFrame | None, table: str, by: list[str], freq) -> pd.DataFrame:
+def _histogram_frame(agg: pd.DataFrame | None, table: str, by: list[str], freq, tz=None) -> pd.DataFrame:
     """An engine's histogram counts as :func:`analytics.confidence_histogram` gives them (every
     threshold column, NaN where the table has none; rows sorted)."""
     if agg is None or agg.empty:
@@ -97,7 +97,7 @@ def _histogram_frame(agg: pd.DataFrame | None, table: str, by: list[str], freq) 
             if b not in h:
                 h.insert(0, b, pd.Series(dtype="str"))
         return h[[*by, *(["period"] if freq else []), *S.THRESHOLD_COLUMNS, "confidence", "count"]]
-    agg = _periods(agg, freq)
+    agg = _periods(agg, freq, tz)
     for c in S.THRESHOLD_COLUMNS:
         if c not in agg:
             agg[c] = np.nan
@@ -107,17 +107,18 @@ def _histogram_frame(agg: pd.DataFrame | None, table: str, by: list[str], freq) 
 
 def selection_histogram(data_dir, table: str, kind_column: str, thresholds: Sequence[str], *, kind=ALL,
                         segment: Segment | None = None, by: Sequence[str] = ("source",), freq: str | None = None,
-                        since=None, until=None, engine="auto") -> pd.DataFrame:
+                        since=None, until=None, tz=None, engine="auto") -> pd.DataFrame:
     """The exact confidence histogram of ``table``'s rows of one ``kind`` (``ALL``: every kind;
     None: rows without one) in ``[since, until)``, per ``by`` (and ``segment.label``, the
     segment's value: missing, one of ``segment.values`` or ``"(other)"``, when a segment is
-    given): :func:`faceanalytics.analytics.confidence_histogram`'s frame, equal to it on the rows."""
+    given): :func:`faceanalytics.analytics.confidence_histogram`'s frame, equal to it on the rows.
+    Periods of ``freq`` are buckets in ``tz`` (UTC by default), as the metrics' ``tz=``."""
     eng = get_engine(engine)
     thresholds, by = list(thresholds), list(by)
     if isinstance(eng, PandasEngine):
-        return _pandas_histogram(data_dir, table, kind_column, kind, segment, by, freq, since, until)
+        return _pandas_histogram(data_dir, table, kind_column, kind, segment, by, freq, since, until, tz)
     d = eng.dialect
-    w = _window(since, until)
+    w = _window(since, until, tz)
     conds = _conditions(d, [(kind_column, kind)])
     floats = [*thresholds, "confidence"]
     if segment is None:
@@ -127,9 +128,10 @@ def selection_histogram(data_dir, table: str, kind_column: str, thresholds: Sequ
             rel = _once_relation(d, src, w, detail)
             if conds:
                 rel = f"(SELECT * FROM {rel} WHERE {' AND '.join(conds)}) AS {d.q('_k')}"
-            return S.histogram(d, rel, w, by, freq, thresholds=thresholds)
+            return S.histogram(d, rel, w, by, freq, thresholds=thresholds, tz=tz)
 
-        return _histogram_frame(_run(eng, data_dir, table, build, counts=["count"], floats=floats), table, by, freq)
+        return _histogram_frame(_run(eng, data_dir, table, build, counts=["count"], floats=floats), table, by, freq,
+                                tz)
     # Each (source, month) partition's rows joined to that partition's sessions (a hash table of
     # one month of one source), the partitions' histograms added up as they come: memory bounded
     # whatever the window.
@@ -152,12 +154,12 @@ def selection_histogram(data_dir, table: str, kind_column: str, thresholds: Sequ
                     joined = (f"(SELECT {', '.join('c.' + k for k in keep)}, coalesce(s.{d.q('code')}, 0) AS "
                               f"{d.q('code')} FROM ({rows}) AS c LEFT JOIN ({sess}) AS s "
                               f"ON c.{d.q('_h')} = s.{d.q('_h')}) AS j")
-                queries.append(S.histogram(d, joined, w, [*by, "code"], freq, thresholds=thresholds))
+                queries.append(S.histogram(d, joined, w, [*by, "code"], freq, thresholds=thresholds, tz=tz))
         agg = _summed(eng, queries, keys, "count")
     if agg is not None:
         agg = arrow_frame(agg, table, counts=["count", "code"], floats=[*thresholds, "confidence"])
         agg = decode(agg, [segment], "code") if len(agg) else None
-    return _histogram_frame(agg, table, [*by, segment.label], freq)
+    return _histogram_frame(agg, table, [*by, segment.label], freq, tz)
 
 
 def _summed(eng, queries: Sequence[str], keys: Sequence[str], total: str):
@@ -185,24 +187,25 @@ def _summed(eng, queries: Sequence[str], keys: Sequence[str], total: str):
         con.execute(f"DROP TABLE IF EXISTS {name}")
 
 
-def _pandas_histogram(data_dir, table, kind_column, kind, segment, by, freq, since, until) -> pd.DataFrame:
+def _pandas_histogram(data_dir, table, kind_column, kind, segment, by, freq, since, until, tz=None) -> pd.DataFrame:
     """:func:`selection_histogram` by loading the rows (``engine="pandas"``)."""
     from .._explore import join_session_columns
     from ..analytics import once_per_attempt
     from ..report._counts import segment_values
     from ..store import load
 
-    rows = once_per_attempt(load(data_dir, table, since=since, until=until))
+    w = _window(since, until, tz)
+    rows = once_per_attempt(load(data_dir, table, since=w.since, until=w.until))
     if kind is not ALL:
         k = rows[kind_column]
         rows = rows[(k.isna() if kind is None else k == kind).to_numpy(dtype=bool, na_value=False)]
     keys = list(by)
     if segment is not None:
-        s = load(data_dir, "sessions", since=since, until=until)
+        s = load(data_dir, "sessions", since=w.since, until=w.until)
         s = s[["source", "session_id"]].assign(**{segment.label: segment_values(s, segment)})
         rows = join_session_columns(rows, s, [segment.label])
         keys.append(segment.label)
-    return A.confidence_histogram(rows, keys, freq=freq)
+    return A.confidence_histogram(rows, keys, freq=freq, tz=tz)
 
 
 def _cut_sql(d: S.Dialect, cut) -> str:

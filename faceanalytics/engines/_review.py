@@ -454,11 +454,12 @@ def _partitions(eng: Engine, data_dir, table: str, w: S.Window) -> list[tuple[st
 
 
 def count_tables(data_dir, *, previous_since, since, until, segments: Sequence[Segment] = (),
-                 engine="auto", progress=None) -> dict[str, pd.DataFrame | None]:
+                 engine="auto", progress=None, tz=None) -> dict[str, pd.DataFrame | None]:
     """Every count the review needs over ``[previous_since, until)`` (``since`` splits the two
-    periods); see the module docstring.  A table with no data gives None."""
+    periods); see the module docstring.  ``day`` is the day number on the calendar of ``tz``
+    (default UTC).  A table with no data gives None."""
     eng = get_engine(engine)
-    d = eng.dialect
+    d = eng.dialect.in_zone(tz)
     w = _window(previous_since, until)
     cur = _window(since, until)
     s0 = cur.since
@@ -496,7 +497,7 @@ def count_tables(data_dir, *, previous_since, since, until, segments: Sequence[S
     out["quarantine"] = _run(eng, data_dir, "quarantine", lambda src: quarantine_query(d, src, w, s0), counts=counts)
     out["distinct"] = _distinct(eng, data_dir, w, s0)
     step("segments and data quality")
-    out.update(_per_partition(eng, data_dir, w, cur, segments))
+    out.update(_per_partition(eng, data_dir, w, cur, segments, d))
     return out
 
 
@@ -536,11 +537,11 @@ def _materialized(eng, sql: str):
         con.execute(f"DROP TABLE IF EXISTS {name}")
 
 
-def _per_partition(eng, data_dir, w: S.Window, cur: S.Window, segments) -> dict[str, pd.DataFrame | None]:
+def _per_partition(eng, data_dir, w: S.Window, cur: S.Window, segments, d) -> dict[str, pd.DataFrame | None]:
     """This period, one partition (source, month) at a time (memory bounded by the largest):
     the sessions once, compact (id hashes, day, segment code), then the data-quality counts,
-    the segments' error counts, and the comparisons and checks joined to their session."""
-    d = eng.dialect
+    the segments' error counts, and the comparisons and checks joined to their session
+    (``d``: the engine's dialect, in the review's time zone)."""
     parts = _partitions(eng, data_dir, "sessions", cur)
     frames: dict[str, list] = {"seg_sessions": [], "seg_comparisons": [], "seg_genuineness": [], "quality": []}
     with eng.relation(data_dir, "sessions") as ss, eng.relation(data_dir, "comparisons") as cs, \

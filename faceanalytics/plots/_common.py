@@ -40,7 +40,8 @@ def percent_axis(ax, axis: str = "y", decimals: int | None = None) -> None:
 
 
 def naive_utc(s: pd.Series) -> np.ndarray:
-    """tz-aware UTC timestamps as naive datetime64 for matplotlib's date axis."""
+    """tz-aware timestamps as naive datetime64 (their wall-clock time, so periods labelled in
+    Asia/Shanghai keep their dates) for matplotlib's date axis."""
     if isinstance(s.dtype, pd.DatetimeTZDtype):
-        s = s.dt.tz_convert("UTC").dt.tz_localize(None)
+        s = s.dt.tz_localize(None)
     return s.to_numpy()

@@ -143,16 +143,17 @@ def plot_margins(comparisons: pd.DataFrame, *, level: str = "1e-4", to=None, bin
 
 
 def plot_pass_rates(data: pd.DataFrame, *, freq: str = "W", levels: Sequence[str] = LEVELS,
-                    min_n: int = MIN_N, ci: bool = True, legend: bool = True, ax=None, **kwargs) -> Axes:
+                    min_n: int = MIN_N, ci: bool = True, legend: bool = True, ax=None, tz=None,
+                    **kwargs) -> Axes:
     """Pass rate per level over time, with its interval; periods below ``min_n`` not drawn as rates.
 
     ``data`` is a comparisons table (rates computed with :func:`pass_rates` at
-    ``freq``) or a :func:`pass_rates` result.  Without a ``period`` column the levels
+    ``freq`` on the calendar of ``tz``) or a :func:`pass_rates` result.  Without a ``period`` column the levels
     are drawn side by side with their intervals.  ``kwargs`` go to ``ax.plot``.
     """
     ax = get_ax(ax)
     rates = data if {"level", "pass_rate"} <= set(data.columns) else \
-        pass_rates(data, freq=freq, levels=levels, min_n=min_n)
+        pass_rates(data, freq=freq, tz=tz, levels=levels, min_n=min_n)
     rates = rates[rates["level"].isin(levels)]
     extra = [c for c in rates.columns if c not in ("period", "level", "n", "passed", "pass_rate", "ci_low",
                                                    "ci_high", "low_n")]
@@ -175,7 +176,8 @@ def plot_pass_rates(data: pd.DataFrame, *, freq: str = "W", levels: Sequence[str
             if ci:
                 ax.fill_between(x, np.where(low, np.nan, r["ci_low"] * 100),
                                 np.where(low, np.nan, r["ci_high"] * 100), color=color, alpha=0.15, lw=0)
-        ax.set_xlabel(tr("plots.pass_rates.xlabel"))
+        tz = getattr(rates["period"].dtype, "tz", None)
+        ax.set_xlabel(tr("plots.pass_rates.xlabel", zone=str(tz) if tz is not None else "UTC"))
         ax.set_title(tr("plots.pass_rates.title_trend"))
     else:
         r = rates.set_index("level").reindex([lv for lv in levels if lv in set(rates["level"])])
