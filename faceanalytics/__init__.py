@@ -10,6 +10,11 @@ Importing the package is cheap: each name below is imported on first use
 from __future__ import annotations
 
 import importlib
+import sys
+import types
+from typing import TYPE_CHECKING
+
+from .errors import __all__ as _error_names  # a small module: the tree's names, classes on first use
 
 __version__ = "0.1.0"
 
@@ -78,9 +83,47 @@ _LAZY = {
     "write_report": ".report",
     "build_report": ".report",
     "review": ".report",
+    # the exception tree (drawn in faceanalytics.errors; each class imported on first use)
+    **dict.fromkeys(_error_names, ".errors"),
 }
 
 __all__ = sorted(_LAZY)
+
+if TYPE_CHECKING:  # what the lazy names are, for IDEs and type checkers; never run
+    from .store import load, load_arrow
+    from .ingest import ingest, rebuild
+    from .fetch import fetch_baidu, fetch_megvii, read_ids
+    from .flatten.megvii import verify_callback_sign
+    from .media import decrypt_will_file, download_will_files
+    from .receive import CallbackReceiver
+    from .sandbox import Sandbox
+    from .schema import SOURCES, TABLES
+    from .analytics import (
+        billing, biz_extra_key, confidence_histogram, configured_pass_rates, data_quality,
+        detect_changes, distribution_drift, equal_error_rate, error_codes, error_rates,
+        error_rates_at_levels, genuineness_near_threshold, genuineness_rates, join_segments,
+        liveness_pass_rates, margin_histogram, margins, merge_histograms, pass_rate_drift,
+        pass_rates, pass_rates_by_era, pass_rates_from_histogram, period_slice,
+        presentation_attack_rates, rates_at_cut, status_funnel, threshold_eras, threshold_sets,
+        with_segments, with_threshold_set, would_flip, would_flip_summary,
+    )
+    from .plots import (
+        plot_confidence_thresholds, plot_det, plot_drift, plot_error_codes, plot_genuineness,
+        plot_margins, plot_pass_rates, plot_status_funnel,
+    )
+    from ._fonts import find_cjk_font
+    from .widgets import genuineness_explorer, threshold_explorer
+    from .report import build_report, review, write_report
+    from .errors import (
+        AccessTokenError, AccessTokenExpired, AccessTokenInvalid, ApiNotFound, BadArguments,
+        BaiduAuthError, BaiduError, BaiduInternalError, BaiduRequestFailed, ConfigurationError,
+        ConnectError, DailyLimitExceeded, DataDestroyed, DataError, FaceAnalyticsError, InsecureURL,
+        InvalidResponse, LockLost, MegviiAuthenticationError, MegviiAuthorizationError,
+        MegviiConcurrencyLimitExceeded, MegviiError, MegviiInternalError, MessageEncryptionError,
+        MissingArguments, MissingCredentials, NotTLS, ProviderError, QpsLimitExceeded, QuotaExhausted,
+        RateLimited, RequestTimeout, ResultNotFound, S3Error, ServerError, StorageConfigError,
+        TotalLimitExceeded, TransportError, Unreadable, UsageError, VerifyTokenInvalid, WriterBusy,
+    )
 
 
 def __getattr__(name: str):
@@ -90,6 +133,19 @@ def __getattr__(name: str):
     value = getattr(importlib.import_module(module, __name__), name)
     globals()[name] = value
     return value
+
+
+class _Package(types.ModuleType):
+    """Importing a submodule sets it on its package: ``faceanalytics.ingest`` (the module) would then
+    hide ``fa.ingest`` (the function) for the rest of the session. Public names win."""
+
+    def __setattr__(self, name: str, value) -> None:
+        if isinstance(value, types.ModuleType) and name in _LAZY:
+            return  # the submodule stays in sys.modules; `from faceanalytics.ingest import x` still works
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
 
 
 def __dir__():

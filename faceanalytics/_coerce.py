@@ -11,6 +11,8 @@ from __future__ import annotations
 import datetime as _dt
 import re
 
+from .errors import DataError
+
 __all__ = [
     "Unreadable", "MISSING", "is_nullish", "num", "num_strict", "integer",
     "text", "boolean", "epoch_to_us", "iso_to_us", "cn_time_to_us",
@@ -22,7 +24,7 @@ MISSING = object()
 _NULL_STRINGS = frozenset({"", "null", "none", "nil", "NULL", "None", "Null"})
 
 
-class Unreadable(ValueError):
+class Unreadable(DataError, ValueError):
     """A value the record cannot be flattened without (the record is quarantined)."""
 
 
@@ -159,7 +161,8 @@ def in_window(us) -> bool:
 
 
 def _window_text() -> str:
-    return f"{us_to_iso(TIME_MIN_US)[:10]} to {us_to_iso(TIME_MAX_US)[:10]}"
+    day = (_EPOCH + _dt.timedelta(microseconds=us) for us in (TIME_MIN_US, TIME_MAX_US))
+    return "{:%Y-%m-%d} to {:%Y-%m-%d}".format(*day)
 
 
 def check_time(us, v, what: str):
@@ -227,7 +230,3 @@ def cn_time_to_us(v):
     except (ValueError, OverflowError):
         return None
     return (dt - _EPOCH) // _dt.timedelta(microseconds=1) - _CN_OFFSET_US
-
-
-def us_to_iso(us: int) -> str:
-    return (_EPOCH + _dt.timedelta(microseconds=us)).isoformat().replace("+00:00", "Z")

@@ -33,19 +33,25 @@ and path), or :func:`resolve` for a data directory: ``resolve("s3://b/p") ->
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import fnmatch
 import os
 import posixpath
 import uuid
 from pathlib import Path, PurePosixPath
 
+from .errors import UsageError
+
+try:  # POSIX. Reading a data directory needs no lock, so the package imports without it (Windows)
+    import fcntl
+except ImportError:
+    fcntl = None  # type: ignore[assignment]
+
 __all__ = ["data_path", "resolve", "is_local", "fs_path", "S3Path", "atomic_write_bytes",
            "replace", "rmtree", "fsync_dir", "writer_lock", "fence", "require_local",
            "StorageConfigError", "sweep_temporaries", "make_private_dirs"]
 
 
-class StorageConfigError(ValueError):
+class StorageConfigError(UsageError, ValueError):
     """The data directory's location or its S3 configuration is not usable."""
 
 
@@ -421,6 +427,10 @@ class WriterLock:
         self.crashed = False  # the previous holder did not let go cleanly
 
     def __enter__(self):
+        if fcntl is None:
+            raise StorageConfigError(
+                f"writing to a local data directory needs flock (POSIX: Linux, macOS), which this "
+                f"platform lacks; reading {self.root} works, or write from WSL or into s3://")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         fcntl.flock(self._fd, fcntl.LOCK_EX)

@@ -1,8 +1,8 @@
 """Masking of personal data in tidy tables.
 
-An ID number becomes ``id_number_hash`` (HMAC-SHA256 under a key kept in the data
-directory, so the same number hashes the same across runs and can be counted
-and joined) plus ``id_number_last4``; names keep their first character, addresses
+An ID number becomes ``id_number_hash`` (keyed BLAKE2b, a MAC: 20 hex characters
+under a 256-bit key kept in the data directory, so the same number hashes the same
+across runs and can be counted and joined) plus ``id_number_last4``; names keep their first character, addresses
 their first three (province level), birth dates their year.  ``keep_pii=True``
 also writes the plain values.
 
@@ -33,7 +33,6 @@ the hashing of ID numbers by brute force, so give analysts read access to
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import secrets
 from urllib.parse import quote, unquote
@@ -342,17 +341,3 @@ def _candidates(col):
         return pc.fill_null(pc.is_in(col, value_set=uniq.filter(hit)), False)
     hit = pc.fill_null(pc.match_substring_regex(col, _CANDIDATES), False)
     return hit if pc.any(hit).as_py() else None
-
-
-def secret_free(text: str, *secrets_: str) -> str:
-    for s in secrets_:
-        if s:
-            text = text.replace(s, "***")
-    return text
-
-
-def owner_only(path) -> None:
-    try:
-        os.chmod(path, 0o600)
-    except OSError:
-        pass

@@ -75,6 +75,7 @@ from urllib.parse import urlsplit
 import orjson
 
 from ._fs import StorageConfigError
+from .errors import DataError
 
 __all__ = ["S3Config", "Client", "S3Error", "S3WriterLock", "LockLost", "WriterBusy",
            "StorageConfigError", "config_for", "filesystem", "client", "INSTALL_HINT"]
@@ -85,15 +86,15 @@ BOTOCORE_MIN = "1.35.69"
 INSTALL_HINT = "pip install 'faceanalytics[s3]'"
 
 
-class LockLost(OSError):
+class LockLost(DataError, OSError):
     """Another writer took the data directory's lock: this writer must stop."""
 
 
-class WriterBusy(OSError):
+class WriterBusy(DataError, OSError):
     """Another writer holds the data directory's lock (after FACEANALYTICS_S3_LOCK_WAIT)."""
 
 
-class S3Error(OSError):
+class S3Error(DataError, OSError):
     """S3 answered with an error, or could not be reached (``status`` 0)."""
 
     def __init__(self, status: int, code: str, what: str):
@@ -379,7 +380,7 @@ class Response:
     age: float | None  # server Date - Last-Modified, seconds
 
 
-class _Refused(Exception):
+class _Refused(DataError):
     """S3 refused a conditional request (or found nothing) with one of the expected codes."""
 
     def __init__(self, status: int, retried: bool):

@@ -181,18 +181,6 @@ class Journal:
                 self._fd = -1
 
 
-def seal_journal(archive: RawArchive, path: Path, origin: str) -> tuple[list[bytes], int]:
-    """Turn a journal into a segment; return its complete lines and torn bytes dropped."""
-    data = path.read_bytes()
-    complete, _, torn = data.rpartition(b"\n")
-    lines = [ln for ln in complete.split(b"\n") if ln] if complete else []
-    if lines:
-        archive.write_segment(lines, origin=origin)
-    os.unlink(path)
-    fsync_dir(path.parent)
-    return lines, len(torn)
-
-
 def _compress(*parts: bytes) -> bytes:
     """One standard zstd frame (``zstd -dc`` reads it), streamed: the parts are
     never copied into one body first."""

@@ -11,6 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from .errors import UsageError
 from .schema import SOURCES
 
 
@@ -22,6 +23,7 @@ def _data_dir(s: str):
 
 EXIT_FINDINGS = 3           # review --fail-on-findings: every file written, and the findings list is not empty
 _DATA_HELP = "data directory: a folder, or s3://bucket/prefix (ingest and rebuild)"
+_KEEP_PII_HELP = "write ID numbers, names, addresses, phone numbers plain (default: masked)"
 # Kept here, not imported from .fetch: building the parser must stay cheap.
 _ID_FILE_HELP = (
     "one id per line (UTF-8, or UTF-16 with a BOM; blank lines and #-comments skipped). If the "
@@ -41,36 +43,77 @@ def _lang(s: str) -> str:
 
 
 def _date(s: str) -> str:
-    """A date or ISO time (``2026-10-01``, ``2026-10-01T08:00Z``), checked, kept as text."""
-    import datetime as dt
+    """A date or ISO time (``2026-10-01``, ``2026-10-01T08:00Z``), checked by the rule every
+    entry point uses (:func:`faceanalytics._time.parse_time`), kept as text."""
+    from ._time import parse_time
 
     try:
-        dt.datetime.fromisoformat(s)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD) or ISO time: {s!r}") from None
+        parse_time(s, "date")
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e).removeprefix("date: ")) from None
     return s
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="faceanalytics", description=__doc__.splitlines()[0])
-    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+def _tz(s: str) -> str | None:
+    from ._time import parse_tz
 
-    ing = sub.add_parser("ingest", help="archive and flatten JSONL records into the tables")
-    ing.add_argument("files", nargs="+", type=Path, metavar="FILE.jsonl")
+    try:
+        return parse_tz(s)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def port_number(s: str) -> int:
+    """``--port``: 0 to 65535 (argparse's one-line error otherwise, not a traceback from bind())."""
+    try:
+        port = int(s)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is a number from 0 to 65535, not {s!r}")
+    return port
+
+
+def _common(json_summary: bool) -> argparse.ArgumentParser:
+    """-q/-v on every command, --json on those that end with a summary."""
+    c = argparse.ArgumentParser(add_help=False)
+    c.add_argument("-q", "--quiet", action="store_true",
+                   help="no progress bar and no detail lines (errors and the result are still printed)")
+    c.add_argument("-v", "--verbose", action="count", default=0,
+                   help="log what is done to stderr (-vv: debugging detail)")
+    if json_summary:
+        c.add_argument("--json", action="store_true",
+                       help="print the result as one JSON object on stdout (nothing else goes there)")
+    return c
+
+
+def _parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    p = argparse.ArgumentParser(prog="faceanalytics", description=__doc__.splitlines()[0])
+    p.add_argument("--version", action="version", version=f"faceanalytics {__version__}",
+                   help="print the version and exit")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    summary, plain = [_common(True)], [_common(False)]
+
+    ing = sub.add_parser("ingest", help="archive and flatten JSONL records into the tables", parents=summary)
+    ing.add_argument("files", nargs="+", type=Path, metavar="FILE.jsonl",
+                     help="JSONL files of envelopes or bare payloads, or the tool's own raw archive files "
+                          "(DATA/raw/<day>/*.jsonl.zst)")
     ing.add_argument("--data", required=True, type=_data_dir, help=_DATA_HELP)
     ing.add_argument("--source", choices=SOURCES, help="source of bare payloads (no envelope)")
-    ing.add_argument("--keep-pii", action="store_true", help="write ID numbers, names, addresses plain")
+    ing.add_argument("--keep-pii", action="store_true", help=_KEEP_PII_HELP)
     ing.add_argument("--chunk-size", type=int, default=10_000, help=argparse.SUPPRESS)
     # every record through the Python flatteners (benchmarks/bench_ingest.py measures that path)
     ing.add_argument("--python-path", action="store_true", help=argparse.SUPPRESS)
 
-    rb = sub.add_parser("rebuild", help="rebuild every table from the raw archive")
+    rb = sub.add_parser("rebuild", help="rebuild every table from the raw archive", parents=summary)
     rb.add_argument("--data", required=True, type=_data_dir, help=_DATA_HELP)
-    rb.add_argument("--keep-pii", action="store_true")
+    rb.add_argument("--keep-pii", action="store_true", help=_KEEP_PII_HELP)
 
-    fe = sub.add_parser("fetch", help="fetch results from a provider (or the sandbox)")
+    fe = sub.add_parser("fetch", help="fetch results from a provider (or the sandbox)", parents=summary)
     fe.add_argument("what_provider", choices=["megvii-lite", "megvii-liveness", "baidu"],
-                    metavar="megvii-lite|megvii-liveness|baidu")
+                    metavar="megvii-lite|megvii-liveness|baidu", help="which provider API to ask")
     ids = fe.add_mutually_exclusive_group(required=True)
     ids.add_argument("--ids", type=Path, help="file of biz_ids (Megvii): " + _ID_FILE_HELP)
     ids.add_argument("--tokens", type=Path, help="file of verify_tokens (Baidu), read the same way")
@@ -78,7 +121,8 @@ def _parser() -> argparse.ArgumentParser:
                     help="read the ids from this column of a CSV whose first line is a header")
     fe.add_argument("--what", default="stat,getall,detail",
                     help="Baidu result APIs, comma-separated: stat,getall,detail,simple,media")
-    fe.add_argument("--data", required=True, type=_data_dir)
+    fe.add_argument("--data", required=True, type=_data_dir, help="data directory (a local folder: fetch journals "
+                    "each answer to disk as it arrives)")
     fe.add_argument("--base-url", help="provider base URL (https://, or http:// on loopback); "
                     "default: MEGVII_BASE_URL / BAIDU_BASE_URL, else the real provider")
     fe.add_argument("--concurrency", type=int, default=8,
@@ -87,17 +131,18 @@ def _parser() -> argparse.ArgumentParser:
                     help="re-poll NOT_STARTED/PROCESSING sessions (never past the 3-call quota)")
     fe.add_argument("--return-image", type=int, default=0, choices=range(5),
                     help="Lite return_image (0 none .. 4 all)")
-    fe.add_argument("--keep-pii", action="store_true")
-    fe.add_argument("--no-progress", action="store_true")
+    fe.add_argument("--keep-pii", action="store_true", help=_KEEP_PII_HELP)
+    fe.add_argument("--no-progress", action="store_true", help="no progress bar (as -q)")
 
     # The sandbox parses its own options (see `faceanalytics sandbox --help`); importing it
     # here would slow every other command down.
     sb = sub.add_parser("sandbox", help="serve both providers' protocols on loopback", add_help=False)
-    sb.add_argument("sandbox_args", nargs=argparse.REMAINDER)
+    sb.add_argument("sandbox_args", nargs=argparse.REMAINDER,
+                    help="the sandbox's own options (faceanalytics sandbox --help)")
 
-    rc = sub.add_parser("receive", help="receive notify_url/return_url callbacks (verifies sign)")
-    rc.add_argument("--data", required=True, type=_data_dir)
-    rc.add_argument("--port", type=int, default=8090)
+    rc = sub.add_parser("receive", help="receive notify_url/return_url callbacks (verifies sign)", parents=plain)
+    rc.add_argument("--data", required=True, type=_data_dir, help="data directory (a local folder)")
+    rc.add_argument("--port", type=port_number, default=8090, help="port to listen on (default 8090)")
     rc.add_argument("--host", default="127.0.0.1",
                     help="address to bind (default loopback; put a TLS reverse proxy in front)")
     rc.add_argument("--max-body", type=int, default=64 << 10,
@@ -105,13 +150,14 @@ def _parser() -> argparse.ArgumentParser:
     rc.add_argument("--rejected-bytes", type=int, default=16 << 20,
                     help="disk kept for rejected requests, rotating (default 16 MiB)")
 
-    dm = sub.add_parser("decrypt-media", help="decrypt a will_file download with MEGVII_API_SECRET")
-    dm.add_argument("infile", type=Path, metavar="IN")
-    dm.add_argument("outfile", type=Path, metavar="OUT")
+    dm = sub.add_parser("decrypt-media", help="decrypt a will_file download with MEGVII_API_SECRET",
+                        parents=summary)
+    dm.add_argument("infile", type=Path, metavar="IN", help="the encrypted file as downloaded")
+    dm.add_argument("outfile", type=Path, metavar="OUT", help="where to write the decrypted file")
 
     dl = sub.add_parser("download-media",
-                        help="download and decrypt the will_file URLs the tables reference")
-    dl.add_argument("--data", required=True, type=_data_dir)
+                        help="download and decrypt the will_file URLs the tables reference", parents=summary)
+    dl.add_argument("--data", required=True, type=_data_dir, help="data directory (a local folder)")
     dl.add_argument("--base-url", help="the Megvii base URL; only links on its hosts (e.g. "
                     "*.megvii.com; on loopback only its own host and port) are downloaded "
                     "(default: MEGVII_BASE_URL, else the real provider)")
@@ -120,15 +166,19 @@ def _parser() -> argparse.ArgumentParser:
     dl.add_argument("--max-bytes", type=int, default=256 << 20,
                     help="largest file downloaded, bytes (streamed to disk; default 256 MiB)")
 
-    rv = sub.add_parser("review", help="write the review report: one self-contained HTML file",
+    rv = sub.add_parser("review", help="write the review report: one self-contained HTML file", parents=summary,
                         epilog=f"exit status: 0 done, 2 usage error, {EXIT_FINDINGS} done but the findings list "
                                "is not empty (with --fail-on-findings)")
     rv.add_argument("--data", required=True, type=_data_dir, help=_DATA_HELP)
-    rv.add_argument("--out", required=True, type=_data_dir, metavar="REPORT.html")
+    rv.add_argument("--out", required=True, type=_data_dir, metavar="REPORT.html",
+                    help="the report file to write (its findings go beside it as REPORT.findings.json)")
     rv.add_argument("--since", type=_date, metavar="DATE",
-                    help="start of the period (UTC, by session time; default: 30 days before --until)")
+                    help="start of the period (by session time, in --tz; default: 30 days before --until)")
     rv.add_argument("--until", type=_date, metavar="DATE",
                     help="end of the period, exclusive (default: the day after the latest session)")
+    rv.add_argument("--tz", type=_tz, metavar="ZONE",
+                    help="time zone whose calendar days and weeks the review counts, and of dates given "
+                         "without an offset (an IANA name such as Asia/Shanghai; default UTC)")
     rv.add_argument("--segment", action="append", metavar="KEY", dest="segments",
                     help="split by this biz_extra_data key or sessions column (repeatable; default: the "
                          "low-cardinality keys the sessions carry)")
@@ -147,9 +197,13 @@ def _parser() -> argparse.ArgumentParser:
                     help=f"exit with status {EXIT_FINDINGS} when the findings list is not empty (after writing "
                          "every file), so a scheduled job can alert")
 
-    demo = sub.add_parser("demo", help="run the main job on the sandbox")
-    demo.add_argument("--data", type=Path, default=Path("data"))
+    demo = sub.add_parser("demo", help="run the main job on the sandbox", parents=plain)
+    demo.add_argument("--data", type=Path, default=Path("data"), help="data directory (default ./data)")
     return p
+
+
+class _Usage(UsageError):
+    """A usage error: one line on stderr, exit status 2, nothing done."""
 
 
 def main(argv=None) -> int:
@@ -159,20 +213,99 @@ def main(argv=None) -> int:
 
         return sandbox_main(argv[1:]) or 0
     args = _parser().parse_args(argv)
+    _logging(args.verbose)
     from ._fs import StorageConfigError
 
     try:
         return _run(args)
-    except StorageConfigError as e:  # e.g. fetch into s3://, or http to a non-loopback endpoint
+    except (_Usage, StorageConfigError) as e:  # e.g. fetch into s3://, or http to a non-loopback endpoint
         print(f"faceanalytics {args.command}: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
     except OSError as e:
-        print(f"faceanalytics: {e}", file=sys.stderr)
+        print(f"faceanalytics {args.command}: {e}", file=sys.stderr)
         return 1
 
+
+def _logging(verbose: int) -> None:
+    if verbose:
+        import logging
+
+        logging.basicConfig(level=logging.INFO if verbose == 1 else logging.DEBUG, stream=sys.stderr,
+                            format="%(name)s: %(message)s")
+
+
+# ------------------------------------------------------------------ what every command checks and prints
+
+def _input_file(path: Path, kind: str = "file") -> None:
+    """An input file must be a file: a directory is said to be one (not "no such file").
+    ``kind``: what the file is (``"labels file"``), for the message."""
+    if path.is_dir():
+        raise _Usage(f"{path} is a directory, not a {kind}")
+    if not path.is_file():
+        raise _Usage(f"no such {kind}: {path}" if not path.exists() else f"{path} is not a regular {kind}")
+
+
+def _output_file(path, what: str) -> None:
+    if isinstance(path, Path) and path.is_dir():
+        raise _Usage(f"{what} {path} is a directory; give the file to write")
+
+
+def _data_arg(data, *, must_exist: bool, local: str | None = None) -> None:
+    """``--data``: never a regular file; an existing folder when ``must_exist``; a local folder
+    when ``local`` names why (checked before any network use)."""
+    if not isinstance(data, Path):
+        if local:
+            raise _Usage(f"--data must be a local data directory ({local}), not {data}")
+        return
+    if data.exists() and not data.is_dir():
+        raise _Usage(f"--data {data} is a file, not a data directory")
+    if must_exist and not data.exists():
+        raise _Usage(f"no such data directory: {data}")
+
+
+def _progress_wanted(args) -> bool:
+    """Progress bars only for a person watching: stderr a terminal, and no -q."""
+    return not args.quiet and not getattr(args, "no_progress", False) and sys.stderr.isatty()
+
+
+def _say(args, text: str) -> None:
+    """A detail line: hidden by -q, sent to stderr with --json (stdout holds only the JSON)."""
+    if not args.quiet:
+        print(text, file=sys.stderr if getattr(args, "json", False) else sys.stdout, flush=True)
+
+
+def _result(args, summary: dict, text: str) -> None:
+    """The command's result: ``text`` on stdout, or ``summary`` as one JSON object with --json."""
+    if getattr(args, "json", False):
+        import json
+
+        print(json.dumps({"command": args.command, **summary}, ensure_ascii=False, default=str))
+    else:
+        print(text, flush=True)
+
+
+def _report_dict(rep) -> dict:
+    import dataclasses
+
+    return {k: (dict(v) if isinstance(v, dict) else v) for k, v in dataclasses.asdict(rep).items()}
+
+
+def _print_report(args, rep) -> None:
+    _result(args, _report_dict(rep), f"read {rep.read}  landed {rep.landed}  quarantined {rep.quarantined}  "
+                                     f"skipped {rep.skipped}  (python path {rep.python_path}: shapes the field "
+                                     f"spec does not describe)")
+    for reason, n in sorted(rep.reasons.items(), key=lambda kv: -kv[1])[:10]:
+        _say(args, f"  quarantined {n:>6}  {reason}")
+
+
+def _has_tables(data: Path) -> bool:
+    return next(iter((data / "tables").glob("*/source=*/month=*/part-*.parquet")), None) is not None
+
+
+# ------------------------------------------------------------------ the commands
 
 def _streaming_memory() -> None:
     """Chunked ingest allocates and frees the same sizes over and over: the system
@@ -197,25 +330,32 @@ def _run(args) -> int:
     if args.command == "ingest":
         from .ingest import ingest
 
-        missing = [str(f) for f in args.files if not f.is_file()]
-        if missing:
-            print(f"faceanalytics ingest: no such file: {', '.join(missing)}", file=sys.stderr)
-            return 2
-        rep = ingest(args.files, args.data, source=args.source, keep_pii=args.keep_pii,
-                     chunk_size=args.chunk_size, fast=not args.python_path)
-        _print_report(rep)
+        _data_arg(args.data, must_exist=False)
+        for f in args.files:
+            _input_file(f)
+        try:
+            rep = ingest(args.files, args.data, source=args.source, keep_pii=args.keep_pii,
+                         chunk_size=args.chunk_size, fast=not args.python_path, progress=_progress_wanted(args))
+        except ValueError as e:       # e.g. a damaged .jsonl.zst (what came before it is landed)
+            raise _Usage(str(e)) from None
+        _print_report(args, rep)
         return 0
     if args.command == "rebuild":
+        from .archive import RawArchive
         from .ingest import rebuild
 
-        rep = rebuild(args.data, keep_pii=args.keep_pii)
-        _print_report(rep)
+        _data_arg(args.data, must_exist=True)
+        if not RawArchive(args.data).segments():
+            raise _Usage(f"nothing to rebuild: no raw archive in {args.data} (DATA/raw/<day>/*.jsonl.zst)")
+        rep = rebuild(args.data, keep_pii=args.keep_pii, progress=_progress_wanted(args))
+        _print_report(args, rep)
         return 0
     if args.command == "fetch":
         return _fetch(args)
     if args.command == "receive":
         from .receive import serve
 
+        _data_arg(args.data, must_exist=False, local="receive lands each callback on local disk")
         return serve(args.data, host=args.host, port=args.port, max_body=args.max_body,
                      rejected_bytes=args.rejected_bytes)
     if args.command == "decrypt-media":
@@ -223,23 +363,24 @@ def _run(args) -> int:
     if args.command == "download-media":
         from .media import download_will_files
 
+        _data_arg(args.data, must_exist=True, local="the files are written beside the tables")
         try:
             rep = download_will_files(args.data, base_url=args.base_url, max_bytes=args.max_bytes,
-                                      allow_hosts=tuple(args.allow_host))
+                                      allow_hosts=tuple(args.allow_host), progress=_progress_wanted(args))
         except ValueError as e:
-            print(f"faceanalytics download-media: {e}", file=sys.stderr)
-            return 2
-        print(f"links allowed on the hosts of {rep.base_url}"
-              + (f" and {', '.join(args.allow_host)}" if args.allow_host else ""))
-        print(rep.summary())
+            raise _Usage(str(e)) from None
+        _say(args, f"links allowed on the hosts of {rep.base_url}"
+             + (f" and {', '.join(args.allow_host)}" if args.allow_host else ""))
+        _result(args, _report_dict(rep), rep.summary())
         for reason, n in sorted(rep.reasons.items(), key=lambda kv: -kv[1])[:8]:
-            print(f"  {n:>6}  {reason}")
+            _say(args, f"  {n:>6}  {reason}")
         return 0
     if args.command == "review":
         return _review(args)
     if args.command == "demo":
         from .demo import run_demo
 
+        _data_arg(args.data, must_exist=False)
         return run_demo(args.data)
     raise AssertionError(args.command)
 
@@ -248,29 +389,39 @@ def _review(args) -> int:
     from .report import findings_path, read_labels, review, review_period
     from .report._findings import parse_levels
 
-    if isinstance(args.data, Path) and not args.data.is_dir():
-        print(f"faceanalytics review: no such data directory: {args.data}", file=sys.stderr)
-        return 2
-    if isinstance(args.xlsx, Path) and args.xlsx.is_dir():
-        print(f"faceanalytics review: --xlsx is a directory, not a workbook file: {args.xlsx}", file=sys.stderr)
-        return 2
+    _data_arg(args.data, must_exist=True)
+    _output_file(args.out, "--out")
+    _output_file(args.xlsx, "--xlsx")
+    if args.labels is not None:
+        _input_file(args.labels, "labels file")
+    if isinstance(args.data, Path) and not _has_tables(args.data):
+        raise _Usage(f"nothing to review: {args.data} has no tables yet (run ingest or fetch into it first)")
     try:
         parse_levels(args.levels)
         labels = read_labels(args.labels) if args.labels is not None else None
-        review_period(args.data, args.since, args.until)      # since < until, before any work
-    except FileNotFoundError:
-        print(f"faceanalytics review: no such labels file: {args.labels}", file=sys.stderr)
-        return 2
+        review_period(args.data, args.since, args.until, tz=args.tz)      # since < until, before any work
     except ValueError as e:
-        print(f"faceanalytics review: {e}", file=sys.stderr)
-        return 2
-    rv = review(args.data, args.since, args.until, segments=args.segments, levels=args.levels, labels=labels,
-                engine=args.engine, lang=args.lang)
-    out = rv.write(args.out, xlsx=args.xlsx)
-    print(out)
-    print(findings_path(out))
-    if args.xlsx is not None:
-        print(args.xlsx)
+        raise _Usage(str(e)) from None
+    bar = None
+    if _progress_wanted(args):
+        from tqdm.auto import tqdm
+
+        bar = tqdm(desc="review", unit="step", dynamic_ncols=True)
+
+    def step(name: str) -> None:
+        bar.set_postfix_str(name, refresh=False)
+        bar.update()
+
+    try:
+        rv = review(args.data, args.since, args.until, segments=args.segments, levels=args.levels, labels=labels,
+                    engine=args.engine, lang=args.lang, tz=args.tz, progress=step if bar is not None else None)
+        out = rv.write(args.out, xlsx=args.xlsx)
+    finally:
+        if bar is not None:
+            bar.close()
+    files = [str(out), str(findings_path(out)), *([str(args.xlsx)] if args.xlsx is not None else [])]
+    _result(args, {"report": files[0], "findings": files[1], "xlsx": files[2] if len(files) > 2 else None,
+                   "findings_count": len(rv.findings)}, "\n".join(files))
     if args.fail_on_findings and rv.findings:
         print(f"faceanalytics review: {len(rv.findings)} finding(s); exit status {EXIT_FINDINGS} "
               "(--fail-on-findings)", file=sys.stderr)
@@ -283,19 +434,18 @@ def _fetch(args) -> int:
     from .fetch import fetch_baidu, fetch_megvii, load_ids
 
     if args.concurrency < 1:
-        print("faceanalytics fetch: --concurrency must be at least 1", file=sys.stderr)
-        return 2
+        raise _Usage("--concurrency must be at least 1")
+    # before any network use: fetch journals each answer with fsync, which object storage lacks
+    _data_arg(args.data, must_exist=False, local="fetch journals each answer to local disk as it arrives")
     ids_file = args.ids or args.tokens
-    if not ids_file.is_file():
-        print(f"faceanalytics fetch: no such file: {ids_file}", file=sys.stderr)
-        return 2
+    _input_file(ids_file, "file of ids" if args.ids else "file of tokens")
     from .clients import CLIENTS
 
     provider = "baidu" if args.what_provider == "baidu" else "megvii"
     base_url, origin = CLIENTS[provider].resolve_base_url(args.base_url)
     shown = {"given": "--base-url", "default": f"default; set {CLIENTS[provider].base_url_env} "
                                               "or --base-url for another"}.get(origin, origin)
-    print(f"{args.what_provider}: {base_url} ({shown})", flush=True)
+    _say(args, f"{args.what_provider}: {base_url} ({shown})")
     kind = "verify_token" if provider == "baidu" else "biz_id"
     try:
         wanted = load_ids(ids_file, args.column, kind=kind)
@@ -308,20 +458,20 @@ def _fetch(args) -> int:
     try:
         if args.what_provider == "baidu":
             rep = fetch_baidu(wanted, args.data, what=args.what, base_url=base_url,
-                              concurrency=args.concurrency, progress=not args.no_progress,
+                              concurrency=args.concurrency, progress=_progress_wanted(args),
                               keep_pii=args.keep_pii)
         else:
             rep = fetch_megvii(wanted, args.data, kind=args.what_provider.split("-", 1)[1],
                                base_url=base_url, concurrency=args.concurrency,
                                refresh_pending=args.refresh_pending, return_image=args.return_image,
-                               progress=not args.no_progress, keep_pii=args.keep_pii)
+                               progress=_progress_wanted(args), keep_pii=args.keep_pii)
     except (ConfigurationError, ValueError) as e:
         print(f"faceanalytics fetch: {e}", file=sys.stderr)
         return 2
-    print(f"fetched {rep.fetched}  landed {rep.landed}  quarantined {rep.quarantined}  "
-          f"skipped {rep.skipped}  failed {rep.failed}  calls spent {rep.calls}")
+    _result(args, _report_dict(rep), f"fetched {rep.fetched}  landed {rep.landed}  quarantined {rep.quarantined}  "
+                                     f"skipped {rep.skipped}  failed {rep.failed}  calls spent {rep.calls}")
     for reason, n in rep.reasons.most_common(8):
-        print(f"  {n:>6}  {reason}")
+        _say(args, f"  {n:>6}  {reason}")
     if rep.fatal:
         print(f"faceanalytics fetch: stopped: {rep.fatal}", file=sys.stderr)
         return 1 if rep.unreachable else 2
@@ -339,25 +489,16 @@ def _decrypt_media(args) -> int:
         print("faceanalytics decrypt-media: set MEGVII_API_SECRET (the key is its first 32 "
               "characters)", file=sys.stderr)
         return 2
-    if not args.infile.is_file():
-        print(f"faceanalytics decrypt-media: no such file: {args.infile}", file=sys.stderr)
-        return 2
+    _input_file(args.infile)
+    _output_file(args.outfile, "OUT")
     try:
         plain = decrypt_will_file(args.infile.read_bytes(), secret)
     except ValueError as e:
         print(f"faceanalytics decrypt-media: {e}", file=sys.stderr)
         return 2
     atomic_write_bytes(args.outfile, plain, mode=0o600)
-    print(f"wrote {len(plain)} bytes to {args.outfile}")
+    _result(args, {"out": str(args.outfile), "bytes": len(plain)}, f"wrote {len(plain)} bytes to {args.outfile}")
     return 0
-
-
-def _print_report(rep) -> None:
-    print(f"read {rep.read}  landed {rep.landed}  quarantined {rep.quarantined}  "
-          f"skipped {rep.skipped}  (python path {rep.python_path}: shapes the field spec "
-          f"does not describe)")
-    for reason, n in sorted(rep.reasons.items(), key=lambda kv: -kv[1])[:10]:
-        print(f"  quarantined {n:>6}  {reason}")
 
 
 if __name__ == "__main__":

@@ -344,7 +344,7 @@ def _run(jobs: list[tuple[str, str, Callable]], ing: Ingestor, *, concurrency: i
          chunk_size: int, progress: bool, desc: str, rep: FetchReport,
          is_quota: Callable[[BaseException], bool]) -> None:
     """Run ``(source, session id, call)`` jobs; land answers per chunk."""
-    from .clients import ProviderError
+    from .clients import ProviderError, QuotaExhausted
 
     journals = _Journals(ing.archive, f"{time.strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:6]}")
     stop = threading.Event()
@@ -357,7 +357,7 @@ def _run(jobs: list[tuple[str, str, Callable]], ing: Ingestor, *, concurrency: i
         try:
             r = call()
             status, body = r.http_status, r.body
-        except ProviderError as e:
+        except (ProviderError, QuotaExhausted) as e:  # QuotaExhausted: nothing was sent
             if is_quota(e):
                 return "quota", None, None
             if e.fatal:

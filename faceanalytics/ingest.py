@@ -36,7 +36,7 @@ from ._coerce import Unreadable, iso_to_us
 from ._fs import atomic_write_bytes, data_path, is_local, rmtree, writer_lock
 from ._pii import Masker, load_or_create_key
 from ._records import read_record
-from .archive import RawArchive
+from .archive import RawArchive, read_segment
 from .flatten import Context, flatten_payload
 from .flatten._fast import flatten_fast, parse_chunk
 from .schema import COMMON, SESSION_KEY, file_schema
@@ -121,7 +121,8 @@ class Ingestor:
                                         first_line_no=first_line_no))
 
     def ingest_chunks(self, chunks, *, source_hint=None, origin=None) -> IngestReport:
-        """Land ``(first line number, lines)`` chunks through a three-stage pipeline:
+        """Land ``(first line number, lines[, segment context])`` chunks (a context, from a raw
+        segment's header, overrides ``source_hint`` and ``origin``) through a three-stage pipeline:
         a reader thread cleans, hashes and parses chunk N+2 (Arrow's JSON reader runs
         outside the GIL) while this thread flattens chunk N+1 and a committer thread
         commits chunk N."""
@@ -133,7 +134,11 @@ class Ingestor:
             item = next(it, None)
             if item is None:
                 return None
-            first, lines = item
+            first, lines, *ctx = item
+            if ctx:  # the lines of a raw archive segment: read as its header says
+                c = ctx[0]
+                return self._read(lines, source_hint=c.source_hint, origin=c.origin, first_line_no=first,
+                                  received_at=c.received_at)
             return self._read(lines, source_hint=source_hint, origin=origin, first_line_no=first)
 
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="read") as reader, \
@@ -147,7 +152,7 @@ class Ingestor:
                 if read is None:
                     break
                 ahead = reader.submit(read_next)
-                prepared = self._prepare_read(read, source_hint=source_hint, origin=origin)
+                prepared = self._prepare_read(read, source_hint=read.source_hint, origin=read.origin)
                 read = None  # the parsed chunk is not needed while the commit is awaited
                 if pending is not None:
                     total.add(pending.result())
@@ -164,9 +169,10 @@ class Ingestor:
         return self._prepare_read(read, source_hint=source_hint, origin=origin)
 
     def _read(self, lines, *, source_hint, origin, first_line_no, received_us=None,
-              parse=True) -> "_Read":
+              parse=True, received_at: str | None = None) -> "_Read":
         """Clean the lines, start archiving them, and (optionally) parse them with Arrow.
-        ``lines``: a list of lines, or a :class:`_Block` read from a file."""
+        ``lines``: a list of lines, or a :class:`_Block` read from a file.  ``received_at``:
+        when they were first received (a raw segment's header), kept in their segment."""
         if isinstance(lines, _Block):
             lines, line_nos, joined = lines.clean(first_line_no)
         else:
@@ -178,18 +184,18 @@ class Ingestor:
         archived = None
         if lines and self._archive_enabled:
             plan = self.archive.plan_segment(lines, source_hint=source_hint, origin=origin,
-                                             joined=joined)
+                                             joined=joined, received_at=received_at)
             received_us = iso_to_us(plan.meta.get("received_at"))
             # Compression runs beside flattening; rows are committed only once the raw
             # lines are durable.
             archived = self._pool.submit(self.archive.write_planned, plan, lines, joined)
         if received_us is None:
-            received_us = _now_us()
+            received_us = iso_to_us(received_at) if received_at else _now_us()
         # One thread: the pipeline keeps both cores busy already (and Arrow's threads
         # would spend a quarter more CPU on the same parse).
         parsed = (parse_chunk(lines, joined, threads=False, source_hint=source_hint)
                   if parse and self.fast else None)
-        return _Read(lines, line_nos, received_us, archived, parsed)
+        return _Read(lines, line_nos, received_us, archived, parsed, source_hint, origin)
 
     def _prepare_read(self, read: "_Read", *, source_hint, origin) -> "_Prepared":
         batch, bad = self._flatten(read.lines, source_hint, read.received_us, read.line_nos,
@@ -318,27 +324,19 @@ class Ingestor:
             for rel, blob in blobs:
                 atomic_write_bytes(self.data_dir / rel, blob, mode=0o600, durable=False)
             return
-        made: set[str] = set()
+        folders: dict[str, list[tuple[str, bytes]]] = {}
         for rel, blob in blobs:
             path = os.path.join(self.data_dir, rel)
-            folder = os.path.dirname(path)
-            if folder not in made:
-                os.makedirs(folder, exist_ok=True)
-                made.add(folder)
-            try:
-                if os.stat(path).st_size == len(blob):
-                    with open(path, "rb") as fh:
-                        if fh.read() == blob:
-                            continue
-            except FileNotFoundError:
+            folders.setdefault(os.path.dirname(path), []).append((path, blob))
+        if len(folders) < 16:
+            for item in folders.items():
+                _write_folder(item)
+            return
+        # Thousands of small files per chunk: the time goes to waiting on the file
+        # system's metadata (mkdir, create, rename), which threads overlap.
+        with ThreadPoolExecutor(max_workers=4, thread_name_prefix="media") as pool:
+            for _ in pool.map(_write_folder, folders.items()):
                 pass
-            tmp = os.path.join(folder, f".tmp-{os.urandom(6).hex()}-{os.path.basename(path)}")
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            try:
-                os.write(fd, blob)
-            finally:
-                os.close(fd)
-            os.replace(tmp, path)
 
     def _build_quarantine(self, q_rows, received_us, origin):
         if not q_rows:
@@ -361,11 +359,12 @@ class Ingestor:
 
 
 class _Read:
-    __slots__ = ("lines", "line_nos", "received_us", "archived", "parsed")
+    __slots__ = ("lines", "line_nos", "received_us", "archived", "parsed", "source_hint", "origin")
 
-    def __init__(self, lines, line_nos, received_us, archived, parsed):
+    def __init__(self, lines, line_nos, received_us, archived, parsed, source_hint=None, origin=None):
         self.lines, self.line_nos, self.received_us = lines, line_nos, received_us
         self.archived, self.parsed = archived, parsed
+        self.source_hint, self.origin = source_hint, origin
 
 
 class _Prepared:
@@ -455,6 +454,36 @@ class _Batch:
             if t.num_rows:
                 out[name] = t
         return out
+
+
+def _write_folder(item: tuple[str, list[tuple[str, bytes]]]) -> None:
+    """Write one folder's media files, each to a hidden temporary renamed into place; a
+    file already there with the same bytes is left alone."""
+    folder, files = item
+    try:
+        os.mkdir(folder)
+        fresh = True  # nothing in it to compare with
+    except FileExistsError:
+        fresh = False
+    except FileNotFoundError:
+        os.makedirs(folder, exist_ok=True)
+        fresh = False
+    for path, blob in files:
+        if not fresh:
+            try:
+                if os.stat(path).st_size == len(blob):
+                    with open(path, "rb") as fh:
+                        if fh.read() == blob:
+                            continue
+            except FileNotFoundError:
+                pass
+        tmp = os.path.join(folder, f".tmp-{os.urandom(6).hex()}-{os.path.basename(path)}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            os.write(fd, blob)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
 
 
 def _common_arrays(source, month, sid, fetched, stime) -> list[tuple[str, pa.Array]]:
@@ -601,27 +630,166 @@ def _iter_chunks(fh, chunk: int, read_size: int = 4 << 20,
         yield first, _Block(data, np.asarray(starts, np.int64))
 
 
+_SEGMENT_MARK = b'{"_segment"'   # the first line of a raw archive segment (faceanalytics.archive)
+_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+
+
+class _SegmentContext:
+    """How to read the lines after a segment header: as :func:`rebuild` reads its segment."""
+
+    __slots__ = ("source_hint", "origin", "received_at")
+
+    def __init__(self, source_hint, origin, received_at):
+        self.source_hint, self.origin, self.received_at = source_hint, origin, received_at
+
+
+def _segment_header(line: bytes) -> _SegmentContext | None:
+    """The context of a raw segment's header line ``{"_segment": {...}}``; None for any other
+    line (one that only looks like a header is read, and quarantined, as a record)."""
+    from .schema import SOURCES
+
+    try:
+        obj = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return None
+    meta = obj.get("_segment") if isinstance(obj, dict) and len(obj) == 1 else None
+    if not isinstance(meta, dict):
+        return None
+    hint, origin, received = meta.get("source_hint"), meta.get("origin"), meta.get("received_at")
+    if hint is not None and hint not in SOURCES or origin is not None and not isinstance(origin, str):
+        return None
+    if received is not None:
+        try:
+            iso_to_us(received)
+        except (Unreadable, TypeError, ValueError):
+            return None
+    return _SegmentContext(hint, origin, received)
+
+
+def _segment_chunks(blocks, chunk: int, block_bytes: int = BLOCK_BYTES):
+    """:func:`_iter_chunks`' blocks, with raw segments' header lines understood (a ``.jsonl.zst``
+    of the archive, or ``zstd -dc`` of one or several): the lines after a header are one
+    segment, read as its header says, numbered from 1 as :func:`rebuild` numbers them, and cut
+    into chunks of ``chunk`` lines *after* the header, so a segment ingest wrote comes back as
+    one chunk with its digest (the archive already has it: nothing new is written).
+    Files without a header pass through untouched (one ``in`` per block)."""
+    ctx, base = None, 0            # the header in force and its line number
+    seg, start, size = None, 0, 0  # lines since the last cut (None: no header seen yet)
+    for first, block in blocks:
+        if seg is None and _SEGMENT_MARK not in block.buf:
+            yield first, block
+            continue
+        for i, line in enumerate(block.buf.split(b"\n")):
+            n = first + i
+            head = _segment_header(line.rstrip(b"\r")) if line.startswith(_SEGMENT_MARK) else None
+            if head is not None:
+                if seg:
+                    yield (start - base, seg, ctx) if ctx else (start, seg)
+                ctx, base, seg, start, size = head, n, [], n + 1, 0
+                continue
+            if seg is None:
+                seg, start, size = [], n, 0
+            seg.append(line)
+            size += len(line)
+            if len(seg) >= chunk or size >= block_bytes:
+                yield (start - base, seg, ctx) if ctx else (start, seg)
+                seg, start, size = [], n + 1, 0
+    if seg:
+        yield (start - base, seg, ctx) if ctx else (start, seg)
+
+
+def _open_input(path: Path):
+    """A file to read lines from: a Zstandard file (a raw archive segment) is decompressed
+    as it is read."""
+    fh = open(path, "rb")
+    if fh.read(4) != _ZSTD_MAGIC:
+        fh.seek(0)
+        return fh
+    fh.close()
+    return _ZstdInput(path)
+
+
+class _ZstdInput:
+    """A Zstandard file decompressed as it is read; a damaged one is a ``ValueError`` that
+    names it (what was read before the damage is landed)."""
+
+    def __init__(self, path: Path):
+        self.path, self._f = path, pa.input_stream(str(path), compression="zstd")
+
+    def read(self, n: int) -> bytes:
+        try:
+            return self._f.read(n)
+        except (OSError, pa.ArrowException) as e:
+            raise ValueError(f"{self.path}: not a readable Zstandard file ({e})") from None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self._f.close()
+
+
 def ingest(paths: Iterable, data_dir, *, source: str | None = None, keep_pii: bool = False,
            chunk_size: int = CHUNK, progress: bool = False, fast: bool = True) -> IngestReport:
     """Ingest JSONL files (envelopes, or bare Megvii payloads with ``source=``).
-    ``fast=False`` flattens every record with the Python flatteners."""
+
+    The tool's own raw archive files (``DATA/raw/<day>/*.jsonl.zst``, or their ``zstd -dc``)
+    are read too: each segment's lines as its header says (source hint, receive time,
+    origin), so re-ingesting the archive adds nothing and ingesting it into a fresh data
+    directory gives the tables :func:`rebuild` gives.  ``fast=False`` flattens every record
+    with the Python flatteners."""
     from .schema import SOURCES
 
     if source is not None and source not in SOURCES:
         raise ValueError(f"unknown source {source!r}; sources are: {', '.join(SOURCES)}")
     total = IngestReport()
+    paths = [Path(p) for p in paths]
+    bar = _bar(sum(_size(p) for p in paths), "ingest", "B", progress)
     with Ingestor(data_dir, keep_pii=keep_pii, fast=fast) as ing:
         for path in paths:
-            path = Path(path)
-            with open(path, "rb") as fh:
-                total.add(ing.ingest_chunks(_iter_chunks(fh, chunk_size), source_hint=source,
-                                            origin=path.name))
+            with _open_input(path) as fh:
+                src = fh if bar is None or isinstance(fh, _ZstdInput) else _Counted(fh, bar)
+                total.add(ing.ingest_chunks(_segment_chunks(_iter_chunks(src, chunk_size), chunk_size),
+                                            source_hint=source, origin=path.name))
+            if bar is not None and isinstance(fh, _ZstdInput):
+                bar.update(_size(path))          # its compressed size: what the total counts
         ing.store.compact()
+    if bar is not None:
+        bar.close()
     return total
 
 
-def rebuild(data_dir, *, keep_pii: bool = False) -> IngestReport:
-    """Recreate every table from the raw archive (the tables are derived data)."""
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size if path.is_file() else 0
+    except OSError:
+        return 0
+
+
+def _bar(total: int, desc: str, unit: str, enabled: bool):
+    """A tqdm progress bar on stderr (None when not asked for)."""
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit=unit, unit_scale=unit == "B", dynamic_ncols=True)
+
+
+class _Counted:
+    """A file whose reads move a progress bar."""
+
+    def __init__(self, fh, bar):
+        self.fh, self.bar = fh, bar
+
+    def read(self, n: int) -> bytes:
+        data = self.fh.read(n)
+        self.bar.update(len(data))
+        return data
+
+
+def rebuild(data_dir, *, keep_pii: bool = False, progress: bool = False) -> IngestReport:
+    """Recreate every table from the raw archive (the tables are derived data).
+    ``progress``: a progress bar over the archive's segments (stderr)."""
     data_dir = data_path(data_dir)
     staging = data_dir / "tables.rebuild"
     total = IngestReport()
@@ -630,14 +798,21 @@ def rebuild(data_dir, *, keep_pii: bool = False) -> IngestReport:
         rmtree(staging)
         rmtree(data_dir / "state" / "txn-tables.rebuild")
         ing.store = Store(data_dir, tables_dir="tables.rebuild", keep_pii=keep_pii)  # fresh tables
-        for seg in ing.archive.iter_segments():
+        segments = ing.archive.segments()
+        bar = _bar(len(segments), "rebuild", "segment", progress)
+        for path in segments:
+            seg = read_segment(path)
             meta = seg.meta
+            if bar is not None:
+                bar.update()
             received = iso_to_us(meta.get("received_at")) if meta.get("received_at") else _now_us()
             for start in range(0, len(seg.lines), CHUNK):
                 part = seg.lines[start:start + CHUNK]
                 total.add(ing.land(part, source_hint=meta.get("source_hint"), received_us=received,
                                    origin=meta.get("origin"),
                                    line_nos=range(start + 1, start + len(part) + 1)))
+        if bar is not None:
+            bar.close()
         ing.store.compact()
         staging.mkdir(parents=True, exist_ok=True)
         from .media import media_files_table

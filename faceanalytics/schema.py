@@ -136,10 +136,6 @@ def full_schema(table: str) -> pa.Schema:
     return pa.schema([("source", STR), ("month", STR)] + list(COMMON) + list(_TABLES[table]))
 
 
-def column_type(table: str, column: str) -> pa.DataType:
-    return full_schema(table).field(column).type
-
-
 # Verify error messages (Lite doc): which ones the provider bills.  ``None`` = the
 # document does not say (for example v2's VERIFY_API_FAILED depends on the Verify error).
 VERIFY_ERROR_BILLED = {

@@ -49,6 +49,7 @@ error (a 4th call's DATA_DESTROYED never wipes a result), then the later
 """
 from __future__ import annotations
 
+import errno
 import functools
 import hashlib
 import os
@@ -64,12 +65,14 @@ import pyarrow.parquet as pq
 
 from . import _fs
 from ._pii import scrub_table
+from ._time import utc_datetime
 from ._fs import atomic_write_bytes, chmod, data_path, fence, fs_path, fsync_dir, is_local
 from ._fs import make_private_dirs
 from ._fs import replace as _move
 from .schema import PARTITION_KEYS, SESSION_KEY, TABLES, file_schema, full_schema
 
-__all__ = ["Store", "SessionIndex", "key_of", "load", "load_arrow", "partitioning", "session_keys"]
+__all__ = ["Store", "SessionIndex", "key_of", "load", "load_arrow", "partitioning", "require_data_dir",
+           "session_keys"]
 
 # Column statistics cost a fifth of the write time; readers only filter on these (and the
 # review reads session_key's null count: a file whose keys are all there is joined on them).
@@ -203,10 +206,6 @@ class SessionIndex:
 
 def _month_int(m: str) -> int:
     return int(m[:4]) * 100 + int(m[5:7])
-
-
-def _month_str(m: int) -> str:
-    return f"{m // 100:04d}-{m % 100:02d}"
 
 
 class Store:
@@ -579,9 +578,12 @@ def _split(t: pa.Table):
 def load(data_dir, table: str, since=None, until=None, columns=None) -> "pd.DataFrame":
     """Read a tidy table as a DataFrame, reading only the months that can match.
 
-    ``since``/``until`` (dates or timestamps, UTC; ``until`` exclusive) filter on
-    ``session_time``.  A table never written reads as empty, with its columns.
-    ``data_dir`` may be ``s3://bucket/prefix`` (see the README's "Object storage").
+    ``since``/``until`` (ISO 8601 dates or times, or timestamps; without an offset, UTC;
+    ``until`` exclusive) filter on ``session_time``; ``"01/10/2026"`` is refused, not guessed.
+    A data directory that does not exist raises ``FileNotFoundError`` (as
+    ``pandas.read_parquet`` does); a table of an existing one that has no rows yet reads
+    as empty, with its columns.  ``data_dir`` may be ``s3://bucket/prefix`` (see the
+    README's "Object storage").
 
     >>> comparisons = load("data", "comparisons", since="2026-10-01", until="2026-11-01")  # doctest: +SKIP
     """
@@ -593,15 +595,17 @@ def load_arrow(data_dir, table: str, since=None, until=None, columns=None) -> pa
     if table not in TABLES:
         raise ValueError(f"unknown table {table!r}; tables are: {', '.join(TABLES)}")
     schema = full_schema(table)
-    path = data_path(data_dir) / "tables" / table
+    lo = utc_datetime(since, "since")
+    hi = utc_datetime(until, "until")
+    root = data_path(data_dir)
+    require_data_dir(root)
+    path = root / "tables" / table
     if not path.is_dir() or next(iter(path.glob("source=*/month=*/part-*.parquet")), None) is None:
         empty = pa.Table.from_batches([], schema=schema)  # (empty_table() imports pandas)
         return empty.select(columns) if columns else empty
     import pyarrow.dataset as ds
 
     expr = None
-    lo = _ts(since)
-    hi = _ts(until)
     ts_type = schema.field("session_time").type
     if lo is not None:
         expr = (ds.field("month") >= lo.strftime("%Y-%m")) & (ds.field("session_time") >= pa.scalar(lo, ts_type))
@@ -641,12 +645,12 @@ def _nullable_dtype(t: pa.DataType):
     return None
 
 
-def _ts(v):
-    if v is None:
-        return None
-    import pandas as pd
-
-    t = pd.Timestamp(v)
-    if t.tzinfo is None:
-        t = t.tz_localize("UTC")
-    return t.tz_convert("UTC").to_pydatetime()
+def require_data_dir(root) -> None:
+    """A local data directory must exist (``FileNotFoundError``, as ``pandas.read_parquet``
+    raises) and be a directory; object storage has no directories to check."""
+    if not is_local(root):
+        return
+    if not root.exists():
+        raise FileNotFoundError(errno.ENOENT, "No such data directory", str(root))
+    if not root.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, "Not a data directory (a file)", str(root))

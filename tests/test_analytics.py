@@ -140,15 +140,20 @@ def test_pass_rates_by_segment_and_week(small):
     assert r["period"].dtype == "datetime64[us, UTC]"
     got = [(c, p.strftime("%Y-%m-%d"), n, k) for c, p, n, k in
            zip(r["comparison"], r["period"], r["n"], r["passed"])]
-    # Weeks start on Monday: 2026-03-02 is a Monday, Sunday 03-08 23:59 belongs to it.
-    assert got == [("faceid", "2026-03-02", 3, 2), ("faceid", "2026-03-09", 2, 1),
-                   ("idcard_photo", "2026-03-02", 1, 1)]
+    # pandas' "W" (= "W-SUN"): Monday-to-Sunday weeks labelled by their Sunday, as resample
+    # labels them; Monday 03-02 to Sunday 03-08 23:59 is the week of 03-08.
+    assert got == [("faceid", "2026-03-08", 3, 2), ("faceid", "2026-03-15", 2, 1),
+                   ("idcard_photo", "2026-03-08", 1, 1)]
     assert not r["low_n"].any()
 
 
 @pytest.mark.parametrize("freq,expected", [
     ("D", ["2026-03-02", "2026-03-03", "2026-03-08", "2026-03-09"]),
-    ("M", ["2026-03-01"]),
+    ("M", ["2026-03-31"]),                  # pandas' period "M": the month, labelled as "ME" labels it
+    ("ME", ["2026-03-31"]),
+    ("MS", ["2026-03-01"]),
+    ("W-MON", ["2026-03-02", "2026-03-09"]),
+    ("QE", ["2026-03-31"]),
 ])
 def test_pass_rates_periods(small, freq, expected):
     r = A.pass_rates(small, freq=freq, levels=["1e-3"])

@@ -43,6 +43,7 @@ from faceanalytics.clients import (
     redact,
 )
 from faceanalytics.clients._redact import register_secret
+from faceanalytics.errors import UsageError
 from faceanalytics.clients.testing import Reply, ScriptedServer
 
 LITE = "/faceid/lite/get_result"
@@ -193,8 +194,11 @@ def test_categories():
     assert issubclass(MegviiConcurrencyLimitExceeded, RateLimited)
     assert issubclass(QpsLimitExceeded, RateLimited)
     assert issubclass(MegviiInternalError, ServerError) and issubclass(BaiduInternalError, ServerError)
-    assert issubclass(InsecureURL, ValueError) and issubclass(InsecureURL, ProviderError)
-    assert issubclass(QuotaExhausted, ProviderError)
+    # nothing was sent: a usage error (issue 14), not a provider's answer; still a ValueError
+    assert issubclass(InsecureURL, ValueError) and issubclass(InsecureURL, UsageError)
+    assert issubclass(QuotaExhausted, UsageError)
+    assert not issubclass(InsecureURL, ProviderError) and not issubclass(QuotaExhausted, ProviderError)
+    assert not InsecureURL().sent and not QuotaExhausted().sent
     assert MegviiInternalError().retryable and not ResultNotFound().retryable
 
 

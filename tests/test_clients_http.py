@@ -385,8 +385,7 @@ def _texts_of(exc: BaseException):
         for value in vars(e).values():
             yield value.decode("utf-8", "replace") if isinstance(value, bytes) else repr(value)
         todo += [e.__cause__, e.__context__]
-        if isinstance(e, ProviderError):
-            todo.append(getattr(e, "last_error", None))
+        todo.append(getattr(e, "last_error", None))  # QuotaExhausted's is no ProviderError (issue 14)
     yield "".join(traceback.format_exception(exc))
     # Tools that print the locals of each frame (pytest --showlocals, error trackers);
     # only our frames: the test's own locals hold the secrets on purpose.

@@ -236,6 +236,48 @@ def test_log_records_of_any_logger_are_masked(logs):
     _assert_clean(text, "logs")
 
 
+@pytest.mark.parametrize("logger", ["urllib3.connectionpool", "requests"])
+def test_tracebacks_logged_with_exc_info_by_http_libraries_are_masked(logs, logger):
+    """urllib3 and requests log failures with ``exc_info``; the traceback text (``exc_text``)
+    must come out masked whichever way the record reaches a handler: made by the logger
+    (the record factory), made elsewhere with ``exc_info`` (``logging.makeLogRecord``), or
+    already formatted to ``exc_text`` with no ``exc_info`` (what ``QueueHandler`` and
+    ``SocketHandler`` pass on): the last two only the loggers' filter sees."""
+    import sys
+
+    from faceanalytics.clients._redact import install_log_redaction, register_secret
+
+    install_log_redaction()
+    register_secret(MEGVII_SECRET)
+    log = logging.getLogger(logger)
+    url = f"/faceid/lite/get_result?api_key={MEGVII_KEY}&api_secret={MEGVII_SECRET}"
+    old = log.level
+    log.setLevel(logging.DEBUG)
+    try:
+        try:
+            raise ConnectionError(f"Max retries exceeded with url: {url} (secret {MEGVII_SECRET})")
+        except ConnectionError:
+            log.debug("Retrying after connection broken", exc_info=True)
+            exc_info = sys.exc_info()
+        made_elsewhere = logging.makeLogRecord({"name": logger, "levelno": logging.DEBUG,
+                                                "levelname": "DEBUG", "msg": "made elsewhere",
+                                                "exc_info": exc_info})
+        log.handle(made_elsewhere)
+        text = "".join(traceback.format_exception(*exc_info))
+        assert MEGVII_SECRET in text  # what a QueueHandler would have put in exc_text
+        formatted = logging.makeLogRecord({"name": logger, "levelno": logging.DEBUG,
+                                           "levelname": "DEBUG", "msg": "from a queue",
+                                           "exc_info": None, "exc_text": text})
+        log.handle(formatted)
+    finally:
+        log.setLevel(old)
+    out = logs.getvalue()
+    assert out.count("Traceback (most recent call last)") == 3, out  # all three were printed...
+    assert "made elsewhere" in out and "from a queue" in out
+    _assert_clean(out, "logs")  # ...and none holds the secret
+    assert MEGVII_SECRET not in (formatted.exc_text or "") + (made_elsewhere.exc_text or "")
+
+
 def _assert_exception_clean(exc: BaseException) -> None:
     texts = [str(exc), repr(exc), repr(exc.args), "".join(traceback.format_exception(exc))]
     for value in vars(exc).values():

@@ -219,6 +219,12 @@ PASS_RATES = {
     "by_month_partition_key": dict(by="month", levels=["1e-4", "1e-6"]),
     "by_attempt_fetched_weeks": dict(by="attempt", freq="W", time_column="fetched_at"),
     "empty_window": dict(by="comparison", freq="W", since="2030-01-01"),
+    # pandas aliases and local calendars: DuckDB timezone(), Spark from_utc_timestamp
+    "weekly_sunday_shanghai": dict(by="source", freq="W-SUN", tz="Asia/Shanghai"),
+    "weekly_monday_shanghai_window": dict(freq="W-MON", tz="Asia/Shanghai", **WINDOW),
+    "month_start_new_york": dict(freq="MS", tz="America/New_York"),
+    "month_end_quarters": dict(by="comparison", freq="QE", tz="Asia/Shanghai"),
+    "month_end": dict(freq="ME"),
 }
 
 
@@ -231,6 +237,7 @@ HISTOGRAMS = {
     "overall": {},
     "by_comparison_weekly": dict(by="comparison", freq="W"),
     "by_source_daily_window": dict(by="source", freq="D", **WINDOW),
+    "weekly_shanghai": dict(by="comparison", freq="W", tz="Asia/Shanghai"),
 }
 
 
@@ -241,7 +248,7 @@ def test_confidence_histogram(data, engines, opts):
     keys = [k for k in ("comparison", "source", "period") if k in h.columns]
     assert_frame_equal(A.pass_rates_from_histogram(h),
                        E.pass_rates(data, by=opts.get("by"), freq=opts.get("freq"), since=opts.get("since"),
-                                    until=opts.get("until"), engine="pandas"))
+                                    until=opts.get("until"), tz=opts.get("tz"), engine="pandas"))
     assert list(h.columns[:len(keys)]) == keys
 
 
@@ -263,6 +270,7 @@ GENUINENESS = {
     "overall": {},
     "by_source_weekly_window": dict(by="source", freq="W", since="2026-01-01"),
     "monthly_scope_sessions": dict(by="source", freq="M", scope="sessions"),
+    "weekly_monday_shanghai_sessions": dict(by="source", freq="W-MON", tz="Asia/Shanghai", scope="sessions"),
 }
 
 
@@ -289,6 +297,8 @@ def test_value_histograms_and_drift(data, engines):
     agree(lambda e: E.value_histogram(data, "comparisons", "confidence", by="comparison", freq="W", engine=e),
           engines)
     agree(lambda e: E.value_histogram(data, "genuineness", "confidence", by="attack", engine=e), engines)
+    agree(lambda e: E.value_histogram(data, "genuineness", "confidence", by="attack", freq="W", tz="Asia/Shanghai",
+                                      engine=e), engines)
     agree(lambda e: E.pass_rate_drift(data, BASE, CUR, engine=e), engines)
     agree(lambda e: E.pass_rate_drift(data, BASE, CUR, by="comparison", levels=["1e-4"], engine=e), engines)
     d = agree(lambda e: E.distribution_drift(data, BASE, CUR, by="comparison", engine=e), engines)
@@ -306,12 +316,21 @@ def test_counts_match_the_generating_frame(data, frames):
         assert r.loc[lv, "passed"] == (c["confidence"] >= c[col]).sum()       # NaN never passes
     w = E.pass_rates(data, freq="W", levels=["1e-3"], engine="duckdb")
     week = {p.strftime("%Y-%m-%d"): n for p, n in zip(w["period"], w["n"]) if not pd.isna(p)}
-    # Monday weeks: 2025-12-28 23:59:59.999999 belongs to the week of Monday 2025-12-22.
+    # pandas' "W": Monday-to-Sunday weeks labelled by the Sunday; 2025-12-28 23:59:59.999999
+    # (a Sunday) is the last instant of the week of 2025-12-28.
     t = c["session_time"]
     has = c["thr_1e3"].notna()
-    assert week["2025-12-22"] == (has & (t >= _ts("2025-12-22")) & (t < _ts("2025-12-29"))).sum()
-    assert week["2025-12-29"] == (has & (t >= _ts("2025-12-29")) & (t < _ts("2026-01-05"))).sum()
+    assert week["2025-12-28"] == (has & (t >= _ts("2025-12-22")) & (t < _ts("2025-12-29"))).sum()
+    assert week["2026-01-04"] == (has & (t >= _ts("2025-12-29")) & (t < _ts("2026-01-05"))).sum()
     assert pd.isna(w["period"].iloc[-1])                                       # the row without a time
+    # Beijing weeks, as pandas resamples the same rows: same labels, same counts.
+    for freq in ("W", "W-MON", "MS"):
+        w = E.pass_rates(data, freq=freq, tz="Asia/Shanghai", levels=["1e-3"], engine="duckdb")
+        rows = pd.Series(1, index=pd.DatetimeIndex(t[has & t.notna()]).tz_convert("Asia/Shanghai"))
+        by_pandas = rows.resample(freq).sum()
+        by_pandas = by_pandas[by_pandas > 0]
+        got = w.dropna(subset=["period"]).set_index("period")["n"]
+        assert got.index.equals(by_pandas.index.as_unit("us")) and (got.to_numpy() == by_pandas.to_numpy()).all()
     f = E.would_flip_summary(data, "1e-4", 72, engine="duckdb").iloc[0]
     both = c["thr_1e4"].notna()
     p0, p1 = both & (c["confidence"] >= c["thr_1e4"]), both & (c["confidence"] >= 72)

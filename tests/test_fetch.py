@@ -15,8 +15,6 @@ from faceanalytics.fetch import fetch_baidu, fetch_megvii, read_ids
 from faceanalytics.sandbox import Sandbox
 from faceanalytics.store import load
 
-from _helpers import in_threads  # noqa: E402
-
 ROOT = Path(__file__).parents[1]
 
 
@@ -227,37 +225,6 @@ def test_a_callers_client_still_goes_through_the_ledger(tmp_path):
         assert rep.calls == len(ids)
         ledger = QuotaLedger(tmp_path / "state" / "quota" / "megvii.log")
         assert all(ledger.calls(b) == sb.calls(b) == 1 for b in ids)
-
-
-def test_journal_lines_are_on_disk_before_append_returns_under_concurrency(tmp_path, monkeypatch):
-    from faceanalytics import archive as archive_mod
-    from faceanalytics.archive import RawArchive
-
-    journal = RawArchive(tmp_path / "data").journal("j")
-    syncs, real_fsync = [], os.fsync
-
-    def fsync(fd):
-        syncs.append(journal._count)  # lines written when this fsync starts
-        time.sleep(0.001)             # a slow disk, so threads pile up behind it
-        real_fsync(fd)
-
-    monkeypatch.setattr(archive_mod.os, "fsync", fsync)
-    late = []
-
-    def work(t):
-        for i in range(50):
-            line = f'{{"t": {t}, "i": {i}}}'.encode()
-            journal.append(line)
-            k = journal.path.read_bytes().split(b"\n").index(line) + 1
-            if not any(s >= k for s in syncs):
-                late.append(line)
-
-    in_threads(work)
-    journal.close()
-    lines = journal.path.read_bytes().split(b"\n")
-    assert lines[-1] == b"" and len(lines) == 401 and len(set(lines)) == 401
-    assert late == []                 # every append returned after an fsync that covered it
-    assert len(syncs) < 400           # ... and fsyncs were shared between threads
 
 
 def _dead_url() -> str:

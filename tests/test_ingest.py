@@ -188,6 +188,7 @@ def test_load_prunes_by_session_time(tmp_path):
     df = load(data, "comparisons", since="2023-01-01", until="2025-01-01")
     assert set(df.session_id) == {"1700000000,id1"}
     assert load(data, "sessions", since="2030-01-01").empty
+    (tmp_path / "empty").mkdir()         # an existing data directory without rows (a missing one raises)
     assert list(load(tmp_path / "empty", "attempts").columns)[:5] == \
         ["source", "month", "session_id", "fetched_at", "session_time"]
 

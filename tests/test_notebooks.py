@@ -180,6 +180,9 @@ _probe.update(
            str(baseline.session_time.min()), str(baseline.session_time.max())],
     faceid_1e4=[int(decision.query("source == 'megvii_lite' and comparison == 'faceid' and level == '1e-4'").n.iloc[0]),
                 int(_faceid.thr_1e4.notna().sum())],
+    explorer=[st["comparison"], st["level"], int(st["n"]), int(st["pass"]), len(st["nearest"])],
+    summary=summaries.pass_rates("current", by="comparison", levels=["1e-4"]).query("comparison == 'faceid'")
+        [["n", "passed"]].iloc[0].tolist(),
     sandbox_running=sb.running, data_left=data_dir.exists())
 """)
     # the injected parameters were used: a 28-day period, and the 28 days before it
@@ -192,6 +195,9 @@ _probe.update(
     assert set(p["recommendations"]) <= {"keep", "review"} and p["rule_consistent"]
     assert p["levels"] == ["1e-3", "1e-4", "1e-5", "1e-6"]
     assert p["faceid_1e4"][0] == p["faceid_1e4"][1] > 300
+    # the explorer on the data directory counts what the review's summaries count
+    assert p["explorer"][:2] == ["faceid", "1e-4"] and p["explorer"][2:4] == p["summary"] and p["explorer"][4] == 10
+    assert any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in outputs(nb, "explorer"))
     html = outputs(nb, "decision-table")[-1]["data"]["text/html"]
     assert "recommendation" in html and "reject if stricter" in html
     assert mime_types(nb).count("image/png") >= 2

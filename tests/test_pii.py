@@ -140,3 +140,49 @@ def test_credentials_and_url_userinfo_never_reach_a_table(tmp_path):
     text = all_table_text(data)
     assert "pw-s3cret-77" not in text and "zz-9876" not in text
     assert "x.megvii.com/v.mp4" in text
+
+
+# --- the Masker, one kind of personal data at a time ---------------------------------------
+
+def test_id_numbers_become_a_keyed_hash_and_the_last_four():
+    import hashlib
+
+    import pyarrow as pa
+
+    m = _pii.Masker(b"k" * 32)
+    h, last4, plain = m.id_number(f"  {ID18X.lower()} ")
+    assert (last4, plain) == ("123X", None)
+    # keyed BLAKE2b (as the module says), 20 hex characters: same number, same hash; the key matters
+    assert h == hashlib.blake2b(ID18X.encode(), key=b"k" * 32, digest_size=10).hexdigest()
+    assert m.id_number(ID18X)[0] == h and _pii.Masker(b"q" * 32).id_number(ID18X)[0] != h
+    assert m.id_number(int(ID18))[1] == "1234"                          # sent as a number
+    assert m.id_number("") == m.id_number(None) == m.id_number(True) == (None, None, None)
+    # the columnar path gives the same answers
+    hs, l4, pl = m.id_numbers(pa.array([ID18X.lower(), " ", None, ID18]))
+    assert hs.to_pylist() == [h, None, None, m.id_number(ID18)[0]]
+    assert l4.to_pylist() == ["123X", None, None, "1234"] and pl.null_count == 4
+    assert _pii.Masker(b"k" * 32, keep_pii=True).id_number(ID18)[2] == ID18
+
+
+def test_names_keep_their_first_character_and_addresses_their_first_three():
+    import pyarrow as pa
+
+    m = _pii.Masker(b"k" * 32)
+    assert m.name(NAME) == "张**" and m.name("Li") == "L*" and m.name("") is None
+    assert m.address(ADDRESS) == "北京市***" and m.address(None) is None
+    assert m.names(pa.array([NAME, "", None])).to_pylist() == ["张**", None, None]
+    assert m.addresses(pa.array([ADDRESS, ""])).to_pylist() == ["北京市***", None]
+    assert m.plain("1990-03-07") is None                                 # a full birth date
+    keep = _pii.Masker(b"k" * 32, keep_pii=True)
+    assert (keep.name(NAME), keep.address(ADDRESS), keep.plain("1990-03-07")) == (NAME, ADDRESS, "1990-03-07")
+
+
+def test_the_key_is_made_once_owner_only_and_reused(tmp_path):
+    import os
+    import stat
+
+    key = _pii.load_or_create_key(tmp_path)
+    path = tmp_path / _pii.KEY_FILE
+    assert len(key) == 32 and stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert _pii.load_or_create_key(tmp_path) == key                     # hashes stable across runs
+    assert _pii.load_or_create_key(tmp_path / "other") != key

@@ -200,6 +200,43 @@ def test_headline_numbers_are_the_metrics(data, report):
             assert not re.search(r"[+-]\d+%<", row)
 
 
+
+PREVIOUS = ("2026-05-02", "2026-06-01")   # the 30 days before SINCE
+
+
+def _rate_in(cell: str) -> tuple[float, int]:
+    """(rate, n) as a headline cell shows them: a rate with its n, or "k of n" below MIN_N."""
+    few = re.search(r"([\d,]+) of ([\d,]+)<", cell)
+    if few:
+        k, n = (int(v.replace(",", "")) for v in few.groups())
+        return k / n, n
+    return (float(re.search(r'data-value="([^"]+)"', cell).group(1)),
+            int(re.search(r"n=([\d,]+)", cell).group(1).replace(",", "")))
+
+
+def test_every_headline_row_shows_this_period_beside_the_previous(data, report):
+    """Anti-spoofing, comparisons and Baidu-configured rows: this period's value in the first
+    column, the previous period's in the second (issue 14: a headline that showed the
+    previous period's anti-spoofing value passed every test)."""
+    cur = {t: period_table(data, t) for t in ("comparisons", "genuineness")}
+    prev = {t: load(data, t, since=PREVIOUS[0], until=PREVIOUS[1]) for t in ("comparisons", "genuineness")}
+    for side, tables in ((1, cur), (2, prev)):
+        g = A.genuineness_rates(tables["genuineness"])
+        shown = 0
+        for _, x in g[g.n > 0].iterrows():
+            cell = headline_cell(report, f"Anti-spoofing: {x.attack} flagged", side)
+            assert _rate_in(cell) == (pytest.approx(x.flagged / x.n), x.n), (side, x.attack)
+            shown += 1
+        assert shown >= 2, side
+        b = A.configured_pass_rates(tables["comparisons"])
+        cell = headline_cell(report, "Baidu pass rate at its configured threshold", side)
+        assert _rate_in(cell) == (pytest.approx(b.passed.sum() / b.n.sum()), b.n.sum()), side
+        c = tables["comparisons"]
+        assert headline_cell(report, "Comparisons", side) == f"{len(c):,}", side
+    # the two periods differ, so showing one for the other cannot pass
+    assert len(cur["comparisons"]) != len(prev["comparisons"])
+
+
 def test_summaries_equal_the_pandas_metrics(data):
     s = summarize(data, SINCE, UNTIL)
     c, cp = period_table(data, "comparisons"), load(data, "comparisons", since="2026-05-02", until=SINCE)
@@ -286,6 +323,44 @@ def test_counts_equal_on_files_written_before_the_session_key(data, tmp_path):
             assert plain.counts[name] is None, name
         else:
             assert_frame_equal(plain.counts[name], keyed.counts[name], obj=name)
+
+
+def test_a_period_starting_mid_month_is_counted_alike(data):
+    """A period that starts inside a month partition: that month's sessions before the start
+    belong to the previous period, and DuckDB counts them there as pandas does."""
+    a = summarize(data, "2026-06-12", UNTIL, engine="duckdb")
+    b = summarize(data, "2026-06-12", UNTIL, engine="pandas")
+    assert a.counts["sessions"] is not None and len(a.counts["sessions"])
+    for name in a.counts:
+        if a.counts[name] is None or b.counts[name] is None:
+            assert a.counts[name] is None and b.counts[name] is None, name
+        else:
+            assert_frame_equal(a.counts[name], b.counts[name], obj=name)
+
+
+def test_a_review_counts_the_days_of_its_time_zone(data):
+    """``tz="Asia/Shanghai"``: the period is Beijing's days, days and weeks are counted on
+    Beijing's calendar, by DuckDB and by pandas alike, and the summaries equal the pandas
+    metrics with the same ``tz``."""
+    tz = "Asia/Shanghai"
+    a = summarize(data, SINCE, UNTIL, engine="duckdb", tz=tz)
+    b = summarize(data, SINCE, UNTIL, engine="pandas", tz=tz)
+    assert a.period.since == pd.Timestamp(SINCE, tz=tz) and a.period.until == pd.Timestamp(UNTIL, tz=tz)
+    for name in a.counts:
+        if a.counts[name] is None or b.counts[name] is None:
+            assert a.counts[name] is None and b.counts[name] is None, name
+        else:
+            assert_frame_equal(a.counts[name], b.counts[name], obj=name)
+    c = load(data, "comparisons", since=a.period.since, until=a.period.until)
+    for freq in ("D", "W", "W-MON"):
+        assert_frame_equal(a.pass_rates("current", "comparison", freq=freq),
+                           A.pass_rates(c, "comparison", freq=freq, tz=tz))
+    daily = a.pass_rates("current", freq="D", levels=["1e-4"])
+    assert str(daily["period"].dtype) == f"datetime64[us, {tz}]" and daily["period"].iloc[0] == a.period.since
+    # not the UTC days: the sandbox's sessions spread over the day, so some fall on another date
+    utc = summarize(data, SINCE, UNTIL, engine="duckdb")
+    assert not a.counts["comparisons"]["day"].equals(utc.counts["comparisons"]["day"])
+    assert a.since_day == utc.since_day        # both periods start on 2026-06-01, each at its own midnight
 
 
 def _values(x) -> list:

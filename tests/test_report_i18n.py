@@ -216,7 +216,8 @@ def _stray_words(text: str, values: list[str]) -> str:
 def test_every_visible_string_of_the_report_comes_from_the_catalogue(planted, pseudo_review):
     d, _ = planted
     rv, html, findings, _ = pseudo_review
-    values = _data_values(d, *(x.name for x in rv.summaries.segments))
+    # the time zone's IANA name (UTC here) is an identifier the user chose, as the data directory
+    values = _data_values(d, rv.summaries.tz or "UTC", *(x.name for x in rv.summaries.segments))
     parser = _Visible()
     parser.feed(html)
     assert len(parser.texts) > 500

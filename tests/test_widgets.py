@@ -383,10 +383,300 @@ def test_importing_the_package_does_not_import_widgets():
 
 
 def test_session_segments_join_like_join_segments(table, sessions):
-    from faceanalytics.widgets import _join_session_columns
+    from faceanalytics._explore import join_session_columns as _join_session_columns
 
     s = pd.concat([sessions, sessions.assign(procedure_type="later duplicate")], ignore_index=True)
     s.loc[len(s)] = ["megvii_lite", "not-in-the-table", "x"]
     want = A.join_segments(table, s, "procedure_type")
     got = _join_session_columns(table, s, ["procedure_type"])
     pd.testing.assert_frame_equal(got, want)
+
+
+# ---------------------------------------------------------------- a data directory, counted where it lives
+
+import _planted as P  # noqa: E402
+from faceanalytics.analytics._index import CutIndex  # noqa: E402
+
+SEGMENTS = ["source", "threshold_set", "channel", "liveness_version"]
+
+
+@pytest.fixture(scope="module")
+def datadir(tmp_path_factory):
+    """Four weeks of the sandbox population landed by ingest: Megvii Lite and web liveness, Baidu
+    getall and detail (detail repeats getall's latest attempt), ``biz_extra_data`` carrying a
+    ``channel`` key as JSON for half the sessions and as ``k=v&`` text for the other half."""
+    from faceanalytics.ingest import ingest
+
+    d = tmp_path_factory.mktemp("explorer") / "data"
+    recs = P.records(3, n_lite=600, n_liveness=150, n_baidu=120, reference_date="2026-04-01", window_days=28,
+                     plants=[P.KeyValueExtra(0.5)])
+    ingest([P.write(d.parent / "records.jsonl", recs)], d)
+    return d
+
+
+def _states_equal(a, b, what):
+    sa, sb = a.state(), b.state()
+    na, nb = sa.pop("nearest"), sb.pop("nearest")
+    assert sa.keys() == sb.keys(), what
+    for k in sa:
+        x, y = sa[k], sb[k]
+        assert x == y or (isinstance(x, float) and np.isnan(x) and np.isnan(y)), (what, k, x, y)
+    pd.testing.assert_frame_equal(na, nb, obj=str(what))
+
+
+def _set(explorers, **values):
+    for e in explorers:
+        for name, v in values.items():
+            e.controls[name].value = v
+
+
+def test_data_directory_explorer_equals_the_frame_explorer(datadir):
+    d = fa.threshold_explorer(datadir, segments=SEGMENTS, nearest=4)
+    f = fa.threshold_explorer(fa.load(datadir, "comparisons"), fa.load(datadir, "sessions"), segments=SEGMENTS,
+                              nearest=4)
+    assert isinstance(d.model.source, W.DataSource) and isinstance(f.model.source, W.FrameSource)
+    for name in ("kind", "segment", "period", "level", "current"):
+        assert d.controls[name].options == f.controls[name].options, name
+    opts = [v for _, v in d.controls["segment"].options]
+    assert {("channel", "app"), ("channel", "h5"), ("channel", "mini"), ("channel", "(missing)")} <= set(opts)
+    assert ("liveness_version", "MegLive 2.4.1L") in opts and ("source", "baidu_getall") in opts
+    weeks = [v for _, v in d.controls["period"].options][1:]
+    assert len(weeks) >= 4
+    _states_equal(d, f, "opened")
+    rng = np.random.default_rng(1)
+    checked = 0
+    for kind in ("faceid", "ref1", "faceprint"):
+        for seg in ["all", ("channel", "app"), ("channel", "(missing)"), ("liveness_version", "MegLive 2.4.1L"),
+                    ("source", "megvii_liveness"), ("threshold_set", "62.169/69.315/74.399/–")]:
+            for period in ("all", weeks[1]):
+                _set((d, f), kind=kind, segment=seg, period=period)
+                _states_equal(d, f, (kind, seg, period, "level"))
+                _set((d, f), level="custom", cut=float(np.round(rng.uniform(60, 85), 3)))
+                _states_equal(d, f, (kind, seg, period, "custom"))
+                _set((d, f), current=[v for _, v in d.controls["current"].options][-1])
+                _states_equal(d, f, (kind, seg, period, "current"))
+                _set((d, f), level=d.controls["current"].options[0][1], current=d.controls["current"].options[0][1])
+                checked += 3
+    assert checked == 108
+    # Baidu's attempts: a lower cut lets several failed attempts of some sessions pass
+    _set((d, f), kind="faceprint", segment="all", period="all", level="custom", cut=60.0, current="configured")
+    st = d.state()
+    assert st["to_pass"] > st["sessions_to_pass"] > 0
+    _states_equal(d, f, "faceprint sessions")
+
+
+def test_segments_from_biz_extra_data(datadir):
+    """A ``biz_extra_data`` key as JSON and as ``k=v&`` text, joined to the comparisons where the
+    data lives: the counts of the pandas metrics on the rows of that segment."""
+    from faceanalytics.engines._review import Segment
+    from faceanalytics.report._counts import segment_values
+
+    s = fa.load(datadir, "sessions")
+    assert s["biz_extra_data"].str.startswith("{", na=False).any()
+    assert s["biz_extra_data"].str.contains("channel=", na=False).any()
+    ch = segment_values(s, Segment("channel", values=("app", "h5", "mini")))
+    c = A.join_segments(fa.load(datadir, "comparisons"), s.assign(channel=ch), "channel")
+    ex = fa.threshold_explorer(datadir, segments=["channel"])
+    assert [v for _, v in ex.controls["segment"].options] == [
+        "all", ("channel", "app"), ("channel", "h5"), ("channel", "mini"), ("channel", "(missing)")]
+    for value in ("app", "mini", "(missing)"):
+        ex.controls["segment"].value = ("channel", value)
+        sub = c[(c["comparison"] == "faceid") & (c["channel"].isna() if value == "(missing)" else c["channel"] == value)]
+        want = A.pass_rates(sub, levels=["1e-4"]).iloc[0]
+        assert len(sub) > 30 and (ex.state()["n"], ex.state()["pass"]) == (want["n"], want["passed"]), value
+
+
+class _Counting:
+    """A DuckDB engine that keeps the SQL it was given."""
+
+    def __init__(self):
+        from faceanalytics.engines import DuckDBEngine
+
+        self.engine = DuckDBEngine(memory_limit="1GB")
+        self.sql: list[str] = []
+        query = self.engine.query
+
+        def counted(sql):
+            self.sql.append(sql)
+            return query(sql)
+
+        self.engine.query = counted
+
+
+def test_nearest_rows_are_fetched_by_one_narrow_query(datadir):
+    eng = _Counting()
+    ex = fa.threshold_explorer(datadir, engine=eng.engine, nearest=5)
+    c = A.once_per_attempt(fa.load(datadir, "comparisons"))
+    c = c[c["comparison"] == "faceid"]
+    ex.controls["level"].value = "custom"
+    eng.sql.clear()
+    ex.controls["cut"].value = 71.5
+    assert len(eng.sql) == 1                      # the histogram is there: only the rows nearest the cut
+    assert "BETWEEN" in eng.sql[0] and "LIMIT" not in eng.sql[0] and "GROUP BY" not in eng.sql[0]
+    near = ex.nearest
+    m = np.abs(c["confidence"].to_numpy() - 71.5)
+    assert np.allclose(np.sort(np.abs(near["margin"].to_numpy())), np.sort(m[~np.isnan(m)])[:5])
+    assert near["margin"].is_monotonic_increasing
+    full = set(c["session_id"])
+    assert not full & set(near["session_id"]) and near["session_id"].str.contains("…").all()
+    eng.sql.clear()
+    ex.controls["period"].value = ex.controls["period"].options[2][1]     # a week: its histogram, then its rows
+    assert len(eng.sql) == 2 and "GROUP BY" in eng.sql[0]
+
+
+def test_background_rows_arrive_after_the_counts(datadir):
+    bg = fa.threshold_explorer(datadir, nearest=3, background=True)
+    fg = fa.threshold_explorer(datadir, nearest=3)
+    assert bg.wait(60)
+    _states_equal(bg, fg, "opened")
+    _set((bg, fg), level="custom", cut=70.25)
+    assert bg.state()["n"] == fg.state()["n"] and bg.state()[ "pass"] == fg.state()["pass"]
+    assert bg.wait(60)
+    _states_equal(bg, fg, "custom")
+    assert "nearest the cut" in bg.table_html.value
+
+
+def test_genuineness_on_a_data_directory_equals_frames(datadir):
+    d = fa.genuineness_explorer(datadir, segments=["source", "channel"], nearest=3)
+    f = fa.genuineness_explorer(fa.load(datadir, "genuineness"), fa.load(datadir, "sessions"),
+                                segments=["source", "channel"], nearest=3)
+    assert d.controls["attack"].options == f.controls["attack"].options
+    assert d.controls["segment"].options == f.controls["segment"].options
+    for attack in d.controls["attack"].options:
+        for seg in ("all", ("channel", "h5")):
+            _set((d, f), attack=attack, segment=seg, level="threshold")
+            _states_equal(d, f, (attack, seg))
+            _set((d, f), level="custom", cut=0.3)
+            _states_equal(d, f, (attack, seg, "custom"))
+
+
+def test_pandas_engine_on_a_data_directory(datadir):
+    p = fa.threshold_explorer(datadir, engine="pandas", segments=["channel"], nearest=3)
+    d = fa.threshold_explorer(datadir, segments=["channel"], nearest=3)
+    assert isinstance(p.model.source, W.FrameSource)
+    _set((p, d), segment=("channel", "h5"), level="custom", cut=72.0)
+    _states_equal(p, d, "pandas engine")
+
+
+def test_cut_index_counts_like_the_rows():
+    """The index answers from the histogram what a scan of the rows answers."""
+    rng = np.random.default_rng(7)
+    n = 5000
+    sets = np.array([[62.169, 69.315], [65.3, 71.8], [64.0, np.nan]])
+    which = rng.choice(3, n)
+    conf = np.round(rng.normal(70, 6, n), 3)
+    conf[rng.random(n) < 0.02] = np.nan
+    rows = pd.DataFrame({"thr_1e3": sets[which, 0], "thr_1e4": sets[which, 1], "confidence": conf})
+    h = A.confidence_histogram(rows)
+    for strict, scope in ((False, True), (True, False)):
+        ix = CutIndex.from_histogram(h, ["thr_1e3", "thr_1e4"], strict=strict, missing_in_scope=scope)
+        assert ix.rows == n and ix.n_scored == int((~np.isnan(conf)).sum())
+        for rule, cur in (("thr_1e4", "thr_1e3"), (70.123, "thr_1e4"), (69.315, 71.8)):
+            t1 = rows[rule].to_numpy() if isinstance(rule, str) else np.full(n, rule)
+            t0 = rows[cur].to_numpy() if isinstance(cur, str) else np.full(n, cur)
+            with np.errstate(invalid="ignore"):
+                p1 = (conf > t1) if strict else (conf >= t1)
+                p0 = (conf > t0) if strict else (conf >= t0)
+            scope1 = ~np.isnan(t1) & (True if scope else ~np.isnan(conf))
+            got = ix.counts(ix.cuts(rule))
+            assert (got.n, got.positive) == (int(scope1.sum()), int((p1 & scope1).sum()))
+            both = scope1 & ~np.isnan(t0)
+            fl = ix.flips(ix.cuts(rule), ix.cuts(cur))
+            assert (fl.n, fl.positive_current, fl.to_negative, fl.to_positive) == (
+                int(both.sum()), int((p0 & both).sum()), int((p0 & ~p1 & both).sum()), int((p1 & ~p0 & both).sum()))
+            for k in (1, 7, 50):
+                bound, within = ix.nearest_bound(ix.cuts(rule), k)
+                m = np.abs(conf - t1)
+                m = np.sort(m[~np.isnan(m)])
+                assert bound == pytest.approx(m[k - 1]) and within == int((m <= bound + 1e-9).sum())
+
+
+# ---------------------------------------------------------------- the explorers' words (lang=)
+
+def _visible(e) -> list[str]:
+    """Every string the explorer shows: control names and option labels, the two HTML panes'
+    text and the figure's texts (title, axis labels, legend)."""
+    from test_report_i18n import _Visible
+
+    out = []
+    for name, w in e.controls.items():
+        out.append(w.description)
+        for opt in getattr(w, "options", ()):
+            out.append(opt[0] if isinstance(opt, tuple) else str(opt))
+    for pane in (e.counts_html, e.table_html):
+        p = _Visible()
+        p.feed(pane.value)
+        out += p.texts
+    ax = e.ax
+    out += [ax.get_title(), ax.get_xlabel(), ax.get_ylabel()]
+    if ax.get_legend() is not None:
+        out += [t.get_text() for t in ax.get_legend().get_texts()]
+    return [t for t in out if t]
+
+
+def _walk(e, kinds):
+    """Open, then a custom cut, a segment value (and missing), a week, another kind, another
+    current level: the texts shown after each step."""
+    c = e.controls
+    seen = [_visible(e)]
+    steps = [("level", "custom"), ("cut", 0.4 if e._spec is W.GENUINENESS else 71.5),
+             ("segment", ("channel", "app")), ("segment", ("channel", "(missing)")),
+             ("period", c["period"].options[2][1]), ("segment", "all")]
+    steps += [("kind", k) for k in kinds] + [("current", c["current"].options[-1][1])]
+    for name, value in steps:
+        c[name].value = value
+        seen.append(_visible(e))
+    return [t for texts in seen for t in texts]
+
+
+def test_every_visible_string_of_the_explorers_comes_from_the_catalogue(datadir):
+    """With a pseudo-locale (every message «key‹…›»), no word the explorers show is written in
+    the code: what is left after the markers, numbers, dates and the data's own values (kinds,
+    segment keys and values, sources, masked ids) has no letter."""
+    from faceanalytics import _i18n
+    from test_report_i18n import OPEN, PSEUDO, _data_values, _pseudo, _stray_words
+
+    _i18n._register(PSEUDO, _pseudo())
+    try:
+        t = fa.threshold_explorer(datadir, segments=SEGMENTS, nearest=4, lang=PSEUDO)
+        texts = _walk(t, ["faceprint", "ref1"])
+        g = fa.genuineness_explorer(datadir, segments=["source", "channel"], nearest=4, lang=PSEUDO)
+        texts += _walk(g, [v for _, v in g.controls["attack"].options][1:])
+        assert t.nearest is not None and len(t.nearest) and len(g.nearest)
+    finally:
+        _i18n._unregister(PSEUDO)
+    ids = {mask_id(x) for x in fa.load(datadir, "sessions")["session_id"].dropna().unique()}   # shown masked
+    values = _data_values(datadir, *SEGMENTS, *ids)
+    assert len(texts) > 300
+    assert {x: s for x in texts if (s := _stray_words(x, values))} == {}
+    joined = "\n".join(texts)
+    for key in ("explorer.segment", "explorer.judge_at", "explorer.col.session_id", "explorer.would_flip_text",
+                "explorer.word.flagged", "explorer.period_label.W", "explorer.segment_name.threshold_set",
+                "explorer.rule.configured", "attack.mask", "explorer.title_rate", "explorer.x_label"):
+        assert OPEN + key in joined, key
+    # the language is the explorer's, not the caller's: an English explorer next to it stays English
+    assert fa.threshold_explorer(datadir, nearest=2).controls["segment"].description == "segment"
+
+
+def test_explorers_in_chinese(datadir):
+    """``lang="zh-CN"``: the labels, the panes and the figure in Chinese (a CJK font on the
+    figure's texts), the numbers and control values the same as in English."""
+    from faceanalytics._fonts import cjk_font
+
+    zh = fa.threshold_explorer(datadir, segments=["channel"], nearest=3, lang="zh-CN")
+    en = fa.threshold_explorer(datadir, segments=["channel"], nearest=3)
+    assert [v for _, v in zh.controls["segment"].options] == [v for _, v in en.controls["segment"].options]
+    _set((zh, en), level="custom", cut=70.5, segment=("channel", "h5"))
+    _states_equal(zh, en, "zh-CN")
+    assert zh.controls["segment"].description == "分群" and zh.controls["cut"].description == "判定阈值"
+    assert "判定翻转" in zh.counts_html.value and "会话" in zh.table_html.value
+    assert "通过" in zh.table_html.value and "pass" not in zh.table_html.value
+    assert zh.ax.get_xlabel().startswith("置信度") and "通过" in zh.ax.get_title()
+    assert "confidence" in en.ax.get_xlabel()
+    if cjk_font() is not None:
+        assert cjk_font() in zh.ax.title.get_fontfamily()
+    g = fa.genuineness_explorer(datadir, nearest=3, lang="zh")
+    assert {label for label, _ in g.controls["attack"].options} >= {"面具"}
+    assert g.controls["attack"].description == "活体攻击类型"
+    with pytest.raises(ValueError, match="zh-CN"):
+        fa.threshold_explorer(datadir, lang="fr")

@@ -11,15 +11,14 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
+from .. import _time as _T
 from ..schema import LEVEL_COLUMNS, LEVELS
 
-__all__ = ["LEVELS", "LEVEL_COLUMNS", "MIN_N", "FREQS", "as_list", "floats", "time_us",
-           "period_codes", "group_codes", "float_codes", "mask_id", "mask_ids", "level_column", "require",
+__all__ = ["LEVELS", "LEVEL_COLUMNS", "MIN_N", "as_list", "floats", "time_us",
+           "period_codes", "period_label", "period_start", "group_codes", "float_codes", "mask_id", "mask_ids", "level_column", "require",
            "histogram_weights", "distinct_per_group", "once_per_attempt", "repeated_attempts", "REPEAT_SOURCE", "LISTING_SOURCE"]
 
 MIN_N = 30          # below this many observations a segment is flagged ``low_n``
-FREQS = ("D", "W", "M")
-_DAY_US = 86_400_000_000
 
 
 def as_list(by) -> list[str]:
@@ -142,40 +141,28 @@ def time_us(s: pd.Series) -> np.ndarray:
     return out
 
 
-def period_codes(s: pd.Series, freq: str) -> tuple[np.ndarray, np.ndarray]:
-    """Period number per row and a function of it to the period start.
+def period_codes(s: pd.Series, freq: str, tz=None) -> tuple[np.ndarray, np.ndarray]:
+    """Period number per row of a timestamp column, and whether the row has a time.
 
-    Returns ``(number, valid)``: ``number`` is days since 1970-01-01 (``"D"``),
-    Monday-starting weeks (``"W"``: ISO weeks, labelled by their Monday) or months
-    since 1970-01 (``"M"``), in int64; ``valid`` is False for missing times.
+    ``freq`` is a pandas alias (``"D"``, ``"W"``, ``"W-MON"``, ``"ME"``, ``"MS"``, ``"QE"``, …)
+    and ``tz`` the time zone whose calendar days count (default UTC); the numbers are
+    :func:`faceanalytics._time.period_codes`'s, the labels :func:`period_label`'s.
     """
-    if freq not in FREQS:
-        raise ValueError(f"freq must be one of {', '.join(FREQS)}, not {freq!r}")
-    t = time_us(s)
-    valid = t != np.iinfo(np.int64).min
-    day = np.floor_divide(t, _DAY_US)
-    if freq == "D":
-        num = day
-    elif freq == "W":
-        num = np.floor_divide(day + 3, 7)          # 1970-01-01 was a Thursday
-    else:
-        num = day.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
-    if not valid.all():
-        num = np.where(valid, num, 0)
-    return num, valid
+    return _T.period_codes(time_us(s), freq, tz)
 
 
-def period_start(num: np.ndarray, freq: str) -> pd.DatetimeIndex:
-    """Period start (UTC, microseconds) for period numbers from :func:`period_codes`."""
-    num = np.asarray(num, dtype=np.int64)
-    if freq == "D":
-        days = num
-    elif freq == "W":
-        days = num * 7 - 3
-    else:
-        days = num.astype("datetime64[M]").astype("datetime64[D]").astype(np.int64)
-    us = (days * _DAY_US).astype("datetime64[us]")
-    return pd.DatetimeIndex(us).tz_localize("UTC")
+def period_label(num: np.ndarray, freq: str, tz=None) -> pd.DatetimeIndex:
+    """The label of each period number: the local midnight ``Series.resample(freq)`` names it by
+    (a week and a month-end period by their last day, a day and a month-start one by their first)."""
+    return _T.period_label(num, freq, tz)
+
+
+def period_start(num: np.ndarray, freq: str, tz=None) -> pd.DatetimeIndex:
+    """The local midnight starting the period that holds each unit number (a period number, or
+    one past it: ``period_start(num + 1)`` is when the next period starts).  The explorers
+    label periods by their start; the metrics use :func:`period_label`."""
+    f = _T.freq_of(freq)
+    return _T.period_bounds(_T.period_of_units(num, f), f, tz)[0]
 
 
 def _dense(values: np.ndarray, valid: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
@@ -294,8 +281,9 @@ def _column_codes(s: pd.Series) -> tuple[np.ndarray, pd.Index]:
 
 
 def group_codes(df: pd.DataFrame, by: Sequence[str] = (), *, freq: str | None = None,
-                time_column: str = "session_time") -> tuple[np.ndarray | None, pd.DataFrame]:
-    """One dense code per row for the key ``by`` (+ ``period`` when ``freq`` is given).
+                time_column: str = "session_time", tz=None) -> tuple[np.ndarray | None, pd.DataFrame]:
+    """One dense code per row for the key ``by`` (+ ``period`` when ``freq`` is given: the
+    period's label in ``tz``, see :func:`period_label`).
 
     Returns ``(codes, keys)``: ``keys`` has one row per group present, sorted by the
     key columns (missing values last), and ``codes[i]`` is row ``i``'s group.  With no
@@ -309,12 +297,12 @@ def group_codes(df: pd.DataFrame, by: Sequence[str] = (), *, freq: str | None = 
         parts.append((col, c, u))
     if freq is not None:
         require(df, [time_column], f"freq={freq!r}")
-        num, valid = period_codes(df[time_column], freq)
+        num, valid = period_codes(df[time_column], freq, tz)
         c, u = _dense(num, None if valid.all() else valid)
-        starts = period_start(u, freq)
+        starts = period_label(u, freq, tz)
         if not valid.all():
             c = np.where(valid, c, len(u))
-            starts = starts.append(pd.DatetimeIndex([pd.NaT], tz="UTC").as_unit("us"))
+            starts = starts.append(pd.DatetimeIndex([pd.NaT], tz=starts.tz).as_unit("us"))
         parts.append(("period", c, pd.Index(starts)))
     if not parts:
         return None, pd.DataFrame(index=pd.RangeIndex(1))

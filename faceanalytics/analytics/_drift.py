@@ -23,6 +23,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from .._time import parse_time
 from ._core import LEVELS, MIN_N, as_list, float_codes, floats, group_codes, once_per_attempt, time_us
 from ._rates import pass_rates
 from ._stats import PSI_ACT, PSI_WATCH, ks_2samp, ks_pvalue, newcombe_diff_ci, psi, psi_flag
@@ -32,16 +33,16 @@ __all__ = ["period_slice", "pass_rate_drift", "pass_rate_drift_from_rates", "dis
 
 
 def period_slice(table: pd.DataFrame, since=None, until=None, *,
-                 time_column: str = "session_time") -> pd.DataFrame:
-    """Rows with ``since <= time_column < until`` (dates or timestamps, UTC)."""
+                 time_column: str = "session_time", tz=None) -> pd.DataFrame:
+    """Rows with ``since <= time_column < until``: ISO 8601 dates or times, or timestamps;
+    one without an offset is in ``tz`` (default UTC)."""
     t = time_us(table[time_column])
     keep = t != np.iinfo(np.int64).min
-    if since is not None:
-        keep &= t >= time_us(pd.Series([pd.Timestamp(since, tz="UTC") if pd.Timestamp(since).tzinfo is None
-                                        else pd.Timestamp(since)]))[0]
-    if until is not None:
-        keep &= t < time_us(pd.Series([pd.Timestamp(until, tz="UTC") if pd.Timestamp(until).tzinfo is None
-                                       else pd.Timestamp(until)]))[0]
+    for bound, what in ((since, "since"), (until, "until")):
+        b = parse_time(bound, what, tz=tz)
+        if b is not None:
+            us = b.value // 1000
+            keep &= (t >= us) if what == "since" else (t < us)
     return table[keep]
 
 
@@ -135,7 +136,7 @@ def distribution_drift(baseline: pd.DataFrame, current: pd.DataFrame, by=None, *
 
 
 def value_histogram(table: pd.DataFrame, column: str = "confidence", by=None, *, freq: str | None = None,
-                    time_column: str = "session_time") -> pd.DataFrame:
+                    tz=None, time_column: str = "session_time") -> pd.DataFrame:
     """Rows per (group, exact value of ``column``): the summary drift needs, and mergeable.
 
     Columns: ``by``, ``period`` (with ``freq``), ``column`` (float64, each distinct
@@ -145,7 +146,7 @@ def value_histogram(table: pd.DataFrame, column: str = "confidence", by=None, *,
     """
     by = as_list(by)
     table = _per_attempt(table)
-    codes, keys = group_codes(table, by, freq=freq, time_column=time_column)
+    codes, keys = group_codes(table, by, freq=freq, time_column=time_column, tz=tz)
     vc, vu = float_codes(floats(table[column]))
     nv = max(len(vu), 1)
     flat = vc if codes is None else codes * nv + vc

@@ -9,7 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ._core import LEVEL_COLUMNS, LEVELS, as_list, group_codes, period_codes, period_start, time_us
+from .._time import parse_tz, period_bounds
+from ._core import LEVEL_COLUMNS, LEVELS, as_list, group_codes, period_codes, time_us
 from ._rates import pass_rates
 from ._segments import threshold_set_labels
 
@@ -47,13 +48,13 @@ def threshold_sets(comparisons: pd.DataFrame, by=None, *,
                            na_position="last").reset_index(drop=True)
 
 
-def threshold_eras(comparisons: pd.DataFrame, *, freq: str = "M",
+def threshold_eras(comparisons: pd.DataFrame, *, freq: str = "M", tz=None,
                    time_column: str = "session_time") -> pd.DataFrame:
     """Eras of the dominant threshold set, period by period.
 
     Columns: ``era`` (1, 2, …), ``threshold_set`` (dominant), ``thr_1e3`` … ``thr_1e6``,
-    ``start`` (first period start), ``end`` (start of the period after the era's
-    last, exclusive), ``n`` (rows with any level in the era), ``dominant_share`` and
+    ``start`` (when its first period starts: local midnight in ``tz``), ``end`` (when the
+    period after the era's last starts, exclusive), ``n`` (rows with any level in the era), ``dominant_share`` and
     ``other_sets`` (distinct other sets seen in the era: concurrent sets, not a change).
     """
     labels = threshold_set_labels(comparisons)
@@ -61,11 +62,11 @@ def threshold_eras(comparisons: pd.DataFrame, *, freq: str = "M",
     df = comparisons.loc[keep, [time_column, *_THR]].reset_index(drop=True)
     df["threshold_set"] = labels[keep].reset_index(drop=True)
     cols = ["era", "threshold_set", *_THR, "start", "end", "n", "dominant_share", "other_sets"]
+    when = f"datetime64[us, {parse_tz(tz) or 'UTC'}]"
     if df.empty:
         return pd.DataFrame({c: pd.Series(dtype=t) for c, t in zip(
-            cols, ["int64", "str", *["float64"] * 4, "datetime64[us, UTC]", "datetime64[us, UTC]",
-                   "int64", "float64", "int64"])})
-    codes, keys = group_codes(df, ["threshold_set"], freq=freq, time_column=time_column)
+            cols, ["int64", "str", *["float64"] * 4, when, when, "int64", "float64", "int64"])})
+    codes, keys = group_codes(df, ["threshold_set"], freq=freq, time_column=time_column, tz=tz)
     counts = np.bincount(codes, minlength=len(keys))
     keys["count"] = counts
     keys = keys[keys["period"].notna()]
@@ -77,7 +78,7 @@ def threshold_eras(comparisons: pd.DataFrame, *, freq: str = "M",
     dom["total"] = dom["period"].map(tot).to_numpy()
     run = (dom["threshold_set"] != dom["threshold_set"].shift()).cumsum().to_numpy()
     rows = []
-    pnum = period_codes(pd.Series(dom["period"].array), freq)[0]
+    pnum = period_codes(pd.Series(dom["period"].array), freq, tz)[0]
     for era in np.unique(run):
         sel = run == era
         d = dom[sel]
@@ -87,13 +88,13 @@ def threshold_eras(comparisons: pd.DataFrame, *, freq: str = "M",
         n = int(inside["count"].sum())
         nd = int(inside.loc[inside["threshold_set"] == name, "count"].sum())
         others = int(inside.loc[inside["threshold_set"] != name, "threshold_set"].nunique())
-        end = period_start(np.array([pnum[sel][-1] + 1]), freq)[0]
+        start = period_bounds(pnum[sel][:1], freq, tz)[0][0]
+        end = period_bounds(pnum[sel][-1:], freq, tz)[1][0]
         vals = df.loc[df["threshold_set"] == name, _THR].iloc[0].to_numpy(dtype=float)
-        rows.append((int(era), name, *vals, p0, end, n, nd / n, others))
+        rows.append((int(era), name, *vals, start, end, n, nd / n, others))
     out = pd.DataFrame(rows, columns=cols)
     return out.astype({"era": "int64", "threshold_set": "str", "n": "int64", "other_sets": "int64",
-                       **{c: "float64" for c in _THR}, "start": "datetime64[us, UTC]",
-                       "end": "datetime64[us, UTC]"})
+                       **{c: "float64" for c in _THR}, "start": when, "end": when})
 
 
 def era_of(table: pd.DataFrame, eras: pd.DataFrame, *, time_column: str = "session_time") -> pd.Series:
@@ -110,7 +111,7 @@ def era_of(table: pd.DataFrame, eras: pd.DataFrame, *, time_column: str = "sessi
                      name="era").mask(~ok)
 
 
-def pass_rates_by_era(comparisons: pd.DataFrame, by=None, *, freq: str = "M",
+def pass_rates_by_era(comparisons: pd.DataFrame, by=None, *, freq: str = "M", tz=None,
                       time_column: str = "session_time", **kwargs) -> pd.DataFrame:
     """:func:`pass_rates` per threshold era (each row still judged at its own thresholds).
 
@@ -118,7 +119,7 @@ def pass_rates_by_era(comparisons: pd.DataFrame, by=None, *, freq: str = "M",
     the :func:`pass_rates` columns.  Rows outside every era (no level) are left out.
     """
     by = as_list(by)
-    eras = threshold_eras(comparisons, freq=freq, time_column=time_column)
+    eras = threshold_eras(comparisons, freq=freq, tz=tz, time_column=time_column)
     df = comparisons.copy()
     df["era"] = era_of(comparisons, eras, time_column=time_column)
     df = df[df["era"].notna()]

@@ -24,7 +24,8 @@ import numpy as np
 import pandas as pd
 
 from ..schema import LITE_FINAL_STATUSES, LITE_PENDING_STATUSES, VERIFY_ERROR_BILLED
-from ._core import FREQS, as_list, period_codes, period_start, require
+from .._time import freq_of, parse_tz
+from ._core import as_list, period_codes, period_label, require
 
 __all__ = ["error_codes", "status_funnel", "billing", "ORIGINS", "LITE_STATUS_ORDER", "ROWS"]
 
@@ -247,7 +248,7 @@ def status_funnel(sessions: pd.DataFrame, by=None, *, source: str | None = "megv
     return out.reset_index(drop=True)[[*by, "status", "stage", "count", "share"]]
 
 
-def billing(*tables: pd.DataFrame, freq: str = "M") -> pd.DataFrame:
+def billing(*tables: pd.DataFrame, freq: str = "M", tz=None) -> pd.DataFrame:
     """Charged attempts and billable errors per period.
 
     From Baidu ``attempts``: ``charged_verify`` / ``charged_match`` (attempts charged,
@@ -255,11 +256,12 @@ def billing(*tables: pd.DataFrame, freq: str = "M") -> pd.DataFrame:
     ``charged_errors`` (charged attempts that did not pass: billable errors),
     ``ocr_charged``.  From Megvii ``verify_errors``: ``billable_errors``,
     ``unbilled_errors``, ``errors_billing_unknown``.  Period from ``charge_time``
-    when present, else ``verify_time``, else ``session_time``.
+    when present, else ``verify_time``, else ``session_time``; ``freq`` a pandas alias
+    (``"M"``/``"ME"``: calendar months labelled by their last day, ``"MS"`` by their first),
+    days counted in ``tz`` (default UTC).
     Columns: ``period``, ``source``, ``item``, ``count``; sorted.
     """
-    if freq not in FREQS:
-        raise ValueError(f"freq must be one of {', '.join(FREQS)}")
+    freq_of(freq)                                   # a bad alias fails before any work
     parts = []
     for t in tables:
         kind = _kind(t)
@@ -296,11 +298,11 @@ def billing(*tables: pd.DataFrame, freq: str = "M") -> pd.DataFrame:
     cols = ["period", "source", "item", "count"]
     ev = pd.concat([p for p in parts if len(p)], ignore_index=True) if any(len(p) for p in parts) else None
     if ev is None:
-        return pd.DataFrame({"period": pd.Series(dtype="datetime64[us, UTC]"), "source": pd.Series(dtype="str"),
+        return pd.DataFrame({"period": pd.Series(dtype=f"datetime64[us, {parse_tz(tz) or 'UTC'}]"), "source": pd.Series(dtype="str"),
                              "item": pd.Series(dtype="str"), "count": pd.Series(dtype="int64")})
     when = pd.to_datetime(ev["when"], utc=True)
-    num, valid = period_codes(when, freq)
-    ev["period"] = period_start(num, freq)
+    num, valid = period_codes(when, freq, tz)
+    ev["period"] = period_label(num, freq, tz)
     ev.loc[~valid, "period"] = pd.NaT
     out = ev.groupby(["period", "source", "item"], dropna=False, sort=True).size().rename("count").reset_index()
     out["count"] = out["count"].astype("int64")

@@ -32,7 +32,7 @@ THRESHOLD_COLUMNS = (*LEVEL_COLUMNS.values(), "threshold")
 _CELLS = 8_000_000       # counting cells per block (64 MB of int64)
 
 
-def confidence_histogram(comparisons: pd.DataFrame, by=None, *, freq: str | None = None,
+def confidence_histogram(comparisons: pd.DataFrame, by=None, *, freq: str | None = None, tz=None,
                          time_column: str = "session_time") -> pd.DataFrame:
     """Rows per (group, threshold set, exact confidence): the reusable building block.
 
@@ -49,7 +49,7 @@ def confidence_histogram(comparisons: pd.DataFrame, by=None, *, freq: str | None
     require(comparisons, ["confidence"], "confidence_histogram")
     comparisons = once_per_attempt(comparisons)
     n = len(comparisons)
-    gcodes, gkeys = group_codes(comparisons, by, freq=freq, time_column=time_column)
+    gcodes, gkeys = group_codes(comparisons, by, freq=freq, time_column=time_column, tz=tz)
     # Threshold sets: few distinct values per column, so a mixed radix of exact codes.
     tcode = np.zeros(n, np.int64)
     tvals, radix = [], 1

@@ -60,26 +60,28 @@ def rate_frame(keys: pd.DataFrame, labels: Sequence, label_column: str, n: Seque
     return out
 
 
-def pass_rates(comparisons: pd.DataFrame, by=None, *, freq: str | None = None,
+def pass_rates(comparisons: pd.DataFrame, by=None, *, freq: str | None = None, tz=None,
                time_column: str = "session_time", levels: Sequence[str] = LEVELS,
                min_n: int = MIN_N, confidence: float = 0.95, method: str = "wilson") -> pd.DataFrame:
     """Share of comparisons whose confidence reaches *their own* threshold, per level.
 
-    Returns one row per group (``by`` columns, then ``period`` when ``freq`` is
-    ``"D"``, ``"W"`` or ``"M"``) and level, for levels the group has (``n > 0``):
+    Returns one row per group (``by`` columns, then ``period`` when ``freq`` is a
+    pandas alias such as ``"D"``, ``"W"``, ``"ME"`` or ``"MS"``) and level, for levels
+    the group has (``n > 0``):
 
     ``level`` (``"1e-3"`` … ``"1e-6"``, str), ``n`` (rows with that level's threshold,
     int64), ``passed`` (``confidence >= threshold``; a missing confidence is a
     rejection, int64), ``pass_rate``, ``ci_low``, ``ci_high`` (float64; Wilson by
     default, ``method="clopper-pearson"`` needs SciPy) and ``low_n`` (``n < min_n``:
-    show the count, not the rate).  ``period`` is the period start (UTC; weeks start
-    on Monday).  Rows are sorted by the keys (missing values last), then level.
+    show the count, not the rate).  ``period`` labels the period as ``resample`` does
+    (``"W"``: Monday-to-Sunday weeks, labelled by the Sunday; ``"MS"``: by the 1st), at
+    midnight in ``tz`` (default UTC; ``tz="Asia/Shanghai"`` counts Beijing days).  Rows are sorted by the keys (missing values last), then level.
 
     >>> pass_rates(comparisons, by="comparison", freq="W")   # doctest: +SKIP
     """
     by = as_list(by)
     require(comparisons, ["confidence", *(level_column(lv) for lv in levels)], "pass_rates")
-    codes, keys = group_codes(comparisons, by, freq=freq, time_column=time_column)
+    codes, keys = group_codes(comparisons, by, freq=freq, time_column=time_column, tz=tz)
     g = len(keys)
     conf = floats(comparisons["confidence"])
     ns, ks = [], []
@@ -91,7 +93,7 @@ def pass_rates(comparisons: pd.DataFrame, by=None, *, freq: str | None = None,
                       method=method)
 
 
-def configured_pass_rates(comparisons: pd.DataFrame, by=None, *, freq: str | None = None,
+def configured_pass_rates(comparisons: pd.DataFrame, by=None, *, freq: str | None = None, tz=None,
                           time_column: str = "session_time", min_n: int = MIN_N,
                           confidence: float = 0.95, method: str = "wilson") -> pd.DataFrame:
     """Pass rates at Baidu's configured similarity threshold (the ``threshold`` column).
@@ -109,7 +111,7 @@ def configured_pass_rates(comparisons: pd.DataFrame, by=None, *, freq: str | Non
     has = comparisons["threshold"].notna().to_numpy()
     sub = comparisons[has] if not has.all() else comparisons
     keys_cols = [*by, "threshold"]
-    codes, keys = group_codes(sub, keys_cols, freq=freq, time_column=time_column)
+    codes, keys = group_codes(sub, keys_cols, freq=freq, time_column=time_column, tz=tz)
     g = len(keys)
     conf = floats(sub["confidence"])
     thr = floats(sub["threshold"])
@@ -123,7 +125,7 @@ def configured_pass_rates(comparisons: pd.DataFrame, by=None, *, freq: str | Non
 
 
 def liveness_pass_rates(table: pd.DataFrame, thresholds: Mapping[str, float], by=None, *,
-                        score: str = "liveness_score", freq: str | None = None,
+                        score: str = "liveness_score", freq: str | None = None, tz=None,
                         time_column: str = "session_time", min_n: int = MIN_N,
                         confidence: float = 0.95, method: str = "wilson") -> pd.DataFrame:
     """Share of Baidu liveness scores at or above thresholds keyed by false-*reject* rate.
@@ -135,7 +137,7 @@ def liveness_pass_rates(table: pd.DataFrame, thresholds: Mapping[str, float], by
     """
     by = as_list(by)
     require(table, [score], "liveness_pass_rates")
-    codes, keys = group_codes(table, by, freq=freq, time_column=time_column)
+    codes, keys = group_codes(table, by, freq=freq, time_column=time_column, tz=tz)
     g = len(keys)
     x = floats(table[score])
     labels = list(thresholds)

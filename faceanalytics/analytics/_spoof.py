@@ -23,7 +23,7 @@ def _distinct_pairs(codes: np.ndarray, df: pd.DataFrame, mask: np.ndarray, g: in
 
 
 def genuineness_rates(genuineness: pd.DataFrame, by=None, *, sessions: pd.DataFrame | None = None,
-                      freq: str | None = None, time_column: str = "session_time",
+                      freq: str | None = None, tz=None, time_column: str = "session_time",
                       min_n: int = MIN_N, confidence: float = 0.95,
                       method: str = "wilson") -> pd.DataFrame:
     """Flagged share per attack type (and ``by`` group), with coverage.
@@ -41,7 +41,7 @@ def genuineness_rates(genuineness: pd.DataFrame, by=None, *, sessions: pd.DataFr
     genuineness = once_per_attempt(genuineness)
     conf = floats(genuineness["confidence"])
     thr = floats(genuineness["threshold"])
-    codes, keys = group_codes(genuineness, [*by, "attack"], freq=freq, time_column=time_column)
+    codes, keys = group_codes(genuineness, [*by, "attack"], freq=freq, time_column=time_column, tz=tz)
     g = len(keys)
     has = ~np.isnan(conf) & ~np.isnan(thr)
     n = np.bincount(codes[has], minlength=g)
@@ -54,12 +54,12 @@ def genuineness_rates(genuineness: pd.DataFrame, by=None, *, sessions: pd.DataFr
     # Scope: per (by, period) group, sessions with any anti-spoofing row or the sessions table.
     scope_keys = [*by] + (["period"] if freq else [])
     if sessions is not None:
-        scodes, skeys = group_codes(sessions, by, freq=freq, time_column=time_column)
+        scodes, skeys = group_codes(sessions, by, freq=freq, time_column=time_column, tz=tz)
         sg = len(skeys)
         scope = _distinct_pairs(np.zeros(len(sessions), np.int64) if scodes is None else scodes,
                                 sessions, np.ones(len(sessions), bool), sg)
     else:
-        scodes, skeys = group_codes(genuineness, by, freq=freq, time_column=time_column)
+        scodes, skeys = group_codes(genuineness, by, freq=freq, time_column=time_column, tz=tz)
         sg = len(skeys)
         scope = _distinct_pairs(np.zeros(len(genuineness), np.int64) if scodes is None else scodes,
                                 genuineness, np.ones(len(genuineness), bool), sg)

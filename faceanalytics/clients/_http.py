@@ -47,11 +47,13 @@ from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
+from ..errors import DataError
 from ._redact import install_log_redaction, redact, redact_bytes
 from .errors import (
     ConnectError,
     InsecureURL,
     InvalidResponse,
+    NotTLS,
     ProviderError,
     QuotaExhausted,
     RequestTimeout,
@@ -330,12 +332,22 @@ def _describe(exc: BaseException) -> str:
     return redact(text)[:300]
 
 
-_FAILURE_CODES = {RequestTimeout: "TIMEOUT", ConnectError: "CONNECTION_ERROR", InsecureURL: "INSECURE_REDIRECT"}
+_FAILURE_CODES = {RequestTimeout: "TIMEOUT", ConnectError: "CONNECTION_ERROR", InsecureURL: "INSECURE_REDIRECT",
+                  NotTLS: "NOT_TLS"}
+# What OpenSSL says when the "TLS server" answers a ClientHello in plain HTTP
+_PLAIN_HTTP_SIGNS = ("WRONG_VERSION_NUMBER", "wrong version number", "RECORD_LAYER_FAILURE",
+                     "record layer failure", "HTTP_REQUEST", "http request", "packet length too long")
+
+
+def _plain_http(exc: BaseException) -> bool:
+    """Did a TLS handshake fail because the server speaks plain HTTP on that port?"""
+    text = str(exc)
+    return any(sign in text for sign in _PLAIN_HTTP_SIGNS)
 _ERROR_BODY_CAP = 64 << 10  # an error page in place of a file: enough to read the error
 _CHUNK = 64 << 10
 
 
-class _TooLarge(Exception):
+class _TooLarge(DataError):
     pass
 
 
@@ -629,8 +641,13 @@ class BaseClient:
                 failure = (RequestTimeout, _describe(exc), None)
                 unsent = _hop == 0 and _never_connected(exc)  # after a redirect it was reached
             except requests.exceptions.SSLError as exc:
-                # A certificate problem does not fix itself on retry.
-                failure = (ConnectError, "TLS verification failed: " + _describe(exc), False)
+                # A certificate problem does not fix itself on retry; nor does a plain-HTTP server.
+                if _plain_http(exc):
+                    scheme, host, port = _origin(url)
+                    failure = (NotTLS, f"{scheme}://{host}:{port} answered in plain HTTP, not TLS: check the "
+                                       "port, or use http:// for a plain-HTTP server on loopback", False)
+                else:
+                    failure = (ConnectError, "TLS verification failed: " + _describe(exc), False)
                 unsent = _hop == 0 and _never_connected(exc)
             except requests.exceptions.ConnectionError as exc:
                 failure = (RequestTimeout if _is_read_timeout(exc) else ConnectError, _describe(exc), None)

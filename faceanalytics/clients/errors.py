@@ -1,7 +1,9 @@
 """Typed errors raised by the provider clients.
 
-Every exception raised by :mod:`faceanalytics.clients` derives from
-:class:`ProviderError` and carries what an analyst needs to act on it:
+A client raises a :class:`ProviderError` when a call was sent (or may have been) and
+failed, and a :class:`ConfigurationError` or :class:`QuotaExhausted` when nothing was
+sent.  The whole tree, with the provider codes each class stands for, is drawn once in
+:mod:`faceanalytics.errors`.  All of them carry what an analyst needs to act on it:
 
 * ``http_status`` – the HTTP status of the final response (``None`` if none came back);
 * ``code`` – the provider's code: Megvii ``error_message`` up to the colon
@@ -24,55 +26,22 @@ No credential ever appears in ``str(exc)``, ``repr(exc)``, ``exc.args`` or the
 exception chain: messages pass through :func:`redact`, and transport failures are
 re-raised without the ``requests`` exception (whose message holds the full URL).
 
-The tree::
-
-    ProviderError
-    ├── ConfigurationError
-    │   ├── InsecureURL                  http:// to a non-loopback host   (also ValueError)
-    │   └── MissingCredentials           credential env var unset         (also ValueError)
-    ├── QuotaExhausted                   our ledger refused the call before sending it
-    ├── TransportError
-    │   ├── ConnectError                 DNS, refused, reset, TLS          retryable
-    │   │                                (code NOT_CONNECTED, sent=False: it never left)
-    │   ├── RequestTimeout               connect or read timeout           retryable
-    │   └── InvalidResponse              body is not the documented JSON   retryable if 5xx/429
-    ├── MegviiError                      any other error_message           retryable if 5xx/429
-    │   ├── MegviiAuthenticationError    403 AUTHENTICATION_ERROR          fatal
-    │   ├── MegviiAuthorizationError     403 AUTHORIZATION_ERROR:<reason>  fatal
-    │   ├── MegviiConcurrencyLimitExceeded 403 CONCURRENCY_LIMIT_EXCEEDED  retryable  (RateLimited)
-    │   ├── ResultNotFound               400 RESULT_NOT_FOUND
-    │   ├── DataDestroyed                403 DATA_DESTROYED
-    │   ├── MissingArguments             400 MISSING_ARGUMENTS:<key>
-    │   ├── BadArguments                 400 BAD_ARGUMENTS:<key>
-    │   ├── ApiNotFound                  404 API_NOT_FOUND                 fatal
-    │   ├── MessageEncryptionError       400 MESSAGE_ENCRYPTION_ERROR
-    │   └── MegviiInternalError          500 INTERNAL_ERROR                retryable  (ServerError)
-    └── BaiduError                       any other error_code              retryable if 5xx/429
-        ├── BaiduAuthError               OAuth refused {"error": "invalid_client"}   fatal
-        ├── AccessTokenError             (refreshed once automatically)
-        │   ├── AccessTokenInvalid       110
-        │   └── AccessTokenExpired       111
-        ├── DailyLimitExceeded           17                                fatal
-        ├── QpsLimitExceeded             18                                retryable  (RateLimited)
-        ├── TotalLimitExceeded           19                                fatal
-        ├── BaiduInternalError           2, 282000                         retryable  (ServerError)
-        ├── VerifyTokenInvalid           success=false "Token无效或者已过期"
-        └── BaiduRequestFailed           any other success=false body
-
-    RateLimited and ServerError are mix-in categories (subclasses of ProviderError),
-    so ``except RateLimited`` catches both providers' throttling.
+``RateLimited`` and ``ServerError`` are mix-in categories (subclasses of ProviderError),
+so ``except RateLimited`` catches both providers' throttling.
 """
 
 from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from ..errors import FaceAnalyticsError, UsageError
 from ._redact import redact, redact_bytes
 
 __all__ = [
     "ProviderError",
     "ConfigurationError",
     "InsecureURL",
+    "NotTLS",
     "MissingCredentials",
     "QuotaExhausted",
     "TransportError",
@@ -109,15 +78,15 @@ __all__ = [
 ]
 
 
-def _restore(cls: type, state: dict[str, Any]) -> "ProviderError":
+def _restore(cls: type, state: dict[str, Any]) -> "_Facts":
     exc = cls.__new__(cls)
     Exception.__init__(exc, *state.pop("args", ()))
     exc.__dict__.update(state)
     return exc
 
 
-class ProviderError(Exception):
-    """Base class of every error raised by the provider clients."""
+class _Facts:
+    """What a client error carries (the fields above), redacted; mixed into an exception class."""
 
     #: Defaults a subclass overrides; an instance may override them again.
     provider: str | None = None
@@ -185,6 +154,10 @@ class ProviderError(Exception):
         return (_restore, (type(self), dict(self.__dict__, args=self.args)))
 
 
+class ProviderError(_Facts, FaceAnalyticsError):
+    """A call was sent (or may have been): the provider answered an error, or the transport failed."""
+
+
 # -- categories ---------------------------------------------------------------------------
 
 
@@ -203,7 +176,7 @@ class ServerError(ProviderError):
 # -- ours -----------------------------------------------------------------------------------
 
 
-class ConfigurationError(ProviderError):
+class ConfigurationError(_Facts, UsageError):
     """The client is set up wrongly; nothing was sent."""
 
     sent_default = False
@@ -216,12 +189,21 @@ class InsecureURL(ConfigurationError, ValueError):
     default_hint = "Use https:// (plain http is only allowed for 127.0.0.1, ::1 and localhost)."
 
 
+class NotTLS(ConfigurationError):
+    """An ``https://`` URL whose server answered in plain HTTP: the TLS handshake was
+    answered with HTTP text ("wrong version number"); retrying cannot help."""
+
+    default_message = "the server answered in plain HTTP, not TLS"
+    default_hint = ("Check the port, or use http:// if this is a plain-HTTP server (allowed only for "
+                    "127.0.0.1, ::1 and localhost).")
+
+
 class MissingCredentials(ConfigurationError, ValueError):
     default_message = "credentials are missing"
     default_hint = "Set the provider's credential environment variables (see the README)."
 
 
-class QuotaExhausted(ProviderError):
+class QuotaExhausted(_Facts, UsageError):
     """The quota ledger refused the call before it was sent.
 
     ``key``/``calls``/``limit`` say which id and how many calls are already on record.

@@ -1,16 +1,18 @@
 """The metrics over a data directory, on the engine of your choice; same frames from each."""
 from __future__ import annotations
 
-import datetime as _dt
+import os
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from .. import analytics as A
-from ..analytics._core import LEVEL_COLUMNS, LEVELS, MIN_N, as_list, group_codes, level_column, period_start
+from .._time import freq_of, parse_tz, utc_datetime
+from ..analytics._core import LEVEL_COLUMNS, LEVELS, MIN_N, as_list, group_codes, level_column, period_label
 from ..analytics._rates import rate_frame
 from ..schema import full_schema
 from . import _sql as S
@@ -87,15 +89,16 @@ def get_engine(engine="auto"):
 
 # ------------------------------------------------------------------ shared plumbing
 
-def _utc(v) -> _dt.datetime | None:
-    """A since/until bound as :func:`faceanalytics.load` reads it (naive = UTC)."""
-    from ..store import _ts
-
-    return _ts(v)
+def _window(since, until, tz=None) -> S.Window:
+    """``[since, until)`` as :func:`faceanalytics.load` reads it: ISO 8601, naive = in ``tz`` (UTC)."""
+    return S.Window(utc_datetime(since, "since", tz=tz), utc_datetime(until, "until", tz=tz))
 
 
-def _window(since, until) -> S.Window:
-    return S.Window(_utc(since), _utc(until))
+def _checked(freq, tz):
+    """Refuse a bad ``freq`` or ``tz`` before any data is read."""
+    if freq is not None:
+        freq_of(freq)
+    return parse_tz(tz)
 
 
 def _check(table: str, columns: Sequence[str], what: str) -> None:
@@ -110,10 +113,11 @@ def _unique(cols) -> list[str]:
     return list(dict.fromkeys(cols))
 
 
-def _load(data_dir, table: str, since, until, columns) -> pd.DataFrame:
+def _load(data_dir, table: str, since, until, columns, tz=None) -> pd.DataFrame:
     from ..store import load
 
-    return load(data_dir, table, since=since, until=until, columns=_unique(columns))
+    w = _window(since, until, tz)
+    return load(data_dir, table, since=w.since, until=w.until, columns=_unique(columns))
 
 
 def _empty(table: str, columns=None) -> pd.DataFrame:
@@ -150,7 +154,12 @@ def _run(eng: Engine, data_dir, table: str, build, *, counts=(), floats=()):
 
     A writer may replace a file (replaced rows, compaction) between the engine's
     listing and its read: list and run again, as :func:`faceanalytics.load` does.
+    A local data directory that does not exist raises ``FileNotFoundError`` (as ``load``).
     """
+    if "://" not in os.fspath(data_dir):
+        from ..store import require_data_dir
+
+        require_data_dir(Path(data_dir).expanduser())
     for attempt in range(3):
         try:
             with eng.relation(data_dir, table) as src:
@@ -164,13 +173,13 @@ def _run(eng: Engine, data_dir, table: str, build, *, counts=(), floats=()):
     raise AssertionError("unreachable")
 
 
-def _periods(agg: pd.DataFrame, freq: str | None) -> pd.DataFrame:
-    """Period numbers (nullable Int64) -> period starts (UTC, microseconds; NaT when missing)."""
+def _periods(agg: pd.DataFrame, freq: str | None, tz=None) -> pd.DataFrame:
+    """Period numbers (nullable Int64) -> period labels (in ``tz``, microseconds; NaT when missing)."""
     if freq is None or "period" not in agg.columns:
         return agg
     num = agg["period"]
     valid = num.notna().to_numpy()
-    starts = pd.Series(period_start(num.to_numpy(dtype=np.int64, na_value=0), freq), index=agg.index)
+    starts = pd.Series(period_label(num.to_numpy(dtype=np.int64, na_value=0), freq, tz), index=agg.index)
     if not valid.all():
         starts[~valid] = pd.NaT
     agg = agg.copy()
@@ -196,30 +205,32 @@ def _column(agg: pd.DataFrame, codes, g: int, name: str) -> np.ndarray:
 
 # ------------------------------------------------------------------ pass rates and histograms
 
-def pass_rates(data_dir, by=None, *, freq: str | None = None, since=None, until=None,
+def pass_rates(data_dir, by=None, *, freq: str | None = None, since=None, until=None, tz=None,
                levels: Sequence[str] = LEVELS, time_column: str = "session_time", min_n: int = MIN_N,
                confidence: float = 0.95, method: str = "wilson", engine="auto") -> pd.DataFrame:
     """:func:`faceanalytics.analytics.pass_rates` of ``DATA/tables/comparisons``, rows in
-    ``[since, until)``, counted by ``engine`` (equal frames from every engine).
+    ``[since, until)``, counted by ``engine`` (equal frames from every engine).  ``freq``: a
+    pandas alias; ``tz``: the time zone of the days (and of dates given without an offset).
 
     >>> engines.pass_rates("data", by="comparison", freq="W", since="2026-01-01")  # doctest: +SKIP
     """
     by, levels = as_list(by), list(levels)
     cols = [level_column(lv) for lv in levels]
     _check("comparisons", [*by, *([time_column] if freq else [])], "pass_rates")
+    tz = _checked(freq, tz)
     eng = get_engine(engine)
-    opts = dict(freq=freq, time_column=time_column, levels=levels, min_n=min_n, confidence=confidence,
+    opts = dict(freq=freq, tz=tz, time_column=time_column, levels=levels, min_n=min_n, confidence=confidence,
                 method=method)
     if isinstance(eng, PandasEngine):
-        df = _load(data_dir, "comparisons", since, until, [*by, time_column, "confidence", *cols])
+        df = _load(data_dir, "comparisons", since, until, [*by, time_column, "confidence", *cols], tz)
         return A.pass_rates(df, by, **opts)
-    w = _window(since, until)
+    w = _window(since, until, tz)
     names = [f"{p}{i}" for i in range(len(levels)) for p in ("n", "k")]
     agg = _run(eng, data_dir, "comparisons",
-               lambda src: S.pass_counts(eng.dialect, src, w, by, freq, levels, time_column), counts=names)
+               lambda src: S.pass_counts(eng.dialect, src, w, by, freq, levels, time_column, tz), counts=names)
     if agg is None:
         return A.pass_rates(_empty("comparisons"), by, **opts)
-    agg = _periods(agg, freq)
+    agg = _periods(agg, freq, tz)
     codes, keys = _grouped(agg, [*by, *(["period"] if freq else [])])
     g = len(keys)
     ns = [_column(agg, codes, g, f"n{i}") for i in range(len(levels))]
@@ -227,7 +238,7 @@ def pass_rates(data_dir, by=None, *, freq: str | None = None, since=None, until=
     return rate_frame(keys, levels, "level", ns, ks, min_n=min_n, confidence=confidence, method=method)
 
 
-def confidence_histogram(data_dir, by=None, *, freq: str | None = None, since=None, until=None,
+def confidence_histogram(data_dir, by=None, *, freq: str | None = None, since=None, until=None, tz=None,
                          time_column: str = "session_time", engine="auto") -> pd.DataFrame:
     """:func:`faceanalytics.analytics.confidence_histogram` of the comparisons in ``[since, until)``.
 
@@ -237,40 +248,42 @@ def confidence_histogram(data_dir, by=None, *, freq: str | None = None, since=No
     """
     by = as_list(by)
     _check("comparisons", [*by, *([time_column] if freq else [])], "confidence_histogram")
+    tz = _checked(freq, tz)
     eng = get_engine(engine)
     if isinstance(eng, PandasEngine):
         df = _load(data_dir, "comparisons", since, until,
-                   [*by, time_column, "confidence", *S.THRESHOLD_COLUMNS, *_ATTEMPT_KEY])
-        return A.confidence_histogram(df, by, freq=freq, time_column=time_column)
-    w = _window(since, until)
+                   [*by, time_column, "confidence", *S.THRESHOLD_COLUMNS, *_ATTEMPT_KEY], tz)
+        return A.confidence_histogram(df, by, freq=freq, tz=tz, time_column=time_column)
+    w = _window(since, until, tz)
     agg = _run(eng, data_dir, "comparisons",
                lambda src: S.histogram(eng.dialect, S.once_per_attempt(eng.dialect, src, w), w, by, freq,
-                                       time_column),
+                                       time_column, tz),
                counts=["count"], floats=[*S.THRESHOLD_COLUMNS, "confidence"])
     if agg is None:
-        return A.confidence_histogram(_empty("comparisons"), by, freq=freq, time_column=time_column)
-    return A.merge_histograms(_periods(agg, freq))
+        return A.confidence_histogram(_empty("comparisons"), by, freq=freq, tz=tz, time_column=time_column)
+    return A.merge_histograms(_periods(agg, freq, tz))
 
 
 def value_histogram(data_dir, table: str = "comparisons", column: str = "confidence", by=None, *,
-                    freq: str | None = None, since=None, until=None, time_column: str = "session_time",
+                    freq: str | None = None, since=None, until=None, tz=None, time_column: str = "session_time",
                     engine="auto") -> pd.DataFrame:
     """:func:`faceanalytics.analytics.value_histogram`: rows per (group[, period], exact value of
     ``column``) of ``table`` in ``[since, until)`` -- what drift is computed from."""
     by = as_list(by)
     _check(table, [*by, column, *([time_column] if freq else [])], "value_histogram")
+    tz = _checked(freq, tz)
     eng = get_engine(engine)
     if isinstance(eng, PandasEngine):
-        df = _load(data_dir, table, since, until, [*by, time_column, column, *_attempt_key(table)])
-        return A.value_histogram(df, column, by, freq=freq, time_column=time_column)
-    w = _window(since, until)
+        df = _load(data_dir, table, since, until, [*by, time_column, column, *_attempt_key(table)], tz)
+        return A.value_histogram(df, column, by, freq=freq, tz=tz, time_column=time_column)
+    w = _window(since, until, tz)
     agg = _run(eng, data_dir, table,
                lambda src: S.value_counts(eng.dialect, _rows(eng, table, src, w), w, column, by, freq,
-                                          time_column),
+                                          time_column, tz),
                counts=["count"], floats=["_value"])
     if agg is None:
-        return A.value_histogram(_empty(table), column, by, freq=freq, time_column=time_column)
-    agg = _periods(agg, freq).rename(columns={"_value": column})
+        return A.value_histogram(_empty(table), column, by, freq=freq, tz=tz, time_column=time_column)
+    agg = _periods(agg, freq, tz).rename(columns={"_value": column})
     return A.merge_histograms(agg)
 
 
@@ -338,7 +351,7 @@ def would_flip_summary(data_dir, frm="1e-4", to="1e-5", *, by=None, window: floa
 
 # ------------------------------------------------------------------ anti-spoofing
 
-def genuineness_rates(data_dir, by=None, *, freq: str | None = None, since=None, until=None,
+def genuineness_rates(data_dir, by=None, *, freq: str | None = None, since=None, until=None, tz=None,
                       scope: str = "genuineness", time_column: str = "session_time", min_n: int = MIN_N,
                       confidence: float = 0.95, method: str = "wilson", engine="auto") -> pd.DataFrame:
     """:func:`faceanalytics.analytics.genuineness_rates` of ``DATA/tables/genuineness``.
@@ -353,30 +366,31 @@ def genuineness_rates(data_dir, by=None, *, freq: str | None = None, since=None,
     _check("genuineness", [*by, *tcols], "genuineness_rates")
     if scope == "sessions":
         _check("sessions", [*by, *tcols], "genuineness_rates(scope='sessions')")
+    tz = _checked(freq, tz)
     eng = get_engine(engine)
-    opts = dict(freq=freq, time_column=time_column, min_n=min_n, confidence=confidence, method=method)
+    opts = dict(freq=freq, tz=tz, time_column=time_column, min_n=min_n, confidence=confidence, method=method)
     if isinstance(eng, PandasEngine):
         g = _load(data_dir, "genuineness", since, until,
-                  [*by, "source", "session_id", time_column, "attack", "confidence", "threshold"])
-        s = _load(data_dir, "sessions", since, until, [*by, "source", "session_id", time_column]) \
+                  [*by, "source", "session_id", time_column, "attack", "confidence", "threshold"], tz)
+        s = _load(data_dir, "sessions", since, until, [*by, "source", "session_id", time_column], tz) \
             if scope == "sessions" else None
         return A.genuineness_rates(g, by, sessions=s, **opts)
-    w = _window(since, until)
+    w = _window(since, until, tz)
     agg = _run(eng, data_dir, "genuineness",
                lambda src: S.genuineness_counts(eng.dialect, S.once_per_attempt(eng.dialect, src, w), w, by, freq,
-                                                time_column),
+                                                time_column, tz),
                counts=["n", "flagged", "n_no_threshold", "n_sessions"])
     if agg is None:
         return A.genuineness_rates(_empty("genuineness"), by,
                                    sessions=_empty("sessions") if scope == "sessions" else None, **opts)
     sc = _run(eng, data_dir, scope,
-              lambda src: S.session_scope(eng.dialect, _rows(eng, scope, src, w), w, by, freq, time_column),
+              lambda src: S.session_scope(eng.dialect, _rows(eng, scope, src, w), w, by, freq, time_column, tz),
               counts=["n"])
     if sc is None:
         sc = pd.DataFrame({**{c: _empty(scope)[c] for c in by}, **({"period": pd.Series(dtype="Int64")}
                                                                       if freq else {}),
                            "n": pd.Series(dtype="int64")})
-    agg, sc = _periods(agg, freq), _periods(sc, freq)
+    agg, sc = _periods(agg, freq, tz), _periods(sc, freq, tz)
     codes, keys = group_codes(agg, [*by, "attack", *(["period"] if freq else [])])
     g = len(keys)
     n, k = _column(agg, codes, g, "n"), _column(agg, codes, g, "flagged")

@@ -500,10 +500,11 @@ class _Layout:
     Files written before a column was added (``session_key``, ``invalid_values``) are read
     with the others, the missing column as null."""
 
-    def __init__(self, eng: Engine, data_dir, w: S.Window, since, tables: Sequence[str] = _JOINED):
+    def __init__(self, eng: Engine, data_dir, w: S.Window, since, tables: Sequence[str] = _JOINED, tz=None):
         from .duckdb_engine import DuckDBEngine
 
         self.eng, self.data_dir, self.w = eng, data_dir, w
+        self.d = eng.dialect.in_zone(tz)  # days and periods on the review's calendar
         self.since_month = since.strftime("%Y-%m")
         self.local = isinstance(eng, DuckDBEngine) and "://" not in str(data_dir)
         self.parts: dict[str, dict[tuple[str, str], list[tuple[str, int, bool, frozenset]]]] = {
@@ -587,15 +588,16 @@ def _partitions(eng: Engine, data_dir, table: str, w: S.Window) -> list[tuple[st
 
 
 def count_tables(data_dir, *, previous_since, since, until, segments: Sequence[Segment] = (),
-                 engine="auto", progress=None) -> dict[str, pd.DataFrame | None]:
+                 engine="auto", progress=None, tz=None) -> dict[str, pd.DataFrame | None]:
     """Every count the review needs over ``[previous_since, until)`` (``since`` splits the two
-    periods); see the module docstring.  A table with no data gives None."""
+    periods); see the module docstring.  ``day`` is the day number on the calendar of ``tz``
+    (default UTC).  A table with no data gives None."""
     eng = get_engine(engine)
-    d = eng.dialect
+    d = eng.dialect.in_zone(tz)
     w = _window(previous_since, until)
     cur = _window(since, until)
     segments = list(segments)
-    lay = _Layout(eng, data_dir, w, cur.since)
+    lay = _Layout(eng, data_dir, w, cur.since, tz=tz)
     frames: dict[str, list] = {k: [] for k in ("comparisons", "comparison_hist", "genuineness", "sessions",
                                                 "seg_sessions", "seg_comparisons", "seg_genuineness", "quality")}
 
@@ -625,7 +627,7 @@ def count_tables(data_dir, *, previous_since, since, until, segments: Sequence[S
 
 def _previous(lay: _Layout, w: S.Window, since, frames) -> None:
     """The partitions before this period's first month: pooled counts, one query per table."""
-    eng, d = lay.eng, lay.eng.dialect
+    eng, d = lay.eng, lay.d
     parts = lay.previous("comparisons")
     if parts:
         with lay.relation("comparisons", parts) as (src, cond), _listing(lay, "comparisons", parts) as listing:
@@ -665,7 +667,7 @@ def _current(lay: _Layout, w: S.Window, cur: S.Window, part, segments, frames) -
     """One partition of this period: its sessions once, compact (in DuckDB's memory: bounded by
     the largest partition), counted, and joined to the partition's comparisons and checks
     in the same scan that counts them."""
-    eng, d = lay.eng, lay.eng.dialect
+    eng, d = lay.eng, lay.d
     key = _key(d, lay.keyed([part]))
     n = len(segments)
     source = part[0]
@@ -680,6 +682,13 @@ def _current(lay: _Layout, w: S.Window, cur: S.Window, part, segments, frames) -
             frames["sessions"].append(day)
             frames["seg_sessions"] += [_segment_frame(f, segments, i) for i, f in enumerate(seg)]
             q = _frame(eng, quality_query(d, table), part, "sessions", ["rows", "ids", "repeated"])
+            if part[1] == lay.since_month and cur.since is not None:
+                # the month holding the period's start (mid-month, or a midnight in another zone):
+                # its sessions before that start belong to the previous period
+                before = S.Window(w.since, cur.since).where(d)
+                frames["sessions"].append(_frame(eng, sessions_query(
+                    d, src, _and(before, cond), lay.has_column("sessions", [part], "invalid_values")), None,
+                    "sessions", ["n"]))
         src, cond = stack.enter_context(lay.relation("comparisons", [part]))
         nc = 0
         if src is not None:
@@ -706,8 +715,9 @@ def _current(lay: _Layout, w: S.Window, cur: S.Window, part, segments, frames) -
                                               for i, f in enumerate(seg)]
         elif table is not None and source in _CMP_SOURCES:
             nc = int(eng.query(f"SELECT count(*) AS n FROM {table} WHERE {d.q('expect')}").column(0)[0].as_py())
-        if table is not None:
-            frames["quality"].append(q.assign(no_comparison=nc if source in _CMP_SOURCES else 0))
+        if table is not None:   # (a partition with no session in this period has no quality row, as in pandas)
+            frames["quality"].append(q[q["rows"].to_numpy() > 0].assign(no_comparison=nc if source in _CMP_SOURCES
+                                                                       else 0))
         src, cond = stack.enter_context(lay.relation("genuineness", [part]))
         if src is not None:
             joined = table is not None and source in _CMP_SOURCES and n > 0
@@ -742,7 +752,7 @@ def _distinct(lay: _Layout, w: S.Window, since) -> pd.DataFrame | None:
     """Sessions counted once per provider where several sources can hold the same one: Baidu
     tokens over the window (Baidu volumes are small); Megvii, when callbacks were received,
     within each month (bounded memory)."""
-    eng, d = lay.eng, lay.eng.dialect
+    eng, d = lay.eng, lay.d
     parts = sorted(lay.parts["sessions"])
     sources = {s_ for s_, _ in parts}
     frames = []
@@ -833,40 +843,6 @@ def segment_sample(data_dir, *, since, until, columns: Sequence[str], per_month:
                 sql = f"SELECT {cols} FROM {src}{_and(w.where(d), cond)} LIMIT {int(n)}"
                 frames.append(arrow_frame(eng.query(sql), "sessions"))
     return pd.concat(frames, ignore_index=True) if frames else empty
-
-
-def segment_comparisons(data_dir, seg: Segment, value, *, comparison=None, since, until, engine="auto"
-                        ) -> pd.DataFrame:
-    """The comparison rows in ``[since, until)`` of sessions whose ``seg`` is ``value`` (of one
-    ``comparison`` kind): a week of one segment is a few thousand rows even at volume.  The
-    columns :func:`~faceanalytics.analytics.confidence_histogram` reads, and source/session_id."""
-    from ..store import load
-
-    eng = get_engine(engine)
-    cols = ["source", "session_id", "comparison", "session_time", "confidence", *_THR, "threshold"]
-    if eng.name == "pandas":
-        from ..report._counts import segment_values
-
-        s = load(data_dir, "sessions", since=since, until=until)
-        keep = s[(segment_values(s, seg) == value).to_numpy(dtype=bool, na_value=False)][["source", "session_id"]]
-        c = load(data_dir, "comparisons", since=since, until=until, columns=cols)
-        if comparison is not None:
-            c = c[(c["comparison"] == comparison).to_numpy(dtype=bool, na_value=False)]
-        return c.merge(keep.drop_duplicates(), on=["source", "session_id"], how="inner").reset_index(drop=True)
-    d = eng.dialect
-    w = _window(since, until)
-    with eng.relation(data_dir, "sessions") as ss, eng.relation(data_dir, "comparisons") as cs:
-        if ss is None or cs is None:
-            return load(data_dir, "comparisons", since="2999-01-01", columns=cols)
-        sel = (f"SELECT DISTINCT {d.q('source')}, {d.q('month')}, {d.q('session_id')} FROM {ss}"
-               f"{_and(w.where(d), segment_expr(d, seg) + ' = ' + d.text(str(value)))}")
-        kind = f" AND c.{d.q('comparison')} = {d.text(comparison)}" if comparison is not None else ""
-        sql = (f"SELECT {', '.join('c.' + d.q(x) + ' AS ' + d.q(x) for x in cols)} FROM {cs} AS c JOIN ({sel}) AS s "
-               f"ON c.{d.q('source')} = s.{d.q('source')} AND c.{d.q('month')} = s.{d.q('month')} "
-               f"AND c.{d.q('session_id')} = s.{d.q('session_id')}"
-               + w.where(d).replace(d.q("month"), "c." + d.q("month")).replace(d.q("session_time"),
-                                                                                "c." + d.q("session_time")) + kind)
-        return arrow_frame(eng.query(sql), "comparisons", floats=["confidence", *_THR, "threshold"])
 
 
 def labelled_comparisons(data_dir, labels: pd.DataFrame, *, since, until, engine="auto") -> pd.DataFrame:

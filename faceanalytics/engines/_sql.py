@@ -10,9 +10,10 @@ Conventions shared with the pandas metrics (``faceanalytics.analytics``):
 * a NaN in a float column is a missing value (``CASE WHEN isnan(x) THEN NULL``): the
   engines' own NaN ordering (NaN above every number) never decides a comparison;
 * a comparison with a missing side is false (SQL's NULL in ``FILTER (WHERE ...)``);
-* periods are integers computed from the epoch microseconds of ``session_time``
-  (days; Monday weeks: ``floor((day + 3) / 7)``; months since 1970-01), turned into
-  UTC timestamps in Python by the pandas code's own :func:`period_start`;
+* periods are integers computed from the epoch microseconds of ``session_time`` on the
+  local calendar of ``tz`` (DuckDB ``timezone(tz, t)``, Spark ``from_utc_timestamp``):
+  the index of each period's last day or month (:func:`faceanalytics._time.sql_period`),
+  turned into labels in Python by the pandas code's own :func:`period_label`;
 * margins use the pandas code's exact difference on the providers' 1e-4 grid;
 * each verification attempt counts once (:func:`once_per_attempt`, the rule of
   ``analytics.once_per_attempt``): tables of attempts are read through it.
@@ -23,18 +24,32 @@ import datetime as _dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from .._time import sql_period
 from ..analytics._core import LISTING_SOURCE, REPEAT_SOURCE
 from ..schema import LEVEL_COLUMNS
 
 __all__ = ["Dialect", "DuckDBDialect", "SparkDialect", "Window", "once_per_attempt", "pass_counts", "histogram",
            "flip_counts", "flip_shifts", "genuineness_counts", "session_scope", "value_counts", "reduce"]
 
-_DAY_US = 86_400_000_000
 THRESHOLD_COLUMNS = (*LEVEL_COLUMNS.values(), "threshold")
 
 
 class Dialect:
-    """What differs between DuckDB and Spark SQL for these queries."""
+    """What differs between DuckDB and Spark SQL for these queries.
+
+    ``tz``: the time zone whose calendar days :meth:`period` counts when not given one
+    (None: UTC); :meth:`in_zone` gives a copy for another zone."""
+
+    tz: str | None = None
+
+    def in_zone(self, tz) -> "Dialect":
+        import copy
+
+        from .._time import parse_tz
+
+        d = copy.copy(self)
+        d.tz = parse_tz(tz)
+        return d
 
     def q(self, name: str) -> str:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -46,6 +61,11 @@ class Dialect:
         raise NotImplementedError
 
     def date_from_days(self, expr: str) -> str:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def local_time(self, expr: str, tz: str) -> str:  # pragma: no cover - abstract
+        """The wall-clock time in ``tz`` of timestamp ``expr``, as a timestamp whose epoch
+        microseconds count local time."""
         raise NotImplementedError
 
     def rint(self, expr: str) -> str:  # pragma: no cover - abstract
@@ -68,16 +88,10 @@ class Dialect:
         c = self.q(col)
         return f"(CASE WHEN isnan({c}) THEN NULL ELSE {c} END)"
 
-    def period(self, freq: str, col: str = "session_time") -> str:
-        day = f"CAST(floor({self.epoch_us(self.q(col))} / {_DAY_US}) AS BIGINT)"
-        if freq == "D":
-            return day
-        if freq == "W":
-            return f"CAST(floor(({day} + 3) / 7) AS BIGINT)"
-        if freq == "M":
-            d = self.date_from_days(day)
-            return f"CAST((year({d}) - 1970) * 12 + month({d}) - 1 AS BIGINT)"
-        raise ValueError(f"freq must be one of D, W, M, not {freq!r}")
+    def period(self, freq: str, col: str = "session_time", tz=None) -> str:
+        """The period number of ``col`` (a pandas alias, days of ``tz``, default :attr:`tz`):
+        see :mod:`faceanalytics._time`."""
+        return sql_period(self, freq, self.q(col), self.tz if tz is None else tz)
 
     def exact_diff(self, a: str, b: str) -> str:
         """``a - b`` without binary residue on the 1e-4 grid (``analytics._flip.exact_difference``)."""
@@ -99,6 +113,9 @@ class DuckDBDialect(Dialect):
     def date_from_days(self, expr: str) -> str:
         return f"(DATE '1970-01-01' + CAST({expr} AS INTEGER))"
 
+    def local_time(self, expr: str, tz: str) -> str:
+        return f"timezone({self.text(tz)}, {expr})"
+
     def rint(self, expr: str) -> str:
         return f"round_even({expr}, 0)"
 
@@ -118,6 +135,9 @@ class SparkDialect(Dialect):
 
     def date_from_days(self, expr: str) -> str:
         return f"date_from_unix_date(CAST({expr} AS INT))"
+
+    def local_time(self, expr: str, tz: str) -> str:
+        return f"from_utc_timestamp({expr}, {self.text(tz)})"
 
     def rint(self, expr: str) -> str:
         return f"rint({expr})"
@@ -162,12 +182,12 @@ def once_per_attempt(d: Dialect, src: str, w: Window) -> str:
     return f"(SELECT * FROM {src}{where}{also}{keep}) AS {d.q('_once')}"
 
 
-def _keys(d: Dialect, by: Sequence[str], freq: str | None, time_column: str) -> tuple[list[str], list[str]]:
+def _keys(d: Dialect, by: Sequence[str], freq: str | None, time_column: str, tz=None) -> tuple[list[str], list[str]]:
     """(projections in the inner query, key names for GROUP BY)."""
     proj = [d.q(c) for c in by]
     names = list(by)
     if freq is not None:
-        proj.append(f"{d.period(freq, time_column)} AS {d.q('period')}")
+        proj.append(f"{d.period(freq, time_column, tz)} AS {d.q('period')}")
         names.append("period")
     return proj, names
 
@@ -180,9 +200,9 @@ def _select(d: Dialect, names: Sequence[str], aggs: Sequence[str], inner: str) -
     return sql
 
 
-def pass_counts(d: Dialect, src: str, w: Window, by, freq, levels, time_column="session_time") -> str:
+def pass_counts(d: Dialect, src: str, w: Window, by, freq, levels, time_column="session_time", tz=None) -> str:
     """Per group: ``n<i>`` (rows with level i's threshold) and ``k<i>`` (confidence >= it)."""
-    proj, names = _keys(d, by, freq, time_column)
+    proj, names = _keys(d, by, freq, time_column, tz)
     proj.append(f"{d.clean('confidence')} AS {d.q('_c')}")
     aggs = []
     for i, lv in enumerate(levels):
@@ -194,10 +214,12 @@ def pass_counts(d: Dialect, src: str, w: Window, by, freq, levels, time_column="
     return _select(d, names, aggs, inner)
 
 
-def histogram(d: Dialect, src: str, w: Window, by, freq, time_column="session_time") -> str:
-    """Rows per (group, threshold set, exact confidence): ``analytics.confidence_histogram``."""
-    proj, names = _keys(d, by, freq, time_column)
-    cols = [*THRESHOLD_COLUMNS, "confidence"]
+def histogram(d: Dialect, src: str, w: Window, by, freq, time_column="session_time",
+              thresholds: Sequence[str] = THRESHOLD_COLUMNS, tz=None) -> str:
+    """Rows per (group, threshold set, exact confidence): ``analytics.confidence_histogram``
+    (``thresholds``: the threshold columns ``src`` has, e.g. anti-spoofing's ``threshold``)."""
+    proj, names = _keys(d, by, freq, time_column, tz)
+    cols = [*thresholds, "confidence"]
     proj += [f"{d.clean(c)} AS {d.q(c)}" for c in cols]
     inner = f"SELECT {', '.join(proj)} FROM {src}{w.where(d)}"
     return _select(d, [*names, *cols], [f"count(*) AS {d.q('count')}"], inner)
@@ -249,9 +271,9 @@ def flip_shifts(d: Dialect, src: str, w: Window, by, frm, to) -> str:
     return _select(d, [*by, "_shift"], [f"count(*) AS {d.q('_rows')}"], mid)
 
 
-def genuineness_counts(d: Dialect, src: str, w: Window, by, freq, time_column="session_time") -> str:
+def genuineness_counts(d: Dialect, src: str, w: Window, by, freq, time_column="session_time", tz=None) -> str:
     """Per (group, attack[, period]): n, flagged, n_no_threshold, n_sessions."""
-    proj, names = _keys(d, [*by, "attack"], freq, time_column)
+    proj, names = _keys(d, [*by, "attack"], freq, time_column, tz)
     proj += [f"{d.q('source')} AS {d.q('_src')}", f"{d.q('session_id')} AS {d.q('_sid')}",
              f"{d.clean('confidence')} AS {d.q('_c')}", f"{d.clean('threshold')} AS {d.q('_t')}"]
     c, t = d.q("_c"), d.q("_t")
@@ -263,17 +285,18 @@ def genuineness_counts(d: Dialect, src: str, w: Window, by, freq, time_column="s
     return _select(d, names, aggs, inner)
 
 
-def session_scope(d: Dialect, src: str, w: Window, by, freq, time_column="session_time") -> str:
+def session_scope(d: Dialect, src: str, w: Window, by, freq, time_column="session_time", tz=None) -> str:
     """Distinct (source, session_id) per (group[, period])."""
-    proj, names = _keys(d, by, freq, time_column)
+    proj, names = _keys(d, by, freq, time_column, tz)
     proj += [f"{d.q('source')} AS {d.q('_src')}", f"{d.q('session_id')} AS {d.q('_sid')}"]
     inner = f"SELECT {', '.join(proj)} FROM {src}{w.where(d)}"
     return _select(d, names, [f"{d.distinct_pairs(d.q('_src'), d.q('_sid'))} AS n"], inner)
 
 
-def value_counts(d: Dialect, src: str, w: Window, column: str, by, freq, time_column="session_time") -> str:
+def value_counts(d: Dialect, src: str, w: Window, column: str, by, freq, time_column="session_time",
+                 tz=None) -> str:
     """Rows per (group[, period], exact value of ``column``): ``analytics.value_histogram``."""
-    proj, names = _keys(d, by, freq, time_column)
+    proj, names = _keys(d, by, freq, time_column, tz)
     c = d.q(column)
     proj.append(f"(CASE WHEN isnan(CAST({c} AS DOUBLE)) THEN NULL ELSE CAST({c} AS DOUBLE) END) "
                 f"AS {d.q('_value')}")

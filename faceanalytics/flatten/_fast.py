@@ -147,7 +147,22 @@ def _offsets(lines) -> np.ndarray:
     return np.cumsum([0] + [len(ln) + 1 for ln in lines], dtype=np.int64)
 
 
-def _quote(buf: bytes, bounds: np.ndarray) -> tuple[bytes, np.ndarray]:
+@lru_cache(maxsize=None)
+def _code_quote(source: str) -> str | None:
+    """The pattern quoting a bare number that is the value of an error-code key (text in
+    the schema: providers send ``0`` and ``"0"`` alike), or None when the source has none."""
+    names = {path[-1].replace("[]", "") for path, kind in leaves(source) if kind == "code"}
+    if not names:
+        return None
+    alt = "|".join(sorted(re.escape(k) for k in names))
+    return r'([^\\]")(' + alt + r')(":\s*)(-?[0-9][0-9.eE+-]*)(\s*[,}\]])'
+
+
+_CODE_REPL = "\\1\\2\\3\"" + "\\\\u001f" + "\\4\"\\5"
+
+
+def _quote(buf: bytes, bounds: np.ndarray, pattern: str = _QUOTE_PATTERN,
+           replacement: str = _QUOTE_REPL) -> tuple[bytes, np.ndarray]:
     """Every bare number and boolean that is a value of a key, as text led by ``_MARK``
     (one RE2 pass over the lines): a column then never mixes numbers and text.
     -> (the new buffer, its line bounds)."""
@@ -156,7 +171,7 @@ def _quote(buf: bytes, bounds: np.ndarray) -> tuple[bytes, np.ndarray]:
     offs[-1] = len(buf)
     arr = pa.BinaryArray.from_buffers(pa.binary(), n, [None, pa.py_buffer(offs.astype(np.int32)),
                                                        pa.py_buffer(buf)])
-    out = pc.replace_substring_regex(arr, pattern=_QUOTE_PATTERN, replacement=_QUOTE_REPL)
+    out = pc.replace_substring_regex(arr, pattern=pattern, replacement=replacement)
     o = np.frombuffer(out.buffers()[1], np.int32, n + 1, out.offset * 4).astype(np.int64)
     new = out.buffers()[2].to_pybytes()[o[0]:o[-1]]
     nb = o - o[0]
@@ -267,6 +282,11 @@ def _parse_group(lines, joined: bytes | None, source: str, envelope: bool, threa
     buf = b"\n".join(lines) if joined is None else joined
     quoted = False
     table = None
+    codes = _code_quote(source)
+    if codes is not None and len(buf) < 2 ** 31:
+        # Error codes come as numbers and as text in every chunk: quote just those, so
+        # the rest of the row is still read typed.
+        buf, bounds = _quote(buf, bounds, codes, _CODE_REPL)
     try:
         # A few hundred lines tell whether the chunk mixes numbers and text (a share of
         # records sent by a logger that stringifies them, say): then quote it at once.
@@ -440,11 +460,59 @@ def parse_chunk(lines, joined: bytes | None = None, threads: bool = True,
     for (source, envelope), idx in groups.items():
         whole = len(idx) == n
         sub = lines if whole else [lines[i] for i in idx]
-        g = _parse_group(sub, joined if whole else None, source, envelope, threads)
         index = np.asarray(idx, np.int64)
-        g.index = index[g.index]
-        out.append((index, g))
+        texty = _numbers_as_text(sub, joined if whole else None, source)
+        if texty is None:
+            parts = [(index, sub, joined if whole else None)]
+        else:  # typed rows apart from rows that send numbers as text: only those are quoted
+            parts = [(index[m], [sub[i] for i in np.flatnonzero(m).tolist()], None)
+                     for m in (~texty, texty)]
+        for part_index, part, part_joined in parts:
+            g = _parse_group(part, part_joined, source, envelope, threads)
+            g.index = part_index[g.index]
+            out.append((part_index, g))
     return Parsed(out, left_out)
+
+
+_SPLIT_MIN = 64  # groups smaller than this are parsed whole
+
+
+@lru_cache(maxsize=None)
+def _texty_pattern(source: str) -> str:
+    """A documented number or boolean key whose value opens a string (also inside a
+    callback's JSON text, where quotes are escaped)."""
+    names = set()
+    for src in (source, "megvii_liveness") if source == "megvii_notify" else (source,):
+        for path, kind in leaves(src):
+            if kind in _NUMERIC or kind == "bool":
+                names.add(path[-1].replace("[]", ""))
+    names.add("http_status")
+    alt = "|".join(sorted(re.escape(k) for k in names))
+    return r'\\?"(?:' + alt + r')\\?"\s*:\s*\\?"'
+
+
+def _numbers_as_text(lines, joined: bytes | None, source: str) -> np.ndarray | None:
+    """Rows that send a documented number or boolean as text, when some rows do and
+    others not (None otherwise).  Quoting every bare number of a chunk because a few of
+    its records are stringified costs a regex pass and a text read of every row; split,
+    the typed rows are read as they are.  A row this misses fails the typed read and
+    its part is quoted whole, as before; one it takes wrongly is only read quoted."""
+    n = len(lines)
+    if n < _SPLIT_MIN:
+        return None
+    if joined is None:
+        joined = b"\n".join(lines)
+    bounds = _offsets(lines)
+    offs = bounds.copy()
+    offs[-1] = len(joined)
+    if offs[-1] >= 2 ** 31:
+        return None
+    arr = pa.BinaryArray.from_buffers(pa.binary(), n, [None, pa.py_buffer(offs.astype(np.int32)),
+                                                       pa.py_buffer(joined)])
+    hit = pc.match_substring_regex(arr, pattern=_texty_pattern(source))
+    mask = np.asarray(hit.fill_null(False))
+    k = int(mask.sum())
+    return mask if 0 < k < n else None
 
 
 # --- reading columns by kind ----------------------------------------------------------------

@@ -5,8 +5,13 @@ metrics) never pulls it in.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:  # matplotlib is imported on first draw, not for an annotation
+    from matplotlib.axes import Axes
 
 LEVEL_COLORS = {"1e-3": "#1b9e77", "1e-4": "#d95f02", "1e-5": "#7570b3", "1e-6": "#e7298a"}
 CONFIGURED_COLOR = "#444444"
@@ -15,7 +20,7 @@ ATTACK_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#17becf
 BILLING_COLORS = {"billed": "#d62728", "not billed": "#2ca02c", "unknown": "#9e9e9e", "mixed": "#ff7f0e"}
 
 
-def get_ax(ax):
+def get_ax(ax: Axes | None) -> Axes:
     if ax is None:
         import matplotlib.pyplot as plt
         ax = plt.gca()
@@ -35,7 +40,8 @@ def percent_axis(ax, axis: str = "y", decimals: int | None = None) -> None:
 
 
 def naive_utc(s: pd.Series) -> np.ndarray:
-    """tz-aware UTC timestamps as naive datetime64 for matplotlib's date axis."""
+    """tz-aware timestamps as naive datetime64 (their wall-clock time, so periods labelled in
+    Asia/Shanghai keep their dates) for matplotlib's date axis."""
     if isinstance(s.dtype, pd.DatetimeTZDtype):
-        s = s.dt.tz_convert("UTC").dt.tz_localize(None)
+        s = s.dt.tz_localize(None)
     return s.to_numpy()

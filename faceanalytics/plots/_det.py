@@ -1,6 +1,8 @@
 """The DET curve: FRR against FAR on normal-deviate (probit) axes."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 
@@ -8,6 +10,9 @@ from .._i18n import tr
 from ..analytics import equal_error_rate
 from ..analytics._stats import probit
 from ._common import get_ax
+
+if TYPE_CHECKING:  # matplotlib is imported on first draw, not for an annotation
+    from matplotlib.axes import Axes
 
 __all__ = ["plot_det"]
 
@@ -18,7 +23,7 @@ def _tick_label(p: float) -> str:
     return f"{p * 100:g}%"
 
 
-def plot_det(rates: pd.DataFrame, *, eer: bool = True, ax=None, **kwargs):
+def plot_det(rates: pd.DataFrame, *, eer: bool = True, ax=None, **kwargs) -> Axes:
     """DET curve of an :func:`error_rates` table, with the equal-error rate marked.
 
     Both axes are on the normal-deviate scale (points are ``probit(far)``,

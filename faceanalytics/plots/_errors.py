@@ -1,6 +1,8 @@
 """Plots of errors: a Pareto of error codes and the Lite status funnel."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 
@@ -8,6 +10,9 @@ from .._fonts import apply_font, cjk_label
 from .._i18n import tr, tr_or
 from ..analytics import error_codes, status_funnel
 from ._common import BILLING_COLORS, get_ax, pct
+
+if TYPE_CHECKING:  # matplotlib is imported on first draw, not for an annotation
+    from matplotlib.axes import Axes
 
 __all__ = ["plot_error_codes", "plot_status_funnel"]
 
@@ -36,7 +41,7 @@ def _label(r) -> tuple[str, str | None]:
     return fallback, None
 
 
-def plot_error_codes(errors: pd.DataFrame, *, top: int = 15, ax=None, **kwargs):
+def plot_error_codes(errors: pd.DataFrame, *, top: int = 15, ax=None, **kwargs) -> Axes:
     """Pareto of error codes: bars (count, share) largest first, cumulative share on top.
 
     ``errors`` is an :func:`error_codes` result or any one error-bearing table
@@ -88,7 +93,7 @@ def plot_error_codes(errors: pd.DataFrame, *, top: int = 15, ax=None, **kwargs):
     return ax
 
 
-def plot_status_funnel(sessions: pd.DataFrame, *, source: str | None = "megvii_lite", ax=None, **kwargs):
+def plot_status_funnel(sessions: pd.DataFrame, *, source: str | None = "megvii_lite", ax=None, **kwargs) -> Axes:
     """Lite sessions per status in lifecycle order (NOT_STARTED … WEBRTC_UNSUPPORTED, then API errors).
 
     ``sessions`` is a sessions table or a :func:`status_funnel` result.  Pending

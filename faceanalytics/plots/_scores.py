@@ -6,6 +6,7 @@ the current Axes), and returns the Axes.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -18,6 +19,9 @@ from .._i18n import tr, tr_or
 from ..analytics._core import histogram_weights
 from ._common import (ATTACK_COLORS, CONFIGURED_COLOR, LEVEL_COLORS, NEUTRAL_COLOR, PASS_COLOR,
                       REJECT_COLOR, get_ax, naive_utc, pct, percent_axis)
+
+if TYPE_CHECKING:  # matplotlib is imported on first draw, not for an annotation
+    from matplotlib.axes import Axes
 
 __all__ = ["plot_confidence_thresholds", "plot_margins", "plot_pass_rates", "plot_drift",
            "plot_genuineness"]
@@ -39,7 +43,7 @@ def _line_label(row, min_n: int) -> str:
 def plot_confidence_thresholds(comparisons: pd.DataFrame, *, levels: Sequence[str] = LEVELS,
                                binwidth: float = 1.0, bins: int | None = None,
                                binrange: tuple[float, float] | None = None, configured: bool = True,
-                               min_n: int = MIN_N, legend: bool = True, ax=None, **kwargs):
+                               min_n: int = MIN_N, legend: bool = True, ax=None, **kwargs) -> Axes:
     """Distribution of confidence with one vertical line per level at its threshold.
 
     Each line sits at the level's most common threshold and is labelled with the
@@ -87,7 +91,7 @@ def plot_confidence_thresholds(comparisons: pd.DataFrame, *, levels: Sequence[st
 
 def plot_margins(comparisons: pd.DataFrame, *, level: str = "1e-4", to=None, binwidth: float = 0.5,
                  binrange: tuple[float, float] | None = None, window: float = 1.0,
-                 summary: pd.DataFrame | None = None, legend: bool = True, ax=None, **kwargs):
+                 summary: pd.DataFrame | None = None, legend: bool = True, ax=None, **kwargs) -> Axes:
     """Margins to ``level`` (confidence − the row's threshold), and what moving the cut flips.
 
     Bars below 0 are rejections at ``level``, at or above 0 passes; the band marks
@@ -139,16 +143,17 @@ def plot_margins(comparisons: pd.DataFrame, *, level: str = "1e-4", to=None, bin
 
 
 def plot_pass_rates(data: pd.DataFrame, *, freq: str = "W", levels: Sequence[str] = LEVELS,
-                    min_n: int = MIN_N, ci: bool = True, legend: bool = True, ax=None, **kwargs):
+                    min_n: int = MIN_N, ci: bool = True, legend: bool = True, ax=None, tz=None,
+                    **kwargs) -> Axes:
     """Pass rate per level over time, with its interval; periods below ``min_n`` not drawn as rates.
 
     ``data`` is a comparisons table (rates computed with :func:`pass_rates` at
-    ``freq``) or a :func:`pass_rates` result.  Without a ``period`` column the levels
+    ``freq`` on the calendar of ``tz``) or a :func:`pass_rates` result.  Without a ``period`` column the levels
     are drawn side by side with their intervals.  ``kwargs`` go to ``ax.plot``.
     """
     ax = get_ax(ax)
     rates = data if {"level", "pass_rate"} <= set(data.columns) else \
-        pass_rates(data, freq=freq, levels=levels, min_n=min_n)
+        pass_rates(data, freq=freq, tz=tz, levels=levels, min_n=min_n)
     rates = rates[rates["level"].isin(levels)]
     extra = [c for c in rates.columns if c not in ("period", "level", "n", "passed", "pass_rate", "ci_low",
                                                    "ci_high", "low_n")]
@@ -171,7 +176,8 @@ def plot_pass_rates(data: pd.DataFrame, *, freq: str = "W", levels: Sequence[str
             if ci:
                 ax.fill_between(x, np.where(low, np.nan, r["ci_low"] * 100),
                                 np.where(low, np.nan, r["ci_high"] * 100), color=color, alpha=0.15, lw=0)
-        ax.set_xlabel(tr("plots.pass_rates.xlabel"))
+        tz = getattr(rates["period"].dtype, "tz", None)
+        ax.set_xlabel(tr("plots.pass_rates.xlabel", zone=str(tz) if tz is not None else "UTC"))
         ax.set_title(tr("plots.pass_rates.title_trend"))
     else:
         r = rates.set_index("level").reindex([lv for lv in levels if lv in set(rates["level"])])
@@ -192,7 +198,7 @@ def plot_pass_rates(data: pd.DataFrame, *, freq: str = "W", levels: Sequence[str
 
 
 def plot_drift(baseline: pd.DataFrame, current: pd.DataFrame | None = None, *,
-               levels: Sequence[str] = LEVELS, min_n: int = MIN_N, ax=None, **kwargs):
+               levels: Sequence[str] = LEVELS, min_n: int = MIN_N, ax=None, **kwargs) -> Axes:
     """Change in pass rate per level, current − baseline, in percentage points with 95% CI.
 
     The title adds the population stability index and KS statistic of confidence
@@ -238,7 +244,7 @@ def plot_drift(baseline: pd.DataFrame, current: pd.DataFrame | None = None, *,
 
 
 def plot_genuineness(genuineness: pd.DataFrame, *, attacks: Sequence[str] | None = None,
-                     binwidth: float = 0.02, log: bool = True, legend: bool = True, ax=None, **kwargs):
+                     binwidth: float = 0.02, log: bool = True, legend: bool = True, ax=None, **kwargs) -> Axes:
     """Anti-spoofing confidence per attack type against its threshold, flagged share in the legend.
 
     One step histogram per attack type; a dashed line at its most common threshold

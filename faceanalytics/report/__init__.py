@@ -4,7 +4,7 @@ and its findings as JSON beside it.
     >>> write_report("data", "report.html", since="2026-04-01", until="2026-10-01")  # doctest: +SKIP
     PosixPath('report.html')                       # and report.findings.json
 
-The period is ``since <= session_time < until`` (UTC).  Without dates it is the last
+The period is ``since <= session_time < until`` (UTC, or the time zone ``tz`` given).  Without dates it is the last
 30 days up to the latest session in the data, whole days; the baseline is the period
 of equal length just before it.
 
@@ -150,14 +150,15 @@ class Review:
         if not p.default:
             how = tr("report.how.asked")
         elif p.latest is not None:
-            how = tr("report.how.default", length=fmt_length(p.length), latest=f"{p.latest:%Y-%m-%d %H:%M}")
+            how = tr("report.how.default", length=fmt_length(p.length), latest=f"{p.latest:%Y-%m-%d %H:%M}",
+                     zone=p.tz or "UTC")
         else:
             how = tr("report.how.default_empty", length=fmt_length(p.length))
         b = _Builder(self)
         n_cur, _ = b.sessions("current")
         n_prev, _ = b.sessions("previous")
         meta = [(tr("report.meta.period"), tr("report.meta.period_text", range=fmt_range(p.since, p.until),
-                                              length=fmt_length(p.length), how=how)),
+                                              length=fmt_length(p.length), how=how, zone=p.tz or "UTC")),
                 (tr("report.meta.compared"), tr("report.meta.compared_text",
                                                 range=fmt_range(p.previous_since, p.previous_until),
                                                 length=fmt_length(p.length))),
@@ -204,7 +205,8 @@ def read_labels(path) -> pd.DataFrame:
 
 
 def review(data, since=None, until=None, *, segments=None, levels=None, labels=None, engine="auto",
-           title: str | None = None, alpha: float | None = None, progress=None, lang: str = "en") -> Review:
+           title: str | None = None, alpha: float | None = None, progress=None, lang: str = "en",
+           tz=None) -> Review:
     """Compute a review: summaries (where the data lives), findings, sections.
 
     ``data``: a data directory, or a mapping of table name -> DataFrame already in memory.
@@ -213,6 +215,8 @@ def review(data, since=None, until=None, *, segments=None, levels=None, labels=N
     per comparison kind (``["faceid=1e-5", "1e-4"]``).  ``labels``: a DataFrame or a
     CSV/Parquet path with ``session_id`` and ``genuine`` (adds FAR/FRR per level).
     ``lang``: the language of every text, ``"en"`` or ``"zh-CN"`` (see :data:`LANGS`).
+    ``tz``: the time zone whose calendar days and weeks the review counts, and in which
+    dates without an offset are read (an IANA name such as ``"Asia/Shanghai"``; default UTC).
     """
     from ._findings import ALPHA, find, parse_levels
     from ._summary import summarize as _summarize
@@ -220,7 +224,7 @@ def review(data, since=None, until=None, *, segments=None, levels=None, labels=N
     lang = normalize_lang(lang)
     alpha = ALPHA if alpha is None else alpha
     lv = parse_levels(levels)
-    s = _summarize(data, since, until, segments=segments, engine=engine, progress=progress)
+    s = _summarize(data, since, until, segments=segments, engine=engine, progress=progress, tz=tz)
     with language(lang):
         findings, info = find(s, levels=lv, alpha=alpha)
         r = Review(summaries=s, findings=findings, info=info, levels=lv, level_given=levels is not None,
@@ -274,18 +278,18 @@ def findings_path(out) -> Path:
 
 
 def build_report(data_dir, since=None, until=None, *, title: str | None = None, segments=None, levels=None,
-                 labels=None, engine="auto", lang: str = "en") -> str:
+                 labels=None, engine="auto", lang: str = "en", tz=None) -> str:
     """The review report for ``since <= session_time < until`` as one HTML string.
 
     Without dates: the last 30 days up to the latest session in the data (see
     :func:`review_period`), compared with the 30 days before.  ``lang="zh-CN"``: in Chinese.
     """
     return review(data_dir, since, until, title=title, segments=segments, levels=levels, labels=labels,
-                  engine=engine, lang=lang).html()
+                  engine=engine, lang=lang, tz=tz).html()
 
 
 def write_report(data_dir, out, since=None, until=None, *, title: str | None = None, segments=None, levels=None,
-                 labels=None, engine="auto", lang: str = "en", xlsx=None) -> Path:
+                 labels=None, engine="auto", lang: str = "en", xlsx=None, tz=None) -> Path:
     """Write the review report (see :func:`build_report`) to ``out`` and its findings to
     ``out``'s ``.findings.json`` beside it, each atomically; return the report's path.
     ``xlsx``: also write the review's tables to this Excel workbook.
@@ -294,7 +298,7 @@ def write_report(data_dir, out, since=None, until=None, *, title: str | None = N
     PosixPath('report.html')
     """
     return review(data_dir, since, until, title=title, segments=segments, levels=levels, labels=labels,
-                  engine=engine, lang=lang).write(out, xlsx=xlsx)
+                  engine=engine, lang=lang, tz=tz).write(out, xlsx=xlsx)
 
 
 

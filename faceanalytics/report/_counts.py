@@ -20,6 +20,7 @@ import numpy as np
 import orjson
 import pandas as pd
 
+from .._time import local_us
 from ..analytics._core import floats, once_per_attempt, repeated_attempts, time_us
 from ..analytics._flip import exact_difference
 from ..engines._review import (_CMP_SOURCES, _SEG_SESSION_COLUMNS, COMPARISON_KEYS, GENUINENESS_KEYS, NEAR_UNDER,
@@ -88,8 +89,9 @@ def segment_values(sessions: pd.DataFrame, seg: Segment) -> pd.Series:
 
 # ------------------------------------------------------------------ helpers
 
-def _day(t: pd.Series) -> np.ndarray:
-    return np.floor_divide(time_us(t), _DAY_US)
+def _day(t: pd.Series, tz=None) -> np.ndarray:
+    """Day numbers on the calendar of ``tz`` (default UTC)."""
+    return np.floor_divide(local_us(time_us(t), tz), _DAY_US)
 
 
 def _side(t: pd.Series, since) -> np.ndarray:
@@ -152,7 +154,7 @@ def _in(df: pd.DataFrame, lo, hi) -> pd.DataFrame:
 # ------------------------------------------------------------------ the frames
 
 def count_frames(tables: Mapping[str, pd.DataFrame], *, previous_since, since, until,
-                 segments: Sequence[Segment] = ()) -> dict[str, pd.DataFrame | None]:
+                 segments: Sequence[Segment] = (), tz=None) -> dict[str, pd.DataFrame | None]:
     """:func:`faceanalytics.engines._review.count_tables` of tables in memory (each as
     :func:`faceanalytics.load` returns it; missing tables count as empty)."""
     segments = list(segments)
@@ -170,7 +172,7 @@ def count_frames(tables: Mapping[str, pd.DataFrame], *, previous_since, since, u
         f = pd.DataFrame({"source": c["source"].astype("str").to_numpy(),
                           "comparison": c["comparison"].astype("str").to_numpy(),
                           **{col: thr[col] for col in [*_THR, "threshold"]},
-                          "bits": _bits(conf, thr), "first": _first(c), "day": _day(c["session_time"]),
+                          "bits": _bits(conf, thr), "first": _first(c), "day": _day(c["session_time"], tz),
                           "side": _side(c["session_time"], since)})
         f["bin"] = _bin(conf, 10)
         out["comparisons"] = _count(f, [*COMPARISON_KEYS, "day"])
@@ -183,7 +185,7 @@ def count_frames(tables: Mapping[str, pd.DataFrame], *, previous_since, since, u
         g = once_per_attempt(g)
         conf, thr = floats(g["confidence"]), floats(g["threshold"])
         f = pd.DataFrame({"source": g["source"].astype("str").to_numpy(), "attack": g["attack"].astype("str").to_numpy(),
-                          "threshold": thr, "state": _state(conf, thr), "day": _day(g["session_time"])})
+                          "threshold": thr, "state": _state(conf, thr), "day": _day(g["session_time"], tz)})
         out["genuineness"] = _count(f, [*GENUINENESS_KEYS, "day"])
 
     s = t["sessions"]
@@ -195,7 +197,7 @@ def count_frames(tables: Mapping[str, pd.DataFrame], *, previous_since, since, u
         f["late"] = _late(s)
         f["invalid"] = (s["invalid_values"].fillna(0) > 0).to_numpy(dtype=bool) if "invalid_values" in s \
             else np.zeros(len(s), bool)
-        f["day"] = _day(s["session_time"])
+        f["day"] = _day(s["session_time"], tz)
         out["sessions"] = _count(f, [*SESSION_KEYS, "day"])
 
     for name, cols, total in (("attempts", ["source", "code", "message", "charged", "passed", "charge_type"], None),
@@ -206,7 +208,7 @@ def count_frames(tables: Mapping[str, pd.DataFrame], *, previous_since, since, u
             out[name] = None
             continue
         f = x[cols].copy()
-        f["day"] = _day(x["session_time"])
+        f["day"] = _day(x["session_time"], tz)
         keys = [*cols, "day"]
         if name == "attempts":
             f["first"] = _first(x)
@@ -223,7 +225,7 @@ def count_frames(tables: Mapping[str, pd.DataFrame], *, previous_since, since, u
                           "reason": q["reason"].astype("str").fillna("(no reason)").to_numpy()})
         out["quarantine"] = _count(f, ["source", "side", "reason"])
     out["distinct"] = _distinct(t["sessions"], since)
-    out.update(_this_period(t, previous_since, since, until, segments))
+    out.update(_this_period(t, previous_since, since, until, segments, tz))
     return out
 
 
@@ -285,7 +287,7 @@ def _stacked(f: pd.DataFrame, keys: Sequence[str], labels: Sequence[str]) -> pd.
     return pd.concat(parts, ignore_index=True) if parts else None
 
 
-def _this_period(t, previous_since, since, until, segments) -> dict[str, pd.DataFrame | None]:
+def _this_period(t, previous_since, since, until, segments, tz=None) -> dict[str, pd.DataFrame | None]:
     out: dict[str, pd.DataFrame | None] = {"seg_sessions": None, "seg_comparisons": None, "seg_genuineness": None,
                                            "quality": None}
     s = t["sessions"]
@@ -317,7 +319,7 @@ def _this_period(t, previous_since, since, until, segments) -> dict[str, pd.Data
         return out
 
     segs = pd.DataFrame({"source": s["source"].astype("str").to_numpy(), "session_id": s["session_id"].to_numpy(),
-                         "day": _day(s["session_time"])}, index=s.index)
+                         "day": _day(s["session_time"], tz)}, index=s.index)
     for col in _SEG_SESSION_COLUMNS:
         segs[col] = s[col].astype("str") if col in s else pd.Series([None] * len(s), index=s.index, dtype="str")
     for x in segments:
@@ -336,7 +338,7 @@ def _this_period(t, previous_since, since, until, segments) -> dict[str, pd.Data
         thr = {col: floats(k[col]) for col in [*_THR, "threshold"]}
         has = sum((~np.isnan(thr[col])) * (1 << i) for i, col in enumerate(_THR)) + (~np.isnan(thr["threshold"])) * 16
         cc = pd.DataFrame({"source": k["source"].astype("str").to_numpy(), "session_id": k["session_id"].to_numpy(),
-                           "day": _day(k["session_time"]), "first": _first(k),
+                           "day": _day(k["session_time"], tz), "first": _first(k),
                            "comparison": k["comparison"].astype("str").to_numpy(),
                            "bits": _bits(conf, thr), "has": np.asarray(has, dtype=np.int64)})
         j = cc.merge(cmp, on=["source", "session_id"], how="inner")
@@ -346,7 +348,7 @@ def _this_period(t, previous_since, since, until, segments) -> dict[str, pd.Data
         g = _in(once_per_attempt(g), since, until)
         conf, thr = floats(g["confidence"]), floats(g["threshold"])
         gg = pd.DataFrame({"source": g["source"].astype("str").to_numpy(), "session_id": g["session_id"].to_numpy(),
-                           "day": _day(g["session_time"]), "attack": g["attack"].astype("str").to_numpy(),
+                           "day": _day(g["session_time"], tz), "attack": g["attack"].astype("str").to_numpy(),
                            "state": _state(conf, thr)})
         j = gg.merge(cmp, on=["source", "session_id"], how="inner")
         out["seg_genuineness"] = _stacked(j, ["source", "day", "attack", "state"], labels)

@@ -100,8 +100,9 @@ def _dates(ax) -> None:
 
 
 def _naive(t) -> np.ndarray:
+    """Wall-clock times for matplotlib's date axis: a review in Asia/Shanghai shows its own days."""
     t = pd.DatetimeIndex(t)
-    return (t.tz_convert("UTC").tz_localize(None) if t.tz is not None else t).to_numpy()
+    return (t.tz_localize(None) if t.tz is not None else t).to_numpy()
 
 
 def draw_rate_series(ax, frame: pd.DataFrame, group: str, *, rate: str, label_fmt="{g}", since=None,

@@ -32,6 +32,7 @@ import pandas as pd
 from .. import analytics as A
 from ..analytics._changes import detect_changes
 from ..schema import LEVEL_COLUMNS, LEVELS
+from .._time import local_day
 from ._summary import Summaries, day_start
 
 __all__ = ["Finding", "find", "series_frame", "ALPHA", "MIN_EFFECT", "FETCH_ARTEFACTS", "parse_levels",
@@ -51,7 +52,6 @@ MEASURED = {"date": "2026-12-05", "with_finding": 0, "quarters": 20, "sessions":
 PRIMARY_SHARE = 0.9
 FETCH_ARTEFACTS = {("api_error", None), ("lite_status", "NOT_STARTED"), ("lite_status", "PROCESSING")}
 _META = ["family", "source", "comparison", "level", "attack", "origin", "code", "detail", "seg_key", "seg_value"]
-_DAY_NS = 86_400_000_000_000
 
 
 def parse_levels(spec) -> dict[str, str]:
@@ -384,11 +384,11 @@ def _partial_last_day(s: Summaries) -> int | None:
     """Day number from which series are cut: after the data's end, and its last day when
     the data stops more than an hour before the day ends."""
     end = s.data_end
-    until_day = int(s.period.until.value // _DAY_NS)
+    until_day = s.period.until_day
     if end is None:
         return until_day
-    day = int(end.value // _DAY_NS)
-    partial = end < day_start([day])[0] + pd.Timedelta(hours=23)
+    day = local_day(end, s.tz)
+    partial = end < day_start([day], s.tz)[0] + pd.Timedelta(hours=23)
     return min(until_day, day if partial else day + 1)
 
 
@@ -401,7 +401,7 @@ def find(s: Summaries, *, levels=None, alpha: float = ALPHA) -> tuple[list[Findi
     series = series_frame(s, last_day=last)
     since_day = s.since_day
     info = {"tested": 0, "method": "", "last_day": last, "series": series,
-            "partial": s.data_end is not None and last is not None and last <= int(s.data_end.value // _DAY_NS)}
+            "partial": s.data_end is not None and last is not None and last <= local_day(s.data_end, s.tz)}
     found = []
     if len(series):
         d = _detect(series, "D", alpha, levels)      # each series once: daily counts in information time
@@ -412,7 +412,8 @@ def find(s: Summaries, *, levels=None, alpha: float = ALPHA) -> tuple[list[Findi
     changes = pd.concat([x for x in found if len(x)], ignore_index=True) if any(len(x) for x in found) else None
     findings: list[Finding] = []
     if changes is not None:
-        changes = changes[(changes["start"] >= s.period.since).to_numpy()]
+        # change dates are days of the review's calendar (midnights on a UTC grid, see _detect)
+        changes = changes[(changes["start"] >= day_start([since_day])[0]).to_numpy()]
         keep = []
         for _, r in changes.iterrows():
             fam = r["family"]

@@ -1,12 +1,12 @@
 """The period a review covers and the one before it, and how dates are written."""
 from __future__ import annotations
 
-import datetime as _dt
 from dataclasses import dataclass
 
 import pandas as pd
 
 from .._i18n import tr
+from .._time import local_day, parse_time, parse_tz
 
 __all__ = ["ReviewPeriod", "review_period", "DEFAULT_DAYS", "fmt_time", "fmt_range", "fmt_length", "utc"]
 
@@ -16,12 +16,24 @@ ONE_DAY = pd.Timedelta(days=1)
 
 @dataclass(frozen=True)
 class ReviewPeriod:
-    """``since <= session_time < until`` and the baseline of equal length before it (UTC)."""
+    """``since <= session_time < until`` and the baseline of equal length before it.
+
+    ``since`` and ``until`` are in the review's time zone ``tz`` (None: UTC), whose
+    calendar days the review counts; ``since_day`` is the local day number of ``since``."""
 
     since: pd.Timestamp
     until: pd.Timestamp
     default: bool = False                 # chosen from the data, not given
     latest: pd.Timestamp | None = None    # latest session_time in the data
+    tz: str | None = None
+
+    @property
+    def since_day(self) -> int:
+        return local_day(self.since, self.tz)
+
+    @property
+    def until_day(self) -> int:
+        return local_day(self.until, self.tz)
 
     @property
     def length(self) -> pd.Timedelta:
@@ -36,18 +48,10 @@ class ReviewPeriod:
         return self.since
 
 
-def utc(value, what: str) -> pd.Timestamp | None:
-    """A date or time as a UTC timestamp; text must be ISO 8601."""
-    if value is None:
-        return None
-    try:
-        # Text must be ISO 8601 (pandas alone would read "June" as June of this year).
-        t = pd.Timestamp(_dt.datetime.fromisoformat(value) if isinstance(value, str) else value)
-    except (ValueError, TypeError):
-        raise ValueError(f"{what}: not a date or time (YYYY-MM-DD or ISO 8601): {value!r}") from None
-    if t is pd.NaT:
-        raise ValueError(f"{what}: not a date or time: {value!r}")
-    return t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
+def utc(value, what: str, tz=None) -> pd.Timestamp | None:
+    """A date or time (ISO 8601 text, or a date/time object) as a timestamp in ``tz`` (default
+    UTC): :func:`faceanalytics._time.parse_time`, the rule everywhere."""
+    return parse_time(value, what, tz=tz)
 
 
 def latest_session_time(data_dir, engine="auto") -> pd.Timestamp | None:
@@ -76,18 +80,24 @@ def latest_session_time(data_dir, engine="auto") -> pd.Timestamp | None:
     return latest
 
 
-def review_period(data_dir, since=None, until=None, *, days: int = DEFAULT_DAYS, latest=None) -> ReviewPeriod:
-    """The period a report covers.
+def review_period(data_dir, since=None, until=None, *, days: int = DEFAULT_DAYS, latest=None,
+                  tz=None) -> ReviewPeriod:
+    """The period a report covers, in time zone ``tz`` (an IANA name; default UTC).
 
-    Without ``until``: the end of the day of the latest ``session_time`` in the data
-    (today when there is none).  Without ``since``: ``days`` before ``until``.
-    Raises ``ValueError`` for an unreadable date or ``since >= until``.
+    Without ``until``: the end of the (local) day of the latest ``session_time`` in the
+    data (today when there is none).  Without ``since``: ``days`` before ``until``.
+    A date without an offset is a local midnight.  Raises ``ValueError`` for an
+    unreadable date or time zone, or ``since >= until``.
     """
-    s, u = utc(since, "since"), utc(until, "until")
+    tz = parse_tz(tz)
+    zone = tz or "UTC"
+    s, u = utc(since, "since", tz), utc(until, "until", tz)
     if latest is None and (s is None or u is None) and data_dir is not None:
         latest = latest_session_time(data_dir)
+    if latest is not None:
+        latest = latest.tz_convert(zone)
     if u is None:
-        base = latest if latest is not None else pd.Timestamp.now(tz="UTC")
+        base = latest if latest is not None else pd.Timestamp.now(tz=zone)
         u = base.floor("D") + ONE_DAY
         if s is not None and u <= s:               # a ``since`` after the data: an empty period
             u = s + pd.Timedelta(days=days)
@@ -95,7 +105,7 @@ def review_period(data_dir, since=None, until=None, *, days: int = DEFAULT_DAYS,
         s = u - pd.Timedelta(days=days)
     if s >= u:
         raise ValueError(f"since ({s:%Y-%m-%d %H:%M}) must be before until ({u:%Y-%m-%d %H:%M})")
-    return ReviewPeriod(since=s, until=u, default=since is None and until is None, latest=latest)
+    return ReviewPeriod(since=s, until=u, default=since is None and until is None, latest=latest, tz=tz)
 
 
 def fmt_time(t: pd.Timestamp) -> str:

@@ -728,7 +728,8 @@ class _Builder:
         cut = ""
         if info.get("partial") and last is not None:
             day = pd.Timestamp(last * 86_400_000_000_000, tz="UTC")
-            cut = tr("method.partial_day", day=f"{day:%Y-%m-%d}", last=f"{s.data_end:%Y-%m-%d %H:%M}")
+            cut = tr("method.partial_day", day=f"{day:%Y-%m-%d}", last=f"{s.data_end:%Y-%m-%d %H:%M}",
+                     zone=s.tz or "UTC")
         blocks = [
             p(tr("method.dating")),
             table(cols("source", "dated_by", "sessions"), rows, numeric=(2,)),

@@ -36,8 +36,9 @@ def _sample(data, period, columns, engine) -> pd.DataFrame:
         s = data.get("sessions")
         if s is None or s.empty:
             return pd.DataFrame(columns=["biz_extra_data", *columns])
-        t = s["session_time"]
-        s = s[((t >= period.since) & (t < period.until)).to_numpy(dtype=bool)]
+        if "session_time" in s:
+            t = s["session_time"]
+            s = s[((t >= period.since) & (t < period.until)).to_numpy(dtype=bool)]
         cols = [c for c in ["biz_extra_data", *columns] if c in s.columns]
         s = s[cols]
         return s.sample(n=200_000, random_state=0) if len(s) > 200_000 else s

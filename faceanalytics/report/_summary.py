@@ -20,7 +20,8 @@ import numpy as np
 import pandas as pd
 
 from .. import analytics as A
-from ..analytics._core import MIN_N, as_list, group_codes, period_start
+from .._time import period_bounds, period_label, period_of_days
+from ..analytics._core import MIN_N, as_list, group_codes
 from ..analytics._rates import rate_frame
 from ..engines._review import OTHER, Segment, count_tables
 from ..schema import LEVEL_COLUMNS, LEVELS
@@ -53,20 +54,9 @@ _ERROR_SESSION_COLUMNS = ["source", "status", "error", "error_message", "failure
                           "liveness_result", "verify_error"]
 
 
-def _period_of_day(day: np.ndarray, freq: str | None) -> np.ndarray:
-    """Period numbers (as ``analytics._core.period_codes`` gives) of day numbers."""
-    day = np.asarray(day, dtype=np.int64)
-    if freq is None or freq == "D":
-        return day
-    if freq == "W":
-        return np.floor_divide(day + 3, 7)
-    if freq == "M":
-        return day.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
-    raise ValueError(f"freq must be one of D, W, M, not {freq!r}")
-
-
-def day_start(day) -> pd.DatetimeIndex:
-    return period_start(np.asarray(day, dtype=np.int64), "D")
+def day_start(day, tz=None) -> pd.DatetimeIndex:
+    """The local midnight (in ``tz``; default UTC) starting each local day number."""
+    return period_label(np.asarray(day, dtype=np.int64), "D", tz)
 
 
 @dataclass
@@ -88,7 +78,12 @@ class Summaries:
 
     @property
     def since_day(self) -> int:
-        return int(self.period.since.value // 86_400_000_000_000)
+        """The local day number of the period's start (days are counted in :attr:`tz`)."""
+        return self.period.since_day
+
+    @property
+    def tz(self) -> str | None:
+        return self.period.tz
 
     def _side(self, f: pd.DataFrame | None, side: str) -> pd.DataFrame | None:
         """Rows of a daily frame in the previous period, this one, or both."""
@@ -106,12 +101,11 @@ class Summaries:
         out = f[keep]
         return out if len(out) else None
 
-    @staticmethod
-    def _with_period(f: pd.DataFrame, freq: str | None) -> pd.DataFrame:
+    def _with_period(self, f: pd.DataFrame, freq: str | None) -> pd.DataFrame:
         if freq is None:
             return f
         f = f.copy()
-        f["period"] = period_start(_period_of_day(f["day"].to_numpy(), freq), freq)
+        f["period"] = period_label(period_of_days(f["day"].to_numpy(), freq), freq, self.tz)
         return f
 
     @staticmethod
@@ -131,7 +125,7 @@ class Summaries:
         by, levels = as_list(by), list(levels)
         f = self._side(self.frame("comparisons"), side)
         if f is None:
-            return A.pass_rates(_empty_comparisons(by), by, freq=freq, levels=levels, min_n=min_n)
+            return A.pass_rates(_empty_comparisons(by), by, freq=freq, tz=self.tz, levels=levels, min_n=min_n)
         f = self._with_period(f, freq)
         keys = [*by, *(["period"] if freq else [])]
         bits = f["bits"].to_numpy()
@@ -149,7 +143,7 @@ class Summaries:
         f = self._side(self.frame("comparisons"), side)
         f = None if f is None else f[f["threshold"].notna().to_numpy()]
         if f is None or f.empty:
-            return A.configured_pass_rates(_empty_comparisons(by), by, freq=freq, min_n=min_n)
+            return A.configured_pass_rates(_empty_comparisons(by), by, freq=freq, tz=self.tz, min_n=min_n)
         f = self._with_period(f, freq)
         kf, (n, k) = self._sum(f, [*by, "threshold", *(["period"] if freq else [])],
                                [np.ones(len(f), bool), (f["bits"].to_numpy() & 16) > 0])
@@ -225,8 +219,8 @@ class Summaries:
                     last=("day", "max")).reset_index()
         tot = out.groupby(by, dropna=False)["n"].transform("sum") if by else out["n"].sum()
         out["share"] = out["n"] / tot
-        out["first_seen"] = day_start(out["first"])
-        out["last_seen"] = day_start(out["last"])
+        out["first_seen"] = day_start(out["first"], self.tz)
+        out["last_seen"] = day_start(out["last"], self.tz)
         out = out.sort_values([*by, "first_seen", "threshold_set"], kind="stable").reset_index(drop=True)
         return out[cols]
 
@@ -238,7 +232,7 @@ class Summaries:
         cols = [*by, "era", "threshold_set", *_THR, "start", "end", "n", "dominant_share", "other_sets"]
         if f is None:
             return pd.DataFrame(columns=cols)
-        f = f.assign(threshold_set=A.threshold_set_labels(f), p=_period_of_day(f["day"].to_numpy(), freq))
+        f = f.assign(threshold_set=A.threshold_set_labels(f), p=period_of_days(f["day"].to_numpy(), freq))
         f = f[f["threshold_set"].notna().to_numpy()]
         rows = []
         for key, grp in f.groupby(by, sort=True, dropna=False) if by else [((), f)]:
@@ -256,8 +250,8 @@ class Summaries:
                 nd = int(inside.loc[inside["threshold_set"] == name, "n"].sum())
                 others = int(inside.loc[inside["threshold_set"] != name, "threshold_set"].nunique())
                 vals = grp.loc[grp["threshold_set"] == name, _THR].iloc[0].to_numpy(dtype=float)
-                rows.append((*key, int(era), name, *vals, period_start(np.array([p0]), freq)[0],
-                             period_start(np.array([p1 + 1]), freq)[0], n, nd / n, others))
+                rows.append((*key, int(era), name, *vals, period_bounds([p0], freq, self.tz)[0][0],
+                             period_bounds([p1], freq, self.tz)[1][0], n, nd / n, others))
         out = pd.DataFrame(rows, columns=cols)
         return out.astype({"era": "int64", "n": "int64", "other_sets": "int64", "threshold_set": "str"})
 
@@ -482,19 +476,22 @@ class Summaries:
         eng = self._engine or self.engine
         if segment is None:
             h = engines.confidence_histogram(self.data_dir, by=["comparison", *as_list(by)], freq=freq, since=since,
-                                             until=until, engine=eng)
+                                             until=until, tz=self.tz, engine=eng)
             return h[(h["comparison"] == comparison).to_numpy()].reset_index(drop=True) if comparison is not None else h
         seg = next((x for x in self.segments if x.name == segment), None)
         if seg is None:
             raise ValueError(f"no segment {segment!r}; the review's segments are "
                              f"{', '.join(x.name for x in self.segments) or 'none'}")
-        from ..engines._review import segment_comparisons
+        from ..analytics._hist import THRESHOLD_COLUMNS
+        from ..engines._explore import ALL, selection_histogram
 
-        rows = segment_comparisons(self.data_dir, seg, value, comparison=comparison, since=since, until=until,
-                                   engine=eng)
-        from ..analytics import once_per_attempt
-
-        return A.confidence_histogram(once_per_attempt(rows), as_list(by), freq=freq)
+        # Counted where the data lives (memory flat however many rows the segment holds).
+        h = selection_histogram(self.data_dir, "comparisons", "comparison", THRESHOLD_COLUMNS,
+                                kind=ALL if comparison is None else comparison, segment=seg, by=as_list(by), freq=freq,
+                                since=since, until=until, tz=self.tz, engine=eng)
+        v = h[seg.label]
+        keep = v.isna() if value is None else v == value
+        return h[keep.to_numpy(dtype=bool, na_value=False)].drop(columns=seg.label).reset_index(drop=True)
 
 
 def _empty_comparisons(by) -> pd.DataFrame:
@@ -508,8 +505,9 @@ def _empty_comparisons(by) -> pd.DataFrame:
 # ------------------------------------------------------------------ building them
 
 def summarize(data, since=None, until=None, *, segments=None, engine="auto", period: ReviewPeriod | None = None,
-              progress=None) -> Summaries:
-    """Count everything a review needs for ``[since, until)`` and the period before it.
+              progress=None, tz=None) -> Summaries:
+    """Count everything a review needs for ``[since, until)`` and the period before it,
+    by the calendar days of ``tz`` (an IANA time zone; default UTC).
 
     ``data``: a data directory (counted by DuckDB, Spark or pandas: ``engine``), or a
     mapping of table name -> DataFrame already in memory (counted by pandas).
@@ -523,17 +521,17 @@ def summarize(data, since=None, until=None, *, segments=None, engine="auto", per
     in_memory = isinstance(data, Mapping)
     if period is None:
         latest = _latest_in_frames(data) if in_memory else None
-        period = review_period(None if in_memory else data, since, until, latest=latest)
+        period = review_period(None if in_memory else data, since, until, latest=latest, tz=tz)
     eng = None if in_memory else review_engine(engine)
     eng_name = "pandas" if in_memory else eng.name
     segs = choose_segments(data, period, segments, engine=eng)
     if in_memory or eng_name == "pandas":
         tables = data if in_memory else _load_tables(data, period)
         counts = count_frames(tables, previous_since=period.previous_since, since=period.since, until=period.until,
-                              segments=segs)
+                              segments=segs, tz=period.tz)
     else:
         counts = count_tables(data, previous_since=period.previous_since, since=period.since, until=period.until,
-                              segments=segs, engine=eng, progress=progress)
+                              segments=segs, engine=eng, progress=progress, tz=period.tz)
     counts = {k: normalize(v) for k, v in counts.items()}
     end = _data_end(counts, period)
     return Summaries(period=period, counts=counts, segments=tuple(segs), engine=eng_name,
@@ -564,7 +562,7 @@ def _data_end(counts, period: ReviewPeriod) -> pd.Timestamp | None:
     if period.latest is not None:
         return period.latest
     days = [int(f["day"].max()) for k, f in counts.items() if f is not None and "day" in f.columns and len(f)]
-    return day_start([max(days)])[0] + pd.Timedelta(days=1) if days else None
+    return day_start([max(days) + 1], period.tz)[0] if days else None
 
 
 __all__ += ["OTHER", "day_start"]

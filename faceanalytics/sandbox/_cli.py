@@ -7,6 +7,7 @@ import sys
 import threading
 from collections.abc import Sequence
 
+from ..cli import port_number
 from ._server import Sandbox
 
 
@@ -14,26 +15,27 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
     parser = parser or argparse.ArgumentParser(
         prog="faceanalytics sandbox",
         description="Serve a local stand-in for Megvii FaceID and Baidu faceprint (127.0.0.1 only).")
-    parser.add_argument("--port", type=int, default=8800, help="port on 127.0.0.1 (0 picks a free one)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--port", type=port_number, default=8800, help="port on 127.0.0.1 (0 picks a free one)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the generated sessions (default 0)")
     parser.add_argument("--n-lite", type=int, default=2000, help="Megvii Lite sessions")
     parser.add_argument("--n-liveness", type=int, default=500, help="Megvii web liveness v2 sessions")
     parser.add_argument("--n-baidu", type=int, default=300, help="Baidu verify_tokens")
-    parser.add_argument("--latency-ms", type=float, default=0.0)
-    parser.add_argument("--jitter-ms", type=float, default=0.0)
+    parser.add_argument("--latency-ms", type=float, default=0.0, help="added delay of every answer, ms")
+    parser.add_argument("--jitter-ms", type=float, default=0.0, help="random extra delay up to this, ms")
     parser.add_argument("--concurrency", type=int, default=8,
                         help="in-flight requests allowed per provider (0 = unlimited)")
     parser.add_argument("--fault-500", type=float, default=0.0, help="share of requests answered 500")
     parser.add_argument("--fault-drop", type=float, default=0.0, help="share of connections dropped")
     parser.add_argument("--fault-slow", type=float, default=0.0, help="share of slow answers")
-    parser.add_argument("--slow-seconds", type=float, default=5.0)
+    parser.add_argument("--slow-seconds", type=float, default=5.0, help="delay of a slow answer (default 5 s)")
     parser.add_argument("--wild", type=float, default=0.0, metavar="RATE",
                         help="share of sessions answered with shapes seen in the wild but not in "
                              "the documents (numbers as strings, extra or missing fields, ...); "
                              "default 0: the documented shapes only")
     parser.add_argument("--reference-date", metavar="YYYY-MM-DD",
                         help="sessions fall in the --window-days before this day (default: today, UTC)")
-    parser.add_argument("--window-days", type=float, default=120.0)
+    parser.add_argument("--window-days", type=float, default=120.0,
+                        help="days the sessions spread over (default 120)")
     parser.add_argument("--ids-out", metavar="FILE_PREFIX",
                         help="write FILE_PREFIX-megvii-lite.txt, -megvii-liveness.txt, -baidu.txt")
     return parser

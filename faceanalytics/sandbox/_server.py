@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from ..errors import DataError
 from . import _megvii
 from ._app import DROP, App, Response, json_response
 from ._config import SandboxConfig
@@ -28,7 +29,7 @@ MAX_BODY = 32 * 1024 * 1024
 _CONNECTION_ERRORS = (ConnectionError, TimeoutError, socket.timeout)
 
 
-class _BadBody(Exception):
+class _BadBody(DataError):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status = status

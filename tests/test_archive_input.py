@@ -1,0 +1,123 @@
+"""The tool's own files as input: ``ingest DATA/raw/<day>/*.jsonl.zst`` (and ``zstd -dc`` of them)."""
+import json
+import shutil
+
+import pytest
+from pandas.testing import assert_frame_equal
+
+from faceanalytics._pii import KEY_FILE
+from faceanalytics.archive import read_segment
+from faceanalytics.cli import main
+from faceanalytics.ingest import ingest, rebuild
+from faceanalytics.schema import TABLES
+from faceanalytics.store import load
+
+from _helpers import LITE_ID, envelope, seed, write_jsonl
+
+
+def _sorted(df):
+    return df.sort_values(list(df.columns[:6]), kind="stable").reset_index(drop=True)
+
+
+def _tables(data) -> dict:
+    return {t: _sorted(load(data, t)) for t in TABLES}
+
+
+def _same_tables(a, b):
+    for t, df in a.items():
+        assert_frame_equal(df, b[t], obj=t)
+
+
+@pytest.fixture
+def archive(tmp_path):
+    """A data directory from three inputs (envelopes, bare payloads with a source, bad lines),
+    so three segments, two of them read by their header's source hint."""
+    data = tmp_path / "a"
+    envelopes = write_jsonl(tmp_path / "env.jsonl", [
+        envelope("megvii_lite", LITE_ID, seed("megvii_lite_success.json")),
+        envelope("baidu_getall", "tokA", seed("baidu_getall.json")),
+        envelope("baidu_stat", "tokA", seed("baidu_stat.json")),
+        "not json", "", envelope("nope", "x", {}),
+    ])
+    bare = write_jsonl(tmp_path / "bare.jsonl", [seed("megvii_liveness_success.json")])
+    ingest([envelopes], data)
+    ingest([bare], data, source="megvii_liveness")
+    segs = sorted((data / "raw").glob("*/*.jsonl.zst"))
+    assert len(segs) == 2 and {read_segment(s).meta["source_hint"] for s in segs} == {None, "megvii_liveness"}
+    return data, segs
+
+
+def _fresh(tmp_path, name, a):
+    """An empty data directory with ``a``'s masking key (masked values are keyed per directory)."""
+    d = tmp_path / name
+    (d / "state").mkdir(parents=True)
+    shutil.copy(a / KEY_FILE, d / KEY_FILE)
+    return d
+
+
+def test_reingesting_the_archive_adds_nothing(archive):
+    data, segs = archive
+    before = _tables(data)
+    rep = ingest(segs, data)
+    # 5 records and the 2 bad lines read again; the header lines are not records
+    assert (rep.read, rep.landed, rep.quarantined) == (6, 0, 2)
+    assert sorted((data / "raw").glob("*/*.jsonl.zst")) == segs          # no new segment
+    after = _tables(data)
+    assert (after["quarantine"]["reason"].str.contains("_segment").sum()) == 0
+    for t in TABLES:
+        if t != "quarantine":         # the bad lines are quarantined again on every ingest, as today
+            assert_frame_equal(after[t], before[t], obj=t)
+
+
+def test_the_archive_into_a_fresh_dir_gives_the_tables_rebuild_gives(archive, tmp_path):
+    data, segs = archive
+    rebuild(data)
+    want = _tables(data)
+    fresh = _fresh(tmp_path, "b", data)
+    rep = ingest(segs, fresh)
+    assert (rep.read, rep.landed, rep.quarantined) == (6, 4, 2)
+    _same_tables(want, _tables(fresh))
+    # each segment was kept as it was: same digest, same lines, same header
+    digest = lambda p: p.name.split("-", 1)[1]     # noqa: E731  (<time written>-<digest>.jsonl.zst)
+    assert sorted(map(digest, (fresh / "raw").glob("*/*.jsonl.zst"))) == sorted(map(digest, segs))
+    for s in segs:
+        mine = next((fresh / "raw").glob(f"*/*-{digest(s)}"))
+        assert read_segment(mine).meta == read_segment(s).meta and read_segment(mine).lines == read_segment(s).lines
+
+
+def test_zstd_dc_output_is_read_with_its_headers(archive, tmp_path):
+    """``zstd -dc`` of several segments into one file: every header line is understood, the lines
+    after it read as it says (numbered from 1 as rebuild numbers them); none is quarantined."""
+    data, segs = archive
+    rebuild(data)
+    want = _tables(data)
+    plain = tmp_path / "all.jsonl"
+    plain.write_bytes(b"".join(b'{"_segment": %s}\n' % json.dumps(read_segment(s).meta).encode()
+                               + b"\n".join(read_segment(s).lines) + b"\n" for s in segs))
+    assert plain.read_bytes().count(b'{"_segment"') == 2
+    fresh = _fresh(tmp_path, "c", data)
+    rep = ingest([plain], fresh, chunk_size=2)          # segments cut into chunks after their header
+    assert (rep.read, rep.landed, rep.quarantined) == (6, 4, 2)
+    got = _tables(fresh)
+    _same_tables({t: f for t, f in want.items() if t != "quarantine"}, got)
+    q = ["reason", "origin", "source", "session_id"]
+    assert_frame_equal(got["quarantine"][q], want["quarantine"][q])
+
+
+def test_a_line_that_only_looks_like_a_header_is_a_bad_record(tmp_path):
+    f = write_jsonl(tmp_path / "x.jsonl", ['{"_segment": 5}', '{"_segment": {"source_hint": "nope"}}',
+                                           envelope("baidu_getall", "tokA", seed("baidu_getall.json"))])
+    rep = ingest([f], tmp_path / "d")
+    assert (rep.read, rep.landed, rep.quarantined) == (3, 1, 2)
+
+
+def test_cli_ingests_the_archive_and_refuses_a_damaged_one(archive, tmp_path, capsys):
+    data, segs = archive
+    fresh = _fresh(tmp_path, "e", data)
+    assert main(["ingest", *map(str, segs), "--data", str(fresh)]) == 0
+    assert "landed 4" in capsys.readouterr().out
+    broken = tmp_path / "broken.jsonl.zst"
+    broken.write_bytes(segs[0].read_bytes()[:-9] + b"\0" * 9)
+    assert main(["ingest", str(broken), "--data", str(fresh)]) == 2
+    err = capsys.readouterr().err
+    assert "broken.jsonl.zst" in err and "Zstandard" in err and "Traceback" not in err
