@@ -214,8 +214,8 @@ def pass_counts(d: Dialect, src: str, w: Window, by, freq, levels, time_column="
     return _select(d, names, aggs, inner)
 
 
-def histogram(d: Dialect, src: str, w: Window, by, freq, time_column="session_time",
-              thresholds: Sequence[str] = THRESHOLD_COLUMNS, tz=None) -> str:
+def histogram(d: Dialect, src: str, w: Window, by, freq, time_column="session_time", tz=None,
+              thresholds: Sequence[str] = THRESHOLD_COLUMNS) -> str:
     """Rows per (group, threshold set, exact confidence): ``analytics.confidence_histogram``
     (``thresholds``: the threshold columns ``src`` has, e.g. anti-spoofing's ``threshold``)."""
     proj, names = _keys(d, by, freq, time_column, tz)
