@@ -79,7 +79,7 @@ def _write(table_name, root, source, month, name, cols, n):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from faceanalytics.schema import file_schema
+    from faceanalytics.schema import SESSION_KEY, file_schema
 
     schema = file_schema(table_name)
     arrays = [cols[f.name] if f.name in cols else pa.nulls(n, f.type) for f in schema]
@@ -89,7 +89,7 @@ def _write(table_name, root, source, month, name, cols, n):
     path = d / name
     # As the store writes: zstd, statistics on the columns readers filter on.
     pq.write_table(t, path, compression="zstd", row_group_size=1_000_000,
-                   write_statistics=["session_id", "fetched_at", "session_time"])
+                   write_statistics=["session_id", "fetched_at", "session_time", SESSION_KEY])
     return os.path.getsize(path)
 
 
@@ -97,11 +97,14 @@ def write_chunk(task) -> tuple[int, int, int, int]:
     """One file of each table for ``n`` comparisons of ``source`` between t0 and t1 (microseconds)."""
     import pyarrow as pa
 
+    from faceanalytics.store import session_keys
+
     root, source, month, t0, t1, n_comp, seed, name = task
     rng = np.random.default_rng(seed)
     ns = max(1, round(n_comp / COMPARISONS_PER_SESSION))
     t = np.sort(rng.integers(t0, t1, ns))
     ids = _hex_ids(rng, ns)
+    keys = session_keys(ids)                      # as the store writes them
     megvii = source != "baidu_getall"
     # ---- comparisons: per session, its comparison kinds (or Baidu attempts).
     if source == "megvii_lite":
@@ -134,7 +137,7 @@ def write_chunk(task) -> tuple[int, int, int, int]:
     fetched = st + rng.integers(60_000_000, 3_600_000_000, nc)
     sid = ids.take(pa.array(sess))
     c_size = _write("comparisons", root, source, month, name, {
-        "session_id": sid, "fetched_at": _ts(fetched), "session_time": _ts(st),
+        "session_id": sid, "session_key": keys.take(pa.array(sess)), "fetched_at": _ts(fetched), "session_time": _ts(st),
         "comparison": pa.array(comparison, pa.string()), "attempt": pa.array(attempt),
         "confidence": pa.array(conf, from_pandas=True),
         **{c: pa.array(thr[:, i], from_pandas=True) for i, c in enumerate(("thr_1e3", "thr_1e4", "thr_1e5",
@@ -156,7 +159,8 @@ def write_chunk(task) -> tuple[int, int, int, int]:
         gthr = np.full(nc, np.nan)
         gatt = attempt
     g_size = _write("genuineness", root, source, month, name, {
-        "session_id": ids.take(pa.array(gs)), "fetched_at": _ts(t[gs] + 600_000_000), "session_time": _ts(t[gs]),
+        "session_id": ids.take(pa.array(gs)), "session_key": keys.take(pa.array(gs)),
+        "fetched_at": _ts(t[gs] + 600_000_000), "session_time": _ts(t[gs]),
         "attack": pa.array(attacks, pa.string()), "attempt": pa.array(gatt),
         "confidence": pa.array(gconf), "threshold": pa.array(gthr, from_pandas=True),
         "flagged": pa.array(np.where(np.isnan(gthr), False, gconf > np.nan_to_num(gthr, nan=2.0)))}, len(gs))
@@ -168,7 +172,7 @@ def write_chunk(task) -> tuple[int, int, int, int]:
     err = rng.random(ns) < 0.01
     error = pa.compute.if_else(pa.array(err), _strings(rng, API_ERRORS, None, ns), pa.nulls(ns, pa.string()))
     scols = {
-        "session_id": ids, "fetched_at": _ts(t + rng.integers(60_000_000, 3_600_000_000, ns)),
+        "session_id": ids, "session_key": keys, "fetched_at": _ts(t + rng.integers(60_000_000, 3_600_000_000, ns)),
         "session_time": _ts(t), "time_basis": _strings(rng, ("verify_time",), None, ns),
         "http_status": pa.array(np.where(err, 400, 200).astype(np.int32)),
         "status": status, "error": error, "error_message": error,
@@ -195,7 +199,8 @@ def write_chunk(task) -> tuple[int, int, int, int]:
     if not megvii:
         passed = (conf >= threshold)
         o_size = _write("attempts", root, source, month, name, {
-            "session_id": sid, "fetched_at": _ts(fetched), "session_time": _ts(st), "attempt": pa.array(attempt),
+            "session_id": sid, "session_key": keys.take(pa.array(sess)), "fetched_at": _ts(fetched),
+            "session_time": _ts(st), "attempt": pa.array(attempt),
             "passed": pa.array(passed), "code": pa.array(np.where(passed, "0", "222380")),
             "message": pa.array(np.where(passed, "", "人脸比对分数低")), "verify_time": _ts(st),
             "charged": pa.array(rng.random(nc) < 0.9), "charge_type": _strings(rng, ("verify", "match"), None, nc),

@@ -1,6 +1,7 @@
 """How often the review's findings are false alarms, and how often they catch a planted change.
 
-    python benchmarks/bench_findings.py [--seeds 20] [--plant-seeds 4] [--n-lite 12000] [--workers 2]
+    python benchmarks/bench_findings.py [--seeds 20] [--plant-seeds 4] [--n-lite 12000 [50000 ...]]
+                                        [--kinds segment ...] [--workers 2]
 
 Each dataset is a quarter (2026-04-01 to 2026-06-30) of the sandbox population at one seed
 (``--n-lite`` Lite sessions, a sixth as many web-liveness, a tenth Baidu tokens with getall,
@@ -8,6 +9,9 @@ detail and stat; half the biz_extra_data as k=v& text), rendered from the sandbo
 code without a server, changed by the plants of ``tests/_planted.py`` (the records are
 edited: the sandbox is not changed), ingested, and reviewed (``report.review``: summaries,
 segments chosen from the data, findings; no HTML).
+
+Each ``--n-lite`` volume is its own set of datasets (what size of change is found at what
+volume); ``--kinds`` keeps the plant kinds whose name contains one of the words.
 
 * **False alarms**: ``--seeds`` datasets with no plant; a dataset with any finding is a
   false alarm.
@@ -112,7 +116,11 @@ def _run(job) -> dict:
         t2 = time.perf_counter()
         found = [dict(family=f.family, title=f.title, text=f.text, detected=kind is not None and _detected(kind, f))
                  for f in r.findings]
-        return dict(seed=seed, kind=kind, size=size, found=found, tested=r.info.get("tested", 0),
+        ser = r.info["series"]
+        app = ser[(ser["seg_value"] == "app") & (ser["comparison"] == "faceid") & (ser["level"] == "1e-4")
+                  & (ser["source"] == "megvii_lite")] if len(ser) else ser
+        per_day = float(app["n"].sum() / 91)       # first-attempt faceid comparisons of channel=app a day
+        return dict(seed=seed, kind=kind, size=size, n_lite=n_lite, found=found, app_per_day=per_day, tested=r.info.get("tested", 0),
                     make=t1 - t0, review=t2 - t1, segments=[s.name for s in r.summaries.segments])
     finally:
         shutil.rmtree(d, ignore_errors=True)
@@ -122,26 +130,40 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seeds", type=int, default=20, help="no-change datasets")
     ap.add_argument("--plant-seeds", type=int, default=4, help="datasets per planted kind and size")
-    ap.add_argument("--n-lite", type=int, default=12_000, help="Lite sessions per quarter")
+    ap.add_argument("--n-lite", type=int, nargs="+", default=[12_000], help="Lite sessions per quarter (one or more)")
+    ap.add_argument("--kinds", nargs="*", default=None, help="plant kinds to run (words of their names)")
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 2)
     ap.add_argument("--dir", default=None)
     a = ap.parse_args(argv)
-    jobs = [(100 + i, None, None, a.n_lite, a.dir) for i in range(a.seeds)]
-    for kind, sizes in PLANTS.items():
-        for size, _ in sizes:
-            jobs += [(500 + j, kind, size, a.n_lite, a.dir) for j in range(a.plant_seeds)]
+    kinds = [k for k in PLANTS if a.kinds is None or any(w in k for w in a.kinds)]
+    jobs = []
+    for vol in a.n_lite:
+        jobs += [(100 + i, None, None, vol, a.dir) for i in range(a.seeds)]
+        for kind in kinds:
+            for size, _ in PLANTS[kind]:
+                jobs += [(500 + j, kind, size, vol, a.dir) for j in range(a.plant_seeds)]
     t = time.perf_counter()
     results = []
     with ProcessPoolExecutor(max_workers=a.workers) as ex:
         for res in ex.map(_run, jobs):
             results.append(res)
             tag = "no change" if res["kind"] is None else f"{res['kind']} {res['size']:g}"
-            print(f"seed {res['seed']:>4} {tag:<40} {len(res['found'])} finding(s), "
+            print(f"seed {res['seed']:>4} {res['n_lite']:>7,} Lite {tag:<40} {len(res['found'])} finding(s), "
                   f"{sum(f['detected'] for f in res['found'])} on the plant; {res['tested']:,} series; "
                   f"make {res['make']:.0f} s, review {res['review']:.1f} s", flush=True)
-    print(f"\n{len(results)} datasets in {time.perf_counter() - t:.0f} s ({a.workers} workers); {a.n_lite:,} Lite, "
-          f"{a.n_lite // 6:,} web-liveness, {a.n_lite // 10:,} Baidu sessions per quarter")
+    print(f"\n{len(results)} datasets in {time.perf_counter() - t:.0f} s ({a.workers} workers)")
+    for vol in a.n_lite:
+        _summary([r for r in results if r["n_lite"] == vol], vol, kinds)
+    return 0
+
+
+def _summary(results: list[dict], n_lite: int, kinds: list[str]) -> None:
+    print(f"\n== {n_lite:,} Lite, {n_lite // 6:,} web-liveness, {n_lite // 10:,} Baidu sessions per quarter")
     quiet = [r for r in results if r["kind"] is None]
+    if results:
+        print(f"channel=app: {sum(r['app_per_day'] for r in results) / len(results):.1f} Lite faceid comparisons a "
+              f"day (first attempts, the series the segment drop is tested in); "
+              f"{sum(r['tested'] for r in results) / len(results):.0f} series tested per review")
     alarms = [r for r in quiet if r["found"]]
     print(f"False alarms: {len(alarms)} of {len(quiet)} no-change datasets had any finding "
           f"({len(alarms) / max(len(quiet), 1):.0%})")
@@ -149,15 +171,14 @@ def main(argv=None) -> int:
         for f in r["found"]:
             print(f"    seed {r['seed']}: {f['text']}")
     print("Detection (datasets where a finding names the planted change; other findings in them):")
-    for kind, sizes in PLANTS.items():
-        for size, _ in sizes:
+    for kind in kinds:
+        for size, _ in PLANTS[kind]:
             rs = [r for r in results if r["kind"] == kind and r["size"] == size]
             hit = sum(any(f["detected"] for f in r["found"]) for r in rs)
             other = [f["text"] for r in rs for f in r["found"] if not f["detected"]]
             print(f"  {kind:<36} {size:>5g}: {hit} of {len(rs)} detected; {len(other)} other finding(s)")
             for text in other:
                 print(f"      other: {text}")
-    return 0
 
 
 if __name__ == "__main__":

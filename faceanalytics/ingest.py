@@ -39,7 +39,7 @@ from ._records import read_record
 from .archive import RawArchive, read_segment
 from .flatten import Context, flatten_payload
 from .flatten._fast import flatten_fast, parse_chunk
-from .schema import COMMON, file_schema
+from .schema import COMMON, SESSION_KEY, file_schema
 from .store import Store, key_of
 
 __all__ = ["IngestReport", "Ingestor", "ingest", "rebuild"]
@@ -523,7 +523,7 @@ def _rows_to_arrow(table: str, idx: list[int], rows: list[dict]) -> pa.Table:
     arrays = [pa.array(idx, pa.int64())]
     names = ["_rec"]
     for f in schema:
-        if f.name in ("session_id", "fetched_at", "session_time"):
+        if f.name in ("session_id", "fetched_at", "session_time", SESSION_KEY):   # the store adds the key
             continue
         arrays.append(_column([r.get(f.name) for r in rows], f.type))
         names.append(f.name)

@@ -10,6 +10,12 @@ Megvii ``biz_id`` (``"1462259748,52b1…"``: the token's creation), else
 ``fetched_at``.  ``sessions.time_basis`` says which one was used.  Partitions and
 ``load(since=, until=)`` use it, so a review period means "verified in", not
 "downloaded in".
+
+Every file also ends with ``session_key`` (int64): a fixed 64-bit hash of ``session_id``
+(:func:`faceanalytics.store.session_keys`), the same in every table, written by the store.
+Engines join and count sessions on it instead of hashing id strings; :func:`full_schema`
+(what :func:`faceanalytics.load` returns) leaves it out.  Files written before it existed
+lack it (``rebuild`` writes it); readers treat it as optional.
 """
 from __future__ import annotations
 
@@ -27,6 +33,7 @@ BAIDU_SOURCES = SOURCES[3:]
 
 COMMON = (("session_id", STR), ("fetched_at", TS), ("session_time", TS))
 PARTITION_KEYS = ("source", "month")
+SESSION_KEY = "session_key"
 
 # Where a confidence can be: face comparisons (Megvii and Baidu, thresholds too) are
 # 0-100, Megvii's anti-spoofing (face_genuineness) 0-1.  A value outside, or not
@@ -118,12 +125,14 @@ def columns(table: str) -> tuple[str, ...]:
 
 
 def file_schema(table: str) -> pa.Schema:
-    """The schema of one Parquet file of ``table`` (partition keys live in the path)."""
-    return pa.schema(list(COMMON) + list(_TABLES[table]))
+    """The schema of one Parquet file of ``table`` (partition keys live in the path), ending
+    with :data:`SESSION_KEY`."""
+    return pa.schema(list(COMMON) + list(_TABLES[table]) + [(SESSION_KEY, I64)])
 
 
 def full_schema(table: str) -> pa.Schema:
-    """The schema a reader sees: partition keys as plain strings, then the file columns."""
+    """The schema a reader sees: partition keys as plain strings, then the file columns
+    (without the internal :data:`SESSION_KEY`)."""
     return pa.schema([("source", STR), ("month", STR)] + list(COMMON) + list(_TABLES[table]))
 
 

@@ -51,6 +51,7 @@ from __future__ import annotations
 
 import errno
 import functools
+import hashlib
 import os
 import time
 import uuid
@@ -68,12 +69,14 @@ from ._time import utc_datetime
 from ._fs import atomic_write_bytes, chmod, data_path, fence, fs_path, fsync_dir, is_local
 from ._fs import make_private_dirs
 from ._fs import replace as _move
-from .schema import PARTITION_KEYS, TABLES, file_schema, full_schema
+from .schema import PARTITION_KEYS, SESSION_KEY, TABLES, file_schema, full_schema
 
-__all__ = ["Store", "SessionIndex", "key_of", "load", "load_arrow", "partitioning", "require_data_dir"]
+__all__ = ["Store", "SessionIndex", "key_of", "load", "load_arrow", "partitioning", "require_data_dir",
+           "session_keys"]
 
-# Column statistics cost a fifth of the write time; readers only filter on these.
-_WRITE = {"compression": "zstd", "write_statistics": ["session_id", "fetched_at", "session_time"]}
+# Column statistics cost a fifth of the write time; readers only filter on these (and the
+# review reads session_key's null count: a file whose keys are all there is joined on them).
+_WRITE = {"compression": "zstd", "write_statistics": ["session_id", "fetched_at", "session_time", SESSION_KEY]}
 COMPACT_AT = 24  # files in one partition before they are merged
 _FILE_MODE, _DIR_MODE = 0o600, 0o700  # owner-only, like the raw archive
 
@@ -93,6 +96,52 @@ def key_of(source: str, ident) -> int:
     cheaper than a cryptographic one on the ingest hot path.
     """
     return hash((source, ident))
+
+
+def session_keys(ids) -> pa.Array:
+    """The ``session_key`` of each session id: the first 8 bytes of the MD5 digest of the
+    UTF-8 id, read as a little-endian signed 64-bit integer (null for a null id).
+
+    Written beside every row (:data:`faceanalytics.schema.SESSION_KEY`) so engines join and
+    count sessions on 8 bytes instead of hashing 32-48 character ids.  Unlike :func:`key_of`
+    it is the same in every process and version (DuckDB: ``md5_number_upper(id)`` as a
+    signed integer).  Each distinct id is hashed once.
+    """
+    ids = pa.chunked_array([ids]) if isinstance(ids, pa.Array) else ids
+    ids = ids.cast(pa.string()).combine_chunks()
+    enc = pc.dictionary_encode(ids)
+    digests = b"".join([hashlib.md5(v.encode("utf-8")).digest()[:8] for v in enc.dictionary.to_pylist()])
+    uniq = pa.array(np.frombuffer(digests, "<i8") if digests else np.zeros(0, np.int64))
+    return pc.take(uniq, enc.indices)
+
+
+def _keyed(t: pa.Table) -> pa.Table:
+    """``t`` with its ``session_key`` column last and filled (rows of files written before the
+    column existed, new rows); already complete: as it is."""
+    if "session_id" not in t.column_names:
+        return t
+    if SESSION_KEY in t.column_names:
+        k = t.column(SESSION_KEY)
+        if k.null_count == t.column("session_id").null_count and t.column_names[-1] == SESSION_KEY:
+            return t
+        t = t.drop_columns([SESSION_KEY])
+    return t.append_column(SESSION_KEY, session_keys(t.column("session_id")))
+
+
+def _with_keys(tables: dict[str, pa.Table]) -> dict[str, pa.Table]:
+    """:func:`_keyed` for every table of a commit, each distinct id hashed once across them
+    (a session's id is in its sessions row, its comparisons, its checks...)."""
+    todo = {n: t for n, t in tables.items() if t is not None and t.num_rows and "session_id" in t.column_names
+            and SESSION_KEY not in t.column_names}
+    if not todo:
+        return tables
+    keys = session_keys(pa.chunked_array([c for t in todo.values() for c in t.column("session_id").cast(
+        pa.string()).chunks], pa.string()))
+    out, at = dict(tables), 0
+    for n, t in todo.items():
+        out[n] = t.append_column(SESSION_KEY, keys.slice(at, t.num_rows))
+        at += t.num_rows
+    return out
 
 
 class SessionIndex:
@@ -277,6 +326,7 @@ class Store:
         new ones supersede.
         """
         plan = _Plan(self, f"{time.time_ns():x}-{uuid.uuid4().hex[:8]}")
+        tables = _with_keys(tables)
         if replace:
             for table in TABLES:
                 for (source, month), ids in replace.items():
@@ -457,7 +507,7 @@ class _Plan:
         fs, p = fs_path(self.src.root / tmp)
         with pq.ParquetWriter(p, file_schema(table), filesystem=fs, **_WRITE) as w:
             for t in tables:
-                w.write_table(t)
+                w.write_table(_keyed(t))
         if self.store._local:
             os.chmod(self.src.root / tmp, _FILE_MODE)
         self.rewrites.append((tmp, rel))
@@ -506,7 +556,7 @@ def _empty_bytes(table: str) -> bytes:
 
 def _write_parquet(table: pa.Table, path) -> None:
     fs, p = fs_path(path)
-    pq.write_table(table, p, filesystem=fs, **_WRITE)
+    pq.write_table(_keyed(table), p, filesystem=fs, **_WRITE)
 
 
 def _read_parquet(path, schema) -> pa.Table:

@@ -198,3 +198,23 @@ def test_empty_untestable_and_bad_input():
         detect_changes(tiny.drop(columns="n"), keys=["series"])
     with pytest.raises(ValueError, match="alpha"):
         detect_changes(tiny, keys=["series"], alpha=1.5)
+
+
+def test_weighted_fdr_gives_the_primary_series_their_share():
+    # weighted BH: p / w with the weights rescaled to average 1 (Genovese, Roeder & Wasserman 2006)
+    p = np.r_[0.001, np.full(99, 0.5)]
+    assert C._bh(p)[0] == pytest.approx(0.1)                  # plain: 0.001 x 100
+    w = np.r_[10.0, np.ones(99)]
+    assert C._bh(p, w)[0] == pytest.approx(0.001 * 100 / (10 * 100 / 109)) and C._bh(p, w)[0] < 0.05
+    assert np.allclose(C._bh(p, np.full(100, 3.0)), C._bh(p))    # equal weights: plain BH
+    assert C._bh(p, np.r_[0.0, np.ones(99)])[0] == 1.0          # weight 0: never rejected
+    # end to end: one weak step among 200 quiet series; found only when its series weighs more
+    df = planted("step", -0.02, changed=1, null=199, volume=300, seed=21)
+    plain = detect_changes(df, keys=["series"])
+    heavy = detect_changes(df.assign(w=np.where(df["series"] == 0, 40.0, 1.0)), keys=["series"], weight="w")
+    assert 0 not in set(plain["series"]) and 0 in set(heavy["series"])
+    same = detect_changes(df.assign(w=2.0), keys=["series"], weight="w")
+    want = plain[["series", "start", "q_value"]].reset_index(drop=True)
+    pd.testing.assert_frame_equal(same[["series", "start", "q_value"]].reset_index(drop=True), want)
+    with pytest.raises(ValueError, match="negative"):
+        detect_changes(df.assign(w=-1.0), keys=["series"], weight="w")

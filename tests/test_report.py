@@ -291,6 +291,53 @@ def test_duckdb_and_pandas_count_the_same(data):
     assert_frame_equal(m.pass_rates("current", ["source", "comparison"]), a.pass_rates("current", ["source", "comparison"]))
 
 
+def test_counts_equal_on_files_written_before_the_session_key(data, tmp_path):
+    """Files without ``session_key`` (written before it existed) are joined on hashed ids, files
+    without ``invalid_values`` read it as null: the same counts, whichever files lack them."""
+    import shutil
+
+    import pyarrow.parquet as pq
+
+    from faceanalytics.schema import SESSION_KEY
+
+    keyed = summarize(data, SINCE, UNTIL, engine="duckdb")
+    old = tmp_path / "old"
+    shutil.copytree(data, old)
+    files = sorted((old / "tables").rglob("part-*.parquet"))
+    stripped = 0
+    for i, f in enumerate(files):
+        if i % 2 == 0:                      # half the files: some partitions keyed, some not
+            t = pq.read_table(f)
+            if SESSION_KEY in t.column_names:
+                t = t.drop_columns([SESSION_KEY])
+                stripped += 1
+            if "invalid_values" in t.column_names and not any(t.column("invalid_values").to_pylist()):
+                t = t.drop_columns(["invalid_values"])     # and before sessions.invalid_values existed
+                stripped += 1
+            pq.write_table(t, f)
+    assert stripped > 3
+    plain = summarize(old, SINCE, UNTIL, engine="duckdb")
+    assert set(plain.counts) == set(keyed.counts)
+    for name in keyed.counts:
+        if keyed.counts[name] is None:
+            assert plain.counts[name] is None, name
+        else:
+            assert_frame_equal(plain.counts[name], keyed.counts[name], obj=name)
+
+
+def test_a_period_starting_mid_month_is_counted_alike(data):
+    """A period that starts inside a month partition: that month's sessions before the start
+    belong to the previous period, and DuckDB counts them there as pandas does."""
+    a = summarize(data, "2026-06-12", UNTIL, engine="duckdb")
+    b = summarize(data, "2026-06-12", UNTIL, engine="pandas")
+    assert a.counts["sessions"] is not None and len(a.counts["sessions"])
+    for name in a.counts:
+        if a.counts[name] is None or b.counts[name] is None:
+            assert a.counts[name] is None and b.counts[name] is None, name
+        else:
+            assert_frame_equal(a.counts[name], b.counts[name], obj=name)
+
+
 def test_a_review_counts_the_days_of_its_time_zone(data):
     """``tz="Asia/Shanghai"``: the period is Beijing's days, days and weeks are counted on
     Beijing's calendar, by DuckDB and by pandas alike, and the summaries equal the pandas

@@ -133,3 +133,32 @@ def test_rebuild_keeps_every_row_when_a_partition_has_many_files(tmp_path):
         after = pd.read_parquet(data / "tables" / "comparisons").sort_values(["session_id", "comparison"])
         assert len(after) == len(before) == 24
         assert list(after.session_id) == list(before.session_id)
+
+
+def test_every_table_carries_the_session_key_and_readers_do_not_see_it(tmp_path):
+    import hashlib
+
+    import pyarrow as pa
+
+    from faceanalytics.schema import SESSION_KEY
+    from faceanalytics.store import session_keys
+
+    ids = [f"1700000000,k{i}" for i in range(5)]
+    data = tmp_path / "d"
+    with Ingestor(data) as ing:
+        ing.ingest_lines(_lines(ids, "2026-11-20T09:00:00Z"))
+    want = {sid: int.from_bytes(hashlib.md5(sid.encode()).digest()[:8], "little", signed=True) for sid in ids}
+    seen = set()
+    for f in (data / "tables").rglob("part-*.parquet"):
+        t = pq.read_table(f)
+        if not t.num_rows or "session_id" not in t.column_names:
+            continue
+        assert t.column_names[-1] == SESSION_KEY and t.column(SESSION_KEY).type == pa.int64()
+        got = dict(zip(t.column("session_id").to_pylist(), t.column(SESSION_KEY).to_pylist()))
+        assert got == {k: want[k] for k in got}, f
+        seen.add(f.parent.parent.parent.name)
+    assert {"sessions", "comparisons", "genuineness"} <= seen
+    assert SESSION_KEY not in load(data, "comparisons").columns
+    # the same key in any process and for any spelling of the array; nulls stay null
+    k = session_keys(pa.chunked_array([pa.array(["a", None]), pa.array(["a"])]))
+    assert k.to_pylist()[1] is None and k.to_pylist()[0] == k.to_pylist()[2]

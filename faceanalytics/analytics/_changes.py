@@ -288,11 +288,18 @@ def _scan_rows(k: np.ndarray, n: np.ndarray, min_n: float, max_wave: int) -> dic
     return {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
 
 
-def _bh(p: np.ndarray) -> np.ndarray:
-    """Benjamini-Hochberg adjusted p-values (q-values)."""
+def _bh(p: np.ndarray, w: np.ndarray | None = None) -> np.ndarray:
+    """Benjamini-Hochberg adjusted p-values (q-values); with weights ``w``, of ``p / w``, the
+    weights rescaled to average 1 over this family (weighted BH)."""
     m = p.size
     if m == 0:
         return p.copy()
+    if w is not None:
+        w = np.asarray(w, dtype=np.float64)
+        tot = w.sum()
+        if tot > 0:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                p = np.where(w > 0, p / (w * (m / tot)), np.inf)
     order = np.argsort(p, kind="stable")
     q = p[order] * m / np.arange(1, m + 1)
     q = np.minimum.accumulate(q[::-1])[::-1]
@@ -350,7 +357,7 @@ def count_matrices(counts: pd.DataFrame, *, keys: Sequence[str], time: str = "da
 def detect_changes(counts: pd.DataFrame, *, keys: Sequence[str], time: str = "day", k: str = "k",
                    n: str = "n", alpha: float = 0.05, min_effect: float = 0.0,
                    min_ratio: float | None = None, min_n: int = MIN_N, max_wave: int = MAX_WAVE,
-                   max_changes: int = 4) -> pd.DataFrame:
+                   max_changes: int = 4, weight: str | None = None) -> pd.DataFrame:
     """Steps and short waves in many count series, the false-discovery rate controlled.
 
     ``counts``: one row per series (the ``keys`` columns) and bucket (``time``, the
@@ -369,6 +376,12 @@ def detect_changes(counts: pd.DataFrame, *, keys: Sequence[str], time: str = "da
     (Benjamini-Hochberg over all series), ``dispersion`` (the quasi-binomial factor, 1 =
     binomial) and ``score`` (``statistic * |diff|``, the sort order, descending).
 
+    ``weight``: a column giving each series its share of the error rate (weighted
+    Benjamini-Hochberg, Genovese, Roeder & Wasserman 2006: ``p / w`` ranked, the weights
+    of the series tested rescaled to average 1, so the false-discovery rate stays
+    ``alpha``).  The series an analyst must not miss get more than 1, the rest less;
+    without it every series weighs 1.
+
     A significant change is dropped from the output when ``|diff| < min_effect`` and its
     rate ratio (larger over smaller) is below ``min_ratio`` (when given), so a 0.1-point
     wobble on 30,000 sessions a day stays quiet while 0.5% -> 1.5% of a rare error shows
@@ -383,12 +396,13 @@ def detect_changes(counts: pd.DataFrame, *, keys: Sequence[str], time: str = "da
         raise ValueError(f"alpha must be in (0, 1), not {alpha!r}")
     key_frame, kmat, nmat, t0, step_us = count_matrices(counts, keys=keys, time=time, k=k, n=n)
     s, t = kmat.shape
+    wts = _series_weights(counts, keys, weight, key_frame)
 
     level1 = _scan_rows(kmat, nmat, min_n, max_wave)
     tested = level1["tested"].astype(bool)
     m = int(tested.sum())
     q1 = np.full(s, np.nan)
-    q1[tested] = _bh(level1["p"][tested])
+    q1[tested] = _bh(level1["p"][tested], wts[tested])
     hit = tested & (q1 <= alpha)
     found = []               # (series, seg_a, seg_b, start, end, wave, z, rho, p, q)
     frontier = []            # stretches to test next: (series, seg_a, seg_b, q_parent)
@@ -408,7 +422,7 @@ def detect_changes(counts: pd.DataFrame, *, keys: Sequence[str], time: str = "da
                          min_n, max_wave)
         testable = sub["tested"].astype(bool) & (per_series[rows] < max_changes)
         qs = np.full(len(frontier), np.nan)
-        qs[testable] = _bh(sub["p"][testable])
+        qs[testable] = _bh(sub["p"][testable], wts[rows[testable]])
         nxt = []
         for j, (i, sa, sb, qp) in enumerate(frontier):
             q = max(qp, qs[j])
@@ -430,6 +444,19 @@ def detect_changes(counts: pd.DataFrame, *, keys: Sequence[str], time: str = "da
         out = out[keep].sort_values("score", ascending=False, kind="stable").reset_index(drop=True)
     out.attrs.update(tested=m, alpha=alpha, step=pd.Timedelta(microseconds=step_us),
                      method=_method_text(m, alpha, max_wave), false_alarm_rate=dict(FALSE_ALARM_RATE))
+    return out
+
+
+def _series_weights(counts: pd.DataFrame, keys, weight: str | None, key_frame: pd.DataFrame) -> np.ndarray:
+    """Each series' weight (its first row's ``weight``; 1 without one), in ``key_frame`` order."""
+    if weight is None or not len(key_frame):
+        return np.ones(len(key_frame))
+    require(counts, [weight], "detect_changes")
+    w = counts.drop_duplicates(as_list(keys)).set_index(as_list(keys))[weight]
+    idx = pd.MultiIndex.from_frame(key_frame) if len(key_frame.columns) > 1 else pd.Index(key_frame.iloc[:, 0])
+    out = np.nan_to_num(floats(w.reindex(idx)), nan=1.0)
+    if (out < 0).any():
+        raise ValueError(f"detect_changes: {weight} must not be negative")
     return out
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -32,13 +33,48 @@ from .. import analytics as A
 from ..analytics._core import REPEAT_SOURCE
 from . import _sql as S
 from ._api import PandasEngine, _empty, _periods, _run, _window, get_engine
-from ._base import arrow_frame
-from ._review import Segment, _and, _has_source, _hash, _once, _once_relation, _part, _partitions, decode, \
-    segment_code, segment_expr
+from ._base import arrow_frame, table_root
+from ._review import OTHER, Segment, _and, _hash, _once, _once_relation, _partitions, segment_expr
 
 __all__ = ["overview", "selection_histogram", "rows_near_cut", "ALL"]
 
 ALL = object()          # no condition on a column (None: the value is missing)
+
+
+def _has_source(data_dir, table: str, source: str) -> bool:
+    """Whether ``table`` has a ``source`` partition (always assumed for a URL)."""
+    root = table_root(data_dir, table)
+    return "://" in root or Path(root, f"source={source}").is_dir()
+
+
+def _part(d: S.Dialect, part) -> str:
+    return f"{d.q('source')} = {d.text(part[0])} AND {d.q('month')} = {d.text(part[1])}"
+
+
+def segment_code(d: S.Dialect, segments: Sequence[Segment]) -> str:
+    """All of a row's segment values as one integer (mixed radix; digit 0: missing, then the
+    kept values in order, then ``(other)``): a compact join payload, decoded by :func:`decode`."""
+    terms, radix = [], 1
+    for seg in segments:
+        if seg.values is None:
+            raise ValueError(f"segment {seg.name!r} needs its values (choose_segments gives them)")
+        vals = [*seg.values, OTHER]
+        case = " ".join(f"WHEN {d.text(x)} THEN {i + 1}" for i, x in enumerate(vals))
+        terms.append(f"(CASE {segment_expr(d, seg)} {case} ELSE 0 END) * {radix}")
+        radix *= len(vals) + 1
+    return "(" + " + ".join(terms) + ")" if terms else "0"
+
+
+def decode(frame: pd.DataFrame, segments: Sequence[Segment], column: str = "code") -> pd.DataFrame:
+    """``column`` (see :func:`segment_code`) back to one text column per segment (missing: NA)."""
+    code = frame[column].to_numpy(dtype=np.int64)
+    out = frame.drop(columns=[column])
+    for seg in segments:
+        vals = [*seg.values, OTHER]
+        code, digit = np.divmod(code, len(vals) + 1)
+        lut = np.array([None, *vals], dtype=object)
+        out[seg.label] = pd.Series(lut[digit], index=frame.index, dtype="str")
+    return out
 
 
 def _is(d: S.Dialect, column: str, value) -> str:
@@ -77,7 +113,7 @@ def overview(data_dir, table: str, kind_column: str, thresholds: Sequence[str], 
         inner = (f"SELECT {d.q(kind_column)}, {d.q('source')}, {d.period(freq)} AS {d.q('period')}, "
                  + ", ".join(f"{d.clean(c)} AS {d.q(c)}" for c in thresholds)
                  + f", {d.clean('confidence')} AS {d.q('_c')}, coalesce({d.q('attempt')}, 1) AS {d.q('_a')}, "
-                 f"{d.q('session_time')} FROM {_once_relation(d, src, w, detail)}{w.where(d)}")
+                 f"{d.q('session_time')} FROM {_once_relation(d, src, w, src if detail else None)}{w.where(d)}")
         ks = ", ".join(d.q(k) for k in keys)
         return (f"SELECT {ks}, count(*) AS {d.q('n')}, count({d.q('_c')}) AS {d.q('scored')}, "
                 f"max({d.q('_a')}) AS {d.q('max_attempt')}, min({d.q('_c')}) AS {d.q('min_confidence')}, "
@@ -125,7 +161,7 @@ def selection_histogram(data_dir, table: str, kind_column: str, thresholds: Sequ
         detail = _has_source(data_dir, table, REPEAT_SOURCE)
 
         def build(src):
-            rel = _once_relation(d, src, w, detail)
+            rel = _once_relation(d, src, w, src if detail else None)
             if conds:
                 rel = f"(SELECT * FROM {rel} WHERE {' AND '.join(conds)}) AS {d.q('_k')}"
             return S.histogram(d, rel, w, by, freq, thresholds=thresholds, tz=tz)
@@ -246,7 +282,7 @@ def rows_near_cut(data_dir, table: str, kind_column: str, *, kind, since, until,
     def rows(src, ranges, extra: str) -> str:
         within = " OR ".join(f"{conf} BETWEEN {d.num(lo)} AND {d.num(hi)}" for lo, hi in ranges)
         base = (f"SELECT {', '.join(d.q(x) for x in out_cols[:5])}, {conf} AS {c}, {_cut_sql(d, cut)} AS {t1}, "
-                f"{_cut_sql(d, current)} AS {t0} FROM {_once_relation(d, src, w, detail)}"
+                f"{_cut_sql(d, current)} AS {t0} FROM {_once_relation(d, src, w, src if detail else None)}"
                 + _and(w.where(d), f"({within})") + "".join(f" AND {x}" for x in conds))
         return f"SELECT * FROM ({base}) AS r WHERE {extra}"
 

@@ -1,10 +1,10 @@
-"""The review's counts, taken where the data lives: a few small frames from a few scans.
+"""The review's counts, taken where the data lives: a few small frames from one scan of each table.
 
 A review of half a year against the half before reads every comparison, session and
 anti-spoofing check of the year.  Loading them costs ~400 bytes a row; counting them
-here costs one scan per table and returns frames of a few thousand rows whatever the
-volume (see ``benchmarks/bench_review.py``).  What comes back (one row per group, a
-count ``n``; :mod:`faceanalytics.report` derives every metric from it):
+here reads each row once and returns frames of a few thousand rows whatever the volume
+(see ``benchmarks/bench_review.py``).  What comes back (one row per group, a count
+``n``; :mod:`faceanalytics.report` derives every metric from it):
 
 =====================  ==========================================================================
 ``comparisons``        per source, comparison kind, day, threshold set, *pass bits* (bit i:
@@ -18,26 +18,39 @@ count ``n``; :mod:`faceanalytics.report` derives every metric from it):
 ``genuineness``        per source, attack, day, threshold and state (bit 0 no confidence, bit 1
                        no threshold, bit 2 flagged: ``confidence > threshold``, bit 3 within
                        0.05 under the threshold).
-``genuineness_hist``   per source, attack, side, state and 0.01 confidence bin.
 ``sessions``           per source, day, time basis, status, errors, liveness result, late
-                       fetch flag and the segments: statuses, errors, data quality.
+                       fetch flag: statuses, errors, data quality.
 ``attempts``,          the other error tables pre-counted per day (what ``error_codes`` reads).
 ``verify_errors``,
 ``error_counts``
 ``quarantine``         per source, side and reason.
-``seg_comparisons``,   this period only, per partition (source, month): comparisons and checks
-``seg_genuineness``    joined to their session's segments; also the sessions that should have
+``quality``            this period, per partition (source, month): session rows, distinct
+                       sessions, sessions sharing a request id, and sessions that should carry
                        a comparison and have none (``no_comparison``).
+``seg_sessions``,      this period, per segment: the error columns, comparisons (day, first,
+``seg_comparisons``,   kind, bits, ``has``: which thresholds the row has) and checks of the
+``seg_genuineness``    sessions with a value of the segment, in its ``seg_<name>`` column (each
+                       segment counted on its own: the other segments' columns are empty).
 =====================  ==========================================================================
 
 Segments are values of a ``biz_extra_data`` key (a JSON object, or ``k=v&...`` text) or
 of a sessions column, read only for the chosen keys; values outside the kept list are
-``"(other)"``.  The joins run one (source, month) partition at a time (both tables are
-partitioned by the month of ``session_time``, and all rows of a session share it), so
-memory is bounded by the largest partition, not by the number of rows.
+``"(other)"``.
+
+How the rows are read.  The partitions before this period's first month are counted
+with one query per table.  This period goes one (source, month) partition at a time:
+its sessions are read once into a compact table in DuckDB's memory (session key, day,
+segment digits, the columns the counts keep), counted, and joined to the partition's
+comparisons and checks inside the very scan that counts them (GROUPING SETS: the pooled
+counts and every segment's in one pass).  Both tables are partitioned by the month of
+``session_time`` and all rows of a session share it, so memory is bounded by the largest
+partition, not by the number of rows.  Sessions are matched on the ``session_key``
+column the store writes (8 bytes; :func:`faceanalytics.store.session_keys`) when every
+file of the partition has it, else on a hash of ``session_id``.  On a local data
+directory DuckDB reads exactly the files of the partitions it needs.
 
 The same SQL runs on DuckDB and Spark (:mod:`faceanalytics.engines._sql` dialects); the
-pandas counterpart is :func:`faceanalytics.report._summaries.count_frames`.
+pandas counterpart is :func:`faceanalytics.report._counts.count_frames`.
 """
 from __future__ import annotations
 
@@ -48,13 +61,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from ..analytics._core import LISTING_SOURCE, REPEAT_SOURCE
-from ..schema import LEVEL_COLUMNS, LEVELS
+from ..schema import LEVEL_COLUMNS, LEVELS, SESSION_KEY
 from . import _sql as S
 from ._api import _run, _window, get_engine
-from ._base import Engine, table_root
+from ._base import Engine, arrow_frame, table_root
 
 __all__ = ["Segment", "count_tables", "segment_sample", "labelled_comparisons", "OTHER",
            "COMPARISON_KEYS", "GENUINENESS_KEYS", "SESSION_KEYS"]
@@ -112,7 +126,10 @@ def _biz_key(d: S.Dialect, key: str, parsed: str | None = None) -> str:
     rv = d.text("(?:^|&)" + re.escape(key) + "=([^&]*)")
     if _duck(d):
         js = parsed or f"json_extract_string({b}, {_json_path(d, key)})"
-        kv = f"CASE WHEN regexp_matches({b}, {rx}) THEN regexp_extract({b}, {rv}, 1) END"
+        # the first "key=" at the start or after "&", up to the next "&" (string search: ~4x a regexp's speed)
+        amp, tag = f"('&' || {b})", d.text("&" + key + "=")
+        at = f"strpos({amp}, {tag})"
+        kv = f"CASE WHEN {at} > 0 THEN split_part(substr({amp}, {at} + {len(key) + 2}), '&', 1) END"
     else:
         js = parsed or f"get_json_object({b}, {_json_path(d, key)})"
         kv = f"CASE WHEN {b} RLIKE {rx} THEN regexp_extract({b}, {rv}, 1) END"
@@ -134,33 +151,19 @@ def segment_expr(d: S.Dialect, seg: Segment, parsed: str | None = None) -> str:
     return f"(CASE WHEN {v} IS NULL THEN NULL WHEN {v} IN ({kept}) THEN {v} ELSE {d.text(OTHER)} END)"
 
 
-def segment_code(d: S.Dialect, segments: Sequence[Segment], parsed: dict[str, str] | None = None) -> str:
-    """All of a row's segment values as one integer (mixed radix; digit 0: missing, then the
-    kept values in order, then ``(other)``): a compact join payload, decoded by :func:`decode`."""
-    terms, radix = [], 1
-    for seg in segments:
-        if seg.values is None:
-            raise ValueError(f"segment {seg.name!r} needs its values (choose_segments gives them)")
-        v = segment_expr(d, seg, (parsed or {}).get(seg.name))
-        vals = [*seg.values, OTHER]
-        case = " ".join(f"WHEN {d.text(x)} THEN {i + 1}" for i, x in enumerate(vals))
-        terms.append(f"(CASE {v} {case} ELSE 0 END) * {radix}")
-        radix *= len(vals) + 1
-    return "(" + " + ".join(terms) + ")" if terms else "0"
+def segment_digit(d: S.Dialect, seg: Segment, parsed: str | None = None) -> str:
+    """A row's value of ``seg`` as a small integer: 0 missing, then the kept values in order,
+    then ``(other)`` (:func:`digit_values` turns it back)."""
+    if seg.values is None:
+        raise ValueError(f"segment {seg.name!r} needs its values (choose_segments gives them)")
+    v = segment_expr(d, seg, parsed)
+    case = " ".join(f"WHEN {d.text(x)} THEN {i + 1}" for i, x in enumerate([*seg.values, OTHER]))
+    return f"(CASE {v} {case} ELSE 0 END)"
 
 
-def decode(frame: pd.DataFrame, segments: Sequence[Segment], column: str = "code") -> pd.DataFrame:
-    """``column`` (see :func:`segment_code`) back to one text column per segment (missing: NA)."""
-    import numpy as np
-
-    code = frame[column].to_numpy(dtype=np.int64)
-    out = frame.drop(columns=[column])
-    for seg in segments:
-        vals = [*seg.values, OTHER]
-        code, digit = np.divmod(code, len(vals) + 1)
-        lut = np.array([None, *vals], dtype=object)
-        out[seg.label] = pd.Series(lut[digit], index=frame.index, dtype="str")
-    return out
+def digit_values(seg: Segment) -> np.ndarray:
+    """Digit -> value of ``seg`` (see :func:`segment_digit`; 0: missing)."""
+    return np.array([None, *seg.values, OTHER], dtype=object)
 
 
 _BOOL_COLUMNS = {"is_demote", "success", "sign_verified"}
@@ -174,19 +177,34 @@ def _str(d: S.Dialect) -> str:
     return "VARCHAR" if _duck(d) else "STRING"
 
 
-def pass_bits(d: S.Dialect) -> str:
+def pass_bits(d: S.Dialect, prefix: str = "_") -> str:
+    """Bit i: ``confidence >= thr`` of level i; bit 4: ``>=`` Baidu's threshold; bit 5: no
+    confidence (``_c`` against the columns named ``prefix + column``)."""
     c = d.q("_c")
-    parts = [f"(CASE WHEN {c} >= {d.q('_' + col)} THEN {1 << i} ELSE 0 END)" for i, col in enumerate(_THR)]
-    parts.append(f"(CASE WHEN {c} >= {d.q('_threshold')} THEN 16 ELSE 0 END)")
+    parts = [f"(CASE WHEN {c} >= {d.q(prefix + col)} THEN {1 << i} ELSE 0 END)" for i, col in enumerate(_THR)]
+    parts.append(f"(CASE WHEN {c} >= {d.q(prefix + 'threshold')} THEN 16 ELSE 0 END)")
     parts.append(f"(CASE WHEN {c} IS NULL THEN 32 ELSE 0 END)")
     return "(" + " + ".join(parts) + ")"
 
 
+def _has(d: S.Dialect, alias: str = "") -> str:
+    """Bit i: the level-i threshold is there; bit 4: Baidu's."""
+    parts = [f"(CASE WHEN {alias}{d.q(col)} IS NOT NULL THEN {1 << i} ELSE 0 END)" for i, col in enumerate(_THR)]
+    return "(" + " + ".join([*parts, f"(CASE WHEN {alias}{d.q('threshold')} IS NOT NULL THEN 16 ELSE 0 END)"]) + ")"
+
+
 def _hash(d: S.Dialect, col: str) -> str:
-    """A 64-bit hash of a column: what the per-partition joins match sessions on (an 8-byte
-    key instead of a 32-48 character id; two of a month's few million sessions sharing a
+    """A 64-bit hash of a text column (NULL stays NULL): what sessions are matched on where
+    the files have no ``session_key`` (two of a month's few million sessions sharing a
     hash has odds of about one in a million)."""
-    return f"hash({col})" if _duck(d) else f"xxhash64({col})"
+    h = f"hash({col})" if _duck(d) else f"xxhash64({col})"
+    return f"(CASE WHEN {col} IS NULL THEN NULL ELSE {h} END)"
+
+
+def _key(d: S.Dialect, keyed: bool) -> str:
+    """A row's session: the stored ``session_key`` when every file of the partition has it,
+    else a hash of ``session_id`` (one rule for all three tables of a partition)."""
+    return d.q(SESSION_KEY) if keyed else _hash(d, d.q("session_id"))
 
 
 def _first(d: S.Dialect, col: str = "attempt") -> str:
@@ -209,51 +227,108 @@ def _group(d: S.Dialect, inner: str, keys: Sequence[str], agg: str = "count(*)")
     return f"SELECT {ks}, {agg} AS {d.q('n')} FROM ({inner}) AS x GROUP BY {ks}"
 
 
+def _sets(d: S.Dialect, inner: str, sets: Sequence[Sequence[str]]) -> str:
+    """Rows of ``inner`` counted per each of several groupings in one pass (GROUPING SETS);
+    ``gid`` tells them apart (:func:`_split_sets`)."""
+    cols = list(dict.fromkeys(c for s in sets for c in s))
+    body = ", ".join("(" + ", ".join(d.q(c) for c in s) + ")" for s in sets)
+    return (f"SELECT {', '.join(d.q(c) for c in cols)}, grouping_id({', '.join(d.q(c) for c in cols)}) AS "
+            f"{d.q('gid')}, count(*) AS {d.q('n')} FROM ({inner}) AS x GROUP BY GROUPING SETS ({body})")
+
+
+def _split_sets(f: pd.DataFrame, sets: Sequence[Sequence[str]]) -> list[pd.DataFrame]:
+    """The result of :func:`_sets`, one frame per grouping (its columns and ``n``; a
+    ``source`` the partition gave, first)."""
+    cols = list(dict.fromkeys(c for s in sets for c in s))
+    gid = f["gid"].to_numpy()
+    out = []
+    for s in sets:
+        want = sum(1 << (len(cols) - 1 - i) for i, c in enumerate(cols) if c not in s)
+        keep = (["source"] if "source" in f.columns and "source" not in s else []) + [*s, "n"]
+        out.append(f.loc[gid == want, keep].reset_index(drop=True))
+    return out
+
+
 def _and(where: str, cond: str) -> str:
+    if not cond:
+        return where
     return f"{where} AND {cond}" if where else f" WHERE {cond}"
 
 
-def _once_relation(d: S.Dialect, src: str, w: S.Window, detail: bool) -> str:
-    """``src`` with each verification attempt once (``analytics.once_per_attempt``: Baidu
-    ``detail`` rows of tokens ``getall`` also returned in the window are left out).
+def _once(d: S.Dialect, listing: str, w: S.Window) -> str:
+    """The condition that keeps a ``baidu_detail`` row: its token has no ``baidu_getall`` row
+    in ``listing`` (the whole table) within ``w`` (null-safe, as ``analytics.repeated_attempts``)."""
+    sid, s = d.q("session_id"), d.q("source")
+    got = f"SELECT {sid} FROM {listing}{_and(w.where(d), s + ' = ' + d.text(LISTING_SOURCE))} AND {sid} IS NOT NULL"
+    return f"({sid} IS NULL OR {sid} NOT IN ({got}))"
 
-    :func:`faceanalytics.engines._sql.once_per_attempt`'s rule, split so that only the
-    ``baidu_detail`` partitions pay for the check (the other rows' ids are never read for
-    it); no detail partition at all: ``src`` as it is."""
-    if not detail:
+
+def _once_relation(d: S.Dialect, src: str, w: S.Window, listing: str | None) -> str:
+    """``src`` with each verification attempt once (``analytics.once_per_attempt``: Baidu
+    ``detail`` rows of tokens ``getall`` also returned in the window are left out); only the
+    ``baidu_detail`` rows pay for the check.  ``listing``: the whole table (None: ``src``
+    holds no detail row, taken as it is)."""
+    if listing is None:
         return src
     s = d.q("source")
     return (f"(SELECT * FROM {src} WHERE {s} <> {d.text(REPEAT_SOURCE)} UNION ALL "
-            f"SELECT * FROM {src} WHERE {s} = {d.text(REPEAT_SOURCE)} AND {_once(d, src, w)}) AS o")
+            f"SELECT * FROM {src} WHERE {s} = {d.text(REPEAT_SOURCE)} AND {_once(d, listing, w)}) AS o")
 
 
-def _once(d: S.Dialect, src: str, w: S.Window) -> str:
-    """The condition that keeps a ``baidu_detail`` row: its token has no ``baidu_getall`` row
-    in ``src`` within ``w`` (null-safe, as ``analytics.repeated_attempts``)."""
-    sid, s = d.q("session_id"), d.q("source")
-    listed = f"SELECT {sid} FROM {src}{_and(w.where(d), s + ' = ' + d.text(LISTING_SOURCE))} AND {sid} IS NOT NULL"
-    return f"({sid} IS NULL OR {sid} NOT IN ({listed}))"
+# ------------------------------------------------------------------ the queries
+
+_CMP_SOURCES = ("megvii_lite", "megvii_liveness", "megvii_notify", "baidu_detail", "baidu_getall")
+_SEG_SESSION_COLUMNS = ["status", "error", "error_message", "liveness_result", "failure_reason", "fail_reason",
+                        "verify_error"]
+_THRESHOLDS = [*_THR, "threshold"]
+CMP_DAY = [*COMPARISON_KEYS, "day"]
+CMP_HIST = [*COMPARISON_KEYS, "side", "bin"]
+SEG_CMP = ["day", "first", "comparison", "bits", "has"]
+SEG_GEN = ["day", "attack", "state"]
+SEG_SES = ["day", *_SEG_SESSION_COLUMNS]
 
 
-# ------------------------------------------------------------------ whole-window queries
+def _seg(i: int) -> str:
+    return f"_g{i}"
 
-def comparisons_query(d, src, w, since, *, detail: bool = True) -> str:
-    """One scan, two groupings: per day (``g = 0``) and per side and 0.1-point bin (``g = 1``)."""
-    thr = [f"{_clean(d, c)} AS {d.q(c)}" for c in [*_THR, "threshold"]]
-    inner0 = (f"SELECT {d.q('source')}, {d.q('comparison')}, {d.period('D')} AS {d.q('day')}, "
-              f"{_side(d, since)} AS {d.q('side')}, {_clean(d, 'confidence')} AS {d.q('_c')}, {', '.join(thr)}, "
-              f"{_first(d)} AS {d.q('first')} FROM {_once_relation(d, src, w, detail)}{w.where(d)}")
-    bits = pass_bits(d)
-    for c in [*_THR, "threshold"]:
-        bits = bits.replace(d.q("_" + c), d.q(c))
-    inner = (f"SELECT {d.q('source')}, {d.q('comparison')}, {', '.join(d.q(c) for c in [*_THR, 'threshold'])}, "
-             f"{bits} AS {d.q('bits')}, {d.q('first')}, {d.q('day')}, {d.q('side')}, "
-             f"{_bin(d, d.q('_c'), 10)} AS {d.q('bin')} "
-             f"FROM ({inner0}) AS i")
-    keys = ", ".join(d.q(k) for k in COMPARISON_KEYS)
-    return (f"SELECT {keys}, {d.q('day')}, {d.q('side')}, {d.q('bin')}, GROUPING({d.q('day')}) AS {d.q('g')}, "
-            f"count(*) AS {d.q('n')} FROM ({inner}) AS x GROUP BY GROUPING SETS "
-            f"(({keys}, {d.q('day')}), ({keys}, {d.q('side')}, {d.q('bin')}))")
+
+def comparisons_query(d, src, where: str, since, *, sessions: str | None = None, key: str | None = None,
+                      dup: str | None = None, n_segments: int = 0) -> tuple[str, list[list[str]]]:
+    """One scan of comparison rows: per day (``CMP_DAY``) and per side and 0.1-point bin
+    (``CMP_HIST``).  Joined to this period's ``sessions`` of the partition (see
+    :func:`sessions_table`; ``key`` the rows' session key): also per segment
+    (``SEG_CMP`` + segment ``i``, the session's value; rows ``dup`` marks, Baidu detail
+    repeats of getall, left out as in the pooled counts) and the sessions that should carry
+    a comparison and have none (``nc``).  Returns the SQL and its grouping sets."""
+    thr = ", ".join(f"{_clean(d, c)} AS {d.q('_' + c)}" for c in _THRESHOLDS)
+    extra = ""
+    if sessions is not None:
+        flag = f"(CASE WHEN {dup} THEN 1 ELSE 0 END)" if dup else "0"
+        extra = f", {key} AS {d.q('_k')}, {flag} AS {d.q('_dup')}"
+    inner = (f"SELECT {d.q('source')}, {d.q('comparison')}, {d.period('D')} AS {d.q('day')}, "
+             f"{_side(d, since)} AS {d.q('side')}, {_clean(d, 'confidence')} AS {d.q('_c')}, {thr}, "
+             f"{_first(d)} AS {d.q('first')}{extra} FROM {src}{where}")
+    mid = (f"SELECT {d.q('source')}, {d.q('comparison')}, "
+           + ", ".join(f"{d.q('_' + c)} AS {d.q(c)}" for c in _THRESHOLDS)
+           + f", {pass_bits(d)} AS {d.q('bits')}, {d.q('first')}, {d.q('day')}, {d.q('side')}, "
+           f"{_bin(d, d.q('_c'), 10)} AS {d.q('bin')}"
+           + (f", {d.q('_k')}, {d.q('_dup')}" if sessions is not None else "") + f" FROM ({inner}) AS i")
+    sets = [CMP_DAY, CMP_HIST]
+    if sessions is None:
+        return _sets(d, mid, sets), sets
+    c, s = "c.", "s."
+    has = _has(d, c)
+    kept = f"c.{d.q('_dup')} = 0"
+    cols = ([f"(CASE WHEN {kept} THEN c.{d.q('source')} END) AS {d.q('source')}"]
+            + [f"{c}{d.q(x)} AS {d.q(x)}" for x in ["comparison", *_THRESHOLDS, "bits", "first", "day", "side", "bin"]]
+            + [f"{has} AS {d.q('has')}"]
+            + [f"(CASE WHEN {kept} AND {s}{d.q('_k')} IS NOT NULL THEN {s}{d.q(_seg(i))} END) AS {d.q(_seg(i))}"
+               for i in range(n_segments)]
+            + [f"(CASE WHEN c.{d.q('_dup')} IS NULL AND {s}{d.q('expect')} THEN 1 ELSE 0 END) AS {d.q('nc')}"])
+    joined = (f"SELECT {', '.join(cols)} FROM ({mid}) AS c FULL OUTER JOIN {sessions} AS s "
+              f"ON c.{d.q('_k')} = s.{d.q('_k')}")
+    sets = [CMP_DAY, CMP_HIST, *([*SEG_CMP, _seg(i)] for i in range(n_segments)), ["nc"]]
+    return _sets(d, joined, sets), sets
 
 
 def _genuineness_state(d, c: str | None = None, t: str | None = None) -> str:
@@ -269,13 +344,28 @@ def _genuineness_state(d, c: str | None = None, t: str | None = None) -> str:
             f" + (CASE WHEN {c} > {t} THEN 4 ELSE 0 END) + {near})")
 
 
-def genuineness_query(d, src, w, *, detail: bool = True) -> str:
+GEN_DAY = [*GENUINENESS_KEYS, "day"]
+
+
+def genuineness_query(d, src, where: str, *, sessions: str | None = None, key: str | None = None,
+                      n_segments: int = 0) -> tuple[str, list[list[str]]]:
+    """Anti-spoofing checks per day (``GEN_DAY``); joined to this period's ``sessions``, also per
+    segment (``SEG_GEN`` + segment ``i``)."""
+    k = f", {key} AS {d.q('_k')}" if sessions is not None else ""
     inner = (f"SELECT {d.q('source')}, {d.q('attack')}, {d.period('D')} AS {d.q('day')}, "
-             f"{_clean(d, 'confidence')} AS {d.q('_c')}, {_clean(d, 'threshold')} AS {d.q('threshold')} "
-             f"FROM {_once_relation(d, src, w, detail)}{w.where(d)}")
-    outer = (f"SELECT {d.q('source')}, {d.q('attack')}, {d.q('day')}, {d.q('threshold')}, "
-             f"{_genuineness_state(d)} AS {d.q('state')} FROM ({inner}) AS i")
-    return _group(d, outer, [*GENUINENESS_KEYS, "day"])
+             f"{_clean(d, 'confidence')} AS {d.q('_c')}, {_clean(d, 'threshold')} AS {d.q('threshold')}{k} "
+             f"FROM {src}{where}")
+    mid = (f"SELECT {d.q('source')}, {d.q('attack')}, {d.q('day')}, {d.q('threshold')}, "
+           f"{_genuineness_state(d)} AS {d.q('state')}" + (f", {d.q('_k')}" if k else "") + f" FROM ({inner}) AS i")
+    if sessions is None:
+        return _sets(d, mid, [GEN_DAY]), [GEN_DAY]
+    cols = ([f"g.{d.q(x)} AS {d.q(x)}" for x in GEN_DAY]
+            + [f"(CASE WHEN s.{d.q('_k')} IS NOT NULL THEN s.{d.q(_seg(i))} END) AS {d.q(_seg(i))}"
+               for i in range(n_segments)])
+    joined = (f"SELECT {', '.join(cols)} FROM ({mid}) AS g LEFT JOIN {sessions} AS s "
+              f"ON g.{d.q('_k')} = s.{d.q('_k')}")
+    sets = [GEN_DAY, *([*SEG_GEN, _seg(i)] for i in range(n_segments))]
+    return _sets(d, joined, sets), sets
 
 
 def _late(d) -> str:
@@ -287,17 +377,20 @@ def _late(d) -> str:
     return (f"coalesce({d.q('time_basis')} IN ('verify_time', 'biz_id') AND {delay} > {ret}, false)")
 
 
-def _invalid(d) -> str:
-    """A session with a value nulled as not finite or out of range (``analytics.data_quality``)."""
-    return f"coalesce({d.q('invalid_values')}, 0) > 0"
+def _invalid(d, present: bool = True) -> str:
+    """A session with a value nulled as not finite or out of range (``analytics.data_quality``);
+    ``present``: some file has the column (files written before it existed have none)."""
+    return f"coalesce({d.q('invalid_values')}, 0) > 0" if present else "false"
 
 
-def sessions_query(d, src, w) -> str:
+SES_DAY = [*SESSION_KEYS, "day"]
+
+
+def sessions_query(d, src, where: str, invalid: bool = True) -> str:
     cols = [d.q(c) for c in SESSION_KEYS if c not in _DERIVED]
-    inner = (f"SELECT {', '.join(cols)}, {_late(d)} AS {d.q('late')}, {_invalid(d)} AS {d.q('invalid')}, "
-             f"{d.period('D')} AS {d.q('day')} "
-             f"FROM {src}{w.where(d)}")
-    return _group(d, inner, [*SESSION_KEYS, "day"])
+    inner = (f"SELECT {', '.join(cols)}, {_late(d)} AS {d.q('late')}, {_invalid(d, invalid)} AS {d.q('invalid')}, "
+             f"{d.period('D')} AS {d.q('day')} FROM {src}{where}")
+    return _group(d, inner, SES_DAY)
 
 
 def reduce_query(d, src, w, columns: Sequence[str], total: str | None = None, first: bool = False) -> str:
@@ -314,8 +407,6 @@ def quarantine_query(d, src, w, since) -> str:
     return _group(d, inner, ["source", "side", "reason"])
 
 
-# ------------------------------------------------------------------ this period, per partition
-
 def _expect(d) -> str:
     """A session that should carry a comparison (``analytics.sessions_without_result``)."""
     st, lr = d.q("status"), f"upper({d.q('liveness_result')})"
@@ -324,124 +415,167 @@ def _expect(d) -> str:
             f"({d.q('source')} LIKE 'baidu%' AND coalesce({st} = 'OK', false))))")
 
 
-_CMP_SOURCES = ("megvii_lite", "megvii_liveness", "megvii_notify", "baidu_detail", "baidu_getall")
-
-
-def _part(d, part) -> str:
-    return f"{d.q('source')} = {d.text(part[0])} AND {d.q('month')} = {d.text(part[1])}"
-
-
-_SEG_SESSION_COLUMNS = ["status", "error", "error_message", "liveness_result", "failure_reason", "fail_reason",
-                        "verify_error"]
-
-
-def seg_sessions(d, sessions: str, w: S.Window, segments: Sequence[Segment], part) -> str:
-    """The partition's sessions this period, compact: ``_h`` (id hash), ``_rid`` (request-id
-    hash), ``day``, ``expect`` (should carry a comparison), ``code`` (every segment value, see
-    :func:`segment_code`) and the error columns.  ``biz_extra_data`` is parsed once a row."""
+def sessions_table(d, src: str, where: str, segments: Sequence[Segment], key: str, invalid: bool = True) -> str:
+    """One partition's sessions of this period, compact, to count from and join to: ``_k``
+    (session key), ``_rid`` (request-id hash), ``day``, ``expect`` (should carry a comparison),
+    ``late``, the columns the counts keep, and ``_g<i>``: segment ``i``'s digit
+    (:func:`segment_digit`).  ``biz_extra_data`` is parsed once a row."""
     b = d.q("biz_extra_data")
     keys = [x.name for x in segments if x.column is None]
-    parsed = {}
-    inner_json = ""
+    parsed, inner_json = {}, ""
     if _duck(d) and len(keys) > 1:
         paths = ", ".join(_json_path(d, k) for k in keys)
         inner_json = f", (CASE WHEN {_is_object(d)} THEN json_extract_string({b}, [{paths}]) END) AS {d.q('_j')}"
         parsed = {k: f"{d.q('_j')}[{i + 1}]" for i, k in enumerate(keys)}
     r = d.q("request_id")
-    inner = (f"SELECT *{inner_json} FROM {sessions}{_and(w.where(d), _part(d, part))}")
-    return (f"SELECT {_hash(d, d.q('session_id'))} AS {d.q('_h')}, "
-            f"(CASE WHEN {r} IS NULL THEN NULL ELSE {_hash(d, r)} END) AS {d.q('_rid')}, "
-            f"{d.period('D')} AS {d.q('day')}, {_expect(d)} AS {d.q('expect')}, "
-            f"{segment_code(d, segments, parsed)} AS {d.q('code')}, "
-            + ", ".join(d.q(c) for c in _SEG_SESSION_COLUMNS) + f" FROM ({inner}) AS s0")
+    inner = f"SELECT *{inner_json} FROM {src}{where}"
+    cols = [f"{key} AS {d.q('_k')}", f"{_hash(d, r)} AS {d.q('_rid')}", f"{d.period('D')} AS {d.q('day')}",
+            f"{_expect(d)} AS {d.q('expect')}", f"{_late(d)} AS {d.q('late')}", f"{_invalid(d, invalid)} AS {d.q('invalid')}",
+            *(d.q(c) for c in SESSION_KEYS if c != "source" and c not in _DERIVED),
+            *(f"{segment_digit(d, x, parsed.get(x.name))} AS {d.q(_seg(i))}" for i, x in enumerate(segments))]
+    return f"SELECT {', '.join(cols)} FROM ({inner}) AS s0"
 
 
-def seg_sessions_query(d, segs: str) -> str:
-    """Per day, error columns and segment values: the error series of each segment."""
-    inner = (f"SELECT {d.q('day')}, " + ", ".join(d.q(c) for c in _SEG_SESSION_COLUMNS)
-             + f", {d.q('code')} FROM {segs} AS s WHERE {d.q('code')} <> 0")
-    return _group(d, inner, ["day", *_SEG_SESSION_COLUMNS, "code"])
+def sessions_counts_query(d, table: str, n_segments: int) -> tuple[str, list[list[str]]]:
+    """From :func:`sessions_table`: sessions per day (``SES_DAY`` but ``source``) and per
+    segment (``SEG_SES`` + segment ``i``)."""
+    sets = [[c for c in SES_DAY if c != "source"], *([*SEG_SES, _seg(i)] for i in range(n_segments))]
+    return _sets(d, f"SELECT * FROM {table} AS s", sets), sets
 
 
-def quality_query(d, segs: str) -> str:
+def quality_query(d, table: str) -> str:
     """Session rows, distinct sessions, and sessions sharing a request id with another session
-    (``repeated_request_ids``), in one partition (source, month) of this period; ids compared
-    by their 64-bit hashes."""
-    h, rid = d.q("_h"), d.q("_rid")
-    by_h = f"SELECT {h}, count(*) AS {d.q('c')} FROM {segs} AS a GROUP BY {h}"
-    shared = (f"SELECT {rid} FROM {segs} AS b WHERE {rid} IS NOT NULL GROUP BY {rid} "
+    (``repeated_request_ids``), in one partition (source, month) of this period; sessions and
+    request ids compared by their 64-bit keys."""
+    h, rid = d.q("_k"), d.q("_rid")
+    by_h = f"SELECT {h}, count(*) AS {d.q('c')} FROM {table} AS a GROUP BY {h}"
+    shared = (f"SELECT {rid} FROM {table} AS b WHERE {rid} IS NOT NULL GROUP BY {rid} "
               f"HAVING min({h}) <> max({h})")           # plain aggregates: cheaper than count(DISTINCT)
     return (f"WITH {d.q('byh')} AS ({by_h}), {d.q('shr')} AS ({shared}) "
             f"SELECT (SELECT coalesce(sum({d.q('c')}), 0) FROM {d.q('byh')}) AS {d.q('rows')}, "
             f"(SELECT count(*) FROM {d.q('byh')}) AS {d.q('ids')}, "
-            f"(SELECT count(DISTINCT {h}) FROM {segs} AS x WHERE {rid} IN (SELECT {rid} FROM {d.q('shr')})) "
+            f"(SELECT count(DISTINCT {h}) FROM {table} AS x WHERE {rid} IN (SELECT {rid} FROM {d.q('shr')})) "
             f"AS {d.q('repeated')}")
 
 
-def seg_comparisons_query(d, segs: str, comparisons: str | None, w, segments, part, dup: str | None) -> str:
-    """Sessions of the partition LEFT JOIN their comparisons: per day, segment values, comparison
-    kind, pass bits and ``has`` (bit i: the level-i threshold is there; bit 4: Baidu's); ``dup``
-    marks Baidu detail rows that getall also returned; a session with no comparison has
-    ``matched = 0`` (what ``no_comparison`` counts)."""
-    if comparisons is None:             # no comparisons table: every session lacks one
-        c = (f"SELECT * FROM (SELECT CAST(NULL AS BIGINT) AS {d.q('_h')}, CAST(NULL AS {_str(d)}) "
-             f"AS {d.q('comparison')}, 0 AS {d.q('_dup')}, 1 AS {d.q('_first')}, "
-             + ", ".join(f"CAST(NULL AS DOUBLE) AS {d.q('_' + x)}" for x in ["c", *_THR, "threshold"])
-             + ") AS e WHERE 1 = 0")
-    else:
-        thr = ", ".join(f"{_clean(d, x)} AS {d.q('_' + x)}" for x in [*_THR, "threshold"])
-        flag = f"(CASE WHEN {dup} THEN 0 ELSE 1 END)" if dup else "0"
-        c = (f"SELECT {_hash(d, d.q('session_id'))} AS {d.q('_h')}, {d.q('comparison')}, {flag} AS {d.q('_dup')}, "
-             f"{_first(d)} AS "
-             f"{d.q('_first')}, {_clean(d, 'confidence')} AS {d.q('_c')}, {thr} "
-             f"FROM {comparisons}{_and(w.where(d), _part(d, part))}")
-    has = " + ".join(f"(CASE WHEN c.{d.q('_' + col)} IS NOT NULL THEN {1 << i} ELSE 0 END)"
-                     for i, col in enumerate(_THR))
-    has += f" + (CASE WHEN c.{d.q('_threshold')} IS NOT NULL THEN 16 ELSE 0 END)"
-    bits = pass_bits(d).replace(d.q("_c"), "c." + d.q("_c"))
-    for x in [*_THR, "threshold"]:
-        bits = bits.replace(d.q("_" + x), "c." + d.q("_" + x))
-    matched = f"c.{d.q('_h')} IS NOT NULL"
-    build = (f"(SELECT {d.q('_h')}, {d.q('day')}, {d.q('expect')}, {d.q('code')} FROM {segs} AS s1 "
-             f"WHERE {d.q('expect')} OR {d.q('code')} <> 0)")
-    inner = (f"SELECT s.{d.q('day')} AS {d.q('day')}, s.{d.q('expect')} AS {d.q('expect')}, "
-             f"c.{d.q('comparison')} AS {d.q('comparison')}, coalesce(c.{d.q('_dup')}, 0) AS {d.q('dup')}, "
-             f"coalesce(c.{d.q('_first')}, 1) AS {d.q('first')}, "
-             f"(CASE WHEN {matched} THEN {bits} END) AS {d.q('bits')}, "
-             f"(CASE WHEN {matched} THEN {has} END) AS {d.q('has')}, "
-             f"(CASE WHEN {matched} THEN 1 ELSE 0 END) AS {d.q('matched')}, s.{d.q('code')} AS {d.q('code')}"
-             f" FROM {build} AS s LEFT JOIN ({c}) AS c ON s.{d.q('_h')} = c.{d.q('_h')}")
-    return _group(d, inner, ["day", "expect", "matched", "dup", "first", "comparison", "bits", "has", "code"])
-
-
-def seg_genuineness_query(d, segs: str, genuineness: str, w, part, once: str | None) -> str:
-    where = _and(w.where(d), _part(d, part)) + (f" AND {once}" if once else "")
-    g = (f"SELECT {_hash(d, d.q('session_id'))} AS {d.q('_h')}, {d.q('attack')}, {_clean(d, 'confidence')} AS "
-         f"{d.q('_c')}, {_clean(d, 'threshold')} AS {d.q('_t')} FROM {genuineness}{where}")
-    state = _genuineness_state(d, "g." + d.q("_c"), "g." + d.q("_t"))
-    build = f"(SELECT {d.q('_h')}, {d.q('day')}, {d.q('code')} FROM {segs} AS s1 WHERE {d.q('code')} <> 0)"
-    inner = (f"SELECT s.{d.q('day')} AS {d.q('day')}, g.{d.q('attack')} AS {d.q('attack')}, {state} AS {d.q('state')}, "
-             f"s.{d.q('code')} AS {d.q('code')} FROM ({g}) AS g JOIN {build} AS s ON s.{d.q('_h')} = g.{d.q('_h')}")
-    return _group(d, inner, ["day", "attack", "state", "code"])
-
-
-def distinct_query(d, sessions: str, w, since, provider: str, month: str | None = None) -> str:
+def distinct_query(d, sessions: str, where: str, since, provider: str, key: str, month: str | None = None) -> str:
     """Distinct sessions of one provider per side: a Baidu token fetched by stat, getall and detail
     is one session, and so is a Megvii biz_id seen in a callback and in get_result."""
     cond = f"{d.q('source')} LIKE {d.text(provider + '%')}"
     if month is not None:
         cond += f" AND {d.q('month')} = {d.text(month)}"
-    return (f"SELECT {_side(d, since)} AS {d.q('side')}, count(DISTINCT {d.q('session_id')}) AS {d.q('n')} "
-            f"FROM {sessions}{_and(w.where(d), cond)} GROUP BY {_side(d, since)}")
+    return (f"SELECT {_side(d, since)} AS {d.q('side')}, count(DISTINCT {key}) AS {d.q('n')} "
+            f"FROM {sessions}{_and(where, cond)} GROUP BY {_side(d, since)}")
+
+
+# ------------------------------------------------------------------ where the rows are
+
+_JOINED = ("sessions", "comparisons", "genuineness")
+
+
+def _file_info(path: Path) -> tuple[int, bool, frozenset]:
+    """(rows, every row has its session key, column names) of one data file, from its footer."""
+    import pyarrow.parquet as pq
+
+    md = pq.read_metadata(path)
+    names = md.schema.names
+    cols = frozenset(names)
+    if SESSION_KEY not in names or "session_id" not in names:
+        return md.num_rows, False, cols
+    ik, isid = names.index(SESSION_KEY), names.index("session_id")
+    for g in range(md.num_row_groups):
+        rg = md.row_group(g)
+        a, b = rg.column(ik).statistics, rg.column(isid).statistics
+        if a is None or b is None or not a.has_null_count or not b.has_null_count or a.null_count != b.null_count:
+            return md.num_rows, False, cols
+    return md.num_rows, True, cols
+
+
+class _Layout:
+    """Where the rows of the joined tables are: their (source, month) partitions in the window
+    and, for a local data directory on DuckDB, their files (a query then reads exactly the
+    files it needs, and a partition's sessions are joined on the stored ``session_key`` when
+    every file of the partition in all three tables has it).  Elsewhere (Spark, object
+    storage) queries read the table and filter on the partition keys, joining on hashed ids.
+    Files written before a column was added (``session_key``, ``invalid_values``) are read
+    with the others, the missing column as null."""
+
+    def __init__(self, eng: Engine, data_dir, w: S.Window, since, tables: Sequence[str] = _JOINED, tz=None):
+        from .duckdb_engine import DuckDBEngine
+
+        self.eng, self.data_dir, self.w = eng, data_dir, w
+        self.d = eng.dialect.in_zone(tz)  # days and periods on the review's calendar
+        self.since_month = since.strftime("%Y-%m")
+        self.local = isinstance(eng, DuckDBEngine) and "://" not in str(data_dir)
+        self.parts: dict[str, dict[tuple[str, str], list[tuple[str, int, bool, frozenset]]]] = {
+            t: self._list(t) for t in tables}
+
+    def _list(self, table: str) -> dict[tuple[str, str], list[tuple[str, int, bool, frozenset]]]:
+        lo = self.w.since.strftime("%Y-%m") if self.w.since else "0000-00"
+        hi = self.w.until.strftime("%Y-%m") if self.w.until else "9999-99"
+        if not self.local:
+            return {p: [] for p in _partitions(self.eng, self.data_dir, table, self.w)}
+        out: dict[tuple[str, str], list[tuple[str, int, bool, frozenset]]] = {}
+        root = Path(table_root(self.data_dir, table))
+        for d in sorted(root.glob("source=*/month=*")):
+            month = d.name.split("=", 1)[1]
+            if not lo <= month <= hi:
+                continue
+            files = []
+            for f in sorted(d.glob("part-*.parquet")):
+                try:
+                    rows, keyed, cols = _file_info(f)
+                except (OSError, ValueError):         # emptied or replaced while listed: not a data file now
+                    continue
+                if rows:
+                    files.append((str(f), rows, keyed, cols))
+            if files:
+                out[(d.parent.name.split("=", 1)[1], month)] = files
+        return out
+
+    def previous(self, table: str) -> list[tuple[str, str]]:
+        return sorted(p for p in self.parts[table] if p[1] < self.since_month)
+
+    def current(self) -> list[tuple[str, str]]:
+        return sorted({p for t in _JOINED for p in self.parts[t] if p[1] >= self.since_month})
+
+    def keyed(self, parts) -> bool:
+        return self.local and all(k for t in _JOINED for p in parts for _, _, k, _ in self.parts[t].get(p, []))
+
+    def has_column(self, table: str, parts, column: str) -> bool:
+        """Whether any file of ``table``'s ``parts`` has ``column`` (elsewhere: taken as there)."""
+        return not self.local or any(column in c for p in parts for *_, c in self.parts[table].get(p, []))
+
+    def rows(self, table: str) -> dict[tuple[str, str], int]:
+        """Rows per partition (files' footers; 1 each where they cannot be read here)."""
+        return {p: sum(n for _, n, *_ in fs) if self.local else 1 for p, fs in self.parts[table].items()}
+
+    def has(self, table: str, source: str) -> bool:
+        return any(s == source for s, _ in self.parts[table])
+
+    @contextlib.contextmanager
+    def relation(self, table: str, parts=None):
+        """``(src, cond)``: what to read ``table``'s ``parts`` from (all of them: None) and the
+        condition that keeps them; ``src`` None when there is no row."""
+        d = self.eng.dialect
+        if self.local:
+            from .duckdb_engine import parquet_scan
+
+            want = self.parts[table] if parts is None else {p: self.parts[table].get(p, []) for p in parts}
+            files = [f for fs in want.values() for f, *_ in fs]
+            quoted = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
+            mixed = len({c for fs in want.values() for *_, c in fs}) > 1
+            yield (parquet_scan(f"[{quoted}]", by_name=mixed) if files else None), ""
+            return
+        with self.eng.relation(self.data_dir, table) as src:
+            if parts is None or src is None:
+                yield src, ""
+                return
+            conds = [f"({d.q('source')} = {d.text(s)} AND {d.q('month')} = {d.text(m)})" for s, m in parts]
+            yield src, "(" + " OR ".join(conds or ["1 = 0"]) + ")"
 
 
 # ------------------------------------------------------------------ running them
-
-def _has_source(data_dir, table: str, source: str) -> bool:
-    """Whether ``table`` has a ``source`` partition (always assumed for a URL)."""
-    root = table_root(data_dir, table)
-    return "://" in root or Path(root, f"source={source}").is_dir()
-
 
 def _partitions(eng: Engine, data_dir, table: str, w: S.Window) -> list[tuple[str, str]]:
     """(source, month) partitions of ``table`` the window touches."""
@@ -462,62 +596,180 @@ def count_tables(data_dir, *, previous_since, since, until, segments: Sequence[S
     d = eng.dialect.in_zone(tz)
     w = _window(previous_since, until)
     cur = _window(since, until)
-    s0 = cur.since
     segments = list(segments)
-    out: dict[str, pd.DataFrame | None] = {}
-    counts = ["n"]
+    lay = _Layout(eng, data_dir, w, cur.since, tz=tz)
+    frames: dict[str, list] = {k: [] for k in ("comparisons", "comparison_hist", "genuineness", "sessions",
+                                                "seg_sessions", "seg_comparisons", "seg_genuineness", "quality")}
 
     def step(name):
         if progress is not None:
             progress(name)
 
-    step("comparisons")
-    thr = [*_THR, "threshold"]
-    dc = _has_source(data_dir, "comparisons", "baidu_detail")
-    both = _run(eng, data_dir, "comparisons", lambda src: comparisons_query(d, src, w, s0, detail=dc),
-                counts=counts, floats=thr)
-    if both is None:
-        out["comparisons"] = out["comparison_hist"] = None
-    else:
-        g = both["g"].to_numpy() == 0
-        out["comparisons"] = both[g].drop(columns=["g", "side", "bin"]).reset_index(drop=True)
-        out["comparison_hist"] = both[~g].drop(columns=["g", "day"]).reset_index(drop=True)
-    step("anti-spoofing")
-    dg = _has_source(data_dir, "genuineness", "baidu_detail")
-    out["genuineness"] = _run(eng, data_dir, "genuineness", lambda src: genuineness_query(d, src, w, detail=dg),
-                              counts=counts, floats=["threshold"])
-    step("sessions")
-    out["sessions"] = _run(eng, data_dir, "sessions", lambda src: sessions_query(d, src, w), counts=counts)
+    step("the previous period")
+    _previous(lay, w, cur.since, frames)
+    step("this period, partition by partition")
+    for part in lay.current():
+        _current(lay, w, cur, part, segments, frames)
+    out = {k: _concat(v) for k, v in frames.items()}
+    step("errors and quarantine")
+    counts = ["n"]
     out["attempts"] = _run(eng, data_dir, "attempts", lambda src: reduce_query(
         d, src, w, ["source", "code", "message", "charged", "passed", "charge_type"], first=True), counts=counts)
     out["verify_errors"] = _run(eng, data_dir, "verify_errors", lambda src: reduce_query(
         d, src, w, ["source", "error_message", "billed"]), counts=counts)
     out["error_counts"] = _run(eng, data_dir, "error_counts", lambda src: reduce_query(
         d, src, w, ["source", "api", "error_code"], total="count"), counts=counts)
-    out["quarantine"] = _run(eng, data_dir, "quarantine", lambda src: quarantine_query(d, src, w, s0), counts=counts)
-    out["distinct"] = _distinct(eng, data_dir, w, s0)
-    step("segments and data quality")
-    out.update(_per_partition(eng, data_dir, w, cur, segments, d))
+    out["quarantine"] = _run(eng, data_dir, "quarantine", lambda src: quarantine_query(d, src, w, cur.since),
+                             counts=counts)
+    out["distinct"] = _distinct(lay, w, cur.since)
     return out
 
 
-def _distinct(eng, data_dir, w: S.Window, since) -> pd.DataFrame | None:
+def _previous(lay: _Layout, w: S.Window, since, frames) -> None:
+    """The partitions before this period's first month: pooled counts, one query per table."""
+    eng, d = lay.eng, lay.d
+    parts = lay.previous("comparisons")
+    if parts:
+        with lay.relation("comparisons", parts) as (src, cond), _listing(lay, "comparisons", parts) as listing:
+            if src is not None:
+                sql, sets = comparisons_query(d, _once_relation(d, src, w, listing), _and(w.where(d), cond), since)
+                day, hist = _split_sets(_frame(eng, sql, None, "comparisons", ["n", "gid"], _THRESHOLDS), sets)
+                frames["comparisons"].append(day)
+                frames["comparison_hist"].append(hist)
+    parts = lay.previous("genuineness")
+    if parts:
+        with lay.relation("genuineness", parts) as (src, cond), _listing(lay, "genuineness", parts) as listing:
+            if src is not None:
+                sql, sets = genuineness_query(d, _once_relation(d, src, w, listing), _and(w.where(d), cond))
+                frames["genuineness"] += _split_sets(_frame(eng, sql, None, "genuineness", ["n", "gid"],
+                                                            ["threshold"]), sets)
+    parts = lay.previous("sessions")
+    if parts:
+        with lay.relation("sessions", parts) as (src, cond):
+            if src is not None:
+                inv = lay.has_column("sessions", parts, "invalid_values")
+                frames["sessions"].append(_frame(eng, sessions_query(d, src, _and(w.where(d), cond), inv), None,
+                                                 "sessions", ["n"]))
+
+
+@contextlib.contextmanager
+def _listing(lay: _Layout, table: str, parts):
+    """The whole of ``table`` when ``parts`` hold Baidu detail rows (the once-per-attempt rule
+    looks for their tokens among getall's rows of the window), else None."""
+    if not any(s == REPEAT_SOURCE for s, _ in parts) or not lay.has(table, LISTING_SOURCE):
+        yield None
+        return
+    with lay.relation(table) as (src, _):
+        yield src
+
+
+def _current(lay: _Layout, w: S.Window, cur: S.Window, part, segments, frames) -> None:
+    """One partition of this period: its sessions once, compact (in DuckDB's memory: bounded by
+    the largest partition), counted, and joined to the partition's comparisons and checks
+    in the same scan that counts them."""
+    eng, d = lay.eng, lay.d
+    key = _key(d, lay.keyed([part]))
+    n = len(segments)
+    source = part[0]
+    with contextlib.ExitStack() as stack:
+        table = None
+        src, cond = stack.enter_context(lay.relation("sessions", [part]))
+        if src is not None:
+            table = stack.enter_context(_materialized(eng, sessions_table(
+                d, src, _and(cur.where(d), cond), segments, key, lay.has_column("sessions", [part], "invalid_values"))))
+            sql, sets = sessions_counts_query(d, table, n)
+            day, *seg = _split_sets(_frame(eng, sql, part, "sessions", ["n", "gid"]), sets)
+            frames["sessions"].append(day)
+            frames["seg_sessions"] += [_segment_frame(f, segments, i) for i, f in enumerate(seg)]
+            q = _frame(eng, quality_query(d, table), part, "sessions", ["rows", "ids", "repeated"])
+            if part[1] == lay.since_month and cur.since is not None:
+                # the month holding the period's start (mid-month, or a midnight in another zone):
+                # its sessions before that start belong to the previous period
+                before = S.Window(w.since, cur.since).where(d)
+                frames["sessions"].append(_frame(eng, sessions_query(
+                    d, src, _and(before, cond), lay.has_column("sessions", [part], "invalid_values")), None,
+                    "sessions", ["n"]))
+        src, cond = stack.enter_context(lay.relation("comparisons", [part]))
+        nc = 0
+        if src is not None:
+            joined = table is not None and source in _CMP_SOURCES
+            dup = None
+            if joined and source == REPEAT_SOURCE and lay.has("comparisons", LISTING_SOURCE):
+                listing, _ = stack.enter_context(lay.relation("comparisons"))
+                dup = f"NOT {_once(d, listing, w)}"
+            where = _and(w.where(d), cond)
+            if joined:
+                sql, sets = comparisons_query(d, src, where, cur.since, sessions=table, key=key, dup=dup,
+                                              n_segments=n)
+            else:
+                listing = stack.enter_context(_listing(lay, "comparisons", [part]))
+                sql, sets = comparisons_query(d, _once_relation(d, src, w, listing), where, cur.since)
+            day, hist, *seg = _split_sets(_frame(eng, sql, part, "comparisons", ["n", "gid", "nc"],
+                                                 _THRESHOLDS, source=False), sets)
+            frames["comparisons"].append(day[day["source"].notna().to_numpy()])
+            frames["comparison_hist"].append(hist[hist["source"].notna().to_numpy()])
+            if joined:
+                *seg, none = seg
+                nc = int(none.loc[none["nc"].to_numpy() == 1, "n"].sum())
+                frames["seg_comparisons"] += [_segment_frame(f.assign(source=source), segments, i)
+                                              for i, f in enumerate(seg)]
+        elif table is not None and source in _CMP_SOURCES:
+            nc = int(eng.query(f"SELECT count(*) AS n FROM {table} WHERE {d.q('expect')}").column(0)[0].as_py())
+        if table is not None:   # (a partition with no session in this period has no quality row, as in pandas)
+            frames["quality"].append(q[q["rows"].to_numpy() > 0].assign(no_comparison=nc if source in _CMP_SOURCES
+                                                                       else 0))
+        src, cond = stack.enter_context(lay.relation("genuineness", [part]))
+        if src is not None:
+            joined = table is not None and source in _CMP_SOURCES and n > 0
+            where = _and(w.where(d), cond)
+            if source == REPEAT_SOURCE and lay.has("genuineness", LISTING_SOURCE):
+                listing, _ = stack.enter_context(lay.relation("genuineness"))
+                where = _and(where, _once(d, listing, w))
+            sql, sets = genuineness_query(d, src, where, sessions=table if joined else None, key=key,
+                                          n_segments=n if joined else 0)
+            day, *seg = _split_sets(_frame(eng, sql, part, "genuineness", ["n", "gid"], ["threshold"],
+                                           source=False), sets)
+            frames["genuineness"].append(day)
+            frames["seg_genuineness"] += [_segment_frame(f.assign(source=source), segments, i)
+                                          for i, f in enumerate(seg)]
+
+
+def _segment_frame(f: pd.DataFrame, segments: Sequence[Segment], i: int) -> pd.DataFrame:
+    """One segment's rows of a grouping: digit -> value in its ``seg_<name>`` column (the
+    other segments' columns NA: every segment is counted on its own), rows without a value
+    left out."""
+    dig = f[_seg(i)].to_numpy(dtype=np.float64, na_value=np.nan)
+    keep = np.isfinite(dig) & (dig > 0)
+    out = f[keep].drop(columns=[_seg(i)]).reset_index(drop=True)
+    for j, x in enumerate(segments):
+        vals = digit_values(x)[dig[keep].astype(np.int64)] if j == i else None
+        out[x.label] = pd.Series(vals, index=out.index, dtype="str")
+    cols = ["source", *[c for c in out.columns if c != "source"]] if "source" in out.columns else list(out.columns)
+    return out[cols]
+
+
+def _distinct(lay: _Layout, w: S.Window, since) -> pd.DataFrame | None:
     """Sessions counted once per provider where several sources can hold the same one: Baidu
     tokens over the window (Baidu volumes are small); Megvii, when callbacks were received,
     within each month (bounded memory)."""
-    d = eng.dialect
+    eng, d = lay.eng, lay.d
+    parts = sorted(lay.parts["sessions"])
+    sources = {s_ for s_, _ in parts}
     frames = []
-    with eng.relation(data_dir, "sessions") as ss:
-        if ss is None:
-            return None
-        sources = {s_ for s_, _ in _partitions(eng, data_dir, "sessions", w)}
-        if sum(x.startswith("baidu") for x in sources) > 1:
-            f = _frame(eng, distinct_query(d, ss, w, since, "baidu"), None, "sessions", ["n", "side"])
-            frames.append(f.assign(group="Baidu"))
-        if "megvii_notify" in sources:
-            for m in sorted({m for s_, m in _partitions(eng, data_dir, "sessions", w) if s_.startswith("megvii")}):
-                f = _frame(eng, distinct_query(d, ss, w, since, "megvii", m), None, "sessions", ["n", "side"])
-                frames.append(f.assign(group="Megvii"))
+    jobs = []
+    if sum(x.startswith("baidu") for x in sources) > 1:
+        jobs.append(("Baidu", "baidu", [p for p in parts if p[0].startswith("baidu")], None))
+    if "megvii_notify" in sources:
+        for m in sorted({m for s_, m in parts if s_.startswith("megvii")}):
+            jobs.append(("Megvii", "megvii", [p for p in parts if p[0].startswith("megvii") and p[1] == m], m))
+    for group, provider, ps, month in jobs:
+        with lay.relation("sessions", ps) as (src, cond):
+            if src is None:
+                continue
+            key = _key(d, lay.keyed(ps))
+            f = _frame(eng, distinct_query(d, src, _and(w.where(d), cond), since, provider, key, month), None,
+                       "sessions", ["n", "side"])
+            frames.append(f.assign(group=group))
     return _concat(frames)
 
 
@@ -529,50 +781,16 @@ def _materialized(eng, sql: str):
         yield f"({sql})"
         return
     name = f"fa_review_{uuid.uuid4().hex[:12]}"
-    con = eng.connection()
-    con.execute(f"CREATE TABLE {name} AS {sql}")
+    eng.query(f"CREATE TABLE {name} AS {sql}")
     try:
         yield name
     finally:
-        con.execute(f"DROP TABLE IF EXISTS {name}")
+        eng.query(f"DROP TABLE IF EXISTS {name}")
 
 
-def _per_partition(eng, data_dir, w: S.Window, cur: S.Window, segments, d) -> dict[str, pd.DataFrame | None]:
-    """This period, one partition (source, month) at a time (memory bounded by the largest):
-    the sessions once, compact (id hashes, day, segment code), then the data-quality counts,
-    the segments' error counts, and the comparisons and checks joined to their session
-    (``d``: the engine's dialect, in the review's time zone)."""
-    parts = _partitions(eng, data_dir, "sessions", cur)
-    frames: dict[str, list] = {"seg_sessions": [], "seg_comparisons": [], "seg_genuineness": [], "quality": []}
-    with eng.relation(data_dir, "sessions") as ss, eng.relation(data_dir, "comparisons") as cs, \
-            eng.relation(data_dir, "genuineness") as gs:
-        for part in parts:
-            with _materialized(eng, seg_sessions(d, ss, cur, segments, part)) as segs:
-                frames["quality"].append(_frame(eng, quality_query(d, segs), part, "sessions",
-                                                ["rows", "ids", "repeated"]))
-                if segments:
-                    frames["seg_sessions"].append(decode(_frame(eng, seg_sessions_query(d, segs), part, "sessions",
-                                                                ["n", "code"]), segments))
-                if part[0] not in _CMP_SOURCES:
-                    continue
-                detail = part[0] == "baidu_detail"
-                dup = _once(d, cs, w) if detail and cs is not None else None
-                frames["seg_comparisons"].append(decode(_frame(
-                    eng, seg_comparisons_query(d, segs, cs, cur, segments, part, dup), part, "sessions",
-                    ["n", "bits", "has", "first", "code"]), segments))
-                if gs is not None and segments:
-                    once = _once(d, gs, w) if detail else None
-                    frames["seg_genuineness"].append(decode(_frame(
-                        eng, seg_genuineness_query(d, segs, gs, cur, part, once), part, "genuineness",
-                        ["n", "state", "code"]), segments))
-    return {k: _concat(v) for k, v in frames.items()}
-
-
-def _frame(eng, sql: str, part, table: str, counts) -> pd.DataFrame:
-    from ._base import arrow_frame
-
-    f = arrow_frame(eng.query(sql), table, counts=counts)
-    if part is not None:
+def _frame(eng, sql: str, part, table: str, counts, floats=(), source: bool = True) -> pd.DataFrame:
+    f = arrow_frame(eng.query(sql), table, counts=counts, floats=floats)
+    if part is not None and source and "source" not in f.columns:
         f.insert(0, "source", part[0])
     return f
 
@@ -582,30 +800,49 @@ def _concat(frames):
     return pd.concat(frames, ignore_index=True) if frames else None
 
 
+def _shares(rows: dict, per_month: int) -> dict:
+    """Rows to take from each (source, month) partition: ``per_month`` a month, split in
+    proportion to the partitions' rows (all of them when the month has fewer)."""
+    months: dict[str, int] = {}
+    for (_, m), n in rows.items():
+        months[m] = months.get(m, 0) + n
+    return {p: n if months[p[1]] <= per_month else max(1, -(-per_month * n // months[p[1]])) for p, n in rows.items()}
+
+
 def segment_sample(data_dir, *, since, until, columns: Sequence[str], per_month: int = 20_000,
                    engine="auto") -> pd.DataFrame:
-    """Up to ``per_month`` sessions of each month of the period (``biz_extra_data`` and
-    ``columns``): what the default segment keys are chosen from.  Only the choice of keys
-    comes from this sample; every count is exact."""
+    """About ``per_month`` sessions of each month of the period (``biz_extra_data`` and
+    ``columns``), taken from every source in proportion to its sessions: what the default
+    segment keys are chosen from.  Only the choice of keys comes from this sample; every
+    count is exact."""
     eng = get_engine(engine)
+    empty = pd.DataFrame(columns=["biz_extra_data", *columns])
     if eng.name == "pandas":
         from ..store import load
 
-        f = load(data_dir, "sessions", since=since, until=until, columns=["month", "biz_extra_data", *columns])
-        return f.groupby("month", sort=True).head(per_month).drop(columns="month").reset_index(drop=True)
+        f = load(data_dir, "sessions", since=since, until=until, columns=["source", "month", "biz_extra_data",
+                                                                           *columns])
+        if f.empty:
+            return empty
+        key = [f["source"].astype("str"), f["month"].astype("str")]
+        take = _shares(f.groupby(key, sort=True).size().to_dict(), per_month)
+        rank = f.groupby(key, sort=False).cumcount().to_numpy()
+        limit = pd.Series(list(zip(*key))).map(take).to_numpy()
+        return f[rank < limit].drop(columns=["source", "month"]).reset_index(drop=True)
     d = eng.dialect
     w = _window(since, until)
-    months = sorted({m for _, m in _partitions(eng, data_dir, "sessions", w)})
-    if not months:
-        return pd.DataFrame(columns=["biz_extra_data", *columns])
+    lay = _Layout(eng, data_dir, w, w.since or pd.Timestamp("1970-01-01", tz="UTC"), tables=("sessions",))
+    rows = lay.rows("sessions")
+    if not rows:
+        return empty
     cols = ", ".join(d.q(c) for c in ["biz_extra_data", *columns])
     frames = []
-    for m in months:
-        f = _run(eng, data_dir, "sessions", lambda src, m=m: (
-            f"SELECT {cols} FROM {src}{_and(w.where(d), d.q('month') + ' = ' + d.text(m))} LIMIT {int(per_month)}"))
-        if f is not None:
-            frames.append(f)
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["biz_extra_data", *columns])
+    for part, n in sorted(_shares(rows, per_month).items()):
+        with lay.relation("sessions", [part]) as (src, cond):
+            if src is not None:
+                sql = f"SELECT {cols} FROM {src}{_and(w.where(d), cond)} LIMIT {int(n)}"
+                frames.append(arrow_frame(eng.query(sql), "sessions"))
+    return pd.concat(frames, ignore_index=True) if frames else empty
 
 
 def labelled_comparisons(data_dir, labels: pd.DataFrame, *, since, until, engine="auto") -> pd.DataFrame:

@@ -26,7 +26,16 @@ import pyarrow as pa
 from ._base import PARTS_GLOB, Engine, local_files, table_root
 from ._sql import DuckDBDialect
 
-__all__ = ["DuckDBEngine"]
+__all__ = ["DuckDBEngine", "parquet_scan"]
+
+
+def parquet_scan(files: str, by_name: bool = False) -> str:
+    """``read_parquet`` of ``files`` (a quoted glob or a list) with the dataset's hive keys as
+    text.  Columns are bound from the first file; ``by_name``: from all of them, by name (files
+    written before a column was added, ``session_key`` or ``invalid_values``, read it as null)."""
+    union = ", union_by_name = true" if by_name else ""
+    return (f"read_parquet({files}, hive_partitioning = true, hive_types = {{'source': 'VARCHAR', "
+            f"'month': 'VARCHAR'}}{union})")
 
 
 class DuckDBEngine(Engine):
@@ -74,8 +83,7 @@ class DuckDBEngine(Engine):
             yield None
             return
         glob = (root.rstrip("/") + "/" + PARTS_GLOB).replace("'", "''")
-        yield (f"read_parquet('{glob}', hive_partitioning = true, "
-               f"hive_types = {{'source': 'VARCHAR', 'month': 'VARCHAR'}})")
+        yield parquet_scan(f"'{glob}'")
 
     @contextlib.contextmanager
     def _object_store(self, data_dir, table: str):

@@ -272,6 +272,21 @@ def _expect(s: pd.DataFrame) -> np.ndarray:
     return ~err & ~pending & (live | baidu_ok)
 
 
+def _stacked(f: pd.DataFrame, keys: Sequence[str], labels: Sequence[str]) -> pd.DataFrame | None:
+    """Rows per ``keys`` and one segment's value, for each segment on its own (the other
+    segments' columns NA), as ``engines._review`` counts them."""
+    parts = []
+    for lab in labels:
+        g = f[f[lab].notna().to_numpy()]
+        if len(g):
+            c = _count(g, [*keys, lab])
+            for other in labels:
+                if other != lab:
+                    c[other] = pd.Series([None] * len(c), index=c.index, dtype="str")
+            parts.append(c[[*keys, *labels, "n"]])
+    return pd.concat(parts, ignore_index=True) if parts else None
+
+
 def _this_period(t, previous_since, since, until, segments, tz=None) -> dict[str, pd.DataFrame | None]:
     out: dict[str, pd.DataFrame | None] = {"seg_sessions": None, "seg_comparisons": None, "seg_genuineness": None,
                                            "quality": None}
@@ -281,78 +296,68 @@ def _this_period(t, previous_since, since, until, segments, tz=None) -> dict[str
     s = _in(s, since, until)
     if s.empty:
         return out
-    # data quality per partition (source, month): rows, distinct sessions, sessions sharing a request id
+    c = t["comparisons"]
+    cur_c = _in(c, since, until) if c is not None else None
+    # data quality per partition (source, month): rows, distinct sessions, sessions sharing a request id,
+    # sessions that should carry a comparison and have none
     month = s["month"].astype("str") if "month" in s else \
         pd.Series(pd.DatetimeIndex(s["session_time"]).strftime("%Y-%m"), index=s.index)
+    pair = lambda f: pd.MultiIndex.from_arrays([f["source"].astype("str"), f["session_id"].astype("str")])
+    lacking = _expect(s) & s["source"].astype("str").isin(_CMP_SOURCES).to_numpy() & (
+        ~pair(s).isin(pair(cur_c)) if cur_c is not None else True)
     q = []
     for (src, m), g in s.groupby([s["source"].astype("str"), month], sort=True):
         rid = g[g["request_id"].notna()] if "request_id" in g else g.iloc[:0]
         nids = rid.groupby("request_id")["session_id"].transform("nunique")
         rep = rid.loc[(nids > 1).to_numpy(), "session_id"].nunique()
-        q.append((src, len(g), int(g["session_id"].nunique()), int(rep)))
-    out["quality"] = pd.DataFrame(q, columns=["source", "rows", "ids", "repeated"]).astype(
-        {"source": "str", "rows": "int64", "ids": "int64", "repeated": "int64"})
+        nc = int(lacking[s.index.get_indexer(g.index)].sum())
+        q.append((src, len(g), int(g["session_id"].nunique()), int(rep), nc))
+    out["quality"] = pd.DataFrame(q, columns=["source", "rows", "ids", "repeated", "no_comparison"]).astype(
+        {"source": "str", "rows": "int64", "ids": "int64", "repeated": "int64", "no_comparison": "int64"})
+    labels = [x.label for x in segments]
+    if not labels:
+        return out
 
     segs = pd.DataFrame({"source": s["source"].astype("str").to_numpy(), "session_id": s["session_id"].to_numpy(),
-                         "day": _day(s["session_time"], tz), "expect": _expect(s)}, index=s.index)
+                         "day": _day(s["session_time"], tz)}, index=s.index)
     for col in _SEG_SESSION_COLUMNS:
         segs[col] = s[col].astype("str") if col in s else pd.Series([None] * len(s), index=s.index, dtype="str")
-    labels = [x.label for x in segments]
     for x in segments:
         segs[x.label] = segment_values(s, x)
-    anyseg = segs[labels].notna().any(axis=1).to_numpy() if labels else np.zeros(len(segs), bool)
-    segs = segs[anyseg | segs["expect"].to_numpy()].reset_index(drop=True)
-    anyseg = segs[labels].notna().any(axis=1).to_numpy() if labels else np.zeros(len(segs), bool)
-    if labels:
-        out["seg_sessions"] = _count(segs[anyseg], ["source", "day", *_SEG_SESSION_COLUMNS, *labels])
+    segs = segs.reset_index(drop=True)
+    out["seg_sessions"] = _stacked(segs, ["source", "day", *_SEG_SESSION_COLUMNS], labels)
 
-    cmp = segs[segs["source"].isin(_CMP_SOURCES).to_numpy()]
-    c = t["comparisons"]
-    if len(cmp):
-        if c is not None:
-            full = c
-            c = _in(c, since, until)
-            conf = floats(c["confidence"])
-            thr = {col: floats(c[col]) for col in [*_THR, "threshold"]}
-            has = sum((~np.isnan(thr[col])) * (1 << i) for i, col in enumerate(_THR)) + (~np.isnan(thr["threshold"])) * 16
-            src = c["source"].astype("str").to_numpy()
-            # the rule over the whole window (a getall row of the previous period counts too)
-            rep = repeated_attempts(full)
-            dup = pd.Series(rep if rep is not None else np.zeros(len(full), bool), index=full.index) \
-                .reindex(c.index).to_numpy(dtype=np.int64)
-            cc = pd.DataFrame({"source": src, "session_id": c["session_id"].to_numpy(),
-                               "comparison": c["comparison"].astype("str").to_numpy(), "dup": dup,
-                               "first": _first(c),
-                               "bits": _bits(conf, thr), "has": np.asarray(has, dtype=np.int64), "matched": 1})
-        else:
-            cc = pd.DataFrame({"source": pd.Series(dtype="str"), "session_id": pd.Series(dtype="str"),
-                               "comparison": pd.Series(dtype="str"), "dup": pd.Series(dtype="int64"),
-                               "first": pd.Series(dtype="int64"),
-                               "bits": pd.Series(dtype="int64"), "has": pd.Series(dtype="int64"),
-                               "matched": pd.Series(dtype="int64")})
-        j = cmp[["source", "session_id", "day", "expect", *labels]].merge(cc, on=["source", "session_id"], how="left")
-        j["matched"] = j["matched"].fillna(0).astype("int64")
-        j["dup"] = j["dup"].fillna(0).astype("int64")
-        j["first"] = j["first"].fillna(1).astype("int64")
-        j["bits"] = j["bits"].fillna(0).astype("int64")
-        j["has"] = j["has"].fillna(0).astype("int64")
-        out["seg_comparisons"] = _count(j, ["source", "day", "expect", "matched", "dup", "first", "comparison", "bits",
-                                            "has", *labels])
+    cmp = segs[segs["source"].isin(_CMP_SOURCES).to_numpy()][["source", "session_id", *labels]]
+    if len(cmp) and cur_c is not None and len(cur_c):
+        # the rule over the whole window (a getall row of the previous period counts too)
+        rep = repeated_attempts(c)
+        dup = pd.Series(rep if rep is not None else np.zeros(len(c), bool), index=c.index) \
+            .reindex(cur_c.index).to_numpy(dtype=bool)
+        k = cur_c[~dup]
+        conf = floats(k["confidence"])
+        thr = {col: floats(k[col]) for col in [*_THR, "threshold"]}
+        has = sum((~np.isnan(thr[col])) * (1 << i) for i, col in enumerate(_THR)) + (~np.isnan(thr["threshold"])) * 16
+        cc = pd.DataFrame({"source": k["source"].astype("str").to_numpy(), "session_id": k["session_id"].to_numpy(),
+                           "day": _day(k["session_time"], tz), "first": _first(k),
+                           "comparison": k["comparison"].astype("str").to_numpy(),
+                           "bits": _bits(conf, thr), "has": np.asarray(has, dtype=np.int64)})
+        j = cc.merge(cmp, on=["source", "session_id"], how="inner")
+        out["seg_comparisons"] = _stacked(j, ["source", "day", "first", "comparison", "bits", "has"], labels)
     g = t["genuineness"]
-    if labels and g is not None and len(cmp):
+    if g is not None and len(cmp):
         g = _in(once_per_attempt(g), since, until)
         conf, thr = floats(g["confidence"]), floats(g["threshold"])
         gg = pd.DataFrame({"source": g["source"].astype("str").to_numpy(), "session_id": g["session_id"].to_numpy(),
-                           "attack": g["attack"].astype("str").to_numpy(), "state": _state(conf, thr)})
-        sg = cmp[cmp[labels].notna().any(axis=1).to_numpy()][["source", "session_id", "day", *labels]]
-        j = gg.merge(sg, on=["source", "session_id"], how="inner")
-        out["seg_genuineness"] = _count(j, ["source", "day", "attack", "state", *labels])
+                           "day": _day(g["session_time"], tz), "attack": g["attack"].astype("str").to_numpy(),
+                           "state": _state(conf, thr)})
+        j = gg.merge(cmp, on=["source", "session_id"], how="inner")
+        out["seg_genuineness"] = _stacked(j, ["source", "day", "attack", "state"], labels)
     return out
 
 
 # ------------------------------------------------------------------ one canonical form for both paths
 
-_INT = {"day", "side", "bits", "has", "state", "matched", "dup", "first", "n", "rows", "ids", "repeated"}
+_INT = {"day", "side", "bits", "has", "state", "first", "n", "rows", "ids", "repeated", "no_comparison"}
 # ("group" of the distinct counts is text)
 _NULLABLE_INT = {"bin"}
 _FLOAT = {*_THR, "threshold"}

@@ -1,12 +1,13 @@
 """Findings: what an analyst must see first, found in the counts and ranked.
 
-Every rate the review knows becomes a daily (and a weekly) count series, pooled and per
-segment: each comparison kind's pass rate at each level (per source), Baidu's pass rate at
+Every rate the review knows becomes a daily count series, pooled and per segment: each comparison kind's pass rate at each level (per source), Baidu's pass rate at
 its configured threshold, each attack type's flagged share, each error code's share of the
 sessions (or attempts, or stat calls) it can occur in, and the billed errors.  All of them
 go through :func:`faceanalytics.analytics.detect_changes` at once (steps and short waves,
-the false-discovery rate controlled over every series; daily and weekly each at half the
-rate).  Series run over both periods, so a step at the start of this one is found too;
+the false-discovery rate controlled over every series, each series tested once).  The
+rate is weighted (:func:`_weights`): the pass rates at the level in force, pooled and per
+segment, and every pooled rate get most of it; the other levels and the segments' error
+and flagged shares, which explain a finding more than they make one, the rest.  Series run over both periods, so a step at the start of this one is found too;
 only changes that start in this period are findings.
 
 What is left out, because it says how the data was fetched rather than what happened:
@@ -17,7 +18,7 @@ Threshold changes are dated per comparison kind and source from the eras of the 
 reference-threshold set (not a test: a new set is a fact).
 
 Findings rank by effect and evidence (``statistic x |change|``, the level in force first);
-the same change seen at several levels, daily and weekly, or in a segment and the pool
+the same change seen at several levels, or in a segment and the pool
 with the same dates, is one finding that names the others.
 """
 from __future__ import annotations
@@ -47,6 +48,8 @@ MIN_RATIO = {"flagged": 2.0, "error": 2.0, "billed": 2.0}
 # What benchmarks/bench_findings.py measured on no-change data (quoted in the report's method
 # section, in the words of the message catalogue's ``method.measured``).
 MEASURED = {"date": "2026-12-05", "with_finding": 0, "quarters": 20, "sessions": 10_000}
+# Share of the false-discovery rate given to the primary series (see _weights).
+PRIMARY_SHARE = 0.9
 FETCH_ARTEFACTS = {("api_error", None), ("lite_status", "NOT_STARTED"), ("lite_status", "PROCESSING")}
 _META = ["family", "source", "comparison", "level", "attack", "origin", "code", "detail", "seg_key", "seg_value"]
 
@@ -310,7 +313,7 @@ def series_frame(s: Summaries, *, last_day: int | None = None) -> pd.DataFrame:
     for seg in s.segments:
         label = seg.label
         if sc is not None:
-            m = (sc["matched"].to_numpy() == 1) & (sc["dup"].to_numpy() == 0) & sc[label].notna().to_numpy()
+            m = sc[label].notna().to_numpy()
             if m.any():
                 parts += _pass_parts(sc[m], "bits", "has", label)
         if sg is not None:
@@ -334,7 +337,30 @@ def series_frame(s: Summaries, *, last_day: int | None = None) -> pd.DataFrame:
 
 # ------------------------------------------------------------------ detection
 
-def _detect(series: pd.DataFrame, freq: str, alpha: float) -> pd.DataFrame:
+def _weights(series: pd.DataFrame, levels: dict[str, str], share: float = PRIMARY_SHARE) -> np.ndarray:
+    """Each series' weight in the false-discovery rate: the *primary* series (the pass rates
+    at the level in force, pooled and per segment, and every pooled rate) share ``share`` of
+    it, the others (pass rates at the other levels, the segments' error and flagged shares:
+    what explains a finding more than it makes one) the rest.  A review has a few hundred
+    series, three in four of them secondary; spread evenly, a segment's drop at the level in
+    force would need about four times the evidence it needs here."""
+    fam = series["family"].to_numpy(dtype=object)
+    lv = series["level"].to_numpy(dtype=object)
+    comp = series["comparison"].to_numpy(dtype=object)
+    pooled = pd.isna(series["seg_key"]).to_numpy()
+    rate = np.isin(fam, ["pass_rate", "configured"])
+    in_force = np.array([lv_ == "configured" or lv_ == level_for(levels, c) for lv_, c in zip(lv, comp)], bool)
+    primary = np.where(rate, in_force, pooled)
+    sid = series.groupby(_META, dropna=False, sort=False).ngroup().to_numpy()
+    first = np.unique(sid, return_index=True)[1]
+    n1 = int(primary[first].sum())
+    n2 = len(first) - n1
+    if not n1 or not n2:
+        return np.ones(len(series))
+    return np.where(primary, share / n1, (1 - share) / n2) * len(first)
+
+
+def _detect(series: pd.DataFrame, freq: str, alpha: float, levels: dict[str, str] | None = None) -> pd.DataFrame:
     f = series
     if freq == "W":
         f = f.assign(day=np.floor_divide(f["day"].to_numpy() + 3, 7) * 7 - 3)
@@ -344,7 +370,9 @@ def _detect(series: pd.DataFrame, freq: str, alpha: float) -> pd.DataFrame:
     meta = meta.where(meta.notna(), None)
     counts = pd.DataFrame({"sid": f["sid"].to_numpy(), "day": day_start(f["day"].to_numpy()),
                            "k": f["k"].to_numpy(), "n": f["n"].to_numpy()})
-    out = detect_changes(counts, keys=["sid"], time="day", alpha=alpha)
+    if levels is not None:
+        counts["w"] = _weights(f, levels)
+    out = detect_changes(counts, keys=["sid"], time="day", alpha=alpha, weight="w" if levels is not None else None)
     tested, method = out.attrs.get("tested", 0), out.attrs.get("method", "")
     out = out.join(meta, on="sid")
     out["frequency"] = "daily" if freq == "D" else "weekly"
@@ -376,12 +404,11 @@ def find(s: Summaries, *, levels=None, alpha: float = ALPHA) -> tuple[list[Findi
             "partial": s.data_end is not None and last is not None and last <= local_day(s.data_end, s.tz)}
     found = []
     if len(series):
-        for freq in ("D", "W"):
-            d = _detect(series, freq, alpha / 2)
-            info["tested"] += int(d.attrs.get("tested", 0))
-            info["method"] = d.attrs.get("method", "")
-            info["method_args"] = {"m": int(d.attrs.get("tested", 0)), "alpha": alpha / 2}   # for its sentence
-            found.append(d)
+        d = _detect(series, "D", alpha, levels)      # each series once: daily counts in information time
+        info["tested"] = int(d.attrs.get("tested", 0))
+        info["method"] = d.attrs.get("method", "")
+        info["method_args"] = {"m": info["tested"], "alpha": alpha, "primary": PRIMARY_SHARE}   # for its sentence
+        found.append(d)
     changes = pd.concat([x for x in found if len(x)], ignore_index=True) if any(len(x) for x in found) else None
     findings: list[Finding] = []
     if changes is not None:

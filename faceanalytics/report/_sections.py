@@ -21,7 +21,7 @@ from ..engines._review import OTHER
 from ..schema import LEVEL_COLUMNS, LEVELS
 from . import _text as T
 from ._figures import draw_change, draw_rate_series, figure
-from ._findings import level_for
+from ._findings import PRIMARY_SHARE, level_for
 from ._period import ONE_DAY
 from ._segments import describe
 from ._text import join, tr, tr_or
@@ -332,8 +332,7 @@ class _Builder:
         sc = s.frame("seg_comparisons")
         if sc is None or not s.segments:
             return []
-        m = (sc["matched"].to_numpy() == 1) & (sc["dup"].to_numpy() == 0)
-        sc = sc[m & (sc["comparison"] == "faceid").to_numpy()]
+        sc = sc[(sc["comparison"] == "faceid").to_numpy()]
         i = LEVELS.index(level_for(self.levels, "faceid"))
         out = []
         for seg in s.segments:
@@ -735,7 +734,7 @@ class _Builder:
             p(tr("method.dating")),
             table(cols("source", "dated_by", "sessions"), rows, numeric=(2,)),
             p(tr("method.detail_once")),
-            p(tr("method.changes", detector=_detector_text(info), half=self.r.alpha / 2, min_effects=_min_effects(),
+            p(tr("method.changes", detector=_detector_text(info), primary=PRIMARY_SHARE, min_effects=_min_effects(),
                  cut=cut, false_alarm=_false_alarm_text(self.r.alpha), measured=_measured_text())),
             p(tr("method.counting", engine=s.engine)),
         ]

@@ -403,7 +403,6 @@ class Summaries:
         s = self._side(self.frame("sessions"), "current")
         q = self._side(self.frame("quarantine"), "current")
         qual = self.frame("quality")
-        sc = self.frame("seg_comparisons")
         sources = sorted((set(s["source"]) if s is not None else set())
                          | (set(q["source"]) if q is not None else set()))
         n_sess = s.groupby("source")["n"].sum() if s is not None else pd.Series(dtype="int64")
@@ -430,13 +429,8 @@ class Summaries:
             api = pending = empty
         add("api_error", api, n_sess, "the provider refused the call")
         add("pending", pending, n_sess, "NOT_STARTED/PROCESSING: fetch again later")
-        if self.frame("comparisons") is not None or sc is not None:
-            if sc is not None:
-                m = sc["expect"].astype(bool).to_numpy() & (sc["matched"].to_numpy() == 0)
-                # a session with several comparisons is one row per comparison: count sessions once
-                nc = sc[m].groupby("source")["n"].sum()
-            else:
-                nc = empty
+        if self.frame("comparisons") is not None or qual is not None:
+            nc = qual.groupby("source")["no_comparison"].sum() if qual is not None else empty
             add("no_comparison", nc, n_sess, "finished and passed liveness, but no comparison")
         rep = qual.groupby("source")["repeated"].sum() if qual is not None else empty
         add("repeated_request_id", rep, n_sess,
