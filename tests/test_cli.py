@@ -123,6 +123,33 @@ def test_https_to_a_plain_http_server_says_so(tmp_path):
     assert "Traceback" not in p.stderr
 
 
+def test_verbose_logs_what_is_done_to_stderr_and_no_secret(tmp_path):
+    """-v: the fetch says where it fetches from; -vv: every request with its answer; never a
+    credential; stdout is the same with or without them."""
+    with Sandbox(seed=3, n_lite=3, n_liveness=0, n_baidu=0) as sb:
+        ids = tmp_path / "ids.txt"
+        ids.write_text("\n".join(sb.ids("megvii-lite")) + "\n")
+        env = {**os.environ, **sb.env()}
+
+        def run(*flags):
+            return subprocess.run([sys.executable, "-m", "faceanalytics", "fetch", "megvii-lite", "--ids", str(ids),
+                                   "--data", str(tmp_path / f"d{len(flags)}{flags[0] if flags else ''}"),
+                                   "--base-url", sb.url, *flags],
+                                  env=env, capture_output=True, text=True, timeout=120)
+
+        plain, v, vv = run(), run("-v"), run("-vv")
+    for p in (plain, v, vv):
+        assert p.returncode == 0, p.stderr
+        assert p.stdout.splitlines()[-1].startswith("fetched 3  landed 3")  # stdout: the base URL and the counts
+        assert len(p.stdout.splitlines()) == 2
+    assert "faceanalytics.fetch:" not in plain.stderr
+    assert f"fetching from {sb.url}" in v.stderr and "attempt" not in v.stderr
+    requests = [line for line in vv.stderr.splitlines() if "-> 200" in line and "(attempt 1)" in line]
+    assert len(requests) >= 3
+    secret = sb.env()["MEGVII_API_SECRET"]
+    assert secret and all(secret not in p.stderr + p.stdout for p in (plain, v, vv))
+
+
 def test_json_summaries_and_quiet(tmp_path, records, capsys):
     d = tmp_path / "d"
     assert main(["ingest", str(records), "--data", str(d), "--json"]) == 0
