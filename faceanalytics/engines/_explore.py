@@ -34,7 +34,8 @@ from ..analytics._core import REPEAT_SOURCE
 from . import _sql as S
 from ._api import PandasEngine, _empty, _periods, _run, _window, get_engine
 from ._base import arrow_frame, table_root
-from ._review import OTHER, Segment, _and, _hash, _once, _once_relation, _partitions, segment_expr
+from ._review import (Segment, _and, _hash, _once, _once_relation, _part, _partitions, digit_values,
+                      segment_digit, segment_expr)
 
 __all__ = ["overview", "selection_histogram", "rows_near_cut", "ALL"]
 
@@ -45,36 +46,6 @@ def _has_source(data_dir, table: str, source: str) -> bool:
     """Whether ``table`` has a ``source`` partition (always assumed for a URL)."""
     root = table_root(data_dir, table)
     return "://" in root or Path(root, f"source={source}").is_dir()
-
-
-def _part(d: S.Dialect, part) -> str:
-    return f"{d.q('source')} = {d.text(part[0])} AND {d.q('month')} = {d.text(part[1])}"
-
-
-def segment_code(d: S.Dialect, segments: Sequence[Segment]) -> str:
-    """All of a row's segment values as one integer (mixed radix; digit 0: missing, then the
-    kept values in order, then ``(other)``): a compact join payload, decoded by :func:`decode`."""
-    terms, radix = [], 1
-    for seg in segments:
-        if seg.values is None:
-            raise ValueError(f"segment {seg.name!r} needs its values (choose_segments gives them)")
-        vals = [*seg.values, OTHER]
-        case = " ".join(f"WHEN {d.text(x)} THEN {i + 1}" for i, x in enumerate(vals))
-        terms.append(f"(CASE {segment_expr(d, seg)} {case} ELSE 0 END) * {radix}")
-        radix *= len(vals) + 1
-    return "(" + " + ".join(terms) + ")" if terms else "0"
-
-
-def decode(frame: pd.DataFrame, segments: Sequence[Segment], column: str = "code") -> pd.DataFrame:
-    """``column`` (see :func:`segment_code`) back to one text column per segment (missing: NA)."""
-    code = frame[column].to_numpy(dtype=np.int64)
-    out = frame.drop(columns=[column])
-    for seg in segments:
-        vals = [*seg.values, OTHER]
-        code, digit = np.divmod(code, len(vals) + 1)
-        lut = np.array([None, *vals], dtype=object)
-        out[seg.label] = pd.Series(lut[digit], index=frame.index, dtype="str")
-    return out
 
 
 def _is(d: S.Dialect, column: str, value) -> str:
@@ -171,7 +142,7 @@ def selection_histogram(data_dir, table: str, kind_column: str, thresholds: Sequ
     # Each (source, month) partition's rows joined to that partition's sessions (a hash table of
     # one month of one source), the partitions' histograms added up as they come: memory bounded
     # whatever the window.
-    code = segment_code(d, [segment])
+    code = segment_digit(d, segment)
     keys = [*by, "code", *(["period"] if freq else []), *thresholds, "confidence"]
     queries = []
     with eng.relation(data_dir, table) as src, eng.relation(data_dir, "sessions") as ss:
@@ -194,7 +165,11 @@ def selection_histogram(data_dir, table: str, kind_column: str, thresholds: Sequ
         agg = _summed(eng, queries, keys, "count")
     if agg is not None:
         agg = arrow_frame(agg, table, counts=["count", "code"], floats=[*thresholds, "confidence"])
-        agg = decode(agg, [segment], "code") if len(agg) else None
+        if len(agg):
+            values = digit_values(segment)[agg["code"].to_numpy(dtype=np.int64)]
+            agg = agg.drop(columns="code").assign(**{segment.label: pd.Series(values, index=agg.index, dtype="str")})
+        else:
+            agg = None
     return _histogram_frame(agg, table, [*by, segment.label], freq, tz)
 
 

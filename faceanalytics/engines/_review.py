@@ -458,6 +458,11 @@ def quality_query(d, table: str) -> str:
             f"AS {d.q('repeated')}")
 
 
+def _part(d, part) -> str:
+    """The condition that keeps one (source, month) partition."""
+    return f"{d.q('source')} = {d.text(part[0])} AND {d.q('month')} = {d.text(part[1])}"
+
+
 def distinct_query(d, sessions: str, where: str, since, provider: str, key: str, month: str | None = None) -> str:
     """Distinct sessions of one provider per side: a Baidu token fetched by stat, getall and detail
     is one session, and so is a Megvii biz_id seen in a callback and in get_result."""
@@ -571,7 +576,7 @@ class _Layout:
             if parts is None or src is None:
                 yield src, ""
                 return
-            conds = [f"({d.q('source')} = {d.text(s)} AND {d.q('month')} = {d.text(m)})" for s, m in parts]
+            conds = [f"({_part(d, p)})" for p in parts]
             yield src, "(" + " OR ".join(conds or ["1 = 0"]) + ")"
 
 
@@ -626,7 +631,9 @@ def count_tables(data_dir, *, previous_since, since, until, segments: Sequence[S
 
 
 def _previous(lay: _Layout, w: S.Window, since, frames) -> None:
-    """The partitions before this period's first month: pooled counts, one query per table."""
+    """The previous period, pooled counts, one query per table: comparisons and checks of the
+    partitions before this period's first month (that month's are split by date as they are
+    scanned), sessions of every row before ``since``."""
     eng, d = lay.eng, lay.d
     parts = lay.previous("comparisons")
     if parts:
@@ -643,12 +650,15 @@ def _previous(lay: _Layout, w: S.Window, since, frames) -> None:
                 sql, sets = genuineness_query(d, _once_relation(d, src, w, listing), _and(w.where(d), cond))
                 frames["genuineness"] += _split_sets(_frame(eng, sql, None, "genuineness", ["n", "gid"],
                                                             ["threshold"]), sets)
-    parts = lay.previous("sessions")
+    # Sessions before ``since``, the month holding it included (a period starting mid-month or at
+    # a midnight in another zone): this period's sessions are read partition by partition.
+    parts = sorted(p for p in lay.parts["sessions"] if p[1] <= lay.since_month)
     if parts:
         with lay.relation("sessions", parts) as (src, cond):
             if src is not None:
                 inv = lay.has_column("sessions", parts, "invalid_values")
-                frames["sessions"].append(_frame(eng, sessions_query(d, src, _and(w.where(d), cond), inv), None,
+                before = S.Window(w.since, since).where(d)
+                frames["sessions"].append(_frame(eng, sessions_query(d, src, _and(before, cond), inv), None,
                                                  "sessions", ["n"]))
 
 
@@ -682,13 +692,6 @@ def _current(lay: _Layout, w: S.Window, cur: S.Window, part, segments, frames) -
             frames["sessions"].append(day)
             frames["seg_sessions"] += [_segment_frame(f, segments, i) for i, f in enumerate(seg)]
             q = _frame(eng, quality_query(d, table), part, "sessions", ["rows", "ids", "repeated"])
-            if part[1] == lay.since_month and cur.since is not None:
-                # the month holding the period's start (mid-month, or a midnight in another zone):
-                # its sessions before that start belong to the previous period
-                before = S.Window(w.since, cur.since).where(d)
-                frames["sessions"].append(_frame(eng, sessions_query(
-                    d, src, _and(before, cond), lay.has_column("sessions", [part], "invalid_values")), None,
-                    "sessions", ["n"]))
         src, cond = stack.enter_context(lay.relation("comparisons", [part]))
         nc = 0
         if src is not None:
