@@ -97,7 +97,7 @@ def write_chunk(task) -> tuple[int, int, int, int]:
     """One file of each table for ``n`` comparisons of ``source`` between t0 and t1 (microseconds)."""
     import pyarrow as pa
 
-    from faceanalytics.store import session_keys
+    from faceanalytics.storage.tables import session_keys
 
     root, source, month, t0, t1, n_comp, seed, name = task
     rng = np.random.default_rng(seed)

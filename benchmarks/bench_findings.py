@@ -95,7 +95,7 @@ def _detected(kind: str, f) -> bool:
 def _run(job) -> dict:
     """One dataset: records, plant, ingest, review; the findings (as dicts) and timings."""
     seed, kind, size, n_lite, tmp = job
-    from faceanalytics.ingest import ingest
+    from faceanalytics.pipeline.ingest import ingest
     from faceanalytics.report import review
 
     t0 = time.perf_counter()

@@ -10,8 +10,6 @@ Importing the package is cheap: each name below is imported on first use
 from __future__ import annotations
 
 import importlib
-import sys
-import types
 from typing import TYPE_CHECKING
 
 from .errors import __all__ as _error_names  # a small module: the tree's names, classes on first use
@@ -19,17 +17,18 @@ from .errors import __all__ as _error_names  # a small module: the tree's names,
 __version__ = "0.1.0"
 
 _LAZY = {
-    "load": ".store",
-    "load_arrow": ".store",
-    "ingest": ".ingest",
-    "rebuild": ".ingest",
-    "fetch_megvii": ".fetch",
-    "fetch_baidu": ".fetch",
-    "read_ids": ".fetch",
-    "verify_callback_sign": ".flatten.megvii",
-    "decrypt_will_file": ".media",
-    "download_will_files": ".media",
-    "CallbackReceiver": ".receive",
+    "load": ".storage.tables",
+    "load_arrow": ".storage.tables",
+    "DataDir": ".storage",
+    "ingest": ".pipeline.ingest",
+    "rebuild": ".pipeline.ingest",
+    "fetch_megvii": ".pipeline.fetch",
+    "fetch_baidu": ".pipeline.fetch",
+    "read_ids": ".pipeline.fetch",
+    "verify_callback_sign": ".crypto",
+    "decrypt_will_file": ".crypto",
+    "download_will_files": ".pipeline.media",
+    "CallbackReceiver": ".pipeline.receive",
     "Sandbox": ".sandbox",
     "TABLES": ".schema",
     "SOURCES": ".schema",
@@ -90,12 +89,13 @@ _LAZY = {
 __all__ = sorted(_LAZY)
 
 if TYPE_CHECKING:  # what the lazy names are, for IDEs and type checkers; never run
-    from .store import load, load_arrow
-    from .ingest import ingest, rebuild
-    from .fetch import fetch_baidu, fetch_megvii, read_ids
-    from .flatten.megvii import verify_callback_sign
-    from .media import decrypt_will_file, download_will_files
-    from .receive import CallbackReceiver
+    from .storage import DataDir
+    from .storage.tables import load, load_arrow
+    from .pipeline.ingest import ingest, rebuild
+    from .pipeline.fetch import fetch_baidu, fetch_megvii, read_ids
+    from .crypto import decrypt_will_file, verify_callback_sign
+    from .pipeline.media import download_will_files
+    from .pipeline.receive import CallbackReceiver
     from .sandbox import Sandbox
     from .schema import SOURCES, TABLES
     from .analytics import (
@@ -133,20 +133,3 @@ def __getattr__(name: str):
     value = getattr(importlib.import_module(module, __name__), name)
     globals()[name] = value
     return value
-
-
-class _Package(types.ModuleType):
-    """Importing a submodule sets it on its package: ``faceanalytics.ingest`` (the module) would then
-    hide ``fa.ingest`` (the function) for the rest of the session. Public names win."""
-
-    def __setattr__(self, name: str, value) -> None:
-        if isinstance(value, types.ModuleType) and name in _LAZY:
-            return  # the submodule stays in sys.modules; `from faceanalytics.ingest import x` still works
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package
-
-
-def __dir__():
-    return sorted(set(globals()) | set(__all__))

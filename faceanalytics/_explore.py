@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .analytics._core import _column_codes, floats, once_per_attempt, period_codes, period_start, time_us
+from .analytics._core import column_codes, floats, once_per_attempt, period_codes, period_start, time_us
 from .analytics._flip import exact_difference
 from .analytics._hist import THRESHOLD_COLUMNS, confidence_histogram
 from .analytics._index import CutIndex
@@ -282,7 +282,7 @@ class FrameSource:
             table, sessions, segments, max_segment_values, since, until)
         self.freq = freq if freq is not None and time_column in self.table else None
         n = len(self.table)
-        self.kc, kinds = _column_codes(self.table[spec.kind_column])
+        self.kc, kinds = column_codes(self.table[spec.kind_column])
         if self.freq is not None:
             num, valid = period_codes(self.table[time_column], self.freq)
             uniq = np.unique(num[valid])

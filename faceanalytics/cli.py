@@ -11,20 +11,23 @@ import argparse
 import sys
 from pathlib import Path
 
+from ._args import port_number
 from .errors import UsageError
 from .schema import SOURCES
 
 
 def _data_dir(s: str):
-    """A local folder, or an ``s3://bucket/prefix`` URI kept as text (``Path`` would
-    collapse its ``//``)."""
-    return s if "://" in s else Path(s)
+    """A local folder (resolved as every entry point resolves one: ``~`` expanded), or an
+    ``s3://bucket/prefix`` URI kept as text (``Path`` would collapse its ``//``)."""
+    from .storage.paths import data_path
+
+    return s if "://" in s else data_path(s)
 
 
 EXIT_FINDINGS = 3           # review --fail-on-findings: every file written, and the findings list is not empty
 _DATA_HELP = "data directory: a folder, or s3://bucket/prefix (ingest and rebuild)"
 _KEEP_PII_HELP = "write ID numbers, names, addresses, phone numbers plain (default: masked)"
-# Kept here, not imported from .fetch: building the parser must stay cheap.
+# Kept here, not imported from .pipeline.fetch: building the parser must stay cheap.
 _ID_FILE_HELP = (
     "one id per line (UTF-8, or UTF-16 with a BOM; blank lines and #-comments skipped). If the "
     "first line names the id column (biz_id / verify_token, or --column NAME) the file is read "
@@ -61,17 +64,6 @@ def _tz(s: str) -> str | None:
         return parse_tz(s)
     except ValueError as e:
         raise argparse.ArgumentTypeError(str(e)) from None
-
-
-def port_number(s: str) -> int:
-    """``--port``: 0 to 65535 (argparse's one-line error otherwise, not a traceback from bind())."""
-    try:
-        port = int(s)
-    except ValueError:
-        port = -1
-    if not 0 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"a port is a number from 0 to 65535, not {s!r}")
-    return port
 
 
 def _common(json_summary: bool) -> argparse.ArgumentParser:
@@ -198,7 +190,7 @@ def _parser() -> argparse.ArgumentParser:
                          "every file), so a scheduled job can alert")
 
     demo = sub.add_parser("demo", help="run the main job on the sandbox", parents=plain)
-    demo.add_argument("--data", type=Path, default=Path("data"), help="data directory (default ./data)")
+    demo.add_argument("--data", type=_data_dir, default=Path("data"), help="data directory (default ./data)")
     return p
 
 
@@ -214,7 +206,7 @@ def main(argv=None) -> int:
         return sandbox_main(argv[1:]) or 0
     args = _parser().parse_args(argv)
     _logging(args.verbose)
-    from ._fs import StorageConfigError
+    from .storage.errors import StorageConfigError
 
     try:
         return _run(args)
@@ -302,7 +294,9 @@ def _print_report(args, rep) -> None:
 
 
 def _has_tables(data: Path) -> bool:
-    return next(iter((data / "tables").glob("*/source=*/month=*/part-*.parquet")), None) is not None
+    from .storage import DataDir
+
+    return next(iter(DataDir.of(data).tables.glob("*/source=*/month=*/part-*.parquet")), None) is not None
 
 
 # ------------------------------------------------------------------ the commands
@@ -328,7 +322,7 @@ def _run(args) -> int:
     if args.command in ("ingest", "rebuild", "fetch", "receive"):
         _streaming_memory()
     if args.command == "ingest":
-        from .ingest import ingest
+        from .pipeline.ingest import ingest
 
         _data_arg(args.data, must_exist=False)
         for f in args.files:
@@ -341,8 +335,8 @@ def _run(args) -> int:
         _print_report(args, rep)
         return 0
     if args.command == "rebuild":
-        from .archive import RawArchive
-        from .ingest import rebuild
+        from .storage.archive import RawArchive
+        from .pipeline.ingest import rebuild
 
         _data_arg(args.data, must_exist=True)
         if not RawArchive(args.data).segments():
@@ -353,7 +347,7 @@ def _run(args) -> int:
     if args.command == "fetch":
         return _fetch(args)
     if args.command == "receive":
-        from .receive import serve
+        from .pipeline.receive import serve
 
         _data_arg(args.data, must_exist=False, local="receive lands each callback on local disk")
         return serve(args.data, host=args.host, port=args.port, max_body=args.max_body,
@@ -361,7 +355,7 @@ def _run(args) -> int:
     if args.command == "decrypt-media":
         return _decrypt_media(args)
     if args.command == "download-media":
-        from .media import download_will_files
+        from .pipeline.media import download_will_files
 
         _data_arg(args.data, must_exist=True, local="the files are written beside the tables")
         try:
@@ -431,7 +425,7 @@ def _review(args) -> int:
 
 def _fetch(args) -> int:
     from .clients import ConfigurationError
-    from .fetch import fetch_baidu, fetch_megvii, load_ids
+    from .pipeline.fetch import fetch_baidu, fetch_megvii, load_ids
 
     if args.concurrency < 1:
         raise _Usage("--concurrency must be at least 1")
@@ -481,8 +475,8 @@ def _fetch(args) -> int:
 def _decrypt_media(args) -> int:
     import os
 
-    from ._fs import atomic_write_bytes
-    from .media import decrypt_will_file
+    from .storage.durable import atomic_write_bytes
+    from .crypto import decrypt_will_file
 
     secret = os.environ.get("MEGVII_API_SECRET")
     if not secret:

@@ -14,15 +14,18 @@ import sys
 import time
 from pathlib import Path
 
+from .storage import DataDir
+
 N_LITE, N_LIVENESS, N_BAIDU = 3000, 600, 300
 
 
 def run_demo(data_dir, *, n_lite: int = N_LITE, n_liveness: int = N_LIVENESS,
              n_baidu: int = N_BAIDU, progress: bool = True, out=sys.stdout) -> int:
-    from .fetch import fetch_baidu, fetch_megvii
+    from .pipeline.fetch import fetch_baidu, fetch_megvii
     from .sandbox import Sandbox
 
-    data_dir = Path(data_dir)
+    ddir = DataDir.of(data_dir)
+    data_dir = ddir.root
     t0 = time.perf_counter()
     today = _dt.datetime.now(_dt.timezone.utc).date().isoformat()
     # The last 120 days; Megvii moved to its current reference thresholds 45 days ago,
@@ -54,9 +57,8 @@ def run_demo(data_dir, *, n_lite: int = N_LITE, n_liveness: int = N_LIVENESS,
         print(f"{name:<16} {rep.summary()}", file=out)
     report_path = _review(data_dir, out)
     _summary(data_dir, out)
-    print(f"\ntables:      {data_dir / 'tables'}/<table>/  (pandas.read_parquet or faceanalytics.load)",
-          file=out)
-    print(f"raw archive: {data_dir / 'raw'}/  (zstd -dc FILE | head)", file=out)
+    print(f"\ntables:      {ddir.tables}/<table>/  (pandas.read_parquet or faceanalytics.load)", file=out)
+    print(f"raw archive: {ddir.raw}/  (zstd -dc FILE | head)", file=out)
     if report_path is not None:
         from .report import findings_path
 
@@ -76,7 +78,7 @@ def _review(data_dir: Path, out):
 
 
 def _summary(data_dir: Path, out) -> None:
-    from .store import load
+    from .storage.tables import load
 
     s = load(data_dir, "sessions")
     c = load(data_dir, "comparisons")

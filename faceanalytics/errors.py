@@ -93,10 +93,7 @@ _DEFINED_IN = {
         "QpsLimitExceeded", "TotalLimitExceeded", "BaiduInternalError", "VerifyTokenInvalid",
         "BaiduRequestFailed", "ConfigurationError", "InsecureURL", "MissingCredentials",
         "NotTLS", "QuotaExhausted"], _CLIENTS),
-    "StorageConfigError": "._fs",
-    "S3Error": "._s3",
-    "WriterBusy": "._s3",
-    "LockLost": "._s3",
+    **dict.fromkeys(["StorageConfigError", "S3Error", "WriterBusy", "LockLost"], ".storage.errors"),
     "Unreadable": "._coerce",
 }
 
@@ -104,8 +101,7 @@ __all__ += sorted(_DEFINED_IN)
 
 if TYPE_CHECKING:  # the same names, for IDEs and type checkers; never run
     from ._coerce import Unreadable
-    from ._fs import StorageConfigError
-    from ._s3 import LockLost, S3Error, WriterBusy
+    from .storage.errors import LockLost, S3Error, StorageConfigError, WriterBusy
     from .clients.errors import (
         AccessTokenError, AccessTokenExpired, AccessTokenInvalid, ApiNotFound, BadArguments,
         BaiduAuthError, BaiduError, BaiduInternalError, BaiduRequestFailed, ConfigurationError,

@@ -12,7 +12,7 @@ Megvii ``biz_id`` (``"1462259748,52b1…"``: the token's creation), else
 "downloaded in".
 
 Every file also ends with ``session_key`` (int64): a fixed 64-bit hash of ``session_id``
-(:func:`faceanalytics.store.session_keys`), the same in every table, written by the store.
+(:func:`faceanalytics.storage.tables.session_keys`), the same in every table, written by the store.
 Engines join and count sessions on it instead of hashing id strings; :func:`full_schema`
 (what :func:`faceanalytics.load` returns) leaves it out.  Files written before it existed
 lack it (``rebuild`` writes it); readers treat it as optional.

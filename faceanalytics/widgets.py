@@ -119,7 +119,7 @@ class _Explorer(widgets.VBox):
                 if sessions is not None:
                     raise TypeError("sessions= is for tables in memory; a data directory has its own sessions table")
                 if engine == "pandas":              # asked for: the rows loaded, then counted as a frame's
-                    from .store import load
+                    from .storage.tables import load
 
                     source = FrameSource(load(data, spec.table, since=since, until=until),
                                          load(data, "sessions", since=since, until=until), spec, freq=freq,
@@ -440,9 +440,9 @@ class _Explorer(widgets.VBox):
                 ax.legend(handles=handles, loc=spec.legend_loc, fontsize="small", frameon=False)
             self._legend_handles = handles
         if tr("meta.figure_font") == "cjk":             # the report's font for Chinese, on every text
-            from .report._figures import _language_font
+            from .report._figures import language_font
 
-            _language_font(self.figure)
+            language_font(self.figure)
 
     def _counts_text(self, st: dict, level, current, where: str) -> str:
         spec = self._spec

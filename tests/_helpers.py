@@ -57,7 +57,7 @@ def assert_prints_ok(code):
 def all_table_text(data) -> str:
     """Every non-null value of every table of a data directory, one per line."""
     from faceanalytics.schema import TABLES
-    from faceanalytics.store import load
+    from faceanalytics.storage.tables import load
 
     parts = []
     for table in TABLES:

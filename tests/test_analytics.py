@@ -823,7 +823,7 @@ def test_load_output_counts_each_baidu_attempt_once(tmp_path):
     """The seed payloads through ingest and load: a token fetched by getall and detail is
     one attempt in every metric; a token fetched by detail alone still counts."""
     import faceanalytics as fa
-    from faceanalytics.ingest import ingest
+    from faceanalytics.pipeline.ingest import ingest
 
     from _helpers import envelope, seed, write_jsonl
 

@@ -1,4 +1,4 @@
-"""The raw archive (``faceanalytics.archive``): segments keep every line byte for byte,
+"""The raw archive (``faceanalytics.storage.archive``): segments keep every line byte for byte,
 once; journals hold each line on disk as it is appended."""
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import time
 import pyarrow as pa
 import pytest
 
-from faceanalytics.archive import RawArchive, read_meta, read_segment
+from faceanalytics.storage.archive import RawArchive, read_meta, read_segment
 
 from _helpers import in_threads
 
@@ -72,7 +72,7 @@ def test_journal_lines_survive_a_killed_writer(tmp_path):
     """A process killed right after append() has its lines in the journal, whole (no buffer)."""
     code = (
         "import os, sys\n"
-        "from faceanalytics.archive import RawArchive\n"
+        "from faceanalytics.storage.archive import RawArchive\n"
         "j = RawArchive(sys.argv[1]).journal('fetch-1')\n"
         "j.append(b'{\"n\": 1}')\n"
         "j.append(b'{\"n\": 2}')\n"
@@ -88,17 +88,17 @@ def test_journal_lines_survive_a_killed_writer(tmp_path):
 
 
 def test_journal_lines_are_on_disk_before_append_returns_under_concurrency(tmp_path, monkeypatch):
-    from faceanalytics import archive as archive_mod
+    from faceanalytics.storage import durable
 
     journal = RawArchive(tmp_path / "data").journal("j")
     syncs, real_fsync = [], os.fsync
 
     def fsync(fd):
-        syncs.append(journal._count)  # lines written when this fsync starts
+        syncs.append(journal._written)  # lines written when this fsync starts
         time.sleep(0.001)             # a slow disk, so threads pile up behind it
         real_fsync(fd)
 
-    monkeypatch.setattr(archive_mod.os, "fsync", fsync)
+    monkeypatch.setattr(durable.os, "fsync", fsync)  # the journal is an AppendLog
     late = []
 
     def work(t):

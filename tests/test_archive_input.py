@@ -5,12 +5,12 @@ import shutil
 import pytest
 from pandas.testing import assert_frame_equal
 
-from faceanalytics._pii import KEY_FILE
-from faceanalytics.archive import read_segment
+from faceanalytics.storage import DataDir
+from faceanalytics.storage.archive import read_segment
 from faceanalytics.cli import main
-from faceanalytics.ingest import ingest, rebuild
+from faceanalytics.pipeline.ingest import ingest, rebuild
 from faceanalytics.schema import TABLES
-from faceanalytics.store import load
+from faceanalytics.storage.tables import load
 
 from _helpers import LITE_ID, envelope, seed, write_jsonl
 
@@ -51,7 +51,7 @@ def _fresh(tmp_path, name, a):
     """An empty data directory with ``a``'s masking key (masked values are keyed per directory)."""
     d = tmp_path / name
     (d / "state").mkdir(parents=True)
-    shutil.copy(a / KEY_FILE, d / KEY_FILE)
+    shutil.copy(DataDir(a).pii_key, DataDir(d).pii_key)
     return d
 
 

@@ -15,10 +15,11 @@ import requests
 from Crypto.Cipher import AES
 
 from faceanalytics import decrypt_will_file, verify_callback_sign
-from faceanalytics.media import download_will_files, encrypt_will_file
-from faceanalytics.receive import CallbackReceiver
+from faceanalytics.crypto import encrypt_will_file
+from faceanalytics.pipeline.media import download_will_files
+from faceanalytics.pipeline.receive import CallbackReceiver
 from faceanalytics.sandbox import Sandbox
-from faceanalytics.store import load
+from faceanalytics.storage.tables import load
 
 SEEDS = Path(__file__).parent / "data" / "seeds"
 SECRET = "cb-secret-for-tests-0123456789abcdef"  # 36 characters: the key is the first 32
@@ -54,7 +55,7 @@ def test_verify_callback_sign_follows_the_rule():
 # --- will_file decryption -------------------------------------------------------------
 
 def _reference_encrypt(plain: bytes, secret: str) -> bytes:
-    """The document's rule, written out independently of faceanalytics.media."""
+    """The document's rule, written out independently of faceanalytics.crypto."""
     key = (secret[:32] + " " * 32)[:32].encode()
     head = (plain[:1024] + b" " * 1024)[:1024]
     return AES.new(key, AES.MODE_ECB).encrypt(head) + plain[1024:]
@@ -198,7 +199,7 @@ def test_receive_cli_flushes_on_sigterm(tmp_path):
 # --- downloads ---------------------------------------------------------------------------
 
 def test_download_will_files_decrypts_and_respects_quota(tmp_path, monkeypatch):
-    from faceanalytics.fetch import fetch_megvii
+    from faceanalytics.pipeline.fetch import fetch_megvii
 
     with Sandbox(seed=9, n_lite=300, n_liveness=0, n_baidu=0) as sb:
         for k, v in sb.env().items():
@@ -238,7 +239,7 @@ def _lite_with_will(biz_id, url):
 
 def _media_data(tmp_path, urls):
     from _helpers import write_jsonl
-    from faceanalytics.ingest import ingest
+    from faceanalytics.pipeline.ingest import ingest
 
     recs = [_lite_with_will(f"1700000000,will-{i}", u) for i, u in enumerate(urls)]
     tmp_path.mkdir(parents=True, exist_ok=True)
@@ -332,7 +333,7 @@ def test_download_media_streams_to_disk_under_a_size_cap(tmp_path, monkeypatch):
 
 
 def test_url_credentials_are_never_sent_or_stored(tmp_path, monkeypatch):
-    from faceanalytics.archive import read_segment
+    from faceanalytics.storage.archive import read_segment
     from faceanalytics.clients.testing import Reply, ScriptedServer
 
     monkeypatch.setenv("MEGVII_API_KEY", "mk-123456")
@@ -359,7 +360,7 @@ def test_media_file_names_are_injective(tmp_path):
 
     from _helpers import envelope, seed, write_jsonl
     from faceanalytics.flatten._common import safe_name
-    from faceanalytics.ingest import ingest
+    from faceanalytics.pipeline.ingest import ingest
 
     ids = ["a/b", "a_b", "a\x00b", "a\nb", "A_B", "a:b", ".", "..", "a" * 300, "a" * 299 + "b"]
     recs = []
@@ -383,13 +384,13 @@ def test_media_file_names_are_injective(tmp_path):
 
 
 def test_temporaries_of_a_killed_run_are_swept_at_the_next_start(tmp_path):
-    from faceanalytics.ingest import Ingestor
+    from faceanalytics.pipeline.ingest import Ingestor
 
     data = tmp_path / "d"
     code = f"""
 import os, signal
 from pathlib import Path
-from faceanalytics.ingest import Ingestor
+from faceanalytics.pipeline.ingest import Ingestor
 ing = Ingestor({str(data)!r})
 for rel in ("media/megvii_lite/x~1/.tmp-0a1b2c-image_best.jpg",
             "tables.rebuild/sessions/source=megvii_lite/month=2026-11/.tmp-9f-0000.parquet"):
@@ -441,7 +442,7 @@ def test_rejected_requests_cost_bounded_disk_and_nothing_in_the_archive(tmp_path
 
 
 def test_the_default_body_limit_is_small_and_checked_before_reading(tmp_path):
-    from faceanalytics.receive import MAX_BODY
+    from faceanalytics.pipeline.receive import MAX_BODY
 
     assert MAX_BODY <= 64 << 10
     with CallbackReceiver(tmp_path, port=0, api_secret=SECRET) as rec:

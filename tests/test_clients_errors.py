@@ -42,7 +42,7 @@ from faceanalytics.clients import (
     baidu_error,
     redact,
 )
-from faceanalytics.clients._redact import register_secret
+from faceanalytics.redact import register_secret
 from faceanalytics.errors import UsageError
 from faceanalytics.clients.testing import Reply, ScriptedServer
 

@@ -17,14 +17,14 @@ from urllib.parse import quote, quote_plus, urlencode
 
 import pytest
 
-from faceanalytics.archive import read_segment
+from faceanalytics.storage.archive import read_segment
 from faceanalytics.clients import BaiduClient, MegviiClient, ProviderError, RetryPolicy
-from faceanalytics.clients._redact import redact, redact_bytes
+from faceanalytics.redact import redact, redact_bytes
 from faceanalytics.clients.testing import Reply, ScriptedServer
-from faceanalytics.fetch import fetch_baidu, fetch_megvii
-from faceanalytics.ingest import ingest
-from faceanalytics.media import download_will_files
-from faceanalytics.store import load
+from faceanalytics.pipeline.fetch import fetch_baidu, fetch_megvii
+from faceanalytics.pipeline.ingest import ingest
+from faceanalytics.pipeline.media import download_will_files
+from faceanalytics.storage.tables import load
 
 from _helpers import LITE_ID, envelope, seed, write_jsonl  # noqa: E402
 
@@ -209,7 +209,7 @@ def test_successful_answers_and_their_headers_are_masked_too():
 
 
 def test_redaction_covers_escaped_and_named_forms():
-    from faceanalytics.clients._redact import register_secret
+    from faceanalytics.redact import register_secret
 
     register_secret("zz+Val/ue=42")
     assert b"zz" not in redact_bytes(b'{"u": "zz+Val\\/ue=42", "v": "zz%2bval%2fue%3d42"}')
@@ -222,7 +222,7 @@ def test_redaction_covers_escaped_and_named_forms():
 
 def test_log_records_of_any_logger_are_masked(logs):
     """Not only urllib3's loggers: any record, traceback text included."""
-    from faceanalytics.clients._redact import register_secret
+    from faceanalytics.redact import register_secret
 
     register_secret(MEGVII_SECRET)
     log = logging.getLogger("some.other.library")
@@ -245,7 +245,7 @@ def test_tracebacks_logged_with_exc_info_by_http_libraries_are_masked(logs, logg
     ``SocketHandler`` pass on): the last two only the loggers' filter sees."""
     import sys
 
-    from faceanalytics.clients._redact import install_log_redaction, register_secret
+    from faceanalytics.redact import install_log_redaction, register_secret
 
     install_log_redaction()
     register_secret(MEGVII_SECRET)

@@ -18,12 +18,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from faceanalytics._pii import Masker
+from faceanalytics.pipeline.pii import Masker
 from faceanalytics.flatten import fields
 from faceanalytics.flatten._fast import flatten_fast
-from faceanalytics.ingest import Ingestor
+from faceanalytics.pipeline.ingest import Ingestor
 from faceanalytics.schema import SOURCES
-from faceanalytics.store import load
+from faceanalytics.storage.tables import load
 
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))

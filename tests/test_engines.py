@@ -27,7 +27,7 @@ from faceanalytics import analytics as A
 from faceanalytics import engines as E
 from faceanalytics import plots as P
 from faceanalytics.schema import file_schema
-from faceanalytics.store import load
+from faceanalytics.storage.tables import load
 
 from test_analytics import NAN4, NEW, _attempts, _error_counts, _sessions, _verify_errors
 

@@ -96,11 +96,11 @@ def test_branches_say_what_went_wrong():
     ("QuotaExhausted", "faceanalytics.clients.errors", None),
     ("InsecureURL", "faceanalytics.clients", ValueError),
     ("MissingCredentials", "faceanalytics.clients.errors", ValueError),
-    ("StorageConfigError", "faceanalytics._fs", ValueError),
-    ("StorageConfigError", "faceanalytics._s3", ValueError),
-    ("S3Error", "faceanalytics._s3", OSError),
-    ("LockLost", "faceanalytics._s3", OSError),
-    ("WriterBusy", "faceanalytics._s3", OSError),
+    ("StorageConfigError", "faceanalytics.storage.errors", ValueError),
+    ("StorageConfigError", "faceanalytics.storage.paths", ValueError),
+    ("S3Error", "faceanalytics.storage.errors", OSError),
+    ("LockLost", "faceanalytics.storage.errors", OSError),
+    ("WriterBusy", "faceanalytics.storage.errors", OSError),
     ("Unreadable", "faceanalytics._coerce", ValueError),
 ])
 def test_old_import_paths_and_builtin_bases_still_work(name, old_home, builtin):

@@ -8,10 +8,10 @@ import pytest
 from pandas.testing import assert_frame_equal
 
 from faceanalytics.flatten._fast import flatten_fast
-from faceanalytics.ingest import Ingestor
+from faceanalytics.pipeline.ingest import Ingestor
 from faceanalytics.sandbox import Sandbox
 from faceanalytics.schema import TABLES
-from faceanalytics.store import load
+from faceanalytics.storage.tables import load
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_property import PAYLOADS, mutated  # noqa: E402

@@ -9,11 +9,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from faceanalytics.archive import read_segment
+from faceanalytics.storage.archive import read_segment
 from faceanalytics.clients import MegviiClient, QuotaLedger
-from faceanalytics.fetch import fetch_baidu, fetch_megvii, read_ids
+from faceanalytics.pipeline.fetch import fetch_baidu, fetch_megvii, read_ids
 from faceanalytics.sandbox import Sandbox
-from faceanalytics.store import load
+from faceanalytics.storage.tables import load
 
 ROOT = Path(__file__).parents[1]
 
@@ -328,7 +328,7 @@ TOK = ["Yz9rWITm4vak16PBAh5x8oG7", "cIupeyP51sn28XzxGVTfYqoN"]
 
 
 def test_bom_crlf_blanks_comments_whitespace_and_a_header_are_not_ids(tmp_path):
-    from faceanalytics.fetch import load_ids
+    from faceanalytics.pipeline.fetch import load_ids
 
     f = tmp_path / "ids.txt"
     f.write_bytes(("\ufeffbiz_id\r\n# exported 2026-11-20\r\n\r\n  " + BIZ[0] + " \r\n\t"
@@ -338,7 +338,7 @@ def test_bom_crlf_blanks_comments_whitespace_and_a_header_are_not_ids(tmp_path):
 
 
 def test_a_csv_with_a_header_gives_the_named_column_quoted_commas_and_all(tmp_path):
-    from faceanalytics.fetch import load_ids
+    from faceanalytics.pipeline.fetch import load_ids
 
     f = tmp_path / "export.csv"   # as Excel writes it: BOM, CRLF, fields with commas quoted
     f.write_bytes(("\ufeffname,biz_id,phone\r\n"
@@ -355,7 +355,7 @@ def test_a_csv_with_a_header_gives_the_named_column_quoted_commas_and_all(tmp_pa
 
 
 def test_lines_that_cannot_be_ids_are_rejected_with_their_line_and_why(tmp_path):
-    from faceanalytics.fetch import load_ids
+    from faceanalytics.pipeline.fetch import load_ids
 
     f = tmp_path / "ids.txt"
     f.write_text(f"{BIZ[0]}\nhello world\n1462259748\n{BIZ[1]},13912345678\n\"{BIZ[1]}\"\n")

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from faceanalytics._pii import Masker
+from faceanalytics.pipeline.pii import Masker
 from faceanalytics.flatten import Context, flatten_payload
 from faceanalytics.flatten.fields import _norm_key, find, leaf_paths, render_markdown
 

@@ -18,9 +18,9 @@ import pytest
 
 from faceanalytics import _records
 from faceanalytics.analytics import data_quality
-from faceanalytics.ingest import Ingestor, ingest
-from faceanalytics.receive import judge
-from faceanalytics.store import load
+from faceanalytics.pipeline.ingest import Ingestor, ingest
+from faceanalytics.pipeline.receive import judge
+from faceanalytics.storage.tables import load
 
 SEEDS = Path(__file__).parent / "data" / "seeds"
 SID = "1462259748,52b13fb5-8dfb-4537-a62b-a641d5e929f1"
@@ -237,10 +237,10 @@ def test_journal_recovery_reads_lines_through_the_bounded_parser(tmp_path):
     good lines, quarantines the deep one with the reason, and does not crash."""
     code = f"""
 import sys
-from faceanalytics.archive import RawArchive
-from faceanalytics.fetch import recover_journals
-from faceanalytics.ingest import Ingestor
-from faceanalytics.store import load
+from faceanalytics.storage.archive import RawArchive
+from faceanalytics.pipeline._journal import recover_journals
+from faceanalytics.pipeline.ingest import Ingestor
+from faceanalytics.storage.tables import load
 data = sys.argv[1]
 j = RawArchive(__import__("pathlib").Path(data)).journal("receive-crashed")
 j.append({env("megvii_lite", SID, seed("megvii_lite_success"))!r})

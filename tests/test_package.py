@@ -58,7 +58,7 @@ def _run(code: str, cwd: Path) -> subprocess.CompletedProcess:
 
 @pytest.fixture
 def data_dir(tmp_path):
-    from faceanalytics.ingest import ingest
+    from faceanalytics.pipeline.ingest import ingest
 
     payload = seed("megvii_lite_success.json")
     ingest([write_jsonl(tmp_path / "in.jsonl", [envelope("megvii_lite", LITE_ID, payload)])],
@@ -89,18 +89,20 @@ def test_writing_where_fcntl_does_not_exist_is_a_clear_error(data_dir):
     assert sorted(p.relative_to(data_dir) for p in (data_dir / "tables").rglob("*")) == before
 
 
-def test_a_submodule_imported_first_does_not_hide_the_function_of_its_name(tmp_path):
-    """``fa.rebuild`` (or anything else) imports the ``faceanalytics.ingest`` module first; ``fa.ingest``
-    is still the function, and the module is still importable by its dotted name."""
-    code = ("import sys, types\n"
+def test_no_submodule_has_the_name_of_a_public_name(tmp_path):
+    """Importing a submodule sets it on its package: a module named like a public name (as
+    ``faceanalytics.ingest`` once was) would hide that function once anything imported it."""
+    import pkgutil
+
+    modules = {m.name for m in pkgutil.iter_modules(faceanalytics.__path__)}
+    assert not modules & set(faceanalytics.__all__), modules & set(faceanalytics.__all__)
+    code = ("import types\n"
             "import faceanalytics as fa\n"
             "fa.rebuild\n"
-            "import faceanalytics.ingest\n"
-            "from faceanalytics.ingest import rebuild\n"
-            "assert isinstance(sys.modules['faceanalytics.ingest'], types.ModuleType)\n"
+            "import faceanalytics.pipeline.ingest\n"
             "assert not isinstance(fa.ingest, types.ModuleType), fa.ingest\n"
-            "print(fa.ingest.__name__, fa.ingest.__module__, rebuild is fa.rebuild)\n")
+            "print(fa.ingest.__module__, fa.ingest is faceanalytics.pipeline.ingest.ingest)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
                          cwd=tmp_path)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.split() == ["ingest", "faceanalytics.ingest", "True"]
+    assert out.stdout.split() == ["faceanalytics.pipeline.ingest", "True"]

@@ -12,10 +12,10 @@ import sys
 
 import pytest
 
-from faceanalytics import _pii
-from faceanalytics.archive import read_segment
-from faceanalytics.ingest import ingest
-from faceanalytics.store import load
+from faceanalytics.pipeline import pii as _pii
+from faceanalytics.storage.archive import read_segment
+from faceanalytics.pipeline.ingest import ingest
+from faceanalytics.storage.tables import load
 
 from _helpers import LITE_ID, all_table_text, envelope, seed, write_jsonl  # noqa: E402
 
@@ -182,7 +182,9 @@ def test_the_key_is_made_once_owner_only_and_reused(tmp_path):
     import stat
 
     key = _pii.load_or_create_key(tmp_path)
-    path = tmp_path / _pii.KEY_FILE
+    from faceanalytics.storage import DataDir
+
+    path = DataDir(tmp_path).pii_key
     assert len(key) == 32 and stat.S_IMODE(os.stat(path).st_mode) == 0o600
     assert _pii.load_or_create_key(tmp_path) == key                     # hashes stable across runs
     assert _pii.load_or_create_key(tmp_path / "other") != key

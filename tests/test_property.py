@@ -6,8 +6,8 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from faceanalytics.ingest import Ingestor
-from faceanalytics.store import load
+from faceanalytics.pipeline.ingest import Ingestor
+from faceanalytics.storage.tables import load
 
 SEEDS = Path(__file__).parent / "data" / "seeds"
 BASES = [

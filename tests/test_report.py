@@ -18,14 +18,14 @@ from pandas.testing import assert_frame_equal
 
 from faceanalytics import analytics as A
 from faceanalytics.cli import main
-from faceanalytics.fetch import fetch_baidu, fetch_megvii
-from faceanalytics.ingest import ingest
+from faceanalytics.pipeline.fetch import fetch_baidu, fetch_megvii
+from faceanalytics.pipeline.ingest import ingest
 from faceanalytics.report import SECTIONS, build_report, findings_path, review, review_period, write_report
 from faceanalytics.report._counts import segment_values
 from faceanalytics.report._summary import summarize
 from faceanalytics.engines._review import Segment
 from faceanalytics.sandbox import Sandbox
-from faceanalytics.store import load
+from faceanalytics.storage.tables import load
 
 SEEDS = Path(__file__).parent / "data" / "seeds"
 SINCE, UNTIL = "2026-06-01", "2026-07-01"          # the sandbox population spans May and June 2026

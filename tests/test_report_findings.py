@@ -15,7 +15,7 @@ import pytest
 from markupsafe import escape
 
 import _planted as P
-from faceanalytics.ingest import ingest
+from faceanalytics.pipeline.ingest import ingest
 from faceanalytics.report import findings_path, review, write_report
 from faceanalytics.report._findings import parse_levels
 from faceanalytics.report._sections import _Builder
@@ -173,7 +173,7 @@ def test_hostile_text_is_escaped_through_the_template(tmp_path):
 
 def test_labels_add_far_and_frr(planted, tmp_path):
     from faceanalytics import analytics as A
-    from faceanalytics.store import load
+    from faceanalytics.storage.tables import load
 
     d, _ = planted
     c = load(d, "comparisons", since=SINCE, until=UNTIL)
@@ -200,7 +200,7 @@ def test_counting_rule_and_engines_on_repeated_attempts(planted):
 
     from faceanalytics import analytics as A
     from faceanalytics.report._summary import summarize
-    from faceanalytics.store import load
+    from faceanalytics.storage.tables import load
 
     d, r = planted
     a = r.summaries
@@ -236,7 +236,7 @@ def test_exact_histogram_of_one_segment_and_week_on_demand(planted):
 
     from faceanalytics import analytics as A
     from faceanalytics.report._counts import segment_values
-    from faceanalytics.store import load
+    from faceanalytics.storage.tables import load
 
     d, r = planted
     seg = next(x for x in r.summaries.segments if x.name == "channel")

@@ -16,11 +16,11 @@ import _planted as P
 from faceanalytics import __version__, _i18n
 from faceanalytics._fonts import find_cjk_font, has_cjk
 from faceanalytics.cli import EXIT_FINDINGS, main
-from faceanalytics.ingest import ingest
+from faceanalytics.pipeline.ingest import ingest
 from faceanalytics.report import findings_path, review
 from faceanalytics.report._workbook import SHEETS, header, sheet_name
 from faceanalytics.schema import TABLES
-from faceanalytics.store import load
+from faceanalytics.storage.tables import load
 
 SINCE, UNTIL = "2026-06-01", "2026-07-01"
 PSEUDO = "x-pseudo"

@@ -21,11 +21,14 @@ import pytest
 from pandas.testing import assert_frame_equal
 from pyarrow import fs as pafs
 
-from faceanalytics import _fs, _s3
-from faceanalytics import store as store_mod
-from faceanalytics.ingest import Ingestor, ingest, rebuild
+from faceanalytics.storage import durable, paths
+from faceanalytics.storage import lock as lock_mod
+from faceanalytics.storage import errors as storage_errors
+from faceanalytics.storage import s3 as _s3
+from faceanalytics.storage import tables as store_mod
+from faceanalytics.pipeline.ingest import Ingestor, ingest, rebuild
 from faceanalytics.schema import TABLES
-from faceanalytics.store import load
+from faceanalytics.storage.tables import load
 
 from _helpers import LITE_ID, envelope, liveness_in_three_months, seed, write_jsonl  # noqa: E402
 
@@ -323,29 +326,29 @@ def test_cli_ingest_and_rebuild_with_s3_data(seeds_file, data, tmp_path):
 
 
 def test_fetch_and_receive_refuse_s3(data):
-    from faceanalytics.fetch import fetch_megvii
-    from faceanalytics.receive import CallbackReceiver
+    from faceanalytics.pipeline.fetch import fetch_megvii
+    from faceanalytics.pipeline.receive import CallbackReceiver
 
-    with pytest.raises(_fs.StorageConfigError, match="local data directory"):
+    with pytest.raises(storage_errors.StorageConfigError, match="local data directory"):
         fetch_megvii(["1700000000,x"], data, progress=False)
-    with pytest.raises(_fs.StorageConfigError, match="local data directory"):
+    with pytest.raises(storage_errors.StorageConfigError, match="local data directory"):
         CallbackReceiver(data, port=0)
 
 
 def test_plain_http_endpoint_only_on_loopback(monkeypatch, s3env):
     monkeypatch.setenv("FACEANALYTICS_S3_ENDPOINT", "http://s3.example.com:9000")
-    with pytest.raises(_fs.StorageConfigError, match="loopback"):
-        _fs.data_path("s3://bucket/prefix")
+    with pytest.raises(storage_errors.StorageConfigError, match="loopback"):
+        paths.data_path("s3://bucket/prefix")
     monkeypatch.setenv("FACEANALYTICS_S3_ENDPOINT", "http://localhost:9000")
-    assert _fs.data_path("s3://bucket/prefix").cfg.endpoint == "http://localhost:9000"
-    assert isinstance(_fs.data_path(Path("s3://bucket/p")), _fs.S3Path)  # argparse's Path()
-    with pytest.raises(_fs.StorageConfigError):
-        _fs.data_path("gs://bucket/prefix")
+    assert paths.data_path("s3://bucket/prefix").cfg.endpoint == "http://localhost:9000"
+    assert isinstance(paths.data_path(Path("s3://bucket/p")), paths.S3Path)  # argparse's Path()
+    with pytest.raises(storage_errors.StorageConfigError):
+        paths.data_path("gs://bucket/prefix")
 
 
 # --- the writer lock ------------------------------------------------------------------
 def test_a_second_writer_waits_for_the_first(data, tmp_path):
-    code = ("import sys; from faceanalytics.ingest import Ingestor\n"
+    code = ("import sys; from faceanalytics.pipeline.ingest import Ingestor\n"
             "try:\n    Ingestor(sys.argv[1]).close()\n"
             "except OSError as e:\n    print(type(e).__name__, e); sys.exit(3)\n")
     env = dict(os.environ, FACEANALYTICS_S3_LOCK_WAIT="1")
@@ -368,13 +371,13 @@ def test_a_dead_writers_lock_is_taken_over(data, raw_s3):
                             "proc": "x:1", "at": _dt.datetime.now().isoformat()}).encode())
     with Ingestor(data) as ing:  # no wait for the lease to expire
         body = json.loads(raw_s3.open_input_stream(lock).read())
-        assert body["token"] == _s3._HELD[ing._lock.ident].token
+        assert body["token"] == lock_mod._HELD[ing._lock.ident].token
     assert not raw_s3.get_file_info(lock).is_file
 
 
 def test_a_writer_that_lost_its_lock_does_not_commit(seeds_file, data, raw_s3):
     lock = data[len("s3://"):] + "/state/writer.lock"
-    with pytest.raises(_s3.LockLost):
+    with pytest.raises(storage_errors.LockLost):
         with Ingestor(data) as ing:
             # Another writer broke the lease and took over.
             with raw_s3.open_output_stream(lock) as f:
@@ -399,8 +402,8 @@ def test_the_lease_is_renewed_with_if_match(data, monkeypatch):
 
 def test_servers_without_conditional_writes_need_a_declared_single_writer(seeds_file, data,
                                                                           monkeypatch):
-    monkeypatch.setattr(_s3, "conditional_writes_supported", lambda client, key: False)
-    with pytest.raises(_fs.StorageConfigError, match="FACEANALYTICS_S3_SINGLE_WRITER"):
+    monkeypatch.setattr(lock_mod, "conditional_writes_supported", lambda client, key: False)
+    with pytest.raises(storage_errors.StorageConfigError, match="FACEANALYTICS_S3_SINGLE_WRITER"):
         ingest([seeds_file], data)
     monkeypatch.setenv("FACEANALYTICS_S3_SINGLE_WRITER", "1")
     assert ingest([seeds_file], data).landed == 12  # the PII key is created check-then-put
@@ -449,7 +452,7 @@ def test_a_profile_from_the_shared_files_gives_credentials_region_and_endpoint(
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
     monkeypatch.setenv("AWS_PROFILE", "analyst")
 
-    root = _fs.data_path(data)
+    root = paths.data_path(data)
     assert root.cfg == _s3.S3Config(s3env, "eu-central-1")  # both from the profile
     signed = _signed_with(root.cfg)
     assert ingest([seeds_file], data).landed == 12
@@ -460,11 +463,11 @@ def test_a_profile_from_the_shared_files_gives_credentials_region_and_endpoint(
     monkeypatch.setenv("AWS_PROFILE", "dev")  # the endpoint from a services section
     assert _s3.config_for("bucket").endpoint == "http://127.0.0.1:1"
     monkeypatch.setenv("AWS_PROFILE", "remote")  # plain http off loopback: refused
-    with pytest.raises(_fs.StorageConfigError, match="endpoint_url is plain http"):
-        _fs.data_path("s3://bucket/prefix")
+    with pytest.raises(storage_errors.StorageConfigError, match="endpoint_url is plain http"):
+        paths.data_path("s3://bucket/prefix")
     monkeypatch.setenv("AWS_PROFILE", "nobody")
-    with pytest.raises(_fs.StorageConfigError, match="nobody"):
-        _fs.data_path("s3://bucket/prefix")
+    with pytest.raises(storage_errors.StorageConfigError, match="nobody"):
+        paths.data_path("s3://bucket/prefix")
 
 
 CREDENTIAL_PROCESS = """\
@@ -495,7 +498,7 @@ def test_a_credential_process_profile_and_its_refresh_reach_reads_and_writes(
     monkeypatch.setenv("AWS_PROFILE", "proc")
     monkeypatch.setenv("FACEANALYTICS_S3_ENDPOINT", s3env)
 
-    root = _fs.data_path(data)
+    root = paths.data_path(data)
     signed = _signed_with(root.cfg)
     assert ingest([seeds_file], data).landed == 12
     assert set(signed) == {"ASIAPROC0001"}
@@ -519,7 +522,7 @@ def test_a_credential_process_profile_and_its_refresh_reach_reads_and_writes(
     broken.touch()
     monkeypatch.setenv("AWS_PROFILE", "proc")
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "other"))  # a new session
-    with pytest.raises(_fs.StorageConfigError) as e:
+    with pytest.raises(storage_errors.StorageConfigError) as e:
         load(data, "sessions")
     assert "custom-process" in str(e.value) and "leaked" not in str(e.value)
 
@@ -527,14 +530,14 @@ def test_a_credential_process_profile_and_its_refresh_reach_reads_and_writes(
 def test_no_credentials_is_a_clear_error(data, s3env, monkeypatch):
     _no_env_credentials(monkeypatch)
     monkeypatch.setenv("FACEANALYTICS_S3_ENDPOINT", s3env)
-    with pytest.raises(_fs.StorageConfigError, match="no AWS credentials found"):
+    with pytest.raises(storage_errors.StorageConfigError, match="no AWS credentials found"):
         load(data, "sessions")
-    with pytest.raises(_fs.StorageConfigError, match="no AWS credentials found"):
+    with pytest.raises(storage_errors.StorageConfigError, match="no AWS credentials found"):
         ingest([], data)
 
 
 def test_conditional_writes_copy_and_delete(data):
-    root = _fs.data_path(data)
+    root = paths.data_path(data)
     c = _s3.client(root.cfg, root.bucket)
     key = f"{root.key}/state/x"
     first = c.put_if_absent(key, b"one")
@@ -555,9 +558,9 @@ def test_conditional_writes_copy_and_delete(data):
     assert c.delete(f"{key}-copy") and c.get(f"{key}-copy") is None
     assert _s3.conditional_writes_supported(c, f"{root.key}/state/.probe")
     # The same through the store's primitive: an exclusive create of an existing object fails.
-    _fs.atomic_write_bytes(root / "state" / "y", b"1", exclusive=True)
+    durable.atomic_write_bytes(root / "state" / "y", b"1", exclusive=True)
     with pytest.raises(FileExistsError):
-        _fs.atomic_write_bytes(root / "state" / "y", b"2", exclusive=True)
+        durable.atomic_write_bytes(root / "state" / "y", b"2", exclusive=True)
     assert (root / "state" / "y").read_bytes() == b"1"
 
 
@@ -567,7 +570,7 @@ def test_a_conditional_write_whose_answer_was_lost_is_recognised_on_retry(data):
     import botocore.exceptions
     import requests
 
-    root = _fs.data_path(data)
+    root = paths.data_path(data)
     c = _s3.client(root.cfg, root.bucket)
     key = f"{root.key}/state/retried"
     dropped = []
@@ -600,11 +603,11 @@ def test_a_conditional_write_whose_answer_was_lost_is_recognised_on_retry(data):
 def test_without_botocore_s3_names_the_extra(monkeypatch, seeds_file, s3env):
     for name in ("botocore", "botocore.session", "botocore.exceptions", "botocore.config"):
         monkeypatch.setitem(sys.modules, name, None)
-    with pytest.raises(_fs.StorageConfigError, match=r"pip install 'faceanalytics\[s3\]'"):
-        _fs.data_path("s3://bucket/prefix")
-    with pytest.raises(_fs.StorageConfigError, match=r"faceanalytics\[s3\]"):
+    with pytest.raises(storage_errors.StorageConfigError, match=r"pip install 'faceanalytics\[s3\]'"):
+        paths.data_path("s3://bucket/prefix")
+    with pytest.raises(storage_errors.StorageConfigError, match=r"faceanalytics\[s3\]"):
         load("s3://bucket/prefix", "sessions")
-    assert _fs.data_path("local/dir") == Path("local/dir")  # local directories need nothing
+    assert paths.data_path("local/dir") == Path("local/dir")  # local directories need nothing
     code = ("import sys; sys.modules['botocore'] = None\n"
             "from faceanalytics.cli import main; sys.exit(main(sys.argv[1:]))")
     r = subprocess.run([sys.executable, "-c", code, "ingest", str(seeds_file), "--data",
@@ -617,7 +620,7 @@ def test_secrets_stay_out_of_botocore_logs_messages_and_reprs(data, monkeypatch,
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "log-test-secret-key")
     monkeypatch.setenv("AWS_SESSION_TOKEN", "log-test-session-token")
     caplog.set_level(logging.DEBUG, logger="botocore")
-    root = _fs.data_path(data)
+    root = paths.data_path(data)
     c = _s3.client(root.cfg, root.bucket)
     c.put(f"{root.key}/state/x", b"x")
     assert c.get(f"{root.key}/state/x").body == b"x"
@@ -635,10 +638,10 @@ def test_secrets_stay_out_of_botocore_logs_messages_and_reprs(data, monkeypatch,
         assert secret not in text
     for shown in (repr(root), str(root), repr(root.cfg), repr(c), repr(_s3.frozen_credentials())):
         assert "log-test-secret-key" not in shown and "log-test-session-token" not in shown
-    with pytest.raises(_s3.S3Error) as e:
+    with pytest.raises(storage_errors.S3Error) as e:
         _s3.client(root.cfg, "no-such-bucket-here").put("k", b"x")
     assert "log-test" not in str(e.value) and e.value.status == 404
     monkeypatch.setenv("FACEANALYTICS_S3_ENDPOINT", "http://user:log-test-pw@127.0.0.1:9")
-    with pytest.raises(_fs.StorageConfigError) as e:
-        _fs.data_path("s3://bucket/p")
+    with pytest.raises(storage_errors.StorageConfigError) as e:
+        paths.data_path("s3://bucket/p")
     assert "log-test-pw" not in str(e.value)

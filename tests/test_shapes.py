@@ -18,11 +18,11 @@ from urllib.parse import urlencode
 import pandas as pd
 import pytest
 
-from faceanalytics._pii import Masker
+from faceanalytics.pipeline.pii import Masker
 from faceanalytics.flatten import Context, Unreadable, flatten_payload
-from faceanalytics.ingest import ingest
+from faceanalytics.pipeline.ingest import ingest
 from faceanalytics.schema import TABLES
-from faceanalytics.store import load
+from faceanalytics.storage.tables import load
 
 from _helpers import all_table_text as _all_text  # noqa: E402
 

@@ -1,4 +1,4 @@
-"""The local storage primitives (``faceanalytics._fs``): a write is all or nothing, even when
+"""The local storage primitives (``faceanalytics.storage.durable`` and ``.lock``): a write is all or nothing, even when
 the process dies in the middle of it; one writer at a time; a killed writer's leftovers are
 swept by the next.  (The store built on them is in test_store.py; S3 in test_s3.py.)"""
 from __future__ import annotations
@@ -10,7 +10,8 @@ import time
 
 import pytest
 
-from faceanalytics import _fs
+from faceanalytics.storage import durable
+from faceanalytics.storage.lock import writer_lock
 
 OLD, NEW = b"old contents\n" * 100, b"new contents\n" * 5000
 
@@ -28,9 +29,9 @@ def test_atomic_write_survives_a_crash_mid_write(tmp_path):
     target.write_bytes(OLD)
     code = (
         "import os, sys\n"
-        "from faceanalytics import _fs\n"
+        "from faceanalytics.storage import durable\nfrom faceanalytics.storage.lock import writer_lock\n"
         "os.fsync = lambda fd: os._exit(9)  # the power goes at the first fsync\n"
-        f"_fs.atomic_write_bytes(sys.argv[1], {NEW!r})\n"
+        f"durable.atomic_write_bytes(sys.argv[1], {NEW!r})\n"
     )
     out = _run(code, target)
     assert out.returncode == 9, out.stderr
@@ -38,7 +39,7 @@ def test_atomic_write_survives_a_crash_mid_write(tmp_path):
     left = [p.name for p in target.parent.iterdir() if p != target]
     assert len(left) == 1 and left[0].startswith(".tmp-")   # hidden: readers skip it
     # the next write goes through whole
-    _fs.atomic_write_bytes(target, NEW)
+    durable.atomic_write_bytes(target, NEW)
     assert target.read_bytes() == NEW
 
 
@@ -49,17 +50,17 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path, monkeypat
     def full_disk(fd):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(_fs.os, "fsync", full_disk)
+    monkeypatch.setattr(durable.os, "fsync", full_disk)
     with pytest.raises(OSError, match="No space"):
-        _fs.atomic_write_bytes(target, NEW)
+        durable.atomic_write_bytes(target, NEW)
     assert target.read_bytes() == OLD and sorted(tmp_path.iterdir()) == [target]
 
 
 def test_exclusive_write_never_replaces(tmp_path):
     target = tmp_path / "state" / "pii.key"
-    _fs.atomic_write_bytes(target, b"first", mode=0o600, exclusive=True)
+    durable.atomic_write_bytes(target, b"first", mode=0o600, exclusive=True)
     with pytest.raises(FileExistsError):
-        _fs.atomic_write_bytes(target, b"second", mode=0o600, exclusive=True)
+        durable.atomic_write_bytes(target, b"second", mode=0o600, exclusive=True)
     assert target.read_bytes() == b"first" and os.listdir(target.parent) == ["pii.key"]
 
 
@@ -67,12 +68,12 @@ def test_one_writer_at_a_time(tmp_path):
     """A second process waits for the lock until the first lets go."""
     code = (
         "import sys, time\n"
-        "from faceanalytics import _fs\n"
+        "from faceanalytics.storage import durable\nfrom faceanalytics.storage.lock import writer_lock\n"
         "t0 = time.monotonic()\n"
-        "with _fs.writer_lock(sys.argv[1]):\n"
+        "with writer_lock(sys.argv[1]):\n"
         "    print(round(time.monotonic() - t0, 2), flush=True)\n"
     )
-    with _fs.writer_lock(tmp_path):
+    with writer_lock(tmp_path):
         proc = subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE)
         time.sleep(1.0)
@@ -86,8 +87,8 @@ def test_a_killed_writer_is_noticed_and_its_temporaries_swept(tmp_path):
     code = (
         "import os, sys\n"
         "from pathlib import Path\n"
-        "from faceanalytics import _fs\n"
-        "lock = _fs.writer_lock(sys.argv[1]).__enter__()\n"
+        "from faceanalytics.storage import durable\nfrom faceanalytics.storage.lock import writer_lock\n"
+        "lock = writer_lock(sys.argv[1]).__enter__()\n"
         "for d in ('media/megvii_lite/s1', 'tables.rebuild/sessions'):\n"
         "    (Path(sys.argv[1]) / d).mkdir(parents=True)\n"
         "    (Path(sys.argv[1]) / d / '.tmp-abc-part').write_bytes(b'half')\n"
@@ -96,8 +97,8 @@ def test_a_killed_writer_is_noticed_and_its_temporaries_swept(tmp_path):
     keep = tmp_path / "media" / "megvii_lite" / "s1" / "will_video.mp4"
     assert _run(code, tmp_path).returncode == 9
     keep.write_bytes(b"a finished download")
-    with _fs.writer_lock(tmp_path) as lock:
+    with writer_lock(tmp_path) as lock:
         assert lock.crashed
     assert not list(tmp_path.rglob(".tmp-*")) and keep.read_bytes() == b"a finished download"
-    with _fs.writer_lock(tmp_path) as lock:   # that holder let go cleanly
+    with writer_lock(tmp_path) as lock:   # that holder let go cleanly
         assert not lock.crashed

@@ -405,7 +405,7 @@ def datadir(tmp_path_factory):
     """Four weeks of the sandbox population landed by ingest: Megvii Lite and web liveness, Baidu
     getall and detail (detail repeats getall's latest attempt), ``biz_extra_data`` carrying a
     ``channel`` key as JSON for half the sessions and as ``k=v&`` text for the other half."""
-    from faceanalytics.ingest import ingest
+    from faceanalytics.pipeline.ingest import ingest
 
     d = tmp_path_factory.mktemp("explorer") / "data"
     recs = P.records(3, n_lite=600, n_liveness=150, n_baidu=120, reference_date="2026-04-01", window_days=28,

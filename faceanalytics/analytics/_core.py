@@ -259,7 +259,7 @@ def float_codes(x: np.ndarray, *, dense: bool = True) -> tuple[np.ndarray, np.nd
     return codes, uniq
 
 
-def _column_codes(s: pd.Series) -> tuple[np.ndarray, pd.Index]:
+def column_codes(s: pd.Series) -> tuple[np.ndarray, pd.Index]:
     """(codes, uniques) for one key column: sorted order, missing last as its own code."""
     if len(s) == 0:
         return np.zeros(0, np.int64), pd.Index(s.iloc[:0])
@@ -293,7 +293,7 @@ def group_codes(df: pd.DataFrame, by: Sequence[str] = (), *, freq: str | None = 
     require(df, by, "grouping")
     parts: list[tuple[str, np.ndarray, object]] = []
     for col in by:
-        c, u = _column_codes(df[col])
+        c, u = column_codes(df[col])
         parts.append((col, c, u))
     if freq is not None:
         require(df, [time_column], f"freq={freq!r}")

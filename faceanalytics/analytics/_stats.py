@@ -190,12 +190,12 @@ def describe_rate(k: int, n: int, *, confidence: float = 0.95, method: str = "wi
     pct = f"{round(confidence * 100):g}%"
     what = f" {noun}" if noun else ""
     if k == 0:
-        return (f"0 of {n:,}{what}: none observed; {pct} upper bound {_pct(hi)} "
+        return (f"0 of {n:,}{what}: none observed; {pct} upper bound {small_percent(hi)} "
                 f"(about 3/N)")
-    return f"{k:,} of {n:,}{what}: {_pct(k / n)} ({pct} CI {_pct(lo)}–{_pct(hi)})"
+    return f"{k:,} of {n:,}{what}: {small_percent(k / n)} ({pct} CI {small_percent(lo)}–{small_percent(hi)})"
 
 
-def _pct(x: float) -> str:
+def small_percent(x: float) -> str:
     if x == 0:
         return "0%"
     if x < 0.0001:

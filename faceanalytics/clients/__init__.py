@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from ._http import BaseClient, Response, ThreadLocalSessions, check_url, is_loopback_host
-from ._redact import Secret, redact
+from ..redact import Secret, redact
 from .baidu import BaiduClient, baidu_error
 from .errors import *  # noqa: F403 - the error tree is part of this package's API
 from .errors import __all__ as _error_names

@@ -48,7 +48,7 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from ..errors import DataError
-from ._redact import install_log_redaction, redact, redact_bytes
+from ..redact import install_log_redaction, redact, redact_bytes
 from .errors import (
     ConnectError,
     InsecureURL,
@@ -202,7 +202,7 @@ def _check_timeout(timeout: float | tuple[float, float]) -> Timeout:
 class Response:
     """One provider answer, kept as received so the caller can archive it before parsing.
 
-    ``body`` is the raw bytes with credentials masked (see :func:`~._redact.redact_bytes`),
+    ``body`` is the raw bytes with credentials masked (see :func:`~faceanalytics.redact.redact_bytes`),
     ``json`` the parsed body (``None`` if not JSON or for file downloads), ``elapsed`` seconds for
     the final send, ``url`` the request URL with credentials masked, ``attempts`` how
     many sends this call took.

@@ -24,7 +24,7 @@ from dataclasses import replace
 from typing import Any, Callable
 
 from ._http import BaseClient, Response, parse_json
-from ._redact import MaskedParams, Secret, register_secret
+from ..redact import MaskedParams, Secret, register_secret
 from .errors import (
     BAIDU_ERRORS,
     AccessTokenError,

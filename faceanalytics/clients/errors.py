@@ -35,7 +35,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from ..errors import FaceAnalyticsError, UsageError
-from ._redact import redact, redact_bytes
+from ..redact import redact, redact_bytes
 
 __all__ = [
     "ProviderError",

@@ -37,6 +37,7 @@ from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
 
+from ..storage.durable import AppendLog, fsync_dir
 from .errors import QuotaExhausted
 
 try:  # POSIX; elsewhere the ledger is safe across threads but not across processes.
@@ -91,23 +92,20 @@ class QuotaLedger:
         self.provider = provider or self.path.stem
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._sync_lock = threading.Lock()
         self._counts: Counter[str] = Counter()
         self._torn: list[str] = []  # key prefixes of lines cut short
         self._offset = 0  # bytes of the file already read
         self._pending = b""  # a trailing fragment without newline (not yet known torn)
-        self._written = 0  # lines appended by us
-        self._synced = 0  # lines appended by us and known to be on disk
-        self._fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+        self._log = AppendLog(self.path, mode=0o644)
         with self._lock:
             with self._file_lock():
                 self._catch_up()
                 created = self._offset == 0
                 if created:
                     self._append(HEADER.encode())
-        self._sync()
+        self._log.sync()
         if created:
-            _fsync_dir(self.path.parent)
+            fsync_dir(self.path.parent)
 
     # -- public ---------------------------------------------------------------------------
 
@@ -126,12 +124,10 @@ class QuotaLedger:
                     refused = None
                     # Counted before the write: if the write fails we over-count, never under-count.
                     self._counts[key] += 1
-                    self._append(self._line(key, f"call {calls + 1}/{self.limit}"))
-                    self._written += 1
-                    target = self._written
+                    target = self._append(self._line(key, f"call {calls + 1}/{self.limit}"))
         if refused is not None:
             raise refused
-        self._sync(target)
+        self._log.sync(target)
 
     def record(self, key: str, outcome: str) -> None:
         """Append a note with the answer to a call (flushed, not fsynced: it is informational).
@@ -168,9 +164,7 @@ class QuotaLedger:
 
     def close(self) -> None:
         with self._lock:
-            if self._fd >= 0:
-                os.close(self._fd)
-                self._fd = -1
+            self._log.close()
 
     def __enter__(self) -> "QuotaLedger":
         return self
@@ -203,15 +197,16 @@ class QuotaLedger:
         return f"{now}\t{_escape(self.provider)}\t{_escape(key)}\t{event}\n".encode()
 
     def _file_lock(self):
-        return _FileLock(self._fd)
+        return _FileLock(self._log.fd)
 
     def _catch_up(self) -> None:
         """Read lines appended since we last looked (by other processes, or at open)."""
-        if self._fd < 0:
+        fd = self._log.fd
+        if fd < 0:
             raise ValueError("the ledger is closed")
-        size = os.fstat(self._fd).st_size
+        size = os.fstat(fd).st_size
         if size > self._offset:
-            data = os.pread(self._fd, size - self._offset, self._offset)
+            data = os.pread(fd, size - self._offset, self._offset)
             self._offset += len(data)
             data = self._pending + data
             lines = data.split(b"\n")
@@ -248,35 +243,9 @@ class QuotaLedger:
         if self._counts[key] > 0:
             self._counts[key] -= 1
 
-    def _append(self, data: bytes) -> None:
-        view = memoryview(data)
-        while view:  # O_APPEND: each write lands at the end; loop on a short write
-            n = os.write(self._fd, view)
-            view = view[n:]
-            self._offset += n
-
-    def _sync(self, target: int | None = None) -> None:
-        """fsync, unless another thread's fsync already covered line number *target*."""
-        with self._sync_lock:
-            if target is not None and self._synced >= target:
-                return
-            covered = self._written
-            os.fsync(self._fd)
-            self._synced = max(self._synced, covered)
-
-
-def _fsync_dir(path: Path) -> None:
-    """Make a new file's directory entry durable (best effort where unsupported)."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+    def _append(self, data: bytes) -> int:
+        self._offset += len(data)
+        return self._log.write(data)
 
 
 class _FileLock:

@@ -22,7 +22,7 @@ from dataclasses import replace
 from typing import Any
 
 from ._http import BaseClient, Response, download_url_problem, parse_json, without_userinfo
-from ._redact import MaskedParams, Secret, redact
+from ..redact import MaskedParams, Secret, redact
 from .errors import MEGVII_ERRORS, InsecureURL, MegviiError, MissingCredentials, ProviderError
 from .retry import RetryPolicy
 

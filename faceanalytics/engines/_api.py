@@ -5,7 +5,6 @@ import os
 import sys
 import time
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -114,7 +113,7 @@ def _unique(cols) -> list[str]:
 
 
 def _load(data_dir, table: str, since, until, columns, tz=None) -> pd.DataFrame:
-    from ..store import load
+    from ..storage.tables import load
 
     w = _window(since, until, tz)
     return load(data_dir, table, since=w.since, until=w.until, columns=_unique(columns))
@@ -156,10 +155,13 @@ def _run(eng: Engine, data_dir, table: str, build, *, counts=(), floats=()):
     listing and its read: list and run again, as :func:`faceanalytics.load` does.
     A local data directory that does not exist raises ``FileNotFoundError`` (as ``load``).
     """
-    if "://" not in os.fspath(data_dir):
-        from ..store import require_data_dir
+    from ..storage import DataDir
 
-        require_data_dir(Path(data_dir).expanduser())
+    where = str(data_dir) if isinstance(data_dir, DataDir) else os.fspath(data_dir)
+    if "://" not in where:  # a local data directory must exist (URLs: the engine will tell)
+        from ..storage.tables import require_data_dir
+
+        require_data_dir(DataDir(where).root)
     for attempt in range(3):
         try:
             with eng.relation(data_dir, table) as src:

@@ -17,10 +17,12 @@ PARTS_GLOB = "source=*/month=*/part-*.parquet"      # never the writer's hidden 
 
 def table_root(data_dir, table: str) -> str:
     """``DATA/tables/<table>``: an absolute local path, or the URL as given (``s3a://``, ``hdfs://``)."""
-    s = os.fspath(data_dir)
-    if "://" in s:
+    from ..storage import DataDir
+
+    s = str(data_dir) if isinstance(data_dir, DataDir) else os.fspath(data_dir)
+    if "://" in s:  # as given: Spark reads s3a://, hdfs://, ...
         return s.rstrip("/") + f"/tables/{table}"
-    return str(Path(s).expanduser().resolve() / "tables" / table)
+    return str(DataDir(s).table(table).resolve())
 
 
 def local_files(root: str) -> bool | None:
@@ -47,7 +49,7 @@ class Engine:
 
 def _nullable(t: pa.DataType):
     """The dtypes ``faceanalytics.load`` gives: nullable Int32/Int64/boolean, default otherwise."""
-    from ..store import _nullable_dtype
+    from ..storage.tables import nullable_dtype as _nullable_dtype
 
     return _nullable_dtype(t)
 

@@ -203,7 +203,7 @@ def _pandas_histogram(data_dir, table, kind_column, kind, segment, by, freq, sin
     from .._explore import join_session_columns
     from ..analytics import once_per_attempt
     from ..report._counts import segment_values
-    from ..store import load
+    from ..storage.tables import load
 
     w = _window(since, until, tz)
     rows = once_per_attempt(load(data_dir, table, since=w.since, until=w.until))

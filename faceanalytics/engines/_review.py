@@ -821,7 +821,7 @@ def segment_sample(data_dir, *, since, until, columns: Sequence[str], per_month:
     eng = get_engine(engine)
     empty = pd.DataFrame(columns=["biz_extra_data", *columns])
     if eng.name == "pandas":
-        from ..store import load
+        from ..storage.tables import load
 
         f = load(data_dir, "sessions", since=since, until=until, columns=["source", "month", "biz_extra_data",
                                                                            *columns])
@@ -851,7 +851,7 @@ def segment_sample(data_dir, *, since, until, columns: Sequence[str], per_month:
 def labelled_comparisons(data_dir, labels: pd.DataFrame, *, since, until, engine="auto") -> pd.DataFrame:
     """The comparisons of the labelled sessions in ``[since, until)`` (a few rows per label):
     what :func:`faceanalytics.analytics.error_rates_at_levels` needs, without the others."""
-    from ..store import load
+    from ..storage.tables import load
 
     eng = get_engine(engine)
     cols = ["source", "session_id", "comparison", "confidence", *_THR, "threshold", "session_time"]

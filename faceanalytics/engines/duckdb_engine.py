@@ -92,11 +92,12 @@ class DuckDBEngine(Engine):
         the columns into it, so pruned months are never fetched.  No DuckDB extension needed."""
         import pyarrow.dataset as ds
 
-        from .._fs import data_path, fs_path
         from ..schema import full_schema
-        from ..store import partitioning
+        from ..storage import DataDir
+        from ..storage.paths import fs_path
+        from ..storage.tables import partitioning
 
-        path = data_path(data_dir) / "tables" / table
+        path = DataDir.of(data_dir).table(table)
         if next(iter(path.glob(PARTS_GLOB)), None) is None:
             yield None
             return

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from .._coerce import Unreadable
 from . import baidu, megvii
-from ._common import Context, Flat
-from .megvii import biz_id_epoch_us, session_id_of, verify_callback_sign
+from ._common import Context, Flat, safe_name
+from .megvii import biz_id_epoch_us, session_id_of
 
 FLATTENERS = {
     "megvii_lite": megvii.flatten_megvii,
@@ -44,4 +44,13 @@ def flatten_payload(source: str, payload, ctx: Context) -> Flat:
 
 
 __all__ = ["Context", "Flat", "Unreadable", "FLATTENERS", "flatten_payload", "session_id_of",
-           "verify_callback_sign"]
+           "safe_name", "flatten_fast", "parse_chunk"]
+
+
+def __getattr__(name: str):
+    """The columnar path (:mod:`._fast`: Arrow's JSON reader), imported on first use."""
+    if name in ("flatten_fast", "parse_chunk"):
+        from . import _fast
+
+        return getattr(_fast, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -8,14 +8,13 @@ thresholds have three levels, Lite four.  Every form is accepted wherever found.
 """
 from __future__ import annotations
 
-import hashlib
-import hmac
 import re
 from functools import partial
 from urllib.parse import parse_qs
 
 import orjson
 
+from ..crypto import verify_callback_sign
 from .._coerce import (Unreadable, epoch_checked, epoch_to_us, integer, is_nullish, num,
                        text)
 from ..schema import CONFIDENCE_RANGE, GENUINENESS_RANGE, VERIFY_ERROR_BILLED
@@ -410,18 +409,6 @@ def _will(payload: dict, ctx: Context, flat: Flat) -> None:
 # --- callbacks -------------------------------------------------------------
 
 _NOTIFY = frozenset({"data", "sign"})
-
-
-def verify_callback_sign(data: str, sign: str, api_secret: str) -> bool:
-    """``sign == sha1(api_secret + data)`` in lower-case hex, compared in constant time.
-
-    >>> verify_callback_sign('{"a":1}', hashlib.sha1(b'k{"a":1}').hexdigest(), "k")
-    True
-    """
-    if not isinstance(data, str) or not isinstance(sign, str) or not api_secret:
-        return False
-    expected = hashlib.sha1((api_secret + data).encode("utf-8")).hexdigest()
-    return hmac.compare_digest(expected, sign.strip().lower())
 
 
 def read_callback(payload) -> tuple[object, object, dict]:

@@ -124,7 +124,8 @@ class Review:
         """Write the report to ``out`` and the findings to ``out``'s ``.findings.json`` (and,
         with ``xlsx``, the workbook there), each atomically; the findings first: a report
         on disk always has its findings beside it."""
-        from .._fs import atomic_write_bytes, data_path
+        from ..storage.durable import atomic_write_bytes
+        from ..storage.paths import data_path
 
         text = self.html()
         book = self.workbook() if xlsx is not None else None

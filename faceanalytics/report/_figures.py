@@ -39,7 +39,7 @@ def figure(draw: Callable, *, size=(8.0, 3.6), alt: str = "figure", id: str | No
         warnings.filterwarnings("ignore", message="no CJK-capable font")
         fig = Figure(figsize=size, dpi=DPI, layout="tight")
         draw(fig.subplots())
-        _language_font(fig)
+        language_font(fig)
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=DPI, metadata={"Software": None})
     data = base64.b64encode(_smaller_png(buf.getvalue())).decode("ascii")
@@ -47,7 +47,7 @@ def figure(draw: Callable, *, size=(8.0, 3.6), alt: str = "figure", id: str | No
             "width": int(size[0] * DPI), "caption": caption}
 
 
-def _language_font(fig) -> None:
+def language_font(fig) -> None:
     """The catalogue's figure font on every text of ``fig`` (``meta.figure_font = "cjk"``:
     the font of :func:`~faceanalytics._fonts.find_cjk_font`, DejaVu Sans for other glyphs)."""
     if tr("meta.figure_font") != "cjk":

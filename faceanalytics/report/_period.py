@@ -66,7 +66,7 @@ def latest_session_time(data_dir, engine="auto") -> pd.Timestamp | None:
         if eng.name == "pandas":
             import pyarrow.compute as pc
 
-            from ..store import load_arrow
+            from ..storage.tables import load_arrow
 
             col = load_arrow(data_dir, table, columns=["session_time"]).column("session_time")
             m = pc.max(col).as_py() if len(col) else None

@@ -808,14 +808,14 @@ def _billing(r) -> dict:
 def _far_text(k, n, lo, hi) -> str:
     """False accepts as a reader should see them: never a bare 0% when none was observed
     (:func:`faceanalytics.analytics._stats.describe_rate`, in words of the catalogue)."""
-    from ..analytics._stats import _pct
+    from ..analytics._stats import small_percent
 
     k, n = _int(k), _int(n)
     if n == 0:
         return tr("labels.far.no_observations")
     if k == 0:
-        return tr("labels.far.none", n=n, high=_pct(float(hi)))
-    return tr("labels.far.some", k=k, n=n, rate=_pct(k / n), low=_pct(float(lo)), high=_pct(float(hi)))
+        return tr("labels.far.none", n=n, high=small_percent(float(hi)))
+    return tr("labels.far.some", k=k, n=n, rate=small_percent(k / n), low=small_percent(float(lo)), high=small_percent(float(hi)))
 
 
 def _qvalue(q) -> str:

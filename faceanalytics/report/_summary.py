@@ -539,7 +539,7 @@ def summarize(data, since=None, until=None, *, segments=None, engine="auto", per
 
 
 def _load_tables(data_dir, period: ReviewPeriod) -> dict[str, pd.DataFrame]:
-    from ..store import load
+    from ..storage.tables import load
 
     return {t: load(data_dir, t, since=period.previous_since, until=period.until) for t in TABLES}
 

@@ -7,7 +7,7 @@ import sys
 import threading
 from collections.abc import Sequence
 
-from ..cli import port_number
+from .._args import port_number
 from ._server import Sandbox
 
 

@@ -25,14 +25,15 @@ from __future__ import annotations
 
 import datetime as _dt
 import hashlib
-import os
 import threading
 from pathlib import Path
 
 import orjson
 import pyarrow as pa
 
-from ._fs import atomic_write_bytes, chmod, data_path, fsync_dir, is_local, require_local
+from .datadir import DataDir
+from .durable import AppendLog, atomic_write_bytes, chmod
+from .paths import is_local
 
 __all__ = ["RawArchive", "Segment"]
 
@@ -56,7 +57,8 @@ class SegmentPlan:
 
 class RawArchive:
     def __init__(self, data_dir):
-        self.root = data_path(data_dir) / "raw"
+        self.ddir = DataDir.of(data_dir)
+        self.root = self.ddir.raw
         self._digests: dict[str, Path] | None = None
         self._lock = threading.Lock()
 
@@ -130,55 +132,25 @@ class RawArchive:
 
     # --- journals (fetch) ----------------------------------------------------
     def journal(self, name: str) -> "Journal":
-        require_local(self.root.parent, "fetch/receive")
-        d = self.root / "journal"
+        self.ddir.require_local("fetch/receive")
+        d = self.ddir.journal
         self._mkdir(d)
         return Journal(self, d / f"{name}.jsonl")
 
     def pending_journals(self) -> list[Path]:
-        if not is_local(self.root):
+        if not self.ddir.local:
             return []  # journals are never written to S3
-        d = self.root / "journal"
+        d = self.ddir.journal
         return sorted(d.glob("*.jsonl")) if d.is_dir() else []
 
 
-class Journal:
-    """Append-only; every line is on disk before :meth:`append` returns.  Sealed
-    into segments.
-
-    Threads append concurrently: a line is written under a lock, then fsync'd
-    outside it, and a thread whose line an fsync begun after its write already
-    covered does not fsync again (group commit, as the quota ledger does)."""
+class Journal(AppendLog):
+    """A fetch journal: append-only, every line on disk before :meth:`append` returns
+    (group commit across threads); sealed into a segment once its answers have landed."""
 
     def __init__(self, archive: RawArchive, path: Path):
+        super().__init__(path, mode=_FILE_MODE)
         self.archive = archive
-        self.path = path
-        self._lock = threading.Lock()
-        self._sync_lock = threading.Lock()
-        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, _FILE_MODE)
-        self._count = 0   # lines written
-        self._synced = 0  # lines known to be on disk
-
-    def append(self, line: bytes) -> None:
-        assert b"\n" not in line
-        data = memoryview(line + b"\n")
-        with self._lock:
-            while data:  # O_APPEND: each write lands at the end; loop on a short write
-                data = data[os.write(self._fd, data):]
-            self._count += 1
-            mine = self._count
-        with self._sync_lock:
-            if self._synced >= mine:
-                return
-            covered = self._count  # every line written before this fsync starts
-            os.fsync(self._fd)
-            self._synced = max(self._synced, covered)
-
-    def close(self) -> None:
-        with self._lock, self._sync_lock:
-            if self._fd >= 0:
-                os.close(self._fd)
-                self._fd = -1
 
 
 def _compress(*parts: bytes) -> bytes:

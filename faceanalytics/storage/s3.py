@@ -31,75 +31,31 @@ filesystem: messages name a profile or a provider, never a key, and botocore's d
 log (whose request and response dumps carry session tokens and assumed-role keys)
 is passed through a redacting filter.
 
-The writer lock (:class:`S3WriterLock`), since S3 has no ``flock``:
-
-* acquire: ``PUT state/writer.lock`` with ``If-None-Match: *``.  Success means we
-  hold it.  The first time a process locks a bucket it checks that the server
-  really honours ``If-None-Match`` and ``If-Match`` (a server that ignored them
-  would let two writers in): if it does not, the lock refuses to go on unless
-  ``FACEANALYTICS_S3_SINGLE_WRITER=1`` says the operator guarantees one writer.
-* hold: a lease.  A background thread rewrites the lock object every ``TTL/6``
-  seconds with ``If-Match`` on its own ETag; before every commit point the store
-  calls :func:`fence`, which refreshes the lease synchronously when the last
-  confirmation is older than ``TTL/3`` and raises :class:`LockLost` if the object
-  is no longer ours.
-* a crashed holder: its lock object stops being rewritten.  Another writer waits
-  while the object is younger than ``TTL`` (``FACEANALYTICS_S3_LOCK_TTL``, default
-  60 s; the age is the server's ``Date`` minus the object's ``Last-Modified``, one
-  clock), then deletes it (``If-Match`` its ETag) and takes it.  A holder on the same
-  host whose process is gone is taken over at once.  ``FACEANALYTICS_S3_LOCK_WAIT``
-  bounds the wait (default: wait as long as the holder is alive, like ``flock``).
-* release: delete the object if it is still ours.
-
-Residual risk, stated plainly: a writer that stalls for more than ``TTL/3`` between
-its lease check and the PUT of its commit marker could commit after another writer
-took over.
+The writer lock built on these requests is :mod:`faceanalytics.storage.lock`'s.
 """
 from __future__ import annotations
 
 import contextlib
-import datetime as _dt
 import email.utils
 import hashlib
 import ipaddress
 import logging
 import os
 import re
-import socket
 import threading
-import time
-import uuid
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-import orjson
+from .errors import S3Error, StorageConfigError
+from ..errors import DataError
 
-from ._fs import StorageConfigError
-from .errors import DataError
-
-__all__ = ["S3Config", "Client", "S3Error", "S3WriterLock", "LockLost", "WriterBusy",
-           "StorageConfigError", "config_for", "filesystem", "client", "INSTALL_HINT"]
+__all__ = ["S3Config", "Client", "config_for", "filesystem", "client", "conditional_writes_supported",
+           "INSTALL_HINT"]
 
 #: Minimum botocore: the first release whose S3 model has ``IfMatch`` on PutObject
 #: (1.35.69; ``IfNoneMatch`` on PutObject and ``IfMatch`` on DeleteObject came earlier).
 BOTOCORE_MIN = "1.35.69"
 INSTALL_HINT = "pip install 'faceanalytics[s3]'"
-
-
-class LockLost(DataError, OSError):
-    """Another writer took the data directory's lock: this writer must stop."""
-
-
-class WriterBusy(DataError, OSError):
-    """Another writer holds the data directory's lock (after FACEANALYTICS_S3_LOCK_WAIT)."""
-
-
-class S3Error(DataError, OSError):
-    """S3 answered with an error, or could not be reached (``status`` 0)."""
-
-    def __init__(self, status: int, code: str, what: str):
-        super().__init__(f"S3 {what}: HTTP {status} {code}".strip())
-        self.status, self.code = status, code
 
 
 # --- botocore: present, one session per credential environment ------------------------
@@ -335,7 +291,7 @@ _LOGGERS = ("botocore.endpoint", "botocore.auth", "botocore.parsers", "botocore.
 
 
 def _mask_aws(text: str) -> str:
-    from .clients._redact import MASK, redact
+    from ..redact import MASK, redact
 
     return _AWS_FIELDS.sub(lambda m: (m.group(1) or m.group(2) or m.group(3)) + MASK, redact(text))
 
@@ -362,7 +318,7 @@ _LOG_FILTER = _AwsLogFilter()
 
 def _hide(*secrets: str | None) -> None:
     """Register ``secrets`` for redaction wherever the package masks credentials."""
-    from .clients._redact import register_secret
+    from ..redact import register_secret
 
     for s in secrets:
         register_secret(s)
@@ -554,183 +510,3 @@ def conditional_writes_supported(client: Client, probe_key: str) -> bool:
 
 def single_writer_declared() -> bool:
     return os.environ.get("FACEANALYTICS_S3_SINGLE_WRITER", "").strip().lower() in ("1", "true", "yes")
-
-
-# --- the writer lock ----------------------------------------------------------------
-def _proc_identity(pid: int) -> str | None:
-    """Boot id and start time of ``pid`` (Linux), so a reused pid is not taken for its
-    predecessor; None if there is no such process."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            start = f.read().rsplit(b")", 1)[1].split()[19].decode()
-        with open("/proc/sys/kernel/random/boot_id") as f:
-            boot = f.read().strip()
-        return f"{boot}:{start}"
-    except (OSError, IndexError):
-        if os.path.isdir("/proc/self"):
-            return None
-        try:  # not Linux: liveness only
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return None
-        except PermissionError:
-            pass
-        return "alive"
-
-
-_HELD: dict[str, "S3WriterLock"] = {}
-
-
-class S3WriterLock:
-    """One writer per ``s3://bucket/prefix`` (see the module docstring)."""
-
-    def __init__(self, cfg: S3Config, bucket: str, prefix: str):
-        self.client = client(cfg, bucket)
-        self.bucket, self.prefix = bucket, prefix.strip("/")
-        self.key = f"{self.prefix}/state/writer.lock" if self.prefix else "state/writer.lock"
-        self.ttl = float(os.environ.get("FACEANALYTICS_S3_LOCK_TTL") or 60)
-        wait = os.environ.get("FACEANALYTICS_S3_LOCK_WAIT")
-        self.wait = float(wait) if wait else None
-        self.token = uuid.uuid4().hex
-        self.etag: str | None = None
-        self.lost = False
-        self.enforced = True
-        self._beats = 0
-        self._confirmed = 0.0
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._mutex = threading.Lock()
-
-    @property
-    def ident(self) -> str:
-        return f"{self.bucket}/{self.prefix}"
-
-    def _body(self) -> bytes:
-        self._beats += 1
-        return orjson.dumps({"token": self.token, "host": socket.gethostname(), "pid": os.getpid(),
-                             "proc": _proc_identity(os.getpid()), "beat": self._beats,
-                             "at": _dt.datetime.now(_dt.timezone.utc).isoformat()})
-
-    def __enter__(self):
-        probe = self.key.rsplit("/", 1)[0] + "/.lock-probe"
-        if not conditional_writes_supported(self.client, probe):
-            if not single_writer_declared():
-                raise StorageConfigError(
-                    f"the S3 server behind s3://{self.ident} ignores conditional writes "
-                    "(If-None-Match/If-Match), so two writers could not be kept apart. If you "
-                    "make sure only one ingest/rebuild runs at a time, set "
-                    "FACEANALYTICS_S3_SINGLE_WRITER=1")
-            self.enforced = False
-            _HELD[self.ident] = self
-            return self
-        started = time.monotonic()
-        delay = 0.2
-        while True:
-            etag = self.client.put_if_absent(self.key, self._body())
-            if etag is not None:
-                self.etag = etag
-                break
-            cur = self.client.get(self.key)
-            if cur is None:
-                continue  # released in between
-            if self._stale(cur):
-                self.client.delete(self.key, cur.etag)
-                continue
-            if self.wait is not None and time.monotonic() - started > self.wait:
-                raise WriterBusy(f"another writer holds s3://{self.ident} ({_holder(cur.body)}); "
-                                 f"its lock is {cur.age or 0:.0f} s old and expires "
-                                 f"{self.ttl:.0f} s after its last heartbeat")
-            time.sleep(delay)
-            delay = min(delay * 1.5, 2.0)
-        self._confirmed = time.monotonic()
-        _HELD[self.ident] = self
-        self._thread = threading.Thread(target=self._heartbeat, daemon=True,
-                                        name="faceanalytics-s3-lock")
-        self._thread.start()
-        return self
-
-    def _stale(self, cur: Response) -> bool:
-        if cur.age is not None and cur.age > self.ttl:
-            return True  # not renewed for a whole lease: its holder is gone
-        try:
-            holder = orjson.loads(cur.body)
-        except orjson.JSONDecodeError:
-            return False
-        if not isinstance(holder, dict):
-            return False
-        pid = holder.get("pid")
-        if holder.get("host") != socket.gethostname() or not isinstance(pid, int):
-            return False
-        ident = _proc_identity(pid)
-        if ident is None:
-            return True  # its process has exited
-        if holder.get("proc") and ident not in (holder.get("proc"), "alive"):
-            return True  # the pid now belongs to another process
-        if pid == os.getpid():
-            if any(h.token == holder.get("token") for h in _HELD.values()):
-                raise RuntimeError(f"this process already holds the writer lock of s3://{self.ident}")
-            return True  # left behind by this process (a release that failed)
-        return False
-
-    def _refresh(self) -> bool:
-        with self._mutex:
-            if self.lost or self.etag is None:
-                return False
-            try:
-                etag = self.client.put_if_match(self.key, self._body(), self.etag)
-            except OSError:
-                return False  # network trouble: try again at the next beat
-            if etag is None:
-                self.lost = True
-                return False
-            self.etag = etag
-            self._confirmed = time.monotonic()
-            return True
-
-    def _heartbeat(self) -> None:
-        while not self._stop.wait(self.ttl / 6):
-            self._refresh()
-
-    def fence(self) -> None:
-        """Raise :class:`LockLost` unless the lease is certainly still ours."""
-        if not self.enforced:
-            return
-        if not self.lost and time.monotonic() - self._confirmed < self.ttl / 3:
-            return
-        if not self._refresh():
-            raise LockLost(f"the writer lock of s3://{self.ident} was lost (another writer took "
-                           "it after this one stopped renewing it); stopping before the commit point")
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
-        if _HELD.get(self.ident) is self:
-            del _HELD[self.ident]
-        if self.enforced and not self.lost and self.etag is not None:
-            with contextlib.suppress(OSError):
-                cur = self.client.get(self.key)
-                if cur is not None and _token(cur.body) == self.token:
-                    self.client.delete(self.key, cur.etag)
-        self.etag = None
-
-
-def fence(bucket: str, prefix: str) -> None:
-    lock = _HELD.get(f"{bucket}/{prefix.strip('/')}")
-    if lock is not None:
-        lock.fence()
-
-
-def _token(body: bytes):
-    try:
-        return orjson.loads(body).get("token")
-    except (orjson.JSONDecodeError, AttributeError):
-        return None
-
-
-def _holder(body: bytes) -> str:
-    try:
-        h = orjson.loads(body)
-        return f"host {h.get('host')}, pid {h.get('pid')}"
-    except (orjson.JSONDecodeError, AttributeError):
-        return "unknown holder"

@@ -26,7 +26,7 @@ moves its files in with one committed transaction too, :meth:`Store.adopt`).
 Tables and their folders are owner-only (0600 / 0700), like the raw archive.
 
 The same protocol runs on S3 (``DATA`` = ``s3://bucket/prefix``; see
-:mod:`faceanalytics._fs`), where there is no rename: a temporary and the record
+:mod:`faceanalytics.storage.durable`), where there is no rename: a temporary and the record
 are single PUTs (each object appears whole or not at all), and "rename" is a
 server-side copy to the final name followed by a delete of the temporary; files
 that go are deleted there (S3 readers retry a vanished key: :func:`load_arrow`).
@@ -34,7 +34,7 @@ Final names are only ever written after the record exists, so a crash at any poi
 leaves either the previous state (no record: the temporaries are swept) or a record
 that the next open completes (a copy is redone while its temporary still exists;
 deletions of what is already gone are skipped).  Before writing a record the writer
-checks that it still holds the S3 writer lock (:func:`faceanalytics._fs.fence`).
+checks that it still holds the S3 writer lock (:func:`faceanalytics.storage.lock.fence`).
 
 What a reader can observe.  Readers take no lock.  While a record is being applied
 a reader listing a partition can see the commit partly applied: some of its files
@@ -56,6 +56,7 @@ import os
 import time
 import uuid
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import orjson
@@ -63,15 +64,18 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from . import _fs
-from ._pii import scrub_table
-from ._time import utc_datetime
-from ._fs import atomic_write_bytes, chmod, data_path, fence, fs_path, fsync_dir, is_local
-from ._fs import make_private_dirs
-from ._fs import replace as _move
-from .schema import PARTITION_KEYS, SESSION_KEY, TABLES, file_schema, full_schema
+from .._time import utc_datetime
+from .datadir import DataDir
+from .durable import atomic_write_bytes, chmod, fsync_dir, make_private_dirs
+from .durable import replace as _move
+from .lock import fence
+from .paths import fs_path, is_local
+from ..schema import PARTITION_KEYS, SESSION_KEY, TABLES, file_schema, full_schema
 
-__all__ = ["Store", "SessionIndex", "key_of", "load", "load_arrow", "partitioning", "require_data_dir",
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["Store", "SessionIndex", "key_of", "load", "load_arrow", "partitioning", "require_data_dir", "nullable_dtype",
            "session_keys"]
 
 # Column statistics cost a fifth of the write time; readers only filter on these (and the
@@ -209,15 +213,18 @@ def _month_int(m: str) -> int:
 
 
 class Store:
-    """The tables of one data directory.  Every row written passes
-    :func:`~faceanalytics._pii.scrub_table` (personal data masked) unless ``keep_pii``."""
+    """The tables of one data directory.  Every table written passes ``scrub`` first
+    (the pipeline's :func:`~faceanalytics.pipeline.pii.scrub_table`, which masks personal
+    data; ``None`` writes rows as they are, for ``keep_pii``): a required argument, so
+    nobody writes tables without deciding."""
 
-    def __init__(self, data_dir, *, tables_dir: str = "tables", keep_pii: bool = False):
-        self.data_dir = data_path(data_dir)
-        self.keep_pii = keep_pii
-        self.root = self.data_dir / tables_dir
-        self.txn_dir = self.data_dir / "state" / f"txn-{tables_dir}"
-        self._local = is_local(self.data_dir)
+    def __init__(self, data_dir, *, scrub, tables_dir: str = "tables"):
+        ddir = DataDir.of(data_dir)
+        self.data_dir = ddir.root
+        self.scrub = scrub
+        self.root = ddir.tables_at(tables_dir)
+        self.txn_dir = ddir.txn(tables_dir)
+        self._local = ddir.local
         self._index: SessionIndex | None = None
         self._settled: set[str] = set()  # tables whose empty.parquet is known to be right
         if self._local and self.root.is_dir():
@@ -410,7 +417,7 @@ class Store:
                 self._mkdirs(table)
                 buf = pa.BufferOutputStream()
                 pq.write_table(pa.Table.from_batches([], schema=full_schema(table)), buf)
-                _fs.atomic_write_bytes(empty, buf.getvalue().to_pybytes(), mode=_FILE_MODE,
+                atomic_write_bytes(empty, buf.getvalue().to_pybytes(), mode=_FILE_MODE,
                                        durable=False)
             self._settled.add(table)
 
@@ -486,7 +493,7 @@ class _Plan:
     def write(self, table: str, rel_dir: str, t: pa.Table) -> None:
         """New rows for a partition (every new row of every table passes here: the
         choke point where personal data is masked)."""
-        tmp = self._written(rel_dir, scrub_table(t, self.store.keep_pii))
+        tmp = self._written(rel_dir, t if self.store.scrub is None else self.store.scrub(t))
         self.adds.append((tmp, self._new_name(table, rel_dir)))
 
     def move_in(self, table: str, rel: str) -> None:
@@ -587,7 +594,7 @@ def load(data_dir, table: str, since=None, until=None, columns=None) -> "pd.Data
 
     >>> comparisons = load("data", "comparisons", since="2026-10-01", until="2026-11-01")  # doctest: +SKIP
     """
-    return load_arrow(data_dir, table, since, until, columns).to_pandas(types_mapper=_nullable_dtype)
+    return load_arrow(data_dir, table, since, until, columns).to_pandas(types_mapper=nullable_dtype)
 
 
 def load_arrow(data_dir, table: str, since=None, until=None, columns=None) -> pa.Table:
@@ -597,9 +604,9 @@ def load_arrow(data_dir, table: str, since=None, until=None, columns=None) -> pa
     schema = full_schema(table)
     lo = utc_datetime(since, "since")
     hi = utc_datetime(until, "until")
-    root = data_path(data_dir)
-    require_data_dir(root)
-    path = root / "tables" / table
+    ddir = DataDir.of(data_dir)
+    require_data_dir(ddir.root)
+    path = ddir.table(table)
     if not path.is_dir() or next(iter(path.glob("source=*/month=*/part-*.parquet")), None) is None:
         empty = pa.Table.from_batches([], schema=schema)  # (empty_table() imports pandas)
         return empty.select(columns) if columns else empty
@@ -632,7 +639,7 @@ def _vanished(e: OSError) -> bool:
     return isinstance(e, FileNotFoundError) or "NO_SUCH_KEY" in msg or "does not exist" in msg
 
 
-def _nullable_dtype(t: pa.DataType):
+def nullable_dtype(t: pa.DataType):
     """Integers and booleans with nulls stay integers and booleans in pandas."""
     import pandas as pd
 

@@ -22,7 +22,6 @@ nothing lands twice, and nothing archived is fetched again.
 from __future__ import annotations
 
 import csv
-import datetime as _dt
 import logging
 import os
 import re
@@ -35,11 +34,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
-from ._records import make_envelope
-from .archive import RawArchive
-from .ingest import IngestReport, Ingestor, _now_us
-from .schema import LITE_FINAL_STATUSES, LITE_PENDING_STATUSES
-from .store import load_arrow
+from .._records import make_envelope
+from ..schema import LITE_FINAL_STATUSES, LITE_PENDING_STATUSES
+from ..storage import DataDir
+from ..storage.tables import load_arrow
+from ._journal import Journals, now_iso, recover_journals
+from ._rows import now_us
+from .ingest import Ingestor
 
 __all__ = ["FetchReport", "IdList", "fetch_megvii", "fetch_baidu", "load_ids", "read_ids"]
 
@@ -234,79 +235,6 @@ def read_ids(ids, column: str | None = None, *, kind: str | None = None) -> list
     return load_ids(ids, column, kind=kind).ids
 
 
-def _now_iso() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
-
-
-class _Journals:
-    """Rotating journals; one is sealed once every answer written to it has landed."""
-
-    def __init__(self, archive: RawArchive, run: str):
-        self.archive, self.run = archive, run
-        self._lock = threading.Lock()
-        self._seq = 0
-        self._open: dict[int, object] = {}
-        self._pending: Counter = Counter()
-        self._retired: list[int] = []
-        self._rotate_locked()
-
-    def _rotate_locked(self) -> None:
-        self._seq += 1
-        self._current = self._seq
-        self._open[self._seq] = self.archive.journal(f"{self.run}-{self._seq:05d}")
-
-    def append(self, line: bytes) -> int:
-        with self._lock:
-            jid = self._current
-            self._open[jid].append(line)  # fsync'd before the worker moves on
-            self._pending[jid] += 1
-            return jid
-
-    def landed(self, jids: Iterable[int]) -> None:
-        with self._lock:
-            for j in jids:
-                self._pending[j] -= 1
-
-    def rotate(self) -> None:
-        with self._lock:
-            self._retired.append(self._current)
-            self._rotate_locked()
-
-    def seal_ready(self, final: bool = False) -> None:
-        with self._lock:
-            if final:
-                self._retired.append(self._current)
-            ready = [j for j in self._retired if self._pending[j] <= 0]
-            self._retired = [j for j in self._retired if j not in ready]
-        for j in ready:
-            journal = self._open.pop(j)
-            journal.close()
-            _seal(self.archive, journal.path)
-
-
-def _seal(archive: RawArchive, path: Path) -> list[bytes]:
-    data = path.read_bytes()
-    complete, _, _torn = data.rpartition(b"\n")
-    lines = [ln for ln in complete.split(b"\n") if ln] if complete else []
-    if lines:
-        archive.write_segment(lines, origin=f"fetch:{path.stem}")
-    path.unlink()
-    return lines
-
-
-def recover_journals(ing: Ingestor) -> IngestReport:
-    """Land and seal journals a killed run left behind (idempotent)."""
-    total = IngestReport()
-    for path in ing.archive.pending_journals():
-        data = path.read_bytes()
-        complete = data.rpartition(b"\n")[0]
-        lines = [ln for ln in complete.split(b"\n") if ln] if complete else []
-        if lines:
-            total.add(ing.land(lines, source_hint=None, received_us=_now_us(), origin=path.name))
-        _seal(ing.archive, path)
-    return total
-
-
 def _state(data_dir, source: str) -> dict[str, tuple]:
     """session id -> (status, error) of what the tables hold for ``source``."""
     t = load_arrow(data_dir, "sessions", columns=["source", "session_id", "status", "error"])
@@ -344,16 +272,16 @@ def _run(jobs: list[tuple[str, str, Callable]], ing: Ingestor, *, concurrency: i
          chunk_size: int, progress: bool, desc: str, rep: FetchReport,
          is_quota: Callable[[BaseException], bool]) -> None:
     """Run ``(source, session id, call)`` jobs; land answers per chunk."""
-    from .clients import ProviderError, QuotaExhausted
+    from ..clients import ProviderError, QuotaExhausted
 
-    journals = _Journals(ing.archive, f"{time.strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:6]}")
+    journals = Journals(ing.archive, f"{time.strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:6]}")
     stop = threading.Event()
 
     def work(job):
         source, sid, call = job
         if stop.is_set():
             return "cancelled", None, None
-        fetched_at = _now_iso()
+        fetched_at = now_iso()
         try:
             r = call()
             status, body = r.http_status, r.body
@@ -376,7 +304,7 @@ def _run(jobs: list[tuple[str, str, Callable]], ing: Ingestor, *, concurrency: i
         if not buffer:
             return
         lines = [ln for ln, _ in buffer]
-        r = ing.land(lines, source_hint=None, received_us=_now_us(), origin="fetch")
+        r = ing.land(lines, source_hint=None, received_us=now_us(), origin="fetch")
         rep.landed += r.landed
         rep.quarantined += r.quarantined
         journals.landed(j for _, j in buffer)
@@ -433,11 +361,11 @@ class _Session:
     the quota ledger, and a client whose every send goes through that ledger."""
 
     def __init__(self, data_dir, provider: str, limit: int, client, base_url, keep_pii: bool):
-        from ._fs import require_local
-        from .clients import CLIENTS, QuotaLedger
+        from ..clients import CLIENTS, QuotaLedger
 
-        require_local(data_dir, "fetch")  # journals and the quota ledger need append + fsync
-        self.ing = Ingestor(data_dir, keep_pii=keep_pii)
+        ddir = DataDir.of(data_dir)
+        ddir.require_local("fetch")  # journals and the quota ledger need append + fsync
+        self.ing = Ingestor(ddir, keep_pii=keep_pii)
         self.rep = FetchReport()
         self.ledger = self.client = None
         self._own = client is None
@@ -445,8 +373,7 @@ class _Session:
             rec = recover_journals(self.ing)
             self.rep.landed += rec.landed
             self.rep.quarantined += rec.quarantined
-            self.ledger = QuotaLedger(Path(data_dir) / "state" / "quota" / f"{provider}.log",
-                                      limit=limit, provider=provider)
+            self.ledger = QuotaLedger(ddir.quota(provider), limit=limit, provider=provider)
             if client is None:
                 client = CLIENTS[provider].from_env(base_url, ledger=self.ledger)
             elif client.before_call is None:  # a caller's client still counts every send
@@ -464,7 +391,7 @@ class _Session:
         self.ing.close()
 
     def run(self, jobs, *, concurrency, chunk_size, progress, desc) -> FetchReport:
-        from .clients import QuotaExhausted
+        from ..clients import QuotaExhausted
 
         before = self.ledger.total()
         rep = self.rep
@@ -551,7 +478,7 @@ def fetch_baidu(tokens, data_dir, *, what: Iterable[str] = ("stat", "getall", "d
     """Fetch Baidu post-verification results (``what``: stat, getall, detail, simple,
     media) for each verify_token into ``data_dir``; base URL from ``base_url``, else
     ``BAIDU_BASE_URL``, else the real provider."""
-    from .clients.baidu import RESULT_APIS
+    from ..clients.baidu import RESULT_APIS
 
     what = [w.strip() for w in (what.split(",") if isinstance(what, str) else what) if w.strip()]
     bad = [w for w in what if w not in BAIDU_WHAT]

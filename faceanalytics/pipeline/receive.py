@@ -27,7 +27,6 @@ reverse proxy that terminates TLS, e.g. nginx::
 from __future__ import annotations
 
 import base64
-import datetime as _dt
 import hashlib
 import http.server
 import json
@@ -40,11 +39,15 @@ from urllib.parse import parse_qs
 
 import orjson
 
-from ._coerce import Unreadable
-from ._records import parse_json
-from .fetch import _Journals, recover_journals
-from .flatten.megvii import session_id_of, verify_callback_sign
-from .ingest import Ingestor, _now_us
+from .._coerce import Unreadable
+from .._records import parse_json
+from ..crypto import verify_callback_sign
+from ..flatten import session_id_of
+from ..storage import DataDir
+from ..storage.durable import make_private_dirs
+from ._journal import Journals, now_iso, recover_journals
+from ._rows import now_us
+from .ingest import Ingestor
 
 __all__ = ["CallbackReceiver", "serve"]
 
@@ -53,10 +56,6 @@ MAX_IN_FLIGHT = 16           # bodies read at once
 REJECTED_BYTES = 16 << 20    # the rotating store of rejected requests, both files together
 READ_DEADLINE = 30.0         # seconds to send a whole body
 WAIT_FOR_SLOT = 10.0         # seconds a request waits for a free slot before a 503
-
-
-def _now_iso() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def judge(body: bytes, content_type: str, api_secret: str | None):
@@ -107,15 +106,13 @@ class RejectedLog:
     """
 
     def __init__(self, folder: Path, budget: int = REJECTED_BYTES):
-        from ._fs import make_private_dirs
-
-        make_private_dirs(folder.parent.parent, folder)
+        make_private_dirs(folder.parent.parent, folder)  # DATA/raw/rejected
         self.current, self.previous = folder / "rejected.jsonl", folder / "rejected.1.jsonl"
         self.budget = budget
         self._lock = threading.Lock()
 
     def add(self, status: int, reason: str, body: bytes | None, n_bytes: int, sid=None) -> None:
-        rec = {"at": _now_iso(), "status": status, "reason": reason, "bytes": n_bytes,
+        rec = {"at": now_iso(), "status": status, "reason": reason, "bytes": n_bytes,
                "session_id": sid}
         if body is not None:
             rec["sha256"] = hashlib.sha256(body).hexdigest()
@@ -159,10 +156,9 @@ class CallbackReceiver:
                  land_every: float = 2.0, keep_pii: bool = False,
                  max_in_flight: int = MAX_IN_FLIGHT, rejected_bytes: int = REJECTED_BYTES,
                  read_deadline: float = READ_DEADLINE, wait_for_slot: float = WAIT_FOR_SLOT):
-        from ._fs import require_local
-
-        require_local(data_dir, "receive")  # the journal needs append + fsync
-        self.data_dir = Path(data_dir)
+        ddir = DataDir.of(data_dir)
+        ddir.require_local("receive")  # the journal needs append + fsync
+        self.data_dir = ddir.root
         self.api_secret = api_secret if api_secret is not None else os.environ.get("MEGVII_API_SECRET")
         if not self.api_secret:
             raise ValueError("MEGVII_API_SECRET is not set: no callback could be verified, so "
@@ -173,11 +169,11 @@ class CallbackReceiver:
         self.read_deadline = read_deadline
         self.wait_for_slot = wait_for_slot
         self._slots = threading.BoundedSemaphore(max_in_flight)
-        self.ing = Ingestor(self.data_dir, keep_pii=keep_pii, megvii_api_secret=self.api_secret)
+        self.ing = Ingestor(ddir, keep_pii=keep_pii, megvii_api_secret=self.api_secret)
         try:
             recover_journals(self.ing)
-            self.rejected = RejectedLog(self.data_dir / "raw" / "rejected", rejected_bytes)
-            self.journals = _Journals(self.ing.archive, f"receive-{time.strftime('%Y%m%d%H%M%S')}")
+            self.rejected = RejectedLog(ddir.rejected, rejected_bytes)
+            self.journals = Journals(self.ing.archive, f"receive-{time.strftime('%Y%m%d%H%M%S')}")
             self.server = _Server((host, port), self._handler())
         except BaseException:
             self.ing.close()
@@ -260,7 +256,7 @@ class CallbackReceiver:
             self.reject(status, reason, body, len(body), sid)
             return status, reason
         line = orjson.dumps({"source": "megvii_notify", "session_id": sid,
-                             "fetched_at": _now_iso(), "http_status": None, "payload": payload,
+                             "fetched_at": now_iso(), "http_status": None, "payload": payload,
                              "receiver": {"status": status, "reason": reason}})
         jid = self.journals.append(line)  # fsync'd: durable before we answer
         with self._lock:
@@ -272,7 +268,7 @@ class CallbackReceiver:
         with self._lock:
             buffer, self._buffer = self._buffer, []
         if buffer:
-            rep = self.ing.land([ln for ln, _ in buffer], source_hint=None, received_us=_now_us(),
+            rep = self.ing.land([ln for ln, _ in buffer], source_hint=None, received_us=now_us(),
                                 origin="receive")
             self.counts["landed"] += rep.landed
             self.counts["quarantined"] += rep.quarantined

@@ -8,9 +8,9 @@ supersede, are committed atomically.  A crash anywhere leaves the previous
 tables readable; running again completes the work, and ``rebuild`` can always
 recreate every table from the archive.
 
-The data directory may be ``s3://bucket/prefix`` (:mod:`faceanalytics._fs`): the
+The data directory may be ``s3://bucket/prefix`` (:mod:`faceanalytics.storage`): the
 input files stay local, the archive, tables, PII key and commit records go to S3,
-and the writer lock is a lease object there (:mod:`faceanalytics._s3`).
+and the writer lock is a lease object there (:mod:`faceanalytics.storage.lock`).
 ``rebuild`` builds ``tables.rebuild/`` and then moves it in with one committed
 transaction (:meth:`Store.adopt`): folders are never renamed (not on S3, and not
 locally, where a reader may be listing them).
@@ -21,31 +21,32 @@ import datetime as _dt
 import hashlib
 import os
 import shutil
-from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable
 
 import numpy as np
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ._coerce import Unreadable, iso_to_us
-from ._fs import atomic_write_bytes, data_path, is_local, rmtree, writer_lock
-from ._pii import Masker, load_or_create_key
-from ._records import read_record
-from .archive import RawArchive, read_segment
-from .flatten import Context, flatten_payload
-from .flatten._fast import flatten_fast, parse_chunk
-from .schema import COMMON, SESSION_KEY, file_schema
-from .store import Store, key_of
+from .._coerce import Unreadable, iso_to_us
+from .._records import read_record
+from ..flatten import Context, flatten_fast, flatten_payload, parse_chunk
+from ..schema import SOURCES
+from ..storage import DataDir
+from ..storage.archive import RawArchive, read_segment
+from ..storage.durable import atomic_write_bytes, rmtree
+from ..storage.lock import writer_lock
+from ..storage.tables import Store, key_of
+from ._chunks import Block, ZstdInput, iter_chunks, open_input, segment_chunks
+from ._rows import common_arrays, media_files_table, month_of_int, months, now_us, rows_to_arrow, with_common
+from .pii import Masker, load_or_create_key, scrub_table
 
 __all__ = ["IngestReport", "Ingestor", "ingest", "rebuild"]
 
 CHUNK = 10_000
-BLOCK_BYTES = 64 << 20  # a block of lines ends early past this many bytes (bounded memory)
 _QUARANTINE_RAW = 1 << 20  # a quarantined line longer than this keeps its first MiB in `raw`
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
 
@@ -81,18 +82,19 @@ def _month(us: int) -> str:
 
 
 class Ingestor:
-    """Holds the data directory open for one writer (see :func:`~faceanalytics._fs.writer_lock`)."""
+    """Holds the data directory open for one writer (see :func:`~faceanalytics.storage.lock.writer_lock`)."""
 
     def __init__(self, data_dir, *, keep_pii: bool = False, megvii_api_secret: str | None = None,
                  archive: bool = True, fast: bool = True):
-        self.data_dir = data_path(data_dir)
+        self.ddir = DataDir.of(data_dir)
+        self.data_dir = self.ddir.root
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._lock = writer_lock(self.data_dir).__enter__()
         try:
-            _finish_swap(self.data_dir)
-            self.store = Store(self.data_dir, keep_pii=keep_pii)
-            self.archive = RawArchive(self.data_dir)
-            self.masker = Masker(load_or_create_key(self.data_dir), keep_pii=keep_pii)
+            _finish_swap(self.ddir)
+            self.store = Store(self.ddir, scrub=None if keep_pii else scrub_table)
+            self.archive = RawArchive(self.ddir)
+            self.masker = Masker(load_or_create_key(self.ddir), keep_pii=keep_pii)
         except BaseException:
             self._lock.__exit__(None, None, None)
             raise
@@ -171,9 +173,9 @@ class Ingestor:
     def _read(self, lines, *, source_hint, origin, first_line_no, received_us=None,
               parse=True, received_at: str | None = None) -> "_Read":
         """Clean the lines, start archiving them, and (optionally) parse them with Arrow.
-        ``lines``: a list of lines, or a :class:`_Block` read from a file.  ``received_at``:
+        ``lines``: a list of lines, or a :class:`Block` read from a file.  ``received_at``:
         when they were first received (a raw segment's header), kept in their segment."""
-        if isinstance(lines, _Block):
+        if isinstance(lines, Block):
             lines, line_nos, joined = lines.clean(first_line_no)
         else:
             kept = [(first_line_no + i, ln.rstrip(b"\r\n")) for i, ln in enumerate(lines)
@@ -190,7 +192,7 @@ class Ingestor:
             # lines are durable.
             archived = self._pool.submit(self.archive.write_planned, plan, lines, joined)
         if received_us is None:
-            received_us = iso_to_us(received_at) if received_at else _now_us()
+            received_us = iso_to_us(received_at) if received_at else now_us()
         # One thread: the pipeline keeps both cores busy already (and Arrow's threads
         # would spend a quarter more CPU on the same parse).
         parsed = (parse_chunk(lines, joined, threads=False, source_hint=source_hint)
@@ -282,7 +284,7 @@ class Ingestor:
                     if old[:2] >= (bool(ok[j]), int(fetched[j])):
                         skipped += 1
                         continue
-                    replace.setdefault((batch.source[j], _month_of_int(old[2])),
+                    replace.setdefault((batch.source[j], month_of_int(old[2])),
                                        set()).add(batch.session_id[j])
                 accepted[j] = True
         n_replaced = sum(len(v) for v in replace.values())
@@ -320,7 +322,7 @@ class Ingestor:
         is still written to a hidden temporary and renamed into place."""
         if not blobs:
             return
-        if not is_local(self.data_dir):
+        if not self.ddir.local:
             for rel, blob in blobs:
                 atomic_write_bytes(self.data_dir / rel, blob, mode=0o600, durable=False)
             return
@@ -354,8 +356,8 @@ class Ingestor:
             # masked by the store's choke point, with every table
             rows.append({"reason": reason, "raw": raw, "raw_sha1": sha,
                          "origin": f"{origin or '-'}:{line_no}"})
-        t = _rows_to_arrow("quarantine", list(range(len(rows))), rows)
-        return _with_common(t, _common_arrays(source, month, sid, fetched, fetched))
+        t = rows_to_arrow("quarantine", list(range(len(rows))), rows)
+        return with_common(t, common_arrays(source, month, sid, fetched, fetched))
 
 
 class _Read:
@@ -429,18 +431,18 @@ class _Batch:
                 lst.extend(rows)
             for rel, blob in flat.blobs:
                 self.blobs.append((offset + r, rel, blob))
-        self._add_tables({t: _rows_to_arrow(t, idx, rows) for t, (idx, rows) in per_table.items()},
+        self._add_tables({t: rows_to_arrow(t, idx, rows) for t, (idx, rows) in per_table.items()},
                          offset)
 
     def finalize(self) -> "_Batch":
         """Give every table its partition keys and common columns (on the flattening
         thread: only the filtering by what is accepted is left for the commit)."""
-        common = _common_arrays(self.source, _months(self.session_time_us), self.session_id,
+        common = common_arrays(self.source, months(self.session_time_us), self.session_id,
                                 self.fetched_us, self.session_time_us)
         for name, parts in self.parts.items():
             t = pa.concat_tables(parts) if len(parts) > 1 else parts[0]
             rec = t.column("_rec")
-            self.tables[name] = (rec, _with_common(t, common))
+            self.tables[name] = (rec, with_common(t, common))
         self.parts = {}
         return self
 
@@ -486,249 +488,6 @@ def _write_folder(item: tuple[str, list[tuple[str, bytes]]]) -> None:
         os.replace(tmp, path)
 
 
-def _common_arrays(source, month, sid, fetched, stime) -> list[tuple[str, pa.Array]]:
-    common = [("source", pa.array(source, pa.string())), ("month", pa.array(month, pa.string()))]
-    return common + [(name, pa.array(v, typ)) for (name, typ), v in zip(COMMON, (sid, fetched, stime))]
-
-
-def _with_common(t: pa.Table, common) -> pa.Table:
-    """Replace ``_rec`` by the partition keys and common columns of each row's record."""
-    take = t.column("_rec")
-    t = t.drop_columns(["_rec"])
-    rec = take.to_numpy()
-    identity = len(rec) == len(common[0][1]) and bool((rec == np.arange(len(rec))).all())
-    for i, (name, arr) in enumerate(common):
-        t = t.add_column(i, name, arr if identity else arr.take(take))
-    return t
-
-
-def _months(us: list[int]) -> list[str]:
-    """``YYYY-MM`` of each µs timestamp (vectorised: this runs for every record)."""
-    if not us:
-        return []
-    m = np.asarray(us, np.int64).astype("datetime64[us]").astype("datetime64[M]")
-    return np.datetime_as_string(m, unit="M").tolist()
-
-
-def _month_of_int(m: int) -> str:
-    return f"{m // 100:04d}-{m % 100:02d}"
-
-
-def _now_us() -> int:
-    return (_dt.datetime.now(_dt.timezone.utc) - _EPOCH) // _dt.timedelta(microseconds=1)
-
-
-def _rows_to_arrow(table: str, idx: list[int], rows: list[dict]) -> pa.Table:
-    schema = file_schema(table)
-    arrays = [pa.array(idx, pa.int64())]
-    names = ["_rec"]
-    for f in schema:
-        if f.name in ("session_id", "fetched_at", "session_time", SESSION_KEY):   # the store adds the key
-            continue
-        arrays.append(_column([r.get(f.name) for r in rows], f.type))
-        names.append(f.name)
-    return pa.Table.from_arrays(arrays, names=names)
-
-
-def _column(values, typ):
-    try:
-        return pa.array(values, typ)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, TypeError):
-        # A value of the wrong type is a flattener bug; null it rather than lose the chunk.
-        clean = []
-        for v in values:
-            try:
-                pa.array([v], typ)
-                clean.append(v)
-            except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, TypeError):
-                clean.append(None)
-        return pa.array(clean, typ)
-
-
-# ------------------------------------------------------------------------------
-class _Block:
-    """Lines of a file as one buffer (no newline after the last) and where each starts."""
-
-    __slots__ = ("buf", "starts")
-
-    def __init__(self, buf: bytes, starts: np.ndarray):
-        self.buf, self.starts = buf, starts
-
-    def clean(self, first_line_no: int):
-        """-> (lines, their line numbers, the lines joined by newlines).  The usual
-        block (every line a JSON object, no CR) is used as it is: its lines are cut
-        out only if asked for.  Otherwise blank lines go and line ends are trimmed."""
-        buf, n = self.buf, len(self.starts)
-        if (b"\r" not in buf and self.starts[-1] < len(buf)  # the last line is not empty
-                and (np.frombuffer(buf, np.uint8)[self.starts] == ord("{")).all()):
-            return _Lines(buf, self.starts), range(first_line_no, first_line_no + n), buf
-        kept = [(first_line_no + i, ln.rstrip(b"\r")) for i, ln in enumerate(buf.split(b"\n"))
-                if ln.strip()]
-        lines = [ln for _, ln in kept]
-        return lines, [i for i, _ in kept], b"\n".join(lines)
-
-
-class _Lines(Sequence):
-    """The lines of one buffer, each cut out only when asked for (the fast path reads
-    the buffer whole; only rows it leaves to Python need their line)."""
-
-    __slots__ = ("buf", "bounds", "_bounds")
-    all_objects = True  # made only for blocks whose every line opens a JSON object
-
-    def __init__(self, buf: bytes, starts: np.ndarray):
-        self.buf = buf
-        self.bounds = np.append(starts, len(buf) + 1)  # line i is buf[bounds[i]:bounds[i+1]-1]
-        self._bounds = self.bounds.tolist()
-
-    def __len__(self) -> int:
-        return len(self._bounds) - 1
-
-    def __getitem__(self, i):
-        n = len(self._bounds) - 1
-        if isinstance(i, slice):
-            return [self[j] for j in range(*i.indices(n))]
-        if i < 0:
-            i += n
-        if not 0 <= i < n:
-            raise IndexError(i)
-        return self.buf[self._bounds[i]:self._bounds[i + 1] - 1]
-
-
-def _iter_chunks(fh, chunk: int, read_size: int = 4 << 20,
-                 block_bytes: int = BLOCK_BYTES) -> Iterator[tuple[int, _Block]]:
-    """Blocks of ``chunk`` lines (fewer once a block passes ``block_bytes``), read in
-    large reads (per-line reads cost more than parsing) and never split into lines:
-    one ``find`` per line notes where each starts, and each byte is copied once, from
-    the read into its block."""
-    first = 1
-    pieces, size, starts = [], 0, [0]  # the block so far, its length, where its lines start
-    while True:
-        data = fh.read(read_size)
-        if not data:
-            break
-        view = memoryview(data)
-        lo = pos = 0  # lo: where this read's part of the block begins
-        while True:
-            nl = data.find(b"\n", pos)
-            if nl < 0:
-                break
-            pos = nl + 1
-            if len(starts) == chunk or size + nl - lo >= block_bytes:  # this newline ends the block
-                pieces.append(view[lo:nl])
-                yield first, _Block(b"".join(pieces), np.asarray(starts, np.int64))
-                first += len(starts)
-                pieces, size, starts, lo = [], 0, [0], pos
-            else:
-                starts.append(size + pos - lo)
-        pieces.append(view[lo:])
-        size += len(data) - lo
-    data = b"".join(pieces)
-    if data.endswith(b"\n"):  # the file's final newline ends its last line
-        data = data[:-1]
-        starts.pop()
-    if data:
-        yield first, _Block(data, np.asarray(starts, np.int64))
-
-
-_SEGMENT_MARK = b'{"_segment"'   # the first line of a raw archive segment (faceanalytics.archive)
-_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
-
-
-class _SegmentContext:
-    """How to read the lines after a segment header: as :func:`rebuild` reads its segment."""
-
-    __slots__ = ("source_hint", "origin", "received_at")
-
-    def __init__(self, source_hint, origin, received_at):
-        self.source_hint, self.origin, self.received_at = source_hint, origin, received_at
-
-
-def _segment_header(line: bytes) -> _SegmentContext | None:
-    """The context of a raw segment's header line ``{"_segment": {...}}``; None for any other
-    line (one that only looks like a header is read, and quarantined, as a record)."""
-    from .schema import SOURCES
-
-    try:
-        obj = orjson.loads(line)
-    except orjson.JSONDecodeError:
-        return None
-    meta = obj.get("_segment") if isinstance(obj, dict) and len(obj) == 1 else None
-    if not isinstance(meta, dict):
-        return None
-    hint, origin, received = meta.get("source_hint"), meta.get("origin"), meta.get("received_at")
-    if hint is not None and hint not in SOURCES or origin is not None and not isinstance(origin, str):
-        return None
-    if received is not None:
-        try:
-            iso_to_us(received)
-        except (Unreadable, TypeError, ValueError):
-            return None
-    return _SegmentContext(hint, origin, received)
-
-
-def _segment_chunks(blocks, chunk: int, block_bytes: int = BLOCK_BYTES):
-    """:func:`_iter_chunks`' blocks, with raw segments' header lines understood (a ``.jsonl.zst``
-    of the archive, or ``zstd -dc`` of one or several): the lines after a header are one
-    segment, read as its header says, numbered from 1 as :func:`rebuild` numbers them, and cut
-    into chunks of ``chunk`` lines *after* the header, so a segment ingest wrote comes back as
-    one chunk with its digest (the archive already has it: nothing new is written).
-    Files without a header pass through untouched (one ``in`` per block)."""
-    ctx, base = None, 0            # the header in force and its line number
-    seg, start, size = None, 0, 0  # lines since the last cut (None: no header seen yet)
-    for first, block in blocks:
-        if seg is None and _SEGMENT_MARK not in block.buf:
-            yield first, block
-            continue
-        for i, line in enumerate(block.buf.split(b"\n")):
-            n = first + i
-            head = _segment_header(line.rstrip(b"\r")) if line.startswith(_SEGMENT_MARK) else None
-            if head is not None:
-                if seg:
-                    yield (start - base, seg, ctx) if ctx else (start, seg)
-                ctx, base, seg, start, size = head, n, [], n + 1, 0
-                continue
-            if seg is None:
-                seg, start, size = [], n, 0
-            seg.append(line)
-            size += len(line)
-            if len(seg) >= chunk or size >= block_bytes:
-                yield (start - base, seg, ctx) if ctx else (start, seg)
-                seg, start, size = [], n + 1, 0
-    if seg:
-        yield (start - base, seg, ctx) if ctx else (start, seg)
-
-
-def _open_input(path: Path):
-    """A file to read lines from: a Zstandard file (a raw archive segment) is decompressed
-    as it is read."""
-    fh = open(path, "rb")
-    if fh.read(4) != _ZSTD_MAGIC:
-        fh.seek(0)
-        return fh
-    fh.close()
-    return _ZstdInput(path)
-
-
-class _ZstdInput:
-    """A Zstandard file decompressed as it is read; a damaged one is a ``ValueError`` that
-    names it (what was read before the damage is landed)."""
-
-    def __init__(self, path: Path):
-        self.path, self._f = path, pa.input_stream(str(path), compression="zstd")
-
-    def read(self, n: int) -> bytes:
-        try:
-            return self._f.read(n)
-        except (OSError, pa.ArrowException) as e:
-            raise ValueError(f"{self.path}: not a readable Zstandard file ({e})") from None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self._f.close()
-
-
 def ingest(paths: Iterable, data_dir, *, source: str | None = None, keep_pii: bool = False,
            chunk_size: int = CHUNK, progress: bool = False, fast: bool = True) -> IngestReport:
     """Ingest JSONL files (envelopes, or bare Megvii payloads with ``source=``).
@@ -738,8 +497,6 @@ def ingest(paths: Iterable, data_dir, *, source: str | None = None, keep_pii: bo
     origin), so re-ingesting the archive adds nothing and ingesting it into a fresh data
     directory gives the tables :func:`rebuild` gives.  ``fast=False`` flattens every record
     with the Python flatteners."""
-    from .schema import SOURCES
-
     if source is not None and source not in SOURCES:
         raise ValueError(f"unknown source {source!r}; sources are: {', '.join(SOURCES)}")
     total = IngestReport()
@@ -747,11 +504,11 @@ def ingest(paths: Iterable, data_dir, *, source: str | None = None, keep_pii: bo
     bar = _bar(sum(_size(p) for p in paths), "ingest", "B", progress)
     with Ingestor(data_dir, keep_pii=keep_pii, fast=fast) as ing:
         for path in paths:
-            with _open_input(path) as fh:
-                src = fh if bar is None or isinstance(fh, _ZstdInput) else _Counted(fh, bar)
-                total.add(ing.ingest_chunks(_segment_chunks(_iter_chunks(src, chunk_size), chunk_size),
+            with open_input(path) as fh:
+                src = fh if bar is None or isinstance(fh, ZstdInput) else _Counted(fh, bar)
+                total.add(ing.ingest_chunks(segment_chunks(iter_chunks(src, chunk_size), chunk_size),
                                             source_hint=source, origin=path.name))
-            if bar is not None and isinstance(fh, _ZstdInput):
+            if bar is not None and isinstance(fh, ZstdInput):
                 bar.update(_size(path))          # its compressed size: what the total counts
         ing.store.compact()
     if bar is not None:
@@ -790,14 +547,14 @@ class _Counted:
 def rebuild(data_dir, *, keep_pii: bool = False, progress: bool = False) -> IngestReport:
     """Recreate every table from the raw archive (the tables are derived data).
     ``progress``: a progress bar over the archive's segments (stderr)."""
-    data_dir = data_path(data_dir)
-    staging = data_dir / "tables.rebuild"
+    ddir = DataDir.of(data_dir)
+    staging = ddir.tables_at("tables.rebuild")
     total = IngestReport()
-    with Ingestor(data_dir, keep_pii=keep_pii, archive=False) as ing:
+    with Ingestor(ddir, keep_pii=keep_pii, archive=False) as ing:
         live = ing.store
         rmtree(staging)
-        rmtree(data_dir / "state" / "txn-tables.rebuild")
-        ing.store = Store(data_dir, tables_dir="tables.rebuild", keep_pii=keep_pii)  # fresh tables
+        rmtree(ddir.txn("tables.rebuild"))
+        ing.store = Store(ddir, tables_dir="tables.rebuild", scrub=live.scrub)  # fresh tables
         segments = ing.archive.segments()
         bar = _bar(len(segments), "rebuild", "segment", progress)
         for path in segments:
@@ -805,7 +562,7 @@ def rebuild(data_dir, *, keep_pii: bool = False, progress: bool = False) -> Inge
             meta = seg.meta
             if bar is not None:
                 bar.update()
-            received = iso_to_us(meta.get("received_at")) if meta.get("received_at") else _now_us()
+            received = iso_to_us(meta.get("received_at")) if meta.get("received_at") else now_us()
             for start in range(0, len(seg.lines), CHUNK):
                 part = seg.lines[start:start + CHUNK]
                 total.add(ing.land(part, source_hint=meta.get("source_hint"), received_us=received,
@@ -815,22 +572,20 @@ def rebuild(data_dir, *, keep_pii: bool = False, progress: bool = False) -> Inge
             bar.close()
         ing.store.compact()
         staging.mkdir(parents=True, exist_ok=True)
-        from .media import media_files_table
-
-        ing.store.replace_table("media_files", media_files_table(data_dir))
+        ing.store.replace_table("media_files", media_files_table(ddir))
         # One committed transaction moves the new files in and empties the old ones
         # (rolled forward on the next open after a crash): the tables folder is never
         # renamed away, so a reader listing it can still open what it listed.
         live.adopt(ing.store)
         rmtree(staging)
-        rmtree(data_dir / "state" / "txn-tables.rebuild")
+        rmtree(ddir.txn("tables.rebuild"))
     return total
 
 
-def _finish_swap(data_dir: Path) -> None:
-    if not is_local(data_dir):
+def _finish_swap(ddir: DataDir) -> None:
+    if not ddir.local:
         return  # S3 rebuilds swap through a store transaction (Store.recover)
-    tables, staging, old = data_dir / "tables", data_dir / "tables.rebuild", data_dir / "tables.old"
+    tables, staging, old = ddir.tables, ddir.tables_at("tables.rebuild"), ddir.tables_at("tables.old")
     if not tables.exists() and old.exists():
         if staging.exists():
             os.replace(staging, tables)

@@ -7,8 +7,9 @@ their first three (province level), birth dates their year.  ``keep_pii=True``
 also writes the plain values.
 
 The flatteners mask the fields the documents name.  Everything else goes through
-one choke point, :func:`scrub_table`, which the store applies to every row it
-writes (:class:`~faceanalytics.store.Store`): in every string column (unknown fields
+one choke point, :func:`scrub_table`, which the ingest hands to the store as its
+``scrub`` and the store applies to every table it writes
+(:class:`~faceanalytics.storage.tables.Store`): in every string column (unknown fields
 kept as JSON in ``sessions.extra``, ``biz_extra_data``, the raw text in
 ``quarantine``, messages, URLs...) it masks
 
@@ -39,13 +40,11 @@ from urllib.parse import quote, unquote
 
 import orjson
 
-from ._fs import atomic_write_bytes, data_path
-
-KEY_FILE = "state/pii.key"
-
+from ..storage import DataDir
+from ..storage.durable import atomic_write_bytes
 
 def load_or_create_key(data_dir) -> bytes:
-    path = data_path(data_dir) / KEY_FILE
+    path = DataDir.of(data_dir).pii_key
     try:
         return bytes.fromhex(path.read_text().strip())
     except FileNotFoundError:
@@ -283,7 +282,7 @@ def scrub_text(text: str) -> str:
             return text if new == doc else orjson.dumps(new).decode()
     out = _scrub_values(_scrub_pairs(text))
     if "@" in out or "=" in out or '"' in out:
-        from .clients._redact import redact  # credentials, user:password@ in URLs
+        from ..redact import redact  # credentials, user:password@ in URLs
 
         out = redact(out)
     return out

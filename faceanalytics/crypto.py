@@ -1,0 +1,71 @@
+"""The two secrets rules of the Megvii documents, in one place.
+
+* Will files (the Lite document): a download's first 1024 bytes (space-padded when the
+  file is shorter) are encrypted with AES-ECB under the first 32 characters of
+  ``api_secret`` (space-padded when shorter), and the ciphertext replaces them.
+* Callbacks (``notify_url`` / ``return_url``): ``sign == sha1(api_secret + data)`` in
+  lower-case hex, where ``data`` is the JSON text as sent.
+
+The sandbox implements the provider's side on its own (``sandbox/_media.py``,
+``sandbox/_megvii.py``), so the tests check these against an independent reading of
+the documents.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+__all__ = ["will_key", "encrypt_will_file", "decrypt_will_file", "verify_callback_sign", "BLOCK"]
+
+BLOCK = 1024
+
+
+def will_key(api_secret: str) -> bytes:
+    if not api_secret:
+        raise ValueError("api_secret is empty: will files cannot be decrypted without it")
+    return api_secret[:32].ljust(32).encode("utf-8")[:32].ljust(32, b" ")
+
+
+def _cipher(api_secret: str):
+    from Crypto.Cipher import AES
+
+    return AES.new(will_key(api_secret), AES.MODE_ECB)
+
+
+def encrypt_will_file(plain: bytes, api_secret: str) -> bytes:
+    """The provider's side of the rule (for tests and the sandbox)."""
+    head = plain[:BLOCK].ljust(BLOCK, b" ")
+    return _cipher(api_secret).encrypt(head) + plain[BLOCK:]
+
+
+def decrypt_will_file(blob: bytes, api_secret: str, *, strip_padding: bool = True) -> bytes:
+    """Decrypt a will_file download (``bytes`` in, ``bytes`` out).
+
+    A download of exactly 1024 bytes came from a file of at most 1024 bytes that was
+    space-padded before encryption; the padding is removed unless
+    ``strip_padding=False`` (the rule cannot tell a padded file from one that really
+    ended in spaces).
+
+    >>> secret = "0123456789abcdef0123456789abcdef"
+    >>> decrypt_will_file(encrypt_will_file(b"hello", secret), secret)
+    b'hello'
+    """
+    if len(blob) < BLOCK:
+        raise ValueError(f"a will_file download has at least {BLOCK} bytes; this one has "
+                         f"{len(blob)} (not an encrypted will file, or cut short)")
+    head = _cipher(api_secret).decrypt(bytes(blob[:BLOCK]))
+    if len(blob) == BLOCK and strip_padding:
+        head = head.rstrip(b" ")
+    return head + bytes(blob[BLOCK:])
+
+
+def verify_callback_sign(data: str, sign: str, api_secret: str) -> bool:
+    """``sign == sha1(api_secret + data)`` in lower-case hex, compared in constant time.
+
+    >>> verify_callback_sign('{"a":1}', hashlib.sha1(b'k{"a":1}').hexdigest(), "k")
+    True
+    """
+    if not isinstance(data, str) or not isinstance(sign, str) or not api_secret:
+        return False
+    expected = hashlib.sha1((api_secret + data).encode("utf-8")).hexdigest()
+    return hmac.compare_digest(expected, sign.strip().lower())

@@ -1,0 +1,201 @@
+"""Reading input files in chunks: blocks of lines cut from large reads, Zstandard files
+decompressed as they are read, and raw archive segments' header lines understood."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import orjson
+import pyarrow as pa
+
+from .._coerce import Unreadable, iso_to_us
+
+__all__ = ["Block", "Lines", "iter_chunks", "segment_chunks", "open_input", "SegmentContext", "ZstdInput",
+           "BLOCK_BYTES"]
+
+BLOCK_BYTES = 64 << 20  # a block of lines ends early past this many bytes (bounded memory)
+
+
+class Block:
+    """Lines of a file as one buffer (no newline after the last) and where each starts."""
+
+    __slots__ = ("buf", "starts")
+
+    def __init__(self, buf: bytes, starts: np.ndarray):
+        self.buf, self.starts = buf, starts
+
+    def clean(self, first_line_no: int):
+        """-> (lines, their line numbers, the lines joined by newlines).  The usual
+        block (every line a JSON object, no CR) is used as it is: its lines are cut
+        out only if asked for.  Otherwise blank lines go and line ends are trimmed."""
+        buf, n = self.buf, len(self.starts)
+        if (b"\r" not in buf and self.starts[-1] < len(buf)  # the last line is not empty
+                and (np.frombuffer(buf, np.uint8)[self.starts] == ord("{")).all()):
+            return Lines(buf, self.starts), range(first_line_no, first_line_no + n), buf
+        kept = [(first_line_no + i, ln.rstrip(b"\r")) for i, ln in enumerate(buf.split(b"\n"))
+                if ln.strip()]
+        lines = [ln for _, ln in kept]
+        return lines, [i for i, _ in kept], b"\n".join(lines)
+
+
+class Lines(Sequence):
+    """The lines of one buffer, each cut out only when asked for (the fast path reads
+    the buffer whole; only rows it leaves to Python need their line)."""
+
+    __slots__ = ("buf", "bounds", "_bounds")
+    all_objects = True  # made only for blocks whose every line opens a JSON object
+
+    def __init__(self, buf: bytes, starts: np.ndarray):
+        self.buf = buf
+        self.bounds = np.append(starts, len(buf) + 1)  # line i is buf[bounds[i]:bounds[i+1]-1]
+        self._bounds = self.bounds.tolist()
+
+    def __len__(self) -> int:
+        return len(self._bounds) - 1
+
+    def __getitem__(self, i):
+        n = len(self._bounds) - 1
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(n))]
+        if i < 0:
+            i += n
+        if not 0 <= i < n:
+            raise IndexError(i)
+        return self.buf[self._bounds[i]:self._bounds[i + 1] - 1]
+
+
+def iter_chunks(fh, chunk: int, read_size: int = 4 << 20,
+                 block_bytes: int = BLOCK_BYTES) -> Iterator[tuple[int, Block]]:
+    """Blocks of ``chunk`` lines (fewer once a block passes ``block_bytes``), read in
+    large reads (per-line reads cost more than parsing) and never split into lines:
+    one ``find`` per line notes where each starts, and each byte is copied once, from
+    the read into its block."""
+    first = 1
+    pieces, size, starts = [], 0, [0]  # the block so far, its length, where its lines start
+    while True:
+        data = fh.read(read_size)
+        if not data:
+            break
+        view = memoryview(data)
+        lo = pos = 0  # lo: where this read's part of the block begins
+        while True:
+            nl = data.find(b"\n", pos)
+            if nl < 0:
+                break
+            pos = nl + 1
+            if len(starts) == chunk or size + nl - lo >= block_bytes:  # this newline ends the block
+                pieces.append(view[lo:nl])
+                yield first, Block(b"".join(pieces), np.asarray(starts, np.int64))
+                first += len(starts)
+                pieces, size, starts, lo = [], 0, [0], pos
+            else:
+                starts.append(size + pos - lo)
+        pieces.append(view[lo:])
+        size += len(data) - lo
+    data = b"".join(pieces)
+    if data.endswith(b"\n"):  # the file's final newline ends its last line
+        data = data[:-1]
+        starts.pop()
+    if data:
+        yield first, Block(data, np.asarray(starts, np.int64))
+
+
+_SEGMENT_MARK = b'{"_segment"'   # the first line of a raw archive segment (faceanalytics.storage.archive)
+_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+
+
+class SegmentContext:
+    """How to read the lines after a segment header: as :func:`rebuild` reads its segment."""
+
+    __slots__ = ("source_hint", "origin", "received_at")
+
+    def __init__(self, source_hint, origin, received_at):
+        self.source_hint, self.origin, self.received_at = source_hint, origin, received_at
+
+
+def _segment_header(line: bytes) -> SegmentContext | None:
+    """The context of a raw segment's header line ``{"_segment": {...}}``; None for any other
+    line (one that only looks like a header is read, and quarantined, as a record)."""
+    from ..schema import SOURCES
+
+    try:
+        obj = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return None
+    meta = obj.get("_segment") if isinstance(obj, dict) and len(obj) == 1 else None
+    if not isinstance(meta, dict):
+        return None
+    hint, origin, received = meta.get("source_hint"), meta.get("origin"), meta.get("received_at")
+    if hint is not None and hint not in SOURCES or origin is not None and not isinstance(origin, str):
+        return None
+    if received is not None:
+        try:
+            iso_to_us(received)
+        except (Unreadable, TypeError, ValueError):
+            return None
+    return SegmentContext(hint, origin, received)
+
+
+def segment_chunks(blocks, chunk: int, block_bytes: int = BLOCK_BYTES):
+    """:func:`iter_chunks`' blocks, with raw segments' header lines understood (a ``.jsonl.zst``
+    of the archive, or ``zstd -dc`` of one or several): the lines after a header are one
+    segment, read as its header says, numbered from 1 as :func:`rebuild` numbers them, and cut
+    into chunks of ``chunk`` lines *after* the header, so a segment ingest wrote comes back as
+    one chunk with its digest (the archive already has it: nothing new is written).
+    Files without a header pass through untouched (one ``in`` per block)."""
+    ctx, base = None, 0            # the header in force and its line number
+    seg, start, size = None, 0, 0  # lines since the last cut (None: no header seen yet)
+    for first, block in blocks:
+        if seg is None and _SEGMENT_MARK not in block.buf:
+            yield first, block
+            continue
+        for i, line in enumerate(block.buf.split(b"\n")):
+            n = first + i
+            head = _segment_header(line.rstrip(b"\r")) if line.startswith(_SEGMENT_MARK) else None
+            if head is not None:
+                if seg:
+                    yield (start - base, seg, ctx) if ctx else (start, seg)
+                ctx, base, seg, start, size = head, n, [], n + 1, 0
+                continue
+            if seg is None:
+                seg, start, size = [], n, 0
+            seg.append(line)
+            size += len(line)
+            if len(seg) >= chunk or size >= block_bytes:
+                yield (start - base, seg, ctx) if ctx else (start, seg)
+                seg, start, size = [], n + 1, 0
+    if seg:
+        yield (start - base, seg, ctx) if ctx else (start, seg)
+
+
+def open_input(path: Path):
+    """A file to read lines from: a Zstandard file (a raw archive segment) is decompressed
+    as it is read."""
+    fh = open(path, "rb")
+    if fh.read(4) != _ZSTD_MAGIC:
+        fh.seek(0)
+        return fh
+    fh.close()
+    return ZstdInput(path)
+
+
+class ZstdInput:
+    """A Zstandard file decompressed as it is read; a damaged one is a ``ValueError`` that
+    names it (what was read before the damage is landed)."""
+
+    def __init__(self, path: Path):
+        self.path, self._f = path, pa.input_stream(str(path), compression="zstd")
+
+    def read(self, n: int) -> bytes:
+        try:
+            return self._f.read(n)
+        except (OSError, pa.ArrowException) as e:
+            raise ValueError(f"{self.path}: not a readable Zstandard file ({e})") from None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self._f.close()

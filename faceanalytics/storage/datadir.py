@@ -1,0 +1,118 @@
+"""A data directory's layout, known in one place.
+
+:class:`DataDir` is built once where a data directory enters the package (``ingest``,
+``fetch_*``, ``load``, ``review``, the engines, the CLI) and passed down; nothing
+below spells a folder name.  Every entry point resolves the location the same way:
+``~`` expanded, a relative folder relative to the working directory, ``s3://bucket/prefix``
+as an :class:`~.paths.S3Path`.  The layout::
+
+    DATA/
+      tables/<table>/source=<source>/month=<YYYY-MM>/part-*.parquet   tidy tables (storage.tables)
+      tables.rebuild/, tables.old/                                    a rebuild in progress
+      raw/<YYYY-MM-DD>/*.jsonl.zst                                    raw archive (storage.archive)
+      raw/journal/*.jsonl                                             fetch journals not yet sealed
+      raw/rejected/                                                   callbacks refused (bounded)
+      raw/downloads.jsonl                                             will-file downloads manifest
+      state/quota/<provider>.log                                      quota ledgers
+      state/pii.key                                                   the key that masks personal data
+      state/writer.lock                                               one writer at a time (storage.lock)
+      state/txn-<tables>/                                             commit plans of the store
+      media/<source>/<session>/                                       will files, decrypted
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from .paths import S3Path, data_path, is_local
+
+__all__ = ["DataDir"]
+
+
+class DataDir:
+    """Where each part of a data directory lives (see the module docstring)."""
+
+    __slots__ = ("root",)
+
+    def __init__(self, where):
+        self.root: Path | S3Path = data_path(where.root if isinstance(where, DataDir) else where)
+
+    @classmethod
+    def of(cls, where) -> "DataDir":
+        """``where`` itself if it is a DataDir, else the DataDir of that location."""
+        return where if isinstance(where, DataDir) else cls(where)
+
+    def __repr__(self) -> str:
+        return f"DataDir({str(self.root)!r})"
+
+    def __str__(self) -> str:
+        return str(self.root)
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, DataDir) and other.root == self.root
+
+    def __hash__(self) -> int:
+        return hash(self.root)
+
+    @property
+    def local(self) -> bool:
+        return is_local(self.root)
+
+    # --- tables
+    @property
+    def tables(self):
+        return self.root / "tables"
+
+    def table(self, name: str, tables_dir: str = "tables"):
+        return self.root / tables_dir / name
+
+    def tables_at(self, tables_dir: str):
+        """``tables`` or one of a rebuild's folders (``tables.rebuild``, ``tables.old``)."""
+        return self.root / tables_dir
+
+    def txn(self, tables_dir: str = "tables"):
+        """Where the store keeps its commit plans for ``tables_dir``."""
+        return self.state / f"txn-{tables_dir}"
+
+    # --- raw
+    @property
+    def raw(self):
+        return self.root / "raw"
+
+    @property
+    def journal(self):
+        return self.raw / "journal"
+
+    @property
+    def rejected(self):
+        return self.raw / "rejected"
+
+    @property
+    def downloads(self):
+        return self.raw / "downloads.jsonl"
+
+    # --- state
+    @property
+    def state(self):
+        return self.root / "state"
+
+    def quota(self, provider: str):
+        return self.state / "quota" / f"{provider}.log"
+
+    @property
+    def pii_key(self):
+        return self.state / "pii.key"
+
+    @property
+    def lock(self):
+        return self.state / "writer.lock"
+
+    # --- media
+    @property
+    def media(self):
+        return self.root / "media"
+
+    def require_local(self, what: str) -> None:
+        """Refuse ``what`` (fetch, receive, download-media) on object storage."""
+        from .paths import require_local
+
+        require_local(self.root, what)

@@ -1,0 +1,27 @@
+"""The storage layer's exceptions (a leaf module: every storage module imports it, it imports
+nothing of theirs)."""
+from __future__ import annotations
+
+from ..errors import DataError, UsageError
+
+__all__ = ["StorageConfigError", "S3Error", "WriterBusy", "LockLost"]
+
+
+class StorageConfigError(UsageError, ValueError):
+    """The data directory's location or its S3 configuration is not usable."""
+
+
+class LockLost(DataError, OSError):
+    """Another writer took the data directory's lock: this writer must stop."""
+
+
+class WriterBusy(DataError, OSError):
+    """Another writer holds the data directory's lock (after FACEANALYTICS_S3_LOCK_WAIT)."""
+
+
+class S3Error(DataError, OSError):
+    """S3 answered with an error, or could not be reached (``status`` 0)."""
+
+    def __init__(self, status: int, code: str, what: str):
+        super().__init__(f"S3 {what}: HTTP {status} {code}".strip())
+        self.status, self.code = status, code
