@@ -132,8 +132,9 @@ def _arrow_safe(line: bytes) -> bool:
                               or line.count(b"{") + line.count(b"[") <= _ARROW_MAX_OPENERS)
 
 
-def _read(buf, schema: pa.Schema, threads: bool) -> pa.Table:
-    opts = pj.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore",
+def _read(buf, schema: pa.Schema, threads: bool, strict: bool = False) -> pa.Table:
+    opts = pj.ParseOptions(explicit_schema=schema,
+                           unexpected_field_behavior="error" if strict else "ignore",
                            newlines_in_values=False)
     return pj.read_json(pa.BufferReader(buf), parse_options=opts,
                         read_options=pj.ReadOptions(block_size=4 << 20, use_threads=threads))
@@ -280,38 +281,88 @@ def _parse_group(lines, joined: bytes | None, source: str, envelope: bool, threa
     n = len(lines)
     bounds = _offsets(lines)
     buf = b"\n".join(lines) if joined is None else joined
-    quoted = False
-    table = None
     codes = _code_quote(source)
     if codes is not None and len(buf) < 2 ** 31:
         # Error codes come as numbers and as text in every chunk: quote just those, so
         # the rest of the row is still read typed.
         buf, bounds = _quote(buf, bounds, codes, _CODE_REPL)
-    try:
-        # A few hundred lines tell whether the chunk mixes numbers and text (a share of
-        # records sent by a logger that stringifies them, say): then quote it at once.
-        probe = min(n, _PROBE)
-        if probe < n:
-            _read(buf[:bounds[probe] - 1], _schema(source, envelope, False), False)
-        table = _read(buf, _schema(source, envelope, False), threads)
-    except _ERRORS:
-        # Numbers and text mixed in a column, or a row of another shape: quoted, only
-        # the second kind is left, and the reader then names those rows.
-        quoted = True
-    if table is None:
-        buf, bounds = _quote(buf, bounds)
-        try:
-            table = _read(buf, _schema(source, envelope, True), threads)
-        except _ERRORS:
-            pass
+    # Read strictly (a key the schema lacks fails the read) with the schema pruned to the
+    # keys the first lines use: a chunk that reads so has no unknown key, and its keys
+    # need no count.  A key the first lines lack fails it: then the whole schema, and
+    # only when that fails too, the keys are counted (``_key_mismatch``).
+    names = _probe_names(buf, bounds, source)
+    tries = ([(names, True)] if names is not None else []) + [(None, True), (None, False)]
+    table = None
+    for quoted in (False, True):
+        if quoted:
+            buf, bounds = _quote(buf, bounds)
+        while table is None:
+            keys, strict = tries[0]
+            schema = _schema(source, envelope, quoted) if keys is None else \
+                _pruned(source, envelope, quoted, keys)
+            try:
+                # A few hundred lines tell whether the chunk mixes numbers and text (a
+                # share of records sent by a logger that stringifies them, say): then
+                # quote it at once.
+                probe = min(n, _PROBE)
+                if probe < n and not quoted:
+                    _read(buf[:bounds[probe] - 1], schema, False, strict)
+                table = _read(buf, schema, threads, strict)
+            except _ERRORS as e:
+                if not (strict and "unexpected field" in str(e)):
+                    # Numbers and text mixed in a column, or a row of another shape: quoted,
+                    # only the second kind is left, and the reader then names those rows.
+                    break
+                tries.pop(0)
+        if table is not None:
+            break
     keep = np.arange(n)
     if table is None:
+        tries = [(None, False)]
         table, keep, buf, bounds = _read_around(buf, bounds, _schema(source, envelope, quoted), threads,
                                                 _shape_tree(source, envelope))
     if table is None or not len(keep):
         return Group(source, envelope, np.zeros(0, np.int64), None, np.zeros(0, bool), quoted)
-    return Group(source, envelope, keep, table, _key_mismatch(buf, bounds, table, _names(source)), quoted,
-                 buf, bounds)
+    slow = np.zeros(len(keep), bool) if tries[0][1] else _key_mismatch(buf, bounds, table, _names(source))
+    return Group(source, envelope, keep, table, slow, quoted, buf, bounds)
+
+
+_NAME_PROBE = 1000  # lines whose keys prune the schema a chunk is first read with
+
+
+def _probe_names(buf: bytes, bounds: np.ndarray, source: str) -> frozenset | None:
+    """The spec's key names found in the first lines (None: all of them, or no line)."""
+    k = min(len(bounds) - 1, _NAME_PROBE)
+    if k < 1:
+        return None
+    a = np.frombuffer(buf, np.uint8, int(bounds[k]) - 1)
+    q = np.flatnonzero((a[:-1] == 34) & (a[1:] == 58))  # a key's closing quote: '"' then ':'
+    quotes = np.flatnonzero(a == 34)
+    j = np.searchsorted(quotes, q) - 1
+    q = q[j >= 0]
+    start = quotes[j[j >= 0]] + 1  # after the quote before it (escaped ones give junk names)
+    offsets = np.empty(2 * len(q) + 1, np.int64)
+    offsets[0] = 0
+    offsets[1::2], offsets[2::2] = start, q
+    spans = pa.LargeBinaryArray.from_buffers(pa.large_binary(), 2 * len(q),
+                                             [None, pa.py_buffer(offsets), pa.py_buffer(buf)])
+    found = set(pc.unique(spans.take(pa.array(np.arange(1, 2 * len(q), 2)))).to_pylist())
+    spec = _names(source)
+    found &= spec
+    return None if found == spec else frozenset(found)
+
+
+@lru_cache(maxsize=256)
+def _pruned(source: str, envelope: bool, quoted: bool, names: frozenset) -> pa.Schema:
+    """``_schema`` without the keys not in ``names`` below the top level (at any depth)."""
+    def prune(t: pa.DataType) -> pa.DataType:
+        if pa.types.is_struct(t):
+            return pa.struct([pa.field(f.name, prune(f.type)) for f in t if f.name.encode() in names])
+        if pa.types.is_list(t):
+            return pa.list_(prune(t.value_type))
+        return t
+    full = _schema(source, envelope, quoted)
+    return pa.schema([pa.field(f.name, prune(f.type)) for f in full])
 
 
 def _read_around(buf: bytes, bounds: np.ndarray, schema, threads: bool, tree: dict):
