@@ -1009,18 +1009,52 @@ def envelope_columns(g: Group, slow: np.ndarray, received_us: int):
         return None, np.full(n, received_us, np.int64), pa.nulls(n, pa.int32()), payload
     payload = t.column("payload").combine_chunks()
     slow |= ~np.asarray(payload.is_valid())
-    sids = [None if s is None else text(_unmark(s)) for s in t.column("session_id").to_pylist()]
-    fetched = np.zeros(n, np.int64)
-    for i, f in enumerate(t.column("fetched_at").to_pylist()):
-        us = iso_to_us(f) if isinstance(f, str) and f[:1] != _MARK else None
-        if us is None or not in_window(us):
-            slow[i] = True  # the Python path quarantines it, with the reason
-        else:
-            fetched[i] = us
+    sid_col = t.column("session_id").combine_chunks()
+    if pa.types.is_string(sid_col.type) and not _has_mark(sid_col):
+        sids = read_kind("str", sid_col)[0].to_pylist()  # ``text`` of each, column-wise
+    else:
+        sids = [None if s is None else text(_unmark(s)) for s in sid_col.to_pylist()]
+    fetched, bad = _iso_times(t.column("fetched_at").combine_chunks())
+    slow |= bad  # the Python path quarantines them, with the reason
     hs = t.column("http_status").combine_chunks()
-    http = pa.array([None if v is None else integer(_unmark(v)) for v in hs.to_pylist()], pa.int32()) \
-        if hs.null_count < n else pa.nulls(n, pa.int32())
+    if pa.types.is_floating(hs.type) and pc.all(pc.equal(pc.floor(hs), hs)).as_py() is not False \
+            and pc.all(pc.less(pc.abs(hs), 2 ** 31)).as_py() is not False:
+        http = hs.cast(pa.int32())  # whole numbers, as ``integer`` reads them
+    elif hs.null_count < n:
+        http = pa.array([None if v is None else integer(_unmark(v)) for v in hs.to_pylist()], pa.int32())
+    else:
+        http = pa.nulls(n, pa.int32())
     return sids, fetched, http, payload
+
+
+_ISO_PLAIN = r"^\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:Z|\+00:00)?$"
+
+
+def _iso_times(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """``iso_to_us`` of each envelope time, and where it is missing, unreadable or out
+    of the window.  Plain UTC times (as every writer here gives them) are read
+    column-wise, the rest one by one."""
+    n = len(arr)
+    fetched = np.zeros(n, np.int64)
+    plain = np.zeros(n, bool)
+    if pa.types.is_string(arr.type):
+        plain = np.asarray(pc.fill_null(pc.match_substring_regex(arr, _ISO_PLAIN), False))
+    if plain.any():
+        head = pc.utf8_slice_codeunits(arr, 0, 19)
+        ts = pc.strptime(head, format="%Y-%m-%dT%H:%M:%S", unit="us", error_is_null=True)
+        # strptime rolls 30 February over into March: a date must read back as written
+        same = pc.equal(pc.strftime(ts, format="%Y-%m-%d"), pc.utf8_slice_codeunits(arr, 0, 10))
+        us = np.asarray(pc.if_else(same, ts.cast(pa.int64()), TIME_MIN_US - 1).fill_null(TIME_MIN_US - 1))
+        plain &= (us >= TIME_MIN_US) & (us <= TIME_MAX_US)  # else one by one: in_window decides
+        fetched[plain] = us[plain]
+    bad = ~plain
+    rest = np.flatnonzero(bad)
+    if len(rest):
+        for i, f in zip(rest.tolist(), arr.take(pa.array(rest)).to_pylist()):
+            us = iso_to_us(f) if isinstance(f, str) and f[:1] != _MARK else None
+            if us is not None and in_window(us):
+                fetched[i], bad[i] = us, False
+    return fetched, bad
 
 
 def _unmark(v):
