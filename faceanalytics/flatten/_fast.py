@@ -539,7 +539,9 @@ def _texty_pattern(source: str) -> str:
                 names.add(path[-1].replace("[]", ""))
     names.add("http_status")
     alt = "|".join(sorted(re.escape(k) for k in names))
-    return r'\\?"(?:' + alt + r')\\?"\s*:\s*\\?"'
+    # (a backslash before the opening quote is no matter to an unanchored search, and
+    # leaving it out lets RE2 scan faster)
+    return r'"(?:' + alt + r')\\?"\s*:\s*\\?"'
 
 
 def _numbers_as_text(lines, joined: bytes | None, source: str) -> np.ndarray | None:
