@@ -562,7 +562,10 @@ def _numbers_as_text(lines, joined: bytes | None, source: str) -> np.ndarray | N
         return None
     arr = pa.BinaryArray.from_buffers(pa.binary(), n, [None, pa.py_buffer(offs.astype(np.int32)),
                                                        pa.py_buffer(joined)])
-    hit = pc.match_substring_regex(arr, pattern=_texty_pattern(source))
+    pattern = _texty_pattern(source)
+    if n > _PROBE and not pc.any(pc.match_substring_regex(arr.slice(0, _PROBE), pattern=pattern)).as_py():
+        return None  # none in the first lines: most likely none at all (else the read quotes)
+    hit = pc.match_substring_regex(arr, pattern=pattern)
     mask = np.asarray(hit.fill_null(False))
     k = int(mask.sum())
     return mask if 0 < k < n else None
