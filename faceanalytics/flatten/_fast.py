@@ -8,8 +8,9 @@ the nested columns with vectorised kernels (``_fast_megvii``, ``_fast_baidu``).
 A row leaves for the Python flatteners only when the spec does not describe its
 shape, and then only that row:
 
-- a key the spec does not list (found by counting keys: the ``":`` in a line
-  against the values Arrow read for it), which the Python path keeps in ``extra``;
+- a key the spec does not list, which the Python path keeps in ``extra`` (a chunk
+  the reader reads strictly has none; else they are found by counting keys: the
+  ``":`` in a line against the values Arrow read for it);
 - a value of another shape (an object where text is documented, an object sent as
   JSON text, ...), which Arrow's reader refuses by row;
 - a value the field rules would null with a note, or quarantine (unreadable text,
@@ -1032,7 +1033,8 @@ def envelope_columns(g: Group, slow: np.ndarray, received_us: int):
     return sids, fetched, http, payload
 
 
-_ISO_PLAIN = r"^\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:Z|\+00:00)?$"
+_ISO_PLAIN = (r"^\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])"
+              r"T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:Z|\+00:00)?$")
 
 
 def _iso_times(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
