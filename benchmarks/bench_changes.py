@@ -1,14 +1,18 @@
 """detect_changes: false alarms on no change, detection of planted changes, speed.
 
-    python benchmarks/bench_changes.py [--families 100] [--seed 1000] [--repeat 3]
+    python benchmarks/bench_changes.py [--families 100] [--seed 1000] [--repeat 3] [--only 1 2 3 4]
 
 1. False alarms: ``--families`` no-change reviews of 500 series each
    (``analytics._changes.review_family``: one period of 30-180 days, 50-50,000
    trials a day per series, a third each shaped like pass rates, flagged shares and
    error-code shares), binomial and beta-binomial (intra-class correlation 1e-4 to
-   3e-3 per series).  Prints the share of reviews with any finding at alpha = 0.05
-   (target: <= alpha), with its 95% Wilson interval, and the share of series whose
-   search-corrected p-value is <= 0.05 (valid p-values: <= 0.05).
+   3e-3 per series), each tested twice: unweighted (every series weighs 1) and
+   weighted as the review weighs them (``report._findings._weights``: a quarter of
+   the series, like the review's primary ones, share ``PRIMARY_SHARE`` = 90% of the
+   false-discovery rate, the other three quarters the rest).  Prints the share of
+   reviews with any finding at alpha = 0.05 (target: <= alpha), with its 95% Wilson
+   interval, and the share of series whose search-corrected p-value is <= 0.05
+   (valid p-values: <= 0.05).  The weighted figures are ``FALSE_ALARM_RATE``.
 2. Detection: steps and 3-day waves (Tuesday to Thursday) of 1, 2, 5 and 10 points
    (pass rate 90% -> 89% ... 80%) at 100, 1,000 and 10,000 trials a weekday (60% at
    weekends), planted on day 43 in 50 of 500 series of 90 days (the other 450 unchanged; binomial).  A planted change counts as found
@@ -19,6 +23,14 @@
    beside a baseline in the same run: a bare NumPy scan of the same counts for the
    largest standardised step (one cumulative sum, no waves, no dispersion, no
    p-values), the least any change scan has to do.
+
+4. Period length and volume: 200 series with a 5- or 20-point step at mid-period (pass rate
+   85%, binomial days), 12, 30 and 91 days of 10, 100 and 700 trials a day; per cell the
+   median statistic of the scan (normal scale), the median dispersion factor it was divided
+   by (1 + (n - 1) rho, 1 = binomial) and the share of series with p <= 0.05 / 400 (about
+   what a review's false-discovery control over ~400 series asks of its one changed series).
+   The dispersion is estimated from successive differences of the daily rates; a step moves
+   one of them, which in a short series at high volume weighs enough to inflate the estimate.
 
 Timings are wall-clock on a shared machine: compare them with the baseline beside
 them, not across runs.
@@ -33,10 +45,12 @@ from bench_analytics import best
 
 from faceanalytics.analytics import _changes as C
 from faceanalytics.analytics._stats import wilson_ci
+from faceanalytics.report._findings import PRIMARY_SHARE
 
 SIZES = (0.01, 0.02, 0.05, 0.10)
 VOLUMES = (100, 1_000, 10_000)
 AT = 43                  # a Tuesday: a 3-day wave is three full weekdays
+PRIMARY = 0.25           # share of a review's series that are primary (pass rates at the level in force, pooled rates)
 
 
 def matrices(df: pd.DataFrame):
@@ -44,18 +58,32 @@ def matrices(df: pd.DataFrame):
     return k, n
 
 
-def false_alarms(families: int, seed: int) -> list[tuple[str, int, int, float]]:
+def review_weights(df: pd.DataFrame, seed: int) -> pd.Series:
+    """The review's weights (``_findings._weights``) on a family: a random ``PRIMARY`` of the
+    series share ``PRIMARY_SHARE`` of the false-discovery rate, the others the rest."""
+    ids = np.unique(df["series"].to_numpy())
+    primary = np.random.default_rng([seed, 12]).random(ids.size) < PRIMARY
+    n1, n2 = int(primary.sum()), int((~primary).sum())
+    w = np.where(primary, PRIMARY_SHARE / max(n1, 1), (1 - PRIMARY_SHARE) / max(n2, 1)) * ids.size
+    return df["series"].map(dict(zip(ids, w)))
+
+
+def false_alarms(families: int, seed: int) -> list[tuple[str, str, int, int, float]]:
+    """(days, weighting, reviews with any finding, reviews, share of series with p <= 0.05)."""
     out = []
     for label, od in (("binomial", False), ("overdispersed", True)):
-        alarms, small_p, series = 0, 0, 0
+        alarms, weighted, small_p, series = 0, 0, 0, 0
         for f in range(families):
             df = C.review_family(seed + f, overdispersed=od)
             alarms += len(C.detect_changes(df, keys=["series"])) > 0
+            df["w"] = review_weights(df, seed + f)
+            weighted += len(C.detect_changes(df, keys=["series"], weight="w")) > 0
             r = C._scan_rows(*matrices(df), C.MIN_N, C.MAX_WAVE)
             p = r["p"][r["tested"].astype(bool)]
             small_p += int((p <= 0.05).sum())
             series += p.size
-        out.append((label, alarms, families, small_p / series))
+        out.append((label, "unweighted", alarms, families, small_p / series))
+        out.append((label, "weighted", weighted, families, small_p / series))
     return out
 
 
@@ -78,6 +106,18 @@ def detection(seed: int) -> list[tuple]:
                 rows.append((kind, size, vol, found["series"].nunique() / 50,
                              found["diff"].median() if len(found) else np.nan,
                              int((r["series"] >= 50).sum())))
+    return rows
+
+
+def short_periods(seed: int) -> list[tuple]:
+    rows = []
+    for days in (12, 30, 91):
+        for vol in (10, 100, 700):
+            for size in (0.05, 0.20):
+                df = C.simulate_counts(200, days, vol, 0.85, change=("step", days // 2, 0, -size), seed=seed)
+                r = C._scan_rows(*matrices(df), C.MIN_N, C.MAX_WAVE)
+                rows.append((days, vol, size, float(np.median(r["z"])), float(np.median(1 + (vol - 1) * r["rho"])),
+                             float(np.mean(r["p"] <= 0.05 / 400))))
     return rows
 
 
@@ -114,25 +154,45 @@ def main(argv=None) -> int:
     ap.add_argument("--families", type=int, default=100)
     ap.add_argument("--seed", type=int, default=1000)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--only", type=int, nargs="+", default=[1, 2, 3, 4], help="sections to run")
     a = ap.parse_args(argv)
+    if 1 in a.only:
+        _false_alarms(a)
+    if 2 in a.only:
+        _detection(a)
+    if 3 in a.only:
+        _speed(a)
+    if 4 in a.only:
+        print("\n4. One series, a step at mid-period (pass rate 85%, binomial days): the scan by period and volume")
+        print(f"   {'days':>5}{'per day':>9}{'step':>7}{'z (median)':>12}{'dispersion':>12}{'p <= 0.05/400':>15}")
+        for days, vol, size, z, phi, share in short_periods(a.seed):
+            print(f"   {days:>5}{vol:>9,}{size * 100:>5.0f}pt{z:>12.1f}{phi:>12.1f}{share:>15.0%}")
+    return 0
 
+
+def _false_alarms(a) -> None:
     print(f"1. False alarms: {a.families} no-change reviews of 500 series each, alpha = 0.05")
-    print(f"   {'':<15}{'reviews with any finding':>28}{'95% CI':>18}{'series with p <= 0.05':>24}")
-    for label, alarms, fam, small in false_alarms(a.families, a.seed):
+    print(f"   {'':<15}{'FDR':<12}{'reviews with any finding':>28}{'95% CI':>18}{'series with p <= 0.05':>24}")
+    for label, how, alarms, fam, small in false_alarms(a.families, a.seed):
         lo, hi = wilson_ci(alarms, fam)
-        print(f"   {label:<15}{alarms:>10} of {fam:<4} = {alarms / fam:>6.1%}{float(lo):>10.1%}-{float(hi):.1%}"
-              f"{small:>20.2%}     target <= 5%")
+        print(f"   {label:<15}{how:<12}{alarms:>10} of {fam:<4} = {alarms / fam:>6.1%}{float(lo):>10.1%}-"
+              f"{float(hi):.1%}{small:>20.2%}     target <= 5%")
+    print(f"   (weighted: {PRIMARY:.0%} of the series share {PRIMARY_SHARE:.0%} of the FDR, as the review's primary "
+          f"series do; FALSE_ALARM_RATE quotes the weighted rows)")
 
+
+def _detection(a) -> None:
     print("\n2. Detection: 50 of 500 series changed (90 days, pass rate 90%), found = right kind, date +-1")
     print(f"   {'kind':<6}{'size':>6}{'per day':>9}{'detected':>10}{'median effect':>15}{'false (of 450)':>16}")
     for kind, size, vol, rate, eff, false in detection(a.seed):
         print(f"   {kind:<6}{size * 100:>4.0f}pt{vol:>9,}{rate:>10.0%}{eff * 100:>13.2f}pt{false:>16}")
 
+
+def _speed(a) -> None:
     ours, base, rows = speed(a.repeat, a.seed)
     print(f"\n3. Speed: 2,000 series x 180 days ({rows:,} count rows), best of {a.repeat}")
     print(f"   {'detect_changes':<44}{ours:>8.3f} s   target < 1 s {'ok' if ours < 1 else 'MISSED'}")
     print(f"   {'baseline: NumPy max standardised step only':<44}{base:>8.3f} s   ratio {ours / base:.1f}x")
-    return 0
 
 
 if __name__ == "__main__":

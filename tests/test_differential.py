@@ -237,3 +237,27 @@ def test_records_sending_numbers_as_text_are_parsed_apart(tmp_path, source):
     res = _both(tmp_path, lines)
     assert res[True][1].landed == res[False][1].landed == 300
     _assert_same_tables([res[True][0], res[False][0]])
+
+
+def test_callbacks_with_odd_signs_and_texts_land_the_same(tmp_path):
+    """The signs are checked column-wise: a sign in capitals or padded, a wrong sign, a
+    data text with a line break or that is not an object, all as the Python path says."""
+    import hashlib
+
+    recs = list(gen_records.records("megvii_notify", 12, seed=8))
+    for i, rec in enumerate(recs):
+        p = rec["payload"]
+        data = p["data"]
+        if i == 1:
+            data = data.replace('{"', '{\n"', 1)  # a line break in the signed text
+        if i == 2:
+            data = " " + data
+        sign = hashlib.sha1((gen_records.SECRET + data).encode()).hexdigest()
+        p["data"], p["sign"] = data, [sign, sign, sign, f" {sign.upper()} ", "0" * 40, sign][i % 6]
+    lines = [json.dumps(r, ensure_ascii=False).encode() for r in recs]
+    res = _both(tmp_path, lines)
+    assert res[True][1].landed == res[False][1].landed
+    assert res[True][1].quarantined == res[False][1].quarantined
+    _assert_same_tables([res[True][0], res[False][0]])
+    took = set(_fast_took(lines))
+    assert {0, 3, 5, 6} <= took and not {1, 2, 4, 10} & took

@@ -101,3 +101,49 @@ def test_fast_equals_python_on_seed_examples_and_mutations(tmp_path):
     res = _both(tmp_path, lines)
     assert res[True][1].landed == res[False][1].landed
     _assert_same_tables([res[True][0], res[False][0]])
+
+
+ODD_TIMES = ["2026-11-01T10:00:00Z", "2026-02-30T10:00:00Z", "2024-02-29T23:59:59+00:00",
+             "2026-11-01T24:00:00Z", "2026-11-01T10:00:60Z", "2026-11-01T10:00:00.5Z",
+             "2026-11-01 10:00:00", "1900-01-01T00:00:00Z", "2026-11-01T10:00:00+08:00", None, "x",
+             "5", "2023-04-31T00:00:00", "2026-11-01T10:00:00", "2200-01-01T00:00:00Z"]
+
+
+def test_envelope_times_read_column_wise_as_iso_to_us_reads_them():
+    import pyarrow as pa
+
+    from faceanalytics._coerce import in_window, iso_to_us
+    from faceanalytics.flatten._fast import _iso_times
+
+    fetched, bad = _iso_times(pa.array(ODD_TIMES + ["\x1f5"]))  # and a number the quoting marked
+    for t, us, b in zip(ODD_TIMES + [None], fetched.tolist(), bad.tolist()):
+        want = iso_to_us(t)
+        assert b == (want is None or not in_window(want)), t
+        if not b:
+            assert us == want, t
+
+
+def test_fast_equals_python_on_odd_envelope_times_and_statuses(tmp_path):
+    payload = json.loads((SEEDS / "megvii_lite_success.json").read_text())
+    lines = []
+    for i, t in enumerate(ODD_TIMES * 3):
+        status = [200, 200.0, None, 412.5, 404][i % 5]
+        lines.append(json.dumps({"source": "megvii_lite", "session_id": f"1700000000,t{i}",
+                                 "http_status": status, "fetched_at": t, "payload": payload}).encode())
+    res = _both(tmp_path, lines)
+    good = 3 * 6  # the plain, offset, fractional and space-separated times in the window
+    assert res[True][1].landed == res[False][1].landed == good
+    assert res[True][1].python_path == len(lines) - good  # the rest are quarantined by Python
+    _assert_same_tables([res[True][0], res[False][0]])
+
+
+def test_plain_envelope_times_are_read_column_wise(monkeypatch):
+    import pyarrow as pa
+
+    from faceanalytics.flatten import _fast
+
+    def no(*a):
+        raise AssertionError("read one by one")
+    monkeypatch.setattr(_fast, "iso_to_us", no)
+    fetched, bad = _fast._iso_times(pa.array(["2026-11-01T10:00:00Z", "2024-02-29T23:59:59"]))
+    assert not bad.any() and fetched.tolist() == [1_793_527_200_000_000, 1_709_251_199_000_000]

@@ -8,8 +8,9 @@ the nested columns with vectorised kernels (``_fast_megvii``, ``_fast_baidu``).
 A row leaves for the Python flatteners only when the spec does not describe its
 shape, and then only that row:
 
-- a key the spec does not list (found by counting keys: the ``":`` in a line
-  against the values Arrow read for it), which the Python path keeps in ``extra``;
+- a key the spec does not list, which the Python path keeps in ``extra`` (a chunk
+  the reader reads strictly has none; else they are found by counting keys: the
+  ``":`` in a line against the values Arrow read for it);
 - a value of another shape (an object where text is documented, an object sent as
   JSON text, ...), which Arrow's reader refuses by row;
 - a value the field rules would null with a note, or quarantine (unreadable text,
@@ -132,8 +133,9 @@ def _arrow_safe(line: bytes) -> bool:
                               or line.count(b"{") + line.count(b"[") <= _ARROW_MAX_OPENERS)
 
 
-def _read(buf, schema: pa.Schema, threads: bool) -> pa.Table:
-    opts = pj.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore",
+def _read(buf, schema: pa.Schema, threads: bool, strict: bool = False) -> pa.Table:
+    opts = pj.ParseOptions(explicit_schema=schema,
+                           unexpected_field_behavior="error" if strict else "ignore",
                            newlines_in_values=False)
     return pj.read_json(pa.BufferReader(buf), parse_options=opts,
                         read_options=pj.ReadOptions(block_size=4 << 20, use_threads=threads))
@@ -280,38 +282,88 @@ def _parse_group(lines, joined: bytes | None, source: str, envelope: bool, threa
     n = len(lines)
     bounds = _offsets(lines)
     buf = b"\n".join(lines) if joined is None else joined
-    quoted = False
-    table = None
     codes = _code_quote(source)
     if codes is not None and len(buf) < 2 ** 31:
         # Error codes come as numbers and as text in every chunk: quote just those, so
         # the rest of the row is still read typed.
         buf, bounds = _quote(buf, bounds, codes, _CODE_REPL)
-    try:
-        # A few hundred lines tell whether the chunk mixes numbers and text (a share of
-        # records sent by a logger that stringifies them, say): then quote it at once.
-        probe = min(n, _PROBE)
-        if probe < n:
-            _read(buf[:bounds[probe] - 1], _schema(source, envelope, False), False)
-        table = _read(buf, _schema(source, envelope, False), threads)
-    except _ERRORS:
-        # Numbers and text mixed in a column, or a row of another shape: quoted, only
-        # the second kind is left, and the reader then names those rows.
-        quoted = True
-    if table is None:
-        buf, bounds = _quote(buf, bounds)
-        try:
-            table = _read(buf, _schema(source, envelope, True), threads)
-        except _ERRORS:
-            pass
+    # Read strictly (a key the schema lacks fails the read) with the schema pruned to the
+    # keys the first lines use: a chunk that reads so has no unknown key, and its keys
+    # need no count.  A key the first lines lack fails it: then the whole schema, and
+    # only when that fails too, the keys are counted (``_key_mismatch``).
+    names = _probe_names(buf, bounds, source)
+    tries = ([(names, True)] if names is not None else []) + [(None, True), (None, False)]
+    table = None
+    for quoted in (False, True):
+        if quoted:
+            buf, bounds = _quote(buf, bounds)
+        while table is None:
+            keys, strict = tries[0]
+            schema = _schema(source, envelope, quoted) if keys is None else \
+                _pruned(source, envelope, quoted, keys)
+            try:
+                # A few hundred lines tell whether the chunk mixes numbers and text (a
+                # share of records sent by a logger that stringifies them, say): then
+                # quote it at once.
+                probe = min(n, _PROBE)
+                if probe < n and not quoted:
+                    _read(buf[:bounds[probe] - 1], schema, False, strict)
+                table = _read(buf, schema, threads, strict)
+            except _ERRORS as e:
+                if not (strict and "unexpected field" in str(e)):
+                    # Numbers and text mixed in a column, or a row of another shape: quoted,
+                    # only the second kind is left, and the reader then names those rows.
+                    break
+                tries.pop(0)
+        if table is not None:
+            break
     keep = np.arange(n)
     if table is None:
+        tries = [(None, False)]
         table, keep, buf, bounds = _read_around(buf, bounds, _schema(source, envelope, quoted), threads,
                                                 _shape_tree(source, envelope))
     if table is None or not len(keep):
         return Group(source, envelope, np.zeros(0, np.int64), None, np.zeros(0, bool), quoted)
-    return Group(source, envelope, keep, table, _key_mismatch(buf, bounds, table, _names(source)), quoted,
-                 buf, bounds)
+    slow = np.zeros(len(keep), bool) if tries[0][1] else _key_mismatch(buf, bounds, table, _names(source))
+    return Group(source, envelope, keep, table, slow, quoted, buf, bounds)
+
+
+_NAME_PROBE = 1000  # lines whose keys prune the schema a chunk is first read with
+
+
+def _probe_names(buf: bytes, bounds: np.ndarray, source: str) -> frozenset | None:
+    """The spec's key names found in the first lines (None: all of them, or no line)."""
+    k = min(len(bounds) - 1, _NAME_PROBE)
+    if k < 1:
+        return None
+    a = np.frombuffer(buf, np.uint8, int(bounds[k]) - 1)
+    q = np.flatnonzero((a[:-1] == 34) & (a[1:] == 58))  # a key's closing quote: '"' then ':'
+    quotes = np.flatnonzero(a == 34)
+    j = np.searchsorted(quotes, q) - 1
+    q = q[j >= 0]
+    start = quotes[j[j >= 0]] + 1  # after the quote before it (escaped ones give junk names)
+    offsets = np.empty(2 * len(q) + 1, np.int64)
+    offsets[0] = 0
+    offsets[1::2], offsets[2::2] = start, q
+    spans = pa.LargeBinaryArray.from_buffers(pa.large_binary(), 2 * len(q),
+                                             [None, pa.py_buffer(offsets), pa.py_buffer(buf)])
+    found = set(pc.unique(spans.take(pa.array(np.arange(1, 2 * len(q), 2)))).to_pylist())
+    spec = _names(source)
+    found &= spec
+    return None if found == spec else frozenset(found)
+
+
+@lru_cache(maxsize=256)
+def _pruned(source: str, envelope: bool, quoted: bool, names: frozenset) -> pa.Schema:
+    """``_schema`` without the keys not in ``names`` below the top level (at any depth)."""
+    def prune(t: pa.DataType) -> pa.DataType:
+        if pa.types.is_struct(t):
+            return pa.struct([pa.field(f.name, prune(f.type)) for f in t if f.name.encode() in names])
+        if pa.types.is_list(t):
+            return pa.list_(prune(t.value_type))
+        return t
+    full = _schema(source, envelope, quoted)
+    return pa.schema([pa.field(f.name, prune(f.type)) for f in full])
 
 
 def _read_around(buf: bytes, bounds: np.ndarray, schema, threads: bool, tree: dict):
@@ -488,7 +540,9 @@ def _texty_pattern(source: str) -> str:
                 names.add(path[-1].replace("[]", ""))
     names.add("http_status")
     alt = "|".join(sorted(re.escape(k) for k in names))
-    return r'\\?"(?:' + alt + r')\\?"\s*:\s*\\?"'
+    # (a backslash before the opening quote is no matter to an unanchored search, and
+    # leaving it out lets RE2 scan faster)
+    return r'"(?:' + alt + r')\\?"\s*:\s*\\?"'
 
 
 def _numbers_as_text(lines, joined: bytes | None, source: str) -> np.ndarray | None:
@@ -509,7 +563,10 @@ def _numbers_as_text(lines, joined: bytes | None, source: str) -> np.ndarray | N
         return None
     arr = pa.BinaryArray.from_buffers(pa.binary(), n, [None, pa.py_buffer(offs.astype(np.int32)),
                                                        pa.py_buffer(joined)])
-    hit = pc.match_substring_regex(arr, pattern=_texty_pattern(source))
+    pattern = _texty_pattern(source)
+    if n > _PROBE and not pc.any(pc.match_substring_regex(arr.slice(0, _PROBE), pattern=pattern)).as_py():
+        return None  # none in the first lines: most likely none at all (else the read quotes)
+    hit = pc.match_substring_regex(arr, pattern=pattern)
     mask = np.asarray(hit.fill_null(False))
     k = int(mask.sum())
     return mask if 0 < k < n else None
@@ -958,18 +1015,53 @@ def envelope_columns(g: Group, slow: np.ndarray, received_us: int):
         return None, np.full(n, received_us, np.int64), pa.nulls(n, pa.int32()), payload
     payload = t.column("payload").combine_chunks()
     slow |= ~np.asarray(payload.is_valid())
-    sids = [None if s is None else text(_unmark(s)) for s in t.column("session_id").to_pylist()]
-    fetched = np.zeros(n, np.int64)
-    for i, f in enumerate(t.column("fetched_at").to_pylist()):
-        us = iso_to_us(f) if isinstance(f, str) and f[:1] != _MARK else None
-        if us is None or not in_window(us):
-            slow[i] = True  # the Python path quarantines it, with the reason
-        else:
-            fetched[i] = us
+    sid_col = t.column("session_id").combine_chunks()
+    if pa.types.is_string(sid_col.type) and not _has_mark(sid_col):
+        sids = read_kind("str", sid_col)[0].to_pylist()  # ``text`` of each, column-wise
+    else:
+        sids = [None if s is None else text(_unmark(s)) for s in sid_col.to_pylist()]
+    fetched, bad = _iso_times(t.column("fetched_at").combine_chunks())
+    slow |= bad  # the Python path quarantines them, with the reason
     hs = t.column("http_status").combine_chunks()
-    http = pa.array([None if v is None else integer(_unmark(v)) for v in hs.to_pylist()], pa.int32()) \
-        if hs.null_count < n else pa.nulls(n, pa.int32())
+    if pa.types.is_floating(hs.type) and pc.all(pc.equal(pc.floor(hs), hs)).as_py() is not False \
+            and pc.all(pc.less(pc.abs(hs), 2 ** 31)).as_py() is not False:
+        http = hs.cast(pa.int32())  # whole numbers, as ``integer`` reads them
+    elif hs.null_count < n:
+        http = pa.array([None if v is None else integer(_unmark(v)) for v in hs.to_pylist()], pa.int32())
+    else:
+        http = pa.nulls(n, pa.int32())
     return sids, fetched, http, payload
+
+
+_ISO_PLAIN = (r"^\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])"
+              r"T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:Z|\+00:00)?$")
+
+
+def _iso_times(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """``iso_to_us`` of each envelope time, and where it is missing, unreadable or out
+    of the window.  Plain UTC times (as every writer here gives them) are read
+    column-wise, the rest one by one."""
+    n = len(arr)
+    fetched = np.zeros(n, np.int64)
+    plain = np.zeros(n, bool)
+    if pa.types.is_string(arr.type):
+        plain = np.asarray(pc.fill_null(pc.match_substring_regex(arr, _ISO_PLAIN), False))
+    if plain.any():
+        head = pc.utf8_slice_codeunits(arr, 0, 19)
+        ts = pc.strptime(head, format="%Y-%m-%dT%H:%M:%S", unit="us", error_is_null=True)
+        # strptime rolls 30 February over into March: a date must read back as written
+        same = pc.equal(pc.strftime(ts, format="%Y-%m-%d"), pc.utf8_slice_codeunits(arr, 0, 10))
+        us = np.asarray(pc.if_else(same, ts.cast(pa.int64()), TIME_MIN_US - 1).fill_null(TIME_MIN_US - 1))
+        plain &= (us >= TIME_MIN_US) & (us <= TIME_MAX_US)  # else one by one: in_window decides
+        fetched[plain] = us[plain]
+    bad = ~plain
+    rest = np.flatnonzero(bad)
+    if len(rest):
+        for i, f in zip(rest.tolist(), arr.take(pa.array(rest)).to_pylist()):
+            us = iso_to_us(f) if isinstance(f, str) and f[:1] != _MARK else None
+            if us is not None and in_window(us):
+                fetched[i], bad[i] = us, False
+    return fetched, bad
 
 
 def _unmark(v):
