@@ -269,16 +269,22 @@ def _rolled(d: S.Dialect, inner: str, first: Sequence[Sequence[str]], sets: Sequ
     return f"SELECT {ks}, {d.q('gid')}, {d.q('n')} FROM ({level2}) AS z WHERE {' OR '.join(keep)}"
 
 
-def _split_sets(f: pd.DataFrame, sets: Sequence[Sequence[str]]) -> list[pd.DataFrame]:
-    """The result of :func:`_sets`, one frame per grouping (its columns and ``n``; a
-    ``source`` the partition gave, first)."""
+def _split_sets(t, sets: Sequence[Sequence[str]], table: str, counts=(), floats=(),
+                source: str | None = None) -> list[pd.DataFrame]:
+    """The result of :func:`_sets` (an Arrow table), one frame per grouping (its columns and
+    ``n``; a ``source``, the result's or the partition's, first), split before it becomes pandas."""
     cols = list(dict.fromkeys(c for s in sets for c in s))
-    gid = f["gid"].to_numpy()
+    gid = t.column("gid").to_numpy(zero_copy_only=False)
     out = []
     for s in sets:
         want = sum(1 << (len(cols) - 1 - i) for i, c in enumerate(cols) if c not in s)
-        keep = (["source"] if "source" in f.columns and "source" not in s else []) + [*s, "n"]
-        out.append(f.loc[gid == want, keep].reset_index(drop=True))
+        has_source = "source" not in s and ("source" in t.column_names or source is not None)
+        sub = t.filter(gid == want).select([c for c in [*(["source"] if has_source else []), *s, "n"]
+                                            if c in t.column_names])
+        f = arrow_frame(sub, table, counts=counts, floats=floats)
+        if has_source and "source" not in f.columns:
+            f.insert(0, "source", source)
+        out.append(f)
     return out
 
 
@@ -688,7 +694,10 @@ def count_tables(data_dir, *, previous_since, since, until, segments: Sequence[S
     step("this period, partition by partition")
     for part in lay.current():
         _current(lay, w, cur, part, segments, frames)
-    out = {k: _concat(v) for k, v in frames.items()}
+    out = {k: _concat(v) for k, v in frames.items() if not k.startswith("seg_")}
+    for k in ("seg_sessions", "seg_comparisons", "seg_genuineness"):     # (segment, its digits) of each partition
+        out[k] = _concat([_segment_frame(f, segments, i) for i in range(len(segments))
+                          if (f := _concat([g for j, g in frames[k] if j == i])) is not None])
     step("errors and quarantine")
     counts = ["n"]
     out["attempts"] = _run(eng, data_dir, "attempts", lambda src: reduce_query(
@@ -713,7 +722,7 @@ def _previous(lay: _Layout, w: S.Window, since, frames) -> None:
         with lay.relation("comparisons", parts) as (src, cond), _listing(lay, "comparisons", parts) as listing:
             if src is not None:
                 sql, sets = comparisons_query(d, _once_relation(d, src, w, listing), _and(w.where(d), cond), since)
-                day, hist = _split_sets(_frame(eng, sql, None, "comparisons", ["n", "gid"], _THRESHOLDS), sets)
+                day, hist = _split_sets(eng.query(sql), sets, "comparisons", ["n"], _THRESHOLDS)
                 frames["comparisons"].append(day)
                 frames["comparison_hist"].append(hist)
     parts = lay.previous("genuineness")
@@ -721,8 +730,7 @@ def _previous(lay: _Layout, w: S.Window, since, frames) -> None:
         with lay.relation("genuineness", parts) as (src, cond), _listing(lay, "genuineness", parts) as listing:
             if src is not None:
                 sql, sets = genuineness_query(d, _once_relation(d, src, w, listing), _and(w.where(d), cond))
-                frames["genuineness"] += _split_sets(_frame(eng, sql, None, "genuineness", ["n", "gid"],
-                                                            ["threshold"]), sets)
+                frames["genuineness"] += _split_sets(eng.query(sql), sets, "genuineness", ["n"], ["threshold"])
     # Sessions before ``since``, the month holding it included (a period starting mid-month or at
     # a midnight in another zone): this period's sessions are read partition by partition.
     parts = sorted(p for p in lay.parts["sessions"] if p[1] <= lay.since_month)
@@ -764,9 +772,9 @@ def _current(lay: _Layout, w: S.Window, cur: S.Window, part, segments, frames) -
             table = stack.enter_context(_materialized(eng, sessions_table(
                 d, src, where, segments, key, lay.has_column("sessions", [part], "invalid_values"), dictionary)))
             sql, sets = sessions_counts_query(d, table, n)
-            day, *seg = _split_sets(_frame(eng, sql, part, "sessions", ["n", "gid"]), sets)
+            day, *seg = _split_sets(eng.query(sql), sets, "sessions", ["n"], source=part[0])
             frames["sessions"].append(day)
-            frames["seg_sessions"] += [_segment_frame(f, segments, i) for i, f in enumerate(seg)]
+            frames["seg_sessions"] += list(enumerate(seg))
             q = _frame(eng, quality_query(d, table), part, "sessions", ["rows", "ids", "repeated"])
         src, cond = stack.enter_context(lay.relation("comparisons", [part]))
         nc = 0
@@ -783,15 +791,13 @@ def _current(lay: _Layout, w: S.Window, cur: S.Window, part, segments, frames) -
             else:
                 listing = stack.enter_context(_listing(lay, "comparisons", [part]))
                 sql, sets = comparisons_query(d, _once_relation(d, src, w, listing), where, cur.since)
-            day, hist, *seg = _split_sets(_frame(eng, sql, part, "comparisons", ["n", "gid", "nc"],
-                                                 _THRESHOLDS, source=False), sets)
+            day, hist, *seg = _split_sets(eng.query(sql), sets, "comparisons", ["n", "nc"], _THRESHOLDS)
             frames["comparisons"].append(day[day["source"].notna().to_numpy()])
             frames["comparison_hist"].append(hist[hist["source"].notna().to_numpy()])
             if joined:
                 *seg, none = seg
                 nc = int(none.loc[none["nc"].to_numpy() == 1, "n"].sum())
-                frames["seg_comparisons"] += [_segment_frame(f.assign(source=source), segments, i)
-                                              for i, f in enumerate(seg)]
+                frames["seg_comparisons"] += [(i, f.assign(source=source)) for i, f in enumerate(seg)]
         elif table is not None and source in _CMP_SOURCES:
             nc = int(eng.query(f"SELECT count(*) AS n FROM {table} WHERE {d.q('expect')}").column(0)[0].as_py())
         if table is not None:   # (a partition with no session in this period has no quality row, as in pandas)
@@ -806,11 +812,9 @@ def _current(lay: _Layout, w: S.Window, cur: S.Window, part, segments, frames) -
                 where = _and(where, _once(d, listing, w))
             sql, sets = genuineness_query(d, src, where, sessions=table if joined else None, key=key,
                                           n_segments=n if joined else 0)
-            day, *seg = _split_sets(_frame(eng, sql, part, "genuineness", ["n", "gid"], ["threshold"],
-                                           source=False), sets)
+            day, *seg = _split_sets(eng.query(sql), sets, "genuineness", ["n"], ["threshold"])
             frames["genuineness"].append(day)
-            frames["seg_genuineness"] += [_segment_frame(f.assign(source=source), segments, i)
-                                          for i, f in enumerate(seg)]
+            frames["seg_genuineness"] += [(i, f.assign(source=source)) for i, f in enumerate(seg)]
 
 
 def _segment_frame(f: pd.DataFrame, segments: Sequence[Segment], i: int) -> pd.DataFrame:
@@ -867,9 +871,9 @@ def _materialized(eng, sql: str):
         eng.query(f"DROP TABLE IF EXISTS {name}")
 
 
-def _frame(eng, sql: str, part, table: str, counts, floats=(), source: bool = True) -> pd.DataFrame:
+def _frame(eng, sql: str, part, table: str, counts, floats=()) -> pd.DataFrame:
     f = arrow_frame(eng.query(sql), table, counts=counts, floats=floats)
-    if part is not None and source and "source" not in f.columns:
+    if part is not None and "source" not in f.columns:
         f.insert(0, "source", part[0])
     return f
 
