@@ -63,3 +63,21 @@ def test_dictionary_gives_every_session_the_digits_of_the_per_row_parse(tmp_path
 def test_texts_that_do_not_repeat_are_parsed_row_by_row(tmp_path):
     src = _write(tmp_path / "u", [f'{{"channel": "app", "order": {i}}}' for i in range(500)])
     assert not repeats_texts(DuckDBEngine(threads=1), DuckDBDialect(), src, "")
+
+
+def test_joins_keep_the_sessions_on_the_build_side_and_put_the_setting_back():
+    from faceanalytics.engines._review import _build_on_sessions
+
+    eng = DuckDBEngine(threads=1)
+    con = eng.connection()
+    setting = "SELECT current_setting('disabled_optimizers')"
+    con.execute("SET disabled_optimizers = 'late_materialization'")
+    with _build_on_sessions(eng):
+        assert set(con.execute(setting).fetchone()[0].split(",")) == {"late_materialization", "build_side_probe_side"}
+    assert con.execute(setting).fetchone()[0] == "late_materialization"
+    try:
+        with _build_on_sessions(eng):
+            raise RuntimeError("a query failed")
+    except RuntimeError:
+        pass
+    assert con.execute(setting).fetchone()[0] == "late_materialization"

@@ -769,13 +769,20 @@ def _current(lay: _Layout, w: S.Window, cur: S.Window, part, segments, frames) -
             where = _and(cur.where(d), cond)
             dictionary = (_duck(d) and any(x.column is None for x in segments)
                           and repeats_texts(eng, d, src, where))
-            table = stack.enter_context(_materialized(eng, sessions_table(
-                d, src, where, segments, key, lay.has_column("sessions", [part], "invalid_values"), dictionary)))
-            sql, sets = sessions_counts_query(d, table, n)
-            day, *seg = _split_sets(eng.query(sql), sets, "sessions", ["n"], source=part[0])
-            frames["sessions"].append(day)
-            frames["seg_sessions"] += list(enumerate(seg))
-            q = _frame(eng, quality_query(d, table), part, "sessions", ["rows", "ids", "repeated"])
+            with _materialized(eng, sessions_table(d, src, where, segments, key, lay.has_column(
+                    "sessions", [part], "invalid_values"), dictionary)) as full:
+                sql, sets = sessions_counts_query(d, full, n)
+                day, *seg = _split_sets(eng.query(sql), sets, "sessions", ["n"], source=part[0])
+                frames["sessions"].append(day)
+                frames["seg_sessions"] += list(enumerate(seg))
+                q = _frame(eng, quality_query(d, full), part, "sessions", ["rows", "ids", "repeated"])
+                # What the joins need, numbers only: the text columns dropped before the joins
+                # build their hash tables (at 200M comparisons a month of sessions and its texts
+                # left the joins too little of the memory limit: they spilled to disk).
+                keep = ", ".join(d.q(c) for c in ["_k", "expect", *(_seg(i) for i in range(n))])
+                table = stack.enter_context(_materialized(eng, f"SELECT {keep} FROM {full} AS f"))
+        if table is not None:
+            stack.enter_context(_build_on_sessions(eng))
         src, cond = stack.enter_context(lay.relation("comparisons", [part]))
         nc = 0
         if src is not None:
@@ -854,6 +861,31 @@ def _distinct(lay: _Layout, w: S.Window, since) -> pd.DataFrame | None:
                        "sessions", ["n", "side"])
             frames.append(f.assign(group=group))
     return _concat(frames)
+
+
+@contextlib.contextmanager
+def _build_on_sessions(eng):
+    """DuckDB builds a join's hash table on the side it estimates smaller.  A partition's rows
+    read with the window's filters look small to it (each filter guessed selective), so it
+    built the table on the comparisons or checks -- millions of rows and their columns, which
+    spilled to disk at 200M comparisons -- rather than on the partition's compact sessions
+    table.  While the joins run, the order written (sessions on the build side) is kept (the
+    setting is the database's: put back afterwards)."""
+    con = getattr(eng, "connection", None)
+    if con is None:
+        yield
+        return
+    con = con()
+    old = con.execute("SELECT current_setting('disabled_optimizers')").fetchone()[0] or ""
+    names = [x.strip() for x in old.split(",") if x.strip()]
+    if "build_side_probe_side" in names:
+        yield
+        return
+    con.execute(f"SET disabled_optimizers = '{','.join([*names, 'build_side_probe_side'])}'")
+    try:
+        yield
+    finally:
+        con.execute(f"SET disabled_optimizers = '{','.join(names)}'")
 
 
 @contextlib.contextmanager
