@@ -259,9 +259,11 @@ def _rolled(d: S.Dialect, inner: str, first: Sequence[Sequence[str]], sets: Sequ
     h = d.q("_h")
     level1 = (f"SELECT {k1}, grouping_id({k1}) AS {h}, count(*) AS {d.q('n')} FROM ({inner}) AS x GROUP BY "
               "GROUPING SETS (" + ", ".join("(" + ", ".join(d.q(c) for c in f) + ")" for f in first) + ")")
-    body = ", ".join("(" + ", ".join([*(d.q(c) for c in s), h]) + ")" for s in sets)
-    level2 = (f"SELECT {ks}, {h}, grouping_id({ks}) AS {d.q('gid')}, CAST(sum({d.q('n')}) AS BIGINT) AS {d.q('n')} "
-              f"FROM ({level1}) AS y GROUP BY GROUPING SETS ({body})")
+    body = ", ".join("(" + ", ".join([h, *(d.q(c) for c in s)]) + ")" for s in sets)
+    # ``_h`` first in every set and in grouping_id (Spark wants the grouping columns there, in
+    # their order): its bit, the highest, is 0 in every set, so the number is :func:`_sets`' one
+    level2 = (f"SELECT {ks}, {h}, grouping_id({h}, {ks}) AS {d.q('gid')}, CAST(sum({d.q('n')}) AS BIGINT) AS "
+              f"{d.q('n')} FROM ({level1}) AS y GROUP BY GROUPING SETS ({body})")
     keep = []
     for s in sets:
         home = next(f for f in first if set(s) <= set(f))
