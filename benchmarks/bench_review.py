@@ -16,7 +16,8 @@
    - the same review without segments (``segments=[]``): what the per-row join of this
      period's comparisons and checks to their session's segments costs.
 3. Prints both, the ratio (target: <= 3x the baseline's time) and the review's peak RSS
-   (target: <= 2 GB), and how long each step of the review took.
+   (target: <= 2 GB), each process's CPU time (all threads: steadier than wall time when
+   others share the cores), and how long each step of the review took.
 
 Timings on a shared machine are noisy: the baseline runs before and after the review and
 both are printed.  Disk: ~70 bytes per comparison row for the three tables.
@@ -81,6 +82,7 @@ def measure_rss(code: str, *args: str) -> dict:
     res = json.loads(stdout.decode().strip().splitlines()[-1])
     res["wall"] = wall
     res["rss_gib"] = usage.ru_maxrss / 1024 ** 2
+    res["cpu"] = usage.ru_utime + usage.ru_stime        # all threads; steadier than wall time on a busy machine
     return res
 
 
@@ -112,14 +114,16 @@ def main(argv=None) -> int:
         pairs = []
         for i in range(max(1, a.repeat)):
             b = measure_rss(BASELINE, str(data))
-            print(f"baseline (weekly pass rates): {b['seconds']:.1f} s, {b['rss_gib']:.2f} GiB", flush=True)
+            print(f"baseline (weekly pass rates): {b['seconds']:.1f} s, {b['rss_gib']:.2f} GiB, {b['cpu']:.1f} s CPU",
+                  flush=True)
             r = measure_rss(REVIEW, str(data), str(work / "review.html"), SINCE, UNTIL, "auto")
-            print(f"review: {r['seconds']:.1f} s, {r['rss_gib']:.2f} GiB ({r['seconds'] / b['seconds']:.1f}x the "
-                  f"baseline just before; load {os.getloadavg()[0]:.1f})", flush=True)
+            print(f"review: {r['seconds']:.1f} s, {r['rss_gib']:.2f} GiB, {r['cpu']:.1f} s CPU ({r['seconds'] / b['seconds']:.1f}x "
+                  f"the baseline just before; load {os.getloadavg()[0]:.1f})", flush=True)
             pairs.append((b, r))
         base1, rev = pairs[0]
         flat = measure_rss(REVIEW, str(data), str(work / "flat.html"), SINCE, UNTIL, "none")
-        print(f"review without segments: {flat['seconds']:.1f} s, {flat['rss_gib']:.2f} GiB", flush=True)
+        print(f"review without segments: {flat['seconds']:.1f} s, {flat['rss_gib']:.2f} GiB, {flat['cpu']:.1f} s CPU",
+              flush=True)
         base2 = measure_rss(BASELINE, str(data))
         base = min([base2["seconds"], *(b["seconds"] for b, _ in pairs)])
         print()
@@ -135,6 +139,9 @@ def main(argv=None) -> int:
         for i, (b, r) in enumerate(pairs[1:], 2):
             print(f"{f'pair {i}: baseline / review':<44}{b['seconds']:>8.1f} s / {r['seconds']:.1f} s, "
                   f"{r['rss_gib']:.2f} GiB   ({r['seconds'] / b['seconds']:.1f}x)")
+        cpu_base = min([base2["cpu"], *(b["cpu"] for b, _ in pairs)])
+        print(f"{'CPU time (all threads, with interpreter start)':<44}{rev['cpu']:>8.1f} s review, {cpu_base:.1f} s "
+              f"baseline ({rev['cpu'] / cpu_base:.1f}x)")
         ratio = rev["seconds"] / base
         print(f"ratio {ratio:.1f}x the fastest baseline (target <= 3x: {'ok' if ratio <= 3 else 'MISSED'}); peak RSS "
               f"{rev['rss_gib']:.2f} GiB (target <= 2 GB = 1.86 GiB: {'ok' if rev['rss_gib'] * 1.0737 <= 2 else 'MISSED'})")

@@ -22,6 +22,7 @@ Each attempt counts once (``engines._sql.once_per_attempt``), as in every metric
 """
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
@@ -34,8 +35,8 @@ from ..analytics._core import REPEAT_SOURCE
 from . import _sql as S
 from ._api import PandasEngine, _empty, _periods, _run, _window, get_engine
 from ._base import arrow_frame, table_root
-from ._review import (Segment, _and, _hash, _once, _once_relation, _part, _partitions, digit_values,
-                      segment_digit, segment_expr)
+from ._review import (Segment, _and, _hash, _key, _Layout, _once, _once_relation, _part, _partitions,
+                      digit_values, segment_digit, segment_expr)
 
 __all__ = ["overview", "selection_histogram", "rows_near_cut", "ALL"]
 
@@ -141,28 +142,47 @@ def selection_histogram(data_dir, table: str, kind_column: str, thresholds: Sequ
                                 tz)
     # Each (source, month) partition's rows joined to that partition's sessions (a hash table of
     # one month of one source), the partitions' histograms added up as they come: memory bounded
-    # whatever the window.
+    # whatever the window.  On a local data directory (DuckDB) a partition reads exactly its files
+    # and is matched on the stored ``session_key`` when every file has it (else on hashed ids).
     code = segment_digit(d, segment)
     keys = [*by, "code", *(["period"] if freq else []), *thresholds, "confidence"]
+    keep = [d.q(x) for x in dict.fromkeys([*by, "month", "session_time", *thresholds, "confidence"])]
+
+    def joined(src, ss, where, swhere, key, extra):
+        rows = (f"SELECT {', '.join(keep)}, {key} AS {d.q('_h')} FROM {src}{where}"
+                + "".join(f" AND {x}" for x in extra))
+        if ss is None:
+            return f"(SELECT {', '.join('c.' + k for k in keep)}, 0 AS {d.q('code')} FROM ({rows}) AS c) AS j"
+        sess = f"SELECT {key} AS {d.q('_h')}, {code} AS {d.q('code')} FROM {ss}{swhere}"
+        return (f"(SELECT {', '.join('c.' + k for k in keep)}, coalesce(s.{d.q('code')}, 0) AS "
+                f"{d.q('code')} FROM ({rows}) AS c LEFT JOIN ({sess}) AS s ON c.{d.q('_h')} = s.{d.q('_h')}) AS j")
+
     queries = []
-    with eng.relation(data_dir, table) as src, eng.relation(data_dir, "sessions") as ss:
-        if src is not None:
-            keep = [d.q(x) for x in dict.fromkeys([*by, "month", "session_time", *thresholds, "confidence"])]
-            for part in _partitions(eng, data_dir, table, w):
-                where = _and(w.where(d), _part(d, part))
-                extra = list(conds) + ([_once(d, src, w)] if part[0] == REPEAT_SOURCE else [])
-                rows = (f"SELECT {', '.join(keep)}, {_hash(d, d.q('session_id'))} AS {d.q('_h')} FROM {src}{where}"
-                        + "".join(f" AND {x}" for x in extra))
-                if ss is None:
-                    joined = f"(SELECT {', '.join('c.' + k for k in keep)}, 0 AS {d.q('code')} FROM ({rows}) AS c) AS j"
-                else:
-                    sess = (f"SELECT {_hash(d, d.q('session_id'))} AS {d.q('_h')}, {code} AS {d.q('code')} "
-                            f"FROM {ss}{where}")
-                    joined = (f"(SELECT {', '.join('c.' + k for k in keep)}, coalesce(s.{d.q('code')}, 0) AS "
-                              f"{d.q('code')} FROM ({rows}) AS c LEFT JOIN ({sess}) AS s "
-                              f"ON c.{d.q('_h')} = s.{d.q('_h')}) AS j")
-                queries.append(S.histogram(d, joined, w, [*by, "code"], freq, thresholds=thresholds, tz=tz))
-        agg = _summed(eng, queries, keys, "count")
+    lay = _Layout(eng, data_dir, w, w.since or pd.Timestamp("1970-01-01", tz="UTC"), tables=(table, "sessions"))
+    if lay.local:
+        with contextlib.ExitStack() as stack:
+            listing = None
+            for part in sorted(lay.parts[table]):
+                src, _ = stack.enter_context(lay.relation(table, [part]))
+                ss, _ = stack.enter_context(lay.relation("sessions", [part]))
+                extra = list(conds)
+                if part[0] == REPEAT_SOURCE:
+                    if listing is None:
+                        listing, _ = stack.enter_context(lay.relation(table))
+                    extra.append(_once(d, listing, w))
+                where = w.where(d)
+                j = joined(src, ss, where or " WHERE true", where, _key(d, lay.keyed([part])), extra)
+                queries.append(S.histogram(d, j, w, [*by, "code"], freq, thresholds=thresholds, tz=tz))
+            agg = _summed(eng, queries, keys, "count")
+    else:
+        with eng.relation(data_dir, table) as src, eng.relation(data_dir, "sessions") as ss:
+            if src is not None:
+                for part in _partitions(eng, data_dir, table, w):
+                    where = _and(w.where(d), _part(d, part))
+                    extra = list(conds) + ([_once(d, src, w)] if part[0] == REPEAT_SOURCE else [])
+                    j = joined(src, ss, where, where, _hash(d, d.q("session_id")), extra)
+                    queries.append(S.histogram(d, j, w, [*by, "code"], freq, thresholds=thresholds, tz=tz))
+            agg = _summed(eng, queries, keys, "count")
     if agg is not None:
         agg = arrow_frame(agg, table, counts=["count", "code"], floats=[*thresholds, "confidence"])
         if len(agg):

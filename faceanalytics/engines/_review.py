@@ -227,25 +227,66 @@ def _group(d: S.Dialect, inner: str, keys: Sequence[str], agg: str = "count(*)")
     return f"SELECT {ks}, {agg} AS {d.q('n')} FROM ({inner}) AS x GROUP BY {ks}"
 
 
-def _sets(d: S.Dialect, inner: str, sets: Sequence[Sequence[str]]) -> str:
+def _sets(d: S.Dialect, inner: str, sets: Sequence[Sequence[str]], fine: bool = False) -> str:
     """Rows of ``inner`` counted per each of several groupings in one pass (GROUPING SETS);
-    ``gid`` tells them apart (:func:`_split_sets`)."""
+    ``gid`` tells them apart (:func:`_split_sets`).  ``fine``: first counted per every column
+    of the sets together, the groupings then added up from those counts: each row is hashed
+    once, not once per grouping (worth it where the sets together have far fewer groups than
+    rows, as the segment groupings of a partition: days x a few values)."""
     cols = list(dict.fromkeys(c for s in sets for c in s))
+    ks = ", ".join(d.q(c) for c in cols)
     body = ", ".join("(" + ", ".join(d.q(c) for c in s) + ")" for s in sets)
-    return (f"SELECT {', '.join(d.q(c) for c in cols)}, grouping_id({', '.join(d.q(c) for c in cols)}) AS "
-            f"{d.q('gid')}, count(*) AS {d.q('n')} FROM ({inner}) AS x GROUP BY GROUPING SETS ({body})")
+    n = "count(*)"
+    if fine and len(sets) > 1:
+        inner = f"SELECT {ks}, count(*) AS {d.q('n')} FROM ({inner}) AS f GROUP BY {ks}"
+        n = f"CAST(sum({d.q('n')}) AS BIGINT)"
+    return (f"SELECT {ks}, grouping_id({ks}) AS {d.q('gid')}, {n} AS {d.q('n')} FROM ({inner}) AS x "
+            f"GROUP BY GROUPING SETS ({body})")
 
 
-def _split_sets(f: pd.DataFrame, sets: Sequence[Sequence[str]]) -> list[pd.DataFrame]:
-    """The result of :func:`_sets`, one frame per grouping (its columns and ``n``; a
-    ``source`` the partition gave, first)."""
+def _rolled(d: S.Dialect, inner: str, first: Sequence[Sequence[str]], sets: Sequence[Sequence[str]]) -> str:
+    """:func:`_sets`' result (same columns, ``gid`` and rows) counted in two steps: the rows of
+    ``inner`` per each of the ``first`` groupings (a few, wide: each row hashed once per one
+    of them), then each of ``sets`` added up from the counts of the first grouping holding all
+    its columns (``_h`` marks which grouping a count came from)."""
     cols = list(dict.fromkeys(c for s in sets for c in s))
-    gid = f["gid"].to_numpy()
+    c1 = list(dict.fromkeys(c for f in first for c in f))
+
+    def gid(cs, s):
+        return sum(1 << (len(cs) - 1 - i) for i, c in enumerate(cs) if c not in s)
+
+    k1, ks = ", ".join(d.q(c) for c in c1), ", ".join(d.q(c) for c in cols)
+    h = d.q("_h")
+    level1 = (f"SELECT {k1}, grouping_id({k1}) AS {h}, count(*) AS {d.q('n')} FROM ({inner}) AS x GROUP BY "
+              "GROUPING SETS (" + ", ".join("(" + ", ".join(d.q(c) for c in f) + ")" for f in first) + ")")
+    body = ", ".join("(" + ", ".join([h, *(d.q(c) for c in s)]) + ")" for s in sets)
+    # ``_h`` first in every set and in grouping_id (Spark wants the grouping columns there, in
+    # their order): its bit, the highest, is 0 in every set, so the number is :func:`_sets`' one
+    level2 = (f"SELECT {ks}, {h}, grouping_id({h}, {ks}) AS {d.q('gid')}, CAST(sum({d.q('n')}) AS BIGINT) AS "
+              f"{d.q('n')} FROM ({level1}) AS y GROUP BY GROUPING SETS ({body})")
+    keep = []
+    for s in sets:
+        home = next(f for f in first if set(s) <= set(f))
+        keep.append(f"({d.q('gid')} = {gid(cols, s)} AND {h} = {gid(c1, home)})")
+    return f"SELECT {ks}, {d.q('gid')}, {d.q('n')} FROM ({level2}) AS z WHERE {' OR '.join(keep)}"
+
+
+def _split_sets(t, sets: Sequence[Sequence[str]], table: str, counts=(), floats=(),
+                source: str | None = None) -> list[pd.DataFrame]:
+    """The result of :func:`_sets` (an Arrow table), one frame per grouping (its columns and
+    ``n``; a ``source``, the result's or the partition's, first), split before it becomes pandas."""
+    cols = list(dict.fromkeys(c for s in sets for c in s))
+    gid = t.column("gid").to_numpy(zero_copy_only=False)
     out = []
     for s in sets:
         want = sum(1 << (len(cols) - 1 - i) for i, c in enumerate(cols) if c not in s)
-        keep = (["source"] if "source" in f.columns and "source" not in s else []) + [*s, "n"]
-        out.append(f.loc[gid == want, keep].reset_index(drop=True))
+        has_source = "source" not in s and ("source" in t.column_names or source is not None)
+        sub = t.filter(gid == want).select([c for c in [*(["source"] if has_source else []), *s, "n"]
+                                            if c in t.column_names])
+        f = arrow_frame(sub, table, counts=counts, floats=floats)
+        if has_source and "source" not in f.columns:
+            f.insert(0, "source", source)
+        out.append(f)
     return out
 
 
@@ -328,7 +369,10 @@ def comparisons_query(d, src, where: str, since, *, sessions: str | None = None,
     joined = (f"SELECT {', '.join(cols)} FROM ({mid}) AS c FULL OUTER JOIN {sessions} AS s "
               f"ON c.{d.q('_k')} = s.{d.q('_k')}")
     sets = [CMP_DAY, CMP_HIST, *([*SEG_CMP, _seg(i)] for i in range(n_segments)), ["nc"]]
-    return _sets(d, joined, sets), sets
+    # rows counted per day and segments together, per histogram bin, and per ``nc`` (three
+    # hashings a row, not one per grouping); the day and segment groupings added up from the first
+    fine = [*CMP_DAY, "has", *(_seg(i) for i in range(n_segments))]
+    return _rolled(d, joined, [fine, CMP_HIST, ["nc"]], sets), sets
 
 
 def _genuineness_state(d, c: str | None = None, t: str | None = None) -> str:
@@ -365,7 +409,7 @@ def genuineness_query(d, src, where: str, *, sessions: str | None = None, key: s
     joined = (f"SELECT {', '.join(cols)} FROM ({mid}) AS g LEFT JOIN {sessions} AS s "
               f"ON g.{d.q('_k')} = s.{d.q('_k')}")
     sets = [GEN_DAY, *([*SEG_GEN, _seg(i)] for i in range(n_segments))]
-    return _sets(d, joined, sets), sets
+    return _sets(d, joined, sets, fine=True), sets
 
 
 def _late(d) -> str:
@@ -415,32 +459,69 @@ def _expect(d) -> str:
             f"({d.q('source')} LIKE 'baidu%' AND coalesce({st} = 'OK', false))))")
 
 
-def sessions_table(d, src: str, where: str, segments: Sequence[Segment], key: str, invalid: bool = True) -> str:
+def sessions_table(d, src: str, where: str, segments: Sequence[Segment], key: str, invalid: bool = True,
+                   dictionary: bool = False) -> str:
     """One partition's sessions of this period, compact, to count from and join to: ``_k``
     (session key), ``_rid`` (request-id hash), ``day``, ``expect`` (should carry a comparison),
     ``late``, the columns the counts keep, and ``_g<i>``: segment ``i``'s digit
-    (:func:`segment_digit`).  ``biz_extra_data`` is parsed once a row."""
+    (:func:`segment_digit`).  ``biz_extra_data`` is parsed once a row, or, with ``dictionary``
+    (DuckDB), once per distinct text: deployments repeat a handful of texts, and a join to
+    their digits costs a fraction of parsing every row (:func:`repeats_texts` decides)."""
     b = d.q("biz_extra_data")
     keys = [x.name for x in segments if x.column is None]
-    parsed, inner_json = {}, ""
-    if _duck(d) and len(keys) > 1:
-        paths = ", ".join(_json_path(d, k) for k in keys)
-        inner_json = f", (CASE WHEN {_is_object(d)} THEN json_extract_string({b}, [{paths}]) END) AS {d.q('_j')}"
-        parsed = {k: f"{d.q('_j')}[{i + 1}]" for i, k in enumerate(keys)}
     r = d.q("request_id")
-    inner = f"SELECT *{inner_json} FROM {src}{where}"
     cols = [f"{key} AS {d.q('_k')}", f"{_hash(d, r)} AS {d.q('_rid')}", f"{d.period('D')} AS {d.q('day')}",
             f"{_expect(d)} AS {d.q('expect')}", f"{_late(d)} AS {d.q('late')}", f"{_invalid(d, invalid)} AS {d.q('invalid')}",
-            *(d.q(c) for c in SESSION_KEYS if c != "source" and c not in _DERIVED),
-            *(f"{segment_digit(d, x, parsed.get(x.name))} AS {d.q(_seg(i))}" for i, x in enumerate(segments))]
+            *(d.q(c) for c in SESSION_KEYS if c != "source" and c not in _DERIVED)]
+    if dictionary and keys and _duck(d):
+        texts = f"SELECT DISTINCT {b} FROM {src}{_and(where, b + ' IS NOT NULL')}"
+        digits = _biz_digits(d, texts, segments)
+        cols += [f"coalesce(t.{d.q(_seg(i))}, 0) AS {d.q(_seg(i))}" if x.column is None else
+                 f"{segment_digit(d, x)} AS {d.q(_seg(i))}" for i, x in enumerate(segments)]
+        return (f"SELECT {', '.join(cols)} FROM (SELECT * FROM {src}{where}) AS s0 "
+                f"LEFT JOIN ({digits}) AS t ON s0.{b} = t.{d.q('_b')}")
+    parsed, inner_json = _parsed(d, keys)
+    inner = f"SELECT *{inner_json} FROM {src}{where}"
+    cols += [f"{segment_digit(d, x, parsed.get(x.name))} AS {d.q(_seg(i))}" for i, x in enumerate(segments)]
     return f"SELECT {', '.join(cols)} FROM ({inner}) AS s0"
+
+
+def _parsed(d, keys: Sequence[str]) -> tuple[dict[str, str], str]:
+    """DuckDB parses a JSON text once for every key: (key -> its member, the column computing them)."""
+    if not (_duck(d) and len(keys) > 1):
+        return {}, ""
+    b = d.q("biz_extra_data")
+    paths = ", ".join(_json_path(d, k) for k in keys)
+    inner_json = f", (CASE WHEN {_is_object(d)} THEN json_extract_string({b}, [{paths}]) END) AS {d.q('_j')}"
+    return {k: f"{d.q('_j')}[{i + 1}]" for i, k in enumerate(keys)}, inner_json
+
+
+def _biz_digits(d, texts: str, segments: Sequence[Segment]) -> str:
+    """``_b`` (a ``biz_extra_data`` text of ``texts``) and each ``biz_extra_data`` segment's digit
+    of it, in its ``_g<i>`` column."""
+    keys = [x.name for x in segments if x.column is None]
+    parsed, inner_json = _parsed(d, keys)
+    digits = [f"{segment_digit(d, x, parsed.get(x.name))} AS {d.q(_seg(i))}" for i, x in enumerate(segments)
+              if x.column is None]
+    return (f"SELECT {d.q('biz_extra_data')} AS {d.q('_b')}, {', '.join(digits)} "
+            f"FROM (SELECT *{inner_json} FROM ({texts}) AS b0) AS b1")
+
+
+def repeats_texts(eng, d, src: str, where: str) -> bool:
+    """Whether a partition's ``biz_extra_data`` texts repeat (about one distinct text in ten rows
+    or fewer, by a HyperLogLog count: constant memory): then its segments are read through a
+    dictionary of the distinct texts (:func:`sessions_table`), bounded by that."""
+    b = d.q("biz_extra_data")
+    t = eng.query(f"SELECT approx_count_distinct({b}) AS k, count({b}) AS n FROM {src}{where}")
+    k, n = t.column(0)[0].as_py(), t.column(1)[0].as_py()
+    return bool(n) and k * 10 <= n
 
 
 def sessions_counts_query(d, table: str, n_segments: int) -> tuple[str, list[list[str]]]:
     """From :func:`sessions_table`: sessions per day (``SES_DAY`` but ``source``) and per
     segment (``SEG_SES`` + segment ``i``)."""
     sets = [[c for c in SES_DAY if c != "source"], *([*SEG_SES, _seg(i)] for i in range(n_segments))]
-    return _sets(d, f"SELECT * FROM {table} AS s", sets), sets
+    return _sets(d, f"SELECT * FROM {table} AS s", sets, fine=True), sets
 
 
 def quality_query(d, table: str) -> str:
@@ -545,7 +626,7 @@ class _Layout:
         return sorted({p for t in _JOINED for p in self.parts[t] if p[1] >= self.since_month})
 
     def keyed(self, parts) -> bool:
-        return self.local and all(k for t in _JOINED for p in parts for _, _, k, _ in self.parts[t].get(p, []))
+        return self.local and all(k for t in self.parts for p in parts for _, _, k, _ in self.parts[t].get(p, []))
 
     def has_column(self, table: str, parts, column: str) -> bool:
         """Whether any file of ``table``'s ``parts`` has ``column`` (elsewhere: taken as there)."""
@@ -615,7 +696,10 @@ def count_tables(data_dir, *, previous_since, since, until, segments: Sequence[S
     step("this period, partition by partition")
     for part in lay.current():
         _current(lay, w, cur, part, segments, frames)
-    out = {k: _concat(v) for k, v in frames.items()}
+    out = {k: _concat(v) for k, v in frames.items() if not k.startswith("seg_")}
+    for k in ("seg_sessions", "seg_comparisons", "seg_genuineness"):     # (segment, its digits) of each partition
+        out[k] = _concat([_segment_frame(f, segments, i) for i in range(len(segments))
+                          if (f := _concat([g for j, g in frames[k] if j == i])) is not None])
     step("errors and quarantine")
     counts = ["n"]
     out["attempts"] = _run(eng, data_dir, "attempts", lambda src: reduce_query(
@@ -640,7 +724,7 @@ def _previous(lay: _Layout, w: S.Window, since, frames) -> None:
         with lay.relation("comparisons", parts) as (src, cond), _listing(lay, "comparisons", parts) as listing:
             if src is not None:
                 sql, sets = comparisons_query(d, _once_relation(d, src, w, listing), _and(w.where(d), cond), since)
-                day, hist = _split_sets(_frame(eng, sql, None, "comparisons", ["n", "gid"], _THRESHOLDS), sets)
+                day, hist = _split_sets(eng.query(sql), sets, "comparisons", ["n"], _THRESHOLDS)
                 frames["comparisons"].append(day)
                 frames["comparison_hist"].append(hist)
     parts = lay.previous("genuineness")
@@ -648,8 +732,7 @@ def _previous(lay: _Layout, w: S.Window, since, frames) -> None:
         with lay.relation("genuineness", parts) as (src, cond), _listing(lay, "genuineness", parts) as listing:
             if src is not None:
                 sql, sets = genuineness_query(d, _once_relation(d, src, w, listing), _and(w.where(d), cond))
-                frames["genuineness"] += _split_sets(_frame(eng, sql, None, "genuineness", ["n", "gid"],
-                                                            ["threshold"]), sets)
+                frames["genuineness"] += _split_sets(eng.query(sql), sets, "genuineness", ["n"], ["threshold"])
     # Sessions before ``since``, the month holding it included (a period starting mid-month or at
     # a midnight in another zone): this period's sessions are read partition by partition.
     parts = sorted(p for p in lay.parts["sessions"] if p[1] <= lay.since_month)
@@ -685,13 +768,23 @@ def _current(lay: _Layout, w: S.Window, cur: S.Window, part, segments, frames) -
         table = None
         src, cond = stack.enter_context(lay.relation("sessions", [part]))
         if src is not None:
-            table = stack.enter_context(_materialized(eng, sessions_table(
-                d, src, _and(cur.where(d), cond), segments, key, lay.has_column("sessions", [part], "invalid_values"))))
-            sql, sets = sessions_counts_query(d, table, n)
-            day, *seg = _split_sets(_frame(eng, sql, part, "sessions", ["n", "gid"]), sets)
-            frames["sessions"].append(day)
-            frames["seg_sessions"] += [_segment_frame(f, segments, i) for i, f in enumerate(seg)]
-            q = _frame(eng, quality_query(d, table), part, "sessions", ["rows", "ids", "repeated"])
+            where = _and(cur.where(d), cond)
+            dictionary = (_duck(d) and any(x.column is None for x in segments)
+                          and repeats_texts(eng, d, src, where))
+            with _materialized(eng, sessions_table(d, src, where, segments, key, lay.has_column(
+                    "sessions", [part], "invalid_values"), dictionary)) as full:
+                sql, sets = sessions_counts_query(d, full, n)
+                day, *seg = _split_sets(eng.query(sql), sets, "sessions", ["n"], source=part[0])
+                frames["sessions"].append(day)
+                frames["seg_sessions"] += list(enumerate(seg))
+                q = _frame(eng, quality_query(d, full), part, "sessions", ["rows", "ids", "repeated"])
+                # What the joins need, numbers only: the text columns dropped before the joins
+                # build their hash tables (at 200M comparisons a month of sessions and its texts
+                # left the joins too little of the memory limit: they spilled to disk).
+                keep = ", ".join(d.q(c) for c in ["_k", "expect", *(_seg(i) for i in range(n))])
+                table = stack.enter_context(_materialized(eng, f"SELECT {keep} FROM {full} AS f"))
+        if table is not None:
+            stack.enter_context(_build_on_sessions(eng))
         src, cond = stack.enter_context(lay.relation("comparisons", [part]))
         nc = 0
         if src is not None:
@@ -707,15 +800,13 @@ def _current(lay: _Layout, w: S.Window, cur: S.Window, part, segments, frames) -
             else:
                 listing = stack.enter_context(_listing(lay, "comparisons", [part]))
                 sql, sets = comparisons_query(d, _once_relation(d, src, w, listing), where, cur.since)
-            day, hist, *seg = _split_sets(_frame(eng, sql, part, "comparisons", ["n", "gid", "nc"],
-                                                 _THRESHOLDS, source=False), sets)
+            day, hist, *seg = _split_sets(eng.query(sql), sets, "comparisons", ["n", "nc"], _THRESHOLDS)
             frames["comparisons"].append(day[day["source"].notna().to_numpy()])
             frames["comparison_hist"].append(hist[hist["source"].notna().to_numpy()])
             if joined:
                 *seg, none = seg
                 nc = int(none.loc[none["nc"].to_numpy() == 1, "n"].sum())
-                frames["seg_comparisons"] += [_segment_frame(f.assign(source=source), segments, i)
-                                              for i, f in enumerate(seg)]
+                frames["seg_comparisons"] += [(i, f.assign(source=source)) for i, f in enumerate(seg)]
         elif table is not None and source in _CMP_SOURCES:
             nc = int(eng.query(f"SELECT count(*) AS n FROM {table} WHERE {d.q('expect')}").column(0)[0].as_py())
         if table is not None:   # (a partition with no session in this period has no quality row, as in pandas)
@@ -730,11 +821,9 @@ def _current(lay: _Layout, w: S.Window, cur: S.Window, part, segments, frames) -
                 where = _and(where, _once(d, listing, w))
             sql, sets = genuineness_query(d, src, where, sessions=table if joined else None, key=key,
                                           n_segments=n if joined else 0)
-            day, *seg = _split_sets(_frame(eng, sql, part, "genuineness", ["n", "gid"], ["threshold"],
-                                           source=False), sets)
+            day, *seg = _split_sets(eng.query(sql), sets, "genuineness", ["n"], ["threshold"])
             frames["genuineness"].append(day)
-            frames["seg_genuineness"] += [_segment_frame(f.assign(source=source), segments, i)
-                                          for i, f in enumerate(seg)]
+            frames["seg_genuineness"] += [(i, f.assign(source=source)) for i, f in enumerate(seg)]
 
 
 def _segment_frame(f: pd.DataFrame, segments: Sequence[Segment], i: int) -> pd.DataFrame:
@@ -777,6 +866,31 @@ def _distinct(lay: _Layout, w: S.Window, since) -> pd.DataFrame | None:
 
 
 @contextlib.contextmanager
+def _build_on_sessions(eng):
+    """DuckDB builds a join's hash table on the side it estimates smaller.  A partition's rows
+    read with the window's filters look small to it (each filter guessed selective), so it
+    built the table on the comparisons or checks -- millions of rows and their columns, which
+    spilled to disk at 200M comparisons -- rather than on the partition's compact sessions
+    table.  While the joins run, the order written (sessions on the build side) is kept (the
+    setting is the database's: put back afterwards)."""
+    con = getattr(eng, "connection", None)
+    if con is None:
+        yield
+        return
+    con = con()
+    old = con.execute("SELECT current_setting('disabled_optimizers')").fetchone()[0] or ""
+    names = [x.strip() for x in old.split(",") if x.strip()]
+    if "build_side_probe_side" in names:
+        yield
+        return
+    con.execute(f"SET disabled_optimizers = '{','.join([*names, 'build_side_probe_side'])}'")
+    try:
+        yield
+    finally:
+        con.execute(f"SET disabled_optimizers = '{','.join(names)}'")
+
+
+@contextlib.contextmanager
 def _materialized(eng, sql: str):
     """``sql`` as something to select from, computed once: a table in DuckDB's in-memory
     database (dropped afterwards), the subquery itself elsewhere (Spark plans it)."""
@@ -791,9 +905,9 @@ def _materialized(eng, sql: str):
         eng.query(f"DROP TABLE IF EXISTS {name}")
 
 
-def _frame(eng, sql: str, part, table: str, counts, floats=(), source: bool = True) -> pd.DataFrame:
+def _frame(eng, sql: str, part, table: str, counts, floats=()) -> pd.DataFrame:
     f = arrow_frame(eng.query(sql), table, counts=counts, floats=floats)
-    if part is not None and source and "source" not in f.columns:
+    if part is not None and "source" not in f.columns:
         f.insert(0, "source", part[0])
     return f
 
