@@ -21,7 +21,7 @@ __all__ = [
 
 MISSING = object()
 
-_NULL_STRINGS = frozenset({"", "null", "none", "nil", "NULL", "None", "Null"})
+NULL_STRINGS = frozenset({"", "null", "none", "nil", "NULL", "None", "Null"})
 
 
 class Unreadable(DataError, ValueError):
@@ -29,7 +29,7 @@ class Unreadable(DataError, ValueError):
 
 
 def is_nullish(v) -> bool:
-    return v is None or (isinstance(v, str) and v.strip() in _NULL_STRINGS)
+    return v is None or (isinstance(v, str) and v.strip() in NULL_STRINGS)
 
 
 _INF = float("inf")
@@ -45,7 +45,7 @@ def num(v):
         return float(v)
     if t is str:
         s = v.strip()
-        if not s or s in _NULL_STRINGS:
+        if not s or s in NULL_STRINGS:
             return None
         try:
             f = float(s)
@@ -78,7 +78,7 @@ def num_strict(v, what: str):
         return None
     if t is str:
         s = v.strip()
-        if not s or s in _NULL_STRINGS:
+        if not s or s in NULL_STRINGS:
             return None
         f = num(s)
         if f is None and not non_finite(s):
@@ -104,7 +104,7 @@ def text(v):
     """A string from a string or number; None for null-ish and containers."""
     t = type(v)
     if t is str:
-        return None if v in _NULL_STRINGS or not v.strip() else v
+        return None if v in NULL_STRINGS or not v.strip() else v
     if t is int or t is float:
         return str(v)
     if t is bool:
@@ -121,7 +121,7 @@ def code_text(v):
         return str(int(v))
     if t is str:
         s = v.strip()
-        if s in _NULL_STRINGS:
+        if s in NULL_STRINGS:
             return None
         return s
     return text(v)

@@ -11,7 +11,7 @@ import numpy as np
 import orjson
 
 from ._coerce import Unreadable, check_time, integer, iso_to_us, text
-from .flatten import session_id_of
+from .flatten import MAX_LINE, session_id_of
 from .schema import BAIDU_SOURCES, SOURCES
 
 __all__ = ["Record", "read_record", "make_envelope", "parse_json", "line_problem",
@@ -20,7 +20,6 @@ __all__ = ["Record", "read_record", "make_envelope", "parse_json", "line_problem
 # Bounds on what any parser is handed.  The documents nest six levels deep (eight with
 # an envelope around a Baidu getall attempt); Arrow's JSON reader overflows its stack
 # somewhere past 10,000, so depth is checked before any parser sees a line.
-MAX_LINE = 16 << 20
 MAX_DEPTH = 64
 _STRINGS = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
 

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from faceanalytics.pipeline.pii import Masker
 from faceanalytics.flatten import fields
-from faceanalytics.flatten._fast import flatten_fast
+from faceanalytics.flatten import flatten_fast
 from faceanalytics.pipeline.ingest import Ingestor
 from faceanalytics.schema import SOURCES
 from faceanalytics.storage.tables import load

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from pandas.testing import assert_frame_equal
 
-from faceanalytics.flatten._fast import flatten_fast
+from faceanalytics.flatten import flatten_fast
 from faceanalytics.pipeline.ingest import Ingestor
 from faceanalytics.sandbox import Sandbox
 from faceanalytics.schema import TABLES

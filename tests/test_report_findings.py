@@ -224,7 +224,7 @@ def test_counting_rule_and_engines_on_repeated_attempts(planted):
     kv = s.biz_extra_data.str.contains("channel=", na=False)
     assert kv.any()
     ch = a.frame("seg_sessions").groupby("seg_channel")["n"].sum()
-    from faceanalytics.report._counts import segment_values
+    from faceanalytics.engines._review import segment_values
     from faceanalytics.engines._review import Segment
 
     assert ch.to_dict() == segment_values(s, Segment("channel", values=("app", "h5", "mini"))).value_counts().to_dict()
@@ -235,7 +235,7 @@ def test_exact_histogram_of_one_segment_and_week_on_demand(planted):
     from pandas.testing import assert_frame_equal
 
     from faceanalytics import analytics as A
-    from faceanalytics.report._counts import segment_values
+    from faceanalytics.engines._review import segment_values
     from faceanalytics.storage.tables import load
 
     d, r = planted

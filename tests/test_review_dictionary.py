@@ -12,7 +12,7 @@ from faceanalytics.engines import DuckDBEngine
 from faceanalytics.engines._review import Segment, repeats_texts, sessions_table
 from faceanalytics.engines.duckdb_engine import parquet_scan
 from faceanalytics.engines._sql import DuckDBDialect
-from faceanalytics.report._counts import segment_values
+from faceanalytics.engines._review import segment_values
 from faceanalytics.schema import file_schema
 
 TEXTS = ['{"channel": "app", "n": 3, "product": "loan"}', "channel=h5&product=loan", "product=card&channel=",

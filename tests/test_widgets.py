@@ -383,7 +383,7 @@ def test_importing_the_package_does_not_import_widgets():
 
 
 def test_session_segments_join_like_join_segments(table, sessions):
-    from faceanalytics._explore import join_session_columns as _join_session_columns
+    from faceanalytics.analytics._segments import join_session_columns as _join_session_columns
 
     s = pd.concat([sessions, sessions.assign(procedure_type="later duplicate")], ignore_index=True)
     s.loc[len(s)] = ["megvii_lite", "not-in-the-table", "x"]
@@ -469,7 +469,7 @@ def test_segments_from_biz_extra_data(datadir):
     """A ``biz_extra_data`` key as JSON and as ``k=v&`` text, joined to the comparisons where the
     data lives: the counts of the pandas metrics on the rows of that segment."""
     from faceanalytics.engines._review import Segment
-    from faceanalytics.report._counts import segment_values
+    from faceanalytics.engines._review import segment_values
 
     s = fa.load(datadir, "sessions")
     assert s["biz_extra_data"].str.startswith("{", na=False).any()

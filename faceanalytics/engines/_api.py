@@ -148,7 +148,7 @@ def _vanished(e: Exception) -> bool:
                                   "No files found"))
 
 
-def _run(eng: Engine, data_dir, table: str, build, *, counts=(), floats=()):
+def run_query(eng: Engine, data_dir, table: str, build, *, counts=(), floats=()):
     """Run ``build(src)`` against ``table``; None when the table has no data.
 
     A writer may replace a file (replaced rows, compaction) between the engine's
@@ -228,7 +228,7 @@ def pass_rates(data_dir, by=None, *, freq: str | None = None, since=None, until=
         return A.pass_rates(df, by, **opts)
     w = _window(since, until, tz)
     names = [f"{p}{i}" for i in range(len(levels)) for p in ("n", "k")]
-    agg = _run(eng, data_dir, "comparisons",
+    agg = run_query(eng, data_dir, "comparisons",
                lambda src: S.pass_counts(eng.dialect, src, w, by, freq, levels, time_column, tz), counts=names)
     if agg is None:
         return A.pass_rates(_empty("comparisons"), by, **opts)
@@ -257,7 +257,7 @@ def confidence_histogram(data_dir, by=None, *, freq: str | None = None, since=No
                    [*by, time_column, "confidence", *S.THRESHOLD_COLUMNS, *_ATTEMPT_KEY], tz)
         return A.confidence_histogram(df, by, freq=freq, tz=tz, time_column=time_column)
     w = _window(since, until, tz)
-    agg = _run(eng, data_dir, "comparisons",
+    agg = run_query(eng, data_dir, "comparisons",
                lambda src: S.histogram(eng.dialect, S.once_per_attempt(eng.dialect, src, w), w, by, freq,
                                        time_column, tz),
                counts=["count"], floats=[*S.THRESHOLD_COLUMNS, "confidence"])
@@ -279,7 +279,7 @@ def value_histogram(data_dir, table: str = "comparisons", column: str = "confide
         df = _load(data_dir, table, since, until, [*by, time_column, column, *_attempt_key(table)], tz)
         return A.value_histogram(df, column, by, freq=freq, tz=tz, time_column=time_column)
     w = _window(since, until, tz)
-    agg = _run(eng, data_dir, table,
+    agg = run_query(eng, data_dir, table,
                lambda src: S.value_counts(eng.dialect, _rows(eng, table, src, w), w, column, by, freq,
                                           time_column, tz),
                counts=["count"], floats=["_value"])
@@ -313,12 +313,12 @@ def would_flip_summary(data_dir, frm="1e-4", to="1e-5", *, by=None, window: floa
     w = _window(since, until)
     counts = ["n", "passed_from", "passed_to", "to_reject", "to_pass", "sessions", "sessions_to_reject",
               "sessions_to_pass", "near_below_from", "near_above_from", "near_below_to", "near_above_to"]
-    agg = _run(eng, data_dir, "comparisons",
+    agg = run_query(eng, data_dir, "comparisons",
                lambda src: S.flip_counts(eng.dialect, S.once_per_attempt(eng.dialect, src, w), w, by, frm, to,
                                          window), counts=counts)
     if agg is None:
         return A.would_flip_summary(_empty("comparisons"), frm, to, by=by, window=window)
-    shifts = _run(eng, data_dir, "comparisons",
+    shifts = run_query(eng, data_dir, "comparisons",
                   lambda src: S.flip_shifts(eng.dialect, S.once_per_attempt(eng.dialect, src, w), w, by, frm, to),
                   counts=["_rows"], floats=["_shift"])
     if by:
@@ -378,14 +378,14 @@ def genuineness_rates(data_dir, by=None, *, freq: str | None = None, since=None,
             if scope == "sessions" else None
         return A.genuineness_rates(g, by, sessions=s, **opts)
     w = _window(since, until, tz)
-    agg = _run(eng, data_dir, "genuineness",
+    agg = run_query(eng, data_dir, "genuineness",
                lambda src: S.genuineness_counts(eng.dialect, S.once_per_attempt(eng.dialect, src, w), w, by, freq,
                                                 time_column, tz),
                counts=["n", "flagged", "n_no_threshold", "n_sessions"])
     if agg is None:
         return A.genuineness_rates(_empty("genuineness"), by,
                                    sessions=_empty("sessions") if scope == "sessions" else None, **opts)
-    sc = _run(eng, data_dir, scope,
+    sc = run_query(eng, data_dir, scope,
               lambda src: S.session_scope(eng.dialect, _rows(eng, scope, src, w), w, by, freq, time_column, tz),
               counts=["n"])
     if sc is None:
@@ -440,7 +440,7 @@ def error_codes(data_dir, tables: Sequence[str] = ERROR_TABLES, *, by=None, sinc
             frames.append(_load(data_dir, t, since, until, [*cols, *([total] if total else [])]))
             continue
         w = _window(since, until)
-        f = _run(eng, data_dir, t, lambda src: S.reduce(eng.dialect, src, w, cols, total=total),
+        f = run_query(eng, data_dir, t, lambda src: S.reduce(eng.dialect, src, w, cols, total=total),
                  counts=[] if total else ["_rows"])
         frames.append(f if f is not None else _empty(t, [*cols, *([total] if total else [])]))
     return A.error_codes(*frames, by=by)

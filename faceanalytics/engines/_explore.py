@@ -32,11 +32,12 @@ import pandas as pd
 
 from .. import analytics as A
 from ..analytics._core import REPEAT_SOURCE
+from ..analytics._segments import join_session_columns
 from . import _sql as S
-from ._api import PandasEngine, _empty, _periods, _run, _window, get_engine
+from ._api import PandasEngine, _empty, _periods, run_query, _window, get_engine
 from ._base import arrow_frame, table_root
 from ._review import (Segment, _and, _hash, _key, _Layout, _once, _once_relation, _part, _partitions,
-                      digit_values, segment_digit, segment_expr)
+                      digit_values, segment_digit, segment_expr, segment_values)
 
 __all__ = ["overview", "selection_histogram", "rows_near_cut", "ALL"]
 
@@ -92,7 +93,7 @@ def overview(data_dir, table: str, kind_column: str, thresholds: Sequence[str], 
                 f"min({d.q('session_time')}) AS {d.q('first')}, max({d.q('session_time')}) AS {d.q('last')} "
                 f"FROM ({inner}) AS x GROUP BY {ks}")
 
-    return _run(eng, data_dir, table, build, counts=["n", "scored", "max_attempt"],
+    return run_query(eng, data_dir, table, build, counts=["n", "scored", "max_attempt"],
                 floats=[*thresholds, "min_confidence"])
 
 
@@ -138,7 +139,7 @@ def selection_histogram(data_dir, table: str, kind_column: str, thresholds: Sequ
                 rel = f"(SELECT * FROM {rel} WHERE {' AND '.join(conds)}) AS {d.q('_k')}"
             return S.histogram(d, rel, w, by, freq, thresholds=thresholds, tz=tz)
 
-        return _histogram_frame(_run(eng, data_dir, table, build, counts=["count"], floats=floats), table, by, freq,
+        return _histogram_frame(run_query(eng, data_dir, table, build, counts=["count"], floats=floats), table, by, freq,
                                 tz)
     # Each (source, month) partition's rows joined to that partition's sessions (a hash table of
     # one month of one source), the partitions' histograms added up as they come: memory bounded
@@ -220,9 +221,7 @@ def _summed(eng, queries: Sequence[str], keys: Sequence[str], total: str):
 
 def _pandas_histogram(data_dir, table, kind_column, kind, segment, by, freq, since, until, tz=None) -> pd.DataFrame:
     """:func:`selection_histogram` by loading the rows (``engine="pandas"``)."""
-    from .._explore import join_session_columns
     from ..analytics import once_per_attempt
-    from ..report._counts import segment_values
     from ..storage.tables import load
 
     w = _window(since, until, tz)
@@ -326,9 +325,7 @@ def rows_near_cut(data_dir, table: str, kind_column: str, *, kind, since, until,
 def _segment_of(eng, ss, w, found: pd.DataFrame, segment: Segment) -> pd.Series:
     """The segment value of each row's session: the sessions of those rows only, read by id
     (in the rows' months), their value worked out as the pandas counts do
-    (:func:`faceanalytics.report._counts.segment_values`)."""
-    from .._explore import join_session_columns
-    from ..report._counts import segment_values
+    (:func:`._review.segment_values`)."""
 
     d = eng.dialect
     raw = segment.column or "biz_extra_data"

@@ -45,7 +45,7 @@ comparisons and checks inside the very scan that counts them (GROUPING SETS: the
 counts and every segment's in one pass).  Both tables are partitioned by the month of
 ``session_time`` and all rows of a session share it, so memory is bounded by the largest
 partition, not by the number of rows.  Sessions are matched on the ``session_key``
-column the store writes (8 bytes; :func:`faceanalytics.store.session_keys`) when every
+column the store writes (8 bytes; :func:`faceanalytics.storage.tables.session_keys`) when every
 file of the partition has it, else on a hash of ``session_id``.  On a local data
 directory DuckDB reads exactly the files of the partitions it needs.
 
@@ -62,16 +62,17 @@ from pathlib import Path
 from dataclasses import dataclass
 
 import numpy as np
+import orjson
 import pandas as pd
 
 from ..analytics._core import LISTING_SOURCE, REPEAT_SOURCE
 from ..schema import LEVEL_COLUMNS, LEVELS, SESSION_KEY
 from . import _sql as S
-from ._api import _run, _window, get_engine
+from ._api import run_query, _window, get_engine
 from ._base import Engine, arrow_frame, table_root
 
 __all__ = ["Segment", "count_tables", "segment_sample", "labelled_comparisons", "OTHER",
-           "COMPARISON_KEYS", "GENUINENESS_KEYS", "SESSION_KEYS"]
+           "COMPARISON_KEYS", "GENUINENESS_KEYS", "SESSION_KEYS", "segment_values", "biz_keys"]
 
 OTHER = "(other)"
 _THR = [LEVEL_COLUMNS[lv] for lv in LEVELS]
@@ -167,6 +168,58 @@ def digit_values(seg: Segment) -> np.ndarray:
 
 
 _BOOL_COLUMNS = {"is_demote", "success", "sign_verified"}
+
+
+# ------------------------------------------------------------------ segment values, in pandas
+
+def biz_keys(raw) -> dict[str, str]:
+    """Every key of one ``biz_extra_data`` text with its value as text: a JSON object's members
+    (strings as they are, other values as JSON, nulls left out), else ``k=v&...`` pairs (the
+    first of a repeated key)."""
+    if not isinstance(raw, str) or not raw:
+        return {}
+    if raw.lstrip().startswith("{"):
+        try:
+            obj = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            obj = None
+        if isinstance(obj, dict):
+            return {str(k): (v if isinstance(v, str) else orjson.dumps(v).decode())
+                    for k, v in obj.items() if v is not None}
+    out = {}
+    for part in raw.split("&"):
+        k, sep, v = part.partition("=")
+        if sep and k and k not in out:
+            out[k] = v
+    return out
+
+
+def _biz_value(raw, key: str):
+    """``key`` of one ``biz_extra_data`` text: a JSON object's member, else the first ``k=v``;
+    empty values are missing (as :func:`_biz_key` reads it in SQL)."""
+    return biz_keys(raw).get(key) or None
+
+
+def segment_values(sessions: pd.DataFrame, seg: Segment) -> pd.Series:
+    """The value of ``seg`` for each session (str, missing as NA), values outside
+    ``seg.values`` as ``"(other)"``; each distinct text parsed once."""
+    if seg.column is None:
+        col = sessions["biz_extra_data"] if "biz_extra_data" in sessions else pd.Series(
+            [None] * len(sessions), index=sessions.index, dtype="str")
+        codes, uniques = pd.factorize(col, use_na_sentinel=True)
+        lut = np.array([_biz_value(u, seg.name) for u in uniques] + [None], dtype=object)
+        v = pd.Series(lut[np.where(codes < 0, len(uniques), codes)], index=sessions.index, dtype="str")
+    else:
+        c = sessions[seg.column]
+        if seg.column in _BOOL_COLUMNS or c.dtype.kind == "b":
+            v = c.astype("boolean").map({True: "true", False: "false"}).astype("str")
+        else:
+            v = c.astype("str")
+        v = v.where(v != "")
+    if seg.values is not None:
+        keep = v.isin(list(seg.values)) | v.isna()
+        v = v.where(keep, OTHER)
+    return v
 
 
 def _clean(d: S.Dialect, col: str) -> str:
@@ -318,15 +371,15 @@ def _once_relation(d: S.Dialect, src: str, w: S.Window, listing: str | None) -> 
 
 # ------------------------------------------------------------------ the queries
 
-_CMP_SOURCES = ("megvii_lite", "megvii_liveness", "megvii_notify", "baidu_detail", "baidu_getall")
-_SEG_SESSION_COLUMNS = ["status", "error", "error_message", "liveness_result", "failure_reason", "fail_reason",
+CMP_SOURCES = ("megvii_lite", "megvii_liveness", "megvii_notify", "baidu_detail", "baidu_getall")
+SEG_SESSION_COLUMNS = ["status", "error", "error_message", "liveness_result", "failure_reason", "fail_reason",
                         "verify_error"]
 _THRESHOLDS = [*_THR, "threshold"]
 CMP_DAY = [*COMPARISON_KEYS, "day"]
 CMP_HIST = [*COMPARISON_KEYS, "side", "bin"]
 SEG_CMP = ["day", "first", "comparison", "bits", "has"]
 SEG_GEN = ["day", "attack", "state"]
-SEG_SES = ["day", *_SEG_SESSION_COLUMNS]
+SEG_SES = ["day", *SEG_SESSION_COLUMNS]
 
 
 def _seg(i: int) -> str:
@@ -666,7 +719,7 @@ class _Layout:
 def _partitions(eng: Engine, data_dir, table: str, w: S.Window) -> list[tuple[str, str]]:
     """(source, month) partitions of ``table`` the window touches."""
     d = eng.dialect
-    out = _run(eng, data_dir, table, lambda src: (
+    out = run_query(eng, data_dir, table, lambda src: (
         f"SELECT DISTINCT {d.q('source')}, {d.q('month')} FROM {src}{w.where(d)}"))
     if out is None:
         return []
@@ -702,13 +755,13 @@ def count_tables(data_dir, *, previous_since, since, until, segments: Sequence[S
                           if (f := _concat([g for j, g in frames[k] if j == i])) is not None])
     step("errors and quarantine")
     counts = ["n"]
-    out["attempts"] = _run(eng, data_dir, "attempts", lambda src: reduce_query(
+    out["attempts"] = run_query(eng, data_dir, "attempts", lambda src: reduce_query(
         d, src, w, ["source", "code", "message", "charged", "passed", "charge_type"], first=True), counts=counts)
-    out["verify_errors"] = _run(eng, data_dir, "verify_errors", lambda src: reduce_query(
+    out["verify_errors"] = run_query(eng, data_dir, "verify_errors", lambda src: reduce_query(
         d, src, w, ["source", "error_message", "billed"]), counts=counts)
-    out["error_counts"] = _run(eng, data_dir, "error_counts", lambda src: reduce_query(
+    out["error_counts"] = run_query(eng, data_dir, "error_counts", lambda src: reduce_query(
         d, src, w, ["source", "api", "error_code"], total="count"), counts=counts)
-    out["quarantine"] = _run(eng, data_dir, "quarantine", lambda src: quarantine_query(d, src, w, cur.since),
+    out["quarantine"] = run_query(eng, data_dir, "quarantine", lambda src: quarantine_query(d, src, w, cur.since),
                              counts=counts)
     out["distinct"] = _distinct(lay, w, cur.since)
     return out
@@ -788,7 +841,7 @@ def _current(lay: _Layout, w: S.Window, cur: S.Window, part, segments, frames) -
         src, cond = stack.enter_context(lay.relation("comparisons", [part]))
         nc = 0
         if src is not None:
-            joined = table is not None and source in _CMP_SOURCES
+            joined = table is not None and source in CMP_SOURCES
             dup = None
             if joined and source == REPEAT_SOURCE and lay.has("comparisons", LISTING_SOURCE):
                 listing, _ = stack.enter_context(lay.relation("comparisons"))
@@ -807,14 +860,14 @@ def _current(lay: _Layout, w: S.Window, cur: S.Window, part, segments, frames) -
                 *seg, none = seg
                 nc = int(none.loc[none["nc"].to_numpy() == 1, "n"].sum())
                 frames["seg_comparisons"] += [(i, f.assign(source=source)) for i, f in enumerate(seg)]
-        elif table is not None and source in _CMP_SOURCES:
+        elif table is not None and source in CMP_SOURCES:
             nc = int(eng.query(f"SELECT count(*) AS n FROM {table} WHERE {d.q('expect')}").column(0)[0].as_py())
         if table is not None:   # (a partition with no session in this period has no quality row, as in pandas)
-            frames["quality"].append(q[q["rows"].to_numpy() > 0].assign(no_comparison=nc if source in _CMP_SOURCES
+            frames["quality"].append(q[q["rows"].to_numpy() > 0].assign(no_comparison=nc if source in CMP_SOURCES
                                                                        else 0))
         src, cond = stack.enter_context(lay.relation("genuineness", [part]))
         if src is not None:
-            joined = table is not None and source in _CMP_SOURCES and n > 0
+            joined = table is not None and source in CMP_SOURCES and n > 0
             where = _and(w.where(d), cond)
             if source == REPEAT_SOURCE and lay.has("genuineness", LISTING_SOURCE):
                 listing, _ = stack.enter_context(lay.relation("genuineness"))
@@ -980,7 +1033,7 @@ def labelled_comparisons(data_dir, labels: pd.DataFrame, *, since, until, engine
     frames = []
     for i in range(0, len(ids), 5000):          # an IN list per 5,000 ids keeps the SQL small
         chunk = ", ".join(d.text(x) for x in ids[i:i + 5000])
-        f = _run(eng, data_dir, "comparisons", lambda src, chunk=chunk: (
+        f = run_query(eng, data_dir, "comparisons", lambda src, chunk=chunk: (
             f"SELECT {', '.join(d.q(c) for c in cols)} FROM {src}"
             f"{_and(w.where(d), d.q('session_id') + ' IN (' + chunk + ')')}"), floats=["confidence", *_THR,
                                                                                         "threshold"])

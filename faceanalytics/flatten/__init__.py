@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from .._coerce import Unreadable
 from . import baidu, megvii
-from ._common import Context, Flat, safe_name
+from ._common import MAX_LINE, Context, Flat, safe_name
 from .megvii import biz_id_epoch_us, session_id_of
 
 FLATTENERS = {
@@ -44,13 +44,17 @@ def flatten_payload(source: str, payload, ctx: Context) -> Flat:
 
 
 __all__ = ["Context", "Flat", "Unreadable", "FLATTENERS", "flatten_payload", "session_id_of",
-           "safe_name", "flatten_fast", "parse_chunk"]
+           "safe_name", "flatten_fast", "parse_chunk", "MAX_LINE"]
 
 
 def __getattr__(name: str):
     """The columnar path (:mod:`._fast`: Arrow's JSON reader), imported on first use."""
-    if name in ("flatten_fast", "parse_chunk"):
-        from . import _fast
+    if name == "flatten_fast":
+        from ._columnar import flatten_fast
 
-        return getattr(_fast, name)
+        return flatten_fast
+    if name == "parse_chunk":
+        from ._fast import parse_chunk
+
+        return parse_chunk
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

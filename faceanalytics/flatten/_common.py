@@ -8,7 +8,9 @@ import re
 
 from .._coerce import Unreadable, is_nullish, non_finite, num, num_strict
 
-__all__ = ["Flat", "Context", "Unreadable", "media_row", "safe_name", "number"]
+__all__ = ["Flat", "Context", "Unreadable", "media_row", "safe_name", "number", "MAX_LINE"]
+
+MAX_LINE = 16 << 20  # bytes: a longer input line is quarantined unread (and never handed to Arrow)
 
 
 class Context:

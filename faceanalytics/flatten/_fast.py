@@ -25,7 +25,6 @@ checks both paths give the same tables, table for table, for every source.
 """
 from __future__ import annotations
 
-import logging
 import re
 from functools import lru_cache
 
@@ -34,14 +33,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pj
 
-from .._coerce import (_NULL_STRINGS, TIME_MAX_US, TIME_MIN_US, boolean, cn_time_to_us, code_text,
+from .._coerce import (NULL_STRINGS, TIME_MAX_US, TIME_MIN_US, boolean, cn_time_to_us, code_text,
                        in_window, integer, iso_to_us, num, text)
-from .._records import MAX_LINE
 from ..schema import CONFIDENCE_RANGE, GENUINENESS_RANGE, SOURCES, columns, file_schema
+from ._common import MAX_LINE
 from .fields import leaves
 
 FAST_SOURCES = SOURCES
-_log = logging.getLogger(__name__)
 _MARK = "\x1f"  # leads a bare number or boolean that the quoting pass turned into text
 
 # --- schemas from the field spec ------------------------------------------------------
@@ -579,7 +577,7 @@ _NULLS: list = []
 
 def _nulls() -> pa.Array:
     if not _NULLS:
-        _NULLS.append(pa.array(sorted(_NULL_STRINGS), pa.string()))
+        _NULLS.append(pa.array(sorted(NULL_STRINGS), pa.string()))
     return _NULLS[0]
 
 
@@ -746,80 +744,7 @@ def _has_mark(arr: pa.Array) -> bool:
 
 
 def _nullish(v) -> bool:
-    return isinstance(v, str) and (v in _NULL_STRINGS or not v.strip())
-
-
-# --- the result --------------------------------------------------------------------------------
-
-class FastResult:
-    """Rows for the records the fast path took, and the line numbers it did not."""
-
-    __slots__ = ("lines", "source", "session_id", "fetched_us", "session_time_us", "ok",
-                 "http_status", "tables", "slow", "blobs")
-
-    def __init__(self):
-        self.lines: list[int] = []
-        self.source: list[str] = []
-        self.session_id: list[str] = []
-        self.fetched_us: list[int] = []
-        self.session_time_us: list[int] = []
-        self.ok: list[bool] = []
-        self.tables: dict[str, pa.Table] = {}
-        self.slow: list[int] = []
-        self.blobs: list[tuple[int, str, bytes]] = []
-
-
-def flatten_fast(lines, source_hint: str | None, received_us: int, masker, parsed=None,
-                 secret: str | None = None) -> FastResult:
-    """Flatten what the fast path can; return a :class:`FastResult`.  ``parsed`` is
-    :func:`parse_chunk`'s result when another thread already parsed the lines."""
-    from . import _fast_baidu, _fast_megvii
-
-    res = FastResult()
-    if parsed is None:
-        parsed = parse_chunk(lines, source_hint=source_hint)
-    res.slow.extend(parsed.left_out)
-    parts: dict[str, list[pa.Table]] = {}
-    n_done = 0
-    for index, g in parsed.groups:
-        got = None
-        if g.table is not None and len(g.index):
-            try:
-                extract = (_fast_megvii.extract if g.source.startswith("megvii")
-                           else _fast_baidu.extract)
-                got = extract(g, received_us, masker, secret)
-            except (pa.ArrowException, ValueError, TypeError, OverflowError, KeyError) as e:
-                # Arrow can choke on odd nesting; the Python path reads those rows instead.
-                _log.debug("fast path gave %d rows to Python: %s", len(g.index), e)
-        if got is None:
-            res.slow.extend(index.tolist())
-            continue
-        rows = g.index  # line numbers of the group's parsed rows
-        taken = np.flatnonzero(~got.slow)
-        res.slow.extend(sorted(set(index.tolist()) - set(rows[taken].tolist())))
-        if not len(taken):
-            continue
-        renumber = np.full(len(rows), -1, np.int64)
-        renumber[taken] = np.arange(len(taken)) + n_done
-        keep_all = len(taken) == len(rows)
-        for name, t in got.tables.items():
-            rec = np.asarray(t.column("_rec"))
-            if not keep_all:
-                t = t.filter(pa.array(~got.slow[rec]))
-                rec = np.asarray(t.column("_rec"))
-            t = t.set_column(0, "_rec", pa.array(renumber[rec]))
-            parts.setdefault(name, []).append(t)
-        for r, rel, blob in got.blobs:
-            if not got.slow[r]:
-                res.blobs.append((int(renumber[r]), rel, blob))
-        res.lines.extend(rows[taken].tolist())
-        for attr in ("source", "session_id", "fetched_us", "session_time_us", "ok"):
-            vals = getattr(got, attr)
-            getattr(res, attr).extend(vals if keep_all else [vals[i] for i in taken])
-        n_done += len(taken)
-    res.tables = {k: pa.concat_tables(v) for k, v in parts.items()}
-    res.slow.sort()
-    return res
+    return isinstance(v, str) and (v in NULL_STRINGS or not v.strip())
 
 
 # --- what the extractors share ------------------------------------------------------------

@@ -89,7 +89,7 @@ def _notify(g: Group, v_slow: np.ndarray, payload: pa.StructArray, secret):
     v_slow |= ~ok
     if not ok.any():
         return None
-    from .._records import MAX_LINE
+    from ._common import MAX_LINE
     from ._fast import _ARROW_MAX_OPENERS
     signed = data if ok.all() else data.filter(pa.array(ok))
     size = np.asarray(pc.binary_length(signed.cast(pa.binary())))

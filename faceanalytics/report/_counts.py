@@ -10,81 +10,27 @@ DataFrames an analyst already has.  The rules shared with the SQL:
   IEEE operations as the SQL;
 * Baidu ``detail`` rows of tokens that ``getall`` also returned (same table, same window)
   are not counted;
-* segment values: see :func:`segment_values`.
+* segment values: :func:`faceanalytics.engines._review.segment_values`.
 """
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
 import numpy as np
-import orjson
 import pandas as pd
 
 from .._time import local_us
 from ..analytics._core import floats, once_per_attempt, repeated_attempts, time_us
 from ..analytics._flip import exact_difference
-from ..engines._review import (_CMP_SOURCES, _SEG_SESSION_COLUMNS, COMPARISON_KEYS, GENUINENESS_KEYS, NEAR_UNDER,
-                               OTHER, RETENTION_US, SESSION_KEYS, Segment)
+from ..engines._review import (CMP_SOURCES, COMPARISON_KEYS, GENUINENESS_KEYS, NEAR_UNDER, RETENTION_US,
+                               SEG_SESSION_COLUMNS, SESSION_KEYS, Segment, segment_values)
 from ..schema import LEVEL_COLUMNS, LEVELS
 
-__all__ = ["count_frames", "segment_values", "normalize", "TABLES"]
+__all__ = ["count_frames", "normalize", "TABLES"]
 
 _THR = [LEVEL_COLUMNS[lv] for lv in LEVELS]
 _DAY_US = 86_400_000_000
 TABLES = ("comparisons", "genuineness", "sessions", "attempts", "verify_errors", "error_counts", "quarantine")
-_BOOL_COLUMNS = {"is_demote", "success", "sign_verified"}
-
-
-# ------------------------------------------------------------------ segment values
-
-def biz_keys(raw) -> dict[str, str]:
-    """Every key of one ``biz_extra_data`` text with its value as text: a JSON object's members
-    (strings as they are, other values as JSON, nulls left out), else ``k=v&...`` pairs (the
-    first of a repeated key)."""
-    if not isinstance(raw, str) or not raw:
-        return {}
-    if raw.lstrip().startswith("{"):
-        try:
-            obj = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            obj = None
-        if isinstance(obj, dict):
-            return {str(k): (v if isinstance(v, str) else orjson.dumps(v).decode())
-                    for k, v in obj.items() if v is not None}
-    out = {}
-    for part in raw.split("&"):
-        k, sep, v = part.partition("=")
-        if sep and k and k not in out:
-            out[k] = v
-    return out
-
-
-def _biz_value(raw, key: str):
-    """``key`` of one ``biz_extra_data`` text: a JSON object's member, else the first ``k=v``;
-    empty values are missing (the SQL in ``engines._review`` reads it the same way)."""
-    return biz_keys(raw).get(key) or None
-
-
-def segment_values(sessions: pd.DataFrame, seg: Segment) -> pd.Series:
-    """The value of ``seg`` for each session (str, missing as NA), values outside
-    ``seg.values`` as ``"(other)"``; each distinct text parsed once."""
-    if seg.column is None:
-        col = sessions["biz_extra_data"] if "biz_extra_data" in sessions else pd.Series(
-            [None] * len(sessions), index=sessions.index, dtype="str")
-        codes, uniques = pd.factorize(col, use_na_sentinel=True)
-        lut = np.array([_biz_value(u, seg.name) for u in uniques] + [None], dtype=object)
-        v = pd.Series(lut[np.where(codes < 0, len(uniques), codes)], index=sessions.index, dtype="str")
-    else:
-        c = sessions[seg.column]
-        if seg.column in _BOOL_COLUMNS or c.dtype.kind == "b":
-            v = c.astype("boolean").map({True: "true", False: "false"}).astype("str")
-        else:
-            v = c.astype("str")
-        v = v.where(v != "")
-    if seg.values is not None:
-        keep = v.isin(list(seg.values)) | v.isna()
-        v = v.where(keep, OTHER)
-    return v
 
 
 # ------------------------------------------------------------------ helpers
@@ -303,7 +249,7 @@ def _this_period(t, previous_since, since, until, segments, tz=None) -> dict[str
     month = s["month"].astype("str") if "month" in s else \
         pd.Series(pd.DatetimeIndex(s["session_time"]).strftime("%Y-%m"), index=s.index)
     pair = lambda f: pd.MultiIndex.from_arrays([f["source"].astype("str"), f["session_id"].astype("str")])
-    lacking = _expect(s) & s["source"].astype("str").isin(_CMP_SOURCES).to_numpy() & (
+    lacking = _expect(s) & s["source"].astype("str").isin(CMP_SOURCES).to_numpy() & (
         ~pair(s).isin(pair(cur_c)) if cur_c is not None else True)
     q = []
     for (src, m), g in s.groupby([s["source"].astype("str"), month], sort=True):
@@ -320,14 +266,14 @@ def _this_period(t, previous_since, since, until, segments, tz=None) -> dict[str
 
     segs = pd.DataFrame({"source": s["source"].astype("str").to_numpy(), "session_id": s["session_id"].to_numpy(),
                          "day": _day(s["session_time"], tz)}, index=s.index)
-    for col in _SEG_SESSION_COLUMNS:
+    for col in SEG_SESSION_COLUMNS:
         segs[col] = s[col].astype("str") if col in s else pd.Series([None] * len(s), index=s.index, dtype="str")
     for x in segments:
         segs[x.label] = segment_values(s, x)
     segs = segs.reset_index(drop=True)
-    out["seg_sessions"] = _stacked(segs, ["source", "day", *_SEG_SESSION_COLUMNS], labels)
+    out["seg_sessions"] = _stacked(segs, ["source", "day", *SEG_SESSION_COLUMNS], labels)
 
-    cmp = segs[segs["source"].isin(_CMP_SOURCES).to_numpy()][["source", "session_id", *labels]]
+    cmp = segs[segs["source"].isin(CMP_SOURCES).to_numpy()][["source", "session_id", *labels]]
     if len(cmp) and cur_c is not None and len(cur_c):
         # the rule over the whole window (a getall row of the previous period counts too)
         rep = repeated_attempts(c)

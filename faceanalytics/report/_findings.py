@@ -24,7 +24,6 @@ with the same dates, is one finding that names the others.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -33,6 +32,7 @@ from .. import analytics as A
 from ..analytics._changes import detect_changes
 from ..schema import LEVEL_COLUMNS, LEVELS
 from .._time import local_day
+from ._finding import Finding, level_for, parse_levels
 from ._summary import Summaries, day_start
 
 __all__ = ["Finding", "find", "series_frame", "ALPHA", "MIN_EFFECT", "FETCH_ARTEFACTS", "parse_levels",
@@ -52,76 +52,6 @@ MEASURED = {"date": "2026-12-05", "with_finding": 0, "quarters": 20, "sessions":
 PRIMARY_SHARE = 0.9
 FETCH_ARTEFACTS = {("api_error", None), ("lite_status", "NOT_STARTED"), ("lite_status", "PROCESSING")}
 _META = ["family", "source", "comparison", "level", "attack", "origin", "code", "detail", "seg_key", "seg_value"]
-
-
-def parse_levels(spec) -> dict[str, str]:
-    """``"1e-4"``, ``["faceid=1e-5", "1e-4"]`` or a mapping -> {comparison or "*": level}."""
-    if spec is None:
-        return {"*": "1e-4"}
-    if isinstance(spec, dict):
-        items = list(spec.items())
-    else:
-        items = []
-        for part in ([spec] if isinstance(spec, str) else spec):
-            for p in str(part).split(","):
-                p = p.strip()
-                if not p:
-                    continue
-                k, sep, v = p.partition("=")
-                items.append((k.strip(), v.strip()) if sep else ("*", k))
-    out = {}
-    for k, v in items:
-        if v not in LEVELS:
-            raise ValueError(f"level must be one of {', '.join(LEVELS)}, not {v!r}")
-        out[k or "*"] = v
-    out.setdefault("*", "1e-4")
-    return out
-
-
-def level_for(levels: dict[str, str], comparison) -> str:
-    return levels.get(str(comparison), levels["*"])
-
-
-@dataclass
-class Finding:
-    """One thing to look at: numbers, dates, segment, and where the report shows it."""
-    rank: int
-    kind: str                      # "step", "wave" or "thresholds"
-    family: str                    # pass_rate, configured, flagged, error, billed, thresholds
-    title: str                     # what changed, one line
-    text: str                      # the sentence with numbers
-    decision: str                  # what it asks of the analyst
-    start: str
-    end: str | None
-    source: str | None = None
-    comparison: str | None = None
-    level: str | None = None
-    attack: str | None = None
-    code: str | None = None
-    segment: dict | None = None
-    rate_before: float | None = None
-    rate_after: float | None = None
-    change_points: float | None = None
-    ci_low_points: float | None = None
-    ci_high_points: float | None = None
-    k_before: int | None = None
-    n_before: int | None = None
-    k_after: int | None = None
-    n_after: int | None = None
-    q_value: float | None = None
-    statistic: float | None = None
-    frequency: str | None = None
-    also: list[str] = field(default_factory=list)
-    section: str = "#changes"
-    figure: str | None = None
-    score: float = 0.0
-
-    def as_json(self) -> dict:
-        d = asdict(self)
-        for k, v in d.items():
-            if isinstance(v, float) and not math.isfinite(v):
-                d[k] = None
-        return d
 
 
 # ------------------------------------------------------------------ series

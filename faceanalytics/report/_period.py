@@ -48,6 +48,25 @@ class ReviewPeriod:
         return self.since
 
 
+# DuckDB's share of memory for a review (it spills beyond it): with Python, pandas and Arrow
+# around it, a review stays under 2 GB at any volume (benchmarks/bench_review.py).
+MEMORY_LIMIT = "1GB"
+
+
+def review_engine(engine="auto"):
+    """The engine a review counts with: DuckDB within :data:`MEMORY_LIMIT` unless another
+    engine (a name, an engine object, a connection or a SparkSession) is given."""
+    from ..engines import DuckDBEngine, get_engine
+
+    if engine in ("auto", "duckdb", None):
+        try:
+            import duckdb  # noqa: F401
+        except ImportError:
+            return get_engine("pandas")
+        return DuckDBEngine(memory_limit=MEMORY_LIMIT)
+    return get_engine(engine)
+
+
 def utc(value, what: str, tz=None) -> pd.Timestamp | None:
     """A date or time (ISO 8601 text, or a date/time object) as a timestamp in ``tz`` (default
     UTC): :func:`faceanalytics._time.parse_time`, the rule everywhere."""
@@ -57,8 +76,7 @@ def utc(value, what: str, tz=None) -> pd.Timestamp | None:
 def latest_session_time(data_dir, engine="auto") -> pd.Timestamp | None:
     """The latest ``session_time`` of the sessions and quarantined records: a ``max()`` the
     engine answers from the Parquet statistics (DuckDB), not a column loaded into memory."""
-    from ..engines._api import _run
-    from ._summary import review_engine
+    from ..engines._api import run_query
 
     eng = review_engine(engine)
     latest = None
@@ -71,7 +89,7 @@ def latest_session_time(data_dir, engine="auto") -> pd.Timestamp | None:
             col = load_arrow(data_dir, table, columns=["session_time"]).column("session_time")
             m = pc.max(col).as_py() if len(col) else None
         else:
-            f = _run(eng, data_dir, table, lambda src: f"SELECT max({eng.dialect.q('session_time')}) AS m FROM {src}")
+            f = run_query(eng, data_dir, table, lambda src: f"SELECT max({eng.dialect.q('session_time')}) AS m FROM {src}")
             m = None if f is None or f.empty or pd.isna(f["m"].iloc[0]) else f["m"].iloc[0]
         if m is not None:
             m = pd.Timestamp(m)

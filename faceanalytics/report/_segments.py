@@ -19,7 +19,7 @@ import pandas as pd
 
 from ..engines._review import Segment, segment_sample
 from ..schema import full_schema
-from ._counts import biz_keys
+from ..engines._review import biz_keys
 
 __all__ = ["choose_segments", "MAX_VALUES", "MIN_COVERAGE", "MAX_DEFAULT", "COLUMN_CANDIDATES"]
 

@@ -26,27 +26,9 @@ from ..analytics._rates import rate_frame
 from ..engines._review import OTHER, Segment, count_tables
 from ..schema import LEVEL_COLUMNS, LEVELS
 from ._counts import TABLES, count_frames, normalize
-from ._period import ReviewPeriod
+from ._period import ReviewPeriod, review_engine
 
-__all__ = ["Summaries", "summarize", "SIDES", "MEMORY_LIMIT", "review_engine"]
-
-# DuckDB's share of memory for a review (it spills beyond it): with Python, pandas and Arrow
-# around it, a review stays under 2 GB at any volume (benchmarks/bench_review.py).
-MEMORY_LIMIT = "1GB"
-
-
-def review_engine(engine="auto"):
-    """The engine a review counts with: DuckDB within :data:`MEMORY_LIMIT` unless another
-    engine (a name, an engine object, a connection or a SparkSession) is given."""
-    from ..engines import DuckDBEngine, get_engine
-
-    if engine in ("auto", "duckdb", None):
-        try:
-            import duckdb  # noqa: F401
-        except ImportError:
-            return get_engine("pandas")
-        return DuckDBEngine(memory_limit=MEMORY_LIMIT)
-    return get_engine(engine)
+__all__ = ["Summaries", "summarize", "SIDES"]
 
 _THR = [LEVEL_COLUMNS[lv] for lv in LEVELS]
 SIDES = ("previous", "current", "both")

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from .._i18n import join, language, tr, tr_or
+from ._finding import Finding, level_for
 
 __all__ = ["SECTIONS", "SECTION_IDS", "sections", "pct", "points", "change_finding", "threshold_finding", "also_tag",
            "origin", "provider", "attack", "tr", "tr_or", "join"]
@@ -100,8 +101,6 @@ def segment_text(key, value) -> str:
 
 def change_finding(r, levels):
     """A :class:`~faceanalytics.report._findings.Finding` from one row of ``detect_changes``."""
-    from ._findings import Finding, level_for
-
     title, unit = _subject(r)
     seg = None
     seg_text = ""
@@ -143,8 +142,6 @@ def _s(v):
 def threshold_finding(r, changes):
     """A new reference-threshold set for a comparison kind and source: the step (or wave) of its
     share, naming the set whose share fell at the same time."""
-    from ._findings import Finding
-
     start = pd.Timestamp(r["start"])
     end = pd.Timestamp(r["end"]) if r["kind"] == "wave" and not pd.isna(r["end"]) else None
     old = changes[(changes["family"] == "thresholds") & (changes["source"] == r["source"])
