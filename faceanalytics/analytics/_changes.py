@@ -687,15 +687,16 @@ def simulate_counts(series: int = 500, buckets: int = 90, volume=1000, rate=0.95
                          "k": k[s_idx, b_idx].astype(np.int64), "n": n[s_idx, b_idx].astype(np.int64)})
 
 
-def review_family(seed: int, *, overdispersed: bool = False, series: int = 500) -> pd.DataFrame:
-    """A review's worth of no-change series: one period of 30-180 days, volumes 50-50,000
-    a day, a third each shaped like pass rates (85-99.5%), flagged shares (0.1-5%) and
-    error-code shares (0.05-2%); over-dispersed: intra-class correlation 1e-4 to 3e-3."""
+def review_family(seed: int, *, overdispersed: bool = False, series: int = 500, days: int | None = None) -> pd.DataFrame:
+    """A review's worth of no-change series: one period of 30-180 days (or ``days``), volumes
+    50-50,000 a day, a third each shaped like pass rates (85-99.5%), flagged shares (0.1-5%)
+    and error-code shares (0.05-2%); over-dispersed: intra-class correlation 1e-4 to 3e-3."""
     rng = np.random.default_rng([seed, 11])
     kind = rng.integers(0, 3, series)
     rate = np.where(kind == 0, rng.uniform(0.85, 0.995, series),
                     np.where(kind == 1, np.exp(rng.uniform(math.log(1e-3), math.log(5e-2), series)),
                              np.exp(rng.uniform(math.log(5e-4), math.log(2e-2), series))))
     rho = np.exp(rng.uniform(math.log(1e-4), math.log(3e-3), series)) if overdispersed else 0.0
-    days = int(rng.integers(30, 181))
+    drawn = int(rng.integers(30, 181))
+    days = drawn if days is None else int(days)
     return simulate_counts(series, days, (50, 50_000), rate, rho=rho, seed=seed)
