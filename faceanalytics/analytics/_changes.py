@@ -15,10 +15,12 @@ how much" for all of them in one vectorised pass:
   a *wave* (a stretch of at most ``max_wave`` buckets at another rate, the old rate on
   both sides: the "epidemic" alternative of circular binary segmentation, Olshen et
   al. 2004, Biostatistics 5:557).
-* **Over-dispersion.** Real daily rates vary more than binomial.  A quasi-binomial
-  dispersion factor per series (Pearson residuals of the fitted split, buckets with at
-  least ``min_n`` trials) scales the statistic; as it is estimated, the scaled root is
-  read as Student's t and mapped to the normal scale (Wallace 1959).
+* **Over-dispersion.** Real daily rates vary more than binomial.  A per-series intra-class
+  correlation, from successive differences of the daily rates (buckets with at least
+  ``min_n`` trials) with the two largest left out and the rest calibrated to no change,
+  so that the change being judged does not pass for noise, scales the statistic; as it is
+  estimated, the scaled root is read as Student's t and mapped to the normal scale
+  (Wallace 1959).
 * **The search over locations** is in each series' p-value: the tail of the maximum of
   the standardised statistic over the grid, by Siegmund's approximations with the
   discrete-grid correction ``nu`` (James, James & Siegmund 1987 for the step; Siegmund
