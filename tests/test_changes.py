@@ -138,6 +138,37 @@ def test_small_days_pool_into_a_wave():
     assert r["n_after"].iloc[0] == 60
 
 
+def test_short_busy_window_step_is_not_taken_for_dispersion():
+    """12 days of 700 trials: a 20-point step moves one successive difference of the daily
+    rates, which outweighs the other ten.  The plain mean of the differences read the step
+    as over-dispersion (factor 6.5, no series with p <= 0.05/400); the trimmed estimate
+    leaves it out (factor about 1.25; about half the series pass, the rest held back by the
+    few degrees of freedom 12 days give)."""
+    k, n = matrices(C.simulate_counts(40, 12, 700, 0.85, change=("step", 6, 0, -0.20), seed=31))
+    r = C._scan_rows(k, n, 30, C.MAX_WAVE)
+    assert np.median(1 + 699 * r["rho"]) < 1.6
+    assert np.mean(r["p"] <= 0.05 / 400) >= 0.35
+    assert np.mean(~r["wave"].astype(bool) & (r["start"] == 6)) >= 0.9
+    # a 4-day wave has two edges: both left out (factor 9.9 with the plain mean)
+    k, n = matrices(C.simulate_counts(40, 12, 700, 0.05, change=("wave", 5, 4, 0.10), seed=31))
+    assert np.median(1 + 699 * C._Scan(k, n, 30, C.MAX_WAVE).rho) < 3
+    # among 160 unchanged series, in one review: the steps are found, on their day
+    df = planted("step", -0.20, at=6, days=12, volume=700, rate=0.85, seed=32)
+    found = detect_changes(df, keys=["series"])
+    t0 = pd.Timestamp("2026-01-05", tz="UTC")
+    hit = found[(found["series"] < 40) & (found["start"] == t0 + 6 * DAY)]
+    assert hit["series"].nunique() >= 36 and (found["series"] >= 40).sum() <= 2
+
+
+def test_short_overdispersed_windows_rarely_alarm():
+    """12-day no-change reviews with beta-binomial days: an estimate of rho = 0 from eleven
+    differences is often a noisy undershoot, so it is read with Student's t, not as
+    binomial (read as binomial: 36 of 60 such reviews alarmed; the plain estimate: 5 of 30)."""
+    alarms = [len(detect_changes(C.review_family(seed, overdispersed=True, days=12), keys=["series"])) > 0
+              for seed in range(300, 330)]
+    assert np.mean(alarms) <= 0.10
+
+
 # ---------------------------------------------------------------- options and shape
 
 def test_min_effect_and_min_ratio():

@@ -15,10 +15,12 @@ how much" for all of them in one vectorised pass:
   a *wave* (a stretch of at most ``max_wave`` buckets at another rate, the old rate on
   both sides: the "epidemic" alternative of circular binary segmentation, Olshen et
   al. 2004, Biostatistics 5:557).
-* **Over-dispersion.** Real daily rates vary more than binomial.  A quasi-binomial
-  dispersion factor per series (Pearson residuals of the fitted split, buckets with at
-  least ``min_n`` trials) scales the statistic; as it is estimated, the scaled root is
-  read as Student's t and mapped to the normal scale (Wallace 1959).
+* **Over-dispersion.** Real daily rates vary more than binomial.  A per-series intra-class
+  correlation, from successive differences of the daily rates (buckets with at least
+  ``min_n`` trials) with the two largest left out and the rest calibrated to no change,
+  so that the change being judged does not pass for noise, scales the statistic; as it is
+  estimated, the scaled root is read as Student's t and mapped to the normal scale
+  (Wallace 1959).
 * **The search over locations** is in each series' p-value: the tail of the maximum of
   the standardised statistic over the grid, by Siegmund's approximations with the
   discrete-grid correction ``nu`` (James, James & Siegmund 1987 for the step; Siegmund
@@ -38,7 +40,9 @@ such series.
 """
 from __future__ import annotations
 
+import functools
 import math
+import statistics
 from collections.abc import Sequence
 
 import numpy as np
@@ -53,9 +57,10 @@ __all__ = ["detect_changes", "count_matrices", "simulate_counts", "review_family
 # Share of no-change reviews (:func:`review_family`: 500 series each) with any finding at
 # alpha = 0.05, the false-discovery rate weighted as the review weighs it (a quarter of the
 # series share 90% of it, report._findings.PRIMARY_SHARE), measured by
-# `python benchmarks/bench_changes.py --families 500` (2026-12-06): 11 and 18 of 500 reviews
-# (95% Wilson intervals 1.2-3.9% and 2.3-5.6%); unweighted, the same reviews gave 5 and 13 of
-# 500 (1.0%, 2.6%).
+# `python benchmarks/bench_changes.py --families 500` (2026-12-06, again with the trimmed
+# dispersion of short series): 11 and 18 of 500 reviews (95% Wilson intervals 1.2-3.9% and
+# 2.3-5.6%); unweighted, the same reviews gave 5 and 13 of 500 (1.0%, 2.6%).  Trimming
+# every series, not only short ones, had given 14 and 32 of 500 (2.8%, 6.4%: over target).
 FALSE_ALARM_RATE = {"binomial": 0.022, "overdispersed": 0.036}
 
 OUTPUT_COLUMNS = ["kind", "start", "end", "k_before", "n_before", "rate_before", "k_after", "n_after",
@@ -65,6 +70,9 @@ MAX_WAVE = 14            # buckets: "a few days at another rate, then back"
 _CELLS = 1 << 16         # grid cells per block of rows (arrays stay in cache)
 _MAX_GRID = 1 << 26      # series x buckets: beyond this the times are not a daily/weekly grid
 _INV_SQRT2PI = 1.0 / math.sqrt(2.0 * math.pi)
+_TRIM = 2                # largest successive differences left out of the dispersion (a wave has two edges)
+_SHORT_PAIRS = 30        # fewer successive differences: a short series (trimmed dispersion, Student's t)
+_BISECT = 40             # bisection steps for rho: the bracket shrinks 2^40-fold
 
 
 def false_alarm_text(alpha: float = 0.05) -> str:
@@ -115,6 +123,53 @@ def _t_to_z(t, df):
     with np.errstate(divide="ignore", invalid="ignore"):
         z = (8 * df + 1) / (8 * df + 3) * np.sqrt(df * np.log1p(t * t / df))
     return np.where(np.isfinite(df) & (df > 0), z, t)
+
+
+def _trimmed_chi2_mean(m: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """E of the mean of the ``m - g`` smallest of ``m`` independent chi-square(1) values
+    (``g`` <= 2): what :meth:`_Scan._dispersion`'s trimmed mean is under no change.
+    Successive differences overlap (neighbouring squares correlate 0.25), which makes
+    the true value slightly larger (simulated: 0.55 against 0.53 at m = 11, 0.2% apart
+    from m = 45); the independent value errs toward a larger rho, the safe side."""
+    m = np.asarray(m, dtype=np.int64)
+    table = _trim_table(1 << max(int(m.max(initial=1)), 1).bit_length())
+    return table[m, np.asarray(g, dtype=np.int64)]
+
+
+@functools.lru_cache(maxsize=8)
+def _trim_table(size: int) -> np.ndarray:
+    """``[m, g]`` for m < ``size``, g <= 2, by quadrature on |z| (x = z^2): the top ``g`` of
+    ``m`` sum to m E[x; x among the top g] = m E[x P(Binomial(m-1, S(x)) < g)]."""
+    dz = 0.004
+    z = (np.arange(2000) + 0.5) * dz                                  # midpoints up to 8
+    s = np.array([math.erfc(v / math.sqrt(2.0)) for v in z])        # P(chi2(1) > z^2)
+    f = 1.0 - s
+    x2phi = z * z * 2.0 * _pdf(z) * dz                               # x times the density of |z|
+    m = np.arange(size, dtype=np.float64)[:, None]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        first = np.exp((m - 1) * np.log(f))                           # P(the other m-1 are below)
+        second = (m - 1) * s * np.exp((m - 2) * np.log(f))            # exactly one of them above
+    top1 = (m[:, 0] * (x2phi * first).sum(axis=1))
+    top2 = top1 + m[:, 0] * (x2phi * second).sum(axis=1)
+    out = np.ones((size, _TRIM + 1))
+    mm = m[:, 0]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out[:, 1] = np.where(mm > 1, (mm - top1) / (mm - 1), 1.0)
+        out[:, 2] = np.where(mm > 2, (mm - top2) / (mm - 2), 1.0)
+    return out
+
+
+def _outlier_bound(m: np.ndarray) -> np.ndarray:
+    """The chi-square(1) value that one of ``m`` exceeds with chance 5% (Bonferroni): a
+    standardised squared difference beyond it stands out of the series' noise."""
+    m = np.asarray(m, dtype=np.int64)
+    return _bound_table(1 << max(int(m.max(initial=1)), 1).bit_length())[m]
+
+
+@functools.lru_cache(maxsize=8)
+def _bound_table(size: int) -> np.ndarray:
+    inv = statistics.NormalDist().inv_cdf
+    return np.array([inv(1.0 - 0.025 / max(i, 1)) ** 2 for i in range(size)])
 
 
 # ------------------------------------------------------------------ likelihood ratio on counts
@@ -174,13 +229,18 @@ class _Scan:
             self.wave_p = self._wave_p()
 
     def _dispersion(self, k, n):
-        """Intra-class correlation per row, by successive differences (von Neumann's mean
-        square successive difference) of the rates of consecutive buckets with at least
-        min_n trials: E (p_t - p_s)^2 = p(1-p) (1/n_t + 1/n_s + 2 rho).  Differences are
-        free of the level, so a step or a wave moves only the pairs at its edges, and
-        nothing here depends on where the scan looked (a residual of the fitted change
-        would be smallest exactly there).  One weighted step (pairs of big buckets say
-        most about rho).  Returns (rho >= 0, degrees of freedom; inf where rho = 0)."""
+        """Intra-class correlation per row, by successive differences of the rates of
+        consecutive buckets with at least min_n trials: E (p_t - p_s)^2 = p(1-p) (1/n_t +
+        1/n_s + 2 rho).  Differences are free of the level, so a step moves only the pair
+        at its edge and a wave the two at its edges; but in a short busy series that one
+        pair outweighs all the others (12 days of 700: a 20-point step made the plain mean
+        seven times the binomial variance, and the scan found nothing).  So the two largest
+        standardised squares u = d^2 / (pq (1/n_t + 1/n_s + 2 rho)) are dropped, whichever
+        they are (where the scan looked plays no part: excluding the pairs next to the
+        found change biased rho down under no change), and rho solves "trimmed mean of u =
+        its expectation under no change" (:func:`_trimmed_chi2_mean`), by bisection.
+        Returns (rho >= 0, degrees of freedom, the trimming's loss taken off; inf where
+        rho = 0)."""
         r, t = n.shape
         use = n >= self.min_n
         col = np.where(use, np.arange(t), t)
@@ -193,16 +253,70 @@ class _Scan:
         pq = p0 * (1 - p0)
         pair = use & (nxt < t) & (pq > 0)
         inv = 1.0 / np.where(use, n, 1.0)
-        base = inv + inv[rows, j]
-        excess = np.where(pair, (rate - rate[rows, j]) ** 2 / np.where(pq > 0, pq, 1.0) - base, 0.0)
-        m = pair.sum(axis=1).astype(np.float64)
-        rho0 = np.maximum(excess.sum(axis=1) / np.maximum(m, 1) / 2, 0.0)
+        base = np.where(pair, inv + inv[rows, j], 1.0)
+        d2 = np.where(pair, (rate - rate[rows, j]) ** 2 / np.where(pq > 0, pq, 1.0), 0.0)
+        m = pair.sum(axis=1)
+        g = np.clip(m - 3, 0, _TRIM)                       # pairs dropped: 2 from 5 pairs on
+        c = _trimmed_chi2_mean(m, g)
+        keep = np.maximum(m - g, 1)
+
+        def excess(rho):                                   # trimmed mean of u, minus its target
+            u = d2 / (base + 2 * rho[:, None])
+            drop = 0.0
+            if t >= 2:
+                top = np.partition(u, t - 2, axis=1)       # [:, -1] the largest, [:, -2] the next
+                drop = np.where(g >= 1, top[:, -1], 0.0) + np.where(g >= 2, top[:, -2], 0.0)
+            return (u.sum(axis=1) - drop) / keep - c
+
+        live = (m >= 2) & (m < _SHORT_PAIRS)
+        live[live] = excess(np.zeros(r))[live] > 0
+        lo = np.zeros(r)
+        hi = np.where(live, np.max(np.where(pair, d2 / c[:, None] - base, 0.0), axis=1) / 2, 0.0)
+        if live.any():
+            for _ in range(_BISECT):
+                mid = 0.5 * (lo + hi)
+                up = excess(mid) > 0
+                lo, hi = np.where(up, mid, lo), np.where(up, hi, mid)
+        trimmed = np.where(live, 0.5 * (lo + hi), 0.0)
+        # Trimming is for a change's one or two edges; where more pairs than that stand out
+        # of the rest, the days are heavy-tailed (a low rate's beta-binomial days spike) and
+        # dropping two spikes of many would shrink rho: the plain estimate holds there.  So
+        # it does where the two that stand out are one bucket's way up and down: a lone day
+        # off is as likely a heavy tail as a one-day wave, and only the tail keeps false
+        # alarms bounded.
+        u = d2 / (base + 2 * trimmed[:, None])
+        out = pair & (u > _outlier_bound(m)[:, None])
+        robust = (out.sum(axis=1) <= g) & (m < _SHORT_PAIRS)
+        if t >= 2:
+            order = np.argpartition(np.where(pair, u, -1.0), t - 2, axis=1)
+            a, b = np.minimum(order[:, -1], order[:, -2]), np.maximum(order[:, -1], order[:, -2])
+            rr = np.arange(r)
+            jump = rate - rate[rows, j]
+            spike = (out[rr, a] & out[rr, b] & (nxt[rr, a] == b) & (jump[rr, a] * jump[rr, b] < 0))
+            robust &= ~spike
+        plain, plain_df = self._plain_dispersion(d2, base, pair, m)
+        mf = m.astype(np.float64)
+        df = np.where(robust, np.maximum(2 * mf * mf / np.maximum(3 * mf - 1, 1) - g, 1.0), plain_df)
+        rho = np.where(robust, trimmed, plain)
+        # From many pairs, one change's edges move the plain mean little (30-180 days: no
+        # loss of detection), while trimming two of many beta-binomial spikes shrank rho
+        # (over-dispersed reviews alarmed in 6.4%, 32 of 500): the plain estimate, and rho
+        # = 0 read as binomial.  From few pairs, 0 is as often a noisy undershoot (12-day
+        # over-dispersed reviews alarmed in 36 of 60 read as binomial, 0 of 60 with t).
+        known = (m < 2) | ((rho == 0) & (m >= _SHORT_PAIRS))
+        return rho, np.where(known, np.inf, df)
+
+    @staticmethod
+    def _plain_dispersion(d2, base, pair, m):
+        """rho from the mean excess of all pairs, weighted by their precision: (rho, df)."""
+        excess = np.where(pair, d2 - base, 0.0)
+        mf = m.astype(np.float64)
+        rho0 = np.maximum(excess.sum(axis=1) / np.maximum(mf, 1) / 2, 0.0)
         w = np.where(pair, 1.0 / (base + 2 * rho0[:, None]) ** 2, 0.0)
         sw = w.sum(axis=1)
         rho = np.where(m >= 2, np.maximum((w * excess).sum(axis=1) / np.where(sw > 0, sw, 1) / 2, 0.0), 0.0)
         m_eff = np.where(sw > 0, sw * sw / np.maximum((w * w).sum(axis=1), 1e-300), 0.0)
-        df = 2 * m_eff * m_eff / np.maximum(3 * m_eff - 1, 1)
-        return rho, np.where(rho > 0, df, np.inf)
+        return rho, 2 * m_eff * m_eff / np.maximum(3 * m_eff - 1, 1)
 
     # a step before bucket i (1..T-1): "before" = [0, i), "after" = [i, T)
     def _step_valid(self):
@@ -579,15 +693,16 @@ def simulate_counts(series: int = 500, buckets: int = 90, volume=1000, rate=0.95
                          "k": k[s_idx, b_idx].astype(np.int64), "n": n[s_idx, b_idx].astype(np.int64)})
 
 
-def review_family(seed: int, *, overdispersed: bool = False, series: int = 500) -> pd.DataFrame:
-    """A review's worth of no-change series: one period of 30-180 days, volumes 50-50,000
-    a day, a third each shaped like pass rates (85-99.5%), flagged shares (0.1-5%) and
-    error-code shares (0.05-2%); over-dispersed: intra-class correlation 1e-4 to 3e-3."""
+def review_family(seed: int, *, overdispersed: bool = False, series: int = 500, days: int | None = None) -> pd.DataFrame:
+    """A review's worth of no-change series: one period of 30-180 days (or ``days``), volumes
+    50-50,000 a day, a third each shaped like pass rates (85-99.5%), flagged shares (0.1-5%)
+    and error-code shares (0.05-2%); over-dispersed: intra-class correlation 1e-4 to 3e-3."""
     rng = np.random.default_rng([seed, 11])
     kind = rng.integers(0, 3, series)
     rate = np.where(kind == 0, rng.uniform(0.85, 0.995, series),
                     np.where(kind == 1, np.exp(rng.uniform(math.log(1e-3), math.log(5e-2), series)),
                              np.exp(rng.uniform(math.log(5e-4), math.log(2e-2), series))))
     rho = np.exp(rng.uniform(math.log(1e-4), math.log(3e-3), series)) if overdispersed else 0.0
-    days = int(rng.integers(30, 181))
+    drawn = int(rng.integers(30, 181))
+    days = drawn if days is None else int(days)
     return simulate_counts(series, days, (50, 50_000), rate, rho=rho, seed=seed)
