@@ -66,24 +66,26 @@ class Journals:
             _seal(self.archive, journal.path)
 
 
-def _seal(archive: RawArchive, path: Path) -> list[bytes]:
-    data = path.read_bytes()
-    complete, _, _torn = data.rpartition(b"\n")
-    lines = [ln for ln in complete.split(b"\n") if ln] if complete else []
+def _complete_lines(path: Path) -> list[bytes]:
+    """A journal's whole lines (a line a crash cut short, after the last newline, is left out)."""
+    complete = path.read_bytes().rpartition(b"\n")[0]
+    return [ln for ln in complete.split(b"\n") if ln]
+
+
+def _seal(archive: RawArchive, path: Path, lines: list[bytes] | None = None) -> None:
+    """Archive a journal's lines as one segment and delete the journal."""
+    lines = _complete_lines(path) if lines is None else lines
     if lines:
         archive.write_segment(lines, origin=f"fetch:{path.stem}")
     path.unlink()
-    return lines
 
 
 def recover_journals(ing: Ingestor) -> IngestReport:
     """Land and seal journals a killed run left behind (idempotent)."""
     total = IngestReport()
     for path in ing.archive.pending_journals():
-        data = path.read_bytes()
-        complete = data.rpartition(b"\n")[0]
-        lines = [ln for ln in complete.split(b"\n") if ln] if complete else []
+        lines = _complete_lines(path)
         if lines:
             total.add(ing.land(lines, source_hint=None, received_us=now_us(), origin=path.name))
-        _seal(ing.archive, path)
+        _seal(ing.archive, path, lines)
     return total

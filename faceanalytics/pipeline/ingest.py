@@ -17,7 +17,6 @@ locally, where a reader may be listing them).
 """
 from __future__ import annotations
 
-import datetime as _dt
 import hashlib
 import os
 import shutil
@@ -48,7 +47,6 @@ __all__ = ["IngestReport", "Ingestor", "ingest", "rebuild"]
 
 CHUNK = 10_000
 _QUARANTINE_RAW = 1 << 20  # a quarantined line longer than this keeps its first MiB in `raw`
-_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
 
 
 @dataclass
@@ -74,11 +72,6 @@ class IngestReport:
     def summary(self) -> str:
         return (f"read {self.read} / landed {self.landed} / quarantined {self.quarantined} / "
                 f"skipped {self.skipped} / python path {self.python_path}")
-
-
-def _month(us: int) -> str:
-    d = _EPOCH + _dt.timedelta(microseconds=us)
-    return f"{d.year:04d}-{d.month:02d}"
 
 
 class Ingestor:
@@ -343,11 +336,10 @@ class Ingestor:
     def _build_quarantine(self, q_rows, received_us, origin):
         if not q_rows:
             return None
-        rows, source, month, sid, fetched = [], [], [], [], []
+        rows, source, sid, fetched = [], [], [], []
         for line, reason, rec, line_no, sha in q_rows:
             f = rec.fetched_us if rec is not None else received_us
             source.append(rec.source if rec is not None else "unknown")
-            month.append(_month(f))
             sid.append(rec.session_id if rec is not None else None)
             fetched.append(f)
             raw = line[:_QUARANTINE_RAW].decode("utf-8", "replace")
@@ -357,7 +349,7 @@ class Ingestor:
             rows.append({"reason": reason, "raw": raw, "raw_sha1": sha,
                          "origin": f"{origin or '-'}:{line_no}"})
         t = rows_to_arrow("quarantine", list(range(len(rows))), rows)
-        return with_common(t, common_arrays(source, month, sid, fetched, fetched))
+        return with_common(t, common_arrays(source, months(fetched), sid, fetched, fetched))
 
 
 class _Read:
@@ -548,13 +540,13 @@ def rebuild(data_dir, *, keep_pii: bool = False, progress: bool = False) -> Inge
     """Recreate every table from the raw archive (the tables are derived data).
     ``progress``: a progress bar over the archive's segments (stderr)."""
     ddir = DataDir.of(data_dir)
-    staging = ddir.tables_at("tables.rebuild")
+    staging = ddir.tables_at(ddir.REBUILD)
     total = IngestReport()
     with Ingestor(ddir, keep_pii=keep_pii, archive=False) as ing:
         live = ing.store
         rmtree(staging)
-        rmtree(ddir.txn("tables.rebuild"))
-        ing.store = Store(ddir, tables_dir="tables.rebuild", scrub=live.scrub)  # fresh tables
+        rmtree(ddir.txn(ddir.REBUILD))
+        ing.store = Store(ddir, tables_dir=ddir.REBUILD, scrub=live.scrub)  # fresh tables
         segments = ing.archive.segments()
         bar = _bar(len(segments), "rebuild", "segment", progress)
         for path in segments:
@@ -578,14 +570,14 @@ def rebuild(data_dir, *, keep_pii: bool = False, progress: bool = False) -> Inge
         # renamed away, so a reader listing it can still open what it listed.
         live.adopt(ing.store)
         rmtree(staging)
-        rmtree(ddir.txn("tables.rebuild"))
+        rmtree(ddir.txn(ddir.REBUILD))
     return total
 
 
 def _finish_swap(ddir: DataDir) -> None:
     if not ddir.local:
         return  # S3 rebuilds swap through a store transaction (Store.recover)
-    tables, staging, old = ddir.tables, ddir.tables_at("tables.rebuild"), ddir.tables_at("tables.old")
+    tables, staging, old = ddir.tables, ddir.tables_at(ddir.REBUILD), ddir.tables_at(ddir.OLD)
     if not tables.exists() and old.exists():
         if staging.exists():
             os.replace(staging, tables)

@@ -131,26 +131,19 @@ class RawArchive:
             yield read_segment(path)
 
     # --- journals (fetch) ----------------------------------------------------
-    def journal(self, name: str) -> "Journal":
+    def journal(self, name: str) -> AppendLog:
+        """A fetch journal: every line on disk before ``append`` returns (group commit across
+        threads); sealed into a segment once its answers have landed."""
         self.ddir.require_local("fetch/receive")
         d = self.ddir.journal
         self._mkdir(d)
-        return Journal(self, d / f"{name}.jsonl")
+        return AppendLog(d / f"{name}.jsonl", mode=_FILE_MODE)
 
     def pending_journals(self) -> list[Path]:
         if not self.ddir.local:
             return []  # journals are never written to S3
         d = self.ddir.journal
         return sorted(d.glob("*.jsonl")) if d.is_dir() else []
-
-
-class Journal(AppendLog):
-    """A fetch journal: append-only, every line on disk before :meth:`append` returns
-    (group commit across threads); sealed into a segment once its answers have landed."""
-
-    def __init__(self, archive: RawArchive, path: Path):
-        super().__init__(path, mode=_FILE_MODE)
-        self.archive = archive
 
 
 def _compress(*parts: bytes) -> bytes:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .errors import StorageConfigError
 from .paths import S3Path, data_path, is_local
 
 __all__ = ["DataDir"]
@@ -57,19 +58,21 @@ class DataDir:
     def local(self) -> bool:
         return is_local(self.root)
 
-    # --- tables
+    # --- tables: the live ones, and a rebuild's (built beside them, then moved in)
+    TABLES, REBUILD, OLD = "tables", "tables.rebuild", "tables.old"
+
     @property
     def tables(self):
-        return self.root / "tables"
+        return self.root / self.TABLES
 
-    def table(self, name: str, tables_dir: str = "tables"):
-        return self.root / tables_dir / name
+    def table(self, name: str):
+        return self.tables / name
 
     def tables_at(self, tables_dir: str):
-        """``tables`` or one of a rebuild's folders (``tables.rebuild``, ``tables.old``)."""
+        """The folder of ``tables_dir``: :attr:`TABLES`, :attr:`REBUILD` or :attr:`OLD`."""
         return self.root / tables_dir
 
-    def txn(self, tables_dir: str = "tables"):
+    def txn(self, tables_dir: str = TABLES):
         """Where the store keeps its commit plans for ``tables_dir``."""
         return self.state / f"txn-{tables_dir}"
 
@@ -113,6 +116,8 @@ class DataDir:
 
     def require_local(self, what: str) -> None:
         """Refuse ``what`` (fetch, receive, download-media) on object storage."""
-        from .paths import require_local
-
-        require_local(self.root, what)
+        if not self.local:
+            raise StorageConfigError(
+                f"{what} needs a local data directory (its journals and quota ledger are appended "
+                "and fsync'd as each response arrives, which object storage cannot do); "
+                f"{what} into a local folder, or ingest exported records into {self.root}")

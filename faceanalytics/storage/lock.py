@@ -97,7 +97,7 @@ def sweep_temporaries(data_dir) -> int:
     data directory (left by a killed writer: a write in progress is always under such a name)."""
     ddir = DataDir.of(data_dir)
     swept = 0
-    for folder in (ddir.media, ddir.tables_at("tables.rebuild")):
+    for folder in (ddir.media, ddir.tables_at(ddir.REBUILD)):
         for dirpath, _dirs, files in os.walk(folder):
             for name in files:
                 if name.startswith(".tmp-"):

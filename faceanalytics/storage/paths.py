@@ -18,7 +18,7 @@ from pathlib import Path, PurePosixPath
 
 from .errors import StorageConfigError
 
-__all__ = ["data_path", "is_local", "fs_path", "S3Path", "require_local"]
+__all__ = ["data_path", "is_local", "fs_path", "S3Path"]
 
 
 # --- locating a data directory --------------------------------------------------------
@@ -62,14 +62,6 @@ def fs_path(path):
     from pyarrow.fs import LocalFileSystem
 
     return LocalFileSystem(), os.fspath(path)
-
-
-def require_local(data_dir, what: str) -> None:
-    if not is_local(data_path(data_dir)):
-        raise StorageConfigError(
-            f"{what} needs a local data directory (its journals and quota ledger are appended "
-            "and fsync'd as each response arrives, which object storage cannot do); "
-            f"{what} into a local folder, or ingest exported records into {data_dir}")
 
 
 # --- S3 paths -----------------------------------------------------------------------

@@ -218,7 +218,7 @@ class Store:
     data; ``None`` writes rows as they are, for ``keep_pii``): a required argument, so
     nobody writes tables without deciding."""
 
-    def __init__(self, data_dir, *, scrub, tables_dir: str = "tables"):
+    def __init__(self, data_dir, *, scrub, tables_dir: str = DataDir.TABLES):
         ddir = DataDir.of(data_dir)
         self.data_dir = ddir.root
         self.scrub = scrub
