@@ -19,7 +19,8 @@ reference-threshold set (not a test: a new set is a fact).
 
 Findings rank by effect and evidence (``statistic x |change|``, the level in force first);
 the same change seen at several levels, or in a segment and the pool
-with the same dates, is one finding that names the others.
+with the same dates, is one finding that names the others.  A pooled change that one
+segment alone explains is named with that segment (:mod:`._confined`).
 """
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ from .. import analytics as A
 from ..analytics._changes import detect_changes
 from ..schema import LEVEL_COLUMNS, LEVELS
 from .._time import local_day
+from ._confined import confine
 from ._finding import Finding, level_for, parse_levels
 from ._summary import Summaries, day_start
 
@@ -324,42 +326,58 @@ def _partial_last_day(s: Summaries) -> int | None:
 
 def find(s: Summaries, *, levels=None, alpha: float = ALPHA) -> tuple[list[Finding], dict]:
     """Findings of the period, ranked; and what was done (method, series tested, cut days)."""
-    from . import _text as T
-
     levels = parse_levels(levels)
     last = _partial_last_day(s)
     series = series_frame(s, last_day=last)
     since_day = s.since_day
     info = {"tested": 0, "method": "", "last_day": last, "series": series,
             "partial": s.data_end is not None and last is not None and last <= local_day(s.data_end, s.tz)}
-    found = []
+    changes = None
     if len(series):
-        d = _detect(series, "D", alpha, levels)      # each series once: daily counts in information time
-        info["tested"] = int(d.attrs.get("tested", 0))
-        info["method"] = d.attrs.get("method", "")
+        changes = _detect(series, "D", alpha, levels)      # each series once: daily counts in information time
+        info["tested"] = int(changes.attrs.get("tested", 0))
+        info["method"] = changes.attrs.get("method", "")
         info["method_args"] = {"m": info["tested"], "alpha": alpha, "primary": PRIMARY_SHARE}   # for its sentence
-        found.append(d)
-    changes = pd.concat([x for x in found if len(x)], ignore_index=True) if any(len(x) for x in found) else None
-    findings: list[Finding] = []
-    if changes is not None:
-        # change dates are days of the review's calendar (midnights on a UTC grid, see _detect)
-        changes = changes[(changes["start"] >= day_start([since_day])[0]).to_numpy()]
-        keep = []
-        for _, r in changes.iterrows():
-            fam = r["family"]
-            eff = abs(float(r["diff"]))
-            ratio = _ratio(float(r["rate_before"]), float(r["rate_after"]))
-            if fam == "thresholds" and float(r["diff"]) <= 0:
-                continue                # the set that took over is the finding; the one it replaced is named
-            if eff >= MIN_EFFECT[fam] or (fam in MIN_RATIO and ratio >= MIN_RATIO[fam] and eff >= 0.001):
-                keep.append(r)
-        findings = [T.threshold_finding(r, changes) if r["family"] == "thresholds" else T.change_finding(r, levels)
-                    for r in keep]
-    findings = _collapse(findings, levels)
+    findings = findings_of(changes, series, since_day, levels, alpha)
     findings.sort(key=lambda f: -f.score)
     for i, f in enumerate(findings, 1):
         f.rank = i
     return findings, info
+
+
+def findings_of(changes: pd.DataFrame | None, series: pd.DataFrame, since_day: int, levels: dict[str, str],
+                alpha: float = ALPHA) -> list[Finding]:
+    """The detector's changes (rows with the series keys) as findings, one per change:
+    those that start in this period and are large enough to act on; a pooled change
+    that one segment explains named with the segment (:mod:`._confined`)."""
+    from . import _text as T
+
+    if changes is None or not len(changes):
+        return []
+    # change dates are days of the review's calendar (midnights on a UTC grid, see _detect)
+    changes = changes[(changes["start"] >= day_start([since_day])[0]).to_numpy()]
+    findings: list[Finding] = []
+    confined: set[int] = set()          # segment findings the pool's change was confined to
+    for _, r in changes.iterrows():
+        fam = r["family"]
+        eff = abs(float(r["diff"]))
+        ratio = _ratio(float(r["rate_before"]), float(r["rate_after"]))
+        if fam == "thresholds" and float(r["diff"]) <= 0:
+            continue                # the set that took over is the finding; the one it replaced is named
+        if not (eff >= MIN_EFFECT[fam] or (fam in MIN_RATIO and ratio >= MIN_RATIO[fam] and eff >= 0.001)):
+            continue
+        if fam == "thresholds":
+            findings.append(T.threshold_finding(r, changes))
+            continue
+        got = confine(r, series, since_day, alpha)
+        if got is None:
+            findings.append(T.change_finding(r, levels))
+            continue
+        f = T.change_finding(pd.Series(got[0]), levels)
+        f.also.append(T.confined_tag(**got[1]))
+        confined.add(id(f))
+        findings.append(f)
+    return _collapse(findings, levels, confined)
 
 
 def _ratio(a: float, b: float) -> float:
@@ -381,11 +399,12 @@ def _same(a: Finding, b: Finding) -> bool:
     return close and a0 < b1 and b0 < a1
 
 
-def _collapse(findings: list[Finding], levels: dict[str, str]) -> list[Finding]:
+def _collapse(findings: list[Finding], levels: dict[str, str], confined: set[int] = frozenset()) -> list[Finding]:
     """One finding per change.  Of the same change at several levels, daily and weekly, the
-    level in force (else the strongest) leads and names the others.  A segment's change that
-    the pool shows at the same dates is named with the pool's; one the pool does not show
-    is a finding of its own, named with its segment."""
+    level in force (else the strongest) leads and names the others.  A change the pool shows
+    is the pool's, naming the segments that moved with it, unless it is confined to one
+    segment (``confined``: ids of such findings, :mod:`._confined`), which then leads and
+    names the pool.  A segment's change the pool does not show is a finding of its own."""
     from . import _text as T
 
     def merge(home: Finding, f: Finding) -> None:
@@ -405,20 +424,25 @@ def _collapse(findings: list[Finding], levels: dict[str, str]) -> list[Finding]:
             groups.append([f])
         else:
             g.append(f)
-    heads = []
+    heads, named = [], []
     for g in groups:
         head = g[0]
         for f in g[1:]:
             merge(head, f)
         heads.append(head)
-    # 2. segment against pool: a change the pool shows too is the pool's; the segments that moved
-    #    with it are named.  A segment's change the pool does not show is its own finding.
-    pool = [h for h in heads if h.segment is None]
-    out = list(pool)
-    for f in (h for h in heads if h.segment is not None):
-        p = next((p for p in pool if _same(p, f) and p.level == f.level), None)
+        if any(id(f) in confined for f in g):
+            named.append(head)
+    # 2. segment against pool: a pooled change confined to a segment is that segment's
+    pools = [h for h in heads if h.segment is None]
+    home = {id(p): next((s for s in named if _same(s, p)), p) for p in pools}
+    out = [p for p in pools if home[id(p)] is p] + named
+    for p in pools:
+        if home[id(p)] is not p:
+            merge(home[id(p)], p)
+    for f in (h for h in heads if h.segment is not None and not any(h is s for s in named)):
+        p = next((p for p in [*pools, *named] if _same(p, f) and p.level == f.level), None)
         if p is None:
             out.append(f)
         else:
-            merge(p, f)
+            merge(home.get(id(p), p), f)
     return out

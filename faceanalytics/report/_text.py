@@ -15,7 +15,7 @@ from .._i18n import join, language, tr, tr_or
 from ._finding import Finding, level_for
 
 __all__ = ["SECTIONS", "SECTION_IDS", "sections", "pct", "points", "change_finding", "threshold_finding", "also_tag",
-           "origin", "provider", "attack", "tr", "tr_or", "join"]
+           "confined_tag", "origin", "provider", "attack", "tr", "tr_or", "join"]
 
 #: the sections in report order (each has ``sections.<id>.heading`` and ``.lead`` in the catalogue)
 SECTION_IDS = ("headline", "changes", "segments", "funnel", "pass-rates", "confidence", "would-flip",
@@ -163,6 +163,11 @@ def threshold_finding(r, changes):
                    n_before=int(r["n_before"]), k_after=int(r["k_after"]), n_after=int(r["n_after"]),
                    q_value=float(r["q_value"]), statistic=float(r["statistic"]), frequency=str(r["frequency"]),
                    section="#thresholds", score=1e3 + float(r["statistic"]) * abs(float(r["diff"])))
+
+
+def confined_tag(pool: float, rest: float) -> str:
+    """What a change named with its segment says of the pool and of the rest."""
+    return tr("finding.also.confined", pool=points(pool), rest=points(rest))
 
 
 def also_tag(f) -> str:
