@@ -589,3 +589,34 @@ def test_plots_take_engine_results(data, frames):
     assert np.array_equal(a1.lines[0].get_ydata(), a2.lines[0].get_ydata())
     P.plot_pass_rates(E.pass_rates(data, freq="W", engine="duckdb"))
     P.plot_error_codes(E.error_codes(data, engine="duckdb"))
+
+
+def test_the_review_counts_the_same_on_spark_and_duckdb(tmp_path, spark):
+    """`review --engine spark`: every count frame of the review, and so every finding and
+    section, equals DuckDB's (planted changes, k=v and JSON segments, Baidu repeats)."""
+    import _planted as Pl
+    from faceanalytics.pipeline.ingest import ingest
+    from faceanalytics.report import review
+
+    plants = [Pl.KeyValueExtra(0.5), Pl.SegmentDrop(30, "2026-06-12", value="app"),
+              Pl.AttackWave(0.5, "2026-06-15", days=4), Pl.ErrorStep(0.1, "2026-06-10")]
+    recs = Pl.records(3, n_lite=700, n_liveness=100, n_baidu=60, reference_date="2026-07-01", window_days=45,
+                      plants=plants)
+    d = tmp_path / "data"
+    ingest([Pl.write(tmp_path / "records.jsonl", recs)], d)
+    a = review(d, "2026-06-01", "2026-07-01", engine="duckdb")
+    b = review(d, "2026-06-01", "2026-07-01", engine=spark)       # the previous period: May
+    assert b.summaries.engine == "spark" and a.summaries.segments == b.summaries.segments
+    assert a.summaries.segments, "segments chosen from the data"
+    assert set(a.summaries.counts) == set(b.summaries.counts)
+    for name, x in a.summaries.counts.items():
+        y = b.summaries.counts[name]
+        if x is None or y is None:
+            assert x is None and y is None, name
+            continue
+        assert len(x), name
+        keys = list(x.columns)
+        assert_frame_equal(x.sort_values(keys, ignore_index=True), y[keys].sort_values(keys, ignore_index=True),
+                           check_dtype=False, check_categorical=False, obj=name)
+    assert a.findings, "the plants are found"
+    assert [f.as_json() for f in a.findings] == [f.as_json() for f in b.findings]

@@ -646,6 +646,7 @@ class _Layout:
         self.d = eng.dialect.in_zone(tz)  # days and periods on the review's calendar
         self.since_month = since.strftime("%Y-%m")
         self.local = isinstance(eng, DuckDBEngine) and "://" not in str(data_dir)
+        self.counted: dict[str, dict[tuple[str, str], int]] = {}      # rows per partition, where not local
         self.parts: dict[str, dict[tuple[str, str], list[tuple[str, int, bool, frozenset]]]] = {
             t: self._list(t) for t in tables}
 
@@ -653,7 +654,8 @@ class _Layout:
         lo = self.w.since.strftime("%Y-%m") if self.w.since else "0000-00"
         hi = self.w.until.strftime("%Y-%m") if self.w.until else "9999-99"
         if not self.local:
-            return {p: [] for p in _partitions(self.eng, self.data_dir, table, self.w)}
+            self.counted[table] = _partitions(self.eng, self.data_dir, table, self.w)
+            return {p: [] for p in self.counted[table]}
         out: dict[tuple[str, str], list[tuple[str, int, bool, frozenset]]] = {}
         root = Path(table_root(self.data_dir, table))
         for d in sorted(root.glob("source=*/month=*")):
@@ -686,8 +688,10 @@ class _Layout:
         return not self.local or any(column in c for p in parts for *_, c in self.parts[table].get(p, []))
 
     def rows(self, table: str) -> dict[tuple[str, str], int]:
-        """Rows per partition (files' footers; 1 each where they cannot be read here)."""
-        return {p: sum(n for _, n, *_ in fs) if self.local else 1 for p, fs in self.parts[table].items()}
+        """Rows per partition (local: the files' footers; elsewhere: counted in the window)."""
+        if not self.local:
+            return dict(self.counted[table])
+        return {p: sum(n for _, n, *_ in fs) for p, fs in self.parts[table].items()}
 
     def has(self, table: str, source: str) -> bool:
         return any(s == source for s, _ in self.parts[table])
@@ -716,14 +720,16 @@ class _Layout:
 
 # ------------------------------------------------------------------ running them
 
-def _partitions(eng: Engine, data_dir, table: str, w: S.Window) -> list[tuple[str, str]]:
-    """(source, month) partitions of ``table`` the window touches."""
+def _partitions(eng: Engine, data_dir, table: str, w: S.Window) -> dict[tuple[str, str], int]:
+    """(source, month) partitions of ``table`` the window touches -> their rows in it."""
     d = eng.dialect
     out = run_query(eng, data_dir, table, lambda src: (
-        f"SELECT DISTINCT {d.q('source')}, {d.q('month')} FROM {src}{w.where(d)}"))
+        f"SELECT {d.q('source')}, {d.q('month')}, count(*) AS n FROM {src}{w.where(d)} "
+        f"GROUP BY {d.q('source')}, {d.q('month')}"))
     if out is None:
-        return []
-    return sorted(zip(out["source"].astype("str"), out["month"].astype("str")))
+        return {}
+    return dict(sorted(zip(zip(out["source"].astype("str"), out["month"].astype("str")),
+                           out["n"].astype("int64").tolist())))
 
 
 def count_tables(data_dir, *, previous_since, since, until, segments: Sequence[Segment] = (),
