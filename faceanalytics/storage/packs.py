@@ -1,0 +1,224 @@
+"""Media packs: the inline images of one ingest chunk kept in one uncompressed ZIP.
+
+One file per image cost a ``mkdir`` per session and an open, write and rename per
+image (and, on S3, one PUT each: ~10^8 objects a year at 100k sessions a day).  A
+chunk's images go instead into one pack per (source, month)::
+
+    media/packs/<source>/<YYYY-MM>/<digest>.zip      members <session>/<field>[_<attempt>].<ext>
+
+``ZIP_STORED``: any unzip tool opens a pack, and a member's bytes sit at a fixed
+offset, so the ``media`` table keeps ``pack``, ``path`` (the member), ``offset`` and
+``n_bytes`` and one ranged read (one ranged GET on S3) returns an image.
+
+The name is the digest of the member list (names and SHA-256 of their bytes), so the
+same chunk always gives the same pack: a rerun after a crash, or ``rebuild``, finds it
+already there and writes nothing.  A pack is written whole (hidden temporary, fsync,
+rename; one PUT on S3) before the rows that point into it are committed.  Packs no
+table row references (a crash before the commit, a rebuild that regrouped sessions)
+are removed by :func:`remove_unreferenced` once ``rebuild`` has swapped its tables in.
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import os
+import zipfile
+from pathlib import Path
+
+from .datadir import DataDir
+from .durable import fsync_dir, make_private_dirs, tmp_name
+from .errors import MediaError
+from .paths import S3Path
+
+__all__ = ["PACKS", "write_pack", "pack_name", "read_member", "media_bytes", "load_media",
+           "remove_unreferenced", "MediaError"]
+
+PACKS = "media/packs"          # relative to the data directory
+_EPOCH = (1980, 1, 1, 0, 0, 0)  # every member's date: the same chunk gives the same bytes
+_SPILL = 4 << 20               # bytes buffered before they go to the pack's file
+
+
+def pack_name(source: str, month: str, members: list[tuple[str, str, bytes]]) -> str:
+    """The pack's path relative to the data directory: named by its members
+    (``(name, sha256, bytes)``, sorted by name)."""
+    h = hashlib.sha256()
+    for name, sha, _ in members:
+        h.update(f"{name}\t{sha}\n".encode("utf-8", "surrogatepass"))
+    return f"{PACKS}/{source}/{month}/{h.hexdigest()[:32]}.zip"
+
+
+def write_pack(data_dir, rel: str, members: list[tuple[str, str, bytes]]) -> dict[str, int]:
+    """Write ``members`` (sorted by name) as the pack ``rel`` unless it is already there;
+    -> each member's data offset in the pack."""
+    root = DataDir.of(data_dir).root
+    path = root / rel
+    offsets, data = _layout(members)
+    if isinstance(path, S3Path):
+        if not path.exists():
+            buf = io.BytesIO()
+            _write_zip(buf, members, offsets)
+            path.write_bytes(buf.getvalue())   # one PUT: the object appears whole
+        return offsets
+    if path.exists():  # renamed into place only once whole and on disk
+        return offsets
+    make_private_dirs(root, path.parent)
+    tmp = tmp_name(path)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with open(fd, "wb", buffering=0) as f:
+            _write_zip(f, members, offsets)
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    fsync_dir(path.parent)
+    return offsets
+
+
+def _layout(members) -> tuple[dict[str, int], int]:
+    """Where each member's bytes start: after its 30-byte local header and its name
+    (no extra field: members are far below ZIP64 sizes)."""
+    offsets, pos = {}, 0
+    for name, _, blob in members:
+        pos += 30 + len(name.encode("utf-8"))
+        offsets[name] = pos
+        pos += len(blob)
+    return offsets, pos
+
+
+def _write_zip(f, members, offsets) -> None:
+    spool = _Spool(f)
+    with zipfile.ZipFile(spool, "w", zipfile.ZIP_STORED) as zf:
+        for name, _, blob in members:
+            info = zipfile.ZipInfo(name, _EPOCH)
+            info.external_attr = 0o600 << 16
+            zf.writestr(info, blob)
+            if zf.start_dir - len(blob) != offsets[name]:  # the layout every row relies on
+                raise AssertionError(f"media pack layout: {name} not at {offsets[name]}")
+            spool.spill()
+    spool.spill(force=True)
+
+
+class _Spool:
+    """A seekable front for a write-only file: :mod:`zipfile` rewrites each member's
+    header after its data, which here happens in memory; whole members go to the
+    file in large writes (so neither a pack in memory nor syscalls per member)."""
+
+    def __init__(self, f):
+        self.f, self.base, self.buf = f, 0, io.BytesIO()
+
+    def write(self, b) -> int:
+        return self.buf.write(b)
+
+    def tell(self) -> int:
+        return self.base + self.buf.tell()
+
+    def seek(self, pos: int, whence: int = 0) -> int:
+        if whence == 0:
+            if pos < self.base:
+                raise io.UnsupportedOperation("seek before spilled bytes")
+            self.buf.seek(pos - self.base)
+        else:
+            self.buf.seek(pos, whence)
+        return self.tell()
+
+    def flush(self) -> None:
+        pass
+
+    def spill(self, force: bool = False) -> None:
+        if self.buf.tell() >= _SPILL or force:
+            view, done = memoryview(self.buf.getvalue()), 0
+            while done < len(view):
+                done += self.f.write(view[done:])
+            self.base += done
+            self.buf = io.BytesIO()
+
+
+# --- reading -----------------------------------------------------------------------------------
+def read_member(data_dir, pack: str, offset: int, n_bytes: int) -> bytes:
+    """``n_bytes`` at ``offset`` of the pack (one ranged read)."""
+    path = DataDir.of(data_dir).root / pack
+    if isinstance(path, S3Path):
+        with path.fs.open_input_file(path.path) as f:
+            return f.read_at(n_bytes, offset)
+    with open(path, "rb") as f:
+        return os.pread(f.fileno(), n_bytes, offset)
+
+
+def _field(row, name):
+    try:
+        v = row[name]
+    except (KeyError, IndexError, TypeError):
+        v = getattr(row, name, None)
+    try:
+        import pandas as pd
+
+        if v is not None and not isinstance(v, (bytes, str)) and pd.isna(v):
+            return None
+    except (TypeError, ValueError):
+        pass
+    return v
+
+
+def media_bytes(data_dir, row) -> bytes:
+    """The bytes of one row of the ``media`` table (an inline image, read from its pack)
+    or of the ``media_files`` table (a downloaded will file), checked against the row's
+    ``sha256``.  ``row``: a pandas row (``df.iloc[i]``, ``itertuples()``) or a dict.
+
+    >>> m = fa.load("data", "media")
+    >>> jpeg = fa.media_bytes("data", m[m.path.notna()].iloc[0])
+    """
+    pack, path, n = _field(row, "pack"), _field(row, "path"), _field(row, "n_bytes")
+    if path is None:
+        why = _field(row, "error") or ("a link: " + str(_field(row, "url")) if _field(row, "url") else None)
+        raise MediaError(f"this media row holds no bytes ({why or 'no path'})")
+    if pack is not None:
+        offset = _field(row, "offset")
+        if offset is None or n is None:
+            raise MediaError(f"media row for {path} names pack {pack} but no offset or size")
+        data = read_member(data_dir, str(pack), int(offset), int(n))
+    else:  # a downloaded file, or an image written before packs
+        data = (DataDir.of(data_dir).root / str(path)).read_bytes()
+    sha = _field(row, "sha256")
+    if sha is not None and hashlib.sha256(data).hexdigest() != sha:
+        raise MediaError(f"the bytes read for {path} do not match the row's sha256")
+    return data
+
+
+def load_media(data_dir, session_id: str, *, source: str | None = None) -> dict[str, bytes]:
+    """Every inline image of one session: ``{"<field>[_<attempt>]": bytes}``."""
+    import pyarrow.compute as pc
+
+    from .tables import load_arrow
+
+    t = load_arrow(data_dir, "media")
+    keep = pc.and_(pc.equal(t.column("session_id"), session_id), pc.is_valid(t.column("path")))
+    if source is not None:
+        keep = pc.and_(keep, pc.equal(t.column("source"), source))
+    out = {}
+    for row in t.filter(keep).to_pylist():
+        key = row["field"] if row["attempt"] is None else f"{row['field']}_{row['attempt']}"
+        out[key] = media_bytes(data_dir, row)
+    return out
+
+
+# --- housekeeping -----------------------------------------------------------------------------
+def remove_unreferenced(data_dir, referenced: set[str]) -> int:
+    """Delete the packs not in ``referenced`` (relative paths).  Only under the writer
+    lock and only once the tables that ``referenced`` was read from are the committed
+    ones (``rebuild``, after its swap)."""
+    ddir = DataDir.of(data_dir)
+    root = ddir.root / PACKS
+    removed = 0
+    if isinstance(root, S3Path):
+        found = list(root.rglob("*.zip"))
+    else:
+        found = [Path(d) / n for d, _, names in os.walk(root) for n in names if n.endswith(".zip")]
+    for p in found:
+        if str(p.relative_to(ddir.root)) not in referenced:
+            p.unlink(missing_ok=True)
+            removed += 1
+    return removed
