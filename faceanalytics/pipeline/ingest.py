@@ -322,27 +322,16 @@ class Ingestor:
         paths = t.column("path").to_pylist()
         shas = t.column("sha256").to_pylist()
         keys = list(zip(t.column("source").to_pylist(), t.column("month").to_pylist()))
-        blobs: dict[tuple[int, str], list[bytes]] = {}
-        for j, rel, blob in batch.blobs:
-            if accepted[j]:
-                blobs.setdefault((j, rel), []).append(blob)
+        # (record, path) names one image: media_row gives each field of a record its own name
+        blobs = {(j, rel): blob for j, rel, blob in batch.blobs if accepted[j]}
         groups: dict[tuple[str, str], dict[str, tuple[str, bytes]]] = {}
         where: dict[int, tuple[tuple[str, str], str]] = {}
         for i, rel in enumerate(paths):
-            if rel is None or not accepted[recs[i]]:
+            blob = None if rel is None else blobs.get((int(recs[i]), rel))
+            if blob is None:
                 continue
-            found = blobs.get((int(recs[i]), rel))
-            if not found:
-                continue
-            sha = shas[i]
-            blob = found[0] if len(found) == 1 else next(
-                (b for b in found if hashlib.sha256(b).hexdigest() == sha), found[0])
-            group = groups.setdefault(keys[i], {})
             member = _member(rel)
-            if group.get(member, (sha,))[0] != sha:  # one field twice in a record, other bytes
-                stem, dot, ext = member.rpartition(".")
-                member = f"{stem}~{sha[:12]}{dot}{ext}"
-            group[member] = (sha, blob)
+            groups.setdefault(keys[i], {})[member] = (shas[i], blob)
             where[i] = (keys[i], member)
         packs = {}
         for key, group in groups.items():
