@@ -247,3 +247,16 @@ def test_pack_layout_matches_zipfile(tmp_path):
     mtime = pack.stat().st_mtime_ns
     assert packs_mod.write_pack(tmp_path, "media/packs/t/2026-11/p.zip", members) == offsets
     assert pack.stat().st_mtime_ns == mtime
+
+
+def test_a_pack_name_is_never_masked_as_personal_data():
+    """A pack's name is a hex digest, whose digits may look like a phone number: never scrubbed."""
+    import pyarrow as pa
+
+    from faceanalytics.pipeline.pii import scrub_table
+
+    t = pa.table({"pack": ["media/packs/megvii_lite/2026-11/13812345678.zip"],
+                  "path": ["1700000000_s1~0a/image_best.jpg"], "error": ["call 13812345678"]})
+    out = scrub_table(t)
+    assert out.column("pack").equals(t.column("pack")) and out.column("path").equals(t.column("path"))
+    assert out.column("error")[0].as_py() != "call 13812345678"   # the scrub did run
