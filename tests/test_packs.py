@@ -14,9 +14,10 @@ import pytest
 import faceanalytics as fa
 from faceanalytics.errors import DataError, MediaError
 from faceanalytics.pipeline.ingest import ingest, rebuild
+from faceanalytics.storage import DataDir
 from faceanalytics.storage import packs as packs_mod
 from faceanalytics.storage import tables as store_mod
-from faceanalytics.storage.packs import PACKS, load_media, media_bytes
+from faceanalytics.storage.packs import load_media, media_bytes
 from faceanalytics.storage.tables import load
 
 from _helpers import envelope, seed, write_jsonl  # noqa: E402
@@ -48,7 +49,7 @@ def detail(i: int) -> dict:
 
 
 def packs_in(data: Path) -> list[Path]:
-    return sorted((data / PACKS).rglob("*.zip"))
+    return sorted((data / DataDir.PACKS).rglob("*.zip"))
 
 
 def media_files(data: Path) -> list[Path]:
@@ -83,7 +84,7 @@ def test_one_pack_per_chunk_and_source_that_any_zip_reader_opens(tmp_path):
     assert rep.landed == 55
     packs = packs_in(data)
     assert media_files(data) == packs                     # no image as a file of its own
-    assert [p.relative_to(data / PACKS).parts[0] for p in packs] == ["baidu_detail", "megvii_lite"]
+    assert [p.relative_to(data / DataDir.PACKS).parts[0] for p in packs] == ["baidu_detail", "megvii_lite"]
     assert all((p.stat().st_mode & 0o777) == 0o600 for p in packs)   # images are personal data
     assert_all_readable(data, recs)
 
@@ -193,7 +194,7 @@ def test_rebuild_reuses_the_packs_and_removes_the_ones_no_row_points_into(tmp_pa
     kept.update({p: p.stat().st_ino for p in packs_in(data) if p not in kept})
     assert len(kept) == 3
     # and a pack no archived record gives
-    stray = data / PACKS / "megvii_lite" / "2020-01" / "0123456789abcdef.zip"
+    stray = data / DataDir.PACKS / "megvii_lite" / "2020-01" / "0123456789abcdef.zip"
     stray.parent.mkdir(parents=True)
     stray.write_bytes(b"PK\x05\x06" + b"\0" * 18)
 
@@ -225,6 +226,12 @@ def test_load_media_and_what_media_bytes_refuses(tmp_path):
     (data / "media" / "megvii_lite" / "x").mkdir(parents=True)
     (data / "media" / "megvii_lite" / "x" / "will_video.mp4").write_bytes(b"video")
     assert media_bytes(data, {"path": "media/megvii_lite/x/will_video.mp4", "sha256": None}) == b"video"
+    (tmp_path / "secret").write_bytes(b"not for a media row")
+    for outside in ("../secret", str(tmp_path / "secret")):
+        with pytest.raises(MediaError, match="not inside the data directory"):
+            media_bytes(data, {"path": outside})
+        with pytest.raises(MediaError, match="not inside the data directory"):
+            media_bytes(data, {**row, "pack": outside})
 
 
 def test_pack_layout_matches_zipfile(tmp_path):

@@ -31,10 +31,9 @@ from .durable import fsync_dir, make_private_dirs, tmp_name
 from .errors import MediaError
 from .paths import S3Path
 
-__all__ = ["PACKS", "write_pack", "pack_name", "read_member", "media_bytes", "load_media",
+__all__ = ["write_pack", "pack_name", "read_member", "media_bytes", "load_media",
            "remove_unreferenced", "MediaError"]
 
-PACKS = "media/packs"          # relative to the data directory
 _EPOCH = (1980, 1, 1, 0, 0, 0)  # every member's date: the same chunk gives the same bytes
 _SPILL = 4 << 20               # bytes buffered before they go to the pack's file
 
@@ -45,7 +44,7 @@ def pack_name(source: str, month: str, members: list[tuple[str, str, bytes]]) ->
     h = hashlib.sha256()
     for name, sha, _ in members:
         h.update(f"{name}\t{sha}\n".encode("utf-8", "surrogatepass"))
-    return f"{PACKS}/{source}/{month}/{h.hexdigest()[:32]}.zip"
+    return f"{DataDir.PACKS}/{source}/{month}/{h.hexdigest()[:32]}.zip"
 
 
 def write_pack(data_dir, rel: str, members: list[tuple[str, str, bytes]]) -> dict[str, int]:
@@ -140,12 +139,20 @@ class _Spool:
 # --- reading -----------------------------------------------------------------------------------
 def read_member(data_dir, pack: str, offset: int, n_bytes: int) -> bytes:
     """``n_bytes`` at ``offset`` of the pack (one ranged read)."""
-    path = DataDir.of(data_dir).root / pack
+    path = _inside(data_dir, pack)
     if isinstance(path, S3Path):
         with path.fs.open_input_file(path.path) as f:
             return f.read_at(n_bytes, offset)
     with open(path, "rb") as f:
         return os.pread(f.fileno(), n_bytes, offset)
+
+
+def _inside(data_dir, rel: str):
+    """``rel`` under the data directory; a row naming a place outside it is refused."""
+    parts = rel.replace("\\", "/").split("/")
+    if rel.startswith(("/", "\\")) or ".." in parts or ":" in parts[0]:
+        raise MediaError(f"a media row names {rel!r}, which is not inside the data directory")
+    return DataDir.of(data_dir).root / rel
 
 
 def _field(row, name):
@@ -181,7 +188,7 @@ def media_bytes(data_dir, row) -> bytes:
             raise MediaError(f"media row for {path} names pack {pack} but no offset or size")
         data = read_member(data_dir, str(pack), int(offset), int(n))
     else:  # a downloaded file, or an image written before packs
-        data = (DataDir.of(data_dir).root / str(path)).read_bytes()
+        data = _inside(data_dir, str(path)).read_bytes()
     sha = _field(row, "sha256")
     if sha is not None and hashlib.sha256(data).hexdigest() != sha:
         raise MediaError(f"the bytes read for {path} do not match the row's sha256")
@@ -211,7 +218,7 @@ def remove_unreferenced(data_dir, referenced: set[str]) -> int:
     lock and only once the tables that ``referenced`` was read from are the committed
     ones (``rebuild``, after its swap)."""
     ddir = DataDir.of(data_dir)
-    root = ddir.root / PACKS
+    root = ddir.packs
     removed = 0
     if isinstance(root, S3Path):
         found = list(root.rglob("*.zip"))
