@@ -3,7 +3,6 @@ month; read back with ``fa.media_bytes`` / ``fa.load_media``; idempotent, crash-
 ``rebuild`` leaves no orphan pack behind."""
 import base64
 import hashlib
-import os
 import subprocess
 import sys
 import zipfile

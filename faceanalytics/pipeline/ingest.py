@@ -3,10 +3,11 @@
 Order per chunk: (1) the lines go to the raw archive, durably; (2) each line is
 read and flattened, a bad one going to ``quarantine`` with its reason; (3) rows
 that add nothing (the same fetch again, or an older or error fetch of a session
-that has a result) are skipped; (4) the rest, and the removal of rows they
-supersede, are committed atomically.  A crash anywhere leaves the previous
-tables readable; running again completes the work, and ``rebuild`` can always
-recreate every table from the archive.
+that has a result) are skipped; (4) the inline images of the rest are written, one
+pack per source and month (:mod:`~faceanalytics.storage.packs`); (5) the rows, and
+the removal of rows they supersede, are committed atomically.  A crash anywhere
+leaves the previous tables readable; running again completes the work, and
+``rebuild`` can always recreate every table from the archive.
 
 The data directory may be ``s3://bucket/prefix`` (:mod:`faceanalytics.storage`): the
 input files stay local, the archive, tables, PII key and commit records go to S3,
