@@ -121,7 +121,7 @@ if TYPE_CHECKING:  # what the lazy names are, for IDEs and type checkers; never 
         AccessTokenError, AccessTokenExpired, AccessTokenInvalid, ApiNotFound, BadArguments,
         BaiduAuthError, BaiduError, BaiduInternalError, BaiduRequestFailed, ConfigurationError,
         ConnectError, DailyLimitExceeded, DataDestroyed, DataError, FaceAnalyticsError, InsecureURL,
-        InvalidResponse, LockLost, MegviiAuthenticationError, MegviiAuthorizationError,
+        InvalidResponse, LockLost, MediaError, MegviiAuthenticationError, MegviiAuthorizationError,
         MegviiConcurrencyLimitExceeded, MegviiError, MegviiInternalError, MessageEncryptionError,
         MissingArguments, MissingCredentials, NotTLS, ProviderError, QpsLimitExceeded, QuotaExhausted,
         RateLimited, RequestTimeout, ResultNotFound, S3Error, ServerError, StorageConfigError,
