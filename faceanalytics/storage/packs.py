@@ -197,16 +197,15 @@ def media_bytes(data_dir, row) -> bytes:
 
 def load_media(data_dir, session_id: str, *, source: str | None = None) -> dict[str, bytes]:
     """Every inline image of one session: ``{"<field>[_<attempt>]": bytes}``."""
-    import pyarrow.compute as pc
+    import pyarrow.dataset as ds
 
     from .tables import load_arrow
 
-    t = load_arrow(data_dir, "media")
-    keep = pc.and_(pc.equal(t.column("session_id"), session_id), pc.is_valid(t.column("path")))
+    where = (ds.field("session_id") == session_id) & ds.field("path").is_valid()
     if source is not None:
-        keep = pc.and_(keep, pc.equal(t.column("source"), source))
+        where &= ds.field("source") == source
     out = {}
-    for row in t.filter(keep).to_pylist():
+    for row in load_arrow(data_dir, "media", where=where).to_pylist():
         key = row["field"] if row["attempt"] is None else f"{row['field']}_{row['attempt']}"
         out[key] = media_bytes(data_dir, row)
     return out

@@ -597,8 +597,9 @@ def load(data_dir, table: str, since=None, until=None, columns=None) -> "pd.Data
     return load_arrow(data_dir, table, since, until, columns).to_pandas(types_mapper=nullable_dtype)
 
 
-def load_arrow(data_dir, table: str, since=None, until=None, columns=None) -> pa.Table:
-    """:func:`load`, as an Arrow table (no pandas involved)."""
+def load_arrow(data_dir, table: str, since=None, until=None, columns=None, where=None) -> pa.Table:
+    """:func:`load`, as an Arrow table (no pandas involved).  ``where``: a further
+    ``pyarrow.dataset`` filter expression (pushed down to the files)."""
     if table not in TABLES:
         raise ValueError(f"unknown table {table!r}; tables are: {', '.join(TABLES)}")
     schema = full_schema(table)
@@ -619,6 +620,8 @@ def load_arrow(data_dir, table: str, since=None, until=None, columns=None) -> pa
     if hi is not None:
         e = (ds.field("month") <= hi.strftime("%Y-%m")) & (ds.field("session_time") < pa.scalar(hi, ts_type))
         expr = e if expr is None else expr & e
+    if where is not None:
+        expr = where if expr is None else expr & where
     fs, p = fs_path(path)
     for attempt in range(3):
         # A writer may delete a file (replaced rows, compaction) between the listing and
