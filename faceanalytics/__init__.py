@@ -19,8 +19,8 @@ __version__ = "0.1.0"
 _LAZY = {
     "load": ".storage.tables",
     "load_arrow": ".storage.tables",
-    "media_bytes": ".storage.packs",
-    "load_media": ".storage.packs",
+    "media_bytes": ".storage.media",
+    "load_media": ".storage.media",
     "DataDir": ".storage",
     "ingest": ".pipeline.ingest",
     "rebuild": ".pipeline.ingest",
@@ -93,7 +93,7 @@ __all__ = sorted(_LAZY)
 if TYPE_CHECKING:  # what the lazy names are, for IDEs and type checkers; never run
     from .storage import DataDir
     from .storage.tables import load, load_arrow
-    from .storage.packs import load_media, media_bytes
+    from .storage.media import load_media, media_bytes
     from .pipeline.ingest import ingest, rebuild
     from .pipeline.fetch import fetch_baidu, fetch_megvii, read_ids
     from .crypto import decrypt_will_file, verify_callback_sign

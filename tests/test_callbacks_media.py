@@ -19,7 +19,7 @@ from faceanalytics.crypto import encrypt_will_file
 from faceanalytics.pipeline.media import download_will_files
 from faceanalytics.pipeline.receive import CallbackReceiver
 from faceanalytics.sandbox import Sandbox
-from faceanalytics.storage.packs import media_bytes
+from faceanalytics.storage.media import media_bytes
 from faceanalytics.storage.tables import load
 
 SEEDS = Path(__file__).parent / "data" / "seeds"

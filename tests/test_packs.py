@@ -16,7 +16,7 @@ from faceanalytics.pipeline.ingest import ingest, rebuild
 from faceanalytics.storage import DataDir
 from faceanalytics.storage import packs as packs_mod
 from faceanalytics.storage import tables as store_mod
-from faceanalytics.storage.packs import load_media, media_bytes
+from faceanalytics.storage.media import load_media, media_bytes
 from faceanalytics.storage.tables import load
 
 from _helpers import envelope, seed, write_jsonl  # noqa: E402
@@ -266,3 +266,28 @@ def test_a_pack_name_is_never_masked_as_personal_data():
     out = scrub_table(t)
     assert out.column("pack").equals(t.column("pack")) and out.column("path").equals(t.column("path"))
     assert out.column("error")[0].as_py() != "call 13812345678"   # the scrub did run
+
+
+def test_the_small_packs_of_small_landings_are_merged_at_the_end_of_a_run(tmp_path):
+    """The receiver lands every few seconds and fetch every 500 answers: each landing its own
+    small pack.  At the end of a run those of a (source, month) become one, rows re-pointed;
+    a row read before the merge still reads (it finds where its image went)."""
+    recs = [lite(i) for i in range(3 * packs_mod.COMPACT_AT)]
+    data = tmp_path / "d"
+    first = write_jsonl(tmp_path / "a.jsonl", recs[:packs_mod.COMPACT_AT - 1])
+    ingest([first], data, chunk_size=1)
+    small = packs_in(data)
+    assert len(small) == packs_mod.COMPACT_AT - 1             # not yet enough to merge
+    stale = load(data, "media")
+    stale = stale[stale.path.notna()].iloc[0]
+    ingest([write_jsonl(tmp_path / "b.jsonl", recs)], data, chunk_size=3)
+    packs = packs_in(data)
+    assert len(packs) == 1 and packs[0] not in small and media_files(data) == packs
+    assert_all_readable(data, recs)
+    assert set(load(data, "media").pack.dropna()) == {str(packs[0].relative_to(data))}
+    assert media_bytes(data, stale) == expected(recs)[(stale.session_id, stale.field)]
+    # rebuild lands the archive's small chunks again, merges them to the same pack, and
+    # removes the small ones after its swap
+    rebuild(data)
+    assert packs_in(data) == packs
+    assert_all_readable(data, recs)

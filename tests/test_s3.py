@@ -651,7 +651,7 @@ def test_inline_images_land_as_one_pack_object_per_chunk_and_read_back(tmp_path,
     """Issue 12: one PUT per pack, not per image; ``media_bytes`` reads a member with a ranged GET."""
     import base64
 
-    from faceanalytics.storage.packs import load_media, media_bytes
+    from faceanalytics.storage.media import load_media, media_bytes
 
     recs, want = [], {}
     for i in range(12):
@@ -672,3 +672,14 @@ def test_inline_images_land_as_one_pack_object_per_chunk_and_read_back(tmp_path,
     rebuild(data)                                         # the same chunk names the same pack
     assert keys(raw_s3, data, "media") == packs
     assert {r.session_id: media_bytes(data, r) for r in load(data, "media").itertuples()} == want
+
+    # small landings: their packs merged into one at the end of the run, the small ones deleted
+    from faceanalytics.storage import packs as packs_mod
+
+    data2 = data + "-small"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(packs_mod, "COMPACT_AT", 3)
+        ingest([path], data2, chunk_size=2)               # six chunks, six packs, then one
+    # named by its members: the pack the whole file gave as one chunk
+    assert keys(raw_s3, data2, "media") == packs
+    assert {r.session_id: media_bytes(data2, r) for r in load(data2, "media").itertuples()} == want

@@ -23,7 +23,7 @@ from faceanalytics.pipeline.pii import Masker
 from faceanalytics.flatten import Context, Unreadable, flatten_payload
 from faceanalytics.pipeline.ingest import ingest
 from faceanalytics.schema import TABLES
-from faceanalytics.storage.packs import media_bytes
+from faceanalytics.storage.media import media_bytes
 from faceanalytics.storage.tables import load
 
 from _helpers import all_table_text as _all_text  # noqa: E402

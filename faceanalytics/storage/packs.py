@@ -12,7 +12,10 @@ offset, so the ``media`` table keeps ``pack``, ``path`` (the member), ``offset``
 
 The name is the digest of the member list (names and SHA-256 of their bytes), so the
 same chunk always gives the same pack: a rerun after a crash, or ``rebuild``, finds it
-already there and writes nothing.  A pack is written whole (hidden temporary, fsync,
+already there and writes nothing.  Writers that land small chunks (the callback
+receiver every few seconds, ``fetch`` every 500 answers) leave many small packs; at the
+end of each run (:meth:`Store.compact <faceanalytics.storage.tables.Store.compact>`)
+those of a (source, month) are merged into one and the rows re-pointed, in one commit.  A pack is written whole (hidden temporary, fsync,
 rename; one PUT on S3) before the rows that point into it are committed.  Packs no
 table row references (a crash before the commit, a rebuild that regrouped sessions)
 are removed by :func:`remove_unreferenced` once ``rebuild`` has swapped its tables in.
@@ -31,11 +34,12 @@ from .durable import fsync_dir, make_private_dirs, tmp_name
 from .errors import MediaError
 from .paths import S3Path
 
-__all__ = ["write_pack", "pack_name", "read_member", "media_bytes", "load_media",
-           "remove_unreferenced", "MediaError"]
+__all__ = ["write_pack", "pack_name", "read_member", "remove_unreferenced", "compact_packs"]
 
 _EPOCH = (1980, 1, 1, 0, 0, 0)  # every member's date: the same chunk gives the same bytes
 _SPILL = 4 << 20               # bytes buffered before they go to the pack's file
+COMPACT_AT = 16                # small packs in one (source, month) before they are merged
+SMALL = 16 << 20               # a pack of at least this many bytes is left as it is
 
 
 def pack_name(source: str, month: str, members: list[tuple[str, str, bytes]]) -> str:
@@ -137,17 +141,7 @@ class _Spool:
 
 
 # --- reading -----------------------------------------------------------------------------------
-def read_member(data_dir, pack: str, offset: int, n_bytes: int) -> bytes:
-    """``n_bytes`` at ``offset`` of the pack (one ranged read)."""
-    path = _inside(data_dir, pack)
-    if isinstance(path, S3Path):
-        with path.fs.open_input_file(path.path) as f:
-            return f.read_at(n_bytes, offset)
-    with open(path, "rb") as f:
-        return os.pread(f.fileno(), n_bytes, offset)
-
-
-def _inside(data_dir, rel: str):
+def inside(data_dir, rel: str):
     """``rel`` under the data directory; a row naming a place outside it is refused."""
     parts = rel.replace("\\", "/").split("/")
     if rel.startswith(("/", "\\")) or ".." in parts or ":" in parts[0]:
@@ -155,60 +149,14 @@ def _inside(data_dir, rel: str):
     return DataDir.of(data_dir).root / rel
 
 
-def _field(row, name):
-    try:
-        v = row[name]
-    except (KeyError, IndexError, TypeError):
-        v = getattr(row, name, None)
-    try:
-        import pandas as pd
-
-        if v is not None and not isinstance(v, (bytes, str)) and pd.isna(v):
-            return None
-    except (TypeError, ValueError):
-        pass
-    return v
-
-
-def media_bytes(data_dir, row) -> bytes:
-    """The bytes of one row of the ``media`` table (an inline image, read from its pack)
-    or of the ``media_files`` table (a downloaded will file), checked against the row's
-    ``sha256``.  ``row``: a pandas row (``df.iloc[i]``, ``itertuples()``) or a dict.
-
-    >>> m = fa.load("data", "media")
-    >>> jpeg = fa.media_bytes("data", m[m.path.notna()].iloc[0])
-    """
-    pack, path, n = _field(row, "pack"), _field(row, "path"), _field(row, "n_bytes")
-    if path is None:
-        why = _field(row, "error") or ("a link: " + str(_field(row, "url")) if _field(row, "url") else None)
-        raise MediaError(f"this media row holds no bytes ({why or 'no path'})")
-    if pack is not None:
-        offset = _field(row, "offset")
-        if offset is None or n is None:
-            raise MediaError(f"media row for {path} names pack {pack} but no offset or size")
-        data = read_member(data_dir, str(pack), int(offset), int(n))
-    else:  # a downloaded file, or an image written before packs
-        data = _inside(data_dir, str(path)).read_bytes()
-    sha = _field(row, "sha256")
-    if sha is not None and hashlib.sha256(data).hexdigest() != sha:
-        raise MediaError(f"the bytes read for {path} do not match the row's sha256")
-    return data
-
-
-def load_media(data_dir, session_id: str, *, source: str | None = None) -> dict[str, bytes]:
-    """Every inline image of one session: ``{"<field>[_<attempt>]": bytes}``."""
-    import pyarrow.dataset as ds
-
-    from .tables import load_arrow
-
-    where = (ds.field("session_id") == session_id) & ds.field("path").is_valid()
-    if source is not None:
-        where &= ds.field("source") == source
-    out = {}
-    for row in load_arrow(data_dir, "media", where=where).to_pylist():
-        key = row["field"] if row["attempt"] is None else f"{row['field']}_{row['attempt']}"
-        out[key] = media_bytes(data_dir, row)
-    return out
+def read_member(data_dir, pack: str, offset: int, n_bytes: int) -> bytes:
+    """``n_bytes`` at ``offset`` of the pack (one ranged read)."""
+    path = inside(data_dir, pack)
+    if isinstance(path, S3Path):
+        with path.fs.open_input_file(path.path) as f:
+            return f.read_at(n_bytes, offset)
+    with open(path, "rb") as f:
+        return os.pread(f.fileno(), n_bytes, offset)
 
 
 # --- housekeeping -----------------------------------------------------------------------------
@@ -228,3 +176,65 @@ def remove_unreferenced(data_dir, referenced: set[str]) -> int:
             p.unlink(missing_ok=True)
             removed += 1
     return removed
+
+
+def compact_packs(store) -> int:
+    """Merge the small packs of each (source, month) that has :data:`COMPACT_AT` or more
+    into one, re-point the ``media`` rows at it (one commit per partition), then delete
+    the packs no row of the partition points into.  -> partitions merged.
+
+    Packs and rows share the partition (a row's pack is named by its source and month),
+    so the rows of one ``media`` partition are every reference to that pack folder.  On
+    a staging store (``rebuild``) nothing is deleted: the live tables still point into
+    the old packs until the swap, after which :func:`remove_unreferenced` runs."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    ddir = DataDir.of(store.data_dir)
+    live = store.root == ddir.tables
+    merged = 0
+    if not ddir.packs.is_dir():
+        return 0
+    for src_dir in sorted(ddir.packs.iterdir()):
+        for month_dir in sorted(src_dir.iterdir()):
+            source, month = src_dir.name, month_dir.name
+            small = {str(p.relative_to(ddir.root)) for p in month_dir.glob("*.zip")
+                     if p.stat().st_size < SMALL}
+            if len(small) < COMPACT_AT:
+                continue
+            rows = [t.select(["pack", "path", "sha256", "offset", "n_bytes"]).to_pylist()
+                    for t in store.read_partition("media", source, month)]
+            members: dict[str, tuple[str, bytes]] = {}
+            for r in (r for part in rows for r in part if r["pack"] in small):
+                blob = read_member(ddir, r["pack"], r["offset"], r["n_bytes"])
+                if hashlib.sha256(blob).hexdigest() != r["sha256"]:  # damaged: left for rebuild
+                    members = {}
+                    break
+                members[r["path"]] = (r["sha256"], blob)
+            if not members:
+                continue
+            ordered = [(name, *members[name]) for name in sorted(members)]
+            rel = pack_name(source, month, ordered)
+            offsets = write_pack(ddir, rel, ordered)
+
+            def change(t: pa.Table) -> pa.Table | None:
+                packs = t.column("pack").to_pylist()
+                if not any(p in small for p in packs):
+                    return None
+                paths, offs = t.column("path").to_pylist(), t.column("offset").to_pylist()
+                for i, p in enumerate(packs):
+                    if p in small:
+                        packs[i], offs[i] = rel, offsets[paths[i]]
+                t = t.set_column(t.schema.get_field_index("pack"), "pack", pa.array(packs, pa.string()))
+                return t.set_column(t.schema.get_field_index("offset"), "offset", pa.array(offs, pa.int64()))
+
+            store.rewrite_partition("media", source, month, change)
+            merged += 1
+            if live:
+                still = set()
+                for t in store.read_partition("media", source, month):
+                    still.update(p for p in pc.unique(t.column("pack")).to_pylist() if p is not None)
+                for p in month_dir.glob("*.zip"):
+                    if str(p.relative_to(ddir.root)) not in still:
+                        p.unlink(missing_ok=True)
+    return merged
