@@ -19,6 +19,8 @@ __version__ = "0.1.0"
 _LAZY = {
     "load": ".storage.tables",
     "load_arrow": ".storage.tables",
+    "media_bytes": ".storage.media",
+    "load_media": ".storage.media",
     "DataDir": ".storage",
     "ingest": ".pipeline.ingest",
     "rebuild": ".pipeline.ingest",
@@ -91,6 +93,7 @@ __all__ = sorted(_LAZY)
 if TYPE_CHECKING:  # what the lazy names are, for IDEs and type checkers; never run
     from .storage import DataDir
     from .storage.tables import load, load_arrow
+    from .storage.media import load_media, media_bytes
     from .pipeline.ingest import ingest, rebuild
     from .pipeline.fetch import fetch_baidu, fetch_megvii, read_ids
     from .crypto import decrypt_will_file, verify_callback_sign
@@ -118,7 +121,7 @@ if TYPE_CHECKING:  # what the lazy names are, for IDEs and type checkers; never 
         AccessTokenError, AccessTokenExpired, AccessTokenInvalid, ApiNotFound, BadArguments,
         BaiduAuthError, BaiduError, BaiduInternalError, BaiduRequestFailed, ConfigurationError,
         ConnectError, DailyLimitExceeded, DataDestroyed, DataError, FaceAnalyticsError, InsecureURL,
-        InvalidResponse, LockLost, MegviiAuthenticationError, MegviiAuthorizationError,
+        InvalidResponse, LockLost, MediaError, MegviiAuthenticationError, MegviiAuthorizationError,
         MegviiConcurrencyLimitExceeded, MegviiError, MegviiInternalError, MessageEncryptionError,
         MissingArguments, MissingCredentials, NotTLS, ProviderError, QpsLimitExceeded, QuotaExhausted,
         RateLimited, RequestTimeout, ResultNotFound, S3Error, ServerError, StorageConfigError,

@@ -48,6 +48,7 @@ callers catch one (``except ValueError`` still catches ``InsecureURL``)::
         ├── S3Error                      S3 answered an error or could not be reached  (also OSError)
         ├── WriterBusy                   another writer holds the data directory's lock  (also OSError)
         ├── LockLost                     another writer took the lock: stop  (also OSError)
+        ├── MediaError                   a media row whose bytes are missing or not the ones it names  (also ValueError)
         └── Unreadable                   a value a record cannot be flattened without  (also ValueError)
 
 A name in parentheses at the end of a line is a further base.  A few private
@@ -93,7 +94,8 @@ _DEFINED_IN = {
         "QpsLimitExceeded", "TotalLimitExceeded", "BaiduInternalError", "VerifyTokenInvalid",
         "BaiduRequestFailed", "ConfigurationError", "InsecureURL", "MissingCredentials",
         "NotTLS", "QuotaExhausted"], _CLIENTS),
-    **dict.fromkeys(["StorageConfigError", "S3Error", "WriterBusy", "LockLost"], ".storage.errors"),
+    **dict.fromkeys(["StorageConfigError", "S3Error", "WriterBusy", "LockLost", "MediaError"],
+                    ".storage.errors"),
     "Unreadable": "._coerce",
 }
 
@@ -101,7 +103,7 @@ __all__ += sorted(_DEFINED_IN)
 
 if TYPE_CHECKING:  # the same names, for IDEs and type checkers; never run
     from ._coerce import Unreadable
-    from .storage.errors import LockLost, S3Error, StorageConfigError, WriterBusy
+    from .storage.errors import LockLost, MediaError, S3Error, StorageConfigError, WriterBusy
     from .clients.errors import (
         AccessTokenError, AccessTokenExpired, AccessTokenInvalid, ApiNotFound, BadArguments,
         BaiduAuthError, BaiduError, BaiduInternalError, BaiduRequestFailed, ConfigurationError,

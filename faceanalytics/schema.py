@@ -108,6 +108,9 @@ _TABLES: dict[str, tuple[tuple[str, pa.DataType], ...]] = {
     "media": (
         ("field", STR), ("attempt", I32), ("media_type", STR), ("url", STR), ("path", STR),
         ("n_bytes", I64), ("sha256", STR), ("error", STR),
+        # an inline image's bytes: ``n_bytes`` at ``offset`` of the ZIP ``pack`` (relative to the
+        # data directory), whose member ``path`` it is (storage.packs)
+        ("pack", STR), ("offset", I64),
     ),
     "media_files": (
         ("field", STR), ("url", STR), ("path", STR), ("n_bytes", I64), ("sha256", STR),

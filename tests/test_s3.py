@@ -645,3 +645,41 @@ def test_secrets_stay_out_of_botocore_logs_messages_and_reprs(data, monkeypatch,
     with pytest.raises(storage_errors.StorageConfigError) as e:
         paths.data_path("s3://bucket/p")
     assert "log-test-pw" not in str(e.value)
+
+
+def test_inline_images_land_as_one_pack_object_per_chunk_and_read_back(tmp_path, data, raw_s3):
+    """Issue 12: one PUT per pack, not per image; ``media_bytes`` reads a member with a ranged GET."""
+    import base64
+
+    from faceanalytics.storage.media import load_media, media_bytes
+
+    recs, want = [], {}
+    for i in range(12):
+        p = seed("megvii_lite_success.json")
+        blob = b"\xff\xd8\xff\xe0" + bytes([i]) * (100 + i)
+        p["images"] = {"image_best": "data:image/jpeg;base64," + base64.b64encode(blob).decode()}
+        recs.append(envelope("megvii_lite", f"1700000000,p{i}", p))
+        want[f"1700000000,p{i}"] = blob
+    path = write_jsonl(tmp_path / "img.jsonl", recs)
+    ingest([path], data)
+    packs = keys(raw_s3, data, "media")
+    assert len(packs) == 1 and packs[0].startswith("media/packs/megvii_lite/") and packs[0].endswith(".zip")
+    m = load(data, "media")
+    assert {r.session_id: media_bytes(data, r) for r in m.itertuples()} == want
+    assert load_media(data, "1700000000,p3") == {"image_best": want["1700000000,p3"]}
+    ingest([path], data)                                  # again: no new object, no new row
+    assert keys(raw_s3, data, "media") == packs and len(load(data, "media")) == 12
+    rebuild(data)                                         # the same chunk names the same pack
+    assert keys(raw_s3, data, "media") == packs
+    assert {r.session_id: media_bytes(data, r) for r in load(data, "media").itertuples()} == want
+
+    # small landings: their packs merged into one at the end of the run, the small ones deleted
+    from faceanalytics.storage import packs as packs_mod
+
+    data2 = data + "-small"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(packs_mod, "COMPACT_AT", 3)
+        ingest([path], data2, chunk_size=2)               # six chunks, six packs, then one
+    # named by its members: the pack the whole file gave as one chunk
+    assert keys(raw_s3, data2, "media") == packs
+    assert {r.session_id: media_bytes(data2, r) for r in load(data2, "media").itertuples()} == want

@@ -12,6 +12,7 @@ import copy
 import hashlib
 import json
 import random
+import zipfile
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -22,6 +23,7 @@ from faceanalytics.pipeline.pii import Masker
 from faceanalytics.flatten import Context, Unreadable, flatten_payload
 from faceanalytics.pipeline.ingest import ingest
 from faceanalytics.schema import TABLES
+from faceanalytics.storage.media import media_bytes
 from faceanalytics.storage.tables import load
 
 from _helpers import all_table_text as _all_text  # noqa: E402
@@ -860,19 +862,22 @@ def test_images_are_files_never_table_cells(tmp_path):
     sha = hashlib.sha256(jpeg).hexdigest()
     for field in ("image_best", "image_idcard_front", "multifaces_image"):
         r = lite.loc[field]
-        assert r["path"].startswith("media/megvii_lite/") and r["path"].endswith(".jpg")
-        assert (data / r["path"]).read_bytes() == jpeg
+        # in the chunk's pack (issue 12): the member is named as the file was
+        assert r["path"].endswith(".jpg") and r["pack"].startswith("media/packs/megvii_lite/")
+        assert media_bytes(data, r) == jpeg
+        with zipfile.ZipFile(data / r["pack"]) as z:   # any zip reader opens a pack
+            assert z.read(r["path"]) == jpeg
         assert (r["n_bytes"], r["sha256"], r["media_type"]) == (len(jpeg), sha, "image")
         assert pd.isna(r["error"])
     back = lite.loc["image_idcard_back"]
     assert pd.isna(back["path"]) and back["error"] == "not valid base64"
     bd = m[m["source"] == "baidu_detail"].set_index("field")
-    assert (data / bd.loc["idcard_front_base64", "path"]).read_bytes() == jpeg
+    assert media_bytes(data, bd.loc["idcard_front_base64"]) == jpeg
     # the session id "tok/1" is made file-name safe (and injective: a digest keeps it apart from
-    # "tok_1"): the file stays inside the data dir
+    # "tok_1"): the member is one folder deep in its pack
     path = bd.loc["idcard_front_base64", "path"]
-    assert path.startswith("media/baidu_detail/tok_1~") and path.endswith("/idcard_front_base64.jpg")
-    assert path.count("/") == 3
+    assert path.startswith("tok_1~") and path.endswith("/idcard_front_base64.jpg")
+    assert path.count("/") == 1
     assert bd.loc["idcard_back_base64", "error"] == "not valid base64"  # "/9j/4AAQ...."
 
     for table in TABLES:
@@ -900,7 +905,7 @@ def test_inline_images_of_several_attempts_do_not_overwrite_each_other(tmp_path)
     assert faces.loc[1, "path"] != faces.loc[2, "path"]
     for attempt, blob in ((1, one), (2, two)):
         r = faces.loc[attempt]
-        assert (data / r["path"]).read_bytes() == blob
+        assert media_bytes(data, r) == blob
         assert r["sha256"] == hashlib.sha256(blob).hexdigest()
 
 

@@ -135,8 +135,9 @@ def media_row(flat: Flat, ctx: Context, field: str, value, *, media_type: str = 
     ``expect`` is ``"blob"`` for fields documented as inline images
     (``data:image/jpeg;base64,…`` or Baidu's bare base64), ``"url"`` for download
     links, ``"any"`` where the documents allow both.  Blobs never go into a table:
-    they become a file ``media/<source>/<session>/<field>[_<attempt>].<ext>`` and the
-    row holds its path.
+    each is named ``media/<source>/<session>/<field>[_<attempt>].<ext>`` here, and
+    ingest keeps it as the member ``<session>/<field>[_<attempt>].<ext>`` of its chunk's
+    pack (:mod:`faceanalytics.storage.packs`), which the row then names.
     """
     if value is None:
         return

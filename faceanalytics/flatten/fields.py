@@ -261,8 +261,10 @@ NOTES = {
     "genuineness": "one row per attack (`attack` = synthetic_face, mask, screen_replay, or any "
                    "new `<attack>_confidence` key); Baidu `spoofing`/`spoofing_score` -> "
                    "synthetic_face with no threshold; `flagged` is `confidence > threshold`",
-    "media": "inline images are written to `DATA/media/<source>/<session>/<field>[_<attempt>].<ext>`; the "
-             "row keeps `path`, `n_bytes`, `sha256`; URLs land in `url`",
+    "media": "inline images are kept in packs, one uncompressed ZIP per ingest chunk, source and month "
+             "(`DATA/media/packs/<source>/<YYYY-MM>/<digest>.zip`); the row keeps `pack`, `path` (the "
+             "member: `<session>/<field>[_<attempt>].<ext>`), `offset`, `n_bytes`, `sha256` "
+             "(`fa.media_bytes(data, row)` reads it); URLs land in `url`",
     "sessions": "`invalid_values` counts values nulled because they cannot be right (NaN, "
                 "infinities, a confidence outside 0-100, Megvii anti-spoofing outside 0-1); each "
                 "is kept in `extra` under `_invalid.<path>` with its reason",

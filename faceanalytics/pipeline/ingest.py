@@ -3,10 +3,11 @@
 Order per chunk: (1) the lines go to the raw archive, durably; (2) each line is
 read and flattened, a bad one going to ``quarantine`` with its reason; (3) rows
 that add nothing (the same fetch again, or an older or error fetch of a session
-that has a result) are skipped; (4) the rest, and the removal of rows they
-supersede, are committed atomically.  A crash anywhere leaves the previous
-tables readable; running again completes the work, and ``rebuild`` can always
-recreate every table from the archive.
+that has a result) are skipped; (4) the inline images of the rest are written, one
+pack per source and month (:mod:`~faceanalytics.storage.packs`); (5) the rows, and
+the removal of rows they supersede, are committed atomically.  A crash anywhere
+leaves the previous tables readable; running again completes the work, and
+``rebuild`` can always recreate every table from the archive.
 
 The data directory may be ``s3://bucket/prefix`` (:mod:`faceanalytics.storage`): the
 input files stay local, the archive, tables, PII key and commit records go to S3,
@@ -36,8 +37,9 @@ from ..flatten import Context, flatten_fast, flatten_payload, parse_chunk
 from ..schema import SOURCES
 from ..storage import DataDir
 from ..storage.archive import RawArchive, read_segment
-from ..storage.durable import atomic_write_bytes, rmtree
+from ..storage.durable import rmtree
 from ..storage.lock import writer_lock
+from ..storage.packs import pack_name, remove_unreferenced, write_pack
 from ..storage.tables import Store, key_of
 from ._chunks import Block, ZstdInput, iter_chunks, open_input, segment_chunks
 from ._rows import common_arrays, media_files_table, month_of_int, months, now_us, rows_to_arrow, with_common
@@ -299,39 +301,52 @@ class Ingestor:
         q_rows = [r for r, f in zip(q_rows, qf) if not f]
         q_keys = [k for k, f in zip(q_keys, qf) if not f]
 
+        self._pack_media(batch, accepted)
         tables = batch.tables_for(accepted)
         tables["quarantine"] = self._build_quarantine(q_rows, received_us, origin)
-        self._write_blobs([(rel, blob) for j, rel, blob in batch.blobs if accepted[j]])
         acc = np.flatnonzero(accepted)
         idx_update = np.concatenate([keys[acc], np.asarray(q_keys, np.int64)])
         counts = (len(acc), skipped, n_replaced, len(bad), reasons)
         return tables, replace, idx_update, counts
 
-    def _write_blobs(self, blobs: list[tuple[str, bytes]]) -> None:
-        """Write inline media as files (skipping one already there with the same bytes).
+    def _pack_media(self, batch: "_Batch", accepted: np.ndarray) -> None:
+        """Write the accepted records' inline images as packs, one per (source, month)
+        (:mod:`~faceanalytics.storage.packs`), and point their ``media`` rows into them.
 
-        Derived data, like the tables: the raw archive holds the bytes durably and
-        ``rebuild`` writes them again, so no fsync per file (thousands per chunk); each
-        is still written to a hidden temporary and renamed into place."""
-        if not blobs:
+        Before the commit: a row is never committed before the pack it points into is
+        whole and on disk; a pack left by a crash is the one the rerun names again."""
+        got = batch.tables.get("media")
+        if got is None or not batch.blobs:
             return
-        if not self.ddir.local:
-            for rel, blob in blobs:
-                atomic_write_bytes(self.data_dir / rel, blob, mode=0o600, durable=False)
-            return
-        folders: dict[str, list[tuple[str, bytes]]] = {}
-        for rel, blob in blobs:
-            path = os.path.join(self.data_dir, rel)
-            folders.setdefault(os.path.dirname(path), []).append((path, blob))
-        if len(folders) < 16:
-            for item in folders.items():
-                _write_folder(item)
-            return
-        # Thousands of small files per chunk: the time goes to waiting on the file
-        # system's metadata (mkdir, create, rename), which threads overlap.
-        with ThreadPoolExecutor(max_workers=4, thread_name_prefix="media") as pool:
-            for _ in pool.map(_write_folder, folders.items()):
-                pass
+        rec, t = got
+        recs = rec.to_numpy()
+        paths = t.column("path").to_pylist()
+        shas = t.column("sha256").to_pylist()
+        keys = list(zip(t.column("source").to_pylist(), t.column("month").to_pylist()))
+        # (record, path) names one image: media_row gives each field of a record its own name
+        blobs = {(j, rel): blob for j, rel, blob in batch.blobs if accepted[j]}
+        groups: dict[tuple[str, str], dict[str, tuple[str, bytes]]] = {}
+        where: dict[int, tuple[tuple[str, str], str]] = {}
+        for i, rel in enumerate(paths):
+            blob = None if rel is None else blobs.get((int(recs[i]), rel))
+            if blob is None:
+                continue
+            member = _member(rel)
+            groups.setdefault(keys[i], {})[member] = (shas[i], blob)
+            where[i] = (keys[i], member)
+        packs = {}
+        for key, group in groups.items():
+            members = [(name, *group[name]) for name in sorted(group)]
+            rel = pack_name(key[0], key[1], members)
+            packs[key] = (rel, write_pack(self.ddir, rel, members))
+        pack_col, offset_col = [None] * len(paths), [None] * len(paths)
+        for i, (key, member) in where.items():
+            rel, offsets = packs[key]
+            paths[i], pack_col[i], offset_col[i] = member, rel, offsets[member]
+        for name, values, typ in (("path", paths, pa.string()), ("pack", pack_col, pa.string()),
+                                  ("offset", offset_col, pa.int64())):
+            t = t.set_column(t.schema.get_field_index(name), name, pa.array(values, typ))
+        batch.tables["media"] = (rec, t)
 
     def _build_quarantine(self, q_rows, received_us, origin):
         if not q_rows:
@@ -450,34 +465,10 @@ class _Batch:
         return out
 
 
-def _write_folder(item: tuple[str, list[tuple[str, bytes]]]) -> None:
-    """Write one folder's media files, each to a hidden temporary renamed into place; a
-    file already there with the same bytes is left alone."""
-    folder, files = item
-    try:
-        os.mkdir(folder)
-        fresh = True  # nothing in it to compare with
-    except FileExistsError:
-        fresh = False
-    except FileNotFoundError:
-        os.makedirs(folder, exist_ok=True)
-        fresh = False
-    for path, blob in files:
-        if not fresh:
-            try:
-                if os.stat(path).st_size == len(blob):
-                    with open(path, "rb") as fh:
-                        if fh.read() == blob:
-                            continue
-            except FileNotFoundError:
-                pass
-        tmp = os.path.join(folder, f".tmp-{os.urandom(6).hex()}-{os.path.basename(path)}")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            os.write(fd, blob)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
+def _member(rel: str) -> str:
+    """An image's name in its pack: its file name of old without ``media/<source>/``
+    (``<session>/<field>[_<attempt>].<ext>``; the pack is per source)."""
+    return rel.split("/", 2)[2] if rel.startswith("media/") else rel
 
 
 def ingest(paths: Iterable, data_dir, *, source: str | None = None, keep_pii: bool = False,
@@ -571,7 +562,17 @@ def rebuild(data_dir, *, keep_pii: bool = False, progress: bool = False) -> Inge
         live.adopt(ing.store)
         rmtree(staging)
         rmtree(ddir.txn(ddir.REBUILD))
+        # Only now, with the rebuilt tables committed, can a pack none of them points
+        # into go (one a crash left, or one the rebuild regrouped).
+        remove_unreferenced(ddir, _referenced_packs(ddir))
     return total
+
+
+def _referenced_packs(ddir: DataDir) -> set[str]:
+    from ..storage.tables import load_arrow
+
+    col = load_arrow(ddir, "media", columns=["pack"]).column("pack")
+    return {p for p in pc.unique(col).to_pylist() if p is not None}
 
 
 def _finish_swap(ddir: DataDir) -> None:

@@ -142,9 +142,10 @@ def mask_addresses(arr):
 # --- the choke point: every string column of every table written --------------------------
 
 #: Columns never scrubbed: keys, digests, file paths (a session id is not personal data,
-#: and masking a path would break the link to its file).
+#: and masking a path would break the link to its file; a media pack's name is a hex
+#: digest, whose digits can look like a phone number).
 _EXEMPT = frozenset({"source", "month", "session_id", "biz_id", "request_id", "log_id",
-                     "verify_log_id", "verify_request_id", "raw_sha1", "sha256", "path",
+                     "verify_log_id", "verify_request_id", "raw_sha1", "sha256", "path", "pack",
                      "id_number_hash", "id_number_last4"})
 # Region codes of mainland provinces (the first two digits of an ID number).
 _PROVINCES = frozenset("11 12 13 14 15 21 22 23 31 32 33 34 35 36 37 41 42 43 44 45 46 50 51 52 "

@@ -17,6 +17,7 @@ as an :class:`~.paths.S3Path`.  The layout::
       state/pii.key                                                   the key that masks personal data
       state/writer.lock                                               one writer at a time (storage.lock)
       state/txn-<tables>/                                             commit plans of the store
+      media/packs/<source>/<YYYY-MM>/<digest>.zip                     inline images, one ZIP per chunk (storage.packs)
       media/<source>/<session>/                                       will files, decrypted
 """
 from __future__ import annotations
@@ -110,9 +111,15 @@ class DataDir:
         return self.state / "writer.lock"
 
     # --- media
+    PACKS = "media/packs"  # inline images (storage.packs); rows name a pack relative to the root
+
     @property
     def media(self):
         return self.root / "media"
+
+    @property
+    def packs(self):
+        return self.root / self.PACKS
 
     def require_local(self, what: str) -> None:
         """Refuse ``what`` (fetch, receive, download-media) on object storage."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..errors import DataError, UsageError
 
-__all__ = ["StorageConfigError", "S3Error", "WriterBusy", "LockLost"]
+__all__ = ["StorageConfigError", "S3Error", "WriterBusy", "LockLost", "MediaError"]
 
 
 class StorageConfigError(UsageError, ValueError):
@@ -17,6 +17,10 @@ class LockLost(DataError, OSError):
 
 class WriterBusy(DataError, OSError):
     """Another writer holds the data directory's lock (after FACEANALYTICS_S3_LOCK_WAIT)."""
+
+
+class MediaError(DataError, ValueError):
+    """A media row that points at no bytes, or at bytes that are not the ones it names."""
 
 
 class S3Error(DataError, OSError):

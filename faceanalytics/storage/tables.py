@@ -441,7 +441,28 @@ class Store:
                     plan.empty(table, f"{rel}/{f.name}")
                 self._commit_plan(plan.txn, plan.record())
                 merged += 1
-        return merged
+        from .packs import compact_packs
+
+        return merged + compact_packs(self)
+
+    def read_partition(self, table: str, source: str, month: str) -> list[pa.Table]:
+        """The live files of one partition, each as a table (file schema)."""
+        partition = self.root / table / f"source={source}" / f"month={month}"
+        return [_read_parquet(f, file_schema(table)) for f in self._live_files(table, partition)]
+
+    def rewrite_partition(self, table: str, source: str, month: str, change) -> bool:
+        """Pass every file of one partition through ``change`` (a table -> the same rows
+        changed, or None to leave the file) and commit the new files as one transaction."""
+        rel = f"{table}/source={source}/month={month}"
+        plan = _Plan(self, f"{time.time_ns():x}-{uuid.uuid4().hex[:8]}")
+        for f in self._live_files(table, self.root / rel):
+            new = change(_read_parquet(f, file_schema(table)))
+            if new is not None:
+                plan.rewrite(f"{rel}/{f.name}", new)
+        if plan.is_empty():
+            return False
+        self._commit_plan(plan.txn, plan.record())
+        return True
 
     def _mkdirs(self, rel_dir: str) -> None:
         if self._local:
@@ -597,8 +618,9 @@ def load(data_dir, table: str, since=None, until=None, columns=None) -> "pd.Data
     return load_arrow(data_dir, table, since, until, columns).to_pandas(types_mapper=nullable_dtype)
 
 
-def load_arrow(data_dir, table: str, since=None, until=None, columns=None) -> pa.Table:
-    """:func:`load`, as an Arrow table (no pandas involved)."""
+def load_arrow(data_dir, table: str, since=None, until=None, columns=None, where=None) -> pa.Table:
+    """:func:`load`, as an Arrow table (no pandas involved).  ``where``: a further
+    ``pyarrow.dataset`` filter expression (pushed down to the files)."""
     if table not in TABLES:
         raise ValueError(f"unknown table {table!r}; tables are: {', '.join(TABLES)}")
     schema = full_schema(table)
@@ -619,6 +641,8 @@ def load_arrow(data_dir, table: str, since=None, until=None, columns=None) -> pa
     if hi is not None:
         e = (ds.field("month") <= hi.strftime("%Y-%m")) & (ds.field("session_time") < pa.scalar(hi, ts_type))
         expr = e if expr is None else expr & e
+    if where is not None:
+        expr = where if expr is None else expr & where
     fs, p = fs_path(path)
     for attempt in range(3):
         # A writer may delete a file (replaced rows, compaction) between the listing and

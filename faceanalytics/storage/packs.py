@@ -1,0 +1,240 @@
+"""Media packs: the inline images of one ingest chunk kept in one uncompressed ZIP.
+
+One file per image cost a ``mkdir`` per session and an open, write and rename per
+image (and, on S3, one PUT each: ~10^8 objects a year at 100k sessions a day).  A
+chunk's images go instead into one pack per (source, month)::
+
+    media/packs/<source>/<YYYY-MM>/<digest>.zip      members <session>/<field>[_<attempt>].<ext>
+
+``ZIP_STORED``: any unzip tool opens a pack, and a member's bytes sit at a fixed
+offset, so the ``media`` table keeps ``pack``, ``path`` (the member), ``offset`` and
+``n_bytes`` and one ranged read (one ranged GET on S3) returns an image.
+
+The name is the digest of the member list (names and SHA-256 of their bytes), so the
+same chunk always gives the same pack: a rerun after a crash, or ``rebuild``, finds it
+already there and writes nothing.  Writers that land small chunks (the callback
+receiver every few seconds, ``fetch`` every 500 answers) leave many small packs; at the
+end of each run (:meth:`Store.compact <faceanalytics.storage.tables.Store.compact>`)
+those of a (source, month) are merged into one and the rows re-pointed, in one commit.  A pack is written whole (hidden temporary, fsync,
+rename; one PUT on S3) before the rows that point into it are committed.  Packs no
+table row references (a crash before the commit, a rebuild that regrouped sessions)
+are removed by :func:`remove_unreferenced` once ``rebuild`` has swapped its tables in.
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import os
+import zipfile
+from pathlib import Path
+
+from .datadir import DataDir
+from .durable import fsync_dir, make_private_dirs, tmp_name
+from .errors import MediaError
+from .paths import S3Path
+
+__all__ = ["write_pack", "pack_name", "read_member", "remove_unreferenced", "compact_packs"]
+
+_EPOCH = (1980, 1, 1, 0, 0, 0)  # every member's date: the same chunk gives the same bytes
+_SPILL = 4 << 20               # bytes buffered before they go to the pack's file
+COMPACT_AT = 16                # small packs in one (source, month) before they are merged
+SMALL = 16 << 20               # a pack of at least this many bytes is left as it is
+
+
+def pack_name(source: str, month: str, members: list[tuple[str, str, bytes]]) -> str:
+    """The pack's path relative to the data directory: named by its members
+    (``(name, sha256, bytes)``, sorted by name)."""
+    h = hashlib.sha256()
+    for name, sha, _ in members:
+        h.update(f"{name}\t{sha}\n".encode("utf-8", "surrogatepass"))
+    return f"{DataDir.PACKS}/{source}/{month}/{h.hexdigest()[:32]}.zip"
+
+
+def write_pack(data_dir, rel: str, members: list[tuple[str, str, bytes]]) -> dict[str, int]:
+    """Write ``members`` (sorted by name) as the pack ``rel`` unless it is already there;
+    -> each member's data offset in the pack."""
+    root = DataDir.of(data_dir).root
+    path = root / rel
+    offsets, data = _layout(members)
+    if isinstance(path, S3Path):
+        if not path.exists():
+            buf = io.BytesIO()
+            _write_zip(buf, members, offsets)
+            path.write_bytes(buf.getvalue())   # one PUT: the object appears whole
+        return offsets
+    if path.exists():  # renamed into place only once whole and on disk
+        return offsets
+    make_private_dirs(root, path.parent)
+    tmp = tmp_name(path)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with open(fd, "wb", buffering=0) as f:
+            _write_zip(f, members, offsets)
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    fsync_dir(path.parent)
+    return offsets
+
+
+def _layout(members) -> tuple[dict[str, int], int]:
+    """Where each member's bytes start: after its 30-byte local header and its name
+    (no extra field: members are far below ZIP64 sizes)."""
+    offsets, pos = {}, 0
+    for name, _, blob in members:
+        pos += 30 + len(name.encode("utf-8"))
+        offsets[name] = pos
+        pos += len(blob)
+    return offsets, pos
+
+
+def _write_zip(f, members, offsets) -> None:
+    spool = _Spool(f)
+    with zipfile.ZipFile(spool, "w", zipfile.ZIP_STORED) as zf:
+        for name, _, blob in members:
+            info = zipfile.ZipInfo(name, _EPOCH)
+            info.external_attr = 0o600 << 16
+            zf.writestr(info, blob)
+            if zf.start_dir - len(blob) != offsets[name]:  # the layout every row relies on
+                raise AssertionError(f"media pack layout: {name} not at {offsets[name]}")
+            spool.spill()
+    spool.spill(force=True)
+
+
+class _Spool:
+    """A seekable front for a write-only file: :mod:`zipfile` rewrites each member's
+    header after its data, which here happens in memory; whole members go to the
+    file in large writes (so neither a pack in memory nor syscalls per member)."""
+
+    def __init__(self, f):
+        self.f, self.base, self.buf = f, 0, io.BytesIO()
+
+    def write(self, b) -> int:
+        return self.buf.write(b)
+
+    def tell(self) -> int:
+        return self.base + self.buf.tell()
+
+    def seek(self, pos: int, whence: int = 0) -> int:
+        if whence == 0:
+            if pos < self.base:
+                raise io.UnsupportedOperation("seek before spilled bytes")
+            self.buf.seek(pos - self.base)
+        else:
+            self.buf.seek(pos, whence)
+        return self.tell()
+
+    def flush(self) -> None:
+        pass
+
+    def spill(self, force: bool = False) -> None:
+        if self.buf.tell() >= _SPILL or force:
+            view, done = memoryview(self.buf.getvalue()), 0
+            while done < len(view):
+                done += self.f.write(view[done:])
+            self.base += done
+            self.buf = io.BytesIO()
+
+
+# --- reading -----------------------------------------------------------------------------------
+def inside(data_dir, rel: str):
+    """``rel`` under the data directory; a row naming a place outside it is refused."""
+    parts = rel.replace("\\", "/").split("/")
+    if rel.startswith(("/", "\\")) or ".." in parts or ":" in parts[0]:
+        raise MediaError(f"a media row names {rel!r}, which is not inside the data directory")
+    return DataDir.of(data_dir).root / rel
+
+
+def read_member(data_dir, pack: str, offset: int, n_bytes: int) -> bytes:
+    """``n_bytes`` at ``offset`` of the pack (one ranged read)."""
+    path = inside(data_dir, pack)
+    if isinstance(path, S3Path):
+        with path.fs.open_input_file(path.path) as f:
+            return f.read_at(n_bytes, offset)
+    with open(path, "rb") as f:
+        return os.pread(f.fileno(), n_bytes, offset)
+
+
+# --- housekeeping -----------------------------------------------------------------------------
+def remove_unreferenced(data_dir, referenced: set[str]) -> int:
+    """Delete the packs not in ``referenced`` (relative paths).  Only under the writer
+    lock and only once the tables that ``referenced`` was read from are the committed
+    ones (``rebuild``, after its swap)."""
+    ddir = DataDir.of(data_dir)
+    root = ddir.packs
+    removed = 0
+    if isinstance(root, S3Path):
+        found = list(root.rglob("*.zip"))
+    else:
+        found = [Path(d) / n for d, _, names in os.walk(root) for n in names if n.endswith(".zip")]
+    for p in found:
+        if str(p.relative_to(ddir.root)) not in referenced:
+            p.unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
+def compact_packs(store) -> int:
+    """Merge the small packs of each (source, month) that has :data:`COMPACT_AT` or more
+    into one, re-point the ``media`` rows at it (one commit per partition), then delete
+    the packs no row of the partition points into.  -> partitions merged.
+
+    Packs and rows share the partition (a row's pack is named by its source and month),
+    so the rows of one ``media`` partition are every reference to that pack folder.  On
+    a staging store (``rebuild``) nothing is deleted: the live tables still point into
+    the old packs until the swap, after which :func:`remove_unreferenced` runs."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    ddir = DataDir.of(store.data_dir)
+    live = store.root == ddir.tables
+    merged = 0
+    if not ddir.packs.is_dir():
+        return 0
+    for src_dir in sorted(ddir.packs.iterdir()):
+        for month_dir in sorted(src_dir.iterdir()):
+            source, month = src_dir.name, month_dir.name
+            small = {str(p.relative_to(ddir.root)) for p in month_dir.glob("*.zip")
+                     if p.stat().st_size < SMALL}
+            if len(small) < COMPACT_AT:
+                continue
+            rows = [t.select(["pack", "path", "sha256", "offset", "n_bytes"]).to_pylist()
+                    for t in store.read_partition("media", source, month)]
+            members: dict[str, tuple[str, bytes]] = {}
+            for r in (r for part in rows for r in part if r["pack"] in small):
+                blob = read_member(ddir, r["pack"], r["offset"], r["n_bytes"])
+                if hashlib.sha256(blob).hexdigest() != r["sha256"]:  # damaged: left for rebuild
+                    members = {}
+                    break
+                members[r["path"]] = (r["sha256"], blob)
+            if not members:
+                continue
+            ordered = [(name, *members[name]) for name in sorted(members)]
+            rel = pack_name(source, month, ordered)
+            offsets = write_pack(ddir, rel, ordered)
+
+            def change(t: pa.Table) -> pa.Table | None:
+                packs = t.column("pack").to_pylist()
+                if not any(p in small for p in packs):
+                    return None
+                paths, offs = t.column("path").to_pylist(), t.column("offset").to_pylist()
+                for i, p in enumerate(packs):
+                    if p in small:
+                        packs[i], offs[i] = rel, offsets[paths[i]]
+                t = t.set_column(t.schema.get_field_index("pack"), "pack", pa.array(packs, pa.string()))
+                return t.set_column(t.schema.get_field_index("offset"), "offset", pa.array(offs, pa.int64()))
+
+            store.rewrite_partition("media", source, month, change)
+            merged += 1
+            if live:
+                still = set()
+                for t in store.read_partition("media", source, month):
+                    still.update(p for p in pc.unique(t.column("pack")).to_pylist() if p is not None)
+                for p in month_dir.glob("*.zip"):
+                    if str(p.relative_to(ddir.root)) not in still:
+                        p.unlink(missing_ok=True)
+    return merged
