@@ -291,3 +291,19 @@ def test_the_small_packs_of_small_landings_are_merged_at_the_end_of_a_run(tmp_pa
     rebuild(data)
     assert packs_in(data) == packs
     assert_all_readable(data, recs)
+
+
+def test_small_packs_are_merged_a_bounded_group_at_a_time(tmp_path, monkeypatch):
+    """A merge holds its group's bytes in memory: a month of a busy receiver's small packs
+    becomes several packs of at most MERGED bytes each, every image still readable."""
+    recs = [lite(i) for i in range(2 * packs_mod.COMPACT_AT)]
+    data = tmp_path / "d"
+    ingest([write_jsonl(tmp_path / "a.jsonl", recs[:1])], data, chunk_size=1)
+    one = packs_in(data)[0].stat().st_size
+    monkeypatch.setattr(packs_mod, "MERGED", 4 * one)
+    ingest([write_jsonl(tmp_path / "b.jsonl", recs)], data, chunk_size=1)
+    packs = packs_in(data)
+    assert 2 * packs_mod.COMPACT_AT // 5 <= len(packs) < 2 * packs_mod.COMPACT_AT // 2, [p.stat().st_size for p in packs]
+    assert all(p.stat().st_size <= 5 * one for p in packs)
+    assert_all_readable(data, recs)
+    assert set(load(data, "media").pack.dropna()) == {str(p.relative_to(data)) for p in packs}

@@ -40,6 +40,7 @@ _EPOCH = (1980, 1, 1, 0, 0, 0)  # every member's date: the same chunk gives the 
 _SPILL = 4 << 20               # bytes buffered before they go to the pack's file
 COMPACT_AT = 16                # small packs in one (source, month) before they are merged
 SMALL = 16 << 20               # a pack of at least this many bytes is left as it is
+MERGED = 256 << 20             # bytes of small packs merged into one (held in memory while merged)
 
 
 def pack_name(source: str, month: str, members: list[tuple[str, str, bytes]]) -> str:
@@ -180,14 +181,13 @@ def remove_unreferenced(data_dir, referenced: set[str]) -> int:
 
 def compact_packs(store) -> int:
     """Merge the small packs of each (source, month) that has :data:`COMPACT_AT` or more
-    into one, re-point the ``media`` rows at it (one commit per partition), then delete
-    the packs no row of the partition points into.  -> partitions merged.
+    into one (one per :data:`MERGED` bytes), re-point the ``media`` rows at it (one commit per partition), then delete
+    the packs no row of the partition points into.  -> packs written.
 
     Packs and rows share the partition (a row's pack is named by its source and month),
     so the rows of one ``media`` partition are every reference to that pack folder.  On
     a staging store (``rebuild``) nothing is deleted: the live tables still point into
     the old packs until the swap, after which :func:`remove_unreferenced` runs."""
-    import pyarrow as pa
     import pyarrow.compute as pc
 
     ddir = DataDir.of(store.data_dir)
@@ -198,38 +198,12 @@ def compact_packs(store) -> int:
     for src_dir in sorted(ddir.packs.iterdir()):
         for month_dir in sorted(src_dir.iterdir()):
             source, month = src_dir.name, month_dir.name
-            small = {str(p.relative_to(ddir.root)) for p in month_dir.glob("*.zip")
-                     if p.stat().st_size < SMALL}
-            if len(small) < COMPACT_AT:
+            sizes = {str(p.relative_to(ddir.root)): p.stat().st_size for p in month_dir.glob("*.zip")}
+            sizes = {p: n for p, n in sorted(sizes.items()) if n < SMALL}
+            if len(sizes) < COMPACT_AT:
                 continue
-            rows = [t.select(["pack", "path", "sha256", "offset", "n_bytes"]).to_pylist()
-                    for t in store.read_partition("media", source, month)]
-            members: dict[str, tuple[str, bytes]] = {}
-            for r in (r for part in rows for r in part if r["pack"] in small):
-                blob = read_member(ddir, r["pack"], r["offset"], r["n_bytes"])
-                if hashlib.sha256(blob).hexdigest() != r["sha256"]:  # damaged: left for rebuild
-                    members = {}
-                    break
-                members[r["path"]] = (r["sha256"], blob)
-            if not members:
-                continue
-            ordered = [(name, *members[name]) for name in sorted(members)]
-            rel = pack_name(source, month, ordered)
-            offsets = write_pack(ddir, rel, ordered)
-
-            def change(t: pa.Table) -> pa.Table | None:
-                packs = t.column("pack").to_pylist()
-                if not any(p in small for p in packs):
-                    return None
-                paths, offs = t.column("path").to_pylist(), t.column("offset").to_pylist()
-                for i, p in enumerate(packs):
-                    if p in small:
-                        packs[i], offs[i] = rel, offsets[paths[i]]
-                t = t.set_column(t.schema.get_field_index("pack"), "pack", pa.array(packs, pa.string()))
-                return t.set_column(t.schema.get_field_index("offset"), "offset", pa.array(offs, pa.int64()))
-
-            store.rewrite_partition("media", source, month, change)
-            merged += 1
+            for small in _batches(sizes):
+                merged += _merge(store, ddir, source, month, small)
             if live:
                 still = set()
                 for t in store.read_partition("media", source, month):
@@ -238,3 +212,53 @@ def compact_packs(store) -> int:
                     if str(p.relative_to(ddir.root)) not in still:
                         p.unlink(missing_ok=True)
     return merged
+
+
+def _batches(sizes: dict[str, int]) -> list[set[str]]:
+    """Small packs in groups of at most :data:`MERGED` bytes (a merge holds one group in
+    memory; a month of a busy receiver's packs does not fit)."""
+    out, cur, total = [], set(), 0
+    for p, n in sizes.items():
+        if cur and total + n > MERGED:
+            out.append(cur)
+            cur, total = set(), 0
+        cur.add(p)
+        total += n
+    if len(cur) > 1:
+        out.append(cur)
+    return out
+
+
+def _merge(store, ddir, source: str, month: str, small: set[str]) -> int:
+    """One group of small packs of a (source, month) as one pack, its rows re-pointed
+    (one commit); -> 1 if merged, 0 if left (a damaged member: left for ``rebuild``)."""
+    import pyarrow as pa
+
+    members: dict[str, tuple[str, bytes]] = {}
+    for t in store.read_partition("media", source, month):
+        for r in t.select(["pack", "path", "sha256", "offset", "n_bytes"]).to_pylist():
+            if r["pack"] not in small:
+                continue
+            blob = read_member(ddir, r["pack"], r["offset"], r["n_bytes"])
+            if hashlib.sha256(blob).hexdigest() != r["sha256"]:
+                return 0
+            members[r["path"]] = (r["sha256"], blob)
+    if not members:
+        return 0
+    ordered = [(name, *members[name]) for name in sorted(members)]
+    rel = pack_name(source, month, ordered)
+    offsets = write_pack(ddir, rel, ordered)
+
+    def change(t: pa.Table) -> pa.Table | None:
+        packs = t.column("pack").to_pylist()
+        if not any(p in small for p in packs):
+            return None
+        paths, offs = t.column("path").to_pylist(), t.column("offset").to_pylist()
+        for i, p in enumerate(packs):
+            if p in small:
+                packs[i], offs[i] = rel, offsets[paths[i]]
+        t = t.set_column(t.schema.get_field_index("pack"), "pack", pa.array(packs, pa.string()))
+        return t.set_column(t.schema.get_field_index("offset"), "offset", pa.array(offs, pa.int64()))
+
+    store.rewrite_partition("media", source, month, change)
+    return 1
