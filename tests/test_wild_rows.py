@@ -76,3 +76,34 @@ def test_a_number_where_text_is_documented_beside_a_row_of_another_shape(tmp_pat
     res = _both(tmp_path, lines)
     assert res[True][1].landed == res[False][1].landed == 200
     _assert_same_tables([res[True][0], res[False][0]])
+
+
+def test_scores_read_in_range_or_noted_and_new_attack_kinds_kept():
+    """The Python path's reading of scores (a plain number in range taken as it is, any
+    other noted), attack kinds the documents do not list, and unknown keys."""
+    import pytest
+
+    from faceanalytics.flatten import Context, Unreadable, flatten_payload
+
+    p = json.loads((SEEDS / "megvii_lite_success.json").read_text())
+    fg = p["liveness_result"]["face_genuineness"]
+    fg.update(mask_confidence=1, mask_threshold=0, deepfake_confidence=0.7,
+              deepfake_threshold="0.5", note="x")
+    cmp_ = p["verify_result"]["result_faceid"]
+    cmp_.update(confidence=100, thresholds={"1e-3": 0, "1e-4": 100.5, "1e-5": "70", "1e-6": float("nan"),
+                                            "1e-9": 99})
+    ctx = Context("megvii_lite", "1462259748,x", Masker(b"k" * 32))
+    flat = flatten_payload("megvii_lite", p, ctx)
+    g = {r["attack"]: r for r in flat.rows["genuineness"] if r["attack"] in ("mask", "deepfake")}
+    assert (g["mask"]["confidence"], g["mask"]["threshold"], g["mask"]["flagged"]) == (1.0, 0.0, True)
+    assert (g["deepfake"]["confidence"], g["deepfake"]["threshold"], g["deepfake"]["flagged"]) == (0.7, 0.5, True)
+    assert flat.extra["liveness_result.face_genuineness.note"] == "x"
+    row = next(r for r in flat.rows["comparisons"] if r["comparison"] == "faceid")
+    assert (row["confidence"], row["thr_1e3"], row["thr_1e4"], row["thr_1e5"], row["thr_1e6"]) == \
+        (100.0, 0.0, None, 70.0, None)
+    assert flat.extra["_invalid.verify_result.result_faceid.thresholds.1e-4"]["reason"] == "outside 0-100"
+    assert flat.extra["_invalid.verify_result.result_faceid.thresholds.1e-6"]["reason"] == "not finite"
+    assert flat.extra["verify_result.result_faceid.thresholds.1e-9"] == 99
+    fg["mask_threshold"] = True  # a boolean is no score: the record cannot be read
+    with pytest.raises(Unreadable, match="mask_threshold is not a number"):
+        flatten_payload("megvii_lite", p, ctx)
