@@ -1091,8 +1091,10 @@ def _iso_times(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     if plain.any():
         head = pc.utf8_slice_codeunits(arr, 0, 19)
         ts = pc.strptime(head, format="%Y-%m-%dT%H:%M:%S", unit="us", error_is_null=True)
-        # strptime rolls 30 February over into March: a date must read back as written
-        same = pc.equal(pc.strftime(ts, format="%Y-%m-%d"), pc.utf8_slice_codeunits(arr, 0, 10))
+        # strptime rolls 30 February over into March (a later month, another day): the day
+        # must read back as written (compared as numbers: strftime costs ten times more)
+        day = pc.if_else(pa.array(plain), pc.utf8_slice_codeunits(arr, 8, 10), "0").cast(pa.int64())
+        same = pc.equal(pc.day(ts), day)
         us = np.asarray(pc.if_else(same, ts.cast(pa.int64()), TIME_MIN_US - 1).fill_null(TIME_MIN_US - 1))
         plain &= (us >= TIME_MIN_US) & (us <= TIME_MAX_US)  # else one by one: in_window decides
         fetched[plain] = us[plain]
