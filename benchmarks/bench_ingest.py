@@ -1,6 +1,7 @@
 """Ingest speed and memory, side by side with two baselines in the same run.
 
     python benchmarks/bench_ingest.py [--n 100000] [--big 1000000] [--sources all] [--repeat 1]
+                                      [--skip 1,2,5] [--baseline DIR]
 
 Each contender runs as its own process on the same file and is measured by wall
 time and peak RSS (``wait4``'s ``ru_maxrss``):
@@ -28,7 +29,10 @@ what the targets are about):
    files: 10,000 records with 20 distinct unknown keys each (peak memory), and a line
    nested 10,000 deep among good ones (no crash, the rest lands).
 
-Every target is printed with its figure and PASS or MISS.
+Every target is printed with its figure and PASS or MISS.  ``--baseline DIR`` (a
+copy of another version's ``faceanalytics`` package, e.g. ``git archive main
+faceanalytics | tar -x -C DIR``) adds that version as a contender in parts 2-4, run
+alternately with this one, so that old and new are compared under the same load.
 """
 from __future__ import annotations
 
@@ -72,7 +76,9 @@ pq.write_table(pa.table({key: [str(i) for i in ids]}), sys.argv[2] + "/floor.par
 """
 
 OURS = r"""
-import sys
+import os, sys
+if os.environ.get("FA_BASELINE"):  # another version's package (``--baseline``)
+    sys.path.insert(0, os.environ["FA_BASELINE"])
 from faceanalytics.cli import main
 sys.exit(main(["ingest", sys.argv[1], "--data", sys.argv[2] + "/data", *sys.argv[3:]]))
 """
@@ -166,6 +172,29 @@ def best(code, path, tmp: Path, name: str, repeat: int, *args, env=None):
     return min(r[0] for r in runs), max(r[1] for r in runs), runs[-1][2], min(r[3] for r in runs)
 
 
+def alternate(path, tmp: Path, name: str, repeat: int, *args, env, base_env):
+    """``best`` of this version and (``base_env`` not None) the baseline's, their runs
+    alternated: ``(ours, baseline or None)``."""
+    if base_env is None:
+        return best(OURS, path, tmp, name, repeat, *args, env=env), None
+    ours, base = [], []
+    for _ in range(repeat):
+        ours.append(best(OURS, path, tmp, name, 1, *args, env=env))
+        base.append(best(OURS, path, tmp, name + "-base", 1, *args, env=base_env))
+
+    def merge(runs):
+        return (min(r[0] for r in runs), max(r[1] for r in runs), runs[-1][2], min(r[3] for r in runs))
+    return merge(ours), merge(base)
+
+
+def _base_line(label: str, naive, ours, base) -> None:
+    """The baseline's figures beside this version's."""
+    if base is not None:
+        print(f"  {label:<16}baseline {base[0]:.2f} s ({naive[0] / base[0]:.2f}x naive, CPU {base[3]:.2f} s, "
+              f"{naive[3] / base[3]:.2f}x naive CPU); this version {ours[0]:.2f} s "
+              f"({naive[0] / ours[0]:.2f}x naive, CPU {ours[3]:.2f} s, {naive[3] / ours[3]:.2f}x naive CPU)")
+
+
 _RESULTS: list[tuple[str, bool]] = []
 
 
@@ -189,11 +218,16 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=1, help="runs per contender (best time is kept)")
     ap.add_argument("--sources", default="all", help="comma-separated sources for parts 2 and 3")
     ap.add_argument("--skip", default="", help="parts to skip, e.g. 1,3")
+    ap.add_argument("--baseline", default=None,
+                    help="a directory holding another version's faceanalytics package, run beside this one")
     args = ap.parse_args()
     sources = SOURCES if args.sources == "all" else tuple(args.sources.split(","))
     skip = set(args.skip.split(",")) - {""}
     tmp = Path(tempfile.mkdtemp(prefix="fa-bench-"))
     env = dict(os.environ, MEGVII_API_SECRET=gen_records.SECRET)
+    base_env = None
+    if args.baseline:
+        base_env = dict(env, FA_BASELINE=str(Path(args.baseline).resolve()))
     print(f"load average at start: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores "
           f"(the machine may be shared: compare ratios, measured in the same run)\n")
     try:
@@ -227,11 +261,12 @@ def main() -> None:
                 avg = gen_records.write(f, src, args.n, seed=7, wild=wild)
                 naive = best(NAIVE, f, tmp, "naive", args.repeat, env=env)
                 floor = best(FLOOR, f, tmp, "floor", args.repeat, "session_id", env=env)
-                ours = best(OURS, f, tmp, "ours", args.repeat, env=env)
+                ours, base = alternate(f, tmp, "ours", args.repeat, env=env, base_env=base_env)
                 print(f"  {src:<16}{avg:>7.0f}{naive[0]:>9.2f}{floor[0]:>9.2f}{ours[0]:>8.2f}"
                       f"{naive[0] / ours[0]:>8.1f}x{ours[0] / floor[0]:>8.2f}x"
                       f"{100 * ours[1] / naive[1]:>6.0f}%{_python_path_count(ours[2]):>13}"
                       f"{naive[3] / ours[3]:>12.1f}x{ours[3] / floor[3]:>12.2f}x")
+                _base_line(src, naive, ours, base)
                 if not wild:
                     target(f"{src}: speed-up over naive", naive[0] / ours[0], 10, "x", False)
                     target(f"{src}: time vs floor", ours[0] / floor[0], 2, "x", True)
@@ -245,9 +280,11 @@ def main() -> None:
             f = tmp / "lite-gen.jsonl"
             gen_records.write(f, "megvii_lite", args.n, seed=7)
             naive = best(NAIVE, f, tmp, "naive", args.repeat, env=env)
-            py = best(OURS, f, tmp, "python", args.repeat, "--python-path", env=env)
-            print(f"4. the Python path alone on {args.n:,} generated Lite records: naive {naive[0]:.2f} s, "
-                  f"Python path {py[0]:.2f} s (python path {_python_path_count(py[2])} records)")
+            py, base = alternate(f, tmp, "python", args.repeat, "--python-path", env=env, base_env=base_env)
+            print(f"4. the Python path alone on {args.n:,} generated Lite records: naive {naive[0]:.2f} s "
+                  f"(CPU {naive[3]:.2f} s), Python path {py[0]:.2f} s (CPU {py[3]:.2f} s, "
+                  f"{naive[3] / py[3]:.2f}x naive CPU; python path {_python_path_count(py[2])} records)")
+            _base_line("Python path", naive, py, base)
             target("Python path: speed-up over naive", naive[0] / py[0], 2, "x", False)
             print()
 

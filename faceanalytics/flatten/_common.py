@@ -52,6 +52,8 @@ class Flat:
 
     def unknown(self, prefix: str, obj: dict, known: frozenset) -> None:
         """Keep every key of ``obj`` that is not in ``known`` under ``extra``."""
+        if known.issuperset(obj):  # the usual case: no set of differences to build
+            return
         for k in obj.keys() - known:
             self.extra[prefix + str(k)] = obj[k]
 

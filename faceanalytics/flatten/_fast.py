@@ -86,7 +86,7 @@ def _arrow(node, quoted: bool) -> pa.DataType:
 
 @lru_cache(maxsize=None)
 def _shape_tree(source: str, envelope: bool) -> dict:
-    """The spec's shape of a record (for :func:`_shape_ok`)."""
+    """The spec's shape of a record (for :func:`_shape_ok` and :func:`_screen`)."""
     if source == "megvii_notify":
         payload = {"data": "str", "sign": "str"}
     else:
@@ -292,9 +292,11 @@ def _parse_group(lines, joined: bytes | None, source: str, envelope: bool, threa
     names = _probe_names(buf, bounds, source)
     tries = ([(names, True)] if names is not None else []) + [(None, True), (None, False)]
     table = None
+    keep = np.arange(n)
     for quoted in (False, True):
         if quoted:
             buf, bounds = _quote(buf, bounds)
+        shape = False
         while table is None:
             keys, strict = tries[0]
             schema = _schema(source, envelope, quoted) if keys is None else \
@@ -311,15 +313,24 @@ def _parse_group(lines, joined: bytes | None, source: str, envelope: bool, threa
                 if not (strict and "unexpected field" in str(e)):
                     # Numbers and text mixed in a column, or a row of another shape: quoted,
                     # only the second kind is left, and the reader then names those rows.
+                    shape = _shape_error(e)
                     break
                 tries.pop(0)
         if table is not None:
             break
-    keep = np.arange(n)
+        if not quoted and shape:
+            # A row of another shape (an object where text is documented, ...), and no sign
+            # yet of numbers and text mixed: the rows around it are read typed, unquoted.
+            got = _read_around(buf, bounds, _schema(source, envelope, False), threads, source, envelope,
+                               typed=True)
+            if got is not None:
+                tries = [(None, False)]
+                table, keep, buf, bounds = got
+                break
     if table is None:
         tries = [(None, False)]
         table, keep, buf, bounds = _read_around(buf, bounds, _schema(source, envelope, quoted), threads,
-                                                _shape_tree(source, envelope))
+                                                source, envelope)
     if table is None or not len(keep):
         return Group(source, envelope, np.zeros(0, np.int64), None, np.zeros(0, bool), quoted)
     slow = np.zeros(len(keep), bool) if tries[0][1] else _key_mismatch(buf, bounds, table, _names(source))
@@ -364,37 +375,56 @@ def _pruned(source: str, envelope: bool, quoted: bool, names: frozenset) -> pa.S
     return pa.schema([pa.field(f.name, prune(f.type)) for f in full])
 
 
-def _read_around(buf: bytes, bounds: np.ndarray, schema, threads: bool, tree: dict):
-    """Rows Arrow refuses: reading stops at the first and names it.  After a few such
-    stops, the rows left are checked against the spec's shapes one by one (orjson;
-    a call of Arrow's reader per row would cost far more), and what passes is read
-    at once (halved until it reads, should the check have let a row through).
+def _read_around(buf: bytes, bounds: np.ndarray, schema, threads: bool, source: str, envelope: bool,
+                 typed: bool = False):
+    """Rows Arrow refuses.  Rows the spec's shapes screen out (``_screen``) are checked
+    one by one (orjson), and the others read at once; should one of them be refused
+    still, reading stops there and names it, and after a few such stops the rows left
+    are checked one by one too; what passes is read at once (halved until it reads,
+    should the check have let a row through).  ``typed``: the leaves are typed, and a
+    column that mixes numbers and text gives up (None): the chunk is to be quoted.
     -> (table of the other rows, their positions, their buffer, its bounds)."""
+    import orjson
+
     n = len(bounds) - 1
     odd = np.zeros(n, bool)
-    start = restarts = 0
-    while start < n and restarts < _MAX_RESTARTS:
-        try:
-            t = _read(buf[bounds[start]:], schema, False)
-            if t.num_rows != n - start:
-                raise pa.ArrowInvalid("row count")
-            start = n
-        except _ERRORS as e:
-            m = _ROW.search(str(e))
-            if m is None:
-                break
-            odd[start + int(m.group(1))] = True
-            start += int(m.group(1)) + 1
-            restarts += 1
-    if start < n:
-        import orjson
+    tree = _shape_tree(source, envelope)
 
-        for i in range(start, n):
+    def check(rows) -> None:
+        for i in rows:
             try:
                 ok = _shape_ok(orjson.loads(buf[bounds[i]:bounds[i + 1] - 1]), tree)
             except orjson.JSONDecodeError:
                 ok = False
             odd[i] = not ok
+
+    check(np.flatnonzero(_screen(buf, bounds, source, envelope)).tolist())
+    keep = np.flatnonzero(~odd)
+    sub, sub_bounds = _subset(buf, bounds, keep)
+    whole = pa.py_buffer(sub)
+    m = len(keep)
+    start = restarts = 0
+    while start < m and restarts < _MAX_RESTARTS:
+        try:
+            # one block: Arrow names a refused row by its row in the block
+            t = _read_one(whole.slice(int(sub_bounds[start])), schema)
+            if t.num_rows != m - start:
+                raise pa.ArrowInvalid("row count")
+            if start == 0:  # the screen found them all: this is the table
+                return t, keep, sub, sub_bounds
+            start = m
+        except _ERRORS as e:
+            found = _ROW.search(str(e))
+            if found is None:
+                break
+            if typed and not _shape_error(e):
+                return None
+            r = start + int(found.group(1))
+            odd[keep[r]] = True
+            start = r + 1
+            restarts += 1
+    if start < m:
+        check(keep[start:].tolist())
     keep = np.flatnonzero(~odd)
     tables = []
     _read_halves(buf, bounds, keep, schema, threads, tables, odd)
@@ -402,9 +432,95 @@ def _read_around(buf: bytes, bounds: np.ndarray, schema, threads: bool, tree: di
     if not len(keep) or not tables:
         return None, keep[:0], buf, bounds
     t = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
-    sub = b"\n".join(buf[bounds[i]:bounds[i + 1] - 1] for i in keep.tolist())
-    lengths = bounds[keep + 1] - bounds[keep]
-    return t, keep, sub, np.concatenate([[0], np.cumsum(lengths)])
+    sub, sub_bounds = _subset(buf, bounds, keep)
+    return t, keep, sub, sub_bounds
+
+
+def _subset(buf: bytes, bounds: np.ndarray, rows: np.ndarray) -> tuple[bytes, np.ndarray]:
+    """The lines ``rows`` joined, and their bounds."""
+    if len(rows) == len(bounds) - 1:
+        return buf, bounds
+    sub = b"\n".join(buf[bounds[i]:bounds[i + 1] - 1] for i in rows.tolist())
+    lengths = bounds[rows + 1] - bounds[rows]
+    return sub, np.concatenate([[0], np.cumsum(lengths)])
+
+
+def _read_one(buf, schema: pa.Schema) -> pa.Table:
+    """Read ``buf`` leniently as one block, on this thread."""
+    opts = pj.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore",
+                           newlines_in_values=False)
+    return pj.read_json(pa.BufferReader(buf), parse_options=opts,
+                        read_options=pj.ReadOptions(block_size=max(len(buf) + 1, 1 << 16), use_threads=False))
+
+
+_CHANGED = re.compile(r"changed from (\w+) to (\w+)")
+_NESTED = {"object", "array"}
+
+
+def _shape_error(e: Exception) -> bool:
+    """Whether Arrow refused a row for its shape (an object or a list where the schema
+    has another kind of value, or the reverse), not for a number where text is, say."""
+    m = _CHANGED.search(str(e))
+    return m is not None and bool(_NESTED & {m.group(1), m.group(2)})
+
+
+@lru_cache(maxsize=None)
+def _screen_patterns(source: str, envelope: bool) -> tuple[str | None, str | None, str | None]:
+    """RE2 patterns of what :func:`_screen` looks for: ``(odd, objects, documented
+    objects)``.  ``odd``: a key the spec has only as a value followed by an object or a
+    list, one it has only as an object (a list) followed by anything but one or null,
+    or one it has both ways followed by JSON text of an object.  Of a key it has both
+    ways, ``objects`` finds every object, ``documented objects`` those that open with a
+    key the spec gives such an object."""
+    leaf, obj, lst, kids = set(), set(), set(), {}
+
+    def walk(node: dict) -> None:
+        for k, v in node.items():
+            if isinstance(v, dict):
+                obj.add(k)
+                kids.setdefault(k, set()).update(v)
+                walk(v)
+            elif isinstance(v, tuple):
+                lst.add(k)
+                if isinstance(v[1], dict):
+                    walk(v[1])
+            else:
+                leaf.add(k)
+    walk(_shape_tree(source, envelope))
+
+    def alt(names) -> str:
+        return "(?:" + "|".join(sorted(re.escape(k) for k in names)) + ")"
+    both = (leaf & obj) | (leaf & lst) | (obj & lst)
+    parts = [r'"' + alt(names) + r'"\s*:\s*' + after
+             for names, after in ((leaf - both, r"[\[{]"), (obj - both, r"[^\s{n]"), (lst - both, r"[^\s\[n]"),
+                                  (both, r'"\s*[\[{]'))
+             if names]
+    two = leaf & obj - lst
+    if not two:
+        return "|".join(parts) or None, None, None
+    children = set().union(*(kids[k] for k in two))
+    return ("|".join(parts), r'"' + alt(two) + r'"\s*:\s*\{',
+            r'"' + alt(two) + r'"\s*:\s*\{\s*"' + alt(children) + r'"\s*:')
+
+
+def _screen(buf: bytes, bounds: np.ndarray, source: str, envelope: bool) -> np.ndarray:
+    """Rows that may have a shape the spec does not describe (RE2 passes): a value where
+    an object is documented (an object sent as JSON text, say) or an object where a
+    value is.  It may miss some and take a row wrongly (a known key inside an unknown
+    object): its rows are checked one by one, and the rest are read."""
+    n = len(bounds) - 1
+    odd, objects, documented = _screen_patterns(source, envelope)
+    if odd is None or len(buf) >= 2 ** 31 or not n:
+        return np.zeros(n, bool)
+    offs = bounds.copy()
+    offs[-1] = len(buf)
+    arr = pa.BinaryArray.from_buffers(pa.binary(), n, [None, pa.py_buffer(offs.astype(np.int32)),
+                                                       pa.py_buffer(buf)])
+    out = np.asarray(pc.match_substring_regex(arr, pattern=odd).fill_null(False))
+    if objects is not None:  # an object that opens with no key such an object has
+        out |= (np.asarray(pc.count_substring_regex(arr, pattern=objects).fill_null(0))
+                != np.asarray(pc.count_substring_regex(arr, pattern=documented).fill_null(0)))
+    return out
 
 
 def _read_halves(buf, bounds, rows: np.ndarray, schema, threads, tables: list, odd: np.ndarray) -> None:
@@ -425,6 +541,7 @@ def _read_halves(buf, bounds, rows: np.ndarray, schema, threads, tables: list, o
     half = len(rows) // 2
     _read_halves(buf, bounds, rows[:half], schema, threads, tables, odd)
     _read_halves(buf, bounds, rows[half:], schema, threads, tables, odd)
+
 
 
 def _shape_ok(obj, node) -> bool:
@@ -974,8 +1091,10 @@ def _iso_times(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     if plain.any():
         head = pc.utf8_slice_codeunits(arr, 0, 19)
         ts = pc.strptime(head, format="%Y-%m-%dT%H:%M:%S", unit="us", error_is_null=True)
-        # strptime rolls 30 February over into March: a date must read back as written
-        same = pc.equal(pc.strftime(ts, format="%Y-%m-%d"), pc.utf8_slice_codeunits(arr, 0, 10))
+        # strptime rolls 30 February over into March (a later month, another day): the day
+        # must read back as written (compared as numbers: strftime costs ten times more)
+        day = pc.if_else(pa.array(plain), pc.utf8_slice_codeunits(arr, 8, 10), "0").cast(pa.int64())
+        same = pc.equal(pc.day(ts), day)
         us = np.asarray(pc.if_else(same, ts.cast(pa.int64()), TIME_MIN_US - 1).fill_null(TIME_MIN_US - 1))
         plain &= (us >= TIME_MIN_US) & (us <= TIME_MAX_US)  # else one by one: in_window decides
         fetched[plain] = us[plain]

@@ -39,6 +39,8 @@ _WILL = _K("will_result[]")
 _WILL_FILE = _K("will_file")
 _WILL_ANSWER = _K("will_file.will_audio_details[]")
 ATTACKS = ("synthetic_face", "mask", "screen_replay")
+_ATTACK_KEYS = tuple((a, f"{a}_confidence", f"{a}_threshold") for a in ATTACKS)
+_ATTACK_KEY_SET = frozenset(k for _, c, t in _ATTACK_KEYS for k in (c, t))
 _LEGALITY = {"id photo": "legality_id_photo", "temporary id photo": "legality_temporary_id_photo",
              "photocopy": "legality_photocopy", "screen": "legality_screen",
              "edited": "legality_edited"}
@@ -54,6 +56,15 @@ def _level_column(key) -> str | None:
         f = num(key)
         col = _LEVEL_BY_VALUE.get(f) if f is not None else None
     return col
+
+
+def _bounded(flat: Flat, path: str, key, v, lo: float, hi: float):
+    """``number(flat, f"{path}.{key}", v, strict=True, lo=lo, hi=hi)``; a plain number in
+    range (nearly every value) is taken without building the path a note would need."""
+    t = type(v)
+    if (t is float or t is int) and lo <= v <= hi:
+        return float(v)
+    return number(flat, f"{path}.{key}", v, strict=True, lo=lo, hi=hi)
 
 
 def _maybe_json(v, path: str):
@@ -175,28 +186,30 @@ def _genuineness(fg, path: str, flat: Flat) -> None:
     if not isinstance(fg, dict):
         flat.unreadable(path, fg)
         return
-    attacks = list(ATTACKS)
-    for k in fg:  # attack kinds the documents do not list yet
-        if isinstance(k, str) and k.endswith("_confidence"):
-            a = k[: -len("_confidence")]
-            if a not in attacks:
-                attacks.append(a)
+    attacks = _ATTACK_KEYS
+    plain = _ATTACK_KEY_SET.issuperset(fg)  # the documented keys only (the usual case)
+    if not plain:
+        attacks = list(attacks)
+        for k in fg:  # attack kinds the documents do not list yet
+            if isinstance(k, str) and k.endswith("_confidence"):
+                a = k[: -len("_confidence")]
+                if a not in ATTACKS:  # (keys are unique: so is each new kind)
+                    attacks.append((a, k, f"{a}_threshold"))
     seen = set()
-    for a in attacks:
-        ck, tk = f"{a}_confidence", f"{a}_threshold"
-        seen.update((ck, tk))
+    for a, ck, tk in attacks:
+        if not plain:
+            seen.update((ck, tk))
         if fg.get(ck) is None and fg.get(tk) is None:
             continue  # not returned is not zero
-        conf = number(flat, f"{path}.{ck}", fg.get(ck), strict=True, lo=GENUINENESS_RANGE[0],
-                      hi=GENUINENESS_RANGE[1])
-        thr = number(flat, f"{path}.{tk}", fg.get(tk), strict=True, lo=GENUINENESS_RANGE[0],
-                     hi=GENUINENESS_RANGE[1])
+        conf = _bounded(flat, path, ck, fg.get(ck), *GENUINENESS_RANGE)
+        thr = _bounded(flat, path, tk, fg.get(tk), *GENUINENESS_RANGE)
         flat.add("genuineness", {
             "attack": a, "attempt": 1, "confidence": conf, "threshold": thr,
             "flagged": (conf > thr) if conf is not None and thr is not None else None,
         })
-    for k in fg.keys() - seen:
-        flat.extra[f"{path}.{k}"] = fg[k]
+    if not plain:
+        for k in fg.keys() - seen:
+            flat.extra[f"{path}.{k}"] = fg[k]
 
 
 def _verify_error(flat: Flat, message: str, origin: str) -> None:
@@ -246,18 +259,19 @@ def _comparison(key: str, value, flat: Flat) -> None:
         return
     flat.unknown(path + ".", value, _COMPARISON)
     row = {"comparison": key[len("result_"):], "attempt": 1,
-           "confidence": number(flat, f"{path}.confidence", value.get("confidence"), strict=True,
-                                lo=CONFIDENCE_RANGE[0], hi=CONFIDENCE_RANGE[1]),
+           "confidence": _bounded(flat, path, "confidence", value.get("confidence"), *CONFIDENCE_RANGE),
            "thr_1e3": None, "thr_1e4": None, "thr_1e5": None, "thr_1e6": None, "threshold": None}
-    thresholds = _maybe_json(value.get("thresholds"), f"{path}.thresholds")
+    thresholds = value.get("thresholds")
+    if isinstance(thresholds, str):
+        thresholds = _maybe_json(thresholds, f"{path}.thresholds")
     if isinstance(thresholds, dict):
+        tpath = path + ".thresholds"
         for level, t in thresholds.items():
             col = _level_column(level)
             if col is None:
-                flat.extra[f"{path}.thresholds.{level}"] = t
+                flat.extra[f"{tpath}.{level}"] = t
             else:
-                row[col] = number(flat, f"{path}.thresholds.{level}", t, strict=True,
-                                  lo=CONFIDENCE_RANGE[0], hi=CONFIDENCE_RANGE[1])
+                row[col] = _bounded(flat, tpath, level, t, *CONFIDENCE_RANGE)
     elif thresholds is not None:
         flat.unreadable(f"{path}.thresholds", thresholds)
     flat.add("comparisons", row)
