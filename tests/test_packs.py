@@ -307,3 +307,19 @@ def test_small_packs_are_merged_a_bounded_group_at_a_time(tmp_path, monkeypatch)
     assert all(p.stat().st_size <= 5 * one for p in packs)
     assert_all_readable(data, recs)
     assert set(load(data, "media").pack.dropna()) == {str(p.relative_to(data)) for p in packs}
+
+
+def test_a_chunks_pack_of_many_images_is_not_merged_and_groups_are_bounded_in_images(tmp_path, monkeypatch):
+    """An ingest chunk's pack (SMALL_MEMBERS images or more) is left as it is however few
+    its bytes; small packs merge in groups of at most MERGED_MEMBERS images."""
+    recs = [lite(i) for i in range(4 * packs_mod.COMPACT_AT)]
+    monkeypatch.setattr(packs_mod, "SMALL_MEMBERS", 3)             # a record here has 2 images
+    big = tmp_path / "big"
+    ingest([write_jsonl(tmp_path / "a.jsonl", recs)], big, chunk_size=2)
+    assert len(packs_in(big)) == 2 * packs_mod.COMPACT_AT            # 4 images each: none merged
+    monkeypatch.setattr(packs_mod, "MERGED_MEMBERS", 8)
+    small = tmp_path / "small"
+    ingest([write_jsonl(tmp_path / "b.jsonl", recs)], small, chunk_size=1)
+    per_pack = load(small, "media").pack.dropna().value_counts()
+    assert len(per_pack) == 2 * len(recs) // 8 and per_pack.max() == 8, per_pack.to_dict()
+    assert_all_readable(small, recs)

@@ -543,7 +543,6 @@ def _read_halves(buf, bounds, rows: np.ndarray, schema, threads, tables: list, o
     _read_halves(buf, bounds, rows[half:], schema, threads, tables, odd)
 
 
-
 def _shape_ok(obj, node) -> bool:
     """Whether a (quoted) record has the spec's shape where the spec describes it: an
     object where an object is documented, a list where a list is, text in a list of

@@ -40,7 +40,10 @@ _EPOCH = (1980, 1, 1, 0, 0, 0)  # every member's date: the same chunk gives the 
 _SPILL = 4 << 20               # bytes buffered before they go to the pack's file
 COMPACT_AT = 16                # small packs in one (source, month) before they are merged
 SMALL = 16 << 20               # a pack of at least this many bytes is left as it is
-MERGED = 256 << 20             # bytes of small packs merged into one (held in memory while merged)
+SMALL_MEMBERS = 100            # nor is one of this many images (a chunk of ingest or fetch: a landing of
+                               # a few sessions, as the receiver makes every 2 s, has fewer)
+MERGED = 64 << 20              # bytes of small packs merged into one (held in memory while merged)
+MERGED_MEMBERS = 20_000        # and members (zipfile keeps an entry per member until it closes)
 
 
 def pack_name(source: str, month: str, members: list[tuple[str, str, bytes]]) -> str:
@@ -180,9 +183,12 @@ def remove_unreferenced(data_dir, referenced: set[str]) -> int:
 
 
 def compact_packs(store) -> int:
-    """Merge the small packs of each (source, month) that has :data:`COMPACT_AT` or more
-    into one (one per :data:`MERGED` bytes), re-point the ``media`` rows at it (one commit per partition), then delete
-    the packs no row of the partition points into.  -> packs written.
+    """Merge the small packs (under :data:`SMALL` bytes and :data:`SMALL_MEMBERS` images)
+    of each (source, month) that has :data:`COMPACT_AT` or more into one (one per
+    :data:`MERGED` bytes or :data:`MERGED_MEMBERS` images), re-point the ``media`` rows
+    at it (one commit per pack written), then delete the packs no row of the partition
+    points into.  -> packs written.  An ingest chunk's pack is not small: a large
+    ingest's packs are left as they are.
 
     Packs and rows share the partition (a row's pack is named by its source and month),
     so the rows of one ``media`` partition are every reference to that pack folder.  On
@@ -199,11 +205,12 @@ def compact_packs(store) -> int:
         for month_dir in sorted(src_dir.iterdir()):
             source, month = src_dir.name, month_dir.name
             sizes = {str(p.relative_to(ddir.root)): p.stat().st_size for p in month_dir.glob("*.zip")}
-            sizes = {p: n for p, n in sorted(sizes.items()) if n < SMALL}
-            if len(sizes) < COMPACT_AT:
+            small = {p: (n, _member_count(ddir, p, n)) for p, n in sorted(sizes.items()) if n < SMALL}
+            small = {p: nm for p, nm in small.items() if nm[1] < SMALL_MEMBERS}
+            if len(small) < COMPACT_AT:
                 continue
-            for small in _batches(sizes):
-                merged += _merge(store, ddir, source, month, small)
+            for group in _batches(small):
+                merged += _merge(store, ddir, source, month, group)
             if live:
                 still = set()
                 for t in store.read_partition("media", source, month):
@@ -214,16 +221,28 @@ def compact_packs(store) -> int:
     return merged
 
 
-def _batches(sizes: dict[str, int]) -> list[set[str]]:
-    """Small packs in groups of at most :data:`MERGED` bytes (a merge holds one group in
-    memory; a month of a busy receiver's packs does not fit)."""
-    out, cur, total = [], set(), 0
-    for p, n in sizes.items():
-        if cur and total + n > MERGED:
+def _member_count(ddir, rel: str, size: int) -> int:
+    """A pack's member count from its end-of-central-directory record (its last 22 bytes:
+    no comment is written); one that does not end so (ZIP64, not ours) counts as many."""
+    if size < 22:
+        return SMALL_MEMBERS
+    tail = read_member(ddir, rel, size - 22, 22)
+    if tail[:4] != b"PK\x05\x06":
+        return SMALL_MEMBERS
+    return int.from_bytes(tail[10:12], "little")
+
+
+def _batches(small: dict[str, tuple[int, int]]) -> list[set[str]]:
+    """Small packs in groups of at most :data:`MERGED` bytes and :data:`MERGED_MEMBERS`
+    members: a merge holds its group's bytes and one entry per member in memory, and a
+    month of a busy receiver's packs does not fit."""
+    out, cur, size, count = [], set(), 0, 0
+    for p, (n, m) in small.items():
+        if cur and (size + n > MERGED or count + m > MERGED_MEMBERS):
             out.append(cur)
-            cur, total = set(), 0
+            cur, size, count = set(), 0, 0
         cur.add(p)
-        total += n
+        size, count = size + n, count + m
     if len(cur) > 1:
         out.append(cur)
     return out
@@ -234,11 +253,13 @@ def _merge(store, ddir, source: str, month: str, small: set[str]) -> int:
     (one commit); -> 1 if merged, 0 if left (a damaged member: left for ``rebuild``)."""
     import pyarrow as pa
 
+    import pyarrow.compute as pc
+
     members: dict[str, tuple[str, bytes]] = {}
+    wanted = pa.array(sorted(small), pa.string())
     for t in store.read_partition("media", source, month):
+        t = t.filter(pc.fill_null(pc.is_in(t.column("pack"), value_set=wanted), False))
         for r in t.select(["pack", "path", "sha256", "offset", "n_bytes"]).to_pylist():
-            if r["pack"] not in small:
-                continue
             blob = read_member(ddir, r["pack"], r["offset"], r["n_bytes"])
             if hashlib.sha256(blob).hexdigest() != r["sha256"]:
                 return 0
