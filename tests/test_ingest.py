@@ -267,3 +267,22 @@ def test_session_index_answers_like_a_set(block):
         assert len(idx) == len(held)
         assert all(len(b) <= 2 * block for b in idx._blocks)
     assert idx.lookup(np.array(sorted(held), np.int64)).all()
+
+
+def test_rows_become_columns_at_once_and_a_value_that_does_not_fit_is_nulled_alone():
+    """Row dicts go to Arrow as one struct array; a value of the wrong type (a flattener
+    bug) nulls that value only, and keys the table lacks are not columns."""
+    from faceanalytics.pipeline._rows import _column, _row_fields, rows_to_arrow
+
+    rows = [{"comparison": "faceid", "attempt": 1, "confidence": 81.5, "thr_1e4": 70.0, "surplus": "x"},
+            {"comparison": "ref1", "confidence": None},
+            {"comparison": "idcard_photo", "attempt": 2, "confidence": 55.0, "threshold": 60.0}]
+    t = rows_to_arrow("comparisons", [4, 4, 7], rows)
+    assert t.column("_rec").to_pylist() == [4, 4, 7] and "surplus" not in t.column_names
+    for f in _row_fields("comparisons"):
+        assert t.column(f.name).to_pylist() == _column([r.get(f.name) for r in rows], f.type).to_pylist(), f.name
+    bad = rows_to_arrow("comparisons", [0, 1], [{"comparison": "faceid", "confidence": "high"},
+                                                {"comparison": "ref1", "confidence": 80.0}])
+    assert bad.column("confidence").to_pylist() == [None, 80.0]
+    assert bad.column("comparison").to_pylist() == ["faceid", "ref1"]
+    assert rows_to_arrow("comparisons", [], []).num_rows == 0
