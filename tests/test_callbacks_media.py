@@ -334,7 +334,6 @@ def test_download_media_streams_to_disk_under_a_size_cap(tmp_path, monkeypatch):
 
 
 def test_url_credentials_are_never_sent_or_stored(tmp_path, monkeypatch):
-    from faceanalytics.storage.archive import read_segment
     from faceanalytics.clients.testing import Reply, ScriptedServer
 
     monkeypatch.setenv("MEGVII_API_KEY", "mk-123456")

@@ -7,7 +7,7 @@ import pytest
 
 from faceanalytics.pipeline.pii import Masker
 from faceanalytics.flatten import Context, flatten_payload
-from faceanalytics.flatten.fields import _norm_key, find, leaf_paths, render_markdown
+from faceanalytics.flatten.fields import find, leaf_paths, render_markdown
 
 SEEDS = Path(__file__).parent / "data" / "seeds"
 ROOT = Path(__file__).parents[1]

@@ -6,8 +6,6 @@ Each check runs on both the columnar fast path and the Python path: they must ag
 """
 from __future__ import annotations
 
-import copy
-import hashlib
 import json
 import subprocess
 import sys
@@ -18,7 +16,7 @@ import pytest
 
 from faceanalytics import _records
 from faceanalytics.analytics import data_quality
-from faceanalytics.pipeline.ingest import Ingestor, ingest
+from faceanalytics.pipeline.ingest import Ingestor
 from faceanalytics.pipeline.receive import judge
 from faceanalytics.storage.tables import load
 

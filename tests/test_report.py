@@ -20,7 +20,7 @@ from faceanalytics import analytics as A
 from faceanalytics.cli import main
 from faceanalytics.pipeline.fetch import fetch_baidu, fetch_megvii
 from faceanalytics.pipeline.ingest import ingest
-from faceanalytics.report import SECTIONS, build_report, findings_path, review, review_period, write_report
+from faceanalytics.report import SECTIONS, build_report, findings_path, review_period, write_report
 from faceanalytics.engines._review import segment_values
 from faceanalytics.report._summary import summarize
 from faceanalytics.engines._review import Segment
