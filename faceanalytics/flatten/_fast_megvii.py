@@ -200,7 +200,6 @@ def extract(g: Group, received_us: int, masker, secret) -> Extracted:
                        pc.if_else(pc.is_valid(epoch_us), "biz_id", "fetched_at"))
 
     # --- verify errors (error_message, then error: the later one is the session's)
-    vr_valid = v.valid(_VR)
     verrs = []
     for key in ("error_message", "error"):
         e = s(_VR + (key,))

@@ -27,6 +27,7 @@ from statistics import NormalDist
 import numpy as np
 import pandas as pd
 
+from .._time import local_day
 from ..analytics._core import MIN_N
 from ..analytics._stats import newcombe_diff_ci
 
@@ -34,16 +35,12 @@ __all__ = ["confine", "FAMILIES"]
 
 FAMILIES = ("pass_rate", "configured", "flagged", "error")
 _MATCH = ("family", "source", "comparison", "level", "attack", "origin", "code", "detail")
-_EPOCH = pd.Timestamp(0, tz="UTC")
-_DAY = pd.Timedelta(days=1)
 _REST_MOVED = NormalDist().inv_cdf(0.975)
 
 
 def _day(t) -> float:
     """The day number (UTC grid, as the detector's buckets) of a change's start or end."""
-    if t is None or pd.isna(t):
-        return math.inf
-    return (pd.Timestamp(t) - _EPOCH) / _DAY
+    return math.inf if t is None or pd.isna(t) else local_day(t)
 
 
 def _rho(phi: float, n: np.ndarray) -> float:

@@ -439,7 +439,8 @@ def _collapse(findings: list[Finding], levels: dict[str, str], confined: set[int
     for p in pools:
         if home[id(p)] is not p:
             merge(home[id(p)], p)
-    for f in (h for h in heads if h.segment is not None and not any(h is s for s in named)):
+    named_ids = {id(s) for s in named}
+    for f in (h for h in heads if h.segment is not None and id(h) not in named_ids):
         p = next((p for p in [*pools, *named] if _same(p, f) and p.level == f.level), None)
         if p is None:
             out.append(f)

@@ -31,7 +31,7 @@ from pathlib import Path
 
 from .paths import S3Path
 
-__all__ = ["atomic_write_bytes", "replace", "rmtree", "fsync_dir", "chmod", "make_private_dirs",
+__all__ = ["atomic_write_bytes", "atomic_file", "replace", "rmtree", "fsync_dir", "chmod", "make_private_dirs",
            "tmp_name", "AppendLog"]
 
 
@@ -68,13 +68,22 @@ def atomic_write_bytes(path, data: bytes, *, mode: int = 0o644, exclusive: bool 
         else:
             path.write_bytes(data)
         return
+    with atomic_file(path, mode=mode, exclusive=exclusive, durable=durable) as f:
+        f.write(data)
+
+
+@contextlib.contextmanager
+def atomic_file(path, *, mode: int = 0o644, exclusive: bool = False, durable: bool = True):
+    """A local file to write ``path`` through (a hidden temporary), put in place when the
+    block ends without an error: a reader sees the old file or the whole new one.  The
+    options as :func:`atomic_write_bytes`'s."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = tmp_name(path)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            yield f
             if durable:
                 f.flush()
                 os.fsync(f.fileno())

@@ -22,7 +22,6 @@ are removed by :func:`remove_unreferenced` once ``rebuild`` has swapped its tabl
 """
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import io
 import os
@@ -30,7 +29,7 @@ import zipfile
 from pathlib import Path
 
 from .datadir import DataDir
-from .durable import fsync_dir, make_private_dirs, tmp_name
+from .durable import atomic_file, make_private_dirs
 from .errors import MediaError
 from .paths import S3Path
 
@@ -70,18 +69,8 @@ def write_pack(data_dir, rel: str, members: list[tuple[str, str, bytes]]) -> dic
     if path.exists():  # renamed into place only once whole and on disk
         return offsets
     make_private_dirs(root, path.parent)
-    tmp = tmp_name(path)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with open(fd, "wb", buffering=0) as f:
-            _write_zip(f, members, offsets)
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    fsync_dir(path.parent)
+    with atomic_file(path, mode=0o600) as f:
+        _write_zip(f, members, offsets)
     return offsets
 
 
