@@ -84,6 +84,9 @@ def test_threshold_change_per_comparison_kind_and_source(planted):
     assert [(x.source, x.comparison) for x in t] == [("megvii_lite", "ref1")]
     assert near(t[0].start, "2026-05-20", 0)
     assert "64/70.5/75.5/79" in t[0].text and "replacing 62.169/69.315/74.399/78.038" in t[0].text
+    # ... and as numbers per level, for a job that reads the findings JSON
+    assert t[0].thresholds == {"1e-3": 64.0, "1e-4": 70.5, "1e-5": 75.5, "1e-6": 79.0}
+    assert t[0].replaces == {"1e-3": 62.169, "1e-4": 69.315, "1e-5": 74.399, "1e-6": 78.038}
     assert t[0].rank == 1                                  # a new set moves every rate: first
     # the text agrees with the tables: the section names the change its table shows
     sec = next(s for s in r.sections if s["id"] == "thresholds")
@@ -139,6 +142,9 @@ def test_findings_json_beside_the_report(planted, tmp_path):
               "start"):
         assert seg[k] is not None, k
     assert seg["figure"].startswith("#fig-change-") and seg["section"] == "#changes"
+    thr = next(x for x in data if x["family"] == "thresholds")
+    assert thr["thresholds"]["1e-4"] == 70.5 and thr["replaces"]["1e-4"] == 69.315
+    assert seg["thresholds"] is None and seg["replaces"] is None
 
 
 def test_levels_in_force():

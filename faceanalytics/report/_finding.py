@@ -53,8 +53,10 @@ class Finding:
     comparison: str | None = None
     level: str | None = None
     attack: str | None = None
-    code: str | None = None
+    code: str | None = None        # error code; for family "thresholds" the new set as text
     segment: dict | None = None
+    thresholds: dict | None = None  # family "thresholds": the new set, {level: threshold}
+    replaces: dict | None = None    # ... and the set whose share fell at the same time
     rate_before: float | None = None
     rate_after: float | None = None
     change_points: float | None = None

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from .._i18n import join, language, tr, tr_or
+from ..schema import LEVELS
 from ._finding import Finding, level_for
 
 __all__ = ["SECTIONS", "SECTION_IDS", "sections", "pct", "points", "change_finding", "threshold_finding", "also_tag",
@@ -139,6 +140,12 @@ def _s(v):
     return None if v is None or (isinstance(v, float) and np.isnan(v)) else str(v)
 
 
+def set_levels(label) -> dict[str, float]:
+    """A threshold set's text (``analytics.threshold_set_labels``: ``"64/70.5/–/79"``, levels
+    in ``LEVELS`` order) as {level: threshold}, the levels it lacks left out."""
+    return {lv: float(v) for lv, v in zip(LEVELS, str(label).split("/")) if v != "–"}
+
+
 def threshold_finding(r, changes):
     """A new reference-threshold set for a comparison kind and source: the step (or wave) of its
     share, naming the set whose share fell at the same time."""
@@ -150,13 +157,15 @@ def threshold_finding(r, changes):
     title = tr("finding.thresholds.title", comparison=r["comparison"], source=r["source"])
     when = (tr("finding.thresholds.when_wave", start=_day(start), end=_day(end - pd.Timedelta(days=1)))
             if end is not None else tr("finding.when.step", start=_day(start)))
-    replaced = tr("finding.thresholds.replacing", code=old.sort_values("diff").iloc[0]["code"]) if len(old) else ""
+    gone = old.sort_values("diff").iloc[0]["code"] if len(old) else None
+    replaced = tr("finding.thresholds.replacing", code=gone) if gone is not None else ""
     text = tr("finding.thresholds.text", title=title, code=r["code"], when=when, replaced=replaced,
               before=pct(r["rate_before"]), after=pct(r["rate_after"]), k=int(r["k_after"]), n=int(r["n_after"]))
     return Finding(rank=0, kind=str(r["kind"]), family="thresholds", title=title, text=text,
                    decision=tr("finding.thresholds.decision"),
                    start=start.isoformat(), end=end.isoformat() if end is not None else None,
                    source=str(r["source"]), comparison=str(r["comparison"]), code=str(r["code"]),
+                   thresholds=set_levels(r["code"]), replaces=set_levels(gone) if gone is not None else None,
                    rate_before=float(r["rate_before"]), rate_after=float(r["rate_after"]),
                    change_points=float(r["diff"]) * 100, ci_low_points=float(r["ci_low"]) * 100,
                    ci_high_points=float(r["ci_high"]) * 100, k_before=int(r["k_before"]),
