@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from urllib.parse import urlencode
 
+import pyarrow.parquet as pq
 import pytest
 import requests
 from Crypto.Cipher import AES
@@ -163,6 +164,35 @@ def test_replayed_callback_adds_no_row(receiver, tmp_path):
     receiver.stop()
     assert len(load(tmp_path, "sessions")) == 1
     assert len(load(tmp_path, "comparisons")) == 2  # faceid and ref1, once
+
+
+def test_a_running_receiver_merges_the_files_its_landings_leave(tmp_path, monkeypatch):
+    """Landing every few seconds for months left one file per landing in each partition
+    until the receiver stopped: it now compacts every ``compact_every`` seconds."""
+    import faceanalytics.storage.tables as store_mod
+
+    monkeypatch.setattr(store_mod, "COMPACT_AT", 3)
+    rec = CallbackReceiver(tmp_path, port=0, api_secret=SECRET, land_every=0.1, compact_every=0.5)
+    rec.start()
+    try:
+        part = tmp_path / "tables" / "sessions" / "source=megvii_notify"
+
+        def files():
+            return sum(1 for p in part.glob("month=*/part-*.parquet") if pq.read_metadata(p).num_rows)
+
+        for i in range(12):
+            data = v2_data(f"1700000000,cb-many-{i}")
+            assert requests.post(rec.url, json={"data": data, "sign": sign(data)}, timeout=5).ok
+            time.sleep(0.15)  # one landing each
+        deadline = time.monotonic() + 20
+        while (rec.counts["landed"] < 12 or files() > 2) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert rec.counts["landed"] == 12 and files() <= 2, files()     # merged while running
+        assert len(load(tmp_path, "sessions")) == 12                 # nothing lost
+        assert rec.counts["compact_failed"] == 0
+    finally:
+        rec.stop()
+    assert len(load(tmp_path, "sessions")) == 12
 
 
 def test_answer_only_after_durable_in_archive(receiver, tmp_path):

@@ -8,6 +8,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from faceanalytics.pipeline.ingest import Ingestor
+import faceanalytics.storage.tables as store_mod
 from faceanalytics.storage.tables import Store, load
 
 from _helpers import envelope, seed  # noqa: E402
@@ -162,3 +163,27 @@ def test_every_table_carries_the_session_key_and_readers_do_not_see_it(tmp_path)
     # the same key in any process and for any spelling of the array; nulls stay null
     k = session_keys(pa.chunked_array([pa.array(["a", None]), pa.array(["a"])]))
     assert k.to_pylist()[1] is None and k.to_pylist()[0] == k.to_pylist()[2]
+
+
+def test_compaction_merges_the_small_files_and_leaves_the_large_ones(tmp_path, monkeypatch):
+    """A partition fed all month is compacted again and again: files already merged to
+    size are not rewritten each time (only those under ``COMPACT_SMALL`` are merged)."""
+    data = tmp_path / "d"
+    part = data / "tables" / "comparisons" / "source=megvii_liveness" / "month=2023-11"
+    with Ingestor(data) as ing:
+        for n in range(4):
+            ing.ingest_lines(_lines([f"1700000000,b{n}"], "2026-11-20T09:00:00Z"))
+        assert ing.store.compact(min_files=3) >= 1
+        big = {p.name for p in part.glob("part-*.parquet") if pq.read_metadata(p).num_rows}
+        assert len(big) == 1
+        (name,) = big
+        before = (part / name).read_bytes()
+        # the merged file now counts as large; three more landings, compacted again
+        monkeypatch.setattr(store_mod, "COMPACT_SMALL", (part / name).stat().st_size)
+        for n in range(4, 7):
+            ing.ingest_lines(_lines([f"1700000000,b{n}"], "2026-11-20T09:00:00Z"))
+        assert ing.store.compact(min_files=3) >= 1
+        assert (part / name).read_bytes() == before       # the large file was not rewritten
+        live = [p for p in part.glob("part-*.parquet") if pq.read_metadata(p).num_rows]
+        assert len(live) == 2                              # it and the merge of the three new ones
+    assert len(load(data, "comparisons")) == 14

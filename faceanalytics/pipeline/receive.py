@@ -153,7 +153,7 @@ class CallbackReceiver:
 
     def __init__(self, data_dir, *, host: str = "127.0.0.1", port: int = 8090,
                  api_secret: str | None = None, max_body: int = MAX_BODY,
-                 land_every: float = 2.0, keep_pii: bool = False,
+                 land_every: float = 2.0, compact_every: float = 600.0, keep_pii: bool = False,
                  max_in_flight: int = MAX_IN_FLIGHT, rejected_bytes: int = REJECTED_BYTES,
                  read_deadline: float = READ_DEADLINE, wait_for_slot: float = WAIT_FOR_SLOT):
         ddir = DataDir.of(data_dir)
@@ -166,6 +166,7 @@ class CallbackReceiver:
                              "that sends the callbacks)")
         self.max_body = max_body
         self.land_every = land_every
+        self.compact_every = compact_every
         self.read_deadline = read_deadline
         self.wait_for_slot = wait_for_slot
         self._slots = threading.BoundedSemaphore(max_in_flight)
@@ -181,7 +182,7 @@ class CallbackReceiver:
         self._buffer: list[tuple[bytes, int]] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        self.counts = {"accepted": 0, "rejected": 0, "landed": 0, "quarantined": 0, "busy": 0}
+        self.counts = {"accepted": 0, "rejected": 0, "landed": 0, "quarantined": 0, "busy": 0, "compact_failed": 0}
         self.server.daemon_threads = True
         self._threads: list[threading.Thread] = []
 
@@ -277,8 +278,18 @@ class CallbackReceiver:
         self.journals.seal_ready()
 
     def _lander(self) -> None:
+        """Land every ``land_every`` seconds; every ``compact_every``, merge the small files
+        and packs the landings left (a receiver runs for months: merging only at stop let
+        one file per landing pile up in each partition, read by every load and review)."""
+        last = time.monotonic()
         while not self._stop.wait(self.land_every):
             self.land()
+            if time.monotonic() - last >= self.compact_every:
+                try:
+                    self.ing.store.compact()
+                except Exception:  # a full disk, say: landing goes on; tried again next time
+                    self.counts["compact_failed"] += 1
+                last = time.monotonic()
 
     def start(self) -> "CallbackReceiver":
         for target in (self.server.serve_forever, self._lander):

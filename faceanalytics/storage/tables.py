@@ -82,6 +82,10 @@ __all__ = ["Store", "SessionIndex", "key_of", "load", "load_arrow", "partitionin
 # review reads session_key's null count: a file whose keys are all there is joined on them).
 _WRITE = {"compression": "zstd", "write_statistics": ["session_id", "fetched_at", "session_time", SESSION_KEY]}
 COMPACT_AT = 24  # files in one partition before they are merged
+# Only files under this size are merged: a partition fed all month (a receiver landing every
+# few seconds) is compacted again and again, and merging into one file would rewrite the
+# month each time.  Merged files grow to about this size and are then left alone.
+COMPACT_SMALL = 16 << 20
 _FILE_MODE, _DIR_MODE = 0o600, 0o700  # owner-only, like the raw archive
 
 
@@ -421,15 +425,17 @@ class Store:
                                        durable=False)
             self._settled.add(table)
 
-    def compact(self, min_files: int = COMPACT_AT) -> int:
-        """Merge partitions holding many small files (fetch commits per chunk): the rows
-        go into the first file's name, the other names are emptied in place."""
+    def compact(self, min_files: int | None = None) -> int:
+        """Merge partitions holding many small files (fetch commits per chunk, receiver
+        landings): the rows of the files under ``COMPACT_SMALL`` go into the first one's
+        name, the other names are emptied in place (and refilled by later commits)."""
         merged = 0
+        min_files = COMPACT_AT if min_files is None else min_files
         if not self.root.is_dir():
             return 0
         for table in TABLES:
             for d in sorted((self.root / table).glob("source=*/month=*")):
-                files = self._live_files(table, d)
+                files = [f for f in self._live_files(table, d) if _size(f) < COMPACT_SMALL]
                 if len(files) < min_files:
                     continue
                 plan = _Plan(self, f"{time.time_ns():x}-{uuid.uuid4().hex[:8]}")
@@ -585,6 +591,11 @@ def _empty_bytes(table: str) -> bytes:
 def _write_parquet(table: pa.Table, path) -> None:
     fs, p = fs_path(path)
     pq.write_table(_keyed(table), p, filesystem=fs, **_WRITE)
+
+
+def _size(path) -> int:
+    fs, p = fs_path(path)
+    return fs.get_file_info(p).size
 
 
 def _read_parquet(path, schema) -> pa.Table:
