@@ -57,7 +57,10 @@ def parse_json(line):
         return orjson.loads(line)
     except orjson.JSONDecodeError as e:
         try:
-            return json.loads(line)
+            # orjson refuses a lone UTF-16 surrogate escape ("\ud800"); the standard parser
+            # reads it, and it becomes U+FFFD here: no table can hold it (Parquet text is
+            # UTF-8), and the raw archive keeps the line as it came.
+            return _no_lone_surrogates(json.loads(line))
         except (ValueError, RecursionError):
             pass
         s = line.decode("utf-8", "replace").strip()
@@ -66,6 +69,20 @@ def parse_json(line):
         if not s:
             raise Unreadable("empty line") from None
         raise Unreadable(f"not valid JSON: {str(e).split(':')[0]}") from None
+
+
+def _no_lone_surrogates(obj):
+    if isinstance(obj, str):
+        try:
+            obj.encode("utf-8")
+            return obj
+        except UnicodeEncodeError:
+            return obj.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    if isinstance(obj, dict):
+        return {_no_lone_surrogates(k): _no_lone_surrogates(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_no_lone_surrogates(v) for v in obj]
+    return obj
 
 
 class Record:

@@ -207,6 +207,27 @@ def test_an_over_long_line_is_quarantined_and_the_rest_lands(tmp_path, monkeypat
     assert "over the 5,000-byte limit" in load(d, "quarantine")["reason"].iloc[0]
 
 
+def test_a_lone_surrogate_escape_does_not_stop_the_batch(tmp_path):
+    """``"\\ud800"`` is valid JSON that no UTF-8 text can hold: it aborted the whole ingest
+    (nothing landed) when the row reached Arrow.  It becomes U+FFFD; the raw archive keeps
+    the line as it came; the rest lands; rebuild reads it again."""
+    odd = seed("megvii_lite_success")
+    odd["biz_info"]["biz_no"] = "order-LONE1"
+    line = env("megvii_lite", "1462259748,LONE2-odd", odd).replace(b"LONE1", b"\\ud800").replace(
+        b"LONE2", b"\\udfff")
+    f = tmp_path / "in.jsonl"
+    f.write_bytes(b"\n".join([line, env("megvii_lite", SID, seed("megvii_lite_success"))]) + b"\n")
+    data = tmp_path / "data"
+    r = _cli("ingest", str(f), "--data", str(data))
+    assert r.returncode == 0, r.stderr
+    s = load(data, "sessions").set_index("session_id")
+    assert sorted(s.index) == sorted([SID, "1462259748,\ufffd-odd"])
+    assert s.loc["1462259748,\ufffd-odd", "biz_no"] == "order-\ufffd"
+    r = _cli("rebuild", "--data", str(data))
+    assert r.returncode == 0, r.stderr
+    assert sorted(load(data, "sessions")["session_id"]) == sorted([SID, "1462259748,\ufffd-odd"])
+
+
 def test_receiver_reads_bodies_through_the_bounded_parser():
     body = json.dumps({"data": "{}", "sign": "x"}).encode()
     deep = b'{"data": "x", "sign": "y", "z": ' + b"[" * 10_000 + b"]" * 10_000 + b"}"

@@ -64,7 +64,7 @@ def rows_to_arrow(table: str, idx: list[int], rows: list[dict]) -> pa.Table:
     return pa.Table.from_arrays([pa.array(idx, pa.int64()), *arrays], names=["_rec", *(f.name for f in fields)])
 
 
-_BAD_VALUE = (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, TypeError)
+_BAD_VALUE = (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, TypeError, UnicodeEncodeError)
 
 
 @functools.lru_cache(maxsize=None)
