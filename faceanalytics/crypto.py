@@ -67,5 +67,7 @@ def verify_callback_sign(data: str, sign: str, api_secret: str) -> bool:
     """
     if not isinstance(data, str) or not isinstance(sign, str) or not api_secret:
         return False
-    expected = hashlib.sha1((api_secret + data).encode("utf-8")).hexdigest()
-    return hmac.compare_digest(expected, sign.strip().lower())
+    expected = hashlib.sha1((api_secret + data).encode("utf-8", "surrogatepass")).hexdigest()
+    sign = sign.strip().lower()
+    # compare_digest refuses text that is not ASCII (TypeError): such a sign simply does not match
+    return sign.isascii() and hmac.compare_digest(expected, sign)

@@ -228,6 +228,25 @@ def test_a_lone_surrogate_escape_does_not_stop_the_batch(tmp_path):
     assert sorted(load(data, "sessions")["session_id"]) == sorted([SID, "1462259748,\ufffd-odd"])
 
 
+@both
+def test_a_sign_that_is_not_ascii_does_not_match(tmp_path, fast):
+    """hmac.compare_digest raises TypeError on text that is not ASCII: the receiver answered
+    500 (not 403) and ingest quarantined the callback as "could not flatten: TypeError"."""
+    from faceanalytics import verify_callback_sign
+
+    secret = "s" * 32
+    data = json.dumps(seed("megvii_liveness_success"))
+    for sign in ("\u202e", "１２３", "é" * 40):
+        assert verify_callback_sign(data, sign, secret) is False
+        status, reason, _, _ = judge(json.dumps({"data": data, "sign": sign}).encode(), "application/json", secret)
+        assert (status, reason) == (403, "sign does not match sha1(api_secret + data)")
+    d = tmp_path / f"d-{fast}"
+    with Ingestor(d, fast=fast, megvii_api_secret=secret) as ing:
+        rep = ing.ingest_lines([env("megvii_notify", SID, {"data": data, "sign": "１２３"})], origin="t")
+    assert rep.quarantined == 1
+    assert load(d, "quarantine")["reason"].iloc[0].startswith("callback sign does not match")
+
+
 def test_receiver_reads_bodies_through_the_bounded_parser():
     body = json.dumps({"data": "{}", "sign": "x"}).encode()
     deep = b'{"data": "x", "sign": "y", "z": ' + b"[" * 10_000 + b"]" * 10_000 + b"}"
