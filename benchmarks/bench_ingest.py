@@ -25,9 +25,10 @@ what the targets are about):
 3. Per source, half of the records given a wild shape: >= 5x naive.
 4. The Python path alone (``--python-path``: every record through the Python
    flatteners) on the generated Lite records: >= 2x naive.
-5. Memory flat from ``--n`` to ``--big`` generated Lite records; and two hostile
-   files: 10,000 records with 20 distinct unknown keys each (peak memory), and a line
-   nested 10,000 deep among good ones (no crash, the rest lands).
+5. Memory flat from ``--n`` to ``--big`` generated Lite records; and three hostile
+   files: 10,000 records with 20 distinct unknown keys each (peak memory), a line
+   nested 10,000 deep among good ones (no crash, the rest lands), and a Zstandard file
+   of a few KB holding a 1 GiB line without a newline (peak memory; the rest lands).
 
 Every target is printed with its figure and PASS or MISS.  ``--baseline DIR`` (a
 copy of another version's ``faceanalytics`` package, e.g. ``git archive main
@@ -324,6 +325,19 @@ def main() -> None:
             d = best(OURS, deep, tmp, "deep", 1, env=env)
             print(f"  a line nested 10,000 deep between two good ones: {d[2].strip().splitlines()[0]}")
             target("deep line: records landed", float(d[2].split("landed")[1].split()[0]), 2, "", False)
+            import pyarrow as pa
+
+            long = tmp / "long.jsonl.zst"
+            with pa.output_stream(str(long), compression="zstd") as fh:
+                fh.write(good + b"\n" + b'{"source":"megvii_lite","payload":{"x":"')
+                for _ in range(64):
+                    fh.write(b"a" * (16 << 20))  # 1 GiB without a newline
+                fh.write(b'"}}\n' + good.replace(b'"session_id":"', b'"session_id":"x') + b"\n")
+            z = best(OURS, long, tmp, "long", 1, env=env)
+            print(f"  a {long.stat().st_size / 1e3:.0f} KB Zstandard file holding a 1 GiB line between two good ones: "
+                  f"{z[0]:.1f} s, peak {z[1]:.0f} MiB; {z[2].strip().splitlines()[0]}")
+            target("1 GiB line: peak memory", z[1], 600, "MiB", True)
+            target("1 GiB line: records landed", float(z[2].split("landed")[1].split()[0]), 2, "", False)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     missed = [label for label, ok in _RESULTS if not ok]

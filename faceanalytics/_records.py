@@ -21,6 +21,8 @@ __all__ = ["Record", "read_record", "make_envelope", "parse_json", "line_problem
 # an envelope around a Baidu getall attempt); Arrow's JSON reader overflows its stack
 # somewhere past 10,000, so depth is checked before any parser sees a line.
 MAX_DEPTH = 64
+# What stands for a line cut as it was read (pipeline._chunks.over_long_line): not JSON.
+OVER_LONG = b"\x00faceanalytics: over-long line of "
 _STRINGS = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
 
 
@@ -33,6 +35,9 @@ def nesting_depth(line: bytes) -> int:
 
 def line_problem(line: bytes) -> str | None:
     """Why ``line`` must not be parsed (too long, nested too deep), or None."""
+    if line.startswith(OVER_LONG):  # cut as it was read (pipeline._chunks.iter_chunks)
+        n = int(line[len(OVER_LONG):].split(b" ", 1)[0])
+        return f"line of {n:,} bytes is over the {MAX_LINE:,}-byte limit (only its first bytes were kept)"
     if len(line) > MAX_LINE:
         return f"line of {len(line):,} bytes is over the {MAX_LINE:,}-byte limit"
     # Depth needs at least that many openers: count them (in C) before walking the line.

@@ -247,6 +247,67 @@ def test_a_sign_that_is_not_ascii_does_not_match(tmp_path, fast):
     assert load(d, "quarantine")["reason"].iloc[0].startswith("callback sign does not match")
 
 
+def _lines_of(blocks) -> list[bytes]:
+    out = []
+    for _, blk in blocks:
+        st = [*blk.starts.tolist(), len(blk.buf) + 1]
+        out += [blk.buf[st[i]:st[i + 1] - 1] for i in range(len(blk.starts))]
+    return out
+
+
+def test_a_line_over_the_limit_is_cut_as_it_is_read():
+    """Reading never holds more of a line than the limit and one read: a longer line becomes
+    a short stand-in with its real length and first bytes; every other line is as it was."""
+    import io
+    import random
+
+    from faceanalytics.pipeline._chunks import iter_chunks
+
+    rng = random.Random(11)
+    for _ in range(400):
+        lines = [bytes(rng.choice(b'ab{}"') for _ in range(rng.choice([0, 3, 49, 50, 51, 90, 400])))
+                 for _ in range(rng.randint(1, 10))]
+        data = b"\n".join(lines) + (b"\n" if rng.random() < 0.5 else b"")
+        read = rng.choice([1, 4, 16, 64])
+        got = _lines_of(iter_chunks(io.BytesIO(data), rng.choice([1, 3, 100]), read_size=read, max_line=50))
+        want = data.split(b"\n")[:-1] if data.endswith(b"\n") else data.split(b"\n")
+        got, want = (x[:-1] if x and x[-1] == b"" else x for x in (got, want))  # a final empty line, as before
+        assert len(got) == len(want)
+        for g, w in zip(got, want):
+            if g.startswith(_records.OVER_LONG):
+                assert len(w) > 50 and _records.line_problem(g).startswith(f"line of {len(w):,} bytes")
+                assert w.startswith(g[g.index(b": ", len(_records.OVER_LONG)) + 2:])   # its first bytes
+            else:
+                assert g == w and len(g) <= 50 + read
+
+
+def test_a_zstd_file_holding_a_huge_line_lands_the_rest(tmp_path, monkeypatch):
+    """A few KB of Zstandard holding a line far over the limit (no newline for 1 GiB in the
+    benchmark) was held whole as it was read; now only its first bytes are."""
+    import pyarrow as pa
+
+    from faceanalytics.flatten import _common
+    from faceanalytics.pipeline.ingest import ingest, rebuild
+
+    monkeypatch.setattr(_common, "MAX_LINE", 100_000)
+    monkeypatch.setattr(_records, "MAX_LINE", 100_000)
+    f = tmp_path / "in.jsonl.zst"
+    with pa.output_stream(str(f), compression="zstd") as fh:
+        fh.write(env("megvii_lite", SID, seed("megvii_lite_success")) + b"\n")
+        fh.write(b'{"source":"megvii_lite","payload":{"x":"' + b"a" * 9_000_000 + b'"}}\n')
+        fh.write(env("baidu_stat", "tok", seed("baidu_stat")) + b"\n")
+    assert f.stat().st_size < 10_000
+    rep = ingest([f], tmp_path / "data")
+    assert (rep.landed, rep.quarantined) == (2, 1)
+    reason = load(tmp_path / "data", "quarantine")["reason"].iloc[0]
+    assert reason == ("line of 9,000,043 bytes is over the 100,000-byte limit (only its first bytes were kept)")
+    raw = b"".join(p.read_bytes() for p in (tmp_path / "data" / "raw").rglob("*.zst"))
+    assert len(raw) < 100_000                                 # the archive holds the stand-in, not the line
+    rebuild(tmp_path / "data")
+    assert sorted(load(tmp_path / "data", "sessions")["session_id"]) == sorted([SID, "tok"])
+    assert load(tmp_path / "data", "quarantine")["reason"].tolist() == [reason]
+
+
 def test_receiver_reads_bodies_through_the_bounded_parser():
     body = json.dumps({"data": "{}", "sign": "x"}).encode()
     deep = b'{"data": "x", "sign": "y", "z": ' + b"[" * 10_000 + b"]" * 10_000 + b"}"

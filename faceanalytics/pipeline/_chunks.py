@@ -11,6 +11,7 @@ import orjson
 import pyarrow as pa
 
 from .._coerce import Unreadable, iso_to_us
+from .._records import OVER_LONG
 
 __all__ = ["Block", "Lines", "iter_chunks", "segment_chunks", "open_input", "SegmentContext", "ZstdInput",
            "BLOCK_BYTES"]
@@ -67,19 +68,37 @@ class Lines(Sequence):
 
 
 def iter_chunks(fh, chunk: int, read_size: int = 4 << 20,
-                 block_bytes: int = BLOCK_BYTES) -> Iterator[tuple[int, Block]]:
+                 block_bytes: int = BLOCK_BYTES, max_line: int | None = None) -> Iterator[tuple[int, Block]]:
     """Blocks of ``chunk`` lines (fewer once a block passes ``block_bytes``), read in
     large reads (per-line reads cost more than parsing) and never split into lines:
     one ``find`` per line notes where each starts, and each byte is copied once, from
-    the read into its block."""
+    the read into its block.
+
+    A line longer than ``max_line`` (default ``MAX_LINE``) is not kept whole: once past the
+    limit the rest of it is read and dropped, and it becomes one short line
+    (:func:`over_long_line`: its length and first bytes) that is quarantined with its real
+    length.  A 35 KB Zstandard file holding a 1 GiB line without a newline had ingest hold
+    the whole line (3.4 GB peak)."""
+    if max_line is None:
+        from ..flatten._common import MAX_LINE as max_line
     first = 1
     pieces, size, starts = [], 0, [0]  # the block so far, its length, where its lines start
+    dropped = None  # while a line over the limit is read: (its length so far, its first bytes)
     while True:
         data = fh.read(read_size)
         if not data:
             break
         view = memoryview(data)
         lo = pos = 0  # lo: where this read's part of the block begins
+        if dropped is not None:
+            nl = data.find(b"\n")
+            if nl < 0:
+                dropped = (dropped[0] + len(data), dropped[1])
+                continue
+            line = over_long_line(dropped[0] + nl, dropped[1])
+            pieces.append(line)
+            size += len(line)
+            dropped, lo = None, nl  # the newline ends the line as any other does
         while True:
             nl = data.find(b"\n", pos)
             if nl < 0:
@@ -94,12 +113,29 @@ def iter_chunks(fh, chunk: int, read_size: int = 4 << 20,
                 starts.append(size + pos - lo)
         pieces.append(view[lo:])
         size += len(data) - lo
+        if size - starts[-1] > max_line:  # the unfinished last line is over the limit: drop the rest
+            block = b"".join(pieces)
+            dropped = (size - starts[-1], block[starts[-1]:starts[-1] + _KEPT_OF_LONG])
+            pieces, size = [block[:starts[-1]]], starts[-1]
+    if dropped is not None:
+        line = over_long_line(*dropped)
+        pieces.append(line)
+        size += len(line)
     data = b"".join(pieces)
     if data.endswith(b"\n"):  # the file's final newline ends its last line
         data = data[:-1]
         starts.pop()
     if data:
         yield first, Block(data, np.asarray(starts, np.int64))
+
+
+_KEPT_OF_LONG = 1 << 16  # first bytes of an over-long line kept (in the archive and quarantine)
+
+
+def over_long_line(length: int, head: bytes) -> bytes:
+    """What stands for a line of ``length`` bytes that was not kept whole: no JSON (it opens
+    with a NUL), its length, then its first bytes (newlines in them cannot occur)."""
+    return OVER_LONG + b"%d bytes, the first %d: " % (length, len(head)) + bytes(head)
 
 
 _SEGMENT_MARK = b'{"_segment"'   # the first line of a raw archive segment (faceanalytics.storage.archive)
