@@ -482,6 +482,13 @@ def test_cli_review_usage_errors_exit_2(data, tmp_path, capsys):
     bad.write_text("session_id,genuine\nabc,maybe\n")
     assert main(["review", "--data", str(data), "--out", str(out), "--labels", str(bad)]) == 2
     assert "genuine must be true/false" in capsys.readouterr().err
+    # a session labelled both ways (a traceback, exit 1, before), and a file that is not text
+    bad.write_text("session_id,genuine\nabc,1\nabc,0\nxyz,1\nxyz,1\n")
+    assert main(["review", "--data", str(data), "--out", str(out), "--labels", str(bad)]) == 2
+    assert "1 session(s) labelled both genuine and not, e.g. 'abc'" in capsys.readouterr().err
+    bad.write_bytes(b"\x00\xff\xfe" * 100)
+    assert main(["review", "--data", str(data), "--out", str(out), "--labels", str(bad)]) == 2
+    assert f"{bad}: not a readable UTF-8 CSV file of labels" in capsys.readouterr().err
     assert not out.exists() and not findings_path(out).exists()
 
 
@@ -504,3 +511,12 @@ def test_repeated_request_ids_and_no_comparison_counted_alike(tmp_path):
     for engine in ("duckdb", "pandas"):
         got = summarize(d, "2026-06-01", "2026-07-01", engine=engine).data_quality().set_index("check")["n"]
         assert got.to_dict() == want.to_dict(), engine
+
+
+def test_a_session_labelled_twice_the_same_way_counts_once(tmp_path):
+    from faceanalytics.report import read_labels
+
+    f = tmp_path / "labels.csv"
+    f.write_text("session_id,genuine\nabc,yes\nabc,1\nxyz,0\n")
+    lab = read_labels(f)
+    assert lab[["session_id", "genuine"]].values.tolist() == [["abc", True], ["xyz", False]]

@@ -185,10 +185,16 @@ def read_labels(path) -> pd.DataFrame:
     """Outcome labels from CSV or Parquet: ``session_id`` and a boolean ``genuine``
     (true/false, 1/0, yes/no); other columns kept (``pai``: species of an attack)."""
     path = Path(path)
-    if path.suffix.lower() in (".parquet", ".pq"):
-        lab = pd.read_parquet(path)
-    else:
-        lab = pd.read_csv(path, dtype={"session_id": "str"}, keep_default_na=True)
+    try:
+        if path.suffix.lower() in (".parquet", ".pq"):
+            lab = pd.read_parquet(path)
+        else:
+            lab = pd.read_csv(path, dtype={"session_id": "str"}, keep_default_na=True)
+    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError, OSError) as e:
+        if isinstance(e, FileNotFoundError):
+            raise
+        kind = "Parquet" if path.suffix.lower() in (".parquet", ".pq") else "UTF-8 CSV"
+        raise ValueError(f"{path}: not a readable {kind} file of labels ({type(e).__name__})") from None
     missing = [c for c in ("session_id", "genuine") if c not in lab.columns]
     if missing:
         raise ValueError(f"{path}: labels need column(s) {', '.join(missing)}; found {', '.join(map(str, lab.columns))}")
@@ -202,7 +208,14 @@ def read_labels(path) -> pd.DataFrame:
                              f"{str(g[bad].iloc[0])[:40]!r}")
         lab = lab.assign(genuine=conv.astype("boolean"))
     lab = lab.assign(session_id=lab["session_id"].astype("str"))
-    return lab[lab["genuine"].notna()].reset_index(drop=True)
+    lab = lab[lab["genuine"].notna()]
+    # A session labelled twice the same way counts once; both ways is a question for whoever labelled it.
+    both = lab.groupby("session_id")["genuine"].nunique()
+    both = both[both > 1]
+    if len(both):
+        raise ValueError(f"{path}: {len(both):,} session(s) labelled both genuine and not, e.g. "
+                         f"{str(both.index[0])[:60]!r}")
+    return lab.drop_duplicates("session_id").reset_index(drop=True)
 
 
 def review(data, since=None, until=None, *, segments=None, levels=None, labels=None, engine="auto",
