@@ -120,7 +120,7 @@ if TYPE_CHECKING:  # what the lazy names are, for IDEs and type checkers; never 
     from .errors import (
         AccessTokenError, AccessTokenExpired, AccessTokenInvalid, ApiNotFound, BadArguments,
         BaiduAuthError, BaiduError, BaiduInternalError, BaiduRequestFailed, ConfigurationError,
-        ConnectError, DailyLimitExceeded, DataDestroyed, DataError, FaceAnalyticsError, InsecureURL,
+        ConnectError, DailyLimitExceeded, DamagedTable, DataDestroyed, DataError, FaceAnalyticsError, InsecureURL,
         InvalidResponse, LockLost, MediaError, MegviiAuthenticationError, MegviiAuthorizationError,
         MegviiConcurrencyLimitExceeded, MegviiError, MegviiInternalError, MessageEncryptionError,
         MissingArguments, MissingCredentials, NotTLS, ProviderError, QpsLimitExceeded, QuotaExhausted,

@@ -206,13 +206,16 @@ def main(argv=None) -> int:
         return sandbox_main(argv[1:]) or 0
     args = _parser().parse_args(argv)
     _logging(args.verbose)
-    from .storage.errors import StorageConfigError
+    from .storage.errors import DamagedTable, StorageConfigError
 
     try:
         return _run(args)
     except (_Usage, StorageConfigError) as e:  # e.g. fetch into s3://, or http to a non-loopback endpoint
         print(f"faceanalytics {args.command}: {e}", file=sys.stderr)
         return 2
+    except DamagedTable as e:  # the tables are derived: rebuild recreates them
+        print(f"faceanalytics {args.command}: {e}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -49,6 +49,7 @@ callers catch one (``except ValueError`` still catches ``InsecureURL``)::
         ├── WriterBusy                   another writer holds the data directory's lock  (also OSError)
         ├── LockLost                     another writer took the lock: stop  (also OSError)
         ├── MediaError                   a media row whose bytes are missing or not the ones it names  (also ValueError)
+        ├── DamagedTable                 a table file that is not readable Parquet: rebuild  (also ValueError)
         └── Unreadable                   a value a record cannot be flattened without  (also ValueError)
 
 A name in parentheses at the end of a line is a further base.  A few private
@@ -94,7 +95,7 @@ _DEFINED_IN = {
         "QpsLimitExceeded", "TotalLimitExceeded", "BaiduInternalError", "VerifyTokenInvalid",
         "BaiduRequestFailed", "ConfigurationError", "InsecureURL", "MissingCredentials",
         "NotTLS", "QuotaExhausted"], _CLIENTS),
-    **dict.fromkeys(["StorageConfigError", "S3Error", "WriterBusy", "LockLost", "MediaError"],
+    **dict.fromkeys(["StorageConfigError", "S3Error", "WriterBusy", "LockLost", "MediaError", "DamagedTable"],
                     ".storage.errors"),
     "Unreadable": "._coerce",
 }
@@ -103,7 +104,7 @@ __all__ += sorted(_DEFINED_IN)
 
 if TYPE_CHECKING:  # the same names, for IDEs and type checkers; never run
     from ._coerce import Unreadable
-    from .storage.errors import LockLost, MediaError, S3Error, StorageConfigError, WriterBusy
+    from .storage.errors import DamagedTable, LockLost, MediaError, S3Error, StorageConfigError, WriterBusy
     from .clients.errors import (
         AccessTokenError, AccessTokenExpired, AccessTokenInvalid, ApiNotFound, BadArguments,
         BaiduAuthError, BaiduError, BaiduInternalError, BaiduRequestFailed, ConfigurationError,

@@ -67,6 +67,7 @@ import pandas as pd
 
 from ..analytics._core import LISTING_SOURCE, REPEAT_SOURCE
 from ..schema import LEVEL_COLUMNS, LEVELS, SESSION_KEY
+from ..storage.errors import DamagedTable
 from . import _sql as S
 from ._api import run_query, _window, get_engine
 from ._base import Engine, arrow_frame, table_root
@@ -666,8 +667,10 @@ class _Layout:
             for f in sorted(d.glob("part-*.parquet")):
                 try:
                     rows, keyed, cols = _file_info(f)
-                except (OSError, ValueError):         # emptied or replaced while listed: not a data file now
+                except FileNotFoundError:             # gone since listed (not on local disk: kept there)
                     continue
+                except (OSError, ValueError) as e:    # files are written whole and renamed: damaged
+                    raise DamagedTable(f, str(e).split(".")[0]) from None
                 if rows:
                     files.append((str(f), rows, keyed, cols))
             if files:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..errors import DataError, UsageError
 
-__all__ = ["StorageConfigError", "S3Error", "WriterBusy", "LockLost", "MediaError"]
+__all__ = ["StorageConfigError", "S3Error", "WriterBusy", "LockLost", "MediaError", "DamagedTable"]
 
 
 class StorageConfigError(UsageError, ValueError):
@@ -17,6 +17,16 @@ class LockLost(DataError, OSError):
 
 class WriterBusy(DataError, OSError):
     """Another writer holds the data directory's lock (after FACEANALYTICS_S3_LOCK_WAIT)."""
+
+
+class DamagedTable(DataError, ValueError):
+    """A table file that is not readable Parquet (a disk error, a copy cut short): the tables
+    are derived data, ``faceanalytics rebuild`` recreates them from the raw archive."""
+
+    def __init__(self, path, why: str):
+        super().__init__(f"{path}: not a readable table file ({why}); `faceanalytics rebuild --data DIR` "
+                         "recreates every table from the raw archive")
+        self.path = str(path)
 
 
 class MediaError(DataError, ValueError):

@@ -67,6 +67,7 @@ import pyarrow.parquet as pq
 from .._time import utc_datetime
 from .datadir import DataDir
 from .durable import atomic_write_bytes, chmod, fsync_dir, make_private_dirs
+from .errors import DamagedTable
 from .durable import replace as _move
 from .lock import fence
 from .paths import fs_path, is_local
@@ -299,8 +300,11 @@ class Store:
         for table, id_col in (("sessions", "session_id"), ("quarantine", "raw_sha1")):
             for f in sorted((self.root / table).glob("source=*/month=*/part-*.parquet")):
                 fs, path = fs_path(f)
-                with fs.open_input_file(path) as fh:
-                    ids = pq.ParquetFile(fh).read(columns=[id_col]).column(id_col).to_pylist()
+                try:
+                    with fs.open_input_file(path) as fh:
+                        ids = pq.ParquetFile(fh).read(columns=[id_col]).column(id_col).to_pylist()
+                except pa.ArrowInvalid as e:  # files are written whole and renamed: damaged
+                    raise DamagedTable(f, str(e).split(".")[0]) from None
                 src = "quarantine" if table == "quarantine" else f.parent.parent.name.split("=", 1)[1]
                 keys.append(np.fromiter((key_of(src, i) for i in ids), np.int64, len(ids)))
         idx = SessionIndex()
@@ -317,11 +321,14 @@ class Store:
         if not ids or not path.is_dir():
             return {}
         fs, p = fs_path(path)
-        t = ds.dataset(p, filesystem=fs, format="parquet", partitioning=partitioning(),
-                       schema=full_schema("sessions")).to_table(
-            columns=["session_id", "fetched_at", "error", "month"],
-            filter=(ds.field("source") == source)
-            & ds.field("session_id").isin(pa.array(ids, pa.string())))
+        try:
+            t = ds.dataset(p, filesystem=fs, format="parquet", partitioning=partitioning(),
+                           schema=full_schema("sessions")).to_table(
+                columns=["session_id", "fetched_at", "error", "month"],
+                filter=(ds.field("source") == source)
+                & ds.field("session_id").isin(pa.array(ids, pa.string())))
+        except pa.ArrowInvalid as e:
+            raise _damaged(e) from None
         fetched = pc.cast(t.column("fetched_at"), pa.int64()).to_pylist()
         return {sid: (err is None, f, _month_int(m)) for sid, f, err, m in zip(
             t.column("session_id").to_pylist(), fetched, t.column("error").to_pylist(),
@@ -666,7 +673,17 @@ def load_arrow(data_dir, table: str, since=None, until=None, columns=None, where
             if attempt == 2 or not _vanished(e):
                 raise
             time.sleep(0.05 * (attempt + 1))
+        except pa.ArrowInvalid as e:  # a file that is not Parquet (written files are whole: damaged)
+            raise _damaged(e) from None
     raise AssertionError("unreachable")
+
+
+def _damaged(e: Exception) -> DamagedTable:
+    """The error for a table file pyarrow could not read, naming the file where it says it."""
+    import re
+
+    m = re.search(r"source '([^']+)'", str(e))
+    return DamagedTable(m.group(1) if m else "a table file", str(e).split(": ", 1)[-1].split(".")[0])
 
 
 def _vanished(e: OSError) -> bool:
