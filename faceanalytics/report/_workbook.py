@@ -283,6 +283,10 @@ def workbook_bytes(tables: dict[str, pd.DataFrame]) -> bytes:
                 if v is None:
                     continue
                 cell = ws.cell(row=r, column=j + 1)
+                if isinstance(v, str) and v.startswith("="):
+                    # openpyxl stores text that opens with "=" as a formula: a segment value or a
+                    # provider's message ('=HYPERLINK(...)') would run in the reader's Excel
+                    cell.data_type = "s"
                 fmt = _format(col, v, headline, is_rate)
                 if fmt:
                     cell.number_format = fmt
