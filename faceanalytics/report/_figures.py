@@ -24,6 +24,9 @@ _RC = {
     "axes.spines.top": False, "axes.spines.right": False, "axes.edgecolor": "#888888",
     "axes.grid": True, "grid.color": "#dddddd", "grid.linewidth": 0.6, "axes.axisbelow": True,
     "figure.facecolor": "white", "savefig.facecolor": "white",
+    # Text from the data (a segment value, a provider's message) is never TeX: '$\\frac{$' in a
+    # Baidu message failed the whole errors section.
+    "text.parse_math": False,
 }
 DPI = 110
 

@@ -242,7 +242,11 @@ def _cell(v):
     if isinstance(v, pd.Timestamp):
         v = v.tz_convert("UTC").tz_localize(None) if v.tzinfo is not None else v
         return v.to_pydatetime()
-    return str(v)
+    # Control characters (a segment value, a provider's message) are refused by the xlsx format
+    # (openpyxl raises, and the whole report was lost): each becomes U+FFFD.
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    return ILLEGAL_CHARACTERS_RE.sub("\ufffd", str(v))
 
 
 def _width(v) -> int:
