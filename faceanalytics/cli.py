@@ -395,6 +395,8 @@ def _review(args) -> int:
         raise _Usage(f"nothing to review: {args.data} has no tables yet (run ingest or fetch into it first)")
     try:
         parse_levels(args.levels)
+        if args.segments and "" in args.segments:
+            raise ValueError("--segment takes a biz_extra_data key or a sessions column, not an empty name")
         labels = read_labels(args.labels) if args.labels is not None else None
         review_period(args.data, args.since, args.until, tz=args.tz)      # since < until, before any work
     except ValueError as e:

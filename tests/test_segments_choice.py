@@ -51,3 +51,36 @@ def test_an_asked_key_keeps_all_its_values():
     (seg,) = G.choose_segments({"sessions": s}, PERIOD, ["branch"])
     assert seg.name == "branch" and len(seg.values) == G.MAX_VALUES          # the most common 20 of 40
     assert sum(G._value_counts(s, ["branch"])[("branch", None)].values()) == 3_000
+
+
+def test_keys_with_quotes_backslashes_or_no_name_do_not_stop_the_review(tmp_path):
+    """biz_extra_data keys are the integrator's: a backslash before a quote, or a lone
+    backslash, made DuckDB refuse the JSON path and the review stopped; an empty key was a
+    candidate segment and stopped it too."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    import _planted as P
+
+    from pandas.testing import assert_frame_equal
+
+    from faceanalytics.pipeline.ingest import ingest
+    from faceanalytics.report import review
+    from faceanalytics.report._summary import summarize
+
+    odd = ['we\\"ird', "back\\"]
+    recs = P.records(3, n_lite=600, n_liveness=0, n_baidu=0, reference_date="2026-07-01", window_days=30)
+    rng = random.Random(7)
+    for rec in recs:
+        rec["payload"]["biz_info"]["biz_extra_data"] = json.dumps(
+            {odd[0]: rng.choice("xy"), odd[1]: rng.choice("pq"), "": rng.choice("ef")})
+    ingest([P.write(tmp_path / "r.jsonl", recs)], tmp_path / "data")
+    a = summarize(tmp_path / "data", "2026-06-01", "2026-07-01", engine="duckdb")
+    b = summarize(tmp_path / "data", "2026-06-01", "2026-07-01", engine="pandas")
+    names = {x.name for x in a.segments}
+    assert set(odd) <= names and "" not in names and a.segments == b.segments
+    for name in ("seg_sessions", "seg_comparisons"):       # counted under their values, as pandas counts them
+        assert_frame_equal(a.counts[name], b.counts[name], obj=name)
+    assert set(a.counts["seg_sessions"][f"seg_{odd[0]}"].dropna()) == {"x", "y"}
+    assert review(tmp_path / "data", "2026-06-01", "2026-07-01").summaries.segments == a.segments

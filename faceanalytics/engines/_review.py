@@ -110,7 +110,11 @@ def _duck(d: S.Dialect) -> bool:
 
 
 def _json_path(d: S.Dialect, key: str) -> str:
-    return d.text('$."' + key.replace('"', '\\"') + '"') if _duck(d) else d.text("$['" + key.replace("'", "\\'") + "']")
+    """The JSON path of member ``key`` (any text but empty: a backslash or a quote in a key of
+    the data made DuckDB refuse the path, and the review stopped)."""
+    if _duck(d):
+        return d.text('$."' + key.replace("\\", "\\\\").replace('"', '\\"') + '"')
+    return d.text("$['" + key.replace("'", "\\'") + "']")
 
 
 def _is_object(d: S.Dialect) -> str:

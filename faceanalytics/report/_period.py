@@ -98,6 +98,9 @@ def latest_session_time(data_dir, engine="auto") -> pd.Timestamp | None:
     return latest
 
 
+_EARLIEST, _LATEST = pd.Timestamp("2000-01-01", tz="UTC"), pd.Timestamp("2100-01-01", tz="UTC")
+
+
 def review_period(data_dir, since=None, until=None, *, days: int = DEFAULT_DAYS, latest=None,
                   tz=None) -> ReviewPeriod:
     """The period a report covers, in time zone ``tz`` (an IANA name; default UTC).
@@ -123,6 +126,9 @@ def review_period(data_dir, since=None, until=None, *, days: int = DEFAULT_DAYS,
         s = u - pd.Timedelta(days=days)
     if s >= u:
         raise ValueError(f"since ({s:%Y-%m-%d %H:%M}) must be before until ({u:%Y-%m-%d %H:%M})")
+    if s < _EARLIEST or u > _LATEST:  # the period before it must fit too: timestamps end in 2262
+        raise ValueError(f"a review period lies between {_EARLIEST:%Y-%m-%d} and {_LATEST:%Y-%m-%d} "
+                         f"(the session times the tables hold), not {s:%Y-%m-%d} to {u:%Y-%m-%d}")
     return ReviewPeriod(since=s, until=u, default=since is None and until is None, latest=latest, tz=tz)
 
 

@@ -61,7 +61,7 @@ def _candidates(texts: pd.Series) -> set[str] | None:
         return None
     seen: Counter = Counter()
     for raw in texts.sample(n=_PROBE_TEXTS, random_state=0):
-        seen.update(k for k, v in biz_keys(raw).items() if v != "")
+        seen.update(k for k, v in biz_keys(raw).items() if v != "" and k != "")
     return {k for k, n in seen.items() if n >= _PROBE_MIN}
 
 
@@ -77,7 +77,7 @@ def _value_counts(sample: pd.DataFrame, asked=None) -> dict[tuple[str, str | Non
             keys = biz_keys(raw)
             for k in (keys if keep is None else keep.intersection(keys)) if asked is None else asked:
                 v = keys.get(k, "")
-                if v == "":
+                if v == "" or k == "":                                # an empty key names nothing
                     continue
                 c = out.setdefault((k, None), Counter())
                 if asked is None and len(c) > MAX_VALUES and v not in c:
@@ -98,6 +98,8 @@ def choose_segments(data, period, segments=None, *, engine="auto") -> list[Segme
         return []
     session_columns = set(full_schema("sessions").names) - _NOT_SEGMENTS
     asked = None if segments is None else [str(s) for s in ([segments] if isinstance(segments, str) else segments)]
+    if asked is not None and "" in asked:
+        raise ValueError("a segment key is a biz_extra_data key or a sessions column, not empty")
     columns = sorted({c for c in (asked or COLUMN_CANDIDATES) if c in session_columns})
     sample = _sample(data, period, columns, engine)
     counts = _value_counts(sample, asked)
