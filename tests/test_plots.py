@@ -220,3 +220,12 @@ def test_public_names_are_exported():
     for name in ("pass_rates", "error_rates", "plot_confidence_thresholds", "plot_genuineness",
                  "plot_error_codes", "plot_pass_rates", "plot_det", "would_flip", "error_codes"):
         assert callable(getattr(fa, name)) and name in fa.__all__
+
+
+def test_a_message_with_dollar_signs_is_drawn_as_text():
+    """A provider's message is not TeX: '$\\frac{1}{$' failed the whole figure at draw time."""
+    e = _verify_errors().assign(error_message="timeout $\\frac{1}{$ and $x$")
+    ax = P.plot_error_codes(e)
+    ax.figure.canvas.draw()                                    # TeX was parsed here
+    ticks = [t.get_text() for t in ax.get_yticklabels()]
+    assert any("\\$\\frac{1}{\\$" in t for t in ticks)

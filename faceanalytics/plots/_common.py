@@ -27,6 +27,14 @@ def get_ax(ax: Axes | None) -> Axes:
     return ax
 
 
+def plain(text: str) -> str:
+    """Text from the data (a provider's message) as Matplotlib shows it: ``$`` escaped where
+    it would read ``$...$`` as TeX (an unbalanced or bad one fails the whole figure)."""
+    import matplotlib
+
+    return text.replace("$", "\\$") if matplotlib.rcParams["text.parse_math"] else text
+
+
 def pct(x: float, digits: int = 1) -> str:
     if x is None or (isinstance(x, float) and np.isnan(x)):
         return "n/a"

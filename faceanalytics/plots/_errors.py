@@ -9,7 +9,7 @@ import pandas as pd
 from .._fonts import apply_font, cjk_label
 from .._i18n import tr, tr_or
 from ..analytics import error_codes, status_funnel
-from ._common import BILLING_COLORS, get_ax, pct
+from ._common import BILLING_COLORS, get_ax, pct, plain
 
 if TYPE_CHECKING:  # matplotlib is imported on first draw, not for an annotation
     from matplotlib.axes import Axes
@@ -30,13 +30,14 @@ def _billing_state(r) -> str:
 
 
 def _label(r) -> tuple[str, str | None]:
-    base = str(r["code"])
+    base = plain(str(r["code"]))
     if isinstance(r.get("detail"), str) and r["detail"]:
-        base += f" · {r['detail']}"
+        base += f" · {plain(r['detail'])}"
     tag = _origin_tag(r["origin"])
     fallback = f"{base} [{tag}]" if tag else base
     msg = r.get("message")
     if isinstance(msg, str) and msg and msg != r["code"]:
+        msg = plain(msg)
         return cjk_label(f"{base} {msg} [{tag}]" if tag else f"{base} {msg}", fallback)
     return fallback, None
 
