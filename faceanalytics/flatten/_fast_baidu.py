@@ -119,10 +119,8 @@ def _present(v: View, lines: _Lines, valid: np.ndarray, values: pa.Array, key: s
     """Where the Python path makes a row for ``key in block``: a value, or a null written
     out (an absent key makes none)."""
     has = valid & np.asarray(values.is_valid())
-    for i in np.flatnonzero(valid & ~has).tolist():
-        r = int(v.rows[i])
-        if lines.null(r, key):
-            v.slow[r] = True  # written as null: the Python path makes a row; let it
+    r = v.rows[valid & ~has]
+    v.slow[r[lines.nulls(r, key)]] = True  # written as null: the Python path makes a row; let it
     return has
 
 
@@ -144,9 +142,8 @@ def _identity(v: View, out: Rows, rec, body, top: tuple, attempt, masker, lines)
             return pc.if_else(pa.array(beside), s(ocr[0] + (key,), kind), s(ocr[1] + (key,), kind))
         a, b = pick("id_card_number", "id"), pick("idcard_number", "id")
         amb = ov & ~np.asarray(a.is_valid()) & np.asarray(b.is_valid())
-        for i in np.flatnonzero(amb).tolist():
-            if lines.null(int(v.rows[i]), "id_card_number"):
-                v.slow[v.rows[i]] = True
+        r = v.rows[amb]
+        v.slow[r[lines.nulls(r, "id_card_number")]] = True
         h, l4, plain = masker.id_numbers(pc.coalesce(a, b))
         birthday = pick("birthday")
         # the year: the first four digits among the first ten characters
@@ -208,9 +205,8 @@ def _attempts(v: View, out: Rows, body, masker, lines):
                                          "confidence": score, "threshold": threshold}, keep)
     vd_valid = items.valid(vd)
     has = vd_valid & np.asarray(spoof.is_valid())
-    for i in np.flatnonzero(vd_valid & ~has & keep).tolist():
-        if lines.null(int(items.rows[i]), "spoofing_score"):
-            v.slow[items.rows[i]] = True
+    r = items.rows[vd_valid & ~has & keep]
+    v.slow[r[lines.nulls(r, "spoofing_score")]] = True
     out.emit("genuineness", items.rows, {"attack": pa.scalar("synthetic_face"), "attempt": attempt,
                                          "confidence": spoof}, has & keep)
     items.attempt = attempt
@@ -229,10 +225,8 @@ def _stat(v: View, out: Rows, body, lines) -> None:
         node = v.node(path)
         if node is None:
             continue
-        nulls = body & ~np.asarray(node.is_valid())
-        for r in np.flatnonzero(nulls).tolist():
-            if lines.null(r, api):
-                v.slow[r] = True  # a null list: the Python path notes it
+        r = np.flatnonzero(body & ~np.asarray(node.is_valid()))
+        v.slow[r[lines.nulls(r, api)]] = True  # a null list: the Python path notes it
         items, _ = v.items(path)
         if items is None or not items.n:
             continue
