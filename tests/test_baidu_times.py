@@ -1,5 +1,6 @@
 """Baidu's fast readings checked against the rules they stand for: Beijing times on the
-Python path (``cn_time_to_us`` exactly, valid or not, every other form through it)."""
+Python path (``cn_time_to_us`` exactly, valid or not, every other form through it), and
+the columnar path's reading of the two error forms."""
 import random
 
 from faceanalytics._coerce import cn_time_to_us
@@ -21,3 +22,26 @@ def test_other_forms_and_values_are_cn_time_to_us():
         assert _cn_time_us(v) == cn_time_to_us(v), v
     assert _cn_time_us("2023-06-20 18:00:00") == cn_time_to_us("2023-06-20 18:00:00") is not None
 
+
+def test_envelope_outcome_column_by_column_is_the_rule_record_by_record():
+    """The columnar reading of Baidu's two error forms (``_fast_baidu._outcome``) gives
+    what the rule gives one record at a time, for every mix of success, error_code and
+    code (absent, 0, another code, empty)."""
+    import itertools
+
+    import pyarrow as pa
+
+    from faceanalytics.flatten._fast_baidu import _outcome
+
+    combos = list(itertools.product([None, True, False], [None, "0", "110", ""], [None, "0", "X1", ""]))
+    status, error, use_message, ok = _outcome(pa.array([c[0] for c in combos], pa.bool_()),
+                                              pa.array([c[1] for c in combos], pa.string()),
+                                              pa.array([c[2] for c in combos], pa.string()))
+    for i, (success, code, fcode) in enumerate(combos):
+        if code not in (None, "0") and not success:
+            want = (code, code, False, False)
+        elif success is False or (success is None and fcode not in ("0", None)):
+            want = (fcode or "FAILED", fcode or "FAILED", True, False)
+        else:
+            want = ("OK", None, True, True)
+        assert (status[i].as_py(), error[i].as_py(), bool(use_message[i]), bool(ok[i])) == want, combos[i]
