@@ -45,3 +45,33 @@ def test_envelope_outcome_column_by_column_is_the_rule_record_by_record():
         else:
             want = ("OK", None, True, True)
         assert (status[i].as_py(), error[i].as_py(), bool(use_message[i]), bool(ok[i])) == want, combos[i]
+
+
+def test_columnar_times_are_the_python_paths_or_left_to_it():
+    """The columnar reading of Beijing times (``_fast._cn_times``) gives
+    ``cn_time_to_us`` (in the window) or leaves the value to the Python path: a day, hour,
+    minute or second that does not exist (30 February, a 60th second) is not rolled over
+    into the next one, as Arrow's strptime does."""
+    import pyarrow as pa
+
+    from faceanalytics._coerce import in_window
+    from faceanalytics.flatten._fast import _cn_times
+
+    rng = random.Random(2)
+    values = ["2023-02-30 10:00:00", "2024-02-29 23:59:60", "2023-6-31 08:00", "2025-10-09 24:00:00",
+              "2024-02-29 23:59:59", "2025-10-09 16:55:41", " 2025-10-09 16:55:41 ", None, "", "null"]
+    for _ in range(20_000):
+        v = (f"{rng.choice([1999, 2020, 2023, 2024, 2025, 2026])}-{rng.randint(0, 13):0{rng.choice([1, 2])}d}"
+             f"-{rng.randint(0, 32):0{rng.choice([1, 2])}d}")
+        if rng.random() < 0.9:
+            v += f"{rng.choice([' ', 'T'])}{rng.randint(0, 25):02d}:{rng.randint(0, 61):02d}"
+            if rng.random() < 0.8:
+                v += f":{rng.randint(0, 61):02d}"
+        values.append(v)
+    us, need = _cn_times(pa.array(values, pa.string()))
+    need = need.to_pylist() if need is not None else [False] * len(values)
+    for v, got, python in zip(values, us.to_pylist(), need):
+        if not python:
+            want = cn_time_to_us(v) if isinstance(v, str) else None
+            assert got == (want if want is not None and in_window(want) else None), v
+    assert need[:4] == [True] * 4 and us[5].as_py() == cn_time_to_us("2025-10-09 16:55:41")

@@ -917,6 +917,7 @@ def _cn_times(arr: pa.Array):
     else:
         text_ = _cn_text(arr)
     ts = pc.strptime(text_, format="%Y-%m-%d %H:%M:%S", unit="us", error_is_null=True)
+    ts = _not_rolled(ts, text_)
     us = pc.subtract(ts.cast(pa.int64()), _CN_OFFSET_US)
     ok = pc.and_(pc.greater_equal(us, TIME_MIN_US), pc.less_equal(us, TIME_MAX_US))
     us = pc.if_else(pc.fill_null(ok, False), us, pa.scalar(None, pa.int64()))
@@ -924,6 +925,30 @@ def _cn_times(arr: pa.Array):
     need = pc.and_(pc.and_(pc.is_valid(arr), pc.is_null(us)), pc.invert(nullish))
     need = pc.fill_null(need, False)
     return us, (need if pc.any(need).as_py() else None)
+
+
+# A day, hour, minute or second of ``YYYY-MM-DD HH:MM:SS`` that strptime may roll over.
+_CN_ROLL = r"^.{8}(?:29|3[0-9])|^.{11}(?:2[4-9]|[3-9][0-9])|^.{14}[6-9][0-9]|^.{17}[6-9][0-9]"
+
+
+def _not_rolled(ts: pa.Array, text_: pa.Array) -> pa.Array:
+    """``ts`` (strptime of ``text_``), null where a field did not read back as written:
+    strptime rolls 30 February over into March and a 60th second into the next minute,
+    where ``cn_time_to_us`` refuses them.  Only the times that may roll are checked."""
+    may = np.flatnonzero(np.asarray(pc.fill_null(pc.match_substring_regex(text_, _CN_ROLL), False)))
+    if not len(may):
+        return ts
+    at = pa.array(may)
+    t, txt = ts.take(at), text_.take(at)
+    same = np.ones(len(may), bool)
+    for field, pos in ((pc.day, 8), (pc.hour, 11), (pc.minute, 14), (pc.second, 17)):
+        same &= np.asarray(pc.fill_null(pc.equal(field(t), pc.utf8_slice_codeunits(txt, pos, pos + 2)
+                                                 .cast(pa.int64())), False))
+    if same.all():
+        return ts
+    rolled = np.zeros(len(ts), bool)
+    rolled[may[~same]] = True
+    return pc.if_else(pa.array(rolled), pa.scalar(None, ts.type), ts)
 
 
 # What ``_CN`` reads without padding: the extract and its eleven-part join below cost
