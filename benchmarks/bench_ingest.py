@@ -192,8 +192,9 @@ def _base_line(label: str, naive, ours, base) -> None:
     """The baseline's figures beside this version's."""
     if base is not None:
         print(f"  {label:<16}baseline {base[0]:.2f} s ({naive[0] / base[0]:.2f}x naive, CPU {base[3]:.2f} s, "
-              f"{naive[3] / base[3]:.2f}x naive CPU); this version {ours[0]:.2f} s "
-              f"({naive[0] / ours[0]:.2f}x naive, CPU {ours[3]:.2f} s, {naive[3] / ours[3]:.2f}x naive CPU)")
+              f"{naive[3] / base[3]:.2f}x naive CPU, peak {base[1]:.0f} MiB); this version {ours[0]:.2f} s "
+              f"({naive[0] / ours[0]:.2f}x naive, CPU {ours[3]:.2f} s, {naive[3] / ours[3]:.2f}x naive CPU, "
+              f"peak {ours[1]:.0f} MiB)")
 
 
 def _bound(label: str, naive, floor, goal: float) -> None:

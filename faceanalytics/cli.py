@@ -325,6 +325,9 @@ def _run(args) -> int:
     if args.command in ("ingest", "rebuild", "fetch", "receive"):
         _streaming_memory()
     if args.command == "ingest":
+        from .pipeline._arrow import arrow_without_pandas
+
+        arrow_without_pandas()  # this process only ingests: before the flatteners' imports
         from .pipeline.ingest import ingest
 
         _data_arg(args.data, must_exist=False)
@@ -339,6 +342,9 @@ def _run(args) -> int:
         return 0
     if args.command == "rebuild":
         from .storage.archive import RawArchive
+        from .pipeline._arrow import arrow_without_pandas
+
+        arrow_without_pandas()
         from .pipeline.ingest import rebuild
 
         _data_arg(args.data, must_exist=True)

@@ -35,30 +35,17 @@ def extract(g: Group, received_us: int, masker, secret) -> Extracted:
     log_id = s(("log_id",), "code")
     success = s(("success",), "bool")
     code = s(("error_code",), "code")
-    succ = success.to_pylist()
-    codes = code.to_pylist()
-    fcode = s(("code",), "code").to_pylist()
+    fcode = s(("code",), "code")
     err_msg = s(("error_msg",), "str")
     message = s(("message",), "str")
-    status, error, use_msg = [], [], []
     result_valid = v.valid(("result",))
-    is_ok = np.zeros(n, bool)
-    for i in range(n):
-        c, ok = codes[i], succ[i]
-        if c not in (None, "0") and not ok:
-            status.append(c), error.append(c), use_msg.append(0)
-        elif ok is False or (ok is None and fcode[i] not in ("0", None)):
-            status.append(fcode[i] or "FAILED"), error.append(fcode[i] or "FAILED"), use_msg.append(1)
-        else:
-            if ok is None and not result_valid[i] and not lines.null(i, "result"):
-                slow[i] = True  # neither success, result nor an error code: quarantined
-            status.append("OK"), error.append(None), use_msg.append(1)
-            is_ok[i] = True
-    um = pa.array(np.asarray(use_msg, bool))
+    status, error, use_msg, is_ok = _outcome(success, code, fcode)
+    odd = np.flatnonzero(is_ok & np.asarray(success.is_null()) & ~result_valid)
+    slow[odd[~lines.nulls(odd, "result")]] = True  # neither success, result nor an error code: quarantined
     body = is_ok & result_valid  # records with a result object to read
-    sess = {"time_basis": None, "http_status": http, "status": pa.array(status, pa.string()),
-            "error": pa.array(error, pa.string()), "log_id": log_id, "success": success,
-            "error_message": pc.if_else(um, message, err_msg)}
+    sess = {"time_basis": None, "http_status": http, "status": status,
+            "error": error, "log_id": log_id, "success": success,
+            "error_message": pc.if_else(pa.array(use_msg), message, err_msg)}
 
     if src == "baidu_detail":
         top = s(("is_demote",), "bool")
@@ -109,20 +96,40 @@ def extract(g: Group, received_us: int, masker, secret) -> Extracted:
     e.session_id = sids
     e.fetched_us = fetched.tolist()
     e.session_time_us = session_time.to_pylist()
-    e.ok = [x is None for x in error]
+    e.ok = is_ok.tolist()
     e.tables = out.tables()
     e.blobs = blobs
     return e
+
+
+def _outcome(success: pa.Array, code: pa.Array, fcode: pa.Array):
+    """Each record's status and error, and which message goes with it, from the two
+    error forms: ``error_code`` (not 0, without success) is the platform's error, its
+    message ``error_msg``; ``success`` false, or absent with a ``code`` other than 0, is
+    the faceprint error ``code`` (``FAILED`` without one), its message ``message``;
+    anything else is OK.  Column by column (a loop over the records cost half of a
+    simple chunk's flattening).  -> (status, error, use ``message``, ok)."""
+    def np_(a) -> np.ndarray:
+        return np.asarray(pc.fill_null(a, False))
+    succ_true, succ_null = np_(success), np.asarray(success.is_null())
+    platform = np.asarray(code.is_valid()) & ~np_(pc.equal(code, "0")) & ~succ_true
+    faceprint = ~platform & (np_(pc.equal(success, False))
+                             | (succ_null & np.asarray(fcode.is_valid()) & ~np_(pc.equal(fcode, "0"))))
+    ok = ~platform & ~faceprint
+    named = np_(pc.not_equal(fcode, ""))  # a code written out (``code or "FAILED"``)
+    failed = pc.if_else(pa.array(named), fcode, pa.scalar("FAILED"))
+    status = pc.if_else(pa.array(platform), code,
+                        pc.if_else(pa.array(faceprint), failed, pa.scalar("OK"))).cast(pa.string())
+    error = pc.if_else(pa.array(ok), pa.scalar(None, pa.string()), status)
+    return status, error, ~platform, ok
 
 
 def _present(v: View, lines: _Lines, valid: np.ndarray, values: pa.Array, key: str) -> np.ndarray:
     """Where the Python path makes a row for ``key in block``: a value, or a null written
     out (an absent key makes none)."""
     has = valid & np.asarray(values.is_valid())
-    for i in np.flatnonzero(valid & ~has).tolist():
-        r = int(v.rows[i])
-        if lines.null(r, key):
-            v.slow[r] = True  # written as null: the Python path makes a row; let it
+    r = v.rows[valid & ~has]
+    v.slow[r[lines.nulls(r, key)]] = True  # written as null: the Python path makes a row; let it
     return has
 
 
@@ -144,9 +151,8 @@ def _identity(v: View, out: Rows, rec, body, top: tuple, attempt, masker, lines)
             return pc.if_else(pa.array(beside), s(ocr[0] + (key,), kind), s(ocr[1] + (key,), kind))
         a, b = pick("id_card_number", "id"), pick("idcard_number", "id")
         amb = ov & ~np.asarray(a.is_valid()) & np.asarray(b.is_valid())
-        for i in np.flatnonzero(amb).tolist():
-            if lines.null(int(v.rows[i]), "id_card_number"):
-                v.slow[v.rows[i]] = True
+        r = v.rows[amb]
+        v.slow[r[lines.nulls(r, "id_card_number")]] = True
         h, l4, plain = masker.id_numbers(pc.coalesce(a, b))
         birthday = pick("birthday")
         # the year: the first four digits among the first ten characters
@@ -208,9 +214,8 @@ def _attempts(v: View, out: Rows, body, masker, lines):
                                          "confidence": score, "threshold": threshold}, keep)
     vd_valid = items.valid(vd)
     has = vd_valid & np.asarray(spoof.is_valid())
-    for i in np.flatnonzero(vd_valid & ~has & keep).tolist():
-        if lines.null(int(items.rows[i]), "spoofing_score"):
-            v.slow[items.rows[i]] = True
+    r = items.rows[vd_valid & ~has & keep]
+    v.slow[r[lines.nulls(r, "spoofing_score")]] = True
     out.emit("genuineness", items.rows, {"attack": pa.scalar("synthetic_face"), "attempt": attempt,
                                          "confidence": spoof}, has & keep)
     items.attempt = attempt
@@ -229,10 +234,8 @@ def _stat(v: View, out: Rows, body, lines) -> None:
         node = v.node(path)
         if node is None:
             continue
-        nulls = body & ~np.asarray(node.is_valid())
-        for r in np.flatnonzero(nulls).tolist():
-            if lines.null(r, api):
-                v.slow[r] = True  # a null list: the Python path notes it
+        r = np.flatnonzero(body & ~np.asarray(node.is_valid()))
+        v.slow[r[lines.nulls(r, api)]] = True  # a null list: the Python path notes it
         items, _ = v.items(path)
         if items is None or not items.n:
             continue

@@ -26,12 +26,16 @@ _LR, _VR, _IDC = ("liveness_result",), ("verify_result",), ("idcard_info",)
 _FG = (("liveness_result", "face_genuineness"), ("verify_result", "face_genuineness"))
 
 
+_NULLS_AT_ONCE = 32  # fewer records than this are asked one by one
+
+
 class _Lines:
     """The group's lines as bytes, to ask whether a key is written out as null.
     ``rows``: the line of each record, when they differ (callbacks: the signed texts)."""
 
     def __init__(self, g: Group, rows: np.ndarray | None = None):
         self.buf, self.bounds, self.rows = g.buf, g.bounds, rows
+        self._found: dict[str, np.ndarray] = {}  # key -> lines writing it as null
 
     def null(self, i: int, key: str) -> bool:
         if self.rows is not None:
@@ -41,6 +45,26 @@ class _Lines:
         s, e = int(self.bounds[i]), int(self.bounds[i + 1]) - 1
         k = f'"{key}"'.encode()
         return self.buf.find(k + b":null", s, e) >= 0 or self.buf.find(k + b": null", s, e) >= 0
+
+    def nulls(self, rows: np.ndarray, key: str) -> np.ndarray:
+        """``null`` of each record in ``rows``, at once: the key written as null is looked
+        for once in the whole buffer (it is rare), not once per record (a ``find`` per
+        record cost a twentieth of a getall chunk)."""
+        rows = np.asarray(rows, np.int64)
+        if self.rows is not None or len(rows) < _NULLS_AT_ONCE:
+            return np.fromiter((self.null(int(r), key) for r in rows.tolist()), bool, len(rows))
+        found = self._found.get(key)
+        if found is None:
+            k, pos = f'"{key}"'.encode(), []
+            for pattern in (k + b":null", k + b": null"):
+                at = self.buf.find(pattern)
+                while at >= 0:
+                    pos.append(at)
+                    at = self.buf.find(pattern, at + len(pattern))
+            # a pattern holds no newline: each is inside one line
+            found = self._found[key] = np.unique(np.searchsorted(self.bounds, np.asarray(pos, np.int64),
+                                                                 "right") - 1)
+        return np.isin(rows, found)
 
     def mark_explicit_nulls(self, view: View, mask: np.ndarray, *keys: str) -> None:
         """Records of the items in ``mask`` where one of ``keys`` is written as null: the
