@@ -25,9 +25,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import struct
 import zipfile
-import zlib
 from pathlib import Path
 
 from .datadir import DataDir
@@ -88,57 +86,11 @@ def _layout(members) -> tuple[dict[str, int], int]:
 
 
 def _write_zip(f, members, offsets) -> None:
-    """The pack's bytes, as :mod:`zipfile` writes them (``ZIP_STORED``, every date
-    ``_EPOCH``, mode 0600), put together here: zipfile's objects and header rewrites
-    per member cost a tenth of a chunk's ingest with an image per record.  A pack that
-    would need ZIP64 records (none does at ingest's sizes) is left to zipfile."""
-    if len(members) >= 0xFFFF or sum(len(b) + 100 + len(n) for n, _, b in members) >= 1 << 30:
-        return _write_zipfile(f, members, offsets)
-    out, size, pos, central = [], 0, 0, []
-    for name, _, blob in members:
-        try:
-            fname, flags = name.encode("ascii"), 0
-        except UnicodeEncodeError:
-            fname, flags = name.encode("utf-8"), 0x800
-        crc, n = zlib.crc32(blob), len(blob)
-        head = _LOCAL.pack(zipfile.stringFileHeader, 20, 0, flags, 0, _DOSTIME, _DOSDATE, crc, n, n, len(fname), 0)
-        if pos + len(head) + len(fname) != offsets[name]:  # the layout every row relies on
-            raise AssertionError(f"media pack layout: {name} not at {offsets[name]}")
-        central.append(_CENTRAL.pack(zipfile.stringCentralDir, 20, _SYSTEM, 20, 0, flags, 0, _DOSTIME, _DOSDATE,
-                                     crc, n, n, len(fname), 0, 0, 0, 0, _ATTR, pos) + fname)
-        out += (head, fname, blob)
-        pos += len(head) + len(fname) + n
-        size += len(head) + len(fname) + n
-        if size >= _SPILL:
-            _write_all(f, b"".join(out))
-            out, size = [], 0
-    cd = b"".join(central)
-    out += (cd, _END.pack(zipfile.stringEndArchive, 0, 0, len(members), len(members), len(cd), pos, 0))
-    _write_all(f, b"".join(out))
-
-
-_LOCAL = struct.Struct(zipfile.structFileHeader)
-_CENTRAL = struct.Struct(zipfile.structCentralDir)
-_END = struct.Struct(zipfile.structEndArchive)
-_DOSDATE = (_EPOCH[0] - 1980) << 9 | _EPOCH[1] << 5 | _EPOCH[2]
-_DOSTIME = _EPOCH[3] << 11 | _EPOCH[4] << 5 | _EPOCH[5] // 2
-_SYSTEM = zipfile.ZipInfo().create_system  # as zipfile sets it on this platform
-_ATTR = 0o600 << 16
-
-
-def _write_all(f, data: bytes) -> None:
-    view, done = memoryview(data), 0
-    while done < len(view):
-        done += f.write(view[done:])
-
-
-def _write_zipfile(f, members, offsets) -> None:
-    """The pack written by :mod:`zipfile` (and what ``_write_zip`` must equal, byte for byte)."""
     spool = _Spool(f)
     with zipfile.ZipFile(spool, "w", zipfile.ZIP_STORED) as zf:
         for name, _, blob in members:
             info = zipfile.ZipInfo(name, _EPOCH)
-            info.external_attr = _ATTR
+            info.external_attr = 0o600 << 16
             zf.writestr(info, blob)
             if zf.start_dir - len(blob) != offsets[name]:  # the layout every row relies on
                 raise AssertionError(f"media pack layout: {name} not at {offsets[name]}")
