@@ -290,7 +290,6 @@ class FrameSource:
         from .report._period import ReviewPeriod
         from .report._segments import choose_segments
 
-        spec = self.spec
         asked = _asked(segments)
         own = [c for c in (asked if asked is not None else _TABLE_CANDIDATES)
                if c in table.columns and c not in ("source", THRESHOLD_SET)]
