@@ -169,6 +169,98 @@ def test_short_overdispersed_windows_rarely_alarm():
     assert np.mean(alarms) <= 0.10
 
 
+def test_short_window_step_found_by_borrowing_dispersion():
+    """12 days, an error share 3.4% -> 6.5% from the middle day at 2,300 a day (the step the
+    document benchmark planted), in 10 series among 490 no-change ones shaped like a review's:
+    eleven differences alone leave about 5.6 degrees of freedom and z near 4, found in none;
+    the dispersion moderated toward the prior fitted to all 500 (binomial here) finds them,
+    on their day, and nothing else."""
+    t0 = pd.Timestamp("2026-01-05", tz="UTC")
+    for seed in (40, 41):
+        base = C.review_family(seed, series=490, days=12)
+        step = C.simulate_counts(10, 12, 2300, 0.034, change=("step", 6, 0, 0.031), seed=seed)
+        step["series"] += 490
+        r = detect_changes(pd.concat([base, step], ignore_index=True), keys=["series"])
+        hit = r[(r["series"] >= 490) & (r["kind"] == "step") & (r["start"] == t0 + 6 * DAY)]
+        assert hit["series"].nunique() >= 7, seed
+        assert (r["series"] < 490).sum() == 0, seed
+        assert hit["diff"].median() == pytest.approx(0.031, abs=0.01)
+    # a 5-point drop of a pass rate at 700 a day, 40 of 200 series (before: none found)
+    df = planted("step", -0.05, at=6, days=12, volume=700, rate=0.85, seed=33)
+    r = detect_changes(df, keys=["series"])
+    assert r[r["series"] < 40]["series"].nunique() >= 32 and (r["series"] >= 40).sum() <= 2
+
+
+def test_prior_of_short_dispersion_fitted_across_series():
+    """Binomial days: the prior is binomial with infinite degrees of freedom (every short
+    series read with the normal, its dispersion its own or binomial, whichever is larger);
+    one common rho: recovered, the series below it pulled up toward it."""
+    k, n = matrices(C.simulate_counts(400, 12, (500, 20_000), (0.85, 0.99), seed=50))
+    d = C._dispersion(k, n, 30)
+    rho0, d0 = C._fit_prior(d)
+    assert d.short.mean() > 0.9
+    assert np.mean(np.isinf(d0[d.short])) > 0.8 and rho0.max() < 2e-5
+    rho, df = C._moderate(d, rho0, d0)
+    on = np.isinf(d0)
+    assert np.allclose(rho[on], d.rho[on]) and np.isinf(df[on]).all() and np.isfinite(d.df[on]).all()
+    k, n = matrices(C.simulate_counts(400, 12, (500, 20_000), (0.85, 0.99), rho=5e-4, seed=51))
+    d = C._dispersion(k, n, 30)
+    rho0, d0 = C._fit_prior(d)
+    assert rho0[d.short][0] == pytest.approx(5e-4, rel=0.3)
+    rho, df = C._moderate(d, rho0, d0)
+    on = d.short & (d0 > 0)
+    assert np.median(np.abs(np.log(rho[on] / 5e-4))) < np.median(np.abs(np.log(np.maximum(d.rho[on], 1e-9) / 5e-4)))
+    assert (df[on] > d.df[on]).all() and (rho[on] >= d.rho[on] * (1 - 1e-9)).all()
+    # too few short series: no prior, the series' own estimates
+    d = C._dispersion(k[:10], n[:10], 30)
+    assert (C._fit_prior(d)[1] == 0).all()
+
+
+@pytest.mark.parametrize("odd, rho, volume", [(5, 3e-3, 30_000), (20, 1e-3, 2000)])
+def test_short_overdispersed_minority_stays_quiet(odd, rho, volume):
+    """No change, 12 days: a few over-dispersed series among binomial ones, which the prior
+    fitted to all of them does not describe.  5 with a factor about 90 (rho 3e-3 at 30,000 a
+    day): shrunk to the binomial prior they alarmed in 8 of 40 reviews; 20 with a factor
+    about 3 (rho 1e-3 at 2,000 a day: hidden in the noise of eleven differences), 11 of 40.
+    The prior only raises a series' dispersion, and those that stand out keep their own
+    degrees of freedom: quiet."""
+    alarms = 0
+    for seed in range(20):
+        a = C.simulate_counts(500 - odd, 12, (50, 50_000), (0.85, 0.99), seed=seed)
+        b = C.simulate_counts(odd, 12, volume, (0.85, 0.99), rho=rho, seed=seed + 7919)
+        b["series"] += 500 - odd
+        alarms += len(detect_changes(pd.concat([a, b], ignore_index=True), keys=["series"])) > 0
+    assert alarms <= 2
+
+
+def test_family_fits_one_prior_per_family():
+    """``family=``: the prior is fitted per family; a family of binomial series is read as
+    binomial even beside an over-dispersed one."""
+    a = C.simulate_counts(200, 12, 2000, 0.9, seed=60)
+    b = C.simulate_counts(200, 12, 2000, 0.9, rho=2e-3, seed=61)
+    b["series"] += 200
+    df = pd.concat([a.assign(fam="pass"), b.assign(fam="error")], ignore_index=True)
+    k, n = matrices(df)
+    codes = np.r_[np.zeros(200, np.int64), np.ones(200, np.int64)]
+    rho0, d0 = C._fit_prior(C._dispersion(k, n, 30), codes)
+    assert rho0[:200].max() < 2e-5 and rho0[200:].max() == pytest.approx(2e-3, rel=0.35)
+    pooled, _ = C._fit_prior(C._dispersion(k, n, 30))
+    assert 2e-4 < pooled[0] < 2e-3
+    r = detect_changes(df, keys=["series"], family="fam")
+    assert len(r) == 0 and r.attrs["tested"] == 400
+    with pytest.raises(KeyError):
+        detect_changes(df, keys=["series"], family="nope")
+
+
+def test_digamma_and_trigamma():
+    x = np.array([0.5, 1.0, 2.0, 7.5])
+    assert C._digamma(x) == pytest.approx([-1.9635100260214235, -0.5772156649015329, 0.42278433509846713,
+                                            1.9467574842460866], abs=1e-8)
+    assert C._trigamma(x) == pytest.approx([4.934802200544679, 1.6449340668482264, 0.6449340668482264,
+                                             0.1426158966967038], abs=1e-8)
+    assert C._trigamma_inverse(float(C._trigamma(3.3))) == pytest.approx(3.3, rel=1e-9)
+
+
 # ---------------------------------------------------------------- options and shape
 
 def test_min_effect_and_min_ratio():
