@@ -499,6 +499,33 @@ def test_a_slow_sender_cannot_hold_a_slot(tmp_path):
     assert rec.counts["busy"] == 1
 
 
+def test_connections_that_never_finish_their_headers_are_capped(tmp_path):
+    """Slowloris: each open connection holds a thread; past max_connections a new one gets
+    503 at once (no thread), and once they close the receiver serves again."""
+    rec = CallbackReceiver(tmp_path, port=0, api_secret=SECRET, max_connections=3, header_deadline=60).start()
+    try:
+        idle = [socket.create_connection(rec.server.server_address) for _ in range(3)]
+        for s in idle:
+            s.sendall(b"POST / HTTP/1.1\r\nHost: x\r\n")                  # headers never end
+        with socket.create_connection(rec.server.server_address) as extra:
+            extra.settimeout(5)
+            assert extra.recv(200).startswith(b"HTTP/1.1 503 ")
+        assert rec.server.refused == 1
+        for s in idle:
+            s.close()
+        for _ in range(100):                       # their threads see the close and free their places
+            try:
+                if requests.get(rec.url + "/health", timeout=5).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.05)
+        data = v2_data("1700000000,cb-after-idle")
+        assert requests.post(rec.url, json={"data": data, "sign": sign(data)}, timeout=5).ok
+    finally:
+        rec.stop()
+
+
 def test_receive_refuses_to_start_without_the_secret(tmp_path, monkeypatch):
     monkeypatch.delenv("MEGVII_API_SECRET", raising=False)
     with pytest.raises(ValueError, match="MEGVII_API_SECRET"):
@@ -507,3 +534,25 @@ def test_receive_refuses_to_start_without_the_secret(tmp_path, monkeypatch):
     r = subprocess.run([sys.executable, "-m", "faceanalytics.cli", "receive", "--data", str(tmp_path),
                         "--port", "0"], env=env, capture_output=True, text=True, timeout=60)
     assert r.returncode == 2 and "MEGVII_API_SECRET" in r.stderr
+
+
+def test_headers_sent_a_byte_at_a_time_are_dropped_at_the_deadline(tmp_path):
+    """Slowloris within the cap: a connection that has not finished its headers by the
+    header deadline is closed, however steadily it drips, and its place is free again."""
+    rec = CallbackReceiver(tmp_path, port=0, api_secret=SECRET, max_connections=1, header_deadline=0.5).start()
+    try:
+        with socket.create_connection(rec.server.server_address) as slow:
+            slow.settimeout(5)
+            closed = False
+            for byte in b"POST / HTTP/1.1\r\nHost: x\r\nX-Pad: " + b"y" * 200:   # a byte every 50 ms: 10 s
+                try:
+                    slow.sendall(bytes([byte]))
+                except OSError:
+                    closed = True
+                    break
+                time.sleep(0.05)
+            assert closed or slow.recv(100) == b""      # not served, not kept: closed
+        data = v2_data("1700000000,cb-after-slow")
+        assert requests.post(rec.url, json={"data": data, "sign": sign(data)}, timeout=5).ok
+    finally:
+        rec.stop()

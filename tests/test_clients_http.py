@@ -313,6 +313,50 @@ def test_read_timeout_is_enforced_and_retried(server):
     assert len(server.requests_to(LITE)) == 2
 
 
+def test_an_answer_dripped_a_byte_at_a_time_is_cut_at_the_answer_deadline():
+    """Each byte comes well within the read timeout, so only a total deadline stops it:
+    without one the call lasts as long as the server cares to drip."""
+    import http.server
+    import socketserver
+
+    body = json.dumps({**OK, "pad": "x" * 400}).encode()
+    sent = []
+
+    class Drip(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            try:
+                for b in body:                      # ~450 bytes at one per 20 ms: ~9 s in all
+                    self.wfile.write(bytes([b]))
+                    self.wfile.flush()
+                    sent.append(b)
+                    time.sleep(0.02)
+            except OSError:
+                pass
+
+    class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
+        daemon_threads = True
+
+    with Server(("127.0.0.1", 0), Drip) as httpd:
+        threading.Thread(target=httpd.serve_forever, daemon=True).start()
+        try:
+            client = MegviiClient(MEGVII_KEY, MEGVII_SECRET, base_url=f"http://127.0.0.1:{httpd.server_address[1]}",
+                                  timeout=(2, 2), retry=NO_RETRY)
+            client.max_answer_seconds = 0.5
+            with pytest.raises(RequestTimeout) as info:
+                client.get_lite_result("1,a")
+            assert info.value.code == "TIMEOUT" and info.value.retryable is not False
+            assert "did not arrive within the time allowed" in str(info.value)
+            assert len(sent) < len(body)            # cut while the server was still dripping
+        finally:
+            httpd.shutdown()
+
+
 def test_timeout_must_be_positive():
     for bad in (0, -1, (1, 0), (None, 1), "x"):
         with pytest.raises(ValueError):

@@ -525,3 +525,48 @@ def test_a_session_labelled_twice_the_same_way_counts_once(tmp_path):
     f.write_text("session_id,genuine\nabc,yes\nabc,1\nxyz,0\n")
     lab = read_labels(f)
     assert lab[["session_id", "genuine"]].values.tolist() == [["abc", True], ["xyz", False]]
+
+
+# ------------------------------------------------------------------ frames an analyst built by hand
+
+def _frames(data):
+    return {t: load(data, t) for t in ("sessions", "comparisons", "genuineness", "attempts", "error_counts",
+                                      "verify_errors", "quarantine")}
+
+
+@pytest.mark.parametrize("table, column", [("comparisons", "confidence"), ("comparisons", "session_time"),
+                                           ("genuineness", "attack"), ("sessions", "status"),
+                                           ("attempts", "code"), ("error_counts", "count")])
+def test_review_of_frames_names_the_table_and_the_missing_column(data, table, column):
+    from faceanalytics.report import review
+
+    frames = _frames(data)
+    frames[table] = frames[table].drop(columns=[column])
+    with pytest.raises(KeyError, match=rf"review: the {table} table needs column\(s\) {column};"):
+        review(frames, SINCE, UNTIL, segments=[])
+
+
+@pytest.mark.parametrize("table, column, value", [("comparisons", "confidence", "high"),
+                                                  ("comparisons", "session_time", "last tuesday"),
+                                                  ("sessions", "fetched_at", "x"), ("error_counts", "count", "many")])
+def test_review_of_frames_names_a_column_of_the_wrong_kind(data, table, column, value):
+    from faceanalytics.report import review
+
+    frames = _frames(data)
+    frames[table] = frames[table].assign(**{column: value})
+    with pytest.raises(ValueError, match=rf"review: the {table} table's {column} column holds a value that is not"):
+        review(frames, SINCE, UNTIL, segments=[])
+
+
+def test_review_of_frames_takes_what_it_can_and_refuses_what_is_no_table(data):
+    from faceanalytics.report import review
+
+    frames = _frames(data)
+    whole = review(frames, SINCE, UNTIL, segments=[]).summaries.session_counts()
+    frames["sessions"] = frames["sessions"].drop(columns=["request_id"])      # optional: no repeats to count
+    assert review(frames, SINCE, UNTIL, segments=[]).summaries.session_counts().equals(whole)
+    labels = pd.DataFrame({"session_id": ["a", "b"], "genuine": [True, False]})
+    r = review({"sessions": frames["sessions"]}, SINCE, UNTIL, segments=[], labels=labels)  # no comparisons
+    assert r.n_labels == 2 and r.n_labels_matched == 0
+    with pytest.raises(TypeError, match="the comparisons table is a list, not a DataFrame"):
+        review({"comparisons": [1, 2]}, SINCE, UNTIL, segments=[])

@@ -351,12 +351,47 @@ class _TooLarge(DataError):
     pass
 
 
-def _read_capped(raw: requests.Response, max_bytes: int, sink: Any = None, *, cut: bool = False) -> bytes:
+class _TooSlow(DataError):
+    pass
+
+
+def _chunks(raw: requests.Response, deadline: float | None):
+    """The decoded body in pieces, as ``iter_content`` gives them (same requests
+    exceptions), but each piece is what one receive brought (``read1``), so the total
+    *deadline* (a ``time.monotonic()`` value) is checked between receives: a server
+    that drips a byte at a time, each within the read timeout, cannot hold a call."""
+    from urllib3.exceptions import DecodeError, ProtocolError, ReadTimeoutError, SSLError
+
+    r = raw.raw
+    if not hasattr(r, "read1"):                 # a stand-in response (tests, adapters): no receives to time
+        yield from raw.iter_content(_CHUNK)
+        return
+    try:
+        while True:
+            if deadline is not None and time.monotonic() > deadline:
+                raise _TooSlow("the answer did not arrive within the time allowed for it")
+            chunk = r.read1(_CHUNK, decode_content=True)
+            if not chunk:
+                return
+            yield chunk
+    except ProtocolError as e:
+        raise requests.exceptions.ChunkedEncodingError(e)
+    except DecodeError as e:
+        raise requests.exceptions.ContentDecodingError(e)
+    except ReadTimeoutError as e:
+        raise requests.exceptions.ConnectionError(e)
+    except SSLError as e:
+        raise requests.exceptions.SSLError(e)
+
+
+def _read_capped(raw: requests.Response, max_bytes: int, sink: Any = None, *, cut: bool = False,
+                 deadline: float | None = None) -> bytes:
     """The body of a streamed answer, at most *max_bytes* (decoded), into *sink* or memory.
 
     Raises _TooLarge as soon as the cap is passed (or the declared length exceeds it),
     so a huge or endless answer costs one chunk of memory, not its size; with *cut*
     the first *max_bytes* are kept instead (an error page is only read for its error).
+    Raises _TooSlow once *deadline* (``time.monotonic()``) has passed.
     """
     try:
         declared = int(raw.headers.get("content-length", ""))
@@ -365,11 +400,9 @@ def _read_capped(raw: requests.Response, max_bytes: int, sink: Any = None, *, cu
     plain = "content-encoding" not in raw.headers  # no decompression: what is read is what came
     if not cut and declared is not None and declared > max_bytes and plain:
         raise _TooLarge(f"the answer is {declared} bytes, over the {max_bytes}-byte limit")
-    if sink is None and declared is not None and declared <= max_bytes and plain:
-        return raw.content  # the usual API answer: urllib3 reads exactly the declared length
     buf = bytearray() if sink is None else None
     total = 0
-    for chunk in raw.iter_content(_CHUNK):
+    for chunk in _chunks(raw, deadline):
         total += len(chunk)
         if total > max_bytes:
             if cut and buf is not None:
@@ -430,6 +463,9 @@ class BaseClient:
     default_base_url: ClassVar[str] = ""
     #: The largest answer read into memory (API answers; downloads have their own cap).
     max_response_bytes: ClassVar[int] = 64 << 20
+    #: The longest an API answer's body may take to arrive, however steadily it drips
+    #: (the read timeout bounds each wait; this bounds their sum). Downloads to disk are not bound by it.
+    max_answer_seconds: ClassVar[float] = 120.0
     #: The environment variable that names the base URL when none is given.
     base_url_env: ClassVar[str] = ""
 
@@ -632,11 +668,14 @@ class BaseClient:
                         body = b""
                         _read_capped(raw, max_bytes, sink)
                     else:  # an API answer, or an error page instead of a file
-                        body = (_read_capped(raw, max_bytes) if sink is None
-                                else _read_capped(raw, _ERROR_BODY_CAP, cut=True))
+                        deadline = time.monotonic() + self.max_answer_seconds
+                        body = (_read_capped(raw, max_bytes, deadline=deadline) if sink is None
+                                else _read_capped(raw, _ERROR_BODY_CAP, cut=True, deadline=deadline))
             except _TooLarge as exc:
                 failure = (InvalidResponse, str(exc), False)
                 too_large_status = status
+            except _TooSlow as exc:
+                failure = (RequestTimeout, f"{exc} ({self.max_answer_seconds:g} s)", None)
             except requests.exceptions.Timeout as exc:
                 failure = (RequestTimeout, _describe(exc), None)
                 unsent = _hop == 0 and _never_connected(exc)  # after a redirect it was reached

@@ -12,9 +12,11 @@ never journaled, archived or landed, only kept in a small rotating store,
 ``raw/rejected/rejected.jsonl`` (and ``rejected.1.jsonl`` before it; together at most
 ``rejected_bytes``, 16 MiB by default, owner-only), with its status, reason, size and
 SHA-256; at most ``max_in_flight`` bodies are read at once (others wait, then get
-503), each within ``max_body`` bytes and a read deadline.  Memory does not depend on
-how many requests were rejected.  Without ``MEGVII_API_SECRET`` nothing could be
-verified, so the receiver refuses to start.
+503), each within ``max_body`` bytes and a read deadline; at most ``max_connections``
+connections are open at once (others get 503 at once).  Memory does not depend on
+how many requests were rejected or how many connections a client opens; request
+headers must arrive within a deadline too (a slowloris client is dropped).  Without
+``MEGVII_API_SECRET`` nothing could be verified, so the receiver refuses to start.
 
 It binds 127.0.0.1 by default.  To receive from the internet, put it behind a
 reverse proxy that terminates TLS, e.g. nginx::
@@ -29,6 +31,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import http.server
+import io
 import json
 import os
 import sys
@@ -53,8 +56,10 @@ __all__ = ["CallbackReceiver", "serve"]
 
 MAX_BODY = 64 << 10          # a callback is a few KB of JSON (no images)
 MAX_IN_FLIGHT = 16           # bodies read at once
+MAX_CONNECTIONS = 256        # connections open at once (each holds a thread)
 REJECTED_BYTES = 16 << 20    # the rotating store of rejected requests, both files together
 READ_DEADLINE = 30.0         # seconds to send a whole body
+HEADER_DEADLINE = 10.0       # seconds to send the request line and headers
 WAIT_FOR_SLOT = 10.0         # seconds a request waits for a free slot before a 503
 
 
@@ -155,7 +160,8 @@ class CallbackReceiver:
                  api_secret: str | None = None, max_body: int = MAX_BODY,
                  land_every: float = 2.0, compact_every: float = 600.0, keep_pii: bool = False,
                  max_in_flight: int = MAX_IN_FLIGHT, rejected_bytes: int = REJECTED_BYTES,
-                 read_deadline: float = READ_DEADLINE, wait_for_slot: float = WAIT_FOR_SLOT):
+                 read_deadline: float = READ_DEADLINE, wait_for_slot: float = WAIT_FOR_SLOT,
+                 max_connections: int = MAX_CONNECTIONS, header_deadline: float = HEADER_DEADLINE):
         ddir = DataDir.of(data_dir)
         ddir.require_local("receive")  # the journal needs append + fsync
         self.data_dir = ddir.root
@@ -168,6 +174,7 @@ class CallbackReceiver:
         self.land_every = land_every
         self.compact_every = compact_every
         self.read_deadline = read_deadline
+        self.header_deadline = header_deadline
         self.wait_for_slot = wait_for_slot
         self._slots = threading.BoundedSemaphore(max_in_flight)
         self.ing = Ingestor(ddir, keep_pii=keep_pii, megvii_api_secret=self.api_secret)
@@ -175,7 +182,7 @@ class CallbackReceiver:
             recover_journals(self.ing)
             self.rejected = RejectedLog(ddir.rejected, rejected_bytes)
             self.journals = Journals(self.ing.archive, f"receive-{time.strftime('%Y%m%d%H%M%S')}")
-            self.server = _Server((host, port), self._handler())
+            self.server = _Server((host, port), self._handler(), max_connections)
         except BaseException:
             self.ing.close()
             raise
@@ -200,6 +207,20 @@ class CallbackReceiver:
 
             def log_message(self, fmt, *args):  # no request lines (query strings) in logs
                 pass
+
+            def setup(self):
+                super().setup()
+                self.rfile.close()               # read through the deadline instead
+                self.rfile = io.BufferedReader(_Deadline(self.connection))
+
+            def handle_one_request(self):
+                self.rfile.raw.start(receiver.header_deadline)   # every request of a kept-alive connection
+                super().handle_one_request()
+
+            def parse_request(self):
+                ok = super().parse_request()
+                self.rfile.raw.stop()            # headers read: the body has its own deadline
+                return ok
 
             def _answer(self, status: int, reason: str, headers=()) -> None:
                 body = orjson.dumps({"ok": status == 200, "reason": reason})
@@ -317,8 +338,70 @@ class CallbackReceiver:
         self.stop()
 
 
+class _Deadline(io.RawIOBase):
+    """A socket read within a total deadline: each receive may wait only what is left,
+    so a client that sends its request line and headers a byte at a time (slowloris)
+    is dropped after the ``seconds`` given to :meth:`start`; after :meth:`stop` only the
+    socket's own timeout applies."""
+
+    def __init__(self, sock):
+        self.sock = sock
+        self.end: float | None = None
+        self._timeout = sock.gettimeout()
+
+    def start(self, seconds: float) -> None:
+        self.end = time.monotonic() + seconds
+
+    def stop(self) -> None:
+        self.end = None
+        self.sock.settimeout(self._timeout)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b) -> int:
+        if self.end is not None:
+            left = self.end - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("the request's headers took too long")
+            self.sock.settimeout(min(left, self._timeout or left))
+        return self.sock.recv_into(b)
+
+
 class _Server(http.server.ThreadingHTTPServer):
+    """One thread per connection, but at most ``max_connections`` at once: a client that
+    opens connections and sends its headers a byte at a time (slowloris) holds a thread
+    each, so without a cap memory and file descriptors grow with the connections it opens.
+    Past the cap a connection gets 503 at once and is closed (no thread is started)."""
     request_queue_size = 128  # behind a proxy many connections arrive at once (default 5)
+    _BUSY = (b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 5\r\nContent-Length: 0\r\n"
+             b"Connection: close\r\n\r\n")
+
+    def __init__(self, address, handler, max_connections: int = MAX_CONNECTIONS):
+        self._connections = threading.BoundedSemaphore(max_connections)
+        self.refused = 0
+        super().__init__(address, handler)
+
+    def process_request(self, request, client_address):
+        if not self._connections.acquire(blocking=False):
+            self.refused += 1
+            try:
+                request.sendall(self._BUSY)     # a fresh socket's buffer takes it without blocking
+            except OSError:
+                pass
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._connections.release()
+            raise
+
+    def process_request_thread(self, request, client_address):
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._connections.release()
 
 
 def _read_body(rfile, conn, length: int, deadline: float) -> bytes | None:

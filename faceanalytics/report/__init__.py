@@ -270,7 +270,10 @@ def _add_labels(r: Review, data, labels, engine) -> None:
     lab = labels if isinstance(labels, pd.DataFrame) else read_labels(labels)
     p = r.period
     if isinstance(data, dict):
-        c = data.get("comparisons", pd.DataFrame())
+        c = data.get("comparisons")
+        if c is None or c.empty:                    # checked by summarize() when it has rows
+            c = pd.DataFrame({"session_id": pd.Series(dtype="str"), "comparison": pd.Series(dtype="str"),
+                              "session_time": pd.Series(dtype="datetime64[us, UTC]")})
         t = c["session_time"]
         c = c[((t >= p.since) & (t < p.until)).to_numpy()]
         c = c[c["session_id"].isin(set(lab["session_id"]))]

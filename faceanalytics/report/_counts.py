@@ -20,17 +20,28 @@ import numpy as np
 import pandas as pd
 
 from .._time import local_us
-from ..analytics._core import floats, once_per_attempt, repeated_attempts, time_us
+from ..analytics._core import floats, once_per_attempt, repeated_attempts, require, time_us
 from ..analytics._flip import exact_difference
 from ..engines._review import (CMP_SOURCES, COMPARISON_KEYS, GENUINENESS_KEYS, NEAR_UNDER, RETENTION_US,
                                SEG_SESSION_COLUMNS, SESSION_KEYS, Segment, segment_values)
 from ..schema import LEVEL_COLUMNS, LEVELS
 
-__all__ = ["count_frames", "normalize", "TABLES"]
+__all__ = ["count_frames", "check_frames", "normalize", "TABLES"]
 
 _THR = [LEVEL_COLUMNS[lv] for lv in LEVELS]
 _DAY_US = 86_400_000_000
 TABLES = ("comparisons", "genuineness", "sessions", "attempts", "verify_errors", "error_counts", "quarantine")
+#: The columns each table must have to be counted (others are optional): a frame built by
+#: hand without one gets an error naming the table and the column, not a bare KeyError.
+_NEEDS = {
+    "comparisons": ("source", "session_id", "session_time", "comparison", "confidence", *_THR, "threshold"),
+    "genuineness": ("source", "session_time", "attack", "confidence", "threshold"),
+    "sessions": ("source", "session_id", "session_time", "fetched_at", "status", "error", "liveness_result"),
+    "attempts": ("source", "session_time", "code", "message", "charged", "passed", "charge_type"),
+    "verify_errors": ("source", "session_time", "error_message", "billed"),
+    "error_counts": ("source", "session_time", "api", "error_code", "count"),
+    "quarantine": ("source", "session_time", "reason"),
+}
 
 
 # ------------------------------------------------------------------ helpers
@@ -97,6 +108,42 @@ def _in(df: pd.DataFrame, lo, hi) -> pd.DataFrame:
     return df[(t >= a) & (t < b) & (t != np.iinfo(np.int64).min)]
 
 
+def check_frames(tables) -> dict[str, pd.DataFrame | None]:
+    """The tables to count (None: absent or empty), each checked to be a DataFrame with
+    the columns :data:`_NEEDS` names, so an analyst's frame fails with its table named."""
+    if not isinstance(tables, Mapping):
+        raise TypeError(f"review: the data is a mapping of table name -> DataFrame (or a data directory), "
+                        f"not {type(tables).__name__}")
+    out: dict[str, pd.DataFrame | None] = {}
+    for name in TABLES:
+        f = tables.get(name)
+        if f is not None and not isinstance(f, pd.DataFrame):
+            raise TypeError(f"review: the {name} table is a {type(f).__name__}, not a DataFrame")
+        if f is not None and len(f):
+            require(f, _NEEDS[name], f"review: the {name} table")
+            _check_types(name, f)
+        out[name] = f if f is not None and len(f) else None
+    return out
+
+
+_TIMES = ("session_time", "fetched_at")
+_NUMBERS = ("confidence", "threshold", *_THR, "count", "attempt")
+
+
+def _check_types(name: str, f: pd.DataFrame) -> None:
+    """Refuse a time or number column whose values are neither (``"high"`` as a confidence),
+    naming the table and the column; columns already of a time or number type are not read."""
+    for col in (*_TIMES, *_NUMBERS):
+        if col not in f or f[col].dtype.kind in "iufbM" or isinstance(f[col].dtype, pd.DatetimeTZDtype):
+            continue
+        kind = "time" if col in _TIMES else "number"
+        try:
+            time_us(f[col]) if col in _TIMES else floats(f[col])
+        except (ValueError, TypeError) as e:
+            raise ValueError(f"review: the {name} table's {col} column holds a value that is not a {kind} "
+                             f"({type(e).__name__}: {str(e)[:80]})") from None
+
+
 # ------------------------------------------------------------------ the frames
 
 def count_frames(tables: Mapping[str, pd.DataFrame], *, previous_since, since, until,
@@ -105,8 +152,7 @@ def count_frames(tables: Mapping[str, pd.DataFrame], *, previous_since, since, u
     :func:`faceanalytics.load` returns it; missing tables count as empty)."""
     segments = list(segments)
     out: dict[str, pd.DataFrame | None] = {}
-    t = {name: _in(tables[name], previous_since, until) if name in tables and tables[name] is not None
-         and len(tables[name]) else None for name in TABLES}
+    t = {name: None if f is None else _in(f, previous_since, until) for name, f in check_frames(tables).items()}
 
     c = t["comparisons"]
     if c is None or c.empty:
@@ -218,6 +264,15 @@ def _expect(s: pd.DataFrame) -> np.ndarray:
     return ~err & ~pending & (live | baidu_ok)
 
 
+def _repeated_request_ids(g: pd.DataFrame) -> int:
+    """Sessions of ``g`` that share a ``request_id`` with another session (0 without the column)."""
+    if "request_id" not in g:
+        return 0
+    rid = g[g["request_id"].notna()]
+    nids = rid.groupby("request_id")["session_id"].transform("nunique")
+    return int(rid.loc[(nids > 1).to_numpy(), "session_id"].nunique())
+
+
 def _stacked(f: pd.DataFrame, keys: Sequence[str], labels: Sequence[str]) -> pd.DataFrame | None:
     """Rows per ``keys`` and one segment's value, for each segment on its own (the other
     segments' columns NA), as ``engines._review`` counts them."""
@@ -253,9 +308,7 @@ def _this_period(t, previous_since, since, until, segments, tz=None) -> dict[str
         ~pair(s).isin(pair(cur_c)) if cur_c is not None else True)
     q = []
     for (src, m), g in s.groupby([s["source"].astype("str"), month], sort=True):
-        rid = g[g["request_id"].notna()] if "request_id" in g else g.iloc[:0]
-        nids = rid.groupby("request_id")["session_id"].transform("nunique")
-        rep = rid.loc[(nids > 1).to_numpy(), "session_id"].nunique()
+        rep = _repeated_request_ids(g)
         nc = int(lacking[s.index.get_indexer(g.index)].sum())
         q.append((src, len(g), int(g["session_id"].nunique()), int(rep), nc))
     out["quality"] = pd.DataFrame(q, columns=["source", "rows", "ids", "repeated", "no_comparison"]).astype(

@@ -25,7 +25,7 @@ from ..analytics._core import MIN_N, as_list, group_codes
 from ..analytics._rates import rate_frame
 from ..engines._review import OTHER, Segment, count_tables
 from ..schema import LEVEL_COLUMNS, LEVELS
-from ._counts import TABLES, count_frames, normalize
+from ._counts import TABLES, check_frames, count_frames, normalize
 from ._period import ReviewPeriod, review_engine
 
 __all__ = ["Summaries", "summarize", "SIDES"]
@@ -501,6 +501,8 @@ def summarize(data, since=None, until=None, *, segments=None, engine="auto", per
     from ._segments import choose_segments
 
     in_memory = isinstance(data, Mapping)
+    if in_memory:
+        check_frames(data)                      # before any column is read: errors name the table
     if period is None:
         latest = _latest_in_frames(data) if in_memory else None
         period = review_period(None if in_memory else data, since, until, latest=latest, tz=tz)
