@@ -839,3 +839,18 @@ def test_load_output_counts_each_baidu_attempt_once(tmp_path):
     assert (s["n_no_threshold"], s["n_sessions"]) == (2, 2)
     labels = pd.DataFrame({"session_id": ["tokA", "tokB"], "genuine": [True, True]})
     assert A.error_rates(c, labels, thresholds=[90.0])["n_genuine"].iloc[0] == 2
+
+
+@pytest.mark.parametrize("call, named", [
+    (lambda: A.merge_histograms(pd.DataFrame({"confidence": [1.0]}), pd.DataFrame({"confidence": [2.0]})),
+     "merge_histograms"),
+    (lambda: A.pass_rates_from_histogram(pd.DataFrame({"confidence": [70.0]})), "pass_rates_from_histogram"),
+    (lambda: A.equal_error_rate(pd.DataFrame({"threshold": [1.0]})), "equal_error_rate"),
+    (lambda: A.sessions_without_result(pd.DataFrame({"source": ["megvii_lite"]})), "sessions_without_result"),
+    (lambda: A.data_quality(pd.DataFrame({"source": ["megvii_lite"]})), "data_quality"),
+])
+def test_the_wrong_table_is_named_not_a_bare_key_error(call, named):
+    """Handed a table without the columns it reads, each says what it needs (it raised a bare
+    KeyError such as 'count' from inside pandas)."""
+    with pytest.raises(KeyError, match=f"{named} .* needs column"):
+        call()

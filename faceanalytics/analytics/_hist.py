@@ -114,6 +114,8 @@ def merge_histograms(*hists: pd.DataFrame) -> pd.DataFrame:
     frames = [h for h in hists if len(h)]
     if not frames:
         return hists[0].iloc[:0].copy() if hists else pd.DataFrame()
+    for f in frames:
+        require(f, ["count"], "merge_histograms (histograms: confidence_histogram or value_histogram)")
     cols = list(frames[0].columns)
     allh = pd.concat([f[cols] for f in frames], ignore_index=True)
     keys = [c for c in cols if c != "count"]
@@ -133,6 +135,8 @@ def pass_rates_from_histogram(hist: pd.DataFrame, by=None, *, levels: Sequence[s
     ``period``); pass a subset to roll up, e.g. weeks of a daily histogram need
     ``freq`` at build time, but ``by=[]`` gives the overall rates.
     """
+    require(hist, ["count", "confidence", *(LEVEL_COLUMNS[lv] for lv in levels)],
+            "pass_rates_from_histogram (a confidence_histogram)")
     keys = _key_columns(hist) if by is None else as_list(by)
     codes, kf = group_codes(hist, keys)
     g = len(kf)

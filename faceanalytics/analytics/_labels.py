@@ -208,6 +208,7 @@ def equal_error_rate(rates: pd.DataFrame) -> pd.DataFrame:
     One row: ``eer``, ``threshold``, ``far``, ``frr`` (the two rates at the nearest
     tabulated threshold at or above the crossing).
     """
+    require(rates, ["threshold", "far", "frr"], "equal_error_rate (an error_rates table)")
     r = rates.sort_values("threshold", kind="stable")
     t = r["threshold"].to_numpy(dtype=float)
     far = r["far"].to_numpy(dtype=float)

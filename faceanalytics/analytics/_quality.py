@@ -91,6 +91,7 @@ def sessions_without_result(sessions: pd.DataFrame, comparisons: pd.DataFrame | 
     comparison row).  Columns: ``source``, ``session_id`` (masked unless
     ``mask=False``), ``status``, ``reason``.  Only sources that carry comparisons.
     """
+    require(sessions, ["source", "session_id", "status"], "sessions_without_result (the sessions table)")
     s = sessions[sessions["source"].isin(_COMPARISON_SOURCES)]
     err = s["error"].notna().to_numpy() if "error" in s else np.zeros(len(s), bool)
     st = s["status"].astype("str")
@@ -129,6 +130,7 @@ def data_quality(sessions: pd.DataFrame, *, comparisons: pd.DataFrame | None = N
     request id with another session), ``fetched_after_retention`` (of sessions
     with a real event time).  Every check is listed for every source, zeros included.
     """
+    require(sessions, ["source", "session_id", "status"], "data_quality (the sessions table)")
     sources = sorted(set(sessions["source"].dropna().astype("str"))
                      | (set(quarantine["source"].dropna().astype("str")) if quarantine is not None else set()))
     n_sess = sessions.groupby("source").size()
