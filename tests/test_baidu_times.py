@@ -3,8 +3,8 @@ Python path (``cn_time_to_us`` exactly, valid or not, every other form through i
 the columnar path's reading of the two error forms."""
 import random
 
-from faceanalytics._coerce import cn_time_to_us
-from faceanalytics.flatten.baidu import _cn_time_us
+from faceanalytics._coerce import _cn_time_any as cn_time_to_us  # the rule, every form
+from faceanalytics._coerce import cn_time_to_us as _cn_time_us   # what the flatteners call
 
 
 def test_full_form_times_read_as_cn_time_to_us_reads_them():

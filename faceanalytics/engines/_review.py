@@ -674,7 +674,7 @@ class _Layout:
                 except FileNotFoundError:             # gone since listed (not on local disk: kept there)
                     continue
                 except (OSError, ValueError) as e:    # files are written whole and renamed: damaged
-                    raise DamagedTable(f, str(e).split(".")[0]) from None
+                    raise DamagedTable.of(e, f) from None
                 if rows:
                     files.append((str(f), rows, keyed, cols))
             if files:

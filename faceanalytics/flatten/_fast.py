@@ -33,7 +33,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pj
 
-from .._coerce import (NULL_STRINGS, TIME_MAX_US, TIME_MIN_US, boolean, cn_time_to_us, code_text,
+from .._coerce import (_CN_OFFSET_US, NULL_STRINGS, TIME_MAX_US, TIME_MIN_US, boolean, cn_time_to_us, code_text,
                        in_window, integer, iso_to_us, num, text)
 from ..schema import CONFIDENCE_RANGE, GENUINENESS_RANGE, SOURCES, columns, file_schema
 from ._common import MAX_LINE
@@ -906,7 +906,6 @@ def _bool_or_code(kind: str, arr: pa.Array):
 
 
 _CN = r"^\s*(?P<y>\d{4})-(?P<mo>\d{1,2})-(?P<d>\d{1,2})(?:[ T](?P<h>\d{1,2}):(?P<mi>\d{1,2})(?::(?P<s>\d{1,2}))?)?\s*$"
-_CN_OFFSET_US = 8 * 3600 * 1_000_000
 
 
 def _cn_times(arr: pa.Array):

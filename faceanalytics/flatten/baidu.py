@@ -9,10 +9,6 @@ time and are stored in UTC.
 """
 from __future__ import annotations
 
-import datetime as _dt
-import functools
-import re
-
 from .._coerce import (Unreadable, boolean, check_time, cn_time_to_us, code_text, integer,
                        is_nullish, text)
 from ..schema import CONFIDENCE_RANGE
@@ -26,37 +22,9 @@ def _score(flat: Flat, path: str, v, strict: bool = True):
     return number(flat, path, v, strict=strict, lo=_LO, hi=_HI)
 
 
-_CN_FULL = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}")
-_EPOCH_DAY = _dt.date(1970, 1, 1).toordinal()
-_CN_OFFSET_US = 8 * 3600 * 1_000_000  # Beijing time is UTC+8 (as ``_coerce``)
-
-
-@functools.lru_cache(maxsize=4096)
-def _cn_day_us(date: str):
-    """``YYYY-MM-DD`` -> µs of its midnight since the epoch (None: no such day)."""
-    try:
-        return (_dt.date(int(date[:4]), int(date[5:7]), int(date[8:10])).toordinal() - _EPOCH_DAY) * 86_400_000_000
-    except ValueError:
-        return None
-
-
-def _cn_time_us(v):
-    """``cn_time_to_us``, with the documents' own form (``2023-06-20 18:00:00``) read
-    from its digits and its day cached: the regex and datetime per value were a tenth of
-    the Python path's time on getall records (three times per attempt).  Checked equal
-    to ``cn_time_to_us`` (tests/test_baidu_times.py)."""
-    if type(v) is str and len(v) == 19 and _CN_FULL.fullmatch(v):
-        day = _cn_day_us(v[:10])
-        h, mi, s = int(v[11:13]), int(v[14:16]), int(v[17:19])
-        if day is None or h > 23 or mi > 59 or s > 59:
-            return None
-        return day + ((h * 60 + mi) * 60 + s) * 1_000_000 - _CN_OFFSET_US
-    return cn_time_to_us(v)
-
-
 def _time(flat: Flat, path: str, v):
     """A Beijing time, in the accepted window (else the record is quarantined)."""
-    us = check_time(_cn_time_us(v), v, path)
+    us = check_time(cn_time_to_us(v), v, path)
     if us is None and not is_nullish(v):
         flat.unreadable(path, v)
     return us

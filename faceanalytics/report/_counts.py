@@ -114,7 +114,6 @@ def check_frames(tables) -> dict[str, pd.DataFrame | None]:
     if not isinstance(tables, Mapping):
         raise TypeError(f"review: the data is a mapping of table name -> DataFrame (or a data directory), "
                         f"not {type(tables).__name__}")
-    out: dict[str, pd.DataFrame | None] = {}
     for name in TABLES:
         f = tables.get(name)
         if f is not None and not isinstance(f, pd.DataFrame):
@@ -122,8 +121,12 @@ def check_frames(tables) -> dict[str, pd.DataFrame | None]:
         if f is not None and len(f):
             require(f, _NEEDS[name], f"review: the {name} table")
             _check_types(name, f)
-        out[name] = f if f is not None and len(f) else None
-    return out
+    return _present(tables)
+
+
+def _present(tables: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame | None]:
+    """Each table of :data:`TABLES` with rows (None: absent or empty)."""
+    return {name: f if (f := tables.get(name)) is not None and len(f) else None for name in TABLES}
 
 
 _TIMES = ("session_time", "fetched_at")
@@ -149,10 +152,11 @@ def _check_types(name: str, f: pd.DataFrame) -> None:
 def count_frames(tables: Mapping[str, pd.DataFrame], *, previous_since, since, until,
                  segments: Sequence[Segment] = (), tz=None) -> dict[str, pd.DataFrame | None]:
     """:func:`faceanalytics.engines._review.count_tables` of tables in memory (each as
-    :func:`faceanalytics.load` returns it; missing tables count as empty)."""
+    :func:`faceanalytics.load` returns it; missing tables count as empty).  Frames an analyst
+    built are checked by :func:`check_frames` first (``summarize``), once."""
     segments = list(segments)
     out: dict[str, pd.DataFrame | None] = {}
-    t = {name: None if f is None else _in(f, previous_since, until) for name, f in check_frames(tables).items()}
+    t = {name: None if f is None else _in(f, previous_since, until) for name, f in _present(tables).items()}
 
     c = t["comparisons"]
     if c is None or c.empty:

@@ -28,6 +28,19 @@ class DamagedTable(DataError, ValueError):
                          "recreates every table from the raw archive")
         self.path = str(path)
 
+    @classmethod
+    def of(cls, error: Exception, path=None) -> "DamagedTable":
+        """The error for the file pyarrow could not read: ``path``, else the one pyarrow's
+        message names ("... source '<path>': <why>."), and the first sentence of its why."""
+        import re
+
+        text = str(error)
+        if path is None:
+            m = re.search(r"source '([^']+)'", text)
+            path = m.group(1) if m else "a table file"
+            text = text.split(": ", 1)[-1]
+        return cls(path, text.split(".")[0])
+
 
 class MediaError(DataError, ValueError):
     """A media row that points at no bytes, or at bytes that are not the ones it names."""

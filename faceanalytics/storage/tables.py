@@ -304,7 +304,7 @@ class Store:
                     with fs.open_input_file(path) as fh:
                         ids = pq.ParquetFile(fh).read(columns=[id_col]).column(id_col).to_pylist()
                 except pa.ArrowInvalid as e:  # files are written whole and renamed: damaged
-                    raise DamagedTable(f, str(e).split(".")[0]) from None
+                    raise DamagedTable.of(e, f) from None
                 src = "quarantine" if table == "quarantine" else f.parent.parent.name.split("=", 1)[1]
                 keys.append(np.fromiter((key_of(src, i) for i in ids), np.int64, len(ids)))
         idx = SessionIndex()
@@ -328,7 +328,7 @@ class Store:
                 filter=(ds.field("source") == source)
                 & ds.field("session_id").isin(pa.array(ids, pa.string())))
         except pa.ArrowInvalid as e:
-            raise _damaged(e) from None
+            raise DamagedTable.of(e) from None
         fetched = pc.cast(t.column("fetched_at"), pa.int64()).to_pylist()
         return {sid: (err is None, f, _month_int(m)) for sid, f, err, m in zip(
             t.column("session_id").to_pylist(), fetched, t.column("error").to_pylist(),
@@ -674,16 +674,8 @@ def load_arrow(data_dir, table: str, since=None, until=None, columns=None, where
                 raise
             time.sleep(0.05 * (attempt + 1))
         except pa.ArrowInvalid as e:  # a file that is not Parquet (written files are whole: damaged)
-            raise _damaged(e) from None
+            raise DamagedTable.of(e) from None
     raise AssertionError("unreachable")
-
-
-def _damaged(e: Exception) -> DamagedTable:
-    """The error for a table file pyarrow could not read, naming the file where it says it."""
-    import re
-
-    m = re.search(r"source '([^']+)'", str(e))
-    return DamagedTable(m.group(1) if m else "a table file", str(e).split(": ", 1)[-1].split(".")[0])
 
 
 def _vanished(e: OSError) -> bool:
