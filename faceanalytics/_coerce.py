@@ -16,7 +16,7 @@ from .errors import DataError
 
 __all__ = [
     "Unreadable", "MISSING", "is_nullish", "num", "num_strict", "integer",
-    "text", "boolean", "epoch_to_us", "iso_to_us", "cn_time_to_us",
+    "text", "boolean", "epoch_to_us", "iso_to_us", "cn_time_to_us", "CN_OFFSET_US",
     "TIME_MIN_US", "TIME_MAX_US", "in_window", "check_time", "epoch_checked", "non_finite",
 ]
 
@@ -215,7 +215,7 @@ def iso_to_us(v):
 
 
 _CN_TIME = re.compile(r"^\s*(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T](\d{1,2}):(\d{1,2})(?::(\d{1,2}))?)?\s*$")
-_CN_OFFSET_US = 8 * 3600 * 1_000_000  # Baidu's times are Beijing time (UTC+8, no DST)
+CN_OFFSET_US = 8 * 3600 * 1_000_000  # Baidu's times are Beijing time (UTC+8, no DST)
 
 
 _CN_FULL = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}")
@@ -243,7 +243,7 @@ def cn_time_to_us(v):
         h, mi, s = int(v[11:13]), int(v[14:16]), int(v[17:19])
         if day is None or h > 23 or mi > 59 or s > 59:
             return None
-        return day + ((h * 60 + mi) * 60 + s) * 1_000_000 - _CN_OFFSET_US
+        return day + ((h * 60 + mi) * 60 + s) * 1_000_000 - CN_OFFSET_US
     return _cn_time_any(v)
 
 
@@ -259,4 +259,4 @@ def _cn_time_any(v):
         dt = _dt.datetime(y, mo, d, h, mi, s, tzinfo=_dt.timezone.utc)
     except (ValueError, OverflowError):
         return None
-    return (dt - _EPOCH) // _dt.timedelta(microseconds=1) - _CN_OFFSET_US
+    return (dt - _EPOCH) // _dt.timedelta(microseconds=1) - CN_OFFSET_US

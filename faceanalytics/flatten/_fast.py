@@ -33,8 +33,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pj
 
-from .._coerce import (_CN_OFFSET_US, NULL_STRINGS, TIME_MAX_US, TIME_MIN_US, boolean, cn_time_to_us, code_text,
-                       in_window, integer, iso_to_us, num, text)
+from .._coerce import (CN_OFFSET_US, NULL_STRINGS, TIME_MAX_US, TIME_MIN_US, boolean, cn_time_to_us,
+                       code_text, in_window, integer, iso_to_us, num, text)
 from ..schema import CONFIDENCE_RANGE, GENUINENESS_RANGE, SOURCES, columns, file_schema
 from ._common import MAX_LINE
 from .fields import leaves
@@ -917,7 +917,7 @@ def _cn_times(arr: pa.Array):
         text_ = _cn_text(arr)
     ts = pc.strptime(text_, format="%Y-%m-%d %H:%M:%S", unit="us", error_is_null=True)
     ts = _not_rolled(ts, text_)
-    us = pc.subtract(ts.cast(pa.int64()), _CN_OFFSET_US)
+    us = pc.subtract(ts.cast(pa.int64()), CN_OFFSET_US)
     ok = pc.and_(pc.greater_equal(us, TIME_MIN_US), pc.less_equal(us, TIME_MAX_US))
     us = pc.if_else(pc.fill_null(ok, False), us, pa.scalar(None, pa.int64()))
     nullish = pc.or_(pc.is_in(arr, value_set=_nulls()), pc.equal(pc.utf8_trim_whitespace(arr), ""))
