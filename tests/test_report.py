@@ -325,6 +325,70 @@ def test_counts_equal_on_files_written_before_the_session_key(data, tmp_path):
             assert_frame_equal(plain.counts[name], keyed.counts[name], obj=name)
 
 
+def _same_counts(a, b):
+    assert set(a.counts) == set(b.counts)
+    for name in a.counts:
+        if a.counts[name] is None or b.counts[name] is None:
+            assert a.counts[name] is None and b.counts[name] is None, name
+        else:
+            assert_frame_equal(a.counts[name], b.counts[name], obj=name)
+
+
+def test_whole_partitions_are_counted_once_and_read_back(data, tmp_path, monkeypatch):
+    """A (source, month) partition wholly inside the period it is counted for is counted once
+    and its counts kept in ``DATA/summaries``; the next review reads them back (no scan of
+    it), equal to DuckDB's and pandas' fresh counts.  A changed file, a damaged entry or a
+    folder that cannot be written make it count again, never fail or count stale rows."""
+    import os
+    import shutil
+
+    from faceanalytics.engines import _review
+
+    d = tmp_path / "data"
+    shutil.copytree(data, d, ignore=shutil.ignore_patterns("summaries"))
+    # callbacks received for the Lite sessions: Megvii sessions are then counted once a month
+    shutil.copytree(d / "tables" / "sessions" / "source=megvii_lite", d / "tables" / "sessions" / "source=megvii_notify")
+    scanned, distinct = [], []
+    real, real_distinct = _review._current, _review.distinct_query
+    monkeypatch.setattr(_review, "_current", lambda lay, w, cur, part, *a: (scanned.append(part),
+                                                                            real(lay, w, cur, part, *a)))
+    monkeypatch.setattr(_review, "distinct_query", lambda *a, **k: (distinct.append(a[-1]), real_distinct(*a, **k))[1])
+    # June is whole in this period; the previous one starts on 2026-05-02, so May is counted every time
+    since = "2026-06-01"
+    fresh = summarize(d, since, UNTIL, engine="duckdb")
+    entries = sorted((d / "summaries" / "review").rglob("*.arrows"))
+    june = sorted(p for p in scanned if p[1] == "2026-06")
+    assert june and {e.name.split("-")[0] for e in entries} == {"current", "previous", "window", "distinct"}
+    assert len([e for e in entries if e.name.startswith("current-")]) == len(june)
+    assert sorted(distinct) == ["2026-05", "2026-06"]
+    scanned.clear()
+    distinct.clear()
+    again = summarize(d, since, UNTIL, engine="duckdb")
+    assert scanned == [] and distinct == ["2026-05"]     # every whole partition read back
+    assert again.counts["distinct"] is not None and set(again.counts["distinct"]["group"]) == {"Megvii"}
+    _same_counts(again, fresh)
+    _same_counts(again, summarize(d, since, UNTIL, engine="pandas"))
+
+    # a file of one partition changed (a landing, a compaction): that partition, and only it, again
+    f = next((d / "tables" / "comparisons" / f"source={june[0][0]}" / "month=2026-06").glob("part-*.parquet"))
+    os.utime(f, ns=(f.stat().st_atime_ns, f.stat().st_mtime_ns + 1_000_000_000))
+    _same_counts(summarize(d, since, UNTIL, engine="duckdb"), fresh)
+    assert scanned == [june[0]]
+    assert len(list((d / "summaries" / "review" / f"source={june[0][0]}" / "month=2026-06").glob("current-*"))) == 1
+
+    # an entry cut short is counted again; so is every partition when nothing can be kept
+    entry = next((d / "summaries" / "review").rglob("current-*.arrows"))
+    entry.write_bytes(entry.read_bytes()[:100])
+    scanned.clear()
+    _same_counts(summarize(d, since, UNTIL, engine="duckdb"), fresh)
+    assert len(scanned) == 1
+    shutil.rmtree(d / "summaries")
+    (d / "summaries").write_text("not a folder")
+    scanned.clear()
+    _same_counts(summarize(d, since, UNTIL, engine="duckdb"), fresh)
+    assert sorted(p for p in scanned if p[1] == "2026-06") == june
+
+
 def test_a_period_starting_mid_month_is_counted_alike(data):
     """A period that starts inside a month partition: that month's sessions before the start
     belong to the previous period, and DuckDB counts them there as pandas does."""

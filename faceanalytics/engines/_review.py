@@ -49,6 +49,13 @@ column the store writes (8 bytes; :func:`faceanalytics.storage.tables.session_ke
 file of the partition has it, else on a hash of ``session_id``.  On a local data
 directory DuckDB reads exactly the files of the partitions it needs.
 
+Counted once.  The counts of a whole partition -- every row of it inside the period it is
+counted for, by its files' footers -- do not depend on the period's bounds; on a local data
+directory they are kept in ``DATA/summaries`` and read back by the next review while the
+partition's files are unchanged (:mod:`faceanalytics.engines._kept`): a scheduled review
+counts only the partitions that changed since the last one.  The previous period is then
+counted partition by partition too; the error tables likewise.
+
 The same SQL runs on DuckDB and Spark (:mod:`faceanalytics.engines._sql` dialects); the
 pandas counterpart is :func:`faceanalytics.report._counts.count_frames`.
 """
@@ -71,6 +78,7 @@ from ..storage.errors import DamagedTable
 from . import _sql as S
 from ._api import run_query, _window, get_engine
 from ._base import Engine, arrow_frame, table_root
+from ._kept import Kept
 
 __all__ = ["Segment", "count_tables", "segment_sample", "labelled_comparisons", "OTHER",
            "COMPARISON_KEYS", "GENUINENESS_KEYS", "SESSION_KEYS", "segment_values", "biz_keys"]
@@ -617,22 +625,49 @@ def distinct_query(d, sessions: str, where: str, since, provider: str, key: str,
 _JOINED = ("sessions", "comparisons", "genuineness")
 
 
-def _file_info(path: Path) -> tuple[int, bool, frozenset]:
-    """(rows, every row has its session key, column names) of one data file, from its footer."""
+def _file_info(path: Path) -> tuple[int, bool, frozenset, int | None, int | None]:
+    """(rows, every row has its session key, column names, first and last ``session_time`` in
+    µs: None when the footer does not say) of one data file, from its footer."""
     import pyarrow.parquet as pq
 
     md = pq.read_metadata(path)
     names = md.schema.names
     cols = frozenset(names)
+    lo, hi = _time_bounds(md, names)
     if SESSION_KEY not in names or "session_id" not in names:
-        return md.num_rows, False, cols
+        return md.num_rows, False, cols, lo, hi
     ik, isid = names.index(SESSION_KEY), names.index("session_id")
     for g in range(md.num_row_groups):
         rg = md.row_group(g)
         a, b = rg.column(ik).statistics, rg.column(isid).statistics
         if a is None or b is None or not a.has_null_count or not b.has_null_count or a.null_count != b.null_count:
-            return md.num_rows, False, cols
-    return md.num_rows, True, cols
+            return md.num_rows, False, cols, lo, hi
+    return md.num_rows, True, cols, lo, hi
+
+
+def _time_bounds(md, names) -> tuple[int | None, int | None]:
+    """The first and last ``session_time`` of a file in µs, from its row groups' statistics
+    (None, None when a group has none, or a null time: such a file is never taken as whole)."""
+    if "session_time" not in names or not md.num_row_groups:
+        return None, None
+    i = names.index("session_time")
+    unit = md.schema.to_arrow_schema().field("session_time").type
+    per_us = {"s": 1e-6, "ms": 1e-3, "us": 1, "ns": 1000}.get(getattr(unit, "unit", ""), None)
+    if per_us is None:
+        return None, None
+    lo = hi = None
+    for g in range(md.num_row_groups):
+        st = md.row_group(g).column(i).statistics
+        if st is None or not st.has_min_max or not st.has_null_count or st.null_count:
+            return None, None
+        a, b = st.min_raw, st.max_raw
+        if not isinstance(a, int) or not isinstance(b, int):
+            return None, None
+        lo = a if lo is None else min(lo, a)
+        hi = b if hi is None else max(hi, b)
+    if per_us == 1000:
+        return lo // 1000, -(-hi // 1000)
+    return int(lo / per_us), int(hi / per_us)
 
 
 class _Layout:
@@ -652,6 +687,7 @@ class _Layout:
         self.since_month = since.strftime("%Y-%m")
         self.local = isinstance(eng, DuckDBEngine) and "://" not in str(data_dir)
         self.counted: dict[str, dict[tuple[str, str], int]] = {}      # rows per partition, where not local
+        self.info: dict[str, tuple] = {}    # file -> (size, mtime ns, first and last session_time µs)
         self.parts: dict[str, dict[tuple[str, str], list[tuple[str, int, bool, frozenset]]]] = {
             t: self._list(t) for t in tables}
 
@@ -670,13 +706,15 @@ class _Layout:
             files = []
             for f in sorted(d.glob("part-*.parquet")):
                 try:
-                    rows, keyed, cols = _file_info(f)
+                    st = f.stat()
+                    rows, keyed, cols, lo_us, hi_us = _file_info(f)
                 except FileNotFoundError:             # gone since listed (not on local disk: kept there)
                     continue
                 except (OSError, ValueError) as e:    # files are written whole and renamed: damaged
                     raise DamagedTable.of(e, f) from None
                 if rows:
                     files.append((str(f), rows, keyed, cols))
+                    self.info[str(f)] = (st.st_size, st.st_mtime_ns, lo_us, hi_us)
             if files:
                 out[(d.parent.name.split("=", 1)[1], month)] = files
         return out
@@ -688,7 +726,7 @@ class _Layout:
         return sorted({p for t in _JOINED for p in self.parts[t] if p[1] >= self.since_month})
 
     def keyed(self, parts) -> bool:
-        return self.local and all(k for t in self.parts for p in parts for _, _, k, _ in self.parts[t].get(p, []))
+        return self.local and all(k for t in _JOINED for p in parts for _, _, k, _ in self.parts[t].get(p, []))
 
     def has_column(self, table: str, parts, column: str) -> bool:
         """Whether any file of ``table``'s ``parts`` has ``column`` (elsewhere: taken as there)."""
@@ -740,16 +778,21 @@ def _partitions(eng: Engine, data_dir, table: str, w: S.Window) -> dict[tuple[st
 
 
 def count_tables(data_dir, *, previous_since, since, until, segments: Sequence[Segment] = (),
-                 engine="auto", progress=None, tz=None) -> dict[str, pd.DataFrame | None]:
+                 engine="auto", progress=None, tz=None, keep: bool = True) -> dict[str, pd.DataFrame | None]:
     """Every count the review needs over ``[previous_since, until)`` (``since`` splits the two
     periods); see the module docstring.  ``day`` is the day number on the calendar of ``tz``
-    (default UTC).  A table with no data gives None."""
+    (default UTC).  A table with no data gives None.  ``keep``: read back, and keep, the
+    counts of whole partitions (:mod:`faceanalytics.engines._kept`; a local data directory
+    on DuckDB only)."""
     eng = get_engine(engine)
     d = eng.dialect.in_zone(tz)
     w = _window(previous_since, until)
     cur = _window(since, until)
     segments = list(segments)
     lay = _Layout(eng, data_dir, w, cur.since, tz=tz)
+    if lay.local:                   # the error tables' files too: their whole partitions are kept
+        lay.parts.update({t: lay._list(t) for t in _ERRORS})
+    kept = _kept(lay, data_dir, keep)
     frames: dict[str, list] = {k: [] for k in ("comparisons", "comparison_hist", "genuineness", "sessions",
                                                 "seg_sessions", "seg_comparisons", "seg_genuineness", "quality")}
 
@@ -758,57 +801,128 @@ def count_tables(data_dir, *, previous_since, since, until, segments: Sequence[S
             progress(name)
 
     step("the previous period")
-    _previous(lay, w, cur.since, frames)
+    _previous(lay, w, cur.since, frames, kept)
     step("this period, partition by partition")
+    lo, hi = _us(cur.since), _us(cur.until)
+    spec = [[x.name, x.column, list(x.values) if x.values is not None else None] for x in segments]
     for part in lay.current():
-        _current(lay, w, cur, part, segments, frames)
+        def count(into, part=part):
+            _current(lay, w, cur, part, segments, into)
+        if kept.whole([part], _JOINED, lo, hi) and not _needs_listing(lay, part, _JOINED):
+            kept.through("current", [part], _JOINED, {"segments": spec, "keyed": lay.keyed([part])}, count, frames)
+        else:
+            count(frames)
     out = {k: _concat(v) for k, v in frames.items() if not k.startswith("seg_")}
     for k in ("seg_sessions", "seg_comparisons", "seg_genuineness"):     # (segment, its digits) of each partition
         out[k] = _concat([_segment_frame(f, segments, i) for i in range(len(segments))
                           if (f := _concat([g for j, g in frames[k] if j == i])) is not None])
     step("errors and quarantine")
-    counts = ["n"]
-    out["attempts"] = run_query(eng, data_dir, "attempts", lambda src: reduce_query(
-        d, src, w, ["source", "code", "message", "charged", "passed", "charge_type"], first=True), counts=counts)
-    out["verify_errors"] = run_query(eng, data_dir, "verify_errors", lambda src: reduce_query(
-        d, src, w, ["source", "error_message", "billed"]), counts=counts)
-    out["error_counts"] = run_query(eng, data_dir, "error_counts", lambda src: reduce_query(
-        d, src, w, ["source", "api", "error_code"], total="count"), counts=counts)
+    for table, query in _ERRORS.items():
+        out[table] = _errors(lay, kept, w, table, lambda src, query=query: query(d, src, w))
     out["quarantine"] = run_query(eng, data_dir, "quarantine", lambda src: quarantine_query(d, src, w, cur.since),
-                             counts=counts)
-    out["distinct"] = _distinct(lay, w, cur.since)
+                                  counts=["n"])
+    out["distinct"] = _distinct(lay, w, cur.since, kept)
     return out
 
 
-def _previous(lay: _Layout, w: S.Window, since, frames) -> None:
-    """The previous period, pooled counts, one query per table: comparisons and checks of the
-    partitions before this period's first month (that month's are split by date as they are
-    scanned), sessions of every row before ``since``."""
-    eng, d = lay.eng, lay.d
-    parts = lay.previous("comparisons")
-    if parts:
-        with lay.relation("comparisons", parts) as (src, cond), _listing(lay, "comparisons", parts) as listing:
+_ERRORS = {     # the error tables, per day: what ``error_codes`` and ``billing`` read
+    "attempts": lambda d, src, w: reduce_query(d, src, w, ["source", "code", "message", "charged", "passed",
+                                                           "charge_type"], first=True),
+    "verify_errors": lambda d, src, w: reduce_query(d, src, w, ["source", "error_message", "billed"]),
+    "error_counts": lambda d, src, w: reduce_query(d, src, w, ["source", "api", "error_code"], total="count"),
+}
+
+
+def _errors(lay: "_Layout", kept: Kept, w: S.Window, table: str, query) -> pd.DataFrame | None:
+    """One error table's counts over the window: a local directory's whole partitions one by
+    one (kept), the rest with one query; elsewhere one query over the table."""
+    if not lay.local:
+        return run_query(lay.eng, lay.data_dir, table, query, counts=["n"])
+    frames: dict[str, list] = {table: []}
+
+    def count(into, parts):
+        with lay.relation(table, parts) as (src, _):
             if src is not None:
-                sql, sets = comparisons_query(d, _once_relation(d, src, w, listing), _and(w.where(d), cond), since)
+                into[table].append(arrow_frame(lay.eng.query(query(src)), table, counts=["n"]))
+
+    lo, hi = _us(w.since), _us(w.until)
+    rest = []
+    for p in sorted(lay.parts[table]):
+        if kept.whole([p], [table], lo, hi):
+            kept.through(f"window-{table}", [p], [table], None, lambda into, p=p: count(into, [p]), frames)
+        else:
+            rest.append(p)
+    if rest:
+        count(frames, rest)
+    return _concat(frames[table])
+
+
+def _us(t) -> int | None:
+    """An instant (aware datetime or Timestamp; None: unbounded) in µs since the epoch."""
+    return None if t is None else int(pd.Timestamp(t).value // 1000)
+
+
+def _kept(lay: "_Layout", data_dir, keep: bool) -> Kept:
+    """Where whole partitions' counts are kept: beside a local data directory's tables, read by DuckDB."""
+    root = None
+    if keep and lay.local:
+        from ..storage import DataDir
+
+        root = Path(DataDir.of(data_dir).summaries) / "review"
+    files = {t: {p: [f for f, *_ in fs] for p, fs in parts.items()} for t, parts in lay.parts.items()}
+    return Kept(root, files, lay.info, lay.d.tz)
+
+
+def _needs_listing(lay: "_Layout", part, tables) -> bool:
+    """Whether ``part``'s counts depend on rows outside it: Baidu detail repeats are judged
+    against getall's rows of the whole window."""
+    return part[0] == REPEAT_SOURCE and any(lay.has(t, LISTING_SOURCE) for t in tables)
+
+
+def _previous(lay: _Layout, w: S.Window, since, frames, kept: Kept) -> None:
+    """The previous period, pooled counts: comparisons and checks of the partitions before this
+    period's first month (that month's are split by date as they are scanned), sessions of
+    every row before ``since``.  A whole partition (every row in the previous period) is
+    counted on its own, and kept; the others with one query per table."""
+    lo, hi = _us(w.since), _us(since)
+    for table in ("comparisons", "genuineness", "sessions"):
+        if table == "sessions":   # the month holding ``since`` too: this period's are read partition by partition
+            parts = sorted(p for p in lay.parts["sessions"] if p[1] <= lay.since_month)
+        else:
+            parts = lay.previous(table)
+        rest = []
+        for p in parts:
+            if kept.whole([p], [table], lo, hi) and not _needs_listing(lay, p, [table]):
+                kept.through(f"previous-{table}", [p], [table], None,
+                             lambda into, p=p, table=table: _previous_table(lay, w, since, table, [p], into), frames)
+            else:
+                rest.append(p)
+        if rest:
+            _previous_table(lay, w, since, table, rest, frames)
+
+
+def _previous_table(lay: _Layout, w: S.Window, since, table: str, parts, frames) -> None:
+    """One table's counts of the previous period over ``parts``, one query."""
+    eng, d = lay.eng, lay.d
+    with lay.relation(table, parts) as (src, cond):
+        if src is None:
+            return
+        if table == "sessions":
+            inv = lay.has_column("sessions", parts, "invalid_values")
+            before = S.Window(w.since, since).where(d)
+            frames["sessions"].append(_frame(eng, sessions_query(d, src, _and(before, cond), inv), None,
+                                             "sessions", ["n"]))
+            return
+        with _listing(lay, table, parts) as listing:
+            rel, where = _once_relation(d, src, w, listing), _and(w.where(d), cond)
+            if table == "comparisons":
+                sql, sets = comparisons_query(d, rel, where, since)
                 day, hist = _split_sets(eng.query(sql), sets, "comparisons", ["n"], _THRESHOLDS)
                 frames["comparisons"].append(day)
                 frames["comparison_hist"].append(hist)
-    parts = lay.previous("genuineness")
-    if parts:
-        with lay.relation("genuineness", parts) as (src, cond), _listing(lay, "genuineness", parts) as listing:
-            if src is not None:
-                sql, sets = genuineness_query(d, _once_relation(d, src, w, listing), _and(w.where(d), cond))
+            else:
+                sql, sets = genuineness_query(d, rel, where)
                 frames["genuineness"] += _split_sets(eng.query(sql), sets, "genuineness", ["n"], ["threshold"])
-    # Sessions before ``since``, the month holding it included (a period starting mid-month or at
-    # a midnight in another zone): this period's sessions are read partition by partition.
-    parts = sorted(p for p in lay.parts["sessions"] if p[1] <= lay.since_month)
-    if parts:
-        with lay.relation("sessions", parts) as (src, cond):
-            if src is not None:
-                inv = lay.has_column("sessions", parts, "invalid_values")
-                before = S.Window(w.since, since).where(d)
-                frames["sessions"].append(_frame(eng, sessions_query(d, src, _and(before, cond), inv), None,
-                                                 "sessions", ["n"]))
 
 
 @contextlib.contextmanager
@@ -906,29 +1020,37 @@ def _segment_frame(f: pd.DataFrame, segments: Sequence[Segment], i: int) -> pd.D
     return out[cols]
 
 
-def _distinct(lay: _Layout, w: S.Window, since) -> pd.DataFrame | None:
+def _distinct(lay: _Layout, w: S.Window, since, kept: Kept) -> pd.DataFrame | None:
     """Sessions counted once per provider where several sources can hold the same one: Baidu
     tokens over the window (Baidu volumes are small); Megvii, when callbacks were received,
-    within each month (bounded memory)."""
+    within each month (bounded memory; a month wholly on one side of ``since`` is kept)."""
     eng, d = lay.eng, lay.d
     parts = sorted(lay.parts["sessions"])
     sources = {s_ for s_, _ in parts}
-    frames = []
+    frames: dict[str, list] = {"distinct": []}
     jobs = []
     if sum(x.startswith("baidu") for x in sources) > 1:
         jobs.append(("Baidu", "baidu", [p for p in parts if p[0].startswith("baidu")], None))
     if "megvii_notify" in sources:
         for m in sorted({m for s_, m in parts if s_.startswith("megvii")}):
             jobs.append(("Megvii", "megvii", [p for p in parts if p[0].startswith("megvii") and p[1] == m], m))
-    for group, provider, ps, month in jobs:
+
+    def count(into, group, provider, ps, month):
         with lay.relation("sessions", ps) as (src, cond):
-            if src is None:
-                continue
-            key = _key(d, lay.keyed(ps))
-            f = _frame(eng, distinct_query(d, src, _and(w.where(d), cond), since, provider, key, month), None,
-                       "sessions", ["n", "side"])
-            frames.append(f.assign(group=group))
-    return _concat(frames)
+            if src is not None:
+                key = _key(d, lay.keyed(ps))
+                f = _frame(eng, distinct_query(d, src, _and(w.where(d), cond), since, provider, key, month), None,
+                           "sessions", ["n", "side"])
+                into["distinct"].append(f.assign(group=group))
+
+    sides = [(_us(w.since), _us(since)), (_us(since), _us(w.until))]
+    for job in jobs:
+        if job[3] is not None and any(kept.whole(job[2], ["sessions"], lo, hi) for lo, hi in sides):
+            kept.through(f"distinct-{job[1]}", job[2], ["sessions"], None, lambda into, job=job: count(into, *job),
+                         frames)
+        else:
+            count(frames, *job)
+    return _concat(frames["distinct"])
 
 
 @contextlib.contextmanager

@@ -19,6 +19,8 @@ as an :class:`~.paths.S3Path`.  The layout::
       state/txn-<tables>/                                             commit plans of the store
       media/packs/<source>/<YYYY-MM>/<digest>.zip                     inline images, one ZIP per chunk (storage.packs)
       media/<source>/<session>/                                       will files, decrypted
+      summaries/review/source=<source>/month=<YYYY-MM>/               a review's counts of whole partitions
+                                                                      (engines._kept; derived, safe to delete)
 """
 from __future__ import annotations
 
@@ -93,6 +95,11 @@ class DataDir:
     @property
     def downloads(self):
         return self.raw / "downloads.jsonl"
+
+    # --- derived: the review's counts of whole partitions (engines._kept), safe to delete
+    @property
+    def summaries(self):
+        return self.root / "summaries"
 
     # --- state
     @property

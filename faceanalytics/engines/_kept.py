@@ -1,0 +1,198 @@
+"""The review's counts of a whole partition, kept beside the tables: counted once, read back after.
+
+A review of half a year against the half before scans every row of the year, and the next
+day's review scans the same rows again, save those of the latest partition.  The counts of
+a (source, month) partition whose every row lies inside the period it is counted for do
+not depend on the period's bounds: only on the partition's files, the calendar the days
+are numbered on, the segments, and the code that counts.  Such counts are kept in
+
+    DATA/summaries/review/source=<source>/month=<YYYY-MM>/<role>-<digest>.arrows
+
+where the digest names all of that (each file by path, size and modification time; the
+counting modules by their text).  Any change -- an ingest or a receiver landing rows in
+the partition, a compaction, a rebuild, other segments, another version of this package --
+gives another name, so the partition is counted again, and the entry it replaces is
+removed.  Partitions cut by the period's bounds, and Baidu ``detail`` partitions (whose
+repeats are judged against ``getall`` rows of the whole window) are always counted afresh.
+
+Kept only for a local data directory read by DuckDB.  An entry that cannot be read (cut
+short, written by another version) is counted again; one that cannot be written (a
+read-only directory) is not an error: the review goes on without it.  The folder is
+derived data: deleting it costs one slower review.
+
+An entry is one file: an 8-byte length, a JSON index (frame name, segment number, offset,
+length), then each frame as an Arrow IPC file (pandas dtypes kept in its metadata).
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import logging
+import struct
+from pathlib import Path
+
+import orjson
+import pandas as pd
+import pyarrow as pa
+
+from ..storage.durable import atomic_write_bytes
+
+log = logging.getLogger(__name__)
+
+__all__ = ["Kept"]
+
+_SUFFIX = ".arrows"
+_VARIANTS = 8                 # entries of one partition and role from the same files (segments, calendars)
+_MAX_ENTRY = 256 << 20        # an entry bigger than this is not read (a partition's counts: well under 10 MB)
+
+
+def _code_digest() -> str:
+    """The counting code's text and the engine's version: a change to either is another digest."""
+    import duckdb
+
+    from .. import schema
+    from . import _base, _review, _sql
+
+    h = hashlib.sha256()
+    for mod in (_review, _sql, _base, schema):
+        h.update(Path(mod.__file__).read_bytes())
+    h.update(Path(__file__).read_bytes())
+    h.update(duckdb.__version__.encode())
+    h.update(pa.__version__.encode())
+    h.update(pd.__version__.encode())
+    return h.hexdigest()
+
+
+_CODE: list[str] = []
+
+
+def _code() -> str:
+    if not _CODE:
+        _CODE.append(_code_digest())
+    return _CODE[0]
+
+
+class Kept:
+    """Counts of whole partitions read back from, and written to, ``root`` (None: kept nowhere).
+
+    ``files``: table -> partition -> the paths of its data files; ``info``: path -> (size,
+    modification time in ns, first and last ``session_time`` in µs, None when the file's
+    footer does not say)."""
+
+    def __init__(self, root: Path | None, files, info, tz) -> None:
+        self.root, self.files, self.info, self.tz = root, files, info, str(tz)
+        self.read = self.written = 0
+
+    def whole(self, parts, tables, lo_us: int | None, hi_us: int | None) -> bool:
+        """Whether every row of ``parts`` in ``tables`` lies in ``[lo_us, hi_us)`` (by the files' footers)."""
+        if self.root is None:
+            return False
+        for t in tables:
+            for p in parts:
+                for f in self.files.get(t, {}).get(p, []):
+                    *_, a, b = self.info[f]
+                    if a is None or b is None or (lo_us is not None and a < lo_us) or \
+                            (hi_us is not None and b >= hi_us):
+                        return False
+        return True
+
+    def _entry(self, role: str, parts, tables, extra) -> Path:
+        """``<role>-<what was counted>-<how>``, in the first partition's folder: the files (with
+        the code), then the calendar and ``extra``."""
+        files = {t: {"/".join(p): [[f, *self.info[f][:2]] for f in self.files.get(t, {}).get(p, [])] for p in parts}
+                 for t in tables}
+        what = _digest({"code": _code(), "parts": [list(p) for p in parts], "files": files})
+        how = _digest({"tz": self.tz, "extra": extra})
+        first = parts[0]
+        return self.root / f"source={first[0]}" / f"month={first[1]}" / f"{role}-{what}-{how}{_SUFFIX}"
+
+    def through(self, role: str, parts, tables, extra, count, frames: dict[str, list]) -> None:
+        """Add the counts of ``parts`` to ``frames``: read back when kept, else ``count(into)``
+        (``into``: empty lists under the names of ``frames``) and kept.  Call only for whole
+        partitions (:meth:`whole`)."""
+        path = self._entry(role, parts, tables, extra)
+        got = _read(path)
+        if got is not None and set(got) <= set(frames):
+            self.read += 1
+        else:
+            got = {k: [] for k in frames}
+            count(got)
+            self._write(path, role, got)
+        for k, v in got.items():
+            frames[k] += v
+
+    def _write(self, path: Path, role: str, got: dict[str, list]) -> None:
+        try:
+            data = _pack(got)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_bytes(path, data, durable=False)
+            self.written += 1
+            _prune(path, role)
+        except (OSError, pa.ArrowException, TypeError, ValueError) as e:
+            log.debug("review counts of %s not kept: %s", path.parent, e)
+
+
+def _digest(obj) -> str:
+    return hashlib.sha256(orjson.dumps(obj, option=orjson.OPT_SORT_KEYS)).hexdigest()[:24]
+
+
+def _prune(path: Path, role: str) -> None:
+    """Entries of ``role`` counted from other files (stale) go; of the same files, the
+    ``_VARIANTS`` newest (other calendars or segments) stay."""
+    what = path.name[len(role) + 1:].split("-", 1)[0]
+    same = []
+    for old in path.parent.glob(f"{role}-*{_SUFFIX}"):
+        if old.name[len(role) + 1:].split("-", 1)[0] != what:
+            old.unlink(missing_ok=True)
+        elif old != path:
+            same.append(old)
+    with contextlib.suppress(OSError):
+        same.sort(key=lambda f: f.stat().st_mtime_ns, reverse=True)
+        for old in same[_VARIANTS - 1:]:
+            old.unlink(missing_ok=True)
+
+
+def _pack(got: dict[str, list]) -> bytes:
+    index, blobs, at = [], [], 0
+    for name, items in got.items():
+        for item in items:
+            seg, frame = item if isinstance(item, tuple) else (None, item)
+            t = pa.Table.from_pandas(frame, preserve_index=False)
+            sink = io.BytesIO()
+            with pa.ipc.new_file(sink, t.schema) as w:
+                w.write_table(t)
+            blob = sink.getvalue()
+            index.append([name, seg, at, len(blob)])
+            blobs.append(blob)
+            at += len(blob)
+        if not items:
+            index.append([name, None, -1, 0])
+    head = orjson.dumps(index)
+    return struct.pack("<Q", len(head)) + head + b"".join(blobs)
+
+
+def _read(path: Path) -> dict[str, list] | None:
+    """An entry's frames (None: there is none, or it cannot be read whole)."""
+    try:
+        if path.stat().st_size > _MAX_ENTRY:
+            return None
+        data = path.read_bytes()
+        (n,) = struct.unpack_from("<Q", data)
+        index = orjson.loads(data[8:8 + n])
+        body = memoryview(data)[8 + n:]
+        out: dict[str, list] = {}
+        for name, seg, at, size in index:
+            items = out.setdefault(str(name), [])
+            if at < 0:
+                continue
+            if at + size > len(body):
+                return None
+            frame = pa.ipc.open_file(pa.py_buffer(body[at:at + size])).read_all().to_pandas()
+            items.append(frame if seg is None else (int(seg), frame))
+        return out
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, TypeError, struct.error, pa.ArrowException, orjson.JSONDecodeError) as e:
+        log.debug("review counts kept in %s not read (counted again): %s", path, e)
+        return None
