@@ -361,6 +361,8 @@ def test_whole_partitions_are_counted_once_and_read_back(data, tmp_path, monkeyp
     assert june and {e.name.split("-")[0] for e in entries} == {"current", "previous", "window", "distinct"}
     assert len([e for e in entries if e.name.startswith("current-")]) == len(june)
     assert sorted(distinct) == ["2026-05", "2026-06"]
+    assert {oct(e.stat().st_mode & 0o777) for e in entries} == {"0o600"}               # owner-only, as the tables
+    assert oct((d / "summaries").stat().st_mode & 0o777) == "0o700"
     scanned.clear()
     distinct.clear()
     again = summarize(d, since, UNTIL, engine="duckdb")

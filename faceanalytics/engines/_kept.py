@@ -36,7 +36,7 @@ import orjson
 import pandas as pd
 import pyarrow as pa
 
-from ..storage.durable import atomic_write_bytes
+from ..storage.durable import atomic_write_bytes, make_private_dirs
 
 log = logging.getLogger(__name__)
 
@@ -125,8 +125,8 @@ class Kept:
     def _write(self, path: Path, role: str, got: dict[str, list]) -> None:
         try:
             data = _pack(got)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write_bytes(path, data, durable=False)
+            make_private_dirs(self.root.parent.parent, path.parent)      # owner-only, as the tables
+            atomic_write_bytes(path, data, mode=0o600, durable=False)
             self.written += 1
             _prune(path, role)
         except (OSError, pa.ArrowException, TypeError, ValueError) as e:
