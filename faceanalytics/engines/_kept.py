@@ -47,20 +47,18 @@ _VARIANTS = 8                 # entries of one partition and role from the same 
 _MAX_ENTRY = 256 << 20        # an entry bigger than this is not read (a partition's counts: well under 10 MB)
 
 
+_COUNTING = ("_review.py", "_sql.py", "_base.py", "_kept.py", "../schema.py")   # beside this file
+
+
 def _code_digest() -> str:
-    """The counting code's text and the engine's version: a change to either is another digest."""
+    """The counting code's text and the libraries' versions: a change to either is another digest."""
     import duckdb
 
-    from .. import schema
-    from . import _base, _review, _sql
-
     h = hashlib.sha256()
-    for mod in (_review, _sql, _base, schema):
-        h.update(Path(mod.__file__).read_bytes())
-    h.update(Path(__file__).read_bytes())
-    h.update(duckdb.__version__.encode())
-    h.update(pa.__version__.encode())
-    h.update(pd.__version__.encode())
+    for name in _COUNTING:
+        h.update((Path(__file__).parent / name).read_bytes())
+    for v in (duckdb.__version__, pa.__version__, pd.__version__):
+        h.update(v.encode())
     return h.hexdigest()
 
 
