@@ -378,6 +378,10 @@ def test_whole_partitions_are_counted_once_and_read_back(data, tmp_path, monkeyp
     assert scanned == [june[0]]
     assert len(list((d / "summaries" / "review" / f"source={june[0][0]}" / "month=2026-06").glob("current-*"))) == 1
 
+    # June wholly in the previous period of July's review: its counts there are its own, not June's review's
+    _same_counts(summarize(d, "2026-07-01", "2026-08-01", engine="duckdb"),
+                 summarize(d, "2026-07-01", "2026-08-01", engine="pandas"))
+
     # an entry cut short is counted again; so is every partition when nothing can be kept
     entry = next((d / "summaries" / "review").rglob("current-*.arrows"))
     entry.write_bytes(entry.read_bytes()[:100])

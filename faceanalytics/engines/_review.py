@@ -1045,11 +1045,13 @@ def _distinct(lay: _Layout, w: S.Window, since, kept: Kept) -> pd.DataFrame | No
 
     sides = [(_us(w.since), _us(since)), (_us(since), _us(w.until))]
     for job in jobs:
-        if job[3] is not None and any(kept.whole(job[2], ["sessions"], lo, hi) for lo, hi in sides):
-            kept.through(f"distinct-{job[1]}", job[2], ["sessions"], None, lambda into, job=job: count(into, *job),
-                         frames)
-        else:
+        side = next((i for i, (lo, hi) in enumerate(sides) if job[3] is not None and kept.whole(job[2], ["sessions"],
+                                                                                               lo, hi)), None)
+        if side is None:
             count(frames, *job)
+        else:       # the side is in the counts: the same month counted for the other side is another entry
+            kept.through(f"distinct-{job[1]}", job[2], ["sessions"], {"side": side},
+                         lambda into, job=job: count(into, *job), frames)
     return _concat(frames["distinct"])
 
 
