@@ -19,7 +19,7 @@ from pandas.testing import assert_frame_equal
 from faceanalytics import analytics as A
 from faceanalytics.cli import main
 from faceanalytics.pipeline.fetch import fetch_baidu, fetch_megvii
-from faceanalytics.pipeline.ingest import ingest
+from faceanalytics.pipeline.ingest import ingest, rebuild
 from faceanalytics.report import SECTIONS, build_report, findings_path, review_period, write_report
 from faceanalytics.engines._review import segment_values
 from faceanalytics.report._summary import summarize
@@ -393,6 +393,13 @@ def test_whole_partitions_are_counted_once_and_read_back(data, tmp_path, monkeyp
     scanned.clear()
     _same_counts(summarize(d, since, UNTIL, engine="duckdb"), fresh)
     assert sorted(p for p in scanned if p[1] == "2026-06") == june
+
+    # a rebuild writes other files: what was kept of the old ones goes with them
+    (d / "summaries").unlink()
+    summarize(d, since, UNTIL, engine="duckdb")
+    assert list((d / "summaries").rglob("*.arrows"))
+    rebuild(d)
+    assert not (d / "summaries").exists()
 
 
 def test_a_period_starting_mid_month_is_counted_alike(data):

@@ -565,6 +565,7 @@ def rebuild(data_dir, *, keep_pii: bool = False, progress: bool = False) -> Inge
         # Only now, with the rebuilt tables committed, can a pack none of them points
         # into go (one a crash left, or one the rebuild regrouped).
         remove_unreferenced(ddir, _referenced_packs(ddir))
+        rmtree(ddir.summaries)      # a review's counts kept from the old files (engines._kept): none applies now
     return total
 
 
