@@ -726,7 +726,8 @@ class _Layout:
         return sorted({p for t in _JOINED for p in self.parts[t] if p[1] >= self.since_month})
 
     def keyed(self, parts) -> bool:
-        return self.local and all(k for t in _JOINED for p in parts for _, _, k, _ in self.parts[t].get(p, []))
+        return self.local and all(k for t in self.parts if t in _JOINED for p in parts
+                                  for _, _, k, _ in self.parts[t].get(p, []))
 
     def has_column(self, table: str, parts, column: str) -> bool:
         """Whether any file of ``table``'s ``parts`` has ``column`` (elsewhere: taken as there)."""
