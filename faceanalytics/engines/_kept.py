@@ -26,6 +26,7 @@ length), then each frame as an Arrow IPC file (pandas dtypes kept in its metadat
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import io
 import logging
@@ -50,7 +51,8 @@ _MAX_ENTRY = 256 << 20        # an entry bigger than this is not read (a partiti
 _COUNTING = ("_review.py", "_sql.py", "_base.py", "_kept.py", "../schema.py")   # beside this file
 
 
-def _code_digest() -> str:
+@functools.cache
+def _code() -> str:
     """The counting code's text and the libraries' versions: a change to either is another digest."""
     import duckdb
 
@@ -62,15 +64,6 @@ def _code_digest() -> str:
     return h.hexdigest()
 
 
-_CODE: list[str] = []
-
-
-def _code() -> str:
-    if not _CODE:
-        _CODE.append(_code_digest())
-    return _CODE[0]
-
-
 class Kept:
     """Counts of whole partitions read back from, and written to, ``root`` (None: kept nowhere).
 
@@ -80,7 +73,6 @@ class Kept:
 
     def __init__(self, root: Path | None, files, info, tz) -> None:
         self.root, self.files, self.info, self.tz = root, files, info, str(tz)
-        self.read = self.written = 0
 
     def whole(self, parts, tables, lo_us: int | None, hi_us: int | None) -> bool:
         """Whether every row of ``parts`` in ``tables`` lies in ``[lo_us, hi_us)`` (by the files' footers)."""
@@ -111,9 +103,7 @@ class Kept:
         partitions (:meth:`whole`)."""
         path = self._entry(role, parts, tables, extra)
         got = _read(path)
-        if got is not None and set(got) <= set(frames):
-            self.read += 1
-        else:
+        if got is None or not set(got) <= set(frames):
             got = {k: [] for k in frames}
             count(got)
             self._write(path, role, got)
@@ -125,7 +115,6 @@ class Kept:
             data = _pack(got)
             make_private_dirs(self.root.parent.parent, path.parent)      # owner-only, as the tables
             atomic_write_bytes(path, data, mode=0o600, durable=False)
-            self.written += 1
             _prune(path, role)
         except (OSError, pa.ArrowException, TypeError, ValueError) as e:
             log.debug("review counts of %s not kept: %s", path.parent, e)

@@ -779,12 +779,12 @@ def _partitions(eng: Engine, data_dir, table: str, w: S.Window) -> dict[tuple[st
 
 
 def count_tables(data_dir, *, previous_since, since, until, segments: Sequence[Segment] = (),
-                 engine="auto", progress=None, tz=None, keep: bool = True) -> dict[str, pd.DataFrame | None]:
+                 engine="auto", progress=None, tz=None) -> dict[str, pd.DataFrame | None]:
     """Every count the review needs over ``[previous_since, until)`` (``since`` splits the two
     periods); see the module docstring.  ``day`` is the day number on the calendar of ``tz``
-    (default UTC).  A table with no data gives None.  ``keep``: read back, and keep, the
-    counts of whole partitions (:mod:`faceanalytics.engines._kept`; a local data directory
-    on DuckDB only)."""
+    (default UTC).  A table with no data gives None.  The counts of whole partitions are read
+    back where kept, and kept (:mod:`faceanalytics.engines._kept`; a local data directory on
+    DuckDB only)."""
     eng = get_engine(engine)
     d = eng.dialect.in_zone(tz)
     w = _window(previous_since, until)
@@ -793,7 +793,7 @@ def count_tables(data_dir, *, previous_since, since, until, segments: Sequence[S
     lay = _Layout(eng, data_dir, w, cur.since, tz=tz)
     if lay.local:                   # the error tables' files too: their whole partitions are kept
         lay.parts.update({t: lay._list(t) for t in _ERRORS})
-    kept = _kept(lay, data_dir, keep)
+    kept = _kept_beside(lay, data_dir)
     frames: dict[str, list] = {k: [] for k in ("comparisons", "comparison_hist", "genuineness", "sessions",
                                                 "seg_sessions", "seg_comparisons", "seg_genuineness", "quality")}
 
@@ -863,10 +863,10 @@ def _us(t) -> int | None:
     return None if t is None else int(pd.Timestamp(t).value // 1000)
 
 
-def _kept(lay: "_Layout", data_dir, keep: bool) -> Kept:
+def _kept_beside(lay: "_Layout", data_dir) -> Kept:
     """Where whole partitions' counts are kept: beside a local data directory's tables, read by DuckDB."""
     root = None
-    if keep and lay.local:
+    if lay.local:
         from ..storage import DataDir
 
         root = Path(DataDir.of(data_dir).summaries) / "review"
