@@ -620,3 +620,35 @@ def test_the_review_counts_the_same_on_spark_and_duckdb(tmp_path, spark):
                            check_dtype=False, check_categorical=False, obj=name)
     assert a.findings, "the plants are found"
     assert [f.as_json() for f in a.findings] == [f.as_json() for f in b.findings]
+
+
+def test_odd_biz_extra_data_keys_count_alike_on_spark(tmp_path, spark):
+    """Keys holding a quote, a backslash, a single quote or a dot are read by Spark, in JSON
+    objects and in ``k=v&`` text, as pandas reads them (each counted under its own values):
+    a key ending in a backslash made the query fail to parse, one holding a quote was never
+    found by ``get_json_object``."""
+    import json
+    import random
+
+    import _planted as Pl
+    from faceanalytics.pipeline.ingest import ingest
+    from faceanalytics.report._summary import summarize
+
+    odd = ['we\\"ird', "back\\", "it's", "a.b"]
+    recs = Pl.records(3, n_lite=300, n_liveness=0, n_baidu=0, reference_date="2026-07-01", window_days=30)
+    rng = random.Random(7)
+    for i, rec in enumerate(recs):          # as JSON, and as k=v& text
+        vals = {k: rng.choice("xy") for k in odd}
+        rec["payload"]["biz_info"]["biz_extra_data"] = json.dumps(vals) if i % 2 else \
+            "&".join(f"{k}={v}" for k, v in vals.items())
+    d = tmp_path / "data"
+    ingest([Pl.write(tmp_path / "r.jsonl", recs)], d)
+    a = summarize(d, "2026-06-01", "2026-07-01", engine="pandas", segments=odd)
+    b = summarize(d, "2026-06-01", "2026-07-01", engine=spark, segments=odd)
+    for name in ("seg_sessions", "seg_comparisons"):
+        x, y = a.counts[name], b.counts[name]
+        keys = list(x.columns)
+        assert_frame_equal(x.sort_values(keys, ignore_index=True), y[keys].sort_values(keys, ignore_index=True),
+                           check_dtype=False, check_categorical=False, obj=name)
+    for k in odd:
+        assert set(b.counts["seg_sessions"][f"seg_{k}"].dropna()) == {"x", "y"}, k

@@ -127,6 +127,12 @@ class SparkDialect(Dialect):
     def q(self, name: str) -> str:
         return "`" + name.replace("`", "``") + "`"
 
+    @staticmethod
+    def text(s: str) -> str:
+        """Spark reads a backslash in a literal as an escape (a key or value ending in one ended
+        the literal early): both it and the quote are escaped with one."""
+        return "'" + str(s).replace("\\", "\\\\").replace("'", "\\'") + "'"
+
     def ts(self, t: _dt.datetime) -> str:
         return f"TIMESTAMP '{t.astimezone(_dt.timezone.utc):%Y-%m-%d %H:%M:%S.%f}+00:00'"
 
