@@ -7,7 +7,7 @@ What does not depend on the volume of the data: the review counts once (:func:`s
 where the data lives), then everything after works on a few thousand rows of counts.  This
 script counts once, keeps the summaries (pickled, without their engine), then runs, each in
 its own interpreter and alternating (the machine is shared), the package at ``--baseline``
-(a git ref, extracted with ``git archive``; default: ``main``) and the working tree's, on the
+(a git ref, extracted with ``git archive``; default: the merge base with ``main``) and the working tree's, on the
 same summaries:
 
 - ``find``: the change-point tests over every series and the findings;
@@ -18,6 +18,12 @@ It prints, per step, CPU time (``getrusage``: steadier than wall time when other
 cores) and wall time, the best of ``--repeat`` runs of each side, and checks that both sides
 wrote the same report: the same findings JSON, the same HTML once figures (data URIs) and the
 footer's clock are set aside, the same workbook cells.
+
+``--whole N``: also run the whole review N times per side, alternating (``python -m
+faceanalytics review --data ... --out ...``: counting where the data lives included, the
+same for both sides unless the engines differ at ``--baseline``), and print each side's
+best CPU and wall time.  Mind what the baseline's review writes: a package that keeps
+counts beside the tables (``summaries/`` in the data directory) writes there.
 """
 from __future__ import annotations
 
@@ -142,16 +148,49 @@ def _same_report(a: str, b: str) -> list[str]:
     return diffs
 
 
+WHOLE = r"""
+import json, runpy, sys, time
+t = time.perf_counter()
+sys.argv = ["faceanalytics", "review", *sys.argv[1:]]
+try:
+    runpy.run_module("faceanalytics", run_name="__main__")
+except SystemExit as e:
+    if e.code not in (0, None):
+        raise
+print(json.dumps({"seconds": time.perf_counter() - t}))
+"""
+
+
+def _whole(a, sides: dict[str, str], tmp: Path) -> None:
+    """The whole review command per side, alternating: best CPU (``wait4``) and wall time."""
+    best = {k: [] for k in sides}
+    for i in range(a.whole):
+        for name, path in sides.items():
+            out = tmp / f"whole-{name}{i}.html"
+            best[name].append(_run(WHOLE, ["-q", "--data", a.data, "--out", str(out), "--since", a.since, "--until", a.until,
+                                           "--lang", a.lang], path))
+    print(f"whole review command, best of {a.whole} each (load {os.getloadavg()[0]:.1f}):")
+    for name in sides:
+        cpu = min(r["process_cpu"] for r in best[name])
+        wall = min(r["process_wall"] for r in best[name])
+        print(f"  {name:<10} {cpu:>7.2f} s CPU {wall:>7.2f} s wall")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", required=True)
     ap.add_argument("--since", default="2026-05-01")
     ap.add_argument("--until", default="2026-11-01")
-    ap.add_argument("--baseline", default="main", help="git ref of the package to compare with (default: main)")
+    ap.add_argument("--baseline", default=None,
+                    help="git ref of the package to compare with (default: where this branch left main)")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--lang", default="en")
     ap.add_argument("--summaries", default=None, help="a pickle written by an earlier run (skips the counting)")
+    ap.add_argument("--whole", type=int, default=0, help="also time the whole review command this many times a side")
     a = ap.parse_args(argv)
+    if a.baseline is None:
+        a.baseline = subprocess.run(["git", "-C", str(ROOT), "merge-base", "main", "HEAD"], check=True,
+                                    capture_output=True, text=True).stdout.strip()[:12]
     with tempfile.TemporaryDirectory(prefix="fa-bench-fixed-") as tmp:
         tmp = Path(tmp)
         base = _baseline_tree(a.baseline, tmp / "baseline")
@@ -184,6 +223,8 @@ def main(argv=None) -> int:
               f"{tot['baseline'][1]:>13.2f} s{tot['after'][1]:>10.2f} s")
         pc = {k: min(r["process_cpu"] for r in v) for k, v in runs.items()}
         print(f"{'whole process CPU (wait4)':<30}{pc['baseline']:>12.2f} s{pc['after']:>10.2f} s")
+        if a.whole:
+            _whole(a, sides, tmp)
         diffs = _same_report(str(tmp / "baseline0"), str(tmp / "after0"))
         print("same report (findings JSON, HTML without figures, workbook): " +
               ("yes" if not diffs else "NO: " + "; ".join(diffs)))
