@@ -167,8 +167,8 @@ def _whole(a, sides: dict[str, str], tmp: Path) -> None:
     for i in range(a.whole):
         for name, path in sides.items():
             out = tmp / f"whole-{name}{i}.html"
-            best[name].append(_run(WHOLE, ["-q", "--data", a.data, "--out", str(out), "--since", a.since, "--until", a.until,
-                                           "--lang", a.lang], path))
+            args = ["-q", "--data", a.data, "--out", str(out), "--since", a.since, "--until", a.until, "--lang", a.lang]
+            best[name].append(_run(WHOLE, args, path))
     print(f"whole review command, best of {a.whole} each (load {os.getloadavg()[0]:.1f}):")
     for name in sides:
         cpu = min(r["process_cpu"] for r in best[name])
