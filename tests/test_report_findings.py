@@ -288,3 +288,88 @@ def test_exact_histogram_of_one_segment_and_week_on_demand(planted):
     assert int(want["count"].sum()) > 30
     assert_frame_equal(h, want)
     assert A.pass_rates_from_histogram(h).equals(A.pass_rates(c))
+
+
+# ------------------------------------------------------------------ the fixed costs, cut without a change
+
+def test_segment_error_series_count_what_error_codes_counts_on_their_rows(planted):
+    """Each segment's error series read the codes once per combination of the error columns
+    (_combo_events), not once per row and segment: the same counts and billed counts as
+    analytics.error_codes on the segment's rows, per day and value."""
+    from pandas.testing import assert_frame_equal
+
+    from faceanalytics import analytics as A
+    from faceanalytics.report._findings import _SESSION_ERROR_COLUMNS, _combo_events, _error_counts
+
+    _, r = planted
+    s = r.summaries
+    ss = s.frame("seg_sessions")
+    codes, ev = _combo_events(ss)
+    assert len(ev) and ev["billed"].sum() > 0                     # the planted verify error is billed
+    for seg in s.segments:
+        by = ["day", seg.label]
+        m = ss[seg.label].notna().to_numpy()
+        got = _error_counts(ss[m], by, codes[m], ev)
+        rows = ss[m].rename(columns={"n": "_rows"})[[*_SESSION_ERROR_COLUMNS, *by, "_rows"]]
+        want = A.error_codes(rows, by=by)[[*by, "origin", "code", "detail", "count", "billed"]]
+        want = want.sort_values([*by, "origin", "code", "detail"], kind="stable").reset_index(drop=True)
+        assert len(got) > 50, seg
+        assert_frame_equal(got, want, check_dtype=False, obj=seg.name)
+
+
+def test_summaries_compute_a_metric_once_and_hand_out_copies(planted, monkeypatch):
+    """The findings, sections and workbook ask for the same frames many times: counted once per
+    arguments (``by`` as a list or a tuple alike), each caller given its own copy."""
+    from pandas.testing import assert_frame_equal
+
+    from faceanalytics import analytics as A
+    from faceanalytics.report._summary import summarize
+
+    d, _ = planted
+    s = summarize(d, SINCE, UNTIL, engine="pandas")
+    calls = []
+    real = A.error_codes
+    monkeypatch.setattr(A, "error_codes", lambda *a, **k: calls.append(k) or real(*a, **k))
+    first = s.error_codes("current", by=["source"])
+    want = first.copy()
+    first.loc[:, "count"] = -1                                      # a caller changing its frame
+    again = s.error_codes("current", by=("source",))
+    assert len(calls) == 1
+    assert_frame_equal(again, want)
+    s.error_codes("previous", by=["source"])
+    assert len(calls) == 2
+    assert_frame_equal(s.pass_rates("current", ["source", "comparison"]),
+                       summarize(d, SINCE, UNTIL, engine="pandas").pass_rates("current", ["source", "comparison"]))
+
+
+def test_figures_are_matplotlibs_tight_layout_pixels():
+    """figure() lays out once and draws once to raw pixels: the PNG holds the pixels of a
+    layout="tight" figure saved as PNG (what it did before), in the same 256 colours."""
+    import base64
+    import io
+
+    import matplotlib
+    import numpy as np
+    from matplotlib.figure import Figure
+    from PIL import Image
+
+    from faceanalytics.report._figures import _RC, DPI, figure
+
+    def draw(ax):
+        ax.plot([0, 1, 2, 3], [3.0, 1.0, 2.5, 2.0], marker="o", label="a legend label beside the axes")
+        ax.fill_between([0, 1, 2, 3], [2.5, 0.5, 2.0, 1.5], [3.5, 1.5, 3.0, 2.5], alpha=0.15)
+        ax.set_title("a title")
+        ax.set_ylabel("share")
+        ax.legend(fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+
+    block = figure(draw, size=(5.0, 3.0), id="fig-x", alt="x")
+    assert block["src"].startswith("data:image/png;base64,") and block["width"] == int(5.0 * DPI)
+    got = Image.open(io.BytesIO(base64.b64decode(block["src"].split(",", 1)[1])))
+    assert got.format == "PNG" and got.mode == "P" and got.size == (int(5.0 * DPI), int(3.0 * DPI))
+    with matplotlib.rc_context(_RC):
+        fig = Figure(figsize=(5.0, 3.0), dpi=DPI, layout="tight")
+        draw(fig.subplots())
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=DPI)
+    want = Image.open(buf).convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT)
+    assert np.array_equal(np.asarray(got.convert("RGB")), np.asarray(want.convert("RGB")))

@@ -59,12 +59,18 @@ _META = ["family", "source", "comparison", "level", "attack", "origin", "code", 
 # ------------------------------------------------------------------ series
 
 def _frame(meta: dict, day, k, n) -> pd.DataFrame:
-    f = pd.DataFrame({"day": np.asarray(day, dtype=np.int64), "k": np.asarray(k, dtype=np.float64),
-                      "n": np.asarray(n, dtype=np.float64)})
+    """One part of the series frame; the ``_META`` columns as objects from the start (a
+    column of one repeated text set afterwards became an Arrow string column, only to be
+    turned back into objects once every part was joined: most of the time of a part)."""
+    day = np.asarray(day, dtype=np.int64)
+    cols = {"day": day, "k": np.asarray(k, dtype=np.float64), "n": np.asarray(n, dtype=np.float64)}
     for c in _META:
         v = meta.get(c)
-        f[c] = v if not isinstance(v, (pd.Series, np.ndarray)) else np.asarray(v, dtype=object)
-    return f
+        if isinstance(v, (pd.Series, np.ndarray)):
+            cols[c] = np.asarray(v, dtype=object)
+        else:
+            cols[c] = np.full(len(day), v, dtype=object)
+    return pd.DataFrame(cols)
 
 
 def _agg(f: pd.DataFrame, keys: list[str], weights: list[np.ndarray]) -> tuple[pd.DataFrame, list[np.ndarray]]:
@@ -123,18 +129,50 @@ def _flag_parts(f: pd.DataFrame, seg: str | None) -> list[pd.DataFrame]:
                     "seg_key": seg, "seg_value": g[seg].to_numpy() if seg else None}, g["day"], kk[ok], nn[ok])]
 
 
-def _error_parts(s: Summaries, seg: str | None) -> list[pd.DataFrame]:
+_SESSION_ERROR_COLUMNS = ["source", "status", "error", "error_message", "failure_reason", "fail_reason",
+                          "liveness_result", "verify_error"]
+
+
+def _combo_events(f: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
+    """Each row's combination of the error columns (a code per row) and the error events of
+    each combination (:func:`faceanalytics.analytics.error_codes` by ``_combo``, one trial
+    each).  The segments' session rows are tens of thousands of days x values x
+    combinations; the combinations a few hundred, read once for every segment: the codes
+    read per row (a regular expression per text), once per segment, were most of the time
+    of the findings."""
+    from ..analytics._core import group_codes
+
+    codes, combos = group_codes(f, _SESSION_ERROR_COLUMNS)
+    combos = combos.assign(_combo=np.arange(len(combos)), _rows=1)
+    ev = A.error_codes(combos, by=["_combo"])[["_combo", "origin", "code", "detail", "count", "billed"]]
+    return codes, ev
+
+
+def _error_counts(f: pd.DataFrame, by: list[str], codes: np.ndarray, ev: pd.DataFrame) -> pd.DataFrame:
+    """``count`` and ``billed`` of :func:`faceanalytics.analytics.error_codes` per ``by``,
+    origin, code and detail over counted session rows (``n``): each row's events are its
+    combination's (``codes``, ``ev``: :func:`_combo_events`) times its count."""
+    rows = pd.DataFrame({**{c: f[c].to_numpy() for c in by}, "_combo": codes, "_n": f["n"].to_numpy(np.int64)})
+    m = rows.merge(ev, on="_combo", how="inner", sort=False)
+    n = m["_n"].to_numpy()
+    m = m.assign(count=m["count"].to_numpy() * n, billed=m["billed"].to_numpy() * n)
+    return m.groupby([*by, "origin", "code", "detail"], dropna=False, sort=True)[["count", "billed"]].sum() \
+        .reset_index()
+
+
+def _error_parts(s: Summaries, seg: str | None, events: tuple | None = None) -> list[pd.DataFrame]:
     """Each error code's share per day: of the sessions of the sources it can occur in
-    (attempts for Baidu attempt codes, the api's stat calls for Baidu stat codes)."""
+    (attempts for Baidu attempt codes, the api's stat calls for Baidu stat codes).
+    ``events``: :func:`_combo_events` of the segments' session rows, when already read."""
     by = ["day", *([seg] if seg else [])]
     if seg:
         f = s.frame("seg_sessions")
         if f is None:
             return []
-        f = f[f[seg].notna().to_numpy()]
-        ses = f.rename(columns={"n": "_rows"})
-        e = A.error_codes(ses[["source", "status", "error", "error_message", "failure_reason", "fail_reason",
-                               "liveness_result", "verify_error", *by, "_rows"]], by=by)
+        codes, ev = _combo_events(f) if events is None else events
+        m = f[seg].notna().to_numpy()
+        f = f[m]
+        e = _error_counts(f, by, codes[m], ev)
         tot = f.groupby(["source", *by], dropna=False)["n"].sum()
     else:
         e = s.error_codes("both", by=["day"])
@@ -241,7 +279,8 @@ def series_frame(s: Summaries, *, last_day: int | None = None) -> pd.DataFrame:
     if g is not None:
         parts += _flag_parts(g, None)
     parts += _error_parts(s, None)
-    sc, sg = s.frame("seg_comparisons"), s.frame("seg_genuineness")
+    sc, sg, ss = s.frame("seg_comparisons"), s.frame("seg_genuineness"), s.frame("seg_sessions")
+    events = _combo_events(ss) if ss is not None and s.segments else None
     for seg in s.segments:
         label = seg.label
         if sc is not None:
@@ -252,7 +291,7 @@ def series_frame(s: Summaries, *, last_day: int | None = None) -> pd.DataFrame:
             m = sg[label].notna().to_numpy()
             if m.any():
                 parts += _flag_parts(sg[m], label)
-        parts += _error_parts(s, label)
+        parts += _error_parts(s, label, events)
     if not parts:
         return pd.DataFrame(columns=[*_META, "day", "k", "n"])
     f = pd.concat(parts, ignore_index=True)

@@ -13,6 +13,7 @@ counts whatever the number of comparisons.
 """
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -41,6 +42,32 @@ def day_start(day, tz=None) -> pd.DatetimeIndex:
     return period_label(np.asarray(day, dtype=np.int64), "D", tz)
 
 
+def _frozen(x):
+    """Arguments as a hashable key (``by=["source"]`` and ``by=("source",)`` alike)."""
+    if isinstance(x, (list, tuple)):
+        return tuple(_frozen(v) for v in x)
+    return x
+
+
+def _once(method):
+    """A metric of the summaries computed once per arguments, a copy handed out each time
+    (callers may change theirs).  A review's findings, sections and workbook ask for the
+    same frames again and again: the error codes of a period nine times, each time from
+    tens of thousands of count rows."""
+    @functools.wraps(method)
+    def once(self, *args, **kwargs):
+        key = (method.__name__, _frozen(args), _frozen(tuple(sorted(kwargs.items()))))
+        try:
+            hash(key)
+        except TypeError:                       # an argument that cannot be a key: computed each time
+            return method(self, *args, **kwargs)
+        memo = self.__dict__.setdefault("_memo", {})
+        if key not in memo:
+            memo[key] = method(self, *args, **kwargs)
+        return memo[key].copy()
+    return once
+
+
 @dataclass
 class Summaries:
     """The counts of a review (see :mod:`faceanalytics.engines._review`) and the metrics from them."""
@@ -52,6 +79,7 @@ class Summaries:
     data_dir: object = None
     data_end: pd.Timestamp | None = None       # latest session_time seen (partial last day)
     _engine: object = field(default=None, repr=False)
+    _memo: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     # -------------------------------------------------------------- plumbing
     def frame(self, name: str) -> pd.DataFrame | None:
@@ -101,6 +129,7 @@ class Summaries:
         return kf, sums
 
     # -------------------------------------------------------------- pass rates
+    @_once
     def pass_rates(self, side: str = "current", by=None, *, freq: str | None = None,
                    levels: Sequence[str] = LEVELS, min_n: int = MIN_N) -> pd.DataFrame:
         """:func:`faceanalytics.analytics.pass_rates` of the period's comparisons."""
@@ -118,6 +147,7 @@ class Summaries:
         kf, sums = self._sum(f, keys, masks)
         return rate_frame(kf, levels, "level", sums[0::2], sums[1::2], min_n=min_n)
 
+    @_once
     def configured_pass_rates(self, side: str = "current", by=None, *, freq: str | None = None,
                               min_n: int = MIN_N) -> pd.DataFrame:
         """:func:`faceanalytics.analytics.configured_pass_rates` (Baidu's plan threshold)."""
@@ -133,12 +163,14 @@ class Summaries:
         cols = [c for c in kf.columns if c != "threshold"] + ["threshold"]
         return out[cols + ["n", "passed", "pass_rate", "ci_low", "ci_high", "low_n"]]
 
+    @_once
     def pass_rate_drift(self, by=None, *, min_n: int = MIN_N) -> pd.DataFrame:
         """:func:`faceanalytics.analytics.pass_rate_drift`, previous period -> this one."""
         by = as_list(by)
         return A.pass_rate_drift_from_rates(self.pass_rates("previous", by, min_n=min_n),
                                             self.pass_rates("current", by, min_n=min_n), by, min_n=min_n)
 
+    @_once
     def value_histogram(self, side: str, by=None) -> pd.DataFrame:
         """Confidence in 0.1-point bins (the bin's lower edge), per ``by``: the drift input."""
         by = as_list(by)
@@ -155,12 +187,14 @@ class Summaries:
         out["count"] = out["count"].astype("int64")
         return out
 
+    @_once
     def distribution_drift(self, by=None) -> pd.DataFrame:
         """PSI and KS of confidence (0.1-point bins), previous period -> this one."""
         by = as_list(by)
         return A.distribution_drift_from_histograms(self.value_histogram("previous", by),
                                                     self.value_histogram("current", by), by)
 
+    @_once
     def figure_histogram(self, side: str = "current", *, comparison: str | None = None) -> pd.DataFrame:
         """A :func:`~faceanalytics.analytics.confidence_histogram`-shaped frame for the figures:
         each 0.1-point bin's rows at a confidence that keeps every pass decision of their own
@@ -185,6 +219,7 @@ class Summaries:
         return out.reset_index(drop=True)
 
     # -------------------------------------------------------------- thresholds
+    @_once
     def threshold_sets(self, side: str = "both", by=("source", "comparison")) -> pd.DataFrame:
         """:func:`faceanalytics.analytics.threshold_sets`, first/last seen as days."""
         by = as_list(by)
@@ -206,6 +241,7 @@ class Summaries:
         out = out.sort_values([*by, "first_seen", "threshold_set"], kind="stable").reset_index(drop=True)
         return out[cols]
 
+    @_once
     def threshold_eras(self, by=("source", "comparison"), *, freq: str = "D") -> pd.DataFrame:
         """:func:`faceanalytics.analytics.threshold_eras` per ``by`` group over both periods:
         runs of days (or weeks) whose most common reference-threshold set is the same."""
@@ -238,6 +274,7 @@ class Summaries:
         return out.astype({"era": "int64", "n": "int64", "other_sets": "int64", "threshold_set": "str"})
 
     # -------------------------------------------------------------- would-flip
+    @_once
     def would_flip(self, frm: str = "1e-4", to: str = "1e-5", by=("comparison",), side: str = "current"
                    ) -> pd.DataFrame:
         """The comparison counts of :func:`faceanalytics.analytics.would_flip_summary`
@@ -262,6 +299,7 @@ class Summaries:
         return out[cols].reset_index(drop=True)
 
     # -------------------------------------------------------------- anti-spoofing
+    @_once
     def genuineness_rates(self, side: str = "current", by=None, *, freq: str | None = None,
                           min_n: int = MIN_N) -> pd.DataFrame:
         """The rate columns of :func:`faceanalytics.analytics.genuineness_rates` (``attack``,
@@ -282,6 +320,7 @@ class Summaries:
         out["n_no_threshold"] = nt
         return out
 
+    @_once
     def genuineness_near(self, side: str = "current", by=None) -> pd.DataFrame:
         """Per attack: ``n``, ``just_under`` (within 0.05 under the threshold), the most common
         threshold and its range (:func:`faceanalytics.analytics.genuineness_near_threshold`)."""
@@ -327,12 +366,14 @@ class Summaries:
             out.append(f[[*cols, *extra, total or "_rows"]].reset_index(drop=True))
         return out
 
+    @_once
     def error_codes(self, side: str = "current", *, by=None) -> pd.DataFrame:
         """:func:`faceanalytics.analytics.error_codes` over the sessions, verify errors, Baidu stat
         counts and attempts (``by`` may include ``day``)."""
         by = as_list(by)
         return A.error_codes(*self._error_inputs(side, [c for c in by if c != "source"]), by=by)
 
+    @_once
     def status_funnel(self, side: str = "current") -> pd.DataFrame:
         """:func:`faceanalytics.analytics.status_funnel` (Megvii Lite sessions)."""
         f = self._side(self.frame("sessions"), side)
@@ -365,6 +406,7 @@ class Summaries:
         out["share"] = (out["count"] / out["count"].sum()).astype("float64")
         return out[["status", "stage", "count", "share"]].astype({"status": "str", "stage": "str"})
 
+    @_once
     def session_counts(self, side: str = "current") -> pd.Series:
         """Session rows per source."""
         f = self._side(self.frame("sessions"), side)
@@ -372,6 +414,7 @@ class Summaries:
             return pd.Series(dtype="int64")
         return f.groupby("source")["n"].sum().astype("int64")
 
+    @_once
     def time_basis(self, side: str = "current") -> pd.DataFrame:
         """Sessions per source and what dates them (verify_time, biz_id, fetched_at)."""
         f = self._side(self.frame("sessions"), side)
@@ -379,6 +422,7 @@ class Summaries:
             return pd.DataFrame(columns=["source", "time_basis", "n"])
         return f.groupby(["source", "time_basis"], dropna=False, sort=True)["n"].sum().reset_index()
 
+    @_once
     def data_quality(self) -> pd.DataFrame:
         """:func:`faceanalytics.analytics.data_quality` of this period (request ids compared
         within each source and calendar month)."""
@@ -432,6 +476,7 @@ class Summaries:
         return out.astype({"check": "str", "source": "str", "n": "int64", "of": "int64", "share": "float64",
                            "note": "str"})
 
+    @_once
     def quarantine(self, side: str = "current") -> pd.DataFrame:
         q = self._side(self.frame("quarantine"), side)
         if q is None:
