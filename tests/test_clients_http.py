@@ -313,9 +313,11 @@ def test_read_timeout_is_enforced_and_retried(server):
     assert len(server.requests_to(LITE)) == 2
 
 
-def test_an_answer_dripped_a_byte_at_a_time_is_cut_at_the_answer_deadline():
+@pytest.mark.parametrize("what", ["answer", "download"])
+def test_an_answer_dripped_a_byte_at_a_time_is_cut_at_the_answer_deadline(what, tmp_path):
     """Each byte comes well within the read timeout, so only a total deadline stops it:
-    without one the call lasts as long as the server cares to drip."""
+    without one the call lasts as long as the server cares to drip.  A file streamed to
+    disk has its own, longer deadline (``max_download_seconds``)."""
     import http.server
     import socketserver
 
@@ -347,9 +349,13 @@ def test_an_answer_dripped_a_byte_at_a_time_is_cut_at_the_answer_deadline():
         try:
             client = MegviiClient(MEGVII_KEY, MEGVII_SECRET, base_url=f"http://127.0.0.1:{httpd.server_address[1]}",
                                   timeout=(2, 2), retry=NO_RETRY)
-            client.max_answer_seconds = 0.5
             with pytest.raises(RequestTimeout) as info:
-                client.get_lite_result("1,a")
+                if what == "answer":
+                    client.max_answer_seconds = 0.5
+                    client.get_lite_result("1,a")
+                else:
+                    client.max_download_seconds = 0.5
+                    client.download_will_file(f"{client.base_url}/will/1.mp4", to=tmp_path / "f")
             assert info.value.code == "TIMEOUT" and info.value.retryable is not False
             assert "did not arrive within the time allowed" in str(info.value)
             assert len(sent) < len(body)            # cut while the server was still dripping

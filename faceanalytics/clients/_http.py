@@ -464,8 +464,11 @@ class BaseClient:
     #: The largest answer read into memory (API answers; downloads have their own cap).
     max_response_bytes: ClassVar[int] = 64 << 20
     #: The longest an API answer's body may take to arrive, however steadily it drips
-    #: (the read timeout bounds each wait; this bounds their sum). Downloads to disk are not bound by it.
+    #: (the read timeout bounds each wait; this bounds their sum).
     max_answer_seconds: ClassVar[float] = 120.0
+    #: The same bound for a file streamed to disk (a will file of the 256 MiB cap at ~300 KB/s):
+    #: a server dripping a byte within each read timeout held a download, and the run, for ever.
+    max_download_seconds: ClassVar[float] = 900.0
     #: The environment variable that names the base URL when none is given.
     base_url_env: ClassVar[str] = ""
 
@@ -666,16 +669,18 @@ class BaseClient:
                         body = b""
                     elif sink is not None and 200 <= status < 300:
                         body = b""
-                        _read_capped(raw, max_bytes, sink)
+                        allowed = self.max_download_seconds
+                        _read_capped(raw, max_bytes, sink, deadline=time.monotonic() + allowed)
                     else:  # an API answer, or an error page instead of a file
-                        deadline = time.monotonic() + self.max_answer_seconds
+                        allowed = self.max_answer_seconds
+                        deadline = time.monotonic() + allowed
                         body = (_read_capped(raw, max_bytes, deadline=deadline) if sink is None
                                 else _read_capped(raw, _ERROR_BODY_CAP, cut=True, deadline=deadline))
             except _TooLarge as exc:
                 failure = (InvalidResponse, str(exc), False)
                 too_large_status = status
             except _TooSlow as exc:
-                failure = (RequestTimeout, f"{exc} ({self.max_answer_seconds:g} s)", None)
+                failure = (RequestTimeout, f"{exc} ({allowed:g} s)", None)
             except requests.exceptions.Timeout as exc:
                 failure = (RequestTimeout, _describe(exc), None)
                 unsent = _hop == 0 and _never_connected(exc)  # after a redirect it was reached
