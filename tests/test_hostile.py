@@ -308,6 +308,34 @@ def test_a_zstd_file_holding_a_huge_line_lands_the_rest(tmp_path, monkeypatch):
     assert load(tmp_path / "data", "quarantine")["reason"].tolist() == [reason]
 
 
+def test_rebuild_cuts_a_huge_line_an_older_version_archived(tmp_path, monkeypatch):
+    """A segment archived before lines were cut as read may hold a line of any length:
+    rebuild read each segment whole into memory, that line with it.  It now reads segments
+    as ingest reads files: the line is cut as it is read, the rest lands."""
+    import pyarrow as pa
+
+    from faceanalytics.flatten import _common
+    from faceanalytics.pipeline.ingest import ingest, rebuild
+
+    monkeypatch.setattr(_common, "MAX_LINE", 100_000)
+    monkeypatch.setattr(_records, "MAX_LINE", 100_000)
+    good = tmp_path / "good.jsonl"
+    good.write_bytes(env("baidu_stat", "tok", seed("baidu_stat")) + b"\n")
+    ingest([good], tmp_path / "data")
+    old = tmp_path / "data" / "raw" / "2026-01-01" / "000000000001-old.jsonl.zst"
+    old.parent.mkdir(parents=True)
+    with pa.output_stream(str(old), compression="zstd") as fh:
+        fh.write(b'{"_segment":{"source_hint":null,"received_at":"2026-01-01T00:00:00Z","origin":"old.jsonl",'
+                 b'"lines":2}}\n')
+        fh.write(env("megvii_lite", SID, seed("megvii_lite_success")) + b"\n")
+        fh.write(b'{"source":"megvii_lite","payload":{"x":"' + b"a" * 9_000_000 + b'"}}\n')
+    rep = rebuild(tmp_path / "data")
+    assert (rep.landed, rep.quarantined) == (2, 1)
+    assert sorted(load(tmp_path / "data", "sessions")["session_id"]) == sorted([SID, "tok"])
+    assert load(tmp_path / "data", "quarantine")["reason"].tolist() == [
+        "line of 9,000,043 bytes is over the 100,000-byte limit (only its first bytes were kept)"]
+
+
 def test_receiver_reads_bodies_through_the_bounded_parser():
     body = json.dumps({"data": "{}", "sign": "x"}).encode()
     deep = b'{"data": "x", "sign": "y", "z": ' + b"[" * 10_000 + b"]" * 10_000 + b"}"

@@ -221,8 +221,10 @@ class ZstdInput:
     """A Zstandard file decompressed as it is read; a damaged one is a ``ValueError`` that
     names it (what was read before the damage is landed)."""
 
-    def __init__(self, path: Path):
-        self.path, self._f = path, pa.input_stream(str(path), compression="zstd")
+    def __init__(self, path: Path, stream=None):
+        """``stream``: the file already opened for decompressed reading (an archive segment on S3)."""
+        self.path = path
+        self._f = stream if stream is not None else pa.input_stream(str(path), compression="zstd")
 
     def read(self, n: int) -> bytes:
         try:

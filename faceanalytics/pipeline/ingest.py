@@ -36,7 +36,7 @@ from .._records import read_record
 from ..flatten import Context, flatten_fast, flatten_payload, parse_chunk
 from ..schema import SOURCES
 from ..storage import DataDir
-from ..storage.archive import RawArchive, read_segment
+from ..storage.archive import RawArchive, open_segment
 from ..storage.durable import rmtree
 from ..storage.lock import writer_lock
 from ..storage.packs import pack_name, remove_unreferenced, write_pack
@@ -541,16 +541,12 @@ def rebuild(data_dir, *, keep_pii: bool = False, progress: bool = False) -> Inge
         segments = ing.archive.segments()
         bar = _bar(len(segments), "rebuild", "segment", progress)
         for path in segments:
-            seg = read_segment(path)
-            meta = seg.meta
+            # Read as ingest reads a segment file: in blocks, a line over the limit cut as it is
+            # read (a segment written whole into memory held an archived line of any length).
+            with ZstdInput(path, open_segment(path)) as fh:
+                total.add(ing.ingest_chunks(segment_chunks(iter_chunks(fh, CHUNK), CHUNK)))
             if bar is not None:
                 bar.update()
-            received = iso_to_us(meta.get("received_at")) if meta.get("received_at") else now_us()
-            for start in range(0, len(seg.lines), CHUNK):
-                part = seg.lines[start:start + CHUNK]
-                total.add(ing.land(part, source_hint=meta.get("source_hint"), received_us=received,
-                                   origin=meta.get("origin"),
-                                   line_nos=range(start + 1, start + len(part) + 1)))
         if bar is not None:
             bar.close()
         ing.store.compact()

@@ -35,7 +35,7 @@ from .datadir import DataDir
 from .durable import AppendLog, atomic_write_bytes, chmod
 from .paths import is_local
 
-__all__ = ["RawArchive", "Segment"]
+__all__ = ["RawArchive", "Segment", "open_segment", "read_segment"]
 
 _DIR_MODE = 0o700
 _FILE_MODE = 0o600
@@ -160,6 +160,11 @@ def _open_zstd(path):
     if is_local(path):
         return pa.input_stream(str(path), compression="zstd")
     return path.open_input(compression="zstd")
+
+
+def open_segment(path):
+    """A segment (local or on S3) opened for reading, decompressed as it is read."""
+    return _open_zstd(path)
 
 
 def _decompress(path: Path) -> bytes:
