@@ -8,7 +8,7 @@ are numbered on, the segments, and the code that counts.  Such counts are kept i
 
     DATA/summaries/review/source=<source>/month=<YYYY-MM>/<role>-<digest>.arrows
 
-where the digest names all of that (each file by path, size and modification time; the
+where the digest names all of that (each file by path, size, modification time and inode; the
 counting modules by their text).  Any change -- an ingest or a receiver landing rows in
 the partition, a compaction, a rebuild, other segments, another version of this package --
 gives another name, so the partition is counted again, and the entry it replaces is
@@ -68,8 +68,9 @@ class Kept:
     """Counts of whole partitions read back from, and written to, ``root`` (None: kept nowhere).
 
     ``files``: table -> partition -> the paths of its data files; ``info``: path -> (size,
-    modification time in ns, first and last ``session_time`` in µs, None when the file's
-    footer does not say)."""
+    modification time in ns, inode -- a file replaced in the same tick of the clock with as
+    many bytes is still another inode -- then the first and last ``session_time`` in µs,
+    None when the file's footer does not say)."""
 
     def __init__(self, root: Path | None, files, info, tz) -> None:
         self.root, self.files, self.info, self.tz = root, files, info, str(tz)
@@ -90,7 +91,7 @@ class Kept:
     def _entry(self, role: str, parts, tables, extra) -> Path:
         """``<role>-<what was counted>-<how>``, in the first partition's folder: the files (with
         the code), then the calendar and ``extra``."""
-        files = {t: {"/".join(p): [[f, *self.info[f][:2]] for f in self.files.get(t, {}).get(p, [])] for p in parts}
+        files = {t: {"/".join(p): [[f, *self.info[f][:3]] for f in self.files.get(t, {}).get(p, [])] for p in parts}
                  for t in tables}
         what = _digest({"code": _code(), "parts": [list(p) for p in parts], "files": files})
         how = _digest({"tz": self.tz, "extra": extra})

@@ -689,7 +689,7 @@ class _Layout:
         self.since_month = since.strftime("%Y-%m")
         self.local = isinstance(eng, DuckDBEngine) and "://" not in str(data_dir)
         self.counted: dict[str, dict[tuple[str, str], int]] = {}      # rows per partition, where not local
-        self.info: dict[str, tuple] = {}    # file -> (size, mtime ns, first and last session_time µs)
+        self.info: dict[str, tuple] = {}    # file -> (size, mtime ns, inode, first and last session_time µs)
         self.parts: dict[str, dict[tuple[str, str], list[tuple[str, int, bool, frozenset]]]] = {
             t: self._list(t) for t in tables}
 
@@ -716,7 +716,7 @@ class _Layout:
                     raise DamagedTable.of(e, f) from None
                 if rows:
                     files.append((str(f), rows, keyed, cols))
-                    self.info[str(f)] = (st.st_size, st.st_mtime_ns, lo_us, hi_us)
+                    self.info[str(f)] = (st.st_size, st.st_mtime_ns, st.st_ino, lo_us, hi_us)
             if files:
                 out[(d.parent.name.split("=", 1)[1], month)] = files
         return out
