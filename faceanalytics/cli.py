@@ -13,7 +13,6 @@ from pathlib import Path
 
 from ._args import port_number
 from .errors import UsageError
-from .schema import SOURCES
 
 
 def _data_dir(s: str):
@@ -81,6 +80,7 @@ def _common(json_summary: bool) -> argparse.ArgumentParser:
 
 def _parser() -> argparse.ArgumentParser:
     from . import __version__
+    from .schema import SOURCES  # imports pyarrow: not before main() has chosen its allocator
 
     p = argparse.ArgumentParser(prog="faceanalytics", description=__doc__.splitlines()[0])
     p.add_argument("--version", action="version", version=f"faceanalytics {__version__}",
@@ -204,6 +204,10 @@ def main(argv=None) -> int:
         from .sandbox import main as sandbox_main
 
         return sandbox_main(argv[1:]) or 0
+    if next((a for a in argv if not a.startswith("-")), None) in _STREAMING:
+        from .pipeline._arrow import arrow_with_system_allocator
+
+        arrow_with_system_allocator()  # before anything imports pyarrow
     args = _parser().parse_args(argv)
     _logging(args.verbose)
     from .storage.errors import DamagedTable, StorageConfigError
@@ -304,6 +308,9 @@ def _has_tables(data: Path) -> bool:
 
 # ------------------------------------------------------------------ the commands
 
+_STREAMING = ("ingest", "rebuild", "fetch", "receive")
+
+
 def _streaming_memory() -> None:
     """Chunked ingest allocates and frees the same sizes over and over: the system
     allocator hands freed chunks back, Arrow's default mimalloc pool keeps them
@@ -322,7 +329,7 @@ def _streaming_memory() -> None:
 
 
 def _run(args) -> int:
-    if args.command in ("ingest", "rebuild", "fetch", "receive"):
+    if args.command in _STREAMING:
         _streaming_memory()
     if args.command == "ingest":
         from .pipeline._arrow import arrow_without_pandas

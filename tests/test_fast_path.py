@@ -147,3 +147,25 @@ def test_plain_envelope_times_are_read_column_wise(monkeypatch):
     monkeypatch.setattr(_fast, "iso_to_us", no)
     fetched, bad = _fast._iso_times(pa.array(["2026-11-01T10:00:00Z", "2024-02-29T23:59:59"]))
     assert not bad.any() and fetched.tolist() == [1_793_527_200_000_000, 1_709_251_199_000_000]
+
+
+def test_notify_signs_are_checked_where_the_texts_lie_in_a_sliced_column():
+    """Each callback text is hashed in place in the column's buffer (no copy of the texts):
+    a column that starts mid-buffer (a slice) is read from its own offset."""
+    import hashlib
+
+    import numpy as np
+    import pyarrow as pa
+
+    from faceanalytics.flatten._fast_megvii import _notify
+
+    secret = "notify-secret"
+    texts = ['{"request_id":"x0"}', '{"request_id":"a1","time_used":5}', '{"request_id":"b2"}',
+             '{"request_id":"c3","time_used":7}']
+    signs = [hashlib.sha1((secret + t).encode()).hexdigest() for t in texts]
+    signs[2] = "0" * 40  # a wrong sign: that callback goes to the Python path
+    payload = pa.StructArray.from_arrays([pa.array(texts), pa.array(signs)], names=["data", "sign"]).slice(1)
+    slow = np.zeros(3, bool)
+    inner, _ = _notify(None, slow, payload, secret)
+    assert slow.tolist() == [False, True, False]
+    assert inner.field("request_id").to_pylist() == ["a1", None, "c3"]

@@ -18,12 +18,16 @@ def test_ingest_and_rebuild_processes_never_import_pandas(tmp_path):
         "from faceanalytics.cli import main\n"
         "for argv in (['ingest', sys.argv[1], '--data', sys.argv[2]], ['rebuild', '--data', sys.argv[2]]):\n"
         "    assert main(argv) == 0\n"
-        "print(json.dumps({'pandas': 'pandas' in sys.modules}))\n"
+        "import os, pyarrow as pa\n"
+        "print(json.dumps({'pandas': 'pandas' in sys.modules, 'pool': pa.default_memory_pool().backend_name,\n"
+        "                  'env': os.environ.get('ARROW_DEFAULT_MEMORY_POOL')}))\n"
     )
     out = subprocess.run([sys.executable, "-c", "import json\n" + code, str(src), str(tmp_path / "data")],
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
-    assert json.loads(out.stdout.strip().splitlines()[-1]) == {"pandas": False}
+    # Arrow's C++ default pool is the system allocator (chosen as pyarrow loaded, the variable
+    # set for that import only: a process the command starts inherits nothing)
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == {"pandas": False, "pool": "system", "env": None}
     assert "landed 2" in out.stdout
 
     from faceanalytics.storage.tables import load
@@ -49,4 +53,26 @@ def test_probe_leaves_a_process_with_pandas_alone():
         "from faceanalytics.pipeline._arrow import arrow_without_pandas\n"
         "arrow_without_pandas()\n"
         "assert pa.array(pd.Series([1, None], dtype='Int64')).to_pylist() == [1, None]\n"
+        "print('ok')\n")
+
+
+def test_the_system_allocator_is_chosen_only_before_pyarrow_loads():
+    """Called after pyarrow was imported (a test run, a notebook), nothing changes; a pool the
+    environment names is left as named."""
+    assert_prints_ok(
+        "import os, sys\n"
+        "from faceanalytics.pipeline._arrow import arrow_with_system_allocator\n"
+        "assert 'pyarrow' not in sys.modules\n"
+        "assert arrow_with_system_allocator() is True\n"
+        "import pyarrow as pa\n"
+        "assert pa.default_memory_pool().backend_name == 'system'\n"
+        "assert 'ARROW_DEFAULT_MEMORY_POOL' not in os.environ\n"
+        "assert arrow_with_system_allocator() is False\n"
+        "print('ok')\n")
+    assert_prints_ok(
+        "import pyarrow as pa\n"
+        "from faceanalytics.pipeline._arrow import arrow_with_system_allocator\n"
+        "before = pa.default_memory_pool().backend_name\n"
+        "assert arrow_with_system_allocator() is False\n"
+        "assert pa.default_memory_pool().backend_name == before\n"
         "print('ok')\n")

@@ -102,19 +102,21 @@ def _notify(g: Group, v_slow: np.ndarray, payload: pa.StructArray, secret):
                 cand = pc.and_(cand, pc.invert(pc.match_substring(data, chr(eol))))
         idx = np.flatnonzero(np.asarray(pc.fill_null(cand, False)))
         if len(idx):
-            at = pa.array(idx)
-            texts = data.take(at).cast(pa.binary()).to_pylist()
-            signs = pc.utf8_lower(pc.utf8_trim_whitespace(sign.take(at))).to_pylist()
+            signs = pc.utf8_lower(pc.utf8_trim_whitespace(sign.take(pa.array(idx)))).to_pylist()
+            # Each text hashed where it lies in the column (no copy of the texts as objects).
+            at = np.frombuffer(data.buffers()[1], np.int32, len(data) + 1, data.offset * 4).tolist()
+            whole = memoryview(data.buffers()[2] or b"")
             key = hashlib.sha1(secret.encode("utf-8"))
-            for i, d, sg in zip(idx.tolist(), texts, signs):
+            for i, sg in zip(idx.tolist(), signs):
                 h = key.copy()
-                h.update(d)
+                h.update(whole[at[i]:at[i + 1]])
                 ok[i] = sg.isascii() and hmac.compare_digest(h.hexdigest(), sg)  # (non-ASCII: TypeError)
+            del whole
     v_slow |= ~ok
     if not ok.any():
         return None
     from ._common import MAX_LINE
-    from ._fast import _ARROW_MAX_OPENERS
+    from ._fast import _ARROW_MAX_OPENERS, bytes_of
     signed = data if ok.all() else data.filter(pa.array(ok))
     size = np.asarray(pc.binary_length(signed.cast(pa.binary())))
     if (size > MAX_LINE).any():
@@ -127,7 +129,8 @@ def _notify(g: Group, v_slow: np.ndarray, payload: pa.StructArray, secret):
             return None
     lined = pc.binary_join_element_wise(signed, "", "\n")  # each text and a newline
     offsets = np.frombuffer(lined.buffers()[1], np.int32, len(lined) + 1, lined.offset).astype(np.int64)
-    joined = lined.buffers()[2].to_pybytes()[offsets[0]:offsets[-1] - 1]
+    joined = bytes_of(lined.buffers()[2], offsets[0], offsets[-1] - 1)
+    del lined, signed  # the texts are in ``joined`` now: not held while they are parsed
     sub = _parse_group(_Joined(offsets - offsets[0]), joined, "megvii_liveness", False, False)
     where = np.flatnonzero(ok)
     pos = np.full(n, -1, np.int64)

@@ -154,6 +154,7 @@ class Ingestor:
                 if pending is not None:
                     total.add(pending.result())
                 pending = committer.submit(self.finish, prepared)
+                prepared = None  # once committed, the chunk is not held through the next one's flattening
             if pending is not None:
                 total.add(pending.result())
         return total
