@@ -269,6 +269,15 @@ def test_summaries_equal_the_pandas_metrics(data):
     assert_frame_equal(lines_h[["label", "n", "passed"]], lines_r[["label", "n", "passed"]])
 
 
+def _same_counts(a, b):
+    assert set(a.counts) == set(b.counts)
+    for name in a.counts:
+        if a.counts[name] is None or b.counts[name] is None:
+            assert a.counts[name] is None and b.counts[name] is None, name
+        else:
+            assert_frame_equal(a.counts[name], b.counts[name], obj=name)
+
+
 def test_duckdb_and_pandas_count_the_same(data):
     a = summarize(data, SINCE, UNTIL, engine="duckdb")
     b = summarize(data, SINCE, UNTIL, engine="pandas")
@@ -278,12 +287,7 @@ def test_duckdb_and_pandas_count_the_same(data):
     names = {x.name for x in a.segments}
     assert "channel" in names and "branch" not in names
     assert next(x for x in a.segments if x.name == "channel").values == ("app", "h5", "mini")
-    assert set(a.counts) == set(b.counts)
-    for name in a.counts:
-        if a.counts[name] is None or b.counts[name] is None:
-            assert a.counts[name] is None and b.counts[name] is None, name
-        else:
-            assert_frame_equal(a.counts[name], b.counts[name], obj=name)
+    _same_counts(a, b)
     # and from tables already in memory
     tables = {t: load(data, t, since="2026-05-02", until=UNTIL) for t in
               ("comparisons", "genuineness", "sessions", "attempts", "verify_errors", "error_counts", "quarantine")}
@@ -317,21 +321,7 @@ def test_counts_equal_on_files_written_before_the_session_key(data, tmp_path):
             pq.write_table(t, f)
     assert stripped > 3
     plain = summarize(old, SINCE, UNTIL, engine="duckdb")
-    assert set(plain.counts) == set(keyed.counts)
-    for name in keyed.counts:
-        if keyed.counts[name] is None:
-            assert plain.counts[name] is None, name
-        else:
-            assert_frame_equal(plain.counts[name], keyed.counts[name], obj=name)
-
-
-def _same_counts(a, b):
-    assert set(a.counts) == set(b.counts)
-    for name in a.counts:
-        if a.counts[name] is None or b.counts[name] is None:
-            assert a.counts[name] is None and b.counts[name] is None, name
-        else:
-            assert_frame_equal(a.counts[name], b.counts[name], obj=name)
+    _same_counts(plain, keyed)
 
 
 def test_whole_partitions_are_counted_once_and_read_back(data, tmp_path, monkeypatch):
@@ -408,11 +398,7 @@ def test_a_period_starting_mid_month_is_counted_alike(data):
     a = summarize(data, "2026-06-12", UNTIL, engine="duckdb")
     b = summarize(data, "2026-06-12", UNTIL, engine="pandas")
     assert a.counts["sessions"] is not None and len(a.counts["sessions"])
-    for name in a.counts:
-        if a.counts[name] is None or b.counts[name] is None:
-            assert a.counts[name] is None and b.counts[name] is None, name
-        else:
-            assert_frame_equal(a.counts[name], b.counts[name], obj=name)
+    _same_counts(a, b)
 
 
 def test_a_review_counts_the_days_of_its_time_zone(data):
@@ -423,11 +409,7 @@ def test_a_review_counts_the_days_of_its_time_zone(data):
     a = summarize(data, SINCE, UNTIL, engine="duckdb", tz=tz)
     b = summarize(data, SINCE, UNTIL, engine="pandas", tz=tz)
     assert a.period.since == pd.Timestamp(SINCE, tz=tz) and a.period.until == pd.Timestamp(UNTIL, tz=tz)
-    for name in a.counts:
-        if a.counts[name] is None or b.counts[name] is None:
-            assert a.counts[name] is None and b.counts[name] is None, name
-        else:
-            assert_frame_equal(a.counts[name], b.counts[name], obj=name)
+    _same_counts(a, b)
     c = load(data, "comparisons", since=a.period.since, until=a.period.until)
     for freq in ("D", "W", "W-MON"):
         assert_frame_equal(a.pass_rates("current", "comparison", freq=freq),
