@@ -98,16 +98,24 @@ class Kept:
         first = parts[0]
         return self.root / f"source={first[0]}" / f"month={first[1]}" / f"{role}-{what}-{how}{_SUFFIX}"
 
+    def get(self, role: str, parts, tables, extra, names) -> dict[str, list] | None:
+        """The counts kept for ``parts`` (None: none, or not under ``names`` alone)."""
+        got = _read(self._entry(role, parts, tables, extra))
+        return got if got is not None and set(got) <= set(names) else None
+
+    def put(self, role: str, parts, tables, extra, got: dict[str, list]) -> None:
+        """Keep ``got``, the counts of whole ``parts`` (:meth:`whole`)."""
+        self._write(self._entry(role, parts, tables, extra), role, got)
+
     def through(self, role: str, parts, tables, extra, count, frames: dict[str, list]) -> None:
         """Add the counts of ``parts`` to ``frames``: read back when kept, else ``count(into)``
         (``into``: empty lists under the names of ``frames``) and kept.  Call only for whole
         partitions (:meth:`whole`)."""
-        path = self._entry(role, parts, tables, extra)
-        got = _read(path)
-        if got is None or not set(got) <= set(frames):
+        got = self.get(role, parts, tables, extra, frames)
+        if got is None:
             got = {k: [] for k in frames}
             count(got)
-            self._write(path, role, got)
+            self.put(role, parts, tables, extra, got)
         for k, v in got.items():
             frames[k] += v
 

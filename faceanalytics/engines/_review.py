@@ -402,29 +402,32 @@ def _seg(i: int) -> str:
 
 
 def comparisons_query(d, src, where: str, since, *, sessions: str | None = None, key: str | None = None,
-                      dup: str | None = None, n_segments: int = 0) -> tuple[str, list[list[str]]]:
+                      dup: str | None = None, n_segments: int = 0, by: Sequence[str] = ()) -> tuple[str, list[list[str]]]:
     """One scan of comparison rows: per day (``CMP_DAY``) and per side and 0.1-point bin
     (``CMP_HIST``).  Joined to this period's ``sessions`` of the partition (see
     :func:`sessions_table`; ``key`` the rows' session key): also per segment
     (``SEG_CMP`` + segment ``i``, the session's value; rows ``dup`` marks, Baidu detail
     repeats of getall, left out as in the pooled counts) and the sessions that should carry
-    a comparison and have none (``nc``).  Returns the SQL and its grouping sets."""
+    a comparison and have none (``nc``).  ``by``: columns added to every grouping (without
+    ``sessions``).  Returns the SQL and its grouping sets."""
     thr = ", ".join(f"{_clean(d, c)} AS {d.q('_' + c)}" for c in _THRESHOLDS)
     extra = ""
     if sessions is not None:
         flag = f"(CASE WHEN {dup} THEN 1 ELSE 0 END)" if dup else "0"
         extra = f", {key} AS {d.q('_k')}, {flag} AS {d.q('_dup')}"
+    more = "".join(f", {d.q(c)}" for c in by)
     inner = (f"SELECT {d.q('source')}, {d.q('comparison')}, {d.period('D')} AS {d.q('day')}, "
              f"{_side(d, since)} AS {d.q('side')}, {_clean(d, 'confidence')} AS {d.q('_c')}, {thr}, "
-             f"{_first(d)} AS {d.q('first')}{extra} FROM {src}{where}")
+             f"{_first(d)} AS {d.q('first')}{more}{extra} FROM {src}{where}")
     mid = (f"SELECT {d.q('source')}, {d.q('comparison')}, "
            + ", ".join(f"{d.q('_' + c)} AS {d.q(c)}" for c in _THRESHOLDS)
            + f", {pass_bits(d)} AS {d.q('bits')}, {d.q('first')}, {d.q('day')}, {d.q('side')}, "
-           f"{_bin(d, d.q('_c'), 10)} AS {d.q('bin')}"
+           f"{_bin(d, d.q('_c'), 10)} AS {d.q('bin')}{more}"
            + (f", {d.q('_k')}, {d.q('_dup')}" if sessions is not None else "") + f" FROM ({inner}) AS i")
-    sets = [CMP_DAY, CMP_HIST]
     if sessions is None:
+        sets = [[*CMP_DAY, *by], [*CMP_HIST, *by]]
         return _sets(d, mid, sets), sets
+    sets = [CMP_DAY, CMP_HIST]
     c, s = "c.", "s."
     has = _has(d, c)
     kept = f"c.{d.q('_dup')} = 0"
@@ -460,17 +463,20 @@ GEN_DAY = [*GENUINENESS_KEYS, "day"]
 
 
 def genuineness_query(d, src, where: str, *, sessions: str | None = None, key: str | None = None,
-                      n_segments: int = 0) -> tuple[str, list[list[str]]]:
+                      n_segments: int = 0, by: Sequence[str] = ()) -> tuple[str, list[list[str]]]:
     """Anti-spoofing checks per day (``GEN_DAY``); joined to this period's ``sessions``, also per
-    segment (``SEG_GEN`` + segment ``i``)."""
+    segment (``SEG_GEN`` + segment ``i``).  ``by``: columns added to the grouping (without ``sessions``)."""
     k = f", {key} AS {d.q('_k')}" if sessions is not None else ""
+    more = "".join(f", {d.q(c)}" for c in by)
     inner = (f"SELECT {d.q('source')}, {d.q('attack')}, {d.period('D')} AS {d.q('day')}, "
-             f"{_clean(d, 'confidence')} AS {d.q('_c')}, {_clean(d, 'threshold')} AS {d.q('threshold')}{k} "
+             f"{_clean(d, 'confidence')} AS {d.q('_c')}, {_clean(d, 'threshold')} AS {d.q('threshold')}{more}{k} "
              f"FROM {src}{where}")
     mid = (f"SELECT {d.q('source')}, {d.q('attack')}, {d.q('day')}, {d.q('threshold')}, "
-           f"{_genuineness_state(d)} AS {d.q('state')}" + (f", {d.q('_k')}" if k else "") + f" FROM ({inner}) AS i")
+           f"{_genuineness_state(d)} AS {d.q('state')}{more}" + (f", {d.q('_k')}" if k else "")
+           + f" FROM ({inner}) AS i")
     if sessions is None:
-        return _sets(d, mid, [GEN_DAY]), [GEN_DAY]
+        sets = [[*GEN_DAY, *by]]
+        return _sets(d, mid, sets), sets
     cols = ([f"g.{d.q(x)} AS {d.q(x)}" for x in GEN_DAY]
             + [f"(CASE WHEN s.{d.q('_k')} IS NOT NULL THEN s.{d.q(_seg(i))} END) AS {d.q(_seg(i))}"
                for i in range(n_segments)])
@@ -498,11 +504,11 @@ def _invalid(d, present: bool = True) -> str:
 SES_DAY = [*SESSION_KEYS, "day"]
 
 
-def sessions_query(d, src, where: str, invalid: bool = True) -> str:
-    cols = [d.q(c) for c in SESSION_KEYS if c not in _DERIVED]
+def sessions_query(d, src, where: str, invalid: bool = True, by: Sequence[str] = ()) -> str:
+    cols = [d.q(c) for c in [*(c for c in SESSION_KEYS if c not in _DERIVED), *by]]
     inner = (f"SELECT {', '.join(cols)}, {_late(d)} AS {d.q('late')}, {_invalid(d, invalid)} AS {d.q('invalid')}, "
              f"{d.period('D')} AS {d.q('day')} FROM {src}{where}")
-    return _group(d, inner, SES_DAY)
+    return _group(d, inner, [*SES_DAY, *by])
 
 
 def reduce_query(d, src, w, columns: Sequence[str], total: str | None = None, first: bool = False) -> str:
@@ -885,27 +891,45 @@ def _needs_listing(lay: "_Layout", part, tables) -> bool:
 def _previous(lay: _Layout, w: S.Window, since, frames, kept: Kept) -> None:
     """The previous period, pooled counts: comparisons and checks of the partitions before this
     period's first month (that month's are split by date as they are scanned), sessions of
-    every row before ``since``.  A whole partition (every row in the previous period) is
-    counted on its own, and kept; the others with one query per table."""
+    every row before ``since``.  The counts of a whole partition (every row in the previous
+    period) are read back where kept; those not kept yet are counted in one query per table,
+    grouped by partition too, and each partition's kept; the others with one more query."""
     lo, hi = _us(w.since), _us(since)
     for table in ("comparisons", "genuineness", "sessions"):
         if table == "sessions":   # the month holding ``since`` too: this period's are read partition by partition
             parts = sorted(p for p in lay.parts["sessions"] if p[1] <= lay.since_month)
         else:
             parts = lay.previous(table)
-        rest = []
+        role, rest, todo = f"previous-{table}", [], []
         for p in parts:
-            if kept.whole([p], [table], lo, hi) and not _needs_listing(lay, p, [table]):
-                kept.through(f"previous-{table}", [p], [table], None,
-                             lambda into, p=p, table=table: _previous_table(lay, w, since, table, [p], into), frames)
-            else:
+            if not kept.whole([p], [table], lo, hi) or _needs_listing(lay, p, [table]):
                 rest.append(p)
+            elif (got := kept.get(role, [p], [table], None, frames)) is None:
+                todo.append(p)
+            else:
+                for k, v in got.items():
+                    frames[k] += v
+        if todo:
+            into: dict[str, list] = {k: [] for k in frames}
+            _previous_table(lay, w, since, table, todo, into, by=["month"])
+            for p in todo:
+                got = {k: [g for f in v if len(g := _of_part(f, p))] for k, v in into.items()}
+                kept.put(role, [p], [table], None, got)
+                for k, v in got.items():
+                    frames[k] += v
         if rest:
             _previous_table(lay, w, since, table, rest, frames)
 
 
-def _previous_table(lay: _Layout, w: S.Window, since, table: str, parts, frames) -> None:
-    """One table's counts of the previous period over ``parts``, one query."""
+def _of_part(f: pd.DataFrame, part) -> pd.DataFrame:
+    """The rows of ``f`` (counted with a ``month`` column) of one (source, month) partition."""
+    keep = (f["source"].astype("str").to_numpy() == part[0]) & (f["month"].astype("str").to_numpy() == part[1])
+    return f[keep].drop(columns=["month"]).reset_index(drop=True)
+
+
+def _previous_table(lay: _Layout, w: S.Window, since, table: str, parts, frames, by=()) -> None:
+    """One table's counts of the previous period over ``parts``, one query; ``by``: columns
+    added to its groupings."""
     eng, d = lay.eng, lay.d
     with lay.relation(table, parts) as (src, cond):
         if src is None:
@@ -913,18 +937,18 @@ def _previous_table(lay: _Layout, w: S.Window, since, table: str, parts, frames)
         if table == "sessions":
             inv = lay.has_column("sessions", parts, "invalid_values")
             before = S.Window(w.since, since).where(d)
-            frames["sessions"].append(_frame(eng, sessions_query(d, src, _and(before, cond), inv), None,
+            frames["sessions"].append(_frame(eng, sessions_query(d, src, _and(before, cond), inv, by), None,
                                              "sessions", ["n"]))
             return
         with _listing(lay, table, parts) as listing:
             rel, where = _once_relation(d, src, w, listing), _and(w.where(d), cond)
             if table == "comparisons":
-                sql, sets = comparisons_query(d, rel, where, since)
+                sql, sets = comparisons_query(d, rel, where, since, by=by)
                 day, hist = _split_sets(eng.query(sql), sets, "comparisons", ["n"], _THRESHOLDS)
                 frames["comparisons"].append(day)
                 frames["comparison_hist"].append(hist)
             else:
-                sql, sets = genuineness_query(d, rel, where)
+                sql, sets = genuineness_query(d, rel, where, by=by)
                 frames["genuineness"] += _split_sets(eng.query(sql), sets, "genuineness", ["n"], ["threshold"])
 
 
