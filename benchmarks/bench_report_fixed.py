@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import pickle
 import re
 import subprocess
 import sys
