@@ -511,7 +511,9 @@ def sessions_query(d, src, where: str, invalid: bool = True, by: Sequence[str] =
     return _group(d, inner, [*SES_DAY, *by])
 
 
-def reduce_query(d, src, w, columns: Sequence[str], total: str | None = None, first: bool = False) -> str:
+def reduce_query(d, src, w, columns: Sequence[str], total: str | None = None, first: bool = False,
+                 by: Sequence[str] = ()) -> str:
+    columns = [*columns, *by]
     inner = (f"SELECT {', '.join(d.q(c) for c in columns)}, {d.period('D')} AS {d.q('day')}"
              + (f", {d.q(total)}" if total else "") + (f", {_first(d)} AS {d.q('first')}" if first else "")
              + f" FROM {src}{w.where(d)}")
@@ -827,7 +829,7 @@ def count_tables(data_dir, *, previous_since, since, until, segments: Sequence[S
                           if (f := _concat([g for j, g in frames[k] if j == i])) is not None])
     step("errors and quarantine")
     for table, query in _ERRORS.items():
-        out[table] = _errors(lay, kept, w, table, lambda src, query=query: query(d, src, w))
+        out[table] = _errors(lay, kept, w, table, lambda src, by, query=query: query(d, src, w, by))
     out["quarantine"] = run_query(eng, data_dir, "quarantine", lambda src: quarantine_query(d, src, w, cur.since),
                                   counts=["n"])
     out["distinct"] = _distinct(lay, w, cur.since, kept)
@@ -835,35 +837,56 @@ def count_tables(data_dir, *, previous_since, since, until, segments: Sequence[S
 
 
 _ERRORS = {     # the error tables, per day: what ``error_codes`` and ``billing`` read
-    "attempts": lambda d, src, w: reduce_query(d, src, w, ["source", "code", "message", "charged", "passed",
-                                                           "charge_type"], first=True),
-    "verify_errors": lambda d, src, w: reduce_query(d, src, w, ["source", "error_message", "billed"]),
-    "error_counts": lambda d, src, w: reduce_query(d, src, w, ["source", "api", "error_code"], total="count"),
+    "attempts": lambda d, src, w, by: reduce_query(d, src, w, ["source", "code", "message", "charged", "passed",
+                                                               "charge_type"], first=True, by=by),
+    "verify_errors": lambda d, src, w, by: reduce_query(d, src, w, ["source", "error_message", "billed"], by=by),
+    "error_counts": lambda d, src, w, by: reduce_query(d, src, w, ["source", "api", "error_code"], total="count",
+                                                       by=by),
 }
 
 
 def _errors(lay: "_Layout", kept: Kept, w: S.Window, table: str, query) -> pd.DataFrame | None:
-    """One error table's counts over the window: a local directory's whole partitions one by
-    one (kept), the rest with one query; elsewhere one query over the table."""
+    """One error table's counts over the window (``query(src, by)``): on a local directory
+    partition by partition as :func:`_by_partition` counts them; elsewhere one query."""
     if not lay.local:
-        return run_query(lay.eng, lay.data_dir, table, query, counts=["n"])
+        return run_query(lay.eng, lay.data_dir, table, lambda src: query(src, ()), counts=["n"])
     frames: dict[str, list] = {table: []}
 
-    def count(into, parts):
+    def count(into, parts, by=()):
         with lay.relation(table, parts) as (src, _):
             if src is not None:
-                into[table].append(arrow_frame(lay.eng.query(query(src)), table, counts=["n"]))
+                into[table].append(arrow_frame(lay.eng.query(query(src, by)), table, counts=["n"]))
 
-    lo, hi = _us(w.since), _us(w.until)
-    rest = []
-    for p in sorted(lay.parts[table]):
-        if kept.whole([p], [table], lo, hi):
-            kept.through(f"window-{table}", [p], [table], None, lambda into, p=p: count(into, [p]), frames)
-        else:
+    _by_partition(kept, f"window-{table}", table, sorted(lay.parts[table]), _us(w.since), _us(w.until),
+                  lambda p: True, count, frames)
+    return _concat(frames[table])
+
+
+def _by_partition(kept: Kept, role: str, table: str, parts, lo_us, hi_us, keepable, count, frames) -> None:
+    """Add the counts of ``table``'s ``parts`` to ``frames``: a whole partition's (every row in
+    ``[lo_us, hi_us)``, ``keepable``) read back where kept; the whole ones not kept yet
+    counted together, grouped by ``month`` too, then split and each kept; the others counted
+    together.  ``count(into, parts, by=())`` counts ``parts`` into ``into``, ``by`` added to its
+    groupings."""
+    rest, todo = [], []
+    for p in parts:
+        if not (kept.whole([p], [table], lo_us, hi_us) and keepable(p)):
             rest.append(p)
+        elif (got := kept.get(role, [p], [table], None, frames)) is None:
+            todo.append(p)
+        else:
+            for k, v in got.items():
+                frames[k] += v
+    if todo:
+        into: dict[str, list] = {k: [] for k in frames}
+        count(into, todo, ["month"])
+        for p in todo:
+            got = {k: [g for f in v if len(g := _of_part(f, p))] for k, v in into.items()}
+            kept.put(role, [p], [table], None, got)
+            for k, v in got.items():
+                frames[k] += v
     if rest:
         count(frames, rest)
-    return _concat(frames[table])
 
 
 def _us(t) -> int | None:
@@ -892,33 +915,16 @@ def _previous(lay: _Layout, w: S.Window, since, frames, kept: Kept) -> None:
     """The previous period, pooled counts: comparisons and checks of the partitions before this
     period's first month (that month's are split by date as they are scanned), sessions of
     every row before ``since``.  The counts of a whole partition (every row in the previous
-    period) are read back where kept; those not kept yet are counted in one query per table,
-    grouped by partition too, and each partition's kept; the others with one more query."""
-    lo, hi = _us(w.since), _us(since)
+    period) are read back where kept (:func:`_by_partition`)."""
     for table in ("comparisons", "genuineness", "sessions"):
         if table == "sessions":   # the month holding ``since`` too: this period's are read partition by partition
             parts = sorted(p for p in lay.parts["sessions"] if p[1] <= lay.since_month)
         else:
             parts = lay.previous(table)
-        role, rest, todo = f"previous-{table}", [], []
-        for p in parts:
-            if not kept.whole([p], [table], lo, hi) or _needs_listing(lay, p, [table]):
-                rest.append(p)
-            elif (got := kept.get(role, [p], [table], None, frames)) is None:
-                todo.append(p)
-            else:
-                for k, v in got.items():
-                    frames[k] += v
-        if todo:
-            into: dict[str, list] = {k: [] for k in frames}
-            _previous_table(lay, w, since, table, todo, into, by=["month"])
-            for p in todo:
-                got = {k: [g for f in v if len(g := _of_part(f, p))] for k, v in into.items()}
-                kept.put(role, [p], [table], None, got)
-                for k, v in got.items():
-                    frames[k] += v
-        if rest:
-            _previous_table(lay, w, since, table, rest, frames)
+        _by_partition(kept, f"previous-{table}", table, parts, _us(w.since), _us(since),
+                      lambda p, table=table: not _needs_listing(lay, p, [table]),
+                      lambda into, ps, by=(), table=table: _previous_table(lay, w, since, table, ps, into, by),
+                      frames)
 
 
 def _of_part(f: pd.DataFrame, part) -> pd.DataFrame:

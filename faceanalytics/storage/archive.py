@@ -156,24 +156,20 @@ def _compress(*parts: bytes) -> bytes:
     return sink.getvalue().to_pybytes()
 
 
-def _open_zstd(path):
+def open_segment(path):
+    """A segment (local or on S3) opened for reading, decompressed as it is read."""
     if is_local(path):
         return pa.input_stream(str(path), compression="zstd")
     return path.open_input(compression="zstd")
 
 
-def open_segment(path):
-    """A segment (local or on S3) opened for reading, decompressed as it is read."""
-    return _open_zstd(path)
-
-
 def _decompress(path: Path) -> bytes:
-    with _open_zstd(path) as f:
+    with open_segment(path) as f:
         return f.read()
 
 
 def read_meta(path: Path) -> dict:
-    with _open_zstd(path) as f:
+    with open_segment(path) as f:
         first = f.read(64 << 10).split(b"\n", 1)[0]
     try:
         return orjson.loads(first).get("_segment", {})
