@@ -239,6 +239,35 @@ def test_records_sending_numbers_as_text_are_parsed_apart(tmp_path, source):
     _assert_same_tables([res[True][0], res[False][0]])
 
 
+def test_callback_texts_parsed_ahead_keep_only_the_signed_ones(tmp_path):
+    """The reader thread parses every callback's text before the signs are checked
+    (``read_texts``): an unsigned text, parsed ahead or (nested too deep for the columnar
+    path) left to Python, lands nowhere, and the signed ones land as the Python path lands them."""
+    import hashlib
+
+    from faceanalytics.flatten import _fast_megvii
+    from faceanalytics.flatten._fast import parse_chunk
+
+    for forged in ('{"request_id":"forged","time_used":1}', '{"a":' + "[" * 2500 + "1" + "]" * 2500 + "}"):
+        recs = list(gen_records.records("megvii_notify", 8, seed=3))
+        for i, rec in enumerate(recs):
+            p = rec["payload"]
+            if i == 5:
+                p["data"] = forged
+            p["sign"] = hashlib.sha1((gen_records.SECRET + p["data"]).encode()).hexdigest()
+        recs[5]["payload"]["sign"] = "0" * 40
+        lines = [json.dumps(r, ensure_ascii=False).encode() for r in recs]
+        (_, g), = parse_chunk(lines).groups
+        sub, rows = _fast_megvii.read_texts(g)
+        assert (5 in g.index[rows[sub.index]]) == (len(forged) < 100)
+        (tmp_path / str(len(forged))).mkdir()
+        res = _both(tmp_path / str(len(forged)), lines)
+        assert res[True][1].landed == res[False][1].landed == 7
+        assert res[True][1].quarantined == res[False][1].quarantined == 1
+        _assert_same_tables([res[True][0], res[False][0]])
+        assert _fast_took(lines) == [0, 1, 2, 3, 4, 6, 7]
+
+
 def test_callbacks_with_odd_signs_and_texts_land_the_same(tmp_path):
     """The signs are checked column-wise: a sign in capitals or padded, a wrong sign, a
     data text with a line break or that is not an object, all as the Python path says."""

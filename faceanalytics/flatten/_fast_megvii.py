@@ -87,20 +87,72 @@ class _Joined:
         return len(self.bounds) - 1
 
 
+def _candidates(data: pa.Array) -> np.ndarray:
+    """Records whose ``data`` may be a signed payload's text: one line opening an object."""
+    cand = pc.and_(pc.is_valid(data), pc.starts_with(data, "{"))
+    text = data.buffers()[2]
+    text = np.frombuffer(text, np.uint8) if text is not None else np.zeros(0, np.uint8)
+    for eol in (10, 13):  # rare: looked for in the whole column first
+        if (text == eol).any():
+            cand = pc.and_(cand, pc.invert(pc.match_substring(data, chr(eol))))
+    return np.asarray(pc.fill_null(cand, False))
+
+
+def _parse_texts(data: pa.Array, rows: np.ndarray):
+    """The ``data`` texts of ``rows`` (a mask) parsed as payloads, one block of lines cut
+    from the column's buffer -> ``(group, the records its lines are)``, or None when a text
+    is too long or nested too deep for the columnar path."""
+    from ._common import MAX_LINE
+    from ._fast import _ARROW_MAX_OPENERS, bytes_of
+    texts = data if rows.all() else data.filter(pa.array(rows))
+    size = np.asarray(pc.binary_length(texts.cast(pa.binary())))
+    if (size > MAX_LINE).any():
+        return None
+    long = size > _ARROW_MAX_OPENERS  # nested too deep for Arrow's reader? (``_arrow_safe``)
+    if long.any():
+        lt = texts.filter(pa.array(long))
+        openers = np.asarray(pc.count_substring(lt, "{")) + np.asarray(pc.count_substring(lt, "["))
+        if (openers > _ARROW_MAX_OPENERS).any():
+            return None
+    lined = pc.binary_join_element_wise(texts, "", "\n")  # each text and a newline
+    offsets = np.frombuffer(lined.buffers()[1], np.int32, len(lined) + 1, lined.offset).astype(np.int64)
+    joined = bytes_of(lined.buffers()[2], offsets[0], offsets[-1] - 1)
+    del lined, texts  # the texts are in ``joined`` now: not held while they are parsed
+    sub = _parse_group(_Joined(offsets - offsets[0]), joined, "megvii_liveness", False, False)
+    return sub, np.flatnonzero(rows)
+
+
+def read_texts(g: Group):
+    """On the reader thread (``parse_chunk``): the callbacks' ``data`` texts parsed ahead,
+    before their signs are checked (``_notify`` keeps the signed ones; the flattening
+    thread, the busier one for callbacks, is spared the second parse)."""
+    if g.table is None or not g.table.num_rows:
+        return None
+    t = g.table
+    if g.envelope:
+        payload = t.column("payload").combine_chunks()
+        if not pa.types.is_struct(payload.type) or payload.type.get_field_index("data") < 0:
+            return None
+        data = payload.field("data")
+    elif "data" in t.column_names:
+        data = t.column("data").combine_chunks()
+    else:
+        return None
+    if not pa.types.is_string(data.type):
+        return None
+    cand = _candidates(data)
+    return _parse_texts(data, cand) if cand.any() else None
+
+
 def _notify(g: Group, v_slow: np.ndarray, payload: pa.StructArray, secret):
-    """Callbacks: verify each sign, then read the signed ``data`` texts as payloads (one
-    block of lines cut from the column's buffer)."""
+    """Callbacks: verify each sign, then read the signed ``data`` texts as payloads
+    (parsed ahead by :func:`read_texts`, or here)."""
     n = len(payload)
     data, sign = payload.field("data"), payload.field("sign")
     ok = np.zeros(n, bool)
     if secret and pa.types.is_string(data.type) and pa.types.is_string(sign.type):
-        cand = pc.and_(pc.and_(pc.is_valid(data), pc.is_valid(sign)), pc.starts_with(data, "{"))
-        text = data.buffers()[2]
-        text = np.frombuffer(text, np.uint8) if text is not None else np.zeros(0, np.uint8)
-        for eol in (10, 13):  # rare: looked for in the whole column first
-            if (text == eol).any():
-                cand = pc.and_(cand, pc.invert(pc.match_substring(data, chr(eol))))
-        idx = np.flatnonzero(np.asarray(pc.fill_null(cand, False)))
+        cand = _candidates(data) & np.asarray(pc.fill_null(pc.is_valid(sign), False))
+        idx = np.flatnonzero(cand)
         if len(idx):
             signs = pc.utf8_lower(pc.utf8_trim_whitespace(sign.take(pa.array(idx)))).to_pylist()
             # Each text hashed where it lies in the column (no copy of the texts as objects).
@@ -115,34 +167,24 @@ def _notify(g: Group, v_slow: np.ndarray, payload: pa.StructArray, secret):
     v_slow |= ~ok
     if not ok.any():
         return None
-    from ._common import MAX_LINE
-    from ._fast import _ARROW_MAX_OPENERS, bytes_of
-    signed = data if ok.all() else data.filter(pa.array(ok))
-    size = np.asarray(pc.binary_length(signed.cast(pa.binary())))
-    if (size > MAX_LINE).any():
+    got = getattr(g, "texts", None)  # the candidates' texts: every signed one among them
+    if got is None:
+        got = _parse_texts(data, ok)
+    if got is None:
         return None
-    long = size > _ARROW_MAX_OPENERS  # nested too deep for Arrow's reader? (``_arrow_safe``)
-    if long.any():
-        lt = signed.filter(pa.array(long))
-        openers = np.asarray(pc.count_substring(lt, "{")) + np.asarray(pc.count_substring(lt, "["))
-        if (openers > _ARROW_MAX_OPENERS).any():
-            return None
-    lined = pc.binary_join_element_wise(signed, "", "\n")  # each text and a newline
-    offsets = np.frombuffer(lined.buffers()[1], np.int32, len(lined) + 1, lined.offset).astype(np.int64)
-    joined = bytes_of(lined.buffers()[2], offsets[0], offsets[-1] - 1)
-    del lined, signed  # the texts are in ``joined`` now: not held while they are parsed
-    sub = _parse_group(_Joined(offsets - offsets[0]), joined, "megvii_liveness", False, False)
+    sub, rows = got
     where = np.flatnonzero(ok)
+    parsed = rows[sub.index]  # the record of each of the table's rows
+    signed = np.flatnonzero(ok[parsed])  # the table's rows whose record is signed
     pos = np.full(n, -1, np.int64)
-    parsed = where[sub.index]
-    pos[parsed] = np.arange(len(parsed))
+    pos[parsed[signed]] = signed
     v_slow[where] = True
-    v_slow[parsed] = sub.slow
+    v_slow[parsed[signed]] = sub.slow[signed]
     if sub.table is None:
         return None
     inner = pa.StructArray.from_arrays([c.combine_chunks() for c in sub.table.columns],
                                        names=sub.table.column_names)
-    if len(parsed) == n:  # every callback parsed, in order: no reordering needed
+    if len(signed) == n:  # every callback signed and parsed, in order: no reordering needed
         return inner, _Lines(sub, pos)
     take = pa.array(np.where(pos >= 0, pos, 0), mask=pos < 0)
     return inner.take(take), _Lines(sub, pos)
