@@ -641,7 +641,7 @@ def parse_chunk(lines, joined: bytes | None = None, threads: bool = True,
     match = _SOURCE.match
     for i in range(n):
         src = named.get(i, False)
-        if src is not False and i not in long:  # read from the buffer at once: no regex
+        if src is not False and (i not in long or _arrow_safe(lines[i])):  # read from the buffer at once: no regex
             key = ((src, True) if src in FAST_SOURCES else None) if src is not None else \
                 ((source_hint, False) if source_hint in FAST_SOURCES else None)
             if key is None:
