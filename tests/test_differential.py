@@ -239,6 +239,34 @@ def test_records_sending_numbers_as_text_are_parsed_apart(tmp_path, source):
     _assert_same_tables([res[True][0], res[False][0]])
 
 
+def test_a_key_written_as_null_in_biz_info_is_told_from_an_absent_one(tmp_path):
+    """``biz_info`` wins where it has the key: written as null there, the top level's value is
+    not taken; absent there, it is.  Arrow reads both as null; the lines' bytes tell them apart
+    (looked for once in the chunk's buffer), and only the rows writing null go to Python."""
+    recs = list(gen_records.records("megvii_lite", 120, seed=4))
+    nulls, both = [], 0
+    for i, rec in enumerate(recs):
+        p = rec["payload"]
+        if p.get("error_message") is not None or "biz_info" not in p:
+            continue
+        both += 1
+        p["biz_info"].pop("biz_no", None)
+        p["biz_no"] = f"top-{i}"
+        if i % 3 == 0:
+            p["biz_info"]["biz_no"] = None
+            nulls.append(i)
+    assert both > 32 and nulls  # more than _NULLS_AT_ONCE: the whole-buffer search
+    lines = [json.dumps(r, ensure_ascii=False).encode() for r in recs]
+    res = _both(tmp_path, lines)
+    _assert_same_tables([res[True][0], res[False][0]])
+    assert not set(nulls) & set(_fast_took(lines))
+    sessions = load(res[True][0], "sessions")
+    biz_no = sessions.set_index("session_id")["biz_no"]
+    assert biz_no[[recs[i]["session_id"] for i in nulls]].isna().all()
+    absent = [r for r in recs if "biz_no" not in r["payload"].get("biz_info", {"biz_no": 0})]
+    assert absent and [biz_no[r["session_id"]] for r in absent] == [r["payload"]["biz_no"] for r in absent]
+
+
 def test_callback_texts_parsed_ahead_keep_only_the_signed_ones(tmp_path):
     """The reader thread parses every callback's text before the signs are checked
     (``read_texts``): an unsigned text, parsed ahead or (nested too deep for the columnar

@@ -69,10 +69,13 @@ class _Lines:
     def mark_explicit_nulls(self, view: View, mask: np.ndarray, *keys: str) -> None:
         """Records of the items in ``mask`` where one of ``keys`` is written as null: the
         Python path tells that from an absent key, so it reads them."""
-        for i in np.flatnonzero(mask).tolist():
-            r = int(view.rows[i])
-            if any(self.null(r, k) for k in keys):
-                view.slow[r] = True
+        rows = np.asarray(view.rows)[np.flatnonzero(mask)]
+        if not len(rows):
+            return
+        hit = np.zeros(len(rows), bool)
+        for k in keys:
+            hit |= self.nulls(rows, k)
+        view.slow[rows[hit]] = True
 
 
 class _Joined:
@@ -232,13 +235,16 @@ def extract(g: Group, received_us: int, masker, secret) -> Extracted:
     for k in ("biz_id", "biz_no", "biz_extra_data"):
         kind = "text" if k == "biz_extra_data" else "str"
         inner, top = s(("biz_info", k), kind), s((k,), kind)
-        ambiguous = biz_valid & ~np.asarray(inner.is_valid()) & np.asarray(top.is_valid())
+        has = np.asarray(inner.is_valid())
+        ambiguous = biz_valid & ~has & np.asarray(top.is_valid())
         if ambiguous.any():
             if lines is None:
                 v.mark(ambiguous)
             else:
                 lines.mark_explicit_nulls(v, ambiguous, k)
-        biz[k] = pc.if_else(pa.array(biz_valid), inner, top)
+        # biz_info's value where it has the key (written as null there: those rows went to
+        # Python above), else the top level's, as ``biz.get(k, payload.get(k))``
+        biz[k] = pc.if_else(pa.array(biz_valid & has), inner, top)
 
     # --- session ids and times, as read_record and flatten_payload take them
     if sids is None:
