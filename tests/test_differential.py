@@ -282,6 +282,35 @@ def test_a_key_written_as_null_in_biz_info_is_told_from_an_absent_one(tmp_path):
     assert absent and [biz_no[r["session_id"]] for r in absent] == [r["payload"]["biz_no"] for r in absent]
 
 
+def test_a_baidu_score_that_reads_as_no_number_still_makes_its_row(tmp_path):
+    """``"score": "null"`` (or ``""``) is a key with a value: the Python path makes the
+    comparison (and the spoofing check) with no confidence, and so does the columnar path
+    (it went by the number read, and made none: found by the mutation hunt)."""
+    recs, changed = [], []
+    for source, n in (("baidu_detail", 60), ("baidu_getall", 60)):
+        for i, rec in enumerate(gen_records.records(source, n, seed=5)):
+            res = rec["payload"].get("result")
+            odd = ["null", "", "n/a"][i % 3]
+            if source == "baidu_detail" and isinstance(res, dict) and isinstance(res.get("verify_result"), dict):
+                res["verify_result"]["score"] = odd
+                res["verify_result"]["spoofing"] = odd
+                changed.append(rec["session_id"])
+            elif source == "baidu_getall" and isinstance(res, dict) and res.get("verify_result"):
+                vd = res["verify_result"][0].get("verify_detail")
+                if isinstance(vd, dict):
+                    vd["score"], vd["spoofing_score"] = odd, odd
+                    changed.append(rec["session_id"])
+            recs.append(rec)
+    lines = [json.dumps(r, ensure_ascii=False).encode() for r in recs]
+    res = _both(tmp_path, lines)
+    _assert_same_tables([res[True][0], res[False][0]])
+    cmp = load(res[True][0], "comparisons")
+    gen = load(res[True][0], "genuineness")
+    assert len(changed) > 20  # (records that are errors make no rows on either path)
+    for t in (cmp, gen):
+        assert t[t["session_id"].isin(changed)]["confidence"].isna().sum() > 10
+
+
 def test_callback_texts_parsed_ahead_keep_only_the_signed_ones(tmp_path):
     """The reader thread parses every callback's text before the signs are checked
     (``read_texts``): an unsigned text, parsed ahead or (nested too deep for the columnar

@@ -56,12 +56,12 @@ def extract(g: Group, received_us: int, masker, secret) -> Extracted:
         score = s(vr + ("score",), "conf")
         sess["liveness_score"] = pc.if_else(pa.array(vr_valid), s(vr + ("liveness_score",), "float"),
                                             pa.scalar(None, pa.float64()))
-        has_score = _present(v, lines, vr_valid, score, "score")
+        has_score = _present(v, lines, vr_valid, vr + ("score",))
         out.emit("comparisons", rec, {"comparison": pa.scalar("faceprint"), "confidence": score},
                  has_score)
         spoof = s(vr + ("spoofing",), "conf")
         out.emit("genuineness", rec, {"attack": pa.scalar("synthetic_face"), "confidence": spoof},
-                 _present(v, lines, vr_valid, spoof, "spoofing"))
+                 _present(v, lines, vr_valid, vr + ("spoofing",)))
         _identity(v, out, rec, body, ("result",), None, masker, lines)
     elif src == "baidu_getall":
         res = ("result",)
@@ -124,12 +124,14 @@ def _outcome(success: pa.Array, code: pa.Array, fcode: pa.Array):
     return status, error, ~platform, ok
 
 
-def _present(v: View, lines: _Lines, valid: np.ndarray, values: pa.Array, key: str) -> np.ndarray:
-    """Where the Python path makes a row for ``key in block``: a value, or a null written
-    out (an absent key makes none)."""
-    has = valid & np.asarray(values.is_valid())
+def _present(v: View, lines: _Lines, valid: np.ndarray, path: tuple) -> np.ndarray:
+    """Where the Python path makes a row for ``key in block`` (``path`` ends with the key): a
+    value, even one that reads as no number (``"null"``, ``""``), or a null written out (an
+    absent key makes none)."""
+    raw = v.node(path)
+    has = valid & (np.asarray(raw.is_valid()) if raw is not None else False)
     r = v.rows[valid & ~has]
-    v.slow[r[lines.nulls(r, key)]] = True  # written as null: the Python path makes a row; let it
+    v.slow[r[lines.nulls(r, path[-1])]] = True  # written as null: the Python path makes a row; let it
     return has
 
 
@@ -213,7 +215,8 @@ def _attempts(v: View, out: Rows, body, masker, lines):
     out.emit("comparisons", items.rows, {"comparison": pa.scalar("faceprint"), "attempt": attempt,
                                          "confidence": score, "threshold": threshold}, keep)
     vd_valid = items.valid(vd)
-    has = vd_valid & np.asarray(spoof.is_valid())
+    raw = items.node(vd + ("spoofing_score",))  # a value that reads as no number still makes a row
+    has = vd_valid & (np.asarray(raw.is_valid()) if raw is not None else False)
     r = items.rows[vd_valid & ~has & keep]
     v.slow[r[lines.nulls(r, "spoofing_score")]] = True
     out.emit("genuineness", items.rows, {"attack": pa.scalar("synthetic_face"), "attempt": attempt,
