@@ -311,6 +311,26 @@ def test_a_baidu_score_that_reads_as_no_number_still_makes_its_row(tmp_path):
         assert t[t["session_id"].isin(changed)]["confidence"].isna().sum() > 10
 
 
+@pytest.mark.parametrize("odd", ["null", "", " null "])
+def test_an_anti_spoofing_confidence_sent_as_null_text_is_not_returned(tmp_path, odd):
+    """``"mask_confidence": "null"`` with no threshold is not returned (as liveness details
+    read null, "" and "null"): no check row on either path.  The Python path made a row of
+    nulls where the columnar path made none."""
+    recs = []
+    for r in gen_records.records("megvii_lite", 60, seed=9):
+        for block in ("liveness_result", "verify_result"):
+            fg = (r["payload"].get(block) or {}).get("face_genuineness")
+            if isinstance(fg, dict):
+                fg["mask_confidence"] = odd
+                fg.pop("mask_threshold", None)
+        recs.append(r)
+    lines = [json.dumps(r, ensure_ascii=False).encode() for r in recs]
+    res = _both(tmp_path, lines)
+    _assert_same_tables([res[True][0], res[False][0]])
+    gen = load(res[False][0], "genuineness")
+    assert len(gen) and not (gen["attack"] == "mask").any()
+
+
 def test_callback_texts_parsed_ahead_keep_only_the_signed_ones(tmp_path):
     """The reader thread parses every callback's text before the signs are checked
     (``read_texts``): an unsigned text, parsed ahead or (nested too deep for the columnar

@@ -199,8 +199,8 @@ def _genuineness(fg, path: str, flat: Flat) -> None:
     for a, ck, tk in attacks:
         if not plain:
             seen.update((ck, tk))
-        if fg.get(ck) is None and fg.get(tk) is None:
-            continue  # not returned is not zero
+        if is_nullish(fg.get(ck)) and is_nullish(fg.get(tk)):
+            continue  # not returned (null, "", "null") is not zero
         conf = _bounded(flat, path, ck, fg.get(ck), *GENUINENESS_RANGE)
         thr = _bounded(flat, path, tk, fg.get(tk), *GENUINENESS_RANGE)
         flat.add("genuineness", {
