@@ -31,6 +31,7 @@ __all__ = ["build_sections"]
 _STRICTER = dict(zip(LEVELS[:-1], LEVELS[1:]))
 MATERIAL_CHANGE = 0.02          # the decision table's rule (as notebook 02 had it)
 PSI_ACT = 0.25
+PSI_CONFIRM = 0.05              # ... and the KS test's p-value below this (see _decision_rows)
 FIGURES_OF_CHANGES = 8
 
 
@@ -758,7 +759,8 @@ class _Builder:
                          {"text": tr(f"decision.{r['recommendation']}"),
                           "cls": "warn" if r["recommendation"] == "review" else None},
                          r["reason"]])
-        blocks = [p(tr("decision.rule", material=MATERIAL_CHANGE * 100, psi=PSI_ACT, min_n=MIN_N)),
+        blocks = [p(tr("decision.rule", material=MATERIAL_CHANGE * 100, psi=PSI_ACT, ks=PSI_CONFIRM,
+                       min_n=MIN_N)),
                   table(cols("comparison", "source", "level", "pass_rate", "previous", "change", "reject_if_stricter",
                              "psi", "decision", "reason"), rows, numeric=(3, 4, 5, 6, 7), wrap=(9,), cls="decision")]
         return self._section("decision", blocks)
@@ -894,7 +896,12 @@ def _decision_rows(summaries, levels, findings=()) -> pd.DataFrame:
     set for the kind and source (``findings`` of family ``thresholds``, :func:`_threshold_moves`),
     the rule the Threshold changes section states; not when the most common threshold of one
     period differs from the other's (``threshold``, ``threshold_previous``): providers return
-    sets side by side at a steady mix, whose most common one flips between periods by chance."""
+    sets side by side at a steady mix, whose most common one flips between periods by chance.
+
+    A PSI of at least :data:`PSI_ACT` counts when the two-sample KS test on the same counts
+    confirms the shift (p < :data:`PSI_CONFIRM`): PSI alone has no allowance for sample size,
+    and with fifty comparisons a side (a rare kind, ``ref3`` in gen_records' payloads) it
+    averages about 0.35 between two draws of one distribution."""
     s = summaries
     key = ["source", "comparison"]
     rates = s.pass_rates("current", key)
@@ -917,7 +924,7 @@ def _decision_rows(summaries, levels, findings=()) -> pd.DataFrame:
             out[name] = np.nan
     for c in ("reject_if_stricter", "pass_if_looser"):
         out[c] = out[c].astype("Int64")
-    psi = s.distribution_drift(by=key)[[*key, "psi"]]
+    psi = s.distribution_drift(by=key)[[*key, "psi", "ks_pvalue"]]
     out = out.merge(psi, on=key, how="left")
     out = out.merge(_typical(s, "current", "threshold"), on=[*key, "level"], how="left")
     out = out.merge(_typical(s, "previous", "threshold_previous"), on=[*key, "level"], how="left")
@@ -931,7 +938,7 @@ def _decision_rows(summaries, levels, findings=()) -> pd.DataFrame:
             reasons.append(tr("decision.why.change", change=100 * r["change"], low=100 * r["change_low"],
                               high=100 * r["change_high"]))
         reasons += moves.get((r["source"], r["comparison"], r["level"]), [])
-        if pd.notna(r["psi"]) and r["psi"] >= PSI_ACT:
+        if pd.notna(r["psi"]) and r["psi"] >= PSI_ACT and not r["ks_pvalue"] >= PSI_CONFIRM:
             reasons.append(tr("decision.why.psi", psi=r["psi"]))
         if min(r["n"], r["n_previous"]) < MIN_N:
             reasons.append(tr("decision.why.few", previous=r["n_previous"], current=r["n"]))
