@@ -73,12 +73,14 @@ print(json.dumps({"seconds": time.perf_counter() - t0, "steps": steps, "findings
 """
 
 
-def measure_rss(code: str, *args: str) -> dict:
+def measure_rss(code: str, *args: str, package: str | None = None) -> dict:
     """Run ``code`` in a fresh interpreter: its JSON line, wall time and peak RSS (GiB, ``wait4``'s
-    ``ru_maxrss``)."""
+    ``ru_maxrss``).  ``package``: a folder holding another version's ``faceanalytics`` to run."""
     t = time.perf_counter()
+    env = None if package is None else {**os.environ, "PYTHONPATH": str(package)}
     with tempfile.TemporaryFile() as errf:
-        proc = subprocess.Popen([PY, "-c", code, *args], stdout=subprocess.PIPE, stderr=errf)
+        proc = subprocess.Popen([PY, "-c", code, *args], stdout=subprocess.PIPE, stderr=errf, env=env,
+                                cwd=package)
         stdout = proc.stdout.read()
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - t

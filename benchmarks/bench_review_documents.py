@@ -17,7 +17,7 @@ the half before.
    *moved in time*: record ``i`` of ``n`` is placed at 2025-11-01 + (i + u) / n of the year
    (u uniform in [0, 1)), and every time the template carries moves by the same amount --
    ``fetched_at``, the epoch leading a Megvii ``biz_id`` / ``request_id`` (and the session
-   id), epoch ``verify_time``\\ s (numbers or text), Baidu's ``YYYY-M-D hh:mm:ss`` China times
+   id; a request id's unique part is new too, as each session has its own), epoch ``verify_time``\\ s (numbers or text), Baidu's ``YYYY-M-D hh:mm:ss`` China times
    (padded or not, as the template wrote them) -- so each copy keeps its template's
    spacing between fetch, verification and token.  Times outside the templates' days (ID
    card dates, birthdays) are left alone.  The session id's unique part is new (Megvii: an
@@ -35,6 +35,10 @@ the half before.
    findings and their kinds, sections, the first few findings' text
    (``report.findings.json`` beside ``review.html``, both kept in the work directory with
    ``--keep``).
+
+``--baseline DIR`` (another version's package, e.g. ``git archive REV faceanalytics | tar -x
+-C DIR``) runs instead, on the same files, that version's first review, the same again and
+again after the latest month changed, then this version's.
 
 Disk: the input files are deleted once ingested; the data directory takes about 1.2 KB per
 record (raw archive included).
@@ -61,7 +65,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import gen_records  # noqa: E402
 from bench_engines import clean_up  # noqa: E402
-from bench_review import measure_rss, side_by_side  # noqa: E402
+from bench_review import REVIEW, SINCE, UNTIL, measure_rss, side_by_side  # noqa: E402
 
 PY = sys.executable
 START = calendar.timegm((2025, 11, 1, 0, 0, 0))
@@ -74,7 +78,8 @@ _T0 = 1_760_000_000                       # gen_records: template i at about _T0
 _NEAR = (_T0 - 86_400, _T0 + 37 * gen_records.TEMPLATES + 3 * 86_400)   # the templates' own times
 _CN = 8 * 3600                           # Baidu writes China time
 
-_TIMES = re.compile(rb"(?P<iso>(20[0-9]{2})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})Z)"
+_TIMES = re.compile(rb"(?<![0-9])(?P<rid>1[67][0-9]{8}),(?:[0-9a-f]{16}-[0-9a-f]{8}|[0-9a-f]{1,5}(?=\\?\"))"
+                    rb"|(?P<iso>(20[0-9]{2})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})Z)"
                     rb"|(?P<cn>(20[0-9]{2})-([0-9]{1,2})-([0-9]{1,2}) ([0-9]{2}):([0-9]{2}):([0-9]{2}))"
                     rb"|(?<![0-9])(?P<epoch>1[67][0-9]{8})(?![0-9])")
 
@@ -106,6 +111,9 @@ def _time_of(m, sid: str) -> tuple[str | None, int]:
     if text == sid:
         head = sid.split(",", 1)[0]
         return "sid", int(head) if head.isdigit() else 0
+    if m.group("rid"):              # a Megvii request_id: its time moves, its unique part is new
+        e = int(m.group("rid"))
+        return ("rid" if _NEAR[0] <= e <= _NEAR[1] else None), e
     if m.group("epoch"):
         e = int(text)
     else:
@@ -117,12 +125,14 @@ def _time_of(m, sid: str) -> tuple[str | None, int]:
              if _NEAR[0] <= e <= _NEAR[1] else None), e)
 
 
-def _fmt(kind: str, e: int, sid: str) -> bytes:
-    """A time of ``kind`` written as the template wrote it."""
+def _fmt(kind: str, e: int, sid: str, rid: str) -> bytes:
+    """A time of ``kind`` written as the template wrote it (a request id's with ``rid`` after it)."""
     if kind == "epoch":
         return str(e).encode()
     if kind == "sid":
         return sid.encode()
+    if kind == "rid":
+        return f"{e},{rid}".encode()
     if kind == "iso":
         t = time.gmtime(e)
         return b"%04d-%02d-%02dT%02d:%02d:%02dZ" % t[:6]
@@ -175,9 +185,11 @@ def copy(source: str, tpl, i: int, at: int, seed: int) -> bytes:
     pieces, times, fetched, sid = tpl
     delta = at - fetched
     new_sid = _new_sid(source, sid, i, seed, delta)
+    h = hashlib.md5(f"request:{source}:{seed}:{i}".encode()).hexdigest()
+    rid = f"{h[:16]}-{h[16:24]}"           # each copy its own request id (repeats are a quality check)
     out = [pieces[0]]
     for (kind, e), piece in zip(times, pieces[1:]):
-        out.append(_fmt(kind, e + delta, new_sid))
+        out.append(_fmt(kind, e + delta, new_sid, rid))
         out.append(piece)
     line = b"".join(out)
     if source == "megvii_notify":
@@ -259,8 +271,56 @@ def table_rows(data: Path) -> dict[str, int]:
     for t in sorted(p.name for p in (data / "tables").iterdir() if p.is_dir()):
         files = list((data / "tables" / t).glob("*/*/*.parquet"))
         if files:
-            out[t] = duckdb.sql(f"SELECT count(*) FROM read_parquet('{data}/tables/{t}/*/*/*.parquet')").fetchall()[0][0]
+            glob = f"{data}/tables/{t}/*/*/*.parquet"
+            out[t] = duckdb.sql(f"SELECT count(*) FROM read_parquet('{glob}')").fetchall()[0][0]
     return out
+
+
+def against(data: Path, work: Path, baseline: Path) -> None:
+    """The reviews a schedule runs, by another version of the package (``baseline``: a folder
+    holding its ``faceanalytics``) and by this one, one after the other on the same files: the
+    first (nothing kept), the same again, again after the latest month's files changed.  Each
+    version keeps counts under its own names and drops the other's, so each starts afresh."""
+    latest = max(p.name for p in (data / "tables" / "comparisons").glob("source=*/month=*"))
+    rows = []
+    for name, package in (("baseline", str(baseline)), ("this version", None)):
+        shutil.rmtree(data / "summaries", ignore_errors=True)
+        got = []
+        for step in ("first", "again", "latest month changed"):
+            if step == "latest month changed":
+                for f in (data / "tables").glob(f"*/source=*/{latest}/part-*.parquet"):
+                    os.utime(f)
+            x = measure_rss(REVIEW, str(data), str(work / f"{name[:4]}-{step[:5]}.html"), SINCE, UNTIL, "auto",
+                            package=package)
+            got.append(x)
+            print(f"{name:<14}{step:<24}{x['seconds']:7.1f} s {x['cpu']:7.1f} s CPU {x['rss_gib']:6.2f} GiB "
+                  f"(load {os.getloadavg()[0]:.1f})", flush=True)
+        rows.append((name, got))
+    (_, old), (_, new) = rows
+    for i, step in enumerate(("first", "again", "latest month changed")):
+        print(f"{step:<24} baseline {old[i]['seconds']:6.1f} s / {old[i]['cpu']:6.1f} s CPU, this version "
+              f"{new[i]['seconds']:6.1f} s / {new[i]['cpu']:6.1f} s CPU")
+
+
+def report_summary(html: Path) -> None:
+    """What the first review's report says: its findings (``report.findings.json``) by kind,
+    the first few in words, and each section's first sentence."""
+    import json
+    import re
+    from collections import Counter
+
+    from faceanalytics.report import findings_path
+
+    found = json.loads(findings_path(html).read_text(encoding="utf-8"))
+    kinds = Counter(f"{f['family']}/{f['kind']}" for f in found)
+    print(f"\n{html.name}: {html.stat().st_size / 1e6:.1f} MB, {len(found)} finding(s)"
+          + (": " + ", ".join(f"{k} {n}" for k, n in kinds.most_common()) if found else ""))
+    for f in found[:8]:
+        print(f"  {f['rank']}. {f['text']}")
+    text = html.read_text(encoding="utf-8")
+    box = re.search(r'id="look-at-first">(.*?)</div>', text, re.S)
+    if box:
+        print("  box: " + re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", box.group(1))).strip()[:600])
 
 
 def main(argv=None) -> int:
@@ -274,6 +334,9 @@ def main(argv=None) -> int:
     ap.add_argument("--reuse", default=None, help="a data directory written by an earlier --keep run")
     ap.add_argument("--repeat", type=int, default=1, help="baseline and review pairs to run (the machine is shared)")
     ap.add_argument("--build-only", action="store_true", help="build the data directory (with --keep) and stop")
+    ap.add_argument("--baseline", default=None,
+                    help="a folder holding another version's faceanalytics package (git archive REV faceanalytics "
+                         "| tar -x -C DIR): its reviews, then this version's, instead of the side-by-side")
     a = ap.parse_args(argv)
     sources = list(WEIGHTS) if a.sources == "all" else a.sources.split(",")
     work = Path(tempfile.mkdtemp(prefix="fa-bench-review-docs-", dir=a.dir))
@@ -288,10 +351,16 @@ def main(argv=None) -> int:
         print(f"{data}: {du}; rows: " + ", ".join(f"{t} {k:,}" for t, k in rows.items()), flush=True)
         if a.build_only:
             return 0
+        if a.baseline:
+            against(data, work, Path(a.baseline).resolve())
+            return 0
         side_by_side(data, work, repeat=a.repeat)
-        print(f"\nreports: {work / 'review.html'} and {work / 'review.findings.json'}")
+        report_summary(work / "review.html")
     finally:
-        clean_up(work, data, keep=a.keep, reuse=a.reuse)
+        if a.keep and a.reuse:      # the work directory holds the reports only
+            print(f"\nreports kept in {work}")
+        else:
+            clean_up(work, data, keep=a.keep, reuse=a.reuse)
     return 0
 
 
