@@ -73,12 +73,14 @@ print(json.dumps({"seconds": time.perf_counter() - t0, "steps": steps, "findings
 """
 
 
-def measure_rss(code: str, *args: str) -> dict:
+def measure_rss(code: str, *args: str, package: str | None = None) -> dict:
     """Run ``code`` in a fresh interpreter: its JSON line, wall time and peak RSS (GiB, ``wait4``'s
-    ``ru_maxrss``)."""
+    ``ru_maxrss``).  ``package``: a folder holding another version's ``faceanalytics`` to run."""
     t = time.perf_counter()
+    env = None if package is None else {**os.environ, "PYTHONPATH": str(package)}
     with tempfile.TemporaryFile() as errf:
-        proc = subprocess.Popen([PY, "-c", code, *args], stdout=subprocess.PIPE, stderr=errf)
+        proc = subprocess.Popen([PY, "-c", code, *args], stdout=subprocess.PIPE, stderr=errf, env=env,
+                                cwd=package)
         stdout = proc.stdout.read()
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - t
@@ -90,6 +92,77 @@ def measure_rss(code: str, *args: str) -> dict:
     res["rss_gib"] = usage.ru_maxrss / 1024 ** 2
     res["cpu"] = usage.ru_utime + usage.ru_stime        # all threads; steadier than wall time on a busy machine
     return res
+
+
+def side_by_side(data: Path, work: Path, *, repeat: int = 1) -> dict:
+    """The baseline and the reviews of ``data``, each in its own process, printed side by side
+    (what :func:`main` measures; ``bench_review_documents.py`` runs it on ingested tables).
+    The reports are written to ``work``; returns the measurements."""
+    import duckdb
+
+    counts = {t: duckdb.sql(f"SELECT count(*) FROM read_parquet('{data}/tables/{t}/*/*/*.parquet')").fetchall()[0][0]
+              for t in ("comparisons", "sessions", "genuineness")}
+    print(", ".join(f"{t} {n:,}" for t, n in counts.items()), flush=True)
+    shutil.rmtree(data / "summaries", ignore_errors=True)   # the first review counts every row
+    pairs = []
+    for i in range(max(1, repeat)):
+        b = measure_rss(BASELINE, str(data))
+        print(f"baseline (weekly pass rates): {b['seconds']:.1f} s, {b['rss_gib']:.2f} GiB, {b['cpu']:.1f} s CPU",
+              flush=True)
+        r = measure_rss(REVIEW, str(data), str(work / "review.html"), SINCE, UNTIL, "auto")
+        print(f"review{' (first: nothing kept)' if i == 0 else ''}: {r['seconds']:.1f} s, {r['rss_gib']:.2f} GiB, "
+              f"{r['cpu']:.1f} s CPU ({r['seconds'] / b['seconds']:.1f}x the baseline just before; "
+              f"load {os.getloadavg()[0]:.1f})", flush=True)
+        pairs.append((b, r))
+    base1, rev = pairs[0]
+    warm = measure_rss(REVIEW, str(data), str(work / "again.html"), SINCE, UNTIL, "auto")
+    print(f"the same review again: {warm['seconds']:.1f} s, {warm['rss_gib']:.2f} GiB, {warm['cpu']:.1f} s CPU",
+          flush=True)
+    latest = max(p.name for p in (data / "tables" / "comparisons").glob("source=*/month=*"))
+    for f in (data / "tables").glob(f"*/source=*/{latest}/part-*.parquet"):   # as a day's landing would
+        os.utime(f)
+    moved = measure_rss(REVIEW, str(data), str(work / "moved.html"), SINCE, UNTIL, "auto")
+    print(f"again after the files of {latest} changed: {moved['seconds']:.1f} s, {moved['rss_gib']:.2f} GiB, "
+          f"{moved['cpu']:.1f} s CPU", flush=True)
+    flat = measure_rss(REVIEW, str(data), str(work / "flat.html"), SINCE, UNTIL, "none")
+    print(f"review without segments: {flat['seconds']:.1f} s, {flat['rss_gib']:.2f} GiB, {flat['cpu']:.1f} s CPU",
+          flush=True)
+    base2 = measure_rss(BASELINE, str(data))
+    base = min([base2["seconds"], *(b["seconds"] for b, _ in pairs)])
+    print()
+    print(f"load average: {os.getloadavg()[0]:.1f} (1 min) / {os.getloadavg()[2]:.1f} (15 min), "
+          f"{os.cpu_count()} cores, shared machine")
+    print(f"{'':<52}{'time':>10}{'peak RSS':>12}")
+    print(f"{'DuckDB weekly pass rates, all comparisons':<52}{base1['seconds']:>8.1f} s{base1['rss_gib']:>8.2f} GiB"
+          f"   (again after the reviews: {base2['seconds']:.1f} s)")
+    rows = [("review, half a year vs the half before", rev, "every row counted"),
+            ("the same review again", warm, "whole partitions read back"),
+            (f"again, the files of {latest} changed", moved, "that month counted again"),
+            ("the first without segments", flat, "this period counted again")]
+    for label, x, why in rows:
+        print(f"{label:<52}{x['seconds']:>8.1f} s{x['rss_gib']:>8.2f} GiB   ({x['seconds'] / base:.1f}x the "
+              f"baseline; {why})")
+    for i, (b, r) in enumerate(pairs[1:], 2):
+        print(f"{f'pair {i}: baseline / review':<52}{b['seconds']:>8.1f} s / {r['seconds']:.1f} s, "
+              f"{r['rss_gib']:.2f} GiB   ({r['seconds'] / b['seconds']:.1f}x)")
+    cpu_base = min([base2["cpu"], *(b["cpu"] for b, _ in pairs)])
+    print(f"{'CPU time (all threads, with interpreter start)':<52}{rev['cpu']:>8.1f} s first review, "
+          f"{warm['cpu']:.1f} s again, {cpu_base:.1f} s baseline ({rev['cpu'] / cpu_base:.1f}x, "
+          f"{warm['cpu'] / cpu_base:.1f}x)")
+    peak = max(x["rss_gib"] for _, x, _ in rows)
+    for label, x in (("first review", rev), ("again, latest month changed", moved)):
+        ratio = x["seconds"] / base
+        print(f"{label}: {ratio:.1f}x the fastest baseline (target <= 3x: {'ok' if ratio <= 3 else 'MISSED'})")
+    print(f"peak RSS {peak:.2f} GiB (target <= 2 GB = 1.86 GiB: {'ok' if peak * 1.0737 <= 2 else 'MISSED'})")
+    for label, x in (("first review", rev), ("again, latest month changed", moved)):
+        print(label)
+        # each step runs from its mark to the next one
+        marks = [("the period and its segment keys", 0.0), *x["steps"]]
+        for (name, at), (_, nxt) in zip(marks, marks[1:]):
+            name = {"errors and quarantine": "errors, quarantine, then the findings"}.get(name, name)
+            print(f"  {name:<38} {nxt - at:7.1f} s   ({at:.1f} to {nxt:.1f} s)")
+    print(f"segments {rev['segments']}, {rev['tested']:,} series tested, {rev['findings']} finding(s)")
+    return {"baseline": base, "first": rev, "again": warm, "moved": moved, "flat": flat}
 
 
 def main(argv=None) -> int:
@@ -112,70 +185,7 @@ def main(argv=None) -> int:
             size, secs = make_dataset(data, a.rows, a.workers)
             print(f"wrote {a.rows:,} comparison rows and the sessions and checks beside them ({size / 1e9:.1f} GB "
                   f"Parquet) in {secs:.0f} s: {data}", flush=True)
-        import duckdb
-
-        counts = {t: duckdb.sql(f"SELECT count(*) FROM read_parquet('{data}/tables/{t}/*/*/*.parquet')").fetchall()[0][0]
-                  for t in ("comparisons", "sessions", "genuineness")}
-        print(", ".join(f"{t} {n:,}" for t, n in counts.items()), flush=True)
-        shutil.rmtree(data / "summaries", ignore_errors=True)   # the first review counts every row
-        pairs = []
-        for i in range(max(1, a.repeat)):
-            b = measure_rss(BASELINE, str(data))
-            print(f"baseline (weekly pass rates): {b['seconds']:.1f} s, {b['rss_gib']:.2f} GiB, {b['cpu']:.1f} s CPU",
-                  flush=True)
-            r = measure_rss(REVIEW, str(data), str(work / "review.html"), SINCE, UNTIL, "auto")
-            print(f"review{' (first: nothing kept)' if i == 0 else ''}: {r['seconds']:.1f} s, {r['rss_gib']:.2f} GiB, "
-                  f"{r['cpu']:.1f} s CPU ({r['seconds'] / b['seconds']:.1f}x the baseline just before; "
-                  f"load {os.getloadavg()[0]:.1f})", flush=True)
-            pairs.append((b, r))
-        base1, rev = pairs[0]
-        warm = measure_rss(REVIEW, str(data), str(work / "again.html"), SINCE, UNTIL, "auto")
-        print(f"the same review again: {warm['seconds']:.1f} s, {warm['rss_gib']:.2f} GiB, {warm['cpu']:.1f} s CPU",
-              flush=True)
-        latest = max(p.name for p in (data / "tables" / "comparisons").glob("source=*/month=*"))
-        for f in (data / "tables").glob(f"*/source=*/{latest}/part-*.parquet"):   # as a day's landing would
-            os.utime(f)
-        moved = measure_rss(REVIEW, str(data), str(work / "moved.html"), SINCE, UNTIL, "auto")
-        print(f"again after the files of {latest} changed: {moved['seconds']:.1f} s, {moved['rss_gib']:.2f} GiB, "
-              f"{moved['cpu']:.1f} s CPU", flush=True)
-        flat = measure_rss(REVIEW, str(data), str(work / "flat.html"), SINCE, UNTIL, "none")
-        print(f"review without segments: {flat['seconds']:.1f} s, {flat['rss_gib']:.2f} GiB, {flat['cpu']:.1f} s CPU",
-              flush=True)
-        base2 = measure_rss(BASELINE, str(data))
-        base = min([base2["seconds"], *(b["seconds"] for b, _ in pairs)])
-        print()
-        print(f"load average: {os.getloadavg()[0]:.1f} (1 min) / {os.getloadavg()[2]:.1f} (15 min), "
-              f"{os.cpu_count()} cores, shared machine")
-        print(f"{'':<52}{'time':>10}{'peak RSS':>12}")
-        print(f"{'DuckDB weekly pass rates, all comparisons':<52}{base1['seconds']:>8.1f} s{base1['rss_gib']:>8.2f} GiB"
-              f"   (again after the reviews: {base2['seconds']:.1f} s)")
-        rows = [("review, half a year vs the half before", rev, "every row counted"),
-                ("the same review again", warm, "whole partitions read back"),
-                (f"again, the files of {latest} changed", moved, "that month counted again"),
-                ("the first without segments", flat, "this period counted again")]
-        for label, x, why in rows:
-            print(f"{label:<52}{x['seconds']:>8.1f} s{x['rss_gib']:>8.2f} GiB   ({x['seconds'] / base:.1f}x the "
-                  f"baseline; {why})")
-        for i, (b, r) in enumerate(pairs[1:], 2):
-            print(f"{f'pair {i}: baseline / review':<52}{b['seconds']:>8.1f} s / {r['seconds']:.1f} s, "
-                  f"{r['rss_gib']:.2f} GiB   ({r['seconds'] / b['seconds']:.1f}x)")
-        cpu_base = min([base2["cpu"], *(b["cpu"] for b, _ in pairs)])
-        print(f"{'CPU time (all threads, with interpreter start)':<52}{rev['cpu']:>8.1f} s first review, "
-              f"{warm['cpu']:.1f} s again, {cpu_base:.1f} s baseline ({rev['cpu'] / cpu_base:.1f}x, "
-              f"{warm['cpu'] / cpu_base:.1f}x)")
-        peak = max(x["rss_gib"] for _, x, _ in rows)
-        for label, x in (("first review", rev), ("again, latest month changed", moved)):
-            ratio = x["seconds"] / base
-            print(f"{label}: {ratio:.1f}x the fastest baseline (target <= 3x: {'ok' if ratio <= 3 else 'MISSED'})")
-        print(f"peak RSS {peak:.2f} GiB (target <= 2 GB = 1.86 GiB: {'ok' if peak * 1.0737 <= 2 else 'MISSED'})")
-        for label, x in (("first review", rev), ("again, latest month changed", moved)):
-            print(label)
-            # each step runs from its mark to the next one
-            marks = [("the period and its segment keys", 0.0), *x["steps"]]
-            for (name, at), (_, nxt) in zip(marks, marks[1:]):
-                name = {"errors and quarantine": "errors, quarantine, then the findings"}.get(name, name)
-                print(f"  {name:<38} {nxt - at:7.1f} s   ({at:.1f} to {nxt:.1f} s)")
-        print(f"segments {rev['segments']}, {rev['tested']:,} series tested, {rev['findings']} finding(s)")
+        side_by_side(data, work, repeat=a.repeat)
     finally:
         clean_up(work, data, keep=a.keep, reuse=a.reuse)
     return 0

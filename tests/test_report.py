@@ -629,3 +629,76 @@ def test_review_of_frames_takes_what_it_can_and_refuses_what_is_no_table(data):
     assert r.n_labels == 2 and r.n_labels_matched == 0
     with pytest.raises(TypeError, match="the comparisons table is a list, not a DataFrame"):
         review({"comparisons": [1, 2]}, SINCE, UNTIL, segments=[])
+
+
+def _baidu_pair(tmp_path, name, rows):
+    """Ingest Baidu ``(source, token, day, score)`` rows (detail dated by its fetch, getall by
+    its attempt, China time) into ``tmp_path/data``; return the data directory."""
+    recs = []
+    for source, token, day, score in rows:
+        if source == "baidu_detail":
+            p = seed("baidu_detail.json")
+            p["result"]["verify_result"].update(score=score, spoofing=0.01)
+            recs.append(envelope(source, token, p, fetched_at=f"{day}T02:00:00Z"))
+        else:
+            p = seed("baidu_getall.json")
+            a = p["result"]["verify_result"][0]
+            a.update(verify_time=f"{day} 09:00:00", charge_time=f"{day} 09:00:00")
+            a["verify_detail"].update(score=score, spoofing_score=0.02)
+            recs.append(envelope(source, token, p, fetched_at=f"{day}T02:00:00Z"))
+    d = tmp_path / "data"
+    ingest([write_jsonl(tmp_path / f"{name}.jsonl", recs)], d)
+    return d
+
+
+def test_baidu_detail_counts_are_kept_and_counted_again_when_getall_repeats_change(tmp_path, monkeypatch):
+    """A Baidu detail partition's rows that repeat getall's are left out, so its counts depend on
+    getall's rows too.  They are kept with those rows named in their key: read back when a
+    getall landing does not touch them (before, every detail partition of both periods was
+    counted on every review), counted again -- and equal to fresh counts -- when it does."""
+    from faceanalytics.engines import _review
+
+    rows = [("baidu_detail", f"tokj{i}", "2026-06-10", 60.0 + i) for i in range(20)]
+    rows += [("baidu_getall", f"tokj{i}", "2026-06-10", 60.0 + i) for i in range(10)]
+    rows += [("baidu_detail", f"tokm{i}", "2026-05-12", 70.0 + i) for i in range(10)]
+    rows += [("baidu_getall", f"tokm{i}", "2026-05-12", 70.0 + i) for i in range(5)]
+    d = _baidu_pair(tmp_path, "first", rows)
+    scanned, previous = [], []
+    real, real_prev = _review._current, _review._previous_table
+    monkeypatch.setattr(_review, "_current", lambda lay, w, cur, part, *a: (scanned.append(part),
+                                                                            real(lay, w, cur, part, *a)))
+    monkeypatch.setattr(_review, "_previous_table", lambda lay, w, since, table, parts, *a: (
+        previous.append((table, tuple(parts))), real_prev(lay, w, since, table, parts, *a)))
+    since, until = "2026-06-01", "2026-07-01"
+
+    def review_again(expect_scanned, expect_previous):
+        scanned.clear()
+        previous.clear()
+        got = summarize(d, since, until, engine="duckdb")
+        assert sorted(scanned) == expect_scanned
+        assert sorted({p for t, ps in previous if t != "sessions" for p in ps}) == expect_previous
+        _same_counts(got, summarize(d, since, until, engine="pandas"))
+        return got
+
+    fresh = review_again([("baidu_detail", "2026-06"), ("baidu_getall", "2026-06")],
+                         [("baidu_detail", "2026-05"), ("baidu_getall", "2026-05")])
+    detail = "source == 'baidu_detail'"
+    assert int(fresh.counts["comparisons"].query(detail)["n"].sum()) == 15       # June 20 - 10, May 10 - 5
+    review_again([], [])                              # every whole partition read back, detail's too
+    # getall lands a token detail does not hold: getall's June again, detail's read back
+    ingest([write_jsonl(tmp_path / "b.jsonl", [envelope("baidu_getall", "toknew", _getall_at("2026-06-15"),
+                                                        fetched_at="2026-06-15T02:00:00Z")])], d)
+    review_again([("baidu_getall", "2026-06")], [])
+    # getall lands June and May tokens detail holds: those detail partitions are counted again
+    ingest([write_jsonl(tmp_path / "c.jsonl", [
+        envelope("baidu_getall", "tokj15", _getall_at("2026-06-16"), fetched_at="2026-06-16T02:00:00Z"),
+        envelope("baidu_getall", "tokm7", _getall_at("2026-06-16"), fetched_at="2026-06-16T02:00:00Z")])], d)
+    got = review_again([("baidu_detail", "2026-06"), ("baidu_getall", "2026-06")], [("baidu_detail", "2026-05")])
+    assert int(got.counts["comparisons"].query(detail)["n"].sum()) == 13
+
+
+def _getall_at(day):
+    p = seed("baidu_getall.json")
+    a = p["result"]["verify_result"][0]
+    a.update(verify_time=f"{day} 09:00:00", charge_time=f"{day} 09:00:00")
+    return p

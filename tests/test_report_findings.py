@@ -96,6 +96,53 @@ def test_threshold_change_per_comparison_kind_and_source(planted):
     assert [(row[0], row[1]) for row in new] == [("ref1", "megvii_lite")] and new[0][3] == "0"
     # faceid kept its set: not a change
     assert not [x for x in t if x.comparison == "faceid"]
+    # the keep/review table names the same change, dated, and no other
+    dec = r.decision_table
+    moved = dec[dec["reason"].str.contains("threshold", regex=False)]
+    assert set(zip(moved["source"], moved["comparison"])) == {("megvii_lite", "ref1")}
+    one = moved[moved["level"] == "1e-4"]["reason"].iloc[0]
+    assert "threshold moved 69.315 → 70.5 from 2026-05-20" in one
+
+
+def _mixed_sets(tmp_path, per_day=12):
+    """Lite sessions of May and June 2026, every one passing, whose faceid threshold sets
+    alternate at a steady 50-50 mix: one set leads May by one session, the other June."""
+    a = {"1e-3": 62.169, "1e-4": 69.315, "1e-5": 74.399, "1e-6": 78.038}
+    b = {"1e-3": 65.3, "1e-4": 71.8, "1e-5": 76.5, "1e-6": 79.9}
+    t0 = int(pd.Timestamp("2026-05-01", tz="UTC").timestamp())
+    recs, i = [], 0
+    for day in range(61):
+        for j in range(per_day):
+            june = day >= 31
+            first = day in (0, 31) and j == 0          # the extra session that tips each month
+            pick = (a if not june else b) if first else (a if (i % 2 == 0) else b)
+            i += 0 if first else 1
+            at = t0 + day * 86400 + 600 * j + 60
+            sid = f"{at},mix{day:02d}{j:02d}"
+            fetched = f"{pd.Timestamp(at + 240, unit='s'):%Y-%m-%dT%H:%M:%SZ}"
+            recs.append({"source": "megvii_lite", "session_id": sid, "fetched_at": fetched, "http_status": 200,
+                         "payload": {"request_id": f"{t0},{sid}", "status": "OK", "biz_info": {"biz_id": sid},
+                                     "verify_result": {"result_faceid": {"confidence": 90.0,
+                                                                         "thresholds": dict(pick)}}}})
+    d = tmp_path / "data"
+    ingest([P.write(tmp_path / "mix.jsonl", recs)], d)
+    return d
+
+
+def test_a_steady_mix_of_threshold_sets_is_no_change_in_the_decision_table(tmp_path):
+    """Two sets returned side by side at a steady mix (gen_records' payloads carry two per
+    source): the most common one flips between periods by chance, which is no change --
+    the Threshold changes section says so, and the keep/review table must not say the
+    threshold moved (it did, level by level, from each period's most common set)."""
+    r = review(_mixed_sets(tmp_path), "2026-06-01", "2026-07-01")
+    assert not [x for x in r.findings if x.family == "thresholds"], [x.text for x in r.findings]
+    sec = next(s for s in r.sections if s["id"] == "thresholds")
+    assert "No comparison kind changed its reference thresholds" in sec["blocks"][0]["text"]
+    dec = r.decision_table
+    assert len(dec) == 4 and (dec["threshold"] != dec["threshold_previous"]).all()   # the modes did flip
+    assert (dec["recommendation"] == "keep").all(), dec["reason"].tolist()
+    html = r.html()
+    assert "threshold moved" not in html
 
 
 def test_error_step_and_billed_errors(planted):
@@ -373,3 +420,55 @@ def test_figures_are_matplotlibs_tight_layout_pixels():
         fig.savefig(buf, format="png", dpi=DPI)
     want = Image.open(buf).convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT)
     assert np.array_equal(np.asarray(got.convert("RGB")), np.asarray(want.convert("RGB")))
+
+
+def test_a_closed_period_with_data_to_its_end_cuts_no_day(tmp_path):
+    """A review of June asked with --since/--until over data that runs to June's last day:
+    every day of June is tested, and the method section does not say the data ends
+    part-way through July 1 (the day after the period) at midnight."""
+    r = review(_mixed_sets(tmp_path), "2026-06-01", "2026-07-01")
+    assert r.info["last_day"] == r.summaries.period.until_day and not r.info["partial"]
+    assert "part-way" not in r.html()
+
+
+def _fifty_a_month(tmp_path, seed, shift=0.0):
+    """Fifty Lite sessions in May and fifty in June 2026, faceid confidence drawn from one
+    normal distribution (June's moved by ``shift`` points), one threshold set."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    thr = {"1e-3": 62.169, "1e-4": 69.315, "1e-5": 74.399, "1e-6": 78.038}
+    recs = []
+    for m, month in enumerate(("2026-05", "2026-06")):
+        t0 = int(pd.Timestamp(f"{month}-01", tz="UTC").timestamp())
+        for j in range(50):
+            at = t0 + j * 40_000 + 60
+            sid = f"{at},psi{m}{j:03d}"
+            conf = round(float(rng.normal(75, 6)) + (shift if m else 0.0), 3)
+            recs.append({"source": "megvii_lite", "session_id": sid, "http_status": 200,
+                         "fetched_at": f"{pd.Timestamp(at + 240, unit='s'):%Y-%m-%dT%H:%M:%SZ}",
+                         "payload": {"request_id": f"{at},{sid}", "status": "OK", "biz_info": {"biz_id": sid},
+                                     "verify_result": {"result_faceid": {"confidence": conf, "thresholds": thr}}}})
+    d = tmp_path / f"data{seed}"
+    ingest([P.write(tmp_path / f"r{seed}.jsonl", recs)], d)
+    return review(d, "2026-06-01", "2026-07-01")
+
+
+@pytest.mark.parametrize("seed", [2, 4, 6])
+def test_psi_on_fifty_comparisons_of_one_distribution_is_no_shift(tmp_path, seed):
+    """Fifty comparisons a side drawn from one distribution give a PSI over 0.25 more often than
+    not (a rare kind such as ref3 in gen_records' payloads): the decision table said 'review:
+    confidence distribution shifted'.  The KS test on the same counts must confirm it."""
+    r = _fifty_a_month(tmp_path, seed)
+    drift = r.summaries.distribution_drift(by=["source", "comparison"])
+    assert float(drift["psi"].iloc[0]) >= 0.25 and float(drift["ks_pvalue"].iloc[0]) >= 0.05   # the case
+    dec = r.decision_table
+    assert (dec["recommendation"] == "keep").all(), dec["reason"].tolist()
+
+
+def test_a_real_shift_on_fifty_comparisons_is_still_flagged(tmp_path):
+    r = _fifty_a_month(tmp_path, 2, shift=-8.0)
+    dec = r.decision_table
+    assert (dec["recommendation"] == "review").all()
+    assert all("confidence distribution shifted" in x for x in dec["reason"]), dec["reason"].tolist()
+

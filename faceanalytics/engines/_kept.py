@@ -12,8 +12,10 @@ where the digest names all of that (each file by path, size, modification time a
 counting modules by their text).  Any change -- an ingest or a receiver landing rows in
 the partition, a compaction, a rebuild, other segments, another version of this package --
 gives another name, so the partition is counted again, and the entry it replaces is
-removed.  Partitions cut by the period's bounds, and Baidu ``detail`` partitions (whose
-repeats are judged against ``getall`` rows of the whole window) are always counted afresh.
+removed.  Partitions cut by the period's bounds are always counted afresh.  A Baidu
+``detail`` partition's rows that repeat ``getall``'s of the window are left out, so its key
+also names those rows (their number and the sum of their tokens' hashes,
+``_review._Listed``): a landing in getall recounts only the detail partitions it touches.
 
 Kept only for a local data directory read by DuckDB.  An entry that cannot be read (cut
 short, written by another version) is counted again; one that cannot be written (a

@@ -82,7 +82,7 @@ class Review:
         from ._sections import decision_table
 
         with language(self.lang):
-            return decision_table(self.summaries, self.levels)
+            return decision_table(self.summaries, self.levels, self.findings)
 
     @property
     def sections(self) -> list[dict]:

@@ -31,6 +31,7 @@ __all__ = ["build_sections"]
 _STRICTER = dict(zip(LEVELS[:-1], LEVELS[1:]))
 MATERIAL_CHANGE = 0.02          # the decision table's rule (as notebook 02 had it)
 PSI_ACT = 0.25
+PSI_CONFIRM = 0.05              # ... and the KS test's p-value below this (see _decision_rows)
 FIGURES_OF_CHANGES = 8
 
 
@@ -742,7 +743,7 @@ class _Builder:
 
     # decision -----------------------------------------------------------------------
     def decision(self) -> dict:
-        t = _decision_rows(self.s, self.levels)
+        t = _decision_rows(self.s, self.levels, self.r.findings)
         if t.empty:
             return self._section("decision", [p(tr("common.no_thresholds"), "empty")])
         rows = []
@@ -758,7 +759,8 @@ class _Builder:
                          {"text": tr(f"decision.{r['recommendation']}"),
                           "cls": "warn" if r["recommendation"] == "review" else None},
                          r["reason"]])
-        blocks = [p(tr("decision.rule", material=MATERIAL_CHANGE * 100, psi=PSI_ACT, min_n=MIN_N)),
+        blocks = [p(tr("decision.rule", material=MATERIAL_CHANGE * 100, psi=PSI_ACT, ks=PSI_CONFIRM,
+                       min_n=MIN_N)),
                   table(cols("comparison", "source", "level", "pass_rate", "previous", "change", "reject_if_stricter",
                              "psi", "decision", "reason"), rows, numeric=(3, 4, 5, 6, 7), wrap=(9,), cls="decision")]
         return self._section("decision", blocks)
@@ -878,16 +880,28 @@ DECISION_COLUMNS = ["source", "comparison", "level", "n", "pass_rate", "ci_low",
                     "pass_if_looser", "psi", "threshold", "threshold_previous", "recommendation", "reason"]
 
 
-def decision_table(summaries, levels=None) -> pd.DataFrame:
+def decision_table(summaries, levels=None, findings=()) -> pd.DataFrame:
     """Notebook 02's keep/review table: one row per source, comparison and level
     (:data:`DECISION_COLUMNS`); see :func:`_decision_rows` for the rule.  ``recommendation``
-    is a code (``keep``/``review``); ``reason`` is text in the current language."""
-    t = _decision_rows(summaries, levels or {"*": "1e-4"})
+    is a code (``keep``/``review``); ``reason`` is text in the current language.
+    ``findings``: the review's, whose threshold changes the table names."""
+    t = _decision_rows(summaries, levels or {"*": "1e-4"}, findings)
     return t[DECISION_COLUMNS] if len(t) else pd.DataFrame(columns=DECISION_COLUMNS)
 
 
-def _decision_rows(summaries, levels) -> pd.DataFrame:
-    """The decision table with the counts behind it (``passed``, ``significant``, ``in_force``)."""
+def _decision_rows(summaries, levels, findings=()) -> pd.DataFrame:
+    """The decision table with the counts behind it (``passed``, ``significant``, ``in_force``).
+
+    A level's threshold counts as changed when the review found a new reference-threshold
+    set for the kind and source (``findings`` of family ``thresholds``, :func:`_threshold_moves`),
+    the rule the Threshold changes section states; not when the most common threshold of one
+    period differs from the other's (``threshold``, ``threshold_previous``): providers return
+    sets side by side at a steady mix, whose most common one flips between periods by chance.
+
+    A PSI of at least :data:`PSI_ACT` counts when the two-sample KS test on the same counts
+    confirms the shift (p < :data:`PSI_CONFIRM`): PSI alone has no allowance for sample size,
+    and with fifty comparisons a side (a rare kind, ``ref3`` in gen_records' payloads) it
+    averages about 0.35 between two draws of one distribution."""
     s = summaries
     key = ["source", "comparison"]
     rates = s.pass_rates("current", key)
@@ -910,21 +924,21 @@ def _decision_rows(summaries, levels) -> pd.DataFrame:
             out[name] = np.nan
     for c in ("reject_if_stricter", "pass_if_looser"):
         out[c] = out[c].astype("Int64")
-    psi = s.distribution_drift(by=key)[[*key, "psi"]]
+    psi = s.distribution_drift(by=key)[[*key, "psi", "ks_pvalue"]]
     out = out.merge(psi, on=key, how="left")
     out = out.merge(_typical(s, "current", "threshold"), on=[*key, "level"], how="left")
     out = out.merge(_typical(s, "previous", "threshold_previous"), on=[*key, "level"], how="left")
     out["n_previous"] = out["n_previous"].fillna(0).astype("int64")
     out["in_force"] = [lv == level_for(levels, c) for lv, c in zip(out["level"], out["comparison"])]
+    moves = _threshold_moves(findings)
     rec, why = [], []
     for _, r in out.iterrows():
         reasons = []
         if r["significant"] is True and abs(r["change"]) >= MATERIAL_CHANGE:
             reasons.append(tr("decision.why.change", change=100 * r["change"], low=100 * r["change_low"],
                               high=100 * r["change_high"]))
-        if pd.notna(r["threshold_previous"]) and pd.notna(r["threshold"]) and r["threshold"] != r["threshold_previous"]:
-            reasons.append(tr("decision.why.threshold", before=r["threshold_previous"], after=r["threshold"]))
-        if pd.notna(r["psi"]) and r["psi"] >= PSI_ACT:
+        reasons += moves.get((r["source"], r["comparison"], r["level"]), [])
+        if pd.notna(r["psi"]) and r["psi"] >= PSI_ACT and not r["ks_pvalue"] >= PSI_CONFIRM:
             reasons.append(tr("decision.why.psi", psi=r["psi"]))
         if min(r["n"], r["n_previous"]) < MIN_N:
             reasons.append(tr("decision.why.few", previous=r["n_previous"], current=r["n"]))
@@ -935,6 +949,26 @@ def _decision_rows(summaries, levels) -> pd.DataFrame:
     order = {k: i for i, k in enumerate(_comparison_order(out["comparison"].dropna()))}
     out = out.assign(_o=out["comparison"].map(order)).sort_values(["_o", "source", "level"], kind="stable")
     return out.drop(columns="_o").reset_index(drop=True)
+
+
+def _threshold_moves(findings) -> dict[tuple, list[str]]:
+    """{(source, comparison, level): reasons}: each threshold finding's new threshold at the
+    level, beside the one it replaced when that is known and differs."""
+    out: dict[tuple, list[str]] = {}
+    for f in findings:
+        if f.family != "thresholds":
+            continue
+        start = f"{pd.Timestamp(f.start):%Y-%m-%d}"
+        for lv, after in (f.thresholds or {}).items():
+            before = (f.replaces or {}).get(lv)
+            if before is None:
+                text = tr("decision.why.threshold_new", after=after, start=start)
+            elif before != after:
+                text = tr("decision.why.threshold", before=before, after=after, start=start)
+            else:
+                continue
+            out.setdefault((f.source, f.comparison, lv), []).append(text)
+    return out
 
 
 def _typical(s, side: str, name: str) -> pd.DataFrame:

@@ -586,12 +586,13 @@ def _latest_in_frames(frames: Mapping[str, pd.DataFrame]) -> pd.Timestamp | None
 
 
 def _data_end(counts, period: ReviewPeriod) -> pd.Timestamp | None:
-    """The last day with any session in the period (the latest time when the period was
-    chosen from the data)."""
+    """The latest session time of the period: the time itself when the period was chosen from
+    the data; else, from the daily counts, the last instant of the last day with a session
+    (that day is whole as far as they tell, so no day is cut as partial)."""
     if period.latest is not None:
         return period.latest
     days = [int(f["day"].max()) for k, f in counts.items() if f is not None and "day" in f.columns and len(f)]
-    return day_start([max(days) + 1], period.tz)[0] if days else None
+    return day_start([max(days) + 1], period.tz)[0] - pd.Timedelta(microseconds=1) if days else None
 
 
 __all__ += ["OTHER", "day_start"]

@@ -57,7 +57,7 @@ def review_tables(review) -> dict[str, pd.DataFrame]:
     out = {"headline": _headline(b), "findings": _findings(review.findings), "pass_rates": _pass_rates(s),
            "would_flip": _would_flip(b), "anti_spoofing": _anti_spoofing(s), "errors": _errors(s),
            "segments": _segments(b), "thresholds": _thresholds(b),
-           "decision": _decision(decision_table(s, review.levels))}
+           "decision": _decision(decision_table(s, review.levels, review.findings))}
     return {k: out[k] for k in SHEETS}
 
 
