@@ -215,8 +215,12 @@ class _Record:
             return rng.choice(["19960216", "2020-10-10 10:10:10"])
         if key in ("error_message", "error") and path[:1] == ("verify_result",):
             return rng.choice(_VERIFY_ERRORS) if rng.random() < 0.1 else None
-        if key in ("failure_reason", "will_error_message", "fail_reason"):
-            return rng.choice([None, "", "NETWORK_ERROR", "FACE_NOT_FOUND"])
+        if key == "failure_reason":  # v2: "null if it succeeded", else one of the documented causes
+            return None if self.genuine else rng.choice(_FAILURE_REASONS)
+        if key == "fail_reason":  # Lite, with get_fail_reason=1
+            return rng.choice([None, "NETWORK_ERROR", "PERMISSIONS_ERROR", "SUPPORT_ERROR"])
+        if key == "will_error_message":
+            return rng.choice([None, "", "ACTION_FAIL"])
         if key == "log":
             return f"{self.epoch}\n0:A\n2596:M\n3862:E\n"
         if key == "version":
@@ -228,6 +232,11 @@ class _Record:
         if key == "charge_type":
             return rng.choice(["verify", "ocr"])
         return f"{key}-{rng.randint(0, 99)}"
+
+
+# liveness_result.failure_reason in the v2 document's field table
+_FAILURE_REASONS = ("action_mixed", "not_video", "timeout", "quality_check_timeout", "no_input_frame",
+                    "interrupt_in_mirro_state", "interrupt_in_action_state")
 
 
 def _set(obj: dict, path: tuple[str, ...], value) -> None:
