@@ -44,7 +44,7 @@ def flatten_payload(source: str, payload, ctx: Context) -> Flat:
 
 
 __all__ = ["Context", "Flat", "Unreadable", "FLATTENERS", "flatten_payload", "session_id_of",
-           "safe_name", "flatten_fast", "parse_chunk", "MAX_LINE"]
+           "safe_name", "flatten_fast", "parse_chunk", "read_chunk", "MAX_LINE"]
 
 
 def __getattr__(name: str):
@@ -53,6 +53,10 @@ def __getattr__(name: str):
         from ._columnar import flatten_fast
 
         return flatten_fast
+    if name == "read_chunk":
+        from ._columnar import read_chunk
+
+        return read_chunk
     if name == "parse_chunk":
         from ._fast import parse_chunk
 

@@ -10,9 +10,9 @@ import numpy as np
 import pyarrow as pa
 
 from . import _fast_baidu, _fast_megvii
-from ._fast import parse_chunk
+from ._fast import Parsed, parse_chunk
 
-__all__ = ["FastResult", "flatten_fast"]
+__all__ = ["FastResult", "flatten_fast", "read_chunk"]
 
 _log = logging.getLogger(__name__)
 
@@ -35,13 +35,26 @@ class FastResult:
         self.blobs: list[tuple[int, str, bytes]] = []
 
 
+def read_chunk(lines, joined: bytes | None = None, threads: bool = True,
+               source_hint: str | None = None) -> Parsed:
+    """:func:`._fast.parse_chunk`, and the callbacks' signed texts parsed ahead
+    (:func:`._fast_megvii.read_texts`): the ingest pipeline reads chunks on one thread and
+    flattens them on another, and for callbacks the second parse is what keeps the
+    flattening thread the busier one."""
+    parsed = parse_chunk(lines, joined, threads=threads, source_hint=source_hint)
+    for _, g in parsed.groups:
+        if g.source == "megvii_notify":
+            g.texts = _fast_megvii.read_texts(g)
+    return parsed
+
+
 def flatten_fast(lines, source_hint: str | None, received_us: int, masker, parsed=None,
                  secret: str | None = None) -> FastResult:
     """Flatten what the fast path can; return a :class:`FastResult`.  ``parsed`` is
-    :func:`parse_chunk`'s result when another thread already parsed the lines."""
+    :func:`read_chunk`'s result when another thread already read the lines."""
     res = FastResult()
     if parsed is None:
-        parsed = parse_chunk(lines, source_hint=source_hint)
+        parsed = read_chunk(lines, source_hint=source_hint)
     res.slow.extend(parsed.left_out)
     parts: dict[str, list[pa.Table]] = {}
     n_done = 0

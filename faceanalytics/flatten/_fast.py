@@ -190,7 +190,7 @@ class Group:
         self.source, self.envelope, self.index = source, envelope, index
         self.table, self.slow, self.quoted = table, slow, quoted
         self.buf, self.bounds = buf, bounds  # the table's rows as lines: buf[bounds[i]:bounds[i+1]-1]
-        self.texts = None  # callbacks: their texts parsed ahead (``_fast_megvii.read_texts``)
+        self.texts = None  # callbacks: their texts parsed ahead (``_columnar.read_chunk``)
 
 
 def _key_mismatch(buf: bytes, bounds: np.ndarray, table: pa.Table, names: frozenset) -> np.ndarray:
@@ -685,9 +685,6 @@ def parse_chunk(lines, joined: bytes | None = None, threads: bool = True,
                 parts.append((index[m], cut, cut.buf))
         for part_index, part, part_joined in parts:
             g = _parse_group(part, part_joined, source, envelope, threads)
-            if source == "megvii_notify":
-                from ._fast_megvii import read_texts
-                g.texts = read_texts(g)
             g.index = part_index[g.index]
             out.append((part_index, g))
     return Parsed(out, left_out)

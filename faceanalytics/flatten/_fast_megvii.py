@@ -126,7 +126,7 @@ def _parse_texts(data: pa.Array, rows: np.ndarray):
 
 
 def read_texts(g: Group):
-    """On the reader thread (``parse_chunk``): the callbacks' ``data`` texts parsed ahead,
+    """On the reader thread (``_columnar.read_chunk``): the callbacks' ``data`` texts parsed ahead,
     before their signs are checked (``_notify`` keeps the signed ones; the flattening
     thread, the busier one for callbacks, is spared the second parse)."""
     if g.table is None or not g.table.num_rows:

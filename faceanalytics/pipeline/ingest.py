@@ -33,7 +33,7 @@ import pyarrow.compute as pc
 
 from .._coerce import Unreadable, iso_to_us
 from .._records import read_record
-from ..flatten import Context, flatten_fast, flatten_payload, parse_chunk
+from ..flatten import Context, flatten_fast, flatten_payload, read_chunk
 from ..schema import SOURCES
 from ..storage import DataDir
 from ..storage.archive import RawArchive, open_segment
@@ -191,7 +191,7 @@ class Ingestor:
             received_us = iso_to_us(received_at) if received_at else now_us()
         # One thread: the pipeline keeps both cores busy already (and Arrow's threads
         # would spend a quarter more CPU on the same parse).
-        parsed = (parse_chunk(lines, joined, threads=False, source_hint=source_hint)
+        parsed = (read_chunk(lines, joined, threads=False, source_hint=source_hint)
                   if parse and self.fast else None)
         return _Read(lines, line_nos, received_us, archived, parsed, source_hint, origin)
 
