@@ -14,10 +14,10 @@ import re
 import orjson
 
 from .._coerce import integer
-from ._fast import (Extracted, Group, Media, Rows, View, _count_valid, _subset, _unmark,
+from ._fast import (_MARK, Extracted, Group, Media, Rows, View, _count_valid, _shape_tree, _subset, _unmark,
                     envelope_columns)
 from ._fast_megvii import _Lines
-from .baidu import unknown_keys
+from .baidu import keys_in, unknown_keys
 from .fields import EXPAND
 
 
@@ -113,19 +113,21 @@ def _unknown(g: Group, slow: np.ndarray, body: np.ndarray, src: str) -> pa.Array
     """``sessions.extra`` of the records whose keys the spec lacks (``g.slow``): the
     columnar path reads their documented keys like any other record's (the reader
     ignores the rest), and the keys it ignored are found here, one record at a time,
-    as the Python flattener finds them (:func:`.baidu.unknown_keys`).  Such a record is
-    still the Python path's (``slow``) where the keys it ignored are not all of the
-    line's keys (counted as ``_fast._key_mismatch`` counts them: a key written twice,
-    say) or where an unknown key means more than ``extra``."""
+    and noted as the Python flattener notes them (:func:`.baidu.unknown_keys`).  Such a
+    record is still the Python path's (``slow``) where the line's keys (counted as
+    ``_fast._key_mismatch`` counts them) are not those the reader read and those the
+    spec lacks (a key written twice, say), or where an unknown key means more than a
+    note (an image, a ``stat`` API with counts)."""
     odd = np.flatnonzero(g.slow & ~slow)
     slow |= g.slow
     if not len(odd):
         return None
-    arrow = np.zeros(len(odd), np.int64)
+    arrow = np.zeros(len(odd), np.int64)  # the values the reader read, as _key_mismatch counts them
     for col in g.table.take(pa.array(odd)).columns:
         _count_valid(col.combine_chunks(), None, arrow)
     sub, bounds = _subset(g.buf, g.bounds, odd)
     written = _written_keys(sub, bounds)
+    tree = _shape_tree(src, True)
     extra = [None] * len(slow)
     for j, r in enumerate(odd.tolist()):
         if written[j] < 0:
@@ -134,19 +136,21 @@ def _unknown(g: Group, slow: np.ndarray, body: np.ndarray, src: str) -> pa.Array
             env = _parsed(sub[int(bounds[j]):int(bounds[j + 1]) - 1])
             if env is None:
                 continue
-            found = unknown_keys(src, env["payload"], bool(body[r]))
-            if not found or set(env) - _ENVELOPE_KEYS:
+            got = unknown_keys(src, env["payload"], bool(body[r]))
+            if got is None or _marked(got[0]):
                 continue
-            if written[j] != arrow[j] + sum(_keys(v) + 1 for v in found.values() if v is not None):
+            found, seen = got
+            # the keys noted are usually all the reader ignored; else they are counted
+            if written[j] != arrow[j] + seen and written[j] != arrow[j] + _ignored(env, tree):
                 continue
-            extra[r] = orjson.dumps({k: _unmarked(v) for k, v in found.items()}, default=str).decode()
+            if found:
+                extra[r] = orjson.dumps(found, default=str).decode()
         except Exception:  # noqa: BLE001 - a record this cannot read is the Python path's
             continue
         slow[r] = False
     return pa.array(extra, pa.string())
 
 
-_ENVELOPE_KEYS = frozenset(("source", "session_id", "fetched_at", "http_status", "payload", "receiver"))
 # ``_records.MAX_DEPTH`` (not imported: ``_records`` imports this package): a line with more
 # openers than this may nest deeper than ``_records.parse_json`` reads.
 _MAX_OPENERS = 64
@@ -195,22 +199,48 @@ def _written_keys(buf: bytes, bounds: np.ndarray) -> np.ndarray:
     return out
 
 
-def _keys(v) -> int:
-    """The keys with a value inside ``v``, at every depth."""
-    if isinstance(v, dict):
-        return sum(_keys(x) + 1 for x in v.values() if x is not None)
-    if isinstance(v, list):
-        return sum(_keys(x) for x in v)
-    return 0
+def _ignored(obj: dict, tree: dict) -> int:
+    """The keys with a value in ``obj`` that the spec's ``tree`` lacks (the reader ignored
+    them), and the keys inside them."""
+    n = 0
+    if not tree.keys() >= obj.keys():
+        for k in obj.keys() - tree.keys():
+            v = obj[k]
+            if v is not None:
+                n += 1 + keys_in(v)
+    for k, sub, many in _objects(tree):
+        v = obj.get(k)
+        if many:
+            if isinstance(v, list):
+                n += sum(_ignored(x, sub) for x in v if isinstance(x, dict))
+        elif isinstance(v, dict):
+            n += _ignored(v, sub)
+    return n
 
 
-def _unmarked(v):
-    """``v`` as the line gave it before the columnar path quoted its bare numbers."""
+_KIDS: dict[int, tuple] = {}
+
+
+def _objects(tree: dict) -> tuple:
+    """The keys of ``tree`` that hold objects (or lists of them): ``(key, their tree,
+    a list)``.  Kept by the tree's id: the trees are ``_shape_tree``'s, cached for good."""
+    got = _KIDS.get(id(tree))
+    if got is None:
+        got = _KIDS[id(tree)] = tuple(
+            (k, c[1] if isinstance(c, tuple) else c, isinstance(c, tuple)) for k, c in tree.items()
+            if isinstance(c, dict) or (isinstance(c, tuple) and isinstance(c[1], dict)))
+    return got
+
+
+def _marked(v) -> bool:
+    """Whether text in ``v`` opens with ``_fast._MARK``: a bare number the parse quoted,
+    or text that opened so as it came; which of them is not known, so the record is the
+    Python path's."""
     if isinstance(v, dict):
-        return {k: _unmarked(x) for k, x in v.items()}
+        return any(_marked(x) for x in v.values())
     if isinstance(v, list):
-        return [_unmarked(x) for x in v]
-    return _unmark(v)
+        return any(_marked(x) for x in v)
+    return isinstance(v, str) and v[:1] == _MARK
 
 
 def _outcome(success: pa.Array, code: pa.Array, fcode: pa.Array):
