@@ -60,7 +60,10 @@ def test_wild_shapes_go_to_python_row_by_row_and_land_the_same(tmp_path, source)
     assert res[True][1].landed == res[False][1].landed
     _assert_same_tables([res[True][0], res[False][0]])
     took = len(_fast_took(lines))
-    assert 0.35 * len(lines) < took < 0.7 * len(lines), took  # about the half without a wild shape
+    # about the half without a wild shape; Baidu records whose only wild shape is a key
+    # the spec lacks (three kinds in five) stay columnar too, with their ``extra``
+    top = 0.95 if source.startswith("baidu") else 0.7
+    assert 0.35 * len(lines) < took < top * len(lines), took
 
 
 # Fields of the Lite document that the web liveness v2 document (and its callbacks) lacks.
@@ -218,8 +221,10 @@ def test_ingest_reports_how_many_records_took_the_python_path(tmp_path, capsys):
     from faceanalytics.cli import main
 
     recs = list(gen_records.records("baidu_getall", 30, seed=6))
-    for r in recs[:4]:
-        r["payload"]["x_brand_new"] = 1  # a key the spec does not list
+    odd = [r for r in recs if isinstance(r["payload"].get("result"), dict)][:4]
+    for r in odd:  # an object sent as JSON text (a key the spec lacks stays columnar)
+        r["payload"]["result"] = json.dumps(r["payload"]["result"], ensure_ascii=False)
+    assert len(odd) == 4
     f = tmp_path / "in.jsonl"
     f.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in recs) + "\n")
     assert main(["ingest", str(f), "--data", str(tmp_path / "d")]) == 0

@@ -9,15 +9,21 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+import re
+
+import orjson
+
 from .._coerce import integer
-from ._fast import Extracted, Group, Media, Rows, View, _unmark, envelope_columns
+from ._fast import (_MARK, Extracted, Group, Media, Rows, View, _count_valid, _shape_tree, _subset, _unmark,
+                    envelope_columns)
 from ._fast_megvii import _Lines
+from .baidu import keys_in, unknown_keys
 from .fields import EXPAND
 
 
 def extract(g: Group, received_us: int, masker, secret) -> Extracted:
     n = g.table.num_rows
-    slow = g.slow.copy()
+    slow = np.zeros(n, bool)  # keys the spec lacks (``g.slow``) are read last: ``_unknown``
     sids, fetched, http, payload = envelope_columns(g, slow, received_us)
     if sids is None:  # a bare Baidu payload carries no verify_token: Python quarantines it
         slow[:] = True
@@ -88,6 +94,7 @@ def extract(g: Group, received_us: int, masker, secret) -> Extracted:
         basis = pc.if_else(pc.is_valid(vt), "verify_time", "fetched_at")
         sess["verify_time"] = vt.cast(pa.timestamp("us", tz="UTC"))
     sess["time_basis"] = basis
+    sess["extra"] = _unknown(g, slow, body, src)
     out.emit("sessions", rec, sess)
 
     e = Extracted()
@@ -100,6 +107,140 @@ def extract(g: Group, received_us: int, masker, secret) -> Extracted:
     e.tables = out.tables()
     e.blobs = blobs
     return e
+
+
+def _unknown(g: Group, slow: np.ndarray, body: np.ndarray, src: str) -> pa.Array | None:
+    """``sessions.extra`` of the records whose keys the spec lacks (``g.slow``): the
+    columnar path reads their documented keys like any other record's (the reader
+    ignores the rest), and the keys it ignored are found here, one record at a time,
+    and noted as the Python flattener notes them (:func:`.baidu.unknown_keys`).  Such a
+    record is still the Python path's (``slow``) where the line's keys (counted as
+    ``_fast._key_mismatch`` counts them) are not those the reader read and those the
+    spec lacks (a key written twice, say), or where an unknown key means more than a
+    note (an image, a ``stat`` API with counts)."""
+    odd = np.flatnonzero(g.slow & ~slow)
+    slow |= g.slow
+    if not len(odd):
+        return None
+    arrow = np.zeros(len(odd), np.int64)  # the values the reader read, as _key_mismatch counts them
+    for col in g.table.take(pa.array(odd)).columns:
+        _count_valid(col.combine_chunks(), None, arrow)
+    sub, bounds = _subset(g.buf, g.bounds, odd)
+    written = _written_keys(sub, bounds)
+    tree = _shape_tree(src, True)
+    extra = [None] * len(slow)
+    for j, r in enumerate(odd.tolist()):
+        if written[j] < 0:
+            continue
+        try:
+            env = _parsed(sub[int(bounds[j]):int(bounds[j + 1]) - 1])
+            if env is None:
+                continue
+            got = unknown_keys(src, env["payload"], bool(body[r]))
+            if got is None or _marked(got[0]):
+                continue
+            found, seen = got
+            # the keys noted are usually all the reader ignored; else they are counted
+            if written[j] != arrow[j] + seen and written[j] != arrow[j] + _ignored(env, tree):
+                continue
+            if found:
+                extra[r] = orjson.dumps(found, default=str).decode()
+        except Exception:  # noqa: BLE001 - a record this cannot read is the Python path's
+            continue
+        slow[r] = False
+    return pa.array(extra, pa.string())
+
+
+# ``_records.MAX_DEPTH`` (not imported: ``_records`` imports this package): a line with more
+# openers than this may nest deeper than ``_records.parse_json`` reads.
+_MAX_OPENERS = 64
+
+
+def _parsed(line: bytes):
+    """The record as ``_records.parse_json`` (the Python path's parser) reads it, or None
+    where that may do more than ``orjson.loads``: a line it may refuse for its depth, or
+    text orjson refuses (NaN, a lone surrogate, ...)."""
+    if line.count(b"{") + line.count(b"[") > _MAX_OPENERS:
+        return None
+    try:
+        return orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return None
+
+
+_SPACED = re.compile(rb'"\s+:')
+
+
+def _written_keys(buf: bytes, bounds: np.ndarray) -> np.ndarray:
+    """The keys with a value written in each line, counted as ``_fast._key_mismatch``
+    counts them (a key is its closing quote and colon; one backslash before them is an
+    escaped quote in a string, two an escaped backslash; a value ``null`` is none), with
+    numpy; -1 where it flags a line whatever the count (three backslashes, a space
+    before a colon)."""
+    n = len(bounds) - 1
+    a = np.frombuffer(buf, np.uint8)
+    if len(a) < 2:
+        return np.zeros(n, np.int64)
+    q = np.flatnonzero((a[:-1] == 34) & (a[1:] == 58))
+    row = np.searchsorted(bounds, q, "right") - 1
+    bs1 = (a[np.maximum(q - 1, 0)] == 92) & (q >= 1)
+    bs2 = bs1 & (a[np.maximum(q - 2, 0)] == 92)
+    bs3 = bs2 & (a[np.maximum(q - 3, 0)] == 92)
+    start = np.minimum(q + 2, len(a) - 1)
+    start = start + (a[start] == 32)
+    null = np.zeros(len(q), bool)
+    ok = start + 3 < len(a)
+    i = start[ok]
+    null[ok] = (a[i] == 110) & (a[i + 1] == 117) & (a[i + 2] == 108) & (a[i + 3] == 108)
+    out = np.bincount(row[~(bs1 & ~bs2) & ~null], minlength=n)
+    out[row[bs3]] = -1
+    for m in _SPACED.finditer(buf):
+        out[np.searchsorted(bounds, m.start(), "right") - 1] = -1
+    return out
+
+
+def _ignored(obj: dict, tree: dict) -> int:
+    """The keys with a value in ``obj`` that the spec's ``tree`` lacks (the reader ignored
+    them), and the keys inside them."""
+    n = 0
+    if not tree.keys() >= obj.keys():
+        for k in obj.keys() - tree.keys():
+            v = obj[k]
+            if v is not None:
+                n += 1 + keys_in(v)
+    for k, sub, many in _objects(tree):
+        v = obj.get(k)
+        if many:
+            if isinstance(v, list):
+                n += sum(_ignored(x, sub) for x in v if isinstance(x, dict))
+        elif isinstance(v, dict):
+            n += _ignored(v, sub)
+    return n
+
+
+_KIDS: dict[int, tuple] = {}
+
+
+def _objects(tree: dict) -> tuple:
+    """The keys of ``tree`` that hold objects (or lists of them): ``(key, their tree,
+    a list)``.  Kept by the tree's id: the trees are ``_shape_tree``'s, cached for good."""
+    got = _KIDS.get(id(tree))
+    if got is None:
+        got = _KIDS[id(tree)] = tuple(
+            (k, c[1] if isinstance(c, tuple) else c, isinstance(c, tuple)) for k, c in tree.items()
+            if isinstance(c, dict) or (isinstance(c, tuple) and isinstance(c[1], dict)))
+    return got
+
+
+def _marked(v) -> bool:
+    """Whether text in ``v`` opens with ``_fast._MARK``: a bare number the parse quoted,
+    or text that opened so as it came; which of them is not known, so the record is the
+    Python path's."""
+    if isinstance(v, dict):
+        return any(_marked(x) for x in v.values())
+    if isinstance(v, list):
+        return any(_marked(x) for x in v)
+    return isinstance(v, str) and v[:1] == _MARK
 
 
 def _outcome(success: pa.Array, code: pa.Array, fcode: pa.Array):

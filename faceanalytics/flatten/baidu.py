@@ -10,10 +10,10 @@ time and are stored in UTC.
 from __future__ import annotations
 
 from .._coerce import (Unreadable, boolean, check_time, cn_time_to_us, code_text, integer,
-                       is_nullish, text)
+                       is_nullish, non_finite, text)
 from ..schema import CONFIDENCE_RANGE
 from ._common import Context, Flat, media_row, number, opt_num
-from .fields import BAIDU, known_keys
+from .fields import BAIDU, EXPAND, known_keys
 
 _LO, _HI = CONFIDENCE_RANGE  # Baidu's scores, thresholds and spoofing scores: 0-100
 
@@ -292,3 +292,132 @@ def flatten_media(payload: dict, ctx: Context, flat: Flat) -> None:
             media_row(flat, ctx, f"{key}_{i}", url, media_type=kind, expect="url")
     ext = result.get("extInfo")
     flat.session["ext_info"] = ext if isinstance(ext, str) or ext is None else str(ext)
+
+
+class _Noted(Flat):
+    """A :class:`Flat` that also counts the keys with a value that ``unknown`` notes, and
+    the keys inside them (``seen``: keys the columnar reader ignored)."""
+
+    __slots__ = ("seen",)
+
+    def __init__(self):
+        super().__init__()
+        self.seen = 0
+
+    def unknown(self, prefix: str, obj: dict, known: frozenset) -> None:
+        if known.issuperset(obj):
+            return
+        super().unknown(prefix, obj, known)
+        self.seen += sum(keys_in(v) + 1 for k, v in obj.items() if k not in known and v is not None)
+
+
+def keys_in(v) -> int:
+    """The keys with a value inside ``v``, at every depth."""
+    if isinstance(v, dict):
+        return sum(keys_in(x) + 1 for x in v.values() if x is not None)
+    if isinstance(v, list):
+        return sum(keys_in(x) for x in v)
+    return 0
+
+
+def unknown_keys(source: str, payload: dict, body: bool) -> tuple[dict, int] | None:
+    """The ``extra`` the flattener above gives ``payload``, where its only oddity is keys
+    the spec lacks (the columnar path reads the rest): the same ``Flat.unknown`` calls,
+    in the same order; and how many keys (with the keys inside them) it noted.
+    ``body``: whether ``result`` is read (a success with an object).  None where an
+    unknown key means more than ``extra`` (an ``idcard_images`` key is an image, a
+    ``stat`` key an API that may have counts) or an object is not one: that record is
+    the Python path's.  Keep in step with the flatteners
+    (``tests/test_baidu_unknown_keys.py``)."""
+    flat = _Noted()
+    flat.unknown("", payload, _ENVELOPE[source])
+    if not body:
+        return flat.extra, flat.seen
+    result = payload.get("result")
+    if not isinstance(result, dict):
+        return None
+    if source == "baidu_detail":
+        flat.unknown("result.", result, _DETAIL)
+        vr = result.get("verify_result")
+        if isinstance(vr, dict):
+            flat.unknown("result.verify_result.", vr, _DETAIL_VERIFY)
+        elif vr is not None:
+            return None
+        if not _identity_unknown(result, flat, "result.", source):
+            return None
+    elif source == "baidu_getall":
+        flat.unknown("result.", result, _GETALL)
+        attempts = result.get("verify_result")
+        if attempts is not None and not isinstance(attempts, list):
+            return None
+        for i, a in enumerate(attempts or (), 1):
+            path = f"result.verify_result[{i}]."
+            if not isinstance(a, dict):
+                return None
+            flat.unknown(path, a, _ATTEMPT)
+            vd = a.get("verify_detail")
+            if isinstance(vd, dict):
+                flat.unknown(path + "verify_detail.", vd, _VERIFY_DETAIL)
+            elif vd is not None:
+                return None
+            if not _identity_unknown(a, flat, path, source):
+                return None
+    elif source == "baidu_stat":
+        for api, items in result.items():
+            if api not in _STAT_APIS:
+                if not _unknown_api(flat, api, items):
+                    return None
+                continue
+            if not isinstance(items, list):  # a null list is noted as unreadable
+                return None
+            for i, item in enumerate(items):
+                if not isinstance(item, dict):
+                    return None
+                flat.unknown(f"result.{api}[{i}].", item, _STAT_ITEM)
+    else:
+        flat.unknown("result.", result, _SIMPLE if source == "baidu_simple" else _MEDIA)
+    return flat.extra, flat.seen
+
+
+_STAT_APIS = frozenset(EXPAND["result.*"])
+
+
+def _unknown_api(flat: _Noted, api: str, items) -> bool:
+    """:func:`flatten_stat`'s notes on a ``result`` key the spec does not name (an API to
+    it) whose value gives no ``error_counts`` row; False where it may give one (an
+    object, JSON text) or counts an invalid value."""
+    if isinstance(items, dict) or (isinstance(items, str) and items.strip()[:1] in ("{", "[")):
+        return False
+    if not isinstance(items, list):
+        items, paths = [items], [f"result.{api}"]
+    else:
+        paths = [f"result.{api}[{i}]" for i in range(len(items))]
+    for path, item in zip(paths, items):
+        if isinstance(item, dict) or non_finite(item):
+            return False
+        flat.unreadable(path, item)
+    if items is not None:
+        flat.seen += 1 + keys_in(items)
+    return True
+
+
+_IMAGES = {src: frozenset(EXPAND[f"{src}:idcard_images.*"]) for src in ("baidu_detail", "baidu_getall")}
+
+
+def _identity_unknown(block: dict, flat: _Noted, path: str, source: str) -> bool:
+    """:func:`_identity`'s ``Flat.unknown`` calls; False where it would do more."""
+    confirm, ocr, images = (block.get(k) for k in ("idcard_confirm", "idcard_ocr_result", "idcard_images"))
+    opath = path
+    if isinstance(confirm, dict):
+        flat.unknown(path + "idcard_confirm.", confirm, _CONFIRM)
+        if ocr is None and "idcard_ocr_result" in confirm:
+            ocr, opath = confirm["idcard_ocr_result"], path + "idcard_confirm."
+        if images is None and "idcard_images" in confirm:
+            images = confirm["idcard_images"]
+    elif confirm is not None:
+        return False
+    if isinstance(ocr, dict):
+        flat.unknown(opath + "idcard_ocr_result.", ocr, _OCR)
+    elif ocr is not None:
+        return False
+    return images is None or (isinstance(images, dict) and _IMAGES[source].issuperset(images))
