@@ -196,48 +196,57 @@ class Group:
 def _key_mismatch(buf: bytes, bounds: np.ndarray, table: pa.Table, names: frozenset) -> np.ndarray:
     """Rows with a key the schema does not have.
 
-    Each key is one ``":`` in its line (found with numpy); one preceded by a single
-    backslash is an escaped quote inside a string (JSON text in a string, say), and
-    one whose value is ``null`` gives Arrow no value.  So counted, a line has as many
-    keys with a value as Arrow read values for it, unless it has a key the schema
-    lacks.  A key whose value is null gives no value to count: its name must be one
-    the spec knows (a known name in an unexpected place is not caught).  Rows with a
-    space before a colon, or runs of three backslashes, go to the Python path.
+    A line has as many keys with a value (:func:`keys_written`) as Arrow read values for
+    it, unless it has a key the schema lacks.  A key whose value is null gives no value to
+    count: its name must be one the spec knows (a known name in an unexpected place is not
+    caught).  Rows whose keys cannot be counted so go to the Python path.
     """
     n = len(bounds) - 1
     arrow = np.zeros(n, np.int64)
     for col in table.columns:
         _count_valid(col.combine_chunks(), None, arrow)
-    a = np.frombuffer(buf, np.uint8)
-    if len(a) < 2:
+    if len(buf) < 2:
         return np.zeros(n, bool)
-    q = np.flatnonzero((a[:-1] == 34) & (a[1:] == 58))  # '"' then ':'
+    q, row, real, null, odd = keys_written(buf, bounds)
+    flagged = (np.bincount(row[real & ~null], minlength=n) != arrow) | odd
+    for p, r in zip(q[real & null].tolist(), row[real & null].tolist()):
+        if not flagged[r] and buf[buf.rfind(b'"', 0, p) + 1:p] not in names:
+            flagged[r] = True
+    return flagged
+
+
+_SPACED = re.compile(rb'"\s+:')
+
+
+def keys_written(buf: bytes, bounds: np.ndarray):
+    """The keys of each line, found with numpy: a key is its closing quote and colon
+    (``":``); one backslash before them is an escaped quote inside a string (JSON text
+    in a string, say), two an escaped backslash.  -> ``(q, row, real, null, odd)``: where
+    each ``":`` is, its line, whether it ends a key, whether the key's value is ``null``
+    (which gives Arrow no value), and the lines whose keys cannot be counted so (three
+    backslashes before a colon, space between a key and its colon)."""
+    n = len(bounds) - 1
+    a = np.frombuffer(buf, np.uint8)
+    q = np.flatnonzero((a[:-1] == 34) & (a[1:] == 58))
     row = np.searchsorted(bounds, q, "right") - 1
+    odd = np.zeros(n, bool)
     if b'\\":' in buf:
         bs1 = a[np.maximum(q - 1, 0)] == 92
         bs2 = bs1 & (a[np.maximum(q - 2, 0)] == 92)
-        bs3 = bs2 & (a[np.maximum(q - 3, 0)] == 92)
+        odd[row[bs2 & (a[np.maximum(q - 3, 0)] == 92)]] = True
         real = ~(bs1 & ~bs2)  # one backslash: an escaped quote; two: an escaped backslash
     else:
-        real = bs3 = np.ones(len(q), bool)
-        bs3 = ~bs3
+        real = np.ones(len(q), bool)
     start = np.minimum(q + 2, len(a) - 1)
     start = start + (a[start] == 32)
     null = np.zeros(len(q), bool)
     ok = start + 3 < len(a)
     i = start[ok]
     null[ok] = (a[i] == 110) & (a[i + 1] == 117) & (a[i + 2] == 108) & (a[i + 3] == 108)
-    flagged = np.bincount(row[real & ~null], minlength=n) != arrow
-    flagged[row[bs3]] = True
-    if b" :" in buf or b"\t:" in buf:
-        b = bounds.tolist()
-        for r in range(n):
-            if not flagged[r] and re.search(rb'"\s+:', buf[b[r]:b[r + 1] - 1]):
-                flagged[r] = True
-    for p, r in zip(q[real & null].tolist(), row[real & null].tolist()):
-        if not flagged[r] and buf[buf.rfind(b'"', 0, p) + 1:p] not in names:
-            flagged[r] = True
-    return flagged
+    if b" :" in buf or b"\t:" in buf or b"\r:" in buf:
+        for m in _SPACED.finditer(buf):
+            odd[np.searchsorted(bounds, m.start(), "right") - 1] = True
+    return q, row, real, null, odd
 
 
 @lru_cache(maxsize=None)

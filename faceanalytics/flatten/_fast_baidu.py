@@ -6,16 +6,13 @@ tells an absent key from a null one, the line's bytes decide.
 from __future__ import annotations
 
 import numpy as np
+import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-import re
-
-import orjson
-
 from .._coerce import integer
 from ._fast import (_MARK, Extracted, Group, Media, Rows, View, _count_valid, _shape_tree, _subset, _unmark,
-                    envelope_columns)
+                    envelope_columns, keys_written)
 from ._fast_megvii import _Lines
 from .baidu import keys_in, unknown_keys
 from .fields import EXPAND
@@ -168,34 +165,15 @@ def _parsed(line: bytes):
         return None
 
 
-_SPACED = re.compile(rb'"\s+:')
-
-
 def _written_keys(buf: bytes, bounds: np.ndarray) -> np.ndarray:
     """The keys with a value written in each line, counted as ``_fast._key_mismatch``
-    counts them (a key is its closing quote and colon; one backslash before them is an
-    escaped quote in a string, two an escaped backslash; a value ``null`` is none), with
-    numpy; -1 where it flags a line whatever the count (three backslashes, a space
-    before a colon)."""
+    counts them (:func:`._fast.keys_written`); -1 where it flags a line whatever the count."""
     n = len(bounds) - 1
-    a = np.frombuffer(buf, np.uint8)
-    if len(a) < 2:
+    if len(buf) < 2:
         return np.zeros(n, np.int64)
-    q = np.flatnonzero((a[:-1] == 34) & (a[1:] == 58))
-    row = np.searchsorted(bounds, q, "right") - 1
-    bs1 = (a[np.maximum(q - 1, 0)] == 92) & (q >= 1)
-    bs2 = bs1 & (a[np.maximum(q - 2, 0)] == 92)
-    bs3 = bs2 & (a[np.maximum(q - 3, 0)] == 92)
-    start = np.minimum(q + 2, len(a) - 1)
-    start = start + (a[start] == 32)
-    null = np.zeros(len(q), bool)
-    ok = start + 3 < len(a)
-    i = start[ok]
-    null[ok] = (a[i] == 110) & (a[i + 1] == 117) & (a[i + 2] == 108) & (a[i + 3] == 108)
-    out = np.bincount(row[~(bs1 & ~bs2) & ~null], minlength=n)
-    out[row[bs3]] = -1
-    for m in _SPACED.finditer(buf):
-        out[np.searchsorted(bounds, m.start(), "right") - 1] = -1
+    _, row, real, null, odd = keys_written(buf, bounds)
+    out = np.bincount(row[real & ~null], minlength=n)
+    out[odd] = -1
     return out
 
 
