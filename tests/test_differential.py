@@ -336,6 +336,22 @@ def test_an_anti_spoofing_confidence_sent_as_null_text_is_not_returned(tmp_path,
     assert len(gen) and not (gen["attack"] == "mask").any()
 
 
+def test_an_ocr_quality_field_written_as_null_is_not_returned(tmp_path):
+    """``ocr_front_quality.gender: null``: no quality row and nothing noted, on both paths
+    (the Python path noted it as unreadable; found by the mutation hunt)."""
+    recs, nulled = [], 0
+    for r in gen_records.records("megvii_lite", 60, seed=6):
+        q = (r["payload"].get("idcard_info") or {}).get("ocr_front_quality")
+        if isinstance(q, dict) and q:
+            q[next(iter(q))] = None
+            nulled += 1
+        recs.append(r)
+    lines = [json.dumps(r, ensure_ascii=False).encode() for r in recs]
+    res = _both(tmp_path, lines)
+    _assert_same_tables([res[True][0], res[False][0]])
+    assert nulled and load(res[False][0], "sessions")["extra"].isna().all()
+
+
 def test_callback_texts_parsed_ahead_keep_only_the_signed_ones(tmp_path):
     """The reader thread parses every callback's text before the signs are checked
     (``read_texts``): an unsigned text, parsed ahead or (nested too deep for the columnar

@@ -352,6 +352,8 @@ def _quality(quality: dict, side: str, ctx: Context, flat: Flat) -> None:
     m = ctx.masker
     for field, q in quality.items():
         path = f"idcard_info.ocr_{side}_quality.{field}"
+        if q is None:  # not returned: no row, nothing to note (as the columnar path reads it)
+            continue
         if not isinstance(q, dict):
             flat.unreadable(path, q)
             continue
