@@ -324,6 +324,46 @@ def test_counts_equal_on_files_written_before_the_session_key(data, tmp_path):
     _same_counts(plain, keyed)
 
 
+def test_data_files_footers_are_read_once_and_again_when_a_file_changes(data, tmp_path, monkeypatch):
+    """Which partitions are whole comes from every data file's footer; the footers' facts are
+    kept under each file's identity (``summaries/review/footers.json``, owner-only), read back
+    by the next review, read again for a file that changed, and a damaged or unwritable
+    record of them changes no count."""
+    import json
+    import os
+    import shutil
+
+    from faceanalytics.engines import _review
+
+    d = tmp_path / "data"
+    shutil.copytree(data, d, ignore=shutil.ignore_patterns("summaries"))
+    read = []
+    real = _review._file_info
+    monkeypatch.setattr(_review, "_file_info", lambda f: (read.append(str(f)), real(f))[1])
+    since = "2026-06-01"
+    fresh = summarize(d, since, UNTIL, engine="duckdb")
+    kept = d / "summaries" / "review" / "footers.json"
+    files = json.loads(kept.read_bytes())["files"]
+    assert read and set(files) == set(read) and oct(kept.stat().st_mode & 0o777) == "0o600"
+    for f, v in files.items():   # the facts kept are the footer's
+        rows, keyed, cols, lo, hi = real(f)
+        assert v[3:] == [rows, keyed, sorted(cols), lo, hi]
+    read.clear()
+    _same_counts(summarize(d, since, UNTIL, engine="duckdb"), fresh)
+    assert read == []                                  # every footer read back
+    f = next((d / "tables" / "comparisons").rglob("month=2026-06/part-*.parquet"))
+    os.utime(f, ns=(f.stat().st_atime_ns, f.stat().st_mtime_ns + 1_000_000_000))
+    _same_counts(summarize(d, since, UNTIL, engine="duckdb"), fresh)
+    assert read == [str(f)]                            # the changed file, and only it, read again
+    read.clear()
+    kept.write_bytes(b"{not json")
+    _same_counts(summarize(d, since, UNTIL, engine="duckdb"), fresh)
+    assert len(read) == len(files) and json.loads(kept.read_bytes())["files"].keys() == files.keys()
+    kept.unlink()
+    kept.mkdir()                                       # cannot be written: the review goes on
+    _same_counts(summarize(d, since, UNTIL, engine="duckdb"), fresh)
+
+
 def test_whole_partitions_are_counted_once_and_read_back(data, tmp_path, monkeypatch):
     """A (source, month) partition wholly inside the period it is counted for is counted once
     and its counts kept in ``DATA/summaries``; the next review reads them back (no scan of
