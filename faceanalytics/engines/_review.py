@@ -703,8 +703,9 @@ class _Footers:
             return
         from ..storage import DataDir
 
-        self.root = Path(DataDir.of(data_dir).root)
-        self.path = Path(DataDir.of(data_dir).summaries) / "review" / self._NAME
+        ddir = DataDir.of(data_dir)
+        self.root = Path(ddir.root)
+        self.path = Path(ddir.summaries) / "review" / self._NAME
         self.known = self._load()
 
     def _load(self) -> dict:
@@ -721,8 +722,9 @@ class _Footers:
         if got is not None and got[:3] == ident:
             return got[3], got[4], frozenset(got[5]), got[6], got[7]
         rows, keyed, cols, lo, hi = _file_info(f)
+        self.known[key] = [*ident, rows, keyed, sorted(cols), lo, hi]
         if self.path is not None:
-            self.new[key] = self.known[key] = [*ident, rows, keyed, sorted(cols), lo, hi]
+            self.new[key] = self.known[key]
         return rows, keyed, cols, lo, hi
 
     def save(self) -> None:
@@ -765,8 +767,9 @@ class _Layout:
         self.since_month = since.strftime("%Y-%m")
         self.local = isinstance(eng, DuckDBEngine) and "://" not in str(data_dir)
         self.counted: dict[str, dict[tuple[str, str], int]] = {}      # rows per partition, where not local
-        self.info: dict[str, tuple] = {}    # file -> (size, mtime ns, inode, first and last session_time µs)
         self.footers = _Footers(data_dir if self.local else None)
+        # file -> [size, mtime ns, inode, rows, keyed, columns, first and last session_time µs]
+        self.info: dict[str, list] = self.footers.known
         self.parts: dict[str, dict[tuple[str, str], list[tuple[str, int, bool, frozenset]]]] = {
             t: self._list(t) for t in tables}
         self.footers.save()
@@ -787,14 +790,13 @@ class _Layout:
             for f in sorted(d.glob("part-*.parquet")):
                 try:
                     st = f.stat()
-                    rows, keyed, cols, lo_us, hi_us = self.footers.info(f, st)
+                    rows, keyed, cols, *_ = self.footers.info(f, st)
                 except FileNotFoundError:             # gone since listed (not on local disk: kept there)
                     continue
                 except (OSError, ValueError) as e:    # files are written whole and renamed: damaged
                     raise DamagedTable.of(e, f) from None
                 if rows:
                     files.append((str(f), rows, keyed, cols))
-                    self.info[str(f)] = (st.st_size, st.st_mtime_ns, st.st_ino, lo_us, hi_us)
             if files:
                 out[(d.parent.name.split("=", 1)[1], month)] = files
         return out

@@ -1173,6 +1173,13 @@ class Extracted:
                  "blobs")
 
 
+def whole(col: pa.ChunkedArray) -> pa.Array:
+    """``col`` as one array: its one chunk as it is (``combine_chunks`` copies even that)."""
+    if col.num_chunks == 1 and col.chunk(0).offset == 0:
+        return col.chunk(0)
+    return col.combine_chunks()
+
+
 def envelope_columns(g: Group, slow: np.ndarray, received_us: int):
     """``(session ids or None, fetched µs, http status, payload)`` per row, read as
     ``_records.read_record`` reads them (a row it would quarantine is marked slow)."""
@@ -1182,7 +1189,7 @@ def envelope_columns(g: Group, slow: np.ndarray, received_us: int):
         payload = pa.StructArray.from_arrays([c.combine_chunks() for c in t.columns],
                                              names=t.column_names)
         return None, np.full(n, received_us, np.int64), pa.nulls(n, pa.int32()), payload
-    payload = t.column("payload").combine_chunks()
+    payload = whole(t.column("payload"))
     slow |= ~np.asarray(payload.is_valid())
     sid_col = t.column("session_id").combine_chunks()
     if pa.types.is_string(sid_col.type) and not _has_mark(sid_col):

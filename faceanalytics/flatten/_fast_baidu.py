@@ -333,13 +333,9 @@ def _attempts(v: View, out: Rows, body, masker, lines):
     }, keep)
     out.emit("comparisons", items.rows, {"comparison": pa.scalar("faceprint"), "attempt": attempt,
                                          "confidence": score, "threshold": threshold}, keep)
-    vd_valid = items.valid(vd)
-    raw = items.node(vd + ("spoofing_score",))  # a value that reads as no number still makes a row
-    has = vd_valid & (np.asarray(raw.is_valid()) if raw is not None else False)
-    r = items.rows[vd_valid & ~has & keep]
-    v.slow[r[lines.nulls(r, "spoofing_score")]] = True
     out.emit("genuineness", items.rows, {"attack": pa.scalar("synthetic_face"), "attempt": attempt,
-                                         "confidence": spoof}, has & keep)
+                                         "confidence": spoof},
+             _present(items, lines, items.valid(vd) & keep, vd + ("spoofing_score",)))
     items.attempt = attempt
     _identity(items, out, items.rows, keep, (), attempt, masker, lines)
     # the latest attempt's time is the session's

@@ -15,7 +15,7 @@ import pyarrow.compute as pc
 
 from .._coerce import TIME_MAX_US, TIME_MIN_US
 from ..schema import VERIFY_ERROR_BILLED
-from ._fast import Extracted, Group, Media, Rows, View, _parse_group, envelope_columns
+from ._fast import Extracted, Group, Media, Rows, View, _parse_group, envelope_columns, whole
 from .fields import EXPAND, LEVEL_KEYS
 from .megvii import _LEGALITY, _PII_QUALITY_FIELDS, ATTACKS
 
@@ -133,9 +133,10 @@ def read_texts(g: Group):
         return None
     t = g.table
     if g.envelope:
-        payload = t.column("payload").combine_chunks()
+        payload = whole(t.column("payload"))
         if not pa.types.is_struct(payload.type) or payload.type.get_field_index("data") < 0:
             return None
+        g.table = t.set_column(t.schema.get_field_index("payload"), "payload", payload)  # combined once
         data = payload.field("data")
     elif "data" in t.column_names:
         data = t.column("data").combine_chunks()
