@@ -42,7 +42,8 @@ from ..storage.lock import writer_lock
 from ..storage.packs import pack_name, remove_unreferenced, write_pack
 from ..storage.tables import Store, key_of
 from ._chunks import Block, ZstdInput, iter_chunks, open_input, segment_chunks
-from ._rows import common_arrays, media_files_table, month_of_int, months, now_us, rows_to_arrow, with_common
+from ._rows import (common_arrays, media_files_table, month_of_int, months, no_cycle_collection, now_us, rows_to_arrow,
+                    with_common)
 from .pii import Masker, load_or_create_key, scrub_table
 
 __all__ = ["IngestReport", "Ingestor", "ingest", "rebuild"]
@@ -218,18 +219,20 @@ class Ingestor:
         else:
             slow = range(len(lines))
         bad, flats = [], []
-        for i in slow:
-            line, rec = lines[i], None
-            try:
-                rec = read_record(line, source_hint, received_us)
-                ctx = Context(rec.source, rec.session_id, self.masker, self._secret)
-                flats.append((rec, flatten_payload(rec.source, rec.payload, ctx)))
-            except Unreadable as e:
-                bad.append((line, str(e), rec, line_nos[i]))
-            except Exception as e:  # a flattener bug must not sink the batch
-                bad.append((line, f"could not flatten: {type(e).__name__}: {e}"[:300], rec,
-                            line_nos[i]))
-        batch.add_flats(flats)
+        with no_cycle_collection():
+            for i in slow:
+                line, rec = lines[i], None
+                try:
+                    rec = read_record(line, source_hint, received_us)
+                    ctx = Context(rec.source, rec.session_id, self.masker, self._secret)
+                    flats.append((rec, flatten_payload(rec.source, rec.payload, ctx)))
+                except Unreadable as e:
+                    bad.append((line, str(e), rec, line_nos[i]))
+                except Exception as e:  # a flattener bug must not sink the batch
+                    bad.append((line, f"could not flatten: {type(e).__name__}: {e}"[:300], rec,
+                                line_nos[i]))
+            batch.add_flats(flats)
+            del flats           # freed while the collector is paused: it never walks them
         batch.python_path = len(slow)
         return batch.finalize(), bad
 
