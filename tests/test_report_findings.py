@@ -75,6 +75,10 @@ def test_attack_wave_of_one_type(planted):
     for x in waves:
         assert x.kind == "wave" and x.change_points > 20
         assert near(x.start, "2026-06-01", 1) and near(x.end, "2026-06-05", 1)
+        # the counts behind both rates: inside the stretch and outside it (around a wave)
+        assert (f"{x.k_after:,} of {x.n_after:,} checks in the changed stretch against "
+                f"{x.k_before:,} of {x.n_before:,} outside it") in x.text
+        assert x.n_before > x.n_after and x.k_after / x.n_after > x.k_before / x.n_before
     assert not [x for x in r.findings if x.family == "flagged" and x.attack != "mask"]
 
 

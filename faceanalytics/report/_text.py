@@ -119,7 +119,7 @@ def change_finding(r, levels):
     head = tr("finding.head_segment", title=title, segment=seg_text) if seg_text else title
     text = tr("finding.text", head=head, before=pct(r["rate_before"]), after=pct(r["rate_after"]), when=when,
               diff=points(diff), low=points(lo), high=points(hi), k=int(r["k_after"]), n=int(r["n_after"]),
-              unit=unit, frequency=tr(f"finding.frequency.{r['frequency']}"))
+              k_out=int(r["k_before"]), n_out=int(r["n_before"]), unit=unit, frequency=tr(f"finding.frequency.{r['frequency']}"))
     lv = r["level"] if r["family"] == "pass_rate" else None
     score = float(r["statistic"]) * abs(diff)
     if lv is not None and lv == level_for(levels, r["comparison"]):
