@@ -169,3 +169,28 @@ def test_notify_signs_are_checked_where_the_texts_lie_in_a_sliced_column():
     inner, _ = _notify(None, slow, payload, secret)
     assert slow.tolist() == [False, True, False]
     assert inner.field("request_id").to_pylist() == ["a1", None, "c3"]
+
+
+def test_a_key_written_as_null_is_found_alike_record_by_record_and_in_the_whole_buffer(monkeypatch):
+    """``_Lines.nulls`` asks a few records one by one and many by one search of the whole
+    buffer: both give the same answer (an escaped one in a text, in a nested object, with
+    a space, in the last line without its newline)."""
+    import numpy as np
+
+    from faceanalytics.flatten import _fast_megvii as fm
+
+    lines = [b'{"status":null,"a":1}', b'{"status": null}', b'{"status":"OK"}',
+             b'{"x":"\\"status\\":null"}', b'{"b":{"status":null}}', b'{"statuses":null}',
+             b'{"a":"status","status" :null}', b'{"status":null}']
+    g = type("G", (), {})()
+    g.buf = b"\n".join(lines)
+    g.bounds = np.cumsum([0] + [len(ln) + 1 for ln in lines])
+    rows = np.arange(len(lines))
+    per_record = fm._per_record
+    answers = []
+    for one_by_one in (True, False):
+        monkeypatch.setattr(fm, "_per_record", lambda n, size, one=one_by_one: one)
+        answers.append(fm._Lines(g).nulls(rows, "status").tolist())
+    assert answers[0] == answers[1] == [True, True, False, False, True, False, False, True]
+    assert per_record(31, 0) and not per_record(32, 0)  # few records: one by one
+    assert per_record(4000, 17 << 20) and not per_record(5000, 17 << 20)
