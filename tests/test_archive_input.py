@@ -121,3 +121,22 @@ def test_cli_ingests_the_archive_and_refuses_a_damaged_one(archive, tmp_path, ca
     assert main(["ingest", str(broken), "--data", str(fresh)]) == 2
     err = capsys.readouterr().err
     assert "broken.jsonl.zst" in err and "Zstandard" in err and "Traceback" not in err
+
+
+def test_a_segment_header_is_looked_for_at_the_start_of_each_line_only():
+    """``segment_chunks`` looks at the first bytes of each line of a block for a raw
+    segment's header: one at the start of any line is found, the mark inside a line or
+    cut short at the end of the block is not."""
+    import io
+
+    from faceanalytics.pipeline._chunks import _SEGMENT_MARK, _opens_a_line, iter_chunks
+
+    cases = {b'{"_segment":{}}\n{"a":1}': True, b'{"a":1}\n{"_segment":{}}': True,
+             b'{"a":1}\n{"_segment":{}}\n{"b":2}': True, b'{"a":"{\\"_segment\\""}\n{"b":2}': False,
+             b'x{"_segment":{}}': False, b' {"_segment":{}}': False, b'{"a":1}\n{"_segmen': False,
+             b'{"a":1}\n\n{"_segment"': True, b'{"a":1}': False}
+    for data, want in cases.items():
+        blocks = [b for _, b in iter_chunks(io.BytesIO(data), 100)]
+        assert len(blocks) == 1
+        assert _opens_a_line(blocks[0], _SEGMENT_MARK) is want, data
+        assert want == any(ln.startswith(_SEGMENT_MARK) for ln in blocks[0].buf.split(b"\n"))

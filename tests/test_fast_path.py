@@ -169,3 +169,58 @@ def test_notify_signs_are_checked_where_the_texts_lie_in_a_sliced_column():
     inner, _ = _notify(None, slow, payload, secret)
     assert slow.tolist() == [False, True, False]
     assert inner.field("request_id").to_pylist() == ["a1", None, "c3"]
+
+
+def test_a_key_written_as_null_is_found_alike_record_by_record_and_in_the_whole_buffer(monkeypatch):
+    """``_Lines.nulls`` asks a few records one by one and many by one search of the whole
+    buffer: both give the same answer (an escaped one in a text, in a nested object, with
+    a space, in the last line without its newline)."""
+    import numpy as np
+
+    from faceanalytics.flatten import _fast_megvii as fm
+
+    lines = [b'{"status":null,"a":1}', b'{"status": null}', b'{"status":"OK"}',
+             b'{"x":"\\"status\\":null"}', b'{"b":{"status":null}}', b'{"statuses":null}',
+             b'{"a":"status","status" :null}', b'{"status":null}']
+    g = type("G", (), {})()
+    g.buf = b"\n".join(lines)
+    g.bounds = np.cumsum([0] + [len(ln) + 1 for ln in lines])
+    rows = np.arange(len(lines))
+    per_record = fm._per_record
+    answers = []
+    for one_by_one in (True, False):
+        monkeypatch.setattr(fm, "_per_record", lambda n, size, one=one_by_one: one)
+        answers.append(fm._Lines(g).nulls(rows, "status").tolist())
+    assert answers[0] == answers[1] == [True, True, False, False, True, False, False, True]
+    assert per_record(31, 0) and not per_record(32, 0)  # few records: one by one
+    assert per_record(4000, 17 << 20) and not per_record(5000, 17 << 20)
+
+
+def test_lines_of_one_buffer_are_grouped_as_lines_read_one_by_one():
+    """``parse_chunk`` names the sources of a block's lines at once (numpy) and reads only the
+    other lines one by one: the groups, their order and the lines left to Python are those of
+    the line-by-line reading, for envelopes of every kind, bare payloads, odd openings, lines
+    too long or nested too deep for Arrow's reader."""
+    import numpy as np
+
+    from faceanalytics.flatten import _fast
+    from faceanalytics.pipeline._chunks import Lines
+
+    pieces = [b'{"source":"megvii_lite","payload":{}}', b'{"source":"baidu_simple","x":1}',
+              b'{"source":"nope","a":1}', b'{"source":"","a":1}', b'{"source":"ABC","a":1}',
+              b'{ "source" : "megvii_liveness"}', b'{"a":1}', b'[1]', b'x', b'{"source":"megvii_lite"',
+              b'{' + b'[' * 2500 + b']' * 2500 + b'}', b'{"source":"megvii_lite","p":"' + b'{' * 2100 + b'"}',
+              b'{"source":"megvii_lite","p":"' + b'a' * 2100 + b'"}', b' {"source":"megvii_lite"}',
+              b'{"source":"megvii_notify","data":"{}"}', b'{"source":"megvii_lite_x"}']
+    rng = random.Random(5)
+    for _ in range(200):
+        lines = [rng.choice(pieces) for _ in range(rng.randint(1, 12))]
+        buf = b"\n".join(lines)
+        block = Lines(buf, np.cumsum([0] + [len(ln) + 1 for ln in lines[:-1]]).astype(np.int64))
+        for hint in (None, "megvii_lite", "baidu_stat"):
+            groups, left_out = {}, []
+            for i, line in enumerate(lines):
+                key = _fast._key_of_line(line, hint)
+                (left_out if key is None else groups.setdefault(key, [])).append(i)
+            got = _fast._grouped(buf, block.bounds, hint)
+            assert got == (groups, left_out) and list(got[0]) == list(groups)

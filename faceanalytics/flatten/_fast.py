@@ -301,6 +301,8 @@ def _parse_group(lines, joined: bytes | None, source: str, envelope: bool, threa
     # need no count.  A key the first lines lack fails it: then the whole schema, and
     # only when that fails too, the keys are counted (``_key_mismatch``).
     names = _probe_names(buf, bounds, source)
+    if names is not None and _little_pruned(source, envelope, names):
+        names = None
     tries = ([(names, True)] if names is not None else []) + [(None, True), (None, False)]
     table = None
     keep = np.arange(n)
@@ -371,6 +373,25 @@ def _probe_names(buf: bytes, bounds: np.ndarray, source: str) -> frozenset | Non
     spec = _names(source)
     found &= spec
     return None if found == spec else frozenset(found)
+
+
+_PRUNED_AT_MOST = 0.9  # a pruned schema keeping more of the schema's nodes than this is not tried
+
+
+@lru_cache(maxsize=256)
+def _little_pruned(source: str, envelope: bool, names: frozenset) -> bool:
+    """Whether the schema pruned to ``names`` keeps nearly all of its nodes.  Reading with it
+    then saves next to nothing (Arrow's reader costs per node and row; Lite: 280 of 282), and a
+    key the first lines lack fails the read: 4 in 10 chunks of generated Lite records were read
+    twice so, ~25 ms each on the reading thread.  Then the whole schema is tried first."""
+    def nodes(t: pa.DataType) -> int:
+        if pa.types.is_struct(t):
+            return 1 + sum(nodes(f.type) for f in t)
+        if pa.types.is_list(t):
+            return 1 + nodes(t.value_type)
+        return 1
+    full = sum(nodes(f.type) for f in _schema(source, envelope, False))
+    return sum(nodes(f.type) for f in _pruned(source, envelope, False, names)) > _PRUNED_AT_MOST * full
 
 
 @lru_cache(maxsize=256)
@@ -638,45 +659,17 @@ def parse_chunk(lines, joined: bytes | None = None, threads: bool = True,
     open a JSON object and are safe to hand to Arrow (``_arrow_safe``) are parsed.
     """
     n = len(lines)
-    groups: dict[tuple[str, bool], list[int]] = {}
-    left_out: list[int] = []
     bounds = getattr(lines, "bounds", None)
-    buf = getattr(lines, "buf", None)
-    long = set()
-    named = {}
     if bounds is not None:
-        long = set(np.flatnonzero(np.diff(bounds) > _ARROW_MAX_OPENERS + 1).tolist())
-        named = _envelope_sources(buf, bounds)
-    match = _SOURCE.match
-    for i in range(n):
-        src = named.get(i, False)
-        if src is not False and (i not in long or _arrow_safe(lines[i])):  # read from the buffer at once: no regex
-            key = ((src, True) if src in FAST_SOURCES else None) if src is not None else \
-                ((source_hint, False) if source_hint in FAST_SOURCES else None)
+        groups, left_out = _grouped(lines.buf, bounds, source_hint)
+    else:
+        groups, left_out = {}, []
+        for i in range(n):
+            key = _key_of_line(lines[i], source_hint)
             if key is None:
                 left_out.append(i)
             else:
                 groups.setdefault(key, []).append(i)
-            continue
-        if buf is not None:
-            m = match(buf, int(bounds[i]))
-            first = buf[bounds[i]:bounds[i] + 1]
-        else:
-            ln = lines[i]
-            m = match(ln)
-            first = ln[:1]
-        if first != b"{" or ((buf is None or i in long) and not _arrow_safe(lines[i])):
-            left_out.append(i)
-            continue
-        if m is not None:
-            src = m.group(1).decode()
-            key = (src, True) if src in FAST_SOURCES else None
-        else:
-            key = (source_hint, False) if source_hint in FAST_SOURCES else None
-        if key is None:
-            left_out.append(i)
-        else:
-            groups.setdefault(key, []).append(i)
     out = []
     for (source, envelope), idx in groups.items():
         whole = len(idx) == n
@@ -699,19 +692,61 @@ def parse_chunk(lines, joined: bytes | None = None, threads: bool = True,
     return Parsed(out, left_out)
 
 
+def _key_of_line(line: bytes, source_hint: str | None):
+    """The group of one line: ``(source, True)`` for an envelope naming a source of the fast
+    path, ``(source_hint, False)`` for a bare payload; None: the line is left to Python (it
+    opens no JSON object, it is unsafe for Arrow's reader, or its source has no fast path)."""
+    if line[:1] != b"{" or not _arrow_safe(line):
+        return None
+    m = _SOURCE.match(line)
+    if m is not None:
+        src = m.group(1).decode()
+        return (src, True) if src in FAST_SOURCES else None
+    return (source_hint, False) if source_hint in FAST_SOURCES else None
+
+
+def _grouped(buf: bytes, bounds: np.ndarray, source_hint: str | None):
+    """:func:`_key_of_line` for the lines of one buffer, the usual ones at once: lines opening
+    with ``{"source":"`` are named with numpy (:func:`_envelope_codes`), a line's openers are
+    counted where it lies (only lines longer than the limit need it), and only the other
+    lines are read one by one.  -> (rows of each group, in order of their first line; rows
+    left to Python), as the line-by-line reading gives them (a Python loop over every line
+    cost a fifteenth of a Lite chunk's reading)."""
+    n = len(bounds) - 1
+    codes, texts = _envelope_codes(buf, bounds)
+    hint = (source_hint, False) if source_hint in FAST_SOURCES else None
+    keys = [(t, True) if t in FAST_SOURCES else None for t in texts] + [hint]  # code -1: the last
+    slots: dict = {}
+    table = np.array([-1 if k is None else slots.setdefault(k, len(slots)) for k in keys], np.int64)
+    kid = np.where(codes >= -1, table[np.maximum(codes, -1)], -1)
+    one_by_one = codes == -2  # not opening with ``{"source":"``: the regex reads them
+    for i in np.flatnonzero(np.diff(bounds) - 1 > _ARROW_MAX_OPENERS).tolist():
+        s, e = int(bounds[i]), int(bounds[i + 1]) - 1
+        if not (e - s <= MAX_LINE and buf.count(b"{", s, e) + buf.count(b"[", s, e) <= _ARROW_MAX_OPENERS):
+            kid[i], one_by_one[i] = -1, False  # unsafe for Arrow's reader: left to Python
+    for i in np.flatnonzero(one_by_one).tolist():
+        key = _key_of_line(buf[int(bounds[i]):int(bounds[i + 1]) - 1], source_hint)
+        kid[i] = -1 if key is None else slots.setdefault(key, len(slots))
+    order = sorted((int(np.argmax(kid == k)), key) for key, k in slots.items() if (kid == k).any())
+    groups = {key: np.flatnonzero(kid == slots[key]).tolist() for _, key in order}
+    return groups, np.flatnonzero(kid == -1).tolist()
+
+
 _OPEN = b'{"source":"'  # how every envelope writer here opens a line
 _NAME_MAX = 40  # as ``_SOURCE``
 
 
-def _envelope_sources(buf: bytes, bounds: np.ndarray) -> dict:
+def _envelope_codes(buf: bytes, bounds: np.ndarray) -> tuple[np.ndarray, list[str]]:
     """The source each line names when it opens exactly with ``{"source":"``: ``_SOURCE``'s
-    answer for it (the name, or None when no name of its form follows), read for all the
-    lines at once with numpy.  Other lines are not in the answer (the regex reads them)."""
+    answer for it, read for all the lines at once with numpy.  -> (a code per line: the
+    name's place in the list of names, -1 when no name of its form follows, -2 for a line
+    that does not open so (the regex reads it); the names)."""
     n = len(bounds) - 1
+    codes = np.full(n, -2, np.int64)
     p, w = len(_OPEN), _NAME_MAX + 1
     a = np.frombuffer(buf, np.uint8)
     if n == 0 or len(a) == 0:
-        return {}
+        return codes, []
     starts, lens = bounds[:-1], np.diff(bounds) - 1
     rows = np.flatnonzero(lens >= p)
     win = a[np.minimum(starts[rows, None] + np.arange(p + w), len(a) - 1)]
@@ -722,13 +757,13 @@ def _envelope_sources(buf: bytes, bounds: np.ndarray) -> dict:
     inside = np.arange(w) < pos[:, None]
     letters = ((win >= 97) & (win <= 122)) | (win == 95)  # [a-z_]
     good = quote.any(1) & (pos >= 1) & (p + pos < lens[rows]) & (letters | ~inside).all(1)
-    out = dict.fromkeys(rows[~good].tolist())
-    if good.any():
-        names = np.where(inside[good], win[good], 0).astype(np.uint8)
-        uniq, which = np.unique(names.view(f"V{w}").ravel(), return_inverse=True)
-        text = [bytes(u).rstrip(b"\0").decode() for u in uniq]
-        out.update(zip(rows[good].tolist(), [text[k] for k in which.ravel().tolist()]))
-    return out
+    codes[rows[~good]] = -1
+    if not good.any():
+        return codes, []
+    names = np.where(inside[good], win[good], 0).astype(np.uint8)
+    uniq, which = np.unique(names.view(f"V{w}").ravel(), return_inverse=True)
+    codes[rows[good]] = which.ravel()
+    return codes, [bytes(u).rstrip(b"\0").decode() for u in uniq]
 
 
 _SPLIT_MIN = 64  # groups smaller than this are parsed whole
@@ -853,15 +888,10 @@ def read_kind(kind: str, arr: pa.Array):
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
                 f = None
         if f is not None:
-            bad = pc.invert(pc.is_finite(f))
-            if rng is not None:
-                bad = pc.or_(bad, pc.or_(pc.less(f, rng[0]), pc.greater(f, rng[1])))
-            if kind == "int":
-                bad = pc.or_(bad, pc.not_equal(pc.floor(f), f))
-            bad = pc.fill_null(bad, False)
-            need = bad if pc.any(bad).as_py() else None
+            bad = _refused_numbers(f, rng, kind == "int")
+            need = None if bad is None else pa.array(bad)
             if need is not None:
-                f = pc.if_else(bad, pa.scalar(None, pa.float64()), f)
+                f = pc.if_else(need, pa.scalar(None, pa.float64()), f)
             return (f.cast(pa.int64()) if kind == "int" else f), need
     if kind == "epoch" and pa.types.is_string(t):
         try:
@@ -892,6 +922,24 @@ def read_kind(kind: str, arr: pa.Array):
         need = [nd or (o is not None and not rng[0] <= o <= rng[1]) for nd, o in zip(need, out)]
         out = [None if nd else o for nd, o in zip(need, out)]
     return pa.array(out, _TYPES[kind]), (pa.array(need, pa.bool_()) if any(need) else None)
+
+
+def _refused_numbers(f: pa.Array, rng, whole: bool) -> np.ndarray | None:
+    """The present values of a float64 column the field rules refuse (not finite, out of
+    ``rng``, not a whole number where one is asked), or None when there are none.  With
+    numpy on the column's values: a column read so costs two Arrow calls instead of up to
+    ten (a group reads some 200 columns: the calls' overhead was a fifth of a group of a
+    few hundred records)."""
+    v = f.to_numpy(zero_copy_only=False)  # nulls as NaN: masked below
+    with np.errstate(invalid="ignore"):
+        bad = ~np.isfinite(v)
+        if rng is not None:
+            bad |= (v < rng[0]) | (v > rng[1])
+        if whole:
+            bad |= np.floor(v) != v
+    if f.null_count:
+        bad &= np.asarray(f.is_valid())
+    return bad if bad.any() else None
 
 
 _TRUE = pa.array(["true", "1", "yes", "y", "t"])

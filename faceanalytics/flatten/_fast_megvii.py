@@ -27,6 +27,16 @@ _FG = (("liveness_result", "face_genuineness"), ("verify_result", "face_genuinen
 
 
 _NULLS_AT_ONCE = 32  # fewer records than this are asked one by one
+_BYTES_PER_RECORD_FIND = 4096  # buffer bytes one search of the whole costs as much as a record's two finds
+
+
+def _per_record(n_rows: int, buf_size: int) -> bool:
+    """Whether ``n_rows`` records are asked one by one rather than the whole buffer searched.
+    The two whole-buffer searches of a key written as null scan every byte (~4 ms each for a
+    17 MB Lite chunk; a chunk's error bodies and ambiguous keys asked so took a fifth of its
+    flattening), two finds in one record's line cost ~2 µs of call overhead: one by one below
+    a record per 4 KiB of buffer."""
+    return n_rows < max(_NULLS_AT_ONCE, buf_size // _BYTES_PER_RECORD_FIND)
 
 
 class _Lines:
@@ -49,11 +59,12 @@ class _Lines:
     def nulls(self, rows: np.ndarray, key: str) -> np.ndarray:
         """``null`` of each record in ``rows``, at once: the key written as null is looked
         for once in the whole buffer (it is rare), not once per record (a ``find`` per
-        record cost a twentieth of a getall chunk)."""
+        record cost a twentieth of a getall chunk) -- unless the records are few for the
+        buffer's size (:func:`_per_record`)."""
         rows = np.asarray(rows, np.int64)
-        if self.rows is not None or len(rows) < _NULLS_AT_ONCE:
-            return np.fromiter((self.null(int(r), key) for r in rows.tolist()), bool, len(rows))
         found = self._found.get(key)
+        if self.rows is not None or (found is None and _per_record(len(rows), len(self.buf))):
+            return np.fromiter((self.null(int(r), key) for r in rows.tolist()), bool, len(rows))
         if found is None:
             k, pos = f'"{key}"'.encode(), []
             for pattern in (k + b":null", k + b": null"):

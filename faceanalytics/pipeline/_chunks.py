@@ -174,17 +174,30 @@ def _segment_header(line: bytes) -> SegmentContext | None:
     return SegmentContext(hint, origin, received)
 
 
+def _opens_a_line(block: Block, mark: bytes) -> bool:
+    """Whether a line of ``block`` opens with ``mark``: only the lines' first bytes are read
+    (``mark in block.buf`` scanned every byte, ~7 ms per 17 MB chunk on the reading thread)."""
+    buf, starts = block.buf, block.starts
+    a = np.frombuffer(buf, np.uint8)
+    starts = starts[starts + len(mark) <= len(a)]
+    for k in (0, len(mark) - 1):  # first and last bytes of the mark: candidates, then each checked
+        if not len(starts):
+            return False
+        starts = starts[a[starts + k] == mark[k]]
+    return any(buf.startswith(mark, s) for s in starts.tolist())
+
+
 def segment_chunks(blocks, chunk: int, block_bytes: int = BLOCK_BYTES):
     """:func:`iter_chunks`' blocks, with raw segments' header lines understood (a ``.jsonl.zst``
     of the archive, or ``zstd -dc`` of one or several): the lines after a header are one
     segment, read as its header says, numbered from 1 as :func:`rebuild` numbers them, and cut
     into chunks of ``chunk`` lines *after* the header, so a segment ingest wrote comes back as
     one chunk with its digest (the archive already has it: nothing new is written).
-    Files without a header pass through untouched (one ``in`` per block)."""
+    Files without a header pass through untouched (the first bytes of each line looked at)."""
     ctx, base = None, 0            # the header in force and its line number
     seg, start, size = None, 0, 0  # lines since the last cut (None: no header seen yet)
     for first, block in blocks:
-        if seg is None and _SEGMENT_MARK not in block.buf:
+        if seg is None and not _opens_a_line(block, _SEGMENT_MARK):
             yield first, block
             continue
         for i, line in enumerate(block.buf.split(b"\n")):
