@@ -255,30 +255,6 @@ def test_pack_layout_matches_zipfile(tmp_path):
     assert pack.stat().st_mtime_ns == mtime
 
 
-def test_a_pack_is_the_zip_zipfile_writes_byte_for_byte(tmp_path, monkeypatch):
-    """Packs are written with their ZIP records packed directly, not through zipfile: the bytes
-    are zipfile's all the same (ASCII and UTF-8 names, an empty image, spilled in several
-    writes); a pack for which zipfile would write ZIP64 records or cut a name at a NUL is left
-    to zipfile, as before."""
-    import io
-
-    members = sorted([(f"s{i}/image_best.jpg", "x", jpeg(i, 50 + 37 * i)) for i in range(40)]
-                     + [("会话/图像_1.png", "x", jpeg(99, 300)), ("s0/empty.jpg", "x", b"")])
-    monkeypatch.setattr(packs_mod, "_SPILL", 700)
-    offsets, _ = packs_mod._layout(members)
-    ours, theirs = io.BytesIO(), io.BytesIO()
-    packs_mod._write_zip(ours, members, offsets)
-    packs_mod._write_zipfile(theirs, members, offsets)
-    assert ours.getvalue() == theirs.getvalue()
-    with zipfile.ZipFile(io.BytesIO(ours.getvalue())) as z:
-        assert z.testzip() is None and [i.filename for i in z.infolist()] == [m[0] for m in members]
-    assert packs_mod._plain(members)
-    assert not packs_mod._plain([("a\0b.jpg", "x", b"1")])
-    assert not packs_mod._plain([(f"{i}", "x", b"") for i in range(zipfile.ZIP_FILECOUNT_LIMIT)])
-    monkeypatch.setattr(zipfile, "ZIP64_LIMIT", 1000)  # as if the pack passed 2 GiB
-    assert not packs_mod._plain(members)
-
-
 def test_a_pack_name_is_never_masked_as_personal_data():
     """A pack's name is a hex digest, whose digits may look like a phone number: never scrubbed."""
     import pyarrow as pa

@@ -25,9 +25,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import struct
 import zipfile
-import zlib
 from pathlib import Path
 
 from .datadir import DataDir
@@ -87,63 +85,7 @@ def _layout(members) -> tuple[dict[str, int], int]:
     return offsets, pos
 
 
-# The ZIP records of a pack, as :mod:`zipfile` writes them for ``ZIP_STORED`` members of a
-# seekable file (version 2.0, made on Unix, no extra field, rw------- permissions, 1980-01-01).
-_LOCAL = struct.Struct("<4s2B4HL2L2H")
-_CENTRAL = struct.Struct("<4s4B4HL2L5H2L")
-_END = struct.Struct("<4s4H2LH")
-_DOS_DATE = (_EPOCH[0] - 1980) << 9 | _EPOCH[1] << 5 | _EPOCH[2]
-_DOS_TIME = _EPOCH[3] << 11 | _EPOCH[4] << 5 | _EPOCH[5] // 2
-_UTF8_NAME = 0x800
-
-
 def _write_zip(f, members, offsets) -> None:
-    """The pack's bytes: :mod:`zipfile`'s, byte for byte, with the records packed here.
-    ``zipfile`` cost ~35 us a member (a ZipInfo, a write handle, the header written twice):
-    a tenth of a Lite chunk's commit, whose images are a few KB each.  A pack that would need
-    what ``zipfile`` adds beyond these records (ZIP64, a name it would cut at a NUL) is
-    written by ``zipfile`` itself."""
-    if not _plain(members):
-        _write_zipfile(f, members, offsets)
-        return
-    spool, central, pos = _Spool(f), [], 0
-    for name, _, blob in members:
-        try:
-            raw, flags = name.encode("ascii"), 0
-        except UnicodeEncodeError:
-            raw, flags = name.encode("utf-8"), _UTF8_NAME
-        crc, n = zlib.crc32(blob), len(blob)
-        if pos + _LOCAL.size + len(raw) != offsets[name]:  # the layout every row relies on
-            raise AssertionError(f"media pack layout: {name} not at {offsets[name]}")
-        spool.write(_LOCAL.pack(b"PK\x03\x04", 20, 0, flags, 0, _DOS_TIME, _DOS_DATE, crc, n, n, len(raw), 0))
-        spool.write(raw)
-        spool.write(blob)
-        central.append(_CENTRAL.pack(b"PK\x01\x02", 20, 3, 20, 0, flags, 0, _DOS_TIME, _DOS_DATE, crc, n, n,
-                                     len(raw), 0, 0, 0, 0, 0o600 << 16, pos) + raw)
-        pos += _LOCAL.size + len(raw) + n
-        spool.spill()
-    directory = b"".join(central)
-    spool.write(directory)
-    spool.write(_END.pack(b"PK\x05\x06", 0, 0, len(members), len(members), len(directory), pos, 0))
-    spool.spill(force=True)
-
-
-def _plain(members) -> bool:
-    """Whether ``zipfile`` would write ``members`` with the records of :func:`_write_zip` alone:
-    no ZIP64 record (fewer than 65,535 members, every size and offset within 2 GiB) and no
-    name it would cut short (at a NUL)."""
-    if len(members) >= zipfile.ZIP_FILECOUNT_LIMIT:
-        return False
-    total = 0
-    for name, _, blob in members:
-        if "\0" in name or len(blob) * 1.05 > zipfile.ZIP64_LIMIT:
-            return False
-        total += _LOCAL.size + _CENTRAL.size + 2 * len(name.encode("utf-8")) + len(blob)
-    return total <= zipfile.ZIP64_LIMIT
-
-
-def _write_zipfile(f, members, offsets) -> None:
-    """The pack written by :mod:`zipfile` (what :func:`_write_zip` writes otherwise)."""
     spool = _Spool(f)
     with zipfile.ZipFile(spool, "w", zipfile.ZIP_STORED) as zf:
         for name, _, blob in members:
