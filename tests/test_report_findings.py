@@ -202,6 +202,32 @@ def test_levels_in_force():
         parse_levels("1e-7")
 
 
+def test_weights_ask_the_level_once_per_kind_as_per_row(planted):
+    """The FDR weights with the level in force looked up once per comparison kind, and the
+    series numbered by the caller, are the per-row computation's (the code they replaced)."""
+    import numpy as np
+
+    from faceanalytics.report._findings import _META, PRIMARY_SHARE, _weights, level_for
+
+    series = planted[1].info["series"]
+    extra = series.iloc[:5].assign(comparison=np.nan, family="pass_rate", level="1e-4")   # a kind missing
+    for f in (series, pd.concat([series, extra], ignore_index=True)):
+        for spec in (None, "1e-5", ["faceid=1e-5", "1e-3"], {"nan": "1e-4", "*": "1e-6"}):
+            levels = parse_levels(spec)
+            lv, comp = f["level"].to_numpy(dtype=object), f["comparison"].to_numpy(dtype=object)
+            in_force = np.array([a == "configured" or a == level_for(levels, c) for a, c in zip(lv, comp)], bool)
+            primary = np.where(np.isin(f["family"].to_numpy(dtype=object), ["pass_rate", "configured"]), in_force,
+                               pd.isna(f["seg_key"]).to_numpy())
+            sid = f.groupby(_META, dropna=False, sort=False).ngroup().to_numpy()
+            first = np.unique(sid, return_index=True)[1]
+            n1 = int(primary[first].sum())
+            want = np.where(primary, PRIMARY_SHARE / n1, (1 - PRIMARY_SHARE) / (len(first) - n1)) * len(first)
+            assert 0 < n1 < len(first)
+            np.testing.assert_array_equal(_weights(f, levels), want)
+            other = f.groupby(_META, dropna=False, sort=True).ngroup().to_numpy()     # another numbering
+            np.testing.assert_array_equal(_weights(f, levels, sid=other), want)
+
+
 def _landed_with(tmp_path, channel: str, message: str):
     """A month of data whose Lite sessions all have ``channel`` in biz_extra_data and whose
     Baidu attempts all answer ``message``: the data directory."""

@@ -252,16 +252,19 @@ def _threshold_parts(c: pd.DataFrame, since_day: int) -> list[pd.DataFrame]:
     if c.empty:
         return []
     tot = c.groupby(["source", "comparison", "day"], sort=True)["n"].sum()
-    per = c.groupby(["source", "comparison", "_set", "day"], sort=True)["n"].sum().reset_index()
-    recent = per[per["day"] >= since_day][["source", "comparison", "_set"]].drop_duplicates()
+    per = c.groupby(["source", "comparison", "_set", "day"], sort=True)["n"].sum()
+    # each kind's days and each set's, split once (not three masks over every set's rows per set)
+    kinds = {key: t.droplevel([0, 1]) for key, t in tot.groupby(level=[0, 1], sort=False)}
+    sets = {key: m.droplevel([0, 1, 2]) for key, m in per.groupby(level=[0, 1, 2], sort=False)}
     parts = []
-    for _, r in recent.iterrows():
-        t = tot.loc[(r["source"], r["comparison"])]
-        mine = per[(per["source"] == r["source"]) & (per["comparison"] == r["comparison"])
-                   & (per["_set"] == r["_set"])].set_index("day")["n"]
+    for src, comp, label in sets:                       # sorted, as per is
+        mine = sets[(src, comp, label)]
+        if not (mine.index.to_numpy() >= since_day).any():
+            continue                                    # a set seen only before this period
+        t = kinds[(src, comp)]
         k = mine.reindex(t.index).fillna(0).to_numpy()
-        parts.append(_frame({"family": "thresholds", "source": r["source"], "comparison": r["comparison"],
-                             "code": r["_set"]}, t.index.to_numpy(), k, t.to_numpy()))
+        parts.append(_frame({"family": "thresholds", "source": src, "comparison": comp, "code": label},
+                            t.index.to_numpy(), k, t.to_numpy()))
     return parts
 
 
@@ -308,27 +311,41 @@ def series_frame(s: Summaries, *, last_day: int | None = None) -> pd.DataFrame:
 
 # ------------------------------------------------------------------ detection
 
-def _weights(series: pd.DataFrame, levels: dict[str, str], share: float = PRIMARY_SHARE) -> np.ndarray:
+def _weights(series: pd.DataFrame, levels: dict[str, str], share: float = PRIMARY_SHARE,
+             sid: np.ndarray | None = None) -> np.ndarray:
     """Each series' weight in the false-discovery rate: the *primary* series (the pass rates
     at the level in force, pooled and per segment, and every pooled rate) share ``share`` of
     it, the others (pass rates at the other levels, the segments' error and flagged shares:
     what explains a finding more than it makes one) the rest.  A review has a few hundred
     series, three in four of them secondary; spread evenly, a segment's drop at the level in
-    force would need about four times the evidence it needs here."""
+    force would need about four times the evidence it needs here.
+
+    ``sid``: each row's series, when the caller has numbered them (any numbering)."""
     fam = series["family"].to_numpy(dtype=object)
     lv = series["level"].to_numpy(dtype=object)
-    comp = series["comparison"].to_numpy(dtype=object)
     pooled = pd.isna(series["seg_key"]).to_numpy()
     rate = np.isin(fam, ["pass_rate", "configured"])
-    in_force = np.array([lv_ == "configured" or lv_ == level_for(levels, c) for lv_, c in zip(lv, comp)], bool)
+    in_force = (lv == "configured") | (lv == _level_in_force(series["comparison"].to_numpy(dtype=object), levels))
     primary = np.where(rate, in_force, pooled)
-    sid = series.groupby(_META, dropna=False, sort=False).ngroup().to_numpy()
+    if sid is None:
+        sid = series.groupby(_META, dropna=False, sort=False).ngroup().to_numpy()
     first = np.unique(sid, return_index=True)[1]
     n1 = int(primary[first].sum())
     n2 = len(first) - n1
     if not n1 or not n2:
         return np.ones(len(series))
     return np.where(primary, share / n1, (1 - share) / n2) * len(first)
+
+
+def _level_in_force(comp: np.ndarray, levels: dict[str, str]) -> np.ndarray:
+    """:func:`level_for` of each row's comparison kind, asked once per kind (a review's
+    series have a hundred thousand days of a dozen kinds); a missing kind as it is spelled
+    in ``comp``."""
+    codes, kinds = pd.factorize(comp)
+    per = [level_for(levels, c) for c in kinds]
+    if (codes < 0).any():
+        per.append(level_for(levels, comp[np.argmax(codes < 0)]))      # code -1: the last entry
+    return np.asarray(per, dtype=object)[codes]
 
 
 def _detect(series: pd.DataFrame, freq: str, alpha: float, levels: dict[str, str] | None = None) -> pd.DataFrame:
@@ -342,7 +359,7 @@ def _detect(series: pd.DataFrame, freq: str, alpha: float, levels: dict[str, str
     counts = pd.DataFrame({"sid": f["sid"].to_numpy(), "day": day_start(f["day"].to_numpy()),
                            "k": f["k"].to_numpy(), "n": f["n"].to_numpy()})
     if levels is not None:
-        counts["w"] = _weights(f, levels)
+        counts["w"] = _weights(f, levels, sid=f["sid"].to_numpy())
     out = detect_changes(counts, keys=["sid"], time="day", alpha=alpha, weight="w" if levels is not None else None)
     tested, method = out.attrs.get("tested", 0), out.attrs.get("method", "")
     out = out.join(meta, on="sid")
