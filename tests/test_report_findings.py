@@ -390,6 +390,29 @@ def test_segment_error_series_count_what_error_codes_counts_on_their_rows(plante
         assert_frame_equal(got, want, check_dtype=False, obj=seg.name)
 
 
+def test_error_codes_of_a_period_from_its_rows_summed_first(planted, monkeypatch):
+    """A period's error tables are summed over the columns error_codes does not read (day,
+    time basis, flags) before it reads them: the same frame as from the daily rows."""
+    import dataclasses
+
+    from pandas.testing import assert_frame_equal
+
+    from faceanalytics.report import _summary
+
+    s = planted[1].summaries
+    got = {side: s.error_codes(side) for side in ("current", "previous", "both")}
+    by_day = s.error_codes("both", by=["day"])
+    sessions = s._side(s.frame("sessions"), "current")
+    assert len(_summary._precounted(sessions.rename(columns={"n": "_rows"})[
+        [*_summary._ERROR_SESSION_COLUMNS, "_rows"]], "_rows")) < len(sessions) / 5       # it sums something
+    monkeypatch.setattr(_summary, "_precounted", lambda f, total: f.reset_index(drop=True))
+    fresh = dataclasses.replace(s)                                  # nothing computed yet
+    assert len(got["current"]) > 5 and got["current"]["billed"].sum() > 0
+    for side, frame in got.items():                 # (the quarter has no previous period: an empty frame)
+        assert_frame_equal(frame, fresh.error_codes(side), check_exact=True, obj=side)
+    assert_frame_equal(by_day, fresh.error_codes("both", by=["day"]), check_exact=True)
+
+
 def test_summaries_compute_a_metric_once_and_hand_out_copies(planted, monkeypatch):
     """The findings, sections and workbook ask for the same frames many times: counted once per
     arguments (``by`` as a list or a tuple alike), each caller given its own copy."""
