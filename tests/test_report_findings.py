@@ -413,6 +413,28 @@ def test_error_codes_of_a_period_from_its_rows_summed_first(planted, monkeypatch
     assert_frame_equal(by_day, fresh.error_codes("both", by=["day"]), check_exact=True)
 
 
+def test_series_days_summed_per_series_number_as_grouped_on_every_column(planted):
+    """_per_series_day: the series columns grouped once, into numbers, and the days summed per
+    number, give groupby([*_META, "day"]).sum()'s frame: values, order, dtypes, labels."""
+    import numpy as np
+    from pandas.testing import assert_frame_equal
+
+    from faceanalytics.report._findings import _META, _per_series_day
+
+    def want(f):
+        return f.groupby([*_META, "day"], dropna=False, sort=True)[["k", "n"]].sum().reset_index()
+
+    series = planted[1].info["series"]
+    rng = np.random.default_rng(3)
+    rows = series.astype({c: object for c in _META})
+    rows = rows.where(rows.notna(), None)                         # the parts' objects, None for missing
+    again = rows.sample(n=len(rows) // 3, random_state=1).assign(k=1.0, n=2.0)   # series days twice
+    for f in (rows, pd.concat([rows, again]).iloc[rng.permutation(len(rows) + len(again))],
+              rows.assign(attack=None, detail=np.nan), rows.iloc[:0], rows.iloc[:1]):
+        assert_frame_equal(_per_series_day(f), want(f), check_exact=True)
+    assert len(_per_series_day(pd.concat([rows, again]))) == len(rows)
+
+
 def test_summaries_compute_a_metric_once_and_hand_out_copies(planted, monkeypatch):
     """The findings, sections and workbook ask for the same frames many times: counted once per
     arguments (``by`` as a list or a tuple alike), each caller given its own copy."""

@@ -297,16 +297,41 @@ def series_frame(s: Summaries, *, last_day: int | None = None) -> pd.DataFrame:
         parts += _error_parts(s, label, events)
     if not parts:
         return pd.DataFrame(columns=[*_META, "day", "k", "n"])
+    # The _META columns are objects (_frame); a missing value None or NaN groups alike, so
+    # they are not made None first (a pass over ten columns: 0.07 s of 0.8).
     f = pd.concat(parts, ignore_index=True)
-    for c_ in _META:
-        f[c_] = f[c_].astype("object").where(f[c_].notna(), None)
     for x in s.segments:                     # name the key as the analyst gave it
         f.loc[f["seg_key"] == x.label, "seg_key"] = x.name
     f = f[f["n"] > 0]
     if last_day is not None:
         f = f[f["day"] < last_day]
-    f = f.groupby([*_META, "day"], dropna=False, sort=True)[["k", "n"]].sum().reset_index()
-    return f
+    return _per_series_day(f)
+
+
+def _per_series_day(f: pd.DataFrame) -> pd.DataFrame:
+    """``k`` and ``n`` summed per series and day, sorted by the series columns (missing last)
+    then the day: ``f.groupby([*_META, "day"], dropna=False, sort=True)[["k", "n"]].sum()
+    .reset_index()``, with the ten text columns grouped once, into series numbers, and the
+    days summed per number (the series columns then taken from a frame of one row per
+    series, grouped the same way: the same values and dtypes).  The review's 178,117
+    series days of /work/bench/hh-data: 0.15-0.20 s grouped on all eleven columns at once,
+    0.12-0.15 s so."""
+    if not len(f):
+        return f.groupby([*_META, "day"], dropna=False, sort=True)[["k", "n"]].sum().reset_index()
+    g = f.groupby(_META, dropna=False, sort=True)
+    sid = g.ngroup().to_numpy()
+    day = f["day"].to_numpy()
+    order = np.lexsort((day, sid))                   # stable: a series day's rows in their order
+    sid, day = sid[order], day[order]
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = (sid[1:] != sid[:-1]) | (day[1:] != day[:-1])
+    starts = np.flatnonzero(first)
+    out = g.size().reset_index()[_META].take(sid[starts]).reset_index(drop=True)
+    out["day"] = day[starts]
+    for c in ("k", "n"):
+        out[c] = np.add.reduceat(f[c].to_numpy(dtype=np.float64)[order], starts)
+    out.columns = pd.Index([*_META, "day", "k", "n"])       # text labels, as reset_index names them
+    return out
 
 
 # ------------------------------------------------------------------ detection
