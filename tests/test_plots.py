@@ -78,6 +78,37 @@ def test_plots_draw_on_current_axes_and_never_show(table, monkeypatch):
     assert P.plot_pass_rates(table, freq="D") is not None
 
 
+def _rgba(fig) -> np.ndarray:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    return np.asarray(canvas.buffer_rgba()).copy()
+
+
+def test_confidence_thresholds_one_artist_same_picture(table):
+    """The report's histogram as one collection: the same pixels, legend and limits as the
+    bars (a Rectangle per bin), one artist instead of a hundred."""
+    from matplotlib.collections import PolyCollection
+    from matplotlib.figure import Figure
+
+    big = table.assign(confidence=np.linspace(5, 99, len(table)))       # bins across the axis
+    for t in (table, big):
+        figs = []
+        for one in (False, True):
+            fig = Figure(figsize=(5.0, 3.9), dpi=80)
+            ax = fig.subplots()
+            P.plot_confidence_thresholds(t, ax=ax, min_n=5, one_artist=one)
+            figs.append((fig, ax))
+        (f0, a0), (f1, a1) = figs
+        assert not a1.containers and len(a1.collections) == 1 and isinstance(a1.collections[0], PolyCollection)
+        assert len(a1.patches) == len(a0.patches) - len(a0.containers[0].patches)        # the bands only
+        assert [x.get_text() for x in a1.get_legend().get_texts()] == \
+            [x.get_text() for x in a0.get_legend().get_texts()]
+        assert a1.get_xlim() == a0.get_xlim() and a1.get_ylim() == a0.get_ylim()
+        assert (_rgba(f1) == _rgba(f0)).all()
+
+
 def test_margins_plot(table):
     c = table[table["source"] == "megvii_lite"]
     ax = P.plot_margins(c, level="1e-4", to="1e-5", binwidth=0.5)

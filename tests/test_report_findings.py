@@ -206,6 +206,32 @@ def test_levels_in_force():
         parse_levels("1e-7")
 
 
+def test_weights_ask_the_level_once_per_kind_as_per_row(planted):
+    """The FDR weights with the level in force looked up once per comparison kind, and the
+    series numbered by the caller, are the per-row computation's (the code they replaced)."""
+    import numpy as np
+
+    from faceanalytics.report._findings import _META, PRIMARY_SHARE, _weights, level_for
+
+    series = planted[1].info["series"]
+    extra = series.iloc[:5].assign(comparison=np.nan, family="pass_rate", level="1e-4")   # a kind missing
+    for f in (series, pd.concat([series, extra], ignore_index=True)):
+        for spec in (None, "1e-5", ["faceid=1e-5", "1e-3"], {"nan": "1e-4", "*": "1e-6"}):
+            levels = parse_levels(spec)
+            lv, comp = f["level"].to_numpy(dtype=object), f["comparison"].to_numpy(dtype=object)
+            in_force = np.array([a == "configured" or a == level_for(levels, c) for a, c in zip(lv, comp)], bool)
+            primary = np.where(np.isin(f["family"].to_numpy(dtype=object), ["pass_rate", "configured"]), in_force,
+                               pd.isna(f["seg_key"]).to_numpy())
+            sid = f.groupby(_META, dropna=False, sort=False).ngroup().to_numpy()
+            first = np.unique(sid, return_index=True)[1]
+            n1 = int(primary[first].sum())
+            want = np.where(primary, PRIMARY_SHARE / n1, (1 - PRIMARY_SHARE) / (len(first) - n1)) * len(first)
+            assert 0 < n1 < len(first)
+            np.testing.assert_array_equal(_weights(f, levels), want)
+            other = f.groupby(_META, dropna=False, sort=True).ngroup().to_numpy()     # another numbering
+            np.testing.assert_array_equal(_weights(f, levels, sid=other), want)
+
+
 def _landed_with(tmp_path, channel: str, message: str):
     """A month of data whose Lite sessions all have ``channel`` in biz_extra_data and whose
     Baidu attempts all answer ``message``: the data directory."""
@@ -366,6 +392,51 @@ def test_segment_error_series_count_what_error_codes_counts_on_their_rows(plante
         want = want.sort_values([*by, "origin", "code", "detail"], kind="stable").reset_index(drop=True)
         assert len(got) > 50, seg
         assert_frame_equal(got, want, check_dtype=False, obj=seg.name)
+
+
+def test_error_codes_of_a_period_from_its_rows_summed_first(planted, monkeypatch):
+    """A period's error tables are summed over the columns error_codes does not read (day,
+    time basis, flags) before it reads them: the same frame as from the daily rows."""
+    import dataclasses
+
+    from pandas.testing import assert_frame_equal
+
+    from faceanalytics.report import _summary
+
+    s = planted[1].summaries
+    got = {side: s.error_codes(side) for side in ("current", "previous", "both")}
+    by_day = s.error_codes("both", by=["day"])
+    sessions = s._side(s.frame("sessions"), "current")
+    assert len(_summary._precounted(sessions.rename(columns={"n": "_rows"})[
+        [*_summary._ERROR_SESSION_COLUMNS, "_rows"]], "_rows")) < len(sessions) / 5       # it sums something
+    monkeypatch.setattr(_summary, "_precounted", lambda f, total: f.reset_index(drop=True))
+    fresh = dataclasses.replace(s)                                  # nothing computed yet
+    assert len(got["current"]) > 5 and got["current"]["billed"].sum() > 0
+    for side, frame in got.items():                 # (the quarter has no previous period: an empty frame)
+        assert_frame_equal(frame, fresh.error_codes(side), check_exact=True, obj=side)
+    assert_frame_equal(by_day, fresh.error_codes("both", by=["day"]), check_exact=True)
+
+
+def test_series_days_summed_per_series_number_as_grouped_on_every_column(planted):
+    """_per_series_day: the series columns grouped once, into numbers, and the days summed per
+    number, give groupby([*_META, "day"]).sum()'s frame: values, order, dtypes, labels."""
+    import numpy as np
+    from pandas.testing import assert_frame_equal
+
+    from faceanalytics.report._findings import _META, _per_series_day
+
+    def want(f):
+        return f.groupby([*_META, "day"], dropna=False, sort=True)[["k", "n"]].sum().reset_index()
+
+    series = planted[1].info["series"]
+    rng = np.random.default_rng(3)
+    rows = series.astype({c: object for c in _META})
+    rows = rows.where(rows.notna(), None)                         # the parts' objects, None for missing
+    again = rows.sample(n=len(rows) // 3, random_state=1).assign(k=1.0, n=2.0)   # series days twice
+    for f in (rows, pd.concat([rows, again]).iloc[rng.permutation(len(rows) + len(again))],
+              rows.assign(attack=None, detail=np.nan), rows.iloc[:0], rows.iloc[:1]):
+        assert_frame_equal(_per_series_day(f), want(f), check_exact=True)
+    assert len(_per_series_day(pd.concat([rows, again]))) == len(rows)
 
 
 def test_summaries_compute_a_metric_once_and_hand_out_copies(planted, monkeypatch):

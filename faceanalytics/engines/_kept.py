@@ -186,7 +186,9 @@ def _read(path: Path) -> dict[str, list] | None:
                 continue
             if at + size > len(body):
                 return None
-            frame = pa.ipc.open_file(pa.py_buffer(body[at:at + size])).read_all().to_pandas()
+            # one thread: a frame is a few thousand rows, and a review reads back some 750 of
+            # them, where handing each column to Arrow's pool cost more than converting it
+            frame = pa.ipc.open_file(pa.py_buffer(body[at:at + size])).read_all().to_pandas(use_threads=False)
             items.append(frame if seg is None else (int(seg), frame))
         return out
     except FileNotFoundError:

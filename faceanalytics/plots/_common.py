@@ -27,6 +27,33 @@ def get_ax(ax: Axes | None) -> Axes:
     return ax
 
 
+# ``ax.bar``'s words for what a collection calls otherwise ("color" there is the face's alone)
+_BAR_TO_COLLECTION = {"color": "facecolor", "linewidth": "linewidths", "edgecolor": "edgecolors"}
+
+
+def histogram_bars(ax, left, height, width, *, label=None, **kwargs):
+    """Vertical bars from 0 as *one* artist (a ``PolyCollection``): what ``ax.bar`` draws,
+    without a ``Rectangle`` per bar.  A confidence histogram has about a hundred bins; as
+    patches, each was placed, measured for the data limits and drawn on its own: two fifths
+    of the time of each of the review's confidence figures.  The same rectangles, colours,
+    edges, data limits and stickiness to 0 as ``ax.bar(..., align="edge")``; ``kwargs`` are
+    the collection's (``color``, ``edgecolor``, ``linewidth``, ``alpha``, ...)."""
+    from matplotlib.collections import PolyCollection
+
+    x = np.asarray(left, dtype=float)
+    h = np.asarray(height, dtype=float)
+    w = np.broadcast_to(np.asarray(width, dtype=float), x.shape)
+    zero = np.zeros_like(h)
+    verts = np.stack([np.column_stack([x, zero]), np.column_stack([x, h]), np.column_stack([x + w, h]),
+                      np.column_stack([x + w, zero])], axis=1)
+    kwargs = {_BAR_TO_COLLECTION.get(k, k): v for k, v in kwargs.items()}
+    coll = PolyCollection(verts, label=label, **kwargs)
+    coll.sticky_edges.y.append(0.0)                  # as a bar's bottom: no margin below 0
+    ax.add_collection(coll, autolim=True)
+    getattr(ax, "_request_autoscale_view", ax.autoscale_view)()     # as ax.bar does (add_collection does not)
+    return coll
+
+
 def plain(text: str) -> str:
     """Text from the data (a provider's message) as Matplotlib shows it: ``$`` escaped where
     it would read ``$...$`` as TeX (an unbalanced or bad one fails the whole figure)."""

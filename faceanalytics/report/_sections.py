@@ -478,7 +478,7 @@ class _Builder:
             n = int(sub["count"].sum())
 
             def draw(ax, sub=sub, comp=comp, srcs=srcs, n=n):
-                _plots().plot_confidence_thresholds(sub, ax=ax)
+                _plots().plot_confidence_thresholds(sub, ax=ax, one_artist=True)
                 ax.set_title(tr("confidence.fig_title", comparison=comp, sources=srcs, n=n))
                 ax.legend(loc="upper left", bbox_to_anchor=(0.0, -0.2), fontsize=7, frameon=False)
 
