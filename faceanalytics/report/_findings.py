@@ -315,7 +315,7 @@ def _per_series_day(f: pd.DataFrame) -> pd.DataFrame:
     .reset_index()``, with the ten text columns grouped once, into series numbers, and the
     days summed per number (the series columns then taken from a frame of one row per
     series, grouped the same way: the same values and dtypes).  The review's 178,117
-    series days of /work/bench/hh-data: 0.15-0.20 s grouped on all eleven columns at once,
+    series days of bench_review_documents.py's data: 0.15-0.20 s grouped on all eleven columns at once,
     0.12-0.15 s so."""
     if not len(f):
         return f.groupby([*_META, "day"], dropna=False, sort=True)[["k", "n"]].sum().reset_index()

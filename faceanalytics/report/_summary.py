@@ -527,7 +527,7 @@ def _precounted(f: pd.DataFrame, total: str) -> pd.DataFrame:
     :func:`faceanalytics.analytics.error_codes` reads a pre-counted row as the rows it
     stands for, so the result is the same; but a period's session counts have a row per
     day, time basis and flag besides the error columns (55,000 rows for a half year of
-    /work/bench/hh-data, 330 once summed), and it reads each row's codes from its texts."""
+    bench_review_documents.py's data, 330 once summed), and it reads each row's codes from its texts."""
     keys = [c for c in f.columns if c != total]
     if not len(f) or not keys:
         return f.reset_index(drop=True)
