@@ -709,31 +709,42 @@ def test_baidu_detail_counts_are_kept_and_counted_again_when_getall_repeats_chan
                                                                             real(lay, w, cur, part, *a)))
     monkeypatch.setattr(_review, "_previous_table", lambda lay, w, since, table, parts, *a: (
         previous.append((table, tuple(parts))), real_prev(lay, w, since, table, parts, *a)))
+    # the rows getall's leave out (their signature) and Baidu's distinct tokens: queried or read back
+    listed, distinct = [], []
+    real_listed, real_distinct = _review._Listed._query, _review.distinct_query
+    monkeypatch.setattr(_review._Listed, "_query", lambda self, table, parts: (
+        listed.append(table), real_listed(self, table, parts))[1])
+    monkeypatch.setattr(_review, "distinct_query", lambda *a, **k: (distinct.append(a[4]), real_distinct(*a, **k))[1])
     since, until = "2026-06-01", "2026-07-01"
 
-    def review_again(expect_scanned, expect_previous):
+    def review_again(expect_scanned, expect_previous, expect_queried):
         scanned.clear()
         previous.clear()
+        listed.clear()
+        distinct.clear()
         got = summarize(d, since, until, engine="duckdb")
         assert sorted(scanned) == expect_scanned
         assert sorted({p for t, ps in previous if t != "sessions" for p in ps}) == expect_previous
+        assert (sorted(listed), distinct) == expect_queried
         _same_counts(got, summarize(d, since, until, engine="pandas"))
         return got
 
+    queried = (["comparisons", "genuineness"], ["baidu"])
     fresh = review_again([("baidu_detail", "2026-06"), ("baidu_getall", "2026-06")],
-                         [("baidu_detail", "2026-05"), ("baidu_getall", "2026-05")])
+                         [("baidu_detail", "2026-05"), ("baidu_getall", "2026-05")], queried)
     detail = "source == 'baidu_detail'"
     assert int(fresh.counts["comparisons"].query(detail)["n"].sum()) == 15       # June 20 - 10, May 10 - 5
-    review_again([], [])                              # every whole partition read back, detail's too
+    review_again([], [], ([], []))                    # every whole partition read back, detail's too
     # getall lands a token detail does not hold: getall's June again, detail's read back
     ingest([write_jsonl(tmp_path / "b.jsonl", [envelope("baidu_getall", "toknew", _getall_at("2026-06-15"),
                                                         fetched_at="2026-06-15T02:00:00Z")])], d)
-    review_again([("baidu_getall", "2026-06")], [])
+    review_again([("baidu_getall", "2026-06")], [], queried)
     # getall lands June and May tokens detail holds: those detail partitions are counted again
     ingest([write_jsonl(tmp_path / "c.jsonl", [
         envelope("baidu_getall", "tokj15", _getall_at("2026-06-16"), fetched_at="2026-06-16T02:00:00Z"),
         envelope("baidu_getall", "tokm7", _getall_at("2026-06-16"), fetched_at="2026-06-16T02:00:00Z")])], d)
-    got = review_again([("baidu_detail", "2026-06"), ("baidu_getall", "2026-06")], [("baidu_detail", "2026-05")])
+    got = review_again([("baidu_detail", "2026-06"), ("baidu_getall", "2026-06")], [("baidu_detail", "2026-05")],
+                       queried)
     assert int(got.counts["comparisons"].query(detail)["n"].sum()) == 13
 
 

@@ -884,7 +884,7 @@ def count_tables(data_dir, *, previous_since, since, until, segments: Sequence[S
         if progress is not None:
             progress(name)
 
-    listed = _Listed(lay, w)
+    listed = _Listed(lay, w, kept)
     step("the previous period")
     _previous(lay, w, cur.since, frames, kept, listed)
     step("this period, partition by partition")
@@ -981,6 +981,11 @@ def _kept_beside(lay: "_Layout", data_dir) -> Kept:
     return Kept(root, files, lay.info, lay.d.tz)
 
 
+def _bounds(w: S.Window) -> list:
+    """A window's bounds as kept counts name them (what a count of the window depends on)."""
+    return [None if x is None else pd.Timestamp(x).isoformat() for x in (w.since, w.until)]
+
+
 def _needs_listing(lay: "_Layout", part, tables) -> bool:
     """Whether ``part``'s counts depend on rows outside it: Baidu detail repeats are judged
     against getall's rows of the whole window (comparisons and checks; sessions are not)."""
@@ -1001,27 +1006,44 @@ class _Listed:
     month's, every day) then recounts only the detail partitions whose left-out rows it
     changed, where before every detail partition of both periods was counted on every
     review (measured on tables ingested from gen_records payloads: a third of the time of a
-    review read back from kept counts).  DuckDB only (where counts are kept)."""
+    review read back from kept counts).  DuckDB only (where counts are kept).  The signatures
+    are kept too, keyed by the detail and getall files and the window: a review whose files did
+    not change reads them back instead of hashing every detail token of the window again."""
 
-    def __init__(self, lay: "_Layout", w: S.Window) -> None:
-        self.lay, self.w = lay, w
+    def __init__(self, lay: "_Layout", w: S.Window, kept: Kept) -> None:
+        self.lay, self.w, self.kept = lay, w, kept
         self._got: dict[str, dict] = {}
 
     def _table(self, table: str) -> dict:
         if table not in self._got:
-            lay, d = self.lay, self.lay.d
+            lay = self.lay
             parts = sorted(p for p in lay.parts[table] if p[0] == REPEAT_SOURCE)
             got: dict = {}
             if parts and lay.has(table, LISTING_SOURCE):
-                with lay.relation(table, parts) as (src, cond), lay.relation(table) as (listing, _):
-                    sql = (f"SELECT {d.q('month')}, count(*) AS n, CAST(sum(hash({d.q('session_id')})) AS VARCHAR) "
-                           f"AS h FROM {src}{_and(_and(self.w.where(d), cond), 'NOT ' + _once(d, listing, self.w))} "
-                           f"GROUP BY {d.q('month')}")
-                    t = lay.eng.query(sql)
-                    for m, n, h in zip(*(t.column(i).to_pylist() for i in range(3))):
+                frames: dict[str, list] = {"listed": []}
+
+                def count(into, table=table, parts=parts):
+                    into["listed"].append(self._query(table, parts))
+                if self.kept.root is None:
+                    count(frames)
+                else:
+                    both = sorted(p for p in lay.parts[table] if p[0] in (REPEAT_SOURCE, LISTING_SOURCE))
+                    self.kept.through(f"listed-{table}", both, [table], {"window": _bounds(self.w)}, count, frames)
+                for f in frames["listed"]:
+                    for m, n, h in zip(f["month"].tolist(), f["n"].tolist(), f["h"].tolist()):
                         got[(REPEAT_SOURCE, str(m))] = [int(n), str(h)]
             self._got[table] = got
         return self._got[table]
+
+    def _query(self, table: str, parts) -> pd.DataFrame:
+        """Per detail month: the rows getall's leave out, their number and their tokens' hashes summed."""
+        lay, d = self.lay, self.lay.d
+        with lay.relation(table, parts) as (src, cond), lay.relation(table) as (listing, _):
+            sql = (f"SELECT CAST({d.q('month')} AS VARCHAR) AS {d.q('month')}, count(*) AS n, "
+                   f"CAST(sum(hash({d.q('session_id')})) AS VARCHAR) AS h "
+                   f"FROM {src}{_and(_and(self.w.where(d), cond), 'NOT ' + _once(d, listing, self.w))} "
+                   f"GROUP BY {d.q('month')}")
+            return lay.eng.query(sql).to_pandas()
 
     def signature(self, part, tables) -> dict | None:
         """The key a detail partition's counts are kept under beside its files (None: not a
@@ -1201,11 +1223,15 @@ def _distinct(lay: _Layout, w: S.Window, since, kept: Kept) -> pd.DataFrame | No
     for job in jobs:
         side = next((i for i, (lo, hi) in enumerate(sides) if job[3] is not None and kept.whole(job[2], ["sessions"],
                                                                                                lo, hi)), None)
-        if side is None:
-            count(frames, *job)
-        else:       # the side is in the counts: the same month counted for the other side is another entry
+        if side is not None:  # the side is in the counts: the same month counted for the other side is another entry
             kept.through(f"distinct-{job[1]}", job[2], ["sessions"], {"side": side},
                          lambda into, job=job: count(into, *job), frames)
+        elif job[3] is None and kept.root is not None:    # Baidu's tokens over the window: kept by files and bounds
+            kept.through(f"distinct-{job[1]}-window", job[2], ["sessions"],
+                         {"window": _bounds(w), "since": pd.Timestamp(since).isoformat()},
+                         lambda into, job=job: count(into, *job), frames)
+        else:
+            count(frames, *job)
     return _concat(frames["distinct"])
 
 
