@@ -1227,7 +1227,8 @@ def _distinct(lay: _Layout, w: S.Window, since, kept: Kept) -> pd.DataFrame | No
             kept.through(f"distinct-{job[1]}", job[2], ["sessions"], {"side": side},
                          lambda into, job=job: count(into, *job), frames)
         elif job[3] is None and kept.root is not None:    # Baidu's tokens over the window: kept by files and bounds
-            kept.through(f"distinct-{job[1]}-window", job[2], ["sessions"],
+            # (a role no other role's name starts with: an entry prunes those of its role by that prefix)
+            kept.through(f"tokens-{job[1]}", job[2], ["sessions"],
                          {"window": _bounds(w), "since": pd.Timestamp(since).isoformat()},
                          lambda into, job=job: count(into, *job), frames)
         else:
