@@ -11,16 +11,12 @@ import numpy as np
 import orjson
 
 from ._coerce import Unreadable, check_time, integer, iso_to_us, text
-from .flatten import MAX_LINE, session_id_of
+from .flatten import MAX_DEPTH, MAX_LINE, session_id_of
 from .schema import BAIDU_SOURCES, SOURCES
 
 __all__ = ["Record", "read_record", "make_envelope", "parse_json", "line_problem",
            "MAX_LINE", "MAX_DEPTH"]
 
-# Bounds on what any parser is handed.  The documents nest six levels deep (eight with
-# an envelope around a Baidu getall attempt); Arrow's JSON reader overflows its stack
-# somewhere past 10,000, so depth is checked before any parser sees a line.
-MAX_DEPTH = 64
 # What stands for a line cut as it was read (pipeline._chunks.over_long_line): not JSON.
 OVER_LONG = b"\x00faceanalytics: over-long line of "
 _STRINGS = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from .._coerce import Unreadable
 from . import baidu, megvii
-from ._common import MAX_LINE, Context, Flat, safe_name
+from ._common import MAX_DEPTH, MAX_LINE, Context, Flat, safe_name
 from .megvii import biz_id_epoch_us, session_id_of
 
 FLATTENERS = {
@@ -44,7 +44,7 @@ def flatten_payload(source: str, payload, ctx: Context) -> Flat:
 
 
 __all__ = ["Context", "Flat", "Unreadable", "FLATTENERS", "flatten_payload", "session_id_of",
-           "safe_name", "flatten_fast", "parse_chunk", "read_chunk", "MAX_LINE"]
+           "safe_name", "flatten_fast", "parse_chunk", "read_chunk", "MAX_LINE", "MAX_DEPTH"]
 
 
 def __getattr__(name: str):

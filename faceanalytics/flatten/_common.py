@@ -8,9 +8,13 @@ import re
 
 from .._coerce import Unreadable, is_nullish, non_finite, num, num_strict
 
-__all__ = ["Flat", "Context", "Unreadable", "media_row", "safe_name", "number", "MAX_LINE"]
+__all__ = ["Flat", "Context", "Unreadable", "media_row", "safe_name", "number", "MAX_LINE", "MAX_DEPTH"]
 
 MAX_LINE = 16 << 20  # bytes: a longer input line is quarantined unread (and never handed to Arrow)
+# The documents nest six levels deep (eight with an envelope around a Baidu getall attempt);
+# Arrow's JSON reader overflows its stack somewhere past 10,000, so depth is checked before
+# any parser sees a line (``_records.line_problem``).
+MAX_DEPTH = 64
 
 
 class Context:

@@ -119,16 +119,18 @@ _QUOTE_PATTERN = r'([^\\])":\s*(-?[0-9][0-9.eE+-]*|true|false)\s*([,}\]])'
 _QUOTE_REPL = "\\1\":\"" + "\\\\u001f" + "\\2\"\\3"
 # Arrow's reader recurses per nesting level and overflows its stack past ~10,000: a line
 # is handed to it only when it cannot nest deeper than this (it has fewer openers).  The
-# Python path then applies the real bound (``_records.MAX_DEPTH``) to what is left.
+# Python path then applies the real bound (``_common.MAX_DEPTH``) to what is left.
 _ARROW_MAX_OPENERS = 2000
 _MAX_RESTARTS = 8
 _PROBE = 256  # lines read first to learn whether a chunk needs quoting  # rows a chunk's reader may stop at before its rows are checked one by one
 
 
-def _arrow_safe(line: bytes) -> bool:
-    n = len(line)
+def _arrow_safe(buf: bytes, start: int = 0, end: int | None = None) -> bool:
+    """Whether the line ``buf[start:end]`` may be handed to Arrow's reader: not over
+    ``MAX_LINE``, and not able to nest past ``_ARROW_MAX_OPENERS`` (counted where it lies)."""
+    n = (len(buf) if end is None else end) - start
     return n <= MAX_LINE and (n <= _ARROW_MAX_OPENERS
-                              or line.count(b"{") + line.count(b"[") <= _ARROW_MAX_OPENERS)
+                              or buf.count(b"{", start, end) + buf.count(b"[", start, end) <= _ARROW_MAX_OPENERS)
 
 
 def _read(buf, schema: pa.Schema, threads: bool, strict: bool = False) -> pa.Table:
@@ -204,7 +206,7 @@ def _key_mismatch(buf: bytes, bounds: np.ndarray, table: pa.Table, names: frozen
     n = len(bounds) - 1
     arrow = np.zeros(n, np.int64)
     for col in table.columns:
-        _count_valid(col.combine_chunks(), None, arrow)
+        _count_valid(whole(col), None, arrow)
     if len(buf) < 2:
         return np.zeros(n, bool)
     q, row, real, null, odd = keys_written(buf, bounds)
@@ -712,7 +714,6 @@ def _grouped(buf: bytes, bounds: np.ndarray, source_hint: str | None):
     lines are read one by one.  -> (rows of each group, in order of their first line; rows
     left to Python), as the line-by-line reading gives them (a Python loop over every line
     cost a fifteenth of a Lite chunk's reading)."""
-    n = len(bounds) - 1
     codes, texts = _envelope_codes(buf, bounds)
     hint = (source_hint, False) if source_hint in FAST_SOURCES else None
     keys = [(t, True) if t in FAST_SOURCES else None for t in texts] + [hint]  # code -1: the last
@@ -721,8 +722,7 @@ def _grouped(buf: bytes, bounds: np.ndarray, source_hint: str | None):
     kid = np.where(codes >= -1, table[np.maximum(codes, -1)], -1)
     one_by_one = codes == -2  # not opening with ``{"source":"``: the regex reads them
     for i in np.flatnonzero(np.diff(bounds) - 1 > _ARROW_MAX_OPENERS).tolist():
-        s, e = int(bounds[i]), int(bounds[i + 1]) - 1
-        if not (e - s <= MAX_LINE and buf.count(b"{", s, e) + buf.count(b"[", s, e) <= _ARROW_MAX_OPENERS):
+        if not _arrow_safe(buf, int(bounds[i]), int(bounds[i + 1]) - 1):
             kid[i], one_by_one[i] = -1, False  # unsafe for Arrow's reader: left to Python
     for i in np.flatnonzero(one_by_one).tolist():
         key = _key_of_line(buf[int(bounds[i]):int(bounds[i + 1]) - 1], source_hint)

@@ -11,8 +11,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .._coerce import integer
+from ._common import MAX_DEPTH
 from ._fast import (_MARK, Extracted, Group, Media, Rows, View, _count_valid, _shape_tree, _subset, _unmark,
-                    envelope_columns, keys_written)
+                    envelope_columns, keys_written, whole)
 from ._fast_megvii import _Lines
 from .baidu import keys_in, unknown_keys
 from .fields import EXPAND
@@ -121,7 +122,7 @@ def _unknown(g: Group, slow: np.ndarray, body: np.ndarray, src: str) -> pa.Array
         return None
     arrow = np.zeros(len(odd), np.int64)  # the values the reader read, as _key_mismatch counts them
     for col in g.table.take(pa.array(odd)).columns:
-        _count_valid(col.combine_chunks(), None, arrow)
+        _count_valid(whole(col), None, arrow)
     sub, bounds = _subset(g.buf, g.bounds, odd)
     written = _written_keys(sub, bounds)
     tree = _shape_tree(src, True)
@@ -148,9 +149,7 @@ def _unknown(g: Group, slow: np.ndarray, body: np.ndarray, src: str) -> pa.Array
     return pa.array(extra, pa.string())
 
 
-# ``_records.MAX_DEPTH`` (not imported: ``_records`` imports this package): a line with more
-# openers than this may nest deeper than ``_records.parse_json`` reads.
-_MAX_OPENERS = 64
+_MAX_OPENERS = MAX_DEPTH  # a line with more openers may nest deeper than the Python path reads
 
 
 def _parsed(line: bytes):

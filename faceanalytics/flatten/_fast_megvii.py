@@ -150,7 +150,7 @@ def read_texts(g: Group):
         g.table = t.set_column(t.schema.get_field_index("payload"), "payload", payload)  # combined once
         data = payload.field("data")
     elif "data" in t.column_names:
-        data = t.column("data").combine_chunks()
+        data = whole(t.column("data"))
     else:
         return None
     if not pa.types.is_string(data.type):
