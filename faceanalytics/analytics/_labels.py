@@ -141,9 +141,12 @@ def error_rates(comparisons: pd.DataFrame, labels: pd.DataFrame | None = None, t
     conf, gen = _scores(comparisons, labels, comparison)
     n_gen = int(np.count_nonzero(gen))
     n_imp = int(gen.size - n_gen)
-    codes, uniq = float_codes(conf)                 # distinct values ascending, NaN (no score) last
-    m = int(np.count_nonzero(~np.isnan(uniq)))
+    codes, uniq = float_codes(conf, dense=False)    # values ascending (grid steps), NaN (no score) last
     per = np.bincount(codes * 2 + gen, minlength=2 * len(uniq)).reshape(-1, 2)   # (impostor, genuine)
+    seen = per.any(axis=1)                          # the distinct values: steps some score sits on
+    if not seen.all():
+        per, uniq = per[seen], uniq[seen]
+    m = int(np.count_nonzero(~np.isnan(uniq)))
     per_imp, per_gen = per[:, 0], per[:, 1]
     g_below = np.concatenate([[0], np.cumsum(per_gen[:m])])     # genuine scores below each value
     i_below = np.concatenate([[0], np.cumsum(per_imp[:m])])
