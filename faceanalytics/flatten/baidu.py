@@ -191,23 +191,39 @@ def flatten_stat(payload: dict, ctx: Context, flat: Flat) -> None:
     result = _result(payload, flat, "baidu_stat")
     if result is None:
         return
+    # Ten error counts a record, each a few values: the usual value (an int count, an
+    # int or text code, no unknown key) is taken in line and every other goes through
+    # the readers; the paths a note needs are built only for a note.
+    rows = flat.rows.get("error_counts")
     for api, items in result.items():
-        items = _maybe_json(items, f"result.{api}")
+        if isinstance(items, str):
+            items = _maybe_json(items, f"result.{api}")
         if isinstance(items, dict):
             items = [items]
         if not isinstance(items, list):
             flat.unreadable(f"result.{api}", items)
             continue
+        api_s = str(api)
         for i, item in enumerate(items):
-            if not isinstance(item, dict):
+            if type(item) is not dict and not isinstance(item, dict):
                 flat.unreadable(f"result.{api}[{i}]", item)
                 continue
-            flat.unknown(f"result.{api}[{i}].", item, _STAT_ITEM)
-            count = integer(item.get("count"))
-            if count is None and not is_nullish(item.get("count")):
-                flat.unreadable(f"result.{api}[{i}].count", item.get("count"))
-            flat.add("error_counts", {"api": str(api), "error_code": code_text(item.get("error_code")),
-                                      "count": count})
+            if not _STAT_ITEM.issuperset(item):
+                flat.unknown(f"result.{api}[{i}].", item, _STAT_ITEM)
+            c = item.get("count")
+            if type(c) is int:
+                count = c
+            else:
+                count = integer(c)
+                if count is None and not is_nullish(c):
+                    flat.unreadable(f"result.{api}[{i}].count", c)
+            code = item.get("error_code")
+            row = {"api": api_s, "error_code": str(code) if type(code) is int else code_text(code),
+                   "count": count}
+            if rows is None:
+                rows = flat.rows["error_counts"] = [row]
+            else:
+                rows.append(row)
 
 
 def flatten_getall(payload: dict, ctx: Context, flat: Flat) -> None:
