@@ -68,11 +68,20 @@ _MEDIA = known_keys("baidu_media", "result")
 def _envelope(payload: dict, flat: Flat, source: str) -> dict | None:
     """Common fields; returns ``result`` for a success body, None for an error body."""
     s = flat.session
-    flat.unknown("", payload, _ENVELOPE[source])
-    s["log_id"] = code_text(payload.get("log_id"))
-    success = boolean(payload.get("success"))
+    known = _ENVELOPE[source]
+    if not known.issuperset(payload):
+        flat.unknown("", payload, known)
+    # Every record passes here: the usual values (an int log id, a bool success, no
+    # error code) are taken in line, any other through the readers.
+    log_id = payload.get("log_id")
+    s["log_id"] = str(log_id) if type(log_id) is int else code_text(log_id)
+    success = payload.get("success")
+    if type(success) is not bool:
+        success = boolean(success)
     s["success"] = success
-    code = code_text(payload.get("error_code"))
+    code = payload.get("error_code")
+    if code is not None:
+        code = code_text(code)
     if code not in (None, "0") and not success:  # the platform's error_code 0 means success
         s["status"] = s["error"] = code
         s["error_message"] = text(payload.get("error_msg"))
@@ -87,8 +96,8 @@ def _envelope(payload: dict, flat: Flat, source: str) -> dict | None:
         raise Unreadable("Baidu body has neither success, result nor an error code")
     s["status"] = "OK"
     s["error_message"] = text(payload.get("message"))
-    result = _maybe_json(payload.get("result"), "result")
-    return result
+    result = payload.get("result")
+    return _maybe_json(result, "result") if isinstance(result, str) else result
 
 
 def _result(payload: dict, flat: Flat, source: str) -> dict | None:
