@@ -159,8 +159,12 @@ def media_row(flat: Flat, ctx: Context, field: str, value, *, media_type: str = 
         row["error"] = "empty (not generated)"
         flat.add("media", row)
         return
+    if v[:8].lower().startswith(("http://", "https://")):  # the usual value: never a data URI
+        row["url"] = v
+        flat.add("media", row)
+        return
     m = _DATA_URI.match(v)
-    if m is None and (expect == "url" or v[:8].lower().startswith(("http://", "https://"))):
+    if m is None and expect == "url":
         row["url"] = v
         flat.add("media", row)
         return

@@ -9,22 +9,42 @@ time and are stored in UTC.
 """
 from __future__ import annotations
 
-from .._coerce import (Unreadable, boolean, check_time, cn_time_to_us, code_text, integer,
+from .._coerce import (TIME_MAX_US, TIME_MIN_US, Unreadable, boolean, check_time, cn_time_to_us, code_text,
+                       integer,
                        is_nullish, non_finite, text)
 from ..schema import CONFIDENCE_RANGE
 from ._common import Context, Flat, media_row, number, opt_num
 from .fields import BAIDU, EXPAND, known_keys
 
 _LO, _HI = CONFIDENCE_RANGE  # Baidu's scores, thresholds and spoofing scores: 0-100
+_INF = float("inf")
 
 
-def _score(flat: Flat, path: str, v, strict: bool = True):
-    return number(flat, path, v, strict=strict, lo=_LO, hi=_HI)
+def _score(flat: Flat, prefix: str, key: str, v, strict: bool = True):
+    """``number(flat, prefix + key, v, strict=strict, lo=0, hi=100)``; a plain number in
+    range (nearly every value) is taken without building the path a note would need."""
+    t = type(v)
+    if (t is float or t is int) and _LO <= v <= _HI:
+        return float(v)
+    return number(flat, prefix + key, v, strict=strict, lo=_LO, hi=_HI)
 
 
-def _time(flat: Flat, path: str, v):
-    """A Beijing time, in the accepted window (else the record is quarantined)."""
-    us = check_time(cn_time_to_us(v), v, path)
+def _opt_num(flat: Flat, prefix: str, key: str, v):
+    """``opt_num(flat, prefix + key, v)``; a finite float is taken as it is, the path
+    built only for another value."""
+    if type(v) is float and -_INF < v < _INF:
+        return v
+    return opt_num(flat, prefix + key, v)
+
+
+def _time(flat: Flat, prefix: str, key: str, v):
+    """A Beijing time, in the accepted window (else the record is quarantined); the path
+    (``prefix + key``) is built only for a note or a reason."""
+    us = cn_time_to_us(v)
+    if us is not None and TIME_MIN_US <= us <= TIME_MAX_US:
+        return us
+    path = prefix + key
+    us = check_time(us, v, path)
     if us is None and not is_nullish(v):
         flat.unreadable(path, v)
     return us
@@ -48,11 +68,20 @@ _MEDIA = known_keys("baidu_media", "result")
 def _envelope(payload: dict, flat: Flat, source: str) -> dict | None:
     """Common fields; returns ``result`` for a success body, None for an error body."""
     s = flat.session
-    flat.unknown("", payload, _ENVELOPE[source])
-    s["log_id"] = code_text(payload.get("log_id"))
-    success = boolean(payload.get("success"))
+    known = _ENVELOPE[source]
+    if not known.issuperset(payload):
+        flat.unknown("", payload, known)
+    # Every record passes here: the usual values (an int log id, a bool success, no
+    # error code) are taken in line, any other through the readers.
+    log_id = payload.get("log_id")
+    s["log_id"] = str(log_id) if type(log_id) is int else code_text(log_id)
+    success = payload.get("success")
+    if type(success) is not bool:
+        success = boolean(success)
     s["success"] = success
-    code = code_text(payload.get("error_code"))
+    code = payload.get("error_code")
+    if code is not None:
+        code = code_text(code)
     if code not in (None, "0") and not success:  # the platform's error_code 0 means success
         s["status"] = s["error"] = code
         s["error_message"] = text(payload.get("error_msg"))
@@ -67,8 +96,8 @@ def _envelope(payload: dict, flat: Flat, source: str) -> dict | None:
         raise Unreadable("Baidu body has neither success, result nor an error code")
     s["status"] = "OK"
     s["error_message"] = text(payload.get("message"))
-    result = _maybe_json(payload.get("result"), "result")
-    return result
+    result = payload.get("result")
+    return _maybe_json(result, "result") if isinstance(result, str) else result
 
 
 def _result(payload: dict, flat: Flat, source: str) -> dict | None:
@@ -95,11 +124,11 @@ def flatten_detail(payload: dict, ctx: Context, flat: Flat) -> None:
     if isinstance(vr, dict):
         flat.unknown("result.verify_result.", vr, _DETAIL_VERIFY)
         if "score" in vr:
-            _comparison(flat, None, _score(flat, "result.verify_result.score", vr.get("score")), None)
+            _comparison(flat, None, _score(flat, "result.verify_result.", "score", vr.get("score")), None)
         flat.session["liveness_score"] = opt_num(flat, "result.verify_result.liveness_score",
                                                  vr.get("liveness_score"))
         if "spoofing" in vr:
-            _spoofing(flat, None, _score(flat, "result.verify_result.spoofing", vr.get("spoofing")))
+            _spoofing(flat, None, _score(flat, "result.verify_result.", "spoofing", vr.get("spoofing")))
     elif vr is not None:
         flat.unreadable("result.verify_result", vr)
     _identity(result, None, ctx, flat, "result.")
@@ -124,9 +153,13 @@ def _identity(block: dict, attempt, ctx: Context, flat: Flat, path: str) -> None
     nests them inside.  Both are read.
     """
     m = ctx.masker
-    confirm = _maybe_json(block.get("idcard_confirm"), path + "idcard_confirm")
-    ocr = _maybe_json(block.get("idcard_ocr_result"), path + "idcard_ocr_result")
-    images = _maybe_json(block.get("idcard_images"), path + "idcard_images")
+    confirm, ocr, images = block.get("idcard_confirm"), block.get("idcard_ocr_result"), block.get("idcard_images")
+    if isinstance(confirm, str):  # an object sent as JSON text (the paths only then)
+        confirm = _maybe_json(confirm, path + "idcard_confirm")
+    if isinstance(ocr, str):
+        ocr = _maybe_json(ocr, path + "idcard_ocr_result")
+    if isinstance(images, str):
+        images = _maybe_json(images, path + "idcard_images")
     ipath = opath = path
     if isinstance(confirm, dict):
         flat.unknown(path + "idcard_confirm.", confirm, _CONFIRM)
@@ -162,7 +195,8 @@ def _ocr(ocr: dict, attempt, ctx: Context, flat: Flat, path: str) -> None:
     flat.unknown(path, ocr, _OCR)
     h, last4, plain = m.id_number(ocr.get("id_card_number", ocr.get("idcard_number")))
     birthday = text(ocr.get("birthday"))
-    digits = "".join(ch for ch in (birthday or "")[:10] if ch.isdigit())
+    head = (birthday or "")[:10]
+    digits = head if head.isdigit() else "".join(filter(str.isdigit, head))
     birth_year = integer(digits[:4]) if len(digits) >= 4 else None
     flat.add("idcard_ocr", {
         "attempt": attempt, "side": "both", "id_number_hash": h, "id_number_last4": last4,
@@ -191,23 +225,39 @@ def flatten_stat(payload: dict, ctx: Context, flat: Flat) -> None:
     result = _result(payload, flat, "baidu_stat")
     if result is None:
         return
+    # Ten error counts a record, each a few values: the usual value (an int count, an
+    # int or text code, no unknown key) is taken in line and every other goes through
+    # the readers; the paths a note needs are built only for a note.
+    rows = flat.rows.get("error_counts")
     for api, items in result.items():
-        items = _maybe_json(items, f"result.{api}")
+        if isinstance(items, str):
+            items = _maybe_json(items, f"result.{api}")
         if isinstance(items, dict):
             items = [items]
         if not isinstance(items, list):
             flat.unreadable(f"result.{api}", items)
             continue
+        api_s = str(api)
         for i, item in enumerate(items):
-            if not isinstance(item, dict):
+            if type(item) is not dict and not isinstance(item, dict):
                 flat.unreadable(f"result.{api}[{i}]", item)
                 continue
-            flat.unknown(f"result.{api}[{i}].", item, _STAT_ITEM)
-            count = integer(item.get("count"))
-            if count is None and not is_nullish(item.get("count")):
-                flat.unreadable(f"result.{api}[{i}].count", item.get("count"))
-            flat.add("error_counts", {"api": str(api), "error_code": code_text(item.get("error_code")),
-                                      "count": count})
+            if not _STAT_ITEM.issuperset(item):
+                flat.unknown(f"result.{api}[{i}].", item, _STAT_ITEM)
+            c = item.get("count")
+            if type(c) is int:
+                count = c
+            else:
+                count = integer(c)
+                if count is None and not is_nullish(c):
+                    flat.unreadable(f"result.{api}[{i}].count", c)
+            code = item.get("error_code")
+            row = {"api": api_s, "error_code": str(code) if type(code) is int else code_text(code),
+                   "count": count}
+            if rows is None:
+                rows = flat.rows["error_counts"] = [row]
+            else:
+                rows.append(row)
 
 
 def flatten_getall(payload: dict, ctx: Context, flat: Flat) -> None:
@@ -235,16 +285,19 @@ def flatten_getall(payload: dict, ctx: Context, flat: Flat) -> None:
         flat.unknown(path, a, _ATTEMPT)
         order = integer(a.get("order"))
         attempt = order if order is not None else i
-        vd = _maybe_json(a.get("verify_detail"), path + "verify_detail")
+        vd = a.get("verify_detail")
+        if isinstance(vd, str):
+            vd = _maybe_json(vd, path + "verify_detail")
         if not isinstance(vd, dict):
             if vd is not None:
                 flat.unreadable(path + "verify_detail", vd)
             vd = {}
         flat.unknown(path + "verify_detail.", vd, _VERIFY_DETAIL)
-        score = _score(flat, path + "verify_detail.score", vd.get("score"))
-        threshold = _score(flat, path + "verify_detail.threshold", vd.get("threshold"), strict=False)
-        spoofing = _score(flat, path + "verify_detail.spoofing_score", vd.get("spoofing_score"))
-        verify_time = _time(flat, path + "verify_time", a.get("verify_time"))
+        vpath = path + "verify_detail."
+        score = _score(flat, vpath, "score", vd.get("score"))
+        threshold = _score(flat, vpath, "threshold", vd.get("threshold"), strict=False)
+        spoofing = _score(flat, vpath, "spoofing_score", vd.get("spoofing_score"))
+        verify_time = _time(flat, path, "verify_time", a.get("verify_time"))
         if verify_time is not None and (latest is None or verify_time > latest):
             latest = verify_time
         flat.add("attempts", {
@@ -252,14 +305,13 @@ def flatten_getall(payload: dict, ctx: Context, flat: Flat) -> None:
             "code": code_text(a.get("code")), "message": text(a.get("message")),
             "verify_time": verify_time, "charged": boolean(a.get("is_charged")),
             "charge_type": text(a.get("charge_type")),
-            "charge_time": _time(flat, path + "charge_time", a.get("charge_time")),
+            "charge_time": _time(flat, path, "charge_time", a.get("charge_time")),
             "score": score, "threshold": threshold,
-            "liveness_score": opt_num(flat, path + "verify_detail.liveness_score",
-                                      vd.get("liveness_score")),
+            "liveness_score": _opt_num(flat, vpath, "liveness_score", vd.get("liveness_score")),
             "spoofing_score": spoofing, "risk_level": code_text(vd.get("risk_level")),
             "risk_tag": text(vd.get("risk_tag")), "is_demote": boolean(vd.get("is_demote")),
             "ocr_charged": boolean(a.get("is_ocr_charge")),
-            "ocr_charge_time": _time(flat, path + "ocr_charge_time", a.get("ocr_charge_time")),
+            "ocr_charge_time": _time(flat, path, "ocr_charge_time", a.get("ocr_charge_time")),
             "ocr_count": integer(a.get("ocr_count")),
             "verify_log_id": text(vd.get("verify_log_id")),
         })
