@@ -239,7 +239,7 @@ def flatten_stat(payload: dict, ctx: Context, flat: Flat) -> None:
             continue
         api_s = str(api)
         for i, item in enumerate(items):
-            if type(item) is not dict and not isinstance(item, dict):
+            if not isinstance(item, dict):
                 flat.unreadable(f"result.{api}[{i}]", item)
                 continue
             if not _STAT_ITEM.issuperset(item):
