@@ -28,7 +28,9 @@ what the targets are about):
 4. The Python path alone (``--python-path``: every record through the Python
    flatteners) on the generated Lite records: >= 2x naive.
 5. Memory flat from ``--n`` to ``--big`` generated Lite records (and records of each of
-   ``--flat-sources``, by default Megvii notify: bigger rows); and three hostile
+   ``--flat-sources``, by default Megvii notify: bigger rows), with the RSS of one
+   more ``--big`` Lite run traced (its highest per tenth of the run: a rising line is
+   memory growing with the records read, a spike one chunk's working set); and three hostile
    files: 10,000 records with 20 distinct unknown keys each (peak memory), a line
    nested 10,000 deep among good ones (no crash, the rest lands), and a Zstandard file
    of a few KB holding a 1 GiB line without a newline (peak memory; the rest lands).
@@ -47,6 +49,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -149,14 +152,18 @@ def make_file(path: Path, n: int) -> float:
     return size / n
 
 
-def run(code: str, path: Path, work: Path, *args: str, env=None) -> tuple[float, float, str, float]:
+def run(code: str, path: Path, work: Path, *args: str, env=None, trace: list | None = None
+        ) -> tuple[float, float, str, float]:
     """Wall seconds, peak RSS (MiB), output and CPU seconds (user + system, all threads)
     of one contender in its own process.  On a shared machine the wall time stretches
-    with the load; the CPU time much less, so both are printed."""
+    with the load; the CPU time much less, so both are printed.  ``trace``: a list that
+    receives the process's RSS (MiB) every 0.1 s."""
     work.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     proc = subprocess.Popen([PY, "-c", code, str(path), str(work), *args], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, env=env)
+    if trace is not None:
+        threading.Thread(target=_sample_rss, args=(proc, trace), daemon=True).start()
     out = proc.stdout.read().decode()
     err = proc.stderr.read().decode()
     _, status, usage = os.wait4(proc.pid, 0)
@@ -164,6 +171,26 @@ def run(code: str, path: Path, work: Path, *args: str, env=None) -> tuple[float,
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"contender failed with status {status}: {err[-2000:]}")
     return wall, usage.ru_maxrss / 1024, out, usage.ru_utime + usage.ru_stime
+
+
+def _sample_rss(proc: subprocess.Popen, into: list) -> None:
+    """RSS of ``proc`` (MiB) every 0.1 s until it exits."""
+    while proc.poll() is None:
+        try:
+            with open(f"/proc/{proc.pid}/statm") as f:
+                into.append(int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20)
+        except (OSError, ValueError, IndexError):
+            return
+        time.sleep(0.1)
+
+
+def trend(trace: list) -> str:
+    """The highest RSS of each tenth of a run: a peak set by one chunk's working set shows
+    as a spike; memory growing with the records read, as a rising line."""
+    if len(trace) < 10:
+        return "too short to trace"
+    k = len(trace) // 10
+    return " ".join(f"{max(trace[i * k:(i + 1) * k]):.0f}" for i in range(10)) + " MiB"
 
 
 def best(code, path, tmp: Path, name: str, repeat: int, *args, env=None):
@@ -332,6 +359,10 @@ def main() -> None:
                 big = best(OURS, f, tmp, "big", args.repeat, env=env)
                 print(f"; {args.big:,} records peak {big[1]:.0f} MiB ({big[0]:.1f} s)")
                 target("peak memory 1M / 100k (flat)", big[1] / small[1], 1.15, "x", True)
+                trace: list = []
+                run(OURS, f, tmp / "big-trace", env=env, trace=trace)
+                shutil.rmtree(tmp / "big-trace", ignore_errors=True)
+                print(f"  RSS of one more {args.big:,}-record run, highest per tenth of it: {trend(trace)}")
             else:
                 print()
             f.unlink(missing_ok=True)
