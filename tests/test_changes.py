@@ -341,3 +341,26 @@ def test_weighted_fdr_gives_the_primary_series_their_share():
     pd.testing.assert_frame_equal(same[["series", "start", "q_value"]].reset_index(drop=True), want)
     with pytest.raises(ValueError, match="negative"):
         detect_changes(df.assign(w=-1.0), keys=["series"], weight="w")
+
+
+def test_a_wave_too_large_for_floating_point_p_values_is_still_a_wave():
+    """0.1% -> 40% for four days of 2,900, then back: both scans' p-values underflow to 0,
+    and the step had won the tie; its fall back then came out as a second change.  The
+    scans are compared by the logarithms of their p-values."""
+    rng = np.random.default_rng(1)
+    n = rng.poisson(2900, (1, 13)).astype(float)
+    p = np.full((1, 13), 0.001)
+    p[0, 6:10] = 0.4
+    k = rng.binomial(n.astype(int), p).astype(float)
+    s = C._Scan(k, n, 30, C.MAX_WAVE, binomial=True)
+    assert s.step_p[0] == 0 and s.wave_p[0] == 0                  # the case: a tie at 0
+    assert s.wave_logp[0] < s.step_logp[0] < -1000
+    # as a review reads it: a binomial prior (d0 = inf) lends the short series its dispersion
+    r = C._scan_rows(k, n, 30, C.MAX_WAVE, prior=(np.zeros(1), np.full(1, np.inf)))
+    assert r["p"][0] == 0 and r["z"][0] > 100
+    assert r["wave"][0] and (r["start"][0], r["end"][0]) == (6, 10)
+    # where p does not underflow, its logarithm is the p-value's own (the choice as before)
+    q = C.simulate_counts(50, 40, 500, 0.9, change=("wave", 20, 3, -0.03), seed=2)
+    s = C._Scan(*matrices(q), 30, C.MAX_WAVE)
+    for p_, lp in ((s.step_p, s.step_logp), (s.wave_p, s.wave_logp)):
+        assert (p_ > 1e-250).all() and np.allclose(lp, np.log(p_), rtol=0, atol=1e-12)

@@ -82,6 +82,38 @@ def test_attack_wave_of_one_type(planted):
     assert not [x for x in r.findings if x.family == "flagged" and x.attack != "mask"]
 
 
+def test_a_large_wave_in_a_short_window_is_one_finding_with_both_dates():
+    """A twelve-day window (the document-built benchmark's): 0.1% -> 40% of mask checks
+    flagged for four days of 2,900, then back.  The scans' p-values both underflow to 0;
+    the step had won the tie, and the wave came out as two findings, a step up and a step
+    down.  It is one wave, with its start and its end."""
+    import numpy as np
+
+    from faceanalytics.report import _findings as F
+
+    rng = np.random.default_rng(1)
+    days = np.arange(20370, 20383)                          # 2025-10-09 .. 2025-10-21
+    n = rng.poisson(2900, (201, days.size)).astype(float)
+    p = np.repeat(rng.uniform(0.02, 0.2, 201)[:, None], days.size, axis=1)   # 200 quiet error shares
+    p[0] = 0.001
+    p[0, 6:10] = 0.4
+    k = rng.binomial(n.astype(int), p).astype(float)
+    parts = []
+    for i in range(201):
+        meta = dict(family="flagged", source="megvii_lite", attack="mask") if i == 0 else \
+            dict(family="error", origin="verify_error", code=f"E{i}")
+        parts.append(pd.DataFrame({**{c: meta.get(c) for c in F._META}, "day": days, "k": k[i], "n": n[i]}))
+    series = pd.concat(parts, ignore_index=True).astype({c: object for c in F._META})
+    levels = parse_levels(None)
+    found = F.findings_of(F._detect(series, "D", F.ALPHA, levels), series, int(days[1]), levels)
+    assert len(found) == 1, [x.text for x in found]
+    f = found[0]
+    assert (f.kind, f.family, f.attack) == ("wave", "flagged", "mask")
+    assert (f.start[:10], f.end[:10]) == ("2025-10-15", "2025-10-19")          # end exclusive
+    assert "from 2025-10-15 to 2025-10-18, then back" in f.text
+    assert f.change_points > 35
+
+
 def test_threshold_change_per_comparison_kind_and_source(planted):
     d, r = planted
     t = [x for x in r.findings if x.family == "thresholds"]

@@ -101,6 +101,7 @@ _PRIOR_MIN = 20          # short series needed to fit the prior of their dispers
 _PRIOR_EVENTS = 5.0      # n p (1 - p) a day for a short series' dispersion to be moderated
 _OUTLIER_FIT = 3.0       # log-ratio z above the prior: left out of the prior's fit
 _OUTLIER = 1.645         # log-ratio z above the prior: the series keeps its own dispersion
+_TINY = 1e-250           # p-values below it are compared by their logarithm (they underflow to 0)
 
 
 def false_alarm_text(alpha: float = 0.05) -> str:
@@ -144,6 +145,19 @@ def _tail_floor(p, z):
     """A maximum's tail approximation, never below the chance of the best location alone
     (the approximations hold in the tail and vanish for small z) and never above 1."""
     return np.clip(np.maximum(p, 2.0 * (1.0 - _cdf(z))), 0.0, 1.0)
+
+
+def _log_tail(tail, log_approx, z):
+    """The log of a maximum's tail p-value (:func:`_tail_floor` of it, ``tail``), from its
+    logarithm (``log_approx``) where ``tail`` underflows: a wave and a step of a large change
+    both have p = 0 in floating point, and the scan chosen must not be decided by the tie
+    (the step won it, and a wave's fall back came out as a second change).  There ``z`` is
+    large (over 33) and the floor is the normal tail's asymptotic ``2 phi(z) / z (1 - 1/z^2)``."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        zz = np.maximum(z, 2.0)
+        floor = math.log(2.0) - 0.5 * zz * zz - math.log(math.sqrt(2.0 * math.pi)) - np.log(zz) \
+            + np.log1p(-1.0 / (zz * zz))
+        return np.where(tail > _TINY, np.log(np.maximum(tail, _TINY)), np.minimum(np.maximum(log_approx, floor), 0.0))
 
 
 def _t_to_z(t, df):
@@ -526,8 +540,8 @@ class _Scan:
             self._waves()
             self.step_z = _t_to_z(np.sqrt(np.maximum(self.step_lr, 0.0)), self.df)
             self.wave_z = _t_to_z(np.sqrt(np.maximum(self.wave_lr, 0.0)), self.df)
-            self.step_p = self._step_p()
-            self.wave_p = self._wave_p()
+            self.step_p, self.step_logp = self._step_p()
+            self.wave_p, self.wave_logp = self._wave_p()
 
     # a step before bucket i (1..T-1): "before" = [0, i), "after" = [i, T)
     def _step_valid(self):
@@ -575,8 +589,12 @@ class _Scan:
         c = u * (1 - u)
         delta = self.ne[:, 1:] / self.nt
         term = np.where(self._step_valid(), delta / (2 * c) * _nu(b * np.sqrt(delta / c)), 0.0)
-        p = 2 * self.step_z * _pdf(self.step_z) * term.sum(axis=1)
-        return np.where(np.isfinite(self.step_lr), _tail_floor(p, self.step_z), np.nan)
+        z, total = self.step_z, term.sum(axis=1)
+        tail = _tail_floor(2 * z * _pdf(z) * total, z)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            log_tail = _log_tail(tail, np.log(2 * z * total) - 0.5 * z * z - math.log(math.sqrt(2 * math.pi)), z)
+        ok = np.isfinite(self.step_lr)
+        return np.where(ok, tail, np.nan), np.where(ok, log_tail, np.nan)
 
     def _wave_p(self):
         t = self.n.shape[1]
@@ -590,8 +608,11 @@ class _Scan:
             term = du * dv / (4 * c * c) * _nu(b * np.sqrt(du / c)) * _nu(b * np.sqrt(dv / c))
             total += np.where(self._wave_valid(d), term, 0.0).sum(axis=1)
         z = self.wave_z
-        p = 2 * z ** 3 * _pdf(z) * total
-        return np.where(np.isfinite(self.wave_lr), _tail_floor(p, z), np.nan)
+        tail = _tail_floor(2 * z ** 3 * _pdf(z) * total, z)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            log_tail = _log_tail(tail, np.log(2 * z ** 3 * total) - 0.5 * z * z - math.log(math.sqrt(2 * math.pi)), z)
+        ok = np.isfinite(self.wave_lr)
+        return np.where(ok, tail, np.nan), np.where(ok, log_tail, np.nan)
 
 
 def _scan_rows(k: np.ndarray, n: np.ndarray, min_n: float, max_wave: int, *,
@@ -618,7 +639,7 @@ def _scan_rows(k: np.ndarray, n: np.ndarray, min_n: float, max_wave: int, *,
         s = _Scan(k[a:b], n[a:b], min_n, max_wave, dispersion=(rho[a:b], df[a:b]))
         ps, pw = s.step_p, s.wave_p
         has_s, has_w = ~np.isnan(ps), ~np.isnan(pw)
-        wave = has_w & (~has_s | (pw < ps))
+        wave = has_w & (~has_s | (s.wave_logp < s.step_logp))      # logs: a large change's p are both 0
         p = np.where(has_s & has_w, np.minimum(1.0, 2 * np.fmin(ps, pw)), np.fmin(ps, pw))
         parts.append({
             "tested": has_s | has_w, "wave": wave, "p": p,
