@@ -364,3 +364,43 @@ def test_a_wave_too_large_for_floating_point_p_values_is_still_a_wave():
     s = C._Scan(*matrices(q), 30, C.MAX_WAVE)
     for p_, lp in ((s.step_p, s.step_logp), (s.wave_p, s.wave_logp)):
         assert (p_ > 1e-250).all() and np.allclose(lp, np.log(p_), rtol=0, atol=1e-12)
+
+
+def clustered(series, days, sessions, rate, seed, wave=None):
+    """Count series whose trials come in sessions of 1-3 attempts that all fail or all pass
+    together (a person's retries: Baidu's stat counts every attempt), about 16 a day: every
+    day under min_n.  ``wave``: (first day, end day, rate) of every series."""
+    rng = np.random.default_rng(seed)
+    s = rng.poisson(sessions, (series, days))
+    k, n = np.zeros((series, days)), np.zeros((series, days))
+    p = np.full((series, days), rate)
+    if wave:
+        p[:, wave[0]:wave[1]] = wave[2]
+    for size, share in ((1, 0.5), (2, 0.3), (3, 0.2)):
+        c = rng.binomial(s, share)
+        k += size * rng.binomial(c, p)
+        n += size * c
+    si, di = np.nonzero(n > 0)
+    return pd.DataFrame({"series": si, "day": pd.Timestamp("2026-01-05", tz="UTC") + di * DAY,
+                         "k": k[si, di], "n": n[si, di]})
+
+
+def test_clustered_trials_on_small_days_are_not_read_as_binomial():
+    """Every day under min_n left no pair to estimate the dispersion from, and the series was
+    read as binomial (with a few days over it, from those few): clustered attempts (design
+    effect about 1.6) alarmed in 40 of 40 no-change families of 200 series.  Read from every
+    day with data, as a long series, none of 40 alarm; a step is still found in every series
+    and a three-day wave 25% -> 90% in 38 of 40 (20 before); binomial small days stay
+    calibrated (1 of 20 families)."""
+    alarms = sum(len(detect_changes(clustered(200, 90, 9, 0.25, seed), keys=["series"])) > 0 for seed in range(40))
+    assert alarms <= 3
+    r = detect_changes(clustered(40, 90, 9, 0.25, 99, wave=(40, 90, 0.5)), keys=["series"])
+    assert r["series"].nunique() == 40 and (r["kind"] == "step").all()
+    r = detect_changes(clustered(40, 90, 9, 0.25, 99, wave=(40, 43, 0.9)), keys=["series"])
+    assert r["series"].nunique() >= 30 and (r["kind"] == "wave").all()
+    binomial = sum(len(detect_changes(C.simulate_counts(200, 90, 15, (0.05, 0.5), seed=s), keys=["series"])) > 0
+                   for s in range(20))
+    assert binomial <= 2
+    _, k, n = C.count_matrices(clustered(50, 90, 9, 0.25, 7), keys=["series"])[:3]
+    d = C._dispersion(k, n, C.MIN_N)
+    assert (n[n > 0] < C.MIN_N).mean() > 0.9 and np.median(d.rho) * 15 > 0.3     # dispersion factor over 1.3
