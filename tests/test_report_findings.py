@@ -82,6 +82,38 @@ def test_attack_wave_of_one_type(planted):
     assert not [x for x in r.findings if x.family == "flagged" and x.attack != "mask"]
 
 
+def test_a_large_wave_in_a_short_window_is_one_finding_with_both_dates():
+    """A twelve-day window (the document-built benchmark's): 0.1% -> 40% of mask checks
+    flagged for four days of 2,900, then back.  The scans' p-values both underflow to 0;
+    the step had won the tie, and the wave came out as two findings, a step up and a step
+    down.  It is one wave, with its start and its end."""
+    import numpy as np
+
+    from faceanalytics.report import _findings as F
+
+    rng = np.random.default_rng(1)
+    days = np.arange(20370, 20383)                          # 2025-10-09 .. 2025-10-21
+    n = rng.poisson(2900, (201, days.size)).astype(float)
+    p = np.repeat(rng.uniform(0.02, 0.2, 201)[:, None], days.size, axis=1)   # 200 quiet error shares
+    p[0] = 0.001
+    p[0, 6:10] = 0.4
+    k = rng.binomial(n.astype(int), p).astype(float)
+    parts = []
+    for i in range(201):
+        meta = dict(family="flagged", source="megvii_lite", attack="mask") if i == 0 else \
+            dict(family="error", origin="verify_error", code=f"E{i}")
+        parts.append(pd.DataFrame({**{c: meta.get(c) for c in F._META}, "day": days, "k": k[i], "n": n[i]}))
+    series = pd.concat(parts, ignore_index=True).astype({c: object for c in F._META})
+    levels = parse_levels(None)
+    found = F.findings_of(F._detect(series, "D", F.ALPHA, levels), series, int(days[1]), levels)
+    assert len(found) == 1, [x.text for x in found]
+    f = found[0]
+    assert (f.kind, f.family, f.attack) == ("wave", "flagged", "mask")
+    assert (f.start[:10], f.end[:10]) == ("2025-10-15", "2025-10-19")          # end exclusive
+    assert "from 2025-10-15 to 2025-10-18, then back" in f.text
+    assert f.change_points > 35
+
+
 def test_threshold_change_per_comparison_kind_and_source(planted):
     d, r = planted
     t = [x for x in r.findings if x.family == "thresholds"]
@@ -106,6 +138,47 @@ def test_threshold_change_per_comparison_kind_and_source(planted):
     assert set(zip(moved["source"], moved["comparison"])) == {("megvii_lite", "ref1")}
     one = moved[moved["level"] == "1e-4"]["reason"].iloc[0]
     assert "threshold moved 69.315 → 70.5 from 2026-05-20" in one
+
+
+def _threshold_series(new_share: float, known_before: bool):
+    """ref1's sets per day for 13 days of 300 comparisons: set A alone, then from day 6 set B
+    on ``new_share`` of them (``known_before``: B had 10% of them before as well, the rise is
+    ``new_share - 0.1``); with 200 quiet error shares beside them."""
+    import numpy as np
+
+    from faceanalytics.report import _findings as F
+
+    rng = np.random.default_rng(3)
+    days = np.arange(20370, 20383)
+    n = rng.poisson(300, days.size).astype(float)
+    share = np.where(np.arange(days.size) >= 6, new_share, 0.1 if known_before else 0.0)
+    b = rng.binomial(n.astype(int), share).astype(float)
+    meta = dict(family="thresholds", source="megvii_lite", comparison="ref1")
+    parts = [pd.DataFrame({**{c: meta.get(c) for c in F._META}, "code": code, "day": days, "k": k, "n": n})
+             for code, k in (("62.169/69.315/74.399/78.038", n - b), ("64/70.5/75.5/79", b))]
+    en = rng.poisson(2900, (200, days.size)).astype(float)
+    ek = rng.binomial(en.astype(int), rng.uniform(0.02, 0.2, 200)[:, None]).astype(float)
+    parts += [pd.DataFrame({**{c: None for c in F._META}, "family": "error", "origin": "verify_error", "code": f"E{i}",
+                            "day": days, "k": ek[i], "n": en[i]}) for i in range(200)]
+    return pd.concat(parts, ignore_index=True).astype({c: object for c in F._META}), int(days[1])
+
+
+@pytest.mark.parametrize("share", [0.1, 0.25])
+def test_a_new_threshold_set_on_a_share_of_a_kind_is_a_finding(share):
+    """A set never seen before is a fact, not an effect to weigh: rolled out to 29% of ref1's
+    comparisons it fell under the 30% asked of a shifting mix of known sets, and the section
+    said no kind changed its thresholds above a table listing the set, first seen that day."""
+    from faceanalytics.report import _findings as F
+
+    series, since = _threshold_series(share, known_before=False)
+    levels = parse_levels(None)
+    found = F.findings_of(F._detect(series, "D", F.ALPHA, levels), series, since, levels)
+    assert [(f.family, f.comparison, f.code, f.start[:10]) for f in found] == \
+        [("thresholds", "ref1", "64/70.5/75.5/79", "2025-10-15")]
+    assert "replacing 62.169/69.315/74.399/78.038" in found[0].text
+    # a known set whose share rises as much is a shifting mix: no finding
+    series, since = _threshold_series(share + 0.1, known_before=True)
+    assert F.findings_of(F._detect(series, "D", F.ALPHA, levels), series, since, levels) == []
 
 
 def _mixed_sets(tmp_path, per_day=12):

@@ -14,8 +14,10 @@ What is left out, because it says how the data was fetched rather than what happ
 API errors of the fetch itself (DATA_DESTROYED, RESULT_NOT_FOUND, ...), Lite sessions
 still NOT_STARTED/PROCESSING, and the last day when the data ends part-way through it.
 
-Threshold changes are dated per comparison kind and source from the eras of the dominant
-reference-threshold set (not a test: a new set is a fact).
+Threshold changes are dated per comparison kind and source from each reference-threshold
+set's share of the kind's comparisons (a step of the share).  A set seen for the first time
+is a finding at any share (a new set is a fact); a known set's share must move by
+``MIN_EFFECT["thresholds"]`` (a shifting mix of known sets is no change).
 
 Findings rank by effect and evidence (``statistic x |change|``, the level in force first);
 the same change seen at several levels, or in a segment and the pool
@@ -446,7 +448,8 @@ def findings_of(changes: pd.DataFrame | None, series: pd.DataFrame, since_day: i
         ratio = _ratio(float(r["rate_before"]), float(r["rate_after"]))
         if fam == "thresholds" and float(r["diff"]) <= 0:
             continue                # the set that took over is the finding; the one it replaced is named
-        if not (eff >= MIN_EFFECT[fam] or (fam in MIN_RATIO and ratio >= MIN_RATIO[fam] and eff >= 0.001)):
+        if not (eff >= MIN_EFFECT[fam] or (fam in MIN_RATIO and ratio >= MIN_RATIO[fam] and eff >= 0.001)
+                or (fam == "thresholds" and _new_set(r, series))):
             continue
         if fam == "thresholds":
             findings.append(T.threshold_finding(r, changes))
@@ -460,6 +463,20 @@ def findings_of(changes: pd.DataFrame | None, series: pd.DataFrame, since_day: i
         confined.add(id(f))
         findings.append(f)
     return _collapse(findings, levels, confined)
+
+
+def _new_set(r, series: pd.DataFrame) -> bool:
+    """Whether a threshold set's rise (a detector row of family ``thresholds``) is the set's
+    first appearance: none of the kind's comparisons had it on any day before the change.
+    A new set is a fact, not an effect to weigh: rolled out to 29% of ref1's comparisons it
+    fell under the 30% asked of a shifting mix of known sets, and the text said "no change"
+    above a table that listed the set, first seen that day.  (The detector still has to
+    find the rise: a set seen once is not a change of the kind's thresholds.)"""
+    day = local_day(r["start"])
+    m = ((series["family"] == "thresholds") & (series["source"] == r["source"])
+         & (series["comparison"] == r["comparison"]) & (series["code"] == r["code"])).to_numpy(dtype=bool)
+    f = series[m]
+    return not bool(((f["day"].to_numpy() < day) & (f["k"].to_numpy() > 0)).any())
 
 
 def _ratio(a: float, b: float) -> float:
