@@ -323,19 +323,19 @@ def _streaming_memory() -> None:
 
     pa.set_memory_pool(pa.system_memory_pool())
     try:
-        libc = ctypes.CDLL("libc.so.6")
-    except OSError:  # not glibc
+        mallopt = ctypes.CDLL("libc.so.6").mallopt
+    except (OSError, AttributeError):  # not glibc
         return
-    libc.mallopt(-8, 2)  # M_ARENA_MAX: two malloc arenas instead of eight per core (the threads share them)
+    mallopt(-8, 2)  # M_ARENA_MAX: two malloc arenas instead of eight per core (the threads share them)
     if "MALLOC_MMAP_THRESHOLD_" not in os.environ:
         # M_MMAP_THRESHOLD fixed at 4 MiB: a block that large (a chunk's bytes, its columns)
         # is mapped and unmapped whole.  Left to glibc, the threshold rises to the largest
         # block freed (a chunk, ~18 MB), such blocks then come from the heap, and the heap
         # fragments and grows over a run: 1,000,000 Lite payloads peaked at 423-442 MiB
         # against 336-368 MiB for 100,000, an RSS rising over the first half of the run.
-        # Fixed: 309 -> 333 MiB, flat, for ~3% more CPU (fresh pages faulted in;
-        # bench_ingest.py part 5, its RSS trace, and part 2 with --baseline).
-        libc.mallopt(-3, 4 << 20)
+        # Fixed: 326 -> 361 MiB, flat, for 6-9% more CPU near idle (fresh pages faulted
+        # in; bench_ingest.py part 5, its RSS trace, and part 2 with --baseline).
+        mallopt(-3, 4 << 20)
 
 
 def _run(args) -> int:
