@@ -162,26 +162,31 @@ def run(code: str, path: Path, work: Path, *args: str, env=None, trace: list | N
     t0 = time.perf_counter()
     proc = subprocess.Popen([PY, "-c", code, str(path), str(work), *args], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, env=env)
+    done = threading.Event()
     if trace is not None:
-        threading.Thread(target=_sample_rss, args=(proc, trace), daemon=True).start()
+        threading.Thread(target=_sample_rss, args=(proc.pid, done, trace), daemon=True).start()
     out = proc.stdout.read().decode()
     err = proc.stderr.read().decode()
     _, status, usage = os.wait4(proc.pid, 0)
+    done.set()
     wall = time.perf_counter() - t0
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"contender failed with status {status}: {err[-2000:]}")
     return wall, usage.ru_maxrss / 1024, out, usage.ru_utime + usage.ru_stime
 
 
-def _sample_rss(proc: subprocess.Popen, into: list) -> None:
-    """RSS of ``proc`` (MiB) every 0.1 s until it exits."""
-    while proc.poll() is None:
+def _sample_rss(pid: int, done: threading.Event, into: list) -> None:
+    """RSS of process ``pid`` (MiB) every 0.1 s until ``done`` (set once it is reaped: polling
+    it here would reap it before ``run``'s ``wait4``)."""
+    page = os.sysconf("SC_PAGE_SIZE")
+    while not done.wait(0.1):
         try:
-            with open(f"/proc/{proc.pid}/statm") as f:
-                into.append(int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20)
+            with open(f"/proc/{pid}/statm") as f:
+                rss = int(f.read().split()[1])
         except (OSError, ValueError, IndexError):
             return
-        time.sleep(0.1)
+        if rss:  # 0 once it has exited, before it is reaped
+            into.append(rss * page / 2**20)
 
 
 def trend(trace: list) -> str:
