@@ -319,15 +319,12 @@ def group_codes(df: pd.DataFrame, by: Sequence[str] = (), *, freq: str | None = 
         codes = codes * n + c
         radix *= n
     dense, uniq = _dense(codes, None)
-    # Decode each group's digits back to key values.
-    keys = {}
-    rest = uniq
-    for col, _, u in reversed(parts):
-        n = max(len(u), 1)
-        digit = rest % n
-        rest = rest // n
-        keys[col] = u.take(digit) if len(u) else pd.Index([None] * len(digit))
-    frame = pd.DataFrame({col: pd.Series(keys[col]) for col, _, _ in parts})
+    # Each group's key values from its first row (the digits of a code made dense again
+    # on the way no longer spell the earlier keys' codes).
+    first = np.empty(len(uniq), np.int64)
+    first[dense[::-1]] = np.arange(len(dense) - 1, -1, -1)
+    frame = pd.DataFrame({col: pd.Series(u.take(c[first]) if len(u) else pd.Index([None] * len(first)))
+                          for col, c, u in parts})
     return dense, frame
 
 
