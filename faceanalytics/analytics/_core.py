@@ -328,6 +328,19 @@ def group_codes(df: pd.DataFrame, by: Sequence[str] = (), *, freq: str | None = 
     return dense, frame
 
 
+def sums_by(df: pd.DataFrame, keys: Sequence[str], weights: Sequence[np.ndarray], *,
+            counts: bool = True) -> tuple[pd.DataFrame, list[np.ndarray]]:
+    """Rows summed per distinct key: ``(keys, sums)``, ``keys`` one row per group present as
+    :func:`group_codes` gives them (sorted by the key columns, missing values last), and for
+    each array of ``weights`` (one value per row) its sum per group, whole numbers (int64)
+    when ``counts``."""
+    codes, kf = group_codes(df, keys)
+    g = len(kf)
+    cz = np.zeros(len(df), np.int64) if codes is None else codes
+    sums = [np.bincount(cz, weights=np.asarray(w, dtype=np.float64), minlength=g) for w in weights]
+    return kf, ([np.rint(x).astype(np.int64) for x in sums] if counts else sums)
+
+
 def mask_id(s) -> str | None:
     """A session id an analyst can recognise but not reuse: ``"1462…29f1"``."""
     if s is None or (isinstance(s, float) and np.isnan(s)) or s is pd.NA:

@@ -79,11 +79,9 @@ def _frame(meta: dict, day, k, n) -> dict[str, np.ndarray]:
 def _agg(f: pd.DataFrame, keys: list[str], weights: list[np.ndarray]) -> tuple[pd.DataFrame, list[np.ndarray]]:
     """Rows summed per distinct ``keys`` (a count cube can have a million rows per segment
     combination; its series have a few thousand)."""
-    from ..analytics._core import group_codes
+    from ..analytics._core import sums_by
 
-    codes, kf = group_codes(f, keys)
-    g = len(kf)
-    return kf, [np.bincount(codes, weights=w, minlength=g) for w in weights]
+    return sums_by(f, keys, weights, counts=False)
 
 
 def _pass_parts(f: pd.DataFrame, bits_col: str, has_col: str | None, seg: str | None) -> list[dict[str, np.ndarray]]:

@@ -22,7 +22,7 @@ import pandas as pd
 
 from .. import analytics as A
 from .._time import period_bounds, period_label, period_of_days
-from ..analytics._core import MIN_N, as_list, group_codes
+from ..analytics._core import MIN_N, as_list, sums_by
 from ..analytics._rates import rate_frame
 from ..engines._review import OTHER, Segment, count_tables
 from ..schema import LEVEL_COLUMNS, LEVELS
@@ -121,12 +121,8 @@ class Summaries:
     @staticmethod
     def _sum(f: pd.DataFrame, keys: list[str], masks: Sequence[np.ndarray]):
         """(keys frame, [sum of n where mask] per mask), groups sorted as the metrics sort them."""
-        codes, kf = group_codes(f, keys)
-        g = len(kf)
         n = f["n"].to_numpy(dtype=np.float64)
-        cz = np.zeros(len(f), np.int64) if codes is None else codes
-        sums = [np.rint(np.bincount(cz, weights=np.where(m, n, 0.0), minlength=g)).astype(np.int64) for m in masks]
-        return kf, sums
+        return sums_by(f, keys, [np.where(m, n, 0.0) for m in masks])
 
     # -------------------------------------------------------------- pass rates
     @_once
@@ -531,9 +527,8 @@ def _precounted(f: pd.DataFrame, total: str) -> pd.DataFrame:
     keys = [c for c in f.columns if c != total]
     if not len(f) or not keys:
         return f.reset_index(drop=True)
-    codes, kf = group_codes(f, keys)
-    kf[total] = np.rint(np.bincount(codes, weights=f[total].to_numpy(dtype=np.float64),
-                                    minlength=len(kf))).astype(np.int64)
+    kf, (n,) = sums_by(f, keys, [f[total].to_numpy(dtype=np.float64)])
+    kf[total] = n
     return kf
 
 
