@@ -575,6 +575,8 @@ def test_cli_review_usage_errors_exit_2(data, tmp_path, capsys):
     assert main(["review", "--data", str(tmp_path / "missing"), "--out", str(out)]) == 2
     assert main(["review", "--data", str(data), "--out", str(out), "--level", "1e-7"]) == 2
     assert "level must be one of" in capsys.readouterr().err
+    assert main(["review", "--data", str(data), "--out", str(out), "--level", "face_id=1e-5"]) == 2
+    assert "no comparison kind 'face_id'" in capsys.readouterr().err
     # "everything": a traceback (OverflowError) before; an empty segment key: DuckDB's
     assert main(["review", "--data", str(data), "--out", str(out), "--since", "1900-01-01", "--until", "2400-01-01"]) == 2
     assert "a review period lies between 2000-01-01 and 2100-01-01" in capsys.readouterr().err

@@ -277,6 +277,14 @@ def test_levels_in_force():
     assert parse_levels("faceid=1e-6,idcard_photo=1e-3") == {"faceid": "1e-6", "idcard_photo": "1e-3", "*": "1e-4"}
     with pytest.raises(ValueError, match="level must be one of"):
         parse_levels("1e-7")
+    assert parse_levels("ref3=1e-3,faceprint=1e-5,faceid=1e-4,faceid=1e-4")["ref3"] == "1e-3"
+    # a misspelt kind, or two levels for one kind, is an error, not the default silently in force
+    with pytest.raises(ValueError, match="no comparison kind 'facied'.*faceid, ref1"):
+        parse_levels("facied=1e-5")
+    with pytest.raises(ValueError, match="two levels for faceid: 1e-4 and 1e-5"):
+        parse_levels(["faceid=1e-4", "faceid=1e-5"])
+    with pytest.raises(ValueError, match="two levels for every comparison: 1e-3 and 1e-6"):
+        parse_levels({"*": "1e-3", "": "1e-6"})
 
 
 def test_weights_ask_the_level_once_per_kind_as_per_row(planted):
@@ -289,7 +297,7 @@ def test_weights_ask_the_level_once_per_kind_as_per_row(planted):
     series = planted[1].info["series"]
     extra = series.iloc[:5].assign(comparison=np.nan, family="pass_rate", level="1e-4")   # a kind missing
     for f in (series, pd.concat([series, extra], ignore_index=True)):
-        for spec in (None, "1e-5", ["faceid=1e-5", "1e-3"], {"nan": "1e-4", "*": "1e-6"}):
+        for spec in (None, "1e-5", ["faceid=1e-5", "1e-3"], {"idcard_photo": "1e-4", "*": "1e-6"}):
             levels = parse_levels(spec)
             lv, comp = f["level"].to_numpy(dtype=object), f["comparison"].to_numpy(dtype=object)
             in_force = np.array([a == "configured" or a == level_for(levels, c) for a, c in zip(lv, comp)], bool)

@@ -5,9 +5,14 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field
 
+from ..flatten.fields import EXPAND
 from ..schema import LEVELS
 
 __all__ = ["Finding", "parse_levels", "level_for"]
+
+
+# the ``comparison`` values the tables hold: Megvii's result_* blocks (the field spec) and Baidu's score
+COMPARISON_KINDS = tuple(n[len("result_"):] for n in EXPAND["verify_result.result_*"]) + ("faceprint",)
 
 
 def parse_levels(spec) -> dict[str, str]:
@@ -25,11 +30,17 @@ def parse_levels(spec) -> dict[str, str]:
                     continue
                 k, sep, v = p.partition("=")
                 items.append((k.strip(), v.strip()) if sep else ("*", k))
-    out = {}
+    out: dict[str, str] = {}
     for k, v in items:
         if v not in LEVELS:
             raise ValueError(f"level must be one of {', '.join(LEVELS)}, not {v!r}")
-        out[k or "*"] = v
+        k = k or "*"
+        if k != "*" and k not in COMPARISON_KINDS:
+            # a misspelt kind would otherwise leave the default in force without a word
+            raise ValueError(f"no comparison kind {k!r}: the kinds are {', '.join(COMPARISON_KINDS)}")
+        if out.get(k, v) != v:
+            raise ValueError(f"two levels for {'every comparison' if k == '*' else k}: {out[k]} and {v}")
+        out[k] = v
     out.setdefault("*", "1e-4")
     return out
 
