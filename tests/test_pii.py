@@ -188,3 +188,71 @@ def test_the_key_is_made_once_owner_only_and_reused(tmp_path):
     assert len(key) == 32 and stat.S_IMODE(os.stat(path).st_mode) == 0o600
     assert _pii.load_or_create_key(tmp_path) == key                     # hashes stable across runs
     assert _pii.load_or_create_key(tmp_path / "other") != key
+
+
+def _own_name_lines(name: str):
+    """Lite records whose name field holds ``name``, which they also carry elsewhere: in
+    free text the documents give (a will question and answer, an error message), in
+    biz_extra_data under keys that are not name-like, and in unknown fields."""
+    lines = []
+    for i, place in enumerate(("question", "answer", "error", "biz_json", "biz_query", "unknown", "nested")):
+        sid = f"1700000000,own{i}"
+        p = seed("megvii_lite_success.json")
+        p["biz_info"]["biz_id"] = sid
+        p["idcard_info"]["idcard_name"] = name
+        p["will_file"] = {"will_audio_details": [{"question_text": "请问您本次业务是本人自愿办理吗?",
+                                                  "user_text": "我同意", "standard_answer": "我同意"}]}
+        d = p["will_file"]["will_audio_details"][0]
+        if place == "question":
+            d["question_text"] = f"请问您是{name}本人吗?"
+        elif place == "answer":
+            d["user_text"] = f"我是{name},我同意"
+        elif place == "error":
+            p["verify_result"]["error_message"] = f"{name}: ID_NUMBER_NAME_NOT_MATCH"
+        elif place == "biz_json":
+            p["biz_info"]["biz_extra_data"] = json.dumps({"customer": name, "channel": "app"}, ensure_ascii=False)
+        elif place == "biz_query":
+            p["biz_info"]["biz_extra_data"] = f"customer={name}&channel=app"
+        elif place == "unknown":
+            p["customer"] = name
+        else:
+            p["idcard_info"]["holder"] = {"who": [name]}
+        lines.append(envelope("megvii_lite", sid, p))
+    return lines
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_a_name_its_field_holds_is_masked_wherever_else_the_record_carries_it(tmp_path, fast):
+    """Names are masked by the key they sit under; one the record's name field holds is
+    also masked in its will question and answer, messages, biz_extra_data and unknown
+    fields (it leaked from all seven places before), on both paths."""
+    name = "欧阳·娜娜"
+    data = tmp_path / "d"
+    rep = ingest([write_jsonl(tmp_path / "in.jsonl", _own_name_lines(name))], data, fast=fast)
+    assert rep.landed == 7
+    text = all_table_text(data)
+    assert name not in text and "欧阳" not in text
+    w = load(data, "will_answers")
+    assert "请问您是欧****本人吗?" in set(w.question_text) and "我是欧****,我同意" in set(w.user_text)
+    assert "我同意" in set(w.standard_answer)          # the rest of the text stays
+    s = load(data, "sessions").set_index("session_id")
+    assert s.loc["1700000000,own4", "biz_extra_data"] == "customer=欧****&channel=app"
+    assert s.loc["1700000000,own2", "verify_error"] == "欧****: ID_NUMBER_NAME_NOT_MATCH"
+    keep = tmp_path / "k"
+    ingest([write_jsonl(tmp_path / "in.jsonl", _own_name_lines(name))], keep, keep_pii=True, fast=fast)
+    assert all_table_text(keep).count(name) >= 7
+
+
+def test_names_in_text_spare_latin_and_one_character_names_and_exempt_columns():
+    """Only names with a Chinese character, two or more long, are searched for: a short
+    Latin name would mask codes (``LI`` in LIVENESS_FAIL).  Keys are never touched."""
+    import pyarrow as pa
+
+    t = pa.table({"session_id": ["王五-1", "x"], "status": ["LIVENESS_FAIL", "王五来了"],
+                  "note": ["[王]五 -王五- 王五王五 ^王六", None], "name": ["王五", None]})
+    got = _pii.mask_names_in_text({"t": t}, {"王五", "LI", "王", "^王六"})["t"]
+    assert got.column("session_id").to_pylist() == ["王五-1", "x"]
+    assert got.column("status").to_pylist() == ["LIVENESS_FAIL", "王*来了"]
+    assert got.column("note").to_pylist() == ["[王]五 -王*- 王*王* ^**", None]
+    assert got.column("name").to_pylist() == ["王五", None]       # the name column: masked by its flattener
+    assert _pii.mask_names_in_text({"t": t}, {"LI", "x"})["t"] is t

@@ -20,7 +20,10 @@ kept as JSON in ``sessions.extra``, ``biz_extra_data``, the raw text in
 * the value of any field named like a person's name or address (``real_name``,
   ``fullName``, ``姓名``, ``home_address``, ``住址``...), in JSON, in JSON carried in
   a string, in JSON too broken to parse, and in query strings;
-* credentials and ``user:password@`` in URLs (as the clients' redaction does).
+* credentials and ``user:password@`` in URLs (as the clients' redaction does);
+
+and, before that, the ingest masks every name a name field of the chunk held wherever
+else the chunk's tables carry it (:func:`mask_names_in_text`).
 
 Candidate values are found by one regular expression over the whole Arrow column;
 only those are looked at in Python.  The raw archive keeps the originals (owner-only).
@@ -59,12 +62,17 @@ def load_or_create_key(data_dir) -> bytes:
 
 
 class Masker:
-    __slots__ = ("_key", "keep_pii", "_cache")
+    """Masks the documented personal fields.  ``seen``: when a set, every name masked is
+    added to it (the ingest gives each chunk its own, and masks those names wherever else
+    the chunk's tables carry them: :func:`mask_names_in_text`)."""
+
+    __slots__ = ("_key", "keep_pii", "_cache", "seen")
 
     def __init__(self, key: bytes, keep_pii: bool = False):
         self._key = key
         self.keep_pii = keep_pii
         self._cache: dict[str, str] = {}
+        self.seen: set[str] | None = None
 
     def id_number(self, v):
         """-> (hash, last4, plain or None)."""
@@ -101,7 +109,13 @@ class Masker:
 
     def names(self, arr):
         """Vectorised :meth:`name`."""
-        return arr if self.keep_pii else mask_names(arr)
+        if self.keep_pii:
+            return arr
+        if self.seen is not None and arr.null_count < len(arr):
+            import pyarrow.compute as pc
+
+            self.seen.update(pc.unique(arr).drop_null().to_pylist())
+        return mask_names(arr)
 
     def addresses(self, arr):
         """Vectorised :meth:`address`."""
@@ -110,7 +124,11 @@ class Masker:
     def name(self, v):
         if not isinstance(v, str) or not v:
             return None
-        return v if self.keep_pii else v[0] + "*" * (len(v) - 1)
+        if self.keep_pii:
+            return v
+        if self.seen is not None:
+            self.seen.add(v)
+        return v[0] + "*" * (len(v) - 1)
 
     def address(self, v):
         if not isinstance(v, str) or not v:
@@ -324,6 +342,83 @@ def scrub_table(t, keep_pii: bool = False):
             new = pc.replace_with_mask(col, hit, pa.array(masked, col.type))
         t = t.set_column(i, f, new)
     return t
+
+
+# A name masked in its field is masked wherever else it appears in the chunk (a will
+# question or answer that says it, an unknown field, a message) when it holds a Chinese
+# character and is at least two long: a Latin name as short as "LI" would mask codes
+# such as LIVENESS_FAIL.
+_HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+
+
+def mask_names_in_text(tables: dict, names) -> dict:
+    """``tables`` (name -> Arrow table) with every occurrence of ``names`` (the plain
+    names the chunk's name fields held) masked as its field was (first character, then
+    ``*``), in every string column but the exempt ones and the name columns themselves.
+
+    A column is searched for the names' first characters by one regular expression
+    (Arrow's RE2, one character class): only values holding one are looked at in Python.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    found = sorted({n for n in names if isinstance(n, str) and len(n) >= 2 and _HAN.search(n)},
+                   key=len, reverse=True)
+    if not found:
+        return tables
+    by_first: dict[str, list[str]] = {}
+    for n in found:
+        by_first.setdefault(n[0], []).append(n)
+    firsts = "[" + "".join("\\" + c if c in "\\]^-[" else c for c in by_first) + "]"
+    first_re = re.compile(firsts)
+
+    def masked(text: str) -> str:
+        out, last = [], 0
+        for m in first_re.finditer(text):
+            i = m.start()
+            if i < last:
+                continue
+            for n in by_first[text[i]]:
+                if text.startswith(n, i):
+                    out += (text[last:i], n[0], "*" * (len(n) - 1))
+                    last = i + len(n)
+                    break
+        return text if not out else "".join(out) + text[last:]
+
+    result = {}
+    for name, t in tables.items():
+        for i, f in enumerate(t.schema if t is not None else ()):
+            if f.name in _EXEMPT or not (pa.types.is_string(f.type) or pa.types.is_large_string(f.type)) \
+                    or _key_kind(f.name) is not None:
+                continue
+            col = t.column(i)
+            if col.null_count == len(col):
+                continue
+            col = col.combine_chunks()
+            if not _has_han_bytes(col):
+                continue
+            hit = pc.fill_null(pc.match_substring_regex(col, firsts), False)
+            if not pc.any(hit).as_py():
+                continue
+            old = col.filter(hit).to_pylist()
+            new = [masked(v) for v in old]
+            if new != old:
+                t = t.set_column(i, f, pc.replace_with_mask(col, hit, pa.array(new, col.type)))
+        result[name] = t
+    return result
+
+
+def _has_han_bytes(col) -> bool:
+    """Whether a string column's bytes may hold a Chinese character (in UTF-8, U+3400 and
+    above start with a byte from E3 up): most columns (ids, codes, URLs, logs) hold none
+    and need no regular expression run over them."""
+    import numpy as np
+
+    data = col.buffers()[2]
+    if data is None:
+        return False
+    b = np.frombuffer(data, np.uint8)
+    return bool((b >= 0xE3).any())
 
 
 def _candidates(col):
