@@ -195,7 +195,8 @@ def _own_name_lines(name: str):
     free text the documents give (a will question and answer, an error message), in
     biz_extra_data under keys that are not name-like, and in unknown fields."""
     lines = []
-    for i, place in enumerate(("question", "answer", "error", "biz_json", "biz_query", "unknown", "nested")):
+    for i, place in enumerate(("question", "answer", "error", "biz_json", "biz_query", "unknown", "nested",
+                               "address")):
         sid = f"1700000000,own{i}"
         p = seed("megvii_lite_success.json")
         p["biz_info"]["biz_id"] = sid
@@ -215,8 +216,11 @@ def _own_name_lines(name: str):
             p["biz_info"]["biz_extra_data"] = f"customer={name}&channel=app"
         elif place == "unknown":
             p["customer"] = name
-        else:
+        elif place == "nested":
             p["idcard_info"]["holder"] = {"who": [name]}
+        else:  # the OCR address, told again in a note under a key not named like an address
+            p["idcard_info"]["front_side"]["ocr_result"]["address"] = ADDRESS
+            p["note"] = f"寄往{ADDRESS}"
         lines.append(envelope("megvii_lite", sid, p))
     return lines
 
@@ -225,22 +229,24 @@ def _own_name_lines(name: str):
 def test_a_name_its_field_holds_is_masked_wherever_else_the_record_carries_it(tmp_path, fast):
     """Names are masked by the key they sit under; one the record's name field holds is
     also masked in its will question and answer, messages, biz_extra_data and unknown
-    fields (it leaked from all seven places before), on both paths."""
+    fields, and so is an address its address field holds (each leaked before), on both paths."""
     name = "欧阳·娜娜"
     data = tmp_path / "d"
     rep = ingest([write_jsonl(tmp_path / "in.jsonl", _own_name_lines(name))], data, fast=fast)
-    assert rep.landed == 7
+    assert rep.landed == 8
     text = all_table_text(data)
-    assert name not in text and "欧阳" not in text
+    assert name not in text and "欧阳" not in text and ADDRESS not in text and "海淀区" not in text
     w = load(data, "will_answers")
     assert "请问您是欧****本人吗?" in set(w.question_text) and "我是欧****,我同意" in set(w.user_text)
     assert "我同意" in set(w.standard_answer)          # the rest of the text stays
     s = load(data, "sessions").set_index("session_id")
     assert s.loc["1700000000,own4", "biz_extra_data"] == "customer=欧****&channel=app"
     assert s.loc["1700000000,own2", "verify_error"] == "欧****: ID_NUMBER_NAME_NOT_MATCH"
+    assert json.loads(s.loc["1700000000,own7", "extra"])["note"] == "寄往北京市***"
     keep = tmp_path / "k"
     ingest([write_jsonl(tmp_path / "in.jsonl", _own_name_lines(name))], keep, keep_pii=True, fast=fast)
-    assert all_table_text(keep).count(name) >= 7
+    kept = all_table_text(keep)
+    assert kept.count(name) >= 8 and f"寄往{ADDRESS}" in kept
 
 
 def test_names_in_text_spare_latin_and_one_character_names_and_exempt_columns():
@@ -250,9 +256,10 @@ def test_names_in_text_spare_latin_and_one_character_names_and_exempt_columns():
 
     t = pa.table({"session_id": ["王五-1", "x"], "status": ["LIVENESS_FAIL", "王五来了"],
                   "note": ["[王]五 -王五- 王五王五 ^王六", None], "name": ["王五", None]})
-    got = _pii.mask_names_in_text({"t": t}, {"王五", "LI", "王", "^王六"})["t"]
+    seen = {n: n[0] + "*" * (len(n) - 1) for n in ("王五", "LI", "王", "^王六")}
+    got = _pii.mask_seen_in_text({"t": t}, seen)["t"]
     assert got.column("session_id").to_pylist() == ["王五-1", "x"]
     assert got.column("status").to_pylist() == ["LIVENESS_FAIL", "王*来了"]
     assert got.column("note").to_pylist() == ["[王]五 -王*- 王*王* ^**", None]
     assert got.column("name").to_pylist() == ["王五", None]       # the name column: masked by its flattener
-    assert _pii.mask_names_in_text({"t": t}, {"LI", "x"})["t"] is t
+    assert _pii.mask_seen_in_text({"t": t}, {"LI": "L*", "x": "x"})["t"] is t

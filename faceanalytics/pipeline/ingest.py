@@ -44,7 +44,7 @@ from ..storage.tables import Store, key_of
 from ._chunks import Block, ZstdInput, iter_chunks, open_input, segment_chunks
 from ._rows import (common_arrays, media_files_table, month_of_int, months, no_cycle_collection, now_us, rows_to_arrow,
                     with_common)
-from .pii import Masker, load_or_create_key, mask_names_in_text, scrub_table
+from .pii import Masker, load_or_create_key, mask_seen_in_text, scrub_table
 
 __all__ = ["IngestReport", "Ingestor", "ingest", "rebuild"]
 
@@ -211,7 +211,7 @@ class Ingestor:
 
     def _flatten(self, lines, source_hint, received_us, line_nos, parsed=None):
         batch = _Batch()
-        self.masker.seen = batch.names  # the names this chunk's name fields hold
+        self.masker.seen = batch.seen  # the names and addresses this chunk's fields hold
         if self.fast:
             fast = flatten_fast(lines, source_hint, received_us, self.masker, parsed=parsed,
                                 secret=self._secret)
@@ -311,7 +311,7 @@ class Ingestor:
         tables = batch.tables_for(accepted)
         tables["quarantine"] = self._build_quarantine(q_rows, received_us, origin)
         if not self.masker.keep_pii:
-            tables = mask_names_in_text(tables, batch.names)
+            tables = mask_seen_in_text(tables, batch.seen)
         acc = np.flatnonzero(accepted)
         idx_update = np.concatenate([keys[acc], np.asarray(q_keys, np.int64)])
         counts = (len(acc), skipped, n_replaced, len(bad), reasons)
@@ -405,7 +405,7 @@ class _Batch:
         self.parts: dict[str, list[pa.Table]] = {}
         self.tables: dict[str, tuple[pa.ChunkedArray, pa.Table]] = {}
         self.blobs: list[tuple[int, str, bytes]] = []
-        self.names: set[str] = set()
+        self.seen: dict[str, str] = {}
 
     def _add_tables(self, tables: dict[str, pa.Table], offset: int) -> None:
         for name, t in tables.items():

@@ -23,7 +23,7 @@ kept as JSON in ``sessions.extra``, ``biz_extra_data``, the raw text in
 * credentials and ``user:password@`` in URLs (as the clients' redaction does);
 
 and, before that, the ingest masks every name a name field of the chunk held wherever
-else the chunk's tables carry it (:func:`mask_names_in_text`).
+else the chunk's tables carry it, and every address so (:func:`mask_seen_in_text`).
 
 Candidate values are found by one regular expression over the whole Arrow column;
 only those are looked at in Python.  The raw archive keeps the originals (owner-only).
@@ -62,9 +62,9 @@ def load_or_create_key(data_dir) -> bytes:
 
 
 class Masker:
-    """Masks the documented personal fields.  ``seen``: when a set, every name masked is
-    added to it (the ingest gives each chunk its own, and masks those names wherever else
-    the chunk's tables carry them: :func:`mask_names_in_text`)."""
+    """Masks the documented personal fields.  ``seen``: when a dict, every name and
+    address masked is added to it, plain -> masked (the ingest gives each chunk its own,
+    and masks them wherever else the chunk's tables carry them: :func:`mask_seen_in_text`)."""
 
     __slots__ = ("_key", "keep_pii", "_cache", "seen")
 
@@ -72,7 +72,7 @@ class Masker:
         self._key = key
         self.keep_pii = keep_pii
         self._cache: dict[str, str] = {}
-        self.seen: set[str] | None = None
+        self.seen: dict[str, str] | None = None
 
     def id_number(self, v):
         """-> (hash, last4, plain or None)."""
@@ -109,31 +109,40 @@ class Masker:
 
     def names(self, arr):
         """Vectorised :meth:`name`."""
-        if self.keep_pii:
-            return arr
-        if self.seen is not None and arr.null_count < len(arr):
-            import pyarrow.compute as pc
-
-            self.seen.update(pc.unique(arr).drop_null().to_pylist())
-        return mask_names(arr)
+        return arr if self.keep_pii else self._seen(arr, mask_names(arr))
 
     def addresses(self, arr):
         """Vectorised :meth:`address`."""
-        return arr if self.keep_pii else mask_addresses(arr)
+        return arr if self.keep_pii else self._seen(arr, mask_addresses(arr))
+
+    def _seen(self, arr, masked):
+        """``masked``, after noting its plain values in :attr:`seen`."""
+        if self.seen is not None and arr.null_count < len(arr):
+            import pyarrow.compute as pc
+
+            present = pc.is_valid(arr)
+            self.seen.update(zip(arr.filter(present).to_pylist(), masked.filter(present).to_pylist()))
+        return masked
 
     def name(self, v):
         if not isinstance(v, str) or not v:
             return None
         if self.keep_pii:
             return v
+        out = v[0] + "*" * (len(v) - 1)
         if self.seen is not None:
-            self.seen.add(v)
-        return v[0] + "*" * (len(v) - 1)
+            self.seen[v] = out
+        return out
 
     def address(self, v):
         if not isinstance(v, str) or not v:
             return None
-        return v if self.keep_pii else v[:3] + "***"
+        if self.keep_pii:
+            return v
+        out = v[:3] + "***"
+        if self.seen is not None:
+            self.seen[v] = out
+        return out
 
     def plain(self, v):
         """A value kept only with keep_pii (e.g. a full birth date)."""
@@ -344,25 +353,26 @@ def scrub_table(t, keep_pii: bool = False):
     return t
 
 
-# A name masked in its field is masked wherever else it appears in the chunk (a will
+# A name or address masked in its field is masked wherever else it appears in the chunk (a will
 # question or answer that says it, an unknown field, a message) when it holds a Chinese
 # character and is at least two long: a Latin name as short as "LI" would mask codes
 # such as LIVENESS_FAIL.
 _HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 
 
-def mask_names_in_text(tables: dict, names) -> dict:
-    """``tables`` (name -> Arrow table) with every occurrence of ``names`` (the plain
-    names the chunk's name fields held) masked as its field was (first character, then
-    ``*``), in every string column but the exempt ones and the name columns themselves.
+def mask_seen_in_text(tables: dict, seen: dict[str, str]) -> dict:
+    """``tables`` (name -> Arrow table) with every occurrence of the plain names and
+    addresses the chunk's fields held (``seen``: plain -> masked, :attr:`Masker.seen`)
+    masked as their field was, in every string column but the exempt ones and the name
+    and address columns themselves.
 
-    A column is searched for the names' first characters by one regular expression
+    A column is searched for the values' first characters by one regular expression
     (Arrow's RE2, one character class): only values holding one are looked at in Python.
     """
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    found = sorted({n for n in names if isinstance(n, str) and len(n) >= 2 and _HAN.search(n)},
+    found = sorted((n for n in seen if isinstance(n, str) and len(n) >= 2 and _HAN.search(n)),
                    key=len, reverse=True)
     if not found:
         return tables
@@ -380,7 +390,7 @@ def mask_names_in_text(tables: dict, names) -> dict:
                 continue
             for n in by_first[text[i]]:
                 if text.startswith(n, i):
-                    out += (text[last:i], n[0], "*" * (len(n) - 1))
+                    out += (text[last:i], seen[n])
                     last = i + len(n)
                     break
         return text if not out else "".join(out) + text[last:]
@@ -400,10 +410,13 @@ def mask_names_in_text(tables: dict, names) -> dict:
             hit = pc.fill_null(pc.match_substring_regex(col, firsts), False)
             if not pc.any(hit).as_py():
                 continue
-            old = col.filter(hit).to_pylist()
-            new = [masked(v) for v in old]
-            if new != old:
-                t = t.set_column(i, f, pc.replace_with_mask(col, hit, pa.array(new, col.type)))
+            old = col.filter(hit)
+            uniq = pc.unique(old)           # each distinct value once (an issuing office, say)
+            before = uniq.to_pylist()
+            after = [masked(v) for v in before]
+            if after != before:
+                new = pa.array(after, col.type).take(pc.index_in(old, value_set=uniq))
+                t = t.set_column(i, f, pc.replace_with_mask(col, hit, new))
         result[name] = t
     return result
 
