@@ -25,7 +25,8 @@ ID15 = "110101900307123"
 PHONE = "13912345678"
 NAME = "张三丰"
 ADDRESS = "北京市海淀区中关村大街1号"
-PLAIN = [ID18, ID18X, ID15, PHONE, NAME, ADDRESS, "1101-0119-9003-0712-34", "110101 19900307 1234",
+LANDLINE = "010-62345678"
+PLAIN = [ID18, ID18X, ID15, PHONE, NAME, ADDRESS, LANDLINE, "62345678", "1101-0119-9003-0712-34", "110101 19900307 1234",
          "139-1234-5678", "139 1234 5678", "+8613912345678"]
 KEPT = ["1700000000123", LITE_ID, "71.5"]  # a ms time, a biz_id, a confidence are not personal
 
@@ -38,7 +39,8 @@ def _payload(biz_id=LITE_ID):
     p["verify_result"]["result_faceid"]["confidence"] = 71.5
     # unknown fields, kept in sessions.extra: a holder's name, ID numbers in other spellings
     p["holder"] = {"real_name": NAME, "id_no": int(ID18), "idNumber": "110101 19900307 1234",
-                   "contact": {"phone": "+8613912345678", "home_address": ADDRESS},
+                   "contact": {"phone": "+8613912345678", "home_address": ADDRESS, "office_tel": LANDLINE,
+                               "telNo": "62345678"},
                    "note": f"old id {ID15}, new id 1101-0119-9003-0712-34, tel 139 1234 5678",
                    "signed_at_ms": 1700000000123, "ref": LITE_ID}
     p["customer_json"] = json.dumps({"姓名": NAME, "id": ID18X, "地址": ADDRESS}, ensure_ascii=False)
@@ -108,9 +110,28 @@ def test_cli_masks_by_default_and_keep_pii_keeps(tmp_path):
     ("score 99.123456789012 / 12345678901234567890", None),
     ("region 990101199003071234 is not one", None),
     ("2023-11-14T22:13:20Z", None),
+    # landlines with their area code set apart; not a date, a version or a decimal
+    ("call 021-6234-5678 or (0755) 1234 5678", "call ***-****-5678 or (****) **** 5678"),
+    ("座机010-62345678", "座机***-****5678"),
+    ("order 2025-10091234, v 010-12, x 0.0000123456789", None),
 ])
 def test_free_text_values(text, expected):
     assert _pii.scrub_text(text) == (text if expected is None else expected)
+
+
+def test_a_phone_like_key_masks_any_number_under_it():
+    """A landline or a foreign number has no shape of its own; under a key named like a
+    phone (``tel``, ``mobilePhone``, ``联系电话``) every digit but the last four goes."""
+    doc = json.dumps({"tel": "62345678", "contact": {"mobilePhone": "+1 415 555 0100", "联系电话": 1062345678},
+                      "fax": ["(010) 6234-5678"], "is_mobile": True, "mobile_os": "ios 17",
+                      "device_model": "iPhone15,2", "hotel": "12345678", "phone_brand": "Mate 60"},
+                     ensure_ascii=False)
+    out = json.loads(_pii.scrub_text(doc))
+    assert out["tel"] == "****5678" and out["fax"] == ["(***) ****-5678"]
+    assert out["contact"] == {"mobilePhone": "+* *** *** 0100", "联系电话": "******5678"}
+    assert (out["is_mobile"], out["mobile_os"], out["device_model"], out["hotel"], out["phone_brand"]) == \
+        (True, "ios 17", "iPhone15,2", "12345678", "Mate 60")
+    assert _pii.scrub_text("tel=62345678&n=12345678") == "tel=****5678&n=12345678"
 
 
 def test_json_and_query_strings_are_masked_by_key_and_value():

@@ -184,9 +184,12 @@ _ID_ANY = re.compile(r"(?<![0-9A-Za-z])(?P<pre>[Ii][Dd][:#]?\s?)?"
                      r"(?P<num>\d(?:[ -]?\d){13,16}[ -]?[\dXx])(?![0-9A-Za-z])")
 _PHONE = re.compile(r"(?<![0-9A-Za-z+])(?:(?:\+|00)?86[ -]?)?"
                     r"(?P<num>1[3-9]\d[ -]?\d{4}[ -]?\d{4})(?![0-9A-Za-z])")
+# A landline with its area code set apart: (010) 6234 5678, 0755-12345678, 021-6234-5678.
+_LANDLINE = re.compile(r"(?<![0-9A-Za-z])(?:\(0\d{2,3}\)[ -]?|0\d{2,3}-)\d{3,4}[ -]?\d{4}(?![0-9A-Za-z])")
 # Quick test for "may hold something to mask" (RE2, run by Arrow over a whole column).
-_CANDIDATES = (r"\d{3}[ \-]?\d{4}[ \-]?\d{4}|(?i:name|addr|api_key|secret|token|client_id)"
-               r"|姓名|名字|住址|地址|联系人|户名|://[^/@\s]+@")
+_CANDIDATES = (r"\d{3}[ \-]?\d{4}[ \-]?\d{4}|\(0\d{2,3}\)|0\d{2,3}-\d{3}"
+               r"|(?i:name|addr|phone|mobile|tel|fax|cell|api_key|secret|token|client_id)"
+               r"|姓名|名字|住址|地址|联系人|户名|电话|手机|座机|传真|://[^/@\s]+@")
 # "key": "value" pairs in text that is not JSON (or JSON carried in a JSON string).
 _JSON_PAIR = re.compile(r'(?P<q>\\*)"(?P<key>[^"\\]{1,64})(?P=q)"\s*:\s*(?P=q)"'
                         r'(?P<val>(?:(?!(?P=q)").)*)(?P=q)"')
@@ -203,24 +206,33 @@ _NAME_WORDS = frozenset("name username realname fullname nickname surname firstn
 
 
 def _key_kind(key: str) -> str | None:
-    """``"name"`` or ``"address"`` if a field called ``key`` holds a person's name or address."""
+    """``"name"``, ``"address"`` or ``"phone"`` if a field called ``key`` holds a person's
+    name, address or phone number."""
     words = [w.lower() for w in _WORDS.findall(key)]
     if not words:
         return None
     if any(w in ("address", "addr") or "地址" in w or "住址" in w for w in words):
         return "address"
+    if any(w in _PHONE_WORDS or any(p in w for p in _PHONE_HAN) for w in words) \
+            and not any(w in _TECHNICAL for w in words):
+        return "phone"
     if any(w in _NAME_WORDS or (w.endswith("name") and w[:-4] in _NAME_PREFIXES) for w in words) \
             and not any(w in _TECHNICAL for w in words):
         return "name"
     return None
 
 
+# a landline or foreign number under such a key has no shape of its own to find it by
+_PHONE_WORDS = frozenset("phone mobile tel telephone cellphone cell fax phoneno mobileno telno".split())
+_PHONE_HAN = ("电话", "手机", "座机", "传真")
 _NAME_PREFIXES = frozenset("user real full nick sur first last given family holder legal idcard id "
                            "card cert person customer contact owner account payer member".split())
 
 
 def _mask_as(kind: str, v):
-    """Mask a value found under a name-like or address-like key (any JSON value)."""
+    """Mask a value found under a name-, address- or phone-like key (any JSON value): a
+    phone number keeps its last four digits (and a value of four digits or fewer, such as
+    ``"mobile": "yes"``, stays)."""
     if isinstance(v, dict):
         return {k: _mask_as(kind, x) for k, x in v.items()}
     if isinstance(v, list):
@@ -230,7 +242,22 @@ def _mask_as(kind: str, v):
     text = str(v)
     if not text:
         return text
+    if kind == "phone":
+        digits = sum(c.isdigit() for c in text)
+        return v if digits <= 4 else _keep_last_digits(text, digits)
     return text[0] + "*" * (len(text) - 1) if kind == "name" else text[:3] + "***"
+
+
+def _keep_last_digits(text: str, digits: int, keep: int = 4) -> str:
+    """``text`` with every digit but the last ``keep`` of its ``digits`` starred."""
+    out, n = [], 0
+    for c in text:
+        if c.isdigit():
+            n += 1
+            out.append(c if n > digits - keep else "*")
+        else:
+            out.append(c)
+    return "".join(out)
 
 
 def _id_repl(m: re.Match) -> str:
@@ -243,11 +270,13 @@ def _id_repl(m: re.Match) -> str:
 
 
 def _scrub_values(text: str) -> str:
-    """ID numbers and mobile numbers, wherever they sit in free text."""
-    if sum(c.isdigit() for c in text) < 11:
+    """ID numbers, mobile numbers and landlines written with their area code, wherever
+    they sit in free text."""
+    if sum(c.isdigit() for c in text) < 10:
         return text
     text = _ID_ANY.sub(_id_repl, text)
-    return _PHONE.sub(lambda m: "*" * 7 + m.group("num")[-4:], text)
+    text = _PHONE.sub(lambda m: "*" * 7 + m.group("num")[-4:], text)
+    return _LANDLINE.sub(lambda m: _keep_last_digits(m.group(0), sum(c.isdigit() for c in m.group(0))), text)
 
 
 def _walk(v, key_kind=None):
@@ -334,7 +363,7 @@ def scrub_table(t, keep_pii: bool = False):
             continue
         col = col.combine_chunks()
         kind = _key_kind(f.name)
-        if kind is not None:  # a column named like a name or address: masked whole
+        if kind in ("name", "address"):  # a column named like a name or address: masked whole
             mask = mask_names if kind == "name" else mask_addresses
             uniq = pc.unique(col).drop_null()
             if mask(uniq).equals(uniq):  # the flattener masked it already (the usual case)
@@ -399,7 +428,7 @@ def mask_seen_in_text(tables: dict, seen: dict[str, str]) -> dict:
     for name, t in tables.items():
         for i, f in enumerate(t.schema if t is not None else ()):
             if f.name in _EXEMPT or not (pa.types.is_string(f.type) or pa.types.is_large_string(f.type)) \
-                    or _key_kind(f.name) is not None:
+                    or _key_kind(f.name) in ("name", "address"):
                 continue
             col = t.column(i)
             if col.null_count == len(col):
