@@ -104,7 +104,8 @@ def test_cli_masks_by_default_and_keep_pii_keeps(tmp_path):
     ("身份证号:110101 19900307 1234。", "身份证号:**************1234。"),
     (f"old {ID15}", "old ***********7123"),
     (f"电话{PHONE}", "电话*******5678"),
-    ("tel: +86 139-1234-5678", "tel: *******5678"),
+    ("tel: +86 139-1234-5678", "tel: +** ***-****-5678"),     # by its label (a phone-like key)
+    ("call +86 139-1234-5678", "call *******5678"),            # by its shape
     ("at 1700000000123 and 1462259748,52b13fb5-8dfb-4537-a62b-a641d5e929f1", None),
     ("uuid 139a4537-1234-5678-9abc-139123456789, x", None),
     ("score 99.123456789012 / 12345678901234567890", None),
@@ -114,6 +115,11 @@ def test_cli_masks_by_default_and_keep_pii_keeps(tmp_path):
     ("call 021-6234-5678 or (0755) 1234 5678", "call ***-****-5678 or (****) **** 5678"),
     ("座机010-62345678", "座机***-****5678"),
     ("order 2025-10091234, v 010-12, x 0.0000123456789", None),
+    # "label: value" in prose
+    ("姓名：张三，住址：北京市海淀区中关村大街1号。", "姓名：张*，住址：北京市***。"),
+    ("客户姓名:李四 联系电话:62345678", "客户姓名:李* 联系电话:****5678"),
+    ("name: Zhang San; status: OK", "name: Z********; status: OK"),
+    ("error: ID_NUMBER_NAME_NOT_MATCH, file_name: a.jpg, at 10:00:00", None),
 ])
 def test_free_text_values(text, expected):
     assert _pii.scrub_text(text) == (text if expected is None else expected)

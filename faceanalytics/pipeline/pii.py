@@ -17,9 +17,10 @@ kept as JSON in ``sessions.extra``, ``biz_extra_data``, the raw text in
   dashes (kept: the last four), recognised by their region and birth date so that
   a 13-digit millisecond time, a biz_id or a log id stay as they are;
 * mainland mobile numbers (``139 1234 5678``, ``+86-139...``; kept: the last four);
-* the value of any field named like a person's name or address (``real_name``,
-  ``fullName``, ``姓名``, ``home_address``, ``住址``...), in JSON, in JSON carried in
-  a string, in JSON too broken to parse, and in query strings;
+* the value of any field named like a person's name, address or phone (``real_name``,
+  ``fullName``, ``姓名``, ``home_address``, ``住址``, ``tel``...), in JSON, in JSON carried
+  in a string, in JSON too broken to parse, in query strings and in prose
+  (``姓名：张三，住址：...``); landlines written with their area code;
 * credentials and ``user:password@`` in URLs (as the clients' redaction does);
 
 and, before that, the ingest masks every name a name field of the chunk held wherever
@@ -193,6 +194,11 @@ _CANDIDATES = (r"\d{3}[ \-]?\d{4}[ \-]?\d{4}|\(0\d{2,3}\)|0\d{2,3}-\d{3}"
 # "key": "value" pairs in text that is not JSON (or JSON carried in a JSON string).
 _JSON_PAIR = re.compile(r'(?P<q>\\*)"(?P<key>[^"\\]{1,64})(?P=q)"\s*:\s*(?P=q)"'
                         r'(?P<val>(?:(?!(?P=q)").)*)(?P=q)"')
+# "label: value" in prose (姓名：张三，住址：北京市..., name: Zhang San; tel: ...): the value
+# runs to a separator or to the next label.
+_LABEL_PAIR = re.compile(r"(?<![\w\u4e00-\u9fff])(?P<key>[A-Za-z_\u4e00-\u9fff]{1,20})\s*[:：]\s*"
+                         r"(?P<val>[^,，;；、|\n\r]+?)"
+                         r"(?=\s*(?:[,，;；、|。\n\r]|$)|\s+[A-Za-z_\u4e00-\u9fff]{1,20}\s*[:：])")
 _QUERY_PAIR = re.compile(r"(?<![^&?;\s])(?P<key>[^=&\s?#;]{1,64})=(?P<val>[^&\s#;]*)")
 _WORDS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+|[\u4e00-\u9fff]+")
 # Words that make a "...name" key technical, not a person's name (api_name, plan_name...).
@@ -216,7 +222,8 @@ def _key_kind(key: str) -> str | None:
     if any(w in _PHONE_WORDS or any(p in w for p in _PHONE_HAN) for w in words) \
             and not any(w in _TECHNICAL for w in words):
         return "phone"
-    if any(w in _NAME_WORDS or (w.endswith("name") and w[:-4] in _NAME_PREFIXES) for w in words) \
+    if any(w in _NAME_WORDS or (w.endswith("name") and w[:-4] in _NAME_PREFIXES)
+           or any(h in w for h in _NAME_HAN) for w in words) \
             and not any(w in _TECHNICAL for w in words):
         return "name"
     return None
@@ -225,6 +232,7 @@ def _key_kind(key: str) -> str | None:
 # a landline or foreign number under such a key has no shape of its own to find it by
 _PHONE_WORDS = frozenset("phone mobile tel telephone cellphone cell fax phoneno mobileno telno".split())
 _PHONE_HAN = ("电话", "手机", "座机", "传真")
+_NAME_HAN = ("姓名", "名字", "联系人", "户名")
 _NAME_PREFIXES = frozenset("user real full nick sur first last given family holder legal idcard id "
                            "card cert person customer contact owner account payer member".split())
 
@@ -296,7 +304,8 @@ def _walk(v, key_kind=None):
 
 
 def _scrub_pairs(text: str) -> str:
-    """Mask by key in text that is not JSON: "key": "value" pairs and key=value pairs."""
+    """Mask by key in text that is not JSON: "key": "value" pairs, key=value pairs and
+    "label: value" in prose."""
     def json_pair(m: re.Match) -> str:
         kind = _key_kind(m.group("key"))
         if kind is None:
@@ -317,6 +326,8 @@ def _scrub_pairs(text: str) -> str:
         text = _JSON_PAIR.sub(json_pair, text)
     if "=" in text:
         text = _QUERY_PAIR.sub(query_pair, text)
+    if ":" in text or "：" in text:
+        text = _LABEL_PAIR.sub(json_pair, text)
     return text
 
 
