@@ -1,6 +1,6 @@
 """detect_changes: false alarms on no change, detection of planted changes, speed.
 
-    python benchmarks/bench_changes.py [--families 100] [--days 12] [--seed 1000] [--repeat 3] [--only 1 2 3 4]
+    python benchmarks/bench_changes.py [--families 100] [--days 12] [--seed 1000] [--repeat 3] [--only 1 2 3 4 5] [--rho 0]
 
 1. False alarms: ``--families`` no-change reviews of 500 series each
    (``analytics._changes.review_family``: one period of 30-180 days, 50-50,000
@@ -39,6 +39,17 @@
    toward the prior fitted across the 200 series (empirical Bayes, binomial here: infinite
    degrees of freedom), short series are read as long ones are.
 
+5. A change near the end of the period: in 100 of 500 series (12 days or ``--days``, pass rate
+   90%, 1,000 and 10,000 trials a weekday, binomial or ``--rho``: beta-binomial days with that
+   intra-class correlation), a 3-day wave that ends 1, 2, 3 or 4 days
+   before the period's end, or a step that many days before it, of 5, 10 and 20 points.  Per
+   cell, of the 100: *as planted* (one finding, of the planted kind, its dates within one
+   bucket: a wave's start and end, a step's start), *as the other kind* (the series' first
+   finding is of the other kind: a wave read as a step with no fall back, "rose and stayed",
+   or a step read as a wave), *other* (found, but with other dates or more findings) and
+   *missed*; and findings in the 400 unchanged series.  Days are missing at random (2%), so
+   about 2 in 100 waves that end one day before the end have no day after them in the data.
+
 Timings are wall-clock on a shared machine: compare them with the baseline beside
 them, not across runs.
 """
@@ -57,6 +68,9 @@ from faceanalytics.report._findings import PRIMARY_SHARE
 SIZES = (0.01, 0.02, 0.05, 0.10)
 VOLUMES = (100, 1_000, 10_000)
 AT = 43                  # a Tuesday: a 3-day wave is three full weekdays
+NEAR_END = (1, 2, 3, 4)  # section 5: days between the change and the period's end
+NEAR_SIZES = (0.05, 0.10, 0.20)
+NEAR_VOLUMES = (1_000, 10_000)
 PRIMARY = 0.25           # share of a review's series that are primary (pass rates at the level in force, pooled rates)
 
 
@@ -129,6 +143,43 @@ def short_periods(seed: int) -> list[tuple]:
     return rows
 
 
+def near_end(seed: int, days: int = 12, rho: float = 0.0) -> list[tuple]:
+    """Section 5: (kind, size, volume, days after, as planted, as the other kind, other, missed,
+    findings in the unchanged series) per cell, 100 changed series of 500."""
+    rows, length = [], 3
+    t0 = pd.Timestamp("2026-01-05", tz="UTC")
+    for kind in ("wave", "step"):
+        for size in NEAR_SIZES:
+            for vol in NEAR_VOLUMES:
+                for after in NEAR_END:
+                    at = days - after - (length if kind == "wave" else 0)
+                    changed = C.simulate_counts(100, days, vol, 0.9, rho=rho, change=(kind, at, length, -size),
+                                                seed=seed + after)
+                    null = C.simulate_counts(400, days, vol, 0.9, rho=rho, seed=seed + 100 + after)
+                    null["series"] += 100
+                    r = C.detect_changes(pd.concat([changed, null], ignore_index=True), keys=["series"])
+                    rows.append((kind, size, vol, after, *_near_end_counts(r, kind, at, length, t0)))
+    return rows
+
+
+def _near_end_counts(r: pd.DataFrame, kind: str, at: int, length: int, t0) -> tuple[int, int, int, int, int]:
+    """(as planted, as the other kind, other, missed, findings in series >= 100) of one cell."""
+    false = int((r["series"] >= 100).sum())
+    r = r[r["series"] < 100]
+    start = ((r["start"] - t0) / pd.Timedelta(days=1)).to_numpy()
+    end = ((r["end"] - t0) / pd.Timedelta(days=1)).to_numpy()
+    right = (r["kind"] == kind).to_numpy() & (np.abs(start - at) <= 1)
+    if kind == "wave":
+        right &= np.abs(end - at - length) <= 1
+    per = r.assign(right=right).groupby("series")
+    count = per.size()
+    planted = int(((count == 1) & per["right"].all()).sum())
+    first = r.sort_values("q_value", kind="stable").drop_duplicates("series")
+    other_kind = int((first["kind"] != kind).sum())
+    missed = 100 - int(count.size)
+    return planted, other_kind, int(count.size) - planted - other_kind, missed, false
+
+
 def baseline_scan(k: np.ndarray, n: np.ndarray) -> np.ndarray:
     """Largest standardised step per series: one cumulative sum over the same counts."""
     kc, nc = np.cumsum(k, axis=1)[:, :-1], np.cumsum(n, axis=1)[:, :-1]
@@ -164,7 +215,9 @@ def main(argv=None) -> int:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--days", type=int, default=None,
                     help="sections 1 and 2: every review this many days (default 30-180, and 90)")
-    ap.add_argument("--only", type=int, nargs="+", default=[1, 2, 3, 4], help="sections to run")
+    ap.add_argument("--rho", type=float, default=0.0,
+                    help="section 5: intra-class correlation of the days (default 0: binomial)")
+    ap.add_argument("--only", type=int, nargs="+", default=[1, 2, 3, 4, 5], help="sections to run")
     a = ap.parse_args(argv)
     if 1 in a.only:
         _false_alarms(a)
@@ -177,7 +230,21 @@ def main(argv=None) -> int:
         print(f"   {'days':>5}{'per day':>9}{'step':>7}{'z (median)':>12}{'dispersion':>12}{'p <= 0.05/400':>15}")
         for days, vol, size, z, phi, share in short_periods(a.seed):
             print(f"   {days:>5}{vol:>9,}{size * 100:>5.0f}pt{z:>12.1f}{phi:>12.1f}{share:>15.0%}")
+    if 5 in a.only:
+        _near_end(a)
     return 0
+
+
+def _near_end(a) -> None:
+    days = 12 if a.days is None else a.days
+    days_are = "binomial" if a.rho == 0 else f"rho {a.rho:g}"
+    print(f"\n5. A change near the end: 100 of 500 series changed ({days} days, pass rate 90%, {days_are}), "
+          f"a 3-day wave ending, or a step, that many days before the end")
+    print(f"   {'kind':<6}{'size':>6}{'per day':>9}{'days after':>12}{'as planted':>12}{'other kind':>12}"
+          f"{'other':>7}{'missed':>8}{'false (of 400)':>16}")
+    for kind, size, vol, after, planted, other_kind, other, missed, false in near_end(a.seed, days, a.rho):
+        print(f"   {kind:<6}{size * 100:>4.0f}pt{vol:>9,}{after:>12}{planted:>12}{other_kind:>12}{other:>7}"
+              f"{missed:>8}{false:>16}")
 
 
 def _false_alarms(a) -> None:

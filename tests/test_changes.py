@@ -366,6 +366,45 @@ def test_a_wave_too_large_for_floating_point_p_values_is_still_a_wave():
         assert (p_ > 1e-250).all() and np.allclose(lp, np.log(p_), rtol=0, atol=1e-12)
 
 
+def test_a_wave_three_days_before_the_end_is_one_wave_with_both_dates():
+    """Twelve days, 1% -> 11% for four days (of 10,000) ending three days before the end, in 100
+    series beside 400 quiet ones: every one is found.  One of them (its day after the wave
+    missing, so two days of data after it) has its own dispersion on 4.9 degrees of freedom:
+    read through Student's t, the step's likelihood ratio 590 and the wave's 1,084 became z
+    4.62 and 4.90, the wave's larger search space cost more than that, and it came out as a
+    step with no fall back ("rose from day 5 on").  The shape is chosen on the statistics given
+    the dispersion: every series is one wave, from day 5 to day 9 (end exclusive; its first and
+    last day with data)."""
+    changed = C.simulate_counts(100, 12, 10_000, 0.01, change=("wave", 5, 4, 0.10), seed=21)
+    quiet = C.simulate_counts(400, 12, 10_000, 0.01, seed=22)
+    quiet["series"] += 100
+    r = detect_changes(pd.concat([changed, quiet], ignore_index=True), keys=["series"])
+    mine = r[r["series"] < 100]
+    assert sorted(mine["series"]) == list(range(100))                   # found, once each
+    t0 = pd.Timestamp("2026-01-05", tz="UTC")
+    assert (mine["kind"] == "wave").all(), mine[mine["kind"] != "wave"][["series", "kind", "start", "end"]]
+    # the dates are those of the wave's first and last day with data (2% of days are missing)
+    day = (changed["day"] - t0) / DAY
+    inside = changed[(day >= 5) & (day < 9)].assign(day=day).groupby("series")["day"]
+    mine = mine.set_index("series").sort_index()
+    assert ((mine["start"] - t0) / DAY).tolist() == inside.min().tolist()
+    assert ((mine["end"] - t0) / DAY).tolist() == (inside.max() + 1).tolist()
+    assert mine["rate_after"].between(0.10, 0.12).all() and mine["rate_before"].between(0.008, 0.012).all()
+
+
+@pytest.mark.parametrize("after", [1, 2, 3])
+def test_a_step_near_the_end_stays_a_step(after):
+    """The other side of choosing the shape on the statistics given the dispersion: a step
+    one to three days before the end (90% -> 80% of 10,000 a day, beta-binomial days) is not
+    read as a wave whose fall back is the last day's noise."""
+    changed = C.simulate_counts(100, 12, 10_000, 0.9, rho=3e-4, change=("step", 12 - after, 0, -0.10), seed=after)
+    quiet = C.simulate_counts(400, 12, 10_000, 0.9, rho=3e-4, seed=100 + after)
+    quiet["series"] += 100
+    r = detect_changes(pd.concat([changed, quiet], ignore_index=True), keys=["series"])
+    first = r[r["series"] < 100].sort_values("q_value").drop_duplicates("series")
+    assert len(first) >= 90 and (first["kind"] == "step").all()
+
+
 def clustered(series, days, sessions, rate, seed, wave=None):
     """Count series whose trials come in sessions of 1-3 attempts that all fail or all pass
     together (a person's retries: Baidu's stat counts every attempt), about 16 a day: every

@@ -114,6 +114,46 @@ def test_a_large_wave_in_a_short_window_is_one_finding_with_both_dates():
     assert f.change_points > 35
 
 
+def test_a_wave_three_days_before_the_end_is_one_wave_finding_with_both_dates():
+    """A twelve-day window: 1% -> 11% of mask checks flagged for four days of 10,000, ending
+    three days before the window's end (its day after missing: two days of data after it),
+    beside 200 quiet error shares.  Its dispersion is its own, on 4.9 degrees of freedom; read
+    through Student's t the step and the wave were nearly tied (z 4.62 and 4.90) and the
+    wave's larger search space decided: "a step from 2025-10-14 on" with the fall back
+    averaged in.  The shape is chosen on the statistics given the dispersion: one wave finding,
+    with its start and its end."""
+    import numpy as np
+
+    from faceanalytics.analytics import _changes as C
+    from faceanalytics.report import _findings as F
+
+    wave = C.simulate_counts(100, 12, 10_000, 0.01, change=("wave", 5, 4, 0.10), seed=21)
+    wave = wave[wave["series"] == 31]                        # the one the step had won
+    rng = np.random.default_rng(1)
+    days = np.arange(20370, 20382)                          # 2025-10-09 .. 2025-10-20
+    n = rng.poisson(2900, (201, days.size)).astype(float)
+    p = np.repeat(rng.uniform(0.02, 0.2, 201)[:, None], days.size, axis=1)   # 200 quiet error shares
+    k = rng.binomial(n.astype(int), p).astype(float)
+    at = (wave["day"] - pd.Timestamp("2026-01-05", tz="UTC")).dt.days.to_numpy()   # simulate_counts' day 0
+    k[0], n[0] = 0.0, 0.0
+    k[0, at], n[0, at] = wave["k"].to_numpy(), wave["n"].to_numpy()
+    assert n[0, 9] == 0 and (n[0, 10:] > 0).all()           # the day after the wave is missing
+    parts = []
+    for i in range(201):
+        meta = dict(family="flagged", source="megvii_lite", attack="mask") if i == 0 else \
+            dict(family="error", origin="verify_error", code=f"E{i}")
+        parts.append(pd.DataFrame({**{c: meta.get(c) for c in F._META}, "day": days, "k": k[i], "n": n[i]}))
+    series = pd.concat(parts, ignore_index=True).astype({c: object for c in F._META})
+    series = series[series["n"] > 0]
+    levels = parse_levels(None)
+    found = F.findings_of(F._detect(series, "D", F.ALPHA, levels), series, int(days[1]), levels)
+    assert len(found) == 1, [x.text for x in found]
+    f = found[0]
+    assert (f.kind, f.family, f.attack) == ("wave", "flagged", "mask"), f.text
+    assert (f.start[:10], f.end[:10]) == ("2025-10-14", "2025-10-18")          # end exclusive
+    assert "from 2025-10-14 to 2025-10-17, then back" in f.text
+
+
 def test_threshold_change_per_comparison_kind_and_source(planted):
     d, r = planted
     t = [x for x in r.findings if x.family == "thresholds"]

@@ -46,7 +46,12 @@ how much" for all of them in one vectorised pass:
   the standardised statistic over the grid, by Siegmund's approximations with the
   discrete-grid correction ``nu`` (James, James & Siegmund 1987 for the step; Siegmund
   1988 and Olshen et al. 2004 for the wave), with each grid step's own spacing in
-  information time.  The two scans are combined by Bonferroni.
+  information time.  The two scans are combined by Bonferroni; the shape reported (step or
+  wave) is the scan with the smaller tail on its statistic given the dispersion, not read
+  through Student's t: the t reading is for the significance, and it compressed the larger
+  likelihood ratio of a wave with few days after it below the wave's search cost (a 3-day
+  wave ending one day before the end came out as a step in up to 14 of 100 series:
+  ``benchmarks/bench_changes.py --only 5``).
 * **Over all series**: Benjamini-Hochberg (false-discovery rate ``alpha``).  In a series
   with a finding, binary segmentation goes on in the stretches either side; the
   stretches tested at one depth form the next family, with its own BH at ``alpha``
@@ -569,16 +574,31 @@ class _Scan:
             self.base = _loglik(self.kt, self.nt)
             self._steps()
             self._waves()
-            self.step_z = _t_to_z(np.sqrt(np.maximum(self.step_lr, 0.0)), self.df)
-            self.wave_z = _t_to_z(np.sqrt(np.maximum(self.wave_lr, 0.0)), self.df)
-            self.step_p, self.step_logp = self._step_p()
-            self.wave_p, self.wave_logp = self._wave_p()
+            step_root, wave_root = np.sqrt(np.maximum(self.step_lr, 0.0)), np.sqrt(np.maximum(self.wave_lr, 0.0))
+            self.step_z = _t_to_z(step_root, self.df)
+            self.wave_z = _t_to_z(wave_root, self.df)
+            self.step_p, self.step_logp = self._step_p(self.step_z)
+            self.wave_p, self.wave_logp = self._wave_p(self.wave_z)
+            # The shape (step or wave) is chosen on the statistics given the dispersion: both
+            # scans divide by the same estimate, and its uncertainty (Student's t) is for the
+            # significance, not for which shape fits.  Read through t, the larger the change
+            # the less its likelihood ratios differ (df 5.6: 193 and 279 became z 4.27 and
+            # 4.48), while the wave's larger search space still costs its full log: a wave
+            # with one day after it lost to a step with no fall back.
+            # Where the dispersion is known (binomial) the two readings are one; only rows with
+            # both scans and an estimated dispersion are read again.
+            self.step_shape, self.wave_shape = self.step_logp.copy(), self.wave_logp.copy()
+            again = np.flatnonzero(np.isfinite(self.step_lr) & np.isfinite(self.wave_lr) & np.isfinite(self.df))
+            if again.size:
+                self.step_shape[again] = self._step_p(step_root[again], again)[1]
+                self.wave_shape[again] = self._wave_p(wave_root[again], again)[1]
 
     # a step before bucket i (1..T-1): "before" = [0, i), "after" = [i, T)
-    def _step_valid(self):
+    def _step_valid(self, rows=slice(None)):
         t = self.n.shape[1]
-        n1 = self.nr[:, 1:t]
-        return (self.n[:, 1:] > 0) & (n1 >= self.min_n) & (self.nr[:, -1:] - n1 >= self.min_n)
+        n, nr = self.n[rows], self.nr[rows]
+        n1 = nr[:, 1:t]
+        return (n[:, 1:] > 0) & (n1 >= self.min_n) & (nr[:, -1:] - n1 >= self.min_n)
 
     def _steps(self):
         t = self.n.shape[1]
@@ -589,12 +609,13 @@ class _Scan:
         self.step_lr = lr.max(axis=1) if t > 1 else np.full(len(lr), -np.inf)
 
     # a wave [i, j): 1 <= i < j <= T-1, j - i <= max_wave, data on both sides, both ends with data
-    def _wave_valid(self, d):
+    def _wave_valid(self, d, rows=slice(None)):
         t = self.n.shape[1]
-        nin = self.nr[:, 1 + d:t] - self.nr[:, 1:t - d]
-        nout = self.nr[:, -1:] - nin
-        return ((self.n[:, 1:t - d] > 0) & (self.n[:, d:t - 1] > 0) & (self.nr[:, 1:t - d] > 0)
-                & (self.nr[:, -1:] - self.nr[:, 1 + d:t] > 0) & (nin >= self.min_n) & (nout >= self.min_n))
+        n, nr = self.n[rows], self.nr[rows]
+        nin = nr[:, 1 + d:t] - nr[:, 1:t - d]
+        nout = nr[:, -1:] - nin
+        return ((n[:, 1:t - d] > 0) & (n[:, d:t - 1] > 0) & (nr[:, 1:t - d] > 0)
+                & (nr[:, -1:] - nr[:, 1 + d:t] > 0) & (nin >= self.min_n) & (nout >= self.min_n))
 
     def _waves(self):
         r, t = self.n.shape
@@ -613,36 +634,41 @@ class _Scan:
             self.wave_at = np.where(better, i + 1, self.wave_at)
             self.wave_end = np.where(better, i + 1 + d, self.wave_end)
 
-    def _step_p(self):
+    def _step_p(self, z, rows=slice(None)):
+        """(p, log p) of the best step's statistic ``z`` (normal scale) of the ``rows``, corrected
+        for the search."""
         t = self.n.shape[1]
-        b = self.step_z[:, None]
-        u = self.nc[:, 1:t] / self.nt
+        b = z[:, None]
+        nt = self.nt[rows]
+        u = self.nc[rows, 1:t] / nt
         c = u * (1 - u)
-        delta = self.ne[:, 1:] / self.nt
-        term = np.where(self._step_valid(), delta / (2 * c) * _nu(b * np.sqrt(delta / c)), 0.0)
-        z, total = self.step_z, term.sum(axis=1)
+        delta = self.ne[rows, 1:] / nt
+        term = np.where(self._step_valid(rows), delta / (2 * c) * _nu(b * np.sqrt(delta / c)), 0.0)
+        total = term.sum(axis=1)
         tail = _tail_floor(2 * z * _pdf(z) * total, z)
         with np.errstate(divide="ignore", invalid="ignore"):
             log_tail = _log_tail(tail, np.log(2 * z * total) - 0.5 * z * z - math.log(math.sqrt(2 * math.pi)), z)
-        ok = np.isfinite(self.step_lr)
+        ok = np.isfinite(self.step_lr[rows])
         return np.where(ok, tail, np.nan), np.where(ok, log_tail, np.nan)
 
-    def _wave_p(self):
+    def _wave_p(self, z, rows=slice(None)):
+        """(p, log p) of the best wave's statistic ``z`` (normal scale) of the ``rows``, corrected
+        for the search."""
         t = self.n.shape[1]
-        b = self.wave_z[:, None]
-        total = np.zeros(self.n.shape[0])
+        b = z[:, None]
+        nc, ne, nt = self.nc[rows], self.ne[rows], self.nt[rows]
+        total = np.zeros(b.shape[0])
         for d in range(1, self.wave_width + 1):
-            w = (self.nc[:, 1 + d:t] - self.nc[:, 1:t - d]) / self.nt
+            w = (nc[:, 1 + d:t] - nc[:, 1:t - d]) / nt
             c = w * (1 - w)
-            du = self.ne[:, 1:t - d] / self.nt
-            dv = self.ne[:, d:t - 1] / self.nt
+            du = ne[:, 1:t - d] / nt
+            dv = ne[:, d:t - 1] / nt
             term = du * dv / (4 * c * c) * _nu(b * np.sqrt(du / c)) * _nu(b * np.sqrt(dv / c))
-            total += np.where(self._wave_valid(d), term, 0.0).sum(axis=1)
-        z = self.wave_z
+            total += np.where(self._wave_valid(d, rows), term, 0.0).sum(axis=1)
         tail = _tail_floor(2 * z ** 3 * _pdf(z) * total, z)
         with np.errstate(divide="ignore", invalid="ignore"):
             log_tail = _log_tail(tail, np.log(2 * z ** 3 * total) - 0.5 * z * z - math.log(math.sqrt(2 * math.pi)), z)
-        ok = np.isfinite(self.wave_lr)
+        ok = np.isfinite(self.wave_lr[rows])
         return np.where(ok, tail, np.nan), np.where(ok, log_tail, np.nan)
 
 
@@ -670,7 +696,7 @@ def _scan_rows(k: np.ndarray, n: np.ndarray, min_n: float, max_wave: int, *,
         s = _Scan(k[a:b], n[a:b], min_n, max_wave, dispersion=(rho[a:b], df[a:b]))
         ps, pw = s.step_p, s.wave_p
         has_s, has_w = ~np.isnan(ps), ~np.isnan(pw)
-        wave = has_w & (~has_s | (s.wave_logp < s.step_logp))      # logs: a large change's p are both 0
+        wave = has_w & (~has_s | (s.wave_shape < s.step_shape))    # logs: a large change's p are both 0
         p = np.where(has_s & has_w, np.minimum(1.0, 2 * np.fmin(ps, pw)), np.fmin(ps, pw))
         parts.append({
             "tested": has_s | has_w, "wave": wave, "p": p,
