@@ -8,9 +8,11 @@ the nested columns with vectorised kernels (``_fast_megvii``, ``_fast_baidu``).
 A row leaves for the Python flatteners only when the spec does not describe its
 shape, and then only that row:
 
-- a key the spec does not list, which the Python path keeps in ``extra`` (a chunk
-  the reader reads strictly has none; else they are found by counting keys: the
-  ``":`` in a line against the values Arrow read for it);
+- a key the spec does not list where it is written, which the Python path keeps in
+  ``extra`` (a chunk the reader reads strictly has none; else they are found by
+  counting keys: the ``":`` in a line against the values Arrow read for it, and a
+  line with a key written as null, which gives Arrow nothing to count, is walked
+  over the spec's places);
 - a value of another shape (an object where text is documented, an object sent as
   JSON text, ...), which Arrow's reader refuses by row;
 - a value the field rules would null with a note, or quarantine (unreadable text,
