@@ -208,6 +208,87 @@ def test_keys_moved_a_level_up_land_the_same(tmp_path, source):
     _assert_same_tables([res[True][0], res[False][0]])
 
 
+# Where a name the spec knows is written as null where the spec does not put it:
+# (object path, name).  The first place a record has is used.
+_ASTRAY = {
+    "megvii_lite": [(("liveness_result",), "biz_no"), (("verify_result",), "failure_reason"),
+                    ((), "will_error_message"), (("biz_info",), "error_message")],
+    "megvii_notify": [(("liveness_result",), "error"), ((), "failure_reason")],
+    "baidu_detail": [(("result", "verify_result"), "log_id"), (("result",), "score"), ((), "spoofing")],
+    "baidu_getall": [(("result", "verify_result", 0, "verify_detail"), "order"),
+                     (("result", "verify_result", 0), "score"), (("result",), "order")],
+}
+
+
+def _dotted(where: tuple, item) -> str:
+    """``where`` as a dotted path, a list index written by ``item``."""
+    parts: list[str] = []
+    for k in where:
+        if isinstance(k, int):
+            parts[-1] += item(k)
+        else:
+            parts.append(k)
+    return ".".join(parts)
+
+
+def _place_astray(source: str, payload: dict):
+    """Write a spec-known name as null in the first place of ``_ASTRAY`` the payload has;
+    -> the dotted path the Python path notes it under, or None."""
+    from faceanalytics.flatten._fast import _names
+
+    spec = "megvii_liveness" if source == "megvii_notify" else source
+    for where, name in _ASTRAY[source]:
+        node = payload
+        for k in where:
+            has = k in node if isinstance(node, dict) else isinstance(node, list) and len(node) > k
+            node = node[k] if has else None
+        if not isinstance(node, dict) or name in node:
+            continue
+        assert name.encode() in _names(spec)  # a name the spec knows ...
+        assert name not in fields.known_keys(spec, _dotted(where, lambda k: "[]"))  # ... not there
+        node[name] = None
+        return ".".join(filter(None, (_dotted(where, lambda k: f"[{k + 1}]"), name)))
+    return None
+
+
+@pytest.mark.parametrize("source", sorted(_ASTRAY))
+def test_a_known_name_written_as_null_where_the_spec_does_not_put_it_lands_the_same(tmp_path, source):
+    """A name the spec knows, written as null in a place the spec does not give it
+    (``liveness_result.biz_no``, ``result.verify_result.log_id``): the Python path notes it
+    in ``extra``; the columnar path gave Arrow no value to count there, and took the name
+    alone for known.  Now such a record is found by its key's place: both paths land the
+    same tables, the note in ``extra`` included.  A Megvii record goes to the Python path;
+    a Baidu one stays columnar (its ``extra`` is noted as for any key the spec lacks)."""
+    recs = list(gen_records.records(source, 90, seed=12))
+    astray = {}
+    for i, rec in enumerate(recs):
+        if i % 3:
+            continue
+        p = rec["payload"]
+        obj = json.loads(p["data"]) if source == "megvii_notify" else p
+        path = _place_astray(source, obj)
+        if path is None:
+            continue
+        if source == "megvii_notify":
+            p["data"] = json.dumps(obj, ensure_ascii=False)
+            p["sign"] = hashlib.sha1((gen_records.SECRET + p["data"]).encode()).hexdigest()
+        astray[rec["session_id"]] = path
+    assert len(astray) > 15
+    lines = [json.dumps(r, ensure_ascii=False).encode() for r in recs]
+    res = _both(tmp_path, lines)
+    assert res[True][1].landed == res[False][1].landed == len(lines)
+    _assert_same_tables([res[True][0], res[False][0]])
+    extra = load(res[True][0], "sessions").set_index("session_id")["extra"]
+    noted = [sid for sid, path in astray.items()
+             if isinstance(extra[sid], str) and path in json.loads(extra[sid])]
+    assert len(noted) > 0.6 * len(astray), (len(noted), len(astray))
+    took = {recs[i]["session_id"] for i in _fast_took(lines)}
+    if source.startswith("megvii"):
+        assert took == {r["session_id"] for r in recs} - set(astray)
+    else:
+        assert took == {r["session_id"] for r in recs}
+
+
 @pytest.mark.parametrize("source", SOURCES)
 def test_mutations_of_generated_records_land_the_same(tmp_path, source):
     lines = _collect(source, 150)

@@ -69,10 +69,10 @@ def mutate(draw, obj, ops=_OPS, steps=(1, 6)) -> None:
             parent[key] = draw(st.sampled_from([0, 1, -1, 0.5, 100, 1e-4, 101, "68.9", "", "null", True]))
         elif op == "add" and isinstance(parent, dict):
             parent[draw(st.text(max_size=6))] = draw(garbage)
-        elif op == "hoist" and len(path) > 1 and isinstance(parent, dict) and parent[key] is not None:
+        elif op == "hoist" and len(path) > 1 and isinstance(parent, dict):
             # a key one level up (the documents place biz_id in biz_info and at the top),
-            # kept below too or not.  (Not a null: a known key name written as null where the
-            # spec does not place it is not told apart on the columnar path, see _key_mismatch.)
+            # kept below too or not; a null too (a known name written as null where the
+            # spec does not place it)
             grand = obj
             for k in path[:-2]:
                 grand = grand[k]

@@ -8,9 +8,11 @@ the nested columns with vectorised kernels (``_fast_megvii``, ``_fast_baidu``).
 A row leaves for the Python flatteners only when the spec does not describe its
 shape, and then only that row:
 
-- a key the spec does not list, which the Python path keeps in ``extra`` (a chunk
-  the reader reads strictly has none; else they are found by counting keys: the
-  ``":`` in a line against the values Arrow read for it);
+- a key the spec does not list where it is written, which the Python path keeps in
+  ``extra`` (a chunk the reader reads strictly has none; else they are found by
+  counting keys: the ``":`` in a line against the values Arrow read for it, and a
+  line with a key written as null, which gives Arrow nothing to count, is walked
+  over the spec's places);
 - a value of another shape (an object where text is documented, an object sent as
   JSON text, ...), which Arrow's reader refuses by row;
 - a value the field rules would null with a note, or quarantine (unreadable text,
@@ -195,13 +197,15 @@ class Group:
         self.texts = None  # callbacks: their texts parsed ahead (``_columnar.read_chunk``)
 
 
-def _key_mismatch(buf: bytes, bounds: np.ndarray, table: pa.Table, names: frozenset) -> np.ndarray:
-    """Rows with a key the schema does not have.
+def _key_mismatch(buf: bytes, bounds: np.ndarray, table: pa.Table, tree: dict) -> np.ndarray:
+    """Rows with a key the schema does not have (``tree``: the spec's shape of a record).
 
     A line has as many keys with a value (:func:`keys_written`) as Arrow read values for
-    it, unless it has a key the schema lacks.  A key whose value is null gives no value to
-    count: its name must be one the spec knows (a known name in an unexpected place is not
-    caught).  Rows whose keys cannot be counted so go to the Python path.
+    it, unless it has a key the schema lacks.  A key whose value is null gives Arrow no
+    value to count, and a name the spec knows may be written where the spec does not put
+    it (``biz_no`` in ``liveness_result``): the lines with such a key and no other oddity
+    are read with orjson and walked over the spec's places (:func:`_astray`).  Rows whose
+    keys cannot be counted so go to the Python path.
     """
     n = len(bounds) - 1
     arrow = np.zeros(n, np.int64)
@@ -211,10 +215,65 @@ def _key_mismatch(buf: bytes, bounds: np.ndarray, table: pa.Table, names: frozen
         return np.zeros(n, bool)
     q, row, real, null, odd = keys_written(buf, bounds)
     flagged = (np.bincount(row[real & ~null], minlength=n) != arrow) | odd
-    for p, r in zip(q[real & null].tolist(), row[real & null].tolist()):
-        if not flagged[r] and buf[buf.rfind(b'"', 0, p) + 1:p] not in names:
-            flagged[r] = True
+    check = np.zeros(n, bool)
+    check[row[real & null]] = True
+    for r in np.flatnonzero(check & ~flagged).tolist():
+        flagged[r] = _line_astray(buf[bounds[r]:bounds[r + 1] - 1], tree)
     return flagged
+
+
+def _line_astray(line: bytes, tree: dict) -> bool:
+    """Whether a line holds a key where the spec's ``tree`` has none, or does not read."""
+    import orjson
+
+    try:
+        return _astray(orjson.loads(line), tree)
+    except orjson.JSONDecodeError:
+        return True
+
+
+def _astray(obj, node: dict) -> bool:
+    """Whether ``obj`` (at the spec's ``node``), or an object below it where the spec
+    places one, has a key the spec does not place there, whatever its value."""
+    if not isinstance(obj, dict):
+        return False  # another shape: the reader refused it, or the extractors tell
+    if not _node_keys(node).issuperset(obj):
+        return True
+    for k, sub, many in _node_objects(node):
+        v = obj.get(k)
+        if v is None:
+            continue
+        if not many:
+            if _astray(v, sub):
+                return True
+        elif isinstance(v, list):
+            for x in v:
+                if _astray(x, sub):
+                    return True
+    return False
+
+
+_NODE_KEYS: dict[int, frozenset] = {}
+_NODE_OBJECTS: dict[int, tuple] = {}
+
+
+def _node_keys(node: dict) -> frozenset:
+    """The keys of a node of a ``_shape_tree`` (kept by its id: the trees are cached for good)."""
+    got = _NODE_KEYS.get(id(node))
+    if got is None:
+        got = _NODE_KEYS[id(node)] = frozenset(node)
+    return got
+
+
+def _node_objects(node: dict) -> tuple:
+    """The keys of a ``_shape_tree`` node that hold objects (or lists of them): ``(key,
+    their node, a list)``."""
+    got = _NODE_OBJECTS.get(id(node))
+    if got is None:
+        got = _NODE_OBJECTS[id(node)] = tuple(
+            (k, c[1] if isinstance(c, tuple) else c, isinstance(c, tuple)) for k, c in node.items()
+            if isinstance(c, dict) or (isinstance(c, tuple) and isinstance(c[1], dict)))
+    return got
 
 
 _SPACED = re.compile(rb'"\s+:')
@@ -348,7 +407,8 @@ def _parse_group(lines, joined: bytes | None, source: str, envelope: bool, threa
                                                 source, envelope)
     if table is None or not len(keep):
         return Group(source, envelope, np.zeros(0, np.int64), None, np.zeros(0, bool), quoted)
-    slow = np.zeros(len(keep), bool) if tries[0][1] else _key_mismatch(buf, bounds, table, _names(source))
+    slow = (np.zeros(len(keep), bool) if tries[0][1]
+            else _key_mismatch(buf, bounds, table, _shape_tree(source, envelope)))
     return Group(source, envelope, keep, table, slow, quoted, buf, bounds)
 
 

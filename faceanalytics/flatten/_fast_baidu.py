@@ -12,8 +12,8 @@ import pyarrow.compute as pc
 
 from .._coerce import integer
 from ._common import MAX_DEPTH
-from ._fast import (_MARK, Extracted, Group, Media, Rows, View, _count_valid, _shape_tree, _subset, _unmark,
-                    envelope_columns, keys_written, whole)
+from ._fast import (_MARK, Extracted, Group, Media, Rows, View, _count_valid, _node_objects, _shape_tree,
+                    _subset, _unmark, envelope_columns, keys_written, whole)
 from ._fast_megvii import _Lines
 from .baidu import keys_in, unknown_keys
 from .fields import EXPAND
@@ -185,7 +185,7 @@ def _ignored(obj: dict, tree: dict) -> int:
             v = obj[k]
             if v is not None:
                 n += 1 + keys_in(v)
-    for k, sub, many in _objects(tree):
+    for k, sub, many in _node_objects(tree):
         v = obj.get(k)
         if many:
             if isinstance(v, list):
@@ -193,20 +193,6 @@ def _ignored(obj: dict, tree: dict) -> int:
         elif isinstance(v, dict):
             n += _ignored(v, sub)
     return n
-
-
-_KIDS: dict[int, tuple] = {}
-
-
-def _objects(tree: dict) -> tuple:
-    """The keys of ``tree`` that hold objects (or lists of them): ``(key, their tree,
-    a list)``.  Kept by the tree's id: the trees are ``_shape_tree``'s, cached for good."""
-    got = _KIDS.get(id(tree))
-    if got is None:
-        got = _KIDS[id(tree)] = tuple(
-            (k, c[1] if isinstance(c, tuple) else c, isinstance(c, tuple)) for k, c in tree.items()
-            if isinstance(c, dict) or (isinstance(c, tuple) and isinstance(c[1], dict)))
-    return got
 
 
 def _marked(v) -> bool:
