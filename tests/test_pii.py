@@ -44,6 +44,9 @@ def _payload(biz_id=LITE_ID):
                    "note": f"old id {ID15}, new id 1101-0119-9003-0712-34, tel 139 1234 5678",
                    "signed_at_ms": 1700000000123, "ref": LITE_ID}
     p["customer_json"] = json.dumps({"姓名": NAME, "id": ID18X, "地址": ADDRESS}, ensure_ascii=False)
+    # the holder's name said again in free text of the same document (no name field of the
+    # record holds it: only the key it sits under above tells it is a name)
+    p["remark"] = f"客户{NAME}本人办理,寄往{ADDRESS}"
     return p
 
 
@@ -52,7 +55,7 @@ def _lines():
     bad = envelope("megvii_lite", "1700000000,bad", _payload("1700000000,bad"))
     bad["payload"]["verify_result"]["result_faceid"]["confidence"] = "not a number"  # quarantined
     broken = (f'{{"source": "megvii_lite", "session_id": "x", "payload": {{"idcard_name": "{NAME}", '
-              f'"idcard_number": "{ID18}", "address": "{ADDRESS}", "tel": {PHONE}')  # not even JSON
+              f'"idcard_number": "{ID18}", "address": "{ADDRESS}", "memo": "{NAME}本人", "tel": {PHONE}')  # not even JSON
     return [good, bad, broken]
 
 
@@ -68,6 +71,7 @@ def test_no_tidy_table_holds_plain_personal_data_by_default(tmp_path):
     s = load(data, "sessions").set_index("session_id")
     extra = json.loads(s.loc[LITE_ID, "extra"])
     assert extra["holder"]["real_name"] == "张**"
+    assert extra["remark"] == "客户张**本人办理,寄往北京市***"
     assert extra["holder"]["id_no"] == "**************1234"
     assert extra["holder"]["signed_at_ms"] == 1700000000123 and extra["holder"]["ref"] == LITE_ID
     biz = s.loc[LITE_ID, "biz_extra_data"]
@@ -119,6 +123,8 @@ def test_cli_masks_by_default_and_keep_pii_keeps(tmp_path):
     ("姓名：张三，住址：北京市海淀区中关村大街1号。", "姓名：张*，住址：北京市***。"),
     ("客户姓名:李四 联系电话:62345678", "客户姓名:李* 联系电话:****5678"),
     ("name: Zhang San; status: OK", "name: Z********; status: OK"),
+    ("姓名：张三，备注：张三本人办理", "姓名：张*，备注：张*本人办理"),      # said again, unlabelled
+    ("name=张三&note=我是张三", "name=张*&note=我是张*"),
     ("error: ID_NUMBER_NAME_NOT_MATCH, file_name: a.jpg, at 10:00:00", None),
 ])
 def test_free_text_values(text, expected):

@@ -287,14 +287,19 @@ def _scrub_values(text: str) -> str:
     return _LANDLINE.sub(lambda m: _keep_last_digits(m.group(0), sum(c.isdigit() for c in m.group(0))), text)
 
 
-def _walk(v, key_kind=None):
+def _walk(v, key_kind=None, found=None):
+    """``v`` masked; ``found`` collects the names and addresses masked by their key
+    (plain -> masked), to be masked wherever else the document says them."""
     if key_kind is not None:
-        return _mask_as(key_kind, v)
+        out = _mask_as(key_kind, v)
+        if found is not None and key_kind != "phone" and isinstance(v, str):
+            found[v] = out
+        return out
     if isinstance(v, dict):
-        return {_scrub_values(k) if isinstance(k, str) else k: _walk(x, _key_kind(str(k)))
+        return {_scrub_values(k) if isinstance(k, str) else k: _walk(x, _key_kind(str(k)), found)
                 for k, x in v.items()}
     if isinstance(v, list):
-        return [_walk(x) for x in v]
+        return [_walk(x, None, found) for x in v]
     if isinstance(v, str):
         return scrub_text(v)
     if isinstance(v, int) and not isinstance(v, bool) and v > 10**10:
@@ -303,21 +308,27 @@ def _walk(v, key_kind=None):
     return v
 
 
-def _scrub_pairs(text: str) -> str:
+def _scrub_pairs(text: str, found: dict | None = None) -> str:
     """Mask by key in text that is not JSON: "key": "value" pairs, key=value pairs and
-    "label: value" in prose."""
+    "label: value" in prose (``found``: as :func:`_walk`'s)."""
     def json_pair(m: re.Match) -> str:
         kind = _key_kind(m.group("key"))
         if kind is None:
             return m.group(0)
         start, end = m.span("val")
-        return m.string[m.start():start] + _mask_as(kind, m.group("val")) + m.string[end:m.end()]
+        value = m.group("val")
+        new = _mask_as(kind, value)
+        if found is not None and kind != "phone":
+            found[value] = new
+        return m.string[m.start():start] + new + m.string[end:m.end()]
 
     def query_pair(m: re.Match) -> str:
         raw = m.group("val")
         value = unquote(raw.replace("+", " ")) if "%" in raw else raw
         kind = _key_kind(unquote(m.group("key")))
         new = _mask_as(kind, value) if kind else scrub_text(value)
+        if kind and kind != "phone" and found is not None:
+            found[value] = new
         if new == value:
             return m.group(0)
         return f"{m.group('key')}={quote(new, safe='') if '%' in raw else new}"
@@ -346,9 +357,18 @@ def scrub_text(text: str) -> str:
         except orjson.JSONDecodeError:
             doc = None
         if isinstance(doc, (dict, list)):
-            new = _walk(doc)
+            found: dict[str, str] = {}
+            new = _walk(doc, found=found)
+            finder = _Finder.of(found)        # a name masked by its key, said again elsewhere
+            if finder is not None:
+                new = finder.deep(new)
             return text if new == doc else orjson.dumps(new).decode()
-    out = _scrub_values(_scrub_pairs(text))
+    found = {}
+    out = _scrub_pairs(text, found)
+    finder = _Finder.of(found)
+    if finder is not None:
+        out = finder.mask(out)
+    out = _scrub_values(out)
     if "@" in out or "=" in out or '"' in out:
         from ..redact import redact  # credentials, user:password@ in URLs
 
@@ -400,6 +420,51 @@ def scrub_table(t, keep_pii: bool = False):
 _HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 
 
+class _Finder:
+    """Finds the plain values of ``seen`` (plain -> masked) in text and puts their masked
+    form in their place: the values' first characters by one character class, then the
+    values starting there, longest first."""
+
+    __slots__ = ("seen", "by_first", "firsts", "_re")
+
+    @classmethod
+    def of(cls, seen: dict[str, str]) -> "_Finder | None":
+        """A finder of the values worth finding (None: there are none)."""
+        keep = {n: m for n, m in seen.items() if isinstance(n, str) and len(n) >= 2 and _HAN.search(n)}
+        return cls(keep) if keep else None
+
+    def __init__(self, seen: dict[str, str]) -> None:
+        self.seen = seen
+        self.by_first: dict[str, list[str]] = {}
+        for n in sorted(seen, key=len, reverse=True):
+            self.by_first.setdefault(n[0], []).append(n)
+        self.firsts = "[" + "".join("\\" + c if c in "\\]^-[" else c for c in self.by_first) + "]"
+        self._re = re.compile(self.firsts)
+
+    def mask(self, text: str) -> str:
+        out, last = [], 0
+        for m in self._re.finditer(text):
+            i = m.start()
+            if i < last:
+                continue
+            for n in self.by_first[text[i]]:
+                if text.startswith(n, i):
+                    out += (text[last:i], self.seen[n])
+                    last = i + len(n)
+                    break
+        return text if not out else "".join(out) + text[last:]
+
+    def deep(self, v):
+        """``mask`` over every string of a JSON value (keys too)."""
+        if isinstance(v, str):
+            return self.mask(v)
+        if isinstance(v, dict):
+            return {self.mask(k) if isinstance(k, str) else k: self.deep(x) for k, x in v.items()}
+        if isinstance(v, list):
+            return [self.deep(x) for x in v]
+        return v
+
+
 def mask_seen_in_text(tables: dict, seen: dict[str, str]) -> dict:
     """``tables`` (name -> Arrow table) with every occurrence of the plain names and
     addresses the chunk's fields held (``seen``: plain -> masked, :attr:`Masker.seen`)
@@ -412,29 +477,9 @@ def mask_seen_in_text(tables: dict, seen: dict[str, str]) -> dict:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    found = sorted((n for n in seen if isinstance(n, str) and len(n) >= 2 and _HAN.search(n)),
-                   key=len, reverse=True)
-    if not found:
+    finder = _Finder.of(seen)
+    if finder is None:
         return tables
-    by_first: dict[str, list[str]] = {}
-    for n in found:
-        by_first.setdefault(n[0], []).append(n)
-    firsts = "[" + "".join("\\" + c if c in "\\]^-[" else c for c in by_first) + "]"
-    first_re = re.compile(firsts)
-
-    def masked(text: str) -> str:
-        out, last = [], 0
-        for m in first_re.finditer(text):
-            i = m.start()
-            if i < last:
-                continue
-            for n in by_first[text[i]]:
-                if text.startswith(n, i):
-                    out += (text[last:i], seen[n])
-                    last = i + len(n)
-                    break
-        return text if not out else "".join(out) + text[last:]
-
     result = {}
     for name, t in tables.items():
         for i, f in enumerate(t.schema if t is not None else ()):
@@ -447,13 +492,13 @@ def mask_seen_in_text(tables: dict, seen: dict[str, str]) -> dict:
             col = col.combine_chunks()
             if not _has_han_bytes(col):
                 continue
-            hit = pc.fill_null(pc.match_substring_regex(col, firsts), False)
+            hit = pc.fill_null(pc.match_substring_regex(col, finder.firsts), False)
             if not pc.any(hit).as_py():
                 continue
             old = col.filter(hit)
             uniq = pc.unique(old)           # each distinct value once (an issuing office, say)
             before = uniq.to_pylist()
-            after = [masked(v) for v in before]
+            after = [finder.mask(v) for v in before]
             if after != before:
                 new = pa.array(after, col.type).take(pc.index_in(old, value_set=uniq))
                 t = t.set_column(i, f, pc.replace_with_mask(col, hit, new))
