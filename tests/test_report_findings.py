@@ -82,6 +82,18 @@ def test_attack_wave_of_one_type(planted):
     assert not [x for x in r.findings if x.family == "flagged" and x.attack != "mask"]
 
 
+def _mask_beside_errors(days, k, n) -> pd.DataFrame:
+    """Daily series: row 0 the mask checks flagged, the other rows error shares."""
+    from faceanalytics.report import _findings as F
+
+    parts = []
+    for i in range(len(k)):
+        meta = dict(family="flagged", source="megvii_lite", attack="mask") if i == 0 else \
+            dict(family="error", origin="verify_error", code=f"E{i}")
+        parts.append(pd.DataFrame({**{c: meta.get(c) for c in F._META}, "day": days, "k": k[i], "n": n[i]}))
+    return pd.concat(parts, ignore_index=True).astype({c: object for c in F._META})
+
+
 def test_a_large_wave_in_a_short_window_is_one_finding_with_both_dates():
     """A twelve-day window (the document-built benchmark's): 0.1% -> 40% of mask checks
     flagged for four days of 2,900, then back.  The scans' p-values both underflow to 0;
@@ -98,12 +110,7 @@ def test_a_large_wave_in_a_short_window_is_one_finding_with_both_dates():
     p[0] = 0.001
     p[0, 6:10] = 0.4
     k = rng.binomial(n.astype(int), p).astype(float)
-    parts = []
-    for i in range(201):
-        meta = dict(family="flagged", source="megvii_lite", attack="mask") if i == 0 else \
-            dict(family="error", origin="verify_error", code=f"E{i}")
-        parts.append(pd.DataFrame({**{c: meta.get(c) for c in F._META}, "day": days, "k": k[i], "n": n[i]}))
-    series = pd.concat(parts, ignore_index=True).astype({c: object for c in F._META})
+    series = _mask_beside_errors(days, k, n)
     levels = parse_levels(None)
     found = F.findings_of(F._detect(series, "D", F.ALPHA, levels), series, int(days[1]), levels)
     assert len(found) == 1, [x.text for x in found]
@@ -138,12 +145,7 @@ def test_a_wave_three_days_before_the_end_is_one_wave_finding_with_both_dates():
     k[0], n[0] = 0.0, 0.0
     k[0, at], n[0, at] = wave["k"].to_numpy(), wave["n"].to_numpy()
     assert n[0, 9] == 0 and (n[0, 10:] > 0).all()           # the day after the wave is missing
-    parts = []
-    for i in range(201):
-        meta = dict(family="flagged", source="megvii_lite", attack="mask") if i == 0 else \
-            dict(family="error", origin="verify_error", code=f"E{i}")
-        parts.append(pd.DataFrame({**{c: meta.get(c) for c in F._META}, "day": days, "k": k[i], "n": n[i]}))
-    series = pd.concat(parts, ignore_index=True).astype({c: object for c in F._META})
+    series = _mask_beside_errors(days, k, n)
     series = series[series["n"] > 0]
     levels = parse_levels(None)
     found = F.findings_of(F._detect(series, "D", F.ALPHA, levels), series, int(days[1]), levels)
