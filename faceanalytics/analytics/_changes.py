@@ -154,13 +154,15 @@ def _tail_floor(p, z):
     return np.clip(np.maximum(p, 2.0 * (1.0 - _cdf(z))), 0.0, 1.0)
 
 
-def _log_tail(tail, log_approx, z):
-    """The log of a maximum's tail p-value (:func:`_tail_floor` of it, ``tail``), from its
-    logarithm (``log_approx``) where ``tail`` underflows: a wave and a step of a large change
+def _log_tail(tail, log_factor, z):
+    """The log of a maximum's tail p-value (:func:`_tail_floor` of it, ``tail``: the
+    approximation ``factor x phi(z)``), from its logarithm (``log_factor + log phi(z)``) where
+    ``tail`` underflows: a wave and a step of a large change
     both have p = 0 in floating point, and the scan chosen must not be decided by the tie
     (the step won it, and a wave's fall back came out as a second change).  There ``z`` is
     large (over 33) and the floor is the normal tail's asymptotic ``2 phi(z) / z (1 - 1/z^2)``."""
     with np.errstate(divide="ignore", invalid="ignore"):
+        log_approx = log_factor - 0.5 * z * z - math.log(math.sqrt(2.0 * math.pi))
         zz = np.maximum(z, 2.0)
         floor = math.log(2.0) - 0.5 * zz * zz - math.log(math.sqrt(2.0 * math.pi)) - np.log(zz) \
             + np.log1p(-1.0 / (zz * zz))
@@ -412,7 +414,8 @@ def _successive(k: np.ndarray, n: np.ndarray, use: np.ndarray):
     """Successive differences of each row's rates over the buckets ``use``d: their squares
     over ``p(1-p)`` (``d2``), the binomial part of their expectation ``1/n_t + 1/n_s``
     (``base``), which pairs there are (``pair``, ``m`` per row), each bucket's next used one
-    (``nxt``), the rates and ``p(1-p)`` of the row (``pq``, a column)."""
+    (``nxt``), the differences of the rates themselves (``jump``) and ``p(1-p)`` of the row
+    (``pq``, a column)."""
     r, t = n.shape
     col = np.where(use, np.arange(t), t)
     nxt = np.minimum.accumulate(col[:, ::-1], axis=1)[:, ::-1]   # next usable bucket
@@ -425,8 +428,15 @@ def _successive(k: np.ndarray, n: np.ndarray, use: np.ndarray):
     pair = use & (nxt < t) & (pq > 0)
     inv = 1.0 / np.where(use, n, 1.0)
     base = np.where(pair, inv + inv[rows, j], 1.0)
-    d2 = np.where(pair, (rate - rate[rows, j]) ** 2 / np.where(pq > 0, pq, 1.0), 0.0)
-    return d2, base, pair, pair.sum(axis=1), nxt, rate, pq
+    jump = rate - rate[rows, j]
+    d2 = np.where(pair, jump ** 2 / np.where(pq > 0, pq, 1.0), 0.0)
+    return d2, base, pair, pair.sum(axis=1), nxt, jump, pq
+
+
+def _volume(base: np.ndarray, pair: np.ndarray, m: np.ndarray) -> np.ndarray:
+    """Twice the mean of ``1 / base`` over each row's pairs: the trials at which the ratio
+    of variances is ``1 + volume * rho`` (0 for a row without pairs)."""
+    return np.where(m > 0, 2.0 * np.where(pair, 1.0 / base, 0.0).sum(axis=1) / np.maximum(m, 1), 0.0)
 
 
 def _dispersion(k: np.ndarray, n: np.ndarray, min_n: float) -> _Dispersion:
@@ -444,9 +454,7 @@ def _dispersion(k: np.ndarray, n: np.ndarray, min_n: float) -> _Dispersion:
     loss taken off; inf where rho = 0 is taken as known), and what moderating the short
     rows' estimates needs (:func:`_moderate`)."""
     r, t = n.shape
-    d2, base, pair, m, nxt, rate, pq = _successive(k, n, n >= min_n)
-    rows = np.arange(r)[:, None]
-    j = np.minimum(nxt, t - 1)
+    d2, base, pair, m, nxt, jump, pq = _successive(k, n, n >= min_n)
     g = np.clip(m - 3, 0, _TRIM)                       # pairs dropped: 2 from 5 pairs on
     c = _trimmed_chi2_mean(m, g)
     keep = np.maximum(m - g, 1)
@@ -483,7 +491,6 @@ def _dispersion(k: np.ndarray, n: np.ndarray, min_n: float) -> _Dispersion:
         order = np.argpartition(np.where(pair, u, -1.0), t - 2, axis=1)
         a, b = np.minimum(order[:, -1], order[:, -2]), np.maximum(order[:, -1], order[:, -2])
         rr = np.arange(r)
-        jump = rate - rate[rows, j]
         spike = (out[rr, a] & out[rr, b] & (nxt[rr, a] == b) & (jump[rr, a] * jump[rr, b] < 0))
         robust &= ~spike
     plain, plain_df = _plain_dispersion(d2, base, pair, m)
@@ -496,7 +503,7 @@ def _dispersion(k: np.ndarray, n: np.ndarray, min_n: float) -> _Dispersion:
     # = 0 read as binomial.  From few pairs, 0 is as often a noisy undershoot (12-day
     # over-dispersed reviews alarmed in 36 of 60 read as binomial, 0 of 60 with t).
     known = (m < 2) | ((rho == 0) & (m >= _SHORT_PAIRS))
-    volume = np.where(m > 0, 2.0 * np.where(pair, 1.0 / base, 0.0).sum(axis=1) / np.maximum(mf, 1), 0.0)
+    volume = _volume(base, pair, m)
     # the variance of the rates' differences over its binomial value, not clipped at 1
     # (what the prior is fitted to), and the same read through rho where rho > 0
     ratio = np.maximum((at0 + c) / c, 0.0)
@@ -521,8 +528,7 @@ def _dispersion(k: np.ndarray, n: np.ndarray, min_n: float) -> _Dispersion:
         df[idx] = df_s[ok]
         known[idx] = rho_s[ok] == 0
         short[idx] = False
-        msf = ms[ok].astype(np.float64)
-        volume[idx] = 2.0 * np.where(pairs[ok], 1.0 / bases[ok], 0.0).sum(axis=1) / msf
+        volume[idx] = _volume(bases[ok], pairs[ok], ms[ok])
     return _Dispersion(rho, np.where(known, np.inf, df), np.where(rho > 0, 1.0 + volume * rho, ratio),
                        ratio, volume, m, short)
 
@@ -647,7 +653,7 @@ class _Scan:
         total = term.sum(axis=1)
         tail = _tail_floor(2 * z * _pdf(z) * total, z)
         with np.errstate(divide="ignore", invalid="ignore"):
-            log_tail = _log_tail(tail, np.log(2 * z * total) - 0.5 * z * z - math.log(math.sqrt(2 * math.pi)), z)
+            log_tail = _log_tail(tail, np.log(2 * z * total), z)
         ok = np.isfinite(self.step_lr[rows])
         return np.where(ok, tail, np.nan), np.where(ok, log_tail, np.nan)
 
@@ -667,7 +673,7 @@ class _Scan:
             total += np.where(self._wave_valid(d, rows), term, 0.0).sum(axis=1)
         tail = _tail_floor(2 * z ** 3 * _pdf(z) * total, z)
         with np.errstate(divide="ignore", invalid="ignore"):
-            log_tail = _log_tail(tail, np.log(2 * z ** 3 * total) - 0.5 * z * z - math.log(math.sqrt(2 * math.pi)), z)
+            log_tail = _log_tail(tail, np.log(2 * z ** 3 * total), z)
         ok = np.isfinite(self.wave_lr[rows])
         return np.where(ok, tail, np.nan), np.where(ok, log_tail, np.nan)
 

@@ -128,19 +128,18 @@ class Masker:
     def name(self, v):
         if not isinstance(v, str) or not v:
             return None
-        if self.keep_pii:
-            return v
-        out = v[0] + "*" * (len(v) - 1)
-        if self.seen is not None:
-            self.seen[v] = out
-        return out
+        return self._one("name", v)
 
     def address(self, v):
         if not isinstance(v, str) or not v:
             return None
+        return self._one("address", v)
+
+    def _one(self, kind: str, v: str) -> str:
+        """``v`` masked as ``kind`` is (:func:`_mask_as`), noted in :attr:`seen`."""
         if self.keep_pii:
             return v
-        out = v[:3] + "***"
+        out = _mask_as(kind, v)
         if self.seen is not None:
             self.seen[v] = out
         return out
@@ -311,7 +310,7 @@ def _walk(v, key_kind=None, found=None):
 def _scrub_pairs(text: str, found: dict | None = None) -> str:
     """Mask by key in text that is not JSON: "key": "value" pairs, key=value pairs and
     "label: value" in prose (``found``: as :func:`_walk`'s)."""
-    def json_pair(m: re.Match) -> str:
+    def keyed_pair(m: re.Match) -> str:          # "key": "value" and "label: value"
         kind = _key_kind(m.group("key"))
         if kind is None:
             return m.group(0)
@@ -334,11 +333,11 @@ def _scrub_pairs(text: str, found: dict | None = None) -> str:
         return f"{m.group('key')}={quote(new, safe='') if '%' in raw else new}"
 
     if '"' in text:
-        text = _JSON_PAIR.sub(json_pair, text)
+        text = _JSON_PAIR.sub(keyed_pair, text)
     if "=" in text:
         text = _QUERY_PAIR.sub(query_pair, text)
     if ":" in text or "：" in text:
-        text = _LABEL_PAIR.sub(json_pair, text)
+        text = _LABEL_PAIR.sub(keyed_pair, text)
     return text
 
 

@@ -33,6 +33,7 @@ import pandas as pd
 
 from .. import analytics as A
 from ..analytics._changes import detect_changes
+from ..analytics._core import sums_by
 from ..schema import LEVEL_COLUMNS, LEVELS
 from .._time import local_day
 from ._confined import confine
@@ -76,14 +77,6 @@ def _frame(meta: dict, day, k, n) -> dict[str, np.ndarray]:
     return cols
 
 
-def _agg(f: pd.DataFrame, keys: list[str], weights: list[np.ndarray]) -> tuple[pd.DataFrame, list[np.ndarray]]:
-    """Rows summed per distinct ``keys`` (a count cube can have a million rows per segment
-    combination; its series have a few thousand)."""
-    from ..analytics._core import sums_by
-
-    return sums_by(f, keys, weights, counts=False)
-
-
 def _pass_parts(f: pd.DataFrame, bits_col: str, has_col: str | None, seg: str | None) -> list[dict[str, np.ndarray]]:
     """Pass-rate series per source, comparison kind and level (and Baidu's configured
     threshold), of one comparison per session: its first attempt."""
@@ -101,7 +94,7 @@ def _pass_parts(f: pd.DataFrame, bits_col: str, has_col: str | None, seg: str | 
     has = ((f[has_col].to_numpy() & 16) > 0) if has_col else f["threshold"].notna().to_numpy()
     weights += [np.where(has, n, 0.0), np.where(has & ((bits & 16) > 0), n, 0.0)]
     labels.append(("configured", "configured"))
-    kf, sums = _agg(f, keys, weights)
+    kf, sums = sums_by(f, keys, weights, counts=False)      # a count cube's million rows -> its series
     parts = []
     for j, (family, lv) in enumerate(labels):
         nn, kk = sums[2 * j], sums[2 * j + 1]
@@ -122,8 +115,8 @@ def _flag_parts(f: pd.DataFrame, seg: str | None) -> list[dict[str, np.ndarray]]
     if not rated.any():
         return []
     n = f["n"].to_numpy(dtype=np.float64)
-    kf, (nn, kk) = _agg(f, ["source", "attack", "day", *([seg] if seg else [])],
-                        [np.where(rated, n, 0.0), np.where(rated & ((st & 4) > 0), n, 0.0)])
+    kf, (nn, kk) = sums_by(f, ["source", "attack", "day", *([seg] if seg else [])],
+                           [np.where(rated, n, 0.0), np.where(rated & ((st & 4) > 0), n, 0.0)], counts=False)
     ok = nn > 0
     g = kf[ok]
     return [_frame({"family": "flagged", "source": g["source"].to_numpy(), "attack": g["attack"].to_numpy(),
