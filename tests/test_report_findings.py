@@ -670,3 +670,27 @@ def test_a_real_shift_on_fifty_comparisons_is_still_flagged(tmp_path):
     assert (dec["recommendation"] == "review").all()
     assert all("confidence distribution shifted" in x for x in dec["reason"]), dec["reason"].tolist()
 
+
+
+def test_a_review_of_one_day_draws_its_date_axes_without_a_warning():
+    """One day of data: the rate series have one point, and matplotlib's date locator, asked
+    for ticks in a span of no width, warned on the analyst's screen (the figure was drawn)."""
+    import warnings
+
+    from faceanalytics.report._figures import draw_rate_series, figure
+
+    day = pd.Timestamp("2025-10-09", tz="UTC")
+    frame = pd.DataFrame({"period": [day, day], "kind": ["faceid", "idcard"], "n": [400, 400], "rate": [0.9, 0.8],
+                          "ci_low": [0.87, 0.76], "ci_high": [0.93, 0.84]})
+    for since in (day, day - pd.Timedelta(days=29)):     # the period's start that day, or a month before
+        seen = []
+
+        def draw(ax, since=since):
+            draw_rate_series(ax, frame, "kind", rate="rate", since=since)
+            seen.append(ax.get_xlim())
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            block = figure(draw)
+        assert block["src"].startswith("data:image/png;base64,")
+        lo, hi = seen[0]
+        assert hi - lo < 40          # days: the data's span, not years around it

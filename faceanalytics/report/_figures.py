@@ -134,6 +134,14 @@ def _png(rgba, size: tuple[int, int]) -> bytes:
 def _dates(ax) -> None:
     import matplotlib.dates as mdates
 
+    lo, hi = ax.dataLim.intervalx
+    a, b = ax.get_xlim()
+    if np.isfinite(lo) and np.isfinite(hi) and b - a > 2 * (hi - lo) + 2:
+        # Series of one day: matplotlib widens a date axis with no span to four years
+        # (its unit is the day), where the locator finds no interval for its ticks and
+        # warns on the analyst's screen.  Data of more days keep matplotlib's own view.
+        m = max(1.0, 0.05 * (hi - lo))
+        ax.set_xlim(lo - m, hi + m)
     loc = mdates.AutoDateLocator(maxticks=8)
     ax.xaxis.set_major_locator(loc)
     ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(
