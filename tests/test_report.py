@@ -755,3 +755,25 @@ def _getall_at(day):
     a = p["result"]["verify_result"][0]
     a.update(verify_time=f"{day} 09:00:00", charge_time=f"{day} 09:00:00")
     return p
+
+
+def test_a_labels_file_with_a_line_no_id_could_fill_is_refused_before_it_is_read(tmp_path):
+    """pandas holds a CSV field many times over (one 50 MB "id" peaked at 868 MB): a line over
+    LABEL_LINE is refused first, wherever it falls among the blocks the check reads."""
+    from faceanalytics.report import LABEL_LINE, _short_lines, read_labels
+
+    f = tmp_path / "labels.csv"
+    f.write_text("session_id,genuine\nabc,1\n" + "x" * (LABEL_LINE + 1) + ",0\nxyz,0\n")
+    with pytest.raises(ValueError, match=r"line 3 is over 65,536 bytes: not a labels file"):
+        read_labels(f)
+    for block in (5, 7, 64, 1 << 20):          # the long line across block edges, and in one block
+        with pytest.raises(ValueError, match="line 3 is over"):
+            _short_lines(f, block=block)
+    f.write_text("session_id,genuine\nabc,1\n" + "y" * (LABEL_LINE + 1))        # the last line, no newline
+    with pytest.raises(ValueError, match="line 3 is over"):
+        _short_lines(f, block=1000)
+    f.write_text("session_id,genuine\n" + "".join(f"id{i},{i % 2}\n" for i in range(500))
+                 + "z" * (LABEL_LINE - 2) + ",1\n")                             # at the limit: read
+    for block in (3, 64, 1 << 20):
+        _short_lines(f, block=block)
+    assert len(read_labels(f)) == 501

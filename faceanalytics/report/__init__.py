@@ -189,6 +189,7 @@ def read_labels(path) -> pd.DataFrame:
         if path.suffix.lower() in (".parquet", ".pq"):
             lab = pd.read_parquet(path)
         else:
+            _short_lines(path)
             lab = pd.read_csv(path, dtype={"session_id": "str"}, keep_default_na=True)
     except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError, OSError) as e:
         if isinstance(e, FileNotFoundError):
@@ -216,6 +217,33 @@ def read_labels(path) -> pd.DataFrame:
         raise ValueError(f"{path}: {len(both):,} session(s) labelled both genuine and not, e.g. "
                          f"{str(both.index[0])[:60]!r}")
     return lab.drop_duplicates("session_id").reset_index(drop=True)
+
+
+LABEL_LINE = 64 << 10     # bytes: a labels line is an id, a flag and a few notes
+
+
+def _short_lines(path: Path, block: int = 8 << 20) -> None:
+    """Refuse a CSV with a line over :data:`LABEL_LINE` before pandas reads it: its parser
+    holds a field many times over (one 50 MB "id" peaked at 868 MB), and no id is that long.
+    Read in blocks, so the check itself holds one block."""
+    import numpy as np
+
+    run, line = 0, 1                         # bytes since the last newline, and its line number
+    with open(path, "rb") as f:
+        while chunk := f.read(block):
+            nl = np.flatnonzero(np.frombuffer(chunk, np.uint8) == 10)
+            if len(nl):
+                gaps = np.diff(nl, prepend=-1) - 1
+                gaps[0] += run
+                i = int(np.argmax(gaps))
+                if gaps[i] > LABEL_LINE:
+                    raise ValueError(f"{path}: line {line + i:,} is over {LABEL_LINE:,} bytes: not a labels file")
+                line += len(nl)
+                run = len(chunk) - int(nl[-1]) - 1
+            else:
+                run += len(chunk)
+            if run > LABEL_LINE:
+                raise ValueError(f"{path}: line {line:,} is over {LABEL_LINE:,} bytes: not a labels file")
 
 
 def review(data, since=None, until=None, *, segments=None, levels=None, labels=None, engine="auto",
