@@ -443,3 +443,52 @@ def test_clustered_trials_on_small_days_are_not_read_as_binomial():
     _, k, n = C.count_matrices(clustered(50, 90, 9, 0.25, 7), keys=["series"])[:3]
     d = C._dispersion(k, n, C.MIN_N)
     assert (n[n > 0] < C.MIN_N).mean() > 0.9 and np.median(d.rho) * 15 > 0.3     # dispersion factor over 1.3
+
+
+def test_a_clear_wave_in_a_short_series_is_not_taken_for_dispersion():
+    """Twelve days of 1,000 a day, 90% -> 80% for three days ending two days before the end, in
+    100 series beside 400 quiet ones.  The trimmed estimate drops the two largest differences
+    and is calibrated as if they were noise; when they are the wave's edges, what is left is an
+    untrimmed sample, and the series looked about 1.7 times as noisy as it was (binomial here):
+    standing out of the prior, it kept its own few degrees of freedom, and 250 of 300 clear
+    waves were found (now 271).  Two edges that stand out, one up and one down around a
+    stretch shorter than the rest, are taken for a wave's: the dispersion from the others."""
+    t0 = pd.Timestamp("2026-01-05", tz="UTC")
+    found = 0
+    for seed in (60, 61, 62):
+        changed = C.simulate_counts(100, 12, 1000, 0.9, change=("wave", 7, 3, -0.10), seed=seed)
+        quiet = C.simulate_counts(400, 12, 1000, 0.9, seed=seed + 500)
+        quiet["series"] += 100
+        r = detect_changes(pd.concat([changed, quiet], ignore_index=True), keys=["series"])
+        mine = r[(r["series"] < 100) & (r["kind"] == "wave")]
+        found += mine["series"].nunique()
+        assert ((mine["start"] - t0) / DAY).between(6, 8).mean() > 0.95
+        assert (r["series"] >= 100).sum() <= 2, seed
+        d = C._dispersion(*matrices(changed), C.MIN_N)
+        assert np.median(d.s2) < 1.2, seed
+    assert found >= 265
+
+
+def _no_edges(monkeypatch):
+    """The dispersion as it was before wave edges were recognised: none is."""
+    monkeypatch.setattr(C, "_wave_edges", lambda *a: (np.zeros(len(a[1]), bool), np.zeros(len(a[1]))))
+
+
+def test_heavy_tailed_days_are_not_taken_for_wave_edges(monkeypatch):
+    """No change: a low rate's beta-binomial days spike (heavy tails).  Two spikes, one on each
+    end of the period, are one up and one down but around most of the period, not a few days:
+    not a wave's edges, the trimmed estimate stands (taken for edges, the series' dispersion
+    fell threefold and it alarmed).  12-day over-dispersed reviews stay quiet."""
+    rate = np.array([0.0164, 0.0051, 0.0013, 0.0004, 0.0004, 0.0011, 0.0007, 0.0015, 0.0004, 0.0007, 0.0008, 0.0082])
+    n = np.full((1, 12), 4600.0)
+    k = np.rint(rate * n)
+    wave_n = np.full((1, 12), 1000.0)
+    wave_k = np.rint(np.array([0.90, 0.91, 0.89, 0.90, 0.90, 0.91, 0.89, 0.90, 0.78, 0.80, 0.81, 0.90]) * wave_n)
+    now = C._dispersion(k, n, C.MIN_N).rho[0], C._dispersion(wave_k, wave_n, C.MIN_N).rho[0]
+    alarms = sum(len(detect_changes(C.review_family(seed, overdispersed=True, days=12), keys=["series"])) > 0
+                 for seed in range(400, 440))
+    _no_edges(monkeypatch)
+    before = C._dispersion(k, n, C.MIN_N).rho[0], C._dispersion(wave_k, wave_n, C.MIN_N).rho[0]
+    assert now[0] == pytest.approx(before[0]) and now[0] > 0
+    assert now[1] < 0.5 * before[1]               # the wave's edges: recognised
+    assert alarms <= 2
