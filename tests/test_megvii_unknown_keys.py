@@ -218,3 +218,20 @@ def test_unknown_keys_anywhere_land_as_the_python_path_lands_them(tmp_path, sour
     extra = load(res[True][0], "sessions")["extra"].dropna()
     assert not any(plain in " ".join(extra) for plain in _PLAIN)
     assert pd.notna(extra).any()
+
+
+def test_keys_written_counts_keys_nulls_escapes_and_spaced_keys():
+    """The key count the unknown-key path and ``_key_mismatch`` rest on: a key is its
+    quote and colon; an escaped quote before a colon is text; a key and its colon apart,
+    or three backslashes before them, leave the line uncountable."""
+    import numpy as np
+
+    from faceanalytics.flatten._fast import _offsets, keys_written
+
+    lines = [b'{"a":1,"b":null}', b'{"a" :1}', b'{"t":"x\\":1"}', b'{"t":"x\\\\\\":1"}', b'{"k": null,"j":2}',
+             b'{"k"\t:1}', b'{"k\\\\":1,"f":3}']
+    q, row, real, null, odd = keys_written(b"\n".join(lines), _offsets(lines))
+    assert odd.tolist() == [False, True, False, True, False, True, False]
+    counted = np.bincount(row[real & ~null], minlength=len(lines))
+    assert counted[[0, 2, 4, 6]].tolist() == [1, 1, 1, 2]  # (an escaped backslash ends a key: line 6)
+    assert np.bincount(row[real & null], minlength=len(lines)).tolist() == [1, 0, 0, 0, 1, 0, 0]
