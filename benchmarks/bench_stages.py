@@ -1,7 +1,7 @@
 """CPU per ingest stage, this version beside another in the same run.
 
     python benchmarks/bench_stages.py [--n 100000] [--sources megvii_lite,megvii_liveness]
-                                      [--repeat 3] [--baseline DIR]
+                                      [--repeat 3] [--baseline DIR] [--wild 0.5]
 
 ``ingest`` runs three threads (reader: clean and parse a chunk; flattener: the columnar
 extract; committer: dedupe, media packs, Parquet writes) and an archive thread.  On a
@@ -10,6 +10,7 @@ over the same chunks of records generated from the field spec (``gen_records.py`
 prints the CPU seconds of each (``time.thread_time``), least of ``--repeat`` runs, each
 contender in its own process, runs alternated.  ``--baseline DIR``: a copy of another
 version's ``faceanalytics`` package (``git archive REV faceanalytics | tar -x -C DIR``).
+``--wild 0.5``: half of the records given a wild shape (``bench_ingest.py``'s part 3).
 The whole process's figures are ``bench_ingest.py``'s.
 """
 from __future__ import annotations
@@ -84,6 +85,7 @@ def main() -> None:
     ap.add_argument("--sources", default="megvii_lite,megvii_liveness")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--baseline", default=None)
+    ap.add_argument("--wild", type=float, default=0.0, help="share of records given a wild shape")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="fa-stages-"))
     env = dict(os.environ, MEGVII_API_SECRET=gen_records.SECRET)
@@ -94,13 +96,13 @@ def main() -> None:
     try:
         for src in args.sources.split(","):
             f = tmp / f"{src}.jsonl"
-            gen_records.write(f, src, args.n, seed=7)
+            gen_records.write(f, src, args.n, seed=7, wild=args.wild)
             best = {name: dict.fromkeys(STAGES, float("inf")) for name, _ in contenders}
             for _ in range(args.repeat):
                 for name, e in contenders:
                     got = _stage_cpu(f, tmp / "data", e)
                     best[name] = {s: min(best[name][s], got[s]) for s in STAGES}
-            print(f"{src} ({args.n:,} records)")
+            print(f"{src} ({args.n:,} records" + (f", {args.wild:g} wild)" if args.wild else ")"))
             print(f"  {'':<10}" + "".join(f"{s:>10}" for s in STAGES) + f"{'total':>10}")
             for name, _ in contenders:
                 b = best[name]

@@ -6,16 +6,13 @@ tells an absent key from a null one, the line's bytes decide.
 from __future__ import annotations
 
 import numpy as np
-import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from .._coerce import integer
-from ._common import MAX_DEPTH
-from ._fast import (_MARK, Extracted, Group, Media, Rows, View, _count_valid, _node_objects, _shape_tree,
-                    _subset, _unmark, envelope_columns, keys_written, whole)
+from ._fast import _MAX_OPENERS, Extracted, Group, Media, Rows, View, _unmark, envelope_columns, unknown_extra, whole
 from ._fast_megvii import _Lines
-from .baidu import keys_in, unknown_keys
+from .baidu import unknown_keys
 from .fields import EXPAND
 
 
@@ -108,102 +105,18 @@ def extract(g: Group, received_us: int, masker, secret) -> Extracted:
 
 
 def _unknown(g: Group, slow: np.ndarray, body: np.ndarray, src: str) -> pa.Array | None:
-    """``sessions.extra`` of the records whose keys the spec lacks (``g.slow``): the
-    columnar path reads their documented keys like any other record's (the reader
-    ignores the rest), and the keys it ignored are found here, one record at a time,
-    and noted as the Python flattener notes them (:func:`.baidu.unknown_keys`).  Such a
-    record is still the Python path's (``slow``) where the line's keys (counted as
-    ``_fast._key_mismatch`` counts them) are not those the reader read and those the
-    spec lacks (a key written twice, say), or where an unknown key means more than a
-    note (an image, a ``stat`` API with counts)."""
+    """``sessions.extra`` of the records whose keys the spec lacks (``g.slow``), noted as
+    the Python flattener notes them (:func:`.baidu.unknown_keys`, through
+    :func:`._fast.unknown_extra`).  Such a record is still the Python path's (``slow``)
+    where the line's keys are not those the reader read and those the spec lacks (a key
+    written twice, say), or where an unknown key means more than a note (an image, a
+    ``stat`` API with counts)."""
     odd = np.flatnonzero(g.slow & ~slow)
     slow |= g.slow
     if not len(odd):
         return None
-    arrow = np.zeros(len(odd), np.int64)  # the values the reader read, as _key_mismatch counts them
-    for col in g.table.take(pa.array(odd)).columns:
-        _count_valid(whole(col), None, arrow)
-    sub, bounds = _subset(g.buf, g.bounds, odd)
-    written = _written_keys(sub, bounds)
-    tree = _shape_tree(src, True)
-    extra = [None] * len(slow)
-    for j, r in enumerate(odd.tolist()):
-        if written[j] < 0:
-            continue
-        try:
-            env = _parsed(sub[int(bounds[j]):int(bounds[j + 1]) - 1])
-            if env is None:
-                continue
-            got = unknown_keys(src, env["payload"], bool(body[r]))
-            if got is None or _marked(got[0]):
-                continue
-            found, seen = got
-            # the keys noted are usually all the reader ignored; else they are counted
-            if written[j] != arrow[j] + seen and written[j] != arrow[j] + _ignored(env, tree):
-                continue
-            if found:
-                extra[r] = orjson.dumps(found, default=str).decode()
-        except Exception:  # noqa: BLE001 - a record this cannot read is the Python path's
-            continue
-        slow[r] = False
-    return pa.array(extra, pa.string())
-
-
-_MAX_OPENERS = MAX_DEPTH  # a line with more openers may nest deeper than the Python path reads
-
-
-def _parsed(line: bytes):
-    """The record as ``_records.parse_json`` (the Python path's parser) reads it, or None
-    where that may do more than ``orjson.loads``: a line it may refuse for its depth, or
-    text orjson refuses (NaN, a lone surrogate, ...)."""
-    if line.count(b"{") + line.count(b"[") > _MAX_OPENERS:
-        return None
-    try:
-        return orjson.loads(line)
-    except orjson.JSONDecodeError:
-        return None
-
-
-def _written_keys(buf: bytes, bounds: np.ndarray) -> np.ndarray:
-    """The keys with a value written in each line, counted as ``_fast._key_mismatch``
-    counts them (:func:`._fast.keys_written`); -1 where it flags a line whatever the count."""
-    n = len(bounds) - 1
-    if len(buf) < 2:
-        return np.zeros(n, np.int64)
-    _, row, real, null, odd = keys_written(buf, bounds)
-    out = np.bincount(row[real & ~null], minlength=n)
-    out[odd] = -1
-    return out
-
-
-def _ignored(obj: dict, tree: dict) -> int:
-    """The keys with a value in ``obj`` that the spec's ``tree`` lacks (the reader ignored
-    them), and the keys inside them."""
-    n = 0
-    if not tree.keys() >= obj.keys():
-        for k in obj.keys() - tree.keys():
-            v = obj[k]
-            if v is not None:
-                n += 1 + keys_in(v)
-    for k, sub, many in _node_objects(tree):
-        v = obj.get(k)
-        if many:
-            if isinstance(v, list):
-                n += sum(_ignored(x, sub) for x in v if isinstance(x, dict))
-        elif isinstance(v, dict):
-            n += _ignored(v, sub)
-    return n
-
-
-def _marked(v) -> bool:
-    """Whether text in ``v`` opens with ``_fast._MARK``: a bare number the parse quoted,
-    or text that opened so as it came; which of them is not known, so the record is the
-    Python path's."""
-    if isinstance(v, dict):
-        return any(_marked(x) for x in v.values())
-    if isinstance(v, list):
-        return any(_marked(x) for x in v)
-    return isinstance(v, str) and v[:1] == _MARK
+    rec = odd.tolist()
+    return unknown_extra(g, odd, rec, slow, lambda j, env: unknown_keys(src, env["payload"], bool(body[rec[j]])))
 
 
 def _outcome(success: pa.Array, code: pa.Array, fcode: pa.Array):

@@ -15,9 +15,10 @@ import pyarrow.compute as pc
 
 from .._coerce import TIME_MAX_US, TIME_MIN_US
 from ..schema import VERIFY_ERROR_BILLED
-from ._fast import Extracted, Group, Media, Rows, View, _parse_group, envelope_columns, whole
+from ._fast import (Extracted, Group, Media, Rows, View, _line_astray, _parse_group, _shape_tree, _subset,
+                    envelope_columns, keys_written, unknown_extra, whole)
 from .fields import EXPAND, LEVEL_KEYS
-from .megvii import _LEGALITY, _PII_QUALITY_FIELDS, ATTACKS
+from .megvii import _LEGALITY, _PII_QUALITY_FIELDS, ATTACKS, unknown_keys
 
 _LEVELS = {}
 for _k, _col in LEVEL_KEYS.items():
@@ -44,6 +45,7 @@ class _Lines:
     ``rows``: the line of each record, when they differ (callbacks: the signed texts)."""
 
     def __init__(self, g: Group, rows: np.ndarray | None = None):
+        self.group = g  # (callbacks: the group of the signed texts)
         self.buf, self.bounds, self.rows = g.buf, g.bounds, rows
         self._found: dict[str, np.ndarray] = {}  # key -> lines writing it as null
 
@@ -163,6 +165,7 @@ def _notify(g: Group, v_slow: np.ndarray, payload: pa.StructArray, secret):
     """Callbacks: verify each sign, then read the signed ``data`` texts as payloads
     (parsed ahead by :func:`read_texts`, or here)."""
     n = len(payload)
+    before = v_slow.copy()  # what the envelope and the keys beside data and sign said
     data, sign = payload.field("data"), payload.field("sign")
     ok = np.zeros(n, bool)
     if secret and pa.types.is_string(data.type) and pa.types.is_string(sign.type):
@@ -194,7 +197,7 @@ def _notify(g: Group, v_slow: np.ndarray, payload: pa.StructArray, secret):
     pos = np.full(n, -1, np.int64)
     pos[parsed[signed]] = signed
     v_slow[where] = True
-    v_slow[parsed[signed]] = sub.slow[signed]
+    v_slow[parsed[signed]] = before[parsed[signed]]  # the texts' own unknown keys: ``_unknown``
     if sub.table is None:
         return None
     inner = pa.StructArray.from_arrays([c.combine_chunks() for c in sub.table.columns],
@@ -207,10 +210,12 @@ def _notify(g: Group, v_slow: np.ndarray, payload: pa.StructArray, secret):
 
 def extract(g: Group, received_us: int, masker, secret) -> Extracted:
     n = g.table.num_rows
-    slow = g.slow.copy()
+    notify = g.source == "megvii_notify"
+    # keys the spec lacks (``g.slow``) are read last (``_unknown``); beside a callback's
+    # data and sign, they are the Python path's
+    slow = _beside_data(g) if notify else np.zeros(n, bool)
     sids, fetched, http, payload = envelope_columns(g, slow, received_us)
     lines = _Lines(g)
-    notify = g.source == "megvii_notify"
     if notify:
         got = _notify(g, slow, payload, secret)
         if got is None:
@@ -276,7 +281,8 @@ def extract(g: Group, received_us: int, masker, secret) -> Extracted:
 
     vt = pc.coalesce(s(_VR + ("verify_time",), "epoch"), s(("verify_time",), "epoch"))
     vt = res(vt)
-    epoch = pc.extract_regex(pc.coalesce(biz["biz_id"], sid_arr), r"^\s*(?P<e>\d{10})(?:\.\d+)?\s*,")
+    # (an error body names no biz_id: the session id's epoch, as ``flatten_payload`` takes it)
+    epoch = pc.extract_regex(pc.coalesce(res(biz["biz_id"]), sid_arr), r"^\s*(?P<e>\d{10})(?:\.\d+)?\s*,")
     epoch_s = pc.struct_field(epoch, [0]).cast(pa.int64())
     epoch_ok = pc.and_(pc.greater_equal(epoch_s, TIME_MIN_US // 1_000_000),
                        pc.less_equal(epoch_s, TIME_MAX_US // 1_000_000))
@@ -300,7 +306,7 @@ def extract(g: Group, received_us: int, masker, secret) -> Extracted:
                      np.asarray(e.is_valid()) & body)
     verify_error = pc.coalesce(verrs[1], verrs[0])
 
-    out.emit("sessions", rec, {
+    sess = {
         "time_basis": basis, "http_status": http,
         "status": pc.if_else(iserr, err_code, s(("status",))) if is_error.any() else s(("status",)),
         "error": err,
@@ -320,7 +326,7 @@ def extract(g: Group, received_us: int, masker, secret) -> Extracted:
         "verify_time_used": res(s(_VR + ("time_used",), "int")),
         "multifaces_tag": res(s(("multifaces_tag",), "int")),
         "sign_verified": pa.scalar(True) if notify else None,
-    })
+    }
 
     # --- comparisons, one per result_* block
     for name in EXPAND["verify_result.result_*"]:
@@ -332,7 +338,8 @@ def extract(g: Group, received_us: int, masker, secret) -> Extracted:
                 "confidence": s(path + ("confidence",), "conf")}
         for col, spellings in _LEVELS.items():
             got = [s(path + ("thresholds", sp), "conf") for sp in spellings]
-            present = [np.asarray(x.is_valid()) for x in got]
+            # as written ("null" and "" too: they read as none, yet the later spelling wins)
+            present = [v.valid(path + ("thresholds", sp)) for sp in spellings]
             if sum(present).max(initial=0) > 1:  # two spellings of one level: the later wins
                 v.mark(sum(present) > 1)
             cols[col] = pc.coalesce(*got)
@@ -365,6 +372,8 @@ def extract(g: Group, received_us: int, masker, secret) -> Extracted:
     _idcard(v, out, rec, body, masker, lines)
     _will(v, out, rec, body, lines)
     blobs = _media(v, out, rec, body, sid, g.source, masker)
+    sess["extra"] = _unknown(g, lines, slow, body, notify)
+    out.emit("sessions", rec, sess)
 
     e = Extracted()
     e.slow = slow
@@ -376,6 +385,49 @@ def extract(g: Group, received_us: int, masker, secret) -> Extracted:
     e.tables = out.tables()
     e.blobs = blobs
     return e
+
+
+def _unknown(g: Group, lines: _Lines, slow: np.ndarray, body: np.ndarray, notify: bool) -> pa.Array | None:
+    """``sessions.extra`` of the records whose keys the spec lacks (``g.slow``; callbacks:
+    in their signed texts), noted as the Python flattener notes them
+    (:func:`.megvii.unknown_keys`, through :func:`._fast.unknown_extra`).  Such a record
+    is still the Python path's (``slow``) where an unknown key means more than a note (an
+    image, a comparison, ...) or the line's keys are not those the reader read and those
+    the spec lacks."""
+    if notify:
+        grp, pos = lines.group, lines.rows  # record -> row of the texts' group (-1: none)
+        flagged = np.zeros(len(slow), bool)
+        has = pos >= 0
+        flagged[has] = grp.slow[pos[has]]
+    else:
+        grp, pos, flagged = g, None, g.slow
+    odd = np.flatnonzero(flagged & ~slow)
+    slow |= flagged
+    if not len(odd):
+        return None
+    rec = odd.tolist()
+
+    def notes(j, obj):
+        return unknown_keys(obj["payload"] if grp.envelope else obj, bool(body[rec[j]]))
+
+    return unknown_extra(grp, odd if pos is None else pos[odd], rec, slow, notes)
+
+
+def _beside_data(g: Group) -> np.ndarray:
+    """Callbacks with a key the spec lacks beside ``data`` and ``sign`` (or in the envelope):
+    the Python path notes it.  ``g.slow`` counts a line's keys, and those of a ``data`` text
+    that holds JSON text in turn (a quote escaped twice before a colon) cannot be counted
+    so: those lines are walked over the spec's places instead (the text is one value there)."""
+    flagged = np.flatnonzero(g.slow)
+    out = g.slow.copy()
+    if not len(flagged):
+        return out
+    sub, bounds = _subset(g.buf, g.bounds, flagged)
+    uncounted = keys_written(sub, bounds)[4]
+    tree = _shape_tree(g.source, g.envelope)
+    for j in np.flatnonzero(uncounted).tolist():
+        out[flagged[j]] = _line_astray(sub[int(bounds[j]):int(bounds[j + 1]) - 1], tree)
+    return out
 
 
 def _empty(n, slow) -> Extracted:

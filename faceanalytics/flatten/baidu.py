@@ -48,7 +48,7 @@ def _time(flat: Flat, prefix: str, key: str, v):
     if us is None and not is_nullish(v):
         flat.unreadable(path, v)
     return us
-from .megvii import _maybe_json
+from .megvii import _maybe_json, _Noted, keys_in
 
 # The keys each documented object has, from the field spec (``fields.py``): any other
 # key lands in ``extra``.
@@ -344,32 +344,6 @@ def flatten_media(payload: dict, ctx: Context, flat: Flat) -> None:
             media_row(flat, ctx, f"{key}_{i}", url, media_type=kind, expect="url")
     ext = result.get("extInfo")
     flat.session["ext_info"] = ext if isinstance(ext, str) or ext is None else str(ext)
-
-
-class _Noted(Flat):
-    """A :class:`Flat` that also counts the keys with a value that ``unknown`` notes, and
-    the keys inside them (``seen``: keys the columnar reader ignored)."""
-
-    __slots__ = ("seen",)
-
-    def __init__(self):
-        super().__init__()
-        self.seen = 0
-
-    def unknown(self, prefix: str, obj: dict, known: frozenset) -> None:
-        if known.issuperset(obj):
-            return
-        super().unknown(prefix, obj, known)
-        self.seen += sum(keys_in(v) + 1 for k, v in obj.items() if k not in known and v is not None)
-
-
-def keys_in(v) -> int:
-    """The keys with a value inside ``v``, at every depth."""
-    if isinstance(v, dict):
-        return sum(keys_in(x) + 1 for x in v.values() if x is not None)
-    if isinstance(v, list):
-        return sum(keys_in(x) for x in v)
-    return 0
 
 
 def unknown_keys(source: str, payload: dict, body: bool) -> tuple[dict, int] | None:

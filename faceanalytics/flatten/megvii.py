@@ -19,7 +19,7 @@ from .._coerce import (Unreadable, epoch_checked, epoch_to_us, integer, is_nulli
                        text)
 from ..schema import CONFIDENCE_RANGE, GENUINENESS_RANGE, VERIFY_ERROR_BILLED
 from ._common import Context, Flat, media_row, number, opt_num
-from .fields import LEVEL_KEYS, known_keys
+from .fields import EXPAND, LEVEL_KEYS, known_keys
 
 # The keys each documented object has, from the field spec (``fields.py``): any other
 # key lands in ``extra``.
@@ -420,6 +420,225 @@ def _will(payload: dict, ctx: Context, flat: Flat) -> None:
                               expect="url")
     elif details is not None:
         flat.unreadable("will_file.will_audio_details", details)
+
+
+# --- unknown keys, for the columnar path ---------------------------------------
+
+class _Noted(Flat):
+    """A :class:`Flat` that also counts the keys with a value that ``unknown`` notes, and
+    the keys inside them (``seen``: keys the columnar reader ignored)."""
+
+    __slots__ = ("seen",)
+
+    def __init__(self):
+        super().__init__()
+        self.seen = 0
+
+    def unknown(self, prefix: str, obj: dict, known: frozenset) -> None:
+        if known.issuperset(obj):
+            return
+        super().unknown(prefix, obj, known)
+        self.seen += sum(keys_in(v) + 1 for k, v in obj.items() if k not in known and v is not None)
+
+    def note(self, path: str, value) -> None:
+        """One key noted as the flatteners note a key they do not know in a block they
+        read key by key (``flat.extra[path] = value``)."""
+        self.extra[path] = value
+        if value is not None:
+            self.seen += keys_in(value) + 1
+
+
+def keys_in(v) -> int:
+    """The keys with a value inside ``v``, at every depth."""
+    if isinstance(v, dict):
+        return sum(keys_in(x) + 1 for x in v.values() if x is not None)
+    if isinstance(v, list):
+        return sum(keys_in(x) for x in v)
+    return 0
+
+
+_DETAILS = frozenset(EXPAND["liveness_result.details.*"])
+_IMAGES = frozenset(EXPAND["images.*"])
+_COMPARISONS = frozenset(EXPAND["verify_result.result_*"])
+_QUALITY_FIELDS = {side: frozenset(EXPAND[f"idcard_info.ocr_{side}_quality.*"]) for side in ("front", "back")}
+_LEGALITY_KEYS = known_keys("megvii_lite", "idcard_info.front_side.ocr_result.legality")
+_LEGALITY_COLUMN = {k: _LEGALITY[" ".join(k.split()).lower()] for k in _LEGALITY_KEYS}
+
+
+def unknown_keys(payload: dict, body: bool) -> tuple[dict, int] | None:
+    """The ``extra`` :func:`flatten_megvii` gives ``payload`` where its only oddity is keys
+    the spec lacks (the columnar path reads the rest): the same notes in the same order,
+    and how many keys (with the keys inside them) were noted.  ``body``: whether more than
+    the top level is read (not an API error body).  None where an unknown key means more
+    than a note (an image, a liveness detail, a quality field, a comparison, an attack,
+    a threshold level or legality key spelled another way) or a block is not an object:
+    that record is the Python path's.  Keep in step with the flattener above
+    (``tests/test_megvii_unknown_keys.py``)."""
+    flat = _Noted()
+    flat.unknown("", payload, _TOP)
+    if not body:
+        return flat.extra, flat.seen
+    biz = payload.get("biz_info")
+    if isinstance(biz, dict):
+        flat.unknown("biz_info.", biz, _BIZ)
+    elif biz is not None:
+        return None
+    lr = payload.get("liveness_result")
+    if isinstance(lr, dict):
+        flat.unknown("liveness_result.", lr, _LIVENESS)
+        if not (_only(lr.get("details"), _DETAILS)
+                and _genuineness_unknown(lr.get("face_genuineness"), "liveness_result.face_genuineness", flat)):
+            return None
+    elif lr is not None:
+        return None
+    vr = payload.get("verify_result")
+    if isinstance(vr, dict):
+        if not _verify_unknown(vr, flat):
+            return None
+    elif vr is not None:
+        return None
+    idc = payload.get("idcard_info")
+    if isinstance(idc, dict):
+        if not _idcard_unknown(idc, flat):
+            return None
+    elif idc is not None:
+        return None
+    if not _only(payload.get("images"), _IMAGES):
+        return None
+    if not _will_unknown(payload, flat):
+        return None
+    return flat.extra, flat.seen
+
+
+def _spelled_twice(obj: dict, columns: dict) -> bool:
+    """Whether two keys of ``obj`` are spellings of one column (``columns``: spelling ->
+    column): the later one wins here, even written as null, which the columnar path does
+    not tell from an absent key."""
+    got = [columns[k] for k in obj if k in columns]
+    return len(got) != len(set(got))
+
+
+def _only(obj, known: frozenset) -> bool:
+    """Whether ``obj`` is absent, or an object whose every key is documented (a block whose
+    keys each make a row: images, liveness details, quality fields)."""
+    return obj is None or (isinstance(obj, dict) and known.issuperset(obj))
+
+
+def _genuineness_unknown(fg, path: str, flat: _Noted) -> bool:
+    """:func:`_genuineness`'s notes; False where a key is an attack the documents do not list."""
+    if fg is None:
+        return True
+    if not isinstance(fg, dict):
+        return False
+    if not _ATTACK_KEY_SET.issuperset(fg):
+        if any(k.endswith("_confidence") for k in fg.keys() - _ATTACK_KEY_SET):
+            return False
+        flat.unknown(path + ".", fg, _ATTACK_KEY_SET)
+    return True
+
+
+def _verify_unknown(vr: dict, flat: _Noted) -> bool:
+    """:func:`_verify`'s notes, in its order."""
+    for key, value in vr.items():
+        if key in _VERIFY_FIXED:
+            continue
+        if not key.startswith("result_"):
+            flat.note(f"verify_result.{key}", value)
+            continue
+        if key not in _COMPARISONS or not (value is None or isinstance(value, dict)):
+            return False
+        if value is None:
+            continue
+        path = f"verify_result.{key}"
+        flat.unknown(path + ".", value, _COMPARISON)
+        thresholds = value.get("thresholds")
+        if isinstance(thresholds, dict):
+            if _spelled_twice(thresholds, LEVEL_KEYS):
+                return False
+            for level, t in thresholds.items():
+                if level in LEVEL_KEYS:
+                    continue
+                if _level_column(level) is not None:  # a level spelled another way: a column
+                    return False
+                flat.note(f"{path}.thresholds.{level}", t)
+        elif thresholds is not None:
+            return False
+    if not _genuineness_unknown(vr.get("face_genuineness"), "verify_result.face_genuineness", flat):
+        return False
+    ie = vr.get("id_exceptions")
+    if isinstance(ie, dict):
+        flat.unknown("verify_result.id_exceptions.", ie, _ID_EXC)
+    return ie is None or isinstance(ie, dict)
+
+
+def _idcard_unknown(idc: dict, flat: _Noted) -> bool:
+    """:func:`_idcard`'s (and :func:`_ocr`'s) notes, in their order."""
+    flat.unknown("idcard_info.", idc, _IDCARD)
+    for side in ("front", "back"):
+        block = idc.get(f"{side}_side")
+        if isinstance(block, dict):
+            flat.unknown(f"idcard_info.{side}_side.", block, _SIDE)
+            ocr = block.get("ocr_result")
+            path = f"idcard_info.{side}_side.ocr_result."
+            if isinstance(ocr, dict):
+                flat.unknown(path, ocr, _OCR)
+                bd = ocr.get("birthday")
+                if isinstance(bd, dict):
+                    flat.unknown(path + "birthday.", bd, _BIRTHDAY)
+                elif bd is not None:
+                    return False
+                legality = ocr.get("legality")
+                if isinstance(legality, dict):
+                    if _spelled_twice(legality, _LEGALITY_COLUMN):
+                        return False
+                    for k, v in legality.items():
+                        if k in _LEGALITY_KEYS:
+                            continue
+                        if _LEGALITY.get(" ".join(k.split()).lower()) is not None:
+                            return False  # a documented key spelled another way: a column
+                        flat.note(f"{path}legality.{k}", v)
+                elif legality is not None:
+                    return False
+            elif ocr is not None:
+                return False
+        elif block is not None:
+            return False
+        quality = idc.get(f"ocr_{side}_quality")
+        if quality is None:
+            continue
+        if not _only(quality, _QUALITY_FIELDS[side]):
+            return False
+        for field, q in quality.items():
+            if isinstance(q, dict):
+                flat.unknown(f"idcard_info.ocr_{side}_quality.{field}.", q, _QUALITY)
+            elif q is not None:
+                return False
+    return True
+
+
+def _will_unknown(payload: dict, flat: _Noted) -> bool:
+    """:func:`_will`'s notes, in its order."""
+    wr = payload.get("will_result")
+    if isinstance(wr, list):
+        for i, item in enumerate(wr, 1):
+            if not isinstance(item, dict):
+                return False
+            flat.unknown(f"will_result[{i}].", item, _WILL)
+    elif wr is not None:
+        return False
+    wf = payload.get("will_file")
+    if wf is None:
+        return True
+    if not isinstance(wf, dict):
+        return False
+    flat.unknown("will_file.", wf, _WILL_FILE)
+    details = wf.get("will_audio_details")
+    if isinstance(details, list):
+        for i, d in enumerate(details, 1):
+            if not isinstance(d, dict):
+                return False
+            flat.unknown(f"will_file.will_audio_details[{i}].", d, _WILL_ANSWER)
+    return details is None or isinstance(details, list)
 
 
 # --- callbacks -------------------------------------------------------------
