@@ -131,10 +131,12 @@ def test_an_accepted_form_is_written_bare_and_nothing_else_changes(form):
 
 @pytest.mark.parametrize("form", REJECTED)
 def test_a_rejected_form_is_left_as_it_came(form):
+    """...and so is the rest of its row (the row keeps its route), not the rows beside it."""
     line = ('{"source":"megvii_lite","payload":{"time_used":"%s","liveness_result":{"details":'
-            '{"UPDOWN_FACE":"%s"}}}}' % (form, form)).encode()
-    (got,), (still,) = _unquoted([line])
-    assert got == line and still
+            '{"UPDOWN_FACE":"12"}}}}' % form).encode()
+    other = b'{"source":"megvii_lite","payload":{"time_used":"12"}}'
+    got, still = _unquoted([line, other, line])
+    assert got == [line, other.replace(b'"12"', b" 12 "), line] and still == [True, False, True]
 
 
 @pytest.mark.parametrize("line", [
@@ -156,7 +158,10 @@ def test_a_callback_s_data_text_and_baidu_rows_are_left_as_they_came():
     notify = (b'{"source":"megvii_notify","http_status":"200","payload":{"data":"{\\"time_used\\":\\"12\\"}",'
               b'"sign":"0"}}')
     (got,), (still,) = _unquoted([notify], "megvii_notify")
-    assert got == notify.replace(b'"200"', b" 200 ") and still  # the envelope's number only
+    assert got == notify and still  # its numbers are in its data text: the row keeps its bytes
+    bare = notify.replace(b'\\"12\\"', b"12")
+    (got,), (still,) = _unquoted([bare], "megvii_notify")
+    assert got == bare.replace(b'"200"', b" 200 ") and not still  # the envelope's number only
     baidu = b'{"source":"baidu_detail","http_status":"200","payload":{"result":{"score":"12"}}}'
     (got,), (still,) = _unquoted([baidu], "baidu_detail")
     assert got == baidu and still  # (Baidu notes unknown keys from the lines: untouched)

@@ -908,7 +908,8 @@ def _unquote_numbers(buf: bytes, bounds: np.ndarray, texty: np.ndarray, source: 
     rules read ``"0.5"`` and ``0.5`` alike (``num``, ``integer``, ``epoch_checked``); a
     value they would null with a note or quarantine is the Python path's either way, and
     it reads the line as it came (nothing in a Megvii table is taken from the group's
-    lines but nulls).  -> (the new buffer, its bounds, the rows still sending one)."""
+    lines but nulls).  A row still sending one keeps its bytes.
+    -> (the new buffer, its bounds, the rows still sending one)."""
     pattern = _unquote_pattern(source, envelope)
     rows = np.flatnonzero(texty)
     if pattern is None or not len(rows) or len(buf) >= 2 ** 31:
@@ -920,13 +921,16 @@ def _unquote_numbers(buf: bytes, bounds: np.ndarray, texty: np.ndarray, source: 
                                                        pa.py_buffer(buf)])
     sub = pc.replace_substring_regex(arr.take(pa.array(rows)), pattern=pattern, replacement=_UNQUOTE_REPL)
     still = np.asarray(pc.match_substring_regex(sub, pattern=_texty_pattern(source)).fill_null(False))
-    # Each rewritten row where it lies, between the untouched runs: one copy of the chunk.
+    if still.all():  # none reads typed now (a callback's numbers are in its data text, say)
+        return buf, bounds, texty
+    # Each row that reads typed now where it lies, between the untouched runs (a row still
+    # sending a number as text keeps its bytes, and its route): one copy of the chunk.
     so = np.frombuffer(sub.buffers()[1], np.int32, len(rows) + 1, sub.offset * 4).tolist()
     new_rows = memoryview(sub.buffers()[2])
     whole = memoryview(buf)
-    starts, ends = offs[rows].tolist(), offs[rows + 1].tolist()
     pieces, at = [], 0
-    for j, (s, e) in enumerate(zip(starts, ends)):
+    for j in np.flatnonzero(~still).tolist():
+        s, e = int(offs[rows[j]]), int(offs[rows[j] + 1])
         pieces.append(whole[at:s])
         pieces.append(new_rows[so[j]:so[j + 1]])
         at = e
