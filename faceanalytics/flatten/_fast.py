@@ -919,7 +919,10 @@ def _unquote_numbers(buf: bytes, bounds: np.ndarray, texty: np.ndarray, source: 
     offs[-1] = len(buf)
     arr = pa.BinaryArray.from_buffers(pa.binary(), n, [None, pa.py_buffer(offs.astype(np.int32)),
                                                        pa.py_buffer(buf)])
-    sub = pc.replace_substring_regex(arr.take(pa.array(rows)), pattern=pattern, replacement=_UNQUOTE_REPL)
+    sub = arr.take(pa.array(rows))
+    if not pc.any(pc.match_substring_regex(sub, pattern=pattern)).as_py():
+        return buf, bounds, texty  # (a callback's numbers are in its data text: a scan, not a rewrite)
+    sub = pc.replace_substring_regex(sub, pattern=pattern, replacement=_UNQUOTE_REPL)
     still = np.asarray(pc.match_substring_regex(sub, pattern=_texty_pattern(source)).fill_null(False))
     if still.all():  # none reads typed now (a callback's numbers are in its data text, say)
         return buf, bounds, texty
