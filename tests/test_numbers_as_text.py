@@ -112,10 +112,16 @@ def test_other_text_keeps_the_quoted_route_and_lands_the_same(tmp_path):
 
 
 def _unquoted(lines: list[bytes], source: str = "megvii_lite", envelope: bool = True):
+    """Each line as the typed group reads it (a line still sending a number as text: as it
+    came, for the quoted group), and whether it still sends one."""
     buf = b"\n".join(lines)
-    bounds = _offsets(lines)
-    new, nb, still = _unquote_numbers(buf, bounds, np.ones(len(lines), bool), source, envelope)
-    return [new[int(nb[i]):int(nb[i + 1]) - 1] for i in range(len(lines))], still.tolist()
+    got = _unquote_numbers(buf, _offsets(lines), np.ones(len(lines), bool), source, envelope)
+    if got is None:  # no line reads typed now
+        return list(lines), [True] * len(lines)
+    new, nb, still = got
+    typed = iter(new[int(nb[i]):int(nb[i + 1]) - 1] for i in range(len(nb) - 1))
+    assert len(nb) - 1 == int((~still).sum()) and len(new) == nb[-1] - 1
+    return [ln if st else next(typed) for ln, st in zip(lines, still)], still.tolist()
 
 
 @pytest.mark.parametrize("form", ACCEPTED)
@@ -135,8 +141,11 @@ def test_a_rejected_form_is_left_as_it_came(form):
     line = ('{"source":"megvii_lite","payload":{"time_used":"%s","liveness_result":{"details":'
             '{"UPDOWN_FACE":"12"}}}}' % form).encode()
     other = b'{"source":"megvii_lite","payload":{"time_used":"12"}}'
-    got, still = _unquoted([line, other, line])
-    assert got == [line, other.replace(b'"12"', b" 12 "), line] and still == [True, False, True]
+    for rows, texty in (([line, other, line], [True, False, True]), ([other, line], [False, True]),
+                        ([line, other], [True, False])):
+        got, still = _unquoted(rows)
+        assert got == [r if t else other.replace(b'"12"', b" 12 ") for r, t in zip(rows, texty)]
+        assert still == texty
 
 
 @pytest.mark.parametrize("line", [

@@ -743,12 +743,14 @@ def parse_chunk(lines, joined: bytes | None = None, threads: bool = True,
         else:  # typed rows apart from rows that send numbers as text: only those are quoted
             buf = joined if whole and joined is not None else b"\n".join(sub)
             bounds = _offsets(sub)
-            buf, bounds, texty = _unquote_numbers(buf, bounds, texty, source, envelope)
-        if texty is not None and not texty.any():  # every such row now reads typed: one group
-            parts = [(index, _Cut(buf, bounds), buf)]
-        elif texty is not None:
-            parts = []
-            for m in (~texty, texty):
+            got = _unquote_numbers(buf, bounds, texty, source, envelope)
+            if got is not None:  # those whose numbers are now bare read with the typed rows
+                typed_buf, typed_bounds, texty = got
+                parts = [(index[~texty], _Cut(typed_buf, typed_bounds), typed_buf)]
+                ms = (texty,) if texty.any() else ()
+            else:
+                parts, ms = [], (~texty, texty)
+            for m in ms:
                 cut = _Cut(*_subset(buf, bounds, np.flatnonzero(m)))
                 parts.append((index[m], cut, cut.buf))
         for part_index, part, part_joined in parts:
@@ -898,8 +900,7 @@ def _unquote_pattern(source: str, envelope: bool) -> str | None:
 _UNQUOTE_REPL = "\\1 \\2 \\3"
 
 
-def _unquote_numbers(buf: bytes, bounds: np.ndarray, texty: np.ndarray, source: str,
-                     envelope: bool) -> tuple[bytes, np.ndarray, np.ndarray]:
+def _unquote_numbers(buf: bytes, bounds: np.ndarray, texty: np.ndarray, source: str, envelope: bool):
     """The rows ``texty`` with each documented number sent as text (``"0.5"``) written
     bare (`` 0.5 ``) when it is a JSON number, and which of them still send one (``" 12"``,
     ``"NaN"``, one inside JSON text...).  A chunk whose texty rows are all rewritten so
@@ -908,12 +909,13 @@ def _unquote_numbers(buf: bytes, bounds: np.ndarray, texty: np.ndarray, source: 
     rules read ``"0.5"`` and ``0.5`` alike (``num``, ``integer``, ``epoch_checked``); a
     value they would null with a note or quarantine is the Python path's either way, and
     it reads the line as it came (nothing in a Megvii table is taken from the group's
-    lines but nulls).  A row still sending one keeps its bytes.
-    -> (the new buffer, its bounds, the rows still sending one)."""
+    lines but nulls).  -> None when no row reads typed so, else ``(the lines that read
+    typed now, joined; their bounds; the rows still sending one)``: those keep their
+    bytes and their route, and are cut out of ``buf`` by the caller."""
     pattern = _unquote_pattern(source, envelope)
     rows = np.flatnonzero(texty)
     if pattern is None or not len(rows) or len(buf) >= 2 ** 31:
-        return buf, bounds, texty
+        return None
     n = len(bounds) - 1
     offs = bounds.copy()
     offs[-1] = len(buf)
@@ -921,30 +923,36 @@ def _unquote_numbers(buf: bytes, bounds: np.ndarray, texty: np.ndarray, source: 
                                                        pa.py_buffer(buf)])
     sub = arr.take(pa.array(rows))
     if not pc.any(pc.match_substring_regex(sub, pattern=pattern)).as_py():
-        return buf, bounds, texty  # (a callback's numbers are in its data text: a scan, not a rewrite)
+        return None  # (a callback's numbers are in its data text: a scan, not a rewrite)
     sub = pc.replace_substring_regex(sub, pattern=pattern, replacement=_UNQUOTE_REPL)
     still = np.asarray(pc.match_substring_regex(sub, pattern=_texty_pattern(source)).fill_null(False))
-    if still.all():  # none reads typed now (a callback's numbers are in its data text, say)
-        return buf, bounds, texty
-    # Each row that reads typed now where it lies, between the untouched runs (a row still
-    # sending a number as text keeps its bytes, and its route): one copy of the chunk.
+    if still.all():
+        return None
+    # The typed rows in one copy: the untouched runs, each rewritten row where it lies, and
+    # no row that still sends a number as text (the caller cuts those out as they came).
     so = np.frombuffer(sub.buffers()[1], np.int32, len(rows) + 1, sub.offset * 4).tolist()
     new_rows = memoryview(sub.buffers()[2])
     whole = memoryview(buf)
     pieces, at = [], 0
-    for j in np.flatnonzero(~still).tolist():
-        s, e = int(offs[rows[j]]), int(offs[rows[j] + 1])
+    for j, r in enumerate(rows.tolist()):
+        s, e = int(offs[r]), int(offs[r + 1])
         pieces.append(whole[at:s])
-        pieces.append(new_rows[so[j]:so[j + 1]])
+        if not still[j]:
+            pieces.append(new_rows[so[j]:so[j + 1]])
         at = e
     pieces.append(whole[at:])
+    if still[-1] and rows[-1] == n - 1:  # the last line went: so does the newline before it
+        last = max(i for i, p in enumerate(pieces) if len(p))
+        pieces[last] = pieces[last][:-1]
     new = b"".join(pieces)
     del pieces, new_rows, whole, sub, arr
-    if len(new) != len(buf):  # (cannot be: the pattern keeps a row's length) keep the route
-        return buf, bounds, texty
-    texty = texty.copy()
-    texty[rows] = still
-    return new, bounds, texty
+    left = texty.copy()
+    left[rows] = still
+    keep = np.flatnonzero(~left)
+    new_bounds = np.concatenate([[0], np.cumsum(bounds[keep + 1] - bounds[keep])])
+    if len(new) != new_bounds[-1] - 1:  # (cannot be: the pattern keeps a row's length) keep the route
+        return None
+    return new, new_bounds, left
 
 
 def _numbers_as_text(lines, joined: bytes | None, source: str) -> np.ndarray | None:
