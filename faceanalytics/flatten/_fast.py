@@ -188,13 +188,16 @@ class Group:
     """Lines of one source parsed together: ``index`` (line numbers in the chunk),
     ``table`` (None when no row could be read), ``slow`` (rows to leave to Python)."""
 
-    __slots__ = ("source", "envelope", "index", "table", "slow", "quoted", "buf", "bounds", "texts")
+    __slots__ = ("source", "envelope", "index", "table", "slow", "quoted", "buf", "bounds", "texts", "rewritten")
 
     def __init__(self, source, envelope, index, table, slow, quoted, buf=b"", bounds=None):
         self.source, self.envelope, self.index = source, envelope, index
         self.table, self.slow, self.quoted = table, slow, quoted
         self.buf, self.bounds = buf, bounds  # the table's rows as lines: buf[bounds[i]:bounds[i+1]-1]
         self.texts = None  # callbacks: their texts parsed ahead (``_columnar.read_chunk``)
+        # rows whose numbers sent as text were written bare (``_unquote_numbers``): their
+        # ``buf`` is not the line as it came (None: none)
+        self.rewritten = None
 
 
 def _key_mismatch(buf: bytes, bounds: np.ndarray, table: pa.Table, tree: dict) -> np.ndarray:
@@ -743,6 +746,7 @@ def parse_chunk(lines, joined: bytes | None = None, threads: bool = True,
         sub = lines if whole else [lines[i] for i in idx]
         index = np.asarray(idx, np.int64)
         texty = _numbers_as_text(sub, joined if whole else None, source)
+        rewritten = None
         if texty is None:
             parts = [(index, sub, joined if whole else None)]
         else:  # typed rows apart from rows that send numbers as text: only those are quoted
@@ -750,16 +754,19 @@ def parse_chunk(lines, joined: bytes | None = None, threads: bool = True,
             bounds = _offsets(sub)
             got = _unquote_numbers(buf, bounds, texty, source, envelope)
             if got is not None:  # those whose numbers are now bare read with the typed rows
-                typed_buf, typed_bounds, texty = got
-                parts = [(index[~texty], _Cut(typed_buf, typed_bounds), typed_buf)]
-                ms = (texty,) if texty.any() else ()
+                typed_buf, typed_bounds, still = got
+                rewritten = (texty & ~still)[~still]
+                parts = [(index[~still], _Cut(typed_buf, typed_bounds), typed_buf)]
+                ms = (still,) if still.any() else ()
             else:
                 parts, ms = [], (~texty, texty)
             for m in ms:
                 cut = _Cut(*_subset(buf, bounds, np.flatnonzero(m)))
                 parts.append((index[m], cut, cut.buf))
-        for part_index, part, part_joined in parts:
+        for i, (part_index, part, part_joined) in enumerate(parts):
             g = _parse_group(part, part_joined, source, envelope, threads)
+            if i == 0 and rewritten is not None:
+                g.rewritten = rewritten[g.index]
             g.index = part_index[g.index]
             out.append((part_index, g))
     return Parsed(out, left_out)

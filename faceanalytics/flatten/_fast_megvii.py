@@ -403,6 +403,8 @@ def _unknown(g: Group, lines: _Lines, slow: np.ndarray, body: np.ndarray, notify
         grp, pos, flagged = g, None, g.slow
     odd = np.flatnonzero(flagged & ~slow)
     slow |= flagged
+    if grp.rewritten is not None:  # its numbers written bare: the notes are the line's as it came
+        odd = odd[~grp.rewritten[odd if pos is None else pos[odd]]]
     if not len(odd):
         return None
     rec = odd.tolist()
