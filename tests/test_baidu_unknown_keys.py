@@ -15,7 +15,7 @@ from faceanalytics.pipeline.pii import Masker
 from faceanalytics.storage.tables import load
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_fast_path import SEEDS, _assert_same_tables, _both  # noqa: E402
+from test_fast_path import SEEDS, _assert_same_tables, _both, _landed_alike, _same_on_both  # noqa: E402
 
 
 def _seed(source):
@@ -102,13 +102,7 @@ def _lines():
 
 def test_records_with_unknown_keys_stay_columnar_and_land_as_the_python_path_lands_them(tmp_path):
     lines, taken = _lines()
-    slow = flatten_fast(lines, None, 0, Masker(b"k" * 32)).slow
-    assert slow == [i for i, t in enumerate(taken) if not t]
-    res = _both(tmp_path, lines)
-    (fd, frep), (sd, srep) = res[True], res[False]
-    assert frep.landed == srep.landed == len(lines)
-    assert frep.python_path == len(slow)
-    _assert_same_tables([fd, sd])
+    fd, _ = _landed_alike(tmp_path, lines, taken)
     extra = load(fd, "sessions").set_index("session_id")["extra"]
     assert json.loads(extra["tok-2"]) == {"result.x_block": {"a": 1, "b": [{"c": None}, "two"]}}
     assert json.loads(extra["tok-5"]) == {"result.verify_result[1].x_att": None}
@@ -162,10 +156,7 @@ def test_unknown_keys_anywhere_land_as_the_python_path_lands_them(tmp_path):
             if rng.random() < 0.1:  # a key written twice (Python keeps the last)
                 line = line.replace(b'"payload": {', b'"payload": {"x_dup": 1, "x_dup": 2, ', 1)
             lines.append(line)
-    res = _both(tmp_path, lines)
-    assert res[True][1].landed == res[False][1].landed
-    assert res[True][1].quarantined == res[False][1].quarantined
-    _assert_same_tables([res[True][0], res[False][0]])
+    _same_on_both(tmp_path, lines)
     took = len(flatten_fast(lines, None, 0, Masker(b"k" * 32)).lines)
     assert 0.45 * len(lines) < took < 0.9 * len(lines), took
 

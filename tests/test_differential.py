@@ -30,7 +30,7 @@ from faceanalytics.storage.tables import load
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
 import gen_records  # noqa: E402
-from test_fast_path import _assert_same_tables, _both  # noqa: E402
+from test_fast_path import _assert_same_tables, _both, _same_on_both  # noqa: E402
 from test_property import _OPS, mutate  # noqa: E402
 
 
@@ -295,10 +295,7 @@ def test_a_known_name_written_as_null_where_the_spec_does_not_put_it_lands_the_s
 @pytest.mark.parametrize("source", SOURCES)
 def test_mutations_of_generated_records_land_the_same(tmp_path, source):
     lines = _collect(source, 150)
-    res = _both(tmp_path, lines)
-    assert res[True][1].landed == res[False][1].landed
-    assert res[True][1].quarantined == res[False][1].quarantined
-    _assert_same_tables([res[True][0], res[False][0]])
+    _same_on_both(tmp_path, lines)
 
 
 def test_ingest_reports_how_many_records_took_the_python_path(tmp_path, capsys):
@@ -486,9 +483,6 @@ def test_callbacks_with_odd_signs_and_texts_land_the_same(tmp_path):
         sign = hashlib.sha1((gen_records.SECRET + data).encode()).hexdigest()
         p["data"], p["sign"] = data, [sign, sign, sign, f" {sign.upper()} ", "0" * 40, sign][i % 6]
     lines = [json.dumps(r, ensure_ascii=False).encode() for r in recs]
-    res = _both(tmp_path, lines)
-    assert res[True][1].landed == res[False][1].landed
-    assert res[True][1].quarantined == res[False][1].quarantined
-    _assert_same_tables([res[True][0], res[False][0]])
+    _same_on_both(tmp_path, lines)
     took = set(_fast_took(lines))
     assert {0, 3, 5, 6} <= took and not {1, 2, 4, 10} & took

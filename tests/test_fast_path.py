@@ -39,6 +39,31 @@ def _both(tmp_path, lines, source_hint=None, keep_pii=False):
     return out
 
 
+def _same_on_both(tmp_path, lines):
+    """Both paths land and quarantine as many of ``lines`` and the same tables: ``_both``'s result."""
+    res = _both(tmp_path, lines)
+    assert res[True][1].landed == res[False][1].landed
+    assert res[True][1].quarantined == res[False][1].quarantined
+    _assert_same_tables([res[True][0], res[False][0]])
+    return res
+
+
+def _landed_alike(tmp_path, lines, taken, **kw):
+    """``lines`` land the same tables on both paths, the columnar path taking exactly the
+    lines ``taken`` marks (``kw``: to ``flatten_fast``, e.g. a callback secret): the two
+    data directories (columnar, Python)."""
+    from faceanalytics.pipeline.pii import Masker
+
+    slow = flatten_fast(lines, None, 0, Masker(b"k" * 32), **kw).slow
+    assert slow == [i for i, t in enumerate(taken) if not t]
+    res = _both(tmp_path, lines)
+    (fd, frep), (sd, srep) = res[True], res[False]
+    assert frep.landed == srep.landed == len(lines)
+    assert frep.python_path == len(slow)
+    _assert_same_tables([fd, sd])
+    return fd, sd
+
+
 def _assert_same_tables(dirs, ignore=()):
     for table in TABLES:
         frames = []

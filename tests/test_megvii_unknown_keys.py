@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
 import gen_records  # noqa: E402
 from test_baidu_unknown_keys import _objects  # noqa: E402
-from test_fast_path import _assert_same_tables, _both  # noqa: E402
+from test_fast_path import _landed_alike, _same_on_both  # noqa: E402
 
 _PERSON = {"real_name": "张三丰", "id_no": "110101199003071234", "k": [{"home_address": "北京市东城区景山前街4号"}]}
 _PLAIN = ("张三丰", "110101199003071234", "景山前街")
@@ -164,13 +164,7 @@ def _lines():
 
 def test_records_with_unknown_keys_stay_columnar_and_land_as_the_python_path_lands_them(tmp_path):
     lines, taken, extras = _lines()
-    slow = flatten_fast(lines, None, 0, Masker(b"k" * 32), secret=gen_records.SECRET).slow
-    assert slow == [i for i, t in enumerate(taken) if not t]
-    res = _both(tmp_path, lines)
-    (fd, frep), (sd, srep) = res[True], res[False]
-    assert frep.landed == srep.landed == len(lines)
-    assert frep.python_path == len(slow)
-    _assert_same_tables([fd, sd])
+    fd, sd = _landed_alike(tmp_path, lines, taken, secret=gen_records.SECRET)
     extra = load(fd, "sessions").set_index("session_id")["extra"]
     for sid, want in extras.items():
         assert json.loads(extra[sid]) == want, sid
@@ -209,10 +203,7 @@ def test_unknown_keys_anywhere_land_as_the_python_path_lands_them(tmp_path, sour
         if rng.random() < 0.1 and source != "megvii_notify":  # a key written twice (Python keeps the last)
             line = line.replace(b'"payload": {', b'"payload": {"x_dup": 1, "x_dup": 2, ', 1)
         lines.append(line)
-    res = _both(tmp_path, lines)
-    assert res[True][1].landed == res[False][1].landed
-    assert res[True][1].quarantined == res[False][1].quarantined
-    _assert_same_tables([res[True][0], res[False][0]])
+    res = _same_on_both(tmp_path, lines)
     took = len(flatten_fast(lines, None, 0, Masker(b"k" * 32), secret=gen_records.SECRET).lines)
     assert 0.3 * len(lines) < took < 0.95 * len(lines), took
     extra = load(res[True][0], "sessions")["extra"].dropna()
