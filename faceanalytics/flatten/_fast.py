@@ -920,8 +920,9 @@ def _unquote_numbers(buf: bytes, bounds: np.ndarray, texty: np.ndarray, source: 
     extraction's (~35 ms of a Lite chunk's ~380 ms; this costs ~10).  Exact: the field
     rules read ``"0.5"`` and ``0.5`` alike (``num``, ``integer``, ``epoch_checked``); a
     value they would null with a note or quarantine is the Python path's either way, and
-    it reads the line as it came (nothing in a Megvii table is taken from the group's
-    lines but nulls).  -> None when no row reads typed so, else ``(the lines that read
+    it reads the line as it came.  A Megvii table takes from the group's lines only nulls
+    and the notes on keys the spec lacks, which a rewritten row leaves to the Python path
+    (``Group.rewritten``).  -> None when no row reads typed so, else ``(the lines that read
     typed now, joined; their bounds; the rows still sending one)``: those keep their
     bytes and their route, and are cut out of ``buf`` by the caller."""
     pattern = _unquote_pattern(source, envelope)
