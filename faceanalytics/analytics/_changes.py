@@ -321,14 +321,9 @@ def _log_moments() -> tuple[np.ndarray, np.ndarray]:
         trimmed = u[:, :m - g].mean(axis=1)
         ratio = trimmed / _trimmed_chi2_mean(np.array([m]), np.array([g]))[0]
         if g == 2 and m >= _EDGE_PAIRS:                 # as _wave_edges: two edges, the rest untrimmed
-            order = np.argsort(v, axis=1)
-            a, b = np.minimum(order[:, -1], order[:, -2]), np.maximum(order[:, -1], order[:, -2])
-            rest = u[:, :m - 2].mean(axis=1)
-            rows = np.arange(len(u))
-            bound = _outlier_bound(np.array([m]), _EDGE_LEVEL)[0] * ratio
-            edges = ((v[rows, a] > bound) & (v[rows, b] > bound) & (z[rows, a] * z[rows, b] < 0)
-                     & (b - a > 1) & (2 * (b - a - 1) < m - 2))
-            ratio = np.where(edges, rest, ratio)
+            counted = np.broadcast_to(np.arange(1, m + 1), v.shape)
+            edges = _two_edges(v / ratio[:, None], z, counted, np.full(len(v), m))
+            ratio = np.where(edges, u[:, :m - 2].mean(axis=1), ratio)
         x = np.log(np.maximum(ratio, 1e-300))
         mean[m], var[m] = x.mean(), x.var()
     return mean, var
@@ -432,7 +427,7 @@ def _successive(k: np.ndarray, n: np.ndarray, use: np.ndarray):
     over ``p(1-p)`` (``d2``), the binomial part of their expectation ``1/n_t + 1/n_s``
     (``base``), which pairs there are (``pair``, ``m`` per row), each bucket's next used one
     (``nxt``), the differences of the rates themselves (``jump``) and ``p(1-p)`` of the row
-    (``pq``, a column)."""
+    (``pq``, a column) and its rate (``p0``)."""
     r, t = n.shape
     col = np.where(use, np.arange(t), t)
     nxt = np.minimum.accumulate(col[:, ::-1], axis=1)[:, ::-1]   # next usable bucket
@@ -447,7 +442,7 @@ def _successive(k: np.ndarray, n: np.ndarray, use: np.ndarray):
     base = np.where(pair, inv + inv[rows, j], 1.0)
     jump = rate - rate[rows, j]
     d2 = np.where(pair, jump ** 2 / np.where(pq > 0, pq, 1.0), 0.0)
-    return d2, base, pair, pair.sum(axis=1), nxt, jump, pq
+    return d2, base, pair, pair.sum(axis=1), nxt, jump, pq, p0[:, 0]
 
 
 def _volume(base: np.ndarray, pair: np.ndarray, m: np.ndarray) -> np.ndarray:
@@ -473,7 +468,7 @@ def _dispersion(k: np.ndarray, n: np.ndarray, min_n: float) -> _Dispersion:
     loss taken off; inf where rho = 0 is taken as known), and what moderating the short
     rows' estimates needs (:func:`_moderate`)."""
     r, t = n.shape
-    d2, base, pair, m, nxt, jump, pq = _successive(k, n, n >= min_n)
+    d2, base, pair, m, nxt, jump, pq, p0 = _successive(k, n, n >= min_n)
     g = np.clip(m - 3, 0, _TRIM)                       # pairs dropped: 2 from 5 pairs on
     c = _trimmed_chi2_mean(m, g)
     keep = np.maximum(m - g, 1)
@@ -519,11 +514,9 @@ def _dispersion(k: np.ndarray, n: np.ndarray, min_n: float) -> _Dispersion:
     # 1 - p)); at a low rate (0.1-0.3%, rho 3e-4) a run of three days in the long tail is as
     # likely as a wave, and taken for one, 3 more of 500 no-change 12-day over-dispersed
     # reviews alarmed.
-    with np.errstate(divide="ignore", invalid="ignore"):
-        p0 = k.sum(axis=1) / n.sum(axis=1)
     volume = _volume(base, pair, m)
-    symmetric = ((np.minimum(p0, 1.0 - p0) >= _EDGE_SHAPE * trimmed)
-                 & (volume * pq[:, 0] >= _PRIOR_EVENTS))
+    eventful = volume * pq[:, 0] >= _PRIOR_EVENTS      # near-normal differences (see ``short``)
+    symmetric = (np.minimum(p0, 1.0 - p0) >= _EDGE_SHAPE * trimmed) & eventful
     edges, rho_edges = _wave_edges(excess, d2, base, pair, m, g, nxt, jump, hi, trimmed, robust & symmetric)
     c = np.where(edges, 1.0, c)
     trimmed = np.where(edges, rho_edges, trimmed)
@@ -544,7 +537,7 @@ def _dispersion(k: np.ndarray, n: np.ndarray, min_n: float) -> _Dispersion:
     # moderated: the trimmed estimate from few pairs, where a day holds enough events for
     # the differences to be near normal (the log-moments of _log_moments are theirs); with
     # a handful of events a day most differences are of 0 or 1 event and the ratio is 0
-    short = robust & (m >= 2) & (volume * pq[:, 0] >= _PRIOR_EVENTS)
+    short = robust & (m >= 2) & eventful
     # A long row whose buckets are mostly under min_n: few pairs or none above it, and with
     # none the row was read as binomial, known.  Its trials may be clustered (Baidu's stat
     # counts every attempt, and a person's retries fail together: 16 a day, Pearson's
@@ -594,17 +587,26 @@ def _wave_edges(excess, d2, base, pair, m, g, nxt, jump, hi, trimmed, rows):
     if not edges.any():
         return edges, rho
     u = np.where(pair, d2 / (base + 2 * trimmed[:, None]), -1.0)
-    order = np.argpartition(u, t - 2, axis=1)
-    rr = np.arange(r)
-    a, b = np.minimum(order[:, -1], order[:, -2]), np.maximum(order[:, -1], order[:, -2])
-    bound = _outlier_bound(m, _EDGE_LEVEL)
-    between = np.cumsum(pair, axis=1)
-    inside = between[rr, b] - between[rr, a] - 1          # pairs within the wave
-    edges &= ((u[rr, a] > bound) & (u[rr, b] > bound) & (jump[rr, a] * jump[rr, b] < 0) & (inside >= 1)
-              & (2 * inside < m - 2))
+    edges &= _two_edges(u, jump, np.cumsum(pair, axis=1), m)
     one = np.ones(r)
     rho = _solve_rho(excess, one, edges & (excess(np.zeros(r), one) > 0), hi)
     return edges, np.where(edges, rho, 0.0)
+
+
+def _two_edges(u: np.ndarray, sign: np.ndarray, counted: np.ndarray, m: np.ndarray) -> np.ndarray:
+    """The rows whose two largest standardised pairs ``u`` (-1: no pair) have the shape of a
+    wave's edges: both beyond :func:`_outlier_bound` at :data:`_EDGE_LEVEL`, of opposite
+    ``sign``, at least one pair between them and fewer than around them (``counted``: the
+    pairs up to each bucket; ``m``: a row's pairs).  The one rule of :func:`_wave_edges`
+    and of :func:`_log_moments`' simulation of it."""
+    t = u.shape[1]
+    order = np.argpartition(u, t - 2, axis=1)
+    rr = np.arange(len(u))
+    a, b = np.minimum(order[:, -1], order[:, -2]), np.maximum(order[:, -1], order[:, -2])
+    bound = _outlier_bound(m, _EDGE_LEVEL)
+    inside = counted[rr, b] - counted[rr, a] - 1          # pairs within the wave
+    return ((u[rr, a] > bound) & (u[rr, b] > bound) & (sign[rr, a] * sign[rr, b] < 0) & (inside >= 1)
+            & (2 * inside < m - 2))
 
 
 def _plain_dispersion(d2, base, pair, m):

@@ -478,36 +478,26 @@ def unknown_keys(payload: dict, body: bool) -> tuple[dict, int] | None:
     flat.unknown("", payload, _TOP)
     if not body:
         return flat.extra, flat.seen
-    biz = payload.get("biz_info")
-    if isinstance(biz, dict):
-        flat.unknown("biz_info.", biz, _BIZ)
-    elif biz is not None:
-        return None
-    lr = payload.get("liveness_result")
-    if isinstance(lr, dict):
-        flat.unknown("liveness_result.", lr, _LIVENESS)
-        if not (_only(lr.get("details"), _DETAILS)
-                and _genuineness_unknown(lr.get("face_genuineness"), "liveness_result.face_genuineness", flat)):
+    for key, read in _BLOCKS:                      # in the flattener's order
+        block = payload.get(key)
+        if block is not None and not (isinstance(block, dict) and read(block, flat)):
             return None
-    elif lr is not None:
-        return None
-    vr = payload.get("verify_result")
-    if isinstance(vr, dict):
-        if not _verify_unknown(vr, flat):
-            return None
-    elif vr is not None:
-        return None
-    idc = payload.get("idcard_info")
-    if isinstance(idc, dict):
-        if not _idcard_unknown(idc, flat):
-            return None
-    elif idc is not None:
-        return None
     if not _only(payload.get("images"), _IMAGES):
         return None
     if not _will_unknown(payload, flat):
         return None
     return flat.extra, flat.seen
+
+
+def _biz_unknown(biz: dict, flat: _Noted) -> bool:
+    flat.unknown("biz_info.", biz, _BIZ)
+    return True
+
+
+def _liveness_unknown(lr: dict, flat: _Noted) -> bool:
+    flat.unknown("liveness_result.", lr, _LIVENESS)
+    return _only(lr.get("details"), _DETAILS) and \
+        _genuineness_unknown(lr.get("face_genuineness"), "liveness_result.face_genuineness", flat)
 
 
 def _spelled_twice(obj: dict, columns: dict) -> bool:
@@ -516,6 +506,22 @@ def _spelled_twice(obj: dict, columns: dict) -> bool:
     not tell from an absent key."""
     got = [columns[k] for k in obj if k in columns]
     return len(got) != len(set(got))
+
+
+def _columns_unknown(obj: dict, spellings: dict, column_of, prefix: str, flat: _Noted) -> bool:
+    """The notes of a block whose keys each name a column (threshold levels, legality
+    kinds): ``spellings`` the documented keys, ``column_of(key)`` the column another
+    spelling reads as.  False where one column is written twice or an undocumented key
+    still names a column: the Python path decides those."""
+    if _spelled_twice(obj, spellings):
+        return False
+    for k, v in obj.items():
+        if k in spellings:
+            continue
+        if column_of(k) is not None:      # a documented key spelled another way: a column
+            return False
+        flat.note(prefix + k, v)
+    return True
 
 
 def _only(obj, known: frozenset) -> bool:
@@ -553,14 +559,8 @@ def _verify_unknown(vr: dict, flat: _Noted) -> bool:
         flat.unknown(path + ".", value, _COMPARISON)
         thresholds = value.get("thresholds")
         if isinstance(thresholds, dict):
-            if _spelled_twice(thresholds, LEVEL_KEYS):
+            if not _columns_unknown(thresholds, LEVEL_KEYS, _level_column, f"{path}.thresholds.", flat):
                 return False
-            for level, t in thresholds.items():
-                if level in LEVEL_KEYS:
-                    continue
-                if _level_column(level) is not None:  # a level spelled another way: a column
-                    return False
-                flat.note(f"{path}.thresholds.{level}", t)
         elif thresholds is not None:
             return False
     if not _genuineness_unknown(vr.get("face_genuineness"), "verify_result.face_genuineness", flat):
@@ -589,14 +589,10 @@ def _idcard_unknown(idc: dict, flat: _Noted) -> bool:
                     return False
                 legality = ocr.get("legality")
                 if isinstance(legality, dict):
-                    if _spelled_twice(legality, _LEGALITY_COLUMN):
+                    if not _columns_unknown(legality, _LEGALITY_COLUMN,
+                                            lambda k: _LEGALITY.get(" ".join(k.split()).lower()),
+                                            f"{path}legality.", flat):
                         return False
-                    for k, v in legality.items():
-                        if k in _LEGALITY_KEYS:
-                            continue
-                        if _LEGALITY.get(" ".join(k.split()).lower()) is not None:
-                            return False  # a documented key spelled another way: a column
-                        flat.note(f"{path}legality.{k}", v)
                 elif legality is not None:
                     return False
             elif ocr is not None:
@@ -618,13 +614,7 @@ def _idcard_unknown(idc: dict, flat: _Noted) -> bool:
 
 def _will_unknown(payload: dict, flat: _Noted) -> bool:
     """:func:`_will`'s notes, in its order."""
-    wr = payload.get("will_result")
-    if isinstance(wr, list):
-        for i, item in enumerate(wr, 1):
-            if not isinstance(item, dict):
-                return False
-            flat.unknown(f"will_result[{i}].", item, _WILL)
-    elif wr is not None:
+    if not _items_unknown(payload.get("will_result"), "will_result", _WILL, flat):
         return False
     wf = payload.get("will_file")
     if wf is None:
@@ -632,13 +622,23 @@ def _will_unknown(payload: dict, flat: _Noted) -> bool:
     if not isinstance(wf, dict):
         return False
     flat.unknown("will_file.", wf, _WILL_FILE)
-    details = wf.get("will_audio_details")
-    if isinstance(details, list):
-        for i, d in enumerate(details, 1):
-            if not isinstance(d, dict):
-                return False
-            flat.unknown(f"will_file.will_audio_details[{i}].", d, _WILL_ANSWER)
-    return details is None or isinstance(details, list)
+    return _items_unknown(wf.get("will_audio_details"), "will_file.will_audio_details", _WILL_ANSWER, flat)
+
+
+def _items_unknown(items, path: str, known: frozenset, flat: _Noted) -> bool:
+    """The notes of a list of objects (absent: none); False where it is not one."""
+    if items is None:
+        return True
+    if not isinstance(items, list) or not all(isinstance(x, dict) for x in items):
+        return False
+    for i, item in enumerate(items, 1):
+        flat.unknown(f"{path}[{i}].", item, known)
+    return True
+
+
+# the payload's blocks :func:`unknown_keys` reads, each an object or absent (else: Python's)
+_BLOCKS = (("biz_info", _biz_unknown), ("liveness_result", _liveness_unknown),
+           ("verify_result", _verify_unknown), ("idcard_info", _idcard_unknown))
 
 
 # --- callbacks -------------------------------------------------------------
