@@ -826,6 +826,9 @@ def _envelope_codes(buf: bytes, bounds: np.ndarray) -> tuple[np.ndarray, list[st
     if n == 0 or len(a) == 0:
         return codes, []
     starts, lens = bounds[:-1], np.diff(bounds) - 1
+    one = _one_source(buf, a, starts, lens)
+    if one is not None:
+        return np.zeros(n, np.int64), [one]
     rows = np.flatnonzero(lens >= p)
     win = a[np.minimum(starts[rows, None] + np.arange(p + w), len(a) - 1)]
     ok = (win[:, :p] == np.frombuffer(_OPEN, np.uint8)).all(1)
@@ -842,6 +845,25 @@ def _envelope_codes(buf: bytes, bounds: np.ndarray) -> tuple[np.ndarray, list[st
     uniq, which = np.unique(names.view(f"V{w}").ravel(), return_inverse=True)
     codes[rows[good]] = which.ravel()
     return codes, [bytes(u).rstrip(b"\0").decode() for u in uniq]
+
+
+def _one_source(buf: bytes, a: np.ndarray, starts: np.ndarray, lens: np.ndarray) -> str | None:
+    """The source every line names when each opens exactly as the first does
+    (``{"source":"<name>"``, a name of ``_SOURCE``'s form), as a chunk of one source's
+    envelopes does; None otherwise.  One comparison of each line's opening with the
+    first's: the window of every line and its checks cost ~4 ms of a 10,000-line chunk."""
+    first = buf[int(starts[0]):int(starts[0]) + min(int(lens[0]), len(_OPEN) + _NAME_MAX + 1)]
+    if not first.startswith(_OPEN):
+        return None
+    end = first.find(b'"', len(_OPEN))
+    name = first[len(_OPEN):end]
+    if end < 0 or not 1 <= len(name) <= _NAME_MAX or name.strip(b"abcdefghijklmnopqrstuvwxyz_"):
+        return None
+    head = np.frombuffer(first[:end + 1], np.uint8)  # the opening, the name and its closing quote
+    if (lens < len(head)).any():
+        return None
+    win = a[starts[:, None] + np.arange(len(head))]
+    return name.decode() if (win == head).all() else None
 
 
 _SPLIT_MIN = 64  # groups smaller than this are parsed whole
