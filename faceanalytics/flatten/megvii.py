@@ -208,8 +208,9 @@ def _genuineness(fg, path: str, flat: Flat) -> None:
             "flagged": (conf > thr) if conf is not None and thr is not None else None,
         })
     if not plain:
-        for k in fg.keys() - seen:
-            flat.extra[f"{path}.{k}"] = fg[k]
+        for k in fg:  # in the record's order, as ``Flat.unknown`` notes keys
+            if k not in seen:
+                flat.extra[f"{path}.{k}"] = fg[k]
 
 
 def _verify_error(flat: Flat, message: str, origin: str) -> None:
