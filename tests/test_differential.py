@@ -15,6 +15,7 @@ import re
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -486,3 +487,61 @@ def test_callbacks_with_odd_signs_and_texts_land_the_same(tmp_path):
     _same_on_both(tmp_path, lines)
     took = set(_fast_took(lines))
     assert {0, 3, 5, 6} <= took and not {1, 2, 4, 10} & took
+
+
+
+_TWICE = [  # a threshold set written with one level spelled twice (the spec accepts each spelling)
+    ({"1e-3": 61, "0.001": None, "1e-4": 71, "1e-5": 81}, {"thr_1e3": 61, "thr_1e4": 71}),  # later null
+    ({"0.001": None, "1e-3": 61, "1e-4": 71, "1e-5": 81}, {"thr_1e3": 61, "thr_1e4": 71}),  # earlier null
+    ({"1e-3": 61, "1e-04": 71, "0.0001": None, "1e-5": 81}, {"thr_1e3": 61, "thr_1e4": 71}),
+    ({"1e-3": 61, "1e-4": None, "1e-5": 81}, {"thr_1e3": 61, "thr_1e4": None}),  # one spelling, null
+]
+_LEGALITY_TWICE = [
+    ({"ID Photo": 0.9, "Temporary ID Photo": 0.2, "Temporary ID Photo ": None, "Screen": 0.1}, 0.2),
+    ({"Temporary ID Photo ": None, "Temporary ID Photo": 0.2, "Edited": 0.3}, 0.2),
+]
+
+
+@pytest.mark.parametrize("source", ["megvii_lite", "megvii_liveness", "megvii_notify"])
+def test_a_level_or_legality_key_spelled_twice_one_null_lands_the_same(tmp_path, source):
+    """A threshold level or legality key spelled twice in one block, one of them null: the
+    Python path took the later one (a null too), the columnar path the other (Arrow reads a
+    null as no value).  A null is no value on both paths now: the level keeps the other
+    spelling's value, whatever the order, and the records stay columnar.  A key name written
+    with an escape (``"0.00\\u0031"``) reads the same."""
+    recs = list(gen_records.records(source, 160, seed=13))
+    want_thr, want_leg = {}, {}
+    for i, rec in enumerate(recs):
+        p = rec["payload"]
+        obj = json.loads(p["data"]) if source == "megvii_notify" else p
+        vr = obj.get("verify_result")
+        blocks = [(k, b) for k, b in vr.items() if k.startswith("result_") and isinstance(b, dict)] \
+            if isinstance(vr, dict) and i % 2 == 0 else []
+        for j, (k, b) in enumerate(blocks):
+            b["thresholds"], want = _TWICE[(i // 2 + j) % len(_TWICE)]
+            want_thr[(rec["session_id"], k[len("result_"):])] = want
+        idc = obj.get("idcard_info")
+        for side in ("front", "back") if isinstance(idc, dict) else ():
+            block = idc.get(f"{side}_side")
+            ocr = block.get("ocr_result") if isinstance(block, dict) else None
+            if isinstance(ocr, dict) and isinstance(ocr.get("legality"), dict):
+                ocr["legality"], want_leg[(rec["session_id"], side)] = _LEGALITY_TWICE[i % 2]
+        if source == "megvii_notify":
+            p["data"] = json.dumps(obj, ensure_ascii=False)
+            p["sign"] = hashlib.sha1((gen_records.SECRET + p["data"]).encode()).hexdigest()
+    lines = [json.dumps(r, ensure_ascii=False).encode() for r in recs]
+    if source != "megvii_notify":  # a few key names with an escape in them, as JSON allows
+        lines = [ln.replace(b'"0.001": null', b'"0.00\\u0031": null') if k % 4 == 0 else ln
+                 for k, ln in enumerate(lines)]
+    assert len(want_thr) > 40 and (source != "megvii_lite" or len(want_leg) > 5)
+    res = _same_on_both(tmp_path, lines)
+    assert res[True][1].landed == len(lines)
+    c = load(res[True][0], "comparisons").set_index(["session_id", "comparison"])
+    for key, want in want_thr.items():
+        for col, value in want.items():
+            got = c.loc[key, col]
+            assert (value is None and pd.isna(got)) or got == value, (key, col, got)
+    if want_leg:
+        o = load(res[True][0], "idcard_ocr").set_index(["session_id", "side"])
+        assert [o.loc[k, "legality_temporary_id_photo"] for k in want_leg] == list(want_leg.values())
+    assert len(_fast_took(lines)) == len(lines)  # a null spelling is no reason to leave the columnar path

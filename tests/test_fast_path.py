@@ -238,8 +238,9 @@ def test_lines_of_one_buffer_are_grouped_as_lines_read_one_by_one():
               b'{"source":"megvii_lite","p":"' + b'a' * 2100 + b'"}', b' {"source":"megvii_lite"}',
               b'{"source":"megvii_notify","data":"{}"}', b'{"source":"megvii_lite_x"}']
     rng = random.Random(5)
-    for _ in range(200):
-        lines = [rng.choice(pieces) for _ in range(rng.randint(1, 12))]
+    # (chunks whose lines all open alike, then one that opens otherwise: named at once, or not)
+    alike = [[pc] * 3 for pc in pieces] + [[pc] * 3 + [other] for pc in pieces[:2] for other in pieces]
+    for lines in alike + [[rng.choice(pieces) for _ in range(rng.randint(1, 12))] for _ in range(200)]:
         buf = b"\n".join(lines)
         block = Lines(buf, np.cumsum([0] + [len(ln) + 1 for ln in lines[:-1]]).astype(np.int64))
         for hint in (None, "megvii_lite", "baidu_stat"):

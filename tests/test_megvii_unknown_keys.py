@@ -178,11 +178,11 @@ def test_records_with_unknown_keys_stay_columnar_and_land_as_the_python_path_lan
 
 _VALUES = [None, 1, 2.5, True, "abc", "", "null", 'a":b', "back\\slash", "\x1f7", [1, {"x": None}], [], {},
            {"confidence": None}, {"result": "PASS", "status": 3}, _PERSON, '{"a": 1}']
-# (a documented spelling of a threshold level or legality key is left out: written as null
-# beside another spelling of its column, the later wins on the Python path, which the columnar
-# path does not tell in any record; spelled otherwise, the record is the Python path's)
+# (documented spellings of a threshold level and a legality key among them: beside another
+# spelling of its column, a null is no value on either path; spelled otherwise, the record is
+# the Python path's)
 _NAMES = ["x_new", "x2", "confidence", "result", "status", "biz_id", "image_best", "NEW_confidence",
-          "id photo", "1E-3", "SIDE_FACE", "a\"q", "k\\"]
+          "id photo", "1E-3", "SIDE_FACE", "a\"q", "k\\", "0.001", "Temporary ID Photo "]
 
 
 @pytest.mark.parametrize("source", ["megvii_lite", "megvii_liveness", "megvii_notify"])

@@ -56,10 +56,11 @@ class Flat:
 
     def unknown(self, prefix: str, obj: dict, known: frozenset) -> None:
         """Keep every key of ``obj`` that is not in ``known`` under ``extra``."""
-        if known.issuperset(obj):  # the usual case: no set of differences to build
+        if known.issuperset(obj):  # the usual case: nothing to note
             return
-        for k in obj.keys() - known:
-            self.extra[prefix + str(k)] = obj[k]
+        for k in obj:  # in the record's order (a set's order changes with the hash seed)
+            if k not in known:
+                self.extra[prefix + str(k)] = obj[k]
 
     def unreadable(self, path: str, value) -> None:
         """A documented field whose value could not be read: null in its column, kept here."""

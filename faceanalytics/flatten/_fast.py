@@ -826,6 +826,9 @@ def _envelope_codes(buf: bytes, bounds: np.ndarray) -> tuple[np.ndarray, list[st
     if n == 0 or len(a) == 0:
         return codes, []
     starts, lens = bounds[:-1], np.diff(bounds) - 1
+    one = _one_source(buf, a, starts, lens)
+    if one is not None:
+        return np.zeros(n, np.int64), [one]
     rows = np.flatnonzero(lens >= p)
     win = a[np.minimum(starts[rows, None] + np.arange(p + w), len(a) - 1)]
     ok = (win[:, :p] == np.frombuffer(_OPEN, np.uint8)).all(1)
@@ -842,6 +845,25 @@ def _envelope_codes(buf: bytes, bounds: np.ndarray) -> tuple[np.ndarray, list[st
     uniq, which = np.unique(names.view(f"V{w}").ravel(), return_inverse=True)
     codes[rows[good]] = which.ravel()
     return codes, [bytes(u).rstrip(b"\0").decode() for u in uniq]
+
+
+def _one_source(buf: bytes, a: np.ndarray, starts: np.ndarray, lens: np.ndarray) -> str | None:
+    """The source every line names when each opens exactly as the first does
+    (``{"source":"<name>"``, a name of ``_SOURCE``'s form), as a chunk of one source's
+    envelopes does; None otherwise.  One comparison of each line's opening with the
+    first's: the window of every line and its checks cost ~4 ms of a 10,000-line chunk."""
+    first = buf[int(starts[0]):int(starts[0]) + min(int(lens[0]), len(_OPEN) + _NAME_MAX + 1)]
+    if not first.startswith(_OPEN):
+        return None
+    end = first.find(b'"', len(_OPEN))
+    name = first[len(_OPEN):end]
+    if end < 0 or not 1 <= len(name) <= _NAME_MAX or name.strip(b"abcdefghijklmnopqrstuvwxyz_"):
+        return None
+    head = np.frombuffer(first[:end + 1], np.uint8)  # the opening, the name and its closing quote
+    if (lens < len(head)).any():
+        return None
+    win = a[starts[:, None] + np.arange(len(head))]
+    return name.decode() if (win == head).all() else None
 
 
 _SPLIT_MIN = 64  # groups smaller than this are parsed whole
@@ -1503,44 +1525,48 @@ def unknown_extra(g: Group, rows: np.ndarray, rec: np.ndarray, slow: np.ndarray,
         _count_valid(whole(col), None, arrow)
     sub, bounds = _subset(g.buf, g.bounds, rows)
     written = _written_keys(sub, bounds)
+    # A line is read as ``_records.parse_json`` (the Python path's parser) reads it, or left
+    # to that path where it may do more than ``orjson.loads``: a line it may refuse for its
+    # depth (openers counted for all the lines at once), or text orjson refuses (NaN, a lone
+    # surrogate, ...).  The loop's numbers are Python ints (a NumPy scalar per test of each
+    # record cost a tenth of it).
+    readable = ((written >= 0) & (_openers(sub, bounds) <= _MAX_OPENERS)).tolist()
+    arrow, written, at = arrow.tolist(), written.tolist(), bounds.tolist()
     tree = _shape_tree(g.source, g.envelope)
+    taken = []
     for j in range(m):
-        if written[j] < 0:
+        if not readable[j]:
             continue
         try:
-            obj = _parsed(sub[int(bounds[j]):int(bounds[j + 1]) - 1])
-            if obj is None:
-                continue
+            obj = orjson.loads(sub[at[j]:at[j + 1] - 1])
             got = notes(j, obj)
-            if got is None or _marked(got[0]):
+            if got is None:
                 continue
             found, seen = got
+            text = orjson.dumps(found, default=str) if found else None
+            # (text opening with ``_MARK`` is written ``"\u001f``: only then is it looked for)
+            if text is not None and b'"\\u001f' in text and _marked(found):
+                continue
             # the keys noted are usually all the reader ignored; else they are counted
             if written[j] != arrow[j] + seen and written[j] != arrow[j] + _ignored(obj, tree):
                 continue
-            if found:
-                extra[rec[j]] = orjson.dumps(found, default=str).decode()
+            if text is not None:
+                extra[rec[j]] = text.decode()
         except Exception:  # noqa: BLE001 - a record this cannot read is the Python path's
             continue
-        slow[rec[j]] = False
+        taken.append(rec[j])
+    slow[taken] = False
     return pa.array(extra, pa.string())
 
 
+def _openers(buf: bytes, bounds: np.ndarray) -> np.ndarray:
+    """``line.count(b"{") + line.count(b"[")`` of each line of ``buf``, at once."""
+    a = np.frombuffer(buf, np.uint8)
+    at = np.flatnonzero((a == 123) | (a == 91))
+    return np.bincount(np.searchsorted(bounds, at, "right") - 1, minlength=len(bounds) - 1)[:len(bounds) - 1]
+
+
 _MAX_OPENERS = MAX_DEPTH  # a line with more openers may nest deeper than the Python path reads
-
-
-def _parsed(line: bytes):
-    """The record as ``_records.parse_json`` (the Python path's parser) reads it, or None
-    where that may do more than ``orjson.loads``: a line it may refuse for its depth, or
-    text orjson refuses (NaN, a lone surrogate, ...)."""
-    import orjson
-
-    if line.count(b"{") + line.count(b"[") > _MAX_OPENERS:
-        return None
-    try:
-        return orjson.loads(line)
-    except orjson.JSONDecodeError:
-        return None
 
 
 def _written_keys(buf: bytes, bounds: np.ndarray) -> np.ndarray:

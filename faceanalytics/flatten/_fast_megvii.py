@@ -338,7 +338,8 @@ def extract(g: Group, received_us: int, masker, secret) -> Extracted:
                 "confidence": s(path + ("confidence",), "conf")}
         for col, spellings in _LEVELS.items():
             got = [s(path + ("thresholds", sp), "conf") for sp in spellings]
-            # as written ("null" and "" too: they read as none, yet the later spelling wins)
+            # as written ("null" and "" too: they read as none, yet the later spelling wins;
+            # a JSON null is no value on both paths, so a spelling written so is none here)
             present = [v.valid(path + ("thresholds", sp)) for sp in spellings]
             if sum(present).max(initial=0) > 1:  # two spellings of one level: the later wins
                 v.mark(sum(present) > 1)
@@ -492,7 +493,7 @@ def _idcard(v: View, out: Rows, rec, body, masker, lines) -> None:
                     s(base + ("legality", key), "float"))
             for col, got in by_col.items():
                 present = sum(np.asarray(x.is_valid()) for x in got)
-                if (present > 1).any():  # two spellings of one key: the later wins
+                if (present > 1).any():  # two spellings of one key: the later wins (a null is none)
                     v.mark(present > 1)
                 cols[col] = pc.coalesce(*got)
             out.emit("idcard_ocr", rec, cols, ocr)

@@ -208,8 +208,9 @@ def _genuineness(fg, path: str, flat: Flat) -> None:
             "flagged": (conf > thr) if conf is not None and thr is not None else None,
         })
     if not plain:
-        for k in fg.keys() - seen:
-            flat.extra[f"{path}.{k}"] = fg[k]
+        for k in fg:  # in the record's order, as ``Flat.unknown`` notes keys
+            if k not in seen:
+                flat.extra[f"{path}.{k}"] = fg[k]
 
 
 def _verify_error(flat: Flat, message: str, origin: str) -> None:
@@ -270,7 +271,7 @@ def _comparison(key: str, value, flat: Flat) -> None:
             col = _level_column(level)
             if col is None:
                 flat.extra[f"{tpath}.{level}"] = t
-            else:
+            elif t is not None:  # null: not returned, and no undoing of another spelling's value
                 row[col] = _bounded(flat, tpath, level, t, *CONFIDENCE_RANGE)
     elif thresholds is not None:
         flat.unreadable(f"{path}.thresholds", thresholds)
@@ -341,7 +342,7 @@ def _ocr(ocr: dict, side: str, ctx: Context, flat: Flat, path: str) -> None:
             col = _LEGALITY.get(" ".join(str(k).split()).lower())  # "Temporary ID Photo " too
             if col is None:
                 flat.extra[f"{path}legality.{k}"] = v
-            else:
+            elif v is not None:  # (as a threshold level's null)
                 row[col] = opt_num(flat, f"{path}legality.{k}", v)
     elif legality is not None:
         flat.unreadable(path + "legality", legality)
@@ -502,8 +503,8 @@ def _liveness_unknown(lr: dict, flat: _Noted) -> bool:
 
 def _spelled_twice(obj: dict, columns: dict) -> bool:
     """Whether two keys of ``obj`` are spellings of one column (``columns``: spelling ->
-    column): the later one wins here, even written as null, which the columnar path does
-    not tell from an absent key."""
+    column): the later value wins here (a null one is no value: the earlier stays), and
+    the columnar path leaves both values' records to this path."""
     got = [columns[k] for k in obj if k in columns]
     return len(got) != len(set(got))
 
