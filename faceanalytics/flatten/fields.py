@@ -257,7 +257,8 @@ NOTES = {
     "comparisons": "one row per `result_*` block (`comparison` = the name after `result_`: "
                    "faceid, ref1, idcard_photo, idcard_datasource); Baidu: one row per score, "
                    "`comparison` = faceprint, `threshold` = the plan's threshold; threshold levels "
-                   "may be spelled `1e-4`, `1e-04` or `0.0001`",
+                   "may be spelled `1e-4`, `1e-04` or `0.0001` (two spellings in one set: the later value "
+                   "wins; one written `null` is no value, the other stays; so with ID-card legality keys)",
     "genuineness": "one row per attack (`attack` = synthetic_face, mask, screen_replay, or any "
                    "new `<attack>_confidence` key); Baidu `spoofing`/`spoofing_score` -> "
                    "synthetic_face with no threshold; `flagged` is `confidence > threshold`",
