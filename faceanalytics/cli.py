@@ -350,10 +350,15 @@ def _run(args) -> int:
         _data_arg(args.data, must_exist=False)
         for f in args.files:
             _input_file(f)
+        from .storage.errors import DamagedFile
+
         try:
             rep = ingest(args.files, args.data, source=args.source, keep_pii=args.keep_pii,
                          chunk_size=args.chunk_size, fast=not args.python_path, progress=_progress_wanted(args))
-        except ValueError as e:       # e.g. a damaged .jsonl.zst (what came before it is landed)
+        except DamagedFile as e:      # a damaged .jsonl.zst: what came before it, and the other files, landed
+            _print_report(args, e.report)
+            raise _Usage(str(e)) from None
+        except ValueError as e:
             raise _Usage(str(e)) from None
         _print_report(args, rep)
         return 0
@@ -367,7 +372,13 @@ def _run(args) -> int:
         _data_arg(args.data, must_exist=True)
         if not RawArchive(args.data).segments():
             raise _Usage(f"nothing to rebuild: no raw archive in {args.data} (DATA/raw/<day>/*.jsonl.zst)")
-        rep = rebuild(args.data, keep_pii=args.keep_pii, progress=_progress_wanted(args))
+        from .storage.errors import DamagedFile
+
+        try:
+            rep = rebuild(args.data, keep_pii=args.keep_pii, progress=_progress_wanted(args))
+        except DamagedFile as e:      # a damaged raw segment: the tables are left as they were
+            print(f"faceanalytics rebuild: {e}", file=sys.stderr)
+            return 1
         _print_report(args, rep)
         return 0
     if args.command == "fetch":

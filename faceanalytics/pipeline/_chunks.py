@@ -231,19 +231,25 @@ def open_input(path: Path):
 
 
 class ZstdInput:
-    """A Zstandard file decompressed as it is read; a damaged one is a ``ValueError`` that
-    names it (what was read before the damage is landed)."""
+    """A Zstandard file decompressed as it is read.  A damaged one (cut short, corrupt) reads
+    as ending where the damage starts and notes why in ``damage``: the caller lands what
+    came before and names the file (raising here lost the block read so far, and a run over
+    several files stopped at the damaged one, the files after it never read)."""
 
     def __init__(self, path: Path, stream=None):
         """``stream``: the file already opened for decompressed reading (an archive segment on S3)."""
         self.path = path
+        self.damage: str | None = None
         self._f = stream if stream is not None else pa.input_stream(str(path), compression="zstd")
 
     def read(self, n: int) -> bytes:
+        if self.damage is not None:
+            return b""
         try:
             return self._f.read(n)
         except (OSError, pa.ArrowException) as e:
-            raise ValueError(f"{self.path}: not a readable Zstandard file ({e})") from None
+            self.damage = str(e) or type(e).__name__
+            return b""
 
     def __enter__(self):
         return self

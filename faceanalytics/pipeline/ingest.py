@@ -38,6 +38,7 @@ from ..schema import SOURCES
 from ..storage import DataDir
 from ..storage.archive import RawArchive, open_segment
 from ..storage.durable import rmtree
+from ..storage.errors import DamagedFile
 from ..storage.lock import writer_lock
 from ..storage.packs import pack_name, remove_unreferenced, write_pack
 from ..storage.tables import Store, key_of
@@ -494,17 +495,22 @@ def ingest(paths: Iterable, data_dir, *, source: str | None = None, keep_pii: bo
     total = IngestReport()
     paths = [Path(p) for p in paths]
     bar = _bar(sum(_size(p) for p in paths), "ingest", "B", progress)
+    damaged = []  # (path, why): Zstandard files read up to their damage
     with Ingestor(data_dir, keep_pii=keep_pii, fast=fast) as ing:
         for path in paths:
             with open_input(path) as fh:
                 src = fh if bar is None or isinstance(fh, ZstdInput) else _Counted(fh, bar)
                 total.add(ing.ingest_chunks(segment_chunks(iter_chunks(src, chunk_size), chunk_size),
                                             source_hint=source, origin=path.name))
+            if getattr(fh, "damage", None) is not None:
+                damaged.append((path, fh.damage))  # what came before it landed; the next file is read
             if bar is not None and isinstance(fh, ZstdInput):
                 bar.update(_size(path))          # its compressed size: what the total counts
         ing.store.compact()
     if bar is not None:
         bar.close()
+    if damaged:
+        raise DamagedFile(damaged, total)
     return total
 
 
@@ -549,15 +555,24 @@ def rebuild(data_dir, *, keep_pii: bool = False, progress: bool = False) -> Inge
         ing.store = Store(ddir, tables_dir=ddir.REBUILD, scrub=live.scrub)  # fresh tables
         segments = ing.archive.segments()
         bar = _bar(len(segments), "rebuild", "segment", progress)
+        damaged = []
         for path in segments:
             # Read as ingest reads a segment file: in blocks, a line over the limit cut as it is
             # read (a segment written whole into memory held an archived line of any length).
             with ZstdInput(path, open_segment(path)) as fh:
                 total.add(ing.ingest_chunks(segment_chunks(iter_chunks(fh, CHUNK), CHUNK)))
+            if fh.damage is not None:
+                damaged.append((path, fh.damage))
             if bar is not None:
                 bar.update()
         if bar is not None:
             bar.close()
+        if damaged:
+            # Tables without the damaged segments' rows would lose what the live ones hold:
+            # they stay as they are, and every damaged segment is named (the whole archive read).
+            rmtree(staging)
+            rmtree(ddir.txn(ddir.REBUILD))
+            raise DamagedFile(damaged, total, tables_kept=True)
         ing.store.compact()
         staging.mkdir(parents=True, exist_ok=True)
         ing.store.replace_table("media_files", media_files_table(ddir))
