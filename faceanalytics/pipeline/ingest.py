@@ -45,7 +45,7 @@ from ..storage.tables import Store, key_of
 from ._chunks import Block, ZstdInput, iter_chunks, open_input, segment_chunks
 from ._rows import (common_arrays, media_files_table, month_of_int, months, no_cycle_collection, now_us, rows_to_arrow,
                     with_common)
-from .pii import Masker, load_or_create_key, mask_seen_in_text, scrub_table
+from .pii import Masker, load_or_create_key, mask_seen_in_text, scrub_table, scrub_text
 
 __all__ = ["IngestReport", "Ingestor", "ingest", "rebuild"]
 
@@ -297,7 +297,12 @@ class Ingestor:
         for line, reason, rec, line_no in bad:
             sha = hashlib.sha1(line).hexdigest()
             qk = key_of("quarantine", sha)
-            short = reason.split(":")[0]
+            # The reason's gist ("not valid JSON"), cut at ": " (a time's colons stay), masked as
+            # the table masks it: these counts are printed, and a reason may quote a value (a
+            # verify_time that is an ID number was printed plain).
+            short = reason.split(": ", 1)[0]
+            if not self.masker.keep_pii:
+                short = scrub_text(short)
             reasons[short] = reasons.get(short, 0) + 1
             if qk in seen:
                 continue
