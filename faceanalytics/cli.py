@@ -250,6 +250,10 @@ def _input_file(path: Path, kind: str = "file") -> None:
 def _output_file(path, what: str) -> None:
     if isinstance(path, Path) and path.is_dir():
         raise _Usage(f"{what} {path} is a directory; give the file to write")
+    if isinstance(path, Path) and path.exists() and not path.is_file():
+        # written whole and renamed into place: --out /dev/null (as root) replaced the device
+        raise _Usage(f"{what} {path} is not a regular file (a device, a FIFO or a socket); "
+                     "give the file to write")
 
 
 def _data_arg(data, *, must_exist: bool, local: str | None = None) -> None:
