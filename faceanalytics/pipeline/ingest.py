@@ -32,7 +32,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .._coerce import Unreadable, iso_to_us
-from .._records import read_record
+from .._records import MAX_VALUES, dense_stand_in, dense_values, read_record
 from ..flatten import Context, flatten_fast, flatten_payload, read_chunk
 from ..schema import SOURCES
 from ..storage import DataDir
@@ -76,6 +76,24 @@ class IngestReport:
     def summary(self) -> str:
         return (f"read {self.read} / landed {self.landed} / quarantined {self.quarantined} / "
                 f"skipped {self.skipped} / python path {self.python_path}")
+
+
+def _dense_lines_stood_in(lines, joined: bytes):
+    """``(lines, joined)`` with each line of more than ``MAX_VALUES`` values replaced by its
+    stand-in (:func:`~faceanalytics._records.dense_stand_in`), after the lines were handed
+    to the archive as they are; unchanged (the same objects) when there is none."""
+    # Only a line longer than MAX_VALUES bytes can hold that many commas: the line lengths
+    # (a Lines' bounds, in C) find the few to count, so the usual chunk costs nothing here.
+    bounds = getattr(lines, "bounds", None)
+    if bounds is not None:
+        long = np.flatnonzero(np.diff(bounds) - 1 > MAX_VALUES).tolist()
+    else:
+        long = [i for i, ln in enumerate(lines) if len(ln) > MAX_VALUES]
+    dense = {i: n for i in long if (n := dense_values(lines[i]))}
+    if not dense:
+        return lines, joined
+    lines = [dense_stand_in(ln, dense[i]) if i in dense else ln for i, ln in enumerate(lines)]
+    return lines, b"\n".join(lines)
 
 
 class Ingestor:
@@ -189,6 +207,7 @@ class Ingestor:
             # Compression runs beside flattening; rows are committed only once the raw
             # lines are durable.
             archived = self._pool.submit(self.archive.write_planned, plan, lines, joined)
+        lines, joined = _dense_lines_stood_in(lines, joined)
         if received_us is None:
             received_us = iso_to_us(received_at) if received_at else now_us()
         # One thread: the pipeline keeps both cores busy already (and Arrow's threads
