@@ -11,7 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ._args import port_number
+from ._args import byte_count, port_number
 from .errors import UsageError
 
 
@@ -137,9 +137,10 @@ def _parser() -> argparse.ArgumentParser:
     rc.add_argument("--port", type=port_number, default=8090, help="port to listen on (default 8090)")
     rc.add_argument("--host", default="127.0.0.1",
                     help="address to bind (default loopback; put a TLS reverse proxy in front)")
-    rc.add_argument("--max-body", type=int, default=64 << 10,
-                    help="largest body read, bytes (default 64 KiB: a callback carries no images)")
-    rc.add_argument("--rejected-bytes", type=int, default=16 << 20,
+    rc.add_argument("--max-body", type=byte_count(1, 64 << 20), default=64 << 10,
+                    help="largest body read, bytes (default 64 KiB: a callback carries no images; at most 64 MiB, "
+                         "held in memory while it is judged)")
+    rc.add_argument("--rejected-bytes", type=byte_count(0), default=16 << 20,
                     help="disk kept for rejected requests, rotating (default 16 MiB)")
 
     dm = sub.add_parser("decrypt-media", help="decrypt a will_file download with MEGVII_API_SECRET",
@@ -155,7 +156,7 @@ def _parser() -> argparse.ArgumentParser:
                     "(default: MEGVII_BASE_URL, else the real provider)")
     dl.add_argument("--allow-host", action="append", default=[], metavar="HOST",
                     help="also download from HOST (or every host under .example.com); repeatable")
-    dl.add_argument("--max-bytes", type=int, default=256 << 20,
+    dl.add_argument("--max-bytes", type=byte_count(1), default=256 << 20,
                     help="largest file downloaded, bytes (streamed to disk; default 256 MiB)")
 
     rv = sub.add_parser("review", help="write the review report: one self-contained HTML file", parents=summary,
