@@ -398,3 +398,26 @@ def test_the_cli_rejects_non_ids_before_any_call(tmp_path):
         out, err = p.communicate(timeout=120)
         assert p.returncode == 2 and b"no biz_id" in err
         assert sum(sb.stats()["requests"].values()) == len(ids)
+
+
+def test_a_line_with_a_field_past_the_csv_limit_is_refused_not_a_traceback(tmp_path, monkeypatch, capsys):
+    """``--ids records.jsonl`` (long JSON lines, given by mistake) or a CSV with one huge
+    cell ended in ``_csv.Error: field larger than field limit (131072)``."""
+    from faceanalytics.pipeline.fetch import load_ids
+
+    huge = '{"payload": {"image": "' + "a" * 200_000 + '", "biz_id": 1}}'
+    f = tmp_path / "records.jsonl"
+    f.write_text(huge + "\n" + huge + "\n")
+    with pytest.raises(ValueError, match="no biz_id in"):
+        load_ids(f, kind="biz_id")
+    g = tmp_path / "export.csv"
+    g.write_text(f'biz_id,note\n"{BIZ[0]}",ok\n"{BIZ[1]}",{huge}\n')
+    got = load_ids(g, kind="biz_id")
+    assert got.ids == [BIZ[0]] and [n for n, _, _ in got.rejected] == [3]
+    from faceanalytics.cli import main
+
+    monkeypatch.setenv("MEGVII_API_KEY", "k")
+    monkeypatch.setenv("MEGVII_API_SECRET", "s")
+    assert main(["fetch", "megvii-lite", "--ids", str(f), "--data", str(tmp_path / "d"),
+                 "--base-url", "http://127.0.0.1:9"]) == 2
+    assert "no biz_id in" in capsys.readouterr().err
