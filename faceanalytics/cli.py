@@ -292,9 +292,13 @@ def _result(args, summary: dict, text: str) -> None:
 
 
 def _report_dict(rep) -> dict:
+    """A report's fields, its counters as plain dicts.  Not ``dataclasses.asdict``: it
+    rebuilds a Counter from its (key, count) pairs, counting the pairs, so ``fetch --json``
+    died (keys must be str..., not tuple) whenever its report held a reason."""
     import dataclasses
 
-    return {k: (dict(v) if isinstance(v, dict) else v) for k, v in dataclasses.asdict(rep).items()}
+    return {f.name: (dict(v) if isinstance(v := getattr(rep, f.name), dict) else v)
+            for f in dataclasses.fields(rep)}
 
 
 def _print_report(args, rep) -> None:
@@ -483,7 +487,9 @@ def _fetch(args) -> int:
     base_url, origin = CLIENTS[provider].resolve_base_url(args.base_url)
     shown = {"given": "--base-url", "default": f"default; set {CLIENTS[provider].base_url_env} "
                                               "or --base-url for another"}.get(origin, origin)
-    _say(args, f"{args.what_provider}: {base_url} ({shown})")
+    from .redact import redact
+
+    _say(args, f"{args.what_provider}: {redact(base_url)} ({shown})")
     kind = "verify_token" if provider == "baidu" else "biz_id"
     try:
         wanted = load_ids(ids_file, args.column, kind=kind)

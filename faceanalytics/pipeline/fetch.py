@@ -36,6 +36,7 @@ from typing import Callable, Iterable
 
 from .._records import make_envelope
 from ..schema import LITE_FINAL_STATUSES, LITE_PENDING_STATUSES
+from ..redact import redact
 from ..storage import DataDir
 from ..storage.tables import load_arrow
 from ._journal import Journals, now_iso, recover_journals
@@ -408,7 +409,7 @@ class _Session:
 
         before = self.ledger.total()
         rep = self.rep
-        rep.base_url = self.client.base_url
+        rep.base_url = redact(self.client.base_url)  # shown: a user:password@ or token in it masked
         log.info("%s: fetching from %s", desc, rep.base_url)
         _run(jobs, self.ing, concurrency=concurrency, chunk_size=chunk_size, progress=progress,
              desc=desc, rep=rep, is_quota=lambda e: isinstance(e, QuotaExhausted))
