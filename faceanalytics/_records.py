@@ -88,15 +88,28 @@ def parse_json(line):
             # orjson refuses a lone UTF-16 surrogate escape ("\ud800"); the standard parser
             # reads it, and it becomes U+FFFD here: no table can hold it (Parquet text is
             # UTF-8), and the raw archive keeps the line as it came.
-            return _no_lone_surrogates(json.loads(line))
+            # UTF-8 only: handed bytes, json sniffs UTF-16 and UTF-32 too, and every line but
+            # the first of a UTF-16 file (cut at its newline bytes, shifted a byte) read as
+            # valid UTF-16-BE: one record of the file landed, the rest were "not valid JSON".
+            return _no_lone_surrogates(json.loads(line.decode("utf-8")))
         except (ValueError, RecursionError):
             pass
+        if _utf16(line):
+            raise Unreadable("UTF-16 text, not UTF-8 (a NUL byte between its characters; save the file "
+                             "as UTF-8)") from None
         s = line.decode("utf-8", "replace").strip()
         if s.startswith("{'") or s.startswith("[{'") or ("'" in s[:40] and '"' not in s[:40]):
             raise Unreadable("single-quoted pseudo-JSON (a Python repr?), not JSON") from None
         if not s:
             raise Unreadable("empty line") from None
         raise Unreadable(f"not valid JSON: {str(e).split(':')[0]}") from None
+
+
+def _utf16(line: bytes) -> bool:
+    """Whether ``line`` looks like UTF-16 text: a byte-order mark, or a NUL in every other
+    byte of its start (what Excel's "Unicode text" and PowerShell's ``>`` write)."""
+    head = line[:64]
+    return head.startswith((b"\xff\xfe", b"\xfe\xff")) or (len(head) >= 8 and head.count(0) * 3 >= len(head))
 
 
 def _no_lone_surrogates(obj):

@@ -441,3 +441,20 @@ def test_a_block_dense_with_values_is_cut_at_line_ends(tmp_path):
         _chunks._by_values.__defaults__ = old
     assert (rep.landed, rep.quarantined) == (9, 1)
     assert len(list((tmp_path / "d" / "raw").glob("*/*.jsonl.zst"))) == 3  # one segment per block
+
+
+@both
+def test_a_utf16_file_is_quarantined_whole_with_a_reason_that_says_so(tmp_path, fast):
+    """A JSONL file saved as UTF-16 (Excel's "Unicode text", PowerShell's ``>``): cut at its
+    newline bytes, every line but the first is the text shifted a byte, which ``json.loads``
+    handed bytes sniffed as valid UTF-16-BE, so one record of five landed and the rest were
+    "not valid JSON".  Now each says what the file is."""
+    good = [env("megvii_lite", f"1462259748,u{i}", seed("megvii_lite_success")).decode() for i in range(5)]
+    lines = ("\n".join(good) + "\n").encode("utf-16").split(b"\n")
+    rep, d = land(tmp_path, [ln for ln in lines if len(ln) > 1], fast)
+    assert (rep.landed, rep.quarantined) == (0, 5)
+    assert set(load(d, "quarantine")["reason"]) == {
+        "UTF-16 text, not UTF-8 (a NUL byte between its characters; save the file as UTF-8)"}
+    # a lone surrogate escape in UTF-8 text is still read (the standard parser's fallback)
+    ok = env("megvii_lite", "1462259748,s", seed("megvii_lite_success")).replace(b'"OK"', b'"OK\\ud800"', 1)
+    assert land(tmp_path, [ok], fast, name="s")[0].landed == 1
