@@ -120,9 +120,9 @@ if TYPE_CHECKING:  # what the lazy names are, for IDEs and type checkers; never 
     from .errors import (
         AccessTokenError, AccessTokenExpired, AccessTokenInvalid, ApiNotFound, BadArguments,
         BaiduAuthError, BaiduError, BaiduInternalError, BaiduRequestFailed, ConfigurationError,
-        ConnectError, DailyLimitExceeded, DamagedTable, DataDestroyed, DataError, FaceAnalyticsError, InsecureURL,
-        InvalidResponse, LockLost, MediaError, MegviiAuthenticationError, MegviiAuthorizationError,
-        MegviiConcurrencyLimitExceeded, MegviiError, MegviiInternalError, MessageEncryptionError,
+        ConnectError, DailyLimitExceeded, DamagedFile, DamagedTable, DataDestroyed, DataError,
+        FaceAnalyticsError, InsecureURL, InvalidResponse, LockLost, MediaError, MegviiAuthenticationError,
+        MegviiAuthorizationError, MegviiConcurrencyLimitExceeded, MegviiError, MegviiInternalError, MessageEncryptionError,
         MissingArguments, MissingCredentials, NotTLS, ProviderError, QpsLimitExceeded, QuotaExhausted,
         RateLimited, RequestTimeout, ResultNotFound, S3Error, ServerError, StorageConfigError,
         TotalLimitExceeded, TransportError, Unreadable, UsageError, VerifyTokenInvalid, WriterBusy,

@@ -14,11 +14,15 @@ from ._coerce import Unreadable, check_time, integer, iso_to_us, text
 from .flatten import MAX_DEPTH, MAX_LINE, session_id_of
 from .schema import BAIDU_SOURCES, SOURCES
 
-__all__ = ["Record", "read_record", "make_envelope", "parse_json", "line_problem",
-           "MAX_LINE", "MAX_DEPTH"]
+__all__ = ["Record", "read_record", "make_envelope", "parse_json", "line_problem", "dense_values",
+           "dense_stand_in", "MAX_LINE", "MAX_DEPTH", "MAX_VALUES"]
 
 # What stands for a line cut as it was read (pipeline._chunks.over_long_line): not JSON.
 OVER_LONG = b"\x00faceanalytics: over-long line of "
+# What stands, once archived whole, for a line of more values than any record has
+# (:func:`dense_stand_in`): not JSON either.
+OVER_DENSE = b"\x00faceanalytics: over-dense line of "
+MAX_VALUES = 100_000  # values (commas outside strings) in one line; a document's record has a few hundred
 _STRINGS = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
 
 
@@ -29,11 +33,31 @@ def nesting_depth(line: bytes) -> int:
     return int(np.cumsum(step).max(initial=0))
 
 
+def dense_values(line: bytes) -> int:
+    """How many values past the first ``line`` holds at least: its commas outside strings
+    (0 unless it has more than :data:`MAX_VALUES` commas at all, counted in C first)."""
+    if line.count(b",") <= MAX_VALUES:
+        return 0
+    n = _STRINGS.sub(b"", line).count(b",")
+    return n if n > MAX_VALUES else 0
+
+
+def dense_stand_in(line: bytes, n: int, keep: int = 1 << 16) -> bytes:
+    """What the parsers see instead of a line of ``n`` values (the raw archive keeps the
+    line whole): every value of a record becomes Python objects and rows (5,000,000
+    ``{}`` in one 15 MB ``will_result`` peaked at 1.8 GB), so such a line is quarantined
+    with its value count and first bytes."""
+    return OVER_DENSE + b"%d values, the first %d bytes: " % (n, min(keep, len(line))) + line[:keep].replace(b"\n", b" ")
+
+
 def line_problem(line: bytes) -> str | None:
-    """Why ``line`` must not be parsed (too long, nested too deep), or None."""
+    """Why ``line`` must not be parsed (too long, nested too deep, too many values), or None."""
     if line.startswith(OVER_LONG):  # cut as it was read (pipeline._chunks.iter_chunks)
         n = int(line[len(OVER_LONG):].split(b" ", 1)[0])
         return f"line of {n:,} bytes is over the {MAX_LINE:,}-byte limit (only its first bytes were kept)"
+    if line.startswith(OVER_DENSE):  # pipeline.ingest.Ingestor._read, once archived
+        n = int(line[len(OVER_DENSE):].split(b" ", 1)[0])
+        return f"line of {n:,} values is over the limit of {MAX_VALUES:,} (the raw archive keeps it whole)"
     if len(line) > MAX_LINE:
         return f"line of {len(line):,} bytes is over the {MAX_LINE:,}-byte limit"
     # Depth needs at least that many openers: count them (in C) before walking the line.
@@ -41,6 +65,9 @@ def line_problem(line: bytes) -> str | None:
         d = nesting_depth(line)
         if d > MAX_DEPTH:
             return f"nested {d:,} levels deep, over the limit of {MAX_DEPTH}"
+    n = dense_values(line)
+    if n:
+        return f"line of {n:,} values is over the limit of {MAX_VALUES:,}"
     return None
 
 
@@ -61,15 +88,28 @@ def parse_json(line):
             # orjson refuses a lone UTF-16 surrogate escape ("\ud800"); the standard parser
             # reads it, and it becomes U+FFFD here: no table can hold it (Parquet text is
             # UTF-8), and the raw archive keeps the line as it came.
-            return _no_lone_surrogates(json.loads(line))
+            # UTF-8 only: handed bytes, json sniffs UTF-16 and UTF-32 too, and every line but
+            # the first of a UTF-16 file (cut at its newline bytes, shifted a byte) read as
+            # valid UTF-16-BE: one record of the file landed, the rest were "not valid JSON".
+            return _no_lone_surrogates(json.loads(line.decode("utf-8")))
         except (ValueError, RecursionError):
             pass
+        if _utf16(line):
+            raise Unreadable("UTF-16 text, not UTF-8 (a NUL byte between its characters; save the file "
+                             "as UTF-8)") from None
         s = line.decode("utf-8", "replace").strip()
         if s.startswith("{'") or s.startswith("[{'") or ("'" in s[:40] and '"' not in s[:40]):
             raise Unreadable("single-quoted pseudo-JSON (a Python repr?), not JSON") from None
         if not s:
             raise Unreadable("empty line") from None
         raise Unreadable(f"not valid JSON: {str(e).split(':')[0]}") from None
+
+
+def _utf16(line: bytes) -> bool:
+    """Whether ``line`` looks like UTF-16 text: a byte-order mark, or a NUL in every other
+    byte of its start (what Excel's "Unicode text" and PowerShell's ``>`` write)."""
+    head = line[:64]
+    return head.startswith((b"\xff\xfe", b"\xfe\xff")) or (len(head) >= 8 and head.count(0) * 3 >= len(head))
 
 
 def _no_lone_surrogates(obj):

@@ -11,7 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ._args import port_number
+from ._args import byte_count, port_number
 from .errors import UsageError
 
 
@@ -137,9 +137,10 @@ def _parser() -> argparse.ArgumentParser:
     rc.add_argument("--port", type=port_number, default=8090, help="port to listen on (default 8090)")
     rc.add_argument("--host", default="127.0.0.1",
                     help="address to bind (default loopback; put a TLS reverse proxy in front)")
-    rc.add_argument("--max-body", type=int, default=64 << 10,
-                    help="largest body read, bytes (default 64 KiB: a callback carries no images)")
-    rc.add_argument("--rejected-bytes", type=int, default=16 << 20,
+    rc.add_argument("--max-body", type=byte_count(1, 64 << 20), default=64 << 10,
+                    help="largest body read, bytes (default 64 KiB: a callback carries no images; at most 64 MiB, "
+                         "held in memory while it is judged)")
+    rc.add_argument("--rejected-bytes", type=byte_count(0), default=16 << 20,
                     help="disk kept for rejected requests, rotating (default 16 MiB)")
 
     dm = sub.add_parser("decrypt-media", help="decrypt a will_file download with MEGVII_API_SECRET",
@@ -155,7 +156,7 @@ def _parser() -> argparse.ArgumentParser:
                     "(default: MEGVII_BASE_URL, else the real provider)")
     dl.add_argument("--allow-host", action="append", default=[], metavar="HOST",
                     help="also download from HOST (or every host under .example.com); repeatable")
-    dl.add_argument("--max-bytes", type=int, default=256 << 20,
+    dl.add_argument("--max-bytes", type=byte_count(1), default=256 << 20,
                     help="largest file downloaded, bytes (streamed to disk; default 256 MiB)")
 
     rv = sub.add_parser("review", help="write the review report: one self-contained HTML file", parents=summary,
@@ -250,6 +251,10 @@ def _input_file(path: Path, kind: str = "file") -> None:
 def _output_file(path, what: str) -> None:
     if isinstance(path, Path) and path.is_dir():
         raise _Usage(f"{what} {path} is a directory; give the file to write")
+    if isinstance(path, Path) and path.exists() and not path.is_file():
+        # written whole and renamed into place: --out /dev/null (as root) replaced the device
+        raise _Usage(f"{what} {path} is not a regular file (a device, a FIFO or a socket); "
+                     "give the file to write")
 
 
 def _data_arg(data, *, must_exist: bool, local: str | None = None) -> None:
@@ -287,9 +292,13 @@ def _result(args, summary: dict, text: str) -> None:
 
 
 def _report_dict(rep) -> dict:
+    """A report's fields, its counters as plain dicts.  Not ``dataclasses.asdict``: it
+    rebuilds a Counter from its (key, count) pairs, counting the pairs, so ``fetch --json``
+    died (keys must be str..., not tuple) whenever its report held a reason."""
     import dataclasses
 
-    return {k: (dict(v) if isinstance(v, dict) else v) for k, v in dataclasses.asdict(rep).items()}
+    return {f.name: (dict(v) if isinstance(v := getattr(rep, f.name), dict) else v)
+            for f in dataclasses.fields(rep)}
 
 
 def _print_report(args, rep) -> None:
@@ -350,10 +359,15 @@ def _run(args) -> int:
         _data_arg(args.data, must_exist=False)
         for f in args.files:
             _input_file(f)
+        from .storage.errors import DamagedFile
+
         try:
             rep = ingest(args.files, args.data, source=args.source, keep_pii=args.keep_pii,
                          chunk_size=args.chunk_size, fast=not args.python_path, progress=_progress_wanted(args))
-        except ValueError as e:       # e.g. a damaged .jsonl.zst (what came before it is landed)
+        except DamagedFile as e:      # a damaged .jsonl.zst: what came before it, and the other files, landed
+            _print_report(args, e.report)
+            raise _Usage(str(e)) from None
+        except ValueError as e:
             raise _Usage(str(e)) from None
         _print_report(args, rep)
         return 0
@@ -367,7 +381,13 @@ def _run(args) -> int:
         _data_arg(args.data, must_exist=True)
         if not RawArchive(args.data).segments():
             raise _Usage(f"nothing to rebuild: no raw archive in {args.data} (DATA/raw/<day>/*.jsonl.zst)")
-        rep = rebuild(args.data, keep_pii=args.keep_pii, progress=_progress_wanted(args))
+        from .storage.errors import DamagedFile
+
+        try:
+            rep = rebuild(args.data, keep_pii=args.keep_pii, progress=_progress_wanted(args))
+        except DamagedFile as e:      # a damaged raw segment: the tables are left as they were
+            print(f"faceanalytics rebuild: {e}", file=sys.stderr)
+            return 1
         _print_report(args, rep)
         return 0
     if args.command == "fetch":
@@ -467,7 +487,9 @@ def _fetch(args) -> int:
     base_url, origin = CLIENTS[provider].resolve_base_url(args.base_url)
     shown = {"given": "--base-url", "default": f"default; set {CLIENTS[provider].base_url_env} "
                                               "or --base-url for another"}.get(origin, origin)
-    _say(args, f"{args.what_provider}: {base_url} ({shown})")
+    from .redact import redact
+
+    _say(args, f"{args.what_provider}: {redact(base_url)} ({shown})")
     kind = "verify_token" if provider == "baidu" else "biz_id"
     try:
         wanted = load_ids(ids_file, args.column, kind=kind)

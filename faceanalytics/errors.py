@@ -50,6 +50,7 @@ callers catch one (``except ValueError`` still catches ``InsecureURL``)::
         ├── LockLost                     another writer took the lock: stop  (also OSError)
         ├── MediaError                   a media row whose bytes are missing or not the ones it names  (also ValueError)
         ├── DamagedTable                 a table file that is not readable Parquet: rebuild  (also ValueError)
+        ├── DamagedFile                  a Zstandard input or raw segment cut short: what it held before is read  (also ValueError)
         └── Unreadable                   a value a record cannot be flattened without  (also ValueError)
 
 A name in parentheses at the end of a line is a further base.  A few private
@@ -95,7 +96,8 @@ _DEFINED_IN = {
         "QpsLimitExceeded", "TotalLimitExceeded", "BaiduInternalError", "VerifyTokenInvalid",
         "BaiduRequestFailed", "ConfigurationError", "InsecureURL", "MissingCredentials",
         "NotTLS", "QuotaExhausted"], _CLIENTS),
-    **dict.fromkeys(["StorageConfigError", "S3Error", "WriterBusy", "LockLost", "MediaError", "DamagedTable"],
+    **dict.fromkeys(["StorageConfigError", "S3Error", "WriterBusy", "LockLost", "MediaError", "DamagedTable",
+                     "DamagedFile"],
                     ".storage.errors"),
     "Unreadable": "._coerce",
 }
@@ -104,7 +106,7 @@ __all__ += sorted(_DEFINED_IN)
 
 if TYPE_CHECKING:  # the same names, for IDEs and type checkers; never run
     from ._coerce import Unreadable
-    from .storage.errors import DamagedTable, LockLost, MediaError, S3Error, StorageConfigError, WriterBusy
+    from .storage.errors import DamagedFile, DamagedTable, LockLost, MediaError, S3Error, StorageConfigError, WriterBusy
     from .clients.errors import (
         AccessTokenError, AccessTokenExpired, AccessTokenInvalid, ApiNotFound, BadArguments,
         BaiduAuthError, BaiduError, BaiduInternalError, BaiduRequestFailed, ConfigurationError,

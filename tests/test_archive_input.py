@@ -140,3 +140,75 @@ def test_a_segment_header_is_looked_for_at_the_start_of_each_line_only():
         assert len(blocks) == 1
         assert _opens_a_line(blocks[0], _SEGMENT_MARK) is want, data
         assert want == any(ln.startswith(_SEGMENT_MARK) for ln in blocks[0].buf.split(b"\n"))
+
+
+def _zstd(path, data: bytes):
+    import pyarrow as pa
+
+    with pa.output_stream(str(path), compression="zstd") as out:
+        out.write(data)
+    return path
+
+
+def _padded_lite(n: int, pad: int = 16 << 10) -> bytes:
+    """``n`` Lite envelopes, each with an unknown key of ``pad`` incompressible characters
+    (a Zstandard file cut at half its bytes then holds about half of them)."""
+    import os
+
+    lines = []
+    for i in range(n):
+        p = dict(seed("megvii_lite_success.json"), pad=os.urandom(pad // 2).hex())
+        sid = f"1462259748,{i:08d}-8dfb-4537-a62b-a641d5e929f1"
+        p["biz_info"] = dict(p["biz_info"], biz_id=sid)
+        lines.append(json.dumps(envelope("megvii_lite", sid, p)))
+    return ("\n".join(lines) + "\n").encode()
+
+
+def test_a_damaged_zstd_input_lands_what_came_before_and_the_files_after_it(tmp_path, capsys):
+    """A .jsonl.zst cut short among several inputs: the records before the cut land (they
+    were dropped with the block being read), and so do the files after it (never read), with
+    the counts printed before the one line that names it."""
+    whole = _zstd(tmp_path / "whole.jsonl.zst", _padded_lite(600))
+    cut = tmp_path / "cut.jsonl.zst"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    after = write_jsonl(tmp_path / "after.jsonl", [envelope("baidu_getall", "tokA", seed("baidu_getall.json"))])
+    data = tmp_path / "d"
+    assert main(["ingest", str(cut), str(after), "--data", str(data), "--json"]) == 2
+    out, err = capsys.readouterr()
+    rep = json.loads(out)
+    assert 200 < rep["landed"] < 600 and rep["quarantined"] <= 1  # the line the cut went through
+    assert "cut.jsonl.zst: not a readable Zstandard file" in err and "Traceback" not in err
+    sessions = load(data, "sessions")
+    assert "tokA" in set(sessions.session_id) and len(sessions) == rep["landed"]
+
+
+def test_rebuild_with_a_damaged_segment_names_it_and_keeps_the_tables(archive, capsys):
+    """A raw segment cut short (a disk error, a copy cut short) made rebuild die with a
+    traceback; now every damaged segment is named and the tables stay as they were."""
+    data, segs = archive
+    before = _tables(data)
+    segs[0].write_bytes(segs[0].read_bytes()[:-40])
+    assert main(["rebuild", "--data", str(data)]) == 1
+    err = capsys.readouterr().err
+    assert segs[0].name in err and "Zstandard" in err and "left as they were" in err
+    assert "Traceback" not in err
+    _same_tables(before, _tables(data))
+    assert not DataDir(data).tables_at(DataDir(data).REBUILD).exists()
+
+
+@pytest.mark.parametrize("n", [3, 600])
+def test_ingesting_the_original_again_writes_a_damaged_segment_anew(tmp_path, n):
+    """The archive dedupes a chunk by its digest: a damaged segment used to be trusted, so the
+    original ingested again failed on its header (a small segment: ``Truncated compressed
+    stream``) or was skipped, leaving the archive damaged for good (a large one)."""
+    src = tmp_path / "in.jsonl"
+    src.write_bytes(_padded_lite(n, pad=1 << 10 if n < 10 else 16 << 10))
+    data = tmp_path / "d"
+    assert ingest([src], data).landed == n
+    (seg,) = (data / "raw").glob("*/*.jsonl.zst")
+    seg.write_bytes(seg.read_bytes()[: seg.stat().st_size // 2])
+    rep = ingest([src], data)
+    assert (rep.read, rep.skipped) == (n, n)
+    (again,) = (data / "raw").glob("*/*.jsonl.zst")
+    assert again == seg and len(read_segment(seg).lines) == n
+    assert rebuild(data).landed == n

@@ -556,3 +556,21 @@ def test_headers_sent_a_byte_at_a_time_are_dropped_at_the_deadline(tmp_path):
         assert requests.post(rec.url, json={"data": data, "sign": sign(data)}, timeout=5).ok
     finally:
         rec.stop()
+
+
+@pytest.mark.parametrize("args", [["--max-body", "-5"], ["--max-body", "0"], ["--max-body", str(1 << 40)],
+                                  ["--rejected-bytes", "-1"]])
+def test_receive_refuses_a_body_or_store_limit_out_of_range(tmp_path, args, capsys):
+    """``--max-body -5`` answered every callback 413 (all of them lost to a typo); a limit of
+    1 TiB let each of 16 requests hold that much in memory."""
+    from faceanalytics.cli import main
+
+    with pytest.raises(SystemExit) as e:
+        main(["receive", "--data", str(tmp_path), "--port", "0", *args])
+    assert e.value.code == 2 and "a number of bytes" in capsys.readouterr().err
+
+
+def test_a_blank_secret_is_no_secret(tmp_path):
+    """``MEGVII_API_SECRET=" "`` started a receiver that rejected every callback (403)."""
+    with pytest.raises(ValueError, match="MEGVII_API_SECRET"):
+        CallbackReceiver(tmp_path, port=0, api_secret="  ")

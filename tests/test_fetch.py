@@ -1,4 +1,5 @@
 """Batch fetching against the sandbox over real sockets (127.0.0.1 only)."""
+import json
 import os
 import signal
 import subprocess
@@ -398,3 +399,86 @@ def test_the_cli_rejects_non_ids_before_any_call(tmp_path):
         out, err = p.communicate(timeout=120)
         assert p.returncode == 2 and b"no biz_id" in err
         assert sum(sb.stats()["requests"].values()) == len(ids)
+
+
+def test_a_line_with_a_field_past_the_csv_limit_is_refused_not_a_traceback(tmp_path, monkeypatch, capsys):
+    """``--ids records.jsonl`` (long JSON lines, given by mistake) or a CSV with one huge
+    cell ended in ``_csv.Error: field larger than field limit (131072)``."""
+    from faceanalytics.pipeline.fetch import load_ids
+
+    huge = '{"payload": {"image": "' + "a" * 200_000 + '", "biz_id": 1}}'
+    f = tmp_path / "records.jsonl"
+    f.write_text(huge + "\n" + huge + "\n")
+    with pytest.raises(ValueError, match="no biz_id in"):
+        load_ids(f, kind="biz_id")
+    g = tmp_path / "export.csv"
+    g.write_text(f'biz_id,note\n"{BIZ[0]}",ok\n"{BIZ[1]}",{huge}\n')
+    got = load_ids(g, kind="biz_id")
+    assert got.ids == [BIZ[0]] and [n for n, _, _ in got.rejected] == [3]
+    from faceanalytics.cli import main
+
+    monkeypatch.setenv("MEGVII_API_KEY", "k")
+    monkeypatch.setenv("MEGVII_API_SECRET", "s")
+    assert main(["fetch", "megvii-lite", "--ids", str(f), "--data", str(tmp_path / "d"),
+                 "--base-url", "http://127.0.0.1:9"]) == 2
+    assert "no biz_id in" in capsys.readouterr().err
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _quota_calls(data) -> list[str]:
+    from pathlib import Path
+
+    log = Path(data) / "state" / "quota" / "megvii.log"
+    return [ln for ln in log.read_text().splitlines() if ln.endswith("/3")] if log.exists() else []
+
+
+def test_fetch_json_with_reasons_and_a_base_url_holding_credentials(tmp_path, monkeypatch, capsys):
+    """``fetch --json`` died with a traceback (dataclasses.asdict rebuilt the reasons Counter
+    from its pairs: 'keys must be str ..., not tuple') whenever a reason was counted, e.g. a
+    provider that could not be reached; and a base URL's ``user:password@`` or token was
+    printed plain in 'megvii-lite: URL' and 'could not connect to URL'."""
+    from faceanalytics.cli import main
+
+    monkeypatch.setenv("MEGVII_API_KEY", "k")
+    monkeypatch.setenv("MEGVII_API_SECRET", "s")
+    ids = tmp_path / "ids.txt"
+    ids.write_text(BIZ[0] + "\n")
+    url = f"http://gate:hunter2pass@127.0.0.1:{_closed_port()}/?access_token=TOKSECRET123"
+    assert main(["fetch", "megvii-lite", "--ids", str(ids), "--data", str(tmp_path / "d"), "--base-url", url,
+                 "--json"]) == 1
+    out, err = capsys.readouterr()
+    rep = json.loads(out)
+    assert rep["reasons"] == {"not sent: NOT_CONNECTED": 1} and (rep["unsent"], rep["calls"]) == (1, 0)
+    assert "hunter2pass" not in out + err and "TOKSECRET123" not in out + err and "could not connect" in err
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:99999", "http://127.0.0.1:port"])
+def test_a_base_url_with_a_bad_port_is_refused_before_any_call(tmp_path, monkeypatch, capsys, url):
+    """Port 99999 passed the URL check, then requests refused the URL (InvalidURL) as each call
+    was made: every id's call was counted as spent ('call 1/3'), so three runs with a typo
+    in the port used up the three calls Megvii answers for every id of the list."""
+    from faceanalytics.cli import main
+
+    monkeypatch.setenv("MEGVII_API_KEY", "k")
+    monkeypatch.setenv("MEGVII_API_SECRET", "s")
+    ids = tmp_path / "ids.txt"
+    ids.write_text(BIZ[0] + "\n")
+    assert main(["fetch", "megvii-lite", "--ids", str(ids), "--data", str(tmp_path / "d"), "--base-url", url]) == 2
+    assert "its port is not a number from 1 to 65535" in capsys.readouterr().err
+    assert _quota_calls(tmp_path / "d") == []
+
+
+def test_a_url_requests_cannot_parse_spends_no_call(tmp_path, monkeypatch):
+    """A URL that passes the check but that requests refuses before connecting (a space in
+    the host) is a call that never left: not spent."""
+    monkeypatch.setenv("MEGVII_API_KEY", "k")
+    monkeypatch.setenv("MEGVII_API_SECRET", "s")
+    rep = fetch_megvii([BIZ[0]], tmp_path / "d", kind="lite", base_url="https://exa mple.com")
+    assert (rep.unsent, rep.calls) == (1, 0) and rep.unreachable

@@ -382,3 +382,79 @@ print(rep.landed, rep.quarantined, load(data, "quarantine")["reason"].iloc[0])
     assert r.returncode == 0, r.stderr
     landed, quarantined, reason = r.stdout.split(" ", 2)
     assert (landed, quarantined) == ("1", "1") and "nested 10,001 levels deep" in reason
+
+
+# --- lines dense with values: a record's values become Python objects and rows ---------
+
+def _dense(sid: str, n: int) -> bytes:
+    """A Lite envelope whose ``will_result`` lists ``n`` empty objects."""
+    p = seed("megvii_lite_success")
+    p["biz_info"]["biz_id"] = sid
+    p["will_result"] = "@@"
+    return env("megvii_lite", sid, p).replace(b'"@@"', b"[" + b",".join([b"{}"] * n) + b"]")
+
+
+@both
+def test_a_line_of_more_values_than_a_record_has_is_quarantined_and_archived_whole(tmp_path, fast):
+    """One 15 MB line, a will_result of 5,000,000 ``{}``, landed 5,000,000 will_results rows at
+    a 1.8 GB peak (benchmarks/probe_dense_values.py).  Past MAX_VALUES a line is quarantined
+    unparsed with its value count; the raw archive keeps it whole; the rest lands."""
+    from faceanalytics.storage.archive import read_segment
+
+    big = _dense("1462259748,dense", _records.MAX_VALUES + 10)
+    lines = [env("megvii_lite", SID, seed("megvii_lite_success")), big, _dense("1462259748,small", 5)]
+    rep, d = land(tmp_path, lines, fast)
+    assert (rep.read, rep.landed, rep.quarantined) == (3, 2, 1)
+    q = load(d, "quarantine")
+    assert q["reason"].iloc[0] == (f"line of {_records.dense_values(big):,} values is over the limit of "
+                                   f"{_records.MAX_VALUES:,} (the raw archive keeps it whole)")
+    w = load(d, "will_results")
+    assert (w.session_id == "1462259748,small").sum() == 5 and "1462259748,dense" not in set(w.session_id)
+    (seg,) = (d / "raw").glob("*/*.jsonl.zst")
+    assert read_segment(seg).lines == lines
+    assert _records.line_problem(big).startswith("line of ")  # a parser handed it directly refuses it too
+
+
+def test_a_block_dense_with_values_is_cut_at_line_ends(tmp_path):
+    """64 MB of lines of 99,000 values each (200 records) was one block: 6.8 GB peak.  A
+    block now ends past BLOCK_VALUES commas, at a line end; every line keeps its number."""
+    import io
+
+    from faceanalytics.pipeline import _chunks
+    from faceanalytics.pipeline.ingest import ingest
+
+    lines = [_dense(f"1462259748,d{i}", 40) for i in range(10)]
+    lines[6] = b"not json"
+    data = b"\n".join(lines) + b"\n"
+    budget = 3 * lines[0].count(b",")
+    got = list(_chunks._by_values(1, next(_chunks.iter_chunks(io.BytesIO(data), 100))[1], budget=budget))
+    assert [first for first, _ in got] == [1, 4, 8]  # line 7 (no comma) joins lines 4-6
+    assert [ln for _, b in got for ln in b.clean(1)[0]] == lines
+    assert all(b.buf.count(b",") <= budget for _, b in got)
+    f = tmp_path / "in.jsonl"
+    f.write_bytes(data)
+    old = _chunks._by_values.__defaults__
+    try:
+        _chunks._by_values.__defaults__ = (budget,)
+        rep = ingest([f], tmp_path / "d")
+    finally:
+        _chunks._by_values.__defaults__ = old
+    assert (rep.landed, rep.quarantined) == (9, 1)
+    assert len(list((tmp_path / "d" / "raw").glob("*/*.jsonl.zst"))) == 3  # one segment per block
+
+
+@both
+def test_a_utf16_file_is_quarantined_whole_with_a_reason_that_says_so(tmp_path, fast):
+    """A JSONL file saved as UTF-16 (Excel's "Unicode text", PowerShell's ``>``): cut at its
+    newline bytes, every line but the first is the text shifted a byte, which ``json.loads``
+    handed bytes sniffed as valid UTF-16-BE, so one record of five landed and the rest were
+    "not valid JSON".  Now each says what the file is."""
+    good = [env("megvii_lite", f"1462259748,u{i}", seed("megvii_lite_success")).decode() for i in range(5)]
+    lines = ("\n".join(good) + "\n").encode("utf-16").split(b"\n")
+    rep, d = land(tmp_path, [ln for ln in lines if len(ln) > 1], fast)
+    assert (rep.landed, rep.quarantined) == (0, 5)
+    assert set(load(d, "quarantine")["reason"]) == {
+        "UTF-16 text, not UTF-8 (a NUL byte between its characters; save the file as UTF-8)"}
+    # a lone surrogate escape in UTF-8 text is still read (the standard parser's fallback)
+    ok = env("megvii_lite", "1462259748,s", seed("megvii_lite_success")).replace(b'"OK"', b'"OK\\ud800"', 1)
+    assert land(tmp_path, [ok], fast, name="s")[0].landed == 1

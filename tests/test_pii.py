@@ -126,6 +126,11 @@ def test_cli_masks_by_default_and_keep_pii_keeps(tmp_path):
     ("姓名：张三，备注：张三本人办理", "姓名：张*，备注：张*本人办理"),      # said again, unlabelled
     ("name=张三&note=我是张三", "name=张*&note=我是张*"),
     ("error: ID_NUMBER_NAME_NOT_MATCH, file_name: a.jpg, at 10:00:00", None),
+    # a k=v text percent-encoded as a whole (biz_extra_data encoded once more): the escape
+    # before the number hid it, and the keys, from every pattern
+    (f"idno%3D{ID18}%26ch%3Dapp", "idno=**************1234&ch=app"),
+    (f"name%3D%E5%BC%A0%E4%B8%89%26tel%3D{PHONE}", "name=%E5%BC%A0*&tel=*******5678"),
+    ("https://files.example.com/a%2Fb.jpg?x=1 100% 50%zz", None),
 ])
 def test_free_text_values(text, expected):
     assert _pii.scrub_text(text) == (text if expected is None else expected)
@@ -296,3 +301,24 @@ def test_names_in_text_spare_latin_and_one_character_names_and_exempt_columns():
     assert got.column("note").to_pylist() == ["[王]五 -王*- 王*王* ^**", None]
     assert got.column("name").to_pylist() == ["王五", None]       # the name column: masked by its flattener
     assert _pii.mask_seen_in_text({"t": t}, {"LI": "L*", "x": "x"})["t"] is t
+
+
+def test_a_quarantine_reason_is_printed_as_masked_as_the_table_keeps_it(tmp_path, capsys):
+    """A reason may quote the value it refuses: a verify_time that is an ID number was
+    masked in the quarantine table but printed plain in ingest's counts (stdout, --json,
+    a scheduled job's log); a percent-encoded biz_extra_data kept its ID number plain."""
+    from faceanalytics.cli import main
+
+    p = seed("megvii_lite_success.json")
+    p["verify_time"] = int(ID18)
+    q = seed("megvii_lite_success.json")
+    q["biz_info"] = dict(q["biz_info"], biz_id="1700000001,enc", biz_extra_data=f"idno%3D{ID18}%26ch%3Dapp")
+    f = write_jsonl(tmp_path / "in.jsonl", [envelope("megvii_lite", LITE_ID, p),
+                                            envelope("megvii_lite", "1700000001,enc", q)])
+    rep = ingest([f], tmp_path / "d")
+    assert (rep.landed, rep.quarantined) == (1, 1)
+    assert not any(ID18 in r for r in rep.reasons) and any("*1234" in r for r in rep.reasons)
+    assert ID18 not in all_table_text(tmp_path / "d")
+    assert main(["ingest", str(f), "--data", str(tmp_path / "e"), "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert ID18 not in out + err and "**1234" in out

@@ -777,3 +777,22 @@ def test_a_labels_file_with_a_line_no_id_could_fill_is_refused_before_it_is_read
     for block in (3, 64, 1 << 20):
         _short_lines(f, block=block)
     assert len(read_labels(f)) == 501
+
+
+def test_a_report_never_replaces_a_device_or_a_fifo(data, tmp_path, capsys):
+    """The report is written whole and renamed into place, and a rename replaces whatever
+    has the name: ``--out /dev/null`` or ``--xlsx /dev/full`` run as root replaced the device
+    itself with the file (found so on this machine).  A FIFO stands in for the device here."""
+    import os
+    import stat
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    out = tmp_path / "r.html"
+    assert main(["review", "--data", str(data), "--out", str(fifo), "--engine", "pandas"]) == 2
+    assert main(["review", "--data", str(data), "--out", str(out), "--xlsx", str(fifo), "--engine", "pandas"]) == 2
+    assert capsys.readouterr().err.count("is not a regular file") == 2
+    with pytest.raises(FileExistsError, match="not a regular file"):
+        write_report(data, fifo, since=SINCE, until=UNTIL, engine="pandas")
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    assert not findings_path(fifo).exists() and not out.exists()

@@ -683,3 +683,24 @@ def test_inline_images_land_as_one_pack_object_per_chunk_and_read_back(tmp_path,
     # named by its members: the pack the whole file gave as one chunk
     assert keys(raw_s3, data2, "media") == packs
     assert {r.session_id: media_bytes(data2, r) for r in load(data2, "media").itertuples()} == want
+
+
+@pytest.mark.parametrize("name, value", [
+    ("FACEANALYTICS_S3_LOCK_TTL", "abc"), ("FACEANALYTICS_S3_LOCK_TTL", "-5"), ("FACEANALYTICS_S3_LOCK_TTL", "0"),
+    ("FACEANALYTICS_S3_LOCK_TTL", "inf"), ("FACEANALYTICS_S3_LOCK_TTL", "nan"),
+    ("FACEANALYTICS_S3_LOCK_WAIT", "soon"), ("FACEANALYTICS_S3_LOCK_WAIT", "-1")])
+def test_a_lock_time_that_is_not_a_number_of_seconds_is_refused_by_name(data, monkeypatch, name, value):
+    """A TTL of -5 let the next writer delete a live writer's lock at once, ``inf`` crashed the
+    heartbeat thread (a traceback, the lease never renewed), ``abc`` said only "could not
+    convert string to float": each is now a configuration error that names the variable,
+    before the lock is taken."""
+    monkeypatch.setenv(name, value)
+    with pytest.raises(storage_errors.StorageConfigError, match=name):
+        Ingestor(data)
+
+
+def test_blank_lock_times_are_the_defaults(data, monkeypatch):
+    monkeypatch.setenv("FACEANALYTICS_S3_LOCK_TTL", " ")
+    monkeypatch.setenv("FACEANALYTICS_S3_LOCK_WAIT", "")
+    with Ingestor(data) as ing:
+        assert (ing._lock.ttl, ing._lock.wait) == (60.0, None)

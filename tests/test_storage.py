@@ -102,3 +102,21 @@ def test_a_killed_writer_is_noticed_and_its_temporaries_swept(tmp_path):
     assert not list(tmp_path.rglob(".tmp-*")) and keep.read_bytes() == b"a finished download"
     with writer_lock(tmp_path) as lock:   # that holder let go cleanly
         assert not lock.crashed
+
+
+def test_an_atomic_write_never_replaces_a_fifo_but_replaces_a_symlink(tmp_path):
+    """A rename replaces whatever has the name: a device or a FIFO would be swapped for a
+    regular file (``/dev/null`` as root); a symbolic link is replaced as a link, its target
+    untouched."""
+    import stat
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    with pytest.raises(FileExistsError, match="not a regular file"):
+        durable.atomic_write_bytes(fifo, b"x")
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode) and os.listdir(tmp_path) == ["pipe"]
+    target = tmp_path / "target"
+    target.write_bytes(b"old")
+    (tmp_path / "link").symlink_to(target)
+    durable.atomic_write_bytes(tmp_path / "link", b"new")
+    assert target.read_bytes() == b"old" and (tmp_path / "link").read_bytes() == b"new"

@@ -104,6 +104,11 @@ def check_url(url: str) -> str:
     except ValueError:
         parts, host = None, None
     scheme = parts.scheme.lower() if parts else ""
+    try:
+        parts and parts.port
+    except ValueError:  # requests refuses it too, but only once a call is counted (a typo spent the quota)
+        raise InsecureURL(f"refusing {redact(url)!r}: its port is not a number from 1 to 65535",
+                          hint="Check the port in the URL (--base-url, or the *_BASE_URL variable).") from None
     if host and (scheme == "https" or (scheme == "http" and is_loopback_host(host))):
         return url
     raise InsecureURL(f"refusing {redact(url)!r}: only https:// (or http:// to a loopback host) is allowed")
@@ -700,6 +705,10 @@ class BaseClient:
                 failure = (ConnectError, _describe(exc), None)
             except requests.exceptions.RequestException as exc:
                 failure = (ConnectError, _describe(exc), False)
+                # A URL requests cannot parse is refused before any connection: nothing left.
+                unsent = _hop == 0 and isinstance(exc, (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
+                                                        requests.exceptions.InvalidSchema,
+                                                        requests.exceptions.URLRequired))
             except Exception as exc:  # e.g. a malformed URL deep in urllib3; its text may hold the URL
                 failure = (ConnectError, _describe(exc), False)
             if failure is not None:

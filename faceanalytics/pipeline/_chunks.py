@@ -17,6 +17,11 @@ __all__ = ["Block", "Lines", "iter_chunks", "segment_chunks", "open_input", "Seg
            "BLOCK_BYTES"]
 
 BLOCK_BYTES = 64 << 20  # a block of lines ends early past this many bytes (bounded memory)
+# ... and past this many commas (values): each value of a record becomes Python objects and
+# rows, some 350 bytes apiece, so 64 MB of lines dense with values (200 records of 99,000
+# `{}` each) peaked at 6.8 GB.  The documents' records have 7-125 commas: 10,000 of them
+# stay one block, far below.
+BLOCK_VALUES = 2_000_000
 
 
 class Block:
@@ -106,7 +111,7 @@ def iter_chunks(fh, chunk: int, read_size: int = 4 << 20,
             pos = nl + 1
             if len(starts) == chunk or size + nl - lo >= block_bytes:  # this newline ends the block
                 pieces.append(view[lo:nl])
-                yield first, Block(b"".join(pieces), np.asarray(starts, np.int64))
+                yield from _by_values(first, Block(b"".join(pieces), np.asarray(starts, np.int64)))
                 first += len(starts)
                 pieces, size, starts, lo = [], 0, [0], pos
             else:
@@ -126,7 +131,25 @@ def iter_chunks(fh, chunk: int, read_size: int = 4 << 20,
         data = data[:-1]
         starts.pop()
     if data:
-        yield first, Block(data, np.asarray(starts, np.int64))
+        yield from _by_values(first, Block(data, np.asarray(starts, np.int64)))
+
+
+def _by_values(first: int, block: Block, budget: int = BLOCK_VALUES):
+    """``block`` as it is, or cut at line ends into blocks of at most ``budget`` commas each
+    (a line of more is a block of its own: past ``MAX_VALUES`` it is quarantined unparsed)."""
+    buf, starts = block.buf, block.starts
+    if len(buf) <= budget or buf.count(b",") <= budget:  # counted in C: the usual block, as it is
+        yield first, block
+        return
+    bounds = np.append(starts, len(buf) + 1).tolist()   # line i is buf[bounds[i]:bounds[i+1]-1]
+    lo, acc = 0, 0
+    for i in range(len(starts)):
+        n = buf.count(b",", bounds[i], bounds[i + 1] - 1)
+        if acc and acc + n > budget:
+            yield first + lo, Block(buf[bounds[lo]:bounds[i] - 1], starts[lo:i] - bounds[lo])
+            lo, acc = i, 0
+        acc += n
+    yield first + lo, Block(buf[bounds[lo]:], starts[lo:] - bounds[lo])
 
 
 _KEPT_OF_LONG = 1 << 16  # first bytes of an over-long line kept (in the archive and quarantine)
@@ -196,6 +219,7 @@ def segment_chunks(blocks, chunk: int, block_bytes: int = BLOCK_BYTES):
     Files without a header pass through untouched (the first bytes of each line looked at)."""
     ctx, base = None, 0            # the header in force and its line number
     seg, start, size = None, 0, 0  # lines since the last cut (None: no header seen yet)
+    values = 0                     # their commas (BLOCK_VALUES)
     for first, block in blocks:
         if seg is None and not _opens_a_line(block, _SEGMENT_MARK):
             yield first, block
@@ -206,15 +230,16 @@ def segment_chunks(blocks, chunk: int, block_bytes: int = BLOCK_BYTES):
             if head is not None:
                 if seg:
                     yield (start - base, seg, ctx) if ctx else (start, seg)
-                ctx, base, seg, start, size = head, n, [], n + 1, 0
+                ctx, base, seg, start, size, values = head, n, [], n + 1, 0, 0
                 continue
             if seg is None:
-                seg, start, size = [], n, 0
+                seg, start, size, values = [], n, 0, 0
             seg.append(line)
             size += len(line)
-            if len(seg) >= chunk or size >= block_bytes:
+            values += line.count(b",")
+            if len(seg) >= chunk or size >= block_bytes or values > BLOCK_VALUES:
                 yield (start - base, seg, ctx) if ctx else (start, seg)
-                seg, start, size = [], n + 1, 0
+                seg, start, size, values = [], n + 1, 0, 0
     if seg:
         yield (start - base, seg, ctx) if ctx else (start, seg)
 
@@ -231,19 +256,25 @@ def open_input(path: Path):
 
 
 class ZstdInput:
-    """A Zstandard file decompressed as it is read; a damaged one is a ``ValueError`` that
-    names it (what was read before the damage is landed)."""
+    """A Zstandard file decompressed as it is read.  A damaged one (cut short, corrupt) reads
+    as ending where the damage starts and notes why in ``damage``: the caller lands what
+    came before and names the file (raising here lost the block read so far, and a run over
+    several files stopped at the damaged one, the files after it never read)."""
 
     def __init__(self, path: Path, stream=None):
         """``stream``: the file already opened for decompressed reading (an archive segment on S3)."""
         self.path = path
+        self.damage: str | None = None
         self._f = stream if stream is not None else pa.input_stream(str(path), compression="zstd")
 
     def read(self, n: int) -> bytes:
+        if self.damage is not None:
+            return b""
         try:
             return self._f.read(n)
         except (OSError, pa.ArrowException) as e:
-            raise ValueError(f"{self.path}: not a readable Zstandard file ({e})") from None
+            self.damage = str(e) or type(e).__name__
+            return b""
 
     def __enter__(self):
         return self

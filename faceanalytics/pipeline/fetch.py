@@ -36,6 +36,7 @@ from typing import Callable, Iterable
 
 from .._records import make_envelope
 from ..schema import LITE_FINAL_STATUSES, LITE_PENDING_STATUSES
+from ..redact import redact
 from ..storage import DataDir
 from ..storage.tables import load_arrow
 from ._journal import Journals, now_iso, recover_journals
@@ -138,13 +139,23 @@ def _decode(raw: bytes) -> str:
         raise ValueError(f"the id file is not UTF-8 (byte {e.start}): save it as UTF-8") from None
 
 
+def _fields(line: str, delimiter: str) -> list[str] | None:
+    """The CSV fields of one line; None for a line with a field over the csv module's limit
+    (131,072 characters: no id is that long).  ``--ids records.jsonl``, a file of long JSON
+    lines given by mistake, ended in a ``_csv.Error`` traceback."""
+    try:
+        return next(csv.reader([line], delimiter=delimiter))
+    except csv.Error:
+        return None
+
+
 def _find_header(first: str, kind: str, column: str | None) -> tuple[str, int] | None:
     """(delimiter, index of the id column) if ``first`` is a header row naming it."""
     wanted = {_norm_name(column)} if column else _ID_COLUMNS[kind]
     # A one-column header ("biz_id") has no delimiter: its rows are whole lines, commas kept.
     for d in [d for d in _DELIMITERS if d in first] or [""]:
-        names = next(csv.reader([first], delimiter=d)) if d else [first]
-        for i, name in enumerate(names):
+        names = _fields(first, d) if d else [first]
+        for i, name in enumerate(names or ()):
             if _norm_name(name) in wanted:
                 return d, i
     return None
@@ -211,14 +222,17 @@ def _read_id_file(path: Path, kind: str | None, column: str | None):
     if found is None or (is_id and column is None):
         if column is not None:
             delimiter = next((d for d in _DELIMITERS if d in first), ",")
-            names = ", ".join(next(csv.reader([first], delimiter=delimiter)))
+            names = ", ".join(_fields(first, delimiter) or [first])
             raise ValueError(f"{path}: no column {column!r} in its first line ({names[:200]})")
         return [(n, _unquote(v)) for n, v in content], None, None
     delimiter, index = found
     name = next(csv.reader([first], delimiter=delimiter))[index] if delimiter else first
     rows = []
     for n, v in content[1:]:
-        fields = next(csv.reader([v], delimiter=delimiter)) if delimiter else [_unquote(v)]
+        fields = _fields(v, delimiter) if delimiter else [_unquote(v)]
+        if fields is None:
+            rows.append((n, v))  # listed as refused, never sent
+            continue
         rows.append((n, fields[index] if index < len(fields) else ""))
     return rows, first, name.strip()
 
@@ -395,7 +409,7 @@ class _Session:
 
         before = self.ledger.total()
         rep = self.rep
-        rep.base_url = self.client.base_url
+        rep.base_url = redact(self.client.base_url)  # shown: a user:password@ or token in it masked
         log.info("%s: fetching from %s", desc, rep.base_url)
         _run(jobs, self.ing, concurrency=concurrency, chunk_size=chunk_size, progress=progress,
              desc=desc, rep=rep, is_quota=lambda e: isinstance(e, QuotaExhausted))

@@ -32,19 +32,20 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .._coerce import Unreadable, iso_to_us
-from .._records import read_record
+from .._records import MAX_VALUES, dense_stand_in, dense_values, read_record
 from ..flatten import Context, flatten_fast, flatten_payload, read_chunk
 from ..schema import SOURCES
 from ..storage import DataDir
 from ..storage.archive import RawArchive, open_segment
 from ..storage.durable import rmtree
+from ..storage.errors import DamagedFile
 from ..storage.lock import writer_lock
 from ..storage.packs import pack_name, remove_unreferenced, write_pack
 from ..storage.tables import Store, key_of
 from ._chunks import Block, ZstdInput, iter_chunks, open_input, segment_chunks
 from ._rows import (common_arrays, media_files_table, month_of_int, months, no_cycle_collection, now_us, rows_to_arrow,
                     with_common)
-from .pii import Masker, load_or_create_key, mask_seen_in_text, scrub_table
+from .pii import Masker, load_or_create_key, mask_seen_in_text, scrub_table, scrub_text
 
 __all__ = ["IngestReport", "Ingestor", "ingest", "rebuild"]
 
@@ -75,6 +76,24 @@ class IngestReport:
     def summary(self) -> str:
         return (f"read {self.read} / landed {self.landed} / quarantined {self.quarantined} / "
                 f"skipped {self.skipped} / python path {self.python_path}")
+
+
+def _dense_lines_stood_in(lines, joined: bytes):
+    """``(lines, joined)`` with each line of more than ``MAX_VALUES`` values replaced by its
+    stand-in (:func:`~faceanalytics._records.dense_stand_in`), after the lines were handed
+    to the archive as they are; unchanged (the same objects) when there is none."""
+    # Only a line longer than MAX_VALUES bytes can hold that many commas: the line lengths
+    # (a Lines' bounds, in C) find the few to count, so the usual chunk costs nothing here.
+    bounds = getattr(lines, "bounds", None)
+    if bounds is not None:
+        long = np.flatnonzero(np.diff(bounds) - 1 > MAX_VALUES).tolist()
+    else:
+        long = [i for i, ln in enumerate(lines) if len(ln) > MAX_VALUES]
+    dense = {i: n for i in long if (n := dense_values(lines[i]))}
+    if not dense:
+        return lines, joined
+    lines = [dense_stand_in(ln, dense[i]) if i in dense else ln for i, ln in enumerate(lines)]
+    return lines, b"\n".join(lines)
 
 
 class Ingestor:
@@ -188,6 +207,7 @@ class Ingestor:
             # Compression runs beside flattening; rows are committed only once the raw
             # lines are durable.
             archived = self._pool.submit(self.archive.write_planned, plan, lines, joined)
+        lines, joined = _dense_lines_stood_in(lines, joined)
         if received_us is None:
             received_us = iso_to_us(received_at) if received_at else now_us()
         # One thread: the pipeline keeps both cores busy already (and Arrow's threads
@@ -296,7 +316,12 @@ class Ingestor:
         for line, reason, rec, line_no in bad:
             sha = hashlib.sha1(line).hexdigest()
             qk = key_of("quarantine", sha)
-            short = reason.split(":")[0]
+            # The reason's gist ("not valid JSON"), cut at ": " (a time's colons stay), masked as
+            # the table masks it: these counts are printed, and a reason may quote a value (a
+            # verify_time that is an ID number was printed plain).
+            short = reason.split(": ", 1)[0]
+            if not self.masker.keep_pii:
+                short = scrub_text(short)
             reasons[short] = reasons.get(short, 0) + 1
             if qk in seen:
                 continue
@@ -494,17 +519,22 @@ def ingest(paths: Iterable, data_dir, *, source: str | None = None, keep_pii: bo
     total = IngestReport()
     paths = [Path(p) for p in paths]
     bar = _bar(sum(_size(p) for p in paths), "ingest", "B", progress)
+    damaged = []  # (path, why): Zstandard files read up to their damage
     with Ingestor(data_dir, keep_pii=keep_pii, fast=fast) as ing:
         for path in paths:
             with open_input(path) as fh:
                 src = fh if bar is None or isinstance(fh, ZstdInput) else _Counted(fh, bar)
                 total.add(ing.ingest_chunks(segment_chunks(iter_chunks(src, chunk_size), chunk_size),
                                             source_hint=source, origin=path.name))
+            if getattr(fh, "damage", None) is not None:
+                damaged.append((path, fh.damage))  # what came before it landed; the next file is read
             if bar is not None and isinstance(fh, ZstdInput):
                 bar.update(_size(path))          # its compressed size: what the total counts
         ing.store.compact()
     if bar is not None:
         bar.close()
+    if damaged:
+        raise DamagedFile(damaged, total)
     return total
 
 
@@ -549,15 +579,24 @@ def rebuild(data_dir, *, keep_pii: bool = False, progress: bool = False) -> Inge
         ing.store = Store(ddir, tables_dir=ddir.REBUILD, scrub=live.scrub)  # fresh tables
         segments = ing.archive.segments()
         bar = _bar(len(segments), "rebuild", "segment", progress)
+        damaged = []
         for path in segments:
             # Read as ingest reads a segment file: in blocks, a line over the limit cut as it is
             # read (a segment written whole into memory held an archived line of any length).
             with ZstdInput(path, open_segment(path)) as fh:
                 total.add(ing.ingest_chunks(segment_chunks(iter_chunks(fh, CHUNK), CHUNK)))
+            if fh.damage is not None:
+                damaged.append((path, fh.damage))
             if bar is not None:
                 bar.update()
         if bar is not None:
             bar.close()
+        if damaged:
+            # Tables without the damaged segments' rows would lose what the live ones hold:
+            # they stay as they are, and every damaged segment is named (the whole archive read).
+            rmtree(staging)
+            rmtree(ddir.txn(ddir.REBUILD))
+            raise DamagedFile(damaged, total, tables_kept=True)
         ing.store.compact()
         staging.mkdir(parents=True, exist_ok=True)
         ing.store.replace_table("media_files", media_files_table(ddir))

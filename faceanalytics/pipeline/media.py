@@ -17,6 +17,7 @@ import orjson
 
 from ..crypto import BLOCK, decrypt_will_file
 from ..flatten import safe_name
+from ..redact import redact
 from ..storage import DataDir
 from ..storage.durable import AppendLog, fsync_dir, make_private_dirs
 from ._rows import media_files_table, read_manifest
@@ -96,7 +97,7 @@ def download_will_files(data_dir, *, client=None, base_url: str | None = None,
         try:
             if own:
                 client = MegviiClient.from_env(base_url, ledger=ledger)
-            rep.base_url = client.base_url
+            rep.base_url = redact(client.base_url)  # shown: a user:password@ or token in it masked
             before = ledger.total()
             for row in media.itertuples(index=False):
                 url = without_userinfo(str(row.url).strip())

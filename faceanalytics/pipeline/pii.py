@@ -372,7 +372,27 @@ def scrub_text(text: str) -> str:
         from ..redact import redact  # credentials, user:password@ in URLs
 
         out = redact(out)
+    if "%" in out:
+        out = _scrub_encoded(out)
     return out
+
+
+_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
+
+
+def _scrub_encoded(text: str) -> str:
+    """Text percent-encoded as a whole (``idno%3D110101…%26ch%3Dapp``: a ``k=v&…``
+    ``biz_extra_data`` encoded once more) hides its keys and what follows an escape from
+    the patterns above; a value encoded alone is decoded where it is found
+    (``_scrub_pairs``).  The decoded text is scrubbed and, if anything was masked, encoded
+    again (the star and the separators left readable); else ``text`` is kept as it is."""
+    if not _ESCAPE.search(text):
+        return text
+    decoded = unquote(text)
+    if decoded == text:
+        return text
+    masked = scrub_text(decoded)  # each round removes an escape: it ends
+    return text if masked == decoded else quote(masked, safe="*=&:/?,;@ ")
 
 
 def scrub_table(t, keep_pii: bool = False):

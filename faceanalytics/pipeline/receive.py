@@ -166,7 +166,7 @@ class CallbackReceiver:
         ddir.require_local("receive")  # the journal needs append + fsync
         self.data_dir = ddir.root
         self.api_secret = api_secret if api_secret is not None else os.environ.get("MEGVII_API_SECRET")
-        if not self.api_secret:
+        if not (self.api_secret or "").strip():  # blank (MEGVII_API_SECRET=" "): nothing would verify
             raise ValueError("MEGVII_API_SECRET is not set: no callback could be verified, so "
                              "every one would be rejected; set it (the api_secret of the app "
                              "that sends the callbacks)")

@@ -124,12 +124,15 @@ class Review:
         """Write the report to ``out`` and the findings to ``out``'s ``.findings.json`` (and,
         with ``xlsx``, the workbook there), each atomically; the findings first: a report
         on disk always has its findings beside it."""
-        from ..storage.durable import atomic_write_bytes
+        from ..storage.durable import atomic_write_bytes, check_replaceable
         from ..storage.paths import data_path
 
+        path = data_path(out)
+        for target in (path, data_path(xlsx) if xlsx is not None else None):
+            if target is not None:
+                check_replaceable(target)  # before anything is written (no findings beside nothing)
         text = self.html()
         book = self.workbook() if xlsx is not None else None
-        path = data_path(out)
         atomic_write_bytes(findings_path(path), self.findings_json().encode("utf-8"), mode=0o644, durable=False)
         if book is not None:
             atomic_write_bytes(data_path(xlsx), book, mode=0o644, durable=False)

@@ -31,7 +31,7 @@ from pathlib import Path
 
 from .paths import S3Path
 
-__all__ = ["atomic_write_bytes", "atomic_file", "replace", "rmtree", "fsync_dir", "chmod", "make_private_dirs",
+__all__ = ["atomic_write_bytes", "atomic_file", "check_replaceable", "replace", "rmtree", "fsync_dir", "chmod", "make_private_dirs",
            "tmp_name", "AppendLog"]
 
 
@@ -72,12 +72,32 @@ def atomic_write_bytes(path, data: bytes, *, mode: int = 0o644, exclusive: bool 
         f.write(data)
 
 
+def check_replaceable(path) -> None:
+    """Refuse to put a file in place of a device, a FIFO or a socket: the rename replaces
+    whatever has the name, so ``write_report(..., "/dev/null")`` run as root replaced
+    ``/dev/null`` itself with the report (and ``/dev/full``, ``/dev/stdout``'s target...).
+    A symbolic link is replaced as a link, never followed, so it may stay."""
+    import errno
+    import stat
+
+    if isinstance(path, S3Path):
+        return
+    try:
+        st = os.lstat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    if not (stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode)):
+        raise FileExistsError(errno.EEXIST, "exists and is not a regular file (a device, a FIFO, a socket "
+                              "or a folder): not replaced", str(path))
+
+
 @contextlib.contextmanager
 def atomic_file(path, *, mode: int = 0o644, exclusive: bool = False, durable: bool = True):
     """A local file to write ``path`` through (a hidden temporary), put in place when the
     block ends without an error: a reader sees the old file or the whole new one.  The
     options as :func:`atomic_write_bytes`'s."""
     path = Path(path)
+    check_replaceable(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = tmp_name(path)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)

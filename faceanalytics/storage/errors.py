@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..errors import DataError, UsageError
 
-__all__ = ["StorageConfigError", "S3Error", "WriterBusy", "LockLost", "MediaError", "DamagedTable"]
+__all__ = ["StorageConfigError", "S3Error", "WriterBusy", "LockLost", "MediaError", "DamagedTable", "DamagedFile"]
 
 
 class StorageConfigError(UsageError, ValueError):
@@ -40,6 +40,20 @@ class DamagedTable(DataError, ValueError):
             path = m.group(1) if m else "a table file"
             text = text.split(": ", 1)[-1]
         return cls(path, text.split(".")[0])
+
+
+class DamagedFile(DataError, ValueError):
+    """A Zstandard file (an input, or a raw archive segment) cut short or corrupt: what it held
+    before the damage was read, the rest cannot be.  ``files``: (path, why) for each one;
+    ``report``: what was landed all the same (an ``IngestReport``), when there is one."""
+
+    def __init__(self, files, report=None, *, tables_kept: bool = False):
+        self.files, self.report = list(files), report
+        what = "; ".join(f"{path}: not a readable Zstandard file ({why})" for path, why in self.files)
+        if tables_kept:
+            what += (" -- the tables were left as they were: ingest the file that segment came from "
+                     "again (the damaged segment is written anew), or move it out of DATA/raw and rebuild")
+        super().__init__(what)
 
 
 class MediaError(DataError, ValueError):

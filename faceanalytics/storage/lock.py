@@ -146,6 +146,30 @@ def _proc_identity(pid: int) -> str | None:
         return "alive"
 
 
+def _env_seconds(name: str, default, *, least=None, above=None, most=None):
+    """A number of seconds from the environment (unset or blank: ``default``).  Anything
+    else that is not a finite number in range is refused, naming the variable: a TTL of
+    ``-5`` let the next writer delete a live writer's lock at once, ``0`` spun the heartbeat
+    (a PUT in a loop), ``inf`` crashed the heartbeat thread (a dead writer's lock then held
+    for ever), ``abc`` said only "could not convert string to float"."""
+    import math
+
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if (not math.isfinite(value) or least is not None and value < least
+            or above is not None and value <= above or most is not None and value > most):
+        bounds = [f">= {least:g}" if least is not None else "", f"> {above:g}" if above is not None else "",
+                  f"<= {most:g}" if most is not None else ""]
+        raise StorageConfigError(f"{name}={raw[:40]!r} is not a number of seconds "
+                                 f"{' and '.join(b for b in bounds if b)}")
+    return value
+
+
 _HELD: dict[str, "S3WriterLock"] = {}
 
 
@@ -156,9 +180,8 @@ class S3WriterLock:
         self.client = client(cfg, bucket)
         self.bucket, self.prefix = bucket, prefix.strip("/")
         self.key = key  # DataDir(...).lock: PREFIX/state/writer.lock
-        self.ttl = float(os.environ.get("FACEANALYTICS_S3_LOCK_TTL") or 60)
-        wait = os.environ.get("FACEANALYTICS_S3_LOCK_WAIT")
-        self.wait = float(wait) if wait else None
+        self.ttl = _env_seconds("FACEANALYTICS_S3_LOCK_TTL", 60.0, above=0.0, most=86400.0)
+        self.wait = _env_seconds("FACEANALYTICS_S3_LOCK_WAIT", None, least=0.0)
         self.token = uuid.uuid4().hex
         self.etag: str | None = None
         self.lost = False
