@@ -131,6 +131,14 @@ def test_cli_masks_by_default_and_keep_pii_keeps(tmp_path):
     (f"idno%3D{ID18}%26ch%3Dapp", "idno=**************1234&ch=app"),
     (f"name%3D%E5%BC%A0%E4%B8%89%26tel%3D{PHONE}", "name=%E5%BC%A0*&tel=*******5678"),
     ("https://files.example.com/a%2Fb.jpg?x=1 100% 50%zz", None),
+    # right after other letters: an 18-character number whose check digit is right (ISO 7064)
+    ("idno110101199003071233&x=1", "idno**************1233&x=1"),
+    ("h11010119900307123X", None),                                # its check digit is 3
+    (f"token a{ID18}", None),                                     # ID18's check digit is wrong
+    # full-width digits: masked, and written back in ASCII digits where masked
+    ("身份证号１１０１０１１９９００３０７１２３４，电话１３９１２３４５６７８",
+     "身份证号**************1234，电话*******5678"),
+    ("订单号２０２６０１０１ 共１２件", None),
 ])
 def test_free_text_values(text, expected):
     assert _pii.scrub_text(text) == (text if expected is None else expected)
@@ -322,3 +330,14 @@ def test_a_quarantine_reason_is_printed_as_masked_as_the_table_keeps_it(tmp_path
     assert main(["ingest", str(f), "--data", str(tmp_path / "e"), "--json"]) == 0
     out, err = capsys.readouterr()
     assert ID18 not in out + err and "**1234" in out
+
+
+def test_full_width_and_glued_id_numbers_are_masked_in_any_string_column():
+    """Arrow's candidate screen (RE2: ``\\d`` is ASCII there) let a full-width ID number
+    through to the tables whole, and one right after letters was never matched."""
+    import pyarrow as pa
+
+    wide = "１１０１０１１９９００３０７１２３４"
+    t = pa.table({"biz_extra_data": [f"idcard={wide}&ch=app", "idno110101199003071233", "plain", None]})
+    got = _pii.scrub_table(t).column("biz_extra_data").to_pylist()
+    assert got == ["idcard=**************1234&ch=app", "idno**************1233", "plain", None]

@@ -15,7 +15,9 @@ kept as JSON in ``sessions.extra``, ``biz_extra_data``, the raw text in
 
 * mainland ID numbers, 18 or 15 digits, also spelled ``ID110101...``, with spaces or
   dashes (kept: the last four), recognised by their region and birth date so that
-  a 13-digit millisecond time, a biz_id or a log id stay as they are;
+  a 13-digit millisecond time, a biz_id or a log id stay as they are; right after
+  other letters (``idno110101...``) an 18-character one with its check digit right;
+  in full-width digits (``１１０１０１…``) too, then written back in ASCII digits;
 * mainland mobile numbers (``139 1234 5678``, ``+86-139...``; kept: the last four);
 * the value of any field named like a person's name, address or phone (``real_name``,
   ``fullName``, ``姓名``, ``home_address``, ``住址``, ``tel``...), in JSON, in JSON carried
@@ -182,12 +184,18 @@ _DATE15 = re.compile(r"\d\d(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])")
 # 15 to 18 ID characters, single spaces or dashes allowed between them, optionally after "ID".
 _ID_ANY = re.compile(r"(?<![0-9A-Za-z])(?P<pre>[Ii][Dd][:#]?\s?)?"
                      r"(?P<num>\d(?:[ -]?\d){13,16}[ -]?[\dXx])(?![0-9A-Za-z])")
+# ... and 18 characters right after other letters (``idno110101...``): there only with the
+# check digit right (ISO 7064 MOD 11-2), as an alphanumeric token's digits seldom have it.
+_ID_GLUED = re.compile(r"(?<=[A-Za-z])(?P<num>\d{17}[\dXx])(?![0-9A-Za-z])")
+_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+# Full-width digits (``１１０１０１…``) read as ASCII ones (``str.isdigit`` and ``re``'s ``\d`` take them).
+_WIDE_DIGITS = str.maketrans("０１２３４５６７８９", "0123456789")
 _PHONE = re.compile(r"(?<![0-9A-Za-z+])(?:(?:\+|00)?86[ -]?)?"
                     r"(?P<num>1[3-9]\d[ -]?\d{4}[ -]?\d{4})(?![0-9A-Za-z])")
 # A landline with its area code set apart: (010) 6234 5678, 0755-12345678, 021-6234-5678.
 _LANDLINE = re.compile(r"(?<![0-9A-Za-z])(?:\(0\d{2,3}\)[ -]?|0\d{2,3}-)\d{3,4}[ -]?\d{4}(?![0-9A-Za-z])")
 # Quick test for "may hold something to mask" (RE2, run by Arrow over a whole column).
-_CANDIDATES = (r"\d{3}[ \-]?\d{4}[ \-]?\d{4}|\(0\d{2,3}\)|0\d{2,3}-\d{3}"
+_CANDIDATES = (r"\d{3}[ \-]?\d{4}[ \-]?\d{4}|\(0\d{2,3}\)|0\d{2,3}-\d{3}|[０-９]{4}"
                r"|(?i:name|addr|phone|mobile|tel|fax|cell|api_key|secret|token|client_id)"
                r"|姓名|名字|住址|地址|联系人|户名|电话|手机|座机|传真|://[^/@\s]+@")
 # "key": "value" pairs in text that is not JSON (or JSON carried in a JSON string).
@@ -268,12 +276,18 @@ def _keep_last_digits(text: str, digits: int, keep: int = 4) -> str:
 
 
 def _id_repl(m: re.Match) -> str:
-    num = m.group("num").replace(" ", "").replace("-", "")
+    num = m.group("num").replace(" ", "").replace("-", "").translate(_WIDE_DIGITS)
     ok = (len(num) == 18 and num[:2] in _PROVINCES and _DATE18.fullmatch(num, 6, 14)) or \
          (len(num) == 15 and num.isdigit() and num[:2] in _PROVINCES and _DATE15.fullmatch(num, 6, 12))
     if not ok:
         return m.group(0)
-    return (m.group("pre") or "") + "*" * (len(num) - 4) + num[-4:].upper()
+    return (m.groupdict().get("pre") or "") + "*" * (len(num) - 4) + num[-4:].upper()
+
+
+def _glued_repl(m: re.Match) -> str:
+    num = m.group("num").translate(_WIDE_DIGITS).upper()
+    check = "10X98765432"[sum(int(c) * w for c, w in zip(num, _ID_WEIGHTS)) % 11]
+    return _id_repl(m) if num.isascii() and num[17] == check else m.group(0)
 
 
 def _scrub_values(text: str) -> str:
@@ -281,7 +295,12 @@ def _scrub_values(text: str) -> str:
     they sit in free text."""
     if sum(c.isdigit() for c in text) < 10:
         return text
+    ascii_digits = text.translate(_WIDE_DIGITS)
+    if ascii_digits != text:  # full-width digits: masked as ASCII ones, and written so where masked
+        masked = _scrub_values(ascii_digits)
+        return text if masked == ascii_digits else masked
     text = _ID_ANY.sub(_id_repl, text)
+    text = _ID_GLUED.sub(_glued_repl, text)
     text = _PHONE.sub(lambda m: "*" * 7 + m.group("num")[-4:], text)
     return _LANDLINE.sub(lambda m: _keep_last_digits(m.group(0), sum(c.isdigit() for c in m.group(0))), text)
 
