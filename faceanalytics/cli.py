@@ -473,10 +473,10 @@ def _review(args) -> int:
 
 def _fetch(args) -> int:
     from .clients import ConfigurationError
-    from .pipeline.fetch import fetch_baidu, fetch_megvii, load_ids
+    from .pipeline.fetch import MAX_CONCURRENCY, fetch_baidu, fetch_megvii, load_ids
 
-    if args.concurrency < 1:
-        raise _Usage("--concurrency must be at least 1")
+    if not 1 <= args.concurrency <= MAX_CONCURRENCY:
+        raise _Usage(f"--concurrency must be from 1 to {MAX_CONCURRENCY}")
     # before any network use: fetch journals each answer with fsync, which object storage lacks
     _data_arg(args.data, must_exist=False, local="fetch journals each answer to local disk as it arrives")
     ids_file = args.ids or args.tokens
@@ -523,12 +523,11 @@ def _fetch(args) -> int:
 
 
 def _decrypt_media(args) -> int:
-    import os
-
     from .storage.durable import atomic_write_bytes
     from .crypto import decrypt_will_file
+    from .redact import env_secret
 
-    secret = os.environ.get("MEGVII_API_SECRET")
+    secret = env_secret("MEGVII_API_SECRET")
     if not secret:
         print("faceanalytics decrypt-media: set MEGVII_API_SECRET (the key is its first 32 "
               "characters)", file=sys.stderr)

@@ -28,6 +28,7 @@ from __future__ import annotations
 import html
 import json
 import logging
+import os
 import re
 import threading
 from urllib.parse import quote, quote_plus
@@ -36,6 +37,7 @@ __all__ = [
     "MASK",
     "MaskedParams",
     "Secret",
+    "env_secret",
     "redact",
     "redact_bytes",
     "register_secret",
@@ -145,6 +147,14 @@ def redact_bytes(body: bytes) -> bytes:
 
 
 _NAMES_B = tuple(n.encode() for n in _SECRET_NAMES)
+
+
+def env_secret(name: str) -> str | None:
+    """A credential from the environment variable ``name``, without the whitespace around it
+    (None: unset or blank).  An env file saved with Windows line ends gives ``key\r``: sent
+    as it is, every signed call failed at the provider (and was counted against the quota)."""
+    value = os.environ.get(name, "").strip()
+    return value or None
 
 
 class Secret:

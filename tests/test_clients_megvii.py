@@ -211,6 +211,24 @@ def test_from_env_and_registry(monkeypatch, server):
         client_for("tencent")
 
 
+def test_credentials_from_an_env_file_with_windows_line_ends_are_sent_without_them(monkeypatch, server):
+    """``KEY\r`` (an env file saved with CRLF) was sent as it is: every signed call failed at
+    the provider.  The whitespace around a credential is not part of it; a blank one is none."""
+    from faceanalytics.clients import BaiduClient
+
+    monkeypatch.setenv("MEGVII_API_KEY", f" {KEY}\r\n")
+    monkeypatch.setenv("MEGVII_API_SECRET", f"{SECRET}\r")
+    c = MegviiClient.from_env(base_url=server.url)
+    assert (c._api_key.reveal(), c._api_secret.reveal()) == (KEY, SECRET)
+    monkeypatch.setenv("MEGVII_API_SECRET", " \r\n")
+    with pytest.raises(MissingCredentials):
+        MegviiClient.from_env(base_url=server.url)
+    monkeypatch.setenv("BAIDU_API_KEY", f"{KEY}\r")
+    monkeypatch.setenv("BAIDU_SECRET_KEY", f"\t{SECRET}\r\n")
+    b = BaiduClient.from_env(base_url=server.url)
+    assert (b._api_key.reveal(), b._secret_key.reveal()) == (KEY, SECRET)
+
+
 def test_default_retry_keeps_a_call_in_reserve():
     # Every send spends one of Megvii's 3 calls per biz_id: at most one retry by default.
     assert MegviiClient(KEY, SECRET).retry.max_attempts == 2

@@ -482,3 +482,32 @@ def test_a_url_requests_cannot_parse_spends_no_call(tmp_path, monkeypatch):
     monkeypatch.setenv("MEGVII_API_SECRET", "s")
     rep = fetch_megvii([BIZ[0]], tmp_path / "d", kind="lite", base_url="https://exa mple.com")
     assert (rep.unsent, rep.calls) == (1, 0) and rep.unreachable
+
+
+@pytest.mark.parametrize("concurrency", [0, -1, 65, 100_000, 2.5, "8", True])
+def test_a_concurrency_out_of_range_is_refused_before_any_call(tmp_path, capsys, monkeypatch, concurrency):
+    """``concurrency=100000`` started as many threads, each able to hold a 64 MiB answer."""
+    import numpy as np
+
+    from faceanalytics.cli import main
+
+    with Sandbox(seed=16, n_lite=2, n_liveness=0, n_baidu=1) as sb:
+        client = MegviiClient("k", "s", base_url=sb.url)
+        with pytest.raises(ValueError, match="from 1 to 64"):
+            fetch_megvii(sb.ids("megvii-lite"), tmp_path / "d", client=client, concurrency=concurrency,
+                         progress=False)
+        with pytest.raises(ValueError, match="from 1 to 64"):
+            fetch_baidu(sb.ids("baidu"), tmp_path / "d", base_url=sb.url, concurrency=concurrency,
+                        progress=False)
+        assert sum(sb.stats()["requests"].values()) == 0
+        if isinstance(concurrency, int) and not isinstance(concurrency, bool):
+            ids = tmp_path / "ids.txt"
+            ids.write_text("\n".join(sb.ids("megvii-lite")) + "\n")
+            for k, v in sb.env().items():
+                monkeypatch.setenv(k, v)
+            assert main(["fetch", "megvii-lite", "--ids", str(ids), "--data", str(tmp_path / "d"),
+                         "--concurrency", str(concurrency)]) == 2
+            assert "--concurrency must be from 1 to 64" in capsys.readouterr().err
+        rep = fetch_megvii(sb.ids("megvii-lite"), tmp_path / "e", client=client,
+                           concurrency=np.int64(2), progress=False)     # a NumPy integer is a number
+        assert rep.fetched == 2

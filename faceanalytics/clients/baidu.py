@@ -17,14 +17,13 @@ or ``"verifyToken/generate:<plan_id>"``; token fetches are not passed to the hoo
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from dataclasses import replace
 from typing import Any, Callable
 
 from ._http import BaseClient, Response, parse_json
-from ..redact import MaskedParams, Secret, register_secret
+from ..redact import MaskedParams, Secret, env_secret, register_secret
 from .errors import (
     BAIDU_ERRORS,
     AccessTokenError,
@@ -138,7 +137,7 @@ class BaiduClient(BaseClient):
     def from_env(cls, base_url: str | None = None, **options: Any) -> "BaiduClient":
         """A client with ``BAIDU_API_KEY`` / ``BAIDU_SECRET_KEY`` from the environment,
         talking to *base_url*, else ``BAIDU_BASE_URL``, else the real provider."""
-        key, secret = os.environ.get("BAIDU_API_KEY"), os.environ.get("BAIDU_SECRET_KEY")
+        key, secret = env_secret("BAIDU_API_KEY"), env_secret("BAIDU_SECRET_KEY")
         if not key or not secret:
             raise MissingCredentials(
                 "BAIDU_API_KEY and BAIDU_SECRET_KEY must both be set",

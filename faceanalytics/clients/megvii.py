@@ -22,7 +22,7 @@ from dataclasses import replace
 from typing import Any
 
 from ._http import BaseClient, Response, download_url_problem, parse_json, without_userinfo
-from ..redact import MaskedParams, Secret, redact
+from ..redact import MaskedParams, Secret, env_secret, redact
 from .errors import MEGVII_ERRORS, InsecureURL, MegviiError, MissingCredentials, ProviderError
 from .retry import RetryPolicy
 
@@ -99,7 +99,7 @@ class MegviiClient(BaseClient):
     def from_env(cls, base_url: str | None = None, **options: Any) -> "MegviiClient":
         """A client with ``MEGVII_API_KEY`` / ``MEGVII_API_SECRET`` from the environment,
         talking to *base_url*, else ``MEGVII_BASE_URL``, else the real provider."""
-        key, secret = os.environ.get("MEGVII_API_KEY"), os.environ.get("MEGVII_API_SECRET")
+        key, secret = env_secret("MEGVII_API_KEY"), env_secret("MEGVII_API_SECRET")
         if not key or not secret:
             raise MissingCredentials(
                 "MEGVII_API_KEY and MEGVII_API_SECRET must both be set",

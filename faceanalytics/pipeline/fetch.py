@@ -53,6 +53,9 @@ FINAL_ERRORS = frozenset({"RESULT_NOT_FOUND", "DATA_DESTROYED", "BAD_ARGUMENTS",
 BAIDU_WHAT = ("stat", "getall", "detail", "simple", "media")
 MEGVII_QUOTA = 3   # get_result calls per biz_id (the Lite document)
 BAIDU_QUOTA = 5    # no documented limit; a cap so a loop never hammers one token
+# Requests in flight at most: each holds a thread and an answer of up to 64 MiB, and the
+# providers' accounts allow a few concurrent calls (the sandbox, as the documents, 2-10).
+MAX_CONCURRENCY = 64
 
 
 @dataclass
@@ -440,6 +443,20 @@ def _note_rejected(rep: FetchReport, wanted: IdList) -> None:
         rep.reasons["not an id (never sent)"] += rep.rejected
 
 
+def check_concurrency(concurrency) -> None:
+    """Refuse a number of requests in flight outside 1..``MAX_CONCURRENCY`` before anything is
+    sent (``--concurrency 100000`` started as many threads)."""
+    import operator
+
+    try:
+        n = operator.index(concurrency)  # an int, a NumPy integer; not 2.5 or "8"
+    except TypeError:
+        n = None
+    if isinstance(concurrency, bool) or n is None or not 1 <= n <= MAX_CONCURRENCY:
+        raise ValueError(f"concurrency must be a whole number from 1 to {MAX_CONCURRENCY} "
+                         f"(requests in flight), not {concurrency!r}")
+
+
 def fetch_megvii(ids, data_dir, *, kind: str = "lite", client=None, base_url: str | None = None,
                  concurrency: int = 8, refresh_pending: bool = False, progress: bool = True,
                  chunk_size: int = 500, keep_pii: bool = False, column: str | None = None,
@@ -455,6 +472,7 @@ def fetch_megvii(ids, data_dir, *, kind: str = "lite", client=None, base_url: st
     """
     if kind not in ("lite", "liveness"):
         raise ValueError("kind is 'lite' or 'liveness'")
+    check_concurrency(concurrency)
     source = f"megvii_{kind}"
     wanted = _wanted(ids, column, "biz_id")
     run = _Session(data_dir, "megvii", MEGVII_QUOTA, client, base_url, keep_pii)
@@ -494,6 +512,7 @@ def fetch_baidu(tokens, data_dir, *, what: Iterable[str] = ("stat", "getall", "d
     ``BAIDU_BASE_URL``, else the real provider."""
     from ..clients.baidu import RESULT_APIS
 
+    check_concurrency(concurrency)
     what = [w.strip() for w in (what.split(",") if isinstance(what, str) else what) if w.strip()]
     bad = [w for w in what if w not in BAIDU_WHAT]
     if bad:

@@ -32,6 +32,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .._coerce import Unreadable, iso_to_us
+from ..redact import env_secret
 from .._records import MAX_VALUES, dense_stand_in, dense_values, read_record
 from ..flatten import Context, flatten_fast, flatten_payload, read_chunk
 from ..schema import SOURCES
@@ -114,7 +115,7 @@ class Ingestor:
             self._lock.__exit__(None, None, None)
             raise
         if megvii_api_secret is None:
-            megvii_api_secret = os.environ.get("MEGVII_API_SECRET") or None
+            megvii_api_secret = env_secret("MEGVII_API_SECRET")
         self._secret = megvii_api_secret
         self._archive_enabled = archive
         self.fast = fast

@@ -17,7 +17,7 @@ import orjson
 
 from ..crypto import BLOCK, decrypt_will_file
 from ..flatten import safe_name
-from ..redact import redact
+from ..redact import env_secret, redact
 from ..storage import DataDir
 from ..storage.durable import AppendLog, fsync_dir, make_private_dirs
 from ._rows import media_files_table, read_manifest
@@ -80,7 +80,7 @@ def download_will_files(data_dir, *, client=None, base_url: str | None = None,
 
     ddir = DataDir.of(data_dir)
     ddir.require_local("download-media")
-    secret = api_secret or os.environ.get("MEGVII_API_SECRET")
+    secret = api_secret or env_secret("MEGVII_API_SECRET")
     if not secret:
         raise ValueError("MEGVII_API_SECRET is not set: will files cannot be decrypted")
     max_bytes = max_bytes or MAX_DOWNLOAD_BYTES

@@ -44,6 +44,7 @@ import orjson
 
 from .._coerce import Unreadable
 from .._records import parse_json
+from ..redact import env_secret
 from ..crypto import verify_callback_sign
 from ..flatten import session_id_of
 from ..storage import DataDir
@@ -165,7 +166,7 @@ class CallbackReceiver:
         ddir = DataDir.of(data_dir)
         ddir.require_local("receive")  # the journal needs append + fsync
         self.data_dir = ddir.root
-        self.api_secret = api_secret if api_secret is not None else os.environ.get("MEGVII_API_SECRET")
+        self.api_secret = api_secret if api_secret is not None else env_secret("MEGVII_API_SECRET")
         if not (self.api_secret or "").strip():  # blank (MEGVII_API_SECRET=" "): nothing would verify
             raise ValueError("MEGVII_API_SECRET is not set: no callback could be verified, so "
                              "every one would be rejected; set it (the api_secret of the app "
