@@ -5,12 +5,11 @@ Envelope: ``{"source", "session_id", "fetched_at", "http_status", "payload"}``.
 from __future__ import annotations
 
 import json
-import re
 
 import numpy as np
 import orjson
 
-from ._coerce import Unreadable, check_time, integer, iso_to_us, text
+from ._coerce import _STRINGS, MAX_VALUES, Unreadable, check_time, dense_values, integer, iso_to_us, text
 from .flatten import MAX_DEPTH, MAX_LINE, session_id_of
 from .schema import BAIDU_SOURCES, SOURCES
 
@@ -22,8 +21,6 @@ OVER_LONG = b"\x00faceanalytics: over-long line of "
 # What stands, once archived whole, for a line of more values than any record has
 # (:func:`dense_stand_in`): not JSON either.
 OVER_DENSE = b"\x00faceanalytics: over-dense line of "
-MAX_VALUES = 100_000  # values (commas outside strings) in one line; a document's record has a few hundred
-_STRINGS = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
 
 
 def nesting_depth(line: bytes) -> int:
@@ -31,15 +28,6 @@ def nesting_depth(line: bytes) -> int:
     a = np.frombuffer(_STRINGS.sub(b"", line), np.uint8)
     step = (a == 123).astype(np.int32) + (a == 91) - (a == 125) - (a == 93)  # { [ } ]
     return int(np.cumsum(step).max(initial=0))
-
-
-def dense_values(line: bytes) -> int:
-    """How many values past the first ``line`` holds at least: its commas outside strings
-    (0 unless it has more than :data:`MAX_VALUES` commas at all, counted in C first)."""
-    if line.count(b",") <= MAX_VALUES:
-        return 0
-    n = _STRINGS.sub(b"", line).count(b",")
-    return n if n > MAX_VALUES else 0
 
 
 def dense_stand_in(line: bytes, n: int, keep: int = 1 << 16) -> bytes:
@@ -204,6 +192,8 @@ def make_envelope(source: str, session_id: str, fetched_at: str, http_status, bo
     """
     head = orjson.dumps({"source": source, "session_id": session_id, "fetched_at": fetched_at,
                          "http_status": http_status})[:-1]
+    if dense_values(body):  # not parsed even to check it (see dense_values): kept as text
+        return head + b',"payload":null,"body":' + orjson.dumps(body.decode("utf-8", "replace")) + b"}"
     try:
         orjson.loads(body)
         ok = b"\n" not in body and b"\r" not in body

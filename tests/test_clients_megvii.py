@@ -109,6 +109,26 @@ def test_download_will_file_errors(server):
         client.download_will_file("")  # Megvii returns "" when no file was generated
 
 
+def test_an_answer_denser_with_values_than_any_document_is_kept_as_bytes_not_parsed(server):
+    """64 MiB of ``[{},{},…]`` (the client's answer cap) would parse into ~20 million Python
+    objects, gigabytes per answer in flight: an answer of more than ``MAX_VALUES`` values is
+    not parsed (an InvalidResponse that keeps its bytes; the ingest quarantines them).
+    Commas inside strings do not count: a long text value is an ordinary answer."""
+    from faceanalytics._coerce import MAX_VALUES
+    from faceanalytics.clients._http import parse_json
+
+    client = MegviiClient(KEY, SECRET, base_url=server.url, retry=NO_RETRY)
+    dense = b'{"request_id": "r", "will_result": [' + b"{}," * MAX_VALUES + b"{}]}"
+    server.script(LITE, Reply(200, dense))
+    with pytest.raises(InvalidResponse) as e:
+        client.get_lite_result("1700000000,dense")
+    assert e.value.body == dense
+    assert parse_json(b"[" + b"{}," * (MAX_VALUES - 1) + b"{}]") is not None      # at the limit: parsed
+    texty = {"request_id": "r", "status": "OK", "note": "," * (3 * MAX_VALUES)}
+    server.script(LITE, Reply(200, texty))
+    assert client.get_lite_result("1700000000,texty").json == texty
+
+
 # -- the quota ledger ----------------------------------------------------------------------
 
 

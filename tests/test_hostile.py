@@ -458,3 +458,20 @@ def test_a_utf16_file_is_quarantined_whole_with_a_reason_that_says_so(tmp_path, 
     # a lone surrogate escape in UTF-8 text is still read (the standard parser's fallback)
     ok = env("megvii_lite", "1462259748,s", seed("megvii_lite_success")).replace(b'"OK"', b'"OK\\ud800"', 1)
     assert land(tmp_path, [ok], fast, name="s")[0].landed == 1
+
+
+def test_a_fetched_answer_dense_with_values_is_archived_as_text_and_quarantined(tmp_path):
+    """The fetch's envelope checked an answer by parsing it whole (64 MiB of ``{},`` is some
+    20 million Python objects a request in flight; ``benchmarks/probe_dense_values.py``: four
+    20 MB answers 1.8 GB -> 0.46 GB).  Past MAX_VALUES the answer is kept as text under
+    ``body``, unparsed, and the ingest quarantines it; an ordinary answer is embedded as it is."""
+    body = b'{"request_id": "r", "will_result": [' + b"{}," * _records.MAX_VALUES + b"{}]}"
+    line = _records.make_envelope("megvii_lite", "1462259748,dense", "2026-11-20T10:00:00Z", 200, body)
+    doc = json.loads(line)
+    assert doc["payload"] is None and doc["body"].encode() == body
+    plain = json.dumps(seed("megvii_lite_success")).encode()
+    ok = _records.make_envelope("megvii_lite", SID, "2026-11-20T10:00:00Z", 200, plain)
+    assert json.loads(ok)["payload"] == json.loads(plain)
+    rep, d = land(tmp_path, [line, ok], True)
+    assert (rep.landed, rep.quarantined) == (1, 1)
+    assert load(d, "quarantine")["session_id"].tolist() == ["1462259748,dense"]

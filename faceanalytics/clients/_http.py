@@ -47,6 +47,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
+from .._coerce import dense_values
 from ..errors import DataError
 from ..redact import install_log_redaction, redact, redact_bytes
 from .errors import (
@@ -237,8 +238,11 @@ class Response:
 
 
 def parse_json(body: bytes) -> Any:
-    """The parsed body, or ``None`` if it is empty or not JSON."""
-    if not body:
+    """The parsed body, or ``None`` if it is empty, not JSON, or denser with values than any
+    answer the documents describe (over ``MAX_VALUES``: 64 MiB of ``[{},{},…]`` would become
+    some 20 million Python objects, gigabytes per answer in flight; the bytes are still
+    kept as received, and the ingest quarantines them with the reason)."""
+    if not body or dense_values(body):
         return None
     try:
         return orjson.loads(body)
