@@ -89,13 +89,24 @@ def _tight_layout(fig) -> None:
 
 def language_font(fig) -> None:
     """The catalogue's figure font on every text of ``fig`` (``meta.figure_font = "cjk"``:
-    the font of :func:`~faceanalytics._fonts.find_cjk_font`, DejaVu Sans for other glyphs)."""
-    if tr("meta.figure_font") != "cjk":
-        return
+    the font of :func:`~faceanalytics._fonts.find_cjk_font`, DejaVu Sans for other glyphs).
+    In another language, the texts holding Chinese (a decoded segment value in a finding's
+    title) get that font alone; and no text keeps a control character (drawn as a box)."""
     from matplotlib.text import Text
 
-    from .._fonts import apply_font, cjk_font
+    from .._fonts import apply_font, cjk_font, has_cjk
+    from ._shown import no_controls
 
+    for t in fig.findobj(Text):
+        text = t.get_text()
+        if isinstance(text, str) and no_controls(text) != text:
+            t.set_text(no_controls(text))
+    if tr("meta.figure_font") != "cjk":
+        mixed = [t for t in fig.findobj(Text) if has_cjk(t.get_text())]
+        family = cjk_font() if mixed else None
+        for t in mixed:
+            apply_font(t, family)
+        return
     family = cjk_font()
     if family is None:
         return

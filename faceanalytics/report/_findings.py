@@ -38,6 +38,7 @@ from ..schema import LEVEL_COLUMNS, LEVELS
 from .._time import local_day
 from ._confined import confine
 from ._finding import Finding, level_for, parse_levels
+from ._shown import segment_labels
 from ._summary import Summaries, day_start
 
 __all__ = ["Finding", "find", "series_frame", "ALPHA", "MIN_EFFECT", "FETCH_ARTEFACTS", "parse_levels",
@@ -413,7 +414,7 @@ def find(s: Summaries, *, levels=None, alpha: float = ALPHA) -> tuple[list[Findi
         info["tested"] = int(changes.attrs.get("tested", 0))
         info["method"] = changes.attrs.get("method", "")
         info["method_args"] = {"m": info["tested"], "alpha": alpha, "primary": PRIMARY_SHARE}   # for its sentence
-    findings = findings_of(changes, series, since_day, levels, alpha)
+    findings = findings_of(changes, series, since_day, levels, alpha, labels=segment_labels(s.segments))
     findings.sort(key=lambda f: -f.score)
     for i, f in enumerate(findings, 1):
         f.rank = i
@@ -421,10 +422,11 @@ def find(s: Summaries, *, levels=None, alpha: float = ALPHA) -> tuple[list[Findi
 
 
 def findings_of(changes: pd.DataFrame | None, series: pd.DataFrame, since_day: int, levels: dict[str, str],
-                alpha: float = ALPHA) -> list[Finding]:
+                alpha: float = ALPHA, *, labels: dict | None = None) -> list[Finding]:
     """The detector's changes (rows with the series keys) as findings, one per change:
     those that start in this period and are large enough to act on; a pooled change
-    that one segment explains named with the segment (:mod:`._confined`)."""
+    that one segment explains named with the segment (:mod:`._confined`).  ``labels``:
+    the segment values as shown (:func:`._shown.segment_labels`; default: each decoded)."""
     from . import _text as T
 
     if changes is None or not len(changes):
@@ -447,9 +449,9 @@ def findings_of(changes: pd.DataFrame | None, series: pd.DataFrame, since_day: i
             continue
         got = confine(r, series, since_day, alpha)
         if got is None:
-            findings.append(T.change_finding(r, levels))
+            findings.append(T.change_finding(r, levels, labels))
             continue
-        f = T.change_finding(pd.Series(got[0]), levels)
+        f = T.change_finding(pd.Series(got[0]), levels, labels)
         f.also.append(T.confined_tag(**got[1]))
         confined.add(id(f))
         findings.append(f)

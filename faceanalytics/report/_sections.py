@@ -24,6 +24,7 @@ from ._figures import draw_change, draw_rate_series, figure
 from ._findings import PRIMARY_SHARE, level_for
 from ._period import ONE_DAY
 from ._segments import describe
+from ._shown import no_controls, segment_labels, shown
 from ._text import join, tr, tr_or
 
 __all__ = ["build_sections"]
@@ -139,9 +140,17 @@ def _rate_row(item: str, k, n, lo, hi, k_prev, n_prev, lo_prev=None, hi_prev=Non
             "change": None if change is None else change[:3], "no_change": no_change}
 
 
-def _seg_value(v) -> str:
-    """A segment value as shown: the catch-all for values outside the listed ones is translated."""
-    return tr("segments.other") if v == OTHER else v
+def _seg_value(v, key=None, labels=None) -> str:
+    """A segment value as shown: the catch-all for values outside the listed ones is
+    translated; the others percent-decoded (:mod:`._shown`; ``labels``: the review's
+    :func:`._shown.segment_labels`, which keep apart two values that decode alike)."""
+    return tr("segments.other") if v == OTHER else shown(labels, key, v)
+
+
+def _drawable(e: pd.DataFrame) -> pd.DataFrame:
+    """The error codes' texts (code, detail, message) without control characters: Matplotlib
+    draws a NUL or a bell from a provider's message as a box, with a warning each."""
+    return e.assign(**{c: e[c].map(no_controls) for c in ("code", "detail", "message") if c in e.columns})
 
 
 # ------------------------------------------------------------------ sections
@@ -152,6 +161,7 @@ class _Builder:
         self.s = review.summaries
         self.period = review.period
         self.levels = review.levels
+        self.seg_labels = segment_labels(self.s.segments)      # segment values as shown
 
     # headline -----------------------------------------------------------------------
     def sessions(self, side) -> tuple[int, dict[str, int]]:
@@ -305,7 +315,8 @@ class _Builder:
             m &= (series[col] == val) if val is not None else series[col].isna()
         pool = series[m & series["seg_key"].isna()]
         if f.segment:
-            mine = series[m & (series["seg_key"] == f.segment["key"]) & (series["seg_value"] == f.segment["value"])]
+            mine = series[m & (series["seg_key"] == f.segment["key"])
+                          & (series["seg_value"] == T.stored_value(f.segment))]
         else:
             mine, pool = pool, None
         if mine.empty:
@@ -370,7 +381,7 @@ class _Builder:
                 continue
             blocks.append(p(tr("segments.subhead", name=seg.name, level=lv), "subhead"))
             blocks.append(table([seg.name, *cols("this_period", "first_half", "second_half", "change")],
-                                [[_seg_value(r["value"]), rate(r["passed"], r["n"]),
+                                [[_seg_value(r["value"], seg.name, self.seg_labels), rate(r["passed"], r["n"]),
                                   rate(r["passed_first"], r["n_first"]), rate(r["passed_second"], r["n_second"]),
                                   diff_cell(r["passed_first"], r["n_first"], r["passed_second"], r["n_second"])]
                                  for r in mine], numeric=(1, 2, 3, 4)))
@@ -586,7 +597,7 @@ class _Builder:
         head = p(tr("errors.summary", total=total, codes=len(e), billed=billed, top=k,
                     unknown=tr("errors.unknown", n=unknown) if unknown else "",
                     share=T.pct(e["cumulative_share"].iloc[k - 1])))
-        fig = figure(lambda ax: _plots().plot_error_codes(e, top=12, ax=ax), size=(9.0, 4.4),
+        fig = figure(lambda ax: _plots().plot_error_codes(_drawable(e), top=12, ax=ax), size=(9.0, 4.4),
                      alt=tr("errors.fig_alt"), id="fig-errors")
         from .._fonts import cjk_font, has_cjk
 

@@ -100,13 +100,30 @@ def segment_text(key, value) -> str:
     return tr("finding.segment", key=key, value=value)
 
 
-def change_finding(r, levels):
-    """A :class:`~faceanalytics.report._findings.Finding` from one row of ``detect_changes``."""
+def finding_segment(key, raw, labels=None) -> dict:
+    """A finding's ``segment``: the key and the value as shown (:mod:`._shown`: percent-escapes
+    decoded), with ``raw``, the value as stored, when the two differ (what the series and
+    the engines' tables hold; two stored values shown alike stay two segments)."""
+    from ._shown import shown
+
+    key, raw = str(key), str(raw)
+    value = str(shown(labels, key, raw))
+    return {"key": key, "value": value} if value == raw else {"key": key, "value": value, "raw": raw}
+
+
+def stored_value(segment: dict):
+    """The value of a finding's ``segment`` as the series hold it."""
+    return segment.get("raw", segment["value"])
+
+
+def change_finding(r, levels, labels=None):
+    """A :class:`~faceanalytics.report._findings.Finding` from one row of ``detect_changes``;
+    ``labels``: the segment values as shown (:func:`._shown.segment_labels`)."""
     title, unit = _subject(r)
     seg = None
     seg_text = ""
     if _s(r.get("seg_key")) is not None and _s(r.get("seg_value")) is not None:
-        seg = {"key": str(r["seg_key"]), "value": str(r["seg_value"])}
+        seg = finding_segment(r["seg_key"], r["seg_value"], labels)
         seg_text = segment_text(seg["key"], seg["value"])
     start = pd.Timestamp(r["start"])
     end = pd.Timestamp(r["end"]) if r["end"] is not None and not pd.isna(r["end"]) else None

@@ -197,7 +197,7 @@ def _segments(b) -> pd.DataFrame:
     rows = b.segment_rows()
     out = pd.DataFrame(rows, columns=["key", "value", "n", "passed", "n_first", "passed_first", "n_second",
                                       "passed_second"])
-    out["value"] = out["value"].map(_seg_value)
+    out["value"] = [_seg_value(v, k, b.seg_labels) for k, v in zip(out["key"], out["value"])]
     for part in ("", "_first", "_second"):
         out[f"pass_rate{part}"] = [_rate(k, n) for k, n in zip(out[f"passed{part}"], out[f"n{part}"])]
     return out[["key", "value", "n", "passed", "pass_rate", "n_first", "passed_first", "pass_rate_first", "n_second",
