@@ -40,6 +40,7 @@ from ._i18n import language, normalize_lang, tr
 from ._explore import (ALL, COMPARISONS, CUSTOM, GENUINENESS, MISSING, NO_RULE, NO_TIME, DataSource, Explorer,
                        FrameSource, Spec, _no_rows, pick_nearest)
 from .engines._review import OTHER
+from .report._shown import value_labels
 from .analytics import MIN_N
 from .analytics._stats import proportion_ci
 from .plots._common import CONFIGURED_COLOR, LEVEL_COLORS, NEUTRAL_COLOR, PASS_COLOR, REJECT_COLOR
@@ -147,8 +148,9 @@ class _Explorer(widgets.VBox):
                 kind_opts = [value for _, value in kind_opts]       # codes shown as they are: plain options
             kind = widgets.Dropdown(options=kind_opts, description=X.word(spec.kind_column),
                                     value="faceid" if "faceid" in names else names[0] if names else "")
+            shown = _segment_shown(source.segment_options)
             seg_opts = [(tr("explorer.all_segments"), ALL)] + [
-                (X.segment_label(c, v, MISSING, OTHER), (c, v)) for c, v in source.segment_options]
+                (X.segment_label(c, shown.get((c, v), v), MISSING, OTHER), (c, v)) for c, v in source.segment_options]
             segment = widgets.Dropdown(options=seg_opts, value=ALL, description=tr("explorer.segment"))
             per_opts = [(tr("explorer.all_periods"), ALL)] + [(X.period_label(p, source.freq, NO_TIME), p)
                                                               for p in ov.periods]
@@ -584,3 +586,14 @@ def genuineness_explorer(genuineness, sessions: pd.DataFrame | None = None, *, s
     return GenuinenessExplorer(genuineness, sessions, since=since, until=until, freq=freq, segments=segments,
                                engine=engine, nearest=nearest, binwidth=binwidth, log=log,
                                continuous_update=continuous_update, lang=lang, **kwargs)
+
+
+def _segment_shown(options) -> dict:
+    """{(column, stored value): text shown} for the segment options: percent-escaped values
+    decoded as the review shows them (``report._shown.value_labels``: two values that decode
+    alike read apart); the choice itself stays the stored value."""
+    by_column: dict = {}
+    for c, v in options:
+        if v not in (MISSING, OTHER):
+            by_column.setdefault(c, []).append(v)
+    return {(c, v): t for c, vs in by_column.items() for v, t in value_labels(vs).items()}

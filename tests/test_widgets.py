@@ -680,3 +680,20 @@ def test_explorers_in_chinese(datadir):
     assert g.controls["attack"].description == "活体攻击类型"
     with pytest.raises(ValueError, match="zh-CN"):
         fa.threshold_explorer(datadir, lang="fr")
+
+
+def test_percent_encoded_segment_values_read_decoded_in_the_choice(table, sessions):
+    """A ``k=v`` segment's values are often percent-encoded: the option reads as the review
+    shows it (``视频``, not ``%E8%A7%86%E9%A2%91``); the choice is still the stored value, and
+    two stored values that decode alike read apart."""
+    enc = {"video": "%E8%A7%86%E9%A2%91", "still": "still"}
+    s = sessions.assign(procedure_type=sessions["procedure_type"].map(enc.get).astype("str"))
+    s.loc[s.index[-3], "procedure_type"] = "sti%6Cl"          # s6: "still", written another way
+    ex = fa.threshold_explorer(table, s, nearest=3)
+    opts = dict((v, label) for label, v in ex.controls["segment"].options)
+    assert "视频" in opts[("procedure_type", "%E8%A7%86%E9%A2%91")]
+    assert "%E8" not in opts[("procedure_type", "%E8%A7%86%E9%A2%91")]
+    assert opts[("procedure_type", "still")] != opts[("procedure_type", "sti%6Cl")]
+    assert "stored as sti%6Cl" in opts[("procedure_type", "sti%6Cl")]
+    ex.controls["segment"].value = ("procedure_type", "%E8%A7%86%E9%A2%91")   # s1, s3, s4
+    assert counts(ex, "n", "pass") == (3, 2)
