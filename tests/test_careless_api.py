@@ -71,3 +71,138 @@ def test_presentation_attack_rates_read_text_labels():
     got = A.presentation_attack_rates(g, labels.assign(genuine=["yes", "yes", "no", "no"]))
     pd.testing.assert_frame_equal(got, want)
     assert (got["n"] > 0).all()
+
+
+# ---------------------------------------------------------------- levels as an analyst writes them
+
+@pytest.fixture
+def megvii():
+    return comparisons([
+        ("megvii_lite", "s1", "2026-03-02", "faceid", 70.0, NEW),      # passes 1e-4 (69.315), not 1e-5
+        ("megvii_lite", "s2", "2026-03-03", "faceid", 80.0, NEW),      # passes both
+        ("megvii_lite", "s3", "2026-03-04", "faceid", 60.0, NEW),      # fails both
+    ])
+
+
+@pytest.mark.parametrize("levels", ["1e-4", 1e-4, ["0.0001"], ["1E-04"], [1e-4], np.float64(1e-4)])
+def test_one_level_or_a_level_written_as_a_number_names_the_level(megvii, levels):
+    """``levels="1e-4"`` was iterated into "1", "e", …; ``1e-4``/"0.0001" were refused."""
+    want = A.pass_rates(megvii, levels=["1e-4"])
+    pd.testing.assert_frame_equal(A.pass_rates(megvii, levels=levels), want)
+    assert list(want["level"]) == ["1e-4"] and want.loc[0, "passed"] == 2
+    c, labels = _labelled()
+    assert list(A.error_rates_at_levels(c, labels, levels=levels)["level"]) == ["1e-4"]
+    hist = A.confidence_histogram(megvii)
+    pd.testing.assert_frame_equal(A.pass_rates_from_histogram(hist, levels=levels), want)
+    assert list(A.pass_rate_drift(megvii, megvii, levels=levels)["level"]) == ["1e-4"]
+
+
+@pytest.mark.parametrize("bad", ["faceid=1e-5", "1e-9", ["1e-4", "x"], 0.5])
+def test_unknown_level_is_refused_naming_the_levels(megvii, bad):
+    with pytest.raises(ValueError, match="levels are 1e-3, 1e-4, 1e-5, 1e-6"):
+        A.pass_rates(megvii, levels=bad)
+
+
+def test_would_flip_between_levels_written_as_numbers_is_between_the_levels(megvii):
+    """``would_flip_summary(c, 1e-4, 1e-5)`` cut at confidence 0.0001 and 0.00001: every
+    scored row passed both, 0 flips, silently."""
+    want = A.would_flip_summary(megvii, "1e-4", "1e-5")
+    got = A.would_flip_summary(megvii, 1e-4, 1e-5)
+    pd.testing.assert_frame_equal(got, want)
+    assert got.loc[0, "to_reject"] == 1 and (got.loc[0, "from"], got.loc[0, "to"]) == ("1e-4", "1e-5")
+    assert len(A.would_flip(megvii, 1e-4, "0.00001")) == 1
+    pd.testing.assert_frame_equal(A.margins(megvii, 1e-4), A.margins(megvii, "1e-4"))
+
+
+def test_would_flip_to_a_global_cut_still_works(megvii):
+    got = A.would_flip_summary(megvii, "1e-4", 75)
+    assert got.loc[0, "to"] == "75" and got.loc[0, "to_reject"] == 1
+
+
+@pytest.mark.parametrize("bad,err", [(0.8, ValueError), (float("nan"), ValueError), (None, TypeError),
+                                     ("80", ValueError), ([1, 2], TypeError)])
+def test_would_flip_refuses_a_cut_that_is_not_one(megvii, bad, err):
+    """0.8 (a share, not a 0-100 confidence) passed every row; NaN passed none."""
+    with pytest.raises(err, match="to"):
+        A.would_flip_summary(megvii, "1e-4", bad)
+
+
+# ---------------------------------------------------------------- not a table
+
+@pytest.mark.parametrize("name", ["pass_rates", "configured_pass_rates", "margins", "would_flip",
+                                  "would_flip_summary", "threshold_sets", "threshold_eras",
+                                  "genuineness_rates", "genuineness_near_threshold", "period_slice",
+                                  "confidence_histogram", "status_funnel"])
+@pytest.mark.parametrize("arg,hint", [(pd.Series([80.0, 70.0], name="confidence"), "Series"),
+                                      ([{"confidence": 80.0}], "DataFrame\\(rows\\)"), (None, "None")])
+def test_a_series_a_list_of_dicts_or_none_is_a_type_error_naming_a_table(name, arg, hint):
+    """They answered AttributeError: 'Series' object has no attribute 'columns', from pandas."""
+    with pytest.raises(TypeError, match=f"needs a table.*{hint}"):
+        getattr(A, name)(arg)
+
+
+def test_labels_as_a_series_is_a_type_error(megvii):
+    with pytest.raises(TypeError, match="labels needs a table"):
+        A.error_rates(megvii, megvii["session_id"])
+
+
+def test_threshold_eras_without_the_time_column_names_it(megvii):
+    with pytest.raises(KeyError, match="threshold_eras needs column.*session_time"):
+        A.threshold_eras(megvii.drop(columns="session_time"))
+
+
+def test_plot_det_of_a_comparisons_table_says_what_it_needs(megvii):
+    pytest.importorskip("matplotlib")
+    from faceanalytics.plots import plot_det
+    with pytest.raises(KeyError, match="error_rates table"):
+        plot_det(megvii)
+
+
+# ---------------------------------------------------------------- periods and numbers
+
+def test_period_slice_since_after_until_is_refused(megvii):
+    """It returned an empty table, as if the period had no data."""
+    with pytest.raises(ValueError, match="since .* must not be after until"):
+        A.period_slice(megvii, "2026-04-01", "2026-03-01")
+    assert len(A.period_slice(megvii, "2026-03-03", "2026-03-03")) == 0      # [t, t): empty, as asked
+    assert len(A.period_slice(megvii, "2026-03-03", "2026-03-04")) == 1
+
+
+@pytest.mark.parametrize("call,match", [
+    (lambda c: A.margin_histogram(c, binwidth=0), "binwidth must be more than 0"),
+    (lambda c: A.margin_histogram(c, binwidth=-0.5), "binwidth must be more than 0"),
+    (lambda c: A.margin_histogram(c, binrange=(5, -5)), "binrange must be"),
+    (lambda c: A.would_flip_summary(c, window=-1), "window must be at least 0"),
+    (lambda c: A.distribution_drift(c, c, bins=0), "bins must be at least 2"),
+    (lambda c: A.distribution_drift(c, c, bins=-3), "bins must be at least 2"),
+    (lambda c: A.confidence_distribution(c, binwidth=-1), "binwidth must be more than 0"),
+    (lambda c: A.confidence_distribution(c, binwidth=0), "binwidth must be more than 0"),
+])
+def test_nonsense_bins_and_windows_are_refused(megvii, call, match):
+    """They gave one bin holding everything, nothing near the cut or a PSI of 0 (or a numpy
+    error from inside): numbers that look like an answer."""
+    with pytest.raises(ValueError, match=match):
+        call(megvii)
+
+
+def test_bins_as_a_fraction_is_a_type_error(megvii):
+    with pytest.raises(TypeError, match="bins must be a whole number"):
+        A.distribution_drift(megvii, megvii, bins=2.5)
+
+
+def test_genuineness_near_threshold_refuses_a_negative_window():
+    g = pd.DataFrame({"source": ["megvii_lite"], "session_id": ["a"], "attack": ["mask"],
+                      "confidence": [0.4], "threshold": [0.5]})
+    with pytest.raises(ValueError, match="window must be at least 0"):
+        A.genuineness_near_threshold(g, window=-0.1)
+    assert A.genuineness_near_threshold(g, window=0.2).loc[0, "just_under"] == 1
+
+
+@pytest.mark.parametrize("call", [
+    lambda c: A.margin_histogram(c, binwidth=1e-7),
+    lambda c: A.confidence_distribution(c, binwidth=1e-7),
+])
+def test_a_tiny_binwidth_is_refused_before_allocating(megvii, call):
+    """binwidth=1e-7 over the demo's margins asked 6.6 GiB (MemoryError, or the kernel killed)."""
+    with pytest.raises(ValueError, match="bins; at most 1,000,000"):
+        call(megvii)

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from ._core import LEVEL_COLUMNS, LEVELS, MIN_N, float_codes, floats, once_per_attempt, require
+from ._core import LEVEL_COLUMNS, LEVELS, MIN_N, float_codes, floats, level_names, once_per_attempt, require
 from ._stats import describe_rate, proportion_ci
 
 __all__ = ["join_labels", "error_rates", "error_rates_at_levels", "equal_error_rate",
@@ -210,6 +210,7 @@ def error_rates_at_levels(comparisons: pd.DataFrame, labels: pd.DataFrame, *,
     ``far_high``, ``far_text`` (e.g. "0 of 1,000: none observed; 95% upper bound
     0.38% (about 3/N)"), ``low_n`` (either class below ``min_n``).
     """
+    levels = level_names(levels)
     j = join_labels(once_per_attempt(_of_kind(comparisons, comparison)), labels)
     conf = floats(j["confidence"])
     gen = j["genuine"].to_numpy(dtype=bool)
