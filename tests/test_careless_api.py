@@ -206,3 +206,121 @@ def test_a_tiny_binwidth_is_refused_before_allocating(megvii, call):
     """binwidth=1e-7 over the demo's margins asked 6.6 GiB (MemoryError, or the kernel killed)."""
     with pytest.raises(ValueError, match="bins; at most 1,000,000"):
         call(megvii)
+
+
+# ---------------------------------------------------------------- load, text numbers, by, error_codes
+
+@pytest.fixture
+def stored(tmp_path):
+    import orjson
+    from _helpers import envelope, seed
+    from faceanalytics.pipeline.ingest import Ingestor
+
+    p = seed("megvii_liveness_success.json")
+    p["biz_id"] = "1700000000,a"
+    with Ingestor(tmp_path) as ing:
+        ing.ingest_lines([orjson.dumps(envelope("megvii_liveness", "1700000000,a", p,
+                                                fetched_at="2026-11-20T09:00:00Z"))])
+    return tmp_path
+
+
+def test_load_columns_unknown_is_named_not_a_damaged_table(stored):
+    """columns=["nope"] reached pyarrow and came back as DamagedTable, "not a readable table file"."""
+    from faceanalytics.storage.tables import load
+    with pytest.raises(ValueError, match="no column.*'nope'.*its columns are source"):
+        load(stored, "comparisons", columns=["confidence", "nope"])
+    with pytest.raises(ValueError, match="no column.*'nope'"):
+        load(stored, "quarantine", columns=["nope"])              # a table with no rows yet
+    with pytest.raises(TypeError, match="columns must be a list"):
+        load(stored, "comparisons", columns=5)
+
+
+def test_load_columns_as_one_name_or_a_tuple(stored):
+    """A str or a tuple gave pyarrow's "Expected a list or a dict for 'columns'"."""
+    from faceanalytics.storage.tables import load
+    want = load(stored, "comparisons", columns=["confidence"])
+    assert len(want) > 0 and list(want.columns) == ["confidence"]
+    pd.testing.assert_frame_equal(load(stored, "comparisons", columns="confidence"), want)
+    pd.testing.assert_frame_equal(load(stored, "comparisons", columns=("confidence",)), want)
+
+
+def test_load_since_after_until_is_refused(stored):
+    from faceanalytics.storage.tables import load
+    with pytest.raises(ValueError, match="since .* must not be after until"):
+        load(stored, "comparisons", since="2027-01-01", until="2026-01-01")
+
+
+def test_confidence_as_text_that_is_not_a_number_names_the_column(megvii):
+    """A deep pandas/pyarrow "could not convert string to float" before."""
+    text = megvii.assign(confidence=pd.Series(["70.0", "n/a", "60,5"], dtype="str"))
+    with pytest.raises(ValueError, match="column 'confidence' must hold numbers.*2 value"):
+        A.pass_rates(text)
+    ok = megvii.assign(confidence=megvii["confidence"].astype(str))
+    pd.testing.assert_frame_equal(A.pass_rates(ok), A.pass_rates(megvii))
+
+
+def test_by_that_is_not_a_name_is_a_type_error(megvii):
+    with pytest.raises(TypeError, match="by must be a column name"):
+        A.pass_rates(megvii, by=5)
+
+
+def test_rates_at_cut_of_rows_says_it_wants_a_histogram(megvii):
+    with pytest.raises(KeyError, match="rates_at_cut \\(a confidence_histogram\\) needs column.*count"):
+        A.rates_at_cut(megvii, 80)
+
+
+def test_error_codes_of_a_list_says_to_pass_the_tables_apart():
+    with pytest.raises(TypeError, match="each table as an argument of its own"):
+        A.error_codes([pd.DataFrame({"status": ["OK"], "error": [None]})])
+    with pytest.raises(TypeError, match="needs a table"):
+        A.billing(None)
+
+
+# ---------------------------------------------------------------- explorers' arguments
+
+@pytest.mark.parametrize("kw,err,match", [
+    (dict(binwidth=1e-7), ValueError, "bins across the margins"),      # hung for minutes
+    (dict(binwidth=-1), ValueError, "binwidth must be more than 0"),   # a numpy error
+    (dict(binwidth=0), ValueError, "binwidth must be more than 0"),    # ignored
+    (dict(nearest=-1), ValueError, "nearest must be at least 0"),      # ignored
+    (dict(current="1e-9"), ValueError, "current must be one of 1e-3"),  # judged at 1e-4, silently
+])
+def test_threshold_explorer_refuses_nonsense_before_any_work(megvii, kw, err, match):
+    pytest.importorskip("ipywidgets")
+    import faceanalytics as fa
+    with pytest.raises(err, match=match):
+        fa.threshold_explorer(megvii, **kw)
+
+
+def test_threshold_explorer_current_level_as_a_number(megvii):
+    pytest.importorskip("ipywidgets")
+    import faceanalytics as fa
+    assert fa.threshold_explorer(megvii, current=1e-5).state()["current"] == "1e-5"
+
+
+@pytest.mark.parametrize("kw,match", [(dict(binwidth=1e-9), "bins across the margins"),
+                                      (dict(binwidth=-0.01), "binwidth must be more than 0")])
+def test_genuineness_explorer_refuses_nonsense_binwidth(kw, match):
+    pytest.importorskip("ipywidgets")
+    import faceanalytics as fa
+    g = pd.DataFrame({"source": pd.Series(["megvii_lite"], dtype="str"),
+                      "session_id": pd.Series(["a"], dtype="str"),
+                      "session_time": pd.to_datetime(["2026-03-02"], utc=True).as_unit("us"),
+                      "attack": pd.Series(["mask"], dtype="str"), "attempt": pd.array([1], dtype="Int32"),
+                      "confidence": [0.4], "threshold": [0.5], "flagged": pd.array([False], dtype="boolean")})
+    with pytest.raises(ValueError, match=match):
+        fa.genuineness_explorer(g, **kw)
+
+
+def test_times_as_text_iso_are_read_and_others_refused(megvii):
+    """"yesterday" failed deep in pandas; "02/03/2026" (2 March, day first) was read as
+    3 February, silently moving rows to another period."""
+    want = A.pass_rates(megvii, freq="D")
+    iso = megvii.assign(session_time=megvii["session_time"].dt.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    pd.testing.assert_frame_equal(A.pass_rates(iso, freq="D"), want)
+    for bad in ("yesterday", "2026-13-01"):
+        with pytest.raises(ValueError, match="column 'session_time' must hold times"):
+            A.pass_rates(megvii.assign(session_time=bad), freq="D")
+    dayfirst = megvii.assign(session_time=megvii["session_time"].dt.strftime("%d/%m/%Y"))
+    with pytest.raises(ValueError, match="not guessed"):
+        A.pass_rates(dayfirst, freq="D")

@@ -22,11 +22,15 @@ MIN_N = 30          # below this many observations a segment is flagged ``low_n`
 
 
 def as_list(by) -> list[str]:
+    """``by`` as a list of column names: None is none, one name a list of one."""
     if by is None:
         return []
     if isinstance(by, str):
         return [by]
-    return list(by)
+    try:
+        return list(by)
+    except TypeError:
+        raise TypeError(f"by must be a column name or a list of names; got {by!r}") from None
 
 
 def _not_a_table(df, what: str) -> TypeError:
@@ -187,8 +191,13 @@ def floats(s: pd.Series) -> np.ndarray:
     """A numeric column as float64 with NaN for missing, without a copy when it already is."""
     if s.dtype == np.float64:
         return s.to_numpy()
-    return s.array.to_numpy(dtype=np.float64, na_value=np.nan) if hasattr(s.array, "to_numpy") \
-        else np.asarray(s, dtype=np.float64)
+    try:
+        return s.array.to_numpy(dtype=np.float64, na_value=np.nan) if hasattr(s.array, "to_numpy") \
+            else np.asarray(s, dtype=np.float64)
+    except (TypeError, ValueError):
+        bad = pd.to_numeric(s, errors="coerce").isna() & s.notna()
+        raise ValueError(f"column {s.name!r} must hold numbers (text such as \"81.2\" is read); "
+                         f"{int(bad.sum()):,} value(s) are not, e.g. {s[bad].iloc[0]!r}") from None
 
 
 def time_us(s: pd.Series) -> np.ndarray:
@@ -197,7 +206,12 @@ def time_us(s: pd.Series) -> np.ndarray:
     Naive timestamps are taken as UTC (the tables are always tz-aware UTC).
     """
     if not (isinstance(s.dtype, pd.DatetimeTZDtype) or s.dtype.kind == "M"):
-        s = pd.to_datetime(s, utc=True)
+        try:
+            s = pd.to_datetime(s, utc=True, format="ISO8601")
+        except (TypeError, ValueError) as e:      # pandas' DateParseError is a ValueError
+            # (before: "yesterday" failed deep in pandas; "07/12/2026" was read month first)
+            raise ValueError(f"column {s.name!r} must hold times (datetimes, or ISO 8601 text such as "
+                             f"2026-10-01T08:00:00Z; 01/10/2026 is not guessed): {str(e).splitlines()[0].split(' You might')[0]}") from None
     arr = s.array
     unit = getattr(s.dt, "unit", "ns")
     i8 = arr.asi8 if hasattr(arr, "asi8") else s.to_numpy().view("i8")

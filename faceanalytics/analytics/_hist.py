@@ -166,6 +166,7 @@ def rates_at_cut(hist: pd.DataFrame, cut: float, by=None, *, min_n: int = MIN_N,
     Every row of the histogram counts (a missing confidence is a rejection).
     Columns: keys, ``cut``, ``n``, ``passed``, ``pass_rate``, ``ci_low``, ``ci_high``, ``low_n``.
     """
+    require(hist, ["count", "confidence"], "rates_at_cut (a confidence_histogram)")
     keys = _key_columns(hist) if by is None else as_list(by)
     codes, kf = group_codes(hist, keys)
     g = len(kf)
