@@ -42,6 +42,7 @@ from ._explore import (ALL, COMPARISONS, CUSTOM, GENUINENESS, MISSING, NO_RULE, 
 from .engines._review import OTHER
 from .report._shown import value_labels
 from .analytics import MIN_N
+from .analytics._core import level_name, number
 from .analytics._stats import proportion_ci
 from .plots._common import CONFIGURED_COLOR, LEVEL_COLORS, NEUTRAL_COLOR, PASS_COLOR, REJECT_COLOR
 
@@ -566,6 +567,7 @@ def threshold_explorer(comparisons, sessions: pd.DataFrame | None = None, *, sin
     >>> ex = threshold_explorer("data", since="2026-04-01", until="2026-10-01", segments=["channel"])  # doctest: +SKIP
     >>> ex.controls["level"].value = "custom"; ex.controls["cut"].value = 71.0             # doctest: +SKIP
     """
+    binwidth, nearest, current = _checked_args(COMPARISONS, binwidth, nearest, current)
     return ThresholdExplorer(comparisons, sessions, since=since, until=until, freq=freq, segments=segments,
                              engine=engine, nearest=nearest, binwidth=binwidth, current=current,
                              continuous_update=continuous_update, lang=lang, **kwargs)
@@ -583,9 +585,34 @@ def genuineness_explorer(genuineness, sessions: pd.DataFrame | None = None, *, s
     and without a threshold only count under a custom cut.  "Would flip" compares with
     each row's own threshold: ``to_flagged`` / ``to_cleared`` (and their sessions).
     """
+    binwidth, nearest, _ = _checked_args(GENUINENESS, binwidth, nearest)
     return GenuinenessExplorer(genuineness, sessions, since=since, until=until, freq=freq, segments=segments,
                                engine=engine, nearest=nearest, binwidth=binwidth, log=log,
                                continuous_update=continuous_update, lang=lang, **kwargs)
+
+
+_MOST_BINS = 20_000        # histogram bins across an explorer's margin axis (both signs)
+
+
+def _checked_args(spec, binwidth, nearest, current=None) -> tuple:
+    """The explorers' numbers and level, checked before any work.
+
+    ``binwidth=1e-7`` hung the notebook (minutes building bins), ``-1`` failed in numpy,
+    ``0`` and ``nearest=-1`` were ignored, and ``current="1e-9"`` silently judged at
+    1e-4 instead; a level written ``1e-4`` or ``"0.0001"`` is the level ``"1e-4"``."""
+    if binwidth is not None:
+        binwidth = number(binwidth, "binwidth")
+        lo, hi = spec.scale
+        if 2 * (hi - lo) / binwidth > _MOST_BINS:
+            raise ValueError(f"binwidth={binwidth!r} makes {2 * (hi - lo) / binwidth:,.0f} bins across the "
+                             f"margins (-{hi - lo:g} to {hi - lo:g}); at most {_MOST_BINS:,}: a wider binwidth")
+    nearest = number(nearest, "nearest", low_ok=True, integer=True)
+    if current is not None and current not in spec.rules:
+        try:
+            current = level_name(current)
+        except ValueError:
+            raise ValueError(f"current must be one of {', '.join(spec.rules)}; got {current!r}") from None
+    return binwidth, nearest, current
 
 
 def _segment_shown(options) -> dict:

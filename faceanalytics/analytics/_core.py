@@ -15,21 +15,68 @@ from .. import _time as _T
 from ..schema import LEVEL_COLUMNS, LEVELS
 
 __all__ = ["LEVELS", "LEVEL_COLUMNS", "MIN_N", "as_list", "floats", "time_us",
-           "period_codes", "period_label", "period_start", "group_codes", "float_codes", "mask_id", "mask_ids", "level_column", "require",
+           "period_codes", "period_label", "period_start", "group_codes", "float_codes", "mask_id", "mask_ids", "level_column", "level_name", "level_names", "number", "require", "MAX_BINS", "check_bins",
            "histogram_weights", "distinct_per_group", "once_per_attempt", "repeated_attempts", "REPEAT_SOURCE", "LISTING_SOURCE"]
 
 MIN_N = 30          # below this many observations a segment is flagged ``low_n``
 
 
 def as_list(by) -> list[str]:
+    """``by`` as a list of column names: None is none, one name a list of one."""
     if by is None:
         return []
     if isinstance(by, str):
         return [by]
-    return list(by)
+    try:
+        return list(by)
+    except TypeError:
+        raise TypeError(f"by must be a column name or a list of names; got {by!r}") from None
+
+
+def _not_a_table(df, what: str) -> TypeError:
+    """The error for a Series, a list of dicts, None … passed where a table goes: pandas
+    answered ``'Series' object has no attribute 'columns'`` from deep inside."""
+    hint = {pd.Series: "a Series (one column): pass the whole table, or series.to_frame()",
+            list: "a list: pandas.DataFrame(rows) makes a table of a list of dicts",
+            dict: "a dict: pandas.DataFrame(d) makes a table of it",
+            type(None): "None"}
+    got = next((h for t, h in hint.items() if isinstance(df, t)), type(df).__name__)
+    return TypeError(f"{what} needs a table (a pandas DataFrame, e.g. faceanalytics.load(DATA, TABLE)); "
+                     f"got {got}")
+
+
+def number(value, what: str, *, low: float = 0.0, low_ok: bool = False, integer: bool = False):
+    """``value`` as a float (an int with ``integer=True``) above ``low`` (or equal, with
+    ``low_ok``), finite; else a ValueError/TypeError naming ``what``.
+
+    A zero or negative bin width, a negative window or a bin count of 0 used to give a
+    table of plausible-looking numbers (every margin in one bin, nothing near the cut, a
+    PSI of 0) or a numpy error from deep inside."""
+    kinds = (int, np.integer) if integer else (int, float, np.integer, np.floating)
+    if isinstance(value, bool) or not isinstance(value, kinds):
+        raise TypeError(f"{what} must be {'a whole number' if integer else 'a number'}; got {value!r}")
+    v = int(value) if integer else float(value)
+    if not np.isfinite(v) or v < low or (v == low and not low_ok):
+        raise ValueError(f"{what} must be {'at least' if low_ok else 'more than'} {low:g}; got {value!r}")
+    return v
+
+
+MAX_BINS = 1_000_000     # a histogram's cells (bins x groups): a few MB; a tiny binwidth asked GBs
+
+
+def check_bins(cells: int, binwidth) -> None:
+    """Refuse a histogram of more than :data:`MAX_BINS` cells: ``binwidth=1e-7`` over the margins
+    allocated gigabytes (a MemoryError, or the notebook's kernel killed) instead of a message."""
+    if cells > MAX_BINS:
+        raise ValueError(f"binwidth={binwidth!r} makes {cells:,} bins; at most {MAX_BINS:,}: "
+                         f"use a wider binwidth (or a binrange)")
 
 
 def require(df: pd.DataFrame, columns: Iterable[str], what: str) -> None:
+    """Refuse anything but a DataFrame, and a DataFrame without ``columns``, naming ``what``
+    needs them and what the table has."""
+    if not isinstance(df, pd.DataFrame):
+        raise _not_a_table(df, what)
     missing = [c for c in columns if c not in df.columns]
     if missing:
         raise KeyError(f"{what} needs column(s) {', '.join(missing)}; "
@@ -63,6 +110,8 @@ def repeated_attempts(table: pd.DataFrame) -> np.ndarray | None:
     ``spoofing`` row as that attempt's check).  The engines apply the same rule in SQL
     (:func:`faceanalytics.engines._sql.once_per_attempt`).
     """
+    if not isinstance(table, pd.DataFrame):
+        raise _not_a_table(table, "this metric")
     if not len(table) or "source" not in table.columns or "session_id" not in table.columns:
         return None
     src = table["source"]
@@ -103,19 +152,52 @@ def distinct_per_group(codes: np.ndarray, keys: Sequence[pd.Series], mask: np.nd
     return np.bincount(pairs // base, minlength=g).astype(np.int64)
 
 
-def level_column(level: str) -> str:
+_LEVEL_VALUES = {float(lv): lv for lv in LEVELS}
+
+
+def level_name(level) -> str:
+    """A false-accept level as the tables name it (``"1e-4"``), however it is written.
+
+    ``"1e-4"``, ``"1E-04"``, ``"0.0001"`` and the number ``1e-4`` all name the same level;
+    anything else (``"faceid=1e-5"``, ``"1e-9"``) raises, listing the levels.
+    """
+    if isinstance(level, str) and level in LEVEL_COLUMNS:
+        return level
     try:
-        return LEVEL_COLUMNS[level]
-    except KeyError:
-        raise ValueError(f"unknown level {level!r}; levels are {', '.join(LEVELS)}") from None
+        value = float(level.strip()) if isinstance(level, str) else float(level)
+    except (TypeError, ValueError):
+        value = None
+    if isinstance(level, bool) or value not in _LEVEL_VALUES:
+        raise ValueError(f"unknown level {level!r}; levels are {', '.join(LEVELS)}")
+    return _LEVEL_VALUES[value]
+
+
+def level_names(levels) -> list[str]:
+    """``levels`` as a list of level names; one level alone (``"1e-4"``, ``1e-4``) is a list of
+    one (iterating the string ``"1e-4"`` asked for the levels ``"1"``, ``"e"``, …)."""
+    if isinstance(levels, (str, int, float)):
+        levels = [levels]
+    try:
+        return [level_name(lv) for lv in levels]
+    except TypeError:
+        raise TypeError(f"levels must be a list of levels ({', '.join(LEVELS)}); got {levels!r}") from None
+
+
+def level_column(level: str) -> str:
+    return LEVEL_COLUMNS[level_name(level)]
 
 
 def floats(s: pd.Series) -> np.ndarray:
     """A numeric column as float64 with NaN for missing, without a copy when it already is."""
     if s.dtype == np.float64:
         return s.to_numpy()
-    return s.array.to_numpy(dtype=np.float64, na_value=np.nan) if hasattr(s.array, "to_numpy") \
-        else np.asarray(s, dtype=np.float64)
+    try:
+        return s.array.to_numpy(dtype=np.float64, na_value=np.nan) if hasattr(s.array, "to_numpy") \
+            else np.asarray(s, dtype=np.float64)
+    except (TypeError, ValueError):
+        bad = pd.to_numeric(s, errors="coerce").isna() & s.notna()
+        raise ValueError(f"column {s.name!r} must hold numbers (text such as \"81.2\" is read); "
+                         f"{int(bad.sum()):,} value(s) are not, e.g. {s[bad].iloc[0]!r}") from None
 
 
 def time_us(s: pd.Series) -> np.ndarray:
@@ -124,7 +206,12 @@ def time_us(s: pd.Series) -> np.ndarray:
     Naive timestamps are taken as UTC (the tables are always tz-aware UTC).
     """
     if not (isinstance(s.dtype, pd.DatetimeTZDtype) or s.dtype.kind == "M"):
-        s = pd.to_datetime(s, utc=True)
+        try:
+            s = pd.to_datetime(s, utc=True, format="ISO8601")
+        except (TypeError, ValueError) as e:      # pandas' DateParseError is a ValueError
+            # (before: "yesterday" failed deep in pandas; "07/12/2026" was read month first)
+            raise ValueError(f"column {s.name!r} must hold times (datetimes, or ISO 8601 text such as "
+                             f"2026-10-01T08:00:00Z; 01/10/2026 is not guessed): {str(e).splitlines()[0].split(' You might')[0]}") from None
     arr = s.array
     unit = getattr(s.dt, "unit", "ns")
     i8 = arr.asi8 if hasattr(arr, "asi8") else s.to_numpy().view("i8")

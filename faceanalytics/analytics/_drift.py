@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from .._time import parse_time
-from ._core import LEVELS, MIN_N, as_list, float_codes, floats, group_codes, once_per_attempt, time_us
+from ._core import LEVELS, MIN_N, as_list, float_codes, floats, group_codes, level_names, number, once_per_attempt, require, time_us
 from ._rates import pass_rates
 from ._stats import PSI_ACT, PSI_WATCH, ks_2samp, ks_pvalue, newcombe_diff_ci, psi, psi_flag
 
@@ -35,11 +35,15 @@ __all__ = ["period_slice", "pass_rate_drift", "pass_rate_drift_from_rates", "dis
 def period_slice(table: pd.DataFrame, since=None, until=None, *,
                  time_column: str = "session_time", tz=None) -> pd.DataFrame:
     """Rows with ``since <= time_column < until``: ISO 8601 dates or times, or timestamps;
-    one without an offset is in ``tz`` (default UTC)."""
+    one without an offset is in ``tz`` (default UTC).  ``since`` after ``until`` raises: it
+    selected nothing, silently, like a period with no data."""
+    require(table, [time_column], "period_slice")
     t = time_us(table[time_column])
     keep = t != np.iinfo(np.int64).min
-    for bound, what in ((since, "since"), (until, "until")):
-        b = parse_time(bound, what, tz=tz)
+    bounds = {what: parse_time(bound, what, tz=tz) for bound, what in ((since, "since"), (until, "until"))}
+    if bounds["since"] is not None and bounds["until"] is not None and bounds["since"] > bounds["until"]:
+        raise ValueError(f"since ({since}) must not be after until ({until})")
+    for what, b in bounds.items():
         if b is not None:
             us = b.value // 1000
             keep &= (t >= us) if what == "since" else (t < us)
@@ -57,7 +61,7 @@ def pass_rate_drift(baseline: pd.DataFrame, current: pd.DataFrame, by=None, *,
     interval excludes 0), ``rejection_change`` (relative change of the rejection
     rate: +0.25 = a quarter more rejections), ``low_n`` (either side below ``min_n``).
     """
-    by = as_list(by)
+    by, levels = as_list(by), level_names(levels)
     a = pass_rates(baseline, by, levels=levels, min_n=min_n, confidence=confidence)
     b = pass_rates(current, by, levels=levels, min_n=min_n, confidence=confidence)
     return pass_rate_drift_from_rates(a, b, by, min_n=min_n, confidence=confidence)
@@ -108,6 +112,7 @@ def distribution_drift(baseline: pd.DataFrame, current: pd.DataFrame, by=None, *
     (``stable``/``watch``/``act`` at 0.10/0.25), ``ks``, ``ks_pvalue`` (asymptotic).
     """
     by = as_list(by)
+    bins = number(bins, "bins", low=2, low_ok=True, integer=True)
     baseline, current = _per_attempt(baseline), _per_attempt(current)
     both = pd.concat([baseline.assign(_side=0), current.assign(_side=1)], ignore_index=True)
     codes, keys = group_codes(both, by)

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from .._time import parse_tz, period_bounds
-from ._core import LEVEL_COLUMNS, LEVELS, as_list, group_codes, period_codes, time_us
+from ._core import LEVEL_COLUMNS, LEVELS, as_list, group_codes, period_codes, require, time_us
 from ._rates import pass_rates
 from ._segments import threshold_set_labels
 
@@ -28,6 +28,7 @@ def threshold_sets(comparisons: pd.DataFrame, by=None, *,
     Sorted by ``by``, then ``first_seen``, then ``threshold_set``.
     """
     by = as_list(by)
+    require(comparisons, [*by, *_THR, time_column], "threshold_sets")
     df = comparisons[[*by, *_THR, time_column]].copy()
     df["threshold_set"] = threshold_set_labels(comparisons)
     df = df[df["threshold_set"].notna()]
@@ -57,6 +58,7 @@ def threshold_eras(comparisons: pd.DataFrame, *, freq: str = "M", tz=None,
     period after the era's last starts, exclusive), ``n`` (rows with any level in the era), ``dominant_share`` and
     ``other_sets`` (distinct other sets seen in the era: concurrent sets, not a change).
     """
+    require(comparisons, [time_column, *_THR], "threshold_eras")
     labels = threshold_set_labels(comparisons)
     keep = labels.notna().to_numpy()
     df = comparisons.loc[keep, [time_column, *_THR]].reset_index(drop=True)

@@ -25,7 +25,7 @@ import pandas as pd
 
 from ..schema import LITE_FINAL_STATUSES, LITE_PENDING_STATUSES, VERIFY_ERROR_BILLED
 from .._time import freq_of, parse_tz
-from ._core import as_list, period_codes, period_label, require
+from ._core import _not_a_table, as_list, period_codes, period_label, require
 
 __all__ = ["error_codes", "status_funnel", "billing", "ORIGINS", "LITE_STATUS_ORDER", "ROWS"]
 
@@ -42,6 +42,11 @@ ROWS = "_rows"
 
 
 def _kind(df: pd.DataFrame) -> str:
+    if isinstance(df, (list, tuple)):
+        raise TypeError("error_codes and billing take each table as an argument of its own: "
+                        "error_codes(sessions, verify_errors), or error_codes(*tables); got a list")
+    if not isinstance(df, pd.DataFrame):
+        raise _not_a_table(df, "error_codes and billing")
     cols = set(df.columns)
     if {"api", "error_code", "count"} <= cols:
         return "error_counts"

@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ._core import (as_list, distinct_per_group, floats, group_codes, histogram_weights, level_column, mask_ids,
-                    once_per_attempt)
+from ._core import (LEVELS, as_list, check_bins, distinct_per_group, floats, group_codes, histogram_weights, level_column,
+                    level_name, mask_ids, number, once_per_attempt, require)
 
 __all__ = ["exact_difference", "bin_index", "margins", "margin_histogram", "would_flip", "would_flip_summary"]
 
@@ -40,11 +40,35 @@ def bin_index(v: np.ndarray, origin: float, binwidth: float) -> np.ndarray:
     return np.floor((v0 - origin) / binwidth).astype(np.int64)
 
 
-def _cut(df: pd.DataFrame, spec) -> tuple[np.ndarray, str]:
-    """Per-row threshold for a level name or a global cut (a number)."""
+def _cut(df: pd.DataFrame, spec, what: str = "cut") -> tuple[np.ndarray, str]:
+    """Per-row threshold for a level (``"1e-5"``, or the number ``1e-5``) or a global cut
+    (a confidence, 0-100).
+
+    The number ``1e-4`` used to be a cut at confidence 0.0001, passing every scored row
+    without a word: a number that is a level's value names that level, and a cut below 1
+    (a share, not a 0-100 confidence) or not finite is refused.
+    """
     if isinstance(spec, str):
-        return floats(df[level_column(spec)]), spec
+        try:
+            level = level_name(spec)
+        except ValueError as e:
+            raise ValueError(f"{what}: {e} (or a confidence cut as a number, e.g. 80)") from None
+        require(df, [level_column(level)], f"{what}={spec!r}")
+        return floats(df[level_column(level)]), level
+    if isinstance(spec, bool) or not isinstance(spec, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{what} must be a level ({', '.join(LEVELS)}) or a confidence (0-100); "
+                        f"got {spec!r}")
     v = float(spec)
+    try:
+        level = level_name(v)
+    except ValueError:
+        pass
+    else:
+        require(df, [level_column(level)], f"{what}={spec!r}")
+        return floats(df[level_column(level)]), level
+    if not np.isfinite(v) or 0 < v < 1:
+        raise ValueError(f"{what}={spec!r}: a cut is a confidence on the 0-100 scale (e.g. 80), "
+                         f"or a level ({', '.join(LEVELS)})")
     return np.full(len(df), v), f"{v:g}"
 
 
@@ -56,7 +80,7 @@ def margins(comparisons: pd.DataFrame, level="1e-4", *, mask: bool = False) -> p
     ``margin`` (NaN where there is no confidence: a rejection), ``passed``.
     """
     comparisons = once_per_attempt(comparisons)
-    thr, _ = _cut(comparisons, level)
+    thr, _ = _cut(comparisons, level, "level")
     keep = ~np.isnan(thr)
     ids = [c for c in ("source", "session_id", "comparison", "attempt", "session_time")
            if c in comparisons.columns]
@@ -82,8 +106,13 @@ def margin_histogram(comparisons: pd.DataFrame, level="1e-4", *, binwidth: float
     be a :func:`confidence_histogram` (its ``count`` column weighs each row).
     """
     by = as_list(by)
+    binwidth = number(binwidth, "binwidth")
+    if binrange is not None:
+        lo, hi = (number(v, "binrange", low=-np.inf) for v in binrange)
+        if not lo < hi:
+            raise ValueError(f"binrange must be (low, high) with low < high; got {binrange!r}")
     comparisons = once_per_attempt(comparisons)
-    thr, _ = _cut(comparisons, level)
+    thr, _ = _cut(comparisons, level, "level")
     conf = floats(comparisons["confidence"])
     m = exact_difference(conf, thr)
     ok = ~np.isnan(m)
@@ -101,6 +130,7 @@ def margin_histogram(comparisons: pd.DataFrame, level="1e-4", *, binwidth: float
     hi = int(idx[ok].max()) + 1 if binrange is None else hi_i
     nb = hi - lo
     g = len(keys)
+    check_bins(g * nb, binwidth)
     flat = (np.zeros(len(idx), np.int64) if codes is None else codes) * nb + (idx - lo)
     w = histogram_weights(comparisons)
     counts = np.bincount(flat[ok], weights=None if w is None else w[ok], minlength=g * nb).reshape(g, nb)
@@ -125,8 +155,8 @@ def would_flip(comparisons: pd.DataFrame, frm="1e-4", to="1e-5", *, mask: bool =
     Sorted by margin_from, then ids.
     """
     comparisons = once_per_attempt(comparisons)
-    t0, _ = _cut(comparisons, frm)
-    t1, _ = _cut(comparisons, to)
+    t0, _ = _cut(comparisons, frm, "frm")
+    t1, _ = _cut(comparisons, to, "to")
     conf = floats(comparisons["confidence"])
     both = ~np.isnan(t0) & ~np.isnan(t1)
     p0, p1 = conf >= t0, conf >= t1
@@ -161,9 +191,10 @@ def would_flip_summary(comparisons: pd.DataFrame, frm="1e-4", to="1e-5", *, by=N
     the ``from`` margin axis).  Groups with no row in scope are left out.
     """
     by = as_list(by)
+    window = number(window, "window", low_ok=True)
     comparisons = once_per_attempt(comparisons)
-    t0, l0 = _cut(comparisons, frm)
-    t1, l1 = _cut(comparisons, to)
+    t0, l0 = _cut(comparisons, frm, "frm")
+    t1, l1 = _cut(comparisons, to, "to")
     conf = floats(comparisons["confidence"])
     both = ~np.isnan(t0) & ~np.isnan(t1)
     p0, p1 = (conf >= t0) & both, (conf >= t1) & both

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from ._core import LEVEL_COLUMNS, LEVELS, MIN_N, float_codes, floats, once_per_attempt, require
+from ._core import LEVEL_COLUMNS, LEVELS, MIN_N, float_codes, floats, level_names, once_per_attempt, require
 from ._stats import describe_rate, proportion_ci
 
 __all__ = ["join_labels", "error_rates", "error_rates_at_levels", "equal_error_rate",
@@ -69,7 +69,7 @@ def _label_matches(table: pd.DataFrame, labels: pd.DataFrame) -> tuple[pd.DataFr
     cols = [*on, "genuine"] + (["pai"] if "pai" in labels.columns else [])
     lab = labels[cols]
     lab = lab[lab["genuine"].notna()].reset_index(drop=True)
-    lab["genuine"] = lab["genuine"].astype(bool)
+    lab["genuine"] = _genuine_bools(lab["genuine"], "labels")
     if not len(table) or not len(lab):
         return lab, np.zeros(0, np.int64), np.zeros(0, np.int64)
     import duckdb
@@ -97,6 +97,38 @@ def _label_matches(table: pd.DataFrame, labels: pd.DataFrame) -> tuple[pd.DataFr
     return lab, i, j
 
 
+_YES = frozenset({"true", "t", "yes", "y", "1", "1.0", "genuine"})
+_NO = frozenset({"false", "f", "no", "n", "0", "0.0", "impostor"})
+
+
+def _one_genuine(v, what: str) -> bool:
+    """One ``genuine`` value as bool; a value that is neither yes nor no raises."""
+    if isinstance(v, (bool, np.bool_)):
+        return bool(v)
+    if isinstance(v, (int, float, np.integer, np.floating)) and v in (0, 1):
+        return bool(v)
+    if isinstance(v, str) and v.strip().lower() in _YES | _NO:
+        return v.strip().lower() in _YES
+    raise ValueError(f"{what}: column 'genuine' must be True/False (or 1/0, \"yes\"/\"no\", "
+                     f"\"true\"/\"false\"; missing = unlabelled); got {v!r}")
+
+
+def _genuine_bools(s: pd.Series, what: str = "labels") -> np.ndarray:
+    """The known (non-missing) ``genuine`` values as a bool array.
+
+    ``astype(bool)`` would read every non-empty string as True, so a labels file with
+    "no"/"false"/"0" text gave no impostor at all and a FAR of NaN without a word:
+    text and 0/1 numbers are read for what they say, anything else raises.
+    """
+    if s.dtype == bool or isinstance(s.dtype, pd.BooleanDtype):
+        return s.to_numpy(dtype=bool)
+    codes, uniq = pd.factorize(s, use_na_sentinel=True)
+    if (codes < 0).any():
+        raise ValueError(f"{what}: column 'genuine' has missing values here; drop them first")
+    table = np.array([_one_genuine(v, what) for v in uniq], dtype=bool)
+    return table[codes] if len(table) else np.zeros(0, bool)
+
+
 def _arrow_str(s: pd.Series):
     """A key column as an Arrow string array (zero-copy for the tables' str columns)."""
     import pyarrow as pa
@@ -113,7 +145,7 @@ def _scores(comparisons, labels, comparison) -> tuple[np.ndarray, np.ndarray]:
     if labels is None:
         require(df, ["genuine"], "error_rates without labels (rows that carry them)")
         known = df["genuine"].notna().to_numpy()
-        return floats(df["confidence"])[known], df["genuine"].to_numpy()[known].astype(bool)
+        return floats(df["confidence"])[known], _genuine_bools(df["genuine"][known], "comparisons")
     lab, i, j = _label_matches(df, labels)
     return floats(df["confidence"])[i], lab["genuine"].to_numpy(dtype=bool)[j]
 
@@ -178,6 +210,7 @@ def error_rates_at_levels(comparisons: pd.DataFrame, labels: pd.DataFrame, *,
     ``far_high``, ``far_text`` (e.g. "0 of 1,000: none observed; 95% upper bound
     0.38% (about 3/N)"), ``low_n`` (either class below ``min_n``).
     """
+    levels = level_names(levels)
     j = join_labels(once_per_attempt(_of_kind(comparisons, comparison)), labels)
     conf = floats(j["confidence"])
     gen = j["genuine"].to_numpy(dtype=bool)

@@ -13,8 +13,8 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from ._core import (LEVEL_COLUMNS, LEVELS, MIN_N, as_list, float_codes, floats, group_codes, histogram_weights,
-                    level_column, once_per_attempt, require)
+from ._core import (LEVEL_COLUMNS, LEVELS, MIN_N, as_list, check_bins, float_codes, floats, group_codes, histogram_weights,
+                    level_column, level_names, number, once_per_attempt, require)
 from ._stats import proportion_ci
 
 __all__ = ["pass_rates", "configured_pass_rates", "liveness_pass_rates", "threshold_lines",
@@ -79,7 +79,7 @@ def pass_rates(comparisons: pd.DataFrame, by=None, *, freq: str | None = None, t
 
     >>> pass_rates(comparisons, by="comparison", freq="W")   # doctest: +SKIP
     """
-    by = as_list(by)
+    by, levels = as_list(by), level_names(levels)
     require(comparisons, ["confidence", *(level_column(lv) for lv in levels)], "pass_rates")
     codes, keys = group_codes(comparisons, by, freq=freq, time_column=time_column, tz=tz)
     g = len(keys)
@@ -197,6 +197,7 @@ def threshold_lines(comparisons: pd.DataFrame, *, levels: Sequence[str] = LEVELS
     ``comparisons`` may also be a :func:`confidence_histogram` (its ``count`` column
     weighs each row): same result, without the rows.
     """
+    levels = level_names(levels)
     require(comparisons, ["confidence"], "threshold_lines")
     comparisons = once_per_attempt(comparisons)
     conf = floats(comparisons["confidence"])
@@ -246,6 +247,15 @@ def confidence_distribution(comparisons: pd.DataFrame, *, binwidth: float | None
     ``comparisons`` may also be a :func:`confidence_histogram` (its ``count`` column
     weighs each row): the same bins and counts, without the rows.
     """
+    if binwidth is not None:
+        binwidth = number(binwidth, "binwidth")
+    if bins is not None:
+        bins = number(bins, "bins", low=1, low_ok=True, integer=True)
+    if binrange is not None:
+        lo, hi = (number(v, "binrange", low=-np.inf) for v in binrange)
+        if not lo < hi:
+            raise ValueError(f"binrange must be (low, high) with low < high; got {binrange!r}")
+    require(comparisons, [column], "confidence_distribution")
     comparisons = once_per_attempt(comparisons)
     x = floats(comparisons[column])
     w = histogram_weights(comparisons)
@@ -266,6 +276,7 @@ def confidence_distribution(comparisons: pd.DataFrame, *, binwidth: float | None
     lo, hi = map(float, binrange)
     if bins is None:
         bins = max(int(round((hi - lo) / (binwidth or 1.0))), 1)
+    check_bins(bins, binwidth)
     counts, edges = np.histogram(x, bins=bins, range=(lo, hi), weights=w)
     return pd.DataFrame({"bin_left": edges[:-1], "bin_right": edges[1:],
                          "count": np.rint(counts).astype(np.int64)})

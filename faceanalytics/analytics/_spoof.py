@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ._core import MIN_N, as_list, distinct_per_group, floats, group_codes, once_per_attempt, require
+from ._core import MIN_N, as_list, check_bins, distinct_per_group, floats, group_codes, number, once_per_attempt, require
 from ._flip import bin_index, exact_difference
 from ._rates import rate_frame
 
@@ -96,6 +96,8 @@ def genuineness_near_threshold(genuineness: pd.DataFrame, *, window: float = 0.0
     ``threshold_max``, ``n_thresholds``.
     """
     by = as_list(by)
+    window = number(window, "window", low_ok=True)
+    require(genuineness, ["confidence", "threshold", "attack"], "genuineness_near_threshold")
     genuineness = once_per_attempt(genuineness)
     conf = floats(genuineness["confidence"])
     thr = floats(genuineness["threshold"])
@@ -141,6 +143,7 @@ def genuineness_histogram(genuineness: pd.DataFrame, *, binwidth: float = 0.02, 
     threshold) are not counted.  The last bin includes its right edge.
     """
     by = as_list(by)
+    binwidth = number(binwidth, "binwidth")
     genuineness = once_per_attempt(genuineness)
     conf = floats(genuineness["confidence"])
     if x == "confidence":
@@ -150,6 +153,9 @@ def genuineness_histogram(genuineness: pd.DataFrame, *, binwidth: float = 0.02, 
     else:
         raise ValueError("x must be 'confidence' or 'margin'")
     nb = int(round((hi - lo) / binwidth))
+    if nb < 1:
+        raise ValueError(f"binwidth must be at most the range, {hi - lo:g}; got {binwidth!r}")
+    check_bins(nb, binwidth)
     edges = np.round(lo + np.arange(nb + 1) * binwidth, 10)
     ok = ~np.isnan(v)
     ok &= (np.where(ok, v, lo) >= lo) & (np.where(ok, v, lo) <= hi)

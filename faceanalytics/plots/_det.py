@@ -8,6 +8,7 @@ import pandas as pd
 
 from .._i18n import tr
 from ..analytics import equal_error_rate
+from ..analytics._core import require
 from ..analytics._stats import probit
 from ._common import get_ax
 
@@ -30,6 +31,8 @@ def plot_det(rates: pd.DataFrame, *, eer: bool = True, ax=None, **kwargs) -> Axe
     ``probit(frr)``; ticks are labelled in %).  Points where either rate is 0 or 1
     have no place on that scale and are left out.  ``kwargs`` go to ``ax.plot``.
     """
+    require(rates, ["far", "frr", "n_genuine", "n_impostor"],
+            "plot_det (an error_rates table: plot_det(error_rates(comparisons, labels)))")
     ax = get_ax(ax)
     far = rates["far"].to_numpy(dtype=float)
     frr = rates["frr"].to_numpy(dtype=float)

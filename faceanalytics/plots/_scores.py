@@ -16,7 +16,7 @@ from ..analytics import (LEVELS, MIN_N, confidence_distribution, distribution_dr
                          margin_histogram, pass_rate_drift, pass_rates, threshold_lines,
                          would_flip_summary)
 from .._i18n import tr, tr_or
-from ..analytics._core import histogram_weights
+from ..analytics._core import histogram_weights, level_names
 from ._common import (ATTACK_COLORS, CONFIGURED_COLOR, LEVEL_COLORS, NEUTRAL_COLOR, PASS_COLOR,
                       REJECT_COLOR, get_ax, histogram_bars, naive_utc, pct, percent_axis)
 
@@ -161,6 +161,7 @@ def plot_pass_rates(data: pd.DataFrame, *, freq: str = "W", levels: Sequence[str
     ``freq`` on the calendar of ``tz``) or a :func:`pass_rates` result.  Without a ``period`` column the levels
     are drawn side by side with their intervals.  ``kwargs`` go to ``ax.plot``.
     """
+    levels = level_names(levels)
     ax = get_ax(ax)
     rates = data if {"level", "pass_rate"} <= set(data.columns) else \
         pass_rates(data, freq=freq, tz=tz, levels=levels, min_n=min_n)

@@ -639,11 +639,14 @@ def load(data_dir, table: str, since=None, until=None, columns=None) -> "pd.Data
 def load_arrow(data_dir, table: str, since=None, until=None, columns=None, where=None) -> pa.Table:
     """:func:`load`, as an Arrow table (no pandas involved).  ``where``: a further
     ``pyarrow.dataset`` filter expression (pushed down to the files)."""
-    if table not in TABLES:
+    if not isinstance(table, str) or table not in TABLES:
         raise ValueError(f"unknown table {table!r}; tables are: {', '.join(TABLES)}")
     schema = full_schema(table)
+    columns = _columns(schema, table, columns)
     lo = utc_datetime(since, "since")
     hi = utc_datetime(until, "until")
+    if lo is not None and hi is not None and lo > hi:
+        raise ValueError(f"since ({since}) must not be after until ({until})")
     ddir = DataDir.of(data_dir)
     require_data_dir(ddir.root)
     path = ddir.table(table)
@@ -676,6 +679,26 @@ def load_arrow(data_dir, table: str, since=None, until=None, columns=None, where
         except pa.ArrowInvalid as e:  # a file that is not Parquet (written files are whole: damaged)
             raise DamagedTable.of(e) from None
     raise AssertionError("unreachable")
+
+
+def _columns(schema: pa.Schema, table: str, columns) -> list[str] | None:
+    """``columns`` as a list of the table's column names (one name alone is a list of one).
+
+    An unknown name reached pyarrow's reader and came back as "not a readable table file"
+    (DamagedTable: the table looked damaged), a tuple or a str as a pyarrow ValueError."""
+    if columns is None:
+        return None
+    if isinstance(columns, str):
+        columns = [columns]
+    try:
+        columns = list(columns)
+    except TypeError:
+        raise TypeError(f"columns must be a list of column names; got {columns!r}") from None
+    unknown = [c for c in columns if c not in schema.names]
+    if unknown:
+        raise ValueError(f"table {table!r} has no column(s) {', '.join(map(repr, unknown))}; "
+                         f"its columns are {', '.join(schema.names)}")
+    return columns
 
 
 def _vanished(e: OSError) -> bool:
