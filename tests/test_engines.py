@@ -652,3 +652,19 @@ def test_odd_biz_extra_data_keys_count_alike_on_spark(tmp_path, spark):
                            check_dtype=False, check_categorical=False, obj=name)
     for k in odd:
         assert set(b.counts["seg_sessions"][f"seg_{k}"].dropna()) == {"x", "y"}, k
+
+
+def test_levels_written_as_numbers_or_alone_are_read_as_the_metrics_read_them(data, engines):
+    """``would_flip_summary(DATA, 1e-4, 1e-5)`` cut at confidence 0.0001 on the engines (every
+    scored row passed, no flip) while the pandas metric reads a level's value as the level;
+    ``levels="1e-4"`` was split into characters.  The same answers as the names now."""
+    for name in ("pandas", "duckdb", "spark"):
+        eng = engines.get(name, name)
+        want = E.would_flip_summary(data, "1e-4", "1e-5", engine=eng)
+        got = E.would_flip_summary(data, 1e-4, "0.00001", engine=eng)
+        pd.testing.assert_frame_equal(got, want)
+        assert want["to_reject"].iloc[0] > 0
+        pd.testing.assert_frame_equal(E.pass_rates(data, levels="1e-4", engine=eng),
+                                      E.pass_rates(data, levels=["1e-4"], engine=eng))
+    with pytest.raises(ValueError, match="confidence on the 0-100 scale"):
+        E.would_flip_summary(data, "1e-4", 0.8, engine="duckdb")

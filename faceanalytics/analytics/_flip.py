@@ -40,36 +40,39 @@ def bin_index(v: np.ndarray, origin: float, binwidth: float) -> np.ndarray:
     return np.floor((v0 - origin) / binwidth).astype(np.int64)
 
 
-def _cut(df: pd.DataFrame, spec, what: str = "cut") -> tuple[np.ndarray, str]:
-    """Per-row threshold for a level (``"1e-5"``, or the number ``1e-5``) or a global cut
-    (a confidence, 0-100).
+def cut_spec(spec, what: str = "cut"):
+    """A level's name (``"1e-5"``, however written: ``"0.00001"``, the number ``1e-5``) or a
+    global cut (a float confidence, 0-100).
 
     The number ``1e-4`` used to be a cut at confidence 0.0001, passing every scored row
     without a word: a number that is a level's value names that level, and a cut below 1
-    (a share, not a 0-100 confidence) or not finite is refused.
-    """
+    (a share, not a 0-100 confidence) or not finite is refused."""
     if isinstance(spec, str):
         try:
-            level = level_name(spec)
+            return level_name(spec)
         except ValueError as e:
             raise ValueError(f"{what}: {e} (or a confidence cut as a number, e.g. 80)") from None
-        require(df, [level_column(level)], f"{what}={spec!r}")
-        return floats(df[level_column(level)]), level
     if isinstance(spec, bool) or not isinstance(spec, (int, float, np.integer, np.floating)):
         raise TypeError(f"{what} must be a level ({', '.join(LEVELS)}) or a confidence (0-100); "
                         f"got {spec!r}")
     v = float(spec)
     try:
-        level = level_name(v)
+        return level_name(v)
     except ValueError:
         pass
-    else:
-        require(df, [level_column(level)], f"{what}={spec!r}")
-        return floats(df[level_column(level)]), level
     if not np.isfinite(v) or 0 < v < 1:
         raise ValueError(f"{what}={spec!r}: a cut is a confidence on the 0-100 scale (e.g. 80), "
                          f"or a level ({', '.join(LEVELS)})")
-    return np.full(len(df), v), f"{v:g}"
+    return v
+
+
+def _cut(df: pd.DataFrame, spec, what: str = "cut") -> tuple[np.ndarray, str]:
+    """Per-row threshold for a level or a global cut (:func:`cut_spec`), and its label."""
+    got = cut_spec(spec, what)
+    if isinstance(got, str):
+        require(df, [level_column(got)], f"{what}={spec!r}")
+        return floats(df[level_column(got)]), got
+    return np.full(len(df), got), f"{got:g}"
 
 
 def margins(comparisons: pd.DataFrame, level="1e-4", *, mask: bool = False) -> pd.DataFrame:

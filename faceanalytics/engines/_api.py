@@ -11,7 +11,9 @@ import pandas as pd
 
 from .. import analytics as A
 from .._time import freq_of, parse_tz, utc_datetime
-from ..analytics._core import LEVEL_COLUMNS, LEVELS, MIN_N, as_list, group_codes, level_column, period_label
+from ..analytics._core import (LEVEL_COLUMNS, LEVELS, MIN_N, as_list, group_codes, level_column, level_names,
+                               period_label)
+from ..analytics._flip import cut_spec
 from ..analytics._rates import rate_frame
 from ..schema import full_schema
 from . import _sql as S
@@ -216,7 +218,7 @@ def pass_rates(data_dir, by=None, *, freq: str | None = None, since=None, until=
 
     >>> engines.pass_rates("data", by="comparison", freq="W", since="2026-01-01")  # doctest: +SKIP
     """
-    by, levels = as_list(by), list(levels)
+    by, levels = as_list(by), level_names(levels)
     cols = [level_column(lv) for lv in levels]
     _check("comparisons", [*by, *([time_column] if freq else [])], "pass_rates")
     tz = _checked(freq, tz)
@@ -291,18 +293,13 @@ def value_histogram(data_dir, table: str = "comparisons", column: str = "confide
 
 # ------------------------------------------------------------------ would-flip
 
-def _cut_label(spec) -> str:
-    if isinstance(spec, str):
-        level_column(spec)
-        return spec
-    return f"{float(spec):g}"
-
-
 def would_flip_summary(data_dir, frm="1e-4", to="1e-5", *, by=None, window: float = 1.0, since=None,
                        until=None, engine="auto") -> pd.DataFrame:
     """:func:`faceanalytics.analytics.would_flip_summary` of the comparisons in ``[since, until)``."""
     by = as_list(by)
-    l0, l1 = _cut_label(frm), _cut_label(to)
+    # a level however written ("0.00001", 1e-5) or a 0-100 cut, as the pandas metric reads them
+    frm, to = cut_spec(frm, "frm"), cut_spec(to, "to")
+    l0, l1 = (x if isinstance(x, str) else f"{x:g}" for x in (frm, to))
     _check("comparisons", by, "would_flip_summary")
     eng = get_engine(engine)
     if isinstance(eng, PandasEngine):
@@ -462,7 +459,7 @@ def pass_rate_drift(data_dir, baseline, current, *, by=None, levels: Sequence[st
 
     ``baseline`` and ``current`` are ``(since, until)`` pairs (``until`` exclusive).
     """
-    by = as_list(by)
+    by, levels = as_list(by), level_names(levels)
     (b0, b1), (c0, c1) = _bounds(baseline, "baseline"), _bounds(current, "current")
     eng = get_engine(engine)
     if isinstance(eng, PandasEngine):
