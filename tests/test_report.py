@@ -626,6 +626,9 @@ def test_a_session_labelled_twice_the_same_way_counts_once(tmp_path):
     f.write_text("session_id,genuine\nabc,yes\nabc,1\nxyz,0\n")
     lab = read_labels(f)
     assert lab[["session_id", "genuine"]].values.tolist() == [["abc", True], ["xyz", False]]
+    # the words the metrics read (analytics GENUINE_TEXT): one vocabulary for file and frame
+    f.write_text("session_id,genuine\nabc,Genuine\nxyz,impostor\nuvw, N \n")
+    assert read_labels(f)["genuine"].tolist() == [True, False, False]
 
 
 # ------------------------------------------------------------------ frames an analyst built by hand

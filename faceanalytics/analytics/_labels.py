@@ -97,8 +97,10 @@ def _label_matches(table: pd.DataFrame, labels: pd.DataFrame) -> tuple[pd.DataFr
     return lab, i, j
 
 
-_YES = frozenset({"true", "t", "yes", "y", "1", "1.0", "genuine"})
-_NO = frozenset({"false", "f", "no", "n", "0", "0.0", "impostor"})
+#: ``genuine`` written as text (lower case, trimmed) -> its value: one vocabulary for the
+#: metrics and the review's labels file (``report.read_labels``).
+GENUINE_TEXT = {**dict.fromkeys(("true", "t", "yes", "y", "1", "1.0", "genuine"), True),
+                **dict.fromkeys(("false", "f", "no", "n", "0", "0.0", "impostor"), False)}
 
 
 def _one_genuine(v, what: str) -> bool:
@@ -107,8 +109,8 @@ def _one_genuine(v, what: str) -> bool:
         return bool(v)
     if isinstance(v, (int, float, np.integer, np.floating)) and v in (0, 1):
         return bool(v)
-    if isinstance(v, str) and v.strip().lower() in _YES | _NO:
-        return v.strip().lower() in _YES
+    if isinstance(v, str) and v.strip().lower() in GENUINE_TEXT:
+        return GENUINE_TEXT[v.strip().lower()]
     raise ValueError(f"{what}: column 'genuine' must be True/False (or 1/0, \"yes\"/\"no\", "
                      f"\"true\"/\"false\"; missing = unlabelled); got {v!r}")
 

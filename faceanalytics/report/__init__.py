@@ -204,8 +204,9 @@ def read_labels(path) -> pd.DataFrame:
         raise ValueError(f"{path}: labels need column(s) {', '.join(missing)}; found {', '.join(map(str, lab.columns))}")
     g = lab["genuine"]
     if g.dtype != bool:
-        m = {"true": True, "false": False, "1": True, "0": False, "yes": True, "no": False, "t": True, "f": False}
-        conv = g.astype("str").str.strip().str.lower().map(m)
+        from ..analytics._labels import GENUINE_TEXT
+
+        conv = g.astype("str").str.strip().str.lower().map(GENUINE_TEXT)
         bad = g.notna() & conv.isna()
         if bad.any():
             raise ValueError(f"{path}: genuine must be true/false (or 1/0, yes/no); row {int(bad.idxmax()) + 2} has "

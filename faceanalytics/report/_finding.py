@@ -6,6 +6,7 @@ import math
 from dataclasses import asdict, dataclass, field
 
 from ..flatten.fields import EXPAND
+from ..analytics._core import level_name
 from ..schema import LEVELS
 
 __all__ = ["Finding", "parse_levels", "level_for"]
@@ -32,8 +33,10 @@ def parse_levels(spec) -> dict[str, str]:
                 items.append((k.strip(), v.strip()) if sep else ("*", k))
     out: dict[str, str] = {}
     for k, v in items:
-        if v not in LEVELS:
-            raise ValueError(f"level must be one of {', '.join(LEVELS)}, not {v!r}")
+        try:
+            v = level_name(v)   # as the metrics read a level: "1e-4", "1e-04", "0.0001"
+        except ValueError:
+            raise ValueError(f"level must be one of {', '.join(LEVELS)}, not {v!r}") from None
         k = k or "*"
         if k != "*" and k not in COMPARISON_KINDS:
             # a misspelt kind would otherwise leave the default in force without a word
