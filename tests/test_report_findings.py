@@ -696,3 +696,39 @@ def test_a_review_of_one_day_draws_its_date_axes_without_a_warning():
         assert block["src"].startswith("data:image/png;base64,")
         lo, hi = seen[0]
         assert hi - lo < 40          # days: the data's span, not years around it
+
+
+def test_the_keep_or_review_table_names_a_change_within_the_period(tmp_path):
+    """A drop confined to one segment from mid-quarter moves the pooled rate against the
+    previous quarter by under the table's 2 points: the box said 'find who is being rejected
+    before keeping the 1e-4 cut' while the table said 'keep' at 1e-4.  The table now names
+    the change within the period, with its segment and date, at that level only."""
+    src = P.write(tmp_path / "records.jsonl", P.records(
+        8, n_lite=5000, n_liveness=800, n_baidu=200, reference_date=UNTIL, window_days=182,
+        plants=[P.KeyValueExtra(0.5), P.SegmentDrop(25, "2026-05-16", value="app")]))
+    ingest([src], tmp_path / "data")
+    r = review(tmp_path / "data", SINCE, UNTIL)
+    f = [x for x in r.findings if x.family == "pass_rate" and x.segment == {"key": "channel", "value": "app"}]
+    assert [(x.comparison, x.level) for x in f] == [("faceid", "1e-4")], [x.text for x in r.findings]
+    dec = r.decision_table.set_index(["source", "comparison", "level"])
+    row = dec.loc[("megvii_lite", "faceid", "1e-4")]
+    assert row["n_previous"] >= 30 and abs(row["change"]) < 0.02       # the case: the pooled rate barely moves
+    assert row["recommendation"] == "review"
+    assert row["reason"].startswith("channel = app: pass rate -") and "within the period" in row["reason"]
+    assert f"from {pd.Timestamp(f[0].start):%Y-%m-%d} on" in row["reason"]
+    others = dec.drop(index=("megvii_lite", "faceid", "1e-4"))
+    assert not others["reason"].str.contains("channel = app", regex=False).any()
+    # the report's own table says the same
+    html = write_report(tmp_path / "data", tmp_path / "r.html", SINCE, UNTIL)
+    assert "channel = app: pass rate -" in html.read_text()
+
+
+def test_a_first_review_keeps_what_did_not_change_within_the_period(quiet):
+    """No previous period: every row used to read 'review: too few to judge (0 previous)',
+    whatever the period showed.  With nothing to set against, the period itself is judged."""
+    _, r = quiet
+    dec = r.decision_table
+    assert (dec["n_previous"] == 0).all() and (dec["n"] >= 30).all()             # the case
+    assert (dec["recommendation"] == "keep").all() and (dec["reason"] == "").all(), dec["reason"].tolist()
+    rule = next(s for s in r.sections if s["id"] == "decision")["blocks"][0]["text"]
+    assert "Where the previous period has fewer than 30, there is nothing to set against" in rule

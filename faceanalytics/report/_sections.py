@@ -942,17 +942,19 @@ def _decision_rows(summaries, levels, findings=()) -> pd.DataFrame:
     out["n_previous"] = out["n_previous"].fillna(0).astype("int64")
     out["in_force"] = [lv == level_for(levels, c) for lv, c in zip(out["level"], out["comparison"])]
     moves = _threshold_moves(findings)
+    within = _changes_within(findings)
     rec, why = [], []
     for _, r in out.iterrows():
         reasons = []
         if r["significant"] is True and abs(r["change"]) >= MATERIAL_CHANGE:
             reasons.append(tr("decision.why.change", change=100 * r["change"], low=100 * r["change_low"],
                               high=100 * r["change_high"]))
+        reasons += within.get((r["source"], r["comparison"], r["level"]), [])
         reasons += moves.get((r["source"], r["comparison"], r["level"]), [])
         if pd.notna(r["psi"]) and r["psi"] >= PSI_ACT and not r["ks_pvalue"] >= PSI_CONFIRM:
             reasons.append(tr("decision.why.psi", psi=r["psi"]))
-        if min(r["n"], r["n_previous"]) < MIN_N:
-            reasons.append(tr("decision.why.few", previous=r["n_previous"], current=r["n"]))
+        if r["n"] < MIN_N:
+            reasons.append(tr("decision.why.few", current=f"{r['n']:,}"))
         rec.append("review" if reasons else "keep")
         why.append(tr("sep.clause").join(reasons))
     out["recommendation"] = rec
@@ -960,6 +962,25 @@ def _decision_rows(summaries, levels, findings=()) -> pd.DataFrame:
     order = {k: i for i, k in enumerate(_comparison_order(out["comparison"].dropna()))}
     out = out.assign(_o=out["comparison"].map(order)).sort_values(["_o", "source", "level"], kind="stable")
     return out.drop(columns="_o").reset_index(drop=True)
+
+
+def _changes_within(findings) -> dict[tuple, list[str]]:
+    """{(source, comparison, level): reasons}: each pass-rate change the review found within
+    the period at the level, pooled or in one segment (the box names it; the table must too,
+    even when the period's rate against the previous one barely moves)."""
+    out: dict[tuple, list[str]] = {}
+    for f in findings:
+        if f.family != "pass_rate" or f.change_points is None:
+            continue
+        seg = f.segment
+        where = tr("decision.why.within_where", segment=T.segment_text(seg["key"], seg["value"])) if seg else ""
+        start = f"{pd.Timestamp(f.start):%Y-%m-%d}"
+        when = tr("decision.why.within_wave", start=start, last=f"{pd.Timestamp(f.end) - ONE_DAY:%Y-%m-%d}") \
+            if f.kind == "wave" and f.end else tr("decision.why.within_step", start=start)
+        out.setdefault((f.source, f.comparison, f.level), []).append(
+            tr("decision.why.within", where=where, change=f.change_points, low=f.ci_low_points,
+               high=f.ci_high_points, when=when))
+    return out
 
 
 def _threshold_moves(findings) -> dict[tuple, list[str]]:
