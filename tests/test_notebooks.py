@@ -193,7 +193,7 @@ _probe.update(
     assert "2026-08-10" <= base_min[:10] and base_max[:10] < "2026-09-07"
     assert p["columns"] == DECISION_COLUMNS
     assert set(p["recommendations"]) <= {"keep", "review"} and p["rule_consistent"]
-    assert p["levels"] == ["1e-3", "1e-4", "1e-5", "1e-6"]
+    assert p["levels"] == ["1e-3", "1e-4", "1e-5", "1e-6", "configured"]      # Baidu's: the plan's threshold
     assert p["faceid_1e4"][0] == p["faceid_1e4"][1] > 300
     # the explorer on the data directory counts what the review's summaries count
     assert p["explorer"][:2] == ["faceid", "1e-4"] and p["explorer"][2:4] == p["summary"] and p["explorer"][4] == 10

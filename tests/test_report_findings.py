@@ -732,3 +732,35 @@ def test_a_first_review_keeps_what_did_not_change_within_the_period(quiet):
     assert (dec["recommendation"] == "keep").all() and (dec["reason"] == "").all(), dec["reason"].tolist()
     rule = next(s for s in r.sections if s["id"] == "decision")["blocks"][0]["text"]
     assert "Where the previous period has fewer than 30, there is nothing to set against" in rule
+
+
+def test_a_baidu_only_review_ends_with_a_decision_on_its_configured_thresholds(tmp_path):
+    """Baidu compares against the threshold configured in the plan, not against levels: a
+    Baidu-only deployment's report ended with 'No comparison with reference thresholds' and
+    an empty keep/review table.  Now each configured threshold has a row, by the same rule;
+    here a drop of the pass rate from mid-quarter marks every one for review."""
+    import random
+
+    recs = [r for r in P.records(9, n_lite=20, n_liveness=5, n_baidu=3000, reference_date=UNTIL, window_days=182)
+            if r["source"].startswith("baidu")]
+    rng = random.Random(9)
+    for r in recs:
+        res = r["payload"].get("result") if r["source"] == "baidu_getall" else None
+        for a in (res or {}).get("verify_result") or []:
+            d = a.get("verify_detail") or {}
+            y, m, day = (int(x) for x in str(a.get("verify_time", "0-0-0")).split()[0].split("-"))
+            if (y, m, day) >= (2026, 5, 16) and isinstance(d.get("score"), float) and d["score"] >= d["threshold"] \
+                    and rng.random() < 0.4:
+                d["score"] = round(d["threshold"] - rng.uniform(0.5, 5.0), 4)
+    ingest([P.write(tmp_path / "records.jsonl", recs)], tmp_path / "data")
+    r = review(tmp_path / "data", SINCE, UNTIL)
+    dec = r.decision_table
+    assert set(dec["source"]) == {"baidu_getall"} and set(dec["level"]) == {"configured"}
+    cur = r.summaries.configured_pass_rates("current", ["source", "comparison"])
+    assert sorted(dec["threshold"]) == sorted(cur["threshold"]) and list(dec["n"]) == \
+        list(cur.set_index("threshold").loc[dec["threshold"], "n"])
+    assert (dec["recommendation"] == "review").all(), dec["reason"].tolist()
+    assert dec["reason"].str.contains("within the period", regex=False).all()
+    sec = next(s for s in r.sections if s["id"] == "decision")
+    rows = sec["blocks"][1]["rows"]
+    assert sorted(row[2]["text"] for row in rows) == sorted(f"configured {t:g}" for t in cur["threshold"])

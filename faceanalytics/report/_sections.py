@@ -759,7 +759,9 @@ class _Builder:
             return self._section("decision", [p(tr("common.no_thresholds"), "empty")])
         rows = []
         for _, r in t.iterrows():
-            rows.append([r["comparison"], r["source"], {"text": r["level"], "cls": "inforce" if r["in_force"] else None},
+            level = tr("decision.configured_level", threshold=r["threshold"]) if r["level"] == CONFIGURED \
+                else r["level"]
+            rows.append([r["comparison"], r["source"], {"text": level, "cls": "inforce" if r["in_force"] else None},
                          rate(r["passed"], r["n"], r["ci_low"], r["ci_high"]),
                          rate(round(r["pass_rate_previous"] * r["n_previous"]) if r["n_previous"] else 0,
                               r["n_previous"]),
@@ -917,7 +919,7 @@ def _decision_rows(summaries, levels, findings=()) -> pd.DataFrame:
     key = ["source", "comparison"]
     rates = s.pass_rates("current", key)
     if rates.empty:
-        return pd.DataFrame()
+        return _configured_rows(s, findings)
     drift = s.pass_rate_drift(key).rename(columns={"n_baseline": "n_previous",
                                                    "pass_rate_baseline": "pass_rate_previous"})
     out = rates[[*key, "level", "n", "passed", "pass_rate", "ci_low", "ci_high"]].merge(
@@ -961,23 +963,71 @@ def _decision_rows(summaries, levels, findings=()) -> pd.DataFrame:
     out["reason"] = why
     order = {k: i for i, k in enumerate(_comparison_order(out["comparison"].dropna()))}
     out = out.assign(_o=out["comparison"].map(order)).sort_values(["_o", "source", "level"], kind="stable")
-    return out.drop(columns="_o").reset_index(drop=True)
+    baidu = _configured_rows(s, findings)
+    out = out.drop(columns="_o")
+    return (pd.concat([out, baidu], ignore_index=True) if len(baidu) else out).reset_index(drop=True)
 
 
-def _changes_within(findings) -> dict[tuple, list[str]]:
+CONFIGURED = "configured"       # the decision table's level of a Baidu row: the plan's threshold
+
+
+def _configured_rows(s, findings) -> pd.DataFrame:
+    """Baidu's rows of the decision table: one per source, comparison and threshold configured
+    in the plan (``level`` :data:`CONFIGURED`, ``threshold`` the value; the one in force), by
+    the rule of the reference levels' rows: a significant change of at least
+    :data:`MATERIAL_CHANGE` against the previous period, a change within the period (the
+    review's ``configured`` findings, per source and comparison), a shifted score
+    distribution, too few comparisons this period.  A Baidu-only deployment had no row to
+    decide on."""
+    from .. import analytics as A
+
+    by = ["source", "comparison", "threshold"]
+    cur = s.configured_pass_rates("current", ["source", "comparison"])
+    if cur.empty:
+        return pd.DataFrame()
+    prev = s.configured_pass_rates("previous", ["source", "comparison"])
+    drift = A.pass_rate_drift_from_rates(prev.assign(level=CONFIGURED), cur.assign(level=CONFIGURED), by)
+    out = cur[[*by, "n", "passed", "pass_rate", "ci_low", "ci_high"]].merge(
+        drift.rename(columns={"n_baseline": "n_previous", "pass_rate_baseline": "pass_rate_previous"})[
+            [*by, "n_previous", "pass_rate_previous", "change", "change_low", "change_high", "significant"]],
+        on=by, how="left")
+    psi = s.distribution_drift(by=["source", "comparison"])[["source", "comparison", "psi", "ks_pvalue"]]
+    out = out.merge(psi, on=["source", "comparison"], how="left")
+    out["n_previous"] = out["n_previous"].fillna(0).astype("int64")
+    within = _changes_within(findings, family=CONFIGURED)
+    rec, why = [], []
+    for _, r in out.iterrows():
+        reasons = []
+        if r["significant"] is True and abs(r["change"]) >= MATERIAL_CHANGE:
+            reasons.append(tr("decision.why.change", change=100 * r["change"], low=100 * r["change_low"],
+                              high=100 * r["change_high"]))
+        reasons += within.get((r["source"], r["comparison"], CONFIGURED), [])
+        if pd.notna(r["psi"]) and r["psi"] >= PSI_ACT and not r["ks_pvalue"] >= PSI_CONFIRM:
+            reasons.append(tr("decision.why.psi", psi=r["psi"]))
+        if r["n"] < MIN_N:
+            reasons.append(tr("decision.why.few", current=f"{r['n']:,}"))
+        rec.append("review" if reasons else "keep")
+        why.append(tr("sep.clause").join(reasons))
+    return out.assign(level=CONFIGURED, reject_if_stricter=pd.array([pd.NA] * len(out), dtype="Int64"),
+                      pass_if_looser=pd.array([pd.NA] * len(out), dtype="Int64"), threshold_previous=out["threshold"],
+                      in_force=True, recommendation=rec, reason=why)
+
+
+def _changes_within(findings, family: str = "pass_rate") -> dict[tuple, list[str]]:
     """{(source, comparison, level): reasons}: each pass-rate change the review found within
     the period at the level, pooled or in one segment (the box names it; the table must too,
-    even when the period's rate against the previous one barely moves)."""
+    even when the period's rate against the previous one barely moves).  ``family``
+    ``"configured"``: Baidu's, level ``"configured"``."""
     out: dict[tuple, list[str]] = {}
     for f in findings:
-        if f.family != "pass_rate" or f.change_points is None:
+        if f.family != family or f.change_points is None:
             continue
         seg = f.segment
         where = tr("decision.why.within_where", segment=T.segment_text(seg["key"], seg["value"])) if seg else ""
         start = f"{pd.Timestamp(f.start):%Y-%m-%d}"
         when = tr("decision.why.within_wave", start=start, last=f"{pd.Timestamp(f.end) - ONE_DAY:%Y-%m-%d}") \
             if f.kind == "wave" and f.end else tr("decision.why.within_step", start=start)
-        out.setdefault((f.source, f.comparison, f.level), []).append(
+        out.setdefault((f.source, f.comparison, f.level or family), []).append(
             tr("decision.why.within", where=where, change=f.change_points, low=f.ci_low_points,
                high=f.ci_high_points, when=when))
     return out
