@@ -115,6 +115,7 @@ class _Explorer(widgets.VBox):
         with language(self._lang):
             spec = self._spec
             if isinstance(data, pd.DataFrame):
+                _frame_engine(engine)
                 source = FrameSource(data, sessions, spec, freq=freq, time_column=time_column, since=since, until=until,
                                      segments=segments, max_segment_values=max_segment_values)
             elif isinstance(data, (str, os.PathLike)):
@@ -613,6 +614,24 @@ def _checked_args(spec, binwidth, nearest, current=None) -> tuple:
         except ValueError:
             raise ValueError(f"current must be one of {', '.join(spec.rules)}; got {current!r}") from None
     return binwidth, nearest, current
+
+
+def _frame_engine(engine) -> None:
+    """``engine=`` with a frame in memory: the frame is counted with pandas whatever the engine
+    (every engine gives the same numbers), so say so rather than take ``"spark"`` without a
+    word; a name that is no engine is refused as for a data directory."""
+    if engine is None or (isinstance(engine, str) and engine in ("auto", "pandas")):
+        return
+    from .engines._api import ENGINES
+
+    if isinstance(engine, str) and engine not in ENGINES:
+        raise ValueError(f"engine must be one of auto, {', '.join(ENGINES)}, not {engine!r}")
+    import warnings
+
+    shown = repr(engine) if isinstance(engine, str) else type(engine).__name__
+    warnings.warn(f"engine={shown} is for a data directory; a DataFrame is counted in memory with pandas "
+                  f"(the same numbers): pass the data directory to count where the data lives",
+                  UserWarning, stacklevel=4)
 
 
 def _segment_shown(options) -> dict:
