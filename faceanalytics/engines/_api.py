@@ -103,6 +103,12 @@ def _checked(freq, tz):
 
 
 def _check(table: str, columns: Sequence[str], what: str) -> None:
+    """Refuse a table that is none of the tidy tables (a bare ``KeyError('nope')``) and
+    columns the table does not have, before any data is read."""
+    from ..schema import TABLES
+
+    if not isinstance(table, str) or table not in TABLES:
+        raise ValueError(f"{what}: unknown table {table!r}; tables are {', '.join(TABLES)}")
     names = full_schema(table).names
     missing = [c for c in columns if c not in names]
     if missing:
@@ -478,6 +484,7 @@ def distribution_drift(data_dir, baseline, current, *, table: str = "comparisons
     """:func:`faceanalytics.analytics.distribution_drift` (PSI, KS) of ``column`` of ``table``
     between two ``(since, until)`` windows, from exact value histograms."""
     by = as_list(by)
+    _check(table, [*by, column], "distribution_drift")
     (b0, b1), (c0, c1) = _bounds(baseline, "baseline"), _bounds(current, "current")
     eng = get_engine(engine)
     if isinstance(eng, PandasEngine):
