@@ -162,3 +162,82 @@ def test_engines_refuse_a_table_naming_nothing(datadir, engine):
     with pytest.raises(KeyError, match="distribution_drift needs column.*nope"):
         E.distribution_drift(datadir, ("2026-03-01", "2026-03-15"), ("2026-03-15", "2026-04-01"), column="nope",
                              engine=engine)
+
+
+# ---------------------------------------------------------------------------- 3. data directories
+
+def _no_cells(text: str, frame: pd.DataFrame) -> None:
+    """No cell of ``frame`` (ids, names: personal data) is echoed in an error."""
+    for v in frame.head(20).to_numpy().ravel():
+        if isinstance(v, str) and len(v) >= 6:
+            assert v not in text
+
+
+def test_media_bytes_with_a_table_none_a_sessions_row_or_swapped_arguments(datadir):
+    """A DataFrame was "the truth value of a Series is ambiguous", None and a sessions row
+    "this media row holds no bytes", the arguments swapped the same."""
+    m = fa.load(datadir, "media")
+    s = fa.load(datadir, "sessions")
+    row = m[m["path"].notna()].iloc[0]
+    data = fa.media_bytes(datadir, row)
+    assert data and fa.media_bytes(datadir, row.to_dict()) == data
+    assert fa.media_bytes(datadir, next(m[m["path"].notna()].itertuples(index=False))) == data
+    assert fa.media_bytes(fa.DataDir(datadir), row) == data
+    cases = [((datadir, m), r"reads one row: pass df.iloc\[i\].*not a table \(\d+ rows\)"),
+             ((datadir, None), r"one row of the media or media_files table .*got None"),
+             ((datadir, s.iloc[0]), r"a row of the media or media_files table; this row has no path"),
+             ((row, datadir), r"media_bytes\(data_dir, row\): the data directory comes first.*got a Series"),
+             ((str(datadir), "x.jpg"), r"got str"),
+             ((None, row), r"a data directory is a folder .*got None")]
+    for args, msg in cases:
+        with pytest.raises(TypeError, match=msg) as e:
+            fa.media_bytes(*args)
+        _no_cells(str(e.value), s)
+
+
+def test_load_media_with_a_table_none_or_swapped_arguments(datadir):
+    """A DataFrame as the session id was echoed cell by cell in pyarrow's ArrowInvalid."""
+    m = fa.load(datadir, "media")
+    s = fa.load(datadir, "sessions")
+    row = m[m["path"].notna()].iloc[0]
+    assert fa.load_media(datadir, row["session_id"], source=row["source"])
+    cases = [((datadir, s), TypeError, r"one session id \(text\); got DataFrame: loop over its session_id"),
+             ((datadir, s["session_id"]), TypeError, r"got Series"),
+             ((datadir, None), TypeError, r"got None"),
+             ((s, datadir), TypeError, r"the data directory comes first, then the session id; got a DataFrame"),
+             ((None, "abc"), TypeError, r"a data directory is a folder .*got None")]
+    for args, kind, msg in cases:
+        with pytest.raises(kind, match=msg) as e:
+            fa.load_media(*args)
+        _no_cells(str(e.value), s)
+    with pytest.raises(ValueError, match="load_media source: unknown 'lite'; known: megvii_lite"):
+        fa.load_media(datadir, row["session_id"], source="lite")
+
+
+@pytest.mark.parametrize("call", [
+    lambda d, t: fa.load(t, "sessions"), lambda d, t: fa.load_arrow(t, "sessions"), lambda d, t: fa.DataDir(t),
+    lambda d, t: fa.rebuild(t), lambda d, t: fa.download_will_files(t),
+    lambda d, t: fa.engines.pass_rates(t, engine="duckdb"), lambda d, t: fa.engines.error_codes(t, engine="duckdb"),
+    lambda d, t: fa.engines.pass_rates(t, engine="pandas"), lambda d, t: fa.write_report(t, d / "r.html")])
+def test_a_table_where_a_data_directory_goes_is_named_never_shown(datadir, tmp_path, call):
+    """``expected str, bytes or os.PathLike object, not DataFrame`` from os.fspath, deep inside."""
+    s = fa.load(datadir, "sessions")
+    with pytest.raises(TypeError, match=r"a data directory is a folder \(str or pathlib.Path\), s3://bucket/prefix "
+                                        r"or a DataDir; got DataFrame \(a table or a row") as e:
+        call(tmp_path, s)
+    _no_cells(str(e.value), s)
+
+
+def test_load_with_a_table_as_the_table_name_or_swapped_arguments(datadir):
+    """``load(data, df)`` echoed the whole DataFrame in its ValueError."""
+    s = fa.load(datadir, "sessions")
+    with pytest.raises(TypeError, match="table is a table name .*; got DataFrame") as e:
+        fa.load(datadir, s)
+    _no_cells(str(e.value), s)
+    with pytest.raises(ValueError, match=r"unknown table .*the data directory comes first: load\(data_dir, table\)"):
+        fa.load("sessions", str(datadir))
+    with pytest.raises(TypeError, match=r"got a path: the data directory comes first: load\(data_dir, table\)"):
+        fa.load("sessions", datadir)
+    with pytest.raises(ValueError, match=r"unknown table 'session'; tables are: sessions") as e:
+        fa.load(datadir, "session")
+    assert "comes first" not in str(e.value)

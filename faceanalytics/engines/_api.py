@@ -164,8 +164,11 @@ def run_query(eng: Engine, data_dir, table: str, build, *, counts=(), floats=())
     A local data directory that does not exist raises ``FileNotFoundError`` (as ``load``).
     """
     from ..storage import DataDir
+    from ..storage.paths import S3Path, not_a_data_dir
 
-    where = str(data_dir) if isinstance(data_dir, DataDir) else os.fspath(data_dir)
+    if not isinstance(data_dir, (str, os.PathLike, DataDir, S3Path)):
+        raise not_a_data_dir(data_dir)      # a table given as the data directory: named, never shown
+    where = str(data_dir) if isinstance(data_dir, (DataDir, S3Path)) else os.fspath(data_dir)
     if "://" not in where:  # a local data directory must exist (URLs: the engine will tell)
         from ..storage.tables import require_data_dir
 
