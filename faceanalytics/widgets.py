@@ -40,7 +40,7 @@ from ._i18n import language, normalize_lang, tr
 from ._explore import (ALL, COMPARISONS, CUSTOM, GENUINENESS, MISSING, NO_RULE, NO_TIME, DataSource, Explorer,
                        FrameSource, Spec, _no_rows, pick_nearest)
 from .engines._review import OTHER
-from .report._shown import value_labels
+from .report._shown import shown_key, value_labels
 from .analytics import MIN_N
 from .analytics._core import level_name, number
 from .analytics._stats import proportion_ci
@@ -152,7 +152,8 @@ class _Explorer(widgets.VBox):
                                     value="faceid" if "faceid" in names else names[0] if names else "")
             shown = _segment_shown(source.segment_options)
             seg_opts = [(tr("explorer.all_segments"), ALL)] + [
-                (X.segment_label(c, shown.get((c, v), v), MISSING, OTHER), (c, v)) for c, v in source.segment_options]
+                (X.segment_label(shown_key(c), shown.get((c, v), v), MISSING, OTHER), (c, v))
+                for c, v in source.segment_options]
             segment = widgets.Dropdown(options=seg_opts, value=ALL, description=tr("explorer.segment"))
             per_opts = [(tr("explorer.all_periods"), ALL)] + [(X.period_label(p, source.freq, NO_TIME), p)
                                                               for p in ov.periods]

@@ -123,8 +123,9 @@ def choose_segments(data, period, segments=None, *, engine="auto") -> list[Segme
 def describe(seg: Segment) -> str:
     """A segment key and where it comes from, in the current language."""
     from .._i18n import tr
+    from ._shown import shown_key
 
-    return tr("segments.from_biz", name=seg.name) if seg.column is None else \
+    return tr("segments.from_biz", name=shown_key(seg.name)) if seg.column is None else \
         tr("segments.from_column", name=seg.column)
 
 
