@@ -105,7 +105,7 @@ def test_status_funnel_of_a_source_naming_nothing_is_refused():
 def _labelled_kinds():
     c = comparisons([("megvii_lite", f"s{i}", "2026-03-02", kind, conf, (60.0, 69.315, 73.0, 76.0))
                      for i, (kind, conf) in enumerate([("faceid", 90.0), ("faceid", 50.0), ("ref1", 80.0),
-                                                       ("idcard_photo", 75.0), ("ref12", 40.0)])])
+                                                       ("idcard_photo", 75.0), ("ref12", 40.0)])])   # ref12: in the rows
     labels = pd.DataFrame({"session_id": [f"s{i}" for i in range(5)], "genuine": [True, False, True, True, False]})
     return c, labels
 
@@ -117,8 +117,8 @@ def test_error_rates_of_a_comparison_kind_naming_nothing_is_refused(metric):
 
     c, labels = _labelled_kinds()
     f = getattr(A, metric)
-    for bad in ("nope", "idcard", "face_id", ["faceid", "ref"]):
-        with pytest.raises(ValueError, match=r"comparison: unknown .*; known: faceid, idcard_photo"):
+    for bad in ("nope", "idcard", "face_id", ["faceid", "ref"], "ref9"):
+        with pytest.raises(ValueError, match=r"comparison: unknown .*; known: faceid, ref1, ref2, ref3, idcard_photo, idcard_datasource, faceprint"):
             f(c, labels, comparison=bad)
     assert f(c, labels, comparison="faceid").iloc[0]["n_genuine"] == 1
     assert f(c, labels, comparison=["ref1", "ref12"]).iloc[0]["n_impostor"] == 1
@@ -241,3 +241,12 @@ def test_load_with_a_table_as_the_table_name_or_swapped_arguments(datadir):
     with pytest.raises(ValueError, match=r"unknown table 'session'; tables are: sessions") as e:
         fa.load(datadir, "session")
     assert "comes first" not in str(e.value)
+
+
+def test_the_metrics_know_the_comparison_kinds_the_field_spec_and_the_review_know():
+    from faceanalytics.analytics._core import COMPARISON_KINDS
+    from faceanalytics.flatten.fields import EXPAND
+    from faceanalytics.report._finding import COMPARISON_KINDS as REVIEW_KINDS
+
+    spec = tuple(n[len("result_"):] for n in EXPAND["verify_result.result_*"]) + ("faceprint",)
+    assert COMPARISON_KINDS == spec == REVIEW_KINDS
