@@ -193,7 +193,7 @@ def read_labels(path) -> pd.DataFrame:
             lab = pd.read_parquet(path)
         else:
             _short_lines(path)
-            lab = pd.read_csv(path, dtype={"session_id": "str"}, keep_default_na=True)
+            lab = _label_csv(path)
     except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError, OSError) as e:
         if isinstance(e, FileNotFoundError):
             raise
@@ -214,6 +214,8 @@ def read_labels(path) -> pd.DataFrame:
         lab = lab.assign(genuine=conv.astype("boolean"))
     lab = lab.assign(session_id=lab["session_id"].astype("str"))
     lab = lab[lab["genuine"].notna()]
+    if lab.empty:      # read as "none of the labelled sessions has a comparison": there were none
+        raise ValueError(f"{path}: no labels: no row has a session_id and a genuine value")
     # A session labelled twice the same way counts once; both ways is a question for whoever labelled it.
     both = lab.groupby("session_id")["genuine"].nunique()
     both = both[both > 1]
@@ -221,6 +223,37 @@ def read_labels(path) -> pd.DataFrame:
         raise ValueError(f"{path}: {len(both):,} session(s) labelled both genuine and not, e.g. "
                          f"{str(both.index[0])[:60]!r}")
     return lab.drop_duplicates("session_id").reset_index(drop=True)
+
+
+def _label_csv(path: Path) -> pd.DataFrame:
+    """A labels CSV as spreadsheets and scripts write it: UTF-8 (BOM or not) or UTF-16 with a
+    BOM (Excel's "Unicode text"); comma, tab or semicolon separated (the header says which);
+    header names trimmed and matched without case (``Session_ID``, `` genuine``).  A file of
+    just ``session_id`` and ``genuine`` is read line by line, the id being everything but the
+    flag: a Megvii biz_id holds a comma (``<unix time>,<uuid>``) that a script writing
+    ``f"{id},{flag}"`` leaves unquoted, which the CSV parser refused."""
+    import io
+
+    raw = path.read_bytes()
+    text = raw.decode("utf-16") if raw.startswith((b"\xff\xfe", b"\xfe\xff")) else raw.decode("utf-8-sig")
+    lines = text.splitlines()
+    first = next((ln for ln in lines if ln.strip()), None)
+    if first is None:
+        raise ValueError(f"{path}: empty: no header (session_id, genuine) and no labels")
+    sep = "\t" if "\t" in first else ";" if ";" in first and "," not in first else ","
+    names = [c.strip().strip('"').strip() for c in first.split(sep)]
+    names = [c.lower() if c.lower() in ("session_id", "genuine") else c for c in names]
+    if sep == "," and sorted(names) == ["genuine", "session_id"]:
+        rows = []
+        for ln in lines[lines.index(first) + 1:]:
+            if not ln.strip():
+                continue
+            a, _, b = ln.rpartition(",") if names[0] == "session_id" else ln.partition(",")
+            a, b = (x.strip().strip('"').strip() or None for x in (a, b))
+            rows.append((a, b) if names[0] == "session_id" else (b, a))
+        return pd.DataFrame(rows, columns=["session_id", "genuine"], dtype="object")
+    return pd.read_csv(io.StringIO(text), sep=sep, names=names, header=0, dtype={"session_id": "str"},
+                       keep_default_na=True, skipinitialspace=True)
 
 
 LABEL_LINE = 64 << 10     # bytes: a labels line is an id, a flag and a few notes
