@@ -87,3 +87,22 @@ def test_labels_with_unquoted_megvii_ids_give_error_rates(datadir, tmp_path):  #
     r = review(datadir, SINCE, UNTIL, labels=read_labels(f))
     html = r.html()
     assert "None of the labelled sessions" not in html and "impostors accepted" in html
+
+
+def test_write_report_labels_argument_checked_before_the_review(datadir, tmp_path):  # noqa: F811
+    """A frame without ``session_id`` was a bare ``KeyError: 'session_id'`` after the whole
+    review, a Series "expected str, bytes or os.PathLike", an empty frame a report saying
+    "None of the labelled sessions has a comparison"."""
+    import pandas as pd
+
+    out = tmp_path / "r.html"
+    with pytest.raises(KeyError, match="labels need column.*session_id, genuine; the frame has id, label"):
+        fa.write_report(datadir, out, SINCE, UNTIL, labels=pd.DataFrame({"id": ["a"], "label": [1]}))
+    with pytest.raises(TypeError, match="labels is a DataFrame .*got Series"):
+        fa.write_report(datadir, out, SINCE, UNTIL, labels=pd.Series([True]))
+    with pytest.raises(ValueError, match="labels: no labels"):
+        fa.write_report(datadir, out, SINCE, UNTIL, labels=pd.DataFrame({"session_id": [], "genuine": []}))
+    assert not out.exists()
+    ids = _ids(datadir)
+    lab = pd.DataFrame({"session_id": ids, "genuine": ["yes" if k % 4 else "no" for k in range(len(ids))]})
+    assert "impostors accepted" in fa.write_report(datadir, out, SINCE, UNTIL, labels=lab).read_text("utf-8")

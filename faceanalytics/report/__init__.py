@@ -303,6 +303,7 @@ def review(data, since=None, until=None, *, segments=None, levels=None, labels=N
     lang = normalize_lang(lang)
     alpha = ALPHA if alpha is None else alpha
     lv = parse_levels(levels)
+    labels = _labels(labels)                    # before the counting: a bad labels argument costs nothing
     s = _summarize(data, since, until, segments=segments, engine=engine, progress=progress, tz=tz)
     with language(lang):
         findings, info = find(s, levels=lv, alpha=alpha)
@@ -313,6 +314,29 @@ def review(data, since=None, until=None, *, segments=None, levels=None, labels=N
     if labels is not None:
         _add_labels(r, data, labels, engine)
     return r
+
+
+def _labels(labels) -> pd.DataFrame | None:
+    """``labels`` as a frame of labels: a path read by :func:`read_labels`; a DataFrame needs
+    ``session_id`` and ``genuine`` (a bare ``KeyError: 'session_id'`` after the whole review
+    before) and a row with a label (none read "none of the labelled sessions has a comparison");
+    anything else (a Series was taken for a path) is a ``TypeError``."""
+    import os
+
+    if labels is None:
+        return None
+    if isinstance(labels, (str, os.PathLike)):
+        return read_labels(labels)
+    if not isinstance(labels, pd.DataFrame):
+        raise TypeError(f"labels is a DataFrame (session_id, genuine) or the path of a CSV or Parquet file of "
+                        f"them; got {type(labels).__name__}")
+    missing = [c for c in ("session_id", "genuine") if c not in labels.columns]
+    if missing:
+        raise KeyError(f"labels need column(s) {', '.join(missing)}; the frame has "
+                       f"{', '.join(map(str, labels.columns))}")
+    if not (labels["session_id"].notna() & labels["genuine"].notna()).any():
+        raise ValueError("labels: no labels: no row has a session_id and a genuine value")
+    return labels
 
 
 def _quality_note(s) -> str | None:
@@ -332,7 +356,7 @@ def _add_labels(r: Review, data, labels, engine) -> None:
     from .. import analytics as A
     from ..engines._review import labelled_comparisons
 
-    lab = labels if isinstance(labels, pd.DataFrame) else read_labels(labels)
+    lab = labels
     p = r.period
     if isinstance(data, dict):
         c = data.get("comparisons")
