@@ -106,3 +106,13 @@ def test_write_report_labels_argument_checked_before_the_review(datadir, tmp_pat
     ids = _ids(datadir)
     lab = pd.DataFrame({"session_id": ids, "genuine": ["yes" if k % 4 else "no" for k in range(len(ids))]})
     assert "impostors accepted" in fa.write_report(datadir, out, SINCE, UNTIL, labels=lab).read_text("utf-8")
+
+
+def test_summaries_histogram_of_a_comparison_kind_naming_nothing_is_refused(datadir):  # noqa: F811
+    from faceanalytics.report import summarize
+
+    s = summarize(datadir, SINCE, UNTIL, engine="duckdb")
+    with pytest.raises(ValueError, match="histogram comparison: unknown 'face_id'; known: faceid"):
+        s.histogram(comparison="face_id")
+    assert s.histogram(comparison="faceid")["count"].sum() > 0
+    assert s.histogram(comparison="ref3").empty                  # documented, absent: empty
