@@ -18,14 +18,16 @@ from collections.abc import Mapping
 import pandas as pd
 
 from ..engines._review import Segment, segment_sample
+from ..errors import UsageError
 from ..schema import full_schema
 from ..engines._review import biz_keys
 
-__all__ = ["choose_segments", "MAX_VALUES", "MIN_COVERAGE", "MAX_DEFAULT", "COLUMN_CANDIDATES", "UnknownSegment"]
+__all__ = ["choose_segments", "MAX_VALUES", "MIN_COVERAGE", "MAX_DEFAULT", "COLUMN_CANDIDATES"]
 
 
-class UnknownSegment(ValueError):
-    """A segment key asked for that names nothing in the period's sessions."""
+class _UnknownSegment(UsageError, ValueError):
+    """A segment key asked for that names nothing in the period's sessions (a ``ValueError``
+    to callers; private: the command line tells it apart to answer it as a usage error)."""
 
 MAX_VALUES = 20          # more values than this: not a segment (an id, a branch number)
 MIN_COVERAGE = 0.01      # present in at least 1% of sessions
@@ -139,7 +141,7 @@ def _refuse_unknown(segments, sample: pd.DataFrame, period) -> None:
             found.update({k: int(n) for k, v in biz_keys(raw).items() if k and v != ""})
     keys = [k for k, _ in found.most_common(12)]
     shown = ", ".join(keys[:10]) + (", …" if len(keys) > 10 else "") if keys else "none"
-    raise UnknownSegment(f"segment {', '.join(map(repr, unknown))}: no sessions column and no biz_extra_data key "
+    raise _UnknownSegment(f"segment {', '.join(map(repr, unknown))}: no sessions column and no biz_extra_data key "
                          f"of any session from {period.since:%Y-%m-%d} to {period.until:%Y-%m-%d}; the keys the "
                          f"sessions carry: {shown}")
 
