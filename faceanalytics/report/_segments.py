@@ -22,12 +22,17 @@ from ..errors import UsageError
 from ..schema import full_schema
 from ..engines._review import biz_keys
 
-__all__ = ["choose_segments", "MAX_VALUES", "MIN_COVERAGE", "MAX_DEFAULT", "COLUMN_CANDIDATES"]
+__all__ = ["choose_segments", "MAX_VALUES", "MIN_COVERAGE", "MAX_DEFAULT", "COLUMN_CANDIDATES", "REFUSED"]
 
 
 class _UnknownSegment(UsageError, ValueError):
     """A segment key asked for that names nothing in the period's sessions (a ``ValueError``
-    to callers; private: the command line tells it apart to answer it as a usage error)."""
+    to callers; private: the command line tells it apart, by :data:`REFUSED`, to answer it as a
+    usage error)."""
+
+
+#: What :func:`choose_segments` refuses: ``except REFUSED`` (the command line: a usage error).
+REFUSED = (_UnknownSegment,)
 
 MAX_VALUES = 20          # more values than this: not a segment (an id, a branch number)
 MIN_COVERAGE = 0.01      # present in at least 1% of sessions
