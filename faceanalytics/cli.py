@@ -454,10 +454,14 @@ def _review(args) -> int:
         bar.set_postfix_str(name, refresh=False)
         bar.update()
 
+    from .report._segments import REFUSED
+
     try:
         rv = review(args.data, args.since, args.until, segments=args.segments, levels=args.levels, labels=labels,
                     engine=args.engine, lang=args.lang, tz=args.tz, progress=step if bar is not None else None)
         out = rv.write(args.out, xlsx=args.xlsx)
+    except REFUSED as e:          # --segment naming nothing: found once the sessions are sampled
+        raise _Usage(f"--{e}") from None
     finally:
         if bar is not None:
             bar.close()

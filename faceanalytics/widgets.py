@@ -40,7 +40,7 @@ from ._i18n import language, normalize_lang, tr
 from ._explore import (ALL, COMPARISONS, CUSTOM, GENUINENESS, MISSING, NO_RULE, NO_TIME, DataSource, Explorer,
                        FrameSource, Spec, _no_rows, pick_nearest)
 from .engines._review import OTHER
-from .report._shown import value_labels
+from .report._shown import shown_key, value_labels
 from .analytics import MIN_N
 from .analytics._core import level_name, number
 from .analytics._stats import proportion_ci
@@ -115,6 +115,7 @@ class _Explorer(widgets.VBox):
         with language(self._lang):
             spec = self._spec
             if isinstance(data, pd.DataFrame):
+                _frame_engine(engine)
                 source = FrameSource(data, sessions, spec, freq=freq, time_column=time_column, since=since, until=until,
                                      segments=segments, max_segment_values=max_segment_values)
             elif isinstance(data, (str, os.PathLike)):
@@ -151,7 +152,8 @@ class _Explorer(widgets.VBox):
                                     value="faceid" if "faceid" in names else names[0] if names else "")
             shown = _segment_shown(source.segment_options)
             seg_opts = [(tr("explorer.all_segments"), ALL)] + [
-                (X.segment_label(c, shown.get((c, v), v), MISSING, OTHER), (c, v)) for c, v in source.segment_options]
+                (X.segment_label(shown_key(c), shown.get((c, v), v), MISSING, OTHER), (c, v))
+                for c, v in source.segment_options]
             segment = widgets.Dropdown(options=seg_opts, value=ALL, description=tr("explorer.segment"))
             per_opts = [(tr("explorer.all_periods"), ALL)] + [(X.period_label(p, source.freq, NO_TIME), p)
                                                               for p in ov.periods]
@@ -613,6 +615,24 @@ def _checked_args(spec, binwidth, nearest, current=None) -> tuple:
         except ValueError:
             raise ValueError(f"current must be one of {', '.join(spec.rules)}; got {current!r}") from None
     return binwidth, nearest, current
+
+
+def _frame_engine(engine) -> None:
+    """``engine=`` with a frame in memory: the frame is counted with pandas whatever the engine
+    (every engine gives the same numbers), so say so rather than take ``"spark"`` without a
+    word; a name that is no engine is refused as for a data directory."""
+    if engine is None or (isinstance(engine, str) and engine in ("auto", "pandas")):
+        return
+    from .engines._api import ENGINES
+
+    if isinstance(engine, str) and engine not in ENGINES:
+        raise ValueError(f"engine must be one of auto, {', '.join(ENGINES)}, not {engine!r}")
+    import warnings
+
+    shown = repr(engine) if isinstance(engine, str) else type(engine).__name__
+    warnings.warn(f"engine={shown} is for a data directory; a DataFrame is counted in memory with pandas "
+                  f"(the same numbers): pass the data directory to count where the data lives",
+                  UserWarning, stacklevel=4)
 
 
 def _segment_shown(options) -> dict:

@@ -16,7 +16,8 @@ from ..schema import LEVEL_COLUMNS, LEVELS
 
 __all__ = ["LEVELS", "LEVEL_COLUMNS", "MIN_N", "as_list", "floats", "time_us",
            "period_codes", "period_label", "period_start", "group_codes", "float_codes", "mask_id", "mask_ids", "level_column", "level_name", "level_names", "number", "require", "MAX_BINS", "check_bins",
-           "histogram_weights", "distinct_per_group", "once_per_attempt", "repeated_attempts", "REPEAT_SOURCE", "LISTING_SOURCE"]
+           "histogram_weights", "distinct_per_group", "once_per_attempt", "repeated_attempts", "REPEAT_SOURCE", "LISTING_SOURCE",
+           "COMPARISON_KINDS", "known_names"]
 
 MIN_N = 30          # below this many observations a segment is flagged ``low_n``
 
@@ -70,6 +71,30 @@ def check_bins(cells: int, binwidth) -> None:
     if cells > MAX_BINS:
         raise ValueError(f"binwidth={binwidth!r} makes {cells:,} bins; at most {MAX_BINS:,}: "
                          f"use a wider binwidth (or a binrange)")
+
+
+# The comparison kinds the field spec names (Megvii's ``result_<kind>`` blocks in
+# ``flatten.fields.EXPAND``; Baidu's score is ``faceprint``), as the review's ``--level`` reads
+# them (``report._finding``; a test holds the three equal): written out, so that importing the
+# metrics does not import the flatteners.
+COMPARISON_KINDS = ("faceid", "ref1", "ref2", "ref3", "idcard_photo", "idcard_datasource", "faceprint")
+
+
+def known_names(value, what: str, known: Sequence[str], present=()) -> list[str] | None:
+    """``value`` (a name or a list of names; None: none) as a list, each a name the documents
+    know (``known``) or one the data holds (``present``, or a function giving them, called only
+    for a name the documents do not know: a kind they do not list yet is still asked about).  Any other name is a ``ValueError`` listing the known names: a filter
+    that names nothing answered a table of zeros, as if the data held none of it.  A known
+    name absent from the data is no error (zero is the right answer there)."""
+    if value is None:
+        return None
+    names = [value] if isinstance(value, str) else list(value) if isinstance(value, Iterable) else [value]
+    odd = [n for n in names if not isinstance(n, str) or n not in known]
+    seen = set(present() if callable(present) else present) if odd else set()
+    bad = [n for n in odd if not isinstance(n, str) or n not in seen]
+    if bad:
+        raise ValueError(f"{what}: unknown {', '.join(map(repr, bad))}; known: {', '.join(known)}")
+    return names
 
 
 def require(df: pd.DataFrame, columns: Iterable[str], what: str) -> None:

@@ -23,9 +23,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..schema import LITE_FINAL_STATUSES, LITE_PENDING_STATUSES, VERIFY_ERROR_BILLED
+from ..schema import LITE_FINAL_STATUSES, LITE_PENDING_STATUSES, SOURCES, VERIFY_ERROR_BILLED
 from .._time import freq_of, parse_tz
-from ._core import _not_a_table, as_list, period_codes, period_label, require
+from ._core import _not_a_table, as_list, known_names, period_codes, period_label, require
 
 __all__ = ["error_codes", "status_funnel", "billing", "ORIGINS", "LITE_STATUS_ORDER", "ROWS"]
 
@@ -155,6 +155,7 @@ def error_codes(*tables: pd.DataFrame, by=None) -> pd.DataFrame:
     kinds = {}
     for t in tables:
         kinds.setdefault(_kind(t), []).append(t)
+        require(t, by, "error_codes by=")           # a bare KeyError('nope') from deep inside
     parts = []
     for s in kinds.get("sessions", []):
         parts += _sessions_events(s, by, with_verify="verify_errors" not in kinds)
@@ -222,8 +223,15 @@ def status_funnel(sessions: pd.DataFrame, by=None, *, source: str | None = "megv
     by = as_list(by)
     require(sessions, ["status"], "status_funnel")
     s = sessions
-    if source is not None and "source" in s:
-        s = s[s["source"] == source]
+    if source is not None:
+        # a source the contract does not name was a funnel of zeros: refused, naming the sources
+        known_names(source, "status_funnel source", SOURCES,
+                    lambda: s["source"].dropna().astype("str").unique() if "source" in s else ())
+        if not isinstance(source, str):
+            raise TypeError(f"status_funnel source must be one source name (or None: every source); "
+                            f"got {type(source).__name__}")
+        if "source" in s:
+            s = s[s["source"] == source]
     st = s["status"].astype("str")
     err = s["error"].notna() if "error" in s else pd.Series(False, index=s.index)
     stage = np.where(err, "api_error",

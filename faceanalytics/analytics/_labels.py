@@ -22,7 +22,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from ._core import LEVEL_COLUMNS, LEVELS, MIN_N, float_codes, floats, level_names, once_per_attempt, require
+from ._core import (COMPARISON_KINDS, LEVEL_COLUMNS, LEVELS, MIN_N, float_codes, floats, known_names, level_names,
+                    once_per_attempt, require)
 from ._stats import describe_rate, proportion_ci
 
 __all__ = ["join_labels", "error_rates", "error_rates_at_levels", "equal_error_rate",
@@ -153,9 +154,14 @@ def _scores(comparisons, labels, comparison) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _of_kind(comparisons: pd.DataFrame, comparison) -> pd.DataFrame:
+    """The rows of the ``comparison`` kind(s); a kind neither documented nor in the rows is
+    refused (``comparison="nope"`` answered an empty curve)."""
     if comparison is None:
         return comparisons
-    return comparisons[comparisons["comparison"].isin([comparison] if isinstance(comparison, str) else comparison)]
+    require(comparisons, ["comparison"], "comparison=")
+    kinds = known_names(comparison, "comparison", COMPARISON_KINDS,
+                        lambda: comparisons["comparison"].dropna().astype("str").unique())
+    return comparisons[comparisons["comparison"].isin(kinds)]
 
 
 def error_rates(comparisons: pd.DataFrame, labels: pd.DataFrame | None = None, thresholds=None, *,

@@ -35,6 +35,21 @@ def _retention_us(source: pd.Series, retention: Mapping[str, pd.Timedelta]) -> n
     return prov.map(us).astype("float64").to_numpy()
 
 
+def _retention(retention) -> dict:
+    """The defaults overridden by ``retention``, keyed by provider; a key that is no provider
+    (``"megvii_lite"``, a typo) was ignored without a word, the default kept."""
+    if retention is None:
+        return dict(RETENTION)
+    if not hasattr(retention, "items"):
+        raise TypeError(f"retention must map a provider ({', '.join(RETENTION)}) to a duration; "
+                        f"got {type(retention).__name__}")
+    bad = [k for k in retention if k not in RETENTION]
+    if bad:
+        raise ValueError(f"retention: unknown {', '.join(map(repr, bad))}; keys are the providers "
+                         f"{', '.join(RETENTION)}")
+    return {**RETENTION, **retention}
+
+
 def late_fetches(sessions: pd.DataFrame, *, retention: Mapping[str, pd.Timedelta] | None = None,
                  mask: bool = True) -> pd.DataFrame:
     """Sessions fetched after the provider's retention period.
@@ -44,7 +59,7 @@ def late_fetches(sessions: pd.DataFrame, *, retention: Mapping[str, pd.Timedelta
     ``retention_hours``.  Sorted by delay (longest first), then ids.
     """
     require(sessions, ["source", "session_id", "fetched_at", "session_time"], "late_fetches")
-    retention = {**RETENTION, **(retention or {})}
+    retention = _retention(retention)
     ret = _retention_us(sessions["source"], retention)
     delay = (time_us(sessions["fetched_at"]) - time_us(sessions["session_time"])).astype("float64")
     real = sessions["time_basis"].isin(_REAL_TIME).to_numpy() if "time_basis" in sessions \

@@ -103,6 +103,12 @@ def _checked(freq, tz):
 
 
 def _check(table: str, columns: Sequence[str], what: str) -> None:
+    """Refuse a table that is none of the tidy tables (a bare ``KeyError('nope')``) and
+    columns the table does not have, before any data is read."""
+    from ..schema import TABLES
+
+    if not isinstance(table, str) or table not in TABLES:
+        raise ValueError(f"{what}: unknown table {table!r}; tables are {', '.join(TABLES)}")
     names = full_schema(table).names
     missing = [c for c in columns if c not in names]
     if missing:
@@ -158,8 +164,11 @@ def run_query(eng: Engine, data_dir, table: str, build, *, counts=(), floats=())
     A local data directory that does not exist raises ``FileNotFoundError`` (as ``load``).
     """
     from ..storage import DataDir
+    from ..storage.paths import S3Path, not_a_data_dir
 
-    where = str(data_dir) if isinstance(data_dir, DataDir) else os.fspath(data_dir)
+    if not isinstance(data_dir, (str, os.PathLike, DataDir, S3Path)):
+        raise not_a_data_dir(data_dir)      # a table given as the data directory: named, never shown
+    where = str(data_dir) if isinstance(data_dir, (DataDir, S3Path)) else os.fspath(data_dir)
     if "://" not in where:  # a local data directory must exist (URLs: the engine will tell)
         from ..storage.tables import require_data_dir
 
@@ -478,6 +487,7 @@ def distribution_drift(data_dir, baseline, current, *, table: str = "comparisons
     """:func:`faceanalytics.analytics.distribution_drift` (PSI, KS) of ``column`` of ``table``
     between two ``(since, until)`` windows, from exact value histograms."""
     by = as_list(by)
+    _check(table, [*by, column], "distribution_drift")
     (b0, b1), (c0, c1) = _bounds(baseline, "baseline"), _bounds(current, "current")
     eng = get_engine(engine)
     if isinstance(eng, PandasEngine):

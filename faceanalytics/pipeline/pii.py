@@ -195,7 +195,12 @@ _PHONE = re.compile(r"(?<![0-9A-Za-z+])(?:(?:\+|00)?86[ -]?)?"
 # A landline with its area code set apart: (010) 6234 5678, 0755-12345678, 021-6234-5678.
 _LANDLINE = re.compile(r"(?<![0-9A-Za-z])(?:\(0\d{2,3}\)[ -]?|0\d{2,3}-)\d{3,4}[ -]?\d{4}(?![0-9A-Za-z])")
 # Quick test for "may hold something to mask" (RE2, run by Arrow over a whole column).
+# Digits escaped one by one (``%31%31%30…``, once or more: ``%2531…``; full-width ones
+# ``%EF%BC%91…``), with escaped separators between: a number hidden from the patterns until
+# ``_scrub_encoded`` decodes it.  Four in a row, as ``[０-９]{4}``: escaped text holds few.
+_ESCAPED_DIGIT = r"%(?:25)*(?:3\d|(?i:EF%(?:25)*BC%(?:25)*9)\d)"
 _CANDIDATES = (r"\d{3}[ \-]?\d{4}[ \-]?\d{4}|\(0\d{2,3}\)|0\d{2,3}-\d{3}|[０-９]{4}"
+               rf"|{_ESCAPED_DIGIT}(?:(?:%(?:25)*(?:20|2[Dd])|\+)?{_ESCAPED_DIGIT}){{3}}"
                r"|(?i:name|addr|phone|mobile|tel|fax|cell|api_key|secret|token|client_id)"
                r"|姓名|名字|住址|地址|联系人|户名|电话|手机|座机|传真|://[^/@\s]+@")
 # "key": "value" pairs in text that is not JSON (or JSON carried in a JSON string).

@@ -193,7 +193,7 @@ def read_labels(path) -> pd.DataFrame:
             lab = pd.read_parquet(path)
         else:
             _short_lines(path)
-            lab = pd.read_csv(path, dtype={"session_id": "str"}, keep_default_na=True)
+            lab = _label_csv(path)
     except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError, OSError) as e:
         if isinstance(e, FileNotFoundError):
             raise
@@ -214,6 +214,8 @@ def read_labels(path) -> pd.DataFrame:
         lab = lab.assign(genuine=conv.astype("boolean"))
     lab = lab.assign(session_id=lab["session_id"].astype("str"))
     lab = lab[lab["genuine"].notna()]
+    if lab.empty:      # read as "none of the labelled sessions has a comparison": there were none
+        raise ValueError(f"{path}: no labels: no row has a session_id and a genuine value")
     # A session labelled twice the same way counts once; both ways is a question for whoever labelled it.
     both = lab.groupby("session_id")["genuine"].nunique()
     both = both[both > 1]
@@ -221,6 +223,37 @@ def read_labels(path) -> pd.DataFrame:
         raise ValueError(f"{path}: {len(both):,} session(s) labelled both genuine and not, e.g. "
                          f"{str(both.index[0])[:60]!r}")
     return lab.drop_duplicates("session_id").reset_index(drop=True)
+
+
+def _label_csv(path: Path) -> pd.DataFrame:
+    """A labels CSV as spreadsheets and scripts write it: UTF-8 (BOM or not) or UTF-16 with a
+    BOM (Excel's "Unicode text"); comma, tab or semicolon separated (the header says which);
+    header names trimmed and matched without case (``Session_ID``, `` genuine``).  A file of
+    just ``session_id`` and ``genuine`` is read line by line, the id being everything but the
+    flag: a Megvii biz_id holds a comma (``<unix time>,<uuid>``) that a script writing
+    ``f"{id},{flag}"`` leaves unquoted, which the CSV parser refused."""
+    import io
+
+    raw = path.read_bytes()
+    text = raw.decode("utf-16") if raw.startswith((b"\xff\xfe", b"\xfe\xff")) else raw.decode("utf-8-sig")
+    lines = text.splitlines()
+    first = next((ln for ln in lines if ln.strip()), None)
+    if first is None:
+        raise ValueError(f"{path}: empty: no header (session_id, genuine) and no labels")
+    sep = "\t" if "\t" in first else ";" if ";" in first and "," not in first else ","
+    names = [c.strip().strip('"').strip() for c in first.split(sep)]
+    names = [c.lower() if c.lower() in ("session_id", "genuine") else c for c in names]
+    if sep == "," and sorted(names) == ["genuine", "session_id"]:
+        rows = []
+        for ln in lines[lines.index(first) + 1:]:
+            if not ln.strip():
+                continue
+            a, _, b = ln.rpartition(",") if names[0] == "session_id" else ln.partition(",")
+            a, b = (x.strip().strip('"').strip() or None for x in (a, b))
+            rows.append((a, b) if names[0] == "session_id" else (b, a))
+        return pd.DataFrame(rows, columns=["session_id", "genuine"], dtype="object")
+    return pd.read_csv(io.StringIO(text), sep=sep, names=names, header=0, dtype={"session_id": "str"},
+                       keep_default_na=True, skipinitialspace=True)
 
 
 LABEL_LINE = 64 << 10     # bytes: a labels line is an id, a flag and a few notes
@@ -270,6 +303,7 @@ def review(data, since=None, until=None, *, segments=None, levels=None, labels=N
     lang = normalize_lang(lang)
     alpha = ALPHA if alpha is None else alpha
     lv = parse_levels(levels)
+    labels = _labels(labels)                    # before the counting: a bad labels argument costs nothing
     s = _summarize(data, since, until, segments=segments, engine=engine, progress=progress, tz=tz)
     with language(lang):
         findings, info = find(s, levels=lv, alpha=alpha)
@@ -280,6 +314,29 @@ def review(data, since=None, until=None, *, segments=None, levels=None, labels=N
     if labels is not None:
         _add_labels(r, data, labels, engine)
     return r
+
+
+def _labels(labels) -> pd.DataFrame | None:
+    """``labels`` as a frame of labels: a path read by :func:`read_labels`; a DataFrame needs
+    ``session_id`` and ``genuine`` (a bare ``KeyError: 'session_id'`` after the whole review
+    before) and a row with a label (none read "none of the labelled sessions has a comparison");
+    anything else (a Series was taken for a path) is a ``TypeError``."""
+    import os
+
+    if labels is None:
+        return None
+    if isinstance(labels, (str, os.PathLike)):
+        return read_labels(labels)
+    if not isinstance(labels, pd.DataFrame):
+        raise TypeError(f"labels is a DataFrame (session_id, genuine) or the path of a CSV or Parquet file of "
+                        f"them; got {type(labels).__name__}")
+    missing = [c for c in ("session_id", "genuine") if c not in labels.columns]
+    if missing:
+        raise KeyError(f"labels need column(s) {', '.join(missing)}; the frame has "
+                       f"{', '.join(map(str, labels.columns))}")
+    if not (labels["session_id"].notna() & labels["genuine"].notna()).any():
+        raise ValueError("labels: no labels: no row has a session_id and a genuine value")
+    return labels
 
 
 def _quality_note(s) -> str | None:
@@ -299,7 +356,7 @@ def _add_labels(r: Review, data, labels, engine) -> None:
     from .. import analytics as A
     from ..engines._review import labelled_comparisons
 
-    lab = labels if isinstance(labels, pd.DataFrame) else read_labels(labels)
+    lab = labels
     p = r.period
     if isinstance(data, dict):
         c = data.get("comparisons")

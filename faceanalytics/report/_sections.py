@@ -24,7 +24,7 @@ from ._figures import draw_change, draw_rate_series, figure
 from ._findings import PRIMARY_SHARE, level_for
 from ._period import ONE_DAY
 from ._segments import describe
-from ._shown import no_controls, segment_labels, shown
+from ._shown import no_controls, segment_labels, shown, shown_key
 from ._text import join, tr, tr_or
 
 __all__ = ["build_sections"]
@@ -315,7 +315,7 @@ class _Builder:
             m &= (series[col] == val) if val is not None else series[col].isna()
         pool = series[m & series["seg_key"].isna()]
         if f.segment:
-            mine = series[m & (series["seg_key"] == f.segment["key"])
+            mine = series[m & (series["seg_key"] == T.stored_key(f.segment))
                           & (series["seg_value"] == T.stored_value(f.segment))]
         else:
             mine, pool = pool, None
@@ -379,8 +379,8 @@ class _Builder:
             mine = [r for r in rows if r["key"] == seg.name]
             if not mine:
                 continue
-            blocks.append(p(tr("segments.subhead", name=seg.name, level=lv), "subhead"))
-            blocks.append(table([seg.name, *cols("this_period", "first_half", "second_half", "change")],
+            blocks.append(p(tr("segments.subhead", name=shown_key(seg.name), level=lv), "subhead"))
+            blocks.append(table([shown_key(seg.name), *cols("this_period", "first_half", "second_half", "change")],
                                 [[_seg_value(r["value"], seg.name, self.seg_labels), rate(r["passed"], r["n"]),
                                   rate(r["passed_first"], r["n_first"]), rate(r["passed_second"], r["n_second"]),
                                   diff_cell(r["passed_first"], r["n_first"], r["passed_second"], r["n_second"])]

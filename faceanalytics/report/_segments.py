@@ -18,10 +18,21 @@ from collections.abc import Mapping
 import pandas as pd
 
 from ..engines._review import Segment, segment_sample
+from ..errors import UsageError
 from ..schema import full_schema
 from ..engines._review import biz_keys
 
-__all__ = ["choose_segments", "MAX_VALUES", "MIN_COVERAGE", "MAX_DEFAULT", "COLUMN_CANDIDATES"]
+__all__ = ["choose_segments", "MAX_VALUES", "MIN_COVERAGE", "MAX_DEFAULT", "COLUMN_CANDIDATES", "REFUSED"]
+
+
+class _UnknownSegment(UsageError, ValueError):
+    """A segment key asked for that names nothing in the period's sessions (a ``ValueError``
+    to callers; private: the command line tells it apart, by :data:`REFUSED`, to answer it as a
+    usage error)."""
+
+
+#: What :func:`choose_segments` refuses: ``except REFUSED`` (the command line: a usage error).
+REFUSED = (_UnknownSegment,)
 
 MAX_VALUES = 20          # more values than this: not a segment (an id, a branch number)
 MIN_COVERAGE = 0.01      # present in at least 1% of sessions
@@ -110,6 +121,7 @@ def choose_segments(data, period, segments=None, *, engine="auto") -> list[Segme
             key = (name, name if name in session_columns else None)
             c = counts.get(key, Counter())
             out.append(Segment(name, column=key[1], values=tuple(sorted(v for v, _ in c.most_common(MAX_VALUES)))))
+        _refuse_unknown(out, sample, period)
         return out
     found = []
     for (name, column), c in counts.items():
@@ -120,11 +132,31 @@ def choose_segments(data, period, segments=None, *, engine="auto") -> list[Segme
     return [s for *_, s in found[:MAX_DEFAULT]]
 
 
+def _refuse_unknown(segments, sample: pd.DataFrame, period) -> None:
+    """A key asked for that no session of the period carries (a typo, ``--segment chanel``) was
+    reported as a segment with no value, its section reading "no comparison in this period":
+    refused, naming the keys the sessions do carry.  A period without sessions refuses nothing
+    (the report says there is nothing to review)."""
+    unknown = [s.name for s in segments if s.column is None and not s.values]
+    if not unknown or not len(sample):
+        return
+    found = Counter()
+    if "biz_extra_data" in sample:
+        for raw, n in sample["biz_extra_data"].dropna().value_counts().items():
+            found.update({k: int(n) for k, v in biz_keys(raw).items() if k and v != ""})
+    keys = [k for k, _ in found.most_common(12)]
+    shown = ", ".join(keys[:10]) + (", …" if len(keys) > 10 else "") if keys else "none"
+    raise _UnknownSegment(f"segment {', '.join(map(repr, unknown))}: no sessions column and no biz_extra_data key "
+                         f"of any session from {period.since:%Y-%m-%d} to {period.until:%Y-%m-%d}; the keys the "
+                         f"sessions carry: {shown}")
+
+
 def describe(seg: Segment) -> str:
     """A segment key and where it comes from, in the current language."""
     from .._i18n import tr
+    from ._shown import shown_key
 
-    return tr("segments.from_biz", name=seg.name) if seg.column is None else \
+    return tr("segments.from_biz", name=shown_key(seg.name)) if seg.column is None else \
         tr("segments.from_column", name=seg.column)
 
 

@@ -9,6 +9,9 @@ there (form encoding, as :func:`faceanalytics.pipeline.pii._scrub_pairs` reads i
 other value (no escape, a lone ``%``, bytes that are not UTF-8) as it is.  The rule does
 not ask where the value came from: a JSON value or a sessions column is decoded alike.
 
+A key is shown by the same rule (``%E6%B8%A0%E9%81%93=app``: the key 渠道); it is asked for
+and counted as stored (``--segment`` names it as the data writes it).
+
 Two values of one key that decode to the same text (``app`` and ``ap%70``) are still two
 rows, counted apart; the one whose decoded text is not what it stores is shown with its
 stored form beside it (``app (stored as ap%70)``), so no two rows read the same.
@@ -19,7 +22,7 @@ import re
 from collections import Counter
 from urllib.parse import unquote_plus
 
-__all__ = ["decoded", "value_labels", "segment_labels", "shown", "no_controls"]
+__all__ = ["decoded", "value_labels", "segment_labels", "shown", "shown_key", "no_controls"]
 
 _ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
 # C0 controls but tab, newline and carriage return; and DEL
@@ -59,6 +62,12 @@ def shown(labels: dict | None, key, raw):
     (:func:`segment_labels`) when listed there, else :func:`decoded`."""
     got = (labels or {}).get(key, {}).get(raw)
     return decoded(raw) if got is None else got
+
+
+def shown_key(key):
+    """A segment key as shown: :func:`decoded` (a key does not need :func:`value_labels`' stored
+    form beside it: two keys of a review that decode alike are rare, and then shown so)."""
+    return decoded(key)
 
 
 def no_controls(value):

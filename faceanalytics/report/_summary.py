@@ -494,6 +494,12 @@ class Summaries:
 
         if self.data_dir is None:
             raise ValueError("histogram() needs summaries of a data directory")
+        if comparison is not None:       # a kind naming nothing answered an empty histogram
+            from ..analytics._core import COMPARISON_KINDS, known_names
+
+            f = self.frame("comparison_hist")
+            known_names(comparison, "histogram comparison", COMPARISON_KINDS,
+                        lambda: () if f is None else f["comparison"].dropna().astype("str").unique())
         since = since or self.period.previous_since
         until = until or self.period.until
         eng = self._engine or self.engine

@@ -103,12 +103,25 @@ def segment_text(key, value) -> str:
 def finding_segment(key, raw, labels=None) -> dict:
     """A finding's ``segment``: the key and the value as shown (:mod:`._shown`: percent-escapes
     decoded), with ``raw``, the value as stored, when the two differ (what the series and
-    the engines' tables hold; two stored values shown alike stay two segments)."""
+    the engines' tables hold; two stored values shown alike stay two segments); a key shown
+    decoded keeps its stored form in ``raw_key``."""
     from ._shown import shown
+
+    from ._shown import shown_key
 
     key, raw = str(key), str(raw)
     value = str(shown(labels, key, raw))
-    return {"key": key, "value": value} if value == raw else {"key": key, "value": value, "raw": raw}
+    out = {"key": str(shown_key(key)), "value": value}
+    if value != raw:
+        out["raw"] = raw
+    if out["key"] != key:            # a percent-encoded key: shown decoded, kept as stored
+        out["raw_key"] = key
+    return out
+
+
+def stored_key(segment: dict):
+    """The key of a finding's ``segment`` as the series hold it."""
+    return segment.get("raw_key", segment["key"])
 
 
 def stored_value(segment: dict):

@@ -193,11 +193,13 @@ def _errors(s) -> pd.DataFrame:
 
 def _segments(b) -> pd.DataFrame:
     from ._sections import _seg_value
+    from ._shown import shown_key
 
     rows = b.segment_rows()
     out = pd.DataFrame(rows, columns=["key", "value", "n", "passed", "n_first", "passed_first", "n_second",
                                       "passed_second"])
     out["value"] = [_seg_value(v, k, b.seg_labels) for k, v in zip(out["key"], out["value"])]
+    out["key"] = [shown_key(k) for k in out["key"]]
     for part in ("", "_first", "_second"):
         out[f"pass_rate{part}"] = [_rate(k, n) for k, n in zip(out[f"passed{part}"], out[f"n{part}"])]
     return out[["key", "value", "n", "passed", "pass_rate", "n_first", "passed_first", "pass_rate_first", "n_second",

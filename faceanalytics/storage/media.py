@@ -25,6 +25,62 @@ def _field(row, name):
     return v
 
 
+_ROW_FIELDS = ("path", "pack", "sha256")      # what a row of media / media_files carries
+
+
+def _row_fields(row):
+    """The field names of a row (pandas row, dict, ``itertuples()`` tuple), or None."""
+    if isinstance(row, dict):
+        return row.keys()
+    fields = getattr(row, "_fields", None)          # a namedtuple: itertuples()
+    if fields is not None:
+        return fields
+    index = getattr(row, "index", None)             # a pandas Series: df.iloc[i]
+    return index if index is not None and getattr(row, "ndim", None) == 1 else None
+
+
+def _kind(value) -> str:
+    return "None" if value is None else f"a {type(value).__name__}"
+
+
+def _a_path(value) -> bool:
+    """A path object, a DataDir, or text naming an existing folder or a URL: a data directory
+    given in the wrong place."""
+    import os
+
+    from .datadir import DataDir
+
+    if isinstance(value, (os.PathLike, DataDir)):
+        return True
+    return isinstance(value, str) and ("://" in value[:16] or os.path.isdir(os.path.expanduser(value)))
+
+
+def _check_row(data_dir, row) -> None:
+    """Refuse anything but one row of ``media``/``media_files``: a whole table answered "the
+    truth value of a Series is ambiguous", a sessions row or None "holds no bytes"; the
+    value itself is never shown (its cells are personal data)."""
+    import os
+
+    from .datadir import DataDir
+    from .paths import not_a_data_dir
+
+    if not isinstance(data_dir, (str, os.PathLike, DataDir)) and _a_path(row):
+        raise TypeError(f"media_bytes(data_dir, row): the data directory comes first, then the row; "
+                        f"got {_kind(data_dir)} then a path")
+    if not isinstance(data_dir, (str, os.PathLike, DataDir)):
+        raise not_a_data_dir(data_dir)
+    if getattr(row, "ndim", None) == 2:
+        raise TypeError(f"media_bytes reads one row: pass df.iloc[i] or a row of df.itertuples(), "
+                        f"not a table ({len(row)} rows)")
+    fields = _row_fields(row)
+    if fields is None:
+        raise TypeError(f"media_bytes needs one row of the media or media_files table (df.iloc[i], "
+                        f"a row of df.itertuples() or a dict); got {'None' if row is None else type(row).__name__}")
+    if "path" not in fields:
+        raise TypeError("media_bytes needs a row of the media or media_files table; this row has no "
+                        "path (a row of another table?)")
+
+
 def media_bytes(data_dir, row) -> bytes:
     """The bytes of one row of the ``media`` table (an inline image, read from its pack)
     or of the ``media_files`` table (a downloaded will file), checked against the row's
@@ -33,9 +89,12 @@ def media_bytes(data_dir, row) -> bytes:
     >>> m = fa.load("data", "media")                                 # doctest: +SKIP
     >>> jpeg = fa.media_bytes("data", m[m.path.notna()].iloc[0])     # doctest: +SKIP
     """
+    _check_row(data_dir, row)
     pack, path, n = _field(row, "pack"), _field(row, "path"), _field(row, "n_bytes")
     if path is None:
-        why = _field(row, "error") or ("a link: " + str(_field(row, "url")) if _field(row, "url") else None)
+        from ..redact import redact
+
+        why = _field(row, "error") or ("a link: " + redact(_field(row, "url")) if _field(row, "url") else None)
         raise MediaError(f"this media row holds no bytes ({why or 'no path'})")
     if pack is not None:
         offset = _field(row, "offset")
@@ -70,10 +129,31 @@ def _current_row(data_dir, row) -> dict | None:
 
 
 def load_media(data_dir, session_id: str, *, source: str | None = None) -> dict[str, bytes]:
-    """Every inline image of one session: ``{"<field>[_<attempt>]": bytes}``."""
+    """Every inline image of one session: ``{"<field>[_<attempt>]": bytes}``.
+
+    ``session_id`` is one id (text); ``source`` one of :data:`faceanalytics.SOURCES` (or
+    None: any).  A table, a row or None there is a ``TypeError`` that names what goes where
+    (a table was echoed cell by cell inside pyarrow's error)."""
+    import os
+
     import pyarrow.dataset as ds
 
+    from ..schema import SOURCES
+    from .datadir import DataDir
+    from .paths import not_a_data_dir
     from .tables import load_arrow
+
+    if not isinstance(data_dir, (str, os.PathLike, DataDir)):
+        if _a_path(session_id):
+            raise TypeError(f"load_media(data_dir, session_id): the data directory comes first, then "
+                            f"the session id; got {_kind(data_dir)} then a path")
+        raise not_a_data_dir(data_dir)
+    if not isinstance(session_id, str):
+        hint = ": loop over its session_id column" if getattr(session_id, "ndim", 0) in (1, 2) else ""
+        raise TypeError(f"load_media takes one session id (text); got "
+                        f"{'None' if session_id is None else type(session_id).__name__}{hint}")
+    if source is not None and source not in SOURCES:
+        raise ValueError(f"load_media source: unknown {source!r}; known: {', '.join(SOURCES)}")
 
     where = (ds.field("session_id") == session_id) & ds.field("path").is_valid()
     if source is not None:

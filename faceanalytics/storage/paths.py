@@ -18,7 +18,7 @@ from pathlib import Path, PurePosixPath
 
 from .errors import StorageConfigError
 
-__all__ = ["data_path", "is_local", "fs_path", "S3Path"]
+__all__ = ["data_path", "is_local", "fs_path", "S3Path", "not_a_data_dir"]
 
 
 # --- locating a data directory --------------------------------------------------------
@@ -26,10 +26,24 @@ def _is_uri(s: str) -> bool:
     return "://" in s[:16]
 
 
+def not_a_data_dir(data_dir, what: str = "a data directory") -> TypeError:
+    """The error for a table, a row, None … given where a data directory goes (``os.fspath``
+    answered "expected str, bytes or os.PathLike object, not DataFrame"); the value itself is
+    never shown (a table's cells are personal data)."""
+    kind = type(data_dir).__name__
+    hint = ""
+    if kind in ("DataFrame", "Series", "dict", "tuple") or type(data_dir).__module__.startswith("pandas"):
+        hint = " (a table or a row: the data directory is the first argument)"
+    return TypeError(f"{what} is a folder (str or pathlib.Path), s3://bucket/prefix or a DataDir; "
+                     f"got {'None' if data_dir is None else kind}{hint}")
+
+
 def data_path(data_dir) -> "Path | S3Path":
     """``data_dir`` (a folder, ``~`` expanded, or ``s3://bucket/prefix``) as a path object."""
     if isinstance(data_dir, S3Path):
         return data_dir
+    if not isinstance(data_dir, (str, os.PathLike)):
+        raise not_a_data_dir(data_dir)
     if isinstance(data_dir, Path):
         s = str(data_dir)
         if not s.startswith("s3:/"):

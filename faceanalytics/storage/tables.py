@@ -639,8 +639,15 @@ def load(data_dir, table: str, since=None, until=None, columns=None) -> "pd.Data
 def load_arrow(data_dir, table: str, since=None, until=None, columns=None, where=None) -> pa.Table:
     """:func:`load`, as an Arrow table (no pandas involved).  ``where``: a further
     ``pyarrow.dataset`` filter expression (pushed down to the files)."""
-    if not isinstance(table, str) or table not in TABLES:
-        raise ValueError(f"unknown table {table!r}; tables are: {', '.join(TABLES)}")
+    if isinstance(table, os.PathLike):
+        raise TypeError("table is a table name; got a path: the data directory comes first: load(data_dir, table)")
+    if not isinstance(table, str):   # never its repr: a DataFrame's cells are personal data
+        raise TypeError(f"table is a table name ({', '.join(TABLES)}); got "
+                        f"{'None' if table is None else type(table).__name__}")
+    if table not in TABLES:
+        swapped = "://" in table[:16] or os.path.isdir(os.path.expanduser(table))
+        raise ValueError(f"unknown table {table!r}; tables are: {', '.join(TABLES)}"
+                         + ("; the data directory comes first: load(data_dir, table)" if swapped else ""))
     schema = full_schema(table)
     columns = _columns(schema, table, columns)
     lo = utc_datetime(since, "since")
