@@ -146,9 +146,12 @@ def _refuse_unknown(segments, sample: pd.DataFrame, period) -> None:
             found.update({k: int(n) for k, v in biz_keys(raw).items() if k and v != ""})
     keys = [k for k, _ in found.most_common(12)]
     shown = ", ".join(keys[:10]) + (", …" if len(keys) > 10 else "") if keys else "none"
+    # segment values are read from a sample (about 20,000 sessions a month): a key no sampled
+    # session carries has no value to count, however rare it is in the rest -- say so
     raise _UnknownSegment(f"segment {', '.join(map(repr, unknown))}: no sessions column and no biz_extra_data key "
-                         f"of any session from {period.since:%Y-%m-%d} to {period.until:%Y-%m-%d}; the keys the "
-                         f"sessions carry: {shown}")
+                         f"of the {len(sample):,} sessions from {period.since:%Y-%m-%d} to "
+                         f"{period.until:%Y-%m-%d} that segment values are read from (a sample on large data); "
+                         f"the keys they carry: {shown}")
 
 
 def describe(seg: Segment) -> str:
