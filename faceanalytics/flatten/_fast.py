@@ -875,8 +875,12 @@ _SPLIT_MIN = 64  # groups smaller than this are parsed whole
 
 @lru_cache(maxsize=None)
 def _texty_pattern(source: str) -> str:
-    """A documented number or boolean key whose value opens a string (also inside a
-    callback's JSON text, where quotes are escaped)."""
+    """A documented number or boolean key whose value opens a string.  Of callbacks, only
+    where the envelope and ``payload`` have them, with their quotes as they are: a number
+    sent as text inside a ``data`` text (its quotes escaped) does not split the chunk; its
+    text is read with the others and rewritten there (``_fast_megvii._texts_group``)."""
+    if source == "megvii_notify":
+        return _texty_pattern("megvii_liveness").replace("\\\\?", "")
     names = set()
     for src in (source, "megvii_liveness") if source == "megvii_notify" else (source,):
         for path, kind in leaves(src):
