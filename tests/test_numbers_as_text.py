@@ -167,7 +167,10 @@ def test_a_callback_s_data_text_and_baidu_rows_are_left_as_they_came():
     notify = (b'{"source":"megvii_notify","http_status":"200","payload":{"data":"{\\"time_used\\":\\"12\\"}",'
               b'"sign":"0"}}')
     (got,), (still,) = _unquoted([notify], "megvii_notify")
-    assert got == notify and still  # its numbers are in its data text: the row keeps its bytes
+    # its data text is left as it came (signed so; its numbers are written bare when the texts
+    # are read, test_callbacks_sending_numbers_as_text_are_read_with_the_others), the
+    # envelope's number bare
+    assert got == notify.replace(b'"200"', b" 200 ") and not still
     bare = notify.replace(b'\\"12\\"', b"12")
     (got,), (still,) = _unquoted([bare], "megvii_notify")
     assert got == bare.replace(b'"200"', b" 200 ") and not still  # the envelope's number only
@@ -201,4 +204,30 @@ def test_a_key_after_an_escaped_quote_is_another_key_and_its_row_the_python_path
     res = _both(tmp_path, lines)
     (fd, frep), (sd, srep) = res[True], res[False]
     assert (frep.read, frep.landed, frep.quarantined) == (srep.read, srep.landed, srep.quarantined)
+    _assert_same_tables([fd, sd])
+
+
+def test_callbacks_sending_numbers_as_text_are_read_with_the_others(tmp_path, monkeypatch):
+    """Callbacks whose signed data text sends numbers as text do not split their chunk: it is
+    one group, the texts are read typed with those numbers written bare (``rewritten``), and
+    the chunk lands as the Python path lands it.  (They were a second group, their texts
+    read as text.)"""
+    from faceanalytics.flatten._columnar import read_chunk
+
+    monkeypatch.setenv("MEGVII_API_SECRET", gen_records.SECRET)  # signs the callbacks
+    lines = gen_records.lines("megvii_notify", 400, seed=3)
+    in_text = re.compile(_texty_pattern("megvii_liveness").encode())  # (escaped quotes too)
+    texty = [i for i, ln in enumerate(lines) if in_text.search(ln)]
+    assert 5 <= len(texty) < len(lines)
+    groups = [g for _, g in read_chunk(lines).groups]
+    assert len(groups) == 1
+    g, = groups
+    assert sorted(g.index.tolist()) == list(range(len(lines)))
+    sub, rows = g.texts
+    assert not sub.quoted and sub.rewritten is not None
+    assert set(rows[sub.index[sub.rewritten]].tolist()) == set(texty)
+    res = _both(tmp_path, lines)
+    (fd, frep), (sd, srep) = res[True], res[False]
+    assert (frep.read, frep.landed, frep.quarantined) == (srep.read, srep.landed, srep.quarantined) == (400, 400, 0)
+    assert frep.python_path == 0
     _assert_same_tables([fd, sd])

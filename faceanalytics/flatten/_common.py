@@ -114,6 +114,14 @@ _SAFE = re.compile(r"[^0-9A-Za-z._-]+")
 _PLAIN = re.compile(r"[0-9a-z][0-9a-z._-]{0,79}")
 
 
+def _memo_name(names: dict, s) -> str:
+    """:func:`safe_name` of ``s``, kept in ``names``."""
+    got = names.get(s)
+    if got is None:
+        got = names[s] = safe_name(s)
+    return got
+
+
 def safe_name(s: str) -> str:
     """A file-name-safe and injective rendering of an id (distinct ids never share a name).
 
@@ -136,7 +144,7 @@ _MAGIC = ((b"\xff\xd8\xff", "jpg", "image"), (b"\x89PNG", "png", "image"),
 
 
 def media_row(flat: Flat, ctx: Context, field: str, value, *, media_type: str = "image",
-              attempt=None, expect: str = "blob") -> None:
+              attempt=None, expect: str = "blob", names: dict | None = None) -> None:
     """Record one media reference: a URL, or an inline blob written as a file.
 
     ``expect`` is ``"blob"`` for fields documented as inline images
@@ -144,7 +152,9 @@ def media_row(flat: Flat, ctx: Context, field: str, value, *, media_type: str = 
     links, ``"any"`` where the documents allow both.  Blobs never go into a table:
     each is named ``media/<source>/<session>/<field>[_<attempt>].<ext>`` here, and
     ingest keeps it as the member ``<session>/<field>[_<attempt>].<ext>`` of its chunk's
-    pack (:mod:`faceanalytics.storage.packs`), which the row then names.
+    pack (:mod:`faceanalytics.storage.packs`), which the row then names.  ``names``: a
+    memo of :func:`safe_name` for a caller naming many images (a chunk's share session
+    ids and fields; the session id's name costs a hash).
     """
     if value is None:
         return
@@ -188,7 +198,10 @@ def media_row(flat: Flat, ctx: Context, field: str, value, *, media_type: str = 
             break
     digest = hashlib.sha256(blob).hexdigest()
     name = field if attempt is None else f"{field}_{attempt}"  # attempts must not overwrite each other
-    rel = f"media/{ctx.source}/{safe_name(ctx.session_id)}/{safe_name(name)}.{ext}"
+    if names is None:
+        rel = f"media/{ctx.source}/{safe_name(ctx.session_id)}/{safe_name(name)}.{ext}"
+    else:
+        rel = f"media/{ctx.source}/{_memo_name(names, ctx.session_id)}/{_memo_name(names, name)}.{ext}"
     flat.blobs.append((rel, blob))
     row.update(media_type=kind, path=rel, n_bytes=len(blob), sha256=digest)
     flat.add("media", row)
