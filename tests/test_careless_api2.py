@@ -250,3 +250,25 @@ def test_the_metrics_know_the_comparison_kinds_the_field_spec_and_the_review_kno
 
     spec = tuple(n[len("result_"):] for n in EXPAND["verify_result.result_*"]) + ("faceprint",)
     assert COMPARISON_KINDS == spec == REVIEW_KINDS
+
+
+def test_ingest_takes_one_path_alone_and_refuses_records_held_in_memory(tmp_path):
+    """``fa.ingest("records.jsonl", D)`` read the name character by character ("No such file or
+    directory: 'r'"); a DataFrame column by column ("... 'source'"); a list of envelopes died
+    inside ``Path``.  One path alone is one input; records in memory are refused, saying how."""
+    import json
+
+    import pandas as pd
+
+    import faceanalytics as fa
+
+    env = {"source": "megvii_lite", "session_id": "1700000000,abc", "fetched_at": "2026-01-01T00:00:00Z",
+           "http_status": 200, "payload": {"request_id": "r", "biz_id": "1700000000,abc", "status": "OK"}}
+    f = tmp_path / "records.jsonl"
+    f.write_text(json.dumps(env) + "\n")
+    rep = fa.ingest(str(f), tmp_path / "data")
+    assert (rep.read, rep.landed) == (1, 1)
+    for bad, word in ((pd.DataFrame([env]), "DataFrame"), ([env], "dict"), (None, "None"), ({"a": 1}, "dict")):
+        with pytest.raises(TypeError, match=f"ingest reads JSONL files.*{word}"):
+            fa.ingest(bad, tmp_path / "data2")
+    assert not (tmp_path / "data2").exists()

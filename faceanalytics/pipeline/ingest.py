@@ -536,7 +536,7 @@ def ingest(paths: Iterable, data_dir, *, source: str | None = None, keep_pii: bo
     if source is not None and source not in SOURCES:
         raise ValueError(f"unknown source {source!r}; sources are: {', '.join(SOURCES)}")
     total = IngestReport()
-    paths = [Path(p) for p in paths]
+    paths = _input_paths(paths)
     bar = _bar(sum(_size(p) for p in paths), "ingest", "B", progress)
     damaged = []  # (path, why): Zstandard files read up to their damage
     with Ingestor(data_dir, keep_pii=keep_pii, fast=fast) as ing:
@@ -555,6 +555,23 @@ def ingest(paths: Iterable, data_dir, *, source: str | None = None, keep_pii: bo
     if damaged:
         raise DamagedFile(damaged, total)
     return total
+
+
+def _input_paths(paths) -> list[Path]:
+    """``paths``: one path or an iterable of them.  A path given alone was iterated character by
+    character ("No such file or directory: 'r'"), a DataFrame column by column ("... 'source'"):
+    records held in memory are refused, saying how to land them."""
+    if isinstance(paths, (str, bytes, os.PathLike)):
+        return [Path(os.fsdecode(paths))]
+    how = "ingest reads JSONL files (one envelope per line): write records held in memory to one first"
+    if hasattr(paths, "columns") or isinstance(paths, dict) or not isinstance(paths, Iterable):
+        raise TypeError(f"{how}; got {'None' if paths is None else type(paths).__name__}")
+    out = []
+    for p in paths:
+        if not isinstance(p, (str, bytes, os.PathLike)):
+            raise TypeError(f"{how}; got a list holding {'None' if p is None else type(p).__name__}")
+        out.append(Path(os.fsdecode(p)))
+    return out
 
 
 def _size(path: Path) -> int:
