@@ -505,6 +505,9 @@ class BaseClient:
         ca_bundle: str | None = None,
         session_factory: Callable[[], requests.Session] = new_session,
     ) -> None:
+        if not isinstance(base_url, str):  # None or a port number: ``.rstrip`` failed from deep inside
+            raise TypeError(f"base_url is a URL as text (https://host or http://127.0.0.1:PORT), "
+                            f"not {type(base_url).__name__}")
         self.base_url = check_url(base_url.rstrip("/"))
         self.timeout = _check_timeout(timeout)
         self.retry = retry if retry is not None else RetryPolicy()
