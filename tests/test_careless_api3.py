@@ -70,3 +70,58 @@ def test_the_megvii_client_still_sends_a_real_biz_id():
 def test_a_base_url_that_is_not_text_is_a_clear_type_error(base_url):
     with pytest.raises(TypeError, match="base_url is a URL as text"):
         MegviiClient(KEY, SECRET, base_url=base_url)
+
+
+# -- crypto -----------------------------------------------------------------------------------
+
+from faceanalytics.crypto import decrypt_will_file, encrypt_will_file, verify_callback_sign  # noqa: E402
+
+CB_DATA = '{"biz_id": "1462259748,52b13fb5", "status": "OK"}'
+CB_SIGN = hashlib.sha1((SECRET + CB_DATA).encode()).hexdigest()
+
+
+def test_a_callback_body_as_bytes_is_verified_as_the_text_it_carries():
+    """A web framework's ``request.body`` is bytes: every genuine callback was "forged" (False)."""
+    assert verify_callback_sign(CB_DATA.encode(), CB_SIGN, SECRET) is True
+    assert verify_callback_sign(bytearray(CB_DATA.encode()), CB_SIGN.encode(), SECRET) is True
+    assert verify_callback_sign(CB_DATA, CB_SIGN, SECRET.encode()) is True
+    assert verify_callback_sign(CB_DATA.encode() + b" ", CB_SIGN, SECRET) is False
+
+
+def test_a_parsed_callback_is_refused_not_called_forged():
+    import json
+    with pytest.raises(TypeError, match="JSON text as received") as err:
+        verify_callback_sign(json.loads(CB_DATA), CB_SIGN, SECRET)
+    assert SECRET not in str(err.value)
+
+
+@pytest.mark.parametrize("secret", [12345, 3.5, ["s"]])
+def test_a_secret_of_the_wrong_type_is_named_by_type_never_shown(secret):
+    blob = encrypt_will_file(b"x" * 2000, SECRET)
+    for call in (lambda: verify_callback_sign(CB_DATA, CB_SIGN, secret), lambda: decrypt_will_file(blob, secret)):
+        with pytest.raises(TypeError, match="api_secret is text") as err:
+            call()
+        assert str(secret) not in str(err.value)
+
+
+@pytest.mark.parametrize("blob,hint", [("a" * 2000, "a path"), ("/tmp/will.mp4", "a path"), (None, "NoneType"),
+                                       (12, "int")])
+def test_decrypt_will_file_of_what_is_not_bytes_says_so(blob, hint):
+    with pytest.raises(TypeError, match="takes the download as bytes") as err:
+        decrypt_will_file(blob, SECRET)
+    assert hint in str(err.value) and SECRET not in str(err.value)
+
+
+def test_decrypt_will_file_of_an_open_file_says_read_it_first(tmp_path):
+    p = tmp_path / "w.bin"
+    p.write_bytes(encrypt_will_file(b"x" * 2000, SECRET))
+    with open(p, "rb") as fh, pytest.raises(TypeError, match=r"read it first"):
+        decrypt_will_file(fh, SECRET)
+    assert decrypt_will_file(p.read_bytes(), SECRET.encode()) == b"x" * 2000      # a bytes secret works
+
+
+def test_decrypt_will_file_with_swapped_arguments_never_shows_the_secret():
+    blob = encrypt_will_file(b"x" * 2000, SECRET)
+    with pytest.raises(TypeError) as err:
+        decrypt_will_file(SECRET, blob)
+    assert SECRET not in str(err.value) and SECRET not in repr(err.value.args)
