@@ -125,3 +125,89 @@ def test_decrypt_will_file_with_swapped_arguments_never_shows_the_secret():
     with pytest.raises(TypeError) as err:
         decrypt_will_file(SECRET, blob)
     assert SECRET not in str(err.value) and SECRET not in repr(err.value.args)
+
+
+# -- fetch from Python ------------------------------------------------------------------------
+
+from faceanalytics.pipeline.fetch import fetch_baidu, fetch_megvii  # noqa: E402
+from faceanalytics.sandbox import Sandbox  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def sandbox():
+    with Sandbox(seed=31, n_lite=4, n_liveness=0, n_baidu=2) as sb:
+        yield sb
+
+
+def _calls(sb) -> int:
+    import json
+    import urllib.request
+    stats = json.loads(urllib.request.urlopen(sb.url + "/_sandbox/stats").read())
+    return sum(v for k, v in stats.get("requests", {}).items() if not k.startswith("/_sandbox"))
+
+
+def _quota(data) -> str:
+    d = data / "state" / "quota"
+    return "".join(p.read_text() for p in d.glob("*")) if d.exists() else ""
+
+
+@pytest.mark.parametrize("ids,error,match", [
+    (None, TypeError, "not NoneType"), (math.nan, TypeError, "not float"), (12, TypeError, "not int"),
+    (b"1462259748,52b13fb5", TypeError, "as bytes"), ({BIZ: 1}, TypeError, "not dict"),
+    ("", ValueError, "empty string"), (BIZ, ValueError, "for one id pass a list"),
+])
+def test_fetch_megvii_of_what_is_not_ids_says_so_and_sends_nothing(tmp_path, monkeypatch, sandbox, ids, error,
+                                                                  match):
+    for k, v in sandbox.env().items():
+        monkeypatch.setenv(k, v)
+    before = _calls(sandbox)
+    with pytest.raises(error, match=match) as err:
+        fetch_megvii(ids, tmp_path / "data", progress=False)
+    assert _calls(sandbox) == before and _quota(tmp_path / "data") == ""
+    assert sandbox.env()["MEGVII_API_SECRET"] not in str(err.value)
+
+
+def test_fetch_with_the_data_directory_as_ids_says_they_look_swapped(tmp_path, monkeypatch, sandbox):
+    for k, v in sandbox.env().items():
+        monkeypatch.setenv(k, v)
+    (tmp_path / "data").mkdir()
+    with pytest.raises(ValueError, match="swapped with the data directory"):
+        fetch_megvii(tmp_path / "data", tmp_path / "other", progress=False)
+
+
+def test_fetch_with_a_column_the_dataframe_lacks_lists_its_columns(tmp_path, monkeypatch, sandbox):
+    for k, v in sandbox.env().items():
+        monkeypatch.setenv(k, v)
+    df = pd.DataFrame({"biz": sandbox.ids("megvii-lite"), "n": range(4)})
+    with pytest.raises(ValueError, match=r"no column 'biz_id' in the DataFrame \(its columns: biz, n\)"):
+        fetch_megvii(df, tmp_path / "data", column="biz_id", progress=False)
+
+
+@pytest.mark.parametrize("chunk_size", [0, -1, "500", 2.5, True])
+def test_a_chunk_size_that_is_not_a_count_is_refused_before_any_call(tmp_path, monkeypatch, sandbox, chunk_size):
+    for k, v in sandbox.env().items():
+        monkeypatch.setenv(k, v)
+    before = _calls(sandbox)
+    with pytest.raises(ValueError, match="chunk_size must be a whole number"):
+        fetch_megvii(sandbox.ids("megvii-lite"), tmp_path / "data", chunk_size=chunk_size, progress=False)
+    with pytest.raises(ValueError, match="chunk_size must be a whole number"):
+        fetch_baidu(sandbox.ids("baidu"), tmp_path / "data", chunk_size=chunk_size, progress=False)
+    assert _calls(sandbox) == before
+
+
+def test_fetch_baidu_what_none_is_a_clear_error(tmp_path, monkeypatch, sandbox):
+    for k, v in sandbox.env().items():
+        monkeypatch.setenv(k, v)
+    with pytest.raises(TypeError, match="what is a list of result APIs"):
+        fetch_baidu(sandbox.ids("baidu"), tmp_path / "data", what=None, progress=False)
+
+
+def test_fetch_still_takes_a_list_an_array_and_a_series(tmp_path, monkeypatch, sandbox):
+    for k, v in sandbox.env().items():
+        monkeypatch.setenv(k, v)
+    ids = sandbox.ids("megvii-lite")
+    before = _calls(sandbox)
+    rep = fetch_megvii(np.array(ids[:2]), tmp_path / "data", progress=False)
+    assert rep.fetched == 2 and _calls(sandbox) == before + 2 and ids[0] in _quota(tmp_path / "data")
+    rep = fetch_megvii(pd.Series(ids), tmp_path / "data", progress=False)
+    assert (rep.fetched, rep.skipped) == (2, 2)

@@ -181,14 +181,18 @@ def load_ids(ids, column: str | None = None, *, kind: str | None = None) -> IdLi
         raise ValueError(f"kind is one of {sorted(ID_PATTERNS)}")
     header = None
     if isinstance(ids, (str, os.PathLike)):
-        entries, header, column = _read_id_file(Path(ids), kind, column)
+        entries, header, column = _read_id_file(_id_file(ids), kind, column)
     elif hasattr(ids, "columns"):  # DataFrame
         if column is None:
             if len(ids.columns) != 1:
                 raise ValueError("pass column= to say which DataFrame column holds the ids")
             column = ids.columns[0]
+        if column not in ids.columns:
+            names = ", ".join(map(str, ids.columns[:20]))
+            raise ValueError(f"no column {column!r} in the DataFrame (its columns: {names})")
         entries = list(enumerate(ids[column].tolist(), 1))
     else:
+        _check_id_collection(ids)
         entries = list(enumerate(ids, 1))
     out = IdList([], header=header, column=column)
     seen = set()
@@ -210,6 +214,31 @@ def load_ids(ids, column: str | None = None, *, kind: str | None = None) -> IdLi
         raise ValueError(f"no {kind} in {ids if isinstance(ids, (str, os.PathLike)) else 'the input'}"
                          f"{hint}:\n{out.describe_rejected(5)}")
     return out
+
+
+def _id_file(ids) -> Path:
+    """The id file ``ids`` names; one id given as text, or a directory, is said to be one
+    (it was FileNotFoundError naming the id, or IsADirectoryError of ``.``)."""
+    text = os.fspath(ids)
+    if isinstance(text, str) and not text.strip():
+        raise ValueError("ids is an empty string: pass a file of ids, a list, or a DataFrame column")
+    path = Path(ids)
+    if path.is_dir():
+        raise ValueError(f"ids is a directory ({path}), not a file of ids: swapped with the data directory?")
+    if not path.exists() and isinstance(text, str) and any(p.fullmatch(text.strip()) for p in ID_PATTERNS.values()):
+        raise ValueError(f"ids is text, read as a file name, and there is no file {text!r}: "
+                         f"for one id pass a list ([{text.strip()!r}])")
+    return path
+
+
+def _check_id_collection(ids) -> None:
+    """Refuse, before anything is read or sent, what is not a collection of ids: None, a number
+    (a NaN from an empty cell), bytes (iterated as numbers), a mapping (its keys)."""
+    if isinstance(ids, (bytes, bytearray, memoryview)):
+        raise TypeError("ids as bytes: decode them, or pass a file, a list, or a DataFrame column")
+    if isinstance(ids, dict) or not hasattr(ids, "__iter__"):
+        raise TypeError(f"ids is a file of ids, a list, a pandas Series or a DataFrame column; "
+                        f"not {type(ids).__name__}")
 
 
 def _read_id_file(path: Path, kind: str | None, column: str | None):
@@ -457,6 +486,20 @@ def check_concurrency(concurrency) -> None:
                          f"(requests in flight), not {concurrency!r}")
 
 
+def check_chunk_size(chunk_size) -> None:
+    """Refuse a chunk size that is not a whole number of at least 1 (0, -1 or "500" were taken
+    as they came) before anything is sent."""
+    import operator
+
+    try:
+        n = operator.index(chunk_size)
+    except TypeError:
+        n = None
+    if isinstance(chunk_size, bool) or n is None or n < 1:
+        raise ValueError(f"chunk_size must be a whole number of at least 1 (answers landed at a time), "
+                         f"not {chunk_size!r}")
+
+
 def fetch_megvii(ids, data_dir, *, kind: str = "lite", client=None, base_url: str | None = None,
                  concurrency: int = 8, refresh_pending: bool = False, progress: bool = True,
                  chunk_size: int = 500, keep_pii: bool = False, column: str | None = None,
@@ -473,6 +516,7 @@ def fetch_megvii(ids, data_dir, *, kind: str = "lite", client=None, base_url: st
     if kind not in ("lite", "liveness"):
         raise ValueError("kind is 'lite' or 'liveness'")
     check_concurrency(concurrency)
+    check_chunk_size(chunk_size)
     source = f"megvii_{kind}"
     wanted = _wanted(ids, column, "biz_id")
     run = _Session(data_dir, "megvii", MEGVII_QUOTA, client, base_url, keep_pii)
@@ -513,7 +557,10 @@ def fetch_baidu(tokens, data_dir, *, what: Iterable[str] = ("stat", "getall", "d
     from ..clients.baidu import RESULT_APIS
 
     check_concurrency(concurrency)
-    what = [w.strip() for w in (what.split(",") if isinstance(what, str) else what) if w.strip()]
+    check_chunk_size(chunk_size)
+    if what is None or not hasattr(what, "__iter__"):
+        raise TypeError(f"what is a list of result APIs ({', '.join(BAIDU_WHAT)}), not {what!r}")
+    what = [str(w).strip() for w in (what.split(",") if isinstance(what, str) else what) if str(w).strip()]
     bad = [w for w in what if w not in BAIDU_WHAT]
     if bad:
         raise ValueError(f"unknown --what {', '.join(bad)}; choose from {', '.join(BAIDU_WHAT)}")
