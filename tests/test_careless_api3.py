@@ -211,3 +211,98 @@ def test_fetch_still_takes_a_list_an_array_and_a_series(tmp_path, monkeypatch, s
     assert rep.fetched == 2 and _calls(sandbox) == before + 2 and ids[0] in _quota(tmp_path / "data")
     rep = fetch_megvii(pd.Series(ids), tmp_path / "data", progress=False)
     assert (rep.fetched, rep.skipped) == (2, 2)
+
+
+# -- plots ------------------------------------------------------------------------------------
+
+import matplotlib  # noqa: E402
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+import faceanalytics as fa  # noqa: E402
+from faceanalytics.plots import (plot_confidence_thresholds, plot_det, plot_drift, plot_error_codes,  # noqa: E402
+                                 plot_genuineness, plot_margins, plot_pass_rates, plot_status_funnel)
+
+from test_analytics import NEW, _genuineness, _sessions, comparisons  # noqa: E402
+
+
+def _comparisons():
+    rows = [("megvii_lite", f"s{i}", "2026-03-02", "faceid", c, NEW) for i, c in enumerate([60., 70., 80., 90.])]
+    return comparisons(rows)
+
+
+def _rates():
+    return pd.DataFrame({"threshold": [60.0, 70.0], "far": [0.1, 0.01], "frr": [0.05, 0.2],
+                         "n_genuine": [30, 30], "n_impostor": [40, 40]})
+
+
+PLOTS = {
+    "plot_confidence_thresholds": lambda **kw: plot_confidence_thresholds(_comparisons(), **kw),
+    "plot_margins": lambda **kw: plot_margins(_comparisons(), **kw),
+    "plot_pass_rates": lambda **kw: plot_pass_rates(_comparisons(), **kw),
+    "plot_drift": lambda **kw: plot_drift(_comparisons(), _comparisons(), **kw),
+    "plot_genuineness": lambda **kw: plot_genuineness(_genuineness(), **kw),
+    "plot_error_codes": lambda **kw: plot_error_codes(_sessions(), **kw),
+    "plot_status_funnel": lambda **kw: plot_status_funnel(_sessions(), **kw),
+    "plot_det": lambda **kw: plot_det(_rates(), **kw),
+}
+
+
+@pytest.mark.parametrize("name", sorted(PLOTS))
+def test_every_plot_says_what_ax_must_be(name):
+    """A Figure, the array of plt.subplots(1, 2), or text failed deep inside as
+    "'Figure' object has no attribute 'bar'"."""
+    fig, axes = plt.subplots(1, 2)
+    for bad, hint in ((fig, "fig.axes[0]"), (axes, "axes[0]"), ("left", "not str")):
+        with pytest.raises(TypeError, match="ax is a matplotlib Axes") as err:
+            PLOTS[name](ax=bad)
+        assert hint in str(err.value)
+    assert PLOTS[name](ax=axes[1]) is axes[1]
+
+
+@pytest.mark.parametrize("name", sorted(PLOTS))
+def test_every_plot_takes_lang_and_refuses_an_unknown_one(name):
+    """``lang=`` went on to ``ax.bar``/``ax.plot`` and failed there as an unknown property."""
+    fig, ax = plt.subplots()
+    assert PLOTS[name](ax=ax, lang="zh-CN") is ax
+    zh = ax.get_title()
+    fig, ax = plt.subplots()
+    PLOTS[name](ax=ax)
+    assert zh != ax.get_title()                          # drawn in the language asked for
+    assert fa._i18n.current_lang() == "en"               # and only for that call
+    with pytest.raises(ValueError, match="language must be one of"):
+        PLOTS[name](ax=ax, lang="klingon")
+    import inspect
+    assert "lang" in inspect.signature(getattr(fa, name)).parameters
+
+
+def test_plot_genuineness_of_one_attack_as_text_draws_that_attack():
+    g = _genuineness()
+    one = sorted(g["attack"].unique())[0]
+    fig, ax = plt.subplots()
+    plot_genuineness(g, attacks=one, ax=ax)
+    fig2, ax2 = plt.subplots()
+    plot_genuineness(g, attacks=[one], ax=ax2)
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == \
+        [t.get_text() for t in ax2.get_legend().get_texts()]
+
+
+def test_plot_genuineness_of_the_sessions_table_names_what_it_needs():
+    with pytest.raises(KeyError, match=r"plot_genuineness .* needs column\(s\) attack, confidence"):
+        plot_genuineness(_sessions())
+
+
+@pytest.mark.parametrize("top", [0, -1, "3", 2.5, True])
+def test_plot_error_codes_top_must_be_a_count(top):
+    with pytest.raises(ValueError, match="top is how many codes"):
+        plot_error_codes(_sessions(), top=top)
+
+
+def test_plot_det_with_counts_missing_draws_and_says_zero():
+    fig, ax = plt.subplots()
+    rates = _rates().assign(n_genuine=np.nan, n_impostor=None)
+    assert plot_det(rates, ax=ax) is ax
+    fig2, ax2 = plt.subplots()
+    plot_det(_rates().assign(n_genuine=0, n_impostor=0), ax=ax2)
+    assert ax.get_title() == ax2.get_title()

@@ -16,9 +16,9 @@ from ..analytics import (LEVELS, MIN_N, confidence_distribution, distribution_dr
                          margin_histogram, pass_rate_drift, pass_rates, threshold_lines,
                          would_flip_summary)
 from .._i18n import tr, tr_or
-from ..analytics._core import histogram_weights, level_names
+from ..analytics._core import histogram_weights, level_names, require
 from ._common import (ATTACK_COLORS, CONFIGURED_COLOR, LEVEL_COLORS, NEUTRAL_COLOR, PASS_COLOR,
-                      REJECT_COLOR, get_ax, histogram_bars, naive_utc, pct, percent_axis)
+                      REJECT_COLOR, get_ax, histogram_bars, with_lang, naive_utc, pct, percent_axis)
 
 if TYPE_CHECKING:  # matplotlib is imported on first draw, not for an annotation
     from matplotlib.axes import Axes
@@ -40,6 +40,7 @@ def _line_label(row, min_n: int) -> str:
     return text
 
 
+@with_lang
 def plot_confidence_thresholds(comparisons: pd.DataFrame, *, levels: Sequence[str] = LEVELS,
                                binwidth: float = 1.0, bins: int | None = None,
                                binrange: tuple[float, float] | None = None, configured: bool = True,
@@ -99,6 +100,7 @@ def plot_confidence_thresholds(comparisons: pd.DataFrame, *, levels: Sequence[st
     return ax
 
 
+@with_lang
 def plot_margins(comparisons: pd.DataFrame, *, level: str = "1e-4", to=None, binwidth: float = 0.5,
                  binrange: tuple[float, float] | None = None, window: float = 1.0,
                  summary: pd.DataFrame | None = None, legend: bool = True, ax=None, **kwargs) -> Axes:
@@ -152,6 +154,7 @@ def plot_margins(comparisons: pd.DataFrame, *, level: str = "1e-4", to=None, bin
     return ax
 
 
+@with_lang
 def plot_pass_rates(data: pd.DataFrame, *, freq: str = "W", levels: Sequence[str] = LEVELS,
                     min_n: int = MIN_N, ci: bool = True, legend: bool = True, ax=None, tz=None,
                     **kwargs) -> Axes:
@@ -208,6 +211,7 @@ def plot_pass_rates(data: pd.DataFrame, *, freq: str = "W", levels: Sequence[str
     return ax
 
 
+@with_lang
 def plot_drift(baseline: pd.DataFrame, current: pd.DataFrame | None = None, *,
                levels: Sequence[str] = LEVELS, min_n: int = MIN_N, ax=None, **kwargs) -> Axes:
     """Change in pass rate per level, current − baseline, in percentage points with 95% CI.
@@ -254,6 +258,7 @@ def plot_drift(baseline: pd.DataFrame, current: pd.DataFrame | None = None, *,
     return ax
 
 
+@with_lang
 def plot_genuineness(genuineness: pd.DataFrame, *, attacks: Sequence[str] | None = None,
                      binwidth: float = 0.02, log: bool = True, legend: bool = True, ax=None, **kwargs) -> Axes:
     """Anti-spoofing confidence per attack type against its threshold, flagged share in the legend.
@@ -262,7 +267,11 @@ def plot_genuineness(genuineness: pd.DataFrame, *, attacks: Sequence[str] | None
     (a band when the thresholds vary).  A check is flagged when its confidence
     exceeds its own threshold.  ``kwargs`` go to ``ax.stairs``.
     """
+    require(genuineness, ["attack", "confidence"],
+            "plot_genuineness (a genuineness table: fa.load(DATA, 'genuineness'))")
     ax = get_ax(ax)
+    if isinstance(attacks, str):  # attacks="mask": one attack, not its letters (isin raised TypeError)
+        attacks = [attacks]
     g = genuineness if attacks is None else genuineness[genuineness["attack"].isin(attacks)]
     hist = genuineness_histogram(g, binwidth=binwidth)
     rates = genuineness_rates(g).set_index("attack")
