@@ -306,3 +306,18 @@ def test_plot_det_with_counts_missing_draws_and_says_zero():
     fig2, ax2 = plt.subplots()
     plot_det(_rates().assign(n_genuine=0, n_impostor=0), ax=ax2)
     assert ax.get_title() == ax2.get_title()
+
+
+def test_plot_confidence_thresholds_of_the_genuineness_table_points_to_plot_genuineness():
+    """It has a confidence column too (0-1): drawn as face comparisons, silently."""
+    with pytest.raises(ValueError, match="use plot_genuineness"):
+        plot_confidence_thresholds(_genuineness())
+
+
+@pytest.mark.parametrize("min_n", ["5", -1, 2.5])
+@pytest.mark.parametrize("name", ["plot_confidence_thresholds", "plot_pass_rates", "plot_drift"])
+def test_min_n_must_be_a_count(name, min_n):
+    """'5' failed inside as "'<' not supported between 'int' and 'str'" (or a numpy ufunc error)."""
+    with pytest.raises(ValueError, match="min_n is the fewest rows"):
+        PLOTS[name](min_n=min_n)
+

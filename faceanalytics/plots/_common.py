@@ -41,6 +41,21 @@ def get_ax(ax: Axes | None) -> Axes:
     raise TypeError(f"ax is a matplotlib Axes (or None for the current one), not {type(ax).__name__}{hint}")
 
 
+def whole(name: str, value, least: int, what: str) -> int:
+    """``value`` as a whole number of at least ``least`` (an int or a NumPy integer; not
+    ``True``, 2.5 or "5"), else a ValueError naming the argument and ``what`` it counts:
+    text failed later inside pandas or numpy ("'<' not supported between 'int' and 'str'")."""
+    import operator
+
+    try:
+        n = operator.index(value)
+    except TypeError:
+        n = None
+    if isinstance(value, bool) or n is None or n < least:
+        raise ValueError(f"{name} is {what}: a whole number of at least {least}, not {value!r}")
+    return n
+
+
 def with_lang(func):
     """Give a plot helper ``lang=`` ("en", "zh-CN"; None keeps the current language, a report's):
     its words are drawn in that language.  ``lang`` went on to ``ax.bar`` and failed there as

@@ -9,7 +9,7 @@ import pandas as pd
 from .._fonts import apply_font, cjk_label
 from .._i18n import tr, tr_or
 from ..analytics import error_codes, status_funnel
-from ._common import BILLING_COLORS, get_ax, pct, plain, with_lang
+from ._common import BILLING_COLORS, get_ax, pct, plain, whole, with_lang
 
 if TYPE_CHECKING:  # matplotlib is imported on first draw, not for an annotation
     from matplotlib.axes import Axes
@@ -54,15 +54,7 @@ def plot_error_codes(errors: pd.DataFrame, *, top: int = 15, ax=None, **kwargs) 
     bar shows the code only (with a one-time warning).
     ``kwargs`` go to ``ax.barh``.
     """
-    import operator
-
-    try:
-        n_top = operator.index(top)
-    except TypeError:
-        n_top = None
-    if isinstance(top, bool) or n_top is None or n_top < 1:  # "3" failed inside pandas; -1 dropped the last code
-        raise ValueError(f"top is how many codes get a bar of their own: a whole number of at least 1, not {top!r}")
-    top = n_top
+    top = whole("top", top, 1, "how many codes get a bar of their own")  # "3" failed in pandas; -1 dropped one
     ax = get_ax(ax)
     e = errors if {"origin", "code", "count", "cumulative_share"} <= set(errors.columns) \
         else error_codes(errors)

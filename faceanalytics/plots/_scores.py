@@ -18,7 +18,7 @@ from ..analytics import (LEVELS, MIN_N, confidence_distribution, distribution_dr
 from .._i18n import tr, tr_or
 from ..analytics._core import histogram_weights, level_names, require
 from ._common import (ATTACK_COLORS, CONFIGURED_COLOR, LEVEL_COLORS, NEUTRAL_COLOR, PASS_COLOR,
-                      REJECT_COLOR, get_ax, histogram_bars, with_lang, naive_utc, pct, percent_axis)
+                      REJECT_COLOR, get_ax, histogram_bars, naive_utc, pct, percent_axis, whole, with_lang)
 
 if TYPE_CHECKING:  # matplotlib is imported on first draw, not for an annotation
     from matplotlib.axes import Axes
@@ -62,6 +62,12 @@ def plot_confidence_thresholds(comparisons: pd.DataFrame, *, levels: Sequence[st
 
     >>> ax = plot_confidence_thresholds(comparisons[comparisons.comparison == "faceid"])  # doctest: +SKIP
     """
+    if "attack" in getattr(comparisons, "columns", ()):
+        # the genuineness table has a confidence column too (0-1, anti-spoofing): drawn here it
+        # read as face comparisons against no threshold, silently
+        raise ValueError("plot_confidence_thresholds draws comparisons (fa.load(DATA, 'comparisons')); "
+                         "this is the genuineness table (it has 'attack'): use plot_genuineness")
+    min_n = whole("min_n", min_n, 0, "the fewest rows a rate is shown for")
     ax = get_ax(ax)
     dist = confidence_distribution(comparisons, binwidth=binwidth, bins=bins, binrange=binrange)
     lines = threshold_lines(comparisons, levels=levels, configured=configured)
@@ -165,6 +171,7 @@ def plot_pass_rates(data: pd.DataFrame, *, freq: str = "W", levels: Sequence[str
     are drawn side by side with their intervals.  ``kwargs`` go to ``ax.plot``.
     """
     levels = level_names(levels)
+    min_n = whole("min_n", min_n, 0, "the fewest rows a rate is shown for")
     ax = get_ax(ax)
     rates = data if {"level", "pass_rate"} <= set(data.columns) else \
         pass_rates(data, freq=freq, tz=tz, levels=levels, min_n=min_n)
@@ -225,6 +232,7 @@ def plot_drift(baseline: pd.DataFrame, current: pd.DataFrame | None = None, *,
     optionally, a :func:`~faceanalytics.analytics.distribution_drift` result (e.g.
     from :mod:`faceanalytics.engines`, over any number of rows).
     """
+    min_n = whole("min_n", min_n, 0, "the fewest rows a rate is shown for")
     ax = get_ax(ax)
     if "change" in baseline.columns and "level" in baseline.columns:
         d = baseline[baseline["level"].isin(levels)].reset_index(drop=True)
