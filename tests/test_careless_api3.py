@@ -321,3 +321,30 @@ def test_min_n_must_be_a_count(name, min_n):
     with pytest.raises(ValueError, match="min_n is the fewest rows"):
         PLOTS[name](min_n=min_n)
 
+
+@pytest.mark.parametrize("option", ["refresh_pending", "keep_pii", "progress"])
+@pytest.mark.parametrize("value", ["no", "False", None, 2])
+def test_a_yes_no_option_given_as_text_is_refused_before_any_call(tmp_path, monkeypatch, sandbox, option, value):
+    """``refresh_pending="no"`` re-polled pending sessions (quota) and ``keep_pii="no"`` kept
+    personal data: truthy text, taken silently."""
+    for k, v in sandbox.env().items():
+        monkeypatch.setenv(k, v)
+    before = _calls(sandbox)
+    with pytest.raises(TypeError, match=f"{option} is True or False"):
+        fetch_megvii(sandbox.ids("megvii-lite"), tmp_path / "data", **{"progress": False, option: value})
+    if option != "refresh_pending":
+        with pytest.raises(TypeError, match=f"{option} is True or False"):
+            fetch_baidu(sandbox.ids("baidu"), tmp_path / "data", **{"progress": False, option: value})
+    assert _calls(sandbox) == before and _quota(tmp_path / "data") == ""
+
+
+@pytest.mark.parametrize("option,value", [("return_image", "yes"), ("return_image", None),
+                                          ("return_image", -1), ("get_image_type", "x")])
+def test_an_image_option_that_is_not_a_number_is_refused_up_front(tmp_path, monkeypatch, sandbox, option, value):
+    """It failed in every worker as "invalid literal for int() with base 10: 'yes'"."""
+    for k, v in sandbox.env().items():
+        monkeypatch.setenv(k, v)
+    before = _calls(sandbox)
+    with pytest.raises(ValueError, match=f"{option} is a whole number"):
+        fetch_megvii(sandbox.ids("megvii-lite"), tmp_path / "data", progress=False, **{option: value})
+    assert _calls(sandbox) == before and _quota(tmp_path / "data") == ""

@@ -486,6 +486,30 @@ def check_concurrency(concurrency) -> None:
                          f"(requests in flight), not {concurrency!r}")
 
 
+def _check_flags(**flags) -> None:
+    """Refuse a yes/no option given as anything but True/False (or 1/0) before anything is sent:
+    ``refresh_pending="no"`` and ``keep_pii="no"`` are truthy text, so pending sessions were
+    re-polled (quota spent) and personal data kept, silently."""
+    for name, value in flags.items():
+        if isinstance(value, str) or not any(value is v or (type(value) is not float and value == v)
+                                             for v in (True, False)):
+            raise TypeError(f"{name} is True or False, not {value!r}")
+
+
+def _check_image_options(**options) -> None:
+    """``return_image``/``get_image_type`` are the documents' small whole numbers: text failed in
+    every worker as "invalid literal for int()" naming neither the argument nor the value's use."""
+    import operator
+
+    for name, value in options.items():
+        try:
+            n = operator.index(value)
+        except TypeError:
+            n = None
+        if isinstance(value, bool) or n is None or n < 0:
+            raise ValueError(f"{name} is a whole number from the Megvii document (0 = none), not {value!r}")
+
+
 def check_chunk_size(chunk_size) -> None:
     """Refuse a chunk size that is not a whole number of at least 1 (0, -1 or "500" were taken
     as they came) before anything is sent."""
@@ -517,6 +541,8 @@ def fetch_megvii(ids, data_dir, *, kind: str = "lite", client=None, base_url: st
         raise ValueError("kind is 'lite' or 'liveness'")
     check_concurrency(concurrency)
     check_chunk_size(chunk_size)
+    _check_flags(refresh_pending=refresh_pending, progress=progress, keep_pii=keep_pii)
+    _check_image_options(return_image=return_image, get_image_type=get_image_type)
     source = f"megvii_{kind}"
     wanted = _wanted(ids, column, "biz_id")
     run = _Session(data_dir, "megvii", MEGVII_QUOTA, client, base_url, keep_pii)
@@ -558,6 +584,7 @@ def fetch_baidu(tokens, data_dir, *, what: Iterable[str] = ("stat", "getall", "d
 
     check_concurrency(concurrency)
     check_chunk_size(chunk_size)
+    _check_flags(progress=progress, keep_pii=keep_pii)
     if what is None or not hasattr(what, "__iter__"):
         raise TypeError(f"what is a list of result APIs ({', '.join(BAIDU_WHAT)}), not {what!r}")
     what = [str(w).strip() for w in (what.split(",") if isinstance(what, str) else what) if str(w).strip()]
