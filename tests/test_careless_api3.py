@@ -348,3 +348,29 @@ def test_an_image_option_that_is_not_a_number_is_refused_up_front(tmp_path, monk
     with pytest.raises(ValueError, match=f"{option} is a whole number"):
         fetch_megvii(sandbox.ids("megvii-lite"), tmp_path / "data", progress=False, **{option: value})
     assert _calls(sandbox) == before and _quota(tmp_path / "data") == ""
+
+
+def test_a_client_for_the_other_provider_is_refused_before_any_call(tmp_path, sandbox):
+    env = sandbox.env()
+    baidu = BaiduClient(env["BAIDU_API_KEY"], env["BAIDU_SECRET_KEY"], base_url=sandbox.url)
+    megvii = MegviiClient(env["MEGVII_API_KEY"], env["MEGVII_API_SECRET"], base_url=sandbox.url)
+    before = _calls(sandbox)
+    with pytest.raises(TypeError, match="client is a MegviiClient for this fetch, not BaiduClient"):
+        fetch_megvii(sandbox.ids("megvii-lite"), tmp_path / "data", client=baidu, progress=False)
+    with pytest.raises(TypeError, match="client is a BaiduClient for this fetch, not MegviiClient"):
+        fetch_baidu(sandbox.ids("baidu"), tmp_path / "data", client=megvii, progress=False)
+    with pytest.raises(TypeError, match="not str"):
+        fetch_megvii(sandbox.ids("megvii-lite"), tmp_path / "data", client="megvii", progress=False)
+    assert _calls(sandbox) == before and _quota(tmp_path / "data").count("\n") <= 2   # headers only
+
+
+def test_credentials_that_do_not_match_cost_one_call_not_one_per_worker(tmp_path, sandbox):
+    """The first call goes alone: an AUTHENTICATION_ERROR stops the run after one call, where
+    all of the first ``concurrency`` ids were sent (each losing one of its three calls)."""
+    env = sandbox.env()
+    client = MegviiClient(env["MEGVII_API_KEY"], "not-the-secret-0123456789", base_url=sandbox.url)
+    ledger_dir = tmp_path / "data"
+    before = _calls(sandbox)
+    rep = fetch_megvii(sandbox.ids("megvii-lite"), ledger_dir, client=client, concurrency=8, progress=False)
+    assert "AUTHENTICATION_ERROR" in rep.fatal and "not-the-secret" not in rep.fatal
+    assert rep.calls == 1 and _calls(sandbox) == before + 1

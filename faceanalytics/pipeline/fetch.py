@@ -362,10 +362,12 @@ def _run(jobs: list[tuple[str, str, Callable]], ing: Ingestor, *, concurrency: i
         with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="fetch") as pool:
             it = iter(jobs)
             running = set()
+            first = True
             while True:
                 # Keep well ahead of the workers: this thread also lands chunks, and the
-                # workers must not run dry meanwhile.
-                while len(running) < max(64, concurrency * 8) and not stop.is_set():
+                # workers must not run dry meanwhile.  The first call goes alone: credentials
+                # that do not match (a fatal answer) then cost one call, not one per worker.
+                while len(running) < (1 if first else max(64, concurrency * 8)) and not stop.is_set():
                     job = next(it, None)
                     if job is None:
                         break
@@ -373,6 +375,7 @@ def _run(jobs: list[tuple[str, str, Callable]], ing: Ingestor, *, concurrency: i
                 if not running:
                     break
                 done, running = wait(running, return_when=FIRST_COMPLETED)
+                first = False
                 for fut in done:
                     what, line, jid = fut.result()
                     if what == "ok":
@@ -420,6 +423,10 @@ class _Session:
             self.rep.landed += rec.landed
             self.rep.quarantined += rec.quarantined
             self.ledger = QuotaLedger(ddir.quota(provider), limit=limit, provider=provider)
+            if client is not None and getattr(client, "provider", None) != provider:
+                # a Baidu client for Megvii ids (or a name): AttributeError from every worker
+                raise TypeError(f"client is a {CLIENTS[provider].__name__} for this fetch, "
+                                f"not {type(client).__name__}")
             if client is None:
                 client = CLIENTS[provider].from_env(base_url, ledger=self.ledger)
             elif client.before_call is None:  # a caller's client still counts every send
