@@ -374,3 +374,24 @@ def test_credentials_that_do_not_match_cost_one_call_not_one_per_worker(tmp_path
     rep = fetch_megvii(sandbox.ids("megvii-lite"), ledger_dir, client=client, concurrency=8, progress=False)
     assert "AUTHENTICATION_ERROR" in rep.fatal and "not-the-secret" not in rep.fatal
     assert rep.calls == 1 and _calls(sandbox) == before + 1
+
+
+@pytest.mark.parametrize("cls,names", [(MegviiClient, ("api_key", "api_secret")),
+                                       (BaiduClient, ("api_key", "secret_key"))])
+@pytest.mark.parametrize("bad", ["{}\n", " {}", "{}\r", "{} "])
+def test_a_credential_with_a_newline_or_spaces_at_its_ends_is_refused_by_name(cls, names, bad):
+    """Copied from a file with its newline, it was sent, refused by the provider, and counted."""
+    with ScriptedServer() as server:
+        for i, name in enumerate(names):
+            creds = [KEY, SECRET]
+            creds[i] = bad.format(creds[i])
+            with pytest.raises(ValueError, match=f"{name} has spaces or a line break") as err:
+                cls(*creds, base_url=server.url)
+            assert KEY not in str(err.value) and SECRET not in str(err.value)
+        assert server.requests == []
+
+
+@pytest.mark.parametrize("value,said", [(None, "not NoneType"), ("", "not an empty one"), (123, "not int")])
+def test_a_credential_that_is_not_text_is_named(value, said):
+    with pytest.raises(ValueError, match=f"api_secret must be a non-empty string, {said}"):
+        MegviiClient(KEY, value, base_url="http://127.0.0.1:1")

@@ -23,7 +23,7 @@ import time
 from dataclasses import replace
 from typing import Any, Callable
 
-from ._http import BaseClient, Response, parse_json
+from ._http import BaseClient, Response, credential, parse_json
 from ..redact import MaskedParams, Secret, env_secret, redact, register_secret
 from .errors import (
     BAIDU_ERRORS,
@@ -122,8 +122,8 @@ class BaiduClient(BaseClient):
         """*token_margin*: seconds before ``expires_in`` runs out at which the token is
         renewed (at most 10% of its lifetime). *options*: ``before_call``, ``after_call``,
         ``ledger``, ``ca_bundle``, ``session_factory`` (see :class:`~._http.BaseClient`)."""
-        self._api_key = Secret(api_key)
-        self._secret_key = Secret(secret_key)
+        self._api_key = credential("api_key", api_key)
+        self._secret_key = credential("secret_key", secret_key)
         del api_key, secret_key  # out of this frame's locals, which some tracebacks print
         # No per-id quota at Baidu, and QPS errors (18) are common: retry a little more.
         retry = retry if retry is not None else RetryPolicy(max_attempts=4)

@@ -22,7 +22,7 @@ import re
 from dataclasses import replace
 from typing import Any
 
-from ._http import BaseClient, Response, download_url_problem, parse_json, without_userinfo
+from ._http import BaseClient, Response, credential, download_url_problem, parse_json, without_userinfo
 from ..redact import MaskedParams, Secret, env_secret, redact
 from .errors import MEGVII_ERRORS, InsecureURL, MegviiError, MissingCredentials, ProviderError
 from .retry import RetryPolicy
@@ -90,8 +90,8 @@ class MegviiClient(BaseClient):
         calls Megvii allows per biz_id, so one is kept for a later re-fetch.
         *options*: ``before_call``, ``after_call``, ``ledger``, ``ca_bundle``,
         ``session_factory`` (see :class:`~._http.BaseClient`)."""
-        self._api_key = Secret(api_key)
-        self._api_secret = Secret(api_secret)
+        self._api_key = credential("api_key", api_key)
+        self._api_secret = credential("api_secret", api_secret)
         del api_key, api_secret  # out of this frame's locals, which some tracebacks print
         retry = retry if retry is not None else RetryPolicy(max_attempts=2)
         super().__init__(base_url, timeout=timeout, retry=retry, **options)
