@@ -20,7 +20,24 @@ __all__ = ["will_key", "encrypt_will_file", "decrypt_will_file", "verify_callbac
 BLOCK = 1024
 
 
+_BYTES = (bytes, bytearray, memoryview)
+
+
+def _secret_text(api_secret) -> str:
+    """``api_secret`` as text: bytes (``os.environb``) are decoded; any other type is a TypeError
+    naming only the type (the value is a secret, never shown)."""
+    if isinstance(api_secret, _BYTES):
+        try:
+            return bytes(api_secret).decode("utf-8")
+        except UnicodeDecodeError:
+            raise ValueError("api_secret (bytes) is not UTF-8 text") from None
+    if api_secret is not None and not isinstance(api_secret, str):
+        raise TypeError(f"api_secret is text (str), not {type(api_secret).__name__}")
+    return api_secret or ""
+
+
 def will_key(api_secret: str) -> bytes:
+    api_secret = _secret_text(api_secret)
     if not api_secret:
         raise ValueError("api_secret is empty: will files cannot be decrypted without it")
     return api_secret[:32].ljust(32).encode("utf-8")[:32].ljust(32, b" ")
@@ -50,6 +67,10 @@ def decrypt_will_file(blob: bytes, api_secret: str, *, strip_padding: bool = Tru
     >>> decrypt_will_file(encrypt_will_file(b"hello", secret), secret)
     b'hello'
     """
+    if not isinstance(blob, _BYTES):
+        hint = (": a path? read the file first (open(path, 'rb').read())" if isinstance(blob, str)
+                else ": read it first (.read())" if hasattr(blob, "read") else "")
+        raise TypeError(f"decrypt_will_file takes the download as bytes, not {type(blob).__name__}{hint}")
     if len(blob) < BLOCK:
         raise ValueError(f"a will_file download has at least {BLOCK} bytes; this one has "
                          f"{len(blob)} (not an encrypted will file, or cut short)")
@@ -59,15 +80,28 @@ def decrypt_will_file(blob: bytes, api_secret: str, *, strip_padding: bool = Tru
     return head + bytes(blob[BLOCK:])
 
 
-def verify_callback_sign(data: str, sign: str, api_secret: str) -> bool:
+def verify_callback_sign(data: str | bytes, sign: str, api_secret: str) -> bool:
     """``sign == sha1(api_secret + data)`` in lower-case hex, compared in constant time.
+
+    ``data`` is the JSON text as received, or the request body's bytes (its UTF-8): a
+    parsed ``dict`` is a TypeError, as re-serialising it would not give the signed text.
 
     >>> verify_callback_sign('{"a":1}', hashlib.sha1(b'k{"a":1}').hexdigest(), "k")
     True
     """
-    if not isinstance(data, str) or not isinstance(sign, str) or not api_secret:
+    if isinstance(data, (dict, list)):
+        # request.json instead of the body: the sign covers the text exactly as sent, which
+        # json.dumps does not give back (spacing, key order, escapes); False would read "forged"
+        raise TypeError("data is the callback's JSON text as received (str, or the body's bytes), "
+                        f"not a parsed {type(data).__name__}: the sign covers the exact text")
+    api_secret = _secret_text(api_secret)
+    if isinstance(sign, _BYTES):
+        sign = bytes(sign).decode("ascii", "replace")
+    if not isinstance(data, (str, *_BYTES)) or not isinstance(sign, str) or not api_secret:
         return False
-    expected = hashlib.sha1((api_secret + data).encode("utf-8", "surrogatepass")).hexdigest()
+    # the body's bytes (request.body) are the text's UTF-8: hashed as they are
+    raw = bytes(data) if isinstance(data, _BYTES) else data.encode("utf-8", "surrogatepass")
+    expected = hashlib.sha1(api_secret.encode("utf-8", "surrogatepass") + raw).hexdigest()
     sign = sign.strip().lower()
     # compare_digest refuses text that is not ASCII (TypeError): such a sign simply does not match
     return sign.isascii() and hmac.compare_digest(expected, sign)

@@ -49,7 +49,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from .._coerce import dense_values
 from ..errors import DataError
-from ..redact import install_log_redaction, redact, redact_bytes
+from ..redact import Secret, install_log_redaction, redact, redact_bytes
 from .errors import (
     ConnectError,
     InsecureURL,
@@ -79,6 +79,21 @@ _NO_PROXY = {"http": None, "https": None}
 _REDIRECTS = (301, 302, 303, 307, 308)
 _MAX_REDIRECTS = 5
 USER_AGENT = "faceanalytics-clients/0.1 (+requests)"
+
+
+# -- credentials ----------------------------------------------------------------------------
+
+
+def credential(name: str, value) -> Secret:
+    """``value`` as a :class:`Secret`, refused (naming ``name``, never the value) when it cannot
+    be one: not text, empty, or with spaces or a line break at its ends (copied from a file with
+    its newline): such a key was sent, failed at the provider, and the call was counted."""
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"{name} must be a non-empty string, not {'an empty one' if isinstance(value, str) else type(value).__name__}")
+    if value != value.strip():
+        raise ValueError(f"{name} has spaces or a line break at its start or end (copied with its "
+                         "newline?): no credential has them; strip it")
+    return Secret(value)
 
 
 # -- URLs -----------------------------------------------------------------------------------
@@ -505,6 +520,9 @@ class BaseClient:
         ca_bundle: str | None = None,
         session_factory: Callable[[], requests.Session] = new_session,
     ) -> None:
+        if not isinstance(base_url, str):  # None or a port number: ``.rstrip`` failed from deep inside
+            raise TypeError(f"base_url is a URL as text (https://host or http://127.0.0.1:PORT), "
+                            f"not {type(base_url).__name__}")
         self.base_url = check_url(base_url.rstrip("/"))
         self.timeout = _check_timeout(timeout)
         self.retry = retry if retry is not None else RetryPolicy()

@@ -17,13 +17,14 @@ or ``"verifyToken/generate:<plan_id>"``; token fetches are not passed to the hoo
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from dataclasses import replace
 from typing import Any, Callable
 
-from ._http import BaseClient, Response, parse_json
-from ..redact import MaskedParams, Secret, env_secret, register_secret
+from ._http import BaseClient, Response, credential, parse_json
+from ..redact import MaskedParams, Secret, env_secret, redact, register_secret
 from .errors import (
     BAIDU_ERRORS,
     AccessTokenError,
@@ -121,8 +122,8 @@ class BaiduClient(BaseClient):
         """*token_margin*: seconds before ``expires_in`` runs out at which the token is
         renewed (at most 10% of its lifetime). *options*: ``before_call``, ``after_call``,
         ``ledger``, ``ca_bundle``, ``session_factory`` (see :class:`~._http.BaseClient`)."""
-        self._api_key = Secret(api_key)
-        self._secret_key = Secret(secret_key)
+        self._api_key = credential("api_key", api_key)
+        self._secret_key = credential("secret_key", secret_key)
         del api_key, secret_key  # out of this frame's locals, which some tracebacks print
         # No per-id quota at Baidu, and QPS errors (18) are common: retry a little more.
         retry = retry if retry is not None else RetryPolicy(max_attempts=4)
@@ -287,7 +288,17 @@ def _token_param(token: Secret) -> MaskedParams:
     return MaskedParams(access_token=token.reveal())
 
 
+# The characters of a verify_token (letters, digits, ``-`` and ``_``): a value with others (spaces,
+# a line break, the comma of a Megvii biz_id) cannot be one, so it is refused before it is sent.
+_TOKEN_CHARS = re.compile(r"[0-9A-Za-z_-]{1,128}")
+
+
 def _check_token(token: str) -> str:
+    """Refuse what cannot be a verify_token before anything is counted or sent."""
     if not isinstance(token, str) or not token.strip():
-        raise ValueError("verify_token must be a non-empty string")
+        raise ValueError(f"verify_token must be a non-empty string, not {type(token).__name__}")
+    if not _TOKEN_CHARS.fullmatch(token):
+        why = ("has spaces or a line break" if any(c.isspace() for c in token)
+               else "a Megvii biz_id?" if "," in token else "only letters, digits, - and _ make one")
+        raise ValueError(f"{redact(repr(token[:80]))} is not a verify_token ({why}); nothing was sent")
     return token

@@ -18,10 +18,11 @@ with HTTP 400/403/404/500 and are raised as the classes in :data:`~.errors.MEGVI
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import replace
 from typing import Any
 
-from ._http import BaseClient, Response, download_url_problem, parse_json, without_userinfo
+from ._http import BaseClient, Response, credential, download_url_problem, parse_json, without_userinfo
 from ..redact import MaskedParams, Secret, env_secret, redact
 from .errors import MEGVII_ERRORS, InsecureURL, MegviiError, MissingCredentials, ProviderError
 from .retry import RetryPolicy
@@ -89,8 +90,8 @@ class MegviiClient(BaseClient):
         calls Megvii allows per biz_id, so one is kept for a later re-fetch.
         *options*: ``before_call``, ``after_call``, ``ledger``, ``ca_bundle``,
         ``session_factory`` (see :class:`~._http.BaseClient`)."""
-        self._api_key = Secret(api_key)
-        self._api_secret = Secret(api_secret)
+        self._api_key = credential("api_key", api_key)
+        self._api_secret = credential("api_secret", api_secret)
         del api_key, api_secret  # out of this frame's locals, which some tracebacks print
         retry = retry if retry is not None else RetryPolicy(max_attempts=2)
         super().__init__(base_url, timeout=timeout, retry=retry, **options)
@@ -191,7 +192,23 @@ class MegviiClient(BaseClient):
         return self._invalid(response, f"will_file download failed with HTTP {response.http_status}")
 
 
+# A biz_id as the Lite and liveness documents give it: ``<unix time>,<id>``.  Anything else
+# (spaces, a newline, a verify_token, a number) is refused before a call is counted: Megvii
+# answers each biz_id three times, so a send that cannot succeed wastes one of them.
+BIZ_ID = re.compile(r"[0-9]{1,12},[0-9A-Za-z][0-9A-Za-z._-]{0,127}")
+
+
+def _shown(value: object) -> str:
+    """A refused id as an error shows it: short, and with any registered credential masked."""
+    text = repr(value)
+    return redact(text if len(text) <= 80 else text[:77] + "...")
+
+
 def _check_id(biz_id: str) -> str:
+    """Refuse what cannot be a biz_id before anything is counted or sent."""
     if not isinstance(biz_id, str) or not biz_id.strip():
-        raise ValueError("biz_id must be a non-empty string")
+        raise ValueError(f"biz_id must be a non-empty string, not {type(biz_id).__name__} {_shown(biz_id)}")
+    if not BIZ_ID.fullmatch(biz_id):
+        why = "has spaces or a line break" if any(c.isspace() for c in biz_id) else "not <unix time>,<id>"
+        raise ValueError(f"{_shown(biz_id)} is not a biz_id ({why}); nothing was sent")
     return biz_id

@@ -181,14 +181,18 @@ def load_ids(ids, column: str | None = None, *, kind: str | None = None) -> IdLi
         raise ValueError(f"kind is one of {sorted(ID_PATTERNS)}")
     header = None
     if isinstance(ids, (str, os.PathLike)):
-        entries, header, column = _read_id_file(Path(ids), kind, column)
+        entries, header, column = _read_id_file(_id_file(ids), kind, column)
     elif hasattr(ids, "columns"):  # DataFrame
         if column is None:
             if len(ids.columns) != 1:
                 raise ValueError("pass column= to say which DataFrame column holds the ids")
             column = ids.columns[0]
+        if column not in ids.columns:
+            names = ", ".join(map(str, ids.columns[:20]))
+            raise ValueError(f"no column {column!r} in the DataFrame (its columns: {names})")
         entries = list(enumerate(ids[column].tolist(), 1))
     else:
+        _check_id_collection(ids)
         entries = list(enumerate(ids, 1))
     out = IdList([], header=header, column=column)
     seen = set()
@@ -210,6 +214,31 @@ def load_ids(ids, column: str | None = None, *, kind: str | None = None) -> IdLi
         raise ValueError(f"no {kind} in {ids if isinstance(ids, (str, os.PathLike)) else 'the input'}"
                          f"{hint}:\n{out.describe_rejected(5)}")
     return out
+
+
+def _id_file(ids) -> Path:
+    """The id file ``ids`` names; one id given as text, or a directory, is said to be one
+    (it was FileNotFoundError naming the id, or IsADirectoryError of ``.``)."""
+    text = os.fspath(ids)
+    if isinstance(text, str) and not text.strip():
+        raise ValueError("ids is an empty string: pass a file of ids, a list, or a DataFrame column")
+    path = Path(ids)
+    if path.is_dir():
+        raise ValueError(f"ids is a directory ({path}), not a file of ids: swapped with the data directory?")
+    if not path.exists() and isinstance(text, str) and any(p.fullmatch(text.strip()) for p in ID_PATTERNS.values()):
+        raise ValueError(f"ids is text, read as a file name, and there is no file {text!r}: "
+                         f"for one id pass a list ([{text.strip()!r}])")
+    return path
+
+
+def _check_id_collection(ids) -> None:
+    """Refuse, before anything is read or sent, what is not a collection of ids: None, a number
+    (a NaN from an empty cell), bytes (iterated as numbers), a mapping (its keys)."""
+    if isinstance(ids, (bytes, bytearray, memoryview)):
+        raise TypeError("ids as bytes: decode them, or pass a file, a list, or a DataFrame column")
+    if isinstance(ids, dict) or not hasattr(ids, "__iter__"):
+        raise TypeError(f"ids is a file of ids, a list, a pandas Series or a DataFrame column; "
+                        f"not {type(ids).__name__}")
 
 
 def _read_id_file(path: Path, kind: str | None, column: str | None):
@@ -333,10 +362,12 @@ def _run(jobs: list[tuple[str, str, Callable]], ing: Ingestor, *, concurrency: i
         with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="fetch") as pool:
             it = iter(jobs)
             running = set()
+            first = True
             while True:
                 # Keep well ahead of the workers: this thread also lands chunks, and the
-                # workers must not run dry meanwhile.
-                while len(running) < max(64, concurrency * 8) and not stop.is_set():
+                # workers must not run dry meanwhile.  The first call goes alone: credentials
+                # that do not match (a fatal answer) then cost one call, not one per worker.
+                while len(running) < (1 if first else max(64, concurrency * 8)) and not stop.is_set():
                     job = next(it, None)
                     if job is None:
                         break
@@ -344,6 +375,7 @@ def _run(jobs: list[tuple[str, str, Callable]], ing: Ingestor, *, concurrency: i
                 if not running:
                     break
                 done, running = wait(running, return_when=FIRST_COMPLETED)
+                first = False
                 for fut in done:
                     what, line, jid = fut.result()
                     if what == "ok":
@@ -391,6 +423,10 @@ class _Session:
             self.rep.landed += rec.landed
             self.rep.quarantined += rec.quarantined
             self.ledger = QuotaLedger(ddir.quota(provider), limit=limit, provider=provider)
+            if client is not None and getattr(client, "provider", None) != provider:
+                # a Baidu client for Megvii ids (or a name): AttributeError from every worker
+                raise TypeError(f"client is a {CLIENTS[provider].__name__} for this fetch, "
+                                f"not {type(client).__name__}")
             if client is None:
                 client = CLIENTS[provider].from_env(base_url, ledger=self.ledger)
             elif client.before_call is None:  # a caller's client still counts every send
@@ -457,6 +493,44 @@ def check_concurrency(concurrency) -> None:
                          f"(requests in flight), not {concurrency!r}")
 
 
+def _check_flags(**flags) -> None:
+    """Refuse a yes/no option given as anything but True/False (or 1/0) before anything is sent:
+    ``refresh_pending="no"`` and ``keep_pii="no"`` are truthy text, so pending sessions were
+    re-polled (quota spent) and personal data kept, silently."""
+    for name, value in flags.items():
+        if isinstance(value, str) or not any(value is v or (type(value) is not float and value == v)
+                                             for v in (True, False)):
+            raise TypeError(f"{name} is True or False, not {value!r}")
+
+
+def _check_image_options(**options) -> None:
+    """``return_image``/``get_image_type`` are the documents' small whole numbers: text failed in
+    every worker as "invalid literal for int()" naming neither the argument nor the value's use."""
+    import operator
+
+    for name, value in options.items():
+        try:
+            n = operator.index(value)
+        except TypeError:
+            n = None
+        if isinstance(value, bool) or n is None or n < 0:
+            raise ValueError(f"{name} is a whole number from the Megvii document (0 = none), not {value!r}")
+
+
+def check_chunk_size(chunk_size) -> None:
+    """Refuse a chunk size that is not a whole number of at least 1 (0, -1 or "500" were taken
+    as they came) before anything is sent."""
+    import operator
+
+    try:
+        n = operator.index(chunk_size)
+    except TypeError:
+        n = None
+    if isinstance(chunk_size, bool) or n is None or n < 1:
+        raise ValueError(f"chunk_size must be a whole number of at least 1 (answers landed at a time), "
+                         f"not {chunk_size!r}")
+
+
 def fetch_megvii(ids, data_dir, *, kind: str = "lite", client=None, base_url: str | None = None,
                  concurrency: int = 8, refresh_pending: bool = False, progress: bool = True,
                  chunk_size: int = 500, keep_pii: bool = False, column: str | None = None,
@@ -473,6 +547,9 @@ def fetch_megvii(ids, data_dir, *, kind: str = "lite", client=None, base_url: st
     if kind not in ("lite", "liveness"):
         raise ValueError("kind is 'lite' or 'liveness'")
     check_concurrency(concurrency)
+    check_chunk_size(chunk_size)
+    _check_flags(refresh_pending=refresh_pending, progress=progress, keep_pii=keep_pii)
+    _check_image_options(return_image=return_image, get_image_type=get_image_type)
     source = f"megvii_{kind}"
     wanted = _wanted(ids, column, "biz_id")
     run = _Session(data_dir, "megvii", MEGVII_QUOTA, client, base_url, keep_pii)
@@ -513,7 +590,11 @@ def fetch_baidu(tokens, data_dir, *, what: Iterable[str] = ("stat", "getall", "d
     from ..clients.baidu import RESULT_APIS
 
     check_concurrency(concurrency)
-    what = [w.strip() for w in (what.split(",") if isinstance(what, str) else what) if w.strip()]
+    check_chunk_size(chunk_size)
+    _check_flags(progress=progress, keep_pii=keep_pii)
+    if what is None or not hasattr(what, "__iter__"):
+        raise TypeError(f"what is a list of result APIs ({', '.join(BAIDU_WHAT)}), not {what!r}")
+    what = [str(w).strip() for w in (what.split(",") if isinstance(what, str) else what) if str(w).strip()]
     bad = [w for w in what if w not in BAIDU_WHAT]
     if bad:
         raise ValueError(f"unknown --what {', '.join(bad)}; choose from {', '.join(BAIDU_WHAT)}")

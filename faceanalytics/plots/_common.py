@@ -21,10 +21,63 @@ BILLING_COLORS = {"billed": "#d62728", "not billed": "#2ca02c", "unknown": "#9e9
 
 
 def get_ax(ax: Axes | None) -> Axes:
+    """``ax``, or the current Axes when None.  Anything else (a Figure, the array of
+    ``plt.subplots(1, 2)``, a string) is a TypeError that says which Axes to pass: it failed
+    later, deep inside, as "'Figure' object has no attribute 'bar'"."""
     if ax is None:
         import matplotlib.pyplot as plt
-        ax = plt.gca()
-    return ax
+        return plt.gca()
+    from matplotlib.axes import Axes
+    from matplotlib.figure import FigureBase
+
+    if isinstance(ax, Axes):
+        return ax
+    if isinstance(ax, FigureBase):
+        hint = ": pass one of its Axes (fig.axes[0], or fig.add_subplot())"
+    elif isinstance(ax, np.ndarray):
+        hint = f" of shape {ax.shape} (plt.subplots with several panels): pass one, e.g. axes[0]"
+    else:
+        hint = ""
+    raise TypeError(f"ax is a matplotlib Axes (or None for the current one), not {type(ax).__name__}{hint}")
+
+
+def whole(name: str, value, least: int, what: str) -> int:
+    """``value`` as a whole number of at least ``least`` (an int or a NumPy integer; not
+    ``True``, 2.5 or "5"), else a ValueError naming the argument and ``what`` it counts:
+    text failed later inside pandas or numpy ("'<' not supported between 'int' and 'str'")."""
+    import operator
+
+    try:
+        n = operator.index(value)
+    except TypeError:
+        n = None
+    if isinstance(value, bool) or n is None or n < least:
+        raise ValueError(f"{name} is {what}: a whole number of at least {least}, not {value!r}")
+    return n
+
+
+def with_lang(func):
+    """Give a plot helper ``lang=`` ("en", "zh-CN"; None keeps the current language, a report's):
+    its words are drawn in that language.  ``lang`` went on to ``ax.bar`` and failed there as
+    an unknown artist property; an unknown language is now a ValueError before anything is drawn."""
+    import functools
+    import inspect
+
+    from .._i18n import language
+
+    @functools.wraps(func)
+    def wrapper(*args, lang=None, **kwargs):
+        if lang is None:
+            return func(*args, **kwargs)
+        with language(lang):
+            return func(*args, **kwargs)
+
+    sig = inspect.signature(func)
+    params = list(sig.parameters.values())
+    at = next((i for i, p in enumerate(params) if p.kind is p.VAR_KEYWORD), len(params))
+    params.insert(at, inspect.Parameter("lang", inspect.Parameter.KEYWORD_ONLY, default=None))
+    wrapper.__signature__ = sig.replace(parameters=params)
+    return wrapper
 
 
 # ``ax.bar``'s words for what a collection calls otherwise ("color" there is the face's alone)

@@ -10,7 +10,7 @@ from .._i18n import tr
 from ..analytics import equal_error_rate
 from ..analytics._core import require
 from ..analytics._stats import probit
-from ._common import get_ax
+from ._common import get_ax, with_lang
 
 if TYPE_CHECKING:  # matplotlib is imported on first draw, not for an annotation
     from matplotlib.axes import Axes
@@ -24,6 +24,14 @@ def _tick_label(p: float) -> str:
     return f"{p * 100:g}%"
 
 
+def _count(col: pd.Series) -> int:
+    """The title's count (the first row's; a table's rows share it): 0 when empty or missing, as
+    ``int(NaN)`` failed the whole plot with "cannot convert float NaN to integer"."""
+    v = pd.to_numeric(col, errors="coerce").iloc[0] if len(col) else np.nan
+    return 0 if pd.isna(v) else int(v)
+
+
+@with_lang
 def plot_det(rates: pd.DataFrame, *, eer: bool = True, ax=None, **kwargs) -> Axes:
     """DET curve of an :func:`error_rates` table, with the equal-error rate marked.
 
@@ -38,8 +46,7 @@ def plot_det(rates: pd.DataFrame, *, eer: bool = True, ax=None, **kwargs) -> Axe
     frr = rates["frr"].to_numpy(dtype=float)
     x, y = probit(far), probit(frr)
     ok = np.isfinite(x) & np.isfinite(y)
-    n_g = int(rates["n_genuine"].iloc[0]) if len(rates) else 0
-    n_i = int(rates["n_impostor"].iloc[0]) if len(rates) else 0
+    n_g, n_i = (_count(rates[c]) for c in ("n_genuine", "n_impostor"))
     kwargs.setdefault("color", "#1f77b4")
     ax.plot(x[ok], y[ok], label=kwargs.pop("label", "DET"), **kwargs)
     if eer and len(rates):

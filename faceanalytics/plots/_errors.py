@@ -9,7 +9,7 @@ import pandas as pd
 from .._fonts import apply_font, cjk_label
 from .._i18n import tr, tr_or
 from ..analytics import error_codes, status_funnel
-from ._common import BILLING_COLORS, get_ax, pct, plain
+from ._common import BILLING_COLORS, get_ax, pct, plain, whole, with_lang
 
 if TYPE_CHECKING:  # matplotlib is imported on first draw, not for an annotation
     from matplotlib.axes import Axes
@@ -42,6 +42,7 @@ def _label(r) -> tuple[str, str | None]:
     return fallback, None
 
 
+@with_lang
 def plot_error_codes(errors: pd.DataFrame, *, top: int = 15, ax=None, **kwargs) -> Axes:
     """Pareto of error codes: bars (count, share) largest first, cumulative share on top.
 
@@ -53,6 +54,7 @@ def plot_error_codes(errors: pd.DataFrame, *, top: int = 15, ax=None, **kwargs) 
     bar shows the code only (with a one-time warning).
     ``kwargs`` go to ``ax.barh``.
     """
+    top = whole("top", top, 1, "how many codes get a bar of their own")  # "3" failed in pandas; -1 dropped one
     ax = get_ax(ax)
     e = errors if {"origin", "code", "count", "cumulative_share"} <= set(errors.columns) \
         else error_codes(errors)
@@ -94,6 +96,7 @@ def plot_error_codes(errors: pd.DataFrame, *, top: int = 15, ax=None, **kwargs) 
     return ax
 
 
+@with_lang
 def plot_status_funnel(sessions: pd.DataFrame, *, source: str | None = "megvii_lite", ax=None, **kwargs) -> Axes:
     """Lite sessions per status in lifecycle order (NOT_STARTED … WEBRTC_UNSUPPORTED, then API errors).
 

@@ -16,9 +16,9 @@ from ..analytics import (LEVELS, MIN_N, confidence_distribution, distribution_dr
                          margin_histogram, pass_rate_drift, pass_rates, threshold_lines,
                          would_flip_summary)
 from .._i18n import tr, tr_or
-from ..analytics._core import histogram_weights, level_names
+from ..analytics._core import histogram_weights, level_names, require
 from ._common import (ATTACK_COLORS, CONFIGURED_COLOR, LEVEL_COLORS, NEUTRAL_COLOR, PASS_COLOR,
-                      REJECT_COLOR, get_ax, histogram_bars, naive_utc, pct, percent_axis)
+                      REJECT_COLOR, get_ax, histogram_bars, naive_utc, pct, percent_axis, whole, with_lang)
 
 if TYPE_CHECKING:  # matplotlib is imported on first draw, not for an annotation
     from matplotlib.axes import Axes
@@ -40,6 +40,7 @@ def _line_label(row, min_n: int) -> str:
     return text
 
 
+@with_lang
 def plot_confidence_thresholds(comparisons: pd.DataFrame, *, levels: Sequence[str] = LEVELS,
                                binwidth: float = 1.0, bins: int | None = None,
                                binrange: tuple[float, float] | None = None, configured: bool = True,
@@ -61,6 +62,12 @@ def plot_confidence_thresholds(comparisons: pd.DataFrame, *, levels: Sequence[st
 
     >>> ax = plot_confidence_thresholds(comparisons[comparisons.comparison == "faceid"])  # doctest: +SKIP
     """
+    if "attack" in getattr(comparisons, "columns", ()):
+        # the genuineness table has a confidence column too (0-1, anti-spoofing): drawn here it
+        # read as face comparisons against no threshold, silently
+        raise ValueError("plot_confidence_thresholds draws comparisons (fa.load(DATA, 'comparisons')); "
+                         "this is the genuineness table (it has 'attack'): use plot_genuineness")
+    min_n = whole("min_n", min_n, 0, "the fewest rows a rate is shown for")
     ax = get_ax(ax)
     dist = confidence_distribution(comparisons, binwidth=binwidth, bins=bins, binrange=binrange)
     lines = threshold_lines(comparisons, levels=levels, configured=configured)
@@ -99,6 +106,7 @@ def plot_confidence_thresholds(comparisons: pd.DataFrame, *, levels: Sequence[st
     return ax
 
 
+@with_lang
 def plot_margins(comparisons: pd.DataFrame, *, level: str = "1e-4", to=None, binwidth: float = 0.5,
                  binrange: tuple[float, float] | None = None, window: float = 1.0,
                  summary: pd.DataFrame | None = None, legend: bool = True, ax=None, **kwargs) -> Axes:
@@ -152,6 +160,7 @@ def plot_margins(comparisons: pd.DataFrame, *, level: str = "1e-4", to=None, bin
     return ax
 
 
+@with_lang
 def plot_pass_rates(data: pd.DataFrame, *, freq: str = "W", levels: Sequence[str] = LEVELS,
                     min_n: int = MIN_N, ci: bool = True, legend: bool = True, ax=None, tz=None,
                     **kwargs) -> Axes:
@@ -162,6 +171,7 @@ def plot_pass_rates(data: pd.DataFrame, *, freq: str = "W", levels: Sequence[str
     are drawn side by side with their intervals.  ``kwargs`` go to ``ax.plot``.
     """
     levels = level_names(levels)
+    min_n = whole("min_n", min_n, 0, "the fewest rows a rate is shown for")
     ax = get_ax(ax)
     rates = data if {"level", "pass_rate"} <= set(data.columns) else \
         pass_rates(data, freq=freq, tz=tz, levels=levels, min_n=min_n)
@@ -208,6 +218,7 @@ def plot_pass_rates(data: pd.DataFrame, *, freq: str = "W", levels: Sequence[str
     return ax
 
 
+@with_lang
 def plot_drift(baseline: pd.DataFrame, current: pd.DataFrame | None = None, *,
                levels: Sequence[str] = LEVELS, min_n: int = MIN_N, ax=None, **kwargs) -> Axes:
     """Change in pass rate per level, current − baseline, in percentage points with 95% CI.
@@ -221,6 +232,7 @@ def plot_drift(baseline: pd.DataFrame, current: pd.DataFrame | None = None, *,
     optionally, a :func:`~faceanalytics.analytics.distribution_drift` result (e.g.
     from :mod:`faceanalytics.engines`, over any number of rows).
     """
+    min_n = whole("min_n", min_n, 0, "the fewest rows a rate is shown for")
     ax = get_ax(ax)
     if "change" in baseline.columns and "level" in baseline.columns:
         d = baseline[baseline["level"].isin(levels)].reset_index(drop=True)
@@ -254,6 +266,7 @@ def plot_drift(baseline: pd.DataFrame, current: pd.DataFrame | None = None, *,
     return ax
 
 
+@with_lang
 def plot_genuineness(genuineness: pd.DataFrame, *, attacks: Sequence[str] | None = None,
                      binwidth: float = 0.02, log: bool = True, legend: bool = True, ax=None, **kwargs) -> Axes:
     """Anti-spoofing confidence per attack type against its threshold, flagged share in the legend.
@@ -262,7 +275,11 @@ def plot_genuineness(genuineness: pd.DataFrame, *, attacks: Sequence[str] | None
     (a band when the thresholds vary).  A check is flagged when its confidence
     exceeds its own threshold.  ``kwargs`` go to ``ax.stairs``.
     """
+    require(genuineness, ["attack", "confidence"],
+            "plot_genuineness (a genuineness table: fa.load(DATA, 'genuineness'))")
     ax = get_ax(ax)
+    if isinstance(attacks, str):  # attacks="mask": one attack, not its letters (isin raised TypeError)
+        attacks = [attacks]
     g = genuineness if attacks is None else genuineness[genuineness["attack"].isin(attacks)]
     hist = genuineness_histogram(g, binwidth=binwidth)
     rates = genuineness_rates(g).set_index("attack")
