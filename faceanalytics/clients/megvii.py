@@ -18,12 +18,12 @@ with HTTP 400/403/404/500 and are raised as the classes in :data:`~.errors.MEGVI
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import replace
 from typing import Any
 
+from .._ids import BIZ_ID
 from ._http import BaseClient, Response, credential, download_url_problem, parse_json, without_userinfo
-from ..redact import MaskedParams, Secret, env_secret, redact
+from ..redact import MaskedParams, env_secret, redact
 from .errors import MEGVII_ERRORS, InsecureURL, MegviiError, MissingCredentials, ProviderError
 from .retry import RetryPolicy
 
@@ -192,10 +192,9 @@ class MegviiClient(BaseClient):
         return self._invalid(response, f"will_file download failed with HTTP {response.http_status}")
 
 
-# A biz_id as the Lite and liveness documents give it: ``<unix time>,<id>``.  Anything else
-# (spaces, a newline, a verify_token, a number) is refused before a call is counted: Megvii
-# answers each biz_id three times, so a send that cannot succeed wastes one of them.
-BIZ_ID = re.compile(r"[0-9]{1,12},[0-9A-Za-z][0-9A-Za-z._-]{0,127}")
+# A biz_id is ``<unix time>,<id>`` (:data:`faceanalytics._ids.BIZ_ID`).  Anything else (spaces, a
+# newline, a verify_token, a number) is refused before a call is counted: Megvii answers each
+# biz_id three times, so a send that cannot succeed wastes one of them.
 
 
 def _shown(value: object) -> str:

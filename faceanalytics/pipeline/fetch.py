@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
+from .._ids import BIZ_ID
 from .._records import make_envelope
 from ..schema import LITE_FINAL_STATUSES, LITE_PENDING_STATUSES
 from ..redact import redact
@@ -84,7 +85,7 @@ class FetchReport:
 # "1462259748,52b13fb5-8dfb-4537-a62b-a641d5e929f1"); a Baidu verify_token is a run of
 # letters and digits ("Yz9rWITm4vak16PBAh5x8oG7").
 ID_PATTERNS = {
-    "biz_id": re.compile(r"[0-9]{1,12},[0-9A-Za-z][0-9A-Za-z._-]{0,127}"),
+    "biz_id": BIZ_ID,   # the client's own check, which refuses any other before it is sent
     "verify_token": re.compile(r"[0-9A-Za-z_-]{16,128}"),
 }
 # Header names that say "this column holds the ids" (compared lower-case, without
@@ -503,30 +504,28 @@ def _check_flags(**flags) -> None:
             raise TypeError(f"{name} is True or False, not {value!r}")
 
 
+def _whole(value, least: int) -> bool:
+    """Whether ``value`` is a whole number (not a bool, not text) of at least ``least``."""
+    import operator
+
+    try:
+        return not isinstance(value, bool) and operator.index(value) >= least
+    except TypeError:
+        return False
+
+
 def _check_image_options(**options) -> None:
     """``return_image``/``get_image_type`` are the documents' small whole numbers: text failed in
     every worker as "invalid literal for int()" naming neither the argument nor the value's use."""
-    import operator
-
     for name, value in options.items():
-        try:
-            n = operator.index(value)
-        except TypeError:
-            n = None
-        if isinstance(value, bool) or n is None or n < 0:
+        if not _whole(value, 0):
             raise ValueError(f"{name} is a whole number from the Megvii document (0 = none), not {value!r}")
 
 
 def check_chunk_size(chunk_size) -> None:
     """Refuse a chunk size that is not a whole number of at least 1 (0, -1 or "500" were taken
     as they came) before anything is sent."""
-    import operator
-
-    try:
-        n = operator.index(chunk_size)
-    except TypeError:
-        n = None
-    if isinstance(chunk_size, bool) or n is None or n < 1:
+    if not _whole(chunk_size, 1):
         raise ValueError(f"chunk_size must be a whole number of at least 1 (answers landed at a time), "
                          f"not {chunk_size!r}")
 
