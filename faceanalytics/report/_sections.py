@@ -894,8 +894,9 @@ DECISION_COLUMNS = ["source", "comparison", "level", "n", "pass_rate", "ci_low",
 
 
 def decision_table(summaries, levels=None, findings=()) -> pd.DataFrame:
-    """Notebook 02's keep/review table: one row per source, comparison and level
-    (:data:`DECISION_COLUMNS`); see :func:`_decision_rows` for the rule.  ``recommendation``
+    """Notebook 02's keep/review table: one row per source, comparison and level, and per
+    threshold Baidu's plan configures (level :data:`CONFIGURED`) (:data:`DECISION_COLUMNS`);
+    see :func:`_decide` for the rule.  ``recommendation``
     is a code (``keep``/``review``); ``reason`` is text in the current language.
     ``findings``: the review's, whose threshold changes the table names."""
     t = _decision_rows(summaries, levels or {"*": "1e-4"}, findings)
@@ -943,24 +944,7 @@ def _decision_rows(summaries, levels, findings=()) -> pd.DataFrame:
     out = out.merge(_typical(s, "previous", "threshold_previous"), on=[*key, "level"], how="left")
     out["n_previous"] = out["n_previous"].fillna(0).astype("int64")
     out["in_force"] = [lv == level_for(levels, c) for lv, c in zip(out["level"], out["comparison"])]
-    moves = _threshold_moves(findings)
-    within = _changes_within(findings)
-    rec, why = [], []
-    for _, r in out.iterrows():
-        reasons = []
-        if r["significant"] is True and abs(r["change"]) >= MATERIAL_CHANGE:
-            reasons.append(tr("decision.why.change", change=100 * r["change"], low=100 * r["change_low"],
-                              high=100 * r["change_high"]))
-        reasons += within.get((r["source"], r["comparison"], r["level"]), [])
-        reasons += moves.get((r["source"], r["comparison"], r["level"]), [])
-        if pd.notna(r["psi"]) and r["psi"] >= PSI_ACT and not r["ks_pvalue"] >= PSI_CONFIRM:
-            reasons.append(tr("decision.why.psi", psi=r["psi"]))
-        if r["n"] < MIN_N:
-            reasons.append(tr("decision.why.few", current=f"{r['n']:,}"))
-        rec.append("review" if reasons else "keep")
-        why.append(tr("sep.clause").join(reasons))
-    out["recommendation"] = rec
-    out["reason"] = why
+    out = _decide(out, _changes_within(findings), _threshold_moves(findings))
     order = {k: i for i, k in enumerate(_comparison_order(out["comparison"].dropna()))}
     out = out.assign(_o=out["comparison"].map(order)).sort_values(["_o", "source", "level"], kind="stable")
     baidu = _configured_rows(s, findings)
@@ -994,23 +978,32 @@ def _configured_rows(s, findings) -> pd.DataFrame:
     psi = s.distribution_drift(by=["source", "comparison"])[["source", "comparison", "psi", "ks_pvalue"]]
     out = out.merge(psi, on=["source", "comparison"], how="left")
     out["n_previous"] = out["n_previous"].fillna(0).astype("int64")
-    within = _changes_within(findings, family=CONFIGURED)
+    out = out.assign(level=CONFIGURED, reject_if_stricter=pd.array([pd.NA] * len(out), dtype="Int64"),
+                     pass_if_looser=pd.array([pd.NA] * len(out), dtype="Int64"), threshold_previous=out["threshold"],
+                     in_force=True)
+    return _decide(out, _changes_within(findings, family=CONFIGURED))
+
+
+def _decide(out: pd.DataFrame, *named: dict) -> pd.DataFrame:
+    """``out`` with its ``recommendation`` and ``reason``: review when the change against the
+    previous period is significant and at least :data:`MATERIAL_CHANGE`, a reason of ``named``
+    ({(source, comparison, level): reasons}) names the row, the confidence distribution shifted
+    (a PSI the KS test confirms), or this period has too few comparisons; else keep."""
     rec, why = [], []
     for _, r in out.iterrows():
         reasons = []
         if r["significant"] is True and abs(r["change"]) >= MATERIAL_CHANGE:
             reasons.append(tr("decision.why.change", change=100 * r["change"], low=100 * r["change_low"],
                               high=100 * r["change_high"]))
-        reasons += within.get((r["source"], r["comparison"], CONFIGURED), [])
+        for reasons_of in named:
+            reasons += reasons_of.get((r["source"], r["comparison"], r["level"]), [])
         if pd.notna(r["psi"]) and r["psi"] >= PSI_ACT and not r["ks_pvalue"] >= PSI_CONFIRM:
             reasons.append(tr("decision.why.psi", psi=r["psi"]))
         if r["n"] < MIN_N:
             reasons.append(tr("decision.why.few", current=f"{r['n']:,}"))
         rec.append("review" if reasons else "keep")
         why.append(tr("sep.clause").join(reasons))
-    return out.assign(level=CONFIGURED, reject_if_stricter=pd.array([pd.NA] * len(out), dtype="Int64"),
-                      pass_if_looser=pd.array([pd.NA] * len(out), dtype="Int64"), threshold_previous=out["threshold"],
-                      in_force=True, recommendation=rec, reason=why)
+    return out.assign(recommendation=rec, reason=why)
 
 
 def _changes_within(findings, family: str = "pass_rate") -> dict[tuple, list[str]]:
