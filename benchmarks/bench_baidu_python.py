@@ -26,10 +26,8 @@ would otherwise compile the ~30 modules an ingest imports from source at every s
 from __future__ import annotations
 
 import argparse
-import compileall
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -38,17 +36,6 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import bench_ingest  # noqa: E402
 import gen_records  # noqa: E402
-
-
-def _compile(env) -> str:
-    """Byte-compile the ``faceanalytics`` package a contender started with ``env`` imports
-    (from this directory, as ``bench_ingest.run`` starts it) -> its directory."""
-    code = ("import os, sys\nif os.environ.get('FA_BASELINE'): sys.path.insert(0, os.environ['FA_BASELINE'])\n"
-            "import faceanalytics, os.path; print(os.path.dirname(faceanalytics.__file__))")
-    pkg = subprocess.run([bench_ingest.PY, "-c", code], env=env, check=True, capture_output=True,
-                         text=True).stdout.strip()
-    compileall.compile_dir(pkg, quiet=1)
-    return pkg
 
 
 def main() -> None:
@@ -64,7 +51,7 @@ def main() -> None:
     env = dict(os.environ, MEGVII_API_SECRET=gen_records.SECRET)
     base_env = dict(env, FA_BASELINE=str(Path(args.baseline).resolve()))
     print(f"load average at start: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
-    print(f"byte-compiled: {_compile(env)} and {_compile(base_env)}")
+    print(f"byte-compiled: {bench_ingest.compile_package(env)} and {bench_ingest.compile_package(base_env)}")
     print(f"the Python path alone (--python-path), {args.n:,} records, {args.wild:.0%} wild, "
           f"best of {args.repeat}")
     print(f"  {'source':<14}{'naive s':>9}{'CPU s':>8}{'baseline s':>11}{'CPU s':>8}{'this s':>9}{'CPU s':>8}"

@@ -35,6 +35,7 @@ what the targets are about):
    nested 10,000 deep among good ones (no crash, the rest lands), and a Zstandard file
    of a few KB holding a 1 GiB line without a newline (peak memory; the rest lands).
 
+Every contender's package is byte-compiled first, as an installed one is (``compile_package``).
 Every target is printed with its figure and PASS or MISS.  ``--baseline DIR`` (a
 copy of another version's ``faceanalytics`` package, e.g. ``git archive main
 faceanalytics | tar -x -C DIR``) adds that version as a contender in parts 2-4, run
@@ -150,6 +151,21 @@ def make_file(path: Path, n: int) -> float:
             size += len(line)
             f.write(line)
     return size / n
+
+
+def compile_package(env) -> str:
+    """Byte-compile the ``faceanalytics`` package a contender started with ``env`` imports
+    (``FA_BASELINE``'s, or this checkout's) -> its directory.  An installed package is compiled;
+    where ``PYTHONDONTWRITEBYTECODE`` is set (a sandbox, a CI image) every contender would
+    otherwise compile the ~30 modules an ingest imports at every start, ~0.05-0.1 s of CPU a
+    process that the naive script (pandas ships compiled) never pays."""
+    import compileall
+
+    code = ("import os, sys\nif os.environ.get('FA_BASELINE'): sys.path.insert(0, os.environ['FA_BASELINE'])\n"
+            "import faceanalytics, os.path; print(os.path.dirname(faceanalytics.__file__))")
+    pkg = subprocess.run([PY, "-c", code], env=env, check=True, capture_output=True, text=True).stdout.strip()
+    compileall.compile_dir(pkg, quiet=1)
+    return pkg
 
 
 def run(code: str, path: Path, work: Path, *args: str, env=None, trace: list | None = None
@@ -290,6 +306,7 @@ def main() -> None:
     base_env = None
     if args.baseline:
         base_env = dict(env, FA_BASELINE=str(Path(args.baseline).resolve()))
+    print(f"byte-compiled, as an installed package is: {', '.join(compile_package(e) for e in (env, base_env) if e)}")
     print(f"load average at start: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores "
           f"(the machine may be shared: compare ratios, measured in the same run)\n")
     try:
