@@ -268,6 +268,13 @@ def _data_arg(data, *, must_exist: bool, local: str | None = None) -> None:
         raise _Usage(f"--data {data} is a file, not a data directory")
     if must_exist and not data.exists():
         raise _Usage(f"no such data directory: {data}")
+    from .storage import DataDir
+
+    inside = DataDir.enclosing(data)
+    if inside is not None:
+        root, part = inside
+        raise _Usage(f"--data {data} is inside the data directory {root} (its {part}/ folder); "
+                      f"give --data {root}")
 
 
 def _progress_wanted(args) -> bool:
