@@ -199,8 +199,38 @@ class _Usage(UsageError):
     """A usage error: one line on stderr, exit status 2, nothing done."""
 
 
+# What Ctrl-C leaves behind, said per command (each checked by interrupting it and running it again).
+_INTERRUPTED = {
+    "ingest": "the chunks landed before Ctrl-C are kept; run the same command again: they are skipped, "
+              "the rest land, nothing lands twice",
+    "rebuild": "the tables are as they were (a rebuild is built beside them and moved in whole); "
+               "run rebuild again",
+    "fetch": "every answer received is kept (DATA/raw/journal) and lands on the next run; run the same "
+             "command again: only the ids not yet answered are asked",
+    "demo": "every answer received is kept (DATA/raw/journal); run demo again to finish",
+    "review": "no file is left half-written (each is written whole, then renamed into place)",
+    "decrypt-media": "OUT is not written (it is written whole, then renamed into place)",
+    "download-media": "files downloaded whole are kept; run the same command again for the rest",
+}
+
+
+def _interrupted(command: str | None) -> int:
+    """Ctrl-C: one line saying what was kept (no traceback), exit status 130."""
+    kept = _INTERRUPTED.get(command or "")
+    print(f"faceanalytics{' ' + command if command else ''}: interrupted" + (f"; {kept}" if kept else ""),
+          file=sys.stderr, flush=True)
+    return 130
+
+
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:  # also while parsing or importing (pyarrow takes a moment)
+        return _interrupted(next((a for a in argv if a in _INTERRUPTED), None))
+
+
+def _main(argv: list) -> int:
     if argv[:1] == ["sandbox"]:  # its own parser: `faceanalytics sandbox --help`
         from .sandbox import main as sandbox_main
 
@@ -222,8 +252,7 @@ def main(argv=None) -> int:
         print(f"faceanalytics {args.command}: {e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+        return _interrupted(args.command)
     except OSError as e:
         print(f"faceanalytics {args.command}: {e}", file=sys.stderr)
         return 1

@@ -1,10 +1,14 @@
 """The careless operator at the command line: ``--data`` given as a folder inside a data
-directory.  In-process ``cli.main``."""
+directory, and Ctrl-C in the middle of a command (one line saying what was kept, exit 130,
+no traceback; running again loses nothing and lands nothing twice).  In-process ``cli.main``."""
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 import faceanalytics.cli as cli
+import faceanalytics.pipeline.fetch as fetch_mod
+import faceanalytics.pipeline.ingest as ingest_mod
 
 from _helpers import envelope, seed, write_jsonl
 
@@ -21,6 +25,14 @@ def data(tmp_path):
     assert cli.main(["ingest", str(write_jsonl(tmp_path / "a.jsonl", [_lite(i) for i in range(3)])),
                      "--data", str(d), "-q"]) == 0
     return d
+
+
+def _main(argv) -> int:
+    """``cli.main``, a KeyboardInterrupt escaping it turned into a test failure (not the end of the run)."""
+    try:
+        return cli.main(argv)
+    except KeyboardInterrupt:
+        pytest.fail("KeyboardInterrupt escaped cli.main (a traceback at the terminal)")
 
 
 @pytest.mark.parametrize("part", ["raw", "tables", "state", "raw/2026-11-20", "tables/sessions"])
@@ -54,3 +66,57 @@ def test_a_folder_merely_named_raw_or_a_path_through_dotdot_is_a_data_directory(
     plain = tmp_path / "elsewhere" / "raw"                 # no data directory around it
     assert cli.main(["ingest", str(tmp_path / "a.jsonl"), "--data", str(plain), "-q"]) == 0
     assert (plain / "tables" / "sessions").is_dir()
+
+
+def test_ctrl_c_in_ingest_says_what_was_kept_and_running_again_lands_the_rest_once(tmp_path, capsys,
+                                                                                    monkeypatch):
+    first = write_jsonl(tmp_path / "first.jsonl", [_lite(i) for i in range(4)])
+    second = write_jsonl(tmp_path / "second.jsonl", [_lite(i) for i in range(4, 10)])
+    real = ingest_mod.ingest
+
+    def cut_short(files, data, **kw):     # Ctrl-C once the first file's chunk has landed
+        real(files[:1], data, **kw)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ingest_mod, "ingest", cut_short)
+    data = tmp_path / "data"
+    assert _main(["ingest", str(first), str(second), "--data", str(data)]) == 130
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("faceanalytics ingest: interrupted; ")
+    assert "kept" in err and "again" in err and "twice" in err
+    monkeypatch.setattr(ingest_mod, "ingest", real)
+    assert _main(["ingest", str(first), str(second), "--data", str(data), "--json"]) == 0
+    out = capsys.readouterr().out
+    assert '"landed": 6' in out and '"skipped": 4' in out
+    ids = pd.read_parquet(data / "tables" / "sessions", columns=["session_id"]).session_id
+    assert len(ids) == ids.nunique() == 10
+
+
+@pytest.mark.parametrize("command,words", [
+    (["fetch", "megvii-lite", "--ids", "{tmp}/ids.txt", "--data", "{tmp}/d"], ["journal", "again"]),
+    (["rebuild", "--data", "{data}"], ["as they were", "again"]),
+])
+def test_ctrl_c_in_fetch_and_rebuild_says_what_was_kept(data, tmp_path, capsys, monkeypatch, command, words):
+    (tmp_path / "ids.txt").write_text("1700000000,careless-0001\n")
+    monkeypatch.setenv("MEGVII_BASE_URL", "http://127.0.0.1:9")      # never reached: interrupted first
+
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(fetch_mod, "fetch_megvii", interrupted)
+    monkeypatch.setattr(ingest_mod, "rebuild", interrupted)
+    argv = [a.replace("{tmp}", str(tmp_path)).replace("{data}", str(data)) for a in command]
+    capsys.readouterr()
+    assert _main(argv) == 130
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"faceanalytics {command[0]}: interrupted; ")
+    assert all(w in err for w in words), err
+
+
+def test_ctrl_c_while_the_command_line_is_parsed_is_no_traceback(monkeypatch, capsys):
+    def slow_import():
+        raise KeyboardInterrupt     # pressed while pyarrow was being imported
+
+    monkeypatch.setattr(cli, "_parser", slow_import)
+    assert _main(["ingest", "x.jsonl", "--data", "d"]) == 130
+    assert capsys.readouterr().err.startswith("faceanalytics ingest: interrupted")
