@@ -65,6 +65,46 @@ def _tz(s: str) -> str | None:
         raise argparse.ArgumentTypeError(str(e)) from None
 
 
+def _what(s: str) -> str:
+    """``fetch baidu --what``: the APIs named, blanks dropped, each once.  ``--what stat,stat``
+    asked stat twice per token (two calls of quota for one answer), and ``--what ""`` fetched
+    nothing and exited 0.  Unknown names are refused by fetch, before any call."""
+    names = list(dict.fromkeys(w.strip() for w in s.split(",") if w.strip()))
+    if not names:
+        raise argparse.ArgumentTypeError("name at least one Baidu result API: stat,getall,detail,simple,media")
+    return ",".join(names)
+
+
+class _Once(argparse._StoreAction):
+    """An option of :data:`_ONE_PLACE` given twice with two values is refused (exit 2): argparse
+    keeps the last, so ``fetch --ids a.txt --ids b.txt`` fetched b's ids only and said nothing of a's,
+    and ``--data A --data B`` wrote into B alone.  The same value twice is harmless."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        given = namespace.__dict__.setdefault("_given", {})
+        if self.dest in given and given[self.dest] != values:
+            both = "" if self.dest == "base_url" else f" ({given[self.dest]}, {values})"  # a URL may hold a password
+            parser.error(f"{'/'.join(self.option_strings)} given twice{both}; it takes one value")
+        given[self.dest] = values
+        super().__call__(parser, namespace, values, option_string)
+
+
+# The one-value options naming where records come from, go to, or whom they are asked of.
+# The others (--since, --tz, --concurrency, ...) keep argparse's last-wins: a script's
+# defaults overridden by a flag added at the end.
+_ONE_PLACE = frozenset({"data", "ids", "tokens", "column", "base_url", "source", "out", "xlsx", "labels"})
+
+
+def _once_each(parser: argparse.ArgumentParser) -> None:
+    """Those options, in ``parser`` and its subcommands, refuse a second, different value."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                _once_each(sub)
+        elif type(action) is argparse._StoreAction and action.option_strings and action.dest in _ONE_PLACE:
+            action.__class__ = _Once
+
+
 def _common(json_summary: bool) -> argparse.ArgumentParser:
     """-q/-v on every command, --json on those that end with a summary."""
     c = argparse.ArgumentParser(add_help=False)
@@ -111,7 +151,7 @@ def _parser() -> argparse.ArgumentParser:
     ids.add_argument("--tokens", type=Path, help="file of verify_tokens (Baidu), read the same way")
     fe.add_argument("--column", metavar="NAME",
                     help="read the ids from this column of a CSV whose first line is a header")
-    fe.add_argument("--what", default="stat,getall,detail",
+    fe.add_argument("--what", type=_what, default="stat,getall,detail",
                     help="Baidu result APIs, comma-separated: stat,getall,detail,simple,media")
     fe.add_argument("--data", required=True, type=_data_dir, help="data directory (a local folder: fetch journals "
                     "each answer to disk as it arrives)")
@@ -192,6 +232,7 @@ def _parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="run the main job on the sandbox", parents=plain)
     demo.add_argument("--data", type=_data_dir, default=Path("data"), help="data directory (default ./data)")
+    _once_each(p)
     return p
 
 

@@ -1,7 +1,10 @@
 """The careless operator at the command line: ``--data`` given as a folder inside a data
-directory, and Ctrl-C in the middle of a command (one line saying what was kept, exit 130,
-no traceback; running again loses nothing and lands nothing twice).  In-process ``cli.main``."""
+directory, Ctrl-C in the middle of a command (one line saying what was kept, exit 130,
+no traceback; running again loses nothing and lands nothing twice), a one-value option given
+twice, ``--what`` naming an API twice or none.  In-process ``cli.main``."""
 from __future__ import annotations
+
+import json
 
 import pandas as pd
 import pytest
@@ -9,6 +12,7 @@ import pytest
 import faceanalytics.cli as cli
 import faceanalytics.pipeline.fetch as fetch_mod
 import faceanalytics.pipeline.ingest as ingest_mod
+from faceanalytics.sandbox import Sandbox
 
 from _helpers import envelope, seed, write_jsonl
 
@@ -120,3 +124,46 @@ def test_ctrl_c_while_the_command_line_is_parsed_is_no_traceback(monkeypatch, ca
     monkeypatch.setattr(cli, "_parser", slow_import)
     assert _main(["ingest", "x.jsonl", "--data", "d"]) == 130
     assert capsys.readouterr().err.startswith("faceanalytics ingest: interrupted")
+
+
+def test_a_baidu_api_named_twice_is_asked_once(tmp_path, capsys, monkeypatch):
+    with Sandbox(seed=5, n_lite=0, n_liveness=0, n_baidu=4) as sb:
+        for k, v in sb.env().items():
+            monkeypatch.setenv(k, v)
+        tokens = tmp_path / "tokens.txt"
+        tokens.write_text("\n".join(sb.ids("baidu")) + "\n")
+        assert cli.main(["fetch", "baidu", "--tokens", str(tokens), "--what", "stat, stat,", "--data",
+                         str(tmp_path / "d"), "--base-url", sb.url, "--json"]) == 0
+    rep = json.loads(capsys.readouterr().out)
+    assert rep["calls"] == rep["landed"] == 4        # was 8 calls: stat asked twice per token
+
+
+@pytest.mark.parametrize("argv,msg", [
+    (["fetch", "baidu", "--tokens", "t.txt", "--what", " , ", "--data", "d"], "name at least one Baidu result API"),
+    (["fetch", "megvii-lite", "--ids", "a.txt", "--ids", "b.txt", "--data", "d"], "--ids given twice (a.txt, b.txt)"),
+    (["ingest", "x.jsonl", "--data", "a", "--data", "b"], "--data given twice (a, b)"),
+    (["review", "--data", "d", "--out", "r1.html", "--out", "r2.html"], "--out given twice"),
+])
+def test_an_empty_what_or_a_one_value_option_given_twice_is_a_usage_error(tmp_path, monkeypatch, capsys, argv, msg):
+    # argparse kept the last --ids / --data silently: a's ids never fetched, nothing said
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as e:
+        cli.main(argv)
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert msg in err and "Traceback" not in err
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists() and not (tmp_path / "d").exists()
+
+
+def test_the_same_value_given_twice_is_accepted(tmp_path, capsys):
+    f = write_jsonl(tmp_path / "a.jsonl", [_lite(1)])
+    d = str(tmp_path / "d")
+    assert cli.main(["ingest", str(f), "--data", d, "--data", d, "-q"]) == 0
+
+
+def test_a_base_url_given_twice_is_refused_without_echoing_it(capsys):
+    with pytest.raises(SystemExit) as e:
+        cli.main(["fetch", "megvii-lite", "--ids", "a.txt", "--data", "d", "--base-url",
+                  "https://u:hunter2@127.0.0.1:1", "--base-url", "https://127.0.0.1:2"])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and "--base-url given twice; it takes one value" in err and "hunter2" not in err
