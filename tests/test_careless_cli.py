@@ -5,6 +5,7 @@ twice, ``--what`` naming an API twice or none.  In-process ``cli.main``."""
 from __future__ import annotations
 
 import json
+import socket
 
 import pandas as pd
 import pytest
@@ -167,3 +168,30 @@ def test_a_base_url_given_twice_is_refused_without_echoing_it(capsys):
                   "https://u:hunter2@127.0.0.1:1", "--base-url", "https://127.0.0.1:2"])
     err = capsys.readouterr().err
     assert e.value.code == 2 and "--base-url given twice; it takes one value" in err and "hunter2" not in err
+
+
+@pytest.fixture()
+def taken_port():
+    """A loopback port another server holds."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        yield s.getsockname()[1]
+
+
+def test_receive_and_sandbox_on_a_port_in_use_say_which_and_what_to_change(tmp_path, capsys, monkeypatch,
+                                                                          taken_port):
+    # was the bare "[Errno 98] Address already in use"
+    monkeypatch.setenv("MEGVII_API_SECRET", "sandbox-secret-0123")
+    assert cli.main(["receive", "--data", str(tmp_path / "d"), "--port", str(taken_port)]) == 1
+    assert cli.main(["sandbox", "--port", str(taken_port)]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err == [f"faceanalytics {c}: cannot listen on 127.0.0.1:{taken_port}: the port is in use (another "
+                   "server holds it); choose another --port" for c in ("receive", "sandbox")]
+
+
+def test_receive_on_an_address_not_of_this_machine_says_so(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("MEGVII_API_SECRET", "sandbox-secret-0123")
+    assert cli.main(["receive", "--data", str(tmp_path / "d"), "--host", "192.0.2.1", "--port", "0"]) == 1
+    assert capsys.readouterr().err == ("faceanalytics receive: cannot listen on 192.0.2.1:0: 192.0.2.1 is not "
+                                       "an address of this machine\n")
