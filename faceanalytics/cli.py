@@ -35,6 +35,13 @@ _ID_FILE_HELP = (
     "Lines that cannot be an id are listed and never sent.")
 
 
+def _file(s: str) -> Path:
+    """A local file, ``~`` expanded as ``--data`` is: quoted (``"~/out.mp4"``, or from a script
+    or a config), ``decrypt-media IN "~/out.mp4"`` wrote into a folder named ``~`` in the working
+    directory, and ``ingest "~/a.jsonl"`` said there was no such file."""
+    return Path(s).expanduser()
+
+
 def _lang(s: str) -> str:
     from ._i18n import LANGS, normalize_lang
 
@@ -129,7 +136,7 @@ def _parser() -> argparse.ArgumentParser:
     summary, plain = [_common(True)], [_common(False)]
 
     ing = sub.add_parser("ingest", help="archive and flatten JSONL records into the tables", parents=summary)
-    ing.add_argument("files", nargs="+", type=Path, metavar="FILE.jsonl",
+    ing.add_argument("files", nargs="+", type=_file, metavar="FILE.jsonl",
                      help="JSONL files of envelopes or bare payloads, or the tool's own raw archive files "
                           "(DATA/raw/<day>/*.jsonl.zst)")
     ing.add_argument("--data", required=True, type=_data_dir, help=_DATA_HELP)
@@ -147,8 +154,8 @@ def _parser() -> argparse.ArgumentParser:
     fe.add_argument("what_provider", choices=["megvii-lite", "megvii-liveness", "baidu"],
                     metavar="megvii-lite|megvii-liveness|baidu", help="which provider API to ask")
     ids = fe.add_mutually_exclusive_group(required=True)
-    ids.add_argument("--ids", type=Path, help="file of biz_ids (Megvii): " + _ID_FILE_HELP)
-    ids.add_argument("--tokens", type=Path, help="file of verify_tokens (Baidu), read the same way")
+    ids.add_argument("--ids", type=_file, help="file of biz_ids (Megvii): " + _ID_FILE_HELP)
+    ids.add_argument("--tokens", type=_file, help="file of verify_tokens (Baidu), read the same way")
     fe.add_argument("--column", metavar="NAME",
                     help="read the ids from this column of a CSV whose first line is a header")
     fe.add_argument("--what", type=_what, default="stat,getall,detail",
@@ -185,8 +192,8 @@ def _parser() -> argparse.ArgumentParser:
 
     dm = sub.add_parser("decrypt-media", help="decrypt a will_file download with MEGVII_API_SECRET",
                         parents=summary)
-    dm.add_argument("infile", type=Path, metavar="IN", help="the encrypted file as downloaded")
-    dm.add_argument("outfile", type=Path, metavar="OUT", help="where to write the decrypted file")
+    dm.add_argument("infile", type=_file, metavar="IN", help="the encrypted file as downloaded")
+    dm.add_argument("outfile", type=_file, metavar="OUT", help="where to write the decrypted file")
 
     dl = sub.add_parser("download-media",
                         help="download and decrypt the will_file URLs the tables reference", parents=summary)
@@ -218,7 +225,7 @@ def _parser() -> argparse.ArgumentParser:
     rv.add_argument("--level", action="append", metavar="LEVEL", dest="levels",
                     help="the false-accept level in force, e.g. 1e-4, or per comparison kind, e.g. faceid=1e-5 "
                          "(repeatable; default 1e-4)")
-    rv.add_argument("--labels", type=Path, metavar="FILE",
+    rv.add_argument("--labels", type=_file, metavar="FILE",
                     help="outcome labels (CSV or Parquet: session_id, genuine): adds FAR/FRR per level")
     rv.add_argument("--engine", choices=["duckdb", "spark", "pandas"], default="duckdb",
                     help="where the counting runs (default duckdb; spark for data past one machine)")
@@ -615,6 +622,10 @@ def _decrypt_media(args) -> int:
         return 2
     _input_file(args.infile)
     _output_file(args.outfile, "OUT")
+    if args.outfile.exists() and args.outfile.samefile(args.infile):
+        # written over, the download (the only copy the provider may still hold) was gone
+        raise _Usage(f"OUT {args.outfile} is IN itself; give another file to write (the encrypted "
+                     "download is kept as it is)")
     try:
         plain = decrypt_will_file(args.infile.read_bytes(), secret)
     except ValueError as e:

@@ -195,3 +195,38 @@ def test_receive_on_an_address_not_of_this_machine_says_so(tmp_path, capsys, mon
     assert cli.main(["receive", "--data", str(tmp_path / "d"), "--host", "192.0.2.1", "--port", "0"]) == 1
     assert capsys.readouterr().err == ("faceanalytics receive: cannot listen on 192.0.2.1:0: 192.0.2.1 is not "
                                        "an address of this machine\n")
+
+
+SECRET = "sandbox-secret-0123"
+
+
+def _will_file(path):
+    from faceanalytics.crypto import encrypt_will_file
+
+    path.write_bytes(encrypt_will_file(bytes(range(256)) * 8, SECRET))
+    return path
+
+
+def test_decrypt_media_onto_its_own_input_is_refused_and_the_download_kept(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("MEGVII_API_SECRET", SECRET)
+    blob = _will_file(tmp_path / "will file ü.bin")
+    before = blob.read_bytes()
+    assert cli.main(["decrypt-media", str(blob), str(tmp_path / "." / "will file ü.bin")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "is IN itself" in err
+    assert blob.read_bytes() == before
+
+
+def test_a_quoted_tilde_is_the_home_folder_as_for_data(tmp_path, capsys, monkeypatch):
+    home, work = tmp_path / "home", tmp_path / "work"
+    home.mkdir(), work.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(work)
+    monkeypatch.setenv("MEGVII_API_SECRET", SECRET)
+    _will_file(home / "w.bin")
+    assert cli.main(["decrypt-media", "~/w.bin", "~/w.mp4", "-q"]) == 0
+    assert (home / "w.mp4").read_bytes() == bytes(range(256)) * 8
+    write_jsonl(home / "a.jsonl", [_lite(1)])
+    assert cli.main(["ingest", "~/a.jsonl", "--data", "~/d", "-q"]) == 0
+    assert (home / "d" / "tables" / "sessions").is_dir()
+    assert list(work.iterdir()) == []            # no folder named "~" in the working directory
