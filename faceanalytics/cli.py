@@ -509,6 +509,31 @@ def _run(args) -> int:
     raise AssertionError(args.command)
 
 
+def _review_files_apart(out, findings, xlsx, labels) -> None:
+    """The files review writes are distinct, none is the labels file it reads, and none lands
+    inside a data directory's own folders.  ``--out r.html --xlsx r.html`` wrote the workbook
+    over the report (exit 0, the path printed twice); ``--xlsx labels.csv`` would write over
+    the labels; a report in DATA/tables/ sits among the tables.  Local paths only."""
+    import os
+
+    from .storage import DataDir
+
+    named = [(n, p) for n, p in (("--out", out), ("its findings file", findings), ("--xlsx", xlsx),
+                                 ("--labels", labels)) if isinstance(p, Path)]
+    seen: dict[str, str] = {}
+    for name, path in named:
+        real = os.path.realpath(path)
+        if real in seen:
+            raise _Usage(f"{name} {path} is the same file as {seen[real]}; give each its own file")
+        seen[real] = name
+    for name, path in (("--out", out), ("--xlsx", xlsx)):
+        inside = DataDir.enclosing(path) if isinstance(path, Path) else None
+        if inside is not None:
+            root, part = inside
+            raise _Usage(f"{name} {path} is inside the data directory {root} (its {part}/ folder); "
+                         f"write it elsewhere, e.g. {Path(root.root) / path.name}")
+
+
 def _review(args) -> int:
     from .report import findings_path, read_labels, review, review_period
     from .report._findings import parse_levels
@@ -518,6 +543,8 @@ def _review(args) -> int:
     _output_file(args.xlsx, "--xlsx")
     if args.labels is not None:
         _input_file(args.labels, "labels file")
+    _review_files_apart(args.out, findings_path(args.out) if isinstance(args.out, Path) else None,
+                        args.xlsx, args.labels)
     if isinstance(args.data, Path) and not _has_tables(args.data):
         raise _Usage(f"nothing to review: {args.data} has no tables yet (run ingest or fetch into it first)")
     try:

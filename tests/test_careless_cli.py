@@ -230,3 +230,29 @@ def test_a_quoted_tilde_is_the_home_folder_as_for_data(tmp_path, capsys, monkeyp
     assert cli.main(["ingest", "~/a.jsonl", "--data", "~/d", "-q"]) == 0
     assert (home / "d" / "tables" / "sessions").is_dir()
     assert list(work.iterdir()) == []            # no folder named "~" in the working directory
+
+
+@pytest.mark.parametrize("more,msg", [
+    (["--xlsx", "{tmp}/r.html"], "--xlsx {tmp}/r.html is the same file as --out"),
+    (["--xlsx", "{tmp}/r.findings.json"], "is the same file as its findings file"),
+    (["--xlsx", "{tmp}/./labels.csv", "--labels", "{tmp}/labels.csv"], "is the same file as --xlsx"),
+    (["--xlsx", "{data}/tables/b.xlsx"], "--xlsx {data}/tables/b.xlsx is inside the data directory {data}"),
+])
+def test_review_files_that_would_overwrite_each_other_or_sit_among_the_tables_are_refused(
+        data, tmp_path, capsys, more, msg):
+    # --out r.html --xlsx r.html wrote the workbook over the report, exit 0
+    labels = tmp_path / "labels.csv"
+    labels.write_text("session_id,genuine\n1700000000,careless-0001,true\n")
+    fill = lambda a: a.replace("{tmp}", str(tmp_path)).replace("{data}", str(data))  # noqa: E731
+    before = sorted(tmp_path.rglob("*"))
+    assert cli.main(["review", "--data", str(data), "--out", str(tmp_path / "r.html"), *map(fill, more)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and fill(msg) in err
+    assert sorted(tmp_path.rglob("*")) == before and labels.read_text().startswith("session_id,genuine\n")
+
+
+def test_review_out_inside_the_tables_is_refused_and_beside_them_written(data, capsys):
+    assert cli.main(["review", "--data", str(data), "--out", str(data / "tables" / "r.html")]) == 2
+    assert f"write it elsewhere, e.g. {data / 'r.html'}" in capsys.readouterr().err
+    assert cli.main(["review", "--data", str(data), "--out", str(data / "r.html"), "-q"]) == 0
+    assert (data / "r.html").is_file()
