@@ -325,6 +325,25 @@ def _input_file(path: Path, kind: str = "file") -> None:
         raise _Usage(f"no such {kind}: {path}" if not path.exists() else f"{path} is not a regular {kind}")
 
 
+# Files an operator hands to ingest by mistake, by their first bytes: each line of one was
+# quarantined as "not valid JSON", exit 0, nothing said of why.  (Zstandard is read: the
+# tool's own archive.)
+_NOT_JSONL = ((b"\x1f\x8b", "gzip-compressed", "decompress it first: gunzip -k {f}"),
+              (b"BZh", "bzip2-compressed", "decompress it first: bunzip2 -k {f}"),
+              (b"\xfd7zXZ\x00", "xz-compressed", "decompress it first: unxz -k {f}"),
+              (b"PK\x03\x04", "a ZIP archive", "unzip it and give the .jsonl files inside"),
+              (b"PAR1", "a Parquet file", "ingest reads JSONL records; load() reads the tables"))
+
+
+def _jsonl_input(path: Path) -> None:
+    """An ingest input is not a compressed file or an archive ingest cannot read."""
+    with open(path, "rb") as fh:
+        head = fh.read(8)
+    for magic, kind, hint in _NOT_JSONL:
+        if head.startswith(magic):
+            raise _Usage(f"{path} is {kind}, not JSONL; {hint.format(f=path)} (nothing was ingested)")
+
+
 def _output_file(path, what: str) -> None:
     if isinstance(path, Path) and path.is_dir():
         raise _Usage(f"{what} {path} is a directory; give the file to write")
@@ -443,6 +462,7 @@ def _run(args) -> int:
         _data_arg(args.data, must_exist=False)
         for f in args.files:
             _input_file(f)
+            _jsonl_input(f)
         from .storage.errors import DamagedFile
 
         try:

@@ -256,3 +256,24 @@ def test_review_out_inside_the_tables_is_refused_and_beside_them_written(data, c
     assert f"write it elsewhere, e.g. {data / 'r.html'}" in capsys.readouterr().err
     assert cli.main(["review", "--data", str(data), "--out", str(data / "r.html"), "-q"]) == 0
     assert (data / "r.html").is_file()
+
+
+@pytest.mark.parametrize("kind", ["gzip", "zip", "parquet"])
+def test_a_compressed_file_or_a_table_given_to_ingest_is_refused_and_nothing_ingested(tmp_path, capsys, kind):
+    # each line was quarantined as "not valid JSON", exit 0
+    import gzip
+    import zipfile
+
+    good = write_jsonl(tmp_path / "good.jsonl", [_lite(1)])
+    bad = tmp_path / f"records.{kind}"
+    if kind == "gzip":
+        bad.write_bytes(gzip.compress(good.read_bytes()))
+    elif kind == "zip":
+        with zipfile.ZipFile(bad, "w") as z:
+            z.write(good, "good.jsonl")
+    else:
+        pd.DataFrame({"session_id": ["x"]}).to_parquet(bad)
+    assert cli.main(["ingest", str(good), str(bad), "--data", str(tmp_path / "d")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"{bad} is " in err and "not JSONL" in err and "nothing was ingested" in err
+    assert not (tmp_path / "d").exists()
