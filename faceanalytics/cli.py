@@ -42,6 +42,17 @@ def _file(s: str) -> Path:
     return Path(s).expanduser()
 
 
+def _base_url(s: str) -> str:
+    """``--base-url``, blanks around it dropped; empty is refused.  ``--base-url "$URL"`` with
+    ``URL`` unset fell back to the real provider (MEGVII_BASE_URL, else api.megvii.com): the
+    operator meant the sandbox or a stand-in, and the production credentials and quota were
+    used instead."""
+    if not s.strip():
+        raise argparse.ArgumentTypeError("empty (an unset shell variable?); give the URL, or leave "
+                                         "--base-url out to use MEGVII_BASE_URL / BAIDU_BASE_URL")
+    return s.strip()
+
+
 def _lang(s: str) -> str:
     from ._i18n import LANGS, normalize_lang
 
@@ -162,7 +173,7 @@ def _parser() -> argparse.ArgumentParser:
                     help="Baidu result APIs, comma-separated: stat,getall,detail,simple,media")
     fe.add_argument("--data", required=True, type=_data_dir, help="data directory (a local folder: fetch journals "
                     "each answer to disk as it arrives)")
-    fe.add_argument("--base-url", help="provider base URL (https://, or http:// on loopback); "
+    fe.add_argument("--base-url", type=_base_url, help="provider base URL (https://, or http:// on loopback); "
                     "default: MEGVII_BASE_URL / BAIDU_BASE_URL, else the real provider")
     fe.add_argument("--concurrency", type=int, default=8,
                     help="requests in flight; keep it within your account's limit (default 8)")
@@ -198,7 +209,7 @@ def _parser() -> argparse.ArgumentParser:
     dl = sub.add_parser("download-media",
                         help="download and decrypt the will_file URLs the tables reference", parents=summary)
     dl.add_argument("--data", required=True, type=_data_dir, help="data directory (a local folder)")
-    dl.add_argument("--base-url", help="the Megvii base URL; only links on its hosts (e.g. "
+    dl.add_argument("--base-url", type=_base_url, help="the Megvii base URL; only links on its hosts (e.g. "
                     "*.megvii.com; on loopback only its own host and port) are downloaded "
                     "(default: MEGVII_BASE_URL, else the real provider)")
     dl.add_argument("--allow-host", action="append", default=[], metavar="HOST",

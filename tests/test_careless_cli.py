@@ -277,3 +277,21 @@ def test_a_compressed_file_or_a_table_given_to_ingest_is_refused_and_nothing_ing
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and f"{bad} is " in err and "not JSONL" in err and "nothing was ingested" in err
     assert not (tmp_path / "d").exists()
+
+
+@pytest.mark.parametrize("command", [["fetch", "megvii-lite", "--ids", "{tmp}/ids.txt"], ["download-media"]])
+@pytest.mark.parametrize("url", ["", "  "])
+def test_an_empty_base_url_is_refused_not_the_default_provider(data, tmp_path, capsys, monkeypatch, command, url):
+    # `--base-url "$URL"`, URL unset: fell back to MEGVII_BASE_URL, else the real provider
+    (tmp_path / "ids.txt").write_text("1700000000,careless-0001\n")
+    monkeypatch.setenv("MEGVII_BASE_URL", "http://127.0.0.1:9")     # what main fell back to (closed port)
+    monkeypatch.setenv("MEGVII_API_KEY", "k")
+    monkeypatch.setenv("MEGVII_API_SECRET", "s")
+    target = str(tmp_path / "f") if command[0] == "fetch" else str(data)
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in command]
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as e:
+        cli.main([*argv, "--data", target, "--base-url", url])
+    assert e.value.code == 2
+    assert "argument --base-url: empty (an unset shell variable?)" in capsys.readouterr().err
+    assert not (tmp_path / "f").exists()
