@@ -1,10 +1,13 @@
-"""argparse value types shared by ``faceanalytics`` and ``faceanalytics sandbox`` (a leaf:
-the sandbox's command line must not import the main one, which imports the sandbox)."""
+"""argparse value types, and the message for a port that cannot be listened on, shared by
+``faceanalytics`` and ``faceanalytics sandbox`` (a leaf: the sandbox's command line must not
+import the main one, which imports the sandbox)."""
 from __future__ import annotations
 
 import argparse
+import errno
+import socket
 
-__all__ = ["port_number", "byte_count"]
+__all__ = ["port_number", "byte_count", "listen_error"]
 
 
 def port_number(s: str) -> int:
@@ -34,3 +37,17 @@ def byte_count(least: int, most: int | None = None):
 
     parse.__name__ = "byte count"
     return parse
+
+
+def listen_error(exc: OSError, host: str, port: int, port_option: str = "--port") -> str | None:
+    """One line for a server that could not bind ``host:port``, or None when ``exc`` is not
+    about the address.  The bare ``[Errno 98] Address already in use`` named neither the
+    address nor what to change."""
+    where = f"cannot listen on {host}:{port}"
+    if isinstance(exc, socket.gaierror):
+        return f"{where}: no such host {host!r} (give an address of this machine, e.g. 127.0.0.1)"
+    if exc.errno == errno.EADDRINUSE:
+        return f"{where}: the port is in use (another server holds it); choose another {port_option}"
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return f"{where}: {host} is not an address of this machine"
+    return None

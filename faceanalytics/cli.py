@@ -35,6 +35,24 @@ _ID_FILE_HELP = (
     "Lines that cannot be an id are listed and never sent.")
 
 
+def _file(s: str) -> Path:
+    """A local file, ``~`` expanded as ``--data`` is: quoted (``"~/out.mp4"``, or from a script
+    or a config), ``decrypt-media IN "~/out.mp4"`` wrote into a folder named ``~`` in the working
+    directory, and ``ingest "~/a.jsonl"`` said there was no such file."""
+    return Path(s).expanduser()
+
+
+def _base_url(s: str) -> str:
+    """``--base-url``, blanks around it dropped; empty is refused.  ``--base-url "$URL"`` with
+    ``URL`` unset fell back to the real provider (MEGVII_BASE_URL, else api.megvii.com): the
+    operator meant the sandbox or a stand-in, and the production credentials and quota were
+    used instead."""
+    if not s.strip():
+        raise argparse.ArgumentTypeError("empty (an unset shell variable?); give the URL, or leave "
+                                         "--base-url out to use MEGVII_BASE_URL / BAIDU_BASE_URL")
+    return s.strip()
+
+
 def _lang(s: str) -> str:
     from ._i18n import LANGS, normalize_lang
 
@@ -65,6 +83,46 @@ def _tz(s: str) -> str | None:
         raise argparse.ArgumentTypeError(str(e)) from None
 
 
+def _what(s: str) -> str:
+    """``fetch baidu --what``: the APIs named, blanks dropped, each once.  ``--what stat,stat``
+    asked stat twice per token (two calls of quota for one answer), and ``--what ""`` fetched
+    nothing and exited 0.  Unknown names are refused by fetch, before any call."""
+    names = list(dict.fromkeys(w.strip() for w in s.split(",") if w.strip()))
+    if not names:
+        raise argparse.ArgumentTypeError("name at least one Baidu result API: stat,getall,detail,simple,media")
+    return ",".join(names)
+
+
+class _Once(argparse._StoreAction):
+    """An option of :data:`_ONE_PLACE` given twice with two values is refused (exit 2): argparse
+    keeps the last, so ``fetch --ids a.txt --ids b.txt`` fetched b's ids only and said nothing of a's,
+    and ``--data A --data B`` wrote into B alone.  The same value twice is harmless."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        given = namespace.__dict__.setdefault("_given", {})
+        if self.dest in given and given[self.dest] != values:
+            both = "" if self.dest == "base_url" else f" ({given[self.dest]}, {values})"  # a URL may hold a password
+            parser.error(f"{'/'.join(self.option_strings)} given twice{both}; it takes one value")
+        given[self.dest] = values
+        super().__call__(parser, namespace, values, option_string)
+
+
+# The one-value options naming where records come from, go to, or whom they are asked of.
+# The others (--since, --tz, --concurrency, ...) keep argparse's last-wins: a script's
+# defaults overridden by a flag added at the end.
+_ONE_PLACE = frozenset({"data", "ids", "tokens", "column", "base_url", "source", "out", "xlsx", "labels"})
+
+
+def _once_each(parser: argparse.ArgumentParser) -> None:
+    """Those options, in ``parser`` and its subcommands, refuse a second, different value."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                _once_each(sub)
+        elif type(action) is argparse._StoreAction and action.option_strings and action.dest in _ONE_PLACE:
+            action.__class__ = _Once
+
+
 def _common(json_summary: bool) -> argparse.ArgumentParser:
     """-q/-v on every command, --json on those that end with a summary."""
     c = argparse.ArgumentParser(add_help=False)
@@ -89,7 +147,7 @@ def _parser() -> argparse.ArgumentParser:
     summary, plain = [_common(True)], [_common(False)]
 
     ing = sub.add_parser("ingest", help="archive and flatten JSONL records into the tables", parents=summary)
-    ing.add_argument("files", nargs="+", type=Path, metavar="FILE.jsonl",
+    ing.add_argument("files", nargs="+", type=_file, metavar="FILE.jsonl",
                      help="JSONL files of envelopes or bare payloads, or the tool's own raw archive files "
                           "(DATA/raw/<day>/*.jsonl.zst)")
     ing.add_argument("--data", required=True, type=_data_dir, help=_DATA_HELP)
@@ -107,15 +165,15 @@ def _parser() -> argparse.ArgumentParser:
     fe.add_argument("what_provider", choices=["megvii-lite", "megvii-liveness", "baidu"],
                     metavar="megvii-lite|megvii-liveness|baidu", help="which provider API to ask")
     ids = fe.add_mutually_exclusive_group(required=True)
-    ids.add_argument("--ids", type=Path, help="file of biz_ids (Megvii): " + _ID_FILE_HELP)
-    ids.add_argument("--tokens", type=Path, help="file of verify_tokens (Baidu), read the same way")
+    ids.add_argument("--ids", type=_file, help="file of biz_ids (Megvii): " + _ID_FILE_HELP)
+    ids.add_argument("--tokens", type=_file, help="file of verify_tokens (Baidu), read the same way")
     fe.add_argument("--column", metavar="NAME",
                     help="read the ids from this column of a CSV whose first line is a header")
-    fe.add_argument("--what", default="stat,getall,detail",
+    fe.add_argument("--what", type=_what, default="stat,getall,detail",
                     help="Baidu result APIs, comma-separated: stat,getall,detail,simple,media")
     fe.add_argument("--data", required=True, type=_data_dir, help="data directory (a local folder: fetch journals "
                     "each answer to disk as it arrives)")
-    fe.add_argument("--base-url", help="provider base URL (https://, or http:// on loopback); "
+    fe.add_argument("--base-url", type=_base_url, help="provider base URL (https://, or http:// on loopback); "
                     "default: MEGVII_BASE_URL / BAIDU_BASE_URL, else the real provider")
     fe.add_argument("--concurrency", type=int, default=8,
                     help="requests in flight; keep it within your account's limit (default 8)")
@@ -145,13 +203,13 @@ def _parser() -> argparse.ArgumentParser:
 
     dm = sub.add_parser("decrypt-media", help="decrypt a will_file download with MEGVII_API_SECRET",
                         parents=summary)
-    dm.add_argument("infile", type=Path, metavar="IN", help="the encrypted file as downloaded")
-    dm.add_argument("outfile", type=Path, metavar="OUT", help="where to write the decrypted file")
+    dm.add_argument("infile", type=_file, metavar="IN", help="the encrypted file as downloaded")
+    dm.add_argument("outfile", type=_file, metavar="OUT", help="where to write the decrypted file")
 
     dl = sub.add_parser("download-media",
                         help="download and decrypt the will_file URLs the tables reference", parents=summary)
     dl.add_argument("--data", required=True, type=_data_dir, help="data directory (a local folder)")
-    dl.add_argument("--base-url", help="the Megvii base URL; only links on its hosts (e.g. "
+    dl.add_argument("--base-url", type=_base_url, help="the Megvii base URL; only links on its hosts (e.g. "
                     "*.megvii.com; on loopback only its own host and port) are downloaded "
                     "(default: MEGVII_BASE_URL, else the real provider)")
     dl.add_argument("--allow-host", action="append", default=[], metavar="HOST",
@@ -178,7 +236,7 @@ def _parser() -> argparse.ArgumentParser:
     rv.add_argument("--level", action="append", metavar="LEVEL", dest="levels",
                     help="the false-accept level in force, e.g. 1e-4, or per comparison kind, e.g. faceid=1e-5 "
                          "(repeatable; default 1e-4)")
-    rv.add_argument("--labels", type=Path, metavar="FILE",
+    rv.add_argument("--labels", type=_file, metavar="FILE",
                     help="outcome labels (CSV or Parquet: session_id, genuine): adds FAR/FRR per level")
     rv.add_argument("--engine", choices=["duckdb", "spark", "pandas"], default="duckdb",
                     help="where the counting runs (default duckdb; spark for data past one machine)")
@@ -192,6 +250,7 @@ def _parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="run the main job on the sandbox", parents=plain)
     demo.add_argument("--data", type=_data_dir, default=Path("data"), help="data directory (default ./data)")
+    _once_each(p)
     return p
 
 
@@ -199,8 +258,38 @@ class _Usage(UsageError):
     """A usage error: one line on stderr, exit status 2, nothing done."""
 
 
+# What Ctrl-C leaves behind, said per command (each checked by interrupting it and running it again).
+_INTERRUPTED = {
+    "ingest": "the chunks landed before Ctrl-C are kept; run the same command again: they are skipped, "
+              "the rest land, nothing lands twice",
+    "rebuild": "the tables are as they were (a rebuild is built beside them and moved in whole); "
+               "run rebuild again",
+    "fetch": "every answer received is kept (DATA/raw/journal) and lands on the next run; run the same "
+             "command again: only the ids not yet answered are asked",
+    "demo": "every answer received is kept (DATA/raw/journal); run demo again to finish",
+    "review": "no file is left half-written (each is written whole, then renamed into place)",
+    "decrypt-media": "OUT is not written (it is written whole, then renamed into place)",
+    "download-media": "files downloaded whole are kept; run the same command again for the rest",
+}
+
+
+def _interrupted(command: str | None) -> int:
+    """Ctrl-C: one line saying what was kept (no traceback), exit status 130."""
+    kept = _INTERRUPTED.get(command or "")
+    print(f"faceanalytics{' ' + command if command else ''}: interrupted" + (f"; {kept}" if kept else ""),
+          file=sys.stderr, flush=True)
+    return 130
+
+
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:  # also while parsing or importing (pyarrow takes a moment)
+        return _interrupted(next((a for a in argv if a in _INTERRUPTED), None))
+
+
+def _main(argv: list) -> int:
     if argv[:1] == ["sandbox"]:  # its own parser: `faceanalytics sandbox --help`
         from .sandbox import main as sandbox_main
 
@@ -222,8 +311,7 @@ def main(argv=None) -> int:
         print(f"faceanalytics {args.command}: {e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+        return _interrupted(args.command)
     except OSError as e:
         print(f"faceanalytics {args.command}: {e}", file=sys.stderr)
         return 1
@@ -248,6 +336,25 @@ def _input_file(path: Path, kind: str = "file") -> None:
         raise _Usage(f"no such {kind}: {path}" if not path.exists() else f"{path} is not a regular {kind}")
 
 
+# Files an operator hands to ingest by mistake, by their first bytes: each line of one was
+# quarantined as "not valid JSON", exit 0, nothing said of why.  (Zstandard is read: the
+# tool's own archive.)
+_NOT_JSONL = ((b"\x1f\x8b", "gzip-compressed", "decompress it first: gunzip -k {f}"),
+              (b"BZh", "bzip2-compressed", "decompress it first: bunzip2 -k {f}"),
+              (b"\xfd7zXZ\x00", "xz-compressed", "decompress it first: unxz -k {f}"),
+              (b"PK\x03\x04", "a ZIP archive", "unzip it and give the .jsonl files inside"),
+              (b"PAR1", "a Parquet file", "ingest reads JSONL records; load() reads the tables"))
+
+
+def _jsonl_input(path: Path) -> None:
+    """An ingest input is not a compressed file or an archive ingest cannot read."""
+    with open(path, "rb") as fh:
+        head = fh.read(8)
+    for magic, kind, hint in _NOT_JSONL:
+        if head.startswith(magic):
+            raise _Usage(f"{path} is {kind}, not JSONL; {hint.format(f=path)} (nothing was ingested)")
+
+
 def _output_file(path, what: str) -> None:
     if isinstance(path, Path) and path.is_dir():
         raise _Usage(f"{what} {path} is a directory; give the file to write")
@@ -268,6 +375,13 @@ def _data_arg(data, *, must_exist: bool, local: str | None = None) -> None:
         raise _Usage(f"--data {data} is a file, not a data directory")
     if must_exist and not data.exists():
         raise _Usage(f"no such data directory: {data}")
+    from .storage import DataDir
+
+    inside = DataDir.enclosing(data)
+    if inside is not None:
+        root, part = inside
+        raise _Usage(f"--data {data} is inside the data directory {root} (its {part}/ folder); "
+                      f"give --data {root}")
 
 
 def _progress_wanted(args) -> bool:
@@ -359,6 +473,7 @@ def _run(args) -> int:
         _data_arg(args.data, must_exist=False)
         for f in args.files:
             _input_file(f)
+            _jsonl_input(f)
         from .storage.errors import DamagedFile
 
         try:
@@ -425,6 +540,31 @@ def _run(args) -> int:
     raise AssertionError(args.command)
 
 
+def _review_files_apart(out, findings, xlsx, labels) -> None:
+    """The files review writes are distinct, none is the labels file it reads, and none lands
+    inside a data directory's own folders.  ``--out r.html --xlsx r.html`` wrote the workbook
+    over the report (exit 0, the path printed twice); ``--xlsx labels.csv`` would write over
+    the labels; a report in DATA/tables/ sits among the tables.  Local paths only."""
+    import os
+
+    from .storage import DataDir
+
+    named = [(n, p) for n, p in (("--out", out), ("its findings file", findings), ("--xlsx", xlsx),
+                                 ("--labels", labels)) if isinstance(p, Path)]
+    seen: dict[str, str] = {}
+    for name, path in named:
+        real = os.path.realpath(path)
+        if real in seen:
+            raise _Usage(f"{name} {path} is the same file as {seen[real]}; give each its own file")
+        seen[real] = name
+    for name, path in (("--out", out), ("--xlsx", xlsx)):
+        inside = DataDir.enclosing(path) if isinstance(path, Path) else None
+        if inside is not None:
+            root, part = inside
+            raise _Usage(f"{name} {path} is inside the data directory {root} (its {part}/ folder); "
+                         f"write it elsewhere, e.g. {Path(root.root) / path.name}")
+
+
 def _review(args) -> int:
     from .report import findings_path, read_labels, review, review_period
     from .report._findings import parse_levels
@@ -434,6 +574,8 @@ def _review(args) -> int:
     _output_file(args.xlsx, "--xlsx")
     if args.labels is not None:
         _input_file(args.labels, "labels file")
+    _review_files_apart(args.out, findings_path(args.out) if isinstance(args.out, Path) else None,
+                        args.xlsx, args.labels)
     if isinstance(args.data, Path) and not _has_tables(args.data):
         raise _Usage(f"nothing to review: {args.data} has no tables yet (run ingest or fetch into it first)")
     try:
@@ -538,6 +680,10 @@ def _decrypt_media(args) -> int:
         return 2
     _input_file(args.infile)
     _output_file(args.outfile, "OUT")
+    if args.outfile.exists() and args.outfile.samefile(args.infile):
+        # written over, the download (the only copy the provider may still hold) was gone
+        raise _Usage(f"OUT {args.outfile} is IN itself; give another file to write (the encrypted "
+                     "download is kept as it is)")
     try:
         plain = decrypt_will_file(args.infile.read_bytes(), secret)
     except ValueError as e:

@@ -436,6 +436,14 @@ def serve(data_dir, *, host: str = "127.0.0.1", port: int = 8090, max_body: int 
     except ValueError as e:
         print(f"faceanalytics receive: {e}", file=sys.stderr, flush=True)
         return 2
+    except OSError as e:
+        from .._args import listen_error
+
+        said = listen_error(e, host, port)
+        if said is None:
+            raise
+        print(f"faceanalytics receive: {said}", file=sys.stderr, flush=True)
+        return 1
     rec.start()
     print(f"receiving callbacks at {rec.url} (POST); data in {data_dir}; bodies up to "
           f"{max_body} bytes; rejected requests kept in {rec.rejected.current.parent}", flush=True)

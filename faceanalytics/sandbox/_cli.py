@@ -7,7 +7,7 @@ import sys
 import threading
 from collections.abc import Sequence
 
-from .._args import port_number
+from .._args import listen_error, port_number
 from ._server import Sandbox
 
 
@@ -57,7 +57,8 @@ def run(args: argparse.Namespace) -> int:
             window_days=args.window_days)
         sandbox.start()
     except (ValueError, OSError) as exc:
-        print(f"faceanalytics sandbox: {exc}", file=sys.stderr)
+        said = listen_error(exc, "127.0.0.1", args.port) if isinstance(exc, OSError) else None
+        print(f"faceanalytics sandbox: {said or exc}", file=sys.stderr)
         return 2
     stop = threading.Event()
 

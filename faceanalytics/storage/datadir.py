@@ -26,6 +26,7 @@ as an :class:`~.paths.S3Path`.  The layout::
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from .errors import StorageConfigError
@@ -129,6 +130,29 @@ class DataDir:
     @property
     def packs(self):
         return self.root / self.PACKS
+
+    # the folders a data directory holds: ``--data`` naming one of them is a slip for the root
+    PARTS = ("tables", "tables.rebuild", "tables.old", "raw", "state", "media", "summaries")
+
+    def is_data_dir(self) -> bool:
+        """A local folder some command has already written (it holds ``state/pii.key`` or
+        ``state/writer.lock``, the first files every writer makes)."""
+        return self.local and (self.pii_key.is_file() or self.lock.is_file())
+
+    @classmethod
+    def enclosing(cls, where) -> "tuple[DataDir, str] | None":
+        """The data directory ``where`` lies inside, and the part it lies in (``"raw"``,
+        ``"tables"``, ...), or None.  ``ingest --data DATA/raw`` used to make a second data
+        directory inside the first: its own masking key (the same person masked two ways),
+        its own raw archive, tables the review of DATA never sees."""
+        path = data_path(where)
+        if not is_local(path):
+            return None
+        path = Path(os.path.abspath(path))  # `DATA/raw/..` is DATA itself
+        for parent, part in ((a, path.relative_to(a).parts[0]) for a in path.parents):
+            if part in cls.PARTS and cls(parent).is_data_dir():
+                return cls(parent), part
+        return None
 
     def require_local(self, what: str) -> None:
         """Refuse ``what`` (fetch, receive, download-media) on object storage."""
