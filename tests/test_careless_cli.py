@@ -295,3 +295,30 @@ def test_an_empty_base_url_is_refused_not_the_default_provider(data, tmp_path, c
     assert e.value.code == 2
     assert "argument --base-url: empty (an unset shell variable?)" in capsys.readouterr().err
     assert not (tmp_path / "f").exists()
+
+
+def test_fetch_baidu_from_python_asks_an_api_named_twice_once(tmp_path, monkeypatch):
+    """The command line's --what was deduplicated; fa.fetch_baidu(what="stat,stat") still asked
+    stat twice per token (two calls of quota for one answer)."""
+    import faceanalytics as fa
+
+    with Sandbox(seed=5, n_lite=0, n_liveness=0, n_baidu=3) as sb:
+        for k, v in sb.env().items():
+            monkeypatch.setenv(k, v)
+        rep = fa.fetch_baidu(sb.ids("baidu"), tmp_path / "d", what=["stat", " stat"], base_url=sb.url,
+                             progress=False)
+    assert rep.calls == rep.landed == 3
+
+
+def test_a_byte_order_mark_opening_an_ingest_file_is_no_record(tmp_path, capsys):
+    """A file saved by a Windows editor opens with a UTF-8 BOM: its first record was
+    quarantined as "not valid JSON" (4 of 5 landed)."""
+    env = {"source": "megvii_lite", "fetched_at": "2026-01-01T00:00:00Z", "http_status": 200}
+    lines = [json.dumps({**env, "session_id": f"1700000000,id{i}",
+                         "payload": {"request_id": f"r{i}", "biz_id": f"1700000000,id{i}", "status": "OK"}})
+             for i in range(5)]
+    f = tmp_path / "bom.jsonl"
+    f.write_bytes(b"\xef\xbb\xbf" + "\n".join(lines).encode() + b"\n")
+    assert cli.main(["ingest", str(f), "--data", str(tmp_path / "d"), "--json"]) == 0
+    rep = json.loads(capsys.readouterr().out)
+    assert (rep["read"], rep["landed"], rep["quarantined"]) == (5, 5, 0)

@@ -89,10 +89,19 @@ def iter_chunks(fh, chunk: int, read_size: int = 4 << 20,
     first = 1
     pieces, size, starts = [], 0, [0]  # the block so far, its length, where its lines start
     dropped = None  # while a line over the limit is read: (its length so far, its first bytes)
+    start = True
     while True:
         data = fh.read(read_size)
         if not data:
             break
+        if start:
+            # a UTF-8 byte-order mark (a file saved by a Windows editor) opens the file, not its
+            # first record: read with it, that record was quarantined as "not valid JSON"
+            start = False
+            if data.startswith(b"\xef\xbb\xbf"):
+                data = data[3:]
+                if not data:
+                    continue
         view = memoryview(data)
         lo = pos = 0  # lo: where this read's part of the block begins
         if dropped is not None:

@@ -593,7 +593,9 @@ def fetch_baidu(tokens, data_dir, *, what: Iterable[str] = ("stat", "getall", "d
     _check_flags(progress=progress, keep_pii=keep_pii)
     if what is None or not hasattr(what, "__iter__"):
         raise TypeError(f"what is a list of result APIs ({', '.join(BAIDU_WHAT)}), not {what!r}")
-    what = [str(w).strip() for w in (what.split(",") if isinstance(what, str) else what) if str(w).strip()]
+    # each API once: "stat,stat" asked stat twice per token (two calls of quota for one answer)
+    what = list(dict.fromkeys(str(w).strip() for w in (what.split(",") if isinstance(what, str) else what)
+                              if str(w).strip()))
     bad = [w for w in what if w not in BAIDU_WHAT]
     if bad:
         raise ValueError(f"unknown --what {', '.join(bad)}; choose from {', '.join(BAIDU_WHAT)}")
