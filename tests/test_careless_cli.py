@@ -322,3 +322,22 @@ def test_a_byte_order_mark_opening_an_ingest_file_is_no_record(tmp_path, capsys)
     assert cli.main(["ingest", str(f), "--data", str(tmp_path / "d"), "--json"]) == 0
     rep = json.loads(capsys.readouterr().out)
     assert (rep["read"], rep["landed"], rep["quarantined"]) == (5, 5, 0)
+
+
+def test_decrypt_media_with_another_accounts_secret_warns_that_the_file_is_not_media(tmp_path, capsys, monkeypatch):
+    """AES with the wrong key decrypts to noise without an error: decrypt-media wrote it and
+    said nothing.  Now a file that opens like no common video or image container is written
+    with a warning naming the secret; the right secret gives no warning."""
+    from faceanalytics.crypto import encrypt_will_file
+
+    mp4 = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + bytes(range(256)) * 8
+    blob = tmp_path / "w.bin"
+    blob.write_bytes(encrypt_will_file(mp4, SECRET))
+    monkeypatch.setenv("MEGVII_API_SECRET", SECRET)
+    assert cli.main(["decrypt-media", str(blob), str(tmp_path / "ok.mp4"), "-q"]) == 0
+    assert (tmp_path / "ok.mp4").read_bytes() == mp4 and capsys.readouterr().err == ""
+    monkeypatch.setenv("MEGVII_API_SECRET", "another-accounts-secret-0123456789")
+    assert cli.main(["decrypt-media", str(blob), str(tmp_path / "bad.mp4"), "-q"]) == 0
+    err = capsys.readouterr().err
+    assert "does not begin like a video or image" in err and "MEGVII_API_SECRET" in err
+    assert "another-accounts-secret" not in err and err.count("\n") == 1
