@@ -117,6 +117,20 @@ def integer(v):
     return int(f)
 
 
+def count_arg(value) -> int | None:
+    """An argument meant as a count (an int, a NumPy integer) as an int; None for anything else
+    (a bool, 2.5, "5"): text taken for a count failed later inside pandas, numpy or a worker.
+    Each caller says which counts it takes and why."""
+    import operator
+
+    if isinstance(value, bool):
+        return None
+    try:
+        return operator.index(value)
+    except TypeError:
+        return None
+
+
 def text(v):
     """A string from a string or number; None for null-ish and containers."""
     t = type(v)

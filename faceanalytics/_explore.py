@@ -151,15 +151,6 @@ def _asked(segments) -> list[str] | None:
     return None if segments is None else [str(s) for s in ([segments] if isinstance(segments, str) else segments)]
 
 
-def _refuse_unknown(session_segments, table: str) -> None:
-    """A key asked for that is no column and no ``biz_extra_data`` key of any session in the
-    window names nothing: refused (it was taken without a word, offering only "(missing)")."""
-    unknown = [x.name for x in session_segments if x.column is None and not x.values]
-    if unknown:
-        raise ValueError(f"segments: {', '.join(map(repr, unknown))} is not a column of the {table} or sessions "
-                         f"table, nor a biz_extra_data key of any session in the window")
-
-
 def _segment_options(ov: Overview, spec: Spec, table_columns: dict, session_segments: list, asked) -> list:
     """(name, value) of every segment value to offer: source and threshold set (when they
     vary, or asked for), columns of the table, then the review's segments (their kept values,
@@ -309,8 +300,8 @@ class FrameSource:
         if sessions is not None and {"source", "session_id"} <= set(sessions.columns) and (names is None or names):
             s = _in_window(sessions, "session_time", since, until)
             far = pd.Timestamp("1900-01-01", tz="UTC"), pd.Timestamp("2200-01-01", tz="UTC")
+            # a key naming nothing in the window's sessions is refused there (report._segments)
             session_segs = choose_segments({"sessions": s}, ReviewPeriod(since or far[0], until or far[1]), names)
-            _refuse_unknown(session_segs, self.spec.table)
             if session_segs:
                 seg_cols = s[["source", "session_id"]].assign(**{x.label: segment_values(s, x) for x in session_segs})
                 table = join_session_columns(table, seg_cols, [x.label for x in session_segs])
@@ -448,7 +439,6 @@ class DataSource:
                 self._sources[k] = sorted(set(g.astype("str")))
         if since is not None and (asked is None or asked):
             self.session_segments = choose_segments(data_dir, ReviewPeriod(since, until), asked, engine=self.engine)
-            _refuse_unknown(self.session_segments, spec.table)
         self.segment_options = _segment_options(self.overview, spec, {}, self.session_segments, names)
 
     def segment_key(self, name: str):

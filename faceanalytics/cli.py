@@ -84,13 +84,11 @@ def _tz(s: str) -> str | None:
 
 
 def _what(s: str) -> str:
-    """``fetch baidu --what``: the APIs named, blanks dropped, each once.  ``--what stat,stat``
-    asked stat twice per token (two calls of quota for one answer), and ``--what ""`` fetched
-    nothing and exited 0.  Unknown names are refused by fetch, before any call."""
-    names = list(dict.fromkeys(w.strip() for w in s.split(",") if w.strip()))
-    if not names:
+    """``fetch baidu --what``: at least one API named (``--what ""`` fetched nothing and exited 0).
+    Unknown names are refused by fetch, before any call, and each API is asked once there."""
+    if not any(w.strip() for w in s.split(",")):
         raise argparse.ArgumentTypeError("name at least one Baidu result API: stat,getall,detail,simple,media")
-    return ",".join(names)
+    return s
 
 
 class _Once(argparse._StoreAction):

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from .._ids import BIZ_ID
+from .._coerce import count_arg
 from .._records import make_envelope
 from ..schema import LITE_FINAL_STATUSES, LITE_PENDING_STATUSES
 from ..redact import redact
@@ -483,13 +484,8 @@ def _note_rejected(rep: FetchReport, wanted: IdList) -> None:
 def check_concurrency(concurrency) -> None:
     """Refuse a number of requests in flight outside 1..``MAX_CONCURRENCY`` before anything is
     sent (``--concurrency 100000`` started as many threads)."""
-    import operator
-
-    try:
-        n = operator.index(concurrency)  # an int, a NumPy integer; not 2.5 or "8"
-    except TypeError:
-        n = None
-    if isinstance(concurrency, bool) or n is None or not 1 <= n <= MAX_CONCURRENCY:
+    n = count_arg(concurrency)       # an int, a NumPy integer; not 2.5 or "8"
+    if n is None or not 1 <= n <= MAX_CONCURRENCY:
         raise ValueError(f"concurrency must be a whole number from 1 to {MAX_CONCURRENCY} "
                          f"(requests in flight), not {concurrency!r}")
 
@@ -504,28 +500,19 @@ def _check_flags(**flags) -> None:
             raise TypeError(f"{name} is True or False, not {value!r}")
 
 
-def _whole(value, least: int) -> bool:
-    """Whether ``value`` is a whole number (not a bool, not text) of at least ``least``."""
-    import operator
-
-    try:
-        return not isinstance(value, bool) and operator.index(value) >= least
-    except TypeError:
-        return False
-
-
 def _check_image_options(**options) -> None:
     """``return_image``/``get_image_type`` are the documents' small whole numbers: text failed in
     every worker as "invalid literal for int()" naming neither the argument nor the value's use."""
     for name, value in options.items():
-        if not _whole(value, 0):
+        n = count_arg(value)
+        if n is None or n < 0:
             raise ValueError(f"{name} is a whole number from the Megvii document (0 = none), not {value!r}")
 
 
 def check_chunk_size(chunk_size) -> None:
     """Refuse a chunk size that is not a whole number of at least 1 (0, -1 or "500" were taken
     as they came) before anything is sent."""
-    if not _whole(chunk_size, 1):
+    if (count_arg(chunk_size) or 0) < 1:
         raise ValueError(f"chunk_size must be a whole number of at least 1 (answers landed at a time), "
                          f"not {chunk_size!r}")
 

@@ -45,13 +45,10 @@ def whole(name: str, value, least: int, what: str) -> int:
     """``value`` as a whole number of at least ``least`` (an int or a NumPy integer; not
     ``True``, 2.5 or "5"), else a ValueError naming the argument and ``what`` it counts:
     text failed later inside pandas or numpy ("'<' not supported between 'int' and 'str'")."""
-    import operator
+    from .._coerce import count_arg
 
-    try:
-        n = operator.index(value)
-    except TypeError:
-        n = None
-    if isinstance(value, bool) or n is None or n < least:
+    n = count_arg(value)
+    if n is None or n < least:
         raise ValueError(f"{name} is {what}: a whole number of at least {least}, not {value!r}")
     return n
 
