@@ -1,6 +1,6 @@
 """The review at volume, side by side with DuckDB's plain weekly pass-rate query on the same files.
 
-    python benchmarks/bench_review.py [--rows 200000000] [--dir /tmp] [--keep] [--reuse DIR] [--repeat 2]
+    python benchmarks/bench_review.py [--rows 200000000] [--dir /tmp] [--keep] [--reuse DIR] [--repeat 2] [--scan]
 
 1. Writes ``--rows`` comparison rows with the sessions (~0.39 per comparison, with
    ``biz_extra_data`` segment keys as JSON and ``k=v&`` text) and anti-spoofing checks
@@ -19,7 +19,10 @@
    - again after the files of the latest month changed (their modification time moved, as
      a day's landing would): that month is counted again, the others read back -- what a
      daily or weekly scheduled review costs;
-   - the first review without segments (``segments=[]``): this period counted again.
+   - the first review without segments (``segments=[]``): this period counted again;
+   - with ``--scan``, the bare scan of every column a review reads in the three tables
+     (``SCAN``): the floor under any count taken from the rows (at 200M: 2.0x the baseline's
+     CPU, 2.5x its wall time, on a loaded machine).
 3. Prints them side by side, the ratios (target: <= 3x the baseline's time) and the peak
    RSS (target: <= 2 GB), each process's CPU time (all threads: steadier than wall time when
    others share the cores), and how long each step of the first review and of the latest
