@@ -1,6 +1,6 @@
 """The review at volume, side by side with DuckDB's plain weekly pass-rate query on the same files.
 
-    python benchmarks/bench_review.py [--rows 200000000] [--dir /tmp] [--keep] [--reuse DIR] [--repeat 2]
+    python benchmarks/bench_review.py [--rows 200000000] [--dir /tmp] [--keep] [--reuse DIR] [--repeat 2] [--scan]
 
 1. Writes ``--rows`` comparison rows with the sessions (~0.39 per comparison, with
    ``biz_extra_data`` segment keys as JSON and ``k=v&`` text) and anti-spoofing checks
@@ -19,7 +19,10 @@
    - again after the files of the latest month changed (their modification time moved, as
      a day's landing would): that month is counted again, the others read back -- what a
      daily or weekly scheduled review costs;
-   - the first review without segments (``segments=[]``): this period counted again.
+   - the first review without segments (``segments=[]``): this period counted again;
+   - with ``--scan``, the bare scan of every column a review reads in the three tables
+     (``SCAN``): the floor under any count taken from the rows (at 200M: 2.0x the baseline's
+     CPU, 2.5x its wall time, on a loaded machine).
 3. Prints them side by side, the ratios (target: <= 3x the baseline's time) and the peak
    RSS (target: <= 2 GB), each process's CPU time (all threads: steadier than wall time when
    others share the cores), and how long each step of the first review and of the latest
@@ -72,6 +75,40 @@ print(json.dumps({"seconds": time.perf_counter() - t0, "steps": steps, "findings
                   "segments": [s.name for s in r.summaries.segments], "tested": r.info.get("tested")}))
 """
 
+# What no counting from the rows can go under: each column a review reads, read once (every value
+# touched by a max), the three tables in one process (one interpreter start, as the baseline), on
+# DuckDB with the baseline's 2 threads.
+SCAN = r"""
+import json, sys, time
+from faceanalytics import engines as E
+data, since, until = sys.argv[1:4]
+cols = {"comparisons": ["source", "comparison", "confidence", "thr_1e3", "thr_1e4", "thr_1e5", "thr_1e6",
+                        "threshold", "session_time", "attempt", "session_key"],
+        "sessions": ["source", "session_key", "request_id", "session_time", "status", "error", "error_message",
+                     "liveness_result", "failure_reason", "fail_reason", "verify_error", "time_basis", "fetched_at",
+                     "invalid_values", "biz_extra_data"],
+        "genuineness": ["source", "attack", "session_time", "confidence", "threshold", "session_key"]}
+t = time.perf_counter()
+con = E.DuckDBEngine(threads=2).connection()
+for table, cs in cols.items():
+    src = f"read_parquet('{data}/tables/{table}/*/*/*.parquet', hive_partitioning = true, union_by_name = true)"
+    con.sql("SELECT " + ", ".join(f"max({c})" for c in cs) + f" FROM {src} WHERE session_time >= "
+            f"TIMESTAMPTZ '{since}' AND session_time < TIMESTAMPTZ '{until}'").fetchall()
+print(json.dumps({"seconds": time.perf_counter() - t}))
+"""
+
+
+def scan_floor(data: Path) -> dict:
+    """The bare scan of the three tables a review reads (see ``SCAN``), over both periods."""
+    prev = (pd_timestamp(SINCE) - (pd_timestamp(UNTIL) - pd_timestamp(SINCE))).isoformat()
+    return measure_rss(SCAN, str(data), prev, UNTIL)
+
+
+def pd_timestamp(x):
+    import pandas as pd
+
+    return pd.Timestamp(x, tz="UTC")
+
 
 def measure_rss(code: str, *args: str, package: str | None = None) -> dict:
     """Run ``code`` in a fresh interpreter: its JSON line, wall time and peak RSS (GiB, ``wait4``'s
@@ -94,7 +131,7 @@ def measure_rss(code: str, *args: str, package: str | None = None) -> dict:
     return res
 
 
-def side_by_side(data: Path, work: Path, *, repeat: int = 1) -> dict:
+def side_by_side(data: Path, work: Path, *, repeat: int = 1, scan: bool = False) -> dict:
     """The baseline and the reviews of ``data``, each in its own process, printed side by side
     (what :func:`main` measures; ``bench_review_documents.py`` runs it on ingested tables).
     The reports are written to ``work``; returns the measurements."""
@@ -128,6 +165,7 @@ def side_by_side(data: Path, work: Path, *, repeat: int = 1) -> dict:
     print(f"review without segments: {flat['seconds']:.1f} s, {flat['rss_gib']:.2f} GiB, {flat['cpu']:.1f} s CPU",
           flush=True)
     base2 = measure_rss(BASELINE, str(data))
+    floor = scan_floor(data) if scan else None
     base = min([base2["seconds"], *(b["seconds"] for b, _ in pairs)])
     print()
     print(f"load average: {os.getloadavg()[0]:.1f} (1 min) / {os.getloadavg()[2]:.1f} (15 min), "
@@ -149,6 +187,10 @@ def side_by_side(data: Path, work: Path, *, repeat: int = 1) -> dict:
     print(f"{'CPU time (all threads, with interpreter start)':<52}{rev['cpu']:>8.1f} s first review, "
           f"{warm['cpu']:.1f} s again, {cpu_base:.1f} s baseline ({rev['cpu'] / cpu_base:.1f}x, "
           f"{warm['cpu'] / cpu_base:.1f}x)")
+    if floor is not None:
+        print(f"{'bare scan of what a review reads (3 tables)':<52}{floor['seconds']:>8.1f} s   ({floor['seconds'] / base:.1f}x "
+              f"the baseline; {floor['cpu']:.1f} s CPU, {floor['cpu'] / cpu_base:.1f}x its CPU: no count from the rows "
+              f"goes under it)")
     peak = max(x["rss_gib"] for _, x, _ in rows)
     for label, x in (("first review", rev), ("again, latest month changed", moved)):
         ratio = x["seconds"] / base
@@ -173,6 +215,7 @@ def main(argv=None) -> int:
     ap.add_argument("--keep", action="store_true", help="keep the data afterwards")
     ap.add_argument("--reuse", default=None, help="a data directory written by an earlier --keep run")
     ap.add_argument("--repeat", type=int, default=1, help="baseline and review pairs to run (the machine is shared)")
+    ap.add_argument("--scan", action="store_true", help="also time the bare scan of the columns a review reads")
     a = ap.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="fa-bench-review-", dir=a.dir))
     data = Path(a.reuse) if a.reuse else work / "data"
@@ -185,7 +228,7 @@ def main(argv=None) -> int:
             size, secs = make_dataset(data, a.rows, a.workers)
             print(f"wrote {a.rows:,} comparison rows and the sessions and checks beside them ({size / 1e9:.1f} GB "
                   f"Parquet) in {secs:.0f} s: {data}", flush=True)
-        side_by_side(data, work, repeat=a.repeat)
+        side_by_side(data, work, repeat=a.repeat, scan=a.scan)
     finally:
         clean_up(work, data, keep=a.keep, reuse=a.reuse)
     return 0

@@ -156,7 +156,9 @@ def _pack(got: dict[str, list]) -> bytes:
     for name, items in got.items():
         for item in items:
             seg, frame = item if isinstance(item, tuple) else (None, item)
-            t = pa.Table.from_pandas(frame, preserve_index=False)
+            # one thread: a few thousand rows a frame, where handing the columns to a pool
+            # cost more than converting them (as when read back, :func:`_read`)
+            t = pa.Table.from_pandas(frame, preserve_index=False, nthreads=1)
             sink = io.BytesIO()
             with pa.ipc.new_file(sink, t.schema) as w:
                 w.write_table(t)
