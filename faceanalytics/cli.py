@@ -414,11 +414,15 @@ def _report_dict(rep) -> dict:
 
 
 def _print_report(args, rep) -> None:
+    left = getattr(rep, "unfinished", ())
     _result(args, _report_dict(rep), f"read {rep.read}  landed {rep.landed}  quarantined {rep.quarantined}  "
-                                     f"skipped {rep.skipped}  (python path {rep.python_path}: shapes the field "
-                                     f"spec does not describe)")
+                                     f"skipped {rep.skipped}  " + (f"left unfinished {len(left)}  " if left else "")
+                                     + f"(python path {rep.python_path}: shapes the field spec does not describe)")
     for reason, n in sorted(rep.reasons.items(), key=lambda kv: -kv[1])[:10]:
         _say(args, f"  quarantined {n:>6}  {reason}")
+    for where in getattr(rep, "unfinished", ()):
+        _say(args, f"  left unfinished: {where} has no newline and is not whole JSON yet (a file still "
+                   f"being written?): not read; run ingest again once it is finished")
 
 
 def _has_tables(data: Path) -> bool:
