@@ -632,7 +632,10 @@ def _fetch(args) -> int:
     from .clients import CLIENTS
 
     provider = "baidu" if args.what_provider == "baidu" else "megvii"
-    base_url, origin = CLIENTS[provider].resolve_base_url(args.base_url)
+    try:
+        base_url, origin = CLIENTS[provider].resolve_base_url(args.base_url)
+    except ValueError as e:      # MEGVII_BASE_URL="" (an unset variable exported): not the real provider
+        raise _Usage(str(e)) from None
     shown = {"given": "--base-url", "default": f"default; set {CLIENTS[provider].base_url_env} "
                                               "or --base-url for another"}.get(origin, origin)
     from .redact import redact
