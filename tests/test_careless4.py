@@ -54,6 +54,17 @@ def test_a_level_for_every_comparison_and_for_a_megvii_kind_still_reads(data, tm
                      "-q"]) == 0
 
 
+@pytest.mark.parametrize("level", ["", " , ", []])
+def test_an_empty_level_is_refused_not_read_as_the_default(data, tmp_path, capsys, level):
+    """``--level "$LEVEL"`` with LEVEL unset reviewed at the default 1e-4 without a word."""
+    with pytest.raises(ValueError, match="no level given"):
+        fa.review(str(data), levels=level)
+    if isinstance(level, str):
+        assert cli.main(["review", "--data", str(data), "--out", str(tmp_path / "r.html"), "--level", level]) == 2
+        assert "no level given" in capsys.readouterr().err
+        assert not (tmp_path / "r.html").exists()
+
+
 # ---------------------------------------------------------------- 2. personal data escaped twice
 
 ID18, PHONE = "11010119900307123X", "13912345678"
@@ -168,6 +179,13 @@ def test_the_engines_check_min_n_before_any_query(data):
                                                  min_n="5", engine="duckdb")):
         with pytest.raises(TypeError, match="min_n .*must be a whole number"):
             call()
+
+
+@pytest.mark.parametrize("bad,exc", [("5", TypeError), (2.5, TypeError), (True, TypeError), (-1, ValueError)])
+def test_the_explorers_max_segment_values_is_a_count(bad, exc):
+    """``max_segment_values="5"`` or 2.5 was taken without a word."""
+    with pytest.raises(exc, match="max_segment_values must be"):
+        fa.threshold_explorer(_comparisons(), max_segment_values=bad)
 
 
 @pytest.mark.parametrize("k,n,exc", [("3", 10, TypeError), (3.5, 10, TypeError), (True, 10, TypeError),

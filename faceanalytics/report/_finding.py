@@ -32,6 +32,10 @@ def parse_levels(spec) -> dict[str, str]:
                     continue
                 k, sep, v = p.partition("=")
                 items.append((k.strip(), v.strip()) if sep else ("*", k))
+    if not items:
+        # `--level "$LEVEL"` with LEVEL unset kept the default without a word
+        raise ValueError("no level given (empty: an unset shell variable?); give one such as 1e-4 or "
+                         "faceid=1e-5, or leave it out for the default 1e-4")
     out: dict[str, str] = {}
     for k, v in items:
         k = k or "*"
