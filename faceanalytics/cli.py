@@ -167,8 +167,9 @@ def _parser() -> argparse.ArgumentParser:
     ids.add_argument("--tokens", type=_file, help="file of verify_tokens (Baidu), read the same way")
     fe.add_argument("--column", metavar="NAME",
                     help="read the ids from this column of a CSV whose first line is a header")
-    fe.add_argument("--what", type=_what, default="stat,getall,detail",
-                    help="Baidu result APIs, comma-separated: stat,getall,detail,simple,media")
+    fe.add_argument("--what", type=_what,
+                    help="Baidu result APIs, comma-separated: stat,getall,detail,simple,media "
+                         "(default stat,getall,detail)")
     fe.add_argument("--data", required=True, type=_data_dir, help="data directory (a local folder: fetch journals "
                     "each answer to disk as it arrives)")
     fe.add_argument("--base-url", type=_base_url, help="provider base URL (https://, or http:// on loopback); "
@@ -177,8 +178,8 @@ def _parser() -> argparse.ArgumentParser:
                     help="requests in flight; keep it within your account's limit (default 8)")
     fe.add_argument("--refresh-pending", action="store_true",
                     help="re-poll NOT_STARTED/PROCESSING sessions (never past the 3-call quota)")
-    fe.add_argument("--return-image", type=int, default=0, choices=range(5),
-                    help="Lite return_image (0 none .. 4 all)")
+    fe.add_argument("--return-image", type=int, choices=range(5),
+                    help="Lite return_image (0 none .. 4 all; default 0)")
     fe.add_argument("--keep-pii", action="store_true", help=_KEEP_PII_HELP)
     fe.add_argument("--no-progress", action="store_true", help="no progress bar (as -q)")
 
@@ -414,11 +415,15 @@ def _report_dict(rep) -> dict:
 
 
 def _print_report(args, rep) -> None:
+    left = getattr(rep, "unfinished", ())
     _result(args, _report_dict(rep), f"read {rep.read}  landed {rep.landed}  quarantined {rep.quarantined}  "
-                                     f"skipped {rep.skipped}  (python path {rep.python_path}: shapes the field "
-                                     f"spec does not describe)")
+                                     f"skipped {rep.skipped}  " + (f"left unfinished {len(left)}  " if left else "")
+                                     + f"(python path {rep.python_path}: shapes the field spec does not describe)")
     for reason, n in sorted(rep.reasons.items(), key=lambda kv: -kv[1])[:10]:
         _say(args, f"  quarantined {n:>6}  {reason}")
+    for where in getattr(rep, "unfinished", ()):
+        _say(args, f"  left unfinished: {where} has no newline and is not whole JSON yet (a file still "
+                   f"being written?): not read; run ingest again once it is finished")
 
 
 def _has_tables(data: Path) -> bool:
@@ -615,10 +620,28 @@ def _review(args) -> int:
     return 0
 
 
+def _refuse_other_fetch_options(args) -> None:
+    """An option of another provider's fetch is refused, not ignored: ``fetch megvii-lite --what
+    stat`` fetched get_result as if it were not there (the operator believed they chose what
+    was fetched); ``--return-image`` outside Lite and ``--refresh-pending`` for Baidu (which
+    asks again for every result that is not final) did nothing either."""
+    cmd = args.what_provider
+    if args.what is not None and cmd != "baidu":
+        raise _Usage(f"--what is for baidu (its result APIs: stat,getall,detail,simple,media); {cmd} asks "
+                     f"one result per biz_id: leave --what out")
+    if args.return_image is not None and cmd != "megvii-lite":
+        raise _Usage(f"--return-image is for megvii-lite (its get_result return_image); {cmd} has no such "
+                     f"parameter: leave it out")
+    if args.refresh_pending and cmd == "baidu":
+        raise _Usage("--refresh-pending is for Megvii (re-poll NOT_STARTED/PROCESSING sessions); fetch baidu "
+                     "asks again for every result that is not final already: leave it out")
+
+
 def _fetch(args) -> int:
     from .clients import ConfigurationError
     from .pipeline.fetch import MAX_CONCURRENCY, fetch_baidu, fetch_megvii, load_ids
 
+    _refuse_other_fetch_options(args)
     if not 1 <= args.concurrency <= MAX_CONCURRENCY:
         raise _Usage(f"--concurrency must be from 1 to {MAX_CONCURRENCY}")
     # before any network use: fetch journals each answer with fsync, which object storage lacks
@@ -628,7 +651,10 @@ def _fetch(args) -> int:
     from .clients import CLIENTS
 
     provider = "baidu" if args.what_provider == "baidu" else "megvii"
-    base_url, origin = CLIENTS[provider].resolve_base_url(args.base_url)
+    try:
+        base_url, origin = CLIENTS[provider].resolve_base_url(args.base_url)
+    except ValueError as e:      # MEGVII_BASE_URL="" (an unset variable exported): not the real provider
+        raise _Usage(str(e)) from None
     shown = {"given": "--base-url", "default": f"default; set {CLIENTS[provider].base_url_env} "
                                               "or --base-url for another"}.get(origin, origin)
     from .redact import redact
@@ -645,13 +671,13 @@ def _fetch(args) -> int:
               f"and will not be sent:\n{wanted.describe_rejected()}", file=sys.stderr, flush=True)
     try:
         if args.what_provider == "baidu":
-            rep = fetch_baidu(wanted, args.data, what=args.what, base_url=base_url,
+            rep = fetch_baidu(wanted, args.data, what=args.what or "stat,getall,detail", base_url=base_url,
                               concurrency=args.concurrency, progress=_progress_wanted(args),
                               keep_pii=args.keep_pii)
         else:
             rep = fetch_megvii(wanted, args.data, kind=args.what_provider.split("-", 1)[1],
                                base_url=base_url, concurrency=args.concurrency,
-                               refresh_pending=args.refresh_pending, return_image=args.return_image,
+                               refresh_pending=args.refresh_pending, return_image=args.return_image or 0,
                                progress=_progress_wanted(args), keep_pii=args.keep_pii)
     except (ConfigurationError, ValueError) as e:
         print(f"faceanalytics fetch: {e}", file=sys.stderr)

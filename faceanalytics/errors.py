@@ -39,7 +39,7 @@ callers catch one (``except ValueError`` still catches ``InsecureURL``)::
     │       └── BaiduRequestFailed       any other success=false body
     ├── UsageError                       nothing was sent or written: the setup or the call is wrong
     │   ├── ConfigurationError           a client set up wrongly; fatal for the batch
-    │   │   ├── InsecureURL              http:// to a non-loopback host  (also ValueError)
+    │   │   ├── InsecureURL              http:// to a non-loopback host, a blank base URL  (also ValueError)
     │   │   ├── NotTLS                   an https:// URL whose server answered in plain HTTP
     │   │   └── MissingCredentials       a credential env var is unset  (also ValueError)
     │   ├── QuotaExhausted               our quota ledger refused the call before sending it

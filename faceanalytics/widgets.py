@@ -112,6 +112,8 @@ class _Explorer(widgets.VBox):
                  continuous_update: bool = False, background: bool | None = None, figsize=(7.5, 3.8),
                  lang: str = "en"):
         self._lang = normalize_lang(lang)
+        # "5" or 2.5 were taken without a word (compared with nunique later, or never)
+        max_segment_values = number(max_segment_values, "max_segment_values", low_ok=True, integer=True)
         with language(self._lang):
             spec = self._spec
             if isinstance(data, pd.DataFrame):

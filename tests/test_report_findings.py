@@ -321,7 +321,10 @@ def test_levels_in_force():
         parse_levels("1e-7")
     # spelt as the metrics read a level (fa.pass_rates(levels="0.0001") and the tables' keys)
     assert parse_levels(["faceid=0.00001", "1e-04"]) == {"faceid": "1e-5", "*": "1e-4"}
-    assert parse_levels("ref3=1e-3,faceprint=1e-5,faceid=1e-4,faceid=1e-4")["ref3"] == "1e-3"
+    assert parse_levels("ref3=1e-3,faceid=1e-4,faceid=1e-4")["ref3"] == "1e-3"
+    # Baidu's faceprint has no reference levels (its threshold is configured): refused, not ignored
+    with pytest.raises(ValueError, match="faceprint has no reference levels.*'configured'"):
+        parse_levels("ref3=1e-3,faceprint=1e-5")
     # a misspelt kind, or two levels for one kind, is an error, not the default silently in force
     with pytest.raises(ValueError, match="no comparison kind 'facied'.*faceid, ref1"):
         parse_levels("facied=1e-5")

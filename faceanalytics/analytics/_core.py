@@ -12,10 +12,11 @@ import numpy as np
 import pandas as pd
 
 from .. import _time as _T
+from .._coerce import count_arg
 from ..schema import LEVEL_COLUMNS, LEVELS
 
 __all__ = ["LEVELS", "LEVEL_COLUMNS", "MIN_N", "as_list", "floats", "time_us",
-           "period_codes", "period_label", "period_start", "group_codes", "float_codes", "mask_id", "mask_ids", "level_column", "level_name", "level_names", "number", "require", "MAX_BINS", "check_bins",
+           "period_codes", "period_label", "period_start", "group_codes", "float_codes", "mask_id", "mask_ids", "level_column", "level_name", "level_names", "number", "min_count", "require", "MAX_BINS", "check_bins",
            "histogram_weights", "distinct_per_group", "once_per_attempt", "repeated_attempts", "REPEAT_SOURCE", "LISTING_SOURCE",
            "COMPARISON_KINDS", "known_names"]
 
@@ -53,13 +54,25 @@ def number(value, what: str, *, low: float = 0.0, low_ok: bool = False, integer:
     A zero or negative bin width, a negative window or a bin count of 0 used to give a
     table of plausible-looking numbers (every margin in one bin, nothing near the cut, a
     PSI of 0) or a numpy error from deep inside."""
-    kinds = (int, np.integer) if integer else (int, float, np.integer, np.floating)
-    if isinstance(value, bool) or not isinstance(value, kinds):
-        raise TypeError(f"{what} must be {'a whole number' if integer else 'a number'}; got {value!r}")
-    v = int(value) if integer else float(value)
-    if not np.isfinite(v) or v < low or (v == low and not low_ok):
+    if integer:
+        v = count_arg(value)        # the one rule for a count: not True, 5.0 or "5"
+        if v is None:
+            raise TypeError(f"{what} must be a whole number; got {value!r}")
+    else:
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+            raise TypeError(f"{what} must be a number; got {value!r}")
+        v = float(value)
+    if (not integer and not np.isfinite(v)) or v < low or (v == low and not low_ok):
         raise ValueError(f"{what} must be {'at least' if low_ok else 'more than'} {low:g}; got {value!r}")
     return v
+
+
+def min_count(min_n) -> int:
+    """``min_n`` (the fewest observations a rate is shown for; ``low_n`` below it) as an int of
+    0 or more, else a TypeError/ValueError naming it.  ``min_n="5"`` failed inside numpy
+    ("ufunc 'less' did not contain a loop"), and ``True``, ``2.5`` or ``-1`` were taken
+    without a word; every metric taking ``min_n`` asks this before any work."""
+    return number(min_n, "min_n (the fewest observations a rate is shown for)", low_ok=True, integer=True)
 
 
 MAX_BINS = 1_000_000     # a histogram's cells (bins x groups): a few MB; a tiny binwidth asked GBs

@@ -24,7 +24,8 @@ import numpy as np
 import pandas as pd
 
 from .._time import parse_time
-from ._core import LEVELS, MIN_N, as_list, float_codes, floats, group_codes, level_names, number, once_per_attempt, require, time_us
+from ._core import (LEVELS, MIN_N, as_list, float_codes, floats, group_codes, level_names, min_count, number,
+                    once_per_attempt, require, time_us)
 from ._rates import pass_rates
 from ._stats import PSI_ACT, PSI_WATCH, ks_2samp, ks_pvalue, newcombe_diff_ci, psi, psi_flag
 
@@ -61,6 +62,7 @@ def pass_rate_drift(baseline: pd.DataFrame, current: pd.DataFrame, by=None, *,
     interval excludes 0), ``rejection_change`` (relative change of the rejection
     rate: +0.25 = a quarter more rejections), ``low_n`` (either side below ``min_n``).
     """
+    min_n = min_count(min_n)
     by, levels = as_list(by), level_names(levels)
     a = pass_rates(baseline, by, levels=levels, min_n=min_n, confidence=confidence)
     b = pass_rates(current, by, levels=levels, min_n=min_n, confidence=confidence)
@@ -71,6 +73,7 @@ def pass_rate_drift_from_rates(baseline: pd.DataFrame, current: pd.DataFrame, by
                                min_n: int = MIN_N, confidence: float = 0.95) -> pd.DataFrame:
     """:func:`pass_rate_drift` from two :func:`pass_rates` results (``by`` as given to them,
     no ``period``): what an engine that only counts needs."""
+    min_n = min_count(min_n)
     by = as_list(by)
     a, b = baseline, current
     keys = [*by, "level"]

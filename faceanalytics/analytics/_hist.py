@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from ._core import (LEVEL_COLUMNS, LEVELS, MIN_N, _dense, as_list, float_codes, floats, group_codes,
-                    level_names, once_per_attempt, require)
+                    level_names, min_count, once_per_attempt, require)
 from ._rates import rate_frame
 
 __all__ = ["confidence_histogram", "merge_histograms", "pass_rates_from_histogram", "rates_at_cut",
@@ -135,6 +135,7 @@ def pass_rates_from_histogram(hist: pd.DataFrame, by=None, *, levels: Sequence[s
     ``period``); pass a subset to roll up, e.g. weeks of a daily histogram need
     ``freq`` at build time, but ``by=[]`` gives the overall rates.
     """
+    min_n = min_count(min_n)
     levels = level_names(levels)
     require(hist, ["count", "confidence", *(LEVEL_COLUMNS[lv] for lv in levels)],
             "pass_rates_from_histogram (a confidence_histogram)")
@@ -166,6 +167,7 @@ def rates_at_cut(hist: pd.DataFrame, cut: float, by=None, *, min_n: int = MIN_N,
     Every row of the histogram counts (a missing confidence is a rejection).
     Columns: keys, ``cut``, ``n``, ``passed``, ``pass_rate``, ``ci_low``, ``ci_high``, ``low_n``.
     """
+    min_n = min_count(min_n)
     require(hist, ["count", "confidence"], "rates_at_cut (a confidence_histogram)")
     keys = _key_columns(hist) if by is None else as_list(by)
     codes, kf = group_codes(hist, keys)

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from ._core import (COMPARISON_KINDS, LEVEL_COLUMNS, LEVELS, MIN_N, float_codes, floats, known_names, level_names,
-                    once_per_attempt, require)
+                    min_count, once_per_attempt, require)
 from ._stats import describe_rate, proportion_ci
 
 __all__ = ["join_labels", "error_rates", "error_rates_at_levels", "equal_error_rate",
@@ -218,6 +218,7 @@ def error_rates_at_levels(comparisons: pd.DataFrame, labels: pd.DataFrame, *,
     ``far_high``, ``far_text`` (e.g. "0 of 1,000: none observed; 95% upper bound
     0.38% (about 3/N)"), ``low_n`` (either class below ``min_n``).
     """
+    min_n = min_count(min_n)
     levels = level_names(levels)
     j = join_labels(once_per_attempt(_of_kind(comparisons, comparison)), labels)
     conf = floats(j["confidence"])
@@ -283,6 +284,7 @@ def presentation_attack_rates(genuineness: pd.DataFrame, labels: pd.DataFrame, *
     or ``BPCER``), ``n`` (presentations), ``errors``, ``rate``, ``ci_low``,
     ``ci_high``, ``low_n``.  Sorted by detector, metric, pai.
     """
+    min_n = min_count(min_n)
     genuineness = once_per_attempt(genuineness)
     g = genuineness[genuineness["confidence"].notna() & genuineness["threshold"].notna()]
     j = join_labels(g, labels)

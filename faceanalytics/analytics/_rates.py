@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ._core import (LEVEL_COLUMNS, LEVELS, MIN_N, as_list, check_bins, float_codes, floats, group_codes, histogram_weights,
-                    level_column, level_names, number, once_per_attempt, require)
+                    level_column, level_names, min_count, number, once_per_attempt, require)
 from ._stats import proportion_ci
 
 __all__ = ["pass_rates", "configured_pass_rates", "liveness_pass_rates", "threshold_lines",
@@ -79,6 +79,7 @@ def pass_rates(comparisons: pd.DataFrame, by=None, *, freq: str | None = None, t
 
     >>> pass_rates(comparisons, by="comparison", freq="W")   # doctest: +SKIP
     """
+    min_n = min_count(min_n)
     by, levels = as_list(by), level_names(levels)
     require(comparisons, ["confidence", *(level_column(lv) for lv in levels)], "pass_rates")
     codes, keys = group_codes(comparisons, by, freq=freq, time_column=time_column, tz=tz)
@@ -105,6 +106,7 @@ def configured_pass_rates(comparisons: pd.DataFrame, by=None, *, freq: str | Non
     counted, as a rejection.  Each attempt counts once (:func:`once_per_attempt`: a
     ``baidu_detail`` score that ``baidu_getall`` also lists is not counted again).
     """
+    min_n = min_count(min_n)
     by = as_list(by)
     require(comparisons, ["confidence", "threshold"], "configured_pass_rates")
     comparisons = once_per_attempt(comparisons)
@@ -135,6 +137,7 @@ def liveness_pass_rates(table: pd.DataFrame, thresholds: Mapping[str, float], by
     two never share a name.  A missing score counts as a rejection; Baidu's detail
     result reports 0 for a failed liveness check.
     """
+    min_n = min_count(min_n)
     by = as_list(by)
     require(table, [score], "liveness_pass_rates")
     codes, keys = group_codes(table, by, freq=freq, time_column=time_column, tz=tz)

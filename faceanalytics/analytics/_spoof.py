@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ._core import MIN_N, as_list, check_bins, distinct_per_group, floats, group_codes, number, once_per_attempt, require
+from ._core import (MIN_N, as_list, check_bins, distinct_per_group, floats, group_codes, min_count, number,
+                    once_per_attempt, require)
 from ._flip import bin_index, exact_difference
 from ._rates import rate_frame
 
@@ -36,6 +37,7 @@ def genuineness_rates(genuineness: pd.DataFrame, by=None, *, sessions: pd.DataFr
     that returned any anti-spoofing field, or the rows of ``sessions`` when given)
     and ``coverage`` (their ratio).
     """
+    min_n = min_count(min_n)
     by = as_list(by)
     require(genuineness, ["attack", "confidence", "threshold"], "genuineness_rates")
     genuineness = once_per_attempt(genuineness)

@@ -14,6 +14,8 @@ from statistics import NormalDist
 
 import numpy as np
 
+from ._core import number
+
 __all__ = ["proportion_ci", "wilson_ci", "clopper_pearson_ci", "newcombe_diff_ci", "z_value",
            "psi", "psi_flag", "ks_2samp", "ks_pvalue", "probit", "describe_rate",
            "PSI_WATCH", "PSI_ACT"]
@@ -24,9 +26,18 @@ PSI_WATCH, PSI_ACT = 0.10, 0.25
 METHODS = ("wilson", "clopper-pearson")
 
 
-def z_value(confidence: float) -> float:
-    if not 0 < confidence < 1:
+def confidence_level(confidence) -> float:
+    """``confidence`` as a float in (0, 1), else a TypeError (text, a bool: ``"0.95"`` failed as
+    "'<' not supported between 'int' and 'str'") or a ValueError (95 meant as a percentage;
+    Clopper-Pearson took it without a word)."""
+    c = number(confidence, "confidence", low=0.0)
+    if not c < 1:
         raise ValueError(f"confidence must be in (0, 1), not {confidence!r}")
+    return c
+
+
+def z_value(confidence: float) -> float:
+    confidence = confidence_level(confidence)
     return NormalDist().inv_cdf(0.5 + confidence / 2)
 
 
@@ -58,7 +69,7 @@ def clopper_pearson_ci(k, n, confidence: float = 0.95) -> tuple[np.ndarray, np.n
                           "method='wilson' needs nothing") from e
     k = np.asarray(k, dtype=np.float64)
     n = np.asarray(n, dtype=np.float64)
-    a = (1 - confidence) / 2
+    a = (1 - confidence_level(confidence)) / 2
     with np.errstate(divide="ignore", invalid="ignore"):
         lo = np.where(k > 0, beta.ppf(a, k, n - k + 1), 0.0)
         hi = np.where(k < n, beta.ppf(1 - a, k + 1, n - k), 1.0)
@@ -182,7 +193,10 @@ def describe_rate(k: int, n: int, *, confidence: float = 0.95, method: str = "wi
     >>> describe_rate(0, 1000)
     '0 of 1,000: none observed; 95% upper bound 0.38% (about 3/N)'
     """
-    k, n = int(k), int(n)
+    # counts: 3.5 read as 3 and "3" or True taken without a word
+    k, n = number(k, "k", low_ok=True, integer=True), number(n, "n", low_ok=True, integer=True)
+    if k > n:
+        raise ValueError(f"k ({k}) counts some of n ({n}) and cannot exceed it")
     if n == 0:
         return "no observations"
     lo, hi = proportion_ci(k, n, confidence, method)

@@ -500,12 +500,25 @@ class BaseClient:
     def resolve_base_url(cls, base_url: str | None = None) -> tuple[str, str]:
         """The base URL to use and where it came from: ``(url, "given")`` for *base_url*,
         else ``(url, "MEGVII_BASE_URL")`` (say) from the environment, else
-        ``(url, "default")`` (the real provider)."""
-        if base_url:
+        ``(url, "default")`` (the real provider).
+
+        Blank is refused (:class:`InsecureURL`, also a ValueError), given or in the variable:
+        ``export MEGVII_BASE_URL="$URL"`` with ``URL`` unset read as unset, and a run meant for
+        a sandbox sent real calls, and spent quota, at the real provider."""
+        if base_url is not None:
+            if isinstance(base_url, str) and not base_url.strip():
+                raise InsecureURL("base_url is empty (an unset variable?)",
+                                  hint="Give the URL, or leave base_url out (None) for the variable or the real provider.")
             return base_url, "given"
-        env = os.environ.get(cls.base_url_env, "").strip() if cls.base_url_env else ""
-        if env:
-            return env, cls.base_url_env
+        name = cls.base_url_env
+        if name and name in os.environ:
+            env = os.environ[name].strip()
+            if not env:
+                raise InsecureURL(f"{name} is set but empty (exported from an unset variable?), so "
+                                  f"it names no server",
+                                  hint=f"Set {name} to the URL meant (the sandbox's, a stand-in's), or unset "
+                                       f"it to use the real provider ({cls.default_base_url}).")
+            return env, name
         return cls.default_base_url, "default"
 
     def __init__(

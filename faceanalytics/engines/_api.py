@@ -11,7 +11,7 @@ import pandas as pd
 
 from .. import analytics as A
 from .._time import freq_of, parse_tz, utc_datetime
-from ..analytics._core import (LEVEL_COLUMNS, LEVELS, MIN_N, as_list, group_codes, level_column, level_names,
+from ..analytics._core import (LEVEL_COLUMNS, LEVELS, MIN_N, as_list, group_codes, level_column, level_names, min_count,
                                period_label)
 from ..analytics._flip import cut_spec
 from ..analytics._rates import rate_frame
@@ -227,6 +227,7 @@ def pass_rates(data_dir, by=None, *, freq: str | None = None, since=None, until=
 
     >>> engines.pass_rates("data", by="comparison", freq="W", since="2026-01-01")  # doctest: +SKIP
     """
+    min_n = min_count(min_n)
     by, levels = as_list(by), level_names(levels)
     cols = [level_column(lv) for lv in levels]
     _check("comparisons", [*by, *([time_column] if freq else [])], "pass_rates")
@@ -367,6 +368,7 @@ def genuineness_rates(data_dir, by=None, *, freq: str | None = None, since=None,
     ``scope="genuineness"``: coverage over the sessions that returned any anti-spoofing
     field; ``scope="sessions"``: over the ``sessions`` table (pandas: ``sessions=``).
     """
+    min_n = min_count(min_n)
     by = as_list(by)
     if scope not in ("genuineness", "sessions"):
         raise ValueError("scope must be 'genuineness' or 'sessions'")
@@ -468,6 +470,7 @@ def pass_rate_drift(data_dir, baseline, current, *, by=None, levels: Sequence[st
 
     ``baseline`` and ``current`` are ``(since, until)`` pairs (``until`` exclusive).
     """
+    min_n = min_count(min_n)
     by, levels = as_list(by), level_names(levels)
     (b0, b1), (c0, c1) = _bounds(baseline, "baseline"), _bounds(current, "current")
     eng = get_engine(engine)

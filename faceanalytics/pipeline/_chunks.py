@@ -10,7 +10,7 @@ import numpy as np
 import orjson
 import pyarrow as pa
 
-from .._coerce import Unreadable, iso_to_us
+from .._coerce import MAX_VALUES, Unreadable, iso_to_us
 from .._records import OVER_LONG
 
 __all__ = ["Block", "Lines", "iter_chunks", "segment_chunks", "open_input", "SegmentContext", "ZstdInput",
@@ -73,7 +73,8 @@ class Lines(Sequence):
 
 
 def iter_chunks(fh, chunk: int, read_size: int = 4 << 20,
-                 block_bytes: int = BLOCK_BYTES, max_line: int | None = None) -> Iterator[tuple[int, Block]]:
+                 block_bytes: int = BLOCK_BYTES, max_line: int | None = None,
+                 unfinished: list | None = None) -> Iterator[tuple[int, Block]]:
     """Blocks of ``chunk`` lines (fewer once a block passes ``block_bytes``), read in
     large reads (per-line reads cost more than parsing) and never split into lines:
     one ``find`` per line notes where each starts, and each byte is copied once, from
@@ -83,7 +84,12 @@ def iter_chunks(fh, chunk: int, read_size: int = 4 << 20,
     limit the rest of it is read and dropped, and it becomes one short line
     (:func:`over_long_line`: its length and first bytes) that is quarantined with its real
     length.  A 35 KB Zstandard file holding a 1 GiB line without a newline had ingest hold
-    the whole line (3.4 GB peak)."""
+    the whole line (3.4 GB peak).
+
+    ``unfinished`` (a list, for a file that may still be being written): a last line with no
+    newline that opens a JSON object but is not whole JSON is not yielded; its ``(line number,
+    length)`` is appended instead.  Read while the writer was mid-line, it was archived and
+    quarantined, and stayed in quarantine after the finished line landed on the next run."""
     if max_line is None:
         from ..flatten._common import MAX_LINE as max_line
     first = 1
@@ -139,8 +145,26 @@ def iter_chunks(fh, chunk: int, read_size: int = 4 << 20,
     if data.endswith(b"\n"):  # the file's final newline ends its last line
         data = data[:-1]
         starts.pop()
+    elif unfinished is not None and dropped is None and data and _cut_off(data[starts[-1]:]):
+        unfinished.append((first + len(starts) - 1, len(data) - starts[-1]))
+        data = data[:max(starts.pop() - 1, 0)]   # the newline before it goes with it
     if data:
         yield from _by_values(first, Block(data, np.asarray(starts, np.int64)))
+
+
+def _cut_off(line: bytes) -> bool:
+    """Whether ``line`` (a file's last, with no newline after it) is a record still being
+    written: it opens a JSON object that does not parse yet.  A whole record without a final
+    newline (many writers end so) is read; text that is no JSON record at all is left to be
+    quarantined as any other line."""
+    line = line.strip()
+    if not line.startswith(b"{") or line.count(b",") > MAX_VALUES:   # too dense to parse: quarantined unread
+        return False
+    try:
+        orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return True
+    return False
 
 
 def _by_values(first: int, block: Block, budget: int = BLOCK_VALUES):

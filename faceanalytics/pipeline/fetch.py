@@ -416,24 +416,25 @@ class _Session:
 
         ddir = DataDir.of(data_dir)
         ddir.require_local("fetch")  # journals and the quota ledger need append + fsync
-        self.ing = Ingestor(ddir, keep_pii=keep_pii)
-        self.rep = FetchReport()
-        self.ledger = self.client = None
+        if client is not None and getattr(client, "provider", None) != provider:
+            # a Baidu client for Megvii ids (or a name): AttributeError from every worker
+            raise TypeError(f"client is a {CLIENTS[provider].__name__} for this fetch, "
+                            f"not {type(client).__name__}")
         self._own = client is None
+        if self._own:
+            # Credentials and the base URL first: refused (unset, blank), the data directory
+            # is left as it was -- it was created, with its state/ folder, before the refusal.
+            client = CLIENTS[provider].from_env(base_url)
+        self.client, self.ledger, self.ing = client, None, None
+        self.rep = FetchReport()
         try:
+            self.ing = Ingestor(ddir, keep_pii=keep_pii)
             rec = recover_journals(self.ing)
             self.rep.landed += rec.landed
             self.rep.quarantined += rec.quarantined
             self.ledger = QuotaLedger(ddir.quota(provider), limit=limit, provider=provider)
-            if client is not None and getattr(client, "provider", None) != provider:
-                # a Baidu client for Megvii ids (or a name): AttributeError from every worker
-                raise TypeError(f"client is a {CLIENTS[provider].__name__} for this fetch, "
-                                f"not {type(client).__name__}")
-            if client is None:
-                client = CLIENTS[provider].from_env(base_url, ledger=self.ledger)
-            elif client.before_call is None:  # a caller's client still counts every send
+            if self._own or client.before_call is None:  # a caller's client still counts every send
                 client.before_call, client.after_call = self.ledger.reserve, self.ledger.record
-            self.client = client
         except BaseException:
             self.close()
             raise
@@ -443,7 +444,8 @@ class _Session:
             self.client.close()
         if self.ledger is not None:
             self.ledger.close()
-        self.ing.close()
+        if self.ing is not None:
+            self.ing.close()
 
     def run(self, jobs, *, concurrency, chunk_size, progress, desc) -> FetchReport:
         from ..clients import QuotaExhausted

@@ -63,6 +63,9 @@ class IngestReport:
     replaced: int = 0
     python_path: int = 0  # records the columnar path left to the Python flatteners
     reasons: dict = field(default_factory=dict)
+    # "FILE line N": a last line with no newline, not yet whole JSON (a file still being
+    # written), neither archived nor quarantined: the next run reads it once it is finished
+    unfinished: list = field(default_factory=list)
 
     def add(self, other: "IngestReport") -> None:
         self.read += other.read
@@ -73,10 +76,12 @@ class IngestReport:
         self.python_path += other.python_path
         for k, v in other.reasons.items():
             self.reasons[k] = self.reasons.get(k, 0) + v
+        self.unfinished += other.unfinished
 
     def summary(self) -> str:
         return (f"read {self.read} / landed {self.landed} / quarantined {self.quarantined} / "
-                f"skipped {self.skipped} / python path {self.python_path}")
+                f"skipped {self.skipped} / python path {self.python_path}"
+                + (f" / left unfinished {len(self.unfinished)}" if self.unfinished else ""))
 
 
 def _dense_lines_stood_in(lines, joined: bytes):
@@ -543,8 +548,12 @@ def ingest(paths: Iterable, data_dir, *, source: str | None = None, keep_pii: bo
         for path in paths:
             with open_input(path) as fh:
                 src = fh if bar is None or isinstance(fh, ZstdInput) else _Counted(fh, bar)
-                total.add(ing.ingest_chunks(segment_chunks(iter_chunks(src, chunk_size), chunk_size),
+                # a plain file may still be being written: its cut-off last line waits for the next run
+                cut = None if isinstance(fh, ZstdInput) else []
+                total.add(ing.ingest_chunks(segment_chunks(iter_chunks(src, chunk_size, unfinished=cut),
+                                                           chunk_size),
                                             source_hint=source, origin=path.name))
+            total.unfinished += [f"{path} line {n}" for n, _ in cut or ()]
             if getattr(fh, "damage", None) is not None:
                 damaged.append((path, fh.damage))  # what came before it landed; the next file is read
             if bar is not None and isinstance(fh, ZstdInput):

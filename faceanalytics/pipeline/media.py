@@ -86,6 +86,8 @@ def download_will_files(data_dir, *, client=None, base_url: str | None = None,
     max_bytes = max_bytes or MAX_DOWNLOAD_BYTES
     allow_hosts = tuple(allow_hosts)
     rep = DownloadReport()
+    if client is None:
+        MegviiClient.resolve_base_url(base_url)    # blank (MEGVII_BASE_URL=""): refused before the ledger
     with Ingestor(ddir, archive=False) as ing:  # one writer: nothing sweeps our temporaries
         media = load(ddir, "media")
         media = media[media["field"].astype(str).str.startswith(WILL_FIELDS) & media["url"].notna()]

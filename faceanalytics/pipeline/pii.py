@@ -199,8 +199,15 @@ _LANDLINE = re.compile(r"(?<![0-9A-Za-z])(?:\(0\d{2,3}\)[ -]?|0\d{2,3}-)\d{3,4}[
 # ``%EF%BC%91…``), with escaped separators between: a number hidden from the patterns until
 # ``_scrub_encoded`` decodes it.  Four in a row, as ``[０-９]{4}``: escaped text holds few.
 _ESCAPED_DIGIT = r"%(?:25)*(?:3\d|(?i:EF%(?:25)*BC%(?:25)*9)\d)"
+# ... and with the ``%`` signs themselves escaped, each character again (``%25%33%31``: "%31"
+# escaped whole, three or more times too): what a digit (or an escaped space or dash) turns
+# into then is ``%25`` followed by ``%3N`` escapes and digits only; a full-width digit
+# escaped so (``%25%45%46%25%42%43%25%39%31``) is taken alone.
+_DEEP_DIGIT = r"%25(?:%3\d|\d)+"
+_DEEP_WIDE = r"%25(?i:E|%[46]5)(?i:F|%[46]6)%25(?i:B|%[46]2)(?i:C|%[46]3)%25(?:9|%39)(?:%3\d|\d)"
 _CANDIDATES = (r"\d{3}[ \-]?\d{4}[ \-]?\d{4}|\(0\d{2,3}\)|0\d{2,3}-\d{3}|[０-９]{4}"
                rf"|{_ESCAPED_DIGIT}(?:(?:%(?:25)*(?:20|2[Dd])|\+)?{_ESCAPED_DIGIT}){{3}}"
+               rf"|(?:{_DEEP_DIGIT}){{4}}|{_DEEP_WIDE}"
                r"|(?i:name|addr|phone|mobile|tel|fax|cell|api_key|secret|token|client_id)"
                r"|姓名|名字|住址|地址|联系人|户名|电话|手机|座机|传真|://[^/@\s]+@")
 # "key": "value" pairs in text that is not JSON (or JSON carried in a JSON string).
@@ -310,30 +317,31 @@ def _scrub_values(text: str) -> str:
     return _LANDLINE.sub(lambda m: _keep_last_digits(m.group(0), sum(c.isdigit() for c in m.group(0))), text)
 
 
-def _walk(v, key_kind=None, found=None):
+def _walk(v, key_kind=None, found=None, unescapes=None):
     """``v`` masked; ``found`` collects the names and addresses masked by their key
-    (plain -> masked), to be masked wherever else the document says them."""
+    (plain -> masked), to be masked wherever else the document says them; ``unescapes``:
+    as :func:`_scrub`'s."""
     if key_kind is not None:
         out = _mask_as(key_kind, v)
         if found is not None and key_kind != "phone" and isinstance(v, str):
             found[v] = out
         return out
     if isinstance(v, dict):
-        return {_scrub_values(k) if isinstance(k, str) else k: _walk(x, _key_kind(str(k)), found)
+        return {_scrub_values(k) if isinstance(k, str) else k: _walk(x, _key_kind(str(k)), found, unescapes)
                 for k, x in v.items()}
     if isinstance(v, list):
-        return [_walk(x, None, found) for x in v]
+        return [_walk(x, None, found, unescapes) for x in v]
     if isinstance(v, str):
-        return scrub_text(v)
+        return _scrub(v, _MAX_UNESCAPES if unescapes is None else unescapes)
     if isinstance(v, int) and not isinstance(v, bool) and v > 10**10:
         masked = _scrub_values(str(v))
         return v if masked == str(v) else masked
     return v
 
 
-def _scrub_pairs(text: str, found: dict | None = None) -> str:
+def _scrub_pairs(text: str, found: dict | None = None, unescapes: int = 0) -> str:
     """Mask by key in text that is not JSON: "key": "value" pairs, key=value pairs and
-    "label: value" in prose (``found``: as :func:`_walk`'s)."""
+    "label: value" in prose (``found``: as :func:`_walk`'s; ``unescapes``: as :func:`_scrub`'s)."""
     def keyed_pair(m: re.Match) -> str:          # "key": "value" and "label: value"
         kind = _key_kind(m.group("key"))
         if kind is None:
@@ -347,14 +355,15 @@ def _scrub_pairs(text: str, found: dict | None = None) -> str:
 
     def query_pair(m: re.Match) -> str:
         raw = m.group("val")
-        value = unquote(raw.replace("+", " ")) if "%" in raw else raw
+        decode = "%" in raw and unescapes > 0
+        value = unquote(raw.replace("+", " ")) if decode else raw
         kind = _key_kind(unquote(m.group("key")))
-        new = _mask_as(kind, value) if kind else scrub_text(value)
+        new = _mask_as(kind, value) if kind else _scrub(value, unescapes - decode)
         if kind and kind != "phone" and found is not None:
             found[value] = new
         if new == value:
             return m.group(0)
-        return f"{m.group('key')}={quote(new, safe='') if '%' in raw else new}"
+        return f"{m.group('key')}={quote(new, safe='') if decode else new}"
 
     if '"' in text:
         text = _JSON_PAIR.sub(keyed_pair, text)
@@ -371,6 +380,19 @@ def scrub_text(text: str) -> str:
     >>> scrub_text("name=张三&tel=13912345678&t=1700000000123")
     'name=张*&tel=*******5678&t=1700000000123'
     """
+    return _scrub(text, _MAX_UNESCAPES)
+
+
+# Percent-decodings one value may go through (a value escaped as a whole, a k=v value
+# escaped alone, each counting): a number escaped twice character by character
+# (``%25%33%31…``) needs two; hostile text escaped a thousand times must not cost a
+# thousand passes (nor recursion past Python's limit).  An escaped ``%`` run (``%252525…31``,
+# ``quote`` applied again and again) is read as one escape in a single pass, whatever its depth.
+_MAX_UNESCAPES = 4
+
+
+def _scrub(text: str, unescapes: int) -> str:
+    """:func:`scrub_text`, percent-decoding at most ``unescapes`` more times."""
     if not text:
         return text
     head = text.lstrip()[:1]
@@ -381,13 +403,13 @@ def scrub_text(text: str) -> str:
             doc = None
         if isinstance(doc, (dict, list)):
             found: dict[str, str] = {}
-            new = _walk(doc, found=found)
+            new = _walk(doc, found=found, unescapes=unescapes)
             finder = _Finder.of(found)        # a name masked by its key, said again elsewhere
             if finder is not None:
                 new = finder.deep(new)
             return text if new == doc else orjson.dumps(new).decode()
     found = {}
-    out = _scrub_pairs(text, found)
+    out = _scrub_pairs(text, found, unescapes)
     finder = _Finder.of(found)
     if finder is not None:
         out = finder.mask(out)
@@ -396,26 +418,28 @@ def scrub_text(text: str) -> str:
         from ..redact import redact  # credentials, user:password@ in URLs
 
         out = redact(out)
-    if "%" in out:
-        out = _scrub_encoded(out)
+    if "%" in out and unescapes > 0:
+        out = _scrub_encoded(out, unescapes)
     return out
 
 
 _ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
+_ESCAPED_PERCENTS = re.compile(r"%(?:25)+(?=[0-9A-Fa-f]{2})")
 
 
-def _scrub_encoded(text: str) -> str:
+def _scrub_encoded(text: str, unescapes: int) -> str:
     """Text percent-encoded as a whole (``idno%3D110101…%26ch%3Dapp``: a ``k=v&…``
     ``biz_extra_data`` encoded once more) hides its keys and what follows an escape from
     the patterns above; a value encoded alone is decoded where it is found
     (``_scrub_pairs``).  The decoded text is scrubbed and, if anything was masked, encoded
-    again (the star and the separators left readable); else ``text`` is kept as it is."""
+    again (the star and the separators left readable); else ``text`` is kept as it is.
+    ``unescapes`` (at least 1) bounds the decodings still allowed, this one included."""
     if not _ESCAPE.search(text):
         return text
-    decoded = unquote(text)
+    decoded = unquote(_ESCAPED_PERCENTS.sub("%", text))
     if decoded == text:
         return text
-    masked = scrub_text(decoded)  # each round removes an escape: it ends
+    masked = _scrub(decoded, unescapes - 1)
     return text if masked == decoded else quote(masked, safe="*=&:/?,;@ ")
 
 

@@ -16,7 +16,7 @@ from ..analytics import (LEVELS, MIN_N, confidence_distribution, distribution_dr
                          margin_histogram, pass_rate_drift, pass_rates, threshold_lines,
                          would_flip_summary)
 from .._i18n import tr, tr_or
-from ..analytics._core import histogram_weights, level_names, require
+from ..analytics._core import histogram_weights, level_names, once_per_attempt, require
 from ._common import (ATTACK_COLORS, CONFIGURED_COLOR, LEVEL_COLORS, NEUTRAL_COLOR, PASS_COLOR,
                       REJECT_COLOR, get_ax, histogram_bars, naive_utc, pct, percent_axis, whole, with_lang)
 
@@ -284,11 +284,15 @@ def plot_genuineness(genuineness: pd.DataFrame, *, attacks: Sequence[str] | None
     hist = genuineness_histogram(g, binwidth=binwidth)
     rates = genuineness_rates(g).set_index("attack")
     near = genuineness_near_threshold(g).set_index("attack")
+    checks = once_per_attempt(g)["attack"].value_counts()      # as the histogram counts them
     for i, (attack, h) in enumerate(hist.groupby("attack", sort=True)):
         color = ATTACK_COLORS[i % len(ATTACK_COLORS)]
         r = rates.loc[attack]
         edges = np.append(h["bin_left"].to_numpy(), h["bin_right"].to_numpy()[-1])
-        if r["n"] == 0:
+        if not h["count"].any():
+            # every confidence missing: "no threshold returned (0 scores)" was said of checks with a threshold
+            label = tr("plots.genuineness.no_scores", attack=attack, n=int(checks.get(attack, 0)))
+        elif r["n"] == 0:
             label = tr("plots.genuineness.no_threshold", attack=attack, n=int(r["n_no_threshold"]))
         elif r["low_n"]:
             label = tr("plots.genuineness.few", attack=attack, k=int(r["flagged"]), n=int(r["n"]))
@@ -304,11 +308,17 @@ def plot_genuineness(genuineness: pd.DataFrame, *, attacks: Sequence[str] | None
                 if nr["n_thresholds"] > 1 else ""
             ax.axvline(nr["threshold"], color=color, linestyle="--", linewidth=1.2,
                        label=tr("plots.genuineness.threshold", attack=attack, threshold=nr["threshold"], vary=vary))
-    if log:
+    drawn = bool(hist["count"].any())
+    if not drawn:
+        # all-NaN confidences (or no rows) gave only matplotlib's "Data has no positive values,
+        # and therefore cannot be log-scaled" and an empty frame: the axes says so instead
+        ax.text(0.5, 0.5, tr("plots.genuineness.nothing", n=int(checks.sum())), transform=ax.transAxes,
+                ha="center", va="center", color="0.35")
+    if log and drawn:
         ax.set_yscale("log")
     ax.set_xlim(0, 1)
     ax.set_xlabel(tr("plots.genuineness.xlabel"))
-    ax.set_ylabel(tr("plots.genuineness.ylabel_log" if log else "plots.genuineness.ylabel", width=binwidth))
+    ax.set_ylabel(tr("plots.genuineness.ylabel_log" if log and drawn else "plots.genuineness.ylabel", width=binwidth))
     ax.set_title(tr("plots.genuineness.title"))
     if legend and ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize="small", frameon=False, loc="upper right")

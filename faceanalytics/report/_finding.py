@@ -5,15 +5,16 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field
 
-from ..flatten.fields import EXPAND
-from ..analytics._core import level_name
+from ..analytics._core import COMPARISON_KINDS, level_name
 from ..schema import LEVELS
 
 __all__ = ["Finding", "parse_levels", "level_for"]
 
 
-# the ``comparison`` values the tables hold: Megvii's result_* blocks (the field spec) and Baidu's score
-COMPARISON_KINDS = tuple(n[len("result_"):] for n in EXPAND["verify_result.result_*"]) + ("faceprint",)
+# the ``comparison`` values the tables hold (one list, in the metrics: a test holds it equal to the
+# field spec's result_* blocks plus Baidu's ``faceprint``); the kinds that carry reference levels are
+# Megvii's: Baidu's score is judged against the threshold Baidu configured (level "configured")
+LEVELLED_KINDS = tuple(k for k in COMPARISON_KINDS if k != "faceprint")
 
 
 def parse_levels(spec) -> dict[str, str]:
@@ -31,16 +32,26 @@ def parse_levels(spec) -> dict[str, str]:
                     continue
                 k, sep, v = p.partition("=")
                 items.append((k.strip(), v.strip()) if sep else ("*", k))
+    if not items:
+        # `--level "$LEVEL"` with LEVEL unset kept the default without a word
+        raise ValueError("no level given (empty: an unset shell variable?); give one such as 1e-4 or "
+                         "faceid=1e-5, or leave it out for the default 1e-4")
     out: dict[str, str] = {}
     for k, v in items:
+        k = k or "*"
+        if k != "*" and k not in COMPARISON_KINDS:
+            # a misspelt kind would otherwise leave the default in force without a word
+            raise ValueError(f"no comparison kind {k!r}: the kinds with levels are {', '.join(LEVELLED_KINDS)}")
+        if k != "*" and k not in LEVELLED_KINDS:
+            # accepted, it changed nothing: faceprint rows have no thr_1e* columns to pick from
+            raise ValueError(f"{k} has no reference levels: Baidu judges its score against the threshold "
+                             f"configured in the plan (shown as level 'configured'), so there is no level "
+                             f"to choose; give a level for every comparison (e.g. 1e-4) or for a Megvii "
+                             f"kind ({', '.join(LEVELLED_KINDS)})")
         try:
             v = level_name(v)   # as the metrics read a level: "1e-4", "1e-04", "0.0001"
         except ValueError:
             raise ValueError(f"level must be one of {', '.join(LEVELS)}, not {v!r}") from None
-        k = k or "*"
-        if k != "*" and k not in COMPARISON_KINDS:
-            # a misspelt kind would otherwise leave the default in force without a word
-            raise ValueError(f"no comparison kind {k!r}: the kinds are {', '.join(COMPARISON_KINDS)}")
         if out.get(k, v) != v:
             raise ValueError(f"two levels for {'every comparison' if k == '*' else k}: {out[k]} and {v}")
         out[k] = v
