@@ -23,6 +23,22 @@ def write_jsonl(path, records):
     return path
 
 
+def lite_session(i: int, tag: str = "careless") -> dict:
+    """The ``i``-th of a run of Lite sessions: the success seed under an id of its own."""
+    sid = f"1700000000,{tag}-{i:04d}"
+    return envelope("megvii_lite", sid, {**seed("megvii_lite_success.json"), "biz_id": sid})
+
+
+def small_data_dir(tmp_path, tag: str = "careless"):
+    """A data directory with three Lite sessions landed by ``faceanalytics ingest``."""
+    from faceanalytics import cli
+
+    d = tmp_path / "data"
+    assert cli.main(["ingest", str(write_jsonl(tmp_path / "a.jsonl", [lite_session(i, tag) for i in range(3)])),
+                     "--data", str(d), "-q"]) == 0
+    return d
+
+
 def liveness_in_three_months(path):
     """A file of three web-liveness results whose biz_ids date them in 2016-05, 2023-11 and
     2025-10 (for partition-pruning tests)."""

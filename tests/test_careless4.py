@@ -13,21 +13,17 @@ import faceanalytics.cli as cli
 from faceanalytics import analytics as A
 from faceanalytics.pipeline import pii
 
-from _helpers import envelope, seed, write_jsonl
+from _helpers import lite_session, small_data_dir
 
 
 def _lite(i: int) -> dict:
-    sid = f"1700000000,careless4-{i:04d}"
-    return envelope("megvii_lite", sid, {**seed("megvii_lite_success.json"), "biz_id": sid})
+    return lite_session(i, "careless4")
 
 
 @pytest.fixture()
 def data(tmp_path):
     """A data directory with a few sessions in it."""
-    d = tmp_path / "data"
-    assert cli.main(["ingest", str(write_jsonl(tmp_path / "a.jsonl", [_lite(i) for i in range(3)])),
-                     "--data", str(d), "-q"]) == 0
-    return d
+    return small_data_dir(tmp_path, "careless4")
 
 
 # ---------------------------------------------------------------- 1. a level for faceprint

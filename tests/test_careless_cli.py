@@ -15,21 +15,17 @@ import faceanalytics.pipeline.fetch as fetch_mod
 import faceanalytics.pipeline.ingest as ingest_mod
 from faceanalytics.sandbox import Sandbox
 
-from _helpers import envelope, seed, write_jsonl
+from _helpers import lite_session, small_data_dir, write_jsonl
 
 
 def _lite(i: int) -> dict:
-    sid = f"1700000000,careless-{i:04d}"
-    return envelope("megvii_lite", sid, {**seed("megvii_lite_success.json"), "biz_id": sid})
+    return lite_session(i, "careless")
 
 
 @pytest.fixture()
 def data(tmp_path):
     """A data directory with a few sessions in it."""
-    d = tmp_path / "data"
-    assert cli.main(["ingest", str(write_jsonl(tmp_path / "a.jsonl", [_lite(i) for i in range(3)])),
-                     "--data", str(d), "-q"]) == 0
-    return d
+    return small_data_dir(tmp_path, "careless")
 
 
 def _main(argv) -> int:
