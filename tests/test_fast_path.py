@@ -250,3 +250,21 @@ def test_lines_of_one_buffer_are_grouped_as_lines_read_one_by_one():
                 (left_out if key is None else groups.setdefault(key, [])).append(i)
             got = _fast._grouped(buf, block.bounds, hint)
             assert got == (groups, left_out) and list(got[0]) == list(groups)
+
+
+def test_a_chunk_read_on_one_thread_comes_as_one_block():
+    """The ingest pipeline reads a chunk on one thread: Arrow's reader then takes the buffer as
+    one block, so every column is one piece (blocks of 4 MB gave a 12-18 MB chunk three to five,
+    which the extractors concatenated again), and the rows are those a threaded read gives."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import gen_records
+    from faceanalytics.flatten import _fast
+
+    lines = gen_records.lines("megvii_liveness", 5000, seed=3)
+    buf, _ = _fast._quote(b"\n".join(lines), _fast._offsets(lines))  # (some send numbers as text)
+    assert len(buf) > 4 << 20
+    schema = _fast._schema("megvii_liveness", True, True)
+    one = _fast._read(buf, schema, threads=False)
+    assert {c.num_chunks for c in one.columns} == {1}
+    assert one.num_rows == len(lines)
+    assert one.equals(_fast._read(buf, schema, threads=True).combine_chunks())

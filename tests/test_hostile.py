@@ -7,6 +7,7 @@ Each check runs on both the columnar fast path and the Python path: they must ag
 from __future__ import annotations
 
 import json
+import random
 import subprocess
 import sys
 from pathlib import Path
@@ -413,6 +414,18 @@ def test_a_line_of_more_values_than_a_record_has_is_quarantined_and_archived_who
     (seg,) = (d / "raw").glob("*/*.jsonl.zst")
     assert read_segment(seg).lines == lines
     assert _records.line_problem(big).startswith("line of ")  # a parser handed it directly refuses it too
+
+
+@pytest.mark.parametrize("size", [0, 1, 7, 8, 9, 64, 1000])
+def test_a_blocks_commas_are_counted_across_the_slices(size):
+    """``_commas`` (NumPy, a slice at a time) counts what ``bytes.count`` counts, commas at the
+    edges of the slices and a last slice shorter than the others included."""
+    from faceanalytics.pipeline._chunks import _commas
+
+    rng = random.Random(size)
+    buf = bytes(rng.choice(b',,a"{') for _ in range(size))
+    for step in (1, 3, 8, 1 << 18):
+        assert _commas(buf, step) == buf.count(b",")
 
 
 def test_a_block_dense_with_values_is_cut_at_line_ends(tmp_path):

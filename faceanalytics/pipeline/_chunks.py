@@ -72,13 +72,16 @@ class Lines(Sequence):
         return self.buf[self._bounds[i]:self._bounds[i + 1] - 1]
 
 
-def iter_chunks(fh, chunk: int, read_size: int = 4 << 20,
+def iter_chunks(fh, chunk: int, read_size: int = 1 << 20,
                  block_bytes: int = BLOCK_BYTES, max_line: int | None = None,
                  unfinished: list | None = None) -> Iterator[tuple[int, Block]]:
     """Blocks of ``chunk`` lines (fewer once a block passes ``block_bytes``), read in
     large reads (per-line reads cost more than parsing) and never split into lines:
     one ``find`` per line notes where each starts, and each byte is copied once, from
-    the read into its block.
+    the read into its block.  Reads of 1 MiB: under the streaming commands' mmap threshold
+    (``cli._streaming_memory``, 4 MiB), so each comes from the heap the last one was freed
+    to; a read of 4 MiB was mapped fresh each time (~28,000 of a 100,000-record liveness
+    ingest's ~165,000 page faults).
 
     A line longer than ``max_line`` (default ``MAX_LINE``) is not kept whole: once past the
     limit the rest of it is read and dropped, and it becomes one short line
@@ -171,7 +174,7 @@ def _by_values(first: int, block: Block, budget: int = BLOCK_VALUES):
     """``block`` as it is, or cut at line ends into blocks of at most ``budget`` commas each
     (a line of more is a block of its own: past ``MAX_VALUES`` it is quarantined unparsed)."""
     buf, starts = block.buf, block.starts
-    if len(buf) <= budget or buf.count(b",") <= budget:  # counted in C: the usual block, as it is
+    if len(buf) <= budget or _commas(buf) <= budget:  # the usual block, as it is
         yield first, block
         return
     bounds = np.append(starts, len(buf) + 1).tolist()   # line i is buf[bounds[i]:bounds[i+1]-1]
@@ -183,6 +186,21 @@ def _by_values(first: int, block: Block, budget: int = BLOCK_VALUES):
             lo, acc = i, 0
         acc += n
     yield first + lo, Block(buf[bounds[lo]:], starts[lo:] - bounds[lo])
+
+
+def _commas(buf: bytes, step: int = 1 << 18) -> int:
+    """``buf.count(b",")``, counted by NumPy a slice at a time into one scratch array: a sixth of
+    the CPU of ``bytes.count`` (a byte at a time, ~3.6 ms of a 12 MB chunk on the reading
+    thread), and no temporary as large as the block (each would be mapped fresh)."""
+    a = np.frombuffer(buf, np.uint8)
+    scratch = np.empty(min(step, len(a)), bool)
+    n = 0
+    for i in range(0, len(a), step):
+        part = a[i:i + step]
+        hit = scratch[:len(part)]
+        np.equal(part, 44, out=hit)
+        n += int(np.count_nonzero(hit))
+    return n
 
 
 _KEPT_OF_LONG = 1 << 16  # first bytes of an over-long line kept (in the archive and quarantine)
