@@ -37,7 +37,12 @@ from ._period import DEFAULT_DAYS, ReviewPeriod, fmt_length, fmt_range, review_p
 from ._text import SECTIONS
 
 __all__ = ["write_report", "build_report", "review", "Review", "review_period", "ReviewPeriod", "SECTIONS",
-           "DEFAULT_DAYS", "findings_path", "read_labels", "summarize", "LANGS"]
+           "DEFAULT_DAYS", "findings_path", "read_labels", "summarize", "LANGS", "EmptyPeriodWarning"]
+
+
+class EmptyPeriodWarning(UserWarning):
+    """The review's period holds no session (``--since`` after the last data, a period with
+    none): the report only says there is nothing to review."""
 
 
 def summarize(*args, **kwargs):
@@ -112,6 +117,45 @@ class Review:
         with language(self.lang):
             return workbook_bytes(tables)
 
+    @property
+    def empty(self) -> bool:
+        """The period holds no session, comparison or quarantined record: the report's
+        "no sessions" banner, and nothing else to read."""
+        from ._sections import _Builder
+
+        n_cur, _ = _Builder(self).sessions("current")
+        ncomp = self.summaries.frame("comparisons")
+        has_cur = ncomp is not None and (ncomp["day"] >= self.summaries.since_day).any()
+        return n_cur == 0 and not has_cur and self.summaries.quarantine("current").empty
+
+    def empty_note(self, data=None) -> str | None:
+        """One line for an :attr:`empty` period (None otherwise): the period, and where the
+        data's sessions begin and end (``data``: the data directory or frames reviewed)."""
+        if not self.empty:
+            return None
+        from ._period import session_time_range
+
+        p = self.period
+        zone = p.tz or "UTC"
+        data = self.data_dir if data is None else data
+        try:
+            first, last = session_time_range(data, self.summaries._engine or "auto") if data is not None else (None, None)
+        except Exception as e:     # a partition outside the period unreadable: no reason to fail the review
+            first = last = None
+            where = f"where the data begins and ends could not be read ({type(e).__name__})"
+        else:
+            where = "the data holds no session time at all"
+        if last is not None:
+            first, last = first.tz_convert(zone), last.tz_convert(zone)
+            where = f"the data's sessions run from {first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M} {zone}"
+            if p.since > last:
+                where += ", so the data ends before this period begins"
+            elif p.until <= first:
+                where += ", so the data begins after this period ends"
+        with language("en"):
+            period = fmt_range(p.since, p.until)
+        return f"no sessions in the period {period} ({zone}): {where}; the report only says there is nothing to review"
+
     def findings_frame(self) -> pd.DataFrame:
         """The findings as a DataFrame (one row each, the JSON's fields)."""
         return pd.DataFrame([f.as_json() for f in self.findings])
@@ -169,10 +213,7 @@ class Review:
                 (tr("report.meta.sessions"), tr("report.meta.sessions_text", current=n_cur, previous=n_prev)),
                 (tr("report.meta.level"), b._levels_text())]
         banner = None
-        ncomp = self.summaries.frame("comparisons")
-        has_cur = ncomp is not None and (ncomp["day"] >= self.summaries.since_day).any()
-        q = self.summaries.quarantine("current")
-        if n_cur == 0 and not has_cur and q.empty:
+        if self.empty:
             banner = tr("report.no_sessions", n=n_prev)
         elif n_cur < 30:
             banner = tr("report.few_sessions", n=n_cur, min_n=30)
@@ -313,6 +354,11 @@ def review(data, since=None, until=None, *, segments=None, levels=None, labels=N
         r.quality_note = _quality_note(s)
     if labels is not None:
         _add_labels(r, data, labels, engine)
+    note = r.empty_note(data)
+    if note is not None:    # the CLI says it on stderr; from Python the report alone said nothing
+        from .._warn import warn_outside
+
+        warn_outside(note, EmptyPeriodWarning)
     return r
 
 
