@@ -228,14 +228,16 @@ class Review:
 def read_labels(path) -> pd.DataFrame:
     """Outcome labels from CSV or Parquet: ``session_id`` and a boolean ``genuine``
     (true/false, 1/0, yes/no); other columns kept (``pai``: species of an attack)."""
+    import pyarrow as pa
+
     path = Path(path)
     try:
         if path.suffix.lower() in (".parquet", ".pq"):
-            lab = pd.read_parquet(path)
+            lab = _label_parquet(path)
         else:
             _short_lines(path)
             lab = _label_csv(path)
-    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError, OSError) as e:
+    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError, OSError, pa.ArrowException) as e:
         if isinstance(e, FileNotFoundError):
             raise
         kind = "Parquet" if path.suffix.lower() in (".parquet", ".pq") else "UTF-8 CSV"
@@ -250,10 +252,14 @@ def read_labels(path) -> pd.DataFrame:
         conv = g.astype("str").str.strip().str.lower().map(GENUINE_TEXT)
         bad = g.notna() & conv.isna()
         if bad.any():
-            raise ValueError(f"{path}: genuine must be true/false (or 1/0, yes/no); row {int(bad.idxmax()) + 2} has "
+            row = int(bad.idxmax()) + (1 if path.suffix.lower() in (".parquet", ".pq") else 2)  # CSV: the header
+            raise ValueError(f"{path}: genuine must be true/false (or 1/0, yes/no); row {row} has "
                              f"{str(g[bad].iloc[0])[:40]!r}")
         lab = lab.assign(genuine=conv.astype("boolean"))
-    lab = lab.assign(session_id=lab["session_id"].astype("str"))
+    try:
+        lab = lab.assign(session_id=lab["session_id"].astype("str"))
+    except UnicodeDecodeError:          # a Parquet binary column: bytes that are not text
+        raise ValueError(f"{path}: session_id holds bytes that are not UTF-8 text") from None
     lab = lab[lab["genuine"].notna()]
     if lab.empty:      # read as "none of the labelled sessions has a comparison": there were none
         raise ValueError(f"{path}: no labels: no row has a session_id and a genuine value")
@@ -298,6 +304,23 @@ def _label_csv(path: Path) -> pd.DataFrame:
 
 
 LABEL_LINE = 64 << 10     # bytes: a labels line is an id, a flag and a few notes
+LABEL_ROWS_FREE = 1 << 20   # rows a labels Parquet file may hold whatever its size (~100 MB in memory)
+LABEL_ROW_BYTES = 2         # else, bytes of file per row at least: an id is 16+ random characters
+
+
+def _label_parquet(path: Path) -> pd.DataFrame:
+    """A labels Parquet file, its row count read from the footer first: 20,000,000 copies of
+    one row compress to 175 KB and took 1.9 GB to read (a few more, the machine's memory).
+    A file of real ids (a biz_id's UUID, a verify_token's 16+ random characters) holds
+    more than :data:`LABEL_ROW_BYTES` per row, so a file with more rows than that allows
+    (beyond :data:`LABEL_ROWS_FREE`) is refused before a row is read."""
+    import pyarrow.parquet as pq
+
+    rows, size = pq.ParquetFile(path).metadata.num_rows, path.stat().st_size
+    if rows > LABEL_ROWS_FREE and rows * LABEL_ROW_BYTES > size:
+        raise ValueError(f"{path}: {rows:,} rows in {size:,} bytes: repeated or generated rows, not labels (a "
+                         f"real session id and its flag take over {LABEL_ROW_BYTES} bytes however compressed)")
+    return pd.read_parquet(path)
 
 
 def _short_lines(path: Path, block: int = 8 << 20) -> None:
