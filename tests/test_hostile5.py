@@ -102,3 +102,35 @@ def test_labels_parquet_that_cannot_be_labels_is_one_line_naming_the_file(tmp_pa
     f.write_text("session_id,genuine\na,true\n")
     with pytest.raises(ValueError, match=r"text.parquet: not a readable Parquet file of labels \(ArrowInvalid\)$"):
         read_labels(f)
+
+
+# ---------------------------------------------------------------------------- 3. a foreign file among the tables
+
+@pytest.mark.parametrize("kind", ["other types", "nested"])
+def test_a_foreign_parquet_file_among_the_tables_is_named(datadir, tmp_path, capsys, kind):  # noqa: F811
+    """A Parquet file of another schema copied into ``tables/comparisons``: ``fa.load`` said "a
+    table file: not a readable table file" (which?) or raised pyarrow's ``Unsupported cast``;
+    ``review`` ended in DuckDB's ``Binder Error`` traceback.  Now each names the file."""
+    import shutil
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from faceanalytics.storage.errors import DamagedTable
+
+    d = tmp_path / "data"
+    shutil.copytree(datadir, d)
+    part = sorted((d / "tables" / "comparisons").glob("source=megvii_lite/month=*"))[0]
+    f = part / "part-foreign.parquet"
+    table = (pa.table({"confidence": ["high", "low"], "session_id": [1, 2]}) if kind == "other types" else
+             pa.table({"session_id": pa.array([{"a": 1}]), "confidence": pa.array([[1.0]])}))
+    pq.write_table(table, f)
+    with pytest.raises(DamagedTable) as e:
+        fa.load(d, "comparisons")
+    assert str(e.value).startswith(f"{f}: not a readable table file (") and e.value.path == str(f)
+    out = tmp_path / "r.html"
+    assert main(["review", "-q", "--data", str(d), "--out", str(out), "--since", "2026-03-01",
+                 "--until", "2026-04-02"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and err.startswith(f"faceanalytics review: {f}: not a readable table file")
+    assert "rebuild" in err and not out.exists()

@@ -368,7 +368,11 @@ def review(data, since=None, until=None, *, segments=None, levels=None, labels=N
     alpha = ALPHA if alpha is None else alpha
     lv = parse_levels(levels)
     labels = _labels(labels)                    # before the counting: a bad labels argument costs nothing
-    s = _summarize(data, since, until, segments=segments, engine=engine, progress=progress, tz=tz)
+    try:
+        s = _summarize(data, since, until, segments=segments, engine=engine, progress=progress, tz=tz)
+    except Exception as e:
+        _foreign_file_named(data, e)
+        raise
     with language(lang):
         findings, info = find(s, levels=lv, alpha=alpha)
         r = Review(summaries=s, findings=findings, info=info, levels=lv, level_given=levels is not None,
@@ -383,6 +387,27 @@ def review(data, since=None, until=None, *, segments=None, levels=None, labels=N
 
         warn_outside(note, EmptyPeriodWarning)
     return r
+
+
+def _foreign_file_named(data, error: Exception) -> None:
+    """A count that failed over a file dropped among the tables (another schema, a type the
+    engine cannot compare: DuckDB's ``Binder Error`` or ``Could not convert``, a traceback) is
+    a :class:`~faceanalytics.storage.errors.DamagedTable` naming it; any other error is left as
+    it is.  Footers only, and only once a count has failed."""
+    from ..errors import FaceAnalyticsError
+    from ..schema import TABLES
+    from ..storage.errors import DamagedTable
+    from ..storage.tables import foreign_file
+
+    if isinstance(data, dict) or isinstance(error, FaceAnalyticsError):
+        return
+    try:
+        found = next((f for t in TABLES if (f := foreign_file(data, t)) is not None), None)
+    except Exception:               # naming the file is a courtesy; the count's own error stands
+        return
+    if found is not None:
+        why = str(error).strip().splitlines()[0][:200] if str(error).strip() else type(error).__name__
+        raise DamagedTable(found, f"not a file of this table: {why}") from error
 
 
 def _labels(labels) -> pd.DataFrame | None:
