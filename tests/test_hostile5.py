@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import time
 import warnings
 
 import pytest
@@ -134,3 +135,62 @@ def test_a_foreign_parquet_file_among_the_tables_is_named(datadir, tmp_path, cap
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and err.startswith(f"faceanalytics review: {f}: not a readable table file")
     assert "rebuild" in err and not out.exists()
+
+
+# ---------------------------------------------------------------------------- 4. the callback receiver
+
+def test_receiver_headers_over_64_kib_are_431_and_the_next_callback_lands(tmp_path):
+    """http.server reads 100 header lines of 64 KiB each: 40 connections sending them held
+    258 MB in the receiver (its 256 connections, 1.6 GB).  The request line and headers now
+    end at 64 KiB: 431, the connection closed, the rejection kept in the rejected store."""
+    import requests
+    import socket
+
+    from faceanalytics.pipeline.receive import CallbackReceiver
+    from test_callbacks_media import SECRET, sign, v2_data
+
+    rec = CallbackReceiver(tmp_path, port=0, api_secret=SECRET, land_every=60).start()
+    try:
+        with socket.create_connection(rec.server.server_address) as s:
+            s.settimeout(5)
+            try:
+                s.sendall(b"POST / HTTP/1.1\r\nHost: x\r\n")
+                for i in range(3):                   # each line under http.server's 64 KiB, all three over
+                    s.sendall(b"X-Pad-%d: " % i + b"a" * (32 << 10) + b"\r\n")
+            except OSError:                          # closed by the receiver while still sending
+                pass
+            answer = s.recv(200)
+        assert answer.startswith(b"HTTP/1.1 431 ")
+        data = v2_data("1700000000,cb-after-headers")
+        assert requests.post(rec.url, json={"data": data, "sign": sign(data)}, timeout=5).ok
+    finally:
+        rec.stop()
+    rejected = (tmp_path / "raw" / "rejected" / "rejected.jsonl").read_text()
+    assert '"status":431' in rejected and rec.counts["accepted"] == 1
+
+
+def test_a_client_hanging_up_mid_request_prints_no_traceback(tmp_path, capfd):
+    """Each connection reset before its headers ended printed socketserver's ~20-line
+    traceback on the receiver's stderr: any client could fill its log."""
+    import socket
+    import struct
+
+    import requests
+
+    from faceanalytics.pipeline.receive import CallbackReceiver
+    from test_callbacks_media import SECRET
+
+    rec = CallbackReceiver(tmp_path, port=0, api_secret=SECRET, land_every=60).start()
+    try:
+        for _ in range(5):
+            s = socket.create_connection(rec.server.server_address)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))   # close = reset
+            s.sendall(b"POST / HTTP/1.1\r\nHost: x\r\n")
+            time.sleep(0.05)
+            s.close()
+        time.sleep(0.3)
+        assert requests.get(rec.url + "/health", timeout=5).status_code == 200
+    finally:
+        rec.stop()
+    err = capfd.readouterr().err
+    assert "Traceback" not in err and "Exception occurred" not in err
