@@ -194,3 +194,21 @@ def test_a_client_hanging_up_mid_request_prints_no_traceback(tmp_path, capfd):
         rec.stop()
     err = capfd.readouterr().err
     assert "Traceback" not in err and "Exception occurred" not in err
+
+
+# ---------------------------------------------------------------------------- 5. environment variables
+
+@pytest.mark.parametrize("endpoint,why", [("http://[::1", "Invalid IPv6 URL"), ("http://127.0.0.1:99999", "Port out of range"),
+                                          ("http://127.0.0.1:abc", "Port could not be cast")])
+def test_an_s3_endpoint_that_is_no_url_is_named(tmp_path, monkeypatch, capsys, endpoint, why):
+    """``FACEANALYTICS_S3_ENDPOINT=http://[::1`` was "faceanalytics ingest: Invalid IPv6 URL" (which
+    setting?); a port out of range went as far as a PUT ("HTTP 0 EndpointResolutionError")."""
+    monkeypatch.setenv("FACEANALYTICS_S3_ENDPOINT", endpoint)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAEXAMPLEEXAMPLE")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "not-a-real-secret-but-never-shown")
+    f = tmp_path / "in.jsonl"
+    f.write_text("{}\n")
+    assert main(["ingest", "-q", str(f), "--data", "s3://bucket/prefix"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("faceanalytics ingest: FACEANALYTICS_S3_ENDPOINT is not a usable URL (") and "\n" not in err
+    assert why in err and "not-a-real-secret" not in err
