@@ -603,11 +603,11 @@ def _review(args) -> int:
 
     import warnings
 
-    from .report import EmptyPeriodWarning
+    from .report import EMPTY_PERIOD
 
     try:
         with warnings.catch_warnings():     # said below, once, as one line
-            warnings.simplefilter("ignore", EmptyPeriodWarning)
+            warnings.filterwarnings("ignore", EMPTY_PERIOD)
             rv = review(args.data, args.since, args.until, segments=args.segments, levels=args.levels,
                         labels=labels, engine=args.engine, lang=args.lang, tz=args.tz,
                         progress=step if bar is not None else None)

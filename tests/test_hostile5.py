@@ -36,19 +36,17 @@ def test_review_of_a_period_without_data_says_so_on_stderr(datadir, tmp_path, ca
 
 
 def test_review_of_a_period_without_data_warns_from_python(datadir, tmp_path):  # noqa: F811
-    """From Python the same review returned quietly; now an ``EmptyPeriodWarning`` (a
-    ``UserWarning``) names the period and where the data lies."""
-    from faceanalytics.report import EmptyPeriodWarning
-
-    with pytest.warns(EmptyPeriodWarning, match=r"2030-01-01 .*the data's sessions run from 2026-03-1\d .* to "
+    """From Python the same review returned quietly; now a ``UserWarning`` names the period and
+    where the data lies."""
+    with pytest.warns(UserWarning, match=r"no sessions in the period 2030-01-01 .*the data's sessions run from 2026-03-1\d .* to "
                                                 r"2026-03-31 .*ends before this period begins") as rec:
         fa.write_report(datadir, tmp_path / "r.html", since="2030-01-01")
     assert rec[0].filename == __file__                      # pointed at the caller's line
-    with pytest.warns(EmptyPeriodWarning):
+    with pytest.warns(UserWarning, match="no sessions in the period 2030-01-01"):
         review({"comparisons": fa.load(datadir, "comparisons"), "sessions": fa.load(datadir, "sessions")},
                "2030-01-01", "2030-02-01")
     with warnings.catch_warnings():
-        warnings.simplefilter("error", EmptyPeriodWarning)
+        warnings.simplefilter("error", UserWarning)
         review(datadir, "2026-03-01", "2026-04-02")
 
 

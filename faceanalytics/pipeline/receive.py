@@ -45,6 +45,7 @@ import orjson
 
 from .._coerce import Unreadable
 from .._records import parse_json
+from ..errors import DataError
 from ..redact import env_secret
 from ..crypto import verify_callback_sign
 from ..flatten import session_id_of
@@ -351,7 +352,7 @@ class CallbackReceiver:
         self.stop()
 
 
-class _HeadersTooLarge(OSError):
+class _HeadersTooLarge(DataError, OSError):
     """The request line and headers passed :data:`MAX_HEADER_BYTES` (not a TimeoutError: the
     handler answers 431 rather than dropping the connection in silence)."""
 

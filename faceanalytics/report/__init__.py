@@ -37,12 +37,11 @@ from ._period import DEFAULT_DAYS, ReviewPeriod, fmt_length, fmt_range, review_p
 from ._text import SECTIONS
 
 __all__ = ["write_report", "build_report", "review", "Review", "review_period", "ReviewPeriod", "SECTIONS",
-           "DEFAULT_DAYS", "findings_path", "read_labels", "summarize", "LANGS", "EmptyPeriodWarning"]
+           "DEFAULT_DAYS", "findings_path", "read_labels", "summarize", "LANGS", "EMPTY_PERIOD"]
 
-
-class EmptyPeriodWarning(UserWarning):
-    """The review's period holds no session (``--since`` after the last data, a period with
-    none): the report only says there is nothing to review."""
+#: The start of the ``UserWarning`` a review of a period with no session gives (``--since``
+#: after the last data): ``warnings.filterwarnings("ignore", EMPTY_PERIOD)`` silences it.
+EMPTY_PERIOD = "no sessions in the period "
 
 
 def summarize(*args, **kwargs):
@@ -154,7 +153,7 @@ class Review:
                 where += ", so the data begins after this period ends"
         with language("en"):
             period = fmt_range(p.since, p.until)
-        return f"no sessions in the period {period} ({zone}): {where}; the report only says there is nothing to review"
+        return f"{EMPTY_PERIOD}{period} ({zone}): {where}; the report only says there is nothing to review"
 
     def findings_frame(self) -> pd.DataFrame:
         """The findings as a DataFrame (one row each, the JSON's fields)."""
@@ -405,7 +404,7 @@ def review(data, since=None, until=None, *, segments=None, levels=None, labels=N
     if note is not None:    # the CLI says it on stderr; from Python the report alone said nothing
         from .._warn import warn_outside
 
-        warn_outside(note, EmptyPeriodWarning)
+        warn_outside(note)
     return r
 
 
