@@ -17,6 +17,11 @@ faceanalytics | tar -x -C /tmp/base``) the same n requests go to that version to
 
 Target (issue 13, item 7): memory independent of how many requests were rejected,
 and disk bounded (the rotating store, 16 MiB by default).
+
+``--headers C``: instead, C connections each send a request line and 99 header lines of
+64,000 bytes (each under http.server's own 64 KiB line limit) and hold the connection open
+without ending the headers; the rows are this version and, with ``--baseline-src``, the
+other (round 5: the request line and headers end at 64 KiB, 431).
 """
 from __future__ import annotations
 
@@ -93,7 +98,43 @@ def post_all(port: int, bodies: list[bytes], connections: int = 32) -> dict:
     return statuses
 
 
-def run(src: str | None, n: int, size: int, max_body: int | None) -> dict:
+def hold_headers(port: int, connections: int) -> dict:
+    """``connections`` clients sending 99 headers of 64,000 bytes, never the blank line; all
+    held open until every one has sent what it could (the receiver may close them first)."""
+    statuses: dict = {}
+    lock = threading.Lock()
+    socks = []
+
+    def worker():
+        s = socket.create_connection(("127.0.0.1", port), timeout=60)
+        socks.append(s)
+        status = "held"
+        try:
+            s.sendall(b"POST / HTTP/1.1\r\nHost: x\r\n")
+            for i in range(99):
+                s.sendall(b"X-Pad-%d: " % i + b"a" * 64_000 + b"\r\n")
+        except OSError:
+            s.settimeout(5)
+            try:
+                head = s.recv(64).split(b" ")
+                status = head[1].decode() if len(head) > 1 else "closed"
+            except OSError as e:
+                status = type(e).__name__
+        with lock:
+            statuses[status] = statuses.get(status, 0) + 1
+
+    threads = [threading.Thread(target=worker) for _ in range(connections)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    time.sleep(1)
+    for s in socks:
+        s.close()
+    return statuses
+
+
+def run(src: str | None, n: int, size: int, max_body: int | None, headers: int = 0) -> dict:
     work = Path(tempfile.mkdtemp(prefix="bench-receive-"))
     port = free_port()
     env = {**os.environ, "MEGVII_API_SECRET": SECRET}
@@ -112,7 +153,10 @@ def run(src: str | None, n: int, size: int, max_body: int | None) -> dict:
         except OSError:
             time.sleep(0.1)
     t0 = time.perf_counter()
-    statuses = post_all(port, [make_body(size, i) for i in range(n)]) if n else {}
+    if headers:
+        statuses = hold_headers(port, headers)
+    else:
+        statuses = post_all(port, [make_body(size, i) for i in range(n)]) if n else {}
     elapsed = time.perf_counter() - t0
     time.sleep(2.5)  # one landing cycle
     hwm = 0
@@ -131,7 +175,17 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=600)
     ap.add_argument("--body", type=int, default=1 << 20)
     ap.add_argument("--baseline-src", help="PYTHONPATH of another version to run the same load")
+    ap.add_argument("--headers", type=int, default=0, metavar="C",
+                    help="C connections holding 99 header lines of 64,000 bytes each instead")
     a = ap.parse_args()
+    if a.headers:
+        print(f"{a.headers} connections, each a request line and 99 headers of 64,000 bytes, never ended\n")
+        print(f"{'receiver':40s} {'answers':22s} {'seconds':>8s} {'peak MiB':>9s}")
+        for label, src in [("this", None), *([("baseline", a.baseline_src)] if a.baseline_src else [])]:
+            r = run(src, 0, 0, None, headers=a.headers)
+            answers = ", ".join(f"{k}x{v}" for k, v in sorted(r["statuses"].items())) or "-"
+            print(f"{label:40s} {answers:22s} {r['seconds']:8.1f} {r['peak_mib']:9d}", flush=True)
+        return
     rows = [("this, nothing posted", None, 0, a.body),
             (f"this, {a.n // 10} rejected", None, a.n // 10, a.body),
             (f"this, {a.n} rejected", None, a.n, a.body),

@@ -19,9 +19,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import re
-import sys
 import time
-import warnings
 from dataclasses import dataclass
 
 __all__ = ["CJKFont", "find_cjk_font", "has_cjk", "cjk_font", "cjk_label", "apply_font"]
@@ -195,12 +193,11 @@ def _warn_once() -> None:
     global _warned
     if not _warned:
         _warned = True
-        level, f = 1, sys._getframe(0)          # point the warning at the caller's code
-        while f is not None and f.f_globals.get("__name__", "").startswith("faceanalytics"):
-            f, level = f.f_back, level + 1
-        warnings.warn("no CJK-capable font is installed: Chinese labels are shown as their codes "
-                      "(pip install pylopdf-fonts-zh-cn, a dependency of faceanalytics, or install "
-                      "a system font such as fonts-noto-cjk)", UserWarning, stacklevel=level)
+        from ._warn import warn_outside
+
+        warn_outside("no CJK-capable font is installed: Chinese labels are shown as their codes "
+                     "(pip install pylopdf-fonts-zh-cn, a dependency of faceanalytics, or install "
+                     "a system font such as fonts-noto-cjk)")
 
 
 def cjk_label(text: str, fallback: str) -> tuple[str, str | None]:

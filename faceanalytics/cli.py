@@ -601,18 +601,28 @@ def _review(args) -> int:
 
     from .report._segments import REFUSED
 
+    import warnings
+
+    from .report import EMPTY_PERIOD
+
     try:
-        rv = review(args.data, args.since, args.until, segments=args.segments, levels=args.levels, labels=labels,
-                    engine=args.engine, lang=args.lang, tz=args.tz, progress=step if bar is not None else None)
+        with warnings.catch_warnings():     # said below, once, as one line
+            warnings.filterwarnings("ignore", EMPTY_PERIOD)
+            rv = review(args.data, args.since, args.until, segments=args.segments, levels=args.levels,
+                        labels=labels, engine=args.engine, lang=args.lang, tz=args.tz,
+                        progress=step if bar is not None else None)
         out = rv.write(args.out, xlsx=args.xlsx)
     except REFUSED as e:          # --segment naming nothing: found once the sessions are sampled
         raise _Usage(f"--{e}") from None
     finally:
         if bar is not None:
             bar.close()
+    empty = rv.empty_note(args.data)
+    if empty is not None:         # exit 0: the report is written, and says so too
+        print(f"faceanalytics review: warning: {empty}", file=sys.stderr)
     files = [str(out), str(findings_path(out)), *([str(args.xlsx)] if args.xlsx is not None else [])]
     _result(args, {"report": files[0], "findings": files[1], "xlsx": files[2] if len(files) > 2 else None,
-                   "findings_count": len(rv.findings)}, "\n".join(files))
+                   "findings_count": len(rv.findings), "empty_period": empty is not None}, "\n".join(files))
     if args.fail_on_findings and rv.findings:
         print(f"faceanalytics review: {len(rv.findings)} finding(s); exit status {EXIT_FINDINGS} "
               "(--fail-on-findings)", file=sys.stderr)

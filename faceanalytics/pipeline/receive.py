@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import http.client
 import http.server
 import io
 import json
@@ -44,6 +45,7 @@ import orjson
 
 from .._coerce import Unreadable
 from .._records import parse_json
+from ..errors import DataError
 from ..redact import env_secret
 from ..crypto import verify_callback_sign
 from ..flatten import session_id_of
@@ -61,6 +63,7 @@ MAX_CONNECTIONS = 256        # connections open at once (each holds a thread)
 REJECTED_BYTES = 16 << 20    # the rotating store of rejected requests, both files together
 READ_DEADLINE = 30.0         # seconds to send a whole body
 HEADER_DEADLINE = 10.0       # seconds to send the request line and headers
+MAX_HEADER_BYTES = 64 << 10  # the request line and headers together (nginx's default: 4 x 8 KiB)
 WAIT_FOR_SLOT = 10.0         # seconds a request waits for a free slot before a 503
 
 
@@ -215,8 +218,18 @@ class CallbackReceiver:
                 self.rfile = io.BufferedReader(_Deadline(self.connection))
 
             def handle_one_request(self):
-                self.rfile.raw.start(receiver.header_deadline)   # every request of a kept-alive connection
-                super().handle_one_request()
+                # every request of a kept-alive connection
+                self.rfile.raw.start(receiver.header_deadline, MAX_HEADER_BYTES)
+                try:
+                    super().handle_one_request()
+                except _HeadersTooLarge:
+                    self.close_connection = True
+                    receiver.reject(431, f"request line and headers over {MAX_HEADER_BYTES} bytes", None,
+                                    self.rfile.raw.n_read)
+                    try:
+                        self.wfile.write(_HEADERS_TOO_LARGE)
+                    except OSError:
+                        pass
 
             def parse_request(self):
                 ok = super().parse_request()
@@ -339,22 +352,36 @@ class CallbackReceiver:
         self.stop()
 
 
+class _HeadersTooLarge(DataError, OSError):
+    """The request line and headers passed :data:`MAX_HEADER_BYTES` (not a TimeoutError: the
+    handler answers 431 rather than dropping the connection in silence)."""
+
+
+_HEADERS_TOO_LARGE = (b"HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Length: 0\r\n"
+                      b"Connection: close\r\n\r\n")
+
+
 class _Deadline(io.RawIOBase):
     """A socket read within a total deadline: each receive may wait only what is left,
     so a client that sends its request line and headers a byte at a time (slowloris)
     is dropped after the ``seconds`` given to :meth:`start`; after :meth:`stop` only the
-    socket's own timeout applies."""
+    socket's own timeout applies.  Until :meth:`stop`, at most ``most`` bytes are read:
+    http.server takes 100 header lines of 64 KiB each, so 40 connections sending them
+    held 258 MB (256 connections, 1.6 GB)."""
 
     def __init__(self, sock):
         self.sock = sock
         self.end: float | None = None
+        self.most: int | None = None
+        self.n_read = 0
         self._timeout = sock.gettimeout()
 
-    def start(self, seconds: float) -> None:
+    def start(self, seconds: float, most: int | None = None) -> None:
         self.end = time.monotonic() + seconds
+        self.most, self.n_read = most, 0
 
     def stop(self) -> None:
-        self.end = None
+        self.end = self.most = None
         self.sock.settimeout(self._timeout)
 
     def readable(self) -> bool:
@@ -366,6 +393,12 @@ class _Deadline(io.RawIOBase):
             if left <= 0:
                 raise TimeoutError("the request's headers took too long")
             self.sock.settimeout(min(left, self._timeout or left))
+        if self.most is not None:
+            if self.n_read >= self.most:
+                raise _HeadersTooLarge("the request's headers are too large")
+            n = self.sock.recv_into(memoryview(b)[:self.most - self.n_read])
+            self.n_read += n
+            return n
         return self.sock.recv_into(b)
 
 
@@ -403,6 +436,15 @@ class _Server(http.server.ThreadingHTTPServer):
             super().process_request_thread(request, client_address)
         finally:
             self._connections.release()
+
+    def handle_error(self, request, client_address):
+        """socketserver printed a traceback of ~20 lines on stderr for every connection that
+        went wrong: each hostile client that hung up mid-request (a broken pipe, 100 headers)
+        wrote its own.  A client gone away is no news; anything else is one line."""
+        e = sys.exc_info()[1]
+        if isinstance(e, (OSError, http.client.HTTPException)):
+            return
+        print(f"faceanalytics receive: a request failed: {type(e).__name__}", file=sys.stderr, flush=True)
 
 
 def _read_body(rfile, conn, length: int, deadline: float) -> bytes | None:

@@ -37,7 +37,11 @@ from ._period import DEFAULT_DAYS, ReviewPeriod, fmt_length, fmt_range, review_p
 from ._text import SECTIONS
 
 __all__ = ["write_report", "build_report", "review", "Review", "review_period", "ReviewPeriod", "SECTIONS",
-           "DEFAULT_DAYS", "findings_path", "read_labels", "summarize", "LANGS"]
+           "DEFAULT_DAYS", "findings_path", "read_labels", "summarize", "LANGS", "EMPTY_PERIOD"]
+
+#: The start of the ``UserWarning`` a review of a period with no session gives (``--since``
+#: after the last data): ``warnings.filterwarnings("ignore", EMPTY_PERIOD)`` silences it.
+EMPTY_PERIOD = "no sessions in the period "
 
 
 def summarize(*args, **kwargs):
@@ -112,6 +116,45 @@ class Review:
         with language(self.lang):
             return workbook_bytes(tables)
 
+    @property
+    def empty(self) -> bool:
+        """The period holds no session, comparison or quarantined record: the report's
+        "no sessions" banner, and nothing else to read."""
+        from ._sections import _Builder
+
+        n_cur, _ = _Builder(self).sessions("current")
+        ncomp = self.summaries.frame("comparisons")
+        has_cur = ncomp is not None and (ncomp["day"] >= self.summaries.since_day).any()
+        return n_cur == 0 and not has_cur and self.summaries.quarantine("current").empty
+
+    def empty_note(self, data=None) -> str | None:
+        """One line for an :attr:`empty` period (None otherwise): the period, and where the
+        data's sessions begin and end (``data``: the data directory or frames reviewed)."""
+        if not self.empty:
+            return None
+        from ._period import session_time_range
+
+        p = self.period
+        zone = p.tz or "UTC"
+        data = self.data_dir if data is None else data
+        try:
+            first, last = session_time_range(data, self.summaries._engine or "auto") if data is not None else (None, None)
+        except Exception as e:     # a partition outside the period unreadable: no reason to fail the review
+            first = last = None
+            where = f"where the data begins and ends could not be read ({type(e).__name__})"
+        else:
+            where = "the data holds no session time at all"
+        if last is not None:
+            first, last = first.tz_convert(zone), last.tz_convert(zone)
+            where = f"the data's sessions run from {first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M} {zone}"
+            if p.since > last:
+                where += ", so the data ends before this period begins"
+            elif p.until <= first:
+                where += ", so the data begins after this period ends"
+        with language("en"):
+            period = fmt_range(p.since, p.until)
+        return f"{EMPTY_PERIOD}{period} ({zone}): {where}; the report only says there is nothing to review"
+
     def findings_frame(self) -> pd.DataFrame:
         """The findings as a DataFrame (one row each, the JSON's fields)."""
         return pd.DataFrame([f.as_json() for f in self.findings])
@@ -169,10 +212,7 @@ class Review:
                 (tr("report.meta.sessions"), tr("report.meta.sessions_text", current=n_cur, previous=n_prev)),
                 (tr("report.meta.level"), b._levels_text())]
         banner = None
-        ncomp = self.summaries.frame("comparisons")
-        has_cur = ncomp is not None and (ncomp["day"] >= self.summaries.since_day).any()
-        q = self.summaries.quarantine("current")
-        if n_cur == 0 and not has_cur and q.empty:
+        if self.empty:
             banner = tr("report.no_sessions", n=n_prev)
         elif n_cur < 30:
             banner = tr("report.few_sessions", n=n_cur, min_n=30)
@@ -187,14 +227,16 @@ class Review:
 def read_labels(path) -> pd.DataFrame:
     """Outcome labels from CSV or Parquet: ``session_id`` and a boolean ``genuine``
     (true/false, 1/0, yes/no); other columns kept (``pai``: species of an attack)."""
+    import pyarrow as pa
+
     path = Path(path)
     try:
         if path.suffix.lower() in (".parquet", ".pq"):
-            lab = pd.read_parquet(path)
+            lab = _label_parquet(path)
         else:
             _short_lines(path)
             lab = _label_csv(path)
-    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError, OSError) as e:
+    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError, OSError, pa.ArrowException) as e:
         if isinstance(e, FileNotFoundError):
             raise
         kind = "Parquet" if path.suffix.lower() in (".parquet", ".pq") else "UTF-8 CSV"
@@ -209,10 +251,14 @@ def read_labels(path) -> pd.DataFrame:
         conv = g.astype("str").str.strip().str.lower().map(GENUINE_TEXT)
         bad = g.notna() & conv.isna()
         if bad.any():
-            raise ValueError(f"{path}: genuine must be true/false (or 1/0, yes/no); row {int(bad.idxmax()) + 2} has "
+            row = int(bad.idxmax()) + (1 if path.suffix.lower() in (".parquet", ".pq") else 2)  # CSV: the header
+            raise ValueError(f"{path}: genuine must be true/false (or 1/0, yes/no); row {row} has "
                              f"{str(g[bad].iloc[0])[:40]!r}")
         lab = lab.assign(genuine=conv.astype("boolean"))
-    lab = lab.assign(session_id=lab["session_id"].astype("str"))
+    try:
+        lab = lab.assign(session_id=lab["session_id"].astype("str"))
+    except UnicodeDecodeError:          # a Parquet binary column: bytes that are not text
+        raise ValueError(f"{path}: session_id holds bytes that are not UTF-8 text") from None
     lab = lab[lab["genuine"].notna()]
     if lab.empty:      # read as "none of the labelled sessions has a comparison": there were none
         raise ValueError(f"{path}: no labels: no row has a session_id and a genuine value")
@@ -231,12 +277,16 @@ def _label_csv(path: Path) -> pd.DataFrame:
     header names trimmed and matched without case (``Session_ID``, `` genuine``).  A file of
     just ``session_id`` and ``genuine`` is read line by line, the id being everything but the
     flag: a Megvii biz_id holds a comma (``<unix time>,<uuid>``) that a script writing
-    ``f"{id},{flag}"`` leaves unquoted, which the CSV parser refused."""
+    ``f"{id},{flag}"`` leaves unquoted, which the CSV parser refused.  Such a file is read a
+    line at a time and a row repeated is kept once (with the number of its first row): the
+    file's text, a list of its lines and one of its rows took 1.58 GB for 32 MB of ``a,1``
+    rows (49 times the file), 1.27 GB for 98 MB of real biz_ids."""
     import io
 
     raw = path.read_bytes()
     text = raw.decode("utf-16") if raw.startswith((b"\xff\xfe", b"\xfe\xff")) else raw.decode("utf-8-sig")
-    lines = text.splitlines()
+    del raw
+    lines = _lines_of(text)
     first = next((ln for ln in lines if ln.strip()), None)
     if first is None:
         raise ValueError(f"{path}: empty: no header (session_id, genuine) and no labels")
@@ -244,19 +294,52 @@ def _label_csv(path: Path) -> pd.DataFrame:
     names = [c.strip().strip('"').strip() for c in first.split(sep)]
     names = [c.lower() if c.lower() in ("session_id", "genuine") else c for c in names]
     if sep == "," and sorted(names) == ["genuine", "session_id"]:
-        rows = []
-        for ln in lines[lines.index(first) + 1:]:
+        rows: dict[tuple, int] = {}                       # (id, flag) -> its first row (0: the first after the header)
+        n = 0
+        for ln in lines:
             if not ln.strip():
                 continue
             a, _, b = ln.rpartition(",") if names[0] == "session_id" else ln.partition(",")
             a, b = (x.strip().strip('"').strip() or None for x in (a, b))
-            rows.append((a, b) if names[0] == "session_id" else (b, a))
-        return pd.DataFrame(rows, columns=["session_id", "genuine"], dtype="object")
+            rows.setdefault((a, b) if names[0] == "session_id" else (b, a), n)
+            n += 1
+        return pd.DataFrame(list(rows), columns=["session_id", "genuine"], dtype="object",
+                            index=pd.Index(list(rows.values()), dtype="int64"))
     return pd.read_csv(io.StringIO(text), sep=sep, names=names, header=0, dtype={"session_id": "str"},
                        keep_default_na=True, skipinitialspace=True)
 
 
+def _lines_of(text: str):
+    """The lines of ``text`` (ended by \\n, \\r\\n or \\r) one at a time: no list of them, and no
+    copy of the text (``io.StringIO`` holds four bytes a character)."""
+    import re
+
+    start = 0
+    for m in re.finditer(r"\r\n?|\n", text):
+        yield text[start:m.start()]
+        start = m.end()
+    if start < len(text):
+        yield text[start:]
+
+
 LABEL_LINE = 64 << 10     # bytes: a labels line is an id, a flag and a few notes
+LABEL_ROWS_FREE = 1 << 20   # rows a labels Parquet file may hold whatever its size (~100 MB in memory)
+LABEL_ROW_BYTES = 2         # else, bytes of file per row at least: an id is 16+ random characters
+
+
+def _label_parquet(path: Path) -> pd.DataFrame:
+    """A labels Parquet file, its row count read from the footer first: 20,000,000 copies of
+    one row compress to 175 KB and took 1.9 GB to read (a few more, the machine's memory).
+    A file of real ids (a biz_id's UUID, a verify_token's 16+ random characters) holds
+    more than :data:`LABEL_ROW_BYTES` per row, so a file with more rows than that allows
+    (beyond :data:`LABEL_ROWS_FREE`) is refused before a row is read."""
+    import pyarrow.parquet as pq
+
+    rows, size = pq.ParquetFile(path).metadata.num_rows, path.stat().st_size
+    if rows > LABEL_ROWS_FREE and rows * LABEL_ROW_BYTES > size:
+        raise ValueError(f"{path}: {rows:,} rows in {size:,} bytes: repeated or generated rows, not labels (a "
+                         f"real session id and its flag take over {LABEL_ROW_BYTES} bytes however compressed)")
+    return pd.read_parquet(path)
 
 
 def _short_lines(path: Path, block: int = 8 << 20) -> None:
@@ -304,7 +387,11 @@ def review(data, since=None, until=None, *, segments=None, levels=None, labels=N
     alpha = ALPHA if alpha is None else alpha
     lv = parse_levels(levels)
     labels = _labels(labels)                    # before the counting: a bad labels argument costs nothing
-    s = _summarize(data, since, until, segments=segments, engine=engine, progress=progress, tz=tz)
+    try:
+        s = _summarize(data, since, until, segments=segments, engine=engine, progress=progress, tz=tz)
+    except Exception as e:
+        _foreign_file_named(data, e)
+        raise
     with language(lang):
         findings, info = find(s, levels=lv, alpha=alpha)
         r = Review(summaries=s, findings=findings, info=info, levels=lv, level_given=levels is not None,
@@ -313,7 +400,33 @@ def review(data, since=None, until=None, *, segments=None, levels=None, labels=N
         r.quality_note = _quality_note(s)
     if labels is not None:
         _add_labels(r, data, labels, engine)
+    note = r.empty_note(data)
+    if note is not None:    # the CLI says it on stderr; from Python the report alone said nothing
+        from .._warn import warn_outside
+
+        warn_outside(note)
     return r
+
+
+def _foreign_file_named(data, error: Exception) -> None:
+    """A count that failed over a file dropped among the tables (another schema, a type the
+    engine cannot compare: DuckDB's ``Binder Error`` or ``Could not convert``, a traceback) is
+    a :class:`~faceanalytics.storage.errors.DamagedTable` naming it; any other error is left as
+    it is.  Footers only, and only once a count has failed."""
+    from ..errors import FaceAnalyticsError
+    from ..schema import TABLES
+    from ..storage.errors import DamagedTable
+    from ..storage.tables import foreign_file
+
+    if isinstance(data, dict) or isinstance(error, FaceAnalyticsError):
+        return
+    try:
+        found = next((f for t in TABLES if (f := foreign_file(data, t)) is not None), None)
+    except Exception:               # naming the file is a courtesy; the count's own error stands
+        return
+    if found is not None:
+        why = str(error).strip().splitlines()[0][:200] if str(error).strip() else type(error).__name__
+        raise DamagedTable(found, f"not a file of this table: {why}") from error
 
 
 def _labels(labels) -> pd.DataFrame | None:

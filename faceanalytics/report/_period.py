@@ -8,7 +8,7 @@ import pandas as pd
 from .._i18n import tr
 from .._time import local_day, parse_time, parse_tz
 
-__all__ = ["ReviewPeriod", "review_period", "DEFAULT_DAYS", "fmt_time", "fmt_range", "fmt_length", "utc"]
+__all__ = ["ReviewPeriod", "review_period", "session_time_range", "DEFAULT_DAYS", "fmt_time", "fmt_range", "fmt_length", "utc"]
 
 DEFAULT_DAYS = 30
 ONE_DAY = pd.Timedelta(days=1)
@@ -76,26 +76,46 @@ def utc(value, what: str, tz=None) -> pd.Timestamp | None:
 def latest_session_time(data_dir, engine="auto") -> pd.Timestamp | None:
     """The latest ``session_time`` of the sessions and quarantined records: a ``max()`` the
     engine answers from the Parquet statistics (DuckDB), not a column loaded into memory."""
-    from ..engines._api import run_query
+    return session_time_range(data_dir, engine)[1]
 
-    eng = review_engine(engine)
-    latest = None
-    for table in ("sessions", "quarantine"):
-        if eng.name == "pandas":
-            import pyarrow.compute as pc
 
-            from ..storage.tables import load_arrow
+def session_time_range(data, engine="auto") -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
+    """The earliest and latest ``session_time`` (UTC) of the sessions and quarantined records
+    (and, for frames in memory, the comparisons): ``(None, None)`` when there is none.
+    ``data``: a data directory (``min()``/``max()`` the engine answers from the Parquet
+    statistics) or a mapping of table name -> DataFrame."""
+    from collections.abc import Mapping
 
-            col = load_arrow(data_dir, table, columns=["session_time"]).column("session_time")
-            m = pc.max(col).as_py() if len(col) else None
-        else:
-            f = run_query(eng, data_dir, table, lambda src: f"SELECT max({eng.dialect.q('session_time')}) AS m FROM {src}")
-            m = None if f is None or f.empty or pd.isna(f["m"].iloc[0]) else f["m"].iloc[0]
-        if m is not None:
-            m = pd.Timestamp(m)
-            m = m.tz_convert("UTC") if m.tzinfo else m.tz_localize("UTC")
-            latest = m if latest is None else max(latest, m)
-    return latest
+    found = []
+    if isinstance(data, Mapping):
+        for table in ("sessions", "quarantine", "comparisons"):
+            f = data.get(table)
+            if f is not None and len(f) and "session_time" in f:
+                found.append((f["session_time"].min(), f["session_time"].max()))
+    else:
+        from ..engines._api import run_query
+
+        eng = review_engine(engine)
+        for table in ("sessions", "quarantine"):
+            if eng.name == "pandas":
+                import pyarrow.compute as pc
+
+                from ..storage.tables import load_arrow
+
+                col = load_arrow(data, table, columns=["session_time"]).column("session_time")
+                mm = pc.min_max(col).as_py() if len(col) else None
+                found.append((mm["min"], mm["max"]) if mm else (None, None))
+            else:
+                q = eng.dialect.q("session_time")
+                f = run_query(eng, data, table, lambda src: f"SELECT min({q}) AS a, max({q}) AS m FROM {src}")
+                found.append((None, None) if f is None or f.empty else (f["a"].iloc[0], f["m"].iloc[0]))
+    first = last = None
+    for a, m in found:
+        a, m = (None if x is None or pd.isna(x) else pd.Timestamp(x) for x in (a, m))
+        a, m = (x if x is None else x.tz_convert("UTC") if x.tzinfo else x.tz_localize("UTC") for x in (a, m))
+        first = a if first is None else first if a is None else min(first, a)
+        last = m if last is None else last if m is None else max(last, m)
+    return first, last
 
 
 _EARLIEST, _LATEST = pd.Timestamp("2000-01-01", tz="UTC"), pd.Timestamp("2100-01-01", tz="UTC")

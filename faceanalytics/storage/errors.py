@@ -35,10 +35,12 @@ class DamagedTable(DataError, ValueError):
         import re
 
         text = str(error)
+        m = re.search(r"source '([^']+)'", text)
         if path is None:
-            m = re.search(r"source '([^']+)'", text)
             path = m.group(1) if m else "a table file"
             text = text.split(": ", 1)[-1]
+        elif m:                                 # the file is named already: its why alone
+            text = text[m.end():].lstrip(": ")
         return cls(path, text.split(".")[0])
 
 

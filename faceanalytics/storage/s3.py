@@ -173,7 +173,11 @@ def _is_loopback(host: str) -> bool:
 def _checked_endpoint(name: str, v: str) -> str:
     if "://" not in v:
         raise StorageConfigError(f"{name} must be a URL such as https://s3.example.com:9000")
-    u = urlsplit(v)
+    try:
+        u = urlsplit(v)
+        u.port                          # a port that is not one (":99999", ":abc") raises here
+    except ValueError as e:             # "Invalid IPv6 URL", "Port out of range": which variable?
+        raise StorageConfigError(f"{name} is not a usable URL ({e})") from None
     if u.username is not None or u.password is not None:
         raise StorageConfigError(f"{name} must not carry credentials in the URL")
     if u.scheme not in ("http", "https") or not u.hostname:

@@ -683,9 +683,32 @@ def load_arrow(data_dir, table: str, since=None, until=None, columns=None, where
             if attempt == 2 or not _vanished(e):
                 raise
             time.sleep(0.05 * (attempt + 1))
-        except pa.ArrowInvalid as e:  # a file that is not Parquet (written files are whole: damaged)
-            raise DamagedTable.of(e) from None
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as e:
+            # a file that is not Parquet (written files are whole: damaged), or not one of ours
+            raise DamagedTable.of(e, foreign_file(data_dir, table)) from None
     raise AssertionError("unreachable")
+
+
+def foreign_file(data_dir, table: str):
+    """The first file of ``table`` that is not one of its files: no Parquet footer, or a column
+    of the table's with another type (a file copied in from elsewhere; ``{"confidence": "low"}``
+    was "a table file: not a readable table file ('low' as a scalar of type double)", a struct
+    id pyarrow's "Unsupported cast", naming no file).  Footers only; None when every file
+    looks like one of the table's (the error is then about something else).  Only for
+    naming the file once a read has failed."""
+    schema = full_schema(table)
+    for f in sorted(DataDir.of(data_dir).table(table).glob("source=*/month=*/part-*.parquet")):
+        fs, path = fs_path(f)
+        try:
+            with fs.open_input_file(path) as fh:
+                got = pq.ParquetFile(fh).schema_arrow
+        except FileNotFoundError:
+            continue
+        except (OSError, pa.ArrowException):
+            return f
+        if any(c.name in schema.names and schema.field(c.name).type != c.type for c in got):
+            return f
+    return None
 
 
 def _columns(schema: pa.Schema, table: str, columns) -> list[str] | None:
