@@ -509,7 +509,8 @@ def test_default_period_is_the_last_30_days_of_data(data):
 
 
 def test_empty_period_says_so(data):
-    text = build_report(data, "2031-01-01", "2031-02-01")
+    with pytest.warns(UserWarning, match="no sessions in the period 2031-01-01"):
+        text = build_report(data, "2031-01-01", "2031-02-01")
     assert "No sessions in this period: there is nothing to review." in text
     for _, heading, _ in SECTIONS:
         assert escape(heading) in text
