@@ -318,11 +318,15 @@ def _sets(d: S.Dialect, inner: str, sets: Sequence[Sequence[str]], fine: bool = 
             f"GROUP BY GROUPING SETS ({body})")
 
 
-def _rolled(d: S.Dialect, inner: str, first: Sequence[Sequence[str]], sets: Sequence[Sequence[str]]) -> str:
+def _rolled(d: S.Dialect, inner: str, first: Sequence[Sequence[str]], sets: Sequence[Sequence[str]],
+            derived: dict[str, str] | None = None) -> str:
     """:func:`_sets`' result (same columns, ``gid`` and rows) counted in two steps: the rows of
     ``inner`` per each of the ``first`` groupings (a few, wide: each row hashed once per one
     of them), then each of ``sets`` added up from the counts of the first grouping holding all
-    its columns (``_h`` marks which grouping a count came from)."""
+    its columns (``_h`` marks which grouping a count came from).  ``derived``: columns of
+    ``sets`` worked out from the first level's counts (name -> SQL over its columns: a function
+    of columns of the groupings they are added up from), so not hashed with every row."""
+    derived = derived or {}
     cols = list(dict.fromkeys(c for s in sets for c in s))
     c1 = list(dict.fromkeys(c for f in first for c in f))
 
@@ -336,11 +340,14 @@ def _rolled(d: S.Dialect, inner: str, first: Sequence[Sequence[str]], sets: Sequ
     body = ", ".join("(" + ", ".join([h, *(d.q(c) for c in s)]) + ")" for s in sets)
     # ``_h`` first in every set and in grouping_id (Spark wants the grouping columns there, in
     # their order): its bit, the highest, is 0 in every set, so the number is :func:`_sets`' one
+    if derived:
+        level1 = (f"SELECT *, " + ", ".join(f"{e} AS {d.q(c)}" for c, e in derived.items())
+                  + f" FROM ({level1}) AS y1")
     level2 = (f"SELECT {ks}, {h}, grouping_id({h}, {ks}) AS {d.q('gid')}, CAST(sum({d.q('n')}) AS BIGINT) AS "
               f"{d.q('n')} FROM ({level1}) AS y GROUP BY GROUPING SETS ({body})")
     keep = []
     for s in sets:
-        home = next(f for f in first if set(s) <= set(f))
+        home = next(f for f in first if set(s) - set(derived) <= set(f))
         keep.append(f"({d.q('gid')} = {gid(cols, s)} AND {h} = {gid(c1, home)})")
     return f"SELECT {ks}, {d.q('gid')}, {d.q('n')} FROM ({level2}) AS z WHERE {' OR '.join(keep)}"
 
@@ -435,21 +442,21 @@ def comparisons_query(d, src, where: str, since, *, sessions: str | None = None,
         return _sets(d, mid, sets), sets
     sets = [CMP_DAY, CMP_HIST]
     c, s = "c.", "s."
-    has = _has(d, c)
     kept = f"c.{d.q('_dup')} = 0"
     cols = ([f"(CASE WHEN {kept} THEN c.{d.q('source')} END) AS {d.q('source')}"]
             + [f"{c}{d.q(x)} AS {d.q(x)}" for x in ["comparison", *_THRESHOLDS, "bits", "first", "day", "side", "bin"]]
-            + [f"{has} AS {d.q('has')}"]
             + [f"(CASE WHEN {kept} AND {s}{d.q('_k')} IS NOT NULL THEN {s}{d.q(_seg(i))} END) AS {d.q(_seg(i))}"
                for i in range(n_segments)]
             + [f"(CASE WHEN c.{d.q('_dup')} IS NULL AND {s}{d.q('expect')} THEN 1 ELSE 0 END) AS {d.q('nc')}"])
     joined = (f"SELECT {', '.join(cols)} FROM ({mid}) AS c FULL OUTER JOIN {sessions} AS s "
               f"ON c.{d.q('_k')} = s.{d.q('_k')}")
     sets = [CMP_DAY, CMP_HIST, *([*SEG_CMP, _seg(i)] for i in range(n_segments)), ["nc"]]
-    # rows counted per day and segments together, per histogram bin, and per ``nc`` (three
-    # hashings a row, not one per grouping); the day and segment groupings added up from the first
-    fine = [*CMP_DAY, "has", *(_seg(i) for i in range(n_segments))]
-    return _rolled(d, joined, [fine, CMP_HIST, ["nc"]], sets), sets
+    # rows counted per day, segments and ``nc`` together, and per histogram bin (two hashings a
+    # row, not one per grouping; ``nc`` is 0 on every comparison row: it adds no group); the day,
+    # segment and ``nc`` groupings added up from the first.  ``has`` (which thresholds a row has)
+    # is a function of the thresholds: worked out from the counts, not from every row
+    fine = [*CMP_DAY, *(_seg(i) for i in range(n_segments)), "nc"]
+    return _rolled(d, joined, [fine, CMP_HIST], sets, derived={"has": _has(d)}), sets
 
 
 def _genuineness_state(d, c: str | None = None, t: str | None = None) -> str:
