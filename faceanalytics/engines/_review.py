@@ -341,7 +341,7 @@ def _rolled(d: S.Dialect, inner: str, first: Sequence[Sequence[str]], sets: Sequ
     # ``_h`` first in every set and in grouping_id (Spark wants the grouping columns there, in
     # their order): its bit, the highest, is 0 in every set, so the number is :func:`_sets`' one
     if derived:
-        level1 = (f"SELECT *, " + ", ".join(f"{e} AS {d.q(c)}" for c, e in derived.items())
+        level1 = ("SELECT *, " + ", ".join(f"{e} AS {d.q(c)}" for c, e in derived.items())
                   + f" FROM ({level1}) AS y1")
     level2 = (f"SELECT {ks}, {h}, grouping_id({h}, {ks}) AS {d.q('gid')}, CAST(sum({d.q('n')}) AS BIGINT) AS "
               f"{d.q('n')} FROM ({level1}) AS y GROUP BY GROUPING SETS ({body})")
@@ -414,8 +414,47 @@ def _seg(i: int) -> str:
     return f"_g{i}"
 
 
+_PACK_BITS = 52     # a pack stays exact as a double: unpacked by a floor division, the same in every dialect
+
+
+def segment_packs(segments: Sequence[Segment]) -> list[list[tuple[int, int, int]]]:
+    """The segments' digits packed into few integer columns ``_p<j>`` (at most 52 bits each;
+    one for any usual number of segments): each pack a list of (segment, shift, width in bits).
+    What the joins carry from a partition's sessions: one column for all the segments, not one
+    each, in the hash tables and in the first grouping's key."""
+    packs: list[list[tuple[int, int, int]]] = []
+    at = _PACK_BITS
+    for i, x in enumerate(segments):
+        w = (len(x.values or ()) + 1).bit_length()      # digits 0 .. len(values) + 1 (see segment_digit)
+        if at + w > _PACK_BITS:
+            packs.append([])
+            at = 0
+        packs[-1].append((i, at, w))
+        at += w
+    return packs
+
+
+def _pack(d, pack) -> str:
+    """Pack ``pack``'s digits (columns ``_g<i>``) into one integer."""
+    return "(" + " + ".join(f"CAST({d.q(_seg(i))} AS BIGINT) * {1 << sh}" for i, sh, _ in pack) + ")"
+
+
+def _unpacked(d, packs) -> dict[str, str]:
+    """``_g<i>`` -> SQL taking segment ``i``'s digit back out of its pack's column (NULL stays NULL)."""
+    out = {}
+    for j, pack in enumerate(packs):
+        for i, sh, w in pack:
+            out[_seg(i)] = f"(CAST(floor({d.q(_pk(j))} / {d.num(float(1 << sh))}) AS BIGINT) % {1 << w})"
+    return out
+
+
+def _pk(j: int) -> str:
+    return f"_p{j}"
+
+
 def comparisons_query(d, src, where: str, since, *, sessions: str | None = None, key: str | None = None,
-                      dup: str | None = None, n_segments: int = 0, by: Sequence[str] = ()) -> tuple[str, list[list[str]]]:
+                      dup: str | None = None, packs: Sequence[Sequence[tuple[int, int, int]]] = (),
+                      by: Sequence[str] = ()) -> tuple[str, list[list[str]]]:
     """One scan of comparison rows: per day (``CMP_DAY``) and per side and 0.1-point bin
     (``CMP_HIST``).  Joined to this period's ``sessions`` of the partition (see
     :func:`sessions_table`; ``key`` the rows' session key): also per segment
@@ -445,18 +484,20 @@ def comparisons_query(d, src, where: str, since, *, sessions: str | None = None,
     kept = f"c.{d.q('_dup')} = 0"
     cols = ([f"(CASE WHEN {kept} THEN c.{d.q('source')} END) AS {d.q('source')}"]
             + [f"{c}{d.q(x)} AS {d.q(x)}" for x in ["comparison", *_THRESHOLDS, "bits", "first", "day", "side", "bin"]]
-            + [f"(CASE WHEN {kept} AND {s}{d.q('_k')} IS NOT NULL THEN {s}{d.q(_seg(i))} END) AS {d.q(_seg(i))}"
-               for i in range(n_segments)]
+            + [f"(CASE WHEN {kept} AND {s}{d.q('_k')} IS NOT NULL THEN {s}{d.q(_pk(j))} END) AS {d.q(_pk(j))}"
+               for j in range(len(packs))]
             + [f"(CASE WHEN c.{d.q('_dup')} IS NULL AND {s}{d.q('expect')} THEN 1 ELSE 0 END) AS {d.q('nc')}"])
     joined = (f"SELECT {', '.join(cols)} FROM ({mid}) AS c FULL OUTER JOIN {sessions} AS s "
               f"ON c.{d.q('_k')} = s.{d.q('_k')}")
+    n_segments = sum(len(p) for p in packs)
     sets = [CMP_DAY, CMP_HIST, *([*SEG_CMP, _seg(i)] for i in range(n_segments)), ["nc"]]
     # rows counted per day, segments and ``nc`` together, and per histogram bin (two hashings a
     # row, not one per grouping; ``nc`` is 0 on every comparison row: it adds no group); the day,
     # segment and ``nc`` groupings added up from the first.  ``has`` (which thresholds a row has)
-    # is a function of the thresholds: worked out from the counts, not from every row
-    fine = [*CMP_DAY, *(_seg(i) for i in range(n_segments)), "nc"]
-    return _rolled(d, joined, [fine, CMP_HIST], sets, derived={"has": _has(d)}), sets
+    # is a function of the thresholds: worked out from the counts, not from every row; so are the
+    # segments' digits, from their packs (:func:`segment_packs`)
+    fine = [*CMP_DAY, *(_pk(j) for j in range(len(packs))), "nc"]
+    return _rolled(d, joined, [fine, CMP_HIST], sets, derived={"has": _has(d), **_unpacked(d, packs)}), sets
 
 
 def _genuineness_state(d, c: str | None = None, t: str | None = None) -> str:
@@ -476,9 +517,10 @@ GEN_DAY = [*GENUINENESS_KEYS, "day"]
 
 
 def genuineness_query(d, src, where: str, *, sessions: str | None = None, key: str | None = None,
-                      n_segments: int = 0, by: Sequence[str] = ()) -> tuple[str, list[list[str]]]:
+                      packs: Sequence[Sequence[tuple[int, int, int]]] = (),
+                      by: Sequence[str] = ()) -> tuple[str, list[list[str]]]:
     """Anti-spoofing checks per day (``GEN_DAY``); joined to this period's ``sessions``, also per
-    segment (``SEG_GEN`` + segment ``i``).  ``by``: columns added to the grouping (without ``sessions``)."""
+    segment (``SEG_GEN`` + segment ``i``; the segments' digits in ``packs``: :func:`segment_packs`).  ``by``: columns added to the grouping (without ``sessions``)."""
     k = f", {key} AS {d.q('_k')}" if sessions is not None else ""
     more = "".join(f", {d.q(c)}" for c in by)
     inner = (f"SELECT {d.q('source')}, {d.q('attack')}, {d.period('D')} AS {d.q('day')}, "
@@ -491,12 +533,15 @@ def genuineness_query(d, src, where: str, *, sessions: str | None = None, key: s
         sets = [[*GEN_DAY, *by]]
         return _sets(d, mid, sets), sets
     cols = ([f"g.{d.q(x)} AS {d.q(x)}" for x in GEN_DAY]
-            + [f"(CASE WHEN s.{d.q('_k')} IS NOT NULL THEN s.{d.q(_seg(i))} END) AS {d.q(_seg(i))}"
-               for i in range(n_segments)])
+            + [f"(CASE WHEN s.{d.q('_k')} IS NOT NULL THEN s.{d.q(_pk(j))} END) AS {d.q(_pk(j))}"
+               for j in range(len(packs))])
     joined = (f"SELECT {', '.join(cols)} FROM ({mid}) AS g LEFT JOIN {sessions} AS s "
               f"ON g.{d.q('_k')} = s.{d.q('_k')}")
+    n_segments = sum(len(p) for p in packs)
     sets = [GEN_DAY, *([*SEG_GEN, _seg(i)] for i in range(n_segments))]
-    return _sets(d, joined, sets, fine=True), sets
+    # counted per day and packs first (each row hashed once), every grouping added up from those
+    return _rolled(d, joined, [[*GEN_DAY, *(_pk(j) for j in range(len(packs)))]], sets,
+                   derived=_unpacked(d, packs)), sets
 
 
 def _late(d) -> str:
@@ -1133,6 +1178,7 @@ def _current(lay: _Layout, w: S.Window, cur: S.Window, part, segments, frames) -
     eng, d = lay.eng, lay.d
     key = _key(d, lay.keyed([part]))
     n = len(segments)
+    packs = segment_packs(segments)
     source = part[0]
     with contextlib.ExitStack() as stack:
         table = None
@@ -1151,7 +1197,8 @@ def _current(lay: _Layout, w: S.Window, cur: S.Window, part, segments, frames) -
                 # What the joins need, numbers only: the text columns dropped before the joins
                 # build their hash tables (at 200M comparisons a month of sessions and its texts
                 # left the joins too little of the memory limit: they spilled to disk).
-                keep = ", ".join(d.q(c) for c in ["_k", "expect", *(_seg(i) for i in range(n))])
+                keep = ", ".join([d.q("_k"), d.q("expect"), *(f"{_pack(d, p)} AS {d.q(_pk(j))}"
+                                                               for j, p in enumerate(packs))])
                 table = stack.enter_context(_materialized(eng, f"SELECT {keep} FROM {full} AS f"))
         if table is not None:
             stack.enter_context(_build_on_sessions(eng))
@@ -1166,7 +1213,7 @@ def _current(lay: _Layout, w: S.Window, cur: S.Window, part, segments, frames) -
             where = _and(w.where(d), cond)
             if joined:
                 sql, sets = comparisons_query(d, src, where, cur.since, sessions=table, key=key, dup=dup,
-                                              n_segments=n)
+                                              packs=packs)
             else:
                 listing = stack.enter_context(_listing(lay, "comparisons", [part]))
                 sql, sets = comparisons_query(d, _once_relation(d, src, w, listing), where, cur.since)
@@ -1190,7 +1237,7 @@ def _current(lay: _Layout, w: S.Window, cur: S.Window, part, segments, frames) -
                 listing, _ = stack.enter_context(lay.relation("genuineness"))
                 where = _and(where, _once(d, listing, w))
             sql, sets = genuineness_query(d, src, where, sessions=table if joined else None, key=key,
-                                          n_segments=n if joined else 0)
+                                          packs=packs if joined else ())
             day, *seg = _split_sets(eng.query(sql), sets, "genuineness", ["n"], ["threshold"])
             frames["genuineness"].append(day)
             frames["seg_genuineness"] += [(i, f.assign(source=source)) for i, f in enumerate(seg)]
