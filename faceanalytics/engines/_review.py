@@ -42,7 +42,8 @@ with one query per table.  This period goes one (source, month) partition at a t
 its sessions are read once into a compact table in DuckDB's memory (session key, day,
 segment digits, the columns the counts keep), counted, and joined to the partition's
 comparisons and checks inside the very scan that counts them (GROUPING SETS: the pooled
-counts and every segment's in one pass).  Both tables are partitioned by the month of
+counts and every segment's in one pass; the segments' digits carried packed in one integer,
+:func:`segment_packs`, and taken back out of the counts).  Both tables are partitioned by the month of
 ``session_time`` and all rows of a session share it, so memory is bounded by the largest
 partition, not by the number of rows.  Sessions are matched on the ``session_key``
 column the store writes (8 bytes; :func:`faceanalytics.storage.tables.session_keys`) when every
@@ -520,7 +521,8 @@ def genuineness_query(d, src, where: str, *, sessions: str | None = None, key: s
                       packs: Sequence[Sequence[tuple[int, int, int]]] = (),
                       by: Sequence[str] = ()) -> tuple[str, list[list[str]]]:
     """Anti-spoofing checks per day (``GEN_DAY``); joined to this period's ``sessions``, also per
-    segment (``SEG_GEN`` + segment ``i``; the segments' digits in ``packs``: :func:`segment_packs`).  ``by``: columns added to the grouping (without ``sessions``)."""
+    segment (``SEG_GEN`` + segment ``i``; the segments' digits in ``packs``: :func:`segment_packs`).
+    ``by``: columns added to the grouping (without ``sessions``)."""
     k = f", {key} AS {d.q('_k')}" if sessions is not None else ""
     more = "".join(f", {d.q(c)}" for c in by)
     inner = (f"SELECT {d.q('source')}, {d.q('attack')}, {d.period('D')} AS {d.q('day')}, "
@@ -651,7 +653,8 @@ def repeats_texts(eng, d, src: str, where: str) -> bool:
     return bool(n) and k * 10 <= n
 
 
-def sessions_counts_query(d, table: str, packs: Sequence[Sequence[tuple[int, int, int]]]) -> tuple[str, list[list[str]]]:
+def sessions_counts_query(d, table: str,
+                          packs: Sequence[Sequence[tuple[int, int, int]]]) -> tuple[str, list[list[str]]]:
     """From :func:`sessions_table`: sessions per day (``SES_DAY`` but ``source``) and per
     segment (``SEG_SES`` + segment ``i``; the segments as :func:`segment_packs` packs them).
     Counted per day and packed segments first (each row hashed once, one key for all the
