@@ -653,17 +653,11 @@ def repeats_texts(eng, d, src: str, where: str) -> bool:
     return bool(n) and k * 10 <= n
 
 
-def sessions_counts_query(d, table: str,
-                          packs: Sequence[Sequence[tuple[int, int, int]]]) -> tuple[str, list[list[str]]]:
+def sessions_counts_query(d, table: str, n_segments: int) -> tuple[str, list[list[str]]]:
     """From :func:`sessions_table`: sessions per day (``SES_DAY`` but ``source``) and per
-    segment (``SEG_SES`` + segment ``i``; the segments as :func:`segment_packs` packs them).
-    Counted per day and packed segments first (each row hashed once, one key for all the
-    segments), every grouping added up from those."""
-    day = [c for c in SES_DAY if c != "source"]
-    sets = [day, *([*SEG_SES, _seg(i)] for i in range(sum(len(p) for p in packs)))]
-    inner = (f"SELECT {', '.join(d.q(c) for c in day)}"
-             + "".join(f", {_pack(d, p)} AS {d.q(_pk(j))}" for j, p in enumerate(packs)) + f" FROM {table} AS s")
-    return _rolled(d, inner, [[*day, *(_pk(j) for j in range(len(packs)))]], sets, derived=_unpacked(d, packs)), sets
+    segment (``SEG_SES`` + segment ``i``)."""
+    sets = [[c for c in SES_DAY if c != "source"], *([*SEG_SES, _seg(i)] for i in range(n_segments))]
+    return _sets(d, f"SELECT * FROM {table} AS s", sets, fine=True), sets
 
 
 def quality_query(d, table: str) -> str:
@@ -1197,7 +1191,7 @@ def _current(lay: _Layout, w: S.Window, cur: S.Window, part, segments, frames) -
                           and repeats_texts(eng, d, src, where))
             with _materialized(eng, sessions_table(d, src, where, segments, key, lay.has_column(
                     "sessions", [part], "invalid_values"), dictionary)) as full:
-                sql, sets = sessions_counts_query(d, full, packs)
+                sql, sets = sessions_counts_query(d, full, n)
                 day, *seg = _split_sets(eng.query(sql), sets, "sessions", ["n"], source=part[0])
                 frames["sessions"].append(day)
                 frames["seg_sessions"] += list(enumerate(seg))
