@@ -314,6 +314,13 @@ def test_segments_packed_in_several_columns_count_the_same(data, tmp_path, monke
     assert a.segments == b.segments and len(_review.segment_packs(a.segments)) == len(a.segments)
     _same_counts(a, b)
     assert len(a.counts["seg_comparisons"]) and len(a.counts["seg_genuineness"])
+    # a key of many values: its top digit, "(other)", fills the pack's width
+    wide = ["channel", "branch"]
+    a, b = (summarize(d, SINCE, UNTIL, engine=e, segments=wide) for e in ("duckdb", "pandas"))
+    assert len(a.segments[1].values) == 20     # top 20 kept, the rest "(other)": digits 0 to 21, 5 bits
+    sc = a.frame("seg_comparisons")
+    assert "(other)" in set(sc[[c for c in sc.columns if "branch" in c][0]].dropna())
+    _same_counts(a, b)
 
 
 def test_counts_equal_on_files_written_before_the_session_key(data, tmp_path):
