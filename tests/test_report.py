@@ -295,6 +295,34 @@ def test_duckdb_and_pandas_count_the_same(data):
     assert_frame_equal(m.pass_rates("current", ["source", "comparison"]), a.pass_rates("current", ["source", "comparison"]))
 
 
+def test_segments_packed_in_several_columns_count_the_same(data, tmp_path, monkeypatch):
+    """The joins carry the segments' digits packed into integers (``engines._review.segment_packs``)
+    and the counts take them back out: by default one column, the second segment at a shift
+    (``test_duckdb_and_pandas_count_the_same``).  With packs of at most 3 bits, one column a
+    segment: every count is still pandas'."""
+    import shutil
+
+    from faceanalytics.engines import _review
+
+    d = tmp_path / "data"            # nothing kept: every partition counted with these packs
+    shutil.copytree(data, d, ignore=shutil.ignore_patterns("summaries"))
+    b = summarize(d, SINCE, UNTIL, engine="pandas")
+    packs = _review.segment_packs(b.segments)
+    assert len(b.segments) >= 2 and len(packs) == 1 and packs[0][1][1] > 0
+    monkeypatch.setattr(_review, "_PACK_BITS", 3)
+    a = summarize(d, SINCE, UNTIL, engine="duckdb")
+    assert a.segments == b.segments and len(_review.segment_packs(a.segments)) == len(a.segments)
+    _same_counts(a, b)
+    assert len(a.counts["seg_comparisons"]) and len(a.counts["seg_genuineness"])
+    # a key of many values: its top digit, "(other)", fills the pack's width
+    wide = ["channel", "branch"]
+    a, b = (summarize(d, SINCE, UNTIL, engine=e, segments=wide) for e in ("duckdb", "pandas"))
+    assert len(a.segments[1].values) == 20     # top 20 kept, the rest "(other)": digits 0 to 21, 5 bits
+    sc = a.frame("seg_comparisons")
+    assert "(other)" in set(sc[[c for c in sc.columns if "branch" in c][0]].dropna())
+    _same_counts(a, b)
+
+
 def test_counts_equal_on_files_written_before_the_session_key(data, tmp_path):
     """Files without ``session_key`` (written before it existed) are joined on hashed ids, files
     without ``invalid_values`` read it as null: the same counts, whichever files lack them."""

@@ -42,7 +42,8 @@ with one query per table.  This period goes one (source, month) partition at a t
 its sessions are read once into a compact table in DuckDB's memory (session key, day,
 segment digits, the columns the counts keep), counted, and joined to the partition's
 comparisons and checks inside the very scan that counts them (GROUPING SETS: the pooled
-counts and every segment's in one pass).  Both tables are partitioned by the month of
+counts and every segment's in one pass; the segments' digits carried packed in one integer,
+:func:`segment_packs`, and taken back out of the counts).  Both tables are partitioned by the month of
 ``session_time`` and all rows of a session share it, so memory is bounded by the largest
 partition, not by the number of rows.  Sessions are matched on the ``session_key``
 column the store writes (8 bytes; :func:`faceanalytics.storage.tables.session_keys`) when every
@@ -318,11 +319,15 @@ def _sets(d: S.Dialect, inner: str, sets: Sequence[Sequence[str]], fine: bool = 
             f"GROUP BY GROUPING SETS ({body})")
 
 
-def _rolled(d: S.Dialect, inner: str, first: Sequence[Sequence[str]], sets: Sequence[Sequence[str]]) -> str:
+def _rolled(d: S.Dialect, inner: str, first: Sequence[Sequence[str]], sets: Sequence[Sequence[str]],
+            derived: dict[str, str] | None = None) -> str:
     """:func:`_sets`' result (same columns, ``gid`` and rows) counted in two steps: the rows of
     ``inner`` per each of the ``first`` groupings (a few, wide: each row hashed once per one
     of them), then each of ``sets`` added up from the counts of the first grouping holding all
-    its columns (``_h`` marks which grouping a count came from)."""
+    its columns (``_h`` marks which grouping a count came from).  ``derived``: columns of
+    ``sets`` worked out from the first level's counts (name -> SQL over its columns: a function
+    of columns of the groupings they are added up from), so not hashed with every row."""
+    derived = derived or {}
     cols = list(dict.fromkeys(c for s in sets for c in s))
     c1 = list(dict.fromkeys(c for f in first for c in f))
 
@@ -336,11 +341,14 @@ def _rolled(d: S.Dialect, inner: str, first: Sequence[Sequence[str]], sets: Sequ
     body = ", ".join("(" + ", ".join([h, *(d.q(c) for c in s)]) + ")" for s in sets)
     # ``_h`` first in every set and in grouping_id (Spark wants the grouping columns there, in
     # their order): its bit, the highest, is 0 in every set, so the number is :func:`_sets`' one
+    if derived:
+        level1 = ("SELECT *, " + ", ".join(f"{e} AS {d.q(c)}" for c, e in derived.items())
+                  + f" FROM ({level1}) AS y1")
     level2 = (f"SELECT {ks}, {h}, grouping_id({h}, {ks}) AS {d.q('gid')}, CAST(sum({d.q('n')}) AS BIGINT) AS "
               f"{d.q('n')} FROM ({level1}) AS y GROUP BY GROUPING SETS ({body})")
     keep = []
     for s in sets:
-        home = next(f for f in first if set(s) <= set(f))
+        home = next(f for f in first if set(s) - set(derived) <= set(f))
         keep.append(f"({d.q('gid')} = {gid(cols, s)} AND {h} = {gid(c1, home)})")
     return f"SELECT {ks}, {d.q('gid')}, {d.q('n')} FROM ({level2}) AS z WHERE {' OR '.join(keep)}"
 
@@ -407,8 +415,47 @@ def _seg(i: int) -> str:
     return f"_g{i}"
 
 
+_PACK_BITS = 52     # a pack stays exact as a double: unpacked by a floor division, the same in every dialect
+
+
+def segment_packs(segments: Sequence[Segment]) -> list[list[tuple[int, int, int]]]:
+    """The segments' digits packed into few integer columns ``_p<j>`` (at most 52 bits each;
+    one for any usual number of segments): each pack a list of (segment, shift, width in bits).
+    What the joins carry from a partition's sessions: one column for all the segments, not one
+    each, in the hash tables and in the first grouping's key."""
+    packs: list[list[tuple[int, int, int]]] = []
+    at = _PACK_BITS
+    for i, x in enumerate(segments):
+        w = (len(x.values or ()) + 1).bit_length()      # digits 0 .. len(values) + 1 (see segment_digit)
+        if at + w > _PACK_BITS:
+            packs.append([])
+            at = 0
+        packs[-1].append((i, at, w))
+        at += w
+    return packs
+
+
+def _pack(d, pack) -> str:
+    """Pack ``pack``'s digits (columns ``_g<i>``) into one integer."""
+    return "(" + " + ".join(f"CAST({d.q(_seg(i))} AS BIGINT) * {1 << sh}" for i, sh, _ in pack) + ")"
+
+
+def _unpacked(d, packs) -> dict[str, str]:
+    """``_g<i>`` -> SQL taking segment ``i``'s digit back out of its pack's column (NULL stays NULL)."""
+    out = {}
+    for j, pack in enumerate(packs):
+        for i, sh, w in pack:
+            out[_seg(i)] = f"(CAST(floor({d.q(_pk(j))} / {d.num(float(1 << sh))}) AS BIGINT) % {1 << w})"
+    return out
+
+
+def _pk(j: int) -> str:
+    return f"_p{j}"
+
+
 def comparisons_query(d, src, where: str, since, *, sessions: str | None = None, key: str | None = None,
-                      dup: str | None = None, n_segments: int = 0, by: Sequence[str] = ()) -> tuple[str, list[list[str]]]:
+                      dup: str | None = None, packs: Sequence[Sequence[tuple[int, int, int]]] = (),
+                      by: Sequence[str] = ()) -> tuple[str, list[list[str]]]:
     """One scan of comparison rows: per day (``CMP_DAY``) and per side and 0.1-point bin
     (``CMP_HIST``).  Joined to this period's ``sessions`` of the partition (see
     :func:`sessions_table`; ``key`` the rows' session key): also per segment
@@ -435,21 +482,23 @@ def comparisons_query(d, src, where: str, since, *, sessions: str | None = None,
         return _sets(d, mid, sets), sets
     sets = [CMP_DAY, CMP_HIST]
     c, s = "c.", "s."
-    has = _has(d, c)
     kept = f"c.{d.q('_dup')} = 0"
     cols = ([f"(CASE WHEN {kept} THEN c.{d.q('source')} END) AS {d.q('source')}"]
             + [f"{c}{d.q(x)} AS {d.q(x)}" for x in ["comparison", *_THRESHOLDS, "bits", "first", "day", "side", "bin"]]
-            + [f"{has} AS {d.q('has')}"]
-            + [f"(CASE WHEN {kept} AND {s}{d.q('_k')} IS NOT NULL THEN {s}{d.q(_seg(i))} END) AS {d.q(_seg(i))}"
-               for i in range(n_segments)]
+            + [f"(CASE WHEN {kept} AND {s}{d.q('_k')} IS NOT NULL THEN {s}{d.q(_pk(j))} END) AS {d.q(_pk(j))}"
+               for j in range(len(packs))]
             + [f"(CASE WHEN c.{d.q('_dup')} IS NULL AND {s}{d.q('expect')} THEN 1 ELSE 0 END) AS {d.q('nc')}"])
     joined = (f"SELECT {', '.join(cols)} FROM ({mid}) AS c FULL OUTER JOIN {sessions} AS s "
               f"ON c.{d.q('_k')} = s.{d.q('_k')}")
+    n_segments = sum(len(p) for p in packs)
     sets = [CMP_DAY, CMP_HIST, *([*SEG_CMP, _seg(i)] for i in range(n_segments)), ["nc"]]
-    # rows counted per day and segments together, per histogram bin, and per ``nc`` (three
-    # hashings a row, not one per grouping); the day and segment groupings added up from the first
-    fine = [*CMP_DAY, "has", *(_seg(i) for i in range(n_segments))]
-    return _rolled(d, joined, [fine, CMP_HIST, ["nc"]], sets), sets
+    # rows counted per day, segments and ``nc`` together, and per histogram bin (two hashings a
+    # row, not one per grouping; ``nc`` is 0 on every comparison row: it adds no group); the day,
+    # segment and ``nc`` groupings added up from the first.  ``has`` (which thresholds a row has)
+    # is a function of the thresholds: worked out from the counts, not from every row; so are the
+    # segments' digits, from their packs (:func:`segment_packs`)
+    fine = [*CMP_DAY, *(_pk(j) for j in range(len(packs))), "nc"]
+    return _rolled(d, joined, [fine, CMP_HIST], sets, derived={"has": _has(d), **_unpacked(d, packs)}), sets
 
 
 def _genuineness_state(d, c: str | None = None, t: str | None = None) -> str:
@@ -469,9 +518,11 @@ GEN_DAY = [*GENUINENESS_KEYS, "day"]
 
 
 def genuineness_query(d, src, where: str, *, sessions: str | None = None, key: str | None = None,
-                      n_segments: int = 0, by: Sequence[str] = ()) -> tuple[str, list[list[str]]]:
+                      packs: Sequence[Sequence[tuple[int, int, int]]] = (),
+                      by: Sequence[str] = ()) -> tuple[str, list[list[str]]]:
     """Anti-spoofing checks per day (``GEN_DAY``); joined to this period's ``sessions``, also per
-    segment (``SEG_GEN`` + segment ``i``).  ``by``: columns added to the grouping (without ``sessions``)."""
+    segment (``SEG_GEN`` + segment ``i``; the segments' digits in ``packs``: :func:`segment_packs`).
+    ``by``: columns added to the grouping (without ``sessions``)."""
     k = f", {key} AS {d.q('_k')}" if sessions is not None else ""
     more = "".join(f", {d.q(c)}" for c in by)
     inner = (f"SELECT {d.q('source')}, {d.q('attack')}, {d.period('D')} AS {d.q('day')}, "
@@ -484,12 +535,15 @@ def genuineness_query(d, src, where: str, *, sessions: str | None = None, key: s
         sets = [[*GEN_DAY, *by]]
         return _sets(d, mid, sets), sets
     cols = ([f"g.{d.q(x)} AS {d.q(x)}" for x in GEN_DAY]
-            + [f"(CASE WHEN s.{d.q('_k')} IS NOT NULL THEN s.{d.q(_seg(i))} END) AS {d.q(_seg(i))}"
-               for i in range(n_segments)])
+            + [f"(CASE WHEN s.{d.q('_k')} IS NOT NULL THEN s.{d.q(_pk(j))} END) AS {d.q(_pk(j))}"
+               for j in range(len(packs))])
     joined = (f"SELECT {', '.join(cols)} FROM ({mid}) AS g LEFT JOIN {sessions} AS s "
               f"ON g.{d.q('_k')} = s.{d.q('_k')}")
+    n_segments = sum(len(p) for p in packs)
     sets = [GEN_DAY, *([*SEG_GEN, _seg(i)] for i in range(n_segments))]
-    return _sets(d, joined, sets, fine=True), sets
+    # counted per day and packs first (each row hashed once), every grouping added up from those
+    return _rolled(d, joined, [[*GEN_DAY, *(_pk(j) for j in range(len(packs)))]], sets,
+                   derived=_unpacked(d, packs)), sets
 
 
 def _late(d) -> str:
@@ -1126,6 +1180,7 @@ def _current(lay: _Layout, w: S.Window, cur: S.Window, part, segments, frames) -
     eng, d = lay.eng, lay.d
     key = _key(d, lay.keyed([part]))
     n = len(segments)
+    packs = segment_packs(segments)
     source = part[0]
     with contextlib.ExitStack() as stack:
         table = None
@@ -1144,7 +1199,8 @@ def _current(lay: _Layout, w: S.Window, cur: S.Window, part, segments, frames) -
                 # What the joins need, numbers only: the text columns dropped before the joins
                 # build their hash tables (at 200M comparisons a month of sessions and its texts
                 # left the joins too little of the memory limit: they spilled to disk).
-                keep = ", ".join(d.q(c) for c in ["_k", "expect", *(_seg(i) for i in range(n))])
+                keep = ", ".join([d.q("_k"), d.q("expect"), *(f"{_pack(d, p)} AS {d.q(_pk(j))}"
+                                                               for j, p in enumerate(packs))])
                 table = stack.enter_context(_materialized(eng, f"SELECT {keep} FROM {full} AS f"))
         if table is not None:
             stack.enter_context(_build_on_sessions(eng))
@@ -1159,7 +1215,7 @@ def _current(lay: _Layout, w: S.Window, cur: S.Window, part, segments, frames) -
             where = _and(w.where(d), cond)
             if joined:
                 sql, sets = comparisons_query(d, src, where, cur.since, sessions=table, key=key, dup=dup,
-                                              n_segments=n)
+                                              packs=packs)
             else:
                 listing = stack.enter_context(_listing(lay, "comparisons", [part]))
                 sql, sets = comparisons_query(d, _once_relation(d, src, w, listing), where, cur.since)
@@ -1183,7 +1239,7 @@ def _current(lay: _Layout, w: S.Window, cur: S.Window, part, segments, frames) -
                 listing, _ = stack.enter_context(lay.relation("genuineness"))
                 where = _and(where, _once(d, listing, w))
             sql, sets = genuineness_query(d, src, where, sessions=table if joined else None, key=key,
-                                          n_segments=n if joined else 0)
+                                          packs=packs if joined else ())
             day, *seg = _split_sets(eng.query(sql), sets, "genuineness", ["n"], ["threshold"])
             frames["genuineness"].append(day)
             frames["seg_genuineness"] += [(i, f.assign(source=source)) for i, f in enumerate(seg)]
