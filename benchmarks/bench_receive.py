@@ -64,33 +64,18 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def post_all(port: int, bodies: list[bytes], connections: int = 32) -> dict:
+def in_threads(worker, connections: int) -> dict:
+    """``worker`` run by ``connections`` threads until each returns None: how many times it
+    returned each status."""
     statuses: dict = {}
     lock = threading.Lock()
-    it = iter(bodies)
 
-    def worker():
-        while True:
-            with lock:
-                body = next(it, None)
-            if body is None:
-                return
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=60) as s:
-                    s.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                              b"Content-Length: %d\r\n\r\n" % len(body))
-                    try:
-                        s.sendall(body)
-                    except OSError:
-                        pass  # refused before the body was read (413): the answer is waiting
-                    head = s.recv(64).split(b" ")
-                    status = head[1].decode() if len(head) > 1 else "closed"
-            except OSError as e:
-                status = type(e).__name__
+    def loop():
+        while (status := worker()) is not None:
             with lock:
                 statuses[status] = statuses.get(status, 0) + 1
 
-    threads = [threading.Thread(target=worker) for _ in range(connections)]
+    threads = [threading.Thread(target=loop) for _ in range(connections)]
     for t in threads:
         t.start()
     for t in threads:
@@ -98,36 +83,61 @@ def post_all(port: int, bodies: list[bytes], connections: int = 32) -> dict:
     return statuses
 
 
+def status_of(s: socket.socket) -> str:
+    """The status code of the answer waiting on ``s`` ("closed": none; the error's name)."""
+    try:
+        head = s.recv(64).split(b" ")
+    except OSError as e:
+        return type(e).__name__
+    return head[1].decode() if len(head) > 1 else "closed"
+
+
+def post_all(port: int, bodies: list[bytes], connections: int = 32) -> dict:
+    lock = threading.Lock()
+    it = iter(bodies)
+
+    def worker():
+        with lock:
+            body = next(it, None)
+        if body is None:
+            return None
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=60) as s:
+                s.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                          b"Content-Length: %d\r\n\r\n" % len(body))
+                try:
+                    s.sendall(body)
+                except OSError:
+                    pass  # refused before the body was read (413): the answer is waiting
+                return status_of(s)
+        except OSError as e:
+            return type(e).__name__
+
+    return in_threads(worker, connections)
+
+
 def hold_headers(port: int, connections: int) -> dict:
     """``connections`` clients sending 99 headers of 64,000 bytes, never the blank line; all
     held open until every one has sent what it could (the receiver may close them first)."""
-    statuses: dict = {}
-    lock = threading.Lock()
     socks = []
+    done = threading.local()
 
     def worker():
+        if getattr(done, "sent", False):
+            return None
+        done.sent = True
         s = socket.create_connection(("127.0.0.1", port), timeout=60)
         socks.append(s)
-        status = "held"
         try:
             s.sendall(b"POST / HTTP/1.1\r\nHost: x\r\n")
             for i in range(99):
                 s.sendall(b"X-Pad-%d: " % i + b"a" * 64_000 + b"\r\n")
         except OSError:
             s.settimeout(5)
-            try:
-                head = s.recv(64).split(b" ")
-                status = head[1].decode() if len(head) > 1 else "closed"
-            except OSError as e:
-                status = type(e).__name__
-        with lock:
-            statuses[status] = statuses.get(status, 0) + 1
+            return status_of(s)
+        return "held"
 
-    threads = [threading.Thread(target=worker) for _ in range(connections)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    statuses = in_threads(worker, connections)
     time.sleep(1)
     for s in socks:
         s.close()
