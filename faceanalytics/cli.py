@@ -704,7 +704,7 @@ def _fetch(args) -> int:
 
 def _decrypt_media(args) -> int:
     from .storage.durable import atomic_write_bytes
-    from .crypto import decrypt_will_file
+    from .crypto import decrypt_will_file, media_ext
     from .redact import env_secret
 
     secret = env_secret("MEGVII_API_SECRET")
@@ -724,20 +724,14 @@ def _decrypt_media(args) -> int:
         print(f"faceanalytics decrypt-media: {e}", file=sys.stderr)
         return 2
     atomic_write_bytes(args.outfile, plain, mode=0o600)
-    if not _looks_like_media(plain):
+    if media_ext(plain) is None:
         # AES with the wrong key decrypts to noise without an error: the file was written as
         # if all were well.  Not refused: a container not listed here may be right.
         print(f"faceanalytics decrypt-media: warning: {args.outfile} does not begin like a video or image "
-              f"(MP4/MOV, WebM/MKV, AVI, FLV, MPEG, JPEG, PNG, GIF): if it does not open, MEGVII_API_SECRET "
-              f"is not the secret of the account that made it", file=sys.stderr)
+              f"or audio (MP4/MOV, WebM/MKV, AVI, FLV, MPEG, JPEG, PNG, GIF, WAV, MP3, Ogg): if it does not "
+              f"open, MEGVII_API_SECRET is not the secret of the account that made it", file=sys.stderr)
     _result(args, {"out": str(args.outfile), "bytes": len(plain)}, f"wrote {len(plain)} bytes to {args.outfile}")
     return 0
-
-
-def _looks_like_media(data: bytes) -> bool:
-    """Whether ``data`` opens as a common video or image container does (its magic bytes)."""
-    return (data[4:8] == b"ftyp" or data.startswith((b"\x1a\x45\xdf\xa3", b"RIFF", b"FLV", b"\x00\x00\x01\xba",
-                                                    b"\x00\x00\x01\xb3", b"\xff\xd8\xff", b"\x89PNG", b"GIF8")))
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 
-__all__ = ["will_key", "encrypt_will_file", "decrypt_will_file", "verify_callback_sign", "BLOCK"]
+__all__ = ["will_key", "encrypt_will_file", "decrypt_will_file", "verify_callback_sign", "BLOCK", "media_ext"]
 
 BLOCK = 1024
 
@@ -53,6 +53,22 @@ def encrypt_will_file(plain: bytes, api_secret: str) -> bytes:
     """The provider's side of the rule (for tests and the sandbox)."""
     head = plain[:BLOCK].ljust(BLOCK, b" ")
     return _cipher(api_secret).encrypt(head) + plain[BLOCK:]
+
+
+# What a decrypted will file (video or audio; an image too) opens with: its extension.
+_MAGIC = ((b"ftyp", 4, "mp4"), (b"WAVE", 8, "wav"), (b"AVI ", 8, "avi"), (b"ID3", 0, "mp3"),
+          (b"\xff\xfb", 0, "mp3"), (b"\xff\xd8\xff", 0, "jpg"), (b"\x89PNG", 0, "png"), (b"GIF8", 0, "gif"),
+          (b"OggS", 0, "ogg"), (b"\x1aE\xdf\xa3", 0, "webm"), (b"FLV", 0, "flv"),
+          (b"\x00\x00\x01\xba", 0, "mpg"), (b"\x00\x00\x01\xb3", 0, "mpg"))
+
+
+def media_ext(data: bytes) -> str | None:
+    """The extension of the container ``data`` opens as (its first bytes), None for none of
+    :data:`_MAGIC`'s: AES with another account's secret decrypts to such noise, no error."""
+    for magic, at, ext in _MAGIC:
+        if data[at:at + len(magic)] == magic:
+            return ext
+    return None
 
 
 def decrypt_will_file(blob: bytes, api_secret: str, *, strip_padding: bool = True) -> bytes:

@@ -337,3 +337,18 @@ def test_decrypt_media_with_another_accounts_secret_warns_that_the_file_is_not_m
     err = capsys.readouterr().err
     assert "does not begin like a video or image" in err and "MEGVII_API_SECRET" in err
     assert "another-accounts-secret" not in err and err.count("\n") == 1
+
+
+def test_decrypt_media_of_a_will_audio_file_gives_no_warning(tmp_path, capsys, monkeypatch):
+    """A will_audio download decrypts to MP3, WAV or Ogg: the check that the file opens like
+    media knows the containers the downloads' own extensions come from (it warned of the audio
+    as if the secret were wrong)."""
+    from faceanalytics.crypto import encrypt_will_file
+
+    monkeypatch.setenv("MEGVII_API_SECRET", SECRET)
+    for name, head in (("a.mp3", b"ID3\x04\x00\x00\x00\x00\x00\x00"), ("b.ogg", b"OggS\x00\x02"),
+                       ("c.wav", b"RIFF\x24\x08\x00\x00WAVEfmt ")):
+        blob = tmp_path / f"{name}.bin"
+        blob.write_bytes(encrypt_will_file(head + bytes(range(256)) * 8, SECRET))
+        assert cli.main(["decrypt-media", str(blob), str(tmp_path / name), "-q"]) == 0
+        assert capsys.readouterr().err == "", name

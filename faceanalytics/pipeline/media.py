@@ -15,7 +15,7 @@ from pathlib import Path
 
 import orjson
 
-from ..crypto import BLOCK, decrypt_will_file
+from ..crypto import BLOCK, decrypt_will_file, media_ext
 from ..flatten import safe_name
 from ..redact import env_secret, redact
 from ..storage import DataDir
@@ -26,15 +26,8 @@ from .ingest import Ingestor
 __all__ = ["download_will_files", "DownloadReport", "land_media_files"]
 
 WILL_FIELDS = ("will_video", "will_audio", "will_question_audio_", "will_user_audio_")
-_MAGIC = ((b"ftyp", 4, "mp4"), (b"RIFF", 0, "wav"), (b"ID3", 0, "mp3"), (b"\xff\xfb", 0, "mp3"),
-          (b"\xff\xd8\xff", 0, "jpg"), (b"OggS", 0, "ogg"), (b"\x1aE\xdf\xa3", 0, "webm"))
-
-
 def _ext(data: bytes) -> str:
-    for magic, at, ext in _MAGIC:
-        if data[at:at + len(magic)] == magic:
-            return ext
-    return "bin"
+    return media_ext(data) or "bin"
 
 
 @dataclass
