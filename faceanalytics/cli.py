@@ -421,7 +421,7 @@ def _print_report(args, rep) -> None:
                                      + f"(python path {rep.python_path}: shapes the field spec does not describe)")
     for reason, n in sorted(rep.reasons.items(), key=lambda kv: -kv[1])[:10]:
         _say(args, f"  quarantined {n:>6}  {reason}")
-    for where in getattr(rep, "unfinished", ()):
+    for where in left:
         _say(args, f"  left unfinished: {where} has no newline and is not whole JSON yet (a file still "
                    f"being written?): not read; run ingest again once it is finished")
 
@@ -569,7 +569,10 @@ def _review_files_apart(out, findings, xlsx, labels) -> None:
 
 
 def _review(args) -> int:
-    from .report import findings_path, read_labels, review, review_period
+    import warnings
+
+    from .report import EMPTY_PERIOD, findings_path, read_labels, review, review_period
+    from .report._segments import REFUSED
     from .report._findings import parse_levels
 
     _data_arg(args.data, must_exist=True)
@@ -599,11 +602,6 @@ def _review(args) -> int:
         bar.set_postfix_str(name, refresh=False)
         bar.update()
 
-    from .report._segments import REFUSED
-
-    import warnings
-
-    from .report import EMPTY_PERIOD
 
     try:
         with warnings.catch_warnings():     # said below, once, as one line
@@ -617,7 +615,7 @@ def _review(args) -> int:
     finally:
         if bar is not None:
             bar.close()
-    empty = rv.empty_note(args.data)
+    empty = rv.empty_period
     if empty is not None:         # exit 0: the report is written, and says so too
         print(f"faceanalytics review: warning: {empty}", file=sys.stderr)
     files = [str(out), str(findings_path(out)), *([str(args.xlsx)] if args.xlsx is not None else [])]
@@ -645,6 +643,12 @@ def _refuse_other_fetch_options(args) -> None:
     if args.refresh_pending and cmd == "baidu":
         raise _Usage("--refresh-pending is for Megvii (re-poll NOT_STARTED/PROCESSING sessions); fetch baidu "
                      "asks again for every result that is not final already: leave it out")
+
+
+def _given(**options) -> dict:
+    """The options given on the command line (not None): the others keep fetch's own defaults,
+    written once, there."""
+    return {k: v for k, v in options.items() if v is not None}
 
 
 def _fetch(args) -> int:
@@ -681,13 +685,13 @@ def _fetch(args) -> int:
               f"and will not be sent:\n{wanted.describe_rejected()}", file=sys.stderr, flush=True)
     try:
         if args.what_provider == "baidu":
-            rep = fetch_baidu(wanted, args.data, what=args.what or "stat,getall,detail", base_url=base_url,
+            rep = fetch_baidu(wanted, args.data, **_given(what=args.what), base_url=base_url,
                               concurrency=args.concurrency, progress=_progress_wanted(args),
                               keep_pii=args.keep_pii)
         else:
             rep = fetch_megvii(wanted, args.data, kind=args.what_provider.split("-", 1)[1],
                                base_url=base_url, concurrency=args.concurrency,
-                               refresh_pending=args.refresh_pending, return_image=args.return_image or 0,
+                               refresh_pending=args.refresh_pending, **_given(return_image=args.return_image),
                                progress=_progress_wanted(args), keep_pii=args.keep_pii)
     except (ConfigurationError, ValueError) as e:
         print(f"faceanalytics fetch: {e}", file=sys.stderr)

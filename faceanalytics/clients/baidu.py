@@ -23,6 +23,7 @@ import time
 from dataclasses import replace
 from typing import Any, Callable
 
+from .._ids import TOKEN_CHAR
 from ._http import BaseClient, Response, credential, parse_json
 from ..redact import MaskedParams, Secret, env_secret, redact, register_secret
 from .errors import (
@@ -290,7 +291,7 @@ def _token_param(token: Secret) -> MaskedParams:
 
 # The characters of a verify_token (letters, digits, ``-`` and ``_``): a value with others (spaces,
 # a line break, the comma of a Megvii biz_id) cannot be one, so it is refused before it is sent.
-_TOKEN_CHARS = re.compile(r"[0-9A-Za-z_-]{1,128}")
+_TOKEN_CHARS = re.compile(rf"{TOKEN_CHAR}{{1,128}}")
 
 
 def _check_token(token: str) -> str:

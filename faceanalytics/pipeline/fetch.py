@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
-from .._ids import BIZ_ID
+from .._ids import BIZ_ID, TOKEN_CHAR
 from .._coerce import count_arg
 from .._records import make_envelope
 from ..schema import LITE_FINAL_STATUSES, LITE_PENDING_STATUSES
@@ -87,7 +87,7 @@ class FetchReport:
 # letters and digits ("Yz9rWITm4vak16PBAh5x8oG7").
 ID_PATTERNS = {
     "biz_id": BIZ_ID,   # the client's own check, which refuses any other before it is sent
-    "verify_token": re.compile(r"[0-9A-Za-z_-]{16,128}"),
+    "verify_token": re.compile(rf"{TOKEN_CHAR}{{16,128}}"),   # in a file: 16 or more, told from words
 }
 # Header names that say "this column holds the ids" (compared lower-case, without
 # spaces, underscores, dashes).

@@ -74,6 +74,7 @@ class Review:
     n_labels_matched: int = 0
     segments_asked: bool = False
     quality_note: str | None = None
+    empty_period: str | None = None     # a period with no session: one line saying so (:func:`_empty_note`)
     lang: str = "en"
     _sections: list | None = field(default=None, repr=False)
 
@@ -126,34 +127,6 @@ class Review:
         ncomp = self.summaries.frame("comparisons")
         has_cur = ncomp is not None and (ncomp["day"] >= self.summaries.since_day).any()
         return n_cur == 0 and not has_cur and self.summaries.quarantine("current").empty
-
-    def empty_note(self, data=None) -> str | None:
-        """One line for an :attr:`empty` period (None otherwise): the period, and where the
-        data's sessions begin and end (``data``: the data directory or frames reviewed)."""
-        if not self.empty:
-            return None
-        from ._period import session_time_range
-
-        p = self.period
-        zone = p.tz or "UTC"
-        data = self.data_dir if data is None else data
-        try:
-            first, last = session_time_range(data, self.summaries._engine or "auto") if data is not None else (None, None)
-        except Exception as e:     # a partition outside the period unreadable: no reason to fail the review
-            first = last = None
-            where = f"where the data begins and ends could not be read ({type(e).__name__})"
-        else:
-            where = "the data holds no session time at all"
-        if last is not None:
-            first, last = first.tz_convert(zone), last.tz_convert(zone)
-            where = f"the data's sessions run from {first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M} {zone}"
-            if p.since > last:
-                where += ", so the data ends before this period begins"
-            elif p.until <= first:
-                where += ", so the data begins after this period ends"
-        with language("en"):
-            period = fmt_range(p.since, p.until)
-        return f"{EMPTY_PERIOD}{period} ({zone}): {where}; the report only says there is nothing to review"
 
     def findings_frame(self) -> pd.DataFrame:
         """The findings as a DataFrame (one row each, the JSON's fields)."""
@@ -400,12 +373,41 @@ def review(data, since=None, until=None, *, segments=None, levels=None, labels=N
         r.quality_note = _quality_note(s)
     if labels is not None:
         _add_labels(r, data, labels, engine)
-    note = r.empty_note(data)
-    if note is not None:    # the CLI says it on stderr; from Python the report alone said nothing
+    r.empty_period = _empty_note(r, data)
+    if r.empty_period is not None:    # the CLI says it on stderr; from Python the report alone said nothing
         from .._warn import warn_outside
 
-        warn_outside(note)
+        warn_outside(r.empty_period)
     return r
+
+
+def _empty_note(r: Review, data) -> str | None:
+    """One line for a review of an :attr:`~Review.empty` period (None otherwise): the period, and
+    where the data's sessions begin and end (``data``: the data directory or frames reviewed).
+    Worked out once, by :func:`review` (:attr:`Review.empty_period`)."""
+    if not r.empty:
+        return None
+    from ._period import session_time_range
+
+    p = r.period
+    zone = p.tz or "UTC"
+    try:
+        first, last = session_time_range(data, r.summaries._engine or "auto") if data is not None else (None, None)
+    except Exception as e:     # a partition outside the period unreadable: no reason to fail the review
+        first = last = None
+        where = f"where the data begins and ends could not be read ({type(e).__name__})"
+    else:
+        where = "the data holds no session time at all"
+    if last is not None:
+        first, last = first.tz_convert(zone), last.tz_convert(zone)
+        where = f"the data's sessions run from {first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M} {zone}"
+        if p.since > last:
+            where += ", so the data ends before this period begins"
+        elif p.until <= first:
+            where += ", so the data begins after this period ends"
+    with language("en"):
+        period = fmt_range(p.since, p.until)
+    return f"{EMPTY_PERIOD}{period} ({zone}): {where}; the report only says there is nothing to review"
 
 
 def _foreign_file_named(data, error: Exception) -> None:

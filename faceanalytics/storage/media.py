@@ -55,20 +55,26 @@ def _a_path(value) -> bool:
     return isinstance(value, str) and ("://" in value[:16] or os.path.isdir(os.path.expanduser(value)))
 
 
-def _check_row(data_dir, row) -> None:
-    """Refuse anything but one row of ``media``/``media_files``: a whole table answered "the
-    truth value of a Series is ambiguous", a sessions row or None "holds no bytes"; the
-    value itself is never shown (its cells are personal data)."""
+def _data_dir_first(data_dir, other, call: str, what: str) -> None:
+    """Refuse a ``data_dir`` that is no data directory: said to be swapped with ``other`` (``what``
+    comes second in ``call``) when ``other`` looks like one; the values are never shown."""
     import os
 
     from .datadir import DataDir
     from .paths import not_a_data_dir
 
-    if not isinstance(data_dir, (str, os.PathLike, DataDir)) and _a_path(row):
-        raise TypeError(f"media_bytes(data_dir, row): the data directory comes first, then the row; "
-                        f"got {_kind(data_dir)} then a path")
-    if not isinstance(data_dir, (str, os.PathLike, DataDir)):
-        raise not_a_data_dir(data_dir)
+    if isinstance(data_dir, (str, os.PathLike, DataDir)):
+        return
+    if _a_path(other):
+        raise TypeError(f"{call}: the data directory comes first, then {what}; got {_kind(data_dir)} then a path")
+    raise not_a_data_dir(data_dir)
+
+
+def _check_row(data_dir, row) -> None:
+    """Refuse anything but one row of ``media``/``media_files``: a whole table answered "the
+    truth value of a Series is ambiguous", a sessions row or None "holds no bytes"; the
+    value itself is never shown (its cells are personal data)."""
+    _data_dir_first(data_dir, row, "media_bytes(data_dir, row)", "the row")
     if getattr(row, "ndim", None) == 2:
         raise TypeError(f"media_bytes reads one row: pass df.iloc[i] or a row of df.itertuples(), "
                         f"not a table ({len(row)} rows)")
@@ -134,20 +140,12 @@ def load_media(data_dir, session_id: str, *, source: str | None = None) -> dict[
     ``session_id`` is one id (text); ``source`` one of :data:`faceanalytics.SOURCES` (or
     None: any).  A table, a row or None there is a ``TypeError`` that names what goes where
     (a table was echoed cell by cell inside pyarrow's error)."""
-    import os
-
     import pyarrow.dataset as ds
 
     from ..schema import SOURCES
-    from .datadir import DataDir
-    from .paths import not_a_data_dir
     from .tables import load_arrow
 
-    if not isinstance(data_dir, (str, os.PathLike, DataDir)):
-        if _a_path(session_id):
-            raise TypeError(f"load_media(data_dir, session_id): the data directory comes first, then "
-                            f"the session id; got {_kind(data_dir)} then a path")
-        raise not_a_data_dir(data_dir)
+    _data_dir_first(data_dir, session_id, "load_media(data_dir, session_id)", "the session id")
     if not isinstance(session_id, str):
         hint = ": loop over its session_id column" if getattr(session_id, "ndim", 0) in (1, 2) else ""
         raise TypeError(f"load_media takes one session id (text); got "
