@@ -132,7 +132,7 @@ class DataDir:
         return self.root / self.PACKS
 
     # the folders a data directory holds: ``--data`` naming one of them is a slip for the root
-    PARTS = ("tables", "tables.rebuild", "tables.old", "raw", "state", "media", "summaries")
+    PARTS = (TABLES, REBUILD, OLD, "raw", "state", "media", "summaries")
 
     def is_data_dir(self) -> bool:
         """A local folder some command has already written (it holds ``state/pii.key`` or
