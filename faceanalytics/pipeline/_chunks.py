@@ -90,8 +90,8 @@ def iter_chunks(fh, chunk: int, read_size: int = 1 << 20,
     the whole line (3.4 GB peak).
 
     ``unfinished`` (a list, for a file that may still be being written): a last line with no
-    newline that opens a JSON object but is not whole JSON is not yielded; its ``(line number,
-    length)`` is appended instead.  Read while the writer was mid-line, it was archived and
+    newline that opens a JSON object but is not whole JSON is not yielded; its line number is
+    appended instead.  Read while the writer was mid-line, it was archived and
     quarantined, and stayed in quarantine after the finished line landed on the next run."""
     if max_line is None:
         from ..flatten._common import MAX_LINE as max_line
@@ -149,7 +149,7 @@ def iter_chunks(fh, chunk: int, read_size: int = 1 << 20,
         data = data[:-1]
         starts.pop()
     elif unfinished is not None and dropped is None and data and _cut_off(data[starts[-1]:]):
-        unfinished.append((first + len(starts) - 1, len(data) - starts[-1]))
+        unfinished.append(first + len(starts) - 1)
         data = data[:max(starts.pop() - 1, 0)]   # the newline before it goes with it
     if data:
         yield from _by_values(first, Block(data, np.asarray(starts, np.int64)))

@@ -553,7 +553,7 @@ def ingest(paths: Iterable, data_dir, *, source: str | None = None, keep_pii: bo
                 total.add(ing.ingest_chunks(segment_chunks(iter_chunks(src, chunk_size, unfinished=cut),
                                                            chunk_size),
                                             source_hint=source, origin=path.name))
-            total.unfinished += [f"{path} line {n}" for n, _ in cut or ()]
+            total.unfinished += [f"{path} line {n}" for n in cut or ()]
             if getattr(fh, "damage", None) is not None:
                 damaged.append((path, fh.damage))  # what came before it landed; the next file is read
             if bar is not None and isinstance(fh, ZstdInput):
