@@ -49,10 +49,11 @@ def _a_path(value) -> bool:
     import os
 
     from .datadir import DataDir
+    from .paths import names_a_folder
 
     if isinstance(value, (os.PathLike, DataDir)):
         return True
-    return isinstance(value, str) and ("://" in value[:16] or os.path.isdir(os.path.expanduser(value)))
+    return isinstance(value, str) and names_a_folder(value)
 
 
 def _data_dir_first(data_dir, other, call: str, what: str) -> None:

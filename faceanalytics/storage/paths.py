@@ -18,12 +18,18 @@ from pathlib import Path, PurePosixPath
 
 from .errors import StorageConfigError
 
-__all__ = ["data_path", "is_local", "fs_path", "S3Path", "not_a_data_dir"]
+__all__ = ["data_path", "is_local", "fs_path", "S3Path", "not_a_data_dir", "names_a_folder"]
 
 
 # --- locating a data directory --------------------------------------------------------
 def _is_uri(s: str) -> bool:
     return "://" in s[:16]
+
+
+def names_a_folder(text: str) -> bool:
+    """Whether ``text`` names an existing folder or a URL: a data directory given in the place of
+    another argument (a table name, a session id, a row)."""
+    return "://" in text[:16] or os.path.isdir(os.path.expanduser(text))
 
 
 def not_a_data_dir(data_dir, what: str = "a data directory") -> TypeError:

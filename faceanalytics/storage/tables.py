@@ -70,7 +70,7 @@ from .durable import atomic_write_bytes, chmod, fsync_dir, make_private_dirs
 from .errors import DamagedTable
 from .durable import replace as _move
 from .lock import fence
-from .paths import fs_path, is_local
+from .paths import fs_path, is_local, names_a_folder
 from ..schema import PARTITION_KEYS, SESSION_KEY, TABLES, file_schema, full_schema
 
 if TYPE_CHECKING:
@@ -645,7 +645,7 @@ def load_arrow(data_dir, table: str, since=None, until=None, columns=None, where
         raise TypeError(f"table is a table name ({', '.join(TABLES)}); got "
                         f"{'None' if table is None else type(table).__name__}")
     if table not in TABLES:
-        swapped = "://" in table[:16] or os.path.isdir(os.path.expanduser(table))
+        swapped = names_a_folder(table)
         raise ValueError(f"unknown table {table!r}; tables are: {', '.join(TABLES)}"
                          + ("; the data directory comes first: load(data_dir, table)" if swapped else ""))
     schema = full_schema(table)
