@@ -23,6 +23,11 @@ def write_jsonl(path, records):
     return path
 
 
+def escape_every(text: str) -> str:
+    """Every character percent-escaped (``quote`` leaves letters and digits: this does not)."""
+    return "".join(f"%{b:02X}" for b in text.encode())
+
+
 def lite_session(i: int, tag: str = "careless") -> dict:
     """The ``i``-th of a run of Lite sessions: the success seed under an id of its own."""
     sid = f"1700000000,{tag}-{i:04d}"

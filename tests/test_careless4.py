@@ -13,7 +13,7 @@ import faceanalytics.cli as cli
 from faceanalytics import analytics as A
 from faceanalytics.pipeline import pii
 
-from _helpers import lite_session, small_data_dir
+from _helpers import escape_every, lite_session, small_data_dir
 
 
 def _lite(i: int) -> dict:
@@ -66,33 +66,10 @@ def test_an_empty_level_is_refused_not_read_as_the_default(data, tmp_path, capsy
 ID18, PHONE = "11010119900307123X", "13912345678"
 
 
-def _every(text: str) -> str:
-    """Every character escaped (``quote`` leaves letters and digits: this does not)."""
-    return "".join(f"%{b:02X}" for b in text.encode())
+_every = escape_every
 
 
-@pytest.mark.parametrize("text,want", [
-    (_every(_every(ID18)), "**************123X"),                         # %25%33%31%25%33%31...
-    (_every(_every(PHONE)), "*******5678"),
-    (_every(_every("139 1234 5678")), "*******5678"),
-    (_every(_every(_every(ID18))), "**************123X"),                  # three times
-    (_every(_every("１３９１２３４５６７８")), "*******5678"),              # full-width digits
-    (f"ch=app&m={_every(_every(PHONE))}", "ch=app&m=" + "%2A" * 7 + "5678"),
-])
-def test_numbers_escaped_twice_are_masked_in_any_string_column(text, want):
-    t = pa.table({"biz_extra_data": [text, "plain", None], "message": ["x", text, None]})
-    got = pii.scrub_table(t)
-    assert got.column("biz_extra_data").to_pylist() == [want, "plain", None]
-    assert got.column("message").to_pylist() == ["x", want, None]
-
-
-@pytest.mark.parametrize("text", [
-    _every(_every("1700000000123")), _every(_every("2026-11-05")), _every(_every("hello 2024 world")),
-    "q%3D%25E5%25BC%25A0%25E4%25B8%2589", "100%2525", _every(_every("12345678")), "%2520%2520%2520%2520",
-])
-def test_ordinary_text_escaped_twice_is_left_as_it_is(text):
-    t = pa.table({"biz_extra_data": [text]})
-    assert pii.scrub_table(t).column("biz_extra_data").to_pylist() == [text]
+# The masked and the ordinary text escaped twice: tests/test_pii_escaped.py
 
 
 def test_text_escaped_a_thousand_times_is_read_in_bounded_passes():

@@ -13,14 +13,12 @@ from faceanalytics.pipeline import pii as _pii
 from faceanalytics.pipeline.ingest import ingest
 from faceanalytics.storage.tables import load
 
-from _helpers import LITE_ID, all_table_text, envelope, seed, write_jsonl  # noqa: E402
+from _helpers import LITE_ID, all_table_text, envelope, escape_every, seed, write_jsonl  # noqa: E402
 
 ID18, PHONE = "11010119900307123X", "13912345678"
 
 
-def _every(text: str) -> str:
-    """Every character escaped (``quote`` leaves letters and digits: this does not)."""
-    return "".join(f"%{b:02X}" for b in text.encode())
+_every = escape_every
 
 
 @pytest.mark.parametrize("text,want", [
@@ -32,6 +30,13 @@ def _every(text: str) -> str:
     (f"ch=app&idno={_every(ID18)}", "ch=app&idno=" + "%2A" * 14 + "123X"),   # a value escaped alone stays so
     (f'{{"ch": "app", "m": "{_every(PHONE)}"}}', '{"ch":"app","m":"*******5678"}'),
     (_every(f"ch=app&idno={ID18}"), "ch=app&idno=**************123X"),
+    # the % signs escaped too, each character again (%25%33%31...)
+    (_every(_every(ID18)), "**************123X"),
+    (_every(_every(PHONE)), "*******5678"),
+    (_every(_every("139 1234 5678")), "*******5678"),
+    (_every(_every(_every(ID18))), "**************123X"),                  # three times
+    (_every(_every("１３９１２３４５６７８")), "*******5678"),              # full-width digits
+    (f"ch=app&m={_every(_every(PHONE))}", "ch=app&m=" + "%2A" * 7 + "5678"),
 ])
 def test_escaped_numbers_are_masked_in_any_string_column(text, want):
     t = pa.table({"biz_extra_data": [text, "plain", None], "message": ["x", text, None]})
@@ -43,6 +48,9 @@ def test_escaped_numbers_are_masked_in_any_string_column(text, want):
 @pytest.mark.parametrize("text", [
     _every("1700000000123"), _every("2026-11-05"), _every("hello 2024 world"), "q=%E5%BC%A0%E4%B8%89",
     "order%3D2024%26page%3D3", _every("12345678"), "100%25", _every("ref 1101-0119"),
+    # escaped twice
+    _every(_every("1700000000123")), _every(_every("2026-11-05")), _every(_every("hello 2024 world")),
+    "q%3D%25E5%25BC%25A0%25E4%25B8%2589", "100%2525", _every(_every("12345678")), "%2520%2520%2520%2520",
 ])
 def test_ordinary_escaped_text_is_left_as_it_is(text):
     t = pa.table({"biz_extra_data": [text]})
