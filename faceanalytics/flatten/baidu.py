@@ -383,7 +383,8 @@ def unknown_keys(source: str, payload: dict, body: bool) -> tuple[dict, int] | N
             flat.unknown(path, a, _ATTEMPT)
             vd = a.get("verify_detail")
             if isinstance(vd, dict):
-                flat.unknown(path + "verify_detail.", vd, _VERIFY_DETAIL)
+                if not _VERIFY_DETAIL.issuperset(vd):
+                    flat.unknown(path + "verify_detail.", vd, _VERIFY_DETAIL)
             elif vd is not None:
                 return None
             if not _identity_unknown(a, flat, path, source):
@@ -399,7 +400,8 @@ def unknown_keys(source: str, payload: dict, body: bool) -> tuple[dict, int] | N
             for i, item in enumerate(items):
                 if not isinstance(item, dict):
                     return None
-                flat.unknown(f"result.{api}[{i}].", item, _STAT_ITEM)
+                if not _STAT_ITEM.issuperset(item):  # the path built only for a note
+                    flat.unknown(f"result.{api}[{i}].", item, _STAT_ITEM)
     else:
         flat.unknown("result.", result, _SIMPLE if source == "baidu_simple" else _MEDIA)
     return flat.extra, flat.seen
@@ -435,7 +437,8 @@ def _identity_unknown(block: dict, flat: _Noted, path: str, source: str) -> bool
     confirm, ocr, images = (block.get(k) for k in ("idcard_confirm", "idcard_ocr_result", "idcard_images"))
     opath = path
     if isinstance(confirm, dict):
-        flat.unknown(path + "idcard_confirm.", confirm, _CONFIRM)
+        if not _CONFIRM.issuperset(confirm):  # the paths built only for a note
+            flat.unknown(path + "idcard_confirm.", confirm, _CONFIRM)
         if ocr is None and "idcard_ocr_result" in confirm:
             ocr, opath = confirm["idcard_ocr_result"], path + "idcard_confirm."
         if images is None and "idcard_images" in confirm:
@@ -443,7 +446,8 @@ def _identity_unknown(block: dict, flat: _Noted, path: str, source: str) -> bool
     elif confirm is not None:
         return False
     if isinstance(ocr, dict):
-        flat.unknown(opath + "idcard_ocr_result.", ocr, _OCR)
+        if not _OCR.issuperset(ocr):
+            flat.unknown(opath + "idcard_ocr_result.", ocr, _OCR)
     elif ocr is not None:
         return False
     return images is None or (isinstance(images, dict) and _IMAGES[source].issuperset(images))
