@@ -1,0 +1,112 @@
+"""Hostile and careless input, round 6: a journal a crash left behind is recovered in bounded
+pieces; ..."""
+from __future__ import annotations
+
+import json
+import tracemalloc
+
+import pytest
+
+from faceanalytics.pipeline import _journal
+from faceanalytics.pipeline._journal import recover_journals
+from faceanalytics.pipeline.ingest import Ingestor
+from faceanalytics.storage.archive import RawArchive, read_segment
+from faceanalytics.storage.tables import load
+
+from _helpers import lite_session
+
+
+# ---------------------------------------------------------------------------- 1. journal recovery
+
+def _lite_lines(n: int, tag: str = "journal") -> list[bytes]:
+    return [json.dumps(lite_session(i, tag)).encode() for i in range(n)]
+
+
+def _leave_journal(data, body: bytes, name: str = "receive-crashed-00001"):
+    """A journal as a killed run leaves it (written whole here: appending line by line fsyncs each)."""
+    archive = RawArchive(data)
+    archive.journal(name).close()            # the folder and file, owner-only, as a run makes them
+    path = archive.ddir.journal / f"{name}.jsonl"
+    path.write_bytes(body)
+    return path
+
+
+def _whole_lines(body: bytes) -> list[bytes]:
+    """What the journal holds whole: its lines up to the last newline, blank ones left out."""
+    return [ln for ln in body.rpartition(b"\n")[0].split(b"\n") if ln]
+
+
+def test_a_large_journal_is_sealed_a_piece_at_a_time(tmp_path):
+    """Sealing read the journal whole and split it (a 400 MB journal: 3 GB peak on recovery):
+    now it is hashed and compressed as it is read, and the segment holds the same lines."""
+    data = tmp_path / "d"
+    line = b'{"source": "megvii_notify", "payload": "' + b"x" * 1000 + b'"}'
+    body = b"\n\n" + b"\n".join([line] * 24_000) + b"\n\n\n" + line + b"\n" + b'{"cut sh'
+    path = _leave_journal(data, body)
+    archive = RawArchive(data)
+    tracemalloc.start()
+    try:
+        _journal._seal(archive, path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert len(body) > 24_000_000 and peak < 8 << 20, peak     # pieces of 1 MiB, not the 24 MB journal
+    (seg,) = archive.segments()
+    got = read_segment(seg)
+    assert got.lines == _whole_lines(body) and got.meta["lines"] == 24_001
+    assert got.meta["origin"] == "fetch:receive-crashed-00001" and not path.exists()
+    # the same lines written whole (write_segment) are the same segment: nothing new
+    assert archive.write_segment(_whole_lines(body), origin="x")[0] == seg
+
+
+def test_recovery_lands_a_journal_in_blocks_and_archives_it_whole(tmp_path, monkeypatch):
+    """Recovery read the journal whole into one list and landed it in one go; it goes through
+    ingest's bounded line reader now: blocks of ``chunk`` lines, a line over ``MAX_LINE``
+    quarantined by its length and first bytes, while the archive keeps every whole line."""
+    data = tmp_path / "d"
+    lines = _lite_lines(120)
+    huge = b'{"source": "megvii_lite", "session_id": "1700000000,huge", "payload": {"x": "' + b"y" * (17 << 20) + b'"}}'
+    body = b"\n".join(lines[:60] + [b"", huge] + lines[60:]) + b"\n" + lines[0][:40]
+    path = _leave_journal(data, body)
+    sizes = []
+    land = Ingestor.land
+
+    def counted(self, lines, **kw):
+        sizes.append(len(lines))
+        return land(self, lines, **kw)
+
+    monkeypatch.setattr(Ingestor, "land", counted)
+    with Ingestor(data) as ing:
+        rep = recover_journals(ing, chunk=50)
+        assert (rep.landed, rep.quarantined) == (120, 1)
+        assert max(sizes) <= 50 and sum(sizes) == 121
+        assert not path.exists()
+        (seg,) = ing.archive.segments()
+        assert read_segment(seg).lines == _whole_lines(body)     # the 17 MB line too, byte for byte
+        assert recover_journals(ing).read == 0                   # nothing left: nothing again
+    q = load(data, "quarantine")
+    assert "only its first bytes were kept" in q["reason"].iloc[0] and q["origin"].iloc[0].endswith(":62")
+    s = load(data, "sessions")
+    assert len(s) == 120 and s.session_id.is_unique
+
+
+def test_recovery_killed_before_sealing_lands_nothing_twice(tmp_path, monkeypatch):
+    """Killed after landing a journal but before sealing it: the next run lands it again as
+    rows that add nothing, and seals it once."""
+    data = tmp_path / "d"
+    body = b"\n".join(_lite_lines(30)) + b"\n"
+    path = _leave_journal(data, body)
+
+    def killed(*a, **kw):
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as m:
+        m.setattr(_journal, "_seal", killed)
+        with Ingestor(data) as ing, pytest.raises(KeyboardInterrupt):
+            recover_journals(ing)
+    assert path.exists() and len(load(data, "sessions")) == 30
+    with Ingestor(data) as ing:
+        rep = recover_journals(ing)
+        assert (rep.landed, rep.skipped) == (0, 30)
+        assert len(ing.archive.segments()) == 1 and not path.exists()
+    assert len(load(data, "sessions")) == 30
