@@ -110,3 +110,27 @@ def test_recovery_killed_before_sealing_lands_nothing_twice(tmp_path, monkeypatc
         assert (rep.landed, rep.skipped) == (0, 30)
         assert len(ing.archive.segments()) == 1 and not path.exists()
     assert len(load(data, "sessions")) == 30
+
+
+# ---------------------------------------------------------------------------- 2. id files
+
+def test_refused_lines_of_an_id_file_are_shown_with_their_personal_data_masked(tmp_path, monkeypatch, capsys):
+    """A CSV of sessions given as ``--ids`` without a header (or a column of ID numbers) was
+    echoed line by line to the terminal, ID and phone numbers in full: now masked as the tables
+    mask them.  Nothing is sent either way."""
+    from faceanalytics.cli import main
+
+    for k, v in {"MEGVII_API_KEY": "k", "MEGVII_API_SECRET": "s", "MEGVII_BASE_URL": "http://127.0.0.1:9"}.items():
+        monkeypatch.setenv(k, v)
+    ids = tmp_path / "ids.csv"
+    ids.write_text("1462259748,abc,张三,110101199003077777,13812345678\n110101199003077777\n"
+                   "a name,11010519491231002X\n", encoding="utf-8")
+    assert main(["fetch", "megvii-lite", "--ids", str(ids), "--data", str(tmp_path / "d"), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert "line 1" in err and "line 3" in err and "7777" in err                  # still says which lines
+    for number in ("110101199003077777", "11010519491231002X", "13812345678"):
+        assert number not in err
+    assert main(["fetch", "megvii-lite", "--ids", str(ids), "--column", "biz_id", "--data", str(tmp_path / "d"),
+                 "-q"]) == 2
+    err = capsys.readouterr().err
+    assert "no column 'biz_id'" in err and "110101199003077777" not in err and "13812345678" not in err
