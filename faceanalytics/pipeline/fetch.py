@@ -21,6 +21,7 @@ nothing lands twice, and nothing archived is fetched again.
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import logging
 import os
@@ -369,7 +370,7 @@ def _run(jobs: list[tuple[str, str, Callable]], ing: Ingestor, *, concurrency: i
         journals.seal_ready()
 
     try:
-        with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="fetch") as pool:
+        with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="fetch") as pool, _stop_on_error(stop):
             it = iter(jobs)
             running = set()
             first = True
@@ -413,6 +414,19 @@ def _run(jobs: list[tuple[str, str, Callable]], ing: Ingestor, *, concurrency: i
     finally:
         if bar is not None:
             bar.close()
+
+
+@contextlib.contextmanager
+def _stop_on_error(stop: threading.Event):
+    """Inside a worker pool: an error (a full disk, Ctrl-C, a failed commit) sets ``stop``
+    before the pool is left, so the calls queued behind it (up to 64) are not made.  Leaving
+    the pool waited for every one, and each spent a call (the disk full, on an answer that
+    could not be kept: the next run asked again)."""
+    try:
+        yield
+    except BaseException:
+        stop.set()
+        raise
 
 
 class _Session:
