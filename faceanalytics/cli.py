@@ -312,8 +312,19 @@ def _main(argv: list) -> int:
     except KeyboardInterrupt:
         return _interrupted(args.command)
     except OSError as e:
-        print(f"faceanalytics {args.command}: {e}", file=sys.stderr)
+        print(f"faceanalytics {args.command}: {e}{_DISK_FULL if _disk_full(e) else ''}", file=sys.stderr)
         return 1
+
+
+# A full disk (or a quota, or a file size limit) mid-run: said so, with what it left.
+_DISK_FULL = ("; no room left to write (a full disk, a quota, a file size limit): what was written whole is kept and nothing half-written is used (each file "
+              "is renamed into place whole); free some space and run the same command again to finish")
+
+
+def _disk_full(e: OSError) -> bool:
+    import errno
+
+    return e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 
 
 def _logging(verbose: int) -> None:

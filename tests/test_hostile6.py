@@ -134,3 +134,65 @@ def test_refused_lines_of_an_id_file_are_shown_with_their_personal_data_masked(t
                  "-q"]) == 2
     err = capsys.readouterr().err
     assert "no column 'biz_id'" in err and "110101199003077777" not in err and "13812345678" not in err
+
+
+# ---------------------------------------------------------------------------- 3. a full disk mid-fetch
+
+def test_a_fetch_that_fails_midway_makes_no_more_calls(tmp_path, monkeypatch):
+    """The disk full as answers were journaled: the fetch failed, but leaving its worker pool
+    waited for the 64 calls queued ahead, each made (a call spent) and each answer lost with
+    the disk full.  Now only the calls already in flight finish."""
+    import errno
+
+    from faceanalytics.pipeline.fetch import fetch_megvii
+    from faceanalytics.pipeline._journal import Journals
+    from faceanalytics.sandbox import Sandbox
+
+    append = Journals.append
+    n = {"appended": 0}
+
+    def full(self, line):
+        if n["appended"] >= 10:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        n["appended"] += 1
+        return append(self, line)
+
+    monkeypatch.setattr(Journals, "append", full)
+    with Sandbox(seed=3, n_lite=150, n_liveness=0, n_baidu=0, latency_ms=20) as sb:
+        for k, v in sb.env().items():
+            monkeypatch.setenv(k, v)
+        ids = sb.ids("megvii-lite")
+        with pytest.raises(OSError, match="No space left"):
+            fetch_megvii(ids, tmp_path / "d", base_url=sb.url, progress=False, concurrency=2)
+        calls = sum(sb.calls(b) for b in ids)
+        assert 10 < calls <= 10 + 2 + 1, calls       # the journaled ten, the failed one and one in flight
+        monkeypatch.setattr(Journals, "append", append)      # space again: the rerun completes
+        rep = fetch_megvii(ids, tmp_path / "d", base_url=sb.url, progress=False, concurrency=2)
+        s = load(tmp_path / "d", "sessions")
+        assert sorted(s.session_id) == sorted(ids) and rep.calls == len(ids) - 10
+
+
+def test_ingest_with_no_room_left_says_so_and_the_rerun_lands_everything_once(tmp_path):
+    """A file size limit (as a full disk) mid-ingest: one line saying what is kept and to run
+    again (it was the bare OS error), nothing half-written used; the rerun lands every record once."""
+    import resource
+    import subprocess
+    import sys
+
+    from _helpers import write_jsonl
+
+    src = write_jsonl(tmp_path / "in.jsonl", [lite_session(i, "full") for i in range(2500)])
+    cmd = [sys.executable, "-m", "faceanalytics", "ingest", str(src), "--data", str(tmp_path / "d"), "-q",
+           "--chunk-size", "500"]
+
+    def small_files():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (14_000, resource.RLIM_INFINITY))
+
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=300, preexec_fn=small_files)
+    assert r.returncode == 1 and r.stderr.count("\n") == 1, r.stderr
+    assert "File too large" in r.stderr and "run the same command again" in r.stderr
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    s = load(tmp_path / "d", "sessions")
+    assert len(s) == 2500 and s.session_id.is_unique
+    assert not [p for p in (tmp_path / "d").rglob(".tmp-*")]
