@@ -196,3 +196,36 @@ def test_ingest_with_no_room_left_says_so_and_the_rerun_lands_everything_once(tm
     s = load(tmp_path / "d", "sessions")
     assert len(s) == 2500 and s.session_id.is_unique
     assert not [p for p in (tmp_path / "d").rglob(".tmp-*")]
+
+
+# ---------------------------------------------------------------------------- 4. decrypt-media
+
+@pytest.mark.parametrize("size", [1000, 1024, 8 << 20])
+def test_decrypt_media_copies_all_but_the_first_block_a_piece_at_a_time(tmp_path, monkeypatch, capsys, size):
+    """Only a will file's first 1,024 bytes are encrypted; the file was read whole, decrypted
+    and joined (three times its size: 1.6 GB for 512 MiB).  Now the rest is copied in pieces;
+    what comes out is the same, a file of exactly one block loses its padding, a short one is
+    refused and OUT not written."""
+    from faceanalytics.cli import main
+    from faceanalytics.crypto import encrypt_will_file
+
+    secret = "0123456789abcdef0123456789abcdef"
+    monkeypatch.setenv("MEGVII_API_SECRET", secret)
+    plain = b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * (size // 256 + 1)
+    plain = plain[:size] if size != 1024 else plain[:1000]
+    blob = encrypt_will_file(plain, secret)[:size] if size == 1000 else encrypt_will_file(plain, secret)
+    src, out = tmp_path / "in.bin", tmp_path / "out.mp4"
+    src.write_bytes(blob)
+    del blob
+    tracemalloc.start()
+    try:
+        rc = main(["decrypt-media", str(src), str(out), "-q"])
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    if size == 1000:
+        assert rc == 2 and "at least 1024 bytes; this one has 1000" in capsys.readouterr().err
+        assert not out.exists()
+        return
+    assert rc == 0 and out.read_bytes() == plain
+    assert peak < 4 << 20, peak                       # a piece at a time, not the 8 MiB file
