@@ -229,3 +229,59 @@ def test_decrypt_media_copies_all_but_the_first_block_a_piece_at_a_time(tmp_path
         return
     assert rc == 0 and out.read_bytes() == plain
     assert peak < 4 << 20, peak                       # a piece at a time, not the 8 MiB file
+
+
+# ---------------------------------------------------------------------------- 5. a line cut short by a full disk
+
+def _disk_full_once(monkeypatch):
+    """``os.write`` in storage.durable: the next write goes half through, then the disk is full."""
+    import errno
+
+    from faceanalytics.storage import durable
+
+    write = durable.os.write
+    state = {"armed": True, "half": False}
+
+    def full(fd, data):
+        if state["armed"] and not state["half"]:
+            state["half"] = True
+            return write(fd, bytes(data[:len(data) // 2]))
+        if state["armed"]:
+            state["armed"] = False
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return write(fd, data)
+
+    monkeypatch.setattr(durable.os, "write", full)
+
+
+def test_a_journal_line_cut_short_by_a_full_disk_does_not_swallow_the_next(tmp_path, monkeypatch):
+    """``receive`` answers 500 to a callback it could not journal (the disk full mid-line) and
+    goes on; the half line stayed, and the next callback, answered 200 once there was room,
+    was glued to it: a line nothing could read, quarantined, the callback lost from the tables."""
+    journal = RawArchive(tmp_path / "d").journal("receive-x")
+    first, second = b'{"n": 1, "pad": "' + b"a" * 4000 + b'"}', b'{"n": 2}'
+    _disk_full_once(monkeypatch)
+    with pytest.raises(OSError, match="No space"):
+        journal.append(first)
+    journal.append(second)                       # room again
+    journal.close()
+    assert journal.path.read_bytes() == second + b"\n"
+
+
+def test_a_ledger_line_cut_short_by_a_full_disk_does_not_hide_the_next_call(tmp_path, monkeypatch):
+    """The quota ledger's half line (a call refused, never sent) had the next call's line glued
+    to it, read back as a note on the first key: the second key's call was not counted, and a
+    biz_id could be asked a fourth time."""
+    from faceanalytics.clients import QuotaLedger
+
+    path = tmp_path / "megvii.log"
+    ledger = QuotaLedger(path, limit=3, provider="megvii")
+    _disk_full_once(monkeypatch)
+    with pytest.raises(OSError, match="No space"):
+        ledger.reserve("1700000000,first-" + "x" * 100)
+    ledger.reserve("1700000000,second")
+    ledger.close()
+    again = QuotaLedger(path, limit=3, provider="megvii")
+    assert again.calls("1700000000,second") == 1
+    assert again.calls("1700000000,first-" + "x" * 100) == 0       # refused before any send
+    again.close()

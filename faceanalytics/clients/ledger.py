@@ -244,8 +244,9 @@ class QuotaLedger:
             self._counts[key] -= 1
 
     def _append(self, data: bytes) -> int:
+        n = self._log.write(data)  # raises with none of it left in the file (a disk full)
         self._offset += len(data)
-        return self._log.write(data)
+        return n
 
 
 class _FileLock:
