@@ -285,3 +285,35 @@ def test_a_ledger_line_cut_short_by_a_full_disk_does_not_hide_the_next_call(tmp_
     assert again.calls("1700000000,second") == 1
     assert again.calls("1700000000,first-" + "x" * 100) == 0       # refused before any send
     again.close()
+
+
+# ---------------------------------------------------------------------------- 6. two writers at once
+
+def test_a_writer_waiting_for_the_data_directory_says_so(tmp_path, caplog):
+    """``ingest`` into the folder a running ``receive`` holds waited without a word, as if hung
+    (a receiver holds it for as long as it runs).  Now it says who holds it, then waits."""
+    import os
+    import threading
+
+    from faceanalytics.storage.lock import WriterLock
+
+    holder = WriterLock(tmp_path / "d").__enter__()
+    got = threading.Event()
+
+    def second():
+        with WriterLock(tmp_path / "d"):
+            got.set()
+
+    with caplog.at_level("WARNING", logger="faceanalytics.lock"):
+        t = threading.Thread(target=second)
+        t.start()
+        for _ in range(200):
+            if caplog.records:
+                break
+            threading.Event().wait(0.01)
+        assert not got.is_set()                                  # still waiting
+        holder.__exit__(None, None, None)
+        t.join(10)
+    assert got.is_set()
+    (rec,) = caplog.records
+    assert f"(pid {os.getpid()})" in rec.getMessage() and "waiting for it to finish" in rec.getMessage()

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import logging
 import os
 import socket
 import threading
@@ -76,7 +77,22 @@ class WriterLock:
                 f"platform lacks; reading {self.root} works, or write from WSL or into s3://")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        fcntl.flock(self._fd, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            # Said before waiting: an ingest into the folder a `receive` keeps (for as long as
+            # it runs) waited without a word, as if hung.
+            pid = os.pread(self._fd, 32, 0).decode("ascii", "replace").strip()
+            logging.getLogger("faceanalytics.lock").warning(
+                "%s is being written by another process%s: waiting for it to finish (a receive "
+                "holds its data directory while it runs; Ctrl-C stops waiting)", self.root,
+                f" (pid {pid})" if pid.isdigit() else "")
+            try:
+                fcntl.flock(self._fd, fcntl.LOCK_EX)
+            except BaseException:
+                os.close(self._fd)
+                self._fd = None
+                raise
         self.crashed = os.fstat(self._fd).st_size > 0
         os.ftruncate(self._fd, 0)
         os.pwrite(self._fd, f"{os.getpid()}\n".encode(), 0)
