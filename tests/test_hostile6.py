@@ -317,3 +317,26 @@ def test_a_writer_waiting_for_the_data_directory_says_so(tmp_path, caplog):
     assert got.is_set()
     (rec,) = caplog.records
     assert f"(pid {os.getpid()})" in rec.getMessage() and "waiting for it to finish" in rec.getMessage()
+
+
+# ---------------------------------------------------------------------------- 7. a corrupt quota ledger
+
+def test_a_ledger_of_unreadable_lines_says_why_every_id_is_out_of_quota(tmp_path, caplog):
+    """Lines that are no ledger lines count, conservatively, as a call of every id: a ledger
+    overwritten with other data refused every id as "out of quota", the file never named."""
+    from faceanalytics.clients import QuotaExhausted, QuotaLedger
+
+    path = tmp_path / "megvii.log"
+    path.write_bytes(b"\x00\x01garbage\n" * 3 + b"\xff\xfe")
+    with caplog.at_level("WARNING", logger="faceanalytics.clients"):
+        ledger = QuotaLedger(path, limit=3, provider="megvii")
+    assert ledger.calls("1700000000,any") == 4                 # still counted: no call is risked
+    with pytest.raises(QuotaExhausted):
+        ledger.reserve("1700000000,any")
+    ledger.close()
+    (rec,) = caplog.records
+    assert str(path) in rec.getMessage() and "4 lines that are not ledger lines" in rec.getMessage()
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="faceanalytics.clients"):
+        QuotaLedger(tmp_path / "fine.log", limit=3).close()   # a sound ledger: nothing said
+    assert not caplog.records
