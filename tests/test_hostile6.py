@@ -1,5 +1,8 @@
 """Hostile and careless input, round 6: a journal a crash left behind is recovered in bounded
-pieces; ..."""
+pieces; an id file's refused lines are shown masked; a fetch that fails midway makes no more
+calls; no room to write is said so; decrypt-media copies in pieces; a line a full disk cut short
+is cut off its journal or ledger; a writer waiting for the data directory says so; a ledger of
+unreadable lines is named."""
 from __future__ import annotations
 
 import json
