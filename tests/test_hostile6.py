@@ -343,3 +343,46 @@ def test_a_ledger_of_unreadable_lines_says_why_every_id_is_out_of_quota(tmp_path
     with caplog.at_level("WARNING", logger="faceanalytics.clients"):
         QuotaLedger(tmp_path / "fine.log", limit=3).close()   # a sound ledger: nothing said
     assert not caplog.records
+
+
+# ---------------------------------------------------------------------------- 8. receive: a landing that fails
+
+def test_a_receiver_whose_landing_fails_goes_on_landing(tmp_path, monkeypatch, capsys):
+    """A full disk as the receiver landed: the landing thread died, nothing landed again until
+    the receiver stopped (months, for a service) and what arrived piled up in memory.  Now it
+    says so once, keeps what arrived, and lands it when there is room again."""
+    import errno
+    import time
+
+    import requests
+
+    from faceanalytics.pipeline.receive import CallbackReceiver
+    from test_callbacks_media import SECRET, sign, v2_data
+
+    rec = CallbackReceiver(tmp_path, port=0, api_secret=SECRET, land_every=0.05)
+    land = rec.ing.land
+    failures = {"left": 3}
+
+    def full(*a, **kw):
+        if failures["left"]:
+            failures["left"] -= 1
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return land(*a, **kw)
+
+    monkeypatch.setattr(rec.ing, "land", full)
+    rec.start()
+    try:
+        for i in range(6):
+            data = v2_data(f"1700000000,cb-full-{i}")
+            assert requests.post(rec.url, json={"data": data, "sign": sign(data)}, timeout=5).ok
+            time.sleep(0.03)
+        deadline = time.monotonic() + 20
+        while rec.counts["landed"] < 6 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert rec.counts["landed"] == 6 and rec.counts["land_failed"] == 3   # while running
+        assert len(load(tmp_path, "sessions")) == 6
+    finally:
+        rec.stop()
+    err = capsys.readouterr().err
+    assert err.count("landing failed (OSError") == 1 and "tried again" in err
+    assert len(load(tmp_path, "sessions")) == 6 and not list((tmp_path / "raw" / "journal").glob("*.jsonl"))
