@@ -386,3 +386,36 @@ def test_a_receiver_whose_landing_fails_goes_on_landing(tmp_path, monkeypatch, c
     err = capsys.readouterr().err
     assert err.count("landing failed (OSError") == 1 and "tried again" in err
     assert len(load(tmp_path, "sessions")) == 6 and not list((tmp_path / "raw" / "journal").glob("*.jsonl"))
+
+
+# ---------------------------------------------------------------------------- 9. download-media: a full disk mid-file
+
+def test_a_download_cut_by_a_full_disk_leaves_no_part_file(tmp_path, monkeypatch):
+    """The disk full while a will file streamed in: the run stopped and the part written stayed
+    under ``media/`` (up to 256 MiB; only a killed run's temporaries are swept).  Now it goes;
+    the next run downloads the file whole."""
+    import errno
+
+    from faceanalytics.clients import MegviiClient
+    from faceanalytics.clients.testing import Reply, ScriptedServer
+    from faceanalytics.pipeline.media import download_will_files
+    from test_callbacks_media import SECRET, _media_data, _will_blob
+
+    monkeypatch.setenv("MEGVII_API_KEY", "mk-123456")
+    monkeypatch.setenv("MEGVII_API_SECRET", SECRET)
+    real = MegviiClient.download_will_file
+
+    def full(self, url, *, to=None, **kw):
+        with open(to, "wb") as f:
+            f.write(b"\x00" * 5000)
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with ScriptedServer() as base:
+        base.script("/will/ok.mp4", Reply(200, _will_blob()))
+        data = _media_data(tmp_path, [f"{base.url}/will/ok.mp4"])
+        monkeypatch.setattr(MegviiClient, "download_will_file", full)
+        with pytest.raises(OSError, match="No space"):
+            download_will_files(data, base_url=base.url)
+        assert not list((data / "media").rglob(".tmp-*"))
+        monkeypatch.setattr(MegviiClient, "download_will_file", real)
+        assert download_will_files(data, base_url=base.url).downloaded == 1
