@@ -419,3 +419,23 @@ def test_a_download_cut_by_a_full_disk_leaves_no_part_file(tmp_path, monkeypatch
         assert not list((data / "media").rglob(".tmp-*"))
         monkeypatch.setattr(MegviiClient, "download_will_file", real)
         assert download_will_files(data, base_url=base.url).downloaded == 1
+
+
+# ---------------------------------------------------------------------------- 10. a killed writer's raw temporaries
+
+def test_a_killed_writers_raw_segment_temporary_is_swept(tmp_path):
+    """Killed while a segment was compressed (a sealed journal can take a while), the writer
+    left ``raw/<day>/.tmp-*``, never swept (only media/ and tables.rebuild/ were), never used."""
+    from faceanalytics.storage.lock import WriterLock
+
+    data = tmp_path / "d"
+    with Ingestor(data):
+        pass
+    day = data / "raw" / "2026-12-07"
+    day.mkdir(parents=True)
+    tmp = day / ".tmp-0123456789ab-101010000000-0123456789abcdef01234567.jsonl.zst"
+    tmp.write_bytes(b"\x28\xb5\x2f\xfd" + b"\x00" * 1000)
+    (data / "state" / "writer.lock").write_text("999999\n")      # a holder that never let go
+    with WriterLock(data) as lock:
+        assert lock.crashed
+    assert not tmp.exists() and day.is_dir()

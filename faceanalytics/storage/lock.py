@@ -59,7 +59,7 @@ class WriterLock:
 
     The holder writes its pid into the lock file and empties it when it lets go, so
     the next holder that finds a pid there knows a writer was killed, and sweeps the
-    hidden temporaries it left in ``media/`` and ``tables.rebuild/``
+    hidden temporaries it left in ``media/``, ``raw/`` and ``tables.rebuild/``
     (:func:`sweep_temporaries`; ``tables/`` is the store's, after its roll-forward).
     Nothing else can be writing them: we hold the lock.
     """
@@ -109,11 +109,12 @@ class WriterLock:
 
 
 def sweep_temporaries(data_dir) -> int:
-    """Delete the hidden ``.tmp-*`` files under ``media/`` and ``tables.rebuild/`` of a local
-    data directory (left by a killed writer: a write in progress is always under such a name)."""
+    """Delete the hidden ``.tmp-*`` files under ``media/``, ``raw/`` and ``tables.rebuild/`` of a
+    local data directory (left by a killed writer: a write in progress is always under such a name;
+    in ``raw/``, a segment being compressed, as large as a journal sealed whole, stayed for good)."""
     ddir = DataDir.of(data_dir)
     swept = 0
-    for folder in (ddir.media, ddir.tables_at(ddir.REBUILD)):
+    for folder in (ddir.media, ddir.raw, ddir.tables_at(ddir.REBUILD)):
         for dirpath, _dirs, files in os.walk(folder):
             for name in files:
                 if name.startswith(".tmp-"):
