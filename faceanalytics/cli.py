@@ -317,8 +317,9 @@ def _main(argv: list) -> int:
 
 
 # A full disk (or a quota, or a file size limit) mid-run: said so, with what it left.
-_DISK_FULL = ("; no room left to write (a full disk, a quota, a file size limit): what was written whole is kept and nothing half-written is used (each file "
-              "is renamed into place whole); free some space and run the same command again to finish")
+_DISK_FULL = ("; no room left to write (a full disk, a quota, a file size limit): what was written whole is "
+              "kept and nothing half-written is used (each file is renamed into place whole); free some "
+              "space and run the same command again to finish")
 
 
 def _disk_full(e: OSError) -> bool:
