@@ -31,6 +31,7 @@ processes may share one file (an ``flock`` around read-new-lines + check + appen
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections import Counter
@@ -106,6 +107,14 @@ class QuotaLedger:
         self._log.sync()
         if created:
             fsync_dir(self.path.parent)
+        unread = sum(1 for prefix in self._torn if not prefix)
+        if unread >= self.limit:
+            # Each counts against every key: every id was refused as "out of quota", the
+            # ledger never named (a file overwritten with other data, an editor's mangling).
+            logging.getLogger("faceanalytics.clients").warning(
+                "quota ledger %s holds %d lines that are not ledger lines (cut short by crashes, or "
+                "not written by faceanalytics): each counts as a call of every id, so every id is "
+                "out of quota; if no call was made for them, move the file aside", self.path, unread)
 
     # -- public ---------------------------------------------------------------------------
 
@@ -244,8 +253,9 @@ class QuotaLedger:
             self._counts[key] -= 1
 
     def _append(self, data: bytes) -> int:
+        n = self._log.write(data)  # raises with none of it left in the file (a disk full)
         self._offset += len(data)
-        return self._log.write(data)
+        return n
 
 
 class _FileLock:

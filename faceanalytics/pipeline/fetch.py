@@ -21,6 +21,7 @@ nothing lands twice, and nothing archived is fetched again.
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import logging
 import os
@@ -44,6 +45,7 @@ from ..storage.tables import load_arrow
 from ._journal import Journals, now_iso, recover_journals
 from ._rows import now_us
 from .ingest import Ingestor
+from .pii import scrub_text
 
 __all__ = ["FetchReport", "IdList", "fetch_megvii", "fetch_baidu", "load_ids", "read_ids"]
 
@@ -107,11 +109,18 @@ class IdList:
 
     def describe_rejected(self, limit: int = 10) -> str:
         """One line per refused entry (the first ``limit``), for a person to fix the file."""
-        rows = [f"  line {n}: {text[:80]!r}: {why}" for n, text, why in self.rejected[:limit]]
+        rows = [f"  line {n}: {_shown(text, 80)!r}: {why}" for n, text, why in self.rejected[:limit]]
         more = len(self.rejected) - limit
         if more > 0:
             rows.append(f"  ... and {more} more")
         return "\n".join(rows)
+
+
+def _shown(text: str, n: int) -> str:
+    """At most ``n`` characters of a line of an id file, as an error shows it: its personal data
+    masked as the tables mask it (a CSV of sessions given whole, or a column of ID numbers, was
+    echoed to the terminal and its logs), masked before it is cut so no number is cut in two."""
+    return scrub_text(text[:n + 40])[:n]
 
 
 def _norm_name(name: str) -> str:
@@ -257,7 +266,7 @@ def _read_id_file(path: Path, kind: str | None, column: str | None):
         if column is not None:
             delimiter = next((d for d in _DELIMITERS if d in first), ",")
             names = ", ".join(_fields(first, delimiter) or [first])
-            raise ValueError(f"{path}: no column {column!r} in its first line ({names[:200]})")
+            raise ValueError(f"{path}: no column {column!r} in its first line ({_shown(names, 200)})")
         return [(n, _unquote(v)) for n, v in content], None, None
     delimiter, index = found
     name = next(csv.reader([first], delimiter=delimiter))[index] if delimiter else first
@@ -361,7 +370,7 @@ def _run(jobs: list[tuple[str, str, Callable]], ing: Ingestor, *, concurrency: i
         journals.seal_ready()
 
     try:
-        with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="fetch") as pool:
+        with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="fetch") as pool, _stop_on_error(stop):
             it = iter(jobs)
             running = set()
             first = True
@@ -405,6 +414,19 @@ def _run(jobs: list[tuple[str, str, Callable]], ing: Ingestor, *, concurrency: i
     finally:
         if bar is not None:
             bar.close()
+
+
+@contextlib.contextmanager
+def _stop_on_error(stop: threading.Event):
+    """Inside a worker pool: an error (a full disk, Ctrl-C, a failed commit) sets ``stop``
+    before the pool is left, so the calls queued behind it (up to 64) are not made.  Leaving
+    the pool waited for every one, and each spent a call (the disk full, on an answer that
+    could not be kept: the next run asked again)."""
+    try:
+        yield
+    except BaseException:
+        stop.set()
+        raise
 
 
 class _Session:

@@ -127,6 +127,11 @@ def download_will_files(data_dir, *, client=None, base_url: str | None = None,
                     rec["error"] = str(reason)
                     manifest.append(orjson.dumps(rec))
                     continue
+                except BaseException:
+                    # A full disk mid-file, Ctrl-C: the part written goes (up to 256 MiB of it; only
+                    # a killed run's temporaries are swept by the next writer)
+                    tmp.unlink(missing_ok=True)
+                    raise
                 final = folder / f"{safe_name(row.field)}.{ext}"
                 os.replace(tmp, final)
                 fsync_dir(folder)

@@ -193,7 +193,8 @@ class CallbackReceiver:
         self._buffer: list[tuple[bytes, int]] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        self.counts = {"accepted": 0, "rejected": 0, "landed": 0, "quarantined": 0, "busy": 0, "compact_failed": 0}
+        self.counts = {"accepted": 0, "rejected": 0, "landed": 0, "quarantined": 0, "busy": 0, "compact_failed": 0,
+                       "land_failed": 0}
         self.server.daemon_threads = True
         self._threads: list[threading.Thread] = []
 
@@ -304,8 +305,13 @@ class CallbackReceiver:
         with self._lock:
             buffer, self._buffer = self._buffer, []
         if buffer:
-            rep = self.ing.land([ln for ln, _ in buffer], source_hint=None, received_us=now_us(),
-                                origin="receive")
+            try:
+                rep = self.ing.land([ln for ln, _ in buffer], source_hint=None, received_us=now_us(),
+                                    origin="receive")
+            except BaseException:
+                with self._lock:   # landed with the next ones (a part committed lands once: rows dedupe)
+                    self._buffer[:0] = buffer
+                raise
             self.counts["landed"] += rep.landed
             self.counts["quarantined"] += rep.quarantined
             self.journals.landed(j for _, j in buffer)
@@ -317,8 +323,22 @@ class CallbackReceiver:
         and packs the landings left (a receiver runs for months: merging only at stop let
         one file per landing pile up in each partition, read by every load and review)."""
         last = time.monotonic()
+        failing = False
         while not self._stop.wait(self.land_every):
-            self.land()
+            try:
+                self.land()
+            except Exception as e:
+                # A full disk, say: the thread died, and nothing landed (or was sealed) again until
+                # the receiver stopped, while what arrived piled up in memory.  What arrived stays
+                # journaled and buffered; landing is tried again next time.
+                self.counts["land_failed"] += 1
+                if not failing:
+                    print(f"faceanalytics receive: landing failed ({type(e).__name__}: {e}); what arrived "
+                          f"is kept in the journal, landing is tried again every {self.land_every:g} s",
+                          file=sys.stderr, flush=True)
+                failing = True
+                continue
+            failing = False
             if time.monotonic() - last >= self.compact_every:
                 try:
                     self.ing.store.compact()

@@ -32,7 +32,7 @@ import orjson
 import pyarrow as pa
 
 from .datadir import DataDir
-from .durable import AppendLog, atomic_write_bytes, chmod
+from .durable import AppendLog, atomic_file, atomic_write_bytes, chmod
 from .paths import is_local
 
 __all__ = ["RawArchive", "Segment", "open_segment", "read_segment"]
@@ -73,7 +73,7 @@ class RawArchive:
             found = {}
             if self.root.is_dir():
                 for p in self.root.glob("*/*.jsonl.zst"):
-                    found[p.name.split("-", 1)[-1].split(".", 1)[0]] = p
+                    found[_named_digest(p)] = p
             self._digests = found
         return self._digests
 
@@ -94,10 +94,10 @@ class RawArchive:
                      received_at: str | None = None, joined: bytes | None = None) -> "SegmentPlan":
         """Name and meta of the segment for ``lines`` (cheap: a hash, no compression).
         ``joined``: ``b"\n".join(lines)`` when the caller has it already."""
-        h = hashlib.sha256((source_hint or "").encode() + b"\x00")
-        h.update(b"\n".join(lines) if joined is None else joined)
-        h.update(b"\n")
-        digest = h.hexdigest()[:24]
+        digest = _digest(source_hint, (b"\n".join(lines) if joined is None else joined, b"\n"))
+        return self._plan(digest, len(lines), source_hint, origin, received_at)
+
+    def _plan(self, digest: str, n_lines: int, source_hint, origin, received_at) -> "SegmentPlan":
         with self._lock:
             existing = self._known().get(digest)
         if existing is not None and existing.exists():
@@ -106,16 +106,16 @@ class RawArchive:
                 return SegmentPlan(existing, meta, True)
             # Damaged (a disk error, a copy cut short): these lines write it anew, in its place,
             # so ingesting the original again repairs the archive (and rebuild reads it whole).
-            return SegmentPlan(existing, self._meta(lines, source_hint, origin, received_at), False)
+            return SegmentPlan(existing, self._meta(n_lines, source_hint, origin, received_at), False)
         now = _dt.datetime.now(_dt.timezone.utc)
         path = self.root / now.strftime("%Y-%m-%d") / f"{now.strftime('%H%M%S%f')}-{digest}.jsonl.zst"
-        return SegmentPlan(path, self._meta(lines, source_hint, origin, received_at, now), False)
+        return SegmentPlan(path, self._meta(n_lines, source_hint, origin, received_at, now), False)
 
     @staticmethod
-    def _meta(lines, source_hint, origin, received_at, now=None) -> dict:
+    def _meta(n_lines: int, source_hint, origin, received_at, now=None) -> dict:
         now = now or _dt.datetime.now(_dt.timezone.utc)
         return {"source_hint": source_hint, "received_at": received_at or
-                now.isoformat().replace("+00:00", "Z"), "origin": origin, "lines": len(lines)}
+                now.isoformat().replace("+00:00", "Z"), "origin": origin, "lines": n_lines}
 
     def write_planned(self, plan: "SegmentPlan", lines: list[bytes], joined: bytes | None = None) -> None:
         """Compress and write a planned segment durably (no-op if it already exists)."""
@@ -127,7 +127,36 @@ class RawArchive:
         data = _compress(orjson.dumps({"_segment": plan.meta}) + b"\n", joined, b"\n")
         atomic_write_bytes(plan.path, data, mode=_FILE_MODE)
         with self._lock:
-            self._known()[plan.path.name.split("-", 1)[-1].split(".", 1)[0]] = plan.path
+            self._known()[_named_digest(plan.path)] = plan.path
+
+    def write_pieces(self, pieces, *, origin=None) -> Path | None:
+        """Archive as one segment the lines ``pieces()`` yields, each with its newline, in
+        pieces of any size (it is called twice: hashed, then compressed into the file as it
+        is read), so a journal of any size is sealed in bounded memory.  The segment is the
+        one :meth:`write_segment` writes for the same lines.  None when there is no line."""
+        n_lines = 0
+
+        def counted():
+            nonlocal n_lines
+            for piece in pieces():
+                n_lines += piece.count(b"\n")
+                yield piece
+
+        digest = _digest(None, counted())
+        if not n_lines:
+            return None
+        plan = self._plan(digest, n_lines, None, origin, None)
+        if not plan.exists:
+            self.ddir.require_local("sealing a journal")
+            self._mkdir(plan.path.parent)
+            with atomic_file(plan.path, mode=_FILE_MODE) as f:
+                with pa.CompressedOutputStream(pa.PythonFile(_Unclosed(f), mode="w"), "zstd") as out:
+                    out.write(orjson.dumps({"_segment": plan.meta}) + b"\n")
+                    for piece in pieces():
+                        out.write(piece)
+            with self._lock:
+                self._known()[_named_digest(plan.path)] = plan.path
+        return plan.path
 
     def segments(self) -> list[Path]:
         """All segments, oldest first."""
@@ -153,6 +182,38 @@ class RawArchive:
             return []  # journals are never written to S3
         d = self.ddir.journal
         return sorted(d.glob("*.jsonl")) if d.is_dir() else []
+
+
+def _named_digest(path) -> str:
+    """The digest a segment's file name carries (``<time>-<digest>.jsonl.zst``)."""
+    return path.name.split("-", 1)[-1].split(".", 1)[0]
+
+
+def _digest(source_hint, parts) -> str:
+    """A segment's name: its source hint and lines (joined, with a final newline) hashed."""
+    h = hashlib.sha256((source_hint or "").encode() + b"\x00")
+    for part in parts:
+        h.update(part)
+    return h.hexdigest()[:24]
+
+
+class _Unclosed:
+    """A file Arrow's compressed stream writes through and closing leaves open (the
+    :func:`~faceanalytics.storage.durable.atomic_file` around it fsyncs and renames it)."""
+
+    def __init__(self, f):
+        self.f = f
+        self.write, self.flush = f.write, f.flush
+
+    @property
+    def closed(self) -> bool:
+        return self.f.closed
+
+    def writable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        self.f.flush()
 
 
 def _compress(*parts: bytes) -> bytes:

@@ -208,8 +208,17 @@ class AppendLog:
         with self._lock:
             if self.fd < 0:
                 raise ValueError(f"{self.path} is closed")
-            while view:  # loop on a short write
-                view = view[os.write(self.fd, view):]
+            try:
+                while view:  # loop on a short write
+                    view = view[os.write(self.fd, view):]
+            except BaseException:
+                if len(view) < len(data):
+                    # A disk full mid-write left part of it: cut off, or the next line (once there
+                    # is room) was glued to it, and a journaled answer or a ledger's call was lost
+                    # in a line nothing could read.
+                    with contextlib.suppress(OSError):
+                        os.ftruncate(self.fd, os.fstat(self.fd).st_size - (len(data) - len(view)))
+                raise
             self._written += 1
             return self._written
 

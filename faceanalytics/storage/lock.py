@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import logging
 import os
 import socket
 import threading
@@ -58,7 +59,7 @@ class WriterLock:
 
     The holder writes its pid into the lock file and empties it when it lets go, so
     the next holder that finds a pid there knows a writer was killed, and sweeps the
-    hidden temporaries it left in ``media/`` and ``tables.rebuild/``
+    hidden temporaries it left in ``media/``, ``raw/`` and ``tables.rebuild/``
     (:func:`sweep_temporaries`; ``tables/`` is the store's, after its roll-forward).
     Nothing else can be writing them: we hold the lock.
     """
@@ -76,7 +77,22 @@ class WriterLock:
                 f"platform lacks; reading {self.root} works, or write from WSL or into s3://")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        fcntl.flock(self._fd, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            # Said before waiting: an ingest into the folder a `receive` keeps (for as long as
+            # it runs) waited without a word, as if hung.
+            pid = os.pread(self._fd, 32, 0).decode("ascii", "replace").strip()
+            logging.getLogger("faceanalytics.lock").warning(
+                "%s is being written by another process%s: waiting for it to finish (a receive "
+                "holds its data directory while it runs; Ctrl-C stops waiting)", self.root,
+                f" (pid {pid})" if pid.isdigit() else "")
+            try:
+                fcntl.flock(self._fd, fcntl.LOCK_EX)
+            except BaseException:
+                os.close(self._fd)
+                self._fd = None
+                raise
         self.crashed = os.fstat(self._fd).st_size > 0
         os.ftruncate(self._fd, 0)
         os.pwrite(self._fd, f"{os.getpid()}\n".encode(), 0)
@@ -93,11 +109,12 @@ class WriterLock:
 
 
 def sweep_temporaries(data_dir) -> int:
-    """Delete the hidden ``.tmp-*`` files under ``media/`` and ``tables.rebuild/`` of a local
-    data directory (left by a killed writer: a write in progress is always under such a name)."""
+    """Delete the hidden ``.tmp-*`` files under ``media/``, ``raw/`` and ``tables.rebuild/`` of a
+    local data directory (left by a killed writer: a write in progress is always under such a name;
+    in ``raw/``, a segment being compressed, as large as a journal sealed whole, stayed for good)."""
     ddir = DataDir.of(data_dir)
     swept = 0
-    for folder in (ddir.media, ddir.tables_at(ddir.REBUILD)):
+    for folder in (ddir.media, ddir.raw, ddir.tables_at(ddir.REBUILD)):
         for dirpath, _dirs, files in os.walk(folder):
             for name in files:
                 if name.startswith(".tmp-"):
