@@ -223,7 +223,7 @@ def test_every_headline_row_shows_this_period_beside_the_previous(data, report):
     column, the previous period's in the second (issue 14: a headline that showed the
     previous period's anti-spoofing value passed every test)."""
     cur = {t: period_table(data, t) for t in ("comparisons", "genuineness")}
-    prev = {t: load(data, t, since=PREVIOUS[0], until=PREVIOUS[1]) for t in ("comparisons", "genuineness")}
+    prev = {t: period_table(data, t, *PREVIOUS) for t in ("comparisons", "genuineness")}
     for side, tables in ((1, cur), (2, prev)):
         g = A.genuineness_rates(tables["genuineness"])
         shown = 0
@@ -235,7 +235,7 @@ def test_every_headline_row_shows_this_period_beside_the_previous(data, report):
         b = A.configured_pass_rates(tables["comparisons"])
         cell = headline_cell(report, "Baidu pass rate at its configured threshold", side)
         assert _rate_in(cell) == (pytest.approx(b.passed.sum() / b.n.sum()), b.n.sum()), side
-        c = tables["comparisons"]
+        c = A.once_per_attempt(tables["comparisons"])    # (Baidu detail, placed with getall, repeats it)
         assert headline_cell(report, "Comparisons", side) == f"{len(c):,}", side
     # the two periods differ, so showing one for the other cannot pass
     assert len(cur["comparisons"]) != len(prev["comparisons"])
