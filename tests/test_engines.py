@@ -668,3 +668,30 @@ def test_levels_written_as_numbers_or_alone_are_read_as_the_metrics_read_them(da
                                       E.pass_rates(data, levels=["1e-4"], engine=eng))
     with pytest.raises(ValueError, match="confidence on the 0-100 scale"):
         E.would_flip_summary(data, "1e-4", 0.8, engine="duckdb")
+
+
+def test_rows_without_a_verification_time_are_placed_alike_on_spark(tmp_path, spark):
+    """Baidu stat fetched ~100 days after its sessions: Spark's SQL places the rows at the token's
+    getall time as DuckDB and pandas do (the error table's previous period has its counts)."""
+    from test_baidu_placed import CUR, PREV, SINCE, UNTIL, _codes, _records
+
+    from _helpers import write_jsonl
+    from faceanalytics.pipeline.ingest import ingest
+    from faceanalytics.report._summary import summarize
+
+    d = tmp_path / "data"
+    ingest([write_jsonl(tmp_path / "in.jsonl", _records())], d)
+    for (lo, hi), n in ((("2026-06-01", SINCE), PREV), ((SINCE, UNTIL), CUR)):
+        assert _codes(E.error_codes(d, ["error_counts"], since=lo, until=hi, engine=spark)) == [
+            ["222380", "Verify_FIN", n]]
+    a = summarize(d, SINCE, UNTIL, engine="duckdb")
+    b = summarize(d, SINCE, UNTIL, engine=spark)
+    assert _codes(b.error_codes("previous")) == [["222380", "Verify_FIN", PREV]]
+    for name, x in a.counts.items():
+        y = b.counts[name]
+        if x is None or y is None:
+            assert x is None and y is None, name
+            continue
+        keys = list(x.columns)
+        assert_frame_equal(x.sort_values(keys, ignore_index=True), y[keys].sort_values(keys, ignore_index=True),
+                           check_dtype=False, check_categorical=False, obj=name)

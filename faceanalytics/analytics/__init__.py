@@ -8,6 +8,11 @@ Every attempt counts once: a Baidu ``detail`` score repeats the latest attempt t
 ``getall`` lists, so metrics of comparisons and anti-spoofing checks drop those
 ``baidu_detail`` rows first (:func:`once_per_attempt`; the engines do the same in SQL).
 
+Every row is dated by its verification time: Baidu ``detail``, ``simple``, ``stat`` and
+``media`` answers carry none, so :func:`place_untimed` places their rows at the same token's
+``getall`` time (else they stay at ``fetched_at``) -- apply it with the sessions table before
+choosing a period's rows (``period_slice``); the engines and the review do the same.
+
 Rates carry ``n``, an interval (Wilson unless ``method="clopper-pearson"``) and a
 ``low_n`` flag (``n < min_n``, default 30): show those as counts, not as rates.
 
@@ -39,7 +44,7 @@ labelled evaluation            :func:`error_rates`, :func:`error_rates_at_levels
 from __future__ import annotations
 
 from ._changes import detect_changes
-from ._core import LEVELS, MIN_N, mask_id, mask_ids, once_per_attempt
+from ._core import LEVELS, MIN_N, mask_id, mask_ids, once_per_attempt, place_untimed
 from ._drift import (distribution_drift, distribution_drift_from_histograms, pass_rate_drift,
                      pass_rate_drift_from_rates, period_slice, value_histogram)
 from ._eras import era_of, pass_rates_by_era, threshold_eras, threshold_sets
@@ -72,4 +77,5 @@ __all__ = [
     "join_labels", "error_rates", "error_rates_at_levels", "equal_error_rate",
     "presentation_attack_rates",
     "proportion_ci", "newcombe_diff_ci", "describe_rate", "mask_id", "mask_ids", "once_per_attempt",
+    "place_untimed",
 ]

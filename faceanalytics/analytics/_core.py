@@ -18,6 +18,7 @@ from ..schema import LEVEL_COLUMNS, LEVELS
 __all__ = ["LEVELS", "LEVEL_COLUMNS", "MIN_N", "as_list", "floats", "time_us",
            "period_codes", "period_label", "period_start", "group_codes", "float_codes", "mask_id", "mask_ids", "level_column", "level_name", "level_names", "number", "min_count", "require", "MAX_BINS", "check_bins",
            "histogram_weights", "distinct_per_group", "once_per_attempt", "repeated_attempts", "REPEAT_SOURCE", "LISTING_SOURCE",
+           "UNTIMED_SOURCES", "PLACED_BASIS", "ANCHOR_BASIS", "getall_times", "place_untimed",
            "COMPARISON_KINDS", "known_names"]
 
 MIN_N = 30          # below this many observations a segment is flagged ``low_n``
@@ -173,6 +174,68 @@ def once_per_attempt(table: pd.DataFrame) -> pd.DataFrame:
     """
     repeat = repeated_attempts(table)
     return table if repeat is None else table[~repeat]
+
+
+# Baidu ``detail``, ``simple``, ``stat`` and ``media`` answers carry no verification time, so
+# their rows are dated by ``fetched_at``: fetched late (a back-fill, a batch of 120 days), they
+# all fall on the fetch day, a change that is only the fetch schedule.  Where the same token's
+# ``getall`` is stored, dated by its attempts' ``verify_time``, they are placed at that time
+# instead (the token's getall session_time: its latest attempt, the one detail repeats).
+UNTIMED_SOURCES = ("baidu_detail", "baidu_simple", "baidu_stat", "baidu_media")
+ANCHOR_BASIS = "verify_time"     # the time_basis of a getall sessions row that places the others
+PLACED_BASIS = "getall"          # sessions.time_basis of a row so placed
+
+
+def getall_times(sessions: pd.DataFrame) -> pd.Series:
+    """Each token's ``baidu_getall`` verification time: ``session_id`` -> ``session_time`` of the
+    getall sessions rows dated by ``verify_time`` (the latest, where a token has several)."""
+    require(sessions, ["source", "session_id", "session_time"], "getall_times")
+    if "time_basis" not in sessions.columns:         # (a frame built by hand): nothing says what dates it
+        return pd.Series(dtype=sessions["session_time"].dtype, index=pd.Index([], dtype="str"))
+    m = ((sessions["source"] == LISTING_SOURCE) & (sessions["time_basis"] == ANCHOR_BASIS)
+         & sessions["session_id"].notna() & sessions["session_time"].notna()).to_numpy(dtype=bool, na_value=False)
+    g = sessions.loc[m, ["session_id", "session_time"]]
+    return g.groupby(g["session_id"].astype("str"), sort=True)["session_time"].max()
+
+
+def place_untimed(table: pd.DataFrame, sessions: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with the rows of sources that carry no verification time (:data:`UNTIMED_SOURCES`)
+    placed at their token's ``getall`` time (:func:`getall_times` of ``sessions``): their
+    ``session_time`` (a sessions table's ``time_basis`` becomes ``"getall"``; ``month`` stays the
+    partition the row is stored in).
+    A token without such a getall row keeps its ``fetched_at`` date.  The same frame when
+    nothing moves.  Apply it before choosing a period's rows; the engines and the review apply
+    the same rule in SQL (:func:`faceanalytics.engines._sql.placed`).
+
+    >>> s = load("data", "sessions")                                                 # doctest: +SKIP
+    >>> counts = place_untimed(load("data", "error_counts"), s)                       # doctest: +SKIP
+    >>> error_codes(period_slice(counts, "2026-08-01", "2026-09-01"))                 # doctest: +SKIP
+    """
+    require(table, ["source", "session_id", "session_time"], "place_untimed")
+    if not len(table):
+        return table
+    times = getall_times(sessions)
+    untimed = table["source"].isin(UNTIMED_SOURCES).to_numpy(dtype=bool, na_value=False)
+    if not len(times) or not untimed.any():
+        return table
+    at = table["session_id"].astype("str").map(times)
+    move = untimed & at.notna().to_numpy(dtype=bool)
+    if not move.any():
+        return table
+    out = table.copy()
+    t = out["session_time"]
+    placed = pd.to_datetime(at, utc=True)
+    if isinstance(t.dtype, pd.DatetimeTZDtype):
+        placed = placed.dt.tz_convert(t.dt.tz)
+    elif t.dtype.kind == "M":                       # naive times are UTC (time_us)
+        placed = placed.dt.tz_localize(None)
+    else:                                           # times as text: read as load() gives them
+        t = pd.to_datetime(t, utc=True, format="ISO8601")
+    keep = pd.Series(~move, index=t.index)
+    out["session_time"] = t.where(keep, placed).astype(t.dtype)
+    if "time_basis" in out.columns:
+        out.loc[move, "time_basis"] = PLACED_BASIS
+    return out
 
 
 def distinct_per_group(codes: np.ndarray, keys: Sequence[pd.Series], mask: np.ndarray, g: int) -> np.ndarray:

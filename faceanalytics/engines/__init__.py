@@ -17,6 +17,8 @@ shaping are done afterwards by the pandas code's own helpers.
 ``value_histogram``         exact value counts per group and period (what drift needs)
 ``pass_rate_drift``         change in pass rate between two windows (Newcombe interval)
 ``distribution_drift``      PSI and KS between two windows
+``load_placed``             a table as ``load`` reads it, Baidu rows without a verification
+                            time placed at their token's getall time (what every engine counts)
 ==========================  ===========================================================
 
 ``engine``: ``"auto"`` (DuckDB when installed, else pandas), ``"pandas"``,
@@ -32,11 +34,11 @@ threads, spill directory, or your own connection), :class:`SparkEngine` (your
 from __future__ import annotations
 
 from ._api import (ENGINES, ERROR_TABLES, PandasEngine, confidence_histogram, distribution_drift, error_codes,
-                   genuineness_rates, get_engine, pass_rate_drift, pass_rates, value_histogram,
+                   genuineness_rates, get_engine, load_placed, pass_rate_drift, pass_rates, value_histogram,
                    would_flip_summary)
 from .duckdb_engine import DuckDBEngine
 from .spark_engine import SparkEngine
 
 __all__ = ["ENGINES", "ERROR_TABLES", "get_engine", "PandasEngine", "DuckDBEngine", "SparkEngine",
            "pass_rates", "confidence_histogram", "would_flip_summary", "genuineness_rates", "error_codes",
-           "value_histogram", "pass_rate_drift", "distribution_drift"]
+           "value_histogram", "pass_rate_drift", "distribution_drift", "load_placed"]

@@ -1,6 +1,7 @@
 """The metrics over a data directory, on the engine of your choice; same frames from each."""
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import time
@@ -19,7 +20,7 @@ from ..schema import full_schema
 from . import _sql as S
 from ._base import Engine, arrow_frame
 
-__all__ = ["ENGINES", "PandasEngine", "get_engine", "pass_rates", "confidence_histogram", "would_flip_summary",
+__all__ = ["ENGINES", "PandasEngine", "get_engine", "load_placed", "pass_rates", "confidence_histogram", "would_flip_summary",
            "genuineness_rates", "error_codes", "value_histogram", "distribution_drift", "pass_rate_drift",
            "ERROR_TABLES"]
 
@@ -121,10 +122,40 @@ def _unique(cols) -> list[str]:
 
 
 def _load(data_dir, table: str, since, until, columns, tz=None) -> pd.DataFrame:
-    from ..storage.tables import load
-
     w = _window(since, until, tz)
-    return load(data_dir, table, since=w.since, until=w.until, columns=_unique(columns))
+    return load_placed(data_dir, table, since=w.since, until=w.until, columns=_unique(columns))
+
+
+_PLACE_KEYS = ("source", "session_id", "session_time")
+
+
+def load_placed(data_dir, table: str, since=None, until=None, columns=None) -> pd.DataFrame:
+    """:func:`faceanalytics.load` with the rows of sources that carry no verification time
+    (Baidu detail, simple, stat, media) placed at their token's getall time before the period
+    is chosen (:func:`faceanalytics.analytics.place_untimed`): what every engine counts.
+
+    Those rows are read from every month (a fetch months late; a getall time after the fetch,
+    from a skewed clock), as are the getall sessions rows."""
+    import pyarrow.dataset as ds
+
+    from ..analytics._core import LISTING_SOURCE, UNTIMED_SOURCES, place_untimed
+    from ..storage.tables import load, load_arrow, nullable_dtype
+
+    if table not in S.PLACED_TABLES:
+        return load(data_dir, table, since=since, until=until, columns=columns)
+    anchors = load_arrow(data_dir, "sessions", columns=["source", "session_id", "session_time", "time_basis"],
+                         where=ds.field("source") == LISTING_SOURCE).to_pandas(types_mapper=nullable_dtype)
+    if anchors.empty:
+        return load(data_dir, table, since=since, until=until, columns=columns)
+    w = _window(since, until)
+    untimed = ds.field("source").isin(list(UNTIMED_SOURCES))
+    timed = load_arrow(data_dir, table, w.since, w.until, columns, where=~untimed).to_pandas(types_mapper=nullable_dtype)
+    rows = load_arrow(data_dir, table, None, None, None if columns is None else _unique([*columns, *_PLACE_KEYS]),
+                      where=untimed).to_pandas(types_mapper=nullable_dtype)
+    rows = A.period_slice(place_untimed(rows, anchors), w.since, w.until)[list(timed.columns)]
+    if not len(rows) or not len(timed):
+        return (timed if not len(rows) else rows).reset_index(drop=True)
+    return pd.concat([timed, rows], ignore_index=True)
 
 
 def _empty(table: str, columns=None) -> pd.DataFrame:
@@ -175,15 +206,31 @@ def run_query(eng: Engine, data_dir, table: str, build, *, counts=(), floats=())
         require_data_dir(DataDir(where).root)
     for attempt in range(3):
         try:
-            with eng.relation(data_dir, table) as src:
-                if src is None:
+            with eng.relation(data_dir, table) as src, _placing(eng, data_dir, table, src) as rel:
+                if rel is None:
                     return None
-                return arrow_frame(eng.query(build(src)), table, counts=counts, floats=floats)
+                return arrow_frame(eng.query(build(rel)), table, counts=counts, floats=floats)
         except Exception as e:
             if attempt == 2 or not _vanished(e):
                 raise
             time.sleep(0.05 * (attempt + 1))
     raise AssertionError("unreachable")
+
+
+@contextlib.contextmanager
+def _placing(eng: Engine, data_dir, table: str, src):
+    """``src`` with its rows that carry no verification time placed at their token's getall time
+    (:func:`S.placed`), when the table can hold such rows and getall sessions may be stored."""
+    from ..analytics._core import LISTING_SOURCE, UNTIMED_SOURCES
+    from ._base import source_files, table_root
+
+    if src is None or table not in S.PLACED_TABLES or ("://" not in table_root(data_dir, table) and not (
+            any(source_files(data_dir, table, x) for x in UNTIMED_SOURCES)
+            and source_files(data_dir, "sessions", LISTING_SOURCE))):
+        yield src
+        return
+    with eng.relation(data_dir, "sessions") as anchors:
+        yield src if anchors is None else S.placed(eng.dialect, src, anchors, table)
 
 
 def _periods(agg: pd.DataFrame, freq: str | None, tz=None) -> pd.DataFrame:

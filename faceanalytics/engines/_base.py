@@ -10,7 +10,7 @@ import pyarrow as pa
 from ..schema import full_schema
 from ._sql import Dialect
 
-__all__ = ["Engine", "table_root", "local_files", "PARTS_GLOB", "arrow_frame"]
+__all__ = ["Engine", "table_root", "local_files", "source_files", "PARTS_GLOB", "arrow_frame"]
 
 PARTS_GLOB = "source=*/month=*/part-*.parquet"      # never the writer's hidden .tmp-* files
 
@@ -31,6 +31,12 @@ def local_files(root: str) -> bool | None:
         return None
     p = Path(root)
     return p.is_dir() and next(iter(p.glob(PARTS_GLOB)), None) is not None
+
+
+def source_files(data_dir, table: str, source: str) -> list[str]:
+    """The data files of one source's partitions (every month) of a local table."""
+    root = Path(table_root(data_dir, table)) / f"source={source}"
+    return [str(f) for f in sorted(root.glob(PARTS_GLOB.split("/", 1)[1]))]
 
 
 class Engine:

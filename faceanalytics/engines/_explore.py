@@ -147,7 +147,7 @@ def selection_histogram(data_dir, table: str, kind_column: str, thresholds: Sequ
     # and is matched on the stored ``session_key`` when every file has it (else on hashed ids).
     code = segment_digit(d, segment)
     keys = [*by, "code", *(["period"] if freq else []), *thresholds, "confidence"]
-    keep = [d.q(x) for x in dict.fromkeys([*by, "month", "session_time", *thresholds, "confidence"])]
+    keep = [d.q(x) for x in dict.fromkeys([*by, "source", "month", "session_time", *thresholds, "confidence"])]
 
     def joined(src, ss, where, swhere, key, extra):
         rows = (f"SELECT {', '.join(keep)}, {key} AS {d.q('_h')} FROM {src}{where}"
@@ -159,7 +159,8 @@ def selection_histogram(data_dir, table: str, kind_column: str, thresholds: Sequ
                 f"{d.q('code')} FROM ({rows}) AS c LEFT JOIN ({sess}) AS s ON c.{d.q('_h')} = s.{d.q('_h')}) AS j")
 
     queries = []
-    lay = _Layout(eng, data_dir, w, w.since or pd.Timestamp("1970-01-01", tz="UTC"), tables=(table, "sessions"))
+    lay = _Layout(eng, data_dir, w, w.since or pd.Timestamp("1970-01-01", tz="UTC"), tables=(table, "sessions"),
+                  place=False)    # (the explorers read rows as stored: see README)
     if lay.local:
         with contextlib.ExitStack() as stack:
             listing = None

@@ -76,13 +76,13 @@ import numpy as np
 import orjson
 import pandas as pd
 
-from ..analytics._core import LISTING_SOURCE, REPEAT_SOURCE
+from ..analytics._core import LISTING_SOURCE, REPEAT_SOURCE, UNTIMED_SOURCES
 from ..schema import LEVEL_COLUMNS, LEVELS, SESSION_KEY
 from ..storage.durable import atomic_write_bytes, make_private_dirs
 from ..storage.errors import DamagedTable
 from . import _sql as S
 from ._api import run_query, _window, get_engine
-from ._base import Engine, arrow_frame, table_root
+from ._base import Engine, arrow_frame, source_files, table_root
 from ._kept import Kept
 
 log = logging.getLogger(__name__)
@@ -813,13 +813,19 @@ class _Layout:
     Files written before a column was added (``session_key``, ``invalid_values``) are read
     with the others, the missing column as null."""
 
-    def __init__(self, eng: Engine, data_dir, w: S.Window, since, tables: Sequence[str] = _JOINED, tz=None):
+    def __init__(self, eng: Engine, data_dir, w: S.Window, since, tables: Sequence[str] = _JOINED, tz=None,
+                 place: bool = True):
         from .duckdb_engine import DuckDBEngine
 
         self.eng, self.data_dir, self.w = eng, data_dir, w
         self.d = eng.dialect.in_zone(tz)  # days and periods on the review's calendar
         self.since_month = since.strftime("%Y-%m")
         self.local = isinstance(eng, DuckDBEngine) and "://" not in str(data_dir)
+        # Rows without a verification time placed at their token's getall time (``S.placed``): on a
+        # local directory when getall sessions are stored (their files, every month: ``anchors``);
+        # elsewhere always (the query finds the getall rows, if any).
+        self.anchors = source_files(data_dir, "sessions", LISTING_SOURCE) if place and self.local else []
+        self.placing = place and (bool(self.anchors) or not self.local)
         self.counted: dict[str, dict[tuple[str, str], int]] = {}      # rows per partition, where not local
         self.footers = _Footers(data_dir if self.local else None)
         # file -> [size, mtime ns, inode, rows, keyed, columns, first and last session_time µs]
@@ -837,8 +843,10 @@ class _Layout:
         out: dict[tuple[str, str], list[tuple[str, int, bool, frozenset]]] = {}
         root = Path(table_root(self.data_dir, table))
         for d in sorted(root.glob("source=*/month=*")):
-            month = d.name.split("=", 1)[1]
-            if not lo <= month <= hi:
+            part = (d.parent.name.split("=", 1)[1], d.name.split("=", 1)[1])
+            month = part[1]
+            # rows placed at getall's time may lie in any month (S.Window): every month of those sources
+            if not self.moved(part) and not lo <= month <= hi:
                 continue
             files = []
             for f in sorted(d.glob("part-*.parquet")):
@@ -852,14 +860,26 @@ class _Layout:
                 if rows:
                     files.append((str(f), rows, keyed, cols))
             if files:
-                out[(d.parent.name.split("=", 1)[1], month)] = files
+                out[part] = files
         return out
 
+    def moved(self, part) -> bool:
+        """Whether ``part``'s rows may be placed away from their stored month (:func:`S.placed`):
+        its counts then depend on getall's rows too, and are not kept."""
+        return self.placing and part[0] in UNTIMED_SOURCES
+
+    def _placed(self, table: str, src: str, anchors: str | None) -> str:
+        if src is None or anchors is None or table not in S.PLACED_TABLES:
+            return src
+        return S.placed(self.eng.dialect, src, anchors, table)
+
     def previous(self, table: str) -> list[tuple[str, str]]:
-        return sorted(p for p in self.parts[table] if p[1] < self.since_month)
+        return sorted(p for p in self.parts[table] if p[1] < self.since_month and not self.moved(p))
 
     def current(self) -> list[tuple[str, str]]:
-        return sorted({p for t in _JOINED for p in self.parts[t] if p[1] >= self.since_month})
+        """The partitions counted one at a time (:func:`_current`): those from this period's first
+        month on, and every partition of rows placed at getall's time (wherever they are stored)."""
+        return sorted({p for t in _JOINED for p in self.parts[t] if p[1] >= self.since_month or self.moved(p)})
 
     def keyed(self, parts) -> bool:
         return self.local and all(k for t in self.parts if t in _JOINED for p in parts
@@ -890,14 +910,39 @@ class _Layout:
             files = [f for fs in want.values() for f, *_ in fs]
             quoted = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
             mixed = len({c for fs in want.values() for *_, c in fs}) > 1
-            yield (parquet_scan(f"[{quoted}]", by_name=mixed) if files else None), ""
+            src = parquet_scan(f"[{quoted}]", by_name=mixed) if files else None
+            if any(self.moved(p) for p in want):
+                src = self._placed(table, src, _files_scan(self.anchors))
+            yield src, ""
             return
-        with self.eng.relation(self.data_dir, table) as src:
+        with contextlib.ExitStack() as stack:
+            src = stack.enter_context(self.eng.relation(self.data_dir, table))
+            if self.placing and src is not None and table in S.PLACED_TABLES:
+                anchors = stack.enter_context(self.eng.relation(self.data_dir, "sessions"))
+                src = self._placed(table, src, anchors)
             if parts is None or src is None:
                 yield src, ""
                 return
             conds = [f"({_part(d, p)})" for p in parts]
             yield src, "(" + " OR ".join(conds or ["1 = 0"]) + ")"
+
+
+def _files_scan(files: Sequence[str]) -> str | None:
+    from .duckdb_engine import parquet_scan
+
+    if not files:
+        return None
+    return parquet_scan("[" + ", ".join("'" + f.replace("'", "''") + "'" for f in files) + "]", by_name=True)
+
+
+def _identities(files: Sequence[str]) -> list:
+    """Path, size, modification time and inode of each file (what kept counts are named by)."""
+    out = []
+    for f in files:
+        with contextlib.suppress(OSError):
+            st = os.stat(f)
+            out.append([f, st.st_size, st.st_mtime_ns, st.st_ino])
+    return out
 
 
 # ------------------------------------------------------------------ running them
@@ -938,17 +983,19 @@ def count_tables(data_dir, *, previous_since, since, until, segments: Sequence[S
         if progress is not None:
             progress(name)
 
-    listed = _Listed(lay, w, kept)
+    listed, placed = _Listed(lay, w, kept), _Placed(lay, kept)
+    early = placed.before(_us(cur.since))
     step("the previous period")
-    _previous(lay, w, cur.since, frames, kept, listed)
+    _previous(lay, w, cur.since, frames, kept, listed, placed, early)
     step("this period, partition by partition")
     lo, hi = _us(cur.since), _us(cur.until)
     spec = [[x.name, x.column, list(x.values) if x.values is not None else None] for x in segments]
-    for part in lay.current():
+    for part in (p for p in lay.current() if p not in early):
         def count(into, part=part):
             _current(lay, w, cur, part, segments, into)
-        if kept.whole([part], _JOINED, lo, hi):
-            extra = {"segments": spec, "keyed": lay.keyed([part]), "listed": listed.signature(part, _JOINED)}
+        if _whole(kept, placed, part, _JOINED, lo, hi):
+            extra = {"segments": spec, "keyed": lay.keyed([part]), "listed": listed.signature(part, _JOINED),
+                     "placed": placed.signature(part, _JOINED)}
             kept.through("current", [part], _JOINED, extra, count, frames)
         else:
             count(frames)
@@ -958,7 +1005,7 @@ def count_tables(data_dir, *, previous_since, since, until, segments: Sequence[S
                           if (f := _concat([g for j, g in frames[k] if j == i])) is not None])
     step("errors and quarantine")
     for table, query in _ERRORS.items():
-        out[table] = _errors(lay, kept, w, table, lambda src, by, query=query: query(d, src, w, by))
+        out[table] = _errors(lay, kept, placed, w, table, lambda src, by, query=query: query(d, src, w, by))
     out["quarantine"] = run_query(eng, data_dir, "quarantine", lambda src: quarantine_query(d, src, w, cur.since),
                                   counts=["n"])
     out["distinct"] = _distinct(lay, w, cur.since, kept)
@@ -974,7 +1021,7 @@ _ERRORS = {     # the error tables, per day: what ``error_codes`` and ``billing`
 }
 
 
-def _errors(lay: "_Layout", kept: Kept, w: S.Window, table: str, query) -> pd.DataFrame | None:
+def _errors(lay: "_Layout", kept: Kept, placed: "_Placed", w: S.Window, table: str, query) -> pd.DataFrame | None:
     """One error table's counts over the window (``query(src, by)``): on a local directory
     partition by partition as :func:`_by_partition` counts them; elsewhere one query."""
     if not lay.local:
@@ -986,21 +1033,22 @@ def _errors(lay: "_Layout", kept: Kept, w: S.Window, table: str, query) -> pd.Da
             if src is not None:
                 into[table].append(arrow_frame(lay.eng.query(query(src, by)), table, counts=["n"]))
 
-    _by_partition(kept, f"window-{table}", table, sorted(lay.parts[table]), _us(w.since), _us(w.until),
-                  lambda p: True, count, frames)
+    _by_partition(kept, f"window-{table}", table, sorted(lay.parts[table]),
+                  lambda p: _whole(kept, placed, p, [table], _us(w.since), _us(w.until)), count, frames,
+                  extra=lambda p: placed.signature(p, [table]))
     return _concat(frames[table])
 
 
-def _by_partition(kept: Kept, role: str, table: str, parts, lo_us, hi_us, keepable, count, frames,
+def _by_partition(kept: Kept, role: str, table: str, parts, whole, count, frames,
                   extra=lambda p: None) -> None:
-    """Add the counts of ``table``'s ``parts`` to ``frames``: a whole partition's (every row in
-    ``[lo_us, hi_us)``, ``keepable``) read back where kept; the whole ones not kept yet
-    counted together, grouped by ``month`` too, then split and each kept; the others counted
-    together.  ``count(into, parts, by=())`` counts ``parts`` into ``into``, ``by`` added to its
+    """Add the counts of ``table``'s ``parts`` to ``frames``: a whole partition's (every row inside
+    the period counted: ``whole(part)``, :func:`_whole`) read back where kept; the whole ones not
+    kept yet counted together, grouped by ``month`` too, then split and each kept; the others
+    counted together.  ``count(into, parts, by=())`` counts ``parts`` into ``into``, ``by`` added to its
     groupings; ``extra(part)``: what else the counts depend on, in their key."""
     rest, todo = [], []
     for p in parts:
-        if not (kept.whole([p], [table], lo_us, hi_us) and keepable(p)):
+        if not whole(p):
             rest.append(p)
         elif (got := kept.get(role, [p], [table], extra(p), frames)) is None:
             todo.append(p)
@@ -1083,7 +1131,8 @@ class _Listed:
                     count(frames)
                 else:
                     both = sorted(p for p in lay.parts[table] if p[0] in (REPEAT_SOURCE, LISTING_SOURCE))
-                    self.kept.through(f"listed-{table}", both, [table], {"window": _bounds(self.w)}, count, frames)
+                    self.kept.through(f"listed-{table}", both, [table],    # (detail rows placed by getall's sessions)
+                                      {"window": _bounds(self.w), "anchors": _identities(lay.anchors)}, count, frames)
                 for f in frames["listed"]:
                     for m, n, h in zip(f["month"].tolist(), f["n"].tolist(), f["h"].tolist()):
                         got[(REPEAT_SOURCE, str(m))] = [int(n), str(h)]
@@ -1108,7 +1157,103 @@ class _Listed:
         return {t: self._table(t).get(tuple(part), [0, "0"]) for t in tables if t in _LISTED}
 
 
-def _previous(lay: _Layout, w: S.Window, since, frames, kept: Kept, listed: _Listed) -> None:
+class _Placed:
+    """Where the rows of each partition of a source without a verification time lie once placed
+    at their token's getall time (:func:`S.placed`): per table and partition, the first and last
+    placed ``session_time`` (µs) and a signature of the placement (rows, and the sum of a hash
+    of each row's token and placed time), all partitions in one query per table, on first use.
+
+    Such a partition's counts depend on its files and on where its rows are placed alone: they
+    are kept when every placed row lies inside the period counted (:meth:`whole`), with the
+    signature in their key (:meth:`signature`), so a getall landing recounts only the partitions
+    whose rows it moves.  The bounds and signatures are kept too, keyed by the partitions' files
+    and every getall file.  DuckDB on a local directory only (where counts are kept)."""
+
+    def __init__(self, lay: "_Layout", kept: Kept) -> None:
+        self.lay, self.kept = lay, kept
+        self._got: dict[str, dict] = {}
+
+    def _table(self, table: str) -> dict:
+        if table not in self._got:
+            lay = self.lay
+            parts = sorted(p for p in lay.parts.get(table, {}) if lay.moved(p))
+            got: dict = {}
+            if parts and table in S.PLACED_TABLES and self.kept.root is not None:
+                frames: dict[str, list] = {"placed": []}
+
+                def count(into, table=table, parts=parts):
+                    into["placed"].append(self._query(table, parts))
+                self.kept.through(f"placed-{table}", parts, [table], {"anchors": _identities(lay.anchors)}, count,
+                                  frames)
+                for f in frames["placed"]:
+                    for row in zip(f["source"].tolist(), f["month"].tolist(), f["lo"].tolist(), f["hi"].tolist(),
+                                   f["n"].tolist(), f["h"].tolist()):
+                        got[(str(row[0]), str(row[1]))] = [None if pd.isna(x) else int(x) for x in row[2:5]] + [
+                            str(row[5])]
+            self._got[table] = got
+        return self._got[table]
+
+    def _query(self, table: str, parts) -> pd.DataFrame:
+        lay, d = self.lay, self.lay.d
+        t, sid = d.q("session_time"), d.q("session_id")
+        with lay.relation(table, parts) as (src, _):
+            sql = (f"SELECT CAST({d.q('source')} AS VARCHAR) AS {d.q('source')}, CAST({d.q('month')} AS VARCHAR) AS "
+                   f"{d.q('month')}, min(epoch_us({t})) AS lo, max(epoch_us({t})) AS hi, count(*) AS n, "
+                   f"CAST(sum(hash(coalesce({sid}, '') || '|' || coalesce(CAST(epoch_us({t}) AS VARCHAR), ''))) "
+                   f"AS VARCHAR) AS h, count({t}) AS timed FROM {src} GROUP BY 1, 2")
+            f = lay.eng.query(sql).to_pandas()
+        # a row with no time: never whole
+        f.loc[f["timed"] < f["n"], ["lo", "hi"]] = None
+        return f.drop(columns="timed")
+
+    def whole(self, part, tables, lo_us, hi_us) -> bool:
+        """Whether every placed row of ``part`` in ``tables`` lies in ``[lo_us, hi_us)``."""
+        if self.kept.root is None:
+            return False
+        for t in tables:
+            if part not in self.lay.parts.get(t, {}):
+                continue
+            got = self._table(t).get(tuple(part))
+            if got is None or got[0] is None or got[1] is None or (lo_us is not None and got[0] < lo_us) or \
+                    (hi_us is not None and got[1] >= hi_us):
+                return False
+        return True
+
+    def before(self, since_us: int) -> set:
+        """The partitions of placed rows whose every row lies before ``since_us``: counted with the
+        previous period's partitions (and kept there), not one at a time with this period's."""
+        out = set()
+        for part in {p for t in _JOINED for p in self.lay.parts.get(t, {}) if self.lay.moved(p)}:
+            got = [self._table(t).get(tuple(part)) for t in _JOINED if part in self.lay.parts.get(t, {})]
+            if self.kept.root is not None and got and all(g is not None and g[1] is not None and g[1] < since_us
+                                                          for g in got):
+                out.add(part)
+        return out
+
+    def signature(self, part, tables) -> dict | None:
+        """Where ``part``'s rows are placed, per table (None: a partition whose rows stay where stored)."""
+        if not self.lay.moved(part):
+            return None
+        return {t: self._table(t).get(tuple(part), [None, None, 0, "0"])[2:] for t in tables
+                if part in self.lay.parts.get(t, {})}
+
+
+def _extra(listed: _Listed, placed: _Placed, part, tables):
+    """What else a partition's kept counts depend on: the rows getall's leave out, where its rows are placed."""
+    a, b = listed.signature(part, tables), placed.signature(part, tables)
+    return a if b is None else {"listed": a, "placed": b}
+
+
+def _whole(kept: Kept, placed: _Placed, part, tables, lo_us, hi_us) -> bool:
+    """Whether every row of ``part`` in ``tables`` lies in ``[lo_us, hi_us)``: by the files' footers,
+    or, for rows placed at their token's getall time, by where they are placed."""
+    if placed.lay.moved(part):
+        return placed.whole(part, tables, lo_us, hi_us)
+    return kept.whole([part], tables, lo_us, hi_us)
+
+
+def _previous(lay: _Layout, w: S.Window, since, frames, kept: Kept, listed: _Listed, placed: _Placed,
+              early=frozenset()) -> None:
     """The previous period, pooled counts: comparisons and checks of the partitions before this
     period's first month (that month's are split by date as they are scanned), sessions of
     every row before ``since``.  The counts of a whole partition (every row in the previous
@@ -1116,13 +1261,14 @@ def _previous(lay: _Layout, w: S.Window, since, frames, kept: Kept, listed: _Lis
     leave out, :class:`_Listed`)."""
     for table in ("comparisons", "genuineness", "sessions"):
         if table == "sessions":   # the month holding ``since`` too: this period's are read partition by partition
-            parts = sorted(p for p in lay.parts["sessions"] if p[1] <= lay.since_month)
-        else:
-            parts = lay.previous(table)
-        _by_partition(kept, f"previous-{table}", table, parts, _us(w.since), _us(since),
-                      lambda p: True,
+            # (and every partition of rows placed at getall's time, wherever they are stored)
+            parts = sorted(p for p in lay.parts["sessions"] if p[1] <= lay.since_month or lay.moved(p))
+        else:   # (and the partitions of rows placed before ``since``: ``early``, :meth:`_Placed.before`)
+            parts = sorted({*lay.previous(table), *(p for p in early if p in lay.parts[table])})
+        _by_partition(kept, f"previous-{table}", table, parts,
+                      lambda p, table=table: _whole(kept, placed, p, [table], _us(w.since), _us(since)),
                       lambda into, ps, by=(), table=table: _previous_table(lay, w, since, table, ps, into, by),
-                      frames, extra=lambda p, table=table: listed.signature(p, [table]))
+                      frames, extra=lambda p, table=table: _extra(listed, placed, p, [table]))
 
 
 def _by_part(f: pd.DataFrame) -> dict[tuple[str, str], pd.DataFrame]:
@@ -1292,7 +1438,8 @@ def _distinct(lay: _Layout, w: S.Window, since, kept: Kept) -> pd.DataFrame | No
         elif job[3] is None and kept.root is not None:    # Baidu's tokens over the window: kept by files and bounds
             # (a role no other role's name starts with: an entry prunes those of its role by that prefix)
             kept.through(f"tokens-{job[1]}", job[2], ["sessions"],
-                         {"window": _bounds(w), "since": pd.Timestamp(since).isoformat()},
+                         {"window": _bounds(w), "since": pd.Timestamp(since).isoformat(),
+                          "anchors": _identities(lay.anchors)},
                          lambda into, job=job: count(into, *job), frames)
         else:
             count(frames, *job)
@@ -1382,7 +1529,8 @@ def segment_sample(data_dir, *, since, until, columns: Sequence[str], per_month:
         return f[rank < limit].drop(columns=["source", "month"]).reset_index(drop=True)
     d = eng.dialect
     w = _window(since, until)
-    lay = _Layout(eng, data_dir, w, w.since or pd.Timestamp("1970-01-01", tz="UTC"), tables=("sessions",))
+    lay = _Layout(eng, data_dir, w, w.since or pd.Timestamp("1970-01-01", tz="UTC"), tables=("sessions",),
+                  place=False)     # (which keys to segment by: a sample, as the pandas path takes it)
     rows = lay.rows("sessions")
     if not rows:
         return empty
@@ -1404,7 +1552,9 @@ def labelled_comparisons(data_dir, labels: pd.DataFrame, *, since, until, engine
     eng = get_engine(engine)
     cols = ["source", "session_id", "comparison", "confidence", *_THR, "threshold", "session_time"]
     if eng.name == "pandas":
-        c = load(data_dir, "comparisons", since=since, until=until, columns=cols)
+        from ._api import load_placed
+
+        c = load_placed(data_dir, "comparisons", since=since, until=until, columns=cols)
         return c[c["session_id"].isin(set(labels["session_id"].astype("str")))].reset_index(drop=True)
     d = eng.dialect
     w = _window(since, until)

@@ -25,10 +25,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .._time import sql_period
-from ..analytics._core import LISTING_SOURCE, REPEAT_SOURCE
-from ..schema import LEVEL_COLUMNS
+from ..analytics._core import ANCHOR_BASIS, LISTING_SOURCE, PLACED_BASIS, REPEAT_SOURCE, UNTIMED_SOURCES
+from ..schema import LEVEL_COLUMNS, full_schema
 
-__all__ = ["Dialect", "DuckDBDialect", "SparkDialect", "Window", "once_per_attempt", "pass_counts", "histogram",
+__all__ = ["Dialect", "DuckDBDialect", "SparkDialect", "Window", "once_per_attempt", "placed", "PLACED_TABLES", "pass_counts", "histogram",
            "flip_counts", "flip_shifts", "genuineness_counts", "session_scope", "value_counts", "reduce"]
 
 THRESHOLD_COLUMNS = (*LEVEL_COLUMNS.values(), "threshold")
@@ -70,6 +70,11 @@ class Dialect:
 
     def rint(self, expr: str) -> str:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def columns(self, alias: str, table: str, replace: dict[str, str]) -> str:
+        """Every column of ``alias`` (a relation of ``table``), those of ``replace`` computed
+        instead, in the relation's order."""
+        raise NotImplementedError  # pragma: no cover - abstract
 
     def distinct_pairs(self, a: str, b: str) -> str:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -122,6 +127,11 @@ class DuckDBDialect(Dialect):
     def distinct_pairs(self, a: str, b: str) -> str:
         return f"count(DISTINCT ({a}, {b}))"
 
+    def columns(self, alias: str, table: str, replace: dict[str, str]) -> str:
+        if not replace:
+            return f"{alias}.*"
+        return f"{alias}.* REPLACE (" + ", ".join(f"{e} AS {self.q(c)}" for c, e in replace.items()) + ")"
+
 
 class SparkDialect(Dialect):
     def q(self, name: str) -> str:
@@ -151,24 +161,34 @@ class SparkDialect(Dialect):
     def distinct_pairs(self, a: str, b: str) -> str:
         return f"count(DISTINCT {a}, {b})"
 
+    def columns(self, alias: str, table: str, replace: dict[str, str]) -> str:
+        # the order of spark_engine.spark_schema: the table's columns, then source and month
+        names = [f.name for f in full_schema(table) if f.name not in ("source", "month")] + ["source", "month"]
+        return ", ".join(f"{replace[n]} AS {self.q(n)}" if n in replace else f"{alias}.{self.q(n)}" for n in names)
+
 
 @dataclass(frozen=True)
 class Window:
     """``since <= session_time < until`` (UTC), with the ``month`` partitions that can match.
 
     The same rule as :func:`faceanalytics.load`: the month filter lets the engine skip
-    whole directories (partition pruning), the time filter is exact.
+    whole directories (partition pruning), the time filter is exact.  A row's month is where it
+    is stored; rows placed at their token's getall time (:func:`placed`) may lie in any other
+    month (a fetch months late; a getall time after the fetch, from a skewed clock), so the
+    sources they come from (:data:`~faceanalytics.analytics._core.UNTIMED_SOURCES`, small
+    tables) are read in every month.
     """
     since: _dt.datetime | None = None
     until: _dt.datetime | None = None
 
     def where(self, d: Dialect) -> str:
         conds = []
+        untimed = ", ".join(d.text(x) for x in UNTIMED_SOURCES)
         if self.since is not None:
-            conds += [f"{d.q('month')} >= {d.text(self.since.strftime('%Y-%m'))}",
+            conds += [f"({d.q('month')} >= {d.text(self.since.strftime('%Y-%m'))} OR {d.q('source')} IN ({untimed}))",
                       f"{d.q('session_time')} >= {d.ts(self.since)}"]
         if self.until is not None:
-            conds += [f"{d.q('month')} <= {d.text(self.until.strftime('%Y-%m'))}",
+            conds += [f"({d.q('month')} <= {d.text(self.until.strftime('%Y-%m'))} OR {d.q('source')} IN ({untimed}))",
                       f"{d.q('session_time')} < {d.ts(self.until)}"]
         return (" WHERE " + " AND ".join(conds)) if conds else ""
 
@@ -186,6 +206,34 @@ def once_per_attempt(d: Dialect, src: str, w: Window) -> str:
     listed = f"SELECT {sid} FROM {src}{where}{also}{s} = {d.text(LISTING_SOURCE)} AND {sid} IS NOT NULL"
     keep = f"(coalesce({s}, '') <> {d.text(REPEAT_SOURCE)} OR {sid} IS NULL OR {sid} NOT IN ({listed}))"
     return f"(SELECT * FROM {src}{where}{also}{keep}) AS {d.q('_once')}"
+
+
+#: The tables whose rows of :data:`~faceanalytics.analytics._core.UNTIMED_SOURCES` are placed
+#: at their token's getall time (attempts are getall's own, verify errors Megvii's).
+PLACED_TABLES = ("sessions", "comparisons", "genuineness", "error_counts")
+
+
+def placed(d: Dialect, src: str, anchors: str, table: str) -> str:
+    """``src`` (a relation of ``table``) with the rows of sources that carry no verification
+    time placed at their token's ``baidu_getall`` time, to put after ``FROM``: the rule of
+    ``analytics.place_untimed``.  ``anchors``: a relation of the sessions table (its getall
+    rows dated by ``verify_time`` place the others, whatever their month).  A placed row's
+    ``session_time`` is the getall row's (a sessions row's ``time_basis`` becomes ``'getall'``;
+    its ``month`` stays where it is stored: see :class:`Window`); other rows, and rows of
+    tokens without such a getall row, are as stored.  Timed rows pass through a plain
+    ``UNION ALL`` branch, where the caller's filters still prune partitions."""
+    s, sid, st = d.q("source"), d.q("session_id"), d.q("session_time")
+    untimed = ", ".join(d.text(x) for x in UNTIMED_SOURCES)
+    t, k = d.q("_t"), d.q("_sid")
+    lookup = (f"SELECT {sid} AS {k}, max({st}) AS {t} FROM {anchors} WHERE {s} = {d.text(LISTING_SOURCE)} AND "
+              f"{d.q('time_basis')} = {d.text(ANCHOR_BASIS)} AND {sid} IS NOT NULL AND {st} IS NOT NULL GROUP BY {sid}")
+    replace = {"session_time": f"coalesce(p.{t}, x.{st})"}
+    if table == "sessions":
+        replace["time_basis"] = f"(CASE WHEN p.{t} IS NULL THEN x.{d.q('time_basis')} ELSE {d.text(PLACED_BASIS)} END)"
+    moved = (f"SELECT {d.columns('x', table, replace)} FROM (SELECT * FROM {src} WHERE {s} IN ({untimed})) AS x "
+             f"LEFT JOIN ({lookup}) AS p ON x.{sid} = p.{k}")
+    kept = f"SELECT {d.columns('y', table, {})} FROM {src} AS y WHERE {s} NOT IN ({untimed})"
+    return f"({kept} UNION ALL {moved}) AS {d.q('_placed')}"
 
 
 def _keys(d: Dialect, by: Sequence[str], freq: str | None, time_column: str, tz=None) -> tuple[list[str], list[str]]:

@@ -104,16 +104,20 @@ class DuckDBEngine(Engine):
         fs, p = fs_path(path)
         dataset = ds.dataset(p, filesystem=fs, format="parquet", partitioning=partitioning(),
                              schema=full_schema(table))
-        cur = self.connection().cursor()            # registrations belong to one connection
+        # registrations belong to one cursor: a relation opened inside another (a table and the
+        # sessions rows that place its rows) is registered on the outer one, where the query runs
+        outer = getattr(self._local, "cursor", None)
+        cur = outer or self.connection().cursor()
         name = f"fa_{table}_{uuid.uuid4().hex[:12]}"
         cur.register(name, dataset)
         self._local.cursor = cur
         try:
             yield name
         finally:
-            self._local.cursor = None
             cur.unregister(name)
-            cur.close()
+            if outer is None:
+                self._local.cursor = None
+                cur.close()
 
     def query(self, sql: str) -> pa.Table:
         cur = getattr(self._local, "cursor", None)

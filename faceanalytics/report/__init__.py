@@ -478,6 +478,11 @@ def _add_labels(r: Review, data, labels, engine) -> None:
         if c is None or c.empty:                    # checked by summarize() when it has rows
             c = pd.DataFrame({"session_id": pd.Series(dtype="str"), "comparison": pd.Series(dtype="str"),
                               "session_time": pd.Series(dtype="datetime64[us, UTC]")})
+        ses = data.get("sessions")
+        if ses is not None and len(ses) and len(c):     # the rule the counts follow (analytics.place_untimed)
+            from ..analytics._core import place_untimed
+
+            c = place_untimed(c, ses)
         t = c["session_time"]
         c = c[((t >= p.since) & (t < p.until)).to_numpy()]
         c = c[c["session_id"].isin(set(lab["session_id"]))]

@@ -8,6 +8,9 @@ DataFrames an analyst already has.  The rules shared with the SQL:
   bit 5 = no confidence; NaN never passes;
 * confidence bins: ``floor(confidence * 10 + 1e-6)`` (anti-spoofing: ``* 100``), the same
   IEEE operations as the SQL;
+* rows of the sources without a verification time (Baidu detail, simple, stat) are placed
+  at their token's getall time where the sessions table has it, before the window is
+  applied (``analytics.place_untimed``);
 * Baidu ``detail`` rows of tokens that ``getall`` also returned (same table, same window)
   are not counted;
 * segment values: :func:`faceanalytics.engines._review.segment_values`.
@@ -20,7 +23,9 @@ import numpy as np
 import pandas as pd
 
 from .._time import local_us
-from ..analytics._core import floats, group_codes, once_per_attempt, repeated_attempts, require, sums_by, time_us
+from ..analytics._core import (floats, group_codes, once_per_attempt, place_untimed, repeated_attempts, require,
+                               sums_by, time_us)
+from ..engines._sql import PLACED_TABLES
 from ..analytics._flip import exact_difference
 from ..engines._review import (CMP_SOURCES, COMPARISON_KEYS, GENUINENESS_KEYS, NEAR_UNDER, RETENTION_US,
                                SEG_SESSION_COLUMNS, SESSION_KEYS, Segment, segment_values)
@@ -156,7 +161,10 @@ def count_frames(tables: Mapping[str, pd.DataFrame], *, previous_since, since, u
     built are checked by :func:`check_frames` first (``summarize``), once."""
     segments = list(segments)
     out: dict[str, pd.DataFrame | None] = {}
-    t = {name: None if f is None else _in(f, previous_since, until) for name, f in _present(tables).items()}
+    present = _present(tables)
+    sessions = present["sessions"]
+    t = {name: None if f is None else _in(place_untimed(f, sessions) if sessions is not None and name in PLACED_TABLES
+                                          else f, previous_since, until) for name, f in present.items()}
 
     c = t["comparisons"]
     if c is None or c.empty:

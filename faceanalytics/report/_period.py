@@ -88,9 +88,14 @@ def session_time_range(data, engine="auto") -> tuple[pd.Timestamp | None, pd.Tim
 
     found = []
     if isinstance(data, Mapping):
+        from ..analytics._core import place_untimed
+
+        ses = data.get("sessions")
         for table in ("sessions", "quarantine", "comparisons"):
             f = data.get(table)
             if f is not None and len(f) and "session_time" in f:
+                if table != "quarantine" and ses is not None and len(ses) and "source" in f and "session_id" in f:
+                    f = place_untimed(f, ses)        # dated as every count dates them
                 found.append((f["session_time"].min(), f["session_time"].max()))
     else:
         from ..engines._api import run_query
@@ -98,11 +103,14 @@ def session_time_range(data, engine="auto") -> tuple[pd.Timestamp | None, pd.Tim
         eng = review_engine(engine)
         for table in ("sessions", "quarantine"):
             if eng.name == "pandas":
+                import pyarrow as pa
                 import pyarrow.compute as pc
 
+                from ..engines._api import load_placed
                 from ..storage.tables import load_arrow
 
-                col = load_arrow(data, table, columns=["session_time"]).column("session_time")
+                col = (pa.array(load_placed(data, table, columns=["session_time"])["session_time"])
+                       if table == "sessions" else load_arrow(data, table, columns=["session_time"]).column("session_time"))
                 mm = pc.min_max(col).as_py() if len(col) else None
                 found.append((mm["min"], mm["max"]) if mm else (None, None))
             else:

@@ -585,9 +585,9 @@ def summarize(data, since=None, until=None, *, segments=None, engine="auto", per
 
 
 def _load_tables(data_dir, period: ReviewPeriod) -> dict[str, pd.DataFrame]:
-    from ..storage.tables import load
+    from ..engines._api import load_placed
 
-    return {t: load(data_dir, t, since=period.previous_since, until=period.until) for t in TABLES}
+    return {t: load_placed(data_dir, t, since=period.previous_since, until=period.until) for t in TABLES}
 
 
 def _latest_in_frames(frames: Mapping[str, pd.DataFrame]) -> pd.Timestamp | None:
