@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import itertools
 import logging
 import os
 import re
@@ -253,13 +254,17 @@ def _check_id_collection(ids) -> None:
 
 
 def _read_id_file(path: Path, kind: str | None, column: str | None):
-    """-> ([(line number, value)], header line or None, column name or None)."""
+    """-> (iterator of (line number, value), header line or None, column name or None).
+
+    The values are made as they are read: lists of them (two tuples and a line number per id)
+    doubled the memory a file of a million ids took."""
     lines = _decode(path.read_bytes()).splitlines()
-    content = [(n, ln.strip()) for n, ln in enumerate(lines, 1)
-               if ln.strip() and not ln.strip().startswith("#")]
-    if not content:
+    content = ((n, s) for n, s in zip(itertools.count(1), map(str.strip, lines))
+               if s and not s.startswith("#"))
+    head = next(content, None)
+    if head is None:
         return [], None, column
-    first_no, first = content[0]
+    first_no, first = head
     found = _find_header(first, kind or "biz_id", column)
     is_id = kind is not None and _why_not(first, kind) is None
     if found is None or (is_id and column is None):
@@ -267,17 +272,20 @@ def _read_id_file(path: Path, kind: str | None, column: str | None):
             delimiter = next((d for d in _DELIMITERS if d in first), ",")
             names = ", ".join(_fields(first, delimiter) or [first])
             raise ValueError(f"{path}: no column {column!r} in its first line ({_shown(names, 200)})")
-        return [(n, _unquote(v)) for n, v in content], None, None
+        return ((n, _unquote(v)) for n, v in itertools.chain([head], content)), None, None
     delimiter, index = found
     name = next(csv.reader([first], delimiter=delimiter))[index] if delimiter else first
-    rows = []
-    for n, v in content[1:]:
+    return _column_rows(content, delimiter, index), first, name.strip()
+
+
+def _column_rows(content, delimiter: str, index: int):
+    """(line number, value of the id column) for each line of a CSV after its header."""
+    for n, v in content:
         fields = _fields(v, delimiter) if delimiter else [_unquote(v)]
         if fields is None:
-            rows.append((n, v))  # listed as refused, never sent
+            yield n, v  # listed as refused, never sent
             continue
-        rows.append((n, fields[index] if index < len(fields) else ""))
-    return rows, first, name.strip()
+        yield n, fields[index] if index < len(fields) else ""
 
 
 def _unquote(v: str) -> str:
@@ -328,7 +336,8 @@ def _progress(total: int, desc: str, enabled: bool):
 def _run(jobs: list[tuple[str, str, Callable]], ing: Ingestor, *, concurrency: int,
          chunk_size: int, progress: bool, desc: str, rep: FetchReport,
          is_quota: Callable[[BaseException], bool]) -> None:
-    """Run ``(source, session id, call)`` jobs; land answers per chunk."""
+    """Run ``(source, session id, call)`` jobs (``call(session id)`` asks the provider, one
+    callable shared by every job of a source); land answers per chunk."""
     from ..clients import ProviderError, QuotaExhausted
 
     journals = Journals(ing.archive, f"{time.strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:6]}")
@@ -340,7 +349,7 @@ def _run(jobs: list[tuple[str, str, Callable]], ing: Ingestor, *, concurrency: i
             return "cancelled", None, None
         fetched_at = now_iso()
         try:
-            r = call()
+            r = call(sid)
             status, body = r.http_status, r.body
         except (ProviderError, QuotaExhausted) as e:  # QuotaExhausted: nothing was sent
             if is_quota(e):
@@ -567,21 +576,21 @@ def fetch_megvii(ids, data_dir, *, kind: str = "lite", client=None, base_url: st
         client, ledger, rep = run.client, run.ledger, run.rep
         _note_rejected(rep, wanted)
         state = _state(data_dir, source)
+        if kind == "lite":
+            call = (lambda b: client.get_lite_result(b, return_verify_time=1, return_image=return_image,
+                                                     get_fail_reason=1))
+        else:
+            call = lambda b: client.get_liveness_result(b, get_image_type=get_image_type)
         jobs = []
-        for biz_id in wanted.ids:
+        # every id's calls so far from one read of the ledger (reserve checks again before each send)
+        for biz_id, spent in zip(wanted.ids, ledger.calls_of(wanted.ids)):
             decision = _megvii_decision(kind, state.get(biz_id), refresh_pending)
-            if decision == "fetch" and ledger.calls(biz_id) >= MEGVII_QUOTA:
+            if decision == "fetch" and spent >= MEGVII_QUOTA:
                 decision = "out of quota"
             if decision != "fetch":
                 rep.skipped += 1
                 rep.reasons[decision] += 1
                 continue
-            if kind == "lite":
-                call = (lambda b=biz_id: client.get_lite_result(b, return_verify_time=1,
-                                                               return_image=return_image,
-                                                               get_fail_reason=1))
-            else:
-                call = lambda b=biz_id: client.get_liveness_result(b, get_image_type=get_image_type)
             jobs.append((source, biz_id, call))
         rep.requested = len(wanted.ids)
         return run.run(jobs, concurrency=concurrency, chunk_size=chunk_size, progress=progress,
@@ -619,16 +628,18 @@ def fetch_baidu(tokens, data_dir, *, what: Iterable[str] = ("stat", "getall", "d
         for w in what:
             source = f"baidu_{w}"
             state = _state(data_dir, source)
-            for token in wanted.ids:
+            call = lambda t, w=w: client.result(w, t)
+            spent = ledger.calls_of(f"{RESULT_APIS[w]}:{token}" for token in wanted.ids)
+            for token, n in zip(wanted.ids, spent):
                 st = state.get(token)
                 if st is not None and st[1] is None:
                     rep.skipped += 1
                     rep.reasons["final"] += 1
-                elif ledger.calls(f"{RESULT_APIS[w]}:{token}") >= BAIDU_QUOTA:
+                elif n >= BAIDU_QUOTA:
                     rep.skipped += 1
                     rep.reasons["out of quota"] += 1
                 else:
-                    jobs.append((source, token, lambda t=token, w=w: client.result(w, t)))
+                    jobs.append((source, token, call))
         rep.requested = len(wanted.ids) * len(what)
         return run.run(jobs, concurrency=concurrency, chunk_size=chunk_size, progress=progress,
                        desc="baidu " + ",".join(what))
