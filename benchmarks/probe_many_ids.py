@@ -14,6 +14,10 @@ stops after that one call.  Printed per contender (the better of ``--repeat`` ru
 - first call s: wall seconds from starting the process to the first request reaching the stub;
 - CPU s: user + system seconds of the whole process (wait4), almost all of it before that call;
 - peak MB: its peak resident set (ru_maxrss), and bytes per id above a 3-id run of the same version.
+
+``--kept K`` (Megvii): each run starts from a copy of a data directory already holding K Lite
+sessions (``gen_records.py``, ingested once), and the id file lists those K ids (final: skipped)
+before its N new ones; the 3-id floor run uses the same directory.
 """
 from __future__ import annotations
 
@@ -72,12 +76,14 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         pass
 
 
-def run_once(pkg: str, provider: str, ids: Path, work: Path) -> dict:
+def run_once(pkg: str, provider: str, ids: Path, work: Path, seed_dir: Path | None = None) -> dict:
     stub = _Stub(("127.0.0.1", 0), _Handler)
     threading.Thread(target=stub.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{stub.server_address[1]}"
     data = work / "data"
     shutil.rmtree(data, ignore_errors=True)
+    if seed_dir is not None:
+        shutil.copytree(seed_dir, data)
     env = dict(os.environ, PYTHONPATH=pkg, MEGVII_API_KEY="probe-key", MEGVII_API_SECRET="probe-secret",
                BAIDU_API_KEY="probe-key", BAIDU_SECRET_KEY="probe-secret")
     if provider == "megvii":
@@ -99,12 +105,32 @@ def run_once(pkg: str, provider: str, ids: Path, work: Path) -> dict:
     return {"first": stub.first - t0, "cpu": usage.ru_utime + usage.ru_stime, "rss_mb": usage.ru_maxrss / 1024}
 
 
+def _kept(work: Path, k: int) -> tuple[Path, str]:
+    """A data directory holding ``k`` Lite sessions (generated from the documents), and their ids."""
+    sys.path.insert(0, str(HERE))
+    import gen_records
+
+    records = work / "kept.jsonl"
+    gen_records.write(records, "megvii_lite", k)
+    data = work / "kept-data"
+    env = dict(os.environ, PYTHONPATH=str(HERE.parent))
+    subprocess.run([sys.executable, "-m", "faceanalytics", "ingest", "-q", "--data", str(data), str(records)],
+                   env=env, check=True, stdout=subprocess.DEVNULL)
+    records.unlink()
+    code = ("import sys; from faceanalytics.storage.tables import load_arrow; "
+            "t = load_arrow(sys.argv[1], 'sessions', columns=['session_id']); "
+            "sys.stdout.write(''.join(s + chr(10) for s in t.column('session_id').to_pylist()))")
+    out = subprocess.run([sys.executable, "-c", code, str(data)], env=env, check=True, capture_output=True, text=True)
+    return data, out.stdout
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--baseline", required=True, help="a directory holding another version's faceanalytics")
     ap.add_argument("--n", default="1000000,100000", help="id counts, comma-separated")
     ap.add_argument("--providers", default="megvii,baidu")
     ap.add_argument("--repeat", type=int, default=2)
+    ap.add_argument("--kept", type=int, default=0, help="Lite sessions already in the tables (Megvii)")
     args = ap.parse_args()
     versions = {"baseline": str(Path(args.baseline).resolve()), "this": str(HERE.parent)}
     print(f"load average at start: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
@@ -112,26 +138,32 @@ def main() -> None:
           f"{'B/id':>6}")
     with tempfile.TemporaryDirectory(prefix="probe-many-ids-") as tmp:
         work = Path(tmp)
+        seed_dir, kept_ids = (_kept(work, args.kept) if args.kept else (None, ""))
         for provider in args.providers.split(","):
+            seed = seed_dir if provider == "megvii" else None
             small = work / f"{provider}-3.txt"
             write_ids(small, provider, 3, seed=1)
-            floor = {name: run_once(pkg, provider, small, work)["rss_mb"] for name, pkg in versions.items()}
+            floor = {name: run_once(pkg, provider, small, work, seed)["rss_mb"] for name, pkg in versions.items()}
             for n in (int(x) for x in args.n.split(",")):
                 ids = work / f"{provider}-{n}.txt"
                 write_ids(ids, provider, n)
+                if seed is not None:
+                    ids.write_text(kept_ids + ids.read_text())
                 runs: dict[str, list[dict]] = {name: [] for name in versions}
                 for r in range(args.repeat):
                     order = list(versions.items()) if r % 2 == 0 else list(versions.items())[::-1]
                     for name, pkg in order:
-                        runs[name].append(run_once(pkg, provider, ids, work))
+                        runs[name].append(run_once(pkg, provider, ids, work, seed))
+                n_kept = args.kept if seed is not None else 0
                 for name, got in runs.items():
                     best = min(got, key=lambda x: x["first"])
-                    per_id = (min(x["rss_mb"] for x in got) - floor[name]) * 2**20 / n
+                    per_id = (min(x["rss_mb"] for x in got) - floor[name]) * 2**20 / (n + n_kept)
                     print(f"  {provider:<8} {n:>8} {name:<9} {best['first']:>12.2f} "
                           f"{min(x['cpu'] for x in got):>7.2f} {min(x['rss_mb'] for x in got):>8.0f} "
                           f"{per_id:>6.0f}")
                 firsts = "; ".join(k + " " + ", ".join(f"{x['first']:.2f}" for x in v) for k, v in runs.items())
-                print(f"  {provider:<8} {n:>8} id file {ids.stat().st_size / n:.0f} B/id; all first-call s: {firsts}")
+                print(f"  {provider:<8} {n:>8} (+{n_kept} kept) id file {ids.stat().st_size / (n + n_kept):.0f} B/id; "
+                      f"all first-call s: {firsts}")
                 ids.unlink()
     print(f"load average at end: {os.getloadavg()[0]:.2f}")
 

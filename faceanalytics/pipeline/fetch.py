@@ -300,12 +300,22 @@ def read_ids(ids, column: str | None = None, *, kind: str | None = None) -> list
     return load_ids(ids, column, kind=kind).ids
 
 
-def _state(data_dir, source: str) -> dict[str, tuple]:
-    """session id -> (status, error) of what the tables hold for ``source``."""
-    t = load_arrow(data_dir, "sessions", columns=["source", "session_id", "status", "error"])
-    rows = zip(t.column("source").to_pylist(), t.column("session_id").to_pylist(),
-               t.column("status").to_pylist(), t.column("error").to_pylist())
-    return {sid: (st, err) for src, sid, st, err in rows if src == source}
+def _state(data_dir, source: str, ids: list[str]) -> dict[str, tuple]:
+    """session id -> (status, error) of what the tables hold for ``source``, for ``ids`` only.
+
+    Chosen in Arrow (``source``'s files only, then the rows of ``ids``): every session of the
+    tables, of every source, was made a Python row, whatever the number of ids asked for."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.dataset as ds
+
+    t = load_arrow(data_dir, "sessions", columns=["session_id", "status", "error"],
+                   where=ds.field("source") == source)
+    if not t.num_rows or not ids:
+        return {}
+    t = t.filter(pc.is_in(t.column("session_id"), value_set=pa.array(ids, t.schema.field("session_id").type)))
+    return dict(zip(t.column("session_id").to_pylist(),
+                    zip(t.column("status").to_pylist(), t.column("error").to_pylist())))
 
 
 def _megvii_decision(kind: str, st: tuple | None, refresh_pending: bool) -> str:
@@ -594,7 +604,7 @@ def fetch_megvii(ids, data_dir, *, kind: str = "lite", client=None, base_url: st
     try:
         client, ledger, rep = run.client, run.ledger, run.rep
         _note_rejected(rep, wanted)
-        state = _state(data_dir, source)
+        state = _state(data_dir, source, wanted.ids)
         if kind == "lite":
             call = (lambda b: client.get_lite_result(b, return_verify_time=1, return_image=return_image,
                                                      get_fail_reason=1))
@@ -648,7 +658,7 @@ def fetch_baidu(tokens, data_dir, *, what: Iterable[str] = ("stat", "getall", "d
         jobs = _Jobs()
         for w in what:
             source = f"baidu_{w}"
-            state = _state(data_dir, source)
+            state = _state(data_dir, source, wanted.ids)
             call = lambda t, w=w: client.result(w, t)
             spent = ledger.calls_of(f"{RESULT_APIS[w]}:{token}" for token in wanted.ids)
             todo: list[str] = []
