@@ -144,6 +144,8 @@ def main() -> None:
             small = work / f"{provider}-3.txt"
             write_ids(small, provider, 3, seed=1)
             floor = {name: run_once(pkg, provider, small, work, seed)["rss_mb"] for name, pkg in versions.items()}
+            print(f"  {provider:<8} peak MB of a 3-id run (the floor of B/id): "
+                  + ", ".join(f"{name} {mb:.0f}" for name, mb in floor.items()))
             for n in (int(x) for x in args.n.split(",")):
                 ids = work / f"{provider}-{n}.txt"
                 write_ids(ids, provider, n)
