@@ -8,7 +8,7 @@ DataFrames an analyst already has.  The rules shared with the SQL:
   bit 5 = no confidence; NaN never passes;
 * confidence bins: ``floor(confidence * 10 + 1e-6)`` (anti-spoofing: ``* 100``), the same
   IEEE operations as the SQL;
-* rows of the sources without a verification time (Baidu detail, simple, stat) are placed
+* rows of the sources without a verification time (Baidu detail, simple, stat, media) are placed
   at their token's getall time where the sessions table has it, before the window is
   applied (``analytics.place_untimed``);
 * Baidu ``detail`` rows of tokens that ``getall`` also returned (same table, same window)
