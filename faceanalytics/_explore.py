@@ -29,7 +29,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .analytics._core import column_codes, floats, once_per_attempt, period_codes, period_start, time_us
+from .analytics._core import (column_codes, floats, once_per_attempt, period_codes, period_start, place_untimed,
+                              time_us)
 from .analytics._flip import exact_difference
 from .analytics._hist import THRESHOLD_COLUMNS, confidence_histogram
 from .analytics._index import CutIndex
@@ -247,7 +248,13 @@ def _window(since, until):
 class FrameSource:
     """Tables in memory: the histogram of a selection is :func:`analytics.confidence_histogram`
     of its rows (the summary the engines compute where the data lives), the nearest rows a
-    filter of them."""
+    filter of them.
+
+    With a ``sessions`` frame, rows that carry no verification time (Baidu detail, simple, stat,
+    media) are placed at their token's getall time before the window and the periods are
+    chosen (:func:`analytics.place_untimed`, as the review counts them); without one (or
+    without ``source``, ``session_id`` and ``session_time`` in both frames) nothing says where
+    getall dated them, and they stay at their fetch time, as stored."""
 
     def __init__(self, table: pd.DataFrame, sessions: pd.DataFrame | None, spec: Spec, *, freq: str | None = "W",
                  time_column: str = "session_time", since=None, until=None, segments=None,
@@ -256,6 +263,9 @@ class FrameSource:
             raise KeyError(f"the table needs a {spec.kind_column!r} column")
         self.spec = spec
         since, until = _window(since, until)
+        if sessions is not None and all({"source", "session_id", "session_time"} <= set(f.columns)
+                                        for f in (table, sessions)):
+            table, sessions = place_untimed(table, sessions), place_untimed(sessions, sessions)
         table = once_per_attempt(_in_window(table, time_column, since, until))
         for c in ("source", "session_id"):
             if c not in table:

@@ -124,10 +124,10 @@ class _Explorer(widgets.VBox):
                 if sessions is not None:
                     raise TypeError("sessions= is for tables in memory; a data directory has its own sessions table")
                 if engine == "pandas":              # asked for: the rows loaded, then counted as a frame's
-                    from .storage.tables import load
+                    from .engines import load_placed
 
-                    source = FrameSource(load(data, spec.table, since=since, until=until),
-                                         load(data, "sessions", since=since, until=until), spec, freq=freq,
+                    source = FrameSource(load_placed(data, spec.table, since=since, until=until),
+                                         load_placed(data, "sessions", since=since, until=until), spec, freq=freq,
                                          time_column=time_column, segments=segments,
                                          max_segment_values=max_segment_values)
                 else:

@@ -18,7 +18,9 @@ never loads the rows.  It asks, each time in one scan of the months its window t
   would flip.
 
 Each attempt counts once (``engines._sql.once_per_attempt``), as in every metric; only the
-``baidu_detail`` partitions pay for that check (``engines._review._once_relation``).
+``baidu_detail`` partitions pay for that check (``engines._review._once_relation``).  Rows that
+carry no verification time (Baidu detail, simple, stat, media) are placed at their token's getall
+time (``engines._sql.placed``) in all three, so a period holds the rows the review counts in it.
 """
 from __future__ import annotations
 
@@ -34,9 +36,9 @@ from .. import analytics as A
 from ..analytics._core import REPEAT_SOURCE
 from ..analytics._segments import join_session_columns
 from . import _sql as S
-from ._api import PandasEngine, _empty, _periods, run_query, _window, get_engine
+from ._api import PandasEngine, _empty, _periods, _placing, get_engine, load_placed, run_query, _window
 from ._base import arrow_frame, table_root
-from ._review import (Segment, _and, _hash, _key, _Layout, _once, _once_relation, _part, _partitions,
+from ._review import (Segment, _and, _hash, _key, _Layout, _once, _once_relation, _part,
                       digit_values, segment_digit, segment_expr, segment_values)
 
 __all__ = ["overview", "selection_histogram", "rows_near_cut", "ALL"]
@@ -159,8 +161,9 @@ def selection_histogram(data_dir, table: str, kind_column: str, thresholds: Sequ
                 f"{d.q('code')} FROM ({rows}) AS c LEFT JOIN ({sess}) AS s ON c.{d.q('_h')} = s.{d.q('_h')}) AS j")
 
     queries = []
-    lay = _Layout(eng, data_dir, w, w.since or pd.Timestamp("1970-01-01", tz="UTC"), tables=(table, "sessions"),
-                  place=False)    # (the explorers read rows as stored: see README)
+    # Rows without a verification time (Baidu detail, ...) placed at their token's getall time, as
+    # the review counts them (``_Layout``'s default: ``S.placed``; their partitions read in every month).
+    lay = _Layout(eng, data_dir, w, w.since or pd.Timestamp("1970-01-01", tz="UTC"), tables=(table, "sessions"))
     if lay.local:
         with contextlib.ExitStack() as stack:
             listing = None
@@ -177,9 +180,9 @@ def selection_histogram(data_dir, table: str, kind_column: str, thresholds: Sequ
                 queries.append(S.histogram(d, j, w, [*by, "code"], freq, thresholds=thresholds, tz=tz))
             agg = _summed(eng, queries, keys, "count")
     else:
-        with eng.relation(data_dir, table) as src, eng.relation(data_dir, "sessions") as ss:
+        with lay.relation(table) as (src, _), lay.relation("sessions") as (ss, _):
             if src is not None:
-                for part in _partitions(eng, data_dir, table, w):
+                for part in sorted(lay.parts[table]):
                     where = _and(w.where(d), _part(d, part))
                     extra = list(conds) + ([_once(d, src, w)] if part[0] == REPEAT_SOURCE else [])
                     j = joined(src, ss, where, where, _hash(d, d.q("session_id")), extra)
@@ -223,16 +226,15 @@ def _summed(eng, queries: Sequence[str], keys: Sequence[str], total: str):
 def _pandas_histogram(data_dir, table, kind_column, kind, segment, by, freq, since, until, tz=None) -> pd.DataFrame:
     """:func:`selection_histogram` by loading the rows (``engine="pandas"``)."""
     from ..analytics import once_per_attempt
-    from ..storage.tables import load
 
     w = _window(since, until, tz)
-    rows = once_per_attempt(load(data_dir, table, since=w.since, until=w.until))
+    rows = once_per_attempt(load_placed(data_dir, table, since=w.since, until=w.until))
     if kind is not ALL:
         k = rows[kind_column]
         rows = rows[(k.isna() if kind is None else k == kind).to_numpy(dtype=bool, na_value=False)]
     keys = list(by)
     if segment is not None:
-        s = load(data_dir, "sessions", since=w.since, until=w.until)
+        s = load_placed(data_dir, "sessions", since=w.since, until=w.until)
         s = s[["source", "session_id"]].assign(**{segment.label: segment_values(s, segment)})
         rows = join_session_columns(rows, s, [segment.label])
         keys.append(segment.label)
@@ -285,7 +287,8 @@ def rows_near_cut(data_dir, table: str, kind_column: str, *, kind, since, until,
     margin = f"abs({d.exact_diff(c, t1)})"
     found = pd.DataFrame(columns=out_cols)
     sessions = None
-    with eng.relation(data_dir, table) as src, eng.relation(data_dir, "sessions") as ss:
+    with eng.relation(data_dir, table) as raw, _placing(eng, data_dir, table, raw) as src, \
+            eng.relation(data_dir, "sessions") as sraw, _placing(eng, data_dir, "sessions", sraw) as ss:
         if src is None:
             return _near_frame(found), (0, 0) if flips else None
         if near is not None:
