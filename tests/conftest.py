@@ -1,4 +1,5 @@
-"""Shared test setup: a non-interactive matplotlib backend, and no figure left open.
+"""Shared test setup: a non-interactive matplotlib backend, no figure left open, and a sandbox's
+credentials in the environment (``creds``).
 
 The backend is chosen only if matplotlib has not been imported yet, and figures are
 closed only if a test imported pyplot: tests that never plot pay nothing.
@@ -19,3 +20,12 @@ def _close_figures():
     plt = sys.modules.get("matplotlib.pyplot")
     if plt is not None:
         plt.close("all")
+
+
+@pytest.fixture
+def creds(monkeypatch):
+    """``creds(sandbox)``: the sandbox's credentials and base URLs in the environment."""
+    def set_for(sb):
+        for k, v in sb.env().items():
+            monkeypatch.setenv(k, v)
+    return set_for

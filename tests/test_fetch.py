@@ -19,14 +19,6 @@ from faceanalytics.storage.tables import load
 ROOT = Path(__file__).parents[1]
 
 
-@pytest.fixture
-def creds(monkeypatch):
-    def set_for(sb):
-        for k, v in sb.env().items():
-            monkeypatch.setenv(k, v)
-    return set_for
-
-
 def sessions(data, source):
     s = load(data, "sessions")
     return s[s.source == source]

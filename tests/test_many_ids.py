@@ -12,14 +12,6 @@ from faceanalytics.sandbox import Sandbox
 
 
 @pytest.fixture
-def creds(monkeypatch):
-    def set_for(sb):
-        for k, v in sb.env().items():
-            monkeypatch.setenv(k, v)
-    return set_for
-
-
-@pytest.fixture
 def reads(monkeypatch):
     """Counts the ledger's reads of its file (each under the file lock), and how many had been
     made when the first call was reserved."""
