@@ -164,10 +164,7 @@ class QuotaLedger:
 
     def calls(self, key: str) -> int:
         """Calls on record for *key* (including any cut-short line that may have been for it)."""
-        with self._lock:
-            with self._file_lock():
-                self._catch_up()
-                return self._calls(key)
+        return self.calls_of((key,))[0]
 
     def calls_of(self, keys: Iterable[str]) -> list[int]:
         """Calls on record for each of *keys*, in order, from one locked read of the ledger.
@@ -180,9 +177,6 @@ class QuotaLedger:
         with self._lock:
             with self._file_lock():
                 self._catch_up()
-                if not self._torn:  # no cut-short line: each count is the key's own
-                    counts = self._counts
-                    return [counts.get(key, 0) for key in keys]
                 return [self._calls(key) for key in keys]
 
     def remaining(self, key: str) -> int:

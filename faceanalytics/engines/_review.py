@@ -81,7 +81,7 @@ from ..schema import LEVEL_COLUMNS, LEVELS, SESSION_KEY
 from ..storage.durable import atomic_write_bytes, make_private_dirs
 from ..storage.errors import DamagedTable
 from . import _sql as S
-from ._api import run_query, _window, get_engine
+from ._api import _placing, run_query, _window, get_engine
 from ._base import Engine, arrow_frame, source_files, table_root
 from ._kept import Kept
 
@@ -904,22 +904,15 @@ class _Layout:
         condition that keeps them; ``src`` None when there is no row."""
         d = self.eng.dialect
         if self.local:
-            from .duckdb_engine import parquet_scan
-
             want = self.parts[table] if parts is None else {p: self.parts[table].get(p, []) for p in parts}
-            files = [f for fs in want.values() for f, *_ in fs]
-            quoted = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
             mixed = len({c for fs in want.values() for *_, c in fs}) > 1
-            src = parquet_scan(f"[{quoted}]", by_name=mixed) if files else None
+            src = _files_scan(d, [f for fs in want.values() for f, *_ in fs], by_name=mixed)
             if any(self.moved(p) for p in want):
-                src = self._placed(table, src, _files_scan(self.anchors))
+                src = self._placed(table, src, _files_scan(d, self.anchors))
             yield src, ""
             return
-        with contextlib.ExitStack() as stack:
-            src = stack.enter_context(self.eng.relation(self.data_dir, table))
-            if self.placing and src is not None and table in S.PLACED_TABLES:
-                anchors = stack.enter_context(self.eng.relation(self.data_dir, "sessions"))
-                src = self._placed(table, src, anchors)
+        with self.eng.relation(self.data_dir, table) as raw, \
+                (_placing(self.eng, self.data_dir, table, raw) if self.placing else contextlib.nullcontext(raw)) as src:
             if parts is None or src is None:
                 yield src, ""
                 return
@@ -927,12 +920,13 @@ class _Layout:
             yield src, "(" + " OR ".join(conds or ["1 = 0"]) + ")"
 
 
-def _files_scan(files: Sequence[str]) -> str | None:
+def _files_scan(d: S.Dialect, files: Sequence[str], by_name: bool = True) -> str | None:
+    """DuckDB's scan of ``files`` (None: no file)."""
     from .duckdb_engine import parquet_scan
 
     if not files:
         return None
-    return parquet_scan("[" + ", ".join("'" + f.replace("'", "''") + "'" for f in files) + "]", by_name=True)
+    return parquet_scan("[" + ", ".join(d.text(f) for f in files) + "]", by_name=by_name)
 
 
 def _identities(files: Sequence[str]) -> list:
