@@ -42,6 +42,7 @@ import subprocess
 import sys
 import time
 import uuid
+import zlib
 from dataclasses import dataclass, field
 
 Q_START = "2026-07-01"
@@ -67,12 +68,18 @@ class Plants:
     names: list = field(default_factory=list)
 
 
+SIZES = {"segment_drop": 0.05, "wave_share": 0.036, "wave_days": 4}   # --segment-drop, --wave-share, --wave-days
+
+
 def plants_for(name: str) -> Plants:
+    """The plants of dataset ``name`` (``segment``, ``wave``, ... ``fresh``; a name ending in digits
+    after the kind, ``segment2``, plants the same at another seed)."""
     p = Plants()
+    name = name.rstrip("0123456789") if not name.startswith("none") else name
     if name in ("segment", "fresh"):
-        p.segment = ("store", 0.05, 45)
+        p.segment = ("store", SIZES["segment_drop"], 45)
     if name in ("wave", "fresh"):
-        p.wave = ("mask", 0.036, 50, 53)
+        p.wave = ("mask", SIZES["wave_share"], 50, 50 + SIZES["wave_days"] - 1)
     if name in ("threshold", "fresh"):
         p.threshold = ("idcard_photo", 60)
     if name in ("baidu", "fresh"):
@@ -393,17 +400,21 @@ def main(argv=None) -> int:
     ap.add_argument("--days", type=int, default=90)
     ap.add_argument("--prior", type=int, default=28)
     ap.add_argument("--only", default="segment,wave,threshold,baidu,fresh,none0,none1,none2")
+    ap.add_argument("--segment-drop", type=float, default=SIZES["segment_drop"], help="points / 100")
+    ap.add_argument("--wave-share", type=float, default=SIZES["wave_share"], help="mask flagged share in the wave")
+    ap.add_argument("--wave-days", type=int, default=SIZES["wave_days"])
     ap.add_argument("--segment-flag", action="store_true", help="also review with --segment channel")
     ap.add_argument("--keep", action="store_true", help="keep data directories already landed")
     a = ap.parse_args(argv)
+    SIZES.update(segment_drop=a.segment_drop, wave_share=a.wave_share, wave_days=a.wave_days)
     exe = os.path.join(os.path.dirname(sys.executable), "faceanalytics")
     rows, false_findings = [], []
     since, until = Q_START, _date(a.days)
-    for i, name in enumerate(a.only.split(",")):
+    for name in a.only.split(","):
         root = os.path.join(a.out, name)
         data, src = os.path.join(root, "data"), os.path.join(root, "records.jsonl")
         labels = os.path.join(root, "labels.csv")
-        seed = 1000 + i
+        seed = zlib.crc32(name.encode())        # a dataset's seed is its name's
         t0 = time.time()
         if not (a.keep and os.path.isdir(data)):
             shutil.rmtree(root, ignore_errors=True)
@@ -415,7 +426,7 @@ def main(argv=None) -> int:
                 return 1
         p = plants_for(name)
         runs = [("default", [])]
-        if a.segment_flag or name in ("segment", "fresh"):
+        if a.segment_flag or name.rstrip("0123456789") in ("segment", "fresh"):
             runs.append(("segment", ["--segment", "channel", "--level", "1e-4", "--labels", labels]))
         for label, extra in runs:
             rep = os.path.join(root, f"report-{label}.html")

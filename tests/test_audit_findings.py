@@ -45,6 +45,7 @@ def test_an_error_finding_says_where_its_code_was_counted(audited):
     # the same wave where else the code is counted is named, not dropped
     others = {"Baidu attempt", "Baidu stat"} - ({"Baidu attempt"} if f.origin == "baidu_attempt" else set())
     assert any("223120" in a and any(o in a for o in others) for a in f.also), f.also
+    assert not [a for a in f.also if "223120" in a and "all sessions" in a]     # a code's origin, not a pool
 
 
 def test_an_error_findings_figure_draws_its_own_series(audited, monkeypatch):

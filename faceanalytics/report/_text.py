@@ -228,7 +228,10 @@ def also_tag(f) -> str:
         # the same code seen where else it is counted (a Baidu attempt's code is in stat too): named, not dropped
         code = tr("finding.code_detail", code=f.code, detail=f.detail) if f.detail else f.code
         bits.append(tr("finding.subject.error", code=code, origin=origin(f.origin)))
-    bits.append(segment_text(f.segment["key"], f.segment["value"]) if f.segment else tr("finding.also.pool"))
+    if f.segment:
+        bits.append(segment_text(f.segment["key"], f.segment["value"]))
+    elif not (f.family == "error" and f.origin):    # "223120 (Baidu stat)" needs no "all sessions"
+        bits.append(tr("finding.also.pool"))
     bits.append(tr("finding.also.frequency", frequency=tr(f"finding.frequency.{f.frequency}")) if f.frequency
                 else "")
     return tr("finding.also.sep").join(b for b in bits if b)
