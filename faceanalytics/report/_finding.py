@@ -79,6 +79,8 @@ class Finding:
     level: str | None = None
     attack: str | None = None
     code: str | None = None        # error code; for family "thresholds" the new set as text
+    origin: str | None = None      # family "error": where the code comes from (verify_error, baidu_attempt,
+    detail: str | None = None      # baidu_stat, ...) and, for a Baidu stat code, its api (Verify_FIN, ...)
     segment: dict | None = None
     thresholds: dict | None = None  # family "thresholds": the new set, {level: threshold}
     replaces: dict | None = None    # ... and the set whose share fell at the same time

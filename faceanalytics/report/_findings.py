@@ -455,7 +455,24 @@ def findings_of(changes: pd.DataFrame | None, series: pd.DataFrame, since_day: i
         f.also.append(T.confined_tag(**got[1]))
         confined.add(id(f))
         findings.append(f)
-    return _collapse(findings, levels, confined)
+    out = _collapse(findings, levels, confined)
+    _at_threshold_changes(out)
+    return out
+
+
+def _at_threshold_changes(findings: list[Finding]) -> None:
+    """A pass-rate change of a comparison kind and source that starts within a day of a new
+    reference-threshold set of the same kind and source is said to coincide with it."""
+    from . import _text as T
+
+    new = [f for f in findings if f.family == "thresholds"]
+    for f in findings:
+        if f.family != "pass_rate" or not new:
+            continue
+        t = next((t for t in new if (t.source, t.comparison) == (f.source, f.comparison)
+                  and abs((pd.Timestamp(t.start) - pd.Timestamp(f.start)) / pd.Timedelta(days=1)) <= 1), None)
+        if t is not None:
+            T.at_new_thresholds(f, t)
 
 
 def _new_set(r, series: pd.DataFrame) -> bool:

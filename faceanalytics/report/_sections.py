@@ -286,7 +286,7 @@ class _Builder:
             return self._section("changes", blocks)
         figs = []
         for f in findings[:FIGURES_OF_CHANGES]:
-            if f.family == "thresholds" or series is None:
+            if series is None:
                 continue
             fig = self._change_figure(f, series)
             if fig is not None:
@@ -311,7 +311,7 @@ class _Builder:
     def _change_figure(self, f, series: pd.DataFrame) -> dict | None:
         m = series["family"] == f.family
         for col, val in (("source", f.source), ("comparison", f.comparison), ("level", f.level),
-                         ("attack", f.attack), ("code", f.code)):
+                         ("attack", f.attack), ("code", f.code), ("origin", f.origin), ("detail", f.detail)):
             m &= (series[col] == val) if val is not None else series[col].isna()
         pool = series[m & series["seg_key"].isna()]
         if f.segment:
@@ -329,7 +329,7 @@ class _Builder:
         f.figure = f"#{fid}"
         start = pd.Timestamp(f.start)
         end = pd.Timestamp(f.end) if f.kind == "wave" and f.end else None
-        unit = tr(f"changes.ylabel.{f.family}" if f.family in ("flagged", "error", "billed") else
+        unit = tr(f"changes.ylabel.{f.family}" if f.family in ("flagged", "error", "billed", "thresholds") else
                   "changes.ylabel.pass_rate")
         return figure(lambda ax: draw_change(ax, mine, pool=pool, start=start, end=end, since=self.period.since,
                                              title=f"{f.rank}. {f.title}", ylabel=unit),

@@ -16,7 +16,7 @@ from ..schema import LEVELS
 from ._finding import Finding, level_for
 
 __all__ = ["SECTIONS", "SECTION_IDS", "sections", "pct", "points", "change_finding", "threshold_finding", "also_tag",
-           "confined_tag", "origin", "provider", "attack", "tr", "tr_or", "join"]
+           "confined_tag", "at_new_thresholds", "origin", "provider", "attack", "tr", "tr_or", "join"]
 
 #: the sections in report order (each has ``sections.<id>.heading`` and ``.lead`` in the catalogue)
 SECTION_IDS = ("headline", "changes", "segments", "funnel", "pass-rates", "confidence", "would-flip",
@@ -158,7 +158,8 @@ def change_finding(r, levels, labels=None):
                    decision=_decision(r["family"], diff, seg_text, lv),
                    start=start.isoformat(), end=end.isoformat() if end is not None else None,
                    source=_s(r.get("source")), comparison=_s(r.get("comparison")), level=_s(r.get("level")),
-                   attack=_s(r.get("attack")), code=_s(r.get("code")), segment=seg,
+                   attack=_s(r.get("attack")), code=_s(r.get("code")), origin=_s(r.get("origin")),
+                   detail=_s(r.get("detail")), segment=seg,
                    rate_before=float(r["rate_before"]), rate_after=float(r["rate_after"]),
                    change_points=diff * 100, ci_low_points=lo * 100, ci_high_points=hi * 100,
                    k_before=int(r["k_before"]), n_before=int(r["n_before"]), k_after=int(r["k_after"]),
@@ -204,6 +205,17 @@ def threshold_finding(r, changes):
                    section="#thresholds", score=1e3 + float(r["statistic"]) * abs(float(r["diff"])))
 
 
+def at_new_thresholds(f, t) -> None:
+    """A pass-rate finding ``f`` that starts the day its kind's reference thresholds changed
+    (``t``, the thresholds finding): its decision says the new cut may explain it, and it
+    names the change (the text said "find who is being rejected" of a drop the provider's
+    new thresholds made, with no word of them)."""
+    date = _day(t.start)
+    f.decision = tr("finding.decision.at_new_thresholds", comparison=f.comparison, date=date,
+                    cut=tr("finding.cut.level", level=f.level))
+    f.also.insert(0, tr("finding.also.thresholds", date=date))
+
+
 def confined_tag(pool: float, rest: float) -> str:
     """What a change named with its segment says of the pool and of the rest."""
     return tr("finding.also.confined", pool=points(pool), rest=points(rest))
@@ -212,7 +224,14 @@ def confined_tag(pool: float, rest: float) -> str:
 def also_tag(f) -> str:
     """How a merged finding is named in its lead's "also seen" list."""
     bits = [tr("finding.also.level", level=f.level)] if f.level and f.family == "pass_rate" else []
-    bits.append(segment_text(f.segment["key"], f.segment["value"]) if f.segment else tr("finding.also.pool"))
+    if f.family == "error" and f.origin:
+        # the same code seen where else it is counted (a Baidu attempt's code is in stat too): named, not dropped
+        code = tr("finding.code_detail", code=f.code, detail=f.detail) if f.detail else f.code
+        bits.append(tr("finding.subject.error", code=code, origin=origin(f.origin)))
+    if f.segment:
+        bits.append(segment_text(f.segment["key"], f.segment["value"]))
+    elif not (f.family == "error" and f.origin):    # "223120 (Baidu stat)" needs no "all sessions"
+        bits.append(tr("finding.also.pool"))
     bits.append(tr("finding.also.frequency", frequency=tr(f"finding.frequency.{f.frequency}")) if f.frequency
                 else "")
     return tr("finding.also.sep").join(b for b in bits if b)

@@ -94,7 +94,7 @@ def _f(x) -> float:
 
 
 _FINDING_COLUMNS = ["rank", "title", "text", "decision_text", "kind", "family", "source", "comparison", "level",
-                    "attack", "code", "segment_key", "segment_value", "start", "end", "frequency", "rate_before",
+                    "attack", "code", "origin", "detail", "segment_key", "segment_value", "start", "end", "frequency", "rate_before",
                     "rate_after", "change", "ci_low_change", "ci_high_change", "k_before", "n_before", "k_after",
                     "n_after", "q_value", "also"]
 
@@ -108,6 +108,7 @@ def _findings(findings) -> pd.DataFrame:
         rows.append({"rank": f.rank, "title": f.title, "text": f.text, "decision_text": f.decision,
                      "kind": tr_or(f"kind.{f.kind}", f.kind), "family": f.family, "source": f.source,
                      "comparison": f.comparison, "level": f.level, "attack": f.attack, "code": f.code,
+                     "origin": f.origin, "detail": f.detail,
                      "segment_key": seg.get("key"), "segment_value": seg.get("value"),
                      "start": pd.Timestamp(f.start), "end": pd.Timestamp(f.end) if f.end else pd.NaT,
                      "frequency": tr_or(f"finding.frequency.{f.frequency}", f.frequency) if f.frequency else None,
