@@ -70,7 +70,7 @@ import threading
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import orjson
@@ -107,11 +107,13 @@ class Segment:
     """A segment key: ``key`` of ``biz_extra_data`` (``column=None``) or a sessions ``column``.
 
     ``values``: the values kept as they are; any other value counts as ``"(other)"``
-    (None: every value kept).
+    (None: every value kept).  ``left_out``: values the sample held were not kept (too
+    many, or too long to be a label), so ``"(other)"`` holds rows.
     """
     name: str
     column: str | None = None
     values: tuple[str, ...] | None = None
+    left_out: bool = field(default=False, compare=False)
 
     @property
     def label(self) -> str:

@@ -1,0 +1,60 @@
+"""Hostile and careless input, round 7: the review and its outputs on hostile table content
+(what a provider or a client's ``biz_extra_data`` can carry) and careless review options."""
+from __future__ import annotations
+
+import json
+
+
+import faceanalytics as fa
+from faceanalytics.pipeline.ingest import ingest
+from faceanalytics.report import review
+
+import _planted as P
+
+SINCE, UNTIL = "2026-06-01", "2026-07-02"
+
+
+def _landed(tmp_path, extra) -> object:
+    """A month of Lite sessions whose ``biz_extra_data`` is ``extra(i)`` (the i-th Lite session):
+    the data directory."""
+    recs = P.records(8, n_lite=160, n_liveness=0, n_baidu=0, reference_date="2026-07-01", window_days=30)
+    i = 0
+    for rec in recs:
+        if rec["source"] == "megvii_lite":
+            rec["payload"]["biz_info"]["biz_extra_data"] = extra(i)
+            i += 1
+    d = tmp_path / "data"
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    ingest([P.write(tmp_path / "r.jsonl", recs)], d)
+    return d
+
+
+# ---------------------------------------------------------------------------- 1. long segment values
+
+def test_a_segment_value_too_long_to_be_a_label_counts_under_other(tmp_path):
+    """A client's ``biz_extra_data`` value of 100 KB was a segment value like any other: every row
+    of the review's count frames held its own copy (ten such values took a review of 360
+    sessions from 0.28 to 1.37 GB: ``benchmarks/probe_long_values.py``), and the report, the
+    workbook and the findings carried the blob.  A value over 256 characters is counted under
+    "(other)"; the explorer offers "(other)" for it."""
+    blob = "B" * 20_000
+    d = _landed(tmp_path, lambda i: json.dumps({"channel": ["app", "h5", blob + str(i % 2)][i % 3]}))
+    for segments in (None, ["channel"]):                     # chosen by default, and asked for
+        rv = review(d, SINCE, UNTIL, segments=segments)
+        seg = rv.tables()["segments"]
+        seg = seg[seg["key"] == "channel"]
+        assert sorted(seg["value"]) == ["(other)", "app", "h5"], segments
+        other = seg.loc[seg["value"] == "(other)", "n"].iloc[0]
+        assert other == seg["n"].sum() - seg.loc[seg["value"] != "(other)", "n"].sum() > 0
+        assert all(len(v) <= 256 for v in seg["value"])
+        assert "B" * 300 not in rv.html()
+    ex = fa.threshold_explorer(d, segments=["channel"], since=SINCE, until=UNTIL)
+    options = [v for _, v in ex.controls["segment"].options]
+    assert ("channel", "(other)") in options and not any(blob in str(v) for v in options)
+    ex.controls["segment"].value = ("channel", "(other)")
+    assert ex.state()["n"] > 0
+    # a key whose every value is a blob is no segment by default, and asked for, all "(other)"
+    d2 = _landed(tmp_path / "2", lambda i: json.dumps({"blob": blob + str(i % 3)}))
+    assert "blob" not in set(review(d2, SINCE, UNTIL).tables()["segments"]["key"])
+    seg = review(d2, SINCE, UNTIL, segments=["blob"]).tables()["segments"]
+    assert list(seg["value"]) == ["(other)"] and seg["n"].iloc[0] > 0
