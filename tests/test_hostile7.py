@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 
 import faceanalytics as fa
 from faceanalytics.pipeline.ingest import ingest
@@ -88,3 +90,39 @@ def test_many_labels_are_matched_in_one_scan_of_the_comparisons(tmp_path):
     pd.testing.assert_frame_equal(got.sort_values(key).reset_index(drop=True)[want.columns],
                                   want.sort_values(key).reset_index(drop=True), check_dtype=False)
     assert set(got["session_id"]) == set(ids[::2]) and len(got) > 50
+
+
+def test_a_labels_file_of_many_sessions_is_read_without_a_python_string_per_id(tmp_path):
+    """Every case of a year exported as labels (10,000,000 lines): each id was a Python string in
+    a dict of tuples, then hashed again by pandas (``duplicated``, ``nunique``) and listed for the
+    query; 2,000,000 labels took a review to 1.2 GB, five times its own.  They are now read,
+    trimmed, checked and matched in Arrow arrays: Python's own allocations while reading
+    600,000 labels (31 MB) stay within twice the file's size (0.23 GB before) (``benchmarks/probe_review_hostile.py`` has the
+    whole review's peak)."""
+    import tracemalloc
+    import uuid
+
+    from faceanalytics.report import read_labels
+
+    f = tmp_path / "labels.csv"
+    n = 600_000
+    with open(f, "w", encoding="utf-8") as out:
+        out.write("session_id,genuine\n")
+        for i in range(n):
+            out.write(f"{1_760_000_000 + i},{uuid.UUID(int=i)},{'yes' if i % 3 else 'no'}\n")
+        out.write(f"{1_760_000_000 + 5},{uuid.UUID(int=5)},yes\n")        # a repeat, labelled alike
+    size = f.stat().st_size
+    tracemalloc.start()
+    try:
+        lab = read_labels(f)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 2 * size, f"peak {peak:,} bytes for a file of {size:,}"
+    assert len(lab) == n and lab["session_id"].is_unique
+    assert lab.iloc[3].tolist() == [f"1760000003,{uuid.UUID(int=3)}", False]
+    assert int(lab["genuine"].sum()) == n - (n + 2) // 3
+    with open(f, "a", encoding="utf-8") as out:
+        out.write(f"{1_760_000_000 + 7},{uuid.UUID(int=7)},no\n")         # labelled both ways
+    with pytest.raises(ValueError, match=r"1 session\(s\) labelled both genuine and not, e.g. '1760000007,"):
+        read_labels(f)
