@@ -126,3 +126,50 @@ def test_a_labels_file_of_many_sessions_is_read_without_a_python_string_per_id(t
         out.write(f"{1_760_000_000 + 7},{uuid.UUID(int=7)},no\n")         # labelled both ways
     with pytest.raises(ValueError, match=r"1 session\(s\) labelled both genuine and not, e.g. '1760000007,"):
         read_labels(f)
+
+
+# ---------------------------------------------------------------------------- 3. text that turns or drives the reader
+
+RLO = "\u202e"          # right-to-left override: what follows reads backwards, to the end of the paragraph
+
+
+def test_bidirectional_controls_in_a_segment_are_shown_as_replacement_characters(tmp_path):
+    """A channel ``"\\u202egnp.exe"`` reached the report, the workbook and the findings JSON as it
+    was: the override turned the rest of its cell and of the finding's title backwards, so the
+    text read what it did not say.  Shown as U+FFFD, as control characters are; the findings
+    JSON escapes it (``\\u202e``, the same string to a JSON reader)."""
+    import zipfile
+
+    value = f"{RLO}gnp.exe"
+    recs = P.records(8, n_lite=1500, n_liveness=0, n_baidu=0, reference_date="2026-07-01", window_days=30,
+                     plants=[P.SegmentDrop(85, "2026-06-16", value="app")])
+    for rec in recs:
+        b = rec["payload"].get("biz_info") or {}
+        if isinstance(b.get("biz_extra_data"), str):
+            b["biz_extra_data"] = b["biz_extra_data"].replace('"app"', json.dumps(value))
+    ingest([P.write(tmp_path / "r.jsonl", recs)], tmp_path / "data")
+    rv = review(tmp_path / "data", SINCE, UNTIL, segments=["channel"])
+    assert [f.segment for f in rv.findings] == [{"key": "channel", "value": value}]    # the data as it is
+    html = rv.html()
+    assert RLO not in html and "\ufffdgnp.exe" in html
+    with zipfile.ZipFile(__import__("io").BytesIO(rv.workbook())) as z:
+        xml = "".join(z.read(n).decode() for n in z.namelist() if n.endswith(".xml"))
+    assert RLO not in xml and "\ufffdgnp.exe" in xml
+    raw = rv.findings_json()
+    assert RLO not in raw and "\\u202egnp.exe" in raw
+    assert json.loads(raw)[0]["segment"] == {"key": "channel", "value": value}
+
+
+def test_a_refusal_quoting_the_data_sends_no_escape_sequence_to_the_terminal(tmp_path, capsys):
+    """``--segment chanel`` lists the keys the sessions carry; a client's key holding
+    ``ESC ] 0 ; … BEL ESC [ 2 J`` retitled and cleared the terminal the refusal was printed to
+    (and an override turned the line).  Each control character is shown as its escape."""
+    from faceanalytics.cli import main
+
+    key = "\x1b]0;pwned\x07\x1b[2J\x9b"
+    d = _landed(tmp_path, lambda i: json.dumps({key: "x", f"ch{RLO}ab": "y", "渠道": "z"}))
+    assert main(["review", "-q", "--data", str(d), "--out", str(tmp_path / "r.html"), "--since", SINCE,
+                 "--until", UNTIL, "--segment", "chanel"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "\x1b" not in err and "\x07" not in err and "\x9b" not in err and RLO not in err
+    assert "\\x1b]0;pwned\\x07\\x1b[2J\\x9b" in err and "ch\\u202eab" in err and "渠道" in err

@@ -134,7 +134,10 @@ class Review:
 
     def findings_json(self) -> str:
         self.sections                               # figure anchors are set while building sections
-        return json.dumps([f.as_json() for f in self.findings], ensure_ascii=False, indent=1, allow_nan=False)
+        from ._shown import json_text
+
+        return json_text(json.dumps([f.as_json() for f in self.findings], ensure_ascii=False, indent=1,
+                                    allow_nan=False))
 
     def write(self, out, *, xlsx=None) -> Path:
         """Write the report to ``out`` and the findings to ``out``'s ``.findings.json`` (and,

@@ -152,7 +152,9 @@ def _refuse_unknown(unknown: list[str], sample: pd.DataFrame, period) -> None:
     if "biz_extra_data" in sample:
         for raw, n in sample["biz_extra_data"].dropna().value_counts().items():
             found.update({k: int(n) for k, v in biz_keys(raw).items() if k and v != ""})
-    keys = [k for k, _ in found.most_common(12)]
+    from ._shown import escaped
+
+    keys = [escaped(k) for k, _ in found.most_common(12)]
     shown = ", ".join(keys[:10]) + (", …" if len(keys) > 10 else "") if keys else "none"
     # segment values are read from a sample (about 20,000 sessions a month): a key no sampled
     # session carries has no value to count, however rare it is in the rest -- say so
