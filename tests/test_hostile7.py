@@ -173,3 +173,23 @@ def test_a_refusal_quoting_the_data_sends_no_escape_sequence_to_the_terminal(tmp
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "\x1b" not in err and "\x07" not in err and "\x9b" not in err and RLO not in err
     assert "\\x1b]0;pwned\\x07\\x1b[2J\\x9b" in err and "ch\\u202eab" in err and "渠道" in err
+
+
+def test_a_key_too_long_to_be_a_label_is_no_default_segment_and_is_listed_cut(tmp_path, capsys):
+    """A client's ``biz_extra_data`` whose key is 5,000 characters (text pasted as a key) with
+    three values was chosen as a segment by default: its 5 KB name headed a section of the
+    report and every line that named it; a ``--segment`` refusal printed it whole.  A key over
+    256 characters is a segment only when asked for, and a refusal lists it cut."""
+    from faceanalytics.cli import main
+
+    long_key = "K" * 5_000
+    d = _landed(tmp_path, lambda i: json.dumps({long_key: ["a", "b", "c"][i % 3], "channel": ["app", "h5"][i % 2]}))
+    rv = review(d, SINCE, UNTIL)
+    assert "channel" in set(rv.tables()["segments"]["key"]) and long_key not in set(rv.tables()["segments"]["key"])
+    assert "K" * 300 not in rv.html()
+    seg = review(d, SINCE, UNTIL, segments=[long_key]).tables()["segments"]     # asked for: counted
+    assert sorted(seg["value"]) == ["a", "b", "c"]
+    assert main(["review", "-q", "--data", str(d), "--out", str(tmp_path / "r.html"), "--since", SINCE,
+                 "--until", UNTIL, "--segment", "chanel"]) == 2
+    err = capsys.readouterr().err
+    assert "K" * 60 + "…" in err and "K" * 61 not in err and len(err) < 600

@@ -93,8 +93,8 @@ def _value_counts(sample: pd.DataFrame, asked=None) -> dict[tuple[str, str | Non
             keys = biz_keys(raw)
             for k in (keys if keep is None else keep.intersection(keys)) if asked is None else asked:
                 v = keys.get(k, "")
-                if v == "" or k == "":                                # an empty key names nothing
-                    continue
+                if v == "" or k == "" or asked is None and len(k) > MAX_VALUE_CHARS:
+                    continue           # an empty key names nothing; one that long is no label (unless asked)
                 c = out.setdefault((k, None), Counter())
                 if len(v) > MAX_VALUE_CHARS or asked is None and len(c) > MAX_VALUES and v not in c:
                     v = None                                     # too long, or one more value than a segment has
@@ -154,7 +154,7 @@ def _refuse_unknown(unknown: list[str], sample: pd.DataFrame, period) -> None:
             found.update({k: int(n) for k, v in biz_keys(raw).items() if k and v != ""})
     from ._shown import escaped
 
-    keys = [escaped(k) for k, _ in found.most_common(12)]
+    keys = [escaped(k if len(k) <= 60 else k[:60] + "…") for k, _ in found.most_common(12)]
     shown = ", ".join(keys[:10]) + (", …" if len(keys) > 10 else "") if keys else "none"
     # segment values are read from a sample (about 20,000 sessions a month): a key no sampled
     # session carries has no value to count, however rare it is in the rest -- say so
