@@ -36,7 +36,7 @@ def _landed(tmp_path, extra) -> object:
 def test_a_segment_value_too_long_to_be_a_label_counts_under_other(tmp_path):
     """A client's ``biz_extra_data`` value of 100 KB was a segment value like any other: every row
     of the review's count frames held its own copy (ten such values took a review of 360
-    sessions from 0.28 to 1.37 GB: ``benchmarks/probe_long_values.py``), and the report, the
+    sessions from 0.28 to 1.37 GB; ``benchmarks/probe_review_hostile.py``), and the report, the
     workbook and the findings carried the blob.  A value over 256 characters is counted under
     "(other)"; the explorer offers "(other)" for it."""
     blob = "B" * 20_000
