@@ -169,7 +169,7 @@ def _segment_options(ov: Overview, spec: Spec, table_columns: dict, session_segm
     for seg in session_segments:
         values = list(seg.values or ())
         out += [(seg.name, v) for v in values]
-        if len(values) >= MAX_VALUES:
+        if len(values) >= MAX_VALUES or seg.left_out:
             out.append((seg.name, OTHER))
         out.append((seg.name, MISSING))
     return out

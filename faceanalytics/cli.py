@@ -304,16 +304,24 @@ def _main(argv: list) -> int:
     try:
         return _run(args)
     except (_Usage, StorageConfigError) as e:  # e.g. fetch into s3://, or http to a non-loopback endpoint
-        print(f"faceanalytics {args.command}: {e}", file=sys.stderr)
+        print(f"faceanalytics {args.command}: {_message(e)}", file=sys.stderr)
         return 2
     except DamagedTable as e:  # the tables are derived: rebuild recreates them
-        print(f"faceanalytics {args.command}: {e}", file=sys.stderr)
+        print(f"faceanalytics {args.command}: {_message(e)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return _interrupted(args.command)
     except OSError as e:
-        print(f"faceanalytics {args.command}: {e}{_DISK_FULL if _disk_full(e) else ''}", file=sys.stderr)
+        print(f"faceanalytics {args.command}: {_message(e)}{_DISK_FULL if _disk_full(e) else ''}", file=sys.stderr)
         return 1
+
+
+def _message(e: BaseException) -> str:
+    """An error's message for the terminal: it may quote the data (a biz_extra_data key, a file
+    name), so no escape sequence in it reaches the terminal (:func:`report._shown.escaped`)."""
+    from .report._shown import escaped
+
+    return escaped(e)
 
 
 # A full disk (or a quota, or a file size limit) mid-run: said so, with what it left.

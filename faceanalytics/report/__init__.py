@@ -134,7 +134,10 @@ class Review:
 
     def findings_json(self) -> str:
         self.sections                               # figure anchors are set while building sections
-        return json.dumps([f.as_json() for f in self.findings], ensure_ascii=False, indent=1, allow_nan=False)
+        from ._shown import json_text
+
+        return json_text(json.dumps([f.as_json() for f in self.findings], ensure_ascii=False, indent=1,
+                                    allow_nan=False))
 
     def write(self, out, *, xlsx=None) -> Path:
         """Write the report to ``out`` and the findings to ``out``'s ``.findings.json`` (and,
@@ -200,6 +203,7 @@ class Review:
 def read_labels(path) -> pd.DataFrame:
     """Outcome labels from CSV or Parquet: ``session_id`` and a boolean ``genuine``
     (true/false, 1/0, yes/no); other columns kept (``pai``: species of an attack)."""
+    import numpy as np
     import pyarrow as pa
 
     path = Path(path)
@@ -221,13 +225,17 @@ def read_labels(path) -> pd.DataFrame:
     if g.dtype != bool:
         from ..analytics._labels import GENUINE_TEXT
 
-        conv = g.astype("str").str.strip().str.lower().map(GENUINE_TEXT)
-        bad = g.notna() & conv.isna()
+        codes, texts = pd.factorize(g.astype("str"))     # a few distinct texts: each read once
+        read = [GENUINE_TEXT.get(str(t).strip().lower()) for t in texts]
+        yes, known = (np.array([f(v) for v in read] + [False]) for f in (lambda v: v is True, lambda v: v is not None))
+        bad = (codes >= 0) & ~known[codes]                   # a value (not missing) that is no yes or no
         if bad.any():
-            row = int(bad.idxmax()) + (1 if path.suffix.lower() in (".parquet", ".pq") else 2)  # CSV: the header
+            i = int(np.argmax(bad))
+            row = int(g.index[i]) + (1 if path.suffix.lower() in (".parquet", ".pq") else 2)  # CSV: the header
             raise ValueError(f"{path}: genuine must be true/false (or 1/0, yes/no); row {row} has "
-                             f"{str(g[bad].iloc[0])[:40]!r}")
-        lab = lab.assign(genuine=conv.astype("boolean"))
+                             f"{str(g.iloc[i])[:40]!r}")
+        lab = lab.assign(genuine=pd.arrays.BooleanArray(yes[codes], ~known[codes]))
+        del codes, bad
     try:
         lab = lab.assign(session_id=lab["session_id"].astype("str"))
     except UnicodeDecodeError:          # a Parquet binary column: bytes that are not text
@@ -235,13 +243,46 @@ def read_labels(path) -> pd.DataFrame:
     lab = lab[lab["genuine"].notna()]
     if lab.empty:      # read as "none of the labelled sessions has a comparison": there were none
         raise ValueError(f"{path}: no labels: no row has a session_id and a genuine value")
-    # A session labelled twice the same way counts once; both ways is a question for whoever labelled it.
-    both = lab.groupby("session_id")["genuine"].nunique()
-    both = both[both > 1]
-    if len(both):
-        raise ValueError(f"{path}: {len(both):,} session(s) labelled both genuine and not, e.g. "
-                         f"{str(both.index[0])[:60]!r}")
-    return lab.drop_duplicates("session_id").reset_index(drop=True)
+    lab = _once_each(lab.reset_index(drop=True), path)
+    lab.attrs[_ONE_A_SESSION] = True
+    return lab
+
+
+_ONE_A_SESSION = "faceanalytics.one_row_a_session"
+
+
+def _once_each(lab: pd.DataFrame, path) -> pd.DataFrame:
+    """Each session's first row: a session labelled twice the same way counts once; both ways
+    is a question for whoever labelled it (refused, naming the first such id in order).  The ids
+    are sorted by pyarrow, not hashed by pandas, which holds each as a Python string (2,000,000
+    labels: 0.37 GB and 4 s for ``duplicated`` alone)."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    n = len(lab)
+    if n < 2:
+        return lab
+    sid = pa.array(lab["session_id"], pa.string())
+    sid = sid.combine_chunks() if isinstance(sid, pa.ChunkedArray) else sid
+    # stable: each id's rows in file order (ids without one last)
+    order = pc.sort_indices(pa.table({"s": sid, "r": np.arange(n)}),
+                            sort_keys=[("s", "ascending"), ("r", "ascending")]).to_numpy()
+    s = sid.take(order)
+    del sid
+    start = np.ones(n, dtype=bool)
+    start[1:] = pc.not_equal(s[1:], s[:-1]).fill_null(False).to_numpy(zero_copy_only=False)
+    valid = s.is_valid().to_numpy(zero_copy_only=False)
+    start &= valid
+    if not valid.all():                                  # the rows without an id: one group, kept as one row
+        start[int(np.argmin(valid))] = True
+    first = np.flatnonzero(start)
+    g = lab["genuine"].to_numpy(dtype=bool, na_value=False)[order]
+    both = np.logical_or.reduceat(g, first) & ~np.logical_and.reduceat(g, first) & valid[first]
+    if both.any():
+        raise ValueError(f"{path}: {int(both.sum()):,} session(s) labelled both genuine and not, e.g. "
+                         f"{str(s[int(first[np.argmax(both)])])[:60]!r}")
+    return lab.iloc[np.sort(order[first])].reset_index(drop=True)
 
 
 def _label_csv(path: Path) -> pd.DataFrame:
@@ -253,46 +294,72 @@ def _label_csv(path: Path) -> pd.DataFrame:
     ``f"{id},{flag}"`` leaves unquoted, which the CSV parser refused.  Such a file is read a
     line at a time and a row repeated is kept once (with the number of its first row): the
     file's text, a list of its lines and one of its rows took 1.58 GB for 32 MB of ``a,1``
-    rows (49 times the file), 1.27 GB for 98 MB of real biz_ids."""
+    rows (49 times the file), 1.27 GB for 98 MB of real biz_ids; its lines are now read by
+    pyarrow as one column of text, split and deduplicated there (a dict of Python tuples
+    held 2,000,000 labels at 1.2 GB: ``benchmarks/probe_review_hostile.py``)."""
     import io
 
-    raw = path.read_bytes()
-    text = raw.decode("utf-16") if raw.startswith((b"\xff\xfe", b"\xfe\xff")) else raw.decode("utf-8-sig")
-    del raw
-    lines = _lines_of(text)
-    first = next((ln for ln in lines if ln.strip()), None)
+    with open(path, "rb") as f:
+        utf16 = f.read(2) in (b"\xff\xfe", b"\xfe\xff")
+    with open(path, encoding="utf-16" if utf16 else "utf-8-sig") as f:
+        first = next((ln.rstrip("\r\n") for ln in f if ln.strip()), None)
     if first is None:
         raise ValueError(f"{path}: empty: no header (session_id, genuine) and no labels")
     sep = "\t" if "\t" in first else ";" if ";" in first and "," not in first else ","
     names = [c.strip().strip('"').strip() for c in first.split(sep)]
     names = [c.lower() if c.lower() in ("session_id", "genuine") else c for c in names]
     if sep == "," and sorted(names) == ["genuine", "session_id"]:
-        rows: dict[tuple, int] = {}                       # (id, flag) -> its first row (0: the first after the header)
-        n = 0
-        for ln in lines:
-            if not ln.strip():
-                continue
-            a, _, b = ln.rpartition(",") if names[0] == "session_id" else ln.partition(",")
-            a, b = (x.strip().strip('"').strip() or None for x in (a, b))
-            rows.setdefault((a, b) if names[0] == "session_id" else (b, a), n)
-            n += 1
-        return pd.DataFrame(list(rows), columns=["session_id", "genuine"], dtype="object",
-                            index=pd.Index(list(rows.values()), dtype="int64"))
+        return _two_columns(path, utf16, id_first=names[0] == "session_id")
+    text = path.read_text(encoding="utf-16" if utf16 else "utf-8-sig")
     return pd.read_csv(io.StringIO(text), sep=sep, names=names, header=0, dtype={"session_id": "str"},
                        keep_default_na=True, skipinitialspace=True)
 
 
-def _lines_of(text: str):
-    """The lines of ``text`` (ended by \\n, \\r\\n or \\r) one at a time: no list of them, and no
-    copy of the text (``io.StringIO`` holds four bytes a character)."""
-    import re
+def _two_columns(path: Path, utf16: bool, *, id_first: bool) -> pd.DataFrame:
+    """A ``session_id,genuine`` file (or ``genuine,session_id``): the id is everything but the
+    flag, each half trimmed of spaces and quotes; blank lines skipped; a row repeated within a
+    block of the file kept once, indexed by its first row (0: the first after the header)."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.csv as pacsv
 
-    start = 0
-    for m in re.finditer(r"\r\n?|\n", text):
-        yield text[start:m.start()]
-        start = m.end()
-    if start < len(text):
-        yield text[start:]
+    def half(parts, name):
+        x = pc.utf8_trim_whitespace(pc.utf8_trim(pc.utf8_trim_whitespace(pc.struct_field(parts, name)), '"'))
+        return pc.if_else(pc.equal(x, ""), pa.scalar(None, pa.string()), x)
+
+    split = r"^(?:(?P<a>.*),)?(?P<b>[^,]*)$" if id_first else r"^(?P<a>[^,]*)(?:,(?P<b>.*))?$"
+    blocks, header, n = [], True, 0
+    try:     # every line one field (a unit separator for a delimiter, no quoting), a block at a time
+        reader = pacsv.open_csv(
+            path, read_options=pacsv.ReadOptions(column_names=["line"], encoding="utf-16" if utf16 else "utf8",
+                                                 block_size=4 << 20),
+            parse_options=pacsv.ParseOptions(delimiter="\x1f", quote_char=False, escape_char=False),
+            convert_options=pacsv.ConvertOptions(column_types={"line": pa.string()}))
+        for batch in reader:
+            lines = batch.column(0)
+            lines = lines.filter(pc.not_equal(pc.utf8_trim_whitespace(lines), ""))
+            if header and len(lines):
+                lines, header = lines[1:], False
+            parts = pc.extract_regex(lines, split)
+            a, b = half(parts, "a"), half(parts, "b")
+            t = pa.table({"session_id": a if id_first else b, "genuine": b if id_first else a,
+                          "row": pa.array(np.arange(n, n + len(a), dtype=np.int64))})
+            n += len(a)
+            # a row repeated within the block kept once (with its first row number)
+            blocks.append(t.group_by(["session_id", "genuine"], use_threads=False).aggregate([("row", "min")])
+                          .sort_by("row_min"))
+    except pa.ArrowInvalid as e:
+        if "UTF8" in str(e):
+            raise UnicodeDecodeError("utf-8", b"", 0, 1, "not UTF-8") from None
+        raise
+    if not blocks:
+        return pd.DataFrame({"session_id": pd.Series(dtype="str"), "genuine": pd.Series(dtype="str")})
+    t = pa.concat_tables(blocks)
+    del blocks
+    return pd.DataFrame({"session_id": pd.Series(t.column("session_id"), dtype="str"),
+                         "genuine": pd.Series(t.column("genuine"), dtype="str")}
+                        ).set_axis(pd.Index(t.column("row_min").to_numpy(), dtype="int64"))
 
 
 LABEL_LINE = 64 << 10     # bytes: a labels line is an id, a flag and a few notes
@@ -488,8 +555,10 @@ def _add_labels(r: Review, data, labels, engine) -> None:
         c = c[c["session_id"].isin(set(lab["session_id"]))]
     else:
         c = labelled_comparisons(data, lab, since=p.since, until=p.until, engine=r.summaries._engine or engine)
-    r.n_labels = int(lab["session_id"].nunique())
+    # read_labels gives one row a session: counted without hashing every id again
+    r.n_labels = int(lab["session_id"].count() if lab.attrs.get(_ONE_A_SESSION) else lab["session_id"].nunique())
     r.n_labels_matched = int(c["session_id"].nunique()) if len(c) else 0
+    lab = lab[lab["session_id"].isin(c["session_id"].unique())] if len(c) else lab.iloc[:0]   # the labels joined
     rows = []
     for comp in sorted(c["comparison"].dropna().unique()) if len(c) else []:
         t = A.error_rates_at_levels(c, lab[["session_id", "genuine"]], comparison=comp)

@@ -22,11 +22,20 @@ import re
 from collections import Counter
 from urllib.parse import unquote_plus
 
-__all__ = ["decoded", "value_labels", "segment_labels", "shown", "shown_key", "no_controls"]
+__all__ = ["decoded", "value_labels", "segment_labels", "shown", "shown_key", "no_controls", "escaped",
+           "json_text"]
 
 _ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
-# C0 controls but tab, newline and carriage return; and DEL
-_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Bidirectional embeddings, overrides and isolates: an unclosed U+202E in a segment value turned
+# the rest of its sentence (a finding's title) backwards, so the text read what it did not say
+_BIDI = "\u202a-\u202e\u2066-\u2069"
+# C0 controls but tab, newline and carriage return; DEL; and the bidirectional controls
+_CONTROLS = re.compile(f"[\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f{_BIDI}]")
+# for a terminal: every C0 control but tab and newline, DEL, the C1 controls (ESC and CSI open
+# escape sequences: a key of the data that held "\x1b]0;...\x07\x1b[2J" retitled and cleared
+# the terminal a refusal was printed to) and the bidirectional ones
+_UNPRINTABLE = re.compile(f"[\\x00-\\x08\\x0b-\\x1f\\x7f-\\x9f{_BIDI}]")
+_BIDI_RE = re.compile(f"[{_BIDI}]")
 
 
 def decoded(raw):
@@ -71,7 +80,20 @@ def shown_key(key):
 
 
 def no_controls(value):
-    """Text without C0 control characters (tab, newline and CR kept) nor DEL: a NUL or a bell
-    from the data (a segment value, a provider's message) would reach the HTML raw --
-    autoescape leaves them -- and some readers stop or garble there.  Non-text as it is."""
+    """Text without C0 control characters (tab, newline and CR kept), DEL nor bidirectional
+    controls: a NUL or a bell from the data (a segment value, a provider's message) would reach
+    the HTML raw -- autoescape leaves them -- and some readers stop or garble there.  Non-text
+    as it is."""
     return _CONTROLS.sub("\ufffd", value) if isinstance(value, str) else value
+
+
+def escaped(text: str) -> str:
+    """``text`` for a terminal: each control character (but tab and newline) and bidirectional
+    control as its escape (``\\x1b``, ``\\u202e``), the rest as it is (Chinese stays readable)."""
+    return _UNPRINTABLE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), str(text))
+
+
+def json_text(text: str) -> str:
+    """JSON text (``ensure_ascii=False``) with the bidirectional controls escaped as ``\\u202e``
+    (JSON escapes the C0 controls itself): a reader showing a finding's title is not turned."""
+    return _BIDI_RE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)

@@ -246,10 +246,11 @@ def _cell(v):
         v = v.tz_convert("UTC").tz_localize(None) if v.tzinfo is not None else v
         return v.to_pydatetime()
     # Control characters (a segment value, a provider's message) are refused by the xlsx format
-    # (openpyxl raises, and the whole report was lost): each becomes U+FFFD.
-    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+    # (openpyxl raises, and the whole report was lost): each becomes U+FFFD, as in the report
+    # (bidirectional controls too).
+    from ._shown import no_controls
 
-    return ILLEGAL_CHARACTERS_RE.sub("\ufffd", str(v))
+    return no_controls(str(v))
 
 
 def _width(v) -> int:
