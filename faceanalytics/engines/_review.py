@@ -489,28 +489,57 @@ def comparisons_query(d, src, where: str, since, *, sessions: str | None = None,
            + f", {pass_bits(d)} AS {d.q('bits')}, {d.q('first')}, {d.q('day')}, {d.q('side')}, "
            f"{_bin(d, d.q('_c'), 10)} AS {d.q('bin')}{more}"
            + (f", {d.q('_k')}, {d.q('_dup')}" if sessions is not None else "") + f" FROM ({inner}) AS i")
+    # Every row is counted per day and per histogram bin (two hashings a row, not one per grouping),
+    # each grouping of the result added up from one of those two (:func:`_rolled`).  The small
+    # numbers (pass bits, first attempt, side, ``nc``) are hashed as one (``_s``, :data:`_SMALL`):
+    # fewer key columns a row; they are taken back out of the counts, as the thresholds' ``has``
+    # and the segments' digits (from their packs, :func:`segment_packs`) are worked out there.
+    day_keys = [x for x in CMP_DAY if x not in _SMALL]
+    hist_keys = [x for x in CMP_HIST if x not in _SMALL]
     if sessions is None:
         sets = [[*CMP_DAY, *by], [*CMP_HIST, *by]]
-        return _sets(d, mid, sets), sets
-    sets = [CMP_DAY, CMP_HIST]
+        rows = f"SELECT *, {_small(d, ('bits', 'first', 'side'))} AS {d.q('_s')} FROM ({mid}) AS m"
+        return _rolled(d, rows, [[*day_keys, "_s", *by], [*hist_keys, "_s", *by]], sets,
+                       derived=_small_unpacked(d, ("bits", "first", "side"))), sets
     c, s = "c.", "s."
     kept = f"c.{d.q('_dup')} = 0"
+    nc = f"(CASE WHEN c.{d.q('_dup')} IS NULL AND {s}{d.q('expect')} THEN 1 ELSE 0 END)"
     cols = ([f"(CASE WHEN {kept} THEN c.{d.q('source')} END) AS {d.q('source')}"]
-            + [f"{c}{d.q(x)} AS {d.q(x)}" for x in ["comparison", *_THRESHOLDS, "bits", "first", "day", "side", "bin"]]
+            + [f"{c}{d.q(x)} AS {d.q(x)}" for x in ["comparison", *_THRESHOLDS, "day", "bin"]]
             + [f"(CASE WHEN {kept} AND {s}{d.q('_k')} IS NOT NULL THEN {s}{d.q(_pk(j))} END) AS {d.q(_pk(j))}"
                for j in range(len(packs))]
-            + [f"(CASE WHEN c.{d.q('_dup')} IS NULL AND {s}{d.q('expect')} THEN 1 ELSE 0 END) AS {d.q('nc')}"])
+            # (a session without a comparison has no bits, attempt or side: 0 in the pack, its rows
+            # left out of every grouping but ``nc``'s, as rows without a source or a segment)
+            + [f"{_small(d, ('bits', 'first', 'side'), 'c.', nc=nc)} AS {d.q('_s')}"])
     joined = (f"SELECT {', '.join(cols)} FROM ({mid}) AS c FULL OUTER JOIN {sessions} AS s "
               f"ON c.{d.q('_k')} = s.{d.q('_k')}")
     n_segments = sum(len(p) for p in packs)
     sets = [CMP_DAY, CMP_HIST, *([*SEG_CMP, _seg(i)] for i in range(n_segments)), ["nc"]]
-    # rows counted per day, segments and ``nc`` together, and per histogram bin (two hashings a
-    # row, not one per grouping; ``nc`` is 0 on every comparison row: it adds no group); the day,
-    # segment and ``nc`` groupings added up from the first.  ``has`` (which thresholds a row has)
-    # is a function of the thresholds: worked out from the counts, not from every row; so are the
-    # segments' digits, from their packs (:func:`segment_packs`)
-    fine = [*CMP_DAY, *(_pk(j) for j in range(len(packs))), "nc"]
-    return _rolled(d, joined, [fine, CMP_HIST], sets, derived={"has": _has(d), **_unpacked(d, packs)}), sets
+    # (``nc`` is 0 on every comparison row, and ``side`` one value a day but the day holding
+    # ``since``: in the pack, they add next to no group)
+    fine = [*day_keys, *(_pk(j) for j in range(len(packs))), "_s"]
+    return _rolled(d, joined, [fine, [*hist_keys, "_s"]], sets,
+                   derived={"has": _has(d), **_unpacked(d, packs), **_small_unpacked(d, _SMALL)}), sets
+
+
+#: The small numbers of a comparison row hashed as one (:func:`_small`): name -> (shift, bits).
+_SMALL = {"bits": (0, 6), "first": (6, 1), "side": (7, 1), "nc": (8, 1)}
+
+
+def _small(d, names: Sequence[str], alias: str = "", nc: str | None = None) -> str:
+    """``names``' values (columns of ``alias``; ``nc``: its SQL) packed into one integer
+    (:data:`_SMALL`; a missing value as 0)."""
+    parts = [f"coalesce({alias}{d.q(x)}, 0) * {1 << _SMALL[x][0]}" for x in names]
+    if nc is not None:
+        parts.append(f"{nc} * {1 << _SMALL['nc'][0]}")
+    return "(" + " + ".join(parts) + ")"
+
+
+def _small_unpacked(d, names) -> dict[str, str]:
+    """Each of ``names`` taken back out of ``_s`` (as the columns it came from: INTEGER)."""
+    s = d.q("_s")
+    return {x: f"CAST(CAST(floor({s} / {d.num(float(1 << sh))}) AS BIGINT) % {1 << w} AS INT)"
+            for x, (sh, w) in _SMALL.items() if x in names}
 
 
 def _genuineness_state(d, c: str | None = None, t: str | None = None) -> str:
