@@ -1,6 +1,7 @@
 """The review at volume, side by side with DuckDB's plain weekly pass-rate query on the same files.
 
     python benchmarks/bench_review.py [--rows 200000000] [--dir /tmp] [--keep] [--reuse DIR] [--repeat 2] [--scan]
+                                      [--baseline DIR]
 
 1. Writes ``--rows`` comparison rows with the sessions (~0.39 per comparison, with
    ``biz_extra_data`` segment keys as JSON and ``k=v&`` text) and anti-spoofing checks
@@ -30,6 +31,13 @@
 
 Timings on a shared machine are noisy: the baseline runs before and after the review and
 both are printed.  Disk: ~70 bytes per comparison row for the three tables.
+
+``--baseline DIR`` (a folder holding another version's ``faceanalytics``: ``git archive REV
+faceanalytics | tar -x -C DIR``) measures instead the first review (nothing kept), with and
+without segments, of that version and of this one, alternating, ``--repeat`` rounds beside
+DuckDB's weekly pass rates: each version's best and median wall and CPU time, its peak RSS and
+the steps of its fastest first review, side by side (same run, same load).  Each run starts
+with ``DATA/summaries`` removed, so neither reads what the other kept.
 """
 from __future__ import annotations
 
@@ -207,6 +215,59 @@ def side_by_side(data: Path, work: Path, *, repeat: int = 1, scan: bool = False)
     return {"baseline": base, "first": rev, "again": warm, "moved": moved, "flat": flat}
 
 
+def against(data: Path, work: Path, baseline: Path, *, repeat: int = 3) -> dict:
+    """The first review (nothing kept; with the segments chosen from the data, and without any)
+    of ``baseline``'s package and of this one, alternating, ``repeat`` rounds, beside DuckDB's
+    weekly pass rates: printed side by side; returns the runs."""
+    import duckdb
+
+    counts = {t: duckdb.sql(f"SELECT count(*) FROM read_parquet('{data}/tables/{t}/*/*/*.parquet')").fetchall()[0][0]
+              for t in ("comparisons", "sessions", "genuineness")}
+    print(", ".join(f"{t} {n:,}" for t, n in counts.items()), flush=True)
+    sides = (("baseline", str(baseline)), ("this version", None))
+    runs: dict = {("weekly", None): []}
+    runs.update({(kind, name): [] for kind in ("first", "flat") for name, _ in sides})
+    print(f"load average at start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (shared machine)", flush=True)
+    for i in range(max(1, repeat)):
+        b = measure_rss(BASELINE, str(data))
+        runs[("weekly", None)].append(b)
+        print(f"round {i + 1}: DuckDB weekly pass rates {b['seconds']:.1f} s, {b['cpu']:.1f} s CPU", flush=True)
+        for kind, segs in (("first", "auto"), ("flat", "none")):
+            for name, package in (sides if i % 2 == 0 else sides[::-1]):
+                shutil.rmtree(data / "summaries", ignore_errors=True)      # nothing kept: the first review
+                x = measure_rss(REVIEW, str(data), str(work / f"{name[:4]}-{kind}.html"), SINCE, UNTIL, segs,
+                                package=package)
+                runs[(kind, name)].append(x)
+                print(f"  {name:<13} {kind:<6} {x['seconds']:6.1f} s {x['cpu']:6.1f} s CPU {x['rss_gib']:5.2f} GiB "
+                      f"(load {os.getloadavg()[0]:.1f})", flush=True)
+    shutil.rmtree(data / "summaries", ignore_errors=True)
+
+    def best(xs, k):
+        v = sorted(x[k] for x in xs)
+        return v[0], v[len(v) // 2]
+    wk = runs[("weekly", None)]
+    bw, bc = best(wk, "seconds")[0], best(wk, "cpu")[0]
+    print()
+    print(f"load average: {os.getloadavg()[0]:.1f} (1 min) / {os.getloadavg()[2]:.1f} (15 min), "
+          f"{os.cpu_count()} cores, shared machine; {repeat} round(s), versions alternated")
+    print(f"{'':<44}{'wall best/median':>18}{'CPU best/median':>18}{'peak':>10}   ratio to weekly (wall, CPU)")
+    print(f"{'DuckDB weekly pass rates':<44}{bw:>8.1f} /{best(wk, 'seconds')[1]:>6.1f} s{bc:>9.1f} /"
+          f"{best(wk, 'cpu')[1]:>6.1f} s{max(x['rss_gib'] for x in wk):>6.2f} GiB")
+    for kind, label in (("first", "first review, segments chosen"), ("flat", "first review, no segment")):
+        for name, _ in sides:
+            xs = runs[(kind, name)]
+            w, c = best(xs, "seconds"), best(xs, "cpu")
+            print(f"{label + ', ' + name:<44}{w[0]:>8.1f} /{w[1]:>6.1f} s{c[0]:>9.1f} /{c[1]:>6.1f} s"
+                  f"{max(x['rss_gib'] for x in xs):>6.2f} GiB   {w[0] / bw:.1f}x, {c[0] / bc:.1f}x")
+    for name, _ in sides:
+        x = min(runs[("first", name)], key=lambda r: r["cpu"])
+        marks = [("the period and its segment keys", 0.0), *x["steps"]]
+        print(f"steps of {name}'s first review with the least CPU ({x['cpu']:.1f} s CPU, {x['seconds']:.1f} s):")
+        for (step, at), (_, nxt) in zip(marks, marks[1:]):
+            print(f"  {step:<38} {nxt - at:7.1f} s")
+    return runs
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rows", type=int, default=200_000_000)
@@ -216,6 +277,9 @@ def main(argv=None) -> int:
     ap.add_argument("--reuse", default=None, help="a data directory written by an earlier --keep run")
     ap.add_argument("--repeat", type=int, default=1, help="baseline and review pairs to run (the machine is shared)")
     ap.add_argument("--scan", action="store_true", help="also time the bare scan of the columns a review reads")
+    ap.add_argument("--baseline", default=None,
+                    help="a folder holding another version's faceanalytics package: its first review and this "
+                         "one's, alternating, side by side (see above)")
     a = ap.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="fa-bench-review-", dir=a.dir))
     data = Path(a.reuse) if a.reuse else work / "data"
@@ -228,7 +292,13 @@ def main(argv=None) -> int:
             size, secs = make_dataset(data, a.rows, a.workers)
             print(f"wrote {a.rows:,} comparison rows and the sessions and checks beside them ({size / 1e9:.1f} GB "
                   f"Parquet) in {secs:.0f} s: {data}", flush=True)
-        side_by_side(data, work, repeat=a.repeat, scan=a.scan)
+        if a.baseline:
+            against(data, work, Path(a.baseline).resolve(), repeat=a.repeat)
+            if a.scan:
+                floor = scan_floor(data)
+                print(f"bare scan of what a review reads (3 tables): {floor['seconds']:.1f} s, {floor['cpu']:.1f} s CPU")
+        else:
+            side_by_side(data, work, repeat=a.repeat, scan=a.scan)
     finally:
         clean_up(work, data, keep=a.keep, reuse=a.reuse)
     return 0
