@@ -474,10 +474,13 @@ def _count_valid(arr: pa.Array, rows: np.ndarray | None, out: np.ndarray) -> Non
             _count_valid(child, parents if rows is None else rows[parents], out)
 
 
-def _parse_group(lines, joined: bytes | None, source: str, envelope: bool, threads: bool) -> Group:
+def _parse_group(lines, joined: bytes | None, source: str, envelope: bool, threads: bool,
+                 texty: bool = False) -> Group:
     """Parse one source's lines: with typed leaves, else (numbers and text mixed in a
     column) quoted; rows the reader refuses are odd.  ``Group.index``: the positions
-    (in ``lines``) of the table's rows; ``Group.slow``: those of them with unknown keys."""
+    (in ``lines``) of the table's rows; ``Group.slow``: those of them with unknown keys.
+    ``texty``: the lines send numbers as text (:func:`_numbers_as_text`): read quoted at
+    once (a typed read of them fails; it was ~5 ms of a getall chunk's reading)."""
     n = len(lines)
     bounds = _offsets(lines)
     buf = b"\n".join(lines) if joined is None else joined
@@ -496,7 +499,7 @@ def _parse_group(lines, joined: bytes | None, source: str, envelope: bool, threa
     tries = ([(names, True)] if names is not None else []) + [(None, True), (None, False)]
     table = None
     keep = np.arange(n)
-    for quoted in (False, True):
+    for quoted in (True,) if texty else (False, True):
         if quoted:
             buf, bounds = _quote(buf, bounds)
         shape = False
@@ -875,7 +878,7 @@ def parse_chunk(lines, joined: bytes | None = None, threads: bool = True,
         texty = _numbers_as_text(sub, joined if whole else None, source)
         rewritten = None
         if texty is None:
-            parts = [(index, sub, joined if whole else None)]
+            parts = [(index, sub, joined if whole else None, False)]
         else:  # typed rows apart from rows that send numbers as text: only those are quoted
             buf = joined if whole and joined is not None else b"\n".join(sub)
             bounds = _offsets(sub)
@@ -883,15 +886,15 @@ def parse_chunk(lines, joined: bytes | None = None, threads: bool = True,
             if got is not None:  # those whose numbers are now bare read with the typed rows
                 typed_buf, typed_bounds, still = got
                 rewritten = (texty & ~still)[~still]
-                parts = [(index[~still], _Cut(typed_buf, typed_bounds), typed_buf)]
-                ms = (still,) if still.any() else ()
+                parts = [(index[~still], _Cut(typed_buf, typed_bounds), typed_buf, False)]
+                ms = [(still, True)] if still.any() else []
             else:
-                parts, ms = [], (~texty, texty)
-            for m in ms:
+                parts, ms = [], [(~texty, False), (texty, True)]
+            for m, quoted in ms:
                 cut = _Cut(*_subset(buf, bounds, np.flatnonzero(m)))
-                parts.append((index[m], cut, cut.buf))
-        for i, (part_index, part, part_joined) in enumerate(parts):
-            g = _parse_group(part, part_joined, source, envelope, threads)
+                parts.append((index[m], cut, cut.buf, quoted))
+        for i, (part_index, part, part_joined, quoted) in enumerate(parts):
+            g = _parse_group(part, part_joined, source, envelope, threads, quoted)
             if i == 0 and rewritten is not None:
                 g.rewritten = rewritten[g.index]
             g.index = part_index[g.index]
