@@ -1316,10 +1316,12 @@ _CN = r"^\s*(?P<y>\d{4})-(?P<mo>\d{1,2})-(?P<d>\d{1,2})(?:[ T](?P<h>\d{1,2}):(?P
 def _cn_times(arr: pa.Array):
     """``cn_time_to_us`` of a text column, vectorised: Beijing wall time -> µs (UTC);
     a present time that does not read, or falls outside the window, needs Python."""
-    if pc.all(pc.match_substring_regex(arr, _CN_PLAIN)).as_py() is not False:
+    plain = np.asarray(pc.match_substring_regex(arr, _CN_PLAIN).fill_null(True))
+    if plain.all():
         text_ = arr  # every time written in full (as the documents do): read as it is
-    else:
-        text_ = _cn_text(arr)
+    else:  # only the others rewritten so (all of them: ~14 ms of a getall chunk's 10,000)
+        odd = ~plain
+        text_ = pc.replace_with_mask(arr, pa.array(odd), _cn_text(arr.filter(pa.array(odd))))
     ts = pc.strptime(text_, format="%Y-%m-%d %H:%M:%S", unit="us", error_is_null=True)
     ts = _not_rolled(ts, text_)
     us = pc.subtract(ts.cast(pa.int64()), CN_OFFSET_US)
