@@ -11,6 +11,9 @@ prints the CPU seconds of each (``time.thread_time``), least of ``--repeat`` run
 contender in its own process, runs alternated.  ``--baseline DIR``: a copy of another
 version's ``faceanalytics`` package (``git archive REV faceanalytics | tar -x -C DIR``).
 ``--wild 0.5``: half of the records given a wild shape (``bench_ingest.py``'s part 3).
+``--steps``: the read stage's CPU by sub-step too (the functions of ``flatten._fast`` it
+spends it in, each timed where it is called (one inside another counts in both), least of
+the runs; a function another version lacks is absent).
 The whole process's figures are ``bench_ingest.py``'s.
 """
 from __future__ import annotations
@@ -38,6 +41,22 @@ from faceanalytics.pipeline.ingest import Ingestor
 
 path, work = sys.argv[1], sys.argv[2]
 shutil.rmtree(work, ignore_errors=True)
+steps = {}
+if os.environ.get("FA_STEPS"):  # the read stage's sub-steps: each function timed where it is called
+    import faceanalytics.flatten._fast as F
+
+    def timed(name, f):
+        def g(*a, **k):
+            c = time.thread_time()
+            try:
+                return f(*a, **k)
+            finally:
+                steps[name] = steps.get(name, 0.0) + time.thread_time() - c
+        return g
+    for name in ("_read", "_grouped", "_numbers_as_text", "_unquote_numbers", "_quote_codes", "_quote",
+                 "_probe_names", "_subset", "_key_mismatch", "_read_around"):
+        if hasattr(F, name):
+            setattr(F, name, timed(name, getattr(F, name)))
 ing = Ingestor(work, archive=False)  # the archive stage is timed apart, on this thread
 cpu = dict.fromkeys(("archive", "read", "flatten", "commit"), 0.0)
 fh = open(path, "rb")
@@ -65,7 +84,7 @@ while True:
     cpu["commit"] += time.thread_time() - c
 fh.close()
 ing.close()
-print(json.dumps(cpu))
+print(json.dumps(dict(cpu, **{"read:" + k: v for k, v in steps.items()})))
 """
 
 
@@ -86,9 +105,12 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--baseline", default=None)
     ap.add_argument("--wild", type=float, default=0.0, help="share of records given a wild shape")
+    ap.add_argument("--steps", action="store_true", help="the read stage's CPU by sub-step too")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="fa-stages-"))
     env = dict(os.environ, MEGVII_API_SECRET=gen_records.SECRET)
+    if args.steps:
+        env["FA_STEPS"] = "1"
     contenders = [("this", env)]
     if args.baseline:
         contenders.insert(0, ("baseline", dict(env, FA_BASELINE=str(Path(args.baseline).resolve()))))
@@ -97,16 +119,22 @@ def main() -> None:
         for src in args.sources.split(","):
             f = tmp / f"{src}.jsonl"
             gen_records.write(f, src, args.n, seed=7, wild=args.wild)
-            best = {name: dict.fromkeys(STAGES, float("inf")) for name, _ in contenders}
+            best = {name: {} for name, _ in contenders}
             for _ in range(args.repeat):
                 for name, e in contenders:
                     got = _stage_cpu(f, tmp / "data", e)
-                    best[name] = {s: min(best[name][s], got[s]) for s in STAGES}
+                    best[name] = {k: min(best[name].get(k, float("inf")), v) for k, v in got.items()}
             print(f"{src} ({args.n:,} records" + (f", {args.wild:g} wild)" if args.wild else ")"))
             print(f"  {'':<10}" + "".join(f"{s:>10}" for s in STAGES) + f"{'total':>10}")
             for name, _ in contenders:
                 b = best[name]
-                print(f"  {name:<10}" + "".join(f"{b[s]:>10.3f}" for s in STAGES) + f"{sum(b.values()):>10.3f}")
+                print(f"  {name:<10}" + "".join(f"{b[s]:>10.3f}" for s in STAGES) + f"{sum(b[s] for s in STAGES):>10.3f}")
+            if args.steps:
+                names = sorted({k for b in best.values() for k in b if k.startswith("read:")},
+                               key=lambda k: -max(b.get(k, 0.0) for b in best.values()))
+                for name, _ in contenders:
+                    print(f"  {name:<10} read by sub-step: " + "  ".join(
+                        f"{k[5:].lstrip('_')} {best[name][k]:.3f}" for k in names if k in best[name]))
             f.unlink()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

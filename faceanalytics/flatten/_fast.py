@@ -130,7 +130,8 @@ _PROBE = 256  # lines read first to learn whether a chunk needs quoting  # rows 
 def _arrow_safe(buf: bytes, start: int = 0, end: int | None = None) -> bool:
     """Whether the line ``buf[start:end]`` may be handed to Arrow's reader: not over
     ``MAX_LINE``, and not able to nest past ``_ARROW_MAX_OPENERS`` (counted where it lies)."""
-    n = (len(buf) if end is None else end) - start
+    end = len(buf) if end is None else end
+    n = end - start
     return n <= MAX_LINE and (n <= _ARROW_MAX_OPENERS
                               or buf.count(b"{", start, end) + buf.count(b"[", start, end) <= _ARROW_MAX_OPENERS)
 
@@ -163,17 +164,126 @@ def _offsets(lines) -> np.ndarray:
 
 
 @lru_cache(maxsize=None)
-def _code_quote(source: str) -> str | None:
-    """The pattern quoting a bare number that is the value of an error-code key (text in
-    the schema: providers send ``0`` and ``"0"`` alike), or None when the source has none."""
-    names = {path[-1].replace("[]", "") for path, kind in leaves(source) if kind == "code"}
-    if not names:
-        return None
-    alt = "|".join(sorted(re.escape(k) for k in names))
-    return r'([^\\]")(' + alt + r')(":\s*)(-?[0-9][0-9.eE+-]*)(\s*[,}\]])'
+def _code_names(source: str) -> tuple[bytes, ...]:
+    """The names of the source's error-code keys (text in the schema: providers send ``0``
+    and ``"0"`` alike), as bytes; none for a source without them."""
+    return tuple(sorted({path[-1].replace("[]", "").encode() for path, kind in leaves(source)
+                         if kind == "code"}))
 
 
-_CODE_REPL = "\\1\\2\\3\"" + "\\\\u001f" + "\\4\"\\5"
+def _class(chars: bytes) -> np.ndarray:
+    """A byte class as a lookup table (``_CLASS[a]`` tells each byte of ``a``)."""
+    t = np.zeros(256, bool)
+    t[np.frombuffer(chars, np.uint8)] = True
+    return t
+
+
+# RE2's ``\s`` but the newline, which ends a line (the lines are searched one by one)
+_SPACE, _NUMBER, _AFTER = _class(b" \t\f\r"), _class(b"0123456789.eE+-"), _class(b",}]")
+_DIGIT = _class(b"0123456789")
+_MARKED = b'"\\u001f'  # what opens a quoted bare number: a quote and the mark, escaped
+
+
+def _code_numbers(buf: bytes, names: tuple[bytes, ...], step: int = 2 << 20) -> tuple[np.ndarray, np.ndarray]:
+    r"""Where each bare number that is the value of a key ``names`` starts and ends in
+    ``buf``, as one RE2 pass of ``([^\\]")(NAME)(":\s*)(-?[0-9][0-9.eE+-]*)(\s*[,}\]])``
+    over each line finds them (its matches do not overlap: a key right after the ``,`` or
+    ``}`` that ended a match is not one).  With numpy, from the keys' colons, a slice of
+    ``step`` bytes at a time (an array as large as the chunk is mapped fresh, and its pages
+    faulted in, each time)."""
+    a = np.frombuffer(buf, np.uint8)
+    n = len(a)
+    if not n or not names or min(map(len, names)) < 1:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    ends = np.zeros(1 << 16, bool)  # the names' last two bytes
+    ends[[(name[-2] if len(name) > 1 else 34) << 8 | name[-1] for name in names]] = True  # (or the quote)
+    scratch = np.empty(min(step, n), bool)
+    shortest = min(len(name) for name in names) + 3  # a byte, the quotes and the name before the colon
+    opens, colons = [], []
+    for i in range(0, n, step):
+        part = a[i:i + step]
+        hit = scratch[:len(part)]
+        np.equal(part, 58, out=hit)
+        c = np.flatnonzero(hit) + i  # the colons; a key's closing quote is right before one
+        c = c[c >= shortest]
+        c = c[a[c - 1] == 34]
+        c = c[ends[a[c - 3].astype(np.int64) << 8 | a[c - 2]]]
+        for name in names:
+            k = c[c >= len(name) + 3]
+            start = k - len(name) - 2  # the key's opening quote
+            m = a[start] == 34
+            k, start = k[m], start[m]
+            for j in range(len(name) - 1, -1, -1):
+                m = a[start + 1 + j] == name[j]
+                k, start = k[m], start[m]
+            before = a[start - 1]
+            m = (before != 92) & (before != 10)  # not escaped, and not the first byte of its line
+            opens.append(start[m])
+            colons.append(k[m])
+    start, colon = np.concatenate(opens), np.concatenate(colons)
+    if not len(start):
+        return start, start
+    order = np.argsort(start, kind="stable")
+    start, pos = start[order], colon[order] + 1
+
+    def at(x: np.ndarray) -> np.ndarray:  # the bytes at x (0 past the end)
+        return np.where(x < n, a[np.minimum(x, n - 1)], 0)
+
+    while True:  # spaces after the colon
+        w = _SPACE[at(pos)]
+        if not w.any():
+            break
+        pos = pos + w
+    begin = pos
+    pos = pos + (at(pos) == 45)  # a minus
+    ok = _DIGIT[at(pos)]
+    pos = pos + 1
+    while True:  # the rest of the number (as the regex reads it: any of [0-9.eE+-])
+        w = ok & _NUMBER[at(pos)]
+        if not w.any():
+            break
+        pos = pos + w
+    end = pos
+    while True:  # spaces after it
+        w = ok & _SPACE[at(pos)]
+        if not w.any():
+            break
+        pos = pos + w
+    ok &= _AFTER[at(pos)]
+    start, begin, end, last = start[ok], begin[ok], end[ok], pos[ok]
+    # a match takes the byte before its key's quote: one right after another's last byte is none
+    clash = np.flatnonzero(start[1:] - 1 == last[:-1]) + 1
+    if len(clash):
+        keep = np.ones(len(start), bool)
+        for i in clash.tolist():
+            if keep[i - 1]:
+                keep[i] = False
+        begin, end = begin[keep], end[keep]
+    return begin, end
+
+
+def _quote_codes(buf: bytes, bounds: np.ndarray, names: tuple[bytes, ...]) -> tuple[bytes, np.ndarray]:
+    """``buf`` with every bare number that is the value of an error-code key written as text
+    led by ``_MARK`` (``"\\u001f0"``), as ``_quote`` with that regex gives it; -> (the new
+    buffer, its line bounds).  The regex's replace took ~60 ms of a 17 MB getall chunk (a
+    microsecond or so a match, and there are 3-4 a record); this is one join of the pieces
+    between the numbers and the text put around them."""
+    begin, end = _code_numbers(buf, names)
+    k = len(begin)
+    if not k:
+        return buf, bounds
+    cuts = np.empty(2 * k + 2, np.int64)  # the pieces: before, a number, between, ..., the rest
+    cuts[0], cuts[-1] = 0, len(buf)
+    cuts[1:-1:2], cuts[2:-1:2] = begin, end
+    cuts = cuts.tolist()
+    # (bytes slices: a memoryview slice cost twice as much to make as a short copy)
+    pieces = [buf[x:y] for x, y in zip(cuts[:-1], cuts[1:])]
+    out = [None] * (4 * k + 1)
+    out[0::4] = pieces[0::2]   # what comes before each number, and the rest
+    out[1::4] = [_MARKED] * k
+    out[2::4] = pieces[1::2]   # the numbers
+    out[3::4] = [b'"'] * k
+    return b"".join(out), bounds + (len(_MARKED) + 1) * np.searchsorted(begin, bounds)
 
 
 def _quote(buf: bytes, bounds: np.ndarray, pattern: str = _QUOTE_PATTERN,
@@ -364,18 +474,21 @@ def _count_valid(arr: pa.Array, rows: np.ndarray | None, out: np.ndarray) -> Non
             _count_valid(child, parents if rows is None else rows[parents], out)
 
 
-def _parse_group(lines, joined: bytes | None, source: str, envelope: bool, threads: bool) -> Group:
+def _parse_group(lines, joined: bytes | None, source: str, envelope: bool, threads: bool,
+                 texty: bool = False) -> Group:
     """Parse one source's lines: with typed leaves, else (numbers and text mixed in a
     column) quoted; rows the reader refuses are odd.  ``Group.index``: the positions
-    (in ``lines``) of the table's rows; ``Group.slow``: those of them with unknown keys."""
+    (in ``lines``) of the table's rows; ``Group.slow``: those of them with unknown keys.
+    ``texty``: the lines send numbers as text (:func:`_numbers_as_text`): read quoted at
+    once (a typed read of them fails; it was ~5 ms of a getall chunk's reading)."""
     n = len(lines)
     bounds = _offsets(lines)
     buf = b"\n".join(lines) if joined is None else joined
-    codes = _code_quote(source)
-    if codes is not None and len(buf) < 2 ** 31:
+    codes = _code_names(source)
+    if codes:
         # Error codes come as numbers and as text in every chunk: quote just those, so
         # the rest of the row is still read typed.
-        buf, bounds = _quote(buf, bounds, codes, _CODE_REPL)
+        buf, bounds = _quote_codes(buf, bounds, codes)
     # Read strictly (a key the schema lacks fails the read) with the schema pruned to the
     # keys the first lines use: a chunk that reads so has no unknown key, and its keys
     # need no count.  A key the first lines lack fails it: then the whole schema, and
@@ -386,7 +499,7 @@ def _parse_group(lines, joined: bytes | None, source: str, envelope: bool, threa
     tries = ([(names, True)] if names is not None else []) + [(None, True), (None, False)]
     table = None
     keep = np.arange(n)
-    for quoted in (False, True):
+    for quoted in (True,) if texty else (False, True):
         if quoted:
             buf, bounds = _quote(buf, bounds)
         shape = False
@@ -554,9 +667,11 @@ def _read_around(buf: bytes, bounds: np.ndarray, schema, threads: bool, source: 
 
 
 def _subset(buf: bytes, bounds: np.ndarray, rows: np.ndarray) -> tuple[bytes, np.ndarray]:
-    """The lines ``rows`` joined, and their bounds.  Cut by one Arrow ``take`` over the
-    lines, each with its newline (a Python slice per line cost a twentieth of a chunk's
-    parse when a chunk is split)."""
+    """The lines ``rows`` joined, and their bounds.  Each run of consecutive lines is one
+    slice of ``buf`` and the runs are joined at once: the data copied once, where an Arrow
+    ``take`` over the lines and its result made bytes copied it twice (~30 ms of a getall
+    chunk's ~240 ms of reading, whose rows sending numbers as text are cut out of it), and a
+    Python slice per line cost a twentieth of a chunk's parse when a chunk is split."""
     if len(rows) == len(bounds) - 1:
         return buf, bounds
     rows = np.asarray(rows, np.int64)
@@ -564,13 +679,13 @@ def _subset(buf: bytes, bounds: np.ndarray, rows: np.ndarray) -> tuple[bytes, np
     new_bounds = np.concatenate([[0], np.cumsum(lengths)])
     if not len(rows):
         return b"", new_bounds
-    offs = bounds.copy()
-    offs[-1] = len(buf)  # the last line has no newline
-    arr = pa.LargeBinaryArray.from_buffers(pa.large_binary(), len(bounds) - 1,
-                                           [None, pa.py_buffer(offs), pa.py_buffer(buf)])
-    got = arr.take(pa.array(rows))
-    o = np.frombuffer(got.buffers()[1], np.int64, len(rows) + 1, got.offset * 8)
-    return bytes_of(got.buffers()[2], o[0], o[0] + int(new_bounds[-1]) - 1), new_bounds
+    cut = np.flatnonzero(np.diff(rows) != 1) + 1  # where a run of consecutive lines ends
+    first = rows[np.concatenate([[0], cut])]
+    last = rows[np.concatenate([cut - 1, [len(rows) - 1]])]
+    view = memoryview(buf)
+    # a run is its lines and the newlines between them (line i ends at bounds[i + 1] - 1)
+    out = b"\n".join([view[s:e] for s, e in zip(bounds[first].tolist(), (bounds[last + 1] - 1).tolist())])
+    return out, new_bounds
 
 
 def bytes_of(buf: pa.Buffer, start, stop) -> bytes:
@@ -763,7 +878,7 @@ def parse_chunk(lines, joined: bytes | None = None, threads: bool = True,
         texty = _numbers_as_text(sub, joined if whole else None, source)
         rewritten = None
         if texty is None:
-            parts = [(index, sub, joined if whole else None)]
+            parts = [(index, sub, joined if whole else None, False)]
         else:  # typed rows apart from rows that send numbers as text: only those are quoted
             buf = joined if whole and joined is not None else b"\n".join(sub)
             bounds = _offsets(sub)
@@ -771,15 +886,15 @@ def parse_chunk(lines, joined: bytes | None = None, threads: bool = True,
             if got is not None:  # those whose numbers are now bare read with the typed rows
                 typed_buf, typed_bounds, still = got
                 rewritten = (texty & ~still)[~still]
-                parts = [(index[~still], _Cut(typed_buf, typed_bounds), typed_buf)]
-                ms = (still,) if still.any() else ()
+                parts = [(index[~still], _Cut(typed_buf, typed_bounds), typed_buf, False)]
+                ms = [(still, True)] if still.any() else []
             else:
-                parts, ms = [], (~texty, texty)
-            for m in ms:
+                parts, ms = [], [(~texty, False), (texty, True)]
+            for m, quoted in ms:
                 cut = _Cut(*_subset(buf, bounds, np.flatnonzero(m)))
-                parts.append((index[m], cut, cut.buf))
-        for i, (part_index, part, part_joined) in enumerate(parts):
-            g = _parse_group(part, part_joined, source, envelope, threads)
+                parts.append((index[m], cut, cut.buf, quoted))
+        for i, (part_index, part, part_joined, quoted) in enumerate(parts):
+            g = _parse_group(part, part_joined, source, envelope, threads, quoted)
             if i == 0 and rewritten is not None:
                 g.rewritten = rewritten[g.index]
             g.index = part_index[g.index]
@@ -814,9 +929,11 @@ def _grouped(buf: bytes, bounds: np.ndarray, source_hint: str | None):
     table = np.array([-1 if k is None else slots.setdefault(k, len(slots)) for k in keys], np.int64)
     kid = np.where(codes >= -1, table[np.maximum(codes, -1)], -1)
     one_by_one = codes == -2  # not opening with ``{"source":"``: the regex reads them
-    for i in np.flatnonzero(np.diff(bounds) - 1 > _ARROW_MAX_OPENERS).tolist():
-        if not _arrow_safe(buf, int(bounds[i]), int(bounds[i + 1]) - 1):
-            kid[i], one_by_one[i] = -1, False  # unsafe for Arrow's reader: left to Python
+    long = np.flatnonzero(np.diff(bounds) - 1 > _ARROW_MAX_OPENERS)  # (bounds as Python ints: a
+    unsafe = [i for i, s, e in zip(long.tolist(), bounds[long].tolist(),  # NumPy scalar each cost
+                                   (bounds[long + 1] - 1).tolist())       # more than the counts)
+              if not _arrow_safe(buf, s, e)]
+    kid[unsafe], one_by_one[unsafe] = -1, False  # unsafe for Arrow's reader: left to Python
     for i in np.flatnonzero(one_by_one).tolist():
         key = _key_of_line(buf[int(bounds[i]):int(bounds[i + 1]) - 1], source_hint)
         kid[i] = -1 if key is None else slots.setdefault(key, len(slots))
@@ -1199,10 +1316,12 @@ _CN = r"^\s*(?P<y>\d{4})-(?P<mo>\d{1,2})-(?P<d>\d{1,2})(?:[ T](?P<h>\d{1,2}):(?P
 def _cn_times(arr: pa.Array):
     """``cn_time_to_us`` of a text column, vectorised: Beijing wall time -> µs (UTC);
     a present time that does not read, or falls outside the window, needs Python."""
-    if pc.all(pc.match_substring_regex(arr, _CN_PLAIN)).as_py() is not False:
+    plain = np.asarray(pc.match_substring_regex(arr, _CN_PLAIN).fill_null(True))
+    if plain.all():
         text_ = arr  # every time written in full (as the documents do): read as it is
-    else:
-        text_ = _cn_text(arr)
+    else:  # only the others rewritten so (all of them: ~14 ms of a getall chunk's 10,000)
+        odd = ~plain
+        text_ = pc.replace_with_mask(arr, pa.array(odd), _cn_text(arr.filter(pa.array(odd))))
     ts = pc.strptime(text_, format="%Y-%m-%d %H:%M:%S", unit="us", error_is_null=True)
     ts = _not_rolled(ts, text_)
     us = pc.subtract(ts.cast(pa.int64()), CN_OFFSET_US)
