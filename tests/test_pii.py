@@ -118,6 +118,7 @@ def test_cli_masks_by_default_and_keep_pii_keeps(tmp_path):
     # landlines with their area code set apart; not a date, a version or a decimal
     ("call 021-6234-5678 or (0755) 1234 5678", "call ***-****-5678 or (****) **** 5678"),
     ("座机010-62345678", "座机***-****5678"),
+    ("call 010-623-4567 now", "call ***-***-4567 now"),      # the shortest: ten digits in all
     ("order 2025-10091234, v 010-12, x 0.0000123456789", None),
     # "label: value" in prose
     ("姓名：张三，住址：北京市海淀区中关村大街1号。", "姓名：张*，住址：北京市***。"),

@@ -302,10 +302,16 @@ def _glued_repl(m: re.Match) -> str:
     return _id_repl(m) if num.isascii() and num[17] == check else m.group(0)
 
 
+# Ten digits somewhere in a text: what the shortest of the patterns below (a landline) holds.
+# A search stops at the tenth; counting every character with ``str.isdigit`` cost ingest
+# ~0.4 s a 100,000 Lite records (helper L's profile).
+_TEN_DIGITS = re.compile(r"\d(?:\D*\d){9}")
+
+
 def _scrub_values(text: str) -> str:
     """ID numbers, mobile numbers and landlines written with their area code, wherever
     they sit in free text."""
-    if sum(c.isdigit() for c in text) < 10:
+    if _TEN_DIGITS.search(text) is None:
         return text
     ascii_digits = text.translate(_WIDE_DIGITS)
     if ascii_digits != text:  # full-width digits: masked as ASCII ones, and written so where masked
