@@ -55,6 +55,18 @@ def liveness_in_three_months(path):
     return write_jsonl(path, recs)
 
 
+def traced_peak(work, *args, **kwargs):
+    """``work(*args, **kwargs)`` and the peak of Python's own allocations while it ran (bytes)."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        out = work(*args, **kwargs)
+        return out, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
 def in_threads(work, n=8):
     """Run ``work(i)`` for i in 0..n-1, each in its own thread, and wait for all."""
     import threading

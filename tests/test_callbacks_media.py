@@ -338,7 +338,7 @@ def test_download_media_follows_no_redirect_off_the_host(tmp_path, monkeypatch):
 
 
 def test_download_media_streams_to_disk_under_a_size_cap(tmp_path, monkeypatch):
-    import tracemalloc
+    from _helpers import traced_peak
 
     from faceanalytics.clients.testing import Reply, ScriptedServer
 
@@ -349,10 +349,7 @@ def test_download_media_streams_to_disk_under_a_size_cap(tmp_path, monkeypatch):
         base.script("/will/big.mp4", Reply(200, big))
         base.script("/will/huge.mp4", Reply(200, big))
         data = _media_data(tmp_path, [f"{base.url}/will/big.mp4"])
-        tracemalloc.start()
-        rep = download_will_files(data, base_url=base.url, max_bytes=64 << 20)
-        peak = tracemalloc.get_traced_memory()[1]
-        tracemalloc.stop()
+        rep, peak = traced_peak(download_will_files, data, base_url=base.url, max_bytes=64 << 20)
         assert rep.downloaded == 1
         assert peak < 8 << 20, f"peak {peak >> 20} MiB while downloading a 24 MiB file"
         row = load(data, "media_files").iloc[0]

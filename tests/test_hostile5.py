@@ -217,19 +217,13 @@ def test_a_labels_csv_of_repeated_rows_is_read_without_a_list_of_its_lines(tmp_p
     list and a list of rows: 32 MB of ``a,1`` rows peaked at 1.58 GB (49 times the file;
     now 0.19 GB, the import included).  Python's own allocations while reading 1.6 MB of them
     stay within 3 times the file."""
-    import tracemalloc
-
+    from _helpers import traced_peak
     from faceanalytics.report import _label_csv, read_labels
 
     f = tmp_path / "labels.csv"
     f.write_text("session_id,genuine\n" + "a,1\n" * 400_000 + "b,0\r\n\r\nc,maybe\r")
     size = f.stat().st_size
-    tracemalloc.start()
-    try:
-        lab = _label_csv(f)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    lab, peak = traced_peak(_label_csv, f)
     assert peak < 3 * size, f"peak {peak:,} bytes for a file of {size:,}"
     assert lab.values.tolist() == [["a", "1"], ["b", "0"], ["c", "maybe"]]    # a row repeated, kept once
     with pytest.raises(ValueError, match=r"row 400003 has 'maybe'"):    # numbered as in the file

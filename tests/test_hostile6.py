@@ -6,7 +6,6 @@ unreadable lines is named."""
 from __future__ import annotations
 
 import json
-import tracemalloc
 
 import pytest
 
@@ -16,7 +15,7 @@ from faceanalytics.pipeline.ingest import Ingestor
 from faceanalytics.storage.archive import RawArchive, read_segment
 from faceanalytics.storage.tables import load
 
-from _helpers import lite_session
+from _helpers import lite_session, traced_peak
 
 
 # ---------------------------------------------------------------------------- 1. journal recovery
@@ -47,12 +46,7 @@ def test_a_large_journal_is_sealed_a_piece_at_a_time(tmp_path):
     body = b"\n\n" + b"\n".join([line] * 24_000) + b"\n\n\n" + line + b"\n" + b'{"cut sh'
     path = _leave_journal(data, body)
     archive = RawArchive(data)
-    tracemalloc.start()
-    try:
-        _journal._seal(archive, path)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    _, peak = traced_peak(_journal._seal, archive, path)
     assert len(body) > 24_000_000 and peak < 8 << 20, peak     # pieces of 1 MiB, not the 24 MB journal
     (seg,) = archive.segments()
     got = read_segment(seg)
@@ -220,12 +214,7 @@ def test_decrypt_media_copies_all_but_the_first_block_a_piece_at_a_time(tmp_path
     src, out = tmp_path / "in.bin", tmp_path / "out.mp4"
     src.write_bytes(blob)
     del blob
-    tracemalloc.start()
-    try:
-        rc = main(["decrypt-media", str(src), str(out), "-q"])
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    rc, peak = traced_peak(main, ["decrypt-media", str(src), str(out), "-q"])
     if size == 1000:
         assert rc == 2 and "at least 1024 bytes; this one has 1000" in capsys.readouterr().err
         assert not out.exists()

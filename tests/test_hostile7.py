@@ -99,9 +99,9 @@ def test_a_labels_file_of_many_sessions_is_read_without_a_python_string_per_id(t
     trimmed, checked and matched in Arrow arrays: Python's own allocations while reading
     600,000 labels (31 MB) stay within twice the file's size (0.23 GB before) (``benchmarks/probe_review_hostile.py`` has the
     whole review's peak)."""
-    import tracemalloc
     import uuid
 
+    from _helpers import traced_peak
     from faceanalytics.report import read_labels
 
     f = tmp_path / "labels.csv"
@@ -112,12 +112,7 @@ def test_a_labels_file_of_many_sessions_is_read_without_a_python_string_per_id(t
             out.write(f"{1_760_000_000 + i},{uuid.UUID(int=i)},{'yes' if i % 3 else 'no'}\n")
         out.write(f"{1_760_000_000 + 5},{uuid.UUID(int=5)},yes\n")        # a repeat, labelled alike
     size = f.stat().st_size
-    tracemalloc.start()
-    try:
-        lab = read_labels(f)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    lab, peak = traced_peak(read_labels, f)
     assert peak < 2 * size, f"peak {peak:,} bytes for a file of {size:,}"
     assert len(lab) == n and lab["session_id"].is_unique
     assert lab.iloc[3].tolist() == [f"1760000003,{uuid.UUID(int=3)}", False]
