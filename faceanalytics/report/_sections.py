@@ -589,9 +589,7 @@ class _Builder:
         billed = int(o["billed"].sum())
         stated = o[(o["billed"] + o["not_billed"]) > 0]       # origins whose billing the documents state
         unknown = int(stated["billing_unknown"].sum())
-        order = {k: i for i, k in enumerate(o["origin"])}
-        top = e.head(20)
-        top = top.assign(_o=top["origin"].map(order)).sort_values("_o", kind="stable").drop(columns="_o")
+        top = _by_origin(e, o, 20)
         rows = []
         for _, r in top.iterrows():
             key = (r["origin"], r["code"], r["detail"])
@@ -604,7 +602,7 @@ class _Builder:
                    for _, r in o.iterrows()]
         head = p(tr("errors.summary", billed=billed, unknown=tr("errors.unknown", n=unknown) if unknown else "",
                     origins=join(origins, "clause")))
-        fig = figure(lambda ax: _plots().plot_error_codes(_drawable(e), top=12, ax=ax), size=(9.0, 4.4),
+        fig = figure(lambda ax: _plots().plot_error_codes(_drawable(_by_origin(e, o, 12, rest=True)), top=12, ax=ax), size=(9.0, 4.4),
                      alt=tr("errors.fig_alt"), id="fig-errors")
         from .._fonts import cjk_font, has_cjk
 
@@ -813,6 +811,15 @@ def _days(day_numbers) -> pd.DatetimeIndex:
     from ._summary import day_start
 
     return day_start(np.asarray(day_numbers, dtype=np.int64))
+
+
+def _by_origin(e: pd.DataFrame, totals: pd.DataFrame, n: int, rest: bool = False) -> pd.DataFrame:
+    """The ``n`` largest error rows, those of one origin together (origins in ``totals``' order), so
+    each origin's cumulative share reads as its own Pareto; with ``rest``, the other rows after them."""
+    order = {k: i for i, k in enumerate(totals["origin"])}
+    top = e.head(n)
+    top = top.assign(_o=top["origin"].map(order)).sort_values("_o", kind="stable").drop(columns="_o")
+    return pd.concat([top, e.iloc[n:]]) if rest else top
 
 
 def _code(r) -> str:
