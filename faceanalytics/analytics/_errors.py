@@ -27,7 +27,7 @@ from ..schema import LITE_FINAL_STATUSES, LITE_PENDING_STATUSES, SOURCES, VERIFY
 from .._time import freq_of, parse_tz
 from ._core import _not_a_table, as_list, known_names, period_codes, period_label, require
 
-__all__ = ["error_codes", "status_funnel", "billing", "ORIGINS", "LITE_STATUS_ORDER", "ROWS"]
+__all__ = ["error_codes", "origin_totals", "status_funnel", "billing", "ORIGINS", "LITE_STATUS_ORDER", "ROWS"]
 
 ORIGINS = ("api_error", "verify_error", "liveness_failure", "lite_fail_reason", "lite_status",
            "baidu_stat", "baidu_attempt")
@@ -142,10 +142,16 @@ def error_codes(*tables: pd.DataFrame, by=None) -> pd.DataFrame:
     (recognised by their columns).  One row per (``by``, ``origin``, ``code``,
     ``detail``): ``detail`` is the Baidu ``stat`` api, else missing; ``message`` the
     most common message seen with the code (Baidu's Chinese text, Megvii's error
-    detail); ``count``; ``share`` of all errors in the ``by`` group;
-    ``cumulative_share`` (Pareto, in row order); ``billed``, ``not_billed``,
+    detail); ``count``; ``share`` of the errors of its ``origin`` in the ``by`` group;
+    ``cumulative_share`` (Pareto within the origin, in row order); ``billed``, ``not_billed``,
     ``billing_unknown`` (counts).  Sorted by ``by``, then count (descending), origin,
     code, detail.  Success codes (``0``) and ``OK`` statuses are not errors.
+
+    Each origin counts its own events and is its own Pareto: the same failure can be
+    seen in several origins (a failed Baidu attempt is also counted by Baidu ``stat``,
+    once per api that tallies it; a Lite session's status and its ``fail_reason`` or
+    liveness failure), so counts are never added up across origins
+    (:func:`origin_totals` gives each origin's).
 
     A table may also be given pre-counted, one row per distinct combination of the
     columns read here with a ``_rows`` column saying how many rows it stands for
@@ -199,17 +205,38 @@ def error_codes(*tables: pd.DataFrame, by=None) -> pd.DataFrame:
     out = out.sort_values([*by, "count", "origin_rank", "code", "detail"],
                           ascending=[True] * len(by) + [False, True, True, True],
                           kind="stable", na_position="last").drop(columns="origin_rank")
-    if by:
-        tot = out.groupby(by, dropna=False)["count"].transform("sum")
-        cum = out.groupby(by, dropna=False)["count"].cumsum()
-    else:
-        tot = out["count"].sum()
-        cum = out["count"].cumsum()
+    # Shares within each origin: one failure is seen in several origins (a failed Baidu attempt
+    # is also in stat's per-API tally, under Verify_FIN and again under verify; a Lite session
+    # ended WEBRTC_UNSUPPORTED also gives its fail_reason), so the origins are never pooled.
+    grp = out.groupby([*by, "origin"], dropna=False)["count"]
+    tot = grp.transform("sum")
+    cum = grp.cumsum()
     out["share"] = (out["count"] / tot).astype("float64")
     out["cumulative_share"] = (cum / tot).astype("float64")
     for c in ("count", "billed", "not_billed", "billing_unknown"):
         out[c] = out[c].astype("int64")
     return out[[*by, *_COLUMNS]].reset_index(drop=True)
+
+
+def origin_totals(errors: pd.DataFrame, by=None) -> pd.DataFrame:
+    """Each origin's own total of an :func:`error_codes` result: ``by``, ``origin``,
+    ``count``, ``codes`` (rows), ``billed``, ``not_billed``, ``billing_unknown``, ``top_code``,
+    ``top_detail`` and ``top_share`` (its largest row); origins in the order of their largest row.  The
+    origins are not added up: one failure can be counted in several."""
+    by = as_list(by)
+    cols = [*by, "origin", "count", "codes", "billed", "not_billed", "billing_unknown", "top_code", "top_detail",
+            "top_share"]
+    if errors.empty:
+        return pd.DataFrame(columns=cols)
+    e = errors.reset_index(drop=True)
+    g = e.groupby([*by, "origin"], dropna=False, sort=False)
+    out = g.agg(count=("count", "sum"), codes=("code", "size"), billed=("billed", "sum"),
+                not_billed=("not_billed", "sum"), billing_unknown=("billing_unknown", "sum")).reset_index()
+    first = e.loc[g["count"].idxmax().to_numpy()]   # rows are sorted by count: the first is the largest
+    out["top_code"] = first["code"].to_numpy()
+    out["top_detail"] = first["detail"].to_numpy()
+    out["top_share"] = first["share"].to_numpy(dtype=np.float64)
+    return out[cols].reset_index(drop=True)
 
 
 def status_funnel(sessions: pd.DataFrame, by=None, *, source: str | None = "megvii_lite") -> pd.DataFrame:

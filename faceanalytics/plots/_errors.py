@@ -46,6 +46,10 @@ def _label(r) -> tuple[str, str | None]:
 def plot_error_codes(errors: pd.DataFrame, *, top: int = 15, ax=None, **kwargs) -> Axes:
     """Pareto of error codes: bars (count, share) largest first, cumulative share on top.
 
+    Shares and cumulative shares are within each ``origin`` (where the code was counted):
+    one failure can be counted in several origins, so the cumulative share is drawn as one
+    line per origin, through that origin's bars, and the title adds no origins up.
+
     ``errors`` is an :func:`error_codes` result or any one error-bearing table
     (sessions, verify_errors, error_counts, attempts).  Codes beyond ``top`` are
     merged into one "other" bar.  Bar colour says whether the provider bills the
@@ -58,13 +62,12 @@ def plot_error_codes(errors: pd.DataFrame, *, top: int = 15, ax=None, **kwargs) 
     ax = get_ax(ax)
     e = errors if {"origin", "code", "count", "cumulative_share"} <= set(errors.columns) \
         else error_codes(errors)
-    total = int(e["count"].sum())
     head = e.head(top).copy()
     rest = e.iloc[top:]
     if len(rest):
         other = {"origin": "other", "code": tr("plots.errors.other", n=len(rest)), "detail": None, "message": None,
-                 "count": int(rest["count"].sum()), "share": float(rest["share"].sum()),
-                 "cumulative_share": 1.0, "billed": int(rest["billed"].sum()),
+                 "count": int(rest["count"].sum()), "share": np.nan,     # of several origins: no share
+                 "cumulative_share": np.nan, "billed": int(rest["billed"].sum()),
                  "not_billed": int(rest["not_billed"].sum()),
                  "billing_unknown": int(rest["billing_unknown"].sum())}
         head = pd.concat([head, pd.DataFrame([other])], ignore_index=True)
@@ -77,16 +80,20 @@ def plot_error_codes(errors: pd.DataFrame, *, top: int = 15, ax=None, **kwargs) 
     for t, fam in zip(ax.get_yticklabels(), fonts):
         apply_font(t, fam)
     for yi, (_, r) in zip(y, head.iterrows()):
-        ax.text(r["count"], yi, f" {int(r['count']):,} ({pct(r['share'])})", va="center", fontsize="small")
+        share = f" ({pct(r['share'])})" if np.isfinite(r["share"]) else ""
+        ax.text(r["count"], yi, f" {int(r['count']):,}{share}", va="center", fontsize="small")
     ax.set_xlabel(tr("plots.errors.xlabel"))
     ax.set_xlim(0, (head["count"].max() if len(head) else 1) * 1.25)
-    ax.set_title(tr("plots.errors.title", total=total, codes=len(e)), pad=30)
+    ax.set_title(tr("plots.errors.title", codes=len(e)), pad=30)
     from matplotlib.patches import Patch
     present = [s for s in BILLING_COLORS if s in states]
     handles = [Patch(color=BILLING_COLORS[s], label=tr("plots.billing." + s.replace(" ", "_"))) for s in present]
     ax2 = ax.twiny()
-    ax2.plot(head["cumulative_share"].to_numpy() * 100, y, color="k", marker="o", markersize=3,
-             linewidth=1, label=tr("plots.errors.cumulative"))
+    cum = head["cumulative_share"].to_numpy(dtype=np.float64) * 100
+    for o in dict.fromkeys(head["origin"][np.isfinite(cum)]):     # one line per origin, largest first
+        m = (head["origin"] == o).to_numpy() & np.isfinite(cum)
+        ax2.plot(cum[m], y[m], color="k", marker="o", markersize=3, linewidth=1,
+                 label=tr("plots.errors.cumulative"))
     ax2.set_xlim(0, 105)
     ax2.set_xlabel(tr("plots.errors.x2label"))
     from matplotlib.lines import Line2D

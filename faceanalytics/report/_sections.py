@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ..analytics._core import MIN_N
+from ..analytics._errors import origin_totals
 from ..analytics._stats import newcombe_diff_ci, proportion_ci
 from ..engines._review import OTHER
 from ..schema import LEVEL_COLUMNS, LEVELS
@@ -583,9 +584,12 @@ class _Builder:
             return self._section("errors", [p(tr("errors.none"), "empty")])
         ep = self.s.error_codes("previous")
         prev = ep.set_index(["origin", "code", "detail"])["count"] if len(ep) else pd.Series(dtype="int64")
-        total, billed = int(e["count"].sum()), int(e["billed"].sum())
-        unknown = int(e["billing_unknown"].sum())
-        top = e.head(20)
+        # Each origin is its own Pareto (one failure is counted in several): never added up.
+        o = origin_totals(e)
+        billed = int(o["billed"].sum())
+        stated = o[(o["billed"] + o["not_billed"]) > 0]       # origins whose billing the documents state
+        unknown = int(stated["billing_unknown"].sum())
+        top = _by_origin(e, o, 20)
         rows = []
         for _, r in top.iterrows():
             key = (r["origin"], r["code"], r["detail"])
@@ -593,11 +597,12 @@ class _Builder:
             rows.append([_code(r), T.origin(r["origin"]), "" if pd.isna(r["message"]) else r["message"],
                          f"{int(r['count']):,}", T.pct(r["share"]), T.pct(r["cumulative_share"]), _billing(r),
                          f"{pv:,}"])
-        k = min(3, len(e))
-        head = p(tr("errors.summary", total=total, codes=len(e), billed=billed, top=k,
-                    unknown=tr("errors.unknown", n=unknown) if unknown else "",
-                    share=T.pct(e["cumulative_share"].iloc[k - 1])))
-        fig = figure(lambda ax: _plots().plot_error_codes(_drawable(e), top=12, ax=ax), size=(9.0, 4.4),
+        origins = [tr("errors.origin", origin=T.origin(r["origin"]), count=int(r["count"]), codes=int(r["codes"]),
+                      top=_code({"code": r["top_code"], "detail": r["top_detail"]}), share=T.pct(r["top_share"]))
+                   for _, r in o.iterrows()]
+        head = p(tr("errors.summary", billed=billed, unknown=tr("errors.unknown", n=unknown) if unknown else "",
+                    origins=join(origins, "clause")))
+        fig = figure(lambda ax: _plots().plot_error_codes(_drawable(_by_origin(e, o, 12, rest=True)), top=12, ax=ax), size=(9.0, 4.4),
                      alt=tr("errors.fig_alt"), id="fig-errors")
         from .._fonts import cjk_font, has_cjk
 
@@ -806,6 +811,15 @@ def _days(day_numbers) -> pd.DatetimeIndex:
     from ._summary import day_start
 
     return day_start(np.asarray(day_numbers, dtype=np.int64))
+
+
+def _by_origin(e: pd.DataFrame, totals: pd.DataFrame, n: int, rest: bool = False) -> pd.DataFrame:
+    """The ``n`` largest error rows, those of one origin together (origins in ``totals``' order), so
+    each origin's cumulative share reads as its own Pareto; with ``rest``, the other rows after them."""
+    order = {k: i for i, k in enumerate(totals["origin"])}
+    top = e.head(n)
+    top = top.assign(_o=top["origin"].map(order)).sort_values("_o", kind="stable").drop(columns="_o")
+    return pd.concat([top, e.iloc[n:]]) if rest else top
 
 
 def _code(r) -> str:
