@@ -136,7 +136,7 @@ def _none(df):
 
 
 def error_codes(*tables: pd.DataFrame, by=None) -> pd.DataFrame:
-    """One Pareto distribution over every source of errors.
+    """Error codes from every source of errors, each origin its own Pareto distribution.
 
     Pass any of ``sessions``, ``verify_errors``, ``error_counts`` and ``attempts``
     (recognised by their columns).  One row per (``by``, ``origin``, ``code``,
