@@ -243,12 +243,7 @@ def read_labels(path) -> pd.DataFrame:
     lab = lab[lab["genuine"].notna()]
     if lab.empty:      # read as "none of the labelled sessions has a comparison": there were none
         raise ValueError(f"{path}: no labels: no row has a session_id and a genuine value")
-    lab = _once_each(lab.reset_index(drop=True), path)
-    lab.attrs[_ONE_A_SESSION] = True
-    return lab
-
-
-_ONE_A_SESSION = "faceanalytics.one_row_a_session"
+    return _once_each(lab.reset_index(drop=True), path)
 
 
 def _once_each(lab: pd.DataFrame, path) -> pd.DataFrame:
@@ -555,8 +550,7 @@ def _add_labels(r: Review, data, labels, engine) -> None:
         c = c[c["session_id"].isin(set(lab["session_id"]))]
     else:
         c = labelled_comparisons(data, lab, since=p.since, until=p.until, engine=r.summaries._engine or engine)
-    # read_labels gives one row a session: counted without hashing every id again
-    r.n_labels = int(lab["session_id"].count() if lab.attrs.get(_ONE_A_SESSION) else lab["session_id"].nunique())
+    r.n_labels = int(lab["session_id"].nunique())
     r.n_labels_matched = int(c["session_id"].nunique()) if len(c) else 0
     lab = lab[lab["session_id"].isin(c["session_id"].unique())] if len(c) else lab.iloc[:0]   # the labels joined
     rows = []
