@@ -76,7 +76,7 @@ import numpy as np
 import orjson
 import pandas as pd
 
-from ..analytics._core import LISTING_SOURCE, REPEAT_SOURCE, UNTIMED_SOURCES
+from ..analytics._core import EVENT_BASES, LISTING_SOURCE, REPEAT_SOURCE, UNTIMED_SOURCES
 from ..schema import LEVEL_COLUMNS, LEVELS, SESSION_KEY
 from ..storage.durable import atomic_write_bytes, make_private_dirs
 from ..storage.errors import DamagedTable
@@ -590,12 +590,13 @@ def genuineness_query(d, src, where: str, *, sessions: str | None = None, key: s
 
 
 def _late(d) -> str:
-    """Fetched after the provider's retention, judged only on a real event time (as
-    ``analytics.late_fetches``)."""
+    """Fetched after the provider's retention, judged only on an event's time (``EVENT_BASES``:
+    a placed row's is its token's getall verification; as ``analytics.late_fetches``)."""
     delay = f"({d.epoch_us(d.q('fetched_at'))} - {d.epoch_us(d.q('session_time'))})"
     ret = (f"(CASE WHEN {d.q('source')} LIKE 'megvii%' THEN {RETENTION_US['megvii']} "
            f"WHEN {d.q('source')} LIKE 'baidu%' THEN {RETENTION_US['baidu']} END)")
-    return (f"coalesce({d.q('time_basis')} IN ('verify_time', 'biz_id') AND {delay} > {ret}, false)")
+    bases = ", ".join(d.text(b) for b in EVENT_BASES)
+    return f"coalesce({d.q('time_basis')} IN ({bases}) AND {delay} > {ret}, false)"
 
 
 def _invalid(d, present: bool = True) -> str:
