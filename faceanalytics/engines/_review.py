@@ -1039,6 +1039,7 @@ def count_tables(data_dir, *, previous_since, since, until, segments: Sequence[S
             progress(name)
 
     listed, placed = _Listed(lay, w, kept), _Placed(lay, kept)
+    placed.leave_out(_us(w.since), _us(w.until))
     early = placed.before(_us(cur.since))
     step("the previous period")
     _previous(lay, w, cur.since, frames, kept, listed, placed, early)
@@ -1273,6 +1274,28 @@ class _Placed:
                     (hi_us is not None and got[1] >= hi_us):
                 return False
         return True
+
+    def leave_out(self, lo_us, hi_us) -> None:
+        """Drop from the layout the partitions of placed rows whose every row lies outside
+        ``[lo_us, hi_us)`` (None: unbounded): they hold no row of the window.
+
+        Placement moves a row by however long its fetch came after its getall (a back-fill of
+        120 days moves it four months), so the stored month alone bounds nothing and every
+        month of these sources is listed (:meth:`_Layout._list`).  The bound is each partition's
+        first and last placed time (:meth:`_table`, kept with its files and the getall files):
+        the partitions it puts wholly outside the window are not counted, neither here nor in
+        the error tables.  A partition with a row without a time, or without bounds, stays."""
+        if self.kept.root is None:
+            return
+        for table, parts in self.lay.parts.items():
+            if table not in S.PLACED_TABLES:
+                continue
+            for part in [p for p in parts if self.lay.moved(p)]:
+                got = self._table(table).get(tuple(part))
+                if got is None or got[0] is None or got[1] is None:
+                    continue
+                if (hi_us is not None and got[0] >= hi_us) or (lo_us is not None and got[1] < lo_us):
+                    del parts[part]
 
     def before(self, since_us: int) -> set:
         """The partitions of placed rows whose every row lies before ``since_us``: counted with the
