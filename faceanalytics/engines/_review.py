@@ -1590,14 +1590,17 @@ def segment_sample(data_dir, *, since, until, columns: Sequence[str], per_month:
     """About ``per_month`` sessions of each month of the period (``biz_extra_data`` and
     ``columns``), taken from every source in proportion to its sessions: what the default
     segment keys are chosen from.  Only the choice of keys comes from this sample; every
-    count is exact."""
+    count is exact.  The sessions are those the review counts in the period: rows without a
+    verification time placed at their token's getall time (:func:`S.placed`), so a back-fill of
+    Baidu stat or detail fetched in the period but verified months before neither crowds the
+    period's sample nor dilutes its keys' coverage."""
     eng = get_engine(engine)
     empty = pd.DataFrame(columns=["biz_extra_data", *columns])
     if eng.name == "pandas":
-        from ..storage.tables import load
+        from ._api import load_placed
 
-        f = load(data_dir, "sessions", since=since, until=until, columns=["source", "month", "biz_extra_data",
-                                                                           *columns])
+        f = load_placed(data_dir, "sessions", since=since, until=until, columns=["source", "month", "biz_extra_data",
+                                                                                  *columns])
         if f.empty:
             return empty
         key = [f["source"].astype("str"), f["month"].astype("str")]
@@ -1607,8 +1610,11 @@ def segment_sample(data_dir, *, since, until, columns: Sequence[str], per_month:
         return f[rank < limit].drop(columns=["source", "month"]).reset_index(drop=True)
     d = eng.dialect
     w = _window(since, until)
-    lay = _Layout(eng, data_dir, w, w.since or pd.Timestamp("1970-01-01", tz="UTC"), tables=("sessions",),
-                  place=False)     # (which keys to segment by: a sample, as the pandas path takes it)
+    lay = _Layout(eng, data_dir, w, w.since or pd.Timestamp("1970-01-01", tz="UTC"), tables=("sessions",))
+    # Rows read placed (``lay.relation``); the partitions of placed rows with no row in the period
+    # left out by the bounds the review keeps (local DuckDB), the others' shares taken from their
+    # rows, as every partition's
+    _Placed(lay, _kept_beside(lay, data_dir)).leave_out(_us(w.since), _us(w.until))
     rows = lay.rows("sessions")
     if not rows:
         return empty
