@@ -254,17 +254,19 @@ class FrameSource:
     media) are placed at their token's getall time before the window and the periods are
     chosen (:func:`analytics.place_untimed`, as the review counts them); without one (or
     without ``source``, ``session_id`` and ``session_time`` in both frames) nothing says where
-    getall dated them, and they stay at their fetch time, as stored."""
+    getall dated them, and they stay at their fetch time, as stored.  ``placed=True``: the
+    frames are placed already (:func:`faceanalytics.engines.load_placed`, as the explorer over a
+    data directory with ``engine="pandas"`` reads them), and are not placed again."""
 
     def __init__(self, table: pd.DataFrame, sessions: pd.DataFrame | None, spec: Spec, *, freq: str | None = "W",
                  time_column: str = "session_time", since=None, until=None, segments=None,
-                 max_segment_values: int = 30):
+                 max_segment_values: int = 30, placed: bool = False):
         if spec.kind_column not in table:
             raise KeyError(f"the table needs a {spec.kind_column!r} column")
         self.spec = spec
         since, until = _window(since, until)
-        if sessions is not None and all({"source", "session_id", "session_time"} <= set(f.columns)
-                                        for f in (table, sessions)):
+        if not placed and sessions is not None and all({"source", "session_id", "session_time"} <= set(f.columns)
+                                                        for f in (table, sessions)):
             table, sessions = place_untimed(table, sessions), place_untimed(sessions, sessions)
         table = once_per_attempt(_in_window(table, time_column, since, until))
         for c in ("source", "session_id"):

@@ -126,10 +126,11 @@ class _Explorer(widgets.VBox):
                 if engine == "pandas":              # asked for: the rows loaded, then counted as a frame's
                     from .engines import load_placed
 
+                    # (placed as they are read, the window chosen on placed times: not placed again)
                     source = FrameSource(load_placed(data, spec.table, since=since, until=until),
                                          load_placed(data, "sessions", since=since, until=until), spec, freq=freq,
                                          time_column=time_column, segments=segments,
-                                         max_segment_values=max_segment_values)
+                                         max_segment_values=max_segment_values, placed=True)
                 else:
                     source = DataSource(data, spec, freq=freq, since=since, until=until, segments=segments,
                                         engine=engine)

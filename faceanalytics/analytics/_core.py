@@ -18,7 +18,7 @@ from ..schema import LEVEL_COLUMNS, LEVELS
 __all__ = ["LEVELS", "LEVEL_COLUMNS", "MIN_N", "as_list", "floats", "time_us",
            "period_codes", "period_label", "period_start", "group_codes", "float_codes", "mask_id", "mask_ids", "level_column", "level_name", "level_names", "number", "min_count", "require", "MAX_BINS", "check_bins",
            "histogram_weights", "distinct_per_group", "once_per_attempt", "repeated_attempts", "REPEAT_SOURCE", "LISTING_SOURCE",
-           "UNTIMED_SOURCES", "PLACED_BASIS", "ANCHOR_BASIS", "getall_times", "place_untimed",
+           "UNTIMED_SOURCES", "PLACED_BASIS", "ANCHOR_BASIS", "EVENT_BASES", "getall_times", "place_untimed",
            "COMPARISON_KINDS", "known_names"]
 
 MIN_N = 30          # below this many observations a segment is flagged ``low_n``
@@ -184,6 +184,10 @@ def once_per_attempt(table: pd.DataFrame) -> pd.DataFrame:
 UNTIMED_SOURCES = ("baidu_detail", "baidu_simple", "baidu_stat", "baidu_media")
 ANCHOR_BASIS = "verify_time"     # the time_basis of a getall sessions row that places the others
 PLACED_BASIS = "getall"          # sessions.time_basis of a row so placed
+# The time_basis of rows whose session_time is an event's time, not their fetch's: the
+# verification, the biz_id's time, or (placed) their token's getall verification.  Only these
+# can be judged "fetched after the provider's retention" (analytics.data_quality, the review).
+EVENT_BASES = (ANCHOR_BASIS, "biz_id", PLACED_BASIS)
 
 
 def getall_times(sessions: pd.DataFrame) -> pd.Series:

@@ -19,14 +19,14 @@ import numpy as np
 import pandas as pd
 
 from ..schema import LITE_PENDING_STATUSES
-from ._core import mask_ids, require, time_us
+from ._core import EVENT_BASES, mask_ids, require, time_us
 
 __all__ = ["RETENTION", "late_fetches", "repeated_request_ids", "sessions_without_result",
            "data_quality"]
 
 RETENTION = {"megvii": pd.Timedelta(days=1), "baidu": pd.Timedelta(days=3)}
 _COMPARISON_SOURCES = ("megvii_lite", "megvii_liveness", "megvii_notify", "baidu_detail", "baidu_getall")
-_REAL_TIME = ("verify_time", "biz_id")
+_REAL_TIME = EVENT_BASES     # (rows placed at their token's getall time too: analytics.place_untimed)
 
 
 def _retention_us(source: pd.Series, retention: Mapping[str, pd.Timedelta]) -> np.ndarray:

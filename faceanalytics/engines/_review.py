@@ -76,7 +76,7 @@ import numpy as np
 import orjson
 import pandas as pd
 
-from ..analytics._core import LISTING_SOURCE, REPEAT_SOURCE, UNTIMED_SOURCES
+from ..analytics._core import EVENT_BASES, LISTING_SOURCE, REPEAT_SOURCE, UNTIMED_SOURCES
 from ..schema import LEVEL_COLUMNS, LEVELS, SESSION_KEY
 from ..storage.durable import atomic_write_bytes, make_private_dirs
 from ..storage.errors import DamagedTable
@@ -590,12 +590,13 @@ def genuineness_query(d, src, where: str, *, sessions: str | None = None, key: s
 
 
 def _late(d) -> str:
-    """Fetched after the provider's retention, judged only on a real event time (as
-    ``analytics.late_fetches``)."""
+    """Fetched after the provider's retention, judged only on an event's time (``EVENT_BASES``:
+    a placed row's is its token's getall verification; as ``analytics.late_fetches``)."""
     delay = f"({d.epoch_us(d.q('fetched_at'))} - {d.epoch_us(d.q('session_time'))})"
     ret = (f"(CASE WHEN {d.q('source')} LIKE 'megvii%' THEN {RETENTION_US['megvii']} "
            f"WHEN {d.q('source')} LIKE 'baidu%' THEN {RETENTION_US['baidu']} END)")
-    return (f"coalesce({d.q('time_basis')} IN ('verify_time', 'biz_id') AND {delay} > {ret}, false)")
+    bases = ", ".join(d.text(b) for b in EVENT_BASES)
+    return f"coalesce({d.q('time_basis')} IN ({bases}) AND {delay} > {ret}, false)"
 
 
 def _invalid(d, present: bool = True) -> str:
@@ -1038,6 +1039,7 @@ def count_tables(data_dir, *, previous_since, since, until, segments: Sequence[S
             progress(name)
 
     listed, placed = _Listed(lay, w, kept), _Placed(lay, kept)
+    placed.leave_out(_us(w.since), _us(w.until))
     early = placed.before(_us(cur.since))
     step("the previous period")
     _previous(lay, w, cur.since, frames, kept, listed, placed, early)
@@ -1272,6 +1274,28 @@ class _Placed:
                     (hi_us is not None and got[1] >= hi_us):
                 return False
         return True
+
+    def leave_out(self, lo_us, hi_us) -> None:
+        """Drop from the layout the partitions of placed rows whose every row lies outside
+        ``[lo_us, hi_us)`` (None: unbounded): they hold no row of the window.
+
+        Placement moves a row by however long its fetch came after its getall (a back-fill of
+        120 days moves it four months), so the stored month alone bounds nothing and every
+        month of these sources is listed (:meth:`_Layout._list`).  The bound is each partition's
+        first and last placed time (:meth:`_table`, kept with its files and the getall files):
+        the partitions it puts wholly outside the window are not counted, neither here nor in
+        the error tables.  A partition with a row without a time, or without bounds, stays."""
+        if self.kept.root is None:
+            return
+        for table, parts in self.lay.parts.items():
+            if table not in S.PLACED_TABLES:
+                continue
+            for part in [p for p in parts if self.lay.moved(p)]:
+                got = self._table(table).get(tuple(part))
+                if got is None or got[0] is None or got[1] is None:
+                    continue
+                if (hi_us is not None and got[0] >= hi_us) or (lo_us is not None and got[1] < lo_us):
+                    del parts[part]
 
     def before(self, since_us: int) -> set:
         """The partitions of placed rows whose every row lies before ``since_us``: counted with the
@@ -1566,14 +1590,17 @@ def segment_sample(data_dir, *, since, until, columns: Sequence[str], per_month:
     """About ``per_month`` sessions of each month of the period (``biz_extra_data`` and
     ``columns``), taken from every source in proportion to its sessions: what the default
     segment keys are chosen from.  Only the choice of keys comes from this sample; every
-    count is exact."""
+    count is exact.  The sessions are those the review counts in the period: rows without a
+    verification time placed at their token's getall time (:func:`S.placed`), so a back-fill of
+    Baidu stat or detail fetched in the period but verified months before neither crowds the
+    period's sample nor dilutes its keys' coverage."""
     eng = get_engine(engine)
     empty = pd.DataFrame(columns=["biz_extra_data", *columns])
     if eng.name == "pandas":
-        from ..storage.tables import load
+        from ._api import load_placed
 
-        f = load(data_dir, "sessions", since=since, until=until, columns=["source", "month", "biz_extra_data",
-                                                                           *columns])
+        f = load_placed(data_dir, "sessions", since=since, until=until, columns=["source", "month", "biz_extra_data",
+                                                                                  *columns])
         if f.empty:
             return empty
         key = [f["source"].astype("str"), f["month"].astype("str")]
@@ -1583,8 +1610,11 @@ def segment_sample(data_dir, *, since, until, columns: Sequence[str], per_month:
         return f[rank < limit].drop(columns=["source", "month"]).reset_index(drop=True)
     d = eng.dialect
     w = _window(since, until)
-    lay = _Layout(eng, data_dir, w, w.since or pd.Timestamp("1970-01-01", tz="UTC"), tables=("sessions",),
-                  place=False)     # (which keys to segment by: a sample, as the pandas path takes it)
+    lay = _Layout(eng, data_dir, w, w.since or pd.Timestamp("1970-01-01", tz="UTC"), tables=("sessions",))
+    # Rows read placed (``lay.relation``); the partitions of placed rows with no row in the period
+    # left out by the bounds the review keeps (local DuckDB), the others' shares taken from their
+    # rows, as every partition's
+    _Placed(lay, _kept_beside(lay, data_dir)).leave_out(_us(w.since), _us(w.until))
     rows = lay.rows("sessions")
     if not rows:
         return empty

@@ -23,8 +23,8 @@ import numpy as np
 import pandas as pd
 
 from .._time import local_us
-from ..analytics._core import (floats, group_codes, once_per_attempt, place_untimed, repeated_attempts, require,
-                               sums_by, time_us)
+from ..analytics._core import (EVENT_BASES, floats, group_codes, once_per_attempt, place_untimed, repeated_attempts,
+                               require, sums_by, time_us)
 from ..engines._sql import PLACED_TABLES
 from ..analytics._flip import exact_difference
 from ..engines._review import (CMP_SOURCES, COMPARISON_KEYS, GENUINENESS_KEYS, NEAR_UNDER, RETENTION_US,
@@ -256,7 +256,7 @@ def _distinct(s: pd.DataFrame | None, since) -> pd.DataFrame | None:
 
 def _late(s: pd.DataFrame) -> np.ndarray:
     basis = s["time_basis"].astype("str") if "time_basis" in s else pd.Series([None] * len(s), dtype="str")
-    real = basis.isin(["verify_time", "biz_id"]).to_numpy(dtype=bool)
+    real = basis.isin(EVENT_BASES).to_numpy(dtype=bool)
     prov = s["source"].astype("str").str.extract(r"^([^_]*)", expand=False)
     ret = prov.map(RETENTION_US).astype("float64").to_numpy()
     ft, st = time_us(s["fetched_at"]), time_us(s["session_time"])

@@ -22,7 +22,7 @@ import pandas as pd
 
 from .. import analytics as A
 from .._time import period_bounds, period_label, period_of_days
-from ..analytics._core import MIN_N, as_list, sums_by
+from ..analytics._core import EVENT_BASES, MIN_N, as_list, sums_by
 from ..analytics._rates import rate_frame
 from ..engines._review import OTHER, Segment, count_tables
 from ..schema import LEVEL_COLUMNS, LEVELS
@@ -461,7 +461,7 @@ class Summaries:
         add("invalid_value", bad, n_sess, "a value not finite or out of range (confidence 0-100, anti-spoofing 0-1): "
                                           "null, reason in extra")
         if s is not None:
-            real = s[s["time_basis"].isin(["verify_time", "biz_id"]).to_numpy()]
+            real = s[s["time_basis"].isin(EVENT_BASES).to_numpy()]
             late = s[s["late"].astype(bool).to_numpy()].groupby("source")["n"].sum()
             of = real.groupby("source")["n"].sum()
         else:
