@@ -15,8 +15,13 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/faceanalytics demo --data data
 
+# Two worker processes (CI has 2 cores), each test file on one worker: a file's module fixtures
+# (a Spark session, a moto server, a landed review) are built once.  Serial:
+#   make test PYTEST_ARGS=
+PYTEST_ARGS ?= -n 2 --dist loadfile
+
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_ingest.py
