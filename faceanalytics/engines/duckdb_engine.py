@@ -16,10 +16,11 @@ many times larger than memory; only the counts come back to Python.
 from __future__ import annotations
 
 import contextlib
-import os
+import shutil
 import tempfile
 import threading
 import uuid
+import weakref
 
 import pyarrow as pa
 
@@ -44,7 +45,8 @@ class DuckDBEngine(Engine):
     ``connection``: an existing ``duckdb`` connection to use instead of a new one.
     ``memory_limit`` (e.g. ``"3GB"``; DuckDB's default is 80% of RAM), ``threads``
     (default: all cores) and ``temp_directory`` (where aggregates spill; default a
-    ``faceanalytics-duckdb`` folder in the system temp directory) configure a new one.
+    ``faceanalytics-duckdb-*`` folder of this engine's own in the system temp directory,
+    readable by its user only and removed with the engine) configure a new one.
     """
     name = "duckdb"
     dialect = DuckDBDialect()
@@ -67,7 +69,14 @@ class DuckDBEngine(Engine):
                     config["memory_limit"] = str(s["memory_limit"])
                 if s["threads"]:
                     config["threads"] = int(s["threads"])
-                tmp = s["temp_directory"] or os.path.join(tempfile.gettempdir(), "faceanalytics-duckdb")
+                tmp = s["temp_directory"]
+                if not tmp:
+                    # One folder per engine, made here (mode 0700): a folder shared by every
+                    # process was removed by the first DuckDB to close -- it had made it --
+                    # under another process's spilled aggregates, and another user's could not
+                    # be written at all.  A folder DuckDB did not make it leaves in place.
+                    tmp = tempfile.mkdtemp(prefix="faceanalytics-duckdb-")
+                    weakref.finalize(self, shutil.rmtree, tmp, ignore_errors=True)
                 config["temp_directory"] = tmp
                 self._con = duckdb.connect(":memory:", config=config)
             return self._con
