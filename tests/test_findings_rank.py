@@ -139,3 +139,46 @@ def test_the_report_says_how_it_ranks(many):
     assert "Ranking" in method and "0.1%, 1%, 5%" in method and "decisions it changed" in method
     box = re.search(r'<div class="findings" id="look-at-first">.*?</div>', html, re.S).group(0)
     assert "Ranked by evidence, then by the decisions each changed" in box
+
+
+# ------------------------------------------------------------------ a new threshold set's consequences
+
+def _pass(name, start, comparison="idcard_photo", segment=None):
+    f = finding(name, q=0.01, points=-3.0, n=2_000, start=start, family="pass_rate", attack=None,
+                comparison=comparison, level="1e-4", segment=segment)
+    f.decision = "More rejections: find who is being rejected before keeping the 1e-4 cut."
+    return f
+
+
+def test_a_consequence_of_a_new_set_dated_days_late_in_a_small_segment_says_the_new_cut_may_explain_it():
+    """The audit: a new idcard_photo set from day 60 whose pass-rate consequence in a small segment
+    was dated 9 days late kept "find who is being rejected"."""
+    new = finding("set", q=1e-9, points=30.0, n=10_000, start="2026-08-30", family="thresholds", attack=None,
+                  comparison="idcard_photo", code="65.3/71.8/76.5/79.9")
+    late = _pass("late, in a segment", "2026-09-08", segment={"key": "channel", "value": "store"})
+    early = _pass("early by 4 days", "2026-08-26")
+    same_day = _pass("same day", "2026-08-30")
+    before = _pass("before the era", "2026-08-10")
+    other = _pass("another kind", "2026-09-08", comparison="faceid")
+    F._at_threshold_changes([new, late, early, same_day, before, other])
+    for f in (late, early, same_day):
+        assert "the new cut, not the users, may explain it" in f.decision, f.title
+        assert "2026-08-30" in f.decision and any("2026-08-30" in a for a in f.also)
+        assert "find who is being rejected" not in f.decision
+    assert "9 days after" in late.decision and "4 days before" in early.decision
+    assert "starts the day" in same_day.decision
+    for f in (before, other):
+        assert "find who is being rejected" in f.decision and not f.also, f.title
+
+
+def test_the_era_ends_where_the_set_ends_or_the_next_set_begins():
+    first = finding("first", q=1e-9, points=30.0, n=10_000, start="2026-08-01", family="thresholds", attack=None,
+                    comparison="idcard_photo", code="A")
+    wave = finding("short-lived", q=1e-9, points=30.0, n=1_000, start="2026-09-01", end="2026-09-05",
+                   kind="wave", family="thresholds", attack=None, comparison="idcard_photo", code="B")
+    in_first = _pass("in the first era", "2026-08-20")
+    in_wave = _pass("in the wave", "2026-09-03")
+    after_wave = _pass("after the wave", "2026-09-20")
+    assert F.era_of(in_first, [first, wave]) is first
+    assert F.era_of(in_wave, [first, wave]) is wave
+    assert F.era_of(after_wave, [wave]) is None

@@ -37,6 +37,7 @@ import pandas as pd
 from .. import analytics as A
 from ..analytics._changes import detect_changes
 from ..analytics._core import sums_by
+from ..analytics._errors import REPEATING_SOURCES
 from ..schema import LEVEL_COLUMNS, LEVELS
 from .._time import local_day
 from ._confined import confine
@@ -186,7 +187,8 @@ def _error_parts(s: Summaries, seg: str | None, events: tuple | None = None) -> 
     keys = by
     sess = tot.reset_index() if len(tot) else pd.DataFrame(columns=["source", *keys, "n"])
     scope = {"api_error": None, "verify_error": "megvii", "liveness_failure": "megvii",
-             "lite_fail_reason": "megvii_lite", "lite_status": "megvii_lite"}
+             "lite_fail_reason": "megvii_lite", "lite_status": "megvii_lite",
+             "baidu_latest": REPEATING_SOURCES}      # of the detail (simple) answers that repeat it
     denominators = {}
     for origin, prefix in scope.items():
         m = np.ones(len(sess), bool) if prefix is None else sess["source"].astype("str").str.startswith(prefix).to_numpy()
@@ -506,17 +508,39 @@ def findings_of(changes: pd.DataFrame | None, series: pd.DataFrame, since_day: i
     return out
 
 
+# How far before a new threshold set a pass-rate change of its kind may be dated and still be
+# read as its consequence: the detector dates a step in a small segment a few days off (3-5
+# days early in the audit); after the set's start, its whole era counts.
+ERA_SLACK_DAYS = 7
+
+
+def era_of(f: Finding, new: list[Finding]) -> Finding | None:
+    """The new reference-threshold set (a finding of family ``thresholds``) whose era holds the
+    pass-rate finding ``f``: same kind and source, ``f`` dated from ``ERA_SLACK_DAYS`` before the
+    set's start until the set's end (a wave) or the next set of the kind; the latest such set."""
+    start = pd.Timestamp(f.start)
+    mine = sorted((t for t in new if (t.source, t.comparison) == (f.source, f.comparison)),
+                  key=lambda t: pd.Timestamp(t.start))
+    era = None
+    for i, t in enumerate(mine):
+        t0 = pd.Timestamp(t.start)
+        ends = [pd.Timestamp(x) for x in (t.end, *(u.start for u in mine[i + 1:])) if x]
+        if t0 - pd.Timedelta(days=ERA_SLACK_DAYS) <= start and (not ends or start < min(ends)):
+            era = t
+    return era
+
+
 def _at_threshold_changes(findings: list[Finding]) -> None:
-    """A pass-rate change of a comparison kind and source that starts within a day of a new
-    reference-threshold set of the same kind and source is said to coincide with it."""
+    """A pass-rate change of a comparison kind and source within the era of a new
+    reference-threshold set of the same kind and source (:func:`era_of`) is said to follow it,
+    whatever the detector's error in dating either."""
     from . import _text as T
 
     new = [f for f in findings if f.family == "thresholds"]
     for f in findings:
         if f.family != "pass_rate" or not new:
             continue
-        t = next((t for t in new if (t.source, t.comparison) == (f.source, f.comparison)
-                  and abs((pd.Timestamp(t.start) - pd.Timestamp(f.start)) / pd.Timedelta(days=1)) <= 1), None)
+        t = era_of(f, new)
         if t is not None:
             T.at_new_thresholds(f, t)
 

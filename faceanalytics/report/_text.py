@@ -203,13 +203,19 @@ def threshold_finding(r, changes):
 
 
 def at_new_thresholds(f, t) -> None:
-    """A pass-rate finding ``f`` that starts the day its kind's reference thresholds changed
-    (``t``, the thresholds finding): its decision says the new cut may explain it, and it
-    names the change (the text said "find who is being rejected" of a drop the provider's
+    """A pass-rate finding ``f`` in the era of its kind's new reference thresholds (``t``, the
+    thresholds finding; :func:`._findings.era_of`): its decision says the new cut may explain
+    it (and how far from the set's day it is dated, when not within a day), and it names the change (the text said "find who is being rejected" of a drop the provider's
     new thresholds made, with no word of them)."""
     date = _day(t.start)
-    f.decision = tr("finding.decision.at_new_thresholds", comparison=f.comparison, date=date,
-                    cut=tr("finding.cut.level", level=f.level))
+    cut = tr("finding.cut.level", level=f.level)
+    days = round((pd.Timestamp(f.start) - pd.Timestamp(t.start)) / pd.Timedelta(days=1))
+    if abs(days) <= 1:
+        f.decision = tr("finding.decision.at_new_thresholds", comparison=f.comparison, date=date, cut=cut)
+    else:       # dated off the set's day (a small segment's change is dated loosely): in its era
+        offset = tr("finding.offset.after" if days > 0 else "finding.offset.before", n=abs(days))
+        f.decision = tr("finding.decision.in_new_thresholds_era", comparison=f.comparison, date=date, cut=cut,
+                        offset=offset)
     f.also.insert(0, tr("finding.also.thresholds", date=date))
 
 
