@@ -45,8 +45,8 @@ from ._finding import Finding, level_for, parse_levels
 from ._shown import segment_labels
 from ._summary import Summaries, day_start
 
-__all__ = ["Finding", "find", "rank", "rank_key", "evidence_level", "affected", "series_frame", "ALPHA",
-           "EVIDENCE_LEVELS", "MIN_EFFECT", "FETCH_ARTEFACTS", "parse_levels", "level_for"]
+__all__ = ["Finding", "find", "rank", "rank_key", "evidence_level", "evidence_levels", "affected", "series_frame",
+           "ALPHA", "EVIDENCE_LEVELS", "MIN_EFFECT", "FETCH_ARTEFACTS", "parse_levels", "level_for"]
 # (family "thresholds": ``code`` is the threshold set, its share of the kind's comparisons the rate)
 
 ALPHA = 0.05
@@ -429,11 +429,15 @@ def find(s: Summaries, *, levels=None, alpha: float = ALPHA) -> tuple[list[Findi
 
 # ------------------------------------------------------------------ ranking
 
+def evidence_levels(alpha: float = ALPHA) -> list[float]:
+    """The evidence tiers, strictest first: ``EVIDENCE_LEVELS`` under ``alpha``, then ``alpha``."""
+    return [*sorted(x for x in EVIDENCE_LEVELS if x < alpha), alpha]
+
+
 def evidence_level(q, alpha: float = ALPHA) -> float:
-    """The strictest false-discovery level of ``EVIDENCE_LEVELS`` (those under ``alpha``) and
-    ``alpha`` that the q-value ``q`` passes; ``alpha`` when there is none (a finding the detector
-    reported passed it)."""
-    for lv in sorted(x for x in EVIDENCE_LEVELS if x < alpha):
+    """The strictest of :func:`evidence_levels` that the q-value ``q`` passes; ``alpha`` when
+    none does (a finding the detector reported passed it)."""
+    for lv in evidence_levels(alpha)[:-1]:
         if q is not None and math.isfinite(q) and q <= lv:
             return lv
     return alpha

@@ -889,10 +889,9 @@ def _min_effects() -> str:
 
 def _ranking_levels(alpha: float) -> str:
     """The false-discovery levels that rank the findings (:func:`._findings.evidence_level`), as text."""
-    from ._findings import EVIDENCE_LEVELS
+    from ._findings import evidence_levels
 
-    levels = [*sorted(x for x in EVIDENCE_LEVELS if x < alpha), alpha]
-    return join(f"{x * 100:g}%" for x in levels)
+    return join(f"{x * 100:g}%" for x in evidence_levels(alpha))
 
 
 def _detector_text(info: dict) -> str:
