@@ -112,7 +112,7 @@ def repeats_latest_attempt(sessions: pd.DataFrame) -> np.ndarray:
     m = s["source"].isin(REPEATING_SOURCES).to_numpy() & s["error"].notna().to_numpy()
     if not m.any():
         return m
-    from ..clients.baidu import _is_verify_token_message
+    from ..clients.baidu import is_verify_token_message
     from ..clients.errors import BAIDU_ERRORS
 
     code = s["error"].astype("str").str.strip()
@@ -120,7 +120,7 @@ def repeats_latest_attempt(sessions: pd.DataFrame) -> np.ndarray:
     if "error_message" in s:
         msg = s["error_message"]
         texts = msg[m & msg.notna().to_numpy()].astype("str").unique()
-        call = [t for t in texts if _is_verify_token_message(t)]
+        call = [t for t in texts if is_verify_token_message(t)]
         m &= ~msg.isin(call).to_numpy()
     return m
 

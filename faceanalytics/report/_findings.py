@@ -585,7 +585,8 @@ def _same(a: Finding, b: Finding) -> bool:
 def _collapse(findings: list[Finding], levels: dict[str, str], confined: set[int] = frozenset(),
               alpha: float = ALPHA) -> list[Finding]:
     """One finding per change.  Of the same change at several levels, daily and weekly, the
-    level in force (else the first by :func:`rank_key`) leads and names the others.  A change the pool shows
+    level in force (else a change named with its segment, else the first by :func:`rank_key`) leads
+    and names the others.  A change the pool shows
     is the pool's, naming the segments that moved with it, unless it is confined to one
     segment (``confined``: ids of such findings, :mod:`._confined`), which then leads and
     names the pool.  A segment's change the pool does not show is a finding of its own."""
@@ -598,7 +599,9 @@ def _collapse(findings: list[Finding], levels: dict[str, str], confined: set[int
 
     def lead(f: Finding) -> tuple:
         in_force = f.level is not None and f.level == level_for(levels, f.comparison)
-        return (not in_force, f.frequency != "daily", *rank_key(f, alpha))
+        # a change named with its segment (:mod:`._confined`) leads its segment's group: it carries
+        # the pool's evidence and says what the pool and the rest did
+        return (not in_force, f.frequency != "daily", id(f) not in confined, *rank_key(f, alpha))
 
     # 1. within one segment (or the pool): levels and frequencies
     groups: list[list[Finding]] = []
