@@ -475,7 +475,8 @@ def test_error_codes_one_pareto_across_sources():
            for o, c, d, n in zip(e["origin"], e["code"], e["detail"], e["count"])}
     assert key == {
         ("baidu_stat", "223120", "Verify_FIN"): 2,                 # the "0" counts are successes
-        ("api_error", "DATA_DESTROYED", None): 1, ("api_error", "223120", None): 1,
+        # Baidu detail's 223120 is its latest attempt's code, as detail repeats it: not a refused call
+        ("api_error", "DATA_DESTROYED", None): 1, ("baidu_latest", "223120", None): 1,
         ("verify_error", "NO_FACE_FOUND", None): 1, ("verify_error", "INTERNAL_ERROR", None): 1,
         ("verify_error", "VERIFY_API_FAILED", None): 1,
         ("liveness_failure", "FAIL", None): 1, ("liveness_failure", "not_video", None): 1,
@@ -493,7 +494,7 @@ def test_error_codes_one_pareto_across_sources():
     assert b.loc[("verify_error", "VERIFY_API_FAILED"), "billing_unknown"] == 1
     assert b.loc[("baidu_attempt", "222380"), "billed"] == 1
     assert b.loc[("baidu_attempt", "223120"), "message"] == "活体检测未通过"
-    assert b.loc[("api_error", "223120"), "message"] == "活体检测未通过"
+    assert b.loc[("baidu_latest", "223120"), "message"] == "活体检测未通过"
     # Sessions alone: verify errors come from sessions.verify_error then (none here).
     assert "verify_error" not in set(A.error_codes(_sessions())["origin"])
     with pytest.raises(TypeError):

@@ -17,6 +17,7 @@ from markupsafe import escape
 import _planted as P
 from faceanalytics.pipeline.ingest import ingest
 from faceanalytics.report import findings_path, review, write_report
+from faceanalytics.report import _findings as F
 from faceanalytics.report._findings import parse_levels
 from faceanalytics.report._sections import _Builder
 
@@ -291,10 +292,9 @@ def test_box_ranks_and_links(planted):
         assert str(escape(f.text)) in item
         for href in re.findall(r'href="#([^"]+)"', item):
             assert href in ids                             # every link lands on a section or a figure
-        if f.family != "thresholds":
-            assert f'href="#fig-change-{f.rank}"' in item
-    scores = [f.score for f in r.findings]
-    assert scores == sorted(scores, reverse=True)
+        assert f'href="#fig-change-{f.rank}"' in item     # a new threshold set too
+    keys = [F.rank_key(f) for f in r.findings]
+    assert keys == sorted(keys)                            # evidence tier, decisions changed, start
 
 
 def test_findings_json_beside_the_report(planted, tmp_path):

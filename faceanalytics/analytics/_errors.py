@@ -4,6 +4,9 @@ Sources of errors (``origin``):
 
 * ``api_error`` — ``sessions.error``: the provider refused the call (Megvii
   ``error_message`` such as DATA_DESTROYED, Baidu ``error_code``/``code``).
+* ``baidu_latest`` — ``sessions.error`` of a Baidu ``detail`` (or ``simple``) answer that is
+  not a refused call: the document's ``code`` "仅认证失败时展示", the latest attempt's code as
+  detail repeats it (getall lists the same attempt; :func:`repeats_latest_attempt`).
 * ``verify_error`` — Megvii verify error messages (``verify_errors``, else
   ``sessions.verify_error``); the Lite document says which are billed
   (``schema.VERIFY_ERROR_BILLED``: NO_SUCH_ID_NUMBER, ID_NUMBER_NAME_NOT_MATCH,
@@ -27,10 +30,14 @@ from ..schema import LITE_FINAL_STATUSES, LITE_PENDING_STATUSES, SOURCES, VERIFY
 from .._time import freq_of, parse_tz
 from ._core import _not_a_table, as_list, known_names, period_codes, period_label, require
 
-__all__ = ["error_codes", "origin_totals", "status_funnel", "billing", "ORIGINS", "LITE_STATUS_ORDER", "ROWS"]
+__all__ = ["error_codes", "origin_totals", "status_funnel", "billing", "repeats_latest_attempt", "ORIGINS",
+           "REPEATING_SOURCES", "LITE_STATUS_ORDER", "ROWS"]
 
 ORIGINS = ("api_error", "verify_error", "liveness_failure", "lite_fail_reason", "lite_status",
-           "baidu_stat", "baidu_attempt")
+           "baidu_stat", "baidu_attempt", "baidu_latest")
+# Baidu result APIs whose failure ``code`` repeats the latest attempt's (the document: "错误码
+# (仅认证失败时展示)"); getall lists every attempt with its own ``code``.
+REPEATING_SOURCES = ("baidu_detail", "baidu_simple")
 LITE_STATUS_ORDER = ("NOT_STARTED", "PROCESSING", "OK", "FAILED", "CANCELLED", "TIMEOUT",
                      "WEBRTC_UNSUPPORTED")
 _COLUMNS = ["origin", "code", "detail", "message", "count", "share", "cumulative_share",
@@ -93,6 +100,31 @@ def _events(df: pd.DataFrame, origin: str, code, message, detail=None, count=Non
     return out
 
 
+def repeats_latest_attempt(sessions: pd.DataFrame) -> np.ndarray:
+    """Which sessions rows' ``error`` is the latest verification attempt's code as Baidu
+    ``detail`` (or ``simple``) repeats it, not a refused call: rows of ``REPEATING_SOURCES``
+    with an error that the Baidu client does not take for a failed call (a platform code it
+    knows, such as 18 or 110, or "Token无效或者已过期": ``clients.baidu.baidu_error``'s rule,
+    read from there).  A platform code the client does not know counts as the attempt's."""
+    s = sessions
+    if "source" not in s or "error" not in s:
+        return np.zeros(len(s), dtype=bool)
+    m = s["source"].isin(REPEATING_SOURCES).to_numpy() & s["error"].notna().to_numpy()
+    if not m.any():
+        return m
+    from ..clients.baidu import is_verify_token_message
+    from ..clients.errors import BAIDU_ERRORS
+
+    code = s["error"].astype("str").str.strip()
+    m &= ~code.isin(list(BAIDU_ERRORS)).to_numpy()
+    if "error_message" in s:
+        msg = s["error_message"]
+        texts = msg[m & msg.notna().to_numpy()].astype("str").unique()
+        call = [t for t in texts if is_verify_token_message(t)]
+        m &= ~msg.isin(call).to_numpy()
+    return m
+
+
 def _sessions_events(s: pd.DataFrame, by, with_verify: bool) -> list[pd.DataFrame]:
     out = []
     err = s["error"].notna()
@@ -100,7 +132,8 @@ def _sessions_events(s: pd.DataFrame, by, with_verify: bool) -> list[pd.DataFram
         e = s[err]
         msg = e["error_message"] if "error_message" in e else _none(e)
         detail = _detail_part(e["error"])
-        out.append(_events(e, "api_error", _code_part(e["error"]), msg.where(msg.notna(), detail),
+        origin = np.where(repeats_latest_attempt(e), "baidu_latest", "api_error")
+        out.append(_events(e, origin, _code_part(e["error"]), msg.where(msg.notna(), detail),
                            by=by))
     ok = ~err
     if "failure_reason" in s or "liveness_result" in s:

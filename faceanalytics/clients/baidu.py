@@ -53,7 +53,9 @@ RESULT_APIS = {
 }
 
 
-def _is_verify_token_message(message: str) -> bool:
+def is_verify_token_message(message: str) -> bool:
+    """Whether a Baidu failure message says the verify_token is invalid or expired (a refused
+    call: also read by ``analytics._errors.repeats_latest_attempt``)."""
     # "Token无效或者已过期": the verify_token is unknown, expired, or from another app.
     return "token" in message.lower() and ("无效" in message or "过期" in message)
 
@@ -77,7 +79,7 @@ def baidu_error(response: Response) -> BaiduError | None:
     message = None if message is None else str(message)
     if code in BAIDU_ERRORS:
         cls: type[BaiduError] = BAIDU_ERRORS[code]
-    elif message and _is_verify_token_message(message):
+    elif message and is_verify_token_message(message):
         cls = VerifyTokenInvalid
     elif failed:
         cls = BaiduRequestFailed

@@ -98,8 +98,10 @@ class Finding:
     frequency: str | None = None
     also: list[str] = field(default_factory=list)
     section: str = "#changes"
-    figure: str | None = None
-    score: float = 0.0
+    figure: str | None = None      # the anchor of the figure that draws it; None: ``figure_note`` says why
+    figure_note: str | None = None
+    evidence: float | None = None  # the strictest false-discovery level its q-value passes (._findings.rank)
+    affected: float | None = None  # decisions it changed: |change| x the trials in the change (._findings.rank)
 
     def as_json(self) -> dict:
         d = asdict(self)

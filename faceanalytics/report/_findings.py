@@ -19,8 +19,11 @@ set's share of the kind's comparisons (a step of the share).  A set seen for the
 is a finding at any share (a new set is a fact); a known set's share must move by
 ``MIN_EFFECT["thresholds"]`` (a shifting mix of known sets is no change).
 
-Findings rank by effect and evidence (``statistic x |change|``, the level in force first);
-the same change seen at several levels, or in a segment and the pool
+Findings rank by evidence, then by what they cost (:func:`rank`, the one rule; the report's
+method section says it in words): first the strictest false-discovery level a finding's
+q-value passes (``EVIDENCE_LEVELS``, then the review's own), then the decisions it changed
+(``|change| x`` the trials in the changed stretch: comparisons rejected or accepted, checks
+flagged, sessions failed), then the earlier start.  The same change seen at several levels, or in a segment and the pool
 with the same dates, is one finding that names the others.  A pooled change that one
 segment alone explains is named with that segment (:mod:`._confined`).
 """
@@ -34,6 +37,7 @@ import pandas as pd
 from .. import analytics as A
 from ..analytics._changes import detect_changes
 from ..analytics._core import sums_by
+from ..analytics._errors import REPEATING_SOURCES
 from ..schema import LEVEL_COLUMNS, LEVELS
 from .._time import local_day
 from ._confined import confine
@@ -41,11 +45,15 @@ from ._finding import Finding, level_for, parse_levels
 from ._shown import segment_labels
 from ._summary import Summaries, day_start
 
-__all__ = ["Finding", "find", "series_frame", "ALPHA", "MIN_EFFECT", "FETCH_ARTEFACTS", "parse_levels",
-           "level_for"]
+__all__ = ["Finding", "find", "rank", "rank_key", "evidence_level", "evidence_levels", "affected", "series_frame",
+           "ALPHA", "EVIDENCE_LEVELS", "MIN_EFFECT", "FETCH_ARTEFACTS", "parse_levels", "level_for"]
 # (family "thresholds": ``code`` is the threshold set, its share of the kind's comparisons the rate)
 
 ALPHA = 0.05
+# The stricter false-discovery levels that rank a finding before those that pass only the
+# review's own (ALPHA): a finding that would survive a 0.1% or 1% false-discovery rate is
+# better evidence than one that passes 5% alone, whatever its size (see rank).
+EVIDENCE_LEVELS = (0.001, 0.01)
 # Smallest change worth a decision per family (absolute, a fraction) and, for rare events,
 # the rate ratio that counts as well (0.2% -> 0.6% of sessions is news; 0.2 points is not).
 MIN_EFFECT = {"pass_rate": 0.01, "configured": 0.01, "flagged": 0.01, "error": 0.005, "billed": 0.005,
@@ -179,7 +187,8 @@ def _error_parts(s: Summaries, seg: str | None, events: tuple | None = None) -> 
     keys = by
     sess = tot.reset_index() if len(tot) else pd.DataFrame(columns=["source", *keys, "n"])
     scope = {"api_error": None, "verify_error": "megvii", "liveness_failure": "megvii",
-             "lite_fail_reason": "megvii_lite", "lite_status": "megvii_lite"}
+             "lite_fail_reason": "megvii_lite", "lite_status": "megvii_lite",
+             "baidu_latest": REPEATING_SOURCES}      # of the detail (simple) answers that repeat it
     denominators = {}
     for origin, prefix in scope.items():
         m = np.ones(len(sess), bool) if prefix is None else sess["source"].astype("str").str.startswith(prefix).to_numpy()
@@ -415,10 +424,53 @@ def find(s: Summaries, *, levels=None, alpha: float = ALPHA) -> tuple[list[Findi
         info["method"] = changes.attrs.get("method", "")
         info["method_args"] = {"m": info["tested"], "alpha": alpha, "primary": PRIMARY_SHARE}   # for its sentence
     findings = findings_of(changes, series, since_day, levels, alpha, labels=segment_labels(s.segments))
-    findings.sort(key=lambda f: -f.score)
-    for i, f in enumerate(findings, 1):
+    return rank(findings, alpha), info
+
+
+# ------------------------------------------------------------------ ranking
+
+def evidence_levels(alpha: float = ALPHA) -> list[float]:
+    """The evidence tiers, strictest first: ``EVIDENCE_LEVELS`` under ``alpha``, then ``alpha``."""
+    return [*sorted(x for x in EVIDENCE_LEVELS if x < alpha), alpha]
+
+
+def evidence_level(q, alpha: float = ALPHA) -> float:
+    """The strictest of :func:`evidence_levels` that the q-value ``q`` passes; ``alpha`` when
+    none does (a finding the detector reported passed it)."""
+    for lv in evidence_levels(alpha)[:-1]:
+        if q is not None and math.isfinite(q) and q <= lv:
+            return lv
+    return alpha
+
+
+def affected(f: Finding) -> float:
+    """The decisions a finding changed: ``|change|`` times the trials of the changed stretch
+    (``n_after``: the comparisons, checks, sessions, attempts or stat calls from the start of
+    a step to the end of the data, or within a wave), i.e. how many more (or fewer) were
+    rejected, flagged or failed than at the rate before.  For a new threshold set, the
+    comparisons judged at the new cut."""
+    if f.change_points is None or f.n_after is None or not math.isfinite(f.change_points):
+        return 0.0
+    return abs(f.change_points) / 100.0 * f.n_after
+
+
+def rank_key(f: Finding, alpha: float = ALPHA) -> tuple:
+    """The sort key of :func:`rank`: evidence tier, then decisions changed (more first), then start."""
+    return (evidence_level(f.q_value, alpha), -affected(f), str(f.start))
+
+
+def rank(findings: list[Finding], alpha: float = ALPHA) -> list[Finding]:
+    """The findings in the order an analyst should read them, numbered from 1: evidence first
+    (the strictest false-discovery level each passes, :func:`evidence_level`: a finding that
+    survives 0.1% before one that survives 1%, before one that passes only ``alpha``), then
+    the decisions it changed (:func:`affected`), then the earlier start.  Each finding's
+    ``evidence`` and ``affected`` are set to what ranked it."""
+    out = sorted(findings, key=lambda f: rank_key(f, alpha))
+    for i, f in enumerate(out, 1):
         f.rank = i
-    return findings, info
+        f.evidence = evidence_level(f.q_value, alpha)
+        f.affected = round(affected(f), 1)
+    return out
 
 
 def findings_of(changes: pd.DataFrame | None, series: pd.DataFrame, since_day: int, levels: dict[str, str],
@@ -455,22 +507,44 @@ def findings_of(changes: pd.DataFrame | None, series: pd.DataFrame, since_day: i
         f.also.append(T.confined_tag(**got[1]))
         confined.add(id(f))
         findings.append(f)
-    out = _collapse(findings, levels, confined)
+    out = _collapse(findings, levels, confined, alpha)
     _at_threshold_changes(out)
     return out
 
 
+# How far before a new threshold set a pass-rate change of its kind may be dated and still be
+# read as its consequence: the detector dates a step in a small segment a few days off (3-5
+# days early in the audit); after the set's start, its whole era counts.
+ERA_SLACK_DAYS = 7
+
+
+def era_of(f: Finding, new: list[Finding]) -> Finding | None:
+    """The new reference-threshold set (a finding of family ``thresholds``) whose era holds the
+    pass-rate finding ``f``: same kind and source, ``f`` dated from ``ERA_SLACK_DAYS`` before the
+    set's start until the set's end (a wave) or the next set of the kind; the latest such set."""
+    start = pd.Timestamp(f.start)
+    mine = sorted((t for t in new if (t.source, t.comparison) == (f.source, f.comparison)),
+                  key=lambda t: pd.Timestamp(t.start))
+    era = None
+    for i, t in enumerate(mine):
+        t0 = pd.Timestamp(t.start)
+        ends = [pd.Timestamp(x) for x in (t.end, *(u.start for u in mine[i + 1:])) if x]
+        if t0 - pd.Timedelta(days=ERA_SLACK_DAYS) <= start and (not ends or start < min(ends)):
+            era = t
+    return era
+
+
 def _at_threshold_changes(findings: list[Finding]) -> None:
-    """A pass-rate change of a comparison kind and source that starts within a day of a new
-    reference-threshold set of the same kind and source is said to coincide with it."""
+    """A pass-rate change of a comparison kind and source within the era of a new
+    reference-threshold set of the same kind and source (:func:`era_of`) is said to follow it,
+    whatever the detector's error in dating either."""
     from . import _text as T
 
     new = [f for f in findings if f.family == "thresholds"]
     for f in findings:
         if f.family != "pass_rate" or not new:
             continue
-        t = next((t for t in new if (t.source, t.comparison) == (f.source, f.comparison)
-                  and abs((pd.Timestamp(t.start) - pd.Timestamp(f.start)) / pd.Timedelta(days=1)) <= 1), None)
+        t = era_of(f, new)
         if t is not None:
             T.at_new_thresholds(f, t)
 
@@ -508,9 +582,11 @@ def _same(a: Finding, b: Finding) -> bool:
     return close and a0 < b1 and b0 < a1
 
 
-def _collapse(findings: list[Finding], levels: dict[str, str], confined: set[int] = frozenset()) -> list[Finding]:
+def _collapse(findings: list[Finding], levels: dict[str, str], confined: set[int] = frozenset(),
+              alpha: float = ALPHA) -> list[Finding]:
     """One finding per change.  Of the same change at several levels, daily and weekly, the
-    level in force (else the strongest) leads and names the others.  A change the pool shows
+    level in force (else a change named with its segment, else the first by :func:`rank_key`) leads
+    and names the others.  A change the pool shows
     is the pool's, naming the segments that moved with it, unless it is confined to one
     segment (``confined``: ids of such findings, :mod:`._confined`), which then leads and
     names the pool.  A segment's change the pool does not show is a finding of its own."""
@@ -523,7 +599,9 @@ def _collapse(findings: list[Finding], levels: dict[str, str], confined: set[int
 
     def lead(f: Finding) -> tuple:
         in_force = f.level is not None and f.level == level_for(levels, f.comparison)
-        return (not in_force, f.frequency != "daily", -f.score)
+        # a change named with its segment (:mod:`._confined`) leads its segment's group: it carries
+        # the pool's evidence and says what the pool and the rest did
+        return (not in_force, f.frequency != "daily", id(f) not in confined, *rank_key(f, alpha))
 
     # 1. within one segment (or the pool): levels and frequencies
     groups: list[list[Finding]] = []

@@ -34,7 +34,8 @@ _STRICTER = dict(zip(LEVELS[:-1], LEVELS[1:]))
 MATERIAL_CHANGE = 0.02          # the decision table's rule (as notebook 02 had it)
 PSI_ACT = 0.25
 PSI_CONFIRM = 0.05              # ... and the KS test's p-value below this (see _decision_rows)
-FIGURES_OF_CHANGES = 8
+FIGURES_OF_CHANGES = 8          # findings' figures above the changes table (the rest below it)
+FIGURES_MAX = 60                # findings with a figure of their own (about 0.1 s of CPU each)
 
 
 # ------------------------------------------------------------------ cells
@@ -265,7 +266,7 @@ class _Builder:
         f = self.r.findings
         info = self.r.info
         items = [{"rank": x.rank, "title": x.title, "text": x.text, "decision": x.decision,
-                  "section": x.section, "figure": x.figure,
+                  "section": x.section, "figure": x.figure, "figure_note": x.figure_note,
                   "also": tr("findings.also_seen", also=join(x.also)) if x.also else ""} for x in f[:8]]
         if f:
             empty = None
@@ -274,6 +275,7 @@ class _Builder:
         else:
             empty = tr("findings.untested")
         return {"type": "findings", "heading": tr("findings.heading"), "items": items, "empty": empty,
+                "order": tr("findings.ranked") if f else None,
                 "more": tr("findings.more", n=len(f) - 8) if len(f) > 8 else None,
                 "quality": self.r.quality_note}
 
@@ -285,15 +287,21 @@ class _Builder:
         if not findings:
             blocks.append(p(tr("changes.none"), "empty"))
             return self._section("changes", blocks)
+        # every finding its own figure (the box and the JSON link to it), the first few above the
+        # table, the rest below it; past FIGURES_MAX (some 0.1 s of CPU each) the note says why none
         figs = []
-        for f in findings[:FIGURES_OF_CHANGES]:
-            if series is None:
+        for f in findings:
+            if f.rank > FIGURES_MAX:
+                f.figure, f.figure_note = None, tr("changes.no_figure.capped", n=FIGURES_MAX)
                 continue
-            fig = self._change_figure(f, series)
-            if fig is not None:
+            fig = self._change_figure(f, series) if series is not None else None
+            if fig is None:
+                f.figure, f.figure_note = None, tr("changes.no_figure.no_series")
+            else:
+                f.figure_note = None
                 figs.append(fig)
-        if figs:
-            blocks.append({"type": "grid", "figures": figs})
+        if figs[:FIGURES_OF_CHANGES]:
+            blocks.append({"type": "grid", "figures": figs[:FIGURES_OF_CHANGES]})
         rows = []
         for f in findings:
             start = f"{pd.Timestamp(f.start):%Y-%m-%d}"
@@ -307,6 +315,9 @@ class _Builder:
                          _qvalue(f.q_value), join(f.also)])
         blocks.append(table(cols("rank", "what", "kind", "when", "rate", "change_ci", "n_in_change", "q_value",
                                  "also_seen"), rows, numeric=(0, 4, 5, 6, 7), wrap=(1, 8), cls="changes"))
+        if figs[FIGURES_OF_CHANGES:]:
+            blocks.append(p(tr("changes.more_figures"), "subhead"))
+            blocks.append({"type": "grid", "figures": figs[FIGURES_OF_CHANGES:]})
         return self._section("changes", blocks)
 
     def _change_figure(self, f, series: pd.DataFrame) -> dict | None:
@@ -753,6 +764,7 @@ class _Builder:
             p(tr("method.detail_once")),
             p(tr("method.changes", detector=_detector_text(info), primary=PRIMARY_SHARE, min_effects=_min_effects(),
                  cut=cut, false_alarm=_false_alarm_text(self.r.alpha), measured=_measured_text())),
+            p(tr("method.ranking", levels=_ranking_levels(self.r.alpha))),
             p(tr("method.counting", engine=s.engine)),
         ]
         return self._section("method", blocks)
@@ -873,6 +885,13 @@ def _min_effects() -> str:
 
     return tr("method.min_effects", rate=MIN_EFFECT["pass_rate"] * 100, error=MIN_EFFECT["error"] * 100,
               ratio=MIN_RATIO["error"])
+
+
+def _ranking_levels(alpha: float) -> str:
+    """The false-discovery levels that rank the findings (:func:`._findings.evidence_level`), as text."""
+    from ._findings import evidence_levels
+
+    return join(f"{x * 100:g}%" for x in evidence_levels(alpha))
 
 
 def _detector_text(info: dict) -> str:

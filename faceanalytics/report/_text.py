@@ -13,7 +13,7 @@ import pandas as pd
 
 from .._i18n import join, language, tr, tr_or
 from ..schema import LEVELS
-from ._finding import Finding, level_for
+from ._finding import Finding
 
 __all__ = ["SECTIONS", "SECTION_IDS", "sections", "pct", "points", "change_finding", "threshold_finding", "also_tag",
            "confined_tag", "at_new_thresholds", "origin", "provider", "attack", "tr", "tr_or", "join"]
@@ -151,9 +151,6 @@ def change_finding(r, levels, labels=None):
               diff=points(diff), low=points(lo), high=points(hi), k=int(r["k_after"]), n=int(r["n_after"]),
               k_out=int(r["k_before"]), n_out=int(r["n_before"]), unit=unit, frequency=tr(f"finding.frequency.{r['frequency']}"))
     lv = r["level"] if r["family"] == "pass_rate" else None
-    score = float(r["statistic"]) * abs(diff)
-    if lv is not None and lv == level_for(levels, r["comparison"]):
-        score *= 1.5
     return Finding(rank=0, kind=str(r["kind"]), family=str(r["family"]), title=head, text=text,
                    decision=_decision(r["family"], diff, seg_text, lv),
                    start=start.isoformat(), end=end.isoformat() if end is not None else None,
@@ -164,7 +161,7 @@ def change_finding(r, levels, labels=None):
                    change_points=diff * 100, ci_low_points=lo * 100, ci_high_points=hi * 100,
                    k_before=int(r["k_before"]), n_before=int(r["n_before"]), k_after=int(r["k_after"]),
                    n_after=int(r["n_after"]), q_value=float(r["q_value"]), statistic=float(r["statistic"]),
-                   frequency=str(r["frequency"]), score=score)
+                   frequency=str(r["frequency"]))
 
 
 def _s(v):
@@ -202,17 +199,23 @@ def threshold_finding(r, changes):
                    ci_high_points=float(r["ci_high"]) * 100, k_before=int(r["k_before"]),
                    n_before=int(r["n_before"]), k_after=int(r["k_after"]), n_after=int(r["n_after"]),
                    q_value=float(r["q_value"]), statistic=float(r["statistic"]), frequency=str(r["frequency"]),
-                   section="#thresholds", score=1e3 + float(r["statistic"]) * abs(float(r["diff"])))
+                   section="#thresholds")
 
 
 def at_new_thresholds(f, t) -> None:
-    """A pass-rate finding ``f`` that starts the day its kind's reference thresholds changed
-    (``t``, the thresholds finding): its decision says the new cut may explain it, and it
-    names the change (the text said "find who is being rejected" of a drop the provider's
+    """A pass-rate finding ``f`` in the era of its kind's new reference thresholds (``t``, the
+    thresholds finding; :func:`._findings.era_of`): its decision says the new cut may explain
+    it (and how far from the set's day it is dated, when not within a day), and it names the change (the text said "find who is being rejected" of a drop the provider's
     new thresholds made, with no word of them)."""
     date = _day(t.start)
-    f.decision = tr("finding.decision.at_new_thresholds", comparison=f.comparison, date=date,
-                    cut=tr("finding.cut.level", level=f.level))
+    cut = tr("finding.cut.level", level=f.level)
+    days = round((pd.Timestamp(f.start) - pd.Timestamp(t.start)) / pd.Timedelta(days=1))
+    if abs(days) <= 1:
+        f.decision = tr("finding.decision.at_new_thresholds", comparison=f.comparison, date=date, cut=cut)
+    else:       # dated off the set's day (a small segment's change is dated loosely): in its era
+        offset = tr("finding.offset.after" if days > 0 else "finding.offset.before", n=abs(days))
+        f.decision = tr("finding.decision.in_new_thresholds_era", comparison=f.comparison, date=date, cut=cut,
+                        offset=offset)
     f.also.insert(0, tr("finding.also.thresholds", date=date))
 
 

@@ -96,7 +96,7 @@ def _f(x) -> float:
 _FINDING_COLUMNS = ["rank", "title", "text", "decision_text", "kind", "family", "source", "comparison", "level",
                     "attack", "code", "origin", "detail", "segment_key", "segment_value", "start", "end", "frequency", "rate_before",
                     "rate_after", "change", "ci_low_change", "ci_high_change", "k_before", "n_before", "k_after",
-                    "n_after", "q_value", "also"]
+                    "n_after", "q_value", "evidence", "affected", "figure", "also"]
 
 
 def _findings(findings) -> pd.DataFrame:
@@ -115,7 +115,8 @@ def _findings(findings) -> pd.DataFrame:
                      "rate_before": f.rate_before, "rate_after": f.rate_after,
                      "change": _points(f.change_points), "ci_low_change": _points(f.ci_low_points),
                      "ci_high_change": _points(f.ci_high_points), "k_before": f.k_before, "n_before": f.n_before,
-                     "k_after": f.k_after, "n_after": f.n_after, "q_value": f.q_value, "also": join(f.also)})
+                     "k_after": f.k_after, "n_after": f.n_after, "q_value": f.q_value, "evidence": f.evidence,
+                     "affected": f.affected, "figure": f.figure or f.figure_note, "also": join(f.also)})
     return pd.DataFrame(rows, columns=_FINDING_COLUMNS)
 
 
