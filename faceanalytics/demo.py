@@ -78,6 +78,7 @@ def _review(data_dir: Path, out):
 
 
 def _summary(data_dir: Path, out) -> None:
+    from .analytics._errors import repeats_latest_attempt
     from .storage.tables import load
 
     s = load(data_dir, "sessions")
@@ -89,7 +90,7 @@ def _summary(data_dir: Path, out) -> None:
     flagged = g.flagged.astype("boolean")
     print("\nsummary", file=out)
     print(f"  sessions        {len(s):>7}  ({s.session_id.nunique()} distinct ids, "
-          f"{s.error.notna().sum()} API errors)", file=out)
+          f"{int((s.error.notna().to_numpy() & ~repeats_latest_attempt(s)).sum())} API errors)", file=out)
     print(f"  comparisons     {len(c):>7}  faceid pass rate at its 1e-4 threshold: {pass_1e4:.1%}",
           file=out)
     print(f"  anti-spoofing   {len(g):>7}  flagged {int(flagged.sum())} "

@@ -98,3 +98,19 @@ def test_the_report_and_the_workbook_name_it(data):
 def test_chinese_labels_too(data):
     html = review(data, SINCE, UNTIL, lang="zh-CN").html()
     assert "百度最近一次核验（认证结果查询接口重复）" in html
+
+
+def test_data_quality_counts_only_refused_calls_as_api_errors(data):
+    """The data-quality check ``api_error`` ("the provider refused the call") counts the two refused
+    calls, not detail's repeats of a failed verification: in the metric and the review alike."""
+    from faceanalytics.report._summary import summarize
+
+    s = fa.load(data, "sessions")
+    want = A.data_quality(s, comparisons=fa.load(data, "comparisons")).set_index(["check", "source"])
+    assert want.loc[("api_error", "baidu_detail"), "n"] == 2
+    nr = A.sessions_without_result(s, fa.load(data, "comparisons"), mask=False)
+    assert sorted(nr.loc[nr["reason"] == "api_error", "session_id"]) == ["toklabelgone00000000",
+                                                                         "toklabelqps000000000"]
+    for engine in ("duckdb", "pandas"):
+        got = summarize(data, SINCE, UNTIL, engine=engine).data_quality().set_index(["check", "source"])
+        assert got.loc[("api_error", "baidu_detail"), "n"] == 2, engine

@@ -20,6 +20,7 @@ import pandas as pd
 
 from ..schema import LITE_PENDING_STATUSES
 from ._core import EVENT_BASES, mask_ids, require, time_us
+from ._errors import repeats_latest_attempt
 
 __all__ = ["RETENTION", "late_fetches", "repeated_request_ids", "sessions_without_result",
            "data_quality"]
@@ -101,7 +102,8 @@ def sessions_without_result(sessions: pd.DataFrame, comparisons: pd.DataFrame | 
                             mask: bool = True) -> pd.DataFrame:
     """Sessions that yield no comparison, and why.
 
-    ``reason``: ``api_error``, ``pending`` (Lite NOT_STARTED/PROCESSING: fetch again
+    ``reason``: ``api_error`` (the provider refused the call; Baidu ``detail``'s repeat of a
+    failed attempt's code is a failed verification, not one), ``pending`` (Lite NOT_STARTED/PROCESSING: fetch again
     later), or ``no_comparison`` (finished, liveness passed or Baidu OK, but no
     comparison row).  Columns: ``source``, ``session_id`` (masked unless
     ``mask=False``), ``status``, ``reason``.  Only sources that carry comparisons.
@@ -122,7 +124,9 @@ def sessions_without_result(sessions: pd.DataFrame, comparisons: pd.DataFrame | 
     else:
         has_cmp = np.zeros(len(s), bool)
     missing = expect & ~has_cmp
-    reason = np.where(err, "api_error", np.where(pending, "pending", np.where(missing, "no_comparison", "")))
+    # a refused call; not Baidu detail's repeat of a failed attempt's code (the verification failed)
+    refused = err & ~repeats_latest_attempt(s)
+    reason = np.where(refused, "api_error", np.where(pending, "pending", np.where(missing, "no_comparison", "")))
     keep = reason != ""
     out = s.loc[keep, ["source", "session_id", "status"]].reset_index(drop=True)
     out["reason"] = pd.Series(reason[keep], dtype="str")

@@ -23,6 +23,7 @@ import pandas as pd
 from .. import analytics as A
 from .._time import period_bounds, period_label, period_of_days
 from ..analytics._core import EVENT_BASES, MIN_N, as_list, sums_by
+from ..analytics._errors import repeats_latest_attempt
 from ..analytics._rates import rate_frame
 from ..engines._review import OTHER, Segment, count_tables
 from ..schema import LEVEL_COLUMNS, LEVELS
@@ -445,7 +446,7 @@ class Summaries:
                                         "baidu_getall"]).to_numpy()
             err = s["error"].notna().to_numpy()
             pend = s["status"].isin(["NOT_STARTED", "PROCESSING"]).to_numpy() & ~err
-            api = s[cmp_src & err].groupby("source")["n"].sum()
+            api = s[cmp_src & err & ~repeats_latest_attempt(s)].groupby("source")["n"].sum()
             pending = s[cmp_src & pend].groupby("source")["n"].sum()
         else:
             api = pending = empty
