@@ -1,0 +1,103 @@
+"""Hostile and careless input, round 8: provider text on the terminal, careless output paths,
+segment values and keys that look like the review's own words, and what no round probed yet
+(S3 storage, rebuild on hostile archives, environment variables, the sandbox server, the
+callback decryption)."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from faceanalytics.cli import main
+
+ESC = "\x1b]0;pwned\x07\x1b[2J\x9b"          # retitles and clears a terminal
+RLO = "\u202e"
+
+
+def _no_controls(text: str) -> None:
+    assert "\x1b" not in text and "\x07" not in text and "\x9b" not in text and RLO not in text, text
+
+
+# ---------------------------------------------------------------------------- 1. provider text on the terminal
+
+def test_a_provider_error_that_stops_a_fetch_is_printed_escaped(tmp_path, monkeypatch, capsys):
+    """Baidu's token endpoint answering ``{"error": "invalid_client<ESC ...>"}`` stops the fetch
+    (the credentials cannot work), and ``fetch: stopped: ...`` printed the provider's text as it
+    came: a stand-in (or anyone on the path of a plain-HTTP base URL) retitled and cleared the
+    analyst's terminal.  Each control character is shown as its escape, as the command line's
+    other errors are (``cli._message``)."""
+    from faceanalytics.clients.testing import Reply, ScriptedServer
+
+    with ScriptedServer() as server:
+        server.script("/oauth/2.0/token", Reply(401, {"error": f"invalid_client{ESC}",
+                                                      "error_description": f"unknown client id{RLO}x"}))
+        monkeypatch.setenv("BAIDU_API_KEY", "bk-123456")
+        monkeypatch.setenv("BAIDU_SECRET_KEY", "bs-secret-0987654321")
+        tokens = tmp_path / "t.txt"
+        tokens.write_text("a" * 24 + "\n" + "b" * 24 + "\n")
+        code = main(["fetch", "baidu", "--tokens", str(tokens), "--data", str(tmp_path / "d"),
+                     "--base-url", server.url, "--no-progress"])
+    out, err = capsys.readouterr()
+    assert code == 2
+    assert "stopped:" in err and "invalid_client\\x1b]0;pwned\\x07\\x1b[2J\\x9b" in err
+    _no_controls(out + err)
+    assert "bs-secret-0987654321" not in out + err
+
+
+def test_download_reasons_quoting_a_provider_code_are_printed_escaped(tmp_path, monkeypatch, capsys):
+    """``download-media`` counts a failed download under the provider's error code (the text
+    before ``:`` of its ``error_message``) and printed those counts as they came."""
+    from _helpers import seed, write_jsonl
+
+    from faceanalytics.clients.testing import Reply, ScriptedServer
+    from faceanalytics.pipeline.ingest import ingest
+
+    monkeypatch.setenv("MEGVII_API_KEY", "mk-123456")
+    monkeypatch.setenv("MEGVII_API_SECRET", "ms-secret-0987654321")
+    with ScriptedServer() as base:
+        base.script("/will/a.mp4", Reply(403, {"error_message": f"DENIED{ESC}\nforged line: no"}))
+        p = seed("megvii_lite_success.json")
+        p["biz_info"]["biz_id"] = "1700000000,will-1"
+        p["will_file"] = {"will_video": f"{base.url}/will/a.mp4", "will_audio": ""}
+        rec = {"source": "megvii_lite", "session_id": "1700000000,will-1", "fetched_at": "2026-11-20T10:00:00Z",
+               "http_status": 200, "payload": p}
+        ingest([write_jsonl(tmp_path / "in.jsonl", [rec])], tmp_path / "d")
+        capsys.readouterr()
+        assert main(["download-media", "--data", str(tmp_path / "d"), "--base-url", base.url]) == 0
+    out, err = capsys.readouterr()
+    assert "DENIED\\x1b]0;pwned\\x07\\x1b[2J\\x9b\\nforged line" in out       # one line
+    _no_controls(out + err)
+
+
+# ---------------------------------------------------------------------------- 2. careless output paths
+
+def test_an_output_file_in_a_folder_that_is_not_there_is_refused_and_nothing_is_made(tmp_path, monkeypatch, capsys):
+    """``review --out /hmoe/me/r.html`` (a typo) made the whole tree ``/hmoe/me`` and wrote the
+    report where nobody would look.  A file is written only into a folder that is there, as
+    ``cp``, ``curl -o`` or the shell's ``>`` do: exit 2 with one line naming the folder, and
+    nothing made (the report, its findings, the workbook; ``decrypt-media``'s OUT alike)."""
+    import _planted as P
+
+    from faceanalytics.pipeline.ingest import ingest
+
+    recs = P.records(8, n_lite=40, n_liveness=0, n_baidu=0, reference_date="2026-07-01", window_days=30)
+    d = tmp_path / "data"
+    ingest([P.write(tmp_path / "r.jsonl", recs)], d)
+    (tmp_path / "afile").write_text("x")
+    base = ["review", "-q", "--data", str(d), "--since", "2026-06-01", "--until", "2026-07-02"]
+    for out, xlsx in ((tmp_path / "typo" / "deeper" / "r.html", None),
+                      (tmp_path / "afile" / "r.html", None),
+                      (tmp_path / "r.html", tmp_path / "typo" / "b.xlsx")):
+        capsys.readouterr()
+        assert main([*base, "--out", str(out), *(["--xlsx", str(xlsx)] if xlsx else [])]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "create the folder first" in err, err
+        assert str((xlsx or out).parent) in err
+    assert not (tmp_path / "typo").exists() and not (tmp_path / "r.html").exists()
+    blob = tmp_path / "in.bin"
+    blob.write_bytes(b"\0" * 64)
+    monkeypatch.setenv("MEGVII_API_SECRET", "s" * 32)
+    assert main(["decrypt-media", str(blob), str(tmp_path / "typo" / "out.mp4")]) == 2
+    assert not (tmp_path / "typo").exists()
+    # a folder that is there: written as before
+    assert main([*base, "--out", str(tmp_path / "r.html")]) == 0 and (tmp_path / "r.html").is_file()
