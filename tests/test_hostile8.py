@@ -101,3 +101,52 @@ def test_an_output_file_in_a_folder_that_is_not_there_is_refused_and_nothing_is_
     assert not (tmp_path / "typo").exists()
     # a folder that is there: written as before
     assert main([*base, "--out", str(tmp_path / "r.html")]) == 0 and (tmp_path / "r.html").is_file()
+
+
+# ---------------------------------------------------------------------------- 3. segment keys and values
+
+SINCE, UNTIL = "2026-06-01", "2026-07-02"
+
+
+def _landed(tmp_path, extra, n_lite=160):
+    """A month of Lite sessions whose ``biz_extra_data`` is ``extra(i)``: the data directory."""
+    import _planted as P
+
+    from faceanalytics.pipeline.ingest import ingest
+
+    recs = P.records(8, n_lite=n_lite, n_liveness=0, n_baidu=0, reference_date="2026-07-01", window_days=30)
+    i = 0
+    for rec in recs:
+        if rec["source"] == "megvii_lite":
+            rec["payload"]["biz_info"]["biz_extra_data"] = extra(i)
+            i += 1
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    d = tmp_path / "data"
+    ingest([P.write(tmp_path / "r.jsonl", recs)], d)
+    return d
+
+
+def test_a_segment_key_stored_percent_encoded_is_asked_for_as_it_reads(tmp_path, capsys):
+    """``k=v&`` texts are often URL-encoded as a whole: the key 名字 stored as
+    ``%E5%90%8D%E5%AD%97``.  The report shows it decoded, so ``--segment 名字`` is what an analyst
+    types, and it was refused (no such key; the refusal listed the escapes).  The stored key
+    that reads as the name asked is counted; two stored spellings of it are refused, naming both."""
+    from urllib.parse import quote
+
+    import pandas as pd
+
+    from faceanalytics.report import review
+
+    enc = quote("名字")
+    d = _landed(tmp_path, lambda i: f"{enc}={quote(['应用', '网页'][i % 2])}&n={i}")
+    asked = review(d, SINCE, UNTIL, segments=["名字"]).tables()["segments"]
+    stored = review(d, SINCE, UNTIL, segments=[enc]).tables()["segments"]
+    assert sorted(asked["value"]) == ["应用", "网页"] and asked["n"].sum() > 50      # shown decoded
+    pd.testing.assert_frame_equal(asked, stored)
+    assert main(["review", "-q", "--data", str(d), "--out", str(tmp_path / "r.html"), "--since", SINCE,
+                 "--until", UNTIL, "--segment", "名字"]) == 0
+    assert "应用" in (tmp_path / "r.html").read_text()
+    # stored two ways: which one is meant is not guessed
+    d2 = _landed(tmp_path / "2", lambda i: f"{[enc, enc.lower()][i % 2]}=x{i % 3}")
+    with pytest.raises(ValueError, match="store it as 2 keys"):
+        review(d2, SINCE, UNTIL, segments=["名字"])
