@@ -150,3 +150,34 @@ def test_a_segment_key_stored_percent_encoded_is_asked_for_as_it_reads(tmp_path,
     d2 = _landed(tmp_path / "2", lambda i: f"{[enc, enc.lower()][i % 2]}=x{i % 3}")
     with pytest.raises(ValueError, match="store it as 2 keys"):
         review(d2, SINCE, UNTIL, segments=["名字"])
+
+
+def test_a_stored_value_that_reads_other_is_not_merged_into_the_values_left_out(tmp_path):
+    """A client whose dropdown sends ``channel=(other)`` wrote the very text the review counts
+    the values it leaves out under: both got the same digit, so those sessions and the blobs
+    left out were one row, one series, one finding.  The stored value is counted as stored;
+    the values left out go under another text for that key (``((other))``), in DuckDB, in
+    pandas and in the explorer."""
+    import faceanalytics as fa
+    from faceanalytics.report import review
+
+    blob = "B" * 400
+    chan = ["app", "h5", "(other)", blob + "1", blob + "2"]
+    d = _landed(tmp_path, lambda i: json.dumps({"channel": chan[i % 5]}), n_lite=200)
+    sessions = fa.load(d, "sessions")
+    want = sessions["biz_extra_data"].map(lambda s: json.loads(s)["channel"]).value_counts()
+    for engine in ("duckdb", "pandas"):
+        seg = review(d, SINCE, UNTIL, segments=["channel"], engine=engine).tables()["segments"]
+        counts = dict(zip(seg["value"], seg["n"]))
+        assert set(counts) == {"app", "h5", "(other)", "((other))"}, (engine, counts)
+        # n counts comparisons: each value's share follows its sessions'
+        total = sum(counts.values())
+        assert counts["(other)"] < counts["((other))"] and counts["(other)"] > 0, counts
+        assert abs(counts["(other)"] / total - want["(other)"] / want.sum()) < 0.1
+    ex = fa.threshold_explorer(d, segments=["channel"], since=SINCE, until=UNTIL)
+    options = [v for _, v in ex.controls["segment"].options]
+    assert ("channel", "(other)") in options and ("channel", "((other))") in options
+    ex.controls["segment"].value = ("channel", "(other)")
+    n_stored = ex.state()["n"]
+    ex.controls["segment"].value = ("channel", "((other))")
+    assert 0 < n_stored < ex.state()["n"]
