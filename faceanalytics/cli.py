@@ -299,11 +299,12 @@ def _main(argv: list) -> int:
         arrow_with_system_allocator()  # before anything imports pyarrow
     args = _parser().parse_args(argv)
     _logging(args.verbose)
+    from .redact import NotUtf8Secret
     from .storage.errors import DamagedTable, StorageConfigError
 
     try:
         return _run(args)
-    except (_Usage, StorageConfigError) as e:  # e.g. fetch into s3://, or http to a non-loopback endpoint
+    except (_Usage, StorageConfigError, NotUtf8Secret) as e:  # e.g. fetch into s3://, or http to a non-loopback endpoint
         print(f"faceanalytics {args.command}: {_message(e)}", file=sys.stderr)
         return 2
     except DamagedTable as e:  # the tables are derived: rebuild recreates them

@@ -181,3 +181,43 @@ def test_a_stored_value_that_reads_other_is_not_merged_into_the_values_left_out(
     n_stored = ex.state()["n"]
     ex.controls["segment"].value = ("channel", "((other))")
     assert 0 < n_stored < ex.state()["n"]
+
+
+# ---------------------------------------------------------------------------- 4. environment variables
+
+LATIN1_SECRET = "Zq\udce9Xw-secret-value-31"      # os.environ's reading of b"Zq\xe9Xw...": an env file saved as Latin-1
+
+
+@pytest.mark.parametrize("command", ["fetch", "decrypt-media", "ingest"])
+def test_a_secret_whose_bytes_are_not_utf8_is_refused_by_name_and_never_quoted(tmp_path, monkeypatch, capsys,
+                                                                               command):
+    """``MEGVII_API_SECRET`` from an env file saved as Latin-1: Python reads the byte as a lone
+    surrogate, and its first use failed with ``'utf-8' codec can't encode character '\\udce9' in
+    position 2``: a character of the secret and where it stands, printed.  Refused naming the
+    variable, exit 2, before the data directory is made; from Python a ValueError alike."""
+    import faceanalytics as fa
+    from faceanalytics.clients import MegviiClient
+
+    monkeypatch.setenv("MEGVII_API_KEY", "mk-123456")
+    monkeypatch.setenv("MEGVII_API_SECRET", LATIN1_SECRET)
+    ids = tmp_path / "ids.txt"
+    ids.write_text("1700000000,abc-def\n")
+    blob = tmp_path / "in.bin"
+    blob.write_bytes(b"\0" * 2048)
+    rec = {"source": "megvii_lite", "session_id": "1700000000,a", "fetched_at": "2026-01-01T00:00:00Z",
+           "http_status": 200, "payload": {"biz_id": "1700000000,a"}}
+    (tmp_path / "r.jsonl").write_text(json.dumps(rec) + "\n")
+    argv = {"fetch": ["fetch", "megvii-lite", "--ids", str(ids), "--data", str(tmp_path / "d"),
+                      "--base-url", "http://127.0.0.1:9"],
+            "decrypt-media": ["decrypt-media", str(blob), str(tmp_path / "out.mp4")],
+            "ingest": ["ingest", str(tmp_path / "r.jsonl"), "--data", str(tmp_path / "d")]}[command]
+    assert main(argv) == 2
+    out, err = capsys.readouterr()
+    assert "MEGVII_API_SECRET" in err and "not UTF-8" in err
+    assert "udce9" not in out + err and "position" not in err and "Xw-secret" not in out + err
+    assert not (tmp_path / "d").exists() and not (tmp_path / "out.mp4").exists()
+    for call in (lambda: MegviiClient("k", LATIN1_SECRET, base_url="http://127.0.0.1:9"),
+                 lambda: fa.decrypt_will_file(b"\0" * 2048, LATIN1_SECRET)):
+        with pytest.raises(ValueError, match="not UTF-8") as e:
+            call()
+        assert "udce9" not in str(e.value) and "Xw-secret" not in str(e.value)

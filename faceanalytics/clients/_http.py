@@ -49,7 +49,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from .._coerce import dense_values
 from ..errors import DataError
-from ..redact import Secret, install_log_redaction, redact, redact_bytes
+from ..redact import Secret, install_log_redaction, not_utf8, redact, redact_bytes
 from .errors import (
     ConnectError,
     InsecureURL,
@@ -93,6 +93,8 @@ def credential(name: str, value) -> Secret:
     if value != value.strip():
         raise ValueError(f"{name} has spaces or a line break at its start or end (copied with its "
                          "newline?): no credential has them; strip it")
+    if not_utf8(value):
+        raise ValueError(f"{name} is not UTF-8 text (bytes of another encoding?): its value is not shown")
     return Secret(value)
 
 

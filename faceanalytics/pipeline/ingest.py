@@ -107,6 +107,8 @@ class Ingestor:
 
     def __init__(self, data_dir, *, keep_pii: bool = False, megvii_api_secret: str | None = None,
                  archive: bool = True, fast: bool = True):
+        if megvii_api_secret is None:     # before anything is made or locked: it may be refused
+            megvii_api_secret = env_secret("MEGVII_API_SECRET")
         self.ddir = DataDir.of(data_dir)
         self.data_dir = self.ddir.root
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -119,8 +121,6 @@ class Ingestor:
         except BaseException:
             self._lock.__exit__(None, None, None)
             raise
-        if megvii_api_secret is None:
-            megvii_api_secret = env_secret("MEGVII_API_SECRET")
         self._secret = megvii_api_secret
         self._archive_enabled = archive
         self.fast = fast
