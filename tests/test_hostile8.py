@@ -221,3 +221,32 @@ def test_a_secret_whose_bytes_are_not_utf8_is_refused_by_name_and_never_quoted(t
         with pytest.raises(ValueError, match="not UTF-8") as e:
             call()
         assert "udce9" not in str(e.value) and "Xw-secret" not in str(e.value)
+
+
+# ---------------------------------------------------------------------------- 5. rebuild on a damaged archive
+
+@pytest.mark.parametrize("damage", ["cut short", "zero-filled tail"])
+def test_rebuild_writes_again_a_media_pack_cut_short(tmp_path, damage):
+    """A media pack cut short (a copy or a sync that stopped) or whose tail a disk error
+    zeroed: a pack is named by its content, and one that was there was taken as written, so
+    ``rebuild`` (and ingesting the records again) left it as it was and every image of it stayed
+    unreadable (sha256 mismatch) although the raw archive holds them all.  A pack is reused
+    only when its size and its zip end record are those of its members; else written again."""
+    from _helpers import write_jsonl
+    from test_packs import assert_all_readable, lite, packs_in
+
+    from faceanalytics.pipeline.ingest import rebuild
+    from faceanalytics.pipeline.ingest import ingest
+
+    recs = [lite(i) for i in range(30)]
+    d = tmp_path / "d"
+    ingest([write_jsonl(tmp_path / "in.jsonl", recs)], d)
+    [pack] = packs_in(d)
+    whole = pack.read_bytes()
+    pack.write_bytes(whole[: len(whole) // 2] if damage == "cut short" else whole[:-100] + b"\0" * 100)
+    rebuild(d)
+    assert pack.read_bytes() == whole
+    assert_all_readable(d, recs)
+    before = pack.stat().st_mtime_ns
+    rebuild(d)                                         # a whole pack is left as it is
+    assert pack.stat().st_mtime_ns == before

@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import struct
 import zipfile
 from pathlib import Path
 
@@ -66,12 +67,32 @@ def write_pack(data_dir, rel: str, members: list[tuple[str, str, bytes]]) -> dic
             _write_zip(buf, members, offsets)
             path.write_bytes(buf.getvalue())   # one PUT: the object appears whole
         return offsets
-    if path.exists():  # renamed into place only once whole and on disk
+    if _whole(path, members, data):  # renamed into place only once whole and on disk
         return offsets
     make_private_dirs(root, path.parent)
     with atomic_file(path, mode=0o600) as f:
         _write_zip(f, members, offsets)
     return offsets
+
+
+def _whole(path, members, data_end: int) -> bool:
+    """Whether the local pack ``path`` is there whole: its size is the one :func:`_write_zip`
+    gives ``members`` and it ends with their central directory's end record.  A pack cut short
+    or zero-filled (a copy cut short, a disk error) was taken as written, so neither ``rebuild``
+    nor ingesting the records again wrote it, and its images stayed unreadable although the raw
+    archive holds them: it is written again (one stat and one 22-byte read otherwise)."""
+    try:
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            want = data_end + sum(46 + len(name.encode("utf-8")) for name, _, _ in members) + 22
+            if size != want:
+                return False
+            f.seek(size - 22)
+            end = f.read(22)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    n, cd_size, cd_at = struct.unpack("<10xHII2x", end.ljust(22, b"\0"))
+    return end[:4] == b"PK\x05\x06" and n == len(members) and cd_at == data_end and cd_at + cd_size + 22 == size
 
 
 def _layout(members) -> tuple[dict[str, int], int]:
