@@ -250,3 +250,65 @@ def test_rebuild_writes_again_a_media_pack_cut_short(tmp_path, damage):
     before = pack.stat().st_mtime_ns
     rebuild(d)                                         # a whole pack is left as it is
     assert pack.stat().st_mtime_ns == before
+
+
+def _in_thread(fn, timeout=120):
+    """``fn()`` in a thread: (finished, result or exception) -- a call that hangs fails the test
+    rather than the suite."""
+    import threading
+
+    out = {}
+
+    def run():
+        try:
+            out["r"] = fn()
+        except BaseException as e:  # noqa: BLE001 - handed back
+            out["r"] = e
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    t.join(timeout)
+    return not t.is_alive(), out.get("r")
+
+
+def test_a_fifo_among_the_raw_segments_or_journals_holds_no_writer(tmp_path, monkeypatch):
+    """A FIFO named like a segment in ``DATA/raw/<day>/`` (or a link to one) held ``rebuild``
+    forever on its open; one named like a journal in ``raw/journal/`` held the next ``fetch``
+    (and ``receive``) that lands a killed run's journals.  ``rebuild`` names it as a damaged
+    segment without opening it (exit 1, the tables left as they were); a journal that is no
+    regular file is left alone and the fetch goes on."""
+    import os
+
+    from _helpers import seed, write_jsonl
+
+    from test_packs import lite
+
+    import faceanalytics as fa
+    from faceanalytics.clients.testing import Reply, ScriptedServer
+    from faceanalytics.pipeline.ingest import ingest, rebuild
+    from faceanalytics.storage.errors import DamagedFile
+
+    d = tmp_path / "d"
+    ingest([write_jsonl(tmp_path / "in.jsonl", [lite(i) for i in range(5)])], d)
+    before = fa.load(d, "sessions")
+    [day] = [p for p in (d / "raw").iterdir() if p.name != "journal"]
+    os.mkfifo(day / "zz.jsonl.zst")
+    done, got = _in_thread(lambda: rebuild(d))
+    assert done, "rebuild hung on a FIFO in the raw archive"
+    assert isinstance(got, DamagedFile) and "zz.jsonl.zst" in str(got) and "regular file" in str(got)
+    assert len(fa.load(d, "sessions")) == len(before) == 5
+    os.unlink(day / "zz.jsonl.zst")
+
+    (d / "raw" / "journal").mkdir(exist_ok=True)
+    os.mkfifo(d / "raw" / "journal" / "20260101000000-abcdef.jsonl")
+    monkeypatch.setenv("MEGVII_API_KEY", "mk-123456")
+    monkeypatch.setenv("MEGVII_API_SECRET", "ms-secret-0987654321")
+    p = seed("megvii_lite_success.json")
+    p["biz_info"]["biz_id"] = "1700000000,new-1"
+    with ScriptedServer() as server:
+        server.script("/faceid/lite/get_result", Reply(200, p))
+        done, rep = _in_thread(lambda: fa.fetch_megvii(["1700000000,new-1"], d, kind="lite",
+                                                       base_url=server.url, progress=False))
+    assert done, "fetch hung on a FIFO among the journals"
+    assert not isinstance(rep, BaseException), rep
+    assert rep.landed == 1 and len(fa.load(d, "sessions")) == 6

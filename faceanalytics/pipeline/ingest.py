@@ -40,6 +40,7 @@ from ..storage import DataDir
 from ..storage.archive import RawArchive, open_segment
 from ..storage.durable import rmtree
 from ..storage.errors import DamagedFile
+from ..storage.paths import is_local
 from ..storage.lock import writer_lock
 from ..storage.packs import pack_name, remove_unreferenced, write_pack
 from ..storage.tables import Store, key_of
@@ -626,6 +627,11 @@ def rebuild(data_dir, *, keep_pii: bool = False, progress: bool = False) -> Inge
         bar = _bar(len(segments), "rebuild", "segment", progress)
         damaged = []
         for path in segments:
+            if is_local(path) and not path.is_file():
+                # a FIFO (or a device, or a link to one) among the segments held rebuild forever
+                # on its open; a folder failed it: named as damaged, never opened
+                damaged.append((path, "not a regular file: a FIFO, a device, a socket or a folder; never opened"))
+                continue
             # Read as ingest reads a segment file: in blocks, a line over the limit cut as it is
             # read (a segment written whole into memory held an archived line of any length).
             with ZstdInput(path, open_segment(path)) as fh:
