@@ -5,6 +5,7 @@ callback decryption)."""
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -312,3 +313,48 @@ def test_a_fifo_among_the_raw_segments_or_journals_holds_no_writer(tmp_path, mon
     assert done, "fetch hung on a FIFO among the journals"
     assert not isinstance(rep, BaseException), rep
     assert rep.landed == 1 and len(fa.load(d, "sessions")) == 6
+
+
+# ---------------------------------------------------------------------------- 6. the sandbox facing hostile clients
+
+def _recv_all(s, timeout):
+    s.settimeout(timeout)
+    got = b""
+    try:
+        while chunk := s.recv(65536):
+            got += chunk
+    except (TimeoutError, ConnectionError):
+        pass
+    return got
+
+
+def test_the_sandbox_bounds_the_bodies_it_holds_and_the_time_one_may_take(monkeypatch):
+    """Every connection of the sandbox has a thread and a body of up to 32 MiB was read whole:
+    100 clients sending one took it to 1.36 GB (``benchmarks/probe_sandbox_hostile.py``), and a
+    client dripping its body a byte every 29 s held its thread for as long as it liked.  At most
+    ``MAX_BODIES`` bodies are held at once (a request with a body waits ``WAIT_FOR_BODY`` for a
+    slot, then 503), and a body must arrive whole within ``BODY_DEADLINE`` (else 408)."""
+    import socket
+
+    from faceanalytics.sandbox import Sandbox, _server
+
+    monkeypatch.setattr(_server, "MAX_BODIES", 1, raising=False)
+    monkeypatch.setattr(_server, "BODY_DEADLINE", 2.0, raising=False)
+    monkeypatch.setattr(_server, "WAIT_FOR_BODY", 0.5, raising=False)
+    head = b"POST /faceid/lite/get_result HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n"
+    with Sandbox(seed=1, n_lite=2, n_liveness=0, n_baidu=0) as sb:
+        host, port = sb.url.split("//")[1].rsplit(":", 1)
+        slow = socket.create_connection((host, int(port)))
+        slow.sendall(head + b"api_key=")                      # then nothing: holds the one slot
+        time.sleep(0.3)
+        other = socket.create_connection((host, int(port)))
+        other.sendall(head + b"a" * 1000)
+        assert _recv_all(other, 10).startswith(b"HTTP/1.1 503")
+        t0 = time.monotonic()
+        assert _recv_all(slow, 10).startswith(b"HTTP/1.1 408")   # dropped at its deadline
+        assert time.monotonic() - t0 < 5
+        again = socket.create_connection((host, int(port)))     # the slot is free again
+        again.sendall(head.replace(b"1000", b"8") + b"api_key=")
+        assert _recv_all(again, 10).startswith(b"HTTP/1.1 4")    # answered (no credentials)
+        for s in (slow, other, again):
+            s.close()
