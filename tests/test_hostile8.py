@@ -358,3 +358,29 @@ def test_the_sandbox_bounds_the_bodies_it_holds_and_the_time_one_may_take(monkey
         assert _recv_all(again, 10).startswith(b"HTTP/1.1 4")    # answered (no credentials)
         for s in (slow, other, again):
             s.close()
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:9/x\nHost: evil", "http://alice:pa ss-0987@127.0.0.1:9",
+                                 "http://127.0.0.1:9\x1b[2J", "http://127.0.0.1:9/\tx"])
+def test_a_base_url_holding_a_space_or_a_control_character_is_refused_unshown(tmp_path, monkeypatch, capsys, url):
+    """``MEGVII_BASE_URL`` from an env file with a line break inside, or with a password holding a
+    space: it was used as it was, and ``fetch`` printed it whole on its first line and in
+    ``stopped: could not connect to ...`` (the ``user:password@`` mask stops at a space).  No
+    URL holds a space or a control character: refused (exit 2) naming the variable, not showing
+    the value, before the data directory is made; from Python a ValueError alike."""
+    import faceanalytics as fa
+
+    monkeypatch.setenv("MEGVII_API_KEY", "mk-123456")
+    monkeypatch.setenv("MEGVII_API_SECRET", "ms-secret-0987654321")
+    monkeypatch.setenv("MEGVII_BASE_URL", url)
+    ids = tmp_path / "ids.txt"
+    ids.write_text("1700000000,abc-def\n")
+    assert main(["fetch", "megvii-lite", "--ids", str(ids), "--data", str(tmp_path / "d")]) == 2
+    out, err = capsys.readouterr()
+    assert "MEGVII_BASE_URL" in err and "space, a line break or a control character" in err
+    assert "ss-0987" not in out + err and "evil" not in out + err and "\x1b" not in out + err
+    assert not (tmp_path / "d").exists()
+    monkeypatch.delenv("MEGVII_BASE_URL")
+    with pytest.raises(ValueError, match="control character"):
+        fa.fetch_megvii(["1700000000,abc-def"], tmp_path / "d", kind="lite", base_url=url, progress=False)
+    assert not (tmp_path / "d").exists()
