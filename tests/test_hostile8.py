@@ -384,3 +384,32 @@ def test_a_base_url_holding_a_space_or_a_control_character_is_refused_unshown(tm
     with pytest.raises(ValueError, match="control character"):
         fa.fetch_megvii(["1700000000,abc-def"], tmp_path / "d", kind="lite", base_url=url, progress=False)
     assert not (tmp_path / "d").exists()
+
+
+# ---------------------------------------------------------------------------- 7. S3 configuration
+
+@pytest.mark.parametrize("endpoint", ["http://127.0.0.1:9000/minio", "https://s3.example.com/s3/",
+                                      "http://127.0.0.1:9000/?X-Amz-Security-Token=tok-0987654321"])
+def test_an_s3_endpoint_with_a_path_is_refused_not_cut(tmp_path, monkeypatch, endpoint):
+    """``FACEANALYTICS_S3_ENDPOINT=https://s3.example.com/s3`` (a MinIO behind a proxy's path) was
+    read as ``https://s3.example.com``: only scheme, host and port reach pyarrow's and botocore's
+    clients, so every request went to another service's root.  Refused with a clear message
+    (which does not echo the URL: a query may carry a token)."""
+    from faceanalytics.storage import paths
+    from faceanalytics.storage.errors import StorageConfigError
+
+    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL",
+                 "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("FACEANALYTICS_S3_ENDPOINT", endpoint)
+    with pytest.raises(StorageConfigError, match="address alone") as e:
+        paths.data_path("s3://bucket/prefix")
+    assert "tok-0987654321" not in str(e.value)
+    monkeypatch.setenv("FACEANALYTICS_S3_ENDPOINT", "http://127.0.0.1:9000/")        # a bare "/" is fine
+    assert paths.data_path("s3://bucket/prefix").cfg.endpoint == "http://127.0.0.1:9000"
