@@ -413,3 +413,23 @@ def test_an_s3_endpoint_with_a_path_is_refused_not_cut(tmp_path, monkeypatch, en
     assert "tok-0987654321" not in str(e.value)
     monkeypatch.setenv("FACEANALYTICS_S3_ENDPOINT", "http://127.0.0.1:9000/")        # a bare "/" is fine
     assert paths.data_path("s3://bucket/prefix").cfg.endpoint == "http://127.0.0.1:9000"
+
+
+def test_a_stray_file_among_the_pack_folders_fails_no_ingest_nor_rebuild(tmp_path):
+    """Finder leaves a ``.DS_Store`` in every folder it shows: one in ``DATA/media/packs/`` (or
+    in a source's folder there) failed the pack compaction that ends every ingest and rebuild
+    with ``NotADirectoryError`` -- after the ingest's commit, exit 1; the rebuild lost.  Files
+    there are not pack folders: passed over."""
+    from _helpers import write_jsonl
+    from test_packs import assert_all_readable, lite
+
+    from faceanalytics.pipeline.ingest import ingest, rebuild
+
+    d = tmp_path / "d"
+    ingest([write_jsonl(tmp_path / "a.jsonl", [lite(i) for i in range(3)])], d)
+    for where in (d / "media" / "packs", d / "media" / "packs" / "megvii_lite"):
+        (where / ".DS_Store").write_bytes(b"\0\0\0\1Bud1")
+    recs = [lite(i) for i in range(6)]
+    assert ingest([write_jsonl(tmp_path / "b.jsonl", recs[3:])], d).landed == 3
+    assert rebuild(d).landed == 6
+    assert_all_readable(d, recs)

@@ -32,7 +32,7 @@ from pathlib import Path
 from .datadir import DataDir
 from .durable import atomic_file, make_private_dirs
 from .errors import MediaError
-from .paths import S3Path
+from .paths import S3Path, is_local
 
 __all__ = ["write_pack", "pack_name", "read_member", "remove_unreferenced", "compact_packs"]
 
@@ -211,8 +211,8 @@ def compact_packs(store) -> int:
     merged = 0
     if not ddir.packs.is_dir():
         return 0
-    for src_dir in sorted(ddir.packs.iterdir()):
-        for month_dir in sorted(src_dir.iterdir()):
+    for src_dir in _folders(ddir.packs):
+        for month_dir in _folders(src_dir):
             source, month = src_dir.name, month_dir.name
             sizes = {str(p.relative_to(ddir.root)): p.stat().st_size for p in month_dir.glob("*.zip")}
             small = {p: (n, _member_count(ddir, p, n)) for p, n in sorted(sizes.items()) if n < SMALL}
@@ -229,6 +229,13 @@ def compact_packs(store) -> int:
                     if str(p.relative_to(ddir.root)) not in still:
                         p.unlink(missing_ok=True)
     return merged
+
+
+def _folders(path) -> list:
+    """The folders in ``path``, sorted: a file there (the ``.DS_Store`` Finder leaves in every
+    folder it shows, a note) failed every ingest's and rebuild's compaction with
+    ``NotADirectoryError`` (on S3 a listing holds no such stray: an object is no prefix)."""
+    return sorted(p for p in path.iterdir() if not is_local(p) or p.is_dir())
 
 
 def _member_count(ddir, rel: str, size: int) -> int:
