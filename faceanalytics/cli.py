@@ -456,7 +456,7 @@ def _print_report(args, rep) -> None:
     for reason, n in sorted(rep.reasons.items(), key=lambda kv: -kv[1])[:10]:
         _say(args, f"  quarantined {n:>6}  {_reason(reason)}")
     for where in left:
-        _say(args, f"  left unfinished: {where} has no newline and is not whole JSON yet (a file still "
+        _say(args, f"  left unfinished: {_reason(where)} has no newline and is not whole JSON yet (a file still "
                    f"being written?): not read; run ingest again once it is finished")
 
 
@@ -715,7 +715,7 @@ def _fetch(args) -> int:
         print(f"faceanalytics fetch: {_message(e)}", file=sys.stderr)
         return 2
     if wanted.rejected:  # before any call
-        print(f"faceanalytics fetch: {len(wanted.rejected)} line(s) of {ids_file} are not a {kind} "
+        print(f"faceanalytics fetch: {len(wanted.rejected)} line(s) of {_reason(str(ids_file))} are not a {kind} "
               f"and will not be sent:\n{wanted.describe_rejected()}", file=sys.stderr, flush=True)
     try:
         if args.what_provider == "baidu":
@@ -775,10 +775,10 @@ def _decrypt_media(args) -> int:
     if media_ext(head) is None:
         # AES with the wrong key decrypts to noise without an error: the file was written as
         # if all were well.  Not refused: a container not listed here may be right.
-        print(f"faceanalytics decrypt-media: warning: {args.outfile} does not begin like a video or image "
+        print(f"faceanalytics decrypt-media: warning: {_reason(str(args.outfile))} does not begin like a video or image "
               f"or audio (MP4/MOV, WebM/MKV, AVI, FLV, MPEG, JPEG, PNG, GIF, WAV, MP3, Ogg): if it does not "
               f"open, MEGVII_API_SECRET is not the secret of the account that made it", file=sys.stderr)
-    _result(args, {"out": str(args.outfile), "bytes": written}, f"wrote {written} bytes to {args.outfile}")
+    _result(args, {"out": str(args.outfile), "bytes": written}, f"wrote {written} bytes to {_reason(str(args.outfile))}")
     return 0
 
 

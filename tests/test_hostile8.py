@@ -70,6 +70,20 @@ def test_download_reasons_quoting_a_provider_code_are_printed_escaped(tmp_path, 
     _no_controls(out + err)
 
 
+def test_a_file_name_holding_an_escape_sequence_is_printed_escaped(tmp_path, capsys):
+    """``ingest shared/*.jsonl`` over a folder others write to: a file named ``x<ESC ...>.jsonl``
+    whose last line is not finished yet was named in ``left unfinished: ...`` as it was, and the
+    terminal retitled and cleared."""
+    rec = {"source": "megvii_lite", "session_id": "1700000000,a", "fetched_at": "2026-01-01T00:00:00Z",
+           "http_status": 200, "payload": {"biz_id": "1700000000,a"}}
+    f = tmp_path / f"x{ESC}.jsonl"
+    f.write_text(json.dumps(rec)[:-1])                   # no newline, not whole JSON: unfinished
+    assert main(["ingest", str(f), "--data", str(tmp_path / "d")]) == 0
+    out, err = capsys.readouterr()
+    assert "left unfinished: " in out and "x\\x1b]0;pwned\\x07\\x1b[2J\\x9b.jsonl" in out
+    _no_controls(out + err)
+
+
 # ---------------------------------------------------------------------------- 2. careless output paths
 
 def test_an_output_file_in_a_folder_that_is_not_there_is_refused_and_nothing_is_made(tmp_path, monkeypatch, capsys):
