@@ -447,3 +447,23 @@ def test_a_stray_file_among_the_pack_folders_fails_no_ingest_nor_rebuild(tmp_pat
     assert ingest([write_jsonl(tmp_path / "b.jsonl", recs[3:])], d).landed == 3
     assert rebuild(d).landed == 6
     assert_all_readable(d, recs)
+
+
+@pytest.mark.parametrize("change", [{"n_bytes": 10**12}, {"n_bytes": 2**63}, {"n_bytes": -5}, {"offset": -1}])
+def test_a_media_row_naming_bytes_outside_its_pack_is_a_media_error(tmp_path, change):
+    """``fa.media_bytes`` on a row of a table that was tampered with or built by hand: an
+    ``n_bytes`` of 10**12 was allocated before the read (MemoryError), 2**63 overflowed, a
+    negative one was EINVAL.  The row is checked against its pack's size: a MediaError."""
+    from _helpers import write_jsonl
+    from test_packs import lite
+
+    import faceanalytics as fa
+    from faceanalytics.errors import MediaError
+    from faceanalytics.pipeline.ingest import ingest
+
+    d = tmp_path / "d"
+    ingest([write_jsonl(tmp_path / "a.jsonl", [lite(0)])], d)
+    row = fa.load(d, "media").dropna(subset=["pack"]).iloc[0].to_dict()
+    assert fa.media_bytes(d, row)[:3] == b"\xff\xd8\xff"
+    with pytest.raises(MediaError, match="which has"):
+        fa.media_bytes(d, {**row, **change})
