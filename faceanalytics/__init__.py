@@ -123,7 +123,7 @@ if TYPE_CHECKING:  # what the lazy names are, for IDEs and type checkers; never 
         ConnectError, DailyLimitExceeded, DamagedFile, DamagedTable, DataDestroyed, DataError,
         FaceAnalyticsError, InsecureURL, InvalidResponse, LockLost, MediaError, MegviiAuthenticationError,
         MegviiAuthorizationError, MegviiConcurrencyLimitExceeded, MegviiError, MegviiInternalError, MessageEncryptionError,
-        MissingArguments, MissingCredentials, NotTLS, ProviderError, QpsLimitExceeded, QuotaExhausted,
+        MissingArguments, MissingCredentials, NotTLS, NotUtf8Secret, ProviderError, QpsLimitExceeded, QuotaExhausted,
         RateLimited, RequestTimeout, ResultNotFound, S3Error, ServerError, StorageConfigError,
         TotalLimitExceeded, TransportError, Unreadable, UsageError, VerifyTokenInvalid, WriterBusy,
     )

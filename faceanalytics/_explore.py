@@ -156,7 +156,6 @@ def _segment_options(ov: Overview, spec: Spec, table_columns: dict, session_segm
     """(name, value) of every segment value to offer: source and threshold set (when they
     vary, or asked for), columns of the table, then the review's segments (their kept values,
     ``(other)`` when values were left out, and missing)."""
-    from .engines._review import OTHER
     from .report._segments import MAX_VALUES
 
     out = []
@@ -170,7 +169,7 @@ def _segment_options(ov: Overview, spec: Spec, table_columns: dict, session_segm
         values = list(seg.values or ())
         out += [(seg.name, v) for v in values]
         if len(values) >= MAX_VALUES or seg.left_out:
-            out.append((seg.name, OTHER))
+            out.append((seg.name, seg.other))
         out.append((seg.name, MISSING))
     return out
 

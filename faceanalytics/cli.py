@@ -299,11 +299,12 @@ def _main(argv: list) -> int:
         arrow_with_system_allocator()  # before anything imports pyarrow
     args = _parser().parse_args(argv)
     _logging(args.verbose)
+    from .redact import NotUtf8Secret
     from .storage.errors import DamagedTable, StorageConfigError
 
     try:
         return _run(args)
-    except (_Usage, StorageConfigError) as e:  # e.g. fetch into s3://, or http to a non-loopback endpoint
+    except (_Usage, StorageConfigError, NotUtf8Secret) as e:  # e.g. fetch into s3://, or http to a non-loopback endpoint
         print(f"faceanalytics {args.command}: {_message(e)}", file=sys.stderr)
         return 2
     except DamagedTable as e:  # the tables are derived: rebuild recreates them
@@ -316,12 +317,19 @@ def _main(argv: list) -> int:
         return 1
 
 
-def _message(e: BaseException) -> str:
-    """An error's message for the terminal: it may quote the data (a biz_extra_data key, a file
-    name), so no escape sequence in it reaches the terminal (:func:`report._shown.escaped`)."""
+def _message(e: BaseException | str) -> str:
+    """An error's message (or a reason counted) for the terminal: it may quote the data (a
+    biz_extra_data key, a file name) or a provider's answer (an error code, a token endpoint's
+    ``error``), so no escape sequence in it reaches the terminal (:func:`report._shown.escaped`)."""
     from .report._shown import escaped
 
     return escaped(e)
+
+
+def _reason(text: str) -> str:
+    """A counted reason for its one detail line: :func:`_message`, and a line break in it (a
+    provider's error code can hold one) shown as ``\\n``, so it cannot print a line of its own."""
+    return _message(text).replace("\n", "\\n").replace("\r", "\\r")
 
 
 # A full disk (or a quota, or a file size limit) mid-run: said so, with what it left.
@@ -381,6 +389,12 @@ def _output_file(path, what: str) -> None:
         # written whole and renamed into place: --out /dev/null (as root) replaced the device
         raise _Usage(f"{what} {path} is not a regular file (a device, a FIFO or a socket); "
                      "give the file to write")
+    if isinstance(path, Path) and not path.parent.is_dir():
+        # a typo in a folder (--out /hmoe/me/r.html) silently made the whole tree; like cp,
+        # curl -o or a shell's >, a file is written only into a folder that is there
+        where = (f"{path.parent} is not a folder" if path.parent.exists() else f"there is no folder {path.parent}")
+        raise _Usage(f"{what} {path}: {where} to write it in (a mistyped path?); create the folder first: "
+                     "no folder is made for a file written")
 
 
 def _data_arg(data, *, must_exist: bool, local: str | None = None) -> None:
@@ -440,9 +454,9 @@ def _print_report(args, rep) -> None:
                                      f"skipped {rep.skipped}  " + (f"left unfinished {len(left)}  " if left else "")
                                      + f"(python path {rep.python_path}: shapes the field spec does not describe)")
     for reason, n in sorted(rep.reasons.items(), key=lambda kv: -kv[1])[:10]:
-        _say(args, f"  quarantined {n:>6}  {reason}")
+        _say(args, f"  quarantined {n:>6}  {_reason(reason)}")
     for where in left:
-        _say(args, f"  left unfinished: {where} has no newline and is not whole JSON yet (a file still "
+        _say(args, f"  left unfinished: {_reason(where)} has no newline and is not whole JSON yet (a file still "
                    f"being written?): not read; run ingest again once it is finished")
 
 
@@ -524,7 +538,7 @@ def _run(args) -> int:
         try:
             rep = rebuild(args.data, keep_pii=args.keep_pii, progress=_progress_wanted(args))
         except DamagedFile as e:      # a damaged raw segment: the tables are left as they were
-            print(f"faceanalytics rebuild: {e}", file=sys.stderr)
+            print(f"faceanalytics rebuild: {_message(e)}", file=sys.stderr)
             return 1
         _print_report(args, rep)
         return 0
@@ -551,7 +565,7 @@ def _run(args) -> int:
              + (f" and {', '.join(args.allow_host)}" if args.allow_host else ""))
         _result(args, _report_dict(rep), rep.summary())
         for reason, n in sorted(rep.reasons.items(), key=lambda kv: -kv[1])[:8]:
-            _say(args, f"  {n:>6}  {reason}")
+            _say(args, f"  {n:>6}  {_reason(reason)}")
         return 0
     if args.command == "review":
         return _review(args)
@@ -698,10 +712,10 @@ def _fetch(args) -> int:
     try:
         wanted = load_ids(ids_file, args.column, kind=kind)
     except ValueError as e:
-        print(f"faceanalytics fetch: {e}", file=sys.stderr)
+        print(f"faceanalytics fetch: {_message(e)}", file=sys.stderr)
         return 2
     if wanted.rejected:  # before any call
-        print(f"faceanalytics fetch: {len(wanted.rejected)} line(s) of {ids_file} are not a {kind} "
+        print(f"faceanalytics fetch: {len(wanted.rejected)} line(s) of {_reason(str(ids_file))} are not a {kind} "
               f"and will not be sent:\n{wanted.describe_rejected()}", file=sys.stderr, flush=True)
     try:
         if args.what_provider == "baidu":
@@ -714,14 +728,14 @@ def _fetch(args) -> int:
                                refresh_pending=args.refresh_pending, **_given(return_image=args.return_image),
                                progress=_progress_wanted(args), keep_pii=args.keep_pii)
     except (ConfigurationError, ValueError) as e:
-        print(f"faceanalytics fetch: {e}", file=sys.stderr)
+        print(f"faceanalytics fetch: {_message(e)}", file=sys.stderr)
         return 2
     _result(args, _report_dict(rep), f"fetched {rep.fetched}  landed {rep.landed}  quarantined {rep.quarantined}  "
                                      f"skipped {rep.skipped}  failed {rep.failed}  calls spent {rep.calls}")
     for reason, n in rep.reasons.most_common(8):
-        _say(args, f"  {n:>6}  {reason}")
+        _say(args, f"  {n:>6}  {_reason(reason)}")
     if rep.fatal:
-        print(f"faceanalytics fetch: stopped: {rep.fatal}", file=sys.stderr)
+        print(f"faceanalytics fetch: stopped: {_message(rep.fatal)}", file=sys.stderr)
         return 1 if rep.unreachable else 2
     return 0
 
@@ -752,7 +766,7 @@ def _decrypt_media(args) -> int:
         try:
             head = decrypt_will_file(f.read(BLOCK), secret, strip_padding=size <= BLOCK)
         except ValueError as e:
-            print(f"faceanalytics decrypt-media: {e}", file=sys.stderr)
+            print(f"faceanalytics decrypt-media: {_message(e)}", file=sys.stderr)
             return 2
         with atomic_file(args.outfile, mode=0o600) as out:
             out.write(head)
@@ -761,10 +775,10 @@ def _decrypt_media(args) -> int:
     if media_ext(head) is None:
         # AES with the wrong key decrypts to noise without an error: the file was written as
         # if all were well.  Not refused: a container not listed here may be right.
-        print(f"faceanalytics decrypt-media: warning: {args.outfile} does not begin like a video or image "
+        print(f"faceanalytics decrypt-media: warning: {_reason(str(args.outfile))} does not begin like a video or image "
               f"or audio (MP4/MOV, WebM/MKV, AVI, FLV, MPEG, JPEG, PNG, GIF, WAV, MP3, Ogg): if it does not "
               f"open, MEGVII_API_SECRET is not the secret of the account that made it", file=sys.stderr)
-    _result(args, {"out": str(args.outfile), "bytes": written}, f"wrote {written} bytes to {args.outfile}")
+    _result(args, {"out": str(args.outfile), "bytes": written}, f"wrote {written} bytes to {_reason(str(args.outfile))}")
     return 0
 
 

@@ -37,9 +37,14 @@ def _secret_text(api_secret) -> str:
 
 
 def will_key(api_secret: str) -> bytes:
+    from .redact import not_utf8
+
     api_secret = _secret_text(api_secret)
     if not api_secret:
         raise ValueError("api_secret is empty: will files cannot be decrypted without it")
+    if not_utf8(api_secret):
+        # encoding it failed quoting one of its characters and where it stands
+        raise ValueError("api_secret is not UTF-8 text (bytes of another encoding?): its value is not shown")
     return api_secret[:32].ljust(32).encode("utf-8")[:32].ljust(32, b" ")
 
 

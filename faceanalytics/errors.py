@@ -42,6 +42,7 @@ callers catch one (``except ValueError`` still catches ``InsecureURL``)::
     │   │   ├── InsecureURL              http:// to a non-loopback host, a blank base URL  (also ValueError)
     │   │   ├── NotTLS                   an https:// URL whose server answered in plain HTTP
     │   │   └── MissingCredentials       a credential env var is unset  (also ValueError)
+    │   ├── NotUtf8Secret                a credential env var holds bytes that are not UTF-8  (also ValueError)
     │   ├── QuotaExhausted               our quota ledger refused the call before sending it
     │   └── StorageConfigError           the data directory or its S3 setup is unusable  (also ValueError)
     └── DataError                        storage, or a payload, failed
@@ -100,12 +101,14 @@ _DEFINED_IN = {
                      "DamagedFile"],
                     ".storage.errors"),
     "Unreadable": "._coerce",
+    "NotUtf8Secret": ".redact",
 }
 
 __all__ += sorted(_DEFINED_IN)
 
 if TYPE_CHECKING:  # the same names, for IDEs and type checkers; never run
     from ._coerce import Unreadable
+    from .redact import NotUtf8Secret
     from .storage.errors import DamagedFile, DamagedTable, LockLost, MediaError, S3Error, StorageConfigError, WriterBusy
     from .clients.errors import (
         AccessTokenError, AccessTokenExpired, AccessTokenInvalid, ApiNotFound, BadArguments,

@@ -33,6 +33,8 @@ import re
 import threading
 from urllib.parse import quote, quote_plus
 
+from .errors import UsageError
+
 __all__ = [
     "MASK",
     "MaskedParams",
@@ -152,9 +154,30 @@ _NAMES_B = tuple(n.encode() for n in _SECRET_NAMES)
 def env_secret(name: str) -> str | None:
     """A credential from the environment variable ``name``, without the whitespace around it
     (None: unset or blank).  An env file saved with Windows line ends gives ``key\r``: sent
-    as it is, every signed call failed at the provider (and was counted against the quota)."""
+    as it is, every signed call failed at the provider (and was counted against the quota).
+    A value holding bytes that are not UTF-8 (an env file saved as Latin-1 or GBK) is a
+    :class:`NotUtf8Secret` naming the variable: Python reads such bytes as lone surrogates,
+    and the first use of the secret failed with ``can't encode character '\\udce9' in position
+    3``, printing a character of the secret and where it stands."""
     value = os.environ.get(name, "").strip()
+    if not_utf8(value):
+        raise NotUtf8Secret(f"{name} holds bytes that are not UTF-8 text (an env file saved in another "
+                            "encoding?): set it again as UTF-8 (its value is not shown)")
     return value or None
+
+
+# a lone surrogate: how os.environ (PEP 383, surrogateescape) reads a byte that is not UTF-8
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def not_utf8(text: str) -> bool:
+    """Whether a secret's text cannot be UTF-8 (a lone surrogate): encoding it failed with an
+    error quoting one of its characters and its position, so it is refused before any use."""
+    return bool(_SURROGATE.search(text))
+
+
+class NotUtf8Secret(UsageError, ValueError):
+    """A credential's environment variable holds bytes that are not UTF-8 (nothing was sent)."""
 
 
 class Secret:

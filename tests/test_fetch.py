@@ -468,12 +468,14 @@ def test_a_base_url_with_a_bad_port_is_refused_before_any_call(tmp_path, monkeyp
 
 
 def test_a_url_requests_cannot_parse_spends_no_call(tmp_path, monkeypatch):
-    """A URL that passes the check but that requests refuses before connecting (a space in
-    the host) is a call that never left: not spent."""
+    """A URL that requests refuses before connecting (a space in the host) spends no call: it
+    is refused before any (it was a call that never left, marked unsent; a URL holds no space,
+    see test_hostile8), and nothing is written."""
     monkeypatch.setenv("MEGVII_API_KEY", "k")
     monkeypatch.setenv("MEGVII_API_SECRET", "s")
-    rep = fetch_megvii([BIZ[0]], tmp_path / "d", kind="lite", base_url="https://exa mple.com")
-    assert (rep.unsent, rep.calls) == (1, 0) and rep.unreachable
+    with pytest.raises(ValueError, match="space"):
+        fetch_megvii([BIZ[0]], tmp_path / "d", kind="lite", base_url="https://exa mple.com")
+    assert not (tmp_path / "d").exists()
 
 
 @pytest.mark.parametrize("concurrency", [0, -1, 65, 100_000, 2.5, "8", True])

@@ -587,6 +587,7 @@ def test_tiny_period_shows_counts(tmp_path):
 
 def test_cli_review_writes_the_file(data, tmp_path, capsys):
     out = tmp_path / "r" / "review.html"
+    out.parent.mkdir()                  # a folder that is not there is refused (test_hostile8)
     assert main(["review", "--data", str(data), "--out", str(out), "--since", SINCE, "--until", UNTIL,
                  "--segment", "channel", "--level", "faceid=1e-5", "--level", "1e-3", "--engine", "pandas"]) == 0
     assert capsys.readouterr().out.split() == [str(out), str(out.with_name("review.findings.json"))]

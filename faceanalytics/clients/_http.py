@@ -35,6 +35,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import os
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -49,7 +50,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from .._coerce import dense_values
 from ..errors import DataError
-from ..redact import Secret, install_log_redaction, redact, redact_bytes
+from ..redact import Secret, install_log_redaction, not_utf8, redact, redact_bytes
 from .errors import (
     ConnectError,
     InsecureURL,
@@ -93,6 +94,8 @@ def credential(name: str, value) -> Secret:
     if value != value.strip():
         raise ValueError(f"{name} has spaces or a line break at its start or end (copied with its "
                          "newline?): no credential has them; strip it")
+    if not_utf8(value):
+        raise ValueError(f"{name} is not UTF-8 text (bytes of another encoding?): its value is not shown")
     return Secret(value)
 
 
@@ -112,8 +115,22 @@ def is_loopback_host(host: str | None) -> bool:
         return False
 
 
+def _refuse_blanks(url, what: str) -> None:
+    """A URL holds no space, line break nor control character: one that does (an env file's
+    ``http://host/x\nHost: y``, a password with a space) was used, and shown whole -- the mask
+    of ``user:password@`` stops at a space.  Refused without showing it."""
+    if isinstance(url, str) and _BLANK_IN_URL.search(url):
+        raise InsecureURL(f"refusing {what}: it holds a space, a line break or a control character, which no "
+                          "URL holds (its value is not shown: it may carry a password)",
+                          hint="Give the URL alone, without spaces (a password with one is written %20).")
+
+
+_BLANK_IN_URL = re.compile(r"[\s\x00-\x1f\x7f-\x9f]")
+
+
 def check_url(url: str) -> str:
     """Return *url* if it is ``https://`` or ``http://`` to a loopback host, else raise InsecureURL."""
+    _refuse_blanks(url, "the URL")
     try:
         parts = urlsplit(url)
         host = parts.hostname
@@ -509,6 +526,7 @@ class BaseClient:
             if isinstance(base_url, str) and not base_url.strip():
                 raise InsecureURL("base_url is empty (an unset variable?)",
                                   hint="Give the URL, or leave base_url out (None) for the variable or the real provider.")
+            _refuse_blanks(base_url, "the base URL given")
             return base_url, "given"
         name = cls.base_url_env
         if name and name in os.environ:
@@ -518,6 +536,7 @@ class BaseClient:
                                   f"it names no server",
                                   hint=f"Set {name} to the URL meant (the sandbox's, a stand-in's), or unset "
                                        f"it to use the real provider ({cls.default_base_url}).")
+            _refuse_blanks(env, name)
             return env, name
         return cls.default_base_url, "default"
 

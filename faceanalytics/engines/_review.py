@@ -119,6 +119,16 @@ class Segment:
     def label(self) -> str:
         return f"seg_{self.name}" if self.column is None else f"seg_{self.column}"
 
+    @property
+    def other(self) -> str:
+        """What the values outside ``values`` count under: ``"(other)"``, or ``"((other))"`` (and so
+        on) when a value kept is literally that (a client's dropdown sending ``channel=(other)``
+        was merged with the values left out: one digit, one row, one series)."""
+        other = OTHER
+        while other in (self.values or ()):
+            other = f"({other})"
+        return other
+
 
 # ------------------------------------------------------------------ expressions
 
@@ -180,12 +190,12 @@ def segment_expr(d: S.Dialect, seg: Segment, parsed: str | None = None) -> str:
     if seg.values is None:
         return v
     kept = ", ".join(d.text(x) for x in seg.values) or "NULL"
-    return f"(CASE WHEN {v} IS NULL THEN NULL WHEN {v} IN ({kept}) THEN {v} ELSE {d.text(OTHER)} END)"
+    return f"(CASE WHEN {v} IS NULL THEN NULL WHEN {v} IN ({kept}) THEN {v} ELSE {d.text(seg.other)} END)"
 
 
 def segment_digit(d: S.Dialect, seg: Segment, parsed: str | None = None, raw: str | None = None) -> str:
     """A row's value of ``seg`` as a small integer: 0 missing, then the kept values in order,
-    then ``(other)`` (:func:`digit_values` turns it back).  ``raw``: a column holding the row's
+    then ``seg.other`` (:func:`digit_values` turns it back).  ``raw``: a column holding the row's
     :func:`_raw` text, worked out once (else worked out here: a test per kept value reads it)."""
     if seg.values is None:
         raise ValueError(f"segment {seg.name!r} needs its values (choose_segments gives them)")
@@ -194,13 +204,12 @@ def segment_digit(d: S.Dialect, seg: Segment, parsed: str | None = None, raw: st
     # read the text three times over per comparison: two sessions-column segments' digits of a
     # month of 5.3M sessions took 0.21 s CPU, 0.07 s so); the first match wins, as it did there
     case = " ".join(f"WHEN {r} = {d.text(x)} THEN {i + 1}" for i, x in enumerate(seg.values))
-    other = [*seg.values, OTHER].index(OTHER) + 1
-    return f"(CASE WHEN {r} IS NULL OR {r} = '' THEN 0 {case} ELSE {other} END)"
+    return f"(CASE WHEN {r} IS NULL OR {r} = '' THEN 0 {case} ELSE {len(seg.values) + 1} END)"
 
 
 def digit_values(seg: Segment) -> np.ndarray:
     """Digit -> value of ``seg`` (see :func:`segment_digit`; 0: missing)."""
-    return np.array([None, *seg.values, OTHER], dtype=object)
+    return np.array([None, *seg.values, seg.other], dtype=object)
 
 
 _BOOL_COLUMNS = {"is_demote", "success", "sign_verified"}
@@ -238,7 +247,7 @@ def _biz_value(raw, key: str):
 
 def segment_values(sessions: pd.DataFrame, seg: Segment) -> pd.Series:
     """The value of ``seg`` for each session (str, missing as NA), values outside
-    ``seg.values`` as ``"(other)"``; each distinct text parsed once."""
+    ``seg.values`` as ``seg.other``; each distinct text parsed once."""
     if seg.column is None:
         col = sessions["biz_extra_data"] if "biz_extra_data" in sessions else pd.Series(
             [None] * len(sessions), index=sessions.index, dtype="str")
@@ -254,7 +263,7 @@ def segment_values(sessions: pd.DataFrame, seg: Segment) -> pd.Series:
         v = v.where(v != "")
     if seg.values is not None:
         keep = v.isin(list(seg.values)) | v.isna()
-        v = v.where(keep, OTHER)
+        v = v.where(keep, seg.other)
     return v
 
 

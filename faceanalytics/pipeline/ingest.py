@@ -40,6 +40,7 @@ from ..storage import DataDir
 from ..storage.archive import RawArchive, open_segment
 from ..storage.durable import rmtree
 from ..storage.errors import DamagedFile
+from ..storage.paths import is_local
 from ..storage.lock import writer_lock
 from ..storage.packs import pack_name, remove_unreferenced, write_pack
 from ..storage.tables import Store, key_of
@@ -107,6 +108,8 @@ class Ingestor:
 
     def __init__(self, data_dir, *, keep_pii: bool = False, megvii_api_secret: str | None = None,
                  archive: bool = True, fast: bool = True):
+        if megvii_api_secret is None:     # before anything is made or locked: it may be refused
+            megvii_api_secret = env_secret("MEGVII_API_SECRET")
         self.ddir = DataDir.of(data_dir)
         self.data_dir = self.ddir.root
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -119,8 +122,6 @@ class Ingestor:
         except BaseException:
             self._lock.__exit__(None, None, None)
             raise
-        if megvii_api_secret is None:
-            megvii_api_secret = env_secret("MEGVII_API_SECRET")
         self._secret = megvii_api_secret
         self._archive_enabled = archive
         self.fast = fast
@@ -626,6 +627,11 @@ def rebuild(data_dir, *, keep_pii: bool = False, progress: bool = False) -> Inge
         bar = _bar(len(segments), "rebuild", "segment", progress)
         damaged = []
         for path in segments:
+            if is_local(path) and not path.is_file():
+                # a FIFO (or a device, or a link to one) among the segments held rebuild forever
+                # on its open; a folder failed it: named as damaged, never opened
+                damaged.append((path, "not a regular file: a FIFO, a device, a socket or a folder; never opened"))
+                continue
             # Read as ingest reads a segment file: in blocks, a line over the limit cut as it is
             # read (a segment written whole into memory held an archived line of any length).
             with ZstdInput(path, open_segment(path)) as fh:

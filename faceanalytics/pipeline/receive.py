@@ -51,6 +51,7 @@ from ..crypto import verify_callback_sign
 from ..flatten import session_id_of
 from ..storage import DataDir
 from ..storage.durable import make_private_dirs
+from .._bodies import read_body
 from ._journal import Journals, now_iso, recover_journals
 from ._rows import now_us
 from .ingest import Ingestor
@@ -266,7 +267,7 @@ class CallbackReceiver:
                         receiver.counts["busy"] += 1
                     return self._answer(503, "busy: try again later", [("Retry-After", "5")])
                 try:
-                    body = _read_body(self.rfile, self.connection, length, receiver.read_deadline)
+                    body = read_body(self.rfile, self.connection, length, receiver.read_deadline)
                     if body is None:
                         return  # the client went away or was too slow: nothing to keep
                     try:
@@ -465,26 +466,6 @@ class _Server(http.server.ThreadingHTTPServer):
         if isinstance(e, (OSError, http.client.HTTPException)):
             return
         print(f"faceanalytics receive: a request failed: {type(e).__name__}", file=sys.stderr, flush=True)
-
-
-def _read_body(rfile, conn, length: int, deadline: float) -> bytes | None:
-    """Read exactly ``length`` bytes within ``deadline`` seconds in all (a client
-    dribbling a byte at a time cannot hold a slot for long); None if it did not."""
-    end = time.monotonic() + deadline
-    buf = bytearray()
-    while len(buf) < length:
-        left = end - time.monotonic()
-        if left <= 0:
-            return None
-        conn.settimeout(min(left, 15.0))
-        try:
-            chunk = rfile.read1(min(length - len(buf), 64 << 10))
-        except OSError:  # timeout or reset
-            return None
-        if not chunk:
-            return None
-        buf += chunk
-    return bytes(buf)
 
 
 def serve(data_dir, *, host: str = "127.0.0.1", port: int = 8090, max_body: int = MAX_BODY,

@@ -21,6 +21,7 @@ from ..engines._review import Segment, segment_sample
 from ..errors import UsageError
 from ..schema import full_schema
 from ..engines._review import biz_keys
+from ._shown import decoded
 
 __all__ = ["choose_segments", "MAX_VALUES", "MAX_VALUE_CHARS", "MIN_COVERAGE", "MAX_DEFAULT", "COLUMN_CANDIDATES", "REFUSED"]
 
@@ -121,6 +122,8 @@ def choose_segments(data, period, segments=None, *, engine="auto") -> list[Segme
     columns = sorted({c for c in (asked or COLUMN_CANDIDATES) if c in session_columns})
     sample = _sample(data, period, columns, engine)
     counts = _value_counts(sample, asked)
+    if asked is not None and asked != (asked := _stored_keys(asked, sample, session_columns, counts)):
+        counts = _value_counts(sample, asked)
     total = max(len(sample), 1)
     if asked is not None:
         out = []
@@ -139,6 +142,28 @@ def choose_segments(data, period, segments=None, *, engine="auto") -> list[Segme
             found.append((-n, name, Segment(name, column=column, values=kept, left_out=len(kept) < len(c))))
     found.sort(key=lambda x: (x[0], x[1]))
     return [s for *_, s in found[:MAX_DEFAULT]]
+
+
+def _stored_keys(asked: list[str], sample: pd.DataFrame, session_columns, counts) -> list[str]:
+    """``asked`` with each key no session stores as written replaced by the one key the sessions
+    store percent-encoded that reads as it (``--segment 名字`` for ``%E5%90%8D%E5%AD%97=...``:
+    ``k=v&`` texts are often URL-encoded, and the key is shown decoded, so that is the name an
+    analyst types).  Two stored spellings of it are refused, naming both."""
+    missing = {decoded(n): n for n in asked if n not in session_columns and not counts.get((n, None))}
+    if not missing or "biz_extra_data" not in sample:
+        return asked
+    forms: dict[str, Counter] = {}
+    for raw, n in sample["biz_extra_data"].dropna().value_counts().items():
+        for k, v in biz_keys(raw).items():
+            if k and v != "" and (name := missing.get(decoded(k))) is not None:
+                forms.setdefault(name, Counter())[k] += int(n)
+    for name, c in forms.items():
+        if len(c) > 1:
+            from ._shown import escaped
+
+            raise _UnknownSegment(f"segment {name!r}: the sessions store it as {len(c)} keys "
+                                  f"({', '.join(escaped(k) for k, _ in c.most_common(5))}); give the one to count")
+    return [next(iter(forms[n])) if n in forms else n for n in asked]
 
 
 def _refuse_unknown(unknown: list[str], sample: pd.DataFrame, period) -> None:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import hashlib
+import logging
 import threading
 from pathlib import Path
 
@@ -181,7 +182,13 @@ class RawArchive:
         if not self.ddir.local:
             return []  # journals are never written to S3
         d = self.ddir.journal
-        return sorted(d.glob("*.jsonl")) if d.is_dir() else []
+        found = sorted(d.glob("*.jsonl")) if d.is_dir() else []
+        # a FIFO (or a device, or a link to one) there held the next fetch or receive forever on
+        # its open: the tool writes only regular files there, so anything else is left alone
+        for p in found:
+            if not p.is_file():
+                logging.getLogger(__name__).warning("%s is not a regular file, so no journal: left alone", p)
+        return [p for p in found if p.is_file()]
 
 
 def _named_digest(path) -> str:

@@ -25,13 +25,14 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import struct
 import zipfile
 from pathlib import Path
 
 from .datadir import DataDir
 from .durable import atomic_file, make_private_dirs
 from .errors import MediaError
-from .paths import S3Path
+from .paths import S3Path, is_local
 
 __all__ = ["write_pack", "pack_name", "read_member", "remove_unreferenced", "compact_packs"]
 
@@ -66,12 +67,32 @@ def write_pack(data_dir, rel: str, members: list[tuple[str, str, bytes]]) -> dic
             _write_zip(buf, members, offsets)
             path.write_bytes(buf.getvalue())   # one PUT: the object appears whole
         return offsets
-    if path.exists():  # renamed into place only once whole and on disk
+    if _whole(path, members, data):  # renamed into place only once whole and on disk
         return offsets
     make_private_dirs(root, path.parent)
     with atomic_file(path, mode=0o600) as f:
         _write_zip(f, members, offsets)
     return offsets
+
+
+def _whole(path, members, data_end: int) -> bool:
+    """Whether the local pack ``path`` is there whole: its size is the one :func:`_write_zip`
+    gives ``members`` and it ends with their central directory's end record.  A pack cut short
+    or zero-filled (a copy cut short, a disk error) was taken as written, so neither ``rebuild``
+    nor ingesting the records again wrote it, and its images stayed unreadable although the raw
+    archive holds them: it is written again (one stat and one 22-byte read otherwise)."""
+    try:
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            want = data_end + sum(46 + len(name.encode("utf-8")) for name, _, _ in members) + 22
+            if size != want:
+                return False
+            f.seek(size - 22)
+            end = f.read(22)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    n, cd_size, cd_at = struct.unpack("<10xHII2x", end.ljust(22, b"\0"))
+    return end[:4] == b"PK\x05\x06" and n == len(members) and cd_at == data_end and cd_at + cd_size + 22 == size
 
 
 def _layout(members) -> tuple[dict[str, int], int]:
@@ -147,9 +168,20 @@ def read_member(data_dir, pack: str, offset: int, n_bytes: int) -> bytes:
     path = inside(data_dir, pack)
     if isinstance(path, S3Path):
         with path.fs.open_input_file(path.path) as f:
+            _within(pack, offset, n_bytes, f.size())
             return f.read_at(n_bytes, offset)
     with open(path, "rb") as f:
+        _within(pack, offset, n_bytes, os.fstat(f.fileno()).st_size)
         return os.pread(f.fileno(), n_bytes, offset)
+
+
+def _within(pack: str, offset, n_bytes, size: int) -> None:
+    """A row's ``offset`` and ``n_bytes`` inside its pack of ``size`` bytes: a row of a table
+    that was tampered with or built by hand (``n_bytes`` 10**12) made the read allocate that
+    much first (MemoryError; 2**63: OverflowError; a negative one: EINVAL)."""
+    if not (isinstance(offset, int) and isinstance(n_bytes, int) and 0 <= offset and 0 <= n_bytes
+            and offset + n_bytes <= size):
+        raise MediaError(f"a media row names bytes {offset!r}..+{n_bytes!r} of {pack!r}, which has {size} bytes")
 
 
 # --- housekeeping -----------------------------------------------------------------------------
@@ -190,8 +222,8 @@ def compact_packs(store) -> int:
     merged = 0
     if not ddir.packs.is_dir():
         return 0
-    for src_dir in sorted(ddir.packs.iterdir()):
-        for month_dir in sorted(src_dir.iterdir()):
+    for src_dir in _folders(ddir.packs):
+        for month_dir in _folders(src_dir):
             source, month = src_dir.name, month_dir.name
             sizes = {str(p.relative_to(ddir.root)): p.stat().st_size for p in month_dir.glob("*.zip")}
             small = {p: (n, _member_count(ddir, p, n)) for p, n in sorted(sizes.items()) if n < SMALL}
@@ -208,6 +240,13 @@ def compact_packs(store) -> int:
                     if str(p.relative_to(ddir.root)) not in still:
                         p.unlink(missing_ok=True)
     return merged
+
+
+def _folders(path) -> list:
+    """The folders in ``path``, sorted: a file there (the ``.DS_Store`` Finder leaves in every
+    folder it shows, a note) failed every ingest's and rebuild's compaction with
+    ``NotADirectoryError`` (on S3 a listing holds no such stray: an object is no prefix)."""
+    return sorted(p for p in path.iterdir() if not is_local(p) or p.is_dir())
 
 
 def _member_count(ddir, rel: str, size: int) -> int:
@@ -249,7 +288,10 @@ def _merge(store, ddir, source: str, month: str, small: set[str]) -> int:
     for t in store.read_partition("media", source, month):
         t = t.filter(pc.fill_null(pc.is_in(t.column("pack"), value_set=wanted), False))
         for r in t.select(["pack", "path", "sha256", "offset", "n_bytes"]).to_pylist():
-            blob = read_member(ddir, r["pack"], r["offset"], r["n_bytes"])
+            try:
+                blob = read_member(ddir, r["pack"], r["offset"], r["n_bytes"])
+            except MediaError:          # a pack cut short: left for rebuild, as a changed byte is
+                return 0
             if hashlib.sha256(blob).hexdigest() != r["sha256"]:
                 return 0
             members[r["path"]] = (r["sha256"], blob)

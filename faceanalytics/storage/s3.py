@@ -181,7 +181,15 @@ def _checked_endpoint(name: str, v: str) -> str:
     if u.username is not None or u.password is not None:
         raise StorageConfigError(f"{name} must not carry credentials in the URL")
     if u.scheme not in ("http", "https") or not u.hostname:
-        raise StorageConfigError(f"{name} must be an http(s) URL, not {v!r}")
+        from ..redact import redact
+
+        raise StorageConfigError(f"{name} must be an http(s) URL, not {redact(v)!r}")
+    if u.path not in ("", "/") or u.query or u.fragment:
+        # only scheme://host:port reaches the S3 clients: https://s3.example.com/minio was
+        # silently read as https://s3.example.com, another service's root
+        raise StorageConfigError(f"{name} must be the server's address alone (scheme, host and port, such "
+                                 "as https://s3.example.com:9000): a path, a query or a fragment would be "
+                                 "dropped, and the requests sent elsewhere (the path-style bucket goes after it)")
     if u.scheme == "http" and not _is_loopback(u.hostname):
         raise StorageConfigError(
             f"{name} is plain http on a non-loopback host: use https (http is allowed "
