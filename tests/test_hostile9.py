@@ -1,0 +1,31 @@
+"""Hostile and careless input, round 9: a labels file of millions of lines, a raw segment that
+decompresses huge, the Python API's output folder, a stored segment value reading ``(other)``."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from test_hostile8 import SINCE, UNTIL, _landed
+
+
+# ---------------------------------------------------------------------------- 4. a stored "(other)" in zh-CN
+
+def test_a_stored_other_is_shown_as_stored_in_a_chinese_report(tmp_path):
+    """A client's dropdown sending ``channel=(other)``: counted apart from the values left out
+    since round 8 (``((other))``), but a zh-CN report showed the stored value as the translated
+    catch-all (（其他）), and the values left out as ``((other))``: the two swapped.  The stored
+    value is shown as stored; the catch-all translated (in parentheses once more)."""
+    from faceanalytics.report import review
+
+    blob = "B" * 400
+    chan = ["app", "h5", "(other)", blob + "1", blob + "2"]
+    d = _landed(tmp_path, lambda i: json.dumps({"channel": chan[i % 5]}), n_lite=200)
+    en = review(d, SINCE, UNTIL, segments=["channel"]).tables()["segments"]
+    zh = review(d, SINCE, UNTIL, segments=["channel"], lang="zh-CN")
+    seg = zh.tables()["segments"]
+    n_en = dict(zip(en["value"], en["n"]))
+    n_zh = dict(zip(seg["value"], seg["n"]))
+    assert set(n_zh) == {"app", "h5", "(other)", "(（其他）)"}, n_zh
+    assert n_zh["(other)"] == n_en["(other)"] and n_zh["(（其他）)"] == n_en["((other))"]
+    html = zh.html()
+    assert ">(other)<" in html and ">(（其他）)<" in html
