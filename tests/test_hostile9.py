@@ -29,3 +29,27 @@ def test_a_stored_other_is_shown_as_stored_in_a_chinese_report(tmp_path):
     assert n_zh["(other)"] == n_en["(other)"] and n_zh["(（其他）)"] == n_en["((other))"]
     html = zh.html()
     assert ">(other)<" in html and ">(（其他）)<" in html
+
+
+# ---------------------------------------------------------------------------- 3. the Python API's output folder
+
+def test_write_report_into_a_missing_folder_is_refused_as_the_cli_does(tmp_path, monkeypatch):
+    """``fa.write_report(data, "missing/folder/r.html")`` made the whole tree while ``review --out``
+    refuses it (a typo in a folder): one rule for both, as ``open()`` has.  Refused before the
+    review's work, naming the folder; nothing is made; an existing folder still gets the report."""
+    import faceanalytics as fa
+
+    d = _landed(tmp_path, lambda i: "channel=app")
+    out = tmp_path / "missing" / "folder" / "r.html"
+    monkeypatch.setattr("faceanalytics.report.review", lambda *a, **k: pytest.fail("reviewed first"))
+    with pytest.raises(FileNotFoundError, match=r"out .*r\.html: there is no folder .*missing/folder to write it "
+                                                r"in .*create the folder first"):
+        fa.write_report(d, out, SINCE, UNTIL)
+    with pytest.raises(FileNotFoundError, match=r"xlsx .*b\.xlsx: there is no folder"):
+        fa.write_report(d, tmp_path / "r.html", SINCE, UNTIL, xlsx=tmp_path / "nope" / "b.xlsx")
+    assert not (tmp_path / "missing").exists() and not (tmp_path / "nope").exists()
+    assert not (tmp_path / "r.html").exists() and not list(tmp_path.glob("*.findings.json"))
+    monkeypatch.undo()
+    with pytest.raises(IsADirectoryError, match="is a directory; give the file to write"):
+        fa.write_report(d, tmp_path, SINCE, UNTIL)
+    assert fa.write_report(d, tmp_path / "r.html", SINCE, UNTIL).is_file()
