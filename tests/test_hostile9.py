@@ -53,3 +53,35 @@ def test_write_report_into_a_missing_folder_is_refused_as_the_cli_does(tmp_path,
     with pytest.raises(IsADirectoryError, match="is a directory; give the file to write"):
         fa.write_report(d, tmp_path, SINCE, UNTIL)
     assert fa.write_report(d, tmp_path / "r.html", SINCE, UNTIL).is_file()
+
+
+# ---------------------------------------------------------------------------- 2. a segment that decompresses huge
+
+def test_a_raw_segment_that_decompresses_huge_is_refused_not_read_whole(tmp_path, monkeypatch):
+    """``read_segment`` (``RawArchive.iter_segments``) decompressed a whole segment into memory:
+    a small zstd file expanding to GBs (a bomb, a damaged or hostile archive) took all memory.
+    Read in blocks and refused past the limit, naming the file (here a 1 MiB limit, a 40 MiB
+    bomb of ~4 KB); a segment under it reads as before."""
+    import pyarrow as pa
+
+    from faceanalytics.storage import archive
+    from faceanalytics.storage.archive import RawArchive, read_segment
+
+    monkeypatch.setattr(archive, "READ_LIMIT", 1 << 20, raising=False)
+    day = tmp_path / "data" / "raw" / "2026-06-01"
+    day.mkdir(parents=True)
+    bomb = day / "000000000000-bomb.jsonl.zst"
+    with pa.CompressedOutputStream(str(bomb), "zstd") as out:
+        out.write(b'{"_segment": {"lines": 1}}\n')
+        for _ in range(40):
+            out.write(b" " * (1 << 20))
+    assert bomb.stat().st_size < 64 << 10
+    with pytest.raises(RuntimeError, match=r"raw segment .*bomb\.jsonl\.zst decompresses to more than 1 MiB"):
+        read_segment(bomb)
+    with pytest.raises(RuntimeError, match="decompresses to more than 1 MiB"):
+        list(RawArchive(tmp_path / "data").iter_segments())
+    small = day / "000000000001-small.jsonl.zst"
+    with pa.CompressedOutputStream(str(small), "zstd") as out:
+        out.write(b'{"_segment": {"lines": 2}}\n{"a": 1}\n{"b": 2}\n')
+    seg = read_segment(small)
+    assert seg.meta == {"lines": 2} and seg.lines == [b'{"a": 1}', b'{"b": 2}']
