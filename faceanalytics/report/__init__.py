@@ -579,7 +579,9 @@ def write_report(data_dir, out, since=None, until=None, *, title: str | None = N
                  labels=None, engine="auto", lang: str = "en", xlsx=None, tz=None) -> Path:
     """Write the review report (see :func:`build_report`) to ``out`` and its findings to
     ``out``'s ``.findings.json`` beside it, each atomically; return the report's path.
-    ``xlsx``: also write the review's tables to this Excel workbook.
+    ``xlsx``: also write the review's tables to this Excel workbook.  Each file goes into a
+    folder that is there (as ``open()`` and ``review --out``): a missing one is refused with
+    ``FileNotFoundError`` before the review's work, never made.
 
     >>> write_report("data", "report.html", lang="zh-CN", xlsx="review.xlsx")   # doctest: +SKIP
     PosixPath('report.html')
