@@ -383,18 +383,13 @@ def _jsonl_input(path: Path) -> None:
 
 
 def _output_file(path, what: str) -> None:
-    if isinstance(path, Path) and path.is_dir():
-        raise _Usage(f"{what} {path} is a directory; give the file to write")
-    if isinstance(path, Path) and path.exists() and not path.is_file():
-        # written whole and renamed into place: --out /dev/null (as root) replaced the device
-        raise _Usage(f"{what} {path} is not a regular file (a device, a FIFO or a socket); "
-                     "give the file to write")
-    if isinstance(path, Path) and not path.parent.is_dir():
-        # a typo in a folder (--out /hmoe/me/r.html) silently made the whole tree; like cp,
-        # curl -o or a shell's >, a file is written only into a folder that is there
-        where = (f"{path.parent} is not a folder" if path.parent.exists() else f"there is no folder {path.parent}")
-        raise _Usage(f"{what} {path}: {where} to write it in (a mistyped path?); create the folder first: "
-                     "no folder is made for a file written")
+    """A file to write: the rule of :func:`storage.durable.check_output_file`, refused as a usage error."""
+    from .storage.durable import check_output_file
+
+    try:
+        check_output_file(path, what)
+    except OSError as e:
+        raise _Usage(str(e)) from None
 
 
 def _data_arg(data, *, must_exist: bool, local: str | None = None) -> None:

@@ -143,13 +143,11 @@ class Review:
         """Write the report to ``out`` and the findings to ``out``'s ``.findings.json`` (and,
         with ``xlsx``, the workbook there), each atomically; the findings first: a report
         on disk always has its findings beside it."""
-        from ..storage.durable import atomic_write_bytes, check_replaceable
+        from ..storage.durable import atomic_write_bytes
         from ..storage.paths import data_path
 
         path = data_path(out)
-        for target in (path, data_path(xlsx) if xlsx is not None else None):
-            if target is not None:
-                check_replaceable(target)  # before anything is written (no findings beside nothing)
+        _check_outputs(out, xlsx)       # before anything is written (no findings beside nothing)
         text = self.html()
         book = self.workbook() if xlsx is not None else None
         atomic_write_bytes(findings_path(path), self.findings_json().encode("utf-8"), mode=0o644, durable=False)
@@ -581,13 +579,24 @@ def write_report(data_dir, out, since=None, until=None, *, title: str | None = N
                  labels=None, engine="auto", lang: str = "en", xlsx=None, tz=None) -> Path:
     """Write the review report (see :func:`build_report`) to ``out`` and its findings to
     ``out``'s ``.findings.json`` beside it, each atomically; return the report's path.
-    ``xlsx``: also write the review's tables to this Excel workbook.
+    ``xlsx``: also write the review's tables to this Excel workbook.  Each file goes into a
+    folder that is there (as ``open()`` and ``review --out``): a missing one is refused with
+    ``FileNotFoundError`` before the review's work, never made.
 
     >>> write_report("data", "report.html", lang="zh-CN", xlsx="review.xlsx")   # doctest: +SKIP
     PosixPath('report.html')
     """
+    _check_outputs(out, xlsx)           # before the review's work
     return review(data_dir, since, until, title=title, segments=segments, levels=levels, labels=labels,
                   engine=engine, lang=lang, tz=tz).write(out, xlsx=xlsx)
 
 
+def _check_outputs(out, xlsx) -> None:
+    """The report's files to write, as the CLI's ``--out``/``--xlsx`` (one rule:
+    :func:`..storage.durable.check_output_file`): a missing folder is refused, not made."""
+    from ..storage.durable import check_output_file
+    from ..storage.paths import data_path
 
+    check_output_file(data_path(out), "out")
+    if xlsx is not None:
+        check_output_file(data_path(xlsx), "xlsx")

@@ -142,11 +142,23 @@ def _rate_row(item: str, k, n, lo, hi, k_prev, n_prev, lo_prev=None, hi_prev=Non
             "change": None if change is None else change[:3], "no_change": no_change}
 
 
-def _seg_value(v, key=None, labels=None) -> str:
-    """A segment value as shown: the catch-all for values outside the listed ones is
-    translated; the others percent-decoded (:mod:`._shown`; ``labels``: the review's
-    :func:`._shown.segment_labels`, which keep apart two values that decode alike)."""
-    return tr("segments.other") if v == OTHER else shown(labels, key, v)
+def _seg_value(v, key=None, labels=None, seg=None) -> str:
+    """A segment value as shown: the catch-all for values outside the listed ones (``seg``'s
+    :attr:`~faceanalytics.engines._review.Segment.other`) is translated; the others, values
+    as stored, percent-decoded (:mod:`._shown`; ``labels``: the review's
+    :func:`._shown.segment_labels`, which keep apart two values that decode alike).  A stored
+    value that is literally ``"(other)"`` is shown as stored, and the catch-all then in
+    parentheses once more for each level ``seg.other`` has (and until no value shown reads the
+    same): in zh-CN a client's ``(other)`` is not the translated catch-all."""
+    other = OTHER if seg is None else seg.other
+    if v != other:
+        return shown(labels, key, v)
+    text, taken = tr("segments.other"), {shown(labels, key, x) for x in (seg.values or ())} if seg else set()
+    for _ in range(0, len(other) - len(OTHER), 2):
+        text = f"({text})"
+    while text in taken:
+        text = f"({text})"
+    return text
 
 
 def _drawable(e: pd.DataFrame) -> pd.DataFrame:
@@ -393,7 +405,7 @@ class _Builder:
                 continue
             blocks.append(p(tr("segments.subhead", name=shown_key(seg.name), level=lv), "subhead"))
             blocks.append(table([shown_key(seg.name), *cols("this_period", "first_half", "second_half", "change")],
-                                [[_seg_value(r["value"], seg.name, self.seg_labels), rate(r["passed"], r["n"]),
+                                [[_seg_value(r["value"], seg.name, self.seg_labels, seg), rate(r["passed"], r["n"]),
                                   rate(r["passed_first"], r["n_first"]), rate(r["passed_second"], r["n_second"]),
                                   diff_cell(r["passed_first"], r["n_first"], r["passed_second"], r["n_second"])]
                                  for r in mine], numeric=(1, 2, 3, 4)))

@@ -200,7 +200,8 @@ def _segments(b) -> pd.DataFrame:
     rows = b.segment_rows()
     out = pd.DataFrame(rows, columns=["key", "value", "n", "passed", "n_first", "passed_first", "n_second",
                                       "passed_second"])
-    out["value"] = [_seg_value(v, k, b.seg_labels) for k, v in zip(out["key"], out["value"])]
+    segs = {seg.name: seg for seg in b.s.segments}
+    out["value"] = [_seg_value(v, k, b.seg_labels, segs[k]) for k, v in zip(out["key"], out["value"])]
     out["key"] = [shown_key(k) for k in out["key"]]
     for part in ("", "_first", "_second"):
         out[f"pass_rate{part}"] = [_rate(k, n) for k, n in zip(out[f"passed{part}"], out[f"n{part}"])]

@@ -36,7 +36,7 @@ from .datadir import DataDir
 from .durable import AppendLog, atomic_file, atomic_write_bytes, chmod
 from .paths import is_local
 
-__all__ = ["RawArchive", "Segment", "open_segment", "read_segment"]
+__all__ = ["RawArchive", "Segment", "SegmentTooLarge", "open_segment", "read_segment", "READ_LIMIT"]
 
 _DIR_MODE = 0o700
 _FILE_MODE = 0o600
@@ -166,6 +166,7 @@ class RawArchive:
         return sorted(p for p in self.root.glob("*/*.jsonl.zst") if not p.name.startswith("."))
 
     def iter_segments(self):
+        """Each segment read whole (:func:`read_segment`: refused past :data:`READ_LIMIT`)."""
         for path in self.segments():
             yield read_segment(path)
 
@@ -240,9 +241,29 @@ def open_segment(path):
     return path.open_input(compression="zstd")
 
 
-def _decompress(path: Path) -> bytes:
+READ_LIMIT = 512 << 20   # bytes: a segment decompressing past this is refused by read_segment
+_READ_BLOCK = 4 << 20
+
+
+class SegmentTooLarge(RuntimeError):
+    """A raw segment decompresses past :func:`read_segment`'s limit (a bomb, or a damaged or
+    hostile archive): not read whole."""
+
+
+def _decompress(path: Path, limit: int) -> bytes:
+    """The segment's bytes, read in blocks and refused once past ``limit`` (a small file that
+    expands to GBs took all memory: ``read()`` of the whole stream had no bound)."""
+    parts, size = [], 0
     with open_segment(path) as f:
-        return f.read()
+        while block := f.read(_READ_BLOCK):
+            size += len(block)
+            if size > limit:
+                raise SegmentTooLarge(
+                    f"raw segment {path} decompresses to more than {limit >> 20} MiB: not read whole "
+                    "(a damaged or hostile archive?); `faceanalytics rebuild` reads a segment of any "
+                    "size in blocks")
+            parts.append(block)
+    return b"".join(parts)
 
 
 def _whole_meta(path) -> dict | None:
@@ -272,9 +293,12 @@ def read_meta(path: Path) -> dict:
         return {}
 
 
-def read_segment(path: Path) -> Segment:
+def read_segment(path: Path, *, limit: int | None = None) -> Segment:
+    """A segment's meta and lines, read whole into memory: refused with
+    :class:`SegmentTooLarge` once it decompresses past ``limit`` bytes (default
+    :data:`READ_LIMIT`), with ``RuntimeError`` when damaged."""
     try:
-        data = _decompress(path)
+        data = _decompress(path, READ_LIMIT if limit is None else limit)
     except (OSError, pa.ArrowException):
         # A segment is written atomically; a damaged one is reported, not skipped silently.
         raise RuntimeError(f"raw segment {path} is damaged") from None

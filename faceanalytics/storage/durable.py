@@ -31,7 +31,7 @@ from pathlib import Path
 
 from .paths import S3Path
 
-__all__ = ["atomic_write_bytes", "atomic_file", "check_replaceable", "replace", "rmtree", "fsync_dir", "chmod", "make_private_dirs",
+__all__ = ["atomic_write_bytes", "atomic_file", "check_replaceable", "check_output_file", "replace", "rmtree", "fsync_dir", "chmod", "make_private_dirs",
            "tmp_name", "AppendLog"]
 
 
@@ -89,6 +89,28 @@ def check_replaceable(path) -> None:
     if not (stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode)):
         raise FileExistsError(errno.EEXIST, "exists and is not a regular file (a device, a FIFO, a socket "
                               "or a folder): not replaced", str(path))
+
+
+def check_output_file(path, what: str) -> None:
+    """Refuse a file to write (the CLI's ``--out``, ``write_report``'s ``out``) that is a
+    folder, a device, a FIFO or a socket, or whose folder is not there.  One rule for the
+    command line and Python: a typo in a folder (``/hmoe/me/r.html``) silently made the whole
+    tree; like ``open()``, ``cp``, ``curl -o`` or a shell's ``>``, a file is written only into
+    a folder that is there.  ``what`` names the path in the message.  ``path``: a local
+    :class:`~pathlib.Path` (as :func:`.paths.data_path` gives); anything else (S3, which has no
+    folders; None) is let through."""
+    if not isinstance(path, Path):
+        return
+    if path.is_dir():
+        raise IsADirectoryError(f"{what} {path} is a directory; give the file to write")
+    if path.exists() and not path.is_file():
+        # written whole and renamed into place: --out /dev/null (as root) replaced the device
+        raise FileExistsError(f"{what} {path} is not a regular file (a device, a FIFO or a "
+                              "socket); give the file to write")
+    if not path.parent.is_dir():
+        where = (f"{path.parent} is not a folder" if path.parent.exists() else f"there is no folder {path.parent}")
+        raise FileNotFoundError(f"{what} {path}: {where} to write it in (a mistyped path?); "
+                                "create the folder first: no folder is made for a file written")
 
 
 @contextlib.contextmanager
