@@ -98,3 +98,17 @@ def all_table_text(data) -> str:
         for col in df.columns:
             parts.extend(str(v) for v in df[col].dropna().tolist())
     return "\n".join(parts)
+
+
+def offline_aws_env(monkeypatch, tmp_path, endpoint: str) -> None:
+    """An S3 endpoint on loopback and test credentials, never the machine's own AWS settings
+    (profiles, ``~/.aws`` files, the instance metadata service)."""
+    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL_S3"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("FACEANALYTICS_S3_ENDPOINT", endpoint)

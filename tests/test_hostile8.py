@@ -412,16 +412,10 @@ def test_an_s3_endpoint_with_a_path_is_refused_not_cut(tmp_path, monkeypatch, en
     from faceanalytics.storage import paths
     from faceanalytics.storage.errors import StorageConfigError
 
-    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL",
-                 "AWS_SESSION_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    monkeypatch.setenv("FACEANALYTICS_S3_ENDPOINT", endpoint)
+    from _helpers import offline_aws_env
+
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    offline_aws_env(monkeypatch, tmp_path, endpoint)
     with pytest.raises(StorageConfigError, match="address alone") as e:
         paths.data_path("s3://bucket/prefix")
     assert "tok-0987654321" not in str(e.value)

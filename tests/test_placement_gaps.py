@@ -10,6 +10,7 @@
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 
 import pandas as pd
@@ -171,8 +172,9 @@ def far(tmp_path):
     return d
 
 
-def test_the_review_reads_no_partition_whose_placed_rows_lie_outside_its_window(far, monkeypatch):
-    a = summarize(far, "2026-10-01", "2026-11-01", engine="duckdb")     # (the bounds taken and kept)
+@contextlib.contextmanager
+def _scanned(monkeypatch):
+    """The Parquet files the review's queries scan within the block (a list filled as they are)."""
     scanned: list[str] = []
     real = _review._files_scan
 
@@ -180,8 +182,16 @@ def test_the_review_reads_no_partition_whose_placed_rows_lie_outside_its_window(
         scanned.extend(files)
         return real(d, files, by_name)
     monkeypatch.setattr(_review, "_files_scan", spy)
-    b = summarize(far, "2026-10-01", "2026-11-01", engine="duckdb")
-    monkeypatch.setattr(_review, "_files_scan", real)
+    try:
+        yield scanned
+    finally:
+        monkeypatch.setattr(_review, "_files_scan", real)
+
+
+def test_the_review_reads_no_partition_whose_placed_rows_lie_outside_its_window(far, monkeypatch):
+    a = summarize(far, "2026-10-01", "2026-11-01", engine="duckdb")     # (the bounds taken and kept)
+    with _scanned(monkeypatch) as scanned:
+        b = summarize(far, "2026-10-01", "2026-11-01", engine="duckdb")
     assert not [f for f in scanned if "month=2026-03" in f]
     assert [f for f in scanned if "baidu_detail" in f and "month=2026-12" in f]     # placed in October
     p = summarize(far, "2026-10-01", "2026-11-01", engine="pandas")
@@ -205,15 +215,8 @@ def test_the_explorers_segmented_histogram_reads_no_partition_outside_its_window
         return selection_histogram(far, "comparisons", "comparison", COMPARISONS.rule_columns, kind=E_ALL,
                                    segment=seg, since="2026-10-01", until="2026-11-01", engine="duckdb")
     first = histogram()                    # (the bounds taken and kept)
-    scanned: list[str] = []
-    real = _review._files_scan
-
-    def spy(d, files, by_name=True):
-        scanned.extend(files)
-        return real(d, files, by_name)
-    monkeypatch.setattr(_review, "_files_scan", spy)
-    again = histogram()
-    monkeypatch.setattr(_review, "_files_scan", real)
+    with _scanned(monkeypatch) as scanned:
+        again = histogram()
     assert scanned and not [f for f in scanned if "month=2026-03" in f]
     ref = selection_histogram(far, "comparisons", "comparison", COMPARISONS.rule_columns, kind=E_ALL, segment=seg,
                               since="2026-10-01", until="2026-11-01", engine="pandas")

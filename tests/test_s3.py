@@ -30,7 +30,7 @@ from faceanalytics.schema import TABLES
 from faceanalytics.storage.errors import DamagedTable
 from faceanalytics.storage.tables import load
 
-from _helpers import LITE_ID, envelope, liveness_in_three_months, seed, write_jsonl  # noqa: E402
+from _helpers import LITE_ID, envelope, liveness_in_three_months, offline_aws_env, seed, write_jsonl  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -51,20 +51,12 @@ def endpoint():
 
 @pytest.fixture
 def s3env(endpoint, monkeypatch, tmp_path):
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "AWS_PROFILE",
-                 "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_DEFAULT_REGION",
-                 "AWS_ENDPOINT_URL_S3", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE",
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "AWS_DEFAULT_REGION",
+                 "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE",
                  "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
                  "FACEANALYTICS_S3_LOCK_WAIT", "FACEANALYTICS_S3_SINGLE_WRITER"):
         monkeypatch.delenv(name, raising=False)
-    # never the machine's own ~/.aws files
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    monkeypatch.setenv("FACEANALYTICS_S3_ENDPOINT", endpoint)
+    offline_aws_env(monkeypatch, tmp_path, endpoint)
     monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)  # for pyarrow's and pandas' own S3 access
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     return endpoint
