@@ -124,7 +124,7 @@ if TYPE_CHECKING:  # what the lazy names are, for IDEs and type checkers; never 
         FaceAnalyticsError, InsecureURL, InvalidResponse, LockLost, MediaError, MegviiAuthenticationError,
         MegviiAuthorizationError, MegviiConcurrencyLimitExceeded, MegviiError, MegviiInternalError, MessageEncryptionError,
         MissingArguments, MissingCredentials, NotTLS, NotUtf8Secret, ProviderError, QpsLimitExceeded, QuotaExhausted,
-        RateLimited, RequestTimeout, ResultNotFound, S3Error, ServerError, StorageConfigError,
+        RateLimited, RequestTimeout, ResultNotFound, S3Error, SegmentTooLarge, ServerError, StorageConfigError,
         TotalLimitExceeded, TransportError, Unreadable, UsageError, VerifyTokenInvalid, WriterBusy,
     )
 

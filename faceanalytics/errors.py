@@ -52,6 +52,7 @@ callers catch one (``except ValueError`` still catches ``InsecureURL``)::
         ├── MediaError                   a media row whose bytes are missing or not the ones it names  (also ValueError)
         ├── DamagedTable                 a table file that is not readable Parquet: rebuild  (also ValueError)
         ├── DamagedFile                  a Zstandard input or raw segment cut short: what it held before is read  (also ValueError)
+        ├── SegmentTooLarge              a raw segment decompressing past read_segment's limit: not read whole  (also RuntimeError)
         └── Unreadable                   a value a record cannot be flattened without  (also ValueError)
 
 A name in parentheses at the end of a line is a further base.  A few private
@@ -98,7 +99,7 @@ _DEFINED_IN = {
         "BaiduRequestFailed", "ConfigurationError", "InsecureURL", "MissingCredentials",
         "NotTLS", "QuotaExhausted"], _CLIENTS),
     **dict.fromkeys(["StorageConfigError", "S3Error", "WriterBusy", "LockLost", "MediaError", "DamagedTable",
-                     "DamagedFile"],
+                     "DamagedFile", "SegmentTooLarge"],
                     ".storage.errors"),
     "Unreadable": "._coerce",
     "NotUtf8Secret": ".redact",
@@ -109,7 +110,8 @@ __all__ += sorted(_DEFINED_IN)
 if TYPE_CHECKING:  # the same names, for IDEs and type checkers; never run
     from ._coerce import Unreadable
     from .redact import NotUtf8Secret
-    from .storage.errors import DamagedFile, DamagedTable, LockLost, MediaError, S3Error, StorageConfigError, WriterBusy
+    from .storage.errors import (DamagedFile, DamagedTable, LockLost, MediaError, S3Error, SegmentTooLarge,
+                                  StorageConfigError, WriterBusy)
     from .clients.errors import (
         AccessTokenError, AccessTokenExpired, AccessTokenInvalid, ApiNotFound, BadArguments,
         BaiduAuthError, BaiduError, BaiduInternalError, BaiduRequestFailed, ConfigurationError,

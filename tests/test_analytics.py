@@ -576,9 +576,9 @@ def test_data_quality_checks():
     assert sorted(rr["session_id"]) == ["m1", "m1", "m4"] and set(rr["n_sessions"]) == {2}
     nr = A.sessions_without_result(s, c, mask=False)
     got = dict(zip(zip(nr["source"], nr["session_id"]), nr["reason"]))
+    # b1 (detail) repeats its failed attempt's code 223120: a failed verification, not a refused call
     assert got == {("megvii_lite", "m3"): "pending", ("megvii_lite", "m5"): "api_error",
-                   ("baidu_detail", "b1"): "api_error", ("megvii_notify", "m1"): "no_comparison",
-                   ("baidu_getall", "b2"): "no_comparison"}
+                   ("megvii_notify", "m1"): "no_comparison", ("baidu_getall", "b2"): "no_comparison"}
     q = pd.DataFrame({"source": ["megvii_lite"], "session_id": [None], "reason": ["bad json"]})
     dq = A.data_quality(s, comparisons=c, quarantine=q).set_index(["check", "source"])
     assert dq.loc[("quarantined", "megvii_lite"), ["n", "of"]].tolist() == [1, 6]

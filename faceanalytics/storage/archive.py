@@ -35,6 +35,7 @@ import pyarrow as pa
 from .datadir import DataDir
 from .durable import AppendLog, atomic_file, atomic_write_bytes, chmod
 from .paths import is_local
+from .errors import SegmentTooLarge
 
 __all__ = ["RawArchive", "Segment", "SegmentTooLarge", "open_segment", "read_segment", "READ_LIMIT"]
 
@@ -243,11 +244,6 @@ def open_segment(path):
 
 READ_LIMIT = 512 << 20   # bytes: a segment decompressing past this is refused by read_segment
 _READ_BLOCK = 4 << 20
-
-
-class SegmentTooLarge(RuntimeError):
-    """A raw segment decompresses past :func:`read_segment`'s limit (a bomb, or a damaged or
-    hostile archive): not read whole."""
 
 
 def _decompress(path: Path, limit: int) -> bytes:

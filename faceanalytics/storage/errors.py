@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from ..errors import DataError, UsageError
 
-__all__ = ["StorageConfigError", "S3Error", "WriterBusy", "LockLost", "MediaError", "DamagedTable", "DamagedFile"]
+__all__ = ["StorageConfigError", "S3Error", "WriterBusy", "LockLost", "MediaError", "DamagedTable", "DamagedFile",
+           "SegmentTooLarge"]
 
 
 class StorageConfigError(UsageError, ValueError):
@@ -68,3 +69,8 @@ class S3Error(DataError, OSError):
     def __init__(self, status: int, code: str, what: str):
         super().__init__(f"S3 {what}: HTTP {status} {code}".strip())
         self.status, self.code = status, code
+
+
+class SegmentTooLarge(DataError, RuntimeError):
+    """A raw segment decompresses past :func:`.archive.read_segment`'s limit (a bomb, or a
+    damaged or hostile archive): not read whole (``rebuild`` reads segments of any size)."""
