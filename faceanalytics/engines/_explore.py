@@ -39,7 +39,7 @@ from . import _sql as S
 from ._api import PandasEngine, _empty, _periods, _placing, get_engine, load_placed, run_query, _window
 from ._base import arrow_frame, table_root
 from ._review import (Segment, _and, _hash, _key, _kept_beside, _Layout, _once, _once_relation, _part, _Placed,
-                      _us, digit_values, segment_digit, segment_expr, segment_values)
+                      digit_values, segment_digit, segment_expr, segment_values)
 
 __all__ = ["overview", "selection_histogram", "rows_near_cut", "ALL"]
 
@@ -166,7 +166,7 @@ def selection_histogram(data_dir, table: str, kind_column: str, thresholds: Sequ
     # month, those whose placed rows all lie outside the window left out, as the review leaves them).
     lay = _Layout(eng, data_dir, w, w.since or pd.Timestamp("1970-01-01", tz="UTC"), tables=(table, "sessions"))
     if lay.local:
-        _Placed(lay, _kept_beside(lay, data_dir)).leave_out(_us(w.since), _us(w.until))
+        _Placed(lay, _kept_beside(lay, data_dir)).leave_out(w)
         with contextlib.ExitStack() as stack:
             listing = None
             for part in sorted(lay.parts[table]):

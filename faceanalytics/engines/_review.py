@@ -1047,8 +1047,7 @@ def count_tables(data_dir, *, previous_since, since, until, segments: Sequence[S
         if progress is not None:
             progress(name)
 
-    listed, placed = _Listed(lay, w, kept), _Placed(lay, kept)
-    placed.leave_out(_us(w.since), _us(w.until))
+    listed, placed = _Listed(lay, w, kept), _Placed(lay, kept).leave_out(w)
     early = placed.before(_us(cur.since))
     step("the previous period")
     _previous(lay, w, cur.since, frames, kept, listed, placed, early)
@@ -1284,9 +1283,9 @@ class _Placed:
                 return False
         return True
 
-    def leave_out(self, lo_us, hi_us) -> None:
-        """Drop from the layout the partitions of placed rows whose every row lies outside
-        ``[lo_us, hi_us)`` (None: unbounded): they hold no row of the window.
+    def leave_out(self, w: S.Window) -> "_Placed":
+        """Drop from the layout the partitions of placed rows whose every row lies outside the
+        window ``w`` (its ``since``/``until``, None: unbounded); return ``self``.
 
         Placement moves a row by however long its fetch came after its getall (a back-fill of
         120 days moves it four months), so the stored month alone bounds nothing and every
@@ -1295,7 +1294,8 @@ class _Placed:
         the partitions it puts wholly outside the window are not counted, neither here nor in
         the error tables.  A partition with a row without a time, or without bounds, stays."""
         if self.kept.root is None:
-            return
+            return self
+        lo_us, hi_us = _us(w.since), _us(w.until)
         for table, parts in self.lay.parts.items():
             if table not in S.PLACED_TABLES:
                 continue
@@ -1305,6 +1305,7 @@ class _Placed:
                     continue
                 if (hi_us is not None and got[0] >= hi_us) or (lo_us is not None and got[1] < lo_us):
                     del parts[part]
+        return self
 
     def before(self, since_us: int) -> set:
         """The partitions of placed rows whose every row lies before ``since_us``: counted with the
@@ -1623,7 +1624,7 @@ def segment_sample(data_dir, *, since, until, columns: Sequence[str], per_month:
     # Rows read placed (``lay.relation``); the partitions of placed rows with no row in the period
     # left out by the bounds the review keeps (local DuckDB), the others' shares taken from their
     # rows, as every partition's
-    _Placed(lay, _kept_beside(lay, data_dir)).leave_out(_us(w.since), _us(w.until))
+    _Placed(lay, _kept_beside(lay, data_dir)).leave_out(w)
     rows = lay.rows("sessions")
     if not rows:
         return empty
