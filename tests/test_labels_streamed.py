@@ -163,3 +163,28 @@ def test_streamed_file_keeps_each_session_once_as_read_labels(tmp_path, monkeypa
             assert (lf.ids, lf.rows) == (len(want), len(rows))
             got = lf.frame()
         pd.testing.assert_frame_equal(got, want.astype({"genuine": bool}), check_dtype=False)
+
+
+def test_cli_review_streams_its_labels_file(data, labels, tmp_path, monkeypatch):
+    """``review --labels FILE`` streams the file as ``write_report(labels=path)`` does (it read
+    the whole file with read_labels first); a file refused is still a usage error (exit 2)
+    naming the row, and leaves no temporary copy behind."""
+    from faceanalytics.cli import main
+
+    path, lab = labels
+
+    def never(*a, **k):
+        raise AssertionError("the labelled rows or the labels loaded into Python")
+
+    monkeypatch.setattr("faceanalytics.engines._review.labelled_comparisons", never)
+    monkeypatch.setattr(R, "read_labels", never)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    out = tmp_path / "r.html"
+    args = ["review", "-q", "--data", str(data), "--out", str(out), "--since", SINCE, "--until", UNTIL]
+    assert main([*args, "--labels", str(path)]) == 0
+    _, c = _metric(data, lab)
+    assert f"{len(lab):,} labelled session(s) ({c['session_id'].nunique():,} with a comparison" in out.read_text()
+    bad = tmp_path / "bad.csv"
+    bad.write_text("session_id,genuine\na,1\nb,maybe\n", encoding="utf-8")
+    assert main([*args, "--labels", str(bad)]) == 2
+    assert not list(tmp_path.glob("faceanalytics-labels-*"))

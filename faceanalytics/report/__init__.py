@@ -625,8 +625,10 @@ def _labels(labels, data=None):
     anything else (a Series was taken for a path) is a ``TypeError``."""
     import os
 
-    if labels is None:
-        return None
+    from ..engines._labels import LabelFile
+
+    if labels is None or isinstance(labels, LabelFile):     # (the CLI streams its file first)
+        return labels
     if isinstance(labels, (str, os.PathLike)):
         return read_labels(labels) if isinstance(data, dict) else _stream_labels(labels)
     if not isinstance(labels, pd.DataFrame):
@@ -669,7 +671,7 @@ def _add_labels(r: Review, data, labels, engine) -> None:
         from ..engines._labels import labelled_histogram
         from ..engines._sql import DuckDBDialect
 
-        if isinstance(getattr(get_engine(eng), "dialect", None), DuckDBDialect):
+        if not isinstance(data, dict) and isinstance(getattr(get_engine(eng), "dialect", None), DuckDBDialect):
             from ..analytics._labels import error_rates_from_histogram
 
             hist, r.n_labels_matched = labelled_histogram(data, labels, since=p.since, until=p.until, engine=eng)
