@@ -11,6 +11,7 @@ whole process, its kept counts (``data/summaries``) removed before every run:
 - ``blobs``: every session's ``biz_extra_data`` carries a ``note`` whose value is one of ten
   texts of ``--blob-kb`` KB (what a client may put there), beside a ``channel``; the review
   chooses its segments itself;
+- ``no labels``: the same review of the labels' data without them (what labels add to it);
 - ``labels``: ``--labels FILE`` of ``--labels`` lines, ``session_id,genuine``: the data's sessions
   and as many generated biz_ids (``<unix time>,<uuid>``, as the documents give them) as make up
   the count, unquoted as a script writes them.
@@ -116,6 +117,8 @@ def main() -> None:
     ap.add_argument("--blob-kb", type=int, default=50)
     ap.add_argument("--labels", type=int, default=2_000_000)
     ap.add_argument("--repeat", type=int, default=1)
+    ap.add_argument("--labels-only", action="store_true",
+                    help="only the labels case, beside the same review without labels")
     ap.add_argument("--make", type=Path, help=argparse.SUPPRESS)      # the child that makes the data
     args = ap.parse_args()
     if args.make is not None:
@@ -131,8 +134,11 @@ def main() -> None:
                        check=True, cwd=ROOT)
         blobs, plain, labels = tmp / "blobs", tmp / "plain", tmp / "labels.csv"
         cases = [(f"{args.n:,} sessions, notes of {args.blob_kb} KB", blobs, []),
+                 (f"{args.n:,} sessions, no labels", plain, []),
                  (f"{args.n:,} sessions, {args.labels:,} labels ({labels.stat().st_size >> 20} MB)", plain,
                   ["--labels", str(labels)])]
+        if args.labels_only:
+            cases = cases[1:]
         print(f"{'case':<48} {'code':<9} {'peak MiB':>9} {'CPU s':>7} {'wall s':>7} exit", flush=True)
         for what, data, more in cases:
             best: dict[str, tuple] = {}

@@ -600,7 +600,7 @@ def _review_files_apart(out, findings, xlsx, labels) -> None:
 def _review(args) -> int:
     import warnings
 
-    from .report import EMPTY_PERIOD, findings_path, read_labels, review, review_period
+    from .report import EMPTY_PERIOD, _stream_labels, findings_path, review, review_period
     from .report._segments import REFUSED
     from .report._findings import parse_levels
 
@@ -613,13 +613,16 @@ def _review(args) -> int:
                         args.xlsx, args.labels)
     if isinstance(args.data, Path) and not _has_tables(args.data):
         raise _Usage(f"nothing to review: {args.data} has no tables yet (run ingest or fetch into it first)")
+    labels = None       # a labels file streamed and checked (a temporary copy the review removes)
     try:
         parse_levels(args.levels)
         if args.segments and "" in args.segments:
             raise ValueError("--segment takes a biz_extra_data key or a sessions column, not an empty name")
-        labels = read_labels(args.labels) if args.labels is not None else None
+        labels = _stream_labels(args.labels) if args.labels is not None else None
         review_period(args.data, args.since, args.until, tz=args.tz)      # since < until, before any work
     except ValueError as e:
+        if labels is not None:
+            labels.close()
         raise _Usage(str(e)) from None
     bar = None
     if _progress_wanted(args):
@@ -644,6 +647,8 @@ def _review(args) -> int:
     finally:
         if bar is not None:
             bar.close()
+        if labels is not None:
+            labels.close()
     empty = rv.empty_period
     if empty is not None:         # exit 0: the report is written, and says so too
         print(f"faceanalytics review: warning: {empty}", file=sys.stderr)

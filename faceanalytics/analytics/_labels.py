@@ -22,7 +22,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from ._core import (COMPARISON_KINDS, LEVEL_COLUMNS, LEVELS, MIN_N, float_codes, floats, known_names, level_names,
+from ._core import (COMPARISON_KINDS, LEVELS, MIN_N, float_codes, floats, known_names, level_names,
                     min_count, once_per_attempt, require)
 from ._stats import describe_rate, proportion_ci
 
@@ -218,21 +218,35 @@ def error_rates_at_levels(comparisons: pd.DataFrame, labels: pd.DataFrame, *,
     ``far_high``, ``far_text`` (e.g. "0 of 1,000: none observed; 95% upper bound
     0.38% (about 3/N)"), ``low_n`` (either class below ``min_n``).
     """
+    from ._hist import confidence_histogram
+
+    min_n, levels = min_count(min_n), level_names(levels)      # refused before the join
+    j = join_labels(once_per_attempt(_of_kind(comparisons, comparison)), labels)
+    return error_rates_from_histogram(confidence_histogram(j, by="genuine"), levels=levels, min_n=min_n,
+                                      confidence=confidence, method=method)
+
+
+def error_rates_from_histogram(hist: pd.DataFrame, *, levels: Sequence[str] = LEVELS, min_n: int = MIN_N,
+                               confidence: float = 0.95, method: str = "wilson") -> pd.DataFrame:
+    """:func:`error_rates_at_levels` from a :func:`~faceanalytics.analytics.confidence_histogram`
+    of labelled comparisons keyed by ``genuine`` alone (what an engine counts where the data
+    lives): a genuine comparison that does not pass its level's threshold is a false reject,
+    an impostor one that passes a false accept (:func:`pass_rates_from_histogram`'s rule)."""
+    from ._hist import pass_rates_from_histogram
+
     min_n = min_count(min_n)
     levels = level_names(levels)
-    j = join_labels(once_per_attempt(_of_kind(comparisons, comparison)), labels)
-    conf = floats(j["confidence"])
-    gen = j["genuine"].to_numpy(dtype=bool)
+    hist = hist.assign(genuine=hist["genuine"].to_numpy(dtype=bool))
+    got = pass_rates_from_histogram(hist, by=["genuine"], levels=levels, min_n=min_n)
+    n = {(bool(g), str(lv)): (int(k), int(m)) for g, lv, k, m in
+         zip(got["genuine"], got["level"], got["n"], got["passed"])}
     rows = []
     for lv in levels:
-        thr = floats(j[LEVEL_COLUMNS[lv]])
-        has = ~np.isnan(thr)
-        ok = conf >= thr
-        ng, ni = int((has & gen).sum()), int((has & ~gen).sum())
-        fr = int((has & gen & ~ok).sum())
-        fa = int((has & ~gen & ok).sum())
-        rows.append((lv, ng, fr, ni, fa))
+        ng, passed_g = n.get((True, lv), (0, 0))
+        ni, passed_i = n.get((False, lv), (0, 0))
+        rows.append((lv, ng, ng - passed_g, ni, passed_i))
     out = pd.DataFrame(rows, columns=["level", "n_genuine", "false_rejects", "n_impostor", "false_accepts"])
+    out = out.astype({c: "int64" for c in out.columns if c != "level"})
     out = out[(out["n_genuine"] + out["n_impostor"]) > 0].reset_index(drop=True)
     with np.errstate(divide="ignore", invalid="ignore"):
         out["frr"] = out["false_rejects"] / out["n_genuine"].where(out["n_genuine"] > 0)

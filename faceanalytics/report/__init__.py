@@ -24,6 +24,7 @@ How it is made (each step a module, each output plain data):
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import json
 
@@ -201,21 +202,53 @@ class Review:
 def read_labels(path) -> pd.DataFrame:
     """Outcome labels from CSV or Parquet: ``session_id`` and a boolean ``genuine``
     (true/false, 1/0, yes/no); other columns kept (``pai``: species of an attack)."""
-    import numpy as np
-    import pyarrow as pa
-
     path = Path(path)
-    try:
-        if path.suffix.lower() in (".parquet", ".pq"):
+    with _readable(path):
+        if _is_parquet(path):
             lab = _label_parquet(path)
         else:
             _short_lines(path)
             lab = _label_csv(path)
+        lab = _checked_labels(lab, path)
+    if lab.empty:      # read as "none of the labelled sessions has a comparison": there were none
+        raise _no_labels(path)
+    return _once_each(lab.reset_index(drop=True), path)
+
+
+def _is_parquet(path: Path) -> bool:
+    return path.suffix.lower() in (".parquet", ".pq")
+
+
+@contextlib.contextmanager
+def _readable(path: Path):
+    """A file that cannot be read as labels (not UTF-8, not Parquet, a broken CSV) as a
+    ``ValueError`` naming it; a missing file stays ``FileNotFoundError``."""
+    import pyarrow as pa
+
+    try:
+        yield
     except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError, OSError, pa.ArrowException) as e:
         if isinstance(e, FileNotFoundError):
             raise
-        kind = "Parquet" if path.suffix.lower() in (".parquet", ".pq") else "UTF-8 CSV"
+        kind = "Parquet" if _is_parquet(path) else "UTF-8 CSV"
         raise ValueError(f"{path}: not a readable {kind} file of labels ({type(e).__name__})") from None
+
+
+def _no_labels(path) -> ValueError:
+    return ValueError(f"{path}: no labels: no row has a session_id and a genuine value")
+
+
+def _both_ways(path, n: int, first) -> ValueError:
+    return ValueError(f"{path}: {n:,} session(s) labelled both genuine and not, e.g. {str(first)[:60]!r}")
+
+
+def _checked_labels(lab: pd.DataFrame, path: Path) -> pd.DataFrame:
+    """Rows of a labels file (the whole file, or a block of it indexed by row as the file
+    numbers them from 0) with ``genuine`` read as a bool (a value that is no yes or no refused,
+    naming its row) and ``session_id`` as text; rows without a label left out.  One rule for
+    :func:`read_labels` and the review's streamed labels (:func:`_stream_labels`)."""
+    import numpy as np
+
     missing = [c for c in ("session_id", "genuine") if c not in lab.columns]
     if missing:
         raise ValueError(f"{path}: labels need column(s) {', '.join(missing)}; found {', '.join(map(str, lab.columns))}")
@@ -229,7 +262,7 @@ def read_labels(path) -> pd.DataFrame:
         bad = (codes >= 0) & ~known[codes]                   # a value (not missing) that is no yes or no
         if bad.any():
             i = int(np.argmax(bad))
-            row = int(g.index[i]) + (1 if path.suffix.lower() in (".parquet", ".pq") else 2)  # CSV: the header
+            row = int(g.index[i]) + (1 if _is_parquet(path) else 2)  # CSV: the header
             raise ValueError(f"{path}: genuine must be true/false (or 1/0, yes/no); row {row} has "
                              f"{str(g.iloc[i])[:40]!r}")
         lab = lab.assign(genuine=pd.arrays.BooleanArray(yes[codes], ~known[codes]))
@@ -238,10 +271,7 @@ def read_labels(path) -> pd.DataFrame:
         lab = lab.assign(session_id=lab["session_id"].astype("str"))
     except UnicodeDecodeError:          # a Parquet binary column: bytes that are not text
         raise ValueError(f"{path}: session_id holds bytes that are not UTF-8 text") from None
-    lab = lab[lab["genuine"].notna()]
-    if lab.empty:      # read as "none of the labelled sessions has a comparison": there were none
-        raise ValueError(f"{path}: no labels: no row has a session_id and a genuine value")
-    return _once_each(lab.reset_index(drop=True), path)
+    return lab[lab["genuine"].notna()]
 
 
 def _once_each(lab: pd.DataFrame, path) -> pd.DataFrame:
@@ -273,8 +303,7 @@ def _once_each(lab: pd.DataFrame, path) -> pd.DataFrame:
     g = lab["genuine"].to_numpy(dtype=bool, na_value=False)[order]
     both = np.logical_or.reduceat(g, first) & ~np.logical_and.reduceat(g, first) & valid[first]
     if both.any():
-        raise ValueError(f"{path}: {int(both.sum()):,} session(s) labelled both genuine and not, e.g. "
-                         f"{str(s[int(first[np.argmax(both)])])[:60]!r}")
+        raise _both_ways(path, int(both.sum()), s[int(first[np.argmax(both)])])
     return lab.iloc[np.sort(order[first])].reset_index(drop=True)
 
 
@@ -292,6 +321,15 @@ def _label_csv(path: Path) -> pd.DataFrame:
     held 2,000,000 labels at 1.2 GB: ``benchmarks/probe_review_hostile.py``)."""
     import io
 
+    utf16, sep, names = _csv_layout(path)
+    if _two(sep, names):
+        return _two_columns(path, utf16, id_first=names[0] == "session_id")
+    text = path.read_text(encoding="utf-16" if utf16 else "utf-8-sig")
+    return pd.read_csv(io.StringIO(text), **_csv_options(sep, names))
+
+
+def _csv_layout(path: Path) -> tuple[bool, str, list[str]]:
+    """(UTF-16, separator, column names) of a labels CSV."""
     with open(path, "rb") as f:
         utf16 = f.read(2) in (b"\xff\xfe", b"\xfe\xff")
     with open(path, encoding="utf-16" if utf16 else "utf-8-sig") as f:
@@ -301,17 +339,40 @@ def _label_csv(path: Path) -> pd.DataFrame:
     sep = "\t" if "\t" in first else ";" if ";" in first and "," not in first else ","
     names = [c.strip().strip('"').strip() for c in first.split(sep)]
     names = [c.lower() if c.lower() in ("session_id", "genuine") else c for c in names]
-    if sep == "," and sorted(names) == ["genuine", "session_id"]:
-        return _two_columns(path, utf16, id_first=names[0] == "session_id")
-    text = path.read_text(encoding="utf-16" if utf16 else "utf-8-sig")
-    return pd.read_csv(io.StringIO(text), sep=sep, names=names, header=0, dtype={"session_id": "str"},
-                       keep_default_na=True, skipinitialspace=True)
+    return utf16, sep, names
+
+
+def _two(sep: str, names: list[str]) -> bool:
+    return sep == "," and sorted(names) == ["genuine", "session_id"]
+
+
+def _csv_options(sep: str, names: list[str]) -> dict:
+    return dict(sep=sep, names=names, header=0, dtype={"session_id": "str"}, keep_default_na=True,
+                skipinitialspace=True)
 
 
 def _two_columns(path: Path, utf16: bool, *, id_first: bool) -> pd.DataFrame:
-    """A ``session_id,genuine`` file (or ``genuine,session_id``): the id is everything but the
-    flag, each half trimmed of spaces and quotes; blank lines skipped; a row repeated within a
-    block of the file kept once, indexed by its first row (0: the first after the header)."""
+    """A ``session_id,genuine`` file (or ``genuine,session_id``) read by
+    :func:`_two_column_blocks`; a row repeated within a block of the file kept once, indexed
+    by its first row (0: the first after the header)."""
+    import pyarrow as pa
+
+    blocks = [t.group_by(["session_id", "genuine"], use_threads=False).aggregate([("row", "min")])
+              .sort_by("row_min") for t in _two_column_blocks(path, utf16, id_first=id_first)]
+    if not blocks:
+        return pd.DataFrame({"session_id": pd.Series(dtype="str"), "genuine": pd.Series(dtype="str")})
+    t = pa.concat_tables(blocks)
+    del blocks
+    return pd.DataFrame({"session_id": pd.Series(t.column("session_id"), dtype="str"),
+                         "genuine": pd.Series(t.column("genuine"), dtype="str")}
+                        ).set_axis(pd.Index(t.column("row_min").to_numpy(), dtype="int64"))
+
+
+def _two_column_blocks(path: Path, utf16: bool, *, id_first: bool):
+    """The rows of a ``session_id,genuine`` file (or ``genuine,session_id``), a block of the
+    file at a time, as Arrow tables (``session_id``, ``genuine``, ``row``: 0 for the first row
+    after the header): the id is everything but the flag, each half trimmed of spaces and
+    quotes; blank lines skipped."""
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -322,7 +383,7 @@ def _two_columns(path: Path, utf16: bool, *, id_first: bool) -> pd.DataFrame:
         return pc.if_else(pc.equal(x, ""), pa.scalar(None, pa.string()), x)
 
     split = r"^(?:(?P<a>.*),)?(?P<b>[^,]*)$" if id_first else r"^(?P<a>[^,]*)(?:,(?P<b>.*))?$"
-    blocks, header, n = [], True, 0
+    header, n = True, 0
     try:     # every line one field (a unit separator for a delimiter, no quoting), a block at a time
         reader = pacsv.open_csv(
             path, read_options=pacsv.ReadOptions(column_names=["line"], encoding="utf-16" if utf16 else "utf8",
@@ -336,23 +397,13 @@ def _two_columns(path: Path, utf16: bool, *, id_first: bool) -> pd.DataFrame:
                 lines, header = lines[1:], False
             parts = pc.extract_regex(lines, split)
             a, b = half(parts, "a"), half(parts, "b")
-            t = pa.table({"session_id": a if id_first else b, "genuine": b if id_first else a,
-                          "row": pa.array(np.arange(n, n + len(a), dtype=np.int64))})
+            yield pa.table({"session_id": a if id_first else b, "genuine": b if id_first else a,
+                            "row": pa.array(np.arange(n, n + len(a), dtype=np.int64))})
             n += len(a)
-            # a row repeated within the block kept once (with its first row number)
-            blocks.append(t.group_by(["session_id", "genuine"], use_threads=False).aggregate([("row", "min")])
-                          .sort_by("row_min"))
     except pa.ArrowInvalid as e:
         if "UTF8" in str(e):
             raise UnicodeDecodeError("utf-8", b"", 0, 1, "not UTF-8") from None
         raise
-    if not blocks:
-        return pd.DataFrame({"session_id": pd.Series(dtype="str"), "genuine": pd.Series(dtype="str")})
-    t = pa.concat_tables(blocks)
-    del blocks
-    return pd.DataFrame({"session_id": pd.Series(t.column("session_id"), dtype="str"),
-                         "genuine": pd.Series(t.column("genuine"), dtype="str")}
-                        ).set_axis(pd.Index(t.column("row_min").to_numpy(), dtype="int64"))
 
 
 LABEL_LINE = 64 << 10     # bytes: a labels line is an id, a flag and a few notes
@@ -366,13 +417,21 @@ def _label_parquet(path: Path) -> pd.DataFrame:
     A file of real ids (a biz_id's UUID, a verify_token's 16+ random characters) holds
     more than :data:`LABEL_ROW_BYTES` per row, so a file with more rows than that allows
     (beyond :data:`LABEL_ROWS_FREE`) is refused before a row is read."""
+    _parquet_footer(path)
+    return pd.read_parquet(path)
+
+
+def _parquet_footer(path: Path):
+    """The labels Parquet file opened, refused when its footer counts more rows than its
+    bytes can hold (:func:`_label_parquet`)."""
     import pyarrow.parquet as pq
 
-    rows, size = pq.ParquetFile(path).metadata.num_rows, path.stat().st_size
+    f = pq.ParquetFile(path)
+    rows, size = f.metadata.num_rows, path.stat().st_size
     if rows > LABEL_ROWS_FREE and rows * LABEL_ROW_BYTES > size:
         raise ValueError(f"{path}: {rows:,} rows in {size:,} bytes: repeated or generated rows, not labels (a "
                          f"real session id and its flag take over {LABEL_ROW_BYTES} bytes however compressed)")
-    return pd.read_parquet(path)
+    return f
 
 
 def _short_lines(path: Path, block: int = 8 << 20) -> None:
@@ -399,6 +458,69 @@ def _short_lines(path: Path, block: int = 8 << 20) -> None:
                 raise ValueError(f"{path}: line {line:,} is over {LABEL_LINE:,} bytes: not a labels file")
 
 
+def _label_blocks(path: Path):
+    """A labels file a block at a time, each a frame indexed by row as :func:`read_labels`
+    numbers them (from 0 after a CSV's header), at least one (empty) with the file's columns:
+    what :func:`_stream_labels` reads in place of the whole file."""
+    import pyarrow as pa
+
+    from ..engines._labels import BLOCK_ROWS
+
+    if _is_parquet(path):
+        f, n = _parquet_footer(path), 0
+        for batch in f.iter_batches(batch_size=BLOCK_ROWS):
+            yield pa.Table.from_batches([batch]).to_pandas().set_axis(pd.RangeIndex(n, n + batch.num_rows))
+            n += batch.num_rows
+        if not n:
+            yield f.schema_arrow.empty_table().to_pandas()
+        return
+    _short_lines(path)
+    utf16, sep, names = _csv_layout(path)
+    if _two(sep, names):
+        any_block = False
+        for t in _two_column_blocks(path, utf16, id_first=names[0] == "session_id"):
+            any_block = True
+            yield pd.DataFrame({"session_id": pd.Series(t.column("session_id"), dtype="str"),
+                                "genuine": pd.Series(t.column("genuine"), dtype="str")}
+                               ).set_axis(pd.Index(t.column("row").to_numpy(), dtype="int64"))
+        if not any_block:
+            yield pd.DataFrame({"session_id": pd.Series(dtype="str"), "genuine": pd.Series(dtype="str")})
+        return
+    any_block = False
+    with pd.read_csv(path, encoding="utf-16" if utf16 else "utf-8-sig", chunksize=BLOCK_ROWS,
+                     **_csv_options(sep, names)) as reader:
+        for block in reader:
+            any_block = True
+            yield block
+    if not any_block:
+        yield pd.DataFrame(columns=names)
+
+
+def _stream_labels(path):
+    """A labels file read a block at a time into a temporary Parquet file
+    (:class:`~faceanalytics.engines._labels.LabelFile`), each block checked as
+    :func:`read_labels` checks the whole file, and the sessions labelled both ways refused as
+    it refuses them (DuckDB counts them): the review's labels, in memory flat in their number.
+    The caller closes it."""
+    from ..engines._labels import LabelFile
+
+    path = Path(path)
+    lf = LabelFile(path)
+    try:
+        with _readable(path):
+            for block in _label_blocks(path):
+                lf.write(_checked_labels(block, path))
+        lf.ids, both, first = lf.finish()
+        if not lf.rows:
+            raise _no_labels(path)
+        if both:
+            raise _both_ways(path, both, first)
+    except BaseException:
+        lf.close()
+        raise
+    return lf
+
+
 def review(data, since=None, until=None, *, segments=None, levels=None, labels=None, engine="auto",
            title: str | None = None, alpha: float | None = None, progress=None, lang: str = "en",
            tz=None) -> Review:
@@ -419,20 +541,24 @@ def review(data, since=None, until=None, *, segments=None, levels=None, labels=N
     lang = normalize_lang(lang)
     alpha = ALPHA if alpha is None else alpha
     lv = parse_levels(levels)
-    labels = _labels(labels)                    # before the counting: a bad labels argument costs nothing
+    labels = _labels(labels, data)              # before the counting: a bad labels argument costs nothing
     try:
-        s = _summarize(data, since, until, segments=segments, engine=engine, progress=progress, tz=tz)
-    except Exception as e:
-        _foreign_file_named(data, e)
-        raise
-    with language(lang):
-        findings, info = find(s, levels=lv, alpha=alpha)
-        r = Review(summaries=s, findings=findings, info=info, levels=lv, level_given=levels is not None,
-                   alpha=alpha, title=title, data_dir=None if isinstance(data, dict) else data,
-                   segments_asked=segments is not None, lang=lang)
-        r.quality_note = _quality_note(s)
-    if labels is not None:
-        _add_labels(r, data, labels, engine)
+        try:
+            s = _summarize(data, since, until, segments=segments, engine=engine, progress=progress, tz=tz)
+        except Exception as e:
+            _foreign_file_named(data, e)
+            raise
+        with language(lang):
+            findings, info = find(s, levels=lv, alpha=alpha)
+            r = Review(summaries=s, findings=findings, info=info, levels=lv, level_given=levels is not None,
+                       alpha=alpha, title=title, data_dir=None if isinstance(data, dict) else data,
+                       segments_asked=segments is not None, lang=lang)
+            r.quality_note = _quality_note(s)
+        if labels is not None:
+            _add_labels(r, data, labels, engine)
+    finally:
+        if labels is not None and not isinstance(labels, pd.DataFrame):
+            labels.close()                      # a streamed file's temporary copy
     r.empty_period = _empty_note(r, data)
     if r.empty_period is not None:    # the CLI says it on stderr; from Python the report alone said nothing
         from .._warn import warn_outside
@@ -491,17 +617,20 @@ def _foreign_file_named(data, error: Exception) -> None:
         raise DamagedTable(found, f"not a file of this table: {why}") from error
 
 
-def _labels(labels) -> pd.DataFrame | None:
-    """``labels`` as a frame of labels: a path read by :func:`read_labels`; a DataFrame needs
+def _labels(labels, data=None):
+    """``labels`` as a frame of labels: a path read by :func:`read_labels` (a review of a data
+    directory streams it instead: :func:`_stream_labels`); a DataFrame needs
     ``session_id`` and ``genuine`` (a bare ``KeyError: 'session_id'`` after the whole review
     before) and a row with a label (none read "none of the labelled sessions has a comparison");
     anything else (a Series was taken for a path) is a ``TypeError``."""
     import os
 
-    if labels is None:
-        return None
+    from ..engines._labels import LabelFile
+
+    if labels is None or isinstance(labels, LabelFile):     # (the CLI streams its file first)
+        return labels
     if isinstance(labels, (str, os.PathLike)):
-        return read_labels(labels)
+        return read_labels(labels) if isinstance(data, dict) else _stream_labels(labels)
     if not isinstance(labels, pd.DataFrame):
         raise TypeError(f"labels is a DataFrame (session_id, genuine) or the path of a CSV or Parquet file of "
                         f"them; got {type(labels).__name__}")
@@ -528,11 +657,31 @@ def _quality_note(s) -> str | None:
 
 
 def _add_labels(r: Review, data, labels, engine) -> None:
+    """FAR and FRR at each level per comparison kind (:attr:`Review.labels_table`).  Labels
+    streamed from a file (:func:`_stream_labels`) are joined by DuckDB where the data lives,
+    only a histogram coming back (:func:`~faceanalytics.engines._labels.labelled_histogram`);
+    frames and the other engines join in memory."""
     from .. import analytics as A
     from ..engines._review import labelled_comparisons
 
-    lab = labels
     p = r.period
+    eng = r.summaries._engine or engine
+    if not isinstance(labels, pd.DataFrame):
+        from ..engines._api import get_engine
+        from ..engines._labels import labelled_histogram
+        from ..engines._sql import DuckDBDialect
+
+        if not isinstance(data, dict) and isinstance(getattr(get_engine(eng), "dialect", None), DuckDBDialect):
+            from ..analytics._labels import error_rates_from_histogram
+
+            hist, r.n_labels_matched = labelled_histogram(data, labels, since=p.since, until=p.until, engine=eng)
+            r.n_labels = labels.ids
+            rows = [error_rates_from_histogram(hist[(hist["comparison"] == comp).to_numpy()]).assign(comparison=comp)
+                    for comp in sorted(hist["comparison"].dropna().unique())]
+            r.labels_table = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
+            return
+        labels = labels.frame()
+    lab = labels
     if isinstance(data, dict):
         c = data.get("comparisons")
         if c is None or c.empty:                    # checked by summarize() when it has rows
@@ -547,7 +696,7 @@ def _add_labels(r: Review, data, labels, engine) -> None:
         c = c[((t >= p.since) & (t < p.until)).to_numpy()]
         c = c[c["session_id"].isin(set(lab["session_id"]))]
     else:
-        c = labelled_comparisons(data, lab, since=p.since, until=p.until, engine=r.summaries._engine or engine)
+        c = labelled_comparisons(data, lab, since=p.since, until=p.until, engine=eng)
     r.n_labels = int(lab["session_id"].nunique())
     r.n_labels_matched = int(c["session_id"].nunique()) if len(c) else 0
     lab = lab[lab["session_id"].isin(c["session_id"].unique())] if len(c) else lab.iloc[:0]   # the labels joined
