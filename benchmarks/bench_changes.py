@@ -1,6 +1,6 @@
 """detect_changes: false alarms on no change, detection of planted changes, speed.
 
-    python benchmarks/bench_changes.py [--families 100] [--days 12] [--seed 1000] [--repeat 3] [--only 1 2 3 4 5] [--rho 0]
+    python benchmarks/bench_changes.py [--families 100] [--days 12] [--seed 1000] [--repeat 3] [--only 1 2 3 4 5 6 7] [--reviews 100] [--rho 0]
 
 1. False alarms: ``--families`` no-change reviews of 500 series each
    (``analytics._changes.review_family``: one period of 30-180 days, 50-50,000
@@ -49,6 +49,26 @@
    or a step read as a wave), *other* (found, but with other dates or more findings) and
    *missed*; and findings in the 400 unchanged series.  Days are missing at random (2%), so
    about 2 in 100 waves that end one day before the end have no day after them in the data.
+
+6. Dating a step: in 100 of 500 series of 90 days (pass rate 87%, binomial, or ``--rho``), a step of
+   2, 3, 5 and 10 points planted on day 45 (a Saturday, as the audit's segment drop), at 100, 300
+   (the audit's ``channel=store`` segment), 1,000 and 10,000 trials a weekday; and the audit's pool,
+   2,500 a day over 118 days, down 0.36 and 0.6 points from day 73.  Per cell, of the changed series
+   whose first finding is a step: the estimated minus the planted start (mean, 10th/50th/90th
+   percentiles, share within 1 and 3 days), and the date interval's (``start_low`` to
+   ``start_high``: the days whose likelihood ratio is within the 95% bound of the best's) coverage
+   of the planted day and median width in days.  A biased estimator shows as a mean or median off 0.
+
+7. Small steps in one segment, at the audit's volumes: ``--reviews`` (default 100) reviews of 215
+   series of 90 days (``review_family``'s shapes, as many series as the audit's default review
+   tests; weighted as the review weighs them, the planted series primary), one of them the
+   audit's ``channel=store`` faceid pass rate at 1e-4: 290 comparisons a weekday (258 a day), 87.4%, down 2,
+   3, 4 or 5 points from day 45 (``--rho``: beta-binomial days).  Per size, the share of reviews
+   in which that series has a step finding (``review``), beside what tests that know more would
+   find at 5%: the series alone, its date searched (``series alone``: its own search-corrected
+   p-value <= 0.05, no other series), and the date and series known (``oracle``: a two-sample
+   test of the counts before and after the planted day at the series' own dispersion).  The
+   gap between ``review`` and ``oracle`` is the price of searching 215 series and 90 days.
 
 Timings are wall-clock on a shared machine: compare them with the baseline beside
 them, not across runs.
@@ -180,6 +200,78 @@ def _near_end_counts(r: pd.DataFrame, kind: str, at: int, length: int, t0) -> tu
     return planted, other_kind, int(count.size) - planted - other_kind, missed, false
 
 
+DATING_SIZES = (0.02, 0.03, 0.05, 0.10)
+DATING_VOLUMES = (100, 300, 1_000, 10_000)
+DATING_AT = 45           # simulate_counts starts on a Monday: day 45 is a Saturday
+
+
+def dating(seed: int, rho: float = 0.0) -> list[tuple]:
+    """Section 6: (size, volume, days, found steps, mean, p10, p50, p90 of estimated - planted,
+    within 1, within 3, interval coverage, median interval width) per cell."""
+    cells = [(size, vol, 90, DATING_AT) for size in DATING_SIZES for vol in DATING_VOLUMES]
+    cells += [(0.0036, 2_500, 118, 73), (0.006, 2_500, 118, 73)]       # the audit's pool
+    rows = []
+    t0 = pd.Timestamp("2026-01-05", tz="UTC")
+    for i, (size, vol, days, at) in enumerate(cells):
+        changed = C.simulate_counts(100, days, vol, 0.87, rho=rho, change=("step", at, 0, -size), seed=seed + i)
+        null = C.simulate_counts(400, days, vol, 0.87, rho=rho, seed=seed + 500 + i)
+        null["series"] += 100
+        r = C.detect_changes(pd.concat([changed, null], ignore_index=True), keys=["series"])
+        r = r[r["series"] < 100].sort_values("q_value", kind="stable").drop_duplicates("series")
+        r = r[r["kind"] == "step"]
+        err = ((r["start"] - t0) / pd.Timedelta(days=1)).to_numpy() - at
+        if "start_low" in r:
+            lo = ((r["start_low"] - t0) / pd.Timedelta(days=1)).to_numpy()
+            hi = ((r["start_high"] - t0) / pd.Timedelta(days=1)).to_numpy()
+            cover, width = float(np.mean((lo <= at) & (at <= hi))), float(np.median(hi - lo)) if len(r) else np.nan
+        else:
+            cover = width = np.nan
+        q = np.percentile(err, [10, 50, 90]) if err.size else [np.nan] * 3
+        rows.append((size, vol, days, err.size, float(err.mean()) if err.size else np.nan, *q,
+                     float(np.mean(np.abs(err) <= 1)) if err.size else np.nan,
+                     float(np.mean(np.abs(err) <= 3)) if err.size else np.nan, cover, width))
+    return rows
+
+
+SMALL_SIZES = (0.02, 0.03, 0.04, 0.05)
+SMALL_SERIES = 215       # series the audit's default review tests
+SMALL_VOLUME = 290       # the audit's channel=store faceid comparisons a weekday (258 a day on average)
+SMALL_RATE = 0.874       # its pass rate at 1e-4 (97% genuine at 90%, 3% impostors at 3%)
+
+
+def small_steps(reviews: int, seed: int, rho: float = 0.0) -> list[tuple]:
+    """Section 7: (size, reviews, found by the review, by the series alone, by the oracle) per size."""
+    rows = []
+    for size in SMALL_SIZES:
+        review = alone = oracle = 0
+        for j in range(reviews):
+            s = seed + 7919 * j
+            bg = C.review_family(s, series=SMALL_SERIES - 1, days=90)
+            bg["series"] += 1
+            seg = C.simulate_counts(1, 90, SMALL_VOLUME, SMALL_RATE, rho=rho,
+                                    change=("step", DATING_AT, 0, -size * 0.97), seed=s + 1)
+            df = pd.concat([seg, bg], ignore_index=True)
+            df["w"] = review_weights(df, s).where(df["series"] != 0, np.nan)
+            ids = df["series"].unique()
+            prim = np.random.default_rng([s, 12]).random(ids.size) < PRIMARY
+            n1 = int(prim.sum()) + 1
+            df.loc[df["series"] == 0, "w"] = PRIMARY_SHARE / n1 * ids.size
+            r = C.detect_changes(df, keys=["series"], weight="w")
+            review += bool(((r["series"] == 0) & (r["kind"] == "step")).any())
+            k, n = matrices(seg)
+            one = C._scan_rows(k, n, C.MIN_N, C.MAX_WAVE)
+            alone += bool(one["p"][0] <= 0.05)
+            ch = C._Scan(k, n, C.MIN_N, C.MAX_WAVE)
+            phi = 1.0 + np.maximum(n - 1.0, 0.0) * ch.rho[:, None]
+            kb, nb = (k / phi)[0, :DATING_AT].sum(), (n / phi)[0, :DATING_AT].sum()
+            ka, na = (k / phi)[0, DATING_AT:].sum(), (n / phi)[0, DATING_AT:].sum()
+            pp = (kb + ka) / (nb + na)
+            z = (kb / nb - ka / na) / np.sqrt(pp * (1 - pp) * (1 / nb + 1 / na))
+            oracle += bool(abs(z) >= 1.959964)
+        rows.append((size, reviews, review, alone, oracle))
+    return rows
+
+
 def baseline_scan(k: np.ndarray, n: np.ndarray) -> np.ndarray:
     """Largest standardised step per series: one cumulative sum over the same counts."""
     kc, nc = np.cumsum(k, axis=1)[:, :-1], np.cumsum(n, axis=1)[:, :-1]
@@ -216,8 +308,9 @@ def main(argv=None) -> int:
     ap.add_argument("--days", type=int, default=None,
                     help="sections 1 and 2: every review this many days (default 30-180, and 90)")
     ap.add_argument("--rho", type=float, default=0.0,
-                    help="section 5: intra-class correlation of the days (default 0: binomial)")
-    ap.add_argument("--only", type=int, nargs="+", default=[1, 2, 3, 4, 5], help="sections to run")
+                    help="sections 5, 6 and 7: intra-class correlation of the days (default 0: binomial)")
+    ap.add_argument("--reviews", type=int, default=100, help="section 7: reviews per size")
+    ap.add_argument("--only", type=int, nargs="+", default=[1, 2, 3, 4, 5, 6, 7], help="sections to run")
     a = ap.parse_args(argv)
     if 1 in a.only:
         _false_alarms(a)
@@ -232,7 +325,31 @@ def main(argv=None) -> int:
             print(f"   {days:>5}{vol:>9,}{size * 100:>5.0f}pt{z:>12.1f}{phi:>12.1f}{share:>15.0%}")
     if 5 in a.only:
         _near_end(a)
+    if 6 in a.only:
+        _dating(a)
+    if 7 in a.only:
+        _small_steps(a)
     return 0
+
+
+def _small_steps(a) -> None:
+    days_are = "binomial" if a.rho == 0 else f"rho {a.rho:g}"
+    print(f"\n7. A small step in one segment ({SMALL_VOLUME} a weekday, {SMALL_RATE:.1%}, {days_are}, day {DATING_AT} of 90) "
+          f"among {SMALL_SERIES} series: share found")
+    print(f"   {'size':>6}{'reviews':>9}{'review':>9}{'series alone':>14}{'oracle':>9}")
+    for size, reviews, review, alone, oracle in small_steps(a.reviews, a.seed, a.rho):
+        print(f"   {size * 100:>4.0f}pt{reviews:>9}{review / reviews:>9.0%}{alone / reviews:>14.0%}{oracle / reviews:>9.0%}")
+
+
+def _dating(a) -> None:
+    days_are = "binomial" if a.rho == 0 else f"rho {a.rho:g}"
+    print(f"\n6. Dating a step: 100 of 500 series changed (pass rate 87%, {days_are}); estimated - planted start "
+          f"in days, of the changed series whose first finding is a step")
+    print(f"   {'size':>7}{'per day':>9}{'days':>6}{'steps':>7}{'mean':>7}{'p10':>6}{'p50':>6}{'p90':>6}"
+          f"{'within 1':>10}{'within 3':>10}{'interval covers':>17}{'width':>7}")
+    for size, vol, days, found, mean, p10, p50, p90, w1, w3, cover, width in dating(a.seed, a.rho):
+        print(f"   {size * 100:>5.2f}pt{vol:>9,}{days:>6}{found:>7}{mean:>+7.2f}{p10:>+6.0f}{p50:>+6.0f}{p90:>+6.0f}"
+              f"{w1:>10.0%}{w3:>10.0%}{cover:>17.0%}{width:>7.0f}")
 
 
 def _near_end(a) -> None:

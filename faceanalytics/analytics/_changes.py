@@ -103,8 +103,8 @@ __all__ = ["detect_changes", "count_matrices", "simulate_counts", "review_family
 # unweighted): quiet, and blind to a real step.
 FALSE_ALARM_RATE = {"binomial": 0.022, "overdispersed": 0.036}
 
-OUTPUT_COLUMNS = ["kind", "start", "end", "k_before", "n_before", "rate_before", "k_after", "n_after",
-                  "rate_after", "diff", "ci_low", "ci_high", "statistic", "p_value", "q_value",
+OUTPUT_COLUMNS = ["kind", "start", "start_low", "start_high", "end", "k_before", "n_before", "rate_before",
+                  "k_after", "n_after", "rate_after", "diff", "ci_low", "ci_high", "statistic", "p_value", "q_value",
                   "dispersion", "score"]
 MAX_WAVE = 14            # buckets: "a few days at another rate, then back"
 _CELLS = 1 << 16         # grid cells per block of rows (arrays stay in cache)
@@ -121,6 +121,14 @@ _EDGE_LEVEL = 0.05       # chance that a noise pair of a series stands out as a 
 _EDGE_PAIRS = 8          # successive differences (9 days with data) for a wave's edges to be told from noise
 _EDGE_SHAPE = 20.0       # min(p, 1 - p) / rho: a day's rate near normal (skewness under 0.45) for wave edges
 _PRIOR_DETAILS = ("d0", "shift", "spread", "floor")   # _fit_prior's, to judge a second estimate against the prior
+# A step's date interval: the split days whose 2 log likelihood ratio is within this of the best's.
+# Near the true day the profile log likelihood ratio is a two-sided random walk with drift,
+# B(s) - |s|/2 in information units, whose maximum is that of two independent Exp(1) (Hinkley
+# 1970, Biometrika 57:1): P(max <= x) = (1 - e^-x)^2, 95% at x = -log(1 - sqrt(0.95)).  On a
+# grid of days a large step is dated closer than the continuum allows: the coverage is at
+# least 95% (measured: ``benchmarks/bench_changes.py --only 6``).
+DATE_LEVEL = 0.95
+_DATE_BOUND = -2.0 * math.log(1.0 - math.sqrt(DATE_LEVEL))
 _TINY = 1e-250           # p-values below it are compared by their logarithm (they underflow to 0)
 
 
@@ -1015,7 +1023,9 @@ def detect_changes(counts: pd.DataFrame, *, keys: Sequence[str], time: str = "da
 
     Returns one row per significant change: the ``keys``, ``kind`` (``"step"``: the rate
     moves from ``start`` on; ``"wave"``: another rate in ``[start, end)``, then back),
-    ``start``, ``end`` (exclusive; for a step the end of the stretch it was found in:
+    ``start``, ``start_low``/``start_high`` (a step's 95% date interval: the first and last
+    split whose likelihood ratio is within :data:`DATE_LEVEL`'s bound of the best's; NaT for a
+    wave), ``end`` (exclusive; for a step the end of the stretch it was found in:
     the series' end unless a later change follows), ``k_before``/``n_before``/
     ``rate_before`` (outside the changed stretch: before a step, around a wave),
     ``k_after``/``n_after``/``rate_after`` (inside it), ``diff`` (after - before, a
@@ -1090,7 +1100,7 @@ def detect_changes(counts: pd.DataFrame, *, keys: Sequence[str], time: str = "da
             nxt += _children(f)
         frontier = nxt
 
-    out = _frame(found, key_frame, kmat, nmat, t0, step_us, t)
+    out = _frame(found, key_frame, kmat, nmat, t0, step_us, t, min_n)
     if len(out):
         ratio = _ratio(out["rate_before"].to_numpy(), out["rate_after"].to_numpy())
         keep = out["diff"].abs().to_numpy() >= min_effect
@@ -1148,7 +1158,25 @@ def _method_text(m: int, alpha: float, max_wave: int) -> str:
             f"{alpha:.0%} over {m:,} series (Benjamini-Hochberg).")
 
 
-def _frame(found, key_frame, kmat, nmat, t0, step_us, t) -> pd.DataFrame:
+def _step_dates(k: np.ndarray, n: np.ndarray, a: int, b: int, rho: float, min_n: float) -> tuple[int, int]:
+    """A step's date interval within its stretch ``[a, b)`` of one row: the first and last split
+    (first bucket after it) whose 2 log likelihood ratio, on the trials weighed as the scan
+    weighed them (``rho``), is within :data:`_DATE_BOUND` of the best split's."""
+    k, n = k[a:b], n[a:b]
+    phi = 1.0 + np.maximum(n - 1.0, 0.0) * rho
+    kc, nc = np.cumsum(k / phi), np.cumsum(n / phi)
+    nr = np.cumsum(n)
+    kt, nt = kc[-1], nc[-1]
+    ok = (n[1:] > 0) & (nr[:-1] >= min_n) & (nr[-1] - nr[:-1] >= min_n)
+    if not ok.any():
+        return a, a
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lr = np.where(ok, _lr(kt - kc[:-1], nt - nc[:-1], kt, nt, _loglik(kt, nt)), -np.inf)
+    near = np.flatnonzero(lr >= lr.max() - _DATE_BOUND) + 1 + a
+    return int(near[0]), int(near[-1])
+
+
+def _frame(found, key_frame, kmat, nmat, t0, step_us, t, min_n: float = MIN_N) -> pd.DataFrame:
     """The findings as the tidy output frame (unsorted)."""
     rows = []
     for i, a, b, start, end, wave, z, rho, p, q in found:
@@ -1161,10 +1189,11 @@ def _frame(found, key_frame, kmat, nmat, t0, step_us, t) -> pd.DataFrame:
         outside &= ~inside
         eff = row_n / (1.0 + np.maximum(row_n - 1.0, 0.0) * rho)      # as the scan weighed them
         has = np.flatnonzero(row_n[start:stop] > 0) + start
-        rows.append((i, wave, has[0], has[-1] + 1 if wave else b,
+        lo, hi = (-1, -1) if wave else _step_dates(row_k, row_n, a, b, rho, min_n)
+        rows.append((i, wave, has[0], has[-1] + 1 if wave else b, lo, hi,
                      row_k[inside].sum(), row_n[inside].sum(), eff[inside].sum(),
                      row_k[outside].sum(), row_n[outside].sum(), eff[outside].sum(), z, p, q))
-    cols = ["series", "wave", "start", "end", "kin", "nin", "ein", "kout", "nout", "eout", "z", "p", "q"]
+    cols = ["series", "wave", "start", "end", "lo", "hi", "kin", "nin", "ein", "kout", "nout", "eout", "z", "p", "q"]
     c = {name: np.array([r[j] for r in rows]) if rows else np.zeros(0) for j, name in enumerate(cols)}
     out = key_frame.iloc[c["series"].astype(np.int64)].reset_index(drop=True)
 
@@ -1179,6 +1208,9 @@ def _frame(found, key_frame, kmat, nmat, t0, step_us, t) -> pd.DataFrame:
     _, lo, hi = newcombe_diff_ci(rb * eout, eout, ra * ein, ein)
     out["kind"] = pd.Series(np.where(c["wave"].astype(bool), "wave", "step"), dtype="str")
     out["start"] = when(c["start"])
+    step = ~c["wave"].astype(bool)
+    out["start_low"] = when(c["lo"]).where(step)
+    out["start_high"] = when(c["hi"]).where(step)
     out["end"] = when(c["end"])
     out["k_before"] = np.rint(kout).astype(np.int64)
     out["n_before"] = np.rint(nout).astype(np.int64)

@@ -102,6 +102,8 @@ class Finding:
     figure_note: str | None = None
     evidence: float | None = None  # the strictest false-discovery level its q-value passes (._findings.rank)
     affected: float | None = None  # decisions it changed: |change| x the trials in the change (._findings.rank)
+    start_low: str | None = None   # a step's 95% date interval, days (detect_changes' start_low/start_high)
+    start_high: str | None = None
 
     def as_json(self) -> dict:
         d = asdict(self)

@@ -145,6 +145,9 @@ def change_finding(r, levels, labels=None):
             if end is not None else tr("finding.when.open", start=_day(start))
     else:
         when = tr("finding.when.step", start=_day(start))
+    first, last = _date_interval(r)
+    if first is not None and (first != _day(start) or last != _day(start)):
+        when = tr("finding.when.step_between", start=_day(start), low=first, high=last)
     diff, lo, hi = float(r["diff"]), float(r["ci_low"]), float(r["ci_high"])
     head = tr("finding.head_segment", title=title, segment=seg_text) if seg_text else title
     text = tr("finding.text", head=head, before=pct(r["rate_before"]), after=pct(r["rate_after"]), when=when,
@@ -161,7 +164,16 @@ def change_finding(r, levels, labels=None):
                    change_points=diff * 100, ci_low_points=lo * 100, ci_high_points=hi * 100,
                    k_before=int(r["k_before"]), n_before=int(r["n_before"]), k_after=int(r["k_after"]),
                    n_after=int(r["n_after"]), q_value=float(r["q_value"]), statistic=float(r["statistic"]),
-                   frequency=str(r["frequency"]))
+                   frequency=str(r["frequency"]), start_low=first, start_high=last)
+
+
+def _date_interval(r) -> tuple[str | None, str | None]:
+    """A step's 95% date interval (``detect_changes``' ``start_low``/``start_high``) as days; None
+    for a wave or a row without one."""
+    low, high = r.get("start_low"), r.get("start_high")
+    if r["kind"] != "step" or low is None or high is None or pd.isna(low) or pd.isna(high):
+        return None, None
+    return _day(low), _day(high)
 
 
 def _s(v):
