@@ -192,26 +192,24 @@ def media_row(flat: Flat, ctx: Context, field: str, value, *, media_type: str = 
     """
     if value is None:
         return
-    row = {"field": field, "attempt": attempt, "media_type": media_type, "url": None,
-           "path": None, "n_bytes": None, "sha256": None, "error": None}
+    # a tuple in row_fields("media") order: field, attempt, media_type, url, path, n_bytes,
+    # sha256, error, then pack and offset (set when the chunk's images are packed)
     if not isinstance(value, str):
-        row["error"] = f"not a string: {type(value).__name__}"
         flat.unreadable(field, value)
-        flat.add("media", row)
+        _put(flat, "media", (field, attempt, media_type, None, None, None, None,
+                             f"not a string: {type(value).__name__}", None, None))
         return
     v = value.strip()
     if not v:
-        row["error"] = "empty (not generated)"
-        flat.add("media", row)
+        _put(flat, "media", (field, attempt, media_type, None, None, None, None, "empty (not generated)",
+                             None, None))
         return
     if v[:8].lower().startswith(("http://", "https://")):  # the usual value: never a data URI
-        row["url"] = v
-        flat.add("media", row)
+        _put(flat, "media", (field, attempt, media_type, v, None, None, None, None, None, None))
         return
     m = _DATA_URI.match(v)
     if m is None and expect == "url":
-        row["url"] = v
-        flat.add("media", row)
+        _put(flat, "media", (field, attempt, media_type, v, None, None, None, None, None, None))
         return
     b64 = v[m.end():] if m else v
     try:
@@ -220,10 +218,10 @@ def media_row(flat: Flat, ctx: Context, field: str, value, *, media_type: str = 
         blob = b""
     if not blob:
         if m is None and expect == "any":
-            row["url"] = v
+            row = (field, attempt, media_type, v, None, None, None, None, None, None)
         else:  # e.g. the documents' "data:image/jpeg;base64,..." placeholders
-            row["error"] = "not valid base64"
-        flat.add("media", row)
+            row = (field, attempt, media_type, None, None, None, None, "not valid base64", None, None)
+        _put(flat, "media", row)
         return
     ext, kind = "bin", media_type
     for magic, e, k in _MAGIC:
@@ -237,5 +235,12 @@ def media_row(flat: Flat, ctx: Context, field: str, value, *, media_type: str = 
     else:
         rel = f"media/{ctx.source}/{_memo_name(names, ctx.session_id)}/{_memo_name(names, name)}.{ext}"
     flat.blobs.append((rel, blob))
-    row.update(media_type=kind, path=rel, n_bytes=len(blob), sha256=digest)
-    flat.add("media", row)
+    _put(flat, "media", (field, attempt, kind, None, rel, len(blob), digest, None, None, None))
+
+
+def _put(flat: Flat, table: str, row: tuple) -> None:
+    """One row of ``table`` as a tuple (:attr:`Flat.tuples`)."""
+    try:
+        flat.tuples[table].append(row)
+    except KeyError:
+        flat.tuples[table] = [row]

@@ -13,7 +13,7 @@ from .._coerce import (TIME_MAX_US, TIME_MIN_US, Unreadable, boolean, check_time
                        integer,
                        is_nullish, non_finite, text)
 from ..schema import CONFIDENCE_RANGE
-from ._common import Context, Flat, media_row, number, opt_num
+from ._common import Context, Flat, _put, media_row, number, opt_num
 from .fields import BAIDU, EXPAND, known_keys
 
 _LO, _HI = CONFIDENCE_RANGE  # Baidu's scores, thresholds and spoofing scores: 0-100
@@ -156,14 +156,6 @@ def _spoofing(flat: Flat, attempt, score) -> None:
     # Baidu's "合成图" (synthetic image) score; the documents give it no threshold.
     # (attack, attempt, confidence, threshold, flagged)
     _put(flat, "genuineness", ("synthetic_face", attempt, score, None, None))
-
-
-def _put(flat: Flat, table: str, row: tuple) -> None:
-    """One row of ``table`` as a tuple (:attr:`Flat.tuples`)."""
-    try:
-        flat.tuples[table].append(row)
-    except KeyError:
-        flat.tuples[table] = [row]
 
 
 def _identity(block: dict, attempt, ctx: Context, flat: Flat, path: str) -> None:
