@@ -286,9 +286,7 @@ def flatten_getall(payload: dict, ctx: Context, flat: Flat) -> None:
         flat.unreadable("result.verify_result", attempts)
         return
     latest = None
-    tuples = flat.tuples
-    attempt_rows = tuples.setdefault("attempts", [])
-    compared = tuples.setdefault("comparisons", [])
+    attempt_rows = None
     for i, a in enumerate(attempts, 1):
         if not isinstance(a, dict):
             flat.unreadable(f"result.verify_result[{i}]", a)
@@ -338,6 +336,8 @@ def flatten_getall(payload: dict, ctx: Context, flat: Flat) -> None:
         # row_fields("attempts") order: attempt, passed, code, message, verify_time, charged,
         # charge_type, charge_time, score, threshold, liveness_score, spoofing_score,
         # risk_level, risk_tag, is_demote, ocr_charged, ocr_charge_time, ocr_count, verify_log_id
+        if attempt_rows is None:
+            attempt_rows = flat.tuples.setdefault("attempts", [])
         attempt_rows.append((
             attempt, boolean(get("is_verify_passed")), code_text(get("code")), text(get("message")),
             verify_time, boolean(get("is_charged")), text(get("charge_type")), charge_time,
@@ -346,7 +346,7 @@ def flatten_getall(payload: dict, ctx: Context, flat: Flat) -> None:
             v if type(v) is int else integer(v), text(dget("verify_log_id"))))
         # An attempt stopped before the comparison has no score: still a comparison row,
         # so a rejection is counted, with a null confidence.
-        compared.append(("faceprint", attempt, score, None, None, None, None, threshold))
+        _comparison(flat, attempt, score, threshold)
         if "spoofing_score" in vd:
             _spoofing(flat, attempt, spoofing)
         if "face_image" in vd:
