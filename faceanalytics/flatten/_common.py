@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import re
 
 from .._coerce import Unreadable, is_nullish, non_finite, num, num_strict
+from ..schema import SESSION_KEY, file_schema
 
 __all__ = ["Flat", "Context", "Unreadable", "media_row", "safe_name", "number", "MAX_LINE", "MAX_DEPTH"]
 
@@ -29,30 +31,62 @@ class Context:
         self.megvii_api_secret = megvii_api_secret
 
 
+@functools.lru_cache(maxsize=None)
+def row_fields(table: str) -> tuple:
+    """The columns of ``table`` a flattener fills (the store adds the others), in the
+    schema's order: the order of a row given as a tuple (:attr:`Flat.tuples`)."""
+    return tuple(f for f in file_schema(table)
+                 if f.name not in ("session_id", "fetched_at", "session_time", SESSION_KEY))
+
+
+@functools.lru_cache(maxsize=None)
+def row_names(table: str) -> tuple[str, ...]:
+    return tuple(f.name for f in row_fields(table))
+
+
 class Flat:
     """Rows of every table for one record, plus blobs to write and unknown fields.
 
     ``session`` is the record's ``sessions`` row; ``rows`` maps table -> list of
     row dicts; ``blobs`` is ``[(relative path, bytes)]``; ``extra`` maps the
     dotted path of every field the flattener does not know to its value.
+
+    A flattener that makes many rows a record (Baidu's attempts, ID cards, scores) gives
+    them as tuples in :func:`row_fields` order instead (``tuples``: table -> list of
+    tuples): no dict per row, and a chunk's tuples become Arrow columns at once.  ``rows``
+    shows them as dicts too (for a reader of one record); :attr:`dict_rows` is the dict
+    rows alone.
     """
 
-    __slots__ = ("session", "rows", "blobs", "extra", "session_time_us", "time_basis", "n_invalid")
+    __slots__ = ("session", "dict_rows", "tuples", "blobs", "extra", "session_time_us", "time_basis",
+                 "n_invalid")
 
     def __init__(self):
         self.session: dict = {}
-        self.rows: dict[str, list[dict]] = {}
+        self.dict_rows: dict[str, list[dict]] = {}
+        self.tuples: dict[str, list[tuple]] = {}
         self.blobs: list[tuple[str, bytes]] = []
         self.extra: dict = {}
         self.session_time_us = None
         self.time_basis = None
         self.n_invalid = 0
 
+    @property
+    def rows(self) -> dict[str, list[dict]]:
+        """Every row as a dict (the tuple rows turned into dicts here, once)."""
+        if self.tuples:
+            for table, tuples in self.tuples.items():
+                if tuples:
+                    names = row_names(table)
+                    self.dict_rows.setdefault(table, []).extend(dict(zip(names, t)) for t in tuples)
+            self.tuples = {}
+        return self.dict_rows
+
     def add(self, table: str, row: dict) -> None:
         try:
-            self.rows[table].append(row)
+            self.dict_rows[table].append(row)
         except KeyError:
-            self.rows[table] = [row]
+            self.dict_rows[table] = [row]
 
     def unknown(self, prefix: str, obj: dict, known: frozenset) -> None:
         """Keep every key of ``obj`` that is not in ``known`` under ``extra``."""
@@ -158,26 +192,24 @@ def media_row(flat: Flat, ctx: Context, field: str, value, *, media_type: str = 
     """
     if value is None:
         return
-    row = {"field": field, "attempt": attempt, "media_type": media_type, "url": None,
-           "path": None, "n_bytes": None, "sha256": None, "error": None}
+    # a tuple in row_fields("media") order: field, attempt, media_type, url, path, n_bytes,
+    # sha256, error, then pack and offset (set when the chunk's images are packed)
     if not isinstance(value, str):
-        row["error"] = f"not a string: {type(value).__name__}"
         flat.unreadable(field, value)
-        flat.add("media", row)
+        _put(flat, "media", (field, attempt, media_type, None, None, None, None,
+                             f"not a string: {type(value).__name__}", None, None))
         return
     v = value.strip()
     if not v:
-        row["error"] = "empty (not generated)"
-        flat.add("media", row)
+        _put(flat, "media", (field, attempt, media_type, None, None, None, None, "empty (not generated)",
+                             None, None))
         return
     if v[:8].lower().startswith(("http://", "https://")):  # the usual value: never a data URI
-        row["url"] = v
-        flat.add("media", row)
+        _put(flat, "media", (field, attempt, media_type, v, None, None, None, None, None, None))
         return
     m = _DATA_URI.match(v)
     if m is None and expect == "url":
-        row["url"] = v
-        flat.add("media", row)
+        _put(flat, "media", (field, attempt, media_type, v, None, None, None, None, None, None))
         return
     b64 = v[m.end():] if m else v
     try:
@@ -186,10 +218,10 @@ def media_row(flat: Flat, ctx: Context, field: str, value, *, media_type: str = 
         blob = b""
     if not blob:
         if m is None and expect == "any":
-            row["url"] = v
+            row = (field, attempt, media_type, v, None, None, None, None, None, None)
         else:  # e.g. the documents' "data:image/jpeg;base64,..." placeholders
-            row["error"] = "not valid base64"
-        flat.add("media", row)
+            row = (field, attempt, media_type, None, None, None, None, "not valid base64", None, None)
+        _put(flat, "media", row)
         return
     ext, kind = "bin", media_type
     for magic, e, k in _MAGIC:
@@ -203,5 +235,12 @@ def media_row(flat: Flat, ctx: Context, field: str, value, *, media_type: str = 
     else:
         rel = f"media/{ctx.source}/{_memo_name(names, ctx.session_id)}/{_memo_name(names, name)}.{ext}"
     flat.blobs.append((rel, blob))
-    row.update(media_type=kind, path=rel, n_bytes=len(blob), sha256=digest)
-    flat.add("media", row)
+    _put(flat, "media", (field, attempt, kind, None, rel, len(blob), digest, None, None, None))
+
+
+def _put(flat: Flat, table: str, row: tuple) -> None:
+    """One row of ``table`` as a tuple (:attr:`Flat.tuples`)."""
+    try:
+        flat.tuples[table].append(row)
+    except KeyError:
+        flat.tuples[table] = [row]

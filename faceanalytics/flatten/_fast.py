@@ -1538,7 +1538,7 @@ class Media:
 
     def emit(self, out: "Rows") -> list:
         """Emit the rows; -> the blobs to write ``(record, path, bytes)``."""
-        from ._common import Context, Flat, media_row
+        from ._common import Context, Flat, media_row, row_names
 
         for rows, cols in self.parts:
             out.emit("media", rows, {k: (pa.scalar(v) if isinstance(v, (str, int)) else v)
@@ -1551,14 +1551,14 @@ class Media:
         for r, field, value, mt, expect, att in self.jobs:
             ctx.session_id = self.sids[r]
             media_row(flat, ctx, field, value, media_type=mt, attempt=att, expect=expect, names=names)
-            rows = flat.rows.get("media", ())
+            rows = flat.tuples.get("media", ())
             recs += [r] * (len(rows) - len(recs))
             blob_recs += [r] * (len(flat.blobs) - len(blob_recs))
-        rows = flat.rows.get("media", [])
-        if rows:
+        rows = flat.tuples.get("media", [])
+        if rows:  # tuples in row_fields("media") order; pack and offset are set later
             out.emit("media", np.asarray(recs, np.int64),
-                     {c: [row.get(c) for row in rows] for c in ("field", "attempt", "media_type", "url",
-                                                               "path", "n_bytes", "sha256", "error")})
+                     {c: list(col) for c, col in zip(row_names("media"), zip(*rows))
+                      if c not in ("pack", "offset")})
         return [(r, rel, blob) for r, (rel, blob) in zip(blob_recs, flat.blobs)]
 
 

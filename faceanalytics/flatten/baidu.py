@@ -13,7 +13,7 @@ from .._coerce import (TIME_MAX_US, TIME_MIN_US, Unreadable, boolean, check_time
                        integer,
                        is_nullish, non_finite, text)
 from ..schema import CONFIDENCE_RANGE
-from ._common import Context, Flat, media_row, number, opt_num
+from ._common import Context, Flat, _put, media_row, number, opt_num
 from .fields import BAIDU, EXPAND, known_keys
 
 _LO, _HI = CONFIDENCE_RANGE  # Baidu's scores, thresholds and spoofing scores: 0-100
@@ -48,6 +48,18 @@ def _time(flat: Flat, prefix: str, key: str, v):
     if us is None and not is_nullish(v):
         flat.unreadable(path, v)
     return us
+def _when(flat: Flat, i: int, key: str, v):
+    """:func:`_time` of a getall attempt's field: the documents' form read in line, the
+    path (``result.verify_result[i].key``) built only for a note or a reason."""
+    if v is None:
+        return None
+    if type(v) is str and len(v) == 19:
+        us = cn_time_to_us(v)
+        if us is not None and TIME_MIN_US <= us <= TIME_MAX_US:
+            return us
+    return _time(flat, f"result.verify_result[{i}].", key, v)
+
+
 from .megvii import _maybe_json, _Noted, keys_in
 
 # The keys each documented object has, from the field spec (``fields.py``): any other
@@ -135,15 +147,15 @@ def flatten_detail(payload: dict, ctx: Context, flat: Flat) -> None:
 
 
 def _comparison(flat: Flat, attempt, score, threshold) -> None:
-    flat.add("comparisons", {"comparison": "faceprint", "attempt": attempt, "confidence": score,
-                             "thr_1e3": None, "thr_1e4": None, "thr_1e5": None, "thr_1e6": None,
-                             "threshold": threshold})
+    # a tuple in row_fields("comparisons") order: comparison, attempt, confidence, the four
+    # threshold levels (Baidu gives one threshold, no levels), threshold
+    _put(flat, "comparisons", ("faceprint", attempt, score, None, None, None, None, threshold))
 
 
 def _spoofing(flat: Flat, attempt, score) -> None:
     # Baidu's "合成图" (synthetic image) score; the documents give it no threshold.
-    flat.add("genuineness", {"attack": "synthetic_face", "attempt": attempt, "confidence": score,
-                             "threshold": None, "flagged": None})
+    # (attack, attempt, confidence, threshold, flagged)
+    _put(flat, "genuineness", ("synthetic_face", attempt, score, None, None))
 
 
 def _identity(block: dict, attempt, ctx: Context, flat: Flat, path: str) -> None:
@@ -162,19 +174,18 @@ def _identity(block: dict, attempt, ctx: Context, flat: Flat, path: str) -> None
         images = _maybe_json(images, path + "idcard_images")
     ipath = opath = path
     if isinstance(confirm, dict):
-        flat.unknown(path + "idcard_confirm.", confirm, _CONFIRM)
+        if not _CONFIRM.issuperset(confirm):  # the path built only for a note
+            flat.unknown(path + "idcard_confirm.", confirm, _CONFIRM)
         if ocr is None and "idcard_ocr_result" in confirm:
             ocr, opath = _maybe_json(confirm["idcard_ocr_result"], "ocr"), path + "idcard_confirm."
         if images is None and "idcard_images" in confirm:
             images, ipath = _maybe_json(confirm["idcard_images"], "img"), path + "idcard_confirm."
         h, last4, plain = m.id_number(confirm.get("idcard_number"))
-        flat.add("idcard", {
-            "attempt": attempt, "idcard_mode": None, "idcard_mode_user": None,
-            "idcard_uneditable_field": None, "id_type": text(confirm.get("idcard_type")),
-            "id_number_hash": h, "id_number_last4": last4, "id_number": plain,
-            "name": m.name(text(confirm.get("name"))), "valid_date": None, "issued_by": None,
-            "front_upload_times": None, "back_upload_times": None,
-        })
+        # row_fields("idcard") order: attempt, idcard_mode, idcard_mode_user,
+        # idcard_uneditable_field, id_type, id_number_hash, id_number_last4, id_number, name,
+        # valid_date, issued_by, front_upload_times, back_upload_times
+        _put(flat, "idcard", (attempt, None, None, None, text(confirm.get("idcard_type")), h, last4, plain,
+                              m.name(text(confirm.get("name"))), None, None, None, None))
     elif confirm is not None:
         flat.unreadable(path + "idcard_confirm", confirm)
     if isinstance(ocr, dict):
@@ -192,24 +203,22 @@ def _identity(block: dict, attempt, ctx: Context, flat: Flat, path: str) -> None
 
 def _ocr(ocr: dict, attempt, ctx: Context, flat: Flat, path: str) -> None:
     m = ctx.masker
-    flat.unknown(path, ocr, _OCR)
-    h, last4, plain = m.id_number(ocr.get("id_card_number", ocr.get("idcard_number")))
-    birthday = text(ocr.get("birthday"))
+    if not _OCR.issuperset(ocr):
+        flat.unknown(path, ocr, _OCR)
+    get = ocr.get
+    h, last4, plain = m.id_number(get("id_card_number", get("idcard_number")))
+    birthday = text(get("birthday"))
     head = (birthday or "")[:10]
     digits = head if head.isdigit() else "".join(filter(str.isdigit, head))
     birth_year = integer(digits[:4]) if len(digits) >= 4 else None
-    flat.add("idcard_ocr", {
-        "attempt": attempt, "side": "both", "id_number_hash": h, "id_number_last4": last4,
-        "id_number": plain, "name": m.name(text(ocr.get("name"))),
-        "gender": text(ocr.get("gender")), "ethnicity": text(ocr.get("nation")),
-        "birth_year": birth_year, "birth_date": m.plain(birthday),
-        "address": m.address(text(ocr.get("address"))),
-        "issued_by": text(ocr.get("issue_authority")), "valid_date": None,
-        "issue_date": text(ocr.get("issue_time")), "expire_date": text(ocr.get("expire_time")),
-        "id_type": text(ocr.get("idcard_type")),
-        "legality_id_photo": None, "legality_temporary_id_photo": None,
-        "legality_photocopy": None, "legality_screen": None, "legality_edited": None,
-    })
+    # row_fields("idcard_ocr") order: attempt, side, id_number_hash, id_number_last4, id_number,
+    # name, gender, ethnicity, birth_year, birth_date, address, issued_by, valid_date,
+    # issue_date, expire_date, id_type, then the five legality scores (none from Baidu)
+    _put(flat, "idcard_ocr", (
+        attempt, "both", h, last4, plain, m.name(text(get("name"))), text(get("gender")),
+        text(get("nation")), birth_year, m.plain(birthday), m.address(text(get("address"))),
+        text(get("issue_authority")), None, text(get("issue_time")), text(get("expire_time")),
+        text(get("idcard_type")), None, None, None, None, None))
 
 
 def flatten_simple(payload: dict, ctx: Context, flat: Flat) -> None:
@@ -277,44 +286,64 @@ def flatten_getall(payload: dict, ctx: Context, flat: Flat) -> None:
         flat.unreadable("result.verify_result", attempts)
         return
     latest = None
+    attempt_rows = None
     for i, a in enumerate(attempts, 1):
-        path = f"result.verify_result[{i}]."
         if not isinstance(a, dict):
-            flat.unreadable(path[:-1], a)
+            flat.unreadable(f"result.verify_result[{i}]", a)
             continue
-        flat.unknown(path, a, _ATTEMPT)
-        order = integer(a.get("order"))
+        # The usual value of each field (a number in range, a time in the documents' form,
+        # no unknown key) is taken in line; any other goes through the readers, which build
+        # the path a note or a reason needs (in the order the fields are read: notes land
+        # in ``extra`` in that order).
+        if not _ATTEMPT.issuperset(a):
+            flat.unknown(f"result.verify_result[{i}].", a, _ATTEMPT)
+        get = a.get
+        order = get("order")
+        if type(order) is not int:
+            order = integer(order)
         attempt = order if order is not None else i
-        vd = a.get("verify_detail")
+        vd = get("verify_detail")
         if isinstance(vd, str):
-            vd = _maybe_json(vd, path + "verify_detail")
+            vd = _maybe_json(vd, f"result.verify_result[{i}].verify_detail")
         if not isinstance(vd, dict):
             if vd is not None:
-                flat.unreadable(path + "verify_detail", vd)
+                flat.unreadable(f"result.verify_result[{i}].verify_detail", vd)
             vd = {}
-        flat.unknown(path + "verify_detail.", vd, _VERIFY_DETAIL)
-        vpath = path + "verify_detail."
-        score = _score(flat, vpath, "score", vd.get("score"))
-        threshold = _score(flat, vpath, "threshold", vd.get("threshold"), strict=False)
-        spoofing = _score(flat, vpath, "spoofing_score", vd.get("spoofing_score"))
-        verify_time = _time(flat, path, "verify_time", a.get("verify_time"))
+        elif not _VERIFY_DETAIL.issuperset(vd):
+            flat.unknown(f"result.verify_result[{i}].verify_detail.", vd, _VERIFY_DETAIL)
+        dget = vd.get
+        v = dget("score")
+        t = type(v)
+        score = float(v) if (t is float or t is int) and _LO <= v <= _HI else \
+            _score(flat, f"result.verify_result[{i}].verify_detail.", "score", v)
+        v = dget("threshold")
+        t = type(v)
+        threshold = float(v) if (t is float or t is int) and _LO <= v <= _HI else \
+            _score(flat, f"result.verify_result[{i}].verify_detail.", "threshold", v, strict=False)
+        v = dget("spoofing_score")
+        t = type(v)
+        spoofing = float(v) if (t is float or t is int) and _LO <= v <= _HI else \
+            _score(flat, f"result.verify_result[{i}].verify_detail.", "spoofing_score", v)
+        verify_time = _when(flat, i, "verify_time", get("verify_time"))
         if verify_time is not None and (latest is None or verify_time > latest):
             latest = verify_time
-        flat.add("attempts", {
-            "attempt": attempt, "passed": boolean(a.get("is_verify_passed")),
-            "code": code_text(a.get("code")), "message": text(a.get("message")),
-            "verify_time": verify_time, "charged": boolean(a.get("is_charged")),
-            "charge_type": text(a.get("charge_type")),
-            "charge_time": _time(flat, path, "charge_time", a.get("charge_time")),
-            "score": score, "threshold": threshold,
-            "liveness_score": _opt_num(flat, vpath, "liveness_score", vd.get("liveness_score")),
-            "spoofing_score": spoofing, "risk_level": code_text(vd.get("risk_level")),
-            "risk_tag": text(vd.get("risk_tag")), "is_demote": boolean(vd.get("is_demote")),
-            "ocr_charged": boolean(a.get("is_ocr_charge")),
-            "ocr_charge_time": _time(flat, path, "ocr_charge_time", a.get("ocr_charge_time")),
-            "ocr_count": integer(a.get("ocr_count")),
-            "verify_log_id": text(vd.get("verify_log_id")),
-        })
+        charge_time = _when(flat, i, "charge_time", get("charge_time"))
+        v = dget("liveness_score")
+        liveness = v if type(v) is float and -_INF < v < _INF else \
+            _opt_num(flat, f"result.verify_result[{i}].verify_detail.", "liveness_score", v)
+        ocr_charge_time = _when(flat, i, "ocr_charge_time", get("ocr_charge_time"))
+        v = get("ocr_count")
+        # row_fields("attempts") order: attempt, passed, code, message, verify_time, charged,
+        # charge_type, charge_time, score, threshold, liveness_score, spoofing_score,
+        # risk_level, risk_tag, is_demote, ocr_charged, ocr_charge_time, ocr_count, verify_log_id
+        if attempt_rows is None:
+            attempt_rows = flat.tuples.setdefault("attempts", [])
+        attempt_rows.append((
+            attempt, boolean(get("is_verify_passed")), code_text(get("code")), text(get("message")),
+            verify_time, boolean(get("is_charged")), text(get("charge_type")), charge_time,
+            score, threshold, liveness, spoofing, code_text(dget("risk_level")), text(dget("risk_tag")),
+            boolean(dget("is_demote")), boolean(get("is_ocr_charge")), ocr_charge_time,
+            v if type(v) is int else integer(v), text(dget("verify_log_id"))))
         # An attempt stopped before the comparison has no score: still a comparison row,
         # so a rejection is counted, with a null confidence.
         _comparison(flat, attempt, score, threshold)
@@ -322,7 +351,8 @@ def flatten_getall(payload: dict, ctx: Context, flat: Flat) -> None:
             _spoofing(flat, attempt, spoofing)
         if "face_image" in vd:
             media_row(flat, ctx, "face_image", vd["face_image"], attempt=attempt, expect="any")
-        _identity(a, attempt, ctx, flat, path)
+        if "idcard_confirm" in a or "idcard_ocr_result" in a or "idcard_images" in a:
+            _identity(a, attempt, ctx, flat, f"result.verify_result[{i}].")
     s["verify_time"] = latest
 
 

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
-import functools
 import gc
 import threading
 
@@ -12,10 +11,11 @@ import orjson
 import pyarrow as pa
 
 from .._coerce import iso_to_us
-from ..schema import COMMON, SESSION_KEY, file_schema
+from ..flatten._common import row_fields
+from ..schema import COMMON
 from ..storage import DataDir
 
-__all__ = ["common_arrays", "with_common", "months", "month_of_int", "now_us", "rows_to_arrow",
+__all__ = ["common_arrays", "with_common", "months", "month_of_int", "now_us", "rows_to_arrow", "tuples_to_arrow",
            "read_manifest", "media_files_table", "no_cycle_collection"]
 
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
@@ -53,6 +53,15 @@ def now_us() -> int:
     return (_dt.datetime.now(_dt.timezone.utc) - _EPOCH) // _dt.timedelta(microseconds=1)
 
 
+def tuples_to_arrow(table: str, idx: list[int], rows: list[tuple]) -> pa.Table:
+    """Rows given as tuples in ``table``'s column order (:func:`..flatten._common.row_fields`)
+    as its columns, with ``_rec``: transposed at once, each column converted by Arrow."""
+    fields = _row_fields(table)
+    cols = zip(*rows) if rows else [()] * len(fields)
+    arrays = [_column(list(c), f.type) for c, f in zip(cols, fields)]
+    return pa.Table.from_arrays([pa.array(idx, pa.int64()), *arrays], names=["_rec", *(f.name for f in fields)])
+
+
 def rows_to_arrow(table: str, idx: list[int], rows: list[dict]) -> pa.Table:
     """Row dicts as ``table``'s columns (those the store does not add), with ``_rec``.
 
@@ -70,10 +79,7 @@ def rows_to_arrow(table: str, idx: list[int], rows: list[dict]) -> pa.Table:
 _BAD_VALUE = (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, TypeError, UnicodeEncodeError)
 
 
-@functools.lru_cache(maxsize=None)
-def _row_fields(table: str) -> tuple[pa.Field, ...]:
-    return tuple(f for f in file_schema(table)
-                 if f.name not in ("session_id", "fetched_at", "session_time", SESSION_KEY))  # the store adds them
+_row_fields = row_fields  # the columns a flattener fills (the store adds the others)
 
 
 def _column(values, typ):

@@ -46,7 +46,7 @@ from ..storage.packs import pack_name, remove_unreferenced, write_pack
 from ..storage.tables import Store, key_of
 from ._chunks import Block, ZstdInput, iter_chunks, open_input, segment_chunks
 from ._rows import (common_arrays, media_files_table, month_of_int, months, no_cycle_collection, now_us, rows_to_arrow,
-                    with_common)
+                    tuples_to_arrow, with_common)
 from .pii import Masker, load_or_create_key, mask_seen_in_text, scrub_table, scrub_text
 
 __all__ = ["IngestReport", "Ingestor", "ingest", "rebuild"]
@@ -476,6 +476,7 @@ class _Batch:
     def add_flats(self, flats) -> None:
         offset = len(self.source)
         per_table: dict[str, tuple[list, list]] = {}
+        per_tuple: dict[str, tuple[list, list]] = {}  # rows given as tuples (Flat.tuples)
         for r, (rec, flat) in enumerate(flats):
             s = flat.session
             self.source.append(rec.source)
@@ -491,13 +492,19 @@ class _Batch:
             per_table.setdefault("sessions", ([], []))
             per_table["sessions"][0].append(r)
             per_table["sessions"][1].append(s)
-            for table, rows in flat.rows.items():
+            for table, rows in flat.dict_rows.items():
                 idx, lst = per_table.setdefault(table, ([], []))
+                idx.extend([r] * len(rows))
+                lst.extend(rows)
+            for table, rows in flat.tuples.items():
+                idx, lst = per_tuple.setdefault(table, ([], []))
                 idx.extend([r] * len(rows))
                 lst.extend(rows)
             for rel, blob in flat.blobs:
                 self.blobs.append((offset + r, rel, blob))
         self._add_tables({t: rows_to_arrow(t, idx, rows) for t, (idx, rows) in per_table.items()},
+                         offset)
+        self._add_tables({t: tuples_to_arrow(t, idx, rows) for t, (idx, rows) in per_tuple.items() if rows},
                          offset)
 
     def finalize(self) -> "_Batch":
