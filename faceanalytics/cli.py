@@ -600,7 +600,7 @@ def _review_files_apart(out, findings, xlsx, labels) -> None:
 def _review(args) -> int:
     import warnings
 
-    from .report import EMPTY_PERIOD, _stream_labels, findings_path, review, review_period
+    from .report import EMPTY_PERIOD, stream_labels, findings_path, review, review_period
     from .report._segments import REFUSED
     from .report._findings import parse_levels
 
@@ -618,7 +618,7 @@ def _review(args) -> int:
         parse_levels(args.levels)
         if args.segments and "" in args.segments:
             raise ValueError("--segment takes a biz_extra_data key or a sessions column, not an empty name")
-        labels = _stream_labels(args.labels) if args.labels is not None else None
+        labels = stream_labels(args.labels) if args.labels is not None else None
         review_period(args.data, args.since, args.until, tz=args.tz)      # since < until, before any work
     except ValueError as e:
         if labels is not None:

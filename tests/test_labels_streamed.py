@@ -143,7 +143,7 @@ def test_streamed_file_is_refused_as_read_labels_refuses_it(tmp_path, monkeypatc
         with pytest.raises(ValueError) as want:
             read_labels(f)
         with pytest.raises(ValueError) as got:
-            R._stream_labels(f).close()
+            R.stream_labels(f).close()
         assert str(got.value) == str(want.value)
         row = 33 + (1 if f.suffix == ".parquet" else 2)           # CSV: the header
         assert {"bad value": f"row {row} has 'maybe'", "both ways": "4 session(s) labelled both genuine and not, "
@@ -159,7 +159,7 @@ def test_streamed_file_keeps_each_session_once_as_read_labels(tmp_path, monkeypa
     for f in _files(tmp_path, rows):
         want = read_labels(f)[["session_id", "genuine"]]
         want = want[want["session_id"].notna()].reset_index(drop=True)
-        with R._stream_labels(f) as lf:
+        with R.stream_labels(f) as lf:
             assert (lf.ids, lf.rows) == (len(want), len(rows))
             got = lf.frame()
         pd.testing.assert_frame_equal(got, want.astype({"genuine": bool}), check_dtype=False)

@@ -9,7 +9,7 @@ at each level: the rule of :func:`~faceanalytics.analytics.error_rates_at_levels
 stays flat in the number of labels (DuckDB spills what outgrows :data:`MEMORY_LIMIT`).
 
 The reading (formats, the checks of each row and their messages) is the report's
-(``report._stream_labels``); this module holds the file and the SQL.
+(``report.stream_labels``); this module holds the file and the SQL.
 """
 from __future__ import annotations
 

@@ -246,7 +246,7 @@ def _checked_labels(lab: pd.DataFrame, path: Path) -> pd.DataFrame:
     """Rows of a labels file (the whole file, or a block of it indexed by row as the file
     numbers them from 0) with ``genuine`` read as a bool (a value that is no yes or no refused,
     naming its row) and ``session_id`` as text; rows without a label left out.  One rule for
-    :func:`read_labels` and the review's streamed labels (:func:`_stream_labels`)."""
+    :func:`read_labels` and the review's streamed labels (:func:`stream_labels`)."""
     import numpy as np
 
     missing = [c for c in ("session_id", "genuine") if c not in lab.columns]
@@ -461,7 +461,7 @@ def _short_lines(path: Path, block: int = 8 << 20) -> None:
 def _label_blocks(path: Path):
     """A labels file a block at a time, each a frame indexed by row as :func:`read_labels`
     numbers them (from 0 after a CSV's header), at least one (empty) with the file's columns:
-    what :func:`_stream_labels` reads in place of the whole file."""
+    what :func:`stream_labels` reads in place of the whole file."""
     import pyarrow as pa
 
     from ..engines._labels import BLOCK_ROWS
@@ -496,7 +496,7 @@ def _label_blocks(path: Path):
         yield pd.DataFrame(columns=names)
 
 
-def _stream_labels(path):
+def stream_labels(path):
     """A labels file read a block at a time into a temporary Parquet file
     (:class:`~faceanalytics.engines._labels.LabelFile`), each block checked as
     :func:`read_labels` checks the whole file, and the sessions labelled both ways refused as
@@ -619,7 +619,7 @@ def _foreign_file_named(data, error: Exception) -> None:
 
 def _labels(labels, data=None):
     """``labels`` as a frame of labels: a path read by :func:`read_labels` (a review of a data
-    directory streams it instead: :func:`_stream_labels`); a DataFrame needs
+    directory streams it instead: :func:`stream_labels`); a DataFrame needs
     ``session_id`` and ``genuine`` (a bare ``KeyError: 'session_id'`` after the whole review
     before) and a row with a label (none read "none of the labelled sessions has a comparison");
     anything else (a Series was taken for a path) is a ``TypeError``."""
@@ -630,7 +630,7 @@ def _labels(labels, data=None):
     if labels is None or isinstance(labels, LabelFile):     # (the CLI streams its file first)
         return labels
     if isinstance(labels, (str, os.PathLike)):
-        return read_labels(labels) if isinstance(data, dict) else _stream_labels(labels)
+        return read_labels(labels) if isinstance(data, dict) else stream_labels(labels)
     if not isinstance(labels, pd.DataFrame):
         raise TypeError(f"labels is a DataFrame (session_id, genuine) or the path of a CSV or Parquet file of "
                         f"them; got {type(labels).__name__}")
@@ -658,7 +658,7 @@ def _quality_note(s) -> str | None:
 
 def _add_labels(r: Review, data, labels, engine) -> None:
     """FAR and FRR at each level per comparison kind (:attr:`Review.labels_table`).  Labels
-    streamed from a file (:func:`_stream_labels`) are joined by DuckDB where the data lives,
+    streamed from a file (:func:`stream_labels`) are joined by DuckDB where the data lives,
     only a histogram coming back (:func:`~faceanalytics.engines._labels.labelled_histogram`);
     frames and the other engines join in memory."""
     from .. import analytics as A
