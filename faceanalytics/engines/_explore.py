@@ -36,7 +36,8 @@ from .. import analytics as A
 from ..analytics._core import REPEAT_SOURCE
 from ..analytics._segments import join_session_columns
 from . import _sql as S
-from ._api import PandasEngine, _empty, _periods, _placing, get_engine, load_placed, run_query, _window
+from ._api import (PandasEngine, _empty, _in_window, _periods, _window_relations, get_engine, load_placed, run_query,
+                   _window)
 from ._base import arrow_frame, table_root
 from ._review import (Segment, _and, _hash, _key, _kept_beside, _Layout, _once, _once_relation, _part, _Placed,
                       digit_values, segment_digit, segment_expr, segment_values)
@@ -96,7 +97,7 @@ def overview(data_dir, table: str, kind_column: str, thresholds: Sequence[str], 
                 f"FROM ({inner}) AS x GROUP BY {ks}")
 
     return run_query(eng, data_dir, table, build, counts=["n", "scored", "max_attempt"],
-                floats=[*thresholds, "min_confidence"])
+                     floats=[*thresholds, "min_confidence"], relation=_in_window(w))
 
 
 def _histogram_frame(agg: pd.DataFrame | None, table: str, by: list[str], freq, tz=None) -> pd.DataFrame:
@@ -141,8 +142,8 @@ def selection_histogram(data_dir, table: str, kind_column: str, thresholds: Sequ
                 rel = f"(SELECT * FROM {rel} WHERE {' AND '.join(conds)}) AS {d.q('_k')}"
             return S.histogram(d, rel, w, by, freq, thresholds=thresholds, tz=tz)
 
-        return _histogram_frame(run_query(eng, data_dir, table, build, counts=["count"], floats=floats), table, by, freq,
-                                tz)
+        return _histogram_frame(run_query(eng, data_dir, table, build, counts=["count"], floats=floats,
+                                          relation=_in_window(w)), table, by, freq, tz)
     # Each (source, month) partition's rows joined to that partition's sessions (a hash table of
     # one month of one source), the partitions' histograms added up as they come: memory bounded
     # whatever the window.  On a local data directory (DuckDB) a partition reads exactly its files
@@ -289,8 +290,7 @@ def rows_near_cut(data_dir, table: str, kind_column: str, *, kind, since, until,
     margin = f"abs({d.exact_diff(c, t1)})"
     found = pd.DataFrame(columns=out_cols)
     sessions = None
-    with eng.relation(data_dir, table) as raw, _placing(eng, data_dir, table, raw) as src, \
-            eng.relation(data_dir, "sessions") as sraw, _placing(eng, data_dir, "sessions", sraw) as ss:
+    with _window_relations(eng, data_dir, w, [table, "sessions"]) as (src, ss):
         if src is None:
             return _near_frame(found), (0, 0) if flips else None
         if near is not None:
