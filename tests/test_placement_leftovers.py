@@ -7,12 +7,15 @@ what the last placement stop left (issue 11, items 2 and 3).
    A file outside the window is damaged after the bounds are kept, size, time and inode unchanged:
    read, it fails the call.
 2. Spark on a local directory reads the same partitions (the bounds DuckDB keeps).
+3. Data quality's "fetched after retention" note says how rows without a verification time are
+   dated, in both languages.
 """
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
+import markupsafe
 import pandas as pd
 import pytest
 from pandas.testing import assert_frame_equal
@@ -20,6 +23,7 @@ from pandas.testing import assert_frame_equal
 import faceanalytics as fa
 from faceanalytics import analytics as A
 from faceanalytics._explore import ALL, COMPARISONS, DataSource
+from faceanalytics._i18n import catalogue
 from faceanalytics.engines import _explore as E
 from faceanalytics.engines import load_placed
 from faceanalytics.engines._sql import PLACED_TABLES
@@ -114,6 +118,22 @@ def test_load_placed_reads_no_partition_outside_the_window(far):
     # without a window every month is read: the damaged files are named
     with pytest.raises(fa.errors.DamagedTable):
         load_placed(far, "comparisons")
+
+
+def test_the_retention_note_says_how_rows_without_a_verification_time_are_dated(far):
+    s = load_placed(far, "sessions", since=OCT, until=NOV)
+    notes = [A.data_quality(s)]
+    notes += [summarize(far, OCT, NOV, engine=e).data_quality() for e in ("duckdb", "pandas")]
+    for dq in notes:
+        note = dq.loc[dq["check"] == "fetched_after_retention", "note"]
+        assert len(note) and (note == note.iloc[0]).all()
+        assert "getall" in note.iloc[0] and "detail" in note.iloc[0]
+    en = catalogue("en")["quality.check.fetched_after_retention.note"]
+    zh = catalogue("zh-CN")["quality.check.fetched_after_retention.note"]
+    assert en == notes[0]["note"][notes[0]["check"] == "fetched_after_retention"].iloc[0]
+    assert "getall" in zh and "detail" in zh and "拉取时间" in zh
+    for lang, text in (("en", en), ("zh-CN", zh)):
+        assert str(markupsafe.escape(text)) in fa.review(far, OCT, NOV, engine="duckdb", lang=lang).html(), lang
 
 
 @pytest.fixture(scope="module")
