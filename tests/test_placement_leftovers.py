@@ -2,8 +2,8 @@
 what the last placement stop left (issue 11, items 2 and 3).
 
 1. The explorers' DuckDB queries without a segment (overview, histogram, rows near a cut) and
-   ``engines.load_placed`` (the pandas engine, the widgets) read only the partitions of those
-   sources whose placed rows can lie in the window (the bounds the review keeps), not every month.
+   their pandas engine (``engines._explore.load_in_window``, the widgets) read only the partitions
+   of those sources whose placed rows can lie in the window (the bounds the review keeps).
    A file outside the window is damaged after the bounds are kept, size, time and inode unchanged:
    read, it fails the call.
 2. Spark on a local directory reads the same partitions (the bounds DuckDB keeps).
@@ -98,26 +98,24 @@ def test_the_explorers_unsegmented_queries_read_no_partition_outside_their_windo
     assert near == near2 and near[0] == want and len(want) == 6      # October's six tokens, once each
 
 
-def test_load_placed_reads_no_partition_outside_the_window(far):
-    want = {t: load_placed(far, t, since=OCT, until=NOV) for t in PLACED_TABLES}    # (the bounds kept)
-    ref = summarize(far, OCT, NOV, engine="duckdb")
+def test_the_pandas_explorer_reads_no_partition_outside_its_window(far):
+    want = {t: load_placed(far, t, since=OCT, until=NOV) for t in PLACED_TABLES}     # (every partition read)
+    ref = summarize(far, OCT, NOV, engine="duckdb").histogram(by="source")
+    for t in PLACED_TABLES:
+        E.load_in_window(far, t, since=OCT, until=NOV)                           # (the bounds taken and kept)
     _damage_march(far)
     for t in PLACED_TABLES:
-        got = load_placed(far, t, since=OCT, until=NOV)
-        assert_frame_equal(got, want[t], check_like=True)
-    # the pandas explorer and the pandas review read through it, and count what DuckDB counts
+        assert_frame_equal(E.load_in_window(far, t, since=OCT, until=NOV), want[t], check_like=True)
     h = E.selection_histogram(far, "comparisons", "comparison", COMPARISONS.rule_columns, kind=E.ALL, since=OCT,
                               until=NOV, engine="pandas")
-    assert _counts(h) == _counts(ref.histogram(by="source")) and _counts(h)
-    p = summarize(far, OCT, NOV, engine="pandas")
-    assert_frame_equal(p.data_quality(), ref.data_quality())
-    assert_frame_equal(p.pass_rates("current", ["source", "comparison"]), ref.pass_rates("current", ["source", "comparison"]))
-    assert_frame_equal(p.genuineness_rates("current", by="source"), ref.genuineness_rates("current", by="source"))
-    dq = p.data_quality().set_index(["check", "source"])
-    assert dq.loc[("fetched_after_retention", "baidu_detail"), ["n", "of"]].tolist() == [3, 6]
-    # without a window every month is read: the damaged files are named
+    assert _counts(h) == _counts(ref) == _counts(A.confidence_histogram(A.once_per_attempt(want["comparisons"]),
+                                                                        ["source"])) and _counts(h)
+    ex = fa.threshold_explorer(far, since=OCT, until=NOV, engine="pandas", background=False)     # (the widgets)
+    src = ex.model.source
+    assert _counts(pd.concat([src.histogram(k, ALL, None) for k in range(len(src.overview.kinds))])) == _counts(ref)
+    # load_placed given no partitions reads every month of those sources: the damaged files are named
     with pytest.raises(fa.errors.DamagedTable):
-        load_placed(far, "comparisons")
+        load_placed(far, "comparisons", since=OCT, until=NOV)
 
 
 def test_the_retention_note_says_how_rows_without_a_verification_time_are_dated(far):
@@ -152,16 +150,15 @@ def spark():
 
 
 def test_spark_on_a_local_directory_reads_no_partition_outside_the_window(far, spark):
-    from faceanalytics import engines
+    cols = COMPARISONS.rule_columns
 
-    ref = {"h": E.selection_histogram(far, "comparisons", "comparison", COMPARISONS.rule_columns, kind=E.ALL,
-                                      since=OCT, until=NOV, engine="pandas"),
-           "g": engines.genuineness_rates(far, by="source", since=OCT, until=NOV, engine="pandas")}
-    load_placed(far, "comparisons", since=OCT, until=NOV)                 # (the bounds taken and kept)
-    load_placed(far, "genuineness", since=OCT, until=NOV)
+    def histogram(engine):
+        return E.selection_histogram(far, "comparisons", "comparison", cols, kind=E.ALL, since=OCT, until=NOV,
+                                     engine=engine)
+
+    def overview(engine):
+        return E.overview(far, "comparisons", "comparison", cols, since=OCT, until=NOV, engine=engine)
+    ref, over = histogram("pandas"), overview("duckdb")                  # (the bounds taken and kept)
     _damage_march(far)
-    got = {"h": E.selection_histogram(far, "comparisons", "comparison", COMPARISONS.rule_columns, kind=E.ALL,
-                                      since=OCT, until=NOV, engine=spark),
-           "g": engines.genuineness_rates(far, by="source", since=OCT, until=NOV, engine=spark)}
-    assert _counts(got["h"]) == _counts(ref["h"]) and _counts(ref["h"])
-    assert_frame_equal(got["g"], ref["g"])
+    assert _counts(histogram(spark)) == _counts(ref) and _counts(ref)
+    assert_frame_equal(overview(spark), over, check_dtype=False)

@@ -129,14 +129,16 @@ def _load(data_dir, table: str, since, until, columns, tz=None) -> pd.DataFrame:
 _PLACE_KEYS = ("source", "session_id", "session_time")
 
 
-def load_placed(data_dir, table: str, since=None, until=None, columns=None) -> pd.DataFrame:
+def load_placed(data_dir, table: str, since=None, until=None, columns=None, parts=None) -> pd.DataFrame:
     """:func:`faceanalytics.load` with the rows of sources that carry no verification time
     (Baidu detail, simple, stat, media) placed at their token's getall time before the period
     is chosen (:func:`faceanalytics.analytics.place_untimed`): what every engine counts.
 
     Those rows may lie in any month (a fetch months late; a getall time after the fetch, from
-    a skewed clock), as may the getall sessions rows, read whole.  Of a local data directory
-    only their partitions that can hold rows of the window are read (:func:`_placed_parts`)."""
+    a skewed clock), as may the getall sessions rows, read whole.  ``parts``: the (source,
+    month) partitions of those sources that can hold rows of the window, the only ones read
+    (None: every one; ``engines._explore.load_in_window`` reads them from the bounds the
+    review keeps)."""
     import pyarrow.dataset as ds
 
     from ..analytics._core import LISTING_SOURCE, UNTIMED_SOURCES, place_untimed
@@ -151,7 +153,6 @@ def load_placed(data_dir, table: str, since=None, until=None, columns=None) -> p
     w = _window(since, until)
     untimed = ds.field("source").isin(list(UNTIMED_SOURCES))
     timed = load_arrow(data_dir, table, w.since, w.until, columns, where=~untimed).to_pandas(types_mapper=nullable_dtype)
-    parts = _placed_parts(data_dir, table, w)
     if parts is not None:
         untimed = _among(parts)
     rows = load_arrow(data_dir, table, None, None, None if columns is None else _unique([*columns, *_PLACE_KEYS]),
@@ -160,23 +161,6 @@ def load_placed(data_dir, table: str, since=None, until=None, columns=None) -> p
     if not len(rows) or not len(timed):
         return (timed if not len(rows) else rows).reset_index(drop=True)
     return pd.concat([timed, rows], ignore_index=True)
-
-
-def _placed_parts(data_dir, table: str, w: S.Window) -> list[tuple[str, str]] | None:
-    """The (source, month) partitions of ``table``'s sources without a verification time that
-    can hold rows of ``w`` once placed: those the review does not leave out
-    (``_review._Placed.leave_out``, from each partition's first and last placed time, kept
-    beside the tables and worked out by DuckDB when they are not).  None: every partition
-    (no bound on the window, or a data directory that is not local)."""
-    from ..analytics._core import UNTIMED_SOURCES
-    from ._review import _kept_beside, _Layout, _Placed
-
-    eng = get_engine("duckdb")
-    if (w.since is None and w.until is None) or not _local(eng, data_dir):
-        return None
-    lay = _Layout(eng, data_dir, w, w.since or pd.Timestamp(0, tz="UTC"), tables=(table,))
-    _Placed(lay, _kept_beside(lay, data_dir)).leave_out(w)
-    return sorted(p for p in lay.parts[table] if p[0] in UNTIMED_SOURCES)
 
 
 def _among(parts):
@@ -190,20 +174,6 @@ def _among(parts):
     for source, ms in months.items():
         expr = expr | ((ds.field("source") == source) & ds.field("month").isin(ms))
     return expr
-
-
-def _among_sql(d: S.Dialect, parts) -> str:
-    """The rows of sources with a verification time, and of ``parts`` ((source, month) pairs of
-    the others): :func:`_among` in SQL, on the partition keys alone (so the engine prunes)."""
-    from ..analytics._core import UNTIMED_SOURCES
-
-    s, m = d.q("source"), d.q("month")
-    months: dict[str, list[str]] = {}
-    for source, month in parts:
-        months.setdefault(source, []).append(month)
-    keep = "".join(f" OR ({s} = {d.text(x)} AND {m} IN ({', '.join(d.text(v) for v in ms)}))"
-                   for x, ms in months.items())
-    return f"({s} NOT IN ({', '.join(d.text(x) for x in UNTIMED_SOURCES)}){keep})"
 
 
 def _empty(table: str, columns=None) -> pd.DataFrame:
@@ -272,53 +242,6 @@ def _whole(eng: Engine, data_dir, table: str):
     """The whole of ``table``, its rows without a verification time placed (:func:`_placing`)."""
     with eng.relation(data_dir, table) as src, _placing(eng, data_dir, table, src) as rel:
         yield rel
-
-
-def _local(eng: Engine, data_dir) -> bool:
-    """DuckDB on a local data directory: where the review lists files and keeps the placed
-    rows' bounds (as ``_review._Layout.local``)."""
-    from .duckdb_engine import DuckDBEngine
-
-    return isinstance(eng, DuckDBEngine) and "://" not in str(data_dir)
-
-
-@contextlib.contextmanager
-def _window_relations(eng: Engine, data_dir, w: S.Window, tables: Sequence[str]):
-    """What to read each of ``tables`` from (a list; None: no row), its rows that carry no
-    verification time placed at their token's getall time (:func:`_placing`).  On a local
-    data directory (DuckDB) only the partitions that can hold rows of ``w`` are read: the
-    window's months and, of the sources placed at getall's time (stored in any month: a
-    back-fill moves a row by months), those whose first and last placed time, kept by the
-    review (``_review._Placed.leave_out``), do not put every row outside ``w``.  Spark on a
-    local directory reads the same partitions (the bounds worked out and kept by DuckDB,
-    :func:`_placed_parts`); on object storage every month of those sources (nothing is kept
-    there: ``spark_engine`` says why)."""
-    with contextlib.ExitStack() as stack:
-        if not _local(eng, data_dir):
-            out = []
-            for t in tables:
-                src = stack.enter_context(eng.relation(data_dir, t))
-                keep = None if src is None or t not in S.PLACED_TABLES else _placed_parts(data_dir, t, w)
-                if keep is not None:
-                    src = f"(SELECT * FROM {src} WHERE {_among_sql(eng.dialect, keep)})"
-                out.append(stack.enter_context(_placing(eng, data_dir, t, src)))
-            yield out
-            return
-        from ._review import _kept_beside, _Layout, _Placed
-
-        lay = _Layout(eng, data_dir, w, w.since or pd.Timestamp(0, tz="UTC"), tables=tuple(tables))
-        _Placed(lay, _kept_beside(lay, data_dir)).leave_out(w)
-        yield [stack.enter_context(lay.relation(t))[0] for t in tables]
-
-
-def _in_window(w: S.Window):
-    """:func:`run_query`'s ``relation``: a table read as :func:`_window_relations` reads it
-    (listed again on each of run_query's attempts)."""
-    @contextlib.contextmanager
-    def relation(eng, data_dir, table):
-        with _window_relations(eng, data_dir, w, [table]) as (src,):
-            yield src
-    return relation
 
 
 @contextlib.contextmanager
@@ -392,8 +315,7 @@ def pass_rates(data_dir, by=None, *, freq: str | None = None, since=None, until=
     w = _window(since, until, tz)
     names = [f"{p}{i}" for i in range(len(levels)) for p in ("n", "k")]
     agg = run_query(eng, data_dir, "comparisons",
-               lambda src: S.pass_counts(eng.dialect, src, w, by, freq, levels, time_column, tz), counts=names,
-               relation=_in_window(w))
+               lambda src: S.pass_counts(eng.dialect, src, w, by, freq, levels, time_column, tz), counts=names)
     if agg is None:
         return A.pass_rates(_empty("comparisons"), by, **opts)
     agg = _periods(agg, freq, tz)
@@ -424,7 +346,7 @@ def confidence_histogram(data_dir, by=None, *, freq: str | None = None, since=No
     agg = run_query(eng, data_dir, "comparisons",
                lambda src: S.histogram(eng.dialect, S.once_per_attempt(eng.dialect, src, w), w, by, freq,
                                        time_column, tz),
-               counts=["count"], floats=[*S.THRESHOLD_COLUMNS, "confidence"], relation=_in_window(w))
+               counts=["count"], floats=[*S.THRESHOLD_COLUMNS, "confidence"])
     if agg is None:
         return A.confidence_histogram(_empty("comparisons"), by, freq=freq, tz=tz, time_column=time_column)
     return A.merge_histograms(_periods(agg, freq, tz))
@@ -446,7 +368,7 @@ def value_histogram(data_dir, table: str = "comparisons", column: str = "confide
     agg = run_query(eng, data_dir, table,
                lambda src: S.value_counts(eng.dialect, _rows(eng, table, src, w), w, column, by, freq,
                                           time_column, tz),
-               counts=["count"], floats=["_value"], relation=_in_window(w))
+               counts=["count"], floats=["_value"])
     if agg is None:
         return A.value_histogram(_empty(table), column, by, freq=freq, tz=tz, time_column=time_column)
     agg = _periods(agg, freq, tz).rename(columns={"_value": column})
@@ -474,12 +396,12 @@ def would_flip_summary(data_dir, frm="1e-4", to="1e-5", *, by=None, window: floa
               "sessions_to_pass", "near_below_from", "near_above_from", "near_below_to", "near_above_to"]
     agg = run_query(eng, data_dir, "comparisons",
                lambda src: S.flip_counts(eng.dialect, S.once_per_attempt(eng.dialect, src, w), w, by, frm, to,
-                                         window), counts=counts, relation=_in_window(w))
+                                         window), counts=counts)
     if agg is None:
         return A.would_flip_summary(_empty("comparisons"), frm, to, by=by, window=window)
     shifts = run_query(eng, data_dir, "comparisons",
                   lambda src: S.flip_shifts(eng.dialect, S.once_per_attempt(eng.dialect, src, w), w, by, frm, to),
-                  counts=["_rows"], floats=["_shift"], relation=_in_window(w))
+                  counts=["_rows"], floats=["_shift"])
     if by:
         both = pd.concat([agg[by], shifts[by]], ignore_index=True)
         codes, keys = group_codes(both, by)
@@ -541,13 +463,13 @@ def genuineness_rates(data_dir, by=None, *, freq: str | None = None, since=None,
     agg = run_query(eng, data_dir, "genuineness",
                lambda src: S.genuineness_counts(eng.dialect, S.once_per_attempt(eng.dialect, src, w), w, by, freq,
                                                 time_column, tz),
-               counts=["n", "flagged", "n_no_threshold", "n_sessions"], relation=_in_window(w))
+               counts=["n", "flagged", "n_no_threshold", "n_sessions"])
     if agg is None:
         return A.genuineness_rates(_empty("genuineness"), by,
                                    sessions=_empty("sessions") if scope == "sessions" else None, **opts)
     sc = run_query(eng, data_dir, scope,
               lambda src: S.session_scope(eng.dialect, _rows(eng, scope, src, w), w, by, freq, time_column, tz),
-              counts=["n"], relation=_in_window(w))
+              counts=["n"])
     if sc is None:
         sc = pd.DataFrame({**{c: _empty(scope)[c] for c in by}, **({"period": pd.Series(dtype="Int64")}
                                                                       if freq else {}),
@@ -601,7 +523,7 @@ def error_codes(data_dir, tables: Sequence[str] = ERROR_TABLES, *, by=None, sinc
             continue
         w = _window(since, until)
         f = run_query(eng, data_dir, t, lambda src: S.reduce(eng.dialect, src, w, cols, total=total),
-                 counts=[] if total else ["_rows"], relation=_in_window(w))
+                 counts=[] if total else ["_rows"])
         frames.append(f if f is not None else _empty(t, [*cols, *([total] if total else [])]))
     return A.error_codes(*frames, by=by)
 
