@@ -8,8 +8,9 @@
   0-100, an anti-spoofing score outside 0-1): ``sessions.invalid_values``;
 * results fetched after the provider's retention (Megvii keeps results 1 day,
   Baidu 3 days): ``fetched_at - session_time``.  Only rows whose ``session_time``
-  is a real event time (``time_basis`` ``verify_time`` or ``biz_id``) are judged; a
-  ``biz_id`` time is token creation, so it overstates the delay a little.
+  is a real event time (``time_basis`` ``verify_time`` or ``biz_id``, or ``getall``: a
+  row without one placed at its token's getall time, ``analytics.place_untimed``) are
+  judged; a ``biz_id`` time is token creation, so it overstates the delay a little.
 """
 from __future__ import annotations
 
@@ -28,6 +29,11 @@ __all__ = ["RETENTION", "late_fetches", "repeated_request_ids", "sessions_withou
 RETENTION = {"megvii": pd.Timedelta(days=1), "baidu": pd.Timedelta(days=3)}
 _COMPARISON_SOURCES = ("megvii_lite", "megvii_liveness", "megvii_notify", "baidu_detail", "baidu_getall")
 _REAL_TIME = EVENT_BASES     # (rows placed at their token's getall time too: analytics.place_untimed)
+#: The note of the ``fetched_after_retention`` check (``report._summary`` too; translated in
+#: ``messages/*.toml``, ``quality.check.fetched_after_retention.note``).
+RETENTION_NOTE = ("fetched_at - session_time over retention (Megvii 1 day, Baidu 3 days). session_time is the "
+                  "verification's time; Baidu detail, simple and stat carry none: their rows are timed from their "
+                  "token's getall verification (without a stored getall, dated by their fetch: not judged)")
 
 
 def _retention_us(source: pd.Series, retention: Mapping[str, pd.Timedelta]) -> np.ndarray:
@@ -184,8 +190,7 @@ def data_quality(sessions: pd.DataFrame, *, comparisons: pd.DataFrame | None = N
             "null, reason in extra")
     late = late_fetches(sessions, retention=retention, mask=False)
     real = sessions[sessions["time_basis"].isin(_REAL_TIME)] if "time_basis" in sessions else sessions
-    add("fetched_after_retention", late.groupby("source").size(), real.groupby("source").size(),
-        "fetched_at - session_time over retention (Megvii 1 day, Baidu 3 days)")
+    add("fetched_after_retention", late.groupby("source").size(), real.groupby("source").size(), RETENTION_NOTE)
     out = pd.DataFrame(rows, columns=["check", "source", "n", "of", "share", "note"])
     return out.astype({"check": "str", "source": "str", "n": "int64", "of": "int64", "share": "float64",
                        "note": "str"})

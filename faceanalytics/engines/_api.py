@@ -129,13 +129,16 @@ def _load(data_dir, table: str, since, until, columns, tz=None) -> pd.DataFrame:
 _PLACE_KEYS = ("source", "session_id", "session_time")
 
 
-def load_placed(data_dir, table: str, since=None, until=None, columns=None) -> pd.DataFrame:
+def load_placed(data_dir, table: str, since=None, until=None, columns=None, parts=None) -> pd.DataFrame:
     """:func:`faceanalytics.load` with the rows of sources that carry no verification time
     (Baidu detail, simple, stat, media) placed at their token's getall time before the period
     is chosen (:func:`faceanalytics.analytics.place_untimed`): what every engine counts.
 
-    Those rows are read from every month (a fetch months late; a getall time after the fetch,
-    from a skewed clock), as are the getall sessions rows."""
+    Those rows may lie in any month (a fetch months late; a getall time after the fetch, from
+    a skewed clock), as may the getall sessions rows, read whole.  ``parts``: the (source,
+    month) partitions of those sources that can hold rows of the window, the only ones read
+    (None: every one; ``engines._explore.load_in_window`` reads them from the bounds the
+    review keeps)."""
     import pyarrow.dataset as ds
 
     from ..analytics._core import LISTING_SOURCE, UNTIMED_SOURCES, place_untimed
@@ -150,12 +153,27 @@ def load_placed(data_dir, table: str, since=None, until=None, columns=None) -> p
     w = _window(since, until)
     untimed = ds.field("source").isin(list(UNTIMED_SOURCES))
     timed = load_arrow(data_dir, table, w.since, w.until, columns, where=~untimed).to_pandas(types_mapper=nullable_dtype)
+    if parts is not None:
+        untimed = _among(parts)
     rows = load_arrow(data_dir, table, None, None, None if columns is None else _unique([*columns, *_PLACE_KEYS]),
                       where=untimed).to_pandas(types_mapper=nullable_dtype)
     rows = A.period_slice(place_untimed(rows, anchors), w.since, w.until)[list(timed.columns)]
     if not len(rows) or not len(timed):
         return (timed if not len(rows) else rows).reset_index(drop=True)
     return pd.concat([timed, rows], ignore_index=True)
+
+
+def _among(parts):
+    """A ``pyarrow.dataset`` filter keeping the rows of ``parts`` ((source, month) pairs; none: no row)."""
+    import pyarrow.dataset as ds
+
+    months: dict[str, list[str]] = {}
+    for source, month in parts:
+        months.setdefault(source, []).append(month)
+    expr = ds.scalar(False)
+    for source, ms in months.items():
+        expr = expr | ((ds.field("source") == source) & ds.field("month").isin(ms))
+    return expr
 
 
 def _empty(table: str, columns=None) -> pd.DataFrame:
@@ -187,8 +205,10 @@ def _vanished(e: Exception) -> bool:
                                   "No files found"))
 
 
-def run_query(eng: Engine, data_dir, table: str, build, *, counts=(), floats=()):
+def run_query(eng: Engine, data_dir, table: str, build, *, counts=(), floats=(), relation=None):
     """Run ``build(src)`` against ``table``; None when the table has no data.
+    ``relation(eng, data_dir, table)``: a context manager giving ``src`` (None: no row); by
+    default the whole table, its rows without a verification time placed (:func:`_placing`).
 
     A writer may replace a file (replaced rows, compaction) between the engine's
     listing and its read: list and run again, as :func:`faceanalytics.load` does.
@@ -206,7 +226,7 @@ def run_query(eng: Engine, data_dir, table: str, build, *, counts=(), floats=())
         require_data_dir(DataDir(where).root)
     for attempt in range(3):
         try:
-            with eng.relation(data_dir, table) as src, _placing(eng, data_dir, table, src) as rel:
+            with (relation or _whole)(eng, data_dir, table) as rel:
                 if rel is None:
                     return None
                 return arrow_frame(eng.query(build(rel)), table, counts=counts, floats=floats)
@@ -215,6 +235,13 @@ def run_query(eng: Engine, data_dir, table: str, build, *, counts=(), floats=())
                 raise
             time.sleep(0.05 * (attempt + 1))
     raise AssertionError("unreachable")
+
+
+@contextlib.contextmanager
+def _whole(eng: Engine, data_dir, table: str):
+    """The whole of ``table``, its rows without a verification time placed (:func:`_placing`)."""
+    with eng.relation(data_dir, table) as src, _placing(eng, data_dir, table, src) as rel:
+        yield rel
 
 
 @contextlib.contextmanager

@@ -20,7 +20,9 @@ never loads the rows.  It asks, each time in one scan of the months its window t
 Each attempt counts once (``engines._sql.once_per_attempt``), as in every metric; only the
 ``baidu_detail`` partitions pay for that check (``engines._review._once_relation``).  Rows that
 carry no verification time (Baidu detail, simple, stat, media) are placed at their token's getall
-time (``engines._sql.placed``) in all three, so a period holds the rows the review counts in it.
+time (``engines._sql.placed``) in all three, so a period holds the rows the review counts in it;
+as the review, they read only those sources' partitions whose placed rows can lie in the window
+(:func:`_window_relations`; the segmented histogram: ``_review._Placed.leave_out``).
 """
 from __future__ import annotations
 
@@ -33,15 +35,15 @@ import numpy as np
 import pandas as pd
 
 from .. import analytics as A
-from ..analytics._core import REPEAT_SOURCE
+from ..analytics._core import REPEAT_SOURCE, UNTIMED_SOURCES
 from ..analytics._segments import join_session_columns
 from . import _sql as S
 from ._api import PandasEngine, _empty, _periods, _placing, get_engine, load_placed, run_query, _window
-from ._base import arrow_frame, table_root
+from ._base import Engine, arrow_frame, table_root
 from ._review import (Segment, _and, _hash, _key, _kept_beside, _Layout, _once, _once_relation, _part, _Placed,
                       digit_values, segment_digit, segment_expr, segment_values)
 
-__all__ = ["overview", "selection_histogram", "rows_near_cut", "ALL"]
+__all__ = ["overview", "selection_histogram", "rows_near_cut", "load_in_window", "ALL"]
 
 ALL = object()          # no condition on a column (None: the value is missing)
 
@@ -72,6 +74,87 @@ def _conditions(d: S.Dialect, where) -> list[str]:
     return out
 
 
+def _placed_parts(data_dir, table: str, w: S.Window) -> list[tuple[str, str]] | None:
+    """The (source, month) partitions of ``table``'s sources without a verification time that
+    can hold rows of ``w`` once placed: those the review does not leave out
+    (``_review._Placed.leave_out``, from each partition's first and last placed time, kept
+    beside the tables and worked out by DuckDB when they are not).  None: every partition
+    (no bound on the window, or a data directory that is not local)."""
+    eng = get_engine("duckdb")
+    if (w.since is None and w.until is None) or not _local(eng, data_dir):
+        return None
+    lay = _Layout(eng, data_dir, w, w.since or pd.Timestamp(0, tz="UTC"), tables=(table,))
+    _Placed(lay, _kept_beside(lay, data_dir)).leave_out(w)
+    return sorted(p for p in lay.parts[table] if p[0] in UNTIMED_SOURCES)
+
+
+def load_in_window(data_dir, table: str, since=None, until=None, columns=None) -> pd.DataFrame:
+    """:func:`load_placed` reading of the sources without a verification time only the
+    partitions that can hold rows of ``[since, until)`` (:func:`_placed_parts`): what the
+    explorer and the widgets load with ``engine="pandas"``."""
+    w = _window(since, until)
+    return load_placed(data_dir, table, since=w.since, until=w.until, columns=columns,
+                       parts=_placed_parts(data_dir, table, w) if table in S.PLACED_TABLES else None)
+
+
+def _among_sql(d: S.Dialect, parts) -> str:
+    """The rows of sources with a verification time, and of ``parts`` ((source, month) pairs of
+    the others): :func:`_api._among` in SQL, on the partition keys alone (so the engine prunes)."""
+    s, m = d.q("source"), d.q("month")
+    months: dict[str, list[str]] = {}
+    for source, month in parts:
+        months.setdefault(source, []).append(month)
+    keep = "".join(f" OR ({s} = {d.text(x)} AND {m} IN ({', '.join(d.text(v) for v in ms)}))"
+                   for x, ms in months.items())
+    return f"({s} NOT IN ({', '.join(d.text(x) for x in UNTIMED_SOURCES)}){keep})"
+
+
+def _local(eng: Engine, data_dir) -> bool:
+    """DuckDB on a local data directory: where the review lists files and keeps the placed
+    rows' bounds (as ``_review._Layout.local``)."""
+    from .duckdb_engine import DuckDBEngine
+
+    return isinstance(eng, DuckDBEngine) and "://" not in str(data_dir)
+
+
+@contextlib.contextmanager
+def _window_relations(eng: Engine, data_dir, w: S.Window, tables: Sequence[str]):
+    """What to read each of ``tables`` from (a list; None: no row), its rows that carry no
+    verification time placed at their token's getall time (:func:`_api._placing`).  On a local
+    data directory (DuckDB) only the partitions that can hold rows of ``w`` are read: the
+    window's months and, of the sources placed at getall's time (stored in any month: a
+    back-fill moves a row by months), those whose first and last placed time, kept by the
+    review (``_review._Placed.leave_out``), do not put every row outside ``w``.  Spark on a
+    local directory reads the same partitions (the bounds worked out and kept by DuckDB,
+    :func:`_placed_parts`); on object storage every month of those sources (nothing is kept
+    there: ``spark_engine`` says why)."""
+    with contextlib.ExitStack() as stack:
+        if not _local(eng, data_dir):
+            out = []
+            for t in tables:
+                src = stack.enter_context(eng.relation(data_dir, t))
+                keep = None if src is None or t not in S.PLACED_TABLES else _placed_parts(data_dir, t, w)
+                if keep is not None:
+                    src = f"(SELECT * FROM {src} WHERE {_among_sql(eng.dialect, keep)})"
+                out.append(stack.enter_context(_placing(eng, data_dir, t, src)))
+            yield out
+            return
+        lay = _Layout(eng, data_dir, w, w.since or pd.Timestamp(0, tz="UTC"), tables=tuple(tables))
+        if w.since is not None or w.until is not None:      # (unbounded: every partition, no bound needed)
+            _Placed(lay, _kept_beside(lay, data_dir)).leave_out(w)
+        yield [stack.enter_context(lay.relation(t))[0] for t in tables]
+
+
+def _in_window(w: S.Window):
+    """:func:`run_query`'s ``relation``: a table read as :func:`_window_relations` reads it
+    (listed again on each of run_query's attempts)."""
+    @contextlib.contextmanager
+    def relation(eng, data_dir, table):
+        with _window_relations(eng, data_dir, w, [table]) as (src,):
+            yield src
+    return relation
+
+
 def overview(data_dir, table: str, kind_column: str, thresholds: Sequence[str], *, since=None, until=None,
              freq: str = "W", engine="auto") -> pd.DataFrame | None:
     """Per kind, source, period (``freq``: the numbers of ``analytics.period_codes``) and
@@ -96,7 +179,7 @@ def overview(data_dir, table: str, kind_column: str, thresholds: Sequence[str], 
                 f"FROM ({inner}) AS x GROUP BY {ks}")
 
     return run_query(eng, data_dir, table, build, counts=["n", "scored", "max_attempt"],
-                floats=[*thresholds, "min_confidence"])
+                     floats=[*thresholds, "min_confidence"], relation=_in_window(w))
 
 
 def _histogram_frame(agg: pd.DataFrame | None, table: str, by: list[str], freq, tz=None) -> pd.DataFrame:
@@ -141,8 +224,8 @@ def selection_histogram(data_dir, table: str, kind_column: str, thresholds: Sequ
                 rel = f"(SELECT * FROM {rel} WHERE {' AND '.join(conds)}) AS {d.q('_k')}"
             return S.histogram(d, rel, w, by, freq, thresholds=thresholds, tz=tz)
 
-        return _histogram_frame(run_query(eng, data_dir, table, build, counts=["count"], floats=floats), table, by, freq,
-                                tz)
+        return _histogram_frame(run_query(eng, data_dir, table, build, counts=["count"], floats=floats,
+                                          relation=_in_window(w)), table, by, freq, tz)
     # Each (source, month) partition's rows joined to that partition's sessions (a hash table of
     # one month of one source), the partitions' histograms added up as they come: memory bounded
     # whatever the window.  On a local data directory (DuckDB) a partition reads exactly its files
@@ -230,13 +313,13 @@ def _pandas_histogram(data_dir, table, kind_column, kind, segment, by, freq, sin
     from ..analytics import once_per_attempt
 
     w = _window(since, until, tz)
-    rows = once_per_attempt(load_placed(data_dir, table, since=w.since, until=w.until))
+    rows = once_per_attempt(load_in_window(data_dir, table, since=w.since, until=w.until))
     if kind is not ALL:
         k = rows[kind_column]
         rows = rows[(k.isna() if kind is None else k == kind).to_numpy(dtype=bool, na_value=False)]
     keys = list(by)
     if segment is not None:
-        s = load_placed(data_dir, "sessions", since=w.since, until=w.until)
+        s = load_in_window(data_dir, "sessions", since=w.since, until=w.until)
         s = s[["source", "session_id"]].assign(**{segment.label: segment_values(s, segment)})
         rows = join_session_columns(rows, s, [segment.label])
         keys.append(segment.label)
@@ -289,8 +372,7 @@ def rows_near_cut(data_dir, table: str, kind_column: str, *, kind, since, until,
     margin = f"abs({d.exact_diff(c, t1)})"
     found = pd.DataFrame(columns=out_cols)
     sessions = None
-    with eng.relation(data_dir, table) as raw, _placing(eng, data_dir, table, raw) as src, \
-            eng.relation(data_dir, "sessions") as sraw, _placing(eng, data_dir, "sessions", sraw) as ss:
+    with _window_relations(eng, data_dir, w, [table, "sessions"]) as (src, ss):
         if src is None:
             return _near_frame(found), (0, 0) if flips else None
         if near is not None:

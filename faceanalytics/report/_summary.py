@@ -24,6 +24,7 @@ from .. import analytics as A
 from .._time import period_bounds, period_label, period_of_days
 from ..analytics._core import EVENT_BASES, MIN_N, as_list, sums_by
 from ..analytics._errors import repeats_latest_attempt
+from ..analytics._quality import RETENTION_NOTE
 from ..analytics._rates import rate_frame
 from ..engines._review import OTHER, Segment, count_tables
 from ..schema import LEVEL_COLUMNS, LEVELS
@@ -467,8 +468,7 @@ class Summaries:
             of = real.groupby("source")["n"].sum()
         else:
             late = of = empty
-        add("fetched_after_retention", late, of, "fetched_at - session_time over retention (Megvii 1 day, "
-                                                 "Baidu 3 days)")
+        add("fetched_after_retention", late, of, RETENTION_NOTE)
         out = pd.DataFrame(rows, columns=["check", "source", "n", "of", "share", "note"])
         return out.astype({"check": "str", "source": "str", "n": "int64", "of": "int64", "share": "float64",
                            "note": "str"})
