@@ -12,7 +12,6 @@ also checked against plain pandas arithmetic on the generating frames.
 """
 from __future__ import annotations
 
-import os
 import shutil
 
 import matplotlib.pyplot as plt
@@ -29,6 +28,7 @@ from faceanalytics import plots as P
 from faceanalytics.schema import file_schema
 from faceanalytics.storage.tables import load
 
+from _helpers import local_spark
 from test_analytics import NAN4, NEW, _attempts, _error_counts, _sessions, _verify_errors
 
 pytestmark = pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas:FutureWarning")
@@ -175,18 +175,7 @@ def data(tmp_path_factory, frames):
 
 @pytest.fixture(scope="module")
 def spark():
-    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-    from pyspark.sql import SparkSession
-
-    s = (SparkSession.builder.master("local[2]").appName("faceanalytics-tests")
-         .config("spark.sql.shuffle.partitions", "2").config("spark.default.parallelism", "2")
-         .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
-         .config("spark.sql.adaptive.coalescePartitions.enabled", "true")
-         # The JIT's first tier only, and one GC thread: these queries are small and short-lived,
-         # and C2 compiling them costs more than it saves (driver JVM CPU for this file 177 -> 125 s).
-         .config("spark.driver.extraJavaOptions", "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC")
-         .getOrCreate())
-    s.sparkContext.setLogLevel("ERROR")
+    s = local_spark("faceanalytics-tests", 2)
     yield s
     s.stop()
 

@@ -160,8 +160,13 @@ def test_the_segment_sample_holds_the_periods_placed_sessions(october, engine):
 
 @pytest.fixture
 def far(tmp_path):
+    """:func:`far_data`; the review's window is September and October."""
+    return far_data(tmp_path)
+
+
+def far_data(tmp_path):
     """Placed rows stored in March (placed in February), in October (placed there) and in
-    December (placed in October); the review's window is September and October."""
+    December (placed in October)."""
     recs: list = []
     for i in range(3):
         _token(recs, f"tokfeb{i:014d}", f"2026-02-{10 + i}", "2026-03-05T10:00:00Z")

@@ -27,27 +27,18 @@ from faceanalytics._i18n import catalogue
 from faceanalytics.engines import _explore as E
 from faceanalytics.engines import load_placed
 from faceanalytics.engines._sql import PLACED_TABLES
-from faceanalytics.pipeline.ingest import ingest
 from faceanalytics.report._summary import summarize
 
-from _helpers import write_jsonl
-from test_placement_gaps import _counts, _scanned, _token
+from _helpers import local_spark
+from test_placement_gaps import _counts, _scanned, far_data
 
 OCT, NOV = "2026-10-01", "2026-11-01"
 
 
 @pytest.fixture
 def far(tmp_path):
-    """Placed rows stored in March (placed in February), in October (placed there) and in
-    December (placed in October); the window is October."""
-    recs: list = []
-    for i in range(3):
-        _token(recs, f"tokfeb{i:014d}", f"2026-02-{10 + i}", "2026-03-05T10:00:00Z")
-        _token(recs, f"tokoct{i:014d}", f"2026-10-{10 + i}", f"2026-10-{11 + i}T10:00:00Z")
-        _token(recs, f"tokdec{i:014d}", f"2026-10-{20 + i}", "2026-12-02T10:00:00Z")
-    d = tmp_path / "data"
-    ingest([write_jsonl(tmp_path / "in.jsonl", recs)], d)
-    return d
+    """``test_placement_gaps.far_data``; the window is October."""
+    return far_data(tmp_path)
 
 
 def _damage_march(d) -> list[str]:
@@ -136,15 +127,7 @@ def test_the_retention_note_says_how_rows_without_a_verification_time_are_dated(
 
 @pytest.fixture(scope="module")
 def spark():
-    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-    from pyspark.sql import SparkSession
-
-    s = (SparkSession.builder.master("local[1]").appName("faceanalytics-placement-leftovers")
-         .config("spark.sql.shuffle.partitions", "1").config("spark.default.parallelism", "1")
-         .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
-         .config("spark.driver.extraJavaOptions", "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC")
-         .getOrCreate())
-    s.sparkContext.setLogLevel("ERROR")
+    s = local_spark("faceanalytics-placement-leftovers", 1)
     yield s
     s.stop()
 
