@@ -48,6 +48,8 @@ def _time(flat: Flat, prefix: str, key: str, v):
     if us is None and not is_nullish(v):
         flat.unreadable(path, v)
     return us
+
+
 def _when(flat: Flat, i: int, key: str, v):
     """:func:`_time` of a getall attempt's field: the documents' form read in line, the
     path (``result.verify_result[i].key``) built only for a note or a reason."""
