@@ -132,3 +132,17 @@ def local_spark(app: str, cores: int):
          .getOrCreate())
     s.sparkContext.setLogLevel("ERROR")
     return s
+
+
+def baidu_getall(when: str, attempts=None) -> dict:
+    """The document's getall answer (``seeds/baidu_getall.json``), every attempt verified,
+    charged and OCR-charged at ``when`` (Beijing wall-clock time, ``YYYY-MM-DD HH:MM:SS``).
+    ``attempts(first)``: the attempts to list instead, made from the document's first attempt
+    (``verify_count`` follows)."""
+    p = seed("baidu_getall.json")
+    if attempts is not None:
+        p["result"]["verify_result"] = attempts(p["result"]["verify_result"][0])
+        p["result"]["verify_count"] = len(p["result"]["verify_result"])
+    for a in p["result"]["verify_result"]:
+        a["verify_time"] = a["charge_time"] = a["ocr_charge_time"] = when
+    return p

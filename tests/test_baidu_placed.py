@@ -7,7 +7,6 @@ period read 0.
 """
 from __future__ import annotations
 
-import copy
 
 import pandas as pd
 import pytest
@@ -20,17 +19,13 @@ from faceanalytics.pipeline.ingest import ingest
 from faceanalytics.report import review
 from faceanalytics.report._sections import _Builder
 
-from _helpers import envelope, seed, write_jsonl
+from _helpers import baidu_getall, envelope, write_jsonl
 
 SINCE, UNTIL = "2026-07-01", "2026-08-01"          # previous period: June
 PREV, CUR = 6 * 2, 4 * 3 + 5                         # 222380 counts: June's tokens, July's + the lone one
 
 
-def _getall(when: str) -> dict:
-    p = copy.deepcopy(seed("baidu_getall.json"))
-    for a in p["result"]["verify_result"]:
-        a["verify_time"] = a["charge_time"] = a["ocr_charge_time"] = when
-    return p
+_getall = baidu_getall      # every attempt at one time
 
 
 def _stat(n: int) -> dict:

@@ -6,7 +6,6 @@ the report's table, the workbook and the findings' series, while a refused call 
 """
 from __future__ import annotations
 
-import copy
 
 import pytest
 from pandas.testing import assert_frame_equal
@@ -18,7 +17,7 @@ from faceanalytics.pipeline.ingest import ingest
 from faceanalytics.report import review
 from faceanalytics.report._sections import _Builder
 
-from _helpers import envelope, seed, write_jsonl
+from _helpers import baidu_getall, envelope, write_jsonl
 
 SINCE, UNTIL = "2026-07-01", "2026-08-01"
 TOKENS = 4
@@ -27,13 +26,10 @@ LABEL = "Baidu latest attempt, as detail repeats it"
 
 def _getall(day: int) -> dict:
     """One failed attempt (223120, liveness failed), the latest, on day ``day``."""
-    p = copy.deepcopy(seed("baidu_getall.json"))
-    a = p["result"]["verify_result"][0]
-    a.update(order=1, is_verify_passed=False, code="223120", message="活体检测未通过", is_charged=False)
-    a["verify_time"] = a["charge_time"] = a["ocr_charge_time"] = f"2026-07-{day:02d} 10:00:00"
-    p["result"]["verify_result"] = [a]
-    p["result"]["verify_count"] = 1
-    return p
+    def one_failed(a):
+        a.update(order=1, is_verify_passed=False, code="223120", message="活体检测未通过", is_charged=False)
+        return [a]
+    return baidu_getall(f"2026-07-{day:02d} 10:00:00", one_failed)
 
 
 @pytest.fixture(scope="module")

@@ -25,7 +25,7 @@ from faceanalytics.report import review
 from faceanalytics.report._sections import _Builder
 from faceanalytics.report._text import origin as origin_label
 
-from _helpers import envelope, seed, write_jsonl
+from _helpers import baidu_getall, envelope, write_jsonl
 
 SINCE, UNTIL = "2026-07-01", "2026-08-01"
 # Per token: attempt 1 fails 222380 (billed), attempt 2 fails 223120 (not billed), attempt 3 passes.
@@ -34,20 +34,15 @@ TOKENS = 5
 
 
 def _getall(day: int) -> dict:
-    p = copy.deepcopy(seed("baidu_getall.json"))
-    ok = p["result"]["verify_result"][0]
-    attempts = []
-    for order, (code, msg, charged) in enumerate(FAILS, 1):
-        a = copy.deepcopy(ok)
-        a.update(order=order, is_verify_passed=False, code=code, message=msg, is_charged=charged)
-        attempts.append(a)
-    ok["order"] = len(attempts) + 1
-    attempts.append(ok)
-    for a in attempts:
-        a["verify_time"] = a["charge_time"] = a["ocr_charge_time"] = f"2026-07-{day:02d} 10:00:00"
-    p["result"]["verify_result"] = attempts
-    p["result"]["verify_count"] = len(attempts)
-    return p
+    def failing_then_passing(ok):
+        attempts = []
+        for order, (code, msg, charged) in enumerate(FAILS, 1):
+            a = copy.deepcopy(ok)
+            a.update(order=order, is_verify_passed=False, code=code, message=msg, is_charged=charged)
+            attempts.append(a)
+        ok["order"] = len(attempts) + 1
+        return [*attempts, ok]
+    return baidu_getall(f"2026-07-{day:02d} 10:00:00", failing_then_passing)
 
 
 def _stat() -> dict:

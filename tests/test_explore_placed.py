@@ -7,7 +7,6 @@ those scores in the fetch week and the review in the verify week.
 """
 from __future__ import annotations
 
-import copy
 
 import pandas as pd
 import pytest
@@ -21,7 +20,7 @@ from faceanalytics.engines._explore import ALL as E_ALL, selection_histogram
 from faceanalytics.engines._review import Segment
 from faceanalytics.pipeline.ingest import ingest
 
-from _helpers import envelope, seed, write_jsonl
+from _helpers import baidu_getall, envelope, seed, write_jsonl
 
 SINCE, UNTIL = "2026-06-29", "2026-11-02"         # Mondays: whole weeks
 VERIFY_WEEK = pd.Timestamp("2026-07-13", tz="UTC")   # tokens verified 13-16 July
@@ -30,10 +29,9 @@ WEEK = pd.Timedelta(days=7)
 
 
 def _getall(when: str, detail: bool = True) -> dict:
-    p = copy.deepcopy(seed("baidu_getall.json"))
-    for a in p["result"]["verify_result"]:
-        a["verify_time"] = a["charge_time"] = a["ocr_charge_time"] = when
-        if not detail:              # an attempt without verify_detail: no getall genuineness row
+    p = baidu_getall(when)
+    if not detail:                  # attempts without verify_detail: no getall genuineness row
+        for a in p["result"]["verify_result"]:
             del a["verify_detail"]
     return p
 

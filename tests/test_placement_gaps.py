@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import contextlib
-import copy
 
 import pandas as pd
 import pytest
@@ -29,17 +28,12 @@ from faceanalytics.engines._review import segment_sample
 from faceanalytics.pipeline.ingest import ingest
 from faceanalytics.report._summary import summarize
 
-from _helpers import envelope, seed, write_jsonl
+from _helpers import baidu_getall, envelope, seed, write_jsonl
 
 SINCE, UNTIL = "2026-07-01", "2026-08-01"
 
 
-def _getall(when: str) -> dict:
-    """getall of one token, every attempt verified at ``when`` (Beijing wall-clock time)."""
-    p = copy.deepcopy(seed("baidu_getall.json"))
-    for a in p["result"]["verify_result"]:
-        a["verify_time"] = a["charge_time"] = a["ocr_charge_time"] = when
-    return p
+_getall = baidu_getall      # getall of one token, every attempt verified at ``when`` (Beijing wall-clock time)
 
 
 def _token(recs: list, tok: str, verified: str, detail_fetched: str | None) -> None:

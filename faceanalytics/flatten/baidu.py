@@ -239,7 +239,7 @@ def flatten_stat(payload: dict, ctx: Context, flat: Flat) -> None:
     # Ten error counts a record, each a few values: the usual value (an int count, an
     # int or text code, no unknown key) is taken in line and every other goes through
     # the readers; the paths a note needs are built only for a note.
-    rows = flat.rows.get("error_counts")
+    rows = flat.dict_rows.get("error_counts")
     for api, items in result.items():
         if isinstance(items, str):
             items = _maybe_json(items, f"result.{api}")
@@ -266,7 +266,7 @@ def flatten_stat(payload: dict, ctx: Context, flat: Flat) -> None:
             row = {"api": api_s, "error_code": str(code) if type(code) is int else code_text(code),
                    "count": count}
             if rows is None:
-                rows = flat.rows["error_counts"] = [row]
+                rows = flat.dict_rows["error_counts"] = [row]
             else:
                 rows.append(row)
 
