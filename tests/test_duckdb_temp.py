@@ -37,3 +37,21 @@ def test_a_temp_directory_given_is_used_and_left_in_place(tmp_path):
     del eng
     gc.collect()
     assert tmp_path.exists()
+
+
+def test_no_progress_bar_reaches_standard_output(capfd, tmp_path):
+    """DuckDB draws a progress bar on standard output for a query past its time (2 s): it
+    reached the output of ``review -q`` on large tables.  The engine's connection and the
+    labels' own draw none."""
+    from faceanalytics.engines._labels import LabelFile
+
+    labels = LabelFile(tmp_path / "labels.csv")
+    try:
+        for con in (E.DuckDBEngine(threads=1).connection(), labels._connection()):
+            con.execute("SET progress_bar_time = 0")          # draw from the first moment
+            assert con.execute("SELECT count(*) FROM (SELECT i % 1000 AS k FROM range(20000000) t(i)) "
+                               "WHERE k = 7").fetchone()[0] == 20_000
+    finally:
+        labels.close()
+    out, err = capfd.readouterr()
+    assert out == "" and err == ""

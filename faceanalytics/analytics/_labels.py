@@ -83,6 +83,7 @@ def _label_matches(table: pd.DataFrame, labels: pd.DataFrame) -> tuple[pd.DataFr
 
     con = duckdb.connect(":memory:")
     try:
+        con.execute("SET enable_progress_bar_print = false")     # drawn on standard output
         con.register("fa_rows", keys(table, "i"))
         con.register("fa_labels", keys(lab, "j"))
         using = ", ".join(f"k{i}" for i in range(len(on)))

@@ -94,9 +94,11 @@ class LabelFile:
     def _connection(self):
         import duckdb
 
-        return duckdb.connect(":memory:", config={"memory_limit": MEMORY_LIMIT, "threads": 1,
-                                                  "temp_directory": os.path.join(self._dir, "spill"),
-                                                  "preserve_insertion_order": False})
+        con = duckdb.connect(":memory:", config={"memory_limit": MEMORY_LIMIT, "threads": 1,
+                                                 "temp_directory": os.path.join(self._dir, "spill"),
+                                                 "preserve_insertion_order": False})
+        con.execute("SET enable_progress_bar_print = false")     # it draws on standard output
+        return con
 
     def frame(self) -> pd.DataFrame:
         """The labels, each session once (its first row), in the file's order: what the

@@ -78,7 +78,9 @@ class DuckDBEngine(Engine):
                     tmp = tempfile.mkdtemp(prefix="faceanalytics-duckdb-")
                     weakref.finalize(self, shutil.rmtree, tmp, ignore_errors=True)
                 config["temp_directory"] = tmp
-                self._con = duckdb.connect(":memory:", config=config)
+                con = duckdb.connect(":memory:", config=config)
+                con.execute("SET enable_progress_bar_print = false")     # drawn on standard output, past `review -q`
+                self._con = con
             return self._con
 
     @contextlib.contextmanager
