@@ -315,6 +315,22 @@ def _main(argv: list) -> int:
     except OSError as e:
         print(f"faceanalytics {args.command}: {_message(e)}{_DISK_FULL if _disk_full(e) else ''}", file=sys.stderr)
         return 1
+    except Exception as e:
+        if not _out_of_memory(e):
+            raise
+        print(f"faceanalytics {args.command}: {_message(str(e).splitlines()[0])}{_OUT_OF_MEMORY}", file=sys.stderr)
+        return 1
+
+
+_OUT_OF_MEMORY = ("; DuckDB counts within a memory limit of its own and spills to disk past it, but not every "
+                  "count can: review a shorter period, or count on Spark (--engine spark)")
+
+
+def _out_of_memory(e: BaseException) -> bool:
+    """DuckDB's "Out of Memory Error" (a count past its memory limit that could not spill);
+    DuckDB is imported only by the commands that count with it."""
+    duckdb = sys.modules.get("duckdb")
+    return duckdb is not None and isinstance(e, duckdb.OutOfMemoryException)
 
 
 def _message(e: BaseException | str) -> str:

@@ -117,3 +117,14 @@ def test_summaries_histogram_of_a_comparison_kind_naming_nothing_is_refused(data
         s.histogram(comparison="face_id")
     assert s.histogram(comparison="faceid")["count"].sum() > 0
     assert s.histogram(comparison="ref3").empty                  # documented, absent: empty
+
+
+def test_duckdb_out_of_memory_is_one_line_not_a_traceback(datadir, tmp_path, capsys, monkeypatch):  # noqa: F811
+    """A count DuckDB cannot finish within its memory limit (it spills most, not all) ended the
+    review with a traceback; now one line that says what happened and what to do, exit 1."""
+    monkeypatch.setattr("faceanalytics.report._period.MEMORY_LIMIT", "1MB")
+    out = tmp_path / "r.html"
+    assert main(_args(datadir, out)) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and err.startswith("faceanalytics review: Out of Memory Error")
+    assert "--engine spark" in err and not out.exists()
