@@ -1,6 +1,7 @@
 """A review on hostile table content and careless options: peak memory, CPU and wall time, beside a baseline.
 
     python benchmarks/probe_review_hostile.py --baseline /tmp/base-h [--n 2000] [--blob-kb 50] [--labels 2000000]
+    python benchmarks/probe_review_hostile.py --baseline /tmp/base-h --ids 40000000
 
 The data are Megvii Lite records generated from the provider documents
 (``benchmarks/gen_records.py``), ingested once by this tree's code; then each contender
@@ -15,6 +16,12 @@ whole process, its kept counts (``data/summaries``) removed before every run:
 - ``labels``: ``--labels FILE`` of ``--labels`` lines, ``session_id,genuine``: the data's sessions
   and as many generated biz_ids (``<unix time>,<uuid>``, as the documents give them) as make up
   the count, unquoted as a script writes them.
+
+``--ids N`` measures instead the labels' count alone (``LabelFile.finish``: distinct ids,
+ids labelled both ways), on the review's temporary Parquet file of N labels made here by
+DuckDB, a random label each: ids in the form of Baidu's verify_token (24 letters and digits,
+``--id-form token``) or Megvii's biz_id (``<unix time>,<uuid>``, ``--id-form biz_id``).  Its
+grouping by id ran out of DuckDB's memory limit on 40M tokens.
 
 Printed per run (the better of ``--repeat``, alternated): peak resident MiB (ru_maxrss), user +
 system CPU seconds (wait4), wall seconds, and the exit status.  The data are made by a child
@@ -110,6 +117,53 @@ def _run(package_root: Path, data: Path, out: Path, more: list[str]) -> tuple[fl
     return ru.ru_maxrss / 1024, ru.ru_utime + ru.ru_stime, time.monotonic() - t, os.waitstatus_to_exitcode(status)
 
 
+_FINISH = """
+import os, sys
+from faceanalytics.engines._labels import LabelFile
+
+class Written:                         # the probe wrote the file: finish() only closes it
+    def close(self):
+        pass
+
+lf = LabelFile(sys.argv[1])
+os.link(sys.argv[1], lf.parquet)
+lf._writer, lf.rows = Written(), int(sys.argv[2])
+try:
+    print(lf.finish()[:2])
+finally:
+    lf.close()
+"""
+
+
+_ID_FORMS = {"token": "substr(md5(i::VARCHAR || 'token'), 1, 24)",
+             "biz_id": "(1760000000 + i)::VARCHAR || ',' || uuid()::VARCHAR"}
+
+
+def _ids(tmp: Path, n: int, form: str) -> Path:
+    import duckdb
+
+    path = tmp / "labels.parquet"
+    duckdb.connect().execute(
+        f"COPY (SELECT {_ID_FORMS[form]} AS session_id, random() < 0.5 AS genuine, "
+        f"i::BIGINT AS row FROM range({n}) t(i)) TO '{path}' (FORMAT parquet, ROW_GROUP_SIZE 131072)")
+    return path
+
+
+def _finish(package_root: Path, labels: Path, n: int) -> tuple[float, float, float, int, str]:
+    """(peak MiB, CPU s, wall s, exit status, what it printed or its error's last line)."""
+    env = {**os.environ, "PYTHONPATH": str(package_root)}
+    said = labels.with_suffix(".said")
+    t = time.monotonic()
+    with open(said, "w") as out:
+        p = subprocess.Popen([sys.executable, "-c", _FINISH, str(labels), str(n)], env=env, stdout=out, stderr=out,
+                             cwd=labels.parent)       # not this tree's folder: "-c" puts the cwd first on sys.path
+        _, status, ru = os.wait4(p.pid, 0)
+    lines = [ln for ln in said.read_text().splitlines() if ln.strip() and "%" not in ln] or ["?"]
+    status = os.waitstatus_to_exitcode(status)
+    line = lines[-1] if status == 0 else next((ln for ln in lines if "Error" in ln), lines[-1])
+    return ru.ru_maxrss / 1024, ru.ru_utime + ru.ru_stime, time.monotonic() - t, status, line[:70]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--baseline", required=True, type=Path, help="a directory holding another faceanalytics package")
@@ -119,6 +173,9 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=1)
     ap.add_argument("--labels-only", action="store_true",
                     help="only the labels case, beside the same review without labels")
+    ap.add_argument("--ids", type=int, default=0,
+                    help="only the labels' count (LabelFile.finish) on a file of this many labels")
+    ap.add_argument("--id-form", choices=sorted(_ID_FORMS), default="token")
     ap.add_argument("--make", type=Path, help=argparse.SUPPRESS)      # the child that makes the data
     args = ap.parse_args()
     if args.make is not None:
@@ -127,6 +184,17 @@ def main() -> None:
         return
     if not (args.baseline / "faceanalytics" / "__init__.py").exists():
         sys.exit(f"{args.baseline}: no faceanalytics package in it")
+    if args.ids:
+        with tempfile.TemporaryDirectory(prefix="probe-labels-") as d:
+            labels = _ids(Path(d), args.ids, args.id_form)
+            print(f"{args.ids:,} labels, ids as {args.id_form} ({labels.stat().st_size >> 20} MB as Parquet): "
+                  "counted by LabelFile.finish")
+            print(f"{'code':<9} {'peak MiB':>9} {'CPU s':>7} {'wall s':>7} exit  (ids, both ways) or error", flush=True)
+            for _ in range(args.repeat):
+                for code, root in (("baseline", args.baseline), ("this", ROOT)):
+                    rss, cpu, wall, status, said = _finish(root, labels, args.ids)
+                    print(f"{code:<9} {rss:>9.0f} {cpu:>7.1f} {wall:>7.1f} {status:>4}  {said}", flush=True)
+        return
     with tempfile.TemporaryDirectory(prefix="probe-review-") as d:
         tmp = Path(d)
         subprocess.run([sys.executable, __file__, "--baseline", str(args.baseline), "--n", str(args.n),

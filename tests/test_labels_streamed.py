@@ -165,6 +165,57 @@ def test_streamed_file_keeps_each_session_once_as_read_labels(tmp_path, monkeypa
         pd.testing.assert_frame_equal(got, want.astype({"genuine": bool}), check_dtype=False)
 
 
+@pytest.mark.parametrize("passes", [1, 10])
+def test_ids_counted_in_passes_as_in_one(tmp_path, passes):
+    """Counted a hash class of ids at a time (what a file whose ids outgrow DuckDB's memory
+    is counted in), the same distinct ids, the same sessions labelled both ways and the same
+    first of them (the smallest id), whichever pass each lies in."""
+    import faceanalytics.engines._labels as L
+
+    ids = [f"id{i:03d}" for i in range(60)] + ["é1", "Z9", "a\u00e9"]
+    rows = [(s, "1" if i % 3 else "0") for i, s in enumerate(ids)] + [("id042", "1"), ("id017", "0"), ("é1", "0"),
+                                                                    ("a\u00e9", "0"), ("id005", "0"), ("id005", "0")]
+    two = _files(tmp_path, rows)[0]
+    with L.LabelFile(two) as lf:
+        lf.write(R._checked_labels(pd.read_csv(two, dtype=str), two))
+        lf.finish()
+        with lf._connection() as con:
+            got = lf._count(con, passes)
+    labels = {}
+    for s, g in rows:
+        labels.setdefault(s, set()).add(g)
+    both = sorted(s for s, g in labels.items() if len(g) == 2)
+    assert len(both) == 4 and got == (len(labels), len(both), both[0])
+
+
+def test_a_pass_out_of_memory_is_counted_again_in_smaller_classes(tmp_path, monkeypatch):
+    """Ids that take more room than most (long ones) may outgrow DuckDB's limit within one
+    pass: the count starts again in four times as many passes and is the same."""
+    import duckdb
+
+    import faceanalytics.engines._labels as L
+
+    rows = [(f"id{i:03d}", "1" if i % 5 else "0") for i in range(50)] + [("id010", "1"), ("id003", "0")]
+    two = _files(tmp_path, rows)[0]
+    count, tried = L.LabelFile._count, []
+
+    def scarce(self, con, passes):
+        tried.append(passes)
+        if passes < 16:
+            raise duckdb.OutOfMemoryException("Out of Memory Error: failed to pin block (simulated)")
+        return count(self, con, passes)
+
+    monkeypatch.setattr(L.LabelFile, "_count", scarce)
+    with L.LabelFile(two) as lf:
+        lf.write(R._checked_labels(pd.read_csv(two, dtype=str), two))
+        assert lf.finish() == (50, 2, "id003") and tried == [1, 4, 16]
+    monkeypatch.setattr(L, "MAX_PASSES", 8)                 # still out of memory at the last: raised
+    with L.LabelFile(two) as lf:
+        lf.write(R._checked_labels(pd.read_csv(two, dtype=str), two))
+        with pytest.raises(duckdb.OutOfMemoryException):
+            lf.finish()
+
+
 def test_cli_review_streams_its_labels_file(data, labels, tmp_path, monkeypatch):
     """``review --labels FILE`` streams the file as ``write_report(labels=path)`` does (it read
     the whole file with read_labels first); a file refused is still a usage error (exit 2)

@@ -26,6 +26,11 @@ from . import _sql as S
 
 MEMORY_LIMIT = "256MB"      # DuckDB's own for the labels' checks (a connection of their own): it spills past it
 BLOCK_ROWS = 1 << 17        # rows of a labels file per block read and written
+# DuckDB 2.0's grouping by a text column spills the texts, not always its table of groups:
+# 40M uuids ran out of its memory at 256 MB ("Out of Memory Error"; 40M ids in the documents'
+# biz_id form passed, spilling).  The ids are then counted again a hash class at a time, in 4x
+# as many classes at each failure, up to this many.
+MAX_PASSES = 1024
 
 _THRESHOLDS = [*(LEVEL_COLUMNS[lv] for lv in LEVELS), "threshold"]
 
@@ -73,7 +78,9 @@ class LabelFile:
 
     def finish(self) -> tuple[int, int, object]:
         """Close the file; (distinct session ids, sessions labelled both ways, the first of
-        them in the ids' order) counted by DuckDB (with a memory limit, spilling beside it)."""
+        them in the ids' order) counted by DuckDB (with a memory limit, spilling beside it), a
+        hash class of ids at a time if all at once runs out of memory (:data:`MAX_PASSES`)."""
+        import duckdb
         import pyarrow.parquet as pq
 
         if self._writer is None:
@@ -81,12 +88,29 @@ class LabelFile:
         else:
             self._writer.close()
             self._writer = None
+        passes = 1
         with self._connection() as con:
-            ids, both, first = con.execute(
+            while True:
+                try:
+                    return self._count(con, passes)
+                except duckdb.OutOfMemoryException:
+                    if passes * 4 > MAX_PASSES:
+                        raise
+                    passes *= 4
+
+    def _count(self, con, passes: int) -> tuple[int, int, object]:
+        ids = both = 0
+        first = None
+        for k in range(passes):     # each id in one pass: its hash's class
+            among = f" AND hash(session_id) % {passes} = {k}" if passes > 1 else ""
+            n, b, f = con.execute(
                 "SELECT count(*), count(*) FILTER (WHERE g1 AND NOT g2), min(session_id) FILTER (WHERE g1 AND NOT g2) "
                 f"FROM (SELECT session_id, bool_or(genuine) AS g1, bool_and(genuine) AS g2 FROM {self._read()} "
-                "WHERE session_id IS NOT NULL GROUP BY session_id)").fetchone()
-        return int(ids), int(both), first
+                f"WHERE session_id IS NOT NULL{among} GROUP BY session_id)").fetchone()
+            ids, both = ids + int(n), both + int(b)
+            if f is not None and (first is None or f < first):   # UTF-8's byte order is the code points'
+                first = f
+        return ids, both, first
 
     def _read(self) -> str:
         return "read_parquet(" + S.DuckDBDialect().text(self.parquet) + ")"
