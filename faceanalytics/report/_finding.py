@@ -102,7 +102,7 @@ class Finding:
     figure_note: str | None = None
     evidence: float | None = None  # the strictest false-discovery level its q-value passes (._findings.rank)
     affected: float | None = None  # decisions it changed: |change| x the trials in the change (._findings.rank)
-    start_low: str | None = None   # a step's 95% date interval, days (detect_changes' start_low/start_high)
+    start_low: str | None = None   # the start's 95% date interval, days (detect_changes' start_low/start_high)
     start_high: str | None = None
 
     def as_json(self) -> dict:
@@ -111,3 +111,5 @@ class Finding:
             if isinstance(v, float) and not math.isfinite(v):
                 d[k] = None
         return d
+    end_low: str | None = None     # a wave's end's 95% interval, days, exclusive as ``end`` (end_low/end_high)
+    end_high: str | None = None
