@@ -513,23 +513,34 @@ def findings_of(changes: pd.DataFrame | None, series: pd.DataFrame, since_day: i
 
 
 # How far before a new threshold set a pass-rate change of its kind may be dated and still be
-# read as its consequence: the detector dates a step in a small segment a few days off (3-5
-# days early in the audit); after the set's start, its whole era counts.
+# read as its consequence, when the change has no date interval: the detector dates a step in a
+# small segment a few days off (3-5 days early in the audit); after the set's start, its whole
+# era counts.  A change with a 95% interval of its start (``start_high``) may be dated before the
+# set when the set starts within a day after that interval ends.
 ERA_SLACK_DAYS = 7
+
+
+def _latest_start(f: Finding) -> pd.Timestamp:
+    """The latest day the change ``f`` may have started for an era to hold it: a day after its
+    start interval's end, or :data:`ERA_SLACK_DAYS` after its start without one."""
+    if f.start_high:
+        return max(pd.Timestamp(f.start_high).tz_localize("UTC") + pd.Timedelta(days=1), pd.Timestamp(f.start))
+    return pd.Timestamp(f.start) + pd.Timedelta(days=ERA_SLACK_DAYS)
 
 
 def era_of(f: Finding, new: list[Finding]) -> Finding | None:
     """The new reference-threshold set (a finding of family ``thresholds``) whose era holds the
-    pass-rate finding ``f``: same kind and source, ``f`` dated from ``ERA_SLACK_DAYS`` before the
-    set's start until the set's end (a wave) or the next set of the kind; the latest such set."""
-    start = pd.Timestamp(f.start)
+    pass-rate finding ``f``: same kind and source, ``f`` dated from the set's start (or before it,
+    the set starting by :func:`_latest_start`) until the set's end (a wave) or the next set of
+    the kind; the latest such set."""
+    start, latest = pd.Timestamp(f.start), _latest_start(f)
     mine = sorted((t for t in new if (t.source, t.comparison) == (f.source, f.comparison)),
                   key=lambda t: pd.Timestamp(t.start))
     era = None
     for i, t in enumerate(mine):
         t0 = pd.Timestamp(t.start)
         ends = [pd.Timestamp(x) for x in (t.end, *(u.start for u in mine[i + 1:])) if x]
-        if t0 - pd.Timedelta(days=ERA_SLACK_DAYS) <= start and (not ends or start < min(ends)):
+        if t0 <= latest and (not ends or start < min(ends)):
             era = t
     return era
 
