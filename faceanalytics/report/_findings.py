@@ -40,8 +40,8 @@ from ..analytics._core import sums_by
 from ..analytics._errors import REPEATING_SOURCES
 from ..schema import LEVEL_COLUMNS, LEVELS
 from .._time import local_day
-from ._confined import confine
-from ._finding import Finding, level_for, parse_levels
+from ._confined import confine, dated_by_segment
+from ._finding import Finding, level_for, parse_levels, same_dates
 from ._shown import segment_labels
 from ._summary import Summaries, day_start
 
@@ -503,8 +503,11 @@ def findings_of(changes: pd.DataFrame | None, series: pd.DataFrame, since_day: i
         if got is None:
             findings.append(T.change_finding(r, levels, labels))
             continue
+        got, pool_start = dated_by_segment(r, got, changes, series, since_day, alpha)
         f = T.change_finding(pd.Series(got[0]), levels, labels)
         f.also.append(T.confined_tag(**got[1]))
+        if pool_start is not None:
+            f.also.append(T.pool_dated_tag(pool_start))
         confined.add(id(f))
         findings.append(f)
     out = _collapse(findings, levels, confined, alpha)
@@ -587,10 +590,7 @@ def _same(a: Finding, b: Finding) -> bool:
         return False
     if np.sign(a.change_points or 0) != np.sign(b.change_points or 0):
         return False
-    a0, a1 = pd.Timestamp(a.start), pd.Timestamp(a.end) if a.end else pd.Timestamp.max.tz_localize("UTC")
-    b0, b1 = pd.Timestamp(b.start), pd.Timestamp(b.end) if b.end else pd.Timestamp.max.tz_localize("UTC")
-    close = abs((a0 - b0) / pd.Timedelta(days=1)) <= 7
-    return close and a0 < b1 and b0 < a1
+    return same_dates(a.start, a.end, b.start, b.end)
 
 
 def _collapse(findings: list[Finding], levels: dict[str, str], confined: set[int] = frozenset(),

@@ -16,7 +16,7 @@ from ..schema import LEVELS
 from ._finding import Finding
 
 __all__ = ["SECTIONS", "SECTION_IDS", "sections", "pct", "points", "change_finding", "threshold_finding", "also_tag",
-           "confined_tag", "at_new_thresholds", "origin", "provider", "attack", "tr", "tr_or", "join"]
+           "confined_tag", "pool_dated_tag", "at_new_thresholds", "origin", "provider", "attack", "tr", "tr_or", "join"]
 
 #: the sections in report order (each has ``sections.<id>.heading`` and ``.lead`` in the catalogue)
 SECTION_IDS = ("headline", "changes", "segments", "funnel", "pass-rates", "confidence", "would-flip",
@@ -245,6 +245,11 @@ def at_new_thresholds(f, t) -> None:
 def confined_tag(pool: float, rest: float) -> str:
     """What a change named with its segment says of the pool and of the rest."""
     return tr("finding.also.confined", pool=points(pool), rest=points(rest))
+
+
+def pool_dated_tag(start) -> str:
+    """What a change named with its segment, dated by the segment's own series, says of the pool's date."""
+    return tr("finding.also.pool_dated", start=_day(start))
 
 
 def also_tag(f) -> str:
