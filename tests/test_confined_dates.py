@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from faceanalytics.report._findings import _META, _detect, findings_of, parse_levels
+from faceanalytics.report._findings import _detect, findings_of, parse_levels
+from test_confined import faceid_series
 
 SINCE = 20_500
 DAYS, AT = 30, 15
@@ -29,14 +30,7 @@ def _series(seed: int) -> pd.DataFrame:
             pool_k, pool_n = pool_k + k, pool_n + n
             rows.append(("channel", channel, day, k, n))
         rows.append((None, None, day, pool_k, pool_n))
-    f = pd.DataFrame(rows, columns=["seg_key", "seg_value", "day", "k", "n"])
-    meta = {"family": "pass_rate", "source": "megvii_lite", "comparison": "faceid", "level": "1e-4"}
-    for c in _META:
-        if c not in ("seg_key", "seg_value"):
-            f[c] = meta.get(c)
-    for c in _META:
-        f[c] = f[c].astype("object").where(f[c].notna(), None)
-    return f[[*_META, "day", "k", "n"]]
+    return faceid_series(rows)
 
 
 def _day(n: int) -> str:
@@ -66,7 +60,8 @@ def test_a_change_confined_to_a_segment_takes_the_segments_own_date_and_says_the
 
 def test_a_confined_change_the_segments_own_series_did_not_find_keeps_the_pools_date():
     """test_confined's short window: the segment's own series finds nothing, the pool's date stands."""
-    from test_confined import _findings, _series as short_series
+    from test_confined import _findings
+    from test_confined import _series as short_series
 
     found = _findings(short_series(0, {"app": 0.20}))
     assert len(found) == 1 and found[0].segment == {"key": "channel", "value": "app"}
