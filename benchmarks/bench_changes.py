@@ -1,6 +1,6 @@
 """detect_changes: false alarms on no change, detection of planted changes, speed.
 
-    python benchmarks/bench_changes.py [--families 100] [--days 12] [--seed 1000] [--repeat 3] [--only 1 2 3 4 5 6 7] [--reviews 100] [--rho 0]
+    python benchmarks/bench_changes.py [--families 100] [--days 12] [--seed 1000] [--repeat 3] [--only 1 2 3 4 5 6 7 8] [--reviews 100] [--rho 0]
 
 1. False alarms: ``--families`` no-change reviews of 500 series each
    (``analytics._changes.review_family``: one period of 30-180 days, 50-50,000
@@ -58,6 +58,18 @@
    percentiles, share within 1 and 3 days), and the date interval's (``start_low`` to
    ``start_high``: the days whose likelihood ratio is within the 95% bound of the best's) coverage
    of the planted day and median width in days.  A biased estimator shows as a mean or median off 0.
+
+8. Dating a wave: in 100 of 500 series of 90 days (binomial, or ``--rho``), a wave from day 45 of 3, 5
+   and 10 points down from 87% for 4 days (the audit's mask wave's length) at 300, 1,000 and 10,000
+   trials a weekday; near the edge of detection, 2 points at 3,000 and 4 at 600 for 4 days, 10 at 1,000
+   for 1 day, 5 at 1,000 for 2, and 3 at 500 and 2 at 1,000 for 14 days; and the audit's two waves (mask flagged
+   share 0.6% -> 3.6% for 4 days at 2,500 a day; Baidu code 223120 4% -> 10% for 5 days at 300).  Of
+   the changed series whose first finding is a wave: the start and the end within a day, the 95%
+   intervals' (``start_low``..``start_high``, ``end_low``..``end_high``, each edge by its profile over
+   the other) coverage of the planted start and end, of both, and their median widths; beside them
+   the coverage of intervals with the other edge held at its estimate instead of profiled.  The
+   planted dates are as the data show them: the first day with data in the wave, the day after the
+   last (2% of days are missing).
 
 7. Small steps in one segment, at the audit's volumes: ``--reviews`` (default 100) reviews of 215
    series of 90 days (``review_family``'s shapes, as many series as the audit's default review
@@ -233,6 +245,77 @@ def dating(seed: int, rho: float = 0.0) -> list[tuple]:
     return rows
 
 
+WAVE_LENGTH = 4         # section 8: the audit's mask wave (days 50-53)
+
+
+def wave_cells() -> list[tuple]:
+    """Section 8's cells: (rate, change, volume a weekday, length in days)."""
+    cells = [(0.87, -size, vol, WAVE_LENGTH) for size in (0.03, 0.05, 0.10) for vol in (300, 1_000, 10_000)]
+    # near the edge of detection, where a wave is dated loosely: other lengths and volumes
+    cells += [(0.87, -0.02, 3_000, WAVE_LENGTH), (0.87, -0.04, 600, WAVE_LENGTH), (0.87, -0.10, 1_000, 1),
+              (0.87, -0.05, 1_000, 2), (0.87, -0.03, 500, 14), (0.87, -0.02, 1_000, 14)]
+    cells += [(0.006, 0.03, 2_500, WAVE_LENGTH),    # the audit's mask flagged share
+              (0.04, 0.06, 300, 5)]                 # the audit's Baidu liveness code 223120
+    return cells
+
+
+def _seen(n: np.ndarray, at: int, length: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per series, the wave ``[at, at + length)`` as its data show it: the first day with data
+    in it and the day after the last (a day without data cannot be told in or out)."""
+    inside = n[:, at:at + length] > 0
+    first = at + np.argmax(inside, axis=1)
+    last = at + length - np.argmax(inside[:, ::-1], axis=1)
+    return np.where(inside.any(axis=1), first, -1), np.where(inside.any(axis=1), last, -1)
+
+
+def wave_dating(seed: int, rho: float = 0.0) -> list[tuple]:
+    """Section 8: per cell (rate, change, volume, length, waves found, start within 1, end within 1,
+    start covered, end covered, both covered, median start width, median end width, and the same
+    three coverages with the other edge held at its estimate)."""
+    rows = []
+    t0 = pd.Timestamp("2026-01-05", tz="UTC")
+    for i, (rate, change, vol, length) in enumerate(wave_cells()):
+        changed = C.simulate_counts(100, 90, vol, rate, rho=rho, change=("wave", DATING_AT, length, change),
+                                    seed=seed + i)
+        null = C.simulate_counts(400, 90, vol, rate, rho=rho, seed=seed + 500 + i)
+        null["series"] += 100
+        r = C.detect_changes(pd.concat([changed, null], ignore_index=True), keys=["series"])
+        r = r[r["series"] < 100].sort_values("q_value", kind="stable").drop_duplicates("series")
+        r = r[r["kind"] == "wave"]
+        k, n = matrices(changed)
+        first, last = _seen(n, DATING_AT, length)
+        ids = r["series"].to_numpy()
+        s0, e0 = first[ids], last[ids]
+
+        def days(col):
+            return ((r[col] - t0) / pd.Timedelta(days=1)).to_numpy()
+
+        s, e = days("start"), days("end")
+        slo, shi, elo, ehi = days("start_low"), days("start_high"), days("end_low"), days("end_high")
+        cs, ce = (slo <= s0) & (s0 <= shi), (elo <= e0) & (e0 <= ehi)
+        # the other edge held at its estimate (whole series: the first finding's stretch, nearly always)
+        rho_row = C._scan_rows(k, n, C.MIN_N, C.MAX_WAVE)["rho"]
+        fs, fe = [], []
+        for j, sid in enumerate(ids):
+            sf = C._wave_surface(k[sid], n[sid], 0, n.shape[1], float(rho_row[sid]), C.MIN_N, C.MAX_WAVE)
+            best = sf.max()
+            near_s = np.flatnonzero(sf[:, int(e[j])] >= best - C._DATE_BOUND)
+            near_e = np.flatnonzero(sf[int(s[j]), :] >= best - C._DATE_BOUND)
+            fs.append(near_s.size > 0 and near_s[0] <= s0[j] <= near_s[-1])
+            fe.append(near_e.size > 0 and near_e[0] <= e0[j] <= near_e[-1])
+        fs, fe = np.array(fs, bool), np.array(fe, bool)
+
+        def share(x):
+            return float(np.mean(x)) if x.size else np.nan
+
+        rows.append((rate, change, vol, length, ids.size, share(np.abs(s - s0) <= 1), share(np.abs(e - e0) <= 1),
+                     share(cs), share(ce), share(cs & ce),
+                     float(np.median(shi - slo)) if ids.size else np.nan,
+                     float(np.median(ehi - elo)) if ids.size else np.nan,
+                     share(fs), share(fe), share(fs & fe)))
+    return rows
+
+
 SMALL_SIZES = (0.02, 0.03, 0.04, 0.05)
 SMALL_SERIES = 215       # series the audit's default review tests
 SMALL_VOLUME = 290       # the audit's channel=store faceid comparisons a weekday (258 a day on average)
@@ -310,7 +393,7 @@ def main(argv=None) -> int:
     ap.add_argument("--rho", type=float, default=0.0,
                     help="sections 5, 6 and 7: intra-class correlation of the days (default 0: binomial)")
     ap.add_argument("--reviews", type=int, default=100, help="section 7: reviews per size")
-    ap.add_argument("--only", type=int, nargs="+", default=[1, 2, 3, 4, 5, 6, 7], help="sections to run")
+    ap.add_argument("--only", type=int, nargs="+", default=[1, 2, 3, 4, 5, 6, 7, 8], help="sections to run")
     a = ap.parse_args(argv)
     if 1 in a.only:
         _false_alarms(a)
@@ -329,7 +412,21 @@ def main(argv=None) -> int:
         _dating(a)
     if 7 in a.only:
         _small_steps(a)
+    if 8 in a.only:
+        _wave_dating(a)
     return 0
+
+
+def _wave_dating(a) -> None:
+    days_are = "binomial" if a.rho == 0 else f"rho {a.rho:g}"
+    print(f"\n8. Dating a wave: 100 of 500 series changed (90 days, {days_are}, the wave from day {DATING_AT}); "
+          f"of the changed series whose first finding is a wave, the 95% intervals of its start and end")
+    print(f"   {'rate':>6}{'change':>8}{'per day':>9}{'days':>5}{'waves':>6}{'start+-1':>9}{'end+-1':>8}"
+          f"{'covers start':>13}{'end':>6}{'both':>6}{'width start':>12}{'end':>5}"
+          f"{'| other edge fixed: start':>26}{'end':>6}{'both':>6}")
+    for rate, change, vol, length, found, s1, e1, cs, ce, cb, ws, we, fs, fe, fb in wave_dating(a.seed, a.rho):
+        print(f"   {rate:>6.1%}{change * 100:>+6.1f}pt{vol:>9,}{length:>5}{found:>6}{s1:>9.0%}{e1:>8.0%}"
+              f"{cs:>13.0%}{ce:>6.0%}{cb:>6.0%}{ws:>12.0f}{we:>5.0f}{fs:>26.0%}{fe:>6.0%}{fb:>6.0%}")
 
 
 def _small_steps(a) -> None:

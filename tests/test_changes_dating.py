@@ -42,14 +42,18 @@ def test_step_dates_are_unbiased_and_their_interval_covers_the_planted_day(size,
     assert np.median(hi - lo) <= 12                 # an interval an analyst can use: days, not weeks
 
 
-def test_a_clear_step_has_a_narrow_interval_and_a_wave_none():
+def test_a_clear_change_has_a_narrow_interval_and_a_step_no_end_interval():
     step = _steps(0.10, 10_000, seed=3, series=20)
     assert (step["start_low"] == step["start"]).mean() >= 0.9
     assert (step["start_high"] - step["start_low"]).max() <= pd.Timedelta(days=1)
+    assert step[["end_low", "end_high"]].isna().all().all()
     wave = C.simulate_counts(20, 90, 5000, 0.9, change=("wave", 40, 3, -0.10), seed=4)
     r = detect_changes(wave, keys=["series"])
-    assert (r["kind"] == "wave").any()
-    assert r.loc[r["kind"] == "wave", ["start_low", "start_high"]].isna().all().all()
+    w = r[r["kind"] == "wave"]
+    assert len(w)
+    for edge in ("start", "end"):
+        assert (w[f"{edge}_low"] == w[edge]).mean() >= 0.9, edge
+        assert (w[f"{edge}_high"] - w[f"{edge}_low"]).max() <= pd.Timedelta(days=1), edge
 
 
 def test_the_interval_is_the_likelihood_ratio_set_of_the_one_series():

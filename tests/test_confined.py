@@ -34,6 +34,12 @@ def _series(seed: int, drop: dict[str, float], at: int = 6) -> pd.DataFrame:
                     rows.append(("channel", channel, day, k, n))
                 rows.append(("platform", platform, day, k, n))
         rows.append((None, None, day, pool_k, pool_n))
+    return faceid_series(rows)
+
+
+def faceid_series(rows) -> pd.DataFrame:
+    """``(seg_key, seg_value, day, k, n)`` rows (None, None: the pool) as the review's faceid pass
+    rate at 1e-4 series, rows of the same segment and day added up."""
     f = pd.DataFrame(rows, columns=["seg_key", "seg_value", "day", "k", "n"])
     f = f.groupby(["seg_key", "seg_value", "day"], dropna=False, sort=True)[["k", "n"]].sum().reset_index()
     meta = {"family": "pass_rate", "source": "megvii_lite", "comparison": "faceid", "level": "1e-4"}

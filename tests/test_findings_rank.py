@@ -182,3 +182,22 @@ def test_the_era_ends_where_the_set_ends_or_the_next_set_begins():
     assert F.era_of(in_first, [first, wave]) is first
     assert F.era_of(in_wave, [first, wave]) is wave
     assert F.era_of(after_wave, [wave]) is None
+
+
+def test_a_consequence_dated_before_a_new_set_is_read_by_its_date_interval_where_it_has_one():
+    """A step dated 9 days before the new set, its 95% interval of the start reaching the day before
+    the set: the set may have caused it (the fixed 7-day slack said no).  One dated 5 days before,
+    its interval a single day: the data say it started before the set (the slack said yes)."""
+    new = finding("set", q=1e-9, points=30.0, n=10_000, start="2026-08-30", family="thresholds", attack=None,
+                  comparison="idcard_photo", code="65.3/71.8/76.5/79.9")
+    loose = _pass("loosely dated", "2026-08-21")
+    loose.start_low, loose.start_high = "2026-08-19", "2026-08-29"
+    sharp = _pass("sharply dated", "2026-08-25")
+    sharp.start_low = sharp.start_high = "2026-08-25"
+    undated = _pass("no interval", "2026-08-25")
+    assert F.era_of(loose, [new]) is new
+    assert F.era_of(sharp, [new]) is None
+    assert F.era_of(undated, [new]) is new          # the fixed slack where there is no interval
+    F._at_threshold_changes([new, loose, sharp])
+    assert "the new cut, not the users, may explain it" in loose.decision and "9 days before" in loose.decision
+    assert "find who is being rejected" in sharp.decision and not sharp.also

@@ -103,7 +103,7 @@ __all__ = ["detect_changes", "count_matrices", "simulate_counts", "review_family
 # unweighted): quiet, and blind to a real step.
 FALSE_ALARM_RATE = {"binomial": 0.022, "overdispersed": 0.036}
 
-OUTPUT_COLUMNS = ["kind", "start", "start_low", "start_high", "end", "k_before", "n_before", "rate_before",
+OUTPUT_COLUMNS = ["kind", "start", "start_low", "start_high", "end", "end_low", "end_high", "k_before", "n_before", "rate_before",
                   "k_after", "n_after", "rate_after", "diff", "ci_low", "ci_high", "statistic", "p_value", "q_value",
                   "dispersion", "score"]
 MAX_WAVE = 14            # buckets: "a few days at another rate, then back"
@@ -126,7 +126,10 @@ _PRIOR_DETAILS = ("d0", "shift", "spread", "floor")   # _fit_prior's, to judge a
 # B(s) - |s|/2 in information units, whose maximum is that of two independent Exp(1) (Hinkley
 # 1970, Biometrika 57:1): P(max <= x) = (1 - e^-x)^2, 95% at x = -log(1 - sqrt(0.95)).  On a
 # grid of days a large step is dated closer than the continuum allows: the coverage is at
-# least 95% (measured: ``benchmarks/bench_changes.py --only 6``).
+# least 95% (measured: ``benchmarks/bench_changes.py --only 6``).  A wave's two edges are two
+# such change points: each edge's interval is from its profile (the other edge at its best for
+# each date), so the other edge's uncertainty is in it; where the wave is long beside the dating
+# error the profile is the other edge held fixed (measured: ``bench_changes.py --only 8``).
 DATE_LEVEL = 0.95
 _DATE_BOUND = -2.0 * math.log(1.0 - math.sqrt(DATE_LEVEL))
 _TINY = 1e-250           # p-values below it are compared by their logarithm (they underflow to 0)
@@ -689,6 +692,17 @@ def _plain_dispersion(d2, base, pair, m):
     return rho, 2 * m_eff * m_eff / np.maximum(3 * m_eff - 1, 1)
 
 
+def _wave_ok(n: np.ndarray, nr: np.ndarray, d: int, min_n: float) -> np.ndarray:
+    """Which waves of ``d`` buckets can be tested, per row (``n``; ``nr`` its cumulative sum with a
+    leading 0) and start ``i`` (column ``i - 1``): ``[i, i + d)`` with ``1 <= i``, ``i + d <= T - 1``,
+    data on both sides, both ends with data, ``min_n`` trials inside and outside."""
+    t = n.shape[1]
+    nin = nr[:, 1 + d:t] - nr[:, 1:t - d]
+    nout = nr[:, -1:] - nin
+    return ((n[:, 1:t - d] > 0) & (n[:, d:t - 1] > 0) & (nr[:, 1:t - d] > 0)
+            & (nr[:, -1:] - nr[:, 1 + d:t] > 0) & (nin >= min_n) & (nout >= min_n))
+
+
 class _Scan:
     """Best step and best wave per row of ``k``/``n`` (rows x buckets), the row's dispersion,
     the normal-scale statistic and the p-value corrected for the search.
@@ -758,14 +772,8 @@ class _Scan:
         self.step_at = np.argmax(lr, axis=1) + 1 if t > 1 else np.ones(len(lr), np.int64)
         self.step_lr = lr.max(axis=1) if t > 1 else np.full(len(lr), -np.inf)
 
-    # a wave [i, j): 1 <= i < j <= T-1, j - i <= max_wave, data on both sides, both ends with data
     def _wave_valid(self, d, rows=slice(None)):
-        t = self.n.shape[1]
-        n, nr = self.n[rows], self.nr[rows]
-        nin = nr[:, 1 + d:t] - nr[:, 1:t - d]
-        nout = nr[:, -1:] - nin
-        return ((n[:, 1:t - d] > 0) & (n[:, d:t - 1] > 0) & (nr[:, 1:t - d] > 0)
-                & (nr[:, -1:] - nr[:, 1 + d:t] > 0) & (nin >= self.min_n) & (nout >= self.min_n))
+        return _wave_ok(self.n[rows], self.nr[rows], d, self.min_n)
 
     def _waves(self):
         r, t = self.n.shape
@@ -1023,10 +1031,12 @@ def detect_changes(counts: pd.DataFrame, *, keys: Sequence[str], time: str = "da
 
     Returns one row per significant change: the ``keys``, ``kind`` (``"step"``: the rate
     moves from ``start`` on; ``"wave"``: another rate in ``[start, end)``, then back),
-    ``start``, ``start_low``/``start_high`` (a step's 95% date interval: the first and last
-    split whose likelihood ratio is within :data:`DATE_LEVEL`'s bound of the best's; NaT for a
-    wave), ``end`` (exclusive; for a step the end of the stretch it was found in:
-    the series' end unless a later change follows), ``k_before``/``n_before``/
+    ``start``, ``start_low``/``start_high`` (the start's 95% date interval: the first and last
+    split whose likelihood ratio is within :data:`DATE_LEVEL`'s bound of the best's; a wave's
+    start by its profile over the end), ``end`` (exclusive; for a step the end of the stretch it
+    was found in: the series' end unless a later change follows), ``end_low``/``end_high`` (a
+    wave's end's 95% interval, exclusive ends, by its profile over the start; NaT for a step),
+    ``k_before``/``n_before``/
     ``rate_before`` (outside the changed stretch: before a step, around a wave),
     ``k_after``/``n_after``/``rate_after`` (inside it), ``diff`` (after - before, a
     fraction), ``ci_low``/``ci_high`` (95% Newcombe interval of ``diff`` on the counts
@@ -1100,7 +1110,7 @@ def detect_changes(counts: pd.DataFrame, *, keys: Sequence[str], time: str = "da
             nxt += _children(f)
         frontier = nxt
 
-    out = _frame(found, key_frame, kmat, nmat, t0, step_us, t, min_n)
+    out = _frame(found, key_frame, kmat, nmat, t0, step_us, t, min_n, max_wave)
     if len(out):
         ratio = _ratio(out["rate_before"].to_numpy(), out["rate_after"].to_numpy())
         keep = out["diff"].abs().to_numpy() >= min_effect
@@ -1176,7 +1186,45 @@ def _step_dates(k: np.ndarray, n: np.ndarray, a: int, b: int, rho: float, min_n:
     return int(near[0]), int(near[-1])
 
 
-def _frame(found, key_frame, kmat, nmat, t0, step_us, t, min_n: float = MIN_N) -> pd.DataFrame:
+def _wave_surface(k: np.ndarray, n: np.ndarray, a: int, b: int, rho: float, min_n: float,
+                  max_wave: int) -> np.ndarray:
+    """2 log likelihood ratio of every wave the scan can test in the stretch ``[a, b)`` of one row,
+    as the scan weighs the trials (``rho``): element ``[i, j]`` is the wave ``[a + i, a + j)``;
+    -inf where there is none."""
+    k, n = k[a:b], n[a:b]
+    t = n.size
+    phi = 1.0 + np.maximum(n - 1.0, 0.0) * rho
+    kc, nc, nr = (np.concatenate([[0.0], np.cumsum(x)]) for x in (k / phi, n / phi, n))
+    kt, nt = kc[-1], nc[-1]
+    base = _loglik(kt, nt)
+    surface = np.full((t + 1, t + 1), -np.inf)
+    for d in range(1, max(0, min(int(max_wave), t - 2)) + 1):
+        ok = _wave_ok(n[None], nr[None], d, min_n)[0]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            lr = _lr(kc[1 + d:t] - kc[1:t - d], nc[1 + d:t] - nc[1:t - d], kt, nt, base)
+        i = np.arange(1, t - d)
+        surface[i, i + d] = np.where(ok, lr, -np.inf)
+    return surface
+
+
+def _wave_dates(k: np.ndarray, n: np.ndarray, a: int, b: int, rho: float, min_n: float,
+                max_wave: int) -> tuple[int, int, int, int]:
+    """A wave's date intervals within its stretch ``[a, b)`` of one row: ``(first start, last start,
+    first end, last end)`` (ends exclusive) of the waves whose 2 log likelihood ratio, on the
+    trials weighed as the scan weighed them (``rho``), is within :data:`_DATE_BOUND` of the best
+    wave's, each edge's by its profile: a start's ratio is its best over the ends the scan allows
+    (up to ``max_wave`` buckets later), an end's its best over the starts."""
+    surface = _wave_surface(k, n, a, b, rho, min_n, max_wave)
+    best = surface.max()
+    if not np.isfinite(best):
+        return a, a, b, b
+    starts = np.flatnonzero(surface.max(axis=1) >= best - _DATE_BOUND) + a
+    ends = np.flatnonzero(surface.max(axis=0) >= best - _DATE_BOUND) + a
+    return int(starts[0]), int(starts[-1]), int(ends[0]), int(ends[-1])
+
+
+def _frame(found, key_frame, kmat, nmat, t0, step_us, t, min_n: float = MIN_N,
+           max_wave: int = MAX_WAVE) -> pd.DataFrame:
     """The findings as the tidy output frame (unsorted)."""
     rows = []
     for i, a, b, start, end, wave, z, rho, p, q in found:
@@ -1189,11 +1237,14 @@ def _frame(found, key_frame, kmat, nmat, t0, step_us, t, min_n: float = MIN_N) -
         outside &= ~inside
         eff = row_n / (1.0 + np.maximum(row_n - 1.0, 0.0) * rho)      # as the scan weighed them
         has = np.flatnonzero(row_n[start:stop] > 0) + start
-        lo, hi = (-1, -1) if wave else _step_dates(row_k, row_n, a, b, rho, min_n)
-        rows.append((i, wave, has[0], has[-1] + 1 if wave else b, lo, hi,
+        if wave:
+            lo, hi, end_lo, end_hi = _wave_dates(row_k, row_n, a, b, rho, min_n, max_wave)
+        else:
+            (lo, hi), end_lo, end_hi = _step_dates(row_k, row_n, a, b, rho, min_n), -1, -1
+        rows.append((i, wave, has[0], has[-1] + 1 if wave else b, lo, hi, end_lo, end_hi,
                      row_k[inside].sum(), row_n[inside].sum(), eff[inside].sum(),
                      row_k[outside].sum(), row_n[outside].sum(), eff[outside].sum(), z, p, q))
-    cols = ["series", "wave", "start", "end", "lo", "hi", "kin", "nin", "ein", "kout", "nout", "eout", "z", "p", "q"]
+    cols = ["series", "wave", "start", "end", "lo", "hi", "end_lo", "end_hi", "kin", "nin", "ein", "kout", "nout", "eout", "z", "p", "q"]
     c = {name: np.array([r[j] for r in rows]) if rows else np.zeros(0) for j, name in enumerate(cols)}
     out = key_frame.iloc[c["series"].astype(np.int64)].reset_index(drop=True)
 
@@ -1209,9 +1260,11 @@ def _frame(found, key_frame, kmat, nmat, t0, step_us, t, min_n: float = MIN_N) -
     out["kind"] = pd.Series(np.where(c["wave"].astype(bool), "wave", "step"), dtype="str")
     out["start"] = when(c["start"])
     step = ~c["wave"].astype(bool)
-    out["start_low"] = when(c["lo"]).where(step)
-    out["start_high"] = when(c["hi"]).where(step)
+    out["start_low"] = when(c["lo"])
+    out["start_high"] = when(c["hi"])
     out["end"] = when(c["end"])
+    out["end_low"] = when(c["end_lo"]).where(~step)
+    out["end_high"] = when(c["end_hi"]).where(~step)
     out["k_before"] = np.rint(kout).astype(np.int64)
     out["n_before"] = np.rint(nout).astype(np.int64)
     out["rate_before"] = rb

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field
 
+import pandas as pd
+
 from ..analytics._core import COMPARISON_KINDS, level_name
 from ..schema import LEVELS
 
@@ -59,6 +61,16 @@ def parse_levels(spec) -> dict[str, str]:
     return out
 
 
+def same_dates(a_start, a_end, b_start, b_end) -> bool:
+    """Whether two changes' dates are those of one change seen twice: starts within 7 days of each
+    other and stretches overlapping (``end`` exclusive; None or NaT: open, a step)."""
+    def end(e):
+        return pd.Timestamp.max.tz_localize("UTC") if e is None or e == "" or pd.isna(e) else pd.Timestamp(e)
+
+    a0, b0 = pd.Timestamp(a_start), pd.Timestamp(b_start)
+    return abs((a0 - b0) / pd.Timedelta(days=1)) <= 7 and a0 < end(b_end) and b0 < end(a_end)
+
+
 def level_for(levels: dict[str, str], comparison) -> str:
     return levels.get(str(comparison), levels["*"])
 
@@ -102,8 +114,10 @@ class Finding:
     figure_note: str | None = None
     evidence: float | None = None  # the strictest false-discovery level its q-value passes (._findings.rank)
     affected: float | None = None  # decisions it changed: |change| x the trials in the change (._findings.rank)
-    start_low: str | None = None   # a step's 95% date interval, days (detect_changes' start_low/start_high)
+    start_low: str | None = None   # the start's 95% date interval, days (detect_changes' start_low/start_high)
     start_high: str | None = None
+    end_low: str | None = None     # a wave's end's 95% interval, days, exclusive as ``end`` (end_low/end_high)
+    end_high: str | None = None
 
     def as_json(self) -> dict:
         d = asdict(self)

@@ -40,8 +40,8 @@ from ..analytics._core import sums_by
 from ..analytics._errors import REPEATING_SOURCES
 from ..schema import LEVEL_COLUMNS, LEVELS
 from .._time import local_day
-from ._confined import confine
-from ._finding import Finding, level_for, parse_levels
+from ._confined import confine, dated_by_segment
+from ._finding import Finding, level_for, parse_levels, same_dates
 from ._shown import segment_labels
 from ._summary import Summaries, day_start
 
@@ -503,8 +503,11 @@ def findings_of(changes: pd.DataFrame | None, series: pd.DataFrame, since_day: i
         if got is None:
             findings.append(T.change_finding(r, levels, labels))
             continue
+        got, pool_start = dated_by_segment(r, got, changes, series, since_day, alpha)
         f = T.change_finding(pd.Series(got[0]), levels, labels)
         f.also.append(T.confined_tag(**got[1]))
+        if pool_start is not None:
+            f.also.append(T.pool_dated_tag(pool_start))
         confined.add(id(f))
         findings.append(f)
     out = _collapse(findings, levels, confined, alpha)
@@ -513,23 +516,34 @@ def findings_of(changes: pd.DataFrame | None, series: pd.DataFrame, since_day: i
 
 
 # How far before a new threshold set a pass-rate change of its kind may be dated and still be
-# read as its consequence: the detector dates a step in a small segment a few days off (3-5
-# days early in the audit); after the set's start, its whole era counts.
+# read as its consequence, when the change has no date interval: the detector dates a step in a
+# small segment a few days off (3-5 days early in the audit); after the set's start, its whole
+# era counts.  A change with a 95% interval of its start (``start_high``) may be dated before the
+# set when the set starts within a day after that interval ends.
 ERA_SLACK_DAYS = 7
+
+
+def _latest_start(f: Finding) -> pd.Timestamp:
+    """The latest day the change ``f`` may have started for an era to hold it: a day after its
+    start interval's end, or :data:`ERA_SLACK_DAYS` after its start without one."""
+    if f.start_high:
+        return max(pd.Timestamp(f.start_high).tz_localize("UTC") + pd.Timedelta(days=1), pd.Timestamp(f.start))
+    return pd.Timestamp(f.start) + pd.Timedelta(days=ERA_SLACK_DAYS)
 
 
 def era_of(f: Finding, new: list[Finding]) -> Finding | None:
     """The new reference-threshold set (a finding of family ``thresholds``) whose era holds the
-    pass-rate finding ``f``: same kind and source, ``f`` dated from ``ERA_SLACK_DAYS`` before the
-    set's start until the set's end (a wave) or the next set of the kind; the latest such set."""
-    start = pd.Timestamp(f.start)
+    pass-rate finding ``f``: same kind and source, ``f`` dated from the set's start (or before it,
+    the set starting by :func:`_latest_start`) until the set's end (a wave) or the next set of
+    the kind; the latest such set."""
+    start, latest = pd.Timestamp(f.start), _latest_start(f)
     mine = sorted((t for t in new if (t.source, t.comparison) == (f.source, f.comparison)),
                   key=lambda t: pd.Timestamp(t.start))
     era = None
     for i, t in enumerate(mine):
         t0 = pd.Timestamp(t.start)
         ends = [pd.Timestamp(x) for x in (t.end, *(u.start for u in mine[i + 1:])) if x]
-        if t0 - pd.Timedelta(days=ERA_SLACK_DAYS) <= start and (not ends or start < min(ends)):
+        if t0 <= latest and (not ends or start < min(ends)):
             era = t
     return era
 
@@ -576,10 +590,7 @@ def _same(a: Finding, b: Finding) -> bool:
         return False
     if np.sign(a.change_points or 0) != np.sign(b.change_points or 0):
         return False
-    a0, a1 = pd.Timestamp(a.start), pd.Timestamp(a.end) if a.end else pd.Timestamp.max.tz_localize("UTC")
-    b0, b1 = pd.Timestamp(b.start), pd.Timestamp(b.end) if b.end else pd.Timestamp.max.tz_localize("UTC")
-    close = abs((a0 - b0) / pd.Timedelta(days=1)) <= 7
-    return close and a0 < b1 and b0 < a1
+    return same_dates(a.start, a.end, b.start, b.end)
 
 
 def _collapse(findings: list[Finding], levels: dict[str, str], confined: set[int] = frozenset(),

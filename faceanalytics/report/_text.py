@@ -16,7 +16,7 @@ from ..schema import LEVELS
 from ._finding import Finding
 
 __all__ = ["SECTIONS", "SECTION_IDS", "sections", "pct", "points", "change_finding", "threshold_finding", "also_tag",
-           "confined_tag", "at_new_thresholds", "origin", "provider", "attack", "tr", "tr_or", "join"]
+           "confined_tag", "pool_dated_tag", "at_new_thresholds", "origin", "provider", "attack", "tr", "tr_or", "join"]
 
 #: the sections in report order (each has ``sections.<id>.heading`` and ``.lead`` in the catalogue)
 SECTION_IDS = ("headline", "changes", "segments", "funnel", "pass-rates", "confidence", "would-flip",
@@ -140,14 +140,19 @@ def change_finding(r, levels, labels=None):
         seg_text = segment_text(seg["key"], seg["value"])
     start = pd.Timestamp(r["start"])
     end = pd.Timestamp(r["end"]) if r["end"] is not None and not pd.isna(r["end"]) else None
+    first, last = _date_interval(r, "start")
+    end_first, end_last = _date_interval(r, "end") if r["kind"] == "wave" else (None, None)
     if r["kind"] == "wave":
         when = tr("finding.when.wave", start=_day(start), end=_day(end - pd.Timedelta(days=1))) \
             if end is not None else tr("finding.when.open", start=_day(start))
+        if end is not None and first is not None and end_first is not None \
+                and (first, last, end_first, end_last) != (_day(start), _day(start), _day(end), _day(end)):
+            when = tr("finding.when.wave_between", start=_day(start), end=_day(end - pd.Timedelta(days=1)),
+                      low=first, high=last, end_low=_last_day(end_first), end_high=_last_day(end_last))
     else:
         when = tr("finding.when.step", start=_day(start))
-    first, last = _date_interval(r)
-    if first is not None and (first != _day(start) or last != _day(start)):
-        when = tr("finding.when.step_between", start=_day(start), low=first, high=last)
+        if first is not None and (first != _day(start) or last != _day(start)):
+            when = tr("finding.when.step_between", start=_day(start), low=first, high=last)
     diff, lo, hi = float(r["diff"]), float(r["ci_low"]), float(r["ci_high"])
     head = tr("finding.head_segment", title=title, segment=seg_text) if seg_text else title
     text = tr("finding.text", head=head, before=pct(r["rate_before"]), after=pct(r["rate_after"]), when=when,
@@ -164,16 +169,22 @@ def change_finding(r, levels, labels=None):
                    change_points=diff * 100, ci_low_points=lo * 100, ci_high_points=hi * 100,
                    k_before=int(r["k_before"]), n_before=int(r["n_before"]), k_after=int(r["k_after"]),
                    n_after=int(r["n_after"]), q_value=float(r["q_value"]), statistic=float(r["statistic"]),
-                   frequency=str(r["frequency"]), start_low=first, start_high=last)
+                   frequency=str(r["frequency"]), start_low=first, start_high=last, end_low=end_first,
+                   end_high=end_last)
 
 
-def _date_interval(r) -> tuple[str | None, str | None]:
-    """A step's 95% date interval (``detect_changes``' ``start_low``/``start_high``) as days; None
-    for a wave or a row without one."""
-    low, high = r.get("start_low"), r.get("start_high")
-    if r["kind"] != "step" or low is None or high is None or pd.isna(low) or pd.isna(high):
+def _date_interval(r, edge: str) -> tuple[str | None, str | None]:
+    """The 95% date interval of a change's ``edge`` (``"start"``, or a wave's ``"end"``, exclusive:
+    ``detect_changes``' ``<edge>_low``/``<edge>_high``) as days; None for a row without one."""
+    low, high = r.get(f"{edge}_low"), r.get(f"{edge}_high")
+    if low is None or high is None or pd.isna(low) or pd.isna(high):
         return None, None
     return _day(low), _day(high)
+
+
+def _last_day(end: str) -> str:
+    """The last day of a stretch whose exclusive end is the day ``end``."""
+    return _day(pd.Timestamp(end) - pd.Timedelta(days=1))
 
 
 def _s(v):
@@ -234,6 +245,11 @@ def at_new_thresholds(f, t) -> None:
 def confined_tag(pool: float, rest: float) -> str:
     """What a change named with its segment says of the pool and of the rest."""
     return tr("finding.also.confined", pool=points(pool), rest=points(rest))
+
+
+def pool_dated_tag(start) -> str:
+    """What a change named with its segment, dated by the segment's own series, says of the pool's date."""
+    return tr("finding.also.pool_dated", start=_day(start))
 
 
 def also_tag(f) -> str:
