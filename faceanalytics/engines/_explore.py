@@ -159,7 +159,8 @@ def overview(data_dir, table: str, kind_column: str, thresholds: Sequence[str], 
              freq: str = "W", engine="auto") -> pd.DataFrame | None:
     """Per kind, source, period (``freq``: the numbers of ``analytics.period_codes``) and
     threshold set: ``n`` rows, ``scored`` (with a confidence), ``max_attempt``,
-    ``min_confidence``, ``first`` and ``last`` session time.  None: the table has no data."""
+    ``min_confidence``, ``first`` and ``last`` session time, in the keys' order.  None: the
+    table has no data."""
     eng = get_engine(engine)
     d = eng.dialect
     w = _window(since, until)
@@ -178,8 +179,10 @@ def overview(data_dir, table: str, kind_column: str, thresholds: Sequence[str], 
                 f"min({d.q('session_time')}) AS {d.q('first')}, max({d.q('session_time')}) AS {d.q('last')} "
                 f"FROM ({inner}) AS x GROUP BY {ks}")
 
-    return run_query(eng, data_dir, table, build, counts=["n", "scored", "max_attempt"],
-                     floats=[*thresholds, "min_confidence"], relation=_in_window(w))
+    out = run_query(eng, data_dir, table, build, counts=["n", "scored", "max_attempt"],
+                    floats=[*thresholds, "min_confidence"], relation=_in_window(w))
+    # Spark's groups come back in any order
+    return None if out is None else out.sort_values(keys, kind="stable", na_position="first").reset_index(drop=True)
 
 
 def _histogram_frame(agg: pd.DataFrame | None, table: str, by: list[str], freq, tz=None) -> pd.DataFrame:
