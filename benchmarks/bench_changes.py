@@ -59,6 +59,17 @@
    ``start_high``: the days whose likelihood ratio is within the 95% bound of the best's) coverage
    of the planted day and median width in days.  A biased estimator shows as a mean or median off 0.
 
+7. Small steps in one segment, at the audit's volumes: ``--reviews`` (default 100) reviews of 215
+   series of 90 days (``review_family``'s shapes, as many series as the audit's default review
+   tests; weighted as the review weighs them, the planted series primary), one of them the
+   audit's ``channel=store`` faceid pass rate at 1e-4: 290 comparisons a weekday (258 a day), 87.4%, down 2,
+   3, 4 or 5 points from day 45 (``--rho``: beta-binomial days).  Per size, the share of reviews
+   in which that series has a step finding (``review``), beside what tests that know more would
+   find at 5%: the series alone, its date searched (``series alone``: its own search-corrected
+   p-value <= 0.05, no other series), and the date and series known (``oracle``: a two-sample
+   test of the counts before and after the planted day at the series' own dispersion).  The
+   gap between ``review`` and ``oracle`` is the price of searching 215 series and 90 days.
+
 8. Dating a wave: in 100 of 500 series of 90 days (binomial, or ``--rho``), a wave from day 45 of 3, 5
    and 10 points down from 87% for 4 days (the audit's mask wave's length) at 300, 1,000 and 10,000
    trials a weekday; near the edge of detection, 2 points at 3,000 and 4 at 600 for 4 days, 10 at 1,000
@@ -70,17 +81,6 @@
    the coverage of intervals with the other edge held at its estimate instead of profiled.  The
    planted dates are as the data show them: the first day with data in the wave, the day after the
    last (2% of days are missing).
-
-7. Small steps in one segment, at the audit's volumes: ``--reviews`` (default 100) reviews of 215
-   series of 90 days (``review_family``'s shapes, as many series as the audit's default review
-   tests; weighted as the review weighs them, the planted series primary), one of them the
-   audit's ``channel=store`` faceid pass rate at 1e-4: 290 comparisons a weekday (258 a day), 87.4%, down 2,
-   3, 4 or 5 points from day 45 (``--rho``: beta-binomial days).  Per size, the share of reviews
-   in which that series has a step finding (``review``), beside what tests that know more would
-   find at 5%: the series alone, its date searched (``series alone``: its own search-corrected
-   p-value <= 0.05, no other series), and the date and series known (``oracle``: a two-sample
-   test of the counts before and after the planted day at the series' own dispersion).  The
-   gap between ``review`` and ``oracle`` is the price of searching 215 series and 90 days.
 
 Timings are wall-clock on a shared machine: compare them with the baseline beside
 them, not across runs.
@@ -395,30 +395,26 @@ def main(argv=None) -> int:
     ap.add_argument("--reviews", type=int, default=100, help="section 7: reviews per size")
     ap.add_argument("--only", type=int, nargs="+", default=[1, 2, 3, 4, 5, 6, 7, 8], help="sections to run")
     a = ap.parse_args(argv)
-    if 1 in a.only:
-        _false_alarms(a)
-    if 2 in a.only:
-        _detection(a)
-    if 3 in a.only:
-        _speed(a)
-    if 4 in a.only:
-        print("\n4. One series, a step at mid-period (pass rate 85%, binomial days): the scan by period and volume")
-        print(f"   {'days':>5}{'per day':>9}{'step':>7}{'z (median)':>12}{'dispersion':>12}{'p <= 0.05/400':>15}")
-        for days, vol, size, z, phi, share in short_periods(a.seed):
-            print(f"   {days:>5}{vol:>9,}{size * 100:>5.0f}pt{z:>12.1f}{phi:>12.1f}{share:>15.0%}")
-    if 5 in a.only:
-        _near_end(a)
-    if 6 in a.only:
-        _dating(a)
-    if 7 in a.only:
-        _small_steps(a)
-    if 8 in a.only:
-        _wave_dating(a)
+    sections = {1: _false_alarms, 2: _detection, 3: _speed, 4: _short, 5: _near_end, 6: _dating, 7: _small_steps,
+                8: _wave_dating}
+    for number in sorted(set(a.only) & set(sections)):
+        sections[number](a)
     return 0
 
 
+def _days_are(a) -> str:
+    return "binomial" if a.rho == 0 else f"rho {a.rho:g}"
+
+
+def _short(a) -> None:
+    print("\n4. One series, a step at mid-period (pass rate 85%, binomial days): the scan by period and volume")
+    print(f"   {'days':>5}{'per day':>9}{'step':>7}{'z (median)':>12}{'dispersion':>12}{'p <= 0.05/400':>15}")
+    for days, vol, size, z, phi, share in short_periods(a.seed):
+        print(f"   {days:>5}{vol:>9,}{size * 100:>5.0f}pt{z:>12.1f}{phi:>12.1f}{share:>15.0%}")
+
+
 def _wave_dating(a) -> None:
-    days_are = "binomial" if a.rho == 0 else f"rho {a.rho:g}"
+    days_are = _days_are(a)
     print(f"\n8. Dating a wave: 100 of 500 series changed (90 days, {days_are}, the wave from day {DATING_AT}); "
           f"of the changed series whose first finding is a wave, the 95% intervals of its start and end")
     print(f"   {'rate':>6}{'change':>8}{'per day':>9}{'days':>5}{'waves':>6}{'start+-1':>9}{'end+-1':>8}"
@@ -430,7 +426,7 @@ def _wave_dating(a) -> None:
 
 
 def _small_steps(a) -> None:
-    days_are = "binomial" if a.rho == 0 else f"rho {a.rho:g}"
+    days_are = _days_are(a)
     print(f"\n7. A small step in one segment ({SMALL_VOLUME} a weekday, {SMALL_RATE:.1%}, {days_are}, day {DATING_AT} of 90) "
           f"among {SMALL_SERIES} series: share found")
     print(f"   {'size':>6}{'reviews':>9}{'review':>9}{'series alone':>14}{'oracle':>9}")
@@ -439,7 +435,7 @@ def _small_steps(a) -> None:
 
 
 def _dating(a) -> None:
-    days_are = "binomial" if a.rho == 0 else f"rho {a.rho:g}"
+    days_are = _days_are(a)
     print(f"\n6. Dating a step: 100 of 500 series changed (pass rate 87%, {days_are}); estimated - planted start "
           f"in days, of the changed series whose first finding is a step")
     print(f"   {'size':>7}{'per day':>9}{'days':>6}{'steps':>7}{'mean':>7}{'p10':>6}{'p50':>6}{'p90':>6}"
@@ -451,7 +447,7 @@ def _dating(a) -> None:
 
 def _near_end(a) -> None:
     days = 12 if a.days is None else a.days
-    days_are = "binomial" if a.rho == 0 else f"rho {a.rho:g}"
+    days_are = _days_are(a)
     print(f"\n5. A change near the end: 100 of 500 series changed ({days} days, pass rate 90%, {days_are}), "
           f"a 3-day wave ending, or a step, that many days before the end")
     print(f"   {'kind':<6}{'size':>6}{'per day':>9}{'days after':>12}{'as planted':>12}{'other kind':>12}"
