@@ -140,19 +140,7 @@ def change_finding(r, levels, labels=None):
         seg_text = segment_text(seg["key"], seg["value"])
     start = pd.Timestamp(r["start"])
     end = pd.Timestamp(r["end"]) if r["end"] is not None and not pd.isna(r["end"]) else None
-    first, last = _date_interval(r, "start")
-    end_first, end_last = _date_interval(r, "end") if r["kind"] == "wave" else (None, None)
-    if r["kind"] == "wave":
-        when = tr("finding.when.wave", start=_day(start), end=_day(end - pd.Timedelta(days=1))) \
-            if end is not None else tr("finding.when.open", start=_day(start))
-        if end is not None and first is not None and end_first is not None \
-                and (first, last, end_first, end_last) != (_day(start), _day(start), _day(end), _day(end)):
-            when = tr("finding.when.wave_between", start=_day(start), end=_day(end - pd.Timedelta(days=1)),
-                      low=first, high=last, end_low=_last_day(end_first), end_high=_last_day(end_last))
-    else:
-        when = tr("finding.when.step", start=_day(start))
-        if first is not None and (first != _day(start) or last != _day(start)):
-            when = tr("finding.when.step_between", start=_day(start), low=first, high=last)
+    when, (first, last, end_first, end_last) = _when(r, start, end if r["kind"] == "wave" else None)
     diff, lo, hi = float(r["diff"]), float(r["ci_low"]), float(r["ci_high"])
     head = tr("finding.head_segment", title=title, segment=seg_text) if seg_text else title
     text = tr("finding.text", head=head, before=pct(r["rate_before"]), after=pct(r["rate_after"]), when=when,
@@ -171,6 +159,29 @@ def change_finding(r, levels, labels=None):
                    n_after=int(r["n_after"]), q_value=float(r["q_value"]), statistic=float(r["statistic"]),
                    frequency=str(r["frequency"]), start_low=first, start_high=last, end_low=end_first,
                    end_high=end_last)
+
+
+def _when(r, start: pd.Timestamp, end: pd.Timestamp | None, wave: str = "finding.when.wave",
+          between: str = "finding.when.wave_between", open_: str = "finding.when.open"):
+    """The words that date a change of ``detect_changes`` (row ``r``, its ``start``; ``end``: a
+    wave's exclusive end, None for a step or a wave still open), with the 95% intervals where
+    they are wider than the day (``wave``, ``between``, ``open_``: a wave's catalogue keys), and
+    the intervals as days: (start_low, start_high, end_low, end_high), None where it has none."""
+    first, last = _date_interval(r, "start")
+    end_first, end_last = _date_interval(r, "end") if r["kind"] == "wave" else (None, None)
+    dates = (first, last, end_first, end_last)
+    if r["kind"] != "wave":
+        if first is not None and (first != _day(start) or last != _day(start)):
+            return tr("finding.when.step_between", start=_day(start), low=first, high=last), dates
+        return tr("finding.when.step", start=_day(start)), dates
+    if end is None:
+        return tr(open_, start=_day(start)), dates
+    shown = dict(start=_day(start), end=_day(end - pd.Timedelta(days=1)))
+    if first is not None and end_first is not None \
+            and dates != (_day(start), _day(start), _day(end), _day(end)):
+        return tr(between, **shown, low=first, high=last, end_low=_last_day(end_first),
+                  end_high=_last_day(end_last)), dates
+    return tr(wave, **shown), dates
 
 
 def _date_interval(r, edge: str) -> tuple[str | None, str | None]:
@@ -206,8 +217,9 @@ def threshold_finding(r, changes):
                   & (changes["comparison"] == r["comparison"]) & (changes["diff"] < 0)
                   & ((changes["start"] - r["start"]).abs() <= pd.Timedelta(days=7))]
     title = tr("finding.thresholds.title", comparison=r["comparison"], source=r["source"])
-    when = (tr("finding.thresholds.when_wave", start=_day(start), end=_day(end - pd.Timedelta(days=1)))
-            if end is not None else tr("finding.when.step", start=_day(start)))
+    when, (first, last, end_first, end_last) = _when(r, start, end, wave="finding.thresholds.when_wave",
+                                                     between="finding.thresholds.when_wave_between",
+                                                     open_="finding.when.step")
     gone = old.sort_values("diff").iloc[0]["code"] if len(old) else None
     replaced = tr("finding.thresholds.replacing", code=gone) if gone is not None else ""
     text = tr("finding.thresholds.text", title=title, code=r["code"], when=when, replaced=replaced,
@@ -222,7 +234,7 @@ def threshold_finding(r, changes):
                    ci_high_points=float(r["ci_high"]) * 100, k_before=int(r["k_before"]),
                    n_before=int(r["n_before"]), k_after=int(r["k_after"]), n_after=int(r["n_after"]),
                    q_value=float(r["q_value"]), statistic=float(r["statistic"]), frequency=str(r["frequency"]),
-                   section="#thresholds")
+                   section="#thresholds", start_low=first, start_high=last, end_low=end_first, end_high=end_last)
 
 
 def at_new_thresholds(f, t) -> None:

@@ -94,7 +94,8 @@ def _f(x) -> float:
 
 
 _FINDING_COLUMNS = ["rank", "title", "text", "decision_text", "kind", "family", "source", "comparison", "level",
-                    "attack", "code", "origin", "detail", "segment_key", "segment_value", "start", "end", "frequency", "rate_before",
+                    "attack", "code", "origin", "detail", "segment_key", "segment_value", "start", "start_low",
+                    "start_high", "end", "end_low", "end_high", "frequency", "rate_before",
                     "rate_after", "change", "ci_low_change", "ci_high_change", "k_before", "n_before", "k_after",
                     "n_after", "q_value", "evidence", "affected", "figure", "also"]
 
@@ -111,6 +112,7 @@ def _findings(findings) -> pd.DataFrame:
                      "origin": f.origin, "detail": f.detail,
                      "segment_key": seg.get("key"), "segment_value": seg.get("value"),
                      "start": pd.Timestamp(f.start), "end": pd.Timestamp(f.end) if f.end else pd.NaT,
+                     **{c: _day(getattr(f, c)) for c in _INTERVALS},
                      "frequency": tr_or(f"finding.frequency.{f.frequency}", f.frequency) if f.frequency else None,
                      "rate_before": f.rate_before, "rate_after": f.rate_after,
                      "change": _points(f.change_points), "ci_low_change": _points(f.ci_low_points),
@@ -118,6 +120,14 @@ def _findings(findings) -> pd.DataFrame:
                      "k_after": f.k_after, "n_after": f.n_after, "q_value": f.q_value, "evidence": f.evidence,
                      "affected": f.affected, "figure": f.figure or f.figure_note, "also": join(f.also)})
     return pd.DataFrame(rows, columns=_FINDING_COLUMNS)
+
+
+#: a change's 95% date intervals (days; ``end_*`` exclusive, as ``end``): the finding's, the JSON's
+_INTERVALS = ("start_low", "start_high", "end_low", "end_high")
+
+
+def _day(x) -> pd.Timestamp:
+    return pd.Timestamp(x, tz="UTC") if x else pd.NaT
 
 
 def _points(x) -> float:
