@@ -201,3 +201,18 @@ def test_a_consequence_dated_before_a_new_set_is_read_by_its_date_interval_where
     F._at_threshold_changes([new, loose, sharp])
     assert "the new cut, not the users, may explain it" in loose.decision and "9 days before" in loose.decision
     assert "find who is being rejected" in sharp.decision and not sharp.also
+
+
+def test_a_new_sets_own_date_interval_counts_too():
+    """The set dated 08-30 but possibly from 08-26 (its own 95% interval): a step sharply dated
+    08-25 may be its consequence; the set's point date alone said no."""
+    new = finding("set", q=1e-9, points=30.0, n=10_000, start="2026-08-30", family="thresholds", attack=None,
+                  comparison="idcard_photo", code="65.3/71.8/76.5/79.9")
+    sharp = _pass("sharply dated", "2026-08-25")
+    sharp.start_low = sharp.start_high = "2026-08-25"
+    assert F.era_of(sharp, [new]) is None
+    new.start_low, new.start_high = "2026-08-26", "2026-08-31"
+    assert F.era_of(sharp, [new]) is new
+    earlier = _pass("dated before the set's interval", "2026-08-20")
+    earlier.start_low = earlier.start_high = "2026-08-20"
+    assert F.era_of(earlier, [new]) is None

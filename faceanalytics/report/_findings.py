@@ -534,14 +534,16 @@ def _latest_start(f: Finding) -> pd.Timestamp:
 def era_of(f: Finding, new: list[Finding]) -> Finding | None:
     """The new reference-threshold set (a finding of family ``thresholds``) whose era holds the
     pass-rate finding ``f``: same kind and source, ``f`` dated from the set's start (or before it,
-    the set starting by :func:`_latest_start`) until the set's end (a wave) or the next set of
-    the kind; the latest such set."""
+    the set starting by :func:`_latest_start`: its start, or the start of its own 95% interval)
+    until the set's end (a wave) or the next set of the kind; the latest such set."""
     start, latest = pd.Timestamp(f.start), _latest_start(f)
     mine = sorted((t for t in new if (t.source, t.comparison) == (f.source, f.comparison)),
                   key=lambda t: pd.Timestamp(t.start))
     era = None
     for i, t in enumerate(mine):
         t0 = pd.Timestamp(t.start)
+        if t.start_low:
+            t0 = min(t0, pd.Timestamp(t.start_low).tz_localize("UTC"))
         ends = [pd.Timestamp(x) for x in (t.end, *(u.start for u in mine[i + 1:])) if x]
         if t0 <= latest and (not ends or start < min(ends)):
             era = t
