@@ -365,13 +365,13 @@ def test_data_files_footers_are_read_once_and_again_when_a_file_changes(data, tm
     import os
     import shutil
 
-    from faceanalytics.engines import _review
+    from faceanalytics.engines import _placed
 
     d = tmp_path / "data"
     shutil.copytree(data, d, ignore=shutil.ignore_patterns("summaries"))
     read = []
-    real = _review._file_info
-    monkeypatch.setattr(_review, "_file_info", lambda f: (read.append(str(f)), real(f))[1])
+    real = _placed._file_info
+    monkeypatch.setattr(_placed, "_file_info", lambda f: (read.append(str(f)), real(f))[1])
     since = "2026-06-01"
     fresh = summarize(d, since, UNTIL, engine="duckdb")
     kept = d / "summaries" / "review" / "footers.json"

@@ -175,8 +175,9 @@ class Window:
     whole directories (partition pruning), the time filter is exact.  A row's month is where it
     is stored; rows placed at their token's getall time (:func:`placed`) may lie in any other
     month (a fetch months late; a getall time after the fetch, from a skewed clock), so the
-    sources they come from (:data:`~faceanalytics.analytics._core.UNTIMED_SOURCES`, small
-    tables) are read in every month.
+    month filter does not prune the sources they come from
+    (:data:`~faceanalytics.analytics._core.UNTIMED_SOURCES`, small tables): the relation read
+    holds only their partitions that can hold rows of the window (``_placed.in_window``).
     """
     since: _dt.datetime | None = None
     until: _dt.datetime | None = None
