@@ -177,9 +177,9 @@ def _scanned(monkeypatch):
     scanned: list[str] = []
     real = _placed._files_scan
 
-    def spy(d, files, by_name=True):
+    def spy(d, files, *args, **kw):
         scanned.extend(files)
-        return real(d, files, by_name)
+        return real(d, files, *args, **kw)
     monkeypatch.setattr(_placed, "_files_scan", spy)
     try:
         yield scanned
