@@ -12,6 +12,7 @@ last placed time (``engines.P._Placed``).  What is tested here (issue 11, item 2
 """
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -160,9 +161,9 @@ def test_a_getall_landing_works_out_again_only_the_bounds_of_the_partitions_whos
     worked: list = []           # the partitions whose bounds are worked out, per table
     real = P._Placed._query
 
-    def spy(self, table, parts):
+    def spy(self, table, parts, *args):
         worked.extend((table, *p) for p in parts)
-        return real(self, table, parts)
+        return real(self, table, parts, *args)
     monkeypatch.setattr(P._Placed, "_query", spy)
     # a new token's getall, in October: it holds no token of any partition of placed rows
     _land_getall(far, tmp_path, "toknew00000000000000", "2026-10-25")
@@ -175,5 +176,9 @@ def test_a_getall_landing_works_out_again_only_the_bounds_of_the_partitions_whos
     got = summarize(far, OCT, NOV, engine="duckdb")
     assert worked and {m for *_, m in worked} == {"2026-03"}     # March's alone worked out again
     _same_counts(got, _fresh(far, tmp_path, "fresh2"))
+    for table in ("sessions", "comparisons", "genuineness"):     # the bounds kept: as worked out from nothing
+        kept, anew = (json.loads((x / "summaries" / "review" / f"placed-{table}.json").read_bytes())["parts"]
+                      for x in (far, tmp_path / "fresh2"))
+        assert {k: v["bounds"] for k, v in kept.items()} == {k: v["bounds"] for k, v in anew.items()}, table
     q = got.data_quality().set_index(["check", "source"])
     assert q.loc[("fetched_after_retention", "baidu_detail"), "of"] == 7       # (six, and the moved one)

@@ -311,16 +311,17 @@ class _Layout:
         return any(s == source for s, _ in self.parts[table])
 
     @contextlib.contextmanager
-    def relation(self, table: str, parts=None):
+    def relation(self, table: str, parts=None, anchors: Sequence[str] | None = None):
         """``(src, cond)``: what to read ``table``'s ``parts`` from (all of them: None) and the
-        condition that keeps them; ``src`` None when there is no row."""
+        condition that keeps them; ``src`` None when there is no row.  ``anchors``: the getall
+        files that place the rows (local; None: every one)."""
         d = self.eng.dialect
         if self.local:
             want = self.parts[table] if parts is None else {p: self.parts[table].get(p, []) for p in parts}
             mixed = len({c for fs in want.values() for *_, c in fs}) > 1
             src = _files_scan(d, [f for fs in want.values() for f, *_ in fs], by_name=mixed)
             if any(self.moved(p) for p in want):
-                src = self._placed(table, src, _files_scan(d, self.anchors))
+                src = self._placed(table, src, _files_scan(d, self.anchors if anchors is None else anchors))
             yield src, ""
             return
         with self.eng.relation(self.data_dir, table) as raw, \
@@ -420,24 +421,29 @@ class _Placed:
                f"{_files_scan(d, files)} WHERE {S.anchoring(d)})")
         return {(str(a), str(b)) for a, b in lay.eng.query(sql).to_pandas().itertuples(index=False)}
 
-    def _holders(self, table: str, parts) -> dict[tuple[str, str], list[str]]:
-        """The getall files that hold each partition's tokens (the rows that place its rows)."""
+    def _holders(self, table: str, parts, anchors: Sequence[str]) -> dict[tuple[str, str], list[str]]:
+        """The files among ``anchors`` (getall's) that hold each partition's tokens (the rows that
+        place its rows)."""
         lay, d = self.lay, self.lay.d
         sid = d.q("session_id")
+        out: dict[tuple[str, str], list[str]] = {tuple(p): [] for p in parts}
+        if not anchors:
+            return out
         src = _files_scan(d, [f for p in parts for f, *_ in lay.parts[table][p]])
         sql = (f"SELECT DISTINCT CAST(x.{d.q('source')} AS VARCHAR) AS s, CAST(x.{d.q('month')} AS VARCHAR) AS m, "
                f"a.{d.q('filename')} AS f FROM (SELECT {d.q('source')}, {d.q('month')}, {sid} FROM {src}) AS x "
-               f"JOIN (SELECT {sid}, {d.q('filename')} FROM {_files_scan(d, lay.anchors, filename=True)} "
+               f"JOIN (SELECT {sid}, {d.q('filename')} FROM {_files_scan(d, anchors, filename=True)} "
                f"WHERE {S.anchoring(d)}) AS a ON x.{sid} = a.{sid}")
-        out: dict[tuple[str, str], list[str]] = {tuple(p): [] for p in parts}
         for a, b, f in lay.eng.query(sql).to_pandas().itertuples(index=False):
             out[(str(a), str(b))].append(str(f))
         return out
 
-    def _query(self, table: str, parts) -> pd.DataFrame:
+    def _query(self, table: str, parts, anchors: Sequence[str] | None = None) -> pd.DataFrame:
+        """Per partition of ``parts``: its placed rows' bounds and signature, placed by the getall
+        rows of ``anchors`` (None: every getall file)."""
         lay, d = self.lay, self.lay.d
         t, sid = d.q("session_time"), d.q("session_id")
-        with lay.relation(table, parts) as (src, _):
+        with lay.relation(table, parts, anchors) as (src, _):
             sql = (f"SELECT CAST({d.q('source')} AS VARCHAR) AS {d.q('source')}, CAST({d.q('month')} AS VARCHAR) AS "
                    f"{d.q('month')}, min(epoch_us({t})) AS lo, max(epoch_us({t})) AS hi, count(*) AS n, "
                    f"CAST(sum(hash(coalesce({sid}, '') || '|' || coalesce(CAST(epoch_us({t}) AS VARCHAR), ''))) "
@@ -555,14 +561,26 @@ class _Bounds:
             known = [p for p in known if p not in touched]
         new = {"version": self._VERSION, "code": _code(), "anchors": anchors,
                "parts": {"/".join(p): state["parts"]["/".join(p)] for p in known}}
-        if todo:
-            f = self.placed._query(table, todo)
-            holders = self.placed._holders(table, todo)
+        # A partition whose own files are unchanged is placed by the getall rows of its tokens, all
+        # in the files that held them (those left) or in the files landed since: only those read
+        groups: dict[tuple | None, list] = {}
+        for p in todo:
+            entry = state["parts"].get("/".join(p))
+            files = [[f, *lay.info[f][:3]] for f, *_ in lay.parts[table][p]]
+            if entry is None or entry.get("files") != files:
+                groups.setdefault(None, []).append(p)
+            else:
+                held = {f for f in entry.get("holders", {}) if f in anchors}
+                groups.setdefault(tuple(sorted(held.union(landed))), []).append(p)
+        for among, ps in groups.items():
+            files = lay.anchors if among is None else list(among)
+            f = self.placed._query(table, ps, files)
+            holders = self.placed._holders(table, ps, files)
             got = {}
             for row in zip(f["source"].tolist(), f["month"].tolist(), f["lo"].tolist(), f["hi"].tolist(),
                            f["n"].tolist(), f["h"].tolist()):
                 got[(str(row[0]), str(row[1]))] = [None if pd.isna(x) else int(x) for x in row[2:5]] + [str(row[5])]
-            for p in todo:
+            for p in ps:
                 new["parts"]["/".join(p)] = {
                     "files": [[f, *lay.info[f][:3]] for f, *_ in lay.parts[table][p]],
                     "bounds": got.get(tuple(p), [None, None, 0, "0"]),
@@ -647,6 +665,10 @@ def in_window(w: S.Window, duck: Engine | None):
     ``duck``: the DuckDB engine that works out the bounds for another engine (Spark)."""
     @contextlib.contextmanager
     def relation(eng, data_dir, table):
+        if table not in S.PLACED_TABLES:        # (no row placed: the month filter prunes, as for the whole table)
+            with _whole(eng, data_dir, table) as src:
+                yield src
+            return
         with _window_relations(eng, data_dir, w, [table], duck) as (src,):
             yield src
     return relation
