@@ -1,6 +1,7 @@
 """Rows without a verification time (Baidu detail, simple, stat, media) read only where they can hold the window.
 
     python benchmarks/bench_placed.py --baseline DIR [--n 200000] [--dir /tmp] [--keep] [--reuse DIR] [--repeat 3]
+                                      [--only 1|2]
 
 Those rows are placed at their token's getall time, so their stored month bounds nothing.
 Two measurements, each side by side with another version of the package (``--baseline``: a
@@ -84,12 +85,22 @@ if hasattr(M._Placed, "_touched"):
         touched.extend((table, *p) for p in parts)
         return real_t(self, table, parts, files)
     M._Placed._touched = touch
+spent = [0.0]
+real_table = M._Placed._table
+def table(self, name):
+    t = time.perf_counter()
+    try:
+        return real_table(self, name)
+    finally:
+        spent[0] += time.perf_counter() - t
+M._Placed._table = table
 from faceanalytics.report import review
 data, out, since, until = sys.argv[1:5]
 r = review(data, since, until, segments=[])
 r.write(out)
 c = r.summaries.counts
 print(json.dumps({"seconds": time.perf_counter() - t0, "worked": len(worked), "touched": len(touched),
+                  "bounds_s": spent[0],
                   "worked_months": sorted({p[2] for p in worked}),
                   "sessions": int(c["sessions"]["n"].sum()), "comparisons": int(c["comparisons"]["n"].sum())}))
 """
@@ -177,7 +188,8 @@ def _review_runs(data: Path, work: Path, versions, n: int) -> None:
     for name, first, after in rows:
         print(f"  {name:<14} first {first['wall']:6.2f} s wall {first['cpu']:6.2f} s CPU (bounds of "
               f"{first['worked']} partitions) | after the landing {after['wall']:6.2f} s wall {after['cpu']:6.2f} s "
-              f"CPU {after['rss_gib']:5.2f} GiB; bounds worked out again: {after['worked']} partitions "
+              f"CPU {after['rss_gib']:5.2f} GiB; the bounds step {after['bounds_s']:.2f} s (first review's "
+              f"{first['bounds_s']:.2f} s); bounds worked out again: {after['worked']} partitions "
               f"(months {', '.join(after['worked_months']) or '-'}), tokens looked up: {after['touched']} partitions; "
               f"sessions {after['sessions']:,}, comparisons {after['comparisons']:,}", flush=True)
 
@@ -191,6 +203,7 @@ def main(argv=None) -> int:
     ap.add_argument("--keep", action="store_true")
     ap.add_argument("--reuse", default=None, help="a data directory written by an earlier --keep run (same --n)")
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--only", type=int, choices=(1, 2), default=None, help="run measurement 1 or 2 alone")
     a = ap.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="bench-placed-", dir=a.dir))
     data = Path(a.reuse) if a.reuse else work / "data"
@@ -199,8 +212,10 @@ def main(argv=None) -> int:
             docs.build(data, work, a.n, SOURCES, workers=2)
         print("rows: " + ", ".join(f"{t} {k:,}" for t, k in docs.table_rows(data).items()), flush=True)
         versions = [("baseline", str(Path(a.baseline).resolve())), ("this version", None)]
-        _engine_runs(data, versions, a.repeat)
-        _review_runs(data, work, versions, a.n)
+        if a.only in (None, 1):
+            _engine_runs(data, versions, a.repeat)
+        if a.only in (None, 2):
+            _review_runs(data, work, versions, a.n)
     finally:
         if a.keep:
             print(f"kept: {data}")
