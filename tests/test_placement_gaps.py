@@ -23,7 +23,7 @@ from faceanalytics import _explore
 from faceanalytics._explore import ALL, COMPARISONS, GENUINENESS, DataSource
 from faceanalytics.analytics._hist import THRESHOLD_COLUMNS
 from faceanalytics.engines import load_placed
-from faceanalytics.engines import _review
+from faceanalytics.engines import _placed
 from faceanalytics.engines._review import segment_sample
 from faceanalytics.pipeline.ingest import ingest
 from faceanalytics.report._summary import summarize
@@ -175,16 +175,16 @@ def far_data(tmp_path):
 def _scanned(monkeypatch):
     """The Parquet files the review's queries scan within the block (a list filled as they are)."""
     scanned: list[str] = []
-    real = _review._files_scan
+    real = _placed._files_scan
 
-    def spy(d, files, by_name=True):
+    def spy(d, files, *args, **kw):
         scanned.extend(files)
-        return real(d, files, by_name)
-    monkeypatch.setattr(_review, "_files_scan", spy)
+        return real(d, files, *args, **kw)
+    monkeypatch.setattr(_placed, "_files_scan", spy)
     try:
         yield scanned
     finally:
-        monkeypatch.setattr(_review, "_files_scan", real)
+        monkeypatch.setattr(_placed, "_files_scan", real)
 
 
 def test_the_review_reads_no_partition_whose_placed_rows_lie_outside_its_window(far, monkeypatch):

@@ -365,13 +365,13 @@ def test_data_files_footers_are_read_once_and_again_when_a_file_changes(data, tm
     import os
     import shutil
 
-    from faceanalytics.engines import _review
+    from faceanalytics.engines import _placed
 
     d = tmp_path / "data"
     shutil.copytree(data, d, ignore=shutil.ignore_patterns("summaries"))
     read = []
-    real = _review._file_info
-    monkeypatch.setattr(_review, "_file_info", lambda f: (read.append(str(f)), real(f))[1])
+    real = _placed._file_info
+    monkeypatch.setattr(_placed, "_file_info", lambda f: (read.append(str(f)), real(f))[1])
     since = "2026-06-01"
     fresh = summarize(d, since, UNTIL, engine="duckdb")
     kept = d / "summaries" / "review" / "footers.json"
@@ -421,10 +421,13 @@ def test_whole_partitions_are_counted_once_and_read_back(data, tmp_path, monkeyp
     fresh = summarize(d, since, UNTIL, engine="duckdb")
     entries = sorted((d / "summaries" / "review").rglob("*.arrows"))
     june = sorted(p for p in scanned if p[1] == "2026-06")
-    # (Baidu stat and detail, fetched today, are placed in May and June: "placed" keeps where, "tokens"
-    # Baidu's distinct tokens of the window)
+    # (Baidu stat and detail, fetched today, are placed in May and June: "placed-<table>.json" keeps
+    # where, "tokens" Baidu's distinct tokens of the window)
     assert june and {e.name.split("-")[0] for e in entries} == {"current", "previous", "window", "distinct",
-                                                                 "placed", "tokens"}
+                                                                 "tokens"}
+    bounds = sorted((d / "summaries" / "review").glob("placed-*.json"))
+    assert {e.name for e in bounds} >= {"placed-sessions.json", "placed-comparisons.json"}
+    entries += bounds
     assert len([e for e in entries if e.name.startswith("current-")]) == len(june)
     assert sorted(m for m in distinct if m) == ["2026-05", "2026-06"] and distinct.count(None) == 1   # (Baidu's)
     assert {oct(e.stat().st_mode & 0o777) for e in entries} == {"0o600"}               # owner-only, as the tables

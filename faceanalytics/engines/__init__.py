@@ -2,7 +2,10 @@
 
 Every function takes a data directory (``DATA``, as written by ``ingest``/``fetch``)
 and reads its hive-partitioned Parquet tables itself, keeping to the months a
-``since``/``until`` window can touch (partition pruning).  Each returns exactly
+``since``/``until`` window can touch (partition pruning); of the Baidu sources placed at
+their token's getall time (detail, simple, stat, media: stored in any month), to the
+partitions whose placed rows can lie in the window, by the bounds the review keeps beside a
+local data directory (every month on object storage).  Each returns exactly
 the frame of the pandas metric of the same name in :mod:`faceanalytics.analytics`
 run on ``faceanalytics.load(DATA, table, since, until)`` -- same columns, dtypes,
 row order and intervals: the engine only counts, and the intervals, sorting and

@@ -1,10 +1,7 @@
 """The metrics over a data directory, on the engine of your choice; same frames from each."""
 from __future__ import annotations
 
-import contextlib
-import os
 import sys
-import time
 from collections.abc import Sequence
 
 import numpy as np
@@ -18,7 +15,8 @@ from ..analytics._flip import cut_spec
 from ..analytics._rates import rate_frame
 from ..schema import full_schema
 from . import _sql as S
-from ._base import Engine, arrow_frame
+from ._base import Engine
+from ._placed import _placed_parts, in_window, run_query
 
 __all__ = ["ENGINES", "PandasEngine", "get_engine", "load_placed", "pass_rates", "confidence_histogram", "would_flip_summary",
            "genuineness_rates", "error_codes", "value_histogram", "distribution_drift", "pass_rate_drift",
@@ -136,9 +134,10 @@ def load_placed(data_dir, table: str, since=None, until=None, columns=None, part
 
     Those rows may lie in any month (a fetch months late; a getall time after the fetch, from
     a skewed clock), as may the getall sessions rows, read whole.  ``parts``: the (source,
-    month) partitions of those sources that can hold rows of the window, the only ones read
-    (None: every one; ``engines._explore.load_in_window`` reads them from the bounds the
-    review keeps)."""
+    month) partitions of those sources read (None: those that can hold rows of the window, by
+    the first and last placed time of each that the review keeps beside a local data
+    directory, worked out by DuckDB when not kept yet, :func:`._placed._placed_parts`; every
+    one on object storage or without a window)."""
     import pyarrow.dataset as ds
 
     from ..analytics._core import LISTING_SOURCE, UNTIMED_SOURCES, place_untimed
@@ -153,6 +152,8 @@ def load_placed(data_dir, table: str, since=None, until=None, columns=None, part
     w = _window(since, until)
     untimed = ds.field("source").isin(list(UNTIMED_SOURCES))
     timed = load_arrow(data_dir, table, w.since, w.until, columns, where=~untimed).to_pandas(types_mapper=nullable_dtype)
+    if parts is None:
+        parts = _placed_parts(data_dir, table, w, get_engine("duckdb"))
     if parts is not None:
         untimed = _among(parts)
     rows = load_arrow(data_dir, table, None, None, None if columns is None else _unique([*columns, *_PLACE_KEYS]),
@@ -176,6 +177,13 @@ def _among(parts):
     return expr
 
 
+def _in(w: S.Window):
+    """:func:`run_query`'s relation for the rows of ``w``: of the sources placed at their token's
+    getall time, only the partitions whose placed rows can lie in ``w`` are read
+    (:func:`._placed.in_window`; the bounds worked out by DuckDB for Spark on a local directory)."""
+    return in_window(w, get_engine("duckdb"))
+
+
 def _empty(table: str, columns=None) -> pd.DataFrame:
     """A table with no rows, as :func:`faceanalytics.load` returns it."""
     from ._base import _nullable
@@ -197,67 +205,6 @@ def _attempt_key(table: str) -> tuple[str, ...]:
 def _rows(eng: Engine, table: str, src: str, w: S.Window) -> str:
     """``src`` as the pandas metrics count it: a table of attempts each attempt once."""
     return S.once_per_attempt(eng.dialect, src, w) if _attempt_key(table) else src
-
-
-def _vanished(e: Exception) -> bool:
-    msg = str(e)
-    return any(m in msg for m in ("No such file", "does not exist", "FileNotFound", "NO_SUCH_KEY",
-                                  "No files found"))
-
-
-def run_query(eng: Engine, data_dir, table: str, build, *, counts=(), floats=(), relation=None):
-    """Run ``build(src)`` against ``table``; None when the table has no data.
-    ``relation(eng, data_dir, table)``: a context manager giving ``src`` (None: no row); by
-    default the whole table, its rows without a verification time placed (:func:`_placing`).
-
-    A writer may replace a file (replaced rows, compaction) between the engine's
-    listing and its read: list and run again, as :func:`faceanalytics.load` does.
-    A local data directory that does not exist raises ``FileNotFoundError`` (as ``load``).
-    """
-    from ..storage import DataDir
-    from ..storage.paths import S3Path, not_a_data_dir
-
-    if not isinstance(data_dir, (str, os.PathLike, DataDir, S3Path)):
-        raise not_a_data_dir(data_dir)      # a table given as the data directory: named, never shown
-    where = str(data_dir) if isinstance(data_dir, (DataDir, S3Path)) else os.fspath(data_dir)
-    if "://" not in where:  # a local data directory must exist (URLs: the engine will tell)
-        from ..storage.tables import require_data_dir
-
-        require_data_dir(DataDir(where).root)
-    for attempt in range(3):
-        try:
-            with (relation or _whole)(eng, data_dir, table) as rel:
-                if rel is None:
-                    return None
-                return arrow_frame(eng.query(build(rel)), table, counts=counts, floats=floats)
-        except Exception as e:
-            if attempt == 2 or not _vanished(e):
-                raise
-            time.sleep(0.05 * (attempt + 1))
-    raise AssertionError("unreachable")
-
-
-@contextlib.contextmanager
-def _whole(eng: Engine, data_dir, table: str):
-    """The whole of ``table``, its rows without a verification time placed (:func:`_placing`)."""
-    with eng.relation(data_dir, table) as src, _placing(eng, data_dir, table, src) as rel:
-        yield rel
-
-
-@contextlib.contextmanager
-def _placing(eng: Engine, data_dir, table: str, src):
-    """``src`` with its rows that carry no verification time placed at their token's getall time
-    (:func:`S.placed`), when the table can hold such rows and getall sessions may be stored."""
-    from ..analytics._core import LISTING_SOURCE, UNTIMED_SOURCES
-    from ._base import source_files, table_root
-
-    if src is None or table not in S.PLACED_TABLES or ("://" not in table_root(data_dir, table) and not (
-            any(source_files(data_dir, table, x) for x in UNTIMED_SOURCES)
-            and source_files(data_dir, "sessions", LISTING_SOURCE))):
-        yield src
-        return
-    with eng.relation(data_dir, "sessions") as anchors:
-        yield src if anchors is None else S.placed(eng.dialect, src, anchors, table)
 
 
 def _periods(agg: pd.DataFrame, freq: str | None, tz=None) -> pd.DataFrame:
@@ -315,7 +262,8 @@ def pass_rates(data_dir, by=None, *, freq: str | None = None, since=None, until=
     w = _window(since, until, tz)
     names = [f"{p}{i}" for i in range(len(levels)) for p in ("n", "k")]
     agg = run_query(eng, data_dir, "comparisons",
-               lambda src: S.pass_counts(eng.dialect, src, w, by, freq, levels, time_column, tz), counts=names)
+               lambda src: S.pass_counts(eng.dialect, src, w, by, freq, levels, time_column, tz), counts=names,
+               relation=_in(w))
     if agg is None:
         return A.pass_rates(_empty("comparisons"), by, **opts)
     agg = _periods(agg, freq, tz)
@@ -346,7 +294,7 @@ def confidence_histogram(data_dir, by=None, *, freq: str | None = None, since=No
     agg = run_query(eng, data_dir, "comparisons",
                lambda src: S.histogram(eng.dialect, S.once_per_attempt(eng.dialect, src, w), w, by, freq,
                                        time_column, tz),
-               counts=["count"], floats=[*S.THRESHOLD_COLUMNS, "confidence"])
+               counts=["count"], floats=[*S.THRESHOLD_COLUMNS, "confidence"], relation=_in(w))
     if agg is None:
         return A.confidence_histogram(_empty("comparisons"), by, freq=freq, tz=tz, time_column=time_column)
     return A.merge_histograms(_periods(agg, freq, tz))
@@ -368,7 +316,7 @@ def value_histogram(data_dir, table: str = "comparisons", column: str = "confide
     agg = run_query(eng, data_dir, table,
                lambda src: S.value_counts(eng.dialect, _rows(eng, table, src, w), w, column, by, freq,
                                           time_column, tz),
-               counts=["count"], floats=["_value"])
+               counts=["count"], floats=["_value"], relation=_in(w))
     if agg is None:
         return A.value_histogram(_empty(table), column, by, freq=freq, tz=tz, time_column=time_column)
     agg = _periods(agg, freq, tz).rename(columns={"_value": column})
@@ -396,12 +344,12 @@ def would_flip_summary(data_dir, frm="1e-4", to="1e-5", *, by=None, window: floa
               "sessions_to_pass", "near_below_from", "near_above_from", "near_below_to", "near_above_to"]
     agg = run_query(eng, data_dir, "comparisons",
                lambda src: S.flip_counts(eng.dialect, S.once_per_attempt(eng.dialect, src, w), w, by, frm, to,
-                                         window), counts=counts)
+                                         window), counts=counts, relation=_in(w))
     if agg is None:
         return A.would_flip_summary(_empty("comparisons"), frm, to, by=by, window=window)
     shifts = run_query(eng, data_dir, "comparisons",
                   lambda src: S.flip_shifts(eng.dialect, S.once_per_attempt(eng.dialect, src, w), w, by, frm, to),
-                  counts=["_rows"], floats=["_shift"])
+                  counts=["_rows"], floats=["_shift"], relation=_in(w))
     if by:
         both = pd.concat([agg[by], shifts[by]], ignore_index=True)
         codes, keys = group_codes(both, by)
@@ -463,13 +411,13 @@ def genuineness_rates(data_dir, by=None, *, freq: str | None = None, since=None,
     agg = run_query(eng, data_dir, "genuineness",
                lambda src: S.genuineness_counts(eng.dialect, S.once_per_attempt(eng.dialect, src, w), w, by, freq,
                                                 time_column, tz),
-               counts=["n", "flagged", "n_no_threshold", "n_sessions"])
+               counts=["n", "flagged", "n_no_threshold", "n_sessions"], relation=_in(w))
     if agg is None:
         return A.genuineness_rates(_empty("genuineness"), by,
                                    sessions=_empty("sessions") if scope == "sessions" else None, **opts)
     sc = run_query(eng, data_dir, scope,
               lambda src: S.session_scope(eng.dialect, _rows(eng, scope, src, w), w, by, freq, time_column, tz),
-              counts=["n"])
+              counts=["n"], relation=_in(w))
     if sc is None:
         sc = pd.DataFrame({**{c: _empty(scope)[c] for c in by}, **({"period": pd.Series(dtype="Int64")}
                                                                       if freq else {}),
@@ -523,7 +471,7 @@ def error_codes(data_dir, tables: Sequence[str] = ERROR_TABLES, *, by=None, sinc
             continue
         w = _window(since, until)
         f = run_query(eng, data_dir, t, lambda src: S.reduce(eng.dialect, src, w, cols, total=total),
-                 counts=[] if total else ["_rows"])
+                 counts=[] if total else ["_rows"], relation=_in(w))
         frames.append(f if f is not None else _empty(t, [*cols, *([total] if total else [])]))
     return A.error_codes(*frames, by=by)
 

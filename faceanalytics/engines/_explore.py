@@ -22,7 +22,7 @@ Each attempt counts once (``engines._sql.once_per_attempt``), as in every metric
 carry no verification time (Baidu detail, simple, stat, media) are placed at their token's getall
 time (``engines._sql.placed``) in all three, so a period holds the rows the review counts in it;
 as the review, they read only those sources' partitions whose placed rows can lie in the window
-(:func:`_window_relations`; the segmented histogram: ``_review._Placed.leave_out``).
+(``_placed._window_relations``; the segmented histogram: ``_placed._Placed.leave_out``).
 """
 from __future__ import annotations
 
@@ -35,13 +35,14 @@ import numpy as np
 import pandas as pd
 
 from .. import analytics as A
-from ..analytics._core import REPEAT_SOURCE, UNTIMED_SOURCES
+from ..analytics._core import REPEAT_SOURCE
 from ..analytics._segments import join_session_columns
 from . import _sql as S
-from ._api import PandasEngine, _empty, _periods, _placing, get_engine, load_placed, run_query, _window
-from ._base import Engine, arrow_frame, table_root
-from ._review import (Segment, _and, _hash, _key, _kept_beside, _Layout, _once, _once_relation, _part, _Placed,
-                      digit_values, segment_digit, segment_expr, segment_values)
+from ._api import PandasEngine, _empty, _in, _periods, get_engine, load_placed, _window
+from ._base import arrow_frame, table_root
+from ._placed import _kept_beside, _Layout, _part, _Placed, _window_relations, run_query
+from ._review import (Segment, _and, _hash, _key, _once, _once_relation, digit_values, segment_digit, segment_expr,
+                      segment_values)
 
 __all__ = ["overview", "selection_histogram", "rows_near_cut", "load_in_window", "ALL"]
 
@@ -74,85 +75,10 @@ def _conditions(d: S.Dialect, where) -> list[str]:
     return out
 
 
-def _placed_parts(data_dir, table: str, w: S.Window) -> list[tuple[str, str]] | None:
-    """The (source, month) partitions of ``table``'s sources without a verification time that
-    can hold rows of ``w`` once placed: those the review does not leave out
-    (``_review._Placed.leave_out``, from each partition's first and last placed time, kept
-    beside the tables and worked out by DuckDB when they are not).  None: every partition
-    (no bound on the window, or a data directory that is not local)."""
-    eng = get_engine("duckdb")
-    if (w.since is None and w.until is None) or not _local(eng, data_dir):
-        return None
-    lay = _Layout(eng, data_dir, w, w.since or pd.Timestamp(0, tz="UTC"), tables=(table,))
-    _Placed(lay, _kept_beside(lay, data_dir)).leave_out(w)
-    return sorted(p for p in lay.parts[table] if p[0] in UNTIMED_SOURCES)
-
-
-def load_in_window(data_dir, table: str, since=None, until=None, columns=None) -> pd.DataFrame:
-    """:func:`load_placed` reading of the sources without a verification time only the
-    partitions that can hold rows of ``[since, until)`` (:func:`_placed_parts`): what the
-    explorer and the widgets load with ``engine="pandas"``."""
-    w = _window(since, until)
-    return load_placed(data_dir, table, since=w.since, until=w.until, columns=columns,
-                       parts=_placed_parts(data_dir, table, w) if table in S.PLACED_TABLES else None)
-
-
-def _among_sql(d: S.Dialect, parts) -> str:
-    """The rows of sources with a verification time, and of ``parts`` ((source, month) pairs of
-    the others): :func:`_api._among` in SQL, on the partition keys alone (so the engine prunes)."""
-    s, m = d.q("source"), d.q("month")
-    months: dict[str, list[str]] = {}
-    for source, month in parts:
-        months.setdefault(source, []).append(month)
-    keep = "".join(f" OR ({s} = {d.text(x)} AND {m} IN ({', '.join(d.text(v) for v in ms)}))"
-                   for x, ms in months.items())
-    return f"({s} NOT IN ({', '.join(d.text(x) for x in UNTIMED_SOURCES)}){keep})"
-
-
-def _local(eng: Engine, data_dir) -> bool:
-    """DuckDB on a local data directory: where the review lists files and keeps the placed
-    rows' bounds (as ``_review._Layout.local``)."""
-    from .duckdb_engine import DuckDBEngine
-
-    return isinstance(eng, DuckDBEngine) and "://" not in str(data_dir)
-
-
-@contextlib.contextmanager
-def _window_relations(eng: Engine, data_dir, w: S.Window, tables: Sequence[str]):
-    """What to read each of ``tables`` from (a list; None: no row), its rows that carry no
-    verification time placed at their token's getall time (:func:`_api._placing`).  On a local
-    data directory (DuckDB) only the partitions that can hold rows of ``w`` are read: the
-    window's months and, of the sources placed at getall's time (stored in any month: a
-    back-fill moves a row by months), those whose first and last placed time, kept by the
-    review (``_review._Placed.leave_out``), do not put every row outside ``w``.  Spark on a
-    local directory reads the same partitions (the bounds worked out and kept by DuckDB,
-    :func:`_placed_parts`); on object storage every month of those sources (nothing is kept
-    there: ``spark_engine`` says why)."""
-    with contextlib.ExitStack() as stack:
-        if not _local(eng, data_dir):
-            out = []
-            for t in tables:
-                src = stack.enter_context(eng.relation(data_dir, t))
-                keep = None if src is None or t not in S.PLACED_TABLES else _placed_parts(data_dir, t, w)
-                if keep is not None:
-                    src = f"(SELECT * FROM {src} WHERE {_among_sql(eng.dialect, keep)})"
-                out.append(stack.enter_context(_placing(eng, data_dir, t, src)))
-            yield out
-            return
-        lay = _Layout(eng, data_dir, w, w.since or pd.Timestamp(0, tz="UTC"), tables=tuple(tables))
-        if w.since is not None or w.until is not None:      # (unbounded: every partition, no bound needed)
-            _Placed(lay, _kept_beside(lay, data_dir)).leave_out(w)
-        yield [stack.enter_context(lay.relation(t))[0] for t in tables]
-
-
-def _in_window(w: S.Window):
-    """:func:`run_query`'s ``relation``: a table read as :func:`_window_relations` reads it
-    (listed again on each of run_query's attempts)."""
-    @contextlib.contextmanager
-    def relation(eng, data_dir, table):
-        with _window_relations(eng, data_dir, w, [table]) as (src,):
-            yield src
-    return relation
+#: What the explorer and the widgets load with ``engine="pandas"``: :func:`load_placed`, which
+#: reads of the sources without a verification time only the partitions that can hold rows of
+#: ``[since, until)``.
+load_in_window = load_placed
 
 
 def overview(data_dir, table: str, kind_column: str, thresholds: Sequence[str], *, since=None, until=None,
@@ -180,7 +106,7 @@ def overview(data_dir, table: str, kind_column: str, thresholds: Sequence[str], 
                 f"FROM ({inner}) AS x GROUP BY {ks}")
 
     out = run_query(eng, data_dir, table, build, counts=["n", "scored", "max_attempt"],
-                    floats=[*thresholds, "min_confidence"], relation=_in_window(w))
+                    floats=[*thresholds, "min_confidence"], relation=_in(w))
     # Spark's groups come back in any order
     return None if out is None else out.sort_values(keys, kind="stable", na_position="first").reset_index(drop=True)
 
@@ -228,7 +154,7 @@ def selection_histogram(data_dir, table: str, kind_column: str, thresholds: Sequ
             return S.histogram(d, rel, w, by, freq, thresholds=thresholds, tz=tz)
 
         return _histogram_frame(run_query(eng, data_dir, table, build, counts=["count"], floats=floats,
-                                          relation=_in_window(w)), table, by, freq, tz)
+                                          relation=_in(w)), table, by, freq, tz)
     # Each (source, month) partition's rows joined to that partition's sessions (a hash table of
     # one month of one source), the partitions' histograms added up as they come: memory bounded
     # whatever the window.  On a local data directory (DuckDB) a partition reads exactly its files
@@ -375,7 +301,7 @@ def rows_near_cut(data_dir, table: str, kind_column: str, *, kind, since, until,
     margin = f"abs({d.exact_diff(c, t1)})"
     found = pd.DataFrame(columns=out_cols)
     sessions = None
-    with _window_relations(eng, data_dir, w, [table, "sessions"]) as (src, ss):
+    with _window_relations(eng, data_dir, w, [table, "sessions"], get_engine("duckdb")) as (src, ss):
         if src is None:
             return _near_frame(found), (0, 0) if flips else None
         if near is not None:

@@ -50,7 +50,7 @@ _VARIANTS = 8                 # entries of one partition and role from the same 
 _MAX_ENTRY = 256 << 20        # an entry bigger than this is not read (a partition's counts: well under 10 MB)
 
 
-_COUNTING = ("_review.py", "_sql.py", "_base.py", "_kept.py", "../schema.py",   # beside this file
+_COUNTING = ("_review.py", "_placed.py", "_sql.py", "_base.py", "_kept.py", "../schema.py",   # beside this file
              "../analytics/_core.py")    # (the sources placed at getall's time, and detail's repeats)
 
 

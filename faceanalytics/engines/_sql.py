@@ -175,8 +175,9 @@ class Window:
     whole directories (partition pruning), the time filter is exact.  A row's month is where it
     is stored; rows placed at their token's getall time (:func:`placed`) may lie in any other
     month (a fetch months late; a getall time after the fetch, from a skewed clock), so the
-    sources they come from (:data:`~faceanalytics.analytics._core.UNTIMED_SOURCES`, small
-    tables) are read in every month.
+    month filter does not prune the sources they come from
+    (:data:`~faceanalytics.analytics._core.UNTIMED_SOURCES`, small tables): the relation read
+    holds only their partitions that can hold rows of the window (``_placed.in_window``).
     """
     since: _dt.datetime | None = None
     until: _dt.datetime | None = None
@@ -213,6 +214,14 @@ def once_per_attempt(d: Dialect, src: str, w: Window) -> str:
 PLACED_TABLES = ("sessions", "comparisons", "genuineness", "error_counts")
 
 
+def anchoring(d: Dialect) -> str:
+    """The condition on a sessions row whose time places the rows of its token that carry none
+    (:func:`placed`): getall's, dated by its verification, with a token and a time."""
+    s, sid, st = d.q("source"), d.q("session_id"), d.q("session_time")
+    return (f"{s} = {d.text(LISTING_SOURCE)} AND {d.q('time_basis')} = {d.text(ANCHOR_BASIS)} AND {sid} IS NOT NULL "
+            f"AND {st} IS NOT NULL")
+
+
 def placed(d: Dialect, src: str, anchors: str, table: str) -> str:
     """``src`` (a relation of ``table``) with the rows of sources that carry no verification
     time placed at their token's ``baidu_getall`` time, to put after ``FROM``: the rule of
@@ -225,8 +234,7 @@ def placed(d: Dialect, src: str, anchors: str, table: str) -> str:
     s, sid, st = d.q("source"), d.q("session_id"), d.q("session_time")
     untimed = ", ".join(d.text(x) for x in UNTIMED_SOURCES)
     t, k = d.q("_t"), d.q("_sid")
-    lookup = (f"SELECT {sid} AS {k}, max({st}) AS {t} FROM {anchors} WHERE {s} = {d.text(LISTING_SOURCE)} AND "
-              f"{d.q('time_basis')} = {d.text(ANCHOR_BASIS)} AND {sid} IS NOT NULL AND {st} IS NOT NULL GROUP BY {sid}")
+    lookup = f"SELECT {sid} AS {k}, max({st}) AS {t} FROM {anchors} WHERE {anchoring(d)} GROUP BY {sid}"
     replace = {"session_time": f"coalesce(p.{t}, x.{st})"}
     if table == "sessions":
         replace["time_basis"] = f"(CASE WHEN p.{t} IS NULL THEN x.{d.q('time_basis')} ELSE {d.text(PLACED_BASIS)} END)"

@@ -14,14 +14,13 @@ when on a cluster) or a URL Hadoop understands (``s3a://bucket/prefix``,
 
 Rows without a verification time (Baidu detail, simple, stat, media) are placed at their
 token's getall time, which may lie in any month, so the month filter cannot prune their
-partitions.  On a local path the explorers read only those whose first and last placed time
-can fall in the window (``_explore._window_relations``: the bounds the review keeps beside the
-tables, worked out once by DuckDB).  On a URL they are read in every
-month: nothing is kept there (kept counts need a local directory), and finding the bounds
-anew would take a Spark job reading every one of those partitions on each call, the read it
-would save (they are the small tables: one row per token fetched).  The review on Spark
-(``_review``) and the engine functions (``engines.pass_rates``, ...) read them in every month
-too: ``_Placed`` keeps bounds for DuckDB only, and ``_api`` cannot use it (``_review`` imports it).
+partitions.  On a local path the engine functions and the explorers read only those whose
+first and last placed time can fall in the window (``_placed._window_relations``: the bounds
+the review keeps beside the tables, worked out once by DuckDB).  On a URL they are read in
+every month: nothing is kept there (kept counts need a local directory), and finding the
+bounds anew would take a Spark job reading every one of those partitions on each call, the
+read it would save (they are the small tables: one row per token fetched).  The review on
+Spark (``_review``) reads them in every month too: ``_Placed`` keeps bounds for DuckDB only.
 
 >>> from pyspark.sql import SparkSession                                  # doctest: +SKIP
 >>> spark = SparkSession.builder.getOrCreate()                            # doctest: +SKIP
