@@ -146,3 +146,15 @@ def baidu_getall(when: str, attempts=None) -> dict:
     for a in p["result"]["verify_result"]:
         a["verify_time"] = a["charge_time"] = a["ocr_charge_time"] = when
     return p
+
+
+def same_counts(a, b) -> None:
+    """Two reviews' summaries (``report._summary.summarize``) hold the same count tables."""
+    from pandas.testing import assert_frame_equal
+
+    assert set(a.counts) == set(b.counts)
+    for name in a.counts:
+        if a.counts[name] is None or b.counts[name] is None:
+            assert a.counts[name] is None and b.counts[name] is None, name
+        else:
+            assert_frame_equal(a.counts[name], b.counts[name], obj=name)

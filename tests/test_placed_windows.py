@@ -29,7 +29,7 @@ from faceanalytics.report._summary import summarize
 
 from faceanalytics.pipeline.ingest import ingest
 
-from _helpers import baidu_getall, envelope, write_jsonl
+from _helpers import baidu_getall, envelope, same_counts, write_jsonl
 from test_placement_gaps import _lite, _scanned, far_data
 from test_placement_leftovers import NOV, OCT, _damage_march
 
@@ -134,15 +134,6 @@ def test_the_pandas_review_and_its_helpers_read_no_partition_outside_their_windo
 
 # ------------------------------------------------------------------ 2. the bounds after a getall landing
 
-def _same_counts(a, b) -> None:
-    assert set(a.counts) == set(b.counts)
-    for name in a.counts:
-        if a.counts[name] is None or b.counts[name] is None:
-            assert a.counts[name] is None and b.counts[name] is None, name
-        else:
-            assert_frame_equal(a.counts[name], b.counts[name], obj=name)
-
-
 def _land_getall(d, tmp: Path, token: str, verified: str) -> None:
     """One getall answer of ``token``, verified at 10:00 of day ``verified`` in Beijing."""
     recs = [envelope("baidu_getall", token, baidu_getall(f"{verified} 10:00:00"), fetched_at=f"{verified}T05:00:00Z")]
@@ -169,13 +160,13 @@ def test_a_getall_landing_works_out_again_only_the_bounds_of_the_partitions_whos
     _land_getall(far, tmp_path, "toknew00000000000000", "2026-10-25")
     got = summarize(far, OCT, NOV, engine="duckdb")
     assert worked == []                     # every partition's bounds read back
-    _same_counts(got, _fresh(far, tmp_path, "fresh1"))
+    same_counts(got, _fresh(far, tmp_path, "fresh1"))
     worked.clear()
     # February's first token verified again in October: its March detail is placed in October now
     _land_getall(far, tmp_path, "tokfeb00000000000000", "2026-10-26")
     got = summarize(far, OCT, NOV, engine="duckdb")
     assert worked and {m for *_, m in worked} == {"2026-03"}     # March's alone worked out again
-    _same_counts(got, _fresh(far, tmp_path, "fresh2"))
+    same_counts(got, _fresh(far, tmp_path, "fresh2"))
     for table in ("sessions", "comparisons", "genuineness"):     # the bounds kept: as worked out from nothing
         kept, anew = (json.loads((x / "summaries" / "review" / f"placed-{table}.json").read_bytes())["parts"]
                       for x in (far, tmp_path / "fresh2"))

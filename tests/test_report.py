@@ -27,6 +27,8 @@ from faceanalytics.engines._review import Segment
 from faceanalytics.sandbox import Sandbox
 from faceanalytics.storage.tables import load
 
+from _helpers import same_counts
+
 SEEDS = Path(__file__).parent / "data" / "seeds"
 SINCE, UNTIL = "2026-06-01", "2026-07-01"          # the sandbox population spans May and June 2026
 XSS = '<script>alert("x")</script> 请<重试> https://evil.example/x'
@@ -273,15 +275,6 @@ def test_summaries_equal_the_pandas_metrics(data):
     assert_frame_equal(lines_h[["label", "n", "passed"]], lines_r[["label", "n", "passed"]])
 
 
-def _same_counts(a, b):
-    assert set(a.counts) == set(b.counts)
-    for name in a.counts:
-        if a.counts[name] is None or b.counts[name] is None:
-            assert a.counts[name] is None and b.counts[name] is None, name
-        else:
-            assert_frame_equal(a.counts[name], b.counts[name], obj=name)
-
-
 def test_duckdb_and_pandas_count_the_same(data):
     a = summarize(data, SINCE, UNTIL, engine="duckdb")
     b = summarize(data, SINCE, UNTIL, engine="pandas")
@@ -291,7 +284,7 @@ def test_duckdb_and_pandas_count_the_same(data):
     names = {x.name for x in a.segments}
     assert "channel" in names and "branch" not in names
     assert next(x for x in a.segments if x.name == "channel").values == ("app", "h5", "mini")
-    _same_counts(a, b)
+    same_counts(a, b)
     # and from tables already in memory
     tables = {t: load(data, t, since="2026-05-02", until=UNTIL) for t in
               ("comparisons", "genuineness", "sessions", "attempts", "verify_errors", "error_counts", "quarantine")}
@@ -316,7 +309,7 @@ def test_segments_packed_in_several_columns_count_the_same(data, tmp_path, monke
     monkeypatch.setattr(_review, "_PACK_BITS", 3)
     a = summarize(d, SINCE, UNTIL, engine="duckdb")
     assert a.segments == b.segments and len(_review.segment_packs(a.segments)) == len(a.segments)
-    _same_counts(a, b)
+    same_counts(a, b)
     assert len(a.counts["seg_comparisons"]) and len(a.counts["seg_genuineness"])
     # a key of many values: its top digit, "(other)", fills the pack's width
     wide = ["channel", "branch"]
@@ -324,7 +317,7 @@ def test_segments_packed_in_several_columns_count_the_same(data, tmp_path, monke
     assert len(a.segments[1].values) == 20     # top 20 kept, the rest "(other)": digits 0 to 21, 5 bits
     sc = a.frame("seg_comparisons")
     assert "(other)" in set(sc[[c for c in sc.columns if "branch" in c][0]].dropna())
-    _same_counts(a, b)
+    same_counts(a, b)
 
 
 def test_counts_equal_on_files_written_before_the_session_key(data, tmp_path):
@@ -353,7 +346,7 @@ def test_counts_equal_on_files_written_before_the_session_key(data, tmp_path):
             pq.write_table(t, f)
     assert stripped > 3
     plain = summarize(old, SINCE, UNTIL, engine="duckdb")
-    _same_counts(plain, keyed)
+    same_counts(plain, keyed)
 
 
 def test_data_files_footers_are_read_once_and_again_when_a_file_changes(data, tmp_path, monkeypatch):
@@ -381,19 +374,19 @@ def test_data_files_footers_are_read_once_and_again_when_a_file_changes(data, tm
         rows, keyed, cols, lo, hi = real(f)
         assert v[3:] == [rows, keyed, sorted(cols), lo, hi]
     read.clear()
-    _same_counts(summarize(d, since, UNTIL, engine="duckdb"), fresh)
+    same_counts(summarize(d, since, UNTIL, engine="duckdb"), fresh)
     assert read == []                                  # every footer read back
     f = next((d / "tables" / "comparisons").rglob("month=2026-06/part-*.parquet"))
     os.utime(f, ns=(f.stat().st_atime_ns, f.stat().st_mtime_ns + 1_000_000_000))
-    _same_counts(summarize(d, since, UNTIL, engine="duckdb"), fresh)
+    same_counts(summarize(d, since, UNTIL, engine="duckdb"), fresh)
     assert read == [str(f)]                            # the changed file, and only it, read again
     read.clear()
     kept.write_bytes(b"{not json")
-    _same_counts(summarize(d, since, UNTIL, engine="duckdb"), fresh)
+    same_counts(summarize(d, since, UNTIL, engine="duckdb"), fresh)
     assert len(read) == len(files) and json.loads(kept.read_bytes())["files"].keys() == files.keys()
     kept.unlink()
     kept.mkdir()                                       # cannot be written: the review goes on
-    _same_counts(summarize(d, since, UNTIL, engine="duckdb"), fresh)
+    same_counts(summarize(d, since, UNTIL, engine="duckdb"), fresh)
 
 
 def test_whole_partitions_are_counted_once_and_read_back(data, tmp_path, monkeypatch):
@@ -439,31 +432,31 @@ def test_whole_partitions_are_counted_once_and_read_back(data, tmp_path, monkeyp
     # placed in both periods (whole in neither)
     assert sorted(p[0] for p in scanned) == ["baidu_detail", "baidu_stat"] and distinct == ["2026-05"]
     assert again.counts["distinct"] is not None and set(again.counts["distinct"]["group"]) == {"Megvii", "Baidu"}
-    _same_counts(again, fresh)
-    _same_counts(again, summarize(d, since, UNTIL, engine="pandas"))
+    same_counts(again, fresh)
+    same_counts(again, summarize(d, since, UNTIL, engine="pandas"))
 
     # a file of one partition changed (a landing, a compaction): that partition, and only it, again
     scanned.clear()
     f = next((d / "tables" / "comparisons" / f"source={june[0][0]}" / "month=2026-06").glob("part-*.parquet"))
     os.utime(f, ns=(f.stat().st_atime_ns, f.stat().st_mtime_ns + 1_000_000_000))
-    _same_counts(summarize(d, since, UNTIL, engine="duckdb"), fresh)
+    same_counts(summarize(d, since, UNTIL, engine="duckdb"), fresh)
     assert timed() == [june[0]]
     assert len(list((d / "summaries" / "review" / f"source={june[0][0]}" / "month=2026-06").glob("current-*"))) == 1
 
     # June wholly in the previous period of July's review: its counts there are its own, not June's review's
-    _same_counts(summarize(d, "2026-07-01", "2026-08-01", engine="duckdb"),
+    same_counts(summarize(d, "2026-07-01", "2026-08-01", engine="duckdb"),
                  summarize(d, "2026-07-01", "2026-08-01", engine="pandas"))
 
     # an entry cut short is counted again; so is every partition when nothing can be kept
     entry = next((d / "summaries" / "review").rglob("current-*.arrows"))
     entry.write_bytes(entry.read_bytes()[:100])
     scanned.clear()
-    _same_counts(summarize(d, since, UNTIL, engine="duckdb"), fresh)
+    same_counts(summarize(d, since, UNTIL, engine="duckdb"), fresh)
     assert len(timed()) == 1
     shutil.rmtree(d / "summaries")
     (d / "summaries").write_text("not a folder")
     scanned.clear()
-    _same_counts(summarize(d, since, UNTIL, engine="duckdb"), fresh)
+    same_counts(summarize(d, since, UNTIL, engine="duckdb"), fresh)
     assert sorted(p for p in scanned if p[1] == "2026-06") == june
 
     # a rebuild writes other files: what was kept of the old ones goes with them
@@ -480,7 +473,7 @@ def test_a_period_starting_mid_month_is_counted_alike(data):
     a = summarize(data, "2026-06-12", UNTIL, engine="duckdb")
     b = summarize(data, "2026-06-12", UNTIL, engine="pandas")
     assert a.counts["sessions"] is not None and len(a.counts["sessions"])
-    _same_counts(a, b)
+    same_counts(a, b)
 
 
 def test_a_review_counts_the_days_of_its_time_zone(data):
@@ -491,7 +484,7 @@ def test_a_review_counts_the_days_of_its_time_zone(data):
     a = summarize(data, SINCE, UNTIL, engine="duckdb", tz=tz)
     b = summarize(data, SINCE, UNTIL, engine="pandas", tz=tz)
     assert a.period.since == pd.Timestamp(SINCE, tz=tz) and a.period.until == pd.Timestamp(UNTIL, tz=tz)
-    _same_counts(a, b)
+    same_counts(a, b)
     c = load(data, "comparisons", since=a.period.since, until=a.period.until)
     for freq in ("D", "W", "W-MON"):
         assert_frame_equal(a.pass_rates("current", "comparison", freq=freq),
@@ -777,7 +770,7 @@ def test_baidu_detail_counts_are_kept_and_counted_again_when_getall_repeats_chan
         assert sorted(scanned) == expect_scanned
         assert sorted({p for t, ps in previous if t != "sessions" for p in ps}) == expect_previous
         assert (sorted(listed), distinct) == expect_queried
-        _same_counts(got, summarize(d, since, until, engine="pandas"))
+        same_counts(got, summarize(d, since, until, engine="pandas"))
         return got
 
     queried = (["comparisons", "genuineness"], ["baidu"])

@@ -12,7 +12,8 @@ import pytest
 from faceanalytics.engines import DuckDBEngine
 from faceanalytics.engines import _review
 from faceanalytics.report._summary import summarize
-from test_report import SINCE, UNTIL, _same_counts, data, monkeypatch_module  # noqa: F401  (fixtures)
+from _helpers import same_counts
+from test_report import SINCE, UNTIL, data, monkeypatch_module  # noqa: F401  (fixtures)
 
 
 def _threads(eng) -> int:
@@ -45,7 +46,7 @@ def test_sessions_table_queries_run_on_one_thread_and_count_the_same(data, tmp_p
     assert seen == {"sessions table": {1}, "rows": {2}}
     assert _threads(eng) == 2
     assert single.segments == both.segments and both.segments
-    _same_counts(both, single)
+    same_counts(both, single)
 
 
 def test_the_thread_setting_is_put_back_when_a_query_fails():

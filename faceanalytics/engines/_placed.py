@@ -547,10 +547,10 @@ class _Bounds:
         anchors = {f: ident for f, *ident in _identities(lay.anchors)}
         landed = sorted(f for f, ident in anchors.items() if state["anchors"].get(f) != ident)
         todo, known = [], []
+        files = {p: [[f, *lay.info[f][:3]] for f, *_ in lay.parts[table][p]] for p in parts}   # each one's identities
         for p in parts:
             entry = state["parts"].get("/".join(p))
-            files = [[f, *lay.info[f][:3]] for f, *_ in lay.parts[table][p]]
-            if entry is None or entry.get("files") != files or \
+            if entry is None or entry.get("files") != files[p] or \
                     any(anchors.get(f) != ident for f, ident in entry.get("holders", {}).items()):
                 todo.append(p)
             else:
@@ -566,23 +566,22 @@ class _Bounds:
         groups: dict[tuple | None, list] = {}
         for p in todo:
             entry = state["parts"].get("/".join(p))
-            files = [[f, *lay.info[f][:3]] for f, *_ in lay.parts[table][p]]
-            if entry is None or entry.get("files") != files:
+            if entry is None or entry.get("files") != files[p]:
                 groups.setdefault(None, []).append(p)
             else:
                 held = {f for f in entry.get("holders", {}) if f in anchors}
                 groups.setdefault(tuple(sorted(held.union(landed))), []).append(p)
         for among, ps in groups.items():
-            files = lay.anchors if among is None else list(among)
-            f = self.placed._query(table, ps, files)
-            holders = self.placed._holders(table, ps, files)
+            anchoring = lay.anchors if among is None else list(among)
+            f = self.placed._query(table, ps, anchoring)
+            holders = self.placed._holders(table, ps, anchoring)
             got = {}
             for row in zip(f["source"].tolist(), f["month"].tolist(), f["lo"].tolist(), f["hi"].tolist(),
                            f["n"].tolist(), f["h"].tolist()):
                 got[(str(row[0]), str(row[1]))] = [None if pd.isna(x) else int(x) for x in row[2:5]] + [str(row[5])]
             for p in ps:
                 new["parts"]["/".join(p)] = {
-                    "files": [[f, *lay.info[f][:3]] for f, *_ in lay.parts[table][p]],
+                    "files": files[p],
                     "bounds": got.get(tuple(p), [None, None, 0, "0"]),
                     "holders": {f: anchors[f] for f in holders.get(tuple(p), []) if f in anchors}}
         if todo or landed or set(new["parts"]) != set(state["parts"]):
