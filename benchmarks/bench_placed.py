@@ -22,8 +22,9 @@ every run in its own process (wall time, CPU time of all threads and peak RSS fr
    (``faceanalytics ingest``) for a token whose detail is stored in 2026-01, verified again on
    2026-10-20 (its detail row moves from January to October), then the review again.  Printed:
    its time, and the partitions whose placed bounds were worked out again (a counter on
-   ``_Placed._query``) and, for this version, those whose tokens were looked up in the landed
-   file (``_Placed._touched``).
+   ``_Placed._query``) and, for a version that has it (the state store tried in
+   `issue-q`, not kept), those whose tokens were looked up in the landed file
+   (``_Placed._touched``).
 
 Input: ``bench_review_documents.build`` (document-built payloads, ``faceanalytics ingest``),
 never tuned to the code.

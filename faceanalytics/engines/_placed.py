@@ -311,17 +311,16 @@ class _Layout:
         return any(s == source for s, _ in self.parts[table])
 
     @contextlib.contextmanager
-    def relation(self, table: str, parts=None, anchors: Sequence[str] | None = None):
+    def relation(self, table: str, parts=None):
         """``(src, cond)``: what to read ``table``'s ``parts`` from (all of them: None) and the
-        condition that keeps them; ``src`` None when there is no row.  ``anchors``: the getall
-        files that place the rows (local; None: every one)."""
+        condition that keeps them; ``src`` None when there is no row."""
         d = self.eng.dialect
         if self.local:
             want = self.parts[table] if parts is None else {p: self.parts[table].get(p, []) for p in parts}
             mixed = len({c for fs in want.values() for *_, c in fs}) > 1
             src = _files_scan(d, [f for fs in want.values() for f, *_ in fs], by_name=mixed)
             if any(self.moved(p) for p in want):
-                src = self._placed(table, src, _files_scan(d, self.anchors if anchors is None else anchors))
+                src = self._placed(table, src, _files_scan(d, self.anchors))
             yield src, ""
             return
         with self.eng.relation(self.data_dir, table) as raw, \
@@ -333,13 +332,13 @@ class _Layout:
             yield src, "(" + " OR ".join(conds or ["1 = 0"]) + ")"
 
 
-def _files_scan(d: S.Dialect, files: Sequence[str], by_name: bool = True, filename: bool = False) -> str | None:
-    """DuckDB's scan of ``files`` (None: no file; ``filename``: each row's file in a column)."""
+def _files_scan(d: S.Dialect, files: Sequence[str], by_name: bool = True) -> str | None:
+    """DuckDB's scan of ``files`` (None: no file)."""
     from .duckdb_engine import parquet_scan
 
     if not files:
         return None
-    return parquet_scan("[" + ", ".join(d.text(f) for f in files) + "]", by_name=by_name, filename=filename)
+    return parquet_scan("[" + ", ".join(d.text(f) for f in files) + "]", by_name=by_name)
 
 
 def _identities(files: Sequence[str]) -> list:
@@ -387,15 +386,16 @@ class _Placed:
     """Where the rows of each partition of a source without a verification time lie once placed
     at their token's getall time (:func:`S.placed`): per table and partition, the first and last
     placed ``session_time`` (µs) and a signature of the placement (rows, and the sum of a hash
-    of each row's token and placed time), on first use.
+    of each row's token and placed time), all partitions in one query per table, on first use.
 
     Such a partition's counts depend on its files and on where its rows are placed alone: they
     are kept when every placed row lies inside the period counted (:meth:`whole`), with the
     signature in their key (:meth:`signature`), so a getall landing recounts only the partitions
-    whose rows it moves.  The bounds are kept too (:class:`_Bounds`), each partition's under its
-    files and the getall files that hold its tokens, so a getall landing works out again only
-    the bounds of the partitions whose tokens it holds.  DuckDB on a local directory only
-    (where counts are kept)."""
+    whose rows it moves.  The bounds and signatures are kept too, keyed by the partitions' files
+    and every getall file: a getall landing works them out again for every partition (keying
+    each partition's by the getall files holding its tokens was tried: the semi-joins that
+    find them cost what they saved, at 164k and at 1.6M Baidu records).  DuckDB on a local
+    directory only (where counts are kept)."""
 
     def __init__(self, lay: "_Layout", kept: Kept) -> None:
         self.lay, self.kept = lay, kept
@@ -407,43 +407,24 @@ class _Placed:
             parts = sorted(p for p in lay.parts.get(table, {}) if lay.moved(p))
             got: dict = {}
             if parts and table in S.PLACED_TABLES and self.kept.root is not None:
-                got = _Bounds(self, table).update(parts)
+                frames: dict[str, list] = {"placed": []}
+
+                def count(into, table=table, parts=parts):
+                    into["placed"].append(self._query(table, parts))
+                self.kept.through(f"placed-{table}", parts, [table], {"anchors": _identities(lay.anchors)}, count,
+                                  frames)
+                for f in frames["placed"]:
+                    for row in zip(f["source"].tolist(), f["month"].tolist(), f["lo"].tolist(), f["hi"].tolist(),
+                                   f["n"].tolist(), f["h"].tolist()):
+                        got[(str(row[0]), str(row[1]))] = [None if pd.isna(x) else int(x) for x in row[2:5]] + [
+                            str(row[5])]
             self._got[table] = got
         return self._got[table]
 
-    def _touched(self, table: str, parts, files: Sequence[str]) -> set:
-        """The partitions among ``parts`` that hold a token of the getall rows in ``files``
-        (those that place rows: :func:`S.anchoring`), in one semi-join."""
-        lay, d = self.lay, self.lay.d
-        src = _files_scan(d, [f for p in parts for f, *_ in lay.parts[table][p]])
-        sql = (f"SELECT DISTINCT CAST({d.q('source')} AS VARCHAR) AS s, CAST({d.q('month')} AS VARCHAR) AS m "
-               f"FROM {src} WHERE {d.q('session_id')} IN (SELECT {d.q('session_id')} FROM "
-               f"{_files_scan(d, files)} WHERE {S.anchoring(d)})")
-        return {(str(a), str(b)) for a, b in lay.eng.query(sql).to_pandas().itertuples(index=False)}
-
-    def _holders(self, table: str, parts, anchors: Sequence[str]) -> dict[tuple[str, str], list[str]]:
-        """The files among ``anchors`` (getall's) that hold each partition's tokens (the rows that
-        place its rows)."""
-        lay, d = self.lay, self.lay.d
-        sid = d.q("session_id")
-        out: dict[tuple[str, str], list[str]] = {tuple(p): [] for p in parts}
-        if not anchors:
-            return out
-        src = _files_scan(d, [f for p in parts for f, *_ in lay.parts[table][p]])
-        sql = (f"SELECT DISTINCT CAST(x.{d.q('source')} AS VARCHAR) AS s, CAST(x.{d.q('month')} AS VARCHAR) AS m, "
-               f"a.{d.q('filename')} AS f FROM (SELECT {d.q('source')}, {d.q('month')}, {sid} FROM {src}) AS x "
-               f"JOIN (SELECT {sid}, {d.q('filename')} FROM {_files_scan(d, anchors, filename=True)} "
-               f"WHERE {S.anchoring(d)}) AS a ON x.{sid} = a.{sid}")
-        for a, b, f in lay.eng.query(sql).to_pandas().itertuples(index=False):
-            out[(str(a), str(b))].append(str(f))
-        return out
-
-    def _query(self, table: str, parts, anchors: Sequence[str] | None = None) -> pd.DataFrame:
-        """Per partition of ``parts``: its placed rows' bounds and signature, placed by the getall
-        rows of ``anchors`` (None: every getall file)."""
+    def _query(self, table: str, parts) -> pd.DataFrame:
         lay, d = self.lay, self.lay.d
         t, sid = d.q("session_time"), d.q("session_id")
-        with lay.relation(table, parts, anchors) as (src, _):
+        with lay.relation(table, parts) as (src, _):
             sql = (f"SELECT CAST({d.q('source')} AS VARCHAR) AS {d.q('source')}, CAST({d.q('month')} AS VARCHAR) AS "
                    f"{d.q('month')}, min(epoch_us({t})) AS lo, max(epoch_us({t})) AS hi, count(*) AS n, "
                    f"CAST(sum(hash(coalesce({sid}, '') || '|' || coalesce(CAST(epoch_us({t}) AS VARCHAR), ''))) "
@@ -507,94 +488,6 @@ class _Placed:
             return None
         return {t: self._table(t).get(tuple(part), [None, None, 0, "0"])[2:] for t in tables
                 if part in self.lay.parts.get(t, {})}
-
-
-class _Bounds:
-    """The placed rows' bounds of one table's partitions (:class:`_Placed`), kept in
-    ``summaries/review/placed-<table>.json``: per partition, its files' identities, its bounds
-    and the identities of the getall files that hold its tokens; and the getall files known
-    when they were last checked.  A partition's bounds are read back while its files and those
-    getall files are unchanged and no getall file landed (or changed) since that holds one of
-    its tokens: the new getall files are looked up among the partitions' tokens in one
-    semi-join (:meth:`_Placed._touched`).  The others are worked out again, in one query, with
-    the files that hold their tokens (:meth:`_Placed._holders`).  A getall landing of the
-    latest month (every day) so reads the partitions' tokens and that landing, not every
-    partition placed against every getall row.  A record that cannot be read or written is not
-    an error: the bounds are worked out (and, for a record unreadable, all of them)."""
-
-    _VERSION = 1
-
-    def __init__(self, placed: _Placed, table: str) -> None:
-        self.placed, self.table = placed, table
-        self.path = Path(placed.kept.root) / f"placed-{table}.json"
-
-    def _load(self) -> dict:
-        from ._kept import _code
-
-        with contextlib.suppress(OSError, ValueError, TypeError, KeyError, AttributeError):
-            got = orjson.loads(self.path.read_bytes())
-            if got.get("version") == self._VERSION and got.get("code") == _code() and \
-                    isinstance(got.get("anchors"), dict) and isinstance(got.get("parts"), dict):
-                return got
-        return {"anchors": {}, "parts": {}}
-
-    def update(self, parts) -> dict:
-        """``{part: [lo, hi, n, h]}`` of ``parts`` (the table's partitions of placed rows)."""
-        from ._kept import _code
-
-        lay, table = self.placed.lay, self.table
-        state = self._load()
-        anchors = {f: ident for f, *ident in _identities(lay.anchors)}
-        landed = sorted(f for f, ident in anchors.items() if state["anchors"].get(f) != ident)
-        todo, known = [], []
-        files = {p: [[f, *lay.info[f][:3]] for f, *_ in lay.parts[table][p]] for p in parts}   # each one's identities
-        for p in parts:
-            entry = state["parts"].get("/".join(p))
-            if entry is None or entry.get("files") != files[p] or \
-                    any(anchors.get(f) != ident for f, ident in entry.get("holders", {}).items()):
-                todo.append(p)
-            else:
-                known.append(p)
-        if known and landed:
-            touched = self.placed._touched(table, known, landed)
-            todo += [p for p in known if p in touched]
-            known = [p for p in known if p not in touched]
-        new = {"version": self._VERSION, "code": _code(), "anchors": anchors,
-               "parts": {"/".join(p): state["parts"]["/".join(p)] for p in known}}
-        # A partition whose own files are unchanged is placed by the getall rows of its tokens, all
-        # in the files that held them (those left) or in the files landed since: only those read
-        groups: dict[tuple | None, list] = {}
-        for p in todo:
-            entry = state["parts"].get("/".join(p))
-            if entry is None or entry.get("files") != files[p]:
-                groups.setdefault(None, []).append(p)
-            else:
-                held = {f for f in entry.get("holders", {}) if f in anchors}
-                groups.setdefault(tuple(sorted(held.union(landed))), []).append(p)
-        for among, ps in groups.items():
-            anchoring = lay.anchors if among is None else list(among)
-            f = self.placed._query(table, ps, anchoring)
-            holders = self.placed._holders(table, ps, anchoring)
-            got = {}
-            for row in zip(f["source"].tolist(), f["month"].tolist(), f["lo"].tolist(), f["hi"].tolist(),
-                           f["n"].tolist(), f["h"].tolist()):
-                got[(str(row[0]), str(row[1]))] = [None if pd.isna(x) else int(x) for x in row[2:5]] + [str(row[5])]
-            for p in ps:
-                new["parts"]["/".join(p)] = {
-                    "files": files[p],
-                    "bounds": got.get(tuple(p), [None, None, 0, "0"]),
-                    "holders": {f: anchors[f] for f in holders.get(tuple(p), []) if f in anchors}}
-        if todo or landed or set(new["parts"]) != set(state["parts"]):
-            self._save(new)
-        return {tuple(k.split("/", 1)): v["bounds"] for k, v in new["parts"].items()}
-
-    def _save(self, state: dict) -> None:
-        try:
-            root = Path(self.placed.kept.root)
-            make_private_dirs(root.parent.parent, root)     # owner-only, as the tables
-            atomic_write_bytes(self.path, orjson.dumps(state), mode=0o600, durable=False)
-        except (OSError, TypeError, ValueError) as e:
-            log.debug("placed rows' bounds of %s not kept: %s", self.table, e)
 
 
 def _placed_parts(data_dir, table: str, w: S.Window, duck: Engine | None) -> list[tuple[str, str]] | None:

@@ -30,13 +30,11 @@ from ._sql import DuckDBDialect
 __all__ = ["DuckDBEngine", "parquet_scan"]
 
 
-def parquet_scan(files: str, by_name: bool = False, filename: bool = False) -> str:
+def parquet_scan(files: str, by_name: bool = False) -> str:
     """``read_parquet`` of ``files`` (a quoted glob or a list) with the dataset's hive keys as
     text.  Columns are bound from the first file; ``by_name``: from all of them, by name (files
-    written before a column was added, ``session_key`` or ``invalid_values``, read it as null);
-    ``filename``: with each row's file in a ``filename`` column."""
+    written before a column was added, ``session_key`` or ``invalid_values``, read it as null)."""
     union = ", union_by_name = true" if by_name else ""
-    union += ", filename = true" if filename else ""
     return (f"read_parquet({files}, hive_partitioning = true, hive_types = {{'source': 'VARCHAR', "
             f"'month': 'VARCHAR'}}{union})")
 

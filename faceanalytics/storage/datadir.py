@@ -23,8 +23,6 @@ as an :class:`~.paths.S3Path`.  The layout::
                                                                       (engines._kept; derived, safe to delete)
       summaries/review/footers.json                                   each data file's footer facts, by identity
                                                                       (engines._placed._Footers; derived, safe to delete)
-      summaries/review/placed-<table>.json                            where the rows without a verification time lie
-                                                                      (engines._placed._Bounds; derived, safe to delete)
 """
 from __future__ import annotations
 
