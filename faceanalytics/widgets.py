@@ -124,11 +124,11 @@ class _Explorer(widgets.VBox):
                 if sessions is not None:
                     raise TypeError("sessions= is for tables in memory; a data directory has its own sessions table")
                 if engine == "pandas":              # asked for: the rows loaded, then counted as a frame's
-                    from .engines._explore import load_in_window
+                    from .engines import load_placed
 
                     # (placed as they are read, the window chosen on placed times: not placed again)
-                    source = FrameSource(load_in_window(data, spec.table, since=since, until=until),
-                                         load_in_window(data, "sessions", since=since, until=until), spec, freq=freq,
+                    source = FrameSource(load_placed(data, spec.table, since=since, until=until),
+                                         load_placed(data, "sessions", since=since, until=until), spec, freq=freq,
                                          time_column=time_column, segments=segments,
                                          max_segment_values=max_segment_values, placed=True)
                 else:

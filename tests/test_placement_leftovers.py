@@ -2,7 +2,7 @@
 what the last placement stop left (issue 11, items 2 and 3).
 
 1. The explorers' DuckDB queries without a segment (overview, histogram, rows near a cut) and
-   their pandas engine (``engines._explore.load_in_window``, the widgets) read only the partitions
+   their pandas engine (``engines.load_placed``, the widgets) read only the partitions
    of those sources whose placed rows can lie in the window (the bounds the review keeps).
    A file outside the window is damaged after the bounds are kept, size, time and inode unchanged:
    read, it fails the call.
@@ -90,13 +90,13 @@ def test_the_explorers_unsegmented_queries_read_no_partition_outside_their_windo
 
 
 def test_the_pandas_explorer_reads_no_partition_outside_its_window(far):
-    want = {t: load_placed(far, t, since=OCT, until=NOV) for t in PLACED_TABLES}     # (every partition read)
+    want = {t: load_placed(far, t, since=OCT, until=NOV) for t in PLACED_TABLES}     # (before March is damaged)
     ref = summarize(far, OCT, NOV, engine="duckdb").histogram(by="source")
     for t in PLACED_TABLES:
-        E.load_in_window(far, t, since=OCT, until=NOV)                           # (the bounds taken and kept)
+        load_placed(far, t, since=OCT, until=NOV)                           # (the bounds taken and kept)
     _damage_march(far)
     for t in PLACED_TABLES:
-        assert_frame_equal(E.load_in_window(far, t, since=OCT, until=NOV), want[t], check_like=True)
+        assert_frame_equal(load_placed(far, t, since=OCT, until=NOV), want[t], check_like=True)
     h = E.selection_histogram(far, "comparisons", "comparison", COMPARISONS.rule_columns, kind=E.ALL, since=OCT,
                               until=NOV, engine="pandas")
     assert _counts(h) == _counts(ref) == _counts(A.confidence_histogram(A.once_per_attempt(want["comparisons"]),

@@ -22,6 +22,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from .._duck import connect
 from ._core import (COMPARISON_KINDS, LEVELS, MIN_N, float_codes, floats, known_names, level_names,
                     min_count, once_per_attempt, require)
 from ._stats import describe_rate, proportion_ci
@@ -73,7 +74,6 @@ def _label_matches(table: pd.DataFrame, labels: pd.DataFrame) -> tuple[pd.DataFr
     lab["genuine"] = _genuine_bools(lab["genuine"], "labels")
     if not len(table) or not len(lab):
         return lab, np.zeros(0, np.int64), np.zeros(0, np.int64)
-    import duckdb
     import pyarrow as pa
 
     def keys(df, index_name):
@@ -81,9 +81,8 @@ def _label_matches(table: pd.DataFrame, labels: pd.DataFrame) -> tuple[pd.DataFr
         arrays[index_name] = pa.array(np.arange(len(df), dtype=np.int32 if len(df) < 2**31 else np.int64))
         return pa.table(arrays)
 
-    con = duckdb.connect(":memory:")
+    con = connect()
     try:
-        con.execute("SET enable_progress_bar_print = false")     # drawn on standard output
         con.register("fa_rows", keys(table, "i"))
         con.register("fa_labels", keys(lab, "j"))
         using = ", ".join(f"k{i}" for i in range(len(on)))

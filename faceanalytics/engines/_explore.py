@@ -44,7 +44,7 @@ from ._placed import _kept_beside, _Layout, _part, _Placed, _window_relations, r
 from ._review import (Segment, _and, _hash, _key, _once, _once_relation, digit_values, segment_digit, segment_expr,
                       segment_values)
 
-__all__ = ["overview", "selection_histogram", "rows_near_cut", "load_in_window", "ALL"]
+__all__ = ["overview", "selection_histogram", "rows_near_cut", "ALL"]
 
 ALL = object()          # no condition on a column (None: the value is missing)
 
@@ -75,10 +75,6 @@ def _conditions(d: S.Dialect, where) -> list[str]:
     return out
 
 
-#: What the explorer and the widgets load with ``engine="pandas"``: :func:`load_placed`, which
-#: reads of the sources without a verification time only the partitions that can hold rows of
-#: ``[since, until)``.
-load_in_window = load_placed
 
 
 def overview(data_dir, table: str, kind_column: str, thresholds: Sequence[str], *, since=None, until=None,
@@ -242,13 +238,13 @@ def _pandas_histogram(data_dir, table, kind_column, kind, segment, by, freq, sin
     from ..analytics import once_per_attempt
 
     w = _window(since, until, tz)
-    rows = once_per_attempt(load_in_window(data_dir, table, since=w.since, until=w.until))
+    rows = once_per_attempt(load_placed(data_dir, table, since=w.since, until=w.until))
     if kind is not ALL:
         k = rows[kind_column]
         rows = rows[(k.isna() if kind is None else k == kind).to_numpy(dtype=bool, na_value=False)]
     keys = list(by)
     if segment is not None:
-        s = load_in_window(data_dir, "sessions", since=w.since, until=w.until)
+        s = load_placed(data_dir, "sessions", since=w.since, until=w.until)
         s = s[["source", "session_id"]].assign(**{segment.label: segment_values(s, segment)})
         rows = join_session_columns(rows, s, [segment.label])
         keys.append(segment.label)

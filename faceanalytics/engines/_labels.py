@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from .._duck import connect
 from ..analytics._core import LISTING_SOURCE, REPEAT_SOURCE
 from ..schema import LEVEL_COLUMNS, LEVELS
 from . import _sql as S
@@ -116,13 +117,8 @@ class LabelFile:
         return "read_parquet(" + S.DuckDBDialect().text(self.parquet) + ")"
 
     def _connection(self):
-        import duckdb
-
-        con = duckdb.connect(":memory:", config={"memory_limit": MEMORY_LIMIT, "threads": 1,
-                                                 "temp_directory": os.path.join(self._dir, "spill"),
-                                                 "preserve_insertion_order": False})
-        con.execute("SET enable_progress_bar_print = false")     # it draws on standard output
-        return con
+        return connect({"memory_limit": MEMORY_LIMIT, "threads": 1, "temp_directory": os.path.join(self._dir, "spill"),
+                        "preserve_insertion_order": False})
 
     def frame(self) -> pd.DataFrame:
         """The labels, each session once (its first row), in the file's order: what the

@@ -24,6 +24,7 @@ import weakref
 
 import pyarrow as pa
 
+from .._duck import connect
 from ._base import PARTS_GLOB, Engine, local_files, table_root
 from ._sql import DuckDBDialect
 
@@ -61,8 +62,6 @@ class DuckDBEngine(Engine):
     def connection(self):
         with self._lock:
             if self._con is None:
-                import duckdb
-
                 config = {"preserve_insertion_order": False}      # lets aggregates stream and spill
                 s = self._settings
                 if s["memory_limit"]:
@@ -78,9 +77,7 @@ class DuckDBEngine(Engine):
                     tmp = tempfile.mkdtemp(prefix="faceanalytics-duckdb-")
                     weakref.finalize(self, shutil.rmtree, tmp, ignore_errors=True)
                 config["temp_directory"] = tmp
-                con = duckdb.connect(":memory:", config=config)
-                con.execute("SET enable_progress_bar_print = false")     # drawn on standard output, past `review -q`
-                self._con = con
+                self._con = connect(config)
             return self._con
 
     @contextlib.contextmanager
